@@ -1,0 +1,76 @@
+/** Where a window's bytes come from: a file, or a pipe such as `tcpdump -w -`. */
+export interface ByteSource {
+  /** Reads up to `length` bytes into `buffer` at `offset`; 0 means the source has ended. */
+  read(buffer: Buffer, offset: number, length: number): Promise<number>;
+  /** Total bytes, when known in advance (a file); a record that would end past it is known cut short at once. */
+  readonly sizeBytes?: number;
+}
+
+/** Bytes read from disk at a time: large enough that a read costs little per frame, small enough to stay flat. */
+export const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A sliding window over a file, read in chunks. Parsers look at `bytes[pos..end)` synchronously and only `await fill`
+ * when a record crosses the end of the window. Bytes once read are never overwritten (a full buffer is replaced by a
+ * fresh one, with the unread tail copied to its front), so slices handed out stay valid as long as someone holds them.
+ */
+export class ByteWindow {
+  bytes: Buffer = Buffer.alloc(0);
+  view: DataView = new DataView(this.bytes.buffer, this.bytes.byteOffset, 0);
+  /** Next unread byte in `bytes`. */
+  pos = 0;
+  /** End of valid bytes in `bytes`. */
+  end = 0;
+  /** File offset of `bytes[0]`. */
+  private baseOffset = 0;
+  private eof = false;
+  private readonly onRead: ((bytesRead: number) => void) | undefined;
+
+  constructor(
+    private readonly source: ByteSource,
+    onRead?: (bytesRead: number) => void,
+  ) {
+    this.onRead = onRead;
+  }
+
+  /** True when `bytes` more from the current position would run past the end of a source of known size. */
+  exceedsSource(bytes: number): boolean {
+    return this.source.sizeBytes !== undefined && this.fileOffset + bytes > this.source.sizeBytes;
+  }
+
+  get available(): number {
+    return this.end - this.pos;
+  }
+
+  /** File offset of the next unread byte. */
+  get fileOffset(): number {
+    return this.baseOffset + this.pos;
+  }
+
+  /** Reads until at least `minBytes` are unread or the file ends; returns how many are unread. */
+  async fill(minBytes: number): Promise<number> {
+    if (this.available >= minBytes || this.eof || this.exceedsSource(minBytes)) return this.available;
+    if (this.bytes.length - this.pos < minBytes) this.reallocate(minBytes);
+    while (this.end - this.pos < minBytes) {
+      const bytesRead = await this.source.read(this.bytes, this.end, this.bytes.length - this.end);
+      if (bytesRead === 0) {
+        this.eof = true;
+        break;
+      }
+      this.end += bytesRead;
+      this.onRead?.(bytesRead);
+    }
+    return this.available;
+  }
+
+  // Appending after `end` never touches bytes already handed out, so a buffer is only replaced when it is full.
+  private reallocate(minBytes: number): void {
+    const next = Buffer.allocUnsafe(Math.max(READ_CHUNK_BYTES, minBytes));
+    this.bytes.copy(next, 0, this.pos, this.end);
+    this.baseOffset += this.pos;
+    this.end -= this.pos;
+    this.pos = 0;
+    this.bytes = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
+  }
+}

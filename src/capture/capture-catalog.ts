@@ -1,0 +1,141 @@
+import { StoreLookupError } from '../core/errors.ts';
+import { loadSql } from '../store/sql-file.ts';
+import { num, str, type Row, type Store } from '../store/store.ts';
+import type { DecodeStats } from './decode-stats.ts';
+
+const LIST_CAPTURES_SQL = loadSql(import.meta.url, './sql/list-captures.sql');
+const ROUTE_PORTS_SQL = loadSql(import.meta.url, './sql/route-ports.sql');
+
+/** A capture as `parity captures` lists it. */
+export interface CaptureSummary {
+  captureId: number;
+  name: string;
+  source: string;
+  format: string;
+  frames: number;
+  udpDatagrams: number;
+  keptDatagrams: number;
+  truncatedDatagrams: number;
+  unsupportedFrames: number;
+  uplinkDatagrams: number;
+  devices: number;
+  routePorts: number[];
+  firstTsNs: bigint | null;
+  lastTsNs: bigint | null;
+  durationSec: number;
+  partial: boolean;
+  error: string | null;
+}
+
+export async function captureExists(store: Store, name: string): Promise<boolean> {
+  const rows = await store.query('SELECT 1 FROM captures WHERE name = $name', { name });
+  return rows.length > 0;
+}
+
+/** Deletes a capture and its packets (for `--replace`). */
+export async function deleteCapture(store: Store, name: string): Promise<void> {
+  await store.exec('DELETE FROM capture_packets WHERE capture_id IN (SELECT capture_id FROM captures WHERE name = $name)', {
+    name,
+  });
+  await store.exec('DELETE FROM captures WHERE name = $name', { name });
+}
+
+/** Registers a new capture and returns its id; its counts are filled in by `finishCapture`. */
+export async function createCapture(store: Store, name: string, source: string): Promise<number> {
+  if (await captureExists(store, name)) {
+    throw new StoreLookupError(
+      `capture "${name}" is already in ${store.path}; choose another --name or pass --replace`,
+      { field: 'name' },
+    );
+  }
+  const rows = await store.query('INSERT INTO captures (name, source) VALUES ($name, $source) RETURNING capture_id', {
+    name,
+    source,
+  });
+  return num(rows[0]?.capture_id);
+}
+
+export interface CaptureOutcome {
+  format: string;
+  stats: DecodeStats;
+  keptDatagrams: number;
+  firstTsNs: bigint | undefined;
+  lastTsNs: bigint | undefined;
+  /** The fault that stopped reading early, if any. */
+  error: string | undefined;
+  /** Route ports given by the user; inferred from the traffic when absent. */
+  routePorts: readonly number[] | undefined;
+}
+
+/** Records what the import found, and the capture's route ports (given, else inferred). */
+export async function finishCapture(store: Store, captureId: number, outcome: CaptureOutcome): Promise<number[]> {
+  const routePorts = outcome.routePorts?.length ? [...outcome.routePorts] : await inferRoutePorts(store, captureId);
+  const { stats } = outcome;
+  await store.exec(
+    `UPDATE captures SET format = $format, frames = $frames, udp_datagrams = $udp, kept_datagrams = $kept,
+       truncated_datagrams = $truncated, non_udp_frames = $non_udp, unsupported_frames = $unsupported,
+       route_ports = $route_ports::INTEGER[], first_ts_ns = $first, last_ts_ns = $last, partial = $partial,
+       error = $error, decode_stats = $decode_stats
+     WHERE capture_id = $id`,
+    {
+      id: captureId,
+      format: outcome.format,
+      frames: stats.frames,
+      udp: stats.udpDatagrams,
+      kept: outcome.keptDatagrams,
+      truncated: stats.truncatedDatagrams,
+      non_udp: stats.nonUdpFrames,
+      unsupported: stats.unsupportedFrames,
+      route_ports: `[${routePorts.join(',')}]`,
+      first: outcome.firstTsNs ?? null,
+      last: outcome.lastTsNs ?? null,
+      partial: outcome.error !== undefined,
+      error: outcome.error ?? null,
+      decode_stats: JSON.stringify(stats),
+    },
+  );
+  return routePorts;
+}
+
+async function inferRoutePorts(store: Store, captureId: number): Promise<number[]> {
+  const rows = await store.query(ROUTE_PORTS_SQL, { capture_id: captureId });
+  return rows.map((row) => num(row.port));
+}
+
+export async function listCaptures(store: Store, name?: string): Promise<CaptureSummary[]> {
+  const rows = await store.query(LIST_CAPTURES_SQL, { name: name ?? null });
+  return rows.map(toSummary);
+}
+
+/** The named capture, or a lookup error that lists what the store does hold. */
+export async function getCapture(store: Store, name: string): Promise<CaptureSummary> {
+  const [capture] = await listCaptures(store, name);
+  if (capture !== undefined) return capture;
+  const known = (await listCaptures(store)).map((c) => c.name);
+  const hint = known.length > 0 ? `captures in it: ${known.join(', ')}` : 'it holds no captures; run parity import first';
+  throw new StoreLookupError(`capture "${name}" is not in ${store.path} (${hint})`, { field: 'capture' });
+}
+
+function toSummary(row: Row): CaptureSummary {
+  const firstTsNs = typeof row.first_ts_ns === 'bigint' ? row.first_ts_ns : null;
+  const lastTsNs = typeof row.last_ts_ns === 'bigint' ? row.last_ts_ns : null;
+  return {
+    captureId: num(row.capture_id),
+    name: str(row.name),
+    source: str(row.source),
+    format: str(row.format),
+    frames: num(row.frames),
+    udpDatagrams: num(row.udp_datagrams),
+    keptDatagrams: num(row.kept_datagrams),
+    truncatedDatagrams: num(row.truncated_datagrams),
+    unsupportedFrames: num(row.unsupported_frames),
+    uplinkDatagrams: num(row.uplink_datagrams),
+    devices: num(row.devices),
+    routePorts: Array.isArray(row.route_ports) ? row.route_ports.map((port) => num(port)) : [],
+    firstTsNs,
+    lastTsNs,
+    durationSec: firstTsNs !== null && lastTsNs !== null ? Number(lastTsNs - firstTsNs) / 1e9 : 0,
+    partial: row.partial === true,
+    error: row.error === null || row.error === undefined ? null : str(row.error),
+  };
+}

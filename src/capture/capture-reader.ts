@@ -1,0 +1,73 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { CaptureFileError, CaptureFormatError, isParityError } from '../core/errors.ts';
+import { ByteWindow, type ByteSource } from './byte-window.ts';
+import type { CaptureFormat, FrameHandler } from './frame.ts';
+import { parsePcapHeader, pcapFormat, PCAP_GLOBAL_HEADER_BYTES, readPcapRecords } from './pcap-reader.ts';
+import { PCAPNG_SECTION_HEADER, readPcapngBlocks } from './pcapng-reader.ts';
+
+export interface ReadCaptureOptions {
+  /** Called with the number of bytes of each read, for progress. */
+  onRead?: (bytesRead: number) => void;
+}
+
+/**
+ * Reads any pcap or pcapng byte stream frame by frame, sniffing the format from its first bytes. Resolves with the
+ * format once the stream ends; rejects with a `ParityError` naming the source and byte offset of the fault, after
+ * every complete frame before it was handed to `onFrame`.
+ */
+export async function readCaptureStream(
+  source: ByteSource,
+  name: string,
+  onFrame: FrameHandler,
+  options: ReadCaptureOptions = {},
+): Promise<CaptureFormat> {
+  const window = new ByteWindow(source, options.onRead);
+  const available = await window.fill(PCAP_GLOBAL_HEADER_BYTES);
+  if (available >= 4 && window.view.getUint32(window.pos, true) === PCAPNG_SECTION_HEADER) {
+    await readPcapngBlocks(window, name, onFrame);
+    return 'pcapng';
+  }
+  const header = available >= PCAP_GLOBAL_HEADER_BYTES ? parsePcapHeader(window) : undefined;
+  if (header === undefined) {
+    const what = available === 0 ? 'is empty' : 'is not a pcap or pcapng capture (unknown magic number at byte offset 0)';
+    throw new CaptureFormatError(`${name}: ${what}`, { file: name, byteOffset: 0 });
+  }
+  await readPcapRecords(window, name, onFrame);
+  return pcapFormat(header);
+}
+
+/** Opens a capture file for reading, with a clear error for a missing or unreadable one. */
+export async function openCaptureFile(path: string): Promise<{ handle: FileHandle; source: ByteSource }> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch (cause) {
+    const reason = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'cannot be opened';
+    throw new CaptureFileError(`${path}: ${reason} (${(cause as Error).message})`, { file: path }, { cause });
+  }
+  try {
+    const stats = await handle.stat();
+    if (stats.isDirectory()) throw new CaptureFileError(`${path}: is a directory, not a capture file`, { file: path });
+    const source: ByteSource = {
+      sizeBytes: stats.size,
+      read: async (buffer, offset, length) => (await handle.read(buffer, offset, length, null)).bytesRead,
+    };
+    return { handle, source };
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+/** Reads a capture file frame by frame; see `readCaptureStream`. */
+export async function readCaptureFile(path: string, onFrame: FrameHandler, options: ReadCaptureOptions = {}): Promise<CaptureFormat> {
+  const { handle, source } = await openCaptureFile(path);
+  try {
+    return await readCaptureStream(source, path, onFrame, options);
+  } catch (error) {
+    if (isParityError(error)) throw error;
+    throw new CaptureFileError(`${path}: read failed: ${(error as Error).message}`, { file: path }, { cause: error });
+  } finally {
+    await handle.close();
+  }
+}

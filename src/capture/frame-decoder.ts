@@ -1,0 +1,289 @@
+import { formatIpv4, formatIpv6 } from '../core/ip-address.ts';
+import { countInto, createDecodeStats, type DecodeStats } from './decode-stats.ts';
+import type { FrameView } from './frame.ts';
+import { FragmentReassembler, type AbandonedFirstFragment } from './ip-reassembly.ts';
+import { LinkType, locateNetworkLayer, NetworkKind, type NetworkLocation } from './link-layer.ts';
+import { createUdpDatagram, type DatagramHandler, type UdpDatagram } from './udp-datagram.ts';
+
+const IPPROTO_IPV4 = 4;
+const IPPROTO_UDP = 17;
+const IPPROTO_IPV6 = 41;
+const IPPROTO_GRE = 47;
+const IPV4_MIN_HEADER_BYTES = 20;
+const IPV6_HEADER_BYTES = 40;
+const UDP_HEADER_BYTES = 8;
+/** IPv6 extension headers whose length is (byte 1 + 1) * 8: hop-by-hop, routing, destination, mobility, HIP, shim6. */
+const IPV6_GENERIC_EXTENSIONS: ReadonlySet<number> = new Set([0, 43, 60, 135, 139, 140]);
+const IPV6_FRAGMENT = 44;
+const IPV6_AUTH = 51;
+const MAX_IPV6_EXTENSIONS = 16;
+/** Tunnels (IP in IP, GRE) are unwrapped to this depth; a deeper nest is garbage or an attack. */
+const MAX_TUNNEL_DEPTH = 4;
+const GRE_IPV4 = 0x0800;
+const GRE_IPV6 = 0x86dd;
+const GRE_TRANSPARENT_ETHERNET = 0x6558;
+const GRE_ERSPAN_2 = 0x88be;
+const GRE_ERSPAN_3 = 0x22eb;
+
+/** How one frame ended up. */
+const Outcome = { Udp: 0, Fragment: 1, NotUdp: 2 } as const;
+type Outcome = (typeof Outcome)[keyof typeof Outcome];
+
+export interface FrameDecoderOptions {
+  /** Keep only datagrams from or to these ports; all when absent or empty. */
+  ports?: ReadonlySet<number>;
+}
+
+/**
+ * Decodes frames down to UDP: link layer, IPv4 (options, fragments) or IPv6 (extension headers, fragments), IP-in-IP
+ * and GRE tunnels (including ERSPAN, so traffic mirrored off a switch port is found), then the first UDP header.
+ * Every frame is counted in `stats`; datagrams go to the handler, one reused object at a time.
+ */
+export class FrameDecoder {
+  readonly stats: DecodeStats = createDecodeStats();
+  private readonly reassembler = new FragmentReassembler((first) => this.keepFirstFragment(first));
+  private readonly location: NetworkLocation = { kind: NetworkKind.NotIp, offset: 0 };
+  private readonly datagram: UdpDatagram = createUdpDatagram();
+  private readonly ports: ReadonlySet<number> | undefined;
+  private frame: FrameView | undefined;
+  // Addresses of the innermost IP header decoded so far: the UDP header found after it belongs to them.
+  private ipVersion: 4 | 6 = 4;
+  private srcIp = '';
+  private dstIp = '';
+
+  constructor(
+    private readonly onDatagram: DatagramHandler,
+    options: FrameDecoderOptions = {},
+  ) {
+    this.ports = options.ports !== undefined && options.ports.size > 0 ? options.ports : undefined;
+  }
+
+  decode(frame: FrameView): void {
+    const { stats } = this;
+    stats.frames++;
+    countInto(stats.framesByLinkType, frame.linkType);
+    const end = frame.offset + frame.capturedBytes;
+    const location = locateNetworkLayer(frame.linkType, frame.bytes, frame.offset, end, this.location);
+    if (location.kind === NetworkKind.UnsupportedLink) {
+      stats.unsupportedFrames++;
+      countInto(stats.unsupportedByLinkType, frame.linkType);
+      return;
+    }
+    this.frame = frame;
+    const outcome = this.decodeNetwork(location.kind, frame.bytes, location.offset, end, 0);
+    if (outcome === Outcome.NotUdp) stats.nonUdpFrames++;
+    else if (outcome === Outcome.Fragment) stats.fragmentFrames++;
+  }
+
+  /** Ends decoding: fragments still waiting for their datagram are counted as abandoned. */
+  finish(): DecodeStats {
+    this.reassembler.finish();
+    this.stats.reassembledDatagrams = this.reassembler.reassembledDatagrams;
+    this.stats.abandonedFragments = this.reassembler.abandonedFragments;
+    return this.stats;
+  }
+
+  /** A datagram whose other fragments never came: its first fragment still holds the UDP header and a payload start. */
+  private keepFirstFragment({ origin, protocol, bytes }: AbandonedFirstFragment): void {
+    if (protocol !== IPPROTO_UDP) return;
+    this.setAddresses(origin.ipVersion, origin.srcIp, origin.dstIp);
+    this.decodeUdpAt(bytes, 0, bytes.length, true, origin);
+  }
+
+  private decodeNetwork(kind: NetworkKind, bytes: Uint8Array, at: number, end: number, depth: number): Outcome {
+    if (kind === NetworkKind.Ipv4) return this.decodeIpv4(bytes, at, end, depth);
+    if (kind === NetworkKind.Ipv6) return this.decodeIpv6(bytes, at, end, depth);
+    return Outcome.NotUdp;
+  }
+
+  private decodeIpv4(bytes: Uint8Array, at: number, end: number, depth: number): Outcome {
+    if (end - at < IPV4_MIN_HEADER_BYTES) return Outcome.NotUdp;
+    const versionAndLength = bytes[at] as number;
+    const headerBytes = (versionAndLength & 0x0f) * 4;
+    if (versionAndLength >> 4 !== 4 || headerBytes < IPV4_MIN_HEADER_BYTES || at + headerBytes > end) {
+      return Outcome.NotUdp;
+    }
+    const totalBytes = readU16(bytes, at + 2);
+    // A total length of 0 is what segmentation offload leaves in captures: the packet runs to the end of the frame.
+    if (totalBytes !== 0 && totalBytes < headerBytes) return Outcome.NotUdp;
+    const packetEnd = totalBytes === 0 ? end : at + totalBytes;
+    const dataEnd = Math.min(packetEnd, end);
+    const cut = packetEnd > end;
+    const protocol = bytes[at + 9] as number;
+    const srcIp = formatIpv4(bytes, at + 12);
+    const dstIp = formatIpv4(bytes, at + 16);
+    this.setAddresses(4, srcIp, dstIp);
+    const flagsAndOffset = readU16(bytes, at + 6);
+    const more = (flagsAndOffset & 0x2000) !== 0;
+    const fragmentOffset = (flagsAndOffset & 0x1fff) * 8;
+    if (more || fragmentOffset !== 0) {
+      const key = `4|${srcIp}|${dstIp}|${readU16(bytes, at + 4)}|${protocol}`;
+      const declaredBytes = packetEnd - at - headerBytes;
+      return this.addFragment(key, protocol, fragmentOffset, bytes.subarray(at + headerBytes, dataEnd), {
+        declaredBytes,
+        more,
+        depth,
+      });
+    }
+    return this.decodeTransport(protocol, bytes, at + headerBytes, dataEnd, cut, depth);
+  }
+
+  private decodeIpv6(bytes: Uint8Array, at: number, end: number, depth: number): Outcome {
+    if (end - at < IPV6_HEADER_BYTES || (bytes[at] as number) >> 4 !== 6) return Outcome.NotUdp;
+    const payloadBytes = readU16(bytes, at + 4);
+    // Payload length 0: a jumbogram or segmentation offload; the packet runs to the end of the frame.
+    const packetEnd = payloadBytes === 0 ? end : at + IPV6_HEADER_BYTES + payloadBytes;
+    const dataEnd = Math.min(packetEnd, end);
+    const cut = packetEnd > end;
+    const srcIp = formatIpv6(bytes, at + 8);
+    const dstIp = formatIpv6(bytes, at + 24);
+    this.setAddresses(6, srcIp, dstIp);
+    let next = bytes[at + 6] as number;
+    let offset = at + IPV6_HEADER_BYTES;
+    for (let i = 0; i < MAX_IPV6_EXTENSIONS; i++) {
+      if (IPV6_GENERIC_EXTENSIONS.has(next) || next === IPV6_AUTH) {
+        if (offset + 2 > dataEnd) return Outcome.NotUdp;
+        const length = next === IPV6_AUTH ? ((bytes[offset + 1] as number) + 2) * 4 : ((bytes[offset + 1] as number) + 1) * 8;
+        next = bytes[offset] as number;
+        offset += length;
+        continue;
+      }
+      if (next === IPV6_FRAGMENT) {
+        if (offset + 8 > dataEnd) return Outcome.NotUdp;
+        const inner = bytes[offset] as number;
+        const offsetAndFlag = readU16(bytes, offset + 2);
+        const fragmentOffset = offsetAndFlag & 0xfff8;
+        const more = (offsetAndFlag & 1) !== 0;
+        const identification = readU32(bytes, offset + 4);
+        offset += 8;
+        next = inner;
+        // An atomic fragment (offset 0, no more) is a whole datagram.
+        if (fragmentOffset === 0 && !more) continue;
+        const key = `6|${srcIp}|${dstIp}|${identification}`;
+        return this.addFragment(key, inner, fragmentOffset, bytes.subarray(offset, dataEnd), {
+          declaredBytes: packetEnd - offset,
+          more,
+          depth,
+        });
+      }
+      break;
+    }
+    return this.decodeTransport(next, bytes, offset, dataEnd, cut, depth);
+  }
+
+  private addFragment(
+    key: string,
+    protocol: number,
+    offset: number,
+    bytes: Uint8Array,
+    { declaredBytes, more, depth }: { declaredBytes: number; more: boolean; depth: number },
+  ): Outcome {
+    const frame = this.frame as FrameView;
+    const origin = {
+      frameNo: frame.frameNo,
+      tsSec: frame.tsSec,
+      tsFracNs: frame.tsFracNs,
+      ipVersion: this.ipVersion,
+      srcIp: this.srcIp,
+      dstIp: this.dstIp,
+    };
+    const whole = this.reassembler.add({ key, protocol, offset, bytes, declaredBytes, more, origin });
+    if (whole === undefined) return Outcome.Fragment;
+    return this.decodeTransport(whole.protocol, whole.payload, 0, whole.payload.length, whole.truncated, depth);
+  }
+
+  private setAddresses(ipVersion: 4 | 6, srcIp: string, dstIp: string): void {
+    this.ipVersion = ipVersion;
+    this.srcIp = srcIp;
+    this.dstIp = dstIp;
+  }
+
+  /** `cut`: the IP packet holding this transport header was cut short by the snap length. */
+  private decodeTransport(protocol: number, bytes: Uint8Array, at: number, end: number, cut: boolean, depth: number): Outcome {
+    if (protocol === IPPROTO_UDP) return this.decodeUdp(bytes, at, end, cut);
+    if (depth >= MAX_TUNNEL_DEPTH) return Outcome.NotUdp;
+    if (protocol === IPPROTO_IPV4) return this.decodeIpv4(bytes, at, end, depth + 1);
+    if (protocol === IPPROTO_IPV6) return this.decodeIpv6(bytes, at, end, depth + 1);
+    if (protocol === IPPROTO_GRE) return this.decodeGre(bytes, at, end, depth + 1);
+    return Outcome.NotUdp;
+  }
+
+  private decodeGre(bytes: Uint8Array, at: number, end: number, depth: number): Outcome {
+    if (end - at < 4) return Outcome.NotUdp;
+    const flags = readU16(bytes, at);
+    const protocol = readU16(bytes, at + 2);
+    // Only GRE version 0 carries IP or Ethernet (version 1 is PPTP's enhanced GRE).
+    if ((flags & 0x7) !== 0) return Outcome.NotUdp;
+    let offset = at + 4;
+    if (flags & 0x8000) offset += 4;
+    if (flags & 0x2000) offset += 4;
+    const sequenced = (flags & 0x1000) !== 0;
+    if (sequenced) offset += 4;
+    if (protocol === GRE_IPV4) return this.decodeIpv4(bytes, offset, end, depth);
+    if (protocol === GRE_IPV6) return this.decodeIpv6(bytes, offset, end, depth);
+    if (protocol === GRE_ERSPAN_2 && sequenced) offset += 8;
+    else if (protocol === GRE_ERSPAN_3) offset += offset + 12 <= end && ((bytes[offset + 11] as number) & 1) !== 0 ? 20 : 12;
+    else if (protocol !== GRE_TRANSPARENT_ETHERNET && protocol !== GRE_ERSPAN_2) return Outcome.NotUdp;
+    if (offset > end) return Outcome.NotUdp;
+    const inner = locateNetworkLayer(LinkType.ETHERNET, bytes, offset, end, this.location);
+    return this.decodeNetwork(inner.kind, bytes, inner.offset, end, depth);
+  }
+
+  private decodeUdp(bytes: Uint8Array, at: number, end: number, cut: boolean): Outcome {
+    return this.decodeUdpAt(bytes, at, end, cut, this.frame as FrameView);
+  }
+
+  private decodeUdpAt(bytes: Uint8Array, at: number, end: number, cut: boolean, origin: FrameTime): Outcome {
+    if (end - at < UDP_HEADER_BYTES) return Outcome.NotUdp;
+    const { stats, datagram } = this;
+    const declared = readU16(bytes, at + 4);
+    let payloadEnd: number;
+    let wireBytes: number;
+    let truncated: boolean;
+    if (declared < UDP_HEADER_BYTES) {
+      // 0 is legal in an IPv6 jumbogram; below 8 otherwise is malformed. Either way the IP packet bounds the payload.
+      if (declared !== 0) stats.malformedUdp++;
+      payloadEnd = end;
+      wireBytes = end - at - UDP_HEADER_BYTES;
+      truncated = cut;
+    } else {
+      payloadEnd = Math.min(at + declared, end);
+      wireBytes = declared - UDP_HEADER_BYTES;
+      truncated = at + declared > end;
+    }
+    stats.udpDatagrams++;
+    if (truncated) stats.truncatedDatagrams++;
+    const srcPort = readU16(bytes, at);
+    const dstPort = readU16(bytes, at + 2);
+    if (this.ports !== undefined && !this.ports.has(srcPort) && !this.ports.has(dstPort)) return Outcome.Udp;
+    stats.keptDatagrams++;
+    datagram.frameNo = origin.frameNo;
+    datagram.tsSec = origin.tsSec;
+    datagram.tsFracNs = origin.tsFracNs;
+    datagram.ipVersion = this.ipVersion;
+    datagram.srcIp = this.srcIp;
+    datagram.dstIp = this.dstIp;
+    datagram.srcPort = srcPort;
+    datagram.dstPort = dstPort;
+    datagram.payload = bytes.subarray(at + UDP_HEADER_BYTES, Math.max(payloadEnd, at + UDP_HEADER_BYTES));
+    datagram.wireBytes = wireBytes;
+    datagram.truncated = truncated;
+    this.onDatagram(datagram);
+    return Outcome.Udp;
+  }
+}
+
+/** The frame fields a datagram takes its number and time from. */
+interface FrameTime {
+  frameNo: number;
+  tsSec: number;
+  tsFracNs: number;
+}
+
+function readU16(bytes: Uint8Array, at: number): number {
+  return ((bytes[at] as number) << 8) | (bytes[at + 1] as number);
+}
+
+function readU32(bytes: Uint8Array, at: number): number {
+  return (readU16(bytes, at) * 65536 + readU16(bytes, at + 2)) >>> 0;
+}

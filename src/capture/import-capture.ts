@@ -1,0 +1,129 @@
+import { basename, extname } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { isParityError, UsageError, type ParityError } from '../core/errors.ts';
+import { createProgress } from '../core/progress.ts';
+import { CapturePacketWriter } from '../store/capture-packet-writer.ts';
+import type { Store } from '../store/store.ts';
+import { createCapture, deleteCapture, finishCapture } from './capture-catalog.ts';
+import { readCaptureFile } from './capture-reader.ts';
+import type { DecodeStats } from './decode-stats.ts';
+import { FrameDecoder } from './frame-decoder.ts';
+
+export interface ImportOptions {
+  files: readonly string[];
+  /** One capture made of all the files, in order; else one capture per file, named after it. */
+  name?: string;
+  /** Keep only datagrams from or to these ports; they are also the capture's route ports. */
+  ports?: readonly number[];
+  /** Replace a capture of the same name instead of refusing. */
+  replace?: boolean;
+}
+
+export interface ImportedCapture {
+  captureId: number;
+  name: string;
+  files: string[];
+  format: string;
+  stats: DecodeStats;
+  keptDatagrams: number;
+  routePorts: number[];
+  /** The fault that stopped a file early; the capture keeps every frame before it and is marked partial. */
+  error: ParityError | undefined;
+}
+
+export interface ImportResult {
+  captures: ImportedCapture[];
+  /** Every fault met, in file order: files that could not be read at all, and files cut short. */
+  errors: ParityError[];
+}
+
+/**
+ * Imports capture files into the store. A file that cannot be opened or is not a capture is reported and skipped;
+ * a file cut short keeps its complete frames and marks its capture partial. Other files are imported either way.
+ */
+export async function importCaptures(store: Store, options: ImportOptions): Promise<ImportResult> {
+  const groups = groupFiles(options);
+  const result: ImportResult = { captures: [], errors: [] };
+  for (const { name, files } of groups) {
+    const imported = await importGroup(store, name, files, options);
+    result.errors.push(...imported.errors);
+    if (imported.capture !== undefined) result.captures.push(imported.capture);
+  }
+  return result;
+}
+
+function groupFiles({ files, name }: ImportOptions): { name: string; files: string[] }[] {
+  if (files.length === 0) throw new UsageError('import needs at least one capture file');
+  if (name !== undefined) return [{ name, files: [...files] }];
+  return files.map((file) => ({ name: basename(file, extname(file)), files: [file] }));
+}
+
+async function importGroup(
+  store: Store,
+  name: string,
+  files: string[],
+  options: ImportOptions,
+): Promise<{ capture?: ImportedCapture; errors: ParityError[] }> {
+  const errors: ParityError[] = [];
+  if (options.replace === true) await deleteCapture(store, name);
+  const captureId = await createCapture(store, name, files.join(','));
+  const ports = new Set(options.ports ?? []);
+  const writer = await CapturePacketWriter.create(store, captureId);
+  const decoder = new FrameDecoder((datagram) => writer.add(datagram), { ports });
+  const formats = new Set<string>();
+  const readFiles: string[] = [];
+  let firstError: ParityError | undefined;
+  try {
+    for (const file of files) {
+      const progress = createProgress(`import ${basename(file)}`);
+      const totalBytes = await stat(file).then((s) => s.size, () => 0);
+      let readBytes = 0;
+      const framesBefore = decoder.stats.frames;
+      try {
+        const onRead = (bytes: number): void => {
+          readBytes += bytes;
+          progress.update(readBytes, totalBytes, `${decoder.stats.frames.toLocaleString('en-US')} frames`);
+        };
+        formats.add(await readCaptureFile(file, (frame) => decoder.decode(frame), { onRead }));
+        readFiles.push(file);
+      } catch (error) {
+        if (!isParityError(error)) throw error;
+        errors.push(error);
+        firstError ??= error;
+        if (decoder.stats.frames > framesBefore) readFiles.push(file);
+      } finally {
+        progress.done();
+      }
+    }
+    decoder.finish();
+  } finally {
+    writer.close();
+  }
+  if (readFiles.length === 0 && writer.rows === 0) {
+    await deleteCapture(store, name);
+    return { errors };
+  }
+  const stats = decoder.stats;
+  const routePorts = await finishCapture(store, captureId, {
+    format: [...formats].join(',') || 'unknown',
+    stats,
+    keptDatagrams: writer.rows,
+    firstTsNs: writer.firstTsNs,
+    lastTsNs: writer.lastTsNs,
+    error: firstError?.message,
+    routePorts: options.ports,
+  });
+  return {
+    capture: {
+      captureId,
+      name,
+      files: readFiles,
+      format: [...formats].join(','),
+      stats,
+      keptDatagrams: writer.rows,
+      routePorts,
+      error: firstError,
+    },
+    errors,
+  };
+}

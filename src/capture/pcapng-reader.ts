@@ -1,0 +1,223 @@
+import { CaptureFormatError } from '../core/errors.ts';
+import type { ByteWindow } from './byte-window.ts';
+import { createFrameView, type FrameHandler, type FrameView } from './frame.ts';
+import { MAX_FRAME_BYTES, truncatedAt } from './pcap-reader.ts';
+
+// Block types and option codes from the pcapng specification (draft-ietf-opsawg-pcapng).
+export const PCAPNG_SECTION_HEADER = 0x0a0d0d0a;
+const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
+const INTERFACE_DESCRIPTION = 0x00000001;
+const OBSOLETE_PACKET = 0x00000002;
+const SIMPLE_PACKET = 0x00000003;
+const ENHANCED_PACKET = 0x00000006;
+const OPTION_END = 0;
+const OPTION_IF_TSRESOL = 9;
+const OPTION_IF_TSOFFSET = 14;
+const BLOCK_FRAME_BYTES = 12;
+const SECTION_HEADER_MIN_BYTES = 28;
+const DEFAULT_UNITS_PER_SECOND = 1_000_000;
+const NS_PER_SECOND = 1_000_000_000;
+const TWO_POW_32 = 4294967296;
+/** Largest high word for which high * 2^32 + low is still an exact double. */
+const MAX_EXACT_HIGH_WORD = 0x1fffff;
+
+/** Link type given to a packet that names an interface its section never described. */
+export const LINK_TYPE_NO_INTERFACE = -1;
+
+interface InterfaceDescription {
+  linkType: number;
+  snapLength: number;
+  unitsPerSecond: number;
+  unitsPerSecondBig: bigint;
+  /** Nanoseconds per timestamp unit when that is a whole number (resolutions of 1 ns and coarser powers of ten). */
+  nsPerUnit: number | undefined;
+  offsetSec: number;
+}
+
+/**
+ * Streams every packet of a pcapng file to `onFrame`: any number of sections in either byte order, interfaces with
+ * their own link type and timestamp resolution, enhanced, simple and obsolete packet blocks; other blocks are skipped
+ * by their length. Throws `CaptureTruncatedError` when the file ends inside a block, after the frames before it.
+ */
+export async function readPcapngBlocks(window: ByteWindow, file: string, onFrame: FrameHandler): Promise<number> {
+  const frame = createFrameView();
+  let interfaces: InterfaceDescription[] = [];
+  let le = true;
+  let frames = 0;
+  for (let blockNo = 0; ; blockNo++) {
+    if (window.available < BLOCK_FRAME_BYTES && (await window.fill(BLOCK_FRAME_BYTES)) < BLOCK_FRAME_BYTES) {
+      if (window.available === 0) return frames;
+      throw truncatedAt(file, window.fileOffset, frames, 'a block header');
+    }
+    let { view, pos } = window;
+    const blockType = view.getUint32(pos, le);
+    if (blockType === PCAPNG_SECTION_HEADER) {
+      if ((await window.fill(SECTION_HEADER_MIN_BYTES)) < SECTION_HEADER_MIN_BYTES) {
+        throw truncatedAt(file, window.fileOffset, frames, 'a section header block');
+      }
+      ({ view, pos } = window);
+      le = sectionByteOrder(window, file);
+      interfaces = [];
+    } else if (blockNo === 0) {
+      throw new CaptureFormatError(`${file}: pcapng file does not start with a section header block`, {
+        file,
+        byteOffset: 0,
+      });
+    }
+    const blockBytes = view.getUint32(pos + 4, le);
+    if (blockBytes < BLOCK_FRAME_BYTES || blockBytes % 4 !== 0 || blockBytes > MAX_FRAME_BYTES) {
+      throw new CaptureFormatError(
+        `${file}: block at byte offset ${window.fileOffset} has impossible length ${blockBytes} (after ${frames} frames)`,
+        { file, byteOffset: window.fileOffset },
+      );
+    }
+    if (window.available < blockBytes && (await window.fill(blockBytes)) < blockBytes) {
+      throw truncatedAt(file, window.fileOffset, frames, `a ${blockBytes}-byte block`);
+    }
+    ({ view, pos } = window);
+    const body = pos + 8;
+    const bodyEnd = pos + blockBytes - 4;
+    switch (blockType) {
+      case PCAPNG_SECTION_HEADER:
+        if (blockBytes < SECTION_HEADER_MIN_BYTES) throw badBlock(window, file, 'section header block too short');
+        break;
+      case INTERFACE_DESCRIPTION:
+        interfaces.push(parseInterface(view, body, bodyEnd, le));
+        break;
+      case ENHANCED_PACKET:
+      case OBSOLETE_PACKET:
+      case SIMPLE_PACKET: {
+        frames++;
+        const ok = fillPacket({ frame, window, blockType, body, bodyEnd, le, interfaces });
+        if (!ok) throw badBlock(window, file, 'packet block shorter than its captured length');
+        frame.frameNo = frames;
+        frame.fileOffset = window.fileOffset;
+        window.pos += blockBytes;
+        onFrame(frame);
+        continue;
+      }
+      default:
+        break;
+    }
+    window.pos += blockBytes;
+  }
+}
+
+function sectionByteOrder(window: ByteWindow, file: string): boolean {
+  const { view, pos } = window;
+  if (view.getUint32(pos + 8, true) === BYTE_ORDER_MAGIC) return true;
+  if (view.getUint32(pos + 8, false) === BYTE_ORDER_MAGIC) return false;
+  throw badBlock(window, file, 'section header has no byte-order magic');
+}
+
+function badBlock(window: ByteWindow, file: string, what: string): CaptureFormatError {
+  return new CaptureFormatError(`${file}: ${what} at byte offset ${window.fileOffset}`, {
+    file,
+    byteOffset: window.fileOffset,
+  });
+}
+
+function parseInterface(view: DataView, body: number, bodyEnd: number, le: boolean): InterfaceDescription {
+  const description: InterfaceDescription = {
+    linkType: view.getUint16(body, le),
+    snapLength: view.getUint32(body + 4, le),
+    unitsPerSecond: DEFAULT_UNITS_PER_SECOND,
+    unitsPerSecondBig: BigInt(DEFAULT_UNITS_PER_SECOND),
+    nsPerUnit: NS_PER_SECOND / DEFAULT_UNITS_PER_SECOND,
+    offsetSec: 0,
+  };
+  for (let at = body + 8; at + 4 <= bodyEnd; ) {
+    const code = view.getUint16(at, le);
+    const length = view.getUint16(at + 2, le);
+    if (code === OPTION_END || at + 4 + length > bodyEnd) break;
+    if (code === OPTION_IF_TSRESOL && length >= 1) {
+      const resolution = view.getUint8(at + 4);
+      // The top bit says the exponent is of 2, not 10.
+      const exponent = resolution & 0x7f;
+      const base = resolution & 0x80 ? 2n : 10n;
+      if (exponent <= 62) {
+        description.unitsPerSecondBig = base ** BigInt(exponent);
+        description.unitsPerSecond = Number(description.unitsPerSecondBig);
+        description.nsPerUnit =
+          NS_PER_SECOND % description.unitsPerSecond === 0 ? NS_PER_SECOND / description.unitsPerSecond : undefined;
+      }
+    } else if (code === OPTION_IF_TSOFFSET && length >= 8) {
+      description.offsetSec = Number(view.getBigInt64(at + 4, le));
+    }
+    at += 4 + ((length + 3) & ~3);
+  }
+  return description;
+}
+
+interface PacketBlock {
+  frame: FrameView;
+  window: ByteWindow;
+  blockType: number;
+  body: number;
+  bodyEnd: number;
+  le: boolean;
+  interfaces: readonly InterfaceDescription[];
+}
+
+/** Fills the frame view from a packet block; false when the block cannot hold what it claims. */
+function fillPacket({ frame, window, blockType, body, bodyEnd, le, interfaces }: PacketBlock): boolean {
+  const { view } = window;
+  let interfaceId = 0;
+  let dataStart: number;
+  let capturedBytes: number;
+  let originalBytes: number;
+  let tsHigh = 0;
+  let tsLow = 0;
+  if (blockType === SIMPLE_PACKET) {
+    originalBytes = view.getUint32(body, le);
+    dataStart = body + 4;
+    const snapLength = interfaces[0]?.snapLength ?? 0;
+    capturedBytes = Math.min(originalBytes, bodyEnd - dataStart, snapLength > 0 ? snapLength : originalBytes);
+  } else {
+    const obsolete = blockType === OBSOLETE_PACKET;
+    if (bodyEnd - body < 20) return false;
+    interfaceId = obsolete ? view.getUint16(body, le) : view.getUint32(body, le);
+    tsHigh = view.getUint32(body + 4, le);
+    tsLow = view.getUint32(body + 8, le);
+    capturedBytes = view.getUint32(body + 12, le);
+    originalBytes = view.getUint32(body + 16, le);
+    dataStart = body + 20;
+    if (dataStart + capturedBytes > bodyEnd) return false;
+  }
+  const description = interfaces[interfaceId];
+  frame.bytes = window.bytes;
+  frame.offset = dataStart;
+  frame.capturedBytes = capturedBytes;
+  frame.originalBytes = Math.max(originalBytes, capturedBytes);
+  frame.linkType = description?.linkType ?? LINK_TYPE_NO_INTERFACE;
+  setTimestamp(frame, tsHigh, tsLow, description);
+  return true;
+}
+
+
+function setTimestamp(frame: FrameView, tsHigh: number, tsLow: number, description?: InterfaceDescription): void {
+  const unitsPerSecond = description?.unitsPerSecond ?? DEFAULT_UNITS_PER_SECOND;
+  const nsPerUnit = description === undefined ? NS_PER_SECOND / DEFAULT_UNITS_PER_SECOND : description.nsPerUnit;
+  const offsetSec = description?.offsetSec ?? 0;
+  if (tsHigh <= MAX_EXACT_HIGH_WORD && nsPerUnit !== undefined) {
+    // Fast path: the 64-bit count fits a double exactly, and so does every product below.
+    const units = tsHigh * TWO_POW_32 + tsLow;
+    let sec = Math.floor(units / unitsPerSecond);
+    let rest = units - sec * unitsPerSecond;
+    // The quotient is rounded to a double, so the floor can land one second off; the remainder tells which way.
+    if (rest < 0) {
+      sec--;
+      rest += unitsPerSecond;
+    } else if (rest >= unitsPerSecond) {
+      sec++;
+      rest -= unitsPerSecond;
+    }
+    frame.tsSec = sec + offsetSec;
+    frame.tsFracNs = rest * nsPerUnit;
+    return;
+  }
+  const units = (BigInt(tsHigh) << 32n) | BigInt(tsLow);
+  const perSecond = description?.unitsPerSecondBig ?? BigInt(DEFAULT_UNITS_PER_SECOND);
+  frame.tsSec = Number(units / perSecond) + offsetSec;
+  frame.tsFracNs = Number(((units % perSecond) * BigInt(NS_PER_SECOND)) / perSecond);
+}

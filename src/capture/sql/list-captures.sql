@@ -1,0 +1,25 @@
+-- One row per capture in the store: what `parity captures` prints.
+-- Devices are the distinct senders of uplink (datagrams to a route port).
+SELECT
+  c.capture_id,
+  c.name,
+  c.source,
+  c.format,
+  c.frames,
+  c.udp_datagrams,
+  c.kept_datagrams,
+  c.truncated_datagrams,
+  c.unsupported_frames,
+  coalesce(c.route_ports, []) AS route_ports,
+  (SELECT count(DISTINCT (p.src_ip, p.src_port)) FROM capture_packets p
+     WHERE p.capture_id = c.capture_id AND list_contains(c.route_ports, p.dst_port)) AS devices,
+  (SELECT count(*) FROM capture_packets p
+     WHERE p.capture_id = c.capture_id AND list_contains(c.route_ports, p.dst_port)) AS uplink_datagrams,
+  c.first_ts_ns,
+  c.last_ts_ns,
+  c.partial,
+  c.error,
+  c.imported_at
+FROM captures c
+WHERE $name IS NULL OR c.name = $name
+ORDER BY c.capture_id;

@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { formatCount, formatDurationSec, formatEpochNs, formatPorts } from '../core/format.ts';
+import { listCaptures } from '../capture/capture-catalog.ts';
+import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
+import { printJson, printTable } from './output.ts';
+
+interface CapturesFlags {
+  db: string;
+  json?: boolean;
+}
+
+export function registerCapturesCommand(program: Command): void {
+  program
+    .command('captures')
+    .description('list the captures in the store')
+    .argument('[name]', 'show only this capture')
+    .option('--db <path>', 'DuckDB store file', DEFAULT_STORE_PATH)
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExample:\n  parity captures --db parity.duckdb --json\n')
+    .action(async (name: string | undefined, flags: CapturesFlags) => {
+      const captures = await withStore(flags.db, (store) => listCaptures(store, name));
+      if (flags.json === true) {
+        printJson(captures);
+        return;
+      }
+      if (captures.length === 0) {
+        process.stdout.write(`no captures in ${flags.db}; add one with: parity import FILE --db ${flags.db}\n`);
+        return;
+      }
+      printTable(
+        ['name', 'file', 'frames', 'udp', 'devices', 'routes', 'first', 'last', 'duration', 'status'],
+        captures.map((c) => [
+          c.name,
+          c.source,
+          formatCount(c.frames),
+          formatCount(c.keptDatagrams),
+          formatCount(c.devices),
+          formatPorts(c.routePorts),
+          formatEpochNs(c.firstTsNs),
+          formatEpochNs(c.lastTsNs),
+          formatDurationSec(c.durationSec),
+          c.partial ? 'partial' : 'ok',
+        ]),
+      );
+    });
+}

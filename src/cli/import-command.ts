@@ -1,0 +1,81 @@
+import type { Command } from 'commander';
+import { EXIT_BAD_INPUT } from '../core/errors.ts';
+import { formatCount, formatPorts } from '../core/format.ts';
+import { importCaptures, type ImportedCapture } from '../capture/import-capture.ts';
+import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
+import { parsePortList } from './option-parsers.ts';
+import { printError, printJson, printTable } from './output.ts';
+
+interface ImportFlags {
+  db: string;
+  name?: string;
+  port?: number[];
+  replace?: boolean;
+  json?: boolean;
+}
+
+export function registerImportCommand(program: Command): void {
+  program
+    .command('import')
+    .description('read pcap / pcapng captures into the store (tables captures, capture_packets)')
+    .argument('<file...>', 'capture files (pcap, nanosecond pcap, pcapng)')
+    .option('--db <path>', 'DuckDB store file', DEFAULT_STORE_PATH)
+    .option('--name <name>', 'capture name (default: the file name); with several files, one capture made of all')
+    .option('--port <ports>', 'keep only UDP to or from these ports, which are the route ports (e.g. 20500,20501)', parsePortList)
+    .option('--replace', 'replace a capture of the same name')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExample:\n  parity import fixtures/fleet-calamp.pcap --name fleet --port 20500\n')
+    .action(async (files: string[], flags: ImportFlags) => {
+      process.exitCode = await runImport(files, flags);
+    });
+}
+
+async function runImport(files: string[], flags: ImportFlags): Promise<number> {
+  const result = await withStore(flags.db, (store) =>
+    importCaptures(store, {
+      files,
+      ...(flags.name !== undefined && { name: flags.name }),
+      ...(flags.port !== undefined && { ports: flags.port }),
+      replace: flags.replace === true,
+    }),
+  );
+  if (flags.json === true) {
+    printJson({ captures: result.captures.map(toJsonRow), errors: result.errors.map((e) => ({ code: e.code, message: e.message })) });
+  } else if (result.captures.length > 0) {
+    printTable(
+      ['capture', 'frames', 'udp datagrams', 'kept', 'truncated', 'unsupported frames', 'route ports', 'status'],
+      result.captures.map((c) => [
+        c.name,
+        formatCount(c.stats.frames),
+        formatCount(c.stats.udpDatagrams),
+        formatCount(c.keptDatagrams),
+        formatCount(c.stats.truncatedDatagrams),
+        unsupportedSummary(c),
+        formatPorts(c.routePorts),
+        c.error === undefined ? 'ok' : 'partial',
+      ]),
+    );
+  }
+  for (const error of result.errors) printError(error.message);
+  return result.errors.length > 0 ? EXIT_BAD_INPUT : 0;
+}
+
+function unsupportedSummary(capture: ImportedCapture): string {
+  const entries = Object.entries(capture.stats.unsupportedByLinkType);
+  if (entries.length === 0) return '0';
+  return entries.map(([linkType, frames]) => `${formatCount(frames)} (link type ${linkType})`).join(', ');
+}
+
+function toJsonRow(capture: ImportedCapture): Record<string, unknown> {
+  return {
+    captureId: capture.captureId,
+    name: capture.name,
+    files: capture.files,
+    format: capture.format,
+    keptDatagrams: capture.keptDatagrams,
+    routePorts: capture.routePorts,
+    partial: capture.error !== undefined,
+    error: capture.error?.message ?? null,
+    stats: capture.stats,
+  };
+}

@@ -1,0 +1,42 @@
+import { Command, CommanderError } from 'commander';
+import { describeError, EXIT_BAD_INPUT, EXIT_FAILURE, isParityError } from '../core/errors.ts';
+import { registerCapturesCommand } from './captures-command.ts';
+import { registerImportCommand } from './import-command.ts';
+import { printError } from './output.ts';
+
+/**
+ * The `parity` command line. Each command lives in its own file, parses its flags, calls its stage and prints; this
+ * file only wires them together and is the one place that turns errors into exit codes.
+ */
+export function buildProgram(): Command {
+  const program = new Command('parity')
+    .description('Capture-and-replay parity testing for mirroring UDP relays: record, replay, analyse, report.')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerImportCommand(program);
+  registerCapturesCommand(program);
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv]);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are "errors" to commander; bad flags have already been printed by it.
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') {
+        return 0;
+      }
+      return EXIT_BAD_INPUT;
+    }
+    printError(describeError(error));
+    if (!isParityError(error) && process.env.NODE_DEBUG?.includes('parity')) console.error(error);
+    return isParityError(error) ? error.exitCode : EXIT_FAILURE;
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,88 @@
+/**
+ * Every error the harness raises on purpose is a `ParityError` with a stable `code`. The CLI maps the code to an exit
+ * status and prints `message` as one line; tests assert the class and the code, never the wording.
+ */
+
+/** Exit status for bad usage or bad input (a flag, a file, a config): the verdict's exit codes are 0 and 1. */
+export const EXIT_BAD_INPUT = 2;
+
+/** Exit status for a fault of the harness itself or of its environment (a socket, the store). */
+export const EXIT_FAILURE = 1;
+
+export interface ParityErrorContext {
+  readonly file?: string;
+  readonly byteOffset?: number;
+  readonly field?: string;
+  readonly route?: number;
+}
+
+export abstract class ParityError extends Error {
+  abstract readonly code: string;
+  readonly exitCode: number = EXIT_BAD_INPUT;
+  readonly context: ParityErrorContext;
+
+  constructor(message: string, context: ParityErrorContext = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.context = context;
+    this.name = new.target.name;
+  }
+}
+
+/** A flag or argument the user gave cannot be used. */
+export class UsageError extends ParityError {
+  readonly code = 'PARITY_ERR_USAGE';
+}
+
+/** A capture file cannot be opened or read. */
+export class CaptureFileError extends ParityError {
+  readonly code = 'PARITY_ERR_CAPTURE_FILE';
+}
+
+/** The bytes are not a pcap or pcapng capture, or a header in it is impossible. */
+export class CaptureFormatError extends ParityError {
+  readonly code = 'PARITY_ERR_CAPTURE_FORMAT';
+}
+
+/** The file ends in the middle of a record: everything before `byteOffset` was read. */
+export class CaptureTruncatedError extends ParityError {
+  readonly code = 'PARITY_ERR_CAPTURE_TRUNCATED';
+}
+
+/** A capture or run named on the command line is not in the store, or already is. */
+export class StoreLookupError extends ParityError {
+  readonly code = 'PARITY_ERR_STORE_LOOKUP';
+}
+
+/** The DuckDB file cannot be opened or written. */
+export class StoreError extends ParityError {
+  readonly code = 'PARITY_ERR_STORE';
+  override readonly exitCode = EXIT_FAILURE;
+}
+
+/** A configuration file (routes, scenario, thresholds, topology) is invalid. */
+export class ConfigError extends ParityError {
+  readonly code = 'PARITY_ERR_CONFIG';
+}
+
+/** The network refused what the harness asked of it: a bind, a send, a missing privilege. */
+export class NetworkError extends ParityError {
+  readonly code = 'PARITY_ERR_NETWORK';
+  override readonly exitCode = EXIT_FAILURE;
+}
+
+/** A subprocess the harness depends on (tcpdump, a relay under test) is missing or failed. */
+export class SubprocessError extends ParityError {
+  readonly code = 'PARITY_ERR_SUBPROCESS';
+  override readonly exitCode = EXIT_FAILURE;
+}
+
+export function isParityError(error: unknown): error is ParityError {
+  return error instanceof ParityError;
+}
+
+/** The one line the CLI prints for an error: ours verbatim, anything else with its own message and no stack. */
+export function describeError(error: unknown): string {
+  if (isParityError(error)) return error.message;
+  if (error instanceof Error) return `unexpected error: ${error.message}`;
+  return `unexpected error: ${String(error)}`;
+}

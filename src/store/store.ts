@@ -1,0 +1,105 @@
+import { readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDBValue, type JS } from '@duckdb/node-api';
+import { StoreError } from '../core/errors.ts';
+import { debug } from '../core/debug.ts';
+
+/** Default store file, relative to the working directory (DESIGN.md, Conventions). */
+export const DEFAULT_STORE_PATH = 'parity.duckdb';
+
+export type Row = Record<string, JS>;
+export type SqlParams = DuckDBValue[] | Record<string, DuckDBValue>;
+
+const SCHEMA_SQL = readFileSync(fileURLToPath(new URL('./schema.sql', import.meta.url)), 'utf8');
+
+/**
+ * One DuckDB file, opened with the project's schema in place. DuckDB allows one writing process per file: the harness
+ * opens the store in the process that runs a stage, and processes it starts (backends, relay) report to it.
+ */
+export class Store {
+  private constructor(
+    readonly path: string,
+    private readonly instance: DuckDBInstance,
+    readonly connection: DuckDBConnection,
+  ) {}
+
+  static async open(path: string = DEFAULT_STORE_PATH): Promise<Store> {
+    let instance: DuckDBInstance;
+    try {
+      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+      instance = await DuckDBInstance.create(path);
+    } catch (cause) {
+      throw new StoreError(`${path}: cannot open the store: ${firstLine(cause)}`, { file: path }, { cause });
+    }
+    const connection = await instance.connect();
+    const store = new Store(path, instance, connection);
+    try {
+      await connection.run(SCHEMA_SQL);
+    } catch (cause) {
+      store.close();
+      throw new StoreError(`${path}: cannot create the schema: ${firstLine(cause)}`, { file: path }, { cause });
+    }
+    debug('store opened %s', path);
+    return store;
+  }
+
+  async exec(sql: string, params?: SqlParams): Promise<void> {
+    try {
+      await this.connection.run(sql, params);
+    } catch (cause) {
+      throw new StoreError(`${this.path}: ${firstLine(cause)}`, { file: this.path }, { cause });
+    }
+  }
+
+  /** Runs a query and returns its rows as plain JS values (BIGINT as bigint, BLOB as Uint8Array). */
+  async query(sql: string, params?: SqlParams): Promise<Row[]> {
+    try {
+      const reader = await this.connection.runAndReadAll(sql, params);
+      return reader.getRowObjectsJS();
+    } catch (cause) {
+      throw new StoreError(`${this.path}: ${firstLine(cause)}`, { file: this.path }, { cause });
+    }
+  }
+
+  async createAppender(table: string): Promise<DuckDBAppender> {
+    return this.connection.createAppender(table);
+  }
+
+  close(): void {
+    this.connection.closeSync();
+    this.instance.closeSync();
+    debug('store closed %s', this.path);
+  }
+}
+
+/** Opens the store, runs `fn`, and closes the store whatever happens. */
+export async function withStore<T>(path: string, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await Store.open(path);
+  try {
+    return await fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0] ?? message;
+}
+
+/** A BIGINT, INTEGER or DOUBLE column value as a number (0 for NULL). */
+export function num(value: JS | undefined): number {
+  if (typeof value === 'bigint') return Number(value);
+  if (typeof value === 'number') return value;
+  return 0;
+}
+
+export function numOrNull(value: JS | undefined): number | null {
+  return value === null || value === undefined ? null : num(value);
+}
+
+export function str(value: JS | undefined): string {
+  return value === null || value === undefined ? '' : String(value);
+}
