@@ -33,11 +33,6 @@ export class ByteWindow {
     this.onRead = onRead;
   }
 
-  /** True when `bytes` more from the current position would run past the end of a source of known size. */
-  exceedsSource(bytes: number): boolean {
-    return this.source.sizeBytes !== undefined && this.fileOffset + bytes > this.source.sizeBytes;
-  }
-
   get available(): number {
     return this.end - this.pos;
   }
@@ -49,9 +44,13 @@ export class ByteWindow {
 
   /** Reads until at least `minBytes` are unread or the file ends; returns how many are unread. */
   async fill(minBytes: number): Promise<number> {
-    if (this.available >= minBytes || this.eof || this.exceedsSource(minBytes)) return this.available;
-    if (this.bytes.length - this.pos < minBytes) this.reallocate(minBytes);
-    while (this.end - this.pos < minBytes) {
+    // A source of known size is never asked for more than it has: a record claiming more is cut short, not a reason
+    // to allocate what it claims.
+    const size = this.source.sizeBytes;
+    const wanted = size === undefined ? minBytes : Math.min(minBytes, Math.max(0, size - this.fileOffset));
+    if (this.available >= wanted || this.eof) return this.available;
+    if (this.bytes.length - this.pos < wanted) this.reallocate(wanted);
+    while (this.end - this.pos < wanted) {
       const bytesRead = await this.source.read(this.bytes, this.end, this.bytes.length - this.end);
       if (bytesRead === 0) {
         this.eof = true;
