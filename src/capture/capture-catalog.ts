@@ -34,9 +34,9 @@ export async function captureExists(store: Store, name: string): Promise<boolean
 
 /** Deletes a capture and its packets (for `--replace`). */
 export async function deleteCapture(store: Store, name: string): Promise<void> {
-  await store.exec('DELETE FROM capture_packets WHERE capture_id IN (SELECT capture_id FROM captures WHERE name = $name)', {
-    name,
-  });
+  for (const table of ['capture_packets', 'capture_addresses']) {
+    await store.exec(`DELETE FROM ${table} WHERE capture_id IN (SELECT capture_id FROM captures WHERE name = $name)`, { name });
+  }
   await store.exec('DELETE FROM captures WHERE name = $name', { name });
 }
 

@@ -41,6 +41,36 @@ export function createDecodeStats(): DecodeStats {
   };
 }
 
+/**
+ * Counts frames per link type. Nearly every capture has one link type, so the count runs in a plain number and is
+ * moved into the record only when the link type changes or the counts are read.
+ */
+export class LinkTypeCounter {
+  private current = Number.NaN;
+  private run = 0;
+  private readonly counts: Record<string, number> = {};
+
+  add(linkType: number): void {
+    if (linkType !== this.current) {
+      this.settle();
+      this.current = linkType;
+    }
+    this.run++;
+  }
+
+  toRecord(): Record<string, number> {
+    this.settle();
+    return { ...this.counts };
+  }
+
+  private settle(): void {
+    if (this.run === 0) return;
+    const name = String(this.current);
+    this.counts[name] = (this.counts[name] ?? 0) + this.run;
+    this.run = 0;
+  }
+}
+
 export function countInto(counts: Record<string, number>, key: number): void {
   const name = String(key);
   counts[name] = (counts[name] ?? 0) + 1;

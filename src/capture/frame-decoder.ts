@@ -1,5 +1,5 @@
 import { formatIpv4, formatIpv6 } from '../core/ip-address.ts';
-import { countInto, createDecodeStats, type DecodeStats } from './decode-stats.ts';
+import { countInto, createDecodeStats, LinkTypeCounter, type DecodeStats } from './decode-stats.ts';
 import type { FrameView } from './frame.ts';
 import { FragmentReassembler, type AbandonedFirstFragment } from './ip-reassembly.ts';
 import { LinkType, locateNetworkLayer, NetworkKind, type NetworkLocation } from './link-layer.ts';
@@ -40,7 +40,8 @@ export interface FrameDecoderOptions {
  * Every frame is counted in `stats`; datagrams go to the handler, one reused object at a time.
  */
 export class FrameDecoder {
-  readonly stats: DecodeStats = createDecodeStats();
+  private readonly decodeStats: DecodeStats = createDecodeStats();
+  private readonly linkTypes = new LinkTypeCounter();
   private readonly reassembler = new FragmentReassembler((first) => this.keepFirstFragment(first));
   private readonly location: NetworkLocation = { kind: NetworkKind.NotIp, offset: 0 };
   private readonly datagram: UdpDatagram = createUdpDatagram();
@@ -58,10 +59,16 @@ export class FrameDecoder {
     this.ports = options.ports !== undefined && options.ports.size > 0 ? options.ports : undefined;
   }
 
+  /** Counts so far (up to date whenever read). */
+  get stats(): DecodeStats {
+    this.decodeStats.framesByLinkType = this.linkTypes.toRecord();
+    return this.decodeStats;
+  }
+
   decode(frame: FrameView): void {
-    const { stats } = this;
+    const stats = this.decodeStats;
     stats.frames++;
-    countInto(stats.framesByLinkType, frame.linkType);
+    this.linkTypes.add(frame.linkType);
     const end = frame.offset + frame.capturedBytes;
     const location = locateNetworkLayer(frame.linkType, frame.bytes, frame.offset, end, this.location);
     if (location.kind === NetworkKind.UnsupportedLink) {
@@ -78,8 +85,8 @@ export class FrameDecoder {
   /** Ends decoding: fragments still waiting for their datagram are counted as abandoned. */
   finish(): DecodeStats {
     this.reassembler.finish();
-    this.stats.reassembledDatagrams = this.reassembler.reassembledDatagrams;
-    this.stats.abandonedFragments = this.reassembler.abandonedFragments;
+    this.decodeStats.reassembledDatagrams = this.reassembler.reassembledDatagrams;
+    this.decodeStats.abandonedFragments = this.reassembler.abandonedFragments;
     return this.stats;
   }
 
@@ -235,7 +242,7 @@ export class FrameDecoder {
 
   private decodeUdpAt(bytes: Uint8Array, at: number, end: number, cut: boolean, origin: FrameTime): Outcome {
     if (end - at < UDP_HEADER_BYTES) return Outcome.NotUdp;
-    const { stats, datagram } = this;
+    const { decodeStats: stats, datagram } = this;
     const declared = readU16(bytes, at + 4);
     let payloadEnd: number;
     let wireBytes: number;

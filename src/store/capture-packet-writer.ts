@@ -1,45 +1,49 @@
-import { blobValue } from '@duckdb/node-api';
 import type { UdpDatagram } from '../capture/udp-datagram.ts';
 import { payloadHash } from '../core/payload-hash.ts';
-import { ColumnBatch } from './column-batch.ts';
+import { ChunkAppender, columnIndexes, type ColumnKind } from './chunk-appender.ts';
 import type { Store } from './store.ts';
 
 const NS_PER_SECOND = 1_000_000_000n;
 
-/** `capture_packets` columns in schema.sql order. */
-const CAPTURE_PACKET_COLUMNS = [
-  'capture_id',
-  'idx',
-  'frame_no',
-  'ts_ns',
-  'ip_version',
-  'src_ip',
-  'src_port',
-  'dst_ip',
-  'dst_port',
-  'wire_bytes',
-  'truncated',
-  'payload_hash',
-  'payload',
-] as const;
+/** `capture_packets` columns in schema.sql order, with how each is written. */
+const PACKET_COLUMNS = {
+  capture_id: 'i32',
+  idx: 'u32',
+  frame_no: 'u32',
+  ts_ns: 'i64',
+  src_address: 'i32',
+  src_port: 'i32',
+  dst_address: 'i32',
+  dst_port: 'i32',
+  wire_bytes: 'i32',
+  truncated: 'bool',
+  payload_hash: 'i64',
+  payload: 'blob',
+} as const satisfies Record<string, ColumnKind>;
+const P = columnIndexes(PACKET_COLUMNS);
 
-/** Appends UDP datagrams of one capture to `capture_packets`, a data chunk at a time. */
+const ADDRESS_COLUMNS = { capture_id: 'i32', address_id: 'i32', ip: 'varchar', ip_version: 'u8' } as const satisfies Record<string, ColumnKind>;
+const A = columnIndexes(ADDRESS_COLUMNS);
+
+/**
+ * Appends UDP datagrams of one capture to `capture_packets`, giving each distinct IP address an id that
+ * `capture_addresses` maps back to its text when the writer closes.
+ */
 export class CapturePacketWriter {
   private nextIdx = 0;
+  private readonly addressIds = new Map<string, number>();
   firstTsNs: bigint | undefined;
   lastTsNs: bigint | undefined;
 
   private constructor(
-    private readonly batch: ColumnBatch<(typeof CAPTURE_PACKET_COLUMNS)[number]>,
+    private readonly store: Store,
+    private readonly packets: ChunkAppender,
     private readonly captureId: number,
   ) {}
 
-  /** `firstIdx` continues numbering when several files make one capture. */
-  static async create(store: Store, captureId: number, firstIdx = 0): Promise<CapturePacketWriter> {
+  static async create(store: Store, captureId: number): Promise<CapturePacketWriter> {
     const appender = await store.createAppender('capture_packets');
-    const writer = new CapturePacketWriter(new ColumnBatch(appender, CAPTURE_PACKET_COLUMNS), captureId);
-    writer.nextIdx = firstIdx;
-    return writer;
+    return new CapturePacketWriter(store, new ChunkAppender(appender, 'capture_packets', Object.values(PACKET_COLUMNS)), captureId);
   }
 
   /** Datagrams written so far (the next `idx`). */
@@ -48,32 +52,45 @@ export class CapturePacketWriter {
   }
 
   add(datagram: UdpDatagram): void {
-    const { batch } = this;
-    const { column: c, rows: row } = batch;
+    const a = this.packets;
     const tsNs = BigInt(datagram.tsSec) * NS_PER_SECOND + BigInt(datagram.tsFracNs);
     if (this.firstTsNs === undefined || tsNs < this.firstTsNs) this.firstTsNs = tsNs;
     if (this.lastTsNs === undefined || tsNs > this.lastTsNs) this.lastTsNs = tsNs;
-    c.capture_id[row] = this.captureId;
-    c.idx[row] = this.nextIdx++;
-    c.frame_no[row] = datagram.frameNo;
-    c.ts_ns[row] = tsNs;
-    c.ip_version[row] = datagram.ipVersion;
-    c.src_ip[row] = datagram.srcIp;
-    c.src_port[row] = datagram.srcPort;
-    c.dst_ip[row] = datagram.dstIp;
-    c.dst_port[row] = datagram.dstPort;
-    c.wire_bytes[row] = datagram.wireBytes;
-    c.truncated[row] = datagram.truncated;
-    c.payload_hash[row] = BigInt(payloadHash(datagram.payload));
-    c.payload[row] = blobValue(datagram.payload);
-    batch.commitRow();
+    a.setNumber(P.capture_id, this.captureId);
+    a.setNumber(P.idx, this.nextIdx++);
+    a.setNumber(P.frame_no, datagram.frameNo);
+    a.setBigInt(P.ts_ns, tsNs);
+    a.setNumber(P.src_address, this.addressId(datagram.srcIp));
+    a.setNumber(P.src_port, datagram.srcPort);
+    a.setNumber(P.dst_address, this.addressId(datagram.dstIp));
+    a.setNumber(P.dst_port, datagram.dstPort);
+    a.setNumber(P.wire_bytes, datagram.wireBytes);
+    a.setBoolean(P.truncated, datagram.truncated);
+    a.setSafeInteger(P.payload_hash, payloadHash(datagram.payload));
+    a.setBytes(P.payload, datagram.payload);
+    a.endRow();
   }
 
-  flush(): void {
-    this.batch.flush();
+  /** Writes the address table and closes the packet appender. */
+  async close(): Promise<void> {
+    this.packets.close();
+    const addresses = new ChunkAppender(await this.store.createAppender('capture_addresses'), 'capture_addresses', Object.values(ADDRESS_COLUMNS));
+    for (const [ip, id] of this.addressIds) {
+      addresses.setNumber(A.capture_id, this.captureId);
+      addresses.setNumber(A.address_id, id);
+      addresses.setString(A.ip, ip);
+      addresses.setNumber(A.ip_version, ip.includes(':') ? 6 : 4);
+      addresses.endRow();
+    }
+    addresses.close();
   }
 
-  close(): void {
-    this.batch.close();
+  private addressId(ip: string): number {
+    let id = this.addressIds.get(ip);
+    if (id === undefined) {
+      id = this.addressIds.size;
+      this.addressIds.set(ip, id);
+    }
+    return id;
   }
 }

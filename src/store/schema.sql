@@ -24,18 +24,35 @@ CREATE TABLE IF NOT EXISTS captures (
   decode_stats        JSON                         -- per link type counts, fragments, malformed headers
 );
 
+-- The addresses of a capture, each stored once: a capture has few devices and millions of packets, and
+-- integer ids instead of address text per packet double DuckDB's append rate.
+CREATE TABLE IF NOT EXISTS capture_addresses (
+  capture_id   INTEGER NOT NULL,
+  address_id   INTEGER NOT NULL,
+  ip           VARCHAR NOT NULL,
+  ip_version   UTINYINT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS capture_packets (
   capture_id   INTEGER NOT NULL,
   idx          UINTEGER NOT NULL,   -- datagram number within the capture, in file order
   frame_no     UINTEGER NOT NULL,   -- 1-based frame number in the file, as Wireshark shows it
   ts_ns        BIGINT NOT NULL,     -- wall-clock nanoseconds since the epoch
-  ip_version   UTINYINT NOT NULL,
-  src_ip       VARCHAR NOT NULL,
+  src_address  INTEGER NOT NULL,    -- capture_addresses.address_id
   src_port     INTEGER NOT NULL,
-  dst_ip       VARCHAR NOT NULL,
+  dst_address  INTEGER NOT NULL,
   dst_port     INTEGER NOT NULL,
   wire_bytes   INTEGER NOT NULL,    -- payload length the UDP header declares
   truncated    BOOLEAN NOT NULL,    -- payload shorter than wire_bytes
   payload_hash BIGINT NOT NULL,     -- src/core/payload-hash.ts
   payload      BLOB NOT NULL
 );
+
+-- capture_packets with its addresses as text: what to query by hand.
+CREATE OR REPLACE VIEW capture_datagrams AS
+SELECT p.capture_id, p.idx, p.frame_no, p.ts_ns,
+       s.ip AS src_ip, p.src_port, d.ip AS dst_ip, p.dst_port, s.ip_version,
+       p.wire_bytes, p.truncated, p.payload_hash, p.payload
+FROM capture_packets p
+JOIN capture_addresses s ON s.capture_id = p.capture_id AND s.address_id = p.src_address
+JOIN capture_addresses d ON d.capture_id = p.capture_id AND d.address_id = p.dst_address;

@@ -18,7 +18,7 @@ describe('parity import into DuckDB', () => {
       const result = await withStore(db, (store) => importCaptures(store, { files: [file] }));
       expect(result.errors).toEqual([]);
       await withStore(db, async (store) => {
-        const rows = await store.query('SELECT * FROM capture_packets ORDER BY idx');
+        const rows = await store.query('SELECT * FROM capture_datagrams ORDER BY idx');
         expect(rows).toHaveLength(written.length);
         rows.forEach((row, index) => {
           const expected = written[index];

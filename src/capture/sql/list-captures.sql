@@ -11,7 +11,7 @@ SELECT
   c.truncated_datagrams,
   c.unsupported_frames,
   coalesce(c.route_ports, []) AS route_ports,
-  (SELECT count(DISTINCT (p.src_ip, p.src_port)) FROM capture_packets p
+  (SELECT count(DISTINCT (p.src_address, p.src_port)) FROM capture_packets p
      WHERE p.capture_id = c.capture_id AND list_contains(c.route_ports, p.dst_port)) AS devices,
   (SELECT count(*) FROM capture_packets p
      WHERE p.capture_id = c.capture_id AND list_contains(c.route_ports, p.dst_port)) AS uplink_datagrams,

@@ -1,0 +1,17 @@
+// `npm run bench -- [name...]`: runs the named benchmarks (all when none is named) and prints their figures.
+import { benchImport } from './import.ts';
+
+const BENCHMARKS: Record<string, () => Promise<void>> = {
+  import: benchImport,
+};
+
+const asked = process.argv.slice(2);
+const unknown = asked.filter((name) => !(name in BENCHMARKS));
+if (unknown.length > 0) {
+  process.stderr.write(`unknown benchmark: ${unknown.join(', ')} (known: ${Object.keys(BENCHMARKS).join(', ')})\n`);
+  process.exitCode = 2;
+} else {
+  for (const name of asked.length > 0 ? asked : Object.keys(BENCHMARKS)) {
+    await (BENCHMARKS[name] as () => Promise<void>)();
+  }
+}
