@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, EXIT_BAD_INPUT, EXIT_FAILURE, isParityError } from '../core/errors.ts';
+import { registerBackendCommand } from './backend-command.ts';
 import { registerCapturesCommand } from './captures-command.ts';
+import { registerFixturesCommand } from './fixtures-command.ts';
 import { registerImportCommand } from './import-command.ts';
 import { printError } from './output.ts';
 
@@ -16,6 +18,8 @@ export function buildProgram(): Command {
     .exitOverride();
   registerImportCommand(program);
   registerCapturesCommand(program);
+  registerBackendCommand(program);
+  registerFixturesCommand(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -12,3 +12,47 @@ export function parsePortList(value: string): number[] {
     return port;
   });
 }
+
+const DURATION_UNITS_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `250ms`, `2s`, `1.5m`, `100us` -> milliseconds. A bare number is seconds. */
+export function parseDurationMs(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s|m|h)?$/.exec(value.trim());
+  if (match === null) throw new InvalidArgumentError(`"${value}" is not a duration (e.g. 250ms, 2s, 1m)`);
+  return Number(match[1]) * (DURATION_UNITS_MS[match[2] ?? 's'] ?? 1000);
+}
+
+/** `0.1%` -> 0.001; `0.001` -> 0.001. Must be within 0..1. */
+export function parseFraction(value: string): number {
+  const trimmed = value.trim();
+  const percent = trimmed.endsWith('%');
+  const number = Number(percent ? trimmed.slice(0, -1) : trimmed);
+  const fraction = percent ? number / 100 : number;
+  if (!Number.isFinite(fraction) || fraction < 0 || fraction > 1) {
+    throw new InvalidArgumentError(`"${value}" is not a share between 0% and 100% (e.g. 0.1%)`);
+  }
+  return fraction;
+}
+
+/** `1.2.3` -> [1, 2, 3], each 0-255 (CalAmp's 3-byte app version). */
+export function parseVersion(value: string): [number, number, number] {
+  const parts = value.split('.').map(Number);
+  if (parts.length !== 3 || parts.some((part) => !Number.isInteger(part) || part < 0 || part > 255)) {
+    throw new InvalidArgumentError(`"${value}" is not a version a.b.c with each part 0-255`);
+  }
+  return parts as [number, number, number];
+}
+
+/** `127.0.0.2:20500,20501` -> { ip, ports }. */
+export function parseListen(value: string): { ip: string; ports: number[] } {
+  const at = value.lastIndexOf(':');
+  const ip = at > 0 ? value.slice(0, at).replace(/^\[|\]$/g, '') : '';
+  if (ip === '') throw new InvalidArgumentError(`"${value}" is not IP:PORT[,PORT...] (e.g. 127.0.0.2:20500)`);
+  return { ip, ports: parsePortList(value.slice(at + 1)) };
+}
+
+export function parseInteger(value: string): number {
+  const number = Number(value);
+  if (!Number.isSafeInteger(number)) throw new InvalidArgumentError(`"${value}" is not an integer`);
+  return number;
+}

@@ -140,7 +140,7 @@ export function buildTeltonikaMessage({
 }): Uint8Array {
   const records = timestampsMs.map((ms) => {
     const record = Buffer.alloc(RECORD_FIXED_BYTES + 2 + 4);
-    record.writeBigUInt64BE(BigInt(ms), 0);
+    record.writeBigUInt64BE(BigInt(Math.round(ms)), 0);
     record.writeUInt8(1, 8); // priority
     record.writeUInt16BE(speedKmh, 8 + 1 + 13);
     // event IO id 0, total 0, and four empty IO blocks (N1, N2, N4, N8).

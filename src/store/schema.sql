@@ -56,3 +56,73 @@ SELECT p.capture_id, p.idx, p.frame_no, p.ts_ns,
 FROM capture_packets p
 JOIN capture_addresses s ON s.capture_id = p.capture_id AND s.address_id = p.src_address
 JOIN capture_addresses d ON d.capture_id = p.capture_id AND d.address_id = p.dst_address;
+
+-- A run: one replay or recording through a relay, with what it was asked to do, all stored with it.
+CREATE SEQUENCE IF NOT EXISTS run_id_seq START 1;
+
+CREATE TABLE IF NOT EXISTS runs (
+  run_id       INTEGER PRIMARY KEY DEFAULT nextval('run_id_seq'),
+  name         VARCHAR NOT NULL UNIQUE,
+  kind         VARCHAR NOT NULL,            -- replay, record, scenario
+  capture_id   INTEGER,                     -- the capture replayed, if any
+  protocol     VARCHAR NOT NULL DEFAULT 'generic',
+  relay        VARCHAR,                     -- the relay under test, host[:port]
+  plan         JSON,                        -- timing plan, as asked
+  topology     JSON,                        -- relay, backends and how each leg is observed
+  thresholds   JSON,
+  status       VARCHAR NOT NULL,            -- running, completed, interrupted, failed
+  started_at   TIMESTAMP NOT NULL DEFAULT current_timestamp,
+  ended_at     TIMESTAMP,
+  started_ns   BIGINT,                      -- CLOCK_MONOTONIC of the host, as observations
+  ended_ns     BIGINT,
+  stats        JSON                         -- what the replayer or recorder counted
+);
+
+-- The replayer's record of every packet it fired: the device>relay leg of a replay.
+CREATE TABLE IF NOT EXISTS sends (
+  run_id        INTEGER NOT NULL,
+  send_no       UINTEGER NOT NULL,          -- order of sending within the run
+  capture_idx   UINTEGER NOT NULL,          -- capture_packets.idx replayed
+  loop_no       INTEGER NOT NULL,
+  device        VARCHAR NOT NULL,           -- the original device, ip:port in the capture
+  local_ip      VARCHAR NOT NULL,           -- the address the replayer sent it from
+  local_port    INTEGER NOT NULL,
+  route_port    INTEGER NOT NULL,           -- the capture's destination port
+  relay_port    INTEGER NOT NULL,           -- the relay port it was sent to (after --port-map)
+  scheduled_ns  BIGINT NOT NULL,
+  actual_ns     BIGINT NOT NULL,
+  payload_hash  BIGINT NOT NULL,
+  payload_bytes INTEGER NOT NULL,
+  kind          VARCHAR NOT NULL,           -- the protocol's message kind
+  wants_ack     BOOLEAN NOT NULL,
+  match_key     VARCHAR,                    -- ties the ACK to this request within the device's flow
+  device_id     VARCHAR,                    -- mobile ID / IMEI where the protocol carries one
+  error         VARCHAR                     -- why the send failed, if it did
+);
+
+-- One packet seen on one leg at one time, by whoever saw it (DESIGN.md, Words).
+-- Payloads are kept for replies (the ACK legs), where parity compares bytes; uplink legs keep their hash.
+CREATE TABLE IF NOT EXISTS observations (
+  run_id        INTEGER NOT NULL,
+  leg           VARCHAR NOT NULL,           -- device>relay, relay>device, relay>primary, primary>relay, ...
+  ts_ns         BIGINT NOT NULL,
+  src_ip        VARCHAR NOT NULL,
+  src_port      INTEGER NOT NULL,
+  dst_ip        VARCHAR NOT NULL,
+  dst_port      INTEGER NOT NULL,
+  route_port    INTEGER NOT NULL,
+  payload_bytes INTEGER NOT NULL,
+  payload_hash  BIGINT NOT NULL,
+  kind          VARCHAR NOT NULL,
+  match_key     VARCHAR,
+  observer      VARCHAR NOT NULL,           -- replayer, backend:primary, tap:20500, pcap, ...
+  payload       BLOB
+);
+
+-- What the relay under test said about itself while the run went on (polled /debug/* and /metrics).
+CREATE TABLE IF NOT EXISTS relay_samples (
+  run_id   INTEGER NOT NULL,
+  ts_ns    BIGINT NOT NULL,
+  endpoint VARCHAR NOT NULL,
+  body     VARCHAR NOT NULL
+);

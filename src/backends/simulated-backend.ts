@@ -1,0 +1,194 @@
+import dgram from 'node:dgram';
+import { monotonicNs } from '../core/clock.ts';
+import { NetworkError } from '../core/errors.ts';
+import { debug } from '../core/debug.ts';
+import type { DeviceProtocol } from '../protocols/protocol.ts';
+import type { Observation } from '../store/observation-writer.ts';
+import { FaultDice, NO_FAULTS, SIMULATED_NAK_REASON, type FaultPlan } from './fault-plan.ts';
+
+/** Socket buffers sized for bursts of 50k packets/s (the kernel default of 208 KiB loses ~1% there). */
+export const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
+
+export type BackendRole = string;
+
+export interface ObservationSink {
+  add(observation: Observation): void;
+}
+
+export interface SimulatedBackendOptions {
+  protocol: DeviceProtocol;
+  /** Address to listen on; every port in `ports` is bound on it. */
+  ip: string;
+  ports: readonly number[];
+  /** primary, mirror, or target-N: names the legs it observes (`relay>primary`, `primary>relay`). */
+  role: BackendRole;
+  faults?: Partial<FaultPlan>;
+  /** Where to record what it receives and sends; nothing is recorded without one. */
+  sink?: ObservationSink;
+}
+
+export interface BackendCounters {
+  received: number;
+  lost: number;
+  blackholed: number;
+  acked: number;
+  naked: number;
+  duplicateAcks: number;
+  unparsed: number;
+  sendErrors: number;
+}
+
+/**
+ * A device server that answers as a real one would (the protocol's ACK for every request that wants one), misbehaves
+ * on demand (loss, latency, NAKs, duplicate ACKs, another app version, a black hole, a crash), and records the
+ * packets of its two legs as observations.
+ */
+export class SimulatedBackend {
+  readonly counters: BackendCounters = { received: 0, lost: 0, blackholed: 0, acked: 0, naked: 0, duplicateAcks: 0, unparsed: 0, sendErrors: 0 };
+  private readonly sockets: dgram.Socket[] = [];
+  private readonly plan: FaultPlan;
+  private readonly dice: FaultDice;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private startedMs = 0;
+  private crashed = false;
+
+  constructor(private readonly options: SimulatedBackendOptions) {
+    this.plan = { ...NO_FAULTS, ...options.faults };
+    this.dice = new FaultDice(this.plan);
+  }
+
+  get role(): BackendRole {
+    return this.options.role;
+  }
+
+  get ip(): string {
+    return this.options.ip;
+  }
+
+  get ports(): readonly number[] {
+    return this.sockets.map((socket) => socket.address().port);
+  }
+
+  async start(): Promise<void> {
+    this.startedMs = Date.now();
+    for (const port of this.options.ports) this.sockets.push(await this.bind(port));
+    if (this.plan.crashAfterMs !== undefined) this.later(this.plan.crashAfterMs, () => this.crash());
+    debug('backend %s listening on %s ports %o', this.role, this.ip, this.ports);
+  }
+
+  async stop(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    await Promise.all(this.sockets.map((socket) => closeSocket(socket)));
+    this.sockets.length = 0;
+  }
+
+  private bind(port: number): Promise<dgram.Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = dgram.createSocket({ type: this.options.ip.includes(':') ? 'udp6' : 'udp4', recvBufferSize: UDP_BUFFER_BYTES, sendBufferSize: UDP_BUFFER_BYTES });
+      socket.once('error', (cause) =>
+        reject(new NetworkError(`backend ${this.role}: cannot listen on ${this.options.ip}:${port}: ${cause.message}`, {}, { cause })),
+      );
+      socket.on('message', (payload, remote) => this.receive(socket, payload, remote));
+      socket.bind(port, this.options.ip, () => {
+        socket.removeAllListeners('error');
+        socket.on('error', (error) => debug('backend %s socket error: %s', this.role, error.message));
+        resolve(socket);
+      });
+    });
+  }
+
+  private receive(socket: dgram.Socket, payload: Buffer, remote: dgram.RemoteInfo): void {
+    const tsNs = monotonicNs();
+    if (this.plan.blackholeAfterMs !== undefined && Date.now() - this.startedMs >= this.plan.blackholeAfterMs) {
+      this.counters.blackholed++;
+      return;
+    }
+    if (this.dice.lose()) {
+      this.counters.lost++;
+      return;
+    }
+    this.counters.received++;
+    const local = socket.address();
+    const request = this.options.protocol.decode(payload);
+    if (request.kind === 'unparsed') this.counters.unparsed++;
+    this.options.sink?.add({
+      leg: `relay>${this.role}`,
+      tsNs,
+      srcIp: remote.address,
+      srcPort: remote.port,
+      dstIp: local.address,
+      dstPort: local.port,
+      routePort: local.port,
+      payload,
+      kind: request.kind,
+      matchKey: request.matchKey,
+      observer: `backend:${this.role}`,
+      keepPayload: false,
+    });
+    const nak = this.dice.nak();
+    const ack = this.options.protocol.buildAck(payload, {
+      appVersion: this.plan.ackVersion,
+      ...(nak && { nakReason: SIMULATED_NAK_REASON }),
+    });
+    if (ack === undefined) return;
+    const copies = this.dice.duplicate() ? 2 : 1;
+    const delayMs = this.dice.delayMs();
+    const answer = (): void => {
+      for (let i = 0; i < copies; i++) this.sendAck(socket, ack, remote, local.port);
+      if (nak) this.counters.naked++;
+      else this.counters.acked++;
+      if (copies > 1) this.counters.duplicateAcks++;
+    };
+    if (delayMs <= 0) answer();
+    else this.later(delayMs, answer);
+  }
+
+  private sendAck(socket: dgram.Socket, ack: Uint8Array, remote: dgram.RemoteInfo, routePort: number): void {
+    if (this.crashed) return;
+    const local = socket.address();
+    const decoded = this.options.protocol.decodeAck(ack);
+    this.options.sink?.add({
+      leg: `${this.role}>relay`,
+      tsNs: monotonicNs(),
+      srcIp: local.address,
+      srcPort: local.port,
+      dstIp: remote.address,
+      dstPort: remote.port,
+      routePort,
+      payload: ack,
+      kind: decoded.kind,
+      matchKey: decoded.matchKey,
+      observer: `backend:${this.role}`,
+      keepPayload: true,
+    });
+    socket.send(ack, remote.port, remote.address, (error) => {
+      if (error) this.counters.sendErrors++;
+    });
+  }
+
+  private crash(): void {
+    this.crashed = true;
+    debug('backend %s crashes', this.role);
+    for (const socket of this.sockets) socket.close();
+    this.sockets.length = 0;
+  }
+
+  private later(delayMs: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, delayMs);
+    this.timers.add(timer);
+  }
+}
+
+function closeSocket(socket: dgram.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      socket.close(() => resolve());
+    } catch {
+      resolve();
+    }
+  });
+}

@@ -1,0 +1,107 @@
+import type { Command } from 'commander';
+import { SimulatedBackend } from '../backends/simulated-backend.ts';
+import type { FaultPlan } from '../backends/fault-plan.ts';
+import { monotonicNs } from '../core/clock.ts';
+import { getProtocol, PROTOCOL_NAMES } from '../protocols/index.ts';
+import { ObservationWriter } from '../store/observation-writer.ts';
+import { createRun, finishRun, listRuns } from '../store/runs.ts';
+import { Store } from '../store/store.ts';
+import { parseDurationMs, parseFraction, parseInteger, parseListen, parseVersion } from './option-parsers.ts';
+import { printJson, printNote, printTable } from './output.ts';
+import { waitForStop } from './shutdown.ts';
+
+interface BackendFlags {
+  protocol: string;
+  listen: { ip: string; ports: number[] };
+  role: string;
+  latency?: number;
+  jitter?: number;
+  loss?: number;
+  nak?: number;
+  ackVersion?: [number, number, number];
+  duplicateAcks?: number;
+  blackholeAfter?: number;
+  crashAfter?: number;
+  seed?: number;
+  db?: string;
+  run?: string;
+  duration?: number;
+  json?: boolean;
+}
+
+export function registerBackendCommand(program: Command): void {
+  program
+    .command('backend')
+    .description('run a simulated device backend that ACKs like a real server and misbehaves on demand')
+    .requiredOption('--listen <ip:ports>', 'address and port(s) to listen on, e.g. 127.0.0.2:20500,20501', parseListen)
+    .option('--protocol <name>', `device protocol (${PROTOCOL_NAMES.join(', ')})`, 'calamp-lmd')
+    .option('--role <role>', 'which backend this is: primary, mirror or target-N (names its legs)', 'primary')
+    .option('--latency <duration>', 'delay before each ACK, e.g. 5ms', parseDurationMs)
+    .option('--jitter <duration>', 'random +/- on the delay, e.g. 2ms', parseDurationMs)
+    .option('--loss <share>', 'share of packets lost on the way in, e.g. 0.1%', parseFraction)
+    .option('--nak <share>', 'share of requests answered with a NAK, e.g. 0.01%', parseFraction)
+    .option('--ack-version <a.b.c>', 'app version in CalAmp ACKs', parseVersion)
+    .option('--duplicate-acks <share>', 'share of ACKs sent twice', parseFraction)
+    .option('--blackhole-after <duration>', 'stop receiving and answering after this long', parseDurationMs)
+    .option('--crash-after <duration>', 'close the socket after this long', parseDurationMs)
+    .option('--seed <n>', 'seed of the fault dice', parseInteger)
+    .option('--db <path>', 'record observations in this store (not one another process has open)')
+    .option('--run <name>', 'run to record the observations under (with --db)')
+    .option('--duration <duration>', 'stop after this long (default: until Ctrl-C)', parseDurationMs)
+    .option('--json', 'print the counters as JSON when stopping')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  parity backend --protocol calamp-lmd --listen 127.0.0.2:20500 --latency 5ms --jitter 2ms\n' +
+        '  parity backend --listen 127.0.0.3:20500 --role mirror --loss 2% --db mirror.duckdb --run nightly-1\n',
+    )
+    .action(async (flags: BackendFlags) => {
+      await runBackend(flags);
+    });
+}
+
+function faultsFrom(flags: BackendFlags): Partial<FaultPlan> {
+  return {
+    ...(flags.latency !== undefined && { latencyMs: flags.latency }),
+    ...(flags.jitter !== undefined && { jitterMs: flags.jitter }),
+    ...(flags.loss !== undefined && { lossRate: flags.loss }),
+    ...(flags.nak !== undefined && { nakRate: flags.nak }),
+    ...(flags.ackVersion !== undefined && { ackVersion: flags.ackVersion }),
+    ...(flags.duplicateAcks !== undefined && { duplicateAckRate: flags.duplicateAcks }),
+    ...(flags.blackholeAfter !== undefined && { blackholeAfterMs: flags.blackholeAfter }),
+    ...(flags.crashAfter !== undefined && { crashAfterMs: flags.crashAfter }),
+    ...(flags.seed !== undefined && { seed: flags.seed }),
+  };
+}
+
+async function runBackend(flags: BackendFlags): Promise<void> {
+  const protocol = getProtocol(flags.protocol);
+  const store = flags.db === undefined ? undefined : await Store.open(flags.db);
+  let writer: ObservationWriter | undefined;
+  let runId: number | undefined;
+  try {
+    if (store !== undefined) {
+      const name = flags.run ?? `backend-${flags.role}-${Date.now()}`;
+      const [existing] = await listRuns(store, name);
+      runId = existing?.runId ?? (await createRun(store, { name, kind: 'record', protocol: protocol.name, startedNs: monotonicNs() }));
+      writer = await ObservationWriter.create(store, runId);
+    }
+    const backend = new SimulatedBackend({
+      protocol,
+      ip: flags.listen.ip,
+      ports: flags.listen.ports,
+      role: flags.role,
+      faults: faultsFrom(flags),
+      ...(writer !== undefined && { sink: writer }),
+    });
+    await backend.start();
+    printNote(`backend ${flags.role} (${protocol.name}) listening on ${flags.listen.ip}:${backend.ports.join(',')}; Ctrl-C stops it`);
+    await waitForStop(flags.duration).stopped;
+    await backend.stop();
+    writer?.close();
+    if (store !== undefined && runId !== undefined) await finishRun(store, runId, 'completed', monotonicNs());
+    if (flags.json === true) printJson({ role: flags.role, counters: backend.counters });
+    else printTable(Object.keys(backend.counters), [Object.values(backend.counters)]);
+  } finally {
+    store?.close();
+  }
+}

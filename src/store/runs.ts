@@ -1,0 +1,125 @@
+import { StoreLookupError } from '../core/errors.ts';
+import { num, str, type Row, type Store } from './store.ts';
+
+export type RunKind = 'replay' | 'record' | 'scenario';
+export type RunStatus = 'running' | 'completed' | 'interrupted' | 'failed';
+
+export interface RunRecord {
+  runId: number;
+  name: string;
+  kind: RunKind;
+  captureId: number | null;
+  protocol: string;
+  relay: string | null;
+  status: RunStatus;
+  startedNs: bigint | null;
+  endedNs: bigint | null;
+  plan: unknown;
+  topology: unknown;
+  thresholds: unknown;
+  stats: unknown;
+  startedAt: string;
+}
+
+export interface NewRun {
+  name: string;
+  kind: RunKind;
+  captureId?: number;
+  protocol: string;
+  relay?: string;
+  plan?: unknown;
+  topology?: unknown;
+  thresholds?: unknown;
+  startedNs?: bigint;
+}
+
+/** Registers a run; a name already used is refused (runs are never overwritten). */
+export async function createRun(store: Store, run: NewRun): Promise<number> {
+  const existing = await store.query('SELECT 1 FROM runs WHERE name = $name', { name: run.name });
+  if (existing.length > 0) {
+    throw new StoreLookupError(`run "${run.name}" is already in ${store.path}; choose another --run name`, { field: 'run' });
+  }
+  const rows = await store.query(
+    `INSERT INTO runs (name, kind, capture_id, protocol, relay, plan, topology, thresholds, status, started_ns)
+     VALUES ($name, $kind, $capture_id, $protocol, $relay, $plan, $topology, $thresholds, 'running', $started_ns)
+     RETURNING run_id`,
+    {
+      name: run.name,
+      kind: run.kind,
+      capture_id: run.captureId ?? null,
+      protocol: run.protocol,
+      relay: run.relay ?? null,
+      plan: jsonOrNull(run.plan),
+      topology: jsonOrNull(run.topology),
+      thresholds: jsonOrNull(run.thresholds),
+      started_ns: run.startedNs ?? null,
+    },
+  );
+  return num(rows[0]?.run_id);
+}
+
+export async function finishRun(store: Store, runId: number, status: RunStatus, endedNs: bigint, stats?: unknown): Promise<void> {
+  await store.exec(
+    `UPDATE runs SET status = $status, ended_ns = $ended_ns, ended_at = current_timestamp,
+       stats = coalesce($stats::JSON, stats) WHERE run_id = $id`,
+    { id: runId, status, ended_ns: endedNs, stats: jsonOrNull(stats) },
+  );
+}
+
+/** Merges more into a run's topology (e.g. a backend that joined), keeping what was there. */
+export async function updateRunTopology(store: Store, runId: number, topology: unknown): Promise<void> {
+  await store.exec('UPDATE runs SET topology = $topology WHERE run_id = $id', { id: runId, topology: jsonOrNull(topology) });
+}
+
+export async function listRuns(store: Store, name?: string): Promise<RunRecord[]> {
+  const rows = await store.query(
+    `SELECT run_id, name, kind, capture_id, protocol, relay, status, started_ns, ended_ns, plan::VARCHAR plan,
+       topology::VARCHAR topology, thresholds::VARCHAR thresholds, stats::VARCHAR stats, strftime(started_at, '%Y-%m-%d %H:%M:%S') started_at
+     FROM runs WHERE $name IS NULL OR name = $name ORDER BY run_id`,
+    { name: name ?? null },
+  );
+  return rows.map(toRun);
+}
+
+/** The named run, or a lookup error that lists what the store holds. */
+export async function getRun(store: Store, name: string): Promise<RunRecord> {
+  const [run] = await listRuns(store, name);
+  if (run !== undefined) return run;
+  const known = (await listRuns(store)).map((r) => r.name);
+  const hint = known.length > 0 ? `runs in it: ${known.slice(-10).join(', ')}` : 'it holds no runs yet';
+  throw new StoreLookupError(`run "${name}" is not in ${store.path} (${hint})`, { field: 'run' });
+}
+
+/** The name of the next run: `<prefix>-<n>`, first free. */
+export async function nextRunName(store: Store, prefix: string): Promise<string> {
+  const rows = await store.query("SELECT name FROM runs WHERE name LIKE $pattern", { pattern: `${prefix}-%` });
+  const used = new Set(rows.map((row) => str(row.name)));
+  for (let n = 1; ; n++) if (!used.has(`${prefix}-${n}`)) return `${prefix}-${n}`;
+}
+
+function jsonOrNull(value: unknown): string | null {
+  return value === undefined ? null : JSON.stringify(value, (_key, item: unknown) => (typeof item === 'bigint' ? Number(item) : item));
+}
+
+function parseJson(value: Row[string] | undefined): unknown {
+  return typeof value === 'string' ? (JSON.parse(value) as unknown) : null;
+}
+
+function toRun(row: Row): RunRecord {
+  return {
+    runId: num(row.run_id),
+    name: str(row.name),
+    kind: str(row.kind) as RunKind,
+    captureId: row.capture_id === null ? null : num(row.capture_id),
+    protocol: str(row.protocol),
+    relay: row.relay === null ? null : str(row.relay),
+    status: str(row.status) as RunStatus,
+    startedNs: typeof row.started_ns === 'bigint' ? row.started_ns : null,
+    endedNs: typeof row.ended_ns === 'bigint' ? row.ended_ns : null,
+    plan: parseJson(row.plan),
+    topology: parseJson(row.topology),
+    thresholds: parseJson(row.thresholds),
+    stats: parseJson(row.stats),
+    startedAt: str(row.started_at),
+  };
+}

@@ -1,0 +1,114 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SimulatedBackend, type SimulatedBackendOptions } from '../../src/backends/simulated-backend.ts';
+import { buildCalampMessage, calampLmd } from '../../src/protocols/calamp-lmd.ts';
+import { ObservationWriter } from '../../src/store/observation-writer.ts';
+import { createRun } from '../../src/store/runs.ts';
+import { withStore } from '../../src/store/store.ts';
+import { withTempDir } from '../helpers/temp-dir.ts';
+import { sendPaced, UdpClient } from '../helpers/udp-client.ts';
+
+const taken = (backend: SimulatedBackend) => (): number => backend.counters.received + backend.counters.lost + backend.counters.blackholed;
+
+const opened: (SimulatedBackend | UdpClient)[] = [];
+afterEach(async () => {
+  for (const thing of opened.splice(0)) await (thing instanceof UdpClient ? thing.close() : thing.stop());
+});
+
+async function start(options: Partial<SimulatedBackendOptions> & { ip: string }): Promise<{ backend: SimulatedBackend; client: UdpClient; port: number }> {
+  const backend = new SimulatedBackend({ protocol: calampLmd, ports: [0], role: 'primary', ...options });
+  await backend.start();
+  const client = await UdpClient.open('127.0.0.1');
+  opened.push(backend, client);
+  return { backend, client, port: backend.ports[0] as number };
+}
+
+const messages = (count: number, serviceType = 1): Uint8Array[] =>
+  Array.from({ length: count }, (_, i) =>
+    buildCalampMessage({ mobileId: `${4_000_000_000 + (i % 97)}`, serviceType, messageType: 2, sequence: i & 0xffff, body: Buffer.from(`report ${i}`) }),
+  );
+
+describe('simulated backend over real UDP', () => {
+  it('answers every acknowledged message with the protocol\'s ACK and nothing else', async () => {
+    const { client, port, backend } = await start({ ip: '127.0.0.31' });
+    await sendPaced(client, [...messages(50), ...messages(10, 0)], { ip: '127.0.0.31', port }, taken(backend));
+    expect(await client.waitForReplies(50)).toBe(50);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(client.replies).toHaveLength(50);
+    for (const reply of client.replies) {
+      expect(reply.from).toBe('127.0.0.31');
+      expect(calampLmd.decodeAck(reply.payload).kind).toBe('ack');
+    }
+    expect(backend.counters).toMatchObject({ received: 60, acked: 50, naked: 0 });
+  });
+
+  it('loses 1% of 20,000 packets, within 0.35 percentage points (5 standard deviations)', async () => {
+    const { client, port, backend } = await start({ ip: '127.0.0.32', faults: { lossRate: 0.01, seed: 7 } });
+    const total = 20_000;
+    await sendPaced(client, messages(total), { ip: '127.0.0.32', port }, taken(backend));
+    await client.waitForReplies(total * 0.99 - 200, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const lostShare = 1 - client.replies.length / total;
+    expect(lostShare).toBeGreaterThan(0.0065);
+    expect(lostShare).toBeLessThan(0.0135);
+    expect(backend.counters.lost + backend.counters.received).toBe(total);
+    expect(backend.counters.lost).toBe(total - client.replies.length);
+  });
+
+  it('delays ACKs by the configured latency', async () => {
+    const { client, port } = await start({ ip: '127.0.0.33', faults: { latencyMs: 60 } });
+    const sentNs = process.hrtime.bigint();
+    await client.send(messages(1)[0] as Uint8Array, port, '127.0.0.33');
+    await client.waitForReplies(1);
+    const delayMs = Number((client.replies[0]?.atNs ?? 0n) - sentNs) / 1e6;
+    expect(delayMs).toBeGreaterThanOrEqual(59);
+    expect(delayMs).toBeLessThan(500);
+  });
+
+  it('sends NAKs, duplicate ACKs and another app version on demand', async () => {
+    const { client, port, backend } = await start({ ip: '127.0.0.34', faults: { nakRate: 0.2, duplicateAckRate: 0.1, ackVersion: [9, 8, 7], seed: 3 } });
+    await sendPaced(client, messages(1000), { ip: '127.0.0.34', port }, taken(backend));
+    await client.waitForReplies(1000 + backend.counters.duplicateAcks);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const decoded = client.replies.map((r) => calampLmd.decodeAck(r.payload));
+    const naks = decoded.filter((d) => d.kind === 'nak').length;
+    expect(backend.counters.naked).toBeGreaterThan(150);
+    expect(backend.counters.naked).toBeLessThan(250);
+    expect(client.replies.length).toBe(1000 + backend.counters.duplicateAcks);
+    expect(naks).toBeGreaterThanOrEqual(backend.counters.naked);
+    expect(decoded.every((d) => d.fields.appVersion === '9.8.7')).toBe(true);
+  });
+
+  it('becomes a black hole after the set time, and closes its socket when it crashes', async () => {
+    const hole = await start({ ip: '127.0.0.35', faults: { blackholeAfterMs: 150 } });
+    await hole.client.send(messages(1)[0] as Uint8Array, hole.port, '127.0.0.35');
+    expect(await hole.client.waitForReplies(1)).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await hole.client.send(messages(1)[0] as Uint8Array, hole.port, '127.0.0.35');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(hole.client.replies).toHaveLength(1);
+    expect(hole.backend.counters.blackholed).toBe(1);
+
+    const crash = await start({ ip: '127.0.0.36', faults: { crashAfterMs: 100 } });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(crash.backend.ports).toEqual([]);
+  });
+
+  it('records both of its legs as observations in DuckDB', async () => {
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 'obs.duckdb'), async (store) => {
+        const runId = await createRun(store, { name: 'obs', kind: 'record', protocol: 'calamp-lmd' });
+        const writer = await ObservationWriter.create(store, runId);
+        const { client, port, backend } = await start({ ip: '127.0.0.37', role: 'mirror', sink: writer });
+        await sendPaced(client, messages(20), { ip: '127.0.0.37', port }, taken(backend));
+        await client.waitForReplies(20);
+        writer.close();
+        const rows = await store.query('SELECT leg, count(*) n, count(payload) with_payload, count(DISTINCT match_key) keys FROM observations GROUP BY leg ORDER BY leg');
+        expect(rows).toEqual([
+          { leg: 'mirror>relay', n: 20n, with_payload: 20n, keys: 20n },
+          { leg: 'relay>mirror', n: 20n, with_payload: 0n, keys: 20n },
+        ]);
+      });
+    });
+  });
+});
