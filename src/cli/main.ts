@@ -5,6 +5,7 @@ import { registerCapturesCommand } from './captures-command.ts';
 import { registerFixturesCommand } from './fixtures-command.ts';
 import { registerImportCommand } from './import-command.ts';
 import { printError } from './output.ts';
+import { registerRelayCommand } from './relay-command.ts';
 
 /**
  * The `parity` command line. Each command lives in its own file, parses its flags, calls its stage and prints; this
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerCapturesCommand(program);
   registerBackendCommand(program);
   registerFixturesCommand(program);
+  registerRelayCommand(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

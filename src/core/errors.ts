@@ -64,6 +64,12 @@ export class ConfigError extends ParityError {
   readonly code = 'PARITY_ERR_CONFIG';
 }
 
+/** The relay's routes or config are invalid: the dual-mirroring spec says exit 1 for these. */
+export class RelayConfigError extends ParityError {
+  readonly code = 'PARITY_ERR_RELAY_CONFIG';
+  override readonly exitCode = EXIT_FAILURE;
+}
+
 /** The network refused what the harness asked of it: a bind, a send, a missing privilege. */
 export class NetworkError extends ParityError {
   readonly code = 'PARITY_ERR_NETWORK';

@@ -1,0 +1,61 @@
+import { LATENCY_BUCKETS_MS, RELAY_STATUSES, type BackendSeries } from './relay-metrics.ts';
+import type { Relay } from './relay.ts';
+
+function labels(series: BackendSeries, extra: Record<string, string> = {}): string {
+  const all: Record<string, string> = {
+    port: String(series.port),
+    target: series.target,
+    backend_type: series.backendType,
+    customer: series.customer,
+    device: series.device,
+    ...extra,
+  };
+  return Object.entries(all)
+    .map(([key, value]) => `${key}="${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
+    .join(',');
+}
+
+/** The relay's metrics in Prometheus text exposition format 0.0.4. */
+export function renderPrometheus(relay: Relay): string {
+  const { metrics } = relay;
+  const series = metrics.allSeries();
+  const lines: string[] = [];
+  const header = (name: string, type: string, help: string): void => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  };
+  header('udp_relay_packets_total', 'counter', 'Packets handled per route and backend, by status (udp_relay measurement of the dual-mirroring spec).');
+  for (const s of series) {
+    for (const status of RELAY_STATUSES) lines.push(`udp_relay_packets_total{${labels(s, { status })}} ${s.counts[status]}`);
+  }
+  header('udp_relay_latency_ms', 'histogram', 'Latency of each backend operation: ACK round trip for the ACK backend, send time for fire-and-forget.');
+  for (const s of series) {
+    let cumulative = 0;
+    LATENCY_BUCKETS_MS.forEach((bound, index) => {
+      cumulative += s.buckets[index] ?? 0;
+      lines.push(`udp_relay_latency_ms_bucket{${labels(s, { le: String(bound) })}} ${cumulative}`);
+    });
+    cumulative += s.buckets[LATENCY_BUCKETS_MS.length] ?? 0;
+    lines.push(`udp_relay_latency_ms_bucket{${labels(s, { le: '+Inf' })}} ${cumulative}`);
+    lines.push(`udp_relay_latency_ms_sum{${labels(s)}} ${s.latencySumMs}`);
+    lines.push(`udp_relay_latency_ms_count{${labels(s)}} ${s.latencyCount}`);
+  }
+  header('udp_relay_backend_dropped_total', 'counter', 'Packets not sent to a backend (kill switch, target disabled).');
+  for (const s of series) lines.push(`udp_relay_backend_dropped_total{${labels(s)}} ${s.dropped}`);
+  header('udp_relay_received_total', 'counter', 'Packets received from devices per route port.');
+  for (const [port, count] of metrics.receivedByPort) lines.push(`udp_relay_received_total{port="${port}"} ${count}`);
+  header('udp_relay_device_acks_total', 'counter', 'ACKs relayed to devices per route port.');
+  for (const [port, count] of metrics.deviceAcksByPort) lines.push(`udp_relay_device_acks_total{port="${port}"} ${count}`);
+  header('udp_relay_dropped_total', 'counter', 'Packets the relay dropped, by reason.');
+  for (const [reason, count] of metrics.droppedByReason) lines.push(`udp_relay_dropped_total{reason="${reason}"} ${count}`);
+  header('udp_relay_discarded_replies_total', 'counter', 'Backend replies read and discarded: fire-and-forget replies, and ACKs after their timeout.');
+  lines.push(`udp_relay_discarded_replies_total ${metrics.discardedReplies}`);
+  header('udp_relay_upstream_sockets', 'gauge', 'Open upstream sockets (one per device and backend).');
+  lines.push(`udp_relay_upstream_sockets ${relay.openUpstreamSockets}`);
+  header('udp_relay_waiting_acks', 'gauge', 'Requests waiting for an ACK (the relay queue).');
+  lines.push(`udp_relay_waiting_acks ${relay.waitingForAcks}`);
+  header('udp_relay_config_version', 'gauge', 'Version number of the configuration in force.');
+  lines.push(`udp_relay_config_version ${relay.current.version}`);
+  header('udp_relay_kill_switch', 'gauge', '1 when the kill switch is on.');
+  lines.push(`udp_relay_kill_switch ${relay.config.killSwitch ? 1 : 0}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,71 @@
+/**
+ * The relay's configuration as the dual-mirroring spec writes it (routes.json, config.yaml), plus the fan-out spec's
+ * N-way targets, primary index, per-target enabled flags and kill switch. Raw files are parsed into `RoutesFile` and
+ * `AppConfig`, then resolved into one immutable `RelayConfig` that the data plane reads.
+ */
+
+/** routes.json, as written. */
+export interface RoutesFile {
+  mirror?: boolean;
+  mirror_ip?: string;
+  ack_from_mirror?: boolean;
+  /** Fan-out spec: disable every backend; the relay keeps listening and counts what it drops. */
+  kill_switch?: boolean;
+  /** A label for this version of the file, shown at /debug/config. */
+  version?: string;
+  routes: RouteEntry[];
+}
+
+export interface RouteEntry {
+  port: number;
+  target?: string;
+  customer?: string;
+  Device?: string;
+  mirror?: boolean;
+  mirror_ip?: string;
+  ack_from_mirror?: boolean;
+  /** N-way fan-out: more than two backends, one of which (primary_index) answers the device. */
+  targets?: { ip: string; enabled?: boolean }[];
+  primary_index?: number;
+}
+
+/** config.yaml's `app` section. */
+export interface AppConfig {
+  bind_ip: string;
+  response_timeout_ms: number;
+  routes_file?: string;
+  mirror_ip?: string;
+  debug_port?: number;
+}
+
+export const DEFAULT_APP_CONFIG: AppConfig = { bind_ip: '0.0.0.0', response_timeout_ms: 2000 };
+
+export type BackendType = 'primary' | 'mirror' | `target-${number}`;
+
+/** One backend of a resolved route. */
+export interface ResolvedBackend {
+  type: BackendType;
+  ip: string;
+  enabled: boolean;
+  /** This backend's reply is relayed to the device; the others are fire-and-forget. */
+  ack: boolean;
+}
+
+export interface ResolvedRoute {
+  port: number;
+  customer: string;
+  device: string;
+  mirror: boolean;
+  ackSource: BackendType;
+  backends: ResolvedBackend[];
+}
+
+/** The whole configuration the data plane uses; replaced atomically, never mutated. */
+export interface RelayConfig {
+  bindIp: string;
+  responseTimeoutMs: number;
+  killSwitch: boolean;
+  mode: 'single' | 'parallel';
+  label: string | undefined;
+  routes: ReadonlyMap<number, ResolvedRoute>;
+}

@@ -1,0 +1,102 @@
+import type http from 'node:http';
+import { describeError, RelayConfigError } from '../core/errors.ts';
+import { watchRoutesFile } from './config-watcher.ts';
+import { startDebugServer } from './debug-server.ts';
+import { loadAppConfig, loadRelayConfig } from './load-config.ts';
+import type { AppConfig } from './relay-config.ts';
+import type { RelayLog } from './relay-log.ts';
+import { Relay } from './relay.ts';
+
+export const RELAY_VERSION = '1.0.0';
+
+export interface RelayServiceOptions {
+  routesPath?: string;
+  configPath?: string;
+  debugPort?: number;
+  /** Overrides app.bind_ip. */
+  bindIp?: string;
+  log: RelayLog;
+  /** Reload on SIGHUP (the CLI's relay does; one embedded in a test or scenario need not). */
+  handleSighup?: boolean;
+}
+
+/**
+ * A running relay with its control plane: the debug server, the routes-file watcher and SIGHUP. A reload validates the
+ * new version first; a valid one is applied atomically, an invalid one is logged and shown at /debug/config while the
+ * last known good stays in force.
+ */
+export class RelayService {
+  private reloading: Promise<void> = Promise.resolve();
+  private stopWatching: () => void = () => undefined;
+  private onSighup: (() => void) | undefined;
+
+  private constructor(
+    readonly relay: Relay,
+    readonly routesPath: string,
+    private readonly app: AppConfig,
+    private readonly server: http.Server,
+    readonly debugPort: number,
+    private readonly log: RelayLog,
+  ) {}
+
+  static async start(options: RelayServiceOptions): Promise<RelayService> {
+    const app = await loadAppConfig(options.configPath);
+    if (options.bindIp !== undefined) app.bind_ip = options.bindIp;
+    const routesPath = options.routesPath ?? app.routes_file;
+    if (routesPath === undefined) {
+      throw new RelayConfigError('no routes file: pass --routes or set app.routes_file in config.yaml', { field: 'routes_file' });
+    }
+    const config = await loadRelayConfig(routesPath, app);
+    const relay = await Relay.start(config, { log: options.log, source: 'file' });
+    let server: http.Server;
+    let debugPort: number;
+    try {
+      ({ server, port: debugPort } = await startDebugServer(relay, options.debugPort ?? app.debug_port ?? 8765, RELAY_VERSION));
+    } catch (error) {
+      await relay.stop();
+      throw error;
+    }
+    const service = new RelayService(relay, routesPath, app, server, debugPort, options.log);
+    service.watch(options.handleSighup === true);
+    options.log('info', 'relay_started', {
+      ports: relay.ports,
+      bind_ip: config.bindIp,
+      debug: `http://127.0.0.1:${debugPort}`,
+      response_timeout_ms: config.responseTimeoutMs,
+      version: RELAY_VERSION,
+    });
+    return service;
+  }
+
+  private watch(onSighup: boolean): void {
+    this.stopWatching = watchRoutesFile(this.routesPath, () => void this.reload('file')).close;
+    if (onSighup) {
+      this.onSighup = () => void this.reload('sighup');
+      process.on('SIGHUP', this.onSighup);
+    }
+  }
+
+  /** Re-reads the routes file; reloads are serialized, so two quick edits apply in order. */
+  reload(source: string): Promise<void> {
+    this.reloading = this.reloading.then(async () => {
+      try {
+        const config = await loadRelayConfig(this.routesPath, this.app);
+        await this.relay.apply(config, source);
+      } catch (error) {
+        this.relay.reject(source, describeError(error));
+      }
+    });
+    return this.reloading;
+  }
+
+  async stop(): Promise<void> {
+    this.stopWatching();
+    if (this.onSighup !== undefined) process.removeListener('SIGHUP', this.onSighup);
+    // Keep-alive connections (undici keeps them) would hold close() open: end them as it starts.
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
+    await this.relay.stop();
+    this.log('info', 'relay_stopped', {});
+  }
+}

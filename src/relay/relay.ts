@@ -1,0 +1,223 @@
+import dgram from 'node:dgram';
+import { NetworkError } from '../core/errors.ts';
+import type { RelayConfig, ResolvedRoute } from './relay-config.ts';
+import type { RelayLog } from './relay-log.ts';
+import { RelayMetrics, type BackendSeries } from './relay-metrics.ts';
+import { UpstreamSessions } from './upstream-sessions.ts';
+
+/** Upper bound of upstream sockets (one per device and backend); the least recently used is closed beyond it. */
+export const DEFAULT_MAX_UPSTREAM_SOCKETS = 8192;
+const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/** A configuration as applied: the config, and the metric series of each route's backends, swapped as one. */
+interface DataPlane {
+  config: RelayConfig;
+  series: ReadonlyMap<number, readonly BackendSeries[]>;
+}
+
+export interface ConfigVersion {
+  version: number;
+  label: string | undefined;
+  source: string;
+  loadedAt: string;
+  routes: number;
+}
+
+export interface ConfigRejection {
+  at: string;
+  source: string;
+  error: string;
+}
+
+/**
+ * The reference mirroring relay (udp-dual-mirroring.md): every packet of a route goes to its ACK backend (whose reply
+ * is relayed to the device) and, fire-and-forget, to the others. Configuration is an immutable snapshot replaced
+ * atomically: a packet is handled wholly under the snapshot current when it arrived.
+ */
+export class Relay {
+  readonly metrics = new RelayMetrics();
+  private readonly sessions: UpstreamSessions;
+  private readonly listeners = new Map<number, dgram.Socket>();
+  private readonly drainTimers = new Set<NodeJS.Timeout>();
+  private plane: DataPlane;
+  private versionNumber = 0;
+  current: ConfigVersion;
+  lastRejection: ConfigRejection | null = null;
+
+  private constructor(
+    config: RelayConfig,
+    private readonly log: RelayLog,
+    maxSockets: number,
+  ) {
+    this.plane = { config, series: new Map() };
+    this.sessions = new UpstreamSessions(this.metrics, { timeoutMs: config.responseTimeoutMs, maxSockets });
+    this.current = { version: 0, label: undefined, source: 'none', loadedAt: new Date().toISOString(), routes: 0 };
+  }
+
+  static async start(config: RelayConfig, options: { log: RelayLog; source: string; maxSockets?: number }): Promise<Relay> {
+    const relay = new Relay(config, options.log, options.maxSockets ?? DEFAULT_MAX_UPSTREAM_SOCKETS);
+    try {
+      await relay.apply(config, options.source);
+    } catch (error) {
+      await relay.stop();
+      throw error;
+    }
+    return relay;
+  }
+
+  get config(): RelayConfig {
+    return this.plane.config;
+  }
+
+  get ports(): number[] {
+    return [...this.listeners.keys()];
+  }
+
+  get openUpstreamSockets(): number {
+    return this.sessions.openSockets;
+  }
+
+  get waitingForAcks(): number {
+    return this.sessions.waitingCount;
+  }
+
+  /**
+   * Applies a validated configuration: binds listeners for new ports first (a port that cannot be bound rejects the
+   * whole version), then swaps the snapshot, then drains removed ports: they stay open for one response timeout so
+   * ACKs of packets already in flight still reach their devices.
+   */
+  async apply(config: RelayConfig, source: string): Promise<void> {
+    const added = [...config.routes.keys()].filter((port) => !this.listeners.has(port));
+    const removed = [...this.listeners.keys()].filter((port) => !config.routes.has(port));
+    const bound: [number, dgram.Socket][] = [];
+    try {
+      for (const port of added) bound.push([port, await this.listen(config.bindIp, port)]);
+    } catch (error) {
+      for (const [, socket] of bound) socket.close();
+      throw error;
+    }
+    this.metrics.prepare(config);
+    this.plane = { config, series: seriesOf(config, this.metrics) };
+    this.sessions.timeoutMs = config.responseTimeoutMs;
+    for (const [port, socket] of bound) this.listeners.set(port, socket);
+    for (const port of removed) this.drain(port, config.responseTimeoutMs);
+    this.versionNumber++;
+    this.current = { version: this.versionNumber, label: config.label, source, loadedAt: new Date().toISOString(), routes: config.routes.size };
+    this.logApplied(config, source, added, removed);
+  }
+
+  /** Records a configuration version that failed validation; the last good one stays in force. */
+  reject(source: string, error: string): void {
+    this.lastRejection = { at: new Date().toISOString(), source, error };
+    this.log('error', 'mirror_config_invalid', { source, error, kept_version: this.current.version });
+  }
+
+  async stop(): Promise<void> {
+    for (const timer of this.drainTimers) clearTimeout(timer);
+    this.drainTimers.clear();
+    this.sessions.close();
+    await Promise.all([...this.listeners.values()].map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+    this.listeners.clear();
+  }
+
+  private handle(port: number, listener: dgram.Socket, payload: Buffer, device: dgram.RemoteInfo): void {
+    const { config, series } = this.plane;
+    this.metrics.countReceived(port);
+    const route = config.routes.get(port);
+    const routeSeries = series.get(port);
+    if (route === undefined || routeSeries === undefined) {
+      this.metrics.countDropped('route_removed');
+      return;
+    }
+    if (config.killSwitch) {
+      for (const s of routeSeries) s.dropped++;
+      this.metrics.countDropped('kill_switch');
+      return;
+    }
+    const deviceKey = `${device.address}:${device.port}`;
+    // The ACK backend first: fire-and-forget sends are queued after it and never delay it.
+    forEachBackendAckFirst(route, (backend, index) => {
+      const s = routeSeries[index] as BackendSeries;
+      if (!backend.enabled) {
+        s.dropped++;
+        this.metrics.countDropped('target_disabled');
+        return;
+      }
+      this.sessions.send({
+        deviceKey,
+        backendIp: backend.ip,
+        port,
+        payload,
+        series: s,
+        ...(backend.ack && {
+          reply: (ack: Buffer) => {
+            listener.send(ack, device.port, device.address);
+            this.metrics.countDeviceAck(port);
+          },
+        }),
+      });
+    });
+  }
+
+  private listen(ip: string, port: number): Promise<dgram.Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = dgram.createSocket({ type: ip.includes(':') ? 'udp6' : 'udp4', recvBufferSize: UDP_BUFFER_BYTES, sendBufferSize: UDP_BUFFER_BYTES });
+      socket.once('error', (cause) => reject(new NetworkError(`relay: cannot listen on ${ip}:${port}: ${cause.message}`, { route: port }, { cause })));
+      socket.on('message', (payload, remote) => this.handle(port, socket, payload, remote));
+      socket.bind(port, ip, () => {
+        socket.removeAllListeners('error');
+        socket.on('error', (error) => this.log('error', 'listener_error', { port, error: error.message }));
+        resolve(socket);
+      });
+    });
+  }
+
+  private drain(port: number, timeoutMs: number): void {
+    const socket = this.listeners.get(port);
+    this.listeners.delete(port);
+    if (socket === undefined) return;
+    const timer = setTimeout(() => {
+      this.drainTimers.delete(timer);
+      socket.close();
+    }, timeoutMs + 100);
+    this.drainTimers.add(timer);
+    // Packets to a draining port are counted as dropped by handle(): the new snapshot has no route for it.
+  }
+
+  private logApplied(config: RelayConfig, source: string, added: number[], removed: number[]): void {
+    this.log('info', this.versionNumber === 1 ? 'config_loaded' : 'config_reloaded', {
+      version: this.versionNumber,
+      label: config.label ?? null,
+      source,
+      routes: config.routes.size,
+      added_ports: added,
+      removed_ports: removed,
+      kill_switch: config.killSwitch,
+    });
+    for (const route of config.routes.values()) {
+      if (!route.mirror || (!added.includes(route.port) && this.versionNumber > 1)) continue;
+      const primary = route.backends.find((b) => b.type === 'primary' || b.type === 'target-0');
+      const mirror = route.backends.find((b) => b.type === 'mirror');
+      this.log('info', 'mirror_enabled', {
+        port: route.port,
+        primary_target: primary?.ip ?? null,
+        mirror_ip: mirror?.ip ?? route.backends.filter((b) => !b.ack).map((b) => b.ip).join(','),
+        ack_source: route.ackSource,
+      });
+    }
+  }
+}
+
+function seriesOf(config: RelayConfig, metrics: RelayMetrics): Map<number, BackendSeries[]> {
+  const series = new Map<number, BackendSeries[]>();
+  for (const route of config.routes.values()) {
+    series.set(route.port, route.backends.map((b) => metrics.seriesFor(route.port, b.type, b.ip, route.customer, route.device)));
+  }
+  return series;
+}
+
+function forEachBackendAckFirst(route: ResolvedRoute, fn: (backend: ResolvedRoute['backends'][number], index: number) => void): void {
+  const backends = route.backends;
+  for (let i = 0; i < backends.length; i++) if ((backends[i] as { ack: boolean }).ack) fn(backends[i] as ResolvedRoute['backends'][number], i);
+  for (let i = 0; i < backends.length; i++) if (!(backends[i] as { ack: boolean }).ack) fn(backends[i] as ResolvedRoute['backends'][number], i);
+}

@@ -1,0 +1,190 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildCalampMessage } from '../../src/protocols/calamp-lmd.ts';
+import { quantile } from '../../src/core/stats.ts';
+import { ackedBy, startRelayRig, type RelayRig } from '../helpers/relay-rig.ts';
+import { withTempDir } from '../helpers/temp-dir.ts';
+
+const PORT = 24_600;
+let rig: RelayRig | undefined;
+afterEach(async () => {
+  await rig?.close();
+  rig = undefined;
+});
+
+const message = (sequence: number, serviceType = 1): Uint8Array =>
+  buildCalampMessage({ mobileId: '4000000001', serviceType, messageType: 2, sequence, body: Buffer.from(`r${sequence}`) });
+
+async function exchange(r: RelayRig, count: number, port = PORT): Promise<void> {
+  const start = r.device.replies.length;
+  for (let i = 0; i < count; i++) {
+    await r.device.send(message(i), port, r.relayIp);
+    await r.device.waitForReplies(start + i + 1, 2000);
+  }
+}
+
+const received = (r: RelayRig): number[] => r.backends.map((b) => b.counters.received);
+
+describe('reference relay over real UDP (dual-mirroring spec, integration tests)', () => {
+  it('mirror disabled: only the primary gets packets, and its ACK reaches the device', async () => {
+    await withTempDir(async (dir) => {
+      rig = await startRelayRig(dir, { relayIp: '127.0.3.1', ports: [PORT], backends: [{ ip: '127.0.3.11' }, { ip: '127.0.3.12' }], routes: { routes: [{ port: PORT, target: '127.0.3.11' }] } });
+      await exchange(rig, 10);
+      expect(rig.device.replies).toHaveLength(10);
+      expect(rig.device.replies.every((r) => r.from === '127.0.3.1' && r.port === PORT && ackedBy(r.payload) === 11)).toBe(true);
+      expect(received(rig)).toEqual([10, 0]);
+    });
+  });
+
+  it.each([
+    { ackFromMirror: false, expected: 21 },
+    { ackFromMirror: true, expected: 22 },
+  ])('mirror enabled, ack_from_mirror=$ackFromMirror: both backends get every packet, the ACK comes from the configured one', async ({ ackFromMirror, expected }) => {
+    await withTempDir(async (dir) => {
+      rig = await startRelayRig(dir, {
+        relayIp: '127.0.3.2',
+        ports: [PORT],
+        backends: [{ ip: '127.0.3.21' }, { ip: '127.0.3.22' }],
+        routes: { mirror: true, mirror_ip: '127.0.3.22', ack_from_mirror: ackFromMirror, routes: [{ port: PORT, target: '127.0.3.21', customer: 'acme', Device: 'calamplmd' }] },
+      });
+      await exchange(rig, 20);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(received(rig)).toEqual([20, 20]);
+      expect(rig.device.replies).toHaveLength(20);
+      expect(rig.device.replies.map((r) => ackedBy(r.payload))).toEqual(Array(20).fill(expected));
+      const metrics = await rig.metricsText();
+      const ackType = ackFromMirror ? 'mirror' : 'primary';
+      const fafType = ackFromMirror ? 'primary' : 'mirror';
+      expect(metrics).toMatch(new RegExp(`udp_relay_packets_total\\{port="${PORT}",target="[\\d.]+",backend_type="${ackType}",customer="acme",device="calamplmd",status="success"\\} 20`));
+      expect(metrics).toMatch(new RegExp(`backend_type="${fafType}",customer="acme",device="calamplmd",status="sent"\\} 20`));
+    });
+  });
+
+  it('flipping ack_from_mirror by a live reload flips the ACK source', async () => {
+    await withTempDir(async (dir) => {
+      const routes = (ackFromMirror: boolean) => ({ mirror: true, mirror_ip: '127.0.3.32', ack_from_mirror: ackFromMirror, routes: [{ port: PORT, target: '127.0.3.31' }] });
+      rig = await startRelayRig(dir, { relayIp: '127.0.3.3', ports: [PORT], backends: [{ ip: '127.0.3.31' }, { ip: '127.0.3.32' }], routes: routes(false) });
+      await exchange(rig, 5);
+      await rig.rewriteRoutes(routes(true));
+      expect(rig.service.relay.current.version).toBe(2);
+      await exchange(rig, 5);
+      expect(rig.device.replies.map((r) => ackedBy(r.payload))).toEqual([31, 31, 31, 31, 31, 32, 32, 32, 32, 32]);
+      const config = await rig.debug<{ version: number; source: string }>('/debug/config');
+      expect(config).toMatchObject({ version: 2, source: 'file' });
+    });
+  });
+
+  it('fire-and-forget failure: a dead mirror leaves the ACK flow unaffected (p95 within 2 ms) and records the error', async () => {
+    await withTempDir(async (dir) => {
+      // Mirror 127.0.3.42 has nothing listening: its sends get ICMP port unreachable.
+      rig = await startRelayRig(dir, {
+        relayIp: '127.0.3.4',
+        ports: [PORT],
+        backends: [{ ip: '127.0.3.41' }, { ip: '127.0.3.43' }],
+        routes: { mirror: true, mirror_ip: '127.0.3.43', routes: [{ port: PORT, target: '127.0.3.41' }] },
+      });
+      const roundTrips = async (count: number): Promise<number[]> => {
+        const times: number[] = [];
+        for (let i = 0; i < count; i++) {
+          const start = rig!.device.replies.length;
+          const sent = process.hrtime.bigint();
+          await rig!.device.send(message(i), PORT, rig!.relayIp);
+          await rig!.device.waitForReplies(start + 1, 2000);
+          times.push(Number((rig!.device.replies[start]?.atNs ?? sent) - sent) / 1e6);
+        }
+        return times;
+      };
+      const healthy = await roundTrips(200);
+      await rig.rewriteRoutes({ mirror: true, mirror_ip: '127.0.3.42', routes: [{ port: PORT, target: '127.0.3.41' }] });
+      const deadMirror = await roundTrips(200);
+      expect(rig.device.replies).toHaveLength(400);
+      const p95Healthy = quantile(healthy, 0.95) as number;
+      const p95Dead = quantile(deadMirror, 0.95) as number;
+      console.info(`ACK round trip p95: mirror up ${p95Healthy.toFixed(3)} ms, mirror dead ${p95Dead.toFixed(3)} ms`);
+      expect(p95Dead).toBeLessThan(p95Healthy + 2);
+      const metrics = await rig.metricsText();
+      const failures = [...metrics.matchAll(/target="127\.0\.3\.42",backend_type="mirror",[^}]*status="(write_failed|read_failed|dial_failed)"\} (\d+)/g)].reduce((sum, m) => sum + Number(m[2]), 0);
+      expect(failures).toBeGreaterThan(0);
+      const targets = await rig.debug<{ targets: { url: string; state: string; lastError: string | null }[] }>('/debug/targets');
+      expect(targets.targets.find((t) => t.url === 'udp://127.0.3.42')).toMatchObject({ state: 'failing' });
+    });
+  });
+
+  it('counts a timeout when the ACK backend does not answer', async () => {
+    await withTempDir(async (dir) => {
+      rig = await startRelayRig(dir, {
+        relayIp: '127.0.3.5',
+        ports: [PORT],
+        timeoutMs: 200,
+        backends: [{ ip: '127.0.3.51', faults: { blackholeAfterMs: 0 } }],
+        routes: { routes: [{ port: PORT, target: '127.0.3.51' }] },
+      });
+      await rig.device.send(message(1), PORT, rig.relayIp);
+      await rig.device.send(message(2, 0), PORT, rig.relayIp);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const metrics = await rig.metricsText();
+      expect(metrics).toMatch(/backend_type="primary",customer="",device="",status="timeout"\} 2/);
+      expect(rig.device.replies).toHaveLength(0);
+    });
+  });
+
+  it('rejects a bad reload and keeps the last known good, showing the rejection at /debug/config', async () => {
+    await withTempDir(async (dir) => {
+      rig = await startRelayRig(dir, { relayIp: '127.0.3.6', ports: [PORT], backends: [{ ip: '127.0.3.61' }], routes: { routes: [{ port: PORT, target: '127.0.3.61' }] } });
+      await rig.rewriteRoutes({ mirror: true, routes: [{ port: PORT, target: '127.0.3.61' }] });
+      const config = await rig.debug<{ version: number; lastRejection: { error: string; source: string } | null }>('/debug/config');
+      expect(config.version).toBe(1);
+      expect(config.lastRejection?.error).toMatch(/route 24600: mirror_ip mirroring is on but no mirror_ip is set/);
+      await exchange(rig, 3);
+      expect(rig.device.replies).toHaveLength(3);
+    });
+  });
+
+  it('adds and removes listeners on reload, and the kill switch drops (and counts) while the relay keeps listening', async () => {
+    await withTempDir(async (dir) => {
+      const other = PORT + 1;
+      rig = await startRelayRig(dir, { relayIp: '127.0.3.7', ports: [PORT, other], backends: [{ ip: '127.0.3.71' }], routes: { routes: [{ port: PORT, target: '127.0.3.71' }] } });
+      await rig.rewriteRoutes({ routes: [{ port: PORT, target: '127.0.3.71' }, { port: other, target: '127.0.3.71' }] });
+      expect(rig.service.relay.ports.sort()).toEqual([PORT, other]);
+      await exchange(rig, 2, other);
+      expect(rig.device.replies).toHaveLength(2);
+      await rig.rewriteRoutes({ kill_switch: true, routes: [{ port: PORT, target: '127.0.3.71' }] });
+      expect(rig.service.relay.ports).toEqual([PORT]);
+      for (let i = 0; i < 5; i++) await rig.device.send(message(i), PORT, rig.relayIp);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(rig.device.replies).toHaveLength(2);
+      const health = await rig.debug<{ status: string; killSwitch: boolean }>('/debug/health');
+      expect(health).toMatchObject({ status: 'kill_switch', killSwitch: true });
+      expect(await rig.metricsText()).toContain('udp_relay_dropped_total{reason="kill_switch"} 5');
+      await rig.rewriteRoutes({ kill_switch: false, routes: [{ port: PORT, target: '127.0.3.71' }] });
+      await exchange(rig, 2);
+      expect(rig.device.replies).toHaveLength(4);
+    });
+  });
+
+  it('fans out to N targets: the primary index answers, disabled targets get nothing, /debug/parity counts per target', async () => {
+    await withTempDir(async (dir) => {
+      rig = await startRelayRig(dir, {
+        relayIp: '127.0.3.8',
+        ports: [PORT],
+        backends: [{ ip: '127.0.3.81' }, { ip: '127.0.3.82' }, { ip: '127.0.3.83' }],
+        routes: { routes: [{ port: PORT, targets: [{ ip: '127.0.3.81' }, { ip: '127.0.3.82' }, { ip: '127.0.3.83', enabled: false }], primary_index: 1 }] },
+      });
+      await exchange(rig, 10);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(received(rig)).toEqual([10, 10, 0]);
+      expect(rig.device.replies.every((r) => ackedBy(r.payload) === 82)).toBe(true);
+      const parity = await rig.debug<{ totalAcked: number; perTarget: { url: string; sent: number; acked: number }[] }>('/debug/parity');
+      expect(parity.totalAcked).toBe(10);
+      expect(parity.perTarget).toEqual(
+        expect.arrayContaining([
+          { url: 'udp://127.0.3.81', role: 'target-0', sent: 10, acked: 0 },
+          { url: 'udp://127.0.3.82', role: 'target-1', sent: 10, acked: 10 },
+          { url: 'udp://127.0.3.83', role: 'target-2', sent: 0, acked: 0 },
+        ]),
+      );
+      const targets = await rig.debug<{ mode: string; targets: { url: string; enabled: boolean; counters: { dropped: number } }[] }>('/debug/targets');
+      expect(targets.mode).toBe('parallel');
+      expect(targets.targets.find((t) => t.url === 'udp://127.0.3.83')).toMatchObject({ enabled: false, counters: { dropped: 10 } });
+    });
+  });
+});
