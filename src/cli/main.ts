@@ -6,6 +6,7 @@ import { registerFixturesCommand } from './fixtures-command.ts';
 import { registerImportCommand } from './import-command.ts';
 import { printError } from './output.ts';
 import { registerRelayCommand } from './relay-command.ts';
+import { registerReplayCommand } from './replay-command.ts';
 
 /**
  * The `parity` command line. Each command lives in its own file, parses its flags, calls its stage and prints; this
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerBackendCommand(program);
   registerFixturesCommand(program);
   registerRelayCommand(program);
+  registerReplayCommand(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -49,7 +49,7 @@ export function renderPrometheus(relay: Relay): string {
   for (const [reason, count] of metrics.droppedByReason) lines.push(`udp_relay_dropped_total{reason="${reason}"} ${count}`);
   header('udp_relay_discarded_replies_total', 'counter', 'Backend replies read and discarded: fire-and-forget replies, and ACKs after their timeout.');
   lines.push(`udp_relay_discarded_replies_total ${metrics.discardedReplies}`);
-  header('udp_relay_upstream_sockets', 'gauge', 'Open upstream sockets (one per device and backend).');
+  header('udp_relay_upstream_sockets', 'gauge', 'Open upstream sockets: one per request waiting for an ACK (pooled), one per fire-and-forget backend.');
   lines.push(`udp_relay_upstream_sockets ${relay.openUpstreamSockets}`);
   header('udp_relay_waiting_acks', 'gauge', 'Requests waiting for an ACK (the relay queue).');
   lines.push(`udp_relay_waiting_acks ${relay.waitingForAcks}`);

@@ -3,9 +3,9 @@ import { NetworkError } from '../core/errors.ts';
 import type { RelayConfig, ResolvedRoute } from './relay-config.ts';
 import type { RelayLog } from './relay-log.ts';
 import { RelayMetrics, type BackendSeries } from './relay-metrics.ts';
-import { UpstreamSessions } from './upstream-sessions.ts';
+import { UpstreamPool } from './upstream-pool.ts';
 
-/** Upper bound of upstream sockets (one per device and backend); the least recently used is closed beyond it. */
+/** Upper bound of upstream sockets (one per waiting request, pooled); beyond it a send is counted dial_failed. */
 export const DEFAULT_MAX_UPSTREAM_SOCKETS = 8192;
 const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
 
@@ -36,7 +36,7 @@ export interface ConfigRejection {
  */
 export class Relay {
   readonly metrics = new RelayMetrics();
-  private readonly sessions: UpstreamSessions;
+  private readonly upstream: UpstreamPool;
   private readonly listeners = new Map<number, dgram.Socket>();
   private readonly drainTimers = new Set<NodeJS.Timeout>();
   private plane: DataPlane;
@@ -50,7 +50,7 @@ export class Relay {
     maxSockets: number,
   ) {
     this.plane = { config, series: new Map() };
-    this.sessions = new UpstreamSessions(this.metrics, { timeoutMs: config.responseTimeoutMs, maxSockets });
+    this.upstream = new UpstreamPool(this.metrics, { timeoutMs: config.responseTimeoutMs, maxSockets });
     this.current = { version: 0, label: undefined, source: 'none', loadedAt: new Date().toISOString(), routes: 0 };
   }
 
@@ -74,11 +74,11 @@ export class Relay {
   }
 
   get openUpstreamSockets(): number {
-    return this.sessions.openSockets;
+    return this.upstream.openSockets;
   }
 
   get waitingForAcks(): number {
-    return this.sessions.waitingCount;
+    return this.upstream.waitingCount;
   }
 
   /**
@@ -98,7 +98,7 @@ export class Relay {
     }
     this.metrics.prepare(config);
     this.plane = { config, series: seriesOf(config, this.metrics) };
-    this.sessions.timeoutMs = config.responseTimeoutMs;
+    this.upstream.timeoutMs = config.responseTimeoutMs;
     for (const [port, socket] of bound) this.listeners.set(port, socket);
     for (const port of removed) this.drain(port, config.responseTimeoutMs);
     this.versionNumber++;
@@ -115,7 +115,7 @@ export class Relay {
   async stop(): Promise<void> {
     for (const timer of this.drainTimers) clearTimeout(timer);
     this.drainTimers.clear();
-    this.sessions.close();
+    this.upstream.close();
     await Promise.all([...this.listeners.values()].map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
     this.listeners.clear();
   }
@@ -134,7 +134,6 @@ export class Relay {
       this.metrics.countDropped('kill_switch');
       return;
     }
-    const deviceKey = `${device.address}:${device.port}`;
     // The ACK backend first: fire-and-forget sends are queued after it and never delay it.
     forEachBackendAckFirst(route, (backend, index) => {
       const s = routeSeries[index] as BackendSeries;
@@ -143,18 +142,13 @@ export class Relay {
         this.metrics.countDropped('target_disabled');
         return;
       }
-      this.sessions.send({
-        deviceKey,
-        backendIp: backend.ip,
-        port,
-        payload,
-        series: s,
-        ...(backend.ack && {
-          reply: (ack: Buffer) => {
-            listener.send(ack, device.port, device.address);
-            this.metrics.countDeviceAck(port);
-          },
-        }),
+      if (!backend.ack) {
+        this.upstream.sendAndForget(backend.ip, port, payload, s);
+        return;
+      }
+      this.upstream.sendAwaitingAck(backend.ip, port, payload, s, (ack) => {
+        listener.send(ack, device.port, device.address);
+        this.metrics.countDeviceAck(port);
       });
     });
   }

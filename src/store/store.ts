@@ -63,6 +63,11 @@ export class Store {
     }
   }
 
+  /** Another connection to the same database, e.g. to stream a query while this one writes; the caller closes it. */
+  async connect(): Promise<DuckDBConnection> {
+    return this.instance.connect();
+  }
+
   async createAppender(table: string): Promise<DuckDBAppender> {
     return this.connection.createAppender(table);
   }

@@ -73,7 +73,7 @@ describe('reference relay over real UDP (dual-mirroring spec, integration tests)
     });
   });
 
-  it('fire-and-forget failure: a dead mirror leaves the ACK flow unaffected (p95 within 2 ms) and records the error', async () => {
+  it('fire-and-forget failure: a dead mirror leaves the ACK flow\'s p95 unchanged (within 25% + 0.25 ms) and records the error', async () => {
     await withTempDir(async (dir) => {
       // Mirror 127.0.3.42 has nothing listening: its sends get ICMP port unreachable.
       rig = await startRelayRig(dir, {
@@ -100,7 +100,7 @@ describe('reference relay over real UDP (dual-mirroring spec, integration tests)
       const p95Healthy = quantile(healthy, 0.95) as number;
       const p95Dead = quantile(deadMirror, 0.95) as number;
       console.info(`ACK round trip p95: mirror up ${p95Healthy.toFixed(3)} ms, mirror dead ${p95Dead.toFixed(3)} ms`);
-      expect(p95Dead).toBeLessThan(p95Healthy + 2);
+      expect(p95Dead).toBeLessThan(p95Healthy * 1.25 + 0.25);
       const metrics = await rig.metricsText();
       const failures = [...metrics.matchAll(/target="127\.0\.3\.42",backend_type="mirror",[^}]*status="(write_failed|read_failed|dial_failed)"\} (\d+)/g)].reduce((sum, m) => sum + Number(m[2]), 0);
       expect(failures).toBeGreaterThan(0);

@@ -1,0 +1,141 @@
+import type { Command } from 'commander';
+import { UsageError } from '../core/errors.ts';
+import { formatCount, formatDurationSec } from '../core/format.ts';
+import { createProgress } from '../core/progress.ts';
+import { getProtocol, PROTOCOL_NAMES } from '../protocols/index.ts';
+import { parseRamp, parseRatePps, parseSpeed, type Pace, type ReplayPlan } from '../replay/replay-plan.ts';
+import { replayCapture, type ReplayResult } from '../replay/replayer.ts';
+import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
+import { parseDurationMs, parseFraction, parseInteger } from './option-parsers.ts';
+import { printJson, printTable } from './output.ts';
+
+interface ReplayFlags {
+  relay: string;
+  portMap?: string;
+  speed?: string;
+  rate?: string;
+  ramp?: string;
+  loop: number;
+  duration?: number;
+  sample: number;
+  seed: number;
+  devices: string;
+  ackTimeout: number;
+  protocol: string;
+  db: string;
+  run?: string;
+  json?: boolean;
+}
+
+export function registerReplayCommand(program: Command): void {
+  program
+    .command('replay')
+    .description('fire a capture\'s uplink through a relay at a controlled rate, each device from its own address')
+    .argument('<capture>', 'capture name in the store (see parity captures)')
+    .requiredOption('--relay <host>', 'the relay\'s IP address; ports are the capture\'s route ports (see --port-map)')
+    .option('--port-map <map>', 'send to other relay ports: ROUTE=RELAY,... e.g. 20500=21500')
+    .option('--speed <speed>', 'original timing scaled: 1x, 10x, 0.5x, or max (as fast as possible); default 1x')
+    .option('--rate <rate>', 'fixed packet rate, e.g. 5000pps')
+    .option('--ramp <ramp>', 'linear ramp FROM..TO/DURATION, e.g. 100pps..20000pps/60s')
+    .option('--loop <n>', 'replay the capture n times, each loop shifted by its span', parseInteger, 1)
+    .option('--duration <duration>', 'stop the plan after this long, e.g. 60s', parseDurationMs)
+    .option('--sample <share>', 'replay a deterministic share of devices (all their packets), e.g. 25%', parseFraction, 1)
+    .option('--seed <n>', 'seed of --sample', parseInteger, 1)
+    .option('--devices <cidr>', 'local addresses for the devices, one each', '127.20.0.0/16')
+    .option('--ack-timeout <duration>', 'how long to wait for outstanding ACKs at the end', parseDurationMs, 2000)
+    .option('--protocol <name>', `device protocol (${PROTOCOL_NAMES.join(', ')})`, 'calamp-lmd')
+    .option('--db <path>', 'DuckDB store file', DEFAULT_STORE_PATH)
+    .option('--run <name>', 'name of the run (default: <capture>-replay-N)')
+    .option('--json', 'print the run summary as JSON')
+    .addHelpText(
+      'after',
+      '\nCtrl-C or SIGTERM stops sending, waits for ACKs in flight, keeps everything and marks the run interrupted.\n\n' +
+        'Examples:\n  parity replay fleet-calamp --relay 127.0.0.1 --speed 10x\n  parity replay fleet-calamp --relay 10.1.2.3 --rate 5000pps --loop 3 --port-map 20500=21500\n' +
+        '  parity replay fleet-calamp --relay 127.0.0.1 --ramp 100pps..20000pps/60s --sample 25%\n',
+    )
+    .action(async (capture: string, flags: ReplayFlags) => {
+      const result = await runReplay(capture, flags);
+      if (flags.json === true) printJson({ run: result.runName, status: result.status, ...result.stats });
+      else printSummary(result);
+      if (result.status === 'interrupted') process.exitCode = 130;
+    });
+}
+
+function paceFrom(flags: ReplayFlags): Pace {
+  const given = [flags.speed, flags.rate, flags.ramp].filter((flag) => flag !== undefined);
+  if (given.length > 1) throw new UsageError('give one of --speed, --rate and --ramp', { field: 'speed' });
+  if (flags.rate !== undefined) return { kind: 'rate', ratePps: parseRatePps(flags.rate) };
+  if (flags.ramp !== undefined) return parseRamp(flags.ramp, parseDurationMs);
+  return parseSpeed(flags.speed ?? '1x');
+}
+
+export function parsePortMap(value: string | undefined): Map<number, number> {
+  const map = new Map<number, number>();
+  for (const pair of (value ?? '').split(',').filter((part) => part.trim() !== '')) {
+    const [from, to] = pair.split('=').map((part) => Number(part.trim()));
+    const valid = (port: number | undefined): port is number => port !== undefined && Number.isInteger(port) && port >= 1 && port <= 65535;
+    if (!valid(from) || !valid(to)) throw new UsageError(`--port-map "${pair}" is not ROUTE=RELAY with two ports`, { field: 'port-map' });
+    map.set(from, to);
+  }
+  return map;
+}
+
+async function runReplay(capture: string, flags: ReplayFlags): Promise<ReplayResult> {
+  const plan: ReplayPlan = {
+    pace: paceFrom(flags),
+    loops: flags.loop,
+    durationMs: flags.duration,
+    sample: flags.sample,
+    seed: flags.seed,
+  };
+  if (!(plan.loops >= 1)) throw new UsageError('--loop must be 1 or more', { field: 'loop' });
+  const protocol = getProtocol(flags.protocol);
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const progress = createProgress('replay');
+  try {
+    return await withStore(flags.db, (store) =>
+      replayCapture({
+        store,
+        capture,
+        relayHost: flags.relay,
+        portMap: parsePortMap(flags.portMap),
+        plan,
+        protocol,
+        devices: flags.devices,
+        ackTimeoutMs: flags.ackTimeout,
+        ...(flags.run !== undefined && { runName: flags.run }),
+        signal: abort.signal,
+        onProgress: (p) =>
+          progress.update(p.sent, p.planned, `${formatCount(p.sent)} sent, ${Math.round(p.ratePps)} pps, ${formatCount(p.acks)} ACKs, p99 late ${p.latenessP99Us.toFixed(0)} µs`),
+      }),
+    );
+  } finally {
+    progress.done();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+function printSummary({ runName, status, stats }: ReplayResult): void {
+  printTable(
+    ['run', 'status', 'sent', 'ACKs', 'devices', 'duration', 'asked', 'achieved', 'late p50', 'late p99', 'late max'],
+    [
+      [
+        runName,
+        status,
+        `${formatCount(stats.sent)}/${formatCount(stats.planned)}`,
+        formatCount(stats.acks),
+        formatCount(stats.devices),
+        formatDurationSec(stats.durationSec),
+        stats.askedRatePps === null ? stats.pace : `${Math.round(stats.askedRatePps)} pps`,
+        `${Math.round(stats.achievedRatePps)} pps`,
+        `${stats.lateness.p50Us} µs`,
+        `${stats.lateness.p99Us} µs`,
+        `${stats.lateness.maxUs} µs`,
+      ],
+    ],
+  );
+}

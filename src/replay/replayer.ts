@@ -1,0 +1,265 @@
+import { getCapture } from '../capture/capture-catalog.ts';
+import { UsageError } from '../core/errors.ts';
+import { LatencyHistogram } from '../core/latency-histogram.ts';
+import type { DeviceProtocol } from '../protocols/protocol.ts';
+import { ObservationWriter } from '../store/observation-writer.ts';
+import { createRun, finishRun, nextRunName, type RunStatus } from '../store/runs.ts';
+import { SendWriter } from '../store/send-writer.ts';
+import type { Store } from '../store/store.ts';
+import { DeviceFleet } from './device-fleet.ts';
+import { nowNs, waitUntil, yieldToEventLoop } from './pacer.ts';
+import { describePace, Schedule, type ReplayPlan } from './replay-plan.ts';
+import { streamUplink, summarizeUplink, type UplinkPacket } from './uplink-source.ts';
+
+/** Time between starting the clock and the first send, so sockets and writers are settled when timing starts. */
+const LEAD_NS = 20_000_000;
+/** Sends in a row before the event loop must run (replies are read, writes flushed), however late the plan is. */
+const MAX_SENDS_WITHOUT_YIELD = 256;
+const PROGRESS_INTERVAL_NS = 250_000_000;
+
+export interface ReplayOptions {
+  store: Store;
+  capture: string;
+  /** The relay's address; ports come from the capture, through `portMap`. */
+  relayHost: string;
+  portMap: ReadonlyMap<number, number>;
+  plan: ReplayPlan;
+  protocol: DeviceProtocol;
+  /** Local addresses for the devices, e.g. 127.20.0.0/16. */
+  devices: string;
+  ackTimeoutMs: number;
+  runName?: string;
+  /** Stored with the run: relay, backends and how legs are observed. */
+  topology?: unknown;
+  thresholds?: unknown;
+  /** Aborting stops sending; the run waits for ACKs in flight, keeps everything, and is marked interrupted. */
+  signal?: AbortSignal;
+  onProgress?: (progress: ReplayProgress) => void;
+  /** Called once the devices are bound and the clock starts: scenarios schedule their fault timelines from here. */
+  onStart?: (startNs: number) => void;
+}
+
+export interface ReplayProgress {
+  sent: number;
+  planned: number;
+  acks: number;
+  elapsedSec: number;
+  ratePps: number;
+  latenessP99Us: number;
+}
+
+export interface ReplayStats {
+  planned: number;
+  sent: number;
+  sendErrors: number;
+  acks: number;
+  devices: number;
+  devicesInCapture: number;
+  durationSec: number;
+  askedRatePps: number | null;
+  achievedRatePps: number;
+  lateness: { p50Us: number; p99Us: number; maxUs: number; meanUs: number };
+  pace: string;
+  loops: number;
+  sample: number;
+  interrupted: boolean;
+}
+
+export interface ReplayResult {
+  runId: number;
+  runName: string;
+  status: RunStatus;
+  stats: ReplayStats;
+}
+
+/**
+ * Replays a capture's uplink through a relay: each original device from its own local address, in capture order, on
+ * the timing plan; records every send (`sends`) and every reply (`observations`, leg relay>device).
+ */
+export async function replayCapture(options: ReplayOptions): Promise<ReplayResult> {
+  const { store, plan, protocol } = options;
+  const capture = await getCapture(store, options.capture);
+  if (capture.routePorts.length === 0) throw new UsageError(`capture "${capture.name}" has no route ports: import it again with --port`, { field: 'capture' });
+  const uplink = await summarizeUplink(store, capture.captureId, capture.routePorts, plan.sample, plan.seed);
+  if (uplink.packets === 0) throw new UsageError(`capture "${capture.name}" has no uplink packets to replay (after --sample)`, { field: 'capture' });
+  const runName = options.runName ?? (await nextRunName(store, `${capture.name}-replay`));
+  const runId = await createRun(store, {
+    name: runName,
+    kind: 'replay',
+    captureId: capture.captureId,
+    protocol: protocol.name,
+    relay: options.relayHost,
+    plan: { ...plan, description: describePace(plan.pace), portMap: Object.fromEntries(options.portMap), devices: options.devices, ackTimeoutMs: options.ackTimeoutMs },
+    topology: options.topology,
+    thresholds: options.thresholds,
+  });
+  const observations = await ObservationWriter.create(store, runId);
+  const sends = await SendWriter.create(store, runId);
+  const reversePorts = new Map([...options.portMap].map(([route, relay]) => [relay, route]));
+  const fleet = new DeviceFleet(options.devices, protocol, observations, (relayPort) => reversePorts.get(relayPort) ?? relayPort);
+  const connection = await store.connect();
+  let outcome: SendLoopOutcome | undefined;
+  try {
+    await fleet.open(uplink.devices.keys());
+    outcome = await sendLoop({ options, fleet, sends, connection, capture, uplink, runId });
+    await waitForAcks(fleet, options.ackTimeoutMs);
+  } catch (error) {
+    await finishRun(store, runId, 'failed', BigInt(Math.round(nowNs()))).catch(() => undefined);
+    throw error;
+  } finally {
+    connection.closeSync();
+    await fleet.close();
+    sends.close();
+    observations.close();
+  }
+  const status: RunStatus = outcome.interrupted ? 'interrupted' : 'completed';
+  const stats = summarize(outcome, fleet, uplink, plan, options);
+  await store.exec('UPDATE runs SET started_ns = $started WHERE run_id = $id', { id: runId, started: BigInt(Math.round(outcome.startNs)) });
+  await finishRun(store, runId, status, BigInt(Math.round(nowNs())), stats);
+  return { runId, runName, status, stats };
+}
+
+interface SendLoopOutcome {
+  startNs: number;
+  endNs: number;
+  sent: number;
+  sendErrors: number;
+  lateness: LatencyHistogram;
+  interrupted: boolean;
+}
+
+async function sendLoop(context: {
+  options: ReplayOptions;
+  fleet: DeviceFleet;
+  sends: SendWriter;
+  connection: Awaited<ReturnType<Store['connect']>>;
+  capture: { captureId: number; routePorts: number[] };
+  uplink: Awaited<ReturnType<typeof summarizeUplink>>;
+  runId: number;
+}): Promise<SendLoopOutcome> {
+  const { options, fleet, sends, connection, capture, uplink } = context;
+  const { plan, protocol, relayHost, portMap } = options;
+  const schedule = new Schedule(plan.pace, uplink.spanNs, uplink.packets);
+  const durationNs = plan.durationMs === undefined ? Number.POSITIVE_INFINITY : plan.durationMs * 1e6;
+  const lateness = new LatencyHistogram();
+  const stopped = (): boolean => options.signal?.aborted === true;
+  const devices = uplink.devices.size < uplink.allDevices ? [...uplink.devices.keys()] : undefined;
+  const planned = uplink.packets * plan.loops;
+  const state = { sent: 0, sendErrors: 0, sinceYield: 0, nextProgressNs: 0 };
+  const startNs = nowNs() + LEAD_NS;
+  options.onStart?.(startNs);
+  const send = (packet: UplinkPacket, loop: number, scheduledNs: number): void => {
+    const device = fleet.get(packet.device);
+    if (device === undefined) return;
+    const relayPort = portMap.get(packet.routePort) ?? packet.routePort;
+    const message = protocol.decode(packet.payload);
+    if (message.wantsAck) device.awaitingAcks++;
+    const sendNo = state.sent++;
+    const actualNs = nowNs();
+    const scheduled = Number.isNaN(scheduledNs) ? actualNs : scheduledNs;
+    lateness.record(actualNs - scheduled);
+    device.socket.send(packet.payload, relayPort, relayHost, (error) => {
+      if (error) state.sendErrors++;
+      sends.add({
+        sendNo,
+        captureIdx: packet.idx,
+        loop,
+        device: packet.device,
+        localIp: device.localIp,
+        localPort: device.localPort,
+        routePort: packet.routePort,
+        relayPort,
+        scheduledNs: Math.round(scheduled),
+        actualNs: Math.round(actualNs),
+        payloadHash: packet.payloadHash,
+        payloadBytes: packet.payload.length,
+        kind: message.kind,
+        wantsAck: message.wantsAck,
+        matchKey: message.matchKey,
+        deviceId: message.deviceId,
+        error: error?.message,
+      });
+    });
+  };
+  let interrupted = false;
+  let index = 0;
+  outer: for (let loop = 0; loop < plan.loops; loop++) {
+    const stream = streamUplink(connection, { captureId: capture.captureId, routePorts: capture.routePorts, firstTsNs: uplink.firstTsNs, devices });
+    for await (const batch of stream) {
+      for (const packet of batch) {
+        if (stopped()) {
+          interrupted = true;
+          await stream.return(undefined);
+          break outer;
+        }
+        const offsetNs = schedule.offsetNs(index, loop, packet.offsetNs);
+        if (offsetNs !== undefined && offsetNs > durationNs) {
+          await stream.return(undefined);
+          break outer;
+        }
+        let scheduledNs = Number.NaN;
+        if (offsetNs !== undefined) {
+          scheduledNs = startNs + offsetNs;
+          if (scheduledNs > nowNs()) {
+            await waitUntil(scheduledNs, stopped);
+            state.sinceYield = 0;
+          }
+        }
+        send(packet, loop, scheduledNs);
+        index++;
+        if (++state.sinceYield >= MAX_SENDS_WITHOUT_YIELD) {
+          state.sinceYield = 0;
+          await yieldToEventLoop();
+        }
+        reportProgress(options, state, fleet, lateness, planned, startNs);
+        if (offsetNs === undefined && durationNs !== Number.POSITIVE_INFINITY && nowNs() - startNs > durationNs) break outer;
+      }
+    }
+  }
+  return { startNs, endNs: nowNs(), sent: state.sent, sendErrors: state.sendErrors, lateness, interrupted };
+}
+
+function reportProgress(options: ReplayOptions, state: { sent: number; nextProgressNs: number }, fleet: DeviceFleet, lateness: LatencyHistogram, planned: number, startNs: number): void {
+  if (options.onProgress === undefined) return;
+  const now = nowNs();
+  if (now < state.nextProgressNs) return;
+  state.nextProgressNs = now + PROGRESS_INTERVAL_NS;
+  const elapsedSec = Math.max(0.001, (now - startNs) / 1e9);
+  options.onProgress({ sent: state.sent, planned, acks: fleet.repliesReceived, elapsedSec, ratePps: state.sent / elapsedSec, latenessP99Us: lateness.quantileNs(0.99) / 1000 });
+}
+
+/** Waits for replies still owed, up to the ACK timeout after the last send. */
+async function waitForAcks(fleet: DeviceFleet, ackTimeoutMs: number): Promise<void> {
+  const deadline = Date.now() + ackTimeoutMs;
+  while (fleet.awaitingAcks > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  // Replies already in socket buffers are read before the sockets close.
+  await yieldToEventLoop();
+}
+
+function summarize(outcome: SendLoopOutcome, fleet: DeviceFleet, uplink: { packets: number; devices: Map<string, number>; allDevices: number }, plan: ReplayPlan, options: ReplayOptions): ReplayStats {
+  const durationSec = Math.max(1e-9, (outcome.endNs - outcome.startNs) / 1e9);
+  const pace = plan.pace;
+  const askedRatePps = pace.kind === 'rate' ? pace.ratePps : pace.kind === 'ramp' ? (pace.fromPps + pace.toPps) / 2 : null;
+  const us = (ns: number): number => Math.round(ns / 10) / 100;
+  return {
+    planned: uplink.packets * plan.loops,
+    sent: outcome.sent,
+    sendErrors: outcome.sendErrors,
+    acks: fleet.repliesReceived,
+    devices: uplink.devices.size,
+    devicesInCapture: uplink.allDevices,
+    durationSec,
+    askedRatePps,
+    achievedRatePps: outcome.sent / durationSec,
+    lateness: {
+      p50Us: us(outcome.lateness.quantileNs(0.5)),
+      p99Us: us(outcome.lateness.quantileNs(0.99)),
+      maxUs: us(outcome.lateness.maxNs),
+      meanUs: us(outcome.lateness.meanNs),
+    },
+    pace: describePace(pace),
+    loops: plan.loops,
+    sample: plan.sample,
+    interrupted: outcome.interrupted || options.signal?.aborted === true,
+  };
+}
