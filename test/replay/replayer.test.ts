@@ -1,0 +1,117 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { quantile } from '../../src/core/stats.ts';
+import { generic } from '../../src/protocols/generic.ts';
+import type { ReplayPlan } from '../../src/replay/replay-plan.ts';
+import { replayCapture, type ReplayOptions } from '../../src/replay/replayer.ts';
+import { sampleDevices } from '../../src/replay/uplink-source.ts';
+import { num } from '../../src/store/store.ts';
+import { startReplayRig, type ReplayRig } from '../helpers/replay-rig.ts';
+import { withTempDir } from '../helpers/temp-dir.ts';
+
+let rig: ReplayRig | undefined;
+afterEach(async () => {
+  await rig?.close();
+  rig = undefined;
+});
+
+const plan = (pace: ReplayPlan['pace'], extra: Partial<ReplayPlan> = {}): ReplayPlan => ({ pace, loops: 1, durationMs: undefined, sample: 1, seed: 1, ...extra });
+
+function options(r: ReplayRig, sinkIp: string, replayPlan: ReplayPlan, extra: Partial<ReplayOptions> = {}): ReplayOptions {
+  return { store: r.store, capture: 'fleet', relayHost: sinkIp, portMap: new Map(), plan: replayPlan, protocol: generic, devices: '127.21.0.0/16', ackTimeoutMs: 500, ...extra };
+}
+
+describe('replayer over real UDP', () => {
+  it.each([
+    { speed: 1, sinkIp: '127.0.6.1', bound: 'p99 lateness under 3 ms' },
+    { speed: 10, sinkIp: '127.0.6.2', bound: 'p99 lateness under 3 ms' },
+  ])('keeps the original timing at $speed x ($bound), records every send and every ACK', async ({ speed, sinkIp }) => {
+    await withTempDir(async (dir) => {
+      // 4 devices, one report a second each, 1 ms apart: 3 s of capture.
+      rig = await startReplayRig(dir, sinkIp, { devices: 4, perDevice: speed === 1 ? 3 : 20 });
+      const result = await replayCapture(options(rig, sinkIp, plan({ kind: 'original', speed })));
+      expect(result.status).toBe('completed');
+      expect(result.stats.sent).toBe(rig.written.length);
+      expect(result.stats.lateness.p99Us).toBeLessThan(3000);
+      // Arrival offsets at the sink follow the capture's offsets / speed.
+      const captureStart = rig.written[0]?.tsNs ?? 0n;
+      const expectedMs = rig.written.map((p) => Number(p.tsNs - captureStart) / 1e6 / speed);
+      const arrivalStart = rig.arrivals[0]?.tsNs ?? 0n;
+      const actualMs = rig.arrivals.map((o) => Number(o.tsNs - arrivalStart) / 1e6);
+      const errorsMs = actualMs.map((ms, i) => Math.abs(ms - (expectedMs[i] as number)));
+      expect(quantile(errorsMs, 0.99)).toBeLessThan(5);
+      const counts = await rig.store.query("SELECT (SELECT count(*) FROM sends) AS sends, (SELECT count(*) FROM observations WHERE leg = 'relay>device') AS acks");
+      expect(counts[0]).toEqual({ sends: BigInt(rig.written.length), acks: BigInt(rig.written.length) });
+    });
+  });
+
+  it('ramps from its start rate to its end rate', async () => {
+    await withTempDir(async (dir) => {
+      rig = await startReplayRig(dir, '127.0.6.3', { devices: 20, perDevice: 200 });
+      const result = await replayCapture(options(rig, '127.0.6.3', plan({ kind: 'ramp', fromPps: 200, toPps: 2000, overMs: 1500 }, { durationMs: 1500 })));
+      const rows = await rig.store.query('SELECT actual_ns FROM sends ORDER BY actual_ns');
+      const times = rows.map((row) => num(row.actual_ns));
+      const start = times[0] as number;
+      const rateIn = (fromMs: number, toMs: number): number =>
+        times.filter((t) => t - start >= fromMs * 1e6 && t - start < toMs * 1e6).length / ((toMs - fromMs) / 1000);
+      expect(rateIn(0, 200)).toBeGreaterThan(200 * 0.7);
+      expect(rateIn(0, 200)).toBeLessThan(500);
+      expect(rateIn(1300, 1500)).toBeGreaterThan(2000 * 0.85);
+      // The whole ramp: the mean of its rates over its length.
+      expect(result.stats.sent).toBeGreaterThan(1100 * 1.5 * 0.9);
+      expect(result.stats.sent).toBeLessThan(1100 * 1.5 * 1.1);
+    });
+  });
+
+  it('keeps per-device order under max and sends each device from its own address', async () => {
+    await withTempDir(async (dir) => {
+      rig = await startReplayRig(dir, '127.0.6.4', { devices: 30, perDevice: 50 });
+      const result = await replayCapture(options(rig, '127.0.6.4', plan({ kind: 'max' })));
+      expect(result.stats.sent).toBe(1500);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const byDevice = new Map<string, string[]>();
+      for (const arrival of rig.arrivals) byDevice.set(`${arrival.srcIp}:${arrival.srcPort}`, [...(byDevice.get(`${arrival.srcIp}:${arrival.srcPort}`) ?? []), Buffer.from(arrival.payload).toString()]);
+      expect(new Set(rig.arrivals.map((a) => a.srcIp)).size).toBe(30);
+      for (const reports of byDevice.values()) {
+        const numbers = reports.map((text) => Number(text.split(' ').at(-1)));
+        expect(numbers).toEqual([...numbers].sort((a, b) => a - b));
+        expect(numbers).toHaveLength(50);
+      }
+      // Each original device is one local address, and the mapping is recorded.
+      const mapping = await rig.store.query('SELECT device, count(DISTINCT local_ip) n FROM sends GROUP BY device');
+      expect(mapping).toHaveLength(30);
+      expect(mapping.every((row) => row.n === 1n)).toBe(true);
+    });
+  });
+
+  it('stops on interruption, keeps everything sent, and marks the run interrupted', async () => {
+    await withTempDir(async (dir) => {
+      rig = await startReplayRig(dir, '127.0.6.5', { devices: 5, perDevice: 200 });
+      const abort = new AbortController();
+      setTimeout(() => abort.abort(), 400);
+      const result = await replayCapture(options(rig, '127.0.6.5', plan({ kind: 'rate', ratePps: 500 }), { signal: abort.signal, runName: 'cut' }));
+      expect(result.status).toBe('interrupted');
+      expect(result.stats.sent).toBeGreaterThan(50);
+      expect(result.stats.sent).toBeLessThan(1000);
+      const rows = await rig.store.query("SELECT status, (SELECT count(*) FROM sends) n FROM runs WHERE name = 'cut'");
+      expect(rows[0]).toEqual({ status: 'interrupted', n: BigInt(result.stats.sent) });
+    });
+  });
+
+  it('samples devices deterministically for a seed, taking whole devices', async () => {
+    const devices = Array.from({ length: 400 }, (_, i) => `10.20.${i >> 8}.${i & 255}:4000`);
+    const a = sampleDevices(devices, 0.25, 7);
+    expect(sampleDevices(devices, 0.25, 7)).toEqual(a);
+    expect(sampleDevices(devices, 0.25, 8)).not.toEqual(a);
+    expect(a.length).toBeGreaterThan(70);
+    expect(a.length).toBeLessThan(130);
+    await withTempDir(async (dir) => {
+      rig = await startReplayRig(dir, '127.0.6.6', { devices: 40, perDevice: 3 });
+      const result = await replayCapture(options(rig, '127.0.6.6', plan({ kind: 'max' }, { sample: 0.5, seed: 3 })));
+      const sentDevices = await rig.store.query('SELECT device, count(*) n FROM sends GROUP BY device');
+      expect(sentDevices.length).toBe(result.stats.devices);
+      expect(sentDevices.every((row) => row.n === 3n)).toBe(true);
+      expect(result.stats.devices).toBeGreaterThan(10);
+      expect(result.stats.devices).toBeLessThan(30);
+    });
+  });
+});
