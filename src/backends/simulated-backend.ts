@@ -1,5 +1,6 @@
 import dgram from 'node:dgram';
 import { monotonicNs } from '../core/clock.ts';
+import { payloadHash } from '../core/payload-hash.ts';
 import { NetworkError } from '../core/errors.ts';
 import { debug } from '../core/debug.ts';
 import type { DeviceProtocol } from '../protocols/protocol.ts';
@@ -76,6 +77,12 @@ export class SimulatedBackend {
     debug('backend %s listening on %s ports %o', this.role, this.ip, this.ports);
   }
 
+  /** Resolves once no delayed ACK is waiting to be sent (or after `timeoutMs`). */
+  async idle(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.timers.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
   async stop(): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
@@ -134,8 +141,9 @@ export class SimulatedBackend {
     if (ack === undefined) return;
     const copies = this.dice.duplicate() ? 2 : 1;
     const delayMs = this.dice.delayMs();
+    const requestHash = payloadHash(payload);
     const answer = (): void => {
-      for (let i = 0; i < copies; i++) this.sendAck(socket, ack, remote, local.port);
+      for (let i = 0; i < copies; i++) this.sendAck(socket, ack, remote, local.port, requestHash);
       if (nak) this.counters.naked++;
       else this.counters.acked++;
       if (copies > 1) this.counters.duplicateAcks++;
@@ -144,7 +152,7 @@ export class SimulatedBackend {
     else this.later(delayMs, answer);
   }
 
-  private sendAck(socket: dgram.Socket, ack: Uint8Array, remote: dgram.RemoteInfo, routePort: number): void {
+  private sendAck(socket: dgram.Socket, ack: Uint8Array, remote: dgram.RemoteInfo, routePort: number, requestHash: number): void {
     if (this.crashed) return;
     const local = socket.address();
     const decoded = this.options.protocol.decodeAck(ack);
@@ -161,6 +169,7 @@ export class SimulatedBackend {
       matchKey: decoded.matchKey,
       observer: `backend:${this.role}`,
       keepPayload: true,
+      replyToHash: requestHash,
     });
     socket.send(ack, remote.port, remote.address, (error) => {
       if (error) this.counters.sendErrors++;

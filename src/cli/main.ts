@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, EXIT_BAD_INPUT, EXIT_FAILURE, isParityError } from '../core/errors.ts';
+import { registerAnalyseCommand } from './analyse-command.ts';
 import { registerBackendCommand } from './backend-command.ts';
 import { registerCapturesCommand } from './captures-command.ts';
 import { registerFixturesCommand } from './fixtures-command.ts';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerFixturesCommand(program);
   registerRelayCommand(program);
   registerReplayCommand(program);
+  registerAnalyseCommand(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -9,7 +9,10 @@ interface TargetView {
   enabled: boolean;
   state: 'connected' | 'disabled' | 'failing' | 'idle';
   counters: { sent: number; failed: number; acked: number; dropped: number; timeouts: number };
+  /** Datagrams waiting to be sent to this target. */
   queueSize: number;
+  /** Requests sent to this target still waiting for its ACK. */
+  waitingAcks: number;
   lastSendOkMs: number | null;
   lastAckLatencyMs: number | null;
   lastError: string | null;
@@ -33,7 +36,8 @@ function targetViews(relay: Relay): TargetView[] {
         enabled: enabled.get(key) ?? false,
         state: 'idle',
         counters: { sent: 0, failed: 0, acked: 0, dropped: 0, timeouts: 0 },
-        queueSize: 0,
+        queueSize: relay.sendQueueSize(s.target),
+        waitingAcks: 0,
         lastSendOkMs: null,
         lastAckLatencyMs: null,
         lastError: null,
@@ -41,13 +45,13 @@ function targetViews(relay: Relay): TargetView[] {
       views.set(key, view);
     }
     const failed = FAILED.reduce((sum, status) => sum + s.counts[status], 0);
-    // Every packet handed to this backend: ACK-waited or fire-and-forget, whatever came of it.
-    view.counters.sent += s.counts.success + s.counts.sent + s.counts.timeout + failed;
+    // Every packet handed to this backend: ACK-waited or fire-and-forget, whatever came (or is still to come) of it.
+    view.counters.sent += s.issued;
     view.counters.failed += failed;
     view.counters.acked += s.counts.success;
     view.counters.dropped += s.dropped;
     view.counters.timeouts += s.counts.timeout;
-    view.queueSize += s.inFlight;
+    view.waitingAcks += s.inFlight;
     view.lastSendOkMs = Math.max(view.lastSendOkMs ?? 0, s.lastSendOkMs ?? 0) || null;
     view.lastAckLatencyMs = s.lastAckLatencyMs ?? view.lastAckLatencyMs;
     view.lastError = s.lastError ?? view.lastError;

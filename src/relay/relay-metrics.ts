@@ -15,6 +15,8 @@ export class BackendSeries {
   readonly buckets = new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0);
   latencySumMs = 0;
   latencyCount = 0;
+  /** Packets handed to this backend, whatever came of them (counted at the send, not at its outcome). */
+  issued = 0;
   /** Packets the relay did not send to this backend (kill switch, target disabled). */
   dropped = 0;
   /** Requests waiting for this backend's ACK right now. */

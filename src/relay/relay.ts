@@ -81,6 +81,11 @@ export class Relay {
     return this.upstream.waitingCount;
   }
 
+  /** Datagrams waiting to leave for a backend (the fan-out spec's queue size). */
+  sendQueueSize(ip: string): number {
+    return this.upstream.sendQueueSize(ip);
+  }
+
   /**
    * Applies a validated configuration: binds listeners for new ports first (a port that cannot be bound rejects the
    * whole version), then swaps the snapshot, then drains removed ports: they stay open for one response timeout so

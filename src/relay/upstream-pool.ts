@@ -49,6 +49,8 @@ interface ForgetSocket {
 export class UpstreamPool {
   private readonly free = new Map<string, AckSocket[]>();
   private readonly forget = new Map<string, ForgetSocket>();
+  /** Every open socket per backend, for the send queue the debug endpoints report. */
+  private readonly byBackend = new Map<string, Set<dgram.Socket>>();
   private readonly waiting: PendingRequest[] = [];
   private waitingHead = 0;
   private open = 0;
@@ -74,8 +76,22 @@ export class UpstreamPool {
     return this.waiting.length - this.waitingHead;
   }
 
+  /**
+   * Datagrams queued in the kernel-bound send queue of a backend's sockets right now: the relay's queue in the
+   * fan-out spec's sense (frames waiting to go out), not requests waiting for an ACK.
+   */
+  sendQueueSize(ip: string): number {
+    let queued = 0;
+    for (const [backend, sockets] of this.byBackend) {
+      if (!backend.startsWith(`${ip}:`)) continue;
+      for (const socket of sockets) queued += socket.getSendQueueCount();
+    }
+    return queued;
+  }
+
   /** Sends to the ACK backend and relays its reply with `reply`; the outcome is recorded on `series`. */
   sendAwaitingAck(ip: string, port: number, payload: Buffer, series: BackendSeries, reply: (ack: Buffer) => void): void {
+    series.issued++;
     const ackSocket = this.acquire(ip, port, series);
     if (ackSocket === undefined) return;
     const request: PendingRequest = { socket: ackSocket, sentNs: process.hrtime.bigint(), series, reply, settled: false };
@@ -97,6 +113,7 @@ export class UpstreamPool {
 
   /** Sends without waiting or reading (the spec's fire-and-forget); `sent` or `write_failed` is recorded. */
   sendAndForget(ip: string, port: number, payload: Buffer, series: BackendSeries): void {
+    series.issued++;
     const target = this.forgetSocket(ip, port, series);
     if (target === undefined) return;
     target.series = series;
@@ -171,6 +188,11 @@ export class UpstreamPool {
     try {
       const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: UDP_BUFFER_BYTES, sendBufferSize: UDP_BUFFER_BYTES });
       this.open++;
+      const key = `${ip}:${port}`;
+      const sockets = this.byBackend.get(key) ?? new Set<dgram.Socket>();
+      sockets.add(socket);
+      this.byBackend.set(key, sockets);
+      socket.once('close', () => sockets.delete(socket));
       return socket;
     } catch (error) {
       series.record('dial_failed', 0);

@@ -3,7 +3,7 @@ import { UsageError } from '../core/errors.ts';
 import { LatencyHistogram } from '../core/latency-histogram.ts';
 import type { DeviceProtocol } from '../protocols/protocol.ts';
 import { ObservationWriter } from '../store/observation-writer.ts';
-import { createRun, finishRun, nextRunName, type RunStatus } from '../store/runs.ts';
+import { createRun, finishRun, nextRunName, updateRun, type RunStatus } from '../store/runs.ts';
 import { SendWriter } from '../store/send-writer.ts';
 import type { Store } from '../store/store.ts';
 import { DeviceFleet } from './device-fleet.ts';
@@ -29,6 +29,8 @@ export interface ReplayOptions {
   devices: string;
   ackTimeoutMs: number;
   runName?: string;
+  /** A run created beforehand (a scenario creates it so its backends can record into it first). */
+  existingRun?: { runId: number; name: string };
   /** Stored with the run: relay, backends and how legs are observed. */
   topology?: unknown;
   thresholds?: unknown;
@@ -82,17 +84,24 @@ export async function replayCapture(options: ReplayOptions): Promise<ReplayResul
   if (capture.routePorts.length === 0) throw new UsageError(`capture "${capture.name}" has no route ports: import it again with --port`, { field: 'capture' });
   const uplink = await summarizeUplink(store, capture.captureId, capture.routePorts, plan.sample, plan.seed);
   if (uplink.packets === 0) throw new UsageError(`capture "${capture.name}" has no uplink packets to replay (after --sample)`, { field: 'capture' });
-  const runName = options.runName ?? (await nextRunName(store, `${capture.name}-replay`));
-  const runId = await createRun(store, {
-    name: runName,
-    kind: 'replay',
+  const runFields = {
+    kind: 'replay' as const,
     captureId: capture.captureId,
     protocol: protocol.name,
     relay: options.relayHost,
     plan: { ...plan, description: describePace(plan.pace), portMap: Object.fromEntries(options.portMap), devices: options.devices, ackTimeoutMs: options.ackTimeoutMs },
     topology: options.topology,
     thresholds: options.thresholds,
-  });
+  };
+  let runName: string;
+  let runId: number;
+  if (options.existingRun !== undefined) {
+    ({ runId, name: runName } = options.existingRun);
+    await updateRun(store, runId, runFields);
+  } else {
+    runName = options.runName ?? (await nextRunName(store, `${capture.name}-replay`));
+    runId = await createRun(store, { name: runName, ...runFields });
+  }
   const observations = await ObservationWriter.create(store, runId);
   const sends = await SendWriter.create(store, runId);
   const reversePorts = new Map([...options.portMap].map(([route, relay]) => [relay, route]));

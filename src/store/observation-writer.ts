@@ -17,6 +17,7 @@ const COLUMNS = {
   match_key: 'varchar',
   observer: 'varchar',
   payload: 'blob',
+  reply_to_hash: 'i64',
 } as const satisfies Record<string, ColumnKind>;
 const C = columnIndexes(COLUMNS);
 
@@ -37,6 +38,8 @@ export interface Observation {
   observer: string;
   /** Keep the payload bytes (ACK legs); otherwise only the hash is stored. */
   keepPayload: boolean;
+  /** For a reply, the payload hash of the request it answers, when the observer knows it (a backend does). */
+  replyToHash?: number;
 }
 
 /**
@@ -78,6 +81,8 @@ export class ObservationWriter {
     a.setString(C.observer, observation.observer);
     if (observation.keepPayload) a.setBytes(C.payload, observation.payload);
     else a.setNull(C.payload);
+    if (observation.replyToHash === undefined) a.setNull(C.reply_to_hash);
+    else a.setSafeInteger(C.reply_to_hash, observation.replyToHash);
     a.endRow();
     this.rows++;
   }

@@ -66,9 +66,23 @@ export async function finishRun(store: Store, runId: number, status: RunStatus, 
   );
 }
 
-/** Merges more into a run's topology (e.g. a backend that joined), keeping what was there. */
-export async function updateRunTopology(store: Store, runId: number, topology: unknown): Promise<void> {
-  await store.exec('UPDATE runs SET topology = $topology WHERE run_id = $id', { id: runId, topology: jsonOrNull(topology) });
+/** Sets what a run is, for a run created before its replay started (a scenario's). */
+export async function updateRun(store: Store, runId: number, run: Omit<NewRun, 'name'>): Promise<void> {
+  await store.exec(
+    `UPDATE runs SET kind = $kind, capture_id = $capture_id, protocol = $protocol, relay = $relay,
+       plan = coalesce($plan::JSON, plan), topology = coalesce($topology::JSON, topology), thresholds = coalesce($thresholds::JSON, thresholds)
+     WHERE run_id = $id`,
+    {
+      id: runId,
+      kind: run.kind,
+      capture_id: run.captureId ?? null,
+      protocol: run.protocol,
+      relay: run.relay ?? null,
+      plan: jsonOrNull(run.plan),
+      topology: jsonOrNull(run.topology),
+      thresholds: jsonOrNull(run.thresholds),
+    },
+  );
 }
 
 export async function listRuns(store: Store, name?: string): Promise<RunRecord[]> {

@@ -116,8 +116,12 @@ CREATE TABLE IF NOT EXISTS observations (
   kind          VARCHAR NOT NULL,
   match_key     VARCHAR,
   observer      VARCHAR NOT NULL,           -- replayer, backend:primary, tap:20500, pcap, ...
-  payload       BLOB
+  payload       BLOB,
+  reply_to_hash BIGINT                      -- for a reply: the payload hash of the request it answers, when the observer knows
 );
+
+-- Columns added after a table's first release: stores made by earlier versions gain them on open.
+ALTER TABLE observations ADD COLUMN IF NOT EXISTS reply_to_hash BIGINT;
 
 -- What the relay under test said about itself while the run went on (polled /debug/* and /metrics).
 CREATE TABLE IF NOT EXISTS relay_samples (
@@ -125,4 +129,65 @@ CREATE TABLE IF NOT EXISTS relay_samples (
   ts_ns    BIGINT NOT NULL,
   endpoint VARCHAR NOT NULL,
   body     VARCHAR NOT NULL
+);
+
+-- Analysis (src/analyse): derived from sends and observations; `parity analyse` replaces a run's rows each time.
+
+-- One row per uplink packet and backend: what became of it on that backend's legs.
+CREATE TABLE IF NOT EXISTS packet_parity (
+  run_id            INTEGER NOT NULL,
+  uplink_id         BIGINT NOT NULL,        -- sends.send_no (or the device>relay observation's number)
+  device            VARCHAR NOT NULL,
+  route_port        INTEGER NOT NULL,
+  backend           VARCHAR NOT NULL,       -- primary, mirror, target-N
+  sent_ns           BIGINT NOT NULL,
+  wants_ack         BOOLEAN NOT NULL,
+  match_key         VARCHAR,
+  delivered         BOOLEAN NOT NULL,       -- the backend received it
+  received_ns       BIGINT,
+  forward_latency_ms DOUBLE,                -- relay>backend minus device send
+  reordered         BOOLEAN,                -- arrived before a packet its device sent earlier
+  acked             BOOLEAN,                -- the backend answered (NULL when no answer was asked)
+  ack_kind          VARCHAR,                -- ack, nak, ...
+  ack_latency_ms    DOUBLE,                 -- backend's ACK minus device send
+  backend_ack_latency_ms DOUBLE,            -- backend's ACK minus its receipt: the backend's own time
+  ack_hash          BIGINT,
+  ack_payload       BLOB,
+  ack_match         BOOLEAN,                -- same ACK as the reference backend's, after the ignore-mask
+  mismatch_fields   VARCHAR,                -- e.g. 'appVersion'
+  device_acked      BOOLEAN,                -- an ACK reached the device
+  round_trip_ms     DOUBLE                  -- device send to the ACK reaching it
+);
+
+-- Metrics per route and backend (route_port NULL: all routes; backend NULL: device or run level), long format.
+CREATE TABLE IF NOT EXISTS route_metrics (
+  run_id     INTEGER NOT NULL,
+  route_port INTEGER,
+  customer   VARCHAR,
+  device_label VARCHAR,
+  backend    VARCHAR,
+  metric     VARCHAR NOT NULL,
+  value      DOUBLE,
+  unit       VARCHAR NOT NULL,
+  status     VARCHAR                        -- healthy, warning, critical; NULL when no threshold applies
+);
+
+-- Delivered packets per backend per 10 s window of the run: drift over time.
+CREATE TABLE IF NOT EXISTS drift_windows (
+  run_id       INTEGER NOT NULL,
+  window_start_s DOUBLE NOT NULL,
+  route_port   INTEGER NOT NULL,
+  backend      VARCHAR NOT NULL,
+  sent         BIGINT NOT NULL,
+  delivered    BIGINT NOT NULL
+);
+
+-- The verdict of each analysis of a run, with its findings and the thresholds it applied.
+CREATE TABLE IF NOT EXISTS verdicts (
+  run_id      INTEGER NOT NULL,
+  analysed_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+  verdict     VARCHAR NOT NULL,             -- GO, GO_WITH_WARNINGS, NO_GO
+  findings    JSON NOT NULL,
+  thresholds  JSON NOT NULL,
+  baseline    VARCHAR
 );

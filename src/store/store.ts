@@ -47,7 +47,7 @@ export class Store {
 
   async exec(sql: string, params?: SqlParams): Promise<void> {
     try {
-      await this.connection.run(sql, params);
+      await this.connection.run(sql, usedParams(sql, params));
     } catch (cause) {
       throw new StoreError(`${this.path}: ${firstLine(cause)}`, { file: this.path }, { cause });
     }
@@ -56,7 +56,7 @@ export class Store {
   /** Runs a query and returns its rows as plain JS values (BIGINT as bigint, BLOB as Uint8Array). */
   async query(sql: string, params?: SqlParams): Promise<Row[]> {
     try {
-      const reader = await this.connection.runAndReadAll(sql, params);
+      const reader = await this.connection.runAndReadAll(sql, usedParams(sql, params));
       return reader.getRowObjectsJS();
     } catch (cause) {
       throw new StoreError(`${this.path}: ${firstLine(cause)}`, { file: this.path }, { cause });
@@ -87,6 +87,15 @@ export async function withStore<T>(path: string, fn: (store: Store) => Promise<T
   } finally {
     store.close();
   }
+}
+
+/**
+ * The named parameters a statement uses: DuckDB refuses any it does not, and the analysis passes one set of
+ * parameters to a series of statements.
+ */
+function usedParams(sql: string, params: SqlParams | undefined): SqlParams | undefined {
+  if (params === undefined || Array.isArray(params)) return params;
+  return Object.fromEntries(Object.entries(params).filter(([name]) => new RegExp(`\\$${name}\\b`).test(sql)));
 }
 
 function firstLine(error: unknown): string {

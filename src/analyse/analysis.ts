@@ -1,0 +1,128 @@
+import type { RunRecord } from '../store/runs.ts';
+import type { MetricStatus, Threshold, ThresholdConfig } from './thresholds.ts';
+
+export type Verdict = 'GO' | 'GO_WITH_WARNINGS' | 'NO_GO';
+export type MetricUnit = 'ratio' | 'ms' | 'us' | 'count' | 'pps';
+
+/** One measured value: per route (null: all routes) and backend (null: the devices' view, or the run). */
+export interface Metric {
+  metric: string;
+  route: number | null;
+  backend: string | null;
+  value: number | null;
+  unit: MetricUnit;
+  /** Set only for thresholded metrics. */
+  status: MetricStatus | null;
+  threshold?: Threshold;
+}
+
+export interface Finding {
+  severity: 'warning' | 'critical';
+  /** threshold, mismatch, regression, relay_self_report, replay_fidelity */
+  kind: string;
+  metric: string;
+  route: number | null;
+  backend: string | null;
+  value: number | null;
+  message: string;
+}
+
+/** A pair of ACKs to the same request that differ after the ignore-mask: shown in reports with both sides. */
+export interface MismatchSample {
+  uplinkId: number;
+  route: number;
+  device: string;
+  backend: string;
+  referenceHex: string;
+  otherHex: string;
+  referenceFields: Record<string, string | number | boolean>;
+  otherFields: Record<string, string | number | boolean>;
+  differingFields: string[];
+}
+
+export interface RouteInfo {
+  port: number;
+  customer: string;
+  device: string;
+}
+
+export interface RelaySelfReport {
+  samples: number;
+  maxQueue: number | null;
+  /** Per backend: what the relay said it sent, and what was observed. */
+  targets: { backend: string; url: string; claimedSent: number; observedUplink: number; observedDelivered: number }[];
+}
+
+export interface Analysis {
+  run: RunRecord;
+  captureName: string | null;
+  protocol: string;
+  reference: string;
+  backends: string[];
+  routes: RouteInfo[];
+  metrics: Metric[];
+  findings: Finding[];
+  verdict: Verdict;
+  thresholds: ThresholdConfig;
+  mismatchSamples: MismatchSample[];
+  relaySelfReport: RelaySelfReport | null;
+  baseline: string | null;
+}
+
+export function verdictOf(metrics: readonly Metric[], findings: readonly Finding[]): Verdict {
+  const severities = [...metrics.map((m) => m.status), ...findings.map((f) => f.severity)];
+  if (severities.includes('critical')) return 'NO_GO';
+  if (severities.includes('warning')) return 'GO_WITH_WARNINGS';
+  return 'GO';
+}
+
+/** Exit status of a verdict: GO 0, warnings 0 (1 with --strict), NO-GO 1; bad usage or input is 2 elsewhere. */
+export function exitCodeOf(verdict: Verdict, strict: boolean): number {
+  if (verdict === 'NO_GO') return 1;
+  if (verdict === 'GO_WITH_WARNINGS') return strict ? 1 : 0;
+  return 0;
+}
+
+/** Human names of metrics, for findings and reports. */
+export const METRIC_LABELS: Record<string, string> = {
+  sent: 'sent',
+  delivered: 'delivered',
+  lost: 'lost',
+  duplicated: 'duplicated',
+  reordered: 'reordered',
+  drop_rate: 'frame drop rate',
+  forward_latency_p95_ms: 'forward latency p95',
+  ack_latency_p50_ms: 'ACK latency p50',
+  ack_latency_p95_ms: 'ACK latency p95',
+  ack_latency_p99_ms: 'ACK latency p99',
+  drift: 'target drift',
+  drift_max_window: 'target drift (worst 10 s window)',
+  ack_mismatch_rate: 'ACK mismatch rate',
+  one_sided_acks: 'requests ACKed by one backend only',
+  naks: 'NAKs',
+  relay_queue: 'relay queue size',
+  round_trip_p95_ms: 'device round trip p95',
+  device_ack_rate: 'ACKs reaching devices',
+  replay_rate_share: 'achieved share of the asked rate',
+  replay_lateness_p99_us: 'replay lateness p99',
+};
+
+export function metricLabel(metric: string): string {
+  return METRIC_LABELS[metric] ?? metric.replace(/_/g, ' ');
+}
+
+export function formatMetricValue(value: number | null, unit: MetricUnit): string {
+  if (value === null || Number.isNaN(value)) return '-';
+  switch (unit) {
+    case 'ratio':
+      return `${(value * 100).toFixed(value !== 0 && Math.abs(value) < 0.001 ? 4 : 2)}%`;
+    case 'ms':
+      return `${value.toFixed(value < 10 ? 2 : 1)} ms`;
+    case 'us':
+      return `${value.toFixed(0)} µs`;
+    case 'pps':
+      return `${Math.round(value)} pps`;
+    case 'count':
+      return Math.round(value).toLocaleString('en-US');
+  }
+}

@@ -1,0 +1,111 @@
+import { loadSql } from '../store/sql-file.ts';
+import { num, numOrNull, str, type Row, type Store } from '../store/store.ts';
+import type { Metric, MetricUnit } from './analysis.ts';
+
+const BACKEND_SQL = loadSql(import.meta.url, './sql/08-backend-metrics.sql');
+const BACKEND_OVERALL_SQL = loadSql(import.meta.url, './sql/09-backend-overall.sql');
+const DEVICE_SQL = loadSql(import.meta.url, './sql/10-device-metrics.sql');
+const DRIFT_SQL = loadSql(import.meta.url, './sql/11-drift-windows.sql');
+
+type Push = (metric: string, value: number | null, unit: MetricUnit) => void;
+
+function pusher(metrics: Metric[], route: number | null, backend: string | null): Push {
+  return (metric, value, unit) => metrics.push({ metric, route, backend, value, unit, status: null });
+}
+
+const ratio = (part: number, whole: number): number | null => (whole > 0 ? part / whole : null);
+
+/**
+ * Computes every metric of a correlated run (see correlateRun): delivery, latency and ACKs per route and backend and
+ * per backend overall; drift and ACK parity of each backend against the reference; what the devices saw.
+ */
+export async function computeMetrics(store: Store, runId: number, reference: string, startNs: bigint): Promise<Metric[]> {
+  const metrics: Metric[] = [];
+  const perRoute = await store.query(BACKEND_SQL, { run_id: runId, reference });
+  const overall = new Map((await store.query(BACKEND_OVERALL_SQL, { run_id: runId })).map((row) => [str(row.backend), row]));
+  const delivered = new Map<string, number>();
+  const totals = new Map<string, Row>();
+  for (const row of perRoute) {
+    const backend = str(row.backend);
+    delivered.set(`${num(row.route_port)}|${backend}`, num(row.delivered));
+    const total = totals.get(backend) ?? {};
+    for (const key of ['sent', 'delivered', 'lost', 'duplicated_route', 'reordered', 'ack_expected', 'acked', 'naks', 'ack_compared', 'ack_mismatched', 'one_sided_route']) {
+      total[key] = num(total[key]) + num(row[key]);
+    }
+    totals.set(backend, total);
+  }
+  for (const row of perRoute) addBackendMetrics(pusher(metrics, num(row.route_port), str(row.backend)), row, row);
+  for (const [backend, total] of totals) addBackendMetrics(pusher(metrics, null, backend), total, overall.get(backend) ?? {});
+  addDriftMetrics(metrics, perRoute, totals, delivered, reference);
+  for (const row of await store.query(DEVICE_SQL, { run_id: runId, reference })) {
+    const push = pusher(metrics, numOrNull(row.route_port), null);
+    push('device_acks', num(row.device_acked), 'count');
+    push('device_ack_rate', ratio(num(row.device_acked), num(row.ack_expected)), 'ratio');
+    push('round_trip_p50_ms', numOrNull(row.rtt_p50), 'ms');
+    push('round_trip_p95_ms', numOrNull(row.rtt_p95), 'ms');
+    push('round_trip_p99_ms', numOrNull(row.rtt_p99), 'ms');
+    push('round_trip_max_ms', numOrNull(row.rtt_max), 'ms');
+  }
+  await store.exec(DRIFT_SQL, { run_id: runId, start_ns: startNs });
+  metrics.push(...(await worstWindowDrift(store, runId, reference)));
+  return metrics;
+}
+
+function addBackendMetrics(push: Push, counts: Row, latency: Row): void {
+  const sent = num(counts.sent);
+  push('sent', sent, 'count');
+  push('delivered', num(counts.delivered), 'count');
+  push('lost', num(counts.lost), 'count');
+  push('duplicated', num(counts.duplicated_route), 'count');
+  push('reordered', num(counts.reordered), 'count');
+  push('drop_rate', ratio(num(counts.lost), sent), 'ratio');
+  push('forward_latency_p50_ms', numOrNull(latency.forward_p50), 'ms');
+  push('forward_latency_p95_ms', numOrNull(latency.forward_p95), 'ms');
+  push('forward_latency_p99_ms', numOrNull(latency.forward_p99), 'ms');
+  push('forward_latency_max_ms', numOrNull(latency.forward_max), 'ms');
+  push('ack_expected', num(counts.ack_expected), 'count');
+  push('acked', num(counts.acked), 'count');
+  push('naks', num(counts.naks), 'count');
+  push('ack_latency_p50_ms', numOrNull(latency.ack_p50), 'ms');
+  push('ack_latency_p95_ms', numOrNull(latency.ack_p95), 'ms');
+  push('ack_latency_p99_ms', numOrNull(latency.ack_p99), 'ms');
+  push('ack_latency_max_ms', numOrNull(latency.ack_max), 'ms');
+  push('backend_ack_latency_p95_ms', numOrNull(latency.backend_ack_p95), 'ms');
+  const compared = num(counts.ack_compared);
+  if (compared > 0 || num(counts.one_sided_route) > 0) {
+    push('ack_compared', compared, 'count');
+    push('ack_mismatches', num(counts.ack_mismatched), 'count');
+    // A request only one backend answered is a mismatch too: parity is about what devices would be told.
+    const oneSided = num(counts.one_sided_route);
+    push('ack_mismatch_rate', ratio(num(counts.ack_mismatched) + oneSided, compared + oneSided), 'ratio');
+    push('one_sided_acks', num(counts.one_sided_route), 'count');
+  }
+}
+
+/** Drift: how far a backend's delivered count is from the reference backend's, as a share of the reference's. */
+function addDriftMetrics(metrics: Metric[], perRoute: Row[], totals: Map<string, Row>, delivered: Map<string, number>, reference: string): void {
+  for (const row of perRoute) {
+    const backend = str(row.backend);
+    if (backend === reference) continue;
+    const route = num(row.route_port);
+    const referenceDelivered = delivered.get(`${route}|${reference}`) ?? 0;
+    pusher(metrics, route, backend)('drift', ratio(Math.abs(num(row.delivered) - referenceDelivered), referenceDelivered), 'ratio');
+  }
+  const referenceTotal = num(totals.get(reference)?.delivered);
+  for (const [backend, total] of totals) {
+    if (backend === reference) continue;
+    pusher(metrics, null, backend)('drift', ratio(Math.abs(num(total.delivered) - referenceTotal), referenceTotal), 'ratio');
+  }
+}
+
+/** The worst 10 s window of drift per backend: a gap (a backend down for a while) shows here when overall hides it. */
+async function worstWindowDrift(store: Store, runId: number, reference: string): Promise<Metric[]> {
+  const rows = await store.query(
+    `WITH w AS (SELECT window_start_s, backend, sum(delivered) AS delivered FROM drift_windows WHERE run_id = $run_id GROUP BY ALL)
+     SELECT o.backend, max(abs(o.delivered - r.delivered) / r.delivered) AS worst
+     FROM w o JOIN w r ON r.window_start_s = o.window_start_s AND r.backend = $reference
+     WHERE o.backend <> $reference AND r.delivered > 0 GROUP BY o.backend`,
+    { run_id: runId, reference },
+  );
+  return rows.map((row) => ({ metric: 'drift_max_window', route: null, backend: str(row.backend), value: numOrNull(row.worst), unit: 'ratio', status: null }));
+}

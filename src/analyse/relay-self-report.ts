@@ -1,0 +1,34 @@
+import { loadSql } from '../store/sql-file.ts';
+import { num, numOrNull, str, type Store } from '../store/store.ts';
+import type { Metric, RelaySelfReport } from './analysis.ts';
+
+const QUEUE_SQL = loadSql(import.meta.url, './sql/12-relay-queue.sql');
+
+interface ParityBody {
+  perTarget?: { url?: string; role?: string; sent?: number }[];
+}
+
+/**
+ * What the relay under test said about itself (its last /debug/parity and the deepest /debug/targets queue), set
+ * against what was observed. Targets are matched by the role the reference relay reports, else by address.
+ */
+export async function relaySelfReport(store: Store, runId: number, metrics: readonly Metric[], addressOf: ReadonlyMap<string, string>): Promise<RelaySelfReport | null> {
+  const [queue] = await store.query(QUEUE_SQL, { run_id: runId });
+  const [last] = await store.query(
+    "SELECT body FROM relay_samples WHERE run_id = $run_id AND endpoint = '/debug/parity' ORDER BY ts_ns DESC LIMIT 1",
+    { run_id: runId },
+  );
+  const samples = num(queue?.samples);
+  if (samples === 0 && last === undefined) return null;
+  const body = last === undefined ? {} : (JSON.parse(str(last.body)) as ParityBody);
+  const overall = (metric: string, backend: string): number => num(metrics.find((m) => m.metric === metric && m.route === null && m.backend === backend)?.value);
+  const backendOfUrl = new Map([...addressOf].map(([backend, ip]) => [ip, backend]));
+  const targets: RelaySelfReport['targets'] = [];
+  for (const target of body.perTarget ?? []) {
+    const url = target.url ?? '';
+    const backend = target.role ?? backendOfUrl.get(url.replace(/^[a-z]+:\/\//, '').split(/[:/]/)[0] ?? '');
+    if (backend === undefined || typeof target.sent !== 'number') continue;
+    targets.push({ backend, url, claimedSent: target.sent, observedUplink: overall('sent', backend), observedDelivered: overall('delivered', backend) });
+  }
+  return { samples, maxQueue: numOrNull(queue?.max_queue), targets };
+}

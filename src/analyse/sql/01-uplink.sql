@@ -1,0 +1,15 @@
+-- The run's uplink: the replayer's sends, or for a recorded run the device>relay observations.
+-- occurrence numbers identical payloads on a route, so a packet is followed across legs by
+-- (route port, payload hash, occurrence): robust to reordering and duplicates (DESIGN.md, Correlation).
+CREATE OR REPLACE TEMP TABLE uplink AS
+WITH raw AS (
+  SELECT send_no::BIGINT AS uplink_id, device, local_ip, local_port, route_port, actual_ns AS sent_ns,
+         payload_hash, wants_ack, match_key
+  FROM sends WHERE run_id = $run_id AND error IS NULL
+  UNION ALL
+  SELECT row_number() OVER (ORDER BY ts_ns) - 1, src_ip || ':' || src_port, src_ip, src_port, route_port, ts_ns,
+         payload_hash, kind NOT IN ('unparsed', 'ack', 'nak') AND coalesce(match_key, '') <> '' OR kind = 'opaque', match_key
+  FROM observations WHERE run_id = $run_id AND leg = 'device>relay'
+)
+SELECT *, row_number() OVER (PARTITION BY route_port, payload_hash ORDER BY sent_ns, uplink_id) AS occurrence
+FROM raw;

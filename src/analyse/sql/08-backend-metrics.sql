@@ -1,0 +1,44 @@
+-- Delivery, latency and ACKs per route and backend, and per backend over all routes (route_port NULL).
+WITH duplicates AS (
+  SELECT r.backend, r.route_port, sum(greatest(0, r.copies - coalesce(u.copies, 0))) AS duplicated
+  FROM (SELECT backend, route_port, payload_hash, count(*) AS copies FROM receipts GROUP BY ALL) r
+  LEFT JOIN (SELECT route_port, payload_hash, count(*) AS copies FROM uplink GROUP BY ALL) u USING (route_port, payload_hash)
+  GROUP BY ALL
+),
+one_sided AS (
+  SELECT p.backend, p.route_port,
+         count(*) FILTER (WHERE p.acked IS DISTINCT FROM r.acked) AS one_sided_acks
+  FROM packet_parity p
+  JOIN packet_parity r ON r.run_id = p.run_id AND r.uplink_id = p.uplink_id AND r.backend = $reference
+  WHERE p.run_id = $run_id AND p.wants_ack AND p.delivered AND r.delivered
+  GROUP BY ALL
+)
+SELECT
+  p.route_port,
+  p.backend,
+  count(*) AS sent,
+  count(*) FILTER (WHERE delivered) AS delivered,
+  count(*) FILTER (WHERE NOT delivered) AS lost,
+  any_value(d.duplicated) AS duplicated_route,
+  count(*) FILTER (WHERE reordered) AS reordered,
+  quantile_cont(forward_latency_ms, 0.5) AS forward_p50,
+  quantile_cont(forward_latency_ms, 0.95) AS forward_p95,
+  quantile_cont(forward_latency_ms, 0.99) AS forward_p99,
+  max(forward_latency_ms) AS forward_max,
+  count(*) FILTER (WHERE wants_ack AND delivered) AS ack_expected,
+  count(*) FILTER (WHERE acked) AS acked,
+  count(*) FILTER (WHERE ack_kind = 'nak') AS naks,
+  quantile_cont(ack_latency_ms, 0.5) AS ack_p50,
+  quantile_cont(ack_latency_ms, 0.95) AS ack_p95,
+  quantile_cont(ack_latency_ms, 0.99) AS ack_p99,
+  max(ack_latency_ms) AS ack_max,
+  quantile_cont(backend_ack_latency_ms, 0.95) AS backend_ack_p95,
+  count(*) FILTER (WHERE ack_match IS NOT NULL) AS ack_compared,
+  count(*) FILTER (WHERE ack_match = false) AS ack_mismatched,
+  any_value(o.one_sided_acks) AS one_sided_route
+FROM packet_parity p
+LEFT JOIN duplicates d ON d.backend = p.backend AND d.route_port = p.route_port
+LEFT JOIN one_sided o ON o.backend = p.backend AND o.route_port = p.route_port
+WHERE p.run_id = $run_id
+GROUP BY p.route_port, p.backend
+ORDER BY p.route_port, p.backend;

@@ -1,0 +1,165 @@
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../core/errors.ts';
+
+export type MetricStatus = 'healthy' | 'warning' | 'critical';
+
+/** A value below `warning` is healthy, below `critical` a warning, else critical (DESIGN.md, Metrics and verdict). */
+export interface Threshold {
+  warning: number;
+  critical: number;
+}
+
+/** The thresholded metrics; each applies per route and backend. */
+export const THRESHOLDED_METRICS = ['drop_rate', 'ack_latency_p95_ms', 'drift', 'relay_queue', 'ack_mismatch_rate'] as const;
+export type ThresholdedMetric = (typeof THRESHOLDED_METRICS)[number];
+
+/** Defaults from specs/parallel-fanout-kill-switch-parity.md, plus ACK mismatch. */
+export const DEFAULT_THRESHOLDS: Record<ThresholdedMetric, Threshold> = {
+  drop_rate: { warning: 0.001, critical: 0.01 },
+  ack_latency_p95_ms: { warning: 100, critical: 500 },
+  drift: { warning: 0.01, critical: 0.05 },
+  relay_queue: { warning: 100, critical: 300 },
+  ack_mismatch_rate: { warning: 0.0001, critical: 0.001 },
+};
+
+/** How far a metric may move against a baseline before it is a finding. */
+export interface BaselineTolerance {
+  /** Latency percentiles may rise by this share (0.2 = 20%). */
+  latencyIncrease: number;
+  /** Drop rate and ACK mismatch rate may rise by this much (absolute). */
+  rateIncrease: number;
+}
+
+export const DEFAULT_BASELINE_TOLERANCE: BaselineTolerance = { latencyIncrease: 0.2, rateIncrease: 0.0005 };
+
+export interface ThresholdConfig {
+  defaults: Record<ThresholdedMetric, Threshold>;
+  /** Per route port overrides. */
+  routes: Record<string, Partial<Record<ThresholdedMetric, Threshold>>>;
+  /** ACK fields allowed to differ between backends, beyond the protocol's own ignore-mask. */
+  ignoreAckFields: string[];
+  baselineTolerance: BaselineTolerance;
+  /** A rate or ramp plan that achieved less than this share of its asked rate is a warning. */
+  minReplayRateShare: number;
+}
+
+export function defaultThresholds(): ThresholdConfig {
+  return {
+    defaults: structuredClone(DEFAULT_THRESHOLDS),
+    routes: {},
+    ignoreAckFields: [],
+    baselineTolerance: { ...DEFAULT_BASELINE_TOLERANCE },
+    minReplayRateShare: 0.9,
+  };
+}
+
+export function classify(value: number, threshold: Threshold): MetricStatus {
+  if (value < threshold.warning) return 'healthy';
+  if (value < threshold.critical) return 'warning';
+  return 'critical';
+}
+
+export function thresholdFor(config: ThresholdConfig, metric: ThresholdedMetric, routePort: number | null): Threshold {
+  if (routePort !== null) {
+    const override = config.routes[String(routePort)]?.[metric];
+    if (override !== undefined) return override;
+  }
+  return config.defaults[metric];
+}
+
+/**
+ * Reads a thresholds YAML file:
+ * ```yaml
+ * drop_rate: { warning: 0.001, critical: 0.01 }
+ * routes:
+ *   20500:
+ *     ack_latency_p95_ms: { warning: 200, critical: 800 }
+ * ignore_ack_fields: [appVersion]
+ * baseline_tolerance: { latency_increase: 0.2, rate_increase: 0.0005 }
+ * ```
+ * Unknown keys are errors naming the key, so a typo never silently falls back to a default.
+ */
+export async function loadThresholds(path: string): Promise<ThresholdConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(`${path}: cannot be read (${(cause as Error).message})`, { file: path }, { cause });
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text) ?? {};
+  } catch (cause) {
+    throw new ConfigError(`${path}: not valid YAML: ${(cause as Error).message.split('\n')[0]}`, { file: path }, { cause });
+  }
+  return parseThresholds(parsed, path);
+}
+
+export function parseThresholds(input: unknown, source: string): ThresholdConfig {
+  const config = defaultThresholds();
+  const root = asObject(input, source, '(top level)');
+  for (const [key, value] of Object.entries(root)) {
+    if (isMetric(key)) config.defaults[key] = parseThreshold(value, source, key);
+    else if (key === 'routes') {
+      for (const [port, overrides] of Object.entries(asObject(value, source, 'routes'))) {
+        if (!/^\d+$/.test(port)) throw new ConfigError(`${source}: routes.${port}: route keys are port numbers`, { file: source, field: `routes.${port}` });
+        const route: Partial<Record<ThresholdedMetric, Threshold>> = {};
+        for (const [metric, threshold] of Object.entries(asObject(overrides, source, `routes.${port}`))) {
+          if (!isMetric(metric)) throw unknownKey(source, `routes.${port}.${metric}`);
+          route[metric] = parseThreshold(threshold, source, `routes.${port}.${metric}`);
+        }
+        config.routes[port] = route;
+      }
+    } else if (key === 'ignore_ack_fields') {
+      if (!Array.isArray(value) || value.some((field) => typeof field !== 'string')) {
+        throw new ConfigError(`${source}: ignore_ack_fields must be a list of field names`, { file: source, field: key });
+      }
+      config.ignoreAckFields = value as string[];
+    } else if (key === 'baseline_tolerance') {
+      const tolerance = asObject(value, source, key);
+      for (const [name, number] of Object.entries(tolerance)) {
+        if (typeof number !== 'number' || number < 0) throw new ConfigError(`${source}: baseline_tolerance.${name} must be a number >= 0`, { file: source, field: `baseline_tolerance.${name}` });
+        if (name === 'latency_increase') config.baselineTolerance.latencyIncrease = number;
+        else if (name === 'rate_increase') config.baselineTolerance.rateIncrease = number;
+        else throw unknownKey(source, `baseline_tolerance.${name}`);
+      }
+    } else if (key === 'min_replay_rate_share') {
+      if (typeof value !== 'number' || value < 0 || value > 1) throw new ConfigError(`${source}: min_replay_rate_share must be between 0 and 1`, { file: source, field: key });
+      config.minReplayRateShare = value;
+    } else {
+      throw unknownKey(source, key);
+    }
+  }
+  return config;
+}
+
+function isMetric(key: string): key is ThresholdedMetric {
+  return (THRESHOLDED_METRICS as readonly string[]).includes(key);
+}
+
+function parseThreshold(value: unknown, source: string, field: string): Threshold {
+  const object = asObject(value, source, field);
+  const { warning, critical } = object;
+  if (typeof warning !== 'number' || typeof critical !== 'number') {
+    throw new ConfigError(`${source}: ${field} needs numbers for both warning and critical`, { file: source, field });
+  }
+  if (critical < warning) throw new ConfigError(`${source}: ${field}: critical (${critical}) is below warning (${warning})`, { file: source, field });
+  const extra = Object.keys(object).filter((k) => k !== 'warning' && k !== 'critical');
+  if (extra.length > 0) throw unknownKey(source, `${field}.${extra[0]}`);
+  return { warning, critical };
+}
+
+function asObject(value: unknown, source: string, field: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError(`${source}: ${field} must be a mapping`, { file: source, field });
+  }
+  return value as Record<string, unknown>;
+}
+
+function unknownKey(source: string, key: string): ConfigError {
+  return new ConfigError(
+    `${source}: unknown key "${key}" (known: ${THRESHOLDED_METRICS.join(', ')}, routes, ignore_ack_fields, baseline_tolerance, min_replay_rate_share)`,
+    { file: source, field: key },
+  );
+}

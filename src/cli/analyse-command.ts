@@ -1,0 +1,64 @@
+import type { Command } from 'commander';
+import { analyseRun } from '../analyse/analyse-run.ts';
+import { exitCodeOf, type Analysis } from '../analyse/analysis.ts';
+import { mergeObservations } from '../analyse/merge-observations.ts';
+import { loadThresholds } from '../analyse/thresholds.ts';
+import { renderTerminalReport } from '../report/terminal-report.ts';
+import { toReportJson } from '../report/report-json.ts';
+import { getRun } from '../store/runs.ts';
+import { DEFAULT_STORE_PATH, withStore, type Store } from '../store/store.ts';
+import { printJson } from './output.ts';
+
+export interface AnalyseFlags {
+  db: string;
+  thresholds?: string;
+  baseline?: string;
+  strict?: boolean;
+  observations?: string;
+  json?: boolean;
+}
+
+/** Flags shared by `parity analyse` and `parity report`. */
+export function addAnalyseOptions(command: Command): Command {
+  return command
+    .option('--db <path>', 'DuckDB store file', DEFAULT_STORE_PATH)
+    .option('--thresholds <file>', 'thresholds YAML, overriding the defaults per metric and per route')
+    .option('--baseline <run|report.json>', 'compare with an earlier run or report; regressions become findings')
+    .option('--strict', 'exit 1 on GO WITH WARNINGS too')
+    .option('--observations <files>', 'merge observations recorded by other processes in their own stores (comma-separated)');
+}
+
+/** Merges, analyses and returns the analysis of a run, with the store still open for the caller. */
+export async function analyseWithFlags(store: Store, runName: string, flags: AnalyseFlags): Promise<Analysis> {
+  if (flags.observations !== undefined) {
+    const run = await getRun(store, runName);
+    await mergeObservations(store, run.runId, runName, flags.observations.split(',').filter(Boolean));
+  }
+  return analyseRun(store, runName, {
+    ...(flags.thresholds !== undefined && { thresholds: await loadThresholds(flags.thresholds) }),
+    ...(flags.baseline !== undefined && { baseline: flags.baseline }),
+  });
+}
+
+export function registerAnalyseCommand(program: Command): void {
+  addAnalyseOptions(
+    program
+      .command('analyse')
+      .alias('analyze')
+      .description('correlate a run across its legs, compute parity metrics, and give a go / no-go verdict')
+      .argument('<run>', 'run name (see parity runs)'),
+  )
+    .option('--json', 'print the analysis as report.json does')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 GO or GO WITH WARNINGS (1 with --strict), 1 NO-GO, 2 bad usage or input.\n\n' +
+        'Examples:\n  parity analyse nightly-1\n  parity analyse nightly-2 --thresholds thresholds.yaml --baseline nightly-1 --strict\n' +
+        '  parity analyse e2e --observations primary.duckdb,mirror.duckdb\n',
+    )
+    .action(async (runName: string, flags: AnalyseFlags) => {
+      const analysis = await withStore(flags.db, (store) => analyseWithFlags(store, runName, flags));
+      if (flags.json === true) printJson(toReportJson(analysis));
+      else process.stdout.write(renderTerminalReport(analysis, { colour: process.stdout.isTTY === true }));
+      process.exitCode = exitCodeOf(analysis.verdict, flags.strict === true);
+    });
+}

@@ -1,0 +1,56 @@
+import type { Analysis, Finding, MismatchSample } from '../analyse/analysis.ts';
+import type { MetricStatus, ThresholdConfig } from '../analyse/thresholds.ts';
+
+/** Version of the report.json layout; bumped only when a field changes meaning or goes away. */
+export const REPORT_SCHEMA_VERSION = 1;
+
+/** report.json: documented in the README, stable. */
+export interface ReportJson {
+  schemaVersion: number;
+  run: string;
+  verdict: 'GO' | 'GO_WITH_WARNINGS' | 'NO_GO';
+  generatedAt: string;
+  tested: {
+    capture: string | null;
+    protocol: string;
+    relay: string | null;
+    plan: unknown;
+    topology: unknown;
+    status: string;
+    reference: string;
+    backends: string[];
+    routes: { port: number; customer: string; device: string }[];
+  };
+  thresholds: ThresholdConfig;
+  metrics: { metric: string; route: number | null; backend: string | null; value: number | null; unit: string; status: MetricStatus | null }[];
+  findings: Finding[];
+  mismatches: MismatchSample[];
+  relaySelfReport: Analysis['relaySelfReport'];
+  baseline: string | null;
+}
+
+export function toReportJson(analysis: Analysis): ReportJson {
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    run: analysis.run.name,
+    verdict: analysis.verdict,
+    generatedAt: new Date().toISOString(),
+    tested: {
+      capture: analysis.captureName,
+      protocol: analysis.protocol,
+      relay: analysis.run.relay,
+      plan: analysis.run.plan,
+      topology: analysis.run.topology,
+      status: analysis.run.status,
+      reference: analysis.reference,
+      backends: analysis.backends,
+      routes: analysis.routes,
+    },
+    thresholds: analysis.thresholds,
+    metrics: analysis.metrics.map(({ metric, route, backend, value, unit, status }) => ({ metric, route, backend, value, unit, status })),
+    findings: analysis.findings,
+    mismatches: analysis.mismatchSamples,
+    relaySelfReport: analysis.relaySelfReport,
+    baseline: analysis.baseline,
+  };
+}
