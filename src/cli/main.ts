@@ -8,6 +8,7 @@ import { registerImportCommand } from './import-command.ts';
 import { printError } from './output.ts';
 import { registerRelayCommand } from './relay-command.ts';
 import { registerReplayCommand } from './replay-command.ts';
+import { registerReportCommand } from './report-command.ts';
 
 /**
  * The `parity` command line. Each command lives in its own file, parses its flags, calls its stage and prints; this
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerRelayCommand(program);
   registerReplayCommand(program);
   registerAnalyseCommand(program);
+  registerReportCommand(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -1,0 +1,39 @@
+import { formatMetricValue, metricLabel, type Analysis } from '../analyse/analysis.ts';
+import { escapeXml } from './svg-chart.ts';
+
+/**
+ * junit.xml: one test case per thresholded metric and route (and one per finding that is not a threshold), failures
+ * for critical ones; warnings pass, with the warning in system-out, so CI shows them without failing on them.
+ */
+export function renderJunitReport(analysis: Analysis): string {
+  const cases: string[] = [];
+  let failures = 0;
+  for (const metric of analysis.metrics) {
+    if (metric.status === null) continue;
+    const where = `${metric.route === null ? 'all routes' : `route ${metric.route}`}${metric.backend === null ? '' : ` ${metric.backend}`}`;
+    const name = `${metricLabel(metric.metric)} (${where})`;
+    const value = formatMetricValue(metric.value, metric.unit);
+    let body = '';
+    if (metric.status === 'critical') {
+      failures++;
+      body = `<failure message="${escapeXml(`${name}: ${value} is critical`)}" type="critical">${escapeXml(`${value}; critical from ${metric.threshold?.critical}`)}</failure>`;
+    } else if (metric.status === 'warning') {
+      body = `<system-out>${escapeXml(`WARNING ${name}: ${value}; warning from ${metric.threshold?.warning}`)}</system-out>`;
+    }
+    cases.push(`<testcase classname="parity.${escapeXml(analysis.run.name)}.${escapeXml(metric.metric)}" name="${escapeXml(name)}">${body}</testcase>`);
+  }
+  for (const finding of analysis.findings.filter((f) => f.kind !== 'threshold')) {
+    const failed = finding.severity === 'critical';
+    if (failed) failures++;
+    const body = failed ? `<failure message="${escapeXml(finding.message)}" type="${finding.kind}"/>` : `<system-out>${escapeXml(`WARNING ${finding.message}`)}</system-out>`;
+    cases.push(`<testcase classname="parity.${escapeXml(analysis.run.name)}.${finding.kind}" name="${escapeXml(finding.message)}">${body}</testcase>`);
+  }
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="relay-parity" tests="${cases.length}" failures="${failures}">
+<testsuite name="parity ${escapeXml(analysis.run.name)}" tests="${cases.length}" failures="${failures}" errors="0">
+<properties><property name="verdict" value="${analysis.verdict}"/></properties>
+${cases.join('\n')}
+</testsuite>
+</testsuites>
+`;
+}

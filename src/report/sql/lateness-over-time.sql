@@ -1,0 +1,7 @@
+-- Replay lateness (actual minus scheduled send time) per second of the run, p50 and p99, in microseconds.
+SELECT floor((actual_ns - $start_ns) / 1e9) AS second,
+       quantile_cont((actual_ns - scheduled_ns) / 1000.0, 0.5) AS p50_us,
+       quantile_cont((actual_ns - scheduled_ns) / 1000.0, 0.99) AS p99_us,
+       count(*) AS sends
+FROM sends WHERE run_id = $run_id
+GROUP BY 1 ORDER BY 1;

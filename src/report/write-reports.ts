@@ -1,0 +1,50 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Analysis } from '../analyse/analysis.ts';
+import { UsageError } from '../core/errors.ts';
+import type { Store } from '../store/store.ts';
+import { renderHtmlReport } from './html-report.ts';
+import { renderJunitReport } from './junit-report.ts';
+import { renderMarkdownReport } from './markdown-report.ts';
+import { loadChartData } from './report-data.ts';
+import { toReportJson } from './report-json.ts';
+import { screenshotReport, type PageCheck } from './screenshot.ts';
+
+export const REPORT_FORMATS = ['table', 'md', 'html', 'json', 'junit'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+export function parseFormats(value: string): ReportFormat[] {
+  const formats = value.split(',').map((f) => f.trim()).filter(Boolean);
+  const unknown = formats.filter((f) => !(REPORT_FORMATS as readonly string[]).includes(f));
+  if (unknown.length > 0) throw new UsageError(`--format: unknown format "${unknown[0]}" (known: ${REPORT_FORMATS.join(', ')})`, { field: 'format' });
+  return formats as ReportFormat[];
+}
+
+export interface WrittenReports {
+  dir: string;
+  files: string[];
+  page: PageCheck | undefined;
+}
+
+/** Writes the report files of an analysis under `<outDir>/<run>/`; the terminal table is the caller's to print. */
+export async function writeReports(store: Store, analysis: Analysis, options: { outDir: string; formats: readonly ReportFormat[]; screenshot: boolean }): Promise<WrittenReports> {
+  const dir = resolve(options.outDir, analysis.run.name);
+  mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  const write = (name: string, content: string): void => {
+    writeFileSync(join(dir, name), content);
+    files.push(join(dir, name));
+  };
+  if (options.formats.includes('json')) write('report.json', `${JSON.stringify(toReportJson(analysis), null, 2)}\n`);
+  if (options.formats.includes('md')) write('report.md', renderMarkdownReport(analysis));
+  if (options.formats.includes('junit')) write('junit.xml', renderJunitReport(analysis));
+  let page: PageCheck | undefined;
+  if (options.formats.includes('html')) {
+    write('report.html', renderHtmlReport(analysis, await loadChartData(store, analysis)));
+    if (options.screenshot) {
+      page = await screenshotReport(join(dir, 'report.html'), join(dir, 'report.png'));
+      files.push(join(dir, 'report.png'));
+    }
+  }
+  return { dir, files, page };
+}
