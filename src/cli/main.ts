@@ -9,6 +9,7 @@ import { printError } from './output.ts';
 import { registerRelayCommand } from './relay-command.ts';
 import { registerReplayCommand } from './replay-command.ts';
 import { registerReportCommand } from './report-command.ts';
+import { registerRunCommands } from './run-command.ts';
 
 /**
  * The `parity` command line. Each command lives in its own file, parses its flags, calls its stage and prints; this
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerReplayCommand(program);
   registerAnalyseCommand(program);
   registerReportCommand(program);
+  registerRunCommands(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

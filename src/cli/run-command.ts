@@ -1,0 +1,88 @@
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { exitCodeOf } from '../analyse/analysis.ts';
+import { formatCount } from '../core/format.ts';
+import { createProgress } from '../core/progress.ts';
+import { renderTerminalReport } from '../report/terminal-report.ts';
+import { parseFormats } from '../report/write-reports.ts';
+import { loadScenario } from '../scenario/load-scenario.ts';
+import { runScenario } from '../scenario/run-scenario.ts';
+import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
+import { printNote } from './output.ts';
+
+interface RunFlags {
+  db: string;
+  out: string;
+  format: string;
+  screenshot?: boolean;
+  strict?: boolean;
+}
+
+/** Where the bundled scenarios live: fixtures/scenarios of this package. */
+export const BUNDLED_SCENARIOS = fileURLToPath(new URL('../../fixtures/scenarios/', import.meta.url));
+
+function addRunOptions(command: Command): Command {
+  return command
+    .option('--db <path>', 'DuckDB store file', DEFAULT_STORE_PATH)
+    .option('--out <dir>', 'reports are written to <dir>/<run>/', 'reports')
+    .option('--format <formats>', 'report files: any of md,html,json,junit (the table is always printed)', 'md,html,json,junit')
+    .option('--screenshot', 'save a Chromium screenshot of report.html')
+    .option('--strict', 'exit 1 on GO WITH WARNINGS too');
+}
+
+/** Runs a scenario file end to end and prints the table and the verdict; the exit code is the verdict's. */
+export async function runScenarioFile(path: string, flags: RunFlags): Promise<void> {
+  const spec = await loadScenario(path);
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const progress = createProgress(spec.name);
+  try {
+    const result = await withStore(flags.db, (store) =>
+      runScenario(spec, {
+        store,
+        baseDir: resolve(dirname(path)),
+        reportsDir: flags.out,
+        formats: parseFormats(flags.format),
+        screenshot: flags.screenshot === true,
+        signal: abort.signal,
+        say: (line) => {
+          progress.done();
+          printNote(line);
+        },
+        onProgress: (p) => progress.update(p.sent, p.planned, `${formatCount(p.sent)} sent, ${Math.round(p.ratePps)} pps, ${formatCount(p.acks)} ACKs`),
+      }),
+    );
+    progress.done();
+    process.stdout.write(renderTerminalReport(result.analysis, { colour: process.stdout.isTTY === true }));
+    printNote(`reports: ${result.reports.dir}`);
+    for (const unmet of result.unmet) printNote(`scenario expectation not met: ${unmet}`);
+    process.exitCode = result.unmet.length > 0 ? 1 : result.replay.status === 'interrupted' ? 130 : exitCodeOf(result.analysis.verdict, flags.strict === true);
+  } finally {
+    progress.done();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+export function registerRunCommands(program: Command): void {
+  addRunOptions(
+    program
+      .command('run')
+      .description('run a whole validation from a scenario file: start, replay, analyse, report, tear down')
+      .argument('<scenario>', 'scenario YAML (see fixtures/scenarios/)'),
+  )
+    .addHelpText('after', '\nExamples:\n  parity run fixtures/scenarios/go.yaml\n  parity run my-cutover.yaml --strict --out ci-reports\n')
+    .action((scenario: string, flags: RunFlags) => runScenarioFile(scenario, flags));
+
+  addRunOptions(
+    program
+      .command('demo')
+      .description('run the bundled demo: the fleet fixture through the reference relay to two simulated backends')
+      .option('--broken', 'the same with a misbehaving mirror: a NO-GO with its findings'),
+  )
+    .addHelpText('after', '\nExamples:\n  parity demo\n  parity demo --broken\n')
+    .action((flags: RunFlags & { broken?: boolean }) => runScenarioFile(join(BUNDLED_SCENARIOS, flags.broken === true ? 'demo-broken.yaml' : 'demo.yaml'), flags));
+}

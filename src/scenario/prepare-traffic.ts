@@ -1,0 +1,32 @@
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, extname, join } from 'node:path';
+import { captureExists, getCapture, type CaptureSummary } from '../capture/capture-catalog.ts';
+import { importCaptures } from '../capture/import-capture.ts';
+import { DEFAULT_FLEET } from '../fixtures/fleet-generator.ts';
+import { writeFleetCapture } from '../fixtures/write-fleet-capture.ts';
+import type { Store } from '../store/store.ts';
+import type { ScenarioSpec } from './scenario-spec.ts';
+
+/**
+ * The capture a scenario replays: a capture already in the store, a capture file (imported once, under its file
+ * name), or a fleet generated for the scenario.
+ */
+export async function prepareTraffic(store: Store, spec: ScenarioSpec, baseDir: string): Promise<CaptureSummary> {
+  const traffic = spec.traffic;
+  if ('generate' in traffic) {
+    const { devices, durationMs, intervalMs, seed } = traffic.generate;
+    const name = `${spec.name}-generated-${devices}x${durationMs / 1000}s-${seed}`;
+    if (!(await captureExists(store, name))) {
+      const file = join(tmpdir(), `${name}-${process.pid}.pcap`);
+      writeFleetCapture(file, { ...DEFAULT_FLEET, protocol: spec.protocol, devices, durationSec: durationMs / 1000, reportIntervalSec: intervalMs / 1000, seed }, 'pcap');
+      await importCaptures(store, { files: [file], name });
+    }
+    return getCapture(store, name);
+  }
+  const file = [traffic.capture, join(baseDir, traffic.capture)].find((candidate) => existsSync(candidate));
+  if (file === undefined) return getCapture(store, traffic.capture);
+  const name = basename(file, extname(file));
+  if (!(await captureExists(store, name))) await importCaptures(store, { files: [file], name });
+  return getCapture(store, name);
+}

@@ -1,0 +1,191 @@
+import { randomInt } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { analyseRun } from '../analyse/analyse-run.ts';
+import type { Analysis } from '../analyse/analysis.ts';
+import { RelayPoller } from '../analyse/relay-poller.ts';
+import { SimulatedBackend } from '../backends/simulated-backend.ts';
+import type { CaptureSummary } from '../capture/capture-catalog.ts';
+import { SubprocessError } from '../core/errors.ts';
+import { getProtocol } from '../protocols/index.ts';
+import { replayCapture, type ReplayProgress, type ReplayResult } from '../replay/replayer.ts';
+import { writeReports, type ReportFormat, type WrittenReports } from '../report/write-reports.ts';
+import { ObservationWriter } from '../store/observation-writer.ts';
+import { createRun, finishRun, nextRunName } from '../store/runs.ts';
+import type { Store } from '../store/store.ts';
+import { spawnTracked, stopTracked } from './child-processes.ts';
+import { prepareTraffic } from './prepare-traffic.ts';
+import { RelayProcess } from './relay-process.ts';
+import type { ScenarioSpec } from './scenario-spec.ts';
+import { Timeline } from './timeline.ts';
+
+export interface RunScenarioOptions {
+  store: Store;
+  /** Directory scenario paths (a capture file) are relative to. */
+  baseDir: string;
+  reportsDir: string;
+  formats: readonly ReportFormat[];
+  screenshot: boolean;
+  signal?: AbortSignal;
+  onProgress?: (progress: ReplayProgress) => void;
+  /** One line per step, for the user. */
+  say?: (line: string) => void;
+}
+
+export interface ScenarioResult {
+  runName: string;
+  replay: ReplayResult;
+  analysis: Analysis;
+  reports: WrittenReports;
+  timeline: Timeline['applied'];
+  /** What `expect` in the scenario asked for and did not get. */
+  unmet: string[];
+}
+
+interface Addresses {
+  relay: string;
+  backends: Map<string, string>;
+}
+
+/**
+ * Runs a whole validation: prepareTraffic -> startBackends -> startRelay -> replayCapture (with the relay poller and
+ * the fault timeline) -> drainBackends -> stopAll -> analyseRun -> writeReports. Everything it starts is stopped in
+ * a `finally`, also on Ctrl-C or a failure half-way.
+ */
+export async function runScenario(spec: ScenarioSpec, options: RunScenarioOptions): Promise<ScenarioResult> {
+  const { store } = options;
+  const say = options.say ?? (() => undefined);
+  const capture = await prepareTraffic(store, spec, options.baseDir);
+  const addresses = allocateAddresses(spec);
+  const runName = await nextRunName(store, spec.name);
+  const topology = topologyOf(spec, addresses, capture);
+  const runId = await createRun(store, { name: runName, kind: 'scenario', protocol: spec.protocol, relay: addresses.relay, topology, thresholds: spec.thresholds });
+  say(`run ${runName}: ${capture.uplinkDatagrams} uplink packets of ${capture.name} from ${capture.devices} devices through ${spec.relay.kind === 'builtin' ? 'the reference relay' : 'the relay'} at ${addresses.relay}`);
+  const observations = await ObservationWriter.create(store, runId);
+  const dir = mkdtempSync(join(tmpdir(), `parity-${spec.name}-`));
+  const backends = new Map<string, SimulatedBackend>();
+  let relay: RelayProcess | undefined;
+  let external: ReturnType<typeof spawnTracked> | undefined;
+  let replay: ReplayResult;
+  let timeline: Timeline | undefined;
+  try {
+    await startBackends(spec, addresses, capture.routePorts, observations, backends);
+    if (spec.relay.kind === 'builtin') {
+      relay = await RelayProcess.start(dir, { address: addresses.relay, responseTimeoutMs: spec.relay.responseTimeoutMs, routes: relayRoutes(spec, addresses, capture.routePorts) });
+    } else {
+      external = await startExternalRelay(spec.relay);
+    }
+    const debugUrl = relay?.debugUrl ?? (spec.relay.kind === 'external' ? spec.relay.debugUrl : undefined);
+    const poller = debugUrl === undefined ? undefined : new RelayPoller(store, runId, debugUrl);
+    poller?.start();
+    const started = timeline = new Timeline(spec.timeline, { backends, ...(relay !== undefined && { reload: (globals) => (relay as RelayProcess).reload(globals) }) });
+    say(`replaying (${spec.replay.pace.kind === 'original' ? `original timing x${spec.replay.pace.speed}` : spec.replay.pace.kind})${spec.timeline.length > 0 ? ` with ${spec.timeline.length} timeline events` : ''}`);
+    replay = await replayCapture({
+      store,
+      capture: capture.name,
+      relayHost: addresses.relay,
+      portMap: new Map(),
+      plan: { pace: spec.replay.pace, loops: spec.replay.loops, durationMs: spec.replay.durationMs, sample: spec.replay.sample, seed: spec.replay.seed },
+      protocol: getProtocol(spec.protocol),
+      devices: spec.replay.devices,
+      ackTimeoutMs: spec.replay.ackTimeoutMs,
+      existingRun: { runId, name: runName },
+      topology,
+      thresholds: spec.thresholds,
+      onStart: (startNs) => started.start(startNs),
+      ...(options.signal !== undefined && { signal: options.signal }),
+      ...(options.onProgress !== undefined && { onProgress: options.onProgress }),
+    });
+    await started.stop();
+    // Backends still owe delayed ACKs to the last requests; the run's observations end when they are sent.
+    await Promise.all([...backends.values()].map((b) => b.idle(spec.replay.ackTimeoutMs)));
+    await poller?.stop();
+  } catch (error) {
+    await finishRun(store, runId, 'failed', process.hrtime.bigint()).catch(() => undefined);
+    throw error;
+  } finally {
+    await timeline?.stop();
+    await relay?.stop();
+    if (external !== undefined) await stopTracked(external);
+    for (const backend of backends.values()) await backend.stop();
+    observations.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  say(`replay ${replay.status}: ${replay.stats.sent} sent, ${replay.stats.acks} ACKs; analysing`);
+  const analysis = await analyseRun(store, runName, { thresholds: spec.thresholds, ...(spec.baseline !== undefined && { baseline: spec.baseline }) });
+  const reports = await writeReports(store, analysis, { outDir: options.reportsDir, formats: options.formats, screenshot: options.screenshot });
+  return { runName, replay, analysis, reports, timeline: timeline.applied, unmet: unmetExpectations(spec, analysis) };
+}
+
+/** A /24 of loopback for the relay and backends of this run (listening sockets must not collide across runs). */
+function allocateAddresses(spec: ScenarioSpec): Addresses {
+  const block = `127.${randomInt(100, 200)}.${randomInt(0, 250)}`;
+  const relay = spec.relay.kind === 'builtin' ? (spec.relay.address ?? `${block}.1`) : spec.relay.address;
+  const backends = new Map<string, string>();
+  spec.backends.forEach((backend, index) => backends.set(backend.role, backend.address ?? `${block}.${2 + index}`));
+  return { relay, backends };
+}
+
+async function startBackends(spec: ScenarioSpec, addresses: Addresses, ports: readonly number[], sink: ObservationWriter, into: Map<string, SimulatedBackend>): Promise<void> {
+  for (const backend of spec.backends) {
+    const simulated = new SimulatedBackend({ protocol: getProtocol(spec.protocol), ip: addresses.backends.get(backend.role) as string, ports, role: backend.role, faults: backend.faults, sink });
+    await simulated.start();
+    into.set(backend.role, simulated);
+  }
+}
+
+function relayRoutes(spec: ScenarioSpec, addresses: Addresses, ports: readonly number[]): { globals: Record<string, unknown>; routes: Record<string, unknown>[] } {
+  const relay = spec.relay as Extract<ScenarioSpec['relay'], { kind: 'builtin' }>;
+  const primary = addresses.backends.get('primary');
+  const mirror = addresses.backends.get('mirror');
+  const labels = { customer: relay.customer, Device: relay.device };
+  if (primary === undefined || spec.backends.some((b) => b.role.startsWith('target-'))) {
+    const targets = spec.backends.map((b) => ({ ip: addresses.backends.get(b.role) as string }));
+    return { globals: relay.globals, routes: ports.map((port) => ({ port, targets, primary_index: 0, ...labels })) };
+  }
+  const globals = { mirror: mirror !== undefined, ...(mirror !== undefined && { mirror_ip: mirror }), ...relay.globals };
+  return { globals, routes: ports.map((port) => ({ port, target: primary, ...labels })) };
+}
+
+async function startExternalRelay(relay: Extract<ScenarioSpec['relay'], { kind: 'external' }>): Promise<ReturnType<typeof spawnTracked> | undefined> {
+  const child = relay.command === undefined ? undefined : spawnTracked('sh', ['-c', relay.command], { stdio: 'ignore' });
+  const deadline = Date.now() + 30_000;
+  if (relay.readyUrl !== undefined) {
+    for (;;) {
+      const ok = await request(relay.readyUrl).then((r) => (r.body.dump(), r.statusCode === 200), () => false);
+      if (ok) break;
+      if (Date.now() > deadline || child?.exitCode !== null && child !== undefined) {
+        if (child !== undefined) await stopTracked(child);
+        throw new SubprocessError(`relay under test never became ready at ${relay.readyUrl}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  } else if (child !== undefined) {
+    await new Promise((resolve) => setTimeout(resolve, relay.readyAfterMs));
+  }
+  return child;
+}
+
+function topologyOf(spec: ScenarioSpec, addresses: Addresses, capture: CaptureSummary): unknown {
+  const relay = spec.relay;
+  return {
+    scenario: spec.name,
+    description: spec.description,
+    relay: relay.kind === 'builtin' ? { kind: 'builtin', address: addresses.relay, ...relay.globals } : { kind: 'external', address: relay.address, debug: relay.debugUrl ?? null },
+    backends: spec.backends.map((b) => ({ role: b.role, ip: addresses.backends.get(b.role), faults: b.faults, observed: 'built-in' })),
+    routes: capture.routePorts.map((port) => ({ port, customer: relay.kind === 'builtin' ? relay.customer : '', device: relay.kind === 'builtin' ? relay.device : '' })),
+    timeline: spec.timeline,
+  };
+}
+
+function unmetExpectations(spec: ScenarioSpec, analysis: Analysis): string[] {
+  if (spec.expect === undefined) return [];
+  const unmet: string[] = [];
+  if (spec.expect.verdict !== undefined && spec.expect.verdict !== analysis.verdict) unmet.push(`verdict ${analysis.verdict}, expected ${spec.expect.verdict}`);
+  for (const wanted of spec.expect.findings) {
+    if (!analysis.findings.some((f) => f.message.includes(wanted))) unmet.push(`no finding mentions "${wanted}"`);
+  }
+  return unmet;
+}
