@@ -69,8 +69,17 @@ export interface Analysis {
   baseline: string | null;
 }
 
+/**
+ * The metrics a verdict is decided on: every route-level one, and an all-routes one only where no route-level twin
+ * (same metric and backend) was judged. Per-route overrides then decide, and one fault is not counted twice.
+ */
+export function judgedMetrics(metrics: readonly Metric[]): Metric[] {
+  const routeLevel = new Set(metrics.filter((m) => m.route !== null && m.status !== null).map((m) => `${m.metric}|${m.backend}`));
+  return metrics.filter((m) => m.route !== null || !routeLevel.has(`${m.metric}|${m.backend}`));
+}
+
 export function verdictOf(metrics: readonly Metric[], findings: readonly Finding[]): Verdict {
-  const severities = [...metrics.map((m) => m.status), ...findings.map((f) => f.severity)];
+  const severities = [...judgedMetrics(metrics).map((m) => m.status), ...findings.map((f) => f.severity)];
   if (severities.includes('critical')) return 'NO_GO';
   if (severities.includes('warning')) return 'GO_WITH_WARNINGS';
   return 'GO';

@@ -1,5 +1,5 @@
 import type { DeviceProtocol } from '../protocols/protocol.ts';
-import { formatMetricValue, metricLabel, type Finding, type Metric, type MismatchSample, type RelaySelfReport } from './analysis.ts';
+import { formatMetricValue, judgedMetrics, metricLabel, type Finding, type Metric, type MismatchSample, type RelaySelfReport } from './analysis.ts';
 import { classify, thresholdFor, type ThresholdConfig, type ThresholdedMetric } from './thresholds.ts';
 
 const THRESHOLD_OF_METRIC: Record<string, ThresholdedMetric> = {
@@ -27,10 +27,8 @@ export function applyThresholds(metrics: Metric[], thresholds: ThresholdConfig):
  */
 export function thresholdFindings(metrics: readonly Metric[], samples: readonly MismatchSample[], protocol: DeviceProtocol, reference: string): Finding[] {
   const findings: Finding[] = [];
-  const routeLevel = new Set(metrics.filter((m) => m.route !== null && m.status !== null).map((m) => `${m.metric}|${m.backend}`));
-  for (const metric of metrics) {
+  for (const metric of judgedMetrics(metrics)) {
     if (metric.status === null || metric.status === 'healthy' || metric.threshold === undefined) continue;
-    if (metric.route === null && routeLevel.has(`${metric.metric}|${metric.backend}`)) continue;
     const edge = metric.status === 'critical' ? metric.threshold.critical : metric.threshold.warning;
     const where = metric.route === null ? '' : ` on route ${metric.route}`;
     const who = metric.backend === null ? 'relay' : metric.backend;

@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { analyseRun } from '../../src/analyse/analyse-run.ts';
+import { parseThresholds } from '../../src/analyse/thresholds.ts';
+import { withStore } from '../../src/store/store.ts';
+import { quickRun } from '../helpers/quick-run.ts';
+import { withTempDir } from '../helpers/temp-dir.ts';
+
+describe('analysis of runs with injected differences', () => {
+  it('identical backends: GO, every uplink delivered to both, every requested ACK answered and matched', async () => {
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 'a.duckdb'), async (store) => {
+        const { analysis } = await quickRun(store, dir, { name: 'same' });
+        expect(analysis.verdict).toBe('GO');
+        const metric = (name: string, backend: string | null): number | null => analysis.metrics.find((m) => m.metric === name && m.route === null && m.backend === backend)?.value ?? null;
+        expect(metric('lost', 'primary')).toBe(0);
+        expect(metric('lost', 'mirror')).toBe(0);
+        expect(metric('sent', 'mirror')).toBe(metric('delivered', 'mirror'));
+        expect(metric('acked', 'mirror')).toBe(metric('ack_expected', 'mirror'));
+        expect(metric('ack_mismatch_rate', 'mirror')).toBe(0);
+        expect(metric('device_ack_rate', null)).toBe(1);
+        // The packet_parity table is there for anyone to query: one row per uplink packet and backend.
+        const [row] = await store.query("SELECT count(*) n, count(DISTINCT uplink_id) uplinks FROM packet_parity JOIN runs USING (run_id) WHERE name = 'same-1'");
+        expect(row?.n).toBe((row?.uplinks as bigint) * 2n);
+      });
+    });
+  });
+
+  it('a per-route threshold override and ignored ACK fields change the verdict, and a baseline turns a regression into a finding', async () => {
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 'a.duckdb'), async (store) => {
+        const slow = await quickRun(store, dir, { name: 'slow', mirror: { latency: '150ms', ack_version: '1.0.0' } });
+        expect(slow.analysis.verdict).toBe('NO_GO');
+        const lenient = parseThresholds({ routes: { 20500: { ack_latency_p95_ms: { warning: 400, critical: 900 } } }, ignore_ack_fields: ['appVersion'] }, 'inline');
+        const relaxed = await analyseRun(store, slow.runName, { thresholds: lenient });
+        expect(relaxed.verdict).toBe('GO');
+        // Against a fast baseline run, the slow mirror's p95 is a regression even where thresholds pass it.
+        const fast = await quickRun(store, dir, { name: 'fast' });
+        const compared = await analyseRun(store, slow.runName, { thresholds: lenient, baseline: fast.runName });
+        expect(compared.verdict).toBe('NO_GO');
+        expect(compared.findings.some((f) => f.kind === 'regression' && f.backend === 'mirror' && f.metric === 'ack_latency_p95_ms')).toBe(true);
+        // A report.json works as a baseline too.
+        await analyseRun(store, fast.runName);
+        const reportJson = join(dir, 'fast.json');
+        const { writeFileSync } = await import('node:fs');
+        const { toReportJson } = await import('../../src/report/report-json.ts');
+        writeFileSync(reportJson, JSON.stringify(toReportJson(await analyseRun(store, fast.runName))));
+        const fromFile = await analyseRun(store, slow.runName, { thresholds: lenient, baseline: reportJson });
+        expect(fromFile.findings.filter((f) => f.kind === 'regression').map((f) => f.metric)).toContain('ack_latency_p95_ms');
+        expect(JSON.parse(readFileSync(reportJson, 'utf8')).schemaVersion).toBe(1);
+      });
+    });
+  });
+});

@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { calampLmd } from '../../src/protocols/calamp-lmd.ts';
+import { quantile } from '../../src/core/stats.ts';
+import { num, withStore } from '../../src/store/store.ts';
+import type { ReportJson } from '../../src/report/report-json.ts';
+import { killAllParity, runParity } from '../helpers/run-parity.ts';
+import { withTempDir } from '../helpers/temp-dir.ts';
+
+const SCENARIOS = join(import.meta.dirname, '../../fixtures/scenarios');
+const SCENARIO_TIMEOUT_MS = 120_000;
+
+afterEach(killAllParity);
+
+async function runScenario(dir: string, file: string): Promise<{ code: number | null; report: ReportJson; db: string; stdout: string; stderr: string }> {
+  const db = join(dir, 'scenario.duckdb');
+  const run = await runParity(['run', join(SCENARIOS, file), '--db', db, '--out', join(dir, 'reports'), '--format', 'json,md,html,junit'], { timeoutMs: SCENARIO_TIMEOUT_MS });
+  const runDir = /reports: (.+)/.exec(run.stderr)?.[1]?.trim() ?? '';
+  const report = JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as ReportJson;
+  return { code: run.code, report, db, stdout: run.stdout, stderr: run.stderr };
+}
+
+const findingsOf = (report: ReportJson): string[] => report.findings.map((f) => f.message);
+
+describe('repository scenarios through parity run', () => {
+  it.each([
+    { file: 'go.yaml', verdict: 'GO', code: 0, findings: [] as RegExp[] },
+    { file: 'mirror-loss.yaml', verdict: 'NO_GO', code: 1, findings: [/^mirror: frame drop rate 2\.\d+% on route 20500 is critical/] },
+    { file: 'ack-mismatch.yaml', verdict: 'NO_GO', code: 1, findings: [/^mirror: ACK mismatch rate 100\.00% .*app version differs \(primary 0\.0\.0, mirror 2\.0\.0\)/] },
+    { file: 'latency-warning.yaml', verdict: 'GO_WITH_WARNINGS', code: 0, findings: [/^mirror: ACK latency p95 3\d\d\.\d ms on route 20500 is warning/] },
+  ])('$file gives $verdict with its findings', async ({ file, verdict, code, findings }) => {
+    await withTempDir(async (dir) => {
+      const result = await runScenario(dir, file);
+      expect(result.code, result.stderr).toBe(code);
+      expect(result.report.verdict).toBe(verdict);
+      for (const pattern of findings) expect(findingsOf(result.report).some((f) => pattern.test(f)), findingsOf(result.report).join('\n')).toBe(true);
+      if (verdict === 'GO') expect(result.report.findings).toEqual([]);
+      // Faults are named on the mirror only: the primary is healthy in every scenario.
+      expect(result.report.metrics.filter((m) => m.backend === 'primary' && (m.status === 'warning' || m.status === 'critical'))).toEqual([]);
+    });
+  }, SCENARIO_TIMEOUT_MS);
+
+  it('mirror-killed: the ACK flow holds (p95 within 10%, or 1 ms), and the mirror\'s gap shows in the drift windows', async () => {
+    await withTempDir(async (dir) => {
+      const result = await runScenario(dir, 'mirror-killed.yaml');
+      expect(result.report.verdict).toBe('NO_GO');
+      expect(findingsOf(result.report).some((f) => f.startsWith('mirror: frame drop rate'))).toBe(true);
+      await withStore(result.db, async (store) => {
+        const rows = await store.query(
+          `SELECT (sent_ns - (SELECT min(sent_ns) FROM packet_parity)) / 1e9 AS at_s, round_trip_ms FROM packet_parity
+           WHERE backend = 'primary' AND round_trip_ms IS NOT NULL`,
+        );
+        const before = rows.filter((r) => num(r.at_s) < 4).map((r) => num(r.round_trip_ms));
+        const during = rows.filter((r) => num(r.at_s) >= 4.5 && num(r.at_s) < 10.5).map((r) => num(r.round_trip_ms));
+        const p95Before = quantile(before, 0.95) as number;
+        const p95During = quantile(during, 0.95) as number;
+        console.info(`device round trip p95: mirror up ${p95Before.toFixed(2)} ms, mirror down ${p95During.toFixed(2)} ms`);
+        expect(p95During).toBeLessThan(Math.max(p95Before * 1.1, p95Before + 1));
+        // Every request that wanted an ACK got one while the mirror was down.
+        const [acks] = await store.query(`SELECT count(*) FILTER (WHERE device_acked) acked, count(*) FILTER (WHERE wants_ack) wanted FROM packet_parity WHERE backend = 'primary'`);
+        expect(acks?.acked).toBe(acks?.wanted);
+        const windows = await store.query("SELECT window_start_s, sum(delivered) FILTER (WHERE backend = 'mirror') AS mirror_delivered, sum(delivered) FILTER (WHERE backend = 'primary') AS primary_delivered FROM drift_windows GROUP BY 1 ORDER BY 1");
+        const gaps = windows.filter((w) => num(w.mirror_delivered) < num(w.primary_delivered) * 0.9);
+        expect(gaps.length).toBeGreaterThan(0);
+      });
+      const html = readFileSync(join(dir, 'reports', result.report.run, 'report.html'), 'utf8');
+      expect(html).toContain('id="chart-drift"');
+    });
+  }, SCENARIO_TIMEOUT_MS);
+
+  it('ack-flip: a live reload moves the ACK source to the mirror half-way, and the run stays GO', async () => {
+    await withTempDir(async (dir) => {
+      const result = await runScenario(dir, 'ack-flip.yaml');
+      expect(result.report.verdict).toBe('GO');
+      await withStore(result.db, async (store) => {
+        const rows = await store.query("SELECT ts_ns, payload FROM observations WHERE leg = 'relay>device' ORDER BY ts_ns");
+        const versions = rows.map((r) => String(calampLmd.decodeAck(r.payload as Uint8Array).fields.appVersion));
+        const firstMirror = versions.indexOf('2.0.0');
+        expect(firstMirror).toBeGreaterThan(100);
+        // Before the flip every ACK is the primary's; after it, the mirror's (a few in flight at the swap aside).
+        expect(versions.slice(0, firstMirror).every((v) => v === '0.0.0')).toBe(true);
+        const after = versions.slice(firstMirror + 20);
+        expect(after.length).toBeGreaterThan(100);
+        expect(after.every((v) => v === '2.0.0')).toBe(true);
+      });
+    });
+  }, SCENARIO_TIMEOUT_MS);
+});
