@@ -55,3 +55,25 @@ export function printRows(title: string, head: readonly string[], rows: readonly
 
 export const fmtRate = (perSecond: number): string =>
   perSecond >= 1e6 ? `${(perSecond / 1e6).toFixed(2)}M` : `${(perSecond / 1e3).toFixed(0)}k`;
+
+/** Starts a UDP sink process (bench/udp-sink.ts) and returns a function that stops it and returns its count. */
+export async function startSink(ip: string, port: number): Promise<() => Promise<number>> {
+  const child = spawn(process.execPath, [RUN_TS, join(import.meta.dirname, 'udp-sink.ts'), ip, String(port)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  let out = '';
+  let exited = false;
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.on('exit', () => (exited = true));
+  process.once('exit', () => child.kill('SIGKILL'));
+  const deadline = Date.now() + 10_000;
+  while (!out.includes('ready')) {
+    if (exited || Date.now() > deadline) throw new Error(`the UDP sink on ${ip}:${port} did not start (is the port taken?)`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return async () => {
+    const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+    child.kill('SIGTERM');
+    await closed;
+    const last = out.trim().split('\n').pop() ?? '{}';
+    return (JSON.parse(last) as { received?: number }).received ?? 0;
+  };
+}

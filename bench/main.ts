@@ -1,8 +1,10 @@
 // `npm run bench -- [name...]`: runs the named benchmarks (all when none is named) and prints their figures.
 import { benchImport } from './import.ts';
+import { benchReplay } from './replay.ts';
 
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   import: benchImport,
+  replay: benchReplay,
 };
 
 const asked = process.argv.slice(2);

@@ -15,8 +15,15 @@ export function nowNs(): number {
 const immediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Resolves at (or as soon as possible after) `targetNs`; returns the time it resolved. */
-export async function waitUntil(targetNs: number, stopped: () => boolean): Promise<number> {
+/** A wait this long leaves room for work that blocks the event loop (a store commit takes 5-15 ms). */
+export const SLACK_NS = 20_000_000;
+
+/**
+ * Resolves at (or as soon as possible after) `targetNs`; returns the time it resolved. `onSlack` runs when the wait
+ * is long enough to absorb blocking work, before the wait starts.
+ */
+export async function waitUntil(targetNs: number, stopped: () => boolean, onSlack?: () => void): Promise<number> {
+  if (onSlack !== undefined && targetNs - nowNs() > SLACK_NS) onSlack();
   for (;;) {
     const now = nowNs();
     const wait = targetNs - now;

@@ -9,13 +9,22 @@ import type { Store } from '../store/store.ts';
 import { DeviceFleet } from './device-fleet.ts';
 import { nowNs, waitUntil, yieldToEventLoop } from './pacer.ts';
 import { describePace, Schedule, type ReplayPlan } from './replay-plan.ts';
-import { streamUplink, summarizeUplink, type UplinkPacket } from './uplink-source.ts';
+import { ReadAhead } from './read-ahead.ts';
+import { captureAddresses, loopUplink, summarizeUplink, type UplinkPacket } from './uplink-source.ts';
 
 /** Time between starting the clock and the first send, so sockets and writers are settled when timing starts. */
 const LEAD_NS = 20_000_000;
 /** Sends in a row before the event loop must run (replies are read, writes flushed), however late the plan is. */
 const MAX_SENDS_WITHOUT_YIELD = 256;
 const PROGRESS_INTERVAL_NS = 250_000_000;
+/**
+ * The store commits while the pacer has time to spare, at most once a second; when a plan never leaves any, a commit
+ * is forced this often: a crash loses at most this much of the run.
+ */
+export const COMMIT_BOUND_MS = 10_000;
+const COMMIT_WHEN_IDLE_MS = 1000;
+/** Chunks of 2,048 packets read ahead of the pacer: enough to hide a new loop's query behind a second of sending. */
+const READ_AHEAD_CHUNKS = 8;
 
 export interface ReplayOptions {
   store: Store;
@@ -102,8 +111,8 @@ export async function replayCapture(options: ReplayOptions): Promise<ReplayResul
     runName = options.runName ?? (await nextRunName(store, `${capture.name}-replay`));
     runId = await createRun(store, { name: runName, ...runFields });
   }
-  const observations = await ObservationWriter.create(store, runId);
-  const sends = await SendWriter.create(store, runId);
+  const observations = await ObservationWriter.create(store, runId, { flushIntervalMs: COMMIT_BOUND_MS });
+  const sends = await SendWriter.create(store, runId, { flushIntervalMs: COMMIT_BOUND_MS });
   const reversePorts = new Map([...options.portMap].map(([route, relay]) => [relay, route]));
   const fleet = new DeviceFleet(options.devices, protocol, observations, (relayPort) => reversePorts.get(relayPort) ?? relayPort);
   const connection = await store.connect();
@@ -155,8 +164,7 @@ async function sendLoop(context: {
   const devices = uplink.devices.size < uplink.allDevices ? [...uplink.devices.keys()] : undefined;
   const planned = uplink.packets * plan.loops;
   const state = { sent: 0, sendErrors: 0, sinceYield: 0, nextProgressNs: 0 };
-  const startNs = nowNs() + LEAD_NS;
-  options.onStart?.(startNs);
+  const clock = { startNs: 0 };
   const send = (packet: UplinkPacket, loop: number, scheduledNs: number): void => {
     const device = fleet.get(packet.device);
     if (device === undefined) return;
@@ -192,25 +200,29 @@ async function sendLoop(context: {
   };
   let interrupted = false;
   let index = 0;
-  outer: for (let loop = 0; loop < plan.loops; loop++) {
-    const stream = streamUplink(connection, { captureId: capture.captureId, routePorts: capture.routePorts, firstTsNs: uplink.firstTsNs, devices });
-    for await (const batch of stream) {
-      for (const packet of batch) {
+  const addresses = await captureAddresses(options.store, capture.captureId);
+  const source = new ReadAhead(loopUplink(connection, plan.loops, { captureId: capture.captureId, routePorts: capture.routePorts, firstTsNs: uplink.firstTsNs, devices, addresses }), READ_AHEAD_CHUNKS);
+  try {
+    let current = await source.next();
+    // The clock starts once the first chunk is in hand: the query's sort must not make the first packets late.
+    const startNs = nowNs() + LEAD_NS;
+    clock.startNs = startNs;
+    options.onStart?.(startNs);
+    outer: for (; current !== undefined; current = await source.next()) {
+      const { loop, chunk } = current;
+      for (let row = 0; row < chunk.size; row++) {
+        const packet = chunk.packet(row);
         if (stopped()) {
           interrupted = true;
-          await stream.return(undefined);
           break outer;
         }
         const offsetNs = schedule.offsetNs(index, loop, packet.offsetNs);
-        if (offsetNs !== undefined && offsetNs > durationNs) {
-          await stream.return(undefined);
-          break outer;
-        }
+        if (offsetNs !== undefined && offsetNs > durationNs) break outer;
         let scheduledNs = Number.NaN;
         if (offsetNs !== undefined) {
           scheduledNs = startNs + offsetNs;
           if (scheduledNs > nowNs()) {
-            await waitUntil(scheduledNs, stopped);
+            await waitUntil(scheduledNs, stopped, () => options.store.flushStale(COMMIT_WHEN_IDLE_MS));
             state.sinceYield = 0;
           }
         }
@@ -224,7 +236,10 @@ async function sendLoop(context: {
         if (offsetNs === undefined && durationNs !== Number.POSITIVE_INFINITY && nowNs() - startNs > durationNs) break outer;
       }
     }
+  } finally {
+    await source.close();
   }
+  const startNs = clock.startNs;
   return { startNs, endNs: nowNs(), sent: state.sent, sendErrors: state.sendErrors, lateness, interrupted };
 }
 

@@ -1,8 +1,10 @@
-import type { DuckDBBlobVector, DuckDBConnection } from '@duckdb/node-api';
+import duckdb from '@duckdb/node-bindings';
+import type { DuckDBBlobVector, DuckDBConnection, DuckDBDataChunk } from '@duckdb/node-api';
 import { seedFromText } from '../core/random.ts';
 import { loadSql } from '../store/sql-file.ts';
 import { num, str, type Store } from '../store/store.ts';
 
+const COPY_SLICE_ROWS = 256;
 const UPLINK_SQL = loadSql(import.meta.url, './sql/uplink-packets.sql');
 const SUMMARY_SQL = loadSql(import.meta.url, './sql/uplink-summary.sql');
 
@@ -54,42 +56,94 @@ export async function summarizeUplink(store: Store, captureId: number, routePort
   return { devices, allDevices: rows.length, packets, firstTsNs: first ?? 0n, spanNs: first === undefined || last === undefined ? 0 : Number(last - first) };
 }
 
+/** A chunk of uplink packets; each packet is built when the pacer reaches it, not all at once. */
+export interface UplinkChunk {
+  size: number;
+  packet(row: number): UplinkPacket;
+}
+
+/** Copies a fixed-width column of a chunk out of DuckDB in one native call. */
+function column<T extends Int32Array | Uint32Array | Float64Array>(chunk: DuckDBDataChunk, index: number, type: { new (buffer: ArrayBufferLike, offset: number, length: number): T; BYTES_PER_ELEMENT: number }): T {
+  const bytes = duckdb.vector_get_data(duckdb.data_chunk_get_vector(chunk.chunk, index), chunk.rowCount * type.BYTES_PER_ELEMENT);
+  return new type(bytes.buffer, bytes.byteOffset, chunk.rowCount);
+}
+
 /**
  * Streams the uplink in time order a data chunk (2,048 packets) at a time, on a connection of its own so the
  * replayer's writes on the main connection never cut the stream short. Memory stays flat in the capture's size.
+ * Numbers cross a column at a time; payloads and packet objects are made per packet, when it is sent, so no
+ * chunk costs the pacer a block of milliseconds (converting a chunk value by value took ~9 ms).
  */
 export async function* streamUplink(
   connection: DuckDBConnection,
-  options: { captureId: number; routePorts: readonly number[]; firstTsNs: bigint; devices: readonly string[] | undefined },
-): AsyncGenerator<UplinkPacket[]> {
+  options: { captureId: number; routePorts: readonly number[]; firstTsNs: bigint; devices: readonly string[] | undefined; addresses: ReadonlyMap<number, string> },
+): AsyncGenerator<UplinkChunk> {
   const result = await connection.stream(UPLINK_SQL, {
     capture_id: options.captureId,
     first_ts_ns: options.firstTsNs,
     route_ports: `[${options.routePorts.join(',')}]`,
     devices: options.devices === undefined ? null : `[${options.devices.map((d) => `'${d}'`).join(',')}]`,
   });
+  const deviceNames = new Map<number, string>();
+  const deviceName = (address: number, port: number): string => {
+    const key = address * 65536 + port;
+    let name = deviceNames.get(key);
+    if (name === undefined) {
+      name = `${options.addresses.get(address) ?? '?'}:${port}`;
+      deviceNames.set(key, name);
+    }
+    return name;
+  };
   for (;;) {
     const chunk = await result.fetchChunk();
     if (chunk === null || chunk.rowCount === 0) return;
-    const idx = chunk.getColumnVector(0);
-    const offset = chunk.getColumnVector(1);
-    const device = chunk.getColumnVector(2);
-    const routePort = chunk.getColumnVector(3);
-    const hash = chunk.getColumnVector(4);
-    const payload = chunk.getColumnVector(5) as DuckDBBlobVector;
-    const packets: UplinkPacket[] = new Array<UplinkPacket>(chunk.rowCount);
+    const idx = column(chunk, 0, Uint32Array);
+    const offset = column(chunk, 1, Float64Array);
+    const address = column(chunk, 2, Int32Array);
+    const port = column(chunk, 3, Int32Array);
+    const routePort = column(chunk, 4, Int32Array);
+    const hash = column(chunk, 5, Float64Array);
+    const payloadVector = chunk.getColumnVector(6) as DuckDBBlobVector;
+    // Payloads are copied now: past 12 bytes they point into DuckDB's memory for this chunk, which the read-ahead
+    // moves past before the pacer reaches them.
+    // The copy costs ~1 µs a payload: it yields to the event loop every few hundred, so the pacer, which runs
+    // between, is never held up by more than a fraction of a millisecond.
+    const payloads = new Array<Uint8Array>(chunk.rowCount);
     for (let row = 0; row < chunk.rowCount; row++) {
-      const bytes = payload.getItemBytes(row) ?? new Uint8Array(0);
-      packets[row] = {
-        idx: idx.getItem(row) as number,
-        offsetNs: offset.getItem(row) as number,
-        device: device.getItem(row) as string,
-        routePort: routePort.getItem(row) as number,
-        payloadHash: hash.getItem(row) as number,
-        // Short payloads are views into the chunk's memory: copied, so they outlive it.
-        payload: bytes.length <= 12 ? bytes.slice() : bytes,
-      };
+      if (row % COPY_SLICE_ROWS === COPY_SLICE_ROWS - 1) await new Promise((resolve) => setImmediate(resolve));
+      const bytes = payloadVector.getItemBytes(row) ?? new Uint8Array(0);
+      // Up to 12 bytes are a view into the chunk; longer ones already come back as a fresh copy.
+      payloads[row] = bytes.length <= 12 ? bytes.slice() : bytes;
     }
-    yield packets;
+    yield {
+      size: chunk.rowCount,
+      packet: (row) => {
+        return {
+          idx: idx[row] as number,
+          offsetNs: offset[row] as number,
+          device: deviceName(address[row] as number, port[row] as number),
+          routePort: routePort[row] as number,
+          payloadHash: hash[row] as number,
+          payload: payloads[row] as Uint8Array,
+        };
+      },
+    };
+  }
+}
+
+/** The capture's addresses by id, for naming devices. */
+export async function captureAddresses(store: Store, captureId: number): Promise<Map<number, string>> {
+  const rows = await store.query('SELECT address_id, ip FROM capture_addresses WHERE capture_id = $capture_id', { capture_id: captureId });
+  return new Map(rows.map((row) => [num(row.address_id), str(row.ip)]));
+}
+
+/** The uplink once per loop, as one stream of chunks tagged with their loop number. */
+export async function* loopUplink(
+  connection: DuckDBConnection,
+  loops: number,
+  options: Parameters<typeof streamUplink>[1],
+): AsyncGenerator<{ loop: number; chunk: UplinkChunk }> {
+  for (let loop = 0; loop < loops; loop++) {
+    for await (const chunk of streamUplink(connection, options)) yield { loop, chunk };
   }
 }

@@ -10,7 +10,7 @@ import { SimulatedBackend } from '../backends/simulated-backend.ts';
 import type { CaptureSummary } from '../capture/capture-catalog.ts';
 import { SubprocessError } from '../core/errors.ts';
 import { getProtocol } from '../protocols/index.ts';
-import { replayCapture, type ReplayProgress, type ReplayResult } from '../replay/replayer.ts';
+import { COMMIT_BOUND_MS, replayCapture, type ReplayProgress, type ReplayResult } from '../replay/replayer.ts';
 import { writeReports, type ReportFormat, type WrittenReports } from '../report/write-reports.ts';
 import { ObservationWriter } from '../store/observation-writer.ts';
 import { createRun, finishRun, nextRunName } from '../store/runs.ts';
@@ -63,7 +63,8 @@ export async function runScenario(spec: ScenarioSpec, options: RunScenarioOption
   const topology = topologyOf(spec, addresses, capture);
   const runId = await createRun(store, { name: runName, kind: 'scenario', protocol: spec.protocol, relay: addresses.relay, topology, thresholds: spec.thresholds });
   say(`run ${runName}: ${capture.uplinkDatagrams} uplink packets of ${capture.name} from ${capture.devices} devices through ${spec.relay.kind === 'builtin' ? 'the reference relay' : 'the relay'} at ${addresses.relay}`);
-  const observations = await ObservationWriter.create(store, runId);
+  // Backends share this process with the replayer: their commits go at the pacer's pace (COMMIT_BOUND_MS).
+  const observations = await ObservationWriter.create(store, runId, { flushIntervalMs: COMMIT_BOUND_MS });
   const dir = mkdtempSync(join(tmpdir(), `parity-${spec.name}-`));
   const backends = new Map<string, SimulatedBackend>();
   let relay: RelayProcess | undefined;

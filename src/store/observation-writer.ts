@@ -21,7 +21,10 @@ const COLUMNS = {
 } as const satisfies Record<string, ColumnKind>;
 const C = columnIndexes(COLUMNS);
 
-/** Rows are committed at least this often, so a crash loses at most this much of a run. */
+/**
+ * Rows are committed at least this often by default, so a crash loses at most this much of a run. A replay sets a
+ * longer bound and commits when its pacer has time to spare (Store.flushStale).
+ */
 export const OBSERVATION_FLUSH_INTERVAL_MS = 250;
 
 export interface Observation {
@@ -48,19 +51,27 @@ export interface Observation {
  */
 export class ObservationWriter {
   private readonly timer: NodeJS.Timeout;
+  private lastFlushMs = Date.now();
   rows = 0;
 
   private constructor(
+    private readonly store: Store,
     private readonly appender: ChunkAppender,
     private readonly runId: number,
+    flushIntervalMs: number,
   ) {
-    this.timer = setInterval(() => this.appender.flush(), OBSERVATION_FLUSH_INTERVAL_MS);
+    this.timer = setInterval(() => this.flushIfStale(flushIntervalMs), Math.min(flushIntervalMs, 1000));
     this.timer.unref();
+    store.registerWriter(this);
   }
 
-  static async create(store: Store, runId: number): Promise<ObservationWriter> {
+  static async create(store: Store, runId: number, options: { flushIntervalMs?: number } = {}): Promise<ObservationWriter> {
     const appender = new ChunkAppender(await store.createAppender('observations'), 'observations', Object.values(COLUMNS));
-    return new ObservationWriter(appender, runId);
+    return new ObservationWriter(store, appender, runId, options.flushIntervalMs ?? OBSERVATION_FLUSH_INTERVAL_MS);
+  }
+
+  flushIfStale(maxAgeMs: number): void {
+    if (Date.now() - this.lastFlushMs >= maxAgeMs) this.flush();
   }
 
   add(observation: Observation): void {
@@ -88,11 +99,13 @@ export class ObservationWriter {
   }
 
   flush(): void {
+    this.lastFlushMs = Date.now();
     this.appender.flush();
   }
 
   close(): void {
     clearInterval(this.timer);
+    this.store.unregisterWriter(this);
     this.appender.close();
   }
 }

@@ -44,20 +44,34 @@ export interface SendRecord {
   error: string | undefined;
 }
 
-/** Appends the replayer's `sends` rows (the device>relay leg of a replay); committed every `flushEveryMs`. */
+/**
+ * Appends the replayer's `sends` rows (the device>relay leg of a replay). Committed when the pacer has time to spare
+ * (Store.flushStale), and at least every `flushIntervalMs`: a crash loses at most that much.
+ */
 export class SendWriter {
   private readonly timer: NodeJS.Timeout;
+  private lastFlushMs = Date.now();
 
   private constructor(
+    private readonly store: Store,
     private readonly appender: ChunkAppender,
     private readonly runId: number,
+    flushIntervalMs: number,
   ) {
-    this.timer = setInterval(() => this.appender.flush(), 250);
+    this.timer = setInterval(() => this.flushIfStale(flushIntervalMs), Math.min(flushIntervalMs, 1000));
     this.timer.unref();
+    store.registerWriter(this);
   }
 
-  static async create(store: Store, runId: number): Promise<SendWriter> {
-    return new SendWriter(new ChunkAppender(await store.createAppender('sends'), 'sends', Object.values(COLUMNS)), runId);
+  static async create(store: Store, runId: number, options: { flushIntervalMs?: number } = {}): Promise<SendWriter> {
+    const appender = new ChunkAppender(await store.createAppender('sends'), 'sends', Object.values(COLUMNS));
+    return new SendWriter(store, appender, runId, options.flushIntervalMs ?? 250);
+  }
+
+  flushIfStale(maxAgeMs: number): void {
+    if (Date.now() - this.lastFlushMs < maxAgeMs) return;
+    this.lastFlushMs = Date.now();
+    this.appender.flush();
   }
 
   add(send: SendRecord): void {
@@ -88,6 +102,7 @@ export class SendWriter {
 
   close(): void {
     clearInterval(this.timer);
+    this.store.unregisterWriter(this);
     this.appender.close();
   }
 }

@@ -18,7 +18,14 @@ const SCHEMA_SQL = readFileSync(fileURLToPath(new URL('./schema.sql', import.met
  * One DuckDB file, opened with the project's schema in place. DuckDB allows one writing process per file: the harness
  * opens the store in the process that runs a stage, and processes it starts (backends, relay) report to it.
  */
+/** A batching writer whose commits the store can time (see `flushStale`). */
+export interface FlushableWriter {
+  flushIfStale(maxAgeMs: number): void;
+}
+
 export class Store {
+  private readonly writers = new Set<FlushableWriter>();
+
   private constructor(
     readonly path: string,
     private readonly instance: DuckDBInstance,
@@ -61,6 +68,23 @@ export class Store {
     } catch (cause) {
       throw new StoreError(`${this.path}: ${firstLine(cause)}`, { file: this.path }, { cause });
     }
+  }
+
+  registerWriter(writer: FlushableWriter): void {
+    this.writers.add(writer);
+  }
+
+  unregisterWriter(writer: FlushableWriter): void {
+    this.writers.delete(writer);
+  }
+
+  /**
+   * Commits the writers that have not committed for `maxAgeMs`. A commit blocks the event loop for 5-15 ms, so
+   * timing-critical code (the replay pacer) calls this when it has time to spare, instead of letting a timer
+   * commit in the middle of a burst.
+   */
+  flushStale(maxAgeMs: number): void {
+    for (const writer of this.writers) writer.flushIfStale(maxAgeMs);
   }
 
   /** Another connection to the same database, e.g. to stream a query while this one writes; the caller closes it. */
