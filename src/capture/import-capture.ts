@@ -59,11 +59,13 @@ export async function importCaptures(store: Store, options: ImportOptions): Prom
 }
 
 async function withImportMemoryLimit<T>(store: Store, fn: () => Promise<T>): Promise<T> {
+  const [before] = await store.query("SELECT current_setting('memory_limit') AS value");
   await store.exec(`SET memory_limit = '${IMPORT_MEMORY_LIMIT}'`);
   try {
     return await fn();
   } finally {
-    await store.exec('RESET memory_limit');
+    // Set back explicitly: RESET restores the setting's value but (DuckDB 1.5) not the buffer pool's limit.
+    await store.exec(`SET memory_limit = '${String(before?.value ?? '80%')}'`);
   }
 }
 

@@ -25,6 +25,8 @@ export class DeviceFleet {
   private readonly devices = new Map<string, ReplayDevice>();
   private readonly pool: AddressPool;
   repliesReceived = 0;
+  /** Sends the kernel refused (reported as socket errors, e.g. ICMP port unreachable from a dead relay). */
+  sendErrors = 0;
 
   constructor(
     cidr: string,
@@ -58,7 +60,7 @@ export class DeviceFleet {
       const socket = await bindSocket(localIp);
       const device: ReplayDevice = { original, localIp, localPort: socket.address().port, socket, awaitingAcks: 0 };
       socket.on('message', (payload, remote) => this.receive(device, payload, remote));
-      socket.on('error', () => undefined);
+      socket.on('error', () => this.sendErrors++);
       this.devices.set(original, device);
     }
   }

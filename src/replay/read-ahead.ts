@@ -23,6 +23,11 @@ export class ReadAhead<T> {
     return result.done === true ? undefined : result.value;
   }
 
+  /** Resolves once the read-ahead is full (or the source ended): a clock started after it is not raced by fetches. */
+  async primed(): Promise<void> {
+    await Promise.allSettled(this.buffer);
+  }
+
   /** Stops reading; the source's own cleanup (closing the query) runs. */
   async close(): Promise<void> {
     this.done = true;

@@ -4,13 +4,13 @@ import { LatencyHistogram } from '../core/latency-histogram.ts';
 import type { DeviceProtocol } from '../protocols/protocol.ts';
 import { ObservationWriter } from '../store/observation-writer.ts';
 import { createRun, finishRun, nextRunName, updateRun, type RunStatus } from '../store/runs.ts';
-import { SendWriter } from '../store/send-writer.ts';
+import { SendWriter, type SendRecord } from '../store/send-writer.ts';
 import type { Store } from '../store/store.ts';
 import { DeviceFleet } from './device-fleet.ts';
 import { nowNs, waitUntil, yieldToEventLoop } from './pacer.ts';
 import { describePace, Schedule, type ReplayPlan } from './replay-plan.ts';
 import { ReadAhead } from './read-ahead.ts';
-import { captureAddresses, loopUplink, summarizeUplink, type UplinkPacket } from './uplink-source.ts';
+import { captureAddresses, loopUplink, summarizeUplink, type UplinkChunk } from './uplink-source.ts';
 
 /** Time between starting the clock and the first send, so sockets and writers are settled when timing starts. */
 const LEAD_NS = 20_000_000;
@@ -163,40 +163,44 @@ async function sendLoop(context: {
   const stopped = (): boolean => options.signal?.aborted === true;
   const devices = uplink.devices.size < uplink.allDevices ? [...uplink.devices.keys()] : undefined;
   const planned = uplink.packets * plan.loops;
-  const state = { sent: 0, sendErrors: 0, sinceYield: 0, nextProgressNs: 0 };
+  const state = { sent: 0, sinceYield: 0, nextProgressNs: 0 };
   const clock = { startNs: 0 };
-  const send = (packet: UplinkPacket, loop: number, scheduledNs: number): void => {
-    const device = fleet.get(packet.device);
+  // One record, reused: the writer copies it at once, and nothing is allocated per packet for it.
+  const record: SendRecord = {
+    sendNo: 0, captureIdx: 0, loop: 0, device: '', localIp: '', localPort: 0, routePort: 0, relayPort: 0, scheduledNs: 0,
+    actualNs: 0, payloadHash: 0, payloadBytes: 0, kind: '', wantsAck: false, matchKey: undefined, deviceId: undefined, error: undefined,
+  };
+  const send = (chunk: UplinkChunk, row: number, loop: number, scheduledNs: number): void => {
+    const original = chunk.device(row);
+    const device = fleet.get(original);
     if (device === undefined) return;
-    const relayPort = portMap.get(packet.routePort) ?? packet.routePort;
-    const message = protocol.decode(packet.payload);
+    const payload = chunk.payloads[row] as Uint8Array;
+    const routePort = chunk.routePort[row] as number;
+    const relayPort = portMap.get(routePort) ?? routePort;
+    const message = protocol.decode(payload);
     if (message.wantsAck) device.awaitingAcks++;
-    const sendNo = state.sent++;
     const actualNs = nowNs();
     const scheduled = Number.isNaN(scheduledNs) ? actualNs : scheduledNs;
     lateness.record(actualNs - scheduled);
-    device.socket.send(packet.payload, relayPort, relayHost, (error) => {
-      if (error) state.sendErrors++;
-      sends.add({
-        sendNo,
-        captureIdx: packet.idx,
-        loop,
-        device: packet.device,
-        localIp: device.localIp,
-        localPort: device.localPort,
-        routePort: packet.routePort,
-        relayPort,
-        scheduledNs: Math.round(scheduled),
-        actualNs: Math.round(actualNs),
-        payloadHash: packet.payloadHash,
-        payloadBytes: packet.payload.length,
-        kind: message.kind,
-        wantsAck: message.wantsAck,
-        matchKey: message.matchKey,
-        deviceId: message.deviceId,
-        error: error?.message,
-      });
-    });
+    // No callback: a failed send surfaces as the socket's 'error' event, counted by the fleet.
+    device.socket.send(payload, relayPort, relayHost);
+    record.sendNo = state.sent++;
+    record.captureIdx = chunk.idx[row] as number;
+    record.loop = loop;
+    record.device = original;
+    record.localIp = device.localIp;
+    record.localPort = device.localPort;
+    record.routePort = routePort;
+    record.relayPort = relayPort;
+    record.scheduledNs = Math.round(scheduled);
+    record.actualNs = Math.round(actualNs);
+    record.payloadHash = chunk.payloadHash[row] as number;
+    record.payloadBytes = payload.length;
+    record.kind = message.kind;
+    record.wantsAck = message.wantsAck;
+    record.matchKey = message.matchKey;
+    record.deviceId = message.deviceId;
+    sends.add(record);
   };
   let interrupted = false;
   let index = 0;
@@ -204,19 +208,20 @@ async function sendLoop(context: {
   const source = new ReadAhead(loopUplink(connection, plan.loops, { captureId: capture.captureId, routePorts: capture.routePorts, firstTsNs: uplink.firstTsNs, devices, addresses }), READ_AHEAD_CHUNKS);
   try {
     let current = await source.next();
-    // The clock starts once the first chunk is in hand: the query's sort must not make the first packets late.
+    await source.primed();
+    // The clock starts once the read-ahead is full: the query's sort and the first fetches must not make the first
+    // packets late.
     const startNs = nowNs() + LEAD_NS;
     clock.startNs = startNs;
     options.onStart?.(startNs);
     outer: for (; current !== undefined; current = await source.next()) {
       const { loop, chunk } = current;
       for (let row = 0; row < chunk.size; row++) {
-        const packet = chunk.packet(row);
         if (stopped()) {
           interrupted = true;
           break outer;
         }
-        const offsetNs = schedule.offsetNs(index, loop, packet.offsetNs);
+        const offsetNs = schedule.offsetNs(index, loop, chunk.offsetNs[row] as number);
         if (offsetNs !== undefined && offsetNs > durationNs) break outer;
         let scheduledNs = Number.NaN;
         if (offsetNs !== undefined) {
@@ -226,7 +231,7 @@ async function sendLoop(context: {
             state.sinceYield = 0;
           }
         }
-        send(packet, loop, scheduledNs);
+        send(chunk, row, loop, scheduledNs);
         index++;
         if (++state.sinceYield >= MAX_SENDS_WITHOUT_YIELD) {
           state.sinceYield = 0;
@@ -240,7 +245,7 @@ async function sendLoop(context: {
     await source.close();
   }
   const startNs = clock.startNs;
-  return { startNs, endNs: nowNs(), sent: state.sent, sendErrors: state.sendErrors, lateness, interrupted };
+  return { startNs, endNs: nowNs(), sent: state.sent, sendErrors: fleet.sendErrors, lateness, interrupted };
 }
 
 function reportProgress(options: ReplayOptions, state: { sent: number; nextProgressNs: number }, fleet: DeviceFleet, lateness: LatencyHistogram, planned: number, startNs: number): void {

@@ -4,19 +4,9 @@ import { seedFromText } from '../core/random.ts';
 import { loadSql } from '../store/sql-file.ts';
 import { num, str, type Store } from '../store/store.ts';
 
-const COPY_SLICE_ROWS = 256;
+const COPY_SLICE_ROWS = 64;
 const UPLINK_SQL = loadSql(import.meta.url, './sql/uplink-packets.sql');
 const SUMMARY_SQL = loadSql(import.meta.url, './sql/uplink-summary.sql');
-
-/** One uplink packet of the capture, as the replayer sends it. */
-export interface UplinkPacket {
-  idx: number;
-  offsetNs: number;
-  device: string;
-  routePort: number;
-  payloadHash: number;
-  payload: Uint8Array;
-}
 
 export interface UplinkSummary {
   /** Devices chosen by the sample, with their packet counts. */
@@ -56,10 +46,15 @@ export async function summarizeUplink(store: Store, captureId: number, routePort
   return { devices, allDevices: rows.length, packets, firstTsNs: first ?? 0n, spanNs: first === undefined || last === undefined ? 0 : Number(last - first) };
 }
 
-/** A chunk of uplink packets; each packet is built when the pacer reaches it, not all at once. */
+/** A chunk of uplink packets, column by column: no object per packet, so sending allocates (and collects) less. */
 export interface UplinkChunk {
   size: number;
-  packet(row: number): UplinkPacket;
+  idx: Uint32Array;
+  offsetNs: Float64Array;
+  routePort: Int32Array;
+  payloadHash: Float64Array;
+  payloads: Uint8Array[];
+  device(row: number): string;
 }
 
 /** Copies a fixed-width column of a chunk out of DuckDB in one native call. */
@@ -117,16 +112,12 @@ export async function* streamUplink(
     }
     yield {
       size: chunk.rowCount,
-      packet: (row) => {
-        return {
-          idx: idx[row] as number,
-          offsetNs: offset[row] as number,
-          device: deviceName(address[row] as number, port[row] as number),
-          routePort: routePort[row] as number,
-          payloadHash: hash[row] as number,
-          payload: payloads[row] as Uint8Array,
-        };
-      },
+      idx,
+      offsetNs: offset,
+      routePort,
+      payloadHash: hash,
+      payloads,
+      device: (row) => deviceName(address[row] as number, port[row] as number),
     };
   }
 }
