@@ -1,10 +1,14 @@
 // `npm run bench -- [name...]`: runs the named benchmarks (all when none is named) and prints their figures.
+import { benchAnalyse } from './analyse.ts';
 import { benchImport } from './import.ts';
+import { benchRelay } from './relay.ts';
 import { benchReplay } from './replay.ts';
 
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   import: benchImport,
   replay: benchReplay,
+  relay: benchRelay,
+  analyse: benchAnalyse,
 };
 
 const asked = process.argv.slice(2);

@@ -1,0 +1,108 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { importCaptures } from '../src/capture/import-capture.ts';
+import { generic } from '../src/protocols/generic.ts';
+import { replayCapture } from '../src/replay/replayer.ts';
+import { spawnTracked, stopTracked } from '../src/scenario/child-processes.ts';
+import { RelayProcess } from '../src/scenario/relay-process.ts';
+import { num, Store } from '../src/store/store.ts';
+import { fmtRate, printRows } from './bench-util.ts';
+import { generateBenchCapture } from './generate-capture.ts';
+import { fileURLToPath } from 'node:url';
+
+const PARITY_BIN = fileURLToPath(new URL('../src/cli/parity.js', import.meta.url));
+const RELAY_IP = '127.0.8.1';
+const PRIMARY_IP = '127.0.8.2';
+const MIRROR_IP = '127.0.8.3';
+const PORT = 20500;
+const STEP_SECONDS = 3;
+
+/**
+ * `npm run bench -- relay`: device round trip and loss through the reference relay (mirroring to two backends, each
+ * its own process) at fixed offered rates, against the same primary backend reached directly, in one run; then
+ * rising rates until the relay loses more than 0.1%.
+ */
+export async function benchRelay(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'parity-bench-relay-'));
+  const file = join(dir, 'relay.pcap');
+  generateBenchCapture(file, 300_000, 'pcap');
+  const store = await Store.open(join(dir, 'relay.duckdb'));
+  const backends = [PRIMARY_IP, MIRROR_IP].map((ip, i) =>
+    spawnTracked(process.execPath, [PARITY_BIN, 'backend', '--protocol', 'generic', '--listen', `${ip}:${PORT}`, '--role', i === 0 ? 'primary' : 'mirror'], { stdio: 'ignore' }),
+  );
+  let relay: RelayProcess | undefined;
+  try {
+    await importCaptures(store, { files: [file], name: 'bench', ports: [PORT] });
+    relay = await RelayProcess.start(dir, {
+      address: RELAY_IP,
+      responseTimeoutMs: 2000,
+      routes: { globals: { mirror: true, mirror_ip: MIRROR_IP }, routes: [{ port: PORT, target: PRIMARY_IP }] },
+    });
+    const rows: (string | number)[][] = [];
+    for (const rate of [1000, 10_000, 50_000]) {
+      const direct = await step(store, PRIMARY_IP, rate);
+      const through = await step(store, RELAY_IP, rate);
+      rows.push([
+        `${fmtRate(rate)} pps`,
+        fmtRate(through.achieved),
+        `${(through.loss * 100).toFixed(2)}%`,
+        through.p50.toFixed(3),
+        through.p99.toFixed(3),
+        direct.p50.toFixed(3),
+        direct.p99.toFixed(3),
+        (through.p50 - direct.p50).toFixed(3),
+        `${(through.p99 / Math.max(direct.p99, 1e-6)).toFixed(2)}x`,
+      ]);
+    }
+    printRows('device round trip (ms) through the relay (mirroring to 2 backends) vs the primary reached directly', ['offered', 'achieved', 'loss', 'relay p50', 'relay p99', 'direct p50', 'direct p99', 'added p50', 'p99 ratio'], rows);
+    let onset: string = 'none up to the replayer\'s limit';
+    for (const rate of [20_000, 30_000, 40_000, 60_000, 80_000, 100_000]) {
+      const through = await step(store, RELAY_IP, rate);
+      process.stdout.write(`offered ${fmtRate(rate)} pps: achieved ${fmtRate(through.achieved)}, loss ${(through.loss * 100).toFixed(2)}%\n`);
+      if (through.loss > 0.001) {
+        onset = `${fmtRate(rate)} pps offered (${fmtRate(through.achieved)} achieved)`;
+        break;
+      }
+      if (through.achieved < rate * 0.9) {
+        onset = `none up to ${fmtRate(through.achieved)} pps, the most the replayer offered`;
+        break;
+      }
+    }
+    process.stdout.write(`rate at which the relay starts losing (> 0.1%): ${onset}\n`);
+  } finally {
+    await relay?.stop();
+    for (const backend of backends) await stopTracked(backend);
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+let runs = 0;
+
+async function step(store: Store, target: string, rate: number): Promise<{ achieved: number; loss: number; p50: number; p99: number }> {
+  const runName = `relay-bench-${++runs}`;
+  const result = await replayCapture({
+    store,
+    capture: 'bench',
+    relayHost: target,
+    portMap: new Map(),
+    plan: { pace: { kind: 'rate', ratePps: rate }, loops: 1, durationMs: STEP_SECONDS * 1000, sample: 1, seed: 1 },
+    protocol: generic,
+    devices: '127.31.0.0/16',
+    ackTimeoutMs: 1000,
+    runName,
+  });
+  const [row] = await store.query(
+    `WITH s AS (SELECT * FROM sends WHERE run_id = $run_id),
+          o AS (SELECT * FROM observations WHERE run_id = $run_id AND leg = 'relay>device')
+     SELECT count(*) AS sent,
+            (SELECT count(*) FROM o) AS replies,
+            quantile_cont((o.ts_ns - s.actual_ns) / 1e6, 0.5) AS p50,
+            quantile_cont((o.ts_ns - s.actual_ns) / 1e6, 0.99) AS p99
+     FROM s ASOF LEFT JOIN o ON o.dst_ip = s.local_ip AND o.dst_port = s.local_port AND o.ts_ns >= s.actual_ns`,
+    { run_id: result.runId },
+  );
+  const sent = num(row?.sent);
+  return { achieved: result.stats.achievedRatePps, loss: sent > 0 ? 1 - Math.min(sent, num(row?.replies)) / sent : 0, p50: num(row?.p50), p99: num(row?.p99) };
+}
