@@ -10,6 +10,8 @@ import { registerRelayCommand } from './relay-command.ts';
 import { registerReplayCommand } from './replay-command.ts';
 import { registerReportCommand } from './report-command.ts';
 import { registerRunCommands } from './run-command.ts';
+import { registerRunsCommand } from './runs-command.ts';
+import { registerExportCommand } from './export-command.ts';
 
 /**
  * The `parity` command line. Each command lives in its own file, parses its flags, calls its stage and prints; this
@@ -30,6 +32,8 @@ export function buildProgram(): Command {
   registerAnalyseCommand(program);
   registerReportCommand(program);
   registerRunCommands(program);
+  registerRunsCommand(program);
+  registerExportCommand(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -66,15 +66,14 @@ export async function finishRun(store: Store, runId: number, status: RunStatus, 
   );
 }
 
-/** Sets what a run is, for a run created before its replay started (a scenario's). */
-export async function updateRun(store: Store, runId: number, run: Omit<NewRun, 'name'>): Promise<void> {
+/** Sets what a run replays, for a run created before its replay started (a scenario's); its kind stays. */
+export async function updateRun(store: Store, runId: number, run: Omit<NewRun, 'name' | 'kind'>): Promise<void> {
   await store.exec(
-    `UPDATE runs SET kind = $kind, capture_id = $capture_id, protocol = $protocol, relay = $relay,
+    `UPDATE runs SET capture_id = $capture_id, protocol = $protocol, relay = $relay,
        plan = coalesce($plan::JSON, plan), topology = coalesce($topology::JSON, topology), thresholds = coalesce($thresholds::JSON, thresholds)
      WHERE run_id = $id`,
     {
       id: runId,
-      kind: run.kind,
       capture_id: run.captureId ?? null,
       protocol: run.protocol,
       relay: run.relay ?? null,

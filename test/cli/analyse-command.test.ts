@@ -60,6 +60,23 @@ describe('parity analyse and parity report (subprocess)', () => {
     });
   });
 
+  it('runs lists the runs with their latest verdict, and export writes a run\'s tables as Parquet', async () => {
+    const runs = await runParity(['runs', '--db', db, '--json']);
+    const list = JSON.parse(runs.stdout) as { name: string; kind: string; verdict: string | null }[];
+    expect(list.map((r) => r.name)).toEqual(['good-1', 'slow-1', 'bad-1']);
+    expect(list.every((r) => r.kind === 'scenario')).toBe(true);
+    expect(list.find((r) => r.name === 'bad-1')?.verdict).toBe('NO_GO');
+    await withTempDir(async (out) => {
+      const exported = await runParity(['export', 'bad-1', '--parquet', out, '--db', db]);
+      expect(exported.code).toBe(0);
+      await withStore(join(out, 'check.duckdb'), async (store) => {
+        const [row] = await store.query(`SELECT count(*) n, count(DISTINCT backend) backends FROM '${join(out, 'packet_parity.parquet')}'`);
+        expect(row?.backends).toBe(2n);
+        expect(Number(row?.n)).toBeGreaterThan(100);
+      });
+    });
+  });
+
   it('a thresholds file can turn the slow run green', async () => {
     const thresholds = join(dir, 'lenient.yaml');
     writeFileSync(thresholds, 'ack_latency_p95_ms: { warning: 500, critical: 1000 }\n');

@@ -1,0 +1,21 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { getRun } from '../store/runs.ts';
+import type { Store } from '../store/store.ts';
+
+/** Tables a run's export holds: its raw legs and its analysis. */
+export const EXPORTED_TABLES = ['sends', 'observations', 'packet_parity', 'route_metrics', 'drift_windows', 'verdicts', 'relay_samples'] as const;
+
+/** Writes a run's rows of each table to `<dir>/<table>.parquet` (zstd), for other engines. */
+export async function exportRunParquet(store: Store, runName: string, dir: string): Promise<string[]> {
+  const run = await getRun(store, runName);
+  const out = resolve(dir);
+  mkdirSync(out, { recursive: true });
+  const files: string[] = [];
+  for (const table of EXPORTED_TABLES) {
+    const file = join(out, `${table}.parquet`);
+    await store.exec(`COPY (SELECT * FROM ${table} WHERE run_id = ${run.runId}) TO '${file.replace(/'/g, "''")}' (FORMAT parquet, COMPRESSION zstd)`);
+    files.push(file);
+  }
+  return files;
+}

@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { formatDurationSec } from '../core/format.ts';
+import { listRuns } from '../store/runs.ts';
+import { DEFAULT_STORE_PATH, str, withStore } from '../store/store.ts';
+import { printJson, printTable } from './output.ts';
+
+export function registerRunsCommand(program: Command): void {
+  program
+    .command('runs')
+    .description('list the runs in the store, with their latest verdict')
+    .argument('[name]', 'show only this run')
+    .option('--db <path>', 'DuckDB store file', DEFAULT_STORE_PATH)
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExample:\n  parity runs --json\n')
+    .action(async (name: string | undefined, flags: { db: string; json?: boolean }) => {
+      const { runs, verdicts } = await withStore(flags.db, async (store) => {
+        const list = await listRuns(store, name);
+        const rows = await store.query('SELECT run_id, arg_max(verdict, analysed_at) AS verdict FROM verdicts GROUP BY run_id');
+        return { runs: list, verdicts: new Map(rows.map((row) => [Number(row.run_id), str(row.verdict)])) };
+      });
+      if (flags.json === true) {
+        printJson(runs.map((run) => ({ ...run, verdict: verdicts.get(run.runId) ?? null })));
+        return;
+      }
+      if (runs.length === 0) {
+        process.stdout.write(`no runs in ${flags.db}; make one with parity replay, parity run or parity demo\n`);
+        return;
+      }
+      printTable(
+        ['run', 'kind', 'status', 'protocol', 'relay', 'started', 'duration', 'verdict'],
+        runs.map((run) => [
+          run.name,
+          run.kind,
+          run.status,
+          run.protocol,
+          run.relay ?? '-',
+          run.startedAt,
+          run.startedNs !== null && run.endedNs !== null ? formatDurationSec(Number(run.endedNs - run.startedNs) / 1e9) : '-',
+          verdicts.get(run.runId) ?? 'not analysed',
+        ]),
+      );
+    });
+}
