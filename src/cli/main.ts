@@ -6,6 +6,7 @@ import { registerCapturesCommand } from './captures-command.ts';
 import { registerFixturesCommand } from './fixtures-command.ts';
 import { registerImportCommand } from './import-command.ts';
 import { printError } from './output.ts';
+import { registerRecordCommand } from './record-command.ts';
 import { registerRelayCommand } from './relay-command.ts';
 import { registerReplayCommand } from './replay-command.ts';
 import { registerReportCommand } from './report-command.ts';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerBackendCommand(program);
   registerFixturesCommand(program);
   registerRelayCommand(program);
+  registerRecordCommand(program);
   registerReplayCommand(program);
   registerAnalyseCommand(program);
   registerReportCommand(program);

@@ -50,7 +50,9 @@ export class Relay {
     maxSockets: number,
   ) {
     this.plane = { config, series: new Map() };
-    this.upstream = new UpstreamPool(this.metrics, { timeoutMs: config.responseTimeoutMs, maxSockets });
+    // A relay bound to one address sends from it too, so its upstream traffic is recognisably its own.
+    const sourceIp = config.bindIp === '0.0.0.0' || config.bindIp === '::' ? undefined : config.bindIp;
+    this.upstream = new UpstreamPool(this.metrics, { timeoutMs: config.responseTimeoutMs, maxSockets, ...(sourceIp !== undefined && { sourceIp }) });
     this.current = { version: 0, label: undefined, source: 'none', loadedAt: new Date().toISOString(), routes: 0 };
   }
 

@@ -59,12 +59,16 @@ export class UpstreamPool {
   /** The ACK timeout; a reload may change it for requests sent from then on. */
   timeoutMs: number;
 
+  /** Source address of upstream sockets; undefined lets the kernel choose (bind_ip 0.0.0.0). */
+  sourceIp: string | undefined;
+
   constructor(
     private readonly metrics: RelayMetrics,
-    options: { timeoutMs: number; maxSockets: number },
+    options: { timeoutMs: number; maxSockets: number; sourceIp?: string },
   ) {
     this.timeoutMs = options.timeoutMs;
     this.maxSockets = options.maxSockets;
+    this.sourceIp = options.sourceIp;
     this.sweepTimer = setInterval(() => this.expireWaiting(), SWEEP_INTERVAL_MS);
   }
 
@@ -154,7 +158,7 @@ export class UpstreamPool {
     const ackSocket: AckSocket = { socket, backend, connected: false, backlog: [], request: undefined, closed: false };
     socket.on('message', (payload) => this.receive(ackSocket, payload));
     socket.on('error', (error) => this.fail(ackSocket, error));
-    connect(ackSocket, ip, port);
+    connect(ackSocket, ip, port, this.sourceIp);
     return ackSocket;
   }
 
@@ -179,7 +183,7 @@ export class UpstreamPool {
         this.closeSocket(target);
       }
     });
-    connect(target, ip, port);
+    connect(target, ip, port, this.sourceIp);
     this.forget.set(key, target);
     return target;
   }
@@ -282,13 +286,19 @@ export class UpstreamPool {
   }
 }
 
-/** Node sends on a connected UDP socket only once connect() has completed; sends before that wait in a backlog. */
-function connect(target: { socket: dgram.Socket; connected: boolean; backlog: (() => void)[]; closed: boolean }, ip: string, port: number): void {
-  target.socket.connect(port, ip, () => {
-    if (target.closed) return;
-    target.connected = true;
-    for (const send of target.backlog.splice(0)) send();
-  });
+/**
+ * Node sends on a connected UDP socket only once connect() has completed; sends before that wait in a backlog. With a
+ * source address the socket is bound to it first, so the relay's upstream traffic comes from the relay's address.
+ */
+function connect(target: { socket: dgram.Socket; connected: boolean; backlog: (() => void)[]; closed: boolean }, ip: string, port: number, sourceIp: string | undefined): void {
+  const dial = (): void =>
+    target.socket.connect(port, ip, () => {
+      if (target.closed) return;
+      target.connected = true;
+      for (const send of target.backlog.splice(0)) send();
+    });
+  if (sourceIp === undefined) dial();
+  else target.socket.bind(0, sourceIp, dial);
 }
 
 function whenConnected(target: { connected: boolean; backlog: (() => void)[] }, send: () => void): void {

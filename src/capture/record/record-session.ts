@@ -1,0 +1,95 @@
+import { UsageError } from '../../core/errors.ts';
+import type { UdpDatagram } from '../udp-datagram.ts';
+import { startLiveCapture } from './live-capture.ts';
+import { RecordQueue } from './record-queue.ts';
+import { reverseLeg, type RecordedPacket, type RecordTarget } from './record-targets.ts';
+import { legOf, type Topology } from './topology.ts';
+import { UdpTap, type Endpoint } from './udp-tap.ts';
+
+export interface TapSpec {
+  listen: Endpoint;
+  target: Endpoint;
+}
+
+export type RecordSource =
+  | { kind: 'taps'; taps: TapSpec[]; leg: string }
+  | { kind: 'live'; iface: string; filter: string; topology: Topology };
+
+export interface RecordResult {
+  recorded: number;
+  unrecorded: number;
+  /** Packets seen that were none of the relay's (live capture). */
+  unassigned: number;
+  /** Packets the kernel dropped before the live capture read them: never recorded. */
+  kernelDrops: number;
+  byLeg: Record<string, number>;
+  stoppedBy: string;
+}
+
+const NS_PER_SECOND = 1_000_000_000n;
+
+/**
+ * Records live relay traffic until `stopped` resolves (Ctrl-C, duration) or `maxPackets` have passed, then commits
+ * everything queued. A crash loses at most what was queued and the last 250 ms of writes.
+ */
+export async function recordTraffic(options: {
+  source: RecordSource;
+  target: RecordTarget;
+  stopped: Promise<string>;
+  maxPackets?: number;
+  onReady?: () => void;
+}): Promise<RecordResult> {
+  const { source, target } = options;
+  const byLeg: Record<string, number> = {};
+  let seen = 0;
+  let unassigned = 0;
+  let stopMax: (reason: string) => void = () => undefined;
+  const maxReached = new Promise<string>((resolve) => (stopMax = resolve));
+  const queue = new RecordQueue<RecordedPacket>((packet) => {
+    byLeg[packet.leg] = (byLeg[packet.leg] ?? 0) + 1;
+    target.write(packet);
+  });
+  const take = (packet: RecordedPacket): void => {
+    seen++;
+    queue.push(packet);
+    if (options.maxPackets !== undefined && seen >= options.maxPackets) stopMax('max-packets');
+  };
+  let kernelDrops = 0;
+  let stopSource: () => Promise<void>;
+  if (source.kind === 'taps') {
+    if (source.taps.length === 0) throw new UsageError('record needs at least one --tap LISTEN=TARGET', { field: 'tap' });
+    const taps = source.taps.map(
+      (spec) =>
+        new UdpTap({ ...spec.listen }, spec.target, (packet) =>
+          take({ ...packet, leg: packet.direction === 'uplink' ? source.leg : reverseLeg(source.leg), routePort: spec.listen.port }),
+        ),
+    );
+    for (const tap of taps) await tap.start();
+    stopSource = async () => {
+      for (const tap of taps) await tap.stop();
+    };
+  } else {
+    const onDatagram = (datagram: UdpDatagram): void => {
+      const src = { ip: datagram.srcIp, port: datagram.srcPort };
+      const dst = { ip: datagram.dstIp, port: datagram.dstPort };
+      const assigned = legOf(source.topology, src, dst);
+      if (assigned === undefined) {
+        unassigned++;
+        return;
+      }
+      const wallNs = BigInt(datagram.tsSec) * NS_PER_SECOND + BigInt(datagram.tsFracNs);
+      take({ monoNs: wallNs, wallNs, src, dst, payload: Buffer.from(datagram.payload), ...assigned });
+    };
+    const live = await startLiveCapture({ iface: source.iface, filter: source.filter, onDatagram });
+    stopSource = async () => {
+      live.stop();
+      kernelDrops = (await live.done).kernelDrops;
+    };
+  }
+  options.onReady?.();
+  const stoppedBy = await Promise.race([options.stopped, maxReached]);
+  await stopSource();
+  await queue.flushed();
+  await target.finish({ stoppedBy, unrecorded: queue.unrecorded + kernelDrops });
+  return { recorded: queue.recorded, unrecorded: queue.unrecorded + kernelDrops, unassigned, kernelDrops, byLeg, stoppedBy };
+}

@@ -1,0 +1,114 @@
+import { createDecodeStats } from '../decode-stats.ts';
+import { createCapture, finishCapture } from '../capture-catalog.ts';
+import { createUdpDatagram } from '../udp-datagram.ts';
+import type { DeviceProtocol } from '../../protocols/protocol.ts';
+import { CapturePacketWriter } from '../../store/capture-packet-writer.ts';
+import { ObservationWriter } from '../../store/observation-writer.ts';
+import { createRun, finishRun, listRuns } from '../../store/runs.ts';
+import type { Store } from '../../store/store.ts';
+import type { Endpoint } from './udp-tap.ts';
+
+/**
+ * A packet as a recorder hands it over: both clocks, both ends, the leg. `monoNs` times a run's observations: a tap
+ * reads CLOCK_MONOTONIC; a live capture has only the pcap's wall clock, so its runs are timed by that (one clock
+ * domain per run either way).
+ */
+export interface RecordedPacket {
+  monoNs: bigint;
+  wallNs: bigint;
+  src: Endpoint;
+  dst: Endpoint;
+  payload: Uint8Array;
+  /** The leg it was seen on (run recordings). */
+  leg: string;
+  /** The route port it belongs to. */
+  routePort: number;
+}
+
+export interface RecordTarget {
+  write(packet: RecordedPacket): void;
+  /** Commits what was written; `partial` says why recording stopped early, if it did. */
+  finish(summary: { stoppedBy: string; unrecorded: number }): Promise<void>;
+}
+
+const NS_PER_SECOND = 1_000_000_000n;
+
+/** Records into a capture (wall-clock times, as a pcap would have them), to replay later. */
+export async function captureTarget(store: Store, name: string, source: string, routePorts: readonly number[]): Promise<RecordTarget> {
+  const captureId = await createCapture(store, name, source);
+  const writer = await CapturePacketWriter.create(store, captureId);
+  const datagram = createUdpDatagram();
+  const stats = createDecodeStats();
+  return {
+    write(packet) {
+      stats.frames++;
+      stats.udpDatagrams++;
+      stats.keptDatagrams++;
+      datagram.frameNo = stats.frames;
+      datagram.tsSec = Number(packet.wallNs / NS_PER_SECOND);
+      datagram.tsFracNs = Number(packet.wallNs % NS_PER_SECOND);
+      datagram.srcIp = packet.src.ip;
+      datagram.srcPort = packet.src.port;
+      datagram.dstIp = packet.dst.ip;
+      datagram.dstPort = packet.dst.port;
+      datagram.payload = packet.payload;
+      datagram.wireBytes = packet.payload.length;
+      datagram.truncated = false;
+      writer.add(datagram);
+    },
+    async finish({ stoppedBy, unrecorded }) {
+      await writer.close();
+      await finishCapture(store, captureId, {
+        format: 'tap',
+        stats,
+        keptDatagrams: writer.rows,
+        firstTsNs: writer.firstTsNs,
+        lastTsNs: writer.lastTsNs,
+        error: unrecorded > 0 ? `${unrecorded} packets passed the taps but could not be recorded (the store fell behind); stopped by ${stoppedBy}` : undefined,
+        routePorts,
+      });
+    },
+  };
+}
+
+/** Records into a run's observations (monotonic times), to analyse directly: live shadow validation. */
+export async function runTarget(store: Store, runName: string, protocol: DeviceProtocol, observer: string, topology: unknown): Promise<RecordTarget> {
+  const [existing] = await listRuns(store, runName);
+  const runId = existing?.runId ?? (await createRun(store, { name: runName, kind: 'record', protocol: protocol.name, topology, startedNs: process.hrtime.bigint() }));
+  const writer = await ObservationWriter.create(store, runId);
+  return {
+    write(packet) {
+      const isReply = isReplyLeg(packet.leg);
+      const decoded = isReply ? protocol.decodeAck(packet.payload) : protocol.decode(packet.payload);
+      writer.add({
+        leg: packet.leg,
+        tsNs: packet.monoNs,
+        srcIp: packet.src.ip,
+        srcPort: packet.src.port,
+        dstIp: packet.dst.ip,
+        dstPort: packet.dst.port,
+        routePort: packet.routePort,
+        payload: packet.payload,
+        kind: decoded.kind,
+        matchKey: decoded.matchKey,
+        observer,
+        keepPayload: isReply,
+      });
+    },
+    async finish({ unrecorded }) {
+      writer.close();
+      await finishRun(store, runId, unrecorded > 0 ? 'interrupted' : 'completed', process.hrtime.bigint(), { unrecorded });
+    },
+  };
+}
+
+/** Legs that carry answers (ACKs): relay>device and X>relay. */
+export function isReplyLeg(leg: string): boolean {
+  return leg === 'relay>device' || (leg.endsWith('>relay') && leg !== 'device>relay');
+}
+
+/** The leg the other way: device>relay <-> relay>device, relay>primary <-> primary>relay. */
+export function reverseLeg(leg: string): string {
+  const [from = '', to = ''] = leg.split('>');
+  return `${to}>${from}`;
+}
