@@ -3,12 +3,14 @@ import { benchAnalyse } from './analyse.ts';
 import { benchImport } from './import.ts';
 import { benchRelay } from './relay.ts';
 import { benchReplay } from './replay.ts';
+import { benchTap } from './tap.ts';
 
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   import: benchImport,
   replay: benchReplay,
   relay: benchRelay,
   analyse: benchAnalyse,
+  tap: benchTap,
 };
 
 const asked = process.argv.slice(2);

@@ -80,7 +80,8 @@ export async function benchRelay(): Promise<void> {
 
 let runs = 0;
 
-async function step(store: Store, target: string, rate: number): Promise<{ achieved: number; loss: number; p50: number; p99: number }> {
+/** Replays at `rate` for a few seconds to `target` and measures the devices' round trip and loss. */
+export async function step(store: Store, target: string, rate: number): Promise<{ achieved: number; loss: number; p50: number; p99: number }> {
   const runName = `relay-bench-${++runs}`;
   const result = await replayCapture({
     store,

@@ -21,27 +21,27 @@ function options(r: ReplayRig, sinkIp: string, replayPlan: ReplayPlan, extra: Pa
 }
 
 describe('replayer over real UDP', () => {
-  // Timing is held to the plan within bounds a loaded CI machine meets; how closely it is held is measured by
-  // `npm run bench -- replay`, not asserted here.
+  // The plan is checked exactly (every send scheduled at its capture offset / speed); how closely it is held is
+  // measured by `npm run bench -- replay`, so the bounds on actual times here only catch a wrong plan, not load.
   it.each([
     { speed: 1, sinkIp: '127.0.6.1' },
     { speed: 10, sinkIp: '127.0.6.2' },
-  ])('keeps the original timing at $speed x (arrivals within 2 ms of plan at the median, 25 ms at p99), recording every send and ACK', async ({ speed, sinkIp }) => {
+  ])('schedules every send at its capture offset / $speed and sends on that plan, recording every send and ACK', async ({ speed, sinkIp }) => {
     await withTempDir(async (dir) => {
-      // 4 devices, one report a second each, 1 ms apart: 3 s of capture.
+      // 4 devices, one report a second each, 1 ms apart.
       rig = await startReplayRig(dir, sinkIp, { devices: 4, perDevice: speed === 1 ? 3 : 20 });
       const result = await replayCapture(options(rig, sinkIp, plan({ kind: 'original', speed })));
       expect(result.status).toBe('completed');
       expect(result.stats.sent).toBe(rig.written.length);
-      expect(result.stats.lateness.p50Us).toBeLessThan(2000);
-      // Arrival offsets at the sink follow the capture's offsets / speed.
       const captureStart = rig.written[0]?.tsNs ?? 0n;
-      const expectedMs = rig.written.map((p) => Number(p.tsNs - captureStart) / 1e6 / speed);
-      const arrivalStart = rig.arrivals[0]?.tsNs ?? 0n;
-      const actualMs = rig.arrivals.map((o) => Number(o.tsNs - arrivalStart) / 1e6);
-      const errorsMs = actualMs.map((ms, i) => Math.abs(ms - (expectedMs[i] as number)));
-      expect(quantile(errorsMs, 0.5)).toBeLessThan(2);
-      expect(quantile(errorsMs, 0.99)).toBeLessThan(25);
+      const rows = await rig.store.query('SELECT scheduled_ns, actual_ns FROM sends ORDER BY send_no');
+      const scheduled = rows.map((r) => num(r.scheduled_ns));
+      const planned = rig.written.map((p) => Number(p.tsNs - captureStart) / speed);
+      scheduled.forEach((ns, i) => expect(Math.abs(ns - (scheduled[0] as number) - (planned[i] as number))).toBeLessThan(2));
+      const lateMs = rows.map((r) => (num(r.actual_ns) - num(r.scheduled_ns)) / 1e6);
+      expect(quantile(lateMs, 0.5)).toBeLessThan(5);
+      expect(quantile(lateMs, 0.99)).toBeLessThan(100);
+      expect(rig.arrivals).toHaveLength(rig.written.length);
       const counts = await rig.store.query("SELECT (SELECT count(*) FROM sends) AS sends, (SELECT count(*) FROM observations WHERE leg = 'relay>device') AS acks");
       expect(counts[0]).toEqual({ sends: BigInt(rig.written.length), acks: BigInt(rig.written.length) });
     });
