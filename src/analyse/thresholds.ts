@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
+import { readYamlFile } from '../core/yaml-file.ts';
 import { ConfigError } from '../core/errors.ts';
 
 export type MetricStatus = 'healthy' | 'warning' | 'critical';
@@ -81,19 +80,7 @@ export function thresholdFor(config: ThresholdConfig, metric: ThresholdedMetric,
  * Unknown keys are errors naming the key, so a typo never silently falls back to a default.
  */
 export async function loadThresholds(path: string): Promise<ThresholdConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    throw new ConfigError(`${path}: cannot be read (${(cause as Error).message})`, { file: path }, { cause });
-  }
-  let parsed: unknown;
-  try {
-    parsed = parseYaml(text) ?? {};
-  } catch (cause) {
-    throw new ConfigError(`${path}: not valid YAML: ${(cause as Error).message.split('\n')[0]}`, { file: path }, { cause });
-  }
-  return parseThresholds(parsed, path);
+  return parseThresholds((await readYamlFile(path)) ?? {}, path);
 }
 
 export function parseThresholds(input: unknown, source: string): ThresholdConfig {

@@ -1,5 +1,6 @@
 import { payloadHash } from '../core/payload-hash.ts';
 import { ChunkAppender, columnIndexes, type ColumnKind } from './chunk-appender.ts';
+import { BatchedTableWriter } from './batched-table-writer.ts';
 import type { Store } from './store.ts';
 
 const COLUMNS = {
@@ -49,29 +50,16 @@ export interface Observation {
  * Appends observations of one run. Appending is synchronous and cheap (a data chunk per 2,048 rows); rows become
  * visible to queries at each periodic flush and at `close`.
  */
-export class ObservationWriter {
-  private readonly timer: NodeJS.Timeout;
-  private lastFlushMs = Date.now();
+export class ObservationWriter extends BatchedTableWriter {
   rows = 0;
 
-  private constructor(
-    private readonly store: Store,
-    private readonly appender: ChunkAppender,
-    private readonly runId: number,
-    flushIntervalMs: number,
-  ) {
-    this.timer = setInterval(() => this.flushIfStale(flushIntervalMs), Math.min(flushIntervalMs, 1000));
-    this.timer.unref();
-    store.registerWriter(this);
+  private constructor(store: Store, appender: ChunkAppender, private readonly runId: number, flushIntervalMs: number) {
+    super(store, appender, flushIntervalMs);
   }
 
   static async create(store: Store, runId: number, options: { flushIntervalMs?: number } = {}): Promise<ObservationWriter> {
     const appender = new ChunkAppender(await store.createAppender('observations'), 'observations', Object.values(COLUMNS));
     return new ObservationWriter(store, appender, runId, options.flushIntervalMs ?? OBSERVATION_FLUSH_INTERVAL_MS);
-  }
-
-  flushIfStale(maxAgeMs: number): void {
-    if (Date.now() - this.lastFlushMs >= maxAgeMs) this.flush();
   }
 
   add(observation: Observation): void {
@@ -98,14 +86,4 @@ export class ObservationWriter {
     this.rows++;
   }
 
-  flush(): void {
-    this.lastFlushMs = Date.now();
-    this.appender.flush();
-  }
-
-  close(): void {
-    clearInterval(this.timer);
-    this.store.unregisterWriter(this);
-    this.appender.close();
-  }
 }

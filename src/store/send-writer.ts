@@ -1,4 +1,5 @@
 import { ChunkAppender, columnIndexes, type ColumnKind } from './chunk-appender.ts';
+import { BatchedTableWriter } from './batched-table-writer.ts';
 import type { Store } from './store.ts';
 
 const COLUMNS = {
@@ -48,30 +49,14 @@ export interface SendRecord {
  * Appends the replayer's `sends` rows (the device>relay leg of a replay). Committed when the pacer has time to spare
  * (Store.flushStale), and at least every `flushIntervalMs`: a crash loses at most that much.
  */
-export class SendWriter {
-  private readonly timer: NodeJS.Timeout;
-  private lastFlushMs = Date.now();
-
-  private constructor(
-    private readonly store: Store,
-    private readonly appender: ChunkAppender,
-    private readonly runId: number,
-    flushIntervalMs: number,
-  ) {
-    this.timer = setInterval(() => this.flushIfStale(flushIntervalMs), Math.min(flushIntervalMs, 1000));
-    this.timer.unref();
-    store.registerWriter(this);
+export class SendWriter extends BatchedTableWriter {
+  private constructor(store: Store, appender: ChunkAppender, private readonly runId: number, flushIntervalMs: number) {
+    super(store, appender, flushIntervalMs);
   }
 
   static async create(store: Store, runId: number, options: { flushIntervalMs?: number } = {}): Promise<SendWriter> {
     const appender = new ChunkAppender(await store.createAppender('sends'), 'sends', Object.values(COLUMNS));
     return new SendWriter(store, appender, runId, options.flushIntervalMs ?? 250);
-  }
-
-  flushIfStale(maxAgeMs: number): void {
-    if (Date.now() - this.lastFlushMs < maxAgeMs) return;
-    this.lastFlushMs = Date.now();
-    this.appender.flush();
   }
 
   add(send: SendRecord): void {
@@ -100,9 +85,4 @@ export class SendWriter {
     a.endRow();
   }
 
-  close(): void {
-    clearInterval(this.timer);
-    this.store.unregisterWriter(this);
-    this.appender.close();
-  }
 }

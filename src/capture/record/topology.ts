@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
+import { readYamlFile } from '../../core/yaml-file.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { isIpv4 } from '../../core/ip-address.ts';
 import type { Endpoint } from './udp-tap.ts';
@@ -22,13 +21,7 @@ export interface Topology {
 }
 
 export async function loadTopology(path: string): Promise<Topology> {
-  let parsed: unknown;
-  try {
-    parsed = parseYaml(await readFile(path, 'utf8'));
-  } catch (cause) {
-    throw new ConfigError(`${path}: cannot be read as YAML (${(cause as Error).message.split('\n')[0]})`, { file: path }, { cause });
-  }
-  return parseTopology(parsed, path);
+  return parseTopology(await readYamlFile(path), path);
 }
 
 export function parseTopology(input: unknown, source: string): Topology {
