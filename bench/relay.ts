@@ -10,6 +10,7 @@ import { num, Store } from '../src/store/store.ts';
 import { fmtRate, printRows } from './bench-util.ts';
 import { generateBenchCapture } from './generate-capture.ts';
 import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
 
 const PARITY_BIN = fileURLToPath(new URL('../src/cli/parity.js', import.meta.url));
 const RELAY_IP = '127.0.8.1';
@@ -40,6 +41,11 @@ export async function benchRelay(): Promise<void> {
       routes: { globals: { mirror: true, mirror_ip: MIRROR_IP }, routes: [{ port: PORT, target: PRIMARY_IP }] },
     });
     const rows: (string | number)[][] = [];
+    const health = async (): Promise<string> => {
+      const body = (await (await request(`${(relay as RelayProcess).debugUrl}/debug/health`)).body.json()) as { upstreamSockets: number; rssBytes: number };
+      return `${body.upstreamSockets} sockets, RSS ${(body.rssBytes / 1e6).toFixed(0)} MB`;
+    };
+    const resources: string[] = [`at start: ${await health()}`];
     for (const rate of [1000, 10_000, 50_000]) {
       const direct = await step(store, PRIMARY_IP, rate);
       const through = await step(store, RELAY_IP, rate);
@@ -54,6 +60,7 @@ export async function benchRelay(): Promise<void> {
         (through.p50 - direct.p50).toFixed(3),
         `${(through.p99 / Math.max(direct.p99, 1e-6)).toFixed(2)}x`,
       ]);
+      resources.push(`after ${fmtRate(rate)} pps: ${await health()}`);
     }
     printRows('device round trip (ms) through the relay (mirroring to 2 backends) vs the primary reached directly', ['offered', 'achieved', 'loss', 'relay p50', 'relay p99', 'direct p50', 'direct p99', 'added p50', 'p99 ratio'], rows);
     let onset: string = 'none up to the replayer\'s limit';
@@ -70,6 +77,8 @@ export async function benchRelay(): Promise<void> {
       }
     }
     process.stdout.write(`rate at which the relay starts losing (> 0.1%): ${onset}\n`);
+    resources.push(`at the end: ${await health()}`);
+    process.stdout.write(`relay resources (upstream sockets are pooled, idle ones close): ${resources.join('; ')}\n`);
   } finally {
     await relay?.stop();
     for (const backend of backends) await stopTracked(backend);

@@ -51,6 +51,17 @@ export async function analyseRun(store: Store, runName: string, options: Analyse
     ...selfReportFindings(selfReport),
     ...replayFidelityFindings(metrics, thresholds),
   ];
+  if (backends.length === 0) {
+    findings.push({
+      severity: 'warning',
+      kind: 'coverage',
+      metric: 'backend_legs',
+      route: null,
+      backend: null,
+      value: 0,
+      message: 'no backend leg was observed (no simulated backend, tap or live capture recorded one): only what the devices saw is analysed',
+    });
+  }
   if (options.baseline !== undefined) {
     findings.push(...baselineFindings(metrics, await loadBaseline(store, options.baseline), thresholds.baselineTolerance, options.baseline));
   }

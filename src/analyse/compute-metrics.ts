@@ -1,5 +1,6 @@
 import { loadSql } from '../store/sql-file.ts';
 import { num, numOrNull, str, type Row, type Store } from '../store/store.ts';
+import { NO_BACKEND } from './correlate-run.ts';
 import type { Metric, MetricUnit } from './analysis.ts';
 
 const BACKEND_SQL = loadSql(import.meta.url, './sql/08-backend-metrics.sql');
@@ -21,8 +22,8 @@ const ratio = (part: number, whole: number): number | null => (whole > 0 ? part 
  */
 export async function computeMetrics(store: Store, runId: number, reference: string, startNs: bigint): Promise<Metric[]> {
   const metrics: Metric[] = [];
-  const perRoute = await store.query(BACKEND_SQL, { run_id: runId, reference });
-  const overall = new Map((await store.query(BACKEND_OVERALL_SQL, { run_id: runId })).map((row) => [str(row.backend), row]));
+  const perRoute = await store.query(BACKEND_SQL, { run_id: runId, reference, no_backend: NO_BACKEND });
+  const overall = new Map((await store.query(BACKEND_OVERALL_SQL, { run_id: runId, no_backend: NO_BACKEND })).map((row) => [str(row.backend), row]));
   const delivered = new Map<string, number>();
   const totals = new Map<string, Row>();
   for (const row of perRoute) {
@@ -39,6 +40,7 @@ export async function computeMetrics(store: Store, runId: number, reference: str
   addDriftMetrics(metrics, perRoute, totals, delivered, reference);
   for (const row of await store.query(DEVICE_SQL, { run_id: runId, reference })) {
     const push = pusher(metrics, numOrNull(row.route_port), null);
+    push('sent', num(row.sent), 'count');
     push('device_acks', num(row.device_acked), 'count');
     push('device_ack_rate', ratio(num(row.device_acked), num(row.ack_expected)), 'ratio');
     push('round_trip_p50_ms', numOrNull(row.rtt_p50), 'ms');

@@ -9,6 +9,9 @@ const PACKET_PARITY_SQL = loadSql(import.meta.url, './sql/05-packet-parity.sql')
 const ACK_MATCH_SQL = loadSql(import.meta.url, './sql/06-ack-match.sql');
 const ACK_DIFFERENCES_SQL = loadSql(import.meta.url, './sql/07-ack-differences.sql');
 
+/** The pseudo-backend of a run whose backend legs were not observed: it carries the devices' view alone. */
+export const NO_BACKEND = '(none)';
+
 /** ACKs later than this after their request are not taken as its ACK (sequence numbers wrap; devices retry). */
 export const ACK_MATCH_WINDOW_NS = 30_000_000_000;
 const MISMATCH_SAMPLES = 20;
@@ -21,7 +24,7 @@ export async function backendsOf(store: Store, runId: number): Promise<{ backend
     { run_id: runId },
   );
   const backends = rows.map((row) => str(row.backend));
-  const reference = backends.includes('primary') ? 'primary' : (backends.find((b) => b.startsWith('target-')) ?? backends[0] ?? 'primary');
+  const reference = backends.includes('primary') ? 'primary' : (backends.find((b) => b.startsWith('target-')) ?? backends[0] ?? NO_BACKEND);
   return { backends, reference };
 }
 
@@ -37,7 +40,7 @@ export async function correlateRun(
 ): Promise<MismatchSample[]> {
   for (const table of ['packet_parity', 'drift_windows', 'route_metrics']) await store.exec(`DELETE FROM ${table} WHERE run_id = $run_id`, { run_id: runId });
   for (const step of STEPS) await store.exec(step, { run_id: runId });
-  await store.exec(PACKET_PARITY_SQL, { run_id: runId, ack_window_ns: ACK_MATCH_WINDOW_NS });
+  await store.exec(PACKET_PARITY_SQL, { run_id: runId, ack_window_ns: ACK_MATCH_WINDOW_NS, no_backend: NO_BACKEND });
   await store.exec(ACK_MATCH_SQL, { run_id: runId, reference: options.reference });
   const ignored = [...options.protocol.defaultIgnoredAckFields, ...options.ignoreAckFields];
   const differing = await store.query(ACK_DIFFERENCES_SQL, { run_id: runId, reference: options.reference });

@@ -21,14 +21,15 @@ export async function relaySelfReport(store: Store, runId: number, metrics: read
   const samples = num(queue?.samples);
   if (samples === 0 && last === undefined) return null;
   const body = last === undefined ? {} : (JSON.parse(str(last.body)) as ParityBody);
-  const overall = (metric: string, backend: string): number => num(metrics.find((m) => m.metric === metric && m.route === null && m.backend === backend)?.value);
+  const overall = (metric: string, backend: string | null): number => num(metrics.find((m) => m.metric === metric && m.route === null && m.backend === backend)?.value);
   const backendOfUrl = new Map([...addressOf].map(([backend, ip]) => [ip, backend]));
   const targets: RelaySelfReport['targets'] = [];
   for (const target of body.perTarget ?? []) {
     const url = target.url ?? '';
     const backend = target.role ?? backendOfUrl.get(url.replace(/^[a-z]+:\/\//, '').split(/[:/]/)[0] ?? '');
     if (backend === undefined || typeof target.sent !== 'number') continue;
-    targets.push({ backend, url, claimedSent: target.sent, observedUplink: overall('sent', backend), observedDelivered: overall('delivered', backend) });
+    // What the devices sent bounds what the relay can have sent on; what a backend was seen to receive is a floor.
+    targets.push({ backend, url, claimedSent: target.sent, observedUplink: overall('sent', null), observedDelivered: overall('delivered', backend) });
   }
   return { samples, maxQueue: numOrNull(queue?.max_queue), targets };
 }

@@ -24,6 +24,7 @@ interface ReplayFlags {
   protocol: string;
   db: string;
   run?: string;
+  relayDebug?: string;
   json?: boolean;
 }
 
@@ -46,6 +47,7 @@ export function registerReplayCommand(program: Command): void {
     .option('--protocol <name>', `device protocol (${PROTOCOL_NAMES.join(', ')})`, 'calamp-lmd')
     .option('--db <path>', 'DuckDB store file', DEFAULT_STORE_PATH)
     .option('--run <name>', 'name of the run (default: <capture>-replay-N)')
+    .option('--relay-debug <url>', 'the relay\'s debug base URL (e.g. http://127.0.0.1:8765): its /debug/* and /metrics are polled for its self-report')
     .option('--json', 'print the run summary as JSON')
     .addHelpText(
       'after',
@@ -107,6 +109,7 @@ async function runReplay(capture: string, flags: ReplayFlags): Promise<ReplayRes
         devices: flags.devices,
         ackTimeoutMs: flags.ackTimeout,
         ...(flags.run !== undefined && { runName: flags.run }),
+        ...(flags.relayDebug !== undefined && { relayDebugUrl: flags.relayDebug }),
         signal: abort.signal,
         onProgress: (p) =>
           progress.update(p.sent, p.planned, `${formatCount(p.sent)} sent, ${Math.round(p.ratePps)} pps, ${formatCount(p.acks)} ACKs, p99 late ${p.latenessP99Us.toFixed(0)} µs`),

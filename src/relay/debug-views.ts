@@ -100,6 +100,8 @@ export function healthView(relay: Relay, version: string): unknown {
     version,
     configVersion: relay.current.version,
     upstreamSockets: relay.openUpstreamSockets,
+    waitingAcks: relay.waitingForAcks,
+    rssBytes: process.memoryUsage().rss,
     ports: relay.ports,
   };
 }

@@ -1,3 +1,4 @@
+import { RelayPoller } from '../analyse/relay-poller.ts';
 import { getCapture } from '../capture/capture-catalog.ts';
 import { UsageError } from '../core/errors.ts';
 import { LatencyHistogram } from '../core/latency-histogram.ts';
@@ -46,6 +47,8 @@ export interface ReplayOptions {
   /** Aborting stops sending; the run waits for ACKs in flight, keeps everything, and is marked interrupted. */
   signal?: AbortSignal;
   onProgress?: (progress: ReplayProgress) => void;
+  /** Base URL of the relay's /debug/* and /metrics: polled during the run for its self-report. */
+  relayDebugUrl?: string;
   /** Called once the devices are bound and the clock starts: scenarios schedule their fault timelines from here. */
   onStart?: (startNs: number) => void;
 }
@@ -116,11 +119,14 @@ export async function replayCapture(options: ReplayOptions): Promise<ReplayResul
   const reversePorts = new Map([...options.portMap].map(([route, relay]) => [relay, route]));
   const fleet = new DeviceFleet(options.devices, protocol, observations, (relayPort) => reversePorts.get(relayPort) ?? relayPort);
   const connection = await store.connect();
+  const poller = options.relayDebugUrl === undefined ? undefined : new RelayPoller(store, runId, options.relayDebugUrl);
   let outcome: SendLoopOutcome | undefined;
   try {
     await fleet.open(uplink.devices.keys());
+    poller?.start();
     outcome = await sendLoop({ options, fleet, sends, connection, capture, uplink, runId });
     await waitForAcks(fleet, options.ackTimeoutMs);
+    await poller?.stop();
   } catch (error) {
     await finishRun(store, runId, 'failed', BigInt(Math.round(nowNs()))).catch(() => undefined);
     throw error;

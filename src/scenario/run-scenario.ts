@@ -20,6 +20,8 @@ import { prepareTraffic } from './prepare-traffic.ts';
 import { RelayProcess } from './relay-process.ts';
 import type { ScenarioSpec } from './scenario-spec.ts';
 import { Timeline } from './timeline.ts';
+import { reverseLeg, writeObservation } from '../capture/record/record-targets.ts';
+import { UdpTap } from '../capture/record/udp-tap.ts';
 
 export interface RunScenarioOptions {
   store: Store;
@@ -67,12 +69,13 @@ export async function runScenario(spec: ScenarioSpec, options: RunScenarioOption
   const observations = await ObservationWriter.create(store, runId, { flushIntervalMs: COMMIT_BOUND_MS });
   const dir = mkdtempSync(join(tmpdir(), `parity-${spec.name}-`));
   const backends = new Map<string, SimulatedBackend>();
+  const taps: UdpTap[] = [];
   let relay: RelayProcess | undefined;
   let external: ReturnType<typeof spawnTracked> | undefined;
   let replay: ReplayResult;
   let timeline: Timeline | undefined;
   try {
-    await startBackends(spec, addresses, capture.routePorts, observations, backends);
+    await startBackends(spec, addresses, capture.routePorts, observations, backends, taps);
     if (spec.relay.kind === 'builtin') {
       relay = await RelayProcess.start(dir, { address: addresses.relay, responseTimeoutMs: spec.relay.responseTimeoutMs, routes: relayRoutes(spec, addresses, capture.routePorts) });
     } else {
@@ -111,6 +114,7 @@ export async function runScenario(spec: ScenarioSpec, options: RunScenarioOption
     await relay?.stop();
     if (external !== undefined) await stopTracked(external);
     for (const backend of backends.values()) await backend.stop();
+    for (const tap of taps) await tap.stop();
     observations.close();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -129,8 +133,28 @@ function allocateAddresses(spec: ScenarioSpec): Addresses {
   return { relay, backends };
 }
 
-async function startBackends(spec: ScenarioSpec, addresses: Addresses, ports: readonly number[], sink: ObservationWriter, into: Map<string, SimulatedBackend>): Promise<void> {
+/**
+ * Simulated backends record their own legs. An external backend gets a recording tap in front of it on the backend's
+ * allocated address (the relay targets the tap), or, with `observe: none`, the relay targets it directly.
+ */
+async function startBackends(spec: ScenarioSpec, addresses: Addresses, ports: readonly number[], sink: ObservationWriter, into: Map<string, SimulatedBackend>, taps: UdpTap[]): Promise<void> {
+  const protocol = getProtocol(spec.protocol);
   for (const backend of spec.backends) {
+    if (backend.external !== undefined) {
+      if (backend.external.observe === 'none') {
+        addresses.backends.set(backend.role, backend.external.ip);
+        continue;
+      }
+      for (const port of ports) {
+        const uplinkLeg = `relay>${backend.role}`;
+        const tap = new UdpTap({ ip: addresses.backends.get(backend.role) as string, port }, { ip: backend.external.ip, port }, (packet) =>
+          writeObservation(sink, protocol, `tap:${backend.role}`, { ...packet, leg: packet.direction === 'uplink' ? uplinkLeg : reverseLeg(uplinkLeg), routePort: port }),
+        );
+        await tap.start();
+        taps.push(tap);
+      }
+      continue;
+    }
     const simulated = new SimulatedBackend({ protocol: getProtocol(spec.protocol), ip: addresses.backends.get(backend.role) as string, ports, role: backend.role, faults: backend.faults, sink });
     await simulated.start();
     into.set(backend.role, simulated);
@@ -175,7 +199,12 @@ function topologyOf(spec: ScenarioSpec, addresses: Addresses, capture: CaptureSu
     scenario: spec.name,
     description: spec.description,
     relay: relay.kind === 'builtin' ? { kind: 'builtin', address: addresses.relay, ...relay.globals } : { kind: 'external', address: relay.address, debug: relay.debugUrl ?? null },
-    backends: spec.backends.map((b) => ({ role: b.role, ip: addresses.backends.get(b.role), faults: b.faults, observed: 'built-in' })),
+    backends: spec.backends.map((b) => ({
+      role: b.role,
+      ip: b.external?.ip ?? addresses.backends.get(b.role),
+      faults: b.faults,
+      observed: b.external === undefined ? 'built-in' : b.external.observe === 'tap' ? `tap at ${addresses.backends.get(b.role)}` : 'not observed',
+    })),
     routes: capture.routePorts.map((port) => ({ port, customer: relay.kind === 'builtin' ? relay.customer : '', device: relay.kind === 'builtin' ? relay.device : '' })),
     timeline: spec.timeline,
   };

@@ -46,9 +46,11 @@ export interface ExternalRelay {
 
 export interface ScenarioBackend {
   role: string;
-  /** Address to listen on; one is chosen when absent. */
+  /** Address to listen on (a simulated backend, or the tap in front of an external one); chosen when absent. */
   address: string | undefined;
   faults: Partial<FaultPlan>;
+  /** An external backend (not simulated), and how its legs are observed: through a recording tap, or not at all. */
+  external: { ip: string; observe: 'tap' | 'none' } | undefined;
 }
 
 export type TimelineEvent =
@@ -157,7 +159,18 @@ export function parseScenario(input: unknown, source: string, parseDurationMs: (
     if (!/^(primary|mirror|target-\d+)$/.test(role)) throw err(`backends.${role}`, 'is not a backend role (primary, mirror or target-N)');
     const b = obj(value ?? {}, `backends.${role}`);
     const key = (k: string): string => `backends.${role}.${k}`;
-    onlyKeys(b, `backends.${role}`, ['address', 'latency', 'jitter', 'loss', 'nak', 'ack_version', 'duplicate_acks', 'blackhole_after', 'crash_after', 'seed']);
+    onlyKeys(b, `backends.${role}`, ['address', 'external', 'observe', 'latency', 'jitter', 'loss', 'nak', 'ack_version', 'duplicate_acks', 'blackhole_after', 'crash_after', 'seed']);
+    let external: ScenarioBackend['external'];
+    if (b.external !== undefined) {
+      const ip = address(b.external, key('external')) as string;
+      const observe = b.observe ?? 'tap';
+      if (observe !== 'tap' && observe !== 'none') throw err(key('observe'), 'must be tap or none');
+      const simulatedOnly = Object.keys(b).filter((k) => !['address', 'external', 'observe'].includes(k));
+      if (simulatedOnly.length > 0) throw err(key(simulatedOnly[0] as string), 'is for simulated backends; an external backend behaves as it does');
+      external = { ip, observe };
+    } else if (b.observe !== undefined) {
+      throw err(key('observe'), 'applies to external backends only (simulated ones record their own legs)');
+    }
     const faults: Partial<FaultPlan> = {};
     if (b.latency !== undefined) faults.latencyMs = duration(b.latency, key('latency'));
     if (b.jitter !== undefined) faults.jitterMs = duration(b.jitter, key('jitter'));
@@ -172,7 +185,7 @@ export function parseScenario(input: unknown, source: string, parseDurationMs: (
       if (parts.length !== 3 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw err(key('ack_version'), 'must be a.b.c with each part 0-255');
       faults.ackVersion = parts as [number, number, number];
     }
-    return { role, address: address(b.address, key('address')), faults };
+    return { role, address: address(b.address, key('address')), faults, external };
   });
   if (!backends.some((b) => b.role === 'primary' || b.role === 'target-0')) throw err('backends', 'needs a primary (or target-0)');
 
@@ -194,7 +207,9 @@ export function parseScenario(input: unknown, source: string, parseDurationMs: (
     if (event.stop !== undefined || event.start !== undefined) {
       const action = event.stop !== undefined ? 'stop' : 'start';
       const backend = text(event[action], `timeline[${index}].${action}`);
-      if (!backends.some((b) => b.role === backend)) throw err(`timeline[${index}].${action}`, `names no backend of this scenario ("${backend}")`);
+      const target = backends.find((b) => b.role === backend);
+      if (target === undefined) throw err(`timeline[${index}].${action}`, `names no backend of this scenario ("${backend}")`);
+      if (target.external !== undefined) throw err(`timeline[${index}].${action}`, `"${backend}" is external: only simulated backends can be stopped and started`);
       return { atMs, action, backend };
     }
     if (event.reload !== undefined) return { atMs, action: 'reload', globals: obj(event.reload, `timeline[${index}].reload`) };

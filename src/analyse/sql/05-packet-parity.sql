@@ -2,8 +2,12 @@
 -- its ACK is the first answer to the same relay socket with the same correlation (request hash, else match key)
 -- after it (ASOF), within $ack_window_ns; the device's ACK likewise, by match key on the device's own socket.
 INSERT INTO packet_parity
-WITH backends AS (
+WITH observed AS (
   SELECT DISTINCT backend FROM receipts UNION SELECT DISTINCT backend FROM backend_acks
+),
+-- With no backend leg observed, one pseudo-backend carries the devices' view (sends and the ACKs they got).
+backends AS (
+  SELECT backend FROM observed UNION ALL SELECT $no_backend WHERE NOT EXISTS (SELECT 1 FROM observed)
 ),
 rows AS (
   SELECT u.uplink_id, u.device, u.local_ip, u.local_port, u.route_port, b.backend, u.sent_ns, u.wants_ack,

@@ -39,6 +39,6 @@ SELECT
 FROM packet_parity p
 LEFT JOIN duplicates d ON d.backend = p.backend AND d.route_port = p.route_port
 LEFT JOIN one_sided o ON o.backend = p.backend AND o.route_port = p.route_port
-WHERE p.run_id = $run_id
+WHERE p.run_id = $run_id AND p.backend <> $no_backend
 GROUP BY p.route_port, p.backend
 ORDER BY p.route_port, p.backend;

@@ -10,5 +10,5 @@ SELECT
   quantile_cont(ack_latency_ms, 0.99) AS ack_p99,
   max(ack_latency_ms) AS ack_max,
   quantile_cont(backend_ack_latency_ms, 0.95) AS backend_ack_p95
-FROM packet_parity WHERE run_id = $run_id
+FROM packet_parity WHERE run_id = $run_id AND backend <> $no_backend
 GROUP BY backend ORDER BY backend;

@@ -77,29 +77,32 @@ export async function runTarget(store: Store, runName: string, protocol: DeviceP
   const runId = existing?.runId ?? (await createRun(store, { name: runName, kind: 'record', protocol: protocol.name, topology, startedNs: process.hrtime.bigint() }));
   const writer = await ObservationWriter.create(store, runId);
   return {
-    write(packet) {
-      const isReply = isReplyLeg(packet.leg);
-      const decoded = isReply ? protocol.decodeAck(packet.payload) : protocol.decode(packet.payload);
-      writer.add({
-        leg: packet.leg,
-        tsNs: packet.monoNs,
-        srcIp: packet.src.ip,
-        srcPort: packet.src.port,
-        dstIp: packet.dst.ip,
-        dstPort: packet.dst.port,
-        routePort: packet.routePort,
-        payload: packet.payload,
-        kind: decoded.kind,
-        matchKey: decoded.matchKey,
-        observer,
-        keepPayload: isReply,
-      });
-    },
+    write: (packet) => writeObservation(writer, protocol, observer, packet),
     async finish({ unrecorded }) {
       writer.close();
       await finishRun(store, runId, unrecorded > 0 ? 'interrupted' : 'completed', process.hrtime.bigint(), { unrecorded });
     },
   };
+}
+
+/** Records a packet seen on a leg as an observation: decoded for its kind and match key, payload kept for replies. */
+export function writeObservation(writer: ObservationWriter, protocol: DeviceProtocol, observer: string, packet: RecordedPacket): void {
+  const isReply = isReplyLeg(packet.leg);
+  const decoded = isReply ? protocol.decodeAck(packet.payload) : protocol.decode(packet.payload);
+  writer.add({
+    leg: packet.leg,
+    tsNs: packet.monoNs,
+    srcIp: packet.src.ip,
+    srcPort: packet.src.port,
+    dstIp: packet.dst.ip,
+    dstPort: packet.dst.port,
+    routePort: packet.routePort,
+    payload: packet.payload,
+    kind: decoded.kind,
+    matchKey: decoded.matchKey,
+    observer,
+    keepPayload: isReply,
+  });
 }
 
 /** Legs that carry answers (ACKs): relay>device and X>relay. */

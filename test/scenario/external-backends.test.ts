@@ -1,0 +1,75 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SimulatedBackend } from '../../src/backends/simulated-backend.ts';
+import { parseDurationMs, parseFraction } from '../../src/cli/option-parsers.ts';
+import { ConfigError } from '../../src/core/errors.ts';
+import { calampLmd } from '../../src/protocols/calamp-lmd.ts';
+import { parseScenario } from '../../src/scenario/scenario-spec.ts';
+import { runScenario } from '../../src/scenario/run-scenario.ts';
+import { withStore } from '../../src/store/store.ts';
+import { withTempDir } from '../helpers/temp-dir.ts';
+
+const started: SimulatedBackend[] = [];
+afterEach(async () => {
+  for (const backend of started.splice(0)) await backend.stop();
+});
+
+const parse = (input: unknown) => parseScenario(input, 'inline.yaml', parseDurationMs, parseFraction);
+
+/** Two "external" backends: started here, unknown to the scenario, recording nothing themselves. */
+async function externalBackends(port: number): Promise<void> {
+  for (const [ip, version] of [['127.0.15.2', [1, 0, 0]], ['127.0.15.3', [2, 0, 0]]] as const) {
+    const backend = new SimulatedBackend({ protocol: calampLmd, ip, ports: [port], role: ip, faults: { ackVersion: [...version] } });
+    await backend.start();
+    started.push(backend);
+  }
+}
+
+const scenario = (observe: 'tap' | 'none') => ({
+  name: `external-${observe}`,
+  traffic: { generate: { devices: 8, duration: '60s', interval: '3s' } },
+  relay: { builtin: { mirror: true } },
+  backends: { primary: { external: '127.0.15.2', observe }, mirror: { external: '127.0.15.3', observe } },
+  replay: { speed: '30x', ack_timeout: '1s' },
+});
+
+describe('scenarios with external backends', () => {
+  it('observes external backends through recording taps, and analyses them like simulated ones', async () => {
+    await externalBackends(20500);
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 's.duckdb'), async (store) => {
+        const result = await runScenario(parse(scenario('tap')), { store, baseDir: dir, reportsDir: join(dir, 'reports'), formats: ['json'], screenshot: false });
+        expect(result.analysis.backends).toEqual(['mirror', 'primary']);
+        expect(result.analysis.verdict).toBe('NO_GO');
+        expect(result.analysis.findings.map((f) => f.message).join('\n')).toMatch(/app version differs \(primary 1\.0\.0, mirror 2\.0\.0\)/);
+        const lost = result.analysis.metrics.find((m) => m.metric === 'lost' && m.route === null && m.backend === 'mirror');
+        expect(lost?.value).toBe(0);
+      });
+    });
+  });
+
+  it('with observe: none, analyses what the devices saw and warns that no backend leg was observed', async () => {
+    await externalBackends(20500);
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 's.duckdb'), async (store) => {
+        const result = await runScenario(parse(scenario('none')), { store, baseDir: dir, reportsDir: join(dir, 'reports'), formats: ['json'], screenshot: false });
+        expect(result.analysis.backends).toEqual([]);
+        expect(result.analysis.verdict).toBe('GO_WITH_WARNINGS');
+        expect(result.analysis.findings.map((f) => f.kind)).toEqual(['coverage']);
+        const ackRate = result.analysis.metrics.find((m) => m.metric === 'device_ack_rate' && m.route === null);
+        expect(ackRate?.value).toBe(1);
+      });
+    });
+  });
+
+  it.each([
+    [{ ...scenario('tap'), backends: { primary: { external: '127.0.15.2', latency: '5ms' } } }, /backends\.primary\.latency is for simulated backends/],
+    [{ ...scenario('tap'), backends: { primary: { observe: 'tap' } } }, /backends\.primary\.observe applies to external backends only/],
+    [{ ...scenario('tap'), timeline: [{ at: '1s', stop: 'mirror' }] }, /"mirror" is external: only simulated backends can be stopped/],
+    [{ ...scenario('tap'), replay: { speed: 'fast' } }, /replay\.speed/],
+    [{ ...scenario('tap'), traffic: {} }, /traffic needs capture/],
+  ])('refuses an invalid scenario naming the key (%#)', (input, message) => {
+    expect(() => parse(input)).toThrow(ConfigError);
+    expect(() => parse(input)).toThrow(message);
+  });
+});
