@@ -22,6 +22,8 @@ import type { ScenarioSpec } from './scenario-spec.ts';
 import { Timeline } from './timeline.ts';
 import { reverseLeg, writeObservation } from '../capture/record/record-targets.ts';
 import { UdpTap } from '../capture/record/udp-tap.ts';
+import { startLiveCapture } from '../capture/record/live-capture.ts';
+import { legOf } from '../capture/record/topology.ts';
 
 export interface RunScenarioOptions {
   store: Store;
@@ -70,12 +72,14 @@ export async function runScenario(spec: ScenarioSpec, options: RunScenarioOption
   const dir = mkdtempSync(join(tmpdir(), `parity-${spec.name}-`));
   const backends = new Map<string, SimulatedBackend>();
   const taps: UdpTap[] = [];
+  let live: (() => Promise<void>) | undefined;
   let relay: RelayProcess | undefined;
   let external: ReturnType<typeof spawnTracked> | undefined;
   let replay: ReplayResult;
   let timeline: Timeline | undefined;
   try {
     await startBackends(spec, addresses, capture.routePorts, observations, backends, taps);
+    live = await startLiveObservation(spec, addresses, observations);
     if (spec.relay.kind === 'builtin') {
       relay = await RelayProcess.start(dir, { address: addresses.relay, responseTimeoutMs: spec.relay.responseTimeoutMs, routes: relayRoutes(spec, addresses, capture.routePorts) });
     } else {
@@ -106,6 +110,8 @@ export async function runScenario(spec: ScenarioSpec, options: RunScenarioOption
     // Backends still owe delayed ACKs to the last requests; the run's observations end when they are sent.
     await Promise.all([...backends.values()].map((b) => b.idle(spec.replay.ackTimeoutMs)));
     await poller?.stop();
+    await live?.();
+    live = undefined;
   } catch (error) {
     await finishRun(store, runId, 'failed', process.hrtime.bigint()).catch(() => undefined);
     throw error;
@@ -115,6 +121,7 @@ export async function runScenario(spec: ScenarioSpec, options: RunScenarioOption
     if (external !== undefined) await stopTracked(external);
     for (const backend of backends.values()) await backend.stop();
     for (const tap of taps) await tap.stop();
+    await live?.();
     observations.close();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -122,6 +129,40 @@ export async function runScenario(spec: ScenarioSpec, options: RunScenarioOption
   const analysis = await analyseRun(store, runName, { thresholds: spec.thresholds, ...(spec.baseline !== undefined && { baseline: spec.baseline }) });
   const reports = await writeReports(store, analysis, { outDir: options.reportsDir, formats: options.formats, screenshot: options.screenshot });
   return { runName, replay, analysis, reports, timeline: timeline.applied, unmet: unmetExpectations(spec, analysis) };
+}
+
+/**
+ * For external backends with `observe: live`: tcpdump on the capture interface, legs from the scenario's own
+ * addresses, backend legs only (the replayer records the device side). Capture times are wall clock; an offset taken
+ * here moves them onto the run's monotonic clock (to within about a millisecond: Date.now's resolution). Returns the
+ * function that stops it.
+ */
+async function startLiveObservation(spec: ScenarioSpec, addresses: Addresses, sink: ObservationWriter): Promise<(() => Promise<void>) | undefined> {
+  const observed = spec.backends.filter((b) => b.external?.observe === 'live');
+  if (observed.length === 0) return undefined;
+  const backends = new Map(observed.map((b) => [b.role, addresses.backends.get(b.role) as string]));
+  const topology = { relayIp: addresses.relay, relayEgress: new Set<string>(), relayPorts: new Set<number>(), backends };
+  const protocol = getProtocol(spec.protocol);
+  const monoMinusWallNs = process.hrtime.bigint() - BigInt(Date.now()) * 1_000_000n;
+  const hosts = [addresses.relay, ...backends.values()].map((ip) => `host ${ip}`).join(' or ');
+  const capture = await startLiveCapture({
+    iface: spec.captureIface,
+    filter: `udp and (${hosts})`,
+    onDatagram: (datagram) => {
+      const src = { ip: datagram.srcIp, port: datagram.srcPort };
+      const dst = { ip: datagram.dstIp, port: datagram.dstPort };
+      const assigned = legOf(topology, src, dst);
+      if (assigned === undefined || assigned.leg.includes('device')) return;
+      const wallNs = BigInt(datagram.tsSec) * 1_000_000_000n + BigInt(datagram.tsFracNs);
+      writeObservation(sink, protocol, `live:${spec.captureIface}`, { monoNs: wallNs + monoMinusWallNs, wallNs, src, dst, payload: Buffer.from(datagram.payload), ...assigned });
+    },
+  });
+  return async () => {
+    // tcpdump delivers what it has read when told to stop; a moment for the last ACKs to reach it first.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    capture.stop();
+    await capture.done;
+  };
 }
 
 /** A /24 of loopback for the relay and backends of this run (listening sockets must not collide across runs). */
@@ -141,7 +182,7 @@ async function startBackends(spec: ScenarioSpec, addresses: Addresses, ports: re
   const protocol = getProtocol(spec.protocol);
   for (const backend of spec.backends) {
     if (backend.external !== undefined) {
-      if (backend.external.observe === 'none') {
+      if (backend.external.observe !== 'tap') {
         addresses.backends.set(backend.role, backend.external.ip);
         continue;
       }
@@ -203,7 +244,7 @@ function topologyOf(spec: ScenarioSpec, addresses: Addresses, capture: CaptureSu
       role: b.role,
       ip: b.external?.ip ?? addresses.backends.get(b.role),
       faults: b.faults,
-      observed: b.external === undefined ? 'built-in' : b.external.observe === 'tap' ? `tap at ${addresses.backends.get(b.role)}` : 'not observed',
+      observed: b.external === undefined ? 'built-in' : b.external.observe === 'tap' ? `tap at ${addresses.backends.get(b.role)}` : b.external.observe === 'live' ? `live capture on ${spec.captureIface}` : 'not observed',
     })),
     routes: capture.routePorts.map((port) => ({ port, customer: relay.kind === 'builtin' ? relay.customer : '', device: relay.kind === 'builtin' ? relay.device : '' })),
     timeline: spec.timeline,

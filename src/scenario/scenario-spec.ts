@@ -17,6 +17,8 @@ export interface ScenarioSpec {
   timeline: TimelineEvent[];
   thresholds: ThresholdConfig;
   baseline: string | undefined;
+  /** Interface the live capture of `observe: live` backends runs on. */
+  captureIface: string;
   /** What the scenario is expected to conclude: checked by `parity run` when present (exit 1 when not met). */
   expect: { verdict: string | undefined; findings: string[] } | undefined;
 }
@@ -50,7 +52,7 @@ export interface ScenarioBackend {
   address: string | undefined;
   faults: Partial<FaultPlan>;
   /** An external backend (not simulated), and how its legs are observed: through a recording tap, or not at all. */
-  external: { ip: string; observe: 'tap' | 'none' } | undefined;
+  external: { ip: string; observe: 'tap' | 'live' | 'none' } | undefined;
 }
 
 export type TimelineEvent =
@@ -58,7 +60,7 @@ export type TimelineEvent =
   | { atMs: number; action: 'start'; backend: string }
   | { atMs: number; action: 'reload'; globals: Record<string, unknown> };
 
-const TOP_KEYS = ['name', 'description', 'protocol', 'traffic', 'relay', 'backends', 'replay', 'timeline', 'thresholds', 'baseline', 'expect'];
+const TOP_KEYS = ['name', 'description', 'protocol', 'traffic', 'relay', 'backends', 'replay', 'timeline', 'thresholds', 'baseline', 'expect', 'capture_iface'];
 
 /** Parses a scenario from its YAML value; every fault names the file and the key. */
 export function parseScenario(input: unknown, source: string, parseDurationMs: (text: string) => number, parseFraction: (text: string) => number): ScenarioSpec {
@@ -164,7 +166,7 @@ export function parseScenario(input: unknown, source: string, parseDurationMs: (
     if (b.external !== undefined) {
       const ip = address(b.external, key('external')) as string;
       const observe = b.observe ?? 'tap';
-      if (observe !== 'tap' && observe !== 'none') throw err(key('observe'), 'must be tap or none');
+      if (observe !== 'tap' && observe !== 'live' && observe !== 'none') throw err(key('observe'), 'must be tap, live or none');
       const simulatedOnly = Object.keys(b).filter((k) => !['address', 'external', 'observe'].includes(k));
       if (simulatedOnly.length > 0) throw err(key(simulatedOnly[0] as string), 'is for simulated backends; an external backend behaves as it does');
       external = { ip, observe };
@@ -242,6 +244,7 @@ export function parseScenario(input: unknown, source: string, parseDurationMs: (
     timeline,
     thresholds: parseThresholds(root.thresholds ?? {}, `${source}: thresholds`),
     baseline: root.baseline === undefined ? undefined : text(root.baseline, 'baseline'),
+    captureIface: root.capture_iface === undefined ? 'lo' : text(root.capture_iface, 'capture_iface'),
     expect,
   };
 }

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedBackend } from '../../src/backends/simulated-backend.ts';
@@ -14,6 +15,17 @@ afterEach(async () => {
   for (const backend of started.splice(0)) await backend.stop();
 });
 
+function tcpdumpUsable(): boolean {
+  try {
+    execFileSync('tcpdump', ['--version'], { stdio: 'ignore' });
+    return process.getuid?.() === 0;
+  } catch {
+    return false;
+  }
+}
+const canCapture = tcpdumpUsable();
+if (!canCapture) console.warn('tcpdump missing or not root: the observe: live scenario test did NOT run');
+
 const parse = (input: unknown) => parseScenario(input, 'inline.yaml', parseDurationMs, parseFraction);
 
 /** Two "external" backends: started here, unknown to the scenario, recording nothing themselves. */
@@ -25,7 +37,7 @@ async function externalBackends(port: number): Promise<void> {
   }
 }
 
-const scenario = (observe: 'tap' | 'none') => ({
+const scenario = (observe: 'tap' | 'live' | 'none') => ({
   name: `external-${observe}`,
   traffic: { generate: { devices: 8, duration: '60s', interval: '3s' } },
   relay: { builtin: { mirror: true } },
@@ -44,6 +56,24 @@ describe('scenarios with external backends', () => {
         expect(result.analysis.findings.map((f) => f.message).join('\n')).toMatch(/app version differs \(primary 1\.0\.0, mirror 2\.0\.0\)/);
         const lost = result.analysis.metrics.find((m) => m.metric === 'lost' && m.route === null && m.backend === 'mirror');
         expect(lost?.value).toBe(0);
+      });
+    });
+  });
+
+  it.runIf(canCapture)('observes external backends by live capture on lo (observe: live), on the run\'s clock', async () => {
+    await externalBackends(20500);
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 's.duckdb'), async (store) => {
+        const result = await runScenario(parse(scenario('live')), { store, baseDir: dir, reportsDir: join(dir, 'reports'), formats: ['json'], screenshot: false });
+        expect(result.analysis.backends).toEqual(['mirror', 'primary']);
+        expect(result.analysis.findings.map((f) => f.message).join('\n')).toMatch(/app version differs \(primary 1\.0\.0, mirror 2\.0\.0\)/);
+        const metric = (name: string, backend: string): number | null => result.analysis.metrics.find((m) => m.metric === name && m.route === null && m.backend === backend)?.value ?? null;
+        expect(metric('lost', 'primary')).toBe(0);
+        expect(metric('lost', 'mirror')).toBe(0);
+        // Wall-clock capture times moved onto the monotonic clock: forward latency is small and positive.
+        const forward = metric('forward_latency_p50_ms', 'primary') as number;
+        expect(forward).toBeGreaterThan(-2);
+        expect(forward).toBeLessThan(50);
       });
     });
   });

@@ -41,7 +41,7 @@ describe('repository scenarios through parity run', () => {
     });
   }, SCENARIO_TIMEOUT_MS);
 
-  it('mirror-killed: the ACK flow holds (p95 within 10%, or 1 ms), and the mirror\'s gap shows in the drift windows', async () => {
+  it('mirror-killed: the ACK flow holds (p95 within 10%, with 3 ms of slack for a loaded CI machine), and the mirror\'s gap shows in the drift windows', async () => {
     await withTempDir(async (dir) => {
       const result = await runScenario(dir, 'mirror-killed.yaml');
       expect(result.report.verdict).toBe('NO_GO');
@@ -56,7 +56,7 @@ describe('repository scenarios through parity run', () => {
         const p95Before = quantile(before, 0.95) as number;
         const p95During = quantile(during, 0.95) as number;
         console.info(`device round trip p95: mirror up ${p95Before.toFixed(2)} ms, mirror down ${p95During.toFixed(2)} ms`);
-        expect(p95During).toBeLessThan(Math.max(p95Before * 1.1, p95Before + 1));
+        expect(p95During).toBeLessThan(Math.max(p95Before * 1.1, p95Before + 3));
         // Every request that wanted an ACK got one while the mirror was down.
         const [acks] = await store.query(`SELECT count(*) FILTER (WHERE device_acked) acked, count(*) FILTER (WHERE wants_ack) wanted FROM packet_parity WHERE backend = 'primary'`);
         expect(acks?.acked).toBe(acks?.wanted);
