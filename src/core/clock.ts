@@ -6,8 +6,3 @@
 export function monotonicNs(): bigint {
   return process.hrtime.bigint();
 }
-
-/** Monotonic nanoseconds as a double: exact to the nanosecond for about 104 days of uptime, then to 2 ns. */
-export function monotonicNsNumber(): number {
-  return Number(process.hrtime.bigint());
-}

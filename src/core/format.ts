@@ -25,12 +25,6 @@ export function formatCount(value: number): string {
   return value.toLocaleString('en-US');
 }
 
-/** A rate such as 1.2M/s, 45.3k/s, 812/s. */
-export function formatRate(perSecond: number): string {
-  if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(2)}M/s`;
-  if (perSecond >= 1e3) return `${(perSecond / 1e3).toFixed(1)}k/s`;
-  return `${perSecond.toFixed(0)}/s`;
-}
 
 /** A list of ports, collapsed to `first..last (n ports)` when long. */
 export function formatPorts(ports: readonly number[], max = 6): string {

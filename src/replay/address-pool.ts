@@ -32,11 +32,4 @@ export class AddressPool {
     }
     throw new UsageError(`--devices ${this.cidr} has no addresses left: give a larger block (e.g. a /16)`, { field: 'devices' });
   }
-
-  /** Usable addresses in the block. */
-  static capacity(cidr: string): number {
-    const bits = Number(cidr.split('/')[1] ?? 32);
-    const size = 2 ** (32 - bits);
-    return size - 2 * Math.ceil(size / 256);
-  }
 }

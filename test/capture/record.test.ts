@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -18,6 +17,7 @@ import { createRun } from '../../src/store/runs.ts';
 import { num, Store, withStore } from '../../src/store/store.ts';
 import { importCaptures } from '../../src/capture/import-capture.ts';
 import { writeFleetCapture } from '../helpers/fleet-capture.ts';
+import { tcpdumpUsable } from '../helpers/tcpdump.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 import { UdpClient } from '../helpers/udp-client.ts';
 
@@ -100,15 +100,6 @@ describe('parity record with inline taps (real UDP)', () => {
     });
   });
 });
-
-function tcpdumpUsable(): boolean {
-  try {
-    execFileSync('tcpdump', ['--version'], { stdio: 'ignore' });
-    return process.getuid?.() === 0;
-  } catch {
-    return false;
-  }
-}
 
 const canCapture = tcpdumpUsable();
 if (!canCapture) console.warn('tcpdump missing or not root: the live-capture test did NOT run (apt-get install tcpdump; run as root)');

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedBackend } from '../../src/backends/simulated-backend.ts';
@@ -8,6 +7,7 @@ import { calampLmd } from '../../src/protocols/calamp-lmd.ts';
 import { parseScenario } from '../../src/scenario/scenario-spec.ts';
 import { runScenario } from '../../src/scenario/run-scenario.ts';
 import { withStore } from '../../src/store/store.ts';
+import { tcpdumpUsable } from '../helpers/tcpdump.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 
 const started: SimulatedBackend[] = [];
@@ -15,14 +15,6 @@ afterEach(async () => {
   for (const backend of started.splice(0)) await backend.stop();
 });
 
-function tcpdumpUsable(): boolean {
-  try {
-    execFileSync('tcpdump', ['--version'], { stdio: 'ignore' });
-    return process.getuid?.() === 0;
-  } catch {
-    return false;
-  }
-}
 const canCapture = tcpdumpUsable();
 if (!canCapture) console.warn('tcpdump missing or not root: the observe: live scenario test did NOT run');
 
