@@ -1,30 +1,27 @@
 import { getProtocol } from '../protocols/index.ts';
+import { observedBackends, readReplayStats, readTopology, type RunTopology, type StoredReplayStats } from '../store/run-metadata.ts';
 import { getRun } from '../store/runs.ts';
 import type { Store } from '../store/store.ts';
 import { verdictOf, type Analysis, type Metric, type RouteInfo } from './analysis.ts';
 import { baselineFindings, loadBaseline } from './baseline.ts';
 import { computeMetrics } from './compute-metrics.ts';
 import { backendsOf, correlateRun } from './correlate-run.ts';
+import { coverageFindings, runStateFindings } from './fail-closed.ts';
 import { applyThresholds, replayFidelityFindings, selfReportFindings, thresholdFindings } from './judge.ts';
 import { relaySelfReport } from './relay-self-report.ts';
-import { defaultThresholds, type ThresholdConfig } from './thresholds.ts';
+import { defaultThresholds, reviveThresholds, type ThresholdConfig } from './thresholds.ts';
 
 export interface AnalyseOptions {
+  /** Thresholds to judge by; without them, those stored with the run (a scenario's), else the defaults. */
   thresholds?: ThresholdConfig;
   /** A run name or a report.json path to compare against. */
   baseline?: string;
+  /** Analyse a run that did not complete, and say so, instead of calling it INCOMPLETE. */
+  partial?: boolean;
 }
 
-interface ReplayStatsLike {
-  lateness?: { p50Us?: number; p99Us?: number; maxUs?: number };
-  achievedRatePps?: number;
-  askedRatePps?: number | null;
-}
-
-interface TopologyLike {
-  routes?: { port: number; customer?: string; device?: string }[];
-  backends?: { role: string; ip: string }[];
-}
+/** Tables an analysis derives from a run's sends and observations; a re-analysis replaces them. */
+const DERIVED_TABLES = ['packet_parity', 'drift_windows', 'route_metrics'] as const;
 
 /**
  * Analyses a run: correlates every packet across its legs, computes the metrics, judges them against the thresholds
@@ -34,45 +31,38 @@ interface TopologyLike {
 export async function analyseRun(store: Store, runName: string, options: AnalyseOptions = {}): Promise<Analysis> {
   const run = await getRun(store, runName);
   const protocol = getProtocol(run.protocol);
-  const thresholds = options.thresholds ?? defaultThresholds();
-  const { backends, reference } = await backendsOf(store, run.runId);
-  const mismatchSamples = await correlateRun(store, run.runId, { protocol, reference, ignoreAckFields: thresholds.ignoreAckFields });
+  const thresholds = options.thresholds ?? reviveThresholds(run.thresholds) ?? defaultThresholds();
+  const topology = readTopology(run.topology);
+  const stats = readReplayStats(run.stats);
+  const expected = observedBackends(topology);
+  const { backends, reference } = await backendsOf(store, run.runId, expected);
+  await clearDerivedRows(store, run.runId);
+  const mismatchSamples = await correlateRun(store, run.runId, { protocol, reference, expectedBackends: expected, ignoreAckFields: thresholds.ignoreAckFields });
   const startNs = run.startedNs ?? (await firstSendNs(store, run.runId));
   const metrics = await computeMetrics(store, run.runId, reference, startNs);
-  metrics.push(...replayMetrics(run.stats as ReplayStatsLike | null));
-  const topology = (run.topology ?? {}) as TopologyLike;
-  const selfReport = await relaySelfReport(store, run.runId, metrics, new Map((topology.backends ?? []).map((b) => [b.role, b.ip])));
+  metrics.push(...replayMetrics(stats));
+  const selfReport = await relaySelfReport(store, run.runId, metrics, new Map(topology.backends.map((b) => [b.role, b.ip])));
   if (selfReport?.maxQueue !== null && selfReport?.maxQueue !== undefined) {
     metrics.push({ metric: 'relay_queue', route: null, backend: null, value: selfReport.maxQueue, unit: 'count', status: null });
   }
   applyThresholds(metrics, thresholds);
   const findings = [
+    ...runStateFindings(run, stats, options.partial === true),
+    ...coverageFindings(metrics, expected, backends, stats),
     ...thresholdFindings(metrics, mismatchSamples, protocol, reference),
     ...selfReportFindings(selfReport),
     ...replayFidelityFindings(metrics, thresholds),
   ];
-  if (backends.length === 0) {
-    findings.push({
-      severity: 'warning',
-      kind: 'coverage',
-      metric: 'backend_legs',
-      route: null,
-      backend: null,
-      value: 0,
-      message: 'no backend leg was observed (no simulated backend, tap or live capture recorded one): only what the devices saw is analysed',
-    });
-  }
   if (options.baseline !== undefined) {
     findings.push(...baselineFindings(metrics, await loadBaseline(store, options.baseline), thresholds.baselineTolerance, options.baseline));
   }
-  const routes = routesOf(metrics, topology);
   const analysis: Analysis = {
     run,
     captureName: await captureNameOf(store, run.captureId),
     protocol: protocol.name,
     reference,
     backends,
-    routes,
+    routes: routesOf(metrics, topology),
     metrics,
     findings,
     verdict: verdictOf(metrics, findings),
@@ -80,16 +70,21 @@ export async function analyseRun(store: Store, runName: string, options: Analyse
     mismatchSamples,
     relaySelfReport: selfReport,
     baseline: options.baseline ?? null,
+    partial: options.partial === true && run.status !== 'completed',
   };
   await storeAnalysis(store, analysis);
   return analysis;
 }
 
-function replayMetrics(stats: ReplayStatsLike | null): Metric[] {
-  if (stats === null || stats.lateness === undefined) return [];
-  const metric = (name: string, value: number | null | undefined, unit: Metric['unit']): Metric => ({ metric: name, route: null, backend: null, value: value ?? null, unit, status: null });
-  const asked = stats.askedRatePps ?? null;
-  const achieved = stats.achievedRatePps ?? null;
+async function clearDerivedRows(store: Store, runId: number): Promise<void> {
+  for (const table of DERIVED_TABLES) await store.exec(`DELETE FROM ${table} WHERE run_id = $run_id`, { run_id: runId });
+}
+
+function replayMetrics(stats: StoredReplayStats | null): Metric[] {
+  if (stats === null || stats.lateness === null) return [];
+  const metric = (name: string, value: number | null, unit: Metric['unit']): Metric => ({ metric: name, route: null, backend: null, value, unit, status: null });
+  const asked = stats.askedRatePps;
+  const achieved = stats.achievedRatePps;
   return [
     metric('replay_lateness_p50_us', stats.lateness.p50Us, 'us'),
     metric('replay_lateness_p99_us', stats.lateness.p99Us, 'us'),
@@ -97,13 +92,14 @@ function replayMetrics(stats: ReplayStatsLike | null): Metric[] {
     metric('replay_achieved_rate_pps', achieved, 'pps'),
     metric('replay_asked_rate_pps', asked, 'pps'),
     metric('replay_rate_share', asked !== null && achieved !== null && asked > 0 ? achieved / asked : null, 'ratio'),
+    metric('replay_send_errors', stats.sendErrors, 'count'),
   ];
 }
 
-function routesOf(metrics: readonly Metric[], topology: TopologyLike): RouteInfo[] {
+function routesOf(metrics: readonly Metric[], topology: RunTopology): RouteInfo[] {
   const ports = [...new Set(metrics.map((m) => m.route).filter((port): port is number => port !== null))].sort((a, b) => a - b);
   return ports.map((port) => {
-    const known = topology.routes?.find((route) => route.port === port);
+    const known = topology.routes.find((route) => route.port === port);
     return { port, customer: known?.customer ?? '', device: known?.device ?? '' };
   });
 }

@@ -41,12 +41,19 @@ export async function computeMetrics(store: Store, runId: number, reference: str
   for (const row of await store.query(DEVICE_SQL, { run_id: runId, reference })) {
     const push = pusher(metrics, numOrNull(row.route_port), null);
     push('sent', num(row.sent), 'count');
+    push('device_ack_expected', num(row.ack_expected), 'count');
     push('device_acks', num(row.device_acked), 'count');
     push('device_ack_rate', ratio(num(row.device_acked), num(row.ack_expected)), 'ratio');
+    push('device_ack_compared', num(row.device_compared), 'count');
+    push('device_ack_mismatches', num(row.device_mismatched), 'count');
+    push('device_ack_mismatch_rate', ratio(num(row.device_mismatched), num(row.device_compared)), 'ratio');
     push('round_trip_p50_ms', numOrNull(row.rtt_p50), 'ms');
     push('round_trip_p95_ms', numOrNull(row.rtt_p95), 'ms');
     push('round_trip_p99_ms', numOrNull(row.rtt_p99), 'ms');
     push('round_trip_max_ms', numOrNull(row.rtt_max), 'ms');
+    push('relay_added_latency_p50_ms', numOrNull(row.relay_added_p50), 'ms');
+    push('relay_added_latency_p95_ms', numOrNull(row.relay_added_p95), 'ms');
+    push('relay_added_latency_p99_ms', numOrNull(row.relay_added_p99), 'ms');
   }
   await store.exec(DRIFT_SQL, { run_id: runId, start_ns: startNs });
   metrics.push(...(await worstWindowDrift(store, runId, reference)));
@@ -72,7 +79,6 @@ function addBackendMetrics(push: Push, counts: Row, latency: Row): void {
   push('ack_latency_p95_ms', numOrNull(latency.ack_p95), 'ms');
   push('ack_latency_p99_ms', numOrNull(latency.ack_p99), 'ms');
   push('ack_latency_max_ms', numOrNull(latency.ack_max), 'ms');
-  push('backend_ack_latency_p95_ms', numOrNull(latency.backend_ack_p95), 'ms');
   const compared = num(counts.ack_compared);
   if (compared > 0 || num(counts.one_sided_route) > 0) {
     push('ack_compared', compared, 'count');

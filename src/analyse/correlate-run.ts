@@ -1,13 +1,15 @@
 import type { DeviceProtocol } from '../protocols/protocol.ts';
 import { compareAcks, toHex } from '../protocols/protocol.ts';
 import { loadSql } from '../store/sql-file.ts';
-import { num, str, type Store } from '../store/store.ts';
+import { num, str, type Row, type Store } from '../store/store.ts';
 import type { MismatchSample } from './analysis.ts';
 
 const STEPS = ['01-uplink.sql', '02-receipts.sql', '03-backend-acks.sql', '03b-ack-keying.sql', '04-device-acks.sql'].map((file) => loadSql(import.meta.url, `./sql/${file}`));
 const PACKET_PARITY_SQL = loadSql(import.meta.url, './sql/05-packet-parity.sql');
 const ACK_MATCH_SQL = loadSql(import.meta.url, './sql/06-ack-match.sql');
 const ACK_DIFFERENCES_SQL = loadSql(import.meta.url, './sql/07-ack-differences.sql');
+const DEVICE_ACK_MATCH_SQL = loadSql(import.meta.url, './sql/07b-device-ack-match.sql');
+const DEVICE_ACK_DIFFERENCES_SQL = loadSql(import.meta.url, './sql/07c-device-ack-differences.sql');
 
 /** The pseudo-backend of a run whose backend legs were not observed: it carries the devices' view alone. */
 export const NO_BACKEND = '(none)';
@@ -16,81 +18,100 @@ export const NO_BACKEND = '(none)';
 export const ACK_MATCH_WINDOW_NS = 30_000_000_000;
 const MISMATCH_SAMPLES = 20;
 
-/** Backends seen in a run's observations, and the one the others are compared against. */
-export async function backendsOf(store: Store, runId: number): Promise<{ backends: string[]; reference: string }> {
+/**
+ * Backends of a run: those its topology says carry traffic (`expected`), and any seen in its observations; and the
+ * one the others are compared against.
+ */
+export async function backendsOf(store: Store, runId: number, expected: readonly string[] = []): Promise<{ backends: string[]; reference: string }> {
   const rows = await store.query(
     `SELECT DISTINCT CASE WHEN leg LIKE 'relay>%' THEN split_part(leg, '>', 2) ELSE split_part(leg, '>', 1) END AS backend
      FROM observations WHERE run_id = $run_id AND leg NOT IN ('relay>device', 'device>relay') ORDER BY backend`,
     { run_id: runId },
   );
-  const backends = rows.map((row) => str(row.backend));
+  const backends = [...new Set([...rows.map((row) => str(row.backend)), ...expected])].sort();
   const reference = backends.includes('primary') ? 'primary' : (backends.find((b) => b.startsWith('target-')) ?? backends[0] ?? NO_BACKEND);
   return { backends, reference };
 }
 
+export interface CorrelateOptions {
+  protocol: DeviceProtocol;
+  reference: string;
+  /** Backends the topology says carry traffic, observed or not. */
+  expectedBackends: readonly string[];
+  ignoreAckFields: readonly string[];
+}
+
 /**
  * Follows every uplink packet across its legs into `packet_parity` (one row per packet and backend), then compares
- * each pair of ACKs to the same request field by field: identical bytes match in SQL; the rest are decoded and
- * compared after the ignore-mask. Returns the first mismatching pairs, for reports.
+ * ACKs field by field: each backend's against the reference backend's, and what each device got against what the
+ * reference backend sent. Identical bytes match in SQL; the rest are decoded and compared after the ignore-mask.
+ * Returns the first mismatching pairs of each kind, for reports.
  */
-export async function correlateRun(
-  store: Store,
-  runId: number,
-  options: { protocol: DeviceProtocol; reference: string; ignoreAckFields: readonly string[] },
-): Promise<MismatchSample[]> {
-  for (const table of ['packet_parity', 'drift_windows', 'route_metrics']) await store.exec(`DELETE FROM ${table} WHERE run_id = $run_id`, { run_id: runId });
-  for (const step of STEPS) await store.exec(step, { run_id: runId });
-  await store.exec(PACKET_PARITY_SQL, { run_id: runId, ack_window_ns: ACK_MATCH_WINDOW_NS, no_backend: NO_BACKEND });
-  await store.exec(ACK_MATCH_SQL, { run_id: runId, reference: options.reference });
+export async function correlateRun(store: Store, runId: number, options: CorrelateOptions): Promise<MismatchSample[]> {
+  const params = { run_id: runId, reference: options.reference };
+  for (const step of STEPS) await store.exec(step, params);
+  await store.exec(PACKET_PARITY_SQL, { ...params, ack_window_ns: ACK_MATCH_WINDOW_NS, no_backend: NO_BACKEND, expected_backends: options.expectedBackends.join(',') });
   const ignored = [...options.protocol.defaultIgnoredAckFields, ...options.ignoreAckFields];
-  const differing = await store.query(ACK_DIFFERENCES_SQL, { run_id: runId, reference: options.reference });
-  const samples: MismatchSample[] = [];
-  const matchedAfterMask: { uplinkId: number; backend: string }[] = [];
-  const mismatched: { uplinkId: number; backend: string; fields: string }[] = [];
-  for (const row of differing) {
+  await store.exec(ACK_MATCH_SQL, params);
+  const backendPairs = compareAckPairs(await store.query(ACK_DIFFERENCES_SQL, params), options.protocol, ignored, 'backend');
+  await markResults(store, runId, backendPairs, { match: 'ack_match', fields: 'mismatch_fields' });
+  await store.exec(DEVICE_ACK_MATCH_SQL, params);
+  const devicePairs = compareAckPairs(await store.query(DEVICE_ACK_DIFFERENCES_SQL, params), options.protocol, ignored, 'device');
+  await markResults(store, runId, devicePairs, { match: 'device_ack_match', fields: 'device_mismatch_fields' });
+  return [...backendPairs.samples, ...devicePairs.samples];
+}
+
+interface ComparedPairs {
+  matched: { uplinkId: number; backend: string }[];
+  mismatched: { uplinkId: number; backend: string; fields: string }[];
+  samples: MismatchSample[];
+}
+
+/** Compares each pair of ACK payloads whose bytes differ, through the protocol's fields and the ignore-mask. */
+function compareAckPairs(rows: readonly Row[], protocol: DeviceProtocol, ignored: readonly string[], view: MismatchSample['view']): ComparedPairs {
+  const result: ComparedPairs = { matched: [], mismatched: [], samples: [] };
+  for (const row of rows) {
     const reference = row.reference_ack as Uint8Array;
     const other = row.ack as Uint8Array;
-    const differences = compareAcks(options.protocol, reference, other, ignored);
+    const differences = compareAcks(protocol, reference, other, ignored);
     const key = { uplinkId: num(row.uplink_id), backend: str(row.backend) };
     if (differences.length === 0) {
-      matchedAfterMask.push(key);
+      result.matched.push(key);
       continue;
     }
-    mismatched.push({ ...key, fields: differences.map((d) => d.field).join(',') });
-    if (samples.length < MISMATCH_SAMPLES) {
-      samples.push({
+    result.mismatched.push({ ...key, fields: differences.map((d) => d.field).join(',') });
+    if (result.samples.length < MISMATCH_SAMPLES) {
+      result.samples.push({
         ...key,
+        view,
         route: num(row.route_port),
         device: str(row.device),
         referenceHex: toHex(reference),
         otherHex: toHex(other),
-        referenceFields: options.protocol.decodeAck(reference).fields,
-        otherFields: options.protocol.decodeAck(other).fields,
+        referenceFields: protocol.decodeAck(reference).fields,
+        otherFields: protocol.decodeAck(other).fields,
         differingFields: differences.map((d) => d.field),
+        differences: differences.map((d) => ({ field: d.field, label: d.label, reference: d.primary, other: d.mirror })),
       });
     }
   }
-  await markAckResults(store, runId, matchedAfterMask, mismatched);
-  return samples;
+  return result;
 }
 
-async function markAckResults(
-  store: Store,
-  runId: number,
-  matched: { uplinkId: number; backend: string }[],
-  mismatched: { uplinkId: number; backend: string; fields: string }[],
-): Promise<void> {
-  if (matched.length === 0 && mismatched.length === 0) return;
+/** Writes the field-aware results back into packet_parity's `match` and `fields` columns. */
+async function markResults(store: Store, runId: number, pairs: ComparedPairs, columns: { match: string; fields: string }): Promise<void> {
+  if (pairs.matched.length === 0 && pairs.mismatched.length === 0) return;
+  // A TEMP table: only the store's own connection sees it, so the appender is on that connection too.
   await store.exec('CREATE OR REPLACE TEMP TABLE ack_results (uplink_id BIGINT, backend VARCHAR, matched BOOLEAN, fields VARCHAR)');
   const appender = await store.createAppender('ack_results');
-  for (const { uplinkId, backend } of matched) {
+  for (const { uplinkId, backend } of pairs.matched) {
     appender.appendBigInt(BigInt(uplinkId));
     appender.appendVarchar(backend);
     appender.appendBoolean(true);
     appender.appendNull();
     appender.endRow();
   }
-  for (const { uplinkId, backend, fields } of mismatched) {
+  for (const { uplinkId, backend, fields } of pairs.mismatched) {
     appender.appendBigInt(BigInt(uplinkId));
     appender.appendVarchar(backend);
     appender.appendBoolean(false);
@@ -99,8 +120,9 @@ async function markAckResults(
   }
   appender.closeSync();
   await store.exec(
-    `UPDATE packet_parity AS p SET ack_match = a.matched, mismatch_fields = a.fields
+    `UPDATE packet_parity AS p SET ${columns.match} = a.matched, ${columns.fields} = a.fields
      FROM ack_results a WHERE p.run_id = $run_id AND p.uplink_id = a.uplink_id AND p.backend = a.backend`,
     { run_id: runId },
   );
+  await store.exec('DROP TABLE ack_results');
 }

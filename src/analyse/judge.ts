@@ -1,29 +1,25 @@
 import type { DeviceProtocol } from '../protocols/protocol.ts';
 import { formatMetricValue, judgedMetrics, metricLabel, type Finding, type Metric, type MismatchSample, type RelaySelfReport } from './analysis.ts';
-import { classify, thresholdFor, type ThresholdConfig, type ThresholdedMetric } from './thresholds.ts';
-
-const THRESHOLD_OF_METRIC: Record<string, ThresholdedMetric> = {
-  drop_rate: 'drop_rate',
-  ack_latency_p95_ms: 'ack_latency_p95_ms',
-  drift: 'drift',
-  ack_mismatch_rate: 'ack_mismatch_rate',
-  relay_queue: 'relay_queue',
-};
+import { classify, LOWER_IS_WORSE, THRESHOLDED_METRICS, thresholdFor, type ThresholdConfig, type ThresholdedMetric } from './thresholds.ts';
 
 /** Gives each thresholded metric its status; metrics without a threshold or a value keep none. */
 export function applyThresholds(metrics: Metric[], thresholds: ThresholdConfig): void {
   for (const metric of metrics) {
-    const name = THRESHOLD_OF_METRIC[metric.metric];
-    if (name === undefined || metric.value === null) continue;
-    const threshold = thresholdFor(thresholds, name, metric.route);
+    if (!isThresholded(metric.metric) || metric.value === null) continue;
+    const threshold = thresholdFor(thresholds, metric.metric, metric.route);
     metric.threshold = threshold;
-    metric.status = classify(metric.value, threshold);
+    metric.status = classify(metric.value, threshold, metric.metric);
   }
+}
+
+function isThresholded(name: string): name is ThresholdedMetric {
+  return (THRESHOLDED_METRICS as readonly string[]).includes(name);
 }
 
 /**
  * Findings from thresholded metrics: one per route-level metric (and run-level ones), so a fault on one route is
- * named once. ACK mismatches name the fields that differ, with both values, from the mismatch samples.
+ * named once, as a sentence with the numbers on both sides. ACK mismatches name the fields that differ, with both
+ * values, from the mismatch samples.
  */
 export function thresholdFindings(metrics: readonly Metric[], samples: readonly MismatchSample[], protocol: DeviceProtocol, reference: string): Finding[] {
   const findings: Finding[] = [];
@@ -31,25 +27,69 @@ export function thresholdFindings(metrics: readonly Metric[], samples: readonly 
     if (metric.status === null || metric.status === 'healthy' || metric.threshold === undefined) continue;
     const edge = metric.status === 'critical' ? metric.threshold.critical : metric.threshold.warning;
     const where = metric.route === null ? '' : ` on route ${metric.route}`;
-    const who = metric.backend === null ? 'relay' : metric.backend;
-    let message = `${who}: ${metricLabel(metric.metric)} ${formatMetricValue(metric.value, metric.unit)}${where} is ${metric.status} (${metric.status} from ${formatMetricValue(edge, metric.unit)})`;
-    if (metric.metric === 'ack_mismatch_rate') message += describeMismatch(samples, protocol, reference, metric);
+    const lowerIsWorse = LOWER_IS_WORSE.has(metric.metric as ThresholdedMetric);
+    const bound = `${metric.status} ${lowerIsWorse ? 'below' : 'from'} ${formatMetricValue(edge, metric.unit)}`;
+    let message = `${whoOf(metric)}: ${metricLabel(metric.metric)} ${formatMetricValue(metric.value, metric.unit)}${where} is ${metric.status} (${bound})`;
+    const evidence = evidenceOf(metric, metrics, reference);
+    if (evidence !== '') message += `: ${evidence}`;
+    if (metric.metric === 'ack_mismatch_rate' || metric.metric === 'device_ack_mismatch_rate') message += describeMismatch(samples, protocol, reference, metric);
     findings.push({ severity: metric.status, kind: 'threshold', metric: metric.metric, route: metric.route, backend: metric.backend, value: metric.value, message });
   }
   return findings;
 }
 
+/** Who a metric judges: a backend, the devices' view (relayed ACKs), or the relay itself. */
+function whoOf(metric: Metric): string {
+  if (metric.backend !== null) return metric.backend;
+  return metric.metric.startsWith('device_') ? 'devices' : 'relay';
+}
+
+/** The counts behind a rate, or the reference's figure beside a backend's, so a finding can be checked by hand. */
+function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: string): string {
+  const value = (name: string, backend: string | null = metric.backend): number | null =>
+    metrics.find((m) => m.metric === name && m.route === metric.route && m.backend === backend)?.value ?? null;
+  const count = (n: number | null): string => (n === null ? '-' : Math.round(n).toLocaleString('en-US'));
+  switch (metric.metric) {
+    case 'drop_rate':
+      return `${count(value('lost'))} of ${count(value('sent'))} packets did not arrive`;
+    case 'ack_latency_p95_ms': {
+      const own = formatMetricValue(metric.value, 'ms');
+      const ref = metric.backend === reference ? null : value('ack_latency_p95_ms', reference);
+      return ref === null ? '' : `${metric.backend} answers in ${own} at p95, ${reference} in ${formatMetricValue(ref, 'ms')}`;
+    }
+    case 'drift':
+      return `${metric.backend} received ${count(value('delivered'))} packets, ${reference} ${count(value('delivered', reference))}`;
+    case 'ack_mismatch_rate':
+      return `${count(value('ack_mismatches'))} of ${count(value('ack_compared'))} answers differ, ${count(value('one_sided_acks'))} requests answered by one side only`;
+    case 'device_ack_rate':
+      return `${count(value('device_acks'))} of ${count(value('device_ack_expected'))} requests that want an ACK got one back at the device`;
+    case 'device_ack_mismatch_rate':
+      return `${count(value('device_ack_mismatches'))} of ${count(value('device_ack_compared'))} ACKs the devices got are not what ${reference} answered`;
+    case 'relay_added_latency_p95_ms':
+      return `device round trip p95 ${formatMetricValue(value('round_trip_p95_ms'), 'ms')}, of which ${reference}'s own answer p95 ${formatMetricValue(value('ack_latency_p95_ms', reference), 'ms')}`;
+    default:
+      return '';
+  }
+}
+
 function describeMismatch(samples: readonly MismatchSample[], protocol: DeviceProtocol, reference: string, metric: Metric): string {
-  const relevant = samples.filter((s) => s.backend === metric.backend && (metric.route === null || s.route === metric.route));
-  if (relevant.length === 0) return `; requests answered by one backend only`;
-  const fields = new Map<string, { reference: string; other: string }>();
+  const view = metric.backend === null ? 'device' : 'backend';
+  const relevant = samples.filter((s) => s.view === view && (view === 'device' || s.backend === metric.backend) && (metric.route === null || s.route === metric.route));
+  if (relevant.length === 0) return '';
+  const other = view === 'device' ? 'the devices got' : (metric.backend as string);
+  const described = new Map<string, string>();
   for (const sample of relevant) {
-    for (const field of sample.differingFields) {
-      if (!fields.has(field)) fields.set(field, { reference: String(sample.referenceFields[field] ?? '-'), other: String(sample.otherFields[field] ?? '-') });
+    for (const d of sample.differences) {
+      if (described.has(d.field)) continue;
+      described.set(
+        d.field,
+        d.field === 'kind'
+          ? `${other} ${view === 'device' ? d.other.toUpperCase() : `answered ${d.other.toUpperCase()}`} where ${reference} answered ${d.reference.toUpperCase()}`
+          : `${protocol.ackFieldLabels[d.field] ?? d.label} differs (${reference} ${d.reference}, ${other} ${d.other})`,
+      );
     }
   }
-  const described = [...fields].map(([field, values]) => `${protocol.ackFieldLabels[field] ?? field} differs (${reference} ${values.reference}, ${metric.backend} ${values.other})`);
-  return `: ${described.join('; ')}`;
+  return `; ${[...described.values()].join('; ')}`;
 }
 
 /** Checks the relay's own counters against what was observed: a relay that claims more than it sent is a finding. */

@@ -25,6 +25,8 @@ export class RelayPoller {
 
   start(): void {
     this.timer = setInterval(() => this.tick(), POLL_INTERVAL_MS);
+    // A poller never keeps a process alive on its own: a failed run must be able to exit.
+    this.timer.unref();
     this.tick();
   }
 

@@ -3,23 +3,51 @@ import { ConfigError } from '../core/errors.ts';
 
 export type MetricStatus = 'healthy' | 'warning' | 'critical';
 
-/** A value below `warning` is healthy, below `critical` a warning, else critical (DESIGN.md, Metrics and verdict). */
+/**
+ * For most metrics a value below `warning` is healthy, below `critical` a warning, else critical. For the metrics in
+ * LOWER_IS_WORSE (a share of things that went right) it is the other way round: at or above `warning` is healthy.
+ */
 export interface Threshold {
   warning: number;
   critical: number;
 }
 
-/** The thresholded metrics; each applies per route and backend. */
-export const THRESHOLDED_METRICS = ['drop_rate', 'ack_latency_p95_ms', 'drift', 'relay_queue', 'ack_mismatch_rate'] as const;
+/** The thresholded metrics; each applies per route, and per backend where it is a backend's. */
+export const THRESHOLDED_METRICS = [
+  'drop_rate',
+  'ack_latency_p95_ms',
+  'drift',
+  'relay_queue',
+  'ack_mismatch_rate',
+  'device_ack_rate',
+  'device_ack_mismatch_rate',
+  'relay_added_latency_p95_ms',
+] as const;
 export type ThresholdedMetric = (typeof THRESHOLDED_METRICS)[number];
 
-/** Defaults from specs/parallel-fanout-kill-switch-parity.md, plus ACK mismatch. */
+/** Metrics that measure what went right: lower is worse. */
+export const LOWER_IS_WORSE: ReadonlySet<ThresholdedMetric> = new Set(['device_ack_rate']);
+
+/**
+ * The first five are the fan-out spec's table (specs/parallel-fanout-kill-switch-parity.md) plus ACK mismatch. The
+ * devices' view is judged as strictly as a backend, because a cutover owner signs for what the devices get:
+ * - device_ack_rate: a device without its ACK retransmits or buffers; missing 0.1% is as bad as a backend losing 0.1%
+ *   (drop_rate's warning), missing 1% is its critical.
+ * - device_ack_mismatch_rate: a device handed another ACK than the reference backend's (the wrong side's, or altered
+ *   on the way) is the same fault as two backends disagreeing, at the same bar.
+ * - relay_added_latency_p95_ms: a relay forwards; on an idle host the reference relay adds well under a millisecond.
+ *   Half the spec's 100 ms ACK budget spent in the relay is worth a look; 250 ms (half its critical budget) is a relay
+ *   that will make devices time out under load.
+ */
 export const DEFAULT_THRESHOLDS: Record<ThresholdedMetric, Threshold> = {
   drop_rate: { warning: 0.001, critical: 0.01 },
   ack_latency_p95_ms: { warning: 100, critical: 500 },
   drift: { warning: 0.01, critical: 0.05 },
   relay_queue: { warning: 100, critical: 300 },
   ack_mismatch_rate: { warning: 0.0001, critical: 0.001 },
+  device_ack_rate: { warning: 0.999, critical: 0.99 },
+  device_ack_mismatch_rate: { warning: 0.0001, critical: 0.001 },
+  relay_added_latency_p95_ms: { warning: 50, critical: 250 },
 };
 
 /** How far a metric may move against a baseline before it is a finding. */
@@ -53,7 +81,12 @@ export function defaultThresholds(): ThresholdConfig {
   };
 }
 
-export function classify(value: number, threshold: Threshold): MetricStatus {
+export function classify(value: number, threshold: Threshold, metric?: ThresholdedMetric): MetricStatus {
+  if (metric !== undefined && LOWER_IS_WORSE.has(metric)) {
+    if (value >= threshold.warning) return 'healthy';
+    if (value >= threshold.critical) return 'warning';
+    return 'critical';
+  }
   if (value < threshold.warning) return 'healthy';
   if (value < threshold.critical) return 'warning';
   return 'critical';
@@ -87,14 +120,14 @@ export function parseThresholds(input: unknown, source: string): ThresholdConfig
   const config = defaultThresholds();
   const root = asObject(input, source, '(top level)');
   for (const [key, value] of Object.entries(root)) {
-    if (isMetric(key)) config.defaults[key] = parseThreshold(value, source, key);
+    if (isMetric(key)) config.defaults[key] = parseThreshold(value, source, key, key);
     else if (key === 'routes') {
       for (const [port, overrides] of Object.entries(asObject(value, source, 'routes'))) {
         if (!/^\d+$/.test(port)) throw new ConfigError(`${source}: routes.${port}: route keys are port numbers`, { file: source, field: `routes.${port}` });
         const route: Partial<Record<ThresholdedMetric, Threshold>> = {};
         for (const [metric, threshold] of Object.entries(asObject(overrides, source, `routes.${port}`))) {
           if (!isMetric(metric)) throw unknownKey(source, `routes.${port}.${metric}`);
-          route[metric] = parseThreshold(threshold, source, `routes.${port}.${metric}`);
+          route[metric] = parseThreshold(threshold, source, `routes.${port}.${metric}`, metric);
         }
         config.routes[port] = route;
       }
@@ -125,13 +158,15 @@ function isMetric(key: string): key is ThresholdedMetric {
   return (THRESHOLDED_METRICS as readonly string[]).includes(key);
 }
 
-function parseThreshold(value: unknown, source: string, field: string): Threshold {
+function parseThreshold(value: unknown, source: string, field: string, metric: ThresholdedMetric): Threshold {
   const object = asObject(value, source, field);
   const { warning, critical } = object;
   if (typeof warning !== 'number' || typeof critical !== 'number') {
     throw new ConfigError(`${source}: ${field} needs numbers for both warning and critical`, { file: source, field });
   }
-  if (critical < warning) throw new ConfigError(`${source}: ${field}: critical (${critical}) is below warning (${warning})`, { file: source, field });
+  if (LOWER_IS_WORSE.has(metric)) {
+    if (critical > warning) throw new ConfigError(`${source}: ${field}: lower is worse here, so critical (${critical}) must not be above warning (${warning})`, { file: source, field });
+  } else if (critical < warning) throw new ConfigError(`${source}: ${field}: critical (${critical}) is below warning (${warning})`, { file: source, field });
   const extra = Object.keys(object).filter((k) => k !== 'warning' && k !== 'critical');
   if (extra.length > 0) throw unknownKey(source, `${field}.${extra[0]}`);
   return { warning, critical };
@@ -149,4 +184,34 @@ function unknownKey(source: string, key: string): ConfigError {
     `${source}: unknown key "${key}" (known: ${THRESHOLDED_METRICS.join(', ')}, routes, ignore_ack_fields, baseline_tolerance, min_replay_rate_share)`,
     { file: source, field: key },
   );
+}
+
+/**
+ * Thresholds as a run stored them (a ThresholdConfig written as JSON), or null when it stored none. Metrics added since
+ * take their defaults; a stored value of the wrong shape is ignored for the default, never half-read.
+ */
+export function reviveThresholds(value: unknown): ThresholdConfig | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+  const stored = value as Partial<Record<keyof ThresholdConfig, unknown>>;
+  const config = defaultThresholds();
+  const isThreshold = (t: unknown): t is Threshold => t !== null && typeof t === 'object' && typeof (t as Threshold).warning === 'number' && typeof (t as Threshold).critical === 'number';
+  if (stored.defaults !== null && typeof stored.defaults === 'object') {
+    for (const [metric, threshold] of Object.entries(stored.defaults as Record<string, unknown>)) {
+      if (isMetric(metric) && isThreshold(threshold)) config.defaults[metric] = { warning: threshold.warning, critical: threshold.critical };
+    }
+  }
+  if (stored.routes !== null && typeof stored.routes === 'object') {
+    for (const [port, overrides] of Object.entries(stored.routes as Record<string, unknown>)) {
+      if (overrides === null || typeof overrides !== 'object') continue;
+      const route: Partial<Record<ThresholdedMetric, Threshold>> = {};
+      for (const [metric, threshold] of Object.entries(overrides as Record<string, unknown>)) if (isMetric(metric) && isThreshold(threshold)) route[metric] = threshold;
+      config.routes[port] = route;
+    }
+  }
+  if (Array.isArray(stored.ignoreAckFields)) config.ignoreAckFields = stored.ignoreAckFields.filter((f): f is string => typeof f === 'string');
+  const tolerance = stored.baselineTolerance as Partial<BaselineTolerance> | undefined;
+  if (typeof tolerance?.latencyIncrease === 'number') config.baselineTolerance.latencyIncrease = tolerance.latencyIncrease;
+  if (typeof tolerance?.rateIncrease === 'number') config.baselineTolerance.rateIncrease = tolerance.rateIncrease;
+  if (typeof stored.minReplayRateShare === 'number') config.minReplayRateShare = stored.minReplayRateShare;
+  return config;
 }

@@ -15,6 +15,7 @@ export interface AnalyseFlags {
   baseline?: string;
   strict?: boolean;
   observations?: string;
+  partial?: boolean;
   json?: boolean;
 }
 
@@ -25,6 +26,7 @@ export function addAnalyseOptions(command: Command): Command {
     .option('--thresholds <file>', 'thresholds YAML, overriding the defaults per metric and per route')
     .option('--baseline <run|report.json>', 'compare with an earlier run or report; regressions become findings')
     .option('--strict', 'exit 1 on GO WITH WARNINGS too')
+    .option('--partial', 'analyse a run that did not complete (interrupted, failed, abandoned) instead of calling it INCOMPLETE; the report says so first')
     .option('--observations <files>', 'merge observations recorded by other processes in their own stores (comma-separated)');
 }
 
@@ -37,6 +39,7 @@ export async function analyseWithFlags(store: Store, runName: string, flags: Ana
   return analyseRun(store, runName, {
     ...(flags.thresholds !== undefined && { thresholds: await loadThresholds(flags.thresholds) }),
     ...(flags.baseline !== undefined && { baseline: flags.baseline }),
+    ...(flags.partial === true && { partial: true }),
   });
 }
 
@@ -51,7 +54,7 @@ export function registerAnalyseCommand(program: Command): void {
     .option('--json', 'print the analysis as report.json does')
     .addHelpText(
       'after',
-      '\nExit status: 0 GO or GO WITH WARNINGS (1 with --strict), 1 NO-GO, 2 bad usage or input.\n\n' +
+      '\nExit status: 0 GO or GO WITH WARNINGS (1 with --strict), 1 NO-GO or INCOMPLETE (a run that did not complete), 2 bad usage or input.\n\n' +
         'Examples:\n  parity analyse nightly-1\n  parity analyse nightly-2 --thresholds thresholds.yaml --baseline nightly-1 --strict\n' +
         '  parity analyse e2e --observations primary.duckdb,mirror.duckdb\n',
     )

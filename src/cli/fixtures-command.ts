@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { UsageError } from '../core/errors.ts';
 import { formatCount } from '../core/format.ts';
 import { DEFAULT_FLEET, type FleetSpec } from '../fixtures/fleet-generator.ts';
@@ -31,9 +31,9 @@ export function registerFixturesCommand(program: Command): void {
     .requiredOption('--out <file>', 'capture file to write (.pcap or .pcapng)')
     .option('--protocol <name>', `device protocol (${PROTOCOL_NAMES.join(', ')})`, DEFAULT_FLEET.protocol)
     .option('--devices <n>', 'number of devices', parseInteger, DEFAULT_FLEET.devices)
-    .option('--duration <duration>', 'length of the capture', parseDurationMs, DEFAULT_FLEET.durationSec * 1000)
-    .option('--interval <duration>', 'mean time between periodic reports of a device', parseDurationMs, DEFAULT_FLEET.reportIntervalSec * 1000)
-    .option('--jitter <duration>', 'random +/- on each interval', parseDurationMs, DEFAULT_FLEET.jitterSec * 1000)
+    .addOption(new Option('--duration <duration>', 'length of the capture').argParser(parseDurationMs).default(DEFAULT_FLEET.durationSec * 1000, `${DEFAULT_FLEET.durationSec}s`))
+    .addOption(new Option('--interval <duration>', 'mean time between periodic reports of a device').argParser(parseDurationMs).default(DEFAULT_FLEET.reportIntervalSec * 1000, `${DEFAULT_FLEET.reportIntervalSec}s`))
+    .addOption(new Option('--jitter <duration>', 'random +/- on each interval').argParser(parseDurationMs).default(DEFAULT_FLEET.jitterSec * 1000, `${DEFAULT_FLEET.jitterSec}s`))
     .option('--unacked <share>', 'share of periodic messages sent unacknowledged', parseFraction, DEFAULT_FLEET.unackedShare)
     .option('--bursts <share>', 'chance at each report that a burst (ignition on, harsh braking) starts', parseFraction, DEFAULT_FLEET.burstShare)
     .option('--relay <ip:port>', 'the relay address devices send to', parseListen, { ip: DEFAULT_FLEET.relayIp, ports: [DEFAULT_FLEET.relayPort] })

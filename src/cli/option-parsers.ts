@@ -15,11 +15,19 @@ export function parsePortList(value: string): number[] {
 
 const DURATION_UNITS_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
-/** `250ms`, `2s`, `1.5m`, `100us` -> milliseconds. A bare number is seconds. */
+/**
+ * `250ms`, `2s`, `1.5m`, `100us` -> milliseconds. A bare number other than 0 is refused: `200` could mean 200 ms or
+ * 200 s, and guessing wrong makes a replay wait minutes or not at all.
+ */
 export function parseDurationMs(value: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s|m|h)?$/.exec(value.trim());
   if (match === null) throw new InvalidArgumentError(`"${value}" is not a duration (e.g. 250ms, 2s, 1m)`);
-  return Number(match[1]) * (DURATION_UNITS_MS[match[2] ?? 's'] ?? 1000);
+  const unit = match[2];
+  if (unit === undefined) {
+    if (Number(match[1]) === 0) return 0;
+    throw new InvalidArgumentError(`"${value}" has no unit: write ${match[1]}ms or ${match[1]}s`);
+  }
+  return Number(match[1]) * (DURATION_UNITS_MS[unit] ?? 1000);
 }
 
 /** `0.1%` -> 0.001; `0.001` -> 0.001. Must be within 0..1. */

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { UsageError } from '../core/errors.ts';
 import { formatCount, formatDurationSec } from '../core/format.ts';
 import { createProgress } from '../core/progress.ts';
@@ -43,7 +43,7 @@ export function registerReplayCommand(program: Command): void {
     .option('--sample <share>', 'replay a deterministic share of devices (all their packets), e.g. 25%', parseFraction, 1)
     .option('--seed <n>', 'seed of --sample', parseInteger, 1)
     .option('--devices <cidr>', 'local addresses for the devices, one each', '127.20.0.0/16')
-    .option('--ack-timeout <duration>', 'how long to wait for outstanding ACKs at the end', parseDurationMs, 2000)
+    .addOption(new Option('--ack-timeout <duration>', 'how long to wait for outstanding ACKs after the last send, e.g. 500ms').argParser(parseDurationMs).default(2000, '2s'))
     .option('--protocol <name>', `device protocol (${PROTOCOL_NAMES.join(', ')})`, 'calamp-lmd')
     .option('--db <path>', 'DuckDB store file', DEFAULT_STORE_PATH)
     .option('--run <name>', 'name of the run (default: <capture>-replay-N)')

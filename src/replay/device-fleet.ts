@@ -27,6 +27,8 @@ export class DeviceFleet {
   repliesReceived = 0;
   /** Sends the kernel refused (reported as socket errors, e.g. ICMP port unreachable from a dead relay). */
   sendErrors = 0;
+  /** The same, by kind: refused, unreachable, no_buffer, or the error code. */
+  readonly sendErrorsByKind: Record<string, number> = {};
 
   constructor(
     cidr: string,
@@ -60,7 +62,7 @@ export class DeviceFleet {
       const socket = await bindSocket(localIp);
       const device: ReplayDevice = { original, localIp, localPort: socket.address().port, socket, awaitingAcks: 0 };
       socket.on('message', (payload, remote) => this.receive(device, payload, remote));
-      socket.on('error', () => this.sendErrors++);
+      socket.on('error', (error) => this.countSendError(error));
       this.devices.set(original, device);
     }
   }
@@ -69,6 +71,12 @@ export class DeviceFleet {
     const all = [...this.devices.values()].map((d) => new Promise<void>((resolve) => d.socket.close(() => resolve())));
     this.devices.clear();
     return Promise.all(all).then(() => undefined);
+  }
+
+  private countSendError(error: Error): void {
+    this.sendErrors++;
+    const kind = sendErrorKind((error as NodeJS.ErrnoException).code);
+    this.sendErrorsByKind[kind] = (this.sendErrorsByKind[kind] ?? 0) + 1;
   }
 
   private receive(device: ReplayDevice, payload: Buffer, remote: dgram.RemoteInfo): void {
@@ -90,6 +98,24 @@ export class DeviceFleet {
       observer: 'replayer',
       keepPayload: true,
     });
+  }
+}
+
+/** A send error's kind, in words a report can use. */
+export function sendErrorKind(code: string | undefined): string {
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'refused';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EADDRNOTAVAIL':
+      return 'unreachable';
+    case 'ENOBUFS':
+    case 'EAGAIN':
+    case 'EWOULDBLOCK':
+      return 'no_buffer';
+    default:
+      return code?.toLowerCase() ?? 'other';
   }
 }
 

@@ -1,6 +1,8 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { RelayPoller } from '../analyse/relay-poller.ts';
 import { getCapture } from '../capture/capture-catalog.ts';
-import { UsageError } from '../core/errors.ts';
+import { NetworkError, UsageError } from '../core/errors.ts';
 import { LatencyHistogram } from '../core/latency-histogram.ts';
 import type { DeviceProtocol } from '../protocols/protocol.ts';
 import { ObservationWriter } from '../store/observation-writer.ts';
@@ -66,6 +68,8 @@ export interface ReplayStats {
   planned: number;
   sent: number;
   sendErrors: number;
+  /** Failed sends by kind: refused, unreachable, no_buffer, ... */
+  sendErrorsByKind: Record<string, number>;
   acks: number;
   devices: number;
   devicesInCapture: number;
@@ -92,10 +96,21 @@ export interface ReplayResult {
  */
 export async function replayCapture(options: ReplayOptions): Promise<ReplayResult> {
   const { store, plan, protocol } = options;
+  // Everything that can be refused is checked before a run exists: a run is never left behind by bad arguments.
   const capture = await getCapture(store, options.capture);
   if (capture.routePorts.length === 0) throw new UsageError(`capture "${capture.name}" has no route ports: import it again with --port`, { field: 'capture' });
   const uplink = await summarizeUplink(store, capture.captureId, capture.routePorts, plan.sample, plan.seed);
   if (uplink.packets === 0) throw new UsageError(`capture "${capture.name}" has no uplink packets to replay (after --sample)`, { field: 'capture' });
+  const relayIp = await resolveRelay(options.relayHost);
+  const reversePorts = new Map([...options.portMap].map(([route, relay]) => [relay, route]));
+  const sinks = { observations: undefined as ObservationWriter | undefined };
+  const fleet = new DeviceFleet(options.devices, protocol, { add: (o) => sinks.observations?.add(o) }, (relayPort) => reversePorts.get(relayPort) ?? relayPort);
+  try {
+    await fleet.open(uplink.devices.keys());
+  } catch (error) {
+    await fleet.close();
+    throw error;
+  }
   const runFields = {
     kind: 'replay' as const,
     captureId: capture.captureId,
@@ -107,30 +122,33 @@ export async function replayCapture(options: ReplayOptions): Promise<ReplayResul
   };
   let runName: string;
   let runId: number;
-  if (options.existingRun !== undefined) {
-    ({ runId, name: runName } = options.existingRun);
-    await updateRun(store, runId, runFields);
-  } else {
-    runName = options.runName ?? (await nextRunName(store, `${capture.name}-replay`));
-    runId = await createRun(store, { name: runName, ...runFields });
+  try {
+    if (options.existingRun !== undefined) {
+      ({ runId, name: runName } = options.existingRun);
+      await updateRun(store, runId, runFields);
+    } else {
+      runName = options.runName ?? (await nextRunName(store, `${capture.name}-replay`));
+      runId = await createRun(store, { name: runName, ...runFields });
+    }
+  } catch (error) {
+    await fleet.close();
+    throw error;
   }
   const observations = await ObservationWriter.create(store, runId, { flushIntervalMs: COMMIT_BOUND_MS });
+  sinks.observations = observations;
   const sends = await SendWriter.create(store, runId, { flushIntervalMs: COMMIT_BOUND_MS });
-  const reversePorts = new Map([...options.portMap].map(([route, relay]) => [relay, route]));
-  const fleet = new DeviceFleet(options.devices, protocol, observations, (relayPort) => reversePorts.get(relayPort) ?? relayPort);
   const connection = await store.connect();
   const poller = options.relayDebugUrl === undefined ? undefined : new RelayPoller(store, runId, options.relayDebugUrl);
   let outcome: SendLoopOutcome | undefined;
   try {
-    await fleet.open(uplink.devices.keys());
-    poller?.start();
-    outcome = await sendLoop({ options, fleet, sends, connection, capture, uplink, runId });
+    await poller?.start();
+    outcome = await sendLoop({ options: { ...options, relayHost: relayIp }, fleet, sends, connection, capture, uplink, runId });
     await waitForAcks(fleet, options.ackTimeoutMs);
-    await poller?.stop();
   } catch (error) {
     await finishRun(store, runId, 'failed', BigInt(Math.round(nowNs()))).catch(() => undefined);
     throw error;
   } finally {
+    await poller?.stop().catch(() => undefined);
     connection.closeSync();
     await fleet.close();
     sends.close();
@@ -141,6 +159,16 @@ export async function replayCapture(options: ReplayOptions): Promise<ReplayResul
   await store.exec('UPDATE runs SET started_ns = $started WHERE run_id = $id', { id: runId, started: BigInt(Math.round(outcome.startNs)) });
   await finishRun(store, runId, status, BigInt(Math.round(nowNs())), stats);
   return { runId, runName, status, stats };
+}
+
+/** The relay's address: an IP as it is, a host name resolved once (a lookup per send would be both slow and silent). */
+async function resolveRelay(host: string): Promise<string> {
+  if (isIP(host) !== 0) return host;
+  try {
+    return (await lookup(host, { family: 4 })).address;
+  } catch (cause) {
+    throw new UsageError(`--relay "${host}" is neither an IP address nor a host name that resolves (${(cause as NodeJS.ErrnoException).code ?? 'lookup failed'})`, { field: 'relay' }, { cause });
+  }
 }
 
 interface SendLoopOutcome {
@@ -242,6 +270,7 @@ async function sendLoop(context: {
         if (++state.sinceYield >= MAX_SENDS_WITHOUT_YIELD) {
           state.sinceYield = 0;
           await yieldToEventLoop();
+          failIfEverySendFails(fleet, state.sent, `${relayHost}`);
         }
         reportProgress(options, state, fleet, lateness, planned, startNs);
         if (offsetNs === undefined && durationNs !== Number.POSITIVE_INFINITY && nowNs() - startNs > durationNs) break outer;
@@ -252,6 +281,15 @@ async function sendLoop(context: {
   }
   const startNs = clock.startNs;
   return { startNs, endNs: nowNs(), sent: state.sent, sendErrors: fleet.sendErrors, lateness, interrupted };
+}
+
+/** Sends the kernel refused, once enough were tried to be sure: the replay stops early instead of counting them sent. */
+const EVERY_SEND_FAILED_AFTER = 256;
+
+function failIfEverySendFails(fleet: DeviceFleet, sent: number, relay: string): void {
+  if (sent < EVERY_SEND_FAILED_AFTER || fleet.sendErrors < sent || fleet.repliesReceived > 0) return;
+  const kinds = Object.entries(fleet.sendErrorsByKind).map(([kind, n]) => `${n} ${kind}`).join(', ');
+  throw new NetworkError(`replay: every one of the first ${sent} sends to ${relay} failed (${kinds}): is the relay up and reachable from the --devices addresses?`);
 }
 
 function reportProgress(options: ReplayOptions, state: { sent: number; nextProgressNs: number }, fleet: DeviceFleet, lateness: LatencyHistogram, planned: number, startNs: number): void {
@@ -280,6 +318,7 @@ function summarize(outcome: SendLoopOutcome, fleet: DeviceFleet, uplink: { packe
     planned: uplink.packets * plan.loops,
     sent: outcome.sent,
     sendErrors: outcome.sendErrors,
+    sendErrorsByKind: { ...fleet.sendErrorsByKind },
     acks: fleet.repliesReceived,
     devices: uplink.devices.size,
     devicesInCapture: uplink.allDevices,

@@ -1,14 +1,15 @@
-import { formatMetricValue, metricLabel, type Analysis } from '../analyse/analysis.ts';
+import { formatMetricValue, judgedMetrics, metricLabel, type Analysis } from '../analyse/analysis.ts';
 import { escapeXml } from './svg-chart.ts';
 
 /**
- * junit.xml: one test case per thresholded metric and route (and one per finding that is not a threshold), failures
- * for critical ones; warnings pass, with the warning in system-out, so CI shows them without failing on them.
+ * junit.xml: one test case per judged metric (route-level, and all-routes only where no route judged it, as the
+ * verdict counts them: each finding once), one per finding that is not a threshold; failures for critical ones;
+ * warnings pass, with the warning in system-out, so CI shows them without failing on them.
  */
 export function renderJunitReport(analysis: Analysis): string {
   const cases: string[] = [];
   let failures = 0;
-  for (const metric of analysis.metrics) {
+  for (const metric of judgedMetrics(analysis.metrics)) {
     if (metric.status === null) continue;
     const where = `${metric.route === null ? 'all routes' : `route ${metric.route}`}${metric.backend === null ? '' : ` ${metric.backend}`}`;
     const name = `${metricLabel(metric.metric)} (${where})`;

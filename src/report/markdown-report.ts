@@ -1,13 +1,14 @@
-import { formatMetricValue, type Analysis } from '../analyse/analysis.ts';
+import { formatMetricValue, metricLabel, type Analysis } from '../analyse/analysis.ts';
 import { markedText, SUMMARY_COLUMNS, summaryRows, VERDICT_WORDS, verdictLine } from './summary-rows.ts';
 
-const ICON: Record<Analysis['verdict'], string> = { GO: '✅', GO_WITH_WARNINGS: '⚠️', NO_GO: '❌' };
+const ICON: Record<Analysis['verdict'], string> = { GO: '✅', GO_WITH_WARNINGS: '⚠️', NO_GO: '❌', INCOMPLETE: '⛔' };
 
 const cell = (text: string): string => text.replace(/\|/g, '\\|');
 
 /** report.md: a summary to paste into a change ticket or a CI step summary ($GITHUB_STEP_SUMMARY). */
 export function renderMarkdownReport(analysis: Analysis): string {
   const lines = [
+    ...(analysis.partial ? [`> **Partial analysis**: run \`${cell(analysis.run.name)}\` is ${analysis.run.status}, not completed.`, ''] : []),
     `## ${ICON[analysis.verdict]} ${VERDICT_WORDS[analysis.verdict]}: parity run \`${analysis.run.name}\``,
     '',
     verdictLine(analysis),
@@ -26,7 +27,7 @@ export function renderMarkdownReport(analysis: Analysis): string {
   const device = analysis.metrics.filter((m) => m.route === null && m.backend === null);
   if (device.length > 0) {
     lines.push('### Devices and replay', '', '| metric | value |', '|---|---:|');
-    for (const m of device) lines.push(`| ${m.metric} | ${formatMetricValue(m.value, m.unit)} |`);
+    for (const m of device) lines.push(`| ${cell(metricLabel(m.metric))} | ${formatMetricValue(m.value, m.unit)} |`);
     lines.push('');
   }
   return `${lines.join('\n')}\n`;

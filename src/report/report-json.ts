@@ -8,7 +8,9 @@ export const REPORT_SCHEMA_VERSION = 1;
 export interface ReportJson {
   schemaVersion: number;
   run: string;
-  verdict: 'GO' | 'GO_WITH_WARNINGS' | 'NO_GO';
+  verdict: 'GO' | 'GO_WITH_WARNINGS' | 'NO_GO' | 'INCOMPLETE';
+  /** The run did not complete and was analysed on request (--partial). */
+  partial: boolean;
   generatedAt: string;
   tested: {
     capture: string | null;
@@ -34,6 +36,7 @@ export function toReportJson(analysis: Analysis): ReportJson {
     schemaVersion: REPORT_SCHEMA_VERSION,
     run: analysis.run.name,
     verdict: analysis.verdict,
+    partial: analysis.partial,
     generatedAt: new Date().toISOString(),
     tested: {
       capture: analysis.captureName,

@@ -63,6 +63,7 @@ export const VERDICT_WORDS: Record<Analysis['verdict'], string> = {
   GO: 'GO',
   GO_WITH_WARNINGS: 'GO WITH WARNINGS',
   NO_GO: 'NO-GO',
+  INCOMPLETE: 'INCOMPLETE',
 };
 
 /** The verdict in one line, with the count of findings. */

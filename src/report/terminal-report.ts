@@ -12,20 +12,20 @@ export function renderTerminalReport(analysis: Analysis, options: { colour: bool
   for (const row of summaryRows(analysis)) {
     table.push([row.route, row.backend, ...row.cells.map((cell) => paint(options.colour ? cell.text : markedText(cell), cell.status))]);
   }
-  const lines = [table.toString()];
+  const lines = analysis.partial ? [paint(`PARTIAL ANALYSIS: run ${analysis.run.name} is ${analysis.run.status}, not completed`, 'warning'), table.toString()] : [table.toString()];
   const device = analysis.metrics.filter((m) => m.route === null && m.backend === null);
   const pick = (name: string): string => {
     const metric = device.find((m) => m.metric === name);
     return metric === undefined ? '-' : formatMetricValue(metric.value, metric.unit);
   };
   lines.push(
-    `devices: ACKs received ${pick('device_acks')} (${pick('device_ack_rate')}), round trip p50 ${pick('round_trip_p50_ms')}, p95 ${pick('round_trip_p95_ms')}, p99 ${pick('round_trip_p99_ms')}`,
+    `devices: ACKs received ${pick('device_acks')} (${pick('device_ack_rate')}), not the reference's ${pick('device_ack_mismatches')}; round trip p50 ${pick('round_trip_p50_ms')}, p95 ${pick('round_trip_p95_ms')}, p99 ${pick('round_trip_p99_ms')}; relay added p95 ${pick('relay_added_latency_p95_ms')}`,
   );
   if (device.some((m) => m.metric === 'replay_lateness_p99_us')) {
     lines.push(`replay: lateness p50 ${pick('replay_lateness_p50_us')}, p99 ${pick('replay_lateness_p99_us')}, max ${pick('replay_lateness_max_us')}; achieved ${pick('replay_achieved_rate_pps')}${pick('replay_asked_rate_pps') === '-' ? '' : ` of ${pick('replay_asked_rate_pps')} asked`}`);
   }
   for (const finding of analysis.findings) lines.push(paint(`${finding.severity === 'critical' ? 'CRITICAL' : 'WARNING '} ${finding.message}`, finding.severity));
-  const verdictStatus = analysis.verdict === 'GO' ? 'healthy' : analysis.verdict === 'NO_GO' ? 'critical' : 'warning';
+  const verdictStatus = analysis.verdict === 'GO' ? 'healthy' : analysis.verdict === 'GO_WITH_WARNINGS' ? 'warning' : 'critical';
   lines.push(paint(verdictLine(analysis), verdictStatus));
   return `${lines.join('\n')}\n`;
 }

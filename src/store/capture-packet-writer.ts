@@ -42,8 +42,8 @@ export class CapturePacketWriter {
   ) {}
 
   static async create(store: Store, captureId: number): Promise<CapturePacketWriter> {
-    const appender = await store.createAppender('capture_packets');
-    return new CapturePacketWriter(store, new ChunkAppender(appender, 'capture_packets', Object.values(PACKET_COLUMNS)), captureId);
+    const { appender, release } = await store.createWriterAppender('capture_packets');
+    return new CapturePacketWriter(store, new ChunkAppender(appender, 'capture_packets', Object.values(PACKET_COLUMNS), release), captureId);
   }
 
   /** Datagrams written so far (the next `idx`). */
@@ -74,7 +74,8 @@ export class CapturePacketWriter {
   /** Writes the address table and closes the packet appender. */
   async close(): Promise<void> {
     this.packets.close();
-    const addresses = new ChunkAppender(await this.store.createAppender('capture_addresses'), 'capture_addresses', Object.values(ADDRESS_COLUMNS));
+    const { appender, release } = await this.store.createWriterAppender('capture_addresses');
+    const addresses = new ChunkAppender(appender, 'capture_addresses', Object.values(ADDRESS_COLUMNS), release);
     for (const [ip, id] of this.addressIds) {
       addresses.setNumber(A.capture_id, this.captureId);
       addresses.setNumber(A.address_id, id);

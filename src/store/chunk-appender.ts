@@ -64,6 +64,8 @@ export class ChunkAppender {
     private readonly appender: DuckDBAppender,
     table: string,
     kinds: readonly ColumnKind[],
+    /** Called once the appender is closed: releases a connection opened for it (Store.createWriterAppender). */
+    private readonly release: () => void = () => undefined,
   ) {
     if (kinds.length !== appender.columnCount) {
       throw new Error(`${table}: writer has ${kinds.length} columns, the table has ${appender.columnCount}`);
@@ -194,8 +196,12 @@ export class ChunkAppender {
   }
 
   close(): void {
-    this.flushChunk();
-    this.appender.closeSync();
+    try {
+      this.flushChunk();
+      this.appender.closeSync();
+    } finally {
+      this.release();
+    }
   }
 }
 

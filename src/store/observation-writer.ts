@@ -58,7 +58,8 @@ export class ObservationWriter extends BatchedTableWriter {
   }
 
   static async create(store: Store, runId: number, options: { flushIntervalMs?: number } = {}): Promise<ObservationWriter> {
-    const appender = new ChunkAppender(await store.createAppender('observations'), 'observations', Object.values(COLUMNS));
+    const { appender: raw, release } = await store.createWriterAppender('observations');
+    const appender = new ChunkAppender(raw, 'observations', Object.values(COLUMNS), release);
     return new ObservationWriter(store, appender, runId, options.flushIntervalMs ?? OBSERVATION_FLUSH_INTERVAL_MS);
   }
 

@@ -1,8 +1,13 @@
+import { hostname } from 'node:os';
 import { StoreLookupError } from '../core/errors.ts';
 import { num, str, type Row, type Store } from './store.ts';
 
 export type RunKind = 'replay' | 'record' | 'scenario';
-export type RunStatus = 'running' | 'completed' | 'interrupted' | 'failed';
+/**
+ * A run is `running` while its owner works on it, then `completed`, `interrupted` (Ctrl-C) or `failed`. A run still
+ * marked running whose owner process is gone from this host was killed: every reader sees it as `abandoned`.
+ */
+export type RunStatus = 'running' | 'completed' | 'interrupted' | 'failed' | 'abandoned';
 
 export interface RunRecord {
   runId: number;
@@ -19,6 +24,8 @@ export interface RunRecord {
   thresholds: unknown;
   stats: unknown;
   startedAt: string;
+  /** The process that owns (or owned) the run, to tell a run in progress from an abandoned one. */
+  owner: { pid: number; host: string } | null;
 }
 
 export interface NewRun {
@@ -40,8 +47,8 @@ export async function createRun(store: Store, run: NewRun): Promise<number> {
     throw new StoreLookupError(`run "${run.name}" is already in ${store.path}; choose another --run name`, { field: 'run' });
   }
   const rows = await store.query(
-    `INSERT INTO runs (name, kind, capture_id, protocol, relay, plan, topology, thresholds, status, started_ns)
-     VALUES ($name, $kind, $capture_id, $protocol, $relay, $plan, $topology, $thresholds, 'running', $started_ns)
+    `INSERT INTO runs (name, kind, capture_id, protocol, relay, plan, topology, thresholds, status, started_ns, owner_pid, owner_host)
+     VALUES ($name, $kind, $capture_id, $protocol, $relay, $plan, $topology, $thresholds, 'running', $started_ns, $owner_pid, $owner_host)
      RETURNING run_id`,
     {
       name: run.name,
@@ -53,6 +60,8 @@ export async function createRun(store: Store, run: NewRun): Promise<number> {
       topology: jsonOrNull(run.topology),
       thresholds: jsonOrNull(run.thresholds),
       started_ns: run.startedNs ?? null,
+      owner_pid: process.pid,
+      owner_host: hostname(),
     },
   );
   return num(rows[0]?.run_id);
@@ -87,7 +96,8 @@ export async function updateRun(store: Store, runId: number, run: Omit<NewRun, '
 export async function listRuns(store: Store, name?: string): Promise<RunRecord[]> {
   const rows = await store.query(
     `SELECT run_id, name, kind, capture_id, protocol, relay, status, started_ns, ended_ns, plan::VARCHAR plan,
-       topology::VARCHAR topology, thresholds::VARCHAR thresholds, stats::VARCHAR stats, strftime(started_at, '%Y-%m-%d %H:%M:%S') started_at
+       topology::VARCHAR topology, thresholds::VARCHAR thresholds, stats::VARCHAR stats, strftime(started_at, '%Y-%m-%d %H:%M:%S') started_at,
+       owner_pid, owner_host
      FROM runs WHERE $name IS NULL OR name = $name ORDER BY run_id`,
     { name: name ?? null },
   );
@@ -118,7 +128,26 @@ function parseJson(value: Row[string] | undefined): unknown {
   return typeof value === 'string' ? (JSON.parse(value) as unknown) : null;
 }
 
+/** Whether a process of this host with that pid is alive (a pid of another host cannot be checked from here). */
+function ownerAlive(owner: { pid: number; host: string }): boolean {
+  if (owner.host !== hostname()) return true;
+  if (owner.pid === process.pid) return true;
+  try {
+    process.kill(owner.pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, but another user's.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function statusOf(stored: RunStatus, owner: RunRecord['owner']): RunStatus {
+  if (stored !== 'running' || owner === null) return stored;
+  return ownerAlive(owner) ? 'running' : 'abandoned';
+}
+
 function toRun(row: Row): RunRecord {
+  const owner = typeof row.owner_pid === 'number' && typeof row.owner_host === 'string' ? { pid: row.owner_pid, host: row.owner_host } : null;
   return {
     runId: num(row.run_id),
     name: str(row.name),
@@ -126,7 +155,7 @@ function toRun(row: Row): RunRecord {
     captureId: row.capture_id === null ? null : num(row.capture_id),
     protocol: str(row.protocol),
     relay: row.relay === null ? null : str(row.relay),
-    status: str(row.status) as RunStatus,
+    status: statusOf(str(row.status) as RunStatus, owner),
     startedNs: typeof row.started_ns === 'bigint' ? row.started_ns : null,
     endedNs: typeof row.ended_ns === 'bigint' ? row.ended_ns : null,
     plan: parseJson(row.plan),
@@ -134,5 +163,6 @@ function toRun(row: Row): RunRecord {
     thresholds: parseJson(row.thresholds),
     stats: parseJson(row.stats),
     startedAt: str(row.started_at),
+    owner,
   };
 }

@@ -78,6 +78,10 @@ CREATE TABLE IF NOT EXISTS runs (
   stats        JSON                         -- what the replayer or recorder counted
 );
 
+-- Who owns a running run: a run still 'running' whose owner is gone from this host was abandoned (killed).
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS owner_pid INTEGER;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS owner_host VARCHAR;
+
 -- The replayer's record of every packet it fired: the device>relay leg of a replay.
 CREATE TABLE IF NOT EXISTS sends (
   run_id        INTEGER NOT NULL,
@@ -158,6 +162,13 @@ CREATE TABLE IF NOT EXISTS packet_parity (
   device_acked      BOOLEAN,                -- an ACK reached the device
   round_trip_ms     DOUBLE                  -- device send to the ACK reaching it
 );
+
+-- The devices' view, on the reference backend's row of each request (added after the first stores were made).
+ALTER TABLE packet_parity ADD COLUMN IF NOT EXISTS device_ack_hash BIGINT;          -- the ACK the device got
+ALTER TABLE packet_parity ADD COLUMN IF NOT EXISTS device_ack_payload BLOB;
+ALTER TABLE packet_parity ADD COLUMN IF NOT EXISTS device_ack_match BOOLEAN;        -- it equals the reference backend's ACK, after the ignore-mask
+ALTER TABLE packet_parity ADD COLUMN IF NOT EXISTS device_mismatch_fields VARCHAR;
+ALTER TABLE packet_parity ADD COLUMN IF NOT EXISTS relay_added_ms DOUBLE;           -- round trip minus the reference backend's own ACK time
 
 -- Metrics per route and backend (route_port NULL: all routes; backend NULL: device or run level), long format.
 CREATE TABLE IF NOT EXISTS route_metrics (

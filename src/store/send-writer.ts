@@ -55,7 +55,8 @@ export class SendWriter extends BatchedTableWriter {
   }
 
   static async create(store: Store, runId: number, options: { flushIntervalMs?: number } = {}): Promise<SendWriter> {
-    const appender = new ChunkAppender(await store.createAppender('sends'), 'sends', Object.values(COLUMNS));
+    const { appender: raw, release } = await store.createWriterAppender('sends');
+    const appender = new ChunkAppender(raw, 'sends', Object.values(COLUMNS), release);
     return new SendWriter(store, appender, runId, options.flushIntervalMs ?? 250);
   }
 

@@ -25,6 +25,7 @@ export interface FlushableWriter {
 
 export class Store {
   private readonly writers = new Set<FlushableWriter>();
+  private readonly writerConnections = new Set<DuckDBConnection>();
 
   private constructor(
     readonly path: string,
@@ -92,11 +93,37 @@ export class Store {
     return this.instance.connect();
   }
 
+  /** An appender on the store's own connection: for TEMP tables, which only that connection sees. */
   async createAppender(table: string): Promise<DuckDBAppender> {
     return this.connection.createAppender(table);
   }
 
+  /**
+   * An appender on a connection of its own, for writers that flush on a timer: a synchronous flush on the connection
+   * an async query (the relay poller's insert, an analysis) is running on invalidates that query's pending result
+   * ("Attempting to execute an unsuccessful or closed pending query result"). `release` closes the connection.
+   */
+  async createWriterAppender(table: string): Promise<{ appender: DuckDBAppender; release: () => void }> {
+    const connection = await this.instance.connect();
+    this.writerConnections.add(connection);
+    try {
+      const appender = await connection.createAppender(table);
+      return {
+        appender,
+        release: () => {
+          if (this.writerConnections.delete(connection)) connection.closeSync();
+        },
+      };
+    } catch (cause) {
+      this.writerConnections.delete(connection);
+      connection.closeSync();
+      throw new StoreError(`${this.path}: cannot append to ${table}: ${firstLine(cause)}`, { file: this.path }, { cause });
+    }
+  }
+
   close(): void {
+    for (const connection of this.writerConnections) connection.closeSync();
+    this.writerConnections.clear();
     this.connection.closeSync();
     this.instance.closeSync();
     debug('store closed %s', this.path);

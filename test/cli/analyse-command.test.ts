@@ -49,12 +49,14 @@ describe('parity analyse and parity report (subprocess)', () => {
       const md = readFileSync(join(out, 'bad-1', 'report.md'), 'utf8');
       expect(md).toMatch(/^## ❌ NO-GO: parity run `bad-1`/);
       expect(md).toContain('| 20500 | mirror |');
-      const json = JSON.parse(readFileSync(join(out, 'bad-1', 'report.json'), 'utf8')) as { verdict: string; metrics: { metric: string; status: string | null }[]; findings: { message: string }[] };
+      const json = JSON.parse(readFileSync(join(out, 'bad-1', 'report.json'), 'utf8')) as { verdict: string; metrics: { metric: string; route: number | null; backend: string | null; status: string | null }[]; findings: { message: string }[] };
       expect(json.verdict).toBe('NO_GO');
       expect(json.findings.some((f) => f.message.startsWith('mirror: frame drop rate'))).toBe(true);
       const junit = readFileSync(join(out, 'bad-1', 'junit.xml'), 'utf8');
-      const thresholded = json.metrics.filter((m) => m.status !== null).length;
-      expect(junit.match(/<testcase /g)?.length).toBe(thresholded);
+      // One test case per judged metric: route-level ones, and all-routes ones no route judged (each finding once).
+      const routeJudged = new Set(json.metrics.filter((m) => m.status !== null && m.route !== null).map((m) => `${m.metric}|${m.backend}`));
+      const judged = json.metrics.filter((m) => m.status !== null && (m.route !== null || !routeJudged.has(`${m.metric}|${m.backend}`))).length;
+      expect(junit.match(/<testcase /g)?.length).toBe(judged);
       expect(junit).toMatch(/<failure message="frame drop rate \(route 20500 mirror\)/);
       expect(existsSync(join(out, 'bad-1', 'report.html'))).toBe(false);
     });

@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { quantile } from '../../src/core/stats.ts';
 import { generic } from '../../src/protocols/generic.ts';
 import type { ReplayPlan } from '../../src/replay/replay-plan.ts';
 import { replayCapture, type ReplayOptions } from '../../src/replay/replayer.ts';
@@ -7,6 +6,7 @@ import { sampleDevices } from '../../src/replay/uplink-source.ts';
 import { num } from '../../src/store/store.ts';
 import { startReplayRig, type ReplayRig } from '../helpers/replay-rig.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 let rig: ReplayRig | undefined;
 afterEach(async () => {
@@ -22,7 +22,7 @@ function options(r: ReplayRig, sinkIp: string, replayPlan: ReplayPlan, extra: Pa
 
 describe('replayer over real UDP', () => {
   // The plan is checked exactly (every send scheduled at its capture offset / speed); how closely it is held is
-  // measured by `npm run bench -- replay`, so the bounds on actual times here only catch a wrong plan, not load.
+  // measured by `npm run bench -- replay`, never here: a busy machine may run any send late.
   it.each([
     { speed: 1, sinkIp: '127.0.6.1' },
     { speed: 10, sinkIp: '127.0.6.2' },
@@ -38,30 +38,27 @@ describe('replayer over real UDP', () => {
       const scheduled = rows.map((r) => num(r.scheduled_ns));
       const planned = rig.written.map((p) => Number(p.tsNs - captureStart) / speed);
       scheduled.forEach((ns, i) => expect(Math.abs(ns - (scheduled[0] as number) - (planned[i] as number))).toBeLessThan(2));
-      const lateMs = rows.map((r) => (num(r.actual_ns) - num(r.scheduled_ns)) / 1e6);
-      expect(quantile(lateMs, 0.5)).toBeLessThan(5);
-      expect(quantile(lateMs, 0.99)).toBeLessThan(100);
-      expect(rig.arrivals).toHaveLength(rig.written.length);
+      // No send goes before its time.
+      expect(rows.every((r) => num(r.actual_ns) >= num(r.scheduled_ns))).toBe(true);
+      await waitFor(() => rig!.arrivals.length === rig!.written.length, 'every send to reach the sink');
       const counts = await rig.store.query("SELECT (SELECT count(*) FROM sends) AS sends, (SELECT count(*) FROM observations WHERE leg = 'relay>device') AS acks");
       expect(counts[0]).toEqual({ sends: BigInt(rig.written.length), acks: BigInt(rig.written.length) });
     });
   });
 
-  it('ramps from its start rate to its end rate', async () => {
+  it('plans a ramp from its start rate to its end rate, and sends all of it', async () => {
     await withTempDir(async (dir) => {
       rig = await startReplayRig(dir, '127.0.6.3', { devices: 20, perDevice: 200 });
       const result = await replayCapture(options(rig, '127.0.6.3', plan({ kind: 'ramp', fromPps: 200, toPps: 2000, overMs: 1500 }, { durationMs: 1500 })));
-      const rows = await rig.store.query('SELECT actual_ns FROM sends ORDER BY actual_ns');
-      const times = rows.map((row) => num(row.actual_ns));
+      const rows = await rig.store.query('SELECT scheduled_ns FROM sends ORDER BY send_no');
+      const times = rows.map((row) => num(row.scheduled_ns));
       const start = times[0] as number;
-      const rateIn = (fromMs: number, toMs: number): number =>
-        times.filter((t) => t - start >= fromMs * 1e6 && t - start < toMs * 1e6).length / ((toMs - fromMs) / 1000);
-      expect(rateIn(0, 200)).toBeGreaterThan(200 * 0.7);
-      expect(rateIn(0, 200)).toBeLessThan(500);
-      expect(rateIn(1300, 1500)).toBeGreaterThan(2000 * 0.85);
-      // The whole ramp: the mean of its rates over its length.
-      expect(result.stats.sent).toBeGreaterThan(1100 * 1.5 * 0.9);
-      expect(result.stats.sent).toBeLessThan(1100 * 1.5 * 1.1);
+      const plannedIn = (fromMs: number, toMs: number): number => times.filter((t) => t - start >= fromMs * 1e6 && t - start < toMs * 1e6).length;
+      // Rate 200 + 1200 t pps: 64 packets are due in the first 200 ms, 376 in the last 200 ms, 1,650 in all.
+      expect(Math.abs(plannedIn(0, 200) - 64)).toBeLessThanOrEqual(1);
+      expect(Math.abs(plannedIn(1300, 1500) - 376)).toBeLessThanOrEqual(1);
+      expect(Math.abs(result.stats.sent - 1650)).toBeLessThanOrEqual(1);
+      await waitFor(() => rig!.arrivals.length === result.stats.sent, 'every send to reach the sink');
     });
   });
 
@@ -70,7 +67,7 @@ describe('replayer over real UDP', () => {
       rig = await startReplayRig(dir, '127.0.6.4', { devices: 30, perDevice: 50 });
       const result = await replayCapture(options(rig, '127.0.6.4', plan({ kind: 'max' })));
       expect(result.stats.sent).toBe(1500);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await waitFor(() => rig!.arrivals.length === 1500, 'every send to reach the sink');
       const byDevice = new Map<string, string[]>();
       for (const arrival of rig.arrivals) byDevice.set(`${arrival.srcIp}:${arrival.srcPort}`, [...(byDevice.get(`${arrival.srcIp}:${arrival.srcPort}`) ?? []), Buffer.from(arrival.payload).toString()]);
       expect(new Set(rig.arrivals.map((a) => a.srcIp)).size).toBe(30);
@@ -90,10 +87,12 @@ describe('replayer over real UDP', () => {
     await withTempDir(async (dir) => {
       rig = await startReplayRig(dir, '127.0.6.5', { devices: 5, perDevice: 200 });
       const abort = new AbortController();
-      setTimeout(() => abort.abort(), 400);
+      // Interrupted once 50 packets have arrived, whenever that is: the plan has 1,000 at 500 pps.
+      const watching = waitFor(() => rig!.arrivals.length >= 50, '50 arrivals', 60_000).then(() => abort.abort());
       const result = await replayCapture(options(rig, '127.0.6.5', plan({ kind: 'rate', ratePps: 500 }), { signal: abort.signal, runName: 'cut' }));
+      await watching;
       expect(result.status).toBe('interrupted');
-      expect(result.stats.sent).toBeGreaterThan(50);
+      expect(result.stats.sent).toBeGreaterThanOrEqual(50);
       expect(result.stats.sent).toBeLessThan(1000);
       const rows = await rig.store.query("SELECT status, (SELECT count(*) FROM sends) n FROM runs WHERE name = 'cut'");
       expect(rows[0]).toEqual({ status: 'interrupted', n: BigInt(result.stats.sent) });

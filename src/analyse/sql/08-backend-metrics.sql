@@ -1,4 +1,5 @@
--- Delivery, latency and ACKs per route and backend, and per backend over all routes (route_port NULL).
+-- Delivery, latency and ACKs per route and backend. ACK latency is the backend's own time (its receipt to its
+-- answer, both seen at its side): what the relay and the harness add is judged apart, as relay_added_latency.
 WITH duplicates AS (
   SELECT r.backend, r.route_port, sum(greatest(0, r.copies - coalesce(u.copies, 0))) AS duplicated
   FROM (SELECT backend, route_port, payload_hash, count(*) AS copies FROM receipts GROUP BY ALL) r
@@ -28,11 +29,10 @@ SELECT
   count(*) FILTER (WHERE wants_ack AND delivered) AS ack_expected,
   count(*) FILTER (WHERE acked) AS acked,
   count(*) FILTER (WHERE ack_kind = 'nak') AS naks,
-  quantile_cont(ack_latency_ms, 0.5) AS ack_p50,
-  quantile_cont(ack_latency_ms, 0.95) AS ack_p95,
-  quantile_cont(ack_latency_ms, 0.99) AS ack_p99,
-  max(ack_latency_ms) AS ack_max,
-  quantile_cont(backend_ack_latency_ms, 0.95) AS backend_ack_p95,
+  quantile_cont(backend_ack_latency_ms, 0.5) AS ack_p50,
+  quantile_cont(backend_ack_latency_ms, 0.95) AS ack_p95,
+  quantile_cont(backend_ack_latency_ms, 0.99) AS ack_p99,
+  max(backend_ack_latency_ms) AS ack_max,
   count(*) FILTER (WHERE ack_match IS NOT NULL) AS ack_compared,
   count(*) FILTER (WHERE ack_match = false) AS ack_mismatched,
   any_value(o.one_sided_acks) AS one_sided_route

@@ -1,0 +1,77 @@
+import type { RunRecord } from '../store/runs.ts';
+import type { StoredReplayStats } from '../store/run-metadata.ts';
+import type { Finding, Metric } from './analysis.ts';
+
+const overall = (metrics: readonly Metric[], name: string, backend: string | null): number | null =>
+  metrics.find((m) => m.metric === name && m.route === null && m.backend === backend)?.value ?? null;
+
+/**
+ * A run that did not complete proves nothing: its verdict is INCOMPLETE (exit 1) unless a partial analysis was asked
+ * for, and then it says so first and cannot be GO.
+ */
+export function runStateFindings(run: RunRecord, stats: StoredReplayStats | null, partial: boolean): Finding[] {
+  if (run.status === 'completed') return [];
+  const progress = stats === null ? '' : ` after ${stats.sent.toLocaleString('en-US')} of ${stats.planned.toLocaleString('en-US')} planned packets`;
+  const why: Record<Exclude<RunRecord['status'], 'completed'>, string> = {
+    running: `is still running${run.owner === null ? '' : ` (pid ${run.owner.pid} on ${run.owner.host})`}`,
+    interrupted: `was interrupted${progress}`,
+    failed: `failed${progress}`,
+    abandoned: `was abandoned: its process${run.owner === null ? '' : ` (pid ${run.owner.pid} on ${run.owner.host})`} died while it ran`,
+  };
+  const state = why[run.status];
+  return [
+    partial
+      ? { severity: 'warning', kind: 'run_state', metric: 'run_status', route: null, backend: null, value: null, message: `partial analysis: run ${run.name} ${state}; what it recorded is analysed as it is` }
+      : { severity: 'critical', kind: 'run_state', metric: 'run_status', route: null, backend: null, value: null, message: `run ${run.name} ${state}: it proves nothing either way (analyse what it recorded with --partial)` },
+  ];
+}
+
+/**
+ * Nothing observed is never GO: a run that sent nothing, and a backend leg the topology says carries traffic that
+ * carried none (a dead relay, a dead backend, an observer that could not reach it), are critical and named. Legs not
+ * observed by design keep their coverage warning.
+ */
+export function coverageFindings(metrics: readonly Metric[], expectedBackends: readonly string[], observedBackends: readonly string[], stats: StoredReplayStats | null): Finding[] {
+  const findings: Finding[] = [];
+  const sent = overall(metrics, 'sent', null) ?? 0;
+  if (sent === 0) {
+    findings.push({ severity: 'critical', kind: 'coverage', metric: 'sent', route: null, backend: null, value: 0, message: 'nothing was sent through the relay: the run proves nothing' });
+    return findings;
+  }
+  for (const backend of expectedBackends) {
+    if ((overall(metrics, 'delivered', backend) ?? 0) > 0) continue;
+    findings.push({
+      severity: 'critical',
+      kind: 'coverage',
+      metric: 'delivered',
+      route: null,
+      backend,
+      value: 0,
+      message: `${backend}: none of the ${sent.toLocaleString('en-US')} packets sent was seen arriving at ${backend} (the relay>${backend} leg carried nothing: a dead relay, a dead backend, or an observer that could not reach it)`,
+    });
+  }
+  if (observedBackends.length === 0) {
+    findings.push({
+      severity: 'warning',
+      kind: 'coverage',
+      metric: 'backend_legs',
+      route: null,
+      backend: null,
+      value: 0,
+      message: 'no backend leg was observed (no simulated backend, tap or live capture recorded one): only what the devices saw is analysed',
+    });
+  }
+  if (stats !== null && stats.sendErrors > 0) {
+    const kinds = Object.entries(stats.sendErrorsByKind).map(([kind, n]) => `${n.toLocaleString('en-US')} ${kind}`).join(', ');
+    findings.push({
+      severity: stats.sendErrors >= stats.sent ? 'critical' : 'warning',
+      kind: 'coverage',
+      metric: 'replay_send_errors',
+      route: null,
+      backend: null,
+      value: stats.sendErrors,
+      message: `the replayer could not send ${stats.sendErrors.toLocaleString('en-US')} of ${stats.sent.toLocaleString('en-US')} packets${kinds === '' ? '' : ` (${kinds})`}`,
+    });
+  }
+  return findings;
+}
