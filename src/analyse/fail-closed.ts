@@ -61,6 +61,20 @@ export function coverageFindings(metrics: readonly Metric[], expectedBackends: r
       message: 'no backend leg was observed (no simulated backend, tap or live capture recorded one): only what the devices saw is analysed',
     });
   }
+  for (const tap of stats?.observers ?? []) {
+    const failed = Object.values(tap.errors).reduce((sum, n) => sum + n, 0);
+    if (failed === 0) continue;
+    const kinds = Object.entries(tap.errors).map(([kind, n]) => `${n.toLocaleString('en-US')} ${kind}`).join(', ');
+    findings.push({
+      severity: failed >= tap.forwarded * 0.01 ? 'critical' : 'warning',
+      kind: 'coverage',
+      metric: 'observer_errors',
+      route: null,
+      backend: tap.backend,
+      value: failed,
+      message: `${tap.backend} unreachable through its tap (${tap.observer}): ${kinds} of ${tap.forwarded.toLocaleString('en-US')} packets forwarded`,
+    });
+  }
   if (stats !== null && stats.sendErrors > 0) {
     const kinds = Object.entries(stats.sendErrorsByKind).map(([kind, n]) => `${n.toLocaleString('en-US')} ${kind}`).join(', ');
     findings.push({

@@ -50,6 +50,10 @@ export class SimulatedBackend {
   private readonly plan: FaultPlan;
   private readonly dice: FaultDice;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Answers waiting for their delay: what a run's drain waits for. */
+  owedAnswers = 0;
+  /** The longest any answer took from receipt to sending, as measured: a drain waits a few times this. */
+  slowestAnswerMs = 0;
   private startedMs = 0;
   private crashed = false;
 
@@ -86,6 +90,7 @@ export class SimulatedBackend {
   async stop(): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    this.owedAnswers = 0;
     await Promise.all(this.sockets.map((socket) => closeSocket(socket)));
     this.sockets.length = 0;
   }
@@ -143,13 +148,20 @@ export class SimulatedBackend {
     const delayMs = this.dice.delayMs();
     const requestHash = payloadHash(payload);
     const answer = (): void => {
+      this.slowestAnswerMs = Math.max(this.slowestAnswerMs, Number(monotonicNs() - tsNs) / 1e6);
       for (let i = 0; i < copies; i++) this.sendAck(socket, ack, remote, local.port, requestHash);
       if (nak) this.counters.naked++;
       else this.counters.acked++;
       if (copies > 1) this.counters.duplicateAcks++;
     };
     if (delayMs <= 0) answer();
-    else this.later(delayMs, answer);
+    else {
+      this.owedAnswers++;
+      this.later(delayMs, () => {
+        this.owedAnswers--;
+        answer();
+      });
+    }
   }
 
   private sendAck(socket: dgram.Socket, ack: Uint8Array, remote: dgram.RemoteInfo, routePort: number, requestHash: number): void {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { analyseRun } from '../analyse/analyse-run.ts';
 import { exitCodeOf, type Analysis } from '../analyse/analysis.ts';
-import { mergeObservations } from '../analyse/merge-observations.ts';
+import { mergeObservations } from '../observe/merge-observations.ts';
 import { loadThresholds } from '../analyse/thresholds.ts';
 import { renderTerminalReport } from '../report/terminal-report.ts';
 import { toReportJson } from '../report/report-json.ts';

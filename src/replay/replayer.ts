@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { RelayPoller } from '../analyse/relay-poller.ts';
+import { RelayPoller } from '../observe/relay-poller.ts';
 import { getCapture } from '../capture/capture-catalog.ts';
 import { NetworkError, UsageError } from '../core/errors.ts';
 import { LatencyHistogram } from '../core/latency-histogram.ts';

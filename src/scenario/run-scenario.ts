@@ -1,11 +1,11 @@
 import { randomInt } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { request } from 'undici';
 import { analyseRun } from '../analyse/analyse-run.ts';
 import type { Analysis } from '../analyse/analysis.ts';
-import { RelayPoller } from '../analyse/relay-poller.ts';
+import { RelayPoller } from '../observe/relay-poller.ts';
 import { SimulatedBackend } from '../backends/simulated-backend.ts';
 import type { CaptureSummary } from '../capture/capture-catalog.ts';
 import { SubprocessError } from '../core/errors.ts';
@@ -13,16 +13,18 @@ import { getProtocol } from '../protocols/index.ts';
 import { COMMIT_BOUND_MS, replayCapture, type ReplayProgress, type ReplayResult } from '../replay/replayer.ts';
 import { writeReports, type ReportFormat, type WrittenReports } from '../report/write-reports.ts';
 import { ObservationWriter } from '../store/observation-writer.ts';
-import { createRun, finishRun, nextRunName } from '../store/runs.ts';
+import { createRun, finishRun, nextRunName, recordObserverCounters } from '../store/runs.ts';
 import type { Store } from '../store/store.ts';
 import { spawnTracked, stopTracked } from './child-processes.ts';
 import { prepareTraffic } from './prepare-traffic.ts';
 import { RelayProcess } from './relay-process.ts';
 import type { ScenarioSpec } from './scenario-spec.ts';
+import type { RunTopology } from '../store/run-metadata.ts';
 import { Timeline } from './timeline.ts';
+import { defaultDrainMs, drainBackends } from './drain.ts';
 import { reverseLeg, writeObservation } from '../capture/record/record-targets.ts';
-import { UdpTap } from '../capture/record/udp-tap.ts';
-import { startLiveCapture } from '../capture/record/live-capture.ts';
+import { UdpTap } from '../observe/udp-tap.ts';
+import { startLiveCapture } from '../observe/live-capture.ts';
 import { legOf } from '../capture/record/topology.ts';
 
 export interface RunScenarioOptions {
@@ -71,22 +73,33 @@ export async function runScenario(spec: ScenarioSpec, options: RunScenarioOption
   const observations = await ObservationWriter.create(store, runId, { flushIntervalMs: COMMIT_BOUND_MS });
   const dir = mkdtempSync(join(tmpdir(), `parity-${spec.name}-`));
   const backends = new Map<string, SimulatedBackend>();
-  const taps: UdpTap[] = [];
+  const taps: TapOfBackend[] = [];
   let live: (() => Promise<void>) | undefined;
   let relay: RelayProcess | undefined;
   let external: ReturnType<typeof spawnTracked> | undefined;
   let replay: ReplayResult;
   let timeline: Timeline | undefined;
+  let poller: RelayPoller | undefined;
+  // The replay stops when the user interrupts or when an external relay dies under it.
+  const replayAbort = new AbortController();
+  const relayExit: { code: number | string | undefined } = { code: undefined };
+  const abortOnRelayExit = (code: number | string): void => {
+    relayExit.code = code;
+    replayAbort.abort();
+  };
+  options.signal?.addEventListener('abort', () => replayAbort.abort(), { once: true });
+  const replaySignal = replayAbort.signal;
   try {
     await startBackends(spec, addresses, capture.routePorts, observations, backends, taps);
     live = await startLiveObservation(spec, addresses, observations);
     if (spec.relay.kind === 'builtin') {
       relay = await RelayProcess.start(dir, { address: addresses.relay, responseTimeoutMs: spec.relay.responseTimeoutMs, routes: relayRoutes(spec, addresses, capture.routePorts) });
     } else {
-      external = await startExternalRelay(spec.relay);
+      external = await startExternalRelay(spec.relay, { cwd: options.baseDir, logPath: relayLogPath(options.reportsDir, runName) });
+      watchExternalRelay(external, abortOnRelayExit);
     }
     const debugUrl = relay?.debugUrl ?? (spec.relay.kind === 'external' ? spec.relay.debugUrl : undefined);
-    const poller = debugUrl === undefined ? undefined : new RelayPoller(store, runId, debugUrl);
+    poller = debugUrl === undefined ? undefined : new RelayPoller(store, runId, debugUrl);
     poller?.start();
     const started = timeline = new Timeline(spec.timeline, { backends, ...(relay !== undefined && { reload: (globals) => (relay as RelayProcess).reload(globals) }) });
     say(`replaying (${spec.replay.pace.kind === 'original' ? `original timing x${spec.replay.pace.speed}` : spec.replay.pace.kind})${spec.timeline.length > 0 ? ` with ${spec.timeline.length} timeline events` : ''}`);
@@ -103,27 +116,39 @@ export async function runScenario(spec: ScenarioSpec, options: RunScenarioOption
       topology,
       thresholds: spec.thresholds,
       onStart: (startNs) => started.start(startNs),
-      ...(options.signal !== undefined && { signal: options.signal }),
+      signal: replaySignal,
       ...(options.onProgress !== undefined && { onProgress: options.onProgress }),
     });
     await started.stop();
-    // Backends still owe delayed ACKs to the last requests; the run's observations end when they are sent.
-    await Promise.all([...backends.values()].map((b) => b.idle(spec.replay.ackTimeoutMs)));
+    if (relayExit.code !== undefined) throw relayExitError(relayExit.code, relayLogPath(options.reportsDir, runName));
+    // Late is not missing: the run waits for every backend's answers before its observers stop.
+    const tapList = taps.map((t) => t.tap);
+    await drainBackends({ backends: [...backends.values()], taps: tapList, drainMs: spec.replay.drainMs ?? defaultDrainMs(spec.replay.ackTimeoutMs, [...backends.values()], tapList) });
+    await recordObserverCounters(store, runId, taps.map(({ tap, role }) => ({ observer: `tap:${role}:${tap.listen.port}`, backend: role, ...tap.counters })));
     await poller?.stop();
+    poller = undefined;
     await live?.();
     live = undefined;
   } catch (error) {
     await finishRun(store, runId, 'failed', process.hrtime.bigint()).catch(() => undefined);
     throw error;
   } finally {
+    await poller?.stop().catch(() => undefined);
     await timeline?.stop();
     await relay?.stop();
-    if (external !== undefined) await stopTracked(external);
+    if (external !== undefined) {
+      stopWatching.get(external)?.();
+      await stopTracked(external);
+    }
     for (const backend of backends.values()) await backend.stop();
-    for (const tap of taps) await tap.stop();
+    for (const { tap } of taps) await tap.stop();
     await live?.();
     observations.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+  if (relayExit.code !== undefined) {
+    await finishRun(store, runId, 'failed', process.hrtime.bigint());
+    throw relayExitError(relayExit.code, relayLogPath(options.reportsDir, runName));
   }
   say(`replay ${replay.status}: ${replay.stats.sent} sent, ${replay.stats.acks} ACKs; analysing`);
   const analysis = await analyseRun(store, runName, { thresholds: spec.thresholds, ...(spec.baseline !== undefined && { baseline: spec.baseline }) });
@@ -178,7 +203,12 @@ function allocateAddresses(spec: ScenarioSpec): Addresses {
  * Simulated backends record their own legs. An external backend gets a recording tap in front of it on the backend's
  * allocated address (the relay targets the tap), or, with `observe: none`, the relay targets it directly.
  */
-async function startBackends(spec: ScenarioSpec, addresses: Addresses, ports: readonly number[], sink: ObservationWriter, into: Map<string, SimulatedBackend>, taps: UdpTap[]): Promise<void> {
+interface TapOfBackend {
+  tap: UdpTap;
+  role: string;
+}
+
+async function startBackends(spec: ScenarioSpec, addresses: Addresses, ports: readonly number[], sink: ObservationWriter, into: Map<string, SimulatedBackend>, taps: TapOfBackend[]): Promise<void> {
   const protocol = getProtocol(spec.protocol);
   for (const backend of spec.backends) {
     if (backend.external !== undefined) {
@@ -192,7 +222,7 @@ async function startBackends(spec: ScenarioSpec, addresses: Addresses, ports: re
           writeObservation(sink, protocol, `tap:${backend.role}`, { ...packet, leg: packet.direction === 'uplink' ? uplinkLeg : reverseLeg(uplinkLeg), routePort: port }),
         );
         await tap.start();
-        taps.push(tap);
+        taps.push({ tap, role: backend.role });
       }
       continue;
     }
@@ -215,38 +245,81 @@ function relayRoutes(spec: ScenarioSpec, addresses: Addresses, ports: readonly n
   return { globals, routes: ports.map((port) => ({ port, target: primary, ...labels })) };
 }
 
-async function startExternalRelay(relay: Extract<ScenarioSpec['relay'], { kind: 'external' }>): Promise<ReturnType<typeof spawnTracked> | undefined> {
-  const child = relay.command === undefined ? undefined : spawnTracked('sh', ['-c', relay.command], { stdio: 'ignore' });
+/** Where an external relay's output goes: beside the run's reports, linked from report.html. */
+export function relayLogPath(reportsDir: string, runName: string): string {
+  return join(reportsDir, runName, 'relay.log');
+}
+
+/**
+ * Starts an external relay's `command` in the scenario file's directory, its output in `logPath`, and waits until it
+ * is ready. A relay that exits before it is ready fails the run with its exit code and the log's last lines.
+ */
+async function startExternalRelay(relay: Extract<ScenarioSpec['relay'], { kind: 'external' }>, where: { cwd: string; logPath: string }): Promise<ReturnType<typeof spawnTracked> | undefined> {
+  let child: ReturnType<typeof spawnTracked> | undefined;
+  if (relay.command !== undefined) {
+    mkdirSync(dirname(where.logPath), { recursive: true });
+    const log = openSync(where.logPath, 'a');
+    try {
+      child = spawnTracked('sh', ['-c', relay.command], { cwd: where.cwd, stdio: ['ignore', log, log] });
+    } finally {
+      closeSync(log);
+    }
+  }
+  const exited = (): boolean => child !== undefined && (child.exitCode !== null || child.signalCode !== null);
   const deadline = Date.now() + 30_000;
   if (relay.readyUrl !== undefined) {
     for (;;) {
       const ok = await request(relay.readyUrl).then((r) => (r.body.dump(), r.statusCode === 200), () => false);
       if (ok) break;
-      if (Date.now() > deadline || child?.exitCode !== null && child !== undefined) {
+      if (exited()) throw relayExitError(child?.exitCode ?? child?.signalCode ?? 'unknown', where.logPath);
+      if (Date.now() > deadline) {
         if (child !== undefined) await stopTracked(child);
-        throw new SubprocessError(`relay under test never became ready at ${relay.readyUrl}`);
+        throw new SubprocessError(`relay under test never became ready at ${relay.readyUrl} (its output: ${where.logPath})`);
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   } else if (child !== undefined) {
     await new Promise((resolve) => setTimeout(resolve, relay.readyAfterMs));
+    if (exited()) throw relayExitError(child.exitCode ?? child.signalCode ?? 'unknown', where.logPath);
   }
   return child;
 }
 
-function topologyOf(spec: ScenarioSpec, addresses: Addresses, capture: CaptureSummary): unknown {
+/** Calls `onExit` if the relay under test exits while the run goes on (its stop at the end is not an exit). */
+function watchExternalRelay(child: ReturnType<typeof spawnTracked> | undefined, onExit: (code: number | string) => void): void {
+  if (child === undefined) return;
+  const listener = (code: number | null, signal: NodeJS.Signals | null): void => onExit(code ?? signal ?? 'unknown');
+  child.once('exit', listener);
+  stopWatching.set(child, () => child.removeListener('exit', listener));
+}
+
+const stopWatching = new WeakMap<object, () => void>();
+
+function relayExitError(code: number | string, logPath: string): SubprocessError {
+  let tail = '';
+  try {
+    tail = readFileSync(logPath, 'utf8').trim().split('\n').slice(-3).join(' | ');
+  } catch {
+    // No log: the relay printed nothing.
+  }
+  return new SubprocessError(`relay under test exited (${typeof code === 'number' ? `code ${code}` : code}) during the run; ${tail === '' ? 'it printed nothing' : `last lines of ${logPath}: ${tail}`}`);
+}
+
+
+function topologyOf(spec: ScenarioSpec, addresses: Addresses, capture: CaptureSummary): RunTopology {
   const relay = spec.relay;
   return {
     scenario: spec.name,
     description: spec.description,
-    relay: relay.kind === 'builtin' ? { kind: 'builtin', address: addresses.relay, ...relay.globals } : { kind: 'external', address: relay.address, debug: relay.debugUrl ?? null },
+    relay: relay.kind === 'builtin' ? { kind: 'builtin', address: addresses.relay, debug: null, ...relay.globals } : { kind: 'external', address: relay.address, debug: relay.debugUrl ?? null },
     backends: spec.backends.map((b) => ({
       role: b.role,
-      ip: b.external?.ip ?? addresses.backends.get(b.role),
+      ip: b.external?.ip ?? addresses.backends.get(b.role) ?? '',
       faults: b.faults,
+      observation: b.external === undefined ? 'simulated' : b.external.observe,
       observed: b.external === undefined ? 'built-in' : b.external.observe === 'tap' ? `tap at ${addresses.backends.get(b.role)}` : b.external.observe === 'live' ? `live capture on ${spec.captureIface}` : 'not observed',
     })),
-    routes: capture.routePorts.map((port) => ({ port, customer: relay.kind === 'builtin' ? relay.customer : '', device: relay.kind === 'builtin' ? relay.device : '' })),
+    routes: capture.routePorts.map((port) => ({ port, customer: relay.customer, device: relay.device })),
     timeline: spec.timeline,
   };
 }

@@ -13,7 +13,7 @@ export interface ScenarioSpec {
   traffic: { capture: string } | { generate: { devices: number; durationMs: number; intervalMs: number; seed: number } };
   relay: BuiltinRelay | ExternalRelay;
   backends: ScenarioBackend[];
-  replay: { pace: Pace; loops: number; durationMs: number | undefined; sample: number; seed: number; ackTimeoutMs: number; devices: string };
+  replay: { pace: Pace; loops: number; durationMs: number | undefined; sample: number; seed: number; ackTimeoutMs: number; devices: string; drainMs: number | undefined };
   timeline: TimelineEvent[];
   thresholds: ThresholdConfig;
   baseline: string | undefined;
@@ -44,6 +44,9 @@ export interface ExternalRelay {
   /** Ready when this URL answers 200 (or after `readyAfterMs` when no URL is given). */
   readyUrl: string | undefined;
   readyAfterMs: number;
+  /** Route labels for reports; when absent they are read from the relay's own /metrics, if it serves them. */
+  customer: string;
+  device: string;
 }
 
 export interface ScenarioBackend {
@@ -128,7 +131,7 @@ export function parseScenario(input: unknown, source: string, parseDurationMs: (
   let parsedRelay: BuiltinRelay | ExternalRelay;
   if (relay.external !== undefined) {
     const external = obj(relay.external, 'relay.external');
-    onlyKeys(external, 'relay.external', ['address', 'debug', 'command', 'ready_url', 'ready_after']);
+    onlyKeys(external, 'relay.external', ['address', 'debug', 'command', 'ready_url', 'ready_after', 'customer', 'device']);
     parsedRelay = {
       kind: 'external',
       address: address(external.address, 'relay.external.address') ?? (() => { throw err('relay.external.address', 'is required'); })(),
@@ -136,6 +139,8 @@ export function parseScenario(input: unknown, source: string, parseDurationMs: (
       command: external.command === undefined ? undefined : text(external.command, 'relay.external.command'),
       readyUrl: external.ready_url === undefined ? undefined : text(external.ready_url, 'relay.external.ready_url'),
       readyAfterMs: external.ready_after === undefined ? 1000 : duration(external.ready_after, 'relay.external.ready_after'),
+      customer: external.customer === undefined ? '' : text(external.customer, 'relay.external.customer'),
+      device: external.device === undefined ? '' : text(external.device, 'relay.external.device'),
     };
   } else {
     const builtin = obj(relay.builtin ?? {}, 'relay.builtin');
@@ -192,7 +197,12 @@ export function parseScenario(input: unknown, source: string, parseDurationMs: (
   if (!backends.some((b) => b.role === 'primary' || b.role === 'target-0')) throw err('backends', 'needs a primary (or target-0)');
 
   const replay = obj(root.replay ?? {}, 'replay');
-  onlyKeys(replay, 'replay', ['speed', 'rate', 'ramp', 'loop', 'duration', 'sample', 'seed', 'ack_timeout', 'devices']);
+  onlyKeys(replay, 'replay', ['speed', 'rate', 'ramp', 'loop', 'duration', 'sample', 'seed', 'ack_timeout', 'devices', 'drain']);
+  const whole = (value: unknown, field: string, min: number, max: number, fallback: number): number => {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw err(field, `must be a whole number from ${min} to ${max}`);
+    return value;
+  };
   const paces = ['speed', 'rate', 'ramp'].filter((k) => replay[k] !== undefined);
   if (paces.length > 1) throw err('replay', 'takes one of speed, rate and ramp');
   let pace: Pace;
@@ -234,12 +244,13 @@ export function parseScenario(input: unknown, source: string, parseDurationMs: (
     backends,
     replay: {
       pace,
-      loops: Number(replay.loop ?? 1),
+      loops: whole(replay.loop, 'replay.loop', 1, 1_000_000, 1),
       durationMs: replay.duration === undefined ? undefined : duration(replay.duration, 'replay.duration'),
       sample: replay.sample === undefined ? 1 : share(replay.sample, 'replay.sample'),
-      seed: Number(replay.seed ?? 1),
+      seed: whole(replay.seed, 'replay.seed', 0, 2 ** 32 - 1, 1),
       ackTimeoutMs: replay.ack_timeout === undefined ? 2000 : duration(replay.ack_timeout, 'replay.ack_timeout'),
       devices: String(replay.devices ?? '127.20.0.0/16'),
+      drainMs: replay.drain === undefined ? undefined : duration(replay.drain, 'replay.drain'),
     },
     timeline,
     thresholds: parseThresholds(root.thresholds ?? {}, `${source}: thresholds`),

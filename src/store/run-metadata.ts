@@ -25,9 +25,11 @@ export interface TopologyRoute {
 export interface RunTopology {
   scenario?: string;
   description?: string;
-  relay?: { kind: 'builtin' | 'external'; address: string; debug: string | null };
+  /** The relay, with the routes.json settings a built-in one was started with. */
+  relay?: { kind: 'builtin' | 'external'; address: string; debug: string | null; [setting: string]: unknown };
   backends: TopologyBackend[];
   routes: TopologyRoute[];
+  timeline?: unknown[];
 }
 
 /** What the replayer counted, as stored with the run. */
@@ -41,6 +43,8 @@ export interface StoredReplayStats {
   askedRatePps: number | null;
   achievedRatePps: number | null;
   lateness: { p50Us: number; p99Us: number; maxUs: number } | null;
+  /** Counters of the taps in front of backends. */
+  observers: { observer: string; backend: string; forwarded: number; replies: number; strayReplies: number; errors: Record<string, number> }[];
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -100,5 +104,13 @@ export function readReplayStats(value: unknown): StoredReplayStats | null {
     askedRatePps: numberOr(value.askedRatePps, null),
     achievedRatePps: numberOr(value.achievedRatePps, null),
     lateness,
+    observers: (Array.isArray(value.observers) ? value.observers : []).filter(isObject).map((o) => ({
+      observer: stringOr(o.observer, ''),
+      backend: stringOr(o.backend, ''),
+      forwarded: numberOr(o.forwarded, 0),
+      replies: numberOr(o.replies, 0),
+      strayReplies: numberOr(o.strayReplies, 0),
+      errors: isObject(o.errors) ? Object.fromEntries(Object.entries(o.errors).filter((e): e is [string, number] => typeof e[1] === 'number')) : {},
+    })),
   };
 }

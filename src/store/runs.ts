@@ -75,6 +75,22 @@ export async function finishRun(store: Store, runId: number, status: RunStatus, 
   );
 }
 
+/** What an observer of a run (a tap in front of a backend) counted: stored with the run's stats, judged by the analysis. */
+export interface ObserverCounters {
+  observer: string;
+  backend: string;
+  forwarded: number;
+  replies: number;
+  strayReplies: number;
+  errors: Record<string, number>;
+}
+
+/** Adds the observers' counters to a run's stats. */
+export async function recordObserverCounters(store: Store, runId: number, observers: readonly ObserverCounters[]): Promise<void> {
+  if (observers.length === 0) return;
+  await store.exec(`UPDATE runs SET stats = json_merge_patch(coalesce(stats, '{}'::JSON), $patch::JSON) WHERE run_id = $id`, { id: runId, patch: JSON.stringify({ observers }) });
+}
+
 /** Sets what a run replays, for a run created before its replay started (a scenario's); its kind stays. */
 export async function updateRun(store: Store, runId: number, run: Omit<NewRun, 'name' | 'kind'>): Promise<void> {
   await store.exec(

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { analyseRun } from '../../src/analyse/analyse-run.ts';
 import { parseThresholds } from '../../src/analyse/thresholds.ts';
 import { withStore } from '../../src/store/store.ts';
-import { quickRun } from '../helpers/quick-run.ts';
+import { LOAD_PROOF_THRESHOLDS, quickRun } from '../helpers/quick-run.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 
 describe('analysis of runs with injected differences', () => {
@@ -30,9 +30,12 @@ describe('analysis of runs with injected differences', () => {
   it('a per-route threshold override and ignored ACK fields change the verdict, and a baseline turns a regression into a finding', async () => {
     await withTempDir(async (dir) => {
       await withStore(join(dir, 'a.duckdb'), async (store) => {
-        const slow = await quickRun(store, dir, { name: 'slow', mirror: { latency: '150ms', ack_version: '1.0.0' } });
+        const slow = await quickRun(store, dir, { name: 'slow', mirror: { latency: '1500ms', ack_version: '1.0.0' } });
         expect(slow.analysis.verdict).toBe('NO_GO');
-        const lenient = parseThresholds({ routes: { 20500: { ack_latency_p95_ms: { warning: 400, critical: 900 } } }, ignore_ack_fields: ['appVersion'] }, 'inline');
+        const lenient = parseThresholds(
+          { ...LOAD_PROOF_THRESHOLDS, routes: { 20500: { ack_latency_p95_ms: { warning: 4000, critical: 9000 } } }, ignore_ack_fields: ['appVersion'] },
+          'inline',
+        );
         const relaxed = await analyseRun(store, slow.runName, { thresholds: lenient });
         expect(relaxed.verdict).toBe('GO');
         // Against a fast baseline run, the slow mirror's p95 is a regression even where thresholds pass it.

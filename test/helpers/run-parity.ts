@@ -23,7 +23,8 @@ export function runParity(args: readonly string[], options: { cwd?: string; time
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`parity ${args.join(' ')} did not finish in ${options.timeoutMs ?? 60_000} ms`));
+      // What it printed is the only clue to why it hung: the error carries its tail.
+      reject(new Error(`parity ${args.join(' ')} did not finish in ${options.timeoutMs ?? 60_000} ms; stderr ends: ${stderr.slice(-2000)}; stdout ends: ${stdout.slice(-1000)}`));
     }, options.timeoutMs ?? 60_000);
     child.on('error', reject);
     child.on('close', (code) => {

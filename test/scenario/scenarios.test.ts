@@ -2,20 +2,21 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { calampLmd } from '../../src/protocols/calamp-lmd.ts';
-import { quantile } from '../../src/core/stats.ts';
 import { num, withStore } from '../../src/store/store.ts';
 import type { ReportJson } from '../../src/report/report-json.ts';
 import { killAllParity, runParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 
 const SCENARIOS = join(import.meta.dirname, '../../fixtures/scenarios');
-const SCENARIO_TIMEOUT_MS = 120_000;
+/** The subprocess gets less time than its test, so a run that hangs fails with its own output shown. */
+const SCENARIO_TIMEOUT_MS = 150_000;
+const SUBPROCESS_TIMEOUT_MS = 120_000;
 
 afterEach(killAllParity);
 
 async function runScenario(dir: string, file: string): Promise<{ code: number | null; report: ReportJson; db: string; stdout: string; stderr: string }> {
   const db = join(dir, 'scenario.duckdb');
-  const run = await runParity(['run', join(SCENARIOS, file), '--db', db, '--out', join(dir, 'reports'), '--format', 'json,md,html,junit'], { timeoutMs: SCENARIO_TIMEOUT_MS });
+  const run = await runParity(['run', join(SCENARIOS, file), '--db', db, '--out', join(dir, 'reports'), '--format', 'json,md,html,junit'], { timeoutMs: SUBPROCESS_TIMEOUT_MS });
   const runDir = /reports: (.+)/.exec(run.stderr)?.[1]?.trim() ?? '';
   const report = JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as ReportJson;
   return { code: run.code, report, db, stdout: run.stdout, stderr: run.stderr };
@@ -28,7 +29,7 @@ describe('repository scenarios through parity run', () => {
     { file: 'go.yaml', verdict: 'GO', code: 0, findings: [] as RegExp[] },
     { file: 'mirror-loss.yaml', verdict: 'NO_GO', code: 1, findings: [/^mirror: frame drop rate 2\.\d+% on route 20500 is critical/] },
     { file: 'ack-mismatch.yaml', verdict: 'NO_GO', code: 1, findings: [/^mirror: ACK mismatch rate 100\.00% .*app version differs \(primary 0\.0\.0, mirror 2\.0\.0\)/] },
-    { file: 'latency-warning.yaml', verdict: 'GO_WITH_WARNINGS', code: 0, findings: [/^mirror: ACK latency p95 3\d\d\.\d ms on route 20500 is warning/] },
+    { file: 'latency-warning.yaml', verdict: 'GO_WITH_WARNINGS', code: 0, findings: [/^mirror: ACK latency p95 1\d\d\d\.\d ms on route 20500 is warning/] },
   ])('$file gives $verdict with its findings', async ({ file, verdict, code, findings }) => {
     await withTempDir(async (dir) => {
       const result = await runScenario(dir, file);
@@ -41,23 +42,15 @@ describe('repository scenarios through parity run', () => {
     });
   }, SCENARIO_TIMEOUT_MS);
 
-  it('mirror-killed: the ACK flow holds (p95 within 10%, with 3 ms of slack for a loaded CI machine), and the mirror\'s gap shows in the drift windows', async () => {
+  // How much the mirror's death costs the ACK flow in time is measured by `npm run bench -- relay-faults`, not here.
+  it('mirror-killed: every device still gets its ACK while the mirror is down, and the mirror\'s gap shows in the drift windows', async () => {
     await withTempDir(async (dir) => {
       const result = await runScenario(dir, 'mirror-killed.yaml');
       expect(result.report.verdict).toBe('NO_GO');
       expect(findingsOf(result.report).some((f) => f.startsWith('mirror: frame drop rate'))).toBe(true);
+      // The devices' view is healthy: the fault is the mirror's alone.
+      expect(result.report.metrics.filter((m) => m.backend === null && m.status !== null && m.status !== 'healthy')).toEqual([]);
       await withStore(result.db, async (store) => {
-        const rows = await store.query(
-          `SELECT (sent_ns - (SELECT min(sent_ns) FROM packet_parity)) / 1e9 AS at_s, round_trip_ms FROM packet_parity
-           WHERE backend = 'primary' AND round_trip_ms IS NOT NULL`,
-        );
-        const before = rows.filter((r) => num(r.at_s) < 4).map((r) => num(r.round_trip_ms));
-        const during = rows.filter((r) => num(r.at_s) >= 4.5 && num(r.at_s) < 10.5).map((r) => num(r.round_trip_ms));
-        const p95Before = quantile(before, 0.95) as number;
-        const p95During = quantile(during, 0.95) as number;
-        console.info(`device round trip p95: mirror up ${p95Before.toFixed(2)} ms, mirror down ${p95During.toFixed(2)} ms`);
-        expect(p95During).toBeLessThan(Math.max(p95Before * 1.1, p95Before + 3));
-        // Every request that wanted an ACK got one while the mirror was down.
         const [acks] = await store.query(`SELECT count(*) FILTER (WHERE device_acked) acked, count(*) FILTER (WHERE wants_ack) wanted FROM packet_parity WHERE backend = 'primary'`);
         expect(acks?.acked).toBe(acks?.wanted);
         const windows = await store.query("SELECT window_start_s, sum(delivered) FILTER (WHERE backend = 'mirror') AS mirror_delivered, sum(delivered) FILTER (WHERE backend = 'primary') AS primary_delivered FROM drift_windows GROUP BY 1 ORDER BY 1");

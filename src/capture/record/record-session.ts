@@ -1,10 +1,10 @@
 import { UsageError } from '../../core/errors.ts';
 import type { UdpDatagram } from '../udp-datagram.ts';
-import { startLiveCapture } from './live-capture.ts';
+import { startLiveCapture } from '../../observe/live-capture.ts';
 import { RecordQueue } from './record-queue.ts';
 import { reverseLeg, type RecordedPacket, type RecordTarget } from './record-targets.ts';
 import { legOf, type Topology } from './topology.ts';
-import { UdpTap, type Endpoint } from './udp-tap.ts';
+import { UdpTap, type Endpoint } from '../../observe/udp-tap.ts';
 
 export interface TapSpec {
   listen: Endpoint;

@@ -6,7 +6,7 @@ import { CapturePacketWriter } from '../../store/capture-packet-writer.ts';
 import { ObservationWriter } from '../../store/observation-writer.ts';
 import { createRun, finishRun, listRuns } from '../../store/runs.ts';
 import type { Store } from '../../store/store.ts';
-import type { Endpoint } from './udp-tap.ts';
+import type { Endpoint } from '../../observe/udp-tap.ts';
 
 /**
  * A packet as a recorder hands it over: both clocks, both ends, the leg. `monoNs` times a run's observations: a tap

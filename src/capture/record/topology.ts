@@ -1,7 +1,7 @@
 import { readYamlFile } from '../../core/yaml-file.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { isIpv4 } from '../../core/ip-address.ts';
-import type { Endpoint } from './udp-tap.ts';
+import type { Endpoint } from '../../observe/udp-tap.ts';
 
 /**
  * Who is who on the wire, so each captured packet can be given its leg:

@@ -1,5 +1,6 @@
 import dgram from 'node:dgram';
-import { NetworkError } from '../../core/errors.ts';
+import { NetworkError } from '../core/errors.ts';
+import { sendErrorKind } from '../replay/device-fleet.ts';
 
 const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
 const IDLE_CLOSE_MS = 60_000;
@@ -24,26 +25,54 @@ interface Upstream {
   socket: dgram.Socket;
   source: Endpoint;
   lastUsedMs: number;
+  connected: boolean;
+  backlog: Buffer[];
+  /** When this source's last packet left: a reply's latency is measured to it (a lower bound with several in flight). */
+  lastForwardMs: number;
+}
+
+/** What a tap counted: what it forwarded and relayed back, and what went wrong, by kind. */
+export interface TapCounters {
+  forwarded: number;
+  replies: number;
+  /** Datagrams on an upstream socket from anyone but the target: dropped, never relayed to a source. */
+  strayReplies: number;
+  /** Send and receive errors towards the target, by kind (refused, unreachable, no_buffer, ...). */
+  errors: Record<string, number>;
 }
 
 /**
  * A transparent UDP proxy for one port: sources send to `listen`; the tap forwards each packet to `target` from a
- * socket of that source's own (so the target sees as many sources as there are), and relays every reply back to the
- * source it belongs to, from the listen address. Every packet is handed to `onPacket` after it is forwarded, so
- * recording never delays traffic.
+ * connected socket of that source's own (so the target sees as many sources as there are, and the kernel reports a
+ * target that refuses), and relays back only replies from the target, to the source they belong to. Every packet is
+ * handed to `onPacket` after it is forwarded, so recording never delays traffic.
  */
 export class UdpTap {
   private listener: dgram.Socket | undefined;
   private readonly upstreams = new Map<string, Upstream>();
   private idleTimer: NodeJS.Timeout | undefined;
-  forwarded = 0;
-  replies = 0;
+  readonly counters: TapCounters = { forwarded: 0, replies: 0, strayReplies: 0, errors: {} };
+  /** Wall time of the last forward, and the slowest reply seen: a drain waits a few times the latter after the former. */
+  lastForwardMs = 0;
+  slowestReplyMs = 0;
 
   constructor(
     readonly listen: Endpoint,
     readonly target: Endpoint,
     private readonly onPacket: (packet: TappedPacket) => void,
   ) {}
+
+  get forwarded(): number {
+    return this.counters.forwarded;
+  }
+
+  get replies(): number {
+    return this.counters.replies;
+  }
+
+  get errorCount(): number {
+    return Object.values(this.counters.errors).reduce((sum, n) => sum + n, 0);
+  }
 
   async start(): Promise<void> {
     const listener = dgram.createSocket({ type: 'udp4', recvBufferSize: UDP_BUFFER_BYTES, sendBufferSize: UDP_BUFFER_BYTES });
@@ -52,7 +81,7 @@ export class UdpTap {
       listener.bind(this.listen.port, this.listen.ip, () => resolve());
     });
     listener.removeAllListeners('error');
-    listener.on('error', () => undefined);
+    listener.on('error', (error) => this.countError(error));
     listener.on('message', (payload, remote) => this.uplink(payload, remote));
     this.listener = listener;
     this.listen.port = listener.address().port;
@@ -72,10 +101,20 @@ export class UdpTap {
     const monoNs = process.hrtime.bigint();
     const source = { ip: remote.address, port: remote.port };
     const upstream = this.upstreamFor(source);
-    upstream.lastUsedMs = Date.now();
-    upstream.socket.send(payload, this.target.port, this.target.ip);
-    this.forwarded++;
+    const nowMs = Date.now();
+    upstream.lastUsedMs = nowMs;
+    upstream.lastForwardMs = nowMs;
+    this.lastForwardMs = nowMs;
+    if (upstream.connected) this.send(upstream, payload);
+    else upstream.backlog.push(payload);
+    this.counters.forwarded++;
     this.onPacket({ direction: 'uplink', monoNs, wallNs: wallNs(monoNs), src: source, dst: { ...this.listen }, payload });
+  }
+
+  private send(upstream: Upstream, payload: Buffer): void {
+    upstream.socket.send(payload, (error) => {
+      if (error) this.countError(error);
+    });
   }
 
   private upstreamFor(source: Endpoint): Upstream {
@@ -83,20 +122,37 @@ export class UdpTap {
     let upstream = this.upstreams.get(key);
     if (upstream !== undefined) return upstream;
     const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: UDP_BUFFER_BYTES, sendBufferSize: UDP_BUFFER_BYTES });
-    upstream = { socket, source, lastUsedMs: Date.now() };
+    upstream = { socket, source, lastUsedMs: Date.now(), connected: false, backlog: [], lastForwardMs: 0 };
     const owner = upstream;
-    socket.on('error', () => undefined);
-    socket.on('message', (payload) => this.reply(owner, payload));
+    // A connected socket: the kernel reports ICMP errors from the target (a refusing backend is counted, not hidden).
+    socket.on('error', (error) => this.countError(error));
+    socket.on('message', (payload, remote) => this.reply(owner, payload, remote));
+    socket.connect(this.target.port, this.target.ip, () => {
+      owner.connected = true;
+      for (const payload of owner.backlog.splice(0)) this.send(owner, payload);
+    });
     this.upstreams.set(key, upstream);
     return upstream;
   }
 
-  private reply(upstream: Upstream, payload: Buffer): void {
+  private reply(upstream: Upstream, payload: Buffer, remote: dgram.RemoteInfo): void {
+    // A connected socket only takes datagrams from the target; the check stays as the rule, not as a kernel detail.
+    if (remote.address !== this.target.ip || remote.port !== this.target.port) {
+      this.counters.strayReplies++;
+      return;
+    }
     const monoNs = process.hrtime.bigint();
-    upstream.lastUsedMs = Date.now();
+    const nowMs = Date.now();
+    upstream.lastUsedMs = nowMs;
+    this.slowestReplyMs = Math.max(this.slowestReplyMs, nowMs - upstream.lastForwardMs);
     this.listener?.send(payload, upstream.source.port, upstream.source.ip);
-    this.replies++;
+    this.counters.replies++;
     this.onPacket({ direction: 'reply', monoNs, wallNs: wallNs(monoNs), src: { ...this.listen }, dst: { ...upstream.source }, payload });
+  }
+
+  private countError(error: Error): void {
+    const kind = sendErrorKind((error as NodeJS.ErrnoException).code);
+    this.counters.errors[kind] = (this.counters.errors[kind] ?? 0) + 1;
   }
 
   private closeIdle(): void {

@@ -1,10 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { SubprocessError } from '../../core/errors.ts';
-import { readCaptureStream } from '../capture-reader.ts';
-import { FrameDecoder } from '../frame-decoder.ts';
-import { streamByteSource } from '../stream-source.ts';
-import type { UdpDatagram } from '../udp-datagram.ts';
+import { SubprocessError } from '../core/errors.ts';
+import { readCaptureStream } from '../capture/capture-reader.ts';
+import { FrameDecoder } from '../capture/frame-decoder.ts';
+import { streamByteSource } from '../capture/stream-source.ts';
+import type { UdpDatagram } from '../capture/udp-datagram.ts';
 
 const READY_TIMEOUT_MS = 15_000;
 
