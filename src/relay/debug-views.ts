@@ -16,6 +16,10 @@ interface TargetView {
   lastSendOkMs: number | null;
   lastAckLatencyMs: number | null;
   lastError: string | null;
+  /** Outcomes over the last 30 s: health tells the present, lifetime totals are in `counters` and /metrics. */
+  recent: { ok: number; failed: number };
+  /** Kernel-reported errors (ICMP unreachable...), by reason. */
+  errors: Record<string, number>;
 }
 
 const FAILED: readonly (keyof BackendSeries['counts'])[] = ['dial_failed', 'write_failed', 'read_failed'];
@@ -41,9 +45,15 @@ function targetViews(relay: Relay): TargetView[] {
         lastSendOkMs: null,
         lastAckLatencyMs: null,
         lastError: null,
+        recent: { ok: 0, failed: 0 },
+        errors: {},
       };
       views.set(key, view);
     }
+    const recent = s.recent();
+    view.recent.ok += recent.ok;
+    view.recent.failed += recent.failed;
+    for (const [reason, n] of s.errors) view.errors[reason] = (view.errors[reason] ?? 0) + n;
     const failed = FAILED.reduce((sum, status) => sum + s.counts[status], 0);
     // Every packet handed to this backend: ACK-waited or fire-and-forget, whatever came (or is still to come) of it.
     view.counters.sent += s.issued;
@@ -58,8 +68,8 @@ function targetViews(relay: Relay): TargetView[] {
   }
   for (const view of views.values()) {
     if (!view.enabled) view.state = 'disabled';
-    else if (view.counters.sent === 0) view.state = 'idle';
-    else if (view.lastError !== null && view.counters.failed > 0) view.state = 'failing';
+    else if (view.recent.failed > 0 && view.recent.failed >= view.recent.ok) view.state = 'failing';
+    else if (view.recent.ok === 0 && view.recent.failed === 0) view.state = view.counters.sent === 0 ? 'idle' : 'connected';
     else view.state = 'connected';
   }
   return [...views.values()];
@@ -100,6 +110,7 @@ export function healthView(relay: Relay, version: string): unknown {
     version,
     configVersion: relay.current.version,
     upstreamSockets: relay.openUpstreamSockets,
+    upstreamSocketBudget: relay.upstreamSocketBudget,
     waitingAcks: relay.waitingForAcks,
     rssBytes: process.memoryUsage().rss,
     ports: relay.ports,

@@ -8,6 +8,9 @@ export type RelayStatus = (typeof RELAY_STATUSES)[number];
 export const LATENCY_BUCKETS_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000] as const;
 
 const RECENT_ACK_LATENCIES = 1000;
+/** Health is judged over this recent window, in one-second buckets: a fault that is over stops counting against it. */
+export const HEALTH_WINDOW_SECONDS = 30;
+const FAILURE_STATUSES: ReadonlySet<RelayStatus> = new Set(['timeout', 'dial_failed', 'write_failed', 'read_failed']);
 
 /** One backend of one route: the spec's tag set, and everything counted under it. */
 export class BackendSeries {
@@ -24,6 +27,12 @@ export class BackendSeries {
   lastSendOkMs: number | null = null;
   lastAckLatencyMs: number | null = null;
   lastError: string | null = null;
+  /** Backend errors the kernel reported (ICMP unreachable and the like), by reason: not packet statuses. */
+  readonly errors = new Map<string, number>();
+  /** Outcomes per second over the health window: [second, ok, failed] rings. */
+  private readonly windowSecond = new Float64Array(HEALTH_WINDOW_SECONDS);
+  private readonly windowOk = new Uint32Array(HEALTH_WINDOW_SECONDS);
+  private readonly windowFailed = new Uint32Array(HEALTH_WINDOW_SECONDS);
 
   constructor(
     readonly port: number,
@@ -35,11 +44,43 @@ export class BackendSeries {
 
   record(status: RelayStatus, latencyMs: number): void {
     this.counts[status]++;
+    if (FAILURE_STATUSES.has(status)) this.noteFailure();
+    else (this.windowOk[this.indexOfNow()] as number)++;
     let bucket = 0;
     while (bucket < LATENCY_BUCKETS_MS.length && latencyMs > (LATENCY_BUCKETS_MS[bucket] as number)) bucket++;
     this.buckets[bucket] = (this.buckets[bucket] ?? 0) + 1;
     this.latencySumMs += latencyMs;
     this.latencyCount++;
+  }
+
+  /** A failure that is not a packet's status (an ICMP error on a fire-and-forget socket) still counts for health. */
+  noteFailure(): void {
+    (this.windowFailed[this.indexOfNow()] as number)++;
+  }
+
+  /** Outcomes over the last HEALTH_WINDOW_SECONDS. */
+  recent(): { ok: number; failed: number } {
+    const now = Math.floor(Date.now() / 1000);
+    let ok = 0;
+    let failed = 0;
+    for (let i = 0; i < HEALTH_WINDOW_SECONDS; i++) {
+      if (now - (this.windowSecond[i] as number) >= HEALTH_WINDOW_SECONDS) continue;
+      ok += this.windowOk[i] as number;
+      failed += this.windowFailed[i] as number;
+    }
+    return { ok, failed };
+  }
+
+  /** The ring index of the current second, reset when the ring comes round to it again. No allocation per packet. */
+  private indexOfNow(): number {
+    const second = Math.floor(Date.now() / 1000);
+    const index = second % HEALTH_WINDOW_SECONDS;
+    if (this.windowSecond[index] !== second) {
+      this.windowSecond[index] = second;
+      this.windowOk[index] = 0;
+      this.windowFailed[index] = 0;
+    }
+    return index;
   }
 }
 
@@ -55,8 +96,14 @@ export class RelayMetrics {
   readonly droppedByReason = new Map<string, number>();
   /** Replies from a backend that came after their request timed out, or with none pending. */
   lateReplies = 0;
+  /** Replies on a device's binding with no request pending, long after any timeout: never relayed. */
+  strayReplies = 0;
   /** Replies read off fire-and-forget sockets and discarded. */
   discardedReplies = 0;
+  /** Idle bindings given up so a new device could have a socket within the budget. */
+  evictedBindings = 0;
+  /** Requests the relay could not send upstream, by reason (socket_budget, socket_error). */
+  readonly refusedByReason = new Map<string, number>();
   readonly recentAckLatenciesMs: number[] = [];
   private recentIndex = 0;
 
@@ -87,6 +134,15 @@ export class RelayMetrics {
 
   countDeviceAck(port: number): void {
     this.deviceAcksByPort.set(port, (this.deviceAcksByPort.get(port) ?? 0) + 1);
+  }
+
+  countRefused(reason: string): void {
+    this.refusedByReason.set(reason, (this.refusedByReason.get(reason) ?? 0) + 1);
+  }
+
+  countBackendError(series: BackendSeries, code: string | undefined): void {
+    const reason = code === 'ECONNREFUSED' ? 'refused' : code === 'EHOSTUNREACH' || code === 'ENETUNREACH' ? 'unreachable' : code === 'ENOBUFS' ? 'no_buffer' : (code?.toLowerCase() ?? 'other');
+    series.errors.set(reason, (series.errors.get(reason) ?? 0) + 1);
   }
 
   countDropped(reason: string): void {

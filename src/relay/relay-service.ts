@@ -5,7 +5,8 @@ import { startDebugServer } from './debug-server.ts';
 import { loadAppConfig, loadRelayConfig } from './load-config.ts';
 import type { AppConfig } from './relay-config.ts';
 import type { RelayLog } from './relay-log.ts';
-import { Relay } from './relay.ts';
+import { DEFAULT_MAX_UPSTREAM_SOCKETS, Relay } from './relay.ts';
+import { raiseFileLimit, socketBudget } from './file-limit.ts';
 
 export const RELAY_VERSION = '1.0.0';
 
@@ -18,6 +19,8 @@ export interface RelayServiceOptions {
   log: RelayLog;
   /** Reload on SIGHUP (the CLI's relay does; one embedded in a test or scenario need not). */
   handleSighup?: boolean;
+  /** Upstream socket budget asked for; the open-file limit may lower it. */
+  maxSockets?: number;
 }
 
 /**
@@ -47,7 +50,10 @@ export class RelayService {
       throw new RelayConfigError('no routes file: pass --routes or set app.routes_file in config.yaml', { field: 'routes_file' });
     }
     const config = await loadRelayConfig(routesPath, app);
-    const relay = await Relay.start(config, { log: options.log, source: 'file' });
+    // Limits are known, not met by surprise: the socket budget sits below the open-file limit, and both are logged.
+    const fileLimit = raiseFileLimit();
+    const maxSockets = socketBudget(options.maxSockets ?? DEFAULT_MAX_UPSTREAM_SOCKETS, fileLimit);
+    const relay = await Relay.start(config, { log: options.log, source: 'file', maxSockets });
     let server: http.Server;
     let debugPort: number;
     try {
@@ -64,6 +70,8 @@ export class RelayService {
       debug: `http://127.0.0.1:${debugPort}`,
       response_timeout_ms: config.responseTimeoutMs,
       version: RELAY_VERSION,
+      open_file_limit: fileLimit === undefined ? null : { soft: fileLimit.soft, hard: fileLimit.hard, raised: fileLimit.raised },
+      upstream_socket_budget: maxSockets,
     });
     return service;
   }

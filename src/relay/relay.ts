@@ -5,9 +5,10 @@ import type { RelayLog } from './relay-log.ts';
 import { RelayMetrics, type BackendSeries } from './relay-metrics.ts';
 import { UpstreamPool } from './upstream-pool.ts';
 
-/** Upper bound of upstream sockets (one per waiting request, pooled); beyond it a send is counted dial_failed. */
+/** Upper bound of upstream sockets (one binding per device and ACK backend); the open-file limit may lower it. */
 export const DEFAULT_MAX_UPSTREAM_SOCKETS = 8192;
 const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
+const BUDGET_LOG_INTERVAL_MS = 10_000;
 
 /** A configuration as applied: the config, and the metric series of each route's backends, swapped as one. */
 interface DataPlane {
@@ -38,7 +39,8 @@ export class Relay {
   readonly metrics = new RelayMetrics();
   private readonly upstream: UpstreamPool;
   private readonly listeners = new Map<number, dgram.Socket>();
-  private readonly drainTimers = new Set<NodeJS.Timeout>();
+  /** Removed ports still open for one response timeout, so ACKs in flight reach their devices; reused if re-added. */
+  private readonly draining = new Map<number, { socket: dgram.Socket; timer: NodeJS.Timeout }>();
   private plane: DataPlane;
   private versionNumber = 0;
   current: ConfigVersion;
@@ -53,6 +55,13 @@ export class Relay {
     // A relay bound to one address sends from it too, so its upstream traffic is recognisably its own.
     const sourceIp = config.bindIp === '0.0.0.0' || config.bindIp === '::' ? undefined : config.bindIp;
     this.upstream = new UpstreamPool(this.metrics, { timeoutMs: config.responseTimeoutMs, maxSockets, ...(sourceIp !== undefined && { sourceIp }) });
+    // Once per interval, not per refused packet: the log stays readable exactly when the relay is under pressure.
+    let lastBudgetLogMs = 0;
+    this.upstream.onBudgetReached = (open, max) => {
+      if (Date.now() - lastBudgetLogMs < BUDGET_LOG_INTERVAL_MS) return;
+      lastBudgetLogMs = Date.now();
+      this.log('warn', 'upstream_socket_budget_reached', { open, budget: max, refused_total: this.metrics.refusedByReason.get('socket_budget') ?? 0 });
+    };
     this.current = { version: 0, label: undefined, source: 'none', loadedAt: new Date().toISOString(), routes: 0 };
   }
 
@@ -79,6 +88,10 @@ export class Relay {
     return this.upstream.openSockets;
   }
 
+  get upstreamSocketBudget(): number {
+    return this.upstream.socketBudget;
+  }
+
   get waitingForAcks(): number {
     return this.upstream.waitingCount;
   }
@@ -97,12 +110,23 @@ export class Relay {
     const added = [...config.routes.keys()].filter((port) => !this.listeners.has(port));
     const removed = [...this.listeners.keys()].filter((port) => !config.routes.has(port));
     const bound: [number, dgram.Socket][] = [];
+    const reused: [number, dgram.Socket][] = [];
     try {
-      for (const port of added) bound.push([port, await this.listen(config.bindIp, port)]);
+      for (const port of added) {
+        // A port removed and added back within its drain is still bound: take the draining socket back.
+        const draining = this.draining.get(port);
+        if (draining !== undefined) reused.push([port, draining.socket]);
+        else bound.push([port, await this.listen(config.bindIp, port)]);
+      }
     } catch (error) {
       for (const [, socket] of bound) socket.close();
       throw error;
     }
+    for (const [port] of reused) {
+      clearTimeout((this.draining.get(port) as { timer: NodeJS.Timeout }).timer);
+      this.draining.delete(port);
+    }
+    bound.push(...reused);
     this.metrics.prepare(config);
     this.plane = { config, series: seriesOf(config, this.metrics) };
     this.upstream.timeoutMs = config.responseTimeoutMs;
@@ -120,10 +144,14 @@ export class Relay {
   }
 
   async stop(): Promise<void> {
-    for (const timer of this.drainTimers) clearTimeout(timer);
-    this.drainTimers.clear();
+    const sockets = [...this.listeners.values()];
+    for (const { socket, timer } of this.draining.values()) {
+      clearTimeout(timer);
+      sockets.push(socket);
+    }
+    this.draining.clear();
     this.upstream.close();
-    await Promise.all([...this.listeners.values()].map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+    await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
     this.listeners.clear();
   }
 
@@ -153,7 +181,7 @@ export class Relay {
         this.upstream.sendAndForget(backend.ip, port, payload, s);
         return;
       }
-      this.upstream.sendAwaitingAck(backend.ip, port, payload, s, (ack) => {
+      this.upstream.sendAwaitingAck(backend.ip, port, payload, s, `${device.address}:${device.port}`, (ack) => {
         listener.send(ack, device.port, device.address);
         this.metrics.countDeviceAck(port);
       });
@@ -178,10 +206,10 @@ export class Relay {
     this.listeners.delete(port);
     if (socket === undefined) return;
     const timer = setTimeout(() => {
-      this.drainTimers.delete(timer);
+      this.draining.delete(port);
       socket.close();
     }, timeoutMs + 100);
-    this.drainTimers.add(timer);
+    this.draining.set(port, { socket, timer });
     // Packets to a draining port are counted as dropped by handle(): the new snapshot has no route for it.
   }
 

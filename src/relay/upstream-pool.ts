@@ -5,29 +5,37 @@ import type { BackendSeries, RelayMetrics } from './relay-metrics.ts';
 /** Socket buffers sized for bursts (the kernel default of 208 KiB drops at ~50k packets/s). */
 const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
 const SWEEP_INTERVAL_MS = 10;
-/** Free sockets kept per backend beyond what is in use; more are closed when they come back. */
-const MAX_IDLE_PER_BACKEND = 256;
+const IDLE_SWEEP_INTERVAL_MS = 1000;
+/** How many of the least recently used bindings are looked at for one to give up when the budget is reached. */
+const EVICTION_SCAN = 64;
 const NS_PER_MS = 1_000_000n;
 
 type Failure = 'timeout' | 'write_failed' | 'read_failed' | 'dial_failed';
 
-/** A request to the ACK backend, waiting for its reply on a socket of its own. */
+/** A request to the ACK backend, waiting for its reply on its device's binding. */
 interface PendingRequest {
-  socket: AckSocket;
+  binding: Binding;
   sentNs: bigint;
   series: BackendSeries;
-  reply: (ack: Buffer) => void;
   settled: boolean;
 }
 
-/** A connected socket of the pool: carries one waiting request at a time, so its reply can only answer that one. */
-interface AckSocket {
+/**
+ * One device's socket towards one ACK backend, held like a NAT binding: every reply on it belongs to that device and
+ * to no other, so a late or duplicated ACK can never reach another device. Requests wait on it oldest first.
+ */
+interface Binding {
+  key: string;
   socket: dgram.Socket;
-  backend: string;
+  series: BackendSeries;
   connected: boolean;
   backlog: (() => void)[];
-  request: PendingRequest | undefined;
   closed: boolean;
+  pending: PendingRequest[];
+  reply: (ack: Buffer) => void;
+  lastUsedMs: number;
+  /** When a request on it last timed out: a reply with none pending soon after is late, otherwise stray. */
+  lastTimeoutMs: number;
 }
 
 /** The socket a backend's fire-and-forget packets leave from: send only; whatever comes back is read and dropped. */
@@ -39,15 +47,24 @@ interface ForgetSocket {
   series: BackendSeries;
 }
 
+export interface UpstreamOptions {
+  timeoutMs: number;
+  /** Upstream sockets the relay may hold at once (bindings and fire-and-forget sockets). */
+  maxSockets: number;
+  /** A binding unused this long is closed and its socket given back (default: 30 s or twice the timeout). */
+  idleMs?: number;
+  sourceIp?: string;
+}
+
 /**
- * The relay's upstream sockets. The spec's sketch dials a socket per packet; this pool keeps that property (a
- * waiting request owns its socket, so the reply on it is its ACK: the relay never inspects payloads) without a
- * socket creation per packet: a socket goes back to the pool when its ACK arrives, and is closed when its request
- * times out, so a late ACK can never be taken for the next request's. Fire-and-forget sends share one socket per
- * backend and never wait. One sweep times out all waiting requests (no timer per packet).
+ * The relay's upstream sockets. The ACK flow goes through one binding per (device, backend): the spec's per-packet
+ * dial keeps a reply tied to its request; a binding keeps it tied to its device, which is what matters, without a
+ * socket per packet and without ever handing a closed socket's port (and a late ACK to it) to another device.
+ * Bindings are bounded by a budget shared by all routes; idle ones are closed, and when the budget is reached the least
+ * recently used idle binding is given up for a new device. Fire-and-forget sends share one socket per backend.
  */
 export class UpstreamPool {
-  private readonly free = new Map<string, AckSocket[]>();
+  private readonly bindings = new Map<string, Binding>();
   private readonly forget = new Map<string, ForgetSocket>();
   /** Every open socket per backend, for the send queue the debug endpoints report. */
   private readonly byBackend = new Map<string, Set<dgram.Socket>>();
@@ -55,35 +72,43 @@ export class UpstreamPool {
   private waitingHead = 0;
   private open = 0;
   private readonly sweepTimer: NodeJS.Timeout;
+  private readonly idleTimer: NodeJS.Timeout;
   private readonly maxSockets: number;
+  private readonly idleMs: number | undefined;
+  /** Budget-reached notices, at most one per interval in the log. */
+  onBudgetReached: ((open: number, max: number) => void) | undefined;
   /** The ACK timeout; a reload may change it for requests sent from then on. */
   timeoutMs: number;
-
   /** Source address of upstream sockets; undefined lets the kernel choose (bind_ip 0.0.0.0). */
   sourceIp: string | undefined;
 
   constructor(
     private readonly metrics: RelayMetrics,
-    options: { timeoutMs: number; maxSockets: number; sourceIp?: string },
+    options: UpstreamOptions,
   ) {
     this.timeoutMs = options.timeoutMs;
     this.maxSockets = options.maxSockets;
+    this.idleMs = options.idleMs;
     this.sourceIp = options.sourceIp;
     this.sweepTimer = setInterval(() => this.expireWaiting(), SWEEP_INTERVAL_MS);
+    this.idleTimer = setInterval(() => this.closeIdle(), IDLE_SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
+    this.idleTimer.unref();
   }
 
   get openSockets(): number {
     return this.open;
   }
 
+  get socketBudget(): number {
+    return this.maxSockets;
+  }
+
   get waitingCount(): number {
     return this.waiting.length - this.waitingHead;
   }
 
-  /**
-   * Datagrams queued in the kernel-bound send queue of a backend's sockets right now: the relay's queue in the
-   * fan-out spec's sense (frames waiting to go out), not requests waiting for an ACK.
-   */
+  /** Datagrams queued in the kernel-bound send queue of a backend's sockets right now (the fan-out spec's queue). */
   sendQueueSize(ip: string): number {
     let queued = 0;
     for (const [backend, sockets] of this.byBackend) {
@@ -93,21 +118,20 @@ export class UpstreamPool {
     return queued;
   }
 
-  /** Sends to the ACK backend and relays its reply with `reply`; the outcome is recorded on `series`. */
-  sendAwaitingAck(ip: string, port: number, payload: Buffer, series: BackendSeries, reply: (ack: Buffer) => void): void {
+  /** Sends to the ACK backend on the device's binding; its reply goes to `reply`, the outcome onto `series`. */
+  sendAwaitingAck(ip: string, port: number, payload: Buffer, series: BackendSeries, device: string, reply: (ack: Buffer) => void): void {
     series.issued++;
-    const ackSocket = this.acquire(ip, port, series);
-    if (ackSocket === undefined) return;
-    const request: PendingRequest = { socket: ackSocket, sentNs: process.hrtime.bigint(), series, reply, settled: false };
-    ackSocket.request = request;
+    const binding = this.bindingFor(`${device}>${ip}:${port}`, ip, port, series, reply);
+    if (binding === undefined) return;
+    const request: PendingRequest = { binding, sentNs: process.hrtime.bigint(), series, settled: false };
+    binding.pending.push(request);
     this.waiting.push(request);
     series.inFlight++;
-    whenConnected(ackSocket, () =>
-      ackSocket.socket.send(payload, (error) => {
+    whenConnected(binding, () =>
+      binding.socket.send(payload, (error) => {
         if (error) {
           series.lastError = error.message;
           this.settle(request, 'write_failed');
-          this.discard(ackSocket);
         } else {
           series.lastSendOkMs = Date.now();
         }
@@ -115,7 +139,7 @@ export class UpstreamPool {
     );
   }
 
-  /** Sends without waiting or reading (the spec's fire-and-forget); `sent` or `write_failed` is recorded. */
+  /** Sends without waiting or reading (the spec's fire-and-forget): each packet gets one status, `sent` or `write_failed`. */
   sendAndForget(ip: string, port: number, payload: Buffer, series: BackendSeries): void {
     series.issued++;
     const target = this.forgetSocket(ip, port, series);
@@ -137,29 +161,52 @@ export class UpstreamPool {
 
   close(): void {
     clearInterval(this.sweepTimer);
-    for (const list of this.free.values()) for (const s of list) this.closeSocket(s);
+    clearInterval(this.idleTimer);
+    for (const binding of this.bindings.values()) this.closeSocket(binding);
     for (const f of this.forget.values()) this.closeSocket(f);
-    for (let i = this.waitingHead; i < this.waiting.length; i++) this.closeSocket((this.waiting[i] as PendingRequest).socket);
-    this.free.clear();
+    this.bindings.clear();
     this.forget.clear();
   }
 
-  private acquire(ip: string, port: number, series: BackendSeries): AckSocket | undefined {
-    const backend = `${ip}:${port}`;
-    const reused = this.free.get(backend)?.pop();
-    if (reused !== undefined) return reused;
-    if (this.open >= this.maxSockets) {
+  private bindingFor(key: string, ip: string, port: number, series: BackendSeries, reply: (ack: Buffer) => void): Binding | undefined {
+    const existing = this.bindings.get(key);
+    if (existing !== undefined && !existing.closed) {
+      // Most recently used last: the eviction scan starts from the least recently used.
+      this.bindings.delete(key);
+      this.bindings.set(key, existing);
+      existing.lastUsedMs = Date.now();
+      existing.series = series;
+      existing.reply = reply;
+      return existing;
+    }
+    if (this.open >= this.maxSockets && !this.evictIdleBinding()) {
       series.record('dial_failed', 0);
-      series.lastError = `upstream socket limit (${this.maxSockets}) reached`;
+      series.lastError = `upstream socket budget (${this.maxSockets}) reached`;
+      this.metrics.countRefused('socket_budget');
+      this.onBudgetReached?.(this.open, this.maxSockets);
       return undefined;
     }
     const socket = this.createSocket(ip, port, series);
     if (socket === undefined) return undefined;
-    const ackSocket: AckSocket = { socket, backend, connected: false, backlog: [], request: undefined, closed: false };
-    socket.on('message', (payload) => this.receive(ackSocket, payload));
-    socket.on('error', (error) => this.fail(ackSocket, error));
-    connect(ackSocket, ip, port, this.sourceIp);
-    return ackSocket;
+    const binding: Binding = { key, socket, series, connected: false, backlog: [], closed: false, pending: [], reply, lastUsedMs: Date.now(), lastTimeoutMs: 0 };
+    socket.on('message', (payload) => this.receive(binding, payload));
+    socket.on('error', (error) => this.fail(binding, error));
+    connect(binding, ip, port, this.sourceIp);
+    this.bindings.set(key, binding);
+    return binding;
+  }
+
+  /** Gives up the least recently used binding with nothing pending; false when none of the oldest is idle. */
+  private evictIdleBinding(): boolean {
+    let scanned = 0;
+    for (const binding of this.bindings.values()) {
+      if (++scanned > EVICTION_SCAN) break;
+      if (binding.pending.length > 0) continue;
+      this.dropBinding(binding);
+      this.metrics.evictedBindings++;
+      return true;
+    }
+    return false;
   }
 
   private forgetSocket(ip: string, port: number, series: BackendSeries): ForgetSocket | undefined {
@@ -171,12 +218,13 @@ export class UpstreamPool {
     const target: ForgetSocket = { socket, connected: false, backlog: [], closed: false, series };
     socket.on('message', () => this.metrics.discardedReplies++);
     socket.on('error', (error) => {
-      // A dead backend shows here (ICMP port unreachable after an earlier send). The socket stays usable: re-dialling
-      // on every error would put a socket creation on the packet path exactly when a backend is down.
+      // A dead backend shows here (ICMP port unreachable after an earlier send): counted as the backend's error, not as
+      // a second status of a packet that already has one. The socket stays usable: re-dialling on every error would put
+      // a socket creation on the packet path exactly when a backend is down.
       const code = (error as NodeJS.ErrnoException).code;
-      const failure = (error as NodeJS.ErrnoException).syscall === 'connect' ? 'dial_failed' : 'write_failed';
-      target.series.record(failure, 0);
       target.series.lastError = error.message;
+      target.series.noteFailure();
+      this.metrics.countBackendError(target.series, code);
       debug('fire-and-forget %s: %s', key, error.message);
       if (code !== 'ECONNREFUSED' && code !== 'EHOSTUNREACH' && code !== 'ENETUNREACH') {
         this.forget.delete(key);
@@ -201,28 +249,32 @@ export class UpstreamPool {
     } catch (error) {
       series.record('dial_failed', 0);
       series.lastError = `${ip}:${port}: ${(error as Error).message}`;
+      this.metrics.countRefused('socket_error');
       return undefined;
     }
   }
 
-  private receive(ackSocket: AckSocket, payload: Buffer): void {
-    const request = ackSocket.request;
-    if (request === undefined || request.settled) {
-      this.metrics.discardedReplies++;
+  private receive(binding: Binding, payload: Buffer): void {
+    binding.lastUsedMs = Date.now();
+    let request = binding.pending.shift();
+    while (request !== undefined && request.settled) request = binding.pending.shift();
+    if (request === undefined) {
+      // Nothing waits on this device's binding: the answer to a request that timed out, or one nobody asked for.
+      // Dropped either way; it can only ever have gone to this device.
+      if (Date.now() - binding.lastTimeoutMs <= Math.max(60_000, 10 * this.timeoutMs)) this.metrics.lateReplies++;
+      else this.metrics.strayReplies++;
       return;
     }
     this.settle(request, 'success');
-    request.reply(payload);
-    this.release(ackSocket);
+    binding.reply(payload);
   }
 
-  private fail(ackSocket: AckSocket, error: Error): void {
-    const request = ackSocket.request;
-    if (request !== undefined) {
-      request.series.lastError = error.message;
-      this.settle(request, (error as NodeJS.ErrnoException).syscall === 'connect' ? 'dial_failed' : 'read_failed');
-    }
-    this.discard(ackSocket);
+  private fail(binding: Binding, error: Error): void {
+    const code = (error as NodeJS.ErrnoException).code;
+    binding.series.lastError = error.message;
+    this.metrics.countBackendError(binding.series, code);
+    const request = binding.pending.find((r) => !r.settled);
+    if (request !== undefined) this.settle(request, 'read_failed');
   }
 
   private settle(request: PendingRequest, status: 'success' | Failure): void {
@@ -239,32 +291,18 @@ export class UpstreamPool {
     }
   }
 
-  private release(ackSocket: AckSocket): void {
-    ackSocket.request = undefined;
-    const list = this.free.get(ackSocket.backend) ?? [];
-    if (list.length >= MAX_IDLE_PER_BACKEND) {
-      this.closeSocket(ackSocket);
-      return;
-    }
-    list.push(ackSocket);
-    this.free.set(ackSocket.backend, list);
-  }
-
-  /** A socket whose request failed or timed out is never reused: a reply may still be on its way to it. */
-  private discard(ackSocket: AckSocket): void {
-    ackSocket.request = undefined;
-    this.closeSocket(ackSocket);
-  }
-
   private expireWaiting(): void {
     const deadline = process.hrtime.bigint() - BigInt(this.timeoutMs) * NS_PER_MS;
+    const nowMs = Date.now();
     while (this.waitingHead < this.waiting.length) {
       const request = this.waiting[this.waitingHead] as PendingRequest;
       if (!request.settled && request.sentNs > deadline) break;
       this.waitingHead++;
       if (!request.settled) {
         this.settle(request, 'timeout');
-        this.discard(request.socket);
+        request.binding.lastTimeoutMs = nowMs;
+        const index = request.binding.pending.indexOf(request);
+        if (index >= 0) request.binding.pending.splice(index, 1);
       }
     }
     // Compact now and then, so the queue's memory follows what is waiting, not what ever waited.
@@ -272,6 +310,21 @@ export class UpstreamPool {
       this.waiting.splice(0, this.waitingHead);
       this.waitingHead = 0;
     }
+  }
+
+  private closeIdle(): void {
+    const idleMs = this.idleMs ?? Math.max(30_000, 2 * this.timeoutMs);
+    const before = Date.now() - idleMs;
+    for (const binding of this.bindings.values()) {
+      // Least recently used first: the first one still in use ends the scan.
+      if (binding.lastUsedMs >= before) break;
+      if (binding.pending.length === 0) this.dropBinding(binding);
+    }
+  }
+
+  private dropBinding(binding: Binding): void {
+    this.bindings.delete(binding.key);
+    this.closeSocket(binding);
   }
 
   private closeSocket(target: { socket: dgram.Socket; closed: boolean }): void {
