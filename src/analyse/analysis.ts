@@ -58,7 +58,8 @@ export interface RelaySelfReport {
   samples: number;
   maxQueue: number | null;
   /** Per backend: what the relay said it sent, and what was observed. */
-  targets: { backend: string; url: string; claimedSent: number; observedUplink: number; observedDelivered: number }[];
+  /** Per backend: what the relay said it sent during the run (its counters' change), and what was observed. */
+  targets: { backend: string; url: string; claimedSent: number; observedUplink: number; observedDelivered: number; restarted: boolean }[];
 }
 
 export interface Analysis {

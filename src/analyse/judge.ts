@@ -97,7 +97,17 @@ export function selfReportFindings(report: RelaySelfReport | null): Finding[] {
   if (report === null) return [];
   const findings: Finding[] = [];
   for (const target of report.targets) {
-    if (target.claimedSent > target.observedUplink) {
+    if (target.restarted) {
+      findings.push({
+        severity: 'warning',
+        kind: 'relay_self_report',
+        metric: 'relay_claimed_sent',
+        route: null,
+        backend: target.backend,
+        value: target.claimedSent,
+        message: `${target.backend}: the relay's sent counter for ${target.url} went backwards during the run: the relay restarted`,
+      });
+    } else if (target.claimedSent > target.observedUplink) {
       findings.push({
         severity: 'critical',
         kind: 'relay_self_report',
@@ -105,7 +115,7 @@ export function selfReportFindings(report: RelaySelfReport | null): Finding[] {
         route: null,
         backend: target.backend,
         value: target.claimedSent,
-        message: `${target.backend}: the relay claims ${target.claimedSent} packets sent to ${target.url}, more than the ${target.observedUplink} the devices sent`,
+        message: `${target.backend}: the relay claims ${target.claimedSent} packets sent to ${target.url} during the run, more than the ${target.observedUplink} the devices sent`,
       });
     } else if (target.claimedSent < target.observedDelivered) {
       findings.push({

@@ -14,13 +14,14 @@ interface ParityBody {
  */
 export async function relaySelfReport(store: Store, runId: number, metrics: readonly Metric[], addressOf: ReadonlyMap<string, string>): Promise<RelaySelfReport | null> {
   const [queue] = await store.query(QUEUE_SQL, { run_id: runId });
-  const [last] = await store.query(
-    "SELECT body FROM relay_samples WHERE run_id = $run_id AND endpoint = '/debug/parity' ORDER BY ts_ns DESC LIMIT 1",
-    { run_id: runId },
-  );
+  // Counters are the relay's lifetime totals: the run is judged on their change from its first sample to its last.
+  const parity = await store.query("SELECT body FROM relay_samples WHERE run_id = $run_id AND endpoint = '/debug/parity' ORDER BY ts_ns", { run_id: runId });
+  const first = parity[0];
+  const last = parity.at(-1);
   const samples = num(queue?.samples);
   if (samples === 0 && last === undefined) return null;
   const body = last === undefined ? {} : (JSON.parse(str(last.body)) as ParityBody);
+  const before = new Map((first === undefined || parity.length < 2 ? [] : ((JSON.parse(str(first.body)) as ParityBody).perTarget ?? [])).map((t) => [`${t.role ?? ''}|${t.url ?? ''}`, t.sent ?? 0]));
   const overall = (metric: string, backend: string | null): number => num(metrics.find((m) => m.metric === metric && m.route === null && m.backend === backend)?.value);
   const backendOfUrl = new Map([...addressOf].map(([backend, ip]) => [ip, backend]));
   const targets: RelaySelfReport['targets'] = [];
@@ -29,7 +30,9 @@ export async function relaySelfReport(store: Store, runId: number, metrics: read
     const backend = target.role ?? backendOfUrl.get(url.replace(/^[a-z]+:\/\//, '').split(/[:/]/)[0] ?? '');
     if (backend === undefined || typeof target.sent !== 'number') continue;
     // What the devices sent bounds what the relay can have sent on; what a backend was seen to receive is a floor.
-    targets.push({ backend, url, claimedSent: target.sent, observedUplink: overall('sent', null), observedDelivered: overall('delivered', backend) });
+    const atStart = before.get(`${target.role ?? ''}|${url}`) ?? 0;
+    const restarted = target.sent < atStart;
+    targets.push({ backend, url, claimedSent: restarted ? target.sent : target.sent - atStart, observedUplink: overall('sent', null), observedDelivered: overall('delivered', backend), restarted });
   }
   return { samples, maxQueue: numOrNull(queue?.max_queue), targets };
 }

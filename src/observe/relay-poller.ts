@@ -23,11 +23,13 @@ export class RelayPoller {
     private readonly baseUrl: string,
   ) {}
 
-  start(): void {
+  /** Starts polling; resolves once the first sample is taken, so the run's counters have their starting point. */
+  async start(): Promise<void> {
     this.timer = setInterval(() => this.tick(), POLL_INTERVAL_MS);
     // A poller never keeps a process alive on its own: a failed run must be able to exit.
     this.timer.unref();
     this.tick();
+    await this.polling;
   }
 
   async stop(): Promise<void> {

@@ -100,7 +100,7 @@ export async function runScenario(spec: ScenarioSpec, options: RunScenarioOption
     }
     const debugUrl = relay?.debugUrl ?? (spec.relay.kind === 'external' ? spec.relay.debugUrl : undefined);
     poller = debugUrl === undefined ? undefined : new RelayPoller(store, runId, debugUrl);
-    poller?.start();
+    await poller?.start();
     const started = timeline = new Timeline(spec.timeline, { backends, ...(relay !== undefined && { reload: (globals) => (relay as RelayProcess).reload(globals) }) });
     say(`replaying (${spec.replay.pace.kind === 'original' ? `original timing x${spec.replay.pace.speed}` : spec.replay.pace.kind})${spec.timeline.length > 0 ? ` with ${spec.timeline.length} timeline events` : ''}`);
     replay = await replayCapture({
