@@ -1,0 +1,78 @@
+// A fault-injecting mirroring relay for the detection tests, written apart from src/relay on purpose: a plain UDP
+// forwarder (one socket per device towards each backend, like a NAT) with switches for the faults a relay can have.
+// It shares no code with the project, so a test that catches its faults checks the verdict, not the relay's own code.
+//
+//   node fault-relay.mjs --listen 127.0.16.1:20500 --primary 127.0.16.2 --mirror 127.0.16.3
+//     [--ack-delay-ms N] [--ack-loss 0.21] [--wrong-side] [--alter-ack] [--dead] [--die-after-ms N] [--seed N]
+import dgram from 'node:dgram';
+
+const args = new Map();
+for (let i = 2; i < process.argv.length; i++) {
+  const flag = process.argv[i];
+  const next = process.argv[i + 1];
+  if (next !== undefined && !next.startsWith('--')) {
+    args.set(flag, next);
+    i++;
+  } else args.set(flag, 'true');
+}
+const [listenIp, listenPort] = String(args.get('--listen')).split(':');
+const port = Number(listenPort);
+const primary = args.get('--primary');
+const mirror = args.get('--mirror');
+const ackDelayMs = Number(args.get('--ack-delay-ms') ?? 0);
+const ackLoss = Number(args.get('--ack-loss') ?? 0);
+const wrongSide = args.has('--wrong-side');
+const alterAck = args.has('--alter-ack');
+const dead = args.has('--dead');
+let seed = Number(args.get('--seed') ?? 7);
+const random = () => {
+  // mulberry32: the same faults for the same seed.
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+};
+
+const listener = dgram.createSocket('udp4');
+const flows = new Map();
+
+function flowOf(address, sourcePort) {
+  const key = `${address}:${sourcePort}`;
+  let flow = flows.get(key);
+  if (flow) return flow;
+  const toPrimary = dgram.createSocket('udp4');
+  const toMirror = dgram.createSocket('udp4');
+  toPrimary.bind(0, listenIp);
+  toMirror.bind(0, listenIp);
+  const answerFrom = wrongSide ? toMirror : toPrimary;
+  const ignore = wrongSide ? toPrimary : toMirror;
+  answerFrom.on('message', (ack) => {
+    if (random() < ackLoss) return;
+    const out = Buffer.from(ack);
+    // The status byte of a CalAmp ACK (five from the end): an ACK turned into a NAK on the way to the device.
+    if (alterAck) out[out.length - 5] ^= 0xff;
+    const send = () => listener.send(out, sourcePort, address);
+    if (ackDelayMs > 0) setTimeout(send, ackDelayMs);
+    else send();
+  });
+  ignore.on('message', () => undefined);
+  toPrimary.on('error', () => undefined);
+  toMirror.on('error', () => undefined);
+  flow = { toPrimary, toMirror };
+  flows.set(key, flow);
+  return flow;
+}
+
+listener.on('message', (payload, remote) => {
+  if (dead) return;
+  const flow = flowOf(remote.address, remote.port);
+  flow.toPrimary.send(payload, port, primary);
+  if (mirror) flow.toMirror.send(payload, port, mirror);
+});
+listener.bind(port, listenIp, () => console.log(`fault relay on ${listenIp}:${port}`));
+if (args.has('--die-after-ms')) setTimeout(() => {
+  console.error('fault relay: dying as asked');
+  process.exit(3);
+}, Number(args.get('--die-after-ms')));
+process.on('SIGTERM', () => process.exit(0));

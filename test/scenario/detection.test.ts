@@ -1,0 +1,99 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseDurationMs, parseFraction } from '../../src/cli/option-parsers.ts';
+import { SubprocessError } from '../../src/core/errors.ts';
+import { parseScenario } from '../../src/scenario/scenario-spec.ts';
+import { runScenario, type ScenarioResult } from '../../src/scenario/run-scenario.ts';
+import { withStore } from '../../src/store/store.ts';
+import { LOAD_PROOF_THRESHOLDS } from '../helpers/quick-run.ts';
+import { withTempDir } from '../helpers/temp-dir.ts';
+
+const FAULT_RELAY = join(import.meta.dirname, '../peers/fault-relay.mjs');
+
+/**
+ * The detection suite: whole scenarios through a fault-injecting relay written apart from the reference relay
+ * (test/peers/fault-relay.mjs), with simulated backends. Each relay fault must be caught on the metric that names it;
+ * healthy runs with slow but correct backends must not be called NO-GO.
+ */
+async function runThroughFaultRelay(name: string, block: number, relayFlags: string, extra: { mirror?: Record<string, unknown>; thresholds?: Record<string, unknown> } = {}): Promise<ScenarioResult> {
+  const relayIp = `127.0.${block}.1`;
+  const spec = parseScenario(
+    {
+      name,
+      traffic: { generate: { devices: 10, duration: '60s', interval: '3s' } },
+      relay: {
+        external: {
+          address: relayIp,
+          command: `exec "${process.execPath}" "${FAULT_RELAY}" --listen ${relayIp}:20500 --primary 127.0.${block}.2 --mirror 127.0.${block}.3 ${relayFlags}`,
+          ready_after: '700ms',
+          customer: 'acme-fleet',
+          device: 'calamplmd',
+        },
+      },
+      backends: { primary: { address: `127.0.${block}.2`, latency: '2ms' }, mirror: { address: `127.0.${block}.3`, latency: '2ms', ack_version: '2.0.0', ...extra.mirror } },
+      replay: { speed: '30x', ack_timeout: '1s' },
+      thresholds: { ignore_ack_fields: ['appVersion'], ...extra.thresholds },
+    },
+    `${name}.yaml`,
+    parseDurationMs,
+    parseFraction,
+  );
+  return withTempDir((dir) => withStore(join(dir, 's.duckdb'), (store) => runScenario(spec, { store, baseDir: dir, reportsDir: join(dir, 'reports'), formats: ['json'], screenshot: false })));
+}
+
+const critical = (result: ScenarioResult, metric: string, backend: string | null = null): boolean =>
+  result.analysis.findings.some((f) => f.severity === 'critical' && f.metric === metric && f.backend === backend);
+const messages = (result: ScenarioResult): string => result.analysis.findings.map((f) => `${f.severity} ${f.message}`).join('\n');
+
+describe('the verdict catches relay faults (fault-injecting relay, simulated backends)', () => {
+  it('a relay that delays every ACK to the devices by 300 ms: NO-GO on relay-added latency', async () => {
+    const result = await runThroughFaultRelay('delay', 161, '--ack-delay-ms 300');
+    expect(result.analysis.verdict, messages(result)).toBe('NO_GO');
+    expect(critical(result, 'relay_added_latency_p95_ms'), messages(result)).toBe(true);
+    // The backends answered in time: neither is blamed.
+    expect(result.analysis.findings.filter((f) => f.backend !== null)).toEqual([]);
+  });
+
+  it('a relay that loses 21% of the ACKs on the way back: NO-GO on the devices\' ACK rate', async () => {
+    const result = await runThroughFaultRelay('ack-loss', 162, '--ack-loss 0.21', { thresholds: LOAD_PROOF_THRESHOLDS });
+    expect(result.analysis.verdict, messages(result)).toBe('NO_GO');
+    expect(critical(result, 'device_ack_rate'), messages(result)).toBe(true);
+    expect(messages(result)).toMatch(/requests that want an ACK got one back at the device/);
+  });
+
+  it('a relay that is dead from the start: NO-GO, each backend leg named as carrying nothing', async () => {
+    const result = await runThroughFaultRelay('dead', 163, '--dead', { thresholds: LOAD_PROOF_THRESHOLDS });
+    expect(result.analysis.verdict).toBe('NO_GO');
+    expect(critical(result, 'delivered', 'primary'), messages(result)).toBe(true);
+    expect(critical(result, 'delivered', 'mirror'), messages(result)).toBe(true);
+    expect(critical(result, 'device_ack_rate'), messages(result)).toBe(true);
+  });
+
+  it('a relay that hands the devices the mirror\'s ACK: NO-GO on the devices\' ACK mismatch, attributed to the devices', async () => {
+    // The mirror's ACKs differ from the primary's in app version; that field is not ignored here.
+    const result = await runThroughFaultRelay('wrong-side', 164, '--wrong-side', { thresholds: { ...LOAD_PROOF_THRESHOLDS, ignore_ack_fields: [] } });
+    expect(critical(result, 'device_ack_mismatch_rate'), messages(result)).toBe(true);
+    expect(messages(result)).toMatch(/devices: device ACK mismatch rate .*app version differs \(primary 0\.0\.0, the devices got 2\.0\.0\)/);
+  });
+
+  it('a relay that alters a byte of each ACK: NO-GO on the devices\' ACK mismatch', async () => {
+    const result = await runThroughFaultRelay('altered', 165, '--alter-ack', { thresholds: LOAD_PROOF_THRESHOLDS });
+    expect(critical(result, 'device_ack_mismatch_rate'), messages(result)).toBe(true);
+    expect(messages(result)).toMatch(/the devices got NAK where primary answered ACK/);
+  });
+
+  it('a relay that dies mid-run: the run fails, naming the exit code and the relay\'s last words', async () => {
+    await expect(runThroughFaultRelay('dies', 166, '--die-after-ms 1500', { thresholds: LOAD_PROOF_THRESHOLDS })).rejects.toThrow(SubprocessError);
+    await expect(runThroughFaultRelay('dies', 167, '--die-after-ms 1500', { thresholds: LOAD_PROOF_THRESHOLDS })).rejects.toThrow(/exited \(code 3\) during the run; last lines of .*relay\.log: .*dying as asked/);
+  });
+
+  it.each([
+    { latency: '50ms', block: 168 },
+    { latency: '300ms', block: 169 },
+  ])('a healthy relay with a mirror $latency slower: no NO-GO, no one-sided answers', async ({ latency, block }) => {
+    const result = await runThroughFaultRelay(`slow-mirror-${block}`, block, '', { mirror: { latency }, thresholds: { ...LOAD_PROOF_THRESHOLDS, ack_latency_p95_ms: { warning: 100, critical: 5000 } } });
+    expect(result.analysis.verdict, messages(result)).not.toBe('NO_GO');
+    const oneSided = result.analysis.metrics.find((m) => m.metric === 'one_sided_acks' && m.route === null && m.backend === 'mirror');
+    expect(oneSided?.value).toBe(0);
+  });
+});
