@@ -35,8 +35,13 @@ const random = () => {
 };
 
 const listener = dgram.createSocket('udp4');
+/** @type {Map<string, { toPrimary: dgram.Socket; toMirror: dgram.Socket }>} */
 const flows = new Map();
 
+/**
+ * @param {string} address
+ * @param {number} sourcePort
+ */
 function flowOf(address, sourcePort) {
   const key = `${address}:${sourcePort}`;
   let flow = flows.get(key);
@@ -51,7 +56,7 @@ function flowOf(address, sourcePort) {
     if (random() < ackLoss) return;
     const out = Buffer.from(ack);
     // The status byte of a CalAmp ACK (five from the end): an ACK turned into a NAK on the way to the device.
-    if (alterAck) out[out.length - 5] ^= 0xff;
+    if (alterAck) out.writeUInt8((out.readUInt8(out.length - 5) ^ 0xff) & 0xff, out.length - 5);
     const send = () => listener.send(out, sourcePort, address);
     if (ackDelayMs > 0) setTimeout(send, ackDelayMs);
     else send();
