@@ -78,6 +78,8 @@ listener.on('message', (payload, remote) => {
 listener.bind(port, listenIp, () => console.log(`fault relay on ${listenIp}:${port}`));
 if (args.has('--die-after-ms')) setTimeout(() => {
   console.error('fault relay: dying as asked');
+  // eslint-disable-next-line no-restricted-properties -- a peer process of its own: dying with a code is its job here
   process.exit(3);
 }, Number(args.get('--die-after-ms')));
+// eslint-disable-next-line no-restricted-properties -- a peer process of its own, stopped by the scenario with SIGTERM
 process.on('SIGTERM', () => process.exit(0));
