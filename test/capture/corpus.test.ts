@@ -1,3 +1,4 @@
+import { requirePrerequisite } from '../helpers/prerequisite.ts';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'pcap-parser';
 import { SUPPORTED_LINK_TYPES } from '../../src/capture/link-layer.ts';
@@ -23,10 +24,7 @@ const UDP_COUNT_EXCEPTIONS: Record<string, { udp: number; reason: string }> = {
   },
 };
 
-const available = corpusAvailable();
-if (!available) {
-  console.warn(`capture corpus not found at ${CORPUS_DIR}: the corpus tests did NOT run (set PARITY_CORPUS_DIR)`);
-}
+const available = requirePrerequisite(corpusAvailable(), `the capture corpus at ${CORPUS_DIR} (set PARITY_CORPUS_DIR)`);
 
 describe.runIf(available)('capture corpus (../shared/corpus)', () => {
   const entries = available ? loadCorpusIndex() : [];

@@ -1,3 +1,4 @@
+import { requirePrerequisite } from '../helpers/prerequisite.ts';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -102,9 +103,9 @@ describe('parity record with inline taps (real UDP)', () => {
 });
 
 const canCapture = tcpdumpUsable();
-if (!canCapture) console.warn('tcpdump missing or not root: the live-capture test did NOT run (apt-get install tcpdump; run as root)');
+const canCaptureNow = requirePrerequisite(canCapture, 'tcpdump run as root (apt-get install tcpdump) for the live-capture test');
 
-describe.runIf(canCapture)('parity record with a live capture (tcpdump on lo)', () => {
+describe.runIf(canCaptureNow)('parity record with a live capture (tcpdump on lo)', () => {
   it('assigns every packet of a replay through the reference relay to its leg, with the counts the backends recorded', async () => {
     await withTempDir(async (dir) => {
       const store = await Store.open(join(dir, 'live.duckdb'));

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { requirePrerequisite } from '../helpers/prerequisite.ts';
 import { describe, expect, it } from 'vitest';
 import { chromiumPath } from '../../src/report/screenshot.ts';
 import { withStore } from '../../src/store/store.ts';
@@ -7,9 +8,9 @@ import { quickRun } from '../helpers/quick-run.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 
 const chromium = chromiumPath();
-if (chromium === undefined) console.warn('Chromium not found: the report.html browser test did NOT run (apt-get install chromium)');
+const chromiumReady = requirePrerequisite(chromium !== undefined, 'Chromium (apt-get install chromium) for the report.html browser test');
 
-describe.runIf(chromium !== undefined)('report.html in headless Chromium', () => {
+describe.runIf(chromiumReady)('report.html in headless Chromium', () => {
   it('shows the verdict and every chart, with no console error, and saves a screenshot beside the report', async () => {
     await withTempDir(async (dir) => {
       await withStore(join(dir, 'r.duckdb'), async (store) => {

@@ -1,3 +1,4 @@
+import { requirePrerequisite } from '../helpers/prerequisite.ts';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedBackend } from '../../src/backends/simulated-backend.ts';
@@ -15,8 +16,7 @@ afterEach(async () => {
   for (const backend of started.splice(0)) await backend.stop();
 });
 
-const canCapture = tcpdumpUsable();
-if (!canCapture) console.warn('tcpdump missing or not root: the observe: live scenario test did NOT run');
+const canCapture = requirePrerequisite(tcpdumpUsable(), 'tcpdump run as root (apt-get install tcpdump) for the observe: live scenario test');
 
 const parse = (input: unknown) => parseScenario(input, 'inline.yaml', parseDurationMs, parseFraction);
 
