@@ -48,7 +48,7 @@ export async function analyseRun(store: Store, runName: string, options: Analyse
   applyThresholds(metrics, thresholds);
   const findings = [
     ...runStateFindings(run, stats, options.partial === true),
-    ...coverageFindings(metrics, expected, backends, stats),
+    ...coverageFindings(metrics, { expected, observed: backends }, stats, thresholds.defaults.drop_rate.critical),
     ...thresholdFindings(metrics, mismatchSamples, protocol, reference),
     ...selfReportFindings(selfReport),
     ...replayFidelityFindings(metrics, thresholds),

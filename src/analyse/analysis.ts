@@ -89,6 +89,11 @@ export function judgedMetrics(metrics: readonly Metric[]): Metric[] {
   return metrics.filter((m) => m.route !== null || !routeLevel.has(`${m.metric}|${m.backend}`));
 }
 
+/** A metric's value over all routes for a backend (null: the devices' view or the run), or null when not computed. */
+export function overallValue(metrics: readonly Metric[], name: string, backend: string | null): number | null {
+  return metrics.find((m) => m.metric === name && m.route === null && m.backend === backend)?.value ?? null;
+}
+
 export function verdictOf(metrics: readonly Metric[], findings: readonly Finding[]): Verdict {
   if (findings.some((f) => f.kind === 'run_state' && f.severity === 'critical')) return 'INCOMPLETE';
   const severities = [...judgedMetrics(metrics).map((m) => m.status), ...findings.map((f) => f.severity)];

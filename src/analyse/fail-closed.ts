@@ -1,9 +1,7 @@
 import type { RunRecord } from '../store/runs.ts';
 import type { StoredReplayStats } from '../store/run-metadata.ts';
-import type { Finding, Metric } from './analysis.ts';
+import { overallValue, type Finding, type Metric } from './analysis.ts';
 
-const overall = (metrics: readonly Metric[], name: string, backend: string | null): number | null =>
-  metrics.find((m) => m.metric === name && m.route === null && m.backend === backend)?.value ?? null;
 
 /**
  * A run that did not complete proves nothing: its verdict is INCOMPLETE (exit 1) unless a partial analysis was asked
@@ -31,15 +29,21 @@ export function runStateFindings(run: RunRecord, stats: StoredReplayStats | null
  * carried none (a dead relay, a dead backend, an observer that could not reach it), are critical and named. Legs not
  * observed by design keep their coverage warning.
  */
-export function coverageFindings(metrics: readonly Metric[], expectedBackends: readonly string[], observedBackends: readonly string[], stats: StoredReplayStats | null): Finding[] {
+export function coverageFindings(
+  metrics: readonly Metric[],
+  legs: { expected: readonly string[]; observed: readonly string[] },
+  stats: StoredReplayStats | null,
+  /** The share of a backend's packets that may fail to arrive before it is critical (drop_rate's critical bound). */
+  dropCritical: number,
+): Finding[] {
   const findings: Finding[] = [];
-  const sent = overall(metrics, 'sent', null) ?? 0;
+  const sent = overallValue(metrics, 'sent', null) ?? 0;
   if (sent === 0) {
     findings.push({ severity: 'critical', kind: 'coverage', metric: 'sent', route: null, backend: null, value: 0, message: 'nothing was sent through the relay: the run proves nothing' });
     return findings;
   }
-  for (const backend of expectedBackends) {
-    if ((overall(metrics, 'delivered', backend) ?? 0) > 0) continue;
+  for (const backend of legs.expected) {
+    if ((overallValue(metrics, 'delivered', backend) ?? 0) > 0) continue;
     findings.push({
       severity: 'critical',
       kind: 'coverage',
@@ -50,7 +54,7 @@ export function coverageFindings(metrics: readonly Metric[], expectedBackends: r
       message: `${backend}: none of the ${sent.toLocaleString('en-US')} packets sent was seen arriving at ${backend} (the relay>${backend} leg carried nothing: a dead relay, a dead backend, or an observer that could not reach it)`,
     });
   }
-  if (observedBackends.length === 0) {
+  if (legs.observed.length === 0) {
     findings.push({
       severity: 'warning',
       kind: 'coverage',
@@ -66,7 +70,7 @@ export function coverageFindings(metrics: readonly Metric[], expectedBackends: r
     if (failed === 0) continue;
     const kinds = Object.entries(tap.errors).map(([kind, n]) => `${n.toLocaleString('en-US')} ${kind}`).join(', ');
     findings.push({
-      severity: failed >= tap.forwarded * 0.01 ? 'critical' : 'warning',
+      severity: failed >= tap.forwarded * dropCritical ? 'critical' : 'warning',
       kind: 'coverage',
       metric: 'observer_errors',
       route: null,

@@ -97,36 +97,21 @@ export function selfReportFindings(report: RelaySelfReport | null): Finding[] {
   if (report === null) return [];
   const findings: Finding[] = [];
   for (const target of report.targets) {
+    const finding = (severity: Finding['severity'], message: string): Finding => ({
+      severity,
+      kind: 'relay_self_report',
+      metric: 'relay_claimed_sent',
+      route: null,
+      backend: target.backend,
+      value: target.claimedSent,
+      message: `${target.backend}: ${message}`,
+    });
     if (target.restarted) {
-      findings.push({
-        severity: 'warning',
-        kind: 'relay_self_report',
-        metric: 'relay_claimed_sent',
-        route: null,
-        backend: target.backend,
-        value: target.claimedSent,
-        message: `${target.backend}: the relay's sent counter for ${target.url} went backwards during the run: the relay restarted`,
-      });
+      findings.push(finding('warning', `the relay's sent counter for ${target.url} went backwards during the run: the relay restarted`));
     } else if (target.claimedSent > target.observedUplink) {
-      findings.push({
-        severity: 'critical',
-        kind: 'relay_self_report',
-        metric: 'relay_claimed_sent',
-        route: null,
-        backend: target.backend,
-        value: target.claimedSent,
-        message: `${target.backend}: the relay claims ${target.claimedSent} packets sent to ${target.url} during the run, more than the ${target.observedUplink} the devices sent`,
-      });
+      findings.push(finding('critical', `the relay claims ${target.claimedSent} packets sent to ${target.url} during the run, more than the ${target.observedUplink} the devices sent`));
     } else if (target.claimedSent < target.observedDelivered) {
-      findings.push({
-        severity: 'warning',
-        kind: 'relay_self_report',
-        metric: 'relay_claimed_sent',
-        route: null,
-        backend: target.backend,
-        value: target.claimedSent,
-        message: `${target.backend}: the relay claims ${target.claimedSent} packets sent to ${target.url}, fewer than the ${target.observedDelivered} it received`,
-      });
+      findings.push(finding('warning', `the relay claims ${target.claimedSent} packets sent to ${target.url}, fewer than the ${target.observedDelivered} it received`));
     }
   }
   return findings;

@@ -1,6 +1,6 @@
 import { loadSql } from '../store/sql-file.ts';
 import { num, numOrNull, str, type Store } from '../store/store.ts';
-import type { Metric, RelaySelfReport } from './analysis.ts';
+import { overallValue, type Metric, type RelaySelfReport } from './analysis.ts';
 
 const QUEUE_SQL = loadSql(import.meta.url, './sql/12-relay-queue.sql');
 
@@ -22,7 +22,7 @@ export async function relaySelfReport(store: Store, runId: number, metrics: read
   if (samples === 0 && last === undefined) return null;
   const body = last === undefined ? {} : (JSON.parse(str(last.body)) as ParityBody);
   const before = new Map((first === undefined || parity.length < 2 ? [] : ((JSON.parse(str(first.body)) as ParityBody).perTarget ?? [])).map((t) => [`${t.role ?? ''}|${t.url ?? ''}`, t.sent ?? 0]));
-  const overall = (metric: string, backend: string | null): number => num(metrics.find((m) => m.metric === metric && m.route === null && m.backend === backend)?.value);
+  const overall = (metric: string, backend: string | null): number => overallValue(metrics, metric, backend) ?? 0;
   const backendOfUrl = new Map([...addressOf].map(([backend, ip]) => [ip, backend]));
   const targets: RelaySelfReport['targets'] = [];
   for (const target of body.perTarget ?? []) {

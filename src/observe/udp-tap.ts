@@ -1,6 +1,6 @@
 import dgram from 'node:dgram';
 import { NetworkError } from '../core/errors.ts';
-import { sendErrorKind } from '../replay/device-fleet.ts';
+import { socketErrorKind } from '../core/socket-errors.ts';
 
 const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
 const IDLE_CLOSE_MS = 60_000;
@@ -61,18 +61,6 @@ export class UdpTap {
     readonly target: Endpoint,
     private readonly onPacket: (packet: TappedPacket) => void,
   ) {}
-
-  get forwarded(): number {
-    return this.counters.forwarded;
-  }
-
-  get replies(): number {
-    return this.counters.replies;
-  }
-
-  get errorCount(): number {
-    return Object.values(this.counters.errors).reduce((sum, n) => sum + n, 0);
-  }
 
   async start(): Promise<void> {
     const listener = dgram.createSocket({ type: 'udp4', recvBufferSize: UDP_BUFFER_BYTES, sendBufferSize: UDP_BUFFER_BYTES });
@@ -151,7 +139,7 @@ export class UdpTap {
   }
 
   private countError(error: Error): void {
-    const kind = sendErrorKind((error as NodeJS.ErrnoException).code);
+    const kind = socketErrorKind((error as NodeJS.ErrnoException).code);
     this.counters.errors[kind] = (this.counters.errors[kind] ?? 0) + 1;
   }
 

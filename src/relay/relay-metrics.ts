@@ -1,3 +1,4 @@
+import { socketErrorKind } from '../core/socket-errors.ts';
 import type { BackendType, RelayConfig } from './relay-config.ts';
 
 /** Statuses of the `udp_relay` measurement (dual-mirroring spec, Status Semantics). */
@@ -141,7 +142,7 @@ export class RelayMetrics {
   }
 
   countBackendError(series: BackendSeries, code: string | undefined): void {
-    const reason = code === 'ECONNREFUSED' ? 'refused' : code === 'EHOSTUNREACH' || code === 'ENETUNREACH' ? 'unreachable' : code === 'ENOBUFS' ? 'no_buffer' : (code?.toLowerCase() ?? 'other');
+    const reason = socketErrorKind(code);
     series.errors.set(reason, (series.errors.get(reason) ?? 0) + 1);
   }
 

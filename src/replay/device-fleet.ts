@@ -1,5 +1,6 @@
 import dgram from 'node:dgram';
 import { NetworkError } from '../core/errors.ts';
+import { socketErrorKind } from '../core/socket-errors.ts';
 import type { DeviceProtocol } from '../protocols/protocol.ts';
 import type { ObservationSink } from '../backends/simulated-backend.ts';
 import { AddressPool } from './address-pool.ts';
@@ -75,7 +76,7 @@ export class DeviceFleet {
 
   private countSendError(error: Error): void {
     this.sendErrors++;
-    const kind = sendErrorKind((error as NodeJS.ErrnoException).code);
+    const kind = socketErrorKind((error as NodeJS.ErrnoException).code);
     this.sendErrorsByKind[kind] = (this.sendErrorsByKind[kind] ?? 0) + 1;
   }
 
@@ -98,24 +99,6 @@ export class DeviceFleet {
       observer: 'replayer',
       keepPayload: true,
     });
-  }
-}
-
-/** A send error's kind, in words a report can use. */
-export function sendErrorKind(code: string | undefined): string {
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'refused';
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-    case 'EADDRNOTAVAIL':
-      return 'unreachable';
-    case 'ENOBUFS':
-    case 'EAGAIN':
-    case 'EWOULDBLOCK':
-      return 'no_buffer';
-    default:
-      return code?.toLowerCase() ?? 'other';
   }
 }
 

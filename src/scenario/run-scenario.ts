@@ -77,6 +77,7 @@ export async function runScenario(spec: ScenarioSpec, options: RunScenarioOption
   let live: (() => Promise<void>) | undefined;
   let relay: RelayProcess | undefined;
   let external: ReturnType<typeof spawnTracked> | undefined;
+  let unwatchRelay = (): void => undefined;
   let replay: ReplayResult;
   let timeline: Timeline | undefined;
   let poller: RelayPoller | undefined;
@@ -96,7 +97,7 @@ export async function runScenario(spec: ScenarioSpec, options: RunScenarioOption
       relay = await RelayProcess.start(dir, { address: addresses.relay, responseTimeoutMs: spec.relay.responseTimeoutMs, routes: relayRoutes(spec, addresses, capture.routePorts) });
     } else {
       external = await startExternalRelay(spec.relay, { cwd: options.baseDir, logPath: relayLogPath(options.reportsDir, runName) });
-      watchExternalRelay(external, abortOnRelayExit);
+      unwatchRelay = watchExternalRelay(external, abortOnRelayExit);
     }
     const debugUrl = relay?.debugUrl ?? (spec.relay.kind === 'external' ? spec.relay.debugUrl : undefined);
     poller = debugUrl === undefined ? undefined : new RelayPoller(store, runId, debugUrl);
@@ -137,7 +138,7 @@ export async function runScenario(spec: ScenarioSpec, options: RunScenarioOption
     await timeline?.stop();
     await relay?.stop();
     if (external !== undefined) {
-      stopWatching.get(external)?.();
+      unwatchRelay();
       await stopTracked(external);
     }
     for (const backend of backends.values()) await backend.stop();
@@ -285,15 +286,16 @@ async function startExternalRelay(relay: Extract<ScenarioSpec['relay'], { kind: 
   return child;
 }
 
-/** Calls `onExit` if the relay under test exits while the run goes on (its stop at the end is not an exit). */
-function watchExternalRelay(child: ReturnType<typeof spawnTracked> | undefined, onExit: (code: number | string) => void): void {
-  if (child === undefined) return;
+/**
+ * Calls `onExit` if the relay under test exits while the run goes on; returns what stops watching, so that its stop at
+ * the end is not taken for an exit.
+ */
+function watchExternalRelay(child: ReturnType<typeof spawnTracked> | undefined, onExit: (code: number | string) => void): () => void {
+  if (child === undefined) return () => undefined;
   const listener = (code: number | null, signal: NodeJS.Signals | null): void => onExit(code ?? signal ?? 'unknown');
   child.once('exit', listener);
-  stopWatching.set(child, () => child.removeListener('exit', listener));
+  return () => child.removeListener('exit', listener);
 }
-
-const stopWatching = new WeakMap<object, () => void>();
 
 function relayExitError(code: number | string, logPath: string): SubprocessError {
   let tail = '';
