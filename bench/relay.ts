@@ -78,7 +78,7 @@ export async function benchRelay(): Promise<void> {
     }
     process.stdout.write(`rate at which the relay starts losing (> 0.1%): ${onset}\n`);
     resources.push(`at the end: ${await health()}`);
-    process.stdout.write(`relay resources (upstream sockets are pooled, idle ones close): ${resources.join('; ')}\n`);
+    process.stdout.write(`relay resources (one upstream binding per device, idle ones close after 30 s): ${resources.join('; ')}\n`);
   } finally {
     await relay?.stop();
     for (const backend of backends) await stopTracked(backend);
