@@ -1,4 +1,5 @@
 import { StoreLookupError } from '../core/errors.ts';
+import { ownerAlive, ownerOf, thisProcess } from '../store/owner.ts';
 import { loadSql } from '../store/sql-file.ts';
 import { num, str, type Row, type Store } from '../store/store.ts';
 import type { DecodeStats } from './decode-stats.ts';
@@ -25,6 +26,8 @@ export interface CaptureSummary {
   durationSec: number;
   partial: boolean;
   error: string | null;
+  /** Whether its writer finished it; an unfinished capture is either still being written or was cut off. */
+  writing: boolean;
 }
 
 export async function captureExists(store: Store, name: string): Promise<boolean> {
@@ -40,18 +43,23 @@ export async function deleteCapture(store: Store, name: string): Promise<void> {
   await store.exec('DELETE FROM captures WHERE name = $name', { name });
 }
 
-/** Registers a new capture and returns its id; its counts are filled in by `finishCapture`. */
-export async function createCapture(store: Store, name: string, source: string): Promise<number> {
+/**
+ * Registers a new, unfinished capture owned by this process and returns its id; `finishCapture` fills in its counts.
+ * Route ports known up front are stored at once, so a capture whose writer is killed can still be replayed.
+ */
+export async function createCapture(store: Store, name: string, source: string, routePorts: readonly number[] = []): Promise<number> {
   if (await captureExists(store, name)) {
     throw new StoreLookupError(
       `capture "${name}" is already in ${store.path}; choose another --name or pass --replace`,
       { field: 'name' },
     );
   }
-  const rows = await store.query('INSERT INTO captures (name, source) VALUES ($name, $source) RETURNING capture_id', {
-    name,
-    source,
-  });
+  const owner = thisProcess();
+  const rows = await store.query(
+    `INSERT INTO captures (name, source, route_ports, finished, owner_pid, owner_host)
+     VALUES ($name, $source, $route_ports::INTEGER[], false, $pid, $host) RETURNING capture_id`,
+    { name, source, route_ports: routePorts.length > 0 ? `[${routePorts.join(',')}]` : null, pid: owner.pid, host: owner.host },
+  );
   return num(rows[0]?.capture_id);
 }
 
@@ -75,7 +83,7 @@ export async function finishCapture(store: Store, captureId: number, outcome: Ca
     `UPDATE captures SET format = $format, frames = $frames, udp_datagrams = $udp, kept_datagrams = $kept,
        truncated_datagrams = $truncated, non_udp_frames = $non_udp, unsupported_frames = $unsupported,
        route_ports = $route_ports::INTEGER[], first_ts_ns = $first, last_ts_ns = $last, partial = $partial,
-       error = $error, decode_stats = $decode_stats
+       error = $error, decode_stats = $decode_stats, finished = true
      WHERE capture_id = $id`,
     {
       id: captureId,
@@ -135,7 +143,18 @@ function toSummary(row: Row): CaptureSummary {
     firstTsNs,
     lastTsNs,
     durationSec: firstTsNs !== null && lastTsNs !== null ? Number(lastTsNs - firstTsNs) / 1e9 : 0,
-    partial: row.partial === true,
-    error: row.error === null || row.error === undefined ? null : str(row.error),
+    ...completion(row),
   };
+}
+
+/** A capture whose writer never finished it is partial: still being written, or cut off when its writer died. */
+function completion(row: Row): Pick<CaptureSummary, 'partial' | 'error' | 'writing'> {
+  const error = row.error === null || row.error === undefined ? null : str(row.error);
+  if (row.finished !== false) return { partial: row.partial === true, error, writing: false };
+  const owner = ownerOf(row);
+  if (owner !== null && ownerAlive(owner)) {
+    return { partial: true, error: `still being written by process ${owner.pid} on ${owner.host}`, writing: true };
+  }
+  const who = owner === null ? 'its writer' : `its writer (process ${owner.pid} on ${owner.host})`;
+  return { partial: true, error: `cut off: ${who} stopped before finishing; only what it had committed is kept`, writing: false };
 }

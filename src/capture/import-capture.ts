@@ -82,7 +82,7 @@ async function importGroup(
   options: ImportOptions,
 ): Promise<{ capture?: ImportedCapture; errors: ParityError[] }> {
   if (options.replace === true) await deleteCapture(store, name);
-  const captureId = await createCapture(store, name, files.join(','));
+  const captureId = await createCapture(store, name, files.join(','), options.ports ?? []);
   const writer = await CapturePacketWriter.create(store, captureId);
   const decoder = new FrameDecoder((datagram) => writer.add(datagram), { ports: new Set(options.ports ?? []) });
   const read = await withImportMemoryLimit(store, async () => {

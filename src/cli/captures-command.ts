@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { formatCount, formatDurationSec, formatEpochNs, formatPorts } from '../core/format.ts';
-import { listCaptures } from '../capture/capture-catalog.ts';
+import { getCapture, listCaptures } from '../capture/capture-catalog.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
 import { printJson, printTable } from './output.ts';
 
@@ -18,7 +18,8 @@ export function registerCapturesCommand(program: Command): void {
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  parity captures --db parity.duckdb --json\n')
     .action(async (name: string | undefined, flags: CapturesFlags) => {
-      const captures = await withStore(flags.db, (store) => listCaptures(store, name));
+      // A name that is not there is a lookup error (exit 2, naming what is there), not an empty list.
+      const captures = await withStore(flags.db, async (store) => (name === undefined ? listCaptures(store) : [await getCapture(store, name)]));
       if (flags.json === true) {
         printJson(captures);
         return;
@@ -39,8 +40,9 @@ export function registerCapturesCommand(program: Command): void {
           formatEpochNs(c.firstTsNs),
           formatEpochNs(c.lastTsNs),
           formatDurationSec(c.durationSec),
-          c.partial ? 'partial' : 'ok',
+          c.writing ? 'writing' : c.partial ? 'partial' : 'ok',
         ]),
       );
+      for (const c of captures.filter((capture) => capture.error !== null)) process.stdout.write(`${c.name}: ${c.error ?? ''}\n`);
     });
 }

@@ -98,6 +98,7 @@ export async function replayCapture(options: ReplayOptions): Promise<ReplayResul
   const { store, plan, protocol } = options;
   // Everything that can be refused is checked before a run exists: a run is never left behind by bad arguments.
   const capture = await getCapture(store, options.capture);
+  if (capture.writing) throw new UsageError(`capture "${capture.name}" is ${capture.error ?? 'still being written'}: replay it once it is finished`, { field: 'capture' });
   if (capture.routePorts.length === 0) throw new UsageError(`capture "${capture.name}" has no route ports: import it again with --port`, { field: 'capture' });
   const uplink = await summarizeUplink(store, capture.captureId, capture.routePorts, plan.sample, plan.seed);
   if (uplink.packets === 0) throw new UsageError(`capture "${capture.name}" has no uplink packets to replay (after --sample)`, { field: 'capture' });

@@ -1,7 +1,8 @@
 import type { UdpDatagram } from '../capture/udp-datagram.ts';
+import { debug } from '../core/debug.ts';
 import { payloadHash } from '../core/payload-hash.ts';
 import { ChunkAppender, columnIndexes, type ColumnKind } from './chunk-appender.ts';
-import type { Store } from './store.ts';
+import type { FlushableWriter, Store } from './store.ts';
 
 const NS_PER_SECOND = 1_000_000_000n;
 
@@ -25,25 +26,47 @@ const P = columnIndexes(PACKET_COLUMNS);
 const ADDRESS_COLUMNS = { capture_id: 'i32', address_id: 'i32', ip: 'varchar', ip_version: 'u8' } as const satisfies Record<string, ColumnKind>;
 const A = columnIndexes(ADDRESS_COLUMNS);
 
+/** How often a capture's rows are committed: the most a killed import or recording loses. */
+export const CAPTURE_FLUSH_INTERVAL_MS = 250;
+
 /**
  * Appends UDP datagrams of one capture to `capture_packets`, giving each distinct IP address an id that
- * `capture_addresses` maps back to its text when the writer closes.
+ * `capture_addresses` maps back to its text. Rows are committed at least every `CAPTURE_FLUSH_INTERVAL_MS`, and an
+ * address is always committed before the first packet that uses it, so a writer killed at any moment leaves a capture
+ * whose committed packets all resolve to addresses.
  */
-export class CapturePacketWriter {
+export class CapturePacketWriter implements FlushableWriter {
   private nextIdx = 0;
   private readonly addressIds = new Map<string, number>();
+  private pendingAddresses = 0;
+  private lastFlushMs = Date.now();
+  private readonly timer: NodeJS.Timeout;
   firstTsNs: bigint | undefined;
   lastTsNs: bigint | undefined;
 
   private constructor(
     private readonly store: Store,
     private readonly packets: ChunkAppender,
+    private readonly addresses: ChunkAppender,
     private readonly captureId: number,
-  ) {}
+    flushIntervalMs: number,
+  ) {
+    packets.beforeChunk = () => this.commitAddresses();
+    this.timer = setInterval(() => this.flushIfStale(flushIntervalMs), flushIntervalMs);
+    this.timer.unref();
+    store.registerWriter(this);
+  }
 
-  static async create(store: Store, captureId: number): Promise<CapturePacketWriter> {
-    const { appender, release } = await store.createWriterAppender('capture_packets');
-    return new CapturePacketWriter(store, new ChunkAppender(appender, 'capture_packets', Object.values(PACKET_COLUMNS), release), captureId);
+  static async create(store: Store, captureId: number, options: { flushIntervalMs?: number } = {}): Promise<CapturePacketWriter> {
+    const packets = await store.createWriterAppender('capture_packets');
+    const addresses = await store.createWriterAppender('capture_addresses');
+    return new CapturePacketWriter(
+      store,
+      new ChunkAppender(packets.appender, 'capture_packets', Object.values(PACKET_COLUMNS), packets.release),
+      new ChunkAppender(addresses.appender, 'capture_addresses', Object.values(ADDRESS_COLUMNS), addresses.release),
+      captureId,
+      options.flushIntervalMs ?? CAPTURE_FLUSH_INTERVAL_MS,
+    );
   }
 
   /** Datagrams written so far (the next `idx`). */
@@ -71,19 +94,37 @@ export class CapturePacketWriter {
     a.endRow();
   }
 
-  /** Writes the address table and closes the packet appender. */
+  flushIfStale(maxAgeMs: number): void {
+    if (Date.now() - this.lastFlushMs >= maxAgeMs) this.flush();
+  }
+
+  /** Commits every row written so far, addresses first. */
+  flush(): void {
+    this.lastFlushMs = Date.now();
+    this.packets.flushChunk();
+    this.commitAddresses();
+    this.packets.flush();
+    debug('capture %d committed %d packets', this.captureId, this.nextIdx);
+  }
+
+  /** Commits the rows and closes both appenders. */
   async close(): Promise<void> {
-    this.packets.close();
-    const { appender, release } = await this.store.createWriterAppender('capture_addresses');
-    const addresses = new ChunkAppender(appender, 'capture_addresses', Object.values(ADDRESS_COLUMNS), release);
-    for (const [ip, id] of this.addressIds) {
-      addresses.setNumber(A.capture_id, this.captureId);
-      addresses.setNumber(A.address_id, id);
-      addresses.setString(A.ip, ip);
-      addresses.setNumber(A.ip_version, ip.includes(':') ? 6 : 4);
-      addresses.endRow();
+    clearInterval(this.timer);
+    this.store.unregisterWriter(this);
+    try {
+      this.packets.flushChunk();
+      this.commitAddresses();
+      this.packets.close();
+    } finally {
+      this.addresses.close();
     }
-    addresses.close();
+    await Promise.resolve();
+  }
+
+  private commitAddresses(): void {
+    if (this.pendingAddresses === 0) return;
+    this.pendingAddresses = 0;
+    this.addresses.flush();
   }
 
   private addressId(ip: string): number {
@@ -91,6 +132,13 @@ export class CapturePacketWriter {
     if (id === undefined) {
       id = this.addressIds.size;
       this.addressIds.set(ip, id);
+      const a = this.addresses;
+      a.setNumber(A.capture_id, this.captureId);
+      a.setNumber(A.address_id, id);
+      a.setString(A.ip, ip);
+      a.setNumber(A.ip_version, ip.includes(':') ? 6 : 4);
+      a.endRow();
+      this.pendingAddresses++;
     }
     return id;
   }

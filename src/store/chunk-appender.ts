@@ -59,6 +59,8 @@ export class ChunkAppender {
   row = 0;
   /** Rows handed to DuckDB so far. */
   appendedRows = 0;
+  /** Runs before each chunk goes to DuckDB: for rows another table must commit first (rows this chunk refers to). */
+  beforeChunk: (() => void) | undefined;
 
   constructor(
     private readonly appender: DuckDBAppender,
@@ -164,6 +166,7 @@ export class ChunkAppender {
   flushChunk(): void {
     const rows = this.row;
     if (rows === 0) return;
+    this.beforeChunk?.();
     const raw = this.chunk.chunk;
     this.columns.forEach((c, index) => {
       const vector = duckdb.data_chunk_get_vector(raw, index);

@@ -1,5 +1,5 @@
-import { hostname } from 'node:os';
 import { StoreLookupError } from '../core/errors.ts';
+import { ownerAlive, ownerOf, thisProcess } from './owner.ts';
 import { num, str, type Row, type Store } from './store.ts';
 
 export type RunKind = 'replay' | 'record' | 'scenario';
@@ -60,8 +60,8 @@ export async function createRun(store: Store, run: NewRun): Promise<number> {
       topology: jsonOrNull(run.topology),
       thresholds: jsonOrNull(run.thresholds),
       started_ns: run.startedNs ?? null,
-      owner_pid: process.pid,
-      owner_host: hostname(),
+      owner_pid: thisProcess().pid,
+      owner_host: thisProcess().host,
     },
   );
   return num(rows[0]?.run_id);
@@ -144,26 +144,13 @@ function parseJson(value: Row[string] | undefined): unknown {
   return typeof value === 'string' ? (JSON.parse(value) as unknown) : null;
 }
 
-/** Whether a process of this host with that pid is alive (a pid of another host cannot be checked from here). */
-function ownerAlive(owner: { pid: number; host: string }): boolean {
-  if (owner.host !== hostname()) return true;
-  if (owner.pid === process.pid) return true;
-  try {
-    process.kill(owner.pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: alive, but another user's.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function statusOf(stored: RunStatus, owner: RunRecord['owner']): RunStatus {
   if (stored !== 'running' || owner === null) return stored;
   return ownerAlive(owner) ? 'running' : 'abandoned';
 }
 
 function toRun(row: Row): RunRecord {
-  const owner = typeof row.owner_pid === 'number' && typeof row.owner_host === 'string' ? { pid: row.owner_pid, host: row.owner_host } : null;
+  const owner = ownerOf(row);
   return {
     runId: num(row.run_id),
     name: str(row.name),

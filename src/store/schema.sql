@@ -24,6 +24,12 @@ CREATE TABLE IF NOT EXISTS captures (
   decode_stats        JSON                         -- per link type counts, fragments, malformed headers
 );
 
+-- A capture is written in batches; until its writer finishes it, it is unfinished. One whose writer is gone (killed)
+-- keeps what was committed and is listed partial, never ok. Rows from before this column default to finished.
+ALTER TABLE captures ADD COLUMN IF NOT EXISTS finished BOOLEAN DEFAULT true;
+ALTER TABLE captures ADD COLUMN IF NOT EXISTS owner_pid INTEGER;
+ALTER TABLE captures ADD COLUMN IF NOT EXISTS owner_host VARCHAR;
+
 -- The addresses of a capture, each stored once: a capture has few devices and millions of packets, and
 -- integer ids instead of address text per packet double DuckDB's append rate.
 CREATE TABLE IF NOT EXISTS capture_addresses (

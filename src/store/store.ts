@@ -45,6 +45,9 @@ export class Store {
     const store = new Store(path, instance, connection);
     try {
       await connection.run(SCHEMA_SQL);
+      // DuckDB (1.5) cannot replay an ALTER TABLE of a table with a nextval() default from its WAL: a process killed
+      // before its first checkpoint would leave a store no one can open. Checkpointing the schema keeps DDL out of it.
+      if (path !== ':memory:') await connection.run('CHECKPOINT');
     } catch (cause) {
       store.close();
       throw new StoreError(`${path}: cannot create the schema: ${firstLine(cause)}`, { file: path }, { cause });

@@ -48,8 +48,8 @@ export interface ParityProcess {
 const running = new Set<ParityProcess>();
 
 /** Starts `parity` as a long-running subprocess; `killAllParity()` (in afterEach) ends any a failed test left. */
-export function spawnParity(args: readonly string[], options: { cwd?: string } = {}): ParityProcess {
-  const child = spawn(process.execPath, [PARITY_BIN, ...args], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnParity(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ParityProcess {
+  const child = spawn(process.execPath, [PARITY_BIN, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   let done = false;

@@ -35,7 +35,7 @@ const NS_PER_SECOND = 1_000_000_000n;
 
 /** Records into a capture (wall-clock times, as a pcap would have them), to replay later. */
 export async function captureTarget(store: Store, name: string, source: string, routePorts: readonly number[]): Promise<RecordTarget> {
-  const captureId = await createCapture(store, name, source);
+  const captureId = await createCapture(store, name, source, routePorts);
   const writer = await CapturePacketWriter.create(store, captureId);
   const datagram = createUdpDatagram();
   const stats = createDecodeStats();

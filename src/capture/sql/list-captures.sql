@@ -1,5 +1,6 @@
 -- One row per capture in the store: what `parity captures` prints.
--- Devices are the distinct senders of uplink (datagrams to a route port).
+-- Devices are the distinct senders of uplink (datagrams to a route port). An unfinished capture (its writer is still
+-- at work, or was killed) has no counts yet: what it holds is counted from its committed packets.
 SELECT
   c.capture_id,
   c.name,
@@ -7,7 +8,8 @@ SELECT
   c.format,
   c.frames,
   c.udp_datagrams,
-  c.kept_datagrams,
+  CASE WHEN c.finished THEN c.kept_datagrams
+       ELSE (SELECT count(*) FROM capture_packets p WHERE p.capture_id = c.capture_id) END AS kept_datagrams,
   c.truncated_datagrams,
   c.unsupported_frames,
   coalesce(c.route_ports, []) AS route_ports,
@@ -15,10 +17,15 @@ SELECT
      WHERE p.capture_id = c.capture_id AND list_contains(c.route_ports, p.dst_port)) AS devices,
   (SELECT count(*) FROM capture_packets p
      WHERE p.capture_id = c.capture_id AND list_contains(c.route_ports, p.dst_port)) AS uplink_datagrams,
-  c.first_ts_ns,
-  c.last_ts_ns,
+  CASE WHEN c.finished THEN c.first_ts_ns
+       ELSE (SELECT min(p.ts_ns) FROM capture_packets p WHERE p.capture_id = c.capture_id) END AS first_ts_ns,
+  CASE WHEN c.finished THEN c.last_ts_ns
+       ELSE (SELECT max(p.ts_ns) FROM capture_packets p WHERE p.capture_id = c.capture_id) END AS last_ts_ns,
   c.partial,
   c.error,
+  c.finished,
+  c.owner_pid,
+  c.owner_host,
   c.imported_at
 FROM captures c
 WHERE $name IS NULL OR c.name = $name
