@@ -126,6 +126,6 @@ export function configView(relay: Relay): unknown {
     lastRejection: relay.lastRejection,
     killSwitch: relay.config.killSwitch,
     responseTimeoutMs: relay.config.responseTimeoutMs,
-    routes: [...relay.config.routes.values()],
+    routes: [...relay.config.routes.values()].map((route) => ({ ...route, protocol: route.protocol?.name ?? null })),
   };
 }

@@ -55,7 +55,9 @@ export function renderPrometheus(relay: Relay): string {
   lines.push(`udp_relay_late_replies_total ${metrics.lateReplies}`);
   header('udp_relay_stray_replies_total', 'counter', 'Replies with no request pending on the device binding they came to: dropped, never relayed.');
   lines.push(`udp_relay_stray_replies_total ${metrics.strayReplies}`);
-  header('udp_relay_refused_total', 'counter', 'Requests the relay could not send upstream, by reason (socket_budget, socket_error).');
+  header('udp_relay_no_reply_expected_total', 'counter', "Datagrams the route's protocol says expect no reply (unacknowledged, or not the protocol's): sent to the ACK backend without holding a binding for an answer.");
+  for (const [port, count] of metrics.noReplyByPort) lines.push(`udp_relay_no_reply_expected_total{port="${port}"} ${count}`);
+  header('udp_relay_refused_total', 'counter', 'Requests the relay could not send upstream, by reason (socket_budget: the whole budget in use; source_budget: the sending address holds its share; route_budget: the route holds its share; socket_error).');
   for (const [reason, count] of metrics.refusedByReason) lines.push(`udp_relay_refused_total{reason="${reason}"} ${count}`);
   header('udp_relay_evicted_bindings_total', 'counter', 'Idle device bindings closed early to make room in the socket budget.');
   lines.push(`udp_relay_evicted_bindings_total ${metrics.evictedBindings}`);

@@ -1,3 +1,5 @@
+import type { DeviceProtocol } from '../protocols/protocol.ts';
+
 /**
  * The relay's configuration as the dual-mirroring spec writes it (routes.json, config.yaml), plus the fan-out spec's
  * N-way targets, primary index, per-target enabled flags and kill switch. Raw files are parsed into `RoutesFile` and
@@ -21,6 +23,12 @@ export interface RouteEntry {
   target?: string;
   customer?: string;
   Device?: string;
+  /**
+   * The devices' protocol on this port (calamp-lmd, teltonika-udp, generic). With it the relay knows which datagrams
+   * expect no reply (unacknowledged reports, junk that does not decode) and sends them without holding a binding
+   * open for an ACK that will never come. Without it every datagram may be answered, as the spec reads.
+   */
+  protocol?: string;
   mirror?: boolean;
   mirror_ip?: string;
   ack_from_mirror?: boolean;
@@ -55,6 +63,8 @@ export interface ResolvedRoute {
   port: number;
   customer: string;
   device: string;
+  /** Decides which datagrams expect a reply; undefined: all of them may. */
+  protocol: DeviceProtocol | undefined;
   mirror: boolean;
   ackSource: BackendType;
   backends: ResolvedBackend[];

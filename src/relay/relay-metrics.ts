@@ -103,6 +103,8 @@ export class RelayMetrics {
   discardedReplies = 0;
   /** Idle bindings given up so a new device could have a socket within the budget. */
   evictedBindings = 0;
+  /** Datagrams the route's protocol says expect no reply, per port: sent without waiting for an ACK. */
+  readonly noReplyByPort = new Map<number, number>();
   /** Requests the relay could not send upstream, by reason (socket_budget, socket_error). */
   readonly refusedByReason = new Map<string, number>();
   readonly recentAckLatenciesMs: number[] = [];
@@ -135,6 +137,10 @@ export class RelayMetrics {
 
   countDeviceAck(port: number): void {
     this.deviceAcksByPort.set(port, (this.deviceAcksByPort.get(port) ?? 0) + 1);
+  }
+
+  countNoReply(port: number): void {
+    this.noReplyByPort.set(port, (this.noReplyByPort.get(port) ?? 0) + 1);
   }
 
   countRefused(reason: string): void {

@@ -169,6 +169,10 @@ export class Relay {
       this.metrics.countDropped('kill_switch');
       return;
     }
+    // A datagram the route's protocol says nobody answers must not hold a device binding open for the whole timeout:
+    // under a flood of junk that is what starves real devices of sockets.
+    const expectsReply = route.protocol === undefined || route.protocol.decode(payload).wantsAck;
+    if (!expectsReply) this.metrics.countNoReply(port);
     // The ACK backend first: fire-and-forget sends are queued after it and never delay it.
     forEachBackendAckFirst(route, (backend, index) => {
       const s = routeSeries[index] as BackendSeries;
@@ -177,11 +181,11 @@ export class Relay {
         this.metrics.countDropped('target_disabled');
         return;
       }
-      if (!backend.ack) {
+      if (!backend.ack || !expectsReply) {
         this.upstream.sendAndForget(backend.ip, port, payload, s);
         return;
       }
-      this.upstream.sendAwaitingAck(backend.ip, port, payload, s, `${device.address}:${device.port}`, (ack) => {
+      this.upstream.sendAwaitingAck(backend.ip, port, payload, s, { ip: device.address, port: device.port, route: port }, (ack) => {
         listener.send(ack, device.port, device.address);
         this.metrics.countDeviceAck(port);
       });

@@ -1,6 +1,7 @@
 import { RelayConfigError } from '../core/errors.ts';
 import { isIpv4 } from '../core/ip-address.ts';
 import type { AppConfig, RelayConfig, ResolvedBackend, ResolvedRoute, RouteEntry, RoutesFile } from './relay-config.ts';
+import { getProtocol, isProtocolName, PROTOCOL_NAMES } from '../protocols/index.ts';
 
 /**
  * Resolves routes.json and config.yaml into the relay's configuration, in the spec's priority order:
@@ -38,7 +39,11 @@ function resolveRoute(entry: RouteEntry, index: number, file: RoutesFile, app: A
     throw invalid(source, undefined, `routes[${index}].port`, `${JSON.stringify(port)} is not a port (1-65535)`);
   }
   for (const field of ['mirror', 'ack_from_mirror'] as const) checkBoolean(source, port, field, entry[field]);
-  const base = { port, customer: String(entry.customer ?? ''), device: String(entry.Device ?? '') };
+  if (entry.protocol !== undefined && !isProtocolName(entry.protocol)) {
+    throw invalid(source, port, 'protocol', `"${String(entry.protocol)}" is not a known protocol (${PROTOCOL_NAMES.join(', ')})`);
+  }
+  const protocol = entry.protocol === undefined ? undefined : getProtocol(entry.protocol);
+  const base = { port, customer: String(entry.customer ?? ''), device: String(entry.Device ?? ''), protocol };
   if (entry.targets !== undefined) return { ...base, ...resolveFanOut(entry, source) };
   if (typeof entry.target !== 'string' || !isIpv4(entry.target)) {
     throw invalid(source, port, 'target', entry.target === undefined ? 'is required' : `"${entry.target}" is not a valid IPv4 address`);

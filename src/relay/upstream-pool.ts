@@ -26,6 +26,9 @@ interface PendingRequest {
  */
 interface Binding {
   key: string;
+  /** The device's address and the route it came in on: what the per-source and per-route shares count. */
+  source: string;
+  route: number;
   socket: dgram.Socket;
   series: BackendSeries;
   connected: boolean;
@@ -47,10 +50,24 @@ interface ForgetSocket {
   series: BackendSeries;
 }
 
+/** A device as the pool knows it: its address and port, and the route port it sent to. */
+export interface DeviceEndpoint {
+  ip: string;
+  port: number;
+  route: number;
+}
+
 export interface UpstreamOptions {
   timeoutMs: number;
   /** Upstream sockets the relay may hold at once (bindings and fire-and-forget sockets). */
   maxSockets: number;
+  /**
+   * Bindings one source address may hold (default: a quarter of the budget). Generous, because a carrier's NAT puts
+   * many devices behind one address, but short of the whole budget, so no one sender takes it all.
+   */
+  maxSocketsPerSource?: number;
+  /** Bindings one route may hold (default: three quarters of the budget): a burst on one route leaves room for the others. */
+  maxSocketsPerRoute?: number;
   /** A binding unused this long is closed and its socket given back (default: 30 s or twice the timeout). */
   idleMs?: number;
   sourceIp?: string;
@@ -74,6 +91,10 @@ export class UpstreamPool {
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly idleTimer: NodeJS.Timeout;
   private readonly maxSockets: number;
+  private readonly maxPerSource: number;
+  private readonly maxPerRoute: number;
+  private readonly bySource = new Map<string, number>();
+  private readonly byRoute = new Map<number, number>();
   private readonly idleMs: number | undefined;
   /** Budget-reached notices, at most one per interval in the log. */
   onBudgetReached: ((open: number, max: number) => void) | undefined;
@@ -88,6 +109,8 @@ export class UpstreamPool {
   ) {
     this.timeoutMs = options.timeoutMs;
     this.maxSockets = options.maxSockets;
+    this.maxPerSource = options.maxSocketsPerSource ?? Math.max(1, Math.floor(options.maxSockets / 4));
+    this.maxPerRoute = options.maxSocketsPerRoute ?? Math.max(1, Math.floor((options.maxSockets * 3) / 4));
     this.idleMs = options.idleMs;
     this.sourceIp = options.sourceIp;
     this.sweepTimer = setInterval(() => this.expireWaiting(), SWEEP_INTERVAL_MS);
@@ -119,9 +142,9 @@ export class UpstreamPool {
   }
 
   /** Sends to the ACK backend on the device's binding; its reply goes to `reply`, the outcome onto `series`. */
-  sendAwaitingAck(ip: string, port: number, payload: Buffer, series: BackendSeries, device: string, reply: (ack: Buffer) => void): void {
+  sendAwaitingAck(ip: string, port: number, payload: Buffer, series: BackendSeries, device: DeviceEndpoint, reply: (ack: Buffer) => void): void {
     series.issued++;
-    const binding = this.bindingFor(`${device}>${ip}:${port}`, ip, port, series, reply);
+    const binding = this.bindingFor(device, ip, port, series, reply);
     if (binding === undefined) return;
     const request: PendingRequest = { binding, sentNs: process.hrtime.bigint(), series, settled: false };
     binding.pending.push(request);
@@ -168,7 +191,8 @@ export class UpstreamPool {
     this.forget.clear();
   }
 
-  private bindingFor(key: string, ip: string, port: number, series: BackendSeries, reply: (ack: Buffer) => void): Binding | undefined {
+  private bindingFor(device: DeviceEndpoint, ip: string, port: number, series: BackendSeries, reply: (ack: Buffer) => void): Binding | undefined {
+    const key = `${device.ip}:${device.port}>${ip}:${port}`;
     const existing = this.bindings.get(key);
     if (existing !== undefined && !existing.closed) {
       // Most recently used last: the eviction scan starts from the least recently used.
@@ -179,16 +203,21 @@ export class UpstreamPool {
       existing.reply = reply;
       return existing;
     }
-    if (this.open >= this.maxSockets && !this.evictIdleBinding()) {
+    // A share reached first gives up one of that sender's (or route's) own idle bindings, so one source or one route
+    // can never take the whole budget, and within its share it is served as before.
+    const refusal = this.makeRoom(device);
+    if (refusal !== undefined) {
       series.record('dial_failed', 0);
-      series.lastError = `upstream socket budget (${this.maxSockets}) reached`;
-      this.metrics.countRefused('socket_budget');
-      this.onBudgetReached?.(this.open, this.maxSockets);
+      series.lastError = refusal.message;
+      this.metrics.countRefused(refusal.reason);
+      if (refusal.reason === 'socket_budget') this.onBudgetReached?.(this.open, this.maxSockets);
       return undefined;
     }
     const socket = this.createSocket(ip, port, series);
     if (socket === undefined) return undefined;
-    const binding: Binding = { key, socket, series, connected: false, backlog: [], closed: false, pending: [], reply, lastUsedMs: Date.now(), lastTimeoutMs: 0 };
+    const binding: Binding = { key, source: device.ip, route: device.route, socket, series, connected: false, backlog: [], closed: false, pending: [], reply, lastUsedMs: Date.now(), lastTimeoutMs: 0 };
+    this.bySource.set(device.ip, (this.bySource.get(device.ip) ?? 0) + 1);
+    this.byRoute.set(device.route, (this.byRoute.get(device.route) ?? 0) + 1);
     socket.on('message', (payload) => this.receive(binding, payload));
     socket.on('error', (error) => this.fail(binding, error));
     connect(binding, ip, port, this.sourceIp);
@@ -196,11 +225,31 @@ export class UpstreamPool {
     return binding;
   }
 
-  /** Gives up the least recently used binding with nothing pending; false when none of the oldest is idle. */
-  private evictIdleBinding(): boolean {
+  /** Room for one more binding of this device, or why there is none. */
+  private makeRoom(device: DeviceEndpoint): { reason: string; message: string } | undefined {
+    if ((this.bySource.get(device.ip) ?? 0) >= this.maxPerSource && !this.evictIdleBinding((b) => b.source === device.ip)) {
+      return { reason: 'source_budget', message: `source ${device.ip} holds its share of upstream sockets (${this.maxPerSource})` };
+    }
+    if ((this.byRoute.get(device.route) ?? 0) >= this.maxPerRoute && !this.evictIdleBinding((b) => b.route === device.route)) {
+      return { reason: 'route_budget', message: `route ${device.route} holds its share of upstream sockets (${this.maxPerRoute})` };
+    }
+    if (this.open >= this.maxSockets && !this.evictIdleBinding()) {
+      return { reason: 'socket_budget', message: `upstream socket budget (${this.maxSockets}) reached` };
+    }
+    return undefined;
+  }
+
+  /**
+   * Gives up the least recently used binding (of those `which` accepts) with nothing pending; false when none of the
+   * oldest is idle. The scan is bounded: the packet path never walks the whole table.
+   */
+  private evictIdleBinding(which: (binding: Binding) => boolean = () => true): boolean {
     let scanned = 0;
+    let matched = 0;
     for (const binding of this.bindings.values()) {
-      if (++scanned > EVICTION_SCAN) break;
+      if (++scanned > 16 * EVICTION_SCAN || matched > EVICTION_SCAN) break;
+      if (!which(binding)) continue;
+      matched++;
       if (binding.pending.length > 0) continue;
       this.dropBinding(binding);
       this.metrics.evictedBindings++;
@@ -323,7 +372,10 @@ export class UpstreamPool {
   }
 
   private dropBinding(binding: Binding): void {
+    if (this.bindings.get(binding.key) !== binding) return;
     this.bindings.delete(binding.key);
+    decrement(this.bySource, binding.source);
+    decrement(this.byRoute, binding.route);
     this.closeSocket(binding);
   }
 
@@ -357,6 +409,12 @@ function connect(target: { socket: dgram.Socket; connected: boolean; backlog: ((
 function whenConnected(target: { connected: boolean; backlog: (() => void)[] }, send: () => void): void {
   if (target.connected) send();
   else target.backlog.push(send);
+}
+
+function decrement<K>(counts: Map<K, number>, key: K): void {
+  const count = (counts.get(key) ?? 0) - 1;
+  if (count > 0) counts.set(key, count);
+  else counts.delete(key);
 }
 
 function elapsedMs(sinceNs: bigint): number {

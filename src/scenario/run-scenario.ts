@@ -237,7 +237,8 @@ function relayRoutes(spec: ScenarioSpec, addresses: Addresses, ports: readonly n
   const relay = spec.relay as Extract<ScenarioSpec['relay'], { kind: 'builtin' }>;
   const primary = addresses.backends.get('primary');
   const mirror = addresses.backends.get('mirror');
-  const labels = { customer: relay.customer, Device: relay.device };
+  // The scenario's protocol tells the relay which datagrams expect no reply, as an operator's routes file would.
+  const labels = { customer: relay.customer, Device: relay.device, protocol: spec.protocol };
   if (primary === undefined || spec.backends.some((b) => b.role.startsWith('target-'))) {
     const targets = spec.backends.map((b) => ({ ip: addresses.backends.get(b.role) as string }));
     return { globals: relay.globals, routes: ports.map((port) => ({ port, targets, primary_index: 0, ...labels })) };
