@@ -2,6 +2,7 @@
 import { benchAnalyse } from './analyse.ts';
 import { benchImport } from './import.ts';
 import { benchRelay } from './relay.ts';
+import { benchRelayFaults } from './relay-faults.ts';
 import { benchReplay } from './replay.ts';
 import { benchTap } from './tap.ts';
 
@@ -9,6 +10,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   import: benchImport,
   replay: benchReplay,
   relay: benchRelay,
+  'relay-faults': benchRelayFaults,
   analyse: benchAnalyse,
   tap: benchTap,
 };

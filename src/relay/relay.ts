@@ -171,7 +171,8 @@ export class Relay {
     }
     // A datagram the route's protocol says nobody answers must not hold a device binding open for the whole timeout:
     // under a flood of junk that is what starves real devices of sockets.
-    const expectsReply = route.protocol === undefined || route.protocol.decode(payload).wantsAck;
+    const decoded = route.protocol?.decode(payload);
+    const expectsReply = decoded === undefined || decoded.wantsAck;
     if (!expectsReply) this.metrics.countNoReply(port);
     // The ACK backend first: fire-and-forget sends are queued after it and never delay it.
     forEachBackendAckFirst(route, (backend, index) => {
@@ -185,10 +186,20 @@ export class Relay {
         this.upstream.sendAndForget(backend.ip, port, payload, s);
         return;
       }
-      this.upstream.sendAwaitingAck(backend.ip, port, payload, s, { ip: device.address, port: device.port, route: port }, (ack) => {
-        listener.send(ack, device.port, device.address);
-        this.metrics.countDeviceAck(port);
-      });
+      const protocol = route.protocol;
+      const match = protocol === undefined ? undefined : { requestKey: decoded?.matchKey, ackKey: (ack: Buffer) => protocol.decodeAck(ack).matchKey };
+      this.upstream.sendAwaitingAck(
+        backend.ip,
+        port,
+        payload,
+        s,
+        { ip: device.address, port: device.port, route: port },
+        (ack) => {
+          listener.send(ack, device.port, device.address);
+          this.metrics.countDeviceAck(port);
+        },
+        match,
+      );
     });
   }
 

@@ -15,6 +15,8 @@ type Failure = 'timeout' | 'write_failed' | 'read_failed' | 'dial_failed';
 /** A request to the ACK backend, waiting for its reply on its device's binding. */
 interface PendingRequest {
   binding: Binding;
+  /** The protocol's key tying the request to its ACK (CalAmp: the sequence number); undefined: first come, first served. */
+  matchKey: string | undefined;
   sentNs: bigint;
   series: BackendSeries;
   settled: boolean;
@@ -36,6 +38,8 @@ interface Binding {
   closed: boolean;
   pending: PendingRequest[];
   reply: (ack: Buffer) => void;
+  /** Reads the protocol's match key off a reply, where the route has a protocol. */
+  ackKey: ((ack: Buffer) => string | undefined) | undefined;
   lastUsedMs: number;
   /** When a request on it last timed out: a reply with none pending soon after is late, otherwise stray. */
   lastTimeoutMs: number;
@@ -141,12 +145,25 @@ export class UpstreamPool {
     return queued;
   }
 
-  /** Sends to the ACK backend on the device's binding; its reply goes to `reply`, the outcome onto `series`. */
-  sendAwaitingAck(ip: string, port: number, payload: Buffer, series: BackendSeries, device: DeviceEndpoint, reply: (ack: Buffer) => void): void {
+  /**
+   * Sends to the ACK backend on the device's binding; its reply goes to `reply`, the outcome onto `series`. With a
+   * `match` (the route's protocol), a reply answers the pending request with the same key, so an ACK that comes after
+   * its request timed out is dropped as late instead of answering the device's next request.
+   */
+  sendAwaitingAck(
+    ip: string,
+    port: number,
+    payload: Buffer,
+    series: BackendSeries,
+    device: DeviceEndpoint,
+    reply: (ack: Buffer) => void,
+    match?: { requestKey: string | undefined; ackKey: (ack: Buffer) => string | undefined },
+  ): void {
     series.issued++;
     const binding = this.bindingFor(device, ip, port, series, reply);
     if (binding === undefined) return;
-    const request: PendingRequest = { binding, sentNs: process.hrtime.bigint(), series, settled: false };
+    binding.ackKey = match?.requestKey === undefined ? undefined : match.ackKey;
+    const request: PendingRequest = { binding, matchKey: match?.requestKey, sentNs: process.hrtime.bigint(), series, settled: false };
     binding.pending.push(request);
     this.waiting.push(request);
     series.inFlight++;
@@ -215,7 +232,7 @@ export class UpstreamPool {
     }
     const socket = this.createSocket(ip, port, series);
     if (socket === undefined) return undefined;
-    const binding: Binding = { key, source: device.ip, route: device.route, socket, series, connected: false, backlog: [], closed: false, pending: [], reply, lastUsedMs: Date.now(), lastTimeoutMs: 0 };
+    const binding: Binding = { key, source: device.ip, route: device.route, socket, series, connected: false, backlog: [], closed: false, pending: [], reply, ackKey: undefined, lastUsedMs: Date.now(), lastTimeoutMs: 0 };
     this.bySource.set(device.ip, (this.bySource.get(device.ip) ?? 0) + 1);
     this.byRoute.set(device.route, (this.byRoute.get(device.route) ?? 0) + 1);
     socket.on('message', (payload) => this.receive(binding, payload));
@@ -305,8 +322,7 @@ export class UpstreamPool {
 
   private receive(binding: Binding, payload: Buffer): void {
     binding.lastUsedMs = Date.now();
-    let request = binding.pending.shift();
-    while (request !== undefined && request.settled) request = binding.pending.shift();
+    const request = this.takeAnswered(binding, payload);
     if (request === undefined) {
       // Nothing waits on this device's binding: the answer to a request that timed out, or one nobody asked for.
       // Dropped either way; it can only ever have gone to this device.
@@ -316,6 +332,15 @@ export class UpstreamPool {
     }
     this.settle(request, 'success');
     binding.reply(payload);
+  }
+
+  /** The pending request this reply answers: the one with its match key, else (no protocol) the oldest. */
+  private takeAnswered(binding: Binding, payload: Buffer): PendingRequest | undefined {
+    while (binding.pending[0]?.settled === true) binding.pending.shift();
+    const key = binding.ackKey?.(payload);
+    if (key === undefined) return binding.pending.shift();
+    const index = binding.pending.findIndex((r) => !r.settled && r.matchKey === key);
+    return index < 0 ? undefined : binding.pending.splice(index, 1)[0];
   }
 
   private fail(binding: Binding, error: Error): void {

@@ -94,6 +94,27 @@ describe('relay socket budget under floods (real sockets)', () => {
     });
   });
 
+  it('with the route\'s protocol, an ACK that comes after its request timed out is dropped, not given to the device\'s next request', async () => {
+    await withTempDir(async (dir) => {
+      // The primary answers after 1 s, the relay waits 600 ms: every ACK is late. The second request is sent as the
+      // first times out, so it is still waiting when the first one's ACK comes (at 1 s); without the protocol that
+      // late ACK would answer it.
+      rig = await startRelayRig(dir, {
+        relayIp: '127.0.8.4',
+        ports: [PORT + 3],
+        timeoutMs: 600,
+        backends: [{ ip: '127.0.8.41', faults: { latencyMs: 1000 } }],
+        routes: { routes: [{ port: PORT + 3, target: '127.0.8.41', protocol: 'calamp-lmd' }] },
+      });
+      const [device] = await openClients(['127.0.12.1']);
+      await device!.send(report('4000000001', 1, 1), PORT + 3, rig.relayIp);
+      await waitFor(async () => /status="timeout"\} 1/.test(await rig!.metricsText()), 'the first request to time out');
+      await device!.send(report('4000000001', 2, 1), PORT + 3, rig.relayIp);
+      await waitFor(async () => counter(await rig!.metricsText(), 'udp_relay_late_replies_total') === 2, 'both late ACKs to be counted');
+      expect(device!.replies).toHaveLength(0);
+    });
+  });
+
   it('refuses a route protocol it does not know, naming the route and the field', async () => {
     await withTempDir(async (dir) => {
       await expect(

@@ -47,7 +47,9 @@ const messages = (result: ScenarioResult): string => result.analysis.findings.ma
 
 describe('the verdict catches relay faults (fault-injecting relay, simulated backends)', () => {
   it('a relay that delays every ACK to the devices by 300 ms: NO-GO on relay-added latency', async () => {
-    const result = await runThroughFaultRelay('delay', 161, '--ack-delay-ms 300');
+    // The relay-added latency is judged on its default bounds; the backends' own latency on bounds load cannot reach,
+    // so a busy machine cannot add a warning against a backend that answered in time.
+    const result = await runThroughFaultRelay('delay', 161, '--ack-delay-ms 300', { thresholds: { ack_latency_p95_ms: LOAD_PROOF_THRESHOLDS.ack_latency_p95_ms } });
     expect(result.analysis.verdict, messages(result)).toBe('NO_GO');
     expect(critical(result, 'relay_added_latency_p95_ms'), messages(result)).toBe(true);
     // The backends answered in time: neither is blamed.
