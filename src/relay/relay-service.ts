@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { describeError, RelayConfigError } from '../core/errors.ts';
+import { describeError, NetworkError, RelayConfigError } from '../core/errors.ts';
 import { watchRoutesFile } from './config-watcher.ts';
 import { startDebugServer } from './debug-server.ts';
 import { loadAppConfig, loadRelayConfig } from './load-config.ts';
@@ -7,6 +7,9 @@ import type { AppConfig } from './relay-config.ts';
 import type { RelayLog } from './relay-log.ts';
 import { DEFAULT_MAX_UPSTREAM_SOCKETS, Relay } from './relay.ts';
 import { raiseFileLimit, socketBudget } from './file-limit.ts';
+
+/** How many times a version refused for a port that would not bind is tried again, a second apart. */
+const BIND_RETRIES = 60;
 
 export const RELAY_VERSION = '1.0.0';
 
@@ -30,6 +33,8 @@ export interface RelayServiceOptions {
  */
 export class RelayService {
   private reloading: Promise<void> = Promise.resolve();
+  private retryTimer: NodeJS.Timeout | undefined;
+  private bindRetries = 0;
   private stopWatching: () => void = () => undefined;
   private onSighup: (() => void) | undefined;
 
@@ -84,20 +89,35 @@ export class RelayService {
     }
   }
 
-  /** Re-reads the routes file; reloads are serialized, so two quick edits apply in order. */
+  /**
+   * Re-reads the routes file; reloads are serialized, so two quick edits apply in order. A version refused because a
+   * port could not be bound (still held by another process, or by the kernel) is valid and may bind later: it is
+   * retried every second, up to a minute, and each refusal says so at /debug/config.
+   */
   reload(source: string): Promise<void> {
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const attempt = source === 'retry' ? this.bindRetries + 1 : 0;
     this.reloading = this.reloading.then(async () => {
       try {
         const config = await loadRelayConfig(this.routesPath, this.app);
         await this.relay.apply(config, source);
+        this.bindRetries = 0;
       } catch (error) {
-        this.relay.reject(source, describeError(error));
+        const retry = error instanceof NetworkError && attempt < BIND_RETRIES;
+        this.relay.reject(source, retry ? `${describeError(error)}; retrying in 1 s (attempt ${attempt + 1} of ${BIND_RETRIES})` : describeError(error));
+        this.bindRetries = attempt;
+        if (retry) {
+          this.retryTimer = setTimeout(() => void this.reload('retry'), 1000);
+          this.retryTimer.unref();
+        }
       }
     });
     return this.reloading;
   }
 
   async stop(): Promise<void> {
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.stopWatching();
     if (this.onSighup !== undefined) process.removeListener('SIGHUP', this.onSighup);
     // Keep-alive connections (undici keeps them) would hold close() open: end them as it starts.

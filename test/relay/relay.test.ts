@@ -1,3 +1,4 @@
+import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildCalampMessage, calampLmd } from '../../src/protocols/calamp-lmd.ts';
 import { UdpClient } from '../helpers/udp-client.ts';
@@ -228,6 +229,22 @@ describe('reference relay: an ACK reaches only the device that asked', () => {
       expect(rig.service.relay.lastRejection).toBeNull();
       await exchange(rig, 3, PORT + 2);
       expect(rig.device.replies).toHaveLength(3);
+    });
+  });
+
+  it('a reload whose port is held by another socket says so at /debug/config and binds once the port is free', async () => {
+    await withTempDir(async (dir) => {
+      const routes = { routes: [{ port: PORT, target: '127.0.4.31' }] };
+      rig = await startRelayRig(dir, { relayIp: '127.0.4.3', ports: [PORT, PORT + 4], timeoutMs: 2000, backends: [{ ip: '127.0.4.31' }], routes });
+      const blocker = dgram.createSocket('udp4');
+      await new Promise<void>((resolve) => blocker.bind(PORT + 4, '127.0.4.3', resolve));
+      await rig.rewriteRoutes({ routes: [...routes.routes, { port: PORT + 4, target: '127.0.4.31' }] });
+      const config = await rig.debug<{ lastRejection: { error: string } | null }>('/debug/config');
+      expect(config.lastRejection?.error).toMatch(/cannot listen on 127\.0\.4\.3:24604.*retrying in 1 s/);
+      await new Promise<void>((resolve) => blocker.close(resolve));
+      await waitFor(() => rig!.service.relay.ports.includes(PORT + 4), 'the retried reload to bind the freed port');
+      await exchange(rig, 2, PORT + 4);
+      expect(rig.device.replies).toHaveLength(2);
     });
   });
 });
