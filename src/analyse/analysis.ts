@@ -1,3 +1,4 @@
+import { formatDurationMs } from '../core/format.ts';
 import type { RunRecord } from '../store/runs.ts';
 import type { MetricStatus, Threshold, ThresholdConfig } from './thresholds.ts';
 
@@ -167,9 +168,9 @@ export function formatMetricValue(value: number | null, unit: MetricUnit): strin
     case 'ratio':
       return `${(value * 100).toFixed(value !== 0 && Math.abs(value) < 0.001 ? 4 : 2)}%`;
     case 'ms':
-      return `${value.toFixed(value < 10 ? 2 : 1)} ms`;
+      return formatDurationMs(value);
     case 'us':
-      return `${value.toFixed(0)} µs`;
+      return formatDurationMs(value / 1000);
     case 'pps':
       return `${Math.round(value)} pps`;
     case 'count':

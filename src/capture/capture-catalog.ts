@@ -1,4 +1,5 @@
 import { StoreLookupError } from '../core/errors.ts';
+import { checkName } from '../core/names.ts';
 import { ownerAlive, ownerOf, thisProcess } from '../store/owner.ts';
 import { loadSql } from '../store/sql-file.ts';
 import { num, str, type Row, type Store } from '../store/store.ts';
@@ -48,6 +49,7 @@ export async function deleteCapture(store: Store, name: string): Promise<void> {
  * Route ports known up front are stored at once, so a capture whose writer is killed can still be replayed.
  */
 export async function createCapture(store: Store, name: string, source: string, routePorts: readonly number[] = []): Promise<number> {
+  checkName(name, 'capture name');
   if (await captureExists(store, name)) {
     throw new StoreLookupError(
       `capture "${name}" is already in ${store.path}; choose another --name or pass --replace`,

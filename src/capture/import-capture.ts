@@ -1,6 +1,7 @@
 import { basename, extname } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { isParityError, UsageError, type ParityError } from '../core/errors.ts';
+import { toSafeName } from '../core/names.ts';
 import { createProgress } from '../core/progress.ts';
 import { CapturePacketWriter } from '../store/capture-packet-writer.ts';
 import type { Store } from '../store/store.ts';
@@ -72,7 +73,7 @@ async function withImportMemoryLimit<T>(store: Store, fn: () => Promise<T>): Pro
 function groupFiles({ files, name }: ImportOptions): { name: string; files: string[] }[] {
   if (files.length === 0) throw new UsageError('import needs at least one capture file');
   if (name !== undefined) return [{ name, files: [...files] }];
-  return files.map((file) => ({ name: basename(file, extname(file)), files: [file] }));
+  return files.map((file) => ({ name: toSafeName(basename(file, extname(file))), files: [file] }));
 }
 
 async function importGroup(

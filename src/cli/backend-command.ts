@@ -6,7 +6,7 @@ import { getProtocol, PROTOCOL_NAMES } from '../protocols/index.ts';
 import { ObservationWriter } from '../store/observation-writer.ts';
 import { createRun, finishRun, listRuns } from '../store/runs.ts';
 import { Store } from '../store/store.ts';
-import { parseDurationMs, parseFraction, parseInteger, parseListen, parseVersion } from './option-parsers.ts';
+import { parseDurationMs, parseFraction, parseInteger, parseListen, parseName, parseVersion } from './option-parsers.ts';
 import { printJson, printNote, printTable } from './output.ts';
 import { waitForStop } from './shutdown.ts';
 
@@ -46,7 +46,7 @@ export function registerBackendCommand(program: Command): void {
     .option('--crash-after <duration>', 'close the socket after this long', parseDurationMs)
     .option('--seed <n>', 'seed of the fault dice', parseInteger)
     .option('--db <path>', 'record observations in this store (not one another process has open)')
-    .option('--run <name>', 'run to record the observations under (with --db)')
+    .option('--run <name>', 'run to record the observations under (with --db)', parseName)
     .option('--duration <duration>', 'stop after this long (default: until Ctrl-C)', parseDurationMs)
     .option('--json', 'print the counters as JSON when stopping')
     .addHelpText(

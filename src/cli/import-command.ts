@@ -3,7 +3,7 @@ import { EXIT_BAD_INPUT } from '../core/errors.ts';
 import { formatCount, formatPorts } from '../core/format.ts';
 import { importCaptures, type ImportedCapture } from '../capture/import-capture.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
-import { parsePortList } from './option-parsers.ts';
+import { parseName, parsePortList } from './option-parsers.ts';
 import { printError, printJson, printTable } from './output.ts';
 
 interface ImportFlags {
@@ -20,7 +20,7 @@ export function registerImportCommand(program: Command): void {
     .description('read pcap / pcapng captures into the store (tables captures, capture_packets)')
     .argument('<file...>', 'capture files (pcap, nanosecond pcap, pcapng)')
     .option('--db <path>', 'DuckDB store file', DEFAULT_STORE_PATH)
-    .option('--name <name>', 'capture name (default: the file name); with several files, one capture made of all')
+    .option('--name <name>', 'capture name (default: the file name, other characters than letters, digits, . _ - made -); with several files, one capture made of all', parseName)
     .option('--port <ports>', 'keep only UDP to or from these ports, which are the route ports (e.g. 20500,20501)', parsePortList)
     .option('--replace', 'replace a capture of the same name')
     .option('--json', 'print the result as JSON')

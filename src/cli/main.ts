@@ -22,7 +22,8 @@ export function buildProgram(): Command {
   const program = new Command('parity')
     .description('Capture-and-replay parity testing for mirroring UDP relays: record, replay, analyse, report.')
     .version(process.env.npm_package_version ?? '0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
+    // Commander's own error text (two lines, its own style) is not printed: main() words it as every other error.
+    .configureOutput({ writeErr: () => undefined })
     .exitOverride();
   registerImportCommand(program);
   registerCapturesCommand(program);
@@ -51,6 +52,9 @@ async function main(argv: readonly string[]): Promise<number> {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') {
         return 0;
       }
+      const command = program.commands.find((c) => c.name() === argv[2])?.name();
+      const message = error.message.replace(/^error: /, '').replace(/\s+/g, ' ').trim();
+      printError(`${message} (see parity ${command === undefined ? '' : `${command} `}--help)`);
       return EXIT_BAD_INPUT;
     }
     printError(describeError(error));
@@ -59,4 +63,12 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// `parity ... | head` closes the pipe early: that is the reader's choice, not an error worth a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    // eslint-disable-next-line no-restricted-properties -- nothing more can be written: end now, with the status so far
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
 process.exitCode = await main(process.argv);

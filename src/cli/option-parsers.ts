@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { isSafeName, NAME_RULE } from '../core/names.ts';
 
 /** `20500,20501` -> [20500, 20501]; ports are 1-65535. */
 export function parsePortList(value: string): number[] {
@@ -63,4 +64,10 @@ export function parseInteger(value: string): number {
   const number = Number(value);
   if (!Number.isSafeInteger(number)) throw new InvalidArgumentError(`"${value}" is not an integer`);
   return number;
+}
+
+/** A run or capture name: it becomes a folder name and appears in every report, so it keeps to a safe set. */
+export function parseName(value: string): string {
+  if (!isSafeName(value)) throw new InvalidArgumentError(`"${value}" is not a usable name: use ${NAME_RULE}`);
+  return value;
 }

@@ -6,7 +6,7 @@ import { UsageError } from '../core/errors.ts';
 import { formatCount } from '../core/format.ts';
 import { getProtocol, PROTOCOL_NAMES } from '../protocols/index.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
-import { parseDurationMs, parseInteger } from './option-parsers.ts';
+import { parseDurationMs, parseInteger, parseName } from './option-parsers.ts';
 import { printJson, printNote, printTable } from './output.ts';
 import { waitForStop } from './shutdown.ts';
 
@@ -50,8 +50,8 @@ export function registerRecordCommand(program: Command): void {
     .option('--iface <name>', 'capture live on this interface with tcpdump (needs root or capture rights)')
     .option('--filter <expr>', 'tcpdump filter for --iface', 'udp')
     .option('--topology <file>', 'with --iface: YAML naming the relay and backend addresses, to give each packet its leg')
-    .option('--capture <name>', 'record into a capture (to replay later)')
-    .option('--run <name>', 'record into a run\'s observations (to analyse directly)')
+    .option('--capture <name>', 'record into a capture (to replay later)', parseName)
+    .option('--run <name>', 'record into a run\'s observations (to analyse directly)', parseName)
     .option('--leg <leg>', 'with --tap --run: the leg the taps sit on (device>relay, relay>primary, relay>mirror)', 'device>relay')
     .option('--protocol <name>', `device protocol, for match keys (${PROTOCOL_NAMES.join(', ')})`, 'calamp-lmd')
     .option('--db <path>', 'DuckDB store file', DEFAULT_STORE_PATH)

@@ -1,12 +1,12 @@
 import { Option, type Command } from 'commander';
 import { UsageError } from '../core/errors.ts';
-import { formatCount, formatDurationSec } from '../core/format.ts';
+import { formatCount, formatDurationMs, formatDurationSec } from '../core/format.ts';
 import { createProgress } from '../core/progress.ts';
 import { getProtocol, PROTOCOL_NAMES } from '../protocols/index.ts';
 import { parseRamp, parseRatePps, parseSpeed, type Pace, type ReplayPlan } from '../replay/replay-plan.ts';
 import { replayCapture, type ReplayResult } from '../replay/replayer.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
-import { parseDurationMs, parseFraction, parseInteger } from './option-parsers.ts';
+import { parseDurationMs, parseFraction, parseInteger, parseName } from './option-parsers.ts';
 import { printJson, printTable } from './output.ts';
 
 interface ReplayFlags {
@@ -46,7 +46,7 @@ export function registerReplayCommand(program: Command): void {
     .addOption(new Option('--ack-timeout <duration>', 'how long to wait for outstanding ACKs after the last send, e.g. 500ms').argParser(parseDurationMs).default(2000, '2s'))
     .option('--protocol <name>', `device protocol (${PROTOCOL_NAMES.join(', ')})`, 'calamp-lmd')
     .option('--db <path>', 'DuckDB store file', DEFAULT_STORE_PATH)
-    .option('--run <name>', 'name of the run (default: <capture>-replay-N)')
+    .option('--run <name>', 'name of the run (default: <capture>-replay-N)', parseName)
     .option('--relay-debug <url>', 'the relay\'s debug base URL (e.g. http://127.0.0.1:8765): its /debug/* and /metrics are polled for its self-report')
     .option('--json', 'print the run summary as JSON')
     .addHelpText(
@@ -112,7 +112,7 @@ async function runReplay(capture: string, flags: ReplayFlags): Promise<ReplayRes
         ...(flags.relayDebug !== undefined && { relayDebugUrl: flags.relayDebug }),
         signal: abort.signal,
         onProgress: (p) =>
-          progress.update(p.sent, p.planned, `${formatCount(p.sent)} sent, ${Math.round(p.ratePps)} pps, ${formatCount(p.acks)} ACKs, p99 late ${p.latenessP99Us.toFixed(0)} µs`),
+          progress.update(p.sent, p.planned, `${formatCount(p.sent)} sent, ${Math.round(p.ratePps)} pps, ${formatCount(p.acks)} ACKs, p99 late ${formatDurationMs(p.latenessP99Us / 1000)}`),
       }),
     );
   } finally {
@@ -135,9 +135,9 @@ function printSummary({ runName, status, stats }: ReplayResult): void {
         formatDurationSec(stats.durationSec),
         stats.askedRatePps === null ? stats.pace : `${Math.round(stats.askedRatePps)} pps`,
         `${Math.round(stats.achievedRatePps)} pps`,
-        `${stats.lateness.p50Us} µs`,
-        `${stats.lateness.p99Us} µs`,
-        `${stats.lateness.maxUs} µs`,
+        formatDurationMs(stats.lateness.p50Us / 1000),
+        formatDurationMs(stats.lateness.p99Us / 1000),
+        formatDurationMs(stats.lateness.maxUs / 1000),
       ],
     ],
   );

@@ -32,3 +32,9 @@ export function formatPorts(ports: readonly number[], max = 6): string {
   if (ports.length <= max) return ports.join(',');
   return `${ports.slice(0, max).join(',')},... (${ports.length} ports)`;
 }
+
+/** One rule for every latency and lateness shown anywhere: µs below 1 ms, ms from there on. */
+export function formatDurationMs(ms: number): string {
+  if (Math.abs(ms) < 1) return `${(ms * 1000).toFixed(0)} µs`;
+  return `${ms.toFixed(Math.abs(ms) < 10 ? 2 : 1)} ms`;
+}

@@ -1,7 +1,8 @@
-import { formatMetricValue, type Analysis, type MismatchSample } from '../analyse/analysis.ts';
+import { formatMetricValue, metricLabel, type Analysis, type MismatchSample } from '../analyse/analysis.ts';
 import { describePace, type Pace } from '../replay/replay-plan.ts';
 import type { ChartData } from './report-data.ts';
 import { SUMMARY_COLUMNS, summaryRows, VERDICT_WORDS, verdictLine } from './summary-rows.ts';
+import { describeBackendSettings } from './backend-settings.ts';
 import { barChart, escapeXml, lineChart } from './svg-chart.ts';
 
 const STYLE = `
@@ -12,7 +13,8 @@ main{max-width:1100px;margin:0 auto;padding:24px}
 .GO{background:#1e8e3e}.GO_WITH_WARNINGS{background:#e37400}.NO_GO{background:#c5221f}
 section{background:#fff;border-radius:8px;padding:16px 20px;margin:16px 0;box-shadow:0 1px 2px rgba(0,0,0,.08)}
 h2{font-size:18px;margin:0 0 12px}
-table{border-collapse:collapse;width:100%}th,td{padding:5px 8px;border-bottom:1px solid #e3e6ea;text-align:right;white-space:nowrap}
+table{border-collapse:collapse;width:100%;font-size:13px}th,td{padding:5px 6px;border-bottom:1px solid #e3e6ea;text-align:right;white-space:nowrap}
+th{white-space:normal;vertical-align:bottom}td:first-child{white-space:normal}
 th:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left}
 td.healthy{color:#1e8e3e}td.warning{background:#fff4e0;color:#8a4b00;font-weight:600}td.critical{background:#fde8e7;color:#a50e0e;font-weight:700}
 dl{display:grid;grid-template-columns:180px 1fr;gap:4px 12px;margin:0}dt{color:#5f6b7a}dd{margin:0}
@@ -21,18 +23,26 @@ ul.findings li.critical{color:#a50e0e}ul.findings li.warning{color:#8a4b00}
 .chart-title{font-weight:600;font-size:14px}.tick,.legend{font-size:11px;fill:#5f6b7a}.label{font-size:12px;fill:#1d2433}
 .grid{stroke:#eceff3}.axis{stroke:#8a94a3}.chart-empty{fill:#8a94a3}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;word-break:break-all}
+.table-wrap{max-width:100%;overflow-x:auto}
+td.ack{text-align:left;white-space:normal;overflow-wrap:anywhere;width:38%}td.ack span{display:inline-block;margin-right:6px}
+dd{overflow-wrap:anywhere}
 .diff{background:#fde8e7;color:#a50e0e;font-weight:700}
 `;
 
 function table(head: string[], rows: string[][]): string {
-  return `<table><thead><tr>${head.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.join('')}</tr>`).join('')}</tbody></table>`;
+  return `<div class="table-wrap"><table><thead><tr>${head.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.join('')}</tr>`).join('')}</tbody></table></div>`;
 }
 
 function tested(analysis: Analysis): string {
   const plan = (analysis.run.plan ?? {}) as { pace?: Pace; loops?: number; sample?: number; durationMs?: number };
   const topology = (analysis.run.topology ?? {}) as { backends?: { role: string; ip: string; faults?: unknown }[]; relay?: unknown };
-  const backends = (topology.backends ?? []).map((b) => `${b.role} ${b.ip}${b.faults === undefined ? '' : ` (${JSON.stringify(b.faults)})`}`);
-  const thresholds = Object.entries(analysis.thresholds.defaults).map(([m, t]) => `${m}: warning ${t.warning}, critical ${t.critical}`);
+  const backends = (topology.backends ?? []).map((b) => `${b.role} ${b.ip}${b.faults === undefined ? '' : ` (${describeBackendSettings(b.faults)})`}`);
+  const units = new Map(analysis.metrics.map((m) => [m.metric, m.unit]));
+  const bound = (metric: string, value: number): string => {
+    const unit = units.get(metric);
+    return unit === undefined ? String(value) : formatMetricValue(value, unit);
+  };
+  const thresholds = Object.entries(analysis.thresholds.defaults).map(([m, t]) => `${metricLabel(m)}: warning ${bound(m, t.warning)}, critical ${bound(m, t.critical)}`);
   const items: [string, string][] = [
     ['run', `${analysis.run.name} (${analysis.run.status}, started ${analysis.run.startedAt})`],
     ['capture', analysis.captureName ?? '-'],
@@ -57,8 +67,8 @@ function mismatchTable(samples: readonly MismatchSample[], reference: string): s
     return [
       `<td>${s.route}</td>`,
       `<td>${escapeXml(s.device)}</td>`,
-      `<td style="text-align:left"><code>${escapeXml(s.referenceHex)}</code><br>${decoded(s.referenceFields)}</td>`,
-      `<td style="text-align:left"><code>${escapeXml(s.otherHex)}</code><br>${decoded(s.otherFields)}</td>`,
+      `<td class="ack"><code>${escapeXml(s.referenceHex)}</code><br>${decoded(s.referenceFields)}</td>`,
+      `<td class="ack"><code>${escapeXml(s.otherHex)}</code><br>${decoded(s.otherFields)}</td>`,
       `<td class="critical">${escapeXml(s.differingFields.join(', '))}</td>`,
     ];
   });
@@ -80,10 +90,10 @@ export function renderHtmlReport(analysis: Analysis, charts: ChartData): string 
     ? '<p>No findings: every metric is within its healthy range.</p>'
     : `<ul class="findings">${analysis.findings.map((f) => `<li class="${f.severity}"><strong>${f.severity.toUpperCase()}</strong> ${escapeXml(f.message)}</li>`).join('')}</ul>`;
   const device = analysis.metrics.filter((m) => m.route === null && m.backend === null && m.metric !== 'relay_queue');
-  const deviceTable = table(['metric', 'value'], device.map((m) => [`<td>${escapeXml(m.metric)}</td>`, `<td>${escapeXml(formatMetricValue(m.value, m.unit))}</td>`]));
+  const deviceTable = table(['metric', 'value'], device.map((m) => [`<td>${escapeXml(metricLabel(m.metric))}</td>`, `<td>${escapeXml(formatMetricValue(m.value, m.unit))}</td>`]));
   const routes = [...new Set(charts.deliveryPerRoute.map((d) => d.route))];
   const chartsHtml = [
-    lineChart({ id: 'chart-ack-latency-cdf', title: 'ACK latency CDF per backend', xLabel: 'ACK latency (ms, device send to backend ACK)', yLabel: 'percentile', series: charts.ackLatencyCdf, step: true }),
+    lineChart({ id: 'chart-ack-latency-cdf', title: 'ACK latency CDF per backend', xLabel: 'ACK latency (ms, request in to ACK out at the backend)', yLabel: 'percentile', series: charts.ackLatencyCdf, step: true }),
     barChart({
       id: 'chart-delivery',
       title: 'Delivery per route',
@@ -93,8 +103,8 @@ export function renderHtmlReport(analysis: Analysis, charts: ChartData): string 
         bars: charts.deliveryPerRoute.filter((d) => d.route === route).flatMap((d) => [{ name: `${d.backend} delivered`, value: d.delivered }, { name: `${d.backend} lost`, value: d.lost }]),
       })),
     }),
-    lineChart({ id: 'chart-drift', title: 'Drift over time (packets per 10 s window)', xLabel: 'seconds into the run', yLabel: 'packets', series: charts.driftOverTime }),
-    lineChart({ id: 'chart-lateness', title: 'Replay lateness per second', xLabel: 'seconds into the run', yLabel: 'lateness (µs)', series: charts.latenessOverTime }),
+    lineChart({ id: 'chart-drift', title: `Drift over time (packets per ${charts.windowS} s window)`, xLabel: 'seconds into the run', yLabel: 'packets', series: charts.driftOverTime, xDomain: [0, charts.spanS] }),
+    lineChart({ id: 'chart-lateness', title: `Replay lateness per ${charts.windowS} s window`, xLabel: 'seconds into the run', yLabel: `lateness (${charts.latenessUnit})`, series: charts.latenessOverTime, xDomain: [0, charts.spanS] }),
   ].join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">

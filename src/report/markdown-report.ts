@@ -3,22 +3,31 @@ import { markedText, SUMMARY_COLUMNS, summaryRows, VERDICT_WORDS, verdictLine } 
 
 const ICON: Record<Analysis['verdict'], string> = { GO: '✅', GO_WITH_WARNINGS: '⚠️', NO_GO: '❌', INCOMPLETE: '⛔' };
 
-const cell = (text: string): string => text.replace(/\|/g, '\\|');
+/** Control characters other than newlines: never meant to be shown. */
+// eslint-disable-next-line no-control-regex -- the control characters are exactly what is matched
+const CONTROL = /[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f]/g;
+/** Prose on one line, with no tag rendered. */
+const inline = (text: string): string => text.replace(CONTROL, '').replace(/\r?\n/g, ' ').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+/** Text made safe for a Markdown table cell: no pipe ends the cell, no newline ends the row, no tag is rendered. */
+const cell = (text: string): string =>
+  inline(text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|'));
+/** A name in a code span: a backtick would end the span early, a newline the line. */
+const code = (text: string): string => `\`${text.replace(CONTROL, '').replace(/`/g, "'").replace(/\r?\n/g, ' ')}\``;
 
 /** report.md: a summary to paste into a change ticket or a CI step summary ($GITHUB_STEP_SUMMARY). */
 export function renderMarkdownReport(analysis: Analysis): string {
   const lines = [
-    ...(analysis.partial ? [`> **Partial analysis**: run \`${cell(analysis.run.name)}\` is ${analysis.run.status}, not completed.`, ''] : []),
-    `## ${ICON[analysis.verdict]} ${VERDICT_WORDS[analysis.verdict]}: parity run \`${analysis.run.name}\``,
+    ...(analysis.partial ? [`> **Partial analysis**: run ${code(analysis.run.name)} is ${analysis.run.status}, not completed.`, ''] : []),
+    `## ${ICON[analysis.verdict]} ${VERDICT_WORDS[analysis.verdict]}: parity run ${code(analysis.run.name)}`,
     '',
-    verdictLine(analysis),
+    inline(verdictLine(analysis)),
     '',
-    `Capture \`${analysis.captureName ?? '-'}\`, protocol ${analysis.protocol}, relay ${analysis.run.relay ?? '-'}, backends ${analysis.backends.join(', ')} (reference: ${analysis.reference}).`,
+    `Capture ${code(analysis.captureName ?? '-')}, protocol ${analysis.protocol}, relay ${inline(analysis.run.relay ?? '-')}, backends ${inline(analysis.backends.join(', '))} (reference: ${inline(analysis.reference)}).`,
     '',
   ];
   if (analysis.findings.length > 0) {
     lines.push('### Findings', '');
-    for (const finding of analysis.findings) lines.push(`- **${finding.severity}**: ${finding.message}`);
+    for (const finding of analysis.findings) lines.push(`- **${finding.severity}**: ${inline(finding.message)}`);
     lines.push('');
   }
   lines.push('### Per route and backend', '', `| route | backend | ${SUMMARY_COLUMNS.map((c) => c.title).join(' | ')} |`, `|---|---|${SUMMARY_COLUMNS.map(() => '---:').join('|')}|`);

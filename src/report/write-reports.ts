@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Analysis } from '../analyse/analysis.ts';
+import { isSafeName, toSafeName } from '../core/names.ts';
 import { UsageError } from '../core/errors.ts';
 import type { Store } from '../store/store.ts';
 import { renderHtmlReport } from './html-report.ts';
@@ -28,7 +29,8 @@ export interface WrittenReports {
 
 /** Writes the report files of an analysis under `<outDir>/<run>/`; the terminal table is the caller's to print. */
 export async function writeReports(store: Store, analysis: Analysis, options: { outDir: string; formats: readonly ReportFormat[]; screenshot: boolean }): Promise<WrittenReports> {
-  const dir = resolve(options.outDir, analysis.run.name);
+  // Names are checked when runs are made; a store from before that may hold any text, which still may not leave --out.
+  const dir = resolve(options.outDir, isSafeName(analysis.run.name) ? analysis.run.name : toSafeName(analysis.run.name));
   mkdirSync(dir, { recursive: true });
   const files: string[] = [];
   const write = (name: string, content: string): void => {

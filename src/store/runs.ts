@@ -1,4 +1,5 @@
 import { StoreLookupError } from '../core/errors.ts';
+import { checkName } from '../core/names.ts';
 import { ownerAlive, ownerOf, thisProcess } from './owner.ts';
 import { num, str, type Row, type Store } from './store.ts';
 
@@ -42,6 +43,7 @@ export interface NewRun {
 
 /** Registers a run; a name already used is refused (runs are never overwritten). */
 export async function createRun(store: Store, run: NewRun): Promise<number> {
+  checkName(run.name, 'run name');
   const existing = await store.query('SELECT 1 FROM runs WHERE name = $name', { name: run.name });
   if (existing.length > 0) {
     throw new StoreLookupError(`run "${run.name}" is already in ${store.path}; choose another --run name`, { field: 'run' });

@@ -15,12 +15,16 @@ export const LOAD_PROOF_THRESHOLDS = {
  * Runs a small scenario in this process (real relay subprocess, real UDP, real store): 12 generated devices, 90 s of
  * traffic replayed at 30x, with the given mirror faults. About 4 seconds.
  */
-export async function quickRun(store: Store, dir: string, options: { name: string; mirror?: Record<string, unknown>; thresholds?: Record<string, unknown>; formats?: ReportFormat[]; screenshot?: boolean }): Promise<ScenarioResult> {
+export async function quickRun(
+  store: Store,
+  dir: string,
+  options: { name: string; mirror?: Record<string, unknown>; thresholds?: Record<string, unknown>; formats?: ReportFormat[]; screenshot?: boolean; relay?: Record<string, unknown> },
+): Promise<ScenarioResult> {
   const spec = parseScenario(
     {
       name: options.name,
       traffic: { generate: { devices: 12, duration: '90s', interval: '3s' } },
-      relay: { builtin: { mirror: true } },
+      relay: { builtin: { mirror: true, ...options.relay } },
       backends: { primary: { latency: '1ms' }, mirror: { latency: '1ms', ...options.mirror } },
       replay: { speed: '30x', ack_timeout: '1s' },
       // The suite runs on a busy machine: latency bounds that load cannot reach, unless a test sets its own.

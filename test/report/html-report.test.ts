@@ -20,6 +20,9 @@ describe.runIf(chromiumReady)('report.html in headless Chromium', () => {
         expect(page?.errors).toEqual([]);
         expect(page?.verdict).toBe('NO_GO');
         expect(page?.charts.sort()).toEqual(['chart-ack-latency-cdf', 'chart-delivery', 'chart-drift', 'chart-lateness']);
+        // At 1280 px, nothing is drawn past its card and no card scrolls sideways; no legend sits on a curve.
+        expect(page?.overflows).toEqual([]);
+        expect(page?.legendOverlaps).toEqual([]);
         const png = join(result.reports.dir, 'report.png');
         expect(existsSync(png)).toBe(true);
         expect(statSync(png).size).toBeGreaterThan(20_000);
@@ -28,6 +31,10 @@ describe.runIf(chromiumReady)('report.html in headless Chromium', () => {
         expect(html).not.toMatch(/<script|<link|src="http|href="http|@import|url\(/);
         expect(html).toContain('app version'.replace('app version', 'appVersion'));
         expect(html).toMatch(/class="diff">appVersion=3\.0\.0/);
+        // Backend settings read as words, metrics by their names, time windows sized to the run.
+        expect(html).toMatch(/mirror 127\.[\d.]+ \([^)]*loses 5% of requests, ACK app version 3\.0\.0\)/);
+        expect(html).not.toMatch(/\{&quot;|round_trip_p95_ms/);
+        expect(html).toMatch(/Drift over time \(packets per \d+(\.\d+)? s window\)/);
       });
     });
   });

@@ -1,5 +1,5 @@
--- Replay lateness (actual minus scheduled send time) per second of the run, p50 and p99, in microseconds.
-SELECT floor((actual_ns - $start_ns) / 1e9) AS second,
+-- Replay lateness (actual minus scheduled send time) per window of $window_s seconds, p50 and p99, in microseconds.
+SELECT floor((actual_ns - $start_ns) / ($window_s * 1e9)) * $window_s AS window_start_s,
        quantile_cont((actual_ns - scheduled_ns) / 1000.0, 0.5) AS p50_us,
        quantile_cont((actual_ns - scheduled_ns) / 1000.0, 0.99) AS p99_us,
        count(*) AS sends
