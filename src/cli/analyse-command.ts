@@ -5,9 +5,8 @@ import { mergeObservations } from '../observe/merge-observations.ts';
 import { loadThresholds } from '../analyse/thresholds.ts';
 import { renderTerminalReport } from '../report/terminal-report.ts';
 import { toReportJson } from '../report/report-json.ts';
-import { getRun } from '../store/runs.ts';
 import { DEFAULT_STORE_PATH, withStore, type Store } from '../store/store.ts';
-import { printJson } from './output.ts';
+import { printJson, printNote } from './output.ts';
 
 export interface AnalyseFlags {
   db: string;
@@ -33,8 +32,10 @@ export function addAnalyseOptions(command: Command): Command {
 /** Merges, analyses and returns the analysis of a run, with the store still open for the caller. */
 export async function analyseWithFlags(store: Store, runName: string, flags: AnalyseFlags): Promise<Analysis> {
   if (flags.observations !== undefined) {
-    const run = await getRun(store, runName);
-    await mergeObservations(store, run.runId, runName, flags.observations.split(',').filter(Boolean));
+    for (const merged of await mergeObservations(store, runName, flags.observations.split(',').filter(Boolean))) {
+      const roles = merged.declared.length > 0 ? ` (${merged.declared.join(', ')})` : '';
+      printNote(`${merged.file}${roles}: ${merged.observations.toLocaleString('en-US')} observations merged${merged.observations === 0 ? ': nothing was observed there, a dead leg' : ''}`);
+    }
   }
   return analyseRun(store, runName, {
     ...(flags.thresholds !== undefined && { thresholds: await loadThresholds(flags.thresholds) }),

@@ -3,9 +3,7 @@ import { SimulatedBackend } from '../backends/simulated-backend.ts';
 import type { FaultPlan } from '../backends/fault-plan.ts';
 import { monotonicNs } from '../core/clock.ts';
 import { getProtocol, PROTOCOL_NAMES } from '../protocols/index.ts';
-import { ObservationWriter } from '../store/observation-writer.ts';
-import { createRun, finishRun, listRuns } from '../store/runs.ts';
-import { Store } from '../store/store.ts';
+import { ReleasedStoreSink } from '../observe/released-store-sink.ts';
 import { parseDurationMs, parseFraction, parseInteger, parseListen, parseName, parseVersion } from './option-parsers.ts';
 import { printJson, printNote, printTable } from './output.ts';
 import { waitForStop } from './shutdown.ts';
@@ -75,33 +73,30 @@ function faultsFrom(flags: BackendFlags): Partial<FaultPlan> {
 
 async function runBackend(flags: BackendFlags): Promise<void> {
   const protocol = getProtocol(flags.protocol);
-  const store = flags.db === undefined ? undefined : await Store.open(flags.db);
-  let writer: ObservationWriter | undefined;
-  let runId: number | undefined;
-  try {
-    if (store !== undefined) {
-      const name = flags.run ?? `backend-${flags.role}-${Date.now()}`;
-      const [existing] = await listRuns(store, name);
-      runId = existing?.runId ?? (await createRun(store, { name, kind: 'record', protocol: protocol.name, startedNs: monotonicNs() }));
-      writer = await ObservationWriter.create(store, runId);
-    }
-    const backend = new SimulatedBackend({
-      protocol,
-      ip: flags.listen.ip,
-      ports: flags.listen.ports,
-      role: flags.role,
-      faults: faultsFrom(flags),
-      ...(writer !== undefined && { sink: writer }),
-    });
-    await backend.start();
-    printNote(`backend ${flags.role} (${protocol.name}) listening on ${flags.listen.ip}:${backend.ports.join(',')}; Ctrl-C stops it`);
-    await waitForStop(flags.duration).stopped;
-    await backend.stop();
-    writer?.close();
-    if (store !== undefined && runId !== undefined) await finishRun(store, runId, 'completed', monotonicNs());
-    if (flags.json === true) printJson({ role: flags.role, counters: backend.counters });
-    else printTable(Object.keys(backend.counters), [Object.values(backend.counters)]);
-  } finally {
-    store?.close();
-  }
+  // The store is opened only to commit, once a second, so `parity analyse --observations` can read it meanwhile.
+  const sink = flags.db === undefined
+    ? undefined
+    : await ReleasedStoreSink.open({
+        path: flags.db,
+        runName: flags.run ?? `backend-${flags.role}-${Date.now()}`,
+        protocol: protocol.name,
+        // The role is declared up front: a store that never receives a packet still names the leg it watched.
+        topology: { backends: [{ role: flags.role, ip: flags.listen.ip, observation: 'simulated', observed: 'parity backend', faults: faultsFrom(flags) }] },
+        startedNs: monotonicNs(),
+      });
+  const backend = new SimulatedBackend({
+    protocol,
+    ip: flags.listen.ip,
+    ports: flags.listen.ports,
+    role: flags.role,
+    faults: faultsFrom(flags),
+    ...(sink !== undefined && { sink }),
+  });
+  await backend.start();
+  printNote(`backend ${flags.role} (${protocol.name}) listening on ${flags.listen.ip}:${backend.ports.join(',')}; Ctrl-C stops it`);
+  await waitForStop(flags.duration).stopped;
+  await backend.stop();
+  await sink?.close('completed', monotonicNs());
+  if (flags.json === true) printJson({ role: flags.role, counters: backend.counters });
+  else printTable(Object.keys(backend.counters), [Object.values(backend.counters)]);
 }

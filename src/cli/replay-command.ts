@@ -5,6 +5,7 @@ import { createProgress } from '../core/progress.ts';
 import { getProtocol, PROTOCOL_NAMES } from '../protocols/index.ts';
 import { parseRamp, parseRatePps, parseSpeed, type Pace, type ReplayPlan } from '../replay/replay-plan.ts';
 import { replayCapture, type ReplayResult } from '../replay/replayer.ts';
+import { ProgressFile } from '../store/progress-file.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
 import { parseDurationMs, parseFraction, parseInteger, parseName } from './option-parsers.ts';
 import { printJson, printTable } from './output.ts';
@@ -97,6 +98,8 @@ async function runReplay(capture: string, flags: ReplayFlags): Promise<ReplayRes
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const progress = createProgress('replay');
+  // Beside the store, which this replay holds: `parity runs` shows it to anyone who asks meanwhile.
+  const status = new ProgressFile(flags.db, `parity replay ${capture} --relay ${flags.relay}${flags.run === undefined ? '' : ` --run ${flags.run}`}`);
   try {
     return await withStore(flags.db, (store) =>
       replayCapture({
@@ -111,11 +114,15 @@ async function runReplay(capture: string, flags: ReplayFlags): Promise<ReplayRes
         ...(flags.run !== undefined && { runName: flags.run }),
         ...(flags.relayDebug !== undefined && { relayDebugUrl: flags.relayDebug }),
         signal: abort.signal,
-        onProgress: (p) =>
-          progress.update(p.sent, p.planned, `${formatCount(p.sent)} sent, ${Math.round(p.ratePps)} pps, ${formatCount(p.acks)} ACKs, p99 late ${formatDurationMs(p.latenessP99Us / 1000)}`),
+        onProgress: (p) => {
+          const eta = p.etaSec === undefined ? '' : `, ETA ${formatDurationSec(p.etaSec)}`;
+          progress.update(Math.round(p.fraction * 1000), 1000, `${formatCount(p.sent)} of ${p.planned < p.sent ? formatCount(p.sent) : `~${formatCount(p.planned)}`} sent, ${Math.round(p.ratePps)} pps, ${formatCount(p.acks)} ACKs, p99 late ${formatDurationMs(p.latenessP99Us / 1000)}${eta}`);
+          status.update({ sent: p.sent, planned: p.planned, fraction: p.fraction, etaSec: p.etaSec ?? null, acks: p.acks, ratePps: Math.round(p.ratePps) });
+        },
       }),
     );
   } finally {
+    status.close();
     progress.done();
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);

@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { formatDurationSec } from '../core/format.ts';
+import { StoreLockedError } from '../core/errors.ts';
+import { readProgressFiles, type ProgressReport } from '../store/progress-file.ts';
 import { listRuns } from '../store/runs.ts';
 import { DEFAULT_STORE_PATH, str, withStore } from '../store/store.ts';
-import { printJson, printTable } from './output.ts';
+import { printJson, printNote, printTable } from './output.ts';
 
 export function registerRunsCommand(program: Command): void {
   program
@@ -13,11 +15,22 @@ export function registerRunsCommand(program: Command): void {
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  parity runs --json\n')
     .action(async (name: string | undefined, flags: { db: string; json?: boolean }) => {
-      const { runs, verdicts } = await withStore(flags.db, async (store) => {
-        const list = await listRuns(store, name);
-        const rows = await store.query('SELECT run_id, arg_max(verdict, analysed_at) AS verdict FROM verdicts GROUP BY run_id');
-        return { runs: list, verdicts: new Map(rows.map((row) => [Number(row.run_id), str(row.verdict)])) };
-      });
+      let listed;
+      try {
+        listed = await withStore(flags.db, async (store) => {
+          const list = await listRuns(store, name);
+          const rows = await store.query('SELECT run_id, arg_max(verdict, analysed_at) AS verdict FROM verdicts GROUP BY run_id');
+          return { runs: list, verdicts: new Map(rows.map((row) => [Number(row.run_id), str(row.verdict)])) };
+        });
+      } catch (error) {
+        // The store is busy with a long command: what that command says of its progress is the answer meanwhile.
+        if (!(error instanceof StoreLockedError)) throw error;
+        const inProgress = readProgressFiles(flags.db);
+        if (inProgress.length === 0) throw error;
+        printInProgress(inProgress, flags.json === true, error.message);
+        return;
+      }
+      const { runs, verdicts } = listed;
       if (flags.json === true) {
         printJson(runs.map((run) => ({ ...run, verdict: verdicts.get(run.runId) ?? null })));
         return;
@@ -40,4 +53,27 @@ export function registerRunsCommand(program: Command): void {
         ]),
       );
     });
+}
+
+function printInProgress(reports: readonly ProgressReport[], json: boolean, lockMessage: string): void {
+  if (json) {
+    printJson({ inProgress: reports });
+    return;
+  }
+  printNote(lockMessage);
+  printTable(
+    ['in progress', 'pid', 'started', 'updated', 'done', 'ETA', 'detail'],
+    reports.map((r) => {
+      const { fraction, etaSec, ...rest } = r.progress;
+      return [
+        r.command,
+        String(r.pid),
+        r.startedAt,
+        r.updatedAt,
+        typeof fraction === 'number' ? `${Math.round(fraction * 100)}%` : '-',
+        typeof etaSec === 'number' ? formatDurationSec(etaSec) : '-',
+        Object.entries(rest).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toLocaleString('en-US') : String(v)}`).join(', '),
+      ];
+    }),
+  );
 }

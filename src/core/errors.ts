@@ -55,8 +55,13 @@ export class StoreLookupError extends ParityError {
 
 /** The DuckDB file cannot be opened or written. */
 export class StoreError extends ParityError {
-  readonly code = 'PARITY_ERR_STORE';
+  readonly code: string = 'PARITY_ERR_STORE';
   override readonly exitCode = EXIT_FAILURE;
+}
+
+/** Another process holds the store: DuckDB lets one process open a file at a time. */
+export class StoreLockedError extends StoreError {
+  override readonly code = 'PARITY_ERR_STORE_LOCKED';
 }
 
 /** A configuration file (routes, scenario, thresholds, topology) is invalid. */

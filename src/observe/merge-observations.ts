@@ -1,39 +1,77 @@
 import { existsSync } from 'node:fs';
 import { ConfigError } from '../core/errors.ts';
-import { num, type Store } from '../store/store.ts';
+import { readTopology, type RunTopology } from '../store/run-metadata.ts';
+import { getRun, setRunTopology } from '../store/runs.ts';
+import { isStoreLocked, storeLockedError } from '../store/store-lock.ts';
+import { num, str, type Store } from '../store/store.ts';
+
+/** How long a merge waits for a store whose writer is committing (writers hold it for a moment each second). */
+const LOCK_WAIT_MS = 10_000;
+
+export interface MergedStore {
+  file: string;
+  observations: number;
+  /** Backends the store declares it watched (`parity backend` records its role), whether or not anything came. */
+  declared: string[];
+}
 
 /**
  * Brings into the store the observations other processes recorded in their own DuckDB files (`parity backend --db
  * mirror.duckdb --run NAME`): rows of the run of the same name. DuckDB lets one process write a file, so each process
- * writes its own and the analysis gathers them. Merging again replaces what an earlier merge brought from that file.
+ * writes its own and the analysis gathers them; `parity backend` releases its file between commits, so this works
+ * while it runs. A store that declares a backend and holds nothing from it is a dead leg for the verdict, not an
+ * error. Merging again replaces what an earlier merge brought from that file.
  */
-export async function mergeObservations(store: Store, runId: number, runName: string, files: readonly string[]): Promise<number> {
-  let merged = 0;
+export async function mergeObservations(store: Store, runName: string, files: readonly string[]): Promise<MergedStore[]> {
+  const run = await getRun(store, runName);
+  let topology = readTopology(run.topology);
+  const merged: MergedStore[] = [];
   for (const [index, file] of files.entries()) {
     if (!existsSync(file)) throw new ConfigError(`${file}: no such observation store`, { file, field: 'observations' });
     const alias = `merge_${index}`;
-    await store.exec(`ATTACH '${file.replace(/'/g, "''")}' AS ${alias} (READ_ONLY)`);
+    await attachWaiting(store, file, alias);
     try {
-      const observers = await store.query(
-        `SELECT DISTINCT o.observer FROM ${alias}.observations o JOIN ${alias}.runs r ON r.run_id = o.run_id WHERE r.name = $name`,
-        { name: runName },
-      );
-      if (observers.length === 0) throw new ConfigError(`${file}: holds no observations of run "${runName}"`, { file, field: 'observations' });
+      const [source] = await store.query(`SELECT run_id, topology::VARCHAR AS topology FROM ${alias}.runs WHERE name = $name`, { name: runName });
+      if (source === undefined) throw new ConfigError(`${file}: holds no run "${runName}" (was it recorded with --run ${runName}?)`, { file, field: 'observations' });
+      const sourceId = num(source.run_id);
+      const declared = readTopology(typeof source.topology === 'string' ? JSON.parse(source.topology) : null).backends;
+      topology = withBackends(topology, declared, file);
+      const observers = await store.query(`SELECT DISTINCT observer FROM ${alias}.observations WHERE run_id = $source`, { source: sourceId });
       for (const { observer } of observers) {
-        await store.exec('DELETE FROM observations WHERE run_id = $run_id AND observer = $observer', { run_id: runId, observer: String(observer) });
+        await store.exec('DELETE FROM observations WHERE run_id = $run_id AND observer = $observer', { run_id: run.runId, observer: str(observer) });
       }
-      const count = async (): Promise<number> => num((await store.query('SELECT count(*) n FROM observations WHERE run_id = $run_id', { run_id: runId }))[0]?.n);
-      const before = await count();
       await store.exec(
         // BY NAME: a store written by an earlier version may lack later columns; they merge as NULL.
-        `INSERT INTO observations BY NAME SELECT $run_id AS run_id, o.* EXCLUDE (run_id) FROM ${alias}.observations o
-         JOIN ${alias}.runs r ON r.run_id = o.run_id WHERE r.name = $name`,
-        { run_id: runId, name: runName },
+        `INSERT INTO observations BY NAME SELECT $run_id AS run_id, o.* EXCLUDE (run_id) FROM ${alias}.observations o WHERE o.run_id = $source`,
+        { run_id: run.runId, source: sourceId },
       );
-      merged += (await count()) - before;
+      const [count] = await store.query(`SELECT count(*) AS n FROM ${alias}.observations WHERE run_id = $source`, { source: sourceId });
+      merged.push({ file, observations: num(count?.n), declared: declared.map((b) => b.role) });
     } finally {
       await store.exec(`DETACH ${alias}`);
     }
   }
+  await setRunTopology(store, run.runId, topology);
   return merged;
+}
+
+/** The run's topology with the backends a merged store declares added (a role already known keeps its entry). */
+function withBackends(topology: RunTopology, declared: RunTopology['backends'], file: string): RunTopology {
+  const known = new Set(topology.backends.map((b) => b.role));
+  const added = declared.filter((b) => !known.has(b.role)).map((b) => ({ ...b, observation: 'simulated' as const, observed: `store ${file}` }));
+  return { ...topology, backends: [...topology.backends, ...added] };
+}
+
+async function attachWaiting(store: Store, file: string, alias: string): Promise<void> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      await store.exec(`ATTACH '${file.replace(/'/g, "''")}' AS ${alias} (READ_ONLY)`);
+      return;
+    } catch (error) {
+      if (!isStoreLocked(error)) throw error;
+      if (Date.now() > deadline) throw storeLockedError(file, error instanceof Error ? error.message : String(error), error);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
 }

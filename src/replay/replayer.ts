@@ -57,7 +57,12 @@ export interface ReplayOptions {
 
 export interface ReplayProgress {
   sent: number;
+  /** Packets the plan sends: the capture (after --sample) times --loop; with --duration, estimated from the time left. */
   planned: number;
+  /** How far along the plan is, 0 to 1: by packets, or by time where --duration ends it sooner. */
+  fraction: number;
+  /** Seconds left at the pace so far; undefined until there is a pace to go by. */
+  etaSec: number | undefined;
   acks: number;
   elapsedSec: number;
   ratePps: number;
@@ -273,7 +278,7 @@ async function sendLoop(context: {
           await yieldToEventLoop();
           failIfEverySendFails(fleet, state.sent, `${relayHost}`);
         }
-        reportProgress(options, state, fleet, lateness, planned, startNs);
+        reportProgress(options, state, fleet, lateness, { packets: planned, durationNs }, startNs);
         if (offsetNs === undefined && durationNs !== Number.POSITIVE_INFINITY && nowNs() - startNs > durationNs) break outer;
       }
     }
@@ -293,13 +298,25 @@ function failIfEverySendFails(fleet: DeviceFleet, sent: number, relay: string): 
   throw new NetworkError(`replay: every one of the first ${sent} sends to ${relay} failed (${kinds}): is the relay up and reachable from the --devices addresses?`);
 }
 
-function reportProgress(options: ReplayOptions, state: { sent: number; nextProgressNs: number }, fleet: DeviceFleet, lateness: LatencyHistogram, planned: number, startNs: number): void {
+function reportProgress(
+  options: ReplayOptions,
+  state: { sent: number; nextProgressNs: number },
+  fleet: DeviceFleet,
+  lateness: LatencyHistogram,
+  plan: { packets: number; durationNs: number },
+  startNs: number,
+): void {
   if (options.onProgress === undefined) return;
   const now = nowNs();
   if (now < state.nextProgressNs) return;
   state.nextProgressNs = now + PROGRESS_INTERVAL_NS;
-  const elapsedSec = Math.max(0.001, (now - startNs) / 1e9);
-  options.onProgress({ sent: state.sent, planned, acks: fleet.repliesReceived, elapsedSec, ratePps: state.sent / elapsedSec, latenessP99Us: lateness.quantileNs(0.99) / 1000 });
+  const elapsedNs = Math.max(1e6, now - startNs);
+  const byPackets = plan.packets === 0 ? 1 : state.sent / plan.packets;
+  const fraction = Math.min(1, Math.max(byPackets, elapsedNs / plan.durationNs));
+  const planned = fraction > byPackets && fraction > 0 ? Math.min(plan.packets, Math.round(state.sent / fraction)) : plan.packets;
+  const etaSec = fraction > 0.01 ? ((1 - fraction) * elapsedNs) / fraction / 1e9 : undefined;
+  const elapsedSec = elapsedNs / 1e9;
+  options.onProgress({ sent: state.sent, planned, fraction, etaSec, acks: fleet.repliesReceived, elapsedSec, ratePps: state.sent / elapsedSec, latenessP99Us: lateness.quantileNs(0.99) / 1000 });
 }
 
 /** Waits for replies still owed, up to the ACK timeout after the last send. */

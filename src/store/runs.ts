@@ -171,3 +171,8 @@ function toRun(row: Row): RunRecord {
     owner,
   };
 }
+
+/** Replaces what a run says of its legs (e.g. backends declared by observation stores merged into it). */
+export async function setRunTopology(store: Store, runId: number, topology: unknown): Promise<void> {
+  await store.exec('UPDATE runs SET topology = $topology::JSON WHERE run_id = $id', { id: runId, topology: jsonOrNull(topology) });
+}

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDBValue, type JS } from '@duckdb/node-api';
+import { isStoreLocked, storeLockedError } from './store-lock.ts';
 import { StoreError } from '../core/errors.ts';
 import { debug } from '../core/debug.ts';
 
@@ -39,6 +40,7 @@ export class Store {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
       instance = await DuckDBInstance.create(path);
     } catch (cause) {
+      if (isStoreLocked(cause)) throw storeLockedError(path, firstLine(cause), cause);
       throw new StoreError(`${path}: cannot open the store: ${firstLine(cause)}`, { file: path }, { cause });
     }
     const connection = await instance.connect();

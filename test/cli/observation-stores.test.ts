@@ -1,0 +1,80 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { writeFleetCapture } from '../helpers/fleet-capture.ts';
+import { killAllParity, runParity, spawnParity } from '../helpers/run-parity.ts';
+import { withTempDir } from '../helpers/temp-dir.ts';
+
+afterEach(killAllParity);
+
+describe('observation stores of running backends (subprocess)', () => {
+  it('a backend store that observed nothing is a dead leg for the verdict, named, not a usage error', async () => {
+    await withTempDir(async (dir) => {
+      const file = join(dir, 'fleet.pcap');
+      writeFleetCapture(file, { devices: 4, perDevice: 5, port: 18173 });
+      expect((await runParity(['import', file, '--name', 'sample', '--port', '18173'], { cwd: dir })).code).toBe(0);
+      const primary = spawnParity(['backend', '--listen', '127.0.73.2:18173', '--role', 'primary', '--protocol', 'generic', '--db', 'primary.duckdb', '--run', 'dead-mirror'], { cwd: dir });
+      const mirror = spawnParity(['backend', '--listen', '127.0.73.3:18173', '--role', 'mirror', '--protocol', 'generic', '--db', 'mirror.duckdb', '--run', 'dead-mirror'], { cwd: dir });
+      for (const backend of [primary, mirror]) expect(await backend.waitForOutput((_out, err) => err.includes('listening'))).toBe(true);
+      // A "relay" that never mirrors: the replay goes straight to the primary.
+      const replay = await runParity(['replay', 'sample', '--relay', '127.0.73.2', '--speed', 'max', '--protocol', 'generic', '--run', 'dead-mirror'], { cwd: dir });
+      expect(replay.code, replay.stderr).toBe(0);
+      // Read while both backends still run.
+      const report = await runParity(['report', 'dead-mirror', '--observations', 'primary.duckdb,mirror.duckdb', '--format', 'table'], { cwd: dir });
+      expect(report.stderr).toMatch(/mirror\.duckdb \(mirror\): 0 observations merged: nothing was observed there, a dead leg/);
+      expect(report.code, report.stderr).toBe(1);
+      expect(report.stdout).toMatch(/CRITICAL mirror: .*(nothing|no traffic|carried none)/i);
+      expect(report.stdout).toMatch(/verdict for dead-mirror: NO-GO/);
+    });
+  });
+
+  it('a store held by another process is named with that process, in one line', async () => {
+    await withTempDir(async (dir) => {
+      const db = join(dir, 'held.duckdb');
+      const holder = spawnParity(['record', '--tap', '127.0.73.10:18174=127.0.73.11:18174', '--capture', 'held', '--db', db]);
+      expect(await holder.waitForOutput((_out, err) => err.includes('recording through'))).toBe(true);
+      const runs = await runParity(['runs', '--db', db]);
+      expect(runs.code).toBe(1);
+      expect(runs.stderr.trim().split('\n')).toHaveLength(1);
+      expect(runs.stderr).toMatch(new RegExp(`held\\.duckdb is in use by process ${holder.child.pid} \\(parity record --tap .*--capture held.*\\): .*use another --db`));
+    });
+  });
+
+  it('parity runs on a store a replay holds shows the replay\'s progress and ETA instead of failing', async () => {
+    await withTempDir(async (dir) => {
+      const file = join(dir, 'fleet.pcap');
+      writeFleetCapture(file, { devices: 5, perDevice: 200, port: 18175 });
+      const db = join(dir, 'p.duckdb');
+      expect((await runParity(['import', file, '--name', 'slow', '--port', '18175', '--db', db])).code).toBe(0);
+      const replay = spawnParity(['replay', 'slow', '--relay', '127.0.73.20', '--rate', '100pps', '--protocol', 'generic', '--run', 'watched', '--db', db]);
+      let runs = { code: null as number | null, stdout: '', stderr: '' };
+      for (let attempt = 0; attempt < 100 && !/in progress/.test(runs.stdout); attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        runs = await runParity(['runs', '--db', db]);
+      }
+      expect(runs.code, runs.stderr).toBe(0);
+      expect(runs.stderr).toMatch(/p\.duckdb is in use by process \d+ \(parity replay slow/);
+      expect(runs.stdout).toMatch(/parity replay slow --relay 127\.0\.73\.20 --run watched/);
+      expect(runs.stdout).toMatch(/\d+%/);
+      type Listed = { inProgress?: { progress: { sent: number; planned: number; etaSec: number | null } }[] };
+      let json: Listed = {};
+      for (let attempt = 0; attempt < 50 && typeof json.inProgress?.[0]?.progress.etaSec !== 'number'; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        json = JSON.parse((await runParity(['runs', '--db', db, '--json'])).stdout) as Listed;
+      }
+      expect(json.inProgress?.[0]?.progress.planned).toBe(1000);
+      expect(json.inProgress?.[0]?.progress.etaSec).toBeGreaterThan(0);
+      await replay.stop('SIGINT');
+
+      // With --duration the plan ends by time: its total is what that time holds, not the whole capture.
+      const timed = spawnParity(['replay', 'slow', '--relay', '127.0.73.20', '--rate', '100pps', '--duration', '8s', '--protocol', 'generic', '--run', 'timed', '--db', db]);
+      json = {};
+      for (let attempt = 0; attempt < 50 && typeof json.inProgress?.[0]?.progress.etaSec !== 'number'; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        json = JSON.parse((await runParity(['runs', '--db', db, '--json'])).stdout) as Listed;
+      }
+      expect(json.inProgress?.[0]?.progress.planned).toBeLessThan(1000);
+      expect(json.inProgress?.[0]?.progress.etaSec).toBeLessThanOrEqual(8);
+      await timed.stop('SIGINT');
+    });
+  });
+});
