@@ -189,8 +189,10 @@ export class UpstreamPool {
     whenConnected(target, () =>
       target.socket.send(payload, (error) => {
         if (error) {
+          // The packet's status, and the kernel's reason apart (a refusing mirror shows as refused, not just failed).
           series.lastError = error.message;
           series.record('write_failed', elapsedMs(startNs));
+          this.metrics.countBackendError(series, (error as NodeJS.ErrnoException).code);
           return;
         }
         series.lastSendOkMs = Date.now();
