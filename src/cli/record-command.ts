@@ -5,6 +5,7 @@ import { loadTopology } from '../capture/record/topology.ts';
 import { UsageError } from '../core/errors.ts';
 import { formatCount } from '../core/format.ts';
 import { getProtocol, PROTOCOL_NAMES } from '../protocols/index.ts';
+import { ProgressFile } from '../store/progress-file.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
 import { parseDurationMs, parseInteger, parseName } from './option-parsers.ts';
 import { printJson, printNote, printTable } from './output.ts';
@@ -76,6 +77,7 @@ export function registerRecordCommand(program: Command): void {
       }
       const protocol = getProtocol(flags.protocol);
       const stop = waitForStop(flags.duration);
+      const status = new ProgressFile(flags.db, `parity record ${flags.capture !== undefined ? `--capture ${flags.capture}` : `--run ${flags.run ?? ''}`}`);
       const result = await withStore(flags.db, async (store) => {
         const routePorts = source.kind === 'taps' ? source.taps.map((t) => t.listen.port) : [...source.topology.relayPorts];
         const target =
@@ -87,9 +89,10 @@ export function registerRecordCommand(program: Command): void {
           target,
           stopped: stop.stopped,
           ...(flags.maxPackets !== undefined && { maxPackets: flags.maxPackets }),
+          onProgress: ({ recorded, unrecorded, byLeg }) => status.update({ recorded, unrecorded, legs: Object.entries(byLeg).map(([leg, n]) => `${leg} ${n}`).join(', ') }),
           onReady: () => printNote(`recording${source.kind === 'taps' ? ` through ${source.taps.map((t) => `${t.listen.ip}:${t.listen.port} -> ${t.target.ip}:${t.target.port}`).join(', ')}` : ` on ${source.iface}`}; Ctrl-C stops`),
         });
-      });
+      }).finally(() => status.close());
       stop.cancel();
       if (flags.json === true) printJson(result);
       else printTable(['recorded', 'unrecorded', 'not the relay\'s', 'legs', 'stopped by'], [[formatCount(result.recorded), formatCount(result.unrecorded), formatCount(result.unassigned), Object.entries(result.byLeg).map(([leg, n]) => `${leg} ${n}`).join(', ') || '-', result.stoppedBy]]);

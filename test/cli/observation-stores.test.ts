@@ -32,10 +32,18 @@ describe('observation stores of running backends (subprocess)', () => {
       const db = join(dir, 'held.duckdb');
       const holder = spawnParity(['record', '--tap', '127.0.73.10:18174=127.0.73.11:18174', '--capture', 'held', '--db', db]);
       expect(await holder.waitForOutput((_out, err) => err.includes('recording through'))).toBe(true);
-      const runs = await runParity(['runs', '--db', db]);
-      expect(runs.code).toBe(1);
-      expect(runs.stderr.trim().split('\n')).toHaveLength(1);
-      expect(runs.stderr).toMatch(new RegExp(`held\\.duckdb is in use by process ${holder.child.pid} \\(parity record --tap .*--capture held.*\\): .*use another --db`));
+      const captures = await runParity(['captures', '--db', db]);
+      expect(captures.code).toBe(1);
+      expect(captures.stderr.trim().split('\n')).toHaveLength(1);
+      expect(captures.stderr).toMatch(new RegExp(`held\\.duckdb is in use by process ${holder.child.pid} \\(parity record --tap .*--capture held.*\\): .*use another --db`));
+      // parity runs shows what the recording says of itself meanwhile.
+      let runs = { code: null as number | null, stdout: '', stderr: '' };
+      for (let attempt = 0; attempt < 50 && !/recorded/.test(runs.stdout); attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        runs = await runParity(['runs', '--db', db]);
+      }
+      expect(runs.code, runs.stderr).toBe(0);
+      expect(runs.stdout).toMatch(/parity record --capture held.*recorded 0/s);
     });
   });
 

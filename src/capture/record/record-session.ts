@@ -38,6 +38,8 @@ export async function recordTraffic(options: {
   stopped: Promise<string>;
   maxPackets?: number;
   onReady?: () => void;
+  /** Called about once a second with what has been recorded so far (for a progress file: never on the packet path). */
+  onProgress?: (progress: { recorded: number; unrecorded: number; byLeg: Record<string, number> }) => void;
 }): Promise<RecordResult> {
   const { source, target } = options;
   const byLeg: Record<string, number> = {};
@@ -87,7 +89,9 @@ export async function recordTraffic(options: {
     };
   }
   options.onReady?.();
-  const stoppedBy = await Promise.race([options.stopped, maxReached]);
+  const progressTimer = setInterval(() => options.onProgress?.({ recorded: queue.recorded, unrecorded: queue.unrecorded + kernelDrops, byLeg }), 1000);
+  progressTimer.unref();
+  const stoppedBy = await Promise.race([options.stopped, maxReached]).finally(() => clearInterval(progressTimer));
   await stopSource();
   await queue.flushed();
   await target.finish({ stoppedBy, unrecorded: queue.unrecorded + kernelDrops });
