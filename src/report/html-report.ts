@@ -77,7 +77,7 @@ function mismatchTable(samples: readonly MismatchSample[], reference: string): s
 }
 
 /** report.html: one self-contained file (no script, no network) for the sign-off meeting. */
-export function renderHtmlReport(analysis: Analysis, charts: ChartData): string {
+export function renderHtmlReport(analysis: Analysis, charts: ChartData, files: { relayLog?: string } = {}): string {
   const summary = table(
     ['route', 'backend', ...SUMMARY_COLUMNS.map((c) => c.title)],
     summaryRows(analysis).map((row) => [
@@ -111,7 +111,7 @@ export function renderHtmlReport(analysis: Analysis, charts: ChartData): string 
 <title>${escapeXml(`Parity report: ${analysis.run.name} - ${VERDICT_WORDS[analysis.verdict]}`)}</title><style>${STYLE}</style></head>
 <body><main>
 <div class="verdict ${analysis.verdict}" id="verdict" data-verdict="${analysis.verdict}">${escapeXml(VERDICT_WORDS[analysis.verdict])}<small>${escapeXml(verdictLine(analysis))}</small></div>
-<section><h2>What was tested</h2>${tested(analysis)}</section>
+<section><h2>What was tested</h2>${tested(analysis)}${files.relayLog === undefined ? '' : `<p>The relay's own output during the run: <a href="${escapeXml(files.relayLog)}">${escapeXml(files.relayLog)}</a></p>`}</section>
 <section><h2>Findings</h2>${findings}</section>
 <section><h2>Per route and backend</h2>${summary}</section>
 <section><h2>Devices and replay</h2>${deviceTable}</section>

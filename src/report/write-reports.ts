@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Analysis } from '../analyse/analysis.ts';
 import { isSafeName, toSafeName } from '../core/names.ts';
@@ -42,7 +42,9 @@ export async function writeReports(store: Store, analysis: Analysis, options: { 
   if (options.formats.includes('junit')) write('junit.xml', renderJunitReport(analysis));
   let page: PageCheck | undefined;
   if (options.formats.includes('html')) {
-    write('report.html', renderHtmlReport(analysis, await loadChartData(store, analysis)));
+    // An external relay's output is kept beside the reports (scenario runs): the page links it.
+    const relayLog = existsSync(join(dir, 'relay.log')) ? 'relay.log' : undefined;
+    write('report.html', renderHtmlReport(analysis, await loadChartData(store, analysis), relayLog === undefined ? {} : { relayLog }));
     if (options.screenshot) {
       page = await screenshotReport(join(dir, 'report.html'), join(dir, 'report.png'));
       files.push(join(dir, 'report.png'));

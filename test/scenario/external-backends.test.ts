@@ -21,9 +21,10 @@ const canCapture = requirePrerequisite(tcpdumpUsable(), 'tcpdump run as root (ap
 const parse = (input: unknown) => parseScenario(input, 'inline.yaml', parseDurationMs, parseFraction);
 
 /** Two "external" backends: started here, unknown to the scenario, recording nothing themselves. */
-async function externalBackends(port: number): Promise<void> {
+async function externalBackends(port: number, mirrorLatencyMs = 0): Promise<void> {
   for (const [ip, version] of [['127.0.15.2', [1, 0, 0]], ['127.0.15.3', [2, 0, 0]]] as const) {
-    const backend = new SimulatedBackend({ protocol: calampLmd, ip, ports: [port], role: ip, faults: { ackVersion: [...version] } });
+    const latencyMs = ip === '127.0.15.3' ? mirrorLatencyMs : 0;
+    const backend = new SimulatedBackend({ protocol: calampLmd, ip, ports: [port], role: ip, faults: { ackVersion: [...version], latencyMs } });
     await backend.start();
     started.push(backend);
   }
@@ -48,6 +49,25 @@ describe('scenarios with external backends', () => {
         expect(result.analysis.findings.map((f) => f.message).join('\n')).toMatch(/app version differs \(primary 1\.0\.0, mirror 2\.0\.0\)/);
         const lost = result.analysis.metrics.find((m) => m.metric === 'lost' && m.route === null && m.backend === 'mirror');
         expect(lost?.value).toBe(0);
+      });
+    });
+  });
+
+  it.each([50, 300])('an external mirror that answers %i ms later than the primary is late, not missing: no false NO-GO', async (latencyMs) => {
+    await externalBackends(20500, latencyMs);
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 's.duckdb'), async (store) => {
+        // The app versions differ on purpose elsewhere; here only the latency does.
+        const spec = { ...scenario('tap'), thresholds: { ignore_ack_fields: ['appVersion'], relay_added_latency_p95_ms: { warning: 2000, critical: 10000 } } };
+        const result = await runScenario(parse(spec), { store, baseDir: dir, reportsDir: join(dir, 'reports'), formats: ['json'], screenshot: false });
+        const messages = result.analysis.findings.map((f) => `${f.severity} ${f.message}`).join('\n');
+        expect(result.analysis.verdict, messages).not.toBe('NO_GO');
+        const metric = (name: string): number | null => result.analysis.metrics.find((m) => m.metric === name && m.route === null && m.backend === 'mirror')?.value ?? null;
+        // Every ACK of the slow mirror was waited for and counted, none called one-sided or lost.
+        expect(metric('lost')).toBe(0);
+        expect(metric('one_sided_acks')).toBe(0);
+        expect(metric('ack_mismatch_rate')).toBe(0);
+        expect(metric('ack_latency_p95_ms')).toBeGreaterThanOrEqual(latencyMs);
       });
     });
   });
