@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
@@ -32,5 +32,20 @@ describe('README command examples', () => {
     const words = shellWords(line);
     expect(words[0]).toBe('parity');
     await expect(parseOnlyProgram().parseAsync(['node', ...words])).resolves.toBeDefined();
+  });
+
+  it('every relative link resolves in a clone of the repository alone, and every #anchor names a heading', () => {
+    const anchors = new Set(
+      [...README.matchAll(/^#+ (.+)$/gm)].map((m) => (m[1] ?? '').toLowerCase().replace(/[^\w\s-]/g, '').trim().replace(/\s/g, '-')),
+    );
+    const links = [...README.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1] ?? '').filter((link) => !/^[a-z]+:/.test(link));
+    expect(links.length).toBeGreaterThan(0);
+    for (const link of links) {
+      if (link.startsWith('#')) expect(anchors, link).toContain(link.slice(1));
+      else {
+        expect(link.startsWith('..'), `${link} leaves the repository`).toBe(false);
+        expect(existsSync(join(import.meta.dirname, '../..', link.split('#')[0] ?? '')), link).toBe(true);
+      }
+    }
   });
 });
