@@ -5,6 +5,7 @@ import { createProgress } from '../core/progress.ts';
 import { getProtocol, PROTOCOL_NAMES } from '../protocols/index.ts';
 import { parseRamp, parseRatePps, parseSpeed, type Pace, type ReplayPlan } from '../replay/replay-plan.ts';
 import { replayCapture, type ReplayResult } from '../replay/replayer.ts';
+import { fetchRouteLabels } from '../observe/relay-routes.ts';
 import { ProgressFile } from '../store/progress-file.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
 import { parseDurationMs, parseFraction, parseInteger, parseName } from './option-parsers.ts';
@@ -100,6 +101,8 @@ async function runReplay(capture: string, flags: ReplayFlags): Promise<ReplayRes
   const progress = createProgress('replay');
   // Beside the store, which this replay holds: `parity runs` shows it to anyone who asks meanwhile.
   const status = new ProgressFile(flags.db, `parity replay ${capture} --relay ${flags.relay}${flags.run === undefined ? '' : ` --run ${flags.run}`}`);
+  // The relay's own route labels, where it serves them, so reports read "20500 acme-fleet/calamplmd".
+  const routes = flags.relayDebug === undefined ? [] : await fetchRouteLabels(flags.relayDebug);
   try {
     return await withStore(flags.db, (store) =>
       replayCapture({
@@ -113,6 +116,7 @@ async function runReplay(capture: string, flags: ReplayFlags): Promise<ReplayRes
         ackTimeoutMs: flags.ackTimeout,
         ...(flags.run !== undefined && { runName: flags.run }),
         ...(flags.relayDebug !== undefined && { relayDebugUrl: flags.relayDebug }),
+        ...(routes.length > 0 && { topology: { routes } }),
         signal: abort.signal,
         onProgress: (p) => {
           const eta = p.etaSec === undefined ? '' : `, ETA ${formatDurationSec(p.etaSec)}`;

@@ -179,6 +179,8 @@ async function resolveRelay(host: string): Promise<string> {
 
 interface SendLoopOutcome {
   startNs: number;
+  /** When the first packet actually left: at full speed it leaves before the planned start's lead time is over. */
+  firstSendNs: number;
   endNs: number;
   sent: number;
   sendErrors: number;
@@ -203,7 +205,7 @@ async function sendLoop(context: {
   const stopped = (): boolean => options.signal?.aborted === true;
   const devices = uplink.devices.size < uplink.allDevices ? [...uplink.devices.keys()] : undefined;
   const planned = uplink.packets * plan.loops;
-  const state = { sent: 0, sinceYield: 0, nextProgressNs: 0 };
+  const state = { sent: 0, sinceYield: 0, nextProgressNs: 0, firstSendNs: 0 };
   const clock = { startNs: 0 };
   // One record, reused: the writer copies it at once, and nothing is allocated per packet for it.
   const record: SendRecord = {
@@ -220,6 +222,7 @@ async function sendLoop(context: {
     const message = protocol.decode(payload);
     if (message.wantsAck) device.awaitingAcks++;
     const actualNs = nowNs();
+    if (state.firstSendNs === 0) state.firstSendNs = actualNs;
     const scheduled = Number.isNaN(scheduledNs) ? actualNs : scheduledNs;
     lateness.record(actualNs - scheduled);
     // No callback: a failed send surfaces as the socket's 'error' event, counted by the fleet.
@@ -286,7 +289,7 @@ async function sendLoop(context: {
     await source.close();
   }
   const startNs = clock.startNs;
-  return { startNs, endNs: nowNs(), sent: state.sent, sendErrors: fleet.sendErrors, lateness, interrupted };
+  return { startNs, firstSendNs: state.firstSendNs === 0 ? startNs : state.firstSendNs, endNs: nowNs(), sent: state.sent, sendErrors: fleet.sendErrors, lateness, interrupted };
 }
 
 /** Sends the kernel refused, once enough were tried to be sure: the replay stops early instead of counting them sent. */
@@ -328,7 +331,9 @@ async function waitForAcks(fleet: DeviceFleet, ackTimeoutMs: number): Promise<vo
 }
 
 function summarize(outcome: SendLoopOutcome, fleet: DeviceFleet, uplink: { packets: number; devices: Map<string, number>; allDevices: number }, plan: ReplayPlan, options: ReplayOptions): ReplayStats {
-  const durationSec = Math.max(1e-9, (outcome.endNs - outcome.startNs) / 1e9);
+  // From the first send (or the planned start, whichever came first) to the last: never zero or negative, so a short
+  // replay at full speed does not report an absurd rate.
+  const durationSec = Math.max(1e-3, (outcome.endNs - Math.min(outcome.startNs, outcome.firstSendNs)) / 1e9);
   const pace = plan.pace;
   const askedRatePps = pace.kind === 'rate' ? pace.ratePps : pace.kind === 'ramp' ? (pace.fromPps + pace.toPps) / 2 : null;
   const us = (ns: number): number => Math.round(ns / 10) / 100;
