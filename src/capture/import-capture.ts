@@ -7,6 +7,7 @@ import { CapturePacketWriter } from '../store/capture-packet-writer.ts';
 import type { Store } from '../store/store.ts';
 import { createCapture, deleteCapture, finishCapture } from './capture-catalog.ts';
 import { readCaptureFile } from './capture-reader.ts';
+import { resolveRelayLegs, type RelayLegs } from './relay-legs.ts';
 import type { DecodeStats } from './decode-stats.ts';
 import { FrameDecoder } from './frame-decoder.ts';
 
@@ -24,6 +25,8 @@ export interface ImportOptions {
   ports?: readonly number[];
   /** Replace a capture of the same name instead of refusing. */
   replace?: boolean;
+  /** The relay's addresses, for a capture taken on its host: only what reaches them is device uplink. */
+  relayAddrs?: readonly string[];
 }
 
 export interface ImportedCapture {
@@ -36,6 +39,8 @@ export interface ImportedCapture {
   routePorts: number[];
   /** The fault that stopped a file early; the capture keeps every frame before it and is marked partial. */
   error: ParityError | undefined;
+  /** The relay's legs found in it (a capture taken on the relay's host), undefined for plain device traffic. */
+  legs: RelayLegs | undefined;
 }
 
 export interface ImportResult {
@@ -109,7 +114,15 @@ async function importGroup(
     error: firstError?.message,
     routePorts: options.ports,
   });
-  const capture = { captureId, name, files: read.files, format, stats: decoder.stats, keptDatagrams: writer.rows, routePorts, error: firstError };
+  let legs: RelayLegs | undefined;
+  try {
+    legs = await resolveRelayLegs(store, captureId, routePorts, options.relayAddrs);
+  } catch (error) {
+    // A --relay-addr that matches nothing: no capture is left behind that would replay the wrong leg.
+    await deleteCapture(store, name);
+    throw error;
+  }
+  const capture = { captureId, name, files: read.files, format, stats: decoder.stats, keptDatagrams: writer.rows, routePorts, error: firstError, legs };
   return { capture, errors: read.errors };
 }
 

@@ -2,15 +2,17 @@ import type { Command } from 'commander';
 import { EXIT_BAD_INPUT } from '../core/errors.ts';
 import { formatCount, formatPorts } from '../core/format.ts';
 import { importCaptures, type ImportedCapture } from '../capture/import-capture.ts';
+import { describeRelayLegs } from '../capture/relay-legs.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
-import { parseName, parsePortList } from './option-parsers.ts';
-import { printError, printJson, printTable } from './output.ts';
+import { parseIpList, parseName, parsePortList } from './option-parsers.ts';
+import { printError, printJson, printNote, printTable } from './output.ts';
 
 interface ImportFlags {
   db: string;
   name?: string;
   port?: number[];
   replace?: boolean;
+  relayAddr?: string[];
   json?: boolean;
 }
 
@@ -23,8 +25,9 @@ export function registerImportCommand(program: Command): void {
     .option('--name <name>', 'capture name (default: the file name, other characters than letters, digits, . _ - made -); with several files, one capture made of all', parseName)
     .option('--port <ports>', 'keep only UDP to or from these ports, which are the route ports (e.g. 20500,20501)', parsePortList)
     .option('--replace', 'replace a capture of the same name')
+    .option('--relay-addr <ips>', 'for a capture taken on the relay\'s host: the relay\'s address(es); only what reaches them is device uplink (default: detected, and said)', parseIpList)
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', '\nExample:\n  parity import fixtures/fleet-calamp.pcap --name fleet --port 20500\n')
+    .addHelpText('after', '\nExamples:\n  parity import fixtures/fleet-calamp.pcap --name fleet --port 20500\n  parity import at-relay.pcapng --port 18172 --relay-addr 10.9.0.1\n')
     .action(async (files: string[], flags: ImportFlags) => {
       process.exitCode = await runImport(files, flags);
     });
@@ -37,6 +40,7 @@ async function runImport(files: string[], flags: ImportFlags): Promise<number> {
       ...(flags.name !== undefined && { name: flags.name }),
       ...(flags.port !== undefined && { ports: flags.port }),
       replace: flags.replace === true,
+      ...(flags.relayAddr !== undefined && { relayAddrs: flags.relayAddr }),
     }),
   );
   if (flags.json === true) {
@@ -56,6 +60,7 @@ async function runImport(files: string[], flags: ImportFlags): Promise<number> {
       ]),
     );
   }
+  if (flags.json !== true) for (const capture of result.captures) for (const line of describeRelayLegs(capture.name, capture.legs)) printNote(line);
   for (const error of result.errors) printError(error.message);
   return result.errors.length > 0 ? EXIT_BAD_INPUT : 0;
 }
@@ -77,5 +82,6 @@ function toJsonRow(capture: ImportedCapture): Record<string, unknown> {
     partial: capture.error !== undefined,
     error: capture.error?.message ?? null,
     stats: capture.stats,
+    legs: capture.legs ?? null,
   };
 }

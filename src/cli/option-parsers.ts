@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { InvalidArgumentError } from 'commander';
 import { isSafeName, NAME_RULE } from '../core/names.ts';
 
@@ -70,4 +71,12 @@ export function parseInteger(value: string): number {
 export function parseName(value: string): string {
   if (!isSafeName(value)) throw new InvalidArgumentError(`"${value}" is not a usable name: use ${NAME_RULE}`);
   return value;
+}
+
+/** `10.9.0.1,10.9.0.5` -> addresses; each must be an IPv4 or IPv6 address. */
+export function parseIpList(value: string): string[] {
+  const ips = value.split(',').map((part) => part.trim()).filter((part) => part !== '');
+  if (ips.length === 0) throw new InvalidArgumentError('expected a comma-separated list of IP addresses, e.g. 10.9.0.1');
+  for (const ip of ips) if (isIP(ip) === 0) throw new InvalidArgumentError(`"${ip}" is not an IP address`);
+  return ips;
 }

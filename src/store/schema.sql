@@ -30,6 +30,9 @@ ALTER TABLE captures ADD COLUMN IF NOT EXISTS finished BOOLEAN DEFAULT true;
 ALTER TABLE captures ADD COLUMN IF NOT EXISTS owner_pid INTEGER;
 ALTER TABLE captures ADD COLUMN IF NOT EXISTS owner_host VARCHAR;
 
+-- The relay's own addresses in a capture taken on its host: uplink is what reaches a route port there. NULL: any.
+ALTER TABLE captures ADD COLUMN IF NOT EXISTS relay_address_ids INTEGER[];
+
 -- The addresses of a capture, each stored once: a capture has few devices and millions of packets, and
 -- integer ids instead of address text per packet double DuckDB's append rate.
 CREATE TABLE IF NOT EXISTS capture_addresses (

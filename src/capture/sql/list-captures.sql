@@ -1,5 +1,5 @@
 -- One row per capture in the store: what `parity captures` prints.
--- Devices are the distinct senders of uplink (datagrams to a route port). An unfinished capture (its writer is still
+-- Devices are the distinct senders of uplink (datagrams to a route port at the relay's address, when it is known). An unfinished capture (its writer is still
 -- at work, or was killed) has no counts yet: what it holds is counted from its committed packets.
 SELECT
   c.capture_id,
@@ -14,9 +14,13 @@ SELECT
   c.unsupported_frames,
   coalesce(c.route_ports, []) AS route_ports,
   (SELECT count(DISTINCT (p.src_address, p.src_port)) FROM capture_packets p
-     WHERE p.capture_id = c.capture_id AND list_contains(c.route_ports, p.dst_port)) AS devices,
+     WHERE p.capture_id = c.capture_id AND list_contains(c.route_ports, p.dst_port)
+       AND (c.relay_address_ids IS NULL OR list_contains(c.relay_address_ids, p.dst_address))) AS devices,
   (SELECT count(*) FROM capture_packets p
-     WHERE p.capture_id = c.capture_id AND list_contains(c.route_ports, p.dst_port)) AS uplink_datagrams,
+     WHERE p.capture_id = c.capture_id AND list_contains(c.route_ports, p.dst_port)
+       AND (c.relay_address_ids IS NULL OR list_contains(c.relay_address_ids, p.dst_address))) AS uplink_datagrams,
+  (SELECT list(a.ip ORDER BY a.ip) FROM capture_addresses a
+     WHERE a.capture_id = c.capture_id AND list_contains(c.relay_address_ids, a.address_id)) AS relay_addresses,
   CASE WHEN c.finished THEN c.first_ts_ns
        ELSE (SELECT min(p.ts_ns) FROM capture_packets p WHERE p.capture_id = c.capture_id) END AS first_ts_ns,
   CASE WHEN c.finished THEN c.last_ts_ns
