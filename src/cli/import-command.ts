@@ -3,6 +3,8 @@ import { EXIT_BAD_INPUT } from '../core/errors.ts';
 import { formatCount, formatPorts } from '../core/format.ts';
 import { importCaptures, type ImportedCapture } from '../capture/import-capture.ts';
 import { describeRelayLegs } from '../capture/relay-legs.ts';
+import { PROTOCOL_NAMES } from '../protocols/index.ts';
+import { importAsRun } from './import-as-run.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
 import { parseIpList, parseName, parsePortList } from './option-parsers.ts';
 import { printError, printJson, printNote, printTable } from './output.ts';
@@ -13,6 +15,9 @@ interface ImportFlags {
   port?: number[];
   replace?: boolean;
   relayAddr?: string[];
+  run?: string;
+  topology?: string;
+  protocol: string;
   json?: boolean;
 }
 
@@ -26,10 +31,13 @@ export function registerImportCommand(program: Command): void {
     .option('--port <ports>', 'keep only UDP to or from these ports, which are the route ports (e.g. 20500,20501)', parsePortList)
     .option('--replace', 'replace a capture of the same name')
     .option('--relay-addr <ips>', 'for a capture taken on the relay\'s host: the relay\'s address(es); only what reaches them is device uplink (default: detected, and said)', parseIpList)
+    .option('--run <name>', 'instead of a capture to replay: keep every leg of a capture taken on the relay\'s host as the observations of a run to analyse (with --topology)', parseName)
+    .option('--topology <file>', 'with --run: YAML naming the relay and backend addresses, to give each datagram its leg')
+    .option('--protocol <name>', `with --run: device protocol, for match keys (${PROTOCOL_NAMES.join(', ')})`, 'calamp-lmd')
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', '\nExamples:\n  parity import fixtures/fleet-calamp.pcap --name fleet --port 20500\n  parity import at-relay.pcapng --port 18172 --relay-addr 10.9.0.1\n')
+    .addHelpText('after', '\nExamples:\n  parity import fixtures/fleet-calamp.pcap --name fleet --port 20500\n  parity import at-relay.pcapng --port 18172 --relay-addr 10.9.0.1\n  parity import at-relay.pcapng --run prod-shadow --topology topology.yaml\n')
     .action(async (files: string[], flags: ImportFlags) => {
-      process.exitCode = await runImport(files, flags);
+      process.exitCode = flags.run !== undefined ? await importAsRun(files, { ...flags, run: flags.run }) : await runImport(files, flags);
     });
 }
 

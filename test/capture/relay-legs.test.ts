@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CaptureFileWriter } from '../../src/capture/capture-file-writer.ts';
@@ -28,6 +29,7 @@ function writeRelayHostCapture(path: string, devices: number, perDevice: number)
         { srcIp: RELAY, srcPort: upstream, dstIp: PRIMARY, dstPort: PORT, payload: report },
         { srcIp: RELAY, srcPort: 50_000, dstIp: MIRROR, dstPort: PORT, payload: report },
         { srcIp: PRIMARY, srcPort: PORT, dstIp: RELAY, dstPort: upstream, payload: ack },
+        { srcIp: MIRROR, srcPort: PORT, dstIp: RELAY, dstPort: 50_000, payload: ack },
         { srcIp: RELAY, srcPort: PORT, dstIp: device.ip, dstPort: device.port, payload: ack },
       ];
       for (const leg of legs) writer.add((ts += 100_000n), buildUdpFrame(leg));
@@ -73,6 +75,27 @@ describe('parity import of a capture taken on the relay\'s host (subprocess)', (
       const bad = await runParity(['import', file, '--relay-addr', 'not-an-ip', '--db', db]);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toMatch(/"not-an-ip" is not an IP address/);
+    });
+  });
+
+  it('with --run and --topology keeps every leg as the observations of a run, and the run analyses', async () => {
+    await withTempDir(async (dir) => {
+      const file = join(dir, 'at-relay.pcap');
+      writeRelayHostCapture(file, 6, 5);
+      writeFileSync(join(dir, 'topology.yaml'), `relay: { ip: ${RELAY}, ports: [${PORT}] }\nbackends: { primary: ${PRIMARY}, mirror: ${MIRROR} }\n`);
+      const db = join(dir, 'p.duckdb');
+      const imported = await runParity(['import', file, '--run', 'shadow', '--topology', join(dir, 'topology.yaml'), '--protocol', 'generic', '--db', db, '--json']);
+      expect(imported.code, imported.stderr).toBe(0);
+      expect(JSON.parse(imported.stdout)).toMatchObject({
+        recorded: 6 * 5 * 6,
+        unassigned: 0,
+        byLeg: { 'device>relay': 30, 'relay>primary': 30, 'relay>mirror': 30, 'primary>relay': 30, 'mirror>relay': 30, 'relay>device': 30 },
+      });
+      const analysed = await runParity(['analyse', 'shadow', '--db', db]);
+      expect(analysed.stdout).toMatch(/20500|18172/);
+      expect(analysed.stdout).toMatch(/verdict for shadow: GO/);
+      const runs = JSON.parse((await runParity(['runs', '--db', db, '--json'])).stdout) as { name: string; status: string }[];
+      expect(runs).toEqual([expect.objectContaining({ name: 'shadow', status: 'completed' })]);
     });
   });
 });

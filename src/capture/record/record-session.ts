@@ -1,4 +1,6 @@
 import { UsageError } from '../../core/errors.ts';
+import { readCaptureFile } from '../capture-reader.ts';
+import { FrameDecoder } from '../frame-decoder.ts';
 import type { UdpDatagram } from '../udp-datagram.ts';
 import { startLiveCapture } from '../../observe/live-capture.ts';
 import { RecordQueue } from './record-queue.ts';
@@ -13,7 +15,9 @@ export interface TapSpec {
 
 export type RecordSource =
   | { kind: 'taps'; taps: TapSpec[]; leg: string }
-  | { kind: 'live'; iface: string; filter: string; topology: Topology };
+  | { kind: 'live'; iface: string; filter: string; topology: Topology }
+  /** A capture file taken where the relay's legs pass (its host): read through, each datagram given its leg. */
+  | { kind: 'file'; path: string; topology: Topology };
 
 export interface RecordResult {
   recorded: number;
@@ -24,6 +28,8 @@ export interface RecordResult {
   kernelDrops: number;
   byLeg: Record<string, number>;
   stoppedBy: string;
+  /** Why the recording is partial (a capture file cut short), if it is. */
+  partial?: string;
 }
 
 const NS_PER_SECOND = 1_000_000_000n;
@@ -47,10 +53,12 @@ export async function recordTraffic(options: {
   let unassigned = 0;
   let stopMax: (reason: string) => void = () => undefined;
   const maxReached = new Promise<string>((resolve) => (stopMax = resolve));
-  const queue = new RecordQueue<RecordedPacket>((packet) => {
+  const write = (packet: RecordedPacket): void => {
     byLeg[packet.leg] = (byLeg[packet.leg] ?? 0) + 1;
     target.write(packet);
-  });
+  };
+  // A file has no live traffic to protect from a slow store, and must lose nothing: it is written as it is read.
+  const queue = new RecordQueue<RecordedPacket>(write, source.kind === 'file' ? Number.POSITIVE_INFINITY : undefined);
   const take = (packet: RecordedPacket): void => {
     seen++;
     queue.push(packet);
@@ -58,6 +66,8 @@ export async function recordTraffic(options: {
   };
   let kernelDrops = 0;
   let stopSource: () => Promise<void>;
+  let endOfFile: Promise<string> | undefined;
+  let cutShort: string | undefined;
   if (source.kind === 'taps') {
     if (source.taps.length === 0) throw new UsageError('record needs at least one --tap LISTEN=TARGET', { field: 'tap' });
     const taps = source.taps.map(
@@ -71,10 +81,11 @@ export async function recordTraffic(options: {
       for (const tap of taps) await tap.stop();
     };
   } else {
+    const topology = source.topology;
     const onDatagram = (datagram: UdpDatagram): void => {
       const src = { ip: datagram.srcIp, port: datagram.srcPort };
       const dst = { ip: datagram.dstIp, port: datagram.dstPort };
-      const assigned = legOf(source.topology, src, dst);
+      const assigned = legOf(topology, src, dst);
       if (assigned === undefined) {
         unassigned++;
         return;
@@ -82,18 +93,35 @@ export async function recordTraffic(options: {
       const wallNs = BigInt(datagram.tsSec) * NS_PER_SECOND + BigInt(datagram.tsFracNs);
       take({ monoNs: wallNs, wallNs, src, dst, payload: Buffer.from(datagram.payload), ...assigned });
     };
-    const live = await startLiveCapture({ iface: source.iface, filter: source.filter, onDatagram });
-    stopSource = async () => {
-      live.stop();
-      kernelDrops = (await live.done).kernelDrops;
-    };
+    if (source.kind === 'file') {
+      const decoder = new FrameDecoder(onDatagram);
+      endOfFile = readCaptureFile(source.path, (frame) => decoder.decode(frame)).then(
+        () => {
+          decoder.finish();
+          return 'end-of-file';
+        },
+        (error: unknown) => {
+          // Everything before the fault is kept; the recording says it is partial and why.
+          decoder.finish();
+          cutShort = error instanceof Error ? error.message : String(error);
+          return 'file cut short';
+        },
+      );
+      stopSource = async () => void (await endOfFile);
+    } else {
+      const live = await startLiveCapture({ iface: source.iface, filter: source.filter, onDatagram });
+      stopSource = async () => {
+        live.stop();
+        kernelDrops = (await live.done).kernelDrops;
+      };
+    }
   }
   options.onReady?.();
   const progressTimer = setInterval(() => options.onProgress?.({ recorded: queue.recorded, unrecorded: queue.unrecorded + kernelDrops, byLeg }), 1000);
   progressTimer.unref();
-  const stoppedBy = await Promise.race([options.stopped, maxReached]).finally(() => clearInterval(progressTimer));
+  const stoppedBy = await Promise.race([options.stopped, maxReached, ...(endOfFile === undefined ? [] : [endOfFile])]).finally(() => clearInterval(progressTimer));
   await stopSource();
   await queue.flushed();
-  await target.finish({ stoppedBy, unrecorded: queue.unrecorded + kernelDrops });
-  return { recorded: queue.recorded, unrecorded: queue.unrecorded + kernelDrops, unassigned, kernelDrops, byLeg, stoppedBy };
+  await target.finish({ stoppedBy, unrecorded: queue.unrecorded + kernelDrops, ...(cutShort !== undefined && { partial: cutShort }) });
+  return { recorded: queue.recorded, unrecorded: queue.unrecorded + kernelDrops, unassigned, kernelDrops, byLeg, stoppedBy, ...(cutShort !== undefined && { partial: cutShort }) };
 }

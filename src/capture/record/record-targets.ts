@@ -27,8 +27,8 @@ export interface RecordedPacket {
 
 export interface RecordTarget {
   write(packet: RecordedPacket): void;
-  /** Commits what was written; `partial` says why recording stopped early, if it did. */
-  finish(summary: { stoppedBy: string; unrecorded: number }): Promise<void>;
+  /** Commits what was written; `partial` says why what was recorded is incomplete, if it is. */
+  finish(summary: { stoppedBy: string; unrecorded: number; partial?: string }): Promise<void>;
 }
 
 const NS_PER_SECOND = 1_000_000_000n;
@@ -56,7 +56,7 @@ export async function captureTarget(store: Store, name: string, source: string, 
       datagram.truncated = false;
       writer.add(datagram);
     },
-    async finish({ stoppedBy, unrecorded }) {
+    async finish({ stoppedBy, unrecorded, partial }) {
       await writer.close();
       await finishCapture(store, captureId, {
         format: 'tap',
@@ -64,7 +64,7 @@ export async function captureTarget(store: Store, name: string, source: string, 
         keptDatagrams: writer.rows,
         firstTsNs: writer.firstTsNs,
         lastTsNs: writer.lastTsNs,
-        error: unrecorded > 0 ? `${unrecorded} packets passed the taps but could not be recorded (the store fell behind); stopped by ${stoppedBy}` : undefined,
+        error: partial ?? (unrecorded > 0 ? `${unrecorded} packets passed the taps but could not be recorded (the store fell behind); stopped by ${stoppedBy}` : undefined),
         routePorts,
       });
     },
@@ -78,9 +78,10 @@ export async function runTarget(store: Store, runName: string, protocol: DeviceP
   const writer = await ObservationWriter.create(store, runId);
   return {
     write: (packet) => writeObservation(writer, protocol, observer, packet),
-    async finish({ unrecorded }) {
+    async finish({ unrecorded, partial }) {
       writer.close();
-      await finishRun(store, runId, unrecorded > 0 ? 'interrupted' : 'completed', process.hrtime.bigint(), { unrecorded });
+      // A run missing packets (the store fell behind, or its capture file was cut short) is not complete.
+      await finishRun(store, runId, unrecorded > 0 || partial !== undefined ? 'interrupted' : 'completed', process.hrtime.bigint(), { unrecorded, ...(partial !== undefined && { partial }) });
     },
   };
 }
