@@ -115,9 +115,10 @@ describe('a writer killed with -9 leaves a partial capture, never a clean one (s
       const file = join(dir, 'fleet.pcap');
       writeFleetCapture(file, { devices: 500, perDevice: 200 });
       const db = join(dir, 'p.duckdb');
-      // The same file five times over makes one capture long enough to be killed in the middle.
-      const files = [file, file, file, file, file];
-      const total = 5 * 2 * 500 * 200;
+      // The same file fifteen times over makes one capture long enough (3M datagrams) to be killed in the middle, after
+      // its first commit (every 2 s for an import).
+      const files = Array.from({ length: 15 }, () => file);
+      const total = files.length * 2 * 500 * 200;
       // NODE_DEBUG=parity reports each commit: the kill lands after some rows are committed and before the end.
       const importing = spawnParity(['import', ...files, '--name', 'big', '--port', '20500', '--db', db], { env: { NODE_DEBUG: 'parity' } });
       const committed = (): number => Math.max(0, ...[...importing.stderr().matchAll(/capture \d+ committed (\d+) packets/g)].map((m) => Number(m[1])));
