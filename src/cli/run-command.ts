@@ -2,13 +2,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { exitCodeOf } from '../analyse/analysis.ts';
-import { formatCount } from '../core/format.ts';
+import { formatCount, formatDurationSec } from '../core/format.ts';
 import { createProgress } from '../core/progress.ts';
 import { renderTerminalReport } from '../report/terminal-report.ts';
 import { parseFormats } from '../report/write-reports.ts';
 import { loadScenario } from '../scenario/load-scenario.ts';
 import { runScenario } from '../scenario/run-scenario.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
+import { parseDurationMs } from './option-parsers.ts';
 import { printNote } from './output.ts';
 
 interface RunFlags {
@@ -17,6 +18,8 @@ interface RunFlags {
   format: string;
   screenshot?: boolean;
   strict?: boolean;
+  drain?: number;
+  baseline?: string;
 }
 
 /** Where the bundled scenarios live: fixtures/scenarios of this package. */
@@ -28,12 +31,19 @@ function addRunOptions(command: Command): Command {
     .option('--out <dir>', 'reports are written to <dir>/<run>/', 'reports')
     .option('--format <formats>', 'report files: any of md,html,json,junit (the table is always printed)', 'md,html,json,junit')
     .option('--screenshot', 'save a Chromium screenshot of report.html')
-    .option('--strict', 'exit 1 on GO WITH WARNINGS too');
+    .option('--strict', 'exit 1 on GO WITH WARNINGS too')
+    .option('--baseline <run|report.json>', 'compare with an earlier run or report (overrides the scenario\'s baseline:); regressions become findings')
+    .option('--drain <duration>', 'after the last send, how long to wait at most for every backend\'s late answers (overrides replay.drain; default: from the observed ACK latency)', parseDurationMs);
 }
 
 /** Runs a scenario file end to end and prints the table and the verdict; the exit code is the verdict's. */
 export async function runScenarioFile(path: string, flags: RunFlags): Promise<void> {
-  const spec = await loadScenario(path);
+  const loaded = await loadScenario(path);
+  const spec = {
+    ...loaded,
+    ...(flags.baseline !== undefined && { baseline: flags.baseline }),
+    replay: { ...loaded.replay, ...(flags.drain !== undefined && { drainMs: flags.drain }) },
+  };
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
@@ -52,7 +62,7 @@ export async function runScenarioFile(path: string, flags: RunFlags): Promise<vo
           progress.done();
           printNote(line);
         },
-        onProgress: (p) => progress.update(p.sent, p.planned, `${formatCount(p.sent)} sent, ${Math.round(p.ratePps)} pps, ${formatCount(p.acks)} ACKs`),
+        onProgress: (p) => progress.update(Math.round(p.fraction * 1000), 1000, `${formatCount(p.sent)} of ~${formatCount(p.planned)} sent, ${Math.round(p.ratePps)} pps, ${formatCount(p.acks)} ACKs${p.etaSec === undefined ? '' : `, ETA ${formatDurationSec(p.etaSec)}`}`),
       }),
     );
     progress.done();

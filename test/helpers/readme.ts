@@ -1,9 +1,12 @@
-/** Every `parity ...` command line in the README's sh blocks, continuation lines joined. */
+/**
+ * Every `parity ...` command line in the README's code blocks: sh blocks, and `run:` steps of workflow examples;
+ * continuation lines joined.
+ */
 export function readmeCommandLines(text: string): string[] {
-  const blocks = [...text.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+  const blocks = [...text.matchAll(/```(?:sh|yaml)\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
   return blocks
     .flatMap((block) => block.replace(/\\\n\s*/g, ' ').split('\n'))
-    .map((line) => line.trim())
+    .map((line) => line.trim().replace(/^(- )?run: /, ''))
     .filter((line) => /^(npx )?parity /.test(line));
 }
 
