@@ -29,7 +29,7 @@ export type ThresholdedMetric = (typeof THRESHOLDED_METRICS)[number];
 export const LOWER_IS_WORSE: ReadonlySet<ThresholdedMetric> = new Set(['device_ack_rate']);
 
 /**
- * The first five are the fan-out spec's table (specs/parallel-fanout-kill-switch-parity.md) plus ACK mismatch. The
+ * The first five are the fan-out specification's parity table (docs/reference-relay.md names its sources) plus ACK mismatch. The
  * devices' view is judged as strictly as a backend, because a cutover owner signs for what the devices get:
  * - device_ack_rate: a device without its ACK retransmits or buffers; missing 0.1% is as bad as a backend losing 0.1%
  *   (drop_rate's warning), missing 1% is its critical.

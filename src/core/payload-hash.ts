@@ -1,5 +1,5 @@
 /**
- * The payload hash that follows an uplink packet across legs (DESIGN.md, Correlation). Every writer of observations
+ * The payload hash that follows an uplink packet across legs (docs/architecture.md, Data model). Every writer of observations
  * (importer, replayer, backends, taps) uses this one function, so hashes compare across processes and runs.
  *
  * It is a 53-bit non-cryptographic hash (two 32-bit multiply-xorshift lanes, after cyrb53): it fits a JS number

@@ -1,4 +1,4 @@
--- relay-parity store: one DuckDB file holds any number of captures and runs (DESIGN.md, Conventions).
+-- relay-parity store: one DuckDB file holds any number of captures and runs (docs/architecture.md).
 -- Every table carries capture_id or run_id; nothing is deleted by a later run. Times are nanoseconds:
 -- capture times are wall-clock (pcap), run times are CLOCK_MONOTONIC of the host that ran it.
 
@@ -113,7 +113,7 @@ CREATE TABLE IF NOT EXISTS sends (
   error         VARCHAR                     -- why the send failed, if it did
 );
 
--- One packet seen on one leg at one time, by whoever saw it (DESIGN.md, Words).
+-- One packet seen on one leg at one time, by whoever saw it (docs/architecture.md, Data model).
 -- Payloads are kept for replies (the ACK legs), where parity compares bytes; uplink legs keep their hash.
 CREATE TABLE IF NOT EXISTS observations (
   run_id        INTEGER NOT NULL,

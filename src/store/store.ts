@@ -7,7 +7,7 @@ import { isStoreLocked, storeLockedError } from './store-lock.ts';
 import { StoreError } from '../core/errors.ts';
 import { debug } from '../core/debug.ts';
 
-/** Default store file, relative to the working directory (DESIGN.md, Conventions). */
+/** Default store file, relative to the working directory (docs/architecture.md). */
 export const DEFAULT_STORE_PATH = 'parity.duckdb';
 
 export type Row = Record<string, JS>;

@@ -1,6 +1,6 @@
 -- The run's uplink: the replayer's sends, or for a recorded run the device>relay observations.
 -- occurrence numbers identical payloads on a route, so a packet is followed across legs by
--- (route port, payload hash, occurrence): robust to reordering and duplicates (DESIGN.md, Correlation).
+-- (route port, payload hash, occurrence): robust to reordering and duplicates (docs/architecture.md, Data model).
 CREATE OR REPLACE TEMP TABLE uplink AS
 WITH raw AS (
   SELECT send_no::BIGINT AS uplink_id, device, local_ip, local_port, route_port, actual_ns AS sent_ns,
