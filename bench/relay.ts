@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importCaptures } from '../src/capture/import-capture.ts';
 import { generic } from '../src/protocols/generic.ts';
-import { replayCapture } from '../src/replay/replayer.ts';
+import { replayCapture } from '../src/run/replay-run.ts';
 import { spawnTracked, stopTracked } from '../src/scenario/child-processes.ts';
 import { RelayProcess } from '../src/scenario/relay-process.ts';
 import { num, Store } from '../src/store/store.ts';

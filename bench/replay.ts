@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { importCaptures } from '../src/capture/import-capture.ts';
 import { generic } from '../src/protocols/generic.ts';
 import type { Pace } from '../src/replay/replay-plan.ts';
-import { replayCapture } from '../src/replay/replayer.ts';
+import { replayCapture } from '../src/run/replay-run.ts';
 import { Store } from '../src/store/store.ts';
 import { commandExists, fmtRate, printRows, startSink, timeCommand } from './bench-util.ts';
 import { generateBenchCapture } from './generate-capture.ts';

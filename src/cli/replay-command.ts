@@ -4,7 +4,8 @@ import { formatCount, formatDurationMs, formatDurationSec } from '../core/format
 import { createProgress } from '../core/progress.ts';
 import { getProtocol, PROTOCOL_NAMES } from '../protocols/index.ts';
 import { parseRamp, parseRatePps, parseSpeed, type Pace, type ReplayPlan } from '../replay/replay-plan.ts';
-import { replayCapture, type ReplayResult } from '../replay/replayer.ts';
+import type { ReplayResult } from '../replay/replayer.ts';
+import { replayCapture } from '../run/replay-run.ts';
 import { fetchRouteLabels } from '../observe/relay-routes.ts';
 import { ProgressFile } from '../store/progress-file.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';

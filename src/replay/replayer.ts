@@ -1,19 +1,18 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { RelayPoller } from '../observe/relay-poller.ts';
-import { getCapture } from '../capture/capture-catalog.ts';
+import { getCapture, type CaptureSummary } from '../capture/capture-catalog.ts';
 import { NetworkError, UsageError } from '../core/errors.ts';
 import { LatencyHistogram } from '../core/latency-histogram.ts';
 import type { DeviceProtocol } from '../protocols/protocol.ts';
 import { ObservationWriter } from '../store/observation-writer.ts';
-import { createRun, finishRun, nextRunName, updateRun, type RunStatus } from '../store/runs.ts';
+import type { RunStatus } from '../store/runs.ts';
 import { SendWriter, type SendRecord } from '../store/send-writer.ts';
 import type { Store } from '../store/store.ts';
 import { DeviceFleet } from './device-fleet.ts';
 import { nowNs, waitUntil, yieldToEventLoop } from './pacer.ts';
 import { describePace, Schedule, type ReplayPlan } from './replay-plan.ts';
 import { ReadAhead } from './read-ahead.ts';
-import { captureAddresses, loopUplink, summarizeUplink, type UplinkChunk } from './uplink-source.ts';
+import { captureAddresses, loopUplink, summarizeUplink, type UplinkChunk, type UplinkSummary } from './uplink-source.ts';
 
 /** Time between starting the clock and the first send, so sockets and writers are settled when timing starts. */
 const LEAD_NS = 20_000_000;
@@ -29,6 +28,7 @@ const COMMIT_WHEN_IDLE_MS = 1000;
 /** Chunks of 2,048 packets read ahead of the pacer: enough to hide a new loop's query behind a second of sending. */
 const READ_AHEAD_CHUNKS = 8;
 
+/** What a replay sends and how: everything it needs, nothing about the run it belongs to. */
 export interface ReplayOptions {
   store: Store;
   capture: string;
@@ -40,17 +40,9 @@ export interface ReplayOptions {
   /** Local addresses for the devices, e.g. 127.20.0.0/16. */
   devices: string;
   ackTimeoutMs: number;
-  runName?: string;
-  /** A run created beforehand (a scenario creates it so its backends can record into it first). */
-  existingRun?: { runId: number; name: string };
-  /** Stored with the run: relay, backends and how legs are observed. */
-  topology?: unknown;
-  thresholds?: unknown;
-  /** Aborting stops sending; the run waits for ACKs in flight, keeps everything, and is marked interrupted. */
+  /** Aborting stops sending; the replay waits for ACKs in flight, keeps everything, and says it was interrupted. */
   signal?: AbortSignal;
   onProgress?: (progress: ReplayProgress) => void;
-  /** Base URL of the relay's /debug/* and /metrics: polled during the run for its self-report. */
-  relayDebugUrl?: string;
   /** Called once the devices are bound and the clock starts: scenarios schedule their fault timelines from here. */
   onStart?: (startNs: number) => void;
 }
@@ -95,13 +87,34 @@ export interface ReplayResult {
   stats: ReplayStats;
 }
 
+/** What a replay sends, checked and ready: the capture, its uplink, the relay's address, the devices' sockets bound. */
+export interface PreparedReplay {
+  options: ReplayOptions;
+  capture: CaptureSummary;
+  uplink: UplinkSummary;
+  relayIp: string;
+  fleet: DeviceFleet;
+  /** Where the fleet's replies are recorded once a run exists. */
+  sinks: { observations: ObservationWriter | undefined };
+  /** What the run stores of this replay's plan. */
+  plan: Record<string, unknown>;
+  /** Releases the devices' sockets (also when the replay never ran). */
+  close(): Promise<void>;
+}
+
+/** How a replay ended: its status and counts, and when its clock started (the run's time origin). */
+export interface ReplayOutcome {
+  status: Extract<RunStatus, 'completed' | 'interrupted'>;
+  stats: ReplayStats;
+  startNs: bigint;
+}
+
 /**
- * Replays a capture's uplink through a relay: each original device from its own local address, in capture order, on
- * the timing plan; records every send (`sends`) and every reply (`observations`, leg relay>device).
+ * Checks everything a replay can refuse (the capture, its uplink, the relay's address, the devices' addresses) and
+ * binds the devices' sockets, before any run exists: bad arguments never leave a run behind.
  */
-export async function replayCapture(options: ReplayOptions): Promise<ReplayResult> {
+export async function prepareReplay(options: ReplayOptions): Promise<PreparedReplay> {
   const { store, plan, protocol } = options;
-  // Everything that can be refused is checked before a run exists: a run is never left behind by bad arguments.
   const capture = await getCapture(store, options.capture);
   if (capture.writing) throw new UsageError(`capture "${capture.name}" is ${capture.error ?? 'still being written'}: replay it once it is finished`, { field: 'capture' });
   if (capture.routePorts.length === 0) throw new UsageError(`capture "${capture.name}" has no route ports: import it again with --port`, { field: 'capture' });
@@ -109,62 +122,52 @@ export async function replayCapture(options: ReplayOptions): Promise<ReplayResul
   if (uplink.packets === 0) throw new UsageError(`capture "${capture.name}" has no uplink packets to replay (after --sample)`, { field: 'capture' });
   const relayIp = await resolveRelay(options.relayHost);
   const reversePorts = new Map([...options.portMap].map(([route, relay]) => [relay, route]));
-  const sinks = { observations: undefined as ObservationWriter | undefined };
+  const sinks: PreparedReplay['sinks'] = { observations: undefined };
   const fleet = new DeviceFleet(options.devices, protocol, { add: (o) => sinks.observations?.add(o) }, (relayPort) => reversePorts.get(relayPort) ?? relayPort);
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await fleet.close();
+  };
   try {
     await fleet.open(uplink.devices.keys());
   } catch (error) {
-    await fleet.close();
+    await close();
     throw error;
   }
-  const runFields = {
-    kind: 'replay' as const,
-    captureId: capture.captureId,
-    protocol: protocol.name,
-    relay: options.relayHost,
-    plan: { ...plan, description: describePace(plan.pace), portMap: Object.fromEntries(options.portMap), devices: options.devices, ackTimeoutMs: options.ackTimeoutMs },
-    topology: options.topology,
-    thresholds: options.thresholds,
-  };
-  let runName: string;
-  let runId: number;
-  try {
-    if (options.existingRun !== undefined) {
-      ({ runId, name: runName } = options.existingRun);
-      await updateRun(store, runId, runFields);
-    } else {
-      runName = options.runName ?? (await nextRunName(store, `${capture.name}-replay`));
-      runId = await createRun(store, { name: runName, ...runFields });
-    }
-  } catch (error) {
-    await fleet.close();
-    throw error;
-  }
+  const description = { ...plan, description: describePace(plan.pace), portMap: Object.fromEntries(options.portMap), devices: options.devices, ackTimeoutMs: options.ackTimeoutMs };
+  return { options, capture, uplink, relayIp, fleet, sinks, plan: description, close };
+}
+
+/**
+ * Replays a prepared capture's uplink through the relay, recording into run `runId`: each original device from its
+ * own local address, in capture order, on the timing plan; every send (`sends`) and every reply (`observations`, leg
+ * relay>device). It neither creates nor finishes the run: that is the run session's (src/run/).
+ */
+export async function sendReplay(prepared: PreparedReplay, runId: number): Promise<ReplayOutcome> {
+  const { options, fleet, capture, uplink } = prepared;
+  const { store, plan } = options;
   const observations = await ObservationWriter.create(store, runId, { flushIntervalMs: COMMIT_BOUND_MS });
-  sinks.observations = observations;
+  prepared.sinks.observations = observations;
   const sends = await SendWriter.create(store, runId, { flushIntervalMs: COMMIT_BOUND_MS });
   const connection = await store.connect();
-  const poller = options.relayDebugUrl === undefined ? undefined : new RelayPoller(store, runId, options.relayDebugUrl);
-  let outcome: SendLoopOutcome | undefined;
+  let outcome: SendLoopOutcome;
   try {
-    await poller?.start();
-    outcome = await sendLoop({ options: { ...options, relayHost: relayIp }, fleet, sends, connection, capture, uplink, runId });
+    outcome = await sendLoop({ options: { ...options, relayHost: prepared.relayIp }, fleet, sends, connection, capture, uplink, runId });
     await waitForAcks(fleet, options.ackTimeoutMs);
-  } catch (error) {
-    await finishRun(store, runId, 'failed', BigInt(Math.round(nowNs()))).catch(() => undefined);
-    throw error;
   } finally {
-    await poller?.stop().catch(() => undefined);
     connection.closeSync();
-    await fleet.close();
+    await prepared.close();
     sends.close();
     observations.close();
   }
-  const status: RunStatus = outcome.interrupted ? 'interrupted' : 'completed';
-  const stats = summarize(outcome, fleet, uplink, plan, options);
-  await store.exec('UPDATE runs SET started_ns = $started WHERE run_id = $id', { id: runId, started: BigInt(Math.round(outcome.startNs)) });
-  await finishRun(store, runId, status, BigInt(Math.round(nowNs())), stats);
-  return { runId, runName, status, stats };
+  const stats = summarize(outcome, fleet, uplink, plan, options.signal?.aborted === true);
+  return {
+    status: stats.interrupted ? 'interrupted' : 'completed',
+    stats,
+    startNs: BigInt(Math.round(outcome.startNs)),
+  };
 }
 
 /** The relay's address: an IP as it is, a host name resolved once (a lookup per send would be both slow and silent). */
@@ -330,7 +333,7 @@ async function waitForAcks(fleet: DeviceFleet, ackTimeoutMs: number): Promise<vo
   await yieldToEventLoop();
 }
 
-function summarize(outcome: SendLoopOutcome, fleet: DeviceFleet, uplink: { packets: number; devices: Map<string, number>; allDevices: number }, plan: ReplayPlan, options: ReplayOptions): ReplayStats {
+function summarize(outcome: SendLoopOutcome, fleet: DeviceFleet, uplink: { packets: number; devices: Map<string, number>; allDevices: number }, plan: ReplayPlan, aborted: boolean): ReplayStats {
   // From the first send (or the planned start, whichever came first) to the last: never zero or negative, so a short
   // replay at full speed does not report an absurd rate.
   const durationSec = Math.max(1e-3, (outcome.endNs - Math.min(outcome.startNs, outcome.firstSendNs)) / 1e9);
@@ -357,6 +360,6 @@ function summarize(outcome: SendLoopOutcome, fleet: DeviceFleet, uplink: { packe
     pace: describePace(pace),
     loops: plan.loops,
     sample: plan.sample,
-    interrupted: outcome.interrupted || options.signal?.aborted === true,
+    interrupted: outcome.interrupted || aborted,
   };
 }

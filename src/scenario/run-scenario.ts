@@ -10,10 +10,11 @@ import { SimulatedBackend } from '../backends/simulated-backend.ts';
 import type { CaptureSummary } from '../capture/capture-catalog.ts';
 import { SubprocessError } from '../core/errors.ts';
 import { getProtocol } from '../protocols/index.ts';
-import { COMMIT_BOUND_MS, replayCapture, type ReplayProgress, type ReplayResult } from '../replay/replayer.ts';
+import { COMMIT_BOUND_MS, prepareReplay, sendReplay, type ReplayProgress, type ReplayResult } from '../replay/replayer.ts';
+import { RunSession } from '../run/run-session.ts';
 import { writeReports, type ReportFormat, type WrittenReports } from '../report/write-reports.ts';
 import { ObservationWriter } from '../store/observation-writer.ts';
-import { createRun, finishRun, nextRunName, recordObserverCounters } from '../store/runs.ts';
+import { nextRunName, recordObserverCounters } from '../store/runs.ts';
 import type { Store } from '../store/store.ts';
 import { spawnTracked, stopTracked } from './child-processes.ts';
 import { prepareTraffic } from './prepare-traffic.ts';
@@ -67,7 +68,9 @@ export async function runScenario(spec: ScenarioSpec, options: RunScenarioOption
   const addresses = allocateAddresses(spec);
   const runName = await nextRunName(store, spec.name);
   const topology = topologyOf(spec, addresses, capture);
-  const runId = await createRun(store, { name: runName, kind: 'scenario', protocol: spec.protocol, relay: addresses.relay, topology, thresholds: spec.thresholds });
+  // The session owns the run: it is finished only once everything started for it has stopped.
+  const session = await RunSession.create(store, { name: runName, kind: 'scenario', protocol: spec.protocol, relay: addresses.relay, topology, thresholds: spec.thresholds });
+  const runId = session.runId;
   say(`run ${runName}: ${capture.uplinkDatagrams} uplink packets of ${capture.name} from ${capture.devices} devices through ${spec.relay.kind === 'builtin' ? 'the reference relay' : 'the relay'} at ${addresses.relay}`);
   // Backends share this process with the replayer: their commits go at the pacer's pace (COMMIT_BOUND_MS).
   const observations = await ObservationWriter.create(store, runId, { flushIntervalMs: COMMIT_BOUND_MS });
@@ -78,7 +81,9 @@ export async function runScenario(spec: ScenarioSpec, options: RunScenarioOption
   let relay: RelayProcess | undefined;
   let external: ReturnType<typeof spawnTracked> | undefined;
   let unwatchRelay = (): void => undefined;
-  let replay: ReplayResult;
+  let replay: ReplayResult | undefined;
+  let replayStartNs: bigint | undefined;
+  let failure: { error: unknown } | undefined;
   let timeline: Timeline | undefined;
   let poller: RelayPoller | undefined;
   // The replay stops when the user interrupts or when an external relay dies under it.
@@ -104,7 +109,7 @@ export async function runScenario(spec: ScenarioSpec, options: RunScenarioOption
     await poller?.start();
     const started = timeline = new Timeline(spec.timeline, { backends, ...(relay !== undefined && { reload: (globals) => (relay as RelayProcess).reload(globals) }) });
     say(`replaying (${spec.replay.pace.kind === 'original' ? `original timing x${spec.replay.pace.speed}` : spec.replay.pace.kind})${spec.timeline.length > 0 ? ` with ${spec.timeline.length} timeline events` : ''}`);
-    replay = await replayCapture({
+    const prepared = await prepareReplay({
       store,
       capture: capture.name,
       relayHost: addresses.relay,
@@ -113,13 +118,14 @@ export async function runScenario(spec: ScenarioSpec, options: RunScenarioOption
       protocol: getProtocol(spec.protocol),
       devices: spec.replay.devices,
       ackTimeoutMs: spec.replay.ackTimeoutMs,
-      existingRun: { runId, name: runName },
-      topology,
-      thresholds: spec.thresholds,
-      onStart: (startNs) => started.start(startNs),
+      onStart: (startNs: number) => started.start(startNs),
       signal: replaySignal,
       ...(options.onProgress !== undefined && { onProgress: options.onProgress }),
     });
+    await store.exec('UPDATE runs SET capture_id = $capture, plan = $plan::JSON WHERE run_id = $id', { id: runId, capture: prepared.capture.captureId, plan: JSON.stringify(prepared.plan) });
+    const outcome = await sendReplay(prepared, runId);
+    replay = { runId, runName, status: outcome.status, stats: outcome.stats };
+    replayStartNs = outcome.startNs;
     await started.stop();
     if (relayExit.code !== undefined) throw relayExitError(relayExit.code, relayLogPath(options.reportsDir, runName));
     // Late is not missing: the run waits for every backend's answers before its observers stop.
@@ -131,8 +137,7 @@ export async function runScenario(spec: ScenarioSpec, options: RunScenarioOption
     await live?.();
     live = undefined;
   } catch (error) {
-    await finishRun(store, runId, 'failed', process.hrtime.bigint()).catch(() => undefined);
-    throw error;
+    failure = { error };
   } finally {
     await poller?.stop().catch(() => undefined);
     await timeline?.stop();
@@ -147,10 +152,11 @@ export async function runScenario(spec: ScenarioSpec, options: RunScenarioOption
     observations.close();
     rmSync(dir, { recursive: true, force: true });
   }
-  if (relayExit.code !== undefined) {
-    await finishRun(store, runId, 'failed', process.hrtime.bigint());
-    throw relayExitError(relayExit.code, relayLogPath(options.reportsDir, runName));
-  }
+  // Everything started for the run has stopped: only now is its end written, failed or not.
+  if (failure !== undefined) return session.fail(failure.error);
+  if (relayExit.code !== undefined) return session.fail(relayExitError(relayExit.code, relayLogPath(options.reportsDir, runName)));
+  if (replay === undefined || timeline === undefined) return session.fail(new Error(`run ${runName}: the replay did not run`));
+  await session.finish(replay.stats.interrupted ? 'interrupted' : 'completed', replay.stats, replayStartNs);
   say(`replay ${replay.status}: ${replay.stats.sent} sent, ${replay.stats.acks} ACKs; analysing`);
   const analysis = await analyseRun(store, runName, { thresholds: spec.thresholds, ...(spec.baseline !== undefined && { baseline: spec.baseline }) });
   const reports = await writeReports(store, analysis, { outDir: options.reportsDir, formats: options.formats, screenshot: options.screenshot });

@@ -12,7 +12,7 @@ import { buildCalampMessage, calampLmd } from '../../src/protocols/calamp-lmd.ts
 import { generic } from '../../src/protocols/generic.ts';
 import { silentLog } from '../../src/relay/relay-log.ts';
 import { RelayService } from '../../src/relay/relay-service.ts';
-import { replayCapture } from '../../src/replay/replayer.ts';
+import { replayCapture } from '../../src/run/replay-run.ts';
 import { ObservationWriter } from '../../src/store/observation-writer.ts';
 import { createRun } from '../../src/store/runs.ts';
 import { num, Store, withStore } from '../../src/store/store.ts';

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { generic } from '../../src/protocols/generic.ts';
 import type { ReplayPlan } from '../../src/replay/replay-plan.ts';
-import { replayCapture, type ReplayOptions } from '../../src/replay/replayer.ts';
+import { replayCapture, type ReplayRunOptions } from '../../src/run/replay-run.ts';
 import { sampleDevices } from '../../src/replay/uplink-source.ts';
 import { num } from '../../src/store/store.ts';
 import { startReplayRig, type ReplayRig } from '../helpers/replay-rig.ts';
@@ -16,7 +16,7 @@ afterEach(async () => {
 
 const plan = (pace: ReplayPlan['pace'], extra: Partial<ReplayPlan> = {}): ReplayPlan => ({ pace, loops: 1, durationMs: undefined, sample: 1, seed: 1, ...extra });
 
-function options(r: ReplayRig, sinkIp: string, replayPlan: ReplayPlan, extra: Partial<ReplayOptions> = {}): ReplayOptions {
+function options(r: ReplayRig, sinkIp: string, replayPlan: ReplayPlan, extra: Partial<ReplayRunOptions> = {}): ReplayRunOptions {
   return { store: r.store, capture: 'fleet', relayHost: sinkIp, portMap: new Map(), plan: replayPlan, protocol: generic, devices: '127.21.0.0/16', ackTimeoutMs: 500, ...extra };
 }
 

@@ -1,0 +1,66 @@
+import { debug } from '../core/debug.ts';
+import { createRun, finishRun, updateRun, type NewRun, type RunStatus } from '../store/runs.ts';
+import type { Store } from '../store/store.ts';
+
+/**
+ * One run's life, owned in one place: the run is created (or adopted) when the session starts, everything started
+ * for it registers how to stop (`defer`), and the session ends by stopping all of it in reverse order, always, and only
+ * then writing the run's final status. A run is never marked completed while something of it is still running, and
+ * a failure half-way still stops everything and leaves the run `failed`.
+ */
+export class RunSession {
+  private readonly stops: { what: string; stop: () => Promise<void> | void }[] = [];
+  private ended = false;
+
+  private constructor(
+    readonly store: Store,
+    readonly runId: number,
+    readonly name: string,
+  ) {}
+
+  /** Creates the run (status running, owned by this process). */
+  static async create(store: Store, run: NewRun): Promise<RunSession> {
+    return new RunSession(store, await createRun(store, run), run.name);
+  }
+
+  /** Takes over a run made beforehand (its fields brought up to date). */
+  static async adopt(store: Store, existing: { runId: number; name: string }, fields: Omit<NewRun, 'name' | 'kind'>): Promise<RunSession> {
+    await updateRun(store, existing.runId, fields);
+    return new RunSession(store, existing.runId, existing.name);
+  }
+
+  /** Registers how to stop something started for this run; stopped in reverse order when the session ends. */
+  defer(what: string, stop: () => Promise<void> | void): void {
+    this.stops.push({ what, stop });
+  }
+
+  /** Stops everything registered, last first; each is stopped even if an earlier one failed, and the first failure is raised. */
+  async stopAll(): Promise<void> {
+    let failure: unknown;
+    for (const { what, stop } of this.stops.splice(0).reverse()) {
+      try {
+        await stop();
+      } catch (error) {
+        debug('run %s: stopping %s failed: %s', this.name, what, error instanceof Error ? error.message : String(error));
+        failure ??= error;
+      }
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  /** Stops everything, then records the run's end: its status, its counts, and when its clock started. */
+  async finish(status: Extract<RunStatus, 'completed' | 'interrupted'>, stats?: unknown, startedNs?: bigint): Promise<void> {
+    await this.stopAll();
+    if (startedNs !== undefined) await this.store.exec('UPDATE runs SET started_ns = $started WHERE run_id = $id', { id: this.runId, started: startedNs });
+    await finishRun(this.store, this.runId, status, process.hrtime.bigint(), stats);
+    this.ended = true;
+  }
+
+  /** Stops everything and marks the run failed; the error that ended it is raised again. */
+  async fail(error: unknown): Promise<never> {
+    await this.stopAll().catch(() => undefined);
+    if (!this.ended) await finishRun(this.store, this.runId, 'failed', process.hrtime.bigint()).catch(() => undefined);
+    this.ended = true;
+    throw error;
+  }
+}

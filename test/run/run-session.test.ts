@@ -1,0 +1,56 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { RunSession } from '../../src/run/run-session.ts';
+import { getRun } from '../../src/store/runs.ts';
+import { withStore } from '../../src/store/store.ts';
+import { withTempDir } from '../helpers/temp-dir.ts';
+
+describe('RunSession (real DuckDB store)', () => {
+  it('stops what was started in reverse order, all of it even when one stop fails, and writes the end only after', async () => {
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 'r.duckdb'), async (store) => {
+        const session = await RunSession.create(store, { name: 'lifecycle', kind: 'replay', protocol: 'generic' });
+        const stopped: string[] = [];
+        const statusWhenStopped: string[] = [];
+        for (const what of ['backends', 'relay', 'poller']) {
+          session.defer(what, async () => {
+            stopped.push(what);
+            statusWhenStopped.push((await getRun(store, 'lifecycle')).status);
+            if (what === 'relay') throw new Error('relay would not stop');
+          });
+        }
+        await expect(session.finish('completed', { sent: 1 })).rejects.toThrow(/relay would not stop/);
+        expect(stopped).toEqual(['poller', 'relay', 'backends']);
+        // While anything of it still ran, the run was running, never completed.
+        expect(statusWhenStopped).toEqual(['running', 'running', 'running']);
+      });
+    });
+  });
+
+  it('a failure stops everything and leaves the run failed, raising the error that ended it', async () => {
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 'r.duckdb'), async (store) => {
+        const session = await RunSession.create(store, { name: 'broken', kind: 'scenario', protocol: 'generic' });
+        let released = false;
+        session.defer('device sockets', () => {
+          released = true;
+        });
+        await expect(session.fail(new Error('relay exited (code 3)'))).rejects.toThrow('relay exited (code 3)');
+        expect(released).toBe(true);
+        expect((await getRun(store, 'broken')).status).toBe('failed');
+      });
+    });
+  });
+
+  it('finish records the status, the counts and the run\'s clock origin', async () => {
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 'r.duckdb'), async (store) => {
+        const session = await RunSession.create(store, { name: 'done', kind: 'replay', protocol: 'generic' });
+        await session.finish('interrupted', { sent: 7 }, 123_456_789n);
+        const run = await getRun(store, 'done');
+        expect(run).toMatchObject({ status: 'interrupted', startedNs: 123_456_789n, stats: { sent: 7 } });
+        expect(run.endedNs).not.toBeNull();
+      });
+    });
+  });
+});
