@@ -1,8 +1,8 @@
 import { Option, type Command } from 'commander';
 import { UsageError } from '../core/errors.ts';
 import { formatCount } from '../core/format.ts';
-import { DEFAULT_FLEET, type FleetSpec } from '../fixtures/fleet-generator.ts';
-import { writeFleetCapture } from '../fixtures/write-fleet-capture.ts';
+import { DEFAULT_FLEET, type FleetSpec } from '../synthetic/synthetic-fleet.ts';
+import { writeFleetCapture } from '../synthetic/write-fleet-capture.ts';
 import { getProtocol, PROTOCOL_NAMES } from '../protocols/index.ts';
 import { parseDurationMs, parseFraction, parseInteger, parseListen } from './option-parsers.ts';
 import { printJson, printTable } from './output.ts';

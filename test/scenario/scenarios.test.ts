@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { calampLmd } from '../../src/protocols/calamp-lmd.ts';
@@ -77,6 +77,20 @@ describe('repository scenarios through parity run', () => {
         expect(after.length).toBeGreaterThan(100);
         expect(after.every((v) => v === '2.0.0')).toBe(true);
       });
+    });
+  }, SCENARIO_TIMEOUT_MS);
+
+  it('a scenario whose capture file is cut short is refused in one line naming the file, and keeps no capture of it', async () => {
+    await withTempDir(async (dir) => {
+      const whole = readFileSync(join(SCENARIOS, '../fleet-calamp.pcap'));
+      writeFileSync(join(dir, 'cut short.pcap'), whole.subarray(0, Math.floor(whole.length / 2) + 7));
+      writeFileSync(join(dir, 'cut.yaml'), 'name: cut\ntraffic: { capture: cut short.pcap }\nrelay: { builtin: { mirror: true } }\nbackends: { primary: {}, mirror: {} }\nreplay: { speed: max }\n');
+      const db = join(dir, 'cut.duckdb');
+      const run = await runParity(['run', join(dir, 'cut.yaml'), '--db', db, '--out', join(dir, 'reports')], { timeoutMs: SUBPROCESS_TIMEOUT_MS });
+      expect(run.code).toBe(2);
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stderr).toMatch(/traffic\.capture: .*cut short\.pcap/);
+      expect(JSON.parse((await runParity(['captures', '--db', db, '--json'])).stdout)).toEqual([]);
     });
   }, SCENARIO_TIMEOUT_MS);
 });
