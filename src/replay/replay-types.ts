@@ -1,0 +1,63 @@
+import type { DeviceProtocol } from '../protocols/protocol.ts';
+import type { RunStatus } from '../store/runs.ts';
+import type { Store } from '../store/store.ts';
+import type { ReplayPlan } from './replay-plan.ts';
+
+/** What a replay sends and how: everything it needs, nothing about the run it belongs to. */
+export interface ReplayOptions {
+  store: Store;
+  capture: string;
+  /** The relay's address; ports come from the capture, through `portMap`. */
+  relayHost: string;
+  portMap: ReadonlyMap<number, number>;
+  plan: ReplayPlan;
+  protocol: DeviceProtocol;
+  /** Local addresses for the devices, e.g. 127.20.0.0/16. */
+  devices: string;
+  ackTimeoutMs: number;
+  /** Aborting stops sending; the replay waits for ACKs in flight, keeps everything, and says it was interrupted. */
+  signal?: AbortSignal;
+  onProgress?: (progress: ReplayProgress) => void;
+  /** Called once the devices are bound and the clock starts: scenarios schedule their fault timelines from here. */
+  onStart?: (startNs: number) => void;
+}
+
+export interface ReplayProgress {
+  sent: number;
+  /** Packets the plan sends: the capture (after --sample) times --loop; with --duration, estimated from the time left. */
+  planned: number;
+  /** How far along the plan is, 0 to 1: by packets, or by time where --duration ends it sooner. */
+  fraction: number;
+  /** Seconds left at the pace so far; undefined until there is a pace to go by. */
+  etaSec: number | undefined;
+  acks: number;
+  elapsedSec: number;
+  ratePps: number;
+  latenessP99Us: number;
+}
+
+export interface ReplayStats {
+  planned: number;
+  sent: number;
+  sendErrors: number;
+  /** Failed sends by kind: refused, unreachable, no_buffer, ... */
+  sendErrorsByKind: Record<string, number>;
+  acks: number;
+  devices: number;
+  devicesInCapture: number;
+  durationSec: number;
+  askedRatePps: number | null;
+  achievedRatePps: number;
+  lateness: { p50Us: number; p99Us: number; maxUs: number; meanUs: number };
+  pace: string;
+  loops: number;
+  sample: number;
+  interrupted: boolean;
+}
+
+export interface ReplayResult {
+  runId: number;
+  runName: string;
+  status: RunStatus;
+  stats: ReplayStats;
+}
