@@ -8,13 +8,22 @@ import type { FlushableWriter, Store } from './store.ts';
 export abstract class BatchedTableWriter implements FlushableWriter {
   private readonly timer: NodeJS.Timeout;
   private lastFlushMs = Date.now();
+  /** A commit the timer could not make: raised by `close` (a throw out of a timer would end the process). */
+  private failure: unknown;
 
   protected constructor(
     private readonly store: Store,
     protected readonly appender: ChunkAppender,
     flushIntervalMs: number,
   ) {
-    this.timer = setInterval(() => this.flushIfStale(flushIntervalMs), Math.min(flushIntervalMs, 1000));
+    this.timer = setInterval(() => {
+      try {
+        this.flushIfStale(flushIntervalMs);
+      } catch (error) {
+        clearInterval(this.timer);
+        this.failure ??= error;
+      }
+    }, Math.min(flushIntervalMs, 1000));
     this.timer.unref();
     store.registerWriter(this);
   }
@@ -32,5 +41,6 @@ export abstract class BatchedTableWriter implements FlushableWriter {
     clearInterval(this.timer);
     this.store.unregisterWriter(this);
     this.appender.close();
+    if (this.failure !== undefined) throw this.failure;
   }
 }

@@ -41,6 +41,7 @@ export class CapturePacketWriter implements FlushableWriter {
   private pendingAddresses = 0;
   private lastFlushMs = Date.now();
   private readonly timer: NodeJS.Timeout;
+  private failure: unknown;
   firstTsNs: bigint | undefined;
   lastTsNs: bigint | undefined;
 
@@ -52,7 +53,7 @@ export class CapturePacketWriter implements FlushableWriter {
     flushIntervalMs: number,
   ) {
     packets.beforeChunk = () => this.commitAddresses();
-    this.timer = setInterval(() => this.flushIfStale(flushIntervalMs), flushIntervalMs);
+    this.timer = setInterval(() => this.timedFlush(flushIntervalMs), flushIntervalMs);
     this.timer.unref();
     store.registerWriter(this);
   }
@@ -94,6 +95,19 @@ export class CapturePacketWriter implements FlushableWriter {
     a.endRow();
   }
 
+  /**
+   * A commit from the timer must not throw out of a timer (that ends the process): a failure stops the timer and is
+   * raised by `close`, where the caller can say what it means.
+   */
+  private timedFlush(maxAgeMs: number): void {
+    try {
+      this.flushIfStale(maxAgeMs);
+    } catch (error) {
+      clearInterval(this.timer);
+      this.failure ??= error;
+    }
+  }
+
   flushIfStale(maxAgeMs: number): void {
     if (Date.now() - this.lastFlushMs >= maxAgeMs) this.flush();
   }
@@ -119,6 +133,7 @@ export class CapturePacketWriter implements FlushableWriter {
       this.addresses.close();
     }
     await Promise.resolve();
+    if (this.failure !== undefined) throw this.failure;
   }
 
   private commitAddresses(): void {
