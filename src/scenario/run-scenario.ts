@@ -1,14 +1,10 @@
-import { randomInt } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { request } from 'undici';
+import { join } from 'node:path';
 import { analyseRun } from '../analyse/analyse-run.ts';
 import type { Analysis } from '../analyse/analysis.ts';
 import { RelayPoller } from '../observe/relay-poller.ts';
 import { SimulatedBackend } from '../backends/simulated-backend.ts';
-import type { CaptureSummary } from '../capture/capture-catalog.ts';
-import { SubprocessError } from '../core/errors.ts';
 import { getProtocol } from '../protocols/index.ts';
 import { COMMIT_BOUND_MS, prepareReplay, sendReplay, type ReplayProgress, type ReplayResult } from '../replay/replayer.ts';
 import { RunSession } from '../run/run-session.ts';
@@ -16,11 +12,12 @@ import { writeReports, type ReportFormat, type WrittenReports } from '../report/
 import { ObservationWriter } from '../store/observation-writer.ts';
 import { nextRunName, recordObserverCounters } from '../store/runs.ts';
 import type { Store } from '../store/store.ts';
-import { spawnTracked, stopTracked } from './child-processes.ts';
+import { stopTracked, type spawnTracked } from './child-processes.ts';
+import { relayExitError, relayLogPath, startExternalRelay, watchExternalRelay } from './external-relay.ts';
+import { allocateAddresses, relayRoutes, topologyOf, type Addresses } from './scenario-addresses.ts';
 import { prepareTraffic } from './prepare-traffic.ts';
 import { RelayProcess } from './relay-process.ts';
 import type { ScenarioSpec } from './scenario-spec.ts';
-import type { RunTopology } from '../store/run-metadata.ts';
 import { Timeline } from './timeline.ts';
 import { defaultDrainMs, drainBackends } from './drain.ts';
 import { reverseLeg, writeObservation } from '../capture/record/record-targets.ts';
@@ -51,10 +48,6 @@ export interface ScenarioResult {
   unmet: string[];
 }
 
-interface Addresses {
-  relay: string;
-  backends: Map<string, string>;
-}
 
 /**
  * Runs a whole validation: prepareTraffic -> startBackends -> startRelay -> replayCapture (with the relay poller and
@@ -197,15 +190,6 @@ async function startLiveObservation(spec: ScenarioSpec, addresses: Addresses, si
   };
 }
 
-/** A /24 of loopback for the relay and backends of this run (listening sockets must not collide across runs). */
-function allocateAddresses(spec: ScenarioSpec): Addresses {
-  const block = `127.${randomInt(100, 200)}.${randomInt(0, 250)}`;
-  const relay = spec.relay.kind === 'builtin' ? (spec.relay.address ?? `${block}.1`) : spec.relay.address;
-  const backends = new Map<string, string>();
-  spec.backends.forEach((backend, index) => backends.set(backend.role, backend.address ?? `${block}.${2 + index}`));
-  return { relay, backends };
-}
-
 /**
  * Simulated backends record their own legs. An external backend gets a recording tap in front of it on the backend's
  * allocated address (the relay targets the tap), or, with `observe: none`, the relay targets it directly.
@@ -237,100 +221,6 @@ async function startBackends(spec: ScenarioSpec, addresses: Addresses, ports: re
     await simulated.start();
     into.set(backend.role, simulated);
   }
-}
-
-function relayRoutes(spec: ScenarioSpec, addresses: Addresses, ports: readonly number[]): { globals: Record<string, unknown>; routes: Record<string, unknown>[] } {
-  const relay = spec.relay as Extract<ScenarioSpec['relay'], { kind: 'builtin' }>;
-  const primary = addresses.backends.get('primary');
-  const mirror = addresses.backends.get('mirror');
-  // The scenario's protocol tells the relay which datagrams expect no reply, as an operator's routes file would.
-  const labels = { customer: relay.customer, Device: relay.device, protocol: spec.protocol };
-  if (primary === undefined || spec.backends.some((b) => b.role.startsWith('target-'))) {
-    const targets = spec.backends.map((b) => ({ ip: addresses.backends.get(b.role) as string }));
-    return { globals: relay.globals, routes: ports.map((port) => ({ port, targets, primary_index: 0, ...labels })) };
-  }
-  const globals = { mirror: mirror !== undefined, ...(mirror !== undefined && { mirror_ip: mirror }), ...relay.globals };
-  return { globals, routes: ports.map((port) => ({ port, target: primary, ...labels })) };
-}
-
-/** Where an external relay's output goes: beside the run's reports, linked from report.html. */
-export function relayLogPath(reportsDir: string, runName: string): string {
-  return join(reportsDir, runName, 'relay.log');
-}
-
-/**
- * Starts an external relay's `command` in the scenario file's directory, its output in `logPath`, and waits until it
- * is ready. A relay that exits before it is ready fails the run with its exit code and the log's last lines.
- */
-async function startExternalRelay(relay: Extract<ScenarioSpec['relay'], { kind: 'external' }>, where: { cwd: string; logPath: string }): Promise<ReturnType<typeof spawnTracked> | undefined> {
-  let child: ReturnType<typeof spawnTracked> | undefined;
-  if (relay.command !== undefined) {
-    mkdirSync(dirname(where.logPath), { recursive: true });
-    const log = openSync(where.logPath, 'a');
-    try {
-      child = spawnTracked('sh', ['-c', relay.command], { cwd: where.cwd, stdio: ['ignore', log, log] });
-    } finally {
-      closeSync(log);
-    }
-  }
-  const exited = (): boolean => child !== undefined && (child.exitCode !== null || child.signalCode !== null);
-  const deadline = Date.now() + 30_000;
-  if (relay.readyUrl !== undefined) {
-    for (;;) {
-      const ok = await request(relay.readyUrl).then((r) => (r.body.dump(), r.statusCode === 200), () => false);
-      if (ok) break;
-      if (exited()) throw relayExitError(child?.exitCode ?? child?.signalCode ?? 'unknown', where.logPath);
-      if (Date.now() > deadline) {
-        if (child !== undefined) await stopTracked(child);
-        throw new SubprocessError(`relay under test never became ready at ${relay.readyUrl} (its output: ${where.logPath})`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  } else if (child !== undefined) {
-    await new Promise((resolve) => setTimeout(resolve, relay.readyAfterMs));
-    if (exited()) throw relayExitError(child.exitCode ?? child.signalCode ?? 'unknown', where.logPath);
-  }
-  return child;
-}
-
-/**
- * Calls `onExit` if the relay under test exits while the run goes on; returns what stops watching, so that its stop at
- * the end is not taken for an exit.
- */
-function watchExternalRelay(child: ReturnType<typeof spawnTracked> | undefined, onExit: (code: number | string) => void): () => void {
-  if (child === undefined) return () => undefined;
-  const listener = (code: number | null, signal: NodeJS.Signals | null): void => onExit(code ?? signal ?? 'unknown');
-  child.once('exit', listener);
-  return () => child.removeListener('exit', listener);
-}
-
-function relayExitError(code: number | string, logPath: string): SubprocessError {
-  let tail = '';
-  try {
-    tail = readFileSync(logPath, 'utf8').trim().split('\n').slice(-3).join(' | ');
-  } catch {
-    // No log: the relay printed nothing.
-  }
-  return new SubprocessError(`relay under test exited (${typeof code === 'number' ? `code ${code}` : code}) during the run; ${tail === '' ? 'it printed nothing' : `last lines of ${logPath}: ${tail}`}`);
-}
-
-
-function topologyOf(spec: ScenarioSpec, addresses: Addresses, capture: CaptureSummary): RunTopology {
-  const relay = spec.relay;
-  return {
-    scenario: spec.name,
-    description: spec.description,
-    relay: relay.kind === 'builtin' ? { kind: 'builtin', address: addresses.relay, debug: null, ...relay.globals } : { kind: 'external', address: relay.address, debug: relay.debugUrl ?? null },
-    backends: spec.backends.map((b) => ({
-      role: b.role,
-      ip: b.external?.ip ?? addresses.backends.get(b.role) ?? '',
-      faults: b.faults,
-      observation: b.external === undefined ? 'simulated' : b.external.observe,
-      observed: b.external === undefined ? 'built-in' : b.external.observe === 'tap' ? `tap at ${addresses.backends.get(b.role)}` : b.external.observe === 'live' ? `live capture on ${spec.captureIface}` : 'not observed',
-    })),
-    routes: capture.routePorts.map((port) => ({ port, customer: relay.customer, device: relay.device })),
-    timeline: spec.timeline,
-  };
 }
 
 function unmetExpectations(spec: ScenarioSpec, analysis: Analysis): string[] {
