@@ -1,6 +1,11 @@
 import dgram from 'node:dgram';
-import { debug } from '../core/debug.ts';
 import type { BackendSeries, RelayMetrics } from './relay-metrics.ts';
+import { BindingShares } from './binding-shares.ts';
+import { FireAndForget } from './fire-and-forget.ts';
+import { WaitingRequests } from './waiting-requests.ts';
+import { connect, elapsedMs, whenConnected, type Binding, type DeviceEndpoint, type Failure, type PendingRequest, type UpstreamOptions } from './upstream-socket.ts';
+
+export type { DeviceEndpoint, UpstreamOptions } from './upstream-socket.ts';
 
 /** Socket buffers sized for bursts (the kernel default of 208 KiB drops at ~50k packets/s). */
 const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -9,73 +14,6 @@ const IDLE_SWEEP_INTERVAL_MS = 1000;
 /** How many of the least recently used bindings are looked at for one to give up when the budget is reached. */
 const EVICTION_SCAN = 64;
 const NS_PER_MS = 1_000_000n;
-
-type Failure = 'timeout' | 'write_failed' | 'read_failed' | 'dial_failed';
-
-/** A request to the ACK backend, waiting for its reply on its device's binding. */
-interface PendingRequest {
-  binding: Binding;
-  /** The protocol's key tying the request to its ACK (CalAmp: the sequence number); undefined: first come, first served. */
-  matchKey: string | undefined;
-  sentNs: bigint;
-  series: BackendSeries;
-  settled: boolean;
-}
-
-/**
- * One device's socket towards one ACK backend, held like a NAT binding: every reply on it belongs to that device and
- * to no other, so a late or duplicated ACK can never reach another device. Requests wait on it oldest first.
- */
-interface Binding {
-  key: string;
-  /** The device's address and the route it came in on: what the per-source and per-route shares count. */
-  source: string;
-  route: number;
-  socket: dgram.Socket;
-  series: BackendSeries;
-  connected: boolean;
-  backlog: (() => void)[];
-  closed: boolean;
-  pending: PendingRequest[];
-  reply: (ack: Buffer) => void;
-  /** Reads the protocol's match key off a reply, where the route has a protocol. */
-  ackKey: ((ack: Buffer) => string | undefined) | undefined;
-  lastUsedMs: number;
-  /** When a request on it last timed out: a reply with none pending soon after is late, otherwise stray. */
-  lastTimeoutMs: number;
-}
-
-/** The socket a backend's fire-and-forget packets leave from: send only; whatever comes back is read and dropped. */
-interface ForgetSocket {
-  socket: dgram.Socket;
-  connected: boolean;
-  backlog: (() => void)[];
-  closed: boolean;
-  series: BackendSeries;
-}
-
-/** A device as the pool knows it: its address and port, and the route port it sent to. */
-export interface DeviceEndpoint {
-  ip: string;
-  port: number;
-  route: number;
-}
-
-export interface UpstreamOptions {
-  timeoutMs: number;
-  /** Upstream sockets the relay may hold at once (bindings and fire-and-forget sockets). */
-  maxSockets: number;
-  /**
-   * Bindings one source address may hold (default: a quarter of the budget). Generous, because a carrier's NAT puts
-   * many devices behind one address, but short of the whole budget, so no one sender takes it all.
-   */
-  maxSocketsPerSource?: number;
-  /** Bindings one route may hold (default: three quarters of the budget): a burst on one route leaves room for the others. */
-  maxSocketsPerRoute?: number;
-  /** A binding unused this long is closed and its socket given back (default: 30 s or twice the timeout). */
-  idleMs?: number;
-  sourceIp?: string;
-}
 
 /**
  * The relay's upstream sockets. The ACK flow goes through one binding per (device, backend): the spec's per-packet
@@ -86,19 +24,14 @@ export interface UpstreamOptions {
  */
 export class UpstreamPool {
   private readonly bindings = new Map<string, Binding>();
-  private readonly forget = new Map<string, ForgetSocket>();
+  private readonly fireAndForget: FireAndForget;
   /** Every open socket per backend, for the send queue the debug endpoints report. */
   private readonly byBackend = new Map<string, Set<dgram.Socket>>();
-  private readonly waiting: PendingRequest[] = [];
-  private waitingHead = 0;
+  private readonly waiting = new WaitingRequests();
   private open = 0;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly idleTimer: NodeJS.Timeout;
-  private readonly maxSockets: number;
-  private readonly maxPerSource: number;
-  private readonly maxPerRoute: number;
-  private readonly bySource = new Map<string, number>();
-  private readonly byRoute = new Map<number, number>();
+  private readonly shares: BindingShares;
   private readonly idleMs: number | undefined;
   /** Budget-reached notices, at most one per interval in the log. */
   onBudgetReached: ((open: number, max: number) => void) | undefined;
@@ -112,9 +45,12 @@ export class UpstreamPool {
     options: UpstreamOptions,
   ) {
     this.timeoutMs = options.timeoutMs;
-    this.maxSockets = options.maxSockets;
-    this.maxPerSource = options.maxSocketsPerSource ?? Math.max(1, Math.floor(options.maxSockets / 4));
-    this.maxPerRoute = options.maxSocketsPerRoute ?? Math.max(1, Math.floor((options.maxSockets * 3) / 4));
+    this.shares = new BindingShares(options.maxSockets, options);
+    this.fireAndForget = new FireAndForget(metrics, {
+      create: (ip, port, series) => this.createSocket(ip, port, series),
+      close: (target) => this.closeSocket(target),
+      sourceIp: () => this.sourceIp,
+    });
     this.idleMs = options.idleMs;
     this.sourceIp = options.sourceIp;
     this.sweepTimer = setInterval(() => this.expireWaiting(), SWEEP_INTERVAL_MS);
@@ -128,11 +64,11 @@ export class UpstreamPool {
   }
 
   get socketBudget(): number {
-    return this.maxSockets;
+    return this.shares.maxSockets;
   }
 
   get waitingCount(): number {
-    return this.waiting.length - this.waitingHead;
+    return this.waiting.count;
   }
 
   /** Datagrams queued in the kernel-bound send queue of a backend's sockets right now (the fan-out spec's queue). */
@@ -181,33 +117,16 @@ export class UpstreamPool {
 
   /** Sends without waiting or reading (the spec's fire-and-forget): each packet gets one status, `sent` or `write_failed`. */
   sendAndForget(ip: string, port: number, payload: Buffer, series: BackendSeries): void {
-    series.issued++;
-    const target = this.forgetSocket(ip, port, series);
-    if (target === undefined) return;
-    target.series = series;
-    const startNs = process.hrtime.bigint();
-    whenConnected(target, () =>
-      target.socket.send(payload, (error) => {
-        if (error) {
-          // The packet's status, and the kernel's reason apart (a refusing mirror shows as refused, not just failed).
-          series.lastError = error.message;
-          series.record('write_failed', elapsedMs(startNs));
-          this.metrics.countBackendError(series, (error as NodeJS.ErrnoException).code);
-          return;
-        }
-        series.lastSendOkMs = Date.now();
-        series.record('sent', elapsedMs(startNs));
-      }),
-    );
+    this.fireAndForget.send(ip, port, payload, series);
   }
+
 
   close(): void {
     clearInterval(this.sweepTimer);
     clearInterval(this.idleTimer);
     for (const binding of this.bindings.values()) this.closeSocket(binding);
-    for (const f of this.forget.values()) this.closeSocket(f);
+    this.fireAndForget.close();
     this.bindings.clear();
-    this.forget.clear();
   }
 
   private bindingFor(device: DeviceEndpoint, ip: string, port: number, series: BackendSeries, reply: (ack: Buffer) => void): Binding | undefined {
@@ -224,19 +143,18 @@ export class UpstreamPool {
     }
     // A share reached first gives up one of that sender's (or route's) own idle bindings, so one source or one route
     // can never take the whole budget, and within its share it is served as before.
-    const refusal = this.makeRoom(device);
+    const refusal = this.shares.makeRoom(device, () => this.open, (which) => this.evictIdleBinding(which));
     if (refusal !== undefined) {
       series.record('dial_failed', 0);
       series.lastError = refusal.message;
       this.metrics.countRefused(refusal.reason);
-      if (refusal.reason === 'socket_budget') this.onBudgetReached?.(this.open, this.maxSockets);
+      if (refusal.reason === 'socket_budget') this.onBudgetReached?.(this.open, this.shares.maxSockets);
       return undefined;
     }
     const socket = this.createSocket(ip, port, series);
     if (socket === undefined) return undefined;
     const binding: Binding = { key, source: device.ip, route: device.route, socket, series, connected: false, backlog: [], closed: false, pending: [], reply, ackKey: undefined, lastUsedMs: Date.now(), lastTimeoutMs: 0 };
-    this.bySource.set(device.ip, (this.bySource.get(device.ip) ?? 0) + 1);
-    this.byRoute.set(device.route, (this.byRoute.get(device.route) ?? 0) + 1);
+    this.shares.taken(binding);
     socket.on('message', (payload) => this.receive(binding, payload));
     socket.on('error', (error) => this.fail(binding, error));
     connect(binding, ip, port, this.sourceIp);
@@ -244,25 +162,11 @@ export class UpstreamPool {
     return binding;
   }
 
-  /** Room for one more binding of this device, or why there is none. */
-  private makeRoom(device: DeviceEndpoint): { reason: string; message: string } | undefined {
-    if ((this.bySource.get(device.ip) ?? 0) >= this.maxPerSource && !this.evictIdleBinding((b) => b.source === device.ip)) {
-      return { reason: 'source_budget', message: `source ${device.ip} holds its share of upstream sockets (${this.maxPerSource})` };
-    }
-    if ((this.byRoute.get(device.route) ?? 0) >= this.maxPerRoute && !this.evictIdleBinding((b) => b.route === device.route)) {
-      return { reason: 'route_budget', message: `route ${device.route} holds its share of upstream sockets (${this.maxPerRoute})` };
-    }
-    if (this.open >= this.maxSockets && !this.evictIdleBinding()) {
-      return { reason: 'socket_budget', message: `upstream socket budget (${this.maxSockets}) reached` };
-    }
-    return undefined;
-  }
-
   /**
    * Gives up the least recently used binding (of those `which` accepts) with nothing pending; false when none of the
    * oldest is idle. The scan is bounded: the packet path never walks the whole table.
    */
-  private evictIdleBinding(which: (binding: Binding) => boolean = () => true): boolean {
+  private evictIdleBinding(which: (binding: { source: string; route: number }) => boolean = () => true): boolean {
     let scanned = 0;
     let matched = 0;
     for (const binding of this.bindings.values()) {
@@ -277,32 +181,7 @@ export class UpstreamPool {
     return false;
   }
 
-  private forgetSocket(ip: string, port: number, series: BackendSeries): ForgetSocket | undefined {
-    const key = `${ip}:${port}`;
-    const existing = this.forget.get(key);
-    if (existing !== undefined && !existing.closed) return existing;
-    const socket = this.createSocket(ip, port, series);
-    if (socket === undefined) return undefined;
-    const target: ForgetSocket = { socket, connected: false, backlog: [], closed: false, series };
-    socket.on('message', () => this.metrics.discardedReplies++);
-    socket.on('error', (error) => {
-      // A dead backend shows here (ICMP port unreachable after an earlier send): counted as the backend's error, not as
-      // a second status of a packet that already has one. The socket stays usable: re-dialling on every error would put
-      // a socket creation on the packet path exactly when a backend is down.
-      const code = (error as NodeJS.ErrnoException).code;
-      target.series.lastError = error.message;
-      target.series.noteFailure();
-      this.metrics.countBackendError(target.series, code);
-      debug('fire-and-forget %s: %s', key, error.message);
-      if (code !== 'ECONNREFUSED' && code !== 'EHOSTUNREACH' && code !== 'ENETUNREACH') {
-        this.forget.delete(key);
-        this.closeSocket(target);
-      }
-    });
-    connect(target, ip, port, this.sourceIp);
-    this.forget.set(key, target);
-    return target;
-  }
+
 
   private createSocket(ip: string, port: number, series: BackendSeries): dgram.Socket | undefined {
     try {
@@ -368,25 +247,15 @@ export class UpstreamPool {
   }
 
   private expireWaiting(): void {
-    const deadline = process.hrtime.bigint() - BigInt(this.timeoutMs) * NS_PER_MS;
     const nowMs = Date.now();
-    while (this.waitingHead < this.waiting.length) {
-      const request = this.waiting[this.waitingHead] as PendingRequest;
-      if (!request.settled && request.sentNs > deadline) break;
-      this.waitingHead++;
-      if (!request.settled) {
-        this.settle(request, 'timeout');
-        request.binding.lastTimeoutMs = nowMs;
-        const index = request.binding.pending.indexOf(request);
-        if (index >= 0) request.binding.pending.splice(index, 1);
-      }
-    }
-    // Compact now and then, so the queue's memory follows what is waiting, not what ever waited.
-    if (this.waitingHead > 4096 && this.waitingHead * 2 > this.waiting.length) {
-      this.waiting.splice(0, this.waitingHead);
-      this.waitingHead = 0;
-    }
+    this.waiting.expire(process.hrtime.bigint() - BigInt(this.timeoutMs) * NS_PER_MS, (request) => {
+      this.settle(request, 'timeout');
+      request.binding.lastTimeoutMs = nowMs;
+      const index = request.binding.pending.indexOf(request);
+      if (index >= 0) request.binding.pending.splice(index, 1);
+    });
   }
+
 
   private closeIdle(): void {
     const idleMs = this.idleMs ?? Math.max(30_000, 2 * this.timeoutMs);
@@ -401,8 +270,7 @@ export class UpstreamPool {
   private dropBinding(binding: Binding): void {
     if (this.bindings.get(binding.key) !== binding) return;
     this.bindings.delete(binding.key);
-    decrement(this.bySource, binding.source);
-    decrement(this.byRoute, binding.route);
+    this.shares.released(binding);
     this.closeSocket(binding);
   }
 
@@ -418,32 +286,3 @@ export class UpstreamPool {
   }
 }
 
-/**
- * Node sends on a connected UDP socket only once connect() has completed; sends before that wait in a backlog. With a
- * source address the socket is bound to it first, so the relay's upstream traffic comes from the relay's address.
- */
-function connect(target: { socket: dgram.Socket; connected: boolean; backlog: (() => void)[]; closed: boolean }, ip: string, port: number, sourceIp: string | undefined): void {
-  const dial = (): void =>
-    target.socket.connect(port, ip, () => {
-      if (target.closed) return;
-      target.connected = true;
-      for (const send of target.backlog.splice(0)) send();
-    });
-  if (sourceIp === undefined) dial();
-  else target.socket.bind(0, sourceIp, dial);
-}
-
-function whenConnected(target: { connected: boolean; backlog: (() => void)[] }, send: () => void): void {
-  if (target.connected) send();
-  else target.backlog.push(send);
-}
-
-function decrement<K>(counts: Map<K, number>, key: K): void {
-  const count = (counts.get(key) ?? 0) - 1;
-  if (count > 0) counts.set(key, count);
-  else counts.delete(key);
-}
-
-function elapsedMs(sinceNs: bigint): number {
-  return Number(process.hrtime.bigint() - sinceNs) / 1e6;
-}

@@ -1,0 +1,78 @@
+import type dgram from 'node:dgram';
+import { debug } from '../core/debug.ts';
+import type { BackendSeries, RelayMetrics } from './relay-metrics.ts';
+import { connect, elapsedMs, whenConnected, type ForgetSocket } from './upstream-socket.ts';
+
+/** How the pool lends sockets: created within its budget, closed through it, bound to its source address. */
+export interface SocketLender {
+  create(ip: string, port: number, series: BackendSeries): dgram.Socket | undefined;
+  close(target: { socket: dgram.Socket; closed: boolean }): void;
+  sourceIp(): string | undefined;
+}
+
+/**
+ * The spec's fire-and-forget sends: one socket per backend, send only; whatever comes back on it is read and
+ * dropped. A send the kernel refuses is that packet's one status (`write_failed`), its reason counted apart.
+ */
+export class FireAndForget {
+  private readonly byBackend = new Map<string, ForgetSocket>();
+
+  constructor(
+    private readonly metrics: RelayMetrics,
+    private readonly sockets: SocketLender,
+  ) {}
+
+  /** Sends without waiting or reading (the spec's fire-and-forget): each packet gets one status, `sent` or `write_failed`. */
+  send(ip: string, port: number, payload: Buffer, series: BackendSeries): void {
+    series.issued++;
+    const target = this.socketFor(ip, port, series);
+    if (target === undefined) return;
+    target.series = series;
+    const startNs = process.hrtime.bigint();
+    whenConnected(target, () =>
+      target.socket.send(payload, (error) => {
+        if (error) {
+          // The packet's status, and the kernel's reason apart (a refusing mirror shows as refused, not just failed).
+          series.lastError = error.message;
+          series.record('write_failed', elapsedMs(startNs));
+          this.metrics.countBackendError(series, (error as NodeJS.ErrnoException).code);
+          return;
+        }
+        series.lastSendOkMs = Date.now();
+        series.record('sent', elapsedMs(startNs));
+      }),
+    );
+  }
+
+  close(): void {
+    for (const target of this.byBackend.values()) this.sockets.close(target);
+    this.byBackend.clear();
+  }
+
+  private socketFor(ip: string, port: number, series: BackendSeries): ForgetSocket | undefined {
+    const key = `${ip}:${port}`;
+    const existing = this.byBackend.get(key);
+    if (existing !== undefined && !existing.closed) return existing;
+    const socket = this.sockets.create(ip, port, series);
+    if (socket === undefined) return undefined;
+    const target: ForgetSocket = { socket, connected: false, backlog: [], closed: false, series };
+    socket.on('message', () => this.metrics.discardedReplies++);
+    socket.on('error', (error) => {
+      // A dead backend shows here (ICMP port unreachable after an earlier send): counted as the backend's error, not as
+      // a second status of a packet that already has one. The socket stays usable: re-dialling on every error would put
+      // a socket creation on the packet path exactly when a backend is down.
+      const code = (error as NodeJS.ErrnoException).code;
+      target.series.lastError = error.message;
+      target.series.noteFailure();
+      this.metrics.countBackendError(target.series, code);
+      debug('fire-and-forget %s: %s', key, error.message);
+      if (code !== 'ECONNREFUSED' && code !== 'EHOSTUNREACH' && code !== 'ENETUNREACH') {
+        this.byBackend.delete(key);
+        this.sockets.close(target);
+      }
+    });
+    connect(target, ip, port, this.sockets.sourceIp());
+    this.byBackend.set(key, target);
+    return target;
+  }
+}

@@ -1,0 +1,99 @@
+import type dgram from 'node:dgram';
+import type { BackendSeries } from './relay-metrics.ts';
+
+export type Failure = 'timeout' | 'write_failed' | 'read_failed' | 'dial_failed';
+
+/** A request to the ACK backend, waiting for its reply on its device's binding. */
+export interface PendingRequest {
+  binding: Binding;
+  /** The protocol's key tying the request to its ACK (CalAmp: the sequence number); undefined: first come, first served. */
+  matchKey: string | undefined;
+  sentNs: bigint;
+  series: BackendSeries;
+  settled: boolean;
+}
+
+/**
+ * One device's socket towards one ACK backend, held like a NAT binding: every reply on it belongs to that device and
+ * to no other, so a late or duplicated ACK can never reach another device. Requests wait on it oldest first.
+ */
+export interface Binding {
+  key: string;
+  /** The device's address and the route it came in on: what the per-source and per-route shares count. */
+  source: string;
+  route: number;
+  socket: dgram.Socket;
+  series: BackendSeries;
+  connected: boolean;
+  backlog: (() => void)[];
+  closed: boolean;
+  pending: PendingRequest[];
+  reply: (ack: Buffer) => void;
+  /** Reads the protocol's match key off a reply, where the route has a protocol. */
+  ackKey: ((ack: Buffer) => string | undefined) | undefined;
+  lastUsedMs: number;
+  /** When a request on it last timed out: a reply with none pending soon after is late, otherwise stray. */
+  lastTimeoutMs: number;
+}
+
+/** The socket a backend's fire-and-forget packets leave from: send only; whatever comes back is read and dropped. */
+export interface ForgetSocket {
+  socket: dgram.Socket;
+  connected: boolean;
+  backlog: (() => void)[];
+  closed: boolean;
+  series: BackendSeries;
+}
+
+/** A device as the pool knows it: its address and port, and the route port it sent to. */
+export interface DeviceEndpoint {
+  ip: string;
+  port: number;
+  route: number;
+}
+
+export interface UpstreamOptions {
+  timeoutMs: number;
+  /** Upstream sockets the relay may hold at once (bindings and fire-and-forget sockets). */
+  maxSockets: number;
+  /**
+   * Bindings one source address may hold (default: a quarter of the budget). Generous, because a carrier's NAT puts
+   * many devices behind one address, but short of the whole budget, so no one sender takes it all.
+   */
+  maxSocketsPerSource?: number;
+  /** Bindings one route may hold (default: three quarters of the budget): a burst on one route leaves room for the others. */
+  maxSocketsPerRoute?: number;
+  /** A binding unused this long is closed and its socket given back (default: 30 s or twice the timeout). */
+  idleMs?: number;
+  sourceIp?: string;
+}
+
+/**
+ * Node sends on a connected UDP socket only once connect() has completed; sends before that wait in a backlog. With a
+ * source address the socket is bound to it first, so the relay's upstream traffic comes from the relay's address.
+ */
+export function connect(target: { socket: dgram.Socket; connected: boolean; backlog: (() => void)[]; closed: boolean }, ip: string, port: number, sourceIp: string | undefined): void {
+  const dial = (): void =>
+    target.socket.connect(port, ip, () => {
+      if (target.closed) return;
+      target.connected = true;
+      for (const send of target.backlog.splice(0)) send();
+    });
+  if (sourceIp === undefined) dial();
+  else target.socket.bind(0, sourceIp, dial);
+}
+
+export function whenConnected(target: { connected: boolean; backlog: (() => void)[] }, send: () => void): void {
+  if (target.connected) send();
+  else target.backlog.push(send);
+}
+
+export function decrement<K>(counts: Map<K, number>, key: K): void {
+  const count = (counts.get(key) ?? 0) - 1;
+  if (count > 0) counts.set(key, count);
+  else counts.delete(key);
+}
+
+export function elapsedMs(sinceNs: bigint): number {
+  return Number(process.hrtime.bigint() - sinceNs) / 1e6;
+}
