@@ -20,6 +20,7 @@ import { importCaptures } from '../../src/capture/import-capture.ts';
 import { writeFleetCapture } from '../helpers/fleet-capture.ts';
 import { tcpdumpUsable } from '../helpers/tcpdump.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 import { UdpClient } from '../helpers/udp-client.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -128,11 +129,20 @@ describe.runIf(canCaptureNow)('parity record with a live capture (tcpdump on lo)
       const control = manualStop();
       let ready: () => void = () => undefined;
       const isReady = new Promise<void>((resolve) => (ready = resolve));
-      const recording = recordTraffic({ source: { kind: 'live', iface: 'lo', filter: 'udp and net 127.0.13.0/24', topology }, target, stopped: control.stopped, onReady: ready });
+      let recorded = 0;
+      const recording = recordTraffic({
+        source: { kind: 'live', iface: 'lo', filter: 'udp and net 127.0.13.0/24', topology },
+        target,
+        stopped: control.stopped,
+        onReady: ready,
+        onProgress: (progress) => (recorded = progress.recorded),
+      });
       await isReady;
-      await replayCapture({ store, capture: 'fleet', relayHost: '127.0.13.1', portMap: new Map(), plan: { pace: { kind: 'rate', ratePps: 500 }, loops: 1, durationMs: undefined, sample: 1, seed: 1 }, protocol: generic, devices: '127.24.0.0/16', ackTimeoutMs: 1000, existingRun: { runId: replayRunId, name: 'replayed' } });
+      const replay = await replayCapture({ store, capture: 'fleet', relayHost: '127.0.13.1', portMap: new Map(), plan: { pace: { kind: 'rate', ratePps: 500 }, loops: 1, durationMs: undefined, sample: 1, seed: 1 }, protocol: generic, devices: '127.24.0.0/16', ackTimeoutMs: 1000, existingRun: { runId: replayRunId, name: 'replayed' } });
       await Promise.all(backends.map((b) => b.idle()));
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Every packet on the wire: the devices' sends, what each backend received and answered, the ACKs relayed back.
+      const onTheWire = replay.stats.sent + replay.stats.acks + backends.reduce((sum, b) => sum + b.counters.received + b.counters.acked + b.counters.naked + b.counters.duplicateAcks, 0);
+      await waitFor(() => recorded >= onTheWire, 'the live capture to have read every packet', 30_000);
       control.stop();
       const result = await recording;
       observations.close();

@@ -64,10 +64,27 @@ export async function recordTraffic(options: {
     queue.push(packet);
     if (options.maxPackets !== undefined && seen >= options.maxPackets) stopMax('max-packets');
   };
-  let kernelDrops = 0;
-  let stopSource: () => Promise<void>;
-  let endOfFile: Promise<string> | undefined;
-  let cutShort: string | undefined;
+  const started = await startSource(source, take, () => unassigned++);
+  options.onReady?.();
+  const progressTimer = setInterval(() => options.onProgress?.({ recorded: queue.recorded, unrecorded: queue.unrecorded, byLeg }), 1000);
+  progressTimer.unref();
+  const stoppedBy = await Promise.race([options.stopped, maxReached, ...(started.ended === undefined ? [] : [started.ended])]).finally(() => clearInterval(progressTimer));
+  const { kernelDrops, cutShort } = await started.stop();
+  await queue.flushed();
+  const partial = cutShort === undefined ? {} : { partial: cutShort };
+  await target.finish({ stoppedBy, unrecorded: queue.unrecorded + kernelDrops, ...partial });
+  return { recorded: queue.recorded, unrecorded: queue.unrecorded + kernelDrops, unassigned, kernelDrops, byLeg, stoppedBy, ...partial };
+}
+
+interface StartedSource {
+  /** Resolves when the source ends by itself (a file read through). */
+  ended: Promise<string> | undefined;
+  /** Stops it; says what the kernel dropped (live capture) and why a file was cut short. */
+  stop(): Promise<{ kernelDrops: number; cutShort: string | undefined }>;
+}
+
+/** Starts taps, a live capture or a file read, handing each packet with its leg to `take`. */
+async function startSource(source: RecordSource, take: (packet: RecordedPacket) => void, unassigned: () => void): Promise<StartedSource> {
   if (source.kind === 'taps') {
     if (source.taps.length === 0) throw new UsageError('record needs at least one --tap LISTEN=TARGET', { field: 'tap' });
     const taps = source.taps.map(
@@ -77,51 +94,55 @@ export async function recordTraffic(options: {
         ),
     );
     for (const tap of taps) await tap.start();
-    stopSource = async () => {
-      for (const tap of taps) await tap.stop();
+    return {
+      ended: undefined,
+      async stop() {
+        for (const tap of taps) await tap.stop();
+        return { kernelDrops: 0, cutShort: undefined };
+      },
     };
-  } else {
-    const topology = source.topology;
-    const onDatagram = (datagram: UdpDatagram): void => {
-      const src = { ip: datagram.srcIp, port: datagram.srcPort };
-      const dst = { ip: datagram.dstIp, port: datagram.dstPort };
-      const assigned = legOf(topology, src, dst);
-      if (assigned === undefined) {
-        unassigned++;
-        return;
-      }
-      const wallNs = BigInt(datagram.tsSec) * NS_PER_SECOND + BigInt(datagram.tsFracNs);
-      take({ monoNs: wallNs, wallNs, src, dst, payload: Buffer.from(datagram.payload), ...assigned });
-    };
-    if (source.kind === 'file') {
-      const decoder = new FrameDecoder(onDatagram);
-      endOfFile = readCaptureFile(source.path, (frame) => decoder.decode(frame)).then(
-        () => {
-          decoder.finish();
-          return 'end-of-file';
-        },
-        (error: unknown) => {
-          // Everything before the fault is kept; the recording says it is partial and why.
-          decoder.finish();
-          cutShort = error instanceof Error ? error.message : String(error);
-          return 'file cut short';
-        },
-      );
-      stopSource = async () => void (await endOfFile);
-    } else {
-      const live = await startLiveCapture({ iface: source.iface, filter: source.filter, onDatagram });
-      stopSource = async () => {
-        live.stop();
-        kernelDrops = (await live.done).kernelDrops;
-      };
-    }
   }
-  options.onReady?.();
-  const progressTimer = setInterval(() => options.onProgress?.({ recorded: queue.recorded, unrecorded: queue.unrecorded + kernelDrops, byLeg }), 1000);
-  progressTimer.unref();
-  const stoppedBy = await Promise.race([options.stopped, maxReached, ...(endOfFile === undefined ? [] : [endOfFile])]).finally(() => clearInterval(progressTimer));
-  await stopSource();
-  await queue.flushed();
-  await target.finish({ stoppedBy, unrecorded: queue.unrecorded + kernelDrops, ...(cutShort !== undefined && { partial: cutShort }) });
-  return { recorded: queue.recorded, unrecorded: queue.unrecorded + kernelDrops, unassigned, kernelDrops, byLeg, stoppedBy, ...(cutShort !== undefined && { partial: cutShort }) };
+  const topology = source.topology;
+  const onDatagram = (datagram: UdpDatagram): void => {
+    const src = { ip: datagram.srcIp, port: datagram.srcPort };
+    const dst = { ip: datagram.dstIp, port: datagram.dstPort };
+    const assigned = legOf(topology, src, dst);
+    if (assigned === undefined) {
+      unassigned();
+      return;
+    }
+    const wallNs = BigInt(datagram.tsSec) * NS_PER_SECOND + BigInt(datagram.tsFracNs);
+    take({ monoNs: wallNs, wallNs, src, dst, payload: Buffer.from(datagram.payload), ...assigned });
+  };
+  if (source.kind === 'file') {
+    const decoder = new FrameDecoder(onDatagram);
+    let cutShort: string | undefined;
+    const ended = readCaptureFile(source.path, (frame) => decoder.decode(frame)).then(
+      () => {
+        decoder.finish();
+        return 'end-of-file';
+      },
+      (error: unknown) => {
+        // Everything before the fault is kept; the recording says it is partial and why.
+        decoder.finish();
+        cutShort = error instanceof Error ? error.message : String(error);
+        return 'file cut short';
+      },
+    );
+    return {
+      ended,
+      async stop() {
+        await ended;
+        return { kernelDrops: 0, cutShort };
+      },
+    };
+  }
+  const live = await startLiveCapture({ iface: source.iface, filter: source.filter, onDatagram });
+  return {
+    ended: undefined,
+    async stop() {
+      live.stop();
+      return { kernelDrops: (await live.done).kernelDrops, cutShort: undefined };
+    },
+  };
 }
