@@ -6,6 +6,7 @@ import { ObservationWriter } from '../../src/store/observation-writer.ts';
 import { createRun } from '../../src/store/runs.ts';
 import { withStore } from '../../src/store/store.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 import { sendPaced, UdpClient } from '../helpers/udp-client.ts';
 
 const taken = (backend: SimulatedBackend) => (): number => backend.counters.received + backend.counters.lost + backend.counters.blackholed;
@@ -62,7 +63,8 @@ describe('simulated backend over real UDP', () => {
     await client.waitForReplies(1);
     const delayMs = Number((client.replies[0]?.atNs ?? 0n) - sentNs) / 1e6;
     expect(delayMs).toBeGreaterThanOrEqual(59);
-    expect(delayMs).toBeLessThan(500);
+    // An upper bound only to tell a delay from a hang: a busy machine adds to it, never takes from it.
+    expect(delayMs).toBeLessThan(5000);
   });
 
   it('sends NAKs, duplicate ACKs and another app version on demand', async () => {
@@ -90,7 +92,7 @@ describe('simulated backend over real UDP', () => {
     expect(hole.backend.counters.blackholed).toBe(1);
 
     const crash = await start({ ip: '127.0.0.36', faults: { crashAfterMs: 100 } });
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await waitFor(() => crash.backend.ports.length === 0, 'the backend to crash after 100 ms');
     expect(crash.backend.ports).toEqual([]);
   });
 

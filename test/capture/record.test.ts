@@ -47,8 +47,10 @@ describe('parity record with inline taps (real UDP)', () => {
       cleanups.push(() => backend.stop());
       const target = await runTarget(store, 'tapped', calampLmd, 'tap:device>relay', undefined);
       const control = manualStop();
-      const recording = recordTraffic({ source: { kind: 'taps', leg: 'device>relay', taps: [{ listen: { ip: '127.0.12.1', port: 24800 }, target: { ip: '127.0.12.2', port: 24800 } }] }, target, stopped: control.stopped });
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      let ready: () => void = () => undefined;
+      const isReady = new Promise<void>((resolve) => (ready = resolve));
+      const recording = recordTraffic({ source: { kind: 'taps', leg: 'device>relay', taps: [{ listen: { ip: '127.0.12.1', port: 24800 }, target: { ip: '127.0.12.2', port: 24800 } }] }, target, stopped: control.stopped, onReady: ready });
+      await isReady;
       const devices = await Promise.all([0, 1, 2, 3, 4].map(() => UdpClient.open('127.0.0.1')));
       for (let round = 0; round < 20; round++) {
         for (const [d, device] of devices.entries()) await device.send(message(d, round), 24800, '127.0.12.1');
@@ -80,8 +82,10 @@ describe('parity record with inline taps (real UDP)', () => {
         cleanups.push(() => backend.stop());
         const target = await captureTarget(store, 'taped', 'tap:24801', [24801]);
         const control = manualStop();
-        const recording = recordTraffic({ source: { kind: 'taps', leg: 'device>relay', taps: [{ listen: { ip: '127.0.12.11', port: 24801 }, target: { ip: '127.0.12.12', port: 24801 } }] }, target, stopped: control.stopped });
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        let ready: () => void = () => undefined;
+        const isReady = new Promise<void>((resolve) => (ready = resolve));
+        const recording = recordTraffic({ source: { kind: 'taps', leg: 'device>relay', taps: [{ listen: { ip: '127.0.12.11', port: 24801 }, target: { ip: '127.0.12.12', port: 24801 } }] }, target, stopped: control.stopped, onReady: ready });
+        await isReady;
         const client = await UdpClient.open('127.0.0.1');
         const sent = Array.from({ length: 50 }, (_, i) => Buffer.from(`packet ${i}`));
         for (const payload of sent) await client.send(payload, 24801, '127.0.12.11');
