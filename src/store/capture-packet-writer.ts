@@ -1,6 +1,7 @@
 import type { UdpDatagram } from '../capture/udp-datagram.ts';
 import { debug } from '../core/debug.ts';
 import { payloadHash } from '../core/payload-hash.ts';
+import { CommitClock } from './commit-clock.ts';
 import { ChunkAppender, columnIndexes, type ColumnKind } from './chunk-appender.ts';
 import type { FlushableWriter, Store } from './store.ts';
 
@@ -39,9 +40,7 @@ export class CapturePacketWriter implements FlushableWriter {
   private nextIdx = 0;
   private readonly addressIds = new Map<string, number>();
   private pendingAddresses = 0;
-  private lastFlushMs = Date.now();
-  private readonly timer: NodeJS.Timeout;
-  private failure: unknown;
+  private readonly clock: CommitClock;
   firstTsNs: bigint | undefined;
   lastTsNs: bigint | undefined;
 
@@ -53,8 +52,7 @@ export class CapturePacketWriter implements FlushableWriter {
     flushIntervalMs: number,
   ) {
     packets.beforeChunk = () => this.commitAddresses();
-    this.timer = setInterval(() => this.timedFlush(flushIntervalMs), flushIntervalMs);
-    this.timer.unref();
+    this.clock = new CommitClock(flushIntervalMs, flushIntervalMs, (maxAgeMs) => this.flushIfStale(maxAgeMs));
     store.registerWriter(this);
   }
 
@@ -95,26 +93,13 @@ export class CapturePacketWriter implements FlushableWriter {
     a.endRow();
   }
 
-  /**
-   * A commit from the timer must not throw out of a timer (that ends the process): a failure stops the timer and is
-   * raised by `close`, where the caller can say what it means.
-   */
-  private timedFlush(maxAgeMs: number): void {
-    try {
-      this.flushIfStale(maxAgeMs);
-    } catch (error) {
-      clearInterval(this.timer);
-      this.failure ??= error;
-    }
-  }
-
   flushIfStale(maxAgeMs: number): void {
-    if (Date.now() - this.lastFlushMs >= maxAgeMs) this.flush();
+    if (this.clock.isStale(maxAgeMs)) this.flush();
   }
 
   /** Commits every row written so far, addresses first. */
   flush(): void {
-    this.lastFlushMs = Date.now();
+    this.clock.committed();
     this.packets.flushChunk();
     this.commitAddresses();
     this.packets.flush();
@@ -123,7 +108,7 @@ export class CapturePacketWriter implements FlushableWriter {
 
   /** Commits the rows and closes both appenders. */
   async close(): Promise<void> {
-    clearInterval(this.timer);
+    const failure = this.clock.stop();
     this.store.unregisterWriter(this);
     try {
       this.packets.flushChunk();
@@ -133,7 +118,7 @@ export class CapturePacketWriter implements FlushableWriter {
       this.addresses.close();
     }
     await Promise.resolve();
-    if (this.failure !== undefined) throw this.failure;
+    if (failure !== undefined) throw failure;
   }
 
   private commitAddresses(): void {
