@@ -186,8 +186,6 @@ export class Relay {
         this.upstream.sendAndForget(backend.ip, port, payload, s);
         return;
       }
-      const protocol = route.protocol;
-      const match = protocol === undefined ? undefined : { requestKey: decoded?.matchKey, ackKey: (ack: Buffer) => protocol.decodeAck(ack).matchKey };
       this.upstream.sendAwaitingAck(
         backend.ip,
         port,
@@ -198,7 +196,8 @@ export class Relay {
           listener.send(ack, device.port, device.address);
           this.metrics.countDeviceAck(port);
         },
-        match,
+        route.protocol,
+        decoded?.matchKey,
       );
     });
   }

@@ -1,5 +1,6 @@
 import dgram from 'node:dgram';
 import type { BackendSeries, RelayMetrics } from './relay-metrics.ts';
+import type { DeviceProtocol } from '../protocols/protocol.ts';
 import { BindingShares } from './binding-shares.ts';
 import { FireAndForget } from './fire-and-forget.ts';
 import { WaitingRequests } from './waiting-requests.ts';
@@ -82,9 +83,9 @@ export class UpstreamPool {
   }
 
   /**
-   * Sends to the ACK backend on the device's binding; its reply goes to `reply`, the outcome onto `series`. With a
-   * `match` (the route's protocol), a reply answers the pending request with the same key, so an ACK that comes after
-   * its request timed out is dropped as late instead of answering the device's next request.
+   * Sends to the ACK backend on the device's binding; its reply goes to `reply`, the outcome onto `series`. With the
+   * route's `protocol` and the request's `requestKey`, a reply answers the pending request with the same key, so an
+   * ACK that comes after its request timed out is dropped as late instead of answering the device's next request.
    */
   sendAwaitingAck(
     ip: string,
@@ -93,13 +94,14 @@ export class UpstreamPool {
     series: BackendSeries,
     device: DeviceEndpoint,
     reply: (ack: Buffer) => void,
-    match?: { requestKey: string | undefined; ackKey: (ack: Buffer) => string | undefined },
+    protocol?: DeviceProtocol,
+    requestKey?: string,
   ): void {
     series.issued++;
     const binding = this.bindingFor(device, ip, port, series, reply);
     if (binding === undefined) return;
-    binding.ackKey = match?.requestKey === undefined ? undefined : match.ackKey;
-    const request: PendingRequest = { binding, matchKey: match?.requestKey, sentNs: process.hrtime.bigint(), series, settled: false };
+    binding.protocol = requestKey === undefined ? undefined : protocol;
+    const request: PendingRequest = { binding, matchKey: requestKey, sentNs: process.hrtime.bigint(), series, settled: false };
     binding.pending.push(request);
     this.waiting.push(request);
     series.inFlight++;
@@ -153,7 +155,7 @@ export class UpstreamPool {
     }
     const socket = this.createSocket(ip, port, series);
     if (socket === undefined) return undefined;
-    const binding: Binding = { key, source: device.ip, route: device.route, socket, series, connected: false, backlog: [], closed: false, pending: [], reply, ackKey: undefined, lastUsedMs: Date.now(), lastTimeoutMs: 0 };
+    const binding: Binding = { key, source: device.ip, route: device.route, socket, series, connected: false, backlog: [], closed: false, pending: [], reply, protocol: undefined, lastUsedMs: Date.now(), lastTimeoutMs: 0 };
     this.shares.taken(binding);
     socket.on('message', (payload) => this.receive(binding, payload));
     socket.on('error', (error) => this.fail(binding, error));
@@ -218,7 +220,7 @@ export class UpstreamPool {
   /** The pending request this reply answers: the one with its match key, else (no protocol) the oldest. */
   private takeAnswered(binding: Binding, payload: Buffer): PendingRequest | undefined {
     while (binding.pending[0]?.settled === true) binding.pending.shift();
-    const key = binding.ackKey?.(payload);
+    const key = binding.protocol?.decodeAck(payload).matchKey;
     if (key === undefined) return binding.pending.shift();
     const index = binding.pending.findIndex((r) => !r.settled && r.matchKey === key);
     return index < 0 ? undefined : binding.pending.splice(index, 1)[0];

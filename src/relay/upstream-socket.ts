@@ -1,4 +1,5 @@
 import type dgram from 'node:dgram';
+import type { DeviceProtocol } from '../protocols/protocol.ts';
 import type { BackendSeries } from './relay-metrics.ts';
 
 export type Failure = 'timeout' | 'write_failed' | 'read_failed' | 'dial_failed';
@@ -29,8 +30,8 @@ export interface Binding {
   closed: boolean;
   pending: PendingRequest[];
   reply: (ack: Buffer) => void;
-  /** Reads the protocol's match key off a reply, where the route has a protocol. */
-  ackKey: ((ack: Buffer) => string | undefined) | undefined;
+  /** The route's protocol, which reads the match key off a reply; undefined: replies answer the oldest request. */
+  protocol: DeviceProtocol | undefined;
   lastUsedMs: number;
   /** When a request on it last timed out: a reply with none pending soon after is late, otherwise stray. */
   lastTimeoutMs: number;
