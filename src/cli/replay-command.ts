@@ -11,6 +11,7 @@ import { ProgressFile } from '../store/progress-file.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
 import { parseDurationMs, parseFraction, parseInteger, parseName } from './option-parsers.ts';
 import { printJson, printTable } from './output.ts';
+import { showReplayProgress } from './replay-progress.ts';
 
 interface ReplayFlags {
   relay: string;
@@ -120,8 +121,7 @@ async function runReplay(capture: string, flags: ReplayFlags): Promise<ReplayRes
         ...(routes.length > 0 && { topology: { routes } }),
         signal: abort.signal,
         onProgress: (p) => {
-          const eta = p.etaSec === undefined ? '' : `, ETA ${formatDurationSec(p.etaSec)}`;
-          progress.update(Math.round(p.fraction * 1000), 1000, `${formatCount(p.sent)} of ${p.planned < p.sent ? formatCount(p.sent) : `~${formatCount(p.planned)}`} sent, ${Math.round(p.ratePps)} pps, ${formatCount(p.acks)} ACKs, p99 late ${formatDurationMs(p.latenessP99Us / 1000)}${eta}`);
+          showReplayProgress(progress, p, { lateness: true });
           status.update({ sent: p.sent, planned: p.planned, fraction: p.fraction, etaSec: p.etaSec ?? null, acks: p.acks, ratePps: Math.round(p.ratePps) });
         },
       }),

@@ -2,7 +2,6 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { exitCodeOf } from '../analyse/analysis.ts';
-import { formatCount, formatDurationSec } from '../core/format.ts';
 import { createProgress } from '../core/progress.ts';
 import { renderTerminalReport } from '../report/terminal-report.ts';
 import { parseFormats } from '../report/write-reports.ts';
@@ -11,6 +10,7 @@ import { runScenario } from '../scenario/run-scenario.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
 import { parseDurationMs } from './option-parsers.ts';
 import { printNote } from './output.ts';
+import { showReplayProgress } from './replay-progress.ts';
 
 interface RunFlags {
   db: string;
@@ -62,7 +62,7 @@ export async function runScenarioFile(path: string, flags: RunFlags): Promise<vo
           progress.done();
           printNote(line);
         },
-        onProgress: (p) => progress.update(Math.round(p.fraction * 1000), 1000, `${formatCount(p.sent)} of ~${formatCount(p.planned)} sent, ${Math.round(p.ratePps)} pps, ${formatCount(p.acks)} ACKs${p.etaSec === undefined ? '' : `, ETA ${formatDurationSec(p.etaSec)}`}`),
+        onProgress: (p) => showReplayProgress(progress, p, { lateness: false }),
       }),
     );
     progress.done();
