@@ -51,8 +51,7 @@ export class RunSession {
   /** Stops everything, then records the run's end: its status, its counts, and when its clock started. */
   async finish(status: Extract<RunStatus, 'completed' | 'interrupted'>, stats?: unknown, startedNs?: bigint): Promise<void> {
     await this.stopAll();
-    if (startedNs !== undefined) await this.store.exec('UPDATE runs SET started_ns = $started WHERE run_id = $id', { id: this.runId, started: startedNs });
-    await finishRun(this.store, this.runId, status, process.hrtime.bigint(), stats);
+    await finishRun(this.store, this.runId, status, process.hrtime.bigint(), stats, startedNs);
     this.ended = true;
   }
 

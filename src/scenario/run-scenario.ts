@@ -10,7 +10,7 @@ import { COMMIT_BOUND_MS, prepareReplay, sendReplay, type ReplayProgress, type R
 import { RunSession } from '../run/run-session.ts';
 import { writeReports, type ReportFormat, type WrittenReports } from '../report/write-reports.ts';
 import { ObservationWriter } from '../store/observation-writer.ts';
-import { nextRunName, recordObserverCounters } from '../store/runs.ts';
+import { nextRunName, recordObserverCounters, updateRun } from '../store/runs.ts';
 import type { Store } from '../store/store.ts';
 import { stopTracked, type spawnTracked } from './child-processes.ts';
 import { relayExitError, relayLogPath, startExternalRelay, watchExternalRelay } from './external-relay.ts';
@@ -115,7 +115,7 @@ export async function runScenario(spec: ScenarioSpec, options: RunScenarioOption
       signal: replaySignal,
       ...(options.onProgress !== undefined && { onProgress: options.onProgress }),
     });
-    await store.exec('UPDATE runs SET capture_id = $capture, plan = $plan::JSON WHERE run_id = $id', { id: runId, capture: prepared.capture.captureId, plan: JSON.stringify(prepared.plan) });
+    await updateRun(store, runId, { captureId: prepared.capture.captureId, protocol: spec.protocol, relay: addresses.relay, plan: prepared.plan, topology, thresholds: spec.thresholds });
     const outcome = await sendReplay(prepared, runId);
     replay = { runId, runName, status: outcome.status, stats: outcome.stats };
     replayStartNs = outcome.startNs;

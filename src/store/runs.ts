@@ -44,6 +44,7 @@ export interface NewRun {
 /** Registers a run; a name already used is refused (runs are never overwritten). */
 export async function createRun(store: Store, run: NewRun): Promise<number> {
   checkName(run.name, 'run name');
+  const owner = thisProcess();
   const existing = await store.query('SELECT 1 FROM runs WHERE name = $name', { name: run.name });
   if (existing.length > 0) {
     throw new StoreLookupError(`run "${run.name}" is already in ${store.path}; choose another --run name`, { field: 'run' });
@@ -62,18 +63,19 @@ export async function createRun(store: Store, run: NewRun): Promise<number> {
       topology: jsonOrNull(run.topology),
       thresholds: jsonOrNull(run.thresholds),
       started_ns: run.startedNs ?? null,
-      owner_pid: thisProcess().pid,
-      owner_host: thisProcess().host,
+      owner_pid: owner.pid,
+      owner_host: owner.host,
     },
   );
   return num(rows[0]?.run_id);
 }
 
-export async function finishRun(store: Store, runId: number, status: RunStatus, endedNs: bigint, stats?: unknown): Promise<void> {
+/** Writes a run's end; `startedNs`, when given, is its clock's origin as the work measured it (a replay's first send). */
+export async function finishRun(store: Store, runId: number, status: RunStatus, endedNs: bigint, stats?: unknown, startedNs?: bigint): Promise<void> {
   await store.exec(
     `UPDATE runs SET status = $status, ended_ns = $ended_ns, ended_at = current_timestamp,
-       stats = coalesce($stats::JSON, stats) WHERE run_id = $id`,
-    { id: runId, status, ended_ns: endedNs, stats: jsonOrNull(stats) },
+       stats = coalesce($stats::JSON, stats), started_ns = coalesce($started_ns, started_ns) WHERE run_id = $id`,
+    { id: runId, status, ended_ns: endedNs, stats: jsonOrNull(stats), started_ns: startedNs ?? null },
   );
 }
 
