@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { writeFleetCapture } from '../helpers/fleet-capture.ts';
 import { killAllParity, runParity, spawnParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 afterEach(killAllParity);
 
@@ -38,10 +39,7 @@ describe('observation stores of running backends (subprocess)', () => {
       expect(captures.stderr).toMatch(new RegExp(`held\\.duckdb is in use by process ${holder.child.pid} \\(parity record --tap .*--capture held.*\\): .*use another --db`));
       // parity runs shows what the recording says of itself meanwhile.
       let runs = { code: null as number | null, stdout: '', stderr: '' };
-      for (let attempt = 0; attempt < 50 && !/recorded/.test(runs.stdout); attempt++) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        runs = await runParity(['runs', '--db', db]);
-      }
+      await waitFor(async () => /recorded/.test((runs = await runParity(['runs', '--db', db])).stdout), 'the recording\'s first progress', 30_000);
       expect(runs.code, runs.stderr).toBe(0);
       expect(runs.stdout).toMatch(/parity record --capture held.*recorded 0/s);
     });
@@ -55,10 +53,7 @@ describe('observation stores of running backends (subprocess)', () => {
       expect((await runParity(['import', file, '--name', 'slow', '--port', '18175', '--db', db])).code).toBe(0);
       const replay = spawnParity(['replay', 'slow', '--relay', '127.0.73.20', '--rate', '100pps', '--protocol', 'generic', '--run', 'watched', '--db', db]);
       let runs = { code: null as number | null, stdout: '', stderr: '' };
-      for (let attempt = 0; attempt < 100 && !/in progress/.test(runs.stdout); attempt++) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        runs = await runParity(['runs', '--db', db]);
-      }
+      await waitFor(async () => /in progress/.test((runs = await runParity(['runs', '--db', db])).stdout), 'the replay\'s first progress', 30_000);
       expect(runs.code, runs.stderr).toBe(0);
       expect(runs.stderr).toMatch(/p\.duckdb is in use by process \d+ \(parity replay slow/);
       expect(runs.stdout).toMatch(/parity replay slow --relay 127\.0\.73\.20 --run watched/);
@@ -74,21 +69,15 @@ describe('observation stores of running backends (subprocess)', () => {
         }
       };
       let json: Listed = {};
-      for (let attempt = 0; attempt < 50 && typeof json.inProgress?.[0]?.progress.etaSec !== 'number'; attempt++) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        json = await listed();
-      }
+      const withEta = async (): Promise<boolean> => typeof (json = await listed()).inProgress?.[0]?.progress.etaSec === 'number';
+      await waitFor(withEta, 'the replay\'s progress with an ETA', 30_000);
       expect(json.inProgress?.[0]?.progress.planned).toBe(1000);
       expect(json.inProgress?.[0]?.progress.etaSec).toBeGreaterThan(0);
       await replay.stop('SIGINT');
 
       // With --duration the plan ends by time: its total is what that time holds, not the whole capture.
       const timed = spawnParity(['replay', 'slow', '--relay', '127.0.73.20', '--rate', '100pps', '--duration', '8s', '--protocol', 'generic', '--run', 'timed', '--db', db]);
-      json = {};
-      for (let attempt = 0; attempt < 50 && typeof json.inProgress?.[0]?.progress.etaSec !== 'number'; attempt++) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        json = await listed();
-      }
+      await waitFor(withEta, 'the timed replay\'s progress with an ETA', 30_000);
       expect(json.inProgress?.[0]?.progress.planned).toBeLessThan(1000);
       expect(json.inProgress?.[0]?.progress.etaSec).toBeLessThanOrEqual(8);
       await timed.stop('SIGINT');
