@@ -81,3 +81,12 @@ export async function startRelayRig(dir: string, options: { relayIp: string; rou
 export function ackedBy(payload: Uint8Array): number {
   return Number(String(calampLmd.decodeAck(payload).fields.appVersion ?? '0').split('.')[0]);
 }
+
+/**
+ * A value of `/metrics` text: the sample `name{labels} value` (labels written as the relay writes them). NaN when the
+ * sample is absent, so no assertion on it can pass by the metric's absence.
+ */
+export function metricValue(text: string, name: string, labels = ''): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+  return line === undefined ? Number.NaN : Number(line.slice(name.length + labels.length + 1));
+}

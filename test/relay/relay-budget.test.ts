@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildCalampMessage, calampLmd } from '../../src/protocols/calamp-lmd.ts';
-import { startRelayRig, type RelayRig } from '../helpers/relay-rig.ts';
+import { metricValue, startRelayRig, type RelayRig } from '../helpers/relay-rig.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 import { UdpClient } from '../helpers/udp-client.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -20,10 +20,6 @@ afterEach(async () => {
 const report = (mobileId: string, sequence: number, serviceType: number): Uint8Array =>
   buildCalampMessage({ mobileId, serviceType, messageType: 2, sequence, body: Buffer.from(`r${sequence}`) });
 
-function counter(text: string, name: string, labels = ''): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
-  return line === undefined ? 0 : Number(line.split(' ')[1]);
-}
 
 async function openClients(ips: readonly string[]): Promise<UdpClient[]> {
   const opened = await Promise.all(ips.map((ip) => UdpClient.open(ip)));
@@ -62,10 +58,10 @@ describe('relay socket budget under floods (real sockets)', () => {
       });
       const text = await rig.metricsText();
       // The random payloads that happen to decode as acknowledged CalAmp are too few to matter; the rest held nothing.
-      const noReply = counter(text, 'udp_relay_no_reply_expected_total', `{port="${PORT}"}`);
+      const noReply = metricValue(text, 'udp_relay_no_reply_expected_total', `{port="${PORT}"}`);
       expect(noReply).toBeGreaterThanOrEqual(junk - 10);
       expect(text).not.toMatch(/udp_relay_refused_total\{reason="(socket|source|route)_budget"\}/);
-      expect(counter(text, 'udp_relay_upstream_sockets')).toBeLessThanOrEqual(20 + 2 + 10);
+      expect(metricValue(text, 'udp_relay_upstream_sockets')).toBeLessThanOrEqual(20 + 2 + 10);
       // Only what decoded as an acknowledged report can have been answered.
       expect(flooders.reduce((sum, flooder) => sum + flooder.replies.length, 0)).toBeLessThanOrEqual(junk - noReply);
     });
@@ -89,7 +85,7 @@ describe('relay socket budget under floods (real sockets)', () => {
       await Promise.all(devices.map((device, i) => device.send(report(`4${String(i).padStart(9, '0')}`, 1000 + i, 1), PORT + 1, rig!.relayIp)));
       await waitFor(() => devices.every((device) => device.replies.length === 1), 'every other device to get its ACK');
       const text = await rig.metricsText();
-      expect(counter(text, 'udp_relay_refused_total', '{reason="source_budget"}')).toBe(15);
+      expect(metricValue(text, 'udp_relay_refused_total', '{reason="source_budget"}')).toBe(15);
       expect(sprayer.reduce((sum, socket) => sum + socket.replies.length, 0)).toBe(10);
     });
   });
@@ -110,7 +106,7 @@ describe('relay socket budget under floods (real sockets)', () => {
       await device!.send(report('4000000001', 1, 1), PORT + 3, rig.relayIp);
       await waitFor(async () => /status="timeout"\} 1/.test(await rig!.metricsText()), 'the first request to time out');
       await device!.send(report('4000000001', 2, 1), PORT + 3, rig.relayIp);
-      await waitFor(async () => counter(await rig!.metricsText(), 'udp_relay_late_replies_total') === 2, 'both late ACKs to be counted');
+      await waitFor(async () => metricValue(await rig!.metricsText(), 'udp_relay_late_replies_total') === 2, 'both late ACKs to be counted');
       expect(device!.replies).toHaveLength(0);
     });
   });

@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildCalampMessage, calampLmd } from '../../src/protocols/calamp-lmd.ts';
 import { UdpClient } from '../helpers/udp-client.ts';
-import { ackedBy, startRelayRig, type RelayRig } from '../helpers/relay-rig.ts';
+import { ackedBy, metricValue, startRelayRig, type RelayRig } from '../helpers/relay-rig.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -90,7 +90,7 @@ describe('reference relay over real UDP (dual-mirroring spec, integration tests)
       await exchange(rig, 200);
       expect(rig.device.replies).toHaveLength(250);
       expect(rig.device.replies.every((r) => ackedBy(r.payload) === 41)).toBe(true);
-      const refused = (text: string): number => Number(/udp_relay_backend_errors_total\{target="127\.0\.3\.42",backend_type="mirror",reason="refused"\} (\d+)/.exec(text)?.[1] ?? 0);
+      const refused = (text: string): number => metricValue(text, 'udp_relay_backend_errors_total', '{target="127.0.3.42",backend_type="mirror",reason="refused"}');
       await waitFor(async () => refused(await rig!.metricsText()) > 0, 'refused sends to the dead mirror to be counted');
       const targets = await rig.debug<{ targets: { url: string; state: string; lastError: string | null }[] }>('/debug/targets');
       expect(targets.targets.find((t) => t.url === 'udp://127.0.3.42')).toMatchObject({ state: 'failing' });
@@ -196,7 +196,7 @@ describe('reference relay: an ACK reaches only the device that asked', () => {
           await Promise.all(devices.map((device, i) => device.send(message(i * 1000 + round), PORT, rig!.relayIp)));
           await new Promise((resolve) => setImmediate(resolve));
         }
-        const lateReplies = (text: string): number => Number(/udp_relay_late_replies_total (\d+)/.exec(text)?.[1] ?? 0);
+        const lateReplies = (text: string): number => metricValue(text, 'udp_relay_late_replies_total');
         await waitFor(async () => {
           const text = await rig!.metricsText();
           const settled = [...text.matchAll(/status="(success|timeout)"\} (\d+)/g)].reduce((sum, m) => sum + Number(m[2]), 0);
