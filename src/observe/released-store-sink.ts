@@ -39,6 +39,8 @@ export class ReleasedStoreSink {
   committed = 0;
   /** The last failure that was not another process holding the store: raised by `close`. */
   private failure: unknown;
+  /** Why the store was last out of reach: raised by `close` when it stays so past its wait. */
+  private lastLockError: unknown;
 
   private constructor(private readonly options: ReleasedSinkOptions) {
     this.timer = setInterval(() => void this.commit(), RELEASE_INTERVAL_MS);
@@ -88,16 +90,21 @@ export class ReleasedStoreSink {
     const deadline = Date.now() + waitMs;
     for (;;) {
       await this.commit();
-      try {
-        await this.withStore(async (store) => {
-          const [run] = await listRuns(store, this.options.runName);
-          if (run !== undefined) await finishRun(store, run.runId, status, endedNs, { observations: this.committed, unrecorded: this.unrecorded });
-        });
-        if (this.failure !== undefined) throw this.failure;
-        if (this.held.length === 0) return;
-      } catch (error) {
-        if (!isStoreLocked(error) || Date.now() > deadline) throw error;
+      if (this.failure !== undefined) throw this.failure;
+      // The run is marked ended only once every observation is in: never completed with some still held.
+      if (this.held.length === 0) {
+        try {
+          await this.withStore(async (store) => {
+            const [run] = await listRuns(store, this.options.runName);
+            if (run !== undefined) await finishRun(store, run.runId, status, endedNs, { observations: this.committed, unrecorded: this.unrecorded });
+          });
+          return;
+        } catch (error) {
+          if (!isStoreLocked(error)) throw error;
+          this.lastLockError = error;
+        }
       }
+      if (Date.now() > deadline) throw this.lastLockError;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
@@ -118,7 +125,8 @@ export class ReleasedStoreSink {
     } catch (error) {
       // Held again, ahead of what came since: the order of a leg's observations is kept.
       this.held = batch.concat(this.held);
-      if (!isStoreLocked(error)) this.failure = error;
+      if (isStoreLocked(error)) this.lastLockError = error;
+      else this.failure = error;
       debug('observation store %s busy; %d observations held', this.options.path, this.held.length);
     }
   }
