@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeFleetCapture } from '../helpers/fleet-capture.ts';
 import { killAllParity, runParity, spawnParity } from '../helpers/run-parity.ts';
+import { readProgressFiles } from '../../src/store/progress-file.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -52,6 +53,9 @@ describe('observation stores of running backends (subprocess)', () => {
       const db = join(dir, 'p.duckdb');
       expect((await runParity(['import', file, '--name', 'slow', '--port', '18175', '--db', db])).code).toBe(0);
       const replay = spawnParity(['replay', 'slow', '--relay', '127.0.73.20', '--rate', '100pps', '--protocol', 'generic', '--run', 'watched', '--db', db]);
+      // Read beside the store, without opening it: a `parity runs` that opened the store first would keep the replay out.
+      const reporting = (pid: number | undefined): boolean => readProgressFiles(db).some((r) => r.pid === pid && typeof r.progress.etaSec === 'number');
+      await waitFor(() => reporting(replay.child.pid), 'the replay to report its progress', 30_000);
       let runs = { code: null as number | null, stdout: '', stderr: '' };
       await waitFor(async () => /in progress/.test((runs = await runParity(['runs', '--db', db])).stdout), 'the replay\'s first progress', 30_000);
       expect(runs.code, runs.stderr).toBe(0);
@@ -77,6 +81,7 @@ describe('observation stores of running backends (subprocess)', () => {
 
       // With --duration the plan ends by time: its total is what that time holds, not the whole capture.
       const timed = spawnParity(['replay', 'slow', '--relay', '127.0.73.20', '--rate', '100pps', '--duration', '8s', '--protocol', 'generic', '--run', 'timed', '--db', db]);
+      await waitFor(() => reporting(timed.child.pid), 'the timed replay to report its progress', 30_000);
       await waitFor(withEta, 'the timed replay\'s progress with an ETA', 30_000);
       expect(json.inProgress?.[0]?.progress.planned).toBeLessThan(1000);
       expect(json.inProgress?.[0]?.progress.etaSec).toBeLessThanOrEqual(8);
