@@ -1,6 +1,7 @@
 import { request } from 'undici';
 import { debug } from '../core/debug.ts';
 import type { Store } from '../store/store.ts';
+import type { Observer } from './observer.ts';
 
 /** Endpoints of a relay's self-report, as the fan-out spec names them; each is polled where the relay serves it. */
 export const SELF_REPORT_ENDPOINTS = ['/debug/parity', '/debug/targets', '/metrics'] as const;
@@ -11,7 +12,8 @@ const REQUEST_TIMEOUT_MS = 800;
  * Polls a relay's debug endpoints with undici while a run goes on, into `relay_samples`, and once more when stopped
  * (so the last counters are the run's final ones). Endpoints the relay does not serve are dropped after a 404.
  */
-export class RelayPoller {
+export class RelayPoller implements Observer {
+  readonly name = 'relay poller';
   private timer: NodeJS.Timeout | undefined;
   private readonly endpoints = new Set<string>(SELF_REPORT_ENDPOINTS);
   private polling: Promise<void> = Promise.resolve();

@@ -1,4 +1,5 @@
 import { debug } from '../core/debug.ts';
+import type { Observer } from '../observe/observer.ts';
 import { createRun, finishRun, updateRun, type NewRun, type RunStatus } from '../store/runs.ts';
 import type { Store } from '../store/store.ts';
 
@@ -34,6 +35,12 @@ export class RunSession {
     this.stops.push({ what, stop });
   }
 
+  /** An observer started for this run: stopped with everything else, in reverse order. */
+  observe<T extends Observer>(observer: T): T {
+    this.defer(observer.name, () => observer.stop());
+    return observer;
+  }
+
   /** Stops everything registered, last first; each is stopped even if an earlier one failed, and the first failure is raised. */
   async stopAll(): Promise<void> {
     let failure: unknown;
@@ -50,7 +57,8 @@ export class RunSession {
 
   /** Stops everything, then records the run's end: its status, its counts, and when its clock started. */
   async finish(status: Extract<RunStatus, 'completed' | 'interrupted'>, stats?: unknown, startedNs?: bigint): Promise<void> {
-    await this.stopAll();
+    // Something that would not stop may still be running: the run cannot say it completed.
+    await this.stopAll().catch((error: unknown) => this.fail(error));
     await finishRun(this.store, this.runId, status, process.hrtime.bigint(), stats, startedNs);
     this.ended = true;
   }
