@@ -1,5 +1,5 @@
 import { getProtocol } from '../protocols/index.ts';
-import { observedBackends, readReplayStats, readTopology, type RunTopology, type StoredReplayStats } from '../store/run-metadata.ts';
+import { observedBackends, type RunTopology, type StoredReplayStats } from '../store/run-metadata.ts';
 import { getRun } from '../store/runs.ts';
 import type { Store } from '../store/store.ts';
 import { verdictOf, type Analysis, type Metric, type RouteInfo } from './analysis.ts';
@@ -32,8 +32,7 @@ export async function analyseRun(store: Store, runName: string, options: Analyse
   const run = await getRun(store, runName);
   const protocol = getProtocol(run.protocol);
   const thresholds = options.thresholds ?? reviveThresholds(run.thresholds) ?? defaultThresholds();
-  const topology = readTopology(run.topology);
-  const stats = readReplayStats(run.stats);
+  const { topology, stats } = run;
   const expected = observedBackends(topology);
   const { backends, reference } = await backendsOf(store, run.runId, expected);
   await clearDerivedRows(store, run.runId);

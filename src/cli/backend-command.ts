@@ -81,7 +81,7 @@ async function runBackend(flags: BackendFlags): Promise<void> {
         runName: flags.run ?? `backend-${flags.role}-${Date.now()}`,
         protocol: protocol.name,
         // The role is declared up front: a store that never receives a packet still names the leg it watched.
-        topology: { backends: [{ role: flags.role, ip: flags.listen.ip, observation: 'simulated', observed: 'parity backend', faults: faultsFrom(flags) }] },
+        topology: { backends: [{ role: flags.role, ip: flags.listen.ip, observation: 'simulated', observed: 'parity backend', faults: faultsFrom(flags) }], routes: [] },
         startedNs: monotonicNs(),
       });
   const backend = new SimulatedBackend({

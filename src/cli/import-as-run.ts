@@ -19,8 +19,8 @@ export async function importAsRun(files: readonly string[], flags: { db: string;
   const topology = await loadTopology(flags.topology);
   const protocol = getProtocol(flags.protocol);
   const result: RecordResult = await withStore(flags.db, async (store) => {
-    const backends = [...topology.backends].map(([role, ip]) => ({ role, ip, observation: 'live', observed: `file ${file}` }));
-    const target = await runTarget(store, flags.run, protocol, `file:${file}`, { backends });
+    const backends = [...topology.backends].map(([role, ip]) => ({ role, ip, observation: 'live' as const, observed: `file ${file}` }));
+    const target = await runTarget(store, flags.run, protocol, `file:${file}`, { backends, routes: [] });
     return recordTraffic({ source: { kind: 'file', path: file, topology }, target, stopped: new Promise<string>(() => undefined) });
   });
   if (flags.json === true) printJson(result);

@@ -1,3 +1,4 @@
+import type { RunTopology } from '../store/run-metadata.ts';
 import type { Command } from 'commander';
 import { captureTarget, runTarget } from '../capture/record/record-targets.ts';
 import { recordTraffic, type RecordSource, type TapSpec } from '../capture/record/record-session.ts';
@@ -83,7 +84,7 @@ export function registerRecordCommand(program: Command): void {
         const target =
           flags.capture !== undefined
             ? await captureTarget(store, flags.capture, source.kind === 'taps' ? `tap:${source.taps.map((t) => `${t.listen.port}`).join(',')}` : `live:${source.iface}`, routePorts)
-            : await runTarget(store, flags.run as string, protocol, source.kind === 'taps' ? `tap:${source.leg}` : `live:${source.iface}`, source.kind === 'live' ? { backends: [...source.topology.backends].map(([role, ip]) => ({ role, ip })) } : undefined);
+            : await runTarget(store, flags.run as string, protocol, source.kind === 'taps' ? `tap:${source.leg}` : `live:${source.iface}`, source.kind === 'live' ? liveTopology(source.topology.backends, source.iface) : undefined);
         return recordTraffic({
           source,
           target,
@@ -98,4 +99,9 @@ export function registerRecordCommand(program: Command): void {
       else printTable(['recorded', 'unrecorded', 'not the relay\'s', 'legs', 'stopped by'], [[formatCount(result.recorded), formatCount(result.unrecorded), formatCount(result.unassigned), Object.entries(result.byLeg).map(([leg, n]) => `${leg} ${n}`).join(', ') || '-', result.stoppedBy]]);
       if (result.unrecorded > 0) process.exitCode = 1;
     });
+}
+
+/** A live recording observes each backend it was told of: one that shows no traffic is a dead leg, not an unwatched one. */
+function liveTopology(backends: ReadonlyMap<string, string>, iface: string): RunTopology {
+  return { backends: [...backends].map(([role, ip]) => ({ role, ip, observation: 'live', observed: `live capture on ${iface}` })), routes: [] };
 }

@@ -118,7 +118,7 @@ async function runReplay(capture: string, flags: ReplayFlags): Promise<ReplayRes
         ackTimeoutMs: flags.ackTimeout,
         ...(flags.run !== undefined && { runName: flags.run }),
         ...(flags.relayDebug !== undefined && { relayDebugUrl: flags.relayDebug }),
-        ...(routes.length > 0 && { topology: { routes } }),
+        ...(routes.length > 0 && { topology: { backends: [], routes } }),
         signal: abort.signal,
         onProgress: (p) => {
           showReplayProgress(progress, p, { lateness: true });

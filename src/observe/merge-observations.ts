@@ -24,7 +24,7 @@ export interface MergedStore {
  */
 export async function mergeObservations(store: Store, runName: string, files: readonly string[]): Promise<MergedStore[]> {
   const run = await getRun(store, runName);
-  let topology = readTopology(run.topology);
+  let topology = run.topology;
   const merged: MergedStore[] = [];
   for (const [index, file] of files.entries()) {
     if (!existsSync(file)) throw new ConfigError(`${file}: no such observation store`, { file, field: 'observations' });

@@ -1,3 +1,4 @@
+import type { RunTopology } from '../store/run-metadata.ts';
 import { debug } from '../core/debug.ts';
 import { isStoreLocked } from '../store/store-lock.ts';
 import { createRun, finishRun, listRuns, type RunStatus } from '../store/runs.ts';
@@ -19,7 +20,7 @@ export interface ReleasedSinkOptions {
   runName: string;
   protocol: string;
   /** What the run is: a backend declares its role, so an empty store still names the leg it was meant to observe. */
-  topology: unknown;
+  topology: RunTopology | undefined;
   startedNs: bigint;
 }
 

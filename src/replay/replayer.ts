@@ -1,3 +1,4 @@
+import type { StoredPlan } from '../store/run-metadata.ts';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { getCapture, type CaptureSummary } from '../capture/capture-catalog.ts';
@@ -29,7 +30,7 @@ export interface PreparedReplay {
   /** Where the fleet's replies are recorded once a run exists. */
   sinks: { observations: ObservationWriter | undefined };
   /** What the run stores of this replay's plan. */
-  plan: Record<string, unknown>;
+  plan: StoredPlan;
   /** Releases the devices' sockets (also when the replay never ran). */
   close(): Promise<void>;
 }

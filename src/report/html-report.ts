@@ -1,5 +1,5 @@
 import { formatMetricValue, metricLabel, type Analysis, type MismatchSample } from '../analyse/analysis.ts';
-import { describePace, type Pace } from '../replay/replay-plan.ts';
+import { describePace } from '../replay/replay-plan.ts';
 import type { ChartData } from './report-data.ts';
 import { SUMMARY_COLUMNS, summaryRows, VERDICT_WORDS, verdictLine } from './summary-rows.ts';
 import { describeBackendSettings } from './backend-settings.ts';
@@ -34,9 +34,8 @@ function table(head: string[], rows: string[][]): string {
 }
 
 function tested(analysis: Analysis): string {
-  const plan = (analysis.run.plan ?? {}) as { pace?: Pace; loops?: number; sample?: number; durationMs?: number };
-  const topology = (analysis.run.topology ?? {}) as { backends?: { role: string; ip: string; faults?: unknown }[]; relay?: unknown };
-  const backends = (topology.backends ?? []).map((b) => `${b.role} ${b.ip}${b.faults === undefined ? '' : ` (${describeBackendSettings(b.faults)})`}`);
+  const { plan, topology } = analysis.run;
+  const backends = topology.backends.map((b) => `${b.role} ${b.ip}${b.faults === undefined ? '' : ` (${describeBackendSettings(b.faults)})`}`);
   const units = new Map(analysis.metrics.map((m) => [m.metric, m.unit]));
   const bound = (metric: string, value: number): string => {
     const unit = units.get(metric);
@@ -48,7 +47,7 @@ function tested(analysis: Analysis): string {
     ['capture', analysis.captureName ?? '-'],
     ['protocol', analysis.protocol],
     ['relay under test', analysis.run.relay ?? '-'],
-    ['rate plan', plan.pace === undefined ? '-' : `${describePace(plan.pace)}${plan.loops !== undefined && plan.loops > 1 ? `, ${plan.loops} loops` : ''}${plan.sample !== undefined && plan.sample < 1 ? `, ${plan.sample * 100}% of devices` : ''}`],
+    ['rate plan', plan === null ? '-' : `${describePace(plan.pace)}${plan.loops > 1 ? `, ${plan.loops} loops` : ''}${plan.sample < 1 ? `, ${plan.sample * 100}% of devices` : ''}`],
     ['backends', backends.length > 0 ? backends.join('; ') : analysis.backends.join(', ')],
     ['reference backend', analysis.reference],
     ['routes', analysis.routes.map((r) => `${r.port}${r.customer === '' ? '' : ` ${r.customer}`}${r.device === '' ? '' : `/${r.device}`}`).join(', ')],

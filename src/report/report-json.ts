@@ -1,5 +1,6 @@
 import type { Analysis, Finding, MismatchSample } from '../analyse/analysis.ts';
 import type { MetricStatus, ThresholdConfig } from '../analyse/thresholds.ts';
+import type { RunTopology, StoredPlan } from '../store/run-metadata.ts';
 
 /** Version of the report.json layout; bumped only when a field changes meaning or goes away. */
 export const REPORT_SCHEMA_VERSION = 1;
@@ -16,8 +17,8 @@ export interface ReportJson {
     capture: string | null;
     protocol: string;
     relay: string | null;
-    plan: unknown;
-    topology: unknown;
+    plan: StoredPlan | null;
+    topology: RunTopology;
     status: string;
     reference: string;
     backends: string[];

@@ -1,5 +1,6 @@
 import { RelayPoller } from '../observe/relay-poller.ts';
 import { prepareReplay, sendReplay, type ReplayOptions, type ReplayResult } from '../replay/replayer.ts';
+import type { RunTopology } from '../store/run-metadata.ts';
 import { nextRunName } from '../store/runs.ts';
 import { RunSession } from './run-session.ts';
 
@@ -8,8 +9,9 @@ export interface ReplayRunOptions extends ReplayOptions {
   /** A run made beforehand (whose observers already record into it): taken over instead of creating one. */
   existingRun?: { runId: number; name: string };
   /** Stored with the run: relay, backends and how legs are observed; route labels. */
-  topology?: unknown;
-  thresholds?: unknown;
+  topology?: RunTopology;
+  /** A threshold config. */
+  thresholds?: object;
   /** Base URL of the relay's /debug/* and /metrics: polled during the run for its self-report. */
   relayDebugUrl?: string;
 }

@@ -1,6 +1,7 @@
 import { debug } from '../core/debug.ts';
 import type { Observer } from '../observe/observer.ts';
 import { createRun, finishRun, updateRun, type NewRun, type RunStatus } from '../store/runs.ts';
+import type { WrittenRunStats } from '../store/run-metadata.ts';
 import type { Store } from '../store/store.ts';
 
 /**
@@ -56,7 +57,7 @@ export class RunSession {
   }
 
   /** Stops everything, then records the run's end: its status, its counts, and when its clock started. */
-  async finish(status: Extract<RunStatus, 'completed' | 'interrupted'>, stats?: unknown, startedNs?: bigint): Promise<void> {
+  async finish(status: Extract<RunStatus, 'completed' | 'interrupted'>, stats?: WrittenRunStats, startedNs?: bigint): Promise<void> {
     // Something that would not stop may still be running: the run cannot say it completed.
     await this.stopAll().catch((error: unknown) => this.fail(error));
     await finishRun(this.store, this.runId, status, process.hrtime.bigint(), stats, startedNs);

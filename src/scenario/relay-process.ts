@@ -1,3 +1,4 @@
+import type { JsonObject } from '../core/json.ts';
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,8 +10,8 @@ const PARITY_BIN = fileURLToPath(new URL('../cli/parity.js', import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
 
 export interface RelayRoutes {
-  globals: Record<string, unknown>;
-  routes: Record<string, unknown>[];
+  globals: JsonObject;
+  routes: JsonObject[];
 }
 
 /** The reference relay (`parity relay`) as a subprocess of a scenario, driven through its routes file. */
@@ -58,7 +59,7 @@ export class RelayProcess {
   }
 
   /** Changes the routes file's top-level fields (a live reload) and waits until the relay has applied or refused it. */
-  async reload(globals: Record<string, unknown>): Promise<void> {
+  async reload(globals: JsonObject): Promise<void> {
     const before = this.events.filter((e) => e.event === 'config_reloaded' || e.event === 'mirror_config_invalid').length;
     this.current = { ...this.current, globals: { ...this.current.globals, ...globals } };
     writeFileSync(this.routesPath, JSON.stringify({ ...this.current.globals, routes: this.current.routes }, null, 2));

@@ -1,3 +1,4 @@
+import type { JsonObject } from '../core/json.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ export interface RelayUnderTest {
   /** Base URL of its /debug/* and /metrics, when it has one. */
   debugUrl: string | undefined;
   /** Reloads the reference relay's routes (a timeline's `reload`); absent for an external relay. */
-  reload: ((globals: Record<string, unknown>) => Promise<void>) | undefined;
+  reload: ((globals: JsonObject) => Promise<void>) | undefined;
   /** Throws when the relay exited while the run went on: a relay that died proved nothing after its death. */
   throwIfExited(): void;
 }

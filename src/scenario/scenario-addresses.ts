@@ -1,3 +1,4 @@
+import type { JsonObject } from '../core/json.ts';
 import { randomInt } from 'node:crypto';
 import type { CaptureSummary } from '../capture/capture-catalog.ts';
 import type { RunTopology } from '../store/run-metadata.ts';
@@ -17,7 +18,7 @@ export function allocateAddresses(spec: ScenarioSpec): Addresses {
   return { relay, backends };
 }
 
-export function relayRoutes(spec: ScenarioSpec, addresses: Addresses, ports: readonly number[]): { globals: Record<string, unknown>; routes: Record<string, unknown>[] } {
+export function relayRoutes(spec: ScenarioSpec, addresses: Addresses, ports: readonly number[]): { globals: JsonObject; routes: JsonObject[] } {
   const relay = spec.relay as Extract<ScenarioSpec['relay'], { kind: 'builtin' }>;
   const primary = addresses.backends.get('primary');
   const mirror = addresses.backends.get('mirror');

@@ -1,3 +1,4 @@
+import type { JsonObject } from '../core/json.ts';
 import type { FaultPlan } from '../backends/fault-plan.ts';
 import { parseRamp, parseRatePps, parseSpeed, type Pace } from '../replay/replay-plan.ts';
 import type { BuiltinRelay, ExternalRelay, ScenarioBackend, ScenarioSpec, TimelineEvent } from './scenario-spec.ts';
@@ -44,7 +45,7 @@ export function parseRelay(r: YamlReader, value: unknown): BuiltinRelay | Extern
   }
   const builtin = r.mapping(relay.builtin ?? {}, 'relay.builtin');
   r.onlyKeys(builtin, 'relay.builtin', ['address', 'mirror', 'ack_from_mirror', 'kill_switch', 'response_timeout', 'customer', 'device']);
-  const globals: Record<string, unknown> = {};
+  const globals: JsonObject = {};
   for (const key of ['mirror', 'ack_from_mirror', 'kill_switch'] as const) {
     if (builtin[key] === undefined) continue;
     if (typeof builtin[key] !== 'boolean') throw r.error(`relay.builtin.${key}`, 'must be true or false');
@@ -153,7 +154,7 @@ export function parseTimeline(r: YamlReader, value: unknown, backends: readonly 
       if (target.external !== undefined) throw r.error(`${at}.${action}`, `"${backend}" is external: only simulated backends can be stopped and started`);
       return { atMs, action, backend };
     }
-    if (event.reload !== undefined) return { atMs, action: 'reload', globals: r.mapping(event.reload, `${at}.reload`) };
+    if (event.reload !== undefined) return { atMs, action: 'reload', globals: r.mapping(event.reload, `${at}.reload`) as JsonObject };
     throw r.error(at, 'needs one of stop, start or reload');
   });
 }

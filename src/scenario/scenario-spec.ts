@@ -1,3 +1,4 @@
+import type { JsonObject } from '../core/json.ts';
 import { parseThresholds, type ThresholdConfig } from '../analyse/thresholds.ts';
 import type { FaultPlan } from '../backends/fault-plan.ts';
 import { isSafeName, NAME_RULE } from '../core/names.ts';
@@ -27,7 +28,7 @@ export interface ScenarioSpec {
 export interface BuiltinRelay {
   kind: 'builtin';
   /** routes.json top-level fields (mirror, ack_from_mirror, kill_switch); route targets come from the backends. */
-  globals: Record<string, unknown>;
+  globals: JsonObject;
   responseTimeoutMs: number;
   /** Address the relay listens on; one is chosen when absent. */
   address: string | undefined;
@@ -62,7 +63,7 @@ export interface ScenarioBackend {
 export type TimelineEvent =
   | { atMs: number; action: 'stop'; backend: string }
   | { atMs: number; action: 'start'; backend: string }
-  | { atMs: number; action: 'reload'; globals: Record<string, unknown> };
+  | { atMs: number; action: 'reload'; globals: JsonObject };
 
 const TOP_KEYS = ['name', 'description', 'protocol', 'traffic', 'relay', 'backends', 'replay', 'timeline', 'thresholds', 'baseline', 'expect', 'capture_iface'];
 

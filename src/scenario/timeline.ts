@@ -1,10 +1,11 @@
+import type { JsonObject } from '../core/json.ts';
 import { debug } from '../core/debug.ts';
 import type { SimulatedBackend } from '../backends/simulated-backend.ts';
 import type { TimelineEvent } from './scenario-spec.ts';
 
 export interface TimelineTargets {
   backends: ReadonlyMap<string, SimulatedBackend>;
-  reload?: (globals: Record<string, unknown>) => Promise<void>;
+  reload?: (globals: JsonObject) => Promise<void>;
 }
 
 /** A scenario's fault timeline: events at offsets from the start of the replay (stop a backend, reload the relay). */

@@ -4,6 +4,9 @@
  * runs written by earlier versions (a missing field takes its neutral value) and strict about types.
  */
 
+import { isJsonObject, type JsonValue } from '../core/json.ts';
+import type { Pace } from '../replay/replay-plan.ts';
+
 /** How a backend's legs were observed in a run. */
 export type Observation = 'simulated' | 'tap' | 'live' | 'none';
 
@@ -13,7 +16,7 @@ export interface TopologyBackend {
   observation: Observation;
   /** For reports: who observed it and where. */
   observed: string;
-  faults?: Record<string, unknown>;
+  faults?: { readonly [setting: string]: JsonValue | undefined };
 }
 
 export interface TopologyRoute {
@@ -26,10 +29,10 @@ export interface RunTopology {
   scenario?: string;
   description?: string;
   /** The relay, with the routes.json settings a built-in one was started with. */
-  relay?: { kind: 'builtin' | 'external'; address: string; debug: string | null; [setting: string]: unknown };
+  relay?: { kind: 'builtin' | 'external'; address: string; debug: string | null; [setting: string]: JsonValue };
   backends: TopologyBackend[];
   routes: TopologyRoute[];
-  timeline?: unknown[];
+  timeline?: readonly JsonValue[];
 }
 
 /** What the replayer counted, as stored with the run. */
@@ -47,7 +50,32 @@ export interface StoredReplayStats {
   observers: { observer: string; backend: string; forwarded: number; replies: number; strayReplies: number; errors: Record<string, number> }[];
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+/** What a run replays, as the replayer describes it when the run starts. */
+export interface StoredPlan {
+  pace: Pace;
+  loops: number;
+  durationMs: number | undefined;
+  sample: number;
+  seed: number;
+  /** The pace in words, for reports. */
+  description: string;
+  portMap: Record<string, number>;
+  devices: string;
+  ackTimeoutMs: number;
+}
+
+/** What a recording counted: packets it could not record (a store too slow, the kernel's drops), and why a file ended early. */
+export interface RecordingStats {
+  unrecorded: number;
+  /** Observations committed to a backend's own store. */
+  observations: number | null;
+  partial: string | null;
+}
+
+/** What a run's writer stores as its stats when it ends: a replay's counts, or a recording's. */
+export type WrittenRunStats = Omit<StoredReplayStats, 'observers'> | { unrecorded: number; observations?: number; partial?: string };
+
+const isObject = isJsonObject;
 const numberOr = <T>(value: unknown, fallback: T): number | T => (typeof value === 'number' && Number.isFinite(value) ? value : fallback);
 const stringOr = (value: unknown, fallback: string): string => (typeof value === 'string' ? value : fallback);
 
@@ -62,7 +90,7 @@ function observationOf(backend: Record<string, unknown>): Observation {
   return 'none';
 }
 
-export function readTopology(value: unknown): RunTopology {
+export function readTopology(value: JsonValue): RunTopology {
   const root = isObject(value) ? value : {};
   const backends = (Array.isArray(root.backends) ? root.backends : []).filter(isObject).map((b) => ({
     role: stringOr(b.role, ''),
@@ -76,13 +104,17 @@ export function readTopology(value: unknown): RunTopology {
     customer: stringOr(r.customer, ''),
     device: stringOr(r.device, ''),
   }));
-  const relay = isObject(root.relay) ? { kind: root.relay.kind === 'external' ? ('external' as const) : ('builtin' as const), address: stringOr(root.relay.address, ''), debug: typeof root.relay.debug === 'string' ? root.relay.debug : null } : undefined;
+  // The relay's other fields are the routes.json settings it was started with: kept as they are, for reports.
+  const relay = isObject(root.relay)
+    ? { ...root.relay, kind: root.relay.kind === 'external' ? ('external' as const) : ('builtin' as const), address: stringOr(root.relay.address, ''), debug: typeof root.relay.debug === 'string' ? root.relay.debug : null }
+    : undefined;
   return {
     ...(typeof root.scenario === 'string' && { scenario: root.scenario }),
     ...(typeof root.description === 'string' && { description: root.description }),
     ...(relay !== undefined && { relay }),
     backends: backends.filter((b) => b.role !== ''),
     routes: routes.filter((r) => r.port > 0),
+    ...(Array.isArray(root.timeline) && { timeline: root.timeline }),
   };
 }
 
@@ -91,7 +123,7 @@ export function observedBackends(topology: RunTopology): string[] {
   return topology.backends.filter((b) => b.observation !== 'none').map((b) => b.role);
 }
 
-export function readReplayStats(value: unknown): StoredReplayStats | null {
+export function readReplayStats(value: JsonValue): StoredReplayStats | null {
   if (!isObject(value)) return null;
   const lateness = isObject(value.lateness) ? { p50Us: numberOr(value.lateness.p50Us, 0), p99Us: numberOr(value.lateness.p99Us, 0), maxUs: numberOr(value.lateness.maxUs, 0) } : null;
   const byKind = isObject(value.sendErrorsByKind) ? Object.fromEntries(Object.entries(value.sendErrorsByKind).filter((e): e is [string, number] => typeof e[1] === 'number')) : {};
@@ -113,4 +145,39 @@ export function readReplayStats(value: unknown): StoredReplayStats | null {
       errors: isObject(o.errors) ? Object.fromEntries(Object.entries(o.errors).filter((e): e is [string, number] => typeof e[1] === 'number')) : {},
     })),
   };
+}
+
+const PACE_KINDS = new Set(['original', 'rate', 'ramp', 'max']);
+
+function paceOf(value: JsonValue | undefined): Pace | null {
+  if (!isObject(value) || typeof value.kind !== 'string' || !PACE_KINDS.has(value.kind)) return null;
+  if (value.kind === 'original') return { kind: 'original', speed: numberOr(value.speed, 1) };
+  if (value.kind === 'rate') return { kind: 'rate', ratePps: numberOr(value.ratePps, 0) };
+  if (value.kind === 'ramp') return { kind: 'ramp', fromPps: numberOr(value.fromPps, 0), toPps: numberOr(value.toPps, 0), overMs: numberOr(value.overMs, 0) };
+  return { kind: 'max' };
+}
+
+/** A run's plan, or null for a run that replays nothing (a recording) or whose plan is unreadable. */
+export function readPlan(value: JsonValue): StoredPlan | null {
+  if (!isObject(value)) return null;
+  const pace = paceOf(value.pace);
+  if (pace === null) return null;
+  const portMap = isObject(value.portMap) ? Object.fromEntries(Object.entries(value.portMap).filter((e): e is [string, number] => typeof e[1] === 'number')) : {};
+  return {
+    pace,
+    loops: numberOr(value.loops, 1),
+    durationMs: numberOr(value.durationMs, undefined),
+    sample: numberOr(value.sample, 1),
+    seed: numberOr(value.seed, 1),
+    description: stringOr(value.description, ''),
+    portMap,
+    devices: stringOr(value.devices, ''),
+    ackTimeoutMs: numberOr(value.ackTimeoutMs, 0),
+  };
+}
+
+/** A recording's counts, or null for a run that recorded nothing of its own (a replay). */
+export function readRecordingStats(value: JsonValue): RecordingStats | null {
+  if (!isObject(value) || typeof value.unrecorded !== 'number') return null;
+  return { unrecorded: value.unrecorded, observations: numberOr(value.observations, null), partial: typeof value.partial === 'string' ? value.partial : null };
 }

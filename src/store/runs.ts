@@ -1,6 +1,8 @@
 import { StoreLookupError } from '../core/errors.ts';
 import { checkName } from '../core/names.ts';
+import type { JsonValue } from '../core/json.ts';
 import { ownerAlive, ownerOf, thisProcess } from './owner.ts';
+import { readPlan, readRecordingStats, readReplayStats, readTopology, type RecordingStats, type RunTopology, type StoredPlan, type StoredReplayStats, type WrittenRunStats } from './run-metadata.ts';
 import { num, str, type Row, type Store } from './store.ts';
 
 export type RunKind = 'replay' | 'record' | 'scenario';
@@ -20,10 +22,13 @@ export interface RunRecord {
   status: RunStatus;
   startedNs: bigint | null;
   endedNs: bigint | null;
-  plan: unknown;
-  topology: unknown;
-  thresholds: unknown;
-  stats: unknown;
+  plan: StoredPlan | null;
+  topology: RunTopology;
+  /** As the run stored them; the analysis revives them into its threshold config. */
+  thresholds: JsonValue;
+  /** A replay's counts (with its taps' counters), or null. */
+  stats: StoredReplayStats | null;
+  recording: RecordingStats | null;
   startedAt: string;
   /** The process that owns (or owned) the run, to tell a run in progress from an abandoned one. */
   owner: { pid: number; host: string } | null;
@@ -35,9 +40,10 @@ export interface NewRun {
   captureId?: number;
   protocol: string;
   relay?: string;
-  plan?: unknown;
-  topology?: unknown;
-  thresholds?: unknown;
+  plan?: StoredPlan | undefined;
+  topology?: RunTopology | undefined;
+  /** A threshold config, stored as JSON. */
+  thresholds?: object | undefined;
   startedNs?: bigint;
 }
 
@@ -71,7 +77,7 @@ export async function createRun(store: Store, run: NewRun): Promise<number> {
 }
 
 /** Writes a run's end; `startedNs`, when given, is its clock's origin as the work measured it (a replay's first send). */
-export async function finishRun(store: Store, runId: number, status: RunStatus, endedNs: bigint, stats?: unknown, startedNs?: bigint): Promise<void> {
+export async function finishRun(store: Store, runId: number, status: RunStatus, endedNs: bigint, stats?: WrittenRunStats, startedNs?: bigint): Promise<void> {
   await store.exec(
     `UPDATE runs SET status = $status, ended_ns = $ended_ns, ended_at = current_timestamp,
        stats = coalesce($stats::JSON, stats), started_ns = coalesce($started_ns, started_ns) WHERE run_id = $id`,
@@ -144,8 +150,8 @@ function jsonOrNull(value: unknown): string | null {
   return value === undefined ? null : JSON.stringify(value, (_key, item: unknown) => (typeof item === 'bigint' ? Number(item) : item));
 }
 
-function parseJson(value: Row[string] | undefined): unknown {
-  return typeof value === 'string' ? (JSON.parse(value) as unknown) : null;
+function parseJson(value: Row[string] | undefined): JsonValue {
+  return typeof value === 'string' ? (JSON.parse(value) as JsonValue) : null;
 }
 
 function statusOf(stored: RunStatus, owner: RunRecord['owner']): RunStatus {
@@ -155,6 +161,7 @@ function statusOf(stored: RunStatus, owner: RunRecord['owner']): RunStatus {
 
 function toRun(row: Row): RunRecord {
   const owner = ownerOf(row);
+  const stats = parseJson(row.stats);
   return {
     runId: num(row.run_id),
     name: str(row.name),
@@ -165,16 +172,17 @@ function toRun(row: Row): RunRecord {
     status: statusOf(str(row.status) as RunStatus, owner),
     startedNs: typeof row.started_ns === 'bigint' ? row.started_ns : null,
     endedNs: typeof row.ended_ns === 'bigint' ? row.ended_ns : null,
-    plan: parseJson(row.plan),
-    topology: parseJson(row.topology),
+    plan: readPlan(parseJson(row.plan)),
+    topology: readTopology(parseJson(row.topology)),
     thresholds: parseJson(row.thresholds),
-    stats: parseJson(row.stats),
+    stats: readReplayStats(stats),
+    recording: readRecordingStats(stats),
     startedAt: str(row.started_at),
     owner,
   };
 }
 
 /** Replaces what a run says of its legs (e.g. backends declared by observation stores merged into it). */
-export async function setRunTopology(store: Store, runId: number, topology: unknown): Promise<void> {
+export async function setRunTopology(store: Store, runId: number, topology: RunTopology): Promise<void> {
   await store.exec('UPDATE runs SET topology = $topology::JSON WHERE run_id = $id', { id: runId, topology: jsonOrNull(topology) });
 }

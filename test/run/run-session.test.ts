@@ -5,6 +5,8 @@ import { getRun } from '../../src/store/runs.ts';
 import { withStore } from '../../src/store/store.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 
+const counts = { planned: 10, sent: 7, sendErrors: 0, sendErrorsByKind: {}, acks: 7, askedRatePps: null, achievedRatePps: 140, lateness: { p50Us: 12, p99Us: 80, maxUs: 95 } };
+
 describe('RunSession (real DuckDB store)', () => {
   it('stops what was started in reverse order, all of it even when one stop fails, and writes the end only after', async () => {
     await withTempDir(async (dir) => {
@@ -19,10 +21,12 @@ describe('RunSession (real DuckDB store)', () => {
             if (what === 'relay') throw new Error('relay would not stop');
           });
         }
-        await expect(session.finish('completed', { sent: 1 })).rejects.toThrow(/relay would not stop/);
+        await expect(session.finish('completed', counts)).rejects.toThrow(/relay would not stop/);
         expect(stopped).toEqual(['poller', 'relay', 'backends']);
         // While anything of it still ran, the run was running, never completed.
         expect(statusWhenStopped).toEqual(['running', 'running', 'running']);
+        // Something that would not stop may still be running: the run did not complete.
+        expect((await getRun(store, 'lifecycle')).status).toBe('failed');
       });
     });
   });
@@ -46,9 +50,9 @@ describe('RunSession (real DuckDB store)', () => {
     await withTempDir(async (dir) => {
       await withStore(join(dir, 'r.duckdb'), async (store) => {
         const session = await RunSession.create(store, { name: 'done', kind: 'replay', protocol: 'generic' });
-        await session.finish('interrupted', { sent: 7 }, 123_456_789n);
+        await session.finish('interrupted', counts, 123_456_789n);
         const run = await getRun(store, 'done');
-        expect(run).toMatchObject({ status: 'interrupted', startedNs: 123_456_789n, stats: { sent: 7 } });
+        expect(run).toMatchObject({ status: 'interrupted', startedNs: 123_456_789n, stats: { ...counts, observers: [] }, recording: null, plan: null });
         expect(run.endedNs).not.toBeNull();
       });
     });

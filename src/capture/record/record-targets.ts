@@ -1,3 +1,4 @@
+import type { RunTopology } from '../../store/run-metadata.ts';
 import { createDecodeStats } from '../decode-stats.ts';
 import { createCapture, finishCapture } from '../capture-catalog.ts';
 import { createUdpDatagram } from '../udp-datagram.ts';
@@ -72,7 +73,7 @@ export async function captureTarget(store: Store, name: string, source: string, 
 }
 
 /** Records into a run's observations (monotonic times), to analyse directly: live shadow validation. */
-export async function runTarget(store: Store, runName: string, protocol: DeviceProtocol, observer: string, topology: unknown): Promise<RecordTarget> {
+export async function runTarget(store: Store, runName: string, protocol: DeviceProtocol, observer: string, topology: RunTopology | undefined): Promise<RecordTarget> {
   const [existing] = await listRuns(store, runName);
   const runId = existing?.runId ?? (await createRun(store, { name: runName, kind: 'record', protocol: protocol.name, topology, startedNs: process.hrtime.bigint() }));
   const writer = await ObservationWriter.create(store, runId);
