@@ -2,8 +2,11 @@ import { formatIpv4, formatIpv6 } from '../core/ip-address.ts';
 import { countInto, createDecodeStats, LinkTypeCounter, type DecodeStats } from './decode-stats.ts';
 import type { FrameView } from './frame.ts';
 import { FragmentReassembler, type AbandonedFirstFragment } from './ip-reassembly.ts';
-import { LinkType, locateNetworkLayer, NetworkKind, type NetworkLocation } from './link-layer.ts';
+import { locateInGre } from './gre.ts';
+import { createIpv6Payload, walkIpv6Extensions } from './ipv6-extensions.ts';
+import { locateNetworkLayer, NetworkKind, type NetworkLocation } from './link-layer.ts';
 import { createUdpDatagram, type DatagramHandler, type UdpDatagram } from './udp-datagram.ts';
+import { readU16 } from './wire-bytes.ts';
 
 const IPPROTO_IPV4 = 4;
 const IPPROTO_UDP = 17;
@@ -12,18 +15,8 @@ const IPPROTO_GRE = 47;
 const IPV4_MIN_HEADER_BYTES = 20;
 const IPV6_HEADER_BYTES = 40;
 const UDP_HEADER_BYTES = 8;
-/** IPv6 extension headers whose length is (byte 1 + 1) * 8: hop-by-hop, routing, destination, mobility, HIP, shim6. */
-const IPV6_GENERIC_EXTENSIONS: ReadonlySet<number> = new Set([0, 43, 60, 135, 139, 140]);
-const IPV6_FRAGMENT = 44;
-const IPV6_AUTH = 51;
-const MAX_IPV6_EXTENSIONS = 16;
 /** Tunnels (IP in IP, GRE) are unwrapped to this depth; a deeper nest is garbage or an attack. */
 const MAX_TUNNEL_DEPTH = 4;
-const GRE_IPV4 = 0x0800;
-const GRE_IPV6 = 0x86dd;
-const GRE_TRANSPARENT_ETHERNET = 0x6558;
-const GRE_ERSPAN_2 = 0x88be;
-const GRE_ERSPAN_3 = 0x22eb;
 
 /** How one frame ended up. */
 const Outcome = { Udp: 0, Fragment: 1, NotUdp: 2 } as const;
@@ -45,6 +38,7 @@ export class FrameDecoder {
   private readonly reassembler = new FragmentReassembler((first) => this.keepFirstFragment(first));
   private readonly location: NetworkLocation = { kind: NetworkKind.NotIp, offset: 0 };
   private readonly datagram: UdpDatagram = createUdpDatagram();
+  private readonly ipv6Payload = createIpv6Payload();
   private readonly ports: ReadonlySet<number> | undefined;
   private frame: FrameView | undefined;
   // Addresses of the innermost IP header decoded so far: the UDP header found after it belongs to them.
@@ -145,37 +139,17 @@ export class FrameDecoder {
     const srcIp = formatIpv6(bytes, at + 8);
     const dstIp = formatIpv6(bytes, at + 24);
     this.setAddresses(6, srcIp, dstIp);
-    let next = bytes[at + 6] as number;
-    let offset = at + IPV6_HEADER_BYTES;
-    for (let i = 0; i < MAX_IPV6_EXTENSIONS; i++) {
-      if (IPV6_GENERIC_EXTENSIONS.has(next) || next === IPV6_AUTH) {
-        if (offset + 2 > dataEnd) return Outcome.NotUdp;
-        const length = next === IPV6_AUTH ? ((bytes[offset + 1] as number) + 2) * 4 : ((bytes[offset + 1] as number) + 1) * 8;
-        next = bytes[offset] as number;
-        offset += length;
-        continue;
-      }
-      if (next === IPV6_FRAGMENT) {
-        if (offset + 8 > dataEnd) return Outcome.NotUdp;
-        const inner = bytes[offset] as number;
-        const offsetAndFlag = readU16(bytes, offset + 2);
-        const fragmentOffset = offsetAndFlag & 0xfff8;
-        const more = (offsetAndFlag & 1) !== 0;
-        const identification = readU32(bytes, offset + 4);
-        offset += 8;
-        next = inner;
-        // An atomic fragment (offset 0, no more) is a whole datagram.
-        if (fragmentOffset === 0 && !more) continue;
-        const key = `6|${srcIp}|${dstIp}|${identification}`;
-        return this.addFragment(key, inner, fragmentOffset, bytes.subarray(offset, dataEnd), {
-          declaredBytes: packetEnd - offset,
-          more,
-          depth,
-        });
-      }
-      break;
+    const payload = this.ipv6Payload;
+    if (!walkIpv6Extensions(bytes, bytes[at + 6] as number, at + IPV6_HEADER_BYTES, dataEnd, payload)) return Outcome.NotUdp;
+    if (payload.fragment) {
+      const key = `6|${srcIp}|${dstIp}|${payload.identification}`;
+      return this.addFragment(key, payload.next, payload.fragmentOffset, bytes.subarray(payload.offset, dataEnd), {
+        declaredBytes: packetEnd - payload.offset,
+        more: payload.more,
+        depth,
+      });
     }
-    return this.decodeTransport(next, bytes, offset, dataEnd, cut, depth);
+    return this.decodeTransport(payload.next, bytes, payload.offset, dataEnd, cut, depth);
   }
 
   private addFragment(
@@ -216,23 +190,7 @@ export class FrameDecoder {
   }
 
   private decodeGre(bytes: Uint8Array, at: number, end: number, depth: number): Outcome {
-    if (end - at < 4) return Outcome.NotUdp;
-    const flags = readU16(bytes, at);
-    const protocol = readU16(bytes, at + 2);
-    // Only GRE version 0 carries IP or Ethernet (version 1 is PPTP's enhanced GRE).
-    if ((flags & 0x7) !== 0) return Outcome.NotUdp;
-    let offset = at + 4;
-    if (flags & 0x8000) offset += 4;
-    if (flags & 0x2000) offset += 4;
-    const sequenced = (flags & 0x1000) !== 0;
-    if (sequenced) offset += 4;
-    if (protocol === GRE_IPV4) return this.decodeIpv4(bytes, offset, end, depth);
-    if (protocol === GRE_IPV6) return this.decodeIpv6(bytes, offset, end, depth);
-    if (protocol === GRE_ERSPAN_2 && sequenced) offset += 8;
-    else if (protocol === GRE_ERSPAN_3) offset += offset + 12 <= end && ((bytes[offset + 11] as number) & 1) !== 0 ? 20 : 12;
-    else if (protocol !== GRE_TRANSPARENT_ETHERNET && protocol !== GRE_ERSPAN_2) return Outcome.NotUdp;
-    if (offset > end) return Outcome.NotUdp;
-    const inner = locateNetworkLayer(LinkType.ETHERNET, bytes, offset, end, this.location);
+    const inner = locateInGre(bytes, at, end, this.location);
     return this.decodeNetwork(inner.kind, bytes, inner.offset, end, depth);
   }
 
@@ -285,12 +243,4 @@ interface FrameTime {
   frameNo: number;
   tsSec: number;
   tsFracNs: number;
-}
-
-function readU16(bytes: Uint8Array, at: number): number {
-  return ((bytes[at] as number) << 8) | (bytes[at + 1] as number);
-}
-
-function readU32(bytes: Uint8Array, at: number): number {
-  return (readU16(bytes, at) * 65536 + readU16(bytes, at + 2)) >>> 0;
 }

@@ -2,6 +2,7 @@
  * Finds the IP header inside a frame of a given link type. Link types and header layouts are those of
  * https://www.tcpdump.org/linktypes.html; each supported type is one small function.
  */
+import { readU16, readU16Le, readU32, readU32Le } from './wire-bytes.ts';
 
 export const LinkType = {
   NULL: 0,
@@ -114,22 +115,6 @@ export function locateNetworkLayer(
       out.kind = NetworkKind.UnsupportedLink;
       return out;
   }
-}
-
-function readU16(bytes: Uint8Array, at: number): number {
-  return ((bytes[at] as number) << 8) | (bytes[at + 1] as number);
-}
-
-function readU32(bytes: Uint8Array, at: number): number {
-  return (readU16(bytes, at) * 65536 + readU16(bytes, at + 2)) >>> 0;
-}
-
-function readU16Le(bytes: Uint8Array, at: number): number {
-  return (bytes[at] as number) | ((bytes[at + 1] as number) << 8);
-}
-
-function readU32Le(bytes: Uint8Array, at: number): number {
-  return (readU16Le(bytes, at) + readU16Le(bytes, at + 2) * 65536) >>> 0;
 }
 
 function byIpVersion(bytes: Uint8Array, at: number, end: number, out: NetworkLocation): NetworkLocation {
