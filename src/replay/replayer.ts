@@ -9,7 +9,8 @@ import { SendWriter } from '../store/send-writer.ts';
 import { DeviceFleet } from './device-fleet.ts';
 import { describePace } from './replay-plan.ts';
 import type { ReplayOptions, ReplayStats } from './replay-types.ts';
-import { sendLoop, summarize, waitForAcks, type SendLoopOutcome } from './send-loop.ts';
+import { summarize, waitForAcks } from './replay-summary.ts';
+import { sendLoop, type SendLoopOutcome } from './send-loop.ts';
 import { summarizeUplink, type UplinkSummary } from './uplink-source.ts';
 
 export type { ReplayOptions, ReplayProgress, ReplayResult, ReplayStats } from './replay-types.ts';
