@@ -65,6 +65,13 @@ export function coverageFindings(
       message: 'no backend leg was observed (no simulated backend, tap or live capture recorded one): only what the devices saw is analysed',
     });
   }
+  findings.push(...observerFindings(stats, dropCritical), ...senderFindings(stats));
+  return findings;
+}
+
+/** A tap that could not reach its backend saw less than the backend was sent: what it missed is its fault, named. */
+function observerFindings(stats: StoredReplayStats | null, dropCritical: number): Finding[] {
+  const findings: Finding[] = [];
   for (const tap of stats?.observers ?? []) {
     const failed = Object.values(tap.errors).reduce((sum, n) => sum + n, 0);
     if (failed === 0) continue;
@@ -79,9 +86,15 @@ export function coverageFindings(
       message: `${tap.backend} unreachable through its tap (${tap.observer}): ${kinds} of ${tap.forwarded.toLocaleString('en-US')} packets forwarded`,
     });
   }
-  if (stats !== null && stats.sendErrors > 0) {
-    const kinds = Object.entries(stats.sendErrorsByKind).map(([kind, n]) => `${n.toLocaleString('en-US')} ${kind}`).join(', ');
-    findings.push({
+  return findings;
+}
+
+/** Packets the replayer could not send never reached the relay: the relay is not blamed for them. */
+function senderFindings(stats: StoredReplayStats | null): Finding[] {
+  if (stats === null || stats.sendErrors === 0) return [];
+  const kinds = Object.entries(stats.sendErrorsByKind).map(([kind, n]) => `${n.toLocaleString('en-US')} ${kind}`).join(', ');
+  return [
+    {
       severity: stats.sendErrors >= stats.sent ? 'critical' : 'warning',
       kind: 'coverage',
       metric: 'replay_send_errors',
@@ -89,7 +102,6 @@ export function coverageFindings(
       backend: null,
       value: stats.sendErrors,
       message: `the replayer could not send ${stats.sendErrors.toLocaleString('en-US')} of ${stats.sent.toLocaleString('en-US')} packets${kinds === '' ? '' : ` (${kinds})`}`,
-    });
-  }
-  return findings;
+    },
+  ];
 }

@@ -41,66 +41,98 @@ interface InterfaceDescription {
  */
 export async function readPcapngBlocks(window: ByteWindow, file: string, onFrame: FrameHandler): Promise<number> {
   const frame = createFrameView();
-  let interfaces: InterfaceDescription[] = [];
-  let le = true;
+  const section: Section = { le: true, interfaces: [] };
+  const block: BlockHeader = { type: 0, bytes: 0 };
   let frames = 0;
-  for (let blockNo = 0; ; blockNo++) {
-    if (window.available < BLOCK_FRAME_BYTES && (await window.fill(BLOCK_FRAME_BYTES)) < BLOCK_FRAME_BYTES) {
-      if (window.available === 0) return frames;
-      throw truncatedAt(file, window.fileOffset, frames, 'a block header');
-    }
-    let { view, pos } = window;
-    const blockType = view.getUint32(pos, le);
-    if (blockType === PCAPNG_SECTION_HEADER) {
-      if ((await window.fill(SECTION_HEADER_MIN_BYTES)) < SECTION_HEADER_MIN_BYTES) {
-        throw truncatedAt(file, window.fileOffset, frames, 'a section header block');
-      }
-      ({ view, pos } = window);
-      le = sectionByteOrder(window, file);
-      interfaces = [];
-    } else if (blockNo === 0) {
-      throw new CaptureFormatError(`${file}: pcapng file does not start with a section header block`, {
-        file,
-        byteOffset: 0,
-      });
-    }
-    const blockBytes = view.getUint32(pos + 4, le);
-    if (blockBytes < BLOCK_FRAME_BYTES || blockBytes % 4 !== 0 || blockBytes > MAX_FRAME_BYTES) {
-      throw new CaptureFormatError(
-        `${file}: block at byte offset ${window.fileOffset} has impossible length ${blockBytes} (after ${frames} frames)`,
-        { file, byteOffset: window.fileOffset },
-      );
-    }
-    if (window.available < blockBytes && (await window.fill(blockBytes)) < blockBytes) {
-      throw truncatedAt(file, window.fileOffset, frames, `a ${blockBytes}-byte block`);
-    }
-    ({ view, pos } = window);
+  for (let blockNo = 0; blockInWindow(window, blockNo, section, block) || (await nextBlock(window, file, blockNo, frames, section, block)); blockNo++) {
+    const { view, pos } = window;
     const body = pos + 8;
-    const bodyEnd = pos + blockBytes - 4;
-    switch (blockType) {
+    const bodyEnd = pos + block.bytes - 4;
+    switch (block.type) {
       case PCAPNG_SECTION_HEADER:
-        if (blockBytes < SECTION_HEADER_MIN_BYTES) throw badBlock(window, file, 'section header block too short');
+        if (block.bytes < SECTION_HEADER_MIN_BYTES) throw badBlock(window, file, 'section header block too short');
         break;
       case INTERFACE_DESCRIPTION:
-        interfaces.push(parseInterface(view, body, bodyEnd, le));
+        section.interfaces.push(parseInterface(view, body, bodyEnd, section.le));
         break;
       case ENHANCED_PACKET:
       case OBSOLETE_PACKET:
       case SIMPLE_PACKET: {
         frames++;
-        const ok = fillPacket({ frame, window, blockType, body, bodyEnd, le, interfaces });
+        const ok = fillPacket({ frame, window, blockType: block.type, body, bodyEnd, le: section.le, interfaces: section.interfaces });
         if (!ok) throw badBlock(window, file, 'packet block shorter than its captured length');
         frame.frameNo = frames;
         frame.fileOffset = window.fileOffset;
-        window.pos += blockBytes;
+        window.pos += block.bytes;
         onFrame(frame);
         continue;
       }
       default:
         break;
     }
-    window.pos += blockBytes;
+    window.pos += block.bytes;
   }
+  return frames;
+}
+
+/** The byte order and interfaces of the section being read: a new section header starts both afresh. */
+interface Section {
+  le: boolean;
+  interfaces: InterfaceDescription[];
+}
+
+/** Reused for every block: nothing is allocated per packet. */
+interface BlockHeader {
+  type: number;
+  bytes: number;
+}
+
+/**
+ * The common case without an await (one per packet would halve the read rate): the next block is already whole in
+ * the window and is neither the first nor a section header. Anything else goes the long way, through `nextBlock`.
+ */
+function blockInWindow(window: ByteWindow, blockNo: number, section: Section, block: BlockHeader): boolean {
+  if (blockNo === 0 || window.available < BLOCK_FRAME_BYTES) return false;
+  const { view, pos } = window;
+  const type = view.getUint32(pos, section.le);
+  const bytes = view.getUint32(pos + 4, section.le);
+  if (type === PCAPNG_SECTION_HEADER || bytes < BLOCK_FRAME_BYTES || bytes % 4 !== 0 || bytes > MAX_FRAME_BYTES || window.available < bytes) return false;
+  block.type = type;
+  block.bytes = bytes;
+  return true;
+}
+
+/**
+ * Brings the next block whole into the window and reads its type and length into `block` (a section header also sets
+ * the section's byte order). False at a clean end of file; a file that ends inside a block, or a block with an
+ * impossible length, throws with the byte offset and the frames read before it.
+ */
+async function nextBlock(window: ByteWindow, file: string, blockNo: number, frames: number, section: Section, block: BlockHeader): Promise<boolean> {
+  if (window.available < BLOCK_FRAME_BYTES && (await window.fill(BLOCK_FRAME_BYTES)) < BLOCK_FRAME_BYTES) {
+    if (window.available === 0) return false;
+    throw truncatedAt(file, window.fileOffset, frames, 'a block header');
+  }
+  block.type = window.view.getUint32(window.pos, section.le);
+  if (block.type === PCAPNG_SECTION_HEADER) {
+    if ((await window.fill(SECTION_HEADER_MIN_BYTES)) < SECTION_HEADER_MIN_BYTES) {
+      throw truncatedAt(file, window.fileOffset, frames, 'a section header block');
+    }
+    section.le = sectionByteOrder(window, file);
+    section.interfaces = [];
+  } else if (blockNo === 0) {
+    throw new CaptureFormatError(`${file}: pcapng file does not start with a section header block`, { file, byteOffset: 0 });
+  }
+  block.bytes = window.view.getUint32(window.pos + 4, section.le);
+  if (block.bytes < BLOCK_FRAME_BYTES || block.bytes % 4 !== 0 || block.bytes > MAX_FRAME_BYTES) {
+    throw new CaptureFormatError(`${file}: block at byte offset ${window.fileOffset} has impossible length ${block.bytes} (after ${frames} frames)`, {
+      file,
+      byteOffset: window.fileOffset,
+    });
+  }
+  if (window.available < block.bytes && (await window.fill(block.bytes)) < block.bytes) {
+    throw truncatedAt(file, window.fileOffset, frames, `a ${block.bytes}-byte block`);
+  }
+  return true;
 }
 
 function sectionByteOrder(window: ByteWindow, file: string): boolean {
