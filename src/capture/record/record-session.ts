@@ -85,23 +85,7 @@ interface StartedSource {
 
 /** Starts taps, a live capture or a file read, handing each packet with its leg to `take`. */
 async function startSource(source: RecordSource, take: (packet: RecordedPacket) => void, unassigned: () => void): Promise<StartedSource> {
-  if (source.kind === 'taps') {
-    if (source.taps.length === 0) throw new UsageError('record needs at least one --tap LISTEN=TARGET', { field: 'tap' });
-    const taps = source.taps.map(
-      (spec) =>
-        new UdpTap({ ...spec.listen }, spec.target, (packet) =>
-          take({ ...packet, leg: packet.direction === 'uplink' ? source.leg : reverseLeg(source.leg), routePort: spec.listen.port }),
-        ),
-    );
-    for (const tap of taps) await tap.start();
-    return {
-      ended: undefined,
-      async stop() {
-        for (const tap of taps) await tap.stop();
-        return { kernelDrops: 0, cutShort: undefined };
-      },
-    };
-  }
+  if (source.kind === 'taps') return startTaps(source, take);
   const topology = source.topology;
   const onDatagram = (datagram: UdpDatagram): void => {
     const src = { ip: datagram.srcIp, port: datagram.srcPort };
@@ -114,35 +98,55 @@ async function startSource(source: RecordSource, take: (packet: RecordedPacket) 
     const wallNs = BigInt(datagram.tsSec) * NS_PER_SECOND + BigInt(datagram.tsFracNs);
     take({ monoNs: wallNs, wallNs, src, dst, payload: Buffer.from(datagram.payload), ...assigned });
   };
-  if (source.kind === 'file') {
-    const decoder = new FrameDecoder(onDatagram);
-    let cutShort: string | undefined;
-    const ended = readCaptureFile(source.path, (frame) => decoder.decode(frame)).then(
-      () => {
-        decoder.finish();
-        return 'end-of-file';
-      },
-      (error: unknown) => {
-        // Everything before the fault is kept; the recording says it is partial and why.
-        decoder.finish();
-        cutShort = error instanceof Error ? error.message : String(error);
-        return 'file cut short';
-      },
-    );
-    return {
-      ended,
-      async stop() {
-        await ended;
-        return { kernelDrops: 0, cutShort };
-      },
-    };
-  }
+  if (source.kind === 'file') return startFileRead(source.path, onDatagram);
   const live = await startLiveCapture({ iface: source.iface, filter: source.filter, onDatagram });
   return {
     ended: undefined,
     async stop() {
       live.stop();
       return { kernelDrops: (await live.done).kernelDrops, cutShort: undefined };
+    },
+  };
+}
+
+async function startTaps(source: Extract<RecordSource, { kind: 'taps' }>, take: (packet: RecordedPacket) => void): Promise<StartedSource> {
+  if (source.taps.length === 0) throw new UsageError('record needs at least one --tap LISTEN=TARGET', { field: 'tap' });
+  const taps = source.taps.map(
+    (spec) =>
+      new UdpTap({ ...spec.listen }, spec.target, (packet) =>
+        take({ ...packet, leg: packet.direction === 'uplink' ? source.leg : reverseLeg(source.leg), routePort: spec.listen.port }),
+      ),
+  );
+  for (const tap of taps) await tap.start();
+  return {
+    ended: undefined,
+    async stop() {
+      for (const tap of taps) await tap.stop();
+      return { kernelDrops: 0, cutShort: undefined };
+    },
+  };
+}
+
+/** A capture file read through as if it were live: everything before a fault is kept, and the recording says why it stopped. */
+function startFileRead(path: string, onDatagram: (datagram: UdpDatagram) => void): StartedSource {
+  const decoder = new FrameDecoder(onDatagram);
+  let cutShort: string | undefined;
+  const ended = readCaptureFile(path, (frame) => decoder.decode(frame)).then(
+    () => {
+      decoder.finish();
+      return 'end-of-file';
+    },
+    (error: unknown) => {
+      decoder.finish();
+      cutShort = error instanceof Error ? error.message : String(error);
+      return 'file cut short';
+    },
+  );
+  return {
+    ended,
+    async stop() {
+      await ended;
+      return { kernelDrops: 0, cutShort };
     },
   };
 }
