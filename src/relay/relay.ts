@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import { NetworkError } from '../core/errors.ts';
 import type { RelayConfig, ResolvedRoute } from './relay-config.ts';
+import { logConfigApplied } from './config-log.ts';
 import type { RelayLog } from './relay-log.ts';
 import { RelayMetrics, type BackendSeries } from './relay-metrics.ts';
 import { UpstreamPool } from './upstream-pool.ts';
@@ -134,7 +135,7 @@ export class Relay {
     for (const port of removed) this.drain(port, config.responseTimeoutMs);
     this.versionNumber++;
     this.current = { version: this.versionNumber, label: config.label, source, loadedAt: new Date().toISOString(), routes: config.routes.size };
-    this.logApplied(config, source, added, removed);
+    logConfigApplied(this.log, this.versionNumber, config, { source, added, removed });
   }
 
   /** Records a configuration version that failed validation; the last good one stays in force. */
@@ -227,28 +228,6 @@ export class Relay {
     // Packets to a draining port are counted as dropped by handle(): the new snapshot has no route for it.
   }
 
-  private logApplied(config: RelayConfig, source: string, added: number[], removed: number[]): void {
-    this.log('info', this.versionNumber === 1 ? 'config_loaded' : 'config_reloaded', {
-      version: this.versionNumber,
-      label: config.label ?? null,
-      source,
-      routes: config.routes.size,
-      added_ports: added,
-      removed_ports: removed,
-      kill_switch: config.killSwitch,
-    });
-    for (const route of config.routes.values()) {
-      if (!route.mirror || (!added.includes(route.port) && this.versionNumber > 1)) continue;
-      const primary = route.backends.find((b) => b.type === 'primary' || b.type === 'target-0');
-      const mirror = route.backends.find((b) => b.type === 'mirror');
-      this.log('info', 'mirror_enabled', {
-        port: route.port,
-        primary_target: primary?.ip ?? null,
-        mirror_ip: mirror?.ip ?? route.backends.filter((b) => !b.ack).map((b) => b.ip).join(','),
-        ack_source: route.ackSource,
-      });
-    }
-  }
 }
 
 function seriesOf(config: RelayConfig, metrics: RelayMetrics): Map<number, BackendSeries[]> {

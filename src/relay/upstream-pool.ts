@@ -1,15 +1,13 @@
-import dgram from 'node:dgram';
 import type { BackendSeries, RelayMetrics } from './relay-metrics.ts';
 import type { DeviceProtocol } from '../protocols/protocol.ts';
 import { BindingShares } from './binding-shares.ts';
 import { FireAndForget } from './fire-and-forget.ts';
+import { UpstreamSockets } from './upstream-sockets.ts';
 import { WaitingRequests } from './waiting-requests.ts';
 import { connect, elapsedMs, whenConnected, type Binding, type DeviceEndpoint, type Failure, type PendingRequest, type UpstreamOptions } from './upstream-socket.ts';
 
 export type { DeviceEndpoint, UpstreamOptions } from './upstream-socket.ts';
 
-/** Socket buffers sized for bursts (the kernel default of 208 KiB drops at ~50k packets/s). */
-const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
 const SWEEP_INTERVAL_MS = 10;
 const IDLE_SWEEP_INTERVAL_MS = 1000;
 /** How many of the least recently used bindings are looked at for one to give up when the budget is reached. */
@@ -26,10 +24,8 @@ const NS_PER_MS = 1_000_000n;
 export class UpstreamPool {
   private readonly bindings = new Map<string, Binding>();
   private readonly fireAndForget: FireAndForget;
-  /** Every open socket per backend, for the send queue the debug endpoints report. */
-  private readonly byBackend = new Map<string, Set<dgram.Socket>>();
   private readonly waiting = new WaitingRequests();
-  private open = 0;
+  private readonly sockets: UpstreamSockets;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly idleTimer: NodeJS.Timeout;
   private readonly shares: BindingShares;
@@ -46,10 +42,11 @@ export class UpstreamPool {
     options: UpstreamOptions,
   ) {
     this.timeoutMs = options.timeoutMs;
+    this.sockets = new UpstreamSockets(metrics);
     this.shares = new BindingShares(options.maxSockets, options);
     this.fireAndForget = new FireAndForget(metrics, {
-      create: (ip, port, series) => this.createSocket(ip, port, series),
-      close: (target) => this.closeSocket(target),
+      create: (ip, port, series) => this.sockets.create(ip, port, series),
+      close: (target) => this.sockets.close(target),
       sourceIp: () => this.sourceIp,
     });
     this.idleMs = options.idleMs;
@@ -61,7 +58,7 @@ export class UpstreamPool {
   }
 
   get openSockets(): number {
-    return this.open;
+    return this.sockets.open;
   }
 
   get socketBudget(): number {
@@ -74,12 +71,7 @@ export class UpstreamPool {
 
   /** Datagrams queued in the kernel-bound send queue of a backend's sockets right now (the fan-out spec's queue). */
   sendQueueSize(ip: string): number {
-    let queued = 0;
-    for (const [backend, sockets] of this.byBackend) {
-      if (!backend.startsWith(`${ip}:`)) continue;
-      for (const socket of sockets) queued += socket.getSendQueueCount();
-    }
-    return queued;
+    return this.sockets.sendQueueSize(ip);
   }
 
   /**
@@ -122,11 +114,10 @@ export class UpstreamPool {
     this.fireAndForget.send(ip, port, payload, series);
   }
 
-
   close(): void {
     clearInterval(this.sweepTimer);
     clearInterval(this.idleTimer);
-    for (const binding of this.bindings.values()) this.closeSocket(binding);
+    for (const binding of this.bindings.values()) this.sockets.close(binding);
     this.fireAndForget.close();
     this.bindings.clear();
   }
@@ -145,15 +136,15 @@ export class UpstreamPool {
     }
     // A share reached first gives up one of that sender's (or route's) own idle bindings, so one source or one route
     // can never take the whole budget, and within its share it is served as before.
-    const refusal = this.shares.makeRoom(device, () => this.open, (which) => this.evictIdleBinding(which));
+    const refusal = this.shares.makeRoom(device, () => this.sockets.open, (which) => this.evictIdleBinding(which));
     if (refusal !== undefined) {
       series.record('dial_failed', 0);
       series.lastError = refusal.message;
       this.metrics.countRefused(refusal.reason);
-      if (refusal.reason === 'socket_budget') this.onBudgetReached?.(this.open, this.shares.maxSockets);
+      if (refusal.reason === 'socket_budget') this.onBudgetReached?.(this.sockets.open, this.shares.maxSockets);
       return undefined;
     }
-    const socket = this.createSocket(ip, port, series);
+    const socket = this.sockets.create(ip, port, series);
     if (socket === undefined) return undefined;
     const binding: Binding = { key, source: device.ip, route: device.route, socket, series, connected: false, backlog: [], closed: false, pending: [], reply, protocol: undefined, lastUsedMs: Date.now(), lastTimeoutMs: 0 };
     this.shares.taken(binding);
@@ -181,26 +172,6 @@ export class UpstreamPool {
       return true;
     }
     return false;
-  }
-
-
-
-  private createSocket(ip: string, port: number, series: BackendSeries): dgram.Socket | undefined {
-    try {
-      const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: UDP_BUFFER_BYTES, sendBufferSize: UDP_BUFFER_BYTES });
-      this.open++;
-      const key = `${ip}:${port}`;
-      const sockets = this.byBackend.get(key) ?? new Set<dgram.Socket>();
-      sockets.add(socket);
-      this.byBackend.set(key, sockets);
-      socket.once('close', () => sockets.delete(socket));
-      return socket;
-    } catch (error) {
-      series.record('dial_failed', 0);
-      series.lastError = `${ip}:${port}: ${(error as Error).message}`;
-      this.metrics.countRefused('socket_error');
-      return undefined;
-    }
   }
 
   private receive(binding: Binding, payload: Buffer): void {
@@ -258,7 +229,6 @@ export class UpstreamPool {
     });
   }
 
-
   private closeIdle(): void {
     const idleMs = this.idleMs ?? Math.max(30_000, 2 * this.timeoutMs);
     const before = Date.now() - idleMs;
@@ -273,18 +243,7 @@ export class UpstreamPool {
     if (this.bindings.get(binding.key) !== binding) return;
     this.bindings.delete(binding.key);
     this.shares.released(binding);
-    this.closeSocket(binding);
-  }
-
-  private closeSocket(target: { socket: dgram.Socket; closed: boolean }): void {
-    if (target.closed) return;
-    target.closed = true;
-    this.open--;
-    try {
-      target.socket.close();
-    } catch {
-      // Already closed by an error: nothing left to release.
-    }
+    this.sockets.close(binding);
   }
 }
 
