@@ -2,6 +2,7 @@ import { CaptureFormatError } from '../core/errors.ts';
 import type { ByteWindow } from './byte-window.ts';
 import { createFrameView, type FrameHandler, type FrameView } from './frame.ts';
 import { MAX_FRAME_BYTES, truncatedAt } from './pcap-reader.ts';
+import { DEFAULT_UNITS_PER_SECOND, parseInterface, type InterfaceDescription } from './pcapng-interface.ts';
 
 // Block types and option codes from the pcapng specification (draft-ietf-opsawg-pcapng).
 export const PCAPNG_SECTION_HEADER = 0x0a0d0d0a;
@@ -10,12 +11,8 @@ const INTERFACE_DESCRIPTION = 0x00000001;
 const OBSOLETE_PACKET = 0x00000002;
 const SIMPLE_PACKET = 0x00000003;
 const ENHANCED_PACKET = 0x00000006;
-const OPTION_END = 0;
-const OPTION_IF_TSRESOL = 9;
-const OPTION_IF_TSOFFSET = 14;
 const BLOCK_FRAME_BYTES = 12;
 const SECTION_HEADER_MIN_BYTES = 28;
-const DEFAULT_UNITS_PER_SECOND = 1_000_000;
 const NS_PER_SECOND = 1_000_000_000;
 const TWO_POW_32 = 4294967296;
 /** Largest high word for which high * 2^32 + low is still an exact double. */
@@ -23,16 +20,6 @@ const MAX_EXACT_HIGH_WORD = 0x1fffff;
 
 /** Link type given to a packet that names an interface its section never described. */
 export const LINK_TYPE_NO_INTERFACE = -1;
-
-interface InterfaceDescription {
-  linkType: number;
-  snapLength: number;
-  unitsPerSecond: number;
-  unitsPerSecondBig: bigint;
-  /** Nanoseconds per timestamp unit when that is a whole number (resolutions of 1 ns and coarser powers of ten). */
-  nsPerUnit: number | undefined;
-  offsetSec: number;
-}
 
 /**
  * Streams every packet of a pcapng file to `onFrame`: any number of sections in either byte order, interfaces with
@@ -149,38 +136,6 @@ function badBlock(window: ByteWindow, file: string, what: string): CaptureFormat
   });
 }
 
-function parseInterface(view: DataView, body: number, bodyEnd: number, le: boolean): InterfaceDescription {
-  const description: InterfaceDescription = {
-    linkType: view.getUint16(body, le),
-    snapLength: view.getUint32(body + 4, le),
-    unitsPerSecond: DEFAULT_UNITS_PER_SECOND,
-    unitsPerSecondBig: BigInt(DEFAULT_UNITS_PER_SECOND),
-    nsPerUnit: NS_PER_SECOND / DEFAULT_UNITS_PER_SECOND,
-    offsetSec: 0,
-  };
-  for (let at = body + 8; at + 4 <= bodyEnd; ) {
-    const code = view.getUint16(at, le);
-    const length = view.getUint16(at + 2, le);
-    if (code === OPTION_END || at + 4 + length > bodyEnd) break;
-    if (code === OPTION_IF_TSRESOL && length >= 1) {
-      const resolution = view.getUint8(at + 4);
-      // The top bit says the exponent is of 2, not 10.
-      const exponent = resolution & 0x7f;
-      const base = resolution & 0x80 ? 2n : 10n;
-      if (exponent <= 62) {
-        description.unitsPerSecondBig = base ** BigInt(exponent);
-        description.unitsPerSecond = Number(description.unitsPerSecondBig);
-        description.nsPerUnit =
-          NS_PER_SECOND % description.unitsPerSecond === 0 ? NS_PER_SECOND / description.unitsPerSecond : undefined;
-      }
-    } else if (code === OPTION_IF_TSOFFSET && length >= 8) {
-      description.offsetSec = Number(view.getBigInt64(at + 4, le));
-    }
-    at += 4 + ((length + 3) & ~3);
-  }
-  return description;
-}
-
 interface PacketBlock {
   frame: FrameView;
   window: ByteWindow;
@@ -225,7 +180,6 @@ function fillPacket({ frame, window, blockType, body, bodyEnd, le, interfaces }:
   setTimestamp(frame, tsHigh, tsLow, description);
   return true;
 }
-
 
 function setTimestamp(frame: FrameView, tsHigh: number, tsLow: number, description?: InterfaceDescription): void {
   const unitsPerSecond = description?.unitsPerSecond ?? DEFAULT_UNITS_PER_SECOND;
