@@ -63,19 +63,7 @@ export async function benchRelay(): Promise<void> {
       resources.push(`after ${fmtRate(rate)} pps: ${await health()}`);
     }
     printRows('device round trip (ms) through the relay (mirroring to 2 backends) vs the primary reached directly', ['offered', 'achieved', 'loss', 'relay p50', 'relay p99', 'direct p50', 'direct p99', 'added p50', 'p99 ratio'], rows);
-    let onset: string = 'none up to the replayer\'s limit';
-    for (const rate of [20_000, 30_000, 40_000, 60_000, 80_000, 100_000]) {
-      const through = await step(store, RELAY_IP, rate);
-      process.stdout.write(`offered ${fmtRate(rate)} pps: achieved ${fmtRate(through.achieved)}, loss ${(through.loss * 100).toFixed(2)}%\n`);
-      if (through.loss > 0.001) {
-        onset = `${fmtRate(rate)} pps offered (${fmtRate(through.achieved)} achieved)`;
-        break;
-      }
-      if (through.achieved < rate * 0.9) {
-        onset = `none up to ${fmtRate(through.achieved)} pps, the most the replayer offered`;
-        break;
-      }
-    }
+    const onset = await lossOnset(store);
     process.stdout.write(`rate at which the relay starts losing (> 0.1%): ${onset}\n`);
     resources.push(`at the end: ${await health()}`);
     process.stdout.write(`relay resources (one upstream binding per device, idle ones close after 30 s): ${resources.join('; ')}\n`);
@@ -85,6 +73,17 @@ export async function benchRelay(): Promise<void> {
     store.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Rising rates through the relay until it loses more than 0.1%, or the replayer cannot offer more. */
+async function lossOnset(store: Store): Promise<string> {
+  for (const rate of [20_000, 30_000, 40_000, 60_000, 80_000, 100_000]) {
+    const through = await step(store, RELAY_IP, rate);
+    process.stdout.write(`offered ${fmtRate(rate)} pps: achieved ${fmtRate(through.achieved)}, loss ${(through.loss * 100).toFixed(2)}%\n`);
+    if (through.loss > 0.001) return `${fmtRate(rate)} pps offered (${fmtRate(through.achieved)} achieved)`;
+    if (through.achieved < rate * 0.9) return `none up to ${fmtRate(through.achieved)} pps, the most the replayer offered`;
+  }
+  return "none up to the replayer's limit";
 }
 
 let runs = 0;
