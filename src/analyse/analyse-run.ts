@@ -3,6 +3,7 @@ import { observedBackends, type RunTopology, type StoredReplayStats } from '../s
 import { getRun } from '../store/runs.ts';
 import type { Store } from '../store/store.ts';
 import { verdictOf, type Analysis, type Metric, type RouteInfo } from './analysis.ts';
+import type { MetricName } from './metric-names.ts';
 import { baselineFindings, loadBaseline } from './baseline.ts';
 import { computeMetrics } from './compute-metrics.ts';
 import { backendsOf, correlateRun } from './correlate-run.ts';
@@ -81,7 +82,7 @@ async function clearDerivedRows(store: Store, runId: number): Promise<void> {
 
 function replayMetrics(stats: StoredReplayStats | null): Metric[] {
   if (stats === null || stats.lateness === null) return [];
-  const metric = (name: string, value: number | null, unit: Metric['unit']): Metric => ({ metric: name, route: null, backend: null, value, unit, status: null });
+  const metric = (name: MetricName, value: number | null, unit: Metric['unit']): Metric => ({ metric: name, route: null, backend: null, value, unit, status: null });
   const asked = stats.askedRatePps;
   const achieved = stats.achievedRatePps;
   return [

@@ -1,5 +1,6 @@
 import { formatDurationMs } from '../core/format.ts';
 import type { RunRecord } from '../store/runs.ts';
+import { isMetricName, METRIC_LABELS, type FindingSubject, type MetricName } from './metric-names.ts';
 import type { MetricStatus, Threshold, ThresholdConfig } from './thresholds.ts';
 
 /**
@@ -11,7 +12,7 @@ export type MetricUnit = 'ratio' | 'ms' | 'us' | 'count' | 'pps';
 
 /** One measured value: per route (null: all routes) and backend (null: the devices' view, or the run). */
 export interface Metric {
-  metric: string;
+  metric: MetricName;
   route: number | null;
   backend: string | null;
   value: number | null;
@@ -25,7 +26,7 @@ export interface Finding {
   severity: 'warning' | 'critical';
   /** threshold, mismatch, regression, relay_self_report, replay_fidelity */
   kind: string;
-  metric: string;
+  metric: MetricName | FindingSubject;
   route: number | null;
   backend: string | null;
   value: number | null;
@@ -110,56 +111,8 @@ export function exitCodeOf(verdict: Verdict, strict: boolean): number {
   return 0;
 }
 
-/** Human names of metrics, for findings and reports: every metric the analysis computes has one. */
-export const METRIC_LABELS: Record<string, string> = {
-  sent: 'sent',
-  delivered: 'delivered',
-  lost: 'lost',
-  duplicated: 'duplicated',
-  reordered: 'reordered',
-  drop_rate: 'frame drop rate',
-  forward_latency_p50_ms: 'forward latency p50',
-  forward_latency_p95_ms: 'forward latency p95',
-  forward_latency_p99_ms: 'forward latency p99',
-  forward_latency_max_ms: 'forward latency max',
-  ack_expected: 'requests wanting an ACK',
-  acked: 'ACKs sent',
-  naks: 'NAKs sent',
-  ack_latency_p50_ms: 'ACK latency p50',
-  ack_latency_p95_ms: 'ACK latency p95',
-  ack_latency_p99_ms: 'ACK latency p99',
-  ack_latency_max_ms: 'ACK latency max',
-  drift: 'target drift',
-  drift_max_window: 'target drift (worst window)',
-  ack_compared: 'ACK pairs compared',
-  ack_mismatches: 'ACK pairs differing',
-  ack_mismatch_rate: 'ACK mismatch rate',
-  one_sided_acks: 'requests ACKed by one backend only',
-  relay_queue: 'relay queue size',
-  device_ack_expected: 'requests wanting an ACK',
-  device_acks: 'ACKs reaching devices',
-  device_ack_rate: 'share of requests ACKed at the device',
-  device_ack_compared: 'device ACKs compared',
-  device_ack_mismatches: 'device ACKs not the reference\'s',
-  device_ack_mismatch_rate: 'device ACK mismatch rate',
-  round_trip_p50_ms: 'device round trip p50',
-  round_trip_p95_ms: 'device round trip p95',
-  round_trip_p99_ms: 'device round trip p99',
-  round_trip_max_ms: 'device round trip max',
-  relay_added_latency_p50_ms: 'relay-added latency p50',
-  relay_added_latency_p95_ms: 'relay-added latency p95',
-  relay_added_latency_p99_ms: 'relay-added latency p99',
-  replay_lateness_p50_us: 'replay lateness p50',
-  replay_lateness_p99_us: 'replay lateness p99',
-  replay_lateness_max_us: 'replay lateness max',
-  replay_achieved_rate_pps: 'achieved replay rate',
-  replay_asked_rate_pps: 'asked replay rate',
-  replay_rate_share: 'achieved share of the asked rate',
-  replay_send_errors: 'sends that failed',
-};
-
 export function metricLabel(metric: string): string {
-  return METRIC_LABELS[metric] ?? metric.replace(/_/g, ' ');
+  return isMetricName(metric) ? METRIC_LABELS[metric] : metric.replace(/_/g, ' ');
 }
 
 export function formatMetricValue(value: number | null, unit: MetricUnit): string {

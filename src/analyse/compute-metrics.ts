@@ -2,13 +2,14 @@ import { loadSql } from '../store/sql-file.ts';
 import { num, numOrNull, str, type Row, type Store } from '../store/store.ts';
 import { NO_BACKEND } from './correlate-run.ts';
 import type { Metric, MetricUnit } from './analysis.ts';
+import type { MetricName } from './metric-names.ts';
 
 const BACKEND_SQL = loadSql(import.meta.url, './sql/08-backend-metrics.sql');
 const BACKEND_OVERALL_SQL = loadSql(import.meta.url, './sql/09-backend-overall.sql');
 const DEVICE_SQL = loadSql(import.meta.url, './sql/10-device-metrics.sql');
 const DRIFT_SQL = loadSql(import.meta.url, './sql/11-drift-windows.sql');
 
-type Push = (metric: string, value: number | null, unit: MetricUnit) => void;
+type Push = (metric: MetricName, value: number | null, unit: MetricUnit) => void;
 
 function pusher(metrics: Metric[], route: number | null, backend: string | null): Push {
   return (metric, value, unit) => metrics.push({ metric, route, backend, value, unit, status: null });

@@ -1,3 +1,4 @@
+import type { MetricName } from './metric-names.ts';
 import { readYamlFile } from '../core/yaml-file.ts';
 import { ConfigError } from '../core/errors.ts';
 
@@ -22,7 +23,7 @@ export const THRESHOLDED_METRICS = [
   'device_ack_rate',
   'device_ack_mismatch_rate',
   'relay_added_latency_p95_ms',
-] as const;
+] as const satisfies readonly MetricName[];
 export type ThresholdedMetric = (typeof THRESHOLDED_METRICS)[number];
 
 /** Metrics that measure what went right: lower is worse. */

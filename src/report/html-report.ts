@@ -1,4 +1,4 @@
-import { formatMetricValue, metricLabel, type Analysis, type MismatchSample } from '../analyse/analysis.ts';
+import { formatMetricValue, metricLabel, type Analysis, type MetricUnit, type MismatchSample } from '../analyse/analysis.ts';
 import { describePace } from '../replay/replay-plan.ts';
 import type { ChartData } from './report-data.ts';
 import { SUMMARY_COLUMNS, summaryRows, VERDICT_WORDS, verdictLine } from './summary-rows.ts';
@@ -36,7 +36,7 @@ function table(head: string[], rows: string[][]): string {
 function tested(analysis: Analysis): string {
   const { plan, topology } = analysis.run;
   const backends = topology.backends.map((b) => `${b.role} ${b.ip}${b.faults === undefined ? '' : ` (${describeBackendSettings(b.faults)})`}`);
-  const units = new Map(analysis.metrics.map((m) => [m.metric, m.unit]));
+  const units = new Map<string, MetricUnit>(analysis.metrics.map((m) => [m.metric, m.unit]));
   const bound = (metric: string, value: number): string => {
     const unit = units.get(metric);
     return unit === undefined ? String(value) : formatMetricValue(value, unit);
