@@ -4,6 +4,7 @@ import { getRun } from '../store/runs.ts';
 import type { Store } from '../store/store.ts';
 import { verdictOf, type Analysis, type Metric, type RouteInfo } from './analysis.ts';
 import type { MetricName } from './metric-names.ts';
+import { DERIVED_TABLES } from './analysis-steps.ts';
 import { baselineFindings, loadBaseline } from './baseline.ts';
 import { computeMetrics } from './compute-metrics.ts';
 import { backendsOf, correlateRun } from './correlate-run.ts';
@@ -21,8 +22,6 @@ export interface AnalyseOptions {
   partial?: boolean;
 }
 
-/** Tables an analysis derives from a run's sends and observations; a re-analysis replaces them. */
-const DERIVED_TABLES = ['packet_parity', 'drift_windows', 'route_metrics'] as const;
 
 /**
  * Analyses a run: correlates every packet across its legs, computes the metrics, judges them against the thresholds

@@ -1,13 +1,10 @@
-import { loadSql } from '../store/sql-file.ts';
 import { num, numOrNull, str, type Row, type Store } from '../store/store.ts';
 import { NO_BACKEND } from './correlate-run.ts';
 import type { Metric, MetricUnit } from './analysis.ts';
+import { ANALYSIS_STEPS } from './analysis-steps.ts';
 import type { MetricName } from './metric-names.ts';
 
-const BACKEND_SQL = loadSql(import.meta.url, './sql/08-backend-metrics.sql');
-const BACKEND_OVERALL_SQL = loadSql(import.meta.url, './sql/09-backend-overall.sql');
-const DEVICE_SQL = loadSql(import.meta.url, './sql/10-device-metrics.sql');
-const DRIFT_SQL = loadSql(import.meta.url, './sql/11-drift-windows.sql');
+const S = ANALYSIS_STEPS;
 
 type Push = (metric: MetricName, value: number | null, unit: MetricUnit) => void;
 
@@ -23,8 +20,8 @@ const ratio = (part: number, whole: number): number | null => (whole > 0 ? part 
  */
 export async function computeMetrics(store: Store, runId: number, reference: string, startNs: bigint): Promise<Metric[]> {
   const metrics: Metric[] = [];
-  const perRoute = await store.query(BACKEND_SQL, { run_id: runId, reference, no_backend: NO_BACKEND });
-  const overall = new Map((await store.query(BACKEND_OVERALL_SQL, { run_id: runId, no_backend: NO_BACKEND })).map((row) => [str(row.backend), row]));
+  const perRoute = await store.query(S.backendMetrics.sql, { run_id: runId, reference, no_backend: NO_BACKEND });
+  const overall = new Map((await store.query(S.backendOverall.sql, { run_id: runId, no_backend: NO_BACKEND })).map((row) => [str(row.backend), row]));
   const delivered = new Map<string, number>();
   const totals = new Map<string, Row>();
   for (const row of perRoute) {
@@ -39,7 +36,7 @@ export async function computeMetrics(store: Store, runId: number, reference: str
   for (const row of perRoute) addBackendMetrics(pusher(metrics, num(row.route_port), str(row.backend)), row, row);
   for (const [backend, total] of totals) addBackendMetrics(pusher(metrics, null, backend), total, overall.get(backend) ?? {});
   addDriftMetrics(metrics, perRoute, totals, delivered, reference);
-  for (const row of await store.query(DEVICE_SQL, { run_id: runId, reference })) {
+  for (const row of await store.query(S.deviceMetrics.sql, { run_id: runId, reference })) {
     const push = pusher(metrics, numOrNull(row.route_port), null);
     push('sent', num(row.sent), 'count');
     push('device_ack_expected', num(row.ack_expected), 'count');
@@ -56,7 +53,7 @@ export async function computeMetrics(store: Store, runId: number, reference: str
     push('relay_added_latency_p95_ms', numOrNull(row.relay_added_p95), 'ms');
     push('relay_added_latency_p99_ms', numOrNull(row.relay_added_p99), 'ms');
   }
-  await store.exec(DRIFT_SQL, { run_id: runId, start_ns: startNs });
+  await store.exec(S.driftWindows.sql, { run_id: runId, start_ns: startNs });
   metrics.push(...(await worstWindowDrift(store, runId, reference)));
   return metrics;
 }
@@ -109,12 +106,6 @@ function addDriftMetrics(metrics: Metric[], perRoute: Row[], totals: Map<string,
 
 /** The worst 10 s window of drift per backend: a gap (a backend down for a while) shows here when overall hides it. */
 async function worstWindowDrift(store: Store, runId: number, reference: string): Promise<Metric[]> {
-  const rows = await store.query(
-    `WITH w AS (SELECT window_start_s, backend, sum(delivered) AS delivered FROM drift_windows WHERE run_id = $run_id GROUP BY ALL)
-     SELECT o.backend, max(abs(o.delivered - r.delivered) / r.delivered) AS worst
-     FROM w o JOIN w r ON r.window_start_s = o.window_start_s AND r.backend = $reference
-     WHERE o.backend <> $reference AND r.delivered > 0 GROUP BY o.backend`,
-    { run_id: runId, reference },
-  );
+  const rows = await store.query(S.worstWindowDrift.sql, { run_id: runId, reference });
   return rows.map((row) => ({ metric: 'drift_max_window', route: null, backend: str(row.backend), value: numOrNull(row.worst), unit: 'ratio', status: null }));
 }

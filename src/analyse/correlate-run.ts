@@ -1,15 +1,10 @@
 import type { DeviceProtocol } from '../protocols/protocol.ts';
 import { compareAcks, toHex } from '../protocols/protocol.ts';
-import { loadSql } from '../store/sql-file.ts';
 import { num, str, type Row, type Store } from '../store/store.ts';
 import type { MismatchSample } from './analysis.ts';
+import { ANALYSIS_STEPS } from './analysis-steps.ts';
 
-const STEPS = ['01-uplink.sql', '02-receipts.sql', '03-backend-acks.sql', '03b-ack-keying.sql', '04-device-acks.sql'].map((file) => loadSql(import.meta.url, `./sql/${file}`));
-const PACKET_PARITY_SQL = loadSql(import.meta.url, './sql/05-packet-parity.sql');
-const ACK_MATCH_SQL = loadSql(import.meta.url, './sql/06-ack-match.sql');
-const ACK_DIFFERENCES_SQL = loadSql(import.meta.url, './sql/07-ack-differences.sql');
-const DEVICE_ACK_MATCH_SQL = loadSql(import.meta.url, './sql/07b-device-ack-match.sql');
-const DEVICE_ACK_DIFFERENCES_SQL = loadSql(import.meta.url, './sql/07c-device-ack-differences.sql');
+const S = ANALYSIS_STEPS;
 
 /** The pseudo-backend of a run whose backend legs were not observed: it carries the devices' view alone. */
 export const NO_BACKEND = '(none)';
@@ -23,11 +18,7 @@ const MISMATCH_SAMPLES = 20;
  * one the others are compared against.
  */
 export async function backendsOf(store: Store, runId: number, expected: readonly string[] = []): Promise<{ backends: string[]; reference: string }> {
-  const rows = await store.query(
-    `SELECT DISTINCT CASE WHEN leg LIKE 'relay>%' THEN split_part(leg, '>', 2) ELSE split_part(leg, '>', 1) END AS backend
-     FROM observations WHERE run_id = $run_id AND leg NOT IN ('relay>device', 'device>relay') ORDER BY backend`,
-    { run_id: runId },
-  );
+  const rows = await store.query(S.backends.sql, { run_id: runId });
   const backends = [...new Set([...rows.map((row) => str(row.backend)), ...expected])].sort();
   const reference = backends.includes('primary') ? 'primary' : (backends.find((b) => b.startsWith('target-')) ?? backends[0] ?? NO_BACKEND);
   return { backends, reference };
@@ -49,15 +40,15 @@ export interface CorrelateOptions {
  */
 export async function correlateRun(store: Store, runId: number, options: CorrelateOptions): Promise<MismatchSample[]> {
   const params = { run_id: runId, reference: options.reference };
-  for (const step of STEPS) await store.exec(step, params);
-  await store.exec(PACKET_PARITY_SQL, { ...params, ack_window_ns: ACK_MATCH_WINDOW_NS, no_backend: NO_BACKEND, expected_backends: options.expectedBackends.join(',') });
+  for (const step of [S.uplink, S.receipts, S.backendAcks, S.ackKeying, S.deviceAcks]) await store.exec(step.sql, params);
+  await store.exec(S.packetParity.sql, { ...params, ack_window_ns: ACK_MATCH_WINDOW_NS, no_backend: NO_BACKEND, expected_backends: options.expectedBackends.join(',') });
   const ignored = [...options.protocol.defaultIgnoredAckFields, ...options.ignoreAckFields];
-  await store.exec(ACK_MATCH_SQL, params);
-  const backendPairs = compareAckPairs(await store.query(ACK_DIFFERENCES_SQL, params), options.protocol, ignored, 'backend');
-  await markResults(store, runId, backendPairs, { match: 'ack_match', fields: 'mismatch_fields' });
-  await store.exec(DEVICE_ACK_MATCH_SQL, params);
-  const devicePairs = compareAckPairs(await store.query(DEVICE_ACK_DIFFERENCES_SQL, params), options.protocol, ignored, 'device');
-  await markResults(store, runId, devicePairs, { match: 'device_ack_match', fields: 'device_mismatch_fields' });
+  await store.exec(S.ackMatch.sql, params);
+  const backendPairs = compareAckPairs(await store.query(S.ackDifferences.sql, params), options.protocol, ignored, 'backend');
+  await markResults(store, runId, backendPairs, S.markAckResults.sql);
+  await store.exec(S.deviceAckMatch.sql, params);
+  const devicePairs = compareAckPairs(await store.query(S.deviceAckDifferences.sql, params), options.protocol, ignored, 'device');
+  await markResults(store, runId, devicePairs, S.markDeviceAckResults.sql);
   return [...backendPairs.samples, ...devicePairs.samples];
 }
 
@@ -98,11 +89,11 @@ function compareAckPairs(rows: readonly Row[], protocol: DeviceProtocol, ignored
   return result;
 }
 
-/** Writes the field-aware results back into packet_parity's `match` and `fields` columns. */
-async function markResults(store: Store, runId: number, pairs: ComparedPairs, columns: { match: string; fields: string }): Promise<void> {
+/** Writes the field-aware results back into packet_parity through `markSql` (06b for backends, 07d for devices). */
+async function markResults(store: Store, runId: number, pairs: ComparedPairs, markSql: string): Promise<void> {
   if (pairs.matched.length === 0 && pairs.mismatched.length === 0) return;
   // A TEMP table: only the store's own connection sees it, so the appender is on that connection too.
-  await store.exec('CREATE OR REPLACE TEMP TABLE ack_results (uplink_id BIGINT, backend VARCHAR, matched BOOLEAN, fields VARCHAR)');
+  await store.exec(S.ackResults.sql);
   const appender = await store.createAppender('ack_results');
   for (const { uplinkId, backend } of pairs.matched) {
     appender.appendBigInt(BigInt(uplinkId));
@@ -119,10 +110,5 @@ async function markResults(store: Store, runId: number, pairs: ComparedPairs, co
     appender.endRow();
   }
   appender.closeSync();
-  await store.exec(
-    `UPDATE packet_parity AS p SET ${columns.match} = a.matched, ${columns.fields} = a.fields
-     FROM ack_results a WHERE p.run_id = $run_id AND p.uplink_id = a.uplink_id AND p.backend = a.backend`,
-    { run_id: runId },
-  );
-  await store.exec('DROP TABLE ack_results');
+  await store.exec(markSql, { run_id: runId });
 }

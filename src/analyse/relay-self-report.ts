@@ -1,8 +1,8 @@
-import { loadSql } from '../store/sql-file.ts';
+import { ANALYSIS_STEPS } from './analysis-steps.ts';
 import { num, numOrNull, str, type Store } from '../store/store.ts';
 import { overallValue, type Metric, type RelaySelfReport } from './analysis.ts';
 
-const QUEUE_SQL = loadSql(import.meta.url, './sql/12-relay-queue.sql');
+const QUEUE_SQL = ANALYSIS_STEPS.relayQueue.sql;
 
 interface ParityBody {
   perTarget?: { url?: string; role?: string; sent?: number }[];

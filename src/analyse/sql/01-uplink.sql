@@ -1,3 +1,5 @@
+-- reads: observations, sends
+-- writes: uplink
 -- The run's uplink: the replayer's sends, or for a recorded run the device>relay observations.
 -- occurrence numbers identical payloads on a route, so a packet is followed across legs by
 -- (route port, payload hash, occurrence): robust to reordering and duplicates (docs/architecture.md, Data model).

@@ -1,3 +1,5 @@
+-- reads: observations
+-- writes: receipts
 -- What each backend received (leg relay>X), numbered like the uplink.
 CREATE OR REPLACE TEMP TABLE receipts AS
 SELECT split_part(leg, '>', 2) AS backend, route_port, payload_hash, ts_ns, src_ip, src_port, match_key,

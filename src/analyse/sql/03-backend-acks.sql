@@ -1,3 +1,5 @@
+-- reads: observations
+-- writes: backend_acks
 -- What each backend answered (leg X>relay), to the relay socket it received the request on. A reply is tied to
 -- its request by the request's payload hash where the observer knew it (a simulated backend does), else by the
 -- protocol's match key: `corr` carries whichever this backend's observer gives.

@@ -1,3 +1,5 @@
+-- reads: observations
+-- writes: device_acks
 -- What reached the devices (leg relay>device), with the bytes, to compare with what the reference backend answered.
 CREATE OR REPLACE TEMP TABLE device_acks AS
 SELECT dst_ip, dst_port, coalesce(match_key, '') AS match_key, ts_ns, kind, payload_hash, payload

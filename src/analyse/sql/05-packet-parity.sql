@@ -1,3 +1,5 @@
+-- reads: uplink, receipts, backend_acks, ack_keying, device_acks
+-- writes: packet_parity
 -- One row per uplink packet and backend. A receipt is the backend's k-th copy of that payload on that route;
 -- its ACK is the first answer to the same relay socket with the same correlation (request hash, else match key)
 -- after it (ASOF), within $ack_window_ns; the device's ACK likewise, by match key on the device's own socket.

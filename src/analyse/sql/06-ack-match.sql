@@ -1,3 +1,5 @@
+-- reads: packet_parity
+-- writes: packet_parity
 -- ACK parity, first pass: for each request both the reference backend and another one answered, identical ACK
 -- bytes match. Differing bytes are compared field by field afterwards (the protocol's ignore-mask, in TypeScript).
 UPDATE packet_parity AS p

@@ -1,3 +1,5 @@
+-- reads: packet_parity
+-- writes: -
 -- The ACK pairs whose bytes differ: both payloads, for the field-aware comparison.
 SELECT p.uplink_id, p.backend, p.route_port, p.device, r.ack_payload AS reference_ack, p.ack_payload AS ack
 FROM packet_parity p

@@ -1,3 +1,5 @@
+-- reads: packet_parity, receipts, uplink
+-- writes: -
 -- Delivery, latency and ACKs per route and backend. ACK latency is the backend's own time (its receipt to its
 -- answer, both seen at its side): what the relay and the harness add is judged apart, as relay_added_latency.
 WITH duplicates AS (

@@ -1,3 +1,5 @@
+-- reads: packet_parity
+-- writes: -
 -- The same per backend over all routes (percentiles cannot be summed from the per-route rows).
 SELECT
   backend,

@@ -1,3 +1,5 @@
+-- reads: packet_parity
+-- writes: -
 -- What the devices saw, per route and overall (grouping NULL), on the reference backend's rows: ACKs relayed to them,
 -- whether each was the reference backend's answer, the round trip, and what the relay added to it.
 SELECT

@@ -1,0 +1,52 @@
+import { loadSql } from '../store/sql-file.ts';
+
+/** One SQL step of the analysis, with the tables it declares (its `-- reads:` and `-- writes:` header lines). */
+export interface AnalysisStep {
+  file: string;
+  sql: string;
+  reads: readonly string[];
+  writes: readonly string[];
+}
+
+function declared(sql: string, file: string, what: 'reads' | 'writes'): string[] {
+  const line = new RegExp(`^-- ${what}: (.*)$`, 'm').exec(sql);
+  if (line === null) throw new Error(`analyse/sql/${file}: no "-- ${what}:" line`);
+  const list = (line[1] as string).trim();
+  return list === '-' ? [] : list.split(',').map((table) => table.trim());
+}
+
+function step(file: string): AnalysisStep {
+  const sql = loadSql(import.meta.url, `./sql/${file}`);
+  return { file, sql, reads: declared(sql, file, 'reads'), writes: declared(sql, file, 'writes') };
+}
+
+/**
+ * The analysis's SQL steps in the order they run. Each says what it reads and writes; a step reads only stored tables
+ * and what an earlier step wrote, and changes only what it declares (test/analyse/analysis-steps.test.ts checks the
+ * SQL against the declarations).
+ */
+export const ANALYSIS_STEPS = {
+  backends: step('00-backends.sql'),
+  uplink: step('01-uplink.sql'),
+  receipts: step('02-receipts.sql'),
+  backendAcks: step('03-backend-acks.sql'),
+  ackKeying: step('03b-ack-keying.sql'),
+  deviceAcks: step('04-device-acks.sql'),
+  packetParity: step('05-packet-parity.sql'),
+  ackMatch: step('06-ack-match.sql'),
+  ackDifferences: step('07-ack-differences.sql'),
+  ackResults: step('06a-ack-results.sql'),
+  markAckResults: step('06b-mark-ack-results.sql'),
+  deviceAckMatch: step('07b-device-ack-match.sql'),
+  deviceAckDifferences: step('07c-device-ack-differences.sql'),
+  markDeviceAckResults: step('07d-mark-device-ack-results.sql'),
+  backendMetrics: step('08-backend-metrics.sql'),
+  backendOverall: step('09-backend-overall.sql'),
+  deviceMetrics: step('10-device-metrics.sql'),
+  driftWindows: step('11-drift-windows.sql'),
+  relayQueue: step('12-relay-queue.sql'),
+  worstWindowDrift: step('13-worst-window-drift.sql'),
+} as const;
+
+/** Tables the analysis keeps in the store; a re-analysis replaces a run's rows in them (and nothing else). */
+export const DERIVED_TABLES = ['packet_parity', 'drift_windows', 'route_metrics'] as const;

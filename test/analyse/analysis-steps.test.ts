@@ -1,0 +1,49 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ANALYSIS_STEPS, DERIVED_TABLES } from '../../src/analyse/analysis-steps.ts';
+
+const SQL_DIR = join(import.meta.dirname, '../../src/analyse/sql');
+const SCHEMA = readFileSync(join(import.meta.dirname, '../../src/store/schema.sql'), 'utf8');
+const STORED = new Set([...SCHEMA.matchAll(/CREATE TABLE IF NOT EXISTS (\w+)/g)].map((m) => m[1] as string));
+
+/** What a statement really touches, read from its text (comments removed, CTE names set aside): independent of the headers. */
+function touched(sql: string): { reads: Set<string>; writes: Set<string> } {
+  // `IS [NOT] DISTINCT FROM` compares values; it names no table.
+  const code = sql.replace(/--.*$/gm, '').replace(/DISTINCT\s+FROM/gi, 'DISTINCT_FROM');
+  const ctes = new Set([...code.matchAll(/(?:\bWITH|,)\s*(\w+)\s+AS\s*\(/gi)].map((m) => (m[1] as string).toLowerCase()));
+  const writes = new Set([...code.matchAll(/\b(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP\s+)?TABLE|INSERT\s+INTO|UPDATE)\s+(\w+)/gi)].map((m) => (m[1] as string).toLowerCase()));
+  // An UPDATE reads the rows it changes.
+  const updated = [...code.matchAll(/\bUPDATE\s+(\w+)/gi)].map((m) => (m[1] as string).toLowerCase());
+  const reads = new Set([...[...code.matchAll(/\b(?:FROM|JOIN)\s+(\w+)/gi)].map((m) => (m[1] as string).toLowerCase()), ...updated].filter((t) => !ctes.has(t)));
+  return { reads, writes };
+}
+
+const steps = Object.values(ANALYSIS_STEPS);
+
+describe('analysis steps declare what they read and write', () => {
+  it('every SQL file of the analysis is a step', () => {
+    expect(readdirSync(SQL_DIR).filter((f) => f.endsWith('.sql')).sort()).toEqual(steps.map((s) => s.file).sort());
+  });
+
+  it.each(steps.map((s) => [s.file, s] as const))('%s touches exactly the tables it declares', (_file, step) => {
+    const actual = touched(step.sql);
+    expect([...actual.reads].sort()).toEqual([...step.reads].sort());
+    expect([...actual.writes].sort()).toEqual([...step.writes].sort());
+  });
+
+  it('each step reads only stored tables and what an earlier step wrote', () => {
+    const written = new Set<string>();
+    for (const step of steps) {
+      for (const table of step.reads) expect(STORED.has(table) || written.has(table), `${step.file} reads ${table} before any step writes it`).toBe(true);
+      for (const table of step.writes) written.add(table);
+    }
+  });
+
+  it('no step drops or deletes anything; what the analysis keeps is what its steps write', () => {
+    for (const step of steps) expect(step.sql.replace(/--.*$/gm, '')).not.toMatch(/\b(DROP|DELETE|TRUNCATE)\b/i);
+    const storedWrites = new Set(steps.flatMap((s) => s.writes).filter((t) => STORED.has(t)));
+    // route_metrics is written from TypeScript (the judged metrics), the others by SQL steps.
+    expect([...storedWrites, 'route_metrics'].sort()).toEqual([...DERIVED_TABLES].sort());
+  });
+});
