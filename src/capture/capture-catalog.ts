@@ -5,6 +5,8 @@ import { loadSql } from '../store/sql-file.ts';
 import { num, str, type Row, type Store } from '../store/store.ts';
 import type { DecodeStats } from './decode-stats.ts';
 
+const CREATE_CAPTURE_SQL = loadSql(import.meta.url, './sql/create-capture.sql');
+const FINISH_CAPTURE_SQL = loadSql(import.meta.url, './sql/finish-capture.sql');
 const LIST_CAPTURES_SQL = loadSql(import.meta.url, './sql/list-captures.sql');
 const ROUTE_PORTS_SQL = loadSql(import.meta.url, './sql/route-ports.sql');
 
@@ -58,8 +60,7 @@ export async function createCapture(store: Store, name: string, source: string, 
   }
   const owner = thisProcess();
   const rows = await store.query(
-    `INSERT INTO captures (name, source, route_ports, finished, owner_pid, owner_host)
-     VALUES ($name, $source, $route_ports::INTEGER[], false, $pid, $host) RETURNING capture_id`,
+    CREATE_CAPTURE_SQL,
     { name, source, route_ports: routePorts.length > 0 ? `[${routePorts.join(',')}]` : null, pid: owner.pid, host: owner.host },
   );
   return num(rows[0]?.capture_id);
@@ -82,11 +83,7 @@ export async function finishCapture(store: Store, captureId: number, outcome: Ca
   const routePorts = outcome.routePorts?.length ? [...outcome.routePorts] : await inferRoutePorts(store, captureId);
   const { stats } = outcome;
   await store.exec(
-    `UPDATE captures SET format = $format, frames = $frames, udp_datagrams = $udp, kept_datagrams = $kept,
-       truncated_datagrams = $truncated, non_udp_frames = $non_udp, unsupported_frames = $unsupported,
-       route_ports = $route_ports::INTEGER[], first_ts_ns = $first, last_ts_ns = $last, partial = $partial,
-       error = $error, decode_stats = $decode_stats, finished = true
-     WHERE capture_id = $id`,
+    FINISH_CAPTURE_SQL,
     {
       id: captureId,
       format: outcome.format,

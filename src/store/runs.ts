@@ -3,7 +3,13 @@ import { checkName } from '../core/names.ts';
 import type { JsonValue } from '../core/json.ts';
 import { ownerAlive, ownerOf, thisProcess } from './owner.ts';
 import { readPlan, readRecordingStats, readReplayStats, readTopology, type RecordingStats, type RunTopology, type StoredPlan, type StoredReplayStats, type WrittenRunStats } from './run-metadata.ts';
+import { loadSql } from './sql-file.ts';
 import { num, str, type Row, type Store } from './store.ts';
+
+const CREATE_RUN_SQL = loadSql(import.meta.url, './sql/create-run.sql');
+const UPDATE_RUN_SQL = loadSql(import.meta.url, './sql/update-run.sql');
+const FINISH_RUN_SQL = loadSql(import.meta.url, './sql/finish-run.sql');
+const LIST_RUNS_SQL = loadSql(import.meta.url, './sql/list-runs.sql');
 
 export type RunKind = 'replay' | 'record' | 'scenario';
 /**
@@ -56,9 +62,7 @@ export async function createRun(store: Store, run: NewRun): Promise<number> {
     throw new StoreLookupError(`run "${run.name}" is already in ${store.path}; choose another --run name`, { field: 'run' });
   }
   const rows = await store.query(
-    `INSERT INTO runs (name, kind, capture_id, protocol, relay, plan, topology, thresholds, status, started_ns, owner_pid, owner_host)
-     VALUES ($name, $kind, $capture_id, $protocol, $relay, $plan, $topology, $thresholds, 'running', $started_ns, $owner_pid, $owner_host)
-     RETURNING run_id`,
+    CREATE_RUN_SQL,
     {
       name: run.name,
       kind: run.kind,
@@ -79,8 +83,7 @@ export async function createRun(store: Store, run: NewRun): Promise<number> {
 /** Writes a run's end; `startedNs`, when given, is its clock's origin as the work measured it (a replay's first send). */
 export async function finishRun(store: Store, runId: number, status: RunStatus, endedNs: bigint, stats?: WrittenRunStats, startedNs?: bigint): Promise<void> {
   await store.exec(
-    `UPDATE runs SET status = $status, ended_ns = $ended_ns, ended_at = current_timestamp,
-       stats = coalesce($stats::JSON, stats), started_ns = coalesce($started_ns, started_ns) WHERE run_id = $id`,
+    FINISH_RUN_SQL,
     { id: runId, status, ended_ns: endedNs, stats: jsonOrNull(stats), started_ns: startedNs ?? null },
   );
 }
@@ -104,9 +107,7 @@ export async function recordObserverCounters(store: Store, runId: number, observ
 /** Sets what a run replays, for a run created before its replay started (a scenario's); its kind stays. */
 export async function updateRun(store: Store, runId: number, run: Omit<NewRun, 'name' | 'kind'>): Promise<void> {
   await store.exec(
-    `UPDATE runs SET capture_id = $capture_id, protocol = $protocol, relay = $relay,
-       plan = coalesce($plan::JSON, plan), topology = coalesce($topology::JSON, topology), thresholds = coalesce($thresholds::JSON, thresholds)
-     WHERE run_id = $id`,
+    UPDATE_RUN_SQL,
     {
       id: runId,
       capture_id: run.captureId ?? null,
@@ -121,10 +122,7 @@ export async function updateRun(store: Store, runId: number, run: Omit<NewRun, '
 
 export async function listRuns(store: Store, name?: string): Promise<RunRecord[]> {
   const rows = await store.query(
-    `SELECT run_id, name, kind, capture_id, protocol, relay, status, started_ns, ended_ns, plan::VARCHAR plan,
-       topology::VARCHAR topology, thresholds::VARCHAR thresholds, stats::VARCHAR stats, strftime(started_at, '%Y-%m-%d %H:%M:%S') started_at,
-       owner_pid, owner_host
-     FROM runs WHERE $name IS NULL OR name = $name ORDER BY run_id`,
+    LIST_RUNS_SQL,
     { name: name ?? null },
   );
   return rows.map(toRun);
