@@ -1,15 +1,16 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { UsageError } from '../core/errors.ts';
 import { formatCount, formatDurationMs, formatDurationSec } from '../core/format.ts';
 import { createProgress } from '../core/progress.ts';
 import { getProtocol, PROTOCOL_NAMES } from '../protocols/index.ts';
-import { parseRamp, parseRatePps, parseSpeed, type Pace, type ReplayPlan } from '../replay/replay-plan.ts';
+import type { ReplayPlan } from '../replay/replay-plan.ts';
+import { flagOf, readReplayRequest, REPLAY_DEFAULTS as D, type ReplayRequest } from '../run/replay-request.ts';
 import type { ReplayResult } from '../replay/replayer.ts';
 import { replayCapture } from '../run/replay-run.ts';
 import { fetchRouteLabels } from '../observe/relay-routes.ts';
 import { ProgressFile } from '../store/progress-file.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
-import { parseDurationMs, parseFraction, parseInteger, parseName } from './option-parsers.ts';
+import { parseName } from './option-parsers.ts';
 import { printJson, printTable } from './output.ts';
 import { showReplayProgress } from './replay-progress.ts';
 
@@ -19,12 +20,12 @@ interface ReplayFlags {
   speed?: string;
   rate?: string;
   ramp?: string;
-  loop: number;
-  duration?: number;
-  sample: number;
-  seed: number;
-  devices: string;
-  ackTimeout: number;
+  loop?: string;
+  duration?: string;
+  sample?: string;
+  seed?: string;
+  devices?: string;
+  ackTimeout?: string;
   protocol: string;
   db: string;
   run?: string;
@@ -39,15 +40,15 @@ export function registerReplayCommand(program: Command): void {
     .argument('<capture>', 'capture name in the store (see parity captures)')
     .requiredOption('--relay <host>', 'the relay\'s IP address; ports are the capture\'s route ports (see --port-map)')
     .option('--port-map <map>', 'send to other relay ports: ROUTE=RELAY,... e.g. 20500=21500')
-    .option('--speed <speed>', 'original timing scaled: 1x, 10x, 0.5x, or max (as fast as possible); default 1x')
+    .option('--speed <speed>', `original timing scaled: 1x, 10x, 0.5x, or max (as fast as possible) (default: ${D.speed})`)
     .option('--rate <rate>', 'fixed packet rate, e.g. 5000pps')
     .option('--ramp <ramp>', 'linear ramp FROM..TO/DURATION, e.g. 100pps..20000pps/60s')
-    .option('--loop <n>', 'replay the capture n times, each loop shifted by its span', parseInteger, 1)
-    .option('--duration <duration>', 'stop the plan after this long, e.g. 60s', parseDurationMs)
-    .option('--sample <share>', 'replay a deterministic share of devices (all their packets), e.g. 25%', parseFraction, 1)
-    .option('--seed <n>', 'seed of --sample', parseInteger, 1)
-    .option('--devices <cidr>', 'local addresses for the devices, one each', '127.20.0.0/16')
-    .addOption(new Option('--ack-timeout <duration>', 'how long to wait for outstanding ACKs after the last send, e.g. 500ms').argParser(parseDurationMs).default(2000, '2s'))
+    .option('--loop <n>', `replay the capture n times, each loop shifted by its span, 1 to 1000000 (default: ${D.loop})`)
+    .option('--duration <duration>', 'stop the plan after this long, e.g. 60s')
+    .option('--sample <share>', `replay a deterministic share of devices (all their packets), e.g. 25% (default: ${D.sample})`)
+    .option('--seed <n>', `seed of --sample (default: ${D.seed})`)
+    .option('--devices <cidr>', `local addresses for the devices, one each (default: ${D.devices})`)
+    .option('--ack-timeout <duration>', `how long to wait for outstanding ACKs after the last send, e.g. 500ms (default: ${D.ack_timeout})`)
     .option('--protocol <name>', `device protocol (${PROTOCOL_NAMES.join(', ')})`, 'calamp-lmd')
     .option('--db <path>', 'DuckDB store file', DEFAULT_STORE_PATH)
     .option('--run <name>', 'name of the run (default: <capture>-replay-N)', parseName)
@@ -67,12 +68,10 @@ export function registerReplayCommand(program: Command): void {
     });
 }
 
-function paceFrom(flags: ReplayFlags): Pace {
-  const given = [flags.speed, flags.rate, flags.ramp].filter((flag) => flag !== undefined);
-  if (given.length > 1) throw new UsageError('give one of --speed, --rate and --ramp', { field: 'speed' });
-  if (flags.rate !== undefined) return { kind: 'rate', ratePps: parseRatePps(flags.rate) };
-  if (flags.ramp !== undefined) return parseRamp(flags.ramp, parseDurationMs);
-  return parseSpeed(flags.speed ?? '1x');
+/** The flags as a replay request: the same fields, defaults and checks as a scenario's `replay:` section. */
+export function requestFrom(flags: ReplayFlags): ReplayRequest {
+  const raw = { speed: flags.speed, rate: flags.rate, ramp: flags.ramp, loop: flags.loop, duration: flags.duration, sample: flags.sample, seed: flags.seed, ack_timeout: flags.ackTimeout, devices: flags.devices };
+  return readReplayRequest(raw, (field, problem) => new UsageError(`${flagOf(field)}: ${problem}`, { field }));
 }
 
 export function parsePortMap(value: string | undefined): Map<number, number> {
@@ -87,14 +86,8 @@ export function parsePortMap(value: string | undefined): Map<number, number> {
 }
 
 async function runReplay(capture: string, flags: ReplayFlags): Promise<ReplayResult> {
-  const plan: ReplayPlan = {
-    pace: paceFrom(flags),
-    loops: flags.loop,
-    durationMs: flags.duration,
-    sample: flags.sample,
-    seed: flags.seed,
-  };
-  if (!(plan.loops >= 1)) throw new UsageError('--loop must be 1 or more', { field: 'loop' });
+  const request = requestFrom(flags);
+  const plan: ReplayPlan = { pace: request.pace, loops: request.loops, durationMs: request.durationMs, sample: request.sample, seed: request.seed };
   const protocol = getProtocol(flags.protocol);
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
@@ -114,8 +107,8 @@ async function runReplay(capture: string, flags: ReplayFlags): Promise<ReplayRes
         portMap: parsePortMap(flags.portMap),
         plan,
         protocol,
-        devices: flags.devices,
-        ackTimeoutMs: flags.ackTimeout,
+        devices: request.devices,
+        ackTimeoutMs: request.ackTimeoutMs,
         ...(flags.run !== undefined && { runName: flags.run }),
         ...(flags.relayDebug !== undefined && { relayDebugUrl: flags.relayDebug }),
         ...(routes.length > 0 && { topology: { backends: [], routes } }),

@@ -13,6 +13,7 @@ export interface ParityErrorContext {
   readonly file?: string;
   readonly byteOffset?: number;
   readonly field?: string;
+  readonly line?: number;
   readonly route?: number;
 }
 

@@ -1,4 +1,3 @@
-import { UsageError } from '../core/errors.ts';
 
 /** How fast to replay: the capture's own timing (scaled), a fixed rate, a ramp between rates, or as fast as possible. */
 export type Pace =
@@ -20,33 +19,6 @@ export interface ReplayPlan {
 }
 
 const NS_PER_SECOND = 1e9;
-
-/** `1x`, `10x`, `0.5x`, `max`. */
-export function parseSpeed(value: string): Pace {
-  if (value === 'max') return { kind: 'max' };
-  const match = /^(\d+(?:\.\d+)?)x?$/.exec(value.trim());
-  const speed = match === null ? Number.NaN : Number(match[1]);
-  if (!(speed > 0)) throw new UsageError(`--speed "${value}" is not a speed: use e.g. 1x, 10x, 0.5x or max`, { field: 'speed' });
-  return { kind: 'original', speed };
-}
-
-/** `5000pps`, `5k`, `5000` -> packets per second. */
-export function parseRatePps(value: string, flag = '--rate'): number {
-  const match = /^(\d+(?:\.\d+)?)\s*(k|m)?\s*(pps)?$/i.exec(value.trim());
-  const multiplier = match?.[2]?.toLowerCase() === 'k' ? 1e3 : match?.[2]?.toLowerCase() === 'm' ? 1e6 : 1;
-  const rate = match === null ? Number.NaN : Number(match[1]) * multiplier;
-  if (!(rate > 0)) throw new UsageError(`${flag} "${value}" is not a packet rate: use e.g. 5000pps or 5k`, { field: flag });
-  return rate;
-}
-
-/** `100pps..20000pps/60s`. */
-export function parseRamp(value: string, parseDurationMs: (text: string) => number): Pace {
-  const match = /^(.+?)\.\.(.+?)\/(.+)$/.exec(value.trim());
-  if (match === null) throw new UsageError(`--ramp "${value}" is not FROM..TO/DURATION, e.g. 100pps..20000pps/60s`, { field: 'ramp' });
-  const overMs = parseDurationMs(match[3] as string);
-  if (!(overMs > 0)) throw new UsageError(`--ramp "${value}": the duration must be more than zero`, { field: 'ramp' });
-  return { kind: 'ramp', fromPps: parseRatePps(match[1] as string, '--ramp'), toPps: parseRatePps(match[2] as string, '--ramp'), overMs };
-}
 
 /** What a plan asks for, in words, for reports. */
 export function describePace(pace: Pace): string {

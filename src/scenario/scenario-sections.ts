@@ -1,6 +1,6 @@
 import type { JsonObject } from '../core/json.ts';
 import type { FaultPlan } from '../backends/fault-plan.ts';
-import { parseRamp, parseRatePps, parseSpeed, type Pace } from '../replay/replay-plan.ts';
+import { readReplayRequest, REPLAY_FIELDS, type RawReplay } from '../run/replay-request.ts';
 import type { BuiltinRelay, ExternalRelay, ScenarioBackend, ScenarioSpec, TimelineEvent } from './scenario-spec.ts';
 import type { YamlReader } from './yaml-reader.ts';
 
@@ -111,30 +111,15 @@ function parseFaults(r: YamlReader, b: Record<string, unknown>, key: (k: string)
 /** `replay:`: one pace (speed, rate or ramp), loops, duration, sample, timeouts. */
 export function parseReplay(r: YamlReader, value: unknown): ScenarioSpec['replay'] {
   const replay = r.mapping(value ?? {}, 'replay');
-  r.onlyKeys(replay, 'replay', ['speed', 'rate', 'ramp', 'loop', 'duration', 'sample', 'seed', 'ack_timeout', 'devices', 'drain']);
-  const paces = ['speed', 'rate', 'ramp'].filter((k) => replay[k] !== undefined);
-  if (paces.length > 1) throw r.error('replay', 'takes one of speed, rate and ramp');
-  let pace: Pace;
-  try {
-    pace =
-      replay.rate !== undefined
-        ? { kind: 'rate', ratePps: parseRatePps(String(replay.rate)) }
-        : replay.ramp !== undefined
-          ? parseRamp(String(replay.ramp), r.durationParser)
-          : parseSpeed(String(replay.speed ?? '1x'));
-  } catch (cause) {
-    throw r.error(`replay.${paces[0] ?? 'speed'}`, (cause as Error).message);
+  r.onlyKeys(replay, 'replay', REPLAY_FIELDS);
+  const raw: RawReplay = {};
+  for (const field of REPLAY_FIELDS) {
+    const given = replay[field];
+    if (given === undefined) continue;
+    if (typeof given !== 'string' && typeof given !== 'number') throw r.error(`replay.${field}`, 'must be a value, not a list or a mapping');
+    raw[field] = given;
   }
-  return {
-    pace,
-    loops: r.whole(replay.loop, 'replay.loop', 1, 1_000_000, 1),
-    durationMs: replay.duration === undefined ? undefined : r.duration(replay.duration, 'replay.duration'),
-    sample: replay.sample === undefined ? 1 : r.share(replay.sample, 'replay.sample'),
-    seed: r.whole(replay.seed, 'replay.seed', 0, 2 ** 32 - 1, 1),
-    ackTimeoutMs: replay.ack_timeout === undefined ? 2000 : r.duration(replay.ack_timeout, 'replay.ack_timeout'),
-    devices: String(replay.devices ?? '127.20.0.0/16'),
-    drainMs: replay.drain === undefined ? undefined : r.duration(replay.drain, 'replay.drain'),
-  };
+  return readReplayRequest(raw, (field, problem) => r.error(`replay.${field}`, `: ${problem}`));
 }
 
 /** `timeline:`: backends stopped and started, routes reloaded, at times into the replay. */

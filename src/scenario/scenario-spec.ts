@@ -5,6 +5,7 @@ import { isSafeName, NAME_RULE } from '../core/names.ts';
 import { isProtocolName, type ProtocolName } from '../protocols/index.ts';
 import type { Pace } from '../replay/replay-plan.ts';
 import { parseBackends, parseExpect, parseRelay, parseReplay, parseTimeline, parseTraffic } from './scenario-sections.ts';
+import type { YamlSource } from '../core/yaml-file.ts';
 import { YamlReader } from './yaml-reader.ts';
 
 /** A whole validation, as a scenario YAML declares it (README, "Scenario files"). */
@@ -68,8 +69,8 @@ export type TimelineEvent =
 const TOP_KEYS = ['name', 'description', 'protocol', 'traffic', 'relay', 'backends', 'replay', 'timeline', 'thresholds', 'baseline', 'expect', 'capture_iface'];
 
 /** Parses a scenario from its YAML value; every fault names the file and the key. */
-export function parseScenario(input: unknown, source: string, parseDurationMs: (text: string) => number, parseFraction: (text: string) => number): ScenarioSpec {
-  const r = new YamlReader(source, parseDurationMs, parseFraction);
+export function parseScenario(input: unknown, source: string, lineOf?: YamlSource['lineOf']): ScenarioSpec {
+  const r = new YamlReader(source, lineOf);
   const root = r.mapping(input ?? {}, '(top level)');
   r.onlyKeys(root, '', TOP_KEYS);
   const name = r.text(root.name, 'name');

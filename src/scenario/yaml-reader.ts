@@ -1,19 +1,23 @@
 import { ConfigError } from '../core/errors.ts';
 import { isIpv4 } from '../core/ip-address.ts';
+import { parseDurationMs, parseFraction } from '../core/values.ts';
+import { keyPath, type YamlSource } from '../core/yaml-file.ts';
 
 /**
- * Reads values out of a parsed YAML document, each fault a ConfigError naming the file and the key
- * (`scenario.yaml: replay.loop must be a whole number from 1 to 1000000`).
+ * Reads values out of a parsed YAML document, each fault a ConfigError naming the file, the line where it can be read
+ * and the key (`scenario.yaml:12: replay.loop: "0" is not a whole number from 1 to 1000000`).
  */
 export class YamlReader {
   constructor(
     readonly source: string,
-    private readonly parseDurationMs: (text: string) => number,
-    private readonly parseFraction: (text: string) => number,
+    private readonly lineOf: YamlSource['lineOf'] = () => undefined,
   ) {}
 
+  /** `problem` follows the key: "must be a mapping", or ": <what is wrong with the value>". */
   error(key: string, problem: string): ConfigError {
-    return new ConfigError(`${this.source}: ${key} ${problem}`, { file: this.source, field: key });
+    const line = key === '' ? undefined : this.lineOf(keyPath(key));
+    const where = line === undefined ? this.source : `${this.source}:${line}`;
+    return new ConfigError(`${where}: ${key}${problem.startsWith(':') ? '' : ' '}${problem}`, { file: this.source, field: key, ...(line !== undefined && { line }) });
   }
 
   mapping(value: unknown, key: string): Record<string, unknown> {
@@ -33,7 +37,7 @@ export class YamlReader {
 
   duration(value: unknown, key: string): number {
     try {
-      return this.parseDurationMs(String(value));
+      return parseDurationMs(String(value));
     } catch {
       throw this.error(key, `"${String(value)}" is not a duration (e.g. 500ms, 20s, 2m)`);
     }
@@ -41,7 +45,7 @@ export class YamlReader {
 
   share(value: unknown, key: string): number {
     try {
-      return this.parseFraction(String(value));
+      return parseFraction(String(value));
     } catch {
       throw this.error(key, `"${String(value)}" is not a share (e.g. 2%, 0.02)`);
     }
@@ -57,10 +61,5 @@ export class YamlReader {
     if (value === undefined) return fallback;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw this.error(key, `must be a whole number from ${min} to ${max}`);
     return value;
-  }
-
-  /** Durations as the CLI reads them (`250ms`, `2s`), for parsers that take the function itself. */
-  get durationParser(): (text: string) => number {
-    return this.parseDurationMs;
   }
 }

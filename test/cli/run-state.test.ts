@@ -39,7 +39,7 @@ describe('runs that cannot lie (subprocess)', () => {
   });
 
   it.each([
-    { args: ['--devices', '10.0.0.0/33'], message: /--devices "10\.0\.0\.0\/33" is not an IPv4 block/ },
+    { args: ['--devices', '10.0.0.0/33'], message: /--devices: "10\.0\.0\.0\/33" is not an IPv4 block/ },
     { args: ['--ack-timeout', '200'], message: /"200" has no unit: write 200ms or 200s/ },
     { args: ['--relay', 'not-an-ip.invalid'], message: /--relay "not-an-ip\.invalid" is neither an IP address nor a host name that resolves/ },
   ])('refuses bad replay arguments before a run exists: $args', async ({ args, message }) => {

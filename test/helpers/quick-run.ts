@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { parseDurationMs, parseFraction } from '../../src/cli/option-parsers.ts';
 import { parseScenario } from '../../src/scenario/scenario-spec.ts';
 import { runScenario, type ScenarioResult } from '../../src/scenario/run-scenario.ts';
 import type { ReportFormat } from '../../src/report/write-reports.ts';
@@ -31,8 +30,6 @@ export async function quickRun(
       thresholds: options.thresholds ?? LOAD_PROOF_THRESHOLDS,
     },
     options.name,
-    parseDurationMs,
-    parseFraction,
   );
   return runScenario(spec, { store, baseDir: dir, reportsDir: join(dir, 'reports'), formats: options.formats ?? ['json'], screenshot: options.screenshot ?? false });
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/core/errors.ts';
-import { parseDurationMs } from '../../src/cli/option-parsers.ts';
-import { parseRamp, parseRatePps, parseSpeed, Schedule } from '../../src/replay/replay-plan.ts';
+import { Schedule } from '../../src/replay/replay-plan.ts';
+import { parseRamp, parseRatePps, parseSpeed } from '../../src/run/replay-request.ts';
+import { ValueError } from '../../src/core/values.ts';
 
 describe('replay plans', () => {
   it('parses speeds, rates and ramps, and refuses nonsense with a usage error', () => {
@@ -10,8 +10,8 @@ describe('replay plans', () => {
     expect(parseSpeed('max')).toEqual({ kind: 'max' });
     expect(parseRatePps('5000pps')).toBe(5000);
     expect(parseRatePps('5k')).toBe(5000);
-    expect(parseRamp('100pps..20000pps/60s', parseDurationMs)).toEqual({ kind: 'ramp', fromPps: 100, toPps: 20000, overMs: 60000 });
-    for (const bad of [() => parseSpeed('fast'), () => parseRatePps('-3'), () => parseRamp('100..200', parseDurationMs)]) expect(bad).toThrow(UsageError);
+    expect(parseRamp('100pps..20000pps/60s')).toEqual({ kind: 'ramp', fromPps: 100, toPps: 20000, overMs: 60000 });
+    for (const bad of [() => parseSpeed('fast'), () => parseRatePps('-3'), () => parseRamp('100..200')]) expect(bad).toThrow(ValueError);
   });
 
   it('schedules a ramp so that the packets due by time t match the integral of its rate', () => {

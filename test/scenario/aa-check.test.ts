@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseDurationMs, parseFraction } from '../../src/cli/option-parsers.ts';
 import { parseScenario } from '../../src/scenario/scenario-spec.ts';
 import { runScenario, type ScenarioResult } from '../../src/scenario/run-scenario.ts';
 import { withStore } from '../../src/store/store.ts';
@@ -43,8 +42,6 @@ async function cleanRun(seed: number, relay: 'reference' | 'independent'): Promi
       thresholds: LOAD_PROOF_THRESHOLDS,
     },
     `aa-${relay}-${seed}.yaml`,
-    parseDurationMs,
-    parseFraction,
   );
   return withTempDir((dir) =>
     withStore(join(dir, 'aa.duckdb'), async (store) => {

@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseDurationMs, parseFraction } from '../../src/cli/option-parsers.ts';
 import { SubprocessError } from '../../src/core/errors.ts';
 import { parseScenario } from '../../src/scenario/scenario-spec.ts';
 import { runScenario, type ScenarioResult } from '../../src/scenario/run-scenario.ts';
@@ -35,8 +34,6 @@ async function runThroughFaultRelay(name: string, block: number, relayFlags: str
       thresholds: { ignore_ack_fields: ['appVersion'], ...extra.thresholds },
     },
     `${name}.yaml`,
-    parseDurationMs,
-    parseFraction,
   );
   return withTempDir((dir) => withStore(join(dir, 's.duckdb'), (store) => runScenario(spec, { store, baseDir: dir, reportsDir: join(dir, 'reports'), formats: ['json'], screenshot: false })));
 }

@@ -2,7 +2,6 @@ import { requirePrerequisite } from '../helpers/prerequisite.ts';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedBackend } from '../../src/backends/simulated-backend.ts';
-import { parseDurationMs, parseFraction } from '../../src/cli/option-parsers.ts';
 import { ConfigError } from '../../src/core/errors.ts';
 import { calampLmd } from '../../src/protocols/calamp-lmd.ts';
 import { parseScenario } from '../../src/scenario/scenario-spec.ts';
@@ -18,7 +17,7 @@ afterEach(async () => {
 
 const canCapture = requirePrerequisite(tcpdumpUsable(), 'tcpdump run as root (apt-get install tcpdump) for the observe: live scenario test');
 
-const parse = (input: unknown) => parseScenario(input, 'inline.yaml', parseDurationMs, parseFraction);
+const parse = (input: unknown) => parseScenario(input, 'inline.yaml');
 
 /** Two "external" backends: started here, unknown to the scenario, recording nothing themselves. */
 async function externalBackends(port: number, mirrorLatencyMs = 0): Promise<void> {
