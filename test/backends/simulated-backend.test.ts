@@ -34,21 +34,22 @@ describe('simulated backend over real UDP', () => {
     const { client, port, backend } = await start({ ip: '127.0.0.31' });
     await sendPaced(client, [...messages(50), ...messages(10, 0)], { ip: '127.0.0.31', port }, taken(backend));
     expect(await client.waitForReplies(50)).toBe(50);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(client.replies).toHaveLength(50);
+    // One socket answers in order: a reply to any of the ten unacknowledged messages would come before the barrier's.
+    await client.send(messages(1)[0] as Uint8Array, port, '127.0.0.31');
+    expect(await client.waitForReplies(51)).toBe(51);
+    expect(client.replies).toHaveLength(51);
     for (const reply of client.replies) {
       expect(reply.from).toBe('127.0.0.31');
       expect(calampLmd.decodeAck(reply.payload).kind).toBe('ack');
     }
-    expect(backend.counters).toMatchObject({ received: 60, acked: 50, naked: 0 });
+    expect(backend.counters).toMatchObject({ received: 61, acked: 51, naked: 0 });
   });
 
   it('loses 1% of 20,000 packets, within 0.35 percentage points (5 standard deviations)', async () => {
     const { client, port, backend } = await start({ ip: '127.0.0.32', faults: { lossRate: 0.01, seed: 7 } });
     const total = 20_000;
     await sendPaced(client, messages(total), { ip: '127.0.0.32', port }, taken(backend));
-    await client.waitForReplies(total * 0.99 - 200, 10_000);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(() => client.replies.length === backend.counters.acked, 'every answer the backend sent to arrive');
     const lostShare = 1 - client.replies.length / total;
     expect(lostShare).toBeGreaterThan(0.0065);
     expect(lostShare).toBeLessThan(0.0135);
@@ -70,8 +71,8 @@ describe('simulated backend over real UDP', () => {
   it('sends NAKs, duplicate ACKs and another app version on demand', async () => {
     const { client, port, backend } = await start({ ip: '127.0.0.34', faults: { nakRate: 0.2, duplicateAckRate: 0.1, ackVersion: [9, 8, 7], seed: 3 } });
     await sendPaced(client, messages(1000), { ip: '127.0.0.34', port }, taken(backend));
-    await client.waitForReplies(1000 + backend.counters.duplicateAcks);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const { counters } = backend;
+    await waitFor(() => client.replies.length === counters.acked + counters.naked + counters.duplicateAcks, 'every answer the backend sent to arrive');
     const decoded = client.replies.map((r) => calampLmd.decodeAck(r.payload));
     const naks = decoded.filter((d) => d.kind === 'nak').length;
     expect(backend.counters.naked).toBeGreaterThan(150);
@@ -85,10 +86,13 @@ describe('simulated backend over real UDP', () => {
     const hole = await start({ ip: '127.0.0.35', faults: { blackholeAfterMs: 150 } });
     await hole.client.send(messages(1)[0] as Uint8Array, hole.port, '127.0.0.35');
     expect(await hole.client.waitForReplies(1)).toBe(1);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    await hole.client.send(messages(1)[0] as Uint8Array, hole.port, '127.0.0.35');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(hole.client.replies).toHaveLength(1);
+    await waitFor(async () => {
+      await hole.client.send(messages(1)[0] as Uint8Array, hole.port, '127.0.0.35');
+      return hole.backend.counters.blackholed > 0;
+    }, 'the backend to become a black hole after 150 ms');
+    // Everything it took before then was answered; the packet it swallowed was not.
+    await waitFor(() => hole.client.replies.length === hole.backend.counters.acked, 'the answers sent before it went dark');
+    expect(hole.backend.counters.acked).toBe(hole.backend.counters.received);
     expect(hole.backend.counters.blackholed).toBe(1);
 
     const crash = await start({ ip: '127.0.0.36', faults: { crashAfterMs: 100 } });

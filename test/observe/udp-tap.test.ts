@@ -1,0 +1,89 @@
+import dgram from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { UdpTap, type TappedPacket } from '../../src/observe/udp-tap.ts';
+import { UdpClient } from '../helpers/udp-client.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+/** The backend behind the tap: answers each datagram with `ack:` and the bytes, and notes who sent it. */
+async function echoBackend(ip: string): Promise<{ socket: dgram.Socket; port: number; senders: string[] }> {
+  const socket = dgram.createSocket('udp4');
+  const senders: string[] = [];
+  socket.on('message', (payload, remote) => {
+    senders.push(`${remote.address}:${remote.port}`);
+    socket.send(Buffer.concat([Buffer.from('ack:'), payload]), remote.port, remote.address);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, ip, resolve));
+  return { socket, port: socket.address().port, senders };
+}
+
+const opened: { close(): unknown }[] = [];
+afterEach(async () => {
+  for (const thing of opened.splice(0).reverse()) await thing.close();
+});
+
+describe('a recording UDP tap (real sockets)', () => {
+  it('forwards each source from a socket of its own, returns each reply only to its source, and records both legs', async () => {
+    const backend = await echoBackend('127.0.31.2');
+    opened.push(backend.socket);
+    const packets: TappedPacket[] = [];
+    const tap = new UdpTap({ ip: '127.0.31.1', port: 0 }, { ip: '127.0.31.2', port: backend.port }, (packet) => packets.push({ ...packet, payload: Buffer.from(packet.payload) }));
+    await tap.start();
+    opened.push({ close: () => tap.stop() });
+    const devices = await Promise.all(['127.0.31.11', '127.0.31.12', '127.0.31.13'].map((ip) => UdpClient.open(ip)));
+    opened.push(...devices);
+    for (const [i, device] of devices.entries()) for (let n = 0; n < 20; n++) await device.send(Buffer.from(`d${i}-${n}`), tap.listen.port, '127.0.31.1');
+    for (const device of devices) expect(await device.waitForReplies(20)).toBe(20);
+
+    for (const [i, device] of devices.entries()) {
+      expect(device.replies.every((r) => r.payload.toString().startsWith(`ack:d${i}-`))).toBe(true);
+      expect(device.replies.every((r) => r.from === '127.0.31.1' && r.port === tap.listen.port)).toBe(true);
+    }
+    // Three devices, three upstream sockets: the backend sees as many sources as there are.
+    expect(new Set(backend.senders).size).toBe(3);
+    expect(tap.counters).toMatchObject({ forwarded: 60, replies: 60, strayReplies: 0, errors: {} });
+    expect(packets.filter((p) => p.direction === 'uplink')).toHaveLength(60);
+    expect(packets.filter((p) => p.direction === 'reply')).toHaveLength(60);
+    const reply = packets.find((p) => p.direction === 'reply' && p.payload.toString() === 'ack:d1-0');
+    expect(reply).toMatchObject({ src: { ip: '127.0.31.1', port: tap.listen.port }, dst: { ip: '127.0.31.12' } });
+    expect(reply?.monoNs).toBeGreaterThan(packets.find((p) => p.payload.toString() === 'd1-0')?.monoNs ?? Infinity);
+  });
+
+  it('counts a target that refuses, by kind, instead of hiding it', async () => {
+    // Nothing listens on the target: the kernel answers port unreachable, which the connected upstream socket reports.
+    const closed = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => closed.bind(0, '127.0.31.22', resolve));
+    const port = closed.address().port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const tap = new UdpTap({ ip: '127.0.31.21', port: 0 }, { ip: '127.0.31.22', port }, () => undefined);
+    await tap.start();
+    opened.push({ close: () => tap.stop() });
+    const device = await UdpClient.open('127.0.31.23');
+    opened.push(device);
+    await waitFor(async () => {
+      await device.send(Buffer.from('anyone?'), tap.listen.port, '127.0.31.21');
+      return (tap.counters.errors.refused ?? 0) > 0;
+    }, 'the refusal to be counted');
+    expect(tap.counters.replies).toBe(0);
+    expect(device.replies).toHaveLength(0);
+  });
+
+  it('stops forwarding once stopped, and its port is free again', async () => {
+    const backend = await echoBackend('127.0.31.32');
+    opened.push(backend.socket);
+    const tap = new UdpTap({ ip: '127.0.31.31', port: 0 }, { ip: '127.0.31.32', port: backend.port }, () => undefined);
+    await tap.start();
+    const device = await UdpClient.open('127.0.31.33');
+    opened.push(device);
+    await device.send(Buffer.from('one'), tap.listen.port, '127.0.31.31');
+    expect(await device.waitForReplies(1)).toBe(1);
+    await tap.stop();
+    // Binding the same address and port succeeds only if the tap let go of it.
+    const again = dgram.createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      again.once('error', reject);
+      again.bind(tap.listen.port, '127.0.31.31', resolve);
+    });
+    opened.push(again);
+    expect(tap.counters.forwarded).toBe(1);
+  });
+});
