@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { exportRunParquet } from '../analyse/export-parquet.ts';
+import { exportRunParquet } from '../report/export-parquet.ts';
 import { UsageError } from '../core/errors.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
 import { printNote } from './output.ts';

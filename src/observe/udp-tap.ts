@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import { NetworkError } from '../core/errors.ts';
 import { socketErrorKind } from '../core/socket-errors.ts';
+import type { Observer } from './observer.ts';
 
 const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
 const IDLE_CLOSE_MS = 60_000;
@@ -47,7 +48,7 @@ export interface TapCounters {
  * target that refuses), and relays back only replies from the target, to the source they belong to. Every packet is
  * handed to `onPacket` after it is forwarded, so recording never delays traffic.
  */
-export class UdpTap {
+export class UdpTap implements Observer {
   private listener: dgram.Socket | undefined;
   private readonly upstreams = new Map<string, Upstream>();
   private idleTimer: NodeJS.Timeout | undefined;
@@ -61,6 +62,10 @@ export class UdpTap {
     readonly target: Endpoint,
     private readonly onPacket: (packet: TappedPacket) => void,
   ) {}
+
+  get name(): string {
+    return `tap:${this.listen.ip}:${this.listen.port}`;
+  }
 
   async start(): Promise<void> {
     const listener = dgram.createSocket({ type: 'udp4', recvBufferSize: UDP_BUFFER_BYTES, sendBufferSize: UDP_BUFFER_BYTES });

@@ -39,8 +39,7 @@ export async function startBackends(session: RunSession, spec: ScenarioSpec, add
         const tap = new UdpTap({ ip, port }, { ip: backend.external.ip, port }, (packet) =>
           writeObservation(sink, protocol, `tap:${backend.role}`, { ...packet, leg: packet.direction === 'uplink' ? uplinkLeg : reverseLeg(uplinkLeg), routePort: port }),
         );
-        session.defer(`tap:${backend.role}:${port}`, () => tap.stop());
-        await tap.start();
+        await session.observe(tap).start();
         started.taps.push({ tap, role: backend.role });
       }
     } else {
