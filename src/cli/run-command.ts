@@ -8,7 +8,9 @@ import { parseFormats } from '../report/write-reports.ts';
 import { loadScenario } from '../scenario/load-scenario.ts';
 import { runScenario } from '../scenario/run-scenario.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
-import { parseDurationMs } from './option-parsers.ts';
+import { UsageError } from '../core/errors.ts';
+import { flagOf, readReplayField } from '../run/replay-request.ts';
+import { ProgressFile } from '../store/progress-file.ts';
 import { printNote } from './output.ts';
 import { showReplayProgress } from './replay-progress.ts';
 
@@ -18,7 +20,7 @@ interface RunFlags {
   format: string;
   screenshot?: boolean;
   strict?: boolean;
-  drain?: number;
+  drain?: string;
   baseline?: string;
 }
 
@@ -33,7 +35,7 @@ function addRunOptions(command: Command): Command {
     .option('--screenshot', 'save a Chromium screenshot of report.html')
     .option('--strict', 'exit 1 on GO WITH WARNINGS too')
     .option('--baseline <run|report.json>', 'compare with an earlier run or report (overrides the scenario\'s baseline:); regressions become findings')
-    .option('--drain <duration>', 'after the last send, how long to wait at most for every backend\'s late answers (overrides replay.drain; default: from the observed ACK latency)', parseDurationMs);
+    .option('--drain <duration>', 'after the last send, how long to wait at most for every backend\'s late answers, up to 10m (overrides replay.drain; default: from the observed ACK latency)');
 }
 
 /** Runs a scenario file end to end and prints the table and the verdict; the exit code is the verdict's. */
@@ -42,13 +44,15 @@ export async function runScenarioFile(path: string, flags: RunFlags): Promise<vo
   const spec = {
     ...loaded,
     ...(flags.baseline !== undefined && { baseline: flags.baseline }),
-    replay: { ...loaded.replay, ...(flags.drain !== undefined && { drainMs: flags.drain }) },
+    replay: { ...loaded.replay, ...(flags.drain !== undefined && { drainMs: readReplayField('drain', flags.drain, (field, problem) => new UsageError(`${flagOf(field)}: ${problem}`, { field })) }) },
   };
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const progress = createProgress(spec.name);
+  // Beside the store, which the run holds: `parity runs` shows how far it is to anyone who asks meanwhile.
+  const status = new ProgressFile(flags.db, `parity run ${path}`);
   try {
     const result = await withStore(flags.db, (store) =>
       runScenario(spec, {
@@ -62,7 +66,10 @@ export async function runScenarioFile(path: string, flags: RunFlags): Promise<vo
           progress.done();
           printNote(line);
         },
-        onProgress: (p) => showReplayProgress(progress, p, { lateness: false }),
+        onProgress: (p) => {
+          showReplayProgress(progress, p, { lateness: false });
+          status.update({ sent: p.sent, planned: p.planned, fraction: p.fraction, etaSec: p.etaSec ?? null, acks: p.acks, ratePps: Math.round(p.ratePps) });
+        },
       }),
     );
     progress.done();
@@ -71,6 +78,7 @@ export async function runScenarioFile(path: string, flags: RunFlags): Promise<vo
     for (const unmet of result.unmet) printNote(`scenario expectation not met: ${unmet}`);
     process.exitCode = result.unmet.length > 0 ? 1 : result.replay.status === 'interrupted' ? 130 : exitCodeOf(result.analysis.verdict, flags.strict === true);
   } finally {
+    status.close();
     progress.done();
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);

@@ -37,29 +37,32 @@ const MAX_WAIT_MS = 600_000;
  * line). Every number is range-checked.
  */
 export function readReplayRequest(raw: RawReplay, fail: (field: ReplayField, problem: string) => Error): ReplayRequest {
-  const read = <T>(field: ReplayField, parse: (text: string) => T): T | undefined => {
+  const read = <F extends ReplayField>(field: F): FieldValue<F> | undefined => {
     const value = raw[field] ?? (REPLAY_DEFAULTS as Partial<Record<ReplayField, string>>)[field];
-    if (value === undefined) return undefined;
-    try {
-      return parse(String(value));
-    } catch (error) {
-      if (error instanceof ValueError) throw fail(field, error.message);
-      throw error;
-    }
+    return value === undefined ? undefined : readReplayField(field, value, fail);
   };
   const paces = (['speed', 'rate', 'ramp'] as const).filter((field) => raw[field] !== undefined);
   if (paces.length > 1) throw fail(paces[1] as ReplayField, `cannot be given with ${paces[0] as string}: give one of speed, rate and ramp`);
-  const given = paces[0] ?? 'speed';
   return {
-    pace: read(given, PACE_READERS[given]) as Pace,
-    loops: read('loop', wholeIn(1, 1_000_000)) as number,
-    durationMs: read('duration', durationIn(1, Number.MAX_SAFE_INTEGER)),
-    sample: read('sample', shareAboveZero) as number,
-    seed: read('seed', wholeIn(0, 2 ** 32 - 1)) as number,
-    ackTimeoutMs: read('ack_timeout', durationIn(1, MAX_WAIT_MS)) as number,
-    devices: read('devices', ipv4Block) as string,
-    drainMs: read('drain', durationIn(0, MAX_WAIT_MS)),
+    pace: read(paces[0] ?? 'speed') as Pace,
+    loops: read('loop') as number,
+    durationMs: read('duration'),
+    sample: read('sample') as number,
+    seed: read('seed') as number,
+    ackTimeoutMs: read('ack_timeout') as number,
+    devices: read('devices') as string,
+    drainMs: read('drain'),
   };
+}
+
+/** One field, checked as every reader checks it (`parity run --drain` overrides a scenario's `replay.drain` with it). */
+export function readReplayField<F extends ReplayField>(field: F, value: string | number | boolean, fail: (field: ReplayField, problem: string) => Error): FieldValue<F> {
+  try {
+    return FIELD_READERS[field](String(value)) as FieldValue<F>;
+  } catch (error) {
+    if (error instanceof ValueError) throw fail(field, error.message);
+    throw error;
+  }
 }
 
 /** `1x`, `10x`, `0.5x`, `max`. */
@@ -89,11 +92,21 @@ export function parseRamp(value: string): Pace {
   return { kind: 'ramp', fromPps: parseRatePps(match[1] as string), toPps: parseRatePps(match[2] as string), overMs };
 }
 
-const PACE_READERS: Record<'speed' | 'rate' | 'ramp', (text: string) => Pace> = {
-  speed: parseSpeed,
-  rate: (text) => ({ kind: 'rate', ratePps: parseRatePps(text) }),
-  ramp: parseRamp,
-};
+/** The validators, one per field: every reader of a request goes through these. */
+const FIELD_READERS = {
+  speed: (text: string): Pace => parseSpeed(text),
+  rate: (text: string): Pace => ({ kind: 'rate', ratePps: parseRatePps(text) }),
+  ramp: (text: string): Pace => parseRamp(text),
+  loop: (text: string): number => wholeIn(1, 1_000_000)(text),
+  duration: (text: string): number => durationIn(1, Number.MAX_SAFE_INTEGER)(text),
+  sample: (text: string): number => shareAboveZero(text),
+  seed: (text: string): number => wholeIn(0, 2 ** 32 - 1)(text),
+  ack_timeout: (text: string): number => durationIn(1, MAX_WAIT_MS)(text),
+  devices: (text: string): string => ipv4Block(text),
+  drain: (text: string): number => durationIn(0, MAX_WAIT_MS)(text),
+} satisfies Record<ReplayField, (text: string) => unknown>;
+
+type FieldValue<F extends ReplayField> = ReturnType<(typeof FIELD_READERS)[F]>;
 
 function wholeIn(min: number, max: number): (text: string) => number {
   return (text) => {

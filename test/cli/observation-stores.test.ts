@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeFleetCapture } from '../helpers/fleet-capture.ts';
@@ -88,4 +89,24 @@ describe('observation stores of running backends (subprocess)', () => {
       await timed.stop('SIGINT');
     });
   });
+
+  it('parity run reports its progress beside the store while it holds it, and removes the report when it ends', async () => {
+    await withTempDir(async (dir) => {
+      const scenario = join(dir, 'watched.yaml');
+      writeFileSync(
+        scenario,
+        ['name: watched', 'protocol: generic', 'traffic: { generate: { devices: 5, duration: 20s, interval: 1s } }', 'replay: { rate: 40pps }', 'thresholds:', '  ack_latency_p95_ms: { warning: 1000, critical: 5000 }', '  relay_added_latency_p95_ms: { warning: 2000, critical: 10000 }', ''].join('\n'),
+      );
+      const db = join(dir, 'p.duckdb');
+      const refused = await runParity(['run', scenario, '--db', db, '--out', join(dir, 'reports'), '--drain', '11m']);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/^parity: --drain: "11m" is out of range/m);
+      const run = spawnParity(['run', scenario, '--db', db, '--out', join(dir, 'reports'), '--format', 'json']);
+      const reporting = (): boolean => readProgressFiles(db).some((r) => r.pid === run.child.pid && r.command.startsWith('parity run') && Number(r.progress.sent) > 0);
+      await waitFor(reporting, 'the run to report its progress', 60_000);
+      expect(await run.exited).toBe(0);
+      expect(readProgressFiles(db)).toEqual([]);
+    });
+  });
 });
+
