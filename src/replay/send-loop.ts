@@ -3,21 +3,28 @@ import { NetworkError } from '../core/errors.ts';
 import type { LatencyHistogram } from '../core/latency-histogram.ts';
 import type { SendWriter } from '../store/send-writer.ts';
 import type { DeviceFleet } from './device-fleet.ts';
-import { nowNs, waitUntil, yieldToEventLoop } from './pacer.ts';
-import { PacketSender } from './packet-sender.ts';
+import { nowNs } from './pacer.ts';
+import { SendRecorder } from './send-recorder.ts';
 import { Schedule } from './replay-plan.ts';
 import { reportProgress } from './replay-summary.ts';
 import { ReadAhead } from './read-ahead.ts';
 import type { ReplayOptions } from './replay-types.ts';
 import { captureAddresses, loopUplink, type UplinkChunk, type UplinkSummary } from './uplink-source.ts';
 
-/** Time between starting the clock and the first send, so sockets and writers are settled when timing starts. */
-const LEAD_NS = 20_000_000;
-/** Sends in a row before the event loop must run (replies are read, writes flushed), however late the plan is. */
-const MAX_SENDS_WITHOUT_YIELD = 256;
+/** Time between starting the clock and the first send, so the sending thread and the sockets are settled when timing starts. */
+export const LEAD_NS = 20_000_000;
+/** Packets per batch handed to the sending thread. */
+const BATCH_PACKETS = 1024;
+/** Batches queued before the clock starts, and the most the main thread keeps ahead of the sending thread. */
+export const PRIME_BATCHES = 4;
+const MAX_BATCHES_AHEAD = 32;
+/** How often the main thread looks whether the sending thread has room, when its reports are slow to come. */
+const ROOM_POLL_MS = 2;
+/** How often the main thread looks at the stop signal while it waits for the sending thread. */
+const STOP_POLL_MS = 20;
 
 const COMMIT_WHEN_IDLE_MS = 1000;
-/** Chunks of 2,048 packets read ahead of the pacer: enough to hide a new loop's query behind a second of sending. */
+/** Chunks of 2,048 packets read ahead: enough to hide a new loop's query behind a second of sending. */
 const READ_AHEAD_CHUNKS = 8;
 
 export interface SendLoopOutcome {
@@ -42,61 +49,88 @@ export interface SendLoopContext {
 }
 
 /**
- * Sends the plan: each packet at its scheduled time (or as soon as possible), yielding to the event loop often enough
- * for replies and writes, until the capture's loops are sent, the duration is reached, or the replay is stopped.
+ * Sends the plan through the sending thread: the main thread reads the capture, schedules and decodes each packet and
+ * hands them over in batches ahead of time; the thread sends each at its time and says when it left, and the main
+ * thread records it. Ends when the capture's loops are sent, the duration is reached, or the replay is stopped.
  */
 export async function sendLoop(context: SendLoopContext): Promise<SendLoopOutcome> {
-  const { options, fleet, uplink } = context;
-  const { plan } = options;
-  const schedule = new Schedule(plan.pace, uplink.spanNs, uplink.packets);
-  const durationNs = plan.durationMs === undefined ? Number.POSITIVE_INFINITY : plan.durationMs * 1e6;
+  const { options, fleet } = context;
+  const recorder = new SendRecorder(fleet, options.protocol, context.sends, options.portMap);
+  const state = { startNs: 0, failure: undefined as Error | undefined, done: false, wake: (): void => undefined };
   const stopped = (): boolean => options.signal?.aborted === true;
-  const planned = { packets: uplink.packets * plan.loops, durationNs };
-  const sender = new PacketSender(fleet, options.protocol, context.sends, { host: options.relayHost, portMap: options.portMap });
+  const planned = { packets: context.uplink.packets * options.plan.loops, durationNs: durationNsOf(options) };
   const progress = { sent: 0, nextProgressNs: 0 };
-  let sinceYield = 0;
-  let interrupted = false;
-  let index = 0;
-  let startNs: number;
-  const source = await openUplink(context);
+  fleet.thread.go({
+    onStart: (startNs) => {
+      state.startNs = startNs;
+      options.onStart?.(startNs);
+    },
+    onSent: (id, from, actualNs, last) => {
+      recorder.recordSent(id, from, actualNs, last, state.startNs);
+      state.failure ??= everySendFailed(fleet, recorder.sent, options.relayHost);
+      progress.sent = recorder.sent;
+      reportProgress(options, progress, fleet, recorder.lateness, planned, state.startNs);
+      state.wake();
+    },
+    onReplies: (replies) => fleet.receive(replies),
+    onSocketError: (code) => fleet.countSendError(code),
+  });
+  void fleet.thread.finished.then(
+    () => ((state.done = true), state.wake()),
+    (error: Error) => ((state.failure ??= error), (state.done = true), state.wake()),
+  );
+  const poll = setInterval(() => (stopped() ? (fleet.thread.stop(), state.wake()) : undefined), STOP_POLL_MS);
   try {
-    let current = await source.next();
-    await source.primed();
-    // The clock starts once the read-ahead is full: the query's sort and the first fetches must not make the first
-    // packets late.
-    startNs = nowNs() + LEAD_NS;
-    options.onStart?.(startNs);
-    outer: for (; current !== undefined; current = await source.next()) {
+    await feed(context, recorder, state, stopped);
+    while (!state.done && state.failure === undefined) await new Promise<void>((resolve) => (state.wake = resolve));
+  } finally {
+    clearInterval(poll);
+    recorder.abandonPending();
+  }
+  if (state.failure !== undefined) throw state.failure;
+  const startNs = state.startNs;
+  return { startNs, firstSendNs: recorder.firstSendNs === 0 ? startNs : recorder.firstSendNs, endNs: nowNs(), sent: recorder.sent, sendErrors: fleet.sendErrors, lateness: recorder.lateness, interrupted: stopped() };
+}
+
+/** Reads, schedules and hands over the plan, keeping the sending thread's queue MAX_BATCHES_AHEAD batches deep. */
+async function feed(context: SendLoopContext, recorder: SendRecorder, state: { failure: Error | undefined; done: boolean; wake: () => void }, stopped: () => boolean): Promise<void> {
+  const { options, uplink, fleet } = context;
+  const schedule = new Schedule(options.plan.pace, uplink.spanNs, uplink.packets);
+  const durationNs = durationNsOf(options);
+  const source = await openUplink(context);
+  let index = 0;
+  const ended = (): boolean => stopped() || state.failure !== undefined || state.done;
+  try {
+    outer: for (let current = await source.next(); current !== undefined; current = await source.next()) {
       const { loop, chunk } = current;
       for (let row = 0; row < chunk.size; row++) {
-        if (stopped()) {
-          interrupted = true;
-          break outer;
-        }
+        if (ended()) break outer;
         const offsetNs = schedule.offsetNs(index, loop, chunk.offsetNs[row] as number);
         if (offsetNs !== undefined && offsetNs > durationNs) break outer;
-        const scheduledNs = offsetNs === undefined ? Number.NaN : startNs + offsetNs;
-        if (scheduledNs > nowNs()) {
-          await waitUntil(scheduledNs, stopped, () => options.store.flushStale(COMMIT_WHEN_IDLE_MS));
-          sinceYield = 0;
-        }
-        sender.send(chunk, row, loop, scheduledNs);
+        recorder.add(chunk, row, loop, offsetNs ?? Number.NaN);
         index++;
-        if (++sinceYield >= MAX_SENDS_WITHOUT_YIELD) {
-          sinceYield = 0;
-          await yieldToEventLoop();
-          failIfEverySendFails(fleet, sender.sent, options.relayHost);
+        if (recorder.queued < BATCH_PACKETS) continue;
+        fleet.thread.post(recorder.take(false));
+        // Spare time while the thread sends what it has: the store commits now, not between two sends.
+        options.store.flushStale(COMMIT_WHEN_IDLE_MS);
+        while (fleet.thread.queued >= MAX_BATCHES_AHEAD && !ended()) {
+          await new Promise<void>((resolve) => {
+            state.wake = resolve;
+            setTimeout(resolve, ROOM_POLL_MS);
+          });
         }
-        progress.sent = sender.sent;
-        reportProgress(options, progress, fleet, sender.lateness, planned, startNs);
-        if (offsetNs === undefined && durationNs !== Number.POSITIVE_INFINITY && nowNs() - startNs > durationNs) break outer;
       }
     }
   } finally {
     await source.close();
   }
-  const firstSendNs = sender.firstSendNs === 0 ? startNs : sender.firstSendNs;
-  return { startNs, firstSendNs, endNs: nowNs(), sent: sender.sent, sendErrors: fleet.sendErrors, lateness: sender.lateness, interrupted };
+  if (recorder.queued > 0 && !ended()) fleet.thread.post(recorder.take(true));
+  else fleet.thread.end();
+  if (stopped()) fleet.thread.stop();
+}
+
+function durationNsOf(options: ReplayOptions): number {
+  return options.plan.durationMs === undefined ? Number.POSITIVE_INFINITY : options.plan.durationMs * 1e6;
 }
 
 /** The capture's uplink in send order, loop after loop, read ahead of the pacer. */
@@ -111,8 +145,8 @@ async function openUplink(context: SendLoopContext): Promise<ReadAhead<{ loop: n
 /** Sends the kernel refused, once enough were tried to be sure: the replay stops early instead of counting them sent. */
 const EVERY_SEND_FAILED_AFTER = 256;
 
-function failIfEverySendFails(fleet: DeviceFleet, sent: number, relay: string): void {
-  if (sent < EVERY_SEND_FAILED_AFTER || fleet.sendErrors < sent || fleet.repliesReceived > 0) return;
+function everySendFailed(fleet: DeviceFleet, sent: number, relay: string): NetworkError | undefined {
+  if (sent < EVERY_SEND_FAILED_AFTER || fleet.sendErrors < sent || fleet.repliesReceived > 0) return undefined;
   const kinds = Object.entries(fleet.sendErrorsByKind).map(([kind, n]) => `${n} ${kind}`).join(', ');
-  throw new NetworkError(`replay: every one of the first ${sent} sends to ${relay} failed (${kinds}): is the relay up and reachable from the --devices addresses?`);
+  return new NetworkError(`replay: every one of the first ${sent} sends to ${relay} failed (${kinds}): is the relay up and reachable from the --devices addresses?`);
 }

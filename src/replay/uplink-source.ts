@@ -11,6 +11,8 @@ const SUMMARY_SQL = loadSql(import.meta.url, './sql/uplink-summary.sql');
 export interface UplinkSummary {
   /** Devices chosen by the sample, with their packet counts. */
   devices: Map<string, number>;
+  /** The one route port each chosen device sends to; 0 for a device that sends to several. */
+  onlyRoutePort: Map<string, number>;
   /** Devices in the capture before sampling. */
   allDevices: number;
   packets: number;
@@ -31,19 +33,21 @@ export async function summarizeUplink(store: Store, captureId: number, routePort
   const rows = await store.query(SUMMARY_SQL, { capture_id: captureId, route_ports: `[${routePorts.join(',')}]` });
   const chosen = new Set(sampleDevices(rows.map((row) => str(row.device)), sample, seed));
   const devices = new Map<string, number>();
+  const onlyRoutePort = new Map<string, number>();
   let first: bigint | undefined;
   let last: bigint | undefined;
   for (const row of rows) {
     const device = str(row.device);
     if (!chosen.has(device)) continue;
     devices.set(device, num(row.packets));
+    onlyRoutePort.set(device, num(row.only_route_port));
     const lo = row.first_ts_ns as bigint;
     const hi = row.last_ts_ns as bigint;
     if (first === undefined || lo < first) first = lo;
     if (last === undefined || hi > last) last = hi;
   }
   const packets = [...devices.values()].reduce((sum, n) => sum + n, 0);
-  return { devices, allDevices: rows.length, packets, firstTsNs: first ?? 0n, spanNs: first === undefined || last === undefined ? 0 : Number(last - first) };
+  return { devices, onlyRoutePort, allDevices: rows.length, packets, firstTsNs: first ?? 0n, spanNs: first === undefined || last === undefined ? 0 : Number(last - first) };
 }
 
 /** A chunk of uplink packets, column by column: no object per packet, so sending allocates (and collects) less. */

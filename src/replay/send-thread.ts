@@ -1,0 +1,157 @@
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { NetworkError } from '../core/errors.ts';
+
+/** Packets for the sending thread, in send order: offsets from the replay's start (NaN: as soon as possible). */
+export interface OutgoingBatch {
+  id: number;
+  count: number;
+  offsetNs: Float64Array;
+  /** Index of the device (its socket) that sends each packet. */
+  device: Uint32Array;
+  relayPort: Uint16Array;
+  /** The payloads back to back; packet i ends at payloadEnd[i]. */
+  payload: Uint8Array;
+  payloadEnd: Uint32Array;
+  final: boolean;
+}
+
+/** Replies the devices' sockets read, as the sending thread hands them over. */
+export interface ReplyGroup {
+  device: number[];
+  tsNs: number[];
+  ip: string[];
+  port: number[];
+  payloads: Uint8Array[];
+}
+
+export interface SendThreadHandlers {
+  onStart(startNs: number): void;
+  /**
+   * When packets `from`.. of batch `id` left (CLOCK_MONOTONIC ns), as they go; `last` with the batch's final report,
+   * which is short when the replay stopped in it.
+   */
+  onSent(id: number, from: number, actualNs: Float64Array, last: boolean): void;
+  onReplies(replies: ReplyGroup): void;
+  onSocketError(code: string): void;
+}
+
+type WorkerMessage =
+  | { type: 'ready'; ports: number[] }
+  | { type: 'bind-failed'; ip: string; message: string }
+  | { type: 'start'; startNs: number }
+  | { type: 'sent'; id: number; from: number; actualNs: Float64Array; last: boolean }
+  | ({ type: 'replies' } & ReplyGroup)
+  | { type: 'socket-error'; code: string }
+  | { type: 'done' }
+  | { type: 'failed'; message: string }
+  | { type: 'closed' };
+
+/**
+ * The replayer's sending thread (`send-worker.js`), seen from the main thread: it binds one socket per device, sends
+ * the batches it is given at their scheduled times, and reports when each packet left and what came back. Nothing
+ * on the main thread (reading the capture, DuckDB) can make a packet late.
+ */
+export class SendThread {
+  /** [0] stop, [1] batches the thread has taken: read without waiting for its messages, which a busy main thread reads late. */
+  private readonly shared = new Int32Array(new SharedArrayBuffer(8));
+  private posted = 0;
+  /** Batches go on a port of their own, which the thread pulls from between sends. */
+  private readonly batches = new MessageChannel();
+  private worker: Worker | undefined;
+  private handlers: SendThreadHandlers | undefined;
+  private finish: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  /** Resolves when the last batch is sent (or the replay stopped); rejects if the thread failed. */
+  readonly finished: Promise<void>;
+  ports: number[] = [];
+
+  constructor() {
+    this.finished = new Promise((resolve, reject) => (this.finish = { resolve, reject }));
+    // Nobody may be waiting yet when the thread fails during binding: the failure is raised by open() then.
+    this.finished.catch(() => undefined);
+  }
+
+  /** Starts the thread and binds every device's socket before anything is timed; a bind that fails is raised here. */
+  async open(localIps: readonly string[], options: { relayHost: string; leadNs: number; primeBatches: number; durationNs: number; connectPorts?: readonly number[] }): Promise<void> {
+    const durationNs = Number.isFinite(options.durationNs) ? options.durationNs : Number.MAX_VALUE;
+    const worker = new Worker(new URL('./send-worker.js', import.meta.url), {
+      workerData: { localIps, connectPorts: options.connectPorts ?? [], relayHost: options.relayHost, leadNs: options.leadNs, primeBatches: options.primeBatches, durationNs, stop: this.shared.buffer, batches: this.batches.port2 },
+      transferList: [this.batches.port2],
+    });
+    this.worker = worker;
+    const ready = new Promise<void>((resolve, reject) => {
+      worker.on('message', (message: WorkerMessage) => {
+        if (message.type === 'ready') {
+          this.ports = message.ports;
+          resolve();
+        } else if (message.type === 'bind-failed') {
+          const hint = message.ip.startsWith('127.') ? '' : ' (addresses outside 127.0.0.0/8 must exist on a local interface)';
+          reject(new NetworkError(`replay: cannot bind a device socket on ${message.ip}: ${message.message}${hint}`));
+        } else this.handle(message);
+      });
+      worker.on('error', (error) => {
+        reject(error);
+        this.finish?.reject(error);
+      });
+      worker.on('exit', (code) => {
+        const error = new Error(`replay: the sending thread exited (code ${code}) before the replay ended`);
+        reject(error);
+        this.finish?.reject(error);
+      });
+    });
+    await ready;
+  }
+
+  /** Starts sending: the clock starts once `primeBatches` are queued or the last batch is. */
+  go(handlers: SendThreadHandlers): void {
+    this.handlers = handlers;
+    this.worker?.postMessage({ type: 'go' });
+  }
+
+  post(batch: OutgoingBatch): void {
+    // Handed over, not copied: the batch's arrays are the main thread's no longer.
+    const buffers = [batch.offsetNs, batch.device, batch.relayPort, batch.payload, batch.payloadEnd].map((array) => array.buffer as ArrayBuffer);
+    this.batches.port1.postMessage({ type: 'batch', batch }, buffers);
+    this.posted++;
+  }
+
+  /** Batches handed over that the thread has not started on yet. */
+  get queued(): number {
+    return this.posted - Atomics.load(this.shared, 1);
+  }
+
+  /** No more batches: the thread ends after the last one it has. */
+  end(): void {
+    this.batches.port1.postMessage({ type: 'end' });
+  }
+
+  /** Stops sending at the next packet (Ctrl-C, a duration reached, a failure). */
+  stop(): void {
+    Atomics.store(this.shared, 0, 1);
+  }
+
+  /** Closes the sockets and ends the thread; replies still in its hands are delivered first. */
+  async close(): Promise<void> {
+    const worker = this.worker;
+    if (worker === undefined) return;
+    this.worker = undefined;
+    this.stop();
+    worker.removeAllListeners('exit');
+    const closed = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.on('message', (message: WorkerMessage) => {
+      if (message.type === 'closed') void worker.terminate();
+    });
+    worker.postMessage({ type: 'close' });
+    await closed;
+    this.batches.port1.close();
+  }
+
+  private handle(message: WorkerMessage): void {
+    const handlers = this.handlers;
+    if (message.type === 'replies') handlers?.onReplies(message);
+    else if (message.type === 'sent') handlers?.onSent(message.id, message.from, message.actualNs, message.last);
+    else if (message.type === 'start') handlers?.onStart(message.startNs);
+    else if (message.type === 'socket-error') handlers?.onSocketError(message.code);
+    else if (message.type === 'done') this.finish?.resolve();
+    else if (message.type === 'failed') this.finish?.reject(new Error(`replay: the sending thread failed: ${message.message}`));
+  }
+}

@@ -1,0 +1,209 @@
+// The replayer's sending thread. It owns the devices' sockets: it sends each packet at its scheduled time and reads the
+// replies, and nothing else. Everything that can block (reading the capture, decoding, DuckDB appends and commits)
+// stays on the main thread, which sends batches ahead of time and gets back when each packet actually left.
+// Plain JavaScript so that it loads in a worker without the TypeScript loader; the types are checked from JSDoc.
+import dgram from 'node:dgram';
+import { setPriority } from 'node:os';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+
+/** @typedef {{ id: number, count: number, offsetNs: Float64Array, device: Uint32Array, relayPort: Uint16Array, payload: Uint8Array, payloadEnd: Uint32Array, final: boolean }} Batch */
+
+/** Below this the wait is a spin: yielding to the event loop costs more than the wait. */
+const SPIN_BELOW_NS = 50_000;
+/** Above this the wait is a timer, woken early by TIMER_EARLY_NS (timers are about 1 ms coarse). */
+const TIMER_ABOVE_NS = 2_000_000;
+const TIMER_EARLY_NS = 1_500_000;
+/** Sends in a row before the event loop runs (replies are read), however late the plan is. */
+const MAX_SENDS_WITHOUT_YIELD = 128;
+/** Replies are handed over in groups this large, or at least this often. */
+const REPLY_GROUP = 512;
+const REPLY_FLUSH_MS = 5;
+/** How often sends are reported within a batch that takes long (a slow plan). */
+const REPORT_EVERY_NS = 250_000_000;
+const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
+
+const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
+const options = /** @type {{ connectPorts: number[], localIps: string[], relayHost: string, leadNs: number, primeBatches: number, durationNs: number, stop: SharedArrayBuffer, batches: import('node:worker_threads').MessagePort }} */ (workerData);
+// [0] stop (set by the main thread), [1] batches taken off the queue: the main thread paces its reading by it.
+const shared = new Int32Array(options.stop);
+/** @type {dgram.Socket[]} */
+const sockets = [];
+/** @type {Batch[]} */
+const queue = [];
+let finalQueued = false;
+/** Sockets whose warm-up datagram to themselves came back. */
+let warmed = 0;
+/** How long the warm-up may take before sending starts anyway. */
+const WARM_UP_MS = 2000;
+
+const nowNs = () => Number(process.hrtime.bigint());
+const immediate = () => new Promise((resolve) => setImmediate(resolve));
+const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const stopped = () => Atomics.load(shared, 0) !== 0;
+
+/** @type {{ device: number[], tsNs: number[], ip: string[], port: number[], payloads: Uint8Array[] }} */
+let replies = { device: [], tsNs: [], ip: [], port: [], payloads: [] };
+
+function flushReplies() {
+  if (replies.device.length === 0) return;
+  port.postMessage({ type: 'replies', ...replies });
+  replies = { device: [], tsNs: [], ip: [], port: [], payloads: [] };
+}
+
+/** @param {string} ip @param {number} index @returns {Promise<dgram.Socket>} */
+function bind(ip, index) {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: UDP_BUFFER_BYTES, sendBufferSize: UDP_BUFFER_BYTES });
+    socket.once('error', reject);
+    socket.bind(0, ip, () => {
+      socket.removeAllListeners('error');
+      socket.on('error', (/** @type {NodeJS.ErrnoException} */ error) => port.postMessage({ type: 'socket-error', code: error.code ?? error.message }));
+      const self = socket.address();
+      socket.on('message', (payload, remote) => {
+        if (remote.port === self.port && remote.address === self.address) {
+          warmed++;
+          return;
+        }
+        replies.device.push(index);
+        replies.tsNs.push(nowNs());
+        replies.ip.push(remote.address);
+        replies.port.push(remote.port);
+        replies.payloads.push(payload);
+        if (replies.device.length >= REPLY_GROUP) flushReplies();
+      });
+      resolve(socket);
+    });
+  });
+}
+
+/** Resolves at `targetNs` or as soon after as the thread can; the last tens of microseconds are spun. */
+async function waitUntil(/** @type {number} */ targetNs) {
+  for (;;) {
+    const wait = targetNs - nowNs();
+    if (wait <= 0 || stopped()) return;
+    if (wait > TIMER_ABOVE_NS) await sleep((wait - TIMER_EARLY_NS) / 1e6);
+    else if (wait > SPIN_BELOW_NS) await immediate();
+    else {
+      while (nowNs() < targetNs);
+      return;
+    }
+  }
+}
+
+/**
+ * Takes the batches the main thread has sent, without waiting: they are pulled off their port, since a thread this
+ * busy sees port messages as events only when idle (measured: a batch posted 1.4 s before it was seen).
+ */
+function pullBatches() {
+  for (let received = receiveMessageOnPort(options.batches); received !== undefined; received = receiveMessageOnPort(options.batches)) {
+    const message = /** @type {{ type: string, batch?: Batch }} */ (received.message);
+    if (message.batch !== undefined) queue.push(message.batch);
+    if (message.type === 'end' || message.batch?.final === true) finalQueued = true;
+  }
+}
+
+/** The next batch, waiting for the main thread to send it; undefined once the final one is done. */
+async function nextBatch() {
+  pullBatches();
+  while (queue.length === 0) {
+    if (finalQueued || stopped()) return undefined;
+    await sleep(1);
+    pullBatches();
+  }
+  Atomics.add(shared, 1, 1);
+  return queue.shift();
+}
+
+async function send() {
+  // The clock starts once enough is queued that the first packets are not waiting for the main thread.
+  for (pullBatches(); queue.length < options.primeBatches && !finalQueued && !stopped(); pullBatches()) await sleep(1);
+  const startNs = nowNs() + options.leadNs;
+  port.postMessage({ type: 'start', startNs });
+  await waitUntil(startNs);
+  let sinceYield = 0;
+  for (let batch = await nextBatch(); batch !== undefined; batch = await nextBatch()) {
+    const actualNs = new Float64Array(batch.count);
+    let sent = 0;
+    let reported = 0;
+    let reportAtNs = nowNs() + REPORT_EVERY_NS;
+    for (; sent < batch.count; sent++) {
+      if (stopped()) break;
+      const offsetNs = /** @type {number} */ (batch.offsetNs[sent]);
+      if (Number.isNaN(offsetNs)) {
+        if (nowNs() - startNs > options.durationNs) break;
+      } else if (startNs + offsetNs > nowNs()) {
+        await waitUntil(startNs + offsetNs);
+        sinceYield = 0;
+      }
+      const deviceIndex = /** @type {number} */ (batch.device[sent]);
+      const socket = /** @type {dgram.Socket} */ (sockets[deviceIndex]);
+      const from = sent === 0 ? 0 : /** @type {number} */ (batch.payloadEnd[sent - 1]);
+      const payload = batch.payload.subarray(from, batch.payloadEnd[sent]);
+      const relayPort = /** @type {number} */ (batch.relayPort[sent]);
+      // A connected socket sends without an address lookup (deferred to the next tick on every unconnected send).
+      if (options.connectPorts[deviceIndex] === relayPort) socket.send(payload);
+      else socket.send(payload, relayPort, options.relayHost);
+      const now = nowNs();
+      actualNs[sent] = now;
+      // A slow plan still reports as it goes: progress, and the main thread's records, stay current.
+      if (now >= reportAtNs) {
+        port.postMessage({ type: 'sent', id: batch.id, from: reported, actualNs: actualNs.slice(reported, sent + 1), last: false });
+        reported = sent + 1;
+        reportAtNs = now + REPORT_EVERY_NS;
+      }
+      if (++sinceYield >= MAX_SENDS_WITHOUT_YIELD) {
+        sinceYield = 0;
+        pullBatches();
+        await immediate();
+      }
+    }
+    const rest = actualNs.slice(reported, sent);
+    port.postMessage({ type: 'sent', id: batch.id, from: reported, actualNs: rest, last: true }, [rest.buffer]);
+    if (sent < batch.count) break;
+  }
+  flushReplies();
+  port.postMessage({ type: 'done' });
+}
+
+port.on('message', (/** @type {{ type: string }} */ message) => {
+  if (message.type !== 'close') return;
+  flushReplies();
+  Promise.all(sockets.map((socket) => new Promise((resolve) => socket.close(() => resolve(undefined))))).then(() => {
+    port.postMessage({ type: 'closed' });
+    port.close();
+  });
+});
+
+// On Linux a thread's nice value is its own: this one runs ahead of the main thread's store work where that is allowed
+// (root, CAP_SYS_NICE); elsewhere it shares the cores like any thread, and the lateness figures show it.
+try {
+  setPriority(-10);
+} catch {
+  // Not allowed here: the default priority.
+}
+try {
+  for (const [index, ip] of options.localIps.entries()) sockets.push(await bind(ip, index));
+  // Each socket's first send costs tens of microseconds more than the next (buffers, the send path's first run): a
+  // datagram to itself pays that before the clock starts, and never leaves the host.
+  for (const socket of sockets) socket.send(Buffer.alloc(0), socket.address().port, socket.address().address);
+  const warmDeadline = Date.now() + WARM_UP_MS;
+  while (warmed < sockets.length && Date.now() < warmDeadline) await sleep(1);
+  // A device that sends to one relay port only is connected to it.
+  await Promise.all(
+    sockets.map((socket, index) => {
+      const relayPort = options.connectPorts[index] ?? 0;
+      return relayPort === 0 ? undefined : new Promise((resolve) => socket.connect(relayPort, options.relayHost, () => resolve(undefined)));
+    }),
+  );
+  port.postMessage({ type: 'ready', ports: sockets.map((socket) => socket.address().port) });
+} catch (error) {
+  const failure = /** @type {NodeJS.ErrnoException} */ (error);
+  port.postMessage({ type: 'bind-failed', ip: options.localIps[sockets.length], message: failure.message });
+}
+setInterval(flushReplies, REPLY_FLUSH_MS).unref();
+let started = false;
+port.on('message', (/** @type {{ type: string }} */ message) => {
+  if (message.type !== 'go' || started) return;
+  started = true;
+  send().catch((/** @type {Error} */ error) => port.postMessage({ type: 'failed', message: error.message }));
+});
