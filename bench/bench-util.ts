@@ -63,13 +63,15 @@ export async function startSink(ip: string, port: number): Promise<() => Promise
   let exited = false;
   child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.on('exit', () => (exited = true));
-  process.once('exit', () => child.kill('SIGKILL'));
+  const killOnExit = (): void => void child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const deadline = Date.now() + 10_000;
   while (!out.includes('ready')) {
     if (exited || Date.now() > deadline) throw new Error(`the UDP sink on ${ip}:${port} did not start (is the port taken?)`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return async () => {
+    process.removeListener('exit', killOnExit);
     const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
     child.kill('SIGTERM');
     await closed;

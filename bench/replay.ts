@@ -8,6 +8,7 @@ import { replayCapture } from '../src/run/replay-run.ts';
 import { Store } from '../src/store/store.ts';
 import { commandExists, fmtRate, printRows, startSink, timeCommand } from './bench-util.ts';
 import { generateBenchCapture } from './generate-capture.ts';
+import { buildFloor, measureFloor, printFloor, type FloorResult } from './native-floor.ts';
 
 const SINK_IP = '127.0.9.1';
 const SINK_PORT = 20500;
@@ -26,9 +27,11 @@ export async function benchReplay(): Promise<void> {
   try {
     await importCaptures(store, { files: [file], name: 'bench', ports: [SINK_PORT] });
     const rows: (string | number)[][] = [];
+    const ours = new Map<number, FloorResult>();
     let highestHeld = 0;
     for (const rate of [10_000, 25_000, 50_000, 75_000, 100_000, 150_000, 200_000]) {
       const result = await measure(store, { kind: 'rate', ratePps: rate }, Math.min(PACKETS, Math.max(100_000, rate * 3)));
+      ours.set(rate, { pps: result.achieved, p50Us: 0, p99Us: result.p99Us, maxUs: result.maxUs });
       rows.push([`${fmtRate(rate)} pps`, ...result.row]);
       if (result.achieved >= rate * 0.99 && result.p99Us <= 1000) highestHeld = rate;
     }
@@ -36,6 +39,17 @@ export async function benchReplay(): Promise<void> {
     rows.push(['max (as fast as possible)', ...max.row]);
     printRows('replay into a UDP sink (1,000 devices, one socket each); lateness = actual - scheduled send time', ['asked', 'achieved', 'received', 'p50 µs', 'p99 µs', 'max µs', 'CPU of a core'], rows);
     process.stdout.write(`highest rate held with p99 lateness <= 1 ms and >= 99% of the asked rate: ${fmtRate(highestHeld)} pps\n`);
+    ours.set(0, { pps: max.achieved, p50Us: 0, p99Us: 0, maxUs: 0 });
+    const floor = buildFloor(dir);
+    if (floor !== undefined) {
+      const compared = [];
+      for (const rate of [10_000, 50_000, 0]) {
+        const packets = rate === 0 ? PACKETS : 100_000;
+        const result = await measureFloor(floor, { ip: SINK_IP, port: SINK_PORT }, rate, packets, 1000);
+        compared.push({ asked: rate === 0 ? 'max' : `${fmtRate(rate)} pps`, ours: ours.get(rate) as FloorResult, floor: result, packets });
+      }
+      printFloor(compared);
+    }
     if (commandExists('tcpreplay')) {
       const tcp: (string | number)[][] = [];
       for (const args of [['--pps=10000'], ['--pps=50000'], ['--topspeed']]) {
@@ -58,7 +72,7 @@ export async function benchReplay(): Promise<void> {
 
 let runNumber = 0;
 
-async function measure(store: Store, pace: Pace, packets: number): Promise<{ row: (string | number)[]; achieved: number; p99Us: number }> {
+async function measure(store: Store, pace: Pace, packets: number): Promise<{ row: (string | number)[]; achieved: number; p99Us: number; maxUs: number }> {
   const stopSink = await startSink(SINK_IP, SINK_PORT);
   const cpuBefore = process.cpuUsage();
   const started = process.hrtime.bigint();
@@ -82,6 +96,7 @@ async function measure(store: Store, pace: Pace, packets: number): Promise<{ row
   return {
     achieved: achievedRatePps,
     p99Us: lateness.p99Us,
+    maxUs: lateness.maxUs,
     row: [fmtRate(achievedRatePps), `${((100 * received) / sent).toFixed(2)}%`, lateness.p50Us, lateness.p99Us, lateness.maxUs, `${((100 * (cpu.user + cpu.system)) / wallUs).toFixed(0)}%`],
   };
 }
