@@ -1,56 +1,99 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { commandExists, fmtRate, printRows, startSink } from './bench-util.ts';
 
-const SOURCE = join(import.meta.dirname, 'native/udp-floor.c');
-
-/** What the C floor achieved at one asked rate (0: as fast as possible). */
-export interface FloorResult {
+/** What a sender achieved at one asked rate (0: as fast as possible), by its own account. */
+export interface SenderResult {
   pps: number;
-  p50Us: number;
   p99Us: number;
   maxUs: number;
 }
 
-/** Builds the native floor into `dir` with the C compiler on PATH; undefined (and says why) when there is none. */
-export function buildFloor(dir: string): string | undefined {
+/** Lateness at the sink, from the kernel's receive timestamps against an even schedule at the asked rate. */
+export interface SinkResult {
+  received: number;
+  p50Us?: number;
+  p99Us?: number;
+  maxUs?: number;
+}
+
+export interface NativeTools {
+  floor: string;
+  sink: string;
+}
+
+/** Builds the native floor and the kernel-timestamping sink into `dir`; undefined (and says why) without a C compiler. */
+export function buildNative(dir: string): NativeTools | undefined {
   const compiler = ['cc', 'gcc', 'clang'].find(commandExists);
   if (compiler === undefined) {
-    process.stdout.write('no C compiler on PATH (cc, gcc, clang): the native floor is not measured\n');
+    process.stdout.write('no C compiler on PATH (cc, gcc, clang): the native floor and the timestamping sink are not measured\n');
     return undefined;
   }
-  const binary = join(dir, 'udp-floor');
-  const built = spawnSync(compiler, ['-O2', '-o', binary, SOURCE], { encoding: 'utf8' });
-  if (built.status !== 0) {
-    process.stdout.write(`the native floor did not build (${compiler}: ${built.stderr.trim().split('\n')[0] ?? ''}): not measured\n`);
-    return undefined;
+  const built: Partial<NativeTools> = {};
+  for (const name of ['floor', 'sink'] as const) {
+    const binary = join(dir, `udp-${name}`);
+    const run = spawnSync(compiler, ['-O2', '-o', binary, join(import.meta.dirname, `native/udp-${name}.c`)], { encoding: 'utf8' });
+    if (run.status !== 0) {
+      process.stdout.write(`udp-${name}.c did not build (${compiler}: ${run.stderr.trim().split('\n')[0] ?? ''}): the native figures are not measured\n`);
+      return undefined;
+    }
+    built[name] = binary;
   }
-  return binary;
+  return built as NativeTools;
 }
 
-/** Runs the floor into a fresh sink on the same address as the replayer's runs, with as many devices. */
-export async function measureFloor(binary: string, sink: { ip: string; port: number }, ratePps: number, packets: number, devices: number): Promise<FloorResult & { received: number }> {
-  const stopSink = await startSink(sink.ip, sink.port);
-  const run = spawnSync(binary, [sink.ip, String(sink.port), String(ratePps), String(packets), String(devices), '127.31'], { encoding: 'utf8' });
-  const received = await stopSink();
+/** Starts the C sink; the returned function stops it and gives its figures. */
+export async function startNativeSink(tools: NativeTools, sink: { ip: string; port: number }, ratePps: number, maxPackets: number): Promise<() => Promise<SinkResult>> {
+  const child = spawn(tools.sink, [sink.ip, String(sink.port), String(ratePps), String(maxPackets)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const deadline = Date.now() + 10_000;
+  while (!out.includes('ready')) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the C sink on ${sink.ip}:${sink.port} did not start`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return async () => {
+    const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+    child.kill('SIGTERM');
+    await closed;
+    return JSON.parse(out.trim().split('\n').pop() ?? '{}') as SinkResult;
+  };
+}
+
+/** Runs the floor into a sink (the Node one by default, as the replayer's rate runs). */
+export async function measureFloor(tools: NativeTools, sink: { ip: string; port: number }, ratePps: number, packets: number, devices: number): Promise<SenderResult & { atSink: SinkResult }> {
+  const stop = ratePps > 0 ? await startNativeSink(tools, sink, ratePps, packets) : await nodeSink(sink);
+  const run = spawnSync(tools.floor, [sink.ip, String(sink.port), String(ratePps), String(packets), String(devices), '127.31'], { encoding: 'utf8' });
+  const atSink = await stop();
   if (run.status !== 0) throw new Error(`udp-floor failed: ${run.stderr.trim()}`);
-  return { ...(JSON.parse(run.stdout) as FloorResult), received };
+  return { ...(JSON.parse(run.stdout) as SenderResult), atSink };
 }
 
-/** The floor beside the replayer's figures at the same rates: the ratio is what the replayer costs over C. */
-export function printFloor(rows: readonly { asked: string; ours: FloorResult; floor: FloorResult & { received: number }; packets: number }[]): void {
+async function nodeSink(sink: { ip: string; port: number }): Promise<() => Promise<SinkResult>> {
+  const stop = await startSink(sink.ip, sink.port);
+  return async () => ({ received: await stop() });
+}
+
+const us = (value: number | undefined): string => (value === undefined ? '-' : value.toFixed(1));
+
+/** The replayer beside the floor, by each one's own account and at the same sink: the ratios are what the replayer costs over C. */
+export function printFloor(rows: readonly { asked: string; ours: SenderResult & { atSink: SinkResult }; floor: SenderResult & { atSink: SinkResult } }[]): void {
   printRows(
-    'native floor (C, one thread, same devices and sink) against the replayer',
-    ['asked', 'floor achieved', 'floor p99 µs', 'floor max µs', 'ours p99 µs', 'ours max µs', 'p99 ratio', 'rate ratio'],
-    rows.map(({ asked, ours, floor }) => [
-      asked,
-      fmtRate(floor.pps),
-      floor.p99Us.toFixed(1),
-      floor.maxUs.toFixed(1),
-      ours.p99Us.toFixed(1),
-      ours.maxUs.toFixed(1),
-      floor.p99Us > 0 ? `${(ours.p99Us / floor.p99Us).toFixed(1)}x` : '-',
-      `${(ours.pps / floor.pps).toFixed(2)}x`,
-    ]),
+    'native floor (C, one thread, same devices) against the replayer; "at sink": kernel receive timestamps in a C sink',
+    ['asked', 'sender', 'achieved', 'own p99 µs', 'own max µs', 'at sink p99 µs', 'at sink max µs', 'received'],
+    rows.flatMap(({ asked, ours, floor }) =>
+      [
+        ['replayer', ours],
+        ['C floor', floor],
+      ].map(([who, r]) => {
+        const result = r as SenderResult & { atSink: SinkResult };
+        return [asked, who as string, fmtRate(result.pps), us(result.p99Us), us(result.maxUs), us(result.atSink.p99Us), us(result.atSink.maxUs), result.atSink.received];
+      }),
+    ),
   );
+  for (const { asked, ours, floor } of rows) {
+    const atSink = ours.atSink.p99Us !== undefined && floor.atSink.p99Us !== undefined && floor.atSink.p99Us > 0 ? `, at the sink ${(ours.atSink.p99Us / floor.atSink.p99Us).toFixed(1)}x` : '';
+    const own = floor.p99Us > 0 ? `p99 ${(ours.p99Us / floor.p99Us).toFixed(1)}x the floor's by own account${atSink}` : `rate ${(ours.pps / floor.pps).toFixed(2)}x the floor's`;
+    process.stdout.write(`${asked}: ${own}\n`);
+  }
 }
