@@ -74,7 +74,7 @@ export class SendThread {
   async open(localIps: readonly string[], options: { relayHost: string; leadNs: number; primeBatches: number; durationNs: number; connectPorts?: readonly number[] }): Promise<void> {
     const durationNs = Number.isFinite(options.durationNs) ? options.durationNs : Number.MAX_VALUE;
     const worker = new Worker(new URL('./send-worker.js', import.meta.url), {
-      workerData: { localIps, connectPorts: options.connectPorts ?? [], relayHost: options.relayHost, leadNs: options.leadNs, primeBatches: options.primeBatches, durationNs, stop: this.shared.buffer, batches: this.batches.port2 },
+      workerData: { localIps, connectPorts: options.connectPorts ?? [], relayHost: options.relayHost, leadNs: options.leadNs, primeBatches: options.primeBatches, durationNs, shared: this.shared.buffer, batches: this.batches.port2 },
       transferList: [this.batches.port2],
     });
     this.worker = worker;

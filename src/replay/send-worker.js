@@ -24,9 +24,9 @@ const REPORT_EVERY_NS = 250_000_000;
 const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
-const options = /** @type {{ connectPorts: number[], localIps: string[], relayHost: string, leadNs: number, primeBatches: number, durationNs: number, stop: SharedArrayBuffer, batches: import('node:worker_threads').MessagePort }} */ (workerData);
+const options = /** @type {{ connectPorts: number[], localIps: string[], relayHost: string, leadNs: number, primeBatches: number, durationNs: number, shared: SharedArrayBuffer, batches: import('node:worker_threads').MessagePort }} */ (workerData);
 // [0] stop (set by the main thread), [1] batches taken off the queue: the main thread paces its reading by it.
-const shared = new Int32Array(options.stop);
+const shared = new Int32Array(options.shared);
 /** @type {dgram.Socket[]} */
 const sockets = [];
 /** @type {Batch[]} */
@@ -38,7 +38,7 @@ let warmed = 0;
 const WARM_UP_MS = 2000;
 
 // CLOCK_MONOTONIC ns, as the main thread's process.hrtime.bigint() reads it, without a BigInt per call: the spin-wait
-// reads the clock thousands of times a second, and the garbage that made cost the thread scavenges of several ms.
+// reads the clock thousands of times a second.
 const CLOCK_OFFSET_NS = Number(process.hrtime.bigint()) - performance.now() * 1e6;
 const nowNs = () => performance.now() * 1e6 + CLOCK_OFFSET_NS;
 const immediate = () => new Promise((resolve) => setImmediate(resolve));
