@@ -8,6 +8,7 @@ import { spawnTracked, stopTracked } from '../src/scenario/child-processes.ts';
 import { RelayProcess } from '../src/scenario/relay-process.ts';
 import { num, Store } from '../src/store/store.ts';
 import { fmtRate, printRows } from './bench-util.ts';
+import { cpuSeconds, pinApart } from './cpu-pinning.ts';
 import { generateBenchCapture } from './generate-capture.ts';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
@@ -40,6 +41,9 @@ export async function benchRelay(): Promise<void> {
       responseTimeoutMs: 2000,
       routes: { globals: { mirror: true, mirror_ip: MIRROR_IP }, routes: [{ port: PORT, target: PRIMARY_IP }] },
     });
+    const relayPid = relay.pid as number;
+    const pinned = pinApart(relayPid, [process.pid, ...backends.map((b) => b.pid as number)]);
+    process.stdout.write(pinned ? 'the relay runs on a core of its own; the replayer and both backends share the others\n' : 'no taskset (or one core): the relay shares the cores with the load\n');
     const rows: (string | number)[][] = [];
     const health = async (): Promise<string> => {
       const body = (await (await request(`${(relay as RelayProcess).debugUrl}/debug/health`)).body.json()) as { upstreamSockets: number; rssBytes: number };
@@ -48,7 +52,9 @@ export async function benchRelay(): Promise<void> {
     const resources: string[] = [`at start: ${await health()}`];
     for (const rate of [1000, 10_000, 50_000]) {
       const direct = await step(store, PRIMARY_IP, rate);
+      const cpuBefore = cpuSeconds(relayPid);
       const through = await step(store, RELAY_IP, rate);
+      const usPerPacket = ((cpuSeconds(relayPid) - cpuBefore) * 1e6) / Math.max(1, through.sent);
       rows.push([
         `${fmtRate(rate)} pps`,
         fmtRate(through.achieved),
@@ -59,10 +65,12 @@ export async function benchRelay(): Promise<void> {
         direct.p99.toFixed(3),
         (through.p50 - direct.p50).toFixed(3),
         `${(through.p99 / Math.max(direct.p99, 1e-6)).toFixed(2)}x`,
+        usPerPacket.toFixed(1),
+        fmtRate(1e6 / Math.max(usPerPacket, 1e-3)),
       ]);
       resources.push(`after ${fmtRate(rate)} pps: ${await health()}`);
     }
-    printRows('device round trip (ms) through the relay (mirroring to 2 backends) vs the primary reached directly', ['offered', 'achieved', 'loss', 'relay p50', 'relay p99', 'direct p50', 'direct p99', 'added p50', 'p99 ratio'], rows);
+    printRows('device round trip (ms) through the relay (mirroring to 2 backends) vs the primary reached directly', ['offered', 'achieved', 'loss', 'relay p50', 'relay p99', 'direct p50', 'direct p99', 'added p50', 'p99 ratio', 'relay CPU µs/packet', 'packets per core'], rows);
     const onset = await lossOnset(store);
     process.stdout.write(`rate at which the relay starts losing (> 0.1%): ${onset}\n`);
     resources.push(`at the end: ${await health()}`);
@@ -89,7 +97,7 @@ async function lossOnset(store: Store): Promise<string> {
 let runs = 0;
 
 /** Replays at `rate` for a few seconds to `target` and measures the devices' round trip and loss. */
-export async function step(store: Store, target: string, rate: number): Promise<{ achieved: number; loss: number; p50: number; p99: number }> {
+export async function step(store: Store, target: string, rate: number): Promise<{ achieved: number; sent: number; loss: number; p50: number; p99: number }> {
   const runName = `relay-bench-${++runs}`;
   const result = await replayCapture({
     store,
@@ -113,5 +121,5 @@ export async function step(store: Store, target: string, rate: number): Promise<
     { run_id: result.runId },
   );
   const sent = num(row?.sent);
-  return { achieved: result.stats.achievedRatePps, loss: sent > 0 ? 1 - Math.min(sent, num(row?.replies)) / sent : 0, p50: num(row?.p50), p99: num(row?.p99) };
+  return { achieved: result.stats.achievedRatePps, sent, loss: sent > 0 ? 1 - Math.min(sent, num(row?.replies)) / sent : 0, p50: num(row?.p50), p99: num(row?.p99) };
 }

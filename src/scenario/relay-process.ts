@@ -26,6 +26,11 @@ export class RelayProcess {
     private current: RelayRoutes,
   ) {}
 
+  /** The relay's process id (to pin it to a core, to read the CPU it spends). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   static async start(dir: string, options: { address: string; responseTimeoutMs: number; routes: RelayRoutes }): Promise<RelayProcess> {
     const routesPath = join(dir, 'routes.json');
     writeFileSync(routesPath, JSON.stringify({ ...options.routes.globals, routes: options.routes.routes }, null, 2));

@@ -1,0 +1,26 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { commandExists } from './bench-util.ts';
+
+/**
+ * Puts the process under test on a core of its own and everything else (this process, the backends) on the other
+ * cores, as a relay runs in production: `taskset` on every thread of each. False (and nothing moved) without taskset
+ * or with one core.
+ */
+export function pinApart(own: number, others: readonly number[]): boolean {
+  const count = cpus().length;
+  if (count < 2 || !commandExists('taskset')) return false;
+  const rest = count === 2 ? '0' : `0-${count - 2}`;
+  const pin = (pid: number, list: string): boolean => spawnSync('taskset', ['-a', '-p', '-c', list, String(pid)], { stdio: 'ignore' }).status === 0;
+  return pin(own, String(count - 1)) && others.every((pid) => pin(pid, rest));
+}
+
+const CLOCK_TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** CPU seconds a process has spent (user and system), from /proc. */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  // utime and stime are fields 14 and 15 of stat; after the command name they are the 12th and 13th.
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
