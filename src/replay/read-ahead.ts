@@ -1,7 +1,7 @@
 /**
  * Wraps an async iterator so that up to `depth` items are fetched ahead of the consumer. The replayer's capture
- * stream is a DuckDB query: a fetch that had to wait (a sort, a new loop's query) would otherwise stall the pacer
- * and make every packet behind it late.
+ * stream is a DuckDB query: a fetch that had to wait (a sort, a new loop's query) would otherwise leave the sending
+ * thread without batches and make every packet behind it late.
  */
 export class ReadAhead<T> {
   private readonly buffer: Promise<IteratorResult<T>>[] = [];

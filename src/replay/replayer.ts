@@ -16,8 +16,8 @@ import { summarizeUplink, type UplinkSummary } from './uplink-source.ts';
 export type { ReplayOptions, ReplayProgress, ReplayResult, ReplayStats } from './replay-types.ts';
 
 /**
- * The store commits while the pacer has time to spare, at most once a second; when a plan never leaves any, a commit
- * is forced this often: a crash loses at most this much of the run.
+ * The store commits while the main thread waits for the sending thread to take more, at most once a second; when a
+ * plan never leaves it time, a commit is forced this often: a crash loses at most this much of the run.
  */
 export const COMMIT_BOUND_MS = 10_000;
 

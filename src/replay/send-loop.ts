@@ -133,7 +133,7 @@ function durationNsOf(options: ReplayOptions): number {
   return options.plan.durationMs === undefined ? Number.POSITIVE_INFINITY : options.plan.durationMs * 1e6;
 }
 
-/** The capture's uplink in send order, loop after loop, read ahead of the pacer. */
+/** The capture's uplink in send order, loop after loop, read ahead of the scheduling. */
 async function openUplink(context: SendLoopContext): Promise<ReadAhead<{ loop: number; chunk: UplinkChunk }>> {
   const { options, capture, uplink } = context;
   const devices = uplink.devices.size < uplink.allDevices ? [...uplink.devices.keys()] : undefined;

@@ -71,7 +71,7 @@ function column<T extends Int32Array | Uint32Array | Float64Array>(chunk: DuckDB
  * Streams the uplink in time order a data chunk (2,048 packets) at a time, on a connection of its own so the
  * replayer's writes on the main connection never cut the stream short. Memory stays flat in the capture's size.
  * Numbers cross a column at a time; payloads and packet objects are made per packet, when it is sent, so no
- * chunk costs the pacer a block of milliseconds (converting a chunk value by value took ~9 ms).
+ * chunk costs the main thread a block of milliseconds (converting a chunk value by value took ~9 ms).
  */
 export async function* streamUplink(
   connection: DuckDBConnection,
@@ -104,9 +104,9 @@ export async function* streamUplink(
     const hash = column(chunk, 5, Float64Array);
     const payloadVector = chunk.getColumnVector(6) as DuckDBBlobVector;
     // Payloads are copied now: past 12 bytes they point into DuckDB's memory for this chunk, which the read-ahead
-    // moves past before the pacer reaches them.
-    // The copy costs ~1 µs a payload: it yields to the event loop every few hundred, so the pacer, which runs
-    // between, is never held up by more than a fraction of a millisecond.
+    // moves past before the main thread schedules them.
+    // The copy costs ~1 µs a payload: it yields to the event loop every few hundred, so the sending thread's reports
+    // (progress, records) are read between, never held up by more than a fraction of a millisecond.
     const payloads = new Array<Uint8Array>(chunk.rowCount);
     for (let row = 0; row < chunk.rowCount; row++) {
       if (row % COPY_SLICE_ROWS === COPY_SLICE_ROWS - 1) await new Promise((resolve) => setImmediate(resolve));

@@ -94,7 +94,7 @@ interface Replayed {
 /** Starts the topology, replays through it and drains it; everything started is registered with the session. */
 async function replayThroughTopology(run: ScenarioRun): Promise<Replayed> {
   const { spec, options, session, capture, addresses } = run;
-  // Backends share this process with the replayer: their commits go at the pacer's pace (COMMIT_BOUND_MS).
+  // Backends share this process with the replayer: their commits go at the replay's pace (COMMIT_BOUND_MS).
   const observations = await ObservationWriter.create(options.store, session.runId, { flushIntervalMs: COMMIT_BOUND_MS });
   session.defer('observation writer', () => observations.close());
   const backends = await startBackends(session, spec, addresses, capture.routePorts, observations);
