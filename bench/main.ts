@@ -4,11 +4,13 @@ import { benchImport } from './import.ts';
 import { benchRelay } from './relay.ts';
 import { benchRelayFaults } from './relay-faults.ts';
 import { benchReplay } from './replay.ts';
+import { benchReplaySoak } from './replay-soak.ts';
 import { benchTap } from './tap.ts';
 
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   import: benchImport,
   replay: benchReplay,
+  'replay-soak': benchReplaySoak,
   relay: benchRelay,
   'relay-faults': benchRelayFaults,
   analyse: benchAnalyse,
