@@ -10,7 +10,7 @@ import { DeviceFleet } from './device-fleet.ts';
 import { describePace } from './replay-plan.ts';
 import type { ReplayOptions, ReplayStats } from './replay-types.ts';
 import { summarize, waitForAcks } from './replay-summary.ts';
-import { LEAD_NS, PRIME_BATCHES, sendLoop, type SendLoopOutcome } from './send-loop.ts';
+import { durationNsOf, LEAD_NS, PRIME_BATCHES, sendLoop, type SendLoopOutcome } from './send-loop.ts';
 import { summarizeUplink, type UplinkSummary } from './uplink-source.ts';
 
 export type { ReplayOptions, ReplayProgress, ReplayResult, ReplayStats } from './replay-types.ts';
@@ -65,13 +65,12 @@ export async function prepareReplay(options: ReplayOptions): Promise<PreparedRep
     await fleet.close();
   };
   try {
-    const durationNs = plan.durationMs === undefined ? Number.POSITIVE_INFINITY : plan.durationMs * 1e6;
     const devices = [...uplink.devices.keys()];
     const connectPorts = devices.map((device) => {
       const routePort = uplink.onlyRoutePort.get(device) ?? 0;
       return routePort === 0 ? 0 : (options.portMap.get(routePort) ?? routePort);
     });
-    await fleet.open(devices, { relayHost: relayIp, leadNs: LEAD_NS, primeBatches: PRIME_BATCHES, durationNs, connectPorts });
+    await fleet.open(devices, { relayHost: relayIp, leadNs: LEAD_NS, primeBatches: PRIME_BATCHES, durationNs: durationNsOf(plan), connectPorts });
   } catch (error) {
     await close();
     throw error;

@@ -15,13 +15,12 @@ import { captureAddresses, loopUplink, type UplinkChunk, type UplinkSummary } fr
 export const LEAD_NS = 20_000_000;
 /** Packets per batch handed to the sending thread. */
 const BATCH_PACKETS = 1024;
-/** Batches queued before the clock starts, and the most the main thread keeps ahead of the sending thread. */
+/** Batches queued before the clock starts. */
 export const PRIME_BATCHES = 4;
+/** The most the main thread keeps queued ahead of the sending thread. */
 const MAX_BATCHES_AHEAD = 32;
 /** How often the main thread looks whether the sending thread has room, when its reports are slow to come. */
 const ROOM_POLL_MS = 2;
-/** How often the main thread looks at the stop signal while it waits for the sending thread. */
-const STOP_POLL_MS = 20;
 
 const COMMIT_WHEN_IDLE_MS = 1000;
 /** Chunks of 2,048 packets read ahead: enough to hide a new loop's query behind a second of sending. */
@@ -58,7 +57,7 @@ export async function sendLoop(context: SendLoopContext): Promise<SendLoopOutcom
   const recorder = new SendRecorder(fleet, options.protocol, context.sends, options.portMap);
   const state = { startNs: 0, failure: undefined as Error | undefined, done: false, wake: (): void => undefined };
   const stopped = (): boolean => options.signal?.aborted === true;
-  const planned = { packets: context.uplink.packets * options.plan.loops, durationNs: durationNsOf(options) };
+  const planned = { packets: context.uplink.packets * options.plan.loops, durationNs: durationNsOf(options.plan) };
   const progress = { sent: 0, nextProgressNs: 0 };
   fleet.thread.go({
     onStart: (startNs) => {
@@ -79,12 +78,17 @@ export async function sendLoop(context: SendLoopContext): Promise<SendLoopOutcom
     () => ((state.done = true), state.wake()),
     (error: Error) => ((state.failure ??= error), (state.done = true), state.wake()),
   );
-  const poll = setInterval(() => (stopped() ? (fleet.thread.stop(), state.wake()) : undefined), STOP_POLL_MS);
+  // Ctrl-C stops the thread at its next packet, whatever the main thread is waiting for.
+  const onAbort = (): void => {
+    fleet.thread.stop();
+    state.wake();
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await feed(context, recorder, state, stopped);
     while (!state.done && state.failure === undefined) await new Promise<void>((resolve) => (state.wake = resolve));
   } finally {
-    clearInterval(poll);
+    options.signal?.removeEventListener('abort', onAbort);
     recorder.abandonPending();
   }
   if (state.failure !== undefined) throw state.failure;
@@ -96,7 +100,7 @@ export async function sendLoop(context: SendLoopContext): Promise<SendLoopOutcom
 async function feed(context: SendLoopContext, recorder: SendRecorder, state: { failure: Error | undefined; done: boolean; wake: () => void }, stopped: () => boolean): Promise<void> {
   const { options, uplink, fleet } = context;
   const schedule = new Schedule(options.plan.pace, uplink.spanNs, uplink.packets);
-  const durationNs = durationNsOf(options);
+  const durationNs = durationNsOf(options.plan);
   const source = await openUplink(context);
   let index = 0;
   const ended = (): boolean => stopped() || state.failure !== undefined || state.done;
@@ -129,8 +133,9 @@ async function feed(context: SendLoopContext, recorder: SendRecorder, state: { f
   if (stopped()) fleet.thread.stop();
 }
 
-function durationNsOf(options: ReplayOptions): number {
-  return options.plan.durationMs === undefined ? Number.POSITIVE_INFINITY : options.plan.durationMs * 1e6;
+/** The plan's duration in ns; infinite when it runs to the end of its loops. */
+export function durationNsOf(plan: { durationMs: number | undefined }): number {
+  return plan.durationMs === undefined ? Number.POSITIVE_INFINITY : plan.durationMs * 1e6;
 }
 
 /** The capture's uplink in send order, loop after loop, read ahead of the scheduling. */

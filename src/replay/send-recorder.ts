@@ -32,7 +32,6 @@ const emptyPending = (): PendingBatch => ({ offsetNs: [], captureIdx: [], loop: 
 export class SendRecorder {
   sent = 0;
   firstSendNs = 0;
-  lastSendNs = 0;
   readonly lateness = new LatencyHistogram();
   private readonly pending = new Map<number, PendingBatch>();
   private nextId = 0;
@@ -50,11 +49,6 @@ export class SendRecorder {
     private readonly sends: SendWriter,
     private readonly portMap: ReadonlyMap<number, number>,
   ) {}
-
-  /** Batches handed over and not yet reported sent. */
-  get inFlight(): number {
-    return this.pending.size;
-  }
 
   get queued(): number {
     return this.current.offsetNs.length;
@@ -125,7 +119,6 @@ export class SendRecorder {
       const offset = b.offsetNs[i] as number;
       const scheduled = Number.isNaN(offset) ? actual : startNs + offset;
       if (this.firstSendNs === 0) this.firstSendNs = actual;
-      this.lastSendNs = actual;
       this.lateness.record(actual - scheduled);
       const device = b.device[i] as ReplayDevice;
       record.sendNo = this.sent++;
