@@ -4,7 +4,7 @@ import { formatCount, formatDurationMs, formatDurationSec } from '../core/format
 import { createProgress } from '../core/progress.ts';
 import { getProtocol, PROTOCOL_NAMES } from '../protocols/index.ts';
 import type { ReplayPlan } from '../replay/replay-plan.ts';
-import { flagOf, readReplayRequest, REPLAY_DEFAULTS as D, type ReplayRequest } from '../run/replay-request.ts';
+import { flagError, readReplayRequest, REPLAY_DEFAULTS as D, type ReplayRequest } from '../run/replay-request.ts';
 import type { ReplayResult } from '../replay/replayer.ts';
 import { replayCapture } from '../run/replay-run.ts';
 import { fetchRouteLabels } from '../observe/relay-routes.ts';
@@ -71,7 +71,7 @@ export function registerReplayCommand(program: Command): void {
 /** The flags as a replay request: the same fields, defaults and checks as a scenario's `replay:` section. */
 export function requestFrom(flags: ReplayFlags): ReplayRequest {
   const raw = { speed: flags.speed, rate: flags.rate, ramp: flags.ramp, loop: flags.loop, duration: flags.duration, sample: flags.sample, seed: flags.seed, ack_timeout: flags.ackTimeout, devices: flags.devices };
-  return readReplayRequest(raw, (field, problem) => new UsageError(`${flagOf(field)}: ${problem}`, { field }));
+  return readReplayRequest(raw, flagError);
 }
 
 export function parsePortMap(value: string | undefined): Map<number, number> {

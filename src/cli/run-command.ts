@@ -8,8 +8,7 @@ import { parseFormats } from '../report/write-reports.ts';
 import { loadScenario } from '../scenario/load-scenario.ts';
 import { runScenario } from '../scenario/run-scenario.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
-import { UsageError } from '../core/errors.ts';
-import { flagOf, readReplayField } from '../run/replay-request.ts';
+import { flagError, readReplayField } from '../run/replay-request.ts';
 import { ProgressFile } from '../store/progress-file.ts';
 import { printNote } from './output.ts';
 import { showReplayProgress } from './replay-progress.ts';
@@ -44,7 +43,7 @@ export async function runScenarioFile(path: string, flags: RunFlags): Promise<vo
   const spec = {
     ...loaded,
     ...(flags.baseline !== undefined && { baseline: flags.baseline }),
-    replay: { ...loaded.replay, ...(flags.drain !== undefined && { drainMs: readReplayField('drain', flags.drain, (field, problem) => new UsageError(`${flagOf(field)}: ${problem}`, { field })) }) },
+    replay: { ...loaded.replay, ...(flags.drain !== undefined && { drainMs: readReplayField('drain', flags.drain, flagError) }) },
   };
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();

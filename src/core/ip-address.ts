@@ -64,3 +64,10 @@ export function ipv4ToNumber(text: string): number {
 export function numberToIpv4(value: number): string {
   return `${(value >>> 24) & 255}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
 }
+
+/** `127.20.0.0/16` -> its base and prefix length; undefined for anything but an IPv4 block of /8 to /32. */
+export function parseIpv4Block(text: string): { base: string; bits: number } | undefined {
+  const [base = '', bitsText = '32'] = text.split('/');
+  const bits = Number(bitsText);
+  return isIpv4(base) && Number.isInteger(bits) && bits >= 8 && bits <= 32 ? { base, bits } : undefined;
+}

@@ -1,5 +1,5 @@
 import { UsageError } from '../core/errors.ts';
-import { ipv4ToNumber, isIpv4, numberToIpv4 } from '../core/ip-address.ts';
+import { ipv4ToNumber, numberToIpv4, parseIpv4Block } from '../core/ip-address.ts';
 
 /**
  * Hands out local addresses from a CIDR block (`127.20.0.0/16`), one per device, skipping .0 and .255 so no address
@@ -11,11 +11,9 @@ export class AddressPool {
   readonly cidr: string;
 
   constructor(cidr: string) {
-    const [base = '', bitsText = '32'] = cidr.split('/');
-    const bits = Number(bitsText);
-    if (!isIpv4(base) || !Number.isInteger(bits) || bits < 8 || bits > 32) {
-      throw new UsageError(`--devices "${cidr}" is not an IPv4 block such as 127.20.0.0/16`, { field: 'devices' });
-    }
+    const block = parseIpv4Block(cidr);
+    if (block === undefined) throw new UsageError(`--devices "${cidr}" is not an IPv4 block such as 127.20.0.0/16`, { field: 'devices' });
+    const { base, bits } = block;
     const size = 2 ** (32 - bits);
     const network = Math.floor(ipv4ToNumber(base) / size) * size;
     this.next = network;

@@ -1,4 +1,5 @@
-import { isIpv4 } from '../core/ip-address.ts';
+import { UsageError } from '../core/errors.ts';
+import { parseIpv4Block } from '../core/ip-address.ts';
 import { parseDurationMs, parseFraction, ValueError } from '../core/values.ts';
 import type { Pace } from '../replay/replay-plan.ts';
 
@@ -29,6 +30,9 @@ export const REPLAY_DEFAULTS = { speed: '1x', loop: '1', sample: '100%', seed: '
 export type RawReplay = Partial<Record<ReplayField, string | number | boolean | undefined>>;
 
 export const flagOf = (field: ReplayField): string => `--${field.replace('_', '-')}`;
+
+/** A field's fault as the command line reports it: the flag, then what is wrong with its value. */
+export const flagError = (field: ReplayField, problem: string): UsageError => new UsageError(`${flagOf(field)}: ${problem}`, { field });
 
 const MAX_WAIT_MS = 600_000;
 
@@ -133,8 +137,6 @@ function shareAboveZero(text: string): number {
 
 /** The devices' local addresses: an IPv4 block of /8 to /32. */
 function ipv4Block(text: string): string {
-  const [base = '', bits = '32'] = text.split('/');
-  const prefix = Number(bits);
-  if (!isIpv4(base) || !Number.isInteger(prefix) || prefix < 8 || prefix > 32) throw new ValueError(`"${text}" is not an IPv4 block such as 127.20.0.0/16`);
+  if (parseIpv4Block(text) === undefined) throw new ValueError(`"${text}" is not an IPv4 block such as 127.20.0.0/16`);
   return text;
 }
