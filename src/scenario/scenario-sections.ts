@@ -119,7 +119,7 @@ export function parseReplay(r: YamlReader, value: unknown): ScenarioSpec['replay
     if (typeof given !== 'string' && typeof given !== 'number') throw r.error(`replay.${field}`, 'must be a value, not a list or a mapping');
     raw[field] = given;
   }
-  return readReplayRequest(raw, (field, problem) => r.error(`replay.${field}`, `: ${problem}`));
+  return readReplayRequest(raw, (field, problem) => r.valueError(`replay.${field}`, problem));
 }
 
 /** `timeline:`: backends stopped and started, routes reloaded, at times into the replay. */

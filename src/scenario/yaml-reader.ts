@@ -13,11 +13,20 @@ export class YamlReader {
     private readonly lineOf: YamlSource['lineOf'] = () => undefined,
   ) {}
 
-  /** `problem` follows the key: "must be a mapping", or ": <what is wrong with the value>". */
+  /** A fault of the key itself, read after it: `replay must be a mapping`. */
   error(key: string, problem: string): ConfigError {
+    return this.fault(key, `${key} ${problem}`);
+  }
+
+  /** A fault of the key's value, as the value's parser says it: `replay.loop: "0" is not a whole number ...`. */
+  valueError(key: string, problem: string): ConfigError {
+    return this.fault(key, `${key}: ${problem}`);
+  }
+
+  private fault(key: string, message: string): ConfigError {
     const line = key === '' ? undefined : this.lineOf(keyPath(key));
     const where = line === undefined ? this.source : `${this.source}:${line}`;
-    return new ConfigError(`${where}: ${key}${problem.startsWith(':') ? '' : ' '}${problem}`, { file: this.source, field: key, ...(line !== undefined && { line }) });
+    return new ConfigError(`${where}: ${message}`, { file: this.source, field: key, ...(line !== undefined && { line }) });
   }
 
   mapping(value: unknown, key: string): Record<string, unknown> {
