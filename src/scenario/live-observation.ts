@@ -1,4 +1,4 @@
-import { legOf } from '../capture/record/topology.ts';
+import { packetOnLeg } from '../capture/record/topology.ts';
 import { writeObservation } from '../capture/record/record-targets.ts';
 import { startLiveCapture } from '../observe/live-capture.ts';
 import type { Observer } from '../observe/observer.ts';
@@ -28,12 +28,8 @@ export async function startLiveObservation(spec: ScenarioSpec, addresses: Addres
     iface: spec.captureIface,
     filter: `udp and (${hosts})`,
     onDatagram: (datagram) => {
-      const src = { ip: datagram.srcIp, port: datagram.srcPort };
-      const dst = { ip: datagram.dstIp, port: datagram.dstPort };
-      const assigned = legOf(topology, src, dst);
-      if (assigned === undefined || assigned.leg.includes('device')) return;
-      const wallNs = BigInt(datagram.tsSec) * 1_000_000_000n + BigInt(datagram.tsFracNs);
-      writeObservation(sink, protocol, observer, { monoNs: wallNs + monoMinusWallNs, wallNs, src, dst, payload: Buffer.from(datagram.payload), ...assigned });
+      const packet = packetOnLeg(topology, datagram, monoMinusWallNs);
+      if (packet !== undefined && !packet.leg.includes('device')) writeObservation(sink, protocol, observer, packet);
     },
   });
   return {

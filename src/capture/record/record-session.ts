@@ -5,7 +5,7 @@ import type { UdpDatagram } from '../udp-datagram.ts';
 import { startLiveCapture } from '../../observe/live-capture.ts';
 import { RecordQueue } from './record-queue.ts';
 import { reverseLeg, type RecordedPacket, type RecordTarget } from './record-targets.ts';
-import { legOf, type Topology } from './topology.ts';
+import { packetOnLeg, type Topology } from './topology.ts';
 import { UdpTap, type Endpoint } from '../../observe/udp-tap.ts';
 
 export interface TapSpec {
@@ -31,8 +31,6 @@ export interface RecordResult {
   /** Why the recording is partial (a capture file cut short), if it is. */
   partial?: string;
 }
-
-const NS_PER_SECOND = 1_000_000_000n;
 
 /**
  * Records live relay traffic until `stopped` resolves (Ctrl-C, duration) or `maxPackets` have passed, then commits
@@ -88,15 +86,9 @@ async function startSource(source: RecordSource, take: (packet: RecordedPacket) 
   if (source.kind === 'taps') return startTaps(source, take);
   const topology = source.topology;
   const onDatagram = (datagram: UdpDatagram): void => {
-    const src = { ip: datagram.srcIp, port: datagram.srcPort };
-    const dst = { ip: datagram.dstIp, port: datagram.dstPort };
-    const assigned = legOf(topology, src, dst);
-    if (assigned === undefined) {
-      unassigned();
-      return;
-    }
-    const wallNs = BigInt(datagram.tsSec) * NS_PER_SECOND + BigInt(datagram.tsFracNs);
-    take({ monoNs: wallNs, wallNs, src, dst, payload: Buffer.from(datagram.payload), ...assigned });
+    const packet = packetOnLeg(topology, datagram);
+    if (packet === undefined) unassigned();
+    else take(packet);
   };
   if (source.kind === 'file') return startFileRead(source.path, onDatagram);
   const live = await startLiveCapture({ iface: source.iface, filter: source.filter, onDatagram });

@@ -2,6 +2,8 @@ import { readYamlFile } from '../../core/yaml-file.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { isIpv4 } from '../../core/ip-address.ts';
 import type { Endpoint } from '../../observe/udp-tap.ts';
+import type { UdpDatagram } from '../udp-datagram.ts';
+import type { RecordedPacket } from './record-targets.ts';
 
 /**
  * Who is who on the wire, so each captured packet can be given its leg:
@@ -54,4 +56,17 @@ export function legOf(topology: Topology, src: Endpoint, dst: Endpoint): { leg: 
   if (dst.ip === topology.relayIp && isRelayPort(dst.port)) return { leg: 'device>relay', routePort: dst.port };
   if (src.ip === topology.relayIp && isRelayPort(src.port)) return { leg: 'relay>device', routePort: src.port };
   return undefined;
+}
+
+/**
+ * A captured datagram as a packet on its leg, or undefined when it is none of the relay's. Capture times are wall
+ * clock; `monoMinusWallNs` moves them onto a run's monotonic clock (0: they stay on the capture's).
+ */
+export function packetOnLeg(topology: Topology, datagram: UdpDatagram, monoMinusWallNs = 0n): RecordedPacket | undefined {
+  const src = { ip: datagram.srcIp, port: datagram.srcPort };
+  const dst = { ip: datagram.dstIp, port: datagram.dstPort };
+  const assigned = legOf(topology, src, dst);
+  if (assigned === undefined) return undefined;
+  const wallNs = BigInt(datagram.tsSec) * 1_000_000_000n + BigInt(datagram.tsFracNs);
+  return { monoNs: wallNs + monoMinusWallNs, wallNs, src, dst, payload: Buffer.from(datagram.payload), ...assigned };
 }
