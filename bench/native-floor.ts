@@ -69,7 +69,8 @@ export async function measureFloor(tools: NativeTools, sink: { ip: string; port:
   return { ...(JSON.parse(run.stdout) as SenderResult), atSink };
 }
 
-async function nodeSink(sink: { ip: string; port: number }): Promise<() => Promise<SinkResult>> {
+/** The Node sink, which only counts what it receives, behind the same interface as the C sink. */
+export async function nodeSink(sink: { ip: string; port: number }): Promise<() => Promise<SinkResult>> {
   const stop = await startSink(sink.ip, sink.port);
   return async () => ({ received: await stop() });
 }

@@ -6,9 +6,9 @@ import { generic } from '../src/protocols/generic.ts';
 import type { Pace } from '../src/replay/replay-plan.ts';
 import { replayCapture } from '../src/run/replay-run.ts';
 import { Store } from '../src/store/store.ts';
-import { commandExists, fmtRate, printRows, startSink, timeCommand } from './bench-util.ts';
+import { commandExists, fmtRate, printRows, timeCommand } from './bench-util.ts';
 import { generateBenchCapture } from './generate-capture.ts';
-import { buildNative, measureFloor, printFloor, startNativeSink, type SinkResult } from './native-floor.ts';
+import { buildNative, measureFloor, nodeSink, printFloor, startNativeSink, type SinkResult } from './native-floor.ts';
 
 const SINK_IP = '127.0.9.1';
 const SINK_PORT = 20500;
@@ -76,7 +76,7 @@ type Measured = { row: (string | number)[]; achieved: number; p99Us: number; max
 
 /** One replay into a sink: the Node sink (a count) unless another is given (the C sink: lateness at arrival too). */
 async function measure(store: Store, pace: Pace, packets: number, sink?: () => Promise<() => Promise<SinkResult>>): Promise<Measured> {
-  const stopSink = sink === undefined ? await nodeSink() : await sink();
+  const stopSink = sink === undefined ? await nodeSink({ ip: SINK_IP, port: SINK_PORT }) : await sink();
   const cpuBefore = process.cpuUsage();
   const started = process.hrtime.bigint();
   const abort = new AbortController();
@@ -104,9 +104,4 @@ async function measure(store: Store, pace: Pace, packets: number, sink?: () => P
     maxUs: lateness.maxUs,
     row: [fmtRate(achievedRatePps), `${((100 * received) / sent).toFixed(2)}%`, lateness.p50Us, lateness.p99Us, lateness.maxUs, `${((100 * (cpu.user + cpu.system)) / wallUs).toFixed(0)}%`],
   };
-}
-
-async function nodeSink(): Promise<() => Promise<SinkResult>> {
-  const stop = await startSink(SINK_IP, SINK_PORT);
-  return async () => ({ received: await stop() });
 }
