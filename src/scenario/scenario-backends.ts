@@ -1,5 +1,5 @@
 import { SimulatedBackend } from '../backends/simulated-backend.ts';
-import { reverseLeg, writeObservation } from '../capture/record/record-targets.ts';
+import { tappedOnLeg, writeObservation } from '../capture/record/record-targets.ts';
 import { UdpTap } from '../observe/udp-tap.ts';
 import { getProtocol } from '../protocols/index.ts';
 import type { RunSession } from '../run/run-session.ts';
@@ -37,7 +37,7 @@ export async function startBackends(session: RunSession, spec: ScenarioSpec, add
       const uplinkLeg = `relay>${backend.role}`;
       for (const port of ports) {
         const tap = new UdpTap({ ip, port }, { ip: backend.external.ip, port }, (packet) =>
-          writeObservation(sink, protocol, `tap:${backend.role}`, { ...packet, leg: packet.direction === 'uplink' ? uplinkLeg : reverseLeg(uplinkLeg), routePort: port }),
+          writeObservation(sink, protocol, `tap:${backend.role}`, tappedOnLeg(packet, uplinkLeg, port)),
         );
         await session.observe(tap).start();
         started.taps.push({ tap, role: backend.role });

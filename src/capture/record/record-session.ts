@@ -4,7 +4,7 @@ import { FrameDecoder } from '../frame-decoder.ts';
 import type { UdpDatagram } from '../udp-datagram.ts';
 import { startLiveCapture } from '../../observe/live-capture.ts';
 import { RecordQueue } from './record-queue.ts';
-import { reverseLeg, type RecordedPacket, type RecordTarget } from './record-targets.ts';
+import { tappedOnLeg, type RecordedPacket, type RecordTarget } from './record-targets.ts';
 import { packetOnLeg, type Topology } from './topology.ts';
 import { UdpTap, type Endpoint } from '../../observe/udp-tap.ts';
 
@@ -106,7 +106,7 @@ async function startTaps(source: Extract<RecordSource, { kind: 'taps' }>, take: 
   const taps = source.taps.map(
     (spec) =>
       new UdpTap({ ...spec.listen }, spec.target, (packet) =>
-        take({ ...packet, leg: packet.direction === 'uplink' ? source.leg : reverseLeg(source.leg), routePort: spec.listen.port }),
+        take(tappedOnLeg(packet, source.leg, spec.listen.port)),
       ),
   );
   for (const tap of taps) await tap.start();

@@ -7,7 +7,7 @@ import { CapturePacketWriter } from '../../store/capture-packet-writer.ts';
 import { ObservationWriter } from '../../store/observation-writer.ts';
 import { createRun, finishRun, listRuns } from '../../store/runs.ts';
 import type { Store } from '../../store/store.ts';
-import type { Endpoint } from '../../observe/udp-tap.ts';
+import type { Endpoint, TappedPacket } from '../../observe/udp-tap.ts';
 
 /**
  * A packet as a recorder hands it over: both clocks, both ends, the leg. `monoNs` times a run's observations: a tap
@@ -116,4 +116,9 @@ export function isReplyLeg(leg: string): boolean {
 export function reverseLeg(leg: string): string {
   const [from = '', to = ''] = leg.split('>');
   return `${to}>${from}`;
+}
+
+/** A packet through a tap as a packet on its leg: the tap's uplink leg, or its reverse for a reply. */
+export function tappedOnLeg(packet: TappedPacket, uplinkLeg: string, routePort: number): RecordedPacket {
+  return { ...packet, leg: packet.direction === 'uplink' ? uplinkLeg : reverseLeg(uplinkLeg), routePort };
 }
