@@ -41,10 +41,6 @@ export class DeviceFleet {
     this.pool = new AddressPool(cidr);
   }
 
-  get size(): number {
-    return this.devices.size;
-  }
-
   get awaitingAcks(): number {
     let total = 0;
     for (const device of this.devices.values()) total += Math.max(0, device.awaitingAcks);
