@@ -40,13 +40,11 @@ export interface CorrelateOptions {
  */
 export async function correlateRun(store: Store, runId: number, options: CorrelateOptions): Promise<MismatchSample[]> {
   const params = { run_id: runId, reference: options.reference };
-  for (const step of [S.uplink, S.receipts, S.backendAcks, S.ackKeying, S.deviceAcks]) await store.exec(step.sql, params);
-  await store.exec(S.packetParity.sql, { ...params, ack_window_ns: ACK_MATCH_WINDOW_NS, no_backend: NO_BACKEND, expected_backends: options.expectedBackends.join(',') });
+  const legParams = { ...params, ack_window_ns: ACK_MATCH_WINDOW_NS, no_backend: NO_BACKEND, expected_backends: options.expectedBackends.join(',') };
+  for (const step of [S.keys, S.uplink, S.receipts, S.backendAcks, S.ackKeying, S.deviceAcks, S.backendLegs, S.reordered, S.packetParity]) await store.exec(step.sql, legParams);
   const ignored = [...options.protocol.defaultIgnoredAckFields, ...options.ignoreAckFields];
-  await store.exec(S.ackMatch.sql, params);
   const backendPairs = compareAckPairs(await store.query(S.ackDifferences.sql, params), options.protocol, ignored, 'backend');
   await markResults(store, runId, backendPairs, S.markAckResults.sql);
-  await store.exec(S.deviceAckMatch.sql, params);
   const devicePairs = compareAckPairs(await store.query(S.deviceAckDifferences.sql, params), options.protocol, ignored, 'device');
   await markResults(store, runId, devicePairs, S.markDeviceAckResults.sql);
   return [...backendPairs.samples, ...devicePairs.samples];

@@ -165,7 +165,6 @@ CREATE TABLE IF NOT EXISTS packet_parity (
   ack_latency_ms    DOUBLE,                 -- backend's ACK minus device send
   backend_ack_latency_ms DOUBLE,            -- backend's ACK minus its receipt: the backend's own time
   ack_hash          BIGINT,
-  ack_payload       BLOB,
   ack_match         BOOLEAN,                -- same ACK as the reference backend's, after the ignore-mask
   mismatch_fields   VARCHAR,                -- e.g. 'appVersion'
   device_acked      BOOLEAN,                -- an ACK reached the device
@@ -174,10 +173,12 @@ CREATE TABLE IF NOT EXISTS packet_parity (
 
 -- The devices' view, on the reference backend's row of each request (added after the first stores were made).
 ALTER TABLE packet_parity ADD COLUMN IF NOT EXISTS device_ack_hash BIGINT;          -- the ACK the device got
-ALTER TABLE packet_parity ADD COLUMN IF NOT EXISTS device_ack_payload BLOB;
 ALTER TABLE packet_parity ADD COLUMN IF NOT EXISTS device_ack_match BOOLEAN;        -- it equals the reference backend's ACK, after the ignore-mask
 ALTER TABLE packet_parity ADD COLUMN IF NOT EXISTS device_mismatch_fields VARCHAR;
 ALTER TABLE packet_parity ADD COLUMN IF NOT EXISTS relay_added_ms DOUBLE;           -- round trip minus the reference backend's own ACK time
+-- ACK bytes stay in observations (looked up by hash for the pairs that differ): copying them here doubled the store.
+ALTER TABLE packet_parity DROP COLUMN IF EXISTS ack_payload;
+ALTER TABLE packet_parity DROP COLUMN IF EXISTS device_ack_payload;
 
 -- Metrics per route and backend (route_port NULL: all routes; backend NULL: device or run level), long format.
 CREATE TABLE IF NOT EXISTS route_metrics (

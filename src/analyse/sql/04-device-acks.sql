@@ -1,7 +1,20 @@
--- reads: observations
+-- reads: uplink, observations
 -- writes: device_acks
--- What reached the devices (leg relay>device), with the bytes, to compare with what the reference backend answered.
+-- What reached each device for each of its requests (leg relay>X to the device's own socket): the first ACK with the
+-- request's match key at or after the send, within the ACK window later (05c). One lookup per request, whatever
+-- the number of backends.
 CREATE OR REPLACE TEMP TABLE device_acks AS
-SELECT dst_ip, dst_port, coalesce(match_key, '') AS match_key, ts_ns, kind, payload_hash, payload
-FROM observations
-WHERE run_id = $run_id AND leg = 'relay>device';
+WITH got AS (
+  SELECT key_a(dst_ip, dst_port, coalesce(match_key, ''), 0, 0, 0) AS key_a,
+         key_b(dst_ip, dst_port, coalesce(match_key, ''), 0, 0, 0) AS key_b, ts_ns, payload_hash
+  FROM observations
+  WHERE run_id = $run_id AND leg = 'relay>device'
+),
+asked AS (
+  SELECT uplink_id, sent_ns,
+         key_a(local_ip, local_port, coalesce(match_key, ''), 0, 0, 0) AS key_a,
+         key_b(local_ip, local_port, coalesce(match_key, ''), 0, 0, 0) AS key_b
+  FROM uplink
+)
+SELECT u.uplink_id, d.ts_ns AS device_ack_ns, d.payload_hash AS device_ack_hash
+FROM asked u ASOF LEFT JOIN got d ON d.key_a = u.key_a AND d.key_b = u.key_b AND d.ts_ns >= u.sent_ns;

@@ -1,12 +1,11 @@
--- reads: packet_parity, receipts, uplink
+-- reads: packet_parity, receipts
 -- writes: -
 -- Delivery, latency and ACKs per route and backend. ACK latency is the backend's own time (its receipt to its
 -- answer, both seen at its side): what the relay and the harness add is judged apart, as relay_added_latency.
-WITH duplicates AS (
-  SELECT r.backend, r.route_port, sum(greatest(0, r.copies - coalesce(u.copies, 0))) AS duplicated
-  FROM (SELECT backend, route_port, payload_hash, count(*) AS copies FROM receipts GROUP BY ALL) r
-  LEFT JOIN (SELECT route_port, payload_hash, count(*) AS copies FROM uplink GROUP BY ALL) u USING (route_port, payload_hash)
-  GROUP BY ALL
+-- A receipt no uplink packet was matched to (05: k-th copy to k-th send) is a duplicate: what a backend received
+-- beyond what was sent, per route.
+WITH received AS (
+  SELECT backend, route_port, count(*) AS received FROM receipts GROUP BY ALL
 ),
 one_sided AS (
   SELECT p.backend, p.route_port,
@@ -22,7 +21,7 @@ SELECT
   count(*) AS sent,
   count(*) FILTER (WHERE delivered) AS delivered,
   count(*) FILTER (WHERE NOT delivered) AS lost,
-  any_value(d.duplicated) AS duplicated_route,
+  coalesce(any_value(d.received), 0) - count(*) FILTER (WHERE delivered) AS duplicated_route,
   count(*) FILTER (WHERE reordered) AS reordered,
   quantile_cont(forward_latency_ms, 0.5) AS forward_p50,
   quantile_cont(forward_latency_ms, 0.95) AS forward_p95,
@@ -39,7 +38,7 @@ SELECT
   count(*) FILTER (WHERE ack_match = false) AS ack_mismatched,
   any_value(o.one_sided_acks) AS one_sided_route
 FROM packet_parity p
-LEFT JOIN duplicates d ON d.backend = p.backend AND d.route_port = p.route_port
+LEFT JOIN received d ON d.backend = p.backend AND d.route_port = p.route_port
 LEFT JOIN one_sided o ON o.backend = p.backend AND o.route_port = p.route_port
 WHERE p.run_id = $run_id AND p.backend <> $no_backend
 GROUP BY p.route_port, p.backend
