@@ -4,67 +4,121 @@ import { join } from 'node:path';
 import { analyseRun } from '../src/analyse/analyse-run.ts';
 import { createRun, finishRun } from '../src/store/runs.ts';
 import { Store } from '../src/store/store.ts';
+import type { StepTiming } from '../src/analyse/step-clock.ts';
 import { fmtRate, printRows } from './bench-util.ts';
 
 const UPLINKS = Number(process.env.BENCH_ANALYSE_UPLINKS ?? 2_000_000);
 
+interface AnalysedSize {
+  uplinks: number;
+  observations: number;
+  generatedSeconds: number;
+  seconds: number;
+  /** One pass over the observations (a GROUP BY with a quantile): what reading the run costs at least. */
+  anchorSeconds: number;
+  steps: StepTiming[];
+  verdict: string;
+  findings: string[];
+}
+
 /**
- * `npm run bench -- analyse`: a run of 2,000,000 uplink packets through a mirroring relay, written straight into the
- * store in SQL (sends, and 5 observation legs each: relay>primary, relay>mirror, primary>relay, mirror>relay,
- * relay>device = 10,000,000 observations), then analysed. 1% of the mirror's copies are lost and a few of its ACKs
- * differ, so every path of the analysis does real work.
+ * `npm run bench -- analyse`: runs of 200,000 and 2,000,000 uplink packets through a mirroring relay
+ * (BENCH_ANALYSE_UPLINKS sets the larger), written straight into the store in SQL (sends, and 5 observation legs
+ * each: relay>primary, relay>mirror, primary>relay, mirror>relay, relay>device = 10,000,000 observations), then
+ * analysed. 1% of the mirror's copies are lost and a few of its ACKs differ, so every path of the analysis does real
+ * work. Prints each size's time against one pass over its observations, how the time grows with the run, and where
+ * the larger run's time went, step by step.
  */
 export async function benchAnalyse(): Promise<void> {
+  const sizes = [await analyseSize(Math.round(UPLINKS / 10)), await analyseSize(UPLINKS)];
+  printRows(
+    'analysis of a run (observations = 5 legs per uplink packet, 1% of the mirror\'s lost)',
+    ['uplinks', 'observations', 'generated s', 'analysis s', 'observations/s', 'one pass s', 'x one pass', 'verdict'],
+    sizes.map((s) => [
+      s.uplinks.toLocaleString('en-US'),
+      s.observations.toLocaleString('en-US'),
+      s.generatedSeconds.toFixed(1),
+      s.seconds.toFixed(2),
+      fmtRate(s.observations / s.seconds),
+      s.anchorSeconds.toFixed(2),
+      (s.seconds / s.anchorSeconds).toFixed(0),
+      s.verdict,
+    ]),
+  );
+  const [small, large] = sizes as [AnalysedSize, AnalysedSize];
+  process.stdout.write(`${(large.observations / small.observations).toFixed(1)}x the observations took ${(large.seconds / small.seconds).toFixed(1)}x the time; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB\n`);
+  printRows(
+    `where the time of the ${large.observations.toLocaleString('en-US')}-observation analysis went`,
+    ['step', 'seconds', 'share'],
+    large.steps.map((step) => [step.step, step.seconds.toFixed(2), `${((100 * step.seconds) / large.seconds).toFixed(1)}%`]),
+  );
+  process.stdout.write(`findings: ${large.findings.join(' | ')}\n`);
+}
+
+async function analyseSize(uplinks: number): Promise<AnalysedSize> {
   const dir = mkdtempSync(join(tmpdir(), 'parity-bench-analyse-'));
   const store = await Store.open(join(dir, 'analyse.duckdb'));
   try {
     const runId = await createRun(store, { name: 'bench', kind: 'replay', protocol: 'generic', startedNs: 1_000_000_000n });
     const generated = process.hrtime.bigint();
-    await store.exec(
-      `INSERT INTO sends SELECT $run_id, i, i, 0, '10.20.' || (i % 1000 // 250) || '.' || (i % 250) || ':40000',
-         '127.20.' || (i % 1000 // 250) || '.' || (i % 250 + 1), 40000, 20500, 20500,
-         1000000000 + i * 100000, 1000000000 + i * 100000 + 20000, hash(i) // 2048, 60, 'opaque', true, NULL, NULL, NULL
-       FROM range($n) t(i)`,
-      { run_id: runId, n: UPLINKS },
-    );
-    await store.exec(
-      `INSERT INTO observations BY NAME
-       SELECT $run_id AS run_id, leg, ts_ns, src_ip, src_port, dst_ip, dst_port, 20500 AS route_port, payload_bytes, payload_hash,
-              'opaque' AS kind, NULL AS match_key, observer, payload, reply_to_hash
-       FROM (
-         SELECT 'relay>' || b AS leg, s.actual_ns + 300000 AS ts_ns, '127.0.0.1' AS src_ip, 50000 + s.send_no % 500 AS src_port,
-                CASE b WHEN 'primary' THEN '127.0.0.2' ELSE '127.0.0.3' END AS dst_ip, 20500 AS dst_port, 60 AS payload_bytes,
-                s.payload_hash, 'backend:' || b AS observer, NULL::BLOB AS payload, NULL::BIGINT AS reply_to_hash
-         FROM sends s, (VALUES ('primary'), ('mirror')) v(b)
-         WHERE s.run_id = $run_id AND NOT (b = 'mirror' AND s.send_no % 100 = 7)
-         UNION ALL
-         SELECT b || '>relay', s.actual_ns + 2000000, CASE b WHEN 'primary' THEN '127.0.0.2' ELSE '127.0.0.3' END, 20500,
-                '127.0.0.1', 50000 + s.send_no % 500, 19,
-                hash(s.send_no * 7 + (b = 'mirror' AND s.send_no % 5000 = 11)::INT) // 2048, 'backend:' || b,
-                ('ACK' || (s.send_no % 1000) || CASE WHEN b = 'mirror' AND s.send_no % 5000 = 11 THEN 'x' ELSE '' END)::BLOB,
-                s.payload_hash
-         FROM sends s, (VALUES ('primary'), ('mirror')) v(b)
-         WHERE s.run_id = $run_id AND NOT (b = 'mirror' AND s.send_no % 100 = 7)
-         UNION ALL
-         SELECT 'relay>device', s.actual_ns + 2500000, '127.0.0.1', 20500, s.local_ip, s.local_port, 19,
-                hash(s.send_no * 7) // 2048, 'replayer', ('ACK' || (s.send_no % 1000))::BLOB, NULL
-         FROM sends s WHERE s.run_id = $run_id
-       )`,
-      { run_id: runId },
-    );
-    await finishRun(store, runId, 'completed', 2_000_000_000n + BigInt(UPLINKS) * 100_000n);
-    const [counts] = await store.query('SELECT (SELECT count(*) FROM observations) AS observations, (SELECT count(*) FROM sends) AS sends');
-    const observations = Number(counts?.observations ?? 0);
-    const generatedSec = Number(process.hrtime.bigint() - generated) / 1e9;
+    await generateRun(store, runId, uplinks);
+    await finishRun(store, runId, 'completed', 2_000_000_000n + BigInt(uplinks) * 100_000n);
+    const [counts] = await store.query('SELECT count(*) AS observations FROM observations');
+    const generatedSeconds = Number(process.hrtime.bigint() - generated) / 1e9;
+    const anchorStarted = process.hrtime.bigint();
+    await store.query('SELECT leg, count(*), quantile_cont(ts_ns, 0.99), count(DISTINCT payload_hash) FROM observations GROUP BY leg');
+    const anchorSeconds = Number(process.hrtime.bigint() - anchorStarted) / 1e9;
     const started = process.hrtime.bigint();
     const analysis = await analyseRun(store, 'bench');
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    printRows(`analysis of a run of ${UPLINKS.toLocaleString('en-US')} uplink packets (generated in ${generatedSec.toFixed(1)} s)`, ['observations', 'sends', 'seconds', 'observations/s', 'verdict'], [
-      [observations.toLocaleString('en-US'), Number(counts?.sends ?? 0).toLocaleString('en-US'), seconds.toFixed(2), fmtRate(observations / seconds), analysis.verdict],
-    ]);
-    process.stdout.write(`findings: ${analysis.findings.map((f) => f.message).join(' | ')}\n`);
+    return {
+      uplinks,
+      observations: Number(counts?.observations ?? 0),
+      generatedSeconds,
+      seconds,
+      anchorSeconds,
+      steps: analysis.steps,
+      verdict: analysis.verdict,
+      findings: analysis.findings.map((f) => f.message),
+    };
   } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Writes a run's sends and observations: `uplinks` packets from 1,000 devices, mirrored to two backends. */
+async function generateRun(store: Store, runId: number, uplinks: number): Promise<void> {
+  await store.exec(
+    `INSERT INTO sends SELECT $run_id, i, i, 0, '10.20.' || (i % 1000 // 250) || '.' || (i % 250) || ':40000',
+       '127.20.' || (i % 1000 // 250) || '.' || (i % 250 + 1), 40000, 20500, 20500,
+       1000000000 + i * 100000, 1000000000 + i * 100000 + 20000, hash(i) // 2048, 60, 'opaque', true, NULL, NULL, NULL
+     FROM range($n) t(i)`,
+    { run_id: runId, n: uplinks },
+  );
+  await store.exec(
+    `INSERT INTO observations BY NAME
+     SELECT $run_id AS run_id, leg, ts_ns, src_ip, src_port, dst_ip, dst_port, 20500 AS route_port, payload_bytes, payload_hash,
+            'opaque' AS kind, NULL AS match_key, observer, payload, reply_to_hash
+     FROM (
+       SELECT 'relay>' || b AS leg, s.actual_ns + 300000 AS ts_ns, '127.0.0.1' AS src_ip, 50000 + s.send_no % 500 AS src_port,
+              CASE b WHEN 'primary' THEN '127.0.0.2' ELSE '127.0.0.3' END AS dst_ip, 20500 AS dst_port, 60 AS payload_bytes,
+              s.payload_hash, 'backend:' || b AS observer, NULL::BLOB AS payload, NULL::BIGINT AS reply_to_hash
+       FROM sends s, (VALUES ('primary'), ('mirror')) v(b)
+       WHERE s.run_id = $run_id AND NOT (b = 'mirror' AND s.send_no % 100 = 7)
+       UNION ALL
+       SELECT b || '>relay', s.actual_ns + 2000000, CASE b WHEN 'primary' THEN '127.0.0.2' ELSE '127.0.0.3' END, 20500,
+              '127.0.0.1', 50000 + s.send_no % 500, 19,
+              hash(s.send_no * 7 + (b = 'mirror' AND s.send_no % 5000 = 11)::INT) // 2048, 'backend:' || b,
+              ('ACK' || (s.send_no % 1000) || CASE WHEN b = 'mirror' AND s.send_no % 5000 = 11 THEN 'x' ELSE '' END)::BLOB,
+              s.payload_hash
+       FROM sends s, (VALUES ('primary'), ('mirror')) v(b)
+       WHERE s.run_id = $run_id AND NOT (b = 'mirror' AND s.send_no % 100 = 7)
+       UNION ALL
+       SELECT 'relay>device', s.actual_ns + 2500000, '127.0.0.1', 20500, s.local_ip, s.local_port, 19,
+              hash(s.send_no * 7) // 2048, 'replayer', ('ACK' || (s.send_no % 1000))::BLOB, NULL
+       FROM sends s WHERE s.run_id = $run_id
+     )`,
+    { run_id: runId },
+  );
 }

@@ -11,6 +11,7 @@ import { backendsOf, correlateRun } from './correlate-run.ts';
 import { coverageFindings, runStateFindings } from './fail-closed.ts';
 import { applyThresholds, replayFidelityFindings, selfReportFindings, thresholdFindings } from './judge.ts';
 import { relaySelfReport } from './relay-self-report.ts';
+import { StepClock, type AnalysisProgress } from './step-clock.ts';
 import { defaultThresholds, reviveThresholds, type ThresholdConfig } from './thresholds.ts';
 
 export interface AnalyseOptions {
@@ -20,6 +21,8 @@ export interface AnalyseOptions {
   baseline?: string;
   /** Analyse a run that did not complete, and say so, instead of calling it INCOMPLETE. */
   partial?: boolean;
+  /** Told as each step starts and ends. */
+  progress?: AnalysisProgress;
 }
 
 
@@ -34,13 +37,14 @@ export async function analyseRun(store: Store, runName: string, options: Analyse
   const thresholds = options.thresholds ?? reviveThresholds(run.thresholds) ?? defaultThresholds();
   const { topology, stats } = run;
   const expected = observedBackends(topology);
-  const { backends, reference } = await backendsOf(store, run.runId, expected);
-  await clearDerivedRows(store, run.runId);
-  const mismatchSamples = await correlateRun(store, run.runId, { protocol, reference, expectedBackends: expected, ignoreAckFields: thresholds.ignoreAckFields });
+  const clock = new StepClock(options.progress);
+  const { backends, reference } = await clock.time('00-backends', () => backendsOf(store, run.runId, expected));
+  await clock.time('clear earlier results', () => clearDerivedRows(store, run.runId));
+  const mismatchSamples = await correlateRun(store, run.runId, { protocol, reference, expectedBackends: expected, ignoreAckFields: thresholds.ignoreAckFields }, clock);
   const startNs = run.startedNs ?? (await firstSendNs(store, run.runId));
-  const metrics = await computeMetrics(store, run.runId, reference, startNs);
+  const metrics = await computeMetrics(store, run.runId, reference, startNs, clock);
   metrics.push(...replayMetrics(stats));
-  const selfReport = await relaySelfReport(store, run.runId, metrics, new Map(topology.backends.map((b) => [b.role, b.ip])));
+  const selfReport = await clock.time('12-relay-queue', () => relaySelfReport(store, run.runId, metrics, new Map(topology.backends.map((b) => [b.role, b.ip]))));
   if (selfReport?.maxQueue !== null && selfReport?.maxQueue !== undefined) {
     metrics.push({ metric: 'relay_queue', route: null, backend: null, value: selfReport.maxQueue, unit: 'count', status: null });
   }
@@ -70,8 +74,9 @@ export async function analyseRun(store: Store, runName: string, options: Analyse
     relaySelfReport: selfReport,
     baseline: options.baseline ?? null,
     partial: options.partial === true && run.status !== 'completed',
+    steps: clock.timings,
   };
-  await storeAnalysis(store, analysis);
+  await clock.time('store the verdict', () => storeAnalysis(store, analysis));
   return analysis;
 }
 

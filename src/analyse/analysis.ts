@@ -1,3 +1,4 @@
+import type { StepTiming } from './step-clock.ts';
 import { formatDurationMs } from '../core/format.ts';
 import type { RunRecord } from '../store/runs.ts';
 import { isMetricName, METRIC_LABELS, type FindingSubject, type MetricName } from './metric-names.ts';
@@ -80,6 +81,8 @@ export interface Analysis {
   baseline: string | null;
   /** A run that did not complete, analysed on request (--partial): reports say so first. */
   partial: boolean;
+  /** How long each step of this analysis took, in order. */
+  steps: StepTiming[];
 }
 
 /**

@@ -1,8 +1,9 @@
 import { num, numOrNull, str, type Row, type Store } from '../store/store.ts';
 import { NO_BACKEND } from './correlate-run.ts';
 import type { Metric, MetricUnit } from './analysis.ts';
-import { ANALYSIS_STEPS } from './analysis-steps.ts';
+import { ANALYSIS_STEPS, type AnalysisStep } from './analysis-steps.ts';
 import type { MetricName } from './metric-names.ts';
+import { StepClock, stepName } from './step-clock.ts';
 
 const S = ANALYSIS_STEPS;
 
@@ -18,10 +19,12 @@ const ratio = (part: number, whole: number): number | null => (whole > 0 ? part 
  * Computes every metric of a correlated run (see correlateRun): delivery, latency and ACKs per route and backend and
  * per backend overall; drift and ACK parity of each backend against the reference; what the devices saw.
  */
-export async function computeMetrics(store: Store, runId: number, reference: string, startNs: bigint): Promise<Metric[]> {
+export async function computeMetrics(store: Store, runId: number, reference: string, startNs: bigint, clock = new StepClock()): Promise<Metric[]> {
+  const params = { run_id: runId, reference, no_backend: NO_BACKEND, start_ns: startNs };
+  const query = (step: AnalysisStep): Promise<Row[]> => clock.time(stepName(step.file), () => store.query(step.sql, params));
   const metrics: Metric[] = [];
-  const perRoute = await store.query(S.backendMetrics.sql, { run_id: runId, reference, no_backend: NO_BACKEND });
-  const overall = new Map((await store.query(S.backendOverall.sql, { run_id: runId, no_backend: NO_BACKEND })).map((row) => [str(row.backend), row]));
+  const perRoute = await query(S.backendMetrics);
+  const overall = new Map((await query(S.backendOverall)).map((row) => [str(row.backend), row]));
   const delivered = new Map<string, number>();
   const totals = new Map<string, Row>();
   for (const row of perRoute) {
@@ -36,7 +39,7 @@ export async function computeMetrics(store: Store, runId: number, reference: str
   for (const row of perRoute) addBackendMetrics(pusher(metrics, num(row.route_port), str(row.backend)), row, row);
   for (const [backend, total] of totals) addBackendMetrics(pusher(metrics, null, backend), total, overall.get(backend) ?? {});
   addDriftMetrics(metrics, perRoute, totals, delivered, reference);
-  for (const row of await store.query(S.deviceMetrics.sql, { run_id: runId, reference })) {
+  for (const row of await query(S.deviceMetrics)) {
     const push = pusher(metrics, numOrNull(row.route_port), null);
     push('sent', num(row.sent), 'count');
     push('device_ack_expected', num(row.ack_expected), 'count');
@@ -53,8 +56,8 @@ export async function computeMetrics(store: Store, runId: number, reference: str
     push('relay_added_latency_p95_ms', numOrNull(row.relay_added_p95), 'ms');
     push('relay_added_latency_p99_ms', numOrNull(row.relay_added_p99), 'ms');
   }
-  await store.exec(S.driftWindows.sql, { run_id: runId, start_ns: startNs });
-  metrics.push(...(await worstWindowDrift(store, runId, reference)));
+  await clock.time(stepName(S.driftWindows.file), () => store.exec(S.driftWindows.sql, params));
+  metrics.push(...worstWindowDrift(await query(S.worstWindowDrift)));
   return metrics;
 }
 
@@ -105,7 +108,6 @@ function addDriftMetrics(metrics: Metric[], perRoute: Row[], totals: Map<string,
 }
 
 /** The worst 10 s window of drift per backend: a gap (a backend down for a while) shows here when overall hides it. */
-async function worstWindowDrift(store: Store, runId: number, reference: string): Promise<Metric[]> {
-  const rows = await store.query(S.worstWindowDrift.sql, { run_id: runId, reference });
+function worstWindowDrift(rows: readonly Row[]): Metric[] {
   return rows.map((row) => ({ metric: 'drift_max_window', route: null, backend: str(row.backend), value: numOrNull(row.worst), unit: 'ratio', status: null }));
 }

@@ -2,7 +2,8 @@ import type { DeviceProtocol } from '../protocols/protocol.ts';
 import { compareAcks, toHex } from '../protocols/protocol.ts';
 import { num, str, type Row, type Store } from '../store/store.ts';
 import type { MismatchSample } from './analysis.ts';
-import { ANALYSIS_STEPS } from './analysis-steps.ts';
+import { ANALYSIS_STEPS, type AnalysisStep } from './analysis-steps.ts';
+import { StepClock, stepName } from './step-clock.ts';
 
 const S = ANALYSIS_STEPS;
 
@@ -38,16 +39,19 @@ export interface CorrelateOptions {
  * reference backend sent. Identical bytes match in SQL; the rest are decoded and compared after the ignore-mask.
  * Returns the first mismatching pairs of each kind, for reports.
  */
-export async function correlateRun(store: Store, runId: number, options: CorrelateOptions): Promise<MismatchSample[]> {
-  const params = { run_id: runId, reference: options.reference };
-  const legParams = { ...params, ack_window_ns: ACK_MATCH_WINDOW_NS, no_backend: NO_BACKEND, expected_backends: options.expectedBackends.join(',') };
-  for (const step of [S.keys, S.uplink, S.receipts, S.backendAcks, S.ackKeying, S.deviceAcks, S.backendLegs, S.reordered, S.packetParity]) await store.exec(step.sql, legParams);
+export async function correlateRun(store: Store, runId: number, options: CorrelateOptions, clock = new StepClock()): Promise<MismatchSample[]> {
+  const params = { run_id: runId, reference: options.reference, ack_window_ns: ACK_MATCH_WINDOW_NS, no_backend: NO_BACKEND, expected_backends: options.expectedBackends.join(',') };
+  for (const step of [S.keys, S.uplink, S.receipts, S.backendAcks, S.ackKeying, S.deviceAcks, S.backendLegs, S.reordered, S.packetParity]) {
+    await clock.time(stepName(step.file), () => store.exec(step.sql, params));
+  }
   const ignored = [...options.protocol.defaultIgnoredAckFields, ...options.ignoreAckFields];
-  const backendPairs = compareAckPairs(await store.query(S.ackDifferences.sql, params), options.protocol, ignored, 'backend');
-  await markResults(store, runId, backendPairs, S.markAckResults.sql);
-  const devicePairs = compareAckPairs(await store.query(S.deviceAckDifferences.sql, params), options.protocol, ignored, 'device');
-  await markResults(store, runId, devicePairs, S.markDeviceAckResults.sql);
-  return [...backendPairs.samples, ...devicePairs.samples];
+  const compare = async (view: MismatchSample['view'], differences: AnalysisStep, mark: AnalysisStep): Promise<MismatchSample[]> => {
+    const rows = await clock.time(stepName(differences.file), () => store.query(differences.sql, params));
+    const pairs = await clock.time(`compare ${view} ACKs field by field`, async () => compareAckPairs(rows, options.protocol, ignored, view));
+    await clock.time(stepName(mark.file), () => markResults(store, runId, pairs, mark.sql));
+    return pairs.samples;
+  };
+  return [...(await compare('backend', S.ackDifferences, S.markAckResults)), ...(await compare('device', S.deviceAckDifferences, S.markDeviceAckResults))];
 }
 
 interface ComparedPairs {

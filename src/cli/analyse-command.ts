@@ -6,6 +6,8 @@ import { loadThresholds } from '../analyse/thresholds.ts';
 import { renderTerminalReport } from '../report/terminal-report.ts';
 import { toReportJson } from '../report/report-json.ts';
 import { DEFAULT_STORE_PATH, withStore, type Store } from '../store/store.ts';
+import type { AnalysisProgress } from '../analyse/step-clock.ts';
+import { createProgress } from '../core/progress.ts';
 import { printJson, printNote } from './output.ts';
 
 export interface AnalyseFlags {
@@ -37,11 +39,32 @@ export async function analyseWithFlags(store: Store, runName: string, flags: Ana
       printNote(`${merged.file}${roles}: ${merged.observations.toLocaleString('en-US')} observations merged${merged.observations === 0 ? ': nothing was observed there, a dead leg' : ''}`);
     }
   }
-  return analyseRun(store, runName, {
-    ...(flags.thresholds !== undefined && { thresholds: await loadThresholds(flags.thresholds) }),
-    ...(flags.baseline !== undefined && { baseline: flags.baseline }),
-    ...(flags.partial === true && { partial: true }),
-  });
+  const line = progressLine(runName);
+  try {
+    return await analyseRun(store, runName, {
+      ...(flags.thresholds !== undefined && { thresholds: await loadThresholds(flags.thresholds) }),
+      ...(flags.baseline !== undefined && { baseline: flags.baseline }),
+      ...(flags.partial === true && { partial: true }),
+      progress: line.progress,
+    });
+  } finally {
+    line.done();
+  }
+}
+
+/** On a terminal, the step an analysis is at and how many it has done; nothing when piped or in CI. */
+function progressLine(runName: string): { progress: AnalysisProgress; done: () => void } {
+  const line = createProgress(`analysing ${runName}:`);
+  let finished = 0;
+  return {
+    progress: {
+      stepStarted: (step) => line.update(finished, 0, `step ${finished + 1}, ${step}`),
+      stepFinished: () => {
+        finished += 1;
+      },
+    },
+    done: () => line.done(),
+  };
 }
 
 export function registerAnalyseCommand(program: Command): void {
