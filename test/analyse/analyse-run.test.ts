@@ -23,6 +23,13 @@ describe('analysis of runs with injected differences', () => {
         // The packet_parity table is there for anyone to query: one row per uplink packet and backend.
         const [row] = await store.query("SELECT count(*) n, count(DISTINCT uplink_id) uplinks FROM packet_parity JOIN runs USING (run_id) WHERE name = 'same-1'");
         expect(row?.n).toBe((row?.uplinks as bigint) * 2n);
+        // Where the analysis's time went, step by step, in the order the steps ran (the bench prints it).
+        const steps = analysis.steps.map((s) => s.step);
+        expect(steps.indexOf('01-uplink')).toBeLessThan(steps.indexOf('05-backend-legs'));
+        expect(steps.indexOf('05-backend-legs')).toBeLessThan(steps.indexOf('05c-packet-parity'));
+        expect(steps.indexOf('05c-packet-parity')).toBeLessThan(steps.indexOf('08-backend-metrics'));
+        expect(steps).toContain('compare backend ACKs field by field');
+        expect(analysis.steps.every((s) => Number.isFinite(s.seconds) && s.seconds >= 0)).toBe(true);
       });
     });
   });
