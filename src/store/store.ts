@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { mkdirSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDBValue, type JS } from '@duckdb/node-api';
@@ -35,10 +36,11 @@ export class Store {
   ) {}
 
   static async open(path: string = DEFAULT_STORE_PATH): Promise<Store> {
+    const settings = engineSettings(path);
     let instance: DuckDBInstance;
     try {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-      instance = await DuckDBInstance.create(path);
+      instance = await DuckDBInstance.create(path, settings);
     } catch (cause) {
       if (isStoreLocked(cause)) throw storeLockedError(path, firstLine(cause), cause);
       throw new StoreError(`${path}: cannot open the store: ${firstLine(cause)}`, { file: path }, { cause });
@@ -133,6 +135,21 @@ export class Store {
     this.instance.closeSync();
     debug('store closed %s', this.path);
   }
+}
+
+/**
+ * How much memory DuckDB may take before it spills to disk, and where it spills. Set deliberately rather than left
+ * at DuckDB's default (80% of the machine): the harness shares the machine with the relay, the backends and the
+ * replayer, and an analysis of a day of traffic must spill, not be killed. `PARITY_MEMORY_LIMIT` (a DuckDB size such
+ * as `8GB`) overrides half the machine's memory.
+ */
+export function engineSettings(path: string): Record<string, string> {
+  const asked = process.env.PARITY_MEMORY_LIMIT;
+  const memoryLimit = asked !== undefined && asked !== '' ? asked : `${Math.max(1, Math.floor(totalmem() / 2 ** 30 / 2))}GB`;
+  if (!/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(memoryLimit)) {
+    throw new StoreError(`PARITY_MEMORY_LIMIT: "${memoryLimit}" is not a size such as 512MB or 8GB`, { file: path });
+  }
+  return path === ':memory:' ? { memory_limit: memoryLimit } : { memory_limit: memoryLimit, temp_directory: `${path}.spill` };
 }
 
 /** Opens the store, runs `fn`, and closes the store whatever happens. */
