@@ -9,6 +9,7 @@ import { DEFAULT_STORE_PATH, withStore, type Store } from '../store/store.ts';
 import type { AnalysisProgress } from '../analyse/step-clock.ts';
 import { createProgress } from '../core/progress.ts';
 import { printJson, printNote } from './output.ts';
+import { assembleRunFromParquet } from '../store/assemble-run.ts';
 
 export interface AnalyseFlags {
   db: string;
@@ -16,6 +17,7 @@ export interface AnalyseFlags {
   baseline?: string;
   strict?: boolean;
   observations?: string;
+  fromParquet?: string;
   partial?: boolean;
   json?: boolean;
 }
@@ -28,11 +30,16 @@ export function addAnalyseOptions(command: Command): Command {
     .option('--baseline <run|report.json>', 'compare with an earlier run or report; regressions become findings')
     .option('--strict', 'exit 1 on GO WITH WARNINGS too')
     .option('--partial', 'analyse a run that did not complete (interrupted, failed, abandoned) instead of calling it INCOMPLETE; the report says so first')
-    .option('--observations <files>', 'merge observations recorded by other processes in their own stores (comma-separated)');
+    .option('--observations <files>', 'merge observations recorded by other processes in their own stores (comma-separated)')
+    .option('--from-parquet <dir>', 'first assemble the run from the Parquet exports of several hosts (parity export RUN --parquet DIR/HOST on each) into --db');
 }
 
 /** Merges, analyses and returns the analysis of a run, with the store still open for the caller. */
 export async function analyseWithFlags(store: Store, runName: string, flags: AnalyseFlags): Promise<Analysis> {
+  if (flags.fromParquet !== undefined) {
+    const assembled = await assembleRunFromParquet(store, runName, flags.fromParquet);
+    for (const part of assembled.parts) printNote(`${part.dir}: ${part.sends.toLocaleString('en-US')} sends, ${part.observations.toLocaleString('en-US')} observations`);
+  }
   if (flags.observations !== undefined) {
     for (const merged of await mergeObservations(store, runName, flags.observations.split(',').filter(Boolean))) {
       const roles = merged.declared.length > 0 ? ` (${merged.declared.join(', ')})` : '';
@@ -80,7 +87,8 @@ export function registerAnalyseCommand(program: Command): void {
       'after',
       '\nExit status: 0 GO or GO WITH WARNINGS (1 with --strict), 1 NO-GO or INCOMPLETE (a run that did not complete), 2 bad usage or input.\n\n' +
         'Examples:\n  parity analyse nightly-1\n  parity analyse nightly-2 --thresholds thresholds.yaml --baseline nightly-1 --strict\n' +
-        '  parity analyse e2e --observations primary.duckdb,mirror.duckdb\n',
+        '  parity analyse e2e --observations primary.duckdb,mirror.duckdb\n' +
+        '  parity analyse nightly-3 --from-parquet exports/nightly-3 --db assembled.duckdb   # one export per host in exports/nightly-3/<host>/\n',
     )
     .action(async (runName: string, flags: AnalyseFlags) => {
       const analysis = await withStore(flags.db, (store) => analyseWithFlags(store, runName, flags));

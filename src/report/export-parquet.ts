@@ -3,8 +3,8 @@ import { join, resolve } from 'node:path';
 import { getRun } from '../store/runs.ts';
 import type { Store } from '../store/store.ts';
 
-/** Tables a run's export holds: its raw legs and its analysis. */
-export const EXPORTED_TABLES = ['sends', 'observations', 'packet_parity', 'route_metrics', 'drift_windows', 'verdicts', 'relay_samples'] as const;
+/** Tables a run's export holds: the run itself, its raw legs and its analysis (store/assemble-run.ts reads the first three back). */
+export const EXPORTED_TABLES = ['runs', 'sends', 'observations', 'packet_parity', 'route_metrics', 'drift_windows', 'verdicts', 'relay_samples'] as const;
 
 /** Writes a run's rows of each table to `<dir>/<table>.parquet` (zstd), for other engines. */
 export async function exportRunParquet(store: Store, runName: string, dir: string): Promise<string[]> {

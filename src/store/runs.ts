@@ -1,5 +1,6 @@
 import { StoreLookupError } from '../core/errors.ts';
 import { checkName } from '../core/names.ts';
+import { wallClockOffsetNs } from '../core/clock.ts';
 import type { JsonValue } from '../core/json.ts';
 import { ownerAlive, ownerOf, thisProcess } from './owner.ts';
 import { readPlan, readRecordingStats, readReplayStats, readTopology, type RecordingStats, type RunTopology, type StoredPlan, type StoredReplayStats, type WrittenRunStats } from './run-metadata.ts';
@@ -75,6 +76,7 @@ export async function createRun(store: Store, run: NewRun): Promise<number> {
       started_ns: run.startedNs ?? null,
       owner_pid: owner.pid,
       owner_host: owner.host,
+      wall_offset_ns: wallClockOffsetNs(),
     },
   );
   return num(rows[0]?.run_id);
@@ -125,7 +127,7 @@ export async function listRuns(store: Store, name?: string): Promise<RunRecord[]
     LIST_RUNS_SQL,
     { name: name ?? null },
   );
-  return rows.map(toRun);
+  return rows.map(runFromRow);
 }
 
 /** The named run, or a lookup error that lists what the store holds. */
@@ -157,7 +159,8 @@ function statusOf(stored: RunStatus, owner: RunRecord['owner']): RunStatus {
   return ownerAlive(owner) ? 'running' : 'abandoned';
 }
 
-function toRun(row: Row): RunRecord {
+/** A run as `list-runs.sql` (or an exported runs.parquet read the same way) gives its row. */
+export function runFromRow(row: Row): RunRecord {
   const owner = ownerOf(row);
   const stats = parseJson(row.stats);
   return {

@@ -90,6 +90,9 @@ CREATE TABLE IF NOT EXISTS runs (
 -- Who owns a running run: a run still 'running' whose owner is gone from this host was abandoned (killed).
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS owner_pid INTEGER;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS owner_host VARCHAR;
+-- The host's wall clock minus its monotonic clock when the run was created: puts the ns times of runs recorded on
+-- several hosts on one time axis when they are assembled into one (store/assemble-run.ts).
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS wall_offset_ns BIGINT;
 
 -- The replayer's record of every packet it fired: the device>relay leg of a replay.
 CREATE TABLE IF NOT EXISTS sends (
