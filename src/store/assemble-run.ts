@@ -25,7 +25,8 @@ export async function assembleRunFromParquet(store: Store, runName: string, dir:
   const offsetOf = clockOffsets(parts, dir);
   const existing = await store.query('SELECT 1 FROM runs WHERE name = $name', { name: runName });
   if (existing.length > 0) throw new ConfigError(`${store.path}: already holds a run "${runName}"; assemble ${dir} into another store (--db)`, { file: store.path, field: 'from-parquet' });
-  const [first] = parts as [RunPart, ...RunPart[]];
+  // The run is described by a part that sent (a replay host's), not by a backend's observation store.
+  const first = parts.find((p) => p.run.kind !== 'record') ?? (parts[0] as RunPart);
   const merged = mergeRunParts(parts, offsetOf);
   const runId = await createRun(store, {
     name: runName,

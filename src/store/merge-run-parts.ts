@@ -32,7 +32,8 @@ export function mergeRunParts(parts: readonly RunPart[], offsetOf: (part: RunPar
     startedNs: starts.length === 0 ? null : starts.reduce((a, b) => (b < a ? b : a)),
     endedNs: ends.length === 0 || ends.length < parts.length ? null : ends.reduce((a, b) => (b > a ? b : a)),
     topology: mergeTopologies(parts.map((p) => p.run.topology)),
-    stats: mergeStats(parts.map((p) => p.run.stats)),
+    // A recording's stats (a backend's observation store) count what it recorded, not what was sent.
+    stats: mergeStats(parts.filter((p) => p.run.kind !== 'record').map((p) => p.run.stats)),
   };
 }
 
@@ -51,7 +52,7 @@ function mergeTopologies(topologies: readonly RunTopology[]): RunTopology {
 /**
  * Counts add up; rates add up (the hosts sent side by side); lateness takes the worst part's figure for each
  * percentile, a bound the whole cannot exceed (no more than 1% of any part is later than its p99, so no more than 1%
- * of the whole is later than the largest p99). Parts that sent nothing (a backend's observation store) have none.
+ * of the whole is later than the largest p99).
  */
 function mergeStats(all: readonly (StoredReplayStats | null)[]): StoredReplayStats | null {
   const stats = all.filter((s): s is StoredReplayStats => s !== null);
