@@ -20,9 +20,11 @@ export interface SinkResult {
 export interface NativeTools {
   floor: string;
   sink: string;
+  /** The relay's floor: a mirroring forwarder in C (native/udp-forwarder.c). */
+  forwarder: string;
 }
 
-/** Builds the native floor and the kernel-timestamping sink into `dir`; undefined (and says why) without a C compiler. */
+/** Builds the native floors and the kernel-timestamping sink into `dir`; undefined (and says why) without a C compiler. */
 export function buildNative(dir: string): NativeTools | undefined {
   const compiler = ['cc', 'gcc', 'clang'].find(commandExists);
   if (compiler === undefined) {
@@ -30,7 +32,7 @@ export function buildNative(dir: string): NativeTools | undefined {
     return undefined;
   }
   const built: Partial<NativeTools> = {};
-  for (const name of ['floor', 'sink'] as const) {
+  for (const name of ['floor', 'sink', 'forwarder'] as const) {
     const binary = join(dir, `udp-${name}`);
     const run = spawnSync(compiler, ['-O2', '-o', binary, join(import.meta.dirname, `native/udp-${name}.c`)], { encoding: 'utf8' });
     if (run.status !== 0) {

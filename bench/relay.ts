@@ -11,6 +11,8 @@ import { fmtRate, printRows } from './bench-util.ts';
 import { cpuSeconds, pinApart } from './cpu-pinning.ts';
 import { generateBenchCapture } from './generate-capture.ts';
 import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
+import { buildNative } from './native-floor.ts';
 import { request } from 'undici';
 
 const PARITY_BIN = fileURLToPath(new URL('../src/cli/parity.js', import.meta.url));
@@ -18,7 +20,75 @@ const RELAY_IP = '127.0.8.1';
 const PRIMARY_IP = '127.0.8.2';
 const MIRROR_IP = '127.0.8.3';
 const PORT = 20500;
+const FLOOR_IP = '127.0.8.4';
 const STEP_SECONDS = 3;
+const RATES = [1000, 10_000, 50_000] as const;
+
+interface StepResult {
+  achieved: number;
+  sent: number;
+  loss: number;
+  p50: number;
+  p99: number;
+}
+
+/** A relay's figures at one offered rate, with the CPU it spent per mirrored packet. */
+interface RateFigures extends StepResult {
+  rate: number;
+  usPerPacket: number;
+}
+
+/** Each offered rate through the relay at `target`, whose process is `pid`. */
+async function measureRates(store: Store, target: string, pid: number, after?: (rate: number) => Promise<unknown>): Promise<RateFigures[]> {
+  const figures: RateFigures[] = [];
+  for (const rate of RATES) {
+    const cpuBefore = cpuSeconds(pid);
+    const through = await step(store, target, rate);
+    figures.push({ ...through, rate, usPerPacket: ((cpuSeconds(pid) - cpuBefore) * 1e6) / Math.max(1, through.sent) });
+    await after?.(rate);
+  }
+  return figures;
+}
+
+/** The reference relay and, where built, the C forwarder at each rate, against the primary reached directly. */
+function printRelayTable(ours: readonly RateFigures[], floor: readonly RateFigures[] | undefined, direct: ReadonlyMap<number, StepResult>): void {
+  const row = (who: string, f: RateFigures): (string | number)[] => {
+    const d = direct.get(f.rate);
+    return [`${fmtRate(f.rate)} pps`, who, fmtRate(f.achieved), `${(f.loss * 100).toFixed(2)}%`, f.p50.toFixed(3), f.p99.toFixed(3), d === undefined ? '-' : (f.p50 - d.p50).toFixed(3), f.usPerPacket.toFixed(1), fmtRate(1e6 / Math.max(f.usPerPacket, 1e-3))];
+  };
+  printRows(
+    'device round trip (ms) through a mirroring relay (2 backends); "added": against the primary reached directly',
+    ['offered', 'relay', 'achieved', 'loss', 'p50', 'p99', 'added p50', 'CPU µs/packet', 'packets per core'],
+    ours.flatMap((f, i) => [row('reference relay', f), ...(floor?.[i] === undefined ? [] : [row('C forwarder (floor)', floor[i] as RateFigures)])]),
+  );
+  printRows('the primary reached directly', ['offered', 'p50', 'p99'], [...direct].map(([rate, d]) => [`${fmtRate(rate)} pps`, d.p50.toFixed(3), d.p99.toFixed(3)]));
+  if (floor === undefined) return;
+  for (const [i, f] of ours.entries()) {
+    const n = floor[i];
+    if (n === undefined) continue;
+    process.stdout.write(`${fmtRate(f.rate)} pps: the reference relay costs ${(f.usPerPacket / Math.max(n.usPerPacket, 1e-3)).toFixed(1)}x the C forwarder's CPU per packet, round trip p50 ${(f.p50 / Math.max(n.p50, 1e-6)).toFixed(1)}x, p99 ${(f.p99 / Math.max(n.p99, 1e-6)).toFixed(1)}x\n`);
+  }
+}
+
+/** Starts the C forwarder on FLOOR_IP towards the same backends; `stop` ends it. */
+async function startForwarder(binary: string): Promise<{ pid: number; stop: () => Promise<void> }> {
+  const child = spawn(binary, [FLOOR_IP, String(PORT), PRIMARY_IP, MIRROR_IP], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const deadline = Date.now() + 10_000;
+  while (!out.includes('ready')) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the C forwarder on ${FLOOR_IP}:${PORT} did not start`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return {
+    pid: child.pid as number,
+    stop: async () => {
+      const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+      child.kill('SIGTERM');
+      await closed;
+    },
+  };
+}
 
 /**
  * `npm run bench -- relay`: device round trip and loss through the reference relay (mirroring to two backends, each
@@ -42,37 +112,40 @@ export async function benchRelay(): Promise<void> {
       routes: { globals: { mirror: true, mirror_ip: MIRROR_IP }, routes: [{ port: PORT, target: PRIMARY_IP }] },
     });
     const relayPid = relay.pid as number;
-    const pinned = pinApart(relayPid, [process.pid, ...backends.map((b) => b.pid as number)]);
+    const load = [process.pid, ...backends.map((b) => b.pid as number)];
+    const pinned = pinApart(relayPid, load);
     process.stdout.write(pinned ? 'the relay runs on a core of its own; the replayer and both backends share the others\n' : 'no taskset (or one core): the relay shares the cores with the load\n');
-    const rows: (string | number)[][] = [];
     const health = async (): Promise<string> => {
       const body = (await (await request(`${(relay as RelayProcess).debugUrl}/debug/health`)).body.json()) as { upstreamSockets: number; rssBytes: number };
       return `${body.upstreamSockets} sockets, RSS ${(body.rssBytes / 1e6).toFixed(0)} MB`;
     };
     const resources: string[] = [`at start: ${await health()}`];
-    for (const rate of [1000, 10_000, 50_000]) {
-      const direct = await step(store, PRIMARY_IP, rate);
-      const cpuBefore = cpuSeconds(relayPid);
-      const through = await step(store, RELAY_IP, rate);
-      const usPerPacket = ((cpuSeconds(relayPid) - cpuBefore) * 1e6) / Math.max(1, through.sent);
-      rows.push([
-        `${fmtRate(rate)} pps`,
-        fmtRate(through.achieved),
-        `${(through.loss * 100).toFixed(2)}%`,
-        through.p50.toFixed(3),
-        through.p99.toFixed(3),
-        direct.p50.toFixed(3),
-        direct.p99.toFixed(3),
-        (through.p50 - direct.p50).toFixed(3),
-        `${(through.p99 / Math.max(direct.p99, 1e-6)).toFixed(2)}x`,
-        usPerPacket.toFixed(1),
-        fmtRate(1e6 / Math.max(usPerPacket, 1e-3)),
-      ]);
-      resources.push(`after ${fmtRate(rate)} pps: ${await health()}`);
+    const direct = new Map<number, StepResult>();
+    for (const rate of RATES) direct.set(rate, await step(store, PRIMARY_IP, rate));
+    const ours = await measureRates(store, RELAY_IP, relayPid, async (rate) => resources.push(`after ${fmtRate(rate)} pps: ${await health()}`));
+    const native = buildNative(dir);
+    let floor: RateFigures[] | undefined;
+    if (native !== undefined) {
+      const forwarder = await startForwarder(native.forwarder);
+      try {
+        pinApart(forwarder.pid, load);
+        floor = await measureRates(store, FLOOR_IP, forwarder.pid);
+      } finally {
+        await forwarder.stop();
+      }
     }
-    printRows('device round trip (ms) through the relay (mirroring to 2 backends) vs the primary reached directly', ['offered', 'achieved', 'loss', 'relay p50', 'relay p99', 'direct p50', 'direct p99', 'added p50', 'p99 ratio', 'relay CPU µs/packet', 'packets per core'], rows);
-    const onset = await lossOnset(store);
+    printRelayTable(ours, floor, direct);
+    const onset = await lossOnset(store, RELAY_IP);
     process.stdout.write(`rate at which the relay starts losing (> 0.1%): ${onset}\n`);
+    if (native !== undefined) {
+      const forwarder = await startForwarder(native.forwarder);
+      try {
+        pinApart(forwarder.pid, load);
+        process.stdout.write(`rate at which the C forwarder starts losing (> 0.1%): ${await lossOnset(store, FLOOR_IP)}\n`);
+      } finally {
+        await forwarder.stop();
+      }
+    }
     resources.push(`at the end: ${await health()}`);
     process.stdout.write(`relay resources (one upstream binding per device, idle ones close after 30 s): ${resources.join('; ')}\n`);
   } finally {
@@ -83,10 +156,10 @@ export async function benchRelay(): Promise<void> {
   }
 }
 
-/** Rising rates through the relay until it loses more than 0.1%, or the replayer cannot offer more. */
-async function lossOnset(store: Store): Promise<string> {
+/** Rising rates through a relay until it loses more than 0.1%, or the replayer cannot offer more. */
+async function lossOnset(store: Store, target: string): Promise<string> {
   for (const rate of [20_000, 30_000, 40_000, 60_000, 80_000, 100_000]) {
-    const through = await step(store, RELAY_IP, rate);
+    const through = await step(store, target, rate);
     process.stdout.write(`offered ${fmtRate(rate)} pps: achieved ${fmtRate(through.achieved)}, loss ${(through.loss * 100).toFixed(2)}%\n`);
     if (through.loss > 0.001) return `${fmtRate(rate)} pps offered (${fmtRate(through.achieved)} achieved)`;
     if (through.achieved < rate * 0.9) return `none up to ${fmtRate(through.achieved)} pps, the most the replayer offered`;
@@ -97,7 +170,7 @@ async function lossOnset(store: Store): Promise<string> {
 let runs = 0;
 
 /** Replays at `rate` for a few seconds to `target` and measures the devices' round trip and loss. */
-export async function step(store: Store, target: string, rate: number): Promise<{ achieved: number; sent: number; loss: number; p50: number; p99: number }> {
+export async function step(store: Store, target: string, rate: number): Promise<StepResult> {
   const runName = `relay-bench-${++runs}`;
   const result = await replayCapture({
     store,
