@@ -40,7 +40,7 @@ export async function analyseRun(store: Store, runName: string, options: Analyse
   const clock = new StepClock(options.progress);
   const { backends, reference } = await clock.time('00-backends', () => backendsOf(store, run.runId, expected));
   await clock.time('clear earlier results', () => clearDerivedRows(store, run.runId));
-  const mismatchSamples = await correlateRun(store, run.runId, { protocol, reference, expectedBackends: expected, ignoreAckFields: thresholds.ignoreAckFields }, clock);
+  const mismatchSamples = await correlateRun(store, run.runId, { protocol, reference, backends, ignoreAckFields: thresholds.ignoreAckFields }, clock);
   const startNs = run.startedNs ?? (await firstSendNs(store, run.runId));
   const metrics = await computeMetrics(store, run.runId, reference, startNs, clock);
   metrics.push(...replayMetrics(stats));

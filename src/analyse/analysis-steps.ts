@@ -33,6 +33,7 @@ export const ANALYSIS_STEPS = {
   backendAcks: step('03-backend-acks.sql'),
   ackKeying: step('03b-ack-keying.sql'),
   deviceAcks: step('04-device-acks.sql'),
+  legTables: step('04b-leg-tables.sql'),
   backendLegs: step('05-backend-legs.sql'),
   reordered: step('05b-reordered.sql'),
   packetParity: step('05c-packet-parity.sql'),

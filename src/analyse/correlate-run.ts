@@ -28,8 +28,8 @@ export async function backendsOf(store: Store, runId: number, expected: readonly
 export interface CorrelateOptions {
   protocol: DeviceProtocol;
   reference: string;
-  /** Backends the topology says carry traffic, observed or not. */
-  expectedBackends: readonly string[];
+  /** Every backend to follow packets to: those observed and those the topology says carry traffic (backendsOf). */
+  backends: readonly string[];
   ignoreAckFields: readonly string[];
 }
 
@@ -40,9 +40,14 @@ export interface CorrelateOptions {
  * Returns the first mismatching pairs of each kind, for reports.
  */
 export async function correlateRun(store: Store, runId: number, options: CorrelateOptions, clock = new StepClock()): Promise<MismatchSample[]> {
-  const params = { run_id: runId, reference: options.reference, ack_window_ns: ACK_MATCH_WINDOW_NS, no_backend: NO_BACKEND, expected_backends: options.expectedBackends.join(',') };
-  for (const step of [S.keys, S.uplink, S.receipts, S.backendAcks, S.ackKeying, S.deviceAcks, S.backendLegs, S.reordered, S.packetParity]) {
+  const params = { run_id: runId, reference: options.reference, ack_window_ns: ACK_MATCH_WINDOW_NS };
+  for (const step of [S.keys, S.uplink, S.receipts, S.backendAcks, S.ackKeying, S.deviceAcks, S.legTables]) {
     await clock.time(stepName(step.file), () => store.exec(step.sql, params));
+  }
+  // With no backend observed or expected, one pseudo-backend carries the devices' view (sends and the ACKs they got).
+  const backends = options.backends.length > 0 ? options.backends : [NO_BACKEND];
+  for (const step of [S.backendLegs, S.reordered, S.packetParity]) {
+    for (const backend of backends) await clock.time(`${stepName(step.file)} ${backend}`, () => store.exec(step.sql, { ...params, backend }));
   }
   const ignored = [...options.protocol.defaultIgnoredAckFields, ...options.ignoreAckFields];
   const compare = async (view: MismatchSample['view'], differences: AnalysisStep, mark: AnalysisStep): Promise<MismatchSample[]> => {

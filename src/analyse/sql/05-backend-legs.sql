@@ -3,24 +3,15 @@
 -- One row per uplink packet and backend: its receipt, the backend's k-th copy of that payload on that route, and the
 -- backend's ACK, the first answer to the same relay socket with the same correlation (request hash, else match key)
 -- at or after it (ASOF; the ACK window is applied in 05c).
--- Backends come from the observations and from the run's topology ($expected_backends, comma-separated): a backend
--- the topology says carries traffic gets its rows even when nothing of it was observed, so a dead leg is a 100%
--- loss, never an absent one.
-CREATE OR REPLACE TEMP TABLE backend_legs AS
-WITH observed AS (
-  SELECT DISTINCT backend FROM receipts
-  UNION SELECT DISTINCT backend FROM backend_acks
-  UNION SELECT unnest(string_split($expected_backends, ',')) WHERE $expected_backends <> ''
-),
--- With no backend leg observed or expected, one pseudo-backend carries the devices' view (sends and the ACKs they got).
-backends AS (
-  SELECT backend FROM observed UNION ALL SELECT $no_backend WHERE NOT EXISTS (SELECT 1 FROM observed)
-),
-received AS (
+-- Run once per backend ($backend): the backends are the observed ones and those the run's topology says carry
+-- traffic, so a backend nothing of which was observed still gets its rows, a dead leg as 100% loss, never an absent
+-- one; with none at all, one pseudo-backend carries the devices' view (sends and the ACKs they got).
+INSERT INTO backend_legs
+WITH received AS (
   SELECT u.uplink_id, b.backend, r.ts_ns AS received_ns, u.route_port, r.src_ip AS relay_ip, r.src_port AS relay_port,
          coalesce(k.by_hash, false) AS by_hash,
          CASE WHEN k.by_hash THEN u.payload_hash ELSE hash(coalesce(u.match_key, '')) END AS corr
-  FROM uplink u CROSS JOIN backends b
+  FROM uplink u CROSS JOIN (SELECT $backend AS backend) b
   LEFT JOIN ack_keying k ON k.backend = b.backend
   LEFT JOIN receipts r
     ON r.backend = b.backend AND r.route_port = u.route_port AND r.payload_hash = u.payload_hash AND r.occurrence = u.occurrence
@@ -33,5 +24,5 @@ keyed AS (
   FROM received
 )
 SELECT l.uplink_id, l.backend, l.received_ns, a.ts_ns AS ack_ns, a.kind AS ack_kind, a.payload_hash AS ack_hash
-FROM keyed l ASOF LEFT JOIN (SELECT key_a, key_b, ts_ns, kind, payload_hash FROM backend_acks) a
+FROM keyed l ASOF LEFT JOIN (SELECT key_a, key_b, ts_ns, kind, payload_hash FROM backend_acks WHERE backend = $backend) a
   ON a.key_a = l.key_a AND a.key_b = l.key_b AND a.ts_ns >= l.received_ns;

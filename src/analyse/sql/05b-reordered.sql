@@ -1,12 +1,13 @@
 -- reads: backend_legs, uplink
 -- writes: reordered
--- The packets that reached their backend before a packet their device had sent earlier (few: 05c joins them in).
-CREATE OR REPLACE TEMP TABLE reordered AS
+-- The packets that reached their backend ($backend, one at a time) before a packet their device had sent earlier
+-- (few: 05c joins them in).
+INSERT INTO reordered
 WITH ordered AS (
   SELECT l.uplink_id, l.backend,
          l.received_ns < max(l.received_ns) OVER (PARTITION BY l.backend, u.local_ip, u.local_port ORDER BY u.sent_ns, l.uplink_id
                                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reordered
   FROM backend_legs l JOIN uplink u USING (uplink_id)
-  WHERE l.received_ns IS NOT NULL
+  WHERE l.backend = $backend AND l.received_ns IS NOT NULL
 )
 SELECT uplink_id, backend FROM ordered WHERE reordered;

@@ -1,6 +1,6 @@
 -- reads: backend_legs, uplink, device_acks, reordered
 -- writes: packet_parity
--- Each packet on each backend, judged: delivered, latencies, its ACK and the device's, each only within
+-- Each packet on a backend ($backend, one at a time), judged: delivered, latencies, its ACK and the device's, each only within
 -- $ack_window_ns of what it answers (sequence numbers wrap; devices retry). ACK parity, first pass: identical ACK
 -- bytes match the reference backend's, and the ACK a device got is compared with the reference backend's on the
 -- reference's row; differing bytes are compared field by field afterwards (07, 07c: the ignore-mask, in TypeScript).
@@ -12,6 +12,7 @@ WITH judged AS (
          CASE WHEN r.ack_ns - r.received_ns <= $ack_window_ns THEN r.ack_hash END AS reference_ack_hash
   FROM backend_legs l JOIN uplink u USING (uplink_id) JOIN device_acks d USING (uplink_id)
   LEFT JOIN backend_legs r ON r.uplink_id = l.uplink_id AND r.backend = $reference
+  WHERE l.backend = $backend
 )
 SELECT
   $run_id AS run_id, j.uplink_id, device, route_port, j.backend, sent_ns, wants_ack, nullif(match_key, '') AS match_key,
