@@ -1,0 +1,141 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { JsonValue } from '../../core/json.ts';
+import { seededRandom } from '../../core/random.ts';
+
+/** What a simulated HTTP backend does wrong on purpose. */
+export interface HttpBackendFaults {
+  /** Added before every answer. */
+  latencyMs?: number;
+  /** Share of requests answered 503. */
+  errorShare?: number;
+  /** Share of requests whose connection is reset instead of answered. */
+  resetShare?: number;
+  /** Answers as if the request had no body: the shadow bug a shadowing proxy must not cause, made on purpose. */
+  ignoreBody?: boolean;
+  /** A field of the answer set to another value: what a new version that differs looks like. */
+  changedField?: { name: string; value: JsonValue };
+}
+
+export interface HttpBackendOptions {
+  host: string;
+  port?: number;
+  /** live or shadow: sent back as `X-Backend-Role`, never in the body (the bodies of both must be comparable). */
+  role: string;
+  faults?: HttpBackendFaults;
+  seed?: number;
+}
+
+/** One request exactly as the backend received it. */
+export interface ReceivedHttpRequest {
+  requestId: string | null;
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  /** The Content-Length header, as a number; null when absent. */
+  contentLength: number | null;
+  body: Buffer;
+  receivedNs: bigint;
+}
+
+/**
+ * A simulated HTTP backend in the live or shadow role: records exactly what it received (method, path, headers,
+ * Content-Length, body bytes) and answers deterministically, a JSON document derived from the request, with two
+ * volatile fields (`servedAt`, `responseId`) that differ on every answer as real services' timestamps and ids do.
+ */
+export class HttpBackend {
+  readonly received: ReceivedHttpRequest[] = [];
+  /** Requests answered (or reset) so far. */
+  answered = 0;
+  private readonly random: () => number;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly options: HttpBackendOptions,
+  ) {
+    this.random = seededRandom(options.seed ?? 1);
+  }
+
+  static async start(options: HttpBackendOptions): Promise<HttpBackend> {
+    const server = createServer();
+    const backend = new HttpBackend(server, options);
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => void backend.handle(request, response));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, options.host, () => resolve());
+    });
+    return backend;
+  }
+
+  get url(): string {
+    const address = this.server.address() as AddressInfo;
+    return `http://${address.address}:${address.port}`;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const header = (name: string): string | null => (typeof request.headers[name] === 'string' ? (request.headers[name] as string) : null);
+    const length = header('content-length');
+    const received: ReceivedHttpRequest = {
+      requestId: header('x-request-id'),
+      method: request.method ?? '',
+      path: request.url ?? '',
+      headers: Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : (value ?? '')])),
+      contentLength: length === null ? null : Number(length),
+      body,
+      receivedNs: process.hrtime.bigint(),
+    };
+    this.received.push(received);
+    const faults = this.options.faults ?? {};
+    if (faults.latencyMs !== undefined && faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.latencyMs));
+    this.answered++;
+    if (this.random() < (faults.resetShare ?? 0)) {
+      request.socket.destroy();
+      return;
+    }
+    const failed = this.random() < (faults.errorShare ?? 0);
+    const answer = failed ? { error: 'unavailable' } : this.answerTo(received, faults);
+    const text = JSON.stringify(answer);
+    response.writeHead(failed ? 503 : 200, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      'x-backend-role': this.options.role,
+      ...(received.requestId !== null && { 'x-request-id': received.requestId }),
+    });
+    response.end(text);
+  }
+
+  private answerTo(received: ReceivedHttpRequest, faults: HttpBackendFaults): Record<string, JsonValue> {
+    const body = faults.ignoreBody === true ? Buffer.alloc(0) : received.body;
+    const answer: Record<string, JsonValue> = {
+      method: received.method,
+      path: received.path,
+      bodyBytes: body.length,
+      bodySha256: createHash('sha256').update(body).digest('hex'),
+      items: itemsOf(body),
+      servedAt: new Date().toISOString(),
+      responseId: randomUUID(),
+    };
+    if (faults.changedField !== undefined) answer[faults.changedField.name] = faults.changedField.value;
+    return answer;
+  }
+}
+
+/** A request body's JSON fields counted, or null: an answer that depends on what was sent, as a billing service's does. */
+function itemsOf(body: Buffer): number | null {
+  if (body.length === 0) return null;
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as unknown;
+    return typeof parsed === 'object' && parsed !== null ? Object.keys(parsed).length : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,161 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent, request } from 'undici';
+
+/** Headers that belong to one connection, never forwarded (RFC 9110 7.6.1). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
+export interface ShadowProxyConfig {
+  host: string;
+  port?: number;
+  /** The live upstream: its answer is the client's. */
+  live: string;
+  /** The shadow upstream, sent a copy of each request and never waited for; null to proxy with no shadow (a baseline). */
+  shadow: string | null;
+  /** How long a shadow request may take before it is given up (its own deadline, not the client's). */
+  shadowTimeoutMs?: number;
+  /** Bodies above this are refused (413) before anything is sent on. */
+  maxBodyBytes?: number;
+}
+
+/** What the proxy counted about its shadow path: failures there are counted, never seen by clients. */
+export interface ShadowProxyStats {
+  requests: number;
+  liveErrors: number;
+  shadowed: number;
+  shadowAnswered: number;
+  shadowInFlight: number;
+  shadowFailures: { timeout: number; connection: number; status5xx: number };
+}
+
+/**
+ * The reference shadowing proxy (../shared/specs/http-shadowing.md): each request's body is read once, the live
+ * upstream gets it and its answer goes back to the client; the shadow upstream gets its own copy (same method, path,
+ * headers, body and a Content-Length that matches it) asynchronously, under its own deadline, and its answer or
+ * failure never reaches the client. Every answer says where it was routed and why (`X-Routed-To`, `X-Route-Reason`)
+ * and carries the request id both upstreams saw (`X-Request-ID`, made when the client sent none).
+ */
+export class ShadowProxy {
+  readonly stats: ShadowProxyStats = { requests: 0, liveErrors: 0, shadowed: 0, shadowAnswered: 0, shadowInFlight: 0, shadowFailures: { timeout: 0, connection: 0, status5xx: 0 } };
+  private readonly liveAgent = new Agent({ connections: 256 });
+  // The shadow has its own connections: a slow shadow cannot hold a connection the live path needs.
+  private readonly shadowAgent = new Agent({ connections: 256 });
+
+  private constructor(
+    private readonly server: Server,
+    private readonly config: ShadowProxyConfig,
+  ) {}
+
+  static async start(config: ShadowProxyConfig): Promise<ShadowProxy> {
+    const server = createServer();
+    const proxy = new ShadowProxy(server, config);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => void proxy.handle(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port ?? 0, config.host, () => resolve());
+    });
+    return proxy;
+  }
+
+  get url(): string {
+    const address = this.server.address() as AddressInfo;
+    return `http://${address.address}:${address.port}`;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // Destroyed, not closed: a shadow request still in flight is abandoned, not waited for.
+    await Promise.all([this.liveAgent.destroy(), this.shadowAgent.destroy()]);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.stats.requests++;
+    const requestId = typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'] !== '' ? req.headers['x-request-id'] : randomUUID();
+    const body = await this.readBody(req);
+    if (body === null) {
+      this.reply(res, 413, { 'content-type': 'text/plain' }, Buffer.from('request body too large\n'), requestId, 'none', 'body over the size limit');
+      return;
+    }
+    const headers = forwardedHeaders(req.headers, requestId, body.length);
+    const path = req.url ?? '/';
+    const method = req.method ?? 'GET';
+    // The shadow starts first and is not awaited: the live path never waits on it.
+    if (this.config.shadow !== null) this.shadow(method, path, { ...headers }, Buffer.from(body));
+    try {
+      const live = await request(new URL(path, this.config.live), { method, headers, body: body.length > 0 ? body : null, dispatcher: this.liveAgent });
+      const answer = Buffer.from(await live.body.arrayBuffer());
+      const reason = this.config.shadow === null ? 'no shadow configured' : `shadowed to ${new URL(this.config.shadow).host}`;
+      this.reply(res, live.statusCode, copiedHeaders(live.headers), answer, requestId, 'live', reason);
+    } catch (error) {
+      this.stats.liveErrors++;
+      this.reply(res, 502, { 'content-type': 'text/plain' }, Buffer.from(`live upstream failed: ${(error as Error).message}\n`), requestId, 'live', 'live upstream failed');
+    }
+  }
+
+  private shadow(method: string, path: string, headers: Record<string, string>, body: Buffer): void {
+    this.stats.shadowed++;
+    this.stats.shadowInFlight++;
+    const shadow = this.config.shadow as string;
+    request(new URL(path, shadow), {
+      method,
+      headers,
+      body: body.length > 0 ? body : null,
+      dispatcher: this.shadowAgent,
+      signal: AbortSignal.timeout(this.config.shadowTimeoutMs ?? 2000),
+    })
+      .then(async (answer) => {
+        await answer.body.dump();
+        this.stats.shadowAnswered++;
+        if (answer.statusCode >= 500) this.stats.shadowFailures.status5xx++;
+      })
+      .catch((error: unknown) => {
+        const name = error instanceof Error ? error.name : '';
+        if (name === 'TimeoutError' || name === 'AbortError') this.stats.shadowFailures.timeout++;
+        else this.stats.shadowFailures.connection++;
+      })
+      .finally(() => {
+        this.stats.shadowInFlight--;
+      });
+  }
+
+  /** The whole body, read once; null when it is over the limit. */
+  private async readBody(req: IncomingMessage): Promise<Buffer | null> {
+    const limit = this.config.maxBodyBytes ?? 16 * 1024 * 1024;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > limit) return null;
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  private reply(res: ServerResponse, status: number, headers: Record<string, string | string[]>, body: Buffer, requestId: string, routedTo: string, reason: string): void {
+    res.writeHead(status, { ...headers, 'content-length': String(body.length), 'x-request-id': requestId, 'x-routed-to': routedTo, 'x-route-reason': reason });
+    res.end(body);
+  }
+}
+
+/** The client's headers without hop-by-hop ones, with the request id and a Content-Length that matches the body. */
+function forwardedHeaders(incoming: IncomingHttpHeaders, requestId: string, bodyBytes: number): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || name === 'host' || name === 'content-length') continue;
+    headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  headers['x-request-id'] = requestId;
+  if (bodyBytes > 0) headers['content-length'] = String(bodyBytes);
+  return headers;
+}
+
+function copiedHeaders(incoming: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || name === 'content-length') continue;
+    headers[name] = value;
+  }
+  return headers;
+}
