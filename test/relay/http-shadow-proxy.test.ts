@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { HttpBackend, type HttpBackendFaults } from '../../src/backends/http/http-backend.ts';
@@ -50,9 +51,7 @@ describe('the reference shadowing proxy', () => {
     const parts = ['{"a":', '1,"b":', '[1,2,3]}'];
     const answer = await request(`${proxy.url}/chunked`, {
       method: 'PUT',
-      body: (async function* () {
-        for (const part of parts) yield Buffer.from(part);
-      })(),
+      body: Readable.from(parts.map((part) => Buffer.from(part))),
     });
     await answer.body.dump();
     const get = await request(`${proxy.url}/health`, { headers: { 'x-request-id': 'client-chosen-7' } });

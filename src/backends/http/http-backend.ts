@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { listenHttp, type HttpListener } from '../../core/http-listener.ts';
 import type { JsonValue } from '../../core/json.ts';
 import { seededRandom } from '../../core/random.ts';
 
@@ -50,32 +50,24 @@ export class HttpBackend {
   answered = 0;
   private readonly random: () => number;
 
-  private constructor(
-    private readonly server: Server,
-    private readonly options: HttpBackendOptions,
-  ) {
+  private listener: HttpListener | undefined;
+
+  private constructor(private readonly options: HttpBackendOptions) {
     this.random = seededRandom(options.seed ?? 1);
   }
 
   static async start(options: HttpBackendOptions): Promise<HttpBackend> {
-    const server = createServer();
-    const backend = new HttpBackend(server, options);
-    server.on('request', (request: IncomingMessage, response: ServerResponse) => void backend.handle(request, response));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 0, options.host, () => resolve());
-    });
+    const backend = new HttpBackend(options);
+    backend.listener = await listenHttp(options.host, options.port ?? 0, (request, response) => backend.handle(request, response));
     return backend;
   }
 
   get url(): string {
-    const address = this.server.address() as AddressInfo;
-    return `http://${address.address}:${address.port}`;
+    return this.listener?.url ?? '';
   }
 
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.listener?.close();
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { listenHttp, type HttpListener } from '../../core/http-listener.ts';
 import { Agent, request } from 'undici';
 
 /** Headers that belong to one connection, never forwarded (RFC 9110 7.6.1). */
@@ -42,30 +42,22 @@ export class ShadowProxy {
   // The shadow has its own connections: a slow shadow cannot hold a connection the live path needs.
   private readonly shadowAgent = new Agent({ connections: 256 });
 
-  private constructor(
-    private readonly server: Server,
-    private readonly config: ShadowProxyConfig,
-  ) {}
+  private listener: HttpListener | undefined;
+
+  private constructor(private readonly config: ShadowProxyConfig) {}
 
   static async start(config: ShadowProxyConfig): Promise<ShadowProxy> {
-    const server = createServer();
-    const proxy = new ShadowProxy(server, config);
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => void proxy.handle(req, res));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.port ?? 0, config.host, () => resolve());
-    });
+    const proxy = new ShadowProxy(config);
+    proxy.listener = await listenHttp(config.host, config.port ?? 0, (req, res) => proxy.handle(req, res));
     return proxy;
   }
 
   get url(): string {
-    const address = this.server.address() as AddressInfo;
-    return `http://${address.address}:${address.port}`;
+    return this.listener?.url ?? '';
   }
 
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.listener?.close();
     // Destroyed, not closed: a shadow request still in flight is abandoned, not waited for.
     await Promise.all([this.liveAgent.destroy(), this.shadowAgent.destroy()]);
   }
