@@ -22,6 +22,34 @@ export interface NativeTools {
   sink: string;
   /** The relay's floor: a mirroring forwarder in C (native/udp-forwarder.c). */
   forwarder: string;
+  /** A backend in C that ACKs every datagram (native/udp-ack-backend.c). */
+  'ack-backend': string;
+}
+
+/** A native process that prints "ready" once it listens; `stop` ends it with SIGTERM and returns what it printed last. */
+export interface NativeProcess {
+  pid: number;
+  stop(): Promise<string>;
+}
+
+export async function startNative(binary: string, args: readonly string[], what: string): Promise<NativeProcess> {
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const deadline = Date.now() + 10_000;
+  while (!out.includes('ready')) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${what} did not start`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return {
+    pid: child.pid as number,
+    stop: async () => {
+      const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+      child.kill('SIGTERM');
+      await closed;
+      return out.trim().split('\n').pop() ?? '';
+    },
+  };
 }
 
 /** Builds the native floors and the kernel-timestamping sink into `dir`; undefined (and says why) without a C compiler. */
@@ -32,7 +60,7 @@ export function buildNative(dir: string): NativeTools | undefined {
     return undefined;
   }
   const built: Partial<NativeTools> = {};
-  for (const name of ['floor', 'sink', 'forwarder'] as const) {
+  for (const name of ['floor', 'sink', 'forwarder', 'ack-backend'] as const) {
     const binary = join(dir, `udp-${name}`);
     const run = spawnSync(compiler, ['-O2', '-o', binary, join(import.meta.dirname, `native/udp-${name}.c`)], { encoding: 'utf8' });
     if (run.status !== 0) {
@@ -46,20 +74,8 @@ export function buildNative(dir: string): NativeTools | undefined {
 
 /** Starts the C sink; the returned function stops it and gives its figures. */
 export async function startNativeSink(tools: NativeTools, sink: { ip: string; port: number }, ratePps: number, maxPackets: number): Promise<() => Promise<SinkResult>> {
-  const child = spawn(tools.sink, [sink.ip, String(sink.port), String(ratePps), String(maxPackets)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const deadline = Date.now() + 10_000;
-  while (!out.includes('ready')) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the C sink on ${sink.ip}:${sink.port} did not start`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return async () => {
-    const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
-    child.kill('SIGTERM');
-    await closed;
-    return JSON.parse(out.trim().split('\n').pop() ?? '{}') as SinkResult;
-  };
+  const child = await startNative(tools.sink, [sink.ip, String(sink.port), String(ratePps), String(maxPackets)], `the C sink on ${sink.ip}:${sink.port}`);
+  return async () => JSON.parse((await child.stop()) || '{}') as SinkResult;
 }
 
 /** Runs the floor into a sink (the Node one by default, as the replayer's rate runs). */

@@ -11,8 +11,7 @@ import { fmtRate, printRows } from './bench-util.ts';
 import { cpuSeconds, pinApart } from './cpu-pinning.ts';
 import { generateBenchCapture } from './generate-capture.ts';
 import { fileURLToPath } from 'node:url';
-import { spawn } from 'node:child_process';
-import { buildNative } from './native-floor.ts';
+import { buildNative, startNative, type NativeTools } from './native-floor.ts';
 import { request } from 'undici';
 
 const PARITY_BIN = fileURLToPath(new URL('../src/cli/parity.js', import.meta.url));
@@ -39,13 +38,12 @@ interface RateFigures extends StepResult {
 }
 
 /** Each offered rate through the relay at `target`, whose process is `pid`. */
-async function measureRates(store: Store, target: string, pid: number, after?: (rate: number) => Promise<unknown>): Promise<RateFigures[]> {
+async function measureRates(store: Store, target: string, pid: number): Promise<RateFigures[]> {
   const figures: RateFigures[] = [];
   for (const rate of RATES) {
     const cpuBefore = cpuSeconds(pid);
     const through = await step(store, target, rate);
     figures.push({ ...through, rate, usPerPacket: ((cpuSeconds(pid) - cpuBefore) * 1e6) / Math.max(1, through.sent) });
-    await after?.(rate);
   }
   return figures;
 }
@@ -70,89 +68,83 @@ function printRelayTable(ours: readonly RateFigures[], floor: readonly RateFigur
   }
 }
 
-/** Starts the C forwarder on FLOOR_IP towards the same backends; `stop` ends it. */
-async function startForwarder(binary: string): Promise<{ pid: number; stop: () => Promise<void> }> {
-  const child = spawn(binary, [FLOOR_IP, String(PORT), PRIMARY_IP, MIRROR_IP], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const deadline = Date.now() + 10_000;
-  while (!out.includes('ready')) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the C forwarder on ${FLOOR_IP}:${PORT} did not start`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return {
-    pid: child.pid as number,
-    stop: async () => {
-      const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
-      child.kill('SIGTERM');
-      await closed;
-    },
-  };
-}
 
 /**
  * `npm run bench -- relay`: device round trip and loss through the reference relay (mirroring to two backends, each
- * its own process) at fixed offered rates, against the same primary backend reached directly, in one run; then
- * rising rates until the relay loses more than 0.1%.
+ * its own process) at fixed offered rates, against the same primary backend reached directly and against a mirroring
+ * forwarder in C (the floor); then rising rates until each loses more than 0.1%. All of it twice where a C compiler
+ * is present: with `parity backend` processes as the backends, then with backends in C, which leave the load side
+ * enough of its core that the relay, not its backends, sets where loss begins.
  */
 export async function benchRelay(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'parity-bench-relay-'));
   const file = join(dir, 'relay.pcap');
   generateBenchCapture(file, 300_000, 'pcap');
   const store = await Store.open(join(dir, 'relay.duckdb'));
-  const backends = [PRIMARY_IP, MIRROR_IP].map((ip, i) =>
-    spawnTracked(process.execPath, [PARITY_BIN, 'backend', '--protocol', 'generic', '--listen', `${ip}:${PORT}`, '--role', i === 0 ? 'primary' : 'mirror'], { stdio: 'ignore' }),
-  );
   let relay: RelayProcess | undefined;
   try {
     await importCaptures(store, { files: [file], name: 'bench', ports: [PORT] });
+    const native = buildNative(dir);
     relay = await RelayProcess.start(dir, {
       address: RELAY_IP,
       responseTimeoutMs: 2000,
       routes: { globals: { mirror: true, mirror_ip: MIRROR_IP }, routes: [{ port: PORT, target: PRIMARY_IP }] },
     });
-    const relayPid = relay.pid as number;
-    const load = [process.pid, ...backends.map((b) => b.pid as number)];
-    const pinned = pinApart(relayPid, load);
-    process.stdout.write(pinned ? 'the relay runs on a core of its own; the replayer and both backends share the others\n' : 'no taskset (or one core): the relay shares the cores with the load\n');
-    const health = async (): Promise<string> => {
-      const body = (await (await request(`${(relay as RelayProcess).debugUrl}/debug/health`)).body.json()) as { upstreamSockets: number; rssBytes: number };
-      return `${body.upstreamSockets} sockets, RSS ${(body.rssBytes / 1e6).toFixed(0)} MB`;
-    };
-    const resources: string[] = [`at start: ${await health()}`];
-    const direct = new Map<number, StepResult>();
-    for (const rate of RATES) direct.set(rate, await step(store, PRIMARY_IP, rate));
-    const ours = await measureRates(store, RELAY_IP, relayPid, async (rate) => resources.push(`after ${fmtRate(rate)} pps: ${await health()}`));
-    const native = buildNative(dir);
-    let floor: RateFigures[] | undefined;
-    if (native !== undefined) {
-      const forwarder = await startForwarder(native.forwarder);
-      try {
-        pinApart(forwarder.pid, load);
-        floor = await measureRates(store, FLOOR_IP, forwarder.pid);
-      } finally {
-        await forwarder.stop();
-      }
+    const bench: RelayBench = { store, relay, native };
+    const nodeBackends = [PRIMARY_IP, MIRROR_IP].map((ip, i) =>
+      spawnTracked(process.execPath, [PARITY_BIN, 'backend', '--protocol', 'generic', '--listen', `${ip}:${PORT}`, '--role', i === 0 ? 'primary' : 'mirror'], { stdio: 'ignore' }),
+    );
+    try {
+      await measureWithBackends(bench, 'backends: two `parity backend` processes', nodeBackends.map((b) => b.pid as number));
+    } finally {
+      for (const backend of nodeBackends) await stopTracked(backend);
     }
-    printRelayTable(ours, floor, direct);
-    const onset = await lossOnset(store, RELAY_IP);
-    process.stdout.write(`rate at which the relay starts losing (> 0.1%): ${onset}\n`);
-    if (native !== undefined) {
-      const forwarder = await startForwarder(native.forwarder);
-      try {
-        pinApart(forwarder.pid, load);
-        process.stdout.write(`rate at which the C forwarder starts losing (> 0.1%): ${await lossOnset(store, FLOOR_IP)}\n`);
-      } finally {
-        await forwarder.stop();
-      }
+    if (native === undefined) return;
+    const cBackends = [await startNative(native['ack-backend'], [PRIMARY_IP, String(PORT)], 'the C primary'), await startNative(native['ack-backend'], [MIRROR_IP, String(PORT)], 'the C mirror')];
+    try {
+      await measureWithBackends(bench, 'backends: two C ACK backends (native/udp-ack-backend.c)', cBackends.map((b) => b.pid));
+    } finally {
+      for (const backend of cBackends) await backend.stop();
     }
-    resources.push(`at the end: ${await health()}`);
-    process.stdout.write(`relay resources (one upstream binding per device, idle ones close after 30 s): ${resources.join('; ')}\n`);
   } finally {
     await relay?.stop();
-    for (const backend of backends) await stopTracked(backend);
     store.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface RelayBench {
+  store: Store;
+  relay: RelayProcess;
+  native: NativeTools | undefined;
+}
+
+/** The reference relay and the C forwarder at each rate, then their loss onsets, with the backends whose pids are given. */
+async function measureWithBackends({ store, relay, native }: RelayBench, label: string, backendPids: readonly number[]): Promise<void> {
+  process.stdout.write(`\n${label}\n`);
+  const relayPid = relay.pid as number;
+  const load = [process.pid, ...backendPids];
+  const pinned = pinApart(relayPid, load);
+  process.stdout.write(pinned ? 'the relay runs on a core of its own; the replayer and both backends share the others\n' : 'no taskset (or one core): the relay shares the cores with the load\n');
+  const direct = new Map<number, StepResult>();
+  for (const rate of RATES) direct.set(rate, await step(store, PRIMARY_IP, rate));
+  const ours = await measureRates(store, RELAY_IP, relayPid);
+  const floor = native === undefined ? undefined : await withForwarder(native, load, (pid) => measureRates(store, FLOOR_IP, pid));
+  printRelayTable(ours, floor, direct);
+  process.stdout.write(`rate at which the relay starts losing (> 0.1%): ${await lossOnset(store, RELAY_IP)}\n`);
+  if (native !== undefined) process.stdout.write(`rate at which the C forwarder starts losing (> 0.1%): ${await withForwarder(native, load, () => lossOnset(store, FLOOR_IP))}\n`);
+  const health = (await (await request(`${relay.debugUrl}/debug/health`)).body.json()) as { upstreamSockets: number; rssBytes: number };
+  process.stdout.write(`relay resources (one upstream binding per device, idle ones close after 30 s): ${health.upstreamSockets} sockets, RSS ${(health.rssBytes / 1e6).toFixed(0)} MB\n`);
+}
+
+/** Runs `work` with the C forwarder up on FLOOR_IP, on a core of its own. */
+async function withForwarder<T>(native: NativeTools, load: readonly number[], work: (pid: number) => Promise<T>): Promise<T> {
+  const forwarder = await startNative(native.forwarder, [FLOOR_IP, String(PORT), PRIMARY_IP, MIRROR_IP], `the C forwarder on ${FLOOR_IP}:${PORT}`);
+  try {
+    pinApart(forwarder.pid, load);
+    return await work(forwarder.pid);
+  } finally {
+    await forwarder.stop();
   }
 }
 
