@@ -5,6 +5,7 @@ import { importCaptures } from '../src/capture/import-capture.ts';
 import { generic } from '../src/protocols/generic.ts';
 import { replayCapture } from '../src/run/replay-run.ts';
 import { spawnTracked, stopTracked } from '../src/scenario/child-processes.ts';
+import { createSocket } from 'node:dgram';
 import { RelayProcess } from '../src/scenario/relay-process.ts';
 import { num, Store } from '../src/store/store.ts';
 import { fmtRate, printRows } from './bench-util.ts';
@@ -95,6 +96,7 @@ export async function benchRelay(): Promise<void> {
       spawnTracked(process.execPath, [PARITY_BIN, 'backend', '--protocol', 'generic', '--listen', `${ip}:${PORT}`, '--role', i === 0 ? 'primary' : 'mirror'], { stdio: 'ignore' }),
     );
     try {
+      for (const ip of [PRIMARY_IP, MIRROR_IP]) await answering(ip, PORT);
       await measureWithBackends(bench, 'backends: two `parity backend` processes', nodeBackends.map((b) => b.pid as number));
     } finally {
       for (const backend of nodeBackends) await stopTracked(backend);
@@ -110,6 +112,25 @@ export async function benchRelay(): Promise<void> {
     await relay?.stop();
     store.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Waits until a backend answers a datagram (a process just started may not listen yet), at most 10 s. */
+async function answering(ip: string, port: number): Promise<void> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  try {
+    const deadline = Date.now() + 10_000;
+    const answered = new Promise<void>((resolve) => socket.once('message', () => resolve()));
+    let done = false;
+    void answered.then(() => (done = true));
+    while (!done) {
+      if (Date.now() > deadline) throw new Error(`the backend at ${ip}:${port} did not answer within 10 s`);
+      socket.send('probe', port, ip);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } finally {
+    socket.close();
   }
 }
 

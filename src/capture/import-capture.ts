@@ -65,17 +65,6 @@ export async function importCaptures(store: Store, options: ImportOptions): Prom
   return result;
 }
 
-async function withImportMemoryLimit<T>(store: Store, fn: () => Promise<T>): Promise<T> {
-  const [before] = await store.query("SELECT current_setting('memory_limit') AS value");
-  await store.exec(`SET memory_limit = '${IMPORT_MEMORY_LIMIT}'`);
-  try {
-    return await fn();
-  } finally {
-    // Set back explicitly: RESET restores the setting's value but (DuckDB 1.5) not the buffer pool's limit.
-    await store.exec(`SET memory_limit = '${String(before?.value ?? '80%')}'`);
-  }
-}
-
 function groupFiles({ files, name }: ImportOptions): { name: string; files: string[] }[] {
   if (files.length === 0) throw new UsageError('import needs at least one capture file');
   if (name !== undefined) return [{ name, files: [...files] }];
@@ -94,7 +83,7 @@ async function importGroup(
   // (every 250 ms, as a recording needs, cost a sixth of the import rate).
   const writer = await CapturePacketWriter.create(store, captureId, { flushIntervalMs: IMPORT_COMMIT_INTERVAL_MS });
   const decoder = new FrameDecoder((datagram) => writer.add(datagram), { ports: new Set(options.ports ?? []) });
-  const read = await withImportMemoryLimit(store, async () => {
+  const read = await store.withMemoryLimit(IMPORT_MEMORY_LIMIT, async () => {
     try {
       return await readFilesInto(decoder, files);
     } finally {

@@ -78,6 +78,22 @@ export class Store {
     }
   }
 
+  /**
+   * Runs `fn` with DuckDB's memory capped at `limit`, then sets the store's limit back. While a long writer appends
+   * (an import, a replay), DuckDB would otherwise keep every page written in its pool, and memory would grow with the
+   * length of the work instead of staying flat.
+   */
+  async withMemoryLimit<T>(limit: string, fn: () => Promise<T>): Promise<T> {
+    const [before] = await this.query("SELECT current_setting('memory_limit') AS value");
+    await this.exec(`SET memory_limit = '${limit}'`);
+    try {
+      return await fn();
+    } finally {
+      // Set back explicitly: RESET restores the setting's value but (DuckDB 1.5) not the buffer pool's limit.
+      await this.exec(`SET memory_limit = '${String(before?.value ?? '80%')}'`);
+    }
+  }
+
   registerWriter(writer: FlushableWriter): void {
     this.writers.add(writer);
   }
