@@ -20,6 +20,8 @@ export interface CaptureSummary {
   udpDatagrams: number;
   keptDatagrams: number;
   truncatedDatagrams: number;
+  /** HTTP exchanges (a capture imported from a HAR file). */
+  httpExchanges: number;
   unsupportedFrames: number;
   uplinkDatagrams: number;
   devices: number;
@@ -40,7 +42,7 @@ export async function captureExists(store: Store, name: string): Promise<boolean
 
 /** Deletes a capture and its packets (for `--replace`). */
 export async function deleteCapture(store: Store, name: string): Promise<void> {
-  for (const table of ['capture_packets', 'capture_addresses']) {
+  for (const table of ['capture_packets', 'capture_addresses', 'http_exchanges']) {
     await store.exec(`DELETE FROM ${table} WHERE capture_id IN (SELECT capture_id FROM captures WHERE name = $name)`, { name });
   }
   await store.exec('DELETE FROM captures WHERE name = $name', { name });
@@ -135,6 +137,7 @@ function toSummary(row: Row): CaptureSummary {
     udpDatagrams: num(row.udp_datagrams),
     keptDatagrams: num(row.kept_datagrams),
     truncatedDatagrams: num(row.truncated_datagrams),
+    httpExchanges: num(row.http_exchanges),
     unsupportedFrames: num(row.unsupported_frames),
     uplinkDatagrams: num(row.uplink_datagrams),
     devices: num(row.devices),

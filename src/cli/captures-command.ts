@@ -29,12 +29,13 @@ export function registerCapturesCommand(program: Command): void {
         return;
       }
       printTable(
-        ['name', 'file', 'frames', 'udp', 'devices', 'routes', 'first', 'last', 'duration', 'status'],
+        ['name', 'file', 'frames', 'udp', 'http', 'devices', 'routes', 'first', 'last', 'duration', 'status'],
         captures.map((c) => [
           c.name,
           c.source,
           formatCount(c.frames),
           formatCount(c.keptDatagrams),
+          formatCount(c.httpExchanges),
           formatCount(c.devices),
           formatPorts(c.routePorts),
           formatEpochNs(c.firstTsNs),

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { EXIT_BAD_INPUT } from '../core/errors.ts';
+import { EXIT_BAD_INPUT, UsageError } from '../core/errors.ts';
+import { importHarFile, isHarFile, type ImportedHar } from '../capture/http/import-har.ts';
 import { formatCount, formatPorts } from '../core/format.ts';
 import { importCaptures, type ImportedCapture } from '../capture/import-capture.ts';
 import { describeRelayLegs } from '../capture/relay-legs.ts';
@@ -24,8 +25,8 @@ interface ImportFlags {
 export function registerImportCommand(program: Command): void {
   program
     .command('import')
-    .description('read pcap / pcapng captures into the store (tables captures, capture_packets)')
-    .argument('<file...>', 'capture files (pcap, nanosecond pcap, pcapng)')
+    .description('read pcap / pcapng captures (tables captures, capture_packets) and HAR files (http_exchanges) into the store')
+    .argument('<file...>', 'capture files (pcap, nanosecond pcap, pcapng) or HAR 1.2 files (.har, as browsers and proxies export them)')
     .option('--db <path>', 'DuckDB store file', DEFAULT_STORE_PATH)
     .option('--name <name>', 'capture name (default: the file name, other characters than letters, digits, . _ - made -); with several files, one capture made of all', parseName)
     .option('--port <ports>', 'keep only UDP to or from these ports, which are the route ports (e.g. 20500,20501)', parsePortList)
@@ -35,16 +36,29 @@ export function registerImportCommand(program: Command): void {
     .option('--topology <file>', 'with --run: YAML naming the relay and backend addresses, to give each datagram its leg')
     .option('--protocol <name>', `with --run: device protocol, for match keys (${PROTOCOL_NAMES.join(', ')})`, 'calamp-lmd')
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', '\nExamples:\n  parity import fixtures/fleet-calamp.pcap --name fleet --port 20500\n  parity import at-relay.pcapng --port 18172 --relay-addr 10.9.0.1\n  parity import at-relay.pcapng --run prod-shadow --topology topology.yaml\n')
+    .addHelpText('after', '\nExamples:\n  parity import fixtures/fleet-calamp.pcap --name fleet --port 20500\n  parity import checkout.har --name checkout\n  parity import at-relay.pcapng --port 18172 --relay-addr 10.9.0.1\n  parity import at-relay.pcapng --run prod-shadow --topology topology.yaml\n')
     .action(async (files: string[], flags: ImportFlags) => {
       process.exitCode = flags.run !== undefined ? await importAsRun(files, { ...flags, run: flags.run }) : await runImport(files, flags);
     });
 }
 
 async function runImport(files: string[], flags: ImportFlags): Promise<number> {
+  const har: string[] = [];
+  const captures: string[] = [];
+  for (const file of files) (await isHarFile(file) ? har : captures).push(file);
+  if (har.length > 0 && flags.name !== undefined && files.length > 1) {
+    throw new UsageError('--name names one capture: a HAR file is a capture of its own, so give --name with one HAR file at a time', { field: 'name' });
+  }
+  const http = await withStore(flags.db, async (store) => {
+    const imported: ImportedHar[] = [];
+    for (const file of har) imported.push(await importHarFile(store, file, { ...(flags.name !== undefined && { name: flags.name }), replace: flags.replace === true }));
+    return imported;
+  });
+  const httpFaults = printHar(http, flags.json === true && captures.length === 0);
+  if (captures.length === 0) return httpFaults > 0 ? EXIT_BAD_INPUT : 0;
   const result = await withStore(flags.db, (store) =>
     importCaptures(store, {
-      files,
+      files: captures,
       ...(flags.name !== undefined && { name: flags.name }),
       ...(flags.port !== undefined && { ports: flags.port }),
       replace: flags.replace === true,
@@ -52,7 +66,7 @@ async function runImport(files: string[], flags: ImportFlags): Promise<number> {
     }),
   );
   if (flags.json === true) {
-    printJson({ captures: result.captures.map(toJsonRow), errors: result.errors.map((e) => ({ code: e.code, message: e.message })) });
+    printJson({ captures: result.captures.map(toJsonRow), http, errors: result.errors.map((e) => ({ code: e.code, message: e.message })) });
   } else if (result.captures.length > 0) {
     printTable(
       ['capture', 'frames', 'udp datagrams', 'kept', 'truncated', 'unsupported frames', 'route ports', 'status'],
@@ -70,7 +84,20 @@ async function runImport(files: string[], flags: ImportFlags): Promise<number> {
   }
   if (flags.json !== true) for (const capture of result.captures) for (const line of describeRelayLegs(capture.name, capture.legs)) printNote(line);
   for (const error of result.errors) printError(error.message);
-  return result.errors.length > 0 ? EXIT_BAD_INPUT : 0;
+  return result.errors.length + httpFaults > 0 ? EXIT_BAD_INPUT : 0;
+}
+
+/** What each HAR file gave; its fault, if any, as an error line. Returns the number of files that had one. */
+function printHar(imported: readonly ImportedHar[], json: boolean): number {
+  if (json) printJson({ captures: [], http: imported });
+  else if (imported.length > 0) {
+    printTable(
+      ['capture', 'HTTP exchanges', 'recorded in part', 'unusable entries', 'status'],
+      imported.map((h) => [h.name, formatCount(h.exchanges), formatCount(h.incomplete), formatCount(h.unusable), h.fault === null ? 'ok' : 'partial']),
+    );
+  }
+  for (const h of imported) if (h.fault !== null) printError(h.fault);
+  return imported.filter((h) => h.fault !== null).length;
 }
 
 function unsupportedSummary(capture: ImportedCapture): string {

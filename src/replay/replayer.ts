@@ -20,11 +20,7 @@ export type { ReplayOptions, ReplayProgress, ReplayResult, ReplayStats } from '.
  * plan never leaves it time, a commit is forced this often: a crash loses at most this much of the run.
  */
 export const COMMIT_BOUND_MS = 10_000;
-/**
- * DuckDB's memory while a replay records its sends: capped, so a long replay's memory stays flat instead of growing with
- * every page of sends it writes (measured: 464 MB to 550 MB over a 10-minute run at 10k pps uncapped).
- */
-const REPLAY_MEMORY_LIMIT = '256MB';
+
 
 /** What a replay sends, checked and ready: the capture, its uplink, the relay's address, the devices' sockets bound. */
 export interface PreparedReplay {
@@ -90,10 +86,6 @@ export async function prepareReplay(options: ReplayOptions): Promise<PreparedRep
  * relay>device). It neither creates nor finishes the run: that is the run session's (src/run/).
  */
 export async function sendReplay(prepared: PreparedReplay, runId: number): Promise<ReplayOutcome> {
-  return prepared.options.store.withMemoryLimit(REPLAY_MEMORY_LIMIT, () => send(prepared, runId));
-}
-
-async function send(prepared: PreparedReplay, runId: number): Promise<ReplayOutcome> {
   const { options, fleet, capture, uplink } = prepared;
   const { store, plan } = options;
   const observations = await ObservationWriter.create(store, runId, { flushIntervalMs: COMMIT_BOUND_MS });

@@ -57,6 +57,23 @@ CREATE TABLE IF NOT EXISTS capture_packets (
   payload      BLOB NOT NULL
 );
 
+-- HTTP exchanges of a capture imported from a HAR file (the HTTP family): one row per request and its response.
+CREATE TABLE IF NOT EXISTS http_exchanges (
+  capture_id       INTEGER NOT NULL,
+  idx              UINTEGER NOT NULL,   -- exchange number in the file, in order
+  ts_ns            BIGINT NOT NULL,     -- wall-clock ns the request started (0: the file did not say)
+  method           VARCHAR NOT NULL,
+  url              VARCHAR NOT NULL,
+  http_version     VARCHAR,
+  request_headers  VARCHAR NOT NULL,    -- JSON [[name, value], ...] in the order sent
+  request_body     BLOB,                -- NULL: the file declares a body it did not record
+  status           INTEGER,             -- NULL: no response was recorded
+  response_headers VARCHAR NOT NULL,    -- JSON, as request_headers
+  response_body    BLOB,
+  duration_ms      DOUBLE,
+  missing          VARCHAR              -- what the entry lacked, comma-separated; NULL when complete
+);
+
 -- capture_packets with its addresses as text: what to query by hand.
 CREATE OR REPLACE VIEW capture_datagrams AS
 SELECT p.capture_id, p.idx, p.frame_no, p.ts_ns,

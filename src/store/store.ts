@@ -79,9 +79,8 @@ export class Store {
   }
 
   /**
-   * Runs `fn` with DuckDB's memory capped at `limit`, then sets the store's limit back. While a long writer appends
-   * (an import, a replay), DuckDB would otherwise keep every page written in its pool, and memory would grow with the
-   * length of the work instead of staying flat.
+   * Runs `fn` with DuckDB's memory capped at `limit`, then sets the store's limit back. While an import appends, DuckDB
+   * would otherwise keep every page written in its pool, and memory would grow with the size of the file.
    */
   async withMemoryLimit<T>(limit: string, fn: () => Promise<T>): Promise<T> {
     const [before] = await this.query("SELECT current_setting('memory_limit') AS value");

@@ -11,6 +11,7 @@ SELECT
   CASE WHEN c.finished THEN c.kept_datagrams
        ELSE (SELECT count(*) FROM capture_packets p WHERE p.capture_id = c.capture_id) END AS kept_datagrams,
   c.truncated_datagrams,
+  (SELECT count(*) FROM http_exchanges h WHERE h.capture_id = c.capture_id) AS http_exchanges,
   c.unsupported_frames,
   coalesce(c.route_ports, []) AS route_ports,
   (SELECT count(DISTINCT (p.src_address, p.src_port)) FROM capture_packets p
