@@ -40,7 +40,8 @@ http {
 }
 `,
   );
-  nginx = spawn('nginx', ['-c', config, '-p', dir], { stdio: 'ignore' });
+  // -e: the log nginx writes before it has read the config, kept in the test's directory too.
+  nginx = spawn('nginx', ['-e', join(dir, 'error.log'), '-c', config, '-p', dir], { stdio: 'ignore' });
   const url = `http://${NGINX}:${PORT}`;
   await waitFor(async () => {
     const probe = new Client(url);
