@@ -20,3 +20,5 @@ export const parseListen = forCommander(values.parseListen);
 export const parseInteger = forCommander(values.parseInteger);
 export const parseName = forCommander(values.parseName);
 export const parseIpList = forCommander(values.parseIpList);
+export const parseHttpUrl = forCommander(values.parseHttpUrl);
+export const parseFieldChange = forCommander(values.parseFieldChange);

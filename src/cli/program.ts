@@ -11,6 +11,8 @@ import { registerReportCommand } from './report-command.ts';
 import { registerRunCommands } from './run-command.ts';
 import { registerRunsCommand } from './runs-command.ts';
 import { registerExportCommand } from './export-command.ts';
+import { registerHttpBackendCommand } from './http-backend-command.ts';
+import { registerShadowProxyCommand } from './shadow-proxy-command.ts';
 
 /**
  * The `parity` command line. Each command lives in its own file, parses its flags, calls its stage and prints; this
@@ -35,6 +37,8 @@ export function buildProgram(): Command {
   registerRunCommands(program);
   registerRunsCommand(program);
   registerExportCommand(program);
+  registerShadowProxyCommand(program);
+  registerHttpBackendCommand(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

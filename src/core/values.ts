@@ -88,3 +88,30 @@ export function parseIpList(value: string): string[] {
   for (const ip of ips) if (isIP(ip) === 0) throw new ValueError(`"${ip}" is not an IP address`);
   return ips;
 }
+
+/** `http://127.0.0.2:8081` -> the URL as given; http or https, with a host. */
+export function parseHttpUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ValueError(`"${value}" is not a URL (e.g. http://127.0.0.2:8081)`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.host === '') throw new ValueError(`"${value}" is not an http:// or https:// URL with a host`);
+  return value;
+}
+
+/** `currency=EUR` -> { name, value } (the value as JSON when it reads as JSON, else as text). */
+export function parseFieldChange(value: string): { name: string; value: string | number | boolean | null } {
+  const at = value.indexOf('=');
+  if (at <= 0) throw new ValueError(`"${value}" is not FIELD=VALUE (e.g. currency=EUR)`);
+  const text = value.slice(at + 1);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = text;
+  }
+  const scalar = typeof parsed === 'string' || typeof parsed === 'number' || typeof parsed === 'boolean' || parsed === null ? parsed : text;
+  return { name: value.slice(0, at), value: scalar };
+}

@@ -1,0 +1,47 @@
+import type { Command } from 'commander';
+import { ShadowProxy, type ShadowProxyStats } from '../relay/http/shadow-proxy.ts';
+import { parseDurationMs, parseHttpUrl, parseListen } from './option-parsers.ts';
+import { printJson, printNote } from './output.ts';
+import { waitForStop } from './shutdown.ts';
+
+interface ShadowProxyFlags {
+  listen: { ip: string; ports: number[] };
+  live: string;
+  shadow?: string;
+  shadowTimeout: number;
+  duration?: number;
+  json?: boolean;
+}
+
+export function registerShadowProxyCommand(program: Command): void {
+  program
+    .command('shadow-proxy')
+    .description('run the reference HTTP shadowing proxy: the live upstream answers, the shadow gets a copy of each request and is never waited for')
+    .requiredOption('--listen <ip:port>', 'address and port to listen on, e.g. 127.0.0.1:8080', parseListen)
+    .requiredOption('--live <url>', 'the live upstream, whose answers the clients get, e.g. http://127.0.0.2:8081', parseHttpUrl)
+    .option('--shadow <url>', 'the shadow upstream, sent a copy of every request (none: a plain proxy, for a baseline)', parseHttpUrl)
+    .option('--shadow-timeout <duration>', 'how long a shadow request may take before it is given up', parseDurationMs, 2000)
+    .option('--duration <duration>', 'stop after this long (default: until Ctrl-C)', parseDurationMs)
+    .option('--json', 'print the counters as JSON when stopping')
+    .addHelpText('after', '\nExample:\n  parity shadow-proxy --listen 127.0.0.1:8080 --live http://127.0.0.2:8081 --shadow http://127.0.0.3:8081 --shadow-timeout 1s\n')
+    .action(async (flags: ShadowProxyFlags) => {
+      const proxy = await ShadowProxy.start({
+        host: flags.listen.ip,
+        port: flags.listen.ports[0] ?? 0,
+        live: flags.live,
+        shadow: flags.shadow ?? null,
+        shadowTimeoutMs: flags.shadowTimeout,
+      });
+      printNote(`shadow proxy listening on ${proxy.url}: live ${flags.live}, ${flags.shadow === undefined ? 'no shadow' : `shadow ${flags.shadow}`}`);
+      await waitForStop(flags.duration).stopped;
+      const stats = { ...proxy.stats, shadowFailures: { ...proxy.stats.shadowFailures } };
+      await proxy.close();
+      if (flags.json === true) printJson(stats);
+      else printNote(describe(stats));
+    });
+}
+
+function describe(s: ShadowProxyStats): string {
+  const f = s.shadowFailures;
+  return `shadow proxy stopped: ${s.requests} requests (${s.liveErrors} live upstream failures); ${s.shadowed} shadowed, ${s.shadowAnswered} answered, ${f.status5xx} 5xx, ${f.timeout} timed out, ${f.connection} connection failures, ${s.shadowInFlight} still in flight`;
+}
