@@ -74,6 +74,27 @@ CREATE TABLE IF NOT EXISTS http_exchanges (
   missing          VARCHAR              -- what the entry lacked, comma-separated; NULL when complete
 );
 
+-- Each HTTP request a replay sent (the HTTP family): the client's leg, and the answer it got.
+CREATE TABLE IF NOT EXISTS http_sends (
+  run_id           INTEGER NOT NULL,
+  send_no          UINTEGER NOT NULL,   -- order of sending within the run
+  exchange_idx     UINTEGER NOT NULL,   -- http_exchanges.idx replayed
+  loop_no          INTEGER NOT NULL,
+  request_id       VARCHAR NOT NULL,    -- the X-Request-ID it carried: ties every leg of the request together
+  method           VARCHAR NOT NULL,
+  path             VARCHAR NOT NULL,
+  body_bytes       INTEGER NOT NULL,
+  body_hash        BIGINT NOT NULL,     -- src/core/payload-hash.ts of the body sent
+  scheduled_ns     BIGINT NOT NULL,
+  actual_ns        BIGINT NOT NULL,
+  answered_ns      BIGINT,              -- NULL: no answer came
+  status           INTEGER,
+  response_bytes   INTEGER,
+  response_hash    BIGINT,
+  routed_to        VARCHAR,             -- the answer's X-Routed-To, where the proxy says so
+  error            VARCHAR              -- why no answer came
+);
+
 -- capture_packets with its addresses as text: what to query by hand.
 CREATE OR REPLACE VIEW capture_datagrams AS
 SELECT p.capture_id, p.idx, p.frame_no, p.ts_ns,

@@ -1,0 +1,154 @@
+import { Pool } from 'undici';
+import { getCapture } from '../../capture/capture-catalog.ts';
+import { UsageError } from '../../core/errors.ts';
+import { payloadHash } from '../../core/payload-hash.ts';
+import { seededRandom } from '../../core/random.ts';
+import { quantile } from '../../core/stats.ts';
+import { RunSession } from '../../run/run-session.ts';
+import type { RunStatus } from '../../store/runs.ts';
+import { nextRunName } from '../../store/runs.ts';
+import { num, str, type Store } from '../../store/store.ts';
+import { describePace, Schedule, type ReplayPlan } from '../replay-plan.ts';
+import { HttpSendWriter, type HttpSend } from './http-send-writer.ts';
+
+/** Headers that belong to the recorded connection, or that the client sets itself, never replayed as recorded. */
+const NOT_REPLAYED = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'x-request-id']);
+
+export interface HttpReplayOptions {
+  store: Store;
+  /** A capture imported from a HAR file. */
+  capture: string;
+  /** Where to send: the shadowing proxy under test (http://host:port). */
+  target: string;
+  plan: ReplayPlan;
+  /** Connections to the target at most (requests beyond wait for one). */
+  connections?: number;
+  runName?: string;
+  signal?: AbortSignal;
+}
+
+export interface HttpReplayStats {
+  planned: number;
+  sent: number;
+  answered: number;
+  errors: number;
+  lateness: { p50Us: number; p99Us: number; maxUs: number };
+}
+
+interface Exchange {
+  idx: number;
+  tsNs: bigint;
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+/**
+ * Replays a HAR capture's requests through a shadowing proxy at a timing plan (the UDP replayer's: original timing
+ * x N, a fixed rate, a ramp, as fast as possible; loops, a duration, a sample), over a bounded pool of connections.
+ * Every request carries an `X-Request-ID` of its own (`<run>-<send number>`) so each leg can be tied to it; each send
+ * is recorded with its scheduled and actual time, and the answer's status, size, hash and `X-Routed-To`. A run in the
+ * store like any other (kind replay, protocol http).
+ */
+export async function replayHttpCapture(options: HttpReplayOptions): Promise<{ runId: number; runName: string; status: RunStatus; stats: HttpReplayStats }> {
+  const { store, plan } = options;
+  const exchanges = await loadExchanges(store, options.capture, plan);
+  const runName = options.runName ?? (await nextRunName(store, `${options.capture}-replay`));
+  const session = await RunSession.create(store, {
+    name: runName,
+    kind: 'replay',
+    protocol: 'http',
+    relay: options.target,
+    plan: { ...plan, description: describePace(plan.pace), portMap: {}, devices: '', ackTimeoutMs: 0 },
+  });
+  const writer = await HttpSendWriter.create(store, session.runId);
+  session.defer('http sends', async () => writer.close());
+  const pool = new Pool(options.target, { connections: options.connections ?? 64 });
+  session.defer('connections', () => pool.close());
+  try {
+    const sends = await sendAll(exchanges, plan, pool, runName, options.signal, (send) => writer.add(send));
+    const late = sends.map((s) => Number(s.actualNs - s.scheduledNs) / 1000);
+    const stats: HttpReplayStats = {
+      planned: sends.length,
+      sent: sends.length,
+      answered: sends.filter((s) => s.answer !== null).length,
+      errors: sends.filter((s) => s.error !== null).length,
+      lateness: { p50Us: quantile(late, 0.5) ?? 0, p99Us: quantile(late, 0.99) ?? 0, maxUs: late.length === 0 ? 0 : Math.max(...late) },
+    };
+    const status = options.signal?.aborted === true ? 'interrupted' : 'completed';
+    const seconds = sends.length < 2 ? 0 : Number((sends.at(-1)?.actualNs ?? 0n) - (sends[0]?.actualNs ?? 0n)) / 1e9;
+    // Stored as a replay's counts are: an answer is what a UDP replay calls an ACK.
+    await session.finish(
+      status,
+      { planned: stats.planned, sent: stats.sent, sendErrors: stats.errors, sendErrorsByKind: {}, acks: stats.answered, askedRatePps: plan.pace.kind === 'rate' ? plan.pace.ratePps : null, achievedRatePps: seconds > 0 ? sends.length / seconds : null, lateness: stats.lateness },
+      sends[0]?.actualNs,
+    );
+    return { runId: session.runId, runName, status, stats };
+  } catch (error) {
+    return session.fail(error);
+  }
+}
+
+async function loadExchanges(store: Store, name: string, plan: ReplayPlan): Promise<Exchange[]> {
+  const capture = await getCapture(store, name);
+  if (capture.format !== 'har') throw new UsageError(`capture "${name}" is ${capture.format}, not HTTP: an HTTP replay takes a capture imported from a HAR file`, { field: 'capture' });
+  const rows = await store.query(
+    'SELECT idx, ts_ns, method, url, request_headers, request_body FROM http_exchanges WHERE capture_id = $id AND request_body IS NOT NULL ORDER BY ts_ns, idx',
+    { id: capture.captureId },
+  );
+  const chosen = seededRandom(plan.seed);
+  const exchanges = rows
+    .filter(() => plan.sample >= 1 || chosen() < plan.sample)
+    .map((row) => {
+      const url = new URL(str(row.url));
+      const headers = Object.fromEntries((JSON.parse(str(row.request_headers)) as [string, string][]).filter(([name]) => !NOT_REPLAYED.has(name.toLowerCase()) && !name.startsWith(':')));
+      return { idx: num(row.idx), tsNs: typeof row.ts_ns === 'bigint' ? row.ts_ns : 0n, method: str(row.method), path: `${url.pathname}${url.search}`, headers, body: row.request_body as Uint8Array };
+    });
+  if (exchanges.length === 0) throw new UsageError(`capture "${name}" has no request to replay (none recorded with its body)`, { field: 'capture' });
+  return exchanges;
+}
+
+/** Sends every request at its scheduled time (without waiting for answers before the next), and records each. */
+async function sendAll(exchanges: readonly Exchange[], plan: ReplayPlan, pool: Pool, runName: string, signal: AbortSignal | undefined, record: (send: HttpSend) => void): Promise<HttpSend[]> {
+  const firstNs = exchanges[0]?.tsNs ?? 0n;
+  const spanNs = Number((exchanges.at(-1)?.tsNs ?? 0n) - firstNs);
+  const schedule = new Schedule(plan.pace, spanNs, exchanges.length);
+  const startNs = process.hrtime.bigint();
+  const inFlight: Promise<HttpSend>[] = [];
+  let sendNo = 0;
+  for (let loop = 0; loop < plan.loops; loop++) {
+    for (const exchange of exchanges) {
+      if (signal?.aborted === true) return Promise.all(inFlight);
+      const offsetNs = schedule.offsetNs(sendNo, loop, Number(exchange.tsNs - firstNs)) ?? 0;
+      if (plan.durationMs !== undefined && offsetNs > plan.durationMs * 1e6) return Promise.all(inFlight);
+      await waitUntil(startNs + BigInt(Math.round(offsetNs)));
+      const send = sendOne(pool, exchange, { sendNo, loop, requestId: `${runName}-${sendNo}`, scheduledNs: startNs + BigInt(Math.round(offsetNs)) });
+      inFlight.push(send.then((done) => (record(done), done)));
+      sendNo++;
+    }
+  }
+  return Promise.all(inFlight);
+}
+
+async function sendOne(pool: Pool, exchange: Exchange, at: { sendNo: number; loop: number; requestId: string; scheduledNs: bigint }): Promise<HttpSend> {
+  const base = { sendNo: at.sendNo, exchangeIdx: exchange.idx, loop: at.loop, requestId: at.requestId, method: exchange.method, path: exchange.path, bodyBytes: exchange.body.length, bodyHash: payloadHash(exchange.body), scheduledNs: at.scheduledNs };
+  const actualNs = process.hrtime.bigint();
+  try {
+    const answer = await pool.request({ path: exchange.path, method: exchange.method as 'GET', headers: { ...exchange.headers, 'x-request-id': at.requestId }, body: exchange.body.length > 0 ? exchange.body : null });
+    const bytes = new Uint8Array(await answer.body.arrayBuffer());
+    const routedTo = answer.headers['x-routed-to'];
+    return { ...base, actualNs, answer: { answeredNs: process.hrtime.bigint(), status: answer.statusCode, bytes: bytes.length, hash: payloadHash(bytes), routedTo: typeof routedTo === 'string' ? routedTo : null }, error: null };
+  } catch (error) {
+    return { ...base, actualNs, answer: null, error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** Sleeps until `deadlineNs` on the monotonic clock: a timer for the bulk, the last millisecond in small steps. */
+async function waitUntil(deadlineNs: bigint): Promise<void> {
+  for (;;) {
+    const leftMs = Number(deadlineNs - process.hrtime.bigint()) / 1e6;
+    if (leftMs <= 0) return;
+    await new Promise((resolve) => (leftMs > 2 ? setTimeout(resolve, leftMs - 1) : setImmediate(resolve)));
+  }
+}

@@ -1,0 +1,85 @@
+import { ChunkAppender, columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
+import type { Store } from '../../store/store.ts';
+
+const COLUMNS = {
+  run_id: 'i32',
+  send_no: 'u32',
+  exchange_idx: 'u32',
+  loop_no: 'i32',
+  request_id: 'varchar',
+  method: 'varchar',
+  path: 'varchar',
+  body_bytes: 'i32',
+  body_hash: 'i64',
+  scheduled_ns: 'i64',
+  actual_ns: 'i64',
+  answered_ns: 'i64',
+  status: 'i32',
+  response_bytes: 'i32',
+  response_hash: 'i64',
+  routed_to: 'varchar',
+  error: 'varchar',
+} as const satisfies Record<string, ColumnKind>;
+const C = columnIndexes(COLUMNS);
+
+/** One request an HTTP replay sent, and what came back. */
+export interface HttpSend {
+  sendNo: number;
+  exchangeIdx: number;
+  loop: number;
+  requestId: string;
+  method: string;
+  path: string;
+  bodyBytes: number;
+  bodyHash: number;
+  scheduledNs: bigint;
+  actualNs: bigint;
+  answer: { answeredNs: bigint; status: number; bytes: number; hash: number; routedTo: string | null } | null;
+  error: string | null;
+}
+
+/** Appends an HTTP replay's sends to `http_sends`, committed when closed. */
+export class HttpSendWriter {
+  private constructor(
+    private readonly rows: ChunkAppender,
+    private readonly runId: number,
+  ) {}
+
+  static async create(store: Store, runId: number): Promise<HttpSendWriter> {
+    const { appender, release } = await store.createWriterAppender('http_sends');
+    return new HttpSendWriter(new ChunkAppender(appender, 'http_sends', Object.values(COLUMNS), release), runId);
+  }
+
+  add(send: HttpSend): void {
+    const r = this.rows;
+    r.setNumber(C.run_id, this.runId);
+    r.setNumber(C.send_no, send.sendNo);
+    r.setNumber(C.exchange_idx, send.exchangeIdx);
+    r.setNumber(C.loop_no, send.loop);
+    r.setString(C.request_id, send.requestId);
+    r.setString(C.method, send.method);
+    r.setString(C.path, send.path);
+    r.setNumber(C.body_bytes, send.bodyBytes);
+    r.setSafeInteger(C.body_hash, send.bodyHash);
+    r.setBigInt(C.scheduled_ns, send.scheduledNs);
+    r.setBigInt(C.actual_ns, send.actualNs);
+    const answer = send.answer;
+    if (answer === null) {
+      for (const column of [C.answered_ns, C.status, C.response_bytes, C.response_hash, C.routed_to]) r.setNull(column);
+    } else {
+      r.setBigInt(C.answered_ns, answer.answeredNs);
+      r.setNumber(C.status, answer.status);
+      r.setNumber(C.response_bytes, answer.bytes);
+      r.setSafeInteger(C.response_hash, answer.hash);
+      if (answer.routedTo === null) r.setNull(C.routed_to);
+      else r.setString(C.routed_to, answer.routedTo);
+    }
+    if (send.error === null) r.setNull(C.error);
+    else r.setString(C.error, send.error);
+    r.endRow();
+  }
+
+  close(): void {
+    this.rows.close();
+  }
+}

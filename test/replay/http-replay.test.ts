@@ -1,0 +1,90 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HttpBackend } from '../../src/backends/http/http-backend.ts';
+import { importHarFile } from '../../src/capture/http/import-har.ts';
+import { payloadHash } from '../../src/core/payload-hash.ts';
+import { ShadowProxy } from '../../src/relay/http/shadow-proxy.ts';
+import { replayHttpCapture } from '../../src/replay/http/http-replay.ts';
+import { getRun } from '../../src/store/runs.ts';
+import { num, str, withStore } from '../../src/store/store.ts';
+import { withTempDir } from '../helpers/temp-dir.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+const opened: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const thing of opened.splice(0).reverse()) await thing.close();
+});
+
+/** A HAR 1.2 document: `count` POSTs with JSON bodies 100 ms apart, one GET without a body, one entry without its body. */
+function harDocument(count: number): { har: string; bodies: string[] } {
+  const start = Date.parse('2026-11-28T08:00:00.000Z');
+  const bodies = Array.from({ length: count }, (_, i) => JSON.stringify({ invoice: i, cents: 100 + i }));
+  const entry = (i: number, method: string, body: string | null, bodySize = body?.length ?? 0): object => ({
+    startedDateTime: new Date(start + i * 100).toISOString(),
+    time: 3.5,
+    request: {
+      method,
+      url: `https://billing.example/v1/invoices/${i}?draft=1`,
+      httpVersion: 'HTTP/1.1',
+      headers: [{ name: 'Host', value: 'billing.example' }, { name: 'Content-Type', value: 'application/json' }, { name: 'X-Tenant', value: 'north' }],
+      queryString: [],
+      ...(body !== null && { postData: { mimeType: 'application/json', text: body } }),
+      headersSize: -1,
+      bodySize,
+    },
+    response: { status: 200, statusText: 'OK', httpVersion: 'HTTP/1.1', headers: [], content: { size: 2, mimeType: 'application/json', text: '{}' }, redirectURL: '', headersSize: -1, bodySize: 2 },
+    cache: {},
+    timings: { send: 0, wait: 3, receive: 0.5 },
+  });
+  const entries = [...bodies.map((body, i) => entry(i, 'POST', body)), entry(count, 'GET', null), entry(count + 1, 'POST', null, 512)];
+  return { har: JSON.stringify({ log: { version: '1.2', creator: { name: 'test', version: '1' }, entries } }), bodies };
+}
+
+describe('replaying an HTTP capture through a shadowing proxy', () => {
+  it('sends every recorded request at its time, each with its own request id, and both upstreams get the same bytes', async () => {
+    await withTempDir(async (dir) => {
+      const { har, bodies } = harDocument(20);
+      writeFileSync(join(dir, 'billing.har'), har);
+      const live = await HttpBackend.start({ host: '127.0.96.2', role: 'live' });
+      const shadow = await HttpBackend.start({ host: '127.0.96.3', role: 'shadow' });
+      const proxy = await ShadowProxy.start({ host: '127.0.96.1', live: live.url, shadow: shadow.url });
+      opened.push(live, shadow, proxy);
+      await withStore(join(dir, 'a.duckdb'), async (store) => {
+        const imported = await importHarFile(store, join(dir, 'billing.har'));
+        expect(imported).toMatchObject({ exchanges: 22, incomplete: 1 });
+        const result = await replayHttpCapture({ store, capture: 'billing', target: proxy.url, plan: { pace: { kind: 'original', speed: 4 }, loops: 1, durationMs: undefined, sample: 1, seed: 1 }, runName: 'billing-1' });
+        // The entry whose body the file left out is not replayed: 20 POSTs and the GET.
+        expect(result.stats).toMatchObject({ planned: 21, sent: 21, answered: 21, errors: 0 });
+        expect(result.status).toBe('completed');
+        expect((await getRun(store, 'billing-1')).protocol).toBe('http');
+        const sends = await store.query("SELECT * FROM http_sends JOIN runs USING (run_id) WHERE name = 'billing-1' ORDER BY send_no");
+        expect(sends.map((s) => str(s.request_id))).toEqual(Array.from({ length: 21 }, (_, i) => `billing-1-${i}`));
+        expect(sends.every((s) => num(s.status) === 200 && str(s.routed_to) === 'live')).toBe(true);
+        // Original timing x4: 100 ms apart in the file, 25 ms apart in the replay.
+        const gapMs = (num(sends[10]?.scheduled_ns) - num(sends[0]?.scheduled_ns)) / 1e6;
+        expect(gapMs).toBeCloseTo(250, 0);
+        await waitFor(() => shadow.received.length === 21, 'the shadow to receive every request');
+        for (const backend of [live, shadow]) {
+          const byId = new Map(backend.received.map((r) => [r.requestId, r]));
+          bodies.forEach((body, i) => {
+            const got = byId.get(`billing-1-${i}`);
+            expect(got?.body.toString()).toBe(body);
+            expect(got?.path).toBe(`/v1/invoices/${i}?draft=1`);
+            expect(got?.headers['x-tenant']).toBe('north');
+            expect(payloadHash(new Uint8Array(got?.body ?? Buffer.alloc(0)))).toBe(num(sends[i]?.body_hash));
+          });
+        }
+      });
+    });
+  });
+
+  it('a UDP capture is refused for an HTTP replay, in words', async () => {
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 'a.duckdb'), async (store) => {
+        await store.exec("INSERT INTO captures (name, source, format, finished) VALUES ('udp-one', 'x.pcap', 'pcap', true)");
+        await expect(replayHttpCapture({ store, capture: 'udp-one', target: 'http://127.0.96.9:1', plan: { pace: { kind: 'max' }, loops: 1, durationMs: undefined, sample: 1, seed: 1 } })).rejects.toThrow(/capture "udp-one" is pcap, not HTTP/);
+      });
+    });
+  });
+});
