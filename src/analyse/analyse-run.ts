@@ -1,3 +1,4 @@
+import { UsageError } from '../core/errors.ts';
 import { getProtocol } from '../protocols/index.ts';
 import { observedBackends, type RunTopology, type StoredReplayStats } from '../store/run-metadata.ts';
 import { getRun } from '../store/runs.ts';
@@ -33,6 +34,8 @@ export interface AnalyseOptions {
  */
 export async function analyseRun(store: Store, runName: string, options: AnalyseOptions = {}): Promise<Analysis> {
   const run = await getRun(store, runName);
+  // An HTTP replay's sends are recorded (http_sends), but its legs are not judged yet: no verdict rather than a wrong one.
+  if (run.protocol === 'http') throw new UsageError(`run "${run.name}" replayed HTTP: the analysis of HTTP runs is not built yet (its sends are in http_sends)`, { field: 'run' });
   const protocol = getProtocol(run.protocol);
   const thresholds = options.thresholds ?? reviveThresholds(run.thresholds) ?? defaultThresholds();
   const { topology, stats } = run;
