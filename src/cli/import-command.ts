@@ -49,7 +49,8 @@ async function runImport(files: string[], flags: ImportFlags): Promise<number> {
   if (har.length > 0 && flags.name !== undefined && files.length > 1) {
     throw new UsageError('--name names one capture: a HAR file is a capture of its own, so give --name with one HAR file at a time', { field: 'name' });
   }
-  const http = await withStore(flags.db, async (store) => {
+  // The store is opened for HAR files only when there are some: opening it costs a schema check and a checkpoint.
+  const http = har.length === 0 ? [] : await withStore(flags.db, async (store) => {
     const imported: ImportedHar[] = [];
     for (const file of har) imported.push(await importHarFile(store, file, { ...(flags.name !== undefined && { name: flags.name }), replace: flags.replace === true }));
     return imported;

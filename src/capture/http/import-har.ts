@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { CaptureFileError } from '../../core/errors.ts';
 import { toSafeName } from '../../core/names.ts';
@@ -41,11 +41,17 @@ export interface ImportedHar {
 /** Does this file look like HAR (by its name, or JSON whose first key is `log`)? */
 export async function isHarFile(file: string): Promise<boolean> {
   if (extname(file).toLowerCase() === '.har') return true;
+  // Only the first bytes: every pcap of an import is sniffed here, and may be gigabytes.
+  let handle;
   try {
-    const head = (await readFile(file)).subarray(0, 64).toString('utf8');
-    return /^\s*\{\s*"log"\s*:/.test(head);
+    handle = await open(file, 'r');
+    const head = Buffer.alloc(64);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return /^\s*\{\s*"log"\s*:/.test(head.subarray(0, bytesRead).toString('utf8'));
   } catch {
     return false;
+  } finally {
+    await handle?.close();
   }
 }
 
