@@ -95,6 +95,40 @@ CREATE TABLE IF NOT EXISTS http_sends (
   error            VARCHAR              -- why no answer came
 );
 
+ALTER TABLE http_sends ADD COLUMN IF NOT EXISTS route_reason VARCHAR;        -- the answer's X-Route-Reason
+ALTER TABLE http_sends ADD COLUMN IF NOT EXISTS echoed_request_id VARCHAR;   -- the answer's X-Request-ID: the id the proxy says it used
+
+-- Each request a backend of an HTTP run received, as it received it, and what it answered (the HTTP family's legs
+-- proxy>live and proxy>shadow, with their answers). Tied to the client's send by request_id.
+CREATE TABLE IF NOT EXISTS http_receipts (
+  run_id           INTEGER NOT NULL,
+  backend          VARCHAR NOT NULL,    -- its role: live, shadow
+  request_id       VARCHAR,             -- its X-Request-ID; NULL: it came without one
+  method           VARCHAR NOT NULL,
+  path             VARCHAR NOT NULL,
+  headers          VARCHAR NOT NULL,    -- JSON {name: value}, names lower-case, as received
+  content_length   BIGINT,              -- the Content-Length header; NULL: absent
+  body_bytes       INTEGER NOT NULL,
+  body_hash        BIGINT NOT NULL,     -- src/core/payload-hash.ts of the body received
+  received_ns      BIGINT NOT NULL,
+  answered_ns      BIGINT,              -- NULL: the connection was reset instead
+  status           INTEGER,
+  response_body    BLOB
+);
+
+-- Response fields compared between the live and the shadow answer of each request (written by the analysis): how
+-- often each differed, and how often it differs between two copies of the same version (its noise, from an A/A run).
+CREATE TABLE IF NOT EXISTS http_field_parity (
+  run_id           INTEGER NOT NULL,
+  field            VARCHAR NOT NULL,    -- a JSON path: items, lines[].amount; (status) for the status line
+  compared         INTEGER NOT NULL,
+  differing        INTEGER NOT NULL,
+  noise_rate       DOUBLE,              -- its differing share in the A/A run; NULL: no A/A run
+  counted          BOOLEAN NOT NULL,    -- a difference beyond its noise: judged
+  example_live     VARCHAR,
+  example_shadow   VARCHAR
+);
+
 -- capture_packets with its addresses as text: what to query by hand.
 CREATE OR REPLACE VIEW capture_datagrams AS
 SELECT p.capture_id, p.idx, p.frame_no, p.ts_ns,

@@ -25,6 +25,11 @@ export interface HttpBackendOptions {
   role: string;
   faults?: HttpBackendFaults;
   seed?: number;
+  /**
+   * Told of each request once it is answered (or reset); when given, requests are not also kept in `received`, so a
+   * long run's memory stays flat.
+   */
+  record?: (receipt: ReceivedHttpRequest) => void;
 }
 
 /** One request exactly as the backend received it. */
@@ -37,6 +42,8 @@ export interface ReceivedHttpRequest {
   contentLength: number | null;
   body: Buffer;
   receivedNs: bigint;
+  /** What it answered; null until then, and for a request whose connection it reset. */
+  answer: { answeredNs: bigint; status: number; body: Buffer } | null;
 }
 
 /**
@@ -84,13 +91,15 @@ export class HttpBackend {
       contentLength: length === null ? null : Number(length),
       body,
       receivedNs: process.hrtime.bigint(),
+      answer: null,
     };
-    this.received.push(received);
+    if (this.options.record === undefined) this.received.push(received);
     const faults = this.options.faults ?? {};
     if (faults.latencyMs !== undefined && faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.latencyMs));
     this.answered++;
     if (this.random() < (faults.resetShare ?? 0)) {
       request.socket.destroy();
+      this.options.record?.(received);
       return;
     }
     const failed = this.random() < (faults.errorShare ?? 0);
@@ -103,6 +112,8 @@ export class HttpBackend {
       ...(received.requestId !== null && { 'x-request-id': received.requestId }),
     });
     response.end(text);
+    received.answer = { answeredNs: process.hrtime.bigint(), status: failed ? 503 : 200, body: Buffer.from(text) };
+    this.options.record?.(received);
   }
 
   private answerTo(received: ReceivedHttpRequest, faults: HttpBackendFaults): Record<string, JsonValue> {

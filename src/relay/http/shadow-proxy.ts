@@ -17,6 +17,16 @@ export interface ShadowProxyConfig {
   shadowTimeoutMs?: number;
   /** Bodies above this are refused (413) before anything is sent on. */
   maxBodyBytes?: number;
+  /** Bugs the spec warns of, made on purpose, so a broken proxy can be judged (`parity demo --http --broken`). */
+  faults?: ShadowProxyFaults;
+}
+
+/** The two classic shadowing bugs, made on purpose. */
+export interface ShadowProxyFaults {
+  /** The shadow gets the request without its body (the body stream was read once, for the live upstream). */
+  emptyShadowBody?: boolean;
+  /** The live answer waits for the shadow's (as nginx's mirror subrequest makes it do). */
+  liveWaitsForShadow?: boolean;
 }
 
 /** What the proxy counted about its shadow path: failures there are counted, never seen by clients. */
@@ -73,11 +83,13 @@ export class ShadowProxy {
     const headers = forwardedHeaders(req.headers, requestId, body.length);
     const path = req.url ?? '/';
     const method = req.method ?? 'GET';
+    const faults = this.config.faults ?? {};
     // The shadow starts first and is not awaited: the live path never waits on it.
-    if (this.config.shadow !== null) this.shadow(method, path, { ...headers }, Buffer.from(body));
+    const shadowed = this.config.shadow === null ? Promise.resolve() : this.shadowCopy(method, path, headers, body, faults);
     try {
       const live = await request(new URL(path, this.config.live), { method, headers, body: body.length > 0 ? body : null, dispatcher: this.liveAgent });
       const answer = Buffer.from(await live.body.arrayBuffer());
+      if (faults.liveWaitsForShadow === true) await shadowed;
       const reason = this.config.shadow === null ? 'no shadow configured' : `shadowed to ${new URL(this.config.shadow).host}`;
       this.reply(res, live.statusCode, copiedHeaders(live.headers), answer, requestId, 'live', reason);
     } catch (error) {
@@ -86,11 +98,19 @@ export class ShadowProxy {
     }
   }
 
-  private shadow(method: string, path: string, headers: Record<string, string>, body: Buffer): void {
+  /** The shadow's own copy of the request: a body of its own and a Content-Length that matches it. */
+  private shadowCopy(method: string, path: string, headers: Record<string, string>, body: Buffer, faults: ShadowProxyFaults): Promise<void> {
+    if (faults.emptyShadowBody !== true) return this.shadow(method, path, { ...headers }, Buffer.from(body));
+    const { 'content-length': _dropped, ...withoutLength } = headers;
+    return this.shadow(method, path, withoutLength, Buffer.alloc(0));
+  }
+
+  /** Settles when the shadow's answer is in or given up; never rejects. */
+  private shadow(method: string, path: string, headers: Record<string, string>, body: Buffer): Promise<void> {
     this.stats.shadowed++;
     this.stats.shadowInFlight++;
     const shadow = this.config.shadow as string;
-    request(new URL(path, shadow), {
+    return request(new URL(path, shadow), {
       method,
       headers,
       body: body.length > 0 ? body : null,

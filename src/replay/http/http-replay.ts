@@ -5,6 +5,7 @@ import { payloadHash } from '../../core/payload-hash.ts';
 import { seededRandom } from '../../core/random.ts';
 import { quantile } from '../../core/stats.ts';
 import { RunSession } from '../../run/run-session.ts';
+import type { WrittenRunStats } from '../../store/run-metadata.ts';
 import type { RunStatus } from '../../store/runs.ts';
 import { nextRunName } from '../../store/runs.ts';
 import { num, str, type Store } from '../../store/store.ts';
@@ -33,9 +34,12 @@ export interface HttpReplayStats {
   answered: number;
   errors: number;
   lateness: { p50Us: number; p99Us: number; maxUs: number };
+  /** Requests a second over the run; null below two sends. */
+  achievedRate: number | null;
 }
 
-interface Exchange {
+/** A recorded request, ready to send. */
+export interface Exchange {
   idx: number;
   tsNs: bigint;
   method: string;
@@ -62,35 +66,56 @@ export async function replayHttpCapture(options: HttpReplayOptions): Promise<{ r
     relay: options.target,
     plan: { ...plan, description: describePace(plan.pace), portMap: {}, devices: '', ackTimeoutMs: 0 },
   });
-  const writer = await HttpSendWriter.create(store, session.runId);
-  session.defer('http sends', async () => writer.close());
-  const pool = new Pool(options.target, { connections: options.connections ?? 64 });
-  session.defer('connections', () => pool.close());
   try {
-    const sends = await sendAll(exchanges, plan, pool, runName, options.signal, (send) => writer.add(send));
-    const late = sends.map((s) => Number(s.actualNs - s.scheduledNs) / 1000);
-    const stats: HttpReplayStats = {
-      planned: sends.length,
-      sent: sends.length,
-      answered: sends.filter((s) => s.answer !== null).length,
-      errors: sends.filter((s) => s.error !== null).length,
-      lateness: { p50Us: quantile(late, 0.5) ?? 0, p99Us: quantile(late, 0.99) ?? 0, maxUs: late.length === 0 ? 0 : Math.max(...late) },
-    };
-    const status = options.signal?.aborted === true ? 'interrupted' : 'completed';
-    const seconds = sends.length < 2 ? 0 : Number((sends.at(-1)?.actualNs ?? 0n) - (sends[0]?.actualNs ?? 0n)) / 1e9;
-    // Stored as a replay's counts are: an answer is what a UDP replay calls an ACK.
-    await session.finish(
-      status,
-      { planned: stats.planned, sent: stats.sent, sendErrors: stats.errors, sendErrorsByKind: {}, acks: stats.answered, askedRatePps: plan.pace.kind === 'rate' ? plan.pace.ratePps : null, achievedRatePps: seconds > 0 ? sends.length / seconds : null, lateness: stats.lateness },
-      sends[0]?.actualNs,
-    );
-    return { runId: session.runId, runName, status, stats };
+    const replayed = await sendHttpReplay(session, { ...options, exchanges });
+    await session.finish(replayed.status, storedStats(replayed.stats, plan), replayed.startNs);
+    return { runId: session.runId, runName, status: replayed.status, stats: replayed.stats };
   } catch (error) {
     return session.fail(error);
   }
 }
 
-async function loadExchanges(store: Store, name: string, plan: ReplayPlan): Promise<Exchange[]> {
+/**
+ * Sends the exchanges through the target within a run the caller owns (a replay's, a scenario's), recording each send;
+ * its writer and connections are registered with the session, which stops them.
+ */
+export async function sendHttpReplay(
+  session: RunSession,
+  options: { store: Store; exchanges: readonly Exchange[]; target: string; plan: ReplayPlan; connections?: number; signal?: AbortSignal },
+): Promise<{ status: 'completed' | 'interrupted'; stats: HttpReplayStats; startNs: bigint | undefined }> {
+  const writer = await HttpSendWriter.create(options.store, session.runId);
+  session.defer('http sends', async () => writer.close());
+  const pool = new Pool(options.target, { connections: options.connections ?? 64 });
+  session.defer('connections', () => pool.close());
+  const sends = await sendAll(options.exchanges, options.plan, pool, session.name, options.signal, (send) => writer.add(send));
+  const late = sends.map((s) => Number(s.actualNs - s.scheduledNs) / 1000);
+  const seconds = sends.length < 2 ? 0 : Number((sends.at(-1)?.actualNs ?? 0n) - (sends[0]?.actualNs ?? 0n)) / 1e9;
+  const stats: HttpReplayStats = {
+    planned: options.exchanges.length * options.plan.loops,
+    sent: sends.length,
+    answered: sends.filter((s) => s.answer !== null).length,
+    errors: sends.filter((s) => s.error !== null).length,
+    lateness: { p50Us: quantile(late, 0.5) ?? 0, p99Us: quantile(late, 0.99) ?? 0, maxUs: late.reduce((max, v) => Math.max(max, v), 0) },
+    achievedRate: seconds > 0 ? sends.length / seconds : null,
+  };
+  return { status: options.signal?.aborted === true ? 'interrupted' : 'completed', stats, startNs: sends[0]?.actualNs };
+}
+
+/** Stored as a replay's counts are: an answer is what a UDP replay calls an ACK. */
+export function storedStats(stats: HttpReplayStats, plan: ReplayPlan): WrittenRunStats {
+  return {
+    planned: stats.planned,
+    sent: stats.sent,
+    sendErrors: stats.errors,
+    sendErrorsByKind: {},
+    acks: stats.answered,
+    askedRatePps: plan.pace.kind === 'rate' ? plan.pace.ratePps : null,
+    achievedRatePps: stats.achievedRate,
+    lateness: stats.lateness,
+  };
+}
+
+export async function loadExchanges(store: Store, name: string, plan: ReplayPlan): Promise<Exchange[]> {
   const capture = await getCapture(store, name);
   if (capture.format !== 'har') throw new UsageError(`capture "${name}" is ${capture.format}, not HTTP: an HTTP replay takes a capture imported from a HAR file`, { field: 'capture' });
   const rows = await store.query(
@@ -137,8 +162,16 @@ async function sendOne(pool: Pool, exchange: Exchange, at: { sendNo: number; loo
   try {
     const answer = await pool.request({ path: exchange.path, method: exchange.method as 'GET', headers: { ...exchange.headers, 'x-request-id': at.requestId }, body: exchange.body.length > 0 ? exchange.body : null });
     const bytes = new Uint8Array(await answer.body.arrayBuffer());
-    const routedTo = answer.headers['x-routed-to'];
-    return { ...base, actualNs, answer: { answeredNs: process.hrtime.bigint(), status: answer.statusCode, bytes: bytes.length, hash: payloadHash(bytes), routedTo: typeof routedTo === 'string' ? routedTo : null }, error: null };
+    const header = (name: string): string | null => {
+      const value = answer.headers[name];
+      return typeof value === 'string' ? value : null;
+    };
+    return {
+      ...base,
+      actualNs,
+      answer: { answeredNs: process.hrtime.bigint(), status: answer.statusCode, bytes: bytes.length, hash: payloadHash(bytes), routedTo: header('x-routed-to'), routeReason: header('x-route-reason'), echoedRequestId: header('x-request-id') },
+      error: null,
+    };
   } catch (error) {
     return { ...base, actualNs, answer: null, error: error instanceof Error ? error.message : String(error) };
   }

@@ -19,6 +19,8 @@ const COLUMNS = {
   response_hash: 'i64',
   routed_to: 'varchar',
   error: 'varchar',
+  route_reason: 'varchar',
+  echoed_request_id: 'varchar',
 } as const satisfies Record<string, ColumnKind>;
 const C = columnIndexes(COLUMNS);
 
@@ -34,7 +36,7 @@ export interface HttpSend {
   bodyHash: number;
   scheduledNs: bigint;
   actualNs: bigint;
-  answer: { answeredNs: bigint; status: number; bytes: number; hash: number; routedTo: string | null } | null;
+  answer: { answeredNs: bigint; status: number; bytes: number; hash: number; routedTo: string | null; routeReason: string | null; echoedRequestId: string | null } | null;
   error: string | null;
 }
 
@@ -65,14 +67,16 @@ export class HttpSendWriter {
     r.setBigInt(C.actual_ns, send.actualNs);
     const answer = send.answer;
     if (answer === null) {
-      for (const column of [C.answered_ns, C.status, C.response_bytes, C.response_hash, C.routed_to]) r.setNull(column);
+      for (const column of [C.answered_ns, C.status, C.response_bytes, C.response_hash, C.routed_to, C.route_reason, C.echoed_request_id]) r.setNull(column);
     } else {
       r.setBigInt(C.answered_ns, answer.answeredNs);
       r.setNumber(C.status, answer.status);
       r.setNumber(C.response_bytes, answer.bytes);
       r.setSafeInteger(C.response_hash, answer.hash);
-      if (answer.routedTo === null) r.setNull(C.routed_to);
-      else r.setString(C.routed_to, answer.routedTo);
+      for (const [column, value] of [[C.routed_to, answer.routedTo], [C.route_reason, answer.routeReason], [C.echoed_request_id, answer.echoedRequestId]] as const) {
+        if (value === null) r.setNull(column);
+        else r.setString(column, value);
+      }
     }
     if (send.error === null) r.setNull(C.error);
     else r.setString(C.error, send.error);
