@@ -1,10 +1,9 @@
 import { UsageError } from '../core/errors.ts';
 import { getProtocol } from '../protocols/index.ts';
-import { observedBackends, type RunTopology, type StoredReplayStats } from '../store/run-metadata.ts';
+import { observedBackends, type RunTopology } from '../store/run-metadata.ts';
 import { getRun } from '../store/runs.ts';
 import type { Store } from '../store/store.ts';
 import { verdictOf, type Analysis, type Metric, type RouteInfo } from './analysis.ts';
-import type { MetricName } from './metric-names.ts';
 import { DERIVED_TABLES } from './analysis-steps.ts';
 import { baselineFindings, loadBaseline } from './baseline.ts';
 import { computeMetrics } from './compute-metrics.ts';
@@ -12,6 +11,9 @@ import { backendsOf, correlateRun } from './correlate-run.ts';
 import { coverageFindings, runStateFindings } from './fail-closed.ts';
 import { applyThresholds, replayFidelityFindings, selfReportFindings, thresholdFindings } from './judge.ts';
 import { relaySelfReport } from './relay-self-report.ts';
+import { replayMetrics } from './replay-metrics.ts';
+import { captureNameOf, storeAnalysis } from './analysis-store.ts';
+import { analyseHttpRun } from './http/analyse-http-run.ts';
 import { StepClock, type AnalysisProgress } from './step-clock.ts';
 import { defaultThresholds, reviveThresholds, type ThresholdConfig } from './thresholds.ts';
 
@@ -24,6 +26,8 @@ export interface AnalyseOptions {
   partial?: boolean;
   /** Told as each step starts and ends. */
   progress?: AnalysisProgress;
+  /** HTTP runs: an analysed A/A run (the shadow a second copy of live) whose field differences are noise. */
+  noise?: string;
 }
 
 
@@ -34,8 +38,8 @@ export interface AnalyseOptions {
  */
 export async function analyseRun(store: Store, runName: string, options: AnalyseOptions = {}): Promise<Analysis> {
   const run = await getRun(store, runName);
-  // An HTTP replay's sends are recorded (http_sends), but its legs are not judged yet: no verdict rather than a wrong one.
-  if (run.protocol === 'http') throw new UsageError(`run "${run.name}" replayed HTTP: the analysis of HTTP runs is not built yet (its sends are in http_sends)`, { field: 'run' });
+  if (run.protocol === 'http') return analyseHttpRun(store, run, options);
+  if (options.noise !== undefined) throw new UsageError(`--noise is for HTTP runs; run "${run.name}" is ${run.protocol}`, { field: 'noise' });
   const protocol = getProtocol(run.protocol);
   const thresholds = options.thresholds ?? reviveThresholds(run.thresholds) ?? defaultThresholds();
   const { topology, stats } = run;
@@ -87,22 +91,6 @@ async function clearDerivedRows(store: Store, runId: number): Promise<void> {
   for (const table of DERIVED_TABLES) await store.exec(`DELETE FROM ${table} WHERE run_id = $run_id`, { run_id: runId });
 }
 
-function replayMetrics(stats: StoredReplayStats | null): Metric[] {
-  if (stats === null || stats.lateness === null) return [];
-  const metric = (name: MetricName, value: number | null, unit: Metric['unit']): Metric => ({ metric: name, route: null, backend: null, value, unit, status: null });
-  const asked = stats.askedRatePps;
-  const achieved = stats.achievedRatePps;
-  return [
-    metric('replay_lateness_p50_us', stats.lateness.p50Us, 'us'),
-    metric('replay_lateness_p99_us', stats.lateness.p99Us, 'us'),
-    metric('replay_lateness_max_us', stats.lateness.maxUs, 'us'),
-    metric('replay_achieved_rate_pps', achieved, 'pps'),
-    metric('replay_asked_rate_pps', asked, 'pps'),
-    metric('replay_rate_share', asked !== null && achieved !== null && asked > 0 ? achieved / asked : null, 'ratio'),
-    metric('replay_send_errors', stats.sendErrors, 'count'),
-  ];
-}
-
 function routesOf(metrics: readonly Metric[], topology: RunTopology): RouteInfo[] {
   const ports = [...new Set(metrics.map((m) => m.route).filter((port): port is number => port !== null))].sort((a, b) => a - b);
   return ports.map((port) => {
@@ -116,39 +104,3 @@ async function firstSendNs(store: Store, runId: number): Promise<bigint> {
   return typeof row?.first === 'bigint' ? row.first : 0n;
 }
 
-async function captureNameOf(store: Store, captureId: number | null): Promise<string | null> {
-  if (captureId === null) return null;
-  const [row] = await store.query('SELECT name FROM captures WHERE capture_id = $id', { id: captureId });
-  return typeof row?.name === 'string' ? row.name : null;
-}
-
-async function storeAnalysis(store: Store, analysis: Analysis): Promise<void> {
-  const runId = analysis.run.runId;
-  const labels = new Map(analysis.routes.map((route) => [route.port, route]));
-  const appender = await store.createAppender('route_metrics');
-  for (const m of analysis.metrics) {
-    const route = m.route === null ? undefined : labels.get(m.route);
-    appender.appendInteger(runId);
-    if (m.route === null) appender.appendNull();
-    else appender.appendInteger(m.route);
-    appender.appendVarchar(route?.customer ?? '');
-    appender.appendVarchar(route?.device ?? '');
-    if (m.backend === null) appender.appendNull();
-    else appender.appendVarchar(m.backend);
-    appender.appendVarchar(m.metric);
-    if (m.value === null || Number.isNaN(m.value)) appender.appendNull();
-    else appender.appendDouble(m.value);
-    appender.appendVarchar(m.unit);
-    if (m.status === null) appender.appendNull();
-    else appender.appendVarchar(m.status);
-    appender.endRow();
-  }
-  appender.closeSync();
-  await store.exec('INSERT INTO verdicts (run_id, verdict, findings, thresholds, baseline) VALUES ($run_id, $verdict, $findings, $thresholds, $baseline)', {
-    run_id: runId,
-    verdict: analysis.verdict,
-    findings: JSON.stringify(analysis.findings),
-    thresholds: JSON.stringify(analysis.thresholds),
-    baseline: analysis.baseline,
-  });
-}

@@ -15,9 +15,14 @@ function declared(sql: string, file: string, what: 'reads' | 'writes'): string[]
   return list === '-' ? [] : list.split(',').map((table) => table.trim());
 }
 
+/** The tables a step's SQL declares it reads and writes. */
+export function declaredTables(sql: string, file: string): { reads: string[]; writes: string[] } {
+  return { reads: declared(sql, file, 'reads'), writes: declared(sql, file, 'writes') };
+}
+
 function step(file: string): AnalysisStep {
   const sql = loadSql(import.meta.url, `./sql/${file}`);
-  return { file, sql, reads: declared(sql, file, 'reads'), writes: declared(sql, file, 'writes') };
+  return { file, sql, ...declaredTables(sql, file) };
 }
 
 /**

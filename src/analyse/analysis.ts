@@ -1,4 +1,5 @@
 import type { StepTiming } from './step-clock.ts';
+import type { ResponseFieldParity } from './http/response-fields.ts';
 import { formatDurationMs } from '../core/format.ts';
 import type { RunRecord } from '../store/runs.ts';
 import { isMetricName, METRIC_LABELS, type FindingSubject, type MetricName } from './metric-names.ts';
@@ -77,6 +78,8 @@ export interface Analysis {
   verdict: Verdict;
   thresholds: ThresholdConfig;
   mismatchSamples: MismatchSample[];
+  /** HTTP runs: each response field of the compared answers, how often it differed, and whether that counts. */
+  responseFields?: ResponseFieldParity[];
   relaySelfReport: RelaySelfReport | null;
   baseline: string | null;
   /** A run that did not complete, analysed on request (--partial): reports say so first. */

@@ -35,11 +35,13 @@ export function coverageFindings(
   stats: StoredReplayStats | null,
   /** The share of a backend's packets that may fail to arrive before it is critical (drop_rate's critical bound). */
   dropCritical: number,
+  /** What the run sent: packets through a relay, requests through a proxy. */
+  unit: 'packets' | 'requests' = 'packets',
 ): Finding[] {
   const findings: Finding[] = [];
   const sent = overallValue(metrics, 'sent', null) ?? 0;
   if (sent === 0) {
-    findings.push({ severity: 'critical', kind: 'coverage', metric: 'sent', route: null, backend: null, value: 0, message: 'nothing was sent through the relay: the run proves nothing' });
+    findings.push({ severity: 'critical', kind: 'coverage', metric: 'sent', route: null, backend: null, value: 0, message: `nothing was sent through the ${unit === 'packets' ? 'relay' : 'proxy'}: the run proves nothing` });
     return findings;
   }
   for (const backend of legs.expected) {
@@ -51,7 +53,10 @@ export function coverageFindings(
       route: null,
       backend,
       value: 0,
-      message: `${backend}: none of the ${sent.toLocaleString('en-US')} packets sent was seen arriving at ${backend} (the relay>${backend} leg carried nothing: a dead relay, a dead backend, or an observer that could not reach it)`,
+      message:
+        unit === 'packets'
+          ? `${backend}: none of the ${sent.toLocaleString('en-US')} packets sent was seen arriving at ${backend} (the relay>${backend} leg carried nothing: a dead relay, a dead backend, or an observer that could not reach it)`
+          : `${backend}: none of the ${sent.toLocaleString('en-US')} requests sent was seen arriving at ${backend} (the proxy>${backend} leg carried nothing: a proxy that does not send there, a dead backend, or a backend that records nothing)`,
     });
   }
   if (legs.observed.length === 0) {
@@ -62,7 +67,7 @@ export function coverageFindings(
       route: null,
       backend: null,
       value: 0,
-      message: 'no backend leg was observed (no simulated backend, tap or live capture recorded one): only what the devices saw is analysed',
+      message: `no backend leg was observed (no simulated backend, tap or live capture recorded one): only what the ${unit === 'packets' ? 'devices' : 'clients'} saw is analysed`,
     });
   }
   findings.push(...observerFindings(stats, dropCritical), ...senderFindings(stats));

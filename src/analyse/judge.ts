@@ -21,7 +21,7 @@ function isThresholded(name: string): name is ThresholdedMetric {
  * named once, as a sentence with the numbers on both sides. ACK mismatches name the fields that differ, with both
  * values, from the mismatch samples.
  */
-export function thresholdFindings(metrics: readonly Metric[], samples: readonly MismatchSample[], protocol: DeviceProtocol, reference: string): Finding[] {
+export function thresholdFindings(metrics: readonly Metric[], samples: readonly MismatchSample[], protocol: DeviceProtocol | null, reference: string): Finding[] {
   const findings: Finding[] = [];
   for (const metric of judgedMetrics(metrics)) {
     if (metric.status === null || metric.status === 'healthy' || metric.threshold === undefined) continue;
@@ -32,7 +32,7 @@ export function thresholdFindings(metrics: readonly Metric[], samples: readonly 
     let message = `${whoOf(metric)}: ${metricLabel(metric.metric)} ${formatMetricValue(metric.value, metric.unit)}${where} is ${metric.status} (${bound})`;
     const evidence = evidenceOf(metric, metrics, reference);
     if (evidence !== '') message += `: ${evidence}`;
-    if (metric.metric === 'ack_mismatch_rate' || metric.metric === 'device_ack_mismatch_rate') message += describeMismatch(samples, protocol, reference, metric);
+    if (protocol !== null && (metric.metric === 'ack_mismatch_rate' || metric.metric === 'device_ack_mismatch_rate')) message += describeMismatch(samples, protocol, reference, metric);
     findings.push({ severity: metric.status, kind: 'threshold', metric: metric.metric, route: metric.route, backend: metric.backend, value: metric.value, message });
   }
   return findings;
@@ -41,6 +41,7 @@ export function thresholdFindings(metrics: readonly Metric[], samples: readonly 
 /** Who a metric judges: a backend, the devices' view (relayed ACKs), or the relay itself. */
 function whoOf(metric: Metric): string {
   if (metric.backend !== null) return metric.backend;
+  if (metric.metric.startsWith('live_latency_')) return 'clients';
   return metric.metric.startsWith('device_') ? 'devices' : 'relay';
 }
 
@@ -51,7 +52,26 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
   const count = (n: number | null): string => (n === null ? '-' : Math.round(n).toLocaleString('en-US'));
   switch (metric.metric) {
     case 'drop_rate':
-      return `${count(value('lost'))} of ${count(value('sent'))} packets did not arrive`;
+      return `${count(value('lost'))} of ${count(value('sent'))} ${value('answered', null) === null ? 'packets' : 'requests'} did not arrive`;
+    case 'body_mismatch_rate': {
+      const empty = value('empty_bodies') ?? 0;
+      return `${count(value('body_mismatches'))} of ${count(value('delivered'))} requests arrived with another body than the client sent or a Content-Length that does not match it${empty > 0 ? `, ${count(empty)} of them with an empty body` : ''}`;
+    }
+    case 'request_mismatch_rate':
+      return `${count(value('request_mismatches'))} of ${count(value('delivered'))} requests arrived with another method, path or headers than the client sent`;
+    case 'status_mismatch_rate':
+      return `${count(value('status_mismatches'))} of ${count(value('status_compared'))} answers have another status than ${reference}'s (a reset counts as one)`;
+    case 'response_mismatch_rate':
+      return `${count(value('response_mismatches'))} of ${count(value('response_compared'))} answers with the same status differ from ${reference}'s beyond noise`;
+    case 'answer_latency_p95_ms': {
+      const ref = metric.backend === reference ? null : value('answer_latency_p95_ms', reference);
+      return ref === null ? '' : `${metric.backend} answers in ${formatMetricValue(metric.value, 'ms')} at p95, ${reference} in ${formatMetricValue(ref, 'ms')}`;
+    }
+    case 'live_latency_impact_p95_ms': {
+      const withShadow = value('client_latency_p95_ms');
+      const without = withShadow === null || metric.value === null ? null : withShadow - metric.value;
+      return `the live path is slowed by the shadow: client latency p95 ${formatMetricValue(withShadow, 'ms')} with it, ${formatMetricValue(without, 'ms')} in the run with no shadow`;
+    }
     case 'ack_latency_p95_ms': {
       const own = formatMetricValue(metric.value, 'ms');
       const ref = metric.backend === reference ? null : value('ack_latency_p95_ms', reference);

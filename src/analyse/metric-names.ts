@@ -47,6 +47,32 @@ export const METRIC_LABELS = {
   replay_asked_rate_pps: 'asked replay rate',
   replay_rate_share: 'achieved share of the asked rate',
   replay_send_errors: 'sends that failed',
+  // The HTTP family (a shadowing proxy): the client's view, each backend's legs, live against shadow.
+  answered: 'requests answered to the client',
+  server_errors: 'answers with a 5xx status',
+  client_latency_p50_ms: 'client latency p50',
+  client_latency_p95_ms: 'client latency p95',
+  client_latency_p99_ms: 'client latency p99',
+  client_latency_max_ms: 'client latency max',
+  live_latency_impact_p50_ms: 'live latency added by shadowing, p50',
+  live_latency_impact_p95_ms: 'live latency added by shadowing, p95',
+  live_latency_impact_p99_ms: 'live latency added by shadowing, p99',
+  unexplained_answers: 'answers without X-Routed-To or X-Route-Reason',
+  body_mismatches: 'requests whose body arrived altered',
+  body_mismatch_rate: 'body mismatch rate',
+  empty_bodies: 'requests whose body arrived empty',
+  request_mismatches: 'requests whose method, path or headers arrived altered',
+  request_mismatch_rate: 'request mismatch rate',
+  resets: 'requests answered by a reset connection',
+  answer_latency_p50_ms: 'answer time p50',
+  answer_latency_p95_ms: 'answer time p95',
+  answer_latency_p99_ms: 'answer time p99',
+  status_compared: 'answers compared by status',
+  status_mismatches: 'answers with another status',
+  status_mismatch_rate: 'status mismatch rate',
+  response_compared: 'answers compared field by field',
+  response_mismatches: 'answers differing beyond noise',
+  response_mismatch_rate: 'response mismatch rate',
 } as const;
 
 
@@ -55,4 +81,4 @@ export type MetricName = keyof typeof METRIC_LABELS;
 export const isMetricName = (name: string): name is MetricName => Object.hasOwn(METRIC_LABELS, name);
 
 /** What a finding can be about besides a metric: the run's state, and what observed it. */
-export type FindingSubject = 'run_status' | 'backend_legs' | 'observer_errors' | 'relay_claimed_sent';
+export type FindingSubject = 'run_status' | 'backend_legs' | 'observer_errors' | 'relay_claimed_sent' | 'request_headers' | 'response_fields';

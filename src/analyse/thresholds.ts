@@ -23,6 +23,12 @@ export const THRESHOLDED_METRICS = [
   'device_ack_rate',
   'device_ack_mismatch_rate',
   'relay_added_latency_p95_ms',
+  'body_mismatch_rate',
+  'request_mismatch_rate',
+  'status_mismatch_rate',
+  'response_mismatch_rate',
+  'answer_latency_p95_ms',
+  'live_latency_impact_p95_ms',
 ] as const satisfies readonly MetricName[];
 export type ThresholdedMetric = (typeof THRESHOLDED_METRICS)[number];
 
@@ -49,6 +55,16 @@ export const DEFAULT_THRESHOLDS: Record<ThresholdedMetric, Threshold> = {
   device_ack_rate: { warning: 0.999, critical: 0.99 },
   device_ack_mismatch_rate: { warning: 0.0001, critical: 0.001 },
   relay_added_latency_p95_ms: { warning: 50, critical: 250 },
+  // HTTP (a shadowing proxy). A body or request altered on the way is the proxy's bug, not the new version's: held to
+  // ACK mismatch's bar. Statuses may differ a little for transient reasons (a timeout on one side), answers not.
+  body_mismatch_rate: { warning: 0.0001, critical: 0.001 },
+  request_mismatch_rate: { warning: 0.0001, critical: 0.001 },
+  status_mismatch_rate: { warning: 0.001, critical: 0.01 },
+  response_mismatch_rate: { warning: 0.0001, critical: 0.001 },
+  answer_latency_p95_ms: { warning: 100, critical: 500 },
+  // "Zero latency impact", measured: what shadowing adds to the live p95 over a run with no shadow. Runs on a shared
+  // machine differ by a few ms at p95 with nothing changed; 20 ms is past that, 50 ms is a shadow the live path waits on.
+  live_latency_impact_p95_ms: { warning: 20, critical: 50 },
 };
 
 /** How far a metric may move against a baseline before it is a finding. */

@@ -5,12 +5,15 @@ import { exitCodeOf } from '../analyse/analysis.ts';
 import { createProgress } from '../core/progress.ts';
 import { renderTerminalReport } from '../report/terminal-report.ts';
 import { parseFormats } from '../report/write-reports.ts';
-import { loadScenario } from '../scenario/load-scenario.ts';
+import { loadAnyScenario } from '../scenario/load-scenario.ts';
+import type { HttpScenarioSpec } from '../scenario/http/http-scenario-spec.ts';
+import { runHttpScenario } from '../scenario/http/run-http-scenario.ts';
 import { runScenario } from '../scenario/run-scenario.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
 import { flagError, readReplayField } from '../run/replay-request.ts';
 import { ProgressFile } from '../store/progress-file.ts';
 import { printNote } from './output.ts';
+import { UsageError } from '../core/errors.ts';
 import { showReplayProgress } from './replay-progress.ts';
 
 interface RunFlags {
@@ -39,7 +42,8 @@ function addRunOptions(command: Command): Command {
 
 /** Runs a scenario file end to end and prints the table and the verdict; the exit code is the verdict's. */
 export async function runScenarioFile(path: string, flags: RunFlags): Promise<void> {
-  const loaded = await loadScenario(path);
+  const loaded = await loadAnyScenario(path);
+  if (loaded.protocol === 'http') return runHttpScenarioFile(path, loaded, flags);
   const spec = {
     ...loaded,
     ...(flags.baseline !== undefined && { baseline: flags.baseline }),
@@ -84,6 +88,36 @@ export async function runScenarioFile(path: string, flags: RunFlags): Promise<vo
   }
 }
 
+/** An HTTP shadowing scenario: its calibration runs, the run under test, the table and the verdict. */
+async function runHttpScenarioFile(path: string, loaded: HttpScenarioSpec, flags: RunFlags): Promise<void> {
+  if (flags.baseline !== undefined) throw new UsageError('--baseline: an HTTP scenario makes its own baseline (its run with no shadow); turn it off with calibrate: { no_shadow: false }', { field: 'baseline' });
+  const spec = { ...loaded, replay: { ...loaded.replay, ...(flags.drain !== undefined && { drainMs: readReplayField('drain', flags.drain, flagError) }) } };
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const result = await withStore(flags.db, (store) =>
+      runHttpScenario(spec, {
+        store,
+        baseDir: resolve(dirname(path)),
+        reportsDir: flags.out,
+        formats: parseFormats(flags.format),
+        screenshot: flags.screenshot === true,
+        signal: abort.signal,
+        say: (line) => printNote(line),
+      }),
+    );
+    process.stdout.write(renderTerminalReport(result.analysis, { colour: process.stdout.isTTY === true }));
+    printNote(`reports: ${result.reports.dir}`);
+    for (const unmet of result.unmet) printNote(`scenario expectation not met: ${unmet}`);
+    process.exitCode = result.unmet.length > 0 ? 1 : result.status === 'interrupted' ? 130 : exitCodeOf(result.analysis.verdict, flags.strict === true);
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
 export function registerRunCommands(program: Command): void {
   addRunOptions(
     program
@@ -98,8 +132,12 @@ export function registerRunCommands(program: Command): void {
     program
       .command('demo')
       .description('run the bundled demo: the fleet fixture through the reference relay to two simulated backends')
-      .option('--broken', 'the same with a misbehaving mirror: a NO-GO with its findings'),
+      .option('--broken', 'the same with a misbehaving mirror: a NO-GO with its findings')
+      .option('--http', 'the HTTP demo instead: a billing API through the reference shadowing proxy to a live and a shadow backend'),
   )
-    .addHelpText('after', '\nExamples:\n  parity demo\n  parity demo --broken\n')
-    .action((flags: RunFlags & { broken?: boolean }) => runScenarioFile(join(BUNDLED_SCENARIOS, flags.broken === true ? 'demo-broken.yaml' : 'demo.yaml'), flags));
+    .addHelpText('after', '\nExamples:\n  parity demo\n  parity demo --broken\n  parity demo --http\n  parity demo --http --broken\n')
+    .action((flags: RunFlags & { broken?: boolean; http?: boolean }) => {
+      const family = flags.http === true ? 'http-demo' : 'demo';
+      return runScenarioFile(join(BUNDLED_SCENARIOS, `${family}${flags.broken === true ? '-broken' : ''}.yaml`), flags);
+    });
 }

@@ -1,7 +1,7 @@
 import { formatMetricValue, metricLabel, type Analysis, type MetricUnit, type MismatchSample } from '../analyse/analysis.ts';
 import { describePace } from '../replay/replay-plan.ts';
 import type { ChartData } from './report-data.ts';
-import { SUMMARY_COLUMNS, summaryRows, VERDICT_WORDS, verdictLine } from './summary-rows.ts';
+import { responseFieldRows, summaryColumns, summaryRows, VERDICT_WORDS, verdictLine } from './summary-rows.ts';
 import { describeBackendSettings } from './backend-settings.ts';
 import { barChart, escapeXml, lineChart } from './svg-chart.ts';
 
@@ -75,10 +75,20 @@ function mismatchTable(samples: readonly MismatchSample[], reference: string): s
   return table(['route', 'device', `${reference} ACK`, `${other} ACK`, 'differs'], rows);
 }
 
+/** HTTP runs: the response fields that differed, judged against their A/A noise. */
+function fieldsSection(analysis: Analysis): string {
+  const rows = responseFieldRows(analysis);
+  if (analysis.responseFields === undefined) return '';
+  const body = rows.length === 0
+    ? `<p>Every compared answer is field for field ${escapeXml(analysis.reference)}'s.</p>`
+    : table(['backend', 'field', 'differs in', 'A/A noise', 'judged', 'example'], rows.map((f) => [f.backend, f.field, f.differing, f.noise, f.verdict, f.example].map((text, i) => `<td class="${i === 4 && f.verdict === 'differs' ? 'critical' : ''}">${escapeXml(text)}</td>`)));
+  return `<section><h2>Response fields</h2>${body}</section>`;
+}
+
 /** report.html: one self-contained file (no script, no network) for the sign-off meeting. */
 export function renderHtmlReport(analysis: Analysis, charts: ChartData, files: { relayLog?: string } = {}): string {
   const summary = table(
-    ['route', 'backend', ...SUMMARY_COLUMNS.map((c) => c.title)],
+    ['route', 'backend', ...summaryColumns(analysis).map((c) => c.title)],
     summaryRows(analysis).map((row) => [
       `<td>${escapeXml(row.route)}</td>`,
       `<td>${escapeXml(row.backend)}</td>`,
@@ -92,7 +102,9 @@ export function renderHtmlReport(analysis: Analysis, charts: ChartData, files: {
   const deviceTable = table(['metric', 'value'], device.map((m) => [`<td>${escapeXml(metricLabel(m.metric))}</td>`, `<td>${escapeXml(formatMetricValue(m.value, m.unit))}</td>`]));
   const routes = [...new Set(charts.deliveryPerRoute.map((d) => d.route))];
   const chartsHtml = [
-    lineChart({ id: 'chart-ack-latency-cdf', title: 'ACK latency CDF per backend', xLabel: 'ACK latency (ms, request in to ACK out at the backend)', yLabel: 'percentile', series: charts.ackLatencyCdf, step: true }),
+    analysis.protocol === 'http'
+      ? lineChart({ id: 'chart-ack-latency-cdf', title: 'Answer time CDF per backend, and the client\'s latency', xLabel: 'ms (request in to answer out at each backend; request sent to answer in at the client)', yLabel: 'percentile', series: charts.ackLatencyCdf, step: true })
+      : lineChart({ id: 'chart-ack-latency-cdf', title: 'ACK latency CDF per backend', xLabel: 'ACK latency (ms, request in to ACK out at the backend)', yLabel: 'percentile', series: charts.ackLatencyCdf, step: true }),
     barChart({
       id: 'chart-delivery',
       title: 'Delivery per route',
@@ -113,7 +125,7 @@ export function renderHtmlReport(analysis: Analysis, charts: ChartData, files: {
 <section><h2>What was tested</h2>${tested(analysis)}${files.relayLog === undefined ? '' : `<p>The relay's own output during the run: <a href="${escapeXml(files.relayLog)}">${escapeXml(files.relayLog)}</a></p>`}</section>
 <section><h2>Findings</h2>${findings}</section>
 <section><h2>Per route and backend</h2>${summary}</section>
-<section><h2>Devices and replay</h2>${deviceTable}</section>
+<section><h2>${analysis.protocol === 'http' ? 'Clients' : 'Devices'} and replay</h2>${deviceTable}</section>${fieldsSection(analysis)}
 <section><h2>Charts</h2><div class="charts">${chartsHtml}</div></section>
 <section><h2>First ACK mismatches</h2>${mismatchTable(analysis.mismatchSamples, analysis.reference)}</section>
 <footer><small>relay-parity, generated ${escapeXml(new Date().toISOString())}</small></footer>

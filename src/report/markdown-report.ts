@@ -1,5 +1,5 @@
 import { formatMetricValue, metricLabel, type Analysis } from '../analyse/analysis.ts';
-import { markedText, SUMMARY_COLUMNS, summaryRows, VERDICT_WORDS, verdictLine } from './summary-rows.ts';
+import { markedText, responseFieldRows, summaryColumns, summaryRows, VERDICT_WORDS, verdictLine } from './summary-rows.ts';
 
 const ICON: Record<Analysis['verdict'], string> = { GO: '✅', GO_WITH_WARNINGS: '⚠️', NO_GO: '❌', INCOMPLETE: '⛔' };
 
@@ -30,13 +30,19 @@ export function renderMarkdownReport(analysis: Analysis): string {
     for (const finding of analysis.findings) lines.push(`- **${finding.severity}**: ${inline(finding.message)}`);
     lines.push('');
   }
-  lines.push('### Per route and backend', '', `| route | backend | ${SUMMARY_COLUMNS.map((c) => c.title).join(' | ')} |`, `|---|---|${SUMMARY_COLUMNS.map(() => '---:').join('|')}|`);
+  lines.push('### Per route and backend', '', `| route | backend | ${summaryColumns(analysis).map((c) => c.title).join(' | ')} |`, `|---|---|${summaryColumns(analysis).map(() => '---:').join('|')}|`);
   for (const row of summaryRows(analysis)) lines.push(`| ${cell(row.route)} | ${cell(row.backend)} | ${row.cells.map((c) => cell(markedText(c))).join(' | ')} |`);
   lines.push('', '`!` warning, `X` critical.', '');
   const device = analysis.metrics.filter((m) => m.route === null && m.backend === null);
   if (device.length > 0) {
-    lines.push('### Devices and replay', '', '| metric | value |', '|---|---:|');
+    lines.push(`### ${analysis.protocol === 'http' ? 'Clients' : 'Devices'} and replay`, '', '| metric | value |', '|---|---:|');
     for (const m of device) lines.push(`| ${cell(metricLabel(m.metric))} | ${formatMetricValue(m.value, m.unit)} |`);
+    lines.push('');
+  }
+  const fields = responseFieldRows(analysis);
+  if (fields.length > 0) {
+    lines.push(`### Response fields that differ from ${inline(analysis.reference)}'s`, '', '| backend | field | differs in | A/A noise | judged | example |', '|---|---|---:|---:|---|---|');
+    for (const f of fields) lines.push(`| ${cell(f.backend)} | ${code(f.field)} | ${f.differing} | ${f.noise} | ${f.verdict} | ${cell(f.example)} |`);
     lines.push('');
   }
   return `${lines.join('\n')}\n`;

@@ -28,6 +28,8 @@ export interface ReportJson {
   metrics: { metric: string; route: number | null; backend: string | null; value: number | null; unit: string; status: MetricStatus | null }[];
   findings: Finding[];
   mismatches: MismatchSample[];
+  /** HTTP runs only: each response field compared between live and shadow, with its A/A noise and whether it counts. */
+  responseFields?: NonNullable<Analysis['responseFields']>;
   relaySelfReport: Analysis['relaySelfReport'];
   baseline: string | null;
 }
@@ -54,6 +56,7 @@ export function toReportJson(analysis: Analysis): ReportJson {
     metrics: analysis.metrics.map(({ metric, route, backend, value, unit, status }) => ({ metric, route, backend, value, unit, status })),
     findings: analysis.findings,
     mismatches: analysis.mismatchSamples,
+    ...(analysis.responseFields !== undefined && { responseFields: analysis.responseFields }),
     relaySelfReport: analysis.relaySelfReport,
     baseline: analysis.baseline,
   };

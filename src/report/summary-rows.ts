@@ -1,6 +1,6 @@
 import { formatMetricValue, type Analysis, type Metric } from '../analyse/analysis.ts';
 
-/** The columns of the per-route, per-backend summary every report shows (terminal, Markdown, HTML). */
+/** The columns of the per-route, per-backend summary every report shows (terminal, Markdown, HTML): UDP runs. */
 export const SUMMARY_COLUMNS = [
   { metric: 'sent', title: 'sent' },
   { metric: 'delivered', title: 'delivered' },
@@ -13,6 +13,41 @@ export const SUMMARY_COLUMNS = [
   { metric: 'drift', title: 'drift' },
   { metric: 'ack_mismatch_rate', title: 'ACK mismatch' },
 ] as const;
+
+/** The same for a run through a shadowing HTTP proxy: what arrived, whether intact, and how the answers compare. */
+export const HTTP_SUMMARY_COLUMNS = [
+  { metric: 'sent', title: 'sent' },
+  { metric: 'delivered', title: 'delivered' },
+  { metric: 'drop_rate', title: 'drop rate' },
+  { metric: 'duplicated', title: 'dup' },
+  { metric: 'body_mismatch_rate', title: 'body altered' },
+  { metric: 'request_mismatch_rate', title: 'request altered' },
+  { metric: 'answer_latency_p95_ms', title: 'answer p95' },
+  { metric: 'resets', title: 'resets' },
+  { metric: 'status_mismatch_rate', title: 'status differs' },
+  { metric: 'response_mismatch_rate', title: 'response differs' },
+] as const;
+
+/** The summary columns for this analysis's protocol family. */
+export function summaryColumns(analysis: Analysis): readonly { metric: string; title: string }[] {
+  return analysis.protocol === 'http' ? HTTP_SUMMARY_COLUMNS : SUMMARY_COLUMNS;
+}
+
+/** A line about the run as its sender saw it: the devices' ACKs (UDP), or the client's answers (HTTP). */
+export function senderLine(analysis: Analysis): string {
+  const overall = analysis.metrics.filter((m) => m.route === null && m.backend === null);
+  const pick = (name: string): string => {
+    const metric = overall.find((m) => m.metric === name);
+    return metric === undefined ? '-' : formatMetricValue(metric.value, metric.unit);
+  };
+  if (analysis.protocol === 'http') {
+    const impact = overall.some((m) => m.metric === 'live_latency_impact_p95_ms')
+      ? `; added by shadowing p50 ${pick('live_latency_impact_p50_ms')}, p95 ${pick('live_latency_impact_p95_ms')}, p99 ${pick('live_latency_impact_p99_ms')}`
+      : '; no run without a shadow to measure what shadowing adds';
+    return `clients: answered ${pick('answered')} of ${pick('sent')} (5xx ${pick('server_errors')}); latency p50 ${pick('client_latency_p50_ms')}, p95 ${pick('client_latency_p95_ms')}, p99 ${pick('client_latency_p99_ms')}${impact}`;
+  }
+  return `devices: ACKs received ${pick('device_acks')} (${pick('device_ack_rate')}), not the reference's ${pick('device_ack_mismatches')}; round trip p50 ${pick('round_trip_p50_ms')}, p95 ${pick('round_trip_p95_ms')}, p99 ${pick('round_trip_p99_ms')}; relay added p95 ${pick('relay_added_latency_p95_ms')}`;
+}
 
 export interface SummaryCell {
   text: string;
@@ -31,14 +66,15 @@ const STATUS_MARK: Record<string, string> = { healthy: '', warning: ' !', critic
 export function summaryRows(analysis: Analysis): SummaryRow[] {
   const index = new Map(analysis.metrics.map((m) => [`${m.metric}|${m.route}|${m.backend}`, m]));
   const rows: SummaryRow[] = [];
-  const routes: (number | null)[] = [...analysis.routes.map((r) => r.port), ...(analysis.routes.length > 1 ? [null] : [])];
+  // A run without routes (an HTTP run) has one row per backend over everything.
+  const routes: (number | null)[] = analysis.routes.length === 0 ? [null] : [...analysis.routes.map((r) => r.port), ...(analysis.routes.length > 1 ? [null] : [])];
   for (const route of routes) {
     for (const backend of analysis.backends) {
       const label = route === null ? 'all' : routeLabel(analysis, route);
       rows.push({
         route: label,
         backend: backend === analysis.reference ? `${backend} (ref)` : backend,
-        cells: SUMMARY_COLUMNS.map(({ metric }) => {
+        cells: summaryColumns(analysis).map(({ metric }) => {
           const m = index.get(`${metric}|${route}|${backend}`);
           return { text: m === undefined ? '-' : formatMetricValue(m.value, m.unit), status: m?.status ?? null };
         }),
@@ -72,4 +108,18 @@ export function verdictLine(analysis: Analysis): string {
   const warnings = analysis.findings.filter((f) => f.severity === 'warning').length;
   const counts = critical + warnings === 0 ? 'all metrics healthy' : [critical > 0 ? `${critical} critical` : '', warnings > 0 ? `${warnings} warning${warnings > 1 ? 's' : ''}` : ''].filter(Boolean).join(', ');
   return `verdict for ${analysis.run.name}: ${VERDICT_WORDS[analysis.verdict]} (${counts})`;
+}
+
+/** The response fields of an HTTP run that differed, most often first, as table rows of text. */
+export function responseFieldRows(analysis: Analysis): { backend: string; field: string; differing: string; noise: string; verdict: string; example: string }[] {
+  return (analysis.responseFields ?? [])
+    .filter((f) => f.differing > 0)
+    .map((f) => ({
+      backend: f.backend,
+      field: f.field,
+      differing: `${f.differing.toLocaleString('en-US')} of ${f.compared.toLocaleString('en-US')} (${formatMetricValue(f.differing / f.compared, 'ratio')})`,
+      noise: f.noiseRate === null ? 'no A/A run' : formatMetricValue(f.noiseRate, 'ratio'),
+      verdict: f.counted ? 'differs' : f.excused === 'ignored' ? 'ignored (thresholds)' : 'noise',
+      example: f.example === null ? '' : `${analysis.reference} ${f.example.reference}, ${f.backend} ${f.example.other}`,
+    }));
 }

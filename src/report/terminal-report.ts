@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
 import { formatMetricValue, type Analysis } from '../analyse/analysis.ts';
-import { markedText, SUMMARY_COLUMNS, summaryRows, verdictLine } from './summary-rows.ts';
+import { markedText, senderLine, summaryColumns, summaryRows, verdictLine } from './summary-rows.ts';
 
 const COLOURS = { healthy: '\u001b[32m', warning: '\u001b[33m', critical: '\u001b[31m', reset: '\u001b[0m' } as const;
 
@@ -8,7 +8,7 @@ const COLOURS = { healthy: '\u001b[32m', warning: '\u001b[33m', critical: '\u001
 export function renderTerminalReport(analysis: Analysis, options: { colour: boolean }): string {
   const paint = (text: string, status: string | null): string =>
     options.colour && status !== null && status in COLOURS ? `${COLOURS[status as keyof typeof COLOURS]}${text}${COLOURS.reset}` : text;
-  const table = new Table({ head: ['route', 'backend', ...SUMMARY_COLUMNS.map((c) => c.title)], style: { head: [], border: [] } });
+  const table = new Table({ head: ['route', 'backend', ...summaryColumns(analysis).map((c) => c.title)], style: { head: [], border: [] } });
   for (const row of summaryRows(analysis)) {
     table.push([row.route, row.backend, ...row.cells.map((cell) => paint(options.colour ? cell.text : markedText(cell), cell.status))]);
   }
@@ -18,9 +18,7 @@ export function renderTerminalReport(analysis: Analysis, options: { colour: bool
     const metric = device.find((m) => m.metric === name);
     return metric === undefined ? '-' : formatMetricValue(metric.value, metric.unit);
   };
-  lines.push(
-    `devices: ACKs received ${pick('device_acks')} (${pick('device_ack_rate')}), not the reference's ${pick('device_ack_mismatches')}; round trip p50 ${pick('round_trip_p50_ms')}, p95 ${pick('round_trip_p95_ms')}, p99 ${pick('round_trip_p99_ms')}; relay added p95 ${pick('relay_added_latency_p95_ms')}`,
-  );
+  lines.push(senderLine(analysis));
   if (device.some((m) => m.metric === 'replay_lateness_p99_us')) {
     lines.push(`replay: lateness p50 ${pick('replay_lateness_p50_us')}, p99 ${pick('replay_lateness_p99_us')}, max ${pick('replay_lateness_max_us')}; achieved ${pick('replay_achieved_rate_pps')}${pick('replay_asked_rate_pps') === '-' ? '' : ` of ${pick('replay_asked_rate_pps')} asked`}`);
   }

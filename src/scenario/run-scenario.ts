@@ -145,7 +145,8 @@ async function drain(run: ScenarioRun, backends: ScenarioBackends): Promise<void
   await recordObserverCounters(run.options.store, run.session.runId, counters);
 }
 
-function unmetExpectations(spec: ScenarioSpec, analysis: Analysis): string[] {
+/** What a scenario's `expect:` asked for and the analysis did not give. */
+export function unmetExpectations(spec: Pick<ScenarioSpec, 'expect'>, analysis: Analysis): string[] {
   if (spec.expect === undefined) return [];
   const unmet: string[] = [];
   if (spec.expect.verdict !== undefined && spec.expect.verdict !== analysis.verdict) unmet.push(`verdict ${analysis.verdict}, expected ${spec.expect.verdict}`);

@@ -120,6 +120,7 @@ CREATE TABLE IF NOT EXISTS http_receipts (
 -- often each differed, and how often it differs between two copies of the same version (its noise, from an A/A run).
 CREATE TABLE IF NOT EXISTS http_field_parity (
   run_id           INTEGER NOT NULL,
+  backend          VARCHAR NOT NULL,    -- the backend compared with the reference (live)
   field            VARCHAR NOT NULL,    -- a JSON path: items, lines[].amount; (status) for the status line
   compared         INTEGER NOT NULL,
   differing        INTEGER NOT NULL,

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ANALYSIS_STEPS, DERIVED_TABLES } from '../../src/analyse/analysis-steps.ts';
+import { HTTP_ANALYSIS_STEPS, HTTP_DERIVED_TABLES } from '../../src/analyse/http/http-steps.ts';
 
 const SQL_DIR = join(import.meta.dirname, '../../src/analyse/sql');
 const SCHEMA = readFileSync(join(import.meta.dirname, '../../src/store/schema.sql'), 'utf8');
@@ -45,5 +46,31 @@ describe('analysis steps declare what they read and write', () => {
     const storedWrites = new Set(steps.flatMap((s) => s.writes).filter((t) => STORED.has(t)));
     // route_metrics is written from TypeScript (the judged metrics), the others by SQL steps.
     expect([...storedWrites, 'route_metrics'].sort()).toEqual([...DERIVED_TABLES].sort());
+  });
+});
+
+describe('the HTTP analysis steps declare what they read and write', () => {
+  const httpSteps = Object.values(HTTP_ANALYSIS_STEPS);
+  const HTTP_SQL_DIR = join(import.meta.dirname, '../../src/analyse/http/sql');
+
+  it('every SQL file of the HTTP analysis is a step', () => {
+    expect(readdirSync(HTTP_SQL_DIR).filter((f) => f.endsWith('.sql')).sort()).toEqual(httpSteps.map((s) => s.file).sort());
+  });
+
+  it.each(httpSteps.map((s) => [s.file, s] as const))('%s touches exactly the tables it declares', (_file, step) => {
+    const actual = touched(step.sql);
+    expect([...actual.reads].sort()).toEqual([...step.reads].sort());
+    expect([...actual.writes].sort()).toEqual([...step.writes].sort());
+  });
+
+  it('each reads only stored tables and what an earlier step wrote, and keeps nothing but temporary tables', () => {
+    const written = new Set<string>();
+    for (const step of httpSteps) {
+      for (const table of step.reads) expect(STORED.has(table) || written.has(table), `${step.file} reads ${table} before any step writes it`).toBe(true);
+      for (const table of step.writes) written.add(table);
+      expect(step.writes.filter((t) => STORED.has(t))).toEqual([]);
+    }
+    // What an HTTP analysis keeps is written from TypeScript: the judged metrics and the judged fields.
+    expect([...HTTP_DERIVED_TABLES].every((t) => STORED.has(t))).toBe(true);
   });
 });

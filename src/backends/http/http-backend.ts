@@ -118,13 +118,16 @@ export class HttpBackend {
 
   private answerTo(received: ReceivedHttpRequest, faults: HttpBackendFaults): Record<string, JsonValue> {
     const body = faults.ignoreBody === true ? Buffer.alloc(0) : received.body;
+    const request = parsedBody(body);
     const answer: Record<string, JsonValue> = {
       method: received.method,
       path: received.path,
       bodyBytes: body.length,
       bodySha256: createHash('sha256').update(body).digest('hex'),
-      items: itemsOf(body),
-      servedAt: new Date().toISOString(),
+      items: request === null ? null : Object.keys(request).length,
+      currency: typeof request?.currency === 'string' ? request.currency : null,
+      totalCents: totalOf(request),
+      servedAt: preciseNow(),
       responseId: randomUUID(),
     };
     if (faults.changedField !== undefined) answer[faults.changedField.name] = faults.changedField.value;
@@ -132,13 +135,31 @@ export class HttpBackend {
   }
 }
 
-/** A request body's JSON fields counted, or null: an answer that depends on what was sent, as a billing service's does. */
-function itemsOf(body: Buffer): number | null {
+/** A request body's JSON object, or null: the answer depends on what was sent, as a billing service's does. */
+function parsedBody(body: Buffer): Record<string, unknown> | null {
   if (body.length === 0) return null;
   try {
     const parsed = JSON.parse(body.toString('utf8')) as unknown;
-    return typeof parsed === 'object' && parsed !== null ? Object.keys(parsed).length : null;
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
   } catch {
     return null;
   }
+}
+
+/** An invoice's total: its lines' quantity times cents, summed; null for a request without lines. */
+function totalOf(request: Record<string, unknown> | null): number | null {
+  if (!Array.isArray(request?.lines)) return null;
+  let total = 0;
+  for (const line of request.lines as unknown[]) {
+    const { quantity, cents } = (line ?? {}) as { quantity?: unknown; cents?: unknown };
+    if (typeof quantity === 'number' && typeof cents === 'number') total += quantity * cents;
+  }
+  return total;
+}
+
+/** The wall clock to the microsecond, as services stamp answers: two answers in the same millisecond still differ. */
+function preciseNow(): string {
+  const now = Date.now();
+  const micros = Number(process.hrtime.bigint() / 1000n % 1000n);
+  return `${new Date(now).toISOString().slice(0, -1)}${String(micros).padStart(3, '0')}Z`;
 }

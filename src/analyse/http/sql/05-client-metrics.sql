@@ -1,0 +1,17 @@
+-- reads: http_sends
+-- writes: -
+-- What the client saw: answers, their time (the live path's latency, shadow included if it slows it), and whether each
+-- answer explains its routing (X-Routed-To, X-Route-Reason) under the request id the client sent.
+SELECT count(*) AS sent,
+       count(*) FILTER (WHERE answered_ns IS NOT NULL) AS answered,
+       count(*) FILTER (WHERE error IS NOT NULL) AS errors,
+       count(*) FILTER (WHERE status >= 500) AS server_errors,
+       quantile_cont((answered_ns - actual_ns) / 1e6, 0.5) AS rtt_p50,
+       quantile_cont((answered_ns - actual_ns) / 1e6, 0.95) AS rtt_p95,
+       quantile_cont((answered_ns - actual_ns) / 1e6, 0.99) AS rtt_p99,
+       max((answered_ns - actual_ns) / 1e6) AS rtt_max,
+       count(*) FILTER (WHERE answered_ns IS NOT NULL AND (routed_to IS NULL OR route_reason IS NULL)) AS unexplained,
+       count(*) FILTER (WHERE answered_ns IS NOT NULL AND echoed_request_id IS DISTINCT FROM request_id) AS other_request_id,
+       string_agg(DISTINCT routed_to, ',') AS routed_to
+FROM http_sends
+WHERE run_id = $run_id;

@@ -1,0 +1,177 @@
+import { randomInt } from 'node:crypto';
+import { Pool } from 'undici';
+import { formatDurationMs } from '../../core/format.ts';
+import { analyseRun } from '../../analyse/analyse-run.ts';
+import type { Analysis } from '../../analyse/analysis.ts';
+import { HttpBackend, type HttpBackendFaults } from '../../backends/http/http-backend.ts';
+import { HttpReceiptWriter } from '../../backends/http/http-receipt-writer.ts';
+import type { CaptureSummary } from '../../capture/capture-catalog.ts';
+import { ShadowProxy } from '../../relay/http/shadow-proxy.ts';
+import { loadExchanges, sendHttpReplay, storedStats, type Exchange } from '../../replay/http/http-replay.ts';
+import { describePace, type ReplayPlan } from '../../replay/replay-plan.ts';
+import { writeReports, type WrittenReports } from '../../report/write-reports.ts';
+import { RunSession } from '../../run/run-session.ts';
+import type { RunTopology } from '../../store/run-metadata.ts';
+import { nextRunName, updateRun } from '../../store/runs.ts';
+import { unmetExpectations, type RunScenarioOptions } from '../run-scenario.ts';
+import type { HttpScenarioSpec } from './http-scenario-spec.ts';
+import { prepareHttpTraffic } from './http-traffic.ts';
+
+export interface HttpScenarioResult {
+  runName: string;
+  status: 'completed' | 'interrupted';
+  analysis: Analysis;
+  reports: WrittenReports;
+  /** The runs the main one was judged by: with no shadow (latency), and A/A (field noise). */
+  calibration: { noShadow: string | null; aa: string | null };
+  unmet: string[];
+}
+
+/** Requests of the warm-up round: enough for V8 to optimise the hot paths of the client, proxy and backends. */
+const WARM_UP_REQUESTS = 300;
+
+interface ScenarioContext {
+  spec: HttpScenarioSpec;
+  options: RunScenarioOptions;
+  capture: CaptureSummary;
+  exchanges: Exchange[];
+  plan: ReplayPlan;
+  say: (line: string) => void;
+}
+
+/** What stands behind the proxy in one run: no shadow, a second copy of live (A/A), or the shadow under test. */
+type Shadow = { role: 'none' } | { role: 'copy of live' | 'shadow'; faults: HttpBackendFaults };
+
+/**
+ * Runs an HTTP shadowing validation: the calibration runs first (the proxy with no shadow, for the live latency it
+ * has anyway; the shadow a second copy of live, for the noise of each response field), then the run under test, each a
+ * run of its own through the reference proxy to simulated live and shadow backends that record what they got. The run
+ * under test is judged against both and reported like any run.
+ */
+export async function runHttpScenario(spec: HttpScenarioSpec, options: RunScenarioOptions): Promise<HttpScenarioResult> {
+  const { store } = options;
+  const say = options.say ?? (() => undefined);
+  const capture = await prepareHttpTraffic(store, spec, options.baseDir);
+  const plan: ReplayPlan = { pace: spec.replay.pace, loops: spec.replay.loops, durationMs: spec.replay.durationMs, sample: spec.replay.sample, seed: spec.replay.seed };
+  const exchanges = await loadExchanges(store, capture.name, plan);
+  const ctx: ScenarioContext = { spec, options, capture, exchanges, plan, say };
+  const name = await nextRunName(store, spec.name);
+  say(`run ${name}: ${exchanges.length} requests of ${capture.name} through the reference shadowing proxy${spec.calibrate.noShadow || spec.calibrate.aa ? ', after its calibration runs' : ''}`);
+  const phases: { name: string; shadow: Shadow; use: 'noShadow' | 'aa' | 'main' }[] = [
+    ...(spec.calibrate.noShadow ? [{ name: `${name}-no-shadow`, shadow: { role: 'none' } as const, use: 'noShadow' as const }] : []),
+    ...(spec.calibrate.aa ? [{ name: `${name}-aa`, shadow: { role: 'copy of live', faults: spec.backends.live } as const, use: 'aa' as const }] : []),
+    { name, shadow: { role: 'shadow', faults: spec.backends.shadow }, use: 'main' },
+  ];
+  const calibration: HttpScenarioResult['calibration'] = { noShadow: null, aa: null };
+  await warmUp(ctx);
+  for (const phase of phases) {
+    const status = await runPhase(ctx, phase.name, phase.shadow);
+    const analysis = await analyseRun(store, phase.name, {
+      thresholds: spec.thresholds,
+      ...(calibration.noShadow !== null && { baseline: calibration.noShadow }),
+      ...(calibration.aa !== null && { noise: calibration.aa }),
+    });
+    if (phase.use !== 'main' && status === 'completed') {
+      calibration[phase.use] = phase.name;
+      say(`calibration run ${phase.name}: ${calibrationSummary(analysis, phase.use)}`);
+    }
+    // The run under test is reported; an interrupted calibration run ends the scenario with its own INCOMPLETE.
+    if (phase.use === 'main' || status === 'interrupted') {
+      const reports = await writeReports(store, analysis, { outDir: options.reportsDir, formats: options.formats, screenshot: options.screenshot });
+      return { runName: phase.name, status, analysis, reports, calibration, unmet: unmetExpectations(spec, analysis) };
+    }
+  }
+  throw new Error('unreachable: the last phase is the run under test');
+}
+
+/** One run: backends and proxy started, the capture replayed through them, the shadow drained, everything stopped. */
+async function runPhase(ctx: ScenarioContext, runName: string, shadow: Shadow): Promise<'completed' | 'interrupted'> {
+  const { spec, options, plan } = ctx;
+  const { store } = options;
+  const block = `127.${randomInt(100, 200)}.${randomInt(0, 250)}`;
+  const session = await RunSession.create(store, {
+    name: runName,
+    kind: 'scenario',
+    protocol: 'http',
+    captureId: ctx.capture.captureId,
+    topology: topologyOf(spec, block, shadow),
+    thresholds: spec.thresholds,
+    plan: { ...plan, description: describePace(plan.pace), portMap: {}, devices: '', ackTimeoutMs: 0 },
+  });
+  try {
+    const receipts = await HttpReceiptWriter.create(store, session.runId);
+    session.defer('http receipts', () => receipts.close());
+    const live = await HttpBackend.start({ host: `${block}.2`, role: 'live', faults: spec.backends.live, seed: plan.seed, record: receipts.recorderFor('live') });
+    session.defer('live backend', () => live.close());
+    const shadowBackend = shadow.role === 'none' ? null : await HttpBackend.start({ host: `${block}.3`, role: 'shadow', faults: shadow.faults, seed: plan.seed + 1, record: receipts.recorderFor('shadow') });
+    if (shadowBackend !== null) session.defer('shadow backend', () => shadowBackend.close());
+    const proxy = await ShadowProxy.start({ host: `${block}.1`, live: live.url, shadow: shadowBackend?.url ?? null, shadowTimeoutMs: spec.proxy.shadowTimeoutMs, faults: spec.proxy.faults });
+    session.defer('shadow proxy', () => proxy.close());
+    await updateRun(store, session.runId, { protocol: 'http', relay: proxy.url });
+    ctx.say(`${runName}: ${shadow.role === 'none' ? 'no shadow' : `shadow: ${shadow.role}`}, replaying (${describePace(plan.pace)})`);
+    const replayed = await sendHttpReplay(session, { store, exchanges: ctx.exchanges, target: proxy.url, plan, ...(options.signal !== undefined && { signal: options.signal }) });
+    await drainShadow(proxy, spec.proxy.shadowTimeoutMs);
+    await session.finish(replayed.status, storedStats(replayed.stats, plan), replayed.startNs);
+    return replayed.status;
+  } catch (error) {
+    return session.fail(error);
+  }
+}
+
+/** What a calibration run learned, in a line: the live latency with no shadow, or the fields that vary by themselves. */
+function calibrationSummary(analysis: Analysis, use: 'noShadow' | 'aa'): string {
+  if (use === 'noShadow') {
+    const p95 = analysis.metrics.find((m) => m.metric === 'client_latency_p95_ms' && m.backend === null)?.value;
+    return `client latency p95 ${p95 === undefined || p95 === null ? '-' : formatDurationMs(p95)} with no shadow`;
+  }
+  const noisy = (analysis.responseFields ?? []).filter((f) => f.differing > 0).map((f) => `${f.field} ${Math.round((100 * f.differing) / f.compared)}%`);
+  return noisy.length === 0 ? 'no response field differs between two copies of live' : `fields that differ between two copies of live (noise): ${noisy.join(', ')}`;
+}
+
+/**
+ * A throwaway round of the traffic through a throwaway topology before the first run: the first run would otherwise
+ * pay for the process's cold start (JIT, first connections) and make the runs after it look faster than they are.
+ */
+async function warmUp(ctx: ScenarioContext): Promise<void> {
+  const block = `127.${randomInt(100, 200)}.${randomInt(0, 250)}`;
+  const live = await HttpBackend.start({ host: `${block}.2`, role: 'live', record: () => undefined });
+  const shadow = await HttpBackend.start({ host: `${block}.3`, role: 'shadow', record: () => undefined });
+  const proxy = await ShadowProxy.start({ host: `${block}.1`, live: live.url, shadow: shadow.url });
+  const pool = new Pool(proxy.url, { connections: 16 });
+  try {
+    const sample = ctx.exchanges.slice(0, WARM_UP_REQUESTS);
+    for (let i = 0; i < sample.length; i += 16) {
+      await Promise.all(sample.slice(i, i + 16).map(async (e) => (await pool.request({ path: e.path, method: e.method as 'GET', headers: e.headers, body: e.body.length > 0 ? e.body : null })).body.dump()));
+    }
+  } finally {
+    await pool.close();
+    await proxy.close();
+    await Promise.all([live.close(), shadow.close()]);
+  }
+}
+
+/** Late is not missing: the shadow's copies still in flight are waited for, up to their own timeout. */
+async function drainShadow(proxy: ShadowProxy, shadowTimeoutMs: number): Promise<void> {
+  const deadline = Date.now() + shadowTimeoutMs + 1000;
+  while (proxy.stats.shadowInFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+function topologyOf(spec: HttpScenarioSpec, block: string, shadow: Shadow): RunTopology {
+  const faults = (f: HttpBackendFaults): Record<string, string | number | boolean> => ({
+    ...(f.latencyMs !== undefined && { latencyMs: f.latencyMs }),
+    ...(f.errorShare !== undefined && { errorShare: f.errorShare }),
+    ...(f.resetShare !== undefined && { resetShare: f.resetShare }),
+    ...(f.ignoreBody === true && { ignoreBody: true }),
+    ...(f.changedField !== undefined && { changedField: `${f.changedField.name}=${JSON.stringify(f.changedField.value)}` }),
+  });
+  return {
+    scenario: spec.name,
+    description: spec.description,
+    relay: { kind: 'builtin', address: `${block}.1`, debug: null, shadowTimeoutMs: spec.proxy.shadowTimeoutMs, emptyShadowBody: spec.proxy.faults.emptyShadowBody === true, liveWaitsForShadow: spec.proxy.faults.liveWaitsForShadow === true },
+    backends: [
+      { role: 'live', ip: `${block}.2`, observation: 'simulated', observed: 'simulated HTTP backend', faults: faults(spec.backends.live) },
+      ...(shadow.role === 'none' ? [] : [{ role: 'shadow', ip: `${block}.3`, observation: 'simulated' as const, observed: `simulated HTTP backend (${shadow.role})`, faults: faults(shadow.faults) }]),
+    ],
+    routes: [],
+  };
+}

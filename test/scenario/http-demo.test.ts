@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ReportJson } from '../../src/report/report-json.ts';
+import { num, str, withStore } from '../../src/store/store.ts';
+import { killAllParity, runParity } from '../helpers/run-parity.ts';
+import { withTempDir } from '../helpers/temp-dir.ts';
+
+const SCENARIO_TIMEOUT_MS = 150_000;
+const SUBPROCESS_TIMEOUT_MS = 120_000;
+
+afterEach(killAllParity);
+
+async function demo(dir: string, broken: boolean): Promise<{ code: number | null; report: ReportJson; db: string; stderr: string; stdout: string }> {
+  const db = join(dir, 'http.duckdb');
+  const run = await runParity(['demo', '--http', ...(broken ? ['--broken'] : []), '--db', db, '--out', join(dir, 'reports'), '--format', 'json,md,html,junit'], { timeoutMs: SUBPROCESS_TIMEOUT_MS });
+  const runDir = /reports: (.+)/.exec(run.stderr)?.[1]?.trim() ?? '';
+  const report = JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as ReportJson;
+  return { code: run.code, report, db, stderr: run.stderr, stdout: run.stdout };
+}
+
+const value = (report: ReportJson, metric: string, backend: string | null): number | null => report.metrics.find((m) => m.metric === metric && m.backend === backend && m.route === null)?.value ?? null;
+
+describe('parity demo --http: a shadowing proxy judged end to end', () => {
+  it('gives GO through the reference proxy, after a run with no shadow and an A/A run that cancel latency and noise', async () => {
+    await withTempDir(async (dir) => {
+      const result = await demo(dir, false);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.report.verdict).toBe('GO');
+      expect(result.report.findings).toEqual([]);
+      expect(result.report.tested.protocol).toBe('http');
+      // The volatile fields were learned as noise in the A/A run, and only they differ.
+      const differing = (result.report.responseFields ?? []).filter((f) => f.differing > 0);
+      expect(differing.map((f) => f.field).sort()).toEqual(['responseId', 'servedAt']);
+      expect(differing.every((f) => !f.counted && f.excused === 'noise')).toBe(true);
+      expect(result.stderr).toMatch(/fields that differ between two copies of live \(noise\): .*servedAt 100%/);
+      // What the backends recorded, read straight from the store: every request reached both, whole.
+      await withStore(result.db, async (store) => {
+        const rows = await store.query(`
+          SELECT r.backend, count(*) AS received, count(*) FILTER (WHERE r.body_hash = s.body_hash AND r.method = s.method AND r.path = s.path) AS intact
+          FROM http_sends s JOIN runs USING (run_id) JOIN http_receipts r ON r.run_id = s.run_id AND r.request_id = s.request_id
+          WHERE runs.name = $name GROUP BY r.backend ORDER BY r.backend`, { name: result.report.run });
+        expect(rows.map((r) => [str(r.backend), num(r.received), num(r.intact)])).toEqual([['live', 400, 400], ['shadow', 400, 400]]);
+      });
+      expect(value(result.report, 'live_latency_impact_p95_ms', null)).not.toBeNull();
+    });
+  }, SCENARIO_TIMEOUT_MS);
+
+  it('--broken gives NO-GO naming the empty shadow bodies, the live path slowed by the shadow, and the changed field', async () => {
+    await withTempDir(async (dir) => {
+      const result = await demo(dir, true);
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.report.verdict).toBe('NO_GO');
+      const messages = result.report.findings.map((f) => f.message);
+      expect(messages.some((m) => /^shadow: body mismatch rate .* is critical.* with an empty body/.test(m)), messages.join('\n')).toBe(true);
+      expect(messages.some((m) => /^clients: live latency added by shadowing, p95 .* is critical.*slowed by the shadow/.test(m)), messages.join('\n')).toBe(true);
+      expect(messages.some((m) => /^shadow: response mismatch rate .*field totalCents differs/.test(m)), messages.join('\n')).toBe(true);
+      // The live backend is healthy: every fault is named on the shadow's legs or the proxy's live path.
+      expect(result.report.metrics.filter((m) => m.backend === 'live' && (m.status === 'warning' || m.status === 'critical'))).toEqual([]);
+      await withStore(result.db, async (store) => {
+        // Counted from the shadow's own record: requests that had a body and reached it without one.
+        const [row] = await store.query(`
+          SELECT count(*) AS emptied FROM http_sends s JOIN runs USING (run_id)
+          JOIN http_receipts r ON r.run_id = s.run_id AND r.request_id = s.request_id AND r.backend = 'shadow'
+          WHERE runs.name = $name AND s.body_bytes > 0 AND r.body_bytes = 0`, { name: result.report.run });
+        expect(num(row?.emptied)).toBeGreaterThan(0);
+        expect(value(result.report, 'empty_bodies', 'shadow')).toBe(num(row?.emptied));
+      });
+      // The shadow answers in 120 ms and the live path waits for it: at least that much is added at p95.
+      expect(value(result.report, 'live_latency_impact_p95_ms', null)).toBeGreaterThan(100);
+      const markdown = readFileSync(join(dir, 'reports', result.report.run, 'report.md'), 'utf8');
+      expect(markdown).toMatch(/\| shadow \| `totalCents` \| .* \| differs \|/);
+    });
+  }, SCENARIO_TIMEOUT_MS);
+});
