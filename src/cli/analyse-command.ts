@@ -10,11 +10,13 @@ import type { AnalysisProgress } from '../analyse/step-clock.ts';
 import { createProgress } from '../core/progress.ts';
 import { printJson, printNote } from './output.ts';
 import { assembleRunFromParquet } from '../store/assemble-run.ts';
+import { parseName } from './option-parsers.ts';
 
 export interface AnalyseFlags {
   db: string;
   thresholds?: string;
   baseline?: string;
+  noise?: string;
   strict?: boolean;
   observations?: string;
   fromParquet?: string;
@@ -27,7 +29,8 @@ export function addAnalyseOptions(command: Command): Command {
   return command
     .option('--db <path>', 'DuckDB store file', DEFAULT_STORE_PATH)
     .option('--thresholds <file>', 'thresholds YAML, overriding the defaults per metric and per route')
-    .option('--baseline <run|report.json>', 'compare with an earlier run or report; regressions become findings')
+    .option('--baseline <run|report.json>', 'compare with an earlier run or report; regressions become findings (an HTTP run: the run with no shadow, to measure the live latency shadowing adds)')
+    .option('--noise <run>', 'HTTP runs: an analysed A/A run (the shadow a second copy of live); response fields that differ there as often are noise, not differences', parseName)
     .option('--strict', 'exit 1 on GO WITH WARNINGS too')
     .option('--partial', 'analyse a run that did not complete (interrupted, failed, abandoned) instead of calling it INCOMPLETE; the report says so first')
     .option('--observations <files>', 'merge observations recorded by other processes in their own stores (comma-separated)')
@@ -51,6 +54,7 @@ export async function analyseWithFlags(store: Store, runName: string, flags: Ana
     return await analyseRun(store, runName, {
       ...(flags.thresholds !== undefined && { thresholds: await loadThresholds(flags.thresholds) }),
       ...(flags.baseline !== undefined && { baseline: flags.baseline }),
+      ...(flags.noise !== undefined && { noise: flags.noise }),
       ...(flags.partial === true && { partial: true }),
       progress: line.progress,
     });

@@ -44,7 +44,11 @@ export function senderLine(analysis: Analysis): string {
     const impact = overall.some((m) => m.metric === 'live_latency_impact_p95_ms')
       ? `; added by shadowing p50 ${pick('live_latency_impact_p50_ms')}, p95 ${pick('live_latency_impact_p95_ms')}, p99 ${pick('live_latency_impact_p99_ms')}`
       : '; no run without a shadow to measure what shadowing adds';
-    return `clients: answered ${pick('answered')} of ${pick('sent')} (5xx ${pick('server_errors')}); latency p50 ${pick('client_latency_p50_ms')}, p95 ${pick('client_latency_p95_ms')}, p99 ${pick('client_latency_p99_ms')}${impact}`;
+    const conditions = analysis.metrics
+      .filter((m) => m.metric === 'live_latency_impact_p95_ms' && m.backend !== null)
+      .map((m) => `${(m.backend as string).replace(/^shadow /, '')} ${formatMetricValue(m.value, m.unit)}`);
+    const underConditions = conditions.length === 0 ? '' : `; p95 added with the shadow ${conditions.join(', ')}`;
+    return `clients: answered ${pick('answered')} of ${pick('sent')} (5xx ${pick('server_errors')}); latency p50 ${pick('client_latency_p50_ms')}, p95 ${pick('client_latency_p95_ms')}, p99 ${pick('client_latency_p99_ms')}${impact}${underConditions}`;
   }
   return `devices: ACKs received ${pick('device_acks')} (${pick('device_ack_rate')}), not the reference's ${pick('device_ack_mismatches')}; round trip p50 ${pick('round_trip_p50_ms')}, p95 ${pick('round_trip_p95_ms')}, p99 ${pick('round_trip_p99_ms')}; relay added p95 ${pick('relay_added_latency_p95_ms')}`;
 }

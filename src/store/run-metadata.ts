@@ -33,6 +33,17 @@ export interface RunTopology {
   backends: TopologyBackend[];
   routes: TopologyRoute[];
   timeline?: readonly JsonValue[];
+  /**
+   * HTTP runs of a scenario: the runs it was judged by (no shadow: the latency baseline; A/A: the field noise; the
+   * shadow healthy, slow, failing: the live latency under each), so a later `parity analyse` judges it the same way.
+   */
+  calibration?: RunCalibration;
+}
+
+export interface RunCalibration {
+  noShadow?: string;
+  aa?: string;
+  conditions?: { label: string; run: string }[];
 }
 
 /** What the replayer counted, as stored with the run. */
@@ -90,6 +101,15 @@ function observationOf(backend: Record<string, unknown>): Observation {
   return 'none';
 }
 
+function readCalibration(value: { [key: string]: JsonValue }): RunCalibration {
+  const conditions = (Array.isArray(value.conditions) ? value.conditions : []).filter(isObject).map((c) => ({ label: stringOr(c.label, ''), run: stringOr(c.run, '') }));
+  return {
+    ...(typeof value.noShadow === 'string' && { noShadow: value.noShadow }),
+    ...(typeof value.aa === 'string' && { aa: value.aa }),
+    ...(conditions.length > 0 && { conditions: conditions.filter((c) => c.label !== '' && c.run !== '') }),
+  };
+}
+
 export function readTopology(value: JsonValue): RunTopology {
   const root = isObject(value) ? value : {};
   const backends = (Array.isArray(root.backends) ? root.backends : []).filter(isObject).map((b) => ({
@@ -115,6 +135,7 @@ export function readTopology(value: JsonValue): RunTopology {
     backends: backends.filter((b) => b.role !== ''),
     routes: routes.filter((r) => r.port > 0),
     ...(Array.isArray(root.timeline) && { timeline: root.timeline }),
+    ...(isObject(root.calibration) && { calibration: readCalibration(root.calibration) }),
   };
 }
 

@@ -42,7 +42,9 @@ describe('parity demo --http: a shadowing proxy judged end to end', () => {
           WHERE runs.name = $name GROUP BY r.backend ORDER BY r.backend`, { name: result.report.run });
         expect(rows.map((r) => [str(r.backend), num(r.received), num(r.intact)])).toEqual([['live', 400, 400], ['shadow', 400, 400]]);
       });
-      expect(value(result.report, 'live_latency_impact_p95_ms', null)).not.toBeNull();
+      // The live latency was measured with the shadow healthy, slow and failing, each against the run with no shadow.
+      for (const condition of [null, 'shadow healthy', 'shadow slow', 'shadow failing']) expect(value(result.report, 'live_latency_impact_p95_ms', condition)).not.toBeNull();
+      expect(result.stderr).toMatch(/calibration run .*-shadow-slow: the shadow slow: live latency p95/);
     });
   }, SCENARIO_TIMEOUT_MS);
 
@@ -54,7 +56,10 @@ describe('parity demo --http: a shadowing proxy judged end to end', () => {
       const messages = result.report.findings.map((f) => f.message);
       expect(messages.some((m) => /^shadow: body mismatch rate .* is critical.* with an empty body/.test(m)), messages.join('\n')).toBe(true);
       expect(messages.some((m) => /^clients: live latency added by shadowing, p95 .* is critical.*slowed by the shadow/.test(m)), messages.join('\n')).toBe(true);
-      expect(messages.some((m) => /^shadow: response mismatch rate .*field totalCents differs/.test(m)), messages.join('\n')).toBe(true);
+      expect(messages.some((m) => /^shadow: response mismatch rate .*field totalCents differs in 400 of 400, A\/A noise [\d.]+% \(live \d+, shadow 0\)/.test(m)), messages.join('\n')).toBe(true);
+      // Measured under each condition of the shadow: the naive proxy's live path waits most when the shadow is slow.
+      expect(messages.some((m) => /^shadow slow: live latency added by shadowing, p95 .* is critical/.test(m)), messages.join('\n')).toBe(true);
+      expect(value(result.report, 'live_latency_impact_p95_ms', 'shadow failing')).toBeLessThan(50);
       // The live backend is healthy: every fault is named on the shadow's legs or the proxy's live path.
       expect(result.report.metrics.filter((m) => m.backend === 'live' && (m.status === 'warning' || m.status === 'critical'))).toEqual([]);
       await withStore(result.db, async (store) => {

@@ -8,7 +8,7 @@ import type { AnalyseOptions } from '../analyse-run.ts';
 import { loadBaseline } from '../baseline.ts';
 import { coverageFindings, runStateFindings } from '../fail-closed.ts';
 import { applyThresholds, replayFidelityFindings, thresholdFindings } from '../judge.ts';
-import type { MetricName } from '../metric-names.ts';
+import { isMetricName, type MetricName } from '../metric-names.ts';
 import { replayMetrics } from '../replay-metrics.ts';
 import { StepClock, stepName } from '../step-clock.ts';
 import { defaultThresholds, reviveThresholds, type ThresholdConfig } from '../thresholds.ts';
@@ -32,6 +32,10 @@ const rate = (part: number, whole: number): number | null => (whole > 0 ? part /
 export async function analyseHttpRun(store: Store, run: RunRecord, options: AnalyseOptions): Promise<Analysis> {
   const thresholds = options.thresholds ?? reviveThresholds(run.thresholds) ?? defaultThresholds();
   const expected = observedBackends(run.topology);
+  // A scenario's run is judged by its calibration runs unless told otherwise: the same verdict on every re-analysis.
+  const calibration = run.topology.calibration ?? {};
+  const baseline = options.baseline ?? calibration.noShadow;
+  const noiseRun = options.noise ?? calibration.aa;
   const clock = new StepClock(options.progress);
   const params = { run_id: run.runId };
   await clock.time('clear earlier results', async () => {
@@ -44,9 +48,10 @@ export async function analyseHttpRun(store: Store, run: RunRecord, options: Anal
   const [client] = await clock.time(stepName(S.clientMetrics.file), () => store.query(S.clientMetrics.sql, params));
   const metrics = [...clientMetrics(client), ...legRows.flatMap(backendMetrics), ...replayMetrics(run.stats)];
   const pairs = await clock.time(stepName(S.answerPairs.file), () => store.query(S.answerPairs.sql, { ...params, reference }));
-  const noise = options.noise === undefined ? null : await loadNoise(store, options.noise);
+  const noise = noiseRun === undefined ? null : await loadNoise(store, noiseRun);
   const fields = await clock.time('compare answers field by field', async () => judgedFields(pairs, noise, thresholds, metrics));
-  if (options.baseline !== undefined) metrics.push(...(await latencyImpact(store, options.baseline, metrics)));
+  if (baseline !== undefined) metrics.push(...(await latencyImpact(store, baseline, metrics)));
+  for (const condition of calibration.conditions ?? []) metrics.push(...(await conditionLatency(store, condition)));
   applyThresholds(metrics, thresholds);
   const headerRows = await clock.time(stepName(S.headerDifferences.file), () => store.query(S.headerDifferences.sql, params));
   const findings = judge(run, metrics, { expected, backends, reference, thresholds, noiseGiven: noise !== null, fields, headerRows, client });
@@ -64,7 +69,7 @@ export async function analyseHttpRun(store: Store, run: RunRecord, options: Anal
     mismatchSamples: [],
     responseFields: fields,
     relaySelfReport: null,
-    baseline: options.baseline ?? null,
+    baseline: baseline ?? null,
     partial: options.partial === true && run.status !== 'completed',
     steps: clock.timings,
   };
@@ -189,6 +194,23 @@ async function latencyImpact(store: Store, baseline: string, metrics: readonly M
     impact.push(metric(`live_latency_impact_${q}_ms`, null, now === null ? null : now - then, 'ms'));
   }
   return impact;
+}
+
+/**
+ * The live latency a calibration run measured with the shadow in one condition (healthy, slow, failing), under the
+ * backend name `shadow <condition>`: a proxy whose live path waits for its shadow shows it most when the shadow is slow.
+ */
+async function conditionLatency(store: Store, condition: { label: string; run: string }): Promise<Metric[]> {
+  const run = await getRun(store, condition.run);
+  const rows = await store.query(
+    "SELECT metric, value FROM route_metrics WHERE run_id = $run_id AND backend IS NULL AND route_port IS NULL AND (metric LIKE 'live_latency_impact_%' OR metric LIKE 'client_latency_%')",
+    { run_id: run.runId },
+  );
+  const backend = `shadow ${condition.label}`;
+  return rows.flatMap((row) => {
+    const name = str(row.metric);
+    return isMetricName(name) ? [metric(name, backend, numOrNull(row.value), 'ms')] : [];
+  });
 }
 
 async function storeFields(store: Store, runId: number, fields: readonly ResponseFieldParity[]): Promise<void> {

@@ -18,7 +18,7 @@ export interface HttpScenarioSpec {
   backends: { live: HttpBackendFaults; shadow: HttpBackendFaults };
   replay: ScenarioSpec['replay'];
   /** Runs made first, to judge the main one by: a run with no shadow (latency baseline), an A/A run (field noise). */
-  calibrate: { noShadow: boolean; aa: boolean };
+  calibrate: { noShadow: boolean; aa: boolean; shadowConditions: boolean };
   thresholds: ThresholdConfig;
   expect: ScenarioSpec['expect'];
 }
@@ -40,7 +40,7 @@ export function parseHttpScenario(input: unknown, source: string, lineOf?: YamlS
   const backends = r.mapping(root.backends ?? {}, 'backends');
   r.onlyKeys(backends, 'backends', ['live', 'shadow']);
   const calibrate = r.mapping(root.calibrate ?? {}, 'calibrate');
-  r.onlyKeys(calibrate, 'calibrate', ['no_shadow', 'aa']);
+  r.onlyKeys(calibrate, 'calibrate', ['no_shadow', 'aa', 'shadow_conditions']);
   return {
     name,
     description: String(root.description ?? ''),
@@ -49,7 +49,11 @@ export function parseHttpScenario(input: unknown, source: string, lineOf?: YamlS
     proxy: parseProxy(r, root.proxy),
     backends: { live: parseBackend(r, backends.live, 'backends.live'), shadow: parseBackend(r, backends.shadow, 'backends.shadow') },
     replay: parseReplay(r, root.replay),
-    calibrate: { noShadow: flag(r, calibrate.no_shadow, 'calibrate.no_shadow', true), aa: flag(r, calibrate.aa, 'calibrate.aa', true) },
+    calibrate: {
+      noShadow: flag(r, calibrate.no_shadow, 'calibrate.no_shadow', true),
+      aa: flag(r, calibrate.aa, 'calibrate.aa', true),
+      shadowConditions: flag(r, calibrate.shadow_conditions, 'calibrate.shadow_conditions', true),
+    },
     thresholds: parseThresholds(root.thresholds ?? {}, `${source}: thresholds`),
     expect: parseExpect(r, root.expect),
   };

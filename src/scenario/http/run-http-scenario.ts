@@ -11,7 +11,7 @@ import { loadExchanges, sendHttpReplay, storedStats, type Exchange } from '../..
 import { describePace, type ReplayPlan } from '../../replay/replay-plan.ts';
 import { writeReports, type WrittenReports } from '../../report/write-reports.ts';
 import { RunSession } from '../../run/run-session.ts';
-import type { RunTopology } from '../../store/run-metadata.ts';
+import type { RunCalibration, RunTopology } from '../../store/run-metadata.ts';
 import { nextRunName, updateRun } from '../../store/runs.ts';
 import { unmetExpectations, type RunScenarioOptions } from '../run-scenario.ts';
 import type { HttpScenarioSpec } from './http-scenario-spec.ts';
@@ -22,8 +22,8 @@ export interface HttpScenarioResult {
   status: 'completed' | 'interrupted';
   analysis: Analysis;
   reports: WrittenReports;
-  /** The runs the main one was judged by: with no shadow (latency), and A/A (field noise). */
-  calibration: { noShadow: string | null; aa: string | null };
+  /** The runs the main one was judged by: with no shadow (latency), A/A (field noise), the shadow slow and failing. */
+  calibration: RunCalibration;
   unmet: string[];
 }
 
@@ -39,8 +39,39 @@ interface ScenarioContext {
   say: (line: string) => void;
 }
 
-/** What stands behind the proxy in one run: no shadow, a second copy of live (A/A), or the shadow under test. */
-type Shadow = { role: 'none' } | { role: 'copy of live' | 'shadow'; faults: HttpBackendFaults };
+/** What stands behind the proxy in one run: no shadow, a second copy of live (A/A), a slow or failing one, or the shadow under test. */
+type Shadow = { role: 'none' } | { role: 'copy of live' | 'slow copy of live' | 'failing shadow' | 'shadow'; faults: HttpBackendFaults };
+
+interface Phase {
+  name: string;
+  shadow: Shadow;
+  use: 'noShadow' | 'aa' | 'condition' | 'main';
+  /** The shadow's condition this run measures the live latency under. */
+  condition?: 'healthy' | 'slow' | 'failing';
+}
+
+/**
+ * The runs of a scenario in order: with no shadow; with a second copy of live as the shadow (A/A: noise, and the live
+ * latency with a healthy shadow); with that copy slow, then failing (every connection reset), for the live latency
+ * under each; then the run under test. A slow shadow answers in at least 200 ms, and within half its timeout, so the
+ * proxy holds many shadow requests in flight without giving them up.
+ */
+function phasesOf(spec: HttpScenarioSpec, name: string): Phase[] {
+  const live = spec.backends.live;
+  const slowMs = Math.min(Math.max(4 * (live.latencyMs ?? 0), 200), spec.proxy.shadowTimeoutMs / 2);
+  const conditions = spec.calibrate.shadowConditions;
+  return [
+    ...(spec.calibrate.noShadow ? [{ name: `${name}-no-shadow`, shadow: { role: 'none' }, use: 'noShadow' } satisfies Phase] : []),
+    ...(spec.calibrate.aa ? [{ name: `${name}-aa`, shadow: { role: 'copy of live', faults: live }, use: 'aa', ...(conditions && { condition: 'healthy' }) } satisfies Phase] : []),
+    ...(conditions
+      ? [
+          { name: `${name}-shadow-slow`, shadow: { role: 'slow copy of live', faults: { ...live, latencyMs: slowMs } }, use: 'condition', condition: 'slow' } satisfies Phase,
+          { name: `${name}-shadow-failing`, shadow: { role: 'failing shadow', faults: { resetShare: 1 } }, use: 'condition', condition: 'failing' } satisfies Phase,
+        ]
+      : []),
+    { name, shadow: { role: 'shadow', faults: spec.backends.shadow }, use: 'main' },
+  ];
+}
 
 /**
  * Runs an HTTP shadowing validation: the calibration runs first (the proxy with no shadow, for the live latency it
@@ -57,23 +88,21 @@ export async function runHttpScenario(spec: HttpScenarioSpec, options: RunScenar
   const ctx: ScenarioContext = { spec, options, capture, exchanges, plan, say };
   const name = await nextRunName(store, spec.name);
   say(`run ${name}: ${exchanges.length} requests of ${capture.name} through the reference shadowing proxy${spec.calibrate.noShadow || spec.calibrate.aa ? ', after its calibration runs' : ''}`);
-  const phases: { name: string; shadow: Shadow; use: 'noShadow' | 'aa' | 'main' }[] = [
-    ...(spec.calibrate.noShadow ? [{ name: `${name}-no-shadow`, shadow: { role: 'none' } as const, use: 'noShadow' as const }] : []),
-    ...(spec.calibrate.aa ? [{ name: `${name}-aa`, shadow: { role: 'copy of live', faults: spec.backends.live } as const, use: 'aa' as const }] : []),
-    { name, shadow: { role: 'shadow', faults: spec.backends.shadow }, use: 'main' },
-  ];
-  const calibration: HttpScenarioResult['calibration'] = { noShadow: null, aa: null };
+  const phases = phasesOf(spec, name);
+  const calibration: RunCalibration = {};
   await warmUp(ctx);
   for (const phase of phases) {
-    const status = await runPhase(ctx, phase.name, phase.shadow);
+    const status = await runPhase(ctx, phase.name, phase.shadow, phase.use === 'main' ? calibration : undefined);
     const analysis = await analyseRun(store, phase.name, {
       thresholds: spec.thresholds,
-      ...(calibration.noShadow !== null && { baseline: calibration.noShadow }),
-      ...(calibration.aa !== null && { noise: calibration.aa }),
+      ...(calibration.noShadow !== undefined && { baseline: calibration.noShadow }),
+      ...(calibration.aa !== undefined && { noise: calibration.aa }),
     });
     if (phase.use !== 'main' && status === 'completed') {
-      calibration[phase.use] = phase.name;
-      say(`calibration run ${phase.name}: ${calibrationSummary(analysis, phase.use)}`);
+      if (phase.use === 'noShadow') calibration.noShadow = phase.name;
+      if (phase.use === 'aa') calibration.aa = phase.name;
+      if (phase.condition !== undefined) calibration.conditions = [...(calibration.conditions ?? []), { label: phase.condition, run: phase.name }];
+      say(`calibration run ${phase.name}: ${calibrationSummary(analysis, phase)}`);
     }
     // The run under test is reported; an interrupted calibration run ends the scenario with its own INCOMPLETE.
     if (phase.use === 'main' || status === 'interrupted') {
@@ -85,7 +114,7 @@ export async function runHttpScenario(spec: HttpScenarioSpec, options: RunScenar
 }
 
 /** One run: backends and proxy started, the capture replayed through them, the shadow drained, everything stopped. */
-async function runPhase(ctx: ScenarioContext, runName: string, shadow: Shadow): Promise<'completed' | 'interrupted'> {
+async function runPhase(ctx: ScenarioContext, runName: string, shadow: Shadow, calibration?: RunCalibration): Promise<'completed' | 'interrupted'> {
   const { spec, options, plan } = ctx;
   const { store } = options;
   const block = `127.${randomInt(100, 200)}.${randomInt(0, 250)}`;
@@ -94,7 +123,7 @@ async function runPhase(ctx: ScenarioContext, runName: string, shadow: Shadow): 
     kind: 'scenario',
     protocol: 'http',
     captureId: ctx.capture.captureId,
-    topology: topologyOf(spec, block, shadow),
+    topology: { ...topologyOf(spec, block, shadow), ...(calibration !== undefined && { calibration }) },
     thresholds: spec.thresholds,
     plan: { ...plan, description: describePace(plan.pace), portMap: {}, devices: '', ackTimeoutMs: 0 },
   });
@@ -119,8 +148,10 @@ async function runPhase(ctx: ScenarioContext, runName: string, shadow: Shadow): 
 }
 
 /** What a calibration run learned, in a line: the live latency with no shadow, or the fields that vary by themselves. */
-function calibrationSummary(analysis: Analysis, use: 'noShadow' | 'aa'): string {
-  if (use === 'noShadow') {
+function calibrationSummary(analysis: Analysis, phase: Phase): string {
+  const impact = analysis.metrics.find((m) => m.metric === 'live_latency_impact_p95_ms' && m.backend === null)?.value;
+  if (phase.use === 'condition') return `the shadow ${phase.condition ?? ''}: live latency p95 ${impact === undefined || impact === null ? '-' : `${impact >= 0 ? '+' : ''}${formatDurationMs(impact)}`} against no shadow`;
+  if (phase.use === 'noShadow') {
     const p95 = analysis.metrics.find((m) => m.metric === 'client_latency_p95_ms' && m.backend === null)?.value;
     return `client latency p95 ${p95 === undefined || p95 === null ? '-' : formatDurationMs(p95)} with no shadow`;
   }
