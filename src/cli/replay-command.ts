@@ -11,11 +11,15 @@ import { fetchRouteLabels } from '../observe/relay-routes.ts';
 import { ProgressFile } from '../store/progress-file.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
 import { parseName } from './option-parsers.ts';
+import { parseHttpUrl } from '../core/values.ts';
+import { replayHttpCapture } from '../replay/http/http-replay.ts';
 import { printJson, printTable } from './output.ts';
 import { showReplayProgress } from './replay-progress.ts';
 
 interface ReplayFlags {
-  relay: string;
+  relay?: string;
+  proxy?: string;
+  connections?: number;
   portMap?: string;
   speed?: string;
   rate?: string;
@@ -38,7 +42,9 @@ export function registerReplayCommand(program: Command): void {
     .command('replay')
     .description('fire a capture\'s uplink through a relay at a controlled rate, each device from its own address')
     .argument('<capture>', 'capture name in the store (see parity captures)')
-    .requiredOption('--relay <host>', 'the relay\'s IP address; ports are the capture\'s route ports (see --port-map)')
+    .option('--relay <host>', 'the relay\'s IP address; ports are the capture\'s route ports (see --port-map)')
+    .option('--proxy <url>', 'an HTTP capture (from a HAR file): the shadowing proxy to send its requests through, e.g. http://127.0.0.1:8080', parseHttpUrl)
+    .option('--connections <n>', 'an HTTP capture: connections to the proxy at most (requests beyond wait for one)', parseConnections, 64)
     .option('--port-map <map>', 'send to other relay ports: ROUTE=RELAY,... e.g. 20500=21500')
     .option('--speed <speed>', `original timing scaled: 1x, 10x, 0.5x, or max (as fast as possible) (default: ${D.speed})`)
     .option('--rate <rate>', 'fixed packet rate, e.g. 5000pps')
@@ -58,10 +64,13 @@ export function registerReplayCommand(program: Command): void {
       'after',
       '\nCtrl-C or SIGTERM stops sending, waits for ACKs in flight, keeps everything and marks the run interrupted.\n\n' +
         'Examples:\n  parity replay fleet-calamp --relay 127.0.0.1 --speed 10x\n  parity replay fleet-calamp --relay 10.1.2.3 --rate 5000pps --loop 3 --port-map 20500=21500\n' +
-        '  parity replay fleet-calamp --relay 127.0.0.1 --ramp 100pps..20000pps/60s --sample 25%\n',
+        '  parity replay fleet-calamp --relay 127.0.0.1 --ramp 100pps..20000pps/60s --sample 25%\n' +
+        '  parity replay billing --proxy http://127.0.0.1:8080 --rate 1000pps --connections 128\n',
     )
     .action(async (capture: string, flags: ReplayFlags) => {
-      const result = await runReplay(capture, flags);
+      if (flags.proxy !== undefined) return runHttpReplay(capture, flags, flags.proxy);
+      if (flags.relay === undefined) throw new UsageError('--relay <host> is required (or --proxy <url> for an HTTP capture)', { field: 'relay' });
+      const result = await runReplay(capture, { ...flags, relay: flags.relay });
       if (flags.json === true) printJson({ run: result.runName, status: result.status, ...result.stats });
       else printSummary(result);
       if (result.status === 'interrupted') process.exitCode = 130;
@@ -85,7 +94,41 @@ export function parsePortMap(value: string | undefined): Map<number, number> {
   return map;
 }
 
-async function runReplay(capture: string, flags: ReplayFlags): Promise<ReplayResult> {
+/** An HTTP capture replayed through a shadowing proxy: the same plan flags, a run of protocol http. */
+async function runHttpReplay(capture: string, flags: ReplayFlags, proxy: string): Promise<void> {
+  if (flags.relay !== undefined) throw new UsageError('--relay and --proxy: a capture goes through a relay (UDP) or a proxy (HTTP), not both', { field: 'proxy' });
+  const request = requestFrom(flags);
+  const plan: ReplayPlan = { pace: request.pace, loops: request.loops, durationMs: request.durationMs, sample: request.sample, seed: request.seed };
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const result = await withStore(flags.db, (store) =>
+      replayHttpCapture({ store, capture, target: proxy, plan, connections: flags.connections ?? 64, signal: abort.signal, ...(flags.run !== undefined && { runName: flags.run }) }),
+    );
+    const { stats } = result;
+    if (flags.json === true) printJson({ run: result.runName, status: result.status, ...stats });
+    else {
+      printTable(
+        ['run', 'status', 'sent', 'answered', 'errors', 'achieved', 'late p50', 'late p99', 'late max'],
+        [[result.runName, result.status, `${formatCount(stats.sent)}/${formatCount(stats.planned)}`, formatCount(stats.answered), formatCount(stats.errors), stats.achievedRate === null ? '-' : `${Math.round(stats.achievedRate)} req/s`, formatDurationMs(stats.lateness.p50Us / 1000), formatDurationMs(stats.lateness.p99Us / 1000), formatDurationMs(stats.lateness.maxUs / 1000)]],
+      );
+    }
+    if (result.status === 'interrupted') process.exitCode = 130;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+function parseConnections(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new UsageError(`--connections "${value}" is not a whole number from 1 to 10000`, { field: 'connections' });
+  return n;
+}
+
+async function runReplay(capture: string, flags: ReplayFlags & { relay: string }): Promise<ReplayResult> {
   const request = requestFrom(flags);
   const plan: ReplayPlan = { pace: request.pace, loops: request.loops, durationMs: request.durationMs, sample: request.sample, seed: request.seed };
   const protocol = getProtocol(flags.protocol);

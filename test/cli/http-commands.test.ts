@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killAllParity, spawnParity, type ParityProcess } from '../helpers/run-parity.ts';
+import { join } from 'node:path';
+import { num, str, withStore } from '../../src/store/store.ts';
+import { writeHttpTraffic } from '../../src/synthetic/http-traffic.ts';
+import { killAllParity, runParity, spawnParity, type ParityProcess } from '../helpers/run-parity.ts';
+import { withTempDir } from '../helpers/temp-dir.ts';
 
 afterEach(killAllParity);
 
@@ -31,5 +35,31 @@ describe('parity shadow-proxy and parity http-backend, as processes', () => {
     expect(JSON.parse(live.stdout())).toMatchObject({ role: 'live', received: 1, bodyBytes: body.length });
     // Through the proxy and directly: two requests, each with every byte of the body.
     expect(JSON.parse(shadow.stdout())).toMatchObject({ role: 'shadow', received: 2, bodyBytes: 2 * body.length });
+  });
+
+  it('parity replay --proxy sends an imported HAR capture through the proxy as a run of protocol http, and refuses a HAR capture without it', async () => {
+    await withTempDir(async (dir) => {
+      const har = join(dir, 'billing.har');
+      writeHttpTraffic(har, { requests: 120, meanGapMs: 2, seed: 3 });
+      const db = join(dir, 'http.duckdb');
+      expect((await runParity(['import', har, '--db', db])).code).toBe(0);
+      const live = spawnParity(['http-backend', '--listen', '127.0.95.12:18096', '--role', 'live', '--json']);
+      const proxy = spawnParity(['shadow-proxy', '--listen', '127.0.95.11:18096', '--live', 'http://127.0.95.12:18096', '--json']);
+      for (const p of [live, proxy]) await listening(p);
+      const replay = await runParity(['replay', 'billing', '--proxy', 'http://127.0.95.11:18096', '--rate', '500pps', '--connections', '8', '--run', 'billing-1', '--db', db, '--json']);
+      expect(replay.code, replay.stderr).toBe(0);
+      expect(JSON.parse(replay.stdout)).toMatchObject({ run: 'billing-1', status: 'completed', planned: 120, sent: 120, answered: 120, errors: 0 });
+      expect(await proxy.stop()).toBe(0);
+      expect(JSON.parse(proxy.stdout())).toMatchObject({ requests: 120, shadowed: 0 });
+      expect(await live.stop()).toBe(0);
+      expect(JSON.parse(live.stdout())).toMatchObject({ received: 120 });
+      await withStore(db, async (store) => {
+        const [run] = await store.query("SELECT protocol, status, (SELECT count(*) FROM http_sends s WHERE s.run_id = r.run_id AND s.status = 200) AS ok FROM runs r WHERE name = 'billing-1'");
+        expect([str(run?.protocol), str(run?.status), num(run?.ok)]).toEqual(['http', 'completed', 120]);
+      });
+      const refused = await runParity(['replay', 'billing', '--relay', '127.0.0.1', '--db', db]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr.trim()).toBe('parity: capture "billing" is HTTP (from a HAR file): replay it through a shadowing proxy with --proxy URL');
+    });
   });
 });
