@@ -11,6 +11,8 @@ interface ShadowProxyFlags {
   shadowTimeout: number;
   duration?: number;
   json?: boolean;
+  emptyShadowBody?: boolean;
+  waitForShadow?: boolean;
 }
 
 export function registerShadowProxyCommand(program: Command): void {
@@ -21,9 +23,11 @@ export function registerShadowProxyCommand(program: Command): void {
     .requiredOption('--live <url>', 'the live upstream, whose answers the clients get, e.g. http://127.0.0.2:8081', parseHttpUrl)
     .option('--shadow <url>', 'the shadow upstream, sent a copy of every request (none: a plain proxy, for a baseline)', parseHttpUrl)
     .option('--shadow-timeout <duration>', 'how long a shadow request may take before it is given up', parseDurationMs, 2000)
+    .option('--empty-shadow-body', 'a fault on purpose: the shadow gets each request without its body (the bug of a proxy that reads the body once, for live)')
+    .option('--wait-for-shadow', 'a fault on purpose: the live answer waits for the shadow\'s (as nginx\'s mirror does)')
     .option('--duration <duration>', 'stop after this long (default: until Ctrl-C)', parseDurationMs)
     .option('--json', 'print the counters as JSON when stopping')
-    .addHelpText('after', '\nExample:\n  parity shadow-proxy --listen 127.0.0.1:8080 --live http://127.0.0.2:8081 --shadow http://127.0.0.3:8081 --shadow-timeout 1s\n')
+    .addHelpText('after', '\nExamples:\n  parity shadow-proxy --listen 127.0.0.1:8080 --live http://127.0.0.2:8081 --shadow http://127.0.0.3:8081 --shadow-timeout 1s\n  parity shadow-proxy --listen 127.0.0.1:8080 --live http://127.0.0.2:8081 --shadow http://127.0.0.3:8081 --empty-shadow-body --wait-for-shadow\n')
     .action(async (flags: ShadowProxyFlags) => {
       const proxy = await ShadowProxy.start({
         host: flags.listen.ip,
@@ -31,6 +35,7 @@ export function registerShadowProxyCommand(program: Command): void {
         live: flags.live,
         shadow: flags.shadow ?? null,
         shadowTimeoutMs: flags.shadowTimeout,
+        faults: { emptyShadowBody: flags.emptyShadowBody === true, liveWaitsForShadow: flags.waitForShadow === true },
       });
       printNote(`shadow proxy listening on ${proxy.url}: live ${flags.live}, ${flags.shadow === undefined ? 'no shadow' : `shadow ${flags.shadow}`}`);
       await waitForStop(flags.duration).stopped;
