@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,6 +7,8 @@ import { HttpBackend } from '../../src/backends/http/http-backend.ts';
 import { ShadowProxy } from '../../src/relay/http/shadow-proxy.ts';
 import { requirePrerequisite } from '../helpers/prerequisite.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { runParity } from '../helpers/run-parity.ts';
+import type { ReportJson } from '../../src/report/report-json.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 const nginxReady = requirePrerequisite(spawnSync('sh', ['-c', 'command -v nginx'], { stdio: 'ignore' }).status === 0, 'nginx (apt-get install nginx) for the nginx mirror peer test');
@@ -99,4 +101,59 @@ describe.runIf(nginxReady)('nginx mirror, a real external shadowing proxy, besid
       await waitFor(() => slowShadow.received.length === 3, 'the shadow to receive all three');
     });
   });
+
+  it('judged as the proxy under test of an HTTP scenario: its live path waits on a slow mirror, a live latency impact in the verdict', async () => {
+    await withTempDir(async (dir) => {
+      // Started by the scenario for each of its runs, told the addresses through its environment.
+      writeFileSync(
+        join(dir, 'start-nginx.sh'),
+        `#!/bin/sh
+set -e
+d="$PARITY_RUN_DIR"
+for t in body proxy fastcgi uwsgi scgi; do mkdir -p "$d/$t"; done
+mirror=""
+if [ -n "$PARITY_SHADOW_URL" ]; then mirror="mirror /__mirror; mirror_request_body on;"; fi
+cat > "$d/nginx.conf" <<CONF
+daemon off; master_process off; worker_processes 1; error_log $d/error.log; pid $d/nginx.pid;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $d/body; proxy_temp_path $d/proxy; fastcgi_temp_path $d/fastcgi; uwsgi_temp_path $d/uwsgi; scgi_temp_path $d/scgi;
+  server {
+    listen $PARITY_PROXY_HOST:$PARITY_PROXY_PORT;
+    location / { $mirror proxy_pass $PARITY_LIVE_URL; }
+    location = /__mirror { internal; proxy_pass $PARITY_SHADOW_URL\\$request_uri; }
+  }
+}
+CONF
+exec nginx -e "$d/error.log" -c "$d/nginx.conf" -p "$d"
+`,
+      );
+      writeFileSync(
+        join(dir, 'nginx.yaml'),
+        `name: nginx-mirror
+protocol: http
+traffic:
+  generate: { requests: 300, mean_gap: 5ms, seed: 11 }
+proxy:
+  external: { command: sh ./start-nginx.sh, port: 18093 }
+backends:
+  live: { latency: 2ms }
+  shadow: { latency: 2ms }
+replay: { speed: 1x }
+`,
+      );
+      const run = await runParity(['run', join(dir, 'nginx.yaml'), '--db', join(dir, 'n.duckdb'), '--out', join(dir, 'reports'), '--format', 'json'], { timeoutMs: 120_000 });
+      const runDir = /reports: (.+)/.exec(run.stderr)?.[1]?.trim() ?? '';
+      const report = JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as ReportJson;
+      const messages = report.findings.map((f) => f.message);
+      expect(report.verdict, run.stderr).toBe('NO_GO');
+      expect(run.code).toBe(1);
+      // The bodies arrive whole (mirror_request_body on), but with the mirror slow the live answers wait for it.
+      expect(report.metrics.find((m) => m.metric === 'body_mismatch_rate' && m.backend === 'shadow')?.value).toBe(0);
+      expect(messages.some((m) => /^shadow slow: live latency added by shadowing, p95 .* is critical/.test(m)), messages.join('\n')).toBe(true);
+      // nginx says nothing of where it routed: the explainability headers are missing.
+      expect(messages.some((m) => /^proxy: \d+ of \d+ answers do not say where they were routed/.test(m)), messages.join('\n')).toBe(true);
+    });
+  }, 150_000);
 });

@@ -55,6 +55,9 @@ export class HttpBackend {
   readonly received: ReceivedHttpRequest[] = [];
   /** Requests answered (or reset) so far. */
   answered = 0;
+  /** Requests received so far, and when the last came (ms, monotonic): what a drain watches. */
+  receivedCount = 0;
+  lastReceivedMs = 0;
   private readonly random: () => number;
 
   private listener: HttpListener | undefined;
@@ -78,6 +81,8 @@ export class HttpBackend {
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    this.receivedCount++;
+    this.lastReceivedMs = performance.now();
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);

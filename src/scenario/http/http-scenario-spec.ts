@@ -14,7 +14,8 @@ export interface HttpScenarioSpec {
   description: string;
   protocol: 'http';
   traffic: { har: string } | { generate: { requests: number; meanGapMs: number; seed: number } };
-  proxy: { shadowTimeoutMs: number; faults: ShadowProxyFaults };
+  /** The reference proxy (with bugs on purpose, if asked), or the team's own started by a command for each run. */
+  proxy: { kind: 'builtin'; shadowTimeoutMs: number; faults: ShadowProxyFaults } | { kind: 'external'; command: string; port: number; shadowTimeoutMs: number };
   backends: { live: HttpBackendFaults; shadow: HttpBackendFaults };
   replay: ScenarioSpec['replay'];
   /** Runs made first, to judge the main one by: a run with no shadow (latency baseline), an A/A run (field noise). */
@@ -77,10 +78,22 @@ function parseTraffic(r: YamlReader, value: unknown): HttpScenarioSpec['traffic'
 
 function parseProxy(r: YamlReader, value: unknown): HttpScenarioSpec['proxy'] {
   const proxy = r.mapping(value ?? { builtin: {} }, 'proxy');
-  r.onlyKeys(proxy, 'proxy', ['builtin']);
+  r.onlyKeys(proxy, 'proxy', ['builtin', 'external']);
+  if (proxy.external !== undefined) {
+    if (proxy.builtin !== undefined) throw r.error('proxy', 'takes builtin: or external:, not both');
+    const external = r.mapping(proxy.external, 'proxy.external');
+    r.onlyKeys(external, 'proxy.external', ['command', 'port', 'shadow_timeout']);
+    return {
+      kind: 'external',
+      command: r.text(external.command, 'proxy.external.command'),
+      port: r.whole(external.port, 'proxy.external.port', 1, 65535, 18080),
+      shadowTimeoutMs: external.shadow_timeout === undefined ? 2000 : r.duration(external.shadow_timeout, 'proxy.external.shadow_timeout'),
+    };
+  }
   const builtin = r.mapping(proxy.builtin ?? {}, 'proxy.builtin');
   r.onlyKeys(builtin, 'proxy.builtin', ['shadow_timeout', 'empty_shadow_body', 'live_waits_for_shadow']);
   return {
+    kind: 'builtin',
     shadowTimeoutMs: builtin.shadow_timeout === undefined ? 2000 : r.duration(builtin.shadow_timeout, 'proxy.builtin.shadow_timeout'),
     faults: {
       emptyShadowBody: flag(r, builtin.empty_shadow_body, 'proxy.builtin.empty_shadow_body', false),

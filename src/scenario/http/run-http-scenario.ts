@@ -16,6 +16,8 @@ import { nextRunName, updateRun } from '../../store/runs.ts';
 import { unmetExpectations, type RunScenarioOptions } from '../run-scenario.ts';
 import type { HttpScenarioSpec } from './http-scenario-spec.ts';
 import { prepareHttpTraffic } from './http-traffic.ts';
+import { startProxyUnderTest, type ProxyUnderTest } from './proxy-under-test.ts';
+import { join } from 'node:path';
 
 export interface HttpScenarioResult {
   runName: string;
@@ -87,7 +89,7 @@ export async function runHttpScenario(spec: HttpScenarioSpec, options: RunScenar
   const exchanges = await loadExchanges(store, capture.name, plan);
   const ctx: ScenarioContext = { spec, options, capture, exchanges, plan, say };
   const name = await nextRunName(store, spec.name);
-  say(`run ${name}: ${exchanges.length} requests of ${capture.name} through the reference shadowing proxy${spec.calibrate.noShadow || spec.calibrate.aa ? ', after its calibration runs' : ''}`);
+  say(`run ${name}: ${exchanges.length} requests of ${capture.name} through ${spec.proxy.kind === 'builtin' ? 'the reference shadowing proxy' : 'the proxy under test'}${spec.calibrate.noShadow || spec.calibrate.aa ? ', after its calibration runs' : ''}`);
   const phases = phasesOf(spec, name);
   const calibration: RunCalibration = {};
   await warmUp(ctx);
@@ -134,12 +136,14 @@ async function runPhase(ctx: ScenarioContext, runName: string, shadow: Shadow, c
     session.defer('live backend', () => live.close());
     const shadowBackend = shadow.role === 'none' ? null : await HttpBackend.start({ host: `${block}.3`, role: 'shadow', faults: shadow.faults, seed: plan.seed + 1, record: receipts.recorderFor('shadow') });
     if (shadowBackend !== null) session.defer('shadow backend', () => shadowBackend.close());
-    const proxy = await ShadowProxy.start({ host: `${block}.1`, live: live.url, shadow: shadowBackend?.url ?? null, shadowTimeoutMs: spec.proxy.shadowTimeoutMs, faults: spec.proxy.faults });
+    const proxy = await startProxyUnderTest(spec, { host: `${block}.1`, live: live.url, shadow: shadowBackend?.url ?? null, runName, cwd: options.baseDir, runDir: join(options.reportsDir, runName) });
     session.defer('shadow proxy', () => proxy.close());
     await updateRun(store, session.runId, { protocol: 'http', relay: proxy.url });
     ctx.say(`${runName}: ${shadow.role === 'none' ? 'no shadow' : `shadow: ${shadow.role}`}, replaying (${describePace(plan.pace)})`);
     const replayed = await sendHttpReplay(session, { store, exchanges: ctx.exchanges, target: proxy.url, plan, ...(options.signal !== undefined && { signal: options.signal }) });
-    await drainShadow(proxy, spec.proxy.shadowTimeoutMs);
+    proxy.throwIfExited();
+    await drainShadow(proxy, shadowBackend, spec.proxy.shadowTimeoutMs);
+    proxy.throwIfExited();
     await session.finish(replayed.status, storedStats(replayed.stats, plan), replayed.startNs);
     return replayed.status;
   } catch (error) {
@@ -168,6 +172,7 @@ async function warmUp(ctx: ScenarioContext): Promise<void> {
   const live = await HttpBackend.start({ host: `${block}.2`, role: 'live', record: () => undefined });
   const shadow = await HttpBackend.start({ host: `${block}.3`, role: 'shadow', record: () => undefined });
   const proxy = await ShadowProxy.start({ host: `${block}.1`, live: live.url, shadow: shadow.url });
+  // The reference proxy warms this process's client and backends; an external proxy warms up in its first run.
   const pool = new Pool(proxy.url, { connections: 16 });
   try {
     const sample = ctx.exchanges.slice(0, WARM_UP_REQUESTS);
@@ -181,10 +186,23 @@ async function warmUp(ctx: ScenarioContext): Promise<void> {
   }
 }
 
-/** Late is not missing: the shadow's copies still in flight are waited for, up to their own timeout. */
-async function drainShadow(proxy: ShadowProxy, shadowTimeoutMs: number): Promise<void> {
+/** How long the shadow must have received nothing, when the proxy cannot say what it has in flight. */
+const SHADOW_QUIET_MS = 300;
+
+/**
+ * Late is not missing: the shadow's copies still in flight are waited for, up to their own timeout. The reference
+ * proxy says how many it has in flight; for another, the shadow backend must have answered all it received and have
+ * received nothing for a while.
+ */
+async function drainShadow(proxy: ProxyUnderTest, shadow: HttpBackend | null, shadowTimeoutMs: number): Promise<void> {
+  if (shadow === null) return;
   const deadline = Date.now() + shadowTimeoutMs + 1000;
-  while (proxy.stats.shadowInFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  const drained = (): boolean => {
+    const inFlight = proxy.shadowInFlight();
+    if (inFlight !== null) return inFlight === 0;
+    return shadow.answered === shadow.receivedCount && performance.now() - shadow.lastReceivedMs > SHADOW_QUIET_MS;
+  };
+  while (!drained() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
 function topologyOf(spec: HttpScenarioSpec, block: string, shadow: Shadow): RunTopology {
@@ -198,7 +216,10 @@ function topologyOf(spec: HttpScenarioSpec, block: string, shadow: Shadow): RunT
   return {
     scenario: spec.name,
     description: spec.description,
-    relay: { kind: 'builtin', address: `${block}.1`, debug: null, shadowTimeoutMs: spec.proxy.shadowTimeoutMs, emptyShadowBody: spec.proxy.faults.emptyShadowBody === true, liveWaitsForShadow: spec.proxy.faults.liveWaitsForShadow === true },
+    relay:
+      spec.proxy.kind === 'builtin'
+        ? { kind: 'builtin', address: `${block}.1`, debug: null, shadowTimeoutMs: spec.proxy.shadowTimeoutMs, emptyShadowBody: spec.proxy.faults.emptyShadowBody === true, liveWaitsForShadow: spec.proxy.faults.liveWaitsForShadow === true }
+        : { kind: 'external', address: `${block}.1:${spec.proxy.port}`, debug: null, command: spec.proxy.command },
     backends: [
       { role: 'live', ip: `${block}.2`, observation: 'simulated', observed: 'simulated HTTP backend', faults: faults(spec.backends.live) },
       ...(shadow.role === 'none' ? [] : [{ role: 'shadow', ip: `${block}.3`, observation: 'simulated' as const, observed: `simulated HTTP backend (${shadow.role})`, faults: faults(shadow.faults) }]),

@@ -1,0 +1,86 @@
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { request } from 'undici';
+import { SubprocessError } from '../../core/errors.ts';
+import { ShadowProxy } from '../../relay/http/shadow-proxy.ts';
+import { spawnTracked, stopTracked } from '../child-processes.ts';
+import { relayExitError } from '../external-relay.ts';
+import type { HttpScenarioSpec } from './http-scenario-spec.ts';
+
+/** The shadowing proxy a run goes through: the reference one in this process, or the scenario's own command. */
+export interface ProxyUnderTest {
+  url: string;
+  /** Shadow copies it still has in flight, where it can say (the reference proxy); null when it cannot. */
+  shadowInFlight(): number | null;
+  /** Throws when the proxy's process exited during the run: a dead proxy is a failed run, not a quiet one. */
+  throwIfExited(): void;
+  close(): Promise<void>;
+}
+
+export interface ProxyPlacement {
+  host: string;
+  live: string;
+  shadow: string | null;
+  runName: string;
+  /** Where relative paths of the scenario are (its command runs there). */
+  cwd: string;
+  /** Where its output and its files go: beside the run's reports. */
+  runDir: string;
+}
+
+/** How long an external proxy has to answer its first request. */
+const READY_TIMEOUT_MS = 30_000;
+
+export async function startProxyUnderTest(spec: HttpScenarioSpec, at: ProxyPlacement): Promise<ProxyUnderTest> {
+  const proxy = spec.proxy;
+  if (proxy.kind === 'builtin') {
+    const builtin = await ShadowProxy.start({ host: at.host, live: at.live, shadow: at.shadow, shadowTimeoutMs: proxy.shadowTimeoutMs, faults: proxy.faults });
+    return { url: builtin.url, shadowInFlight: () => builtin.stats.shadowInFlight, throwIfExited: () => undefined, close: () => builtin.close() };
+  }
+  return startExternalProxy(proxy.command, proxy.port, at);
+}
+
+/**
+ * An external proxy (nginx, Envoy, the team's own) started by the scenario's command for each run, told where to listen
+ * and where the live and shadow upstreams are through its environment: PARITY_PROXY_HOST, PARITY_PROXY_PORT,
+ * PARITY_LIVE_URL, PARITY_SHADOW_URL (empty: no shadow, the latency baseline), PARITY_RUN, PARITY_RUN_DIR (a directory
+ * of its own). Ready when it answers any HTTP request; its output goes to `<reports>/<run>/proxy.log`.
+ */
+async function startExternalProxy(command: string, port: number, at: ProxyPlacement): Promise<ProxyUnderTest> {
+  const logPath = join(at.runDir, 'proxy.log');
+  const ownDir = join(at.runDir, 'proxy');
+  mkdirSync(ownDir, { recursive: true });
+  mkdirSync(dirname(logPath), { recursive: true });
+  const log = openSync(logPath, 'a');
+  let child: ReturnType<typeof spawnTracked>;
+  try {
+    child = spawnTracked('sh', ['-c', command], {
+      cwd: at.cwd,
+      stdio: ['ignore', log, log],
+      env: { ...process.env, PARITY_PROXY_HOST: at.host, PARITY_PROXY_PORT: String(port), PARITY_LIVE_URL: at.live, PARITY_SHADOW_URL: at.shadow ?? '', PARITY_RUN: at.runName, PARITY_RUN_DIR: ownDir },
+    });
+  } finally {
+    closeSync(log);
+  }
+  const url = `http://${at.host}:${port}`;
+  const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    const answered = await request(`${url}/`, { method: 'GET', headers: { 'x-request-id': `${at.runName}-ready` } }).then((r) => (r.body.dump(), true), () => false);
+    if (answered) break;
+    if (exited()) throw relayExitError(child.exitCode ?? child.signalCode ?? 'unknown', logPath);
+    if (Date.now() > deadline) {
+      await stopTracked(child);
+      throw new SubprocessError(`the proxy under test never answered at ${url} (its output: ${logPath})`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    url,
+    shadowInFlight: () => null,
+    throwIfExited: () => {
+      if (exited()) throw relayExitError(child.exitCode ?? child.signalCode ?? 'unknown', logPath);
+    },
+    close: () => stopTracked(child),
+  };
+}
