@@ -20,7 +20,7 @@ export interface CaptureSummary {
   udpDatagrams: number;
   keptDatagrams: number;
   truncatedDatagrams: number;
-  /** HTTP exchanges (a capture imported from a HAR file). */
+  /** HTTP exchanges (a capture imported from a HAR file, or HTTP/1.x read out of a pcap's TCP). */
   httpExchanges: number;
   unsupportedFrames: number;
   uplinkDatagrams: number;

@@ -22,6 +22,8 @@ export interface DecodeStats {
   reassembledDatagrams: number;
   /** Fragments of datagrams that never completed. */
   abandonedFragments: number;
+  /** HTTP/1.x read out of TCP (the HTTP family): exchanges kept, connections damaged and why. */
+  http?: { connections: number; exchanges: number; damaged: number; faults: string[] };
 }
 
 export function createDecodeStats(): DecodeStats {

@@ -6,9 +6,12 @@ import { locateInGre } from './gre.ts';
 import { createIpv6Payload, walkIpv6Extensions } from './ipv6-extensions.ts';
 import { locateNetworkLayer, NetworkKind, type NetworkLocation } from './link-layer.ts';
 import { createUdpDatagram, type DatagramHandler, type UdpDatagram } from './udp-datagram.ts';
+import { createTcpSegment, type TcpSegment, type TcpSegmentHandler } from './tcp-segment.ts';
 import { readU16 } from './wire-bytes.ts';
 
 const IPPROTO_IPV4 = 4;
+const IPPROTO_TCP = 6;
+const TCP_MIN_HEADER_BYTES = 20;
 const IPPROTO_UDP = 17;
 const IPPROTO_IPV6 = 41;
 const IPPROTO_GRE = 47;
@@ -25,6 +28,8 @@ type Outcome = (typeof Outcome)[keyof typeof Outcome];
 export interface FrameDecoderOptions {
   /** Keep only datagrams from or to these ports; all when absent or empty. */
   ports?: ReadonlySet<number>;
+  /** Told of every TCP segment (the HTTP family reassembles streams from them); TCP is skipped when absent. */
+  onTcpSegment?: TcpSegmentHandler;
 }
 
 /**
@@ -40,6 +45,8 @@ export class FrameDecoder {
   private readonly datagram: UdpDatagram = createUdpDatagram();
   private readonly ipv6Payload = createIpv6Payload();
   private readonly ports: ReadonlySet<number> | undefined;
+  private readonly onTcpSegment: TcpSegmentHandler | undefined;
+  private readonly segment: TcpSegment = createTcpSegment();
   private frame: FrameView | undefined;
   // Addresses of the innermost IP header decoded so far: the UDP header found after it belongs to them.
   private ipVersion: 4 | 6 = 4;
@@ -51,6 +58,7 @@ export class FrameDecoder {
     options: FrameDecoderOptions = {},
   ) {
     this.ports = options.ports !== undefined && options.ports.size > 0 ? options.ports : undefined;
+    this.onTcpSegment = options.onTcpSegment;
   }
 
   /** Counts so far (up to date whenever read). */
@@ -182,6 +190,7 @@ export class FrameDecoder {
   /** `cut`: the IP packet holding this transport header was cut short by the snap length. */
   private decodeTransport(protocol: number, bytes: Uint8Array, at: number, end: number, cut: boolean, depth: number): Outcome {
     if (protocol === IPPROTO_UDP) return this.decodeUdp(bytes, at, end, cut);
+    if (protocol === IPPROTO_TCP) return this.decodeTcp(bytes, at, end, cut);
     if (depth >= MAX_TUNNEL_DEPTH) return Outcome.NotUdp;
     if (protocol === IPPROTO_IPV4) return this.decodeIpv4(bytes, at, end, depth + 1);
     if (protocol === IPPROTO_IPV6) return this.decodeIpv6(bytes, at, end, depth + 1);
@@ -192,6 +201,29 @@ export class FrameDecoder {
   private decodeGre(bytes: Uint8Array, at: number, end: number, depth: number): Outcome {
     const inner = locateInGre(bytes, at, end, this.location);
     return this.decodeNetwork(inner.kind, bytes, inner.offset, end, depth);
+  }
+
+  /** A TCP segment to its handler (a frame that is not UDP either way, for the counts). */
+  private decodeTcp(bytes: Uint8Array, at: number, end: number, cut: boolean): Outcome {
+    if (this.onTcpSegment === undefined || end - at < TCP_MIN_HEADER_BYTES) return Outcome.NotUdp;
+    const headerBytes = ((bytes[at + 12] as number) >> 4) * 4;
+    if (headerBytes < TCP_MIN_HEADER_BYTES || at + headerBytes > end) return Outcome.NotUdp;
+    const frame = this.frame as FrameView;
+    const segment = this.segment;
+    segment.frameNo = frame.frameNo;
+    segment.tsSec = frame.tsSec;
+    segment.tsFracNs = frame.tsFracNs;
+    segment.ipVersion = this.ipVersion;
+    segment.srcIp = this.srcIp;
+    segment.dstIp = this.dstIp;
+    segment.srcPort = readU16(bytes, at);
+    segment.dstPort = readU16(bytes, at + 2);
+    segment.seq = ((readU16(bytes, at + 4) << 16) | readU16(bytes, at + 6)) >>> 0;
+    segment.flags = bytes[at + 13] as number;
+    segment.payload = bytes.subarray(at + headerBytes, end);
+    segment.truncated = cut;
+    this.onTcpSegment(segment);
+    return Outcome.NotUdp;
   }
 
   private decodeUdp(bytes: Uint8Array, at: number, end: number, cut: boolean): Outcome {

@@ -1,6 +1,6 @@
 import { basename, extname } from 'node:path';
 import { stat } from 'node:fs/promises';
-import { isParityError, UsageError, type ParityError } from '../core/errors.ts';
+import { CaptureFormatError, isParityError, UsageError, type ParityError } from '../core/errors.ts';
 import { toSafeName } from '../core/names.ts';
 import { createProgress } from '../core/progress.ts';
 import { CapturePacketWriter } from '../store/capture-packet-writer.ts';
@@ -10,6 +10,8 @@ import { readCaptureFile } from './capture-reader.ts';
 import { resolveRelayLegs, type RelayLegs } from './relay-legs.ts';
 import type { DecodeStats } from './decode-stats.ts';
 import { FrameDecoder } from './frame-decoder.ts';
+import { HttpExchangeWriter } from './http/http-exchange-writer.ts';
+import { HttpFromTcp, type TcpHttpSummary } from './http/http-from-tcp.ts';
 
 /**
  * DuckDB's buffer pool is capped while appending: it would otherwise keep every page written, and memory would grow
@@ -42,6 +44,8 @@ export interface ImportedCapture {
   error: ParityError | undefined;
   /** The relay's legs found in it (a capture taken on the relay's host), undefined for plain device traffic. */
   legs: RelayLegs | undefined;
+  /** HTTP/1.x exchanges read out of its TCP. */
+  httpExchanges: number;
 }
 
 export interface ImportResult {
@@ -82,24 +86,31 @@ async function importGroup(
   // A file can be read again: commits every 2 s keep what a killed import read without costing the import its pace
   // (every 250 ms, as a recording needs, cost a sixth of the import rate).
   const writer = await CapturePacketWriter.create(store, captureId, { flushIntervalMs: IMPORT_COMMIT_INTERVAL_MS });
-  const decoder = new FrameDecoder((datagram) => writer.add(datagram), { ports: new Set(options.ports ?? []) });
+  // HTTP in the same files (the HTTP family): TCP put back together and read as HTTP/1.x, beside the UDP.
+  const exchanges = await HttpExchangeWriter.create(store, captureId);
+  const http = new HttpFromTcp((exchange) => exchanges.add(exchange));
+  const decoder = new FrameDecoder((datagram) => writer.add(datagram), { ports: new Set(options.ports ?? []), onTcpSegment: (segment) => http.add(segment) });
   const read = await store.withMemoryLimit(IMPORT_MEMORY_LIMIT, async () => {
     try {
       return await readFilesInto(decoder, files);
     } finally {
       decoder.finish();
+      exchanges.close();
       await writer.close();
     }
   });
-  if (read.files.length === 0 && writer.rows === 0) {
+  const httpRead = http.finish();
+  if (read.files.length === 0 && writer.rows === 0 && exchanges.count === 0) {
     await deleteCapture(store, name);
     return { errors: read.errors };
   }
-  const firstError = read.errors[0];
+  const stats = decoder.stats;
+  if (httpRead.connections > 0) stats.http = { connections: httpRead.httpConnections, exchanges: exchanges.count, damaged: httpRead.damaged, faults: httpRead.faults };
+  const firstError = read.errors[0] ?? httpDamage(name, httpRead, writer.rows);
   const format = [...read.formats].join(',');
   const routePorts = await finishCapture(store, captureId, {
     format: format || 'unknown',
-    stats: decoder.stats,
+    stats,
     keptDatagrams: writer.rows,
     firstTsNs: writer.firstTsNs,
     lastTsNs: writer.lastTsNs,
@@ -114,8 +125,18 @@ async function importGroup(
     await deleteCapture(store, name);
     throw error;
   }
-  const capture = { captureId, name, files: read.files, format, stats: decoder.stats, keptDatagrams: writer.rows, routePorts, error: firstError, legs };
+  const capture = { captureId, name, files: read.files, format, stats, keptDatagrams: writer.rows, httpExchanges: exchanges.count, routePorts, error: firstError, legs };
   return { capture, errors: read.errors };
+}
+
+/**
+ * A capture of HTTP whose TCP was damaged keeps every complete exchange and is flagged partial, naming the first
+ * damage; in a capture of UDP traffic, HTTP on the side is counted in its stats and does not flag the capture.
+ */
+function httpDamage(name: string, http: TcpHttpSummary, datagrams: number): ParityError | undefined {
+  if (http.damaged === 0 || datagrams > 0) return undefined;
+  const more = http.damaged > 1 ? ` (and ${http.damaged - 1} more connection${http.damaged > 2 ? 's' : ''})` : '';
+  return new CaptureFormatError(`${name}: ${http.faults[0] ?? 'an HTTP connection was damaged'}${more}; every complete exchange is kept`, { file: name });
 }
 
 interface FilesRead {

@@ -52,7 +52,7 @@ export async function prepareReplay(options: ReplayOptions): Promise<PreparedRep
   const { store, plan, protocol } = options;
   const capture = await getCapture(store, options.capture);
   if (capture.writing) throw new UsageError(`capture "${capture.name}" is ${capture.error ?? 'still being written'}: replay it once it is finished`, { field: 'capture' });
-  if (capture.format === 'har') throw new UsageError(`capture "${capture.name}" is HTTP (from a HAR file): replay it through a shadowing proxy with --proxy URL`, { field: 'capture' });
+  if (capture.httpExchanges > 0 && capture.keptDatagrams === 0) throw new UsageError(`capture "${capture.name}" is HTTP (${capture.httpExchanges.toLocaleString('en-US')} exchanges, no UDP): replay it through a shadowing proxy with --proxy URL`, { field: 'capture' });
   if (capture.routePorts.length === 0) throw new UsageError(`capture "${capture.name}" has no route ports: import it again with --port`, { field: 'capture' });
   const uplink = await summarizeUplink(store, capture.captureId, capture.routePorts, plan.sample, plan.seed);
   if (uplink.packets === 0) throw new UsageError(`capture "${capture.name}" has no uplink packets to replay (after --sample)`, { field: 'capture' });

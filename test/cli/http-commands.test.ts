@@ -59,7 +59,7 @@ describe('parity shadow-proxy and parity http-backend, as processes', () => {
       });
       const refused = await runParity(['replay', 'billing', '--relay', '127.0.0.1', '--db', db]);
       expect(refused.code).toBe(2);
-      expect(refused.stderr.trim()).toBe('parity: capture "billing" is HTTP (from a HAR file): replay it through a shadowing proxy with --proxy URL');
+      expect(refused.stderr.trim()).toBe('parity: capture "billing" is HTTP (120 exchanges, no UDP): replay it through a shadowing proxy with --proxy URL');
     });
   });
 });

@@ -88,7 +88,7 @@ describe('replaying an HTTP capture through a shadowing proxy', () => {
     await withTempDir(async (dir) => {
       await withStore(join(dir, 'a.duckdb'), async (store) => {
         await store.exec("INSERT INTO captures (name, source, format, finished) VALUES ('udp-one', 'x.pcap', 'pcap', true)");
-        await expect(replayHttpCapture({ store, capture: 'udp-one', target: 'http://127.0.96.9:1', plan: { pace: { kind: 'max' }, loops: 1, durationMs: undefined, sample: 1, seed: 1 } })).rejects.toThrow(/capture "udp-one" is pcap, not HTTP/);
+        await expect(replayHttpCapture({ store, capture: 'udp-one', target: 'http://127.0.96.9:1', plan: { pace: { kind: 'max' }, loops: 1, durationMs: undefined, sample: 1, seed: 1 } })).rejects.toThrow(/capture "udp-one" has no HTTP exchanges: an HTTP replay takes a capture imported from a HAR file, or a pcap with HTTP\/1.x over TCP/);
       });
     });
   });

@@ -2,28 +2,11 @@ import { open, readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { CaptureFileError } from '../../core/errors.ts';
 import { toSafeName } from '../../core/names.ts';
-import { ChunkAppender, columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
 import type { Store } from '../../store/store.ts';
 import { createCapture, deleteCapture, finishCapture } from '../capture-catalog.ts';
 import { createDecodeStats } from '../decode-stats.ts';
-import { readHar, type HttpExchange } from './har-reader.ts';
-
-const COLUMNS = {
-  capture_id: 'i32',
-  idx: 'u32',
-  ts_ns: 'i64',
-  method: 'varchar',
-  url: 'varchar',
-  http_version: 'varchar',
-  request_headers: 'varchar',
-  request_body: 'blob',
-  status: 'i32',
-  response_headers: 'varchar',
-  response_body: 'blob',
-  duration_ms: 'f64',
-  missing: 'varchar',
-} as const satisfies Record<string, ColumnKind>;
-const C = columnIndexes(COLUMNS);
+import { readHar } from './har-reader.ts';
+import { HttpExchangeWriter } from './http-exchange-writer.ts';
 
 export interface ImportedHar {
   captureId: number;
@@ -70,12 +53,11 @@ export async function importHarFile(store: Store, file: string, options: { name?
   const name = options.name ?? toSafeName(basename(file, extname(file)));
   if (options.replace === true) await deleteCapture(store, name);
   const captureId = await createCapture(store, name, file);
-  const { appender, release } = await store.createWriterAppender('http_exchanges');
-  const rows = new ChunkAppender(appender, 'http_exchanges', Object.values(COLUMNS), release);
+  const writer = await HttpExchangeWriter.create(store, captureId);
   try {
-    read.exchanges.forEach((exchange, idx) => appendExchange(rows, captureId, idx, exchange));
+    for (const exchange of read.exchanges) writer.add(exchange);
   } finally {
-    rows.close();
+    writer.close();
   }
   const times = read.exchanges.map((e) => e.tsNs).filter((ns) => ns > 0n);
   await finishCapture(store, captureId, {
@@ -88,27 +70,4 @@ export async function importHarFile(store: Store, file: string, options: { name?
     routePorts: [],
   });
   return { captureId, name, file, exchanges: read.exchanges.length, incomplete: read.exchanges.filter((e) => e.missing.length > 0).length, unusable: read.unusable, fault: read.fault };
-}
-
-function appendExchange(rows: ChunkAppender, captureId: number, idx: number, e: HttpExchange): void {
-  rows.setNumber(C.capture_id, captureId);
-  rows.setNumber(C.idx, idx);
-  rows.setBigInt(C.ts_ns, e.tsNs);
-  rows.setString(C.method, e.method);
-  rows.setString(C.url, e.url);
-  if (e.httpVersion === null) rows.setNull(C.http_version);
-  else rows.setString(C.http_version, e.httpVersion);
-  rows.setString(C.request_headers, JSON.stringify(e.requestHeaders));
-  if (e.requestBody === null) rows.setNull(C.request_body);
-  else rows.setBytes(C.request_body, e.requestBody);
-  if (e.status === null) rows.setNull(C.status);
-  else rows.setNumber(C.status, e.status);
-  rows.setString(C.response_headers, JSON.stringify(e.responseHeaders));
-  if (e.responseBody === null) rows.setNull(C.response_body);
-  else rows.setBytes(C.response_body, e.responseBody);
-  if (e.durationMs === null) rows.setNull(C.duration_ms);
-  else rows.setNumber(C.duration_ms, e.durationMs);
-  if (e.missing.length === 0) rows.setNull(C.missing);
-  else rows.setString(C.missing, e.missing.join(','));
-  rows.endRow();
 }

@@ -85,20 +85,20 @@ export async function sendHttpReplay(
 ): Promise<{ status: 'completed' | 'interrupted'; stats: HttpReplayStats; startNs: bigint | undefined }> {
   const writer = await HttpSendWriter.create(options.store, session.runId);
   session.defer('http sends', async () => writer.close());
-  const pool = new Pool(options.target, { connections: options.connections ?? 64 });
+  const connections = options.connections ?? 64;
+  const pool = new Pool(options.target, { connections });
   session.defer('connections', () => pool.close());
-  const sends = await sendAll(options.exchanges, options.plan, pool, session.name, options.signal, (send) => writer.add(send));
-  const late = sends.map((s) => Number(s.actualNs - s.scheduledNs) / 1000);
-  const seconds = sends.length < 2 ? 0 : Number((sends.at(-1)?.actualNs ?? 0n) - (sends[0]?.actualNs ?? 0n)) / 1e9;
+  const tally = await sendAll(options.exchanges, options.plan, pool, connections, session.name, options.signal, (send) => writer.add(send));
+  const seconds = tally.firstNs === undefined || tally.lastNs === undefined ? 0 : Number(tally.lastNs - tally.firstNs) / 1e9;
   const stats: HttpReplayStats = {
-    planned: options.exchanges.length * options.plan.loops,
-    sent: sends.length,
-    answered: sends.filter((s) => s.answer !== null).length,
-    errors: sends.filter((s) => s.error !== null).length,
-    lateness: { p50Us: quantile(late, 0.5) ?? 0, p99Us: quantile(late, 0.99) ?? 0, maxUs: late.reduce((max, v) => Math.max(max, v), 0) },
-    achievedRate: seconds > 0 ? sends.length / seconds : null,
+    planned: tally.planned,
+    sent: tally.sent,
+    answered: tally.answered,
+    errors: tally.errors,
+    lateness: { p50Us: quantile(tally.lateUs, 0.5) ?? 0, p99Us: quantile(tally.lateUs, 0.99) ?? 0, maxUs: tally.lateUs.reduce((max, v) => Math.max(max, v), 0) },
+    achievedRate: tally.sent > 1 && seconds > 0 ? (tally.sent - 1) / seconds : null,
   };
-  return { status: options.signal?.aborted === true ? 'interrupted' : 'completed', stats, startNs: sends[0]?.actualNs };
+  return { status: options.signal?.aborted === true ? 'interrupted' : 'completed', stats, startNs: tally.firstNs };
 }
 
 /** Stored as a replay's counts are: an answer is what a UDP replay calls an ACK. */
@@ -117,7 +117,7 @@ export function storedStats(stats: HttpReplayStats, plan: ReplayPlan): WrittenRu
 
 export async function loadExchanges(store: Store, name: string, plan: ReplayPlan): Promise<Exchange[]> {
   const capture = await getCapture(store, name);
-  if (capture.format !== 'har') throw new UsageError(`capture "${name}" is ${capture.format}, not HTTP: an HTTP replay takes a capture imported from a HAR file`, { field: 'capture' });
+  if (capture.httpExchanges === 0) throw new UsageError(`capture "${name}" has no HTTP exchanges: an HTTP replay takes a capture imported from a HAR file, or a pcap with HTTP/1.x over TCP`, { field: 'capture' });
   const rows = await store.query(
     'SELECT idx, ts_ns, method, url, request_headers, request_body FROM http_exchanges WHERE capture_id = $id AND request_body IS NOT NULL ORDER BY ts_ns, idx',
     { id: capture.captureId },
@@ -134,26 +134,64 @@ export async function loadExchanges(store: Store, name: string, plan: ReplayPlan
   return exchanges;
 }
 
-/** Sends every request at its scheduled time (without waiting for answers before the next), and records each. */
-async function sendAll(exchanges: readonly Exchange[], plan: ReplayPlan, pool: Pool, runName: string, signal: AbortSignal | undefined, record: (send: HttpSend) => void): Promise<HttpSend[]> {
+/** What a replay's sends came to, kept as counts and lateness figures, not as every send (those are in the store). */
+interface SendTally {
+  planned: number;
+  sent: number;
+  answered: number;
+  errors: number;
+  lateUs: number[];
+  firstNs: bigint | undefined;
+  lastNs: bigint | undefined;
+}
+
+/**
+ * Sends every request at its scheduled time without waiting for answers before the next, with at most `connections`
+ * in flight (one per connection, as HTTP/1.1 without pipelining has it): a request whose time comes while every
+ * connection is busy waits for one, and that wait is its lateness, measured, not hidden in a queue.
+ */
+async function sendAll(exchanges: readonly Exchange[], plan: ReplayPlan, pool: Pool, connections: number, runName: string, signal: AbortSignal | undefined, record: (send: HttpSend) => void): Promise<SendTally> {
   const firstNs = exchanges[0]?.tsNs ?? 0n;
   const spanNs = Number((exchanges.at(-1)?.tsNs ?? 0n) - firstNs);
   const schedule = new Schedule(plan.pace, spanNs, exchanges.length);
-  const startNs = process.hrtime.bigint();
-  const inFlight: Promise<HttpSend>[] = [];
-  let sendNo = 0;
-  for (let loop = 0; loop < plan.loops; loop++) {
+  const offsets: number[] = [];
+  for (let loop = 0, n = 0; loop < plan.loops; loop++) {
     for (const exchange of exchanges) {
-      if (signal?.aborted === true) return Promise.all(inFlight);
-      const offsetNs = schedule.offsetNs(sendNo, loop, Number(exchange.tsNs - firstNs)) ?? 0;
-      if (plan.durationMs !== undefined && offsetNs > plan.durationMs * 1e6) return Promise.all(inFlight);
-      await waitUntil(startNs + BigInt(Math.round(offsetNs)));
-      const send = sendOne(pool, exchange, { sendNo, loop, requestId: `${runName}-${sendNo}`, scheduledNs: startNs + BigInt(Math.round(offsetNs)) });
-      inFlight.push(send.then((done) => (record(done), done)));
-      sendNo++;
+      const offsetNs = schedule.offsetNs(n++, loop, Number(exchange.tsNs - firstNs)) ?? 0;
+      if (plan.durationMs !== undefined && offsetNs > plan.durationMs * 1e6) break;
+      offsets.push(offsetNs);
     }
   }
-  return Promise.all(inFlight);
+  const tally: SendTally = { planned: offsets.length, sent: 0, answered: 0, errors: 0, lateUs: [], firstNs: undefined, lastNs: undefined };
+  const pending = new Set<Promise<void>>();
+  let inFlight = 0;
+  let slotFreed: (() => void) | undefined;
+  const startNs = process.hrtime.bigint();
+  for (let sendNo = 0; sendNo < offsets.length; sendNo++) {
+    if (signal?.aborted === true) break;
+    const exchange = exchanges[sendNo % exchanges.length] as Exchange;
+    const scheduledNs = startNs + BigInt(Math.round(offsets[sendNo] as number));
+    await waitUntil(scheduledNs);
+    while (inFlight >= connections) await new Promise<void>((resolve) => (slotFreed = resolve));
+    inFlight++;
+    const done = sendOne(pool, exchange, { sendNo, loop: Math.floor(sendNo / exchanges.length), requestId: `${runName}-${sendNo}`, scheduledNs }).then((send) => {
+      record(send);
+      tally.sent++;
+      if (send.answer !== null) tally.answered++;
+      if (send.error !== null) tally.errors++;
+      tally.lateUs.push(Number(send.actualNs - send.scheduledNs) / 1000);
+      if (tally.firstNs === undefined || send.actualNs < tally.firstNs) tally.firstNs = send.actualNs;
+      if (tally.lastNs === undefined || send.actualNs > tally.lastNs) tally.lastNs = send.actualNs;
+      inFlight--;
+      const freed = slotFreed;
+      slotFreed = undefined;
+      freed?.();
+    });
+    pending.add(done);
+    void done.finally(() => pending.delete(done));
+  }
+  await Promise.all(pending);
+  return tally;
 }
 
 async function sendOne(pool: Pool, exchange: Exchange, at: { sendNo: number; loop: number; requestId: string; scheduledNs: bigint }): Promise<HttpSend> {

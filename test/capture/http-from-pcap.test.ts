@@ -1,0 +1,197 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { Client } from 'undici';
+import { describe, expect, it } from 'vitest';
+import { importCaptures } from '../../src/capture/import-capture.ts';
+import { getCapture } from '../../src/capture/capture-catalog.ts';
+import { num, str, withStore } from '../../src/store/store.ts';
+import { pcapFile } from '../helpers/capture-bytes.ts';
+import { requirePrerequisite } from '../helpers/prerequisite.ts';
+import { readAll, type FrameRecord } from '../helpers/read-frames.ts';
+import { tcpdumpUsable } from '../helpers/tcpdump.ts';
+import { withTempDir } from '../helpers/temp-dir.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+const canCapture = requirePrerequisite(tcpdumpUsable(), 'tcpdump run as root, to capture real HTTP on loopback');
+const tsharkReady = spawnSync('sh', ['-c', 'command -v tshark'], { stdio: 'ignore' }).status === 0;
+const SERVER = '127.0.89.1';
+const PORT = 18089;
+const GZIPPED = gzipSync(Buffer.from(JSON.stringify({ report: 'x'.repeat(3000) })));
+
+/** A server written for this test, independent of the project's backends: three ways of framing an answer. */
+function startServer(): Promise<Server> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      if (req.url === '/report') {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': GZIPPED.length });
+        res.end(GZIPPED);
+      } else if (req.url?.startsWith('/stream')) {
+        // No length: Node frames it chunked.
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('first part;');
+        res.end(`echo of ${body.length} bytes`);
+      } else {
+        res.writeHead(201, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ got: body.length }));
+      }
+    });
+  });
+  return new Promise((resolve) => server.listen(PORT, SERVER, () => resolve(server)));
+}
+
+interface Sent {
+  method: string;
+  path: string;
+  body: string;
+}
+
+/** Two kept-alive connections: POSTs with Content-Length, a PUT sent chunked, GETs answered gzip and chunked. */
+async function traffic(): Promise<Sent[]> {
+  const sent: Sent[] = [];
+  for (let connection = 0; connection < 2; connection++) {
+    const client = new Client(`http://${SERVER}:${PORT}`, { pipelining: 1 });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const post = { method: 'POST', path: `/v1/invoices?c=${connection}&i=${i}`, body: JSON.stringify({ invoice: i, lines: [{ cents: 100 * i + connection }] }) };
+        await (await client.request({ ...post, method: 'POST', headers: { 'content-type': 'application/json', 'x-tenant': 'north' } })).body.dump();
+        sent.push(post);
+      }
+      const chunkedBody = ['{"part":1,', '"part2":"', 'y'.repeat(5000), '"}'];
+      await (await client.request({ path: `/stream/${connection}`, method: 'PUT', body: Readable.from(chunkedBody.map((piece) => Buffer.from(piece))) })).body.dump();
+      sent.push({ method: 'PUT', path: `/stream/${connection}`, body: chunkedBody.join('') });
+      await (await client.request({ path: '/report', method: 'GET' })).body.dump();
+      sent.push({ method: 'GET', path: '/report', body: '' });
+    } finally {
+      await client.close();
+    }
+  }
+  return sent;
+}
+
+async function capture(file: string): Promise<Sent[]> {
+  const tcpdump = spawn('tcpdump', ['-i', 'lo', '-U', '--immediate-mode', '-s', '0', '-w', file, `host ${SERVER} and tcp port ${PORT}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  tcpdump.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  await waitFor(() => err.includes('listening on'), 'tcpdump to listen');
+  const server = await startServer();
+  try {
+    return await traffic();
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+    // Let the last FINs reach the capture before it stops.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const exited = new Promise((resolve) => tcpdump.once('exit', resolve));
+    tcpdump.kill('SIGINT');
+    await exited;
+  }
+}
+
+interface Row {
+  method: string;
+  url: string;
+  body: string;
+  status: number | null;
+  responseBody: Buffer | null;
+  missing: string | null;
+}
+
+async function importHttp(dir: string, file: string, name: string): Promise<{ rows: Row[]; error: string | undefined; exchanges: number }> {
+  return withStore(join(dir, `${name}.duckdb`), async (store) => {
+    const result = await importCaptures(store, { files: [file], name });
+    const rows = await store.query('SELECT method, url, request_body, status, response_body, missing FROM http_exchanges ORDER BY ts_ns, idx');
+    const summary = await getCapture(store, name);
+    return {
+      rows: rows.map((r) => ({
+        method: str(r.method),
+        url: str(r.url),
+        body: Buffer.from(r.request_body as Uint8Array).toString(),
+        status: r.status === null ? null : num(r.status),
+        responseBody: r.response_body === null ? null : Buffer.from(r.response_body as Uint8Array),
+        missing: r.missing === null ? null : str(r.missing),
+      })),
+      error: result.captures[0]?.error?.message,
+      exchanges: summary.httpExchanges,
+    };
+  });
+}
+
+/** The capture's frames rewritten: the same bytes, in another order, some twice or missing. */
+function rewrite(file: string, frames: readonly FrameRecord[]): void {
+  writeFileSync(file, pcapFile({ linkType: frames[0]?.linkType ?? 1, records: frames.map((f) => ({ sec: f.tsSec, frac: Math.floor(f.tsFracNs / 1000), frame: f.bytes, originalBytes: f.originalBytes })) }));
+}
+
+/** Frames that carry TCP payload from a client (port != PORT as source): their index and the client's port. */
+function clientDataFrames(frames: readonly FrameRecord[]): { index: number; port: number }[] {
+  return frames.flatMap((frame, index) => {
+    const ip = 14;
+    const ihl = ((frame.bytes[ip] as number) & 0x0f) * 4;
+    const tcp = ip + ihl;
+    const srcPort = frame.bytes.readUInt16BE(tcp);
+    const payload = frame.bytes.length - tcp - ((frame.bytes[tcp + 12] as number) >> 4) * 4;
+    return srcPort !== PORT && payload > 0 ? [{ index, port: srcPort }] : [];
+  });
+}
+
+describe.runIf(canCapture)('HTTP/1.1 read out of a real tcpdump capture', () => {
+  it('every request and response of two kept-alive connections: Content-Length and chunked bodies, gzip kept as bytes, as tshark reads them too', async () => {
+    await withTempDir(async (dir) => {
+      const file = join(dir, 'http.pcap');
+      const sent = await capture(file);
+      const { rows, error, exchanges } = await importHttp(dir, file, 'http');
+      expect(error).toBeUndefined();
+      expect(exchanges).toBe(sent.length);
+      expect(rows.map((r) => [r.method, new URL(r.url).pathname + new URL(r.url).search, r.body])).toEqual(sent.map((s) => [s.method, s.path, s.body]));
+      expect(rows.every((r) => r.url.startsWith(`http://${SERVER}:${PORT}/`))).toBe(true);
+      const reports = rows.filter((r) => r.url.endsWith('/report'));
+      expect(reports.map((r) => r.responseBody?.equals(GZIPPED))).toEqual([true, true]);
+      expect(rows.filter((r) => r.method === 'PUT').map((r) => r.responseBody?.toString())).toEqual(['first part;echo of 5021 bytes', 'first part;echo of 5021 bytes']);
+      expect(rows.filter((r) => r.method === 'POST').map((r) => r.status)).toEqual([201, 201, 201, 201, 201, 201]);
+      if (tsharkReady) {
+        // An independent reader of the same bytes: Wireshark's dissector finds the same requests in the same order.
+        const tshark = spawnSync('tshark', ['-r', file, '-Y', 'http.request', '-T', 'fields', '-e', 'http.request.method', '-e', 'http.request.uri', '-o', 'tcp.desegment_tcp_streams:TRUE'], { encoding: 'utf8' });
+        const seen = tshark.stdout.trim().split('\n').map((line) => line.split('\t'));
+        expect(seen).toEqual(rows.map((r) => [r.method, new URL(r.url).pathname + new URL(r.url).search]));
+      }
+    });
+  });
+
+  it('the same exchanges when segments come out of order and twice; a lost segment keeps what came before it and flags the capture', async () => {
+    await withTempDir(async (dir) => {
+      const file = join(dir, 'http.pcap');
+      const sent = await capture(file);
+      const { frames } = await readAll(file);
+      const segments = clientDataFrames(frames);
+      const data = segments.map((s) => s.index);
+      expect(data.length).toBeGreaterThan(6);
+      // Out of order: each pair of a client's data segments swapped (a request seen after the next one, and after
+      // its own answer); retransmitted: every third one seen again right after.
+      const shuffled = [...frames];
+      for (let i = 0; i + 1 < segments.length; i += 2) {
+        const [a, b] = [segments[i], segments[i + 1]];
+        if (a === undefined || b === undefined || a.port !== b.port) continue;
+        [shuffled[a.index], shuffled[b.index]] = [frames[b.index] as FrameRecord, frames[a.index] as FrameRecord];
+      }
+      const withRepeats = shuffled.flatMap((frame, index) => (data.indexOf(index) % 3 === 2 ? [frame, frame] : [frame]));
+      rewrite(join(dir, 'reordered.pcap'), withRepeats);
+      const reordered = await importHttp(dir, join(dir, 'reordered.pcap'), 'reordered');
+      expect(reordered.error).toBeUndefined();
+      expect(reordered.rows.map((r) => [r.method, r.body])).toEqual(sent.map((s) => [s.method, s.body]));
+
+      // Lost: the segment of the fourth request of the first connection (its first chunk) never made the capture.
+      const lost = data[3] as number;
+      rewrite(join(dir, 'lost.pcap'), frames.filter((_frame, index) => index !== lost));
+      const damaged = await importHttp(dir, join(dir, 'lost.pcap'), 'lost');
+      expect(damaged.error).toMatch(/^lost: 127\.0\.0\.1:\d+ -> 127\.0\.89\.1:18089: a segment from the client is missing; every complete exchange is kept$/);
+      // The three POSTs before the hole are whole; the other connection is untouched.
+      expect(damaged.rows.filter((r) => r.url.includes('c=0')).map((r) => r.body)).toEqual(sent.filter((s) => s.path.includes('c=0')).map((s) => s.body));
+      expect(damaged.rows.filter((r) => r.url.includes('c=1') || r.url.endsWith('/stream/1')).length).toBe(4);
+    });
+  });
+});
