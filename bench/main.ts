@@ -1,5 +1,6 @@
 // `npm run bench -- [name...]`: runs the named benchmarks (all when none is named) and prints their figures.
 import { benchAnalyse } from './analyse.ts';
+import { benchHttpImport } from './http-import.ts';
 import { benchHttpReplay } from './http-replay.ts';
 import { benchImport } from './import.ts';
 import { benchRelay } from './relay.ts';
@@ -16,6 +17,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   'relay-faults': benchRelayFaults,
   analyse: benchAnalyse,
   tap: benchTap,
+  'http-import': benchHttpImport,
   'http-replay': benchHttpReplay,
 };
 
