@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { listenHttp, type HttpListener } from '../../core/http-listener.ts';
 import type { JsonValue } from '../../core/json.ts';
 import { seededRandom } from '../../core/random.ts';
+import type { LegActivity } from '../../core/leg-activity.ts';
 
 /** What a simulated HTTP backend does wrong on purpose. */
 export interface HttpBackendFaults {
@@ -51,7 +52,7 @@ export interface ReceivedHttpRequest {
  * Content-Length, body bytes) and answers deterministically, a JSON document derived from the request, with two
  * volatile fields (`servedAt`, `responseId`) that differ on every answer as real services' timestamps and ids do.
  */
-export class HttpBackend {
+export class HttpBackend implements LegActivity {
   readonly received: ReceivedHttpRequest[] = [];
   /** Requests answered (or reset) so far. */
   answered = 0;
@@ -74,6 +75,10 @@ export class HttpBackend {
 
   get url(): string {
     return this.listener?.url ?? '';
+  }
+
+  unsettled(): number {
+    return this.receivedCount - this.answered;
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import { Worker } from 'node:worker_threads';
 import { getCapture } from '../../capture/capture-catalog.ts';
 import { UsageError } from '../../core/errors.ts';
 import { payloadHash } from '../../core/payload-hash.ts';
@@ -86,9 +86,7 @@ export async function sendHttpReplay(
   const writer = await HttpSendWriter.create(options.store, session.runId);
   session.defer('http sends', async () => writer.close());
   const connections = options.connections ?? 64;
-  const pool = new Pool(options.target, { connections });
-  session.defer('connections', () => pool.close());
-  const tally = await sendAll(options.exchanges, options.plan, pool, connections, session.name, options.signal, (send) => writer.add(send));
+  const tally = await sendAll(options.exchanges, options.plan, options.target, connections, session.name, options.signal, (send) => writer.add(send));
   const seconds = tally.firstNs === undefined || tally.lastNs === undefined ? 0 : Number(tally.lastNs - tally.firstNs) / 1e9;
   const stats: HttpReplayStats = {
     planned: tally.planned,
@@ -148,78 +146,96 @@ interface SendTally {
 /**
  * Sends every request at its scheduled time without waiting for answers before the next, with at most `connections`
  * in flight (one per connection, as HTTP/1.1 without pipelining has it): a request whose time comes while every
- * connection is busy waits for one, and that wait is its lateness, measured, not hidden in a queue.
+ * connection is busy waits for one, and that wait is its lateness, measured, not hidden in a queue. The sending runs
+ * in a thread of its own (`http-send-worker.js`); this thread records what it reports, so a store's flush never delays
+ * a send.
  */
-async function sendAll(exchanges: readonly Exchange[], plan: ReplayPlan, pool: Pool, connections: number, runName: string, signal: AbortSignal | undefined, record: (send: HttpSend) => void): Promise<SendTally> {
+async function sendAll(exchanges: readonly Exchange[], plan: ReplayPlan, target: string, connections: number, runName: string, signal: AbortSignal | undefined, record: (send: HttpSend) => void): Promise<SendTally> {
+  const { offsets, exchangeOf } = scheduleOf(exchanges, plan);
+  const tally: SendTally = { planned: offsets.length, sent: 0, answered: 0, errors: 0, lateUs: [], firstNs: undefined, lastNs: undefined };
+  if (offsets.length === 0) return tally;
+  const shared = new SharedArrayBuffer(4);
+  const stop = (): void => void Atomics.store(new Int32Array(shared), 0, 1);
+  signal?.addEventListener('abort', stop, { once: true });
+  const worker = new Worker(new URL('./http-send-worker.js', import.meta.url), {
+    workerData: { target, connections, runName, exchanges: exchanges.map(({ method, path, headers, body }) => ({ method, path, headers, body })), offsetsNs: offsets, exchangeOf, shared },
+  });
+  let startNs = 0;
+  const toSend = (r: WorkerResult): HttpSend => {
+    const exchange = exchanges[exchangeOf[r.sendNo] as number] as Exchange;
+    const actualNs = BigInt(Math.round(r.actualNs));
+    const answer = r.error !== null || r.body === null ? null : { answeredNs: BigInt(Math.round(r.answeredNs)), status: r.status, bytes: r.body.length, hash: payloadHash(r.body), routedTo: r.routedTo, routeReason: r.routeReason, echoedRequestId: r.echoedRequestId };
+    return {
+      sendNo: r.sendNo,
+      exchangeIdx: exchange.idx,
+      loop: Math.floor(r.sendNo / exchanges.length),
+      requestId: `${runName}-${r.sendNo}`,
+      method: exchange.method,
+      path: exchange.path,
+      bodyBytes: exchange.body.length,
+      bodyHash: payloadHash(exchange.body),
+      scheduledNs: BigInt(Math.round(startNs + (offsets[r.sendNo] as number))),
+      actualNs,
+      answer,
+      error: r.error,
+    };
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      worker.on('message', (message: WorkerMessage) => {
+        if (message.type === 'start') startNs = message.startNs;
+        else if (message.type === 'results') {
+          for (const result of message.results) {
+            const send = toSend(result);
+            record(send);
+            tally.sent++;
+            if (send.answer !== null) tally.answered++;
+            if (send.error !== null) tally.errors++;
+            tally.lateUs.push(Number(send.actualNs - send.scheduledNs) / 1000);
+            if (tally.firstNs === undefined || send.actualNs < tally.firstNs) tally.firstNs = send.actualNs;
+            if (tally.lastNs === undefined || send.actualNs > tally.lastNs) tally.lastNs = send.actualNs;
+          }
+        } else if (message.type === 'done') resolve();
+        else reject(new Error(`the HTTP sending thread failed: ${message.message}`));
+      });
+      worker.on('error', reject);
+      worker.on('exit', (code) => reject(new Error(`the HTTP sending thread exited (${code}) before it was done`)));
+    });
+  } finally {
+    signal?.removeEventListener('abort', stop);
+    await worker.terminate();
+  }
+  return tally;
+}
+
+interface WorkerResult {
+  sendNo: number;
+  actualNs: number;
+  answeredNs: number;
+  status: number;
+  body: Uint8Array | null;
+  routedTo: string | null;
+  routeReason: string | null;
+  echoedRequestId: string | null;
+  error: string | null;
+}
+
+type WorkerMessage = { type: 'start'; startNs: number } | { type: 'results'; results: WorkerResult[] } | { type: 'done'; startNs: number } | { type: 'failed'; message: string };
+
+/** Each send's time into the plan and the exchange it sends, within the plan's duration. */
+function scheduleOf(exchanges: readonly Exchange[], plan: ReplayPlan): { offsets: Float64Array; exchangeOf: Uint32Array } {
   const firstNs = exchanges[0]?.tsNs ?? 0n;
   const spanNs = Number((exchanges.at(-1)?.tsNs ?? 0n) - firstNs);
   const schedule = new Schedule(plan.pace, spanNs, exchanges.length);
   const offsets: number[] = [];
+  const exchangeOf: number[] = [];
   for (let loop = 0, n = 0; loop < plan.loops; loop++) {
-    for (const exchange of exchanges) {
+    for (const [index, exchange] of exchanges.entries()) {
       const offsetNs = schedule.offsetNs(n++, loop, Number(exchange.tsNs - firstNs)) ?? 0;
       if (plan.durationMs !== undefined && offsetNs > plan.durationMs * 1e6) break;
       offsets.push(offsetNs);
+      exchangeOf.push(index);
     }
   }
-  const tally: SendTally = { planned: offsets.length, sent: 0, answered: 0, errors: 0, lateUs: [], firstNs: undefined, lastNs: undefined };
-  const pending = new Set<Promise<void>>();
-  let inFlight = 0;
-  let slotFreed: (() => void) | undefined;
-  const startNs = process.hrtime.bigint();
-  for (let sendNo = 0; sendNo < offsets.length; sendNo++) {
-    if (signal?.aborted === true) break;
-    const exchange = exchanges[sendNo % exchanges.length] as Exchange;
-    const scheduledNs = startNs + BigInt(Math.round(offsets[sendNo] as number));
-    await waitUntil(scheduledNs);
-    while (inFlight >= connections) await new Promise<void>((resolve) => (slotFreed = resolve));
-    inFlight++;
-    const done = sendOne(pool, exchange, { sendNo, loop: Math.floor(sendNo / exchanges.length), requestId: `${runName}-${sendNo}`, scheduledNs }).then((send) => {
-      record(send);
-      tally.sent++;
-      if (send.answer !== null) tally.answered++;
-      if (send.error !== null) tally.errors++;
-      tally.lateUs.push(Number(send.actualNs - send.scheduledNs) / 1000);
-      if (tally.firstNs === undefined || send.actualNs < tally.firstNs) tally.firstNs = send.actualNs;
-      if (tally.lastNs === undefined || send.actualNs > tally.lastNs) tally.lastNs = send.actualNs;
-      inFlight--;
-      const freed = slotFreed;
-      slotFreed = undefined;
-      freed?.();
-    });
-    pending.add(done);
-    void done.finally(() => pending.delete(done));
-  }
-  await Promise.all(pending);
-  return tally;
-}
-
-async function sendOne(pool: Pool, exchange: Exchange, at: { sendNo: number; loop: number; requestId: string; scheduledNs: bigint }): Promise<HttpSend> {
-  const base = { sendNo: at.sendNo, exchangeIdx: exchange.idx, loop: at.loop, requestId: at.requestId, method: exchange.method, path: exchange.path, bodyBytes: exchange.body.length, bodyHash: payloadHash(exchange.body), scheduledNs: at.scheduledNs };
-  const actualNs = process.hrtime.bigint();
-  try {
-    const answer = await pool.request({ path: exchange.path, method: exchange.method as 'GET', headers: { ...exchange.headers, 'x-request-id': at.requestId }, body: exchange.body.length > 0 ? exchange.body : null });
-    const bytes = new Uint8Array(await answer.body.arrayBuffer());
-    const header = (name: string): string | null => {
-      const value = answer.headers[name];
-      return typeof value === 'string' ? value : null;
-    };
-    return {
-      ...base,
-      actualNs,
-      answer: { answeredNs: process.hrtime.bigint(), status: answer.statusCode, bytes: bytes.length, hash: payloadHash(bytes), routedTo: header('x-routed-to'), routeReason: header('x-route-reason'), echoedRequestId: header('x-request-id') },
-      error: null,
-    };
-  } catch (error) {
-    return { ...base, actualNs, answer: null, error: error instanceof Error ? error.message : String(error) };
-  }
-}
-
-/** Sleeps until `deadlineNs` on the monotonic clock: a timer for the bulk, the last millisecond in small steps. */
-async function waitUntil(deadlineNs: bigint): Promise<void> {
-  for (;;) {
-    const leftMs = Number(deadlineNs - process.hrtime.bigint()) / 1e6;
-    if (leftMs <= 0) return;
-    await new Promise((resolve) => (leftMs > 2 ? setTimeout(resolve, leftMs - 1) : setImmediate(resolve)));
-  }
+  return { offsets: Float64Array.from(offsets), exchangeOf: Uint32Array.from(exchangeOf) };
 }

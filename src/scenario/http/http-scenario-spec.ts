@@ -2,6 +2,7 @@ import { parseThresholds, type ThresholdConfig } from '../../analyse/thresholds.
 import type { HttpBackendFaults } from '../../backends/http/http-backend.ts';
 import type { JsonValue } from '../../core/json.ts';
 import { isSafeName, NAME_RULE } from '../../core/names.ts';
+import { parseHttpUrl } from '../../core/values.ts';
 import type { ShadowProxyFaults } from '../../relay/http/shadow-proxy.ts';
 import type { YamlSource } from '../../core/yaml-file.ts';
 import type { ScenarioSpec } from '../scenario-spec.ts';
@@ -16,7 +17,8 @@ export interface HttpScenarioSpec {
   traffic: { har: string } | { generate: { requests: number; meanGapMs: number; seed: number } };
   /** The reference proxy (with bugs on purpose, if asked), or the team's own started by a command for each run. */
   proxy: { kind: 'builtin'; shadowTimeoutMs: number; faults: ShadowProxyFaults } | { kind: 'external'; command: string; port: number; shadowTimeoutMs: number };
-  backends: { live: HttpBackendFaults; shadow: HttpBackendFaults };
+  /** Simulated backends (with faults on purpose), or real ones behind a recording tap; `aa`: a second instance of live's version for the A/A run, when live is real. */
+  backends: { live: HttpScenarioBackend; shadow: HttpScenarioBackend; aa?: HttpScenarioBackend };
   replay: ScenarioSpec['replay'];
   /** Runs made first, to judge the main one by: a run with no shadow (latency baseline), an A/A run (field noise). */
   calibrate: { noShadow: boolean; aa: boolean; shadowConditions: boolean };
@@ -25,7 +27,10 @@ export interface HttpScenarioSpec {
 }
 
 const TOP_KEYS = ['name', 'description', 'protocol', 'traffic', 'proxy', 'backends', 'replay', 'calibrate', 'thresholds', 'expect'];
-const BACKEND_KEYS = ['latency', 'error_share', 'reset_share', 'ignore_body', 'changed_field'];
+const BACKEND_KEYS = ['latency', 'error_share', 'reset_share', 'ignore_body', 'changed_field', 'external'];
+
+/** A backend of an HTTP scenario: simulated, or a real service reached through a recording tap. */
+export type HttpScenarioBackend = { kind: 'simulated'; faults: HttpBackendFaults } | { kind: 'external'; url: string };
 
 export function isHttpScenario(input: unknown): boolean {
   return typeof input === 'object' && input !== null && (input as Record<string, unknown>).protocol === 'http';
@@ -39,7 +44,7 @@ export function parseHttpScenario(input: unknown, source: string, lineOf?: YamlS
   const name = r.text(root.name, 'name');
   if (!isSafeName(name)) throw r.error('name', `"${name}" is not a usable name: use ${NAME_RULE} (it names the run and its report folder)`);
   const backends = r.mapping(root.backends ?? {}, 'backends');
-  r.onlyKeys(backends, 'backends', ['live', 'shadow']);
+  r.onlyKeys(backends, 'backends', ['live', 'shadow', 'aa']);
   const calibrate = r.mapping(root.calibrate ?? {}, 'calibrate');
   r.onlyKeys(calibrate, 'calibrate', ['no_shadow', 'aa', 'shadow_conditions']);
   return {
@@ -48,7 +53,11 @@ export function parseHttpScenario(input: unknown, source: string, lineOf?: YamlS
     protocol: 'http',
     traffic: parseTraffic(r, root.traffic),
     proxy: parseProxy(r, root.proxy),
-    backends: { live: parseBackend(r, backends.live, 'backends.live'), shadow: parseBackend(r, backends.shadow, 'backends.shadow') },
+    backends: {
+      live: parseBackend(r, backends.live, 'backends.live'),
+      shadow: parseBackend(r, backends.shadow, 'backends.shadow'),
+      ...(backends.aa !== undefined && { aa: parseExternalOnly(r, backends.aa) }),
+    },
     replay: parseReplay(r, root.replay),
     calibrate: {
       noShadow: flag(r, calibrate.no_shadow, 'calibrate.no_shadow', true),
@@ -102,9 +111,32 @@ function parseProxy(r: YamlReader, value: unknown): HttpScenarioSpec['proxy'] {
   };
 }
 
-function parseBackend(r: YamlReader, value: unknown, key: string): HttpBackendFaults {
+function parseBackend(r: YamlReader, value: unknown, key: string): HttpScenarioBackend {
   const backend = r.mapping(value ?? {}, key);
   r.onlyKeys(backend, key, BACKEND_KEYS);
+  if (backend.external !== undefined) {
+    const faultKeys = Object.keys(backend).filter((k) => k !== 'external');
+    if (faultKeys.length > 0) throw r.error(`${key}.${faultKeys[0] ?? ''}`, 'is a fault of a simulated backend; an external one is what it is');
+    return { kind: 'external', url: httpUrl(r, backend.external, `${key}.external`) };
+  }
+  return { kind: 'simulated', faults: parseFaults(r, backend, key) };
+}
+
+function parseExternalOnly(r: YamlReader, value: unknown): HttpScenarioBackend {
+  const aa = r.mapping(value, 'backends.aa');
+  r.onlyKeys(aa, 'backends.aa', ['external']);
+  return { kind: 'external', url: httpUrl(r, aa.external, 'backends.aa.external') };
+}
+
+function httpUrl(r: YamlReader, value: unknown, key: string): string {
+  try {
+    return parseHttpUrl(r.text(value, key));
+  } catch (error) {
+    throw r.valueError(key, (error as Error).message);
+  }
+}
+
+function parseFaults(r: YamlReader, backend: Record<string, unknown>, key: string): HttpBackendFaults {
   const faults: HttpBackendFaults = {};
   if (backend.latency !== undefined) faults.latencyMs = r.duration(backend.latency, `${key}.latency`);
   if (backend.error_share !== undefined) faults.errorShare = r.share(backend.error_share, `${key}.error_share`);

@@ -3,7 +3,9 @@ import { Pool } from 'undici';
 import { formatDurationMs } from '../../core/format.ts';
 import { analyseRun } from '../../analyse/analyse-run.ts';
 import type { Analysis } from '../../analyse/analysis.ts';
-import { HttpBackend, type HttpBackendFaults } from '../../backends/http/http-backend.ts';
+import { HttpBackend, type HttpBackendFaults, type ReceivedHttpRequest } from '../../backends/http/http-backend.ts';
+import type { LegActivity } from '../../core/leg-activity.ts';
+import { HttpTap } from '../../observe/http-tap.ts';
 import { HttpReceiptWriter } from '../../backends/http/http-receipt-writer.ts';
 import type { CaptureSummary } from '../../capture/capture-catalog.ts';
 import { ShadowProxy } from '../../relay/http/shadow-proxy.ts';
@@ -11,10 +13,10 @@ import { loadExchanges, sendHttpReplay, storedStats, type Exchange } from '../..
 import { describePace, type ReplayPlan } from '../../replay/replay-plan.ts';
 import { writeReports, type WrittenReports } from '../../report/write-reports.ts';
 import { RunSession } from '../../run/run-session.ts';
-import type { RunCalibration, RunTopology } from '../../store/run-metadata.ts';
+import type { RunCalibration, RunTopology, TopologyBackend } from '../../store/run-metadata.ts';
 import { nextRunName, updateRun } from '../../store/runs.ts';
 import { unmetExpectations, type RunScenarioOptions } from '../run-scenario.ts';
-import type { HttpScenarioSpec } from './http-scenario-spec.ts';
+import type { HttpScenarioBackend, HttpScenarioSpec } from './http-scenario-spec.ts';
 import { prepareHttpTraffic } from './http-traffic.ts';
 import { startProxyUnderTest, type ProxyUnderTest } from './proxy-under-test.ts';
 import { join } from 'node:path';
@@ -42,7 +44,7 @@ interface ScenarioContext {
 }
 
 /** What stands behind the proxy in one run: no shadow, a second copy of live (A/A), a slow or failing one, or the shadow under test. */
-type Shadow = { role: 'none' } | { role: 'copy of live' | 'slow copy of live' | 'failing shadow' | 'shadow'; faults: HttpBackendFaults };
+type Shadow = { role: 'none' } | { role: 'copy of live' | 'slow copy of live' | 'failing shadow' | 'shadow'; backend: HttpScenarioBackend };
 
 interface Phase {
   name: string;
@@ -58,20 +60,25 @@ interface Phase {
  * under each; then the run under test. A slow shadow answers in at least 200 ms, and within half its timeout, so the
  * proxy holds many shadow requests in flight without giving them up.
  */
-function phasesOf(spec: HttpScenarioSpec, name: string): Phase[] {
+function phasesOf(spec: HttpScenarioSpec, name: string, say: (line: string) => void): Phase[] {
   const live = spec.backends.live;
-  const slowMs = Math.min(Math.max(4 * (live.latencyMs ?? 0), 200), spec.proxy.shadowTimeoutMs / 2);
+  const liveFaults = live.kind === 'simulated' ? live.faults : {};
+  const slowMs = Math.min(Math.max(4 * (liveFaults.latencyMs ?? 0), 200), spec.proxy.shadowTimeoutMs / 2);
   const conditions = spec.calibrate.shadowConditions;
+  // A second copy of live: live's own simulated twin, or, for a real live service, the instance named `aa:`.
+  const copy = live.kind === 'simulated' ? live : spec.backends.aa;
+  if (spec.calibrate.aa && copy === undefined) say('no A/A run: live is a real service and backends.aa names no second instance of it; every field that differs will count');
+  const simulated = (faults: HttpBackendFaults): HttpScenarioBackend => ({ kind: 'simulated', faults });
   return [
     ...(spec.calibrate.noShadow ? [{ name: `${name}-no-shadow`, shadow: { role: 'none' }, use: 'noShadow' } satisfies Phase] : []),
-    ...(spec.calibrate.aa ? [{ name: `${name}-aa`, shadow: { role: 'copy of live', faults: live }, use: 'aa', ...(conditions && { condition: 'healthy' }) } satisfies Phase] : []),
+    ...(spec.calibrate.aa && copy !== undefined ? [{ name: `${name}-aa`, shadow: { role: 'copy of live', backend: copy }, use: 'aa', ...(conditions && { condition: 'healthy' }) } satisfies Phase] : []),
     ...(conditions
       ? [
-          { name: `${name}-shadow-slow`, shadow: { role: 'slow copy of live', faults: { ...live, latencyMs: slowMs } }, use: 'condition', condition: 'slow' } satisfies Phase,
-          { name: `${name}-shadow-failing`, shadow: { role: 'failing shadow', faults: { resetShare: 1 } }, use: 'condition', condition: 'failing' } satisfies Phase,
+          { name: `${name}-shadow-slow`, shadow: { role: 'slow copy of live', backend: simulated({ ...liveFaults, latencyMs: slowMs }) }, use: 'condition', condition: 'slow' } satisfies Phase,
+          { name: `${name}-shadow-failing`, shadow: { role: 'failing shadow', backend: simulated({ resetShare: 1 }) }, use: 'condition', condition: 'failing' } satisfies Phase,
         ]
       : []),
-    { name, shadow: { role: 'shadow', faults: spec.backends.shadow }, use: 'main' },
+    { name, shadow: { role: 'shadow', backend: spec.backends.shadow }, use: 'main' },
   ];
 }
 
@@ -90,7 +97,7 @@ export async function runHttpScenario(spec: HttpScenarioSpec, options: RunScenar
   const ctx: ScenarioContext = { spec, options, capture, exchanges, plan, say };
   const name = await nextRunName(store, spec.name);
   say(`run ${name}: ${exchanges.length} requests of ${capture.name} through ${spec.proxy.kind === 'builtin' ? 'the reference shadowing proxy' : 'the proxy under test'}${spec.calibrate.noShadow || spec.calibrate.aa ? ', after its calibration runs' : ''}`);
-  const phases = phasesOf(spec, name);
+  const phases = phasesOf(spec, name, say);
   const calibration: RunCalibration = {};
   await warmUp(ctx);
   for (const phase of phases) {
@@ -132,9 +139,9 @@ async function runPhase(ctx: ScenarioContext, runName: string, shadow: Shadow, c
   try {
     const receipts = await HttpReceiptWriter.create(store, session.runId);
     session.defer('http receipts', () => receipts.close());
-    const live = await HttpBackend.start({ host: `${block}.2`, role: 'live', faults: spec.backends.live, seed: plan.seed, record: receipts.recorderFor('live') });
+    const live = await startLeg(spec.backends.live, { host: `${block}.2`, role: 'live', seed: plan.seed, record: receipts.recorderFor('live') });
     session.defer('live backend', () => live.close());
-    const shadowBackend = shadow.role === 'none' ? null : await HttpBackend.start({ host: `${block}.3`, role: 'shadow', faults: shadow.faults, seed: plan.seed + 1, record: receipts.recorderFor('shadow') });
+    const shadowBackend = shadow.role === 'none' ? null : await startLeg(shadow.backend, { host: `${block}.3`, role: 'shadow', seed: plan.seed + 1, record: receipts.recorderFor('shadow') });
     if (shadowBackend !== null) session.defer('shadow backend', () => shadowBackend.close());
     const proxy = await startProxyUnderTest(spec, { host: `${block}.1`, live: live.url, shadow: shadowBackend?.url ?? null, runName, cwd: options.baseDir, runDir: join(options.reportsDir, runName) });
     session.defer('shadow proxy', () => proxy.close());
@@ -194,25 +201,42 @@ const SHADOW_QUIET_MS = 300;
  * proxy says how many it has in flight; for another, the shadow backend must have answered all it received and have
  * received nothing for a while.
  */
-async function drainShadow(proxy: ProxyUnderTest, shadow: HttpBackend | null, shadowTimeoutMs: number): Promise<void> {
+async function drainShadow(proxy: ProxyUnderTest, shadow: (LegActivity & { url: string }) | null, shadowTimeoutMs: number): Promise<void> {
   if (shadow === null) return;
   const deadline = Date.now() + shadowTimeoutMs + 1000;
   const drained = (): boolean => {
     const inFlight = proxy.shadowInFlight();
     if (inFlight !== null) return inFlight === 0;
-    return shadow.answered === shadow.receivedCount && performance.now() - shadow.lastReceivedMs > SHADOW_QUIET_MS;
+    return shadow.unsettled() === 0 && performance.now() - shadow.lastReceivedMs > SHADOW_QUIET_MS;
   };
   while (!drained() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
+/** A backend of one run: a simulated one, or a tap in front of a real one; either records each request and its answer. */
+async function startLeg(
+  backend: HttpScenarioBackend,
+  at: { host: string; role: string; seed: number; record: (receipt: ReceivedHttpRequest) => void },
+): Promise<LegActivity & { url: string; close(): Promise<void> }> {
+  if (backend.kind === 'external') return HttpTap.start({ host: at.host, target: backend.url, record: at.record });
+  return HttpBackend.start({ host: at.host, role: at.role, faults: backend.faults, seed: at.seed, record: at.record });
+}
+
 function topologyOf(spec: HttpScenarioSpec, block: string, shadow: Shadow): RunTopology {
-  const faults = (f: HttpBackendFaults): Record<string, string | number | boolean> => ({
-    ...(f.latencyMs !== undefined && { latencyMs: f.latencyMs }),
-    ...(f.errorShare !== undefined && { errorShare: f.errorShare }),
-    ...(f.resetShare !== undefined && { resetShare: f.resetShare }),
-    ...(f.ignoreBody === true && { ignoreBody: true }),
-    ...(f.changedField !== undefined && { changedField: `${f.changedField.name}=${JSON.stringify(f.changedField.value)}` }),
-  });
+  const faults = (backend: HttpScenarioBackend): Record<string, string | number | boolean> => {
+    if (backend.kind === 'external') return { external: backend.url };
+    const f = backend.faults;
+    return {
+      ...(f.latencyMs !== undefined && { latencyMs: f.latencyMs }),
+      ...(f.errorShare !== undefined && { errorShare: f.errorShare }),
+      ...(f.resetShare !== undefined && { resetShare: f.resetShare }),
+      ...(f.ignoreBody === true && { ignoreBody: true }),
+      ...(f.changedField !== undefined && { changedField: `${f.changedField.name}=${JSON.stringify(f.changedField.value)}` }),
+    };
+  };
+  const leg = (backend: HttpScenarioBackend, role: string, ip: string, what: string): TopologyBackend =>
+    backend.kind === 'external'
+      ? { role, ip, observation: 'tap', observed: `a recording tap at ${ip} in front of ${backend.url}`, faults: faults(backend) }
+      : { role, ip, observation: 'simulated', observed: what, faults: faults(backend) };
   return {
     scenario: spec.name,
     description: spec.description,
@@ -221,8 +245,8 @@ function topologyOf(spec: HttpScenarioSpec, block: string, shadow: Shadow): RunT
         ? { kind: 'builtin', address: `${block}.1`, debug: null, shadowTimeoutMs: spec.proxy.shadowTimeoutMs, emptyShadowBody: spec.proxy.faults.emptyShadowBody === true, liveWaitsForShadow: spec.proxy.faults.liveWaitsForShadow === true }
         : { kind: 'external', address: `${block}.1:${spec.proxy.port}`, debug: null, command: spec.proxy.command },
     backends: [
-      { role: 'live', ip: `${block}.2`, observation: 'simulated', observed: 'simulated HTTP backend', faults: faults(spec.backends.live) },
-      ...(shadow.role === 'none' ? [] : [{ role: 'shadow', ip: `${block}.3`, observation: 'simulated' as const, observed: `simulated HTTP backend (${shadow.role})`, faults: faults(shadow.faults) }]),
+      leg(spec.backends.live, 'live', `${block}.2`, 'simulated HTTP backend'),
+      ...(shadow.role === 'none' ? [] : [leg(shadow.backend, 'shadow', `${block}.3`, `simulated HTTP backend (${shadow.role})`)]),
     ],
     routes: [],
   };

@@ -1,0 +1,119 @@
+// The HTTP replay's sending thread. It owns the connections to the proxy: it sends each request at its scheduled time
+// (at most one in flight per connection) and reads the answers, and nothing else. Recording (hashing, DuckDB appends,
+// whose flushes block for tens of milliseconds) stays on the main thread, which gets each send's times and answer in
+// groups. Plain JavaScript so that it loads in a worker without the TypeScript loader; the types are checked from JSDoc.
+import { setPriority } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { parentPort, workerData } from 'node:worker_threads';
+import { Pool } from 'undici';
+
+/** @typedef {{ method: string, path: string, headers: Record<string, string>, body: Uint8Array }} Exchange */
+/** @typedef {{ sendNo: number, actualNs: number, answeredNs: number, status: number, body: Uint8Array | null, routedTo: string | null, routeReason: string | null, echoedRequestId: string | null, error: string | null }} Result */
+
+const SPIN_BELOW_NS = 50_000;
+const TIMER_ABOVE_NS = 2_000_000;
+const TIMER_EARLY_NS = 1_500_000;
+/** Sends in a row before the event loop runs (answers are read), however late the plan is. */
+const MAX_SENDS_WITHOUT_YIELD = 32;
+const RESULT_GROUP = 512;
+const RESULT_FLUSH_MS = 5;
+
+const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
+const options = /** @type {{ target: string, connections: number, runName: string, exchanges: Exchange[], offsetsNs: Float64Array, exchangeOf: Uint32Array, shared: SharedArrayBuffer }} */ (workerData);
+// [0] stop (set by the main thread on an interrupt).
+const shared = new Int32Array(options.shared);
+const stopped = () => Atomics.load(shared, 0) !== 0;
+const CLOCK_OFFSET_NS = Number(process.hrtime.bigint()) - performance.now() * 1e6;
+const nowNs = () => performance.now() * 1e6 + CLOCK_OFFSET_NS;
+const immediate = () => new Promise((resolve) => setImmediate(resolve));
+const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** @type {Result[]} */
+let results = [];
+function flushResults() {
+  if (results.length === 0) return;
+  port.postMessage({ type: 'results', results });
+  results = [];
+}
+
+async function waitUntil(/** @type {number} */ targetNs) {
+  for (;;) {
+    const wait = targetNs - nowNs();
+    if (wait <= 0 || stopped()) return;
+    if (wait > TIMER_ABOVE_NS) await sleep((wait - TIMER_EARLY_NS) / 1e6);
+    else if (wait > SPIN_BELOW_NS) await immediate();
+    else {
+      while (nowNs() < targetNs);
+      return;
+    }
+  }
+}
+
+/** @param {string | string[] | undefined} value */
+const single = (value) => (typeof value === 'string' ? value : null);
+
+async function run() {
+  const pool = new Pool(options.target, { connections: options.connections });
+  let inFlight = 0;
+  /** @type {(() => void) | undefined} */
+  let slotFreed;
+  /** @type {Set<Promise<void>>} */
+  const pending = new Set();
+  /** @param {number} sendNo @param {Exchange} exchange */
+  const sendOne = async (sendNo, exchange) => {
+    const actualNs = nowNs();
+    /** @type {Result} */
+    const result = { sendNo, actualNs, answeredNs: 0, status: 0, body: null, routedTo: null, routeReason: null, echoedRequestId: null, error: null };
+    try {
+      const answer = await pool.request({ path: exchange.path, method: /** @type {'GET'} */ (exchange.method), headers: { ...exchange.headers, 'x-request-id': `${options.runName}-${sendNo}` }, body: exchange.body.length > 0 ? exchange.body : null });
+      result.body = new Uint8Array(await answer.body.arrayBuffer());
+      result.answeredNs = nowNs();
+      result.status = answer.statusCode;
+      result.routedTo = single(answer.headers['x-routed-to']);
+      result.routeReason = single(answer.headers['x-route-reason']);
+      result.echoedRequestId = single(answer.headers['x-request-id']);
+    } catch (error) {
+      result.error = error instanceof Error ? error.message : String(error);
+    }
+    results.push(result);
+    if (results.length >= RESULT_GROUP) flushResults();
+    inFlight--;
+    const freed = slotFreed;
+    slotFreed = undefined;
+    freed?.();
+  };
+  // The clock starts a little ahead, so the first requests are not late by the time it takes to start.
+  const startNs = nowNs() + 20_000_000;
+  port.postMessage({ type: 'start', startNs });
+  let sinceYield = 0;
+  for (let sendNo = 0; sendNo < options.offsetsNs.length; sendNo++) {
+    if (stopped()) break;
+    const due = startNs + /** @type {number} */ (options.offsetsNs[sendNo]);
+    if (due > nowNs()) {
+      await waitUntil(due);
+      sinceYield = 0;
+    }
+    while (inFlight >= options.connections) await new Promise((resolve) => (slotFreed = () => resolve(undefined)));
+    inFlight++;
+    const exchange = /** @type {Exchange} */ (options.exchanges[/** @type {number} */ (options.exchangeOf[sendNo])]);
+    const done = sendOne(sendNo, exchange);
+    pending.add(done);
+    void done.finally(() => pending.delete(done));
+    if (++sinceYield >= MAX_SENDS_WITHOUT_YIELD) {
+      sinceYield = 0;
+      await immediate();
+    }
+  }
+  await Promise.all(pending);
+  flushResults();
+  await pool.close();
+  port.postMessage({ type: 'done', startNs });
+}
+
+try {
+  setPriority(-10);
+} catch {
+  // Not allowed here: the default priority.
+}
+setInterval(flushResults, RESULT_FLUSH_MS).unref();
+run().catch((/** @type {Error} */ error) => port.postMessage({ type: 'failed', message: error.message }));
