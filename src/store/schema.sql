@@ -97,6 +97,7 @@ CREATE TABLE IF NOT EXISTS http_sends (
 
 ALTER TABLE http_sends ADD COLUMN IF NOT EXISTS route_reason VARCHAR;        -- the answer's X-Route-Reason
 ALTER TABLE http_sends ADD COLUMN IF NOT EXISTS echoed_request_id VARCHAR;   -- the answer's X-Request-ID: the id the proxy says it used
+ALTER TABLE http_sends ADD COLUMN IF NOT EXISTS response_headers VARCHAR;    -- the answer's headers, JSON {name: value}, names lower-case
 
 -- Each request a backend of an HTTP run received, as it received it, and what it answered (the HTTP family's legs
 -- proxy>live and proxy>shadow, with their answers). Tied to the client's send by request_id.

@@ -66,6 +66,8 @@ describe('replaying an HTTP capture through a shadowing proxy', () => {
         const sends = await store.query("SELECT * FROM http_sends JOIN runs USING (run_id) WHERE name = 'billing-1' ORDER BY send_no");
         expect(sends.map((s) => str(s.request_id))).toEqual(Array.from({ length: 21 }, (_, i) => `billing-1-${i}`));
         expect(sends.every((s) => num(s.status) === 200 && str(s.routed_to) === 'live')).toBe(true);
+        // The answer's headers are kept as they came: the backend's role, the proxy's explainability headers.
+        expect(JSON.parse(str(sends[0]?.response_headers))).toMatchObject({ 'x-backend-role': 'live', 'x-routed-to': 'live', 'x-request-id': 'billing-1-0', 'content-type': 'application/json' });
         // Original timing x4: 100 ms apart in the file, 25 ms apart in the replay.
         const gapMs = (num(sends[10]?.scheduled_ns) - num(sends[0]?.scheduled_ns)) / 1e6;
         expect(gapMs).toBeCloseTo(250, 0);

@@ -164,7 +164,7 @@ async function sendAll(exchanges: readonly Exchange[], plan: ReplayPlan, target:
   const toSend = (r: WorkerResult): HttpSend => {
     const exchange = exchanges[exchangeOf[r.sendNo] as number] as Exchange;
     const actualNs = BigInt(Math.round(r.actualNs));
-    const answer = r.error !== null || r.body === null ? null : { answeredNs: BigInt(Math.round(r.answeredNs)), status: r.status, bytes: r.body.length, hash: payloadHash(r.body), routedTo: r.routedTo, routeReason: r.routeReason, echoedRequestId: r.echoedRequestId };
+    const answer = r.error !== null || r.body === null ? null : { answeredNs: BigInt(Math.round(r.answeredNs)), status: r.status, bytes: r.body.length, hash: payloadHash(r.body), routedTo: r.routedTo, routeReason: r.routeReason, echoedRequestId: r.echoedRequestId, headers: r.headers };
     return {
       sendNo: r.sendNo,
       exchangeIdx: exchange.idx,
@@ -214,6 +214,7 @@ interface WorkerResult {
   answeredNs: number;
   status: number;
   body: Uint8Array | null;
+  headers: string;
   routedTo: string | null;
   routeReason: string | null;
   echoedRequestId: string | null;

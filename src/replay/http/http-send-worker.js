@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Pool } from 'undici';
 
 /** @typedef {{ method: string, path: string, headers: Record<string, string>, body: Uint8Array }} Exchange */
-/** @typedef {{ sendNo: number, actualNs: number, answeredNs: number, status: number, body: Uint8Array | null, routedTo: string | null, routeReason: string | null, echoedRequestId: string | null, error: string | null }} Result */
+/** @typedef {{ sendNo: number, actualNs: number, answeredNs: number, status: number, body: Uint8Array | null, headers: string, routedTo: string | null, routeReason: string | null, echoedRequestId: string | null, error: string | null }} Result */
 
 const SPIN_BELOW_NS = 50_000;
 const TIMER_ABOVE_NS = 2_000_000;
@@ -63,12 +63,13 @@ async function run() {
   const sendOne = async (sendNo, exchange) => {
     const actualNs = nowNs();
     /** @type {Result} */
-    const result = { sendNo, actualNs, answeredNs: 0, status: 0, body: null, routedTo: null, routeReason: null, echoedRequestId: null, error: null };
+    const result = { sendNo, actualNs, answeredNs: 0, status: 0, body: null, headers: '{}', routedTo: null, routeReason: null, echoedRequestId: null, error: null };
     try {
       const answer = await pool.request({ path: exchange.path, method: /** @type {'GET'} */ (exchange.method), headers: { ...exchange.headers, 'x-request-id': `${options.runName}-${sendNo}` }, body: exchange.body.length > 0 ? exchange.body : null });
       result.body = new Uint8Array(await answer.body.arrayBuffer());
       result.answeredNs = nowNs();
       result.status = answer.statusCode;
+      result.headers = JSON.stringify(answer.headers);
       result.routedTo = single(answer.headers['x-routed-to']);
       result.routeReason = single(answer.headers['x-route-reason']);
       result.echoedRequestId = single(answer.headers['x-request-id']);

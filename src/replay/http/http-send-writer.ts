@@ -21,6 +21,7 @@ const COLUMNS = {
   error: 'varchar',
   route_reason: 'varchar',
   echoed_request_id: 'varchar',
+  response_headers: 'varchar',
 } as const satisfies Record<string, ColumnKind>;
 const C = columnIndexes(COLUMNS);
 
@@ -36,7 +37,7 @@ export interface HttpSend {
   bodyHash: number;
   scheduledNs: bigint;
   actualNs: bigint;
-  answer: { answeredNs: bigint; status: number; bytes: number; hash: number; routedTo: string | null; routeReason: string | null; echoedRequestId: string | null } | null;
+  answer: { answeredNs: bigint; status: number; bytes: number; hash: number; routedTo: string | null; routeReason: string | null; echoedRequestId: string | null; headers: string } | null;
   error: string | null;
 }
 
@@ -67,7 +68,7 @@ export class HttpSendWriter {
     r.setBigInt(C.actual_ns, send.actualNs);
     const answer = send.answer;
     if (answer === null) {
-      for (const column of [C.answered_ns, C.status, C.response_bytes, C.response_hash, C.routed_to, C.route_reason, C.echoed_request_id]) r.setNull(column);
+      for (const column of [C.answered_ns, C.status, C.response_bytes, C.response_hash, C.routed_to, C.route_reason, C.echoed_request_id, C.response_headers]) r.setNull(column);
     } else {
       r.setBigInt(C.answered_ns, answer.answeredNs);
       r.setNumber(C.status, answer.status);
@@ -77,6 +78,7 @@ export class HttpSendWriter {
         if (value === null) r.setNull(column);
         else r.setString(column, value);
       }
+      r.setString(C.response_headers, answer.headers);
     }
     if (send.error === null) r.setNull(C.error);
     else r.setString(C.error, send.error);
