@@ -71,8 +71,8 @@ describe('parity demo --http: a shadowing proxy judged end to end', () => {
         expect(num(row?.emptied)).toBeGreaterThan(0);
         expect(value(result.report, 'empty_bodies', 'shadow')).toBe(num(row?.emptied));
       });
-      // The shadow answers in 120 ms and the live path waits for it: at least that much is added at p95.
-      expect(value(result.report, 'live_latency_impact_p95_ms', null)).toBeGreaterThan(100);
+      // The shadow answers in 300 ms and the live path waits for it: most of that is added at p95, however busy the machine.
+      expect(value(result.report, 'live_latency_impact_p95_ms', null)).toBeGreaterThan(150);
       const markdown = readFileSync(join(dir, 'reports', result.report.run, 'report.md'), 'utf8');
       expect(markdown).toMatch(/\| shadow \| `totalCents` \| .* \| differs \|/);
     });
