@@ -106,7 +106,9 @@ async function importGroup(
   }
   const stats = decoder.stats;
   if (httpRead.connections > 0) stats.http = { connections: httpRead.httpConnections, exchanges: exchanges.count, damaged: httpRead.damaged, faults: httpRead.faults };
-  const firstError = read.errors[0] ?? httpDamage(name, httpRead, writer.rows);
+  const damage = read.errors.length === 0 ? httpDamage(files, httpRead, writer.rows) : undefined;
+  if (damage !== undefined) read.errors.push(damage);
+  const firstError = read.errors[0];
   const format = [...read.formats].join(',');
   const routePorts = await finishCapture(store, captureId, {
     format: format || 'unknown',
@@ -133,10 +135,11 @@ async function importGroup(
  * A capture of HTTP whose TCP was damaged keeps every complete exchange and is flagged partial, naming the first
  * damage; in a capture of UDP traffic, HTTP on the side is counted in its stats and does not flag the capture.
  */
-function httpDamage(name: string, http: TcpHttpSummary, datagrams: number): ParityError | undefined {
+function httpDamage(files: readonly string[], http: TcpHttpSummary, datagrams: number): ParityError | undefined {
   if (http.damaged === 0 || datagrams > 0) return undefined;
   const more = http.damaged > 1 ? ` (and ${http.damaged - 1} more connection${http.damaged > 2 ? 's' : ''})` : '';
-  return new CaptureFormatError(`${name}: ${http.faults[0] ?? 'an HTTP connection was damaged'}${more}; every complete exchange is kept`, { file: name });
+  const file = files.join(', ');
+  return new CaptureFormatError(`${file}: ${http.faults[0] ?? 'an HTTP connection was damaged'}${more}; every complete exchange is kept`, { file });
 }
 
 interface FilesRead {
