@@ -1,15 +1,15 @@
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { exitCodeOf } from '../analyse/analysis.ts';
+import { exitCodeOf, type Analysis } from '../analyse/analysis.ts';
 import { createProgress } from '../core/progress.ts';
 import { renderTerminalReport } from '../report/terminal-report.ts';
-import { parseFormats } from '../report/write-reports.ts';
+import { parseFormats, type WrittenReports } from '../report/write-reports.ts';
 import { loadAnyScenario } from '../scenario/load-scenario.ts';
 import type { HttpScenarioSpec } from '../scenario/http/http-scenario-spec.ts';
 import { runHttpScenario } from '../scenario/http/run-http-scenario.ts';
-import { runScenario } from '../scenario/run-scenario.ts';
-import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
+import { runScenario, type RunScenarioOptions } from '../scenario/run-scenario.ts';
+import { DEFAULT_STORE_PATH, withStore, type Store } from '../store/store.ts';
 import { flagError, readReplayField } from '../run/replay-request.ts';
 import { ProgressFile } from '../store/progress-file.ts';
 import { printNote } from './output.ts';
@@ -49,73 +49,65 @@ export async function runScenarioFile(path: string, flags: RunFlags): Promise<vo
     ...(flags.baseline !== undefined && { baseline: flags.baseline }),
     replay: { ...loaded.replay, ...(flags.drain !== undefined && { drainMs: readReplayField('drain', flags.drain, flagError) }) },
   };
-  const abort = new AbortController();
-  const onSignal = (): void => abort.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   const progress = createProgress(spec.name);
   // Beside the store, which the run holds: `parity runs` shows how far it is to anyone who asks meanwhile.
   const status = new ProgressFile(flags.db, `parity run ${path}`);
   try {
-    const result = await withStore(flags.db, (store) =>
-      runScenario(spec, {
-        store,
-        baseDir: resolve(dirname(path)),
-        reportsDir: flags.out,
-        formats: parseFormats(flags.format),
-        screenshot: flags.screenshot === true,
-        signal: abort.signal,
-        say: (line) => {
-          progress.done();
-          printNote(line);
-        },
-        onProgress: (p) => {
-          showReplayProgress(progress, p, { lateness: false });
-          status.update({ sent: p.sent, planned: p.planned, fraction: p.fraction, etaSec: p.etaSec ?? null, acks: p.acks, ratePps: Math.round(p.ratePps) });
-        },
-      }),
+    const result = await interruptible((signal) =>
+      withStore(flags.db, (store) =>
+        runScenario(spec, {
+          ...scenarioOptions(store, path, flags, signal),
+          say: (line) => {
+            progress.done();
+            printNote(line);
+          },
+          onProgress: (p) => {
+            showReplayProgress(progress, p, { lateness: false });
+            status.update({ sent: p.sent, planned: p.planned, fraction: p.fraction, etaSec: p.etaSec ?? null, acks: p.acks, ratePps: Math.round(p.ratePps) });
+          },
+        }),
+      ),
     );
     progress.done();
-    process.stdout.write(renderTerminalReport(result.analysis, { colour: process.stdout.isTTY === true }));
-    printNote(`reports: ${result.reports.dir}`);
-    for (const unmet of result.unmet) printNote(`scenario expectation not met: ${unmet}`);
-    process.exitCode = result.unmet.length > 0 ? 1 : result.replay.status === 'interrupted' ? 130 : exitCodeOf(result.analysis.verdict, flags.strict === true);
+    printOutcome(result.analysis, result.reports, result.unmet, result.replay.status === 'interrupted', flags);
   } finally {
     status.close();
     progress.done();
+  }
+}
+
+/** An HTTP shadowing scenario: its calibration runs, the run under test, the table and the verdict. */
+async function runHttpScenarioFile(path: string, spec: HttpScenarioSpec, flags: RunFlags): Promise<void> {
+  if (flags.baseline !== undefined) throw new UsageError('--baseline: an HTTP scenario makes its own baseline (its run with no shadow); turn it off with calibrate: { no_shadow: false }', { field: 'baseline' });
+  if (flags.drain !== undefined) throw new UsageError('--drain: an HTTP scenario waits for the shadow\'s answers up to its proxy\'s shadow_timeout', { field: 'drain' });
+  const result = await interruptible((signal) => withStore(flags.db, (store) => runHttpScenario(spec, { ...scenarioOptions(store, path, flags, signal), say: (line) => printNote(line) })));
+  printOutcome(result.analysis, result.reports, result.unmet, result.status === 'interrupted', flags);
+}
+
+function scenarioOptions(store: Store, path: string, flags: RunFlags, signal: AbortSignal): Omit<RunScenarioOptions, 'say' | 'onProgress'> {
+  return { store, baseDir: resolve(dirname(path)), reportsDir: flags.out, formats: parseFormats(flags.format), screenshot: flags.screenshot === true, signal };
+}
+
+/** Runs `work` with Ctrl-C and SIGTERM turned into its abort signal: a run stops cleanly and keeps what it recorded. */
+async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await work(abort.signal);
+  } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   }
 }
 
-/** An HTTP shadowing scenario: its calibration runs, the run under test, the table and the verdict. */
-async function runHttpScenarioFile(path: string, loaded: HttpScenarioSpec, flags: RunFlags): Promise<void> {
-  if (flags.baseline !== undefined) throw new UsageError('--baseline: an HTTP scenario makes its own baseline (its run with no shadow); turn it off with calibrate: { no_shadow: false }', { field: 'baseline' });
-  const spec = { ...loaded, replay: { ...loaded.replay, ...(flags.drain !== undefined && { drainMs: readReplayField('drain', flags.drain, flagError) }) } };
-  const abort = new AbortController();
-  const onSignal = (): void => abort.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    const result = await withStore(flags.db, (store) =>
-      runHttpScenario(spec, {
-        store,
-        baseDir: resolve(dirname(path)),
-        reportsDir: flags.out,
-        formats: parseFormats(flags.format),
-        screenshot: flags.screenshot === true,
-        signal: abort.signal,
-        say: (line) => printNote(line),
-      }),
-    );
-    process.stdout.write(renderTerminalReport(result.analysis, { colour: process.stdout.isTTY === true }));
-    printNote(`reports: ${result.reports.dir}`);
-    for (const unmet of result.unmet) printNote(`scenario expectation not met: ${unmet}`);
-    process.exitCode = result.unmet.length > 0 ? 1 : result.status === 'interrupted' ? 130 : exitCodeOf(result.analysis.verdict, flags.strict === true);
-  } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-  }
+/** The table, the reports' place, unmet expectations; the exit code: 1 when unmet, 130 when interrupted, else the verdict's. */
+function printOutcome(analysis: Analysis, reports: WrittenReports, unmet: readonly string[], interrupted: boolean, flags: RunFlags): void {
+  process.stdout.write(renderTerminalReport(analysis, { colour: process.stdout.isTTY === true }));
+  printNote(`reports: ${reports.dir}`);
+  for (const line of unmet) printNote(`scenario expectation not met: ${line}`);
+  process.exitCode = unmet.length > 0 ? 1 : interrupted ? 130 : exitCodeOf(analysis.verdict, flags.strict === true);
 }
 
 export function registerRunCommands(program: Command): void {

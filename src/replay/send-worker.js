@@ -4,16 +4,11 @@
 // Plain JavaScript so that it loads in a worker without the TypeScript loader; the types are checked from JSDoc.
 import dgram from 'node:dgram';
 import { setPriority } from 'node:os';
-import { performance } from 'node:perf_hooks';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { immediate, nowNs, sleep, waitUntil } from './thread-clock.js';
 
 /** @typedef {{ id: number, count: number, offsetNs: Float64Array, device: Uint32Array, relayPort: Uint16Array, payload: Uint8Array, payloadEnd: Uint32Array, final: boolean }} Batch */
 
-/** Below this the wait is a spin: yielding to the event loop costs more than the wait. */
-const SPIN_BELOW_NS = 50_000;
-/** Above this the wait is a timer, woken early by TIMER_EARLY_NS (timers are about 1 ms coarse). */
-const TIMER_ABOVE_NS = 2_000_000;
-const TIMER_EARLY_NS = 1_500_000;
 /** Sends in a row before the event loop runs (replies are read), however late the plan is. */
 const MAX_SENDS_WITHOUT_YIELD = 128;
 /** Replies are handed over in groups this large, or at least this often. */
@@ -37,12 +32,6 @@ let warmed = 0;
 /** How long the warm-up may take before sending starts anyway. */
 const WARM_UP_MS = 2000;
 
-// CLOCK_MONOTONIC ns, as the main thread's process.hrtime.bigint() reads it, without a BigInt per call: the spin-wait
-// reads the clock thousands of times a second.
-const CLOCK_OFFSET_NS = Number(process.hrtime.bigint()) - performance.now() * 1e6;
-const nowNs = () => performance.now() * 1e6 + CLOCK_OFFSET_NS;
-const immediate = () => new Promise((resolve) => setImmediate(resolve));
-const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const stopped = () => Atomics.load(shared, 0) !== 0;
 
 /** @type {{ device: number[], tsNs: number[], ip: string[], port: number[], payloads: Uint8Array[] }} */
@@ -80,20 +69,6 @@ function bind(ip, index) {
   });
 }
 
-/** Resolves at `targetNs` or as soon after as the thread can; the last tens of microseconds are spun. */
-async function waitUntil(/** @type {number} */ targetNs) {
-  for (;;) {
-    const wait = targetNs - nowNs();
-    if (wait <= 0 || stopped()) return;
-    if (wait > TIMER_ABOVE_NS) await sleep((wait - TIMER_EARLY_NS) / 1e6);
-    else if (wait > SPIN_BELOW_NS) await immediate();
-    else {
-      while (nowNs() < targetNs);
-      return;
-    }
-  }
-}
-
 /**
  * Takes the batches the main thread has sent, without waiting: they are pulled off their port, since a thread this
  * busy sees port messages as events only when idle (measured: a batch posted 1.4 s before it was seen).
@@ -123,7 +98,7 @@ async function send() {
   for (pullBatches(); queue.length < options.primeBatches && !finalQueued && !stopped(); pullBatches()) await sleep(1);
   const startNs = nowNs() + options.leadNs;
   port.postMessage({ type: 'start', startNs });
-  await waitUntil(startNs);
+  await waitUntil(startNs, stopped);
   let sinceYield = 0;
   for (let batch = await nextBatch(); batch !== undefined; batch = await nextBatch()) {
     const actualNs = new Float64Array(batch.count);
@@ -136,7 +111,7 @@ async function send() {
       if (Number.isNaN(offsetNs)) {
         if (nowNs() - startNs > options.durationNs) break;
       } else if (startNs + offsetNs > nowNs()) {
-        await waitUntil(startNs + offsetNs);
+        await waitUntil(startNs + offsetNs, stopped);
         sinceYield = 0;
       }
       const deviceIndex = /** @type {number} */ (batch.device[sent]);

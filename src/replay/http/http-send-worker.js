@@ -3,16 +3,13 @@
 // whose flushes block for tens of milliseconds) stays on the main thread, which gets each send's times and answer in
 // groups. Plain JavaScript so that it loads in a worker without the TypeScript loader; the types are checked from JSDoc.
 import { setPriority } from 'node:os';
-import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
+import { immediate, nowNs, waitUntil } from '../thread-clock.js';
 import { Pool } from 'undici';
 
 /** @typedef {{ method: string, path: string, headers: Record<string, string>, body: Uint8Array }} Exchange */
 /** @typedef {{ sendNo: number, actualNs: number, answeredNs: number, status: number, body: Uint8Array | null, headers: string, routedTo: string | null, routeReason: string | null, echoedRequestId: string | null, error: string | null }} Result */
 
-const SPIN_BELOW_NS = 50_000;
-const TIMER_ABOVE_NS = 2_000_000;
-const TIMER_EARLY_NS = 1_500_000;
 /** Sends in a row before the event loop runs (answers are read), however late the plan is. */
 const MAX_SENDS_WITHOUT_YIELD = 32;
 const RESULT_GROUP = 512;
@@ -23,10 +20,6 @@ const options = /** @type {{ target: string, connections: number, runName: strin
 // [0] stop (set by the main thread on an interrupt).
 const shared = new Int32Array(options.shared);
 const stopped = () => Atomics.load(shared, 0) !== 0;
-const CLOCK_OFFSET_NS = Number(process.hrtime.bigint()) - performance.now() * 1e6;
-const nowNs = () => performance.now() * 1e6 + CLOCK_OFFSET_NS;
-const immediate = () => new Promise((resolve) => setImmediate(resolve));
-const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** @type {Result[]} */
 let results = [];
@@ -34,19 +27,6 @@ function flushResults() {
   if (results.length === 0) return;
   port.postMessage({ type: 'results', results });
   results = [];
-}
-
-async function waitUntil(/** @type {number} */ targetNs) {
-  for (;;) {
-    const wait = targetNs - nowNs();
-    if (wait <= 0 || stopped()) return;
-    if (wait > TIMER_ABOVE_NS) await sleep((wait - TIMER_EARLY_NS) / 1e6);
-    else if (wait > SPIN_BELOW_NS) await immediate();
-    else {
-      while (nowNs() < targetNs);
-      return;
-    }
-  }
 }
 
 /** @param {string | string[] | undefined} value */
@@ -91,7 +71,7 @@ async function run() {
     if (stopped()) break;
     const due = startNs + /** @type {number} */ (options.offsetsNs[sendNo]);
     if (due > nowNs()) {
-      await waitUntil(due);
+      await waitUntil(due, stopped);
       sinceYield = 0;
     }
     while (inFlight >= options.connections) await new Promise((resolve) => (slotFreed = () => resolve(undefined)));
