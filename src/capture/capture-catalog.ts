@@ -22,6 +22,8 @@ export interface CaptureSummary {
   truncatedDatagrams: number;
   /** HTTP exchanges (a capture imported from a HAR file, or HTTP/1.x read out of a pcap's TCP). */
   httpExchanges: number;
+  /** Telemetry frames (a newline-delimited JSON recording, the WebSocket family). */
+  wsFrames: number;
   unsupportedFrames: number;
   uplinkDatagrams: number;
   devices: number;
@@ -42,7 +44,7 @@ export async function captureExists(store: Store, name: string): Promise<boolean
 
 /** Deletes a capture and its packets (for `--replace`). */
 export async function deleteCapture(store: Store, name: string): Promise<void> {
-  for (const table of ['capture_packets', 'capture_addresses', 'http_exchanges']) {
+  for (const table of ['capture_packets', 'capture_addresses', 'http_exchanges', 'ws_frames']) {
     await store.exec(`DELETE FROM ${table} WHERE capture_id IN (SELECT capture_id FROM captures WHERE name = $name)`, { name });
   }
   await store.exec('DELETE FROM captures WHERE name = $name', { name });
@@ -138,6 +140,7 @@ function toSummary(row: Row): CaptureSummary {
     keptDatagrams: num(row.kept_datagrams),
     truncatedDatagrams: num(row.truncated_datagrams),
     httpExchanges: num(row.http_exchanges),
+    wsFrames: num(row.ws_frames),
     unsupportedFrames: num(row.unsupported_frames),
     uplinkDatagrams: num(row.uplink_datagrams),
     devices: num(row.devices),

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { EXIT_BAD_INPUT, UsageError } from '../core/errors.ts';
 import { importHarFile, isHarFile, type ImportedHar } from '../capture/http/import-har.ts';
+import { isFrameRecordingName } from '../capture/ws/frame-recording.ts';
+import { importFrameRecording, type ImportedFrames } from '../capture/ws/import-frames.ts';
 import { formatCount, formatPorts } from '../core/format.ts';
 import { importCaptures, type ImportedCapture } from '../capture/import-capture.ts';
 import { describeRelayLegs } from '../capture/relay-legs.ts';
@@ -26,7 +28,7 @@ export function registerImportCommand(program: Command): void {
   program
     .command('import')
     .description('read pcap / pcapng captures (tables captures, capture_packets) and HAR files (http_exchanges) into the store')
-    .argument('<file...>', 'capture files (pcap, nanosecond pcap, pcapng) or HAR 1.2 files (.har, as browsers and proxies export them)')
+    .argument('<file...>', 'capture files (pcap, nanosecond pcap, pcapng), HAR 1.2 files (.har, as browsers and proxies export them), or telemetry frame recordings (.ndjson, .jsonl: one JSON frame per line)')
     .option('--db <path>', 'DuckDB store file', DEFAULT_STORE_PATH)
     .option('--name <name>', 'capture name (default: the file name, other characters than letters, digits, . _ - made -); with several files, one capture made of all', parseName)
     .option('--port <ports>', 'keep only UDP to or from these ports, which are the route ports (e.g. 20500,20501)', parsePortList)
@@ -36,7 +38,7 @@ export function registerImportCommand(program: Command): void {
     .option('--topology <file>', 'with --run: YAML naming the relay and backend addresses, to give each datagram its leg')
     .option('--protocol <name>', `with --run: device protocol, for match keys (${PROTOCOL_NAMES.join(', ')})`, 'calamp-lmd')
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', '\nExamples:\n  parity import fixtures/fleet-calamp.pcap --name fleet --port 20500\n  parity import checkout.har --name checkout\n  parity import at-relay.pcapng --port 18172 --relay-addr 10.9.0.1\n  parity import at-relay.pcapng --run prod-shadow --topology topology.yaml\n')
+    .addHelpText('after', '\nExamples:\n  parity import fixtures/fleet-calamp.pcap --name fleet --port 20500\n  parity import checkout.har --name checkout\n  parity import session.ndjson --name laps\n  parity import at-relay.pcapng --port 18172 --relay-addr 10.9.0.1\n  parity import at-relay.pcapng --run prod-shadow --topology topology.yaml\n')
     .action(async (files: string[], flags: ImportFlags) => {
       process.exitCode = flags.run !== undefined ? await importAsRun(files, { ...flags, run: flags.run }) : await runImport(files, flags);
     });
@@ -44,8 +46,17 @@ export function registerImportCommand(program: Command): void {
 
 async function runImport(files: string[], flags: ImportFlags): Promise<number> {
   const har: string[] = [];
+  const recordings: string[] = [];
   const captures: string[] = [];
-  for (const file of files) (await isHarFile(file) ? har : captures).push(file);
+  for (const file of files) (isFrameRecordingName(file) ? recordings : (await isHarFile(file)) ? har : captures).push(file);
+  if (recordings.length > 0 && flags.name !== undefined && files.length > 1) {
+    throw new UsageError('--name names one capture: a frame recording is a capture of its own, so give --name with one recording at a time', { field: 'name' });
+  }
+  const frameFaults = recordings.length === 0 ? 0 : printFrames(await withStore(flags.db, async (store) => {
+    const imported: ImportedFrames[] = [];
+    for (const file of recordings) imported.push(await importFrameRecording(store, file, { ...(flags.name !== undefined && { name: flags.name }), replace: flags.replace === true }));
+    return imported;
+  }), flags.json === true && captures.length === 0 && har.length === 0);
   if (har.length > 0 && flags.name !== undefined && files.length > 1) {
     throw new UsageError('--name names one capture: a HAR file is a capture of its own, so give --name with one HAR file at a time', { field: 'name' });
   }
@@ -55,7 +66,7 @@ async function runImport(files: string[], flags: ImportFlags): Promise<number> {
     for (const file of har) imported.push(await importHarFile(store, file, { ...(flags.name !== undefined && { name: flags.name }), replace: flags.replace === true }));
     return imported;
   });
-  const httpFaults = printHar(http, flags.json === true && captures.length === 0);
+  const httpFaults = printHar(http, flags.json === true && captures.length === 0) + frameFaults;
   if (captures.length === 0) return httpFaults > 0 ? EXIT_BAD_INPUT : 0;
   const result = await withStore(flags.db, (store) =>
     importCaptures(store, {
@@ -86,6 +97,19 @@ async function runImport(files: string[], flags: ImportFlags): Promise<number> {
   if (flags.json !== true) for (const capture of result.captures) for (const line of describeRelayLegs(capture.name, capture.legs)) printNote(line);
   for (const error of result.errors) printError(error.message);
   return result.errors.length + httpFaults > 0 ? EXIT_BAD_INPUT : 0;
+}
+
+/** What each frame recording gave; its fault, if any, as an error line. Returns the number of files that had one. */
+function printFrames(imported: readonly ImportedFrames[], json: boolean): number {
+  if (json) printJson({ captures: [], frames: imported });
+  else if (imported.length > 0) {
+    printTable(
+      ['capture', 'telemetry frames', 'sessions', 'streams', 'status'],
+      imported.map((f) => [f.name, formatCount(f.frames), formatCount(f.sessions), formatCount(f.streams), f.fault === null ? 'ok' : 'partial']),
+    );
+  }
+  for (const f of imported) if (f.fault !== null) printError(f.fault);
+  return imported.filter((f) => f.fault !== null).length;
 }
 
 /** What each HAR file gave; its fault, if any, as an error line. Returns the number of files that had one. */

@@ -131,6 +131,39 @@ CREATE TABLE IF NOT EXISTS http_field_parity (
   example_shadow   VARCHAR
 );
 
+-- Telemetry frames of a capture (the WebSocket family): one row per frame, as recorded (newline-delimited JSON).
+CREATE TABLE IF NOT EXISTS ws_frames (
+  capture_id       INTEGER NOT NULL,
+  idx              UINTEGER NOT NULL,   -- frame number in the recording, in order
+  ts_ns            BIGINT NOT NULL,     -- wall-clock ns it was recorded (0: the recording did not say)
+  session_id       VARCHAR NOT NULL,
+  stream           VARCHAR NOT NULL,
+  seq              BIGINT NOT NULL,     -- its sequence number in its stream (numbered in order where the recording had none)
+  frame            VARCHAR NOT NULL     -- the frame's JSON as recorded
+);
+
+-- Each frame a replay fed the relay agent (the WebSocket family).
+CREATE TABLE IF NOT EXISTS ws_sends (
+  run_id           INTEGER NOT NULL,
+  send_no          UINTEGER NOT NULL,
+  session_id       VARCHAR NOT NULL,
+  stream           VARCHAR NOT NULL,
+  seq              BIGINT NOT NULL,     -- as sent: the recording's, offset per loop so that every send is its own frame
+  scheduled_ns     BIGINT NOT NULL,
+  actual_ns        BIGINT NOT NULL
+);
+
+-- Each frame a gateway processed (the WebSocket family's legs agent>gateway), as the gateway saw it.
+CREATE TABLE IF NOT EXISTS ws_receipts (
+  run_id           INTEGER NOT NULL,
+  gateway          VARCHAR NOT NULL,
+  session_id       VARCHAR NOT NULL,
+  stream           VARCHAR NOT NULL,
+  seq              BIGINT NOT NULL,
+  received_ns      BIGINT NOT NULL,
+  ack_requested    BOOLEAN NOT NULL
+);
+
 -- capture_packets with its addresses as text: what to query by hand.
 CREATE OR REPLACE VIEW capture_datagrams AS
 SELECT p.capture_id, p.idx, p.frame_no, p.ts_ns,

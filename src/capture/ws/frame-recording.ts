@@ -1,0 +1,67 @@
+/** One telemetry frame of a recording. */
+export interface RecordedFrame {
+  /** Wall-clock ns it was recorded (0: the line did not say). */
+  tsNs: bigint;
+  sessionId: string;
+  stream: string;
+  seq: number;
+  /** The line as recorded: what is replayed. */
+  text: string;
+}
+
+export interface FrameRecordingRead {
+  frames: RecordedFrame[];
+  /** Why the file ended early (a line that is not a JSON object, a last line cut short), naming the line and byte offset. */
+  fault: string | null;
+}
+
+/** Does this file look like a newline-delimited JSON recording of frames (by its name)? */
+export function isFrameRecordingName(file: string): boolean {
+  return /\.(ndjson|jsonl)$/i.test(file);
+}
+
+/**
+ * Reads a newline-delimited JSON recording of telemetry frames: one JSON object per line, with `sessionId`, `stream`,
+ * `seq` and a time (`ts` or `t`: epoch milliseconds, or an ISO date), each optional: a frame without a session or
+ * stream is in `default`, one without `seq` is numbered in its stream's order. The first line that is not a JSON
+ * object ends the file there (the complete frames before it are kept) and is named with its line and byte offset.
+ */
+export function readFrameRecording(file: string, bytes: Uint8Array): FrameRecordingRead {
+  const text = new TextDecoder().decode(bytes);
+  const frames: RecordedFrame[] = [];
+  const nextSeq = new Map<string, number>();
+  let offset = 0;
+  let lineNo = 0;
+  for (const line of text.split('\n')) {
+    lineNo++;
+    const start = offset;
+    offset += Buffer.byteLength(line) + 1;
+    const trimmed = line.trim();
+    if (trimmed === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(trimmed);
+    } catch {
+      const cut = offset > bytes.length;
+      return { frames, fault: `${file}: line ${lineNo} (byte offset ${start}) ${cut ? 'is cut short' : 'is not JSON'}; the ${frames.length} frames before it are kept` };
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return { frames, fault: `${file}: line ${lineNo} (byte offset ${start}) is not a JSON object; the ${frames.length} frames before it are kept` };
+    const frame = value as Record<string, unknown>;
+    const sessionId = typeof frame.sessionId === 'string' ? frame.sessionId : 'default';
+    const stream = typeof frame.stream === 'string' ? frame.stream : 'default';
+    const key = `${sessionId}\u0000${stream}`;
+    const seq = typeof frame.seq === 'number' && Number.isSafeInteger(frame.seq) ? frame.seq : (nextSeq.get(key) ?? 0);
+    nextSeq.set(key, seq + 1);
+    frames.push({ tsNs: timeOf(frame.ts ?? frame.t), sessionId, stream, seq, text: trimmed });
+  }
+  return { frames, fault: null };
+}
+
+function timeOf(value: unknown): bigint {
+  if (typeof value === 'number' && Number.isFinite(value)) return BigInt(Math.round(value * 1e6));
+  if (typeof value === 'string') {
+    const ms = Date.parse(value);
+    if (Number.isFinite(ms)) return BigInt(ms) * 1_000_000n;
+  }
+  return 0n;
+}
