@@ -36,12 +36,12 @@ export function coverageFindings(
   /** The share of a backend's packets that may fail to arrive before it is critical (drop_rate's critical bound). */
   dropCritical: number,
   /** What the run sent: packets through a relay, requests through a proxy. */
-  unit: 'packets' | 'requests' = 'packets',
+  unit: 'packets' | 'requests' | 'frames' = 'packets',
 ): Finding[] {
   const findings: Finding[] = [];
   const sent = overallValue(metrics, 'sent', null) ?? 0;
   if (sent === 0) {
-    findings.push({ severity: 'critical', kind: 'coverage', metric: 'sent', route: null, backend: null, value: 0, message: `nothing was sent through the ${unit === 'packets' ? 'relay' : 'proxy'}: the run proves nothing` });
+    findings.push({ severity: 'critical', kind: 'coverage', metric: 'sent', route: null, backend: null, value: 0, message: `nothing was sent through the ${{ packets: 'relay', requests: 'proxy', frames: 'relay agent' }[unit]}: the run proves nothing` });
     return findings;
   }
   for (const backend of legs.expected) {
@@ -54,9 +54,11 @@ export function coverageFindings(
       backend,
       value: 0,
       message:
-        unit === 'packets'
-          ? `${backend}: none of the ${sent.toLocaleString('en-US')} packets sent was seen arriving at ${backend} (the relay>${backend} leg carried nothing: a dead relay, a dead backend, or an observer that could not reach it)`
-          : `${backend}: none of the ${sent.toLocaleString('en-US')} requests sent was seen arriving at ${backend} (the proxy>${backend} leg carried nothing: a proxy that does not send there, a dead backend, or a backend that records nothing)`,
+        {
+          packets: `${backend}: none of the ${sent.toLocaleString('en-US')} packets sent was seen arriving at ${backend} (the relay>${backend} leg carried nothing: a dead relay, a dead backend, or an observer that could not reach it)`,
+          requests: `${backend}: none of the ${sent.toLocaleString('en-US')} requests sent was seen arriving at ${backend} (the proxy>${backend} leg carried nothing: a proxy that does not send there, a dead backend, or a backend that records nothing)`,
+          frames: `${backend}: none of the ${sent.toLocaleString('en-US')} frames sent was seen arriving at ${backend} (the agent>${backend} leg carried nothing: an agent that does not send there, a gateway that refused it, or a dead gateway)`,
+        }[unit],
     });
   }
   if (legs.observed.length === 0) {
@@ -67,7 +69,7 @@ export function coverageFindings(
       route: null,
       backend: null,
       value: 0,
-      message: `no backend leg was observed (no simulated backend, tap or live capture recorded one): only what the ${unit === 'packets' ? 'devices' : 'clients'} saw is analysed`,
+      message: `no backend leg was observed (no simulated backend, tap or live capture recorded one): only what the ${unit === 'packets' ? 'devices' : unit === 'requests' ? 'clients' : 'replayer'} saw is analysed`,
     });
   }
   findings.push(...observerFindings(stats, dropCritical), ...senderFindings(stats));

@@ -50,9 +50,14 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
   const value = (name: string, backend: string | null = metric.backend): number | null =>
     metrics.find((m) => m.metric === name && m.route === metric.route && m.backend === backend)?.value ?? null;
   const count = (n: number | null): string => (n === null ? '-' : Math.round(n).toLocaleString('en-US'));
+  const units = value('answered', null) !== null ? 'requests' : metrics.some((m) => m.metric === 'duplicate_rate') ? 'frames' : 'packets';
   switch (metric.metric) {
     case 'drop_rate':
-      return `${count(value('lost'))} of ${count(value('sent'))} ${value('answered', null) === null ? 'packets' : 'requests'} did not arrive`;
+      return `${count(value('lost'))} of ${count(value('sent'))} ${units} did not arrive`;
+    case 'duplicate_rate':
+      return `${count(value('duplicated'))} of ${count(value('delivered'))} ${units} were processed more than once`;
+    case 'reorder_rate':
+      return `${count(value('reordered'))} of ${count(value('delivered'))} ${units} came after a later one of their stream`;
     case 'body_mismatch_rate': {
       const empty = value('empty_bodies') ?? 0;
       return `${count(value('body_mismatches'))} of ${count(value('delivered'))} requests arrived with another body than the client sent or a Content-Length that does not match it${empty > 0 ? `, ${count(empty)} of them with an empty body` : ''}`;
@@ -78,7 +83,7 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
       return ref === null ? '' : `${metric.backend} answers in ${own} at p95, ${reference} in ${formatMetricValue(ref, 'ms')}`;
     }
     case 'drift':
-      return `${metric.backend} received ${count(value('delivered'))} packets, ${reference} ${count(value('delivered', reference))}`;
+      return `${metric.backend} received ${count(value('delivered'))} ${units}, ${reference} ${count(value('delivered', reference))}`;
     case 'ack_mismatch_rate':
       return `${count(value('ack_mismatches'))} of ${count(value('ack_compared'))} answers differ, ${count(value('one_sided_acks'))} requests answered by one side only`;
     case 'device_ack_rate':

@@ -73,6 +73,12 @@ export const METRIC_LABELS = {
   response_compared: 'answers compared field by field',
   response_mismatches: 'answers differing beyond noise',
   response_mismatch_rate: 'response mismatch rate',
+  // The WebSocket family (a relay agent fanning frames out to gateways).
+  duplicate_rate: 'duplicate frame rate',
+  reorder_rate: 'out-of-order frame rate',
+  agent_claimed_sent: 'frames the agent says it sent',
+  agent_dropped: 'frames the agent dropped (queue full)',
+  agent_failed: 'frames the agent failed to send',
 } as const;
 
 

@@ -29,6 +29,8 @@ export const THRESHOLDED_METRICS = [
   'response_mismatch_rate',
   'answer_latency_p95_ms',
   'live_latency_impact_p95_ms',
+  'duplicate_rate',
+  'reorder_rate',
 ] as const satisfies readonly MetricName[];
 export type ThresholdedMetric = (typeof THRESHOLDED_METRICS)[number];
 
@@ -65,6 +67,10 @@ export const DEFAULT_THRESHOLDS: Record<ThresholdedMetric, Threshold> = {
   // "Zero latency impact", measured: what shadowing adds to the live p95 over a run with no shadow. Runs on a shared
   // machine differ by a few ms at p95 with nothing changed; 20 ms is past that, 50 ms is a shadow the live path waits on.
   live_latency_impact_p95_ms: { warning: 20, critical: 50 },
+  // WebSocket fan-out: a gateway that processes a frame twice or out of order corrupts a telemetry stream as surely
+  // as one that loses it; held to drop rate's bar.
+  duplicate_rate: { warning: 0.001, critical: 0.01 },
+  reorder_rate: { warning: 0.001, critical: 0.01 },
 };
 
 /** How far a metric may move against a baseline before it is a finding. */

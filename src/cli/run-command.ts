@@ -8,6 +8,8 @@ import { parseFormats, type WrittenReports } from '../report/write-reports.ts';
 import { loadAnyScenario } from '../scenario/load-scenario.ts';
 import type { HttpScenarioSpec } from '../scenario/http/http-scenario-spec.ts';
 import { runHttpScenario } from '../scenario/http/run-http-scenario.ts';
+import { runWsScenario } from '../scenario/ws/run-ws-scenario.ts';
+import type { WsScenarioSpec } from '../scenario/ws/ws-scenario-spec.ts';
 import { runScenario, type RunScenarioOptions } from '../scenario/run-scenario.ts';
 import { DEFAULT_STORE_PATH, withStore, type Store } from '../store/store.ts';
 import { flagError, readReplayField } from '../run/replay-request.ts';
@@ -44,6 +46,7 @@ function addRunOptions(command: Command): Command {
 export async function runScenarioFile(path: string, flags: RunFlags): Promise<void> {
   const loaded = await loadAnyScenario(path);
   if (loaded.protocol === 'http') return runHttpScenarioFile(path, loaded, flags);
+  if (loaded.protocol === 'ws') return runWsScenarioFile(path, loaded, flags);
   const spec = {
     ...loaded,
     ...(flags.baseline !== undefined && { baseline: flags.baseline }),
@@ -81,6 +84,14 @@ async function runHttpScenarioFile(path: string, spec: HttpScenarioSpec, flags: 
   if (flags.baseline !== undefined) throw new UsageError('--baseline: an HTTP scenario makes its own baseline (its run with no shadow); turn it off with calibrate: { no_shadow: false }', { field: 'baseline' });
   if (flags.drain !== undefined) throw new UsageError('--drain: an HTTP scenario waits for the shadow\'s answers up to its proxy\'s shadow_timeout', { field: 'drain' });
   const result = await interruptible((signal) => withStore(flags.db, (store) => runHttpScenario(spec, { ...scenarioOptions(store, path, flags, signal), say: (line) => printNote(line) })));
+  printOutcome(result.analysis, result.reports, result.unmet, result.status === 'interrupted', flags);
+}
+
+/** A WebSocket fan-out scenario: the relay agent to its gateways, the table and the verdict. */
+async function runWsScenarioFile(path: string, spec: WsScenarioSpec, flags: RunFlags): Promise<void> {
+  if (flags.baseline !== undefined) throw new UsageError('--baseline is not taken by a WebSocket scenario yet', { field: 'baseline' });
+  if (flags.drain !== undefined) throw new UsageError('--drain: a WebSocket scenario waits until the agent\'s queues are empty and the gateways quiet', { field: 'drain' });
+  const result = await interruptible((signal) => withStore(flags.db, (store) => runWsScenario(spec, { ...scenarioOptions(store, path, flags, signal), say: (line) => printNote(line) })));
   printOutcome(result.analysis, result.reports, result.unmet, result.status === 'interrupted', flags);
 }
 
@@ -125,11 +136,13 @@ export function registerRunCommands(program: Command): void {
       .command('demo')
       .description('run the bundled demo: the fleet fixture through the reference relay to two simulated backends')
       .option('--broken', 'the same with a misbehaving mirror: a NO-GO with its findings')
-      .option('--http', 'the HTTP demo instead: a billing API through the reference shadowing proxy to a live and a shadow backend'),
+      .option('--http', 'the HTTP demo instead: a billing API through the reference shadowing proxy to a live and a shadow backend')
+      .option('--ws', 'the WebSocket demo instead: telemetry through the reference relay agent to two gateways in parallel mode'),
   )
-    .addHelpText('after', '\nExamples:\n  parity demo\n  parity demo --broken\n  parity demo --http\n  parity demo --http --broken\n')
-    .action((flags: RunFlags & { broken?: boolean; http?: boolean }) => {
-      const family = flags.http === true ? 'http-demo' : 'demo';
+    .addHelpText('after', '\nExamples:\n  parity demo\n  parity demo --broken\n  parity demo --http\n  parity demo --http --broken\n  parity demo --ws --broken\n')
+    .action((flags: RunFlags & { broken?: boolean; http?: boolean; ws?: boolean }) => {
+      if (flags.http === true && flags.ws === true) throw new UsageError('--http and --ws: one demo at a time', { field: 'ws' });
+      const family = flags.http === true ? 'http-demo' : flags.ws === true ? 'ws-demo' : 'demo';
       return runScenarioFile(join(BUNDLED_SCENARIOS, `${family}${flags.broken === true ? '-broken' : ''}.yaml`), flags);
     });
 }

@@ -40,6 +40,9 @@ export function senderLine(analysis: Analysis): string {
     const metric = overall.find((m) => m.metric === name);
     return metric === undefined ? '-' : formatMetricValue(metric.value, metric.unit);
   };
+  if (analysis.protocol === 'ws') {
+    return `replayer: ${pick('sent')} frames fed to the relay agent; each gateway's frames, duplicates and out-of-order frames are in the table, its ACK latency as the agent measured it`;
+  }
   if (analysis.protocol === 'http') {
     const impact = overall.some((m) => m.metric === 'live_latency_impact_p95_ms')
       ? `; added by shadowing p50 ${pick('live_latency_impact_p50_ms')}, p95 ${pick('live_latency_impact_p95_ms')}, p99 ${pick('live_latency_impact_p99_ms')}`

@@ -164,6 +164,21 @@ CREATE TABLE IF NOT EXISTS ws_receipts (
   ack_requested    BOOLEAN NOT NULL
 );
 
+-- What the relay agent said of each target at the end of a run (its /debug/targets and /debug/parity), and the
+-- largest queue it was seen holding: checked against what the gateways really processed.
+CREATE TABLE IF NOT EXISTS ws_agent_targets (
+  run_id           INTEGER NOT NULL,
+  gateway          VARCHAR NOT NULL,
+  url              VARCHAR NOT NULL,
+  sent             BIGINT NOT NULL,
+  acked            BIGINT NOT NULL,
+  failed           BIGINT NOT NULL,
+  dropped          BIGINT NOT NULL,
+  max_queue        INTEGER NOT NULL,
+  ack_p50_ms       DOUBLE,
+  ack_p95_ms       DOUBLE
+);
+
 -- capture_packets with its addresses as text: what to query by hand.
 CREATE OR REPLACE VIEW capture_datagrams AS
 SELECT p.capture_id, p.idx, p.frame_no, p.ts_ns,

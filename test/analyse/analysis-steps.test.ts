@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ANALYSIS_STEPS, DERIVED_TABLES } from '../../src/analyse/analysis-steps.ts';
 import { HTTP_ANALYSIS_STEPS, HTTP_DERIVED_TABLES } from '../../src/analyse/http/http-steps.ts';
+import { WS_ANALYSIS_STEPS } from '../../src/analyse/ws/analyse-ws-run.ts';
 
 const SQL_DIR = join(import.meta.dirname, '../../src/analyse/sql');
 const SCHEMA = readFileSync(join(import.meta.dirname, '../../src/store/schema.sql'), 'utf8');
@@ -72,5 +73,20 @@ describe('the HTTP analysis steps declare what they read and write', () => {
     }
     // What an HTTP analysis keeps is written from TypeScript: the judged metrics and the judged fields.
     expect([...HTTP_DERIVED_TABLES].every((t) => STORED.has(t))).toBe(true);
+  });
+});
+
+describe('the WebSocket analysis steps declare what they read and write', () => {
+  const wsSteps = Object.values(WS_ANALYSIS_STEPS);
+
+  it('every SQL file of the WebSocket analysis is a step', () => {
+    expect(readdirSync(join(import.meta.dirname, '../../src/analyse/ws/sql')).filter((f) => f.endsWith('.sql')).sort()).toEqual(wsSteps.map((s) => s.file).sort());
+  });
+
+  it.each(wsSteps.map((s) => [s.file, s] as const))('%s touches exactly the tables it declares, stored ones only', (_file, step) => {
+    const actual = touched(step.sql);
+    expect([...actual.reads].sort()).toEqual([...step.reads].sort());
+    expect([...actual.writes].sort()).toEqual([...step.writes].sort());
+    for (const table of step.reads) expect(STORED.has(table), `${step.file} reads ${table}`).toBe(true);
   });
 });

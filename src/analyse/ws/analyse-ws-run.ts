@@ -1,0 +1,116 @@
+import { loadSql } from '../../store/sql-file.ts';
+import { observedBackends } from '../../store/run-metadata.ts';
+import type { RunRecord } from '../../store/runs.ts';
+import { num, numOrNull, str, type Row, type Store } from '../../store/store.ts';
+import { formatMetricValue, verdictOf, type Analysis, type Finding, type Metric, type MetricUnit } from '../analysis.ts';
+import { captureNameOf, storeAnalysis } from '../analysis-store.ts';
+import type { AnalyseOptions } from '../analyse-run.ts';
+import { declaredTables, type AnalysisStep } from '../analysis-steps.ts';
+import { coverageFindings, runStateFindings } from '../fail-closed.ts';
+import { applyThresholds, replayFidelityFindings, thresholdFindings } from '../judge.ts';
+import type { MetricName } from '../metric-names.ts';
+import { replayMetrics } from '../replay-metrics.ts';
+import { StepClock, stepName } from '../step-clock.ts';
+import { defaultThresholds, reviveThresholds } from '../thresholds.ts';
+
+function step(file: string): AnalysisStep {
+  const sql = loadSql(import.meta.url, `./sql/${file}`);
+  return { file, sql, ...declaredTables(sql, `ws/sql/${file}`) };
+}
+
+/** The WebSocket family's SQL steps, in order. */
+export const WS_ANALYSIS_STEPS = { gatewayLegs: step('01-gateway-legs.sql'), agentTargets: step('02-agent-targets.sql') } as const;
+
+const metric = (name: MetricName, backend: string | null, value: number | null, unit: MetricUnit): Metric => ({ metric: name, route: null, backend, value, unit, status: null });
+const rate = (part: number, whole: number): number | null => (whole > 0 ? part / whole : null);
+
+/**
+ * Analyses a run through a WebSocket relay agent: per gateway, the frames fed to the agent against the frames the
+ * gateway processed (drop rate, duplicates, out-of-order frames), drift from the first gateway, the agent's ack
+ * latency and largest queue per target (the fan-out spec's table as thresholds), and the agent's own counters checked
+ * against what the gateways really processed.
+ */
+export async function analyseWsRun(store: Store, run: RunRecord, options: AnalyseOptions): Promise<Analysis> {
+  const thresholds = options.thresholds ?? reviveThresholds(run.thresholds) ?? defaultThresholds();
+  const expected = observedBackends(run.topology);
+  const clock = new StepClock(options.progress);
+  const params = { run_id: run.runId };
+  await clock.time('clear earlier results', () => store.exec('DELETE FROM route_metrics WHERE run_id = $run_id', params));
+  const legs = await clock.time(stepName(WS_ANALYSIS_STEPS.gatewayLegs.file), () => store.query(WS_ANALYSIS_STEPS.gatewayLegs.sql, params));
+  const agent = await clock.time(stepName(WS_ANALYSIS_STEPS.agentTargets.file), () => store.query(WS_ANALYSIS_STEPS.agentTargets.sql, params));
+  const backends = [...new Set([...expected, ...legs.map((row) => str(row.gateway))])];
+  const reference = backends[0] ?? '(none)';
+  const sent = run.stats?.sent ?? 0;
+  const byGateway = new Map(legs.map((row) => [str(row.gateway), row]));
+  const metrics: Metric[] = [metric('sent', null, sent, 'count'), ...replayMetrics(run.stats)];
+  for (const gateway of backends) metrics.push(...gatewayMetrics(gateway, sent, byGateway.get(gateway), agent.find((row) => str(row.gateway) === gateway), num(byGateway.get(reference)?.delivered)));
+  applyThresholds(metrics, thresholds);
+  const findings = [
+    ...runStateFindings(run, run.stats, options.partial === true),
+    ...coverageFindings(metrics, { expected, observed: [...byGateway.keys()] }, run.stats, thresholds.defaults.drop_rate.critical, 'frames'),
+    ...thresholdFindings(metrics, [], null, reference),
+    ...agentClaimFindings(agent, byGateway),
+    ...replayFidelityFindings(metrics, thresholds),
+  ];
+  const analysis: Analysis = {
+    run,
+    captureName: await captureNameOf(store, run.captureId),
+    protocol: 'ws',
+    reference,
+    backends,
+    routes: [],
+    metrics,
+    findings,
+    verdict: verdictOf(metrics, findings),
+    thresholds,
+    mismatchSamples: [],
+    relaySelfReport: null,
+    baseline: null,
+    partial: options.partial === true && run.status !== 'completed',
+    steps: clock.timings,
+  };
+  await clock.time('store the verdict', () => storeAnalysis(store, analysis));
+  return analysis;
+}
+
+function gatewayMetrics(gateway: string, sent: number, leg: Row | undefined, agent: Row | undefined, referenceDelivered: number): Metric[] {
+  const delivered = num(leg?.delivered);
+  const duplicated = num(leg?.duplicated);
+  const reordered = num(leg?.reordered);
+  return [
+    metric('sent', gateway, sent, 'count'),
+    metric('delivered', gateway, delivered, 'count'),
+    metric('lost', gateway, sent - delivered, 'count'),
+    metric('drop_rate', gateway, rate(sent - delivered, sent), 'ratio'),
+    metric('duplicated', gateway, duplicated, 'count'),
+    metric('duplicate_rate', gateway, rate(duplicated, delivered), 'ratio'),
+    metric('reordered', gateway, reordered, 'count'),
+    metric('reorder_rate', gateway, rate(reordered, delivered), 'ratio'),
+    metric('drift', gateway, referenceDelivered > 0 ? Math.abs(delivered - referenceDelivered) / referenceDelivered : null, 'ratio'),
+    metric('ack_latency_p50_ms', gateway, numOrNull(agent?.ack_p50_ms), 'ms'),
+    metric('ack_latency_p95_ms', gateway, numOrNull(agent?.ack_p95_ms), 'ms'),
+    metric('relay_queue', gateway, agent === undefined ? null : num(agent.max_queue), 'count'),
+    metric('agent_claimed_sent', gateway, agent === undefined ? null : num(agent.sent), 'count'),
+    metric('agent_dropped', gateway, agent === undefined ? null : num(agent.dropped), 'count'),
+    metric('agent_failed', gateway, agent === undefined ? null : num(agent.failed), 'count'),
+  ];
+}
+
+/**
+ * The agent's /debug/parity against what each gateway really processed: an agent that claims fewer frames sent than a
+ * gateway processed miscounts (critical: its parity endpoint cannot be trusted for a cutover); one that claims more
+ * lost them after they left it (a warning here, the drop rate judges the loss).
+ */
+function agentClaimFindings(agent: readonly Row[], legs: ReadonlyMap<string, Row>): Finding[] {
+  const findings: Finding[] = [];
+  for (const row of agent) {
+    const gateway = str(row.gateway);
+    const claimed = num(row.sent);
+    const processed = num(legs.get(gateway)?.delivered) + num(legs.get(gateway)?.duplicated);
+    if (claimed === processed) continue;
+    const severity = claimed < processed ? 'critical' : 'warning';
+    const why = claimed < processed ? 'the agent undercounts: its /debug/parity cannot be taken for what the gateway got' : `${formatMetricValue(claimed - processed, 'count')} left the agent and were not processed by ${gateway}`;
+    findings.push({ severity, kind: 'relay_self_report', metric: 'agent_claimed_sent', route: null, backend: gateway, value: claimed, message: `${gateway}: the agent says it sent ${formatMetricValue(claimed, 'count')} frames, ${gateway} processed ${formatMetricValue(processed, 'count')}: ${why}` });
+  }
+  return findings;
+}

@@ -1,0 +1,120 @@
+import WebSocket from 'ws';
+import { getCapture } from '../../capture/capture-catalog.ts';
+import { UsageError } from '../../core/errors.ts';
+import { seededRandom } from '../../core/random.ts';
+import { quantile } from '../../core/stats.ts';
+import type { RunSession } from '../../run/run-session.ts';
+import type { WrittenRunStats } from '../../store/run-metadata.ts';
+import { ChunkAppender, columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
+import { num, str, type Store } from '../../store/store.ts';
+import { Schedule, type ReplayPlan } from '../replay-plan.ts';
+
+const COLUMNS = {
+  run_id: 'i32',
+  send_no: 'u32',
+  session_id: 'varchar',
+  stream: 'varchar',
+  seq: 'i64',
+  scheduled_ns: 'i64',
+  actual_ns: 'i64',
+} as const satisfies Record<string, ColumnKind>;
+const C = columnIndexes(COLUMNS);
+
+/** A recorded frame, ready to send. */
+export interface WsFrame {
+  tsNs: bigint;
+  sessionId: string;
+  stream: string;
+  seq: number;
+  text: string;
+}
+
+export interface WsReplayStats {
+  planned: number;
+  sent: number;
+  lateness: { p50Us: number; p99Us: number; maxUs: number };
+  achievedRate: number | null;
+}
+
+/** A capture's frames in recorded order, a deterministic share of its sessions when the plan samples. */
+export async function loadFrames(store: Store, name: string, plan: ReplayPlan): Promise<WsFrame[]> {
+  const capture = await getCapture(store, name);
+  if (capture.wsFrames === 0) throw new UsageError(`capture "${name}" has no telemetry frames: a frame replay takes a recording imported from newline-delimited JSON`, { field: 'capture' });
+  const rows = await store.query('SELECT ts_ns, session_id, stream, seq, frame FROM ws_frames WHERE capture_id = $id ORDER BY ts_ns, idx', { id: capture.captureId });
+  const chosen = seededRandom(plan.seed);
+  const sessions = new Map<string, boolean>();
+  const keep = (session: string): boolean => {
+    if (!sessions.has(session)) sessions.set(session, plan.sample >= 1 || chosen() < plan.sample);
+    return sessions.get(session) === true;
+  };
+  return rows
+    .map((row) => ({ tsNs: typeof row.ts_ns === 'bigint' ? row.ts_ns : 0n, sessionId: str(row.session_id), stream: str(row.stream), seq: num(row.seq), text: str(row.frame) }))
+    .filter((frame) => keep(frame.sessionId));
+}
+
+/**
+ * Feeds the frames to the relay agent's ingest (one WebSocket) at the plan's times, recording each send (`ws_sends`).
+ * Each loop numbers its frames after the last loop's, so every send is a frame of its own at the gateways.
+ */
+export async function sendWsReplay(session: RunSession, options: { store: Store; frames: readonly WsFrame[]; target: string; plan: ReplayPlan; signal?: AbortSignal }): Promise<{ status: 'completed' | 'interrupted'; stats: WsReplayStats; startNs: bigint | undefined }> {
+  const { frames, plan } = options;
+  const { appender, release } = await options.store.createWriterAppender('ws_sends');
+  const rows = new ChunkAppender(appender, 'ws_sends', Object.values(COLUMNS), release);
+  session.defer('ws sends', () => rows.close());
+  const socket = new WebSocket(options.target);
+  await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+  session.defer('agent ingest connection', () => socket.close());
+  const firstNs = frames[0]?.tsNs ?? 0n;
+  const schedule = new Schedule(plan.pace, Number((frames.at(-1)?.tsNs ?? 0n) - firstNs), frames.length);
+  const seqSpan = frames.reduce((max, f) => Math.max(max, f.seq), 0) + 1;
+  const lateUs: number[] = [];
+  let sent = 0;
+  let planned = 0;
+  const startNs = process.hrtime.bigint() + 20_000_000n;
+  let lastNs = startNs;
+  outer: for (let loop = 0; loop < plan.loops; loop++) {
+    for (const frame of frames) {
+      const offsetNs = schedule.offsetNs(planned, loop, Number(frame.tsNs - firstNs)) ?? 0;
+      if (plan.durationMs !== undefined && offsetNs > plan.durationMs * 1e6) break outer;
+      if (options.signal?.aborted === true) break outer;
+      planned++;
+      const scheduledNs = startNs + BigInt(Math.round(offsetNs));
+      await waitUntil(scheduledNs);
+      const seq = frame.seq + loop * seqSpan;
+      socket.send(loop === 0 ? frame.text : JSON.stringify({ ...(JSON.parse(frame.text) as object), seq }));
+      const actualNs = process.hrtime.bigint();
+      lastNs = actualNs;
+      rows.setNumber(C.run_id, session.runId);
+      rows.setNumber(C.send_no, sent);
+      rows.setString(C.session_id, frame.sessionId);
+      rows.setString(C.stream, frame.stream);
+      rows.setSafeInteger(C.seq, seq);
+      rows.setBigInt(C.scheduled_ns, scheduledNs);
+      rows.setBigInt(C.actual_ns, actualNs);
+      rows.endRow();
+      lateUs.push(Number(actualNs - scheduledNs) / 1000);
+      sent++;
+    }
+  }
+  const seconds = Number(lastNs - startNs) / 1e9;
+  const stats: WsReplayStats = {
+    planned,
+    sent,
+    lateness: { p50Us: quantile(lateUs, 0.5) ?? 0, p99Us: quantile(lateUs, 0.99) ?? 0, maxUs: lateUs.reduce((max, v) => Math.max(max, v), 0) },
+    achievedRate: sent > 1 && seconds > 0 ? sent / seconds : null,
+  };
+  return { status: options.signal?.aborted === true ? 'interrupted' : 'completed', stats, startNs: sent > 0 ? startNs : undefined };
+}
+
+/** Stored as a replay's counts are. */
+export function storedWsStats(stats: WsReplayStats, plan: ReplayPlan): WrittenRunStats {
+  return { planned: stats.planned, sent: stats.sent, sendErrors: 0, sendErrorsByKind: {}, acks: 0, askedRatePps: plan.pace.kind === 'rate' ? plan.pace.ratePps : null, achievedRatePps: stats.achievedRate, lateness: stats.lateness };
+}
+
+async function waitUntil(deadlineNs: bigint): Promise<void> {
+  for (;;) {
+    const leftMs = Number(deadlineNs - process.hrtime.bigint()) / 1e6;
+    if (leftMs <= 0) return;
+    await new Promise((resolve) => (leftMs > 2 ? setTimeout(resolve, leftMs - 1) : setImmediate(resolve)));
+  }
+}

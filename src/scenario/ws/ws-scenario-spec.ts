@@ -1,0 +1,103 @@
+import { parseThresholds, type ThresholdConfig } from '../../analyse/thresholds.ts';
+import type { GatewayFaults } from '../../backends/ws/gateway.ts';
+import { isSafeName, NAME_RULE } from '../../core/names.ts';
+import type { YamlSource } from '../../core/yaml-file.ts';
+import type { ScenarioSpec } from '../scenario-spec.ts';
+import { parseExpect, parseReplay } from '../scenario-sections.ts';
+import { YamlReader } from '../yaml-reader.ts';
+
+/** A validation of a WebSocket fan-out (`protocol: ws`): the reference relay agent to simulated gateways. */
+export interface WsScenarioSpec {
+  name: string;
+  description: string;
+  protocol: 'ws';
+  traffic: { recording: string } | { generate: { sessions: number; streams: string[]; rateHz: number; durationMs: number; seed: number } };
+  agent: { mode: 'single' | 'parallel'; primaryIndex: number; paritySampleRate: number; sendTimeoutMs: number; queueLimit: number };
+  /** Gateways in order (the agent's RELAY_BACKENDS order): the first is the reference the others are compared with. */
+  gateways: { name: string; faults: GatewayFaults }[];
+  replay: ScenarioSpec['replay'];
+  thresholds: ThresholdConfig;
+  expect: ScenarioSpec['expect'];
+}
+
+const TOP_KEYS = ['name', 'description', 'protocol', 'traffic', 'agent', 'gateways', 'replay', 'thresholds', 'expect'];
+
+export function isWsScenario(input: unknown): boolean {
+  return typeof input === 'object' && input !== null && (input as Record<string, unknown>).protocol === 'ws';
+}
+
+export function parseWsScenario(input: unknown, source: string, lineOf?: YamlSource['lineOf']): WsScenarioSpec {
+  const r = new YamlReader(source, lineOf);
+  const root = r.mapping(input ?? {}, '(top level)');
+  r.onlyKeys(root, '', TOP_KEYS);
+  const name = r.text(root.name, 'name');
+  if (!isSafeName(name)) throw r.error('name', `"${name}" is not a usable name: use ${NAME_RULE} (it names the run and its report folder)`);
+  const gateways = Object.entries(r.mapping(root.gateways ?? {}, 'gateways')).map(([gateway, value]) => {
+    if (!isSafeName(gateway)) throw r.error(`gateways.${gateway}`, `is not a usable name: use ${NAME_RULE}`);
+    return { name: gateway, faults: parseFaults(r, value, `gateways.${gateway}`) };
+  });
+  if (gateways.length === 0) throw r.error('gateways', 'must name at least one gateway');
+  return {
+    name,
+    description: String(root.description ?? ''),
+    protocol: 'ws',
+    traffic: parseTraffic(r, root.traffic),
+    agent: parseAgent(r, root.agent, gateways.length),
+    gateways,
+    replay: parseReplay(r, root.replay),
+    thresholds: parseThresholds(root.thresholds ?? {}, `${source}: thresholds`),
+    expect: parseExpect(r, root.expect),
+  };
+}
+
+function parseTraffic(r: YamlReader, value: unknown): WsScenarioSpec['traffic'] {
+  const traffic = r.mapping(value, 'traffic');
+  r.onlyKeys(traffic, 'traffic', ['recording', 'generate']);
+  if (traffic.recording !== undefined) return { recording: r.text(traffic.recording, 'traffic.recording') };
+  if (traffic.generate === undefined) throw r.error('traffic', 'needs recording: (a newline-delimited JSON file) or generate:');
+  const g = r.mapping(traffic.generate, 'traffic.generate');
+  r.onlyKeys(g, 'traffic.generate', ['sessions', 'streams', 'rate', 'duration', 'seed']);
+  const streams = g.streams === undefined ? ['baseline', 'controls'] : g.streams;
+  if (!Array.isArray(streams) || streams.length === 0 || streams.some((s) => typeof s !== 'string' || s === '')) throw r.error('traffic.generate.streams', 'must be a list of stream names');
+  const rate = g.rate === undefined ? 50 : Number(String(g.rate).replace(/hz$/i, ''));
+  if (!Number.isFinite(rate) || rate <= 0 || rate > 10_000) throw r.error('traffic.generate.rate', 'must be frames per second per stream, e.g. 50hz');
+  return {
+    generate: {
+      sessions: r.whole(g.sessions, 'traffic.generate.sessions', 1, 10_000, 4),
+      streams: streams as string[],
+      rateHz: rate,
+      durationMs: g.duration === undefined ? 10_000 : r.duration(g.duration, 'traffic.generate.duration'),
+      seed: r.whole(g.seed, 'traffic.generate.seed', 0, 2 ** 31, 1),
+    },
+  };
+}
+
+function parseAgent(r: YamlReader, value: unknown, gateways: number): WsScenarioSpec['agent'] {
+  const agent = r.mapping(value ?? {}, 'agent');
+  r.onlyKeys(agent, 'agent', ['mode', 'primary_index', 'sample_rate', 'send_timeout', 'queue_limit']);
+  const mode = agent.mode ?? 'parallel';
+  if (mode !== 'single' && mode !== 'parallel') throw r.error('agent.mode', "must be 'single' or 'parallel'");
+  return {
+    mode,
+    primaryIndex: r.whole(agent.primary_index, 'agent.primary_index', 0, gateways - 1, 0),
+    paritySampleRate: agent.sample_rate === undefined ? 0.05 : r.share(agent.sample_rate, 'agent.sample_rate'),
+    sendTimeoutMs: agent.send_timeout === undefined ? 250 : r.duration(agent.send_timeout, 'agent.send_timeout'),
+    queueLimit: r.whole(agent.queue_limit, 'agent.queue_limit', 1, 10_000_000, 1000),
+  };
+}
+
+function parseFaults(r: YamlReader, value: unknown, key: string): GatewayFaults {
+  const g = r.mapping(value ?? {}, key);
+  r.onlyKeys(g, key, ['loss', 'ack_delay', 'duplicates', 'reorder', 'disconnect_after', 'refuse_upgrade']);
+  const faults: GatewayFaults = {};
+  if (g.loss !== undefined) faults.lossShare = r.share(g.loss, `${key}.loss`);
+  if (g.ack_delay !== undefined) faults.ackDelayMs = r.duration(g.ack_delay, `${key}.ack_delay`);
+  if (g.duplicates !== undefined) faults.duplicateShare = r.share(g.duplicates, `${key}.duplicates`);
+  if (g.reorder !== undefined) faults.reorderShare = r.share(g.reorder, `${key}.reorder`);
+  if (g.disconnect_after !== undefined) faults.disconnectAfterFrames = r.whole(g.disconnect_after, `${key}.disconnect_after`, 1, 1e9, 1);
+  if (g.refuse_upgrade !== undefined) {
+    if (typeof g.refuse_upgrade !== 'boolean') throw r.error(`${key}.refuse_upgrade`, 'must be true or false');
+    faults.refuseUpgrade = g.refuse_upgrade;
+  }
+  return faults;
+}
