@@ -12,6 +12,7 @@ import { registerRunCommands } from './run-command.ts';
 import { registerRunsCommand } from './runs-command.ts';
 import { registerExportCommand } from './export-command.ts';
 import { registerHttpBackendCommand } from './http-backend-command.ts';
+import { registerWsCommands } from './ws-commands.ts';
 import { registerShadowProxyCommand } from './shadow-proxy-command.ts';
 
 /**
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerExportCommand(program);
   registerShadowProxyCommand(program);
   registerHttpBackendCommand(program);
+  registerWsCommands(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

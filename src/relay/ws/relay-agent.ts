@@ -84,10 +84,12 @@ export class RelayAgent {
     } catch {
       return;
     }
-    // Every 1/rate-th frame asks for an ack: the same frames on every target, so their acks compare.
+    // Every 1/rate-th frame asks for an ack: the same frames on every target, so their acks compare. Counted in whole
+    // frames (a running sum of 0.1 drifts below 1 at the tenth frame and skips a sample).
     const rate = this.config.paritySampleRate;
-    const sampled = rate > 0 && (this.sampleCounter += rate) >= 1;
-    if (sampled) this.sampleCounter -= 1;
+    const before = Math.floor(this.sampleCounter * rate + 1e-9);
+    this.sampleCounter++;
+    const sampled = Math.floor(this.sampleCounter * rate + 1e-9) > before;
     const out = sampled ? JSON.stringify({ ...frame, ack: true }) : text;
     const ackKey = sampled ? `${frame.stream}#${frame.seq}` : null;
     for (const [index, target] of this.targets.entries()) if (this.sendsTo(index)) target.enqueue(out, ackKey);
