@@ -1,5 +1,6 @@
 import type { StepTiming } from './step-clock.ts';
 import type { ResponseFieldParity } from './http/response-fields.ts';
+import type { StepOutcome } from './ws/playbook.ts';
 import { formatDurationMs } from '../core/format.ts';
 import type { RunRecord } from '../store/runs.ts';
 import { isMetricName, METRIC_LABELS, type FindingSubject, type MetricName } from './metric-names.ts';
@@ -80,6 +81,8 @@ export interface Analysis {
   mismatchSamples: MismatchSample[];
   /** HTTP runs: each response field of the compared answers, how often it differed, and whether that counts. */
   responseFields?: ResponseFieldParity[];
+  /** WebSocket runs with a playbook: each step, the frames sent after it, and who processed them against who should have. */
+  playbook?: StepOutcome[];
   relaySelfReport: RelaySelfReport | null;
   baseline: string | null;
   /** A run that did not complete, analysed on request (--partial): reports say so first. */

@@ -39,6 +39,14 @@ export function renderMarkdownReport(analysis: Analysis): string {
     for (const m of device) lines.push(`| ${cell(metricLabel(m.metric))} | ${formatMetricValue(m.value, m.unit)} |`);
     lines.push('');
   }
+  if (analysis.playbook !== undefined) {
+    const gateways = analysis.backends;
+    lines.push('### Playbook steps', '', `| step | at | frames sent after it | should reach | ${gateways.map((g) => `${cell(g)} processed`).join(' | ')} | outcome |`, `|---|---:|---:|---|${gateways.map(() => '---:').join('|')}|---|`);
+    for (const step of analysis.playbook) {
+      lines.push(`| ${cell(step.label)} | ${(step.atMs / 1000).toFixed(1)} s | ${step.frames.toLocaleString('en-US')} | ${cell(step.expected.join(', ') || 'none')} | ${gateways.map((g) => (step.delivered[g] ?? 0).toLocaleString('en-US')).join(' | ')} | ${step.ok ? 'as expected' : '**not as expected**'} |`);
+    }
+    lines.push('');
+  }
   const fields = responseFieldRows(analysis);
   if (fields.length > 0) {
     lines.push(`### Response fields that differ from ${inline(analysis.reference)}'s`, '', '| backend | field | differs in | A/A noise | judged | example |', '|---|---|---:|---:|---|---|');

@@ -30,6 +30,8 @@ export interface ReportJson {
   mismatches: MismatchSample[];
   /** HTTP runs only: each response field compared between live and shadow, with its A/A noise and whether it counts. */
   responseFields?: NonNullable<Analysis['responseFields']>;
+  /** WebSocket runs with a playbook only: each step and its outcome. */
+  playbook?: NonNullable<Analysis['playbook']>;
   relaySelfReport: Analysis['relaySelfReport'];
   baseline: string | null;
 }
@@ -57,6 +59,7 @@ export function toReportJson(analysis: Analysis): ReportJson {
     findings: analysis.findings,
     mismatches: analysis.mismatchSamples,
     ...(analysis.responseFields !== undefined && { responseFields: analysis.responseFields }),
+    ...(analysis.playbook !== undefined && { playbook: analysis.playbook }),
     relaySelfReport: analysis.relaySelfReport,
     baseline: analysis.baseline,
   };

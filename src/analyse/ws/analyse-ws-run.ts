@@ -11,6 +11,7 @@ import { applyThresholds, replayFidelityFindings, thresholdFindings } from '../j
 import type { MetricName } from '../metric-names.ts';
 import { replayMetrics } from '../replay-metrics.ts';
 import { StepClock, stepName } from '../step-clock.ts';
+import { judgePlaybook, type StepOutcome } from './playbook.ts';
 import { defaultThresholds, reviveThresholds } from '../thresholds.ts';
 
 function step(file: string): AnalysisStep {
@@ -19,7 +20,13 @@ function step(file: string): AnalysisStep {
 }
 
 /** The WebSocket family's SQL steps, in order. */
-export const WS_ANALYSIS_STEPS = { gatewayLegs: step('01-gateway-legs.sql'), agentTargets: step('02-agent-targets.sql') } as const;
+export const WS_ANALYSIS_STEPS = {
+  gatewayLegs: step('01-gateway-legs.sql'),
+  agentTargets: step('02-agent-targets.sql'),
+  stepTable: step('03-step-table.sql'),
+  stepSent: step('04-step-sent.sql'),
+  stepDelivered: step('05-step-delivered.sql'),
+} as const;
 
 const metric = (name: MetricName, backend: string | null, value: number | null, unit: MetricUnit): Metric => ({ metric: name, route: null, backend, value, unit, status: null });
 const rate = (part: number, whole: number): number | null => (whole > 0 ? part / whole : null);
@@ -43,13 +50,19 @@ export async function analyseWsRun(store: Store, run: RunRecord, options: Analys
   const sent = run.stats?.sent ?? 0;
   const byGateway = new Map(legs.map((row) => [str(row.gateway), row]));
   const metrics: Metric[] = [metric('sent', null, sent, 'count'), ...replayMetrics(run.stats)];
-  for (const gateway of backends) metrics.push(...gatewayMetrics(gateway, sent, byGateway.get(gateway), agent.find((row) => str(row.gateway) === gateway), num(byGateway.get(reference)?.delivered)));
+  const playbook = await clock.time('playbook steps', () => judgeSteps(store, run, backends));
+  for (const gateway of backends) {
+    // With a playbook a gateway is owed only the frames of the steps that send to it; drift between gateways is by design.
+    const owed = playbook === undefined ? { sent, delivered: undefined } : owedTo(playbook.outcomes, gateway);
+    metrics.push(...gatewayMetrics(gateway, owed, byGateway.get(gateway), agent.find((row) => str(row.gateway) === gateway), playbook === undefined ? num(byGateway.get(reference)?.delivered) : null));
+  }
   applyThresholds(metrics, thresholds);
   const findings = [
     ...runStateFindings(run, run.stats, options.partial === true),
     ...coverageFindings(metrics, { expected, observed: [...byGateway.keys()] }, run.stats, thresholds.defaults.drop_rate.critical, 'frames'),
     ...thresholdFindings(metrics, [], null, reference),
     ...agentClaimFindings(agent, byGateway),
+    ...(playbook?.findings ?? []),
     ...replayFidelityFindings(metrics, thresholds),
   ];
   const analysis: Analysis = {
@@ -64,6 +77,7 @@ export async function analyseWsRun(store: Store, run: RunRecord, options: Analys
     verdict: verdictOf(metrics, findings),
     thresholds,
     mismatchSamples: [],
+    ...(playbook !== undefined && { playbook: playbook.outcomes }),
     relaySelfReport: null,
     baseline: null,
     partial: options.partial === true && run.status !== 'completed',
@@ -73,8 +87,25 @@ export async function analyseWsRun(store: Store, run: RunRecord, options: Analys
   return analysis;
 }
 
-function gatewayMetrics(gateway: string, sent: number, leg: Row | undefined, agent: Row | undefined, referenceDelivered: number): Metric[] {
-  const delivered = num(leg?.delivered);
+/** A playbook run's windows as the gateways saw them, or undefined for a run without one. */
+async function judgeSteps(store: Store, run: RunRecord, gateways: readonly string[]): Promise<Awaited<ReturnType<typeof judgePlaybook>> | undefined> {
+  const timeline = run.topology.timeline ?? [];
+  if (timeline.length === 0) return undefined;
+  const relay = run.topology.relay ?? { kind: 'builtin', address: '', debug: null };
+  const initial = { mode: relay.mode === 'single' ? ('single' as const) : ('parallel' as const), primaryIndex: typeof relay.primaryIndex === 'number' ? relay.primaryIndex : 0, targetsEnabled: gateways.map(() => true), killSwitch: false };
+  const S = WS_ANALYSIS_STEPS;
+  return judgePlaybook(store, run.runId, { table: S.stepTable, sent: S.stepSent, delivered: S.stepDelivered }, timeline, initial, gateways);
+}
+
+/** What a gateway was owed over a playbook: the frames of every step that sends to it, and how many of those it processed. */
+function owedTo(outcomes: readonly StepOutcome[], gateway: string): { sent: number; delivered: number } {
+  const mine = outcomes.filter((o) => o.expected.includes(gateway));
+  return { sent: mine.reduce((sum, o) => sum + o.frames, 0), delivered: mine.reduce((sum, o) => sum + (o.delivered[gateway] ?? 0), 0) };
+}
+
+function gatewayMetrics(gateway: string, owed: { sent: number; delivered: number | undefined }, leg: Row | undefined, agent: Row | undefined, referenceDelivered: number | null): Metric[] {
+  const sent = owed.sent;
+  const delivered = owed.delivered ?? num(leg?.delivered);
   const duplicated = num(leg?.duplicated);
   const reordered = num(leg?.reordered);
   return [
@@ -86,7 +117,7 @@ function gatewayMetrics(gateway: string, sent: number, leg: Row | undefined, age
     metric('duplicate_rate', gateway, rate(duplicated, delivered), 'ratio'),
     metric('reordered', gateway, reordered, 'count'),
     metric('reorder_rate', gateway, rate(reordered, delivered), 'ratio'),
-    metric('drift', gateway, referenceDelivered > 0 ? Math.abs(delivered - referenceDelivered) / referenceDelivered : null, 'ratio'),
+    metric('drift', gateway, referenceDelivered !== null && referenceDelivered > 0 ? Math.abs(delivered - referenceDelivered) / referenceDelivered : null, 'ratio'),
     metric('ack_latency_p50_ms', gateway, numOrNull(agent?.ack_p50_ms), 'ms'),
     metric('ack_latency_p95_ms', gateway, numOrNull(agent?.ack_p95_ms), 'ms'),
     metric('relay_queue', gateway, agent === undefined ? null : num(agent.max_queue), 'count'),

@@ -18,6 +18,8 @@ export interface AgentConfig {
   /** Frames a target may have waiting before more are dropped (and counted). */
   queueLimit: number;
   ingestPort: number;
+  /** A bug on purpose, for scenarios that show the playbook checks catch it: the kill switch stops nothing. */
+  killSwitchLeaks?: boolean;
 }
 
 export const AGENT_DEFAULTS = {

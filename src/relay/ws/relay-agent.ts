@@ -61,6 +61,12 @@ export class RelayAgent {
     return (this.ingest?.address() as AddressInfo).port;
   }
 
+  /** What it does now: the settings a playbook step changes. */
+  get settings(): Pick<AgentConfig, 'mode' | 'primaryIndex' | 'targetsEnabled' | 'killSwitch'> {
+    const { mode, primaryIndex, targetsEnabled, killSwitch } = this.config;
+    return { mode, primaryIndex, targetsEnabled: [...targetsEnabled], killSwitch };
+  }
+
   /** Applies a new configuration at once (mode, primary, enabled flags, kill switch), as the cutover playbook does. */
   reconfigure(change: Partial<Pick<AgentConfig, 'mode' | 'primaryIndex' | 'targetsEnabled' | 'killSwitch' | 'paritySampleRate'>>): void {
     this.config = { ...this.config, ...change };
@@ -77,7 +83,7 @@ export class RelayAgent {
   /** One frame from the ingest: passed on to the targets this configuration sends to. */
   take(text: string): void {
     this.framesIn++;
-    if (this.config.killSwitch) return;
+    if (this.config.killSwitch && this.config.killSwitchLeaks !== true) return;
     let frame: TelemetryFrame;
     try {
       frame = JSON.parse(text) as TelemetryFrame;
@@ -96,7 +102,7 @@ export class RelayAgent {
   }
 
   private sendsTo(index: number): boolean {
-    if (this.config.killSwitch || this.config.targetsEnabled[index] === false) return false;
+    if ((this.config.killSwitch && this.config.killSwitchLeaks !== true) || this.config.targetsEnabled[index] === false) return false;
     return this.config.mode === 'parallel' || index === this.config.primaryIndex;
   }
 

@@ -56,7 +56,10 @@ export async function loadFrames(store: Store, name: string, plan: ReplayPlan): 
  * Feeds the frames to the relay agent's ingest (one WebSocket) at the plan's times, recording each send (`ws_sends`).
  * Each loop numbers its frames after the last loop's, so every send is a frame of its own at the gateways.
  */
-export async function sendWsReplay(session: RunSession, options: { store: Store; frames: readonly WsFrame[]; target: string; plan: ReplayPlan; signal?: AbortSignal }): Promise<{ status: 'completed' | 'interrupted'; stats: WsReplayStats; startNs: bigint | undefined }> {
+export async function sendWsReplay(
+  session: RunSession,
+  options: { store: Store; frames: readonly WsFrame[]; target: string; plan: ReplayPlan; signal?: AbortSignal; onStart?: (startNs: bigint) => void },
+): Promise<{ status: 'completed' | 'interrupted'; stats: WsReplayStats; startNs: bigint | undefined }> {
   const { frames, plan } = options;
   const { appender, release } = await options.store.createWriterAppender('ws_sends');
   const rows = new ChunkAppender(appender, 'ws_sends', Object.values(COLUMNS), release);
@@ -71,6 +74,7 @@ export async function sendWsReplay(session: RunSession, options: { store: Store;
   let sent = 0;
   let planned = 0;
   const startNs = process.hrtime.bigint() + 20_000_000n;
+  options.onStart?.(startNs);
   let lastNs = startNs;
   outer: for (let loop = 0; loop < plan.loops; loop++) {
     for (const frame of frames) {

@@ -24,6 +24,14 @@ import { writeTelemetryRecording } from '../../synthetic/telemetry-frames.ts';
 import { unmetExpectations, type RunScenarioOptions } from '../run-scenario.ts';
 import type { WsScenarioSpec } from './ws-scenario-spec.ts';
 
+/** A playbook step as it happened: when (CLOCK_MONOTONIC ns, as text) and the agent's settings after it. */
+export interface AppliedStep {
+  atMs: number;
+  label: string;
+  appliedNs: string;
+  state: { mode: 'single' | 'parallel'; primaryIndex: number; targetsEnabled: boolean[]; killSwitch: boolean };
+}
+
 export interface WsScenarioResult {
   runName: string;
   status: 'completed' | 'interrupted';
@@ -78,6 +86,7 @@ export async function runWsScenario(spec: WsScenarioSpec, options: RunScenarioOp
       paritySampleRate: spec.agent.paritySampleRate,
       sendTimeoutMs: spec.agent.sendTimeoutMs,
       queueLimit: spec.agent.queueLimit,
+      killSwitchLeaks: spec.agent.killSwitchLeaks,
     });
     session.defer('relay agent', () => agent.close());
     await updateRun(store, session.runId, { protocol: 'ws', relay: `ws://127.0.0.1:${agent.ingestPort}` });
@@ -86,8 +95,23 @@ export async function runWsScenario(spec: WsScenarioSpec, options: RunScenarioOp
     const sampler = setInterval(() => agent.targets.forEach((t, i) => (maxQueue[i] = Math.max(maxQueue[i] ?? 0, t.queueSize))), QUEUE_SAMPLE_MS);
     session.defer('queue sampler', () => clearInterval(sampler));
     say(`replaying (${describePace(plan.pace)})`);
-    const replayed = await sendWsReplay(session, { store, frames, target: `ws://127.0.0.1:${agent.ingestPort}`, plan, ...(options.signal !== undefined && { signal: options.signal }) });
+    const applied: AppliedStep[] = [];
+    const timers: NodeJS.Timeout[] = [];
+    session.defer('playbook timeline', () => timers.forEach((timer) => clearTimeout(timer)));
+    const onStart = (startNs: bigint): void => {
+      for (const step of spec.timeline) {
+        const dueMs = Number(startNs - process.hrtime.bigint()) / 1e6 + step.atMs;
+        timers.push(
+          setTimeout(() => {
+            agent.reconfigure(step.change);
+            applied.push({ atMs: step.atMs, label: step.label, appliedNs: String(process.hrtime.bigint()), state: agent.settings });
+          }, Math.max(0, dueMs)),
+        );
+      }
+    };
+    const replayed = await sendWsReplay(session, { store, frames, target: `ws://127.0.0.1:${agent.ingestPort}`, plan, onStart, ...(options.signal !== undefined && { signal: options.signal }) });
     await drain(agent, gateways);
+    if (applied.length > 0) await updateRun(store, session.runId, { protocol: 'ws', topology: { ...topologyOf(spec, block), timeline: applied.map((a) => ({ ...a })) } });
     clearInterval(sampler);
     await storeAgentTargets(store, session.runId, spec, agent, maxQueue);
     status = replayed.status;
@@ -174,9 +198,10 @@ function topologyOf(spec: WsScenarioSpec, block: string): RunTopology {
     scenario: spec.name,
     description: spec.description,
     relay: { kind: 'builtin', address: '127.0.0.1', debug: null, mode: spec.agent.mode, primaryIndex: spec.agent.primaryIndex, paritySampleRate: spec.agent.paritySampleRate },
+    // With a playbook every gateway may be sent to at some step; without, those the configuration sends to.
     backends: spec.gateways
       .map((g, index) => ({ g, index }))
-      .filter(({ index }) => sendsTo(spec, index))
+      .filter(({ index }) => spec.timeline.length > 0 || sendsTo(spec, index))
       .map(({ g, index }) => ({ role: g.name, ip: `${block}.${2 + index}`, observation: 'simulated' as const, observed: 'simulated gateway', faults: { ...g.faults } })),
     routes: [],
   };

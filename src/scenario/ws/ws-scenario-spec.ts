@@ -12,15 +12,25 @@ export interface WsScenarioSpec {
   description: string;
   protocol: 'ws';
   traffic: { recording: string } | { generate: { sessions: number; streams: string[]; rateHz: number; durationMs: number; seed: number } };
-  agent: { mode: 'single' | 'parallel'; primaryIndex: number; paritySampleRate: number; sendTimeoutMs: number; queueLimit: number };
+  agent: { mode: 'single' | 'parallel'; primaryIndex: number; paritySampleRate: number; sendTimeoutMs: number; queueLimit: number; killSwitchLeaks: boolean };
   /** Gateways in order (the agent's RELAY_BACKENDS order): the first is the reference the others are compared with. */
   gateways: { name: string; faults: GatewayFaults }[];
   replay: ScenarioSpec['replay'];
+  /** Steps of a cutover playbook, applied to the agent at times into the replay; each step's outcome is checked. */
+  timeline: AgentStep[];
   thresholds: ThresholdConfig;
   expect: ScenarioSpec['expect'];
 }
 
-const TOP_KEYS = ['name', 'description', 'protocol', 'traffic', 'agent', 'gateways', 'replay', 'thresholds', 'expect'];
+const TOP_KEYS = ['name', 'description', 'protocol', 'traffic', 'agent', 'gateways', 'replay', 'timeline', 'thresholds', 'expect'];
+
+/** One step of a playbook: what changes in the agent's configuration, and when (ms into the replay). */
+export interface AgentStep {
+  atMs: number;
+  /** Its words in reports: "kill switch on", "primary 1". */
+  label: string;
+  change: { mode?: 'single' | 'parallel'; primaryIndex?: number; targetsEnabled?: boolean[]; killSwitch?: boolean };
+}
 
 export function isWsScenario(input: unknown): boolean {
   return typeof input === 'object' && input !== null && (input as Record<string, unknown>).protocol === 'ws';
@@ -45,9 +55,49 @@ export function parseWsScenario(input: unknown, source: string, lineOf?: YamlSou
     agent: parseAgent(r, root.agent, gateways.length),
     gateways,
     replay: parseReplay(r, root.replay),
+    timeline: parseSteps(r, root.timeline, gateways.length),
     thresholds: parseThresholds(root.thresholds ?? {}, `${source}: thresholds`),
     expect: parseExpect(r, root.expect),
   };
+}
+
+/**
+ * `timeline:` as the fan-out spec's playbook reads: `mode: parallel`, `primary: 1`, `enabled: [false, true]`,
+ * `kill_switch: true`, one or more per step, each `at:` a time into the replay.
+ */
+function parseSteps(r: YamlReader, value: unknown, gateways: number): AgentStep[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw r.error('timeline', 'must be a list of steps');
+  const steps = value.map((entry: unknown, index: number): AgentStep => {
+    const at = `timeline[${index}]`;
+    const step = r.mapping(entry, at);
+    r.onlyKeys(step, at, ['at', 'mode', 'primary', 'enabled', 'kill_switch']);
+    const change: AgentStep['change'] = {};
+    const words: string[] = [];
+    if (step.mode !== undefined) {
+      if (step.mode !== 'single' && step.mode !== 'parallel') throw r.error(`${at}.mode`, "must be 'single' or 'parallel'");
+      change.mode = step.mode;
+      words.push(`mode ${step.mode}`);
+    }
+    if (step.primary !== undefined) {
+      change.primaryIndex = r.whole(step.primary, `${at}.primary`, 0, gateways - 1, 0);
+      words.push(`primary ${change.primaryIndex}`);
+    }
+    if (step.enabled !== undefined) {
+      if (!Array.isArray(step.enabled) || step.enabled.length !== gateways || step.enabled.some((flag) => typeof flag !== 'boolean')) throw r.error(`${at}.enabled`, `must be a list of ${gateways} true/false, one per gateway`);
+      change.targetsEnabled = step.enabled as boolean[];
+      words.push(`enabled ${change.targetsEnabled.map((flag) => (flag ? 1 : 0)).join(',')}`);
+    }
+    if (step.kill_switch !== undefined) {
+      if (typeof step.kill_switch !== 'boolean') throw r.error(`${at}.kill_switch`, 'must be true or false');
+      change.killSwitch = step.kill_switch;
+      words.push(`kill switch ${step.kill_switch ? 'on' : 'off'}`);
+    }
+    if (words.length === 0) throw r.error(at, 'changes nothing: give mode, primary, enabled or kill_switch');
+    return { atMs: r.duration(step.at, `${at}.at`), label: words.join(', '), change };
+  });
+  for (let i = 1; i < steps.length; i++) if ((steps[i]?.atMs ?? 0) <= (steps[i - 1]?.atMs ?? 0)) throw r.error(`timeline[${i}].at`, 'must come after the step before it');
+  return steps;
 }
 
 function parseTraffic(r: YamlReader, value: unknown): WsScenarioSpec['traffic'] {
@@ -74,7 +124,8 @@ function parseTraffic(r: YamlReader, value: unknown): WsScenarioSpec['traffic'] 
 
 function parseAgent(r: YamlReader, value: unknown, gateways: number): WsScenarioSpec['agent'] {
   const agent = r.mapping(value ?? {}, 'agent');
-  r.onlyKeys(agent, 'agent', ['mode', 'primary_index', 'sample_rate', 'send_timeout', 'queue_limit']);
+  r.onlyKeys(agent, 'agent', ['mode', 'primary_index', 'sample_rate', 'send_timeout', 'queue_limit', 'kill_switch_leaks']);
+  if (agent.kill_switch_leaks !== undefined && typeof agent.kill_switch_leaks !== 'boolean') throw r.error('agent.kill_switch_leaks', 'must be true or false');
   const mode = agent.mode ?? 'parallel';
   if (mode !== 'single' && mode !== 'parallel') throw r.error('agent.mode', "must be 'single' or 'parallel'");
   return {
@@ -83,6 +134,7 @@ function parseAgent(r: YamlReader, value: unknown, gateways: number): WsScenario
     paritySampleRate: agent.sample_rate === undefined ? 0.05 : r.share(agent.sample_rate, 'agent.sample_rate'),
     sendTimeoutMs: agent.send_timeout === undefined ? 250 : r.duration(agent.send_timeout, 'agent.send_timeout'),
     queueLimit: r.whole(agent.queue_limit, 'agent.queue_limit', 1, 10_000_000, 1000),
+    killSwitchLeaks: agent.kill_switch_leaks === true,
   };
 }
 
