@@ -8,6 +8,7 @@ import { benchRelayFaults } from './relay-faults.ts';
 import { benchReplay } from './replay.ts';
 import { benchReplaySoak } from './replay-soak.ts';
 import { benchTap } from './tap.ts';
+import { benchWsFanout } from './ws-fanout.ts';
 
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   import: benchImport,
@@ -19,6 +20,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   tap: benchTap,
   'http-import': benchHttpImport,
   'http-replay': benchHttpReplay,
+  'ws-fanout': benchWsFanout,
 };
 
 const asked = process.argv.slice(2);
