@@ -83,10 +83,18 @@ describe('the WebSocket analysis steps declare what they read and write', () => 
     expect(readdirSync(join(import.meta.dirname, '../../src/analyse/ws/sql')).filter((f) => f.endsWith('.sql')).sort()).toEqual(wsSteps.map((s) => s.file).sort());
   });
 
-  it.each(wsSteps.map((s) => [s.file, s] as const))('%s touches exactly the tables it declares, stored ones only', (_file, step) => {
+  it.each(wsSteps.map((s) => [s.file, s] as const))('%s touches exactly the tables it declares', (_file, step) => {
     const actual = touched(step.sql);
     expect([...actual.reads].sort()).toEqual([...step.reads].sort());
     expect([...actual.writes].sort()).toEqual([...step.writes].sort());
-    for (const table of step.reads) expect(STORED.has(table), `${step.file} reads ${table}`).toBe(true);
+  });
+
+  it('each reads only stored tables and what an earlier step wrote, and writes only temporary ones', () => {
+    const written = new Set<string>();
+    for (const step of wsSteps) {
+      for (const table of step.reads) expect(STORED.has(table) || written.has(table), `${step.file} reads ${table} before any step writes it`).toBe(true);
+      for (const table of step.writes) written.add(table);
+      expect(step.writes.filter((t) => STORED.has(t))).toEqual([]);
+    }
   });
 });
