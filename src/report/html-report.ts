@@ -75,6 +75,21 @@ function mismatchTable(samples: readonly MismatchSample[], reference: string): s
   return table(['route', 'device', `${reference} ACK`, `${other} ACK`, 'differs'], rows);
 }
 
+/** WebSocket runs with a playbook: each step, who should have got the frames sent after it, and who did. */
+function playbookSection(analysis: Analysis): string {
+  if (analysis.playbook === undefined) return '';
+  const gateways = analysis.backends;
+  const rows = analysis.playbook.map((step) => [
+    `<td>${escapeXml(step.label)}</td>`,
+    `<td>${(step.atMs / 1000).toFixed(1)} s</td>`,
+    `<td>${step.frames.toLocaleString('en-US')}</td>`,
+    `<td>${escapeXml(step.expected.join(', ') || 'none')}</td>`,
+    ...gateways.map((g) => `<td>${(step.delivered[g] ?? 0).toLocaleString('en-US')}</td>`),
+    `<td class="${step.ok ? 'healthy' : 'critical'}">${step.ok ? 'as expected' : 'not as expected'}</td>`,
+  ]);
+  return `<section><h2>Playbook steps</h2>${table(['step', 'at', 'frames sent after it', 'should reach', ...gateways.map((g) => `${g} processed`), 'outcome'], rows)}</section>`;
+}
+
 /** HTTP runs: the response fields that differed, judged against their A/A noise. */
 function fieldsSection(analysis: Analysis): string {
   const rows = responseFieldRows(analysis);
@@ -125,7 +140,7 @@ export function renderHtmlReport(analysis: Analysis, charts: ChartData, files: {
 <section><h2>What was tested</h2>${tested(analysis)}${files.relayLog === undefined ? '' : `<p>The relay's own output during the run: <a href="${escapeXml(files.relayLog)}">${escapeXml(files.relayLog)}</a></p>`}</section>
 <section><h2>Findings</h2>${findings}</section>
 <section><h2>Per route and backend</h2>${summary}</section>
-<section><h2>${analysis.protocol === 'http' ? 'Clients' : 'Devices'} and replay</h2>${deviceTable}</section>${fieldsSection(analysis)}
+<section><h2>${analysis.protocol === 'http' ? 'Clients' : 'Devices'} and replay</h2>${deviceTable}</section>${fieldsSection(analysis)}${playbookSection(analysis)}
 <section><h2>Charts</h2><div class="charts">${chartsHtml}</div></section>
 <section><h2>First ACK mismatches</h2>${mismatchTable(analysis.mismatchSamples, analysis.reference)}</section>
 <footer><small>relay-parity, generated ${escapeXml(new Date().toISOString())}</small></footer>

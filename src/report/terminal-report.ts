@@ -22,6 +22,10 @@ export function renderTerminalReport(analysis: Analysis, options: { colour: bool
   if (device.some((m) => m.metric === 'replay_lateness_p99_us')) {
     lines.push(`replay: lateness p50 ${pick('replay_lateness_p50_us')}, p99 ${pick('replay_lateness_p99_us')}, max ${pick('replay_lateness_max_us')}; achieved ${pick('replay_achieved_rate_pps')}${pick('replay_asked_rate_pps') === '-' ? '' : ` of ${pick('replay_asked_rate_pps')} asked`}`);
   }
+  for (const step of analysis.playbook ?? []) {
+    const got = analysis.backends.map((g) => `${g} ${(step.delivered[g] ?? 0).toLocaleString('en-US')}`).join(', ');
+    lines.push(paint(`step "${step.label}" at ${(step.atMs / 1000).toFixed(1)} s: ${step.frames.toLocaleString('en-US')} frames for ${step.expected.join(', ') || 'no gateway'}; processed: ${got}`, step.ok ? 'healthy' : 'critical'));
+  }
   for (const finding of analysis.findings) lines.push(paint(`${finding.severity === 'critical' ? 'CRITICAL' : 'WARNING '} ${finding.message}`, finding.severity));
   const verdictStatus = analysis.verdict === 'GO' ? 'healthy' : analysis.verdict === 'GO_WITH_WARNINGS' ? 'warning' : 'critical';
   lines.push(paint(verdictLine(analysis), verdictStatus));

@@ -10,7 +10,7 @@ afterEach(killAllParity);
 const SCENARIOS = join(import.meta.dirname, '../../fixtures/scenarios');
 
 async function run(dir: string, file: string): Promise<{ code: number | null; report: ReportJson; stderr: string }> {
-  const result = await runParity(['run', file, '--db', join(dir, 'ws.duckdb'), '--out', join(dir, 'reports'), '--format', 'json,md'], { timeoutMs: 90_000 });
+  const result = await runParity(['run', file, '--db', join(dir, 'ws.duckdb'), '--out', join(dir, 'reports'), '--format', 'json,md,html'], { timeoutMs: 90_000 });
   const runDir = /reports: (.+)/.exec(result.stderr)?.[1]?.trim() ?? '';
   return { code: result.code, report: JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as ReportJson, stderr: result.stderr };
 }
@@ -34,6 +34,10 @@ describe('the fan-out spec\'s playbooks as timelines, each step checked from wha
       expect(killed?.delivered).toEqual({ 'gateway-a': 0, 'gateway-b': 0 });
       // Lifted, sending resumed by itself: B processed what was sent after it.
       expect(steps[4]?.delivered['gateway-b']).toBe(steps[4]?.frames);
+      // The sign-off page lists the steps, the kill switch's with nobody to reach and nothing processed.
+      const html = readFileSync(join(dir, 'reports', result.report.run, 'report.html'), 'utf8');
+      expect(html).toContain('<h2>Playbook steps</h2>');
+      expect(html).toMatch(/<td>kill switch on<\/td><td>3\.5 s<\/td><td>[\d,]+<\/td><td>none<\/td><td>0<\/td><td>0<\/td><td class="healthy">as expected<\/td>/);
     });
   }, 120_000);
 
