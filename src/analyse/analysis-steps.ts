@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { loadSql } from '../store/sql-file.ts';
 
 /** One SQL step of the analysis, with the tables it declares (its `-- reads:` and `-- writes:` header lines). */
@@ -8,22 +9,21 @@ export interface AnalysisStep {
   writes: readonly string[];
 }
 
-function declared(sql: string, file: string, what: 'reads' | 'writes'): string[] {
+function declared(sql: string, path: string, what: 'reads' | 'writes'): string[] {
   const line = new RegExp(`^-- ${what}: (.*)$`, 'm').exec(sql);
-  if (line === null) throw new Error(`analyse/sql/${file}: no "-- ${what}:" line`);
+  if (line === null) throw new Error(`${path}: no "-- ${what}:" line`);
   const list = (line[1] as string).trim();
   return list === '-' ? [] : list.split(',').map((table) => table.trim());
 }
 
-/** The tables a step's SQL declares it reads and writes. */
-export function declaredTables(sql: string, file: string): { reads: string[]; writes: string[] } {
-  return { reads: declared(sql, file, 'reads'), writes: declared(sql, file, 'writes') };
+/** A step from the `sql/` folder beside `moduleUrl` (each protocol family's analysis keeps its own). */
+export function sqlStep(moduleUrl: string, file: string): AnalysisStep {
+  const sql = loadSql(moduleUrl, `./sql/${file}`);
+  const path = fileURLToPath(new URL(`./sql/${file}`, moduleUrl));
+  return { file, sql, reads: declared(sql, path, 'reads'), writes: declared(sql, path, 'writes') };
 }
 
-function step(file: string): AnalysisStep {
-  const sql = loadSql(import.meta.url, `./sql/${file}`);
-  return { file, sql, ...declaredTables(sql, file) };
-}
+const step = (file: string): AnalysisStep => sqlStep(import.meta.url, file);
 
 /**
  * The analysis's SQL steps in the order they run. Each says what it reads and writes; a step reads only stored tables

@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Agent, request } from 'undici';
 import type { ReceivedHttpRequest } from '../backends/http/http-backend.ts';
+import { CONNECTION_HEADERS } from '../core/http-headers.ts';
 import { listenHttp, type HttpListener } from '../core/http-listener.ts';
 import type { LegActivity } from '../core/leg-activity.ts';
 
 /** Headers of one hop, never forwarded (RFC 9110 7.6.1). */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
+const HOP_BY_HOP = new Set([...CONNECTION_HEADERS, 'host']);
 
 export interface HttpTapOptions {
   host: string;

@@ -1,10 +1,6 @@
-import { loadSql } from '../../store/sql-file.ts';
-import { declaredTables, type AnalysisStep } from '../analysis-steps.ts';
+import { sqlStep, type AnalysisStep } from '../analysis-steps.ts';
 
-function step(file: string): AnalysisStep {
-  const sql = loadSql(import.meta.url, `./sql/${file}`);
-  return { file, sql, ...declaredTables(sql, `http/sql/${file}`) };
-}
+const step = (file: string): AnalysisStep => sqlStep(import.meta.url, file);
 
 /** The HTTP family's SQL steps, in the order they run (each declares what it reads and writes, as the UDP steps do). */
 export const HTTP_ANALYSIS_STEPS = {

@@ -1,11 +1,10 @@
-import { loadSql } from '../../store/sql-file.ts';
 import { observedBackends } from '../../store/run-metadata.ts';
 import type { RunRecord } from '../../store/runs.ts';
 import { num, numOrNull, str, type Row, type Store } from '../../store/store.ts';
 import { formatMetricValue, verdictOf, type Analysis, type Finding, type Metric, type MetricUnit } from '../analysis.ts';
 import { captureNameOf, storeAnalysis } from '../analysis-store.ts';
 import type { AnalyseOptions } from '../analyse-run.ts';
-import { declaredTables, type AnalysisStep } from '../analysis-steps.ts';
+import { sqlStep, type AnalysisStep } from '../analysis-steps.ts';
 import { coverageFindings, runStateFindings } from '../fail-closed.ts';
 import { applyThresholds, replayFidelityFindings, thresholdFindings } from '../judge.ts';
 import type { MetricName } from '../metric-names.ts';
@@ -14,10 +13,7 @@ import { StepClock, stepName } from '../step-clock.ts';
 import { judgePlaybook, type StepOutcome } from './playbook.ts';
 import { defaultThresholds, reviveThresholds } from '../thresholds.ts';
 
-function step(file: string): AnalysisStep {
-  const sql = loadSql(import.meta.url, `./sql/${file}`);
-  return { file, sql, ...declaredTables(sql, `ws/sql/${file}`) };
-}
+const step = (file: string): AnalysisStep => sqlStep(import.meta.url, file);
 
 /** The WebSocket family's SQL steps, in order. */
 export const WS_ANALYSIS_STEPS = {

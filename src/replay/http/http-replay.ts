@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { getCapture } from '../../capture/capture-catalog.ts';
 import { UsageError } from '../../core/errors.ts';
+import { CONNECTION_HEADERS } from '../../core/http-headers.ts';
 import { payloadHash } from '../../core/payload-hash.ts';
 import { seededRandom } from '../../core/random.ts';
 import { quantile } from '../../core/stats.ts';
@@ -13,7 +14,7 @@ import { describePace, Schedule, type ReplayPlan } from '../replay-plan.ts';
 import { HttpSendWriter, type HttpSend } from './http-send-writer.ts';
 
 /** Headers that belong to the recorded connection, or that the client sets itself, never replayed as recorded. */
-const NOT_REPLAYED = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'content-length', 'x-request-id']);
+const NOT_REPLAYED = new Set([...CONNECTION_HEADERS, 'host', 'content-length', 'x-request-id']);
 
 export interface HttpReplayOptions {
   store: Store;
