@@ -4,12 +4,11 @@ import { UsageError } from '../../core/errors.ts';
 import { CONNECTION_HEADERS } from '../../core/http-headers.ts';
 import { payloadHash } from '../../core/payload-hash.ts';
 import { seededRandom } from '../../core/random.ts';
-import { quantile } from '../../core/stats.ts';
 import { RunSession } from '../../run/run-session.ts';
-import type { WrittenRunStats } from '../../store/run-metadata.ts';
 import type { RunStatus } from '../../store/runs.ts';
 import { nextRunName } from '../../store/runs.ts';
 import { num, str, type Store } from '../../store/store.ts';
+import { latenessOf, storedReplayStats, type Lateness } from '../replay-figures.ts';
 import { describePace, Schedule, type ReplayPlan } from '../replay-plan.ts';
 import { HttpSendWriter, type HttpSend } from './http-send-writer.ts';
 
@@ -34,7 +33,7 @@ export interface HttpReplayStats {
   sent: number;
   answered: number;
   errors: number;
-  lateness: { p50Us: number; p99Us: number; maxUs: number };
+  lateness: Lateness;
   /** Requests a second over the run; null below two sends. */
   achievedRate: number | null;
 }
@@ -69,7 +68,7 @@ export async function replayHttpCapture(options: HttpReplayOptions): Promise<{ r
   });
   try {
     const replayed = await sendHttpReplay(session, { ...options, exchanges });
-    await session.finish(replayed.status, storedStats(replayed.stats, plan), replayed.startNs);
+    await session.finish(replayed.status, storedReplayStats(replayed.stats, plan), replayed.startNs);
     return { runId: session.runId, runName, status: replayed.status, stats: replayed.stats };
   } catch (error) {
     return session.fail(error);
@@ -94,24 +93,10 @@ export async function sendHttpReplay(
     sent: tally.sent,
     answered: tally.answered,
     errors: tally.errors,
-    lateness: { p50Us: quantile(tally.lateUs, 0.5) ?? 0, p99Us: quantile(tally.lateUs, 0.99) ?? 0, maxUs: tally.lateUs.reduce((max, v) => Math.max(max, v), 0) },
+    lateness: latenessOf(tally.lateUs),
     achievedRate: tally.sent > 1 && seconds > 0 ? (tally.sent - 1) / seconds : null,
   };
   return { status: options.signal?.aborted === true ? 'interrupted' : 'completed', stats, startNs: tally.firstNs };
-}
-
-/** Stored as a replay's counts are: an answer is what a UDP replay calls an ACK. */
-export function storedStats(stats: HttpReplayStats, plan: ReplayPlan): WrittenRunStats {
-  return {
-    planned: stats.planned,
-    sent: stats.sent,
-    sendErrors: stats.errors,
-    sendErrorsByKind: {},
-    acks: stats.answered,
-    askedRatePps: plan.pace.kind === 'rate' ? plan.pace.ratePps : null,
-    achievedRatePps: stats.achievedRate,
-    lateness: stats.lateness,
-  };
 }
 
 export async function loadExchanges(store: Store, name: string, plan: ReplayPlan): Promise<Exchange[]> {

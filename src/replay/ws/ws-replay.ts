@@ -2,11 +2,10 @@ import WebSocket from 'ws';
 import { getCapture } from '../../capture/capture-catalog.ts';
 import { UsageError } from '../../core/errors.ts';
 import { seededRandom } from '../../core/random.ts';
-import { quantile } from '../../core/stats.ts';
 import type { RunSession } from '../../run/run-session.ts';
-import type { WrittenRunStats } from '../../store/run-metadata.ts';
 import { ChunkAppender, columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
 import { num, str, type Store } from '../../store/store.ts';
+import { latenessOf, type Lateness } from '../replay-figures.ts';
 import { Schedule, type ReplayPlan } from '../replay-plan.ts';
 
 const COLUMNS = {
@@ -32,7 +31,7 @@ export interface WsFrame {
 export interface WsReplayStats {
   planned: number;
   sent: number;
-  lateness: { p50Us: number; p99Us: number; maxUs: number };
+  lateness: Lateness;
   achievedRate: number | null;
 }
 
@@ -104,15 +103,10 @@ export async function sendWsReplay(
   const stats: WsReplayStats = {
     planned,
     sent,
-    lateness: { p50Us: quantile(lateUs, 0.5) ?? 0, p99Us: quantile(lateUs, 0.99) ?? 0, maxUs: lateUs.reduce((max, v) => Math.max(max, v), 0) },
+    lateness: latenessOf(lateUs),
     achievedRate: sent > 1 && seconds > 0 ? sent / seconds : null,
   };
   return { status: options.signal?.aborted === true ? 'interrupted' : 'completed', stats, startNs: sent > 0 ? startNs : undefined };
-}
-
-/** Stored as a replay's counts are. */
-export function storedWsStats(stats: WsReplayStats, plan: ReplayPlan): WrittenRunStats {
-  return { planned: stats.planned, sent: stats.sent, sendErrors: 0, sendErrorsByKind: {}, acks: 0, askedRatePps: plan.pace.kind === 'rate' ? plan.pace.ratePps : null, achievedRatePps: stats.achievedRate, lateness: stats.lateness };
 }
 
 async function waitUntil(deadlineNs: bigint): Promise<void> {

@@ -9,7 +9,8 @@ import { HttpTap } from '../../observe/http-tap.ts';
 import { HttpReceiptWriter } from '../../backends/http/http-receipt-writer.ts';
 import type { CaptureSummary } from '../../capture/capture-catalog.ts';
 import { ShadowProxy } from '../../relay/http/shadow-proxy.ts';
-import { loadExchanges, sendHttpReplay, storedStats, type Exchange } from '../../replay/http/http-replay.ts';
+import { loadExchanges, sendHttpReplay, type Exchange } from '../../replay/http/http-replay.ts';
+import { storedReplayStats } from '../../replay/replay-figures.ts';
 import { describePace, type ReplayPlan } from '../../replay/replay-plan.ts';
 import { writeReports, type WrittenReports } from '../../report/write-reports.ts';
 import { RunSession } from '../../run/run-session.ts';
@@ -151,7 +152,7 @@ async function runPhase(ctx: ScenarioContext, runName: string, shadow: Shadow, c
     proxy.throwIfExited();
     await drainShadow(proxy, shadowBackend, spec.proxy.shadowTimeoutMs);
     proxy.throwIfExited();
-    await session.finish(replayed.status, storedStats(replayed.stats, plan), replayed.startNs);
+    await session.finish(replayed.status, storedReplayStats(replayed.stats, plan), replayed.startNs);
     return replayed.status;
   } catch (error) {
     return session.fail(error);

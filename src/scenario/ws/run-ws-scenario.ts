@@ -14,7 +14,8 @@ import { quantile } from '../../core/stats.ts';
 import { AGENT_DEFAULTS, readAgentConfig } from '../../relay/ws/agent-config.ts';
 import { RelayAgent } from '../../relay/ws/relay-agent.ts';
 import { describePace, type ReplayPlan } from '../../replay/replay-plan.ts';
-import { loadFrames, sendWsReplay, storedWsStats } from '../../replay/ws/ws-replay.ts';
+import { storedReplayStats } from '../../replay/replay-figures.ts';
+import { loadFrames, sendWsReplay } from '../../replay/ws/ws-replay.ts';
 import { writeReports, type WrittenReports } from '../../report/write-reports.ts';
 import { RunSession } from '../../run/run-session.ts';
 import type { RunTopology } from '../../store/run-metadata.ts';
@@ -115,7 +116,7 @@ export async function runWsScenario(spec: WsScenarioSpec, options: RunScenarioOp
     clearInterval(sampler);
     await storeAgentTargets(store, session.runId, spec, agent, maxQueue);
     status = replayed.status;
-    await session.finish(replayed.status, storedWsStats(replayed.stats, plan), replayed.startNs);
+    await session.finish(replayed.status, storedReplayStats({ ...replayed.stats, errors: 0, answered: 0 }, plan), replayed.startNs);
   } catch (error) {
     return session.fail(error);
   }
