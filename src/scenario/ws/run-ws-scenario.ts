@@ -1,15 +1,11 @@
 import { randomInt } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, extname, join } from 'node:path';
 import { analyseRun } from '../../analyse/analyse-run.ts';
 import type { Analysis } from '../../analyse/analysis.ts';
 import { Gateway } from '../../backends/ws/gateway.ts';
 import { WsReceiptWriter } from '../../backends/ws/ws-receipt-writer.ts';
-import { captureExists, getCapture, type CaptureSummary } from '../../capture/capture-catalog.ts';
+import type { CaptureSummary } from '../../capture/capture-catalog.ts';
 import { importFrameRecording } from '../../capture/ws/import-frames.ts';
 import { ConfigError } from '../../core/errors.ts';
-import { toSafeName } from '../../core/names.ts';
 import { quantile } from '../../core/stats.ts';
 import { AGENT_DEFAULTS, readAgentConfig } from '../../relay/ws/agent-config.ts';
 import { RelayAgent } from '../../relay/ws/relay-agent.ts';
@@ -23,6 +19,7 @@ import { nextRunName, updateRun } from '../../store/runs.ts';
 import type { Store } from '../../store/store.ts';
 import { writeTelemetryRecording } from '../../synthetic/telemetry-frames.ts';
 import { unmetExpectations, type RunScenarioOptions } from '../run-scenario.ts';
+import { generatedCapture, namedCapture } from '../scenario-capture.ts';
 import type { WsScenarioSpec } from './ws-scenario-spec.ts';
 
 /** A playbook step as it happened: when (CLOCK_MONOTONIC ns, as text) and the agent's settings after it. */
@@ -170,28 +167,13 @@ async function storeAgentTargets(store: Store, runId: number, spec: WsScenarioSp
 
 async function prepareFrames(store: Store, spec: WsScenarioSpec, baseDir: string): Promise<CaptureSummary> {
   const traffic = spec.traffic;
-  if ('generate' in traffic) {
-    const g = traffic.generate;
-    const name = `${spec.name}-generated-${g.sessions}x${g.streams.length}x${g.rateHz}hz-${g.durationMs / 1000}s-${g.seed}`;
-    if (!(await captureExists(store, name))) {
-      const file = join(tmpdir(), `${name}-${process.pid}.ndjson`);
-      try {
-        writeTelemetryRecording(file, g);
-        await importFrameRecording(store, file, { name });
-      } finally {
-        rmSync(file, { force: true });
-      }
-    }
-    return getCapture(store, name);
-  }
-  const file = [traffic.recording, join(baseDir, traffic.recording)].find((candidate) => existsSync(candidate));
-  if (file === undefined) return getCapture(store, traffic.recording);
-  const name = toSafeName(basename(file, extname(file)));
-  if (!(await captureExists(store, name))) {
+  const importFile = async (file: string, name: string): Promise<void> => {
     const imported = await importFrameRecording(store, file, { name });
     if (imported.fault !== null) throw new ConfigError(`traffic.recording: ${imported.fault}`, { file, field: 'traffic.recording' });
-  }
-  return getCapture(store, name);
+  };
+  if (!('generate' in traffic)) return namedCapture(store, traffic.recording, baseDir, importFile);
+  const g = traffic.generate;
+  return generatedCapture(store, `${spec.name}-generated-${g.sessions}x${g.streams.length}x${g.rateHz}hz-${g.durationMs / 1000}s-${g.seed}`, '.ndjson', (file: string) => writeTelemetryRecording(file, g), importFile);
 }
 
 function topologyOf(spec: WsScenarioSpec, block: string): RunTopology {
