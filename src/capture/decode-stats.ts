@@ -24,6 +24,8 @@ export interface DecodeStats {
   abandonedFragments: number;
   /** HTTP/1.x read out of TCP (the HTTP family): exchanges kept, connections damaged and why. */
   http?: { connections: number; exchanges: number; damaged: number; faults: string[] };
+  /** WebSocket sessions read out of TCP (the WebSocket family): frames kept, acks and binary messages counted, damage. */
+  ws?: { sessions: number; frames: number; serverMessages: number; binaryMessages: number; damaged: number; faults: string[] };
 }
 
 export function createDecodeStats(): DecodeStats {

@@ -12,6 +12,8 @@ import type { DecodeStats } from './decode-stats.ts';
 import { FrameDecoder } from './frame-decoder.ts';
 import { HttpExchangeWriter } from './http/http-exchange-writer.ts';
 import { HttpFromTcp, type TcpHttpSummary } from './http/http-from-tcp.ts';
+import { WsFrameWriter } from './ws/ws-frame-writer.ts';
+import { WsFromTcp, type TcpWsSummary } from './ws/ws-from-tcp.ts';
 
 /**
  * DuckDB's buffer pool is capped while appending: it would otherwise keep every page written, and memory would grow
@@ -46,6 +48,8 @@ export interface ImportedCapture {
   legs: RelayLegs | undefined;
   /** HTTP/1.x exchanges read out of its TCP. */
   httpExchanges: number;
+  /** Telemetry frames read out of its WebSocket sessions. */
+  wsFrames: number;
 }
 
 export interface ImportResult {
@@ -87,26 +91,36 @@ async function importGroup(
   // (every 250 ms, as a recording needs, cost a sixth of the import rate).
   const writer = await CapturePacketWriter.create(store, captureId, { flushIntervalMs: IMPORT_COMMIT_INTERVAL_MS });
   // HTTP in the same files (the HTTP family): TCP put back together and read as HTTP/1.x, beside the UDP.
+  // And WebSocket sessions, once HTTP has upgraded them (the WebSocket family).
   const exchanges = await HttpExchangeWriter.create(store, captureId);
-  const http = new HttpFromTcp((exchange) => exchanges.add(exchange));
+  const frames = await WsFrameWriter.create(store, captureId);
+  const ws = new WsFromTcp((frame) => frames.add(frame));
+  const http = new HttpFromTcp((exchange) => exchanges.add(exchange), ws.read);
   const decoder = new FrameDecoder((datagram) => writer.add(datagram), { ports: new Set(options.ports ?? []), onTcpSegment: (segment) => http.add(segment) });
+  let httpRead: TcpHttpSummary | undefined;
+  let wsRead: TcpWsSummary | undefined;
   const read = await store.withMemoryLimit(IMPORT_MEMORY_LIMIT, async () => {
     try {
       return await readFilesInto(decoder, files);
     } finally {
       decoder.finish();
+      // Connections still open at the capture's end give their last exchanges and frames before the writers close.
+      httpRead = http.finish();
+      wsRead = await ws.finish();
       exchanges.close();
+      frames.close();
       await writer.close();
     }
   });
-  const httpRead = http.finish();
-  if (read.files.length === 0 && writer.rows === 0 && exchanges.count === 0) {
+  if (httpRead === undefined || wsRead === undefined) throw new Error('unreachable: the import finished without its TCP summaries');
+  if (read.files.length === 0 && writer.rows === 0 && exchanges.count === 0 && frames.count === 0) {
     await deleteCapture(store, name);
     return { errors: read.errors };
   }
   const stats = decoder.stats;
   if (httpRead.connections > 0) stats.http = { connections: httpRead.httpConnections, exchanges: exchanges.count, damaged: httpRead.damaged, faults: httpRead.faults };
-  const damage = read.errors.length === 0 ? httpDamage(files, httpRead, writer.rows) : undefined;
+  if (wsRead.sessions > 0) stats.ws = { ...wsRead, faults: [...wsRead.faults] };
+  const damage = read.errors.length === 0 ? (httpDamage(files, httpRead, writer.rows) ?? wsDamage(files, wsRead, writer.rows)) : undefined;
   if (damage !== undefined) read.errors.push(damage);
   const firstError = read.errors[0];
   const format = [...read.formats].join(',');
@@ -127,7 +141,7 @@ async function importGroup(
     await deleteCapture(store, name);
     throw error;
   }
-  const capture = { captureId, name, files: read.files, format, stats, keptDatagrams: writer.rows, httpExchanges: exchanges.count, routePorts, error: firstError, legs };
+  const capture = { captureId, name, files: read.files, format, stats, keptDatagrams: writer.rows, httpExchanges: exchanges.count, wsFrames: frames.count, routePorts, error: firstError, legs };
   return { capture, errors: read.errors };
 }
 
@@ -140,6 +154,14 @@ function httpDamage(files: readonly string[], http: TcpHttpSummary, datagrams: n
   const more = http.damaged > 1 ? ` (and ${http.damaged - 1} more connection${http.damaged > 2 ? 's' : ''})` : '';
   const file = files.join(', ');
   return new CaptureFormatError(`${file}: ${http.faults[0] ?? 'an HTTP connection was damaged'}${more}; every complete exchange is kept`, { file });
+}
+
+/** The same for WebSocket sessions: every message complete before the damage is kept. */
+function wsDamage(files: readonly string[], ws: TcpWsSummary, datagrams: number): ParityError | undefined {
+  if (ws.damaged === 0 || datagrams > 0) return undefined;
+  const more = ws.damaged > 1 ? ` (and ${ws.damaged - 1} more session${ws.damaged > 2 ? 's' : ''})` : '';
+  const file = files.join(', ');
+  return new CaptureFormatError(`${file}: ${ws.faults[0] ?? 'a WebSocket session was damaged'}${more}; every complete frame is kept`, { file });
 }
 
 interface FilesRead {

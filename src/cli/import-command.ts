@@ -94,7 +94,7 @@ async function runImport(files: string[], flags: ImportFlags): Promise<number> {
       ]),
     );
   }
-  if (flags.json !== true) for (const capture of result.captures) for (const line of describeRelayLegs(capture.name, capture.legs)) printNote(line);
+  if (flags.json !== true) for (const capture of result.captures) for (const line of [...describeTcp(capture), ...describeRelayLegs(capture.name, capture.legs)]) printNote(line);
   for (const error of result.errors) printError(error.message);
   return result.errors.length + httpFaults > 0 ? EXIT_BAD_INPUT : 0;
 }
@@ -123,6 +123,18 @@ function printHar(imported: readonly ImportedHar[], json: boolean): number {
   }
   for (const h of imported) if (h.fault !== null) printError(h.fault);
   return imported.filter((h) => h.fault !== null).length;
+}
+
+/** What the capture's TCP carried: HTTP exchanges and WebSocket telemetry frames, which the table of UDP does not show. */
+function describeTcp(capture: ImportedCapture): string[] {
+  const lines: string[] = [];
+  const { http, ws } = capture.stats;
+  if (http !== undefined && http.exchanges > 0) lines.push(`capture "${capture.name}": ${formatCount(http.exchanges)} HTTP exchanges read out of ${formatCount(http.connections)} TCP connections (replay them with --proxy URL)`);
+  if (ws !== undefined) {
+    const aside = [`${formatCount(ws.serverMessages)} messages from the server (acks) counted`, ...(ws.binaryMessages > 0 ? [`${formatCount(ws.binaryMessages)} binary messages from clients not kept (not telemetry frames)`] : [])];
+    lines.push(`capture "${capture.name}": ${formatCount(ws.frames)} telemetry frames read out of ${formatCount(ws.sessions)} WebSocket sessions; ${aside.join('; ')} (replay them with --agent URL)`);
+  }
+  return lines;
 }
 
 function unsupportedSummary(capture: ImportedCapture): string {

@@ -1,5 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -9,12 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { importCaptures } from '../../src/capture/import-capture.ts';
 import { getCapture } from '../../src/capture/capture-catalog.ts';
 import { num, str, withStore } from '../../src/store/store.ts';
-import { pcapFile } from '../helpers/capture-bytes.ts';
 import { requirePrerequisite } from '../helpers/prerequisite.ts';
 import { readAll, type FrameRecord } from '../helpers/read-frames.ts';
+import { captureWholeTcp, clientDataFrames, rewritePcap } from '../helpers/tcp-capture.ts';
 import { tcpdumpUsable } from '../helpers/tcpdump.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
-import { waitFor } from '../helpers/wait-for.ts';
 
 const canCapture = requirePrerequisite(tcpdumpUsable(), 'tcpdump run as root, to capture real HTTP on loopback');
 const tsharkReady = spawnSync('sh', ['-c', 'command -v tshark'], { stdio: 'ignore' }).status === 0;
@@ -75,64 +73,16 @@ async function traffic(): Promise<Sent[]> {
   return sent;
 }
 
-/**
- * Captures the traffic until tcpdump got every segment of it (on a loaded machine it can miss some: then the capture
- * is taken again, at most three times). Whether it is whole is checked from the raw frames, not by the code under test.
- */
+/** Captures the traffic, whole (see captureWholeTcp), with the server started and stopped inside it. */
 async function capture(file: string): Promise<Sent[]> {
-  for (let attempt = 1; ; attempt++) {
-    const sent = await captureOnce(file);
-    const { frames } = await readAll(file);
-    if (wholeStreams(frames) || attempt === 3) return sent;
-  }
-}
-
-/** Every direction of every connection from its SYN to its FIN, with no byte range missing. */
-function wholeStreams(frames: readonly FrameRecord[]): boolean {
-  const directions = new Map<string, { isn?: number; fin?: number; ranges: [number, number][] }>();
-  for (const frame of frames) {
-    const ip = 14;
-    const tcp = ip + ((frame.bytes[ip] as number) & 0x0f) * 4;
-    const key = `${frame.bytes.readUInt16BE(tcp)}>${frame.bytes.readUInt16BE(tcp + 2)}`;
-    const seq = frame.bytes.readUInt32BE(tcp + 4);
-    const flags = frame.bytes[tcp + 13] as number;
-    const length = frame.bytes.length - tcp - ((frame.bytes[tcp + 12] as number) >> 4) * 4;
-    const direction = directions.get(key) ?? { ranges: [] };
-    directions.set(key, direction);
-    if ((flags & 0x02) !== 0) direction.isn = seq;
-    if ((flags & 0x01) !== 0) direction.fin = seq + length;
-    if (length > 0) direction.ranges.push([seq, seq + length]);
-  }
-  return [...directions.values()].every((d) => {
-    const { isn, fin } = d;
-    if (isn === undefined || fin === undefined) return false;
-    // Relative to the ISN, so a sequence number that wraps past 2^32 still compares right.
-    const rel = (seq: number): number => (seq - isn) >>> 0;
-    let next = 1;
-    for (const [from, to] of d.ranges.map(([a, b]) => [rel(a), rel(b)]).sort((a, b) => (a[0] as number) - (b[0] as number))) {
-      if ((from as number) > next) return false;
-      next = Math.max(next, to as number);
+  return captureWholeTcp(file, SERVER, PORT, async () => {
+    const server = await startServer();
+    try {
+      return await traffic();
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
     }
-    return next === rel(fin);
   });
-}
-
-async function captureOnce(file: string): Promise<Sent[]> {
-  const tcpdump = spawn('tcpdump', ['-i', 'lo', '-U', '--immediate-mode', '-B', '32768', '-s', '0', '-w', file, `host ${SERVER} and tcp port ${PORT}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  tcpdump.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  await waitFor(() => err.includes('listening on'), 'tcpdump to listen');
-  const server = await startServer();
-  try {
-    return await traffic();
-  } finally {
-    await new Promise((resolve) => server.close(resolve));
-    // Let the last FINs reach the capture before it stops.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const exited = new Promise((resolve) => tcpdump.once('exit', resolve));
-    tcpdump.kill('SIGINT');
-    await exited;
-  }
 }
 
 interface Row {
@@ -164,23 +114,6 @@ async function importHttp(dir: string, file: string, name: string): Promise<{ ro
   });
 }
 
-/** The capture's frames rewritten: the same bytes, in another order, some twice or missing. */
-function rewrite(file: string, frames: readonly FrameRecord[]): void {
-  writeFileSync(file, pcapFile({ linkType: frames[0]?.linkType ?? 1, records: frames.map((f) => ({ sec: f.tsSec, frac: Math.floor(f.tsFracNs / 1000), frame: f.bytes, originalBytes: f.originalBytes })) }));
-}
-
-/** Frames that carry TCP payload from a client (port != PORT as source): their index and the client's port. */
-function clientDataFrames(frames: readonly FrameRecord[]): { index: number; port: number }[] {
-  return frames.flatMap((frame, index) => {
-    const ip = 14;
-    const ihl = ((frame.bytes[ip] as number) & 0x0f) * 4;
-    const tcp = ip + ihl;
-    const srcPort = frame.bytes.readUInt16BE(tcp);
-    const payload = frame.bytes.length - tcp - ((frame.bytes[tcp + 12] as number) >> 4) * 4;
-    return srcPort !== PORT && payload > 0 ? [{ index, port: srcPort }] : [];
-  });
-}
-
 describe.runIf(canCapture)('HTTP/1.1 read out of a real tcpdump capture', () => {
   it('every request and response of two kept-alive connections: Content-Length and chunked bodies, gzip kept as bytes, as tshark reads them too', async () => {
     await withTempDir(async (dir) => {
@@ -209,7 +142,7 @@ describe.runIf(canCapture)('HTTP/1.1 read out of a real tcpdump capture', () => 
       const file = join(dir, 'http.pcap');
       const sent = await capture(file);
       const { frames } = await readAll(file);
-      const segments = clientDataFrames(frames);
+      const segments = clientDataFrames(frames, PORT);
       const data = segments.map((s) => s.index);
       expect(data.length).toBeGreaterThan(6);
       // Out of order: each pair of a client's data segments swapped (a request seen after the next one, and after
@@ -221,14 +154,14 @@ describe.runIf(canCapture)('HTTP/1.1 read out of a real tcpdump capture', () => 
         [shuffled[a.index], shuffled[b.index]] = [frames[b.index] as FrameRecord, frames[a.index] as FrameRecord];
       }
       const withRepeats = shuffled.flatMap((frame, index) => (data.indexOf(index) % 3 === 2 ? [frame, frame] : [frame]));
-      rewrite(join(dir, 'reordered.pcap'), withRepeats);
+      rewritePcap(join(dir, 'reordered.pcap'), withRepeats);
       const reordered = await importHttp(dir, join(dir, 'reordered.pcap'), 'reordered');
       expect(reordered.error).toBeUndefined();
       expect(reordered.rows.map((r) => [r.method, r.body])).toEqual(sent.map((s) => [s.method, s.body]));
 
       // Lost: the segment of the fourth request of the first connection (its first chunk) never made the capture.
       const lost = data[3] as number;
-      rewrite(join(dir, 'lost.pcap'), frames.filter((_frame, index) => index !== lost));
+      rewritePcap(join(dir, 'lost.pcap'), frames.filter((_frame, index) => index !== lost));
       const damaged = await importHttp(dir, join(dir, 'lost.pcap'), 'lost');
       expect(damaged.error?.startsWith(`${join(dir, 'lost.pcap')}: 127.0.0.1:`), damaged.error).toBe(true);
       expect(damaged.error).toMatch(/lost\.pcap: 127\.0\.0\.1:\d+ -> 127\.0\.89\.1:18089: a segment from the client is missing; every complete exchange is kept$/);

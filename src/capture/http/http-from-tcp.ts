@@ -19,11 +19,32 @@ export interface TcpHttpSummary {
 const REQUEST_START = /^[A-Z]{3,10} /;
 const MAX_FAULTS = 3;
 
-interface Endpoint {
+export interface Endpoint {
   ip: string;
   port: number;
   ipVersion: 4 | 6;
 }
+
+/** A connection that left HTTP with a `101 Switching Protocols`: what the two sides agreed. */
+export interface Upgrade {
+  client: Endpoint;
+  server: Endpoint;
+  /** The request target, as sent. */
+  target: string;
+  requestHeaders: readonly [string, string][];
+  responseHeaders: readonly [string, string][];
+  tsNs: bigint;
+}
+
+/** Reads what follows an upgrade, both directions in order; `end` when the connection is over. */
+export interface UpgradedConnection {
+  fromClient(bytes: Uint8Array, tsNs: bigint): void;
+  fromServer(bytes: Uint8Array, tsNs: bigint): void;
+  end(): void;
+}
+
+/** Takes an upgraded connection whose new protocol it reads, or passes (undefined). */
+export type UpgradeReader = (upgrade: Upgrade) => UpgradedConnection | undefined;
 
 /** One TCP connection read as HTTP/1.x: its two directions in order, its requests answered in order. */
 class HttpConnection {
@@ -37,11 +58,13 @@ class HttpConnection {
   exchanges = 0;
   fault: string | undefined;
   ended = { up: false, down: false };
+  private upgraded: UpgradedConnection | undefined;
 
   constructor(
     readonly client: Endpoint,
     readonly server: Endpoint,
     private readonly emit: (exchange: HttpExchange) => void,
+    private readonly readUpgrade: UpgradeReader | undefined,
   ) {
     this.requests = new Http1Parser('request', (m) => this.onRequest(m));
     this.responses = new Http1Parser('response', (m) => this.onResponse(m), () => this.waiting[0]?.method === 'HEAD');
@@ -63,6 +86,7 @@ class HttpConnection {
     }
     if (this.early.length > 0) this.damage(`${this.early.length} response${this.early.length > 1 ? 's' : ''} came with no request`);
     for (const unanswered of this.waiting.splice(0)) this.emit({ ...unanswered, missing: [...unanswered.missing, 'response'] });
+    this.upgraded?.end();
   }
 
   private feed(parser: Http1Parser, bytes: Uint8Array, tsNs: bigint): void {
@@ -109,8 +133,21 @@ class HttpConnection {
       const request = this.waiting.shift() as HttpExchange;
       const message = this.early.shift() as Http1Message;
       this.exchanges++;
-      this.emit({ ...request, status: Number(message.startLine[1]), responseHeaders: message.headers, responseBody: message.body, durationMs: Number(message.endTsNs - request.tsNs) / 1e6 });
+      const status = Number(message.startLine[1]);
+      this.emit({ ...request, status, responseHeaders: message.headers, responseBody: message.body, durationMs: Number(message.endTsNs - request.tsNs) / 1e6 });
+      if (this.requests.isUpgraded && status !== 101) this.requests.resume();
+      else if (status === 101) this.switchProtocols(request, message);
     }
+  }
+
+  /** The server agreed to leave HTTP: both directions go to the reader of the new protocol, or are passed over. */
+  private switchProtocols(request: HttpExchange, answer: Http1Message): void {
+    const target = request.url.replace(/^https?:\/\/[^/]*/i, '') || '/';
+    const upgrade = { client: this.client, server: this.server, target, requestHeaders: request.requestHeaders, responseHeaders: answer.headers, tsNs: answer.endTsNs };
+    const reader = this.readUpgrade?.(upgrade);
+    this.upgraded = reader;
+    this.requests.handOff((bytes, tsNs) => reader?.fromClient(bytes, tsNs));
+    this.responses.handOff((bytes, tsNs) => reader?.fromServer(bytes, tsNs));
   }
 }
 
@@ -125,7 +162,11 @@ export class HttpFromTcp {
   private readonly open = new Map<string, HttpConnection | 'not-http'>();
   private readonly summary: TcpHttpSummary = { connections: 0, httpConnections: 0, exchanges: 0, damaged: 0, faults: [] };
 
-  constructor(private readonly onExchange: (exchange: HttpExchange) => void) {}
+  /** `readUpgrade` reads the protocol a connection upgrades to (WebSocket, for the WebSocket family). */
+  constructor(
+    private readonly onExchange: (exchange: HttpExchange) => void,
+    private readonly readUpgrade?: UpgradeReader,
+  ) {}
 
   add(segment: TcpSegment): void {
     const from: Endpoint = { ip: segment.srcIp, port: segment.srcPort, ipVersion: segment.ipVersion };
@@ -183,10 +224,15 @@ export class HttpFromTcp {
     if (client === undefined) return undefined;
     this.summary.connections++;
     const server = client === from ? to : from;
-    const connection = new HttpConnection(client, server, (exchange) => {
-      this.summary.exchanges++;
-      this.onExchange(exchange);
-    });
+    const connection = new HttpConnection(
+      client,
+      server,
+      (exchange) => {
+        this.summary.exchanges++;
+        this.onExchange(exchange);
+      },
+      this.readUpgrade,
+    );
     this.open.set(key, connection);
     return connection;
   }

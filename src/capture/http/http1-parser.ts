@@ -24,7 +24,8 @@ type BodyFraming = { kind: 'none' } | { kind: 'length'; left: number } | { kind:
  * Reads HTTP/1.x messages of one direction of a connection as its bytes arrive: requests, or responses (then
  * `bodyless` tells whether the next response is to a HEAD request, which has no body whatever its headers say).
  * Bodies are framed by Content-Length, chunked transfer coding, or (responses) the connection's end. A `101 Switching
- * Protocols` ends HTTP on the connection: what follows is another protocol and is not read.
+ * Protocols` answer, and a request asking to upgrade, end HTTP on this direction: the bytes after them are held until
+ * `handOff` gives them to the protocol that follows (or `resume` reads them as HTTP again: the upgrade was refused).
  */
 export class Http1Parser {
   private readonly queue = new ByteQueue();
@@ -35,6 +36,7 @@ export class Http1Parser {
   private firstByteTsNs: bigint | undefined;
   private lastTsNs = 0n;
   private upgraded = false;
+  private afterUpgrade: ((bytes: Uint8Array, tsNs: bigint) => void) | undefined;
 
   constructor(
     private readonly kind: 'request' | 'response',
@@ -44,12 +46,36 @@ export class Http1Parser {
 
   /** Bytes in order; throws Http1FramingError when they cannot be HTTP/1.x. */
   push(bytes: Uint8Array, tsNs: bigint): void {
-    if (this.upgraded || bytes.length === 0) return;
+    if (bytes.length === 0) return;
+    if (this.afterUpgrade !== undefined) {
+      this.afterUpgrade(bytes, tsNs);
+      return;
+    }
     this.firstByteTsNs ??= tsNs;
     this.lastTsNs = tsNs;
     this.queue.push(bytes);
     while (this.step()) {
       // each step consumes a head, a body piece or a whole message
+    }
+  }
+
+  /** Whether an upgrade ended HTTP on this direction. */
+  get isUpgraded(): boolean {
+    return this.upgraded;
+  }
+
+  /** The upgrade went through: every byte after it, held and to come, goes to `next`. */
+  handOff(next: (bytes: Uint8Array, tsNs: bigint) => void): void {
+    this.afterUpgrade = next;
+    if (this.queue.length > 0) next(this.queue.take(this.queue.length), this.lastTsNs);
+  }
+
+  /** The upgrade was refused: the bytes held after the request are HTTP again. */
+  resume(): void {
+    if (!this.upgraded || this.afterUpgrade !== undefined) return;
+    this.upgraded = false;
+    while (this.step()) {
+      // as in push
     }
   }
 
@@ -70,8 +96,7 @@ export class Http1Parser {
   }
 
   private step(): boolean {
-    if (this.upgraded) return false;
-    if (this.head === undefined) return this.readHead();
+    if (this.head === undefined) return this.upgraded ? false : this.readHead();
     switch (this.framing.kind) {
       case 'length': {
         const piece = this.queue.take(Math.min(this.framing.left, this.queue.length));
@@ -132,6 +157,9 @@ export class Http1Parser {
       const status = Number(startLine[1]);
       if (status === 101) this.upgraded = true;
       if ((status >= 100 && status < 200) || status === 204 || status === 304 || this.bodyless()) return { kind: 'none' };
+    } else if (header('upgrade') !== undefined && header('connection')?.toLowerCase().split(',').some((option) => option.trim() === 'upgrade') === true) {
+      // What follows the request is the new protocol if the server agrees (101), HTTP again if it does not.
+      this.upgraded = true;
     }
     if (header('transfer-encoding')?.toLowerCase().split(',').some((coding) => coding.trim() === 'chunked') === true) return { kind: 'chunked' };
     const length = header('content-length');

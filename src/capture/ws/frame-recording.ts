@@ -46,15 +46,28 @@ export function readFrameRecording(file: string, bytes: Uint8Array): FrameRecord
       return { frames, fault: `${file}: line ${lineNo} (byte offset ${start}) ${cut ? 'is cut short' : 'is not JSON'}; the ${frames.length} frames before it are kept` };
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return { frames, fault: `${file}: line ${lineNo} (byte offset ${start}) is not a JSON object; the ${frames.length} frames before it are kept` };
-    const frame = value as Record<string, unknown>;
-    const sessionId = typeof frame.sessionId === 'string' ? frame.sessionId : 'default';
-    const stream = typeof frame.stream === 'string' ? frame.stream : 'default';
-    const key = `${sessionId}\u0000${stream}`;
-    const seq = typeof frame.seq === 'number' && Number.isSafeInteger(frame.seq) ? frame.seq : (nextSeq.get(key) ?? 0);
-    nextSeq.set(key, seq + 1);
-    frames.push({ tsNs: timeOf(frame.ts ?? frame.t), sessionId, stream, seq, text: trimmed });
+    frames.push(telemetryFrame(value as Record<string, unknown>, trimmed, { sessionId: 'default', stream: 'default', tsNs: 0n }, nextSeq));
   }
   return { frames, fault: null };
+}
+
+/**
+ * A frame's session, stream, sequence number and time from its JSON fields (`sessionId`, `stream`, `seq`, `ts` or
+ * `t`), each falling back to `defaults`; a frame with no `seq` is numbered in its stream's order (`nextSeq`).
+ */
+export function telemetryFrame(
+  fields: Record<string, unknown>,
+  text: string,
+  defaults: { sessionId: string; stream: string; tsNs: bigint },
+  nextSeq: Map<string, number>,
+): RecordedFrame {
+  const sessionId = typeof fields.sessionId === 'string' ? fields.sessionId : defaults.sessionId;
+  const stream = typeof fields.stream === 'string' ? fields.stream : defaults.stream;
+  const key = `${sessionId}\u0000${stream}`;
+  const seq = typeof fields.seq === 'number' && Number.isSafeInteger(fields.seq) ? fields.seq : (nextSeq.get(key) ?? 0);
+  nextSeq.set(key, seq + 1);
+  const tsNs = timeOf(fields.ts ?? fields.t);
+  return { tsNs: tsNs === 0n ? defaults.tsNs : tsNs, sessionId, stream, seq, text };
 }
 
 function timeOf(value: unknown): bigint {

@@ -2,22 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { CaptureFileError } from '../../core/errors.ts';
 import { toSafeName } from '../../core/names.ts';
-import { ChunkAppender, columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
 import type { Store } from '../../store/store.ts';
 import { createCapture, deleteCapture, finishCapture } from '../capture-catalog.ts';
 import { createDecodeStats } from '../decode-stats.ts';
 import { readFrameRecording } from './frame-recording.ts';
-
-const COLUMNS = {
-  capture_id: 'i32',
-  idx: 'u32',
-  ts_ns: 'i64',
-  session_id: 'varchar',
-  stream: 'varchar',
-  seq: 'i64',
-  frame: 'varchar',
-} as const satisfies Record<string, ColumnKind>;
-const C = columnIndexes(COLUMNS);
+import { WsFrameWriter } from './ws-frame-writer.ts';
 
 export interface ImportedFrames {
   captureId: number;
@@ -42,19 +31,9 @@ export async function importFrameRecording(store: Store, file: string, options: 
   const name = options.name ?? toSafeName(basename(file, extname(file)));
   if (options.replace === true) await deleteCapture(store, name);
   const captureId = await createCapture(store, name, file);
-  const { appender, release } = await store.createWriterAppender('ws_frames');
-  const rows = new ChunkAppender(appender, 'ws_frames', Object.values(COLUMNS), release);
+  const rows = await WsFrameWriter.create(store, captureId);
   try {
-    read.frames.forEach((frame, idx) => {
-      rows.setNumber(C.capture_id, captureId);
-      rows.setNumber(C.idx, idx);
-      rows.setBigInt(C.ts_ns, frame.tsNs);
-      rows.setString(C.session_id, frame.sessionId);
-      rows.setString(C.stream, frame.stream);
-      rows.setSafeInteger(C.seq, frame.seq);
-      rows.setString(C.frame, frame.text);
-      rows.endRow();
-    });
+    for (const frame of read.frames) rows.add(frame);
   } finally {
     rows.close();
   }

@@ -38,7 +38,7 @@ export interface WsReplayStats {
 /** A capture's frames in recorded order, a deterministic share of its sessions when the plan samples. */
 export async function loadFrames(store: Store, name: string, plan: ReplayPlan): Promise<WsFrame[]> {
   const capture = await getCapture(store, name);
-  if (capture.wsFrames === 0) throw new UsageError(`capture "${name}" has no telemetry frames: a frame replay takes a recording imported from newline-delimited JSON`, { field: 'capture' });
+  if (capture.wsFrames === 0) throw new UsageError(`capture "${name}" has no telemetry frames: a frame replay takes a recording imported from newline-delimited JSON, or a pcap / pcapng of WebSocket sessions`, { field: 'capture' });
   const rows = await store.query('SELECT ts_ns, session_id, stream, seq, frame FROM ws_frames WHERE capture_id = $id ORDER BY ts_ns, idx', { id: capture.captureId });
   const chosen = seededRandom(plan.seed);
   const sessions = new Map<string, boolean>();
@@ -48,7 +48,26 @@ export async function loadFrames(store: Store, name: string, plan: ReplayPlan): 
   };
   return rows
     .map((row) => ({ tsNs: typeof row.ts_ns === 'bigint' ? row.ts_ns : 0n, sessionId: str(row.session_id), stream: str(row.stream), seq: num(row.seq), text: str(row.frame) }))
-    .filter((frame) => keep(frame.sessionId));
+    .filter((frame) => keep(frame.sessionId))
+    .map((frame) => ({ ...frame, text: withIdentity(frame) }));
+}
+
+/**
+ * The frame as sent: carrying the session, stream and sequence number it was stored under, which the agent and the
+ * gateways key it by. A frame captured without them (named by its connection and order at import) gets them added;
+ * a frame that is not a JSON object goes as recorded.
+ */
+function withIdentity(frame: Omit<WsFrame, 'text'> & { text: string }): string {
+  let fields: unknown;
+  try {
+    fields = JSON.parse(frame.text);
+  } catch {
+    return frame.text;
+  }
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) return frame.text;
+  const own = fields as Record<string, unknown>;
+  if (own.sessionId === frame.sessionId && own.stream === frame.stream && own.seq === frame.seq) return frame.text;
+  return JSON.stringify({ ...own, sessionId: frame.sessionId, stream: frame.stream, seq: frame.seq });
 }
 
 /**
@@ -84,7 +103,7 @@ export async function sendWsReplay(
       const scheduledNs = startNs + BigInt(Math.round(offsetNs));
       await waitUntil(scheduledNs);
       const seq = frame.seq + loop * seqSpan;
-      socket.send(loop === 0 ? frame.text : JSON.stringify({ ...(JSON.parse(frame.text) as object), seq }));
+      socket.send(loop === 0 ? frame.text : renumbered(frame.text, seq));
       const actualNs = process.hrtime.bigint();
       lastNs = actualNs;
       rows.setNumber(C.run_id, session.runId);
@@ -107,6 +126,15 @@ export async function sendWsReplay(
     achievedRate: sent > 1 && seconds > 0 ? sent / seconds : null,
   };
   return { status: options.signal?.aborted === true ? 'interrupted' : 'completed', stats, startNs: sent > 0 ? startNs : undefined };
+}
+
+/** A later loop's copy of a frame: numbered after the last loop's (a frame that is not JSON goes as it is). */
+function renumbered(text: string, seq: number): string {
+  try {
+    return JSON.stringify({ ...(JSON.parse(text) as object), seq });
+  } catch {
+    return text;
+  }
 }
 
 async function waitUntil(deadlineNs: bigint): Promise<void> {

@@ -3,7 +3,9 @@ import { analyseRun } from '../../analyse/analyse-run.ts';
 import type { Analysis } from '../../analyse/analysis.ts';
 import { Gateway } from '../../backends/ws/gateway.ts';
 import { WsReceiptWriter } from '../../backends/ws/ws-receipt-writer.ts';
-import type { CaptureSummary } from '../../capture/capture-catalog.ts';
+import { deleteCapture, type CaptureSummary } from '../../capture/capture-catalog.ts';
+import { importCaptures } from '../../capture/import-capture.ts';
+import { isFrameRecordingName } from '../../capture/ws/frame-recording.ts';
 import { importFrameRecording } from '../../capture/ws/import-frames.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { quantile } from '../../core/stats.ts';
@@ -167,9 +169,19 @@ async function storeAgentTargets(store: Store, runId: number, spec: WsScenarioSp
 
 async function prepareFrames(store: Store, spec: WsScenarioSpec, baseDir: string): Promise<CaptureSummary> {
   const traffic = spec.traffic;
+  // A recording of frames, or a capture whose WebSocket sessions carry them.
   const importFile = async (file: string, name: string): Promise<void> => {
-    const imported = await importFrameRecording(store, file, { name });
-    if (imported.fault !== null) throw new ConfigError(`traffic.recording: ${imported.fault}`, { file, field: 'traffic.recording' });
+    if (isFrameRecordingName(file)) {
+      const imported = await importFrameRecording(store, file, { name });
+      if (imported.fault !== null) throw new ConfigError(`traffic.recording: ${imported.fault}`, { file, field: 'traffic.recording' });
+      return;
+    }
+    const imported = await importCaptures(store, { files: [file], name });
+    const fault = imported.errors[0]?.message ?? (imported.captures[0]?.wsFrames === 0 ? `${file}: no WebSocket session carries telemetry frames` : undefined);
+    if (fault !== undefined) {
+      await deleteCapture(store, name);
+      throw new ConfigError(`traffic.recording: ${fault}`, { file, field: 'traffic.recording' });
+    }
   };
   if (!('generate' in traffic)) return namedCapture(store, traffic.recording, baseDir, importFile);
   const g = traffic.generate;

@@ -104,7 +104,7 @@ function parseTraffic(r: YamlReader, value: unknown): WsScenarioSpec['traffic'] 
   const traffic = r.mapping(value, 'traffic');
   r.onlyKeys(traffic, 'traffic', ['recording', 'generate']);
   if (traffic.recording !== undefined) return { recording: r.text(traffic.recording, 'traffic.recording') };
-  if (traffic.generate === undefined) throw r.error('traffic', 'needs recording: (a newline-delimited JSON file) or generate:');
+  if (traffic.generate === undefined) throw r.error('traffic', 'needs recording: (a newline-delimited JSON file, or a pcap / pcapng of WebSocket sessions) or generate:');
   const g = r.mapping(traffic.generate, 'traffic.generate');
   r.onlyKeys(g, 'traffic.generate', ['sessions', 'streams', 'rate', 'duration', 'seed']);
   const streams = g.streams === undefined ? ['baseline', 'controls'] : g.streams;
