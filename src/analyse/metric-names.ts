@@ -87,4 +87,4 @@ export type MetricName = keyof typeof METRIC_LABELS;
 export const isMetricName = (name: string): name is MetricName => Object.hasOwn(METRIC_LABELS, name);
 
 /** What a finding can be about besides a metric: the run's state, and what observed it. */
-export type FindingSubject = 'run_status' | 'backend_legs' | 'observer_errors' | 'relay_claimed_sent' | 'request_headers' | 'response_fields';
+export type FindingSubject = 'run_status' | 'backend_legs' | 'observer_errors' | 'relay_claimed_sent' | 'request_headers' | 'response_fields' | 'config_version';

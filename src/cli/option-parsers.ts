@@ -21,4 +21,5 @@ export const parseInteger = forCommander(values.parseInteger);
 export const parseName = forCommander(values.parseName);
 export const parseIpList = forCommander(values.parseIpList);
 export const parseHttpUrl = forCommander(values.parseHttpUrl);
+export const parseWsUrl = forCommander(values.parseWsUrl);
 export const parseFieldChange = forCommander(values.parseFieldChange);

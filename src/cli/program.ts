@@ -13,6 +13,7 @@ import { registerRunsCommand } from './runs-command.ts';
 import { registerExportCommand } from './export-command.ts';
 import { registerHttpBackendCommand } from './http-backend-command.ts';
 import { registerWsCommands } from './ws-commands.ts';
+import { registerControlPlaneCommand } from './control-plane-command.ts';
 import { registerShadowProxyCommand } from './shadow-proxy-command.ts';
 
 /**
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerShadowProxyCommand(program);
   registerHttpBackendCommand(program);
   registerWsCommands(program);
+  registerControlPlaneCommand(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

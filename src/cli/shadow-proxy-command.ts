@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ShadowProxy, type ShadowProxyStats } from '../relay/http/shadow-proxy.ts';
-import { parseDurationMs, parseHttpUrl, parseListen } from './option-parsers.ts';
+import { parseDurationMs, parseHttpUrl, parseListen, parseWsUrl } from './option-parsers.ts';
 import { printJson, printNote } from './output.ts';
 import { waitForStop } from './shutdown.ts';
 
@@ -13,6 +13,8 @@ interface ShadowProxyFlags {
   json?: boolean;
   emptyShadowBody?: boolean;
   waitForShadow?: boolean;
+  controlPlane?: string;
+  name: string;
 }
 
 export function registerShadowProxyCommand(program: Command): void {
@@ -25,9 +27,15 @@ export function registerShadowProxyCommand(program: Command): void {
     .option('--shadow-timeout <duration>', 'how long a shadow request may take before it is given up', parseDurationMs, 2000)
     .option('--empty-shadow-body', 'a fault on purpose: the shadow gets each request without its body (the bug of a proxy that reads the body once, for live)')
     .option('--wait-for-shadow', 'a fault on purpose: the live answer waits for the shadow\'s (as nginx\'s mirror does)')
+    .option('--control-plane <url>', 'take live, shadow and shadow timeout from a control plane\'s snapshots (ws://HOST:PORT/connect); the flags are the bootstrap until the first arrives', parseWsUrl)
+    .option('--name <name>', 'its name to the control plane', 'shadow-proxy')
     .option('--duration <duration>', 'stop after this long (default: until Ctrl-C)', parseDurationMs)
     .option('--json', 'print the counters as JSON when stopping')
-    .addHelpText('after', '\nExamples:\n  parity shadow-proxy --listen 127.0.0.1:8080 --live http://127.0.0.2:8081 --shadow http://127.0.0.3:8081 --shadow-timeout 1s\n  parity shadow-proxy --listen 127.0.0.1:8080 --live http://127.0.0.2:8081 --shadow http://127.0.0.3:8081 --empty-shadow-body --wait-for-shadow\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  parity shadow-proxy --listen 127.0.0.1:8080 --live http://127.0.0.2:8081 --shadow http://127.0.0.3:8081 --shadow-timeout 1s\n  parity shadow-proxy --listen 127.0.0.1:8080 --live http://127.0.0.2:8081 --shadow http://127.0.0.3:8081 --empty-shadow-body --wait-for-shadow\n' +
+        '  parity shadow-proxy --listen 127.0.0.1:8080 --live http://127.0.0.2:8081 --control-plane ws://127.0.0.1:8081/connect\n',
+    )
     .action(async (flags: ShadowProxyFlags) => {
       const proxy = await ShadowProxy.start({
         host: flags.listen.ip,
@@ -36,6 +44,7 @@ export function registerShadowProxyCommand(program: Command): void {
         shadow: flags.shadow ?? null,
         shadowTimeoutMs: flags.shadowTimeout,
         faults: { emptyShadowBody: flags.emptyShadowBody === true, liveWaitsForShadow: flags.waitForShadow === true },
+        ...(flags.controlPlane !== undefined && { controlPlaneUrl: flags.controlPlane, name: flags.name }),
       });
       printNote(`shadow proxy listening on ${proxy.url}: live ${flags.live}, ${flags.shadow === undefined ? 'no shadow' : `shadow ${flags.shadow}`}`);
       await waitForStop(flags.duration).stopped;

@@ -31,12 +31,15 @@ export function registerWsCommands(program: Command): void {
       'after',
       '\nVariables (defaults in brackets): RELAY_BACKENDS (required), RELAY_BACKEND_MODE [single], RELAY_PRIMARY_INDEX [0],\n' +
         'RELAY_TARGET_TIMEOUT_MS [1500], RELAY_SEND_TIMEOUT_MS [250], RELAY_KILL_SWITCH [0], RELAY_TARGETS_ENABLED [all 1],\n' +
-        'RELAY_PARITY_SAMPLE_RATE [0.05], RELAY_DEBUG_PORT [8765], RELAY_QUEUE_LIMIT [1000], RELAY_INGEST_PORT [8766].\n\n' +
-        'Example:\n  RELAY_BACKENDS=ws://127.0.0.2:9000/relay,ws://127.0.0.3:9000/relay RELAY_BACKEND_MODE=parallel parity relay-agent\n',
+        'RELAY_PARITY_SAMPLE_RATE [0.05], RELAY_DEBUG_PORT [8765], RELAY_QUEUE_LIMIT [1000], RELAY_INGEST_PORT [8766].\n' +
+        'From a control plane: RELAY_CONTROL_PLANE_URL (or CONTROL_PLANE_URL) [none], RELAY_AGENT_NAME [relay-agent],\n' +
+        'RELAY_CONFIG_VERSION [0.0.1] (the version of the settings above, the bootstrap until the first snapshot).\n\n' +
+        'Examples:\n  RELAY_BACKENDS=ws://127.0.0.2:9000/relay,ws://127.0.0.3:9000/relay RELAY_BACKEND_MODE=parallel parity relay-agent\n' +
+        '  RELAY_BACKENDS=ws://127.0.0.2:9000/relay,ws://127.0.0.3:9000/relay RELAY_CONTROL_PLANE_URL=ws://127.0.0.1:8081/connect parity relay-agent\n',
     )
     .action(async (flags: { duration?: number; json?: boolean }) => {
       const agent = await RelayAgent.start(readAgentConfig(process.env));
-      printNote(`relay agent: ingest ws://127.0.0.1:${agent.ingestPort}, debug http://127.0.0.1:${agent.debugPort}/debug/parity, ${agent.targets.length} targets`);
+      printNote(`relay agent: ingest ws://127.0.0.1:${agent.ingestPort}, debug http://127.0.0.1:${agent.debugPort}/debug/parity, ${agent.targets.length} targets${agent.control === undefined ? '' : `, configured by the control plane at ${agent.control.view().controlPlane.url}`}`);
       await waitForStop(flags.duration).stopped;
       const report = { parity: agent.parityView(), targets: agent.targetsView() };
       await agent.close();

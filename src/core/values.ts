@@ -101,6 +101,18 @@ export function parseHttpUrl(value: string): string {
   return value;
 }
 
+/** `ws://127.0.0.1:8081/connect` -> the URL as given; ws or wss, with a host. */
+export function parseWsUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ValueError(`"${value}" is not a URL (e.g. ws://127.0.0.1:8081/connect)`);
+  }
+  if ((url.protocol !== 'ws:' && url.protocol !== 'wss:') || url.host === '') throw new ValueError(`"${value}" is not a ws:// or wss:// URL with a host`);
+  return value;
+}
+
 /** `currency=EUR` -> { name, value } (the value as JSON when it reads as JSON, else as text). */
 export function parseFieldChange(value: string): { name: string; value: string | number | boolean | null } {
   const at = value.indexOf('=');

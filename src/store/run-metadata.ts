@@ -38,6 +38,11 @@ export interface RunTopology {
    * shadow healthy, slow, failing: the live latency under each), so a later `parity analyse` judges it the same way.
    */
   calibration?: RunCalibration;
+  /**
+   * A run whose relay took its configuration from a control plane: what was published (valid or not), every event
+   * between them (ControlEvent), and the version the data plane ran at the end, for the verdict to check.
+   */
+  controlPlane?: { published: readonly JsonValue[]; events: readonly JsonValue[]; final: JsonValue };
 }
 
 export interface RunCalibration {

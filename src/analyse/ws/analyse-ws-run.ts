@@ -5,6 +5,7 @@ import { formatMetricValue, verdictOf, type Analysis, type Finding, type Metric,
 import { captureNameOf, storeAnalysis } from '../analysis-store.ts';
 import type { AnalyseOptions } from '../analyse-run.ts';
 import { sqlStep, type AnalysisStep } from '../analysis-steps.ts';
+import { controlPlaneFindings } from '../control-plane-findings.ts';
 import { coverageFindings, runStateFindings } from '../fail-closed.ts';
 import { applyThresholds, replayFidelityFindings, thresholdFindings } from '../judge.ts';
 import type { MetricName } from '../metric-names.ts';
@@ -59,6 +60,7 @@ export async function analyseWsRun(store: Store, run: RunRecord, options: Analys
     ...thresholdFindings(metrics, [], null, reference),
     ...agentClaimFindings(agent, byGateway),
     ...(playbook?.findings ?? []),
+    ...controlPlaneFindings(run.topology),
     ...replayFidelityFindings(metrics, thresholds),
   ];
   const analysis: Analysis = {

@@ -12,6 +12,8 @@ import type { AnalysisStep } from '../analysis-steps.ts';
 export const STEP_GRACE_NS = 100_000_000n;
 /** A gateway the configuration sends to must process this share of a step's frames. */
 const STEP_DELIVERY = 0.99;
+/** Step numbers of the swap windows in ws_steps, apart from the steps' own. */
+const SWAP_STEP_BASE = 1_000_000;
 
 interface AgentState {
   mode: 'single' | 'parallel';
@@ -61,6 +63,18 @@ export async function judgePlaybook(
     const toNs = next === undefined ? 2n ** 62n : next.appliedNs - STEP_GRACE_NS;
     await store.exec('INSERT INTO ws_steps VALUES ($step_no, $from_ns, $to_ns)', { step_no: index, from_ns: window.fromNs, to_ns: toNs });
   }
+  // The swaps themselves: the frames in flight as each step took effect (either side of it), judged by the gateways
+  // that both the old and the new configuration send to. Zero-downtime updates lose none of them.
+  const swaps = applied.map((t, index) => ({
+    label: t.label,
+    atMs: t.atMs,
+    stepNo: SWAP_STEP_BASE + index,
+    keep: expectedGateways(windows[index]?.state ?? initial, gateways).filter((g) => expectedGateways(t.state, gateways).includes(g)),
+  }));
+  for (const [index, swap] of swaps.entries()) {
+    const at = applied[index]?.appliedNs ?? 0n;
+    await store.exec('INSERT INTO ws_steps VALUES ($step_no, $from_ns, $to_ns)', { step_no: swap.stepNo, from_ns: at - STEP_GRACE_NS, to_ns: at + STEP_GRACE_NS });
+  }
   const sent = new Map((await store.query(steps.sent.sql, { run_id: runId })).map((row) => [num(row.step_no), num(row.sent)]));
   const delivered = await store.query(steps.delivered.sql, { run_id: runId });
   const outcomes: StepOutcome[] = [];
@@ -81,6 +95,17 @@ export async function judgePlaybook(
       if (!expected.includes(gateway) && count > 0) finding(`${where}, ${count.toLocaleString('en-US')} of the ${frames.toLocaleString('en-US')} frames sent still reached it, though the agent should send it none`);
     }
     outcomes.push({ label: window.label, atMs: window.atMs, frames, expected, delivered: got, ok });
+  }
+  for (const swap of swaps) {
+    const frames = sent.get(swap.stepNo) ?? 0;
+    for (const gateway of swap.keep) {
+      const count = num(delivered.find((row) => num(row.step_no) === swap.stepNo && str(row.gateway) === gateway)?.delivered);
+      if (frames === 0 || count >= frames * STEP_DELIVERY) continue;
+      const message = `${gateway}: frames in flight as "${swap.label}" took effect at ${(swap.atMs / 1000).toFixed(1)} s were lost: it processed ${count.toLocaleString('en-US')} of the ${frames.toLocaleString('en-US')} sent within ${Number(STEP_GRACE_NS / 1_000_000n)} ms of it, though both configurations send to it`;
+      findings.push({ severity: 'critical', kind: 'playbook', metric: 'delivered', route: null, backend: gateway, value: count, message });
+      const outcome = outcomes.find((o) => o.label === swap.label && o.atMs === swap.atMs);
+      if (outcome !== undefined) outcome.ok = false;
+    }
   }
   return { outcomes, findings };
 }

@@ -3,6 +3,8 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { CONNECTION_HEADERS } from '../../core/http-headers.ts';
 import { listenHttp, type HttpListener } from '../../core/http-listener.ts';
 import { Agent, request } from 'undici';
+import { ControlPlaneClient } from '../control/control-client.ts';
+import { validateProxySnapshot, type ProxyRouting } from './proxy-snapshot.ts';
 
 /** Headers that belong to one connection, never forwarded (RFC 9110 7.6.1). */
 const HOP_BY_HOP = new Set([...CONNECTION_HEADERS, 'proxy-authenticate', 'proxy-authorization']);
@@ -20,6 +22,10 @@ export interface ShadowProxyConfig {
   maxBodyBytes?: number;
   /** Bugs the spec warns of, made on purpose, so a broken proxy can be judged (`parity demo --http --broken`). */
   faults?: ShadowProxyFaults;
+  /** A control plane's /connect: `live`, `shadow` and `shadowTimeoutMs` then come from its snapshots (these are the bootstrap). */
+  controlPlaneUrl?: string;
+  /** Its name to the control plane. */
+  name?: string;
 }
 
 /** The two classic shadowing bugs, made on purpose. */
@@ -54,13 +60,32 @@ export class ShadowProxy {
   private readonly shadowAgent = new Agent({ connections: 256 });
 
   private listener: HttpListener | undefined;
+  /** Its routing from a control plane, when it has one. */
+  readonly control: ControlPlaneClient<ProxyRouting> | undefined;
 
-  private constructor(private readonly config: ShadowProxyConfig) {}
+  private constructor(private config: ShadowProxyConfig) {
+    if (config.controlPlaneUrl !== undefined) {
+      this.control = new ControlPlaneClient<ProxyRouting>({
+        url: config.controlPlaneUrl,
+        name: config.name ?? 'shadow-proxy',
+        bootstrapVersion: '0.0.1',
+        validate: (snapshot) => validateProxySnapshot(snapshot, config.shadowTimeoutMs),
+        // One assignment: a request reads the configuration once, so it sees the old routing or the new, never half.
+        apply: (routing) => (this.config = { ...this.config, ...routing }),
+      });
+    }
+  }
 
   static async start(config: ShadowProxyConfig): Promise<ShadowProxy> {
     const proxy = new ShadowProxy(config);
     proxy.listener = await listenHttp(config.host, config.port ?? 0, (req, res) => proxy.handle(req, res));
+    proxy.control?.start();
     return proxy;
+  }
+
+  /** Where requests go now. */
+  get routing(): ProxyRouting {
+    return { live: this.config.live, shadow: this.config.shadow, shadowTimeoutMs: this.config.shadowTimeoutMs ?? 2000 };
   }
 
   get url(): string {
@@ -68,12 +93,19 @@ export class ShadowProxy {
   }
 
   async close(): Promise<void> {
+    this.control?.stop();
     await this.listener?.close();
     // Destroyed, not closed: a shadow request still in flight is abandoned, not waited for.
     await Promise.all([this.liveAgent.destroy(), this.shadowAgent.destroy()]);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const config = this.config;
+    if (this.control !== undefined && req.url === '/debug/config-version') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(this.control.view()));
+      return;
+    }
     this.stats.requests++;
     const requestId = typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'] !== '' ? req.headers['x-request-id'] : randomUUID();
     const body = await this.readBody(req);
@@ -84,14 +116,14 @@ export class ShadowProxy {
     const headers = forwardedHeaders(req.headers, requestId, body.length);
     const path = req.url ?? '/';
     const method = req.method ?? 'GET';
-    const faults = this.config.faults ?? {};
+    const faults = config.faults ?? {};
     // The shadow starts first and is not awaited: the live path never waits on it.
-    const shadowed = this.config.shadow === null ? Promise.resolve() : this.shadowCopy(method, path, headers, body, faults);
+    const shadowed = config.shadow === null ? Promise.resolve() : this.shadowCopy(config, method, path, headers, body, faults);
     try {
-      const live = await request(new URL(path, this.config.live), { method, headers, body: body.length > 0 ? body : null, dispatcher: this.liveAgent });
+      const live = await request(new URL(path, config.live), { method, headers, body: body.length > 0 ? body : null, dispatcher: this.liveAgent });
       const answer = Buffer.from(await live.body.arrayBuffer());
       if (faults.liveWaitsForShadow === true) await shadowed;
-      const reason = this.config.shadow === null ? 'no shadow configured' : `shadowed to ${new URL(this.config.shadow).host}`;
+      const reason = config.shadow === null ? 'no shadow configured' : `shadowed to ${new URL(config.shadow).host}`;
       this.reply(res, live.statusCode, copiedHeaders(live.headers), answer, requestId, 'live', reason);
     } catch (error) {
       this.stats.liveErrors++;
@@ -100,23 +132,23 @@ export class ShadowProxy {
   }
 
   /** The shadow's own copy of the request: a body of its own and a Content-Length that matches it. */
-  private shadowCopy(method: string, path: string, headers: Record<string, string>, body: Buffer, faults: ShadowProxyFaults): Promise<void> {
-    if (faults.emptyShadowBody !== true) return this.shadow(method, path, { ...headers }, Buffer.from(body));
+  private shadowCopy(config: ShadowProxyConfig, method: string, path: string, headers: Record<string, string>, body: Buffer, faults: ShadowProxyFaults): Promise<void> {
+    if (faults.emptyShadowBody !== true) return this.shadow(config, method, path, { ...headers }, Buffer.from(body));
     const { 'content-length': _dropped, ...withoutLength } = headers;
-    return this.shadow(method, path, withoutLength, Buffer.alloc(0));
+    return this.shadow(config, method, path, withoutLength, Buffer.alloc(0));
   }
 
   /** Settles when the shadow's answer is in or given up; never rejects. */
-  private shadow(method: string, path: string, headers: Record<string, string>, body: Buffer): Promise<void> {
+  private shadow(config: ShadowProxyConfig, method: string, path: string, headers: Record<string, string>, body: Buffer): Promise<void> {
     this.stats.shadowed++;
     this.stats.shadowInFlight++;
-    const shadow = this.config.shadow as string;
+    const shadow = config.shadow as string;
     return request(new URL(path, shadow), {
       method,
       headers,
       body: body.length > 0 ? body : null,
       dispatcher: this.shadowAgent,
-      signal: AbortSignal.timeout(this.config.shadowTimeoutMs ?? 2000),
+      signal: AbortSignal.timeout(config.shadowTimeoutMs ?? 2000),
     })
       .then(async (answer) => {
         await answer.body.dump();

@@ -20,6 +20,13 @@ export interface AgentConfig {
   ingestPort: number;
   /** A bug on purpose, for scenarios that show the playbook checks catch it: the kill switch stops nothing. */
   killSwitchLeaks?: boolean;
+  /** A bug on purpose: for this long after applying a control plane's snapshot, frames that come in are dropped (ms). */
+  dropsOnSwapMs?: number;
+  /** A control plane's /connect (ws://): the settings then come from its snapshots, these being the bootstrap. */
+  controlPlaneUrl?: string;
+  /** This agent's name to the control plane, and the version of its bootstrap settings. */
+  name: string;
+  configVersion: string;
 }
 
 export const AGENT_DEFAULTS = {
@@ -32,13 +39,15 @@ export const AGENT_DEFAULTS = {
   RELAY_DEBUG_PORT: '8765',
   RELAY_QUEUE_LIMIT: '1000',
   RELAY_INGEST_PORT: '8766',
+  RELAY_AGENT_NAME: 'relay-agent',
+  RELAY_CONFIG_VERSION: '0.0.1',
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** Reads the configuration from the environment; a bad value is one error naming the variable and what it takes. */
 export function readAgentConfig(env: Env): AgentConfig {
-  const value = (name: keyof typeof AGENT_DEFAULTS | 'RELAY_BACKENDS' | 'RELAY_TARGETS_ENABLED'): string | undefined => {
+  const value = (name: keyof typeof AGENT_DEFAULTS | 'RELAY_BACKENDS' | 'RELAY_TARGETS_ENABLED' | 'RELAY_CONTROL_PLANE_URL' | 'CONTROL_PLANE_URL'): string | undefined => {
     const given = env[name];
     return given === undefined || given.trim() === '' ? (AGENT_DEFAULTS as Record<string, string>)[name] : given.trim();
   };
@@ -52,7 +61,13 @@ export function readAgentConfig(env: Env): AgentConfig {
   const targetsEnabled = enabled === undefined ? backends.map(() => true) : enabled.split(',').map((flag) => flag01('RELAY_TARGETS_ENABLED', flag.trim()));
   const rate = Number(value('RELAY_PARITY_SAMPLE_RATE'));
   if (!Number.isFinite(rate) || rate < 0 || rate > 1) throw invalid('RELAY_PARITY_SAMPLE_RATE', value('RELAY_PARITY_SAMPLE_RATE') ?? '', 'a fraction from 0 to 1');
+  // The control-plane spec names it CONTROL_PLANE_URL; RELAY_CONTROL_PLANE_URL wins where both are set.
+  const controlPlaneUrl = value('RELAY_CONTROL_PLANE_URL') ?? value('CONTROL_PLANE_URL');
+  if (controlPlaneUrl !== undefined && !/^wss?:\/\/[^/\s]+/.test(controlPlaneUrl)) throw invalid(env.RELAY_CONTROL_PLANE_URL === undefined ? 'CONTROL_PLANE_URL' : 'RELAY_CONTROL_PLANE_URL', controlPlaneUrl, 'a ws:// or wss:// URL, e.g. ws://127.0.0.1:8081/connect');
   return {
+    ...(controlPlaneUrl !== undefined && { controlPlaneUrl }),
+    name: value('RELAY_AGENT_NAME') ?? AGENT_DEFAULTS.RELAY_AGENT_NAME,
+    configVersion: value('RELAY_CONFIG_VERSION') ?? AGENT_DEFAULTS.RELAY_CONFIG_VERSION,
     backends,
     mode,
     primaryIndex,

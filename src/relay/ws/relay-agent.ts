@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { NetworkError } from '../../core/errors.ts';
 import { quantile } from '../../core/stats.ts';
+import { ControlPlaneClient } from '../control/control-client.ts';
 import type { AgentConfig } from './agent-config.ts';
+import { validateAgentSnapshot, type AgentSettings } from './agent-snapshot.ts';
 import { AgentTarget } from './agent-target.ts';
 
 /** Debug and ingest listen on loopback only (the spec: "Debug server port (127.0.0.1 only)"). */
@@ -34,14 +36,33 @@ export class RelayAgent {
   private ingest: WebSocketServer | undefined;
   private debug: http.Server | undefined;
   private sampleCounter = 0;
+  /** Its settings from a control plane, when it has one. */
+  readonly control: ControlPlaneClient<AgentSettings> | undefined;
+  /** Told each time a control plane's snapshot is applied (CLOCK_MONOTONIC ns). */
+  onConfigApplied: ((version: string, atNs: bigint) => void) | undefined;
+  private dropUntilNs = 0n;
 
   private constructor(private config: AgentConfig) {
     this.targets = config.backends.map((url) => new AgentTarget(url, config));
+    if (config.controlPlaneUrl !== undefined) {
+      this.control = new ControlPlaneClient<AgentSettings>({
+        url: config.controlPlaneUrl,
+        name: config.name,
+        bootstrapVersion: config.configVersion,
+        validate: (snapshot) => validateAgentSnapshot(snapshot, config.backends),
+        apply: (settings, version) => {
+          this.reconfigure(settings);
+          if ((config.dropsOnSwapMs ?? 0) > 0) this.dropUntilNs = process.hrtime.bigint() + BigInt(Math.round((config.dropsOnSwapMs ?? 0) * 1e6));
+          this.onConfigApplied?.(version, process.hrtime.bigint());
+        },
+      });
+    }
   }
 
   static async start(config: AgentConfig): Promise<RelayAgent> {
     const agent = new RelayAgent(config);
     agent.applyTargets();
+    agent.control?.start();
     agent.debug = await listen(http.createServer((req, res) => agent.serveDebug(req, res)), config.debugPort, 'relay agent debug server');
     const ingest = new WebSocketServer({ host: LOOPBACK, port: config.ingestPort });
     await new Promise<void>((resolve, reject) => {
@@ -74,6 +95,7 @@ export class RelayAgent {
   }
 
   async close(): Promise<void> {
+    this.control?.stop();
     for (const target of this.targets) target.stop();
     await new Promise<void>((resolve) => (this.ingest === undefined ? resolve() : this.ingest.close(() => resolve())));
     for (const client of this.ingest?.clients ?? []) client.terminate();
@@ -84,6 +106,10 @@ export class RelayAgent {
   take(text: string): void {
     this.framesIn++;
     if (this.config.killSwitch && this.config.killSwitchLeaks !== true) return;
+    if (this.dropUntilNs > 0n) {
+      if (process.hrtime.bigint() < this.dropUntilNs) return;
+      this.dropUntilNs = 0n;
+    }
     let frame: TelemetryFrame;
     try {
       frame = JSON.parse(text) as TelemetryFrame;
@@ -117,7 +143,12 @@ export class RelayAgent {
 
   private serveDebug(req: http.IncomingMessage, res: http.ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];
-    const views: Record<string, () => unknown> = { '/debug/targets': () => this.targetsView(), '/debug/parity': () => this.parityView(), '/debug/health': () => this.healthView() };
+    const views: Record<string, () => unknown> = {
+      '/debug/targets': () => this.targetsView(),
+      '/debug/parity': () => this.parityView(),
+      '/debug/health': () => this.healthView(),
+      '/debug/config-version': () => this.configVersionView(),
+    };
     const view = views[path ?? ''];
     res.writeHead(view === undefined ? 404 : 200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(view === undefined ? { error: `no such endpoint: ${path}`, endpoints: Object.keys(views) } : view()));
@@ -152,6 +183,11 @@ export class RelayAgent {
       ackLatency: { p50: quantile(latencies, 0.5) ?? null, p95: quantile(latencies, 0.95) ?? null, samples: latencies.length },
       perTarget: this.targets.map((t) => ({ url: t.url, sent: t.counters.sent, acked: t.counters.acked })),
     };
+  }
+
+  /** The control-plane spec's debug view: the version in force and where it came from. */
+  configVersionView(): unknown {
+    return this.control?.view() ?? { version: this.config.configVersion, source: 'environment', lastError: null, controlPlane: null };
   }
 
   healthView(): unknown {

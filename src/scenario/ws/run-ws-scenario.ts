@@ -10,6 +10,8 @@ import { importFrameRecording } from '../../capture/ws/import-frames.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { quantile } from '../../core/stats.ts';
 import { AGENT_DEFAULTS, readAgentConfig } from '../../relay/ws/agent-config.ts';
+import { ControlPlane } from '../../relay/control/control-plane.ts';
+import { agentSnapshot, validateAgentSnapshot } from '../../relay/ws/agent-snapshot.ts';
 import { RelayAgent } from '../../relay/ws/relay-agent.ts';
 import { describePace, type ReplayPlan } from '../../replay/replay-plan.ts';
 import { storedReplayStats } from '../../replay/replay-figures.ts';
@@ -22,15 +24,8 @@ import type { Store } from '../../store/store.ts';
 import { writeTelemetryRecording } from '../../synthetic/telemetry-frames.ts';
 import { unmetExpectations, type RunScenarioOptions } from '../run-scenario.ts';
 import { generatedCapture, namedCapture } from '../scenario-capture.ts';
+import { Playbook } from './playbook-runner.ts';
 import type { WsScenarioSpec } from './ws-scenario-spec.ts';
-
-/** A playbook step as it happened: when (CLOCK_MONOTONIC ns, as text) and the agent's settings after it. */
-export interface AppliedStep {
-  atMs: number;
-  label: string;
-  appliedNs: string;
-  state: { mode: 'single' | 'parallel'; primaryIndex: number; targetsEnabled: boolean[]; killSwitch: boolean };
-}
 
 export interface WsScenarioResult {
   runName: string;
@@ -79,6 +74,8 @@ export async function runWsScenario(spec: WsScenarioSpec, options: RunScenarioOp
       session.defer(`gateway ${g.name}`, () => gateway.close());
       gateways.push(gateway);
     }
+    const plane = spec.agent.controlPlane ? await startControlPlane(spec, gateways.map((g) => g.url)) : undefined;
+    if (plane !== undefined) session.defer('control plane', () => plane.close());
     const agent = await RelayAgent.start({
       ...readAgentConfig({ ...AGENT_DEFAULTS, RELAY_BACKENDS: gateways.map((g) => g.url).join(','), RELAY_DEBUG_PORT: '0', RELAY_INGEST_PORT: '0' }),
       mode: spec.agent.mode,
@@ -87,31 +84,22 @@ export async function runWsScenario(spec: WsScenarioSpec, options: RunScenarioOp
       sendTimeoutMs: spec.agent.sendTimeoutMs,
       queueLimit: spec.agent.queueLimit,
       killSwitchLeaks: spec.agent.killSwitchLeaks,
+      ...(plane !== undefined && { controlPlaneUrl: plane.url, dropsOnSwapMs: spec.agent.dropsOnSwapMs }),
     });
     session.defer('relay agent', () => agent.close());
     await updateRun(store, session.runId, { protocol: 'ws', relay: `ws://127.0.0.1:${agent.ingestPort}` });
     await waitFor(() => agent.targets.every((t, i) => !sendsTo(spec, i) || t.state === 'connected' || spec.gateways[i]?.faults.refuseUpgrade === true), 2000);
+    if (plane !== undefined) await waitFor(() => agent.control?.version === plane.version, 2000);
     const maxQueue = agent.targets.map(() => 0);
     const sampler = setInterval(() => agent.targets.forEach((t, i) => (maxQueue[i] = Math.max(maxQueue[i] ?? 0, t.queueSize))), QUEUE_SAMPLE_MS);
     session.defer('queue sampler', () => clearInterval(sampler));
-    say(`replaying (${describePace(plan.pace)})`);
-    const applied: AppliedStep[] = [];
-    const timers: NodeJS.Timeout[] = [];
-    session.defer('playbook timeline', () => timers.forEach((timer) => clearTimeout(timer)));
-    const onStart = (startNs: bigint): void => {
-      for (const step of spec.timeline) {
-        const dueMs = Number(startNs - process.hrtime.bigint()) / 1e6 + step.atMs;
-        timers.push(
-          setTimeout(() => {
-            agent.reconfigure(step.change);
-            applied.push({ atMs: step.atMs, label: step.label, appliedNs: String(process.hrtime.bigint()), state: agent.settings });
-          }, Math.max(0, dueMs)),
-        );
-      }
-    };
-    const replayed = await sendWsReplay(session, { store, frames, target: `ws://127.0.0.1:${agent.ingestPort}`, plan, onStart, ...(options.signal !== undefined && { signal: options.signal }) });
+    say(`replaying (${describePace(plan.pace)})${plane === undefined ? '' : `, the agent configured by the control plane at ${plane.url}`}`);
+    const playbook = new Playbook(spec, agent, plane);
+    session.defer('playbook timeline', () => playbook.cancel());
+    const replayed = await sendWsReplay(session, { store, frames, target: `ws://127.0.0.1:${agent.ingestPort}`, plan, onStart: (startNs) => playbook.start(startNs), ...(options.signal !== undefined && { signal: options.signal }) });
     await drain(agent, gateways);
-    if (applied.length > 0) await updateRun(store, session.runId, { protocol: 'ws', topology: { ...topologyOf(spec, block), timeline: applied.map((a) => ({ ...a })) } });
+    const record = playbook.record();
+    if (record.timeline.length > 0 || record.controlPlane !== undefined) await updateRun(store, session.runId, { protocol: 'ws', topology: { ...topologyOf(spec, block), ...record } });
     clearInterval(sampler);
     await storeAgentTargets(store, session.runId, spec, agent, maxQueue);
     status = replayed.status;
@@ -122,6 +110,14 @@ export async function runWsScenario(spec: WsScenarioSpec, options: RunScenarioOp
   const analysis = await analyseRun(store, name, { thresholds: spec.thresholds });
   const reports = await writeReports(store, analysis, { outDir: options.reportsDir, formats: options.formats, screenshot: options.screenshot });
   return { runName: name, status, analysis, reports, unmet: unmetExpectations(spec, analysis) };
+}
+
+/** The project's control plane for a scenario, its first snapshot the agent's settings at the start (version 1). */
+async function startControlPlane(spec: WsScenarioSpec, backends: readonly string[]): Promise<ControlPlane> {
+  const plane = await ControlPlane.start({ host: '127.0.0.1', validate: (config) => validateAgentSnapshot(config, backends) });
+  const { mode, primaryIndex, paritySampleRate } = spec.agent;
+  plane.publish(agentSnapshot('1', { mode, primaryIndex, paritySampleRate, targetsEnabled: backends.map(() => true), killSwitch: false }));
+  return plane;
 }
 
 function sendsTo(spec: WsScenarioSpec, index: number): boolean {

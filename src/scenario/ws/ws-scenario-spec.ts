@@ -12,7 +12,18 @@ export interface WsScenarioSpec {
   description: string;
   protocol: 'ws';
   traffic: { recording: string } | { generate: { sessions: number; streams: string[]; rateHz: number; durationMs: number; seed: number } };
-  agent: { mode: 'single' | 'parallel'; primaryIndex: number; paritySampleRate: number; sendTimeoutMs: number; queueLimit: number; killSwitchLeaks: boolean };
+  agent: {
+    mode: 'single' | 'parallel';
+    primaryIndex: number;
+    paritySampleRate: number;
+    sendTimeoutMs: number;
+    queueLimit: number;
+    killSwitchLeaks: boolean;
+    /** Its settings come from the project's control plane: the timeline's changes are pushed to it as snapshots. */
+    controlPlane: boolean;
+    /** A bug on purpose: for this long after applying a snapshot the agent drops what comes in (ms; 0: none). */
+    dropsOnSwapMs: number;
+  };
   /** Gateways in order (the agent's RELAY_BACKENDS order): the first is the reference the others are compared with. */
   gateways: { name: string; faults: GatewayFaults }[];
   replay: ScenarioSpec['replay'];
@@ -24,12 +35,18 @@ export interface WsScenarioSpec {
 
 const TOP_KEYS = ['name', 'description', 'protocol', 'traffic', 'agent', 'gateways', 'replay', 'timeline', 'thresholds', 'expect'];
 
-/** One step of a playbook: what changes in the agent's configuration, and when (ms into the replay). */
+/**
+ * One step of a playbook, at a time into the replay: what changes in the agent's configuration; or, with a control
+ * plane, the control plane stopped or started again (an outage), or an invalid snapshot pushed (which the agent must
+ * refuse, keeping its last-known-good).
+ */
 export interface AgentStep {
   atMs: number;
-  /** Its words in reports: "kill switch on", "primary 1". */
+  /** Its words in reports: "kill switch on", "primary 1", "control plane down". */
   label: string;
   change: { mode?: 'single' | 'parallel'; primaryIndex?: number; targetsEnabled?: boolean[]; killSwitch?: boolean };
+  controlPlane?: 'down' | 'up';
+  invalidSnapshot?: boolean;
 }
 
 export function isWsScenario(input: unknown): boolean {
@@ -47,15 +64,16 @@ export function parseWsScenario(input: unknown, source: string, lineOf?: YamlSou
     return { name: gateway, faults: parseFaults(r, value, `gateways.${gateway}`) };
   });
   if (gateways.length === 0) throw r.error('gateways', 'must name at least one gateway');
+  const agent = parseAgent(r, root.agent, gateways.length);
   return {
     name,
     description: String(root.description ?? ''),
     protocol: 'ws',
     traffic: parseTraffic(r, root.traffic),
-    agent: parseAgent(r, root.agent, gateways.length),
+    agent,
     gateways,
     replay: parseReplay(r, root.replay),
-    timeline: parseSteps(r, root.timeline, gateways.length),
+    timeline: parseSteps(r, root.timeline, gateways.length, agent.controlPlane),
     thresholds: parseThresholds(root.thresholds ?? {}, `${source}: thresholds`),
     expect: parseExpect(r, root.expect),
   };
@@ -65,13 +83,13 @@ export function parseWsScenario(input: unknown, source: string, lineOf?: YamlSou
  * `timeline:` as the fan-out spec's playbook reads: `mode: parallel`, `primary: 1`, `enabled: [false, true]`,
  * `kill_switch: true`, one or more per step, each `at:` a time into the replay.
  */
-function parseSteps(r: YamlReader, value: unknown, gateways: number): AgentStep[] {
+function parseSteps(r: YamlReader, value: unknown, gateways: number, controlPlane: boolean): AgentStep[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw r.error('timeline', 'must be a list of steps');
   const steps = value.map((entry: unknown, index: number): AgentStep => {
     const at = `timeline[${index}]`;
     const step = r.mapping(entry, at);
-    r.onlyKeys(step, at, ['at', 'mode', 'primary', 'enabled', 'kill_switch']);
+    r.onlyKeys(step, at, ['at', 'mode', 'primary', 'enabled', 'kill_switch', 'control_plane', 'invalid_snapshot']);
     const change: AgentStep['change'] = {};
     const words: string[] = [];
     if (step.mode !== undefined) {
@@ -93,8 +111,19 @@ function parseSteps(r: YamlReader, value: unknown, gateways: number): AgentStep[
       change.killSwitch = step.kill_switch;
       words.push(`kill switch ${step.kill_switch ? 'on' : 'off'}`);
     }
-    if (words.length === 0) throw r.error(at, 'changes nothing: give mode, primary, enabled or kill_switch');
-    return { atMs: r.duration(step.at, `${at}.at`), label: words.join(', '), change };
+    const atMs = r.duration(step.at, `${at}.at`);
+    if (step.control_plane !== undefined || step.invalid_snapshot !== undefined) {
+      if (!controlPlane) throw r.error(at, 'control_plane and invalid_snapshot steps need agent: { control_plane: true }');
+      if (words.length > 0 || (step.control_plane !== undefined && step.invalid_snapshot !== undefined)) throw r.error(at, 'a control_plane or invalid_snapshot step is a step of its own: give it alone');
+      if (step.invalid_snapshot !== undefined) {
+        if (step.invalid_snapshot !== true) throw r.error(`${at}.invalid_snapshot`, 'must be true');
+        return { atMs, label: 'invalid snapshot pushed', change, invalidSnapshot: true };
+      }
+      if (step.control_plane !== 'down' && step.control_plane !== 'up') throw r.error(`${at}.control_plane`, "must be 'down' (stopped) or 'up' (started again)");
+      return { atMs, label: `control plane ${step.control_plane}`, change, controlPlane: step.control_plane };
+    }
+    if (words.length === 0) throw r.error(at, 'changes nothing: give mode, primary, enabled, kill_switch, control_plane or invalid_snapshot');
+    return { atMs, label: words.join(', '), change };
   });
   for (let i = 1; i < steps.length; i++) if ((steps[i]?.atMs ?? 0) <= (steps[i - 1]?.atMs ?? 0)) throw r.error(`timeline[${i}].at`, 'must come after the step before it');
   return steps;
@@ -124,8 +153,9 @@ function parseTraffic(r: YamlReader, value: unknown): WsScenarioSpec['traffic'] 
 
 function parseAgent(r: YamlReader, value: unknown, gateways: number): WsScenarioSpec['agent'] {
   const agent = r.mapping(value ?? {}, 'agent');
-  r.onlyKeys(agent, 'agent', ['mode', 'primary_index', 'sample_rate', 'send_timeout', 'queue_limit', 'kill_switch_leaks']);
-  if (agent.kill_switch_leaks !== undefined && typeof agent.kill_switch_leaks !== 'boolean') throw r.error('agent.kill_switch_leaks', 'must be true or false');
+  r.onlyKeys(agent, 'agent', ['mode', 'primary_index', 'sample_rate', 'send_timeout', 'queue_limit', 'kill_switch_leaks', 'control_plane', 'drops_on_swap']);
+  for (const flag of ['kill_switch_leaks', 'control_plane'] as const) if (agent[flag] !== undefined && typeof agent[flag] !== 'boolean') throw r.error(`agent.${flag}`, 'must be true or false');
+  if (agent.drops_on_swap !== undefined && agent.control_plane !== true) throw r.error('agent.drops_on_swap', 'is a bug of applying snapshots: it needs control_plane: true');
   const mode = agent.mode ?? 'parallel';
   if (mode !== 'single' && mode !== 'parallel') throw r.error('agent.mode', "must be 'single' or 'parallel'");
   return {
@@ -135,6 +165,8 @@ function parseAgent(r: YamlReader, value: unknown, gateways: number): WsScenario
     sendTimeoutMs: agent.send_timeout === undefined ? 250 : r.duration(agent.send_timeout, 'agent.send_timeout'),
     queueLimit: r.whole(agent.queue_limit, 'agent.queue_limit', 1, 10_000_000, 1000),
     killSwitchLeaks: agent.kill_switch_leaks === true,
+    controlPlane: agent.control_plane === true,
+    dropsOnSwapMs: agent.drops_on_swap === undefined ? 0 : r.duration(agent.drops_on_swap, 'agent.drops_on_swap'),
   };
 }
 
