@@ -164,6 +164,21 @@ CREATE TABLE IF NOT EXISTS ws_receipts (
   ack_requested    BOOLEAN NOT NULL
 );
 
+-- What real gateways said they processed (their /api/dev/diagnostics/parity) of each session a run sent: per stream,
+-- and per session on the row with stream '*' (its duplicates and out-of-order frames). error: the gateway could not be
+-- asked (the counts are then unknown, not zero).
+CREATE TABLE IF NOT EXISTS ws_gateway_diagnostics (
+  run_id           INTEGER NOT NULL,
+  gateway          VARCHAR NOT NULL,
+  session_id       VARCHAR NOT NULL,
+  stream           VARCHAR NOT NULL,
+  frames_in        BIGINT NOT NULL,
+  acked            BIGINT NOT NULL,
+  duplicates       BIGINT NOT NULL,
+  out_of_order     BIGINT NOT NULL,
+  error            VARCHAR
+);
+
 -- What the relay agent said of each target at the end of a run (its /debug/targets and /debug/parity), and the
 -- largest queue it was seen holding: checked against what the gateways really processed.
 CREATE TABLE IF NOT EXISTS ws_agent_targets (

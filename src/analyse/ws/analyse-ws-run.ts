@@ -23,6 +23,7 @@ export const WS_ANALYSIS_STEPS = {
   stepTable: step('03-step-table.sql'),
   stepSent: step('04-step-sent.sql'),
   stepDelivered: step('05-step-delivered.sql'),
+  gatewayDiagnostics: step('06-gateway-diagnostics.sql'),
 } as const;
 
 const metric = (name: MetricName, backend: string | null, value: number | null, unit: MetricUnit): Metric => ({ metric: name, route: null, backend, value, unit, status: null });
@@ -42,6 +43,7 @@ export async function analyseWsRun(store: Store, run: RunRecord, options: Analys
   await clock.time('clear earlier results', () => store.exec('DELETE FROM route_metrics WHERE run_id = $run_id', params));
   const legs = await clock.time(stepName(WS_ANALYSIS_STEPS.gatewayLegs.file), () => store.query(WS_ANALYSIS_STEPS.gatewayLegs.sql, params));
   const agent = await clock.time(stepName(WS_ANALYSIS_STEPS.agentTargets.file), () => store.query(WS_ANALYSIS_STEPS.agentTargets.sql, params));
+  const diagnostics = await clock.time(stepName(WS_ANALYSIS_STEPS.gatewayDiagnostics.file), () => store.query(WS_ANALYSIS_STEPS.gatewayDiagnostics.sql, params));
   const backends = [...new Set([...expected, ...legs.map((row) => str(row.gateway))])];
   const reference = backends[0] ?? '(none)';
   const sent = run.stats?.sent ?? 0;
@@ -59,6 +61,7 @@ export async function analyseWsRun(store: Store, run: RunRecord, options: Analys
     ...coverageFindings(metrics, { expected, observed: [...byGateway.keys()] }, run.stats, thresholds.defaults.drop_rate.critical, 'frames'),
     ...thresholdFindings(metrics, [], null, reference),
     ...agentClaimFindings(agent, byGateway),
+    ...gatewayDiagnosticsFindings(diagnostics, byGateway),
     ...(playbook?.findings ?? []),
     ...controlPlaneFindings(run.topology),
     ...replayFidelityFindings(metrics, thresholds),
@@ -123,6 +126,34 @@ function gatewayMetrics(gateway: string, owed: { sent: number; delivered: number
     metric('agent_dropped', gateway, agent === undefined ? null : num(agent.dropped), 'count'),
     metric('agent_failed', gateway, agent === undefined ? null : num(agent.failed), 'count'),
   ];
+}
+
+/**
+ * A real gateway's own diagnostics against what the tap in front of it delivered: a gateway that says it processed
+ * fewer frames than its connection took lost them inside itself (critical: the tap cannot see past the socket, the
+ * gateway can); one that counts duplicates or out-of-order frames the tap did not see made them itself (a warning,
+ * the rates judge them). A gateway that could not be asked is a blind spot, said so, never read as a loss.
+ */
+function gatewayDiagnosticsFindings(diagnostics: readonly Row[], legs: ReadonlyMap<string, Row>): Finding[] {
+  const findings: Finding[] = [];
+  for (const row of diagnostics) {
+    const gateway = str(row.gateway);
+    const unanswered = num(row.unanswered);
+    if (unanswered > 0) {
+      findings.push({ severity: 'warning', kind: 'observer', metric: 'backend_legs', route: null, backend: gateway, value: unanswered, message: `${gateway}: its diagnostics did not answer for ${formatMetricValue(unanswered, 'count')} sessions (${str(row.first_error)}): what it processed of them is known only up to its socket` });
+    }
+    const delivered = num(legs.get(gateway)?.delivered) + num(legs.get(gateway)?.duplicated);
+    const processed = num(row.frames_in);
+    if (processed < delivered && unanswered === 0) {
+      findings.push({ severity: 'critical', kind: 'backend', metric: 'lost', route: null, backend: gateway, value: delivered - processed, message: `${gateway}: its own diagnostics say it processed ${formatMetricValue(processed, 'count')} frames of the ${formatMetricValue(delivered, 'count')} its connection took (/api/dev/diagnostics/parity): ${formatMetricValue(delivered - processed, 'count')} lost inside the gateway` });
+    }
+    for (const [column, seen] of [['duplicates', 'duplicated'], ['out_of_order', 'reordered']] as const) {
+      const said = num(row[column]);
+      const tapped = num(legs.get(gateway)?.[seen]);
+      if (said > tapped) findings.push({ severity: 'warning', kind: 'backend', metric: seen, route: null, backend: gateway, value: said, message: `${gateway}: its own diagnostics count ${formatMetricValue(said, 'count')} ${column === 'duplicates' ? 'duplicates' : 'out-of-order frames'}, ${formatMetricValue(tapped, 'count')} of them on the wire: the rest it made itself` });
+    }
+  }
+  return findings;
 }
 
 /**

@@ -34,6 +34,8 @@ export interface ControlPlaneOptions {
  */
 export class ControlPlane {
   readonly events: ControlEvent[] = [];
+  /** Told of each event as it is recorded (a data plane's ack is when its snapshot took effect). */
+  onEvent: ((event: ControlEvent) => void) | undefined;
   private latest: Snapshot | undefined;
   private server: http.Server | undefined;
   private readonly sockets = new WebSocketServer({ noServer: true });
@@ -165,6 +167,8 @@ export class ControlPlane {
   private record(event: ControlEvent['event'], dataPlane: string | null, version: string | null, detail: string | null): void {
     // A control plane runs for weeks: its record keeps the latest events only.
     if (this.events.length >= MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS + 1);
-    this.events.push({ atNs: String(process.hrtime.bigint()), event, dataPlane, version, detail });
+    const recorded: ControlEvent = { atNs: String(process.hrtime.bigint()), event, dataPlane, version, detail };
+    this.events.push(recorded);
+    this.onEvent?.(recorded);
   }
 }

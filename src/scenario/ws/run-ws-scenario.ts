@@ -1,18 +1,15 @@
 import { randomInt } from 'node:crypto';
+import { join } from 'node:path';
 import { analyseRun } from '../../analyse/analyse-run.ts';
 import type { Analysis } from '../../analyse/analysis.ts';
-import { Gateway } from '../../backends/ws/gateway.ts';
 import { WsReceiptWriter } from '../../backends/ws/ws-receipt-writer.ts';
 import { deleteCapture, type CaptureSummary } from '../../capture/capture-catalog.ts';
 import { importCaptures } from '../../capture/import-capture.ts';
 import { isFrameRecordingName } from '../../capture/ws/frame-recording.ts';
 import { importFrameRecording } from '../../capture/ws/import-frames.ts';
 import { ConfigError } from '../../core/errors.ts';
-import { quantile } from '../../core/stats.ts';
-import { AGENT_DEFAULTS, readAgentConfig } from '../../relay/ws/agent-config.ts';
 import { ControlPlane } from '../../relay/control/control-plane.ts';
 import { agentSnapshot, validateAgentSnapshot } from '../../relay/ws/agent-snapshot.ts';
-import { RelayAgent } from '../../relay/ws/relay-agent.ts';
 import { describePace, type ReplayPlan } from '../../replay/replay-plan.ts';
 import { storedReplayStats } from '../../replay/replay-figures.ts';
 import { loadFrames, sendWsReplay } from '../../replay/ws/ws-replay.ts';
@@ -24,6 +21,8 @@ import type { Store } from '../../store/store.ts';
 import { writeTelemetryRecording } from '../../synthetic/telemetry-frames.ts';
 import { unmetExpectations, type RunScenarioOptions } from '../run-scenario.ts';
 import { generatedCapture, namedCapture } from '../scenario-capture.ts';
+import { startAgentUnderTest, type AgentTargetReport, type AgentUnderTest } from './agent-under-test.ts';
+import { startGateways, storeGatewayDiagnostics, type GatewayUnderTest } from './gateways-under-test.ts';
 import { Playbook } from './playbook-runner.ts';
 import type { WsScenarioSpec } from './ws-scenario-spec.ts';
 
@@ -63,45 +62,35 @@ export async function runWsScenario(spec: WsScenarioSpec, options: RunScenarioOp
     thresholds: spec.thresholds,
     plan: { ...plan, description: describePace(plan.pace), portMap: {}, devices: '', ackTimeoutMs: 0 },
   });
-  say(`run ${name}: ${frames.length} frames of ${capture.name} through the reference relay agent (${spec.agent.mode}) to ${spec.gateways.map((g) => g.name).join(', ')}`);
+  const agentWords = spec.agent.external === undefined ? `the reference relay agent (${spec.agent.mode})` : `the relay agent under test (${spec.agent.mode})`;
+  say(`run ${name}: ${frames.length} frames of ${capture.name} through ${agentWords} to ${spec.gateways.map((g) => `${g.name}${g.external === undefined ? '' : ` (${g.external.url})`}`).join(', ')}`);
   let status: 'completed' | 'interrupted';
   try {
     const receipts = await WsReceiptWriter.create(store, session.runId);
     session.defer('ws receipts', () => receipts.close());
-    const gateways: Gateway[] = [];
-    for (const [index, g] of spec.gateways.entries()) {
-      const gateway = await Gateway.start({ host: `${block}.${2 + index}`, name: g.name, faults: g.faults, seed: spec.replay.seed + index, record: receipts.recorderFor(g.name) });
-      session.defer(`gateway ${g.name}`, () => gateway.close());
-      gateways.push(gateway);
-    }
+    const gateways = await startGateways(spec, block, receipts);
+    for (const gateway of gateways) session.defer(`gateway ${gateway.name}`, () => gateway.close());
     const plane = spec.agent.controlPlane ? await startControlPlane(spec, gateways.map((g) => g.url)) : undefined;
     if (plane !== undefined) session.defer('control plane', () => plane.close());
-    const agent = await RelayAgent.start({
-      ...readAgentConfig({ ...AGENT_DEFAULTS, RELAY_BACKENDS: gateways.map((g) => g.url).join(','), RELAY_DEBUG_PORT: '0', RELAY_INGEST_PORT: '0' }),
-      mode: spec.agent.mode,
-      primaryIndex: spec.agent.primaryIndex,
-      paritySampleRate: spec.agent.paritySampleRate,
-      sendTimeoutMs: spec.agent.sendTimeoutMs,
-      queueLimit: spec.agent.queueLimit,
-      killSwitchLeaks: spec.agent.killSwitchLeaks,
-      ...(plane !== undefined && { controlPlaneUrl: plane.url, dropsOnSwapMs: spec.agent.dropsOnSwapMs }),
-    });
+    const agent = await startAgentUnderTest(spec, { backends: gateways.map((g) => g.url), controlPlaneUrl: plane?.url, runName: name, cwd: options.baseDir, runDir: join(options.reportsDir, name) });
     session.defer('relay agent', () => agent.close());
-    await updateRun(store, session.runId, { protocol: 'ws', relay: `ws://127.0.0.1:${agent.ingestPort}` });
-    await waitFor(() => agent.targets.every((t, i) => !sendsTo(spec, i) || t.state === 'connected' || spec.gateways[i]?.faults.refuseUpgrade === true), 2000);
-    if (plane !== undefined) await waitFor(() => agent.control?.version === plane.version, 2000);
-    const maxQueue = agent.targets.map(() => 0);
-    const sampler = setInterval(() => agent.targets.forEach((t, i) => (maxQueue[i] = Math.max(maxQueue[i] ?? 0, t.queueSize))), QUEUE_SAMPLE_MS);
-    session.defer('queue sampler', () => clearInterval(sampler));
+    await updateRun(store, session.runId, { protocol: 'ws', relay: agent.ingestUrl });
+    await waitForAsync(async () => (await agent.queues()).every((q, i) => !sendsTo(spec, i) || q.connected || gateways[i]?.refusesUpgrade === true), 5000);
+    if (plane !== undefined) await waitFor(() => plane.events.some((e) => e.event === 'ack' && e.version === plane.version), 5000);
+    const maxQueue = gateways.map(() => 0);
+    const sampler = new QueueSampler(agent, maxQueue);
+    session.defer('queue sampler', () => sampler.stop());
     say(`replaying (${describePace(plan.pace)})${plane === undefined ? '' : `, the agent configured by the control plane at ${plane.url}`}`);
     const playbook = new Playbook(spec, agent, plane);
     session.defer('playbook timeline', () => playbook.cancel());
-    const replayed = await sendWsReplay(session, { store, frames, target: `ws://127.0.0.1:${agent.ingestPort}`, plan, onStart: (startNs) => playbook.start(startNs), ...(options.signal !== undefined && { signal: options.signal }) });
+    const replayed = await sendWsReplay(session, { store, frames, target: agent.ingestUrl, plan, onStart: (startNs) => playbook.start(startNs), ...(options.signal !== undefined && { signal: options.signal }) });
     await drain(agent, gateways);
-    const record = playbook.record();
+    agent.throwIfExited();
+    const record = await playbook.record();
     if (record.timeline.length > 0 || record.controlPlane !== undefined) await updateRun(store, session.runId, { protocol: 'ws', topology: { ...topologyOf(spec, block), ...record } });
-    clearInterval(sampler);
-    await storeAgentTargets(store, session.runId, spec, agent, maxQueue);
+    await sampler.stop();
+    await storeAgentTargets(store, session.runId, spec, await agent.targets(), maxQueue);
+    await storeGatewayDiagnostics(store, session.runId, spec, [...new Set(frames.map((f) => f.sessionId))]);
     status = replayed.status;
     await session.finish(replayed.status, storedReplayStats({ ...replayed.stats, errors: 0, answered: 0 }, plan), replayed.startNs);
   } catch (error) {
@@ -125,13 +114,13 @@ function sendsTo(spec: WsScenarioSpec, index: number): boolean {
 }
 
 /** Late is not missing: the agent's queues empty and the gateways quiet before the run's legs are closed. */
-async function drain(agent: RelayAgent, gateways: readonly Gateway[]): Promise<void> {
+async function drain(agent: AgentUnderTest, gateways: readonly GatewayUnderTest[]): Promise<void> {
   const deadline = Date.now() + DRAIN_MAX_MS;
   let last = -1;
   let quietSince = Date.now();
   while (Date.now() < deadline) {
-    const taken = gateways.reduce((sum, g) => sum + g.framesIn, 0);
-    const queued = agent.targets.reduce((sum, t) => sum + (t.state === 'connected' ? t.queueSize : 0), 0);
+    const taken = gateways.reduce((sum, g) => sum + g.taken(), 0);
+    const queued = (await agent.queues()).reduce((sum, q) => sum + (q.connected ? q.size : 0), 0) + gateways.reduce((sum, g) => sum + g.inFlight(), 0);
     if (taken !== last || queued > 0) {
       last = taken;
       quietSince = Date.now();
@@ -140,22 +129,47 @@ async function drain(agent: RelayAgent, gateways: readonly Gateway[]): Promise<v
   }
 }
 
+/** Looks at the agent's queues during the run: the largest each held is the run's queue size for its target. */
+class QueueSampler {
+  private stopped = false;
+  private readonly done: Promise<void>;
+
+  constructor(agent: AgentUnderTest, maxQueue: number[]) {
+    this.done = (async () => {
+      while (!this.stopped) {
+        const queues = await agent.queues().catch(() => []);
+        queues.forEach((q, i) => (maxQueue[i] = Math.max(maxQueue[i] ?? 0, q.size)));
+        await new Promise((resolve) => setTimeout(resolve, QUEUE_SAMPLE_MS));
+      }
+    })();
+  }
+
+  stop(): Promise<void> {
+    this.stopped = true;
+    return this.done;
+  }
+}
+
+async function waitForAsync(condition: () => Promise<boolean>, maxMs: number): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  while (!(await condition().catch(() => false)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
 async function waitFor(condition: () => boolean, maxMs: number): Promise<void> {
   const deadline = Date.now() + maxMs;
   while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
-async function storeAgentTargets(store: Store, runId: number, spec: WsScenarioSpec, agent: RelayAgent, maxQueue: readonly number[]): Promise<void> {
+async function storeAgentTargets(store: Store, runId: number, spec: WsScenarioSpec, targets: readonly AgentTargetReport[], maxQueue: readonly number[]): Promise<void> {
   const appender = await store.createAppender('ws_agent_targets');
-  for (const [index, target] of agent.targets.entries()) {
+  for (const [index, target] of targets.entries()) {
     appender.appendInteger(runId);
     appender.appendVarchar(spec.gateways[index]?.name ?? target.url);
     appender.appendVarchar(target.url);
-    for (const value of [target.counters.sent, target.counters.acked, target.counters.failed, target.counters.dropped]) appender.appendBigInt(BigInt(value));
+    for (const value of [target.sent, target.acked, target.failed, target.dropped]) appender.appendBigInt(BigInt(value));
     appender.appendInteger(maxQueue[index] ?? 0);
-    for (const q of [0.5, 0.95]) {
-      const value = quantile(target.ackLatencies, q);
-      if (value === undefined || value === null) appender.appendNull();
+    for (const value of [target.ackP50Ms, target.ackP95Ms]) {
+      if (value === null) appender.appendNull();
       else appender.appendDouble(value);
     }
     appender.endRow();
@@ -188,12 +202,16 @@ function topologyOf(spec: WsScenarioSpec, block: string): RunTopology {
   return {
     scenario: spec.name,
     description: spec.description,
-    relay: { kind: 'builtin', address: '127.0.0.1', debug: null, mode: spec.agent.mode, primaryIndex: spec.agent.primaryIndex, paritySampleRate: spec.agent.paritySampleRate },
+    relay: { kind: spec.agent.external === undefined ? 'builtin' : 'external', address: '127.0.0.1', debug: null, mode: spec.agent.mode, primaryIndex: spec.agent.primaryIndex, paritySampleRate: spec.agent.paritySampleRate },
     // With a playbook every gateway may be sent to at some step; without, those the configuration sends to.
     backends: spec.gateways
       .map((g, index) => ({ g, index }))
       .filter(({ index }) => spec.timeline.length > 0 || sendsTo(spec, index))
-      .map(({ g, index }) => ({ role: g.name, ip: `${block}.${2 + index}`, observation: 'simulated' as const, observed: 'simulated gateway', faults: { ...g.faults } })),
+      .map(({ g, index }) =>
+        g.external === undefined
+          ? { role: g.name, ip: `${block}.${2 + index}`, observation: 'simulated' as const, observed: 'simulated gateway', faults: { ...g.faults } }
+          : { role: g.name, ip: `${block}.${2 + index}`, observation: 'tap' as const, observed: `recording tap in front of ${g.external.url}${g.external.diagnostics === null ? '' : `, its diagnostics at ${g.external.diagnostics}`}` },
+      ),
     routes: [],
   };
 }

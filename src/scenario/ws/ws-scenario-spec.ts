@@ -23,9 +23,15 @@ export interface WsScenarioSpec {
     controlPlane: boolean;
     /** A bug on purpose: for this long after applying a snapshot the agent drops what comes in (ms; 0: none). */
     dropsOnSwapMs: number;
+    /** The team's own agent, run by a command with the spec's variables, instead of the reference one. */
+    external?: { command: string; ingestPort: number; debugPort: number };
   };
-  /** Gateways in order (the agent's RELAY_BACKENDS order): the first is the reference the others are compared with. */
-  gateways: { name: string; faults: GatewayFaults }[];
+  /**
+   * Gateways in order (the agent's RELAY_BACKENDS order): the first is the reference the others are compared with.
+   * Simulated (with faults), or real ones at `external` (a recording tap stands in front of each), whose own
+   * diagnostics (`diagnostics`: their /api/dev/diagnostics base URL) are checked against what the tap delivered.
+   */
+  gateways: { name: string; faults: GatewayFaults; external?: { url: string; diagnostics: string | null } }[];
   replay: ScenarioSpec['replay'];
   /** Steps of a cutover playbook, applied to the agent at times into the replay; each step's outcome is checked. */
   timeline: AgentStep[];
@@ -61,10 +67,13 @@ export function parseWsScenario(input: unknown, source: string, lineOf?: YamlSou
   if (!isSafeName(name)) throw r.error('name', `"${name}" is not a usable name: use ${NAME_RULE} (it names the run and its report folder)`);
   const gateways = Object.entries(r.mapping(root.gateways ?? {}, 'gateways')).map(([gateway, value]) => {
     if (!isSafeName(gateway)) throw r.error(`gateways.${gateway}`, `is not a usable name: use ${NAME_RULE}`);
-    return { name: gateway, faults: parseFaults(r, value, `gateways.${gateway}`) };
+    return parseGateway(r, gateway, value);
   });
   if (gateways.length === 0) throw r.error('gateways', 'must name at least one gateway');
   const agent = parseAgent(r, root.agent, gateways.length);
+  if (agent.external !== undefined && !agent.controlPlane && Array.isArray(root.timeline) && root.timeline.length > 0) {
+    throw r.error('timeline', 'an external agent can only be changed mid-run through a control plane: add control_plane: true to agent');
+  }
   return {
     name,
     description: String(root.description ?? ''),
@@ -153,7 +162,7 @@ function parseTraffic(r: YamlReader, value: unknown): WsScenarioSpec['traffic'] 
 
 function parseAgent(r: YamlReader, value: unknown, gateways: number): WsScenarioSpec['agent'] {
   const agent = r.mapping(value ?? {}, 'agent');
-  r.onlyKeys(agent, 'agent', ['mode', 'primary_index', 'sample_rate', 'send_timeout', 'queue_limit', 'kill_switch_leaks', 'control_plane', 'drops_on_swap']);
+  r.onlyKeys(agent, 'agent', ['mode', 'primary_index', 'sample_rate', 'send_timeout', 'queue_limit', 'kill_switch_leaks', 'control_plane', 'drops_on_swap', 'external']);
   for (const flag of ['kill_switch_leaks', 'control_plane'] as const) if (agent[flag] !== undefined && typeof agent[flag] !== 'boolean') throw r.error(`agent.${flag}`, 'must be true or false');
   if (agent.drops_on_swap !== undefined && agent.control_plane !== true) throw r.error('agent.drops_on_swap', 'is a bug of applying snapshots: it needs control_plane: true');
   const mode = agent.mode ?? 'parallel';
@@ -167,7 +176,35 @@ function parseAgent(r: YamlReader, value: unknown, gateways: number): WsScenario
     killSwitchLeaks: agent.kill_switch_leaks === true,
     controlPlane: agent.control_plane === true,
     dropsOnSwapMs: agent.drops_on_swap === undefined ? 0 : r.duration(agent.drops_on_swap, 'agent.drops_on_swap'),
+    ...(agent.external !== undefined && { external: parseExternalAgent(r, agent) }),
   };
+}
+
+function parseExternalAgent(r: YamlReader, agent: Record<string, unknown>): NonNullable<WsScenarioSpec['agent']['external']> {
+  const bug = ['kill_switch_leaks', 'drops_on_swap'].find((key) => agent[key] !== undefined);
+  if (bug !== undefined) throw r.error(`agent.${bug}`, 'is a bug of the reference agent; an external one is what it is');
+  const external = r.mapping(agent.external, 'agent.external');
+  r.onlyKeys(external, 'agent.external', ['command', 'ingest_port', 'debug_port']);
+  return {
+    command: r.text(external.command, 'agent.external.command'),
+    ingestPort: r.whole(external.ingest_port, 'agent.external.ingest_port', 1, 65535, 8766),
+    debugPort: r.whole(external.debug_port, 'agent.external.debug_port', 1, 65535, 8765),
+  };
+}
+
+function parseGateway(r: YamlReader, name: string, value: unknown): WsScenarioSpec['gateways'][number] {
+  const key = `gateways.${name}`;
+  const g = r.mapping(value ?? {}, key);
+  if (g.external === undefined) {
+    if (g.diagnostics !== undefined) throw r.error(`${key}.diagnostics`, 'is for an external gateway (a simulated one is read directly)');
+    return { name, faults: parseFaults(r, g, key) };
+  }
+  r.onlyKeys(g, key, ['external', 'diagnostics']);
+  const url = r.text(g.external, `${key}.external`);
+  if (!/^wss?:\/\/[^/\s]+/.test(url)) throw r.error(`${key}.external`, 'must be the gateway\'s ws:// or wss:// URL, e.g. ws://10.0.0.5:9000/relay');
+  const diagnostics = g.diagnostics === undefined ? null : r.text(g.diagnostics, `${key}.diagnostics`);
+  if (diagnostics !== null && !/^https?:\/\/[^/\s]+/.test(diagnostics)) throw r.error(`${key}.diagnostics`, 'must be the base http:// URL of its /api/dev/diagnostics endpoints');
+  return { name, faults: {}, external: { url, diagnostics } };
 }
 
 function parseFaults(r: YamlReader, value: unknown, key: string): GatewayFaults {
