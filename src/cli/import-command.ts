@@ -27,7 +27,7 @@ interface ImportFlags {
 export function registerImportCommand(program: Command): void {
   program
     .command('import')
-    .description('read pcap / pcapng captures (tables captures, capture_packets) and HAR files (http_exchanges) into the store')
+    .description('read pcap / pcapng captures (tables captures, capture_packets; HTTP/1.x and WebSocket sessions in their TCP: http_exchanges, ws_frames), HAR files (http_exchanges) and frame recordings (ws_frames) into the store')
     .argument('<file...>', 'capture files (pcap, nanosecond pcap, pcapng), HAR 1.2 files (.har, as browsers and proxies export them), or telemetry frame recordings (.ndjson, .jsonl: one JSON frame per line)')
     .option('--db <path>', 'DuckDB store file', DEFAULT_STORE_PATH)
     .option('--name <name>', 'capture name (default: the file name, other characters than letters, digits, . _ - made -); with several files, one capture made of all', parseName)
@@ -38,7 +38,7 @@ export function registerImportCommand(program: Command): void {
     .option('--topology <file>', 'with --run: YAML naming the relay and backend addresses, to give each datagram its leg')
     .option('--protocol <name>', `with --run: device protocol, for match keys (${PROTOCOL_NAMES.join(', ')})`, 'calamp-lmd')
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', '\nExamples:\n  parity import fixtures/fleet-calamp.pcap --name fleet --port 20500\n  parity import checkout.har --name checkout\n  parity import session.ndjson --name laps\n  parity import at-relay.pcapng --port 18172 --relay-addr 10.9.0.1\n  parity import at-relay.pcapng --run prod-shadow --topology topology.yaml\n')
+    .addHelpText('after', '\nExamples:\n  parity import fixtures/fleet-calamp.pcap --name fleet --port 20500\n  parity import checkout.har --name checkout\n  parity import session.ndjson --name laps\n  parity import ingest.pcap --name ingest\n  parity import at-relay.pcapng --port 18172 --relay-addr 10.9.0.1\n  parity import at-relay.pcapng --run prod-shadow --topology topology.yaml\n')
     .action(async (files: string[], flags: ImportFlags) => {
       process.exitCode = flags.run !== undefined ? await importAsRun(files, { ...flags, run: flags.run }) : await runImport(files, flags);
     });
@@ -132,7 +132,7 @@ function describeTcp(capture: ImportedCapture): string[] {
   if (http !== undefined && http.exchanges > 0) lines.push(`capture "${capture.name}": ${formatCount(http.exchanges)} HTTP exchanges read out of ${formatCount(http.connections)} TCP connections (replay them with --proxy URL)`);
   if (ws !== undefined) {
     const aside = [`${formatCount(ws.serverMessages)} messages from the server (acks) counted`, ...(ws.binaryMessages > 0 ? [`${formatCount(ws.binaryMessages)} binary messages from clients not kept (not telemetry frames)`] : [])];
-    lines.push(`capture "${capture.name}": ${formatCount(ws.frames)} telemetry frames read out of ${formatCount(ws.sessions)} WebSocket sessions; ${aside.join('; ')} (replay them with --agent URL)`);
+    lines.push(`capture "${capture.name}": ${formatCount(ws.frames)} telemetry frames read out of ${formatCount(ws.sessions)} WebSocket sessions; ${aside.join('; ')} (replay them in a scenario with protocol: ws)`);
   }
   return lines;
 }
