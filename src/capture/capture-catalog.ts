@@ -24,6 +24,8 @@ export interface CaptureSummary {
   httpExchanges: number;
   /** Telemetry frames (a newline-delimited JSON recording, the WebSocket family). */
   wsFrames: number;
+  /** PostgreSQL statements (read out of a pcap's TCP, the Postgres family). */
+  pgStatements: number;
   unsupportedFrames: number;
   uplinkDatagrams: number;
   devices: number;
@@ -44,7 +46,7 @@ export async function captureExists(store: Store, name: string): Promise<boolean
 
 /** Deletes a capture and its packets (for `--replace`). */
 export async function deleteCapture(store: Store, name: string): Promise<void> {
-  for (const table of ['capture_packets', 'capture_addresses', 'http_exchanges', 'ws_frames']) {
+  for (const table of ['capture_packets', 'capture_addresses', 'http_exchanges', 'ws_frames', 'pg_statements']) {
     await store.exec(`DELETE FROM ${table} WHERE capture_id IN (SELECT capture_id FROM captures WHERE name = $name)`, { name });
   }
   await store.exec('DELETE FROM captures WHERE name = $name', { name });
@@ -141,6 +143,7 @@ function toSummary(row: Row): CaptureSummary {
     truncatedDatagrams: num(row.truncated_datagrams),
     httpExchanges: num(row.http_exchanges),
     wsFrames: num(row.ws_frames),
+    pgStatements: num(row.pg_statements),
     unsupportedFrames: num(row.unsupported_frames),
     uplinkDatagrams: num(row.uplink_datagrams),
     devices: num(row.devices),

@@ -26,6 +26,8 @@ export interface DecodeStats {
   http?: { connections: number; exchanges: number; damaged: number; faults: string[] };
   /** WebSocket sessions read out of TCP (the WebSocket family): frames kept, acks and binary messages counted, damage. */
   ws?: { sessions: number; frames: number; serverMessages: number; binaryMessages: number; damaged: number; faults: string[] };
+  /** PostgreSQL sessions read out of TCP (the Postgres family): statements kept, TLS sessions unreadable, damage. */
+  pg?: { sessions: number; statements: number; tlsSessions: number; damaged: number; faults: string[] };
 }
 
 export function createDecodeStats(): DecodeStats {

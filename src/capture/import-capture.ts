@@ -12,6 +12,8 @@ import type { DecodeStats } from './decode-stats.ts';
 import { FrameDecoder } from './frame-decoder.ts';
 import { HttpExchangeWriter } from './http/http-exchange-writer.ts';
 import { HttpFromTcp, type TcpHttpSummary } from './http/http-from-tcp.ts';
+import { PgFromTcp, type TcpPgSummary } from './pg/pg-from-tcp.ts';
+import { PgStatementWriter } from './pg/pg-statement-writer.ts';
 import { WsFrameWriter } from './ws/ws-frame-writer.ts';
 import { WsFromTcp, type TcpWsSummary } from './ws/ws-from-tcp.ts';
 
@@ -50,6 +52,8 @@ export interface ImportedCapture {
   httpExchanges: number;
   /** Telemetry frames read out of its WebSocket sessions. */
   wsFrames: number;
+  /** PostgreSQL statements read out of its sessions. */
+  pgStatements: number;
 }
 
 export interface ImportResult {
@@ -95,10 +99,14 @@ async function importGroup(
   const exchanges = await HttpExchangeWriter.create(store, captureId);
   const frames = await WsFrameWriter.create(store, captureId);
   const ws = new WsFromTcp((frame) => frames.add(frame));
-  const http = new HttpFromTcp((exchange) => exchanges.add(exchange), ws.read);
+  // And PostgreSQL sessions (the Postgres family), which open with their own startup packet.
+  const statements = await PgStatementWriter.create(store, captureId);
+  const pg = new PgFromTcp((statement, session) => statements.add(statement, session));
+  const http = new HttpFromTcp((exchange) => exchanges.add(exchange), ws.read, pg.read);
   const decoder = new FrameDecoder((datagram) => writer.add(datagram), { ports: new Set(options.ports ?? []), onTcpSegment: (segment) => http.add(segment) });
   let httpRead: TcpHttpSummary | undefined;
   let wsRead: TcpWsSummary | undefined;
+  let pgRead: TcpPgSummary | undefined;
   const read = await store.withMemoryLimit(IMPORT_MEMORY_LIMIT, async () => {
     try {
       return await readFilesInto(decoder, files);
@@ -107,20 +115,23 @@ async function importGroup(
       // Connections still open at the capture's end give their last exchanges and frames before the writers close.
       httpRead = http.finish();
       wsRead = await ws.finish();
+      pgRead = pg.finish();
       exchanges.close();
       frames.close();
+      statements.close();
       await writer.close();
     }
   });
-  if (httpRead === undefined || wsRead === undefined) throw new Error('unreachable: the import finished without its TCP summaries');
-  if (read.files.length === 0 && writer.rows === 0 && exchanges.count === 0 && frames.count === 0) {
+  if (httpRead === undefined || wsRead === undefined || pgRead === undefined) throw new Error('unreachable: the import finished without its TCP summaries');
+  if (read.files.length === 0 && writer.rows === 0 && exchanges.count === 0 && frames.count === 0 && statements.count === 0) {
     await deleteCapture(store, name);
     return { errors: read.errors };
   }
   const stats = decoder.stats;
   if (httpRead.connections > 0) stats.http = { connections: httpRead.httpConnections, exchanges: exchanges.count, damaged: httpRead.damaged, faults: httpRead.faults };
   if (wsRead.sessions > 0) stats.ws = { ...wsRead, faults: [...wsRead.faults] };
-  const damage = read.errors.length === 0 ? (httpDamage(files, httpRead, writer.rows) ?? wsDamage(files, wsRead, writer.rows)) : undefined;
+  if (pgRead.sessions > 0) stats.pg = { ...pgRead, faults: [...pgRead.faults] };
+  const damage = read.errors.length === 0 ? (httpDamage(files, httpRead, writer.rows) ?? wsDamage(files, wsRead, writer.rows) ?? pgDamage(files, pgRead, writer.rows)) : undefined;
   if (damage !== undefined) read.errors.push(damage);
   const firstError = read.errors[0];
   const format = [...read.formats].join(',');
@@ -141,7 +152,7 @@ async function importGroup(
     await deleteCapture(store, name);
     throw error;
   }
-  const capture = { captureId, name, files: read.files, format, stats, keptDatagrams: writer.rows, httpExchanges: exchanges.count, wsFrames: frames.count, routePorts, error: firstError, legs };
+  const capture = { captureId, name, files: read.files, format, stats, keptDatagrams: writer.rows, httpExchanges: exchanges.count, wsFrames: frames.count, pgStatements: statements.count, routePorts, error: firstError, legs };
   return { capture, errors: read.errors };
 }
 
@@ -162,6 +173,14 @@ function wsDamage(files: readonly string[], ws: TcpWsSummary, datagrams: number)
   const more = ws.damaged > 1 ? ` (and ${ws.damaged - 1} more session${ws.damaged > 2 ? 's' : ''})` : '';
   const file = files.join(', ');
   return new CaptureFormatError(`${file}: ${ws.faults[0] ?? 'a WebSocket session was damaged'}${more}; every complete frame is kept`, { file });
+}
+
+/** The same for PostgreSQL sessions: every statement answered before the damage is kept. */
+function pgDamage(files: readonly string[], pg: TcpPgSummary, datagrams: number): ParityError | undefined {
+  if (pg.damaged === 0 || datagrams > 0) return undefined;
+  const more = pg.damaged > 1 ? ` (and ${pg.damaged - 1} more session${pg.damaged > 2 ? 's' : ''})` : '';
+  const file = files.join(', ');
+  return new CaptureFormatError(`${file}: ${pg.faults[0] ?? 'a PostgreSQL session was damaged'}${more}; every statement before it is kept`, { file });
 }
 
 interface FilesRead {

@@ -128,11 +128,15 @@ function printHar(imported: readonly ImportedHar[], json: boolean): number {
 /** What the capture's TCP carried: HTTP exchanges and WebSocket telemetry frames, which the table of UDP does not show. */
 function describeTcp(capture: ImportedCapture): string[] {
   const lines: string[] = [];
-  const { http, ws } = capture.stats;
+  const { http, ws, pg } = capture.stats;
   if (http !== undefined && http.exchanges > 0) lines.push(`capture "${capture.name}": ${formatCount(http.exchanges)} HTTP exchanges read out of ${formatCount(http.connections)} TCP connections (replay them with --proxy URL)`);
   if (ws !== undefined) {
     const aside = [`${formatCount(ws.serverMessages)} messages from the server (acks) counted`, ...(ws.binaryMessages > 0 ? [`${formatCount(ws.binaryMessages)} binary messages from clients not kept (not telemetry frames)`] : [])];
     lines.push(`capture "${capture.name}": ${formatCount(ws.frames)} telemetry frames read out of ${formatCount(ws.sessions)} WebSocket sessions; ${aside.join('; ')} (replay them in a scenario with protocol: ws)`);
+  }
+  if (pg !== undefined) {
+    const tls = pg.tlsSessions > 0 ? `; ${formatCount(pg.tlsSessions)} sessions turned to TLS and cannot be read` : '';
+    lines.push(`capture "${capture.name}": ${formatCount(pg.statements)} PostgreSQL statements read out of ${formatCount(pg.sessions)} sessions${tls}`);
   }
   return lines;
 }

@@ -142,6 +142,28 @@ CREATE TABLE IF NOT EXISTS ws_frames (
   frame            VARCHAR NOT NULL     -- the frame's JSON as recorded
 );
 
+-- PostgreSQL statements read out of a capture's TCP (the Postgres family): each with the answer it got, in the order of
+-- its session (session: client -> server; seq from 0).
+CREATE TABLE IF NOT EXISTS pg_statements (
+  capture_id       INTEGER NOT NULL,
+  idx              UINTEGER NOT NULL,   -- in the order the answers ended
+  session          VARCHAR NOT NULL,
+  seq              UINTEGER NOT NULL,
+  ts_ns            BIGINT NOT NULL,     -- capture time of the client's message that ran it
+  end_ns           BIGINT,              -- of the end of its answer (null: never answered)
+  db_user          VARCHAR,
+  database         VARCHAR,
+  application      VARCHAR,
+  kind             VARCHAR NOT NULL,    -- simple | extended
+  query            VARCHAR NOT NULL,
+  params           VARCHAR,             -- extended: the bound parameters as a JSON array (binary as \x hex)
+  command_tag      VARCHAR,
+  row_count        BIGINT,
+  row_hash         VARCHAR,             -- SHA-256 of the rows returned, in order
+  sqlstate         VARCHAR,
+  error            VARCHAR
+);
+
 -- Each frame a replay fed the relay agent (the WebSocket family).
 CREATE TABLE IF NOT EXISTS ws_sends (
   run_id           INTEGER NOT NULL,

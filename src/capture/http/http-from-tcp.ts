@@ -36,12 +36,17 @@ export interface Upgrade {
   tsNs: bigint;
 }
 
-/** Reads what follows an upgrade, both directions in order; `end` when the connection is over. */
+/** Reads what follows an upgrade (or a whole connection of another protocol), both directions in order; `end` when the connection is over. */
 export interface UpgradedConnection {
   fromClient(bytes: Uint8Array, tsNs: bigint): void;
   fromServer(bytes: Uint8Array, tsNs: bigint): void;
+  /** A segment is missing: what follows cannot be read (its reader stops, keeping what came before). */
+  damage?(reason: string): void;
   end(): void;
 }
+
+/** Takes a connection whose client opened with bytes of another protocol than HTTP (PostgreSQL), or passes. */
+export type OtherProtocolReader = (firstClientBytes: Uint8Array, client: Endpoint, server: Endpoint) => UpgradedConnection | undefined;
 
 /** Takes an upgraded connection whose new protocol it reads, or passes (undefined). */
 export type UpgradeReader = (upgrade: Upgrade) => UpgradedConnection | undefined;
@@ -59,27 +64,50 @@ class HttpConnection {
   fault: string | undefined;
   ended = { up: false, down: false };
   private upgraded: UpgradedConnection | undefined;
+  /** The connection is another protocol than HTTP, read whole by its own reader. */
+  other: UpgradedConnection | undefined;
+  private sniffed = false;
 
   constructor(
     readonly client: Endpoint,
     readonly server: Endpoint,
     private readonly emit: (exchange: HttpExchange) => void,
     private readonly readUpgrade: UpgradeReader | undefined,
+    private readonly readOther: OtherProtocolReader | undefined,
   ) {
     this.requests = new Http1Parser('request', (m) => this.onRequest(m));
     this.responses = new Http1Parser('response', (m) => this.onResponse(m), () => this.waiting[0]?.method === 'HEAD');
-    this.up = new TcpStream({ data: (bytes, ts) => this.feed(this.requests, bytes, ts), gap: () => this.damage('a segment from the client is missing') });
-    this.down = new TcpStream({ data: (bytes, ts) => this.feed(this.responses, bytes, ts), gap: () => this.damage('a segment from the server is missing') });
+    this.up = new TcpStream({ data: (bytes, ts) => this.fromClient(bytes, ts), gap: () => this.damage('a segment from the client is missing') });
+    this.down = new TcpStream({ data: (bytes, ts) => (this.other === undefined ? this.feed(this.responses, bytes, ts) : this.other.fromServer(bytes, ts)), gap: () => this.damage('a segment from the server is missing') });
   }
 
   damage(reason: string): void {
+    if (this.other !== undefined) {
+      this.other.damage?.(reason);
+      return;
+    }
     this.fault ??= `${this.client.ip}:${this.client.port} -> ${this.server.ip}:${this.server.port}: ${reason}`;
+  }
+
+  /** The client's first bytes say which protocol the connection speaks: HTTP unless another reader claims it. */
+  private fromClient(bytes: Uint8Array, tsNs: bigint): void {
+    if (!this.sniffed && bytes.length > 0) {
+      this.sniffed = true;
+      const start = new TextDecoder('latin1').decode(bytes.subarray(0, 12));
+      if (!REQUEST_START.test(start)) this.other = this.readOther?.(bytes, this.client, this.server);
+    }
+    if (this.other !== undefined) this.other.fromClient(bytes, tsNs);
+    else this.feed(this.requests, bytes, tsNs);
   }
 
   /** The connection is over: what waits behind a hole is lost, and requests never answered are kept as such. */
   finish(): void {
     this.up.end();
     this.down.end();
+    if (this.other !== undefined) {
+      this.other.end();
+      return;
+    }
     if (this.fault === undefined) {
       if (this.requests.end() === 'cut') this.damage('a request was cut short when the connection ended');
       if (this.responses.end() === 'cut') this.damage('a response was cut short when the connection ended');
@@ -152,7 +180,8 @@ class HttpConnection {
 }
 
 /**
- * Reads HTTP/1.1 exchanges out of a capture's TCP segments, as they come: connections are put back together per
+ * Reads HTTP/1.1 exchanges out of a capture's TCP segments, as they come (and hands connections of other protocols,
+ * and upgraded ones, to their readers): connections are put back together per
  * direction (out-of-order and retransmitted segments), the client is the side that opened the connection (or, for a
  * connection already open when the capture began, the side that sent a request line), and each direction is read as
  * HTTP messages, kept-alive connections giving many. Connections that are not HTTP are passed over. A damaged stream
@@ -166,6 +195,7 @@ export class HttpFromTcp {
   constructor(
     private readonly onExchange: (exchange: HttpExchange) => void,
     private readonly readUpgrade?: UpgradeReader,
+    private readonly readOther?: OtherProtocolReader,
   ) {}
 
   add(segment: TcpSegment): void {
@@ -232,6 +262,7 @@ export class HttpFromTcp {
         this.onExchange(exchange);
       },
       this.readUpgrade,
+      this.readOther,
     );
     this.open.set(key, connection);
     return connection;
@@ -242,6 +273,7 @@ export class HttpFromTcp {
     this.open.delete(key);
     if (connection === undefined || connection === 'not-http') return;
     connection.finish();
+    if (connection.other !== undefined) return;
     if (connection.exchanges > 0 || connection.fault !== undefined) this.summary.httpConnections++;
     if (connection.fault === undefined) return;
     // A connection that never carried one HTTP message was not HTTP: passed over, not damaged.

@@ -13,6 +13,7 @@ SELECT
   c.truncated_datagrams,
   (SELECT count(*) FROM http_exchanges h WHERE h.capture_id = c.capture_id) AS http_exchanges,
   (SELECT count(*) FROM ws_frames w WHERE w.capture_id = c.capture_id) AS ws_frames,
+  (SELECT count(*) FROM pg_statements s WHERE s.capture_id = c.capture_id) AS pg_statements,
   c.unsupported_frames,
   coalesce(c.route_ports, []) AS route_ports,
   (SELECT count(DISTINCT (p.src_address, p.src_port)) FROM capture_packets p
