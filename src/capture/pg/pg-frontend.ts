@@ -44,7 +44,8 @@ export class FrontendReader {
   private pending: Buffer = Buffer.alloc(0);
   private startupDone = false;
 
-  constructor(private readonly onMessage: (message: FrontendMessage) => void) {}
+  /** `onMessage` gets each message and its bytes as sent (a mirror sends them on unchanged). */
+  constructor(private readonly onMessage: (message: FrontendMessage, raw: Buffer) => void) {}
 
   /** The session left the startup phase another way (the server refused SSL: a startup packet follows). */
   expectStartup(): void {
@@ -74,14 +75,15 @@ export class FrontendReader {
     if (length < 8 || length > 10_000) throw new PgFramingError(`a startup packet of ${length} bytes`);
     if (b.length - offset < length) return 0;
     const code = b.readInt32BE(offset + 4);
-    if (code === SSL_REQUEST) this.onMessage({ type: 'sslRequest' });
-    else if (code === GSSENC_REQUEST) this.onMessage({ type: 'gssEncRequest' });
-    else if (code === CANCEL_REQUEST) this.onMessage({ type: 'cancelRequest' });
+    const raw = b.subarray(offset, offset + length);
+    if (code === SSL_REQUEST) this.onMessage({ type: 'sslRequest' }, raw);
+    else if (code === GSSENC_REQUEST) this.onMessage({ type: 'gssEncRequest' }, raw);
+    else if (code === CANCEL_REQUEST) this.onMessage({ type: 'cancelRequest' }, raw);
     else if (code === PROTOCOL_3) {
       const parts = b.toString('utf8', offset + 8, offset + length).split('\u0000');
       const parameters: Record<string, string> = {};
       for (let i = 0; i + 1 < parts.length; i += 2) if (parts[i] !== '') parameters[parts[i] as string] = parts[i + 1] as string;
-      this.onMessage({ type: 'startup', parameters });
+      this.onMessage({ type: 'startup', parameters }, raw);
       this.startupDone = true;
     } else throw new PgFramingError(`a startup packet asking for protocol ${code >> 16}.${code & 0xffff}, not 3.0`);
     return length;
@@ -95,7 +97,7 @@ export class FrontendReader {
     if (length < 4 || length > MAX_MESSAGE) throw new PgFramingError(`a '${code}' message of ${length} bytes`);
     if (b.length - offset < 1 + length) return 0;
     const body = b.subarray(offset + 5, offset + 1 + length);
-    this.onMessage(decode(code, body));
+    this.onMessage(decode(code, body), b.subarray(offset, offset + 1 + length));
     return 1 + length;
   }
 }

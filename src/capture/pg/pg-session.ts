@@ -103,6 +103,11 @@ export class PgSessionReader implements UpgradedConnection {
     if (rest.length > 0) this.guard(() => this.backend.parse(rest, (message) => this.fromBackend(message)));
   }
 
+  /** Statements sent and not answered yet. */
+  get pending(): number {
+    return this.queue.filter((p) => !p.answered).length;
+  }
+
   damage(reason: string): void {
     this.fault ??= reason;
     this.stopped = true;
