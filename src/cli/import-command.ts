@@ -6,6 +6,7 @@ import { importFrameRecording, type ImportedFrames } from '../capture/ws/import-
 import { formatCount, formatPorts } from '../core/format.ts';
 import { importCaptures, type ImportedCapture } from '../capture/import-capture.ts';
 import { describeRelayLegs } from '../capture/relay-legs.ts';
+import { importPgCsvlog, isPgCsvlogFile, type ImportedCsvlog } from '../capture/pg/import-csvlog.ts';
 import { PROTOCOL_NAMES } from '../protocols/index.ts';
 import { importAsRun } from './import-as-run.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
@@ -28,7 +29,7 @@ export function registerImportCommand(program: Command): void {
   program
     .command('import')
     .description('read pcap / pcapng captures (tables captures, capture_packets; HTTP/1.x and WebSocket sessions in their TCP: http_exchanges, ws_frames), HAR files (http_exchanges) and frame recordings (ws_frames) into the store')
-    .argument('<file...>', 'capture files (pcap, nanosecond pcap, pcapng), HAR 1.2 files (.har, as browsers and proxies export them), or telemetry frame recordings (.ndjson, .jsonl: one JSON frame per line)')
+    .argument('<file...>', 'capture files (pcap, nanosecond pcap, pcapng), HAR 1.2 files (.har, as browsers and proxies export them), telemetry frame recordings (.ndjson, .jsonl: one JSON frame per line), or PostgreSQL csvlog files (.csv, every statement logged)')
     .option('--db <path>', 'DuckDB store file', DEFAULT_STORE_PATH)
     .option('--name <name>', 'capture name (default: the file name, other characters than letters, digits, . _ - made -); with several files, one capture made of all', parseName)
     .option('--port <ports>', 'keep only UDP to or from these ports, which are the route ports (e.g. 20500,20501)', parsePortList)
@@ -38,7 +39,7 @@ export function registerImportCommand(program: Command): void {
     .option('--topology <file>', 'with --run: YAML naming the relay and backend addresses, to give each datagram its leg')
     .option('--protocol <name>', `with --run: device protocol, for match keys (${PROTOCOL_NAMES.join(', ')})`, 'calamp-lmd')
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', '\nExamples:\n  parity import fixtures/fleet-calamp.pcap --name fleet --port 20500\n  parity import checkout.har --name checkout\n  parity import session.ndjson --name laps\n  parity import ingest.pcap --name ingest\n  parity import at-relay.pcapng --port 18172 --relay-addr 10.9.0.1\n  parity import at-relay.pcapng --run prod-shadow --topology topology.yaml\n')
+    .addHelpText('after', '\nExamples:\n  parity import fixtures/fleet-calamp.pcap --name fleet --port 20500\n  parity import checkout.har --name checkout\n  parity import session.ndjson --name laps\n  parity import ingest.pcap --name ingest\n  parity import postgresql-Mon.csv --name monday-db\n  parity import at-relay.pcapng --port 18172 --relay-addr 10.9.0.1\n  parity import at-relay.pcapng --run prod-shadow --topology topology.yaml\n')
     .action(async (files: string[], flags: ImportFlags) => {
       process.exitCode = flags.run !== undefined ? await importAsRun(files, { ...flags, run: flags.run }) : await runImport(files, flags);
     });
@@ -47,8 +48,17 @@ export function registerImportCommand(program: Command): void {
 async function runImport(files: string[], flags: ImportFlags): Promise<number> {
   const har: string[] = [];
   const recordings: string[] = [];
+  const csvlogs: string[] = [];
   const captures: string[] = [];
-  for (const file of files) (isFrameRecordingName(file) ? recordings : (await isHarFile(file)) ? har : captures).push(file);
+  for (const file of files) (isFrameRecordingName(file) ? recordings : (await isPgCsvlogFile(file)) ? csvlogs : (await isHarFile(file)) ? har : captures).push(file);
+  if (csvlogs.length > 0 && flags.name !== undefined && files.length > 1) {
+    throw new UsageError('--name names one capture: a PostgreSQL csvlog is a capture of its own, so give --name with one log at a time', { field: 'name' });
+  }
+  const logFaults = csvlogs.length === 0 ? 0 : printCsvlogs(await withStore(flags.db, async (store) => {
+    const imported: ImportedCsvlog[] = [];
+    for (const file of csvlogs) imported.push(await importPgCsvlog(store, file, { ...(flags.name !== undefined && { name: flags.name }), replace: flags.replace === true }));
+    return imported;
+  }), flags.json === true && captures.length === 0 && har.length === 0 && recordings.length === 0);
   if (recordings.length > 0 && flags.name !== undefined && files.length > 1) {
     throw new UsageError('--name names one capture: a frame recording is a capture of its own, so give --name with one recording at a time', { field: 'name' });
   }
@@ -66,7 +76,7 @@ async function runImport(files: string[], flags: ImportFlags): Promise<number> {
     for (const file of har) imported.push(await importHarFile(store, file, { ...(flags.name !== undefined && { name: flags.name }), replace: flags.replace === true }));
     return imported;
   });
-  const httpFaults = printHar(http, flags.json === true && captures.length === 0) + frameFaults;
+  const httpFaults = printHar(http, flags.json === true && captures.length === 0) + frameFaults + logFaults;
   if (captures.length === 0) return httpFaults > 0 ? EXIT_BAD_INPUT : 0;
   const result = await withStore(flags.db, (store) =>
     importCaptures(store, {
@@ -110,6 +120,19 @@ function printFrames(imported: readonly ImportedFrames[], json: boolean): number
   }
   for (const f of imported) if (f.fault !== null) printError(f.fault);
   return imported.filter((f) => f.fault !== null).length;
+}
+
+/** What each PostgreSQL csvlog gave; its fault, if any, as an error line. Returns the number of files that had one. */
+function printCsvlogs(imported: readonly ImportedCsvlog[], json: boolean): number {
+  if (json) printJson({ captures: [], pgLogs: imported });
+  else if (imported.length > 0) {
+    printTable(
+      ['capture', 'PostgreSQL statements', 'sessions', 'status'],
+      imported.map((l) => [l.name, formatCount(l.statements), formatCount(l.sessions), l.fault === null ? 'ok' : 'partial']),
+    );
+  }
+  for (const l of imported) if (l.fault !== null) printError(l.fault);
+  return imported.filter((l) => l.fault !== null).length;
 }
 
 /** What each HAR file gave; its fault, if any, as an error line. Returns the number of files that had one. */

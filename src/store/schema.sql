@@ -164,6 +164,38 @@ CREATE TABLE IF NOT EXISTS pg_statements (
   error            VARCHAR
 );
 
+-- Each statement a replay sent through the pooler (the Postgres family), with the answer the client got.
+CREATE TABLE IF NOT EXISTS pg_sends (
+  run_id           INTEGER NOT NULL,
+  send_no          UINTEGER NOT NULL,
+  session          VARCHAR NOT NULL,    -- the recorded session it belongs to
+  seq              UINTEGER NOT NULL,
+  query            VARCHAR NOT NULL,
+  scheduled_ns     BIGINT NOT NULL,
+  actual_ns        BIGINT NOT NULL,
+  done_ns          BIGINT NOT NULL,
+  command_tag      VARCHAR,
+  row_count        BIGINT,
+  sqlstate         VARCHAR
+);
+
+-- What each database received and answered, as the tap in front of it saw (the Postgres family): the mirror's answers
+-- are seen only here, since the pooler throws them away.
+CREATE TABLE IF NOT EXISTS pg_receipts (
+  run_id           INTEGER NOT NULL,
+  database         VARCHAR NOT NULL,    -- primary | mirror
+  session          VARCHAR NOT NULL,
+  seq              UINTEGER NOT NULL,
+  received_ns      BIGINT NOT NULL,
+  answered_ns      BIGINT,
+  query            VARCHAR NOT NULL,
+  params           VARCHAR,
+  command_tag      VARCHAR,
+  row_count        BIGINT,
+  row_hash         VARCHAR,
+  sqlstate         VARCHAR
+);
+
 -- Each frame a replay fed the relay agent (the WebSocket family).
 CREATE TABLE IF NOT EXISTS ws_sends (
   run_id           INTEGER NOT NULL,

@@ -1,0 +1,105 @@
+import { parse } from 'csv-parse/sync';
+import type { PgSessionInfo, PgStatement } from './pg-session.ts';
+
+/** A statement read from a csvlog, with the session it ran in. */
+export interface LoggedStatement {
+  statement: PgStatement;
+  session: PgSessionInfo;
+}
+
+export interface PgCsvlogRead {
+  statements: LoggedStatement[];
+  /** Why the file ended early (a row that is not a csvlog row, a file cut short), naming the line; what came before is kept. */
+  fault: string | null;
+}
+
+const C = { time: 0, user: 1, database: 2, connection: 4, session: 5, severity: 11, sqlstate: 12, message: 13, detail: 14, query: 19, application: 22 } as const;
+
+/** Does this file look like PostgreSQL's csvlog (a .csv whose first row is a csvlog row)? */
+export function isPgCsvlog(file: string, head: string): boolean {
+  return /\.csv$/i.test(file) && /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? [A-Z+\-0-9]+,/.test(head);
+}
+
+/**
+ * Reads the statements of PostgreSQL's csvlog written with every statement logged (`log_destination = csvlog`,
+ * `log_statement = all`): `statement: ...` (a simple query) and `execute <name>: ...` with its `parameters: $1 = '...'`
+ * detail (an extended one), each in its session (the log's session id and the client's address) in log order; an ERROR
+ * row gives the statement before it in its session its SQLSTATE. A log holds no answers: tags, rows and hashes are
+ * left empty. A row that does not parse ends the file there, named by its line; the statements before it are kept.
+ */
+export function readPgCsvlog(file: string, text: string): PgCsvlogRead {
+  const statements: LoggedStatement[] = [];
+  const bySession = new Map<string, LoggedStatement[]>();
+  let rows: string[][];
+  let fault: string | null = null;
+  try {
+    rows = parse(text, { relax_column_count: true, skip_empty_lines: true }) as string[][];
+  } catch (error) {
+    const line = (error as { lines?: number }).lines;
+    // What parsed before the bad row is read again, up to it.
+    const upTo = line === undefined ? '' : text.split('\n').slice(0, Math.max(0, line - 1)).join('\n');
+    rows = upTo === '' ? [] : (parse(upTo, { relax_column_count: true, skip_empty_lines: true }) as string[][]);
+    fault = `${file}: line ${line ?? '?'}: ${(error as Error).message.replace(/^Invalid Record Length: |^Quote Not Closed: /, '')}; the ${'{n}'} statements before it are kept`;
+  }
+  for (const [index, row] of rows.entries()) {
+    if (row.length < 20 || !/^\d{4}-/.test(row[C.time] ?? '')) {
+      fault = `${file}: row ${index + 1} is not a csvlog row (${row.length} columns); the ${'{n}'} statements before it are kept`;
+      break;
+    }
+    const sessionId = `${row[C.session] ?? ''} ${row[C.connection] ?? ''}`.trim();
+    const message = row[C.message] ?? '';
+    const own = bySession.get(sessionId) ?? [];
+    if (row[C.severity] === 'ERROR' || row[C.severity] === 'FATAL') {
+      const last = own.at(-1);
+      if (last !== undefined && last.statement.sqlstate === null) {
+        last.statement.sqlstate = row[C.sqlstate] ?? null;
+        last.statement.error = message;
+      }
+      continue;
+    }
+    const simple = /^statement: ([\s\S]*)$/.exec(message);
+    const extended = /^execute [^:]*: ([\s\S]*)$/.exec(message);
+    if (simple === null && extended === null) continue;
+    const info: PgSessionInfo = { client: row[C.connection] || sessionId, server: 'csvlog', user: row[C.user] || null, database: row[C.database] || null, application: row[C.application] || null };
+    const logged: LoggedStatement = {
+      session: { ...info, client: `${info.client} (${row[C.session] ?? ''})` },
+      statement: {
+        seq: own.length,
+        tsNs: timeOf(row[C.time] ?? ''),
+        endNs: null,
+        kind: extended === null ? 'simple' : 'extended',
+        text: (simple ?? extended)?.[1] ?? '',
+        params: extended === null ? [] : parameters(row[C.detail] ?? ''),
+        tag: null,
+        rowCount: null,
+        rowHash: null,
+        sqlstate: null,
+        error: null,
+      },
+    };
+    own.push(logged);
+    bySession.set(sessionId, own);
+    statements.push(logged);
+  }
+  return { statements, fault: fault?.replace('{n}', String(statements.length)) ?? null };
+}
+
+/** `parameters: $1 = '1', $2 = 'o''brien', $3 = NULL` -> ['1', "o'brien", null]. */
+export function parameters(detail: string): (string | null)[] {
+  const values: (string | null)[] = [];
+  const pattern = /\$(\d+) = (NULL|'((?:[^']|'')*)')/g;
+  for (const m of detail.matchAll(pattern)) values[Number(m[1]) - 1] = m[2] === 'NULL' ? null : (m[3] ?? '').replace(/''/g, "'");
+  return Array.from(values, (v) => v ?? null);
+}
+
+function timeOf(text: string): bigint {
+  const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?) (\S+)$/.exec(text);
+  if (m === null) return 0n;
+  const zone = m[3] === 'UTC' || m[3] === 'GMT' ? 'Z' : /^[+-]\d\d$/.test(m[3] ?? '') ? `${m[3]}:00` : (m[3] ?? '');
+  const ms = Date.parse(`${m[1]}T${m[2]}${zone}`);
+  if (!Number.isFinite(ms)) return 0n;
+  const fraction = /\.(\d+)/.exec(m[2] ?? '')?.[1] ?? '';
+  // Date keeps milliseconds; the log may have microseconds.
+  const micros = fraction.length > 3 ? Number(fraction.slice(3, 6).padEnd(3, '0')) : 0;
+  return BigInt(ms) * 1_000_000n + BigInt(micros) * 1000n;
+}
