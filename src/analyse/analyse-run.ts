@@ -15,6 +15,7 @@ import { replayMetrics } from './replay-metrics.ts';
 import { captureNameOf, storeAnalysis } from './analysis-store.ts';
 import { analyseHttpRun } from './http/analyse-http-run.ts';
 import { analyseWsRun } from './ws/analyse-ws-run.ts';
+import { analysePgRun } from './pg/analyse-pg-run.ts';
 import { StepClock, type AnalysisProgress } from './step-clock.ts';
 import { defaultThresholds, reviveThresholds, type ThresholdConfig } from './thresholds.ts';
 
@@ -41,6 +42,7 @@ export async function analyseRun(store: Store, runName: string, options: Analyse
   const run = await getRun(store, runName);
   if (run.protocol === 'http') return analyseHttpRun(store, run, options);
   if (run.protocol === 'ws') return analyseWsRun(store, run, options);
+  if (run.protocol === 'pg') return analysePgRun(store, run, options);
   if (options.noise !== undefined) throw new UsageError(`--noise is for HTTP runs; run "${run.name}" is ${run.protocol}`, { field: 'noise' });
   const protocol = getProtocol(run.protocol);
   const thresholds = options.thresholds ?? reviveThresholds(run.thresholds) ?? defaultThresholds();

@@ -36,12 +36,12 @@ export function coverageFindings(
   /** The share of a backend's packets that may fail to arrive before it is critical (drop_rate's critical bound). */
   dropCritical: number,
   /** What the run sent: packets through a relay, requests through a proxy. */
-  unit: 'packets' | 'requests' | 'frames' = 'packets',
+  unit: 'packets' | 'requests' | 'frames' | 'statements' = 'packets',
 ): Finding[] {
   const findings: Finding[] = [];
   const sent = overallValue(metrics, 'sent', null) ?? 0;
   if (sent === 0) {
-    findings.push({ severity: 'critical', kind: 'coverage', metric: 'sent', route: null, backend: null, value: 0, message: `nothing was sent through the ${{ packets: 'relay', requests: 'proxy', frames: 'relay agent' }[unit]}: the run proves nothing` });
+    findings.push({ severity: 'critical', kind: 'coverage', metric: 'sent', route: null, backend: null, value: 0, message: `nothing was sent through the ${{ packets: 'relay', requests: 'proxy', frames: 'relay agent', statements: 'pooler' }[unit]}: the run proves nothing` });
     return findings;
   }
   for (const backend of legs.expected) {
@@ -58,6 +58,7 @@ export function coverageFindings(
           packets: `${backend}: none of the ${sent.toLocaleString('en-US')} packets sent was seen arriving at ${backend} (the relay>${backend} leg carried nothing: a dead relay, a dead backend, or an observer that could not reach it)`,
           requests: `${backend}: none of the ${sent.toLocaleString('en-US')} requests sent was seen arriving at ${backend} (the proxy>${backend} leg carried nothing: a proxy that does not send there, a dead backend, or a backend that records nothing)`,
           frames: `${backend}: none of the ${sent.toLocaleString('en-US')} frames sent was seen arriving at ${backend} (the agent>${backend} leg carried nothing: an agent that does not send there, a gateway that refused it, or a dead gateway)`,
+          statements: `${backend}: none of the ${sent.toLocaleString('en-US')} statements replayed was seen arriving at the ${backend} database (the pooler>${backend} leg carried nothing: a pooler that does not send there, or a dead database)`,
         }[unit],
     });
   }

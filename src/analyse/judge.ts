@@ -50,10 +50,12 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
   const value = (name: string, backend: string | null = metric.backend): number | null =>
     metrics.find((m) => m.metric === name && m.route === metric.route && m.backend === backend)?.value ?? null;
   const count = (n: number | null): string => (n === null ? '-' : Math.round(n).toLocaleString('en-US'));
-  const units = value('answered', null) !== null ? 'requests' : metrics.some((m) => m.metric === 'duplicate_rate') ? 'frames' : 'packets';
+  const units = metrics.some((m) => m.metric === 'mirror_share') ? 'statements' : value('answered', null) !== null ? 'requests' : metrics.some((m) => m.metric === 'duplicate_rate') ? 'frames' : 'packets';
   switch (metric.metric) {
     case 'drop_rate':
       return `${count(value('lost'))} of ${count(value('sent'))} ${units} did not arrive`;
+    case 'pooler_drop_rate':
+      return `${count(value('pooler_dropped', null))} requests the pooler sampled for the mirror were dropped because its mirror queue was full`;
     case 'duplicate_rate':
       return `${count(value('duplicated'))} of ${count(value('delivered'))} ${units} were processed more than once`;
     case 'reorder_rate':

@@ -79,6 +79,10 @@ export const METRIC_LABELS = {
   agent_claimed_sent: 'frames the agent says it sent',
   agent_dropped: 'frames the agent dropped (queue full)',
   agent_failed: 'frames the agent failed to send',
+  // The Postgres family (a mirroring pooler in front of a primary, copying to a mirror).
+  mirror_share: 'share of requests the pooler mirrored',
+  pooler_dropped: 'requests the pooler dropped (queue full)',
+  pooler_drop_rate: 'pooler drop rate (queue full)',
 } as const;
 
 

@@ -31,6 +31,7 @@ export const THRESHOLDED_METRICS = [
   'live_latency_impact_p95_ms',
   'duplicate_rate',
   'reorder_rate',
+  'pooler_drop_rate',
 ] as const satisfies readonly MetricName[];
 export type ThresholdedMetric = (typeof THRESHOLDED_METRICS)[number];
 
@@ -71,6 +72,9 @@ export const DEFAULT_THRESHOLDS: Record<ThresholdedMetric, Threshold> = {
   // as one that loses it; held to drop rate's bar.
   duplicate_rate: { warning: 0.001, critical: 0.01 },
   reorder_rate: { warning: 0.001, critical: 0.01 },
+  // Postgres: a pooler that drops what it sampled (its queue full) leaves the mirror judged on less than was exposed,
+  // and a mirror rehearsing a migration on a partial workload is the drop rate's fault by another name.
+  pooler_drop_rate: { warning: 0.001, critical: 0.01 },
 };
 
 /** How far a metric may move against a baseline before it is a finding. */

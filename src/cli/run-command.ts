@@ -9,6 +9,8 @@ import { loadAnyScenario } from '../scenario/load-scenario.ts';
 import type { HttpScenarioSpec } from '../scenario/http/http-scenario-spec.ts';
 import { runHttpScenario } from '../scenario/http/run-http-scenario.ts';
 import { runWsScenario } from '../scenario/ws/run-ws-scenario.ts';
+import type { PgScenarioSpec } from '../scenario/pg/pg-scenario-spec.ts';
+import { runPgScenario } from '../scenario/pg/run-pg-scenario.ts';
 import type { WsScenarioSpec } from '../scenario/ws/ws-scenario-spec.ts';
 import { runScenario, type RunScenarioOptions } from '../scenario/run-scenario.ts';
 import { DEFAULT_STORE_PATH, withStore, type Store } from '../store/store.ts';
@@ -47,6 +49,7 @@ export async function runScenarioFile(path: string, flags: RunFlags): Promise<vo
   const loaded = await loadAnyScenario(path);
   if (loaded.protocol === 'http') return runHttpScenarioFile(path, loaded, flags);
   if (loaded.protocol === 'ws') return runWsScenarioFile(path, loaded, flags);
+  if (loaded.protocol === 'pg') return runPgScenarioFile(path, loaded, flags);
   const spec = {
     ...loaded,
     ...(flags.baseline !== undefined && { baseline: flags.baseline }),
@@ -95,6 +98,14 @@ async function runWsScenarioFile(path: string, spec: WsScenarioSpec, flags: RunF
   printOutcome(result.analysis, result.reports, result.unmet, result.status === 'interrupted', flags);
 }
 
+/** A Postgres mirror scenario: two databases behind the mirroring pooler, the table and the verdict. */
+async function runPgScenarioFile(path: string, spec: PgScenarioSpec, flags: RunFlags): Promise<void> {
+  if (flags.baseline !== undefined) throw new UsageError('--baseline is not taken by a Postgres scenario yet', { field: 'baseline' });
+  if (flags.drain !== undefined) throw new UsageError('--drain: a Postgres scenario waits until the mirror has answered what the pooler queued', { field: 'drain' });
+  const result = await interruptible((signal) => withStore(flags.db, (store) => runPgScenario(spec, { ...scenarioOptions(store, path, flags, signal), say: (line) => printNote(line) })));
+  printOutcome(result.analysis, result.reports, result.unmet, result.status === 'interrupted', flags);
+}
+
 function scenarioOptions(store: Store, path: string, flags: RunFlags, signal: AbortSignal): Omit<RunScenarioOptions, 'say' | 'onProgress'> {
   return { store, baseDir: resolve(dirname(path)), reportsDir: flags.out, formats: parseFormats(flags.format), screenshot: flags.screenshot === true, signal };
 }
@@ -137,12 +148,13 @@ export function registerRunCommands(program: Command): void {
       .description('run the bundled demo: the fleet fixture through the reference relay to two simulated backends')
       .option('--broken', 'the same with a misbehaving mirror: a NO-GO with its findings')
       .option('--http', 'the HTTP demo instead: a billing API through the reference shadowing proxy to a live and a shadow backend')
-      .option('--ws', 'the WebSocket demo instead: telemetry through the reference relay agent to two gateways in parallel mode'),
+      .option('--ws', 'the WebSocket demo instead: telemetry through the reference relay agent to two gateways in parallel mode')
+      .option('--pg', 'the Postgres demo instead: a billing database mirrored by the reference pooler to a second PostgreSQL (needs Debian\'s postgresql package)'),
   )
-    .addHelpText('after', '\nExamples:\n  parity demo\n  parity demo --broken\n  parity demo --http\n  parity demo --http --broken\n  parity demo --ws --broken\n')
-    .action((flags: RunFlags & { broken?: boolean; http?: boolean; ws?: boolean }) => {
-      if (flags.http === true && flags.ws === true) throw new UsageError('--http and --ws: one demo at a time', { field: 'ws' });
-      const family = flags.http === true ? 'http-demo' : flags.ws === true ? 'ws-demo' : 'demo';
+    .addHelpText('after', '\nExamples:\n  parity demo\n  parity demo --broken\n  parity demo --http\n  parity demo --http --broken\n  parity demo --ws --broken\n  parity demo --pg --broken\n')
+    .action((flags: RunFlags & { broken?: boolean; http?: boolean; ws?: boolean; pg?: boolean }) => {
+      if ([flags.http, flags.ws, flags.pg].filter((f) => f === true).length > 1) throw new UsageError('--http, --ws and --pg: one demo at a time', { field: 'pg' });
+      const family = flags.http === true ? 'http-demo' : flags.ws === true ? 'ws-demo' : flags.pg === true ? 'pg-demo' : 'demo';
       return runScenarioFile(join(BUNDLED_SCENARIOS, `${family}${flags.broken === true ? '-broken' : ''}.yaml`), flags);
     });
 }

@@ -28,9 +28,22 @@ export const HTTP_SUMMARY_COLUMNS = [
   { metric: 'response_mismatch_rate', title: 'response differs' },
 ] as const;
 
+/** The same for a database behind a mirroring pooler: what each database got, how fast it answered, how its results compare. */
+export const PG_SUMMARY_COLUMNS = [
+  { metric: 'sent', title: 'owed' },
+  { metric: 'delivered', title: 'received' },
+  { metric: 'drop_rate', title: 'lost' },
+  { metric: 'reordered', title: 'out of order' },
+  { metric: 'answer_latency_p50_ms', title: 'p50' },
+  { metric: 'answer_latency_p95_ms', title: 'p95' },
+  { metric: 'answer_latency_p99_ms', title: 'p99' },
+  { metric: 'response_compared', title: 'compared' },
+  { metric: 'response_mismatch_rate', title: 'results differ' },
+] as const;
+
 /** The summary columns for this analysis's protocol family. */
 export function summaryColumns(analysis: Analysis): readonly { metric: string; title: string }[] {
-  return analysis.protocol === 'http' ? HTTP_SUMMARY_COLUMNS : SUMMARY_COLUMNS;
+  return analysis.protocol === 'http' ? HTTP_SUMMARY_COLUMNS : analysis.protocol === 'pg' ? PG_SUMMARY_COLUMNS : SUMMARY_COLUMNS;
 }
 
 /** A line about the run as its sender saw it: the devices' ACKs (UDP), or the client's answers (HTTP). */
@@ -42,6 +55,9 @@ export function senderLine(analysis: Analysis): string {
   };
   if (analysis.protocol === 'ws') {
     return `replayer: ${pick('sent')} frames fed to the relay agent; each gateway's frames, duplicates and out-of-order frames are in the table, its ACK latency as the agent measured it`;
+  }
+  if (analysis.protocol === 'pg') {
+    return `pooler: ${pick('sent')} statements replayed; mirrored ${pick('mirror_share')} of its requests, dropped ${pick('pooler_dropped')} (queue full); each database's share, latency and results are in the table`;
   }
   if (analysis.protocol === 'http') {
     const impact = overall.some((m) => m.metric === 'live_latency_impact_p95_ms')

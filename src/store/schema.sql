@@ -193,6 +193,7 @@ CREATE TABLE IF NOT EXISTS pg_receipts (
   command_tag      VARCHAR,
   row_count        BIGINT,
   row_hash         VARCHAR,
+  row_set_hash     VARCHAR,             -- the rows as a multiset (order left out)
   sqlstate         VARCHAR
 );
 

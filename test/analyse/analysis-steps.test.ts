@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ANALYSIS_STEPS, DERIVED_TABLES } from '../../src/analyse/analysis-steps.ts';
 import { HTTP_ANALYSIS_STEPS, HTTP_DERIVED_TABLES } from '../../src/analyse/http/http-steps.ts';
+import type { AnalysisStep } from '../../src/analyse/analysis-steps.ts';
+import { PG_ANALYSIS_STEPS } from '../../src/analyse/pg/analyse-pg-run.ts';
 import { WS_ANALYSIS_STEPS } from '../../src/analyse/ws/analyse-ws-run.ts';
 
 const SQL_DIR = join(import.meta.dirname, '../../src/analyse/sql');
@@ -76,25 +78,29 @@ describe('the HTTP analysis steps declare what they read and write', () => {
   });
 });
 
-describe('the WebSocket analysis steps declare what they read and write', () => {
-  const wsSteps = Object.values(WS_ANALYSIS_STEPS);
+/** A family whose steps keep nothing (its metrics are written from TypeScript): the WebSocket and Postgres analyses. */
+function describeFamilySteps(family: string, steps: readonly AnalysisStep[], dir: string): void {
+  describe(`the ${family} analysis steps declare what they read and write`, () => {
+    it(`every SQL file of the ${family} analysis is a step`, () => {
+      expect(readdirSync(join(import.meta.dirname, '../../src/analyse', dir, 'sql')).filter((f) => f.endsWith('.sql')).sort()).toEqual(steps.map((s) => s.file).sort());
+    });
 
-  it('every SQL file of the WebSocket analysis is a step', () => {
-    expect(readdirSync(join(import.meta.dirname, '../../src/analyse/ws/sql')).filter((f) => f.endsWith('.sql')).sort()).toEqual(wsSteps.map((s) => s.file).sort());
-  });
+    it.each(steps.map((s) => [s.file, s] as const))('%s touches exactly the tables it declares', (_file, step) => {
+      const actual = touched(step.sql);
+      expect([...actual.reads].sort()).toEqual([...step.reads].sort());
+      expect([...actual.writes].sort()).toEqual([...step.writes].sort());
+    });
 
-  it.each(wsSteps.map((s) => [s.file, s] as const))('%s touches exactly the tables it declares', (_file, step) => {
-    const actual = touched(step.sql);
-    expect([...actual.reads].sort()).toEqual([...step.reads].sort());
-    expect([...actual.writes].sort()).toEqual([...step.writes].sort());
+    it('each reads only stored tables and what an earlier step wrote, and writes only temporary ones', () => {
+      const written = new Set<string>();
+      for (const step of steps) {
+        for (const table of step.reads) expect(STORED.has(table) || written.has(table), `${step.file} reads ${table} before any step writes it`).toBe(true);
+        for (const table of step.writes) written.add(table);
+        expect(step.writes.filter((t) => STORED.has(t))).toEqual([]);
+      }
+    });
   });
+}
 
-  it('each reads only stored tables and what an earlier step wrote, and writes only temporary ones', () => {
-    const written = new Set<string>();
-    for (const step of wsSteps) {
-      for (const table of step.reads) expect(STORED.has(table) || written.has(table), `${step.file} reads ${table} before any step writes it`).toBe(true);
-      for (const table of step.writes) written.add(table);
-      expect(step.writes.filter((t) => STORED.has(t))).toEqual([]);
-    }
-  });
-});
+describeFamilySteps('WebSocket', Object.values(WS_ANALYSIS_STEPS), 'ws');
+describeFamilySteps('Postgres', Object.values(PG_ANALYSIS_STEPS), 'pg');

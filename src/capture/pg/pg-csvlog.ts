@@ -73,6 +73,7 @@ export function readPgCsvlog(file: string, text: string): PgCsvlogRead {
         tag: null,
         rowCount: null,
         rowHash: null,
+        rowSetHash: null,
         sqlstate: null,
         error: null,
       },

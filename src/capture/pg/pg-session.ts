@@ -20,6 +20,8 @@ export interface PgStatement {
   rowCount: number | null;
   /** SHA-256 of the rows returned, in order (null when the statement returned none). */
   rowHash: string | null;
+  /** The rows as a multiset, order left out (the sum of each row's SHA-256): what a query without ORDER BY promises. */
+  rowSetHash: string | null;
   sqlstate: string | null;
   error: string | null;
 }
@@ -32,6 +34,8 @@ export interface PgSessionInfo {
   application: string | null;
 }
 
+const SET_MASK = (1n << 256n) - 1n;
+
 interface Pending {
   kind: 'simple' | 'extended';
   text: string;
@@ -41,6 +45,7 @@ interface Pending {
   group: number;
   rows: number;
   hash: Hash | undefined;
+  setSum: bigint;
   /** A simple query that has had an answer (it stays queued until ReadyForQuery). */
   answered: boolean;
 }
@@ -142,7 +147,7 @@ export class PgSessionReader implements UpgradedConnection {
         this.info.application = message.parameters.application_name ?? null;
         return;
       case 'query': {
-        const pending: Pending = { kind: 'simple', text: message.text, params: [], tsNs: this.clientTs, group: -1, rows: 0, hash: undefined, answered: false };
+        const pending: Pending = { kind: 'simple', text: message.text, params: [], tsNs: this.clientTs, group: -1, rows: 0, hash: undefined, setSum: 0n, answered: false };
         this.queue.push(pending);
         this.readyOwners.push(pending);
         return;
@@ -158,7 +163,7 @@ export class PgSessionReader implements UpgradedConnection {
         return;
       case 'execute': {
         const portal = this.portals.get(message.portal) ?? { text: '', params: [] };
-        this.queue.push({ kind: 'extended', text: portal.text, params: portal.params, tsNs: this.clientTs, group: this.group, rows: 0, hash: undefined, answered: false });
+        this.queue.push({ kind: 'extended', text: portal.text, params: portal.params, tsNs: this.clientTs, group: this.group, rows: 0, hash: undefined, setSum: 0n, answered: false });
         return;
       }
       case 'sync':
@@ -176,8 +181,14 @@ export class PgSessionReader implements UpgradedConnection {
       case 'dataRow': {
         if (head === undefined) return;
         head.hash ??= createHash('sha256');
-        for (const field of (message as DataRowMessage).fields as (string | null)[]) head.hash.update(field === null ? '\u0000N' : `\u0001${field.length}:${field}`);
+        const row = createHash('sha256');
+        for (const field of (message as DataRowMessage).fields as (string | null)[]) {
+          const encoded = field === null ? '\u0000N' : `\u0001${field.length}:${field}`;
+          head.hash.update(encoded);
+          row.update(encoded);
+        }
         head.hash.update('\u0002');
+        head.setSum = (head.setSum + BigInt(`0x${row.digest('hex')}`)) & SET_MASK;
         head.rows++;
         return;
       }
@@ -190,6 +201,7 @@ export class PgSessionReader implements UpgradedConnection {
         if (head.kind === 'simple') {
           head.rows = 0;
           head.hash = undefined;
+          head.setSum = 0n;
           head.answered = true;
         } else this.queue.shift();
         return;
@@ -239,6 +251,7 @@ export class PgSessionReader implements UpgradedConnection {
         tag,
         rowCount: counted === undefined || counted === null ? (pending.rows > 0 ? pending.rows : null) : Number(counted),
         rowHash: pending.hash === undefined ? null : pending.hash.digest('hex'),
+        rowSetHash: pending.hash === undefined ? null : pending.setSum.toString(16).padStart(64, '0'),
         sqlstate: error?.sqlstate ?? null,
         error: error?.message ?? null,
       },

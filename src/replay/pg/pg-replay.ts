@@ -146,10 +146,10 @@ export async function sendPgReplay(
   let answered = 0;
   let lastNs = startNs;
   let sendNo = 0;
-  const runSession = async (name: string, own: readonly { index: number; statement: PgRecorded }[]): Promise<void> => {
+  const runSession = async (name: string, ownStatements: readonly { index: number; statement: PgRecorded }[]): Promise<void> => {
     const client = clients.get(name) as pg.Client;
     for (let loop = 0; loop < plan.loops; loop++) {
-      for (const { index, statement } of own) {
+      for (const { index, statement } of ownStatements) {
         const offsetNs = schedule.offsetNs(index + loop * statements.length, loop, Number(statement.tsNs - firstNs)) ?? 0;
         if ((plan.durationMs !== undefined && offsetNs > plan.durationMs * 1e6) || options.signal?.aborted === true) return;
         planned++;
@@ -158,11 +158,14 @@ export async function sendPgReplay(
         const actualNs = process.hrtime.bigint();
         lateUs.push(Number(actualNs - scheduledNs) / 1000);
         sent++;
+        const own = sendNo++;
+        // Tagged as sqlcommenter does, in a comment the databases ignore: each tap's record names the send it was.
+        const text = `${replayTag(own)}${statement.text}`;
         let tag: string | null = null;
         let rowCount: number | null = null;
         let sqlstate: string | null = null;
         try {
-          const result = statement.kind === 'extended' ? await client.query({ text: statement.text, values: statement.params.map(paramValue) }) : await client.query(statement.text);
+          const result = statement.kind === 'extended' ? await client.query({ text, values: statement.params.map(paramValue) }) : await client.query(text);
           const last = Array.isArray(result) ? (result.at(-1) as pg.QueryResult | undefined) : result;
           tag = last === undefined ? null : `${last.command}${last.rowCount === null ? '' : ` ${last.rowCount}`}`;
           rowCount = last?.rowCount ?? null;
@@ -176,9 +179,9 @@ export async function sendPgReplay(
         const doneNs = process.hrtime.bigint();
         lastNs = doneNs > lastNs ? doneNs : lastNs;
         rows.setNumber(C.run_id, session.runId);
-        rows.setNumber(C.send_no, sendNo++);
+        rows.setNumber(C.send_no, own);
         rows.setString(C.session, name);
-        rows.setNumber(C.seq, statement.seq + loop * own.length);
+        rows.setNumber(C.seq, statement.seq + loop * ownStatements.length);
         rows.setString(C.query, statement.text);
         rows.setBigInt(C.scheduled_ns, scheduledNs);
         rows.setBigInt(C.actual_ns, actualNs);
@@ -200,6 +203,11 @@ export async function sendPgReplay(
     stats: { planned, sent, errors, answered, lateness: latenessOf(lateUs), achievedRate: sent > 1 && seconds > 0 ? sent / seconds : null },
     startNs: sent > 0 ? startNs : undefined,
   };
+}
+
+/** The comment a replayed statement starts with: `/*parity_send=N*\/`. */
+export function replayTag(sendNo: number): string {
+  return `/*parity_send=${sendNo}*/ `;
 }
 
 /** A recorded parameter as node-postgres sends it: text as it is, `\x` hex as bytes. */

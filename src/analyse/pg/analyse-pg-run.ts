@@ -1,0 +1,170 @@
+import type { JsonValue } from '../../core/json.ts';
+import type { RunRecord } from '../../store/runs.ts';
+import { num, numOrNull, str, type Row, type Store } from '../../store/store.ts';
+import { formatMetricValue, verdictOf, type Analysis, type Finding, type Metric, type MetricUnit } from '../analysis.ts';
+import { captureNameOf, storeAnalysis } from '../analysis-store.ts';
+import type { AnalyseOptions } from '../analyse-run.ts';
+import { sqlStep, type AnalysisStep } from '../analysis-steps.ts';
+import { coverageFindings, runStateFindings } from '../fail-closed.ts';
+import { applyThresholds, replayFidelityFindings, thresholdFindings } from '../judge.ts';
+import type { MetricName } from '../metric-names.ts';
+import { replayMetrics } from '../replay-metrics.ts';
+import { StepClock, stepName } from '../step-clock.ts';
+import { defaultThresholds, reviveThresholds } from '../thresholds.ts';
+
+const step = (file: string): AnalysisStep => sqlStep(import.meta.url, file);
+
+/** The Postgres family's SQL steps, in order. */
+export const PG_ANALYSIS_STEPS = {
+  databaseLegs: step('01-database-legs.sql'),
+  resultParity: step('02-result-parity.sql'),
+  mirrorOrder: step('03-mirror-order.sql'),
+} as const;
+
+const metric = (name: MetricName, backend: string | null, value: number | null, unit: MetricUnit): Metric => ({ metric: name, route: null, backend, value, unit, status: null });
+const rate = (part: number, whole: number): number | null => (whole > 0 ? part / whole : null);
+/** A sampling share this many standard errors from the configured exposure is not chance (two-sided p < 1e-4). */
+const EXPOSURE_Z = 3.9;
+
+interface PoolerCounts {
+  total: number;
+  mirrored: number;
+  dropped: number;
+  errors: { connection: number; query: number; timeout: number; buffer_full: number };
+  exposure: number;
+}
+
+/**
+ * Analyses a run through a mirroring pooler: per database what it received of what it was owed (the primary every
+ * statement, the mirror what the pooler sampled and did not drop), its answer latency, the mirror's results against
+ * the primary's statement by statement (row order of a query without ORDER BY is noise), order within sessions at the
+ * mirror, the pooler's sampling against its configured exposure, its drops, and its own counts against what the
+ * mirror's tap saw.
+ */
+export async function analysePgRun(store: Store, run: RunRecord, options: AnalyseOptions): Promise<Analysis> {
+  const thresholds = options.thresholds ?? reviveThresholds(run.thresholds) ?? defaultThresholds();
+  const clock = new StepClock(options.progress);
+  const params = { run_id: run.runId };
+  const S = PG_ANALYSIS_STEPS;
+  await clock.time('clear earlier results', () => store.exec('DELETE FROM route_metrics WHERE run_id = $run_id', params));
+  const legs = await clock.time(stepName(S.databaseLegs.file), () => store.query(S.databaseLegs.sql, params));
+  const families = await clock.time(stepName(S.resultParity.file), () => store.query(S.resultParity.sql, params));
+  const [order] = await clock.time(stepName(S.mirrorOrder.file), () => store.query(S.mirrorOrder.sql, params));
+  const pooler = poolerCounts(run.topology.relay?.pooler);
+  const sent = run.stats?.sent ?? 0;
+  const sampled = pooler === undefined ? null : pooler.mirrored + pooler.errors.query + pooler.errors.connection + pooler.errors.timeout + pooler.dropped;
+  const owedToMirror = pooler === undefined || sampled === null ? sent : sampled - pooler.dropped;
+  const leg = (database: string): Row | undefined => legs.find((row) => str(row.database) === database);
+  const compared = families.reduce((sum, f) => sum + num(f.compared), 0);
+  const differing = families.reduce((sum, f) => sum + num(f.differing), 0);
+  const metrics: Metric[] = [metric('sent', null, sent, 'count'), ...replayMetrics(run.stats)];
+  if (pooler !== undefined && sampled !== null) {
+    metrics.push(metric('mirror_share', null, rate(sampled, pooler.total), 'ratio'), metric('pooler_dropped', null, pooler.dropped, 'count'), metric('pooler_drop_rate', 'mirror', rate(pooler.dropped, sampled), 'ratio'));
+  }
+  for (const [database, owed] of [['primary', sent], ['mirror', owedToMirror]] as const) {
+    const row = leg(database);
+    const delivered = num(row?.delivered);
+    metrics.push(
+      metric('sent', database, owed, 'count'),
+      metric('delivered', database, delivered, 'count'),
+      metric('lost', database, Math.max(0, owed - delivered), 'count'),
+      metric('drop_rate', database, rate(Math.max(0, owed - delivered), owed), 'ratio'),
+      metric('answer_latency_p50_ms', database, numOrNull(row?.p50_ms), 'ms'),
+      metric('answer_latency_p95_ms', database, numOrNull(row?.p95_ms), 'ms'),
+      metric('answer_latency_p99_ms', database, numOrNull(row?.p99_ms), 'ms'),
+    );
+  }
+  metrics.push(
+    metric('reordered', 'mirror', num(order?.out_of_order), 'count'),
+    metric('reorder_rate', 'mirror', rate(num(order?.out_of_order), num(order?.received)), 'ratio'),
+    metric('response_compared', 'mirror', compared, 'count'),
+    metric('response_mismatches', 'mirror', differing, 'count'),
+    metric('response_mismatch_rate', 'mirror', rate(differing, compared), 'ratio'),
+  );
+  applyThresholds(metrics, thresholds);
+  const expected = ['primary', ...(owedToMirror > 0 ? ['mirror'] : [])];
+  const findings = [
+    ...runStateFindings(run, run.stats, options.partial === true),
+    ...coverageFindings(metrics, { expected, observed: legs.map((row) => str(row.database)) }, run.stats, thresholds.defaults.drop_rate.critical, 'statements'),
+    ...thresholdFindings(metrics, [], null, 'primary'),
+    ...familyFindings(families, metrics),
+    ...notComparableFindings(families),
+    ...(pooler === undefined || sampled === null ? [] : poolerFindings(pooler, sampled, num(leg('mirror')?.delivered))),
+    ...replayFidelityFindings(metrics, thresholds),
+  ];
+  const analysis: Analysis = {
+    run,
+    captureName: await captureNameOf(store, run.captureId),
+    protocol: 'pg',
+    reference: 'primary',
+    backends: ['primary', 'mirror'],
+    routes: [],
+    metrics,
+    findings,
+    verdict: verdictOf(metrics, findings),
+    thresholds,
+    mismatchSamples: [],
+    relaySelfReport: null,
+    baseline: null,
+    partial: options.partial === true && run.status !== 'completed',
+    steps: clock.timings,
+  };
+  await clock.time('store the verdict', () => storeAnalysis(store, analysis));
+  return analysis;
+}
+
+function poolerCounts(value: JsonValue | undefined): PoolerCounts | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const v = value as Record<string, JsonValue>;
+  const errors = (typeof v.errors === 'object' && v.errors !== null && !Array.isArray(v.errors) ? v.errors : {}) as Record<string, JsonValue>;
+  const n = (x: JsonValue | undefined): number => (typeof x === 'number' ? x : 0);
+  return { total: n(v.total), mirrored: n(v.mirrored), dropped: n(v.dropped), errors: { connection: n(errors.connection), query: n(errors.query), timeout: n(errors.timeout), buffer_full: n(errors.buffer_full) }, exposure: n(v.exposure) };
+}
+
+/** Each statement family whose results differ at the mirror, named with how (when the mirror's results are judged off). */
+function familyFindings(families: readonly Row[], metrics: readonly Metric[]): Finding[] {
+  const status = metrics.find((m) => m.metric === 'response_mismatch_rate' && m.backend === 'mirror')?.status;
+  if (status !== 'warning' && status !== 'critical') return [];
+  return families
+    .filter((f) => num(f.differing) > 0)
+    .map((f) => ({
+      severity: status,
+      kind: 'result_parity',
+      metric: 'response_mismatch_rate' as const,
+      route: null,
+      backend: 'mirror',
+      value: num(f.differing),
+      message: `mirror: statement family \`${str(f.family)}\`: ${formatMetricValue(num(f.differing), 'count')} of ${formatMetricValue(num(f.compared), 'count')} results differ from the primary's (${str(f.example)})${num(f.order_only) > 0 ? `; ${formatMetricValue(num(f.order_only), 'count')} more differ in row order only, which a query without ORDER BY does not promise (noise)` : ''}`,
+    }));
+}
+
+/** Statements the mirror ran after missing an earlier request of their session: not compared, and said so. */
+function notComparableFindings(families: readonly Row[]): Finding[] {
+  const skipped = families.reduce((sum, f) => sum + num(f.not_comparable), 0);
+  if (skipped === 0) return [];
+  return [{ severity: 'warning', kind: 'result_parity', metric: 'response_compared', route: null, backend: 'mirror', value: skipped, message: `mirror: ${formatMetricValue(skipped, 'count')} results were not compared: the mirror had missed an earlier request of their session (dropped by the pooler or lost after it), so its data may differ by that write` }];
+}
+
+/**
+ * The pooler against its configuration and against what the mirror received: a sampled share the configured exposure
+ * cannot explain (a z-test, so 50% of a small run is not a finding and 45% of 100,000 requests is), and requests it
+ * says it mirrored that never reached the mirror.
+ */
+function poolerFindings(pooler: PoolerCounts, sampled: number, mirrorReceived: number): Finding[] {
+  const findings: Finding[] = [];
+  const e = pooler.exposure;
+  const share = pooler.total > 0 ? sampled / pooler.total : 0;
+  const se = Math.sqrt((e * (1 - e)) / Math.max(1, pooler.total));
+  const biased = e <= 0 || e >= 1 ? sampled !== Math.round(e * pooler.total) : Math.abs(share - e) > EXPOSURE_Z * se;
+  if (pooler.total > 0 && biased) {
+    findings.push({ severity: 'critical', kind: 'relay_self_report', metric: 'mirror_share', route: null, backend: 'mirror', value: share, message: `the pooler mirrored ${formatMetricValue(share, 'ratio')} of ${formatMetricValue(pooler.total, 'count')} requests, configured to mirror ${formatMetricValue(e, 'ratio')}: more than chance allows (±${formatMetricValue(EXPOSURE_Z * se, 'ratio')})` });
+  }
+  const claimed = pooler.mirrored + pooler.errors.query;
+  if (claimed > mirrorReceived) {
+    findings.push({ severity: 'critical', kind: 'relay_self_report', metric: 'relay_claimed_sent', route: null, backend: 'mirror', value: claimed, message: `the pooler says the mirror answered ${formatMetricValue(claimed, 'count')} requests; the mirror's tap saw ${formatMetricValue(mirrorReceived, 'count')} arrive: its metrics cannot be taken for what the mirror got` });
+  }
+  if (pooler.errors.connection + pooler.errors.timeout > 0) {
+    findings.push({ severity: 'warning', kind: 'relay_self_report', metric: 'relay_claimed_sent', route: null, backend: 'mirror', value: pooler.errors.connection + pooler.errors.timeout, message: `the pooler could not reach the mirror for ${formatMetricValue(pooler.errors.connection, 'count')} requests (connection) and gave up on ${formatMetricValue(pooler.errors.timeout, 'count')} (timeout)` });
+  }
+  return findings;
+}

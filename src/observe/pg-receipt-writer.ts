@@ -1,0 +1,60 @@
+import type { PgSessionInfo, PgStatement } from '../capture/pg/pg-session.ts';
+import { ChunkAppender, columnIndexes, type ColumnKind } from '../store/chunk-appender.ts';
+import type { Store } from '../store/store.ts';
+
+const COLUMNS = {
+  run_id: 'i32',
+  database: 'varchar',
+  session: 'varchar',
+  seq: 'u32',
+  received_ns: 'i64',
+  answered_ns: 'i64',
+  query: 'varchar',
+  params: 'varchar',
+  command_tag: 'varchar',
+  row_count: 'i64',
+  row_hash: 'varchar',
+  row_set_hash: 'varchar',
+  sqlstate: 'varchar',
+} as const satisfies Record<string, ColumnKind>;
+const C = columnIndexes(COLUMNS);
+
+/** Appends what a database's tap saw it receive and answer to `pg_receipts`, committed when closed. */
+export class PgReceiptWriter {
+  private constructor(
+    private readonly rows: ChunkAppender,
+    private readonly runId: number,
+  ) {}
+
+  static async create(store: Store, runId: number): Promise<PgReceiptWriter> {
+    const { appender, release } = await store.createWriterAppender('pg_receipts');
+    return new PgReceiptWriter(new ChunkAppender(appender, 'pg_receipts', Object.values(COLUMNS), release), runId);
+  }
+
+  recorderFor(database: string): (statement: PgStatement, session: PgSessionInfo) => void {
+    return (s, session) => {
+      const r = this.rows;
+      const text = (column: number, value: string | null): void => (value === null ? r.setNull(column) : r.setString(column, value));
+      r.setNumber(C.run_id, this.runId);
+      r.setString(C.database, database);
+      r.setString(C.session, session.client);
+      r.setNumber(C.seq, s.seq);
+      r.setBigInt(C.received_ns, s.tsNs);
+      if (s.endNs === null) r.setNull(C.answered_ns);
+      else r.setBigInt(C.answered_ns, s.endNs);
+      r.setString(C.query, s.text);
+      text(C.params, s.kind === 'extended' ? JSON.stringify(s.params) : null);
+      text(C.command_tag, s.tag);
+      if (s.rowCount === null) r.setNull(C.row_count);
+      else r.setSafeInteger(C.row_count, s.rowCount);
+      text(C.row_hash, s.rowHash);
+      text(C.row_set_hash, s.rowSetHash);
+      text(C.sqlstate, s.sqlstate);
+      r.endRow();
+    };
+  }
+
+  close(): void {
+    this.rows.close();
+  }
+}

@@ -1,0 +1,77 @@
+import { parseThresholds, type ThresholdConfig } from '../../analyse/thresholds.ts';
+import { isSafeName, NAME_RULE } from '../../core/names.ts';
+import type { YamlSource } from '../../core/yaml-file.ts';
+import { PG_WORKLOAD_SCHEMA } from '../../synthetic/pg-workload.ts';
+import type { ScenarioSpec } from '../scenario-spec.ts';
+import { parseExpect, parseReplay } from '../scenario-sections.ts';
+import { YamlReader } from '../yaml-reader.ts';
+
+/** A validation of a Postgres mirror (`protocol: pg`): two real databases behind the reference mirroring pooler. */
+export interface PgScenarioSpec {
+  name: string;
+  description: string;
+  protocol: 'pg';
+  /** SQL run on both databases before the run (the recorded schema). */
+  schema: string;
+  /** SQL run on the mirror only, after `schema` (the migration under test). */
+  mirrorSchema: string;
+  traffic: { recording: string } | { generate: { sessions: number; statements: number; gapMs: number; seed: number } };
+  pooler: { exposure: number; queue: number; mirrorTimeoutMs: number };
+  replay: ScenarioSpec['replay'];
+  thresholds: ThresholdConfig;
+  expect: ScenarioSpec['expect'];
+}
+
+const TOP_KEYS = ['name', 'description', 'protocol', 'schema', 'mirror_schema', 'traffic', 'pooler', 'replay', 'thresholds', 'expect'];
+
+export function isPgScenario(input: unknown): boolean {
+  return typeof input === 'object' && input !== null && (input as Record<string, unknown>).protocol === 'pg';
+}
+
+export function parsePgScenario(input: unknown, source: string, lineOf?: YamlSource['lineOf']): PgScenarioSpec {
+  const r = new YamlReader(source, lineOf);
+  const root = r.mapping(input ?? {}, '(top level)');
+  r.onlyKeys(root, '', TOP_KEYS);
+  const name = r.text(root.name, 'name');
+  if (!isSafeName(name)) throw r.error('name', `"${name}" is not a usable name: use ${NAME_RULE} (it names the run and its report folder)`);
+  const traffic = parseTraffic(r, root.traffic);
+  return {
+    name,
+    description: String(root.description ?? ''),
+    protocol: 'pg',
+    schema: root.schema === undefined ? ('generate' in traffic ? PG_WORKLOAD_SCHEMA : '') : r.text(root.schema, 'schema'),
+    mirrorSchema: root.mirror_schema === undefined ? '' : r.text(root.mirror_schema, 'mirror_schema'),
+    traffic,
+    pooler: parsePooler(r, root.pooler),
+    replay: parseReplay(r, root.replay),
+    thresholds: parseThresholds(root.thresholds ?? {}, `${source}: thresholds`),
+    expect: parseExpect(r, root.expect),
+  };
+}
+
+function parseTraffic(r: YamlReader, value: unknown): PgScenarioSpec['traffic'] {
+  const traffic = r.mapping(value, 'traffic');
+  r.onlyKeys(traffic, 'traffic', ['recording', 'generate']);
+  if (traffic.recording !== undefined) return { recording: r.text(traffic.recording, 'traffic.recording') };
+  if (traffic.generate === undefined) throw r.error('traffic', 'needs recording: (a pcap / pcapng of PostgreSQL sessions, or a csvlog) or generate:');
+  const g = r.mapping(traffic.generate, 'traffic.generate');
+  r.onlyKeys(g, 'traffic.generate', ['sessions', 'statements', 'gap', 'seed']);
+  return {
+    generate: {
+      sessions: r.whole(g.sessions, 'traffic.generate.sessions', 1, 10_000, 8),
+      statements: r.whole(g.statements, 'traffic.generate.statements', 1, 1_000_000, 50),
+      gapMs: g.gap === undefined ? 20 : r.duration(g.gap, 'traffic.generate.gap'),
+      seed: r.whole(g.seed, 'traffic.generate.seed', 0, 2 ** 31, 1),
+    },
+  };
+}
+
+function parsePooler(r: YamlReader, value: unknown): PgScenarioSpec['pooler'] {
+  const pooler = r.mapping(value ?? {}, 'pooler');
+  r.onlyKeys(pooler, 'pooler', ['mirror_exposure', 'mirror_queue', 'mirror_timeout']);
+  return {
+    exposure: pooler.mirror_exposure === undefined ? 1 : r.share(pooler.mirror_exposure, 'pooler.mirror_exposure'),
+    queue: r.whole(pooler.mirror_queue, 'pooler.mirror_queue', 1, 10_000_000, 1000),
+    mirrorTimeoutMs: pooler.mirror_timeout === undefined ? 5000 : r.duration(pooler.mirror_timeout, 'pooler.mirror_timeout'),
+  };
+}

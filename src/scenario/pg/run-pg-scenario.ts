@@ -1,0 +1,162 @@
+import { randomInt } from 'node:crypto';
+import pg from 'pg';
+import { analyseRun } from '../../analyse/analyse-run.ts';
+import type { Analysis } from '../../analyse/analysis.ts';
+import { startPgCluster, type PgCluster } from '../../backends/pg/pg-cluster.ts';
+import { deleteCapture, type CaptureSummary } from '../../capture/capture-catalog.ts';
+import { importCaptures } from '../../capture/import-capture.ts';
+import { importPgCsvlog } from '../../capture/pg/import-csvlog.ts';
+import { ConfigError, SubprocessError } from '../../core/errors.ts';
+import type { JsonValue } from '../../core/json.ts';
+import { PgReceiptWriter } from '../../observe/pg-receipt-writer.ts';
+import { PgTap } from '../../observe/pg-tap.ts';
+import { MirroringPooler } from '../../relay/pg/mirroring-pooler.ts';
+import { checkSchema, loadStatements, sendPgReplay } from '../../replay/pg/pg-replay.ts';
+import { describePace, type ReplayPlan } from '../../replay/replay-plan.ts';
+import { storedReplayStats } from '../../replay/replay-figures.ts';
+import { writeReports, type WrittenReports } from '../../report/write-reports.ts';
+import { RunSession } from '../../run/run-session.ts';
+import type { RunTopology } from '../../store/run-metadata.ts';
+import { nextRunName, updateRun } from '../../store/runs.ts';
+import type { Store } from '../../store/store.ts';
+import { writePgWorkloadLog } from '../../synthetic/pg-workload.ts';
+import { unmetExpectations, type RunScenarioOptions } from '../run-scenario.ts';
+import { generatedCapture, namedCapture } from '../scenario-capture.ts';
+import type { PgScenarioSpec } from './pg-scenario-spec.ts';
+
+export interface PgScenarioResult {
+  runName: string;
+  status: 'completed' | 'interrupted';
+  analysis: Analysis;
+  reports: WrittenReports;
+  unmet: string[];
+}
+
+const QUIET_MS = 300;
+const DRAIN_MAX_MS = 30_000;
+
+/**
+ * Runs a Postgres mirror validation: two temporary PostgreSQL servers (the primary and the mirror) given the scenario's
+ * schema (and the mirror its migration), a recording tap in front of each, the reference mirroring pooler in front of
+ * the primary's tap mirroring to the mirror's, the recorded sessions replayed through the pooler, a drain (the mirror
+ * is asynchronous: late is not missing), the pooler's own metrics kept beside what the taps saw, the analysis and the
+ * reports.
+ */
+export async function runPgScenario(spec: PgScenarioSpec, options: RunScenarioOptions): Promise<PgScenarioResult> {
+  const { store } = options;
+  const say = options.say ?? (() => undefined);
+  const capture = await prepareStatements(store, spec, options.baseDir);
+  const plan: ReplayPlan = { pace: spec.replay.pace, loops: spec.replay.loops, durationMs: spec.replay.durationMs, sample: spec.replay.sample, seed: spec.replay.seed };
+  const statements = await loadStatements(store, capture.name, plan);
+  const name = await nextRunName(store, spec.name);
+  const block = `127.${randomInt(100, 200)}.${randomInt(0, 250)}`;
+  const port = 20_000 + randomInt(0, 20_000);
+  const session = await RunSession.create(store, {
+    name,
+    kind: 'scenario',
+    protocol: 'pg',
+    captureId: capture.captureId,
+    topology: topologyOf(spec, block, null),
+    thresholds: spec.thresholds,
+    plan: { ...plan, description: describePace(plan.pace), portMap: {}, devices: '', ackTimeoutMs: 0 },
+  });
+  say(`run ${name}: ${statements.length} statements of ${capture.name} in ${new Set(statements.map((s) => s.session)).size} sessions through the reference mirroring pooler (exposure ${Math.round(spec.pooler.exposure * 100)}%, queue ${spec.pooler.queue})`);
+  let status: 'completed' | 'interrupted';
+  try {
+    say('starting the primary and the mirror (temporary PostgreSQL servers)');
+    const [primary, mirror] = await Promise.all([startPgCluster({ host: `${block}.2`, port }), startPgCluster({ host: `${block}.3`, port })]);
+    session.defer('primary database', () => primary.stop());
+    session.defer('mirror database', () => mirror.stop());
+    await applySchema(primary, spec.schema, 'schema');
+    await applySchema(mirror, spec.schema, 'schema');
+    await applySchema(mirror, spec.mirrorSchema, 'mirror_schema');
+    const receipts = await PgReceiptWriter.create(store, session.runId);
+    session.defer('pg receipts', () => receipts.close());
+    const tapPrimary = await PgTap.start({ host: `${block}.4`, target: { host: primary.host, port: primary.port }, record: receipts.recorderFor('primary') });
+    session.defer('primary tap', () => tapPrimary.close());
+    const tapMirror = await PgTap.start({ host: `${block}.5`, target: { host: mirror.host, port: mirror.port }, record: receipts.recorderFor('mirror') });
+    session.defer('mirror tap', () => tapMirror.close());
+    const pooler = await MirroringPooler.start({ host: `${block}.1`, primary: tapPrimary.address, mirror: tapMirror.address, exposure: spec.pooler.exposure, queue: spec.pooler.queue, mirrorTimeoutMs: spec.pooler.mirrorTimeoutMs, seed: spec.replay.seed });
+    session.defer('mirroring pooler', () => pooler.close());
+    await updateRun(store, session.runId, { protocol: 'pg', relay: `${pooler.address.host}:${pooler.address.port}` });
+    // Checked at the databases themselves: a check through the pooler would be a request of its own, mirrored and counted.
+    await checkSchema({ host: primary.host, port: primary.port }, statements);
+    await checkSchema({ host: mirror.host, port: mirror.port }, statements);
+    say(`replaying (${describePace(plan.pace)})`);
+    const replayed = await sendPgReplay(session, { store, statements, target: pooler.address, plan, ...(options.signal !== undefined && { signal: options.signal }) });
+    await drain(pooler, [tapPrimary, tapMirror]);
+    const s = pooler.stats;
+    const poolerReport: JsonValue = { total: s.total, mirrored: s.mirrored, dropped: s.dropped, errors: { ...s.errors }, exposure: spec.pooler.exposure, queue: spec.pooler.queue };
+    await updateRun(store, session.runId, { protocol: 'pg', topology: topologyOf(spec, block, poolerReport) });
+    status = replayed.status;
+    await session.finish(replayed.status, storedReplayStats(replayed.stats, plan), replayed.startNs);
+  } catch (error) {
+    return session.fail(error);
+  }
+  const analysis = await analyseRun(store, name, { thresholds: spec.thresholds });
+  const reports = await writeReports(store, analysis, { outDir: options.reportsDir, formats: options.formats, screenshot: options.screenshot });
+  return { runName: name, status, analysis, reports, unmet: unmetExpectations(spec, analysis) };
+}
+
+async function applySchema(cluster: PgCluster, sql: string, key: string): Promise<void> {
+  if (sql.trim() === '') return;
+  const client = new pg.Client({ connectionString: cluster.url() });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } catch (error) {
+    throw new ConfigError(`${key}: ${(error as Error).message}`, { field: key });
+  } finally {
+    await client.end();
+  }
+}
+
+/** The mirror is asynchronous: its queue empty and both taps quiet before the run's legs are closed. */
+async function drain(pooler: MirroringPooler, taps: readonly PgTap[]): Promise<void> {
+  const deadline = Date.now() + DRAIN_MAX_MS;
+  let last = -1;
+  let quietSince = Date.now();
+  while (Date.now() < deadline) {
+    const seen = taps.reduce((sum, t) => sum + t.statements, 0);
+    const busy = pooler.mirrorBusy + taps.reduce((sum, t) => sum + t.unsettled(), 0);
+    if (seen !== last || busy > 0) {
+      last = seen;
+      quietSince = Date.now();
+    } else if (Date.now() - quietSince >= QUIET_MS) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  if (pooler.mirrorBusy > 0) throw new SubprocessError(`the mirror still had ${pooler.mirrorBusy} requests to answer ${DRAIN_MAX_MS / 1000} s after the last send`);
+}
+
+async function prepareStatements(store: Store, spec: PgScenarioSpec, baseDir: string): Promise<CaptureSummary> {
+  const traffic = spec.traffic;
+  const importFile = async (file: string, name: string): Promise<void> => {
+    if (/\.csv$/i.test(file)) {
+      const imported = await importPgCsvlog(store, file, { name });
+      if (imported.fault !== null) throw new ConfigError(`traffic.recording: ${imported.fault}`, { file, field: 'traffic.recording' });
+      return;
+    }
+    const imported = await importCaptures(store, { files: [file], name });
+    const fault = imported.errors[0]?.message ?? (imported.captures[0]?.pgStatements === 0 ? `${file}: no PostgreSQL session in it` : undefined);
+    if (fault !== undefined) {
+      await deleteCapture(store, name);
+      throw new ConfigError(`traffic.recording: ${fault}`, { file, field: 'traffic.recording' });
+    }
+  };
+  if (!('generate' in traffic)) return namedCapture(store, traffic.recording, baseDir, importFile);
+  const g = traffic.generate;
+  return generatedCapture(store, `${spec.name}-generated-${g.sessions}x${g.statements}-${g.gapMs}ms-${g.seed}`, '.csv', (file: string) => writePgWorkloadLog(file, g), importFile);
+}
+
+function topologyOf(spec: PgScenarioSpec, block: string, pooler: JsonValue): RunTopology {
+  return {
+    scenario: spec.name,
+    description: spec.description,
+    relay: { kind: 'builtin', address: `${block}.1`, debug: null, exposure: spec.pooler.exposure, queue: spec.pooler.queue, ...(pooler !== null && { pooler }) },
+    backends: [
+      { role: 'primary', ip: `${block}.2`, observation: 'tap', observed: 'recording tap in front of a temporary PostgreSQL server' },
+      { role: 'mirror', ip: `${block}.3`, observation: 'tap', observed: `recording tap in front of a temporary PostgreSQL server${spec.mirrorSchema.trim() === '' ? '' : ', with the mirror_schema migration'}` },
+    ],
+    routes: [],
+  };
+}

@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { findPgBin } from '../../src/backends/pg/pg-cluster.ts';
+import type { ReportJson } from '../../src/report/report-json.ts';
+import { num, str, withStore } from '../../src/store/store.ts';
+import { requirePrerequisite } from '../helpers/prerequisite.ts';
+import { killAllParity, runParity } from '../helpers/run-parity.ts';
+import { withTempDir } from '../helpers/temp-dir.ts';
+
+afterEach(killAllParity);
+
+const ready = requirePrerequisite(findPgBin() !== undefined, "Debian's postgresql package (initdb, pg_ctl)");
+
+async function demo(dir: string, broken: boolean): Promise<{ code: number | null; report: ReportJson; db: string; stderr: string }> {
+  const db = join(dir, 'pg.duckdb');
+  const run = await runParity(['demo', '--pg', ...(broken ? ['--broken'] : []), '--db', db, '--out', join(dir, 'reports'), '--format', 'json,md'], { timeoutMs: 120_000 });
+  const runDir = /reports: (.+)/.exec(run.stderr)?.[1]?.trim() ?? '';
+  return { code: run.code, report: JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as ReportJson, db, stderr: run.stderr };
+}
+
+const value = (report: ReportJson, metric: string, backend: string | null): number | null => report.metrics.find((m) => m.metric === metric && m.backend === backend && m.route === null)?.value ?? null;
+
+describe.runIf(ready)('parity demo --pg: a database mirror judged statement by statement', () => {
+  it('gives GO: every statement reached both databases, the mirror answered each as the primary did', async () => {
+    await withTempDir(async (dir) => {
+      const result = await demo(dir, false);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.report.verdict).toBe('GO');
+      expect(result.report.findings).toEqual([]);
+      const sent = value(result.report, 'sent', null);
+      expect(sent).toBeGreaterThan(400);
+      expect(value(result.report, 'delivered', 'primary')).toBe(sent);
+      expect(value(result.report, 'delivered', 'mirror')).toBe(sent);
+      expect(value(result.report, 'response_compared', 'mirror')).toBeGreaterThanOrEqual(sent as number);
+      // What each database received, read straight from the taps' record: the same statements, in each session's order.
+      await withStore(result.db, async (store) => {
+        const rows = await store.query(`SELECT database, count(*) AS n, count(*) FILTER (WHERE sqlstate IS NOT NULL) AS failed FROM pg_receipts GROUP BY database ORDER BY database`);
+        expect(rows.map((r) => [str(r.database), num(r.n), num(r.failed)])).toEqual([['mirror', num(rows[1]?.n), 0], ['primary', num(rows[1]?.n), 0]]);
+      });
+    });
+  }, 150_000);
+
+  it('--broken gives NO-GO naming the statement family whose results differ (a changed default) and the queue that overflowed', async () => {
+    await withTempDir(async (dir) => {
+      const result = await demo(dir, true);
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.report.verdict).toBe('NO_GO');
+      const messages = result.report.findings.map((f) => `${f.severity}: ${f.message}`);
+      expect(messages.some((m) => /^critical: mirror: statement family `SELECT id, cents, status FROM orders WHERE customer = \$1 ORDER BY id`: [\d,]+ of [\d,]+ results differ from the primary's \(rows\)$/.test(m)), messages.join('\n')).toBe(true);
+      expect(messages.some((m) => /^critical: mirror: pooler drop rate \(queue full\) .* requests the pooler sampled for the mirror were dropped because its mirror queue was full$/.test(m)), messages.join('\n')).toBe(true);
+      // The other statement families agree, and nothing is blamed on the primary.
+      expect(messages.filter((m) => m.includes('statement family'))).toHaveLength(1);
+      expect(result.report.findings.filter((f) => f.backend === 'primary')).toEqual([]);
+      // The pooler's own metrics agree with what the mirror's tap saw arrive.
+      expect(messages.some((m) => m.includes('its metrics cannot be taken'))).toBe(false);
+    });
+  }, 150_000);
+});
