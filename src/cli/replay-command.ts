@@ -10,7 +10,9 @@ import { replayCapture } from '../run/replay-run.ts';
 import { fetchRouteLabels } from '../observe/relay-routes.ts';
 import { ProgressFile } from '../store/progress-file.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
-import { parseHttpUrl, parseName } from './option-parsers.ts';
+import { parseName } from './option-parsers.ts';
+import { parseHttpUrl as parseHttpUrlValue } from '../core/values.ts';
+import { pgTarget, replayPgCapture } from '../replay/pg/pg-replay.ts';
 import { replayHttpCapture } from '../replay/http/http-replay.ts';
 import { printJson, printTable } from './output.ts';
 import { showReplayProgress } from './replay-progress.ts';
@@ -42,7 +44,7 @@ export function registerReplayCommand(program: Command): void {
     .description('fire a capture\'s uplink through a relay at a controlled rate, each device from its own address')
     .argument('<capture>', 'capture name in the store (see parity captures)')
     .option('--relay <host>', 'the relay\'s IP address; ports are the capture\'s route ports (see --port-map)')
-    .option('--proxy <url>', 'an HTTP capture (from a HAR file): the shadowing proxy to send its requests through, e.g. http://127.0.0.1:8080', parseHttpUrl)
+    .option('--proxy <url>', 'an HTTP capture: the shadowing proxy to send its requests through, e.g. http://127.0.0.1:8080; a PostgreSQL capture: the pooler, e.g. postgres://127.0.0.1:6432')
     .option('--connections <n>', 'an HTTP capture: connections to the proxy at most (requests beyond wait for one)', parseConnections, 64)
     .option('--port-map <map>', 'send to other relay ports: ROUTE=RELAY,... e.g. 20500=21500')
     .option('--speed <speed>', `original timing scaled: 1x, 10x, 0.5x, or max (as fast as possible) (default: ${D.speed})`)
@@ -64,10 +66,11 @@ export function registerReplayCommand(program: Command): void {
       '\nCtrl-C or SIGTERM stops sending, waits for ACKs in flight, keeps everything and marks the run interrupted.\n\n' +
         'Examples:\n  parity replay fleet-calamp --relay 127.0.0.1 --speed 10x\n  parity replay fleet-calamp --relay 10.1.2.3 --rate 5000pps --loop 3 --port-map 20500=21500\n' +
         '  parity replay fleet-calamp --relay 127.0.0.1 --ramp 100pps..20000pps/60s --sample 25%\n' +
-        '  parity replay billing --proxy http://127.0.0.1:8080 --rate 1000pps --connections 128\n',
+        '  parity replay billing --proxy http://127.0.0.1:8080 --rate 1000pps --connections 128\n' +
+        '  parity replay ledger-db --proxy postgres://127.0.0.1:6432 --speed 2x\n',
     )
     .action(async (capture: string, flags: ReplayFlags) => {
-      if (flags.proxy !== undefined) return runHttpReplay(capture, flags, flags.proxy);
+      if (flags.proxy !== undefined) return /^postgres(ql)?:\/\//.test(flags.proxy) ? runPgReplay(capture, flags, flags.proxy) : runHttpReplay(capture, flags, parseHttpUrlFlag(flags.proxy));
       if (flags.relay === undefined) throw new UsageError('--relay <host> is required (or --proxy <url> for an HTTP capture)', { field: 'relay' });
       const result = await runReplay(capture, { ...flags, relay: flags.relay });
       if (flags.json === true) printJson({ run: result.runName, status: result.status, ...result.stats });
@@ -91,6 +94,43 @@ export function parsePortMap(value: string | undefined): Map<number, number> {
     map.set(from, to);
   }
   return map;
+}
+
+/** A PostgreSQL capture replayed through a pooler: a connection per recorded session, a run of protocol pg. */
+async function runPgReplay(capture: string, flags: ReplayFlags, proxy: string): Promise<void> {
+  if (flags.relay !== undefined) throw new UsageError('--relay and --proxy: a capture goes through a relay (UDP) or a proxy, not both', { field: 'proxy' });
+  const target = pgTarget(proxy);
+  if (target === undefined) throw new UsageError(`--proxy "${proxy}" is not postgres://HOST:PORT`, { field: 'proxy' });
+  const request = requestFrom(flags);
+  const plan: ReplayPlan = { pace: request.pace, loops: request.loops, durationMs: request.durationMs, sample: request.sample, seed: request.seed };
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const result = await withStore(flags.db, (store) => replayPgCapture({ store, capture, target, plan, signal: abort.signal, ...(flags.run !== undefined && { runName: flags.run }) }));
+    const { stats } = result;
+    if (flags.json === true) printJson({ run: result.runName, status: result.status, ...stats });
+    else {
+      printTable(
+        ['run', 'status', 'sent', 'answered', 'errors', 'achieved', 'late p50', 'late p99', 'late max'],
+        [[result.runName, result.status, `${formatCount(stats.sent)}/${formatCount(stats.planned)}`, formatCount(stats.answered), formatCount(stats.errors), stats.achievedRate === null ? '-' : `${Math.round(stats.achievedRate)} statements/s`, formatDurationMs(stats.lateness.p50Us / 1000), formatDurationMs(stats.lateness.p99Us / 1000), formatDurationMs(stats.lateness.maxUs / 1000)]],
+      );
+    }
+    if (result.status === 'interrupted') process.exitCode = 130;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+/** --proxy for an HTTP capture: an http(s) URL, checked as the option parser would. */
+function parseHttpUrlFlag(value: string): string {
+  try {
+    return parseHttpUrlValue(value);
+  } catch (error) {
+    throw new UsageError(`--proxy: ${(error as Error).message}`, { field: 'proxy' });
+  }
 }
 
 /** An HTTP capture replayed through a shadowing proxy: the same plan flags, a run of protocol http. */

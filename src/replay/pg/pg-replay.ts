@@ -2,11 +2,12 @@ import pg from 'pg';
 import { getCapture } from '../../capture/capture-catalog.ts';
 import { ConfigError, UsageError } from '../../core/errors.ts';
 import { seededRandom } from '../../core/random.ts';
-import type { RunSession } from '../../run/run-session.ts';
+import { RunSession } from '../../run/run-session.ts';
+import { nextRunName, type RunStatus } from '../../store/runs.ts';
 import { ChunkAppender, columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
 import { num, str, type Store } from '../../store/store.ts';
-import { latenessOf, type Lateness } from '../replay-figures.ts';
-import { Schedule, type ReplayPlan } from '../replay-plan.ts';
+import { latenessOf, storedReplayStats, type Lateness } from '../replay-figures.ts';
+import { describePace, Schedule, type ReplayPlan } from '../replay-plan.ts';
 
 /** A recorded statement, ready to run again. */
 export interface PgRecorded {
@@ -222,4 +223,38 @@ async function waitUntil(deadlineNs: bigint): Promise<void> {
     if (leftMs <= 0) return;
     await new Promise((resolve) => setTimeout(resolve, leftMs > 2 ? leftMs - 1 : 0));
   }
+}
+
+/**
+ * `parity replay CAPTURE --proxy postgres://HOST:PORT` as a run of protocol pg: the schema checked at the target, the
+ * sessions replayed through it. What the databases behind it received is not seen from here (a scenario's taps see
+ * it): the run keeps what the client got.
+ */
+export async function replayPgCapture(options: { store: Store; capture: string; target: { host: string; port: number }; plan: ReplayPlan; runName?: string; signal?: AbortSignal }): Promise<{ runName: string; status: RunStatus; stats: PgReplayStats }> {
+  const { store, plan } = options;
+  const statements = await loadStatements(store, options.capture, plan);
+  await checkSchema(options.target, statements);
+  const runName = options.runName ?? (await nextRunName(store, `${options.capture}-replay`));
+  const session = await RunSession.create(store, {
+    name: runName,
+    kind: 'replay',
+    protocol: 'pg',
+    relay: `${options.target.host}:${options.target.port}`,
+    plan: { ...plan, description: describePace(plan.pace), portMap: {}, devices: '', ackTimeoutMs: 0 },
+  });
+  try {
+    const replayed = await sendPgReplay(session, { store, statements, target: options.target, plan, ...(options.signal !== undefined && { signal: options.signal }) });
+    await session.finish(replayed.status, storedReplayStats(replayed.stats, plan), replayed.startNs);
+    return { runName, status: replayed.status, stats: replayed.stats };
+  } catch (error) {
+    return session.fail(error);
+  }
+}
+
+/** `postgres://host:port`, `postgresql://host:port` or `host:port` -> where to connect. */
+export function pgTarget(value: string): { host: string; port: number } | undefined {
+  const m = /^(?:postgres(?:ql)?:\/\/(?:[^@/]*@)?)?(\[[^\]]+\]|[^:/\s]+):(\d{1,5})\/?[^\s]*$/.exec(value);
+  const port = Number(m?.[2]);
+  if (m === null || !Number.isInteger(port) || port < 1 || port > 65_535) return undefined;
+  return { host: (m[1] ?? '').replace(/^\[|\]$/g, ''), port };
 }
