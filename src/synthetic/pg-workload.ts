@@ -18,8 +18,8 @@ const csv = (value: string | null): string => (value === null || value === '' ? 
 /**
  * Writes a billing service's traffic as PostgreSQL's csvlog would log it with every statement logged (so it imports
  * like a real server's log): each session a customer of its own inserting orders, reading them back in order,
- * updating them, totalling them, and asking for big orders without an ORDER BY (whose row order nothing promises),
- * some of it in transactions. Deterministic for a seed.
+ * updating them, totalling them, asking for big orders without an ORDER BY (whose row order nothing promises) and
+ * reading an order back with the time it was read (which no two databases answer alike), some of it in transactions. Deterministic for a seed.
  */
 export function writePgWorkloadLog(file: string, options: PgWorkloadOptions): void {
   const random = seededRandom(options.seed);
@@ -39,7 +39,7 @@ export function writePgWorkloadLog(file: string, options: PgWorkloadOptions): vo
     };
     const execute = (text: string, params: (string | number)[]): void => log(`execute <unnamed>: ${text}`, `parameters: ${params.map((p, i) => `$${i + 1} = '${String(p).replace(/'/g, "''")}'`).join(', ')}`);
     for (let i = 0; i < options.statements; i++) {
-      const kind = i < 2 ? 0 : Math.floor(random() * 6);
+      const kind = i < 2 ? 0 : Math.floor(random() * 7);
       if (kind <= 1 || ids.length === 0) {
         const id = session * 1_000_000 + i;
         ids.push(id);
@@ -51,7 +51,9 @@ export function writePgWorkloadLog(file: string, options: PgWorkloadOptions): vo
         execute('UPDATE orders SET cents = cents + $1 WHERE id = $2', [Math.floor(random() * 50), ids[Math.floor(random() * ids.length)] ?? 0]);
         if (inTransaction) log('statement: COMMIT', null);
       } else if (kind === 4) execute('SELECT count(*), sum(cents) FROM orders WHERE customer = $1', [customer]);
-      else execute('SELECT id FROM orders WHERE customer = $1 AND cents > $2', [customer, 2000 + Math.floor(random() * 4000)]);
+      else if (kind === 5) execute('SELECT id FROM orders WHERE customer = $1 AND cents > $2', [customer, 2000 + Math.floor(random() * 4000)]);
+      // Read back with the time it was read: different on every database, every time (what an A/A run learns as noise).
+      else execute('SELECT id, cents, clock_timestamp() AS read_at FROM orders WHERE id = $1', [ids[Math.floor(random() * ids.length)] ?? 0]);
     }
   }
   writeFileSync(file, `${lines.join('\n')}\n`);

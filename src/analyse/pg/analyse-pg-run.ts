@@ -49,6 +49,8 @@ export async function analysePgRun(store: Store, run: RunRecord, options: Analys
   await clock.time('clear earlier results', () => store.exec('DELETE FROM route_metrics WHERE run_id = $run_id', params));
   const legs = await clock.time(stepName(S.databaseLegs.file), () => store.query(S.databaseLegs.sql, params));
   const families = await clock.time(stepName(S.resultParity.file), () => store.query(S.resultParity.sql, params));
+  const noise = await clock.time('A/A noise', () => aaNoise(store, run));
+  for (const family of families) family.noise = noise.get(str(family.family)) ?? null;
   const [order] = await clock.time(stepName(S.mirrorOrder.file), () => store.query(S.mirrorOrder.sql, params));
   const pooler = poolerCounts(run.topology.relay?.pooler);
   const sent = run.stats?.sent ?? 0;
@@ -56,7 +58,7 @@ export async function analysePgRun(store: Store, run: RunRecord, options: Analys
   const owedToMirror = pooler === undefined || sampled === null ? sent : sampled - pooler.dropped;
   const leg = (database: string): Row | undefined => legs.find((row) => str(row.database) === database);
   const compared = families.reduce((sum, f) => sum + num(f.compared), 0);
-  const differing = families.reduce((sum, f) => sum + num(f.differing), 0);
+  const differing = families.filter((f) => !withinNoise(f)).reduce((sum, f) => sum + num(f.differing), 0);
   const metrics: Metric[] = [metric('sent', null, sent, 'count'), ...replayMetrics(run.stats)];
   if (pooler !== undefined && sampled !== null) {
     metrics.push(metric('mirror_share', null, rate(sampled, pooler.total), 'ratio'), metric('pooler_dropped', null, pooler.dropped, 'count'), metric('pooler_drop_rate', 'mirror', rate(pooler.dropped, sampled), 'ratio'));
@@ -121,12 +123,32 @@ function poolerCounts(value: JsonValue | undefined): PoolerCounts | undefined {
   return { total: n(v.total), mirrored: n(v.mirrored), dropped: n(v.dropped), errors: { connection: n(errors.connection), query: n(errors.query), timeout: n(errors.timeout), buffer_full: n(errors.buffer_full) }, exposure: n(v.exposure) };
 }
 
-/** Each statement family whose results differ at the mirror, named with how (when the mirror's results are judged off). */
+/** Noise is excused as in the HTTP family: up to the A/A run's rate, 20% relative and 0.03% absolute above it. */
+const NOISE_RELATIVE = 0.2;
+const NOISE_ABSOLUTE = 0.0003;
+
+/** Each statement family's share of differing results in the run's A/A run (two copies of the same database). */
+async function aaNoise(store: Store, run: RunRecord): Promise<Map<string, number>> {
+  const aa = run.topology.calibration?.aa;
+  if (aa === undefined) return new Map();
+  const [found] = await store.query('SELECT run_id FROM runs WHERE name = $name', { name: aa });
+  if (found === undefined) return new Map();
+  const rows = await store.query(PG_ANALYSIS_STEPS.resultParity.sql, { run_id: num(found.run_id) });
+  return new Map(rows.filter((r) => num(r.compared) > 0).map((r) => [str(r.family), num(r.differing) / num(r.compared)]));
+}
+
+function withinNoise(family: Row): boolean {
+  const noise = family.noise;
+  if (typeof noise !== 'number' || noise === 0 || num(family.compared) === 0) return false;
+  return num(family.differing) / num(family.compared) <= noise * (1 + NOISE_RELATIVE) + NOISE_ABSOLUTE;
+}
+
+/** Each statement family whose results differ at the mirror beyond its noise, named with how (when the mirror's results are judged off). */
 function familyFindings(families: readonly Row[], metrics: readonly Metric[]): Finding[] {
   const status = metrics.find((m) => m.metric === 'response_mismatch_rate' && m.backend === 'mirror')?.status;
   if (status !== 'warning' && status !== 'critical') return [];
   return families
-    .filter((f) => num(f.differing) > 0)
+    .filter((f) => num(f.differing) > 0 && !withinNoise(f))
     .map((f) => ({
       severity: status,
       kind: 'result_parity',
@@ -134,7 +156,7 @@ function familyFindings(families: readonly Row[], metrics: readonly Metric[]): F
       route: null,
       backend: 'mirror',
       value: num(f.differing),
-      message: `mirror: statement family \`${str(f.family)}\`: ${formatMetricValue(num(f.differing), 'count')} of ${formatMetricValue(num(f.compared), 'count')} results differ from the primary's (${str(f.example)})${num(f.order_only) > 0 ? `; ${formatMetricValue(num(f.order_only), 'count')} more differ in row order only, which a query without ORDER BY does not promise (noise)` : ''}`,
+      message: `mirror: statement family \`${str(f.family)}\`: ${formatMetricValue(num(f.differing), 'count')} of ${formatMetricValue(num(f.compared), 'count')} results differ from the primary's (${str(f.example)})${typeof f.noise === 'number' ? `, A/A noise ${formatMetricValue(f.noise, 'ratio')}` : ''}${num(f.order_only) > 0 ? `; ${formatMetricValue(num(f.order_only), 'count')} more differ in row order only, which a query without ORDER BY does not promise (noise)` : ''}`,
     }));
 }
 

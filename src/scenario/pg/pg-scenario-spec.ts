@@ -17,12 +17,14 @@ export interface PgScenarioSpec {
   mirrorSchema: string;
   traffic: { recording: string } | { generate: { sessions: number; statements: number; gapMs: number; seed: number } };
   pooler: { exposure: number; queue: number; mirrorTimeoutMs: number };
+  /** Runs before the run under test: an A/A run (the mirror without its migration) whose result differences are noise. */
+  calibrate: { aa: boolean };
   replay: ScenarioSpec['replay'];
   thresholds: ThresholdConfig;
   expect: ScenarioSpec['expect'];
 }
 
-const TOP_KEYS = ['name', 'description', 'protocol', 'schema', 'mirror_schema', 'traffic', 'pooler', 'replay', 'thresholds', 'expect'];
+const TOP_KEYS = ['name', 'description', 'protocol', 'schema', 'mirror_schema', 'traffic', 'pooler', 'calibrate', 'replay', 'thresholds', 'expect'];
 
 export function isPgScenario(input: unknown): boolean {
   return typeof input === 'object' && input !== null && (input as Record<string, unknown>).protocol === 'pg';
@@ -43,6 +45,7 @@ export function parsePgScenario(input: unknown, source: string, lineOf?: YamlSou
     mirrorSchema: root.mirror_schema === undefined ? '' : r.text(root.mirror_schema, 'mirror_schema'),
     traffic,
     pooler: parsePooler(r, root.pooler),
+    calibrate: parseCalibrate(r, root.calibrate),
     replay: parseReplay(r, root.replay),
     thresholds: parseThresholds(root.thresholds ?? {}, `${source}: thresholds`),
     expect: parseExpect(r, root.expect),
@@ -64,6 +67,13 @@ function parseTraffic(r: YamlReader, value: unknown): PgScenarioSpec['traffic'] 
       seed: r.whole(g.seed, 'traffic.generate.seed', 0, 2 ** 31, 1),
     },
   };
+}
+
+function parseCalibrate(r: YamlReader, value: unknown): PgScenarioSpec['calibrate'] {
+  const calibrate = r.mapping(value ?? {}, 'calibrate');
+  r.onlyKeys(calibrate, 'calibrate', ['aa']);
+  if (calibrate.aa !== undefined && typeof calibrate.aa !== 'boolean') throw r.error('calibrate.aa', 'must be true or false');
+  return { aa: calibrate.aa !== false };
 }
 
 function parsePooler(r: YamlReader, value: unknown): PgScenarioSpec['pooler'] {

@@ -16,7 +16,7 @@ import { describePace, type ReplayPlan } from '../../replay/replay-plan.ts';
 import { storedReplayStats } from '../../replay/replay-figures.ts';
 import { writeReports, type WrittenReports } from '../../report/write-reports.ts';
 import { RunSession } from '../../run/run-session.ts';
-import type { RunTopology } from '../../store/run-metadata.ts';
+import type { RunCalibration, RunTopology } from '../../store/run-metadata.ts';
 import { nextRunName, updateRun } from '../../store/runs.ts';
 import type { Store } from '../../store/store.ts';
 import { writePgWorkloadLog } from '../../synthetic/pg-workload.ts';
@@ -49,6 +49,35 @@ export async function runPgScenario(spec: PgScenarioSpec, options: RunScenarioOp
   const plan: ReplayPlan = { pace: spec.replay.pace, loops: spec.replay.loops, durationMs: spec.replay.durationMs, sample: spec.replay.sample, seed: spec.replay.seed };
   const statements = await loadStatements(store, capture.name, plan);
   const name = await nextRunName(store, spec.name);
+  say(`run ${name}: ${statements.length} statements of ${capture.name} in ${new Set(statements.map((s) => s.session)).size} sessions through the reference mirroring pooler (exposure ${Math.round(spec.pooler.exposure * 100)}%, queue ${spec.pooler.queue})${spec.calibrate.aa ? ', after an A/A run' : ''}`);
+  const calibration: RunCalibration = {};
+  if (spec.calibrate.aa) {
+    // The mirror as a second copy of the primary (no migration, a queue nothing overflows): what differs is noise.
+    const aa = `${name}-aa`;
+    await runPhase(store, { ...spec, mirrorSchema: '', pooler: { ...spec.pooler, exposure: 1, queue: Math.max(spec.pooler.queue, 1_000_000) } }, capture, statements, plan, aa, {}, say, options.signal);
+    calibration.aa = aa;
+    const noise = await analyseRun(store, aa, { thresholds: spec.thresholds });
+    const differing = noise.metrics.find((m) => m.metric === 'response_mismatches' && m.backend === 'mirror')?.value ?? 0;
+    say(`calibration run ${aa}: ${differing} results differ between two copies of the database (noise)`);
+  }
+  const outcome = await runPhase(store, spec, capture, statements, plan, name, calibration, say, options.signal);
+  const analysis = await analyseRun(store, name, { thresholds: spec.thresholds });
+  const reports = await writeReports(store, analysis, { outDir: options.reportsDir, formats: options.formats, screenshot: options.screenshot });
+  return { runName: name, status: outcome.status, analysis, reports, unmet: unmetExpectations(spec, analysis) };
+}
+
+/** One run: the two databases, their taps, the pooler, the replay, the drain; the pooler's counts kept with the run. */
+async function runPhase(
+  store: Store,
+  spec: PgScenarioSpec,
+  capture: CaptureSummary,
+  statements: Awaited<ReturnType<typeof loadStatements>>,
+  plan: ReplayPlan,
+  name: string,
+  calibration: RunCalibration,
+  say: (line: string) => void,
+  signal: AbortSignal | undefined,
+): Promise<{ status: 'completed' | 'interrupted' }> {
   const block = `127.${randomInt(100, 200)}.${randomInt(0, 250)}`;
   const port = 20_000 + randomInt(0, 20_000);
   const session = await RunSession.create(store, {
@@ -56,14 +85,12 @@ export async function runPgScenario(spec: PgScenarioSpec, options: RunScenarioOp
     kind: 'scenario',
     protocol: 'pg',
     captureId: capture.captureId,
-    topology: topologyOf(spec, block, null),
+    topology: topologyOf(spec, block, null, calibration),
     thresholds: spec.thresholds,
     plan: { ...plan, description: describePace(plan.pace), portMap: {}, devices: '', ackTimeoutMs: 0 },
   });
-  say(`run ${name}: ${statements.length} statements of ${capture.name} in ${new Set(statements.map((s) => s.session)).size} sessions through the reference mirroring pooler (exposure ${Math.round(spec.pooler.exposure * 100)}%, queue ${spec.pooler.queue})`);
-  let status: 'completed' | 'interrupted';
   try {
-    say('starting the primary and the mirror (temporary PostgreSQL servers)');
+    say(`${name}: starting the primary and the mirror (temporary PostgreSQL servers)`);
     const [primary, mirror] = await Promise.all([startPgCluster({ host: `${block}.2`, port }), startPgCluster({ host: `${block}.3`, port })]);
     session.defer('primary database', () => primary.stop());
     session.defer('mirror database', () => mirror.stop());
@@ -82,20 +109,17 @@ export async function runPgScenario(spec: PgScenarioSpec, options: RunScenarioOp
     // Checked at the databases themselves: a check through the pooler would be a request of its own, mirrored and counted.
     await checkSchema({ host: primary.host, port: primary.port }, statements);
     await checkSchema({ host: mirror.host, port: mirror.port }, statements);
-    say(`replaying (${describePace(plan.pace)})`);
-    const replayed = await sendPgReplay(session, { store, statements, target: pooler.address, plan, ...(options.signal !== undefined && { signal: options.signal }) });
+    say(`${name}: replaying (${describePace(plan.pace)})`);
+    const replayed = await sendPgReplay(session, { store, statements, target: pooler.address, plan, ...(signal !== undefined && { signal }) });
     await drain(pooler, [tapPrimary, tapMirror]);
     const s = pooler.stats;
     const poolerReport: JsonValue = { total: s.total, mirrored: s.mirrored, dropped: s.dropped, errors: { ...s.errors }, exposure: spec.pooler.exposure, queue: spec.pooler.queue };
-    await updateRun(store, session.runId, { protocol: 'pg', topology: topologyOf(spec, block, poolerReport) });
-    status = replayed.status;
+    await updateRun(store, session.runId, { protocol: 'pg', topology: topologyOf(spec, block, poolerReport, calibration) });
     await session.finish(replayed.status, storedReplayStats(replayed.stats, plan), replayed.startNs);
+    return { status: replayed.status };
   } catch (error) {
     return session.fail(error);
   }
-  const analysis = await analyseRun(store, name, { thresholds: spec.thresholds });
-  const reports = await writeReports(store, analysis, { outDir: options.reportsDir, formats: options.formats, screenshot: options.screenshot });
-  return { runName: name, status, analysis, reports, unmet: unmetExpectations(spec, analysis) };
 }
 
 async function applySchema(cluster: PgCluster, sql: string, key: string): Promise<void> {
@@ -148,10 +172,11 @@ async function prepareStatements(store: Store, spec: PgScenarioSpec, baseDir: st
   return generatedCapture(store, `${spec.name}-generated-${g.sessions}x${g.statements}-${g.gapMs}ms-${g.seed}`, '.csv', (file: string) => writePgWorkloadLog(file, g), importFile);
 }
 
-function topologyOf(spec: PgScenarioSpec, block: string, pooler: JsonValue): RunTopology {
+function topologyOf(spec: PgScenarioSpec, block: string, pooler: JsonValue, calibration: RunCalibration): RunTopology {
   return {
     scenario: spec.name,
     description: spec.description,
+    ...(calibration.aa !== undefined && { calibration }),
     relay: { kind: 'builtin', address: `${block}.1`, debug: null, exposure: spec.pooler.exposure, queue: spec.pooler.queue, ...(pooler !== null && { pooler }) },
     backends: [
       { role: 'primary', ip: `${block}.2`, observation: 'tap', observed: 'recording tap in front of a temporary PostgreSQL server' },
