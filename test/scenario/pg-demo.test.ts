@@ -36,9 +36,12 @@ describe.runIf(ready)('parity demo --pg: a database mirror judged statement by s
       // The A/A run (two copies of the database) learned what differs by itself: reads of clock_timestamp(), excused.
       expect(result.stderr).toMatch(/calibration run pg-demo-1-aa: [1-9]\d* results differ between two copies of the database \(noise\)/);
       expect(value(result.report, 'response_mismatches', 'mirror')).toBe(0);
+      // What mirroring adds to the live path, against a run with mirroring off (its size is the machine's noise here).
+      expect(result.stderr).toMatch(/calibration run pg-demo-1-no-mirror: the live path with mirroring off/);
+      for (const p of ['p50', 'p95', 'p99']) expect(value(result.report, `live_latency_impact_${p}_ms`, null)).not.toBeNull();
       // What each database received, read straight from the taps' record: the same statements, in each session's order.
       await withStore(result.db, async (store) => {
-        const rows = await store.query(`SELECT database, count(*) AS n, count(*) FILTER (WHERE sqlstate IS NOT NULL) AS failed FROM pg_receipts GROUP BY database ORDER BY database`);
+        const rows = await store.query(`SELECT database, count(*) AS n, count(*) FILTER (WHERE sqlstate IS NOT NULL) AS failed FROM pg_receipts JOIN runs USING (run_id) WHERE runs.name = $name GROUP BY database ORDER BY database`, { name: result.report.run });
         expect(rows.map((r) => [str(r.database), num(r.n), num(r.failed)])).toEqual([['mirror', num(rows[1]?.n), 0], ['primary', num(rows[1]?.n), 0]]);
       });
     });

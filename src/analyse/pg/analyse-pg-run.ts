@@ -19,6 +19,7 @@ export const PG_ANALYSIS_STEPS = {
   databaseLegs: step('01-database-legs.sql'),
   resultParity: step('02-result-parity.sql'),
   mirrorOrder: step('03-mirror-order.sql'),
+  clientLatency: step('04-client-latency.sql'),
 } as const;
 
 const metric = (name: MetricName, backend: string | null, value: number | null, unit: MetricUnit): Metric => ({ metric: name, route: null, backend, value, unit, status: null });
@@ -52,6 +53,8 @@ export async function analysePgRun(store: Store, run: RunRecord, options: Analys
   const noise = await clock.time('A/A noise', () => aaNoise(store, run));
   for (const family of families) family.noise = noise.get(str(family.family)) ?? null;
   const [order] = await clock.time(stepName(S.mirrorOrder.file), () => store.query(S.mirrorOrder.sql, params));
+  const [client] = await clock.time(stepName(S.clientLatency.file), () => store.query(S.clientLatency.sql, params));
+  const baseline = await clock.time('baseline latency', () => baselineLatency(store, run));
   const pooler = poolerCounts(run.topology.relay?.pooler);
   const sent = run.stats?.sent ?? 0;
   const sampled = pooler === undefined ? null : pooler.mirrored + pooler.errors.query + pooler.errors.connection + pooler.errors.timeout + pooler.dropped;
@@ -60,6 +63,17 @@ export async function analysePgRun(store: Store, run: RunRecord, options: Analys
   const compared = families.reduce((sum, f) => sum + num(f.compared), 0);
   const differing = families.filter((f) => !withinNoise(f)).reduce((sum, f) => sum + num(f.differing), 0);
   const metrics: Metric[] = [metric('sent', null, sent, 'count'), ...replayMetrics(run.stats)];
+  const p = (row: Row | undefined, key: string): number | null => numOrNull(row?.[key]);
+  metrics.push(metric('client_latency_p50_ms', null, p(client, 'p50_ms'), 'ms'), metric('client_latency_p95_ms', null, p(client, 'p95_ms'), 'ms'), metric('client_latency_p99_ms', null, p(client, 'p99_ms'), 'ms'));
+  if (baseline !== undefined) {
+    // What mirroring adds to the live path: the same replay through a pooler that mirrors nothing, just before.
+    const impact = (key: string): number | null => {
+      const now = p(client, key);
+      const before = p(baseline, key);
+      return now === null || before === null ? null : now - before;
+    };
+    metrics.push(metric('live_latency_impact_p50_ms', null, impact('p50_ms'), 'ms'), metric('live_latency_impact_p95_ms', null, impact('p95_ms'), 'ms'), metric('live_latency_impact_p99_ms', null, impact('p99_ms'), 'ms'));
+  }
   if (pooler !== undefined && sampled !== null) {
     metrics.push(metric('mirror_share', null, rate(sampled, pooler.total), 'ratio'), metric('pooler_dropped', null, pooler.dropped, 'count'), metric('pooler_drop_rate', 'mirror', rate(pooler.dropped, sampled), 'ratio'));
   }
@@ -126,6 +140,16 @@ function poolerCounts(value: JsonValue | undefined): PoolerCounts | undefined {
 /** Noise is excused as in the HTTP family: up to the A/A run's rate, 20% relative and 0.03% absolute above it. */
 const NOISE_RELATIVE = 0.2;
 const NOISE_ABSOLUTE = 0.0003;
+
+/** The client latency of the run's baseline (the same replay with mirroring off), when it has one. */
+async function baselineLatency(store: Store, run: RunRecord): Promise<Row | undefined> {
+  const name = run.topology.calibration?.noShadow;
+  if (name === undefined) return undefined;
+  const [found] = await store.query('SELECT run_id FROM runs WHERE name = $name', { name });
+  if (found === undefined) return undefined;
+  const [row] = await store.query(PG_ANALYSIS_STEPS.clientLatency.sql, { run_id: num(found.run_id) });
+  return row;
+}
 
 /** Each statement family's share of differing results in the run's A/A run (two copies of the same database). */
 async function aaNoise(store: Store, run: RunRecord): Promise<Map<string, number>> {

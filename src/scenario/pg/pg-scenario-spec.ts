@@ -17,8 +17,11 @@ export interface PgScenarioSpec {
   mirrorSchema: string;
   traffic: { recording: string } | { generate: { sessions: number; statements: number; gapMs: number; seed: number } };
   pooler: { exposure: number; queue: number; mirrorTimeoutMs: number };
-  /** Runs before the run under test: an A/A run (the mirror without its migration) whose result differences are noise. */
-  calibrate: { aa: boolean };
+  /**
+   * Runs before the run under test: one through a pooler that mirrors nothing (the live path's latency without
+   * mirroring), and an A/A run (the mirror without its migration) whose result differences are noise.
+   */
+  calibrate: { noMirror: boolean; aa: boolean };
   replay: ScenarioSpec['replay'];
   thresholds: ThresholdConfig;
   expect: ScenarioSpec['expect'];
@@ -71,9 +74,9 @@ function parseTraffic(r: YamlReader, value: unknown): PgScenarioSpec['traffic'] 
 
 function parseCalibrate(r: YamlReader, value: unknown): PgScenarioSpec['calibrate'] {
   const calibrate = r.mapping(value ?? {}, 'calibrate');
-  r.onlyKeys(calibrate, 'calibrate', ['aa']);
-  if (calibrate.aa !== undefined && typeof calibrate.aa !== 'boolean') throw r.error('calibrate.aa', 'must be true or false');
-  return { aa: calibrate.aa !== false };
+  r.onlyKeys(calibrate, 'calibrate', ['no_mirror', 'aa']);
+  for (const key of ['no_mirror', 'aa'] as const) if (calibrate[key] !== undefined && typeof calibrate[key] !== 'boolean') throw r.error(`calibrate.${key}`, 'must be true or false');
+  return { noMirror: calibrate.no_mirror !== false, aa: calibrate.aa !== false };
 }
 
 function parsePooler(r: YamlReader, value: unknown): PgScenarioSpec['pooler'] {

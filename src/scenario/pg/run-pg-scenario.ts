@@ -51,6 +51,12 @@ export async function runPgScenario(spec: PgScenarioSpec, options: RunScenarioOp
   const name = await nextRunName(store, spec.name);
   say(`run ${name}: ${statements.length} statements of ${capture.name} in ${new Set(statements.map((s) => s.session)).size} sessions through the reference mirroring pooler (exposure ${Math.round(spec.pooler.exposure * 100)}%, queue ${spec.pooler.queue})${spec.calibrate.aa ? ', after an A/A run' : ''}`);
   const calibration: RunCalibration = {};
+  if (spec.calibrate.noMirror) {
+    const baseline = `${name}-no-mirror`;
+    await runPhase(store, { ...spec, pooler: { ...spec.pooler, exposure: 0 } }, capture, statements, plan, baseline, {}, say, options.signal, false);
+    calibration.noShadow = baseline;
+    say(`calibration run ${baseline}: the live path with mirroring off`);
+  }
   if (spec.calibrate.aa) {
     // The mirror as a second copy of the primary (no migration, a queue nothing overflows): what differs is noise.
     const aa = `${name}-aa`;
@@ -77,6 +83,7 @@ async function runPhase(
   calibration: RunCalibration,
   say: (line: string) => void,
   signal: AbortSignal | undefined,
+  mirroring = true,
 ): Promise<{ status: 'completed' | 'interrupted' }> {
   const block = `127.${randomInt(100, 200)}.${randomInt(0, 250)}`;
   const port = 20_000 + randomInt(0, 20_000);
@@ -103,7 +110,7 @@ async function runPhase(
     session.defer('primary tap', () => tapPrimary.close());
     const tapMirror = await PgTap.start({ host: `${block}.5`, target: { host: mirror.host, port: mirror.port }, record: receipts.recorderFor('mirror') });
     session.defer('mirror tap', () => tapMirror.close());
-    const pooler = await MirroringPooler.start({ host: `${block}.1`, primary: tapPrimary.address, mirror: tapMirror.address, exposure: spec.pooler.exposure, queue: spec.pooler.queue, mirrorTimeoutMs: spec.pooler.mirrorTimeoutMs, seed: spec.replay.seed });
+    const pooler = await MirroringPooler.start({ host: `${block}.1`, primary: tapPrimary.address, mirror: mirroring ? tapMirror.address : null, exposure: spec.pooler.exposure, queue: spec.pooler.queue, mirrorTimeoutMs: spec.pooler.mirrorTimeoutMs, seed: spec.replay.seed });
     session.defer('mirroring pooler', () => pooler.close());
     await updateRun(store, session.runId, { protocol: 'pg', relay: `${pooler.address.host}:${pooler.address.port}` });
     // Checked at the databases themselves: a check through the pooler would be a request of its own, mirrored and counted.
@@ -176,7 +183,7 @@ function topologyOf(spec: PgScenarioSpec, block: string, pooler: JsonValue, cali
   return {
     scenario: spec.name,
     description: spec.description,
-    ...(calibration.aa !== undefined && { calibration }),
+    ...((calibration.aa !== undefined || calibration.noShadow !== undefined) && { calibration }),
     relay: { kind: 'builtin', address: `${block}.1`, debug: null, exposure: spec.pooler.exposure, queue: spec.pooler.queue, ...(pooler !== null && { pooler }) },
     backends: [
       { role: 'primary', ip: `${block}.2`, observation: 'tap', observed: 'recording tap in front of a temporary PostgreSQL server' },
