@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importCaptures } from '../src/capture/import-capture.ts';
 import { Store } from '../src/store/store.ts';
 import { commandExists, fmtRate, printRows } from './bench-util.ts';
+import { TcpCaptureWriter } from './tcp-capture-writer.ts';
 
 const EXCHANGES = Number(process.env.BENCH_HTTP_EXCHANGES ?? 100_000);
 const PER_CONNECTION = 20;
@@ -49,61 +50,20 @@ export async function benchHttpImport(): Promise<void> {
   }
 }
 
-/** Writes the capture; returns its frame count. Checksums are left 0, as segmentation offload leaves them. */
+/** Writes the capture; returns its frame count. */
 function writeHttpCapture(file: string, exchanges: number): number {
-  const records: Buffer[] = [Buffer.from([0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0])];
-  let frames = 0;
-  let ts = 1_795_000_000_000_000n;
-  const frame = (src: number, dst: number, srcPort: number, dstPort: number, seq: number, ack: number, flags: number, payload: Buffer): void => {
-    const tcp = Buffer.alloc(20);
-    tcp.writeUInt16BE(srcPort, 0);
-    tcp.writeUInt16BE(dstPort, 2);
-    tcp.writeUInt32BE(seq >>> 0, 4);
-    tcp.writeUInt32BE(ack >>> 0, 8);
-    tcp[12] = 5 << 4;
-    tcp[13] = flags;
-    tcp.writeUInt16BE(65535, 14);
-    const ip = Buffer.alloc(20);
-    ip[0] = 0x45;
-    ip.writeUInt16BE(20 + 20 + payload.length, 2);
-    ip[8] = 64;
-    ip[9] = 6;
-    ip.writeUInt32BE(src, 12);
-    ip.writeUInt32BE(dst, 16);
-    const ethernet = Buffer.from([0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 6, 0x08, 0x00]);
-    const bytes = Buffer.concat([ethernet, ip, tcp, payload]);
-    const header = Buffer.alloc(16);
-    ts += 50_000n;
-    header.writeUInt32LE(Number(ts / 1_000_000n), 0);
-    header.writeUInt32LE(Number(ts % 1_000_000n), 4);
-    header.writeUInt32LE(bytes.length, 8);
-    header.writeUInt32LE(bytes.length, 12);
-    records.push(header, bytes);
-    frames++;
-  };
+  const capture = new TcpCaptureWriter();
   const server = 0x7f006301;
   for (let c = 0; c * PER_CONNECTION < exchanges; c++) {
-    const client = 0x7f640000 + (c % 60_000) + 1;
-    const port = 20_000 + (c % 40_000);
-    let up = 1000;
-    let down = 5000;
-    frame(client, server, port, 80, up - 1, 0, 0x02, Buffer.alloc(0));
-    frame(server, client, 80, port, down - 1, up, 0x12, Buffer.alloc(0));
-    frame(client, server, port, 80, up, down, 0x10, Buffer.alloc(0));
-    for (let i = 0; i < PER_CONNECTION && c * PER_CONNECTION + i < exchanges; i++) {
-      const body = JSON.stringify({ customer: `north-${c}`, currency: 'EUR', lines: [{ sku: `SKU-${i}`, quantity: 2, cents: 1250 + i }] });
-      const request = Buffer.from(`POST /v1/invoices?n=${c}-${i} HTTP/1.1\r\nHost: billing.example\r\nContent-Type: application/json\r\nX-Tenant: north\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-      const answer = JSON.stringify({ id: c * PER_CONNECTION + i, totalCents: 2500 + 2 * i, status: 'created' });
-      const response = Buffer.from(`HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(answer)}\r\n\r\n${answer}`);
-      frame(client, server, port, 80, up, down, 0x18, request);
-      up += request.length;
-      frame(server, client, 80, port, down, up, 0x18, response);
-      down += response.length;
-      frame(client, server, port, 80, up, down, 0x10, Buffer.alloc(0));
-    }
-    frame(client, server, port, 80, up, down, 0x11, Buffer.alloc(0));
-    frame(server, client, 80, port, down, up + 1, 0x11, Buffer.alloc(0));
+    capture.connection(0x7f640000 + (c % 60_000) + 1, server, 20_000 + (c % 40_000), 80, (send) => {
+      for (let i = 0; i < PER_CONNECTION && c * PER_CONNECTION + i < exchanges; i++) {
+        const body = JSON.stringify({ customer: `north-${c}`, currency: 'EUR', lines: [{ sku: `SKU-${i}`, quantity: 2, cents: 1250 + i }] });
+        send(true, Buffer.from(`POST /v1/invoices?n=${c}-${i} HTTP/1.1\r\nHost: billing.example\r\nContent-Type: application/json\r\nX-Tenant: north\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`));
+        const answer = JSON.stringify({ id: c * PER_CONNECTION + i, totalCents: 2500 + 2 * i, status: 'created' });
+        send(false, Buffer.from(`HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(answer)}\r\n\r\n${answer}`));
+      }
+    });
   }
-  writeFileSync(file, Buffer.concat(records));
-  return frames;
+  capture.write(file);
+  return capture.frames;
 }

@@ -3,6 +3,7 @@ import { benchAnalyse } from './analyse.ts';
 import { benchHttpImport } from './http-import.ts';
 import { benchHttpReplay } from './http-replay.ts';
 import { benchImport } from './import.ts';
+import { benchPgImport, benchPgReplay } from './pg.ts';
 import { benchRelay } from './relay.ts';
 import { benchRelayFaults } from './relay-faults.ts';
 import { benchReplay } from './replay.ts';
@@ -21,6 +22,8 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   'http-import': benchHttpImport,
   'http-replay': benchHttpReplay,
   'ws-fanout': benchWsFanout,
+  'pg-import': benchPgImport,
+  'pg-replay': benchPgReplay,
 };
 
 const asked = process.argv.slice(2);

@@ -14,6 +14,7 @@ import { registerExportCommand } from './export-command.ts';
 import { registerHttpBackendCommand } from './http-backend-command.ts';
 import { registerWsCommands } from './ws-commands.ts';
 import { registerControlPlaneCommand } from './control-plane-command.ts';
+import { registerPgPoolerCommand } from './pg-pooler-command.ts';
 import { registerShadowProxyCommand } from './shadow-proxy-command.ts';
 
 /**
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerHttpBackendCommand(program);
   registerWsCommands(program);
   registerControlPlaneCommand(program);
+  registerPgPoolerCommand(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

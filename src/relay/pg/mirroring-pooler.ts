@@ -114,6 +114,8 @@ class PoolerSession {
     const { primary: target } = pooler.config;
     this.primary = net.connect(target.port, target.host);
     this.reader = new FrontendReader((message, raw) => this.take(message, raw));
+    // With no mirror there is nothing to copy: the session is passed through unread.
+    if (pooler.config.mirror === null) this.unreadable = true;
     client.on('data', (bytes: Buffer) => {
       this.primary.write(bytes);
       if (this.unreadable) return;
