@@ -1,10 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { serialize } from 'pg-protocol';
-import { findPgBin, startPgCluster } from '../src/backends/pg/pg-cluster.ts';
+import { findPgBin, findPgProgram, startPgCluster, type PgCluster } from '../src/backends/pg/pg-cluster.ts';
+import { importPgCsvlog } from '../src/capture/pg/import-csvlog.ts';
+import { replayPgCapture } from '../src/replay/pg/pg-replay.ts';
 import { importCaptures } from '../src/capture/import-capture.ts';
 import { Store } from '../src/store/store.ts';
 import { commandExists, fmtRate, printRows } from './bench-util.ts';
@@ -156,7 +158,84 @@ export async function benchPgReplay(): Promise<void> {
       }
     }
     printRows(`PostgreSQL statements per second, ${REPLAY_SESSIONS} sessions each waiting for its answer (higher is better)`, ['path', 'statements/s', 'seconds', 'client p99', 'vs straight'], rows);
+    await replayAgainstPgbench(primary);
   } finally {
     await Promise.all([primary.stop(), mirror.stop()]);
   }
+}
+
+const PGBENCH_CLIENTS = 16;
+const PGBENCH_SECONDS = 5;
+const LOOKUPS_PER_SESSION = Number(process.env.BENCH_PG_LOOKUPS_PER_SESSION ?? 4000);
+
+/**
+ * The replayer against pgbench (Debian's, from the postgresql package) on the same statement, a primary-key lookup
+ * with 16 clients, straight to the database and through the reference pooler: pgbench with and without prepared
+ * statements, and `parity replay` of a csvlog of the same lookups (16 sessions, every statement recorded) at max speed.
+ */
+async function replayAgainstPgbench(primary: PgCluster): Promise<void> {
+  const pgbenchPath = findPgProgram('pgbench');
+  if (pgbenchPath === undefined) {
+    process.stdout.write('pgbench not found: the replay-against-pgbench table is skipped\n');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'parity-bench-pgbench-'));
+  const setup = new pg.Client({ connectionString: primary.url() });
+  await setup.connect();
+  await setup.query('CREATE TABLE IF NOT EXISTS lookups (id int PRIMARY KEY, value int)');
+  await setup.query('INSERT INTO lookups SELECT g, g * 7 FROM generate_series(1, 100000) g ON CONFLICT DO NOTHING');
+  await setup.end();
+  const script = join(dir, 'lookup.sql');
+  writeFileSync(script, '\\set id random(1, 100000)\nSELECT value FROM lookups WHERE id = :id;\n');
+  const log = join(dir, 'lookups.csv');
+  writeLookupLog(log, PGBENCH_CLIENTS, LOOKUPS_PER_SESSION);
+  const pooler = spawn(process.execPath, [PARITY_BIN, 'pg-pooler', '--listen', '127.0.97.3:16433', '--primary', `${primary.host}:${primary.port}`, '--metrics-port', '16533'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let err = '';
+      pooler.stderr.on('data', (chunk: Buffer) => {
+        err += chunk.toString();
+        if (err.includes('listening on')) resolve();
+      });
+      pooler.once('exit', () => reject(new Error(`parity pg-pooler exited: ${err}`)));
+    });
+    const store = await Store.open(join(dir, 'replay.duckdb'));
+    const rows: (string | number)[][] = [];
+    try {
+      await importPgCsvlog(store, log, { name: 'lookups' });
+      for (const [path, host, port] of [['straight', primary.host, primary.port], ['through the pooler', '127.0.97.3', 16_433]] as const) {
+        const pgbench = (mode: 'simple' | 'prepared'): number => {
+          const run = spawnSync(pgbenchPath, ['-n', '-h', host, '-p', String(port), '-U', 'postgres', '-c', String(PGBENCH_CLIENTS), '-j', '2', '-T', String(PGBENCH_SECONDS), '-M', mode, '-f', script, 'postgres'], { encoding: 'utf8' });
+          return Number(/tps = ([\d.]+)/.exec(run.stdout)?.[1] ?? 0);
+        };
+        const simple = pgbench('simple');
+        const prepared = pgbench('prepared');
+        const plan = { pace: { kind: 'max' as const }, loops: 1, durationMs: undefined, sample: 1, seed: 1 };
+        const replayed = await replayPgCapture({ store, capture: 'lookups', target: { host, port }, plan, runName: `lookups-${port}` });
+        const rate = replayed.stats.achievedRate ?? 0;
+        rows.push([path, fmtRate(simple), fmtRate(prepared), `${fmtRate(rate)} (${replayed.stats.sent.toLocaleString('en-US')} recorded)`, `${(rate / simple).toFixed(2)}x`]);
+      }
+    } finally {
+      store.close();
+    }
+    printRows(`A primary-key lookup, ${PGBENCH_CLIENTS} clients (statements/s, higher is better)`, ['path', 'pgbench', 'pgbench -M prepared', 'parity replay', 'replay vs pgbench'], rows);
+  } finally {
+    pooler.kill('SIGINT');
+    await new Promise((resolve) => pooler.once('exit', resolve));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A csvlog of `sessions` sessions of primary-key lookups, as PostgreSQL logs them with every statement logged. */
+function writeLookupLog(file: string, sessions: number, perSession: number): void {
+  const lines: string[] = [];
+  let id = 0;
+  for (let s = 0; s < sessions; s++) {
+    for (let i = 0; i < perSession; i++) {
+      const time = new Date(Date.UTC(2026, 0, 5, 9, 0, 0) + i).toISOString().replace('T', ' ').replace('Z', ' UTC');
+      const key = ((id++ * 7919) % 100_000) + 1;
+      lines.push(`${time},"postgres","postgres",${9000 + s},"10.1.0.${s + 1}:4000${s}",6b0a.${s},${i + 1},"SELECT",,${s}/${i},0,LOG,00000,"execute <unnamed>: SELECT value FROM lookups WHERE id = $1","parameters: $1 = '${key}'",,,,,,,,"","client backend",,0`);
+    }
+  }
+  writeFileSync(file, `${lines.join('\n')}\n`);
 }

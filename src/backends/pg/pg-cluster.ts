@@ -35,6 +35,16 @@ export function findPgBin(): string | undefined {
   return versions[0] === undefined ? undefined : join(root, versions[0], 'bin');
 }
 
+/** One of PostgreSQL's programs (pgbench, psql, ...): beside initdb, else in Debian's newest version directory. */
+export function findPgProgram(name: string): string | undefined {
+  const beside = findPgBin();
+  if (beside !== undefined && existsSync(join(beside, name))) return join(beside, name);
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const versions = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', name))).sort((a, b) => Number(b) - Number(a));
+  return versions[0] === undefined ? undefined : join(root, versions[0], 'bin', name);
+}
+
 /**
  * The user the server runs as: PostgreSQL refuses to run as root, so as root it is the package's `postgres` user
  * (else `nobody`); otherwise whoever runs this.
