@@ -9,7 +9,7 @@ import type { ReplayResult } from '../replay/replayer.ts';
 import { replayCapture } from '../run/replay-run.ts';
 import { fetchRouteLabels } from '../observe/relay-routes.ts';
 import { ProgressFile } from '../store/progress-file.ts';
-import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
+import { DEFAULT_STORE_PATH, withStore, type Store } from '../store/store.ts';
 import { parseName } from './option-parsers.ts';
 import { parseHttpUrl as parseHttpUrlValue } from '../core/values.ts';
 import { pgTarget, replayPgCapture } from '../replay/pg/pg-replay.ts';
@@ -98,30 +98,9 @@ export function parsePortMap(value: string | undefined): Map<number, number> {
 
 /** A PostgreSQL capture replayed through a pooler: a connection per recorded session, a run of protocol pg. */
 async function runPgReplay(capture: string, flags: ReplayFlags, proxy: string): Promise<void> {
-  if (flags.relay !== undefined) throw new UsageError('--relay and --proxy: a capture goes through a relay (UDP) or a proxy, not both', { field: 'proxy' });
   const target = pgTarget(proxy);
   if (target === undefined) throw new UsageError(`--proxy "${proxy}" is not postgres://HOST:PORT`, { field: 'proxy' });
-  const request = requestFrom(flags);
-  const plan: ReplayPlan = { pace: request.pace, loops: request.loops, durationMs: request.durationMs, sample: request.sample, seed: request.seed };
-  const abort = new AbortController();
-  const onSignal = (): void => abort.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    const result = await withStore(flags.db, (store) => replayPgCapture({ store, capture, target, plan, signal: abort.signal, ...(flags.run !== undefined && { runName: flags.run }) }));
-    const { stats } = result;
-    if (flags.json === true) printJson({ run: result.runName, status: result.status, ...stats });
-    else {
-      printTable(
-        ['run', 'status', 'sent', 'answered', 'errors', 'achieved', 'late p50', 'late p99', 'late max'],
-        [[result.runName, result.status, `${formatCount(stats.sent)}/${formatCount(stats.planned)}`, formatCount(stats.answered), formatCount(stats.errors), stats.achievedRate === null ? '-' : `${Math.round(stats.achievedRate)} statements/s`, formatDurationMs(stats.lateness.p50Us / 1000), formatDurationMs(stats.lateness.p99Us / 1000), formatDurationMs(stats.lateness.maxUs / 1000)]],
-      );
-    }
-    if (result.status === 'interrupted') process.exitCode = 130;
-  } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-  }
+  await runProxyReplay(flags, 'statements/s', (store, plan, signal) => replayPgCapture({ store, capture, target, plan, signal, ...(flags.run !== undefined && { runName: flags.run }) }));
 }
 
 /** --proxy for an HTTP capture: an http(s) URL, checked as the option parser would. */
@@ -135,7 +114,23 @@ function parseHttpUrlFlag(value: string): string {
 
 /** An HTTP capture replayed through a shadowing proxy: the same plan flags, a run of protocol http. */
 async function runHttpReplay(capture: string, flags: ReplayFlags, proxy: string): Promise<void> {
-  if (flags.relay !== undefined) throw new UsageError('--relay and --proxy: a capture goes through a relay (UDP) or a proxy (HTTP), not both', { field: 'proxy' });
+  await runProxyReplay(flags, 'req/s', (store, plan, signal) =>
+    replayHttpCapture({ store, capture, target: proxy, plan, connections: flags.connections ?? 64, signal, ...(flags.run !== undefined && { runName: flags.run }) }),
+  );
+}
+
+interface ProxyReplayOutcome {
+  runName: string;
+  status: string;
+  stats: { planned: number; sent: number; answered: number; errors: number; achievedRate: number | null; lateness: { p50Us: number; p99Us: number; maxUs: number } };
+}
+
+/**
+ * A capture replayed through a proxy (HTTP) or a pooler (PostgreSQL): the plan flags read the same way, Ctrl-C turned
+ * into the replay's abort, and the same summary (or JSON).
+ */
+async function runProxyReplay(flags: ReplayFlags, unit: string, replay: (store: Store, plan: ReplayPlan, signal: AbortSignal) => Promise<ProxyReplayOutcome>): Promise<void> {
+  if (flags.relay !== undefined) throw new UsageError('--relay and --proxy: a capture goes through a relay (UDP) or a proxy, not both', { field: 'proxy' });
   const request = requestFrom(flags);
   const plan: ReplayPlan = { pace: request.pace, loops: request.loops, durationMs: request.durationMs, sample: request.sample, seed: request.seed };
   const abort = new AbortController();
@@ -143,15 +138,13 @@ async function runHttpReplay(capture: string, flags: ReplayFlags, proxy: string)
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const result = await withStore(flags.db, (store) =>
-      replayHttpCapture({ store, capture, target: proxy, plan, connections: flags.connections ?? 64, signal: abort.signal, ...(flags.run !== undefined && { runName: flags.run }) }),
-    );
+    const result = await withStore(flags.db, (store) => replay(store, plan, abort.signal));
     const { stats } = result;
     if (flags.json === true) printJson({ run: result.runName, status: result.status, ...stats });
     else {
       printTable(
         ['run', 'status', 'sent', 'answered', 'errors', 'achieved', 'late p50', 'late p99', 'late max'],
-        [[result.runName, result.status, `${formatCount(stats.sent)}/${formatCount(stats.planned)}`, formatCount(stats.answered), formatCount(stats.errors), stats.achievedRate === null ? '-' : `${Math.round(stats.achievedRate)} req/s`, formatDurationMs(stats.lateness.p50Us / 1000), formatDurationMs(stats.lateness.p99Us / 1000), formatDurationMs(stats.lateness.maxUs / 1000)]],
+        [[result.runName, result.status, `${formatCount(stats.sent)}/${formatCount(stats.planned)}`, formatCount(stats.answered), formatCount(stats.errors), stats.achievedRate === null ? '-' : `${Math.round(stats.achievedRate)} ${unit}`, formatDurationMs(stats.lateness.p50Us / 1000), formatDurationMs(stats.lateness.p99Us / 1000), formatDurationMs(stats.lateness.maxUs / 1000)]],
       );
     }
     if (result.status === 'interrupted') process.exitCode = 130;

@@ -1,4 +1,5 @@
 import type { PgSessionInfo, PgStatement } from '../capture/pg/pg-session.ts';
+import { setAnswer } from '../capture/pg/pg-statement-writer.ts';
 import { ChunkAppender, columnIndexes, type ColumnKind } from '../store/chunk-appender.ts';
 import type { Store } from '../store/store.ts';
 
@@ -34,22 +35,14 @@ export class PgReceiptWriter {
   recorderFor(database: string): (statement: PgStatement, session: PgSessionInfo) => void {
     return (s, session) => {
       const r = this.rows;
-      const text = (column: number, value: string | null): void => (value === null ? r.setNull(column) : r.setString(column, value));
       r.setNumber(C.run_id, this.runId);
       r.setString(C.database, database);
       r.setString(C.session, session.client);
       r.setNumber(C.seq, s.seq);
       r.setBigInt(C.received_ns, s.tsNs);
-      if (s.endNs === null) r.setNull(C.answered_ns);
-      else r.setBigInt(C.answered_ns, s.endNs);
-      r.setString(C.query, s.text);
-      text(C.params, s.kind === 'extended' ? JSON.stringify(s.params) : null);
-      text(C.command_tag, s.tag);
-      if (s.rowCount === null) r.setNull(C.row_count);
-      else r.setSafeInteger(C.row_count, s.rowCount);
-      text(C.row_hash, s.rowHash);
-      text(C.row_set_hash, s.rowSetHash);
-      text(C.sqlstate, s.sqlstate);
+      setAnswer(r, { ...C, end_ns: C.answered_ns }, s);
+      if (s.rowSetHash === null) r.setNull(C.row_set_hash);
+      else r.setString(C.row_set_hash, s.rowSetHash);
       r.endRow();
     };
   }

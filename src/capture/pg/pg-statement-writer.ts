@@ -24,6 +24,31 @@ const COLUMNS = {
 const C = columnIndexes(COLUMNS);
 
 /** Appends a capture's PostgreSQL statements to `pg_statements`, numbered in the order their answers ended. */
+/** The columns a statement and its answer fill alike in `pg_statements` and `pg_receipts`. */
+export interface AnswerColumns {
+  end_ns: number;
+  query: number;
+  params: number;
+  command_tag: number;
+  row_count: number;
+  row_hash: number;
+  sqlstate: number;
+}
+
+/** Fills a statement's text, parameters and answer (its end, tag, row count, row hash, SQLSTATE). */
+export function setAnswer(r: ChunkAppender, columns: AnswerColumns, s: PgStatement): void {
+  const text = (column: number, value: string | null): void => (value === null ? r.setNull(column) : r.setString(column, value));
+  if (s.endNs === null) r.setNull(columns.end_ns);
+  else r.setBigInt(columns.end_ns, s.endNs);
+  r.setString(columns.query, s.text);
+  text(columns.params, s.kind === 'extended' ? JSON.stringify(s.params) : null);
+  text(columns.command_tag, s.tag);
+  if (s.rowCount === null) r.setNull(columns.row_count);
+  else r.setSafeInteger(columns.row_count, s.rowCount);
+  text(columns.row_hash, s.rowHash);
+  text(columns.sqlstate, s.sqlstate);
+}
+
 export class PgStatementWriter {
   count = 0;
 
@@ -45,19 +70,11 @@ export class PgStatementWriter {
     r.setString(C.session, `${session.client} -> ${session.server}`);
     r.setNumber(C.seq, statement.seq);
     r.setBigInt(C.ts_ns, statement.tsNs);
-    if (statement.endNs === null) r.setNull(C.end_ns);
-    else r.setBigInt(C.end_ns, statement.endNs);
     text(C.db_user, session.user);
     text(C.database, session.database);
     text(C.application, session.application);
     r.setString(C.kind, statement.kind);
-    r.setString(C.query, statement.text);
-    text(C.params, statement.kind === 'extended' ? JSON.stringify(statement.params) : null);
-    text(C.command_tag, statement.tag);
-    if (statement.rowCount === null) r.setNull(C.row_count);
-    else r.setSafeInteger(C.row_count, statement.rowCount);
-    text(C.row_hash, statement.rowHash);
-    text(C.sqlstate, statement.sqlstate);
+    setAnswer(r, C, statement);
     text(C.error, statement.error);
     r.endRow();
   }
