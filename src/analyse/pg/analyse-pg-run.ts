@@ -209,6 +209,11 @@ function poolerFindings(pooler: PoolerCounts, sampled: number, mirrorReceived: n
   if (claimed > mirrorReceived) {
     findings.push({ severity: 'critical', kind: 'relay_self_report', metric: 'relay_claimed_sent', route: null, backend: 'mirror', value: claimed, message: `the pooler says the mirror answered ${formatMetricValue(claimed, 'count')} requests; the mirror's tap saw ${formatMetricValue(mirrorReceived, 'count')} arrive: its metrics cannot be taken for what the mirror got` });
   }
+  const forwarded = sampled - pooler.dropped;
+  const unexplained = forwarded - mirrorReceived - pooler.errors.connection - pooler.errors.timeout;
+  if (unexplained > 0) {
+    findings.push({ severity: 'critical', kind: 'relay_self_report', metric: 'relay_claimed_sent', route: null, backend: 'mirror', value: unexplained, message: `${formatMetricValue(unexplained, 'count')} requests the pooler forwarded never reached the mirror, and the pooler counted no error for them: lost after it, unseen by its metrics` });
+  }
   if (pooler.errors.connection + pooler.errors.timeout > 0) {
     findings.push({ severity: 'warning', kind: 'relay_self_report', metric: 'relay_claimed_sent', route: null, backend: 'mirror', value: pooler.errors.connection + pooler.errors.timeout, message: `the pooler could not reach the mirror for ${formatMetricValue(pooler.errors.connection, 'count')} requests (connection) and gave up on ${formatMetricValue(pooler.errors.timeout, 'count')} (timeout)` });
   }

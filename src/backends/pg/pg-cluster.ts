@@ -11,6 +11,9 @@ export interface PgCluster {
   dataDir: string;
   /** A connection URL (user postgres, trusted on loopback). */
   url(database?: string): string;
+  /** Stops the server and keeps its data (an outage): `resume` starts it again as it was. */
+  halt(): Promise<void>;
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -65,6 +68,7 @@ export async function startPgCluster(options: PgClusterOptions): Promise<PgClust
   const dataDir = mkdtempSync(join(tmpdir(), 'parity-pg-'));
   if (user !== undefined) chownSync(dataDir, user.uid, user.gid);
   const run = (program: string, args: string[], timeoutS: number): Promise<void> => runAs(join(bin, program), args, user, timeoutS);
+  let serverArgs = '';
   try {
     await run('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C'], 120);
     const settings: Record<string, string> = {
@@ -76,7 +80,7 @@ export async function startPgCluster(options: PgClusterOptions): Promise<PgClust
       full_page_writes: 'off',
       ...options.settings,
     };
-    const serverArgs = Object.entries(settings).map(([name, value]) => `-c ${name}=${quoteSetting(value)}`).join(' ');
+    serverArgs = Object.entries(settings).map(([name, value]) => `-c ${name}=${quoteSetting(value)}`).join(' ');
     await run('pg_ctl', ['-D', dataDir, '-l', join(dataDir, 'server.log'), '-o', serverArgs, '-w', '-t', String(START_TIMEOUT_S), 'start'], START_TIMEOUT_S + 10);
   } catch (error) {
     const log = existsSync(join(dataDir, 'server.log')) ? readFileSync(join(dataDir, 'server.log'), 'utf8').trim().split('\n').slice(-3).join(' | ') : '';
@@ -89,6 +93,14 @@ export async function startPgCluster(options: PgClusterOptions): Promise<PgClust
     port: options.port,
     dataDir,
     url: (database = 'postgres') => `postgres://postgres@${options.host}:${options.port}/${database}`,
+    halt: () => run('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop'], 30),
+    resume: async () => {
+      try {
+        await run('pg_ctl', ['-D', dataDir, '-l', join(dataDir, 'server.log'), '-o', serverArgs, '-w', '-t', String(START_TIMEOUT_S), 'start'], START_TIMEOUT_S + 10);
+      } catch (error) {
+        throw new SubprocessError(`PostgreSQL on ${options.host}:${options.port} did not start again: ${(error as Error).message}; its log ends: ${logTail(dataDir)}`, {}, { cause: error });
+      }
+    },
     stop: async () => {
       if (stopped) return;
       stopped = true;
@@ -99,6 +111,11 @@ export async function startPgCluster(options: PgClusterOptions): Promise<PgClust
       }
     },
   };
+}
+
+function logTail(dataDir: string): string {
+  const file = join(dataDir, 'server.log');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').slice(-3).join(' | ') : '(no log)';
 }
 
 function quoteSetting(value: string): string {

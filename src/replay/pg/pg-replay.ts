@@ -117,7 +117,7 @@ export async function checkSchema(target: { host: string; port: number }, statem
  */
 export async function sendPgReplay(
   session: RunSession,
-  options: { store: Store; statements: readonly PgRecorded[]; target: { host: string; port: number }; plan: ReplayPlan; signal?: AbortSignal },
+  options: { store: Store; statements: readonly PgRecorded[]; target: { host: string; port: number }; plan: ReplayPlan; signal?: AbortSignal; onStart?: (startNs: bigint) => void },
 ): Promise<{ status: 'completed' | 'interrupted'; stats: PgReplayStats; startNs: bigint | undefined }> {
   const { statements, plan } = options;
   const { appender, release } = await options.store.createWriterAppender('pg_sends');
@@ -140,6 +140,7 @@ export async function sendPgReplay(
   const firstNs = statements[0]?.tsNs ?? 0n;
   const schedule = new Schedule(plan.pace, Number((statements.at(-1)?.tsNs ?? 0n) - firstNs), statements.length);
   const startNs = process.hrtime.bigint() + 20_000_000n;
+  options.onStart?.(startNs);
   const lateUs: number[] = [];
   let sent = 0;
   let planned = 0;

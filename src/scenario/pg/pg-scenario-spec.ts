@@ -23,11 +23,13 @@ export interface PgScenarioSpec {
    */
   calibrate: { noMirror: boolean; aa: boolean };
   replay: ScenarioSpec['replay'];
+  /** The mirror database stopped and started again at times into the replay (an outage the pooler must count). */
+  timeline: { atMs: number; mirror: 'down' | 'up' }[];
   thresholds: ThresholdConfig;
   expect: ScenarioSpec['expect'];
 }
 
-const TOP_KEYS = ['name', 'description', 'protocol', 'schema', 'mirror_schema', 'traffic', 'pooler', 'calibrate', 'replay', 'thresholds', 'expect'];
+const TOP_KEYS = ['name', 'description', 'protocol', 'schema', 'mirror_schema', 'traffic', 'pooler', 'calibrate', 'replay', 'timeline', 'thresholds', 'expect'];
 
 export function isPgScenario(input: unknown): boolean {
   return typeof input === 'object' && input !== null && (input as Record<string, unknown>).protocol === 'pg';
@@ -50,6 +52,7 @@ export function parsePgScenario(input: unknown, source: string, lineOf?: YamlSou
     pooler: parsePooler(r, root.pooler),
     calibrate: parseCalibrate(r, root.calibrate),
     replay: parseReplay(r, root.replay),
+    timeline: parseTimeline(r, root.timeline),
     thresholds: parseThresholds(root.thresholds ?? {}, `${source}: thresholds`),
     expect: parseExpect(r, root.expect),
   };
@@ -70,6 +73,21 @@ function parseTraffic(r: YamlReader, value: unknown): PgScenarioSpec['traffic'] 
       seed: r.whole(g.seed, 'traffic.generate.seed', 0, 2 ** 31, 1),
     },
   };
+}
+
+/** `timeline:` steps `{ at: 2s, mirror: down }` and `{ at: 4s, mirror: up }`, in order. */
+function parseTimeline(r: YamlReader, value: unknown): PgScenarioSpec['timeline'] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw r.error('timeline', 'must be a list of steps');
+  const steps = value.map((entry: unknown, index: number) => {
+    const at = `timeline[${index}]`;
+    const step = r.mapping(entry, at);
+    r.onlyKeys(step, at, ['at', 'mirror']);
+    if (step.mirror !== 'down' && step.mirror !== 'up') throw r.error(`${at}.mirror`, "must be 'down' (the mirror database stopped) or 'up' (started again)");
+    return { atMs: r.duration(step.at, `${at}.at`), mirror: step.mirror as 'down' | 'up' };
+  });
+  for (let i = 1; i < steps.length; i++) if ((steps[i]?.atMs ?? 0) <= (steps[i - 1]?.atMs ?? 0)) throw r.error(`timeline[${i}].at`, 'must come after the step before it');
+  return steps;
 }
 
 function parseCalibrate(r: YamlReader, value: unknown): PgScenarioSpec['calibrate'] {

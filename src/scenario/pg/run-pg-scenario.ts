@@ -117,11 +117,35 @@ async function runPhase(
     await checkSchema({ host: primary.host, port: primary.port }, statements);
     await checkSchema({ host: mirror.host, port: mirror.port }, statements);
     say(`${name}: replaying (${describePace(plan.pace)})`);
-    const replayed = await sendPgReplay(session, { store, statements, target: pooler.address, plan, ...(signal !== undefined && { signal }) });
+    // The mirror's outages, as the timeline says: stopped with its data kept, started again as it was.
+    const timers: NodeJS.Timeout[] = [];
+    const outages: Promise<void>[] = [];
+    let outageFailure: unknown;
+    const applied: JsonValue[] = [];
+    session.defer('timeline', () => timers.forEach((t) => clearTimeout(t)));
+    const onStart = (startNs: bigint): void => {
+      for (const step of mirroring ? spec.timeline : []) {
+        const dueMs = Number(startNs - process.hrtime.bigint()) / 1e6 + step.atMs;
+        timers.push(
+          setTimeout(() => {
+            const change = step.mirror === 'down' ? mirror.halt() : mirror.resume();
+            outages.push(
+              change.then(
+                () => void applied.push({ atMs: step.atMs, label: `mirror database ${step.mirror}`, appliedNs: String(process.hrtime.bigint()) }),
+                (error: unknown) => void (outageFailure ??= error),
+              ),
+            );
+          }, Math.max(0, dueMs)),
+        );
+      }
+    };
+    const replayed = await sendPgReplay(session, { store, statements, target: pooler.address, plan, onStart, ...(signal !== undefined && { signal }) });
+    await Promise.all(outages);
+    if (outageFailure !== undefined) throw outageFailure;
     await drain(pooler, [tapPrimary, tapMirror]);
     const s = pooler.stats;
     const poolerReport: JsonValue = { total: s.total, mirrored: s.mirrored, dropped: s.dropped, errors: { ...s.errors }, exposure: spec.pooler.exposure, queue: spec.pooler.queue };
-    await updateRun(store, session.runId, { protocol: 'pg', topology: topologyOf(spec, block, poolerReport, calibration) });
+    await updateRun(store, session.runId, { protocol: 'pg', topology: { ...topologyOf(spec, block, poolerReport, calibration), ...(applied.length > 0 && { timeline: applied }) } });
     await session.finish(replayed.status, storedReplayStats(replayed.stats, plan), replayed.startNs);
     return { status: replayed.status };
   } catch (error) {
