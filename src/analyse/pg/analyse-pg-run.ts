@@ -58,8 +58,11 @@ export async function analysePgRun(store: Store, run: RunRecord, options: Analys
   const pooler = poolerCounts(run.topology.relay?.pooler);
   const sent = run.stats?.sent ?? 0;
   const sampled = pooler === undefined ? null : pooler.mirrored + pooler.errors.query + pooler.errors.connection + pooler.errors.timeout + pooler.dropped;
-  const owedToMirror = pooler === undefined || sampled === null ? sent : sampled - pooler.dropped;
   const leg = (database: string): Row | undefined => legs.find((row) => str(row.database) === database);
+  // A pooler whose own counts were not read: with full exposure it owes the mirror everything; with less, what it
+  // sampled is unknown, and the mirror is judged on what reached it (said in a warning).
+  const exposure = typeof run.topology.relay?.exposure === 'number' ? run.topology.relay.exposure : 1;
+  const owedToMirror = pooler !== undefined && sampled !== null ? sampled - pooler.dropped : exposure >= 1 ? sent : num(leg('mirror')?.delivered);
   const compared = families.reduce((sum, f) => sum + num(f.compared), 0);
   const differing = families.filter((f) => !withinNoise(f)).reduce((sum, f) => sum + num(f.differing), 0);
   const metrics: Metric[] = [metric('sent', null, sent, 'count'), ...replayMetrics(run.stats)];
@@ -105,7 +108,7 @@ export async function analysePgRun(store: Store, run: RunRecord, options: Analys
     ...thresholdFindings(metrics, [], null, 'primary'),
     ...familyFindings(families, metrics),
     ...notComparableFindings(families),
-    ...(pooler === undefined || sampled === null ? [] : poolerFindings(pooler, sampled, num(leg('mirror')?.delivered))),
+    ...(pooler === undefined || sampled === null ? unreadPoolerFindings(exposure) : poolerFindings(pooler, sampled, num(leg('mirror')?.delivered))),
     ...replayFidelityFindings(metrics, thresholds),
   ];
   const analysis: Analysis = {
@@ -189,6 +192,10 @@ function notComparableFindings(families: readonly Row[]): Finding[] {
   const skipped = families.reduce((sum, f) => sum + num(f.not_comparable), 0);
   if (skipped === 0) return [];
   return [{ severity: 'warning', kind: 'result_parity', metric: 'response_compared', route: null, backend: 'mirror', value: skipped, message: `mirror: ${formatMetricValue(skipped, 'count')} results were not compared: the mirror had missed an earlier request of their session (dropped by the pooler or lost after it), so its data may differ by that write` }];
+}
+
+function unreadPoolerFindings(exposure: number): Finding[] {
+  return [{ severity: 'warning', kind: 'relay_self_report', metric: 'mirror_share', route: null, backend: 'mirror', value: null, message: `the pooler's own counts were not read (no /metrics): its drops and errors are not checked against the mirror's tap${exposure < 1 ? ', and with an exposure under 100% the statements the mirror missed cannot be told from those it was never sent' : ''}` }];
 }
 
 /**

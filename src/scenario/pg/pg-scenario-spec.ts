@@ -16,7 +16,8 @@ export interface PgScenarioSpec {
   /** SQL run on the mirror only, after `schema` (the migration under test). */
   mirrorSchema: string;
   traffic: { recording: string } | { generate: { sessions: number; statements: number; gapMs: number; seed: number } };
-  pooler: { exposure: number; queue: number; mirrorTimeoutMs: number };
+  /** The reference pooler, or the team's own (`external`: a command given the addresses in its environment). */
+  pooler: { exposure: number; queue: number; mirrorTimeoutMs: number; external?: { command: string; port: number; metricsPort: number; metrics: boolean } };
   /**
    * Runs before the run under test: one through a pooler that mirrors nothing (the live path's latency without
    * mirroring), and an A/A run (the mirror without its migration) whose result differences are noise.
@@ -99,10 +100,23 @@ function parseCalibrate(r: YamlReader, value: unknown): PgScenarioSpec['calibrat
 
 function parsePooler(r: YamlReader, value: unknown): PgScenarioSpec['pooler'] {
   const pooler = r.mapping(value ?? {}, 'pooler');
-  r.onlyKeys(pooler, 'pooler', ['mirror_exposure', 'mirror_queue', 'mirror_timeout']);
+  r.onlyKeys(pooler, 'pooler', ['mirror_exposure', 'mirror_queue', 'mirror_timeout', 'external']);
   return {
     exposure: pooler.mirror_exposure === undefined ? 1 : r.share(pooler.mirror_exposure, 'pooler.mirror_exposure'),
     queue: r.whole(pooler.mirror_queue, 'pooler.mirror_queue', 1, 10_000_000, 1000),
     mirrorTimeoutMs: pooler.mirror_timeout === undefined ? 5000 : r.duration(pooler.mirror_timeout, 'pooler.mirror_timeout'),
+    ...(pooler.external !== undefined && { external: parseExternalPooler(r, pooler.external) }),
+  };
+}
+
+function parseExternalPooler(r: YamlReader, value: unknown): NonNullable<PgScenarioSpec['pooler']['external']> {
+  const external = r.mapping(value, 'pooler.external');
+  r.onlyKeys(external, 'pooler.external', ['command', 'port', 'metrics_port', 'metrics']);
+  if (external.metrics !== undefined && typeof external.metrics !== 'boolean') throw r.error('pooler.external.metrics', 'must be true or false (whether it serves the spec\'s /metrics)');
+  return {
+    command: r.text(external.command, 'pooler.external.command'),
+    port: r.whole(external.port, 'pooler.external.port', 1, 65535, 16432),
+    metricsPort: r.whole(external.metrics_port, 'pooler.external.metrics_port', 1, 65535, 19187),
+    metrics: external.metrics !== false,
   };
 }

@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { join } from 'node:path';
 import pg from 'pg';
 import { analyseRun } from '../../analyse/analyse-run.ts';
 import type { Analysis } from '../../analyse/analysis.ts';
@@ -10,7 +11,7 @@ import { ConfigError, SubprocessError } from '../../core/errors.ts';
 import type { JsonValue } from '../../core/json.ts';
 import { PgReceiptWriter } from '../../observe/pg-receipt-writer.ts';
 import { PgTap } from '../../observe/pg-tap.ts';
-import { MirroringPooler } from '../../relay/pg/mirroring-pooler.ts';
+import { startPoolerUnderTest, type PoolerUnderTest } from './pooler-under-test.ts';
 import { checkSchema, loadStatements, sendPgReplay } from '../../replay/pg/pg-replay.ts';
 import { describePace, type ReplayPlan } from '../../replay/replay-plan.ts';
 import { storedReplayStats } from '../../replay/replay-figures.ts';
@@ -53,20 +54,20 @@ export async function runPgScenario(spec: PgScenarioSpec, options: RunScenarioOp
   const calibration: RunCalibration = {};
   if (spec.calibrate.noMirror) {
     const baseline = `${name}-no-mirror`;
-    await runPhase(store, { ...spec, pooler: { ...spec.pooler, exposure: 0 } }, capture, statements, plan, baseline, {}, say, options.signal, false);
+    await runPhase(store, { ...spec, pooler: { ...spec.pooler, exposure: 0 } }, capture, statements, plan, baseline, {}, say, options.signal, options, false);
     calibration.noShadow = baseline;
     say(`calibration run ${baseline}: the live path with mirroring off`);
   }
   if (spec.calibrate.aa) {
     // The mirror as a second copy of the primary (no migration, a queue nothing overflows): what differs is noise.
     const aa = `${name}-aa`;
-    await runPhase(store, { ...spec, mirrorSchema: '', pooler: { ...spec.pooler, exposure: 1, queue: Math.max(spec.pooler.queue, 1_000_000) } }, capture, statements, plan, aa, {}, say, options.signal);
+    await runPhase(store, { ...spec, mirrorSchema: '', pooler: { ...spec.pooler, exposure: 1, queue: Math.max(spec.pooler.queue, 1_000_000) } }, capture, statements, plan, aa, {}, say, options.signal, options);
     calibration.aa = aa;
     const noise = await analyseRun(store, aa, { thresholds: spec.thresholds });
     const differing = noise.metrics.find((m) => m.metric === 'response_mismatches' && m.backend === 'mirror')?.value ?? 0;
     say(`calibration run ${aa}: ${differing} results differ between two copies of the database (noise)`);
   }
-  const outcome = await runPhase(store, spec, capture, statements, plan, name, calibration, say, options.signal);
+  const outcome = await runPhase(store, spec, capture, statements, plan, name, calibration, say, options.signal, options);
   const analysis = await analyseRun(store, name, { thresholds: spec.thresholds });
   const reports = await writeReports(store, analysis, { outDir: options.reportsDir, formats: options.formats, screenshot: options.screenshot });
   return { runName: name, status: outcome.status, analysis, reports, unmet: unmetExpectations(spec, analysis) };
@@ -83,6 +84,7 @@ async function runPhase(
   calibration: RunCalibration,
   say: (line: string) => void,
   signal: AbortSignal | undefined,
+  where: { baseDir: string; reportsDir: string },
   mirroring = true,
 ): Promise<{ status: 'completed' | 'interrupted' }> {
   const block = `127.${randomInt(100, 200)}.${randomInt(0, 250)}`;
@@ -110,7 +112,7 @@ async function runPhase(
     session.defer('primary tap', () => tapPrimary.close());
     const tapMirror = await PgTap.start({ host: `${block}.5`, target: { host: mirror.host, port: mirror.port }, record: receipts.recorderFor('mirror') });
     session.defer('mirror tap', () => tapMirror.close());
-    const pooler = await MirroringPooler.start({ host: `${block}.1`, primary: tapPrimary.address, mirror: mirroring ? tapMirror.address : null, exposure: spec.pooler.exposure, queue: spec.pooler.queue, mirrorTimeoutMs: spec.pooler.mirrorTimeoutMs, seed: spec.replay.seed });
+    const pooler = await startPoolerUnderTest(spec, { host: `${block}.1`, primary: tapPrimary.address, mirror: mirroring ? tapMirror.address : null, runName: name, cwd: where.baseDir, runDir: join(where.reportsDir, name), seed: spec.replay.seed });
     session.defer('mirroring pooler', () => pooler.close());
     await updateRun(store, session.runId, { protocol: 'pg', relay: `${pooler.address.host}:${pooler.address.port}` });
     // Checked at the databases themselves: a check through the pooler would be a request of its own, mirrored and counted.
@@ -143,8 +145,8 @@ async function runPhase(
     await Promise.all(outages);
     if (outageFailure !== undefined) throw outageFailure;
     await drain(pooler, [tapPrimary, tapMirror]);
-    const s = pooler.stats;
-    const poolerReport: JsonValue = { total: s.total, mirrored: s.mirrored, dropped: s.dropped, errors: { ...s.errors }, exposure: spec.pooler.exposure, queue: spec.pooler.queue };
+    pooler.throwIfExited();
+    const poolerReport: JsonValue = (await pooler.counts()) ?? null;
     await updateRun(store, session.runId, { protocol: 'pg', topology: { ...topologyOf(spec, block, poolerReport, calibration), ...(applied.length > 0 && { timeline: applied }) } });
     await session.finish(replayed.status, storedReplayStats(replayed.stats, plan), replayed.startNs);
     return { status: replayed.status };
@@ -167,20 +169,21 @@ async function applySchema(cluster: PgCluster, sql: string, key: string): Promis
 }
 
 /** The mirror is asynchronous: its queue empty and both taps quiet before the run's legs are closed. */
-async function drain(pooler: MirroringPooler, taps: readonly PgTap[]): Promise<void> {
+async function drain(pooler: PoolerUnderTest, taps: readonly PgTap[]): Promise<void> {
   const deadline = Date.now() + DRAIN_MAX_MS;
   let last = -1;
   let quietSince = Date.now();
   while (Date.now() < deadline) {
     const seen = taps.reduce((sum, t) => sum + t.statements, 0);
-    const busy = pooler.mirrorBusy + taps.reduce((sum, t) => sum + t.unsettled(), 0);
+    const busy = (pooler.mirrorBusy() ?? 0) + taps.reduce((sum, t) => sum + t.unsettled(), 0);
     if (seen !== last || busy > 0) {
       last = seen;
       quietSince = Date.now();
     } else if (Date.now() - quietSince >= QUIET_MS) return;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  if (pooler.mirrorBusy > 0) throw new SubprocessError(`the mirror still had ${pooler.mirrorBusy} requests to answer ${DRAIN_MAX_MS / 1000} s after the last send`);
+  const busy = pooler.mirrorBusy() ?? 0;
+  if (busy > 0) throw new SubprocessError(`the mirror still had ${busy} requests to answer ${DRAIN_MAX_MS / 1000} s after the last send`);
 }
 
 async function prepareStatements(store: Store, spec: PgScenarioSpec, baseDir: string): Promise<CaptureSummary> {
@@ -208,7 +211,7 @@ function topologyOf(spec: PgScenarioSpec, block: string, pooler: JsonValue, cali
     scenario: spec.name,
     description: spec.description,
     ...((calibration.aa !== undefined || calibration.noShadow !== undefined) && { calibration }),
-    relay: { kind: 'builtin', address: `${block}.1`, debug: null, exposure: spec.pooler.exposure, queue: spec.pooler.queue, ...(pooler !== null && { pooler }) },
+    relay: { kind: spec.pooler.external === undefined ? 'builtin' : 'external', address: `${block}.1`, debug: null, exposure: spec.pooler.exposure, queue: spec.pooler.queue, ...(pooler !== null && { pooler }) },
     backends: [
       { role: 'primary', ip: `${block}.2`, observation: 'tap', observed: 'recording tap in front of a temporary PostgreSQL server' },
       { role: 'mirror', ip: `${block}.3`, observation: 'tap', observed: `recording tap in front of a temporary PostgreSQL server${spec.mirrorSchema.trim() === '' ? '' : ', with the mirror_schema migration'}` },
