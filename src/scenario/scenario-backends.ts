@@ -1,5 +1,5 @@
 import { SimulatedBackend } from '../backends/simulated-backend.ts';
-import { tappedOnLeg, writeObservation } from '../capture/record/record-targets.ts';
+import { ReplyPairing, tappedOnLeg, writeObservation } from '../capture/record/record-targets.ts';
 import { UdpTap } from '../observe/udp-tap.ts';
 import { getProtocol } from '../protocols/index.ts';
 import type { RunSession } from '../run/run-session.ts';
@@ -36,8 +36,9 @@ export async function startBackends(session: RunSession, spec: ScenarioSpec, add
     } else if (backend.external.observe === 'tap') {
       const uplinkLeg = `relay>${backend.role}`;
       for (const port of ports) {
+        const pairing = new ReplyPairing();
         const tap = new UdpTap({ ip, port }, { ip: backend.external.ip, port }, (packet) =>
-          writeObservation(sink, protocol, `tap:${backend.role}`, tappedOnLeg(packet, uplinkLeg, port)),
+          writeObservation(sink, protocol, `tap:${backend.role}`, tappedOnLeg(packet, uplinkLeg, port), pairing),
         );
         await session.observe(tap).start();
         started.taps.push({ tap, role: backend.role });

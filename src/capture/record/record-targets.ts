@@ -1,3 +1,4 @@
+import { payloadHash } from '../../core/payload-hash.ts';
 import type { RunTopology } from '../../store/run-metadata.ts';
 import { createDecodeStats } from '../decode-stats.ts';
 import { createCapture, finishCapture } from '../capture-catalog.ts';
@@ -87,11 +88,51 @@ export async function runTarget(store: Store, runName: string, protocol: DeviceP
   };
 }
 
+/** Requests a tap may still see answered, per relay socket and match key: at most this many each, this many keys in all. */
+const PAIRING_PER_KEY = 16;
+const PAIRING_KEYS = 100_000;
+
+/**
+ * Ties each reply a tap relays to the request it answers, as a simulated backend does for itself: the oldest request
+ * from the same relay socket with the same match key not yet answered. Without it replies are tied by match key
+ * alone, and two requests sharing a key (a sequence number reused within a slow backend's answer time) pair the slow
+ * side's answers with the wrong requests: a healthy backend blamed for the harness's blind spot.
+ */
+export class ReplyPairing {
+  private readonly waiting = new Map<string, number[]>();
+
+  request(socket: Endpoint, matchKey: string, requestHash: number): void {
+    const key = `${socket.ip}:${socket.port}|${matchKey}`;
+    const queue = this.waiting.get(key) ?? [];
+    if (queue.length >= PAIRING_PER_KEY) queue.shift();
+    queue.push(requestHash);
+    this.waiting.delete(key);
+    this.waiting.set(key, queue);
+    // The oldest keys go first: requests never answered (a backend that ignores some) must not pile up.
+    if (this.waiting.size > PAIRING_KEYS) this.waiting.delete(this.waiting.keys().next().value as string);
+  }
+
+  /** The hash of the request this reply answers, if the tap saw it. */
+  reply(socket: Endpoint, matchKey: string): number | undefined {
+    const key = `${socket.ip}:${socket.port}|${matchKey}`;
+    const queue = this.waiting.get(key);
+    const hash = queue?.shift();
+    if (queue !== undefined && queue.length === 0) this.waiting.delete(key);
+    return hash;
+  }
+}
+
 /** Records a packet seen on a leg as an observation: decoded for its kind and match key, payload kept for replies. */
-export function writeObservation(writer: ObservationWriter, protocol: DeviceProtocol, observer: string, packet: RecordedPacket): void {
+export function writeObservation(writer: ObservationWriter, protocol: DeviceProtocol, observer: string, packet: RecordedPacket, pairing?: ReplyPairing): void {
   const isReply = isReplyLeg(packet.leg);
   const decoded = isReply ? protocol.decodeAck(packet.payload) : protocol.decode(packet.payload);
+  let replyToHash: number | undefined;
+  if (pairing !== undefined && decoded.matchKey !== null && decoded.matchKey !== undefined) {
+    if (isReply) replyToHash = pairing.reply(packet.dst, decoded.matchKey);
+    else pairing.request(packet.src, decoded.matchKey, payloadHash(packet.payload));
+  }
   writer.add({
+    ...(replyToHash !== undefined && { replyToHash }),
     leg: packet.leg,
     tsNs: packet.monoNs,
     srcIp: packet.src.ip,
