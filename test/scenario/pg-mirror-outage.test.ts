@@ -28,11 +28,12 @@ describe.runIf(ready)('the mirror database stopped mid-run', () => {
       const messages = report.findings.map((f) => f.message);
       const connection = messages.map((m) => /^the pooler could not reach the mirror for ([\d,]+) requests \(connection\)/.exec(m)).find((m) => m !== null);
       expect(connection, messages.join('\n')).toBeDefined();
-      // The pooler's own count explains every statement the mirror missed: none lost without it knowing (a request in
-      // flight as the database went down may have reached it and still failed for the pooler).
+      // The pooler's own count explains every statement the mirror missed: none lost without it knowing. A request in
+      // flight as the database went down may have reached it and still failed for the pooler: at most one per session
+      // (the pooler sends each session's requests to the mirror one at a time), 4 sessions here.
       const errors = Number(connection?.[1]?.replace(/,/g, ''));
       expect(errors).toBeGreaterThanOrEqual(lost);
-      expect(errors - lost).toBeLessThanOrEqual(2);
+      expect(errors - lost).toBeLessThanOrEqual(4);
       expect(messages.some((m) => m.includes('unseen by its metrics'))).toBe(false);
       expect(report.findings.filter((f) => f.backend === 'primary')).toEqual([]);
     });
