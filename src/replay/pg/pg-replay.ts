@@ -7,6 +7,7 @@ import { nextRunName, type RunStatus } from '../../store/runs.ts';
 import { ChunkAppender, columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
 import { num, str, type Store } from '../../store/store.ts';
 import { latenessOf, storedReplayStats, type Lateness } from '../replay-figures.ts';
+import { waitUntil } from '../thread-clock.js';
 import { describePace, Schedule, type ReplayPlan } from '../replay-plan.ts';
 
 /** A recorded statement, ready to run again. */
@@ -156,7 +157,7 @@ export async function sendPgReplay(
         if ((plan.durationMs !== undefined && offsetNs > plan.durationMs * 1e6) || options.signal?.aborted === true) return;
         planned++;
         const scheduledNs = startNs + BigInt(Math.round(offsetNs));
-        await waitUntil(scheduledNs);
+        await waitUntil(Number(scheduledNs), () => options.signal?.aborted === true);
         const actualNs = process.hrtime.bigint();
         lateUs.push(Number(actualNs - scheduledNs) / 1000);
         sent++;
@@ -218,13 +219,6 @@ function paramValue(value: string | null): string | Buffer | null {
   return value.startsWith('\\x') ? Buffer.from(value.slice(2), 'hex') : value;
 }
 
-async function waitUntil(deadlineNs: bigint): Promise<void> {
-  for (;;) {
-    const leftMs = Number(deadlineNs - process.hrtime.bigint()) / 1e6;
-    if (leftMs <= 0) return;
-    await new Promise((resolve) => setTimeout(resolve, leftMs > 2 ? leftMs - 1 : 0));
-  }
-}
 
 /**
  * `parity replay CAPTURE --proxy postgres://HOST:PORT` as a run of protocol pg: the schema checked at the target, the

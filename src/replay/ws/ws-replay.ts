@@ -6,6 +6,7 @@ import type { RunSession } from '../../run/run-session.ts';
 import { ChunkAppender, columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
 import { num, str, type Store } from '../../store/store.ts';
 import { latenessOf, type Lateness } from '../replay-figures.ts';
+import { waitUntil } from '../thread-clock.js';
 import { Schedule, type ReplayPlan } from '../replay-plan.ts';
 
 const COLUMNS = {
@@ -101,7 +102,7 @@ export async function sendWsReplay(
       if (options.signal?.aborted === true) break outer;
       planned++;
       const scheduledNs = startNs + BigInt(Math.round(offsetNs));
-      await waitUntil(scheduledNs);
+      await waitUntil(Number(scheduledNs), () => options.signal?.aborted === true);
       const seq = frame.seq + loop * seqSpan;
       socket.send(loop === 0 ? frame.text : renumbered(frame.text, seq));
       const actualNs = process.hrtime.bigint();
@@ -134,13 +135,5 @@ function renumbered(text: string, seq: number): string {
     return JSON.stringify({ ...(JSON.parse(text) as object), seq });
   } catch {
     return text;
-  }
-}
-
-async function waitUntil(deadlineNs: bigint): Promise<void> {
-  for (;;) {
-    const leftMs = Number(deadlineNs - process.hrtime.bigint()) / 1e6;
-    if (leftMs <= 0) return;
-    await new Promise((resolve) => (leftMs > 2 ? setTimeout(resolve, leftMs - 1) : setImmediate(resolve)));
   }
 }
