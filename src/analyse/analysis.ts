@@ -124,6 +124,12 @@ export function metricLabel(metric: string): string {
   return isMetricName(metric) ? METRIC_LABELS[metric] : metric.replace(/_/g, ' ');
 }
 
+/** A metric over the whole run (no route), of a backend or of the run itself, not yet judged. */
+export const runMetric = (name: MetricName, backend: string | null, value: number | null, unit: MetricUnit): Metric => ({ metric: name, route: null, backend, value, unit, status: null });
+
+/** A share, or null when there is nothing to take it of. */
+export const rateOf = (part: number, whole: number): number | null => (whole > 0 ? part / whole : null);
+
 export function formatMetricValue(value: number | null, unit: MetricUnit): string {
   if (value === null || Number.isNaN(value)) return '-';
   switch (unit) {

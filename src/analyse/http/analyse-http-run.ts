@@ -2,13 +2,13 @@ import { ConfigError } from '../../core/errors.ts';
 import { observedBackends, type StoredReplayStats } from '../../store/run-metadata.ts';
 import { getRun, type RunRecord } from '../../store/runs.ts';
 import { num, numOrNull, str, type Row, type Store } from '../../store/store.ts';
-import { verdictOf, type Analysis, type Finding, type Metric, type MetricUnit } from '../analysis.ts';
+import { verdictOf, type Analysis, type Finding, type Metric, rateOf, runMetric } from '../analysis.ts';
 import { captureNameOf, storeAnalysis } from '../analysis-store.ts';
 import type { AnalyseOptions } from '../analyse-run.ts';
 import { loadBaseline } from '../baseline.ts';
 import { coverageFindings, runStateFindings } from '../fail-closed.ts';
 import { applyThresholds, replayFidelityFindings, thresholdFindings } from '../judge.ts';
-import { isMetricName, type MetricName } from '../metric-names.ts';
+import { isMetricName } from '../metric-names.ts';
 import { replayMetrics } from '../replay-metrics.ts';
 import { StepClock, stepName } from '../step-clock.ts';
 import { defaultThresholds, reviveThresholds, type ThresholdConfig } from '../thresholds.ts';
@@ -19,8 +19,8 @@ import { compareAnswers, countDifferingPairs, judgeFields, type ResponseFieldPar
 /** The backend whose answers the client gets, and every other backend is compared against. */
 export const LIVE = 'live';
 
-const metric = (name: MetricName, backend: string | null, value: number | null, unit: MetricUnit): Metric => ({ metric: name, route: null, backend, value, unit, status: null });
-const rate = (part: number, whole: number): number | null => (whole > 0 ? part / whole : null);
+const metric = runMetric;
+const rate = rateOf;
 
 /**
  * Analyses a run through a shadowing HTTP proxy: follows every request the client sent to each backend by its

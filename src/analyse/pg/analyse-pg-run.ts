@@ -1,13 +1,12 @@
 import type { JsonValue } from '../../core/json.ts';
 import type { RunRecord } from '../../store/runs.ts';
 import { num, numOrNull, str, type Row, type Store } from '../../store/store.ts';
-import { formatMetricValue, verdictOf, type Analysis, type Finding, type Metric, type MetricUnit } from '../analysis.ts';
+import { formatMetricValue, verdictOf, type Analysis, type Finding, type Metric, rateOf, runMetric } from '../analysis.ts';
 import { captureNameOf, storeAnalysis } from '../analysis-store.ts';
 import type { AnalyseOptions } from '../analyse-run.ts';
 import { sqlStep, type AnalysisStep } from '../analysis-steps.ts';
 import { coverageFindings, runStateFindings } from '../fail-closed.ts';
 import { applyThresholds, replayFidelityFindings, thresholdFindings } from '../judge.ts';
-import type { MetricName } from '../metric-names.ts';
 import { replayMetrics } from '../replay-metrics.ts';
 import { StepClock, stepName } from '../step-clock.ts';
 import { defaultThresholds, reviveThresholds } from '../thresholds.ts';
@@ -22,8 +21,8 @@ export const PG_ANALYSIS_STEPS = {
   clientLatency: step('04-client-latency.sql'),
 } as const;
 
-const metric = (name: MetricName, backend: string | null, value: number | null, unit: MetricUnit): Metric => ({ metric: name, route: null, backend, value, unit, status: null });
-const rate = (part: number, whole: number): number | null => (whole > 0 ? part / whole : null);
+const metric = runMetric;
+const rate = rateOf;
 /** A sampling share this many standard errors from the configured exposure is not chance (two-sided p < 1e-4). */
 const EXPOSURE_Z = 3.9;
 

@@ -1,14 +1,13 @@
 import { observedBackends } from '../../store/run-metadata.ts';
 import type { RunRecord } from '../../store/runs.ts';
 import { num, numOrNull, str, type Row, type Store } from '../../store/store.ts';
-import { formatMetricValue, verdictOf, type Analysis, type Finding, type Metric, type MetricUnit } from '../analysis.ts';
+import { formatMetricValue, verdictOf, type Analysis, type Finding, type Metric, rateOf, runMetric } from '../analysis.ts';
 import { captureNameOf, storeAnalysis } from '../analysis-store.ts';
 import type { AnalyseOptions } from '../analyse-run.ts';
 import { sqlStep, type AnalysisStep } from '../analysis-steps.ts';
 import { controlPlaneFindings } from '../control-plane-findings.ts';
 import { coverageFindings, runStateFindings } from '../fail-closed.ts';
 import { applyThresholds, replayFidelityFindings, thresholdFindings } from '../judge.ts';
-import type { MetricName } from '../metric-names.ts';
 import { replayMetrics } from '../replay-metrics.ts';
 import { StepClock, stepName } from '../step-clock.ts';
 import { judgePlaybook, type StepOutcome } from './playbook.ts';
@@ -26,8 +25,8 @@ export const WS_ANALYSIS_STEPS = {
   gatewayDiagnostics: step('06-gateway-diagnostics.sql'),
 } as const;
 
-const metric = (name: MetricName, backend: string | null, value: number | null, unit: MetricUnit): Metric => ({ metric: name, route: null, backend, value, unit, status: null });
-const rate = (part: number, whole: number): number | null => (whole > 0 ? part / whole : null);
+const metric = runMetric;
+const rate = rateOf;
 
 /**
  * Analyses a run through a WebSocket relay agent: per gateway, the frames fed to the agent against the frames the
