@@ -8,6 +8,8 @@ import { PCAPNG_SECTION_HEADER, readPcapngBlocks } from './pcapng-reader.ts';
 export interface ReadCaptureOptions {
   /** Called with the number of bytes of each read, for progress. */
   onRead?: (bytesRead: number) => void;
+  /** Awaited before each read: a consumer that is behind holds the reading (an import's backlog into DuckDB). */
+  beforeRead?: () => Promise<void>;
 }
 
 /**
@@ -61,7 +63,15 @@ export async function openCaptureFile(path: string): Promise<{ handle: FileHandl
 
 /** Reads a capture file frame by frame; see `readCaptureStream`. */
 export async function readCaptureFile(path: string, onFrame: FrameHandler, options: ReadCaptureOptions = {}): Promise<CaptureFormat> {
-  const { handle, source } = await openCaptureFile(path);
+  const { handle, source: file } = await openCaptureFile(path);
+  const { beforeRead } = options;
+  const source: ByteSource = beforeRead === undefined ? file : {
+    ...(file.sizeBytes === undefined ? {} : { sizeBytes: file.sizeBytes }),
+    read: async (buffer, offset, length) => {
+      await beforeRead();
+      return file.read(buffer, offset, length);
+    },
+  };
   try {
     return await readCaptureStream(source, path, onFrame, options);
   } catch (error) {

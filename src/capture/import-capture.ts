@@ -93,7 +93,7 @@ async function importGroup(
   const captureId = await createCapture(store, name, files.join(','), options.ports ?? []);
   // A file can be read again: commits every 2 s keep what a killed import read without costing the import its pace
   // (every 250 ms, as a recording needs, cost a sixth of the import rate).
-  const writer = await CapturePacketWriter.create(store, captureId, { flushIntervalMs: IMPORT_COMMIT_INTERVAL_MS });
+  const writer = await CapturePacketWriter.create(store, captureId, { flushIntervalMs: IMPORT_COMMIT_INTERVAL_MS, bulk: true });
   // HTTP in the same files (the HTTP family): TCP put back together and read as HTTP/1.x, beside the UDP.
   // And WebSocket sessions, once HTTP has upgraded them (the WebSocket family).
   const exchanges = await HttpExchangeWriter.create(store, captureId);
@@ -109,7 +109,7 @@ async function importGroup(
   let pgRead: TcpPgSummary | undefined;
   const read = await store.withMemoryLimit(IMPORT_MEMORY_LIMIT, async () => {
     try {
-      return await readFilesInto(decoder, files);
+      return await readFilesInto(decoder, files, () => writer.ready());
     } finally {
       decoder.finish();
       // Connections still open at the capture's end give their last exchanges and frames before the writers close.
@@ -191,7 +191,7 @@ interface FilesRead {
 }
 
 /** Reads each file through the decoder in turn; a fault ends that file only. */
-async function readFilesInto(decoder: FrameDecoder, files: readonly string[]): Promise<FilesRead> {
+async function readFilesInto(decoder: FrameDecoder, files: readonly string[], beforeRead: () => Promise<void>): Promise<FilesRead> {
   const read: FilesRead = { formats: new Set(), files: [], errors: [] };
   for (const file of files) {
     const progress = createProgress(`import ${basename(file)}`);
@@ -203,7 +203,7 @@ async function readFilesInto(decoder: FrameDecoder, files: readonly string[]): P
       progress.update(readBytes, totalBytes, `${decoder.stats.frames.toLocaleString('en-US')} frames`);
     };
     try {
-      read.formats.add(await readCaptureFile(file, (frame) => decoder.decode(frame), { onRead }));
+      read.formats.add(await readCaptureFile(file, (frame) => decoder.decode(frame), { onRead, beforeRead }));
       read.files.push(file);
     } catch (error) {
       if (!isParityError(error)) throw error;

@@ -41,8 +41,9 @@ export class CapturePacketWriter implements FlushableWriter {
   private readonly addressIds = new Map<string, number>();
   private pendingAddresses = 0;
   private readonly clock: CommitClock;
-  firstTsNs: bigint | undefined;
-  lastTsNs: bigint | undefined;
+  /** The earliest and latest timestamps, as seconds and nanoseconds: a BigInt per packet cost the collector. */
+  private first: { sec: number; ns: number } | undefined;
+  private last: { sec: number; ns: number } | undefined;
 
   private constructor(
     private readonly store: Store,
@@ -52,20 +53,35 @@ export class CapturePacketWriter implements FlushableWriter {
     flushIntervalMs: number,
   ) {
     packets.beforeChunk = () => this.commitAddresses();
+    packets.onCommitted = (rows) => debug('capture %d committed %d packets', captureId, rows);
     this.clock = new CommitClock(flushIntervalMs, flushIntervalMs, (maxAgeMs) => this.flushIfStale(maxAgeMs));
     store.registerWriter(this);
   }
 
-  static async create(store: Store, captureId: number, options: { flushIntervalMs?: number } = {}): Promise<CapturePacketWriter> {
-    const packets = await store.createWriterAppender('capture_packets');
+  /**
+   * `bulk`: the packets go through a feed DuckDB stores on its own threads (an import; call `ready()` before reading
+   * more); otherwise through an appender, as a recording needs (its commits must not wait on a queue).
+   */
+  static async create(store: Store, captureId: number, options: { flushIntervalMs?: number; bulk?: boolean } = {}): Promise<CapturePacketWriter> {
+    const packets = options.bulk === true
+      ? new ChunkAppender(await store.createFeed('capture_packets'), 'capture_packets', Object.values(PACKET_COLUMNS))
+      : await store.createWriterAppender('capture_packets').then(({ appender, release }) => new ChunkAppender(appender, 'capture_packets', Object.values(PACKET_COLUMNS), release));
     const addresses = await store.createWriterAppender('capture_addresses');
     return new CapturePacketWriter(
       store,
-      new ChunkAppender(packets.appender, 'capture_packets', Object.values(PACKET_COLUMNS), packets.release),
+      packets,
       new ChunkAppender(addresses.appender, 'capture_addresses', Object.values(ADDRESS_COLUMNS), addresses.release),
       captureId,
       options.flushIntervalMs ?? CAPTURE_FLUSH_INTERVAL_MS,
     );
+  }
+
+  get firstTsNs(): bigint | undefined {
+    return this.first === undefined ? undefined : BigInt(this.first.sec) * NS_PER_SECOND + BigInt(this.first.ns);
+  }
+
+  get lastTsNs(): bigint | undefined {
+    return this.last === undefined ? undefined : BigInt(this.last.sec) * NS_PER_SECOND + BigInt(this.last.ns);
   }
 
   /** Datagrams written so far (the next `idx`). */
@@ -75,13 +91,19 @@ export class CapturePacketWriter implements FlushableWriter {
 
   add(datagram: UdpDatagram): void {
     const a = this.packets;
-    const tsNs = BigInt(datagram.tsSec) * NS_PER_SECOND + BigInt(datagram.tsFracNs);
-    if (this.firstTsNs === undefined || tsNs < this.firstTsNs) this.firstTsNs = tsNs;
-    if (this.lastTsNs === undefined || tsNs > this.lastTsNs) this.lastTsNs = tsNs;
+    const { tsSec: sec, tsFracNs: ns } = datagram;
+    const first = this.first;
+    if (first === undefined || sec < first.sec || (sec === first.sec && ns < first.ns)) this.first = { sec, ns };
+    const last = this.last;
+    if (last === undefined) this.last = { sec, ns };
+    else if (sec > last.sec || (sec === last.sec && ns > last.ns)) {
+      last.sec = sec;
+      last.ns = ns;
+    }
     a.setNumber(P.capture_id, this.captureId);
     a.setNumber(P.idx, this.nextIdx++);
     a.setNumber(P.frame_no, datagram.frameNo);
-    a.setBigInt(P.ts_ns, tsNs);
+    a.setEpochNs(P.ts_ns, sec, ns);
     a.setNumber(P.src_address, this.addressId(datagram.srcIp));
     a.setNumber(P.src_port, datagram.srcPort);
     a.setNumber(P.dst_address, this.addressId(datagram.dstIp));
@@ -97,13 +119,17 @@ export class CapturePacketWriter implements FlushableWriter {
     if (this.clock.isStale(maxAgeMs)) this.flush();
   }
 
+  /** Resolves when more rows are welcome (a bulk writer's backlog has shrunk). */
+  async ready(): Promise<void> {
+    await this.packets.ready();
+  }
+
   /** Commits every row written so far, addresses first. */
   flush(): void {
     this.clock.committed();
     this.packets.flushChunk();
     this.commitAddresses();
     this.packets.flush();
-    debug('capture %d committed %d packets', this.captureId, this.nextIdx);
   }
 
   /** Commits the rows and closes both appenders. */
@@ -113,11 +139,10 @@ export class CapturePacketWriter implements FlushableWriter {
     try {
       this.packets.flushChunk();
       this.commitAddresses();
-      this.packets.close();
+      await this.packets.finish();
     } finally {
       this.addresses.close();
     }
-    await Promise.resolve();
     if (failure !== undefined) throw failure;
   }
 

@@ -1,45 +1,15 @@
-import duckdb from '@duckdb/node-bindings';
-import { DuckDBDataChunk, DuckDBTypeId, type DuckDBAppender } from '@duckdb/node-api';
+import { DuckDBDataChunk, type DuckDBAppender, type DuckDBType } from '@duckdb/node-api';
+import { ChunkFeed } from './chunk-feed.ts';
+import { addLongBytes, CHUNK_ROWS, createColumn, resetColumn, TYPE_OF_KIND, writeChunk, type Column, type ColumnKind } from './chunk-columns.ts';
 
-/** DuckDB's vector size: a data chunk holds at most this many rows. */
-export const CHUNK_ROWS = 2048;
+export { CHUNK_ROWS } from './chunk-columns.ts';
+export type { ColumnKind } from './chunk-columns.ts';
 
-/** How a column is written; each maps to one DuckDB type (checked against the table when the appender opens). */
-export type ColumnKind = 'bool' | 'u8' | 'i32' | 'u32' | 'i64' | 'f64' | 'varchar' | 'blob';
-
-const TYPE_OF_KIND: Record<ColumnKind, DuckDBTypeId> = {
-  bool: DuckDBTypeId.BOOLEAN,
-  u8: DuckDBTypeId.UTINYINT,
-  i32: DuckDBTypeId.INTEGER,
-  u32: DuckDBTypeId.UINTEGER,
-  i64: DuckDBTypeId.BIGINT,
-  f64: DuckDBTypeId.DOUBLE,
-  varchar: DuckDBTypeId.VARCHAR,
-  blob: DuckDBTypeId.BLOB,
-};
-
-const WIDTH_OF_KIND: Record<ColumnKind, number> = { bool: 1, u8: 1, i32: 4, u32: 4, i64: 8, f64: 8, varchar: 16, blob: 16 };
 
 /** Bytes a string or blob may have to be stored inline in DuckDB's 16-byte `duckdb_string_t`. */
 const INLINE_STRING_BYTES = 12;
 const STRING_CACHE_LIMIT = 8192;
 const TWO_POW_32 = 4294967296;
-
-interface Column {
-  kind: ColumnKind;
-  buffer: ArrayBuffer;
-  u8: Uint8Array;
-  i32: Int32Array;
-  u32: Uint32Array;
-  i64: BigInt64Array;
-  f64: Float64Array;
-  /** Validity bitmask for this chunk (bit set = value present); only copied when a NULL was written. */
-  validity: Uint32Array;
-  hasNulls: boolean;
-  /** Strings and blobs too long to inline: assigned through DuckDB after the inline values are copied. */
-  longRows: number[];
-  longValues: (string | Uint8Array)[];
-}
 
 /**
  * Appends rows to a DuckDB table a data chunk at a time, writing values into plain typed arrays and handing each
@@ -51,8 +21,10 @@ interface Column {
  * Writers call the `set*` methods for every column of a row, then `endRow()`.
  */
 export class ChunkAppender {
-  private readonly chunk: DuckDBDataChunk;
-  private readonly columns: Column[];
+  private readonly appender: DuckDBAppender | undefined;
+  private readonly feed: ChunkFeed | undefined;
+  private readonly chunk: DuckDBDataChunk | undefined;
+  private columns: Column[];
   private readonly stringCache = new Map<string, Uint8Array>();
   private readonly textEncoder = new TextEncoder();
   /** Row being written in the current chunk. */
@@ -61,25 +33,35 @@ export class ChunkAppender {
   appendedRows = 0;
   /** Runs before each chunk goes to DuckDB: for rows another table must commit first (rows this chunk refers to). */
   beforeChunk: (() => void) | undefined;
+  private reportCommit: ((rows: number) => void) | undefined;
 
+  /**
+   * Writes through an appender, or through a feed (`ChunkFeed`: an INSERT that DuckDB runs on its own threads while
+   * this thread fills the next chunks; for bulk loads).
+   */
   constructor(
-    private readonly appender: DuckDBAppender,
+    target: DuckDBAppender | ChunkFeed,
     table: string,
     kinds: readonly ColumnKind[],
     /** Called once the appender is closed: releases a connection opened for it (Store.createWriterAppender). */
     private readonly release: () => void = () => undefined,
   ) {
-    if (kinds.length !== appender.columnCount) {
-      throw new Error(`${table}: writer has ${kinds.length} columns, the table has ${appender.columnCount}`);
+    const columnTypes = target instanceof ChunkFeed ? target.columnTypes : Array.from({ length: target.columnCount }, (_, index) => target.columnType(index));
+    if (kinds.length !== columnTypes.length) {
+      throw new Error(`${table}: writer has ${kinds.length} columns, the table has ${columnTypes.length}`);
     }
-    const types = kinds.map((kind, index) => {
-      const type = appender.columnType(index);
+    kinds.forEach((kind, index) => {
+      const type = columnTypes[index] as DuckDBType;
       if (type.typeId !== TYPE_OF_KIND[kind]) {
         throw new Error(`${table}: column ${index} is ${type.toString()}, the writer writes it as ${kind}`);
       }
-      return type;
     });
-    this.chunk = DuckDBDataChunk.create(types);
+    if (target instanceof ChunkFeed) {
+      this.feed = target;
+    } else {
+      this.appender = target;
+      this.chunk = DuckDBDataChunk.create(columnTypes);
+    }
     this.columns = kinds.map((kind) => createColumn(kind));
   }
 
@@ -124,6 +106,20 @@ export class ChunkAppender {
     c.u32[2 * this.row + 1] = high >>> 0;
   }
 
+  /**
+   * `sec` seconds and `ns` nanoseconds since the epoch (sec < 2^32, ns < 10^9) into a BIGINT column of nanoseconds,
+   * without a BigInt: the product is split so that every partial sum stays below 2^53.
+   */
+  setEpochNs(column: number, sec: number, ns: number): void {
+    const c = this.columns[column] as Column;
+    const high = Math.floor(sec / 65536) * 1e9; // sec's upper 16 bits, times 1e9: < 2^46, stands for high * 2^16
+    const highWords = Math.floor(high / 65536); // the part of high * 2^16 that is a multiple of 2^32
+    const low = (high - highWords * 65536) * 65536 + (sec % 65536) * 1e9 + ns; // < 2^32 + 2^46 + 2^30
+    const carry = Math.floor(low / TWO_POW_32);
+    c.u32[2 * this.row] = low - carry * TWO_POW_32;
+    c.u32[2 * this.row + 1] = highWords + carry;
+  }
+
   setString(column: number, value: string): void {
     const c = this.columns[column] as Column;
     let inline = this.stringCache.get(value);
@@ -147,8 +143,7 @@ export class ChunkAppender {
       writeInline(c, this.row, value);
       return;
     }
-    c.longRows.push(this.row);
-    c.longValues.push(value);
+    addLongBytes(c, this.row, value);
   }
 
   setNull(column: number): void {
@@ -162,46 +157,68 @@ export class ChunkAppender {
     if (this.row === CHUNK_ROWS) this.flushChunk();
   }
 
-  /** Hands the rows written so far to the appender (buffered inside DuckDB until `flush` or `close`). */
+  /** Hands the rows written so far to DuckDB: to the appender (buffered until `flush` or `close`), or to the feed. */
   flushChunk(): void {
     const rows = this.row;
     if (rows === 0) return;
     this.beforeChunk?.();
-    const raw = this.chunk.chunk;
-    this.columns.forEach((c, index) => {
-      const vector = duckdb.data_chunk_get_vector(raw, index);
-      duckdb.copy_data_to_vector(vector, 0, c.buffer, 0, rows * WIDTH_OF_KIND[c.kind]);
-      for (let i = 0; i < c.longRows.length; i++) {
-        const value = c.longValues[i] as string | Uint8Array;
-        if (typeof value === 'string') duckdb.vector_assign_string_element(vector, c.longRows[i] as number, value);
-        else duckdb.vector_assign_string_element_len(vector, c.longRows[i] as number, value);
-      }
-      if (c.hasNulls) {
-        duckdb.vector_ensure_validity_writable(vector);
-        duckdb.copy_data_to_vector_validity(vector, 0, c.validity.buffer as ArrayBuffer, 0, Math.ceil(rows / 64) * 8);
-        c.validity.fill(0xffffffff);
-        c.hasNulls = false;
-      }
-      c.longRows.length = 0;
-      c.longValues.length = 0;
-    });
-    duckdb.data_chunk_set_size(raw, rows);
-    this.appender.appendDataChunk(this.chunk);
-    this.chunk.reset();
+    if (this.feed !== undefined) {
+      // The filled columns go to the feed whole; DuckDB's threads hand them back to be filled again once stored.
+      const columns = this.columns;
+      this.columns = this.feed.spareColumns() ?? columns.map((c) => createColumn(c.kind));
+      this.feed.push({ rows, columns });
+    } else {
+      const raw = (this.chunk as DuckDBDataChunk).chunk;
+      writeChunk(raw, this.columns, rows);
+      (this.appender as DuckDBAppender).appendDataChunk(this.chunk as DuckDBDataChunk);
+      (this.chunk as DuckDBDataChunk).reset();
+      for (const c of this.columns) resetColumn(c);
+    }
     this.appendedRows += rows;
     this.row = 0;
   }
 
-  /** Makes every row written so far part of the table. */
+  /** Told after each commit how many rows are in the table (a feed's commits happen later than `flush`). */
+  set onCommitted(report: (rows: number) => void) {
+    if (this.feed !== undefined) this.feed.onCommitted = report;
+    else this.reportCommit = report;
+  }
+
+  /** Makes every row written so far part of the table (through a feed: at its next commit, see `ChunkFeed.commit`). */
   flush(): void {
     this.flushChunk();
-    this.appender.flushSync();
+    if (this.feed !== undefined) {
+      this.feed.commit();
+    } else {
+      (this.appender as DuckDBAppender).flushSync();
+      this.reportCommit?.(this.appendedRows);
+    }
+  }
+
+  /** Resolves when DuckDB has taken enough of what was written for more to be worth writing (a feed's backlog). */
+  async ready(): Promise<void> {
+    await this.feed?.ready();
   }
 
   close(): void {
+    if (this.feed !== undefined) throw new Error('a ChunkAppender on a feed closes with finish()');
     try {
       this.flushChunk();
-      this.appender.closeSync();
+      (this.appender as DuckDBAppender).closeSync();
+    } finally {
+      this.release();
+    }
+  }
+
+  /** Writes what is left and closes, through an appender or a feed alike; rejects with a feed's failure. */
+  async finish(): Promise<void> {
+    if (this.feed === undefined) {
+      this.close();
+      return;
+    }
+    try {
+      this.flushChunk();
+      await this.feed.close();
     } finally {
       this.release();
     }
@@ -213,24 +230,6 @@ export function columnIndexes<Name extends string>(columns: Record<Name, ColumnK
   return Object.fromEntries(Object.keys(columns).map((name, index) => [name, index])) as Record<Name, number>;
 }
 
-function createColumn(kind: ColumnKind): Column {
-  const buffer = new ArrayBuffer(CHUNK_ROWS * WIDTH_OF_KIND[kind]);
-  const eightByte = WIDTH_OF_KIND[kind] === 8;
-  const fourByte = WIDTH_OF_KIND[kind] === 4;
-  return {
-    kind,
-    buffer,
-    u8: new Uint8Array(buffer),
-    i32: fourByte ? new Int32Array(buffer) : new Int32Array(0),
-    u32: WIDTH_OF_KIND[kind] % 4 === 0 ? new Uint32Array(buffer) : new Uint32Array(0),
-    i64: eightByte ? new BigInt64Array(buffer) : new BigInt64Array(0),
-    f64: eightByte ? new Float64Array(buffer) : new Float64Array(0),
-    validity: new Uint32Array(CHUNK_ROWS / 32).fill(0xffffffff),
-    hasNulls: false,
-    longRows: [],
-    longValues: [],
-  };
-}
 
 /** DuckDB's inline `duckdb_string_t`: a u32 length in host byte order, then up to 12 bytes, zero-padded. */
 function inlineString(bytes: Uint8Array): Uint8Array {
@@ -246,3 +245,6 @@ function writeInline(column: Column, row: number, bytes: Uint8Array): void {
   column.u32[row * 4] = bytes.length;
   column.u8.set(bytes, at + 4);
 }
+
+
+

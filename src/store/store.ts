@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDBValue, type JS } from '@duckdb/node-api';
 import { isStoreLocked, storeLockedError } from './store-lock.ts';
+import { ChunkFeed } from './chunk-feed.ts';
 import { StoreError } from '../core/errors.ts';
 import { debug } from '../core/debug.ts';
 
@@ -140,6 +141,17 @@ export class Store {
       this.writerConnections.delete(connection);
       connection.closeSync();
       throw new StoreError(`${this.path}: cannot append to ${table}: ${firstLine(cause)}`, { file: this.path }, { cause });
+    }
+  }
+
+  /** A bulk load into `table` on a connection of its own (ChunkFeed): for imports, where the writer must not wait. */
+  async createFeed(table: string): Promise<ChunkFeed> {
+    const connection = await this.instance.connect();
+    try {
+      return await ChunkFeed.open(connection, table);
+    } catch (cause) {
+      connection.closeSync();
+      throw new StoreError(`${this.path}: cannot load ${table}: ${firstLine(cause)}`, { file: this.path }, { cause });
     }
   }
 

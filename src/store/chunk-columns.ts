@@ -1,0 +1,123 @@
+import duckdb from '@duckdb/node-bindings';
+import { DuckDBTypeId } from '@duckdb/node-api';
+
+/** How a column is written; each maps to one DuckDB type (checked against the table when the appender opens). */
+export type ColumnKind = 'bool' | 'u8' | 'i32' | 'u32' | 'i64' | 'f64' | 'varchar' | 'blob';
+
+export const TYPE_OF_KIND: Record<ColumnKind, DuckDBTypeId> = {
+  bool: DuckDBTypeId.BOOLEAN,
+  u8: DuckDBTypeId.UTINYINT,
+  i32: DuckDBTypeId.INTEGER,
+  u32: DuckDBTypeId.UINTEGER,
+  i64: DuckDBTypeId.BIGINT,
+  f64: DuckDBTypeId.DOUBLE,
+  varchar: DuckDBTypeId.VARCHAR,
+  blob: DuckDBTypeId.BLOB,
+};
+
+export const WIDTH_OF_KIND: Record<ColumnKind, number> = { bool: 1, u8: 1, i32: 4, u32: 4, i64: 8, f64: 8, varchar: 16, blob: 16 };
+
+/** One column of a chunk being filled: typed views over one buffer, and the values that do not fit inline. */
+export interface Column {
+  kind: ColumnKind;
+  buffer: ArrayBuffer;
+  u8: Uint8Array;
+  i32: Int32Array;
+  u32: Uint32Array;
+  i64: BigInt64Array;
+  f64: Float64Array;
+  /** Validity bitmask for this chunk (bit set = value present); only copied when a NULL was written. */
+  validity: Uint32Array;
+  hasNulls: boolean;
+  /** Strings and blobs too long to inline: assigned through DuckDB after the inline values are copied. */
+  longRows: number[];
+  /** A string, or where a blob ends in `arena` (it starts where the previous one ended). */
+  longValues: (string | number)[];
+  /**
+   * Blobs too long to inline, copied: a writer's bytes are often a view of a larger buffer (a capture's read window),
+   * and keeping a view per row until DuckDB takes the chunk kept each alive past the young generation.
+   */
+  arena: Uint8Array;
+  arenaUsed: number;
+}
+
+/** One data chunk's rows, as a feed queues them. */
+export interface FilledChunk {
+  rows: number;
+  columns: Column[];
+}
+
+/**
+ * Copies `rows` rows of each column into a DuckDB data chunk: one memory copy per column, one native call per string
+ * or blob too long to inline, the validity mask only where a NULL was written.
+ */
+export function writeChunk(raw: duckdb.DataChunk, columns: readonly Column[], rows: number): void {
+  columns.forEach((c, index) => {
+    const vector = duckdb.data_chunk_get_vector(raw, index);
+    duckdb.copy_data_to_vector(vector, 0, c.buffer, 0, rows * WIDTH_OF_KIND[c.kind]);
+    let blobStart = 0;
+    for (let i = 0; i < c.longRows.length; i++) {
+      const value = c.longValues[i] as string | number;
+      if (typeof value === 'string') {
+        duckdb.vector_assign_string_element(vector, c.longRows[i] as number, value);
+      } else {
+        duckdb.vector_assign_string_element_len(vector, c.longRows[i] as number, c.arena.subarray(blobStart, value));
+        blobStart = value;
+      }
+    }
+    if (c.hasNulls) {
+      duckdb.vector_ensure_validity_writable(vector);
+      duckdb.copy_data_to_vector_validity(vector, 0, c.validity.buffer as ArrayBuffer, 0, Math.ceil(rows / 64) * 8);
+    }
+  });
+  duckdb.data_chunk_set_size(raw, rows);
+}
+
+/** DuckDB's vector size: a data chunk holds at most this many rows. */
+export const CHUNK_ROWS = 2048;
+
+export function createColumn(kind: ColumnKind): Column {
+  const buffer = new ArrayBuffer(CHUNK_ROWS * WIDTH_OF_KIND[kind]);
+  const eightByte = WIDTH_OF_KIND[kind] === 8;
+  const fourByte = WIDTH_OF_KIND[kind] === 4;
+  return {
+    kind,
+    buffer,
+    u8: new Uint8Array(buffer),
+    i32: fourByte ? new Int32Array(buffer) : new Int32Array(0),
+    u32: WIDTH_OF_KIND[kind] % 4 === 0 ? new Uint32Array(buffer) : new Uint32Array(0),
+    i64: eightByte ? new BigInt64Array(buffer) : new BigInt64Array(0),
+    f64: eightByte ? new Float64Array(buffer) : new Float64Array(0),
+    validity: new Uint32Array(CHUNK_ROWS / 32).fill(0xffffffff),
+    hasNulls: false,
+    longRows: [],
+    longValues: [],
+    arena: new Uint8Array(0),
+    arenaUsed: 0,
+  };
+}
+
+/** Clears what a chunk's rows left behind (NULLs, long values) for the column to be filled again. */
+export function resetColumn(c: Column): void {
+  if (c.hasNulls) {
+    c.validity.fill(0xffffffff);
+    c.hasNulls = false;
+  }
+  c.longRows.length = 0;
+  c.longValues.length = 0;
+  c.arenaUsed = 0;
+}
+
+/** Copies a blob too long to inline into the column's arena, which grows to the largest chunk's bytes and stays. */
+export function addLongBytes(c: Column, row: number, value: Uint8Array): void {
+  const end = c.arenaUsed + value.length;
+  if (end > c.arena.length) {
+    const grown = new Uint8Array(Math.max(end, 2 * c.arena.length, 64 * 1024));
+    grown.set(c.arena.subarray(0, c.arenaUsed));
+    c.arena = grown;
+  }
+  c.arena.set(value, c.arenaUsed);
+  c.arenaUsed = end;
+  c.longRows.push(row);
+  c.longValues.push(end);
+}
