@@ -12,6 +12,6 @@ WITH acks AS (
   WHERE run_id = $run_id AND leg LIKE '%>relay' AND leg <> 'device>relay'
 )
 SELECT backend, by_hash, ts_ns, kind, payload_hash,
-       key_a(backend, route_port, dst_ip, dst_port, by_hash, corr) AS key_a,
-       key_b(backend, route_port, dst_ip, dst_port, by_hash, corr) AS key_b
+       key_a(backend, route_port, hash(dst_ip, dst_port), 0, by_hash, corr) AS key_a,
+       key_b(backend, route_port, hash(dst_ip, dst_port), 0, by_hash, corr) AS key_b
 FROM acks;

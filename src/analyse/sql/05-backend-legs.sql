@@ -8,7 +8,7 @@
 -- one; with none at all, one pseudo-backend carries the devices' view (sends and the ACKs they got).
 INSERT INTO backend_legs
 WITH received AS (
-  SELECT u.uplink_id, b.backend, r.ts_ns AS received_ns, u.route_port, r.src_ip AS relay_ip, r.src_port AS relay_port,
+  SELECT u.uplink_id, b.backend, r.ts_ns AS received_ns, u.route_port, r.relay_socket,
          coalesce(k.by_hash, false) AS by_hash,
          CASE WHEN k.by_hash THEN u.payload_hash ELSE hash(coalesce(u.match_key, '')) END AS corr
   FROM uplink u CROSS JOIN (SELECT $backend AS backend) b
@@ -19,8 +19,8 @@ WITH received AS (
 -- Only the key and the times go through the ASOF join: it sorts what it carries.
 keyed AS (
   SELECT uplink_id, backend, received_ns,
-         key_a(backend, route_port, relay_ip, relay_port, by_hash, corr) AS key_a,
-         key_b(backend, route_port, relay_ip, relay_port, by_hash, corr) AS key_b
+         key_a(backend, route_port, relay_socket, 0, by_hash, corr) AS key_a,
+         key_b(backend, route_port, relay_socket, 0, by_hash, corr) AS key_b
   FROM received
 )
 SELECT l.uplink_id, l.backend, l.received_ns, a.ts_ns AS ack_ns, a.kind AS ack_kind, a.payload_hash AS ack_hash
