@@ -204,21 +204,22 @@ async function replayAgainstPgbench(primary: PgCluster): Promise<void> {
     try {
       await importPgCsvlog(store, log, { name: 'lookups' });
       for (const [path, host, port] of [['straight', primary.host, primary.port], ['through the pooler', '127.0.97.3', 16_433]] as const) {
-        const pgbench = (mode: 'simple' | 'prepared'): number => {
+        const pgbench = (mode: 'simple' | 'extended' | 'prepared'): number => {
           const run = spawnSync(pgbenchPath, ['-n', '-h', host, '-p', String(port), '-U', 'postgres', '-c', String(PGBENCH_CLIENTS), '-j', '2', '-T', String(PGBENCH_SECONDS), '-M', mode, '-f', script, 'postgres'], { encoding: 'utf8' });
           return Number(/tps = ([\d.]+)/.exec(run.stdout)?.[1] ?? 0);
         };
         const simple = pgbench('simple');
+        const extended = pgbench('extended');
         const prepared = pgbench('prepared');
         const plan = { pace: { kind: 'max' as const }, loops: 1, durationMs: undefined, sample: 1, seed: 1 };
         const replayed = await replayPgCapture({ store, capture: 'lookups', target: { host, port }, plan, runName: `lookups-${port}` });
         const rate = replayed.stats.achievedRate ?? 0;
-        rows.push([path, fmtRate(simple), fmtRate(prepared), `${fmtRate(rate)} (${replayed.stats.sent.toLocaleString('en-US')} recorded)`, `${(rate / simple).toFixed(2)}x`]);
+        rows.push([path, fmtRate(simple), fmtRate(extended), fmtRate(prepared), `${fmtRate(rate)} (${replayed.stats.sent.toLocaleString('en-US')} recorded)`, `${(rate / extended).toFixed(2)}x`]);
       }
     } finally {
       store.close();
     }
-    printRows(`A primary-key lookup, ${PGBENCH_CLIENTS} clients (statements/s, higher is better)`, ['path', 'pgbench', 'pgbench -M prepared', 'parity replay', 'replay vs pgbench'], rows);
+    printRows(`A primary-key lookup, ${PGBENCH_CLIENTS} clients (statements/s, higher is better)`, ['path', 'pgbench', 'pgbench -M extended', 'pgbench -M prepared', 'parity replay', 'replay vs pgbench -M extended'], rows);
   } finally {
     pooler.kill('SIGINT');
     await new Promise((resolve) => pooler.once('exit', resolve));

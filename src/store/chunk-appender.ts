@@ -122,6 +122,13 @@ export class ChunkAppender {
 
   setString(column: number, value: string): void {
     const c = this.columns[column] as Column;
+    // More than 12 UTF-16 units is more than 12 UTF-8 bytes: long, and DuckDB encodes it (encoding it here too, only
+    // to learn its length, was a replay's largest cost per statement after the send itself).
+    if (value.length > INLINE_STRING_BYTES) {
+      c.longRows.push(this.row);
+      c.longValues.push(value);
+      return;
+    }
     let inline = this.stringCache.get(value);
     if (inline === undefined) {
       const bytes = this.textEncoder.encode(value);

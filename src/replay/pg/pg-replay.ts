@@ -1,13 +1,17 @@
 import pg from 'pg';
 import { getCapture } from '../../capture/capture-catalog.ts';
 import { ConfigError, UsageError } from '../../core/errors.ts';
+import { LatencyHistogram } from '../../core/latency-histogram.ts';
 import { seededRandom } from '../../core/random.ts';
 import { RunSession } from '../../run/run-session.ts';
 import { nextRunName, type RunStatus } from '../../store/runs.ts';
 import { ChunkAppender, columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
 import { num, str, type Store } from '../../store/store.ts';
 import { latenessOf, storedReplayStats, type Lateness } from '../replay-figures.ts';
-import { waitUntil } from '../thread-clock.js';
+import { Worker } from 'node:worker_threads';
+import { nowNs } from '../thread-clock.js';
+
+export { replayTag } from './pg-wire-session.js';
 import { describePace, Schedule, type ReplayPlan } from '../replay-plan.ts';
 
 /** A recorded statement, ready to run again. */
@@ -111,10 +115,28 @@ export async function checkSchema(target: { host: string; port: number }, statem
   }
 }
 
+/** Sending threads of a busy replay: two, one per core of the machines this runs on; fewer when sessions are fewer. */
+const SENDING_THREADS = 2;
+
+/** What a sending thread reports of each send (pg-send-worker.js). */
+interface SendResult {
+  sendNo: number;
+  actualNs: number;
+  doneNs: number;
+  tag: string | null;
+  rowCount: number | null;
+  sqlstate: string | null;
+  failed: boolean;
+}
+
+type WorkerMessage = { type: 'ready' } | { type: 'results'; results: SendResult[] } | { type: 'done'; planned: number } | { type: 'failed'; message: string };
+
 /**
  * Replays statements through a pooler: one connection per recorded session (its user and database), statements of a
  * session in their order (each waits for the one before it to be answered), each at its place in the plan; lateness
- * measured as for UDP. Every send is recorded with the answer the client got (`pg_sends`).
+ * measured as for UDP. The sessions are shared between sending threads (pg-send-worker.js), which own their
+ * connections; this thread records every send with the answer the client got (`pg_sends`). A statement's send number
+ * (the tag the taps read back) is its place in the recording, plus the statements of the loops before.
  */
 export async function sendPgReplay(
   session: RunSession,
@@ -124,93 +146,126 @@ export async function sendPgReplay(
   const { appender, release } = await options.store.createWriterAppender('pg_sends');
   const rows = new ChunkAppender(appender, 'pg_sends', Object.values(COLUMNS), release);
   session.defer('pg sends', () => rows.close());
-  const bySession = new Map<string, { index: number; statement: PgRecorded }[]>();
-  statements.forEach((statement, index) => bySession.set(statement.session, [...(bySession.get(statement.session) ?? []), { index, statement }]));
-  const clients = new Map<string, pg.Client>();
-  session.defer('database connections', async () => {
-    for (const client of clients.values()) await client.end().catch(() => undefined);
+  const sessions = new Map<string, { user: string; database: string; indexes: number[] }>();
+  statements.forEach((statement, index) => {
+    let own = sessions.get(statement.session);
+    if (own === undefined) {
+      own = { user: statement.user ?? 'postgres', database: statement.database ?? statement.user ?? 'postgres', indexes: [] };
+      sessions.set(statement.session, own);
+    }
+    own.indexes.push(index);
   });
-  // Connections open before the clock starts: a session's first statement is not late by its connection's setup.
-  for (const [name, own] of bySession) {
-    const first = own[0]?.statement;
-    const client = new pg.Client({ host: options.target.host, port: options.target.port, user: first?.user ?? 'postgres', database: first?.database ?? first?.user ?? 'postgres' });
-    client.on('error', () => undefined);
-    await client.connect();
-    clients.set(name, client);
-  }
+  const perSession = new Map([...sessions].map(([name, own]) => [name, own.indexes.length]));
   const firstNs = statements[0]?.tsNs ?? 0n;
   const schedule = new Schedule(plan.pace, Number((statements.at(-1)?.tsNs ?? 0n) - firstNs), statements.length);
-  const startNs = process.hrtime.bigint() + 20_000_000n;
-  options.onStart?.(startNs);
-  const lateUs: number[] = [];
+  const offsetsNs = new Float64Array(statements.length * plan.loops);
+  for (let loop = 0; loop < plan.loops; loop++) {
+    statements.forEach((statement, index) => {
+      offsetsNs[index + loop * statements.length] = schedule.offsetNs(index + loop * statements.length, loop, Number(statement.tsNs - firstNs)) ?? 0;
+    });
+  }
+  const shared = new SharedArrayBuffer(4);
+  const stop = new Int32Array(shared);
+  const onAbort = (): void => void Atomics.store(stop, 0, 1);
+  options.signal?.addEventListener('abort', onAbort);
+  session.defer('abort listener', () => options.signal?.removeEventListener('abort', onAbort));
+
+  const workers = shareSessions([...sessions.values()], SENDING_THREADS).map((group) => {
+    const needed: Record<number, { kind: PgRecorded['kind']; text: string; params: (string | Buffer | null)[] }> = {};
+    for (const own of group) {
+      for (const index of own.indexes) {
+        const statement = statements[index] as PgRecorded;
+        needed[index] = { kind: statement.kind, text: statement.text, params: statement.kind === 'extended' ? statement.params.map(paramValue) : [] };
+      }
+    }
+    const limitNs = plan.durationMs === undefined ? Infinity : plan.durationMs * 1e6;
+    return new Worker(new URL('./pg-send-worker.js', import.meta.url), {
+      workerData: { target: options.target, sessions: group, statements: needed, total: statements.length, loops: plan.loops, offsetsNs, limitNs, shared },
+    });
+  });
+  session.defer('sending threads', async () => {
+    await Promise.all(workers.map((worker) => worker.terminate()));
+  });
+
+  const lateNs = new LatencyHistogram();
   let sent = 0;
   let planned = 0;
   let errors = 0;
   let answered = 0;
-  let lastNs = startNs;
-  let sendNo = 0;
-  const runSession = async (name: string, ownStatements: readonly { index: number; statement: PgRecorded }[]): Promise<void> => {
-    const client = clients.get(name) as pg.Client;
-    for (let loop = 0; loop < plan.loops; loop++) {
-      for (const { index, statement } of ownStatements) {
-        const offsetNs = schedule.offsetNs(index + loop * statements.length, loop, Number(statement.tsNs - firstNs)) ?? 0;
-        if ((plan.durationMs !== undefined && offsetNs > plan.durationMs * 1e6) || options.signal?.aborted === true) return;
-        planned++;
-        const scheduledNs = startNs + BigInt(Math.round(offsetNs));
-        await waitUntil(Number(scheduledNs), () => options.signal?.aborted === true);
-        const actualNs = process.hrtime.bigint();
-        lateUs.push(Number(actualNs - scheduledNs) / 1000);
-        sent++;
-        const own = sendNo++;
-        // Tagged as sqlcommenter does, in a comment the databases ignore: each tap's record names the send it was.
-        const text = `${replayTag(own)}${statement.text}`;
-        let tag: string | null = null;
-        let rowCount: number | null = null;
-        let sqlstate: string | null = null;
-        try {
-          const result = statement.kind === 'extended' ? await client.query({ text, values: statement.params.map(paramValue) }) : await client.query(text);
-          const last = Array.isArray(result) ? (result.at(-1) as pg.QueryResult | undefined) : result;
-          tag = last === undefined ? null : `${last.command}${last.rowCount === null ? '' : ` ${last.rowCount}`}`;
-          rowCount = last?.rowCount ?? null;
-          answered++;
-        } catch (error) {
-          const code = (error as { code?: unknown }).code;
-          sqlstate = typeof code === 'string' ? code : null;
-          if (sqlstate === null) errors++;
-          else answered++;
-        }
-        const doneNs = process.hrtime.bigint();
-        lastNs = doneNs > lastNs ? doneNs : lastNs;
-        rows.setNumber(C.run_id, session.runId);
-        rows.setNumber(C.send_no, own);
-        rows.setString(C.session, name);
-        rows.setNumber(C.seq, statement.seq + loop * ownStatements.length);
-        rows.setString(C.query, statement.text);
-        rows.setBigInt(C.scheduled_ns, scheduledNs);
-        rows.setBigInt(C.actual_ns, actualNs);
-        rows.setBigInt(C.done_ns, doneNs);
-        if (tag === null) rows.setNull(C.command_tag);
-        else rows.setString(C.command_tag, tag);
-        if (rowCount === null) rows.setNull(C.row_count);
-        else rows.setSafeInteger(C.row_count, rowCount);
-        if (sqlstate === null) rows.setNull(C.sqlstate);
-        else rows.setString(C.sqlstate, sqlstate);
-        rows.endRow();
-      }
-    }
+  let startNs = 0;
+  let lastNs = 0;
+  const record = (result: SendResult): void => {
+    const index = result.sendNo % statements.length;
+    const loop = Math.floor(result.sendNo / statements.length);
+    const statement = statements[index] as PgRecorded;
+    const scheduledNs = startNs + (offsetsNs[result.sendNo] as number);
+    lateNs.record(result.actualNs - scheduledNs);
+    sent++;
+    if (result.failed) errors++;
+    else answered++;
+    if (result.doneNs > lastNs) lastNs = result.doneNs;
+    rows.setNumber(C.run_id, session.runId);
+    rows.setNumber(C.send_no, result.sendNo);
+    rows.setString(C.session, statement.session);
+    rows.setNumber(C.seq, statement.seq + loop * (perSession.get(statement.session) ?? 0));
+    rows.setString(C.query, statement.text);
+    rows.setSafeInteger(C.scheduled_ns, Math.round(scheduledNs));
+    rows.setSafeInteger(C.actual_ns, Math.round(result.actualNs));
+    rows.setSafeInteger(C.done_ns, Math.round(result.doneNs));
+    if (result.tag === null) rows.setNull(C.command_tag);
+    else rows.setString(C.command_tag, result.tag);
+    if (result.rowCount === null) rows.setNull(C.row_count);
+    else rows.setSafeInteger(C.row_count, result.rowCount);
+    if (result.sqlstate === null) rows.setNull(C.sqlstate);
+    else rows.setString(C.sqlstate, result.sqlstate);
+    rows.endRow();
   };
-  await Promise.all([...bySession].map(([name, own]) => runSession(name, own)));
-  const seconds = Number(lastNs - startNs) / 1e9;
+  await new Promise<void>((resolve, reject) => {
+    let ready = 0;
+    let done = 0;
+    for (const worker of workers) {
+      let finished = false;
+      worker.on('message', (message: WorkerMessage) => {
+        if (message.type === 'ready') {
+          if (++ready < workers.length) return;
+          // One clock for every thread, a little ahead, so the first statements are not late by the start itself.
+          startNs = nowNs() + 20_000_000;
+          lastNs = startNs;
+          options.onStart?.(BigInt(Math.round(startNs)));
+          for (const w of workers) w.postMessage({ startNs });
+        } else if (message.type === 'results') {
+          for (const result of message.results) record(result);
+        } else if (message.type === 'done') {
+          finished = true;
+          planned += message.planned;
+          if (++done === workers.length) resolve();
+        } else {
+          reject(new ConfigError(`the replay through ${options.target.host}:${options.target.port} stopped: ${message.message}`, { field: 'proxy' }));
+        }
+      });
+      worker.on('error', reject);
+      worker.on('exit', (code) => {
+        if (!finished) reject(new Error(`a Postgres sending thread exited (${code}) before it was done`));
+      });
+    }
+  });
+  const seconds = (lastNs - startNs) / 1e9;
   return {
     status: options.signal?.aborted === true ? 'interrupted' : 'completed',
-    stats: { planned, sent, errors, answered, lateness: latenessOf(lateUs), achievedRate: sent > 1 && seconds > 0 ? sent / seconds : null },
-    startNs: sent > 0 ? startNs : undefined,
+    stats: { planned, sent, errors, answered, lateness: latenessOf(lateNs), achievedRate: sent > 1 && seconds > 0 ? sent / seconds : null },
+    startNs: sent > 0 ? BigInt(Math.round(startNs)) : undefined,
   };
 }
 
-/** The comment a replayed statement starts with: `/*parity_send=N*\/`. */
-export function replayTag(sendNo: number): string {
-  return `/*parity_send=${sendNo}*/ `;
+/** Sessions dealt to `threads` groups, the busiest first to the lightest group, so the threads share the statements. */
+function shareSessions<T extends { indexes: number[] }>(sessions: readonly T[], threads: number): T[][] {
+  const groups = Array.from({ length: Math.max(1, Math.min(threads, sessions.length)) }, () => ({ load: 0, sessions: [] as T[] }));
+  for (const own of [...sessions].sort((a, b) => b.indexes.length - a.indexes.length)) {
+    const lightest = groups.reduce((a, b) => (b.load < a.load ? b : a));
+    lightest.sessions.push(own);
+    lightest.load += own.indexes.length;
+  }
+  return groups.map((group) => group.sessions);
 }
 
 /** A recorded parameter as node-postgres sends it: text as it is, `\x` hex as bytes. */
