@@ -8,6 +8,7 @@ import { RunSession } from '../../run/run-session.ts';
 import type { RunStatus } from '../../store/runs.ts';
 import { nextRunName } from '../../store/runs.ts';
 import { num, str, type Store } from '../../store/store.ts';
+import { LatencyHistogram } from '../../core/latency-histogram.ts';
 import { latenessOf, storedReplayStats, type Lateness } from '../replay-figures.ts';
 import { describePace, Schedule, type ReplayPlan } from '../replay-plan.ts';
 import { HttpSendWriter, type HttpSend } from './http-send-writer.ts';
@@ -93,7 +94,7 @@ export async function sendHttpReplay(
     sent: tally.sent,
     answered: tally.answered,
     errors: tally.errors,
-    lateness: latenessOf(tally.lateUs),
+    lateness: latenessOf(tally.lateNs),
     achievedRate: tally.sent > 1 && seconds > 0 ? (tally.sent - 1) / seconds : null,
   };
   return { status: options.signal?.aborted === true ? 'interrupted' : 'completed', stats, startNs: tally.firstNs };
@@ -124,7 +125,7 @@ interface SendTally {
   sent: number;
   answered: number;
   errors: number;
-  lateUs: number[];
+  lateNs: LatencyHistogram;
   firstNs: bigint | undefined;
   lastNs: bigint | undefined;
 }
@@ -138,7 +139,7 @@ interface SendTally {
  */
 async function sendAll(exchanges: readonly Exchange[], plan: ReplayPlan, target: string, connections: number, runName: string, signal: AbortSignal | undefined, record: (send: HttpSend) => void): Promise<SendTally> {
   const { offsets, exchangeOf } = scheduleOf(exchanges, plan);
-  const tally: SendTally = { planned: offsets.length, sent: 0, answered: 0, errors: 0, lateUs: [], firstNs: undefined, lastNs: undefined };
+  const tally: SendTally = { planned: offsets.length, sent: 0, answered: 0, errors: 0, lateNs: new LatencyHistogram(), firstNs: undefined, lastNs: undefined };
   if (offsets.length === 0) return tally;
   const shared = new SharedArrayBuffer(4);
   const stop = (): void => void Atomics.store(new Int32Array(shared), 0, 1);
@@ -177,7 +178,7 @@ async function sendAll(exchanges: readonly Exchange[], plan: ReplayPlan, target:
             tally.sent++;
             if (send.answer !== null) tally.answered++;
             if (send.error !== null) tally.errors++;
-            tally.lateUs.push(Number(send.actualNs - send.scheduledNs) / 1000);
+            tally.lateNs.record(Number(send.actualNs - send.scheduledNs));
             if (tally.firstNs === undefined || send.actualNs < tally.firstNs) tally.firstNs = send.actualNs;
             if (tally.lastNs === undefined || send.actualNs > tally.lastNs) tally.lastNs = send.actualNs;
           }

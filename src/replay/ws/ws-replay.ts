@@ -5,6 +5,7 @@ import { seededRandom } from '../../core/random.ts';
 import type { RunSession } from '../../run/run-session.ts';
 import { ChunkAppender, columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
 import { num, str, type Store } from '../../store/store.ts';
+import { LatencyHistogram } from '../../core/latency-histogram.ts';
 import { latenessOf, type Lateness } from '../replay-figures.ts';
 import { waitUntil } from '../thread-clock.js';
 import { Schedule, type ReplayPlan } from '../replay-plan.ts';
@@ -89,7 +90,7 @@ export async function sendWsReplay(
   const firstNs = frames[0]?.tsNs ?? 0n;
   const schedule = new Schedule(plan.pace, Number((frames.at(-1)?.tsNs ?? 0n) - firstNs), frames.length);
   const seqSpan = frames.reduce((max, f) => Math.max(max, f.seq), 0) + 1;
-  const lateUs: number[] = [];
+  const lateNs = new LatencyHistogram();
   let sent = 0;
   let planned = 0;
   const startNs = process.hrtime.bigint() + 20_000_000n;
@@ -115,7 +116,7 @@ export async function sendWsReplay(
       rows.setBigInt(C.scheduled_ns, scheduledNs);
       rows.setBigInt(C.actual_ns, actualNs);
       rows.endRow();
-      lateUs.push(Number(actualNs - scheduledNs) / 1000);
+      lateNs.record(Number(actualNs - scheduledNs));
       sent++;
     }
   }
@@ -123,7 +124,7 @@ export async function sendWsReplay(
   const stats: WsReplayStats = {
     planned,
     sent,
-    lateness: latenessOf(lateUs),
+    lateness: latenessOf(lateNs),
     achievedRate: sent > 1 && seconds > 0 ? sent / seconds : null,
   };
   return { status: options.signal?.aborted === true ? 'interrupted' : 'completed', stats, startNs: sent > 0 ? startNs : undefined };
