@@ -17,7 +17,8 @@ const WINDOWS = 10;
 /**
  * `npm run bench -- replay-soak`: a long replay at 10k pps (REPLAY_SOAK_SECONDS, default 60; 600 for the 6M-packet
  * run issue 15 asks for), looping the capture: the lateness of each tenth of the run, and the process's memory as it
- * goes. Cost must grow with the work, not with the run: the last tenth as late as the first, memory flat.
+ * goes (the process's, JavaScript's, DuckDB's). Cost must grow with the work, not with the run: the last tenth as late
+ * as the first, memory flat.
  */
 export async function benchReplaySoak(): Promise<void> {
   const seconds = Number(process.env.REPLAY_SOAK_SECONDS ?? 60);
@@ -25,9 +26,30 @@ export async function benchReplaySoak(): Promise<void> {
   const file = join(dir, 'soak.pcap');
   generateBenchCapture(file, CAPTURE_PACKETS, 'pcap');
   const store = await Store.open(join(dir, 'soak.duckdb'));
+  // REPLAY_SOAK_CHECKPOINT (a DuckDB size such as 512MB) defers DuckDB's automatic checkpoints: how the lateness of
+  // the later tenths depends on them.
+  const checkpoint = process.env.REPLAY_SOAK_CHECKPOINT;
+  if (checkpoint !== undefined && /^\d+(MB|GB)$/i.test(checkpoint)) await store.exec(`SET checkpoint_threshold = '${checkpoint}'`);
   const stopSink = await startSink(SINK_IP, SINK_PORT);
+  // Where the memory is, every second: the process, JavaScript's own (V8's heap and array buffers), DuckDB's (its
+  // buffer manager's count, read on a connection of its own). What the first two leave out is native memory elsewhere.
   const rss: number[] = [];
-  const sampler = setInterval(() => rss.push(process.memoryUsage().rss / 1e6), 1000);
+  const js: number[] = [];
+  const duck: number[] = [];
+  const memoryConnection = await store.connect();
+  let reading = false;
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    rss.push(m.rss / 1e6);
+    js.push((m.heapUsed + m.arrayBuffers) / 1e6);
+    if (reading) return;
+    reading = true;
+    memoryConnection
+      .runAndReadAll('SELECT sum(memory_usage_bytes)::DOUBLE AS bytes FROM duckdb_memory()')
+      .then((reader) => duck.push(Number(reader.getRows()[0]?.[0] ?? 0) / 1e6))
+      .catch(() => undefined)
+      .finally(() => (reading = false));
+  }, 1000);
   try {
     await importCaptures(store, { files: [file], name: 'soak', ports: [SINK_PORT] });
     // The capture's span at this rate: the loops that cover the asked duration.
@@ -53,21 +75,23 @@ export async function benchReplaySoak(): Promise<void> {
        FROM sends WHERE run_id = $run_id GROUP BY ALL ORDER BY tenth`,
       { run_id: result.runId },
     );
-    const memory = (from: number, to: number): string => {
-      const part = rss.slice(Math.floor(from * rss.length), Math.max(Math.floor(from * rss.length) + 1, Math.floor(to * rss.length)));
+    const memory = (samples: readonly number[], from: number, to: number): string => {
+      const part = samples.slice(Math.floor(from * samples.length), Math.max(Math.floor(from * samples.length) + 1, Math.floor(to * samples.length)));
       return part.length === 0 ? '-' : Math.max(...part).toFixed(0);
     };
     printRows(
       `a ${seconds} s replay at 10k pps (${result.stats.sent.toLocaleString('en-US')} packets, ${received.toLocaleString('en-US')} received), by tenths of the run`,
-      ['tenth', 'sent', 'lateness p99 µs', 'max µs', 'peak RSS MB in it'],
+      ['tenth', 'sent', 'lateness p99 µs', 'max µs', 'peak RSS MB in it', 'JavaScript MB', 'DuckDB MB'],
       rows.map((row) => {
         const tenth = num(row.tenth);
-        return [tenth + 1, num(row.sent), num(row.p99_us).toFixed(1), num(row.max_us).toFixed(1), memory(tenth / WINDOWS, (tenth + 1) / WINDOWS)];
+        const [from, to] = [tenth / WINDOWS, (tenth + 1) / WINDOWS];
+        return [tenth + 1, num(row.sent), num(row.p99_us).toFixed(1), num(row.max_us).toFixed(1), memory(rss, from, to), memory(js, from, to), memory(duck, from, to)];
       }),
     );
     process.stdout.write(`whole run: p99 ${result.stats.lateness.p99Us} µs, max ${result.stats.lateness.maxUs} µs; RSS ${rss[0]?.toFixed(0) ?? '-'} MB after 1 s, ${rss.at(-1)?.toFixed(0) ?? '-'} MB at the end\n`);
   } finally {
     clearInterval(sampler);
+    memoryConnection.closeSync();
     store.close();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,9 +2,9 @@
 // (at most one in flight per connection) and reads the answers, and nothing else. Recording (hashing, DuckDB appends,
 // whose flushes block for tens of milliseconds) stays on the main thread, which gets each send's times and answer in
 // groups. Plain JavaScript so that it loads in a worker without the TypeScript loader; the types are checked from JSDoc.
-import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { immediate, nowNs, waitUntil } from '../thread-clock.js';
+import { ResultGroups, runSendingThread } from '../thread-results.js';
 import { Pool } from 'undici';
 
 /** @typedef {{ method: string, path: string, headers: Record<string, string>, body: Uint8Array }} Exchange */
@@ -12,8 +12,6 @@ import { Pool } from 'undici';
 
 /** Sends in a row before the event loop runs (answers are read), however late the plan is. */
 const MAX_SENDS_WITHOUT_YIELD = 32;
-const RESULT_GROUP = 512;
-const RESULT_FLUSH_MS = 5;
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
 const options = /** @type {{ target: string, connections: number, runName: string, exchanges: Exchange[], offsetsNs: Float64Array, exchangeOf: Uint32Array, shared: SharedArrayBuffer }} */ (workerData);
@@ -21,13 +19,8 @@ const options = /** @type {{ target: string, connections: number, runName: strin
 const shared = new Int32Array(options.shared);
 const stopped = () => Atomics.load(shared, 0) !== 0;
 
-/** @type {Result[]} */
-let results = [];
-function flushResults() {
-  if (results.length === 0) return;
-  port.postMessage({ type: 'results', results });
-  results = [];
-}
+/** @type {ResultGroups<Result>} */
+const results = new ResultGroups(port);
 
 /** @param {string | string[] | undefined} value */
 const single = (value) => (typeof value === 'string' ? value : null);
@@ -57,7 +50,6 @@ async function run() {
       result.error = error instanceof Error ? error.message : String(error);
     }
     results.push(result);
-    if (results.length >= RESULT_GROUP) flushResults();
     inFlight--;
     const freed = slotFreed;
     slotFreed = undefined;
@@ -86,15 +78,9 @@ async function run() {
     }
   }
   await Promise.all(pending);
-  flushResults();
+  results.flush();
   await pool.close();
   port.postMessage({ type: 'done', startNs });
 }
 
-try {
-  setPriority(-10);
-} catch {
-  // Not allowed here: the default priority.
-}
-setInterval(flushResults, RESULT_FLUSH_MS).unref();
-run().catch((/** @type {Error} */ error) => port.postMessage({ type: 'failed', message: error.message }));
+runSendingThread(port, run);

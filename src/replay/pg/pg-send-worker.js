@@ -1,20 +1,17 @@
 // A sending thread of the Postgres replay. It owns the connections of its share of the recorded sessions: it sends
 // each statement at its scheduled time, in its session's order (each waits for the one before it to be answered), and
 // reads the answers, and nothing else. Recording (DuckDB appends) stays on the main thread, which gets each send's
-// times and answer in groups. A busy replay runs two of these: a loopback send costs the sender tens of microseconds
-// of kernel time (the receiver's TCP work happens in the send), and one thread could not keep up with what a database
-// behind a pooler answers. Plain JavaScript so that it loads in a worker without the TypeScript loader.
-import { setPriority } from 'node:os';
+// times and answer in groups, so a DuckDB flush never holds a statement back. The sessions are shared between two of
+// these (a loopback send costs the sender tens of microseconds of kernel time, the receiver's TCP work included).
+// Plain JavaScript so that it loads in a worker without the TypeScript loader.
 import { parentPort, workerData } from 'node:worker_threads';
 import { nowNs, waitUntil } from '../thread-clock.js';
+import { ResultGroups, runSendingThread } from '../thread-results.js';
 import { PgWireSession, replayTag } from './pg-wire-session.js';
 
 /** @typedef {{ kind: 'simple' | 'extended', text: string, params: (string | Uint8Array | null)[] }} Statement */
 /** @typedef {{ user: string, database: string, indexes: number[] }} Session */
 /** @typedef {{ sendNo: number, actualNs: number, doneNs: number, tag: string | null, rowCount: number | null, sqlstate: string | null, failed: boolean }} Result */
-
-const RESULT_GROUP = 512;
-const RESULT_FLUSH_MS = 5;
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
 const options = /** @type {{ target: { host: string, port: number }, sessions: Session[], statements: Record<number, Statement>, total: number, loops: number, offsetsNs: Float64Array, limitNs: number, shared: SharedArrayBuffer }} */ (workerData);
@@ -22,13 +19,8 @@ const options = /** @type {{ target: { host: string, port: number }, sessions: S
 const shared = new Int32Array(options.shared);
 const stopped = () => Atomics.load(shared, 0) !== 0;
 
-/** @type {Result[]} */
-let results = [];
-function flushResults() {
-  if (results.length === 0) return;
-  port.postMessage({ type: 'results', results });
-  results = [];
-}
+/** @type {ResultGroups<Result>} */
+const results = new ResultGroups(port);
 
 /** Structured cloning turns a Buffer into a plain Uint8Array; pg-protocol binds only a Buffer as binary. */
 const asParam = (/** @type {string | Uint8Array | null} */ value) => (value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : value);
@@ -54,20 +46,13 @@ async function run() {
         const actualNs = nowNs();
         const answer = await connection.run(statement.kind, `${replayTag(sendNo)}${statement.text}`, statement.params.map(asParam));
         results.push({ sendNo, actualNs, doneNs: nowNs(), ...answer });
-        if (results.length >= RESULT_GROUP) flushResults();
       }
     }
   };
   await Promise.all(options.sessions.map((session, i) => runSession(session, /** @type {PgWireSession} */ (connections[i]))));
-  flushResults();
+  results.flush();
   for (const connection of connections) await connection.close();
   port.postMessage({ type: 'done', planned });
 }
 
-try {
-  setPriority(-10);
-} catch {
-  // Not allowed here: the default priority.
-}
-setInterval(flushResults, RESULT_FLUSH_MS).unref();
-run().catch((/** @type {Error} */ error) => port.postMessage({ type: 'failed', message: error.message }));
+runSendingThread(port, run);
