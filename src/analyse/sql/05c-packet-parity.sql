@@ -11,7 +11,8 @@ WITH judged AS (
          u.wants_ack AND d.device_ack_ns - u.sent_ns <= $ack_window_ns AS device_ack_in_window,
          CASE WHEN r.ack_ns - r.received_ns <= $ack_window_ns THEN r.ack_hash END AS reference_ack_hash
   FROM backend_legs l JOIN uplink u USING (uplink_id) JOIN device_acks d USING (uplink_id)
-  LEFT JOIN backend_legs r ON r.uplink_id = l.uplink_id AND r.backend = $reference
+  -- The reference backend's own rows need no reference: the condition folds to false and the join costs nothing.
+  LEFT JOIN backend_legs r ON r.uplink_id = l.uplink_id AND r.backend = $reference AND $backend <> $reference
   WHERE l.backend = $backend
 )
 SELECT
