@@ -1,8 +1,7 @@
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { request } from 'undici';
-import { SubprocessError } from '../core/errors.ts';
-import { spawnTracked, stopTracked } from './child-processes.ts';
+import type { spawnTracked } from './child-processes.ts';
+import { hasExited, relayExitError, spawnLogged, waitUntilReady } from './external-process.ts';
 import type { ScenarioSpec } from './scenario-spec.ts';
 
 /** Where an external relay's output goes: beside the run's reports, linked from report.html. */
@@ -15,32 +14,14 @@ export function relayLogPath(reportsDir: string, runName: string): string {
  * is ready. A relay that exits before it is ready fails the run with its exit code and the log's last lines.
  */
 export async function startExternalRelay(relay: Extract<ScenarioSpec['relay'], { kind: 'external' }>, where: { cwd: string; logPath: string }): Promise<ReturnType<typeof spawnTracked> | undefined> {
-  let child: ReturnType<typeof spawnTracked> | undefined;
-  if (relay.command !== undefined) {
-    mkdirSync(dirname(where.logPath), { recursive: true });
-    const log = openSync(where.logPath, 'a');
-    try {
-      child = spawnTracked('sh', ['-c', relay.command], { cwd: where.cwd, stdio: ['ignore', log, log] });
-    } finally {
-      closeSync(log);
-    }
-  }
-  const exited = (): boolean => child !== undefined && (child.exitCode !== null || child.signalCode !== null);
-  const deadline = Date.now() + 30_000;
-  if (relay.readyUrl !== undefined) {
-    for (;;) {
-      const ok = await request(relay.readyUrl).then((r) => (r.body.dump(), r.statusCode === 200), () => false);
-      if (ok) break;
-      if (exited()) throw relayExitError(child?.exitCode ?? child?.signalCode ?? 'unknown', where.logPath);
-      if (Date.now() > deadline) {
-        if (child !== undefined) await stopTracked(child);
-        throw new SubprocessError(`relay under test never became ready at ${relay.readyUrl} (its output: ${where.logPath})`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+  const child = relay.command === undefined ? undefined : spawnLogged(relay.command, where);
+  const { readyUrl } = relay;
+  if (readyUrl !== undefined) {
+    const ready = (): Promise<boolean> => request(readyUrl).then((r) => (r.body.dump(), r.statusCode === 200), () => false);
+    await waitUntilReady(child, { ready, logPath: where.logPath, neverReady: `relay under test never became ready at ${readyUrl}`, pollMs: 200 });
   } else if (child !== undefined) {
     await new Promise((resolve) => setTimeout(resolve, relay.readyAfterMs));
-    if (exited()) throw relayExitError(child.exitCode ?? child.signalCode ?? 'unknown', where.logPath);
+    if (hasExited(child)) throw relayExitError(child.exitCode ?? child.signalCode ?? 'unknown', where.logPath);
   }
   return child;
 }
@@ -56,12 +37,4 @@ export function watchExternalRelay(child: ReturnType<typeof spawnTracked> | unde
   return () => child.removeListener('exit', listener);
 }
 
-export function relayExitError(code: number | string, logPath: string): SubprocessError {
-  let tail = '';
-  try {
-    tail = readFileSync(logPath, 'utf8').trim().split('\n').slice(-3).join(' | ');
-  } catch {
-    // No log: the relay printed nothing.
-  }
-  return new SubprocessError(`relay under test exited (${typeof code === 'number' ? `code ${code}` : code}) during the run; ${tail === '' ? 'it printed nothing' : `last lines of ${logPath}: ${tail}`}`);
-}
+export { relayExitError } from './external-process.ts';

@@ -1,10 +1,8 @@
-import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { request } from 'undici';
-import { SubprocessError } from '../../core/errors.ts';
 import { ShadowProxy } from '../../relay/http/shadow-proxy.ts';
-import { spawnTracked, stopTracked } from '../child-processes.ts';
-import { relayExitError } from '../external-relay.ts';
+import { startExternalProcess } from '../external-process.ts';
 import type { HttpScenarioSpec } from './http-scenario-spec.ts';
 
 /** The shadowing proxy a run goes through: the reference one in this process, or the scenario's own command. */
@@ -28,9 +26,6 @@ export interface ProxyPlacement {
   runDir: string;
 }
 
-/** How long an external proxy has to answer its first request. */
-const READY_TIMEOUT_MS = 30_000;
-
 export async function startProxyUnderTest(spec: HttpScenarioSpec, at: ProxyPlacement): Promise<ProxyUnderTest> {
   const proxy = spec.proxy;
   if (proxy.kind === 'builtin') {
@@ -47,40 +42,18 @@ export async function startProxyUnderTest(spec: HttpScenarioSpec, at: ProxyPlace
  * of its own). Ready when it answers any HTTP request; its output goes to `<reports>/<run>/proxy.log`.
  */
 async function startExternalProxy(command: string, port: number, at: ProxyPlacement): Promise<ProxyUnderTest> {
-  const logPath = join(at.runDir, 'proxy.log');
   const ownDir = join(at.runDir, 'proxy');
   mkdirSync(ownDir, { recursive: true });
-  mkdirSync(dirname(logPath), { recursive: true });
-  const log = openSync(logPath, 'a');
-  let child: ReturnType<typeof spawnTracked>;
-  try {
-    child = spawnTracked('sh', ['-c', command], {
-      cwd: at.cwd,
-      stdio: ['ignore', log, log],
-      env: { ...process.env, PARITY_PROXY_HOST: at.host, PARITY_PROXY_PORT: String(port), PARITY_LIVE_URL: at.live, PARITY_SHADOW_URL: at.shadow ?? '', PARITY_RUN: at.runName, PARITY_RUN_DIR: ownDir },
-    });
-  } finally {
-    closeSync(log);
-  }
   const url = `http://${at.host}:${port}`;
-  const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    const answered = await request(`${url}/`, { method: 'GET', headers: { 'x-request-id': `${at.runName}-ready` } }).then((r) => (r.body.dump(), true), () => false);
-    if (answered) break;
-    if (exited()) throw relayExitError(child.exitCode ?? child.signalCode ?? 'unknown', logPath);
-    if (Date.now() > deadline) {
-      await stopTracked(child);
-      throw new SubprocessError(`the proxy under test never answered at ${url} (its output: ${logPath})`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const env = { PARITY_PROXY_HOST: at.host, PARITY_PROXY_PORT: String(port), PARITY_LIVE_URL: at.live, PARITY_SHADOW_URL: at.shadow ?? '', PARITY_RUN: at.runName, PARITY_RUN_DIR: ownDir };
+  const underTest = await startExternalProcess(command, { cwd: at.cwd, logPath: join(at.runDir, 'proxy.log'), env }, {
+    ready: () => request(`${url}/`, { method: 'GET', headers: { 'x-request-id': `${at.runName}-ready` } }).then((r) => (r.body.dump(), true), () => false),
+    neverReady: `the proxy under test never answered at ${url}`,
+  });
   return {
     url,
     shadowInFlight: () => null,
-    throwIfExited: () => {
-      if (exited()) throw relayExitError(child.exitCode ?? child.signalCode ?? 'unknown', logPath);
-    },
-    close: () => stopTracked(child),
+    throwIfExited: () => underTest.throwIfExited(),
+    close: () => underTest.close(),
   };
 }

@@ -1,12 +1,10 @@
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import net from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { request } from 'undici';
-import { SubprocessError } from '../../core/errors.ts';
 import type { JsonValue } from '../../core/json.ts';
 import { MirroringPooler } from '../../relay/pg/mirroring-pooler.ts';
-import { spawnTracked, stopTracked } from '../child-processes.ts';
-import { relayExitError } from '../external-relay.ts';
+import { startExternalProcess } from '../external-process.ts';
 import type { PgScenarioSpec } from './pg-scenario-spec.ts';
 
 type Address = { host: string; port: number };
@@ -32,8 +30,6 @@ export interface PoolerPlacement {
   runDir: string;
   seed: number;
 }
-
-const READY_TIMEOUT_MS = 30_000;
 
 export async function startPoolerUnderTest(spec: PgScenarioSpec, at: PoolerPlacement): Promise<PoolerUnderTest> {
   const p = spec.pooler;
@@ -63,11 +59,8 @@ function countsOf(s: { total: number; mirrored: number; dropped: number; errors:
  * goes to `<reports>/<run>/pooler.log`.
  */
 async function startExternalPooler(spec: PgScenarioSpec, external: NonNullable<PgScenarioSpec['pooler']['external']>, at: PoolerPlacement): Promise<PoolerUnderTest> {
-  const logPath = join(at.runDir, 'pooler.log');
   const ownDir = join(at.runDir, 'pooler');
   mkdirSync(ownDir, { recursive: true });
-  mkdirSync(dirname(logPath), { recursive: true });
-  const log = openSync(logPath, 'a');
   const env = {
     PARITY_POOLER_HOST: at.host,
     PARITY_POOLER_PORT: String(external.port),
@@ -79,23 +72,11 @@ async function startExternalPooler(spec: PgScenarioSpec, external: NonNullable<P
     PARITY_RUN: at.runName,
     PARITY_RUN_DIR: ownDir,
   };
-  let child: ReturnType<typeof spawnTracked>;
-  try {
-    child = spawnTracked('sh', ['-c', external.command], { cwd: at.cwd, stdio: ['ignore', log, log], env: { ...process.env, ...env } });
-  } finally {
-    closeSync(log);
-  }
-  const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
   const address = { host: at.host, port: external.port };
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (!(await accepts(address))) {
-    if (exited()) throw relayExitError(child.exitCode ?? child.signalCode ?? 'unknown', logPath);
-    if (Date.now() > deadline) {
-      await stopTracked(child);
-      throw new SubprocessError(`the pooler under test never accepted a connection at ${at.host}:${external.port} (its output: ${logPath})`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const underTest = await startExternalProcess(external.command, { cwd: at.cwd, logPath: join(at.runDir, 'pooler.log'), env }, {
+    ready: () => accepts(address),
+    neverReady: `the pooler under test never accepted a connection at ${at.host}:${external.port}`,
+  });
   const metricsUrl = external.metrics ? `http://${at.host}:${external.metricsPort}/metrics` : undefined;
   return {
     address,
@@ -113,10 +94,8 @@ async function startExternalPooler(spec: PgScenarioSpec, external: NonNullable<P
         queue: spec.pooler.queue,
       };
     },
-    throwIfExited: () => {
-      if (exited()) throw relayExitError(child.exitCode ?? child.signalCode ?? 'unknown', logPath);
-    },
-    close: () => stopTracked(child),
+    throwIfExited: () => underTest.throwIfExited(),
+    close: () => underTest.close(),
   };
 }
 

@@ -1,5 +1,4 @@
-import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { request } from 'undici';
 import WebSocket from 'ws';
 import { SubprocessError } from '../../core/errors.ts';
@@ -7,8 +6,7 @@ import type { JsonValue } from '../../core/json.ts';
 import { quantile } from '../../core/stats.ts';
 import { AGENT_DEFAULTS, readAgentConfig } from '../../relay/ws/agent-config.ts';
 import { RelayAgent } from '../../relay/ws/relay-agent.ts';
-import { spawnTracked, stopTracked } from '../child-processes.ts';
-import { relayExitError } from '../external-relay.ts';
+import { startExternalProcess } from '../external-process.ts';
 import type { WsScenarioSpec } from './ws-scenario-spec.ts';
 
 /** What the agent sends to now: the settings a playbook step changes. */
@@ -54,8 +52,6 @@ export interface AgentPlacement {
   runDir: string;
 }
 
-const READY_TIMEOUT_MS = 30_000;
-
 export async function startAgentUnderTest(spec: WsScenarioSpec, at: AgentPlacement): Promise<AgentUnderTest> {
   const a = spec.agent;
   if (a.external === undefined) {
@@ -93,9 +89,6 @@ export async function startAgentUnderTest(spec: WsScenarioSpec, at: AgentPlaceme
  * read from its /debug endpoints; its output goes to `<reports>/<run>/agent.log`.
  */
 async function startExternalAgent(spec: WsScenarioSpec, external: NonNullable<WsScenarioSpec['agent']['external']>, at: AgentPlacement): Promise<AgentUnderTest> {
-  const logPath = join(at.runDir, 'agent.log');
-  mkdirSync(dirname(logPath), { recursive: true });
-  const log = openSync(logPath, 'a');
   const a = spec.agent;
   const env: Record<string, string> = {
     RELAY_BACKENDS: at.backends.join(','),
@@ -109,24 +102,12 @@ async function startExternalAgent(spec: WsScenarioSpec, external: NonNullable<Ws
     PARITY_RUN: at.runName,
     ...(at.controlPlaneUrl !== undefined && { CONTROL_PLANE_URL: at.controlPlaneUrl, RELAY_CONTROL_PLANE_URL: at.controlPlaneUrl }),
   };
-  let child: ReturnType<typeof spawnTracked>;
-  try {
-    child = spawnTracked('sh', ['-c', external.command], { cwd: at.cwd, stdio: ['ignore', log, log], env: { ...process.env, ...env } });
-  } finally {
-    closeSync(log);
-  }
-  const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
   const ingestUrl = `ws://127.0.0.1:${external.ingestPort}`;
   const debug = `http://127.0.0.1:${external.debugPort}`;
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (!(await ingestOpens(ingestUrl))) {
-    if (exited()) throw relayExitError(child.exitCode ?? child.signalCode ?? 'unknown', logPath);
-    if (Date.now() > deadline) {
-      await stopTracked(child);
-      throw new SubprocessError(`the relay agent under test never took a WebSocket at ${ingestUrl} (its output: ${logPath})`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const underTest = await startExternalProcess(external.command, { cwd: at.cwd, logPath: join(at.runDir, 'agent.log'), env }, {
+    ready: () => ingestOpens(ingestUrl),
+    neverReady: `the relay agent under test never took a WebSocket at ${ingestUrl}`,
+  });
   const getJson = async (path: string): Promise<Record<string, unknown>> => {
     const answer = await request(`${debug}${path}`);
     if (answer.statusCode !== 200) {
@@ -158,10 +139,8 @@ async function startExternalAgent(spec: WsScenarioSpec, external: NonNullable<Ws
       });
     },
     configVersion: async () => (await getJson('/debug/config-version').catch(() => ({ version: null, source: 'unknown' }))) as JsonValue,
-    throwIfExited: () => {
-      if (exited()) throw relayExitError(child.exitCode ?? child.signalCode ?? 'unknown', logPath);
-    },
-    close: () => stopTracked(child),
+    throwIfExited: () => underTest.throwIfExited(),
+    close: () => underTest.close(),
   };
 }
 

@@ -1,0 +1,76 @@
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { SubprocessError } from '../core/errors.ts';
+import { spawnTracked, stopTracked } from './child-processes.ts';
+
+type Child = ReturnType<typeof spawnTracked>;
+
+/** A team's own process under test (relay, proxy, agent, pooler), started by a scenario's command for one run. */
+export interface ExternalProcess {
+  child: Child;
+  /** Throws when it exited during the run: a dead process under test is a failed run, not a quiet one. */
+  throwIfExited(): void;
+  close(): Promise<void>;
+}
+
+/** Runs `command` through `sh -c` in `cwd`, its output appended to `logPath`, with `env` added to this process's. */
+export function spawnLogged(command: string, where: { cwd: string; logPath: string; env?: Record<string, string> }): Child {
+  mkdirSync(dirname(where.logPath), { recursive: true });
+  const log = openSync(where.logPath, 'a');
+  try {
+    return spawnTracked('sh', ['-c', command], { cwd: where.cwd, stdio: ['ignore', log, log], ...(where.env !== undefined && { env: { ...process.env, ...where.env } }) });
+  } finally {
+    closeSync(log);
+  }
+}
+
+export function hasExited(child: Child | undefined): boolean {
+  return child !== undefined && (child.exitCode !== null || child.signalCode !== null);
+}
+
+/**
+ * Polls `ready` until it says yes. A process that exits first fails with its exit code and its log's last lines; one
+ * not ready by the deadline is stopped, and `neverReady` (with where its output is) says what it never did.
+ */
+export async function waitUntilReady(
+  child: Child | undefined,
+  readiness: { ready: () => Promise<boolean>; logPath: string; neverReady: string; timeoutMs?: number; pollMs?: number },
+): Promise<void> {
+  const deadline = Date.now() + (readiness.timeoutMs ?? 30_000);
+  while (!(await readiness.ready())) {
+    if (hasExited(child)) throw relayExitError(child?.exitCode ?? child?.signalCode ?? 'unknown', readiness.logPath);
+    if (Date.now() > deadline) {
+      if (child !== undefined) await stopTracked(child);
+      throw new SubprocessError(`${readiness.neverReady} (its output: ${readiness.logPath})`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, readiness.pollMs ?? 100));
+  }
+}
+
+/** `spawnLogged`, then `waitUntilReady`: the process under test, ready for the run. */
+export async function startExternalProcess(
+  command: string,
+  where: { cwd: string; logPath: string; env: Record<string, string> },
+  readiness: { ready: () => Promise<boolean>; neverReady: string },
+): Promise<ExternalProcess> {
+  const child = spawnLogged(command, where);
+  await waitUntilReady(child, { ...readiness, logPath: where.logPath });
+  return {
+    child,
+    throwIfExited: () => {
+      if (hasExited(child)) throw relayExitError(child.exitCode ?? child.signalCode ?? 'unknown', where.logPath);
+    },
+    close: () => stopTracked(child),
+  };
+}
+
+/** The process under test exited: its exit code or signal, and its log's last lines. */
+export function relayExitError(code: number | string, logPath: string): SubprocessError {
+  let tail = '';
+  try {
+    tail = readFileSync(logPath, 'utf8').trim().split('\n').slice(-3).join(' | ');
+  } catch {
+    // No log: the relay printed nothing.
+  }
+  return new SubprocessError(`relay under test exited (${typeof code === 'number' ? `code ${code}` : code}) during the run; ${tail === '' ? 'it printed nothing' : `last lines of ${logPath}: ${tail}`}`);
+}
