@@ -1,4 +1,5 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,20 +142,11 @@ export async function benchPgReplay(): Promise<void> {
     await measure('straight to PostgreSQL', primary.host, primary.port, 0);
     // The pooler as it is run: a process of its own (`parity pg-pooler`), not sharing the clients' event loop.
     for (const [label, mirrorTo, offset, port] of [['through the pooler, mirroring off', null, 10_000_000_000, 16_431], ['through the pooler, mirroring on', `${mirror.host}:${mirror.port}`, 20_000_000_000, 16_432]] as const) {
-      const pooler = spawn(process.execPath, [PARITY_BIN, 'pg-pooler', '--listen', `127.0.97.3:${port}`, '--primary', `${primary.host}:${primary.port}`, ...(mirrorTo === null ? [] : ['--mirror', mirrorTo]), '--queue', '100000', '--metrics-port', String(port + 100)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const pooler = await startPooler(['--listen', `127.0.97.3:${port}`, '--primary', `${primary.host}:${primary.port}`, ...(mirrorTo === null ? [] : ['--mirror', mirrorTo]), '--queue', '100000', '--metrics-port', String(port + 100)]);
       try {
-        await new Promise<void>((resolve, reject) => {
-          let err = '';
-          pooler.stderr.on('data', (chunk: Buffer) => {
-            err += chunk.toString();
-            if (err.includes('listening on')) resolve();
-          });
-          pooler.once('exit', () => reject(new Error(`parity pg-pooler exited: ${err}`)));
-        });
         await measure(label, '127.0.97.3', port, offset);
       } finally {
-        pooler.kill('SIGINT');
-        await new Promise((resolve) => pooler.once('exit', resolve));
+        await stopPooler(pooler);
       }
     }
     printRows(`PostgreSQL statements per second, ${REPLAY_SESSIONS} sessions each waiting for its answer (higher is better)`, ['path', 'statements/s', 'seconds', 'client p99', 'vs straight'], rows);
@@ -189,16 +181,8 @@ async function replayAgainstPgbench(primary: PgCluster): Promise<void> {
   writeFileSync(script, '\\set id random(1, 100000)\nSELECT value FROM lookups WHERE id = :id;\n');
   const log = join(dir, 'lookups.csv');
   writeLookupLog(log, PGBENCH_CLIENTS, LOOKUPS_PER_SESSION);
-  const pooler = spawn(process.execPath, [PARITY_BIN, 'pg-pooler', '--listen', '127.0.97.3:16433', '--primary', `${primary.host}:${primary.port}`, '--metrics-port', '16533'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const pooler = await startPooler(['--listen', '127.0.97.3:16433', '--primary', `${primary.host}:${primary.port}`, '--metrics-port', '16533']);
   try {
-    await new Promise<void>((resolve, reject) => {
-      let err = '';
-      pooler.stderr.on('data', (chunk: Buffer) => {
-        err += chunk.toString();
-        if (err.includes('listening on')) resolve();
-      });
-      pooler.once('exit', () => reject(new Error(`parity pg-pooler exited: ${err}`)));
-    });
     const store = await Store.open(join(dir, 'replay.duckdb'));
     const rows: (string | number)[][] = [];
     try {
@@ -221,8 +205,7 @@ async function replayAgainstPgbench(primary: PgCluster): Promise<void> {
     }
     printRows(`A primary-key lookup, ${PGBENCH_CLIENTS} clients (statements/s, higher is better)`, ['path', 'pgbench', 'pgbench -M extended', 'pgbench -M prepared', 'parity replay', 'replay vs pgbench -M extended'], rows);
   } finally {
-    pooler.kill('SIGINT');
-    await new Promise((resolve) => pooler.once('exit', resolve));
+    await stopPooler(pooler);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -239,4 +222,25 @@ function writeLookupLog(file: string, sessions: number, perSession: number): voi
     }
   }
   writeFileSync(file, `${lines.join('\n')}\n`);
+}
+
+type Pooler = ChildProcessByStdio<null, null, Readable>;
+
+/** `parity pg-pooler ARGS` as a process of its own, once it says it is listening. */
+async function startPooler(args: readonly string[]): Promise<Pooler> {
+  const pooler = spawn(process.execPath, [PARITY_BIN, 'pg-pooler', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    pooler.stderr.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+      if (err.includes('listening on')) resolve();
+    });
+    pooler.once('exit', () => reject(new Error(`parity pg-pooler exited: ${err}`)));
+  });
+  return pooler;
+}
+
+async function stopPooler(pooler: Pooler): Promise<void> {
+  pooler.kill('SIGINT');
+  await new Promise((resolve) => pooler.once('exit', resolve));
 }

@@ -92,11 +92,14 @@ export class CapturePacketWriter implements FlushableWriter {
   add(datagram: UdpDatagram): void {
     const a = this.packets;
     const { tsSec: sec, tsFracNs: ns } = datagram;
-    const first = this.first;
-    if (first === undefined || sec < first.sec || (sec === first.sec && ns < first.ns)) this.first = { sec, ns };
-    const last = this.last;
-    if (last === undefined) this.last = { sec, ns };
-    else if (sec > last.sec || (sec === last.sec && ns > last.ns)) {
+    const { first, last } = this;
+    if (first === undefined || last === undefined) {
+      this.first = { sec, ns };
+      this.last = { sec, ns };
+    } else if (sec < first.sec || (sec === first.sec && ns < first.ns)) {
+      first.sec = sec;
+      first.ns = ns;
+    } else if (sec > last.sec || (sec === last.sec && ns > last.ns)) {
       last.sec = sec;
       last.ns = ns;
     }

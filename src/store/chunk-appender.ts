@@ -5,7 +5,6 @@ import { addLongBytes, CHUNK_ROWS, createColumn, resetColumn, TYPE_OF_KIND, writ
 export { CHUNK_ROWS } from './chunk-columns.ts';
 export type { ColumnKind } from './chunk-columns.ts';
 
-
 /** Bytes a string or blob may have to be stored inline in DuckDB's 16-byte `duckdb_string_t`. */
 const INLINE_STRING_BYTES = 12;
 const STRING_CACHE_LIMIT = 8192;
@@ -252,6 +251,3 @@ function writeInline(column: Column, row: number, bytes: Uint8Array): void {
   column.u32[row * 4] = bytes.length;
   column.u8.set(bytes, at + 4);
 }
-
-
-

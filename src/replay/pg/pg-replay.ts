@@ -1,3 +1,4 @@
+import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { getCapture } from '../../capture/capture-catalog.ts';
 import { ConfigError, UsageError } from '../../core/errors.ts';
@@ -8,11 +9,10 @@ import { nextRunName, type RunStatus } from '../../store/runs.ts';
 import { ChunkAppender, columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
 import { num, str, type Store } from '../../store/store.ts';
 import { latenessOf, storedReplayStats, type Lateness } from '../replay-figures.ts';
-import { Worker } from 'node:worker_threads';
+import { describePace, Schedule, type ReplayPlan } from '../replay-plan.ts';
 import { nowNs } from '../thread-clock.js';
 
 export { replayTag } from './pg-wire-session.js';
-import { describePace, Schedule, type ReplayPlan } from '../replay-plan.ts';
 
 /** A recorded statement, ready to run again. */
 export interface PgRecorded {
@@ -155,7 +155,6 @@ export async function sendPgReplay(
     }
     own.indexes.push(index);
   });
-  const perSession = new Map([...sessions].map(([name, own]) => [name, own.indexes.length]));
   const firstNs = statements[0]?.tsNs ?? 0n;
   const schedule = new Schedule(plan.pace, Number((statements.at(-1)?.tsNs ?? 0n) - firstNs), statements.length);
   const offsetsNs = new Float64Array(statements.length * plan.loops);
@@ -170,6 +169,7 @@ export async function sendPgReplay(
   options.signal?.addEventListener('abort', onAbort);
   session.defer('abort listener', () => options.signal?.removeEventListener('abort', onAbort));
 
+  const limitNs = plan.durationMs === undefined ? Infinity : plan.durationMs * 1e6;
   const workers = shareSessions([...sessions.values()], SENDING_THREADS).map((group) => {
     const needed: Record<number, { kind: PgRecorded['kind']; text: string; params: (string | Buffer | null)[] }> = {};
     for (const own of group) {
@@ -178,7 +178,6 @@ export async function sendPgReplay(
         needed[index] = { kind: statement.kind, text: statement.text, params: statement.kind === 'extended' ? statement.params.map(paramValue) : [] };
       }
     }
-    const limitNs = plan.durationMs === undefined ? Infinity : plan.durationMs * 1e6;
     return new Worker(new URL('./pg-send-worker.js', import.meta.url), {
       workerData: { target: options.target, sessions: group, statements: needed, total: statements.length, loops: plan.loops, offsetsNs, limitNs, shared },
     });
@@ -207,7 +206,7 @@ export async function sendPgReplay(
     rows.setNumber(C.run_id, session.runId);
     rows.setNumber(C.send_no, result.sendNo);
     rows.setString(C.session, statement.session);
-    rows.setNumber(C.seq, statement.seq + loop * (perSession.get(statement.session) ?? 0));
+    rows.setNumber(C.seq, statement.seq + loop * (sessions.get(statement.session)?.indexes.length ?? 0));
     rows.setString(C.query, statement.text);
     rows.setSafeInteger(C.scheduled_ns, Math.round(scheduledNs));
     rows.setSafeInteger(C.actual_ns, Math.round(result.actualNs));
