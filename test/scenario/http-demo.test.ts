@@ -26,8 +26,12 @@ describe('parity demo --http: a shadowing proxy judged end to end', () => {
     await withTempDir(async (dir) => {
       const result = await demo(dir, false);
       expect(result.code, result.stderr).toBe(0);
-      expect(result.report.verdict).toBe('GO');
-      expect(result.report.findings).toEqual([]);
+      // A loaded machine can move a latency p95 past the demo's warning (a failing shadow's calibration once showed
+      // +260 ms on a CI box with two busy loops); that is a warning about timing, never about what was answered.
+      // Everything else must be clean: no critical finding, no warning but on a latency.
+      expect(['GO', 'GO_WITH_WARNINGS']).toContain(result.report.verdict);
+      const notTiming = result.report.findings.filter((f) => f.severity !== 'warning' || !/latency/.test(f.metric));
+      expect(notTiming, result.stderr).toEqual([]);
       expect(result.report.tested.protocol).toBe('http');
       // The volatile fields were learned as noise in the A/A run, and only they differ.
       const differing = (result.report.responseFields ?? []).filter((f) => f.differing > 0);
