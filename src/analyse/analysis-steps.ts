@@ -40,7 +40,6 @@ export const ANALYSIS_STEPS = {
   deviceAcks: step('04-device-acks.sql'),
   legTables: step('04b-leg-tables.sql'),
   backendLegs: step('05-backend-legs.sql'),
-  reordered: step('05b-reordered.sql'),
   packetParity: step('05c-packet-parity.sql'),
   ackDifferences: step('07-ack-differences.sql'),
   ackResults: step('06a-ack-results.sql'),

@@ -46,7 +46,7 @@ export async function correlateRun(store: Store, runId: number, options: Correla
   }
   // With no backend observed or expected, one pseudo-backend carries the devices' view (sends and the ACKs they got).
   const backends = options.backends.length > 0 ? options.backends : [NO_BACKEND];
-  for (const step of [S.backendLegs, S.reordered, S.packetParity]) {
+  for (const step of [S.backendLegs, S.packetParity]) {
     for (const backend of backends) await clock.time(`${stepName(step.file)} ${backend}`, () => store.exec(step.sql, { ...params, backend }));
   }
   const ignored = [...options.protocol.defaultIgnoredAckFields, ...options.ignoreAckFields];

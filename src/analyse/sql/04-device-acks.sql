@@ -2,7 +2,8 @@
 -- writes: device_acks
 -- What reached each device for each of its requests (leg relay>X to the device's own socket): the first ACK with the
 -- request's match key at or after the send, within the ACK window later (05c). One lookup per request, whatever
--- the number of backends.
+-- the number of backends. The request's own columns that 05c writes ride along: joining the uplink again there, once
+-- per backend, cost more than carrying them through this join once.
 CREATE OR REPLACE TEMP TABLE device_acks AS
 WITH got AS (
   SELECT key_a(dst_ip, dst_port, coalesce(match_key, ''), 0, 0, 0) AS key_a,
@@ -11,10 +12,10 @@ WITH got AS (
   WHERE run_id = $run_id AND leg = 'relay>device'
 ),
 asked AS (
-  SELECT uplink_id, sent_ns,
+  SELECT uplink_id, device, route_port, sent_ns, wants_ack, match_key,
          key_a(local_ip, local_port, coalesce(match_key, ''), 0, 0, 0) AS key_a,
          key_b(local_ip, local_port, coalesce(match_key, ''), 0, 0, 0) AS key_b
   FROM uplink
 )
-SELECT u.uplink_id, d.ts_ns AS device_ack_ns, d.payload_hash AS device_ack_hash
+SELECT u.uplink_id, u.device, u.route_port, u.sent_ns, u.wants_ack, u.match_key, d.ts_ns AS device_ack_ns, d.payload_hash AS device_ack_hash
 FROM asked u ASOF LEFT JOIN got d ON d.key_a = u.key_a AND d.key_b = u.key_b AND d.ts_ns >= u.sent_ns;

@@ -1,4 +1,4 @@
--- reads: backend_legs, uplink, device_acks, reordered
+-- reads: backend_legs, device_acks
 -- writes: packet_parity
 -- Each packet on a backend ($backend, one at a time), judged: delivered, latencies, its ACK and the device's, each only within
 -- $ack_window_ns of what it answers (sequence numbers wrap; devices retry). ACK parity, first pass: identical ACK
@@ -6,11 +6,11 @@
 -- reference's row; differing bytes are compared field by field afterwards (07, 07c: the ignore-mask, in TypeScript).
 INSERT INTO packet_parity BY NAME
 WITH judged AS (
-  SELECT l.*, u.device, u.route_port, u.sent_ns, u.wants_ack, u.match_key, d.device_ack_ns, d.device_ack_hash,
+  SELECT l.*, u.device, u.route_port, u.sent_ns, u.wants_ack, u.match_key, u.device_ack_ns, u.device_ack_hash,
          u.wants_ack AND l.ack_ns - l.received_ns <= $ack_window_ns AS ack_in_window,
-         u.wants_ack AND d.device_ack_ns - u.sent_ns <= $ack_window_ns AS device_ack_in_window,
+         u.wants_ack AND u.device_ack_ns - u.sent_ns <= $ack_window_ns AS device_ack_in_window,
          CASE WHEN r.ack_ns - r.received_ns <= $ack_window_ns THEN r.ack_hash END AS reference_ack_hash
-  FROM backend_legs l JOIN uplink u USING (uplink_id) JOIN device_acks d USING (uplink_id)
+  FROM backend_legs l JOIN device_acks u USING (uplink_id)
   -- The reference backend's own rows need no reference: the condition folds to false and the join costs nothing.
   LEFT JOIN backend_legs r ON r.uplink_id = l.uplink_id AND r.backend = $reference AND $backend <> $reference
   WHERE l.backend = $backend
@@ -20,7 +20,7 @@ SELECT
   received_ns IS NOT NULL AS delivered,
   received_ns,
   (received_ns - sent_ns) / 1e6 AS forward_latency_ms,
-  CASE WHEN received_ns IS NOT NULL THEN o.uplink_id IS NOT NULL END AS reordered,
+  CASE WHEN received_ns IS NOT NULL THEN reordered END AS reordered,
   CASE WHEN NOT wants_ack OR received_ns IS NULL THEN NULL ELSE coalesce(ack_in_window, false) END AS acked,
   CASE WHEN ack_in_window THEN ack_kind END AS ack_kind,
   CASE WHEN ack_in_window THEN (ack_ns - sent_ns) / 1e6 END AS ack_latency_ms,
@@ -33,4 +33,4 @@ SELECT
   CASE WHEN j.backend = $reference AND device_ack_in_window AND ack_in_window THEN device_ack_hash = ack_hash END AS device_ack_match,
   -- What the relay itself added to the devices' wait: both of its hops, without the backend's own answer time.
   CASE WHEN device_ack_in_window AND ack_in_window THEN ((device_ack_ns - sent_ns) - (ack_ns - received_ns)) / 1e6 END AS relay_added_ms
-FROM judged j LEFT JOIN reordered o ON o.uplink_id = j.uplink_id AND o.backend = j.backend;
+FROM judged j;
