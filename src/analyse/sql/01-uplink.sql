@@ -4,7 +4,7 @@
 -- occurrence numbers identical payloads on a route, so a packet is followed across legs by
 -- (route port, payload hash, occurrence): robust to reordering and duplicates (docs/architecture.md, Data model).
 CREATE OR REPLACE TEMP TABLE uplink AS
-WITH raw AS (
+WITH raw AS MATERIALIZED (
   SELECT send_no::BIGINT AS uplink_id, device, local_ip, local_port, route_port, actual_ns AS sent_ns,
          payload_hash, wants_ack, match_key
   FROM sends WHERE run_id = $run_id AND error IS NULL
@@ -12,6 +12,11 @@ WITH raw AS (
   SELECT row_number() OVER (ORDER BY ts_ns) - 1, src_ip || ':' || src_port, src_ip, src_port, route_port, ts_ns,
          payload_hash, kind NOT IN ('unparsed', 'ack', 'nak') AND coalesce(match_key, '') <> '' OR kind = 'opaque', match_key
   FROM observations WHERE run_id = $run_id AND leg = 'device>relay'
-)
-SELECT *, row_number() OVER (PARTITION BY route_port, payload_hash ORDER BY sent_ns, uplink_id) AS occurrence
-FROM raw;
+),
+-- Only payloads sent more than once on a route are numbered by a window (a sort); the rest are the first, found by
+-- one hash aggregate.
+repeated AS (SELECT route_port, payload_hash FROM raw GROUP BY ALL HAVING count(*) > 1)
+SELECT raw.*, 1 AS occurrence FROM raw ANTI JOIN repeated USING (route_port, payload_hash)
+UNION ALL
+SELECT raw.*, row_number() OVER (PARTITION BY route_port, payload_hash ORDER BY sent_ns, uplink_id) AS occurrence
+FROM raw SEMI JOIN repeated USING (route_port, payload_hash);
