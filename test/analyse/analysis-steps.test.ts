@@ -15,7 +15,7 @@ const STORED = new Set([...SCHEMA.matchAll(/CREATE TABLE IF NOT EXISTS (\w+)/g)]
 function touched(sql: string): { reads: Set<string>; writes: Set<string> } {
   // `IS [NOT] DISTINCT FROM` compares values; it names no table.
   const code = sql.replace(/--.*$/gm, '').replace(/DISTINCT\s+FROM/gi, 'DISTINCT_FROM');
-  const ctes = new Set([...code.matchAll(/(?:\bWITH|,)\s*(\w+)\s+AS\s*\(/gi)].map((m) => (m[1] as string).toLowerCase()));
+  const ctes = new Set([...code.matchAll(/(?:\bWITH|,)\s*(\w+)\s+AS\s*(?:(?:NOT\s+)?MATERIALIZED\s*)?\(/gi)].map((m) => (m[1] as string).toLowerCase()));
   const writes = new Set([...code.matchAll(/\b(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP\s+)?TABLE|INSERT\s+INTO|UPDATE)\s+(\w+)/gi)].map((m) => (m[1] as string).toLowerCase()));
   // An UPDATE reads the rows it changes.
   const updated = [...code.matchAll(/\bUPDATE\s+(\w+)/gi)].map((m) => (m[1] as string).toLowerCase());
