@@ -41,7 +41,7 @@ export interface CorrelateOptions {
  */
 export async function correlateRun(store: Store, runId: number, options: CorrelateOptions, clock = new StepClock()): Promise<MismatchSample[]> {
   const params = { run_id: runId, reference: options.reference, ack_window_ns: ACK_MATCH_WINDOW_NS };
-  for (const step of [S.keys, S.uplink, S.receipts, S.backendAcks, S.ackKeying, S.deviceAcks, S.legTables]) {
+  for (const step of [S.keys, S.uplink, S.receipts, S.ackKeying, S.deviceAcks, S.legTables]) {
     await clock.time(stepName(step.file), () => store.exec(step.sql, params));
   }
   // With no backend observed or expected, one pseudo-backend carries the devices' view (sends and the ACKs they got).

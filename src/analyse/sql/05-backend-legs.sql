@@ -1,4 +1,4 @@
--- reads: uplink, receipts, backend_acks, ack_keying
+-- reads: uplink, receipts, observations, ack_keying
 -- writes: backend_legs
 -- One row per uplink packet and backend: its receipt, the backend's k-th copy of that payload on that route; whether
 -- it reached the backend after a packet its device had sent later (reordered: a window over the device's packets in
@@ -19,6 +19,16 @@ WITH received AS (
   LEFT JOIN receipts r
     ON r.backend = $backend AND r.route_port = u.route_port AND r.payload_hash = u.payload_hash AND r.occurrence = u.occurrence
 ),
+-- What the backend answered (leg X>relay), to the relay socket it received the request on, under the same key: the
+-- request's hash where its observer gave it (by_hash), else the protocol's match key. Read from the observations
+-- here, once per backend: a table of every backend's answers with their keys cost more to write than to recompute.
+answers AS (
+  SELECT key_a($backend, route_port, hash(dst_ip, dst_port), 0, reply_to_hash IS NOT NULL, coalesce(reply_to_hash, hash(coalesce(match_key, '')))) AS key_a,
+         key_b($backend, route_port, hash(dst_ip, dst_port), 0, reply_to_hash IS NOT NULL, coalesce(reply_to_hash, hash(coalesce(match_key, '')))) AS key_b,
+         ts_ns, kind, payload_hash
+  FROM observations
+  WHERE run_id = $run_id AND leg = $backend || '>relay'
+),
 -- Only the key and the times go through the window and the ASOF join: each sorts what it carries.
 keyed AS (
   SELECT uplink_id, received_ns, key_a, key_b,
@@ -29,5 +39,4 @@ keyed AS (
 )
 SELECT l.uplink_id, $backend AS backend, l.received_ns, coalesce(l.reordered, false) AS reordered,
        a.ts_ns AS ack_ns, a.kind AS ack_kind, a.payload_hash AS ack_hash
-FROM keyed l ASOF LEFT JOIN (SELECT key_a, key_b, ts_ns, kind, payload_hash FROM backend_acks WHERE backend = $backend) a
-  ON a.key_a = l.key_a AND a.key_b = l.key_b AND a.ts_ns >= l.received_ns;
+FROM keyed l ASOF LEFT JOIN answers a ON a.key_a = l.key_a AND a.key_b = l.key_b AND a.ts_ns >= l.received_ns;
