@@ -163,6 +163,8 @@ CREATE TABLE IF NOT EXISTS pg_statements (
   sqlstate         VARCHAR,
   error            VARCHAR
 );
+-- The data a client sent after a COPY ... FROM STDIN, for the replay to send again (NULL: none, or not recorded).
+ALTER TABLE pg_statements ADD COLUMN IF NOT EXISTS copy_data BLOB;
 
 -- Each statement a replay sent through the pooler (the Postgres family), with the answer the client got.
 CREATE TABLE IF NOT EXISTS pg_sends (

@@ -76,6 +76,8 @@ export function readPgCsvlog(file: string, text: string): PgCsvlogRead {
         rowSetHash: null,
         sqlstate: null,
         error: null,
+        // A log holds no COPY data: such a statement replays as a COPY whose data was not recorded.
+        copyData: null,
       },
     };
     own.push(logged);

@@ -29,10 +29,15 @@ export class PgFromTcp {
   readonly read = (first: Uint8Array, client: Endpoint, server: Endpoint): UpgradedConnection | undefined => {
     if (!looksLikePgStartup(first)) return undefined;
     this.summary.sessions++;
-    const session = new PgSessionReader(address(client), address(server), (statement, info) => {
-      this.summary.statements++;
-      this.onStatement(statement, info);
-    });
+    const session = new PgSessionReader(
+      address(client),
+      address(server),
+      (statement, info) => {
+        this.summary.statements++;
+        this.onStatement(statement, info);
+      },
+      true,
+    );
     return {
       fromClient: (bytes, tsNs) => session.fromClient(bytes, tsNs),
       fromServer: (bytes, tsNs) => session.fromServer(bytes, tsNs),

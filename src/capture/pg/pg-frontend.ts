@@ -10,7 +10,7 @@ export type FrontendMessage =
   | { type: 'execute'; portal: string; maxRows: number }
   | { type: 'describe' | 'close'; target: 'S' | 'P'; name: string }
   | { type: 'sync' | 'flush' | 'terminate' | 'copyDone' }
-  | { type: 'copyData'; bytes: number }
+  | { type: 'copyData'; data: Buffer }
   | { type: 'copyFail'; reason: string }
   | { type: 'password' }
   | { type: 'other'; code: string };
@@ -138,7 +138,8 @@ function decode(code: string, body: Buffer): FrontendMessage {
     case 'X':
       return { type: 'terminate' };
     case 'd':
-      return { type: 'copyData', bytes: body.length };
+      // Copied: the body is a view of a buffer the reader reuses.
+      return { type: 'copyData', data: Buffer.from(body) };
     case 'c':
       return { type: 'copyDone' };
     case 'f':

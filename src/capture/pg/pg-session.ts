@@ -24,7 +24,15 @@ export interface PgStatement {
   rowSetHash: string | null;
   sqlstate: string | null;
   error: string | null;
+  /**
+   * What the client sent after a COPY ... FROM STDIN, for a replay to send again; null when it sent none, gave up
+   * (CopyFail), sent more than a recording keeps (MAX_COPY_BYTES), or the reader was asked not to keep it (a tap).
+   */
+  copyData: Uint8Array | null;
 }
+
+/** A COPY's data past this is not kept (the statement replays as a COPY whose data was not recorded). */
+export const MAX_COPY_BYTES = 64 * 1024 * 1024;
 
 export interface PgSessionInfo {
   client: string;
@@ -48,6 +56,8 @@ interface Pending {
   setSum: bigint;
   /** A simple query that has had an answer (it stays queued until ReadyForQuery). */
   answered: boolean;
+  /** Its COPY data so far; undefined: none, or not kept. */
+  copy: { parts: Buffer[]; bytes: number; kept: boolean } | undefined;
 }
 
 /**
@@ -79,6 +89,8 @@ export class PgSessionReader implements UpgradedConnection {
     client: string,
     server: string,
     private readonly emit: (statement: PgStatement, session: PgSessionInfo) => void,
+    /** Keep each COPY's data (an import, for the replay); a tap, which only reports answers, does not. */
+    private readonly keepCopyData = false,
   ) {
     this.info = { client, server, user: null, database: null, application: null };
     this.frontend = new FrontendReader((message) => this.fromFrontend(message));
@@ -147,7 +159,7 @@ export class PgSessionReader implements UpgradedConnection {
         this.info.application = message.parameters.application_name ?? null;
         return;
       case 'query': {
-        const pending: Pending = { kind: 'simple', text: message.text, params: [], tsNs: this.clientTs, group: -1, rows: 0, hash: undefined, setSum: 0n, answered: false };
+        const pending: Pending = { kind: 'simple', text: message.text, params: [], tsNs: this.clientTs, group: -1, rows: 0, hash: undefined, setSum: 0n, answered: false, copy: undefined };
         this.queue.push(pending);
         this.readyOwners.push(pending);
         return;
@@ -163,13 +175,29 @@ export class PgSessionReader implements UpgradedConnection {
         return;
       case 'execute': {
         const portal = this.portals.get(message.portal) ?? { text: '', params: [] };
-        this.queue.push({ kind: 'extended', text: portal.text, params: portal.params, tsNs: this.clientTs, group: this.group, rows: 0, hash: undefined, setSum: 0n, answered: false });
+        this.queue.push({ kind: 'extended', text: portal.text, params: portal.params, tsNs: this.clientTs, group: this.group, rows: 0, hash: undefined, setSum: 0n, answered: false, copy: undefined });
         return;
       }
       case 'sync':
         this.group++;
         this.readyOwners.push('sync');
         return;
+      case 'copyData': {
+        // The statement the server is copying in for: the first one not answered yet.
+        const copying = this.queue.find((p) => !p.answered);
+        if (copying === undefined || !this.keepCopyData) return;
+        copying.copy ??= { parts: [], bytes: 0, kept: true };
+        copying.copy.bytes += message.data.length;
+        if (copying.copy.bytes > MAX_COPY_BYTES) copying.copy.kept = false;
+        if (copying.copy.kept) copying.copy.parts.push(message.data);
+        else copying.copy.parts = [];
+        return;
+      }
+      case 'copyFail': {
+        const copying = this.queue.find((p) => !p.answered);
+        if (copying !== undefined) copying.copy = { parts: [], bytes: 0, kept: false };
+        return;
+      }
       default:
         return;
     }
@@ -254,6 +282,7 @@ export class PgSessionReader implements UpgradedConnection {
         rowSetHash: pending.hash === undefined ? null : pending.setSum.toString(16).padStart(64, '0'),
         sqlstate: error?.sqlstate ?? null,
         error: error?.message ?? null,
+        copyData: pending.copy?.kept === true ? Buffer.concat(pending.copy.parts) : null,
       },
       this.info,
     );

@@ -20,6 +20,7 @@ const COLUMNS = {
   row_hash: 'varchar',
   sqlstate: 'varchar',
   error: 'varchar',
+  copy_data: 'blob',
 } as const satisfies Record<string, ColumnKind>;
 const C = columnIndexes(COLUMNS);
 
@@ -76,6 +77,8 @@ export class PgStatementWriter {
     r.setString(C.kind, statement.kind);
     setAnswer(r, C, statement);
     text(C.error, statement.error);
+    if (statement.copyData === null) r.setNull(C.copy_data);
+    else r.setBytes(C.copy_data, statement.copyData);
     r.endRow();
   }
 

@@ -24,6 +24,8 @@ export interface PgRecorded {
   kind: 'simple' | 'extended';
   text: string;
   params: (string | null)[];
+  /** The data a COPY ... FROM STDIN was fed, sent again after it; null: none recorded (a CopyFail is sent). */
+  copyData: Uint8Array | null;
 }
 
 export interface PgReplayStats {
@@ -54,7 +56,7 @@ const C = columnIndexes(COLUMNS);
 export async function loadStatements(store: Store, name: string, plan: ReplayPlan): Promise<PgRecorded[]> {
   const capture = await getCapture(store, name);
   if (capture.pgStatements === 0) throw new UsageError(`capture "${name}" has no PostgreSQL statements: a Postgres replay takes a pcap / pcapng with PostgreSQL sessions`, { field: 'capture' });
-  const rows = await store.query('SELECT ts_ns, session, seq, db_user, database, kind, query, params FROM pg_statements WHERE capture_id = $id ORDER BY ts_ns, session, seq', { id: capture.captureId });
+  const rows = await store.query('SELECT ts_ns, session, seq, db_user, database, kind, query, params, copy_data FROM pg_statements WHERE capture_id = $id ORDER BY ts_ns, session, seq', { id: capture.captureId });
   const chosen = seededRandom(plan.seed);
   const sessions = new Map<string, boolean>();
   return rows
@@ -67,6 +69,7 @@ export async function loadStatements(store: Store, name: string, plan: ReplayPla
       kind: str(row.kind) === 'extended' ? ('extended' as const) : ('simple' as const),
       text: str(row.query),
       params: row.params === null ? [] : (JSON.parse(str(row.params)) as (string | null)[]),
+      copyData: row.copy_data instanceof Uint8Array ? row.copy_data : null,
     }))
     .filter((s) => {
       if (!sessions.has(s.session)) sessions.set(s.session, plan.sample >= 1 || chosen() < plan.sample);
@@ -76,16 +79,17 @@ export async function loadStatements(store: Store, name: string, plan: ReplayPla
 
 /**
  * The relations the recorded statements read or write that the recording does not create itself: the target must
- * have them, or the replay would fail statement after statement. Found by name (FROM, JOIN, INTO, UPDATE, TABLE).
+ * have them, or the replay would fail statement after statement. Found by name (FROM, JOIN, INTO, UPDATE, TABLE, COPY).
  */
 export function referencedRelations(statements: readonly PgRecorded[]): string[] {
   const created = new Set<string>();
   const used = new Set<string>();
   for (const s of statements) {
     for (const m of s.text.matchAll(/\bcreate\s+(?:temp(?:orary)?\s+|unlogged\s+)?table\s+(?:if\s+not\s+exists\s+)?("?[\w.]+"?)/gi)) created.add(unquote(m[1] ?? ''));
-    for (const m of s.text.matchAll(/\b(?:from|join|into|update|table)\s+("?[a-z_][\w.]*"?)/gi)) used.add(unquote(m[1] ?? ''));
+    for (const m of s.text.matchAll(/\b(?:from|join|into|update|table|copy)\s+("?[a-z_][\w.]*"?)/gi)) used.add(unquote(m[1] ?? ''));
   }
-  return [...used].filter((name) => !created.has(name) && !/^(select|only|lateral|if)$/i.test(name)).sort();
+  // COPY's FROM STDIN / TO STDOUT / FROM PROGRAM name no relation.
+  return [...used].filter((name) => !created.has(name) && !/^(select|only|lateral|if|stdin|stdout|program)$/i.test(name)).sort();
 }
 
 function unquote(name: string): string {
@@ -171,11 +175,11 @@ export async function sendPgReplay(
 
   const limitNs = plan.durationMs === undefined ? Infinity : plan.durationMs * 1e6;
   const workers = shareSessions([...sessions.values()], SENDING_THREADS).map((group) => {
-    const needed: Record<number, { kind: PgRecorded['kind']; text: string; params: (string | Buffer | null)[] }> = {};
+    const needed: Record<number, { kind: PgRecorded['kind']; text: string; params: (string | Buffer | null)[]; copyData: Uint8Array | null }> = {};
     for (const own of group) {
       for (const index of own.indexes) {
         const statement = statements[index] as PgRecorded;
-        needed[index] = { kind: statement.kind, text: statement.text, params: statement.kind === 'extended' ? statement.params.map(paramValue) : [] };
+        needed[index] = { kind: statement.kind, text: statement.text, params: statement.kind === 'extended' ? statement.params.map(paramValue) : [], copyData: statement.copyData };
       }
     }
     return new Worker(new URL('./pg-send-worker.js', import.meta.url), {

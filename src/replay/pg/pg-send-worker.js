@@ -9,7 +9,7 @@ import { nowNs, waitUntil } from '../thread-clock.js';
 import { ResultGroups, runSendingThread } from '../thread-results.js';
 import { PgWireSession, replayTag } from './pg-wire-session.js';
 
-/** @typedef {{ kind: 'simple' | 'extended', text: string, params: (string | Uint8Array | null)[] }} Statement */
+/** @typedef {{ kind: 'simple' | 'extended', text: string, params: (string | Uint8Array | null)[], copyData: Uint8Array | null }} Statement */
 /** @typedef {{ user: string, database: string, indexes: number[] }} Session */
 /** @typedef {{ sendNo: number, actualNs: number, doneNs: number, tag: string | null, rowCount: number | null, sqlstate: string | null, failed: boolean }} Result */
 
@@ -44,7 +44,7 @@ async function run() {
         await waitUntil(startNs + offsetNs, stopped);
         const statement = /** @type {Statement} */ (options.statements[index]);
         const actualNs = nowNs();
-        const answer = await connection.run(statement.kind, `${replayTag(sendNo)}${statement.text}`, statement.params.map(asParam));
+        const answer = await connection.run(statement.kind, `${replayTag(sendNo)}${statement.text}`, statement.params.map(asParam), statement.copyData);
         results.push({ sendNo, actualNs, doneNs: nowNs(), ...answer });
       }
     }

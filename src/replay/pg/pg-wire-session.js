@@ -6,6 +6,12 @@ import { Parser } from 'pg-protocol/dist/parser.js';
 
 /** @typedef {{ tag: string | null, rowCount: number | null, sqlstate: string | null, failed: boolean }} PgAnswer */
 
+/** CopyData messages of at most this many bytes (PostgreSQL's own clients send 64 KB or less). */
+const COPY_PIECE = 65536;
+
+/** Why a COPY's data is refused when the recording has none: the statement fails, as it should, and the session goes on. */
+export const COPY_NOT_RECORDED = 'parity: the data of this COPY was not recorded';
+
 /** `COMMAND [OID] [ROWS]`, read as node-postgres reads a CommandComplete. */
 const COMMAND_TAG = /^([A-Za-z]+)(?: (\d+))?(?: (\d+))?/;
 
@@ -32,6 +38,10 @@ export class PgWireSession {
     this.tag = null;
     /** @type {string | null} */
     this.sqlstate = null;
+    /** The data the statement in flight feeds a COPY ... FROM STDIN, if it is one. @type {Uint8Array | null} */
+    this.copyData = null;
+    /** @type {'simple' | 'extended'} */
+    this.kind = 'simple';
     this.broken = false;
     // node-postgres's own reader is detached: from here on this session reads the socket.
     socket.removeAllListeners('data');
@@ -52,13 +62,16 @@ export class PgWireSession {
   /**
    * Sends one statement; resolves with its answer once the database is ready for the next.
    * @param {'simple' | 'extended'} kind @param {string} text @param {(string | Buffer | null)[]} params
+   * @param {Uint8Array | null} [copyData] what the recorded client fed the COPY ... FROM STDIN it is, if it is one
    * @returns {Promise<PgAnswer>}
    */
-  run(kind, text, params) {
+  run(kind, text, params, copyData = null) {
     if (this.broken) return Promise.resolve({ tag: null, rowCount: null, sqlstate: null, failed: true });
     if (this.pending !== undefined) throw new Error('a replayed session runs one statement at a time');
     this.tag = null;
     this.sqlstate = null;
+    this.copyData = copyData;
+    this.kind = kind;
     const bytes =
       kind === 'simple'
         ? serialize.query(text)
@@ -78,7 +91,9 @@ export class PgWireSession {
 
   /** @param {import('pg-protocol/dist/messages.js').BackendMessage} message */
   onMessage(message) {
-    if (message.name === 'commandComplete') {
+    if (message.name === 'copyInResponse') {
+      this.feedCopy();
+    } else if (message.name === 'commandComplete') {
       this.tag = /** @type {import('pg-protocol/dist/messages.js').CommandCompleteMessage} */ (message).text;
     } else if (message.name === 'error') {
       this.sqlstate = /** @type {import('pg-protocol/dist/messages.js').DatabaseError} */ (message).code ?? null;
@@ -87,6 +102,25 @@ export class PgWireSession {
       const tagged = this.sqlstate === null ? commandTag(this.tag) : { tag: null, rowCount: null };
       this.answer({ ...tagged, sqlstate: this.sqlstate, failed: false });
     }
+  }
+
+  /**
+   * The server waits for a COPY's data: the recorded bytes in pieces and CopyDone, or, with none recorded, CopyFail,
+   * which ends the statement with an error (57014) instead of leaving the session waiting for ever. A COPY run as an
+   * extended query needs a Sync after it: the server ignores the one sent with the Execute while it copies in.
+   */
+  feedCopy() {
+    const data = this.copyData;
+    this.copyData = null;
+    const pieces = [];
+    if (data === null) pieces.push(serialize.copyFail(COPY_NOT_RECORDED));
+    else {
+      const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      for (let at = 0; at < bytes.length; at += COPY_PIECE) pieces.push(serialize.copyData(bytes.subarray(at, at + COPY_PIECE)));
+      pieces.push(serialize.copyDone());
+    }
+    if (this.kind === 'extended') pieces.push(serialize.sync());
+    this.socket.write(Buffer.concat(pieces));
   }
 
   fail() {
