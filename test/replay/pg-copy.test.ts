@@ -19,6 +19,8 @@ const SOURCE = { host: '127.0.97.1', port: 15_471 };
 const TARGET = { host: '127.0.97.2', port: 15_472 };
 const ROWS = 5000;
 const SCHEMA = 'CREATE TABLE readings (id int PRIMARY KEY, device text, value numeric)';
+/** The same rows exported in two orders: COPY ... TO STDOUT's rows hashed in order, as a SELECT's are. */
+const EXPORTS = ['COPY (SELECT id, device FROM readings ORDER BY id) TO STDOUT', 'COPY (SELECT id, device FROM readings ORDER BY id DESC) TO STDOUT'];
 
 let source: PgCluster | undefined;
 let target: PgCluster | undefined;
@@ -44,14 +46,15 @@ afterAll(async () => {
 
 /**
  * psql (PostgreSQL's own client, independent of the importer) loads rows with COPY ... FROM STDIN, then reads them
- * back in the same session: the recording holds the data the COPY was fed, and the replay feeds it again.
+ * back in the same session, and exports them with COPY ... TO STDOUT in two orders: the recording holds the data the
+ * COPY was fed, and the replay feeds it again; the exports' rows are hashed in order, as a SELECT's.
  */
 describe.runIf(ready)('COPY ... FROM STDIN: recorded with its data, replayed with it', () => {
   it('the replayed COPY loads the same rows into the target; without its data it fails, and the session goes on', async () => {
     await withTempDir(async (dir) => {
       const csv = Array.from({ length: ROWS }, (_, i) => `${i + 1},device-${i % 37},${(i * 0.25).toFixed(2)}\n`).join('');
       const script = join(dir, 'load.sql');
-      writeFileSync(script, `COPY readings FROM STDIN WITH (FORMAT csv);\n${csv}\\.\nSELECT count(*), sum(value) FROM readings;\n`);
+      writeFileSync(script, `COPY readings FROM STDIN WITH (FORMAT csv);\n${csv}\\.\nSELECT count(*), sum(value) FROM readings;\n${EXPORTS.map((e) => `${e};\n`).join('')}`);
       const file = join(dir, 'copy.pcap');
       await captureWholeTcp(file, SOURCE.host, SOURCE.port, async () => {
         const loaded = spawnSync(psql, ['-h', SOURCE.host, '-p', String(SOURCE.port), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-f', script], { encoding: 'utf8', timeout: 30_000 });
@@ -61,8 +64,13 @@ describe.runIf(ready)('COPY ... FROM STDIN: recorded with its data, replayed wit
       const imported = await runParity(['import', file, '--name', 'load', '--db', db]);
       expect(imported.code, imported.stderr).toBe(0);
       await withStore(db, async (store) => {
-        const rows = await store.query("SELECT command_tag, copy_data FROM pg_statements WHERE query LIKE 'COPY%'");
-        expect(rows.map((r) => str(r.command_tag))).toEqual([`COPY ${ROWS}`]);
+        const rows = await store.query("SELECT command_tag, copy_data, row_count, row_hash FROM pg_statements WHERE query LIKE 'COPY%' ORDER BY seq");
+        expect(rows.map((r) => str(r.command_tag))).toEqual([`COPY ${ROWS}`, `COPY ${ROWS}`, `COPY ${ROWS}`]);
+        const [ascending, descending] = [rows[1]?.row_hash, rows[2]?.row_hash];
+        expect(ascending).toMatch(/^[0-9a-f]{64}$/);
+        expect(descending).toMatch(/^[0-9a-f]{64}$/);
+        expect(descending).not.toBe(ascending);
+        expect(rows.map((r) => r.copy_data === null)).toEqual([false, true, true]);
         // Byte for byte what psql sent, its end-of-data marker included (psql passes it on; the server reads it as the end).
         expect(Buffer.from(rows[0]?.copy_data as Uint8Array).toString('utf8')).toBe(`${csv}\\.\n`);
       });
@@ -80,8 +88,8 @@ describe.runIf(ready)('COPY ... FROM STDIN: recorded with its data, replayed wit
           ]),
         );
 
-      expect(await replay('load-1')).toMatchObject({ status: 'completed', sent: 2, answered: 2, errors: 0 });
-      expect(await answers('load-1')).toEqual([[`COPY ${ROWS}`, null], ['SELECT 1', null]]);
+      expect(await replay('load-1')).toMatchObject({ status: 'completed', sent: 4, answered: 4, errors: 0 });
+      expect(await answers('load-1')).toEqual([[`COPY ${ROWS}`, null], ['SELECT 1', null], ...EXPORTS.map((): [string, null] => [`COPY ${ROWS}`, null])]);
       const loaded = (await sql(target as PgCluster, 'SELECT count(*) AS n, sum(value)::text AS total, count(DISTINCT device) AS devices FROM readings')).rows[0] as { n: string; total: string; devices: string };
       const recorded = (await sql(source as PgCluster, 'SELECT count(*) AS n, sum(value)::text AS total, count(DISTINCT device) AS devices FROM readings')).rows[0] as { n: string; total: string; devices: string };
       expect(loaded).toEqual(recorded);
@@ -90,18 +98,18 @@ describe.runIf(ready)('COPY ... FROM STDIN: recorded with its data, replayed wit
       // The same COPY as an extended query (Parse, Bind, Execute, Sync), as some drivers send it: the server ignores
       // the Sync that came with the Execute while it copies in, so the replay sends another after CopyDone.
       await sql(target as PgCluster, 'TRUNCATE readings');
-      await withStore(db, (store) => store.exec("UPDATE pg_statements SET kind = 'extended', params = '[]' WHERE query LIKE 'COPY%'"));
-      expect(await replay('load-2')).toMatchObject({ status: 'completed', sent: 2, answered: 2, errors: 0 });
-      expect(await answers('load-2')).toEqual([[`COPY ${ROWS}`, null], ['SELECT 1', null]]);
+      await withStore(db, (store) => store.exec("UPDATE pg_statements SET kind = 'extended', params = '[]' WHERE query LIKE 'COPY readings%'"));
+      expect(await replay('load-2')).toMatchObject({ status: 'completed', sent: 4, answered: 4, errors: 0 });
+      expect(await answers('load-2')).toEqual([[`COPY ${ROWS}`, null], ['SELECT 1', null], ...EXPORTS.map((): [string, null] => [`COPY ${ROWS}`, null])]);
       expect((await sql(target as PgCluster, 'SELECT count(*)::int AS n FROM readings')).rows[0]).toEqual({ n: ROWS });
 
       // A COPY whose data was not recorded (a csvlog never holds it): refused with CopyFail, not waited on for ever;
       // the database's error is its answer, and the session's next statement runs. Extended, then simple.
-      await withStore(db, (store) => store.exec("UPDATE pg_statements SET copy_data = NULL WHERE query LIKE 'COPY%'"));
+      await withStore(db, (store) => store.exec("UPDATE pg_statements SET copy_data = NULL WHERE query LIKE 'COPY readings%'"));
       for (const [run, kind] of [['load-3', 'extended'], ['load-4', 'simple']] as const) {
-        await withStore(db, (store) => store.exec(`UPDATE pg_statements SET kind = '${kind}' WHERE query LIKE 'COPY%'`));
-        expect(await replay(run)).toMatchObject({ status: 'completed', sent: 2, answered: 2, errors: 0 });
-        expect(await answers(run)).toEqual([[null, '57014'], ['SELECT 1', null]]);
+        await withStore(db, (store) => store.exec(`UPDATE pg_statements SET kind = '${kind}' WHERE query LIKE 'COPY readings%'`));
+        expect(await replay(run)).toMatchObject({ status: 'completed', sent: 4, answered: 4, errors: 0 });
+        expect(await answers(run)).toEqual([[null, '57014'], ['SELECT 1', null], ...EXPORTS.map((): [string, null] => [`COPY ${ROWS}`, null])]);
       }
     });
   }, 120_000);

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import type { BackendMessage, CommandCompleteMessage, DatabaseError, DataRowMessage } from 'pg-protocol/dist/messages.js';
+import type { BackendMessage, CommandCompleteMessage, CopyDataMessage, DatabaseError, DataRowMessage } from 'pg-protocol/dist/messages.js';
 import { Parser } from 'pg-protocol/dist/parser.js';
 import type { UpgradedConnection } from '../http/http-from-tcp.ts';
 import { FrontendReader, PgFramingError, type FrontendMessage } from './pg-frontend.ts';
@@ -217,6 +217,17 @@ export class PgSessionReader implements UpgradedConnection {
         }
         head.hash.update('\u0002');
         head.setSum = (head.setSum + BigInt(`0x${row.digest('hex')}`)) & SET_MASK;
+        head.rows++;
+        return;
+      }
+      case 'copyData': {
+        // A COPY ... TO STDOUT's rows, one CopyData each: hashed as rows are, so its results are compared like a SELECT's.
+        if (head === undefined) return;
+        head.hash ??= createHash('sha256');
+        const bytes = (message as CopyDataMessage).chunk;
+        const encoded = `\u0003${bytes.length}:`;
+        head.hash.update(encoded).update(bytes);
+        head.setSum = (head.setSum + BigInt(`0x${createHash('sha256').update(encoded).update(bytes).digest('hex')}`)) & SET_MASK;
         head.rows++;
         return;
       }
