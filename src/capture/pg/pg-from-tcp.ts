@@ -36,7 +36,7 @@ export class PgFromTcp {
         this.summary.statements++;
         this.onStatement(statement, info);
       },
-      true,
+      { keepCopyData: true },
     );
     return {
       fromClient: (bytes, tsNs) => session.fromClient(bytes, tsNs),

@@ -138,8 +138,8 @@ function decode(code: string, body: Buffer): FrontendMessage {
     case 'X':
       return { type: 'terminate' };
     case 'd':
-      // Copied: the body is a view of a buffer the reader reuses.
-      return { type: 'copyData', data: Buffer.from(body) };
+      // A view of a buffer the reader reuses: whoever keeps it copies it.
+      return { type: 'copyData', data: body };
     case 'c':
       return { type: 'copyDone' };
     case 'f':

@@ -32,7 +32,7 @@ export interface PgStatement {
 }
 
 /** A COPY's data past this is not kept (the statement replays as a COPY whose data was not recorded). */
-export const MAX_COPY_BYTES = 64 * 1024 * 1024;
+const MAX_COPY_BYTES = 64 * 1024 * 1024;
 
 export interface PgSessionInfo {
   client: string;
@@ -89,8 +89,8 @@ export class PgSessionReader implements UpgradedConnection {
     client: string,
     server: string,
     private readonly emit: (statement: PgStatement, session: PgSessionInfo) => void,
-    /** Keep each COPY's data (an import, for the replay); a tap, which only reports answers, does not. */
-    private readonly keepCopyData = false,
+    /** keepCopyData: keep each COPY's data (an import, for the replay); a tap, which only reports answers, does not. */
+    private readonly options: { keepCopyData?: boolean } = {},
   ) {
     this.info = { client, server, user: null, database: null, application: null };
     this.frontend = new FrontendReader((message) => this.fromFrontend(message));
@@ -183,18 +183,19 @@ export class PgSessionReader implements UpgradedConnection {
         this.readyOwners.push('sync');
         return;
       case 'copyData': {
-        // The statement the server is copying in for: the first one not answered yet.
-        const copying = this.queue.find((p) => !p.answered);
-        if (copying === undefined || !this.keepCopyData) return;
-        copying.copy ??= { parts: [], bytes: 0, kept: true };
-        copying.copy.bytes += message.data.length;
-        if (copying.copy.bytes > MAX_COPY_BYTES) copying.copy.kept = false;
-        if (copying.copy.kept) copying.copy.parts.push(message.data);
-        else copying.copy.parts = [];
+        const copying = this.options.keepCopyData === true ? this.copying() : undefined;
+        if (copying === undefined) return;
+        const copy = (copying.copy ??= { parts: [], bytes: 0, kept: true });
+        copy.bytes += message.data.length;
+        if (!copy.kept) return;
+        if (copy.bytes > MAX_COPY_BYTES) {
+          copy.kept = false;
+          copy.parts = [];
+        } else copy.parts.push(Buffer.from(message.data)); // copied: the message is a view of a buffer the reader reuses
         return;
       }
       case 'copyFail': {
-        const copying = this.queue.find((p) => !p.answered);
+        const copying = this.copying();
         if (copying !== undefined) copying.copy = { parts: [], bytes: 0, kept: false };
         return;
       }
@@ -203,32 +204,25 @@ export class PgSessionReader implements UpgradedConnection {
     }
   }
 
+  /** The statement the server is copying in for: the first one not answered yet. */
+  private copying(): Pending | undefined {
+    return this.queue.find((p) => !p.answered);
+  }
+
   private fromBackend(message: BackendMessage): void {
     const head = this.queue[0];
     switch (message.name) {
       case 'dataRow': {
         if (head === undefined) return;
-        head.hash ??= createHash('sha256');
-        const row = createHash('sha256');
-        for (const field of (message as DataRowMessage).fields as (string | null)[]) {
-          const encoded = field === null ? '\u0000N' : `\u0001${field.length}:${field}`;
-          head.hash.update(encoded);
-          row.update(encoded);
-        }
-        head.hash.update('\u0002');
-        head.setSum = (head.setSum + BigInt(`0x${row.digest('hex')}`)) & SET_MASK;
-        head.rows++;
+        const fields = (message as DataRowMessage).fields as (string | null)[];
+        addRow(head, fields.map((field) => (field === null ? '\u0000N' : `\u0001${field.length}:${field}`)), '\u0002');
         return;
       }
       case 'copyData': {
         // A COPY ... TO STDOUT's rows, one CopyData each: hashed as rows are, so its results are compared like a SELECT's.
         if (head === undefined) return;
-        head.hash ??= createHash('sha256');
         const bytes = (message as CopyDataMessage).chunk;
-        const encoded = `\u0003${bytes.length}:`;
-        head.hash.update(encoded).update(bytes);
-        head.setSum = (head.setSum + BigInt(`0x${createHash('sha256').update(encoded).update(bytes).digest('hex')}`)) & SET_MASK;
-        head.rows++;
+        addRow(head, [`\u0003${bytes.length}:`, bytes]);
         return;
       }
       case 'commandComplete':
@@ -298,6 +292,22 @@ export class PgSessionReader implements UpgradedConnection {
       this.info,
     );
   }
+}
+
+/**
+ * Adds one returned row to its statement's hashes: in order (the statement's hash, with `end` after the row) and as a
+ * multiset (the sum of each row's own SHA-256).
+ */
+function addRow(pending: Pending, parts: readonly (string | Uint8Array)[], end = ''): void {
+  const ordered = (pending.hash ??= createHash('sha256'));
+  const row = createHash('sha256');
+  for (const part of parts) {
+    ordered.update(part);
+    row.update(part);
+  }
+  if (end !== '') ordered.update(end);
+  pending.setSum = (pending.setSum + BigInt(`0x${row.digest('hex')}`)) & SET_MASK;
+  pending.rows++;
 }
 
 function formatOf(formats: readonly number[], index: number): number {

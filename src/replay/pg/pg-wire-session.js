@@ -10,7 +10,7 @@ import { Parser } from 'pg-protocol/dist/parser.js';
 const COPY_PIECE = 65536;
 
 /** Why a COPY's data is refused when the recording has none: the statement fails, as it should, and the session goes on. */
-export const COPY_NOT_RECORDED = 'parity: the data of this COPY was not recorded';
+const COPY_NOT_RECORDED = 'parity: the data of this COPY was not recorded';
 
 /** `COMMAND [OID] [ROWS]`, read as node-postgres reads a CommandComplete. */
 const COMMAND_TAG = /^([A-Za-z]+)(?: (\d+))?(?: (\d+))?/;
