@@ -11,23 +11,32 @@
 -- one; with none at all, one pseudo-backend carries the devices' view (sends and the ACKs they got).
 INSERT INTO backend_legs
 WITH received AS (
-  SELECT u.uplink_id, r.ts_ns AS received_ns, hash(u.local_ip, u.local_port) AS device_socket, u.sent_ns,
-         key_a($backend, u.route_port, r.relay_socket, 0, coalesce(k.by_hash, false), CASE WHEN k.by_hash THEN u.payload_hash ELSE hash(coalesce(u.match_key, '')) END) AS key_a,
-         key_b($backend, u.route_port, r.relay_socket, 0, coalesce(k.by_hash, false), CASE WHEN k.by_hash THEN u.payload_hash ELSE hash(coalesce(u.match_key, '')) END) AS key_b
-  FROM uplink u
-  LEFT JOIN ack_keying k ON k.backend = $backend
-  LEFT JOIN receipts r
-    ON r.backend = $backend AND r.route_port = u.route_port AND r.payload_hash = u.payload_hash AND r.occurrence = u.occurrence
+  SELECT uplink_id, received_ns, device_socket, sent_ns,
+         key_a($backend, route_port, relay_socket, 0, by_hash, corr) AS key_a,
+         key_b($backend, route_port, relay_socket, 0, by_hash, corr) AS key_b
+  FROM (
+    SELECT u.uplink_id, r.ts_ns AS received_ns, hash(u.local_ip, u.local_port) AS device_socket, u.sent_ns, u.route_port,
+           r.relay_socket, coalesce(k.by_hash, false) AS by_hash,
+           CASE WHEN k.by_hash THEN u.payload_hash ELSE hash(coalesce(u.match_key, '')) END AS corr
+    FROM uplink u
+    LEFT JOIN ack_keying k ON k.backend = $backend
+    LEFT JOIN receipts r
+      ON r.backend = $backend AND r.route_port = u.route_port AND r.payload_hash = u.payload_hash AND r.occurrence = u.occurrence
+  )
 ),
 -- What the backend answered (leg X>relay), to the relay socket it received the request on, under the same key: the
 -- request's hash where its observer gave it (by_hash), else the protocol's match key. Read from the observations
 -- here, once per backend: a table of every backend's answers with their keys cost more to write than to recompute.
 answers AS MATERIALIZED (
-  SELECT key_a($backend, route_port, hash(dst_ip, dst_port), 0, reply_to_hash IS NOT NULL, coalesce(reply_to_hash, hash(coalesce(match_key, '')))) AS key_a,
-         key_b($backend, route_port, hash(dst_ip, dst_port), 0, reply_to_hash IS NOT NULL, coalesce(reply_to_hash, hash(coalesce(match_key, '')))) AS key_b,
+  SELECT key_a($backend, route_port, relay_socket, 0, by_hash, corr) AS key_a,
+         key_b($backend, route_port, relay_socket, 0, by_hash, corr) AS key_b,
          ts_ns, kind, payload_hash
-  FROM observations
-  WHERE run_id = $run_id AND leg = $backend || '>relay'
+  FROM (
+    SELECT route_port, hash(dst_ip, dst_port) AS relay_socket, reply_to_hash IS NOT NULL AS by_hash,
+           coalesce(reply_to_hash, hash(coalesce(match_key, ''))) AS corr, ts_ns, kind, payload_hash
+    FROM observations
+    WHERE run_id = $run_id AND leg = $backend || '>relay'
+  )
 ),
 -- Only the key and the times go through the window and the ASOF join: each sorts what it carries. Read twice below.
 keyed AS MATERIALIZED (
