@@ -73,8 +73,26 @@ export function coverageFindings(
       message: `no backend leg was observed (no simulated backend, tap or live capture recorded one): only what the ${unit === 'packets' ? 'devices' : unit === 'requests' ? 'clients' : 'replayer'} saw is analysed`,
     });
   }
-  findings.push(...observerFindings(stats, dropCritical), ...senderFindings(stats));
+  findings.push(...observerFindings(stats, dropCritical), ...senderFindings(stats), ...notAsRecordedFindings(stats, sent));
   return findings;
+}
+
+/**
+ * Sends the replayer could not make as recorded reached both backends in the same other form (a COPY refused for want
+ * of its data fails alike on both, and loads nothing either side): their parity, and that of whatever read what they
+ * would have loaded, proves less than it seems. Named, so the verdict is not a plain GO; a run made of nothing else
+ * proves nothing.
+ */
+function notAsRecordedFindings(stats: StoredReplayStats | null, sent: number): Finding[] {
+  return (stats?.notAsRecorded ?? []).map((n) => ({
+    severity: n.count >= sent ? ('critical' as const) : ('warning' as const),
+    kind: 'replay_fidelity' as const,
+    metric: 'replay_not_as_recorded' as const,
+    route: null,
+    backend: null,
+    value: n.count,
+    message: `${n.count.toLocaleString('en-US')} of ${sent.toLocaleString('en-US')} sent not as recorded: ${n.reason} (${n.examples.map((e) => JSON.stringify(e)).join(', ')})`,
+  }));
 }
 
 /** A tap that could not reach its backend saw less than the backend was sent: what it missed is its fault, named. */

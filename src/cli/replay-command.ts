@@ -14,7 +14,8 @@ import { parseName } from './option-parsers.ts';
 import { parseHttpUrl as parseHttpUrlValue } from '../core/values.ts';
 import { pgTarget, replayPgCapture } from '../replay/pg/pg-replay.ts';
 import { replayHttpCapture } from '../replay/http/http-replay.ts';
-import { printJson, printTable } from './output.ts';
+import { printJson, printNote, printTable } from './output.ts';
+import type { NotAsRecorded } from '../store/run-metadata.ts';
 import { showReplayProgress } from './replay-progress.ts';
 
 interface ReplayFlags {
@@ -122,7 +123,7 @@ async function runHttpReplay(capture: string, flags: ReplayFlags, proxy: string)
 interface ProxyReplayOutcome {
   runName: string;
   status: string;
-  stats: { planned: number; sent: number; answered: number; errors: number; achievedRate: number | null; lateness: { p50Us: number; p99Us: number; maxUs: number } };
+  stats: { planned: number; sent: number; answered: number; errors: number; achievedRate: number | null; lateness: { p50Us: number; p99Us: number; maxUs: number }; notAsRecorded?: readonly NotAsRecorded[] };
 }
 
 /**
@@ -146,6 +147,7 @@ async function runProxyReplay(flags: ReplayFlags, unit: string, replay: (store: 
         ['run', 'status', 'sent', 'answered', 'errors', 'achieved', 'late p50', 'late p99', 'late max'],
         [[result.runName, result.status, `${formatCount(stats.sent)}/${formatCount(stats.planned)}`, formatCount(stats.answered), formatCount(stats.errors), stats.achievedRate === null ? '-' : `${Math.round(stats.achievedRate)} ${unit}`, formatDurationMs(stats.lateness.p50Us / 1000), formatDurationMs(stats.lateness.p99Us / 1000), formatDurationMs(stats.lateness.maxUs / 1000)]],
       );
+      for (const n of stats.notAsRecorded ?? []) printNote(`warning: ${formatCount(n.count)} sent not as recorded: ${n.reason}; e.g. ${n.examples.map((e) => JSON.stringify(e)).join(', ')}`);
     }
     if (result.status === 'interrupted') process.exitCode = 130;
   } finally {

@@ -1,5 +1,5 @@
 import type { LatencyHistogram } from '../core/latency-histogram.ts';
-import type { WrittenRunStats } from '../store/run-metadata.ts';
+import type { NotAsRecorded, WrittenRunStats } from '../store/run-metadata.ts';
 import type { ReplayPlan } from './replay-plan.ts';
 
 export interface Lateness {
@@ -20,7 +20,10 @@ export function latenessOf(lateNs: LatencyHistogram): Lateness {
  * An HTTP or frame replay's counts as a run stores a replay's: a request that got no answer is a send error, an answer
  * is what a UDP replay calls an ACK.
  */
-export function storedReplayStats(stats: { planned: number; sent: number; errors: number; answered: number; lateness: Lateness; achievedRate: number | null }, plan: ReplayPlan): WrittenRunStats {
+export function storedReplayStats(
+  stats: { planned: number; sent: number; errors: number; answered: number; lateness: Lateness; achievedRate: number | null; notAsRecorded?: readonly NotAsRecorded[] },
+  plan: ReplayPlan,
+): WrittenRunStats {
   return {
     planned: stats.planned,
     sent: stats.sent,
@@ -30,5 +33,6 @@ export function storedReplayStats(stats: { planned: number; sent: number; errors
     askedRatePps: plan.pace.kind === 'rate' ? plan.pace.ratePps : null,
     achievedRatePps: stats.achievedRate,
     lateness: stats.lateness,
+    notAsRecorded: [...(stats.notAsRecorded ?? [])],
   };
 }

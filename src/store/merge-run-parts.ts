@@ -1,5 +1,5 @@
 import type { RunRecord, RunStatus } from './runs.ts';
-import type { RunTopology, StoredReplayStats } from './run-metadata.ts';
+import { NOT_AS_RECORDED_EXAMPLES, type NotAsRecorded, type RunTopology, type StoredReplayStats } from './run-metadata.ts';
 
 /** One host's share of a run, as its export holds it, with the offset that puts its times on the wall clock. */
 export interface RunPart {
@@ -77,6 +77,21 @@ function mergeStats(all: readonly (StoredReplayStats | null)[]): StoredReplaySta
     askedRatePps: sumOrNull((s) => s.askedRatePps),
     achievedRatePps: sumOrNull((s) => s.achievedRatePps),
     lateness,
+    notAsRecorded: mergeNotAsRecorded(stats.flatMap((s) => s.notAsRecorded)),
     observers: stats.flatMap((s) => s.observers),
   };
+}
+
+/** The parts' sends not made as recorded, added up by reason, with the first examples of any part. */
+function mergeNotAsRecorded(all: readonly NotAsRecorded[]): NotAsRecorded[] {
+  const byReason = new Map<string, NotAsRecorded>();
+  for (const n of all) {
+    const merged = byReason.get(n.reason);
+    if (merged === undefined) byReason.set(n.reason, { reason: n.reason, count: n.count, examples: [...n.examples] });
+    else {
+      merged.count += n.count;
+      for (const example of n.examples) if (merged.examples.length < NOT_AS_RECORDED_EXAMPLES && !merged.examples.includes(example)) merged.examples.push(example);
+    }
+  }
+  return [...byReason.values()];
 }

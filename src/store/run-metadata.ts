@@ -62,8 +62,22 @@ export interface StoredReplayStats {
   askedRatePps: number | null;
   achievedRatePps: number | null;
   lateness: { p50Us: number; p99Us: number; maxUs: number } | null;
+  /**
+   * Sends that could not be made as recorded, by why (a COPY ... FROM STDIN whose data the capture does not hold): they
+   * reached the target in another form, so their parity proves less than the rest. The first few texts with each.
+   */
+  notAsRecorded: NotAsRecorded[];
   /** Counters of the taps in front of backends. */
   observers: { observer: string; backend: string; forwarded: number; replies: number; strayReplies: number; errors: Record<string, number> }[];
+}
+
+/** Texts kept with each reason a send was not made as recorded: enough to find them in the capture. */
+export const NOT_AS_RECORDED_EXAMPLES = 3;
+
+export interface NotAsRecorded {
+  reason: string;
+  count: number;
+  examples: string[];
 }
 
 /** What a run replays, as the replayer describes it when the run starts. */
@@ -89,7 +103,7 @@ export interface RecordingStats {
 }
 
 /** What a run's writer stores as its stats when it ends: a replay's counts, or a recording's. */
-export type WrittenRunStats = Omit<StoredReplayStats, 'observers'> | { unrecorded: number; observations?: number; partial?: string };
+export type WrittenRunStats = (Omit<StoredReplayStats, 'observers' | 'notAsRecorded'> & { notAsRecorded?: NotAsRecorded[] }) | { unrecorded: number; observations?: number; partial?: string };
 
 const isObject = isJsonObject;
 const numberOr = <T>(value: unknown, fallback: T): number | T => (typeof value === 'number' && Number.isFinite(value) ? value : fallback);
@@ -162,6 +176,11 @@ export function readReplayStats(value: JsonValue): StoredReplayStats | null {
     askedRatePps: numberOr(value.askedRatePps, null),
     achievedRatePps: numberOr(value.achievedRatePps, null),
     lateness,
+    notAsRecorded: (Array.isArray(value.notAsRecorded) ? value.notAsRecorded : []).filter(isObject).map((n) => ({
+      reason: stringOr(n.reason, ''),
+      count: numberOr(n.count, 0),
+      examples: (Array.isArray(n.examples) ? n.examples : []).filter((e): e is string => typeof e === 'string'),
+    })).filter((n) => n.reason !== '' && n.count > 0),
     observers: (Array.isArray(value.observers) ? value.observers : []).filter(isObject).map((o) => ({
       observer: stringOr(o.observer, ''),
       backend: stringOr(o.backend, ''),

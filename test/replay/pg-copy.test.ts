@@ -75,10 +75,11 @@ describe.runIf(ready)('COPY ... FROM STDIN: recorded with its data, replayed wit
         expect(Buffer.from(rows[0]?.copy_data as Uint8Array).toString('utf8')).toBe(`${csv}\\.\n`);
       });
 
-      const replay = async (run: string): Promise<{ status: string; sent: number; answered: number; errors: number }> => {
+      type Replayed = { status: string; sent: number; answered: number; errors: number; notAsRecorded: { reason: string; count: number; examples: string[] }[] };
+      const replay = async (run: string): Promise<Replayed> => {
         const result = await runParity(['replay', 'load', '--proxy', `postgres://${TARGET.host}:${TARGET.port}`, '--speed', 'max', '--run', run, '--db', db, '--json'], { timeoutMs: 60_000 });
         expect(result.code, result.stderr).toBe(0);
-        return JSON.parse(result.stdout) as { status: string; sent: number; answered: number; errors: number };
+        return JSON.parse(result.stdout) as Replayed;
       };
       const answers = async (run: string): Promise<[string | null, string | null][]> =>
         withStore(db, async (store) =>
@@ -88,7 +89,7 @@ describe.runIf(ready)('COPY ... FROM STDIN: recorded with its data, replayed wit
           ]),
         );
 
-      expect(await replay('load-1')).toMatchObject({ status: 'completed', sent: 4, answered: 4, errors: 0 });
+      expect(await replay('load-1')).toMatchObject({ status: 'completed', sent: 4, answered: 4, errors: 0, notAsRecorded: [] });
       expect(await answers('load-1')).toEqual([[`COPY ${ROWS}`, null], ['SELECT 1', null], ...EXPORTS.map((): [string, null] => [`COPY ${ROWS}`, null])]);
       const loaded = (await sql(target as PgCluster, 'SELECT count(*) AS n, sum(value)::text AS total, count(DISTINCT device) AS devices FROM readings')).rows[0] as { n: string; total: string; devices: string };
       const recorded = (await sql(source as PgCluster, 'SELECT count(*) AS n, sum(value)::text AS total, count(DISTINCT device) AS devices FROM readings')).rows[0] as { n: string; total: string; devices: string };
@@ -108,9 +109,17 @@ describe.runIf(ready)('COPY ... FROM STDIN: recorded with its data, replayed wit
       await withStore(db, (store) => store.exec("UPDATE pg_statements SET copy_data = NULL WHERE query LIKE 'COPY readings%'"));
       for (const [run, kind] of [['load-3', 'extended'], ['load-4', 'simple']] as const) {
         await withStore(db, (store) => store.exec(`UPDATE pg_statements SET kind = '${kind}' WHERE query LIKE 'COPY readings%'`));
-        expect(await replay(run)).toMatchObject({ status: 'completed', sent: 4, answered: 4, errors: 0 });
+        const replayed = await replay(run);
+        expect(replayed).toMatchObject({ status: 'completed', sent: 4, answered: 4, errors: 0 });
         expect(await answers(run)).toEqual([[null, '57014'], ['SELECT 1', null], ...EXPORTS.map((): [string, null] => [`COPY ${ROWS}`, null])]);
+        // Both databases would refuse it alike and load nothing: the run says so, and its verdict names it.
+        expect(replayed.notAsRecorded).toEqual([{ reason: expect.stringMatching(/^COPY FROM STDIN without its data/), count: 1, examples: [expect.stringMatching(/^COPY readings FROM STDIN/)] }]);
       }
+      const analysed = await runParity(['analyse', 'load-4', '--db', db, '--json']);
+      const verdict = JSON.parse(analysed.stdout) as { findings: { kind: string; metric: string; value: number | null; message: string }[] };
+      expect(verdict.findings.filter((f) => f.metric === 'replay_not_as_recorded')).toEqual([
+        expect.objectContaining({ kind: 'replay_fidelity', value: 1, message: expect.stringMatching(/^1 of 4 sent not as recorded: COPY FROM STDIN without its data.*"COPY readings FROM STDIN/) }),
+      ]);
     });
   }, 120_000);
 });

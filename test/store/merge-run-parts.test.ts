@@ -12,6 +12,7 @@ const stats = (sent: number, p99Us: number, maxUs: number): StoredReplayStats =>
   askedRatePps: 1000,
   achievedRatePps: 990,
   lateness: { p50Us: p99Us / 10, p99Us, maxUs },
+  notAsRecorded: [{ reason: 'COPY without its data', count: sent / 100, examples: [`COPY t${sent} FROM STDIN`] }],
   observers: [],
 });
 
@@ -48,6 +49,7 @@ describe('merging the parts of a run recorded on several hosts', () => {
     expect(merged.endedNs).toBe(21_000n);
     expect(merged.stats).toMatchObject({ planned: 400, sent: 400, sendErrors: 2, sendErrorsByKind: { refused: 2 }, acks: 398, askedRatePps: 2000, achievedRatePps: 1980 });
     expect(merged.stats?.lateness).toEqual({ p50Us: 45, p99Us: 450, maxUs: 900 });
+    expect(merged.stats?.notAsRecorded).toEqual([{ reason: 'COPY without its data', count: 4, examples: ['COPY t100 FROM STDIN', 'COPY t300 FROM STDIN'] }]);
   });
 
   it('is only as complete as its least complete part; a part still running elsewhere counts as abandoned', () => {

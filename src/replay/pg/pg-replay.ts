@@ -5,6 +5,7 @@ import { ConfigError, UsageError } from '../../core/errors.ts';
 import { LatencyHistogram } from '../../core/latency-histogram.ts';
 import { seededRandom } from '../../core/random.ts';
 import { RunSession } from '../../run/run-session.ts';
+import { NOT_AS_RECORDED_EXAMPLES, type NotAsRecorded } from '../../store/run-metadata.ts';
 import { nextRunName, type RunStatus } from '../../store/runs.ts';
 import { ChunkAppender, columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
 import { num, str, type Store } from '../../store/store.ts';
@@ -35,7 +36,12 @@ export interface PgReplayStats {
   answered: number;
   lateness: Lateness;
   achievedRate: number | null;
+  /** Statements sent in another form than recorded (a COPY refused for want of its data), by why. */
+  notAsRecorded: NotAsRecorded[];
 }
+
+/** Why a COPY ... FROM STDIN was refused instead of fed, as reports say it. */
+export const COPY_WITHOUT_DATA = 'COPY FROM STDIN without its data (none recorded: a csvlog, or past 64 MB): refused on both databases alike, nothing loaded';
 
 const COLUMNS = {
   run_id: 'i32',
@@ -119,6 +125,9 @@ export async function checkSchema(target: { host: string; port: number }, statem
   }
 }
 
+/** A statement quoted in a report: enough to find it in the capture. */
+const EXAMPLE_CHARS = 120;
+
 /** Sending threads of a busy replay: two, one per core of the machines this runs on; fewer when sessions are fewer. */
 const SENDING_THREADS = 2;
 
@@ -131,6 +140,7 @@ interface SendResult {
   rowCount: number | null;
   sqlstate: string | null;
   failed: boolean;
+  copyRefused: boolean;
 }
 
 type WorkerMessage = { type: 'ready' } | { type: 'results'; results: SendResult[] } | { type: 'done'; planned: number } | { type: 'failed'; message: string };
@@ -197,6 +207,7 @@ export async function sendPgReplay(
   let answered = 0;
   let startNs = 0;
   let lastNs = 0;
+  const refusedCopies: NotAsRecorded = { reason: COPY_WITHOUT_DATA, count: 0, examples: [] };
   const record = (result: SendResult): void => {
     const index = result.sendNo % statements.length;
     const loop = Math.floor(result.sendNo / statements.length);
@@ -206,6 +217,11 @@ export async function sendPgReplay(
     sent++;
     if (result.failed) errors++;
     else answered++;
+    if (result.copyRefused) {
+      refusedCopies.count++;
+      const text = statement.text.length > EXAMPLE_CHARS ? `${statement.text.slice(0, EXAMPLE_CHARS)}…` : statement.text;
+      if (refusedCopies.examples.length < NOT_AS_RECORDED_EXAMPLES && !refusedCopies.examples.includes(text)) refusedCopies.examples.push(text);
+    }
     if (result.doneNs > lastNs) lastNs = result.doneNs;
     rows.setNumber(C.run_id, session.runId);
     rows.setNumber(C.send_no, result.sendNo);
@@ -255,7 +271,7 @@ export async function sendPgReplay(
   const seconds = (lastNs - startNs) / 1e9;
   return {
     status: options.signal?.aborted === true ? 'interrupted' : 'completed',
-    stats: { planned, sent, errors, answered, lateness: latenessOf(lateNs), achievedRate: sent > 1 && seconds > 0 ? sent / seconds : null },
+    stats: { planned, sent, errors, answered, lateness: latenessOf(lateNs), achievedRate: sent > 1 && seconds > 0 ? sent / seconds : null, notAsRecorded: refusedCopies.count > 0 ? [refusedCopies] : [] },
     startNs: sent > 0 ? BigInt(Math.round(startNs)) : undefined,
   };
 }

@@ -4,7 +4,11 @@ import pg from 'pg';
 import { serialize } from 'pg-protocol';
 import { Parser } from 'pg-protocol/dist/parser.js';
 
-/** @typedef {{ tag: string | null, rowCount: number | null, sqlstate: string | null, failed: boolean }} PgAnswer */
+/**
+ * What the database answered a statement; `copyRefused`: the statement was a COPY ... FROM STDIN whose data the
+ * recording does not hold, refused with CopyFail instead of fed (so its answer says nothing about the data).
+ * @typedef {{ tag: string | null, rowCount: number | null, sqlstate: string | null, failed: boolean, copyRefused: boolean }} PgAnswer
+ */
 
 /** CopyData messages of at most this many bytes (PostgreSQL's own clients send 64 KB or less). */
 const COPY_PIECE = 65536;
@@ -40,6 +44,7 @@ export class PgWireSession {
     this.sqlstate = null;
     /** The data the statement in flight feeds a COPY ... FROM STDIN, if it is one. @type {Uint8Array | null} */
     this.copyData = null;
+    this.copyRefused = false;
     /** @type {'simple' | 'extended'} */
     this.kind = 'simple';
     this.broken = false;
@@ -66,10 +71,11 @@ export class PgWireSession {
    * @returns {Promise<PgAnswer>}
    */
   run(kind, text, params, copyData = null) {
-    if (this.broken) return Promise.resolve({ tag: null, rowCount: null, sqlstate: null, failed: true });
+    if (this.broken) return Promise.resolve({ tag: null, rowCount: null, sqlstate: null, failed: true, copyRefused: false });
     if (this.pending !== undefined) throw new Error('a replayed session runs one statement at a time');
     this.tag = null;
     this.sqlstate = null;
+    this.copyRefused = false;
     this.copyData = copyData;
     this.kind = kind;
     const bytes =
@@ -100,7 +106,7 @@ export class PgWireSession {
     } else if (message.name === 'readyForQuery') {
       // An error ends the statement (node-postgres rejects it whatever came before): no tag then.
       const tagged = this.sqlstate === null ? commandTag(this.tag) : { tag: null, rowCount: null };
-      this.answer({ ...tagged, sqlstate: this.sqlstate, failed: false });
+      this.answer({ ...tagged, sqlstate: this.sqlstate, failed: false, copyRefused: this.copyRefused });
     }
   }
 
@@ -113,8 +119,10 @@ export class PgWireSession {
     const data = this.copyData;
     this.copyData = null;
     const pieces = [];
-    if (data === null) pieces.push(serialize.copyFail(COPY_NOT_RECORDED));
-    else {
+    if (data === null) {
+      this.copyRefused = true;
+      pieces.push(serialize.copyFail(COPY_NOT_RECORDED));
+    } else {
       const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
       for (let at = 0; at < bytes.length; at += COPY_PIECE) pieces.push(serialize.copyData(bytes.subarray(at, at + COPY_PIECE)));
       pieces.push(serialize.copyDone());
@@ -125,7 +133,7 @@ export class PgWireSession {
 
   fail() {
     this.broken = true;
-    this.answer({ tag: null, rowCount: null, sqlstate: null, failed: true });
+    this.answer({ tag: null, rowCount: null, sqlstate: null, failed: true, copyRefused: this.copyRefused });
   }
 
   /** @param {PgAnswer} answer */
