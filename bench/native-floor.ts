@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { commandExists, fmtRate, printRows, startSink } from './bench-util.ts';
 
@@ -32,8 +33,8 @@ export interface NativeProcess {
   stop(): Promise<string>;
 }
 
-export async function startNative(binary: string, args: readonly string[], what: string): Promise<NativeProcess> {
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+export async function startNative(binary: string, args: readonly string[], what: string, cpus?: string): Promise<NativeProcess> {
+  const child = cpus === undefined ? spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn('taskset', ['-c', cpus, binary, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   const deadline = Date.now() + 10_000;
@@ -73,18 +74,34 @@ export function buildNative(dir: string): NativeTools | undefined {
 }
 
 /** Starts the C sink; the returned function stops it and gives its figures. */
-export async function startNativeSink(tools: NativeTools, sink: { ip: string; port: number }, ratePps: number, maxPackets: number): Promise<() => Promise<SinkResult>> {
-  const child = await startNative(tools.sink, [sink.ip, String(sink.port), String(ratePps), String(maxPackets)], `the C sink on ${sink.ip}:${sink.port}`);
+export async function startNativeSink(tools: NativeTools, sink: { ip: string; port: number }, ratePps: number, maxPackets: number, cpus?: string): Promise<() => Promise<SinkResult>> {
+  const child = await startNative(tools.sink, [sink.ip, String(sink.port), String(ratePps), String(maxPackets)], `the C sink on ${sink.ip}:${sink.port}`, cpus);
   return async () => JSON.parse((await child.stop()) || '{}') as SinkResult;
 }
 
-/** Runs the floor into a sink (the Node one by default, as the replayer's rate runs). */
-export async function measureFloor(tools: NativeTools, sink: { ip: string; port: number }, ratePps: number, packets: number, devices: number): Promise<SenderResult & { atSink: SinkResult }> {
-  const stop = ratePps > 0 ? await startNativeSink(tools, sink, ratePps, packets) : await nodeSink(sink);
-  const run = spawnSync(tools.floor, [sink.ip, String(sink.port), String(ratePps), String(packets), String(devices), '127.31'], { encoding: 'utf8' });
+/**
+ * Runs the floor into a sink (the Node one by default, as the replayer's rate runs); with `pin`, the floor alone on
+ * the sender's CPU and the sink on the others, as the replayer is measured with --sender-cpu.
+ */
+export async function measureFloor(tools: NativeTools, sink: { ip: string; port: number }, ratePps: number, packets: number, devices: number, pin?: SenderPinning): Promise<SenderResult & { atSink: SinkResult }> {
+  const stop = ratePps > 0 ? await startNativeSink(tools, sink, ratePps, packets, pin?.others) : await nodeSink(sink);
+  const args = [sink.ip, String(sink.port), String(ratePps), String(packets), String(devices), '127.31'];
+  const run = pin === undefined ? spawnSync(tools.floor, args, { encoding: 'utf8' }) : spawnSync('taskset', ['-c', String(pin.sender), tools.floor, ...args], { encoding: 'utf8' });
   const atSink = await stop();
   if (run.status !== 0) throw new Error(`udp-floor failed: ${run.stderr.trim()}`);
   return { ...(JSON.parse(run.stdout) as SenderResult), atSink };
+}
+
+/** A CPU for the sender alone and the list of the others (taskset's form), where the machine has two or more and taskset. */
+export interface SenderPinning {
+  sender: number;
+  others: string;
+}
+
+export function senderPinning(): SenderPinning | undefined {
+  const count = cpus().length;
+  if (count < 2 || !commandExists('taskset')) return undefined;
+  return { sender: count - 1, others: count === 2 ? '0' : `0-${count - 2}` };
 }
 
 /** The Node sink, which only counts what it receives, behind the same interface as the C sink. */

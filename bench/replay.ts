@@ -8,7 +8,7 @@ import { replayCapture } from '../src/run/replay-run.ts';
 import { Store } from '../src/store/store.ts';
 import { commandExists, fmtRate, printRows, timeCommand } from './bench-util.ts';
 import { generateBenchCapture } from './generate-capture.ts';
-import { buildNative, measureFloor, nodeSink, printFloor, startNativeSink, type SinkResult } from './native-floor.ts';
+import { buildNative, measureFloor, nodeSink, printFloor, senderPinning, startNativeSink, type SinkResult } from './native-floor.ts';
 
 const SINK_IP = '127.0.9.1';
 const SINK_PORT = 20500;
@@ -40,11 +40,17 @@ export async function benchReplay(): Promise<void> {
     const native = buildNative(dir);
     if (native !== undefined) {
       const compared = [];
-      for (const rate of [10_000, 50_000]) {
-        const sink = { ip: SINK_IP, port: SINK_PORT };
-        const ours = await measure(store, { kind: 'rate', ratePps: rate }, 100_000, () => startNativeSink(native, sink, rate, 100_000));
-        const floor = await measureFloor(native, sink, rate, 100_000, 1000);
-        compared.push({ asked: `${fmtRate(rate)} pps`, ours: { pps: ours.achieved, p99Us: ours.p99Us, maxUs: ours.maxUs, atSink: ours.atSink }, floor });
+      // Each sender as it runs by default (sharing every CPU), then, where the machine allows, alone on a CPU of its own
+      // (the replayer with --sender-cpu, the C floor under taskset) with the sink on the others.
+      const pinning = senderPinning();
+      if (pinning === undefined) process.stdout.write('one CPU or no taskset: the senders are measured unpinned only\n');
+      for (const pin of pinning === undefined ? [undefined] : [undefined, pinning]) {
+        for (const rate of [10_000, 50_000]) {
+          const sink = { ip: SINK_IP, port: SINK_PORT };
+          const ours = await measure(store, { kind: 'rate', ratePps: rate }, 100_000, () => startNativeSink(native, sink, rate, 100_000, pin?.others), pin?.sender);
+          const floor = await measureFloor(native, sink, rate, 100_000, 1000, pin);
+          compared.push({ asked: `${fmtRate(rate)} pps${pin === undefined ? '' : `, sender alone on CPU ${pin.sender}`}`, ours: { pps: ours.achieved, p99Us: ours.p99Us, maxUs: ours.maxUs, atSink: ours.atSink }, floor });
+        }
       }
       const floorMax = await measureFloor(native, { ip: SINK_IP, port: SINK_PORT }, 0, PACKETS, 1000);
       compared.push({ asked: 'max', ours: { pps: max.achieved, p99Us: 0, maxUs: 0, atSink: max.atSink }, floor: floorMax });
@@ -75,7 +81,7 @@ let runNumber = 0;
 type Measured = { row: (string | number)[]; achieved: number; p99Us: number; maxUs: number; atSink: SinkResult };
 
 /** One replay into a sink: the Node sink (a count) unless another is given (the C sink: lateness at arrival too). */
-async function measure(store: Store, pace: Pace, packets: number, sink?: () => Promise<() => Promise<SinkResult>>): Promise<Measured> {
+async function measure(store: Store, pace: Pace, packets: number, sink?: () => Promise<() => Promise<SinkResult>>, senderCpu?: number): Promise<Measured> {
   const stopSink = sink === undefined ? await nodeSink({ ip: SINK_IP, port: SINK_PORT }) : await sink();
   const cpuBefore = process.cpuUsage();
   const started = process.hrtime.bigint();
@@ -91,6 +97,7 @@ async function measure(store: Store, pace: Pace, packets: number, sink?: () => P
     ackTimeoutMs: 0,
     runName: `bench-${++runNumber}`,
     signal: abort.signal,
+    senderCpu,
   });
   const wallUs = Number(process.hrtime.bigint() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);

@@ -32,6 +32,7 @@ interface ReplayFlags {
   seed?: string;
   devices?: string;
   ackTimeout?: string;
+  senderCpu?: string;
   protocol: string;
   db: string;
   run?: string;
@@ -57,6 +58,7 @@ export function registerReplayCommand(program: Command): void {
     .option('--seed <n>', `seed of --sample (default: ${D.seed})`)
     .option('--devices <cidr>', `local addresses for the devices, one each (default: ${D.devices})`)
     .option('--ack-timeout <duration>', `how long to wait for outstanding ACKs after the last send, e.g. 500ms (default: ${D.ack_timeout})`)
+    .option('--sender-cpu <n>', 'a UDP replay: run the sending thread alone on CPU n (Linux, taskset), the process\'s other threads on the other CPUs: steadier timing on a busy machine')
     .option('--protocol <name>', `device protocol (${PROTOCOL_NAMES.join(', ')})`, 'calamp-lmd')
     .option('--db <path>', 'DuckDB store file', DEFAULT_STORE_PATH)
     .option('--run <name>', 'name of the run (default: <capture>-replay-N)', parseName)
@@ -132,6 +134,7 @@ interface ProxyReplayOutcome {
  */
 async function runProxyReplay(flags: ReplayFlags, unit: string, replay: (store: Store, plan: ReplayPlan, signal: AbortSignal) => Promise<ProxyReplayOutcome>): Promise<void> {
   if (flags.relay !== undefined) throw new UsageError('--relay and --proxy: a capture goes through a relay (UDP) or a proxy, not both', { field: 'proxy' });
+  if (flags.senderCpu !== undefined) throw new UsageError('--sender-cpu applies to a UDP replay through --relay, not to one through --proxy', { field: 'sender-cpu' });
   const request = requestFrom(flags);
   const plan: ReplayPlan = { pace: request.pace, loops: request.loops, durationMs: request.durationMs, sample: request.sample, seed: request.seed };
   const abort = new AbortController();
@@ -186,6 +189,7 @@ async function runReplay(capture: string, flags: ReplayFlags & { relay: string }
         protocol,
         devices: request.devices,
         ackTimeoutMs: request.ackTimeoutMs,
+        senderCpu: request.senderCpu,
         ...(flags.run !== undefined && { runName: flags.run }),
         ...(flags.relayDebug !== undefined && { relayDebugUrl: flags.relayDebug }),
         ...(routes.length > 0 && { topology: { backends: [], routes } }),

@@ -52,7 +52,7 @@ export class DeviceFleet {
   }
 
   /** Binds a socket for each device in the sending thread before sending starts, so no bind happens on the timed path. */
-  async open(originals: Iterable<string>, sending: { relayHost: string; leadNs: number; primeBatches: number; durationNs: number; connectPorts: readonly number[] }): Promise<void> {
+  async open(originals: Iterable<string>, sending: { relayHost: string; leadNs: number; primeBatches: number; durationNs: number; connectPorts: readonly number[]; senderCpu?: number | undefined }): Promise<void> {
     const list = [...originals];
     const localIps = list.map(() => this.pool.take());
     await this.thread.open(localIps, sending);

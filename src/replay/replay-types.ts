@@ -15,6 +15,8 @@ export interface ReplayOptions {
   /** Local addresses for the devices, e.g. 127.20.0.0/16. */
   devices: string;
   ackTimeoutMs: number;
+  /** A CPU for the sending thread alone (the process's other threads leave it): see sender-cpu.ts. */
+  senderCpu?: number | undefined;
   /** Aborting stops sending; the replay waits for ACKs in flight, keeps everything, and says it was interrupted. */
   signal?: AbortSignal;
   onProgress?: (progress: ReplayProgress) => void;

@@ -3,6 +3,7 @@
 // stays on the main thread, which sends batches ahead of time and gets back when each packet actually left.
 // Plain JavaScript so that it loads in a worker without the TypeScript loader; the types are checked from JSDoc.
 import dgram from 'node:dgram';
+import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { immediate, nowNs, sleep, waitUntil } from './thread-clock.js';
@@ -96,6 +97,9 @@ async function nextBatch() {
 async function send() {
   // The clock starts once enough is queued that the first packets are not waiting for the main thread.
   for (pullBatches(); queue.length < options.primeBatches && !finalQueued && !stopped(); pullBatches()) await sleep(1);
+  // Everything made so far (sockets, the first batches) collected or settled before the clock starts, not in its first
+  // second (a full collection, where the main thread exposed it for this thread).
+  /** @type {{ gc?: () => void }} */ (globalThis).gc?.();
   const startNs = nowNs() + options.leadNs;
   port.postMessage({ type: 'start', startNs });
   await waitUntil(startNs, stopped);
@@ -144,6 +148,15 @@ async function send() {
   port.postMessage({ type: 'done' });
 }
 
+/** This thread's id for the kernel (Linux: /proc/thread-self), so the main thread can give it a CPU; 0 elsewhere. */
+function threadId() {
+  try {
+    return Number(readlinkSync('/proc/thread-self').split('/').pop()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
 port.on('message', (/** @type {{ type: string }} */ message) => {
   if (message.type !== 'close') return;
   flushReplies();
@@ -174,7 +187,7 @@ try {
       return relayPort === 0 ? undefined : new Promise((resolve) => socket.connect(relayPort, options.relayHost, () => resolve(undefined)));
     }),
   );
-  port.postMessage({ type: 'ready', ports: sockets.map((socket) => socket.address().port) });
+  port.postMessage({ type: 'ready', ports: sockets.map((socket) => socket.address().port), tid: threadId() });
 } catch (error) {
   const failure = /** @type {NodeJS.ErrnoException} */ (error);
   port.postMessage({ type: 'bind-failed', ip: options.localIps[sockets.length], message: failure.message });

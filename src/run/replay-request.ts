@@ -17,10 +17,12 @@ export interface ReplayRequest {
   devices: string;
   /** How long the run waits for late answers after the last send; chosen from what was seen when absent. */
   drainMs: number | undefined;
+  /** A UDP replay's sending thread on this CPU alone; absent: it shares every CPU. */
+  senderCpu: number | undefined;
 }
 
 /** The fields of a request by their scenario key; a flag is the key with a dash (`ack_timeout` is `--ack-timeout`). */
-export const REPLAY_FIELDS = ['speed', 'rate', 'ramp', 'loop', 'duration', 'sample', 'seed', 'ack_timeout', 'devices', 'drain'] as const;
+export const REPLAY_FIELDS = ['speed', 'rate', 'ramp', 'loop', 'duration', 'sample', 'seed', 'ack_timeout', 'devices', 'drain', 'sender_cpu'] as const;
 export type ReplayField = (typeof REPLAY_FIELDS)[number];
 
 /** What a request that leaves a field out gets, as written by a user; `--help` and the README show these. */
@@ -56,6 +58,7 @@ export function readReplayRequest(raw: RawReplay, fail: (field: ReplayField, pro
     ackTimeoutMs: read('ack_timeout') as number,
     devices: read('devices') as string,
     drainMs: read('drain'),
+    senderCpu: read('sender_cpu'),
   };
 }
 
@@ -108,6 +111,7 @@ const FIELD_READERS = {
   ack_timeout: (text: string): number => durationIn(1, MAX_WAIT_MS)(text),
   devices: (text: string): string => ipv4Block(text),
   drain: (text: string): number => durationIn(0, MAX_WAIT_MS)(text),
+  sender_cpu: (text: string): number => wholeIn(0, 4095)(text),
 } satisfies Record<ReplayField, (text: string) => unknown>;
 
 type FieldValue<F extends ReplayField> = ReturnType<(typeof FIELD_READERS)[F]>;

@@ -126,6 +126,7 @@ async function replayCaptureThrough(run: ScenarioRun, timeline: Timeline, signal
     protocol: getProtocol(spec.protocol),
     devices: spec.replay.devices,
     ackTimeoutMs: spec.replay.ackTimeoutMs,
+    senderCpu: spec.replay.senderCpu,
     onStart: (startNs: number) => timeline.start(startNs),
     signal,
     ...(options.onProgress !== undefined && { onProgress: options.onProgress }),

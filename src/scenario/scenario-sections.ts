@@ -108,9 +108,13 @@ function parseFaults(r: YamlReader, b: Record<string, unknown>, key: (k: string)
   return faults;
 }
 
-/** `replay:`: one pace (speed, rate or ramp), loops, duration, sample, timeouts. */
-export function parseReplay(r: YamlReader, value: unknown): ScenarioSpec['replay'] {
+/**
+ * `replay:`: one pace (speed, rate or ramp), loops, duration, sample, timeouts. `sender_cpu` is the UDP replayer's
+ * (a family that sends from its own threads says so rather than ignore it): `family` names the scenario's otherwise.
+ */
+export function parseReplay(r: YamlReader, value: unknown, family?: string): ScenarioSpec['replay'] {
   const replay = r.mapping(value ?? {}, 'replay');
+  if (family !== undefined && replay.sender_cpu !== undefined) throw r.error('replay.sender_cpu', `applies to a UDP replay through a relay, not to a ${family} scenario`);
   r.onlyKeys(replay, 'replay', REPLAY_FIELDS);
   const raw: RawReplay = {};
   for (const field of REPLAY_FIELDS) {

@@ -3,7 +3,7 @@ import { parseThresholds, type ThresholdConfig } from '../analyse/thresholds.ts'
 import type { FaultPlan } from '../backends/fault-plan.ts';
 import { isSafeName, NAME_RULE } from '../core/names.ts';
 import { isProtocolName, type ProtocolName } from '../protocols/index.ts';
-import type { Pace } from '../replay/replay-plan.ts';
+import type { ReplayRequest } from '../run/replay-request.ts';
 import { parseBackends, parseExpect, parseRelay, parseReplay, parseTimeline, parseTraffic } from './scenario-sections.ts';
 import type { YamlSource } from '../core/yaml-file.ts';
 import { YamlReader } from './yaml-reader.ts';
@@ -16,7 +16,7 @@ export interface ScenarioSpec {
   traffic: { capture: string } | { generate: { devices: number; durationMs: number; intervalMs: number; seed: number } };
   relay: BuiltinRelay | ExternalRelay;
   backends: ScenarioBackend[];
-  replay: { pace: Pace; loops: number; durationMs: number | undefined; sample: number; seed: number; ackTimeoutMs: number; devices: string; drainMs: number | undefined };
+  replay: ReplayRequest;
   timeline: TimelineEvent[];
   thresholds: ThresholdConfig;
   baseline: string | undefined;

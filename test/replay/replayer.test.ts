@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generic } from '../../src/protocols/generic.ts';
 import type { ReplayPlan } from '../../src/replay/replay-plan.ts';
@@ -116,4 +119,44 @@ describe('replayer over real UDP', () => {
       expect(result.stats.devices).toBeLessThan(30);
     });
   });
+
+  // --sender-cpu: the sending thread alone on its CPU while it sends, every other thread of the process on the
+  // others, and the process back on all of them after. Read from the kernel's own account of each thread.
+  it.runIf(cpuCount >= 2 && tasksetPresent)('runs the sending thread alone on the CPU given, and puts the process back after', async () => {
+    await withTempDir(async (dir) => {
+      rig = await startReplayRig(dir, '127.0.6.7', { devices: 5, perDevice: 100 });
+      const before = threadCpus();
+      const seen: string[][] = [];
+      const result = await replayCapture(options(rig, '127.0.6.7', plan({ kind: 'rate', ratePps: 1000 }), { senderCpu: 1, onProgress: () => void seen.push(threadCpus()) }));
+      expect(result.stats.sent).toBe(500);
+      expect(seen.length).toBeGreaterThan(0);
+      for (const lists of seen) {
+        expect(lists.filter((list) => list === '1')).toHaveLength(1);
+        expect(lists.filter((list) => list !== '1').every((list) => !list.split(',').includes('1') && !/^0-/.test(list) && list !== '')).toBe(true);
+      }
+      expect(new Set(threadCpus())).toEqual(new Set(before));
+    });
+  });
+
+  it('refuses a CPU the process may not run on, before any run exists', async () => {
+    await withTempDir(async (dir) => {
+      rig = await startReplayRig(dir, '127.0.6.8', { devices: 2, perDevice: 5 });
+      await expect(replayCapture(options(rig, '127.0.6.8', plan({ kind: 'max' }), { senderCpu: 4095, runName: 'pinned' }))).rejects.toThrow(/^--sender-cpu 4095: this process may run on CPUs /);
+      expect(await rig.store.query("SELECT name FROM runs WHERE name = 'pinned'")).toEqual([]);
+    });
+  });
 });
+
+const cpuCount = availableParallelism();
+const tasksetPresent = spawnSync('taskset', ['-V']).status === 0;
+
+/** Each thread's allowed CPUs, as the kernel lists them (`0-1`, `1`, `0`). */
+function threadCpus(): string[] {
+  return readdirSync('/proc/self/task').flatMap((tid) => {
+    try {
+      return [/^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))?.[1] ?? ''];
+    } catch {
+      return [];
+    }
+  });
+}

@@ -58,7 +58,7 @@ export function parseHttpScenario(input: unknown, source: string, lineOf?: YamlS
       shadow: parseBackend(r, backends.shadow, 'backends.shadow'),
       ...(backends.aa !== undefined && { aa: parseExternalOnly(r, backends.aa) }),
     },
-    replay: parseReplay(r, root.replay),
+    replay: parseReplay(r, root.replay, 'http'),
     calibrate: {
       noShadow: flag(r, calibrate.no_shadow, 'calibrate.no_shadow', true),
       aa: flag(r, calibrate.aa, 'calibrate.aa', true),

@@ -52,7 +52,7 @@ export function parsePgScenario(input: unknown, source: string, lineOf?: YamlSou
     traffic,
     pooler: parsePooler(r, root.pooler),
     calibrate: parseCalibrate(r, root.calibrate),
-    replay: parseReplay(r, root.replay),
+    replay: parseReplay(r, root.replay, 'pg'),
     timeline: parseTimeline(r, root.timeline),
     thresholds: parseThresholds(root.thresholds ?? {}, `${source}: thresholds`),
     expect: parseExpect(r, root.expect),

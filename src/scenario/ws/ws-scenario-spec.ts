@@ -81,7 +81,7 @@ export function parseWsScenario(input: unknown, source: string, lineOf?: YamlSou
     traffic: parseTraffic(r, root.traffic),
     agent,
     gateways,
-    replay: parseReplay(r, root.replay),
+    replay: parseReplay(r, root.replay, 'ws'),
     timeline: parseSteps(r, root.timeline, gateways.length, agent.controlPlane),
     thresholds: parseThresholds(root.thresholds ?? {}, `${source}: thresholds`),
     expect: parseExpect(r, root.expect),
