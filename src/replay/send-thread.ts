@@ -82,11 +82,8 @@ export class SendThread {
     const durationNs = Number.isFinite(options.durationNs) ? options.durationNs : Number.MAX_VALUE;
     // The thread's young generation starts at 4 MB a half instead of V8's 1 MB: every turn of its event loop allocates,
     // and at 10k pps the collector stopped it 80 times a second, each a stall of the sends (measured: p99 lateness
-    // 110-210 µs, 78 µs with this). And it may collect everything once before its clock starts (gc()), so the
-    // garbage of binding a thousand sockets is not collected in the first second of sending. V8 reads these flags
-    // when it makes an isolate, so they are set only around this one.
+    // 110-210 µs, 78 µs with this). V8 reads the flag when it makes an isolate, so it is set only around this one.
     setFlagsFromString(`--min-semi-space-size=${SENDER_SEMI_SPACE_MB}`);
-    setFlagsFromString('--expose-gc');
     const worker = new Worker(new URL('./send-worker.js', import.meta.url), {
       workerData: { localIps, connectPorts: options.connectPorts ?? [], relayHost: options.relayHost, leadNs: options.leadNs, primeBatches: options.primeBatches, durationNs, shared: this.shared.buffer, batches: this.batches.port2 },
       transferList: [this.batches.port2],
@@ -96,7 +93,6 @@ export class SendThread {
       worker.on('message', (message: WorkerMessage) => {
         if (message.type === 'ready') {
           setFlagsFromString('--min-semi-space-size=0');
-          setFlagsFromString('--no-expose-gc');
           this.ports = message.ports;
           try {
             if (options.senderCpu !== undefined) this.unpin = pinSenderApart(message.tid, options.senderCpu);

@@ -97,9 +97,6 @@ async function nextBatch() {
 async function send() {
   // The clock starts once enough is queued that the first packets are not waiting for the main thread.
   for (pullBatches(); queue.length < options.primeBatches && !finalQueued && !stopped(); pullBatches()) await sleep(1);
-  // Everything made so far (sockets, the first batches) collected or settled before the clock starts, not in its first
-  // second (a full collection, where the main thread exposed it for this thread).
-  /** @type {{ gc?: () => void }} */ (globalThis).gc?.();
   const startNs = nowNs() + options.leadNs;
   port.postMessage({ type: 'start', startNs });
   await waitUntil(startNs, stopped);
