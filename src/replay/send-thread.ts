@@ -88,11 +88,14 @@ export class SendThread {
       workerData: { localIps, connectPorts: options.connectPorts ?? [], relayHost: options.relayHost, leadNs: options.leadNs, primeBatches: options.primeBatches, durationNs, shared: this.shared.buffer, batches: this.batches.port2 },
       transferList: [this.batches.port2],
     });
+    // The thread makes its isolate on its own, after this returns: the flag goes back once it runs, or fails to.
+    const restoreFlag = (): void => setFlagsFromString('--min-semi-space-size=0');
+    worker.once('online', restoreFlag);
+    worker.once('error', restoreFlag);
     this.worker = worker;
     const ready = new Promise<void>((resolve, reject) => {
       worker.on('message', (message: WorkerMessage) => {
         if (message.type === 'ready') {
-          setFlagsFromString('--min-semi-space-size=0');
           this.ports = message.ports;
           try {
             if (options.senderCpu !== undefined) this.unpin = pinSenderApart(message.tid, options.senderCpu);
