@@ -77,7 +77,14 @@ export async function prepareReplay(options: ReplayOptions): Promise<PreparedRep
     await close();
     throw error;
   }
-  const description = { ...plan, description: describePace(plan.pace), portMap: Object.fromEntries(options.portMap), devices: options.devices, ackTimeoutMs: options.ackTimeoutMs };
+  const description = {
+    ...plan,
+    description: describePace(plan.pace),
+    portMap: Object.fromEntries(options.portMap),
+    devices: options.devices,
+    ackTimeoutMs: options.ackTimeoutMs,
+    ...(options.senderCpu !== undefined && { senderCpu: options.senderCpu }),
+  };
   return { options, capture, uplink, relayIp, fleet, sinks, plan: description, close };
 }
 

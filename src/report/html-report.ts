@@ -47,7 +47,7 @@ function tested(analysis: Analysis): string {
     ['capture', analysis.captureName ?? '-'],
     ['protocol', analysis.protocol],
     ['relay under test', analysis.run.relay ?? '-'],
-    ['rate plan', plan === null ? '-' : `${describePace(plan.pace)}${plan.loops > 1 ? `, ${plan.loops} loops` : ''}${plan.sample < 1 ? `, ${plan.sample * 100}% of devices` : ''}`],
+    ['rate plan', plan === null ? '-' : `${describePace(plan.pace)}${plan.loops > 1 ? `, ${plan.loops} loops` : ''}${plan.sample < 1 ? `, ${plan.sample * 100}% of devices` : ''}${plan.senderCpu === undefined ? '' : `, the sending thread alone on CPU ${plan.senderCpu}`}`],
     ['backends', backends.length > 0 ? backends.join('; ') : analysis.backends.join(', ')],
     ['reference backend', analysis.reference],
     ['routes', analysis.routes.map((r) => `${r.port}${r.customer === '' ? '' : ` ${r.customer}`}${r.device === '' ? '' : `/${r.device}`}`).join(', ')],

@@ -92,6 +92,8 @@ export interface StoredPlan {
   portMap: Record<string, number>;
   devices: string;
   ackTimeoutMs: number;
+  /** The CPU the UDP replayer's sending thread had to itself (--sender-cpu), where it had one: its lateness depends on it. */
+  senderCpu?: number;
 }
 
 /** What a recording counted: packets it could not record (a store too slow, the kernel's drops), and why a file ended early. */
@@ -218,6 +220,7 @@ export function readPlan(value: JsonValue): StoredPlan | null {
     portMap,
     devices: stringOr(value.devices, ''),
     ackTimeoutMs: numberOr(value.ackTimeoutMs, 0),
+    ...(typeof value.senderCpu === 'number' && { senderCpu: value.senderCpu }),
   };
 }
 

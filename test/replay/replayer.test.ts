@@ -6,6 +6,7 @@ import { generic } from '../../src/protocols/generic.ts';
 import type { ReplayPlan } from '../../src/replay/replay-plan.ts';
 import { replayCapture, type ReplayRunOptions } from '../../src/run/replay-run.ts';
 import { sampleDevices } from '../../src/replay/uplink-source.ts';
+import { getRun } from '../../src/store/runs.ts';
 import { num } from '../../src/store/store.ts';
 import { startReplayRig, type ReplayRig } from '../helpers/replay-rig.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
@@ -127,8 +128,10 @@ describe('replayer over real UDP', () => {
       rig = await startReplayRig(dir, '127.0.6.7', { devices: 5, perDevice: 100 });
       const before = threadCpus();
       const seen: string[][] = [];
-      const result = await replayCapture(options(rig, '127.0.6.7', plan({ kind: 'rate', ratePps: 1000 }), { senderCpu: 1, onProgress: () => void seen.push(threadCpus()) }));
+      const result = await replayCapture(options(rig, '127.0.6.7', plan({ kind: 'rate', ratePps: 1000 }), { senderCpu: 1, runName: 'pinned', onProgress: () => void seen.push(threadCpus()) }));
       expect(result.stats.sent).toBe(500);
+      // The run says how it was replayed: its lateness depends on it.
+      expect((await getRun(rig.store, 'pinned')).plan?.senderCpu).toBe(1);
       expect(seen.length).toBeGreaterThan(0);
       for (const lists of seen) {
         expect(lists.filter((list) => list === '1')).toHaveLength(1);
