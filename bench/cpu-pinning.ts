@@ -3,17 +3,34 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { commandExists } from './bench-util.ts';
 
+/** The last CPU for what is measured alone, and the list of the others in taskset's form. */
+export interface CorePlan {
+  own: number;
+  others: string;
+}
+
+/** How the benchmarks split the cores; undefined with one core or without taskset, when nothing can be pinned. */
+export function corePlan(): CorePlan | undefined {
+  const count = cpus().length;
+  if (count < 2 || !commandExists('taskset')) return undefined;
+  return { own: count - 1, others: count === 2 ? '0' : `0-${count - 2}` };
+}
+
 /**
  * Puts the process under test on a core of its own and everything else (this process, the backends) on the other
  * cores, as a relay runs in production: `taskset` on every thread of each. False (and nothing moved) without taskset
  * or with one core.
  */
 export function pinApart(own: number, others: readonly number[]): boolean {
-  const count = cpus().length;
-  if (count < 2 || !commandExists('taskset')) return false;
-  const rest = count === 2 ? '0' : `0-${count - 2}`;
+  const plan = corePlan();
+  if (plan === undefined) return false;
   const pin = (pid: number, list: string): boolean => spawnSync('taskset', ['-a', '-p', '-c', list, String(pid)], { stdio: 'ignore' }).status === 0;
-  return pin(own, String(count - 1)) && others.every((pid) => pin(pid, rest));
+  return pin(own, String(plan.own)) && others.every((pid) => pin(pid, plan.others));
+}
+
+/** A command as spawned, under `taskset -c cpus` when cpus are given. */
+export function onCpus(binary: string, args: readonly string[], cpus: string | undefined): [string, string[]] {
+  return cpus === undefined ? [binary, [...args]] : ['taskset', ['-c', cpus, binary, ...args]];
 }
 
 const CLOCK_TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;

@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { commandExists, fmtRate, printRows, startSink } from './bench-util.ts';
+import { onCpus, type CorePlan } from './cpu-pinning.ts';
 
 /** What a sender achieved at one asked rate (0: as fast as possible), by its own account. */
 export interface SenderResult {
@@ -34,7 +34,7 @@ export interface NativeProcess {
 }
 
 export async function startNative(binary: string, args: readonly string[], what: string, cpus?: string): Promise<NativeProcess> {
-  const child = cpus === undefined ? spawn(binary, args, { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn('taskset', ['-c', cpus, binary, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(...onCpus(binary, args, cpus), { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   const deadline = Date.now() + 10_000;
@@ -83,25 +83,13 @@ export async function startNativeSink(tools: NativeTools, sink: { ip: string; po
  * Runs the floor into a sink (the Node one by default, as the replayer's rate runs); with `pin`, the floor alone on
  * the sender's CPU and the sink on the others, as the replayer is measured with --sender-cpu.
  */
-export async function measureFloor(tools: NativeTools, sink: { ip: string; port: number }, ratePps: number, packets: number, devices: number, pin?: SenderPinning): Promise<SenderResult & { atSink: SinkResult }> {
+export async function measureFloor(tools: NativeTools, sink: { ip: string; port: number }, ratePps: number, packets: number, devices: number, pin?: CorePlan): Promise<SenderResult & { atSink: SinkResult }> {
   const stop = ratePps > 0 ? await startNativeSink(tools, sink, ratePps, packets, pin?.others) : await nodeSink(sink);
   const args = [sink.ip, String(sink.port), String(ratePps), String(packets), String(devices), '127.31'];
-  const run = pin === undefined ? spawnSync(tools.floor, args, { encoding: 'utf8' }) : spawnSync('taskset', ['-c', String(pin.sender), tools.floor, ...args], { encoding: 'utf8' });
+  const run = spawnSync(...onCpus(tools.floor, args, pin === undefined ? undefined : String(pin.own)), { encoding: 'utf8' });
   const atSink = await stop();
   if (run.status !== 0) throw new Error(`udp-floor failed: ${run.stderr.trim()}`);
   return { ...(JSON.parse(run.stdout) as SenderResult), atSink };
-}
-
-/** A CPU for the sender alone and the list of the others (taskset's form), where the machine has two or more and taskset. */
-export interface SenderPinning {
-  sender: number;
-  others: string;
-}
-
-export function senderPinning(): SenderPinning | undefined {
-  const count = cpus().length;
-  if (count < 2 || !commandExists('taskset')) return undefined;
-  return { sender: count - 1, others: count === 2 ? '0' : `0-${count - 2}` };
 }
 
 /** The Node sink, which only counts what it receives, behind the same interface as the C sink. */

@@ -8,7 +8,8 @@ import { replayCapture } from '../src/run/replay-run.ts';
 import { Store } from '../src/store/store.ts';
 import { commandExists, fmtRate, printRows, timeCommand } from './bench-util.ts';
 import { generateBenchCapture } from './generate-capture.ts';
-import { buildNative, measureFloor, nodeSink, printFloor, senderPinning, startNativeSink, type SinkResult } from './native-floor.ts';
+import { corePlan } from './cpu-pinning.ts';
+import { buildNative, measureFloor, nodeSink, printFloor, startNativeSink, type SinkResult } from './native-floor.ts';
 
 const SINK_IP = '127.0.9.1';
 const SINK_PORT = 20500;
@@ -42,14 +43,14 @@ export async function benchReplay(): Promise<void> {
       const compared = [];
       // Each sender as it runs by default (sharing every CPU), then, where the machine allows, alone on a CPU of its own
       // (the replayer with --sender-cpu, the C floor under taskset) with the sink on the others.
-      const pinning = senderPinning();
+      const pinning = corePlan();
       if (pinning === undefined) process.stdout.write('one CPU or no taskset: the senders are measured unpinned only\n');
       for (const pin of pinning === undefined ? [undefined] : [undefined, pinning]) {
         for (const rate of [10_000, 50_000]) {
           const sink = { ip: SINK_IP, port: SINK_PORT };
-          const ours = await measure(store, { kind: 'rate', ratePps: rate }, 100_000, () => startNativeSink(native, sink, rate, 100_000, pin?.others), pin?.sender);
+          const ours = await measure(store, { kind: 'rate', ratePps: rate }, 100_000, () => startNativeSink(native, sink, rate, 100_000, pin?.others), pin?.own);
           const floor = await measureFloor(native, sink, rate, 100_000, 1000, pin);
-          compared.push({ asked: `${fmtRate(rate)} pps${pin === undefined ? '' : `, sender alone on CPU ${pin.sender}`}`, ours: { pps: ours.achieved, p99Us: ours.p99Us, maxUs: ours.maxUs, atSink: ours.atSink }, floor });
+          compared.push({ asked: `${fmtRate(rate)} pps${pin === undefined ? '' : `, sender alone on CPU ${pin.own}`}`, ours: { pps: ours.achieved, p99Us: ours.p99Us, maxUs: ours.maxUs, atSink: ours.atSink }, floor });
         }
       }
       const floorMax = await measureFloor(native, { ip: SINK_IP, port: SINK_PORT }, 0, PACKETS, 1000);
