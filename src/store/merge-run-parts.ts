@@ -1,5 +1,5 @@
 import type { RunRecord, RunStatus } from './runs.ts';
-import { NOT_AS_RECORDED_EXAMPLES, type NotAsRecorded, type RunTopology, type StoredReplayStats } from './run-metadata.ts';
+import { addExample, type NotAsRecorded, type RunTopology, type StoredReplayStats } from './run-metadata.ts';
 
 /** One host's share of a run, as its export holds it, with the offset that puts its times on the wall clock. */
 export interface RunPart {
@@ -90,7 +90,7 @@ function mergeNotAsRecorded(all: readonly NotAsRecorded[]): NotAsRecorded[] {
     if (merged === undefined) byReason.set(n.reason, { reason: n.reason, count: n.count, examples: [...n.examples] });
     else {
       merged.count += n.count;
-      for (const example of n.examples) if (merged.examples.length < NOT_AS_RECORDED_EXAMPLES && !merged.examples.includes(example)) merged.examples.push(example);
+      for (const example of n.examples) addExample(merged, example);
     }
   }
   return [...byReason.values()];

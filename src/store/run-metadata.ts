@@ -72,12 +72,17 @@ export interface StoredReplayStats {
 }
 
 /** Texts kept with each reason a send was not made as recorded: enough to find them in the capture. */
-export const NOT_AS_RECORDED_EXAMPLES = 3;
+const NOT_AS_RECORDED_EXAMPLES = 3;
 
 export interface NotAsRecorded {
   reason: string;
   count: number;
   examples: string[];
+}
+
+/** Keeps `text` among the examples of `n`, while there is room and it is not there yet. */
+export function addExample(n: NotAsRecorded, text: string): void {
+  if (n.examples.length < NOT_AS_RECORDED_EXAMPLES && !n.examples.includes(text)) n.examples.push(text);
 }
 
 /** What a run replays, as the replayer describes it when the run starts. */

@@ -5,7 +5,7 @@ import { ConfigError, UsageError } from '../../core/errors.ts';
 import { LatencyHistogram } from '../../core/latency-histogram.ts';
 import { seededRandom } from '../../core/random.ts';
 import { RunSession } from '../../run/run-session.ts';
-import { NOT_AS_RECORDED_EXAMPLES, type NotAsRecorded } from '../../store/run-metadata.ts';
+import { addExample, type NotAsRecorded } from '../../store/run-metadata.ts';
 import { nextRunName, type RunStatus } from '../../store/runs.ts';
 import { ChunkAppender, columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
 import { num, str, type Store } from '../../store/store.ts';
@@ -41,7 +41,7 @@ export interface PgReplayStats {
 }
 
 /** Why a COPY ... FROM STDIN was refused instead of fed, as reports say it. */
-export const COPY_WITHOUT_DATA = 'COPY FROM STDIN without its data (none recorded: a csvlog, or past 64 MB): refused on both databases alike, nothing loaded';
+const COPY_WITHOUT_DATA = 'COPY FROM STDIN without its data (none recorded: a csvlog, or past 64 MB): refused on both databases alike, nothing loaded';
 
 const COLUMNS = {
   run_id: 'i32',
@@ -219,8 +219,7 @@ export async function sendPgReplay(
     else answered++;
     if (result.copyRefused) {
       refusedCopies.count++;
-      const text = statement.text.length > EXAMPLE_CHARS ? `${statement.text.slice(0, EXAMPLE_CHARS)}…` : statement.text;
-      if (refusedCopies.examples.length < NOT_AS_RECORDED_EXAMPLES && !refusedCopies.examples.includes(text)) refusedCopies.examples.push(text);
+      addExample(refusedCopies, statement.text.length > EXAMPLE_CHARS ? `${statement.text.slice(0, EXAMPLE_CHARS)}…` : statement.text);
     }
     if (result.doneNs > lastNs) lastNs = result.doneNs;
     rows.setNumber(C.run_id, session.runId);
