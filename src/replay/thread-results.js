@@ -31,6 +31,56 @@ export class ResultGroups {
 }
 
 /**
+ * A sending thread's results as rows of numbers, posted to the main thread as `{ type: 'rows', rows, count, strings }`
+ * (`rows` a Float64Array of `count` rows of `width` values, its buffer transferred, not copied) every `group` rows and
+ * at least every `flushMs`. A string a row refers to is a number (`stringId`): each distinct string crosses once, in the
+ * `strings` of the first group to use it, the main thread numbering them in the order they arrive. Cloning a group of
+ * result objects cost the main thread more per statement than the Postgres sending thread spent sending it, and left
+ * both threads' collectors the garbage (measured: 11 µs of the main thread's CPU per statement, most of it here).
+ */
+export class ResultRows {
+  /** @param {import('node:worker_threads').MessagePort} port @param {number} width @param {number} group @param {number} flushMs */
+  constructor(port, width, group = 512, flushMs = 5) {
+    this.port = port;
+    this.width = width;
+    this.group = group;
+    this.rows = new Float64Array(width * group);
+    this.count = 0;
+    /** @type {Map<string, number>} */
+    this.ids = new Map();
+    /** @type {string[]} */
+    this.newStrings = [];
+    setInterval(() => this.flush(), flushMs).unref();
+  }
+
+  /** A string's number (-1 for none), as the rows carry it. @param {string | null} value */
+  stringId(value) {
+    if (value === null) return -1;
+    let id = this.ids.get(value);
+    if (id === undefined) {
+      id = this.ids.size;
+      this.ids.set(value, id);
+      this.newStrings.push(value);
+    }
+    return id;
+  }
+
+  /** Where the next row starts in `this.rows` (read `rows` after this call: a full group has just been posted). */
+  claim() {
+    if (this.count === this.group) this.flush();
+    return this.count++ * this.width;
+  }
+
+  flush() {
+    if (this.count === 0) return;
+    this.port.postMessage({ type: 'rows', rows: this.rows, count: this.count, strings: this.newStrings }, [this.rows.buffer]);
+    this.rows = new Float64Array(this.width * this.group);
+    this.count = 0;
+    this.newStrings = [];
+  }
+}
+
+/**
  * Runs a sending thread's work at a raised priority where the system allows it (sends are due at exact times); a
  * failure is posted to the main thread as `{ type: 'failed', message }`, not thrown out of the thread.
  * @param {import('node:worker_threads').MessagePort} port @param {() => Promise<void>} run

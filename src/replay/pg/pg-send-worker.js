@@ -1,17 +1,18 @@
 // A sending thread of the Postgres replay. It owns the connections of its share of the recorded sessions: it sends
 // each statement at its scheduled time, in its session's order (each waits for the one before it to be answered), and
 // reads the answers, and nothing else. Recording (DuckDB appends) stays on the main thread, which gets each send's
-// times and answer in groups, so a DuckDB flush never holds a statement back. The sessions are shared between two of
-// these (a loopback send costs the sender tens of microseconds of kernel time, the receiver's TCP work included).
-// Plain JavaScript so that it loads in a worker without the TypeScript loader.
+// times and answer in groups of rows, so a DuckDB flush never holds a statement back. The sessions are shared between
+// two of these (a loopback send costs the sender tens of microseconds of kernel time, the receiver's TCP work
+// included). Plain JavaScript so that it loads in a worker without the TypeScript loader.
 import { parentPort, workerData } from 'node:worker_threads';
 import { nowNs, waitUntil } from '../thread-clock.js';
-import { ResultGroups, runSendingThread } from '../thread-results.js';
+import { ResultRows, runSendingThread } from '../thread-results.js';
+import { StatementBytes } from './pg-statement-bytes.js';
 import { PgWireSession, replayTag } from './pg-wire-session.js';
+import { PG_RESULT, PG_RESULT_WIDTH, PG_SEND_FAILED, PG_COPY_REFUSED } from './pg-result-row.js';
 
 /** @typedef {{ kind: 'simple' | 'extended', text: string, params: (string | Uint8Array | null)[], copyData: Uint8Array | null }} Statement */
 /** @typedef {{ user: string, database: string, indexes: number[] }} Session */
-/** @typedef {{ sendNo: number, actualNs: number, doneNs: number, tag: string | null, rowCount: number | null, sqlstate: string | null, failed: boolean }} Result */
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
 const options = /** @type {{ target: { host: string, port: number }, sessions: Session[], statements: Record<number, Statement>, total: number, loops: number, offsetsNs: Float64Array, limitNs: number, shared: SharedArrayBuffer }} */ (workerData);
@@ -19,13 +20,12 @@ const options = /** @type {{ target: { host: string, port: number }, sessions: S
 const shared = new Int32Array(options.shared);
 const stopped = () => Atomics.load(shared, 0) !== 0;
 
-/** @type {ResultGroups<Result>} */
-const results = new ResultGroups(port);
-
-/** Structured cloning turns a Buffer into a plain Uint8Array; pg-protocol binds only a Buffer as binary. */
-const asParam = (/** @type {string | Uint8Array | null} */ value) => (value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : value);
+const results = new ResultRows(port, PG_RESULT_WIDTH);
 
 async function run() {
+  /** @type {Map<number, StatementBytes>} */
+  const bytesOf = new Map();
+  for (const [index, statement] of Object.entries(options.statements)) bytesOf.set(Number(index), new StatementBytes(statement.kind, statement.text, statement.params));
   /** @type {PgWireSession[]} */
   const connections = [];
   // Connections open before the clock starts: a session's first statement is not late by its connection's setup.
@@ -41,11 +41,19 @@ async function run() {
         const offsetNs = /** @type {number} */ (options.offsetsNs[sendNo]);
         if (offsetNs > options.limitNs || stopped()) return;
         planned++;
-        await waitUntil(startNs + offsetNs, stopped);
+        if (startNs + offsetNs > nowNs()) await waitUntil(startNs + offsetNs, stopped);
         const statement = /** @type {Statement} */ (options.statements[index]);
+        const bytes = /** @type {StatementBytes} */ (bytesOf.get(index)).withTag(replayTag(sendNo));
         const actualNs = nowNs();
-        const answer = await connection.run(statement.kind, `${replayTag(sendNo)}${statement.text}`, statement.params.map(asParam), statement.copyData);
-        results.push({ sendNo, actualNs, doneNs: nowNs(), ...answer });
+        const answer = await connection.run(statement.kind, bytes, statement.copyData);
+        const at = results.claim();
+        const row = results.rows;
+        row[at + PG_RESULT.sendNo] = sendNo;
+        row[at + PG_RESULT.actualNs] = actualNs;
+        row[at + PG_RESULT.doneNs] = nowNs();
+        row[at + PG_RESULT.commandText] = results.stringId(answer.commandText);
+        row[at + PG_RESULT.sqlstate] = results.stringId(answer.sqlstate);
+        row[at + PG_RESULT.flags] = (answer.failed ? PG_SEND_FAILED : 0) | (answer.copyRefused ? PG_COPY_REFUSED : 0);
       }
     }
   };
