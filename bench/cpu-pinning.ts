@@ -21,11 +21,17 @@ export function corePlan(): CorePlan | undefined {
  * cores, as a relay runs in production: `taskset` on every thread of each. False (and nothing moved) without taskset
  * or with one core.
  */
-export function pinApart(own: number, others: readonly number[]): boolean {
+export function pinApart(own: number | readonly number[], others: readonly number[]): boolean {
   const plan = corePlan();
   if (plan === undefined) return false;
   const pin = (pid: number, list: string): boolean => spawnSync('taskset', ['-a', '-p', '-c', list, String(pid)], { stdio: 'ignore' }).status === 0;
-  return pin(own, String(plan.own)) && others.every((pid) => pin(pid, plan.others));
+  return (typeof own === 'number' ? [own] : own).every((pid) => pin(pid, String(plan.own))) && others.every((pid) => pin(pid, plan.others));
+}
+
+/** Every process and thread back on every CPU (after pinApart). */
+export function unpin(pids: readonly number[]): void {
+  const all = `0-${cpus().length - 1}`;
+  for (const pid of pids) spawnSync('taskset', ['-a', '-p', '-c', all, String(pid)], { stdio: 'ignore' });
 }
 
 /** A command as spawned, under `taskset -c cpus` when cpus are given. */

@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -11,6 +11,7 @@ import { replayPgCapture } from '../src/replay/pg/pg-replay.ts';
 import { importCaptures } from '../src/capture/import-capture.ts';
 import { Store } from '../src/store/store.ts';
 import { commandExists, fmtRate, printRows } from './bench-util.ts';
+import { corePlan, onCpus, pinApart, unpin } from './cpu-pinning.ts';
 import { TcpCaptureWriter } from './tcp-capture-writer.ts';
 
 const PARITY_BIN = join(import.meta.dirname, '../src/cli/parity.js');
@@ -164,6 +165,8 @@ const LOOKUPS_PER_SESSION = Number(process.env.BENCH_PG_LOOKUPS_PER_SESSION ?? 4
  * The replayer against pgbench (Debian's, from the postgresql package) on the same statement, a primary-key lookup
  * with 16 clients, straight to the database and through the reference pooler: pgbench with and without prepared
  * statements, and `parity replay` of a csvlog of the same lookups (16 sessions, every statement recorded) at max speed.
+ * Through the pooler twice: everything sharing every core, then the server side (the pooler and PostgreSQL) on a core
+ * of its own and the clients on the others, as a replay host and a database host are separate machines.
  */
 async function replayAgainstPgbench(primary: PgCluster): Promise<void> {
   const pgbenchPath = findPgProgram('pgbench');
@@ -187,18 +190,33 @@ async function replayAgainstPgbench(primary: PgCluster): Promise<void> {
     const rows: (string | number)[][] = [];
     try {
       await importPgCsvlog(store, log, { name: 'lookups' });
-      for (const [path, host, port] of [['straight', primary.host, primary.port], ['through the pooler', '127.0.97.3', 16_433]] as const) {
-        const pgbench = (mode: 'simple' | 'extended' | 'prepared'): number => {
-          const run = spawnSync(pgbenchPath, ['-n', '-h', host, '-p', String(port), '-U', 'postgres', '-c', String(PGBENCH_CLIENTS), '-j', '2', '-T', String(PGBENCH_SECONDS), '-M', mode, '-f', script, 'postgres'], { encoding: 'utf8' });
-          return Number(/tps = ([\d.]+)/.exec(run.stdout)?.[1] ?? 0);
-        };
-        const simple = pgbench('simple');
-        const extended = pgbench('extended');
-        const prepared = pgbench('prepared');
-        const plan = { pace: { kind: 'max' as const }, loops: 1, durationMs: undefined, sample: 1, seed: 1 };
-        const replayed = await replayPgCapture({ store, capture: 'lookups', target: { host, port }, plan, runName: `lookups-${port}` });
-        const rate = replayed.stats.achievedRate ?? 0;
-        rows.push([path, fmtRate(simple), fmtRate(extended), fmtRate(prepared), `${fmtRate(rate)} (${replayed.stats.sent.toLocaleString('en-US')} recorded)`, `${(rate / extended).toFixed(2)}x`]);
+      const plan = corePlan();
+      const postmaster = Number(readFileSync(join(primary.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      const paths = [
+        { path: 'straight', host: primary.host, port: primary.port, pinned: false },
+        { path: 'through the pooler', host: '127.0.97.3', port: 16_433, pinned: false },
+        ...(plan === undefined ? [] : [{ path: `through the pooler; the clients on CPU ${plan.others}, the pooler and PostgreSQL on CPU ${plan.own}`, host: '127.0.97.3', port: 16_433, pinned: true }]),
+      ];
+      for (const { path, host, port, pinned } of paths) {
+        // Pinned as a replay host and a database host are separate machines: the server side (the pooler, and the
+        // postmaster, whose backends inherit its CPU when they are forked per connection) alone on one core.
+        if (pinned && !pinApart([postmaster, pooler.pid as number], [process.pid])) continue;
+        try {
+          const pgbench = (mode: 'simple' | 'extended' | 'prepared'): number => {
+            const [binary, args] = onCpus(pgbenchPath, ['-n', '-h', host, '-p', String(port), '-U', 'postgres', '-c', String(PGBENCH_CLIENTS), '-j', '2', '-T', String(PGBENCH_SECONDS), '-M', mode, '-f', script, 'postgres'], pinned ? plan?.others : undefined);
+            const run = spawnSync(binary, args, { encoding: 'utf8' });
+            return Number(/tps = ([\d.]+)/.exec(run.stdout)?.[1] ?? 0);
+          };
+          const simple = pgbench('simple');
+          const extended = pgbench('extended');
+          const prepared = pgbench('prepared');
+          const replayPlan = { pace: { kind: 'max' as const }, loops: 1, durationMs: undefined, sample: 1, seed: 1 };
+          const replayed = await replayPgCapture({ store, capture: 'lookups', target: { host, port }, plan: replayPlan, runName: `lookups-${rows.length}` });
+          const rate = replayed.stats.achievedRate ?? 0;
+          rows.push([path, fmtRate(simple), fmtRate(extended), fmtRate(prepared), `${fmtRate(rate)} (${replayed.stats.sent.toLocaleString('en-US')} recorded)`, `${(rate / extended).toFixed(2)}x`]);
+        } finally {
+          if (pinned) unpin([postmaster, pooler.pid as number, process.pid]);
+        }
       }
     } finally {
       store.close();
