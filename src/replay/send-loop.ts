@@ -21,8 +21,18 @@ const BATCH_PACKETS = 1024;
  * median p99 lateness of seven runs was 1.1 ms against 0.23 ms with 16, the max 3.5-14 ms against 1.1-5.3 ms.
  */
 export const PRIME_BATCHES = 16;
-/** The most the main thread keeps queued ahead of the sending thread. */
-const MAX_BATCHES_AHEAD = 32;
+/**
+ * The sending thread is kept this far ahead of its clock: the main thread stops for a DuckDB commit (at 50k pps, 50 to
+ * 200 ms a second, and now and then a checkpoint of a second or more, measured), and a thread left with less than
+ * that runs dry and sends late. 32 batches were 0.65 s at 50k pps: a 40 s replay there had a packet 0.5 s late. The
+ * lead grows with the run (a second of it per second sent), so that the main thread prepares at most twice as fast as
+ * the thread sends: getting 3 s ahead at once, while the run starts, made its first seconds late.
+ */
+const AHEAD_NS = 3_000_000_000;
+/** Batches queued whatever the time they cover (a replay as fast as possible has no schedule to be ahead of). */
+const MIN_BATCHES_AHEAD = 32;
+/** The most batches queued, however fast the plan: 3 s at 170k pps. */
+const MAX_BATCHES_AHEAD = 512;
 /** How often the main thread looks whether the sending thread has room, when its reports are slow to come. */
 const ROOM_POLL_MS = 2;
 
@@ -100,14 +110,21 @@ export async function sendLoop(context: SendLoopContext): Promise<SendLoopOutcom
   return { startNs, firstSendNs: recorder.firstSendNs === 0 ? startNs : recorder.firstSendNs, endNs: nowNs(), sent: recorder.sent, sendErrors: fleet.sendErrors, lateness: recorder.lateness, interrupted: stopped() };
 }
 
-/** Reads, schedules and hands over the plan, keeping the sending thread's queue MAX_BATCHES_AHEAD batches deep. */
-async function feed(context: SendLoopContext, recorder: SendRecorder, state: { failure: Error | undefined; done: boolean; wake: () => void }, stopped: () => boolean): Promise<void> {
+/** Reads, schedules and hands over the plan, keeping the sending thread's queue AHEAD_NS ahead of its clock. */
+async function feed(context: SendLoopContext, recorder: SendRecorder, state: { startNs: number; failure: Error | undefined; done: boolean; wake: () => void }, stopped: () => boolean): Promise<void> {
   const { options, uplink, fleet } = context;
   const schedule = new Schedule(options.plan.pace, uplink.spanNs, uplink.packets);
   const durationNs = durationNsOf(options.plan);
   const source = await openUplink(context);
   let index = 0;
   const ended = (): boolean => stopped() || state.failure !== undefined || state.done;
+  // How far past the thread's clock the last batch handed over reaches; a plan without times is always far enough.
+  let lastOffsetNs = Number.NaN;
+  const farEnough = (): boolean => {
+    if (Number.isNaN(lastOffsetNs)) return true;
+    const elapsedNs = state.startNs === 0 ? 0 : nowNs() - state.startNs;
+    return lastOffsetNs - elapsedNs >= Math.min(AHEAD_NS, elapsedNs);
+  };
   try {
     outer: for (let current = await source.next(); current !== undefined; current = await source.next()) {
       const { loop, chunk } = current;
@@ -118,10 +135,12 @@ async function feed(context: SendLoopContext, recorder: SendRecorder, state: { f
         recorder.add(chunk, row, loop, offsetNs ?? Number.NaN);
         index++;
         if (recorder.queued < BATCH_PACKETS) continue;
-        fleet.thread.post(recorder.take(false));
+        const batch = recorder.take(false);
+        lastOffsetNs = batch.offsetNs[batch.count - 1] as number;
+        fleet.thread.post(batch);
         // Spare time while the thread sends what it has: the store commits now, not between two sends.
         options.store.flushStale(COMMIT_WHEN_IDLE_MS);
-        while (fleet.thread.queued >= MAX_BATCHES_AHEAD && !ended()) {
+        while (!ended() && (fleet.thread.queued >= MAX_BATCHES_AHEAD || (fleet.thread.queued >= MIN_BATCHES_AHEAD && farEnough()))) {
           await new Promise<void>((resolve) => {
             state.wake = resolve;
             setTimeout(resolve, ROOM_POLL_MS);
