@@ -1,18 +1,11 @@
 import { serialize } from 'pg-protocol';
 import { describe, expect, it } from 'vitest';
 import { PgSessionReader, type PgStatement } from '../../src/capture/pg/pg-session.ts';
+import { backendMessage, cstring } from '../helpers/pg-messages.ts';
 
-/** A server message built by hand from the protocol's documentation: type byte, length, body. */
-function backend(type: string, body: Buffer = Buffer.alloc(0)): Buffer {
-  const head = Buffer.alloc(5);
-  head.write(type, 0, 'latin1');
-  head.writeInt32BE(body.length + 4, 1);
-  return Buffer.concat([head, body]);
-}
-const cstring = (text: string): Buffer => Buffer.from(`${text}\u0000`);
-const errorResponse = (code: string, message: string): Buffer => backend('E', Buffer.concat([Buffer.from('SERROR\u0000'), Buffer.from(`C${code}\u0000`), Buffer.from(`M${message}\u0000`), Buffer.from([0])]));
-const ready = (status: string): Buffer => backend('Z', Buffer.from(status));
-const complete = (tag: string): Buffer => backend('C', cstring(tag));
+const errorResponse = (code: string, message: string): Buffer => backendMessage('E', Buffer.concat([Buffer.from('SERROR\u0000'), Buffer.from(`C${code}\u0000`), Buffer.from(`M${message}\u0000`), Buffer.from([0])]));
+const ready = (status: string): Buffer => backendMessage('Z', Buffer.from(status));
+const complete = (tag: string): Buffer => backendMessage('C', cstring(tag));
 
 function session(): { reader: PgSessionReader; statements: PgStatement[] } {
   const statements: PgStatement[] = [];
@@ -24,7 +17,7 @@ describe('PgSessionReader', () => {
     const { reader, statements } = session();
     // Frontend messages from the library the project's clients use (node-postgres's serializer).
     reader.fromClient(serialize.startup({ user: 'app', database: 'billing' }), 1n);
-    reader.fromServer(Buffer.concat([backend('R', Buffer.from([0, 0, 0, 0])), ready('I')]), 2n);
+    reader.fromServer(Buffer.concat([backendMessage('R', Buffer.from([0, 0, 0, 0])), ready('I')]), 2n);
     reader.fromClient(
       Buffer.concat([
         serialize.parse({ text: 'SELECT 1 / $1', types: [] }),
@@ -38,7 +31,7 @@ describe('PgSessionReader', () => {
       ]),
       3n,
     );
-    reader.fromServer(Buffer.concat([backend('1'), backend('2'), errorResponse('22012', 'division by zero'), ready('I')]), 4n);
+    reader.fromServer(Buffer.concat([backendMessage('1'), backendMessage('2'), errorResponse('22012', 'division by zero'), ready('I')]), 4n);
     reader.fromServer(Buffer.concat([complete('SELECT 1'), ready('I')]), 5n);
     reader.end();
     expect(statements.map((s) => [s.kind, s.text, s.params, s.tag, s.sqlstate, s.error, s.endNs])).toEqual([
@@ -70,7 +63,7 @@ describe('PgSessionReader', () => {
     reader.fromClient(sslRequest, 1n);
     reader.fromServer(Buffer.from('N'), 2n);
     reader.fromClient(Buffer.concat([serialize.startup({ user: 'app' }), serialize.query('SELECT 1')]), 3n);
-    reader.fromServer(Buffer.concat([backend('R', Buffer.from([0, 0, 0, 0])), ready('I'), complete('SELECT 1'), ready('I')]), 4n);
+    reader.fromServer(Buffer.concat([backendMessage('R', Buffer.from([0, 0, 0, 0])), ready('I'), complete('SELECT 1'), ready('I')]), 4n);
     reader.end();
     expect(reader.tls).toBe(false);
     expect(statements.map((s) => [s.text, s.tag])).toEqual([['SELECT 1', 'SELECT 1']]);

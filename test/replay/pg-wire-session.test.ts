@@ -3,17 +3,9 @@ import { findPgBin, startPgCluster, type PgCluster } from '../../src/backends/pg
 import { PgAnswerReader } from '../../src/replay/pg/pg-answer-reader.js';
 import { StatementBytes } from '../../src/replay/pg/pg-statement-bytes.js';
 import { PgWireSession, replayTag } from '../../src/replay/pg/pg-wire-session.js';
+import { backendMessage, cstring } from '../helpers/pg-messages.ts';
 import { requirePrerequisite } from '../helpers/prerequisite.ts';
 
-/** A server message as the protocol frames it: a type byte, a length that counts itself, the body. */
-function message(type: string, body: Buffer = Buffer.alloc(0)): Buffer {
-  const head = Buffer.alloc(5);
-  head.write(type, 0, 'latin1');
-  head.writeInt32BE(body.length + 4, 1);
-  return Buffer.concat([head, body]);
-}
-
-const cstring = (text: string): Buffer => Buffer.from(`${text}\u0000`);
 
 /** What a reader told, in order. */
 function readAll(pieces: readonly Buffer[]): string[] {
@@ -41,22 +33,22 @@ const row = (value: Buffer): Buffer => {
   body.writeInt16BE(1, 0);
   body.writeInt32BE(value.length, 2);
   value.copy(body, 6);
-  return message('D', body);
+  return backendMessage('D', body);
 };
 const STREAM = Buffer.concat([
-  message('1'),
-  message('2'),
-  message('T', Buffer.from([0, 0])),
+  backendMessage('1'),
+  backendMessage('2'),
+  backendMessage('T', Buffer.from([0, 0])),
   row(Buffer.from('north')),
   row(bigValue),
-  message('C', cstring('SELECT 2')),
-  message('Z', Buffer.from('I')),
-  message('S', Buffer.concat([cstring('TimeZone'), cstring('UTC')])),
-  message('E', Buffer.concat([Buffer.from('S'), cstring('ERROR'), Buffer.from('V'), cstring('ERROR'), Buffer.from('C'), cstring('22012'), Buffer.from('M'), cstring('division by zero'), Buffer.from([0])])),
-  message('Z', Buffer.from('I')),
-  message('G', Buffer.from([0, 0, 0])),
-  message('C', cstring('COPY 3')),
-  message('Z', Buffer.from('I')),
+  backendMessage('C', cstring('SELECT 2')),
+  backendMessage('Z', Buffer.from('I')),
+  backendMessage('S', Buffer.concat([cstring('TimeZone'), cstring('UTC')])),
+  backendMessage('E', Buffer.concat([Buffer.from('S'), cstring('ERROR'), Buffer.from('V'), cstring('ERROR'), Buffer.from('C'), cstring('22012'), Buffer.from('M'), cstring('division by zero'), Buffer.from([0])])),
+  backendMessage('Z', Buffer.from('I')),
+  backendMessage('G', Buffer.from([0, 0, 0])),
+  backendMessage('C', cstring('COPY 3')),
+  backendMessage('Z', Buffer.from('I')),
 ]);
 const EXPECTED = ['complete SELECT 2', 'ready', 'error 22012', 'ready', 'copy in', 'complete COPY 3', 'ready'];
 
