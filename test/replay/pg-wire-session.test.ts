@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPgBin, startPgCluster, type PgCluster } from '../../src/backends/pg/pg-cluster.ts';
 import { PgAnswerReader } from '../../src/replay/pg/pg-answer-reader.js';
@@ -65,12 +66,12 @@ describe('the answer reader', () => {
   });
 });
 
-const ready = requirePrerequisite(findPgBin() !== undefined, "Debian's postgresql package (initdb, pg_ctl)");
+const ready = requirePrerequisite(findPgBin() !== undefined, "Debian's postgresql package (initdb, pg_ctl)") && requirePrerequisite(spawnSync('openssl', ['version']).status === 0, 'openssl (a certificate for the TLS test)');
 const SERVER = { host: '127.0.97.5', port: 15_475 };
 let server: PgCluster | undefined;
 
 beforeAll(async () => {
-  if (ready) server = await startPgCluster(SERVER);
+  if (ready) server = await startPgCluster({ ...SERVER, tls: true });
 }, 120_000);
 
 afterAll(async () => {
@@ -102,5 +103,24 @@ describe.runIf(ready)('a replayed session against PostgreSQL', () => {
     }
     // A closed session answers at once that it failed.
     expect({ ...(await session.run('simple', new StatementBytes('simple', 'SELECT 1', []).withTag(''))) }).toEqual({ commandText: null, sqlstate: null, failed: true, copyRefused: false });
+  }, 60_000);
+
+  it('works the same over TLS when node-postgres is asked for it (PGSSLMODE)', async () => {
+    const before = process.env.PGSSLMODE;
+    process.env.PGSSLMODE = 'no-verify';
+    let session: PgWireSession;
+    try {
+      session = await PgWireSession.open(SERVER, 'postgres', 'postgres');
+    } finally {
+      if (before === undefined) delete process.env.PGSSLMODE;
+      else process.env.PGSSLMODE = before;
+    }
+    try {
+      const run = async (kind: 'simple' | 'extended', text: string, params: (string | null)[] = []) => ({ ...(await session.run(kind, new StatementBytes(kind, text, params).withTag(replayTag(1)))) });
+      expect(await run('extended', "SELECT repeat('x', $1::int) FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl", ['100000'])).toEqual({ commandText: 'SELECT 1', sqlstate: null, failed: false, copyRefused: false });
+      expect(await run('simple', 'SELECT 1 / 0')).toEqual({ commandText: null, sqlstate: '22012', failed: false, copyRefused: false });
+    } finally {
+      await session.close();
+    }
   }, 60_000);
 });

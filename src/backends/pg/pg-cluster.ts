@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { SubprocessError } from '../../core/errors.ts';
@@ -22,6 +22,8 @@ export interface PgClusterOptions {
   port: number;
   /** Extra server settings (`-c name=value`), e.g. logging every statement as csvlog. */
   settings?: Record<string, string>;
+  /** Accept TLS too, with a self-signed certificate made for the cluster (openssl): for clients that ask for it. */
+  tls?: boolean;
 }
 
 const START_TIMEOUT_S = 30;
@@ -71,7 +73,13 @@ export async function startPgCluster(options: PgClusterOptions): Promise<PgClust
   let serverArgs = '';
   try {
     await run('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C'], 120);
+    // The server reads server.crt and server.key from its data directory, the key only if its owner alone can read it.
+    if (options.tls === true) {
+      await runAs('openssl', ['req', '-new', '-x509', '-days', '2', '-nodes', '-subj', '/CN=localhost', '-keyout', join(dataDir, 'server.key'), '-out', join(dataDir, 'server.crt')], user, 30);
+      chmodSync(join(dataDir, 'server.key'), 0o600);
+    }
     const settings: Record<string, string> = {
+      ...(options.tls === true && { ssl: 'on' }),
       listen_addresses: options.host,
       port: String(options.port),
       unix_socket_directories: dataDir,

@@ -89,6 +89,15 @@ export class PgWireSession {
     const client = new pg.Client({ host: target.host, port: target.port, user, database, stream: () => socket });
     client.on('error', () => undefined);
     await client.connect();
+    // A connection node-postgres upgraded to TLS (PGSSLMODE, sslmode) reads and writes through a TLS socket over
+    // this one: the session uses it, reading its 'data' events (the copy the shared buffer saves is TLS's anyway).
+    const upgraded = /** @type {{ connection: { stream: Socket } }} */ (/** @type {unknown} */ (client)).connection.stream;
+    if (upgraded !== socket) {
+      upgraded.removeAllListeners('data');
+      const session = new PgWireSession(client, upgraded);
+      upgraded.on('data', (/** @type {Buffer} */ bytes) => session.reader.read(bytes, bytes.length));
+      return session;
+    }
     const session = new PgWireSession(client, socket);
     reader = session.reader;
     return session;
