@@ -1,9 +1,9 @@
 // A sending thread of the Postgres replay. It owns the connections of its share of the recorded sessions: it sends
 // each statement at its scheduled time, in its session's order (each waits for the one before it to be answered), and
 // reads the answers, and nothing else. Recording (DuckDB appends) stays on the main thread, which gets each send's
-// times and answer in groups of rows, so a DuckDB flush never holds a statement back. The sessions are shared between
-// two of these (a loopback send costs the sender tens of microseconds of kernel time, the receiver's TCP work
-// included). Plain JavaScript so that it loads in a worker without the TypeScript loader.
+// times and answer in groups of rows, so a DuckDB flush never holds a statement back. There is one of these per four
+// cores, the sessions shared between them (pg-replay.ts, SENDING_THREADS). Plain JavaScript so that it loads in a
+// worker without the TypeScript loader.
 import { parentPort, workerData } from 'node:worker_threads';
 import { nowNs, waitUntil } from '../thread-clock.js';
 import { ResultRows, runSendingThread } from '../thread-results.js';
