@@ -21,7 +21,7 @@ import { WsFromTcp, type TcpWsSummary } from './ws/ws-from-tcp.ts';
  * DuckDB's buffer pool is capped while appending: it would otherwise keep every page written, and memory would grow
  * with the size of the capture (measured: 295 MB at 1M packets, 375 MB at 3M; capped: 273 MB and 305 MB, and faster).
  */
-const IMPORT_MEMORY_LIMIT = '64MB';
+const IMPORT_MEMORY_LIMIT_BYTES = 64 * 2 ** 20;
 const IMPORT_COMMIT_INTERVAL_MS = 2000;
 
 export interface ImportOptions {
@@ -107,7 +107,7 @@ async function importGroup(
   let httpRead: TcpHttpSummary | undefined;
   let wsRead: TcpWsSummary | undefined;
   let pgRead: TcpPgSummary | undefined;
-  const read = await store.withMemoryLimit(IMPORT_MEMORY_LIMIT, async () => {
+  const read = await store.withMemoryLimit(IMPORT_MEMORY_LIMIT_BYTES, async () => {
     try {
       return await readFilesInto(decoder, files, () => writer.ready());
     } finally {

@@ -94,17 +94,23 @@ export async function prepareReplay(options: ReplayOptions): Promise<PreparedRep
  * relay>device). It neither creates nor finishes the run: that is the run session's (src/run/).
  */
 export async function sendReplay(prepared: PreparedReplay, runId: number): Promise<ReplayOutcome> {
-  return prepared.options.store.withMemoryLimit(REPLAY_MEMORY_LIMIT, () => sendCapped(prepared, runId));
+  return prepared.options.store.withMemoryLimit(replayMemoryLimit(prepared.uplink), () => sendCapped(prepared, runId));
 }
 
 /**
  * DuckDB's buffer pool is capped while a replay appends, as while an import does: it otherwise keeps the pages of the
  * tables written, and a replay's memory grew with its length (DuckDB's share by about 8 MB a minute at 10k pps,
- * measured over 600 s; capped, it held at 57-64 MB through a 120 s run, and the process's RSS at 369-421 MB). The
- * capture's stream sorts within the cap (spilling if it must): its first chunk of a 1M-packet capture came in 0.2 s
- * instead of 0.13, hidden behind the sending thread's lead.
+ * measured over 600 s; capped, it held flat through a 120 s run). The cap makes room for the capture's stream, which
+ * is one sort of the uplink held while it is read (39 MB for 300,000 packets of 60 bytes: about 64 bytes a packet
+ * and its payload): with a fixed 64 MB, a replay of such a capture failed its commits once the sort and the rows
+ * written filled the pool. Room for twice the sort, so it need not spill; a capture too large for that spills.
  */
-const REPLAY_MEMORY_LIMIT = '64MB';
+const REPLAY_MEMORY_BASE_BYTES = 64 * 2 ** 20;
+const SORT_BYTES_PER_PACKET = 64;
+
+export function replayMemoryLimit(uplink: { packets: number; payloadBytes: number }): number {
+  return REPLAY_MEMORY_BASE_BYTES + 2 * (uplink.packets * SORT_BYTES_PER_PACKET + uplink.payloadBytes);
+}
 
 async function sendCapped(prepared: PreparedReplay, runId: number): Promise<ReplayOutcome> {
   const { options, fleet, capture, uplink } = prepared;

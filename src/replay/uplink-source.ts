@@ -1,5 +1,5 @@
 import duckdb from '@duckdb/node-bindings';
-import type { DuckDBBlobVector, DuckDBConnection, DuckDBDataChunk } from '@duckdb/node-api';
+import type { DuckDBBlobVector, DuckDBConnection, DuckDBDataChunk, DuckDBResult } from '@duckdb/node-api';
 import { seedFromText } from '../core/random.ts';
 import { loadSql } from '../store/sql-file.ts';
 import { num, str, type Store } from '../store/store.ts';
@@ -16,6 +16,8 @@ export interface UplinkSummary {
   /** Devices in the capture before sampling. */
   allDevices: number;
   packets: number;
+  /** Their payloads' bytes, as the UDP headers declared them. */
+  payloadBytes: number;
   firstTsNs: bigint;
   spanNs: number;
 }
@@ -36,18 +38,20 @@ export async function summarizeUplink(store: Store, captureId: number, routePort
   const onlyRoutePort = new Map<string, number>();
   let first: bigint | undefined;
   let last: bigint | undefined;
+  let payloadBytes = 0;
   for (const row of rows) {
     const device = str(row.device);
     if (!chosen.has(device)) continue;
     devices.set(device, num(row.packets));
     onlyRoutePort.set(device, num(row.only_route_port));
+    payloadBytes += num(row.payload_bytes);
     const lo = row.first_ts_ns as bigint;
     const hi = row.last_ts_ns as bigint;
     if (first === undefined || lo < first) first = lo;
     if (last === undefined || hi > last) last = hi;
   }
   const packets = [...devices.values()].reduce((sum, n) => sum + n, 0);
-  return { devices, onlyRoutePort, allDevices: rows.length, packets, firstTsNs: first ?? 0n, spanNs: first === undefined || last === undefined ? 0 : Number(last - first) };
+  return { devices, onlyRoutePort, allDevices: rows.length, packets, payloadBytes, firstTsNs: first ?? 0n, spanNs: first === undefined || last === undefined ? 0 : Number(last - first) };
 }
 
 /** A chunk of uplink packets, column by column: no object per packet, so sending allocates (and collects) less. */
@@ -93,9 +97,24 @@ export async function* streamUplink(
     }
     return name;
   };
+  let ended = false;
+  try {
+    yield* uplinkChunks(result, deviceName, () => (ended = true));
+  } finally {
+    // A replay that stops before the end (its duration, Ctrl-C) leaves the query open, and with it the whole sort
+    // of the capture in DuckDB's buffer pool until the result is collected: 40 MB of a 300k-packet capture, held
+    // into the next replay's 64 MB cap, which then failed its commit. A new statement on the connection ends it.
+    if (!ended) await connection.run('SELECT 1');
+  }
+}
+
+async function* uplinkChunks(result: DuckDBResult, deviceName: (address: number, port: number) => string, onEnd: () => void): AsyncGenerator<UplinkChunk> {
   for (;;) {
     const chunk = await result.fetchChunk();
-    if (chunk === null || chunk.rowCount === 0) return;
+    if (chunk === null || chunk.rowCount === 0) {
+      onEnd();
+      return;
+    }
     const idx = column(chunk, 0, Uint32Array);
     const offset = column(chunk, 1, Float64Array);
     const address = column(chunk, 2, Int32Array);

@@ -34,6 +34,8 @@ export class Store {
     readonly path: string,
     private readonly instance: DuckDBInstance,
     readonly connection: DuckDBConnection,
+    /** DuckDB's memory limit as the store was opened with it (engineSettings): what a capped piece of work sets back. */
+    private readonly memoryLimit: string,
   ) {}
 
   static async open(path: string = DEFAULT_STORE_PATH): Promise<Store> {
@@ -47,7 +49,7 @@ export class Store {
       throw new StoreError(`${path}: cannot open the store: ${firstLine(cause)}`, { file: path }, { cause });
     }
     const connection = await instance.connect();
-    const store = new Store(path, instance, connection);
+    const store = new Store(path, instance, connection, settings.memory_limit as string);
     try {
       await connection.run(SCHEMA_SQL);
       // DuckDB (1.5) cannot replay an ALTER TABLE of a table with a nextval() default from its WAL: a process killed
@@ -80,17 +82,20 @@ export class Store {
   }
 
   /**
-   * Runs `fn` with DuckDB's memory capped at `limit`, then sets the store's limit back. While an import appends, DuckDB
-   * would otherwise keep every page written in its pool, and memory would grow with the size of the file.
+   * Runs `fn` with DuckDB's memory capped at `limitBytes` (never raised: a store opened with less keeps its own), then
+   * sets the store's limit back. While an import or a replay appends, DuckDB would otherwise keep every page written
+   * in its pool, and memory would grow with the size of the file or the length of the run.
    */
-  async withMemoryLimit<T>(limit: string, fn: () => Promise<T>): Promise<T> {
-    const [before] = await this.query("SELECT current_setting('memory_limit') AS value");
-    await this.exec(`SET memory_limit = '${limit}'`);
+  async withMemoryLimit<T>(limitBytes: number, fn: () => Promise<T>): Promise<T> {
+    const currentBytes = sizeInBytes(this.memoryLimit);
+    if (currentBytes !== undefined && currentBytes <= limitBytes) return fn();
+    await this.exec(`SET memory_limit = '${Math.ceil(limitBytes / MIB)}MiB'`);
     try {
       return await fn();
     } finally {
-      // Set back explicitly: RESET restores the setting's value but (DuckDB 1.5) not the buffer pool's limit.
-      await this.exec(`SET memory_limit = '${String(before?.value ?? '80%')}'`);
+      // Set back as opened: the setting as DuckDB prints it is rounded down ('10.1 GiB'), and setting that back lost up
+      // to a tenth of a GiB each time. RESET restores the setting's value but (DuckDB 1.5) not the buffer pool's limit.
+      await this.exec(`SET memory_limit = '${this.memoryLimit}'`);
     }
   }
 
@@ -177,6 +182,16 @@ export function engineSettings(path: string): Record<string, string> {
     throw new StoreError(`PARITY_MEMORY_LIMIT: "${memoryLimit}" is not a size such as 512MB or 8GB`, { file: path });
   }
   return path === ':memory:' ? { memory_limit: memoryLimit } : { memory_limit: memoryLimit, temp_directory: `${path}.spill` };
+}
+
+const MIB = 2 ** 20;
+const SIZE_UNITS: Record<string, number> = { bytes: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: MIB, gib: 2 ** 30, tib: 2 ** 40 };
+
+/** Bytes in a size as DuckDB prints a setting ('10.0 GiB', '61.0 MiB', '512 bytes'); undefined if it is not one. */
+export function sizeInBytes(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/i.exec(text);
+  const unit = match === null ? undefined : SIZE_UNITS[(match[2] as string).toLowerCase()];
+  return match === null || unit === undefined ? undefined : Number(match[1]) * unit;
 }
 
 /** Opens the store, runs `fn`, and closes the store whatever happens. */

@@ -103,6 +103,28 @@ describe('replayer over real UDP', () => {
     });
   });
 
+  it('lets go of its capture stream when it stops before the end, so replays after it in the same store run', async () => {
+    await withTempDir(async (dir) => {
+      // 20,000 packets at 1,000 pps for 0.3 s: the replay stops with nearly all of its sorted capture unread.
+      rig = await startReplayRig(dir, '127.0.6.9', { devices: 20, perDevice: 1000 });
+      const sortHeld = async (): Promise<number> => {
+        const [row] = await rig!.store.query("SELECT coalesce(sum(memory_usage_bytes), 0) AS held FROM duckdb_memory() WHERE tag = 'ORDER_BY'");
+        return num(row?.held);
+      };
+      for (const runName of ['first', 'second', 'third']) {
+        const result = await replayCapture(options(rig, '127.0.6.9', plan({ kind: 'rate', ratePps: 1000 }, { durationMs: 300 }), { runName }));
+        expect(result.status).toBe('completed');
+        expect(result.stats.sent).toBeGreaterThan(0);
+        expect(result.stats.sent).toBeLessThan(20_000);
+        // The query is ended, not left for the collector: its sort held the capture in the buffer pool, and the next
+        // replay's capped pool (64 MB) ran out at its commit (a 300k-packet capture, second replay).
+        expect(await sortHeld()).toBe(0);
+      }
+      const rows = await rig.store.query('SELECT name, status FROM runs ORDER BY run_id');
+      expect(rows.map((row) => [row.name, row.status])).toEqual([['first', 'completed'], ['second', 'completed'], ['third', 'completed']]);
+    });
+  });
+
   it('samples devices deterministically for a seed, taking whole devices', async () => {
     const devices = Array.from({ length: 400 }, (_, i) => `10.20.${i >> 8}.${i & 255}:4000`);
     const a = sampleDevices(devices, 0.25, 7);

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createCapture, listCaptures } from '../../src/capture/capture-catalog.ts';
 import { createRun, getRun } from '../../src/store/runs.ts';
 import { readProgressFiles, ProgressFile } from '../../src/store/progress-file.ts';
-import { Store, withStore } from '../../src/store/store.ts';
+import { sizeInBytes, Store, withStore } from '../../src/store/store.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 
 const RUN_TS = join(import.meta.dirname, '../../src/cli/run-ts.js');
@@ -31,6 +31,30 @@ describe('the store (real DuckDB files)', () => {
         expect(capture).toMatchObject({ name: 'half', partial: true, writing: false, routePorts: [20500] });
       });
     });
+  });
+
+  it('caps DuckDB\'s memory for a piece of work and sets it back as opened, never raising a store\'s lower limit', async () => {
+    await withTempDir(async (dir) => {
+      const limit = async (store: Store): Promise<number | undefined> => sizeInBytes(String((await store.query("SELECT current_setting('memory_limit') AS v"))[0]?.v));
+      await withStore(join(dir, 'capped.duckdb'), async (store) => {
+        const before = await limit(store);
+        expect(before).toBeGreaterThan(2 ** 30);
+        // Many pieces of work in one process (a scenario's replays): the limit comes back the same every time.
+        for (let i = 0; i < 3; i++) expect(await store.withMemoryLimit(100 * 2 ** 20, () => limit(store))).toBe(100 * 2 ** 20);
+        expect(await limit(store)).toBe(before);
+      });
+      const asked = process.env.PARITY_MEMORY_LIMIT;
+      process.env.PARITY_MEMORY_LIMIT = '48MiB';
+      try {
+        await withStore(join(dir, 'small.duckdb'), async (store) => {
+          expect(await store.withMemoryLimit(100 * 2 ** 20, () => limit(store))).toBe(48 * 2 ** 20);
+        });
+      } finally {
+        if (asked === undefined) delete process.env.PARITY_MEMORY_LIMIT;
+        else process.env.PARITY_MEMORY_LIMIT = asked;
+      }
+    });
+    expect([sizeInBytes('10.0 GiB'), sizeInBytes('61.0 MiB'), sizeInBytes('512 bytes'), sizeInBytes('80%')]).toEqual([10 * 2 ** 30, 61 * 2 ** 20, 512, undefined]);
   });
 
   it('opening a store again keeps what it holds (the schema is applied idempotently)', async () => {

@@ -4,6 +4,7 @@
 SELECT
   s.ip || ':' || p.src_port AS device,
   count(*) AS packets,
+  sum(p.wire_bytes) AS payload_bytes,
   min(p.ts_ns) AS first_ts_ns,
   max(p.ts_ns) AS last_ts_ns,
   -- A device that sends to one route port only gets a socket connected to it (no address lookup per send).
