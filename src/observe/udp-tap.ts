@@ -52,6 +52,11 @@ export class UdpTap implements Observer {
   private listener: dgram.Socket | undefined;
   private readonly upstreams = new Map<string, Upstream>();
   private idleTimer: NodeJS.Timeout | undefined;
+  /**
+   * The tap's own address as packets carry it, and each source's (Upstream.source): one frozen object each, shared by
+   * every packet, instead of a copy per packet (recorders only read them).
+   */
+  private listenEndpoint: Endpoint = Object.freeze({ ip: '', port: 0 });
   readonly counters: TapCounters = { forwarded: 0, replies: 0, strayReplies: 0, errors: {} };
   /** Wall time of the last forward, and the slowest reply seen: a drain waits a few times the latter after the former. */
   lastForwardMs = 0;
@@ -78,6 +83,7 @@ export class UdpTap implements Observer {
     listener.on('message', (payload, remote) => this.uplink(payload, remote));
     this.listener = listener;
     this.listen.port = listener.address().port;
+    this.listenEndpoint = Object.freeze({ ip: this.listen.ip, port: this.listen.port });
     this.idleTimer = setInterval(() => this.closeIdle(), IDLE_CLOSE_MS / 4);
     this.idleTimer.unref();
   }
@@ -92,8 +98,7 @@ export class UdpTap implements Observer {
 
   private uplink(payload: Buffer, remote: dgram.RemoteInfo): void {
     const monoNs = process.hrtime.bigint();
-    const source = { ip: remote.address, port: remote.port };
-    const upstream = this.upstreamFor(source);
+    const upstream = this.upstreamFor(remote.address, remote.port);
     const nowMs = Date.now();
     upstream.lastUsedMs = nowMs;
     upstream.lastForwardMs = nowMs;
@@ -101,7 +106,7 @@ export class UdpTap implements Observer {
     if (upstream.connected) this.send(upstream, payload);
     else upstream.backlog.push(payload);
     this.counters.forwarded++;
-    this.onPacket({ direction: 'uplink', monoNs, wallNs: wallNs(monoNs), src: source, dst: { ...this.listen }, payload });
+    this.onPacket({ direction: 'uplink', monoNs, wallNs: wallNs(monoNs), src: upstream.source, dst: this.listenEndpoint, payload });
   }
 
   private send(upstream: Upstream, payload: Buffer): void {
@@ -110,10 +115,11 @@ export class UdpTap implements Observer {
     });
   }
 
-  private upstreamFor(source: Endpoint): Upstream {
-    const key = `${source.ip}:${source.port}`;
+  private upstreamFor(ip: string, port: number): Upstream {
+    const key = `${ip}:${port}`;
     let upstream = this.upstreams.get(key);
     if (upstream !== undefined) return upstream;
+    const source: Endpoint = Object.freeze({ ip, port });
     const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: UDP_BUFFER_BYTES, sendBufferSize: UDP_BUFFER_BYTES });
     upstream = { socket, source, lastUsedMs: Date.now(), connected: false, backlog: [], lastForwardMs: 0 };
     const owner = upstream;
@@ -140,7 +146,7 @@ export class UdpTap implements Observer {
     this.slowestReplyMs = Math.max(this.slowestReplyMs, nowMs - upstream.lastForwardMs);
     this.listener?.send(payload, upstream.source.port, upstream.source.ip);
     this.counters.replies++;
-    this.onPacket({ direction: 'reply', monoNs, wallNs: wallNs(monoNs), src: { ...this.listen }, dst: { ...upstream.source }, payload });
+    this.onPacket({ direction: 'reply', monoNs, wallNs: wallNs(monoNs), src: this.listenEndpoint, dst: upstream.source, payload });
   }
 
   private countError(error: Error): void {

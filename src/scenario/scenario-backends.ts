@@ -1,5 +1,5 @@
 import { SimulatedBackend } from '../backends/simulated-backend.ts';
-import { ReplyPairing, tappedOnLeg, writeObservation } from '../capture/record/record-targets.ts';
+import { ReplyPairing, reverseLeg, tappedOnLeg, writeObservation } from '../capture/record/record-targets.ts';
 import { UdpTap } from '../observe/udp-tap.ts';
 import { getProtocol } from '../protocols/index.ts';
 import type { RunSession } from '../run/run-session.ts';
@@ -35,10 +35,12 @@ export async function startBackends(session: RunSession, spec: ScenarioSpec, add
       started.simulated.set(backend.role, simulated);
     } else if (backend.external.observe === 'tap') {
       const uplinkLeg = `relay>${backend.role}`;
+      const replyLeg = reverseLeg(uplinkLeg);
+      const observer = `tap:${backend.role}`;
       for (const port of ports) {
         const pairing = new ReplyPairing();
         const tap = new UdpTap({ ip, port }, { ip: backend.external.ip, port }, (packet) =>
-          writeObservation(sink, protocol, `tap:${backend.role}`, tappedOnLeg(packet, uplinkLeg, port), pairing),
+          writeObservation(sink, protocol, observer, tappedOnLeg(packet, uplinkLeg, port, replyLeg), pairing),
         );
         await session.observe(tap).start();
         started.taps.push({ tap, role: backend.role });

@@ -4,7 +4,7 @@ import { FrameDecoder } from '../frame-decoder.ts';
 import type { UdpDatagram } from '../udp-datagram.ts';
 import { startLiveCapture } from '../../observe/live-capture.ts';
 import { RecordQueue } from './record-queue.ts';
-import { tappedOnLeg, type RecordedPacket, type RecordTarget } from './record-targets.ts';
+import { reverseLeg, tappedOnLeg, type RecordedPacket, type RecordTarget } from './record-targets.ts';
 import { packetOnLeg, type Topology } from './topology.ts';
 import { UdpTap, type Endpoint } from '../../observe/udp-tap.ts';
 
@@ -103,12 +103,8 @@ async function startSource(source: RecordSource, take: (packet: RecordedPacket) 
 
 async function startTaps(source: Extract<RecordSource, { kind: 'taps' }>, take: (packet: RecordedPacket) => void): Promise<StartedSource> {
   if (source.taps.length === 0) throw new UsageError('record needs at least one --tap LISTEN=TARGET', { field: 'tap' });
-  const taps = source.taps.map(
-    (spec) =>
-      new UdpTap({ ...spec.listen }, spec.target, (packet) =>
-        take(tappedOnLeg(packet, source.leg, spec.listen.port)),
-      ),
-  );
+  const replyLeg = reverseLeg(source.leg);
+  const taps = source.taps.map((spec) => new UdpTap({ ...spec.listen }, spec.target, (packet) => take(tappedOnLeg(packet, source.leg, spec.listen.port, replyLeg))));
   for (const tap of taps) await tap.start();
   return {
     ended: undefined,
