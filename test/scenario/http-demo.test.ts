@@ -28,11 +28,14 @@ describe('parity demo --http: a shadowing proxy judged end to end', () => {
       // A loaded machine moves latencies past the demo's bounds (a failing shadow's calibration once showed +260 ms on
       // a CI box with two busy loops, another run +811 ms, and the live path's p95 with the shadow against the run
       // without it moved as far): the gate then fails closed on timing, which is its rule. What load cannot change is
-      // asserted: no finding but on a latency, and the exit code the verdict calls for.
+      // asserted: no finding but on a latency, and the exit code the outcome calls for. The demo's scenario expects GO,
+      // and a run that misses its expectation exits 1, a GO_WITH_WARNINGS on a latency included (seen on a slow machine
+      // with nothing else running: the verdict then warned on the live path's p95).
       const findings = result.report.findings.map((f) => `${f.severity} ${f.metric}: ${f.message}`).join('\n');
       const notTiming = result.report.findings.filter((f) => !/latency/.test(f.metric));
       expect(notTiming, findings).toEqual([]);
-      expect(result.code, result.stderr).toBe(result.report.verdict === 'NO_GO' ? 1 : 0);
+      expect(result.code, result.stderr).toBe(result.report.verdict === 'GO' ? 0 : 1);
+      if (result.report.verdict !== 'GO') expect(result.stderr).toContain(`scenario expectation not met: verdict ${result.report.verdict}, expected GO`);
       expect(result.report.tested.protocol).toBe('http');
       // The volatile fields were learned as noise in the A/A run, and only they differ.
       const differing = (result.report.responseFields ?? []).filter((f) => f.differing > 0);
