@@ -63,10 +63,21 @@ describe('parity demo --http: a shadowing proxy judged end to end', () => {
       expect(result.report.verdict).toBe('NO_GO');
       const messages = result.report.findings.map((f) => f.message);
       expect(messages.some((m) => /^shadow: body mismatch rate .* is critical.* with an empty body/.test(m)), messages.join('\n')).toBe(true);
-      expect(messages.some((m) => /^clients: live latency added by shadowing, p95 .* is critical.*slowed by the shadow/.test(m)), messages.join('\n')).toBe(true);
       expect(messages.some((m) => /^shadow: response mismatch rate .*field totalCents differs in \d+ of \d+, A\/A noise [\d.]+% \(live \d+, shadow 0\)/.test(m)), messages.join('\n')).toBe(true);
-      // Measured under each condition of the shadow: the naive proxy's live path waits most when the shadow is slow.
-      expect(messages.some((m) => /^shadow slow: live latency added by shadowing, p95 .* is critical/.test(m)), messages.join('\n')).toBe(true);
+      // The shadow answers in 300 ms and the naive proxy's live path waits for it on every request: the clients' median
+      // moves by most of that, however busy the machine.
+      expect(value(result.report, 'live_latency_impact_p50_ms', null)).toBeGreaterThan(150);
+      // At p95 the wait shows against the run with no shadow where that run's own p95 is not the machine's load. With two
+      // busy loops on a slow 2-core machine that run's p95 was 1,043 ms, and a difference of p95s could see neither the
+      // 300 ms wait of the run judged nor the absence of one (the healthy shadow's condition came out at +1,029 ms):
+      // latency is compared between runs taken at different times, with no gauge of the machine's noise yet.
+      const baselineP95 = (value(result.report, 'client_latency_p95_ms', null) ?? 0) - (value(result.report, 'live_latency_impact_p95_ms', null) ?? 0);
+      if (baselineP95 < 150) {
+        expect(messages.some((m) => /^clients: live latency added by shadowing, p95 .* is critical.*slowed by the shadow/.test(m)), messages.join('\n')).toBe(true);
+        expect(value(result.report, 'live_latency_impact_p95_ms', null)).toBeGreaterThan(150);
+        // Measured under each condition of the shadow: the naive proxy's live path waits most when the shadow is slow.
+        expect(messages.some((m) => /^shadow slow: live latency added by shadowing, p95 .* is critical/.test(m)), messages.join('\n')).toBe(true);
+      }
       // Measured under the failing condition too (its size is the machine's noise: a reset is not waited on).
       expect(value(result.report, 'live_latency_impact_p95_ms', 'shadow failing')).not.toBeNull();
       // The live backend is healthy: every fault is named on the shadow's legs or the proxy's live path.
@@ -80,8 +91,6 @@ describe('parity demo --http: a shadowing proxy judged end to end', () => {
         expect(num(row?.emptied)).toBeGreaterThan(0);
         expect(value(result.report, 'empty_bodies', 'shadow')).toBe(num(row?.emptied));
       });
-      // The shadow answers in 300 ms and the live path waits for it: most of that is added at p95, however busy the machine.
-      expect(value(result.report, 'live_latency_impact_p95_ms', null)).toBeGreaterThan(150);
       const markdown = readFileSync(join(dir, 'reports', result.report.run, 'report.md'), 'utf8');
       expect(markdown).toMatch(/\| shadow \| `totalCents` \| .* \| differs \|/);
     });
