@@ -108,7 +108,7 @@ export async function sendReplay(prepared: PreparedReplay, runId: number): Promi
 const REPLAY_MEMORY_BASE_BYTES = 64 * 2 ** 20;
 const SORT_BYTES_PER_PACKET = 64;
 
-export function replayMemoryLimit(uplink: { packets: number; payloadBytes: number }): number {
+function replayMemoryLimit(uplink: { packets: number; payloadBytes: number }): number {
   return REPLAY_MEMORY_BASE_BYTES + 2 * (uplink.packets * SORT_BYTES_PER_PACKET + uplink.payloadBytes);
 }
 

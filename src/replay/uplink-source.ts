@@ -1,5 +1,5 @@
 import duckdb from '@duckdb/node-bindings';
-import type { DuckDBBlobVector, DuckDBConnection, DuckDBDataChunk, DuckDBResult } from '@duckdb/node-api';
+import type { DuckDBBlobVector, DuckDBConnection, DuckDBDataChunk } from '@duckdb/node-api';
 import { seedFromText } from '../core/random.ts';
 import { loadSql } from '../store/sql-file.ts';
 import { num, str, type Store } from '../store/store.ts';
@@ -99,49 +99,45 @@ export async function* streamUplink(
   };
   let ended = false;
   try {
-    yield* uplinkChunks(result, deviceName, () => (ended = true));
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (chunk === null || chunk.rowCount === 0) {
+        ended = true;
+        return;
+      }
+      const idx = column(chunk, 0, Uint32Array);
+      const offset = column(chunk, 1, Float64Array);
+      const address = column(chunk, 2, Int32Array);
+      const port = column(chunk, 3, Int32Array);
+      const routePort = column(chunk, 4, Int32Array);
+      const hash = column(chunk, 5, Float64Array);
+      const payloadVector = chunk.getColumnVector(6) as DuckDBBlobVector;
+      // Payloads are copied now: past 12 bytes they point into DuckDB's memory for this chunk, which the read-ahead
+      // moves past before the main thread schedules them.
+      // The copy costs ~1 µs a payload: it yields to the event loop every few hundred, so the sending thread's reports
+      // (progress, records) are read between, never held up by more than a fraction of a millisecond.
+      const payloads = new Array<Uint8Array>(chunk.rowCount);
+      for (let row = 0; row < chunk.rowCount; row++) {
+        if (row % COPY_SLICE_ROWS === COPY_SLICE_ROWS - 1) await new Promise((resolve) => setImmediate(resolve));
+        const bytes = payloadVector.getItemBytes(row) ?? new Uint8Array(0);
+        // Up to 12 bytes are a view into the chunk; longer ones already come back as a fresh copy.
+        payloads[row] = bytes.length <= 12 ? bytes.slice() : bytes;
+      }
+      yield {
+        size: chunk.rowCount,
+        idx,
+        offsetNs: offset,
+        routePort,
+        payloadHash: hash,
+        payloads,
+        device: (row) => deviceName(address[row] as number, port[row] as number),
+      };
+    }
   } finally {
     // A replay that stops before the end (its duration, Ctrl-C) leaves the query open, and with it the whole sort
     // of the capture in DuckDB's buffer pool until the result is collected: 40 MB of a 300k-packet capture, held
     // into the next replay's 64 MB cap, which then failed its commit. A new statement on the connection ends it.
     if (!ended) await connection.run('SELECT 1');
-  }
-}
-
-async function* uplinkChunks(result: DuckDBResult, deviceName: (address: number, port: number) => string, onEnd: () => void): AsyncGenerator<UplinkChunk> {
-  for (;;) {
-    const chunk = await result.fetchChunk();
-    if (chunk === null || chunk.rowCount === 0) {
-      onEnd();
-      return;
-    }
-    const idx = column(chunk, 0, Uint32Array);
-    const offset = column(chunk, 1, Float64Array);
-    const address = column(chunk, 2, Int32Array);
-    const port = column(chunk, 3, Int32Array);
-    const routePort = column(chunk, 4, Int32Array);
-    const hash = column(chunk, 5, Float64Array);
-    const payloadVector = chunk.getColumnVector(6) as DuckDBBlobVector;
-    // Payloads are copied now: past 12 bytes they point into DuckDB's memory for this chunk, which the read-ahead
-    // moves past before the main thread schedules them.
-    // The copy costs ~1 µs a payload: it yields to the event loop every few hundred, so the sending thread's reports
-    // (progress, records) are read between, never held up by more than a fraction of a millisecond.
-    const payloads = new Array<Uint8Array>(chunk.rowCount);
-    for (let row = 0; row < chunk.rowCount; row++) {
-      if (row % COPY_SLICE_ROWS === COPY_SLICE_ROWS - 1) await new Promise((resolve) => setImmediate(resolve));
-      const bytes = payloadVector.getItemBytes(row) ?? new Uint8Array(0);
-      // Up to 12 bytes are a view into the chunk; longer ones already come back as a fresh copy.
-      payloads[row] = bytes.length <= 12 ? bytes.slice() : bytes;
-    }
-    yield {
-      size: chunk.rowCount,
-      idx,
-      offsetNs: offset,
-      routePort,
-      payloadHash: hash,
-      payloads,
-      device: (row) => deviceName(address[row] as number, port[row] as number),
-    };
   }
 }
 

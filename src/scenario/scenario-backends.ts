@@ -40,7 +40,7 @@ export async function startBackends(session: RunSession, spec: ScenarioSpec, add
       for (const port of ports) {
         const pairing = new ReplyPairing();
         const tap = new UdpTap({ ip, port }, { ip: backend.external.ip, port }, (packet) =>
-          writeObservation(sink, protocol, observer, tappedOnLeg(packet, uplinkLeg, port, replyLeg), pairing),
+          writeObservation(sink, protocol, observer, tappedOnLeg(packet, uplinkLeg, replyLeg, port), pairing),
         );
         await session.observe(tap).start();
         started.taps.push({ tap, role: backend.role });

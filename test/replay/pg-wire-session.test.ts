@@ -7,7 +7,6 @@ import { PgWireSession, replayTag } from '../../src/replay/pg/pg-wire-session.js
 import { backendMessage, cstring } from '../helpers/pg-messages.ts';
 import { requirePrerequisite } from '../helpers/prerequisite.ts';
 
-
 /** What a reader told, in order. */
 function readAll(pieces: readonly Buffer[]): string[] {
   const events: string[] = [];

@@ -104,7 +104,7 @@ async function startSource(source: RecordSource, take: (packet: RecordedPacket) 
 async function startTaps(source: Extract<RecordSource, { kind: 'taps' }>, take: (packet: RecordedPacket) => void): Promise<StartedSource> {
   if (source.taps.length === 0) throw new UsageError('record needs at least one --tap LISTEN=TARGET', { field: 'tap' });
   const replyLeg = reverseLeg(source.leg);
-  const taps = source.taps.map((spec) => new UdpTap({ ...spec.listen }, spec.target, (packet) => take(tappedOnLeg(packet, source.leg, spec.listen.port, replyLeg))));
+  const taps = source.taps.map((spec) => new UdpTap({ ...spec.listen }, spec.target, (packet) => take(tappedOnLeg(packet, source.leg, replyLeg, spec.listen.port))));
   for (const tap of taps) await tap.start();
   return {
     ended: undefined,

@@ -160,10 +160,10 @@ export function reverseLeg(leg: string): string {
 }
 
 /**
- * A packet through a tap as a packet on its leg: the tap's uplink leg, or its reverse for a reply. Called for every
- * packet a tap forwards, on the forwarding thread: the reply leg is worked out once by the caller when it can be, and
- * the object is built field by field (a spread of the packet cost a tap 1.5 µs a packet).
+ * A packet through a tap as a packet on its leg: the tap's uplink leg, or `replyLeg` (its reverse, reverseLeg) for a
+ * reply. Called for every packet a tap forwards, on the forwarding thread: the reply leg is worked out once by the
+ * caller, and the object is built field by field (a spread of the packet cost a tap 1.5 µs a packet).
  */
-export function tappedOnLeg(packet: TappedPacket, uplinkLeg: string, routePort: number, replyLeg: string = reverseLeg(uplinkLeg)): RecordedPacket {
+export function tappedOnLeg(packet: TappedPacket, uplinkLeg: string, replyLeg: string, routePort: number): RecordedPacket {
   return { monoNs: packet.monoNs, wallNs: packet.wallNs, src: packet.src, dst: packet.dst, payload: packet.payload, leg: packet.direction === 'uplink' ? uplinkLeg : replyLeg, routePort };
 }
