@@ -4,10 +4,10 @@ import { observedBackends, type RunTopology } from '../store/run-metadata.ts';
 import { getRun } from '../store/runs.ts';
 import type { Store } from '../store/store.ts';
 import { verdictOf, type Analysis, type Metric, type RouteInfo } from './analysis.ts';
-import { DERIVED_TABLES } from './analysis-steps.ts';
-import { baselineFindings, loadBaseline } from './baseline.ts';
+import { ANALYSIS_STEPS, DERIVED_TABLES } from './analysis-steps.ts';
+import { baselineDrift, baselineFindings, loadBaseline } from './baseline.ts';
 import { computeMetrics } from './compute-metrics.ts';
-import { backendsOf, correlateRun } from './correlate-run.ts';
+import { backendsOf, correlateRun, NO_BACKEND } from './correlate-run.ts';
 import { coverageFindings, runStateFindings } from './fail-closed.ts';
 import { applyThresholds, replayFidelityFindings, selfReportFindings, thresholdFindings } from './judge.ts';
 import { relaySelfReport } from './relay-self-report.ts';
@@ -16,7 +16,7 @@ import { captureNameOf, storeAnalysis } from './analysis-store.ts';
 import { analyseHttpRun } from './http/analyse-http-run.ts';
 import { analyseWsRun } from './ws/analyse-ws-run.ts';
 import { analysePgRun } from './pg/analyse-pg-run.ts';
-import { StepClock, type AnalysisProgress } from './step-clock.ts';
+import { StepClock, stepName, type AnalysisProgress } from './step-clock.ts';
 import { defaultThresholds, reviveThresholds, type ThresholdConfig } from './thresholds.ts';
 
 export interface AnalyseOptions {
@@ -68,7 +68,9 @@ export async function analyseRun(store: Store, runName: string, options: Analyse
     ...replayFidelityFindings(metrics, thresholds),
   ];
   if (options.baseline !== undefined) {
-    findings.push(...baselineFindings(metrics, await loadBaseline(store, options.baseline), thresholds.baselineTolerance, options.baseline));
+    const { baseline } = options;
+    const drift = await clock.time(stepName(ANALYSIS_STEPS.latencyDrift.file), () => baselineDrift(store, run.runId, baseline, { reference, no_backend: NO_BACKEND }));
+    findings.push(...baselineFindings(metrics, await loadBaseline(store, baseline), thresholds.baselineTolerance, baseline, drift));
   }
   const analysis: Analysis = {
     run,

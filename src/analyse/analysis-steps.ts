@@ -51,6 +51,7 @@ export const ANALYSIS_STEPS = {
   driftWindows: step('11-drift-windows.sql'),
   relayQueue: step('12-relay-queue.sql'),
   worstWindowDrift: step('13-worst-window-drift.sql'),
+  latencyDrift: step('14-latency-drift.sql'),
 } as const;
 
 /** Tables the analysis keeps in the store; a re-analysis replaces a run's rows in them (and nothing else). */

@@ -27,6 +27,8 @@ export async function storeAnalysis(store: Store, analysis: Analysis): Promise<v
     appender.appendVarchar(m.unit);
     if (m.status === null) appender.appendNull();
     else appender.appendVarchar(m.status);
+    if (m.uncertainty === undefined) appender.appendNull();
+    else appender.appendDouble(m.uncertainty);
     appender.endRow();
   }
   appender.closeSync();

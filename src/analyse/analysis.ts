@@ -10,7 +10,11 @@ import type { MetricStatus, Threshold, ThresholdConfig } from './thresholds.ts';
  * INCOMPLETE: the run did not complete (interrupted, failed, abandoned, still running), so it proves nothing either
  * way; it exits 1 like NO-GO, so no CI gate can take it for a pass.
  */
-export type Verdict = 'GO' | 'GO_WITH_WARNINGS' | 'NO_GO' | 'INCOMPLETE';
+/**
+ * INCONCLUSIVE: nothing failed, but a comparison across runs could not be judged (the machine's own variation
+ * straddles a threshold); it exits 1 too, and blames no backend.
+ */
+export type Verdict = 'GO' | 'GO_WITH_WARNINGS' | 'NO_GO' | 'INCOMPLETE' | 'INCONCLUSIVE';
 export type MetricUnit = 'ratio' | 'ms' | 'us' | 'count' | 'pps';
 
 /** One measured value: per route (null: all routes) and backend (null: the devices' view, or the run). */
@@ -20,13 +24,19 @@ export interface Metric {
   backend: string | null;
   value: number | null;
   unit: MetricUnit;
+  /**
+   * ± this much of the value may be the machine's own variation, not the system under test's: set on values compared
+   * across runs (a latency with and without a shadow), from the latency's drift within each run.
+   */
+  uncertainty?: number;
   /** Set only for thresholded metrics. */
   status: MetricStatus | null;
   threshold?: Threshold;
 }
 
 export interface Finding {
-  severity: 'warning' | 'critical';
+  /** inconclusive: a comparison the harness could not judge (see Verdict); never a pass. */
+  severity: 'warning' | 'critical' | 'inconclusive';
   /** threshold, mismatch, regression, relay_self_report, replay_fidelity */
   kind: string;
   metric: MetricName | FindingSubject;
@@ -109,13 +119,14 @@ export function verdictOf(metrics: readonly Metric[], findings: readonly Finding
   if (findings.some((f) => f.kind === 'run_state' && f.severity === 'critical')) return 'INCOMPLETE';
   const severities = [...judgedMetrics(metrics).map((m) => m.status), ...findings.map((f) => f.severity)];
   if (severities.includes('critical')) return 'NO_GO';
+  if (severities.includes('inconclusive')) return 'INCONCLUSIVE';
   if (severities.includes('warning')) return 'GO_WITH_WARNINGS';
   return 'GO';
 }
 
-/** Exit status of a verdict: GO 0, warnings 0 (1 with --strict), NO-GO 1; bad usage or input is 2 elsewhere. */
+/** Exit status of a verdict: GO 0, warnings 0 (1 with --strict), NO-GO, INCOMPLETE and INCONCLUSIVE 1; bad usage or input is 2 elsewhere. */
 export function exitCodeOf(verdict: Verdict, strict: boolean): number {
-  if (verdict === 'NO_GO' || verdict === 'INCOMPLETE') return 1;
+  if (verdict === 'NO_GO' || verdict === 'INCOMPLETE' || verdict === 'INCONCLUSIVE') return 1;
   if (verdict === 'GO_WITH_WARNINGS') return strict ? 1 : 0;
   return 0;
 }
@@ -129,6 +140,12 @@ export const runMetric = (name: MetricName, backend: string | null, value: numbe
 
 /** A share, or null when there is nothing to take it of. */
 export const rateOf = (part: number, whole: number): number | null => (whole > 0 ? part / whole : null);
+
+/** A metric's value as reports print it, with its uncertainty where it has one ("+12.0 ms ± 40.0 ms"). */
+export function formatMeasured(metric: Pick<Metric, 'value' | 'unit' | 'uncertainty'>): string {
+  const value = formatMetricValue(metric.value, metric.unit);
+  return metric.uncertainty === undefined || metric.value === null ? value : `${value} ± ${formatMetricValue(metric.uncertainty, metric.unit)}`;
+}
 
 export function formatMetricValue(value: number | null, unit: MetricUnit): string {
   if (value === null || Number.isNaN(value)) return '-';

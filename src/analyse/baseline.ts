@@ -3,6 +3,8 @@ import { ConfigError } from '../core/errors.ts';
 import { getRun } from '../store/runs.ts';
 import { num, numOrNull, str, type Store } from '../store/store.ts';
 import { formatMetricValue, metricLabel, type Finding, type Metric, type MetricUnit } from './analysis.ts';
+import { ANALYSIS_STEPS } from './analysis-steps.ts';
+import { comparisonUncertainty } from './latency-noise.ts';
 import type { BaselineTolerance } from './thresholds.ts';
 
 /** Metrics compared with a baseline, and how a rise is measured: relative for latency, absolute for rates. */
@@ -20,6 +22,8 @@ export interface BaselineMetric {
   route: number | null;
   backend: string | null;
   value: number | null;
+  /** ± the machine's own variation, where the baseline's analysis measured it. */
+  uncertainty?: number;
   unit: MetricUnit;
 }
 
@@ -37,35 +41,76 @@ export async function loadBaseline(store: Store, baseline: string): Promise<Base
     return metrics as BaselineMetric[];
   }
   const run = await getRun(store, baseline);
-  const rows = await store.query('SELECT route_port, backend, metric, value, unit FROM route_metrics WHERE run_id = $run_id', { run_id: run.runId });
+  const rows = await store.query('SELECT route_port, backend, metric, value, uncertainty, unit FROM route_metrics WHERE run_id = $run_id', { run_id: run.runId });
   if (rows.length === 0) throw new ConfigError(`baseline run "${baseline}" has not been analysed yet: run parity analyse ${baseline} first`, { field: 'baseline' });
-  return rows.map((row) => ({ metric: str(row.metric), route: numOrNull(row.route_port), backend: row.backend === null ? null : str(row.backend), value: numOrNull(row.value), unit: str(row.unit) as MetricUnit }));
+  return rows.map((row) => ({
+    metric: str(row.metric),
+    route: numOrNull(row.route_port),
+    backend: row.backend === null ? null : str(row.backend),
+    value: numOrNull(row.value),
+    ...(row.uncertainty !== null && { uncertainty: num(row.uncertainty) }),
+    unit: str(row.unit) as MetricUnit,
+  }));
 }
 
-/** Regressions beyond the tolerance are warnings; beyond twice the tolerance, critical. */
-export function baselineFindings(metrics: readonly Metric[], baseline: readonly BaselineMetric[], tolerance: BaselineTolerance, baselineName: string): Finding[] {
+/**
+ * Regressions beyond the tolerance are warnings; beyond twice the tolerance, critical. A latency rises by more than
+ * its tolerance when it rises by more than `latency_increase` of the baseline's value and more than `latency_floor_ms`;
+ * where `drift` gives the latency's uncertainty (latency-noise.ts), the rise is judged at both ends of it, and one
+ * that straddles an edge is inconclusive: the machine may be what moved it.
+ */
+export function baselineFindings(
+  metrics: readonly Metric[],
+  baseline: readonly BaselineMetric[],
+  tolerance: BaselineTolerance,
+  baselineName: string,
+  drift: ReadonlyMap<string, number> = new Map(),
+): Finding[] {
   const before = new Map(baseline.map((m) => [`${m.metric}|${m.route}|${m.backend}`, m]));
   const findings: Finding[] = [];
   for (const metric of metrics) {
     const mode = COMPARED[metric.metric];
-    const old = before.get(`${metric.metric}|${metric.route}|${metric.backend}`);
+    const key = `${metric.metric}|${metric.route}|${metric.backend}`;
+    const old = before.get(key);
     if (mode === undefined || old?.value === null || old === undefined || metric.value === null) continue;
     const oldValue = num(old.value);
-    const rise = mode === 'relative' ? (oldValue > 0 ? metric.value / oldValue - 1 : 0) : metric.value - oldValue;
-    const allowed = mode === 'relative' ? tolerance.latencyIncrease : tolerance.rateIncrease;
-    if (rise <= allowed) continue;
-    const severity = rise > 2 * allowed ? 'critical' : 'warning';
+    const rise = metric.value - oldValue;
+    const allowed = mode === 'relative' ? Math.max(oldValue * tolerance.latencyIncrease, tolerance.latencyFloorMs) : tolerance.rateIncrease;
+    const uncertainty = mode === 'relative' ? (drift.get(key) ?? 0) : 0;
+    const severityOf = (r: number): Finding['severity'] | null => (r > 2 * allowed ? 'critical' : r > allowed ? 'warning' : null);
+    const [low, high] = [severityOf(rise - uncertainty), severityOf(rise + uncertainty)];
+    if (low === null && high === null) continue;
     const where = metric.route === null ? '' : ` on route ${metric.route}`;
-    const change = mode === 'relative' ? `+${(rise * 100).toFixed(0)}%` : `+${formatMetricValue(rise, metric.unit)}`;
+    const change = (r: number): string => (mode === 'relative' ? (oldValue > 0 ? `${r >= 0 ? '+' : ''}${((r / oldValue) * 100).toFixed(0)}%` : `+${formatMetricValue(r, metric.unit)}`) : `+${formatMetricValue(r, metric.unit)}`);
+    const who = `${metric.backend ?? 'devices'}: ${metricLabel(metric.metric)}${where}`;
+    const finding = { kind: 'regression', metric: metric.metric, route: metric.route, backend: metric.backend, value: metric.value };
+    if (low === high) {
+      findings.push({ ...finding, severity: high ?? 'warning', message: `${who} regressed against ${baselineName}: ${formatMetricValue(oldValue, metric.unit)} -> ${formatMetricValue(metric.value, metric.unit)} (${change(rise)})` });
+      continue;
+    }
     findings.push({
-      severity,
-      kind: 'regression',
-      metric: metric.metric,
-      route: metric.route,
-      backend: metric.backend,
-      value: metric.value,
-      message: `${metric.backend ?? 'devices'}: ${metricLabel(metric.metric)}${where} regressed against ${baselineName}: ${formatMetricValue(oldValue, metric.unit)} -> ${formatMetricValue(metric.value, metric.unit)} (${change})`,
+      ...finding,
+      severity: 'inconclusive',
+      message:
+        `${who} against ${baselineName} is inconclusive: ${formatMetricValue(oldValue, metric.unit)} -> ${formatMetricValue(metric.value, metric.unit)} ` +
+        `± ${formatMetricValue(uncertainty, metric.unit)} (anywhere from ${change(rise - uncertainty)} to ${change(rise + uncertainty)}; a regression from ` +
+        `+${formatMetricValue(allowed, metric.unit)}). The latency moved by that much within the runs compared (p95 of their first half against their ` +
+        'second), so the machine may be what moved it: nothing is blamed and nothing passes; run again on a quieter machine',
     });
   }
   return findings;
+}
+
+/**
+ * Each latency compared with a baseline, and how far the machine alone may have moved it: this run's drift plus the
+ * baseline run's (a report.json baseline has no packets to measure; its drift counts as none).
+ */
+export async function baselineDrift(store: Store, runId: number, baseline: string, params: { reference: string; no_backend: string }): Promise<Map<string, number>> {
+  const driftOf = async (id: number): Promise<Map<string, number | null>> => {
+    const rows = await store.query(ANALYSIS_STEPS.latencyDrift.sql, { run_id: id, ...params });
+    return new Map(rows.map((row) => [`${str(row.metric)}|${numOrNull(row.route_port)}|${row.backend === null ? null : str(row.backend)}`, numOrNull(row.drift_ms)]));
+  };
+  const now = await driftOf(runId);
+  const then = baseline.endsWith('.json') ? new Map<string, number | null>() : await driftOf((await getRun(store, baseline)).runId);
+  return new Map([...now].map(([key, gap]) => [key, comparisonUncertainty(gap, then.get(key))]));
 }

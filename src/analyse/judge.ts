@@ -1,14 +1,17 @@
 import type { DeviceProtocol } from '../protocols/protocol.ts';
 import { formatMetricValue, judgedMetrics, metricLabel, type Finding, type Metric, type MismatchSample, type RelaySelfReport } from './analysis.ts';
-import { classify, LOWER_IS_WORSE, THRESHOLDED_METRICS, thresholdFor, type ThresholdConfig, type ThresholdedMetric } from './thresholds.ts';
+import { classifyWithin, LOWER_IS_WORSE, THRESHOLDED_METRICS, thresholdFor, type Threshold, type ThresholdConfig, type ThresholdedMetric } from './thresholds.ts';
 
-/** Gives each thresholded metric its status; metrics without a threshold or a value keep none. */
+/**
+ * Gives each thresholded metric its status; metrics without a threshold or a value keep none. A metric with an
+ * uncertainty is judged at both ends of it (inconclusive when they disagree).
+ */
 export function applyThresholds(metrics: Metric[], thresholds: ThresholdConfig): void {
   for (const metric of metrics) {
     if (!isThresholded(metric.metric) || metric.value === null) continue;
     const threshold = thresholdFor(thresholds, metric.metric, metric.route);
     metric.threshold = threshold;
-    metric.status = classify(metric.value, threshold, metric.metric);
+    metric.status = classifyWithin(metric.value, metric.uncertainty ?? 0, threshold, metric.metric);
   }
 }
 
@@ -25,6 +28,10 @@ export function thresholdFindings(metrics: readonly Metric[], samples: readonly 
   const findings: Finding[] = [];
   for (const metric of judgedMetrics(metrics)) {
     if (metric.status === null || metric.status === 'healthy' || metric.threshold === undefined) continue;
+    if (metric.status === 'inconclusive') {
+      findings.push(inconclusiveFinding(metric, metric.threshold));
+      continue;
+    }
     const edge = metric.status === 'critical' ? metric.threshold.critical : metric.threshold.warning;
     const where = metric.route === null ? '' : ` on route ${metric.route}`;
     const lowerIsWorse = LOWER_IS_WORSE.has(metric.metric as ThresholdedMetric);
@@ -36,6 +43,32 @@ export function thresholdFindings(metrics: readonly Metric[], samples: readonly 
     findings.push({ severity: metric.status, kind: 'threshold', metric: metric.metric, route: metric.route, backend: metric.backend, value: metric.value, message });
   }
   return findings;
+}
+
+/**
+ * A value compared across runs whose uncertainty straddles a threshold's edge: named with its range and the edge, and
+ * put on the machine's variation, since neither the system under test nor the runs compared can be told apart from it.
+ */
+function inconclusiveFinding(metric: Metric, threshold: Threshold): Finding {
+  const value = metric.value ?? 0;
+  const u = metric.uncertainty ?? 0;
+  const f = (v: number): string => `${v > 0 && metric.unit === 'ms' ? '+' : ''}${formatMetricValue(v, metric.unit)}`;
+  const where = metric.route === null ? '' : ` on route ${metric.route}`;
+  const edges = [threshold.warning, threshold.critical].filter((edge) => edge > value - u && edge <= value + u);
+  const named = edges.map((edge) => `${edge === threshold.warning ? 'warning' : 'critical'} from ${formatMetricValue(edge, metric.unit)}`).join(', ');
+  return {
+    severity: 'inconclusive',
+    kind: 'threshold',
+    metric: metric.metric,
+    route: metric.route,
+    backend: metric.backend,
+    value: metric.value,
+    message:
+      `${whoOf(metric)}: ${metricLabel(metric.metric)} ${f(value)} ± ${formatMetricValue(u, metric.unit)}${where} is inconclusive: ` +
+      `anywhere from ${f(value - u)} to ${f(value + u)}, across the threshold (${named}). The latency moved by that much ` +
+      'within the runs compared (p95 of their first half against their second), so the machine may be what moved it: ' +
+      'nothing is blamed and nothing passes; run again on a quieter machine',
+  };
 }
 
 /** Who a metric judges: a backend, the devices' view (relayed ACKs), or the relay itself. */

@@ -2,7 +2,11 @@ import type { MetricName } from './metric-names.ts';
 import { readYamlFile } from '../core/yaml-file.ts';
 import { ConfigError } from '../core/errors.ts';
 
-export type MetricStatus = 'healthy' | 'warning' | 'critical';
+/**
+ * `inconclusive`: a value compared across runs whose uncertainty (the machine's own variation within the runs
+ * compared) straddles a threshold's edge, so the harness cannot tell which side the system under test is on.
+ */
+export type MetricStatus = 'healthy' | 'warning' | 'critical' | 'inconclusive';
 
 /**
  * For most metrics a value below `warning` is healthy, below `critical` a warning, else critical. For the metrics in
@@ -79,13 +83,18 @@ export const DEFAULT_THRESHOLDS: Record<ThresholdedMetric, Threshold> = {
 
 /** How far a metric may move against a baseline before it is a finding. */
 export interface BaselineTolerance {
-  /** Latency percentiles may rise by this share (0.2 = 20%). */
+  /** Latency percentiles may rise by this share (0.2 = 20%)... */
   latencyIncrease: number;
+  /**
+   * ...or by this many milliseconds, whichever is more: a host's scheduling alone moves a sub-millisecond p95 by far
+   * more than 20%, and a backend that answers in 0.3 ms instead of 0.2 ms has not regressed.
+   */
+  latencyFloorMs: number;
   /** Drop rate and ACK mismatch rate may rise by this much (absolute). */
   rateIncrease: number;
 }
 
-export const DEFAULT_BASELINE_TOLERANCE: BaselineTolerance = { latencyIncrease: 0.2, rateIncrease: 0.0005 };
+export const DEFAULT_BASELINE_TOLERANCE: BaselineTolerance = { latencyIncrease: 0.2, latencyFloorMs: 1, rateIncrease: 0.0005 };
 
 export interface ThresholdConfig {
   defaults: Record<ThresholdedMetric, Threshold>;
@@ -108,7 +117,16 @@ export function defaultThresholds(): ThresholdConfig {
   };
 }
 
-export function classify(value: number, threshold: Threshold, metric?: ThresholdedMetric): MetricStatus {
+/**
+ * The status of a value known only to within ± `uncertainty`: the status of both ends when they agree (a slowdown
+ * past critical even at its lowest is critical), else inconclusive, which never passes and blames no one.
+ */
+export function classifyWithin(value: number, uncertainty: number, threshold: Threshold, metric?: ThresholdedMetric): MetricStatus {
+  const low = classify(value - uncertainty, threshold, metric);
+  return low === classify(value + uncertainty, threshold, metric) ? low : 'inconclusive';
+}
+
+export function classify(value: number, threshold: Threshold, metric?: ThresholdedMetric): Exclude<MetricStatus, 'inconclusive'> {
   if (metric !== undefined && LOWER_IS_WORSE.has(metric)) {
     if (value >= threshold.warning) return 'healthy';
     if (value >= threshold.critical) return 'warning';
@@ -135,7 +153,7 @@ export function thresholdFor(config: ThresholdConfig, metric: ThresholdedMetric,
  *   20500:
  *     ack_latency_p95_ms: { warning: 200, critical: 800 }
  * ignore_ack_fields: [appVersion]
- * baseline_tolerance: { latency_increase: 0.2, rate_increase: 0.0005 }
+ * baseline_tolerance: { latency_increase: 0.2, latency_floor_ms: 1, rate_increase: 0.0005 }
  * ```
  * Unknown keys are errors naming the key, so a typo never silently falls back to a default.
  */
@@ -168,6 +186,7 @@ export function parseThresholds(input: unknown, source: string): ThresholdConfig
       for (const [name, number] of Object.entries(tolerance)) {
         if (typeof number !== 'number' || number < 0) throw new ConfigError(`${source}: baseline_tolerance.${name} must be a number >= 0`, { file: source, field: `baseline_tolerance.${name}` });
         if (name === 'latency_increase') config.baselineTolerance.latencyIncrease = number;
+        else if (name === 'latency_floor_ms') config.baselineTolerance.latencyFloorMs = number;
         else if (name === 'rate_increase') config.baselineTolerance.rateIncrease = number;
         else throw unknownKey(source, `baseline_tolerance.${name}`);
       }
@@ -238,6 +257,7 @@ export function reviveThresholds(value: unknown): ThresholdConfig | null {
   if (Array.isArray(stored.ignoreAckFields)) config.ignoreAckFields = stored.ignoreAckFields.filter((f): f is string => typeof f === 'string');
   const tolerance = stored.baselineTolerance as Partial<BaselineTolerance> | undefined;
   if (typeof tolerance?.latencyIncrease === 'number') config.baselineTolerance.latencyIncrease = tolerance.latencyIncrease;
+  if (typeof tolerance?.latencyFloorMs === 'number') config.baselineTolerance.latencyFloorMs = tolerance.latencyFloorMs;
   if (typeof tolerance?.rateIncrease === 'number') config.baselineTolerance.rateIncrease = tolerance.rateIncrease;
   if (typeof stored.minReplayRateShare === 'number') config.minReplayRateShare = stored.minReplayRateShare;
   return config;

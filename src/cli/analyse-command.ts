@@ -89,7 +89,7 @@ export function registerAnalyseCommand(program: Command): void {
     .option('--json', 'print the analysis as report.json does')
     .addHelpText(
       'after',
-      '\nExit status: 0 GO or GO WITH WARNINGS (1 with --strict), 1 NO-GO or INCOMPLETE (a run that did not complete), 2 bad usage or input.\n\n' +
+      '\nExit status: 0 GO or GO WITH WARNINGS (1 with --strict), 1 NO-GO, INCOMPLETE (a run that did not complete) or INCONCLUSIVE (a latency compared across runs within the machine\'s noise), 2 bad usage or input.\n\n' +
         'Examples:\n  parity analyse nightly-1\n  parity analyse nightly-2 --thresholds thresholds.yaml --baseline nightly-1 --strict\n' +
         '  parity analyse e2e --observations primary.duckdb,mirror.duckdb\n' +
         '  parity analyse nightly-3 --from-parquet exports/nightly-3 --db assembled.duckdb   # one export per host in exports/nightly-3/<host>/\n',

@@ -1,4 +1,4 @@
-import { formatMetricValue, metricLabel, type Analysis, type MetricUnit, type MismatchSample } from '../analyse/analysis.ts';
+import { formatMeasured, formatMetricValue, metricLabel, type Analysis, type MetricUnit, type MismatchSample } from '../analyse/analysis.ts';
 import { describePace } from '../replay/replay-plan.ts';
 import type { ChartData } from './report-data.ts';
 import { responseFieldRows, summaryColumns, summaryRows, VERDICT_WORDS, verdictLine } from './summary-rows.ts';
@@ -10,15 +10,15 @@ body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;
 main{max-width:1100px;margin:0 auto;padding:24px}
 .verdict{padding:20px 24px;border-radius:8px;color:#fff;font-size:28px;font-weight:700}
 .verdict small{display:block;font-size:14px;font-weight:400;opacity:.9}
-.GO{background:#1e8e3e}.GO_WITH_WARNINGS{background:#e37400}.NO_GO{background:#c5221f}
+.GO{background:#1e8e3e}.GO_WITH_WARNINGS{background:#e37400}.NO_GO{background:#c5221f}.INCOMPLETE{background:#5f6b7a}.INCONCLUSIVE{background:#7b3fa0}
 section{background:#fff;border-radius:8px;padding:16px 20px;margin:16px 0;box-shadow:0 1px 2px rgba(0,0,0,.08)}
 h2{font-size:18px;margin:0 0 12px}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{padding:5px 6px;border-bottom:1px solid #e3e6ea;text-align:right;white-space:nowrap}
 th{white-space:normal;vertical-align:bottom}td:first-child{white-space:normal}
 th:first-child,td:first-child,th:nth-child(2),td:nth-child(2){text-align:left}
-td.healthy{color:#1e8e3e}td.warning{background:#fff4e0;color:#8a4b00;font-weight:600}td.critical{background:#fde8e7;color:#a50e0e;font-weight:700}
+td.healthy{color:#1e8e3e}td.warning{background:#fff4e0;color:#8a4b00;font-weight:600}td.critical{background:#fde8e7;color:#a50e0e;font-weight:700}td.inconclusive{background:#f3e8fd;color:#5b2a7a;font-weight:600}
 dl{display:grid;grid-template-columns:180px 1fr;gap:4px 12px;margin:0}dt{color:#5f6b7a}dd{margin:0}
-ul.findings li.critical{color:#a50e0e}ul.findings li.warning{color:#8a4b00}
+ul.findings li.critical{color:#a50e0e}ul.findings li.warning{color:#8a4b00}ul.findings li.inconclusive{color:#5b2a7a}
 .charts{display:grid;grid-template-columns:1fr 1fr;gap:12px}.chart{width:100%;height:auto;background:#fff}
 .chart-title{font-weight:600;font-size:14px}.tick,.legend{font-size:11px;fill:#5f6b7a}.label{font-size:12px;fill:#1d2433}
 .grid{stroke:#eceff3}.axis{stroke:#8a94a3}.chart-empty{fill:#8a94a3}
@@ -114,7 +114,7 @@ export function renderHtmlReport(analysis: Analysis, charts: ChartData, files: {
     ? '<p>No findings: every metric is within its healthy range.</p>'
     : `<ul class="findings">${analysis.findings.map((f) => `<li class="${f.severity}"><strong>${f.severity.toUpperCase()}</strong> ${escapeXml(f.message)}</li>`).join('')}</ul>`;
   const device = analysis.metrics.filter((m) => m.route === null && m.backend === null && m.metric !== 'relay_queue');
-  const deviceTable = table(['metric', 'value'], device.map((m) => [`<td>${escapeXml(metricLabel(m.metric))}</td>`, `<td>${escapeXml(formatMetricValue(m.value, m.unit))}</td>`]));
+  const deviceTable = table(['metric', 'value'], device.map((m) => [`<td>${escapeXml(metricLabel(m.metric))}</td>`, `<td class="${m.status ?? ''}">${escapeXml(formatMeasured(m))}</td>`]));
   const routes = [...new Set(charts.deliveryPerRoute.map((d) => d.route))];
   const chartsHtml = [
     analysis.protocol === 'http'

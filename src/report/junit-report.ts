@@ -3,8 +3,9 @@ import { escapeXml } from './svg-chart.ts';
 
 /**
  * junit.xml: one test case per judged metric (route-level, and all-routes only where no route judged it, as the
- * verdict counts them: each finding once), one per finding that is not a threshold; failures for critical ones;
- * warnings pass, with the warning in system-out, so CI shows them without failing on them.
+ * verdict counts them: each finding once), one per finding that is not a threshold; failures for critical and
+ * inconclusive ones (an inconclusive comparison is no pass); warnings pass, with the warning in system-out, so CI
+ * shows them without failing on them.
  */
 export function renderJunitReport(analysis: Analysis): string {
   const cases: string[] = [];
@@ -18,13 +19,16 @@ export function renderJunitReport(analysis: Analysis): string {
     if (metric.status === 'critical') {
       failures++;
       body = `<failure message="${escapeXml(`${name}: ${value} is critical`)}" type="critical">${escapeXml(`${value}; critical from ${metric.threshold?.critical}`)}</failure>`;
+    } else if (metric.status === 'inconclusive') {
+      failures++;
+      body = `<failure message="${escapeXml(`${name}: ${value} ± ${formatMetricValue(metric.uncertainty ?? 0, metric.unit)} is inconclusive`)}" type="inconclusive">${escapeXml(`${value} ± ${formatMetricValue(metric.uncertainty ?? 0, metric.unit)}: the machine's own variation straddles the threshold`)}</failure>`;
     } else if (metric.status === 'warning') {
       body = `<system-out>${escapeXml(`WARNING ${name}: ${value}; warning from ${metric.threshold?.warning}`)}</system-out>`;
     }
     cases.push(`<testcase classname="parity.${escapeXml(analysis.run.name)}.${escapeXml(metric.metric)}" name="${escapeXml(name)}">${body}</testcase>`);
   }
   for (const finding of analysis.findings.filter((f) => f.kind !== 'threshold')) {
-    const failed = finding.severity === 'critical';
+    const failed = finding.severity !== 'warning';
     if (failed) failures++;
     const body = failed ? `<failure message="${escapeXml(finding.message)}" type="${finding.kind}"/>` : `<system-out>${escapeXml(`WARNING ${finding.message}`)}</system-out>`;
     cases.push(`<testcase classname="parity.${escapeXml(analysis.run.name)}.${finding.kind}" name="${escapeXml(finding.message)}">${body}</testcase>`);

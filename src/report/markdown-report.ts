@@ -1,7 +1,7 @@
-import { formatMetricValue, metricLabel, type Analysis } from '../analyse/analysis.ts';
+import { formatMeasured, metricLabel, type Analysis } from '../analyse/analysis.ts';
 import { markedText, responseFieldRows, summaryColumns, summaryRows, VERDICT_WORDS, verdictLine } from './summary-rows.ts';
 
-const ICON: Record<Analysis['verdict'], string> = { GO: '✅', GO_WITH_WARNINGS: '⚠️', NO_GO: '❌', INCOMPLETE: '⛔' };
+const ICON: Record<Analysis['verdict'], string> = { GO: '✅', GO_WITH_WARNINGS: '⚠️', NO_GO: '❌', INCOMPLETE: '⛔', INCONCLUSIVE: '❔' };
 
 /** Control characters other than newlines: never meant to be shown. */
 // eslint-disable-next-line no-control-regex -- the control characters are exactly what is matched
@@ -32,11 +32,11 @@ export function renderMarkdownReport(analysis: Analysis): string {
   }
   lines.push('### Per route and backend', '', `| route | backend | ${summaryColumns(analysis).map((c) => c.title).join(' | ')} |`, `|---|---|${summaryColumns(analysis).map(() => '---:').join('|')}|`);
   for (const row of summaryRows(analysis)) lines.push(`| ${cell(row.route)} | ${cell(row.backend)} | ${row.cells.map((c) => cell(markedText(c))).join(' | ')} |`);
-  lines.push('', '`!` warning, `X` critical.', '');
+  lines.push('', '`!` warning, `X` critical, `?` inconclusive (the machine\'s own variation straddles the threshold).', '');
   const device = analysis.metrics.filter((m) => m.route === null && m.backend === null);
   if (device.length > 0) {
     lines.push(`### ${analysis.protocol === 'http' ? 'Clients' : 'Devices'} and replay`, '', '| metric | value |', '|---|---:|');
-    for (const m of device) lines.push(`| ${cell(metricLabel(m.metric))} | ${formatMetricValue(m.value, m.unit)} |`);
+    for (const m of device) lines.push(`| ${cell(metricLabel(m.metric))} | ${cell(markedText({ text: formatMeasured(m), status: m.status }))} |`);
     lines.push('');
   }
   if (analysis.playbook !== undefined) {

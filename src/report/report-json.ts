@@ -1,4 +1,4 @@
-import type { Analysis, Finding, MismatchSample } from '../analyse/analysis.ts';
+import type { Analysis, Finding, MismatchSample, Verdict } from '../analyse/analysis.ts';
 import type { MetricStatus, ThresholdConfig } from '../analyse/thresholds.ts';
 import type { RunTopology, StoredPlan } from '../store/run-metadata.ts';
 
@@ -9,7 +9,7 @@ export const REPORT_SCHEMA_VERSION = 1;
 export interface ReportJson {
   schemaVersion: number;
   run: string;
-  verdict: 'GO' | 'GO_WITH_WARNINGS' | 'NO_GO' | 'INCOMPLETE';
+  verdict: Verdict;
   /** The run did not complete and was analysed on request (--partial). */
   partial: boolean;
   generatedAt: string;
@@ -25,7 +25,8 @@ export interface ReportJson {
     routes: { port: number; customer: string; device: string }[];
   };
   thresholds: ThresholdConfig;
-  metrics: { metric: string; route: number | null; backend: string | null; value: number | null; unit: string; status: MetricStatus | null }[];
+  /** `uncertainty`: only on values compared across runs, ± the machine's own variation within the runs compared. */
+  metrics: { metric: string; route: number | null; backend: string | null; value: number | null; uncertainty?: number; unit: string; status: MetricStatus | null }[];
   findings: Finding[];
   mismatches: MismatchSample[];
   /** HTTP runs only: each response field compared between live and shadow, with its A/A noise and whether it counts. */
@@ -55,7 +56,7 @@ export function toReportJson(analysis: Analysis): ReportJson {
       routes: analysis.routes,
     },
     thresholds: analysis.thresholds,
-    metrics: analysis.metrics.map(({ metric, route, backend, value, unit, status }) => ({ metric, route, backend, value, unit, status })),
+    metrics: analysis.metrics.map(({ metric, route, backend, value, uncertainty, unit, status }) => ({ metric, route, backend, value, ...(uncertainty !== undefined && { uncertainty }), unit, status })),
     findings: analysis.findings,
     mismatches: analysis.mismatchSamples,
     ...(analysis.responseFields !== undefined && { responseFields: analysis.responseFields }),

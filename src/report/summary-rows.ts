@@ -1,4 +1,4 @@
-import { formatMetricValue, type Analysis, type Metric } from '../analyse/analysis.ts';
+import { formatMeasured, formatMetricValue, type Analysis, type Metric } from '../analyse/analysis.ts';
 
 /** The columns of the per-route, per-backend summary every report shows (terminal, Markdown, HTML): UDP runs. */
 export const SUMMARY_COLUMNS = [
@@ -51,7 +51,7 @@ export function senderLine(analysis: Analysis): string {
   const overall = analysis.metrics.filter((m) => m.route === null && m.backend === null);
   const pick = (name: string): string => {
     const metric = overall.find((m) => m.metric === name);
-    return metric === undefined ? '-' : formatMetricValue(metric.value, metric.unit);
+    return metric === undefined ? '-' : formatMeasured(metric);
   };
   if (analysis.protocol === 'ws') {
     return `replayer: ${pick('sent')} frames fed to the relay agent; each gateway's frames, duplicates and out-of-order frames are in the table, its ACK latency as the agent measured it`;
@@ -66,7 +66,7 @@ export function senderLine(analysis: Analysis): string {
       : '; no run without a shadow to measure what shadowing adds';
     const conditions = analysis.metrics
       .filter((m) => m.metric === 'live_latency_impact_p95_ms' && m.backend !== null)
-      .map((m) => `${(m.backend as string).replace(/^shadow /, '')} ${formatMetricValue(m.value, m.unit)}`);
+      .map((m) => `${(m.backend as string).replace(/^shadow /, '')} ${formatMeasured(m)}`);
     const underConditions = conditions.length === 0 ? '' : `; p95 added with the shadow ${conditions.join(', ')}`;
     return `clients: answered ${pick('answered')} of ${pick('sent')} (5xx ${pick('server_errors')}); latency p50 ${pick('client_latency_p50_ms')}, p95 ${pick('client_latency_p95_ms')}, p99 ${pick('client_latency_p99_ms')}${impact}${underConditions}`;
   }
@@ -84,7 +84,7 @@ export interface SummaryRow {
   cells: SummaryCell[];
 }
 
-const STATUS_MARK: Record<string, string> = { healthy: '', warning: ' !', critical: ' X' };
+const STATUS_MARK: Record<string, string> = { healthy: '', warning: ' !', critical: ' X', inconclusive: ' ?' };
 
 /** One row per route and backend, then one per backend over all routes; cells carry their metric's status. */
 export function summaryRows(analysis: Analysis): SummaryRow[] {
@@ -100,7 +100,7 @@ export function summaryRows(analysis: Analysis): SummaryRow[] {
         backend: backend === analysis.reference ? `${backend} (ref)` : backend,
         cells: summaryColumns(analysis).map(({ metric }) => {
           const m = index.get(`${metric}|${route}|${backend}`);
-          return { text: m === undefined ? '-' : formatMetricValue(m.value, m.unit), status: m?.status ?? null };
+          return { text: m === undefined ? '-' : formatMeasured(m), status: m?.status ?? null };
         }),
       });
     }
@@ -124,13 +124,18 @@ export const VERDICT_WORDS: Record<Analysis['verdict'], string> = {
   GO_WITH_WARNINGS: 'GO WITH WARNINGS',
   NO_GO: 'NO-GO',
   INCOMPLETE: 'INCOMPLETE',
+  INCONCLUSIVE: 'INCONCLUSIVE',
 };
 
 /** The verdict in one line, with the count of findings. */
 export function verdictLine(analysis: Analysis): string {
   const critical = analysis.findings.filter((f) => f.severity === 'critical').length;
+  const inconclusive = analysis.findings.filter((f) => f.severity === 'inconclusive').length;
   const warnings = analysis.findings.filter((f) => f.severity === 'warning').length;
-  const counts = critical + warnings === 0 ? 'all metrics healthy' : [critical > 0 ? `${critical} critical` : '', warnings > 0 ? `${warnings} warning${warnings > 1 ? 's' : ''}` : ''].filter(Boolean).join(', ');
+  const counts =
+    critical + inconclusive + warnings === 0
+      ? 'all metrics healthy'
+      : [critical > 0 ? `${critical} critical` : '', inconclusive > 0 ? `${inconclusive} inconclusive` : '', warnings > 0 ? `${warnings} warning${warnings > 1 ? 's' : ''}` : ''].filter(Boolean).join(', ');
   return `verdict for ${analysis.run.name}: ${VERDICT_WORDS[analysis.verdict]} (${counts})`;
 }
 

@@ -2,7 +2,8 @@ import Table from 'cli-table3';
 import { formatMetricValue, type Analysis } from '../analyse/analysis.ts';
 import { markedText, senderLine, summaryColumns, summaryRows, verdictLine } from './summary-rows.ts';
 
-const COLOURS = { healthy: '\u001b[32m', warning: '\u001b[33m', critical: '\u001b[31m', reset: '\u001b[0m' } as const;
+const COLOURS = { healthy: '\u001b[32m', warning: '\u001b[33m', critical: '\u001b[31m', inconclusive: '\u001b[35m', reset: '\u001b[0m' } as const;
+const SEVERITY_WORDS = { critical: 'CRITICAL', warning: 'WARNING ', inconclusive: 'INCONCLUSIVE' } as const;
 
 /** The terminal report: a table per route and backend with each metric's status, the findings, the verdict line. */
 export function renderTerminalReport(analysis: Analysis, options: { colour: boolean }): string {
@@ -26,8 +27,8 @@ export function renderTerminalReport(analysis: Analysis, options: { colour: bool
     const got = analysis.backends.map((g) => `${g} ${(step.delivered[g] ?? 0).toLocaleString('en-US')}`).join(', ');
     lines.push(paint(`step "${step.label}" at ${(step.atMs / 1000).toFixed(1)} s: ${step.frames.toLocaleString('en-US')} frames for ${step.expected.join(', ') || 'no gateway'}; processed: ${got}`, step.ok ? 'healthy' : 'critical'));
   }
-  for (const finding of analysis.findings) lines.push(paint(`${finding.severity === 'critical' ? 'CRITICAL' : 'WARNING '} ${finding.message}`, finding.severity));
-  const verdictStatus = analysis.verdict === 'GO' ? 'healthy' : analysis.verdict === 'GO_WITH_WARNINGS' ? 'warning' : 'critical';
+  for (const finding of analysis.findings) lines.push(paint(`${SEVERITY_WORDS[finding.severity]} ${finding.message}`, finding.severity));
+  const verdictStatus = analysis.verdict === 'GO' ? 'healthy' : analysis.verdict === 'GO_WITH_WARNINGS' ? 'warning' : analysis.verdict === 'INCONCLUSIVE' ? 'inconclusive' : 'critical';
   lines.push(paint(verdictLine(analysis), verdictStatus));
   return `${lines.join('\n')}\n`;
 }

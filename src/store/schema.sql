@@ -387,8 +387,10 @@ CREATE TABLE IF NOT EXISTS route_metrics (
   metric     VARCHAR NOT NULL,
   value      DOUBLE,
   unit       VARCHAR NOT NULL,
-  status     VARCHAR                        -- healthy, warning, critical; NULL when no threshold applies
+  status     VARCHAR                        -- healthy, warning, critical, inconclusive; NULL when no threshold applies
 );
+-- ± the machine's own variation, on values compared across runs (a latency with and without a shadow); NULL elsewhere.
+ALTER TABLE route_metrics ADD COLUMN IF NOT EXISTS uncertainty DOUBLE;
 
 -- Delivered packets per backend per 10 s window of the run: drift over time.
 CREATE TABLE IF NOT EXISTS drift_windows (

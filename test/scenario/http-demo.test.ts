@@ -69,8 +69,9 @@ describe('parity demo --http: a shadowing proxy judged end to end', () => {
       expect(value(result.report, 'live_latency_impact_p50_ms', null)).toBeGreaterThan(150);
       // At p95 the wait shows against the run with no shadow where that run's own p95 is not the machine's load. With two
       // busy loops on a slow 2-core machine that run's p95 was 1,043 ms, and a difference of p95s could see neither the
-      // 300 ms wait of the run judged nor the absence of one (the healthy shadow's condition came out at +1,029 ms):
-      // latency is compared between runs taken at different times, with no gauge of the machine's noise yet.
+      // 300 ms wait of the run judged nor the absence of one (the healthy shadow's condition came out at +1,029 ms). The
+      // runs' drift now makes such a difference inconclusive rather than wrong (test/analyse/latency-noise.test.ts); how
+      // much drift a loaded machine shows within one run is its own, so the finding is asserted on a quiet one only.
       const baselineP95 = (value(result.report, 'client_latency_p95_ms', null) ?? 0) - (value(result.report, 'live_latency_impact_p95_ms', null) ?? 0);
       if (baselineP95 < 150) {
         expect(messages.some((m) => /^clients: live latency added by shadowing, p95 .* is critical.*slowed by the shadow/.test(m)), messages.join('\n')).toBe(true);

@@ -8,6 +8,7 @@ import type { AnalyseOptions } from '../analyse-run.ts';
 import { loadBaseline } from '../baseline.ts';
 import { coverageFindings, runStateFindings } from '../fail-closed.ts';
 import { applyThresholds, replayFidelityFindings, thresholdFindings } from '../judge.ts';
+import { comparisonUncertainty, halfGap } from '../latency-noise.ts';
 import { isMetricName } from '../metric-names.ts';
 import { replayMetrics } from '../replay-metrics.ts';
 import { StepClock, stepName } from '../step-clock.ts';
@@ -121,6 +122,7 @@ function clientMetrics(row: Row | undefined): Metric[] {
     metric('client_latency_p95_ms', null, numOrNull(row?.rtt_p95), 'ms'),
     metric('client_latency_p99_ms', null, numOrNull(row?.rtt_p99), 'ms'),
     metric('client_latency_max_ms', null, numOrNull(row?.rtt_max), 'ms'),
+    metric('latency_noise_p95_ms', null, halfGap(numOrNull(row?.rtt_p95_first_half), numOrNull(row?.rtt_p95_second_half)), 'ms'),
     metric('unexplained_answers', null, num(row?.unexplained), 'count'),
   ];
 }
@@ -183,17 +185,33 @@ async function loadNoise(store: Store, runName: string): Promise<Map<string, num
   return new Map(rows.map((row) => [str(row.field), num(row.rate)]));
 }
 
-/** What shadowing adds to the client's latency, against the baseline: a run through the same proxy with no shadow. */
+/**
+ * What shadowing adds to the client's latency, against the baseline: a run through the same proxy with no shadow. The
+ * p95 is known to within both runs' own drift (latency-noise.ts), and judged at both ends of it.
+ */
 async function latencyImpact(store: Store, baseline: string, metrics: readonly Metric[]): Promise<Metric[]> {
   const before = await loadBaseline(store, baseline);
+  const runValue = (list: readonly { metric: string; route: number | null; backend: string | null; value: number | null }[], name: string): number | null =>
+    list.find((m) => m.metric === name && m.backend === null && m.route === null)?.value ?? null;
   const impact: Metric[] = [];
   for (const q of ['p50', 'p95', 'p99'] as const) {
-    const now = metrics.find((m) => m.metric === `client_latency_${q}_ms` && m.backend === null)?.value ?? null;
-    const then = before.find((m) => m.metric === `client_latency_${q}_ms` && m.backend === null && m.route === null)?.value ?? null;
+    const now = runValue(metrics, `client_latency_${q}_ms`);
+    const then = runValue(before, `client_latency_${q}_ms`);
     if (then === null) throw new ConfigError(`baseline "${baseline}" has no client latency: the baseline of an HTTP run is an analysed HTTP run with no shadow`, { field: 'baseline' });
     impact.push(metric(`live_latency_impact_${q}_ms`, null, now === null ? null : now - then, 'ms'));
   }
+  const baselineNoise = before.some((m) => m.metric === 'latency_noise_p95_ms') ? runValue(before, 'latency_noise_p95_ms') : await storedRunNoise(store, baseline);
+  const p95 = impact.find((m) => m.metric === 'live_latency_impact_p95_ms');
+  if (p95 !== undefined && p95.value !== null) p95.uncertainty = comparisonUncertainty(runValue(metrics, 'latency_noise_p95_ms'), baselineNoise);
   return impact;
+}
+
+/** The drift of a baseline analysed before the gauge existed, measured from its sends (a report.json has none to read). */
+async function storedRunNoise(store: Store, baseline: string): Promise<number | null> {
+  if (baseline.endsWith('.json')) return null;
+  const run = await getRun(store, baseline);
+  const [row] = await store.query(S.clientMetrics.sql, { run_id: run.runId });
+  return halfGap(numOrNull(row?.rtt_p95_first_half), numOrNull(row?.rtt_p95_second_half));
 }
 
 /**
@@ -203,13 +221,16 @@ async function latencyImpact(store: Store, baseline: string, metrics: readonly M
 async function conditionLatency(store: Store, condition: { label: string; run: string }): Promise<Metric[]> {
   const run = await getRun(store, condition.run);
   const rows = await store.query(
-    "SELECT metric, value FROM route_metrics WHERE run_id = $run_id AND backend IS NULL AND route_port IS NULL AND (metric LIKE 'live_latency_impact_%' OR metric LIKE 'client_latency_%')",
+    "SELECT metric, value, uncertainty FROM route_metrics WHERE run_id = $run_id AND backend IS NULL AND route_port IS NULL AND (metric LIKE 'live_latency_impact_%' OR metric LIKE 'client_latency_%')",
     { run_id: run.runId },
   );
   const backend = `shadow ${condition.label}`;
   return rows.flatMap((row) => {
     const name = str(row.metric);
-    return isMetricName(name) ? [metric(name, backend, numOrNull(row.value), 'ms')] : [];
+    if (!isMetricName(name)) return [];
+    const m = metric(name, backend, numOrNull(row.value), 'ms');
+    if (row.uncertainty !== null) m.uncertainty = num(row.uncertainty);
+    return [m];
   });
 }
 

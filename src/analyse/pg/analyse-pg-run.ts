@@ -7,6 +7,7 @@ import type { AnalyseOptions } from '../analyse-run.ts';
 import { sqlStep, type AnalysisStep } from '../analysis-steps.ts';
 import { coverageFindings, runStateFindings } from '../fail-closed.ts';
 import { applyThresholds, replayFidelityFindings, thresholdFindings } from '../judge.ts';
+import { comparisonUncertainty, halfGap } from '../latency-noise.ts';
 import { replayMetrics } from '../replay-metrics.ts';
 import { StepClock, stepName } from '../step-clock.ts';
 import { defaultThresholds, reviveThresholds } from '../thresholds.ts';
@@ -66,7 +67,13 @@ export async function analysePgRun(store: Store, run: RunRecord, options: Analys
   const differing = families.filter((f) => !withinNoise(f)).reduce((sum, f) => sum + num(f.differing), 0);
   const metrics: Metric[] = [metric('sent', null, sent, 'count'), ...replayMetrics(run.stats)];
   const p = (row: Row | undefined, key: string): number | null => numOrNull(row?.[key]);
-  metrics.push(metric('client_latency_p50_ms', null, p(client, 'p50_ms'), 'ms'), metric('client_latency_p95_ms', null, p(client, 'p95_ms'), 'ms'), metric('client_latency_p99_ms', null, p(client, 'p99_ms'), 'ms'));
+  const drift = (row: Row | undefined): number | null => halfGap(p(row, 'p95_first_half_ms'), p(row, 'p95_second_half_ms'));
+  metrics.push(
+    metric('client_latency_p50_ms', null, p(client, 'p50_ms'), 'ms'),
+    metric('client_latency_p95_ms', null, p(client, 'p95_ms'), 'ms'),
+    metric('client_latency_p99_ms', null, p(client, 'p99_ms'), 'ms'),
+    metric('latency_noise_p95_ms', null, drift(client), 'ms'),
+  );
   if (baseline !== undefined) {
     // What mirroring adds to the live path: the same replay through a pooler that mirrors nothing, just before.
     const impact = (key: string): number | null => {
@@ -74,7 +81,10 @@ export async function analysePgRun(store: Store, run: RunRecord, options: Analys
       const before = p(baseline, key);
       return now === null || before === null ? null : now - before;
     };
-    metrics.push(metric('live_latency_impact_p50_ms', null, impact('p50_ms'), 'ms'), metric('live_latency_impact_p95_ms', null, impact('p95_ms'), 'ms'), metric('live_latency_impact_p99_ms', null, impact('p99_ms'), 'ms'));
+    // Known to within both runs' own drift (latency-noise.ts), and judged at both ends of it.
+    const p95 = metric('live_latency_impact_p95_ms', null, impact('p95_ms'), 'ms');
+    if (p95.value !== null) p95.uncertainty = comparisonUncertainty(drift(client), drift(baseline));
+    metrics.push(metric('live_latency_impact_p50_ms', null, impact('p50_ms'), 'ms'), p95, metric('live_latency_impact_p99_ms', null, impact('p99_ms'), 'ms'));
   }
   if (pooler !== undefined && sampled !== null) {
     metrics.push(metric('mirror_share', null, rate(sampled, pooler.total), 'ratio'), metric('pooler_dropped', null, pooler.dropped, 'count'), metric('pooler_drop_rate', 'mirror', rate(pooler.dropped, sampled), 'ratio'));
