@@ -41,9 +41,13 @@ export interface AnalyseOptions {
 export async function analyseRun(store: Store, runName: string, options: AnalyseOptions = {}): Promise<Analysis> {
   const run = await getRun(store, runName);
   if (run.protocol === 'http') return analyseHttpRun(store, run, options);
-  if (run.protocol === 'ws') return analyseWsRun(store, run, options);
   if (run.protocol === 'pg') return analysePgRun(store, run, options);
-  if (options.noise !== undefined) throw new UsageError(`--noise is for HTTP runs; run "${run.name}" is ${run.protocol}`, { field: 'noise' });
+  // A flag a family cannot use is refused, never dropped: the run would be judged without what was asked.
+  if (options.noise !== undefined) throw new UsageError(`--noise is for HTTP and Postgres runs; run "${run.name}" is ${run.protocol}`, { field: 'noise' });
+  if (run.protocol === 'ws') {
+    if (options.baseline !== undefined) throw new UsageError(`--baseline is not for WebSocket runs (each gateway is judged against the others in the same run); run "${run.name}" is ws`, { field: 'baseline' });
+    return analyseWsRun(store, run, options);
+  }
   const protocol = getProtocol(run.protocol);
   const thresholds = options.thresholds ?? reviveThresholds(run.thresholds) ?? defaultThresholds();
   const { topology, stats } = run;

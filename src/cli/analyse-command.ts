@@ -29,8 +29,8 @@ export function addAnalyseOptions(command: Command): Command {
   return command
     .option('--db <path>', 'DuckDB store file', DEFAULT_STORE_PATH)
     .option('--thresholds <file>', 'thresholds YAML, overriding the defaults per metric and per route')
-    .option('--baseline <run|report.json>', 'compare with an earlier run or report; regressions become findings (an HTTP run: the run with no shadow, to measure the live latency shadowing adds)')
-    .option('--noise <run>', 'HTTP runs: an analysed A/A run (the shadow a second copy of live); response fields that differ there as often are noise, not differences', parseName)
+    .option('--baseline <run|report.json>', 'compare with an earlier run or report; regressions become findings (an HTTP or Postgres run: the run with no shadow or no mirror, to measure the live latency it adds); not for WebSocket runs')
+    .option('--noise <run>', 'HTTP and Postgres runs: an analysed A/A run (a second copy of live, or of the database); answers that differ there as often are noise, not differences', parseName)
     .option('--strict', 'exit 1 on GO WITH WARNINGS too')
     .option('--partial', 'analyse a run that did not complete (interrupted, failed, abandoned) instead of calling it INCOMPLETE; the report says so first')
     .option('--observations <files>', 'merge observations recorded by other processes in their own stores (comma-separated)')

@@ -123,6 +123,51 @@ describe('latency compared across runs is judged within the machine\'s own noise
   });
 });
 
+/** The same for the Postgres family: statements sent 1 ms apart through the pooler, each done `latency` later. */
+async function pgRun(store: Store, name: string, latency: Latency): Promise<void> {
+  const runId = await createRun(store, { name, kind: 'replay', protocol: 'pg', topology: { backends: [], routes: [] }, startedNs: START_NS });
+  await store.exec(
+    `INSERT INTO pg_sends BY NAME
+     SELECT $run_id AS run_id, i AS send_no, 's' || (i % 4) AS session, i AS seq, 'SELECT 1' AS query,
+            $start + i * 1000000 AS scheduled_ns, $start + i * 1000000 AS actual_ns,
+            $start + i * 1000000 + CAST(1e6 * ($base + (i % 10) * 0.1 + CASE WHEN i >= $requests / 2 AND i % 5 = 0 THEN $stall ELSE 0 END) AS BIGINT) AS done_ns,
+            'SELECT 1' AS command_tag, 1 AS row_count
+     FROM range($requests) t(i)`,
+    { run_id: runId, start: START_NS, requests: REQUESTS, base: latency.base, stall: latency.stallMs ?? 0 },
+  );
+  await finishRun(store, runId, 'completed', START_NS + BigInt(REQUESTS) * 1_000_000n);
+}
+
+describe('a Postgres run against a run with mirroring off', () => {
+  it('takes --baseline as that run, judges the impact within both drifts, and refuses a baseline that is not there', async () => {
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 'pg.duckdb'), async (store) => {
+        await pgRun(store, 'no-mirror', { base: 2 });
+        await pgRun(store, 'mirrored', { base: 2, stallMs: 400 });
+        const judged = await analyseRun(store, 'mirrored', { baseline: 'no-mirror' });
+        expect(judged.baseline).toBe('no-mirror');
+        expect(impactOf(judged.metrics)?.uncertainty).toBeGreaterThan(300);
+        expect(impactOf(judged.metrics)?.status).toBe('inconclusive');
+        // Without it (no calibration run in its topology), no impact is claimed.
+        expect(impactOf((await analyseRun(store, 'mirrored')).metrics)).toBeUndefined();
+        await expect(analyseRun(store, 'mirrored', { baseline: 'gone' })).rejects.toThrow(/gone/);
+        await expect(analyseRun(store, 'mirrored', { noise: 'gone' })).rejects.toThrow(/gone/);
+      });
+    });
+  });
+
+  it('a WebSocket run refuses --baseline and --noise instead of ignoring them', async () => {
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 'ws.duckdb'), async (store) => {
+        const runId = await createRun(store, { name: 'fanout', kind: 'replay', protocol: 'ws', topology: { backends: [], routes: [] }, startedNs: START_NS });
+        await finishRun(store, runId, 'completed', START_NS);
+        await expect(analyseRun(store, 'fanout', { baseline: 'other' })).rejects.toThrow(/--baseline is not for WebSocket runs/);
+        await expect(analyseRun(store, 'fanout', { noise: 'other' })).rejects.toThrow(/--noise is for HTTP and Postgres runs/);
+      });
+    });
+  });
+});
+
 describe('a UDP latency against a baseline', () => {
   const metric = (value: number, backend = 'mirror'): Metric => ({ metric: 'ack_latency_p95_ms', route: null, backend, value, unit: 'ms', status: null });
   const baseline = [

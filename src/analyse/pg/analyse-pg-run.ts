@@ -1,5 +1,7 @@
 import type { JsonValue } from '../../core/json.ts';
-import type { RunRecord } from '../../store/runs.ts';
+import { getRun, type RunRecord } from '../../store/runs.ts';
+import { ConfigError } from '../../core/errors.ts';
+import { loadBaseline } from '../baseline.ts';
 import { num, numOrNull, str, type Row, type Store } from '../../store/store.ts';
 import { formatMetricValue, verdictOf, type Analysis, type Finding, type Metric, rateOf, runMetric } from '../analysis.ts';
 import { captureNameOf, storeAnalysis } from '../analysis-store.ts';
@@ -50,11 +52,12 @@ export async function analysePgRun(store: Store, run: RunRecord, options: Analys
   await clock.time('clear earlier results', () => store.exec('DELETE FROM route_metrics WHERE run_id = $run_id', params));
   const legs = await clock.time(stepName(S.databaseLegs.file), () => store.query(S.databaseLegs.sql, params));
   const families = await clock.time(stepName(S.resultParity.file), () => store.query(S.resultParity.sql, params));
-  const noise = await clock.time('A/A noise', () => aaNoise(store, run));
+  const noise = await clock.time('A/A noise', () => aaNoise(store, options.noise ?? run.topology.calibration?.aa));
   for (const family of families) family.noise = noise.get(str(family.family)) ?? null;
   const [order] = await clock.time(stepName(S.mirrorOrder.file), () => store.query(S.mirrorOrder.sql, params));
-  const [client] = await clock.time(stepName(S.clientLatency.file), () => store.query(S.clientLatency.sql, params));
-  const baseline = await clock.time('baseline latency', () => baselineLatency(store, run));
+  const client = await clock.time(stepName(S.clientLatency.file), () => runLatency(store, run.runId));
+  const baselineName = options.baseline ?? run.topology.calibration?.noShadow;
+  const baseline = baselineName === undefined ? undefined : await clock.time('baseline latency', () => baselineLatency(store, baselineName));
   const pooler = poolerCounts(run.topology.relay?.pooler);
   const sent = run.stats?.sent ?? 0;
   const sampled = pooler === undefined ? null : pooler.mirrored + pooler.errors.query + pooler.errors.connection + pooler.errors.timeout + pooler.dropped;
@@ -66,25 +69,22 @@ export async function analysePgRun(store: Store, run: RunRecord, options: Analys
   const compared = families.reduce((sum, f) => sum + num(f.compared), 0);
   const differing = families.filter((f) => !withinNoise(f)).reduce((sum, f) => sum + num(f.differing), 0);
   const metrics: Metric[] = [metric('sent', null, sent, 'count'), ...replayMetrics(run.stats)];
-  const p = (row: Row | undefined, key: string): number | null => numOrNull(row?.[key]);
-  const drift = (row: Row | undefined): number | null => halfGap(p(row, 'p95_first_half_ms'), p(row, 'p95_second_half_ms'));
   metrics.push(
-    metric('client_latency_p50_ms', null, p(client, 'p50_ms'), 'ms'),
-    metric('client_latency_p95_ms', null, p(client, 'p95_ms'), 'ms'),
-    metric('client_latency_p99_ms', null, p(client, 'p99_ms'), 'ms'),
-    metric('latency_noise_p95_ms', null, drift(client), 'ms'),
+    metric('client_latency_p50_ms', null, client.p50, 'ms'),
+    metric('client_latency_p95_ms', null, client.p95, 'ms'),
+    metric('client_latency_p99_ms', null, client.p99, 'ms'),
+    metric('latency_noise_p95_ms', null, client.drift, 'ms'),
   );
   if (baseline !== undefined) {
     // What mirroring adds to the live path: the same replay through a pooler that mirrors nothing, just before.
-    const impact = (key: string): number | null => {
-      const now = p(client, key);
-      const before = p(baseline, key);
+    const impact = (q: 'p50' | 'p95' | 'p99'): number | null => {
+      const [now, before] = [client[q], baseline[q]];
       return now === null || before === null ? null : now - before;
     };
     // Known to within both runs' own drift (latency-noise.ts), and judged at both ends of it.
-    const p95 = metric('live_latency_impact_p95_ms', null, impact('p95_ms'), 'ms');
-    if (p95.value !== null) p95.uncertainty = comparisonUncertainty(drift(client), drift(baseline));
-    metrics.push(metric('live_latency_impact_p50_ms', null, impact('p50_ms'), 'ms'), p95, metric('live_latency_impact_p99_ms', null, impact('p99_ms'), 'ms'));
+    const p95 = metric('live_latency_impact_p95_ms', null, impact('p95'), 'ms');
+    if (p95.value !== null) p95.uncertainty = comparisonUncertainty(client.drift, baseline.drift);
+    metrics.push(metric('live_latency_impact_p50_ms', null, impact('p50'), 'ms'), p95, metric('live_latency_impact_p99_ms', null, impact('p99'), 'ms'));
   }
   if (pooler !== undefined && sampled !== null) {
     metrics.push(metric('mirror_share', null, rate(sampled, pooler.total), 'ratio'), metric('pooler_dropped', null, pooler.dropped, 'count'), metric('pooler_drop_rate', 'mirror', rate(pooler.dropped, sampled), 'ratio'));
@@ -133,7 +133,7 @@ export async function analysePgRun(store: Store, run: RunRecord, options: Analys
     thresholds,
     mismatchSamples: [],
     relaySelfReport: null,
-    baseline: null,
+    baseline: baselineName ?? null,
     partial: options.partial === true && run.status !== 'completed',
     steps: clock.timings,
   };
@@ -153,23 +153,37 @@ function poolerCounts(value: JsonValue | undefined): PoolerCounts | undefined {
 const NOISE_RELATIVE = 0.2;
 const NOISE_ABSOLUTE = 0.0003;
 
-/** The client latency of the run's baseline (the same replay with mirroring off), when it has one. */
-async function baselineLatency(store: Store, run: RunRecord): Promise<Row | undefined> {
-  const name = run.topology.calibration?.noShadow;
-  if (name === undefined) return undefined;
-  const [found] = await store.query('SELECT run_id FROM runs WHERE name = $name', { name });
-  if (found === undefined) return undefined;
-  const [row] = await store.query(PG_ANALYSIS_STEPS.clientLatency.sql, { run_id: num(found.run_id) });
-  return row;
+/** What the clients waited for, and how far its p95 drifted within the run (latency-noise.ts). */
+interface ClientLatency {
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+  drift: number | null;
+}
+
+async function runLatency(store: Store, runId: number): Promise<ClientLatency> {
+  const [row] = await store.query(PG_ANALYSIS_STEPS.clientLatency.sql, { run_id: runId });
+  const p = (key: string): number | null => numOrNull(row?.[key]);
+  return { p50: p('p50_ms'), p95: p('p95_ms'), p99: p('p99_ms'), drift: halfGap(p('p95_first_half_ms'), p('p95_second_half_ms')) };
+}
+
+/**
+ * The client latency of the run's baseline: the same replay with mirroring off (the scenario's calibration run, or
+ * --baseline: a run in the store, or a report.json of one). A baseline that is gone is an error, never a silent skip.
+ */
+async function baselineLatency(store: Store, name: string): Promise<ClientLatency> {
+  if (!name.endsWith('.json')) return runLatency(store, (await getRun(store, name)).runId);
+  const before = await loadBaseline(store, name);
+  const value = (metric: string): number | null => before.find((m) => m.metric === metric && m.backend === null && m.route === null)?.value ?? null;
+  const latency = { p50: value('client_latency_p50_ms'), p95: value('client_latency_p95_ms'), p99: value('client_latency_p99_ms'), drift: value('latency_noise_p95_ms') };
+  if (latency.p95 === null) throw new ConfigError(`baseline "${name}" has no client latency: the baseline of a Postgres run is a report of one with mirroring off`, { field: 'baseline' });
+  return latency;
 }
 
 /** Each statement family's share of differing results in the run's A/A run (two copies of the same database). */
-async function aaNoise(store: Store, run: RunRecord): Promise<Map<string, number>> {
-  const aa = run.topology.calibration?.aa;
+async function aaNoise(store: Store, aa: string | undefined): Promise<Map<string, number>> {
   if (aa === undefined) return new Map();
-  const [found] = await store.query('SELECT run_id FROM runs WHERE name = $name', { name: aa });
-  if (found === undefined) return new Map();
-  const rows = await store.query(PG_ANALYSIS_STEPS.resultParity.sql, { run_id: num(found.run_id) });
+  const rows = await store.query(PG_ANALYSIS_STEPS.resultParity.sql, { run_id: (await getRun(store, aa)).runId });
   return new Map(rows.filter((r) => num(r.compared) > 0).map((r) => [str(r.family), num(r.differing) / num(r.compared)]));
 }
 

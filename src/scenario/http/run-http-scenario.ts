@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { Pool } from 'undici';
 import { formatDurationMs } from '../../core/format.ts';
 import { analyseRun } from '../../analyse/analyse-run.ts';
-import type { Analysis } from '../../analyse/analysis.ts';
+import { formatMeasured, type Analysis } from '../../analyse/analysis.ts';
 import { HttpBackend, type HttpBackendFaults, type ReceivedHttpRequest } from '../../backends/http/http-backend.ts';
 import type { LegActivity } from '../../core/leg-activity.ts';
 import { HttpTap } from '../../observe/http-tap.ts';
@@ -161,8 +161,9 @@ async function runPhase(ctx: ScenarioContext, runName: string, shadow: Shadow, c
 
 /** What a calibration run learned, in a line: the live latency with no shadow, or the fields that vary by themselves. */
 function calibrationSummary(analysis: Analysis, phase: Phase): string {
-  const impact = analysis.metrics.find((m) => m.metric === 'live_latency_impact_p95_ms' && m.backend === null)?.value;
-  if (phase.use === 'condition') return `the shadow ${phase.condition ?? ''}: live latency p95 ${impact === undefined || impact === null ? '-' : `${impact >= 0 ? '+' : ''}${formatDurationMs(impact)}`} against no shadow`;
+  const impact = analysis.metrics.find((m) => m.metric === 'live_latency_impact_p95_ms' && m.backend === null);
+  const added = impact?.value === undefined || impact.value === null ? '-' : `${impact.value >= 0 ? '+' : ''}${formatMeasured(impact)}`;
+  if (phase.use === 'condition') return `the shadow ${phase.condition ?? ''}: live latency p95 ${added} against no shadow`;
   if (phase.use === 'noShadow') {
     const p95 = analysis.metrics.find((m) => m.metric === 'client_latency_p95_ms' && m.backend === null)?.value;
     return `client latency p95 ${p95 === undefined || p95 === null ? '-' : formatDurationMs(p95)} with no shadow`;
