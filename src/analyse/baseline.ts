@@ -67,6 +67,11 @@ export function baselineFindings(
   drift: ReadonlyMap<string, number> = new Map(),
 ): Finding[] {
   const before = new Map(baseline.map((m) => [`${m.metric}|${m.route}|${m.backend}`, m]));
+  // A baseline with nothing to compare (a run of another protocol family, another relay's backends) would pass every
+  // comparison by having none: refused, naming what was looked for.
+  if (!metrics.some((m) => COMPARED[m.metric] !== undefined && before.has(`${m.metric}|${m.route}|${m.backend}`))) {
+    throw new ConfigError(`baseline "${baselineName}" has none of the metrics compared (${Object.keys(COMPARED).join(', ')}) for the same backends: a baseline is an analysed run of the same protocol through the same backends`, { field: 'baseline' });
+  }
   const findings: Finding[] = [];
   for (const metric of metrics) {
     const mode = COMPARED[metric.metric];

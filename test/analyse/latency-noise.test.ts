@@ -188,6 +188,11 @@ describe('a UDP latency against a baseline', () => {
     expect(straddling?.message).toMatch(/^mirror: ACK latency p95 against base is inconclusive: 100\.0 ms -> 130\.0 ms ± 20\.0 ms \(anywhere from \+10% to \+50%; a regression from \+20\.0 ms\)/);
     expect(judged(400, 150)[0]?.severity).toBe('critical');
   });
+
+  it('a baseline with nothing to compare (another family\'s run, other backends) is refused, not passed', () => {
+    const other = [{ metric: 'client_latency_p95_ms', route: null, backend: null, value: 5, unit: 'ms' as const }];
+    expect(() => baselineFindings([metric(130)], other, DEFAULT_BASELINE_TOLERANCE, 'http-run')).toThrow(/baseline "http-run" has none of the metrics compared/);
+  });
 });
 
 describe('the verdict of an inconclusive comparison', () => {
