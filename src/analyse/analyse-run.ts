@@ -10,6 +10,7 @@ import { computeMetrics } from './compute-metrics.ts';
 import { backendsOf, correlateRun, NO_BACKEND } from './correlate-run.ts';
 import { coverageFindings, runStateFindings } from './fail-closed.ts';
 import { applyThresholds, replayFidelityFindings, selfReportFindings, thresholdFindings } from './judge.ts';
+import { judgeWithinHarnessLag } from './latency-noise.ts';
 import { relaySelfReport } from './relay-self-report.ts';
 import { replayMetrics } from './replay-metrics.ts';
 import { captureNameOf, storeAnalysis } from './analysis-store.ts';
@@ -63,6 +64,7 @@ export async function analyseRun(store: Store, runName: string, options: Analyse
   if (selfReport?.maxQueue !== null && selfReport?.maxQueue !== undefined) {
     metrics.push({ metric: 'relay_queue', route: null, backend: null, value: selfReport.maxQueue, unit: 'count', status: null });
   }
+  judgeWithinHarnessLag(metrics, run.harnessLag);
   applyThresholds(metrics, thresholds);
   const findings = [
     ...runStateFindings(run, stats, options.partial === true),

@@ -29,6 +29,8 @@ export interface Metric {
    * across runs (a latency with and without a shadow), from the latency's drift within each run.
    */
   uncertainty?: number;
+  /** What the uncertainty is: the runs' drift (compared across runs), or the harness's own event-loop lateness. */
+  uncertaintySource?: 'drift' | 'harness_lag';
   /** Set only for thresholded metrics. */
   status: MetricStatus | null;
   threshold?: Threshold;

@@ -52,7 +52,9 @@ export function thresholdFindings(metrics: readonly Metric[], samples: readonly 
 function inconclusiveFinding(metric: Metric, threshold: Threshold): Finding {
   const value = metric.value ?? 0;
   const u = metric.uncertainty ?? 0;
-  const f = (v: number): string => `${v > 0 && metric.unit === 'ms' ? '+' : ''}${formatMetricValue(v, metric.unit)}`;
+  // A difference between runs is signed; a latency stamped by the harness is not, and is never below zero.
+  const difference = metric.uncertaintySource !== 'harness_lag';
+  const f = (v: number): string => `${v > 0 && difference ? '+' : ''}${formatMetricValue(difference ? v : Math.max(0, v), metric.unit)}`;
   const where = metric.route === null ? '' : ` on route ${metric.route}`;
   const edges = [threshold.warning, threshold.critical].filter((edge) => edge > value - u && edge <= value + u);
   const named = edges.map((edge) => `${edge === threshold.warning ? 'warning' : 'critical'} from ${formatMetricValue(edge, metric.unit)}`).join(', ');
@@ -65,9 +67,12 @@ function inconclusiveFinding(metric: Metric, threshold: Threshold): Finding {
     value: metric.value,
     message:
       `${whoOf(metric)}: ${metricLabel(metric.metric)} ${f(value)} ± ${formatMetricValue(u, metric.unit)}${where} is inconclusive: ` +
-      `anywhere from ${f(value - u)} to ${f(value + u)}, across the threshold (${named}). The latency moved by that much ` +
-      'within the runs compared (p95 of their first half against their second), so the machine may be what moved it: ' +
-      'nothing is blamed and nothing passes; run again on a quieter machine',
+      `anywhere from ${f(value - u)} to ${f(value + u)}, across the threshold (${named}). ` +
+      (metric.uncertaintySource === 'harness_lag'
+        ? "The harness's own event loop ran that late at p99 while it timestamped the legs (harness lag), so its stamps " +
+          'cannot place the latency on either side: nothing is blamed and nothing passes; run again on a less loaded machine'
+        : 'The latency moved by that much within the runs compared (p95 of their first half against their second), so the ' +
+          'machine may be what moved it: nothing is blamed and nothing passes; run again on a quieter machine'),
   };
 }
 

@@ -8,6 +8,10 @@
  * healthy shadow, and a proxy's 300 ms wait for its shadow missed, under two busy loops on two cores).
  */
 
+import { runMetric, type Metric } from './analysis.ts';
+import type { MetricName } from './metric-names.ts';
+import type { HarnessLag } from '../run/harness-lag.ts';
+
 /** How far the p95 moved between the halves of one run, or null when a half had no answers. */
 export function halfGap(firstHalfP95: number | null, secondHalfP95: number | null): number | null {
   return firstHalfP95 === null || secondHalfP95 === null ? null : Math.abs(firstHalfP95 - secondHalfP95);
@@ -21,4 +25,26 @@ export function halfGap(firstHalfP95: number | null, secondHalfP95: number | nul
  */
 export function comparisonUncertainty(...gaps: readonly (number | null | undefined)[]): number {
   return Math.sqrt(gaps.reduce<number>((sum, gap) => sum + (gap ?? 0) ** 2, 0));
+}
+
+/**
+ * Latencies judged against a fixed threshold that are the difference of two stamps the harness took on its event
+ * loop (a backend's own answer time between its receipt and its answer; what the relay added to the devices' round
+ * trip): each stamp is late by up to the loop's lateness, so the difference is known only to within it.
+ */
+const STAMPED_LATENCIES: ReadonlySet<MetricName> = new Set(['ack_latency_p95_ms', 'answer_latency_p95_ms', 'relay_added_latency_p95_ms']);
+
+/**
+ * The run's harness lag as metrics (reported beside the verdict), and each stamped latency marked as known to within
+ * its p99: on a quiet machine a millisecond or two, changing nothing; on a loaded one it keeps a healthy backend from
+ * being blamed for the harness's own stalls. A run that did not measure it (written before, or elsewhere) keeps none.
+ */
+export function judgeWithinHarnessLag(metrics: Metric[], lag: HarnessLag | null): void {
+  if (lag === null) return;
+  for (const m of metrics) {
+    if (!STAMPED_LATENCIES.has(m.metric) || m.value === null || (m.uncertainty ?? 0) >= lag.p99Ms) continue;
+    m.uncertainty = lag.p99Ms;
+    m.uncertaintySource = 'harness_lag';
+  }
+  metrics.push(runMetric('harness_lag_p99_ms', null, lag.p99Ms, 'ms'), runMetric('harness_lag_max_ms', null, lag.maxMs, 'ms'));
 }

@@ -59,6 +59,8 @@ export const METRIC_LABELS = {
   live_latency_impact_p95_ms: 'live latency added by shadowing, p95',
   live_latency_impact_p99_ms: 'live latency added by shadowing, p99',
   latency_noise_p95_ms: 'client latency p95 drift within the run (first half against second)',
+  harness_lag_p99_ms: "harness event loop lateness p99 (its stamps' error)",
+  harness_lag_max_ms: 'harness event loop lateness max',
   unexplained_answers: 'answers without X-Routed-To or X-Route-Reason',
   body_mismatches: 'requests whose body arrived altered',
   body_mismatch_rate: 'body mismatch rate',

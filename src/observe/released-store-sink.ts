@@ -1,7 +1,8 @@
 import type { RunTopology } from '../store/run-metadata.ts';
 import { debug } from '../core/debug.ts';
 import { isStoreLocked } from '../store/store-lock.ts';
-import { createRun, finishRun, listRuns, type RunStatus } from '../store/runs.ts';
+import { createRun, finishRun, listRuns, recordHarnessLag, type RunStatus } from '../store/runs.ts';
+import { HarnessLagGauge } from '../run/harness-lag.ts';
 import { ObservationWriter, type Observation } from '../store/observation-writer.ts';
 import { Store } from '../store/store.ts';
 
@@ -42,6 +43,9 @@ export class ReleasedStoreSink {
   private failure: unknown;
   /** Why the store was last out of reach: raised by `close` when it stays so past its wait. */
   private lastLockError: unknown;
+
+  /** This process stamps the observations: its event loop's lateness goes with them. */
+  private readonly lag = new HarnessLagGauge();
 
   private constructor(private readonly options: ReleasedSinkOptions) {
     this.timer = setInterval(() => void this.commit(), RELEASE_INTERVAL_MS);
@@ -97,7 +101,9 @@ export class ReleasedStoreSink {
         try {
           await this.withStore(async (store) => {
             const [run] = await listRuns(store, this.options.runName);
-            if (run !== undefined) await finishRun(store, run.runId, status, endedNs, { observations: this.committed, unrecorded: this.unrecorded });
+            if (run === undefined) return;
+            await recordHarnessLag(store, run.runId, this.lag.stop());
+            await finishRun(store, run.runId, status, endedNs, { observations: this.committed, unrecorded: this.unrecorded });
           });
           return;
         } catch (error) {

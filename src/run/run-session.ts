@@ -1,6 +1,7 @@
 import { debug } from '../core/debug.ts';
 import type { Observer } from '../observe/observer.ts';
-import { createRun, finishRun, updateRun, type NewRun, type RunStatus } from '../store/runs.ts';
+import { createRun, finishRun, recordHarnessLag, updateRun, type NewRun, type RunStatus } from '../store/runs.ts';
+import { HarnessLagGauge } from './harness-lag.ts';
 import type { WrittenRunStats } from '../store/run-metadata.ts';
 import type { Store } from '../store/store.ts';
 
@@ -13,6 +14,8 @@ import type { Store } from '../store/store.ts';
 export class RunSession {
   private readonly stops: { what: string; stop: () => Promise<void> | void }[] = [];
   private ended = false;
+  /** This process's event loop, measured from the run's start to its end: its latencies are judged within it. */
+  private readonly lag = new HarnessLagGauge();
 
   private constructor(
     readonly store: Store,
@@ -60,6 +63,7 @@ export class RunSession {
   async finish(status: Extract<RunStatus, 'completed' | 'interrupted'>, stats?: WrittenRunStats, startedNs?: bigint): Promise<void> {
     // Something that would not stop may still be running: the run cannot say it completed.
     await this.stopAll().catch((error: unknown) => this.fail(error));
+    await recordHarnessLag(this.store, this.runId, this.lag.stop());
     await finishRun(this.store, this.runId, status, process.hrtime.bigint(), stats, startedNs);
     this.ended = true;
   }
@@ -67,6 +71,7 @@ export class RunSession {
   /** Stops everything and marks the run failed; the error that ended it is raised again. */
   async fail(error: unknown): Promise<never> {
     await this.stopAll().catch(() => undefined);
+    if (!this.ended) await recordHarnessLag(this.store, this.runId, this.lag.stop()).catch(() => undefined);
     if (!this.ended) await finishRun(this.store, this.runId, 'failed', process.hrtime.bigint()).catch(() => undefined);
     this.ended = true;
     throw error;

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../core/errors.ts';
 import { mergeRunParts, type RunPart } from './merge-run-parts.ts';
-import { createRun, finishRun, runFromRow } from './runs.ts';
+import { createRun, finishRun, recordHarnessLag, runFromRow } from './runs.ts';
 import { loadSql } from './sql-file.ts';
 import { num, type Store } from './store.ts';
 
@@ -45,6 +45,7 @@ export async function assembleRunFromParquet(store: Store, runName: string, dir:
     sendBase += counts.sendSpan;
     assembled.parts.push({ dir: part.dir, sends: counts.sends, observations: counts.observations });
   }
+  await recordHarnessLag(store, runId, merged.harnessLag);
   await finishRun(store, runId, merged.status, merged.endedNs ?? merged.startedNs ?? 0n, merged.stats ?? undefined);
   // Times are wall-clock now: the run's offset to the wall clock is none.
   await store.exec('UPDATE runs SET wall_offset_ns = 0 WHERE run_id = $id', { id: runId });

@@ -1,3 +1,4 @@
+import type { HarnessLag } from '../run/harness-lag.ts';
 import type { RunRecord, RunStatus } from './runs.ts';
 import { addExample, type NotAsRecorded, type RunTopology, type StoredReplayStats } from './run-metadata.ts';
 
@@ -16,6 +17,8 @@ export interface MergedRun {
   endedNs: bigint | null;
   topology: RunTopology;
   stats: StoredReplayStats | null;
+  /** The laggiest part's: every part's stamps are judged within the worst, as one host's would be. */
+  harnessLag: HarnessLag | null;
 }
 
 // A run is only as complete as its least complete part: one host killed mid-run leaves the whole run unproven.
@@ -34,7 +37,13 @@ export function mergeRunParts(parts: readonly RunPart[], offsetOf: (part: RunPar
     topology: mergeTopologies(parts.map((p) => p.run.topology)),
     // A recording's stats (a backend's observation store) count what it recorded, not what was sent.
     stats: mergeStats(parts.filter((p) => p.run.kind !== 'record').map((p) => p.run.stats)),
+    harnessLag: worstLag(parts.map((p) => p.run.harnessLag)),
   };
+}
+
+function worstLag(lags: readonly (HarnessLag | null)[]): HarnessLag | null {
+  const measured = lags.filter((lag): lag is HarnessLag => lag !== null);
+  return measured.length === 0 ? null : { p99Ms: Math.max(...measured.map((l) => l.p99Ms)), maxMs: Math.max(...measured.map((l) => l.maxMs)) };
 }
 
 /** Every backend and route any part declares (the first part's entry of a role or port wins). */

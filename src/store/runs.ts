@@ -1,4 +1,5 @@
 import { StoreLookupError } from '../core/errors.ts';
+import type { HarnessLag } from '../run/harness-lag.ts';
 import { checkName } from '../core/names.ts';
 import { wallClockOffsetNs } from '../core/clock.ts';
 import type { JsonValue } from '../core/json.ts';
@@ -11,6 +12,7 @@ const CREATE_RUN_SQL = loadSql(import.meta.url, './sql/create-run.sql');
 const UPDATE_RUN_SQL = loadSql(import.meta.url, './sql/update-run.sql');
 const FINISH_RUN_SQL = loadSql(import.meta.url, './sql/finish-run.sql');
 const LIST_RUNS_SQL = loadSql(import.meta.url, './sql/list-runs.sql');
+const HARNESS_LAG_SQL = loadSql(import.meta.url, './sql/harness-lag.sql');
 
 export type RunKind = 'replay' | 'record' | 'scenario';
 /**
@@ -39,6 +41,8 @@ export interface RunRecord {
   startedAt: string;
   /** The process that owns (or owned) the run, to tell a run in progress from an abandoned one. */
   owner: { pid: number; host: string } | null;
+  /** How late the harness's event loop ran while it timestamped the run's legs; null when not measured. */
+  harnessLag: HarnessLag | null;
 }
 
 export interface NewRun {
@@ -180,7 +184,14 @@ export function runFromRow(row: Row): RunRecord {
     recording: readRecordingStats(stats),
     startedAt: str(row.started_at),
     owner,
+    harnessLag: typeof row.harness_lag_p99_ms === 'number' && typeof row.harness_lag_max_ms === 'number' ? { p99Ms: row.harness_lag_p99_ms, maxMs: row.harness_lag_max_ms } : null,
   };
+}
+
+/** Records how late a process's event loop ran while it timestamped the run (the worst of every process is kept). */
+export async function recordHarnessLag(store: Store, runId: number, lag: HarnessLag | null): Promise<void> {
+  if (lag === null) return;
+  await store.exec(HARNESS_LAG_SQL, { id: runId, p99_ms: lag.p99Ms, max_ms: lag.maxMs });
 }
 
 /** Replaces what a run says of its legs (e.g. backends declared by observation stores merged into it). */

@@ -287,6 +287,10 @@ ALTER TABLE runs ADD COLUMN IF NOT EXISTS owner_host VARCHAR;
 -- The host's wall clock minus its monotonic clock when the run was created: puts the ns times of runs recorded on
 -- several hosts on one time axis when they are assembled into one (store/assemble-run.ts).
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS wall_offset_ns BIGINT;
+-- How late the event loop of the process that timestamped the run's legs ran (run/harness-lag.ts), p99 and worst, ms:
+-- latencies are judged only to within it. NULL: not measured (a run written before, or by another tool).
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS harness_lag_p99_ms DOUBLE;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS harness_lag_max_ms DOUBLE;
 
 -- The replayer's record of every packet it fired: the device>relay leg of a replay.
 CREATE TABLE IF NOT EXISTS sends (

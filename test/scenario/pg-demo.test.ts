@@ -25,9 +25,9 @@ describe.runIf(ready)('parity demo --pg: a database mirror judged statement by s
   it('gives GO: every statement reached both databases, the mirror answered each as the primary did', async () => {
     await withTempDir(async (dir) => {
       const result = await demo(dir, false);
-      // GO, unless the machine moved the clients' latency within the runs by as much as the live-path threshold: then
-      // the latency against the run with mirroring off is inconclusive, and the demo exits 1 (it expects GO).
-      const other = result.report.findings.filter((f) => !(f.severity === 'inconclusive' && f.metric === 'live_latency_impact_p95_ms'));
+      // GO, unless the machine moved the clients' latency within the runs by as much as the live-path threshold, or held
+      // the harness's own event loop as long as a latency threshold: then that latency is inconclusive, and the demo exits 1 (it expects GO).
+      const other = result.report.findings.filter((f) => !(f.severity === 'inconclusive' && /latency/.test(f.metric)));
       expect(other, result.stderr).toEqual([]);
       expect(result.report.verdict).toBe(result.report.findings.length === 0 ? 'GO' : 'INCONCLUSIVE');
       expect(result.code, result.stderr).toBe(result.report.verdict === 'GO' ? 0 : 1);

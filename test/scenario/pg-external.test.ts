@@ -27,9 +27,9 @@ describe.runIf(ready)('a Postgres scenario through an external pooler', () => {
       const run = await runParity(['run', scenario, '--db', join(dir, 'pg.duckdb'), '--out', join(dir, 'reports'), '--format', 'json'], { timeoutMs: 120_000 });
       const runDir = /reports: (.+)/.exec(run.stderr)?.[1]?.trim() ?? '';
       const report = JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as ReportJson;
-      // GO, unless the machine moved the clients' latency within the runs by as much as the live-path threshold: then
-      // the latency against the run with mirroring off is inconclusive (exit 1, as expecting GO and not getting it is).
-      expect(report.findings.filter((f) => !(f.severity === 'inconclusive' && f.metric === 'live_latency_impact_p95_ms')), run.stderr).toEqual([]);
+      // GO, unless the machine moved the clients' latency within the runs by as much as the live-path threshold, or held
+      // the harness's own event loop as long as a latency threshold: then that latency is inconclusive (exit 1, as expecting GO and not getting it is).
+      expect(report.findings.filter((f) => !(f.severity === 'inconclusive' && /latency/.test(f.metric))), run.stderr).toEqual([]);
       expect(report.verdict).toBe(report.findings.length === 0 ? 'GO' : 'INCONCLUSIVE');
       expect(run.code, run.stderr).toBe(report.verdict === 'GO' ? 0 : 1);
       const value = (metric: string, backend: string | null): number | null => report.metrics.find((m) => m.metric === metric && m.backend === backend && m.route === null)?.value ?? null;

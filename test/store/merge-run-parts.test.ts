@@ -34,6 +34,7 @@ function part(name: string, overrides: Partial<RunRecord>, wallOffsetNs: bigint 
     recording: null,
     startedAt: '',
     owner: { pid: 1, host: name },
+    harnessLag: null,
     ...overrides,
   };
   return { dir: `/parts/${name}`, run, wallOffsetNs };
@@ -41,14 +42,16 @@ function part(name: string, overrides: Partial<RunRecord>, wallOffsetNs: bigint 
 
 describe('merging the parts of a run recorded on several hosts', () => {
   it('adds counts and rates, takes the worst lateness, and spans the parts on the wall clock', () => {
-    const a = part('a', { stats: stats(100, 200, 900) }, 5_000n);
-    const b = part('b', { stats: stats(300, 450, 700), startedNs: 500n, endedNs: 20_000n }, 1_000n);
+    const a = part('a', { stats: stats(100, 200, 900), harnessLag: { p99Ms: 3, maxMs: 40 } }, 5_000n);
+    const b = part('b', { stats: stats(300, 450, 700), startedNs: 500n, endedNs: 20_000n, harnessLag: { p99Ms: 12, maxMs: 20 } }, 1_000n);
     const merged = mergeRunParts([a, b], (p) => p.wallOffsetNs ?? 0n);
     expect(merged.status).toBe('completed');
     expect(merged.startedNs).toBe(1_500n);
     expect(merged.endedNs).toBe(21_000n);
     expect(merged.stats).toMatchObject({ planned: 400, sent: 400, sendErrors: 2, sendErrorsByKind: { refused: 2 }, acks: 398, askedRatePps: 2000, achievedRatePps: 1980 });
     expect(merged.stats?.lateness).toEqual({ p50Us: 45, p99Us: 450, maxUs: 900 });
+    // Each host's stamps are judged within the laggiest host's event loop.
+    expect(merged.harnessLag).toEqual({ p99Ms: 12, maxMs: 40 });
     expect(merged.stats?.notAsRecorded).toEqual([{ reason: 'COPY without its data', count: 4, examples: ['COPY t100 FROM STDIN', 'COPY t300 FROM STDIN'] }]);
   });
 

@@ -8,7 +8,7 @@ import type { AnalyseOptions } from '../analyse-run.ts';
 import { loadBaseline } from '../baseline.ts';
 import { coverageFindings, runStateFindings } from '../fail-closed.ts';
 import { applyThresholds, replayFidelityFindings, thresholdFindings } from '../judge.ts';
-import { comparisonUncertainty, halfGap } from '../latency-noise.ts';
+import { comparisonUncertainty, halfGap, judgeWithinHarnessLag } from '../latency-noise.ts';
 import { isMetricName } from '../metric-names.ts';
 import { replayMetrics } from '../replay-metrics.ts';
 import { StepClock, stepName } from '../step-clock.ts';
@@ -53,6 +53,7 @@ export async function analyseHttpRun(store: Store, run: RunRecord, options: Anal
   const fields = await clock.time('compare answers field by field', async () => judgedFields(pairs, noise, thresholds, metrics));
   if (baseline !== undefined) metrics.push(...(await latencyImpact(store, baseline, metrics)));
   for (const condition of calibration.conditions ?? []) metrics.push(...(await conditionLatency(store, condition)));
+  judgeWithinHarnessLag(metrics, run.harnessLag);
   applyThresholds(metrics, thresholds);
   const headerRows = await clock.time(stepName(S.headerDifferences.file), () => store.query(S.headerDifferences.sql, params));
   const findings = judge(run, metrics, { expected, backends, reference, thresholds, noiseGiven: noise !== null, fields, headerRows, client });

@@ -9,7 +9,7 @@ import type { AnalyseOptions } from '../analyse-run.ts';
 import { sqlStep, type AnalysisStep } from '../analysis-steps.ts';
 import { coverageFindings, runStateFindings } from '../fail-closed.ts';
 import { applyThresholds, replayFidelityFindings, thresholdFindings } from '../judge.ts';
-import { comparisonUncertainty, halfGap } from '../latency-noise.ts';
+import { comparisonUncertainty, halfGap, judgeWithinHarnessLag } from '../latency-noise.ts';
 import { replayMetrics } from '../replay-metrics.ts';
 import { StepClock, stepName } from '../step-clock.ts';
 import { defaultThresholds, reviveThresholds } from '../thresholds.ts';
@@ -109,6 +109,7 @@ export async function analysePgRun(store: Store, run: RunRecord, options: Analys
     metric('response_mismatches', 'mirror', differing, 'count'),
     metric('response_mismatch_rate', 'mirror', rate(differing, compared), 'ratio'),
   );
+  judgeWithinHarnessLag(metrics, run.harnessLag);
   applyThresholds(metrics, thresholds);
   const expected = ['primary', ...(owedToMirror > 0 ? ['mirror'] : [])];
   const findings = [

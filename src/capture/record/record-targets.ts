@@ -6,7 +6,8 @@ import { createUdpDatagram } from '../udp-datagram.ts';
 import type { DeviceProtocol } from '../../protocols/protocol.ts';
 import { CapturePacketWriter } from '../../store/capture-packet-writer.ts';
 import { ObservationWriter } from '../../store/observation-writer.ts';
-import { createRun, finishRun, listRuns } from '../../store/runs.ts';
+import { createRun, finishRun, listRuns, recordHarnessLag } from '../../store/runs.ts';
+import { HarnessLagGauge } from '../../run/harness-lag.ts';
 import type { Store } from '../../store/store.ts';
 import type { Endpoint, TappedPacket } from '../../observe/udp-tap.ts';
 
@@ -78,10 +79,13 @@ export async function runTarget(store: Store, runName: string, protocol: DeviceP
   const [existing] = await listRuns(store, runName);
   const runId = existing?.runId ?? (await createRun(store, { name: runName, kind: 'record', protocol: protocol.name, topology, startedNs: process.hrtime.bigint() }));
   const writer = await ObservationWriter.create(store, runId);
+  // The tap stamps what it sees on this process's event loop: the run's latencies are judged within its lateness.
+  const lag = new HarnessLagGauge();
   return {
     write: (packet) => writeObservation(writer, protocol, observer, packet),
     async finish({ unrecorded, partial }) {
       writer.close();
+      await recordHarnessLag(store, runId, lag.stop());
       // A run missing packets (the store fell behind, or its capture file was cut short) is not complete.
       await finishRun(store, runId, unrecorded > 0 || partial !== undefined ? 'interrupted' : 'completed', process.hrtime.bigint(), { unrecorded, ...(partial !== undefined && { partial }) });
     },

@@ -1,5 +1,5 @@
--- The run row of one host's Parquet export (parity export), decoded like list-runs.sql's rows.
-SELECT run_id, name, kind, capture_id, protocol, relay, status, started_ns, ended_ns, plan::VARCHAR plan,
-  topology::VARCHAR topology, thresholds::VARCHAR thresholds, stats::VARCHAR stats, strftime(started_at, '%Y-%m-%d %H:%M:%S') started_at,
-  owner_pid, owner_host, wall_offset_ns
+-- The run row of one host's Parquet export (parity export), decoded like list-runs.sql's rows. Columns added to runs
+-- since the export was written are absent from its row, and read as not measured.
+SELECT * REPLACE (plan::VARCHAR AS plan, topology::VARCHAR AS topology, thresholds::VARCHAR AS thresholds, stats::VARCHAR AS stats,
+                  strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started_at)
 FROM read_parquet($file);
