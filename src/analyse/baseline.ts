@@ -22,8 +22,6 @@ export interface BaselineMetric {
   route: number | null;
   backend: string | null;
   value: number | null;
-  /** ± the machine's own variation, where the baseline's analysis measured it. */
-  uncertainty?: number;
   unit: MetricUnit;
 }
 
@@ -41,16 +39,9 @@ export async function loadBaseline(store: Store, baseline: string): Promise<Base
     return metrics as BaselineMetric[];
   }
   const run = await getRun(store, baseline);
-  const rows = await store.query('SELECT route_port, backend, metric, value, uncertainty, unit FROM route_metrics WHERE run_id = $run_id', { run_id: run.runId });
+  const rows = await store.query('SELECT route_port, backend, metric, value, unit FROM route_metrics WHERE run_id = $run_id', { run_id: run.runId });
   if (rows.length === 0) throw new ConfigError(`baseline run "${baseline}" has not been analysed yet: run parity analyse ${baseline} first`, { field: 'baseline' });
-  return rows.map((row) => ({
-    metric: str(row.metric),
-    route: numOrNull(row.route_port),
-    backend: row.backend === null ? null : str(row.backend),
-    value: numOrNull(row.value),
-    ...(row.uncertainty !== null && { uncertainty: num(row.uncertainty) }),
-    unit: str(row.unit) as MetricUnit,
-  }));
+  return rows.map((row) => ({ metric: str(row.metric), route: numOrNull(row.route_port), backend: row.backend === null ? null : str(row.backend), value: numOrNull(row.value), unit: str(row.unit) as MetricUnit }));
 }
 
 /**
@@ -107,8 +98,8 @@ export function baselineFindings(
 }
 
 /**
- * Each latency compared with a baseline, and how far the machine alone may have moved it: this run's drift plus the
- * baseline run's (a report.json baseline has no packets to measure; its drift counts as none).
+ * Each latency compared with a baseline, and how far the machine alone may have moved it: this run's drift and the
+ * baseline run's, combined (latency-noise.ts; a report.json baseline has no packets to measure: its drift counts as none).
  */
 export async function baselineDrift(store: Store, runId: number, baseline: string, params: { reference: string; no_backend: string }): Promise<Map<string, number>> {
   const driftOf = async (id: number): Promise<Map<string, number | null>> => {

@@ -1,5 +1,9 @@
 /**
- * A gauge of the machine's own noise for latencies compared across runs. Two runs taken one after the other on a
+ * The noise the harness can measure in the latencies it judges, so that neither blames a healthy backend nor passes an
+ * unproven one: the machine's drift, for latencies compared across runs, and the harness's own event-loop lateness,
+ * for latencies it stamps and judges against fixed thresholds (run/harness-lag.ts).
+ *
+ * The drift. Two runs taken one after the other on a
  * shared machine differ by whatever else the machine did meanwhile; nothing in either run's p95 says how much. The
  * gap between the p95 of a run's first half and its second half (by send time) is that drift within one run, where
  * the system under test did not change: a difference between two runs is known only to within both runs' gaps.
