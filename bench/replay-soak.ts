@@ -89,6 +89,16 @@ export async function benchReplaySoak(): Promise<void> {
       }),
     );
     process.stdout.write(`whole run: p99 ${result.stats.lateness.p99Us} µs, max ${result.stats.lateness.maxUs} µs; RSS ${rss[0]?.toFixed(0) ?? '-'} MB after 1 s, ${rss.at(-1)?.toFixed(0) ?? '-'} MB at the end\n`);
+    // Where the tail is: the seconds of the run with the most sends later than 1 ms, so a stall is placed in time (at
+    // the start, at a loop of the capture, at a checkpoint) rather than averaged into a tenth.
+    const worst = await store.query(
+      `SELECT (actual_ns - (SELECT min(scheduled_ns) FROM sends WHERE run_id = $run_id)) // 1000000000 AS second,
+              count(*) FILTER (WHERE actual_ns - scheduled_ns > 1000000) AS late, max(actual_ns - scheduled_ns) / 1000 AS max_us
+       FROM sends WHERE run_id = $run_id GROUP BY ALL HAVING late > 0 ORDER BY late DESC, second LIMIT 5`,
+      { run_id: result.runId },
+    );
+    const placed = worst.map((row) => `${num(row.second)} s (${num(row.late).toLocaleString('en-US')}, max ${(num(row.max_us) / 1000).toFixed(1)} ms)`);
+    process.stdout.write(`seconds with the most sends over 1 ms late: ${placed.length === 0 ? 'none' : placed.join(', ')}; the capture loops every ${CAPTURE_PACKETS / RATE_PPS} s\n`);
   } finally {
     clearInterval(sampler);
     memoryConnection.closeSync();
