@@ -91,7 +91,8 @@ export function baselineFindings(
         `${who} against ${baselineName} is inconclusive: ${formatMetricValue(oldValue, metric.unit)} -> ${formatMetricValue(metric.value, metric.unit)} ` +
         `± ${formatMetricValue(uncertainty, metric.unit)} (anywhere from ${change(rise - uncertainty)} to ${change(rise + uncertainty)}; a regression from ` +
         `+${formatMetricValue(allowed, metric.unit)}). The latency moved by that much within the runs compared (p95 of their first half against their ` +
-        'second), so the machine may be what moved it: nothing is blamed and nothing passes; run again on a quieter machine',
+        'second): the machine, or the system itself drifting within a run, may be what moved it, and the runs cannot tell which: nothing is ' +
+        'blamed and nothing passes; run again on a quieter machine, or longer',
     });
   }
   return findings;

@@ -1,5 +1,5 @@
 import type { DeviceProtocol } from '../protocols/protocol.ts';
-import { formatMetricValue, judgedMetrics, metricLabel, type Finding, type Metric, type MismatchSample, type RelaySelfReport } from './analysis.ts';
+import { formatMeasured, formatMetricValue, judgedMetrics, metricLabel, type Finding, type Metric, type MismatchSample, type RelaySelfReport } from './analysis.ts';
 import { classifyWithin, LOWER_IS_WORSE, THRESHOLDED_METRICS, thresholdFor, type Threshold, type ThresholdConfig, type ThresholdedMetric } from './thresholds.ts';
 
 /**
@@ -36,7 +36,8 @@ export function thresholdFindings(metrics: readonly Metric[], samples: readonly 
     const where = metric.route === null ? '' : ` on route ${metric.route}`;
     const lowerIsWorse = LOWER_IS_WORSE.has(metric.metric as ThresholdedMetric);
     const bound = `${metric.status} ${lowerIsWorse ? 'below' : 'from'} ${formatMetricValue(edge, metric.unit)}`;
-    let message = `${whoOf(metric)}: ${metricLabel(metric.metric)} ${formatMetricValue(metric.value, metric.unit)}${where} is ${metric.status} (${bound})`;
+    // With its uncertainty, where it has one: a status that holds at both ends of it.
+    let message = `${whoOf(metric)}: ${metricLabel(metric.metric)} ${formatMeasured(metric)}${where} is ${metric.status} (${bound})`;
     const evidence = evidenceOf(metric, metrics, reference);
     if (evidence !== '') message += `: ${evidence}`;
     if (protocol !== null && (metric.metric === 'ack_mismatch_rate' || metric.metric === 'device_ack_mismatch_rate')) message += describeMismatch(samples, protocol, reference, metric);
@@ -71,8 +72,9 @@ function inconclusiveFinding(metric: Metric, threshold: Threshold): Finding {
       (metric.uncertaintySource === 'harness_lag'
         ? "The harness's own event loop ran that late at p99 while it timestamped the legs (harness lag), so its stamps " +
           'cannot place the latency on either side: nothing is blamed and nothing passes; run again on a less loaded machine'
-        : 'The latency moved by that much within the runs compared (p95 of their first half against their second), so the ' +
-          'machine may be what moved it: nothing is blamed and nothing passes; run again on a quieter machine'),
+        : 'The latency moved by that much within the runs compared (p95 of their first half against their second): the ' +
+          'machine, or the system itself drifting within a run (a queue that grows), may be what moved it, and the ' +
+          'runs cannot tell which: nothing is blamed and nothing passes; run again on a quieter machine, or longer'),
   };
 }
 

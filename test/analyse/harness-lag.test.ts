@@ -15,10 +15,12 @@ describe("the harness's own event loop is a blind spot it measures", () => {
   it('a gauge reads a held loop as late', async () => {
     const gauge = new HarnessLagGauge();
     await new Promise((resolve) => setTimeout(resolve, 100));
-    holdLoop(80);
+    holdLoop(200);
     await new Promise((resolve) => setTimeout(resolve, 100));
     const lag = gauge.stop();
-    expect(lag?.maxMs).toBeGreaterThanOrEqual(70);
+    expect(lag).not.toBeNull();
+    // The sampling timer fires at most 10 ms before the hold, and again only after it.
+    expect(lag?.maxMs).toBeGreaterThanOrEqual(185);
     expect(gauge.stop()).toEqual(lag);
   });
 
@@ -43,7 +45,7 @@ describe("the harness's own event loop is a blind spot it measures", () => {
         expect(answerTimes.filter((m) => m.status === 'warning' || m.status === 'critical'), JSON.stringify(answerTimes)).toEqual([]);
         expect(answerTimes.every((m) => m.uncertainty === lag && m.uncertaintySource === 'harness_lag')).toBe(true);
         for (const finding of analysis.findings.filter((f) => f.severity === 'inconclusive')) {
-          expect(finding.message).toMatch(/^\w+: [\w -]+ p95 \d+\.\d ms ± \d+\.\d ms on route 20500 is inconclusive: anywhere from \d.* The harness's own event loop ran that late at p99 while it timestamped the legs/);
+          expect(finding.message).toMatch(/^\w+: [\w -]+ p95 \d+\.\d+ ms ± \d+\.\d+ ms on route 20500 is inconclusive: anywhere from \d.* The harness's own event loop ran that late at p99 while it timestamped the legs/);
         }
         // The relay is healthy too: what the stalls added to the devices' round trip is not put on it.
         const relayAdded = analysis.metrics.filter((m) => m.metric === 'relay_added_latency_p95_ms' && m.status !== null);

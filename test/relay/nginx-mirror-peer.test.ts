@@ -157,8 +157,11 @@ replay: { speed: 1x }
       // way (README, "Latency compared across runs": such a difference is now inconclusive rather than wrong).
       const baselineP95 = (value('client_latency_p95_ms', null) ?? 0) - (value('live_latency_impact_p95_ms', null) ?? 0);
       if (baselineP95 < 150) {
-        expect(report.verdict, run.stderr).toBe('NO_GO');
-        expect(messages.some((m) => /^shadow slow: live latency added by shadowing, p95 .* is critical/.test(m)), messages.join('\n')).toBe(true);
+        // Critical, or inconclusive where nginx's own queue behind the slow mirror drifted within the run as far: never
+        // a pass either way.
+        const slow = report.metrics.find((m) => m.metric === 'live_latency_impact_p95_ms' && m.backend === 'shadow slow' && m.route === null);
+        expect(slow?.status, messages.join('\n')).toMatch(/^(critical|inconclusive)$/);
+        expect(report.verdict, run.stderr).toBe(slow?.status === 'critical' ? 'NO_GO' : expect.stringMatching(/^(NO_GO|INCONCLUSIVE)$/));
       }
       // nginx says nothing of where it routed: the explainability headers are missing.
       expect(messages.some((m) => /^proxy: \d+ of \d+ answers do not say where they were routed/.test(m)), messages.join('\n')).toBe(true);

@@ -71,13 +71,18 @@ describe('parity demo --http: a shadowing proxy judged end to end', () => {
       // busy loops on a slow 2-core machine that run's p95 was 1,043 ms, and a difference of p95s could see neither the
       // 300 ms wait of the run judged nor the absence of one (the healthy shadow's condition came out at +1,029 ms). The
       // runs' drift now makes such a difference inconclusive rather than wrong (test/analyse/latency-noise.test.ts); how
-      // much drift a loaded machine shows within one run is its own, so the finding is asserted on a quiet one only.
+      // much drift a loaded machine shows within one run is its own, so the finding is asserted on a quiet one only. And
+      // there it is critical or, where the naive proxy's own queue drifted within a run as far (the slow shadow's
+      // condition once read +148 ms ± 143 ms on an idle machine), inconclusive: never healthy, never a pass.
       const baselineP95 = (value(result.report, 'client_latency_p95_ms', null) ?? 0) - (value(result.report, 'live_latency_impact_p95_ms', null) ?? 0);
+      const impactStatus = (backend: string | null): string | null | undefined =>
+        result.report.metrics.find((m) => m.metric === 'live_latency_impact_p95_ms' && m.backend === backend && m.route === null)?.status;
       if (baselineP95 < 150) {
-        expect(messages.some((m) => /^clients: live latency added by shadowing, p95 .* is critical.*slowed by the shadow/.test(m)), messages.join('\n')).toBe(true);
+        expect(impactStatus(null), messages.join('\n')).toMatch(/^(critical|inconclusive)$/);
+        if (impactStatus(null) === 'critical') expect(messages.some((m) => /^clients: live latency added by shadowing, p95 .* is critical.*slowed by the shadow/.test(m)), messages.join('\n')).toBe(true);
         expect(value(result.report, 'live_latency_impact_p95_ms', null)).toBeGreaterThan(150);
         // Measured under each condition of the shadow: the naive proxy's live path waits most when the shadow is slow.
-        expect(messages.some((m) => /^shadow slow: live latency added by shadowing, p95 .* is critical/.test(m)), messages.join('\n')).toBe(true);
+        expect(impactStatus('shadow slow'), messages.join('\n')).toMatch(/^(critical|inconclusive)$/);
       }
       // Measured under the failing condition too (its size is the machine's noise: a reset is not waited on).
       expect(value(result.report, 'live_latency_impact_p95_ms', 'shadow failing')).not.toBeNull();
