@@ -161,7 +161,7 @@ replay: { speed: 1x }
         // a pass either way.
         const slow = report.metrics.find((m) => m.metric === 'live_latency_impact_p95_ms' && m.backend === 'shadow slow' && m.route === null);
         expect(slow?.status, messages.join('\n')).toMatch(/^(critical|inconclusive)$/);
-        expect(report.verdict, run.stderr).toBe(slow?.status === 'critical' ? 'NO_GO' : expect.stringMatching(/^(NO_GO|INCONCLUSIVE)$/));
+        expect(report.verdict, run.stderr).toEqual(slow?.status === 'critical' ? 'NO_GO' : expect.stringMatching(/^(NO_GO|INCONCLUSIVE)$/));
       }
       // nginx says nothing of where it routed: the explainability headers are missing.
       expect(messages.some((m) => /^proxy: \d+ of \d+ answers do not say where they were routed/.test(m)), messages.join('\n')).toBe(true);
