@@ -40,7 +40,7 @@ const STAMPED_LATENCIES: ReadonlySet<MetricName> = new Set(['ack_latency_p95_ms'
 
 /**
  * The run's harness lag as metrics (reported beside the verdict), and each stamped latency marked as known to within
- * its p99: on a quiet machine a millisecond or two, changing nothing; on a loaded one it keeps a healthy backend from
+ * its p99: on a quiet machine a few milliseconds, changing nothing; on a loaded one it keeps a healthy backend from
  * being blamed for the harness's own stalls. A run that did not measure it (written before, or elsewhere) keeps none.
  */
 export function judgeWithinHarnessLag(metrics: Metric[], lag: HarnessLag | null): void {
