@@ -112,8 +112,11 @@ export function judgedMetrics(metrics: readonly Metric[]): Metric[] {
   return metrics.filter((m) => m.route !== null || !routeLevel.has(`${m.metric}|${m.backend}`));
 }
 
-/** A metric's value over all routes for a backend (null: the devices' view or the run), or null when not computed. */
-export function overallValue(metrics: readonly Metric[], name: string, backend: string | null): number | null {
+/**
+ * A metric's value over all routes for a backend (null: the devices' view or the run), or null when not computed; of
+ * this analysis's metrics or a baseline's (report.json's, or another run's stored ones).
+ */
+export function overallValue(metrics: readonly (Pick<Metric, 'route' | 'backend' | 'value'> & { metric: string })[], name: string, backend: string | null): number | null {
   return metrics.find((m) => m.metric === name && m.route === null && m.backend === backend)?.value ?? null;
 }
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { ConfigError } from '../core/errors.ts';
 import { readTopology, type RunTopology } from '../store/run-metadata.ts';
-import { getRun, recordHarnessLag, setRunTopology } from '../store/runs.ts';
+import { getRun, harnessLagOf, recordHarnessLag, setRunTopology } from '../store/runs.ts';
 import { isStoreLocked, storeLockedError } from '../store/store-lock.ts';
 import { num, str, type Store } from '../store/store.ts';
 
@@ -36,8 +36,7 @@ export async function mergeObservations(store: Store, runName: string, files: re
       if (source === undefined) throw new ConfigError(`${file}: holds no run "${runName}" (was it recorded with --run ${runName}?)`, { file, field: 'observations' });
       const sourceId = num(source.run_id);
       const declared = readTopology(typeof source.topology === 'string' ? JSON.parse(source.topology) : null).backends;
-      const { p99: lagP99, max: lagMax } = { p99: source.harness_lag_p99_ms, max: source.harness_lag_max_ms };
-      if (typeof lagP99 === 'number' && typeof lagMax === 'number') await recordHarnessLag(store, run.runId, { p99Ms: lagP99, maxMs: lagMax });
+      await recordHarnessLag(store, run.runId, harnessLagOf(source));
       topology = withBackends(topology, declared, file);
       const observers = await store.query(`SELECT DISTINCT observer FROM ${alias}.observations WHERE run_id = $source`, { source: sourceId });
       for (const { observer } of observers) {

@@ -71,8 +71,10 @@ export class RunSession {
   /** Stops everything and marks the run failed; the error that ended it is raised again. */
   async fail(error: unknown): Promise<never> {
     await this.stopAll().catch(() => undefined);
-    if (!this.ended) await recordHarnessLag(this.store, this.runId, this.lag.stop()).catch(() => undefined);
-    if (!this.ended) await finishRun(this.store, this.runId, 'failed', process.hrtime.bigint()).catch(() => undefined);
+    if (!this.ended) {
+      await recordHarnessLag(this.store, this.runId, this.lag.stop()).catch(() => undefined);
+      await finishRun(this.store, this.runId, 'failed', process.hrtime.bigint()).catch(() => undefined);
+    }
     this.ended = true;
     throw error;
   }

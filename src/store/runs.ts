@@ -184,8 +184,14 @@ export function runFromRow(row: Row): RunRecord {
     recording: readRecordingStats(stats),
     startedAt: str(row.started_at),
     owner,
-    harnessLag: typeof row.harness_lag_p99_ms === 'number' && typeof row.harness_lag_max_ms === 'number' ? { p99Ms: row.harness_lag_p99_ms, maxMs: row.harness_lag_max_ms } : null,
+    harnessLag: harnessLagOf(row),
   };
+}
+
+/** A runs row's harness lag, or null where it was not measured (or the row, from an older store, has no such columns). */
+export function harnessLagOf(row: Row): HarnessLag | null {
+  const [p99Ms, maxMs] = [row.harness_lag_p99_ms, row.harness_lag_max_ms];
+  return typeof p99Ms === 'number' && typeof maxMs === 'number' ? { p99Ms, maxMs } : null;
 }
 
 /** Records how late a process's event loop ran while it timestamped the run (the worst of every process is kept). */

@@ -2,7 +2,7 @@ import { ConfigError } from '../../core/errors.ts';
 import { observedBackends, type StoredReplayStats } from '../../store/run-metadata.ts';
 import { getRun, type RunRecord } from '../../store/runs.ts';
 import { num, numOrNull, str, type Row, type Store } from '../../store/store.ts';
-import { verdictOf, type Analysis, type Finding, type Metric, rateOf, runMetric } from '../analysis.ts';
+import { overallValue, verdictOf, type Analysis, type Finding, type Metric, rateOf, runMetric } from '../analysis.ts';
 import { captureNameOf, storeAnalysis } from '../analysis-store.ts';
 import type { AnalyseOptions } from '../analyse-run.ts';
 import { loadBaseline } from '../baseline.ts';
@@ -192,18 +192,16 @@ async function loadNoise(store: Store, runName: string): Promise<Map<string, num
  */
 async function latencyImpact(store: Store, baseline: string, metrics: readonly Metric[]): Promise<Metric[]> {
   const before = await loadBaseline(store, baseline);
-  const runValue = (list: readonly { metric: string; route: number | null; backend: string | null; value: number | null }[], name: string): number | null =>
-    list.find((m) => m.metric === name && m.backend === null && m.route === null)?.value ?? null;
   const impact: Metric[] = [];
   for (const q of ['p50', 'p95', 'p99'] as const) {
-    const now = runValue(metrics, `client_latency_${q}_ms`);
-    const then = runValue(before, `client_latency_${q}_ms`);
+    const now = overallValue(metrics, `client_latency_${q}_ms`, null);
+    const then = overallValue(before, `client_latency_${q}_ms`, null);
     if (then === null) throw new ConfigError(`baseline "${baseline}" has no client latency: the baseline of an HTTP run is an analysed HTTP run with no shadow`, { field: 'baseline' });
     impact.push(metric(`live_latency_impact_${q}_ms`, null, now === null ? null : now - then, 'ms'));
   }
-  const baselineNoise = before.some((m) => m.metric === 'latency_noise_p95_ms') ? runValue(before, 'latency_noise_p95_ms') : await storedRunNoise(store, baseline);
+  const baselineNoise = before.some((m) => m.metric === 'latency_noise_p95_ms') ? overallValue(before, 'latency_noise_p95_ms', null) : await storedRunNoise(store, baseline);
   const p95 = impact.find((m) => m.metric === 'live_latency_impact_p95_ms');
-  if (p95 !== undefined && p95.value !== null) p95.uncertainty = comparisonUncertainty(runValue(metrics, 'latency_noise_p95_ms'), baselineNoise);
+  if (p95 !== undefined && p95.value !== null) p95.uncertainty = comparisonUncertainty(overallValue(metrics, 'latency_noise_p95_ms', null), baselineNoise);
   return impact;
 }
 

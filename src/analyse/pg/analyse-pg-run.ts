@@ -3,7 +3,7 @@ import { getRun, type RunRecord } from '../../store/runs.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { loadBaseline } from '../baseline.ts';
 import { num, numOrNull, str, type Row, type Store } from '../../store/store.ts';
-import { formatMetricValue, verdictOf, type Analysis, type Finding, type Metric, rateOf, runMetric } from '../analysis.ts';
+import { formatMetricValue, overallValue, verdictOf, type Analysis, type Finding, type Metric, rateOf, runMetric } from '../analysis.ts';
 import { captureNameOf, storeAnalysis } from '../analysis-store.ts';
 import type { AnalyseOptions } from '../analyse-run.ts';
 import { sqlStep, type AnalysisStep } from '../analysis-steps.ts';
@@ -175,7 +175,7 @@ async function runLatency(store: Store, runId: number): Promise<ClientLatency> {
 async function baselineLatency(store: Store, name: string): Promise<ClientLatency> {
   if (!name.endsWith('.json')) return runLatency(store, (await getRun(store, name)).runId);
   const before = await loadBaseline(store, name);
-  const value = (metric: string): number | null => before.find((m) => m.metric === metric && m.backend === null && m.route === null)?.value ?? null;
+  const value = (metric: string): number | null => overallValue(before, metric, null);
   const latency = { p50: value('client_latency_p50_ms'), p95: value('client_latency_p95_ms'), p99: value('client_latency_p99_ms'), drift: value('latency_noise_p95_ms') };
   if (latency.p95 === null) throw new ConfigError(`baseline "${name}" has no client latency: the baseline of a Postgres run is a report of one with mirroring off`, { field: 'baseline' });
   return latency;
