@@ -9,10 +9,8 @@ import type { MetricStatus, Threshold, ThresholdConfig } from './thresholds.ts';
 /**
  * INCOMPLETE: the run did not complete (interrupted, failed, abandoned, still running), so it proves nothing either
  * way; it exits 1 like NO-GO, so no CI gate can take it for a pass.
- */
-/**
- * INCONCLUSIVE: nothing failed, but a comparison across runs could not be judged (the machine's own variation
- * straddles a threshold); it exits 1 too, and blames no backend.
+ * INCONCLUSIVE: nothing failed, but a latency could not be judged (the machine's own variation, or the harness's own
+ * lateness, straddles a threshold); it exits 1 too, and blames no backend.
  */
 export type Verdict = 'GO' | 'GO_WITH_WARNINGS' | 'NO_GO' | 'INCOMPLETE' | 'INCONCLUSIVE';
 export type MetricUnit = 'ratio' | 'ms' | 'us' | 'count' | 'pps';
@@ -74,7 +72,6 @@ export interface RouteInfo {
 export interface RelaySelfReport {
   samples: number;
   maxQueue: number | null;
-  /** Per backend: what the relay said it sent, and what was observed. */
   /** Per backend: what the relay said it sent during the run (its counters' change), and what was observed. */
   targets: { backend: string; url: string; claimedSent: number; observedUplink: number; observedDelivered: number; restarted: boolean }[];
 }

@@ -24,7 +24,7 @@ export function registerReportCommand(program: Command): void {
     .option('--screenshot', 'open report.html in headless Chromium and save report.png beside it')
     .addHelpText(
       'after',
-      '\nExit status as parity analyse: 0 GO or GO WITH WARNINGS (1 with --strict), 1 NO-GO, 2 bad usage or input.\n\n' +
+      '\nExit status as parity analyse: 0 GO or GO WITH WARNINGS (1 with --strict), 1 NO-GO, INCOMPLETE or INCONCLUSIVE, 2 bad usage or input.\n\n' +
         'Examples:\n  parity report nightly-1\n  parity report nightly-2 --format md,json,junit --out ci-reports --baseline reports/nightly-1/report.json\n',
     )
     .action(async (runName: string, flags: ReportFlags) => {

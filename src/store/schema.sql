@@ -410,7 +410,7 @@ CREATE TABLE IF NOT EXISTS drift_windows (
 CREATE TABLE IF NOT EXISTS verdicts (
   run_id      INTEGER NOT NULL,
   analysed_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
-  verdict     VARCHAR NOT NULL,             -- GO, GO_WITH_WARNINGS, NO_GO
+  verdict     VARCHAR NOT NULL,             -- GO, GO_WITH_WARNINGS, NO_GO, INCOMPLETE, INCONCLUSIVE
   findings    JSON NOT NULL,
   thresholds  JSON NOT NULL,
   baseline    VARCHAR
