@@ -133,8 +133,17 @@ interface ExpectedRow {
   device_ack_match: boolean | null;
 }
 
+/** What the metrics need besides a row's columns: its times. */
+interface ModelRow extends ExpectedRow {
+  route: number;
+  wants_ack: boolean;
+  sent_ns: number;
+  ack_ns: number | null;
+  device_ack_ns: number | null;
+}
+
 /** The rules, one packet at a time. */
-function model({ sends, receipts, answers, deviceAcks }: Generated): ExpectedRow[] {
+function model({ sends, receipts, answers, deviceAcks }: Generated): ModelRow[] {
   const bySendOrder = [...sends].sort((a, b) => a.sentNs - b.sentNs || a.id - b.id);
   const received = new Map<Backend, Map<number, Receipt>>();
   for (const backend of BACKENDS) {
@@ -161,7 +170,7 @@ function model({ sends, receipts, answers, deviceAcks }: Generated): ExpectedRow
       .sort((a, b) => a.ns - b.ns)[0];
   };
   const inWindow = (from: number, to: number | undefined): boolean => to !== undefined && to - from <= ACK_WINDOW_NS;
-  const rows: ExpectedRow[] = [];
+  const rows: ModelRow[] = [];
   for (const send of sends) {
     const deviceAck = deviceAcks
       .filter((d) => d.device === send.device && (d.matchKey ?? '') === (send.matchKey ?? '') && d.ns >= send.sentNs)
@@ -191,10 +200,89 @@ function model({ sends, receipts, answers, deviceAcks }: Generated): ExpectedRow
         device_acked: send.wantsAck ? deviceInWindow : null,
         device_ack_hash: deviceInWindow ? (deviceAck?.hash ?? null) : null,
         device_ack_match: backend === 'primary' && deviceInWindow && ackInWindow ? deviceAck?.hash === ack?.hash : null,
+        route: send.route,
+        wants_ack: send.wantsAck,
+        sent_ns: send.sentNs,
+        ack_ns: ackInWindow ? (ack?.ns ?? null) : null,
+        device_ack_ns: deviceInWindow ? (deviceAck?.ns ?? null) : null,
       });
     }
   }
   return rows.sort((a, b) => a.uplink_id - b.uplink_id || a.backend.localeCompare(b.backend));
+}
+
+/** DuckDB's quantile_cont: linear interpolation between the two nearest ranks. */
+function quantileCont(values: readonly number[], q: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const position = (sorted.length - 1) * q;
+  const below = Math.floor(position);
+  const low = sorted[below] as number;
+  const high = sorted[Math.min(below + 1, sorted.length - 1)] as number;
+  return low + (high - low) * (position - below);
+}
+
+/**
+ * The metrics the rules give, per route and backend and per backend overall (route null), and the devices' view per
+ * route and overall (backend null); keyed `metric|route|backend`. Counts as docs/architecture.md and the README define
+ * them: a receipt matched to no send is a duplicate; a request one backend answered and the reference did not (or the
+ * other way) is one-sided; drift is the delivered count's distance from the reference's, as a share of it.
+ */
+function modelMetrics(rows: readonly ModelRow[], receipts: readonly Receipt[]): Map<string, number | null> {
+  const metrics = new Map<string, number | null>();
+  const ms = (from: number, to: number): number => (to - from) / 1e6;
+  const routes = [...new Set(rows.map((r) => r.route))];
+  const reference = new Map(rows.filter((r) => r.backend === 'primary').map((r) => [r.uplink_id, r]));
+  for (const backend of BACKENDS) {
+    for (const route of [...routes, null]) {
+      const mine = rows.filter((r) => r.backend === backend && (route === null || r.route === route));
+      const delivered = mine.filter((r) => r.delivered);
+      const got = receipts.filter((r) => r.backend === backend && (route === null || r.route === route)).length;
+      const referenceDelivered = [...reference.values()].filter((r) => r.delivered && (route === null || r.route === route)).length;
+      const put = (metric: string, value: number | null): void => void metrics.set(`${metric}|${route}|${backend}`, value);
+      put('sent', mine.length);
+      put('delivered', delivered.length);
+      put('lost', mine.length - delivered.length);
+      put('duplicated', got - delivered.length);
+      put('reordered', mine.filter((r) => r.reordered === true).length);
+      put('ack_expected', delivered.filter((r) => r.wants_ack).length);
+      put('acked', mine.filter((r) => r.acked === true).length);
+      put('naks', mine.filter((r) => r.ack_kind === 'nak').length);
+      const forward = delivered.map((r) => ms(r.sent_ns, r.received_ns as number));
+      const ack = mine.filter((r) => r.ack_ns !== null).map((r) => ms(r.received_ns as number, r.ack_ns as number));
+      for (const [name, values] of [['forward_latency', forward], ['ack_latency', ack]] as const) {
+        put(`${name}_p50_ms`, quantileCont(values, 0.5));
+        put(`${name}_p95_ms`, quantileCont(values, 0.95));
+        put(`${name}_p99_ms`, quantileCont(values, 0.99));
+      }
+      if (backend !== 'primary') {
+        const oneSided = mine.filter((r) => r.wants_ack && r.delivered && reference.get(r.uplink_id)?.delivered === true && r.acked !== reference.get(r.uplink_id)?.acked).length;
+        const compared = mine.filter((r) => r.ack_match !== null).length;
+        const mismatched = mine.filter((r) => r.ack_match === false).length;
+        put('ack_compared', compared);
+        put('ack_mismatches', mismatched);
+        put('one_sided_acks', oneSided);
+        put('ack_mismatch_rate', compared + oneSided > 0 ? (mismatched + oneSided) / (compared + oneSided) : null);
+        put('drift', referenceDelivered > 0 ? Math.abs(delivered.length - referenceDelivered) / referenceDelivered : null);
+      }
+    }
+  }
+  for (const route of [...routes, null]) {
+    const seen = [...reference.values()].filter((r) => route === null || r.route === route);
+    const put = (metric: string, value: number | null): void => void metrics.set(`${metric}|${route}|null`, value);
+    put('device_ack_expected', seen.filter((r) => r.wants_ack).length);
+    put('device_acks', seen.filter((r) => r.device_acked === true).length);
+    put('device_ack_compared', seen.filter((r) => r.device_ack_match !== null).length);
+    put('device_ack_mismatches', seen.filter((r) => r.device_ack_match === false).length);
+    const roundTrips = seen.filter((r) => r.device_ack_ns !== null).map((r) => ms(r.sent_ns, r.device_ack_ns as number));
+    put('round_trip_p50_ms', quantileCont(roundTrips, 0.5));
+    put('round_trip_p95_ms', quantileCont(roundTrips, 0.95));
+    const relayAdded = seen
+      .filter((r) => r.device_ack_ns !== null && r.ack_ns !== null)
+      .map((r) => ms(r.sent_ns, r.device_ack_ns as number) - ms(r.received_ns as number, r.ack_ns as number));
+    put('relay_added_latency_p95_ms', quantileCont(relayAdded, 0.95));
+  }
+  return metrics;
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
@@ -250,7 +338,8 @@ describe('the correlation agrees with an independent model of its rules', () => 
     const what = keyed ? 'requests keyed by a wrapping sequence number' : 'opaque requests with no match key';
     it(`seed ${seed}, ${what}, the uplink ${uplink === 'sends' ? "as a replay sent it" : "as a recording saw it"}`, async () => {
       const run = generate(seed, keyed);
-      const expected = model(run);
+      const modelled = model(run);
+      const expected: ExpectedRow[] = modelled.map(({ route: _route, wants_ack: _wants, sent_ns: _sent, ack_ns: _ack, device_ack_ns: _device, ...row }) => row);
       // The run has what the rules are about (else the comparison proves little).
       expect(expected.filter((r) => r.reordered === true).length).toBeGreaterThan(0);
       expect(expected.filter((r) => r.ack_match === false).length).toBeGreaterThan(0);
@@ -259,7 +348,7 @@ describe('the correlation agrees with an independent model of its rules', () => 
       await withTempDir(async (dir) => {
         await withStore(join(dir, 'oracle.duckdb'), async (store) => {
           await write(store, 'oracle', run, uplink);
-          await analyseRun(store, 'oracle');
+          const analysis = await analyseRun(store, 'oracle');
           const rows = await store.query(
             `SELECT uplink_id, backend, delivered, received_ns, reordered, acked, ack_kind, ack_hash, ack_match,
                     device_acked, device_ack_hash, device_ack_match
@@ -280,6 +369,15 @@ describe('the correlation agrees with an independent model of its rules', () => 
             device_ack_match: row.device_ack_match as boolean | null,
           }));
           expect(actual).toEqual(expected);
+          // And the metrics the verdict is judged on, from the model's rows.
+          const computed = new Map(analysis.metrics.map((m) => [`${m.metric}|${m.route}|${m.backend}`, m.value]));
+          const wanted = modelMetrics(modelled, run.receipts);
+          expect([...wanted.keys()].filter((key) => !computed.has(key))).toEqual([]);
+          for (const [key, value] of wanted) {
+            const got = computed.get(key);
+            if (value === null || got === null || got === undefined) expect([key, got ?? null]).toEqual([key, value]);
+            else expect([key, got]).toEqual([key, expect.closeTo(value, 9)]);
+          }
         });
       });
     });
