@@ -17,15 +17,21 @@ import { withTempDir } from '../helpers/temp-dir.ts';
 
 const ACK_WINDOW_NS = 30_000_000_000;
 const T0 = 1_000_000_000_000;
-const BACKENDS = ['mirror', 'primary'] as const;
-type Backend = (typeof BACKENDS)[number];
+type Backend = string;
+/**
+ * The backends a run fans out to, in the order packet_parity sorts them; the reference one (the primary, else the
+ * first target); and those whose observer names the request each answer replies to (the rest are tied by match key).
+ */
+interface Fleet { backends: readonly Backend[]; reference: Backend; namesRequests: readonly Backend[] }
+const MIRRORED: Fleet = { backends: ['mirror', 'primary'], reference: 'primary', namesRequests: ['primary'] };
+const FANNED_OUT: Fleet = { backends: ['target-0', 'target-1', 'target-2'], reference: 'target-0', namesRequests: ['target-0', 'target-2'] };
 
 interface Send { id: number; device: number; route: number; sentNs: number; hash: number; wantsAck: boolean; matchKey: string | null }
 interface Receipt { backend: Backend; route: number; hash: number; ns: number; relaySocket: number }
 /** An answer on leg backend>relay, to a relay socket; `replyTo` when the backend's observer names the request's hash. */
 interface Answer { backend: Backend; route: number; relaySocket: number; ns: number; hash: number; kind: 'ack' | 'nak'; replyTo: number | null; matchKey: string | null }
 interface DeviceAck { device: number; ns: number; hash: number; matchKey: string | null }
-interface Generated { sends: Send[]; receipts: Receipt[]; answers: Answer[]; deviceAcks: DeviceAck[] }
+interface Generated { fleet: Fleet; sends: Send[]; receipts: Receipt[]; answers: Answer[]; deviceAcks: DeviceAck[] }
 
 /** A small seeded generator (mulberry32): the same seed makes the same run. */
 function random(seed: number): () => number {
@@ -42,12 +48,12 @@ function random(seed: number): () => number {
 const deviceIp = (device: number): string => `127.20.0.${device + 1}`;
 const DEVICE_PORT = 40000;
 /** The relay's upstream socket for a device towards a backend (one per device and backend, as the relay keeps them). */
-const relaySocketOf = (device: number, backend: Backend): number => 51000 + (backend === 'primary' ? 0 : 1000) + device;
+const relaySocketOf = (fleet: Fleet, device: number, backend: Backend): number => 51000 + 1000 * fleet.backends.indexOf(backend) + device;
 /** An ACK's bytes stand for its hash: equal hashes, equal bytes. */
 const ackBytes = (hash: number): string => `ACK-${hash}`;
 const answerHash = (requestHash: number): number => 5_000_000 + requestHash;
 
-function generate(seed: number, keyed: boolean): Generated {
+function generate(seed: number, keyed: boolean, fleet: Fleet): Generated {
   const next = random(seed);
   const chance = (p: number): boolean => next() < p;
   const between = (low: number, high: number): number => Math.floor(low + next() * (high - low));
@@ -80,7 +86,7 @@ function generate(seed: number, keyed: boolean): Generated {
   const answer = (backend: Backend, r: Receipt, request: Send): void => {
     if (!chance(0.85)) return;
     const late = chance(0.04) ? ACK_WINDOW_NS + 1_000_000_000 : 0;
-    const differs = backend === 'mirror' && chance(0.1);
+    const differs = backend !== fleet.reference && chance(0.1);
     answers.push({
       backend,
       route: r.route,
@@ -88,15 +94,15 @@ function generate(seed: number, keyed: boolean): Generated {
       ns: unique(r.ns + between(100_000, 6_000_000) + late),
       hash: answerHash(request.hash) + (differs ? 1 : 0),
       kind: chance(0.05) ? 'nak' : 'ack',
-      // The primary's observer names the request it answers; the mirror's does not, so it is tied by match key.
-      replyTo: backend === 'primary' ? request.hash : null,
-      matchKey: backend === 'primary' ? null : request.matchKey,
+      // Some observers name the request answered; the others' answers are tied by match key.
+      replyTo: fleet.namesRequests.includes(backend) ? request.hash : null,
+      matchKey: fleet.namesRequests.includes(backend) ? null : request.matchKey,
     });
   };
-  for (const backend of BACKENDS) {
+  for (const backend of fleet.backends) {
     for (const send of sends) {
-      if (chance(backend === 'mirror' ? 0.08 : 0.02)) continue;
-      const r: Receipt = { backend, route: send.route, hash: send.hash, ns: unique(send.sentNs + between(100_000, 8_000_000)), relaySocket: relaySocketOf(send.device, backend) };
+      if (chance(backend === fleet.reference ? 0.02 : 0.08)) continue;
+      const r: Receipt = { backend, route: send.route, hash: send.hash, ns: unique(send.sentNs + between(100_000, 8_000_000)), relaySocket: relaySocketOf(fleet, send.device, backend) };
       receipts.push(r);
       answer(backend, r, send);
       if (chance(0.05)) {
@@ -106,7 +112,7 @@ function generate(seed: number, keyed: boolean): Generated {
       }
     }
     // Copies of something no device sent, and an answer to a socket that asked nothing.
-    for (let i = 0; i < 3; i++) receipts.push({ backend, route: 20500, hash: 9_000_000 + i, ns: unique(T0 + between(0, 400_000_000)), relaySocket: relaySocketOf(0, backend) });
+    for (let i = 0; i < 3; i++) receipts.push({ backend, route: 20500, hash: 9_000_000 + i, ns: unique(T0 + between(0, 400_000_000)), relaySocket: relaySocketOf(fleet, 0, backend) });
     answers.push({ backend, route: 20500, relaySocket: 59999, ns: unique(T0 + 5_000_000), hash: 8_888_888, kind: 'ack', replyTo: 1_000_000, matchKey: '0' });
   }
   const deviceAcks: DeviceAck[] = [];
@@ -115,7 +121,7 @@ function generate(seed: number, keyed: boolean): Generated {
     const late = chance(0.04) ? ACK_WINDOW_NS + 1_000_000_000 : 0;
     deviceAcks.push({ device: send.device, ns: unique(send.sentNs + between(1_000_000, 12_000_000) + late), hash: answerHash(send.hash) + (chance(0.05) ? 2 : 0), matchKey: send.matchKey });
   }
-  return { sends, receipts, answers, deviceAcks };
+  return { fleet, sends, receipts, answers, deviceAcks };
 }
 
 interface ExpectedRow {
@@ -143,10 +149,10 @@ interface ModelRow extends ExpectedRow {
 }
 
 /** The rules, one packet at a time. */
-function model({ sends, receipts, answers, deviceAcks }: Generated): ModelRow[] {
+function model({ fleet, sends, receipts, answers, deviceAcks }: Generated): ModelRow[] {
   const bySendOrder = [...sends].sort((a, b) => a.sentNs - b.sentNs || a.id - b.id);
   const received = new Map<Backend, Map<number, Receipt>>();
-  for (const backend of BACKENDS) {
+  for (const backend of fleet.backends) {
     // The k-th copy a backend received of a payload on a route is the k-th send of it.
     const copies = receipts.filter((r) => r.backend === backend).sort((a, b) => a.ns - b.ns);
     const mine = new Map<number, Receipt>();
@@ -176,10 +182,10 @@ function model({ sends, receipts, answers, deviceAcks }: Generated): ModelRow[] 
       .filter((d) => d.device === send.device && (d.matchKey ?? '') === (send.matchKey ?? '') && d.ns >= send.sentNs)
       .sort((a, b) => a.ns - b.ns)[0];
     const deviceInWindow = send.wantsAck && inWindow(send.sentNs, deviceAck?.ns);
-    const referenceReceipt = received.get('primary')?.get(send.id);
-    const referenceAck = ackOf('primary', send);
+    const referenceReceipt = received.get(fleet.reference)?.get(send.id);
+    const referenceAck = ackOf(fleet.reference, send);
     const referenceInWindow = send.wantsAck && referenceReceipt !== undefined && inWindow(referenceReceipt.ns, referenceAck?.ns);
-    for (const backend of BACKENDS) {
+    for (const backend of fleet.backends) {
       const r = received.get(backend)?.get(send.id);
       const ack = ackOf(backend, send);
       const ackInWindow = send.wantsAck && r !== undefined && inWindow(r.ns, ack?.ns);
@@ -196,10 +202,10 @@ function model({ sends, receipts, answers, deviceAcks }: Generated): ModelRow[] 
         acked: !send.wantsAck || r === undefined ? null : ackInWindow,
         ack_kind: ackInWindow ? (ack?.kind ?? null) : null,
         ack_hash: ackInWindow ? (ack?.hash ?? null) : null,
-        ack_match: backend !== 'primary' && ackInWindow && referenceInWindow ? ack?.hash === referenceAck?.hash : null,
+        ack_match: backend !== fleet.reference && ackInWindow && referenceInWindow ? ack?.hash === referenceAck?.hash : null,
         device_acked: send.wantsAck ? deviceInWindow : null,
         device_ack_hash: deviceInWindow ? (deviceAck?.hash ?? null) : null,
-        device_ack_match: backend === 'primary' && deviceInWindow && ackInWindow ? deviceAck?.hash === ack?.hash : null,
+        device_ack_match: backend === fleet.reference && deviceInWindow && ackInWindow ? deviceAck?.hash === ack?.hash : null,
         route: send.route,
         wants_ack: send.wantsAck,
         sent_ns: send.sentNs,
@@ -228,12 +234,12 @@ function quantileCont(values: readonly number[], q: number): number | null {
  * them: a receipt matched to no send is a duplicate; a request one backend answered and the reference did not (or the
  * other way) is one-sided; drift is the delivered count's distance from the reference's, as a share of it.
  */
-function modelMetrics(rows: readonly ModelRow[], receipts: readonly Receipt[]): Map<string, number | null> {
+function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], receipts: readonly Receipt[]): Map<string, number | null> {
   const metrics = new Map<string, number | null>();
   const ms = (from: number, to: number): number => (to - from) / 1e6;
   const routes = [...new Set(rows.map((r) => r.route))];
-  const reference = new Map(rows.filter((r) => r.backend === 'primary').map((r) => [r.uplink_id, r]));
-  for (const backend of BACKENDS) {
+  const reference = new Map(rows.filter((r) => r.backend === fleet.reference).map((r) => [r.uplink_id, r]));
+  for (const backend of fleet.backends) {
     for (const route of [...routes, null]) {
       const mine = rows.filter((r) => r.backend === backend && (route === null || r.route === route));
       const delivered = mine.filter((r) => r.delivered);
@@ -255,7 +261,7 @@ function modelMetrics(rows: readonly ModelRow[], receipts: readonly Receipt[]): 
         put(`${name}_p95_ms`, quantileCont(values, 0.95));
         put(`${name}_p99_ms`, quantileCont(values, 0.99));
       }
-      if (backend !== 'primary') {
+      if (backend !== fleet.reference) {
         const oneSided = mine.filter((r) => r.wants_ack && r.delivered && reference.get(r.uplink_id)?.delivered === true && r.acked !== reference.get(r.uplink_id)?.acked).length;
         const compared = mine.filter((r) => r.ack_match !== null).length;
         const mismatched = mine.filter((r) => r.ack_match === false).length;
@@ -333,11 +339,19 @@ async function write(store: Store, name: string, run: Generated, uplink: 'sends'
 const asNumber = (value: unknown): number | null => (value === null || value === undefined ? null : Number(value));
 
 describe('the correlation agrees with an independent model of its rules', () => {
-  const cases = [[1, true, 'sends'], [2, false, 'sends'], [3, true, 'recorded'], [4, false, 'recorded'], [5, true, 'sends'], [6, false, 'recorded']] as const;
-  for (const [seed, keyed, uplink] of cases) {
+  const cases = [
+    [1, true, 'sends', MIRRORED],
+    [2, false, 'sends', MIRRORED],
+    [3, true, 'recorded', MIRRORED],
+    [4, false, 'recorded', MIRRORED],
+    [5, true, 'sends', FANNED_OUT],
+    [6, false, 'recorded', FANNED_OUT],
+  ] as const;
+  for (const [seed, keyed, uplink, fleet] of cases) {
     const what = keyed ? 'requests keyed by a wrapping sequence number' : 'opaque requests with no match key';
-    it(`seed ${seed}, ${what}, the uplink ${uplink === 'sends' ? "as a replay sent it" : "as a recording saw it"}`, async () => {
-      const run = generate(seed, keyed);
+    const seen = uplink === 'sends' ? 'as a replay sent it' : 'as a recording saw it';
+    it(`seed ${seed}: ${fleet.backends.join(', ')}; ${what}; the uplink ${seen}`, async () => {
+      const run = generate(seed, keyed, fleet);
       const modelled = model(run);
       const expected: ExpectedRow[] = modelled.map(({ route: _route, wants_ack: _wants, sent_ns: _sent, ack_ns: _ack, device_ack_ns: _device, ...row }) => row);
       // The run has what the rules are about (else the comparison proves little).
@@ -371,7 +385,7 @@ describe('the correlation agrees with an independent model of its rules', () => 
           expect(actual).toEqual(expected);
           // And the metrics the verdict is judged on, from the model's rows.
           const computed = new Map(analysis.metrics.map((m) => [`${m.metric}|${m.route}|${m.backend}`, m.value]));
-          const wanted = modelMetrics(modelled, run.receipts);
+          const wanted = modelMetrics(run.fleet, modelled, run.receipts);
           expect([...wanted.keys()].filter((key) => !computed.has(key))).toEqual([]);
           for (const [key, value] of wanted) {
             const got = computed.get(key);
