@@ -7,6 +7,7 @@ import { replayCapture } from '../src/run/replay-run.ts';
 import { num, Store } from '../src/store/store.ts';
 import { printRows, startSink } from './bench-util.ts';
 import { generateBenchCapture } from './generate-capture.ts';
+import { MachineStalls } from './machine-stalls.ts';
 
 const SINK_IP = '127.0.9.5';
 const SINK_PORT = 20500;
@@ -50,6 +51,7 @@ export async function benchReplaySoak(): Promise<void> {
       .catch(() => undefined)
       .finally(() => (reading = false));
   }, 1000);
+  const stalls = new MachineStalls();
   try {
     await importCaptures(store, { files: [file], name: 'soak', ports: [SINK_PORT] });
     // The capture's span at this rate: the loops that cover the asked duration.
@@ -91,16 +93,28 @@ export async function benchReplaySoak(): Promise<void> {
     process.stdout.write(`whole run: p99 ${result.stats.lateness.p99Us} µs, max ${result.stats.lateness.maxUs} µs; RSS ${rss[0]?.toFixed(0) ?? '-'} MB after 1 s, ${rss.at(-1)?.toFixed(0) ?? '-'} MB at the end\n`);
     // Where the tail is: the seconds of the run with the most sends later than 1 ms, so a stall is placed in time (at
     // the start, at a loop of the capture, at a checkpoint) rather than averaged into a tenth.
+    // And what the machine took from the process in each of them: the hypervisor's steal, CPU pressure, the longest
+    // wait of one of its threads for a CPU. A second with none of those is the sending thread's own (a collection).
+    stalls.stop();
     const worst = await store.query(
-      `SELECT (actual_ns - (SELECT min(scheduled_ns) FROM sends WHERE run_id = $run_id)) // 1000000000 AS second,
+      `WITH origin AS (SELECT min(scheduled_ns) AS ns FROM sends WHERE run_id = $run_id)
+       SELECT (actual_ns - origin.ns) // 1000000000 AS second, any_value(origin.ns) AS origin_ns,
               count(*) FILTER (WHERE actual_ns - scheduled_ns > 1000000) AS late, max(actual_ns - scheduled_ns) / 1000 AS max_us
-       FROM sends WHERE run_id = $run_id GROUP BY ALL HAVING late > 0 ORDER BY late DESC, second LIMIT 5`,
+       FROM sends, origin WHERE run_id = $run_id GROUP BY ALL HAVING late > 0 ORDER BY late DESC, second LIMIT 5`,
       { run_id: result.runId },
     );
-    const placed = worst.map((row) => `${num(row.second)} s (${num(row.late).toLocaleString('en-US')}, max ${(num(row.max_us) / 1000).toFixed(1)} ms)`);
+    const placed = worst.map((row) => {
+      const sample = stalls.at(BigInt(num(row.origin_ns)) + BigInt(num(row.second)) * 1_000_000_000n + 500_000_000n);
+      const sender = sample?.senderRunWaitMs === null || sample === undefined ? '' : `, the sending thread's ${sample.senderRunWaitMs.toFixed(1)} ms`;
+      const machine = sample === undefined ? '' : `; steal ${sample.stealMs.toFixed(0)} ms, CPU pressure ${sample.cpuPressureMs.toFixed(0)} ms, run-queue wait: longest ${sample.worstRunWaitMs.toFixed(1)} ms (${sample.worstThread})${sender}`;
+      return `${num(row.second)} s (${num(row.late).toLocaleString('en-US')}, max ${(num(row.max_us) / 1000).toFixed(1)} ms${machine})`;
+    });
     process.stdout.write(`seconds with the most sends over 1 ms late: ${placed.length === 0 ? 'none' : placed.join(', ')}; the capture loops every ${CAPTURE_PACKETS / RATE_PPS} s\n`);
+    const stolen = stalls.samples.reduce((sum, sample) => sum + sample.stealMs, 0);
+    process.stdout.write(`the hypervisor's steal over the run: ${stolen.toFixed(0)} ms in ${stalls.samples.filter((sample) => sample.stealMs > 0).length} of ${stalls.samples.length} seconds\n`);
   } finally {
     clearInterval(sampler);
+    stalls.stop();
     memoryConnection.closeSync();
     store.close();
     rmSync(dir, { recursive: true, force: true });
