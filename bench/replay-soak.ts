@@ -107,9 +107,13 @@ export async function benchReplaySoak(): Promise<void> {
       const sample = stalls.at(BigInt(num(row.origin_ns)) + BigInt(num(row.second)) * 1_000_000_000n + 500_000_000n);
       const sender = sample?.senderRunWaitMs === null || sample === undefined ? '' : `, the sending thread's ${sample.senderRunWaitMs.toFixed(1)} ms`;
       const machine = sample === undefined ? '' : `; steal ${sample.stealMs.toFixed(0)} ms, CPU pressure ${sample.cpuPressureMs.toFixed(0)} ms, run-queue wait: longest ${sample.worstRunWaitMs.toFixed(1)} ms (${sample.worstThread})${sender}`;
-      return `${num(row.second)} s (${num(row.late).toLocaleString('en-US')}, max ${(num(row.max_us) / 1000).toFixed(1)} ms${machine})`;
+      const collected = result.stats.senderCollections?.bySecond.find((c) => c.second === num(row.second));
+      const collector = `; the collector stopped the sending thread ${(collected?.ms ?? 0).toFixed(1)} ms (longest ${(collected?.maxMs ?? 0).toFixed(1)} ms)`;
+      return `${num(row.second)} s (${num(row.late).toLocaleString('en-US')}, max ${(num(row.max_us) / 1000).toFixed(1)} ms${machine}${collector})`;
     });
     process.stdout.write(`seconds with the most sends over 1 ms late: ${placed.length === 0 ? 'none' : placed.join(', ')}; the capture loops every ${CAPTURE_PACKETS / RATE_PPS} s\n`);
+    const gc = result.stats.senderCollections;
+    if (gc !== null) process.stdout.write(`the collector stopped the sending thread ${gc.count} times for 1 ms or more, ${gc.totalMs.toFixed(0)} ms in all, longest ${gc.maxMs.toFixed(1)} ms\n`);
     const stolen = stalls.samples.reduce((sum, sample) => sum + sample.stealMs, 0);
     process.stdout.write(`the hypervisor's steal over the run: ${stolen.toFixed(0)} ms in ${stalls.samples.filter((sample) => sample.stealMs > 0).length} of ${stalls.samples.length} seconds\n`);
   } finally {

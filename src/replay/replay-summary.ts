@@ -65,5 +65,6 @@ export function summarize(outcome: SendLoopOutcome, fleet: DeviceFleet, uplink: 
     loops: plan.loops,
     sample: plan.sample,
     interrupted: outcome.interrupted || aborted,
+    senderCollections: outcome.collections ?? null,
   };
 }

@@ -2,6 +2,7 @@ import type { DeviceProtocol } from '../protocols/protocol.ts';
 import type { RunStatus } from '../store/runs.ts';
 import type { Store } from '../store/store.ts';
 import type { ReplayPlan } from './replay-plan.ts';
+import type { SenderCollections } from './send-thread.ts';
 
 /** What a replay sends and how: everything it needs, nothing about the run it belongs to. */
 export interface ReplayOptions {
@@ -55,6 +56,8 @@ export interface ReplayStats {
   loops: number;
   sample: number;
   interrupted: boolean;
+  /** The collector's stops of the sending thread of 1 ms or more: what its lateness's tail is mostly made of. */
+  senderCollections: SenderCollections | null;
 }
 
 export interface ReplayResult {

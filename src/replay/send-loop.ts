@@ -3,6 +3,7 @@ import { NetworkError } from '../core/errors.ts';
 import type { LatencyHistogram } from '../core/latency-histogram.ts';
 import type { SendWriter } from '../store/send-writer.ts';
 import type { DeviceFleet } from './device-fleet.ts';
+import type { SenderCollections } from './send-thread.ts';
 import { nowNs } from './pacer.ts';
 import { SendRecorder } from './send-recorder.ts';
 import { Schedule } from './replay-plan.ts';
@@ -49,6 +50,8 @@ export interface SendLoopOutcome {
   sendErrors: number;
   lateness: LatencyHistogram;
   interrupted: boolean;
+  /** The collector's stops of the sending thread (undefined when it failed before saying). */
+  collections: SenderCollections | undefined;
 }
 
 export interface SendLoopContext {
@@ -107,7 +110,16 @@ export async function sendLoop(context: SendLoopContext): Promise<SendLoopOutcom
   }
   if (state.failure !== undefined) throw state.failure;
   const startNs = state.startNs;
-  return { startNs, firstSendNs: recorder.firstSendNs === 0 ? startNs : recorder.firstSendNs, endNs: nowNs(), sent: recorder.sent, sendErrors: fleet.sendErrors, lateness: recorder.lateness, interrupted: stopped() };
+  return {
+    startNs,
+    firstSendNs: recorder.firstSendNs === 0 ? startNs : recorder.firstSendNs,
+    endNs: nowNs(),
+    sent: recorder.sent,
+    sendErrors: fleet.sendErrors,
+    lateness: recorder.lateness,
+    interrupted: stopped(),
+    collections: fleet.thread.collections,
+  };
 }
 
 /** Reads, schedules and hands over the plan, keeping the sending thread's queue AHEAD_NS ahead of its clock. */

@@ -29,6 +29,17 @@ export interface ReplyGroup {
   payloads: Uint8Array[];
 }
 
+/**
+ * The collector's stops of the sending thread of 1 ms or more, from the clock's start: how many, their total and the
+ * longest, and per second of the run (seconds counted from the clock's start) their total and longest.
+ */
+export interface SenderCollections {
+  count: number;
+  totalMs: number;
+  maxMs: number;
+  bySecond: { second: number; ms: number; maxMs: number }[];
+}
+
 export interface SendThreadHandlers {
   onStart(startNs: number): void;
   /**
@@ -47,7 +58,7 @@ type WorkerMessage =
   | { type: 'sent'; id: number; from: number; actualNs: Float64Array; last: boolean }
   | ({ type: 'replies' } & ReplyGroup)
   | { type: 'socket-error'; code: string }
-  | { type: 'done' }
+  | { type: 'done'; collections: SenderCollections }
   | { type: 'failed'; message: string }
   | { type: 'closed' };
 
@@ -68,6 +79,8 @@ export class SendThread {
   /** Resolves when the last batch is sent (or the replay stopped); rejects if the thread failed. */
   readonly finished: Promise<void>;
   ports: number[] = [];
+  /** The collector's stops of the thread, once it is done. */
+  collections: SenderCollections | undefined;
   /** Puts the process's threads back on every CPU, after --sender-cpu. */
   private unpin: (() => void) | undefined;
 
@@ -174,7 +187,10 @@ export class SendThread {
     else if (message.type === 'sent') handlers?.onSent(message.id, message.from, message.actualNs, message.last);
     else if (message.type === 'start') handlers?.onStart(message.startNs);
     else if (message.type === 'socket-error') handlers?.onSocketError(message.code);
-    else if (message.type === 'done') this.finish?.resolve();
+    else if (message.type === 'done') {
+      this.collections = message.collections;
+      this.finish?.resolve();
+    }
     else if (message.type === 'failed') this.finish?.reject(new Error(`replay: the sending thread failed: ${message.message}`));
   }
 }

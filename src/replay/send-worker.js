@@ -5,6 +5,7 @@
 import dgram from 'node:dgram';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { immediate, nowNs, sleep, waitUntil } from './thread-clock.js';
 
@@ -34,6 +35,32 @@ let warmed = 0;
 const WARM_UP_MS = 2000;
 
 const stopped = () => Atomics.load(shared, 0) !== 0;
+
+/** A stop of the collector this long or longer is counted: it is a late send's likeliest cause on this thread. */
+const COUNTED_COLLECTION_MS = 1;
+/** The collector's stops of this thread from the clock's start: per second of the run, their total and longest. */
+const collections = { count: 0, totalMs: 0, maxMs: 0, /** @type {Map<number, { ms: number, maxMs: number }>} */ bySecond: new Map() };
+
+/** Counts the collector's stops of this thread from `startNs` (CLOCK_MONOTONIC ns) on. @param {number} startNs */
+function watchCollections(startNs) {
+  // An entry's startTime is on this thread's performance clock; nowNs() is the same clock moved onto CLOCK_MONOTONIC.
+  const offsetNs = nowNs() - performance.now() * 1e6;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (entry.duration < COUNTED_COLLECTION_MS) continue;
+      const second = Math.floor((entry.startTime * 1e6 + offsetNs - startNs) / 1e9);
+      const at = collections.bySecond.get(second) ?? { ms: 0, maxMs: 0 };
+      at.ms += entry.duration;
+      at.maxMs = Math.max(at.maxMs, entry.duration);
+      collections.bySecond.set(second, at);
+      collections.count++;
+      collections.totalMs += entry.duration;
+      collections.maxMs = Math.max(collections.maxMs, entry.duration);
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return observer;
+}
 
 /** @type {{ device: number[], tsNs: number[], ip: string[], port: number[], payloads: Uint8Array[] }} */
 let replies = { device: [], tsNs: [], ip: [], port: [], payloads: [] };
@@ -98,6 +125,7 @@ async function send() {
   // The clock starts once enough is queued that the first packets are not waiting for the main thread.
   for (pullBatches(); queue.length < options.primeBatches && !finalQueued && !stopped(); pullBatches()) await sleep(1);
   const startNs = nowNs() + options.leadNs;
+  const collector = watchCollections(startNs);
   port.postMessage({ type: 'start', startNs });
   await waitUntil(startNs, stopped);
   let sinceYield = 0;
@@ -142,7 +170,11 @@ async function send() {
     if (sent < batch.count) break;
   }
   flushReplies();
-  port.postMessage({ type: 'done' });
+  // Entries still queued for the observer are taken before it stops.
+  await immediate();
+  collector.disconnect();
+  const bySecond = [...collections.bySecond].map(([second, { ms, maxMs }]) => ({ second, ms, maxMs }));
+  port.postMessage({ type: 'done', collections: { count: collections.count, totalMs: collections.totalMs, maxMs: collections.maxMs, bySecond } });
 }
 
 /** This thread's id for the kernel (Linux: /proc/thread-self), so the main thread can give it a CPU; 0 elsewhere. */
