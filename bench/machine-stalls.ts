@@ -19,8 +19,14 @@ const USER_HZ = 100;
 const SENDING_THREAD = 'sending thread';
 
 function stealJiffies(): number {
+  if (process.platform !== 'linux') return 0;
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
   return Number(cpu.trim().split(/\s+/)[8] ?? 0);
+}
+
+/** The hypervisor's steal from this machine so far, all CPUs, in ms (0 where the platform does not say). */
+export function stolenMs(): number {
+  return (stealJiffies() * 1000) / USER_HZ;
 }
 
 function cpuPressureUs(): number {
