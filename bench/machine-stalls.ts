@@ -11,8 +11,19 @@ export interface StallSample {
   /** The longest any one thread of this process waited on a run queue (/proc/self/task/N/schedstat), and which. */
   worstRunWaitMs: number;
   worstThread: string;
-  /** How long the replayer's sending thread waited on a run queue; null when it is not found. */
+  /** How long the replayer's sending thread waited on a run queue, and ran; null when it is not found. */
   senderRunWaitMs: number | null;
+  senderOnCpuMs: number | null;
+  /** Time some task waited for memory (reclaim, /proc/pressure/memory) or for I/O (/proc/pressure/io), "some". */
+  memoryPressureMs: number;
+  ioPressureMs: number;
+  /** The interval's length; the CPU time the machine was busy (all CPUs), and this process's share of it. */
+  intervalMs: number;
+  machineBusyMs: number;
+  processBusyMs: number;
+  /** The thread of this process that ran the longest in it, other than the sending thread. */
+  busiestRunMs: number;
+  busiestThread: string;
 }
 
 const USER_HZ = 100;
@@ -29,32 +40,51 @@ export function stolenMs(): number {
   return (stealJiffies() * 1000) / USER_HZ;
 }
 
-function cpuPressureUs(): number {
+function pressureUs(resource: 'cpu' | 'memory' | 'io'): number {
   try {
-    return Number(/some .*total=(\d+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'))?.[1] ?? 0);
+    return Number(/some .*total=(\d+)/.exec(readFileSync(`/proc/pressure/${resource}`, 'utf8'))?.[1] ?? 0);
   } catch {
     return 0;
   }
 }
 
-/**
- * A thread by what it is: the main thread (its id is the process's), the replayer's sending thread (the one that
- * raised its own priority: src/replay/send-worker.js), or another (DuckDB's, libuv's, V8's).
- */
-function threadName(tid: string): string {
-  if (Number(tid) === process.pid) return 'main thread';
-  // Field 19 of stat is the nice value; the fields before it follow the name in parentheses.
-  const afterName = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1] ?? '';
-  return Number(afterName.split(' ')[16]) < 0 ? SENDING_THREAD : `thread ${tid}`;
+function pressures(): Record<'cpu' | 'memory' | 'io', number> {
+  return { cpu: pressureUs('cpu'), memory: pressureUs('memory'), io: pressureUs('io') };
 }
 
-/** Each thread of this process: its run-queue wait so far (ns) and its name. */
-function threadWaits(): Map<string, { waitNs: number; name: string }> {
-  const waits = new Map<string, { waitNs: number; name: string }>();
+/**
+ * Whether a thread runs at a raised priority: the replayer's sending thread raises its own (src/replay/send-worker.js),
+ * and threads it starts inherit it; of those, the one that has run the longest is the sending thread (it spins).
+ */
+function raisedPriority(tid: string): boolean {
+  // Field 19 of stat is the nice value; the fields before it follow the name in parentheses.
+  const afterName = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1] ?? '';
+  return Number(afterName.split(' ')[16]) < 0;
+}
+
+/** This process's CPU time so far (user and system, all threads), in ms. */
+function processCpuMs(): number {
+  const fields = (readFileSync('/proc/self/stat', 'utf8').split(') ')[1] ?? '').split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
+}
+
+/** The machine's busy time so far (every CPU, all but idle and I/O wait), in ms. */
+function machineBusyMs(): number {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.slice(0, 8).reduce((sum, value) => sum + value, 0);
+  return ((total - (fields[3] ?? 0) - (fields[4] ?? 0)) * 1000) / USER_HZ;
+}
+
+interface ThreadTimes { runNs: number; waitNs: number; name: string; raised: boolean }
+
+/** Each thread of this process: its time on a CPU and waiting on a run queue so far (ns), and its name. */
+function threadWaits(): Map<string, ThreadTimes> {
+  const waits = new Map<string, ThreadTimes>();
   for (const tid of readdirSync('/proc/self/task')) {
     try {
-      const waitNs = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[1] ?? 0);
-      waits.set(tid, { waitNs, name: threadName(tid) });
+      const [runNs, waitNs] = readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
+      const raised = raisedPriority(tid);
+      waits.set(tid, { runNs: runNs ?? 0, waitNs: waitNs ?? 0, name: Number(tid) === process.pid ? 'main thread' : `thread ${tid}`, raised });
     } catch {
       // The thread ended between the listing and the read.
     }
@@ -70,11 +100,11 @@ function threadWaits(): Map<string, { waitNs: number; name: string }> {
 export class MachineStalls {
   readonly samples: StallSample[] = [];
   private readonly timer: NodeJS.Timeout | undefined;
-  private last: { steal: number; pressure: number; waits: Map<string, { waitNs: number; name: string }> } | undefined;
+  private last: { atNs: bigint; steal: number; pressure: Record<'cpu' | 'memory' | 'io', number>; waits: Map<string, ThreadTimes>; machine: number; process: number } | undefined;
 
   constructor() {
     if (process.platform !== 'linux') return;
-    this.last = { steal: stealJiffies(), pressure: cpuPressureUs(), waits: threadWaits() };
+    this.last = { atNs: process.hrtime.bigint(), steal: stealJiffies(), pressure: pressures(), waits: threadWaits(), machine: machineBusyMs(), process: processCpuMs() };
     this.timer = setInterval(() => this.sample(), 1000);
   }
 
@@ -90,24 +120,41 @@ export class MachineStalls {
   private sample(): void {
     const last = this.last;
     if (last === undefined) return;
+    const atNs = process.hrtime.bigint();
     const steal = stealJiffies();
-    const pressure = cpuPressureUs();
+    const pressure = pressures();
     const waits = threadWaits();
+    const machine = machineBusyMs();
+    const busy = processCpuMs();
+    const senderTid = [...waits].filter(([, t]) => t.raised).sort(([, a], [, b]) => b.runNs - a.runNs)[0]?.[0];
     let worst = { ms: 0, name: '-' };
-    let sender: number | null = null;
+    let busiest = { ms: 0, name: '-' };
+    let sender: { waitMs: number; runMs: number } | null = null;
     for (const [tid, now] of waits) {
-      const ms = (now.waitNs - (last.waits.get(tid)?.waitNs ?? now.waitNs)) / 1e6;
-      if (ms > worst.ms) worst = { ms, name: now.name };
-      if (now.name === SENDING_THREAD) sender = ms;
+      const before = last.waits.get(tid) ?? now;
+      const name = tid === senderTid ? SENDING_THREAD : now.name;
+      const waitMs = (now.waitNs - before.waitNs) / 1e6;
+      const runMs = (now.runNs - before.runNs) / 1e6;
+      if (waitMs > worst.ms) worst = { ms: waitMs, name };
+      if (tid === senderTid) sender = { waitMs, runMs };
+      else if (runMs > busiest.ms) busiest = { ms: runMs, name };
     }
     this.samples.push({
-      atNs: process.hrtime.bigint(),
+      atNs,
       stealMs: ((steal - last.steal) * 1000) / USER_HZ,
-      cpuPressureMs: (pressure - last.pressure) / 1000,
+      cpuPressureMs: (pressure.cpu - last.pressure.cpu) / 1000,
+      memoryPressureMs: (pressure.memory - last.pressure.memory) / 1000,
+      ioPressureMs: (pressure.io - last.pressure.io) / 1000,
       worstRunWaitMs: worst.ms,
       worstThread: worst.name,
-      senderRunWaitMs: sender,
+      senderRunWaitMs: sender?.waitMs ?? null,
+      senderOnCpuMs: sender?.runMs ?? null,
+      intervalMs: Number(atNs - last.atNs) / 1e6,
+      machineBusyMs: machine - last.machine,
+      processBusyMs: busy - last.process,
+      busiestRunMs: busiest.ms,
+      busiestThread: busiest.name,
     });
-    this.last = { steal, pressure, waits };
+    this.last = { atNs, steal, pressure, waits, machine, process: busy };
   }
 }

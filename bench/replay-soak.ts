@@ -105,8 +105,10 @@ export async function benchReplaySoak(): Promise<void> {
     );
     const placed = worst.map((row) => {
       const sample = stalls.at(BigInt(num(row.origin_ns)) + BigInt(num(row.second)) * 1_000_000_000n + 500_000_000n);
-      const sender = sample?.senderRunWaitMs === null || sample === undefined ? '' : `, the sending thread's ${sample.senderRunWaitMs.toFixed(1)} ms`;
-      const machine = sample === undefined ? '' : `; steal ${sample.stealMs.toFixed(0)} ms, CPU pressure ${sample.cpuPressureMs.toFixed(0)} ms, run-queue wait: longest ${sample.worstRunWaitMs.toFixed(1)} ms (${sample.worstThread})${sender}`;
+      const sender = sample?.senderRunWaitMs === null || sample === undefined ? '' : `, the sending thread's ${sample.senderRunWaitMs.toFixed(1)} ms (it ran ${(sample.senderOnCpuMs ?? 0).toFixed(0)} ms)`;
+      const pressure = sample === undefined ? '' : `pressure: CPU ${sample.cpuPressureMs.toFixed(0)} ms, memory ${sample.memoryPressureMs.toFixed(0)} ms, I/O ${sample.ioPressureMs.toFixed(0)} ms`;
+      const cpu = sample === undefined ? '' : `in ${sample.intervalMs.toFixed(0)} ms the machine busy ${sample.machineBusyMs.toFixed(0)} ms of CPU, this process ${sample.processBusyMs.toFixed(0)} ms (busiest thread besides the sender: ${sample.busiestThread}, ${sample.busiestRunMs.toFixed(0)} ms)`;
+      const machine = sample === undefined ? '' : `; ${cpu}; steal ${sample.stealMs.toFixed(0)} ms, ${pressure}, run-queue wait: longest ${sample.worstRunWaitMs.toFixed(1)} ms (${sample.worstThread})${sender}`;
       const collected = result.stats.senderCollections?.bySecond.find((c) => c.second === num(row.second));
       const collector = `; the collector stopped the sending thread ${(collected?.ms ?? 0).toFixed(1)} ms (longest ${(collected?.maxMs ?? 0).toFixed(1)} ms)`;
       return `${num(row.second)} s (${num(row.late).toLocaleString('en-US')}, max ${(num(row.max_us) / 1000).toFixed(1)} ms${machine}${collector})`;
