@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyseRun } from '../../src/analyse/analyse-run.ts';
+import { seededRandom } from '../../src/core/random.ts';
 import { createRun, finishRun } from '../../src/store/runs.ts';
 import { withStore, type Store } from '../../src/store/store.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
@@ -33,18 +34,6 @@ interface Answer { backend: Backend; route: number; relaySocket: number; ns: num
 interface DeviceAck { device: number; ns: number; hash: number; matchKey: string | null }
 interface Generated { fleet: Fleet; sends: Send[]; receipts: Receipt[]; answers: Answer[]; deviceAcks: DeviceAck[] }
 
-/** A small seeded generator (mulberry32): the same seed makes the same run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const deviceIp = (device: number): string => `127.20.0.${device + 1}`;
 const DEVICE_PORT = 40000;
 /** The relay's upstream socket for a device towards a backend (one per device and backend, as the relay keeps them). */
@@ -54,7 +43,7 @@ const ackBytes = (hash: number): string => `ACK-${hash}`;
 const answerHash = (requestHash: number): number => 5_000_000 + requestHash;
 
 function generate(seed: number, keyed: boolean, fleet: Fleet): Generated {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const chance = (p: number): boolean => next() < p;
   const between = (low: number, high: number): number => Math.floor(low + next() * (high - low));
   // Every observation gets a time of its own (ties would leave "the first" to the engine's whim).
