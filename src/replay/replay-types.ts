@@ -56,7 +56,7 @@ export interface ReplayStats {
   loops: number;
   sample: number;
   interrupted: boolean;
-  /** The collector's stops of the sending thread of 1 ms or more: what its lateness's tail is mostly made of. */
+  /** The collector's stops of the sending thread of 1 ms or more: the part of a lateness tail that is the thread's own. */
   senderCollections: SenderCollections | null;
 }
 

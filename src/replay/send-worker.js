@@ -36,7 +36,7 @@ const WARM_UP_MS = 2000;
 
 const stopped = () => Atomics.load(shared, 0) !== 0;
 
-/** A stop of the collector this long or longer is counted: it is a late send's likeliest cause on this thread. */
+/** A stop of the collector this long or longer is counted: sends due during it leave that much late. */
 const COUNTED_COLLECTION_MS = 1;
 /** The collector's stops of this thread from the clock's start: per second of the run, their total and longest. */
 const collections = { count: 0, totalMs: 0, maxMs: 0, /** @type {Map<number, { ms: number, maxMs: number }>} */ bySecond: new Map() };
