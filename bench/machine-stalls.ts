@@ -68,10 +68,10 @@ function processCpuMs(): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
 }
 
-/** The machine's busy time so far (every CPU, all but idle and I/O wait), in ms. */
+/** The machine's busy time so far (every CPU: user, nice, system, irq, softirq; not idle, I/O wait or steal), in ms. */
 function machineBusyMs(): number {
   const fields = (readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-  const total = fields.slice(0, 8).reduce((sum, value) => sum + value, 0);
+  const total = fields.slice(0, 7).reduce((sum, value) => sum + value, 0);
   return ((total - (fields[3] ?? 0) - (fields[4] ?? 0)) * 1000) / USER_HZ;
 }
 
@@ -95,7 +95,8 @@ function threadWaits(): Map<string, ThreadTimes> {
 /**
  * Samples, once a second, how much the machine held this process back (Linux only; elsewhere it records nothing), so
  * that a second in which sends were late can be told apart: the hypervisor's steal, a busy machine, one of this
- * process's threads kept off a CPU, or none of those (then it is the thread's own doing: a collection, a page fault).
+ * process's threads kept off a CPU, or none of those (then the collector, which the replay's stats count, or what a
+ * guest cannot see: the host's scheduling below its 10 ms tick of steal, its faults on guest memory).
  */
 export class MachineStalls {
   readonly samples: StallSample[] = [];
