@@ -13,7 +13,7 @@ import { withTempDir } from '../helpers/temp-dir.ts';
  * one packet at a time in plain loops, on runs generated at random (seeded) with every fault the rules must survive:
  * lost and duplicated copies, copies of payloads nobody sent, identical payloads sent again, packets overtaking their
  * device's earlier ones, answers late, early, stray, repeated or different, match keys that wrap, devices that get no
- * ACK or another one. Every row of packet_parity must be the model's.
+ * ACK or another one. Every row of packet_parity, and every metric the verdict is judged on, must be the model's.
  */
 
 const ACK_WINDOW_NS = 30_000_000_000;
@@ -54,7 +54,8 @@ function generate(seed: number, keyed: boolean, fleet: Fleet): Generated {
   const sequence = new Array<number>(devices).fill(0);
   const sends: Send[] = [];
   let clock = T0;
-  for (let id = 0; id < between(150, 260); id++) {
+  const count = between(150, 260);
+  for (let id = 0; id < count; id++) {
     clock += between(200_000, 3_000_000);
     const device = between(0, devices);
     const seq = sequence[device] ?? 0;
