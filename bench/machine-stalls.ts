@@ -29,15 +29,19 @@ export interface StallSample {
 const USER_HZ = 100;
 const SENDING_THREAD = 'sending thread';
 
-function stealJiffies(): number {
-  if (process.platform !== 'linux') return 0;
-  const cpu = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
-  return Number(cpu.trim().split(/\s+/)[8] ?? 0);
+/** The machine's CPU times so far, all CPUs, in ms: busy (user, nice, system, irq, softirq) and stolen by the host. */
+function cpuTimes(): { busyMs: number; stealMs: number } {
+  if (process.platform !== 'linux') return { busyMs: 0, stealMs: 0 };
+  // user nice system idle iowait irq softirq steal, in ticks
+  const ticks = (readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = ticks;
+  const ms = (n: number): number => (n * 1000) / USER_HZ;
+  return { busyMs: ms(user + nice + system + irq + softirq), stealMs: ms(steal) };
 }
 
 /** The hypervisor's steal from this machine so far, all CPUs, in ms (0 where the platform does not say). */
 export function stolenMs(): number {
-  return (stealJiffies() * 1000) / USER_HZ;
+  return cpuTimes().stealMs;
 }
 
 function pressureUs(resource: 'cpu' | 'memory' | 'io'): number {
@@ -68,13 +72,6 @@ function processCpuMs(): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
 }
 
-/** The machine's busy time so far (every CPU: user, nice, system, irq, softirq; not idle, I/O wait or steal), in ms. */
-function machineBusyMs(): number {
-  const fields = (readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-  const total = fields.slice(0, 7).reduce((sum, value) => sum + value, 0);
-  return ((total - (fields[3] ?? 0) - (fields[4] ?? 0)) * 1000) / USER_HZ;
-}
-
 interface ThreadTimes { runNs: number; waitNs: number; name: string; raised: boolean }
 
 /** Each thread of this process: its time on a CPU and waiting on a run queue so far (ns), and its name. */
@@ -101,11 +98,11 @@ function threadWaits(): Map<string, ThreadTimes> {
 export class MachineStalls {
   readonly samples: StallSample[] = [];
   private readonly timer: NodeJS.Timeout | undefined;
-  private last: { atNs: bigint; steal: number; pressure: Record<'cpu' | 'memory' | 'io', number>; waits: Map<string, ThreadTimes>; machine: number; process: number } | undefined;
+  private last: { atNs: bigint; cpu: { busyMs: number; stealMs: number }; pressure: Record<'cpu' | 'memory' | 'io', number>; waits: Map<string, ThreadTimes>; process: number } | undefined;
 
   constructor() {
     if (process.platform !== 'linux') return;
-    this.last = { atNs: process.hrtime.bigint(), steal: stealJiffies(), pressure: pressures(), waits: threadWaits(), machine: machineBusyMs(), process: processCpuMs() };
+    this.last = { atNs: process.hrtime.bigint(), cpu: cpuTimes(), pressure: pressures(), waits: threadWaits(), process: processCpuMs() };
     this.timer = setInterval(() => this.sample(), 1000);
   }
 
@@ -122,10 +119,9 @@ export class MachineStalls {
     const last = this.last;
     if (last === undefined) return;
     const atNs = process.hrtime.bigint();
-    const steal = stealJiffies();
+    const cpu = cpuTimes();
     const pressure = pressures();
     const waits = threadWaits();
-    const machine = machineBusyMs();
     const busy = processCpuMs();
     const senderTid = [...waits].filter(([, t]) => t.raised).sort(([, a], [, b]) => b.runNs - a.runNs)[0]?.[0];
     let worst = { ms: 0, name: '-' };
@@ -142,7 +138,7 @@ export class MachineStalls {
     }
     this.samples.push({
       atNs,
-      stealMs: ((steal - last.steal) * 1000) / USER_HZ,
+      stealMs: cpu.stealMs - last.cpu.stealMs,
       cpuPressureMs: (pressure.cpu - last.pressure.cpu) / 1000,
       memoryPressureMs: (pressure.memory - last.pressure.memory) / 1000,
       ioPressureMs: (pressure.io - last.pressure.io) / 1000,
@@ -151,11 +147,11 @@ export class MachineStalls {
       senderRunWaitMs: sender?.waitMs ?? null,
       senderOnCpuMs: sender?.runMs ?? null,
       intervalMs: Number(atNs - last.atNs) / 1e6,
-      machineBusyMs: machine - last.machine,
+      machineBusyMs: cpu.busyMs - last.cpu.busyMs,
       processBusyMs: busy - last.process,
       busiestRunMs: busiest.ms,
       busiestThread: busiest.name,
     });
-    this.last = { atNs, steal, pressure, waits, machine, process: busy };
+    this.last = { atNs, cpu, pressure, waits, process: busy };
   }
 }

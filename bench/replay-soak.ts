@@ -93,8 +93,9 @@ export async function benchReplaySoak(): Promise<void> {
     process.stdout.write(`whole run: p99 ${result.stats.lateness.p99Us} µs, max ${result.stats.lateness.maxUs} µs; RSS ${rss[0]?.toFixed(0) ?? '-'} MB after 1 s, ${rss.at(-1)?.toFixed(0) ?? '-'} MB at the end\n`);
     // Where the tail is: the seconds of the run with the most sends later than 1 ms, so a stall is placed in time (at
     // the start, at a loop of the capture, at a checkpoint) rather than averaged into a tenth.
-    // And what the machine took from the process in each of them: the hypervisor's steal, CPU pressure, the longest
-    // wait of one of its threads for a CPU. A second with none of those is the sending thread's own (a collection).
+    // And what the machine took from the process in each of them (bench/machine-stalls.ts: steal, pressure, run-queue
+    // waits, CPU time) and the collector's stops of the sending thread: a second none of them explains is the host's,
+    // as far as a guest can tell (docs/performance.md, "Long replay").
     stalls.stop();
     const worst = await store.query(
       `WITH origin AS (SELECT min(scheduled_ns) AS ns FROM sends WHERE run_id = $run_id)

@@ -5,9 +5,9 @@
 import dgram from 'node:dgram';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
-import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { immediate, nowNs, sleep, waitUntil } from './thread-clock.js';
+import { immediate, nowNs, performanceNs, sleep, waitUntil } from './thread-clock.js';
 
 /** @typedef {{ id: number, count: number, offsetNs: Float64Array, device: Uint32Array, relayPort: Uint16Array, payload: Uint8Array, payloadEnd: Uint32Array, final: boolean }} Batch */
 
@@ -41,14 +41,17 @@ const COUNTED_COLLECTION_MS = 1;
 /** The collector's stops of this thread from the clock's start: per second of the run, their total and longest. */
 const collections = { count: 0, totalMs: 0, maxMs: 0, /** @type {Map<number, { ms: number, maxMs: number }>} */ bySecond: new Map() };
 
-/** Counts the collector's stops of this thread from `startNs` (CLOCK_MONOTONIC ns) on. @param {number} startNs */
+/**
+ * Counts the collector's stops of this thread from `startNs` (CLOCK_MONOTONIC ns) on; `stop()` counts those still
+ * buffered and ends the count.
+ * @param {number} startNs
+ */
 function watchCollections(startNs) {
-  // An entry's startTime is on this thread's performance clock; nowNs() is the same clock moved onto CLOCK_MONOTONIC.
-  const offsetNs = nowNs() - performance.now() * 1e6;
-  const observer = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
+  /** @param {import('node:perf_hooks').PerformanceEntry[]} entries */
+  const count = (entries) => {
+    for (const entry of entries) {
       if (entry.duration < COUNTED_COLLECTION_MS) continue;
-      const second = Math.floor((entry.startTime * 1e6 + offsetNs - startNs) / 1e9);
+      const second = Math.floor((performanceNs(entry.startTime) - startNs) / 1e9);
       const at = collections.bySecond.get(second) ?? { ms: 0, maxMs: 0 };
       at.ms += entry.duration;
       at.maxMs = Math.max(at.maxMs, entry.duration);
@@ -57,9 +60,15 @@ function watchCollections(startNs) {
       collections.totalMs += entry.duration;
       collections.maxMs = Math.max(collections.maxMs, entry.duration);
     }
-  });
+  };
+  const observer = new PerformanceObserver((list) => count(list.getEntries()));
   observer.observe({ entryTypes: ['gc'] });
-  return observer;
+  return {
+    stop: () => {
+      count(observer.takeRecords());
+      observer.disconnect();
+    },
+  };
 }
 
 /** @type {{ device: number[], tsNs: number[], ip: string[], port: number[], payloads: Uint8Array[] }} */
@@ -170,9 +179,7 @@ async function send() {
     if (sent < batch.count) break;
   }
   flushReplies();
-  // Entries still queued for the observer are taken before it stops.
-  await immediate();
-  collector.disconnect();
+  collector.stop();
   const bySecond = [...collections.bySecond].map(([second, { ms, maxMs }]) => ({ second, ms, maxMs }));
   port.postMessage({ type: 'done', collections: { count: collections.count, totalMs: collections.totalMs, maxMs: collections.maxMs, bySecond } });
 }

@@ -14,6 +14,8 @@ const POLL_EVERY_NS = 20_000;
 // reads the clock thousands of times a second.
 const CLOCK_OFFSET_NS = Number(process.hrtime.bigint()) - performance.now() * 1e6;
 export const nowNs = () => performance.now() * 1e6 + CLOCK_OFFSET_NS;
+/** A time on this thread's performance clock (ms, as performance entries carry it) on CLOCK_MONOTONIC, in ns. */
+export const performanceNs = (/** @type {number} */ ms) => ms * 1e6 + CLOCK_OFFSET_NS;
 export const immediate = () => new Promise((resolve) => setImmediate(resolve));
 export const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
