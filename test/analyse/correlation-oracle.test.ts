@@ -2,6 +2,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyseRun } from '../../src/analyse/analyse-run.ts';
 import { seededRandom } from '../../src/core/random.ts';
+// Linear interpolation between the nearest ranks, as DuckDB's quantile_cont takes it.
+import { quantile } from '../../src/core/stats.ts';
 import { createRun, finishRun } from '../../src/store/runs.ts';
 import { withStore, type Store } from '../../src/store/store.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
@@ -207,17 +209,6 @@ function model({ fleet, sends, receipts, answers, deviceAcks }: Generated): Mode
   return rows.sort((a, b) => a.uplink_id - b.uplink_id || a.backend.localeCompare(b.backend));
 }
 
-/** DuckDB's quantile_cont: linear interpolation between the two nearest ranks. */
-function quantileCont(values: readonly number[], q: number): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const position = (sorted.length - 1) * q;
-  const below = Math.floor(position);
-  const low = sorted[below] as number;
-  const high = sorted[Math.min(below + 1, sorted.length - 1)] as number;
-  return low + (high - low) * (position - below);
-}
-
 /**
  * The metrics the rules give, per route and backend and per backend overall (route null), and the devices' view per
  * route and overall (backend null); keyed `metric|route|backend`. Counts as docs/architecture.md and the README define
@@ -247,9 +238,9 @@ function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], receipts: readonl
       const forward = delivered.map((r) => ms(r.sent_ns, r.received_ns as number));
       const ack = mine.filter((r) => r.ack_ns !== null).map((r) => ms(r.received_ns as number, r.ack_ns as number));
       for (const [name, values] of [['forward_latency', forward], ['ack_latency', ack]] as const) {
-        put(`${name}_p50_ms`, quantileCont(values, 0.5));
-        put(`${name}_p95_ms`, quantileCont(values, 0.95));
-        put(`${name}_p99_ms`, quantileCont(values, 0.99));
+        put(`${name}_p50_ms`, quantile(values, 0.5));
+        put(`${name}_p95_ms`, quantile(values, 0.95));
+        put(`${name}_p99_ms`, quantile(values, 0.99));
       }
       if (backend !== fleet.reference) {
         const oneSided = mine.filter((r) => r.wants_ack && r.delivered && reference.get(r.uplink_id)?.delivered === true && r.acked !== reference.get(r.uplink_id)?.acked).length;
@@ -271,12 +262,12 @@ function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], receipts: readonl
     put('device_ack_compared', seen.filter((r) => r.device_ack_match !== null).length);
     put('device_ack_mismatches', seen.filter((r) => r.device_ack_match === false).length);
     const roundTrips = seen.filter((r) => r.device_ack_ns !== null).map((r) => ms(r.sent_ns, r.device_ack_ns as number));
-    put('round_trip_p50_ms', quantileCont(roundTrips, 0.5));
-    put('round_trip_p95_ms', quantileCont(roundTrips, 0.95));
+    put('round_trip_p50_ms', quantile(roundTrips, 0.5));
+    put('round_trip_p95_ms', quantile(roundTrips, 0.95));
     const relayAdded = seen
       .filter((r) => r.device_ack_ns !== null && r.ack_ns !== null)
       .map((r) => ms(r.sent_ns, r.device_ack_ns as number) - ms(r.received_ns as number, r.ack_ns as number));
-    put('relay_added_latency_p95_ms', quantileCont(relayAdded, 0.95));
+    put('relay_added_latency_p95_ms', quantile(relayAdded, 0.95));
   }
   return metrics;
 }
