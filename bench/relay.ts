@@ -21,6 +21,8 @@ const PRIMARY_IP = '127.0.8.2';
 const MIRROR_IP = '127.0.8.3';
 const PORT = 20500;
 const FLOOR_IP = '127.0.8.4';
+const BARE_NODE_IP = '127.0.8.5';
+const BARE_NODE_RELAY = fileURLToPath(new URL('./peers/node-mirror.mjs', import.meta.url));
 const STEP_SECONDS = 3;
 const RATES = [1000, 10_000, 50_000] as const;
 
@@ -49,8 +51,18 @@ async function measureRates(store: Store, target: string, pid: number): Promise<
   return figures;
 }
 
-/** The reference relay and, where built, the C forwarder at each rate, against the primary reached directly. */
-function printRelayTable(ours: readonly RateFigures[], floor: readonly RateFigures[] | undefined, direct: ReadonlyMap<number, StepResult>): void {
+/** A relay measured at each rate. */
+interface RelayFigures {
+  who: string;
+  figures: readonly RateFigures[];
+}
+
+/**
+ * The reference relay, the bare Node relay and, where built, the C forwarder at each rate, against the primary reached
+ * directly; then what the reference relay's CPU per packet is made of: its own work (against the bare Node relay) and
+ * Node's datagram path (the bare Node relay against C).
+ */
+function printRelayTable(relays: readonly RelayFigures[], direct: ReadonlyMap<number, StepResult>): void {
   const row = (who: string, f: RateFigures): (string | number)[] => {
     const d = direct.get(f.rate);
     return [`${fmtRate(f.rate)} pps`, who, fmtRate(f.achieved), `${(f.loss * 100).toFixed(2)}%`, f.p50.toFixed(3), f.p99.toFixed(3), d === undefined ? '-' : (f.p50 - d.p50).toFixed(3), f.usPerPacket.toFixed(1), fmtRate(1e6 / Math.max(f.usPerPacket, 1e-3))];
@@ -58,22 +70,25 @@ function printRelayTable(ours: readonly RateFigures[], floor: readonly RateFigur
   printRows(
     'device round trip (ms) through a mirroring relay (2 backends); "added": against the primary reached directly',
     ['offered', 'relay', 'achieved', 'loss', 'p50', 'p99', 'added p50', 'CPU µs/packet', 'packets per core'],
-    ours.flatMap((f, i) => [row('reference relay', f), ...(floor?.[i] === undefined ? [] : [row('C forwarder (floor)', floor[i] as RateFigures)])]),
+    RATES.flatMap((_, i) => relays.flatMap(({ who, figures }) => (figures[i] === undefined ? [] : [row(who, figures[i] as RateFigures)]))),
   );
   printRows('the primary reached directly', ['offered', 'p50', 'p99'], [...direct].map(([rate, d]) => [`${fmtRate(rate)} pps`, d.p50.toFixed(3), d.p99.toFixed(3)]));
-  if (floor === undefined) return;
-  for (const [i, f] of ours.entries()) {
-    const n = floor[i];
-    if (n === undefined) continue;
-    process.stdout.write(`${fmtRate(f.rate)} pps: the reference relay costs ${(f.usPerPacket / Math.max(n.usPerPacket, 1e-3)).toFixed(1)}x the C forwarder's CPU per packet, round trip p50 ${(f.p50 / Math.max(n.p50, 1e-6)).toFixed(1)}x, p99 ${(f.p99 / Math.max(n.p99, 1e-6)).toFixed(1)}x\n`);
+  const [ours, ...peers] = relays;
+  if (ours === undefined) return;
+  for (const [i, f] of ours.figures.entries()) {
+    const against = peers.flatMap(({ who, figures }) => {
+      const n = figures[i];
+      return n === undefined ? [] : [`${(f.usPerPacket / Math.max(n.usPerPacket, 1e-3)).toFixed(1)}x the ${who.replace(' (floor)', '')}'s (p50 ${(f.p50 / Math.max(n.p50, 1e-6)).toFixed(1)}x, p99 ${(f.p99 / Math.max(n.p99, 1e-6)).toFixed(1)}x)`];
+    });
+    if (against.length > 0) process.stdout.write(`${fmtRate(f.rate)} pps: the reference relay's CPU per packet is ${against.join(', ')}\n`);
   }
 }
 
-
 /**
  * `npm run bench -- relay`: device round trip and loss through the reference relay (mirroring to two backends, each
- * its own process) at fixed offered rates, against the same primary backend reached directly and against a mirroring
- * forwarder in C (the floor); then rising rates until each loses more than 0.1%. All of it twice where a C compiler
+ * its own process) at fixed offered rates, against the same primary backend reached directly, against the least a
+ * mirroring relay on Node's `dgram` does (bench/peers/node-mirror.mjs) and against a mirroring forwarder in C (the
+ * floor); then rising rates until each loses more than 0.1%. All of it twice where a C compiler
  * is present: with `parity backend` processes as the backends, then with backends in C, which leave the load side
  * enough of its core that the relay, not its backends, sets where loss begins.
  */
@@ -149,10 +164,12 @@ async function measureWithBackends({ store, relay, native }: RelayBench, label: 
   process.stdout.write(pinned ? 'the relay runs on a core of its own; the replayer and both backends share the others\n' : 'no taskset (or one core): the relay shares the cores with the load\n');
   const direct = new Map<number, StepResult>();
   for (const rate of RATES) direct.set(rate, await step(store, PRIMARY_IP, rate));
-  const ours = await measureRates(store, RELAY_IP, relayPid);
-  const floor = native === undefined ? undefined : await withForwarder(native, load, (pid) => measureRates(store, FLOOR_IP, pid));
-  printRelayTable(ours, floor, direct);
+  const relays: RelayFigures[] = [{ who: 'reference relay', figures: await measureRates(store, RELAY_IP, relayPid) }];
+  relays.push({ who: 'bare Node relay', figures: await withBareNodeRelay(load, (pid) => measureRates(store, BARE_NODE_IP, pid)) });
+  if (native !== undefined) relays.push({ who: 'C forwarder (floor)', figures: await withForwarder(native, load, (pid) => measureRates(store, FLOOR_IP, pid)) });
+  printRelayTable(relays, direct);
   process.stdout.write(`rate at which the relay starts losing (> 0.1%): ${await lossOnset(store, RELAY_IP)}\n`);
+  process.stdout.write(`rate at which the bare Node relay starts losing (> 0.1%): ${await withBareNodeRelay(load, () => lossOnset(store, BARE_NODE_IP))}\n`);
   if (native !== undefined) process.stdout.write(`rate at which the C forwarder starts losing (> 0.1%): ${await withForwarder(native, load, () => lossOnset(store, FLOOR_IP))}\n`);
   const health = (await (await request(`${relay.debugUrl}/debug/health`)).body.json()) as { upstreamSockets: number; rssBytes: number };
   process.stdout.write(`relay resources (one upstream binding per device, idle ones close after 30 s): ${health.upstreamSockets} sockets, RSS ${(health.rssBytes / 1e6).toFixed(0)} MB\n`);
@@ -166,6 +183,20 @@ async function withForwarder<T>(native: NativeTools, load: readonly number[], wo
     return await work(forwarder.pid);
   } finally {
     await forwarder.stop();
+  }
+}
+
+/**
+ * Runs `work` with the bare Node relay (bench/peers/node-mirror.mjs: Node's datagram path with none of the reference
+ * relay's own work) up on BARE_NODE_IP, on a core of its own.
+ */
+async function withBareNodeRelay<T>(load: readonly number[], work: (pid: number) => Promise<T>): Promise<T> {
+  const relay = await startNative(process.execPath, [BARE_NODE_RELAY, BARE_NODE_IP, String(PORT), PRIMARY_IP, MIRROR_IP], `the bare Node relay on ${BARE_NODE_IP}:${PORT}`);
+  try {
+    pinApart(relay.pid, load);
+    return await work(relay.pid);
+  } finally {
+    await relay.stop();
   }
 }
 
