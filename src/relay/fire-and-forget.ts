@@ -1,7 +1,8 @@
 import type dgram from 'node:dgram';
 import { debug } from '../core/debug.ts';
 import type { BackendSeries, RelayMetrics } from './relay-metrics.ts';
-import { connect, elapsedMs, whenConnected, type ForgetSocket } from './upstream-socket.ts';
+import { performance } from 'node:perf_hooks';
+import { connect, elapsedMs, sendWhenConnected, type ForgetSocket } from './upstream-socket.ts';
 
 /** How the pool lends sockets: created within its budget, closed through it, bound to its source address. */
 export interface SocketLender {
@@ -28,20 +29,18 @@ export class FireAndForget {
     const target = this.socketFor(ip, port, series);
     if (target === undefined) return;
     target.series = series;
-    const startNs = process.hrtime.bigint();
-    whenConnected(target, () =>
-      target.socket.send(payload, (error) => {
-        if (error) {
-          // The packet's status, and the kernel's reason apart (a refusing mirror shows as refused, not just failed).
-          series.lastError = error.message;
-          series.record('write_failed', elapsedMs(startNs));
-          this.metrics.countBackendError(series, (error as NodeJS.ErrnoException).code);
-          return;
-        }
-        series.lastSendOkMs = Date.now();
-        series.record('sent', elapsedMs(startNs));
-      }),
-    );
+    const startMs = performance.now();
+    sendWhenConnected(target, payload, (error) => {
+      if (error) {
+        // The packet's status, and the kernel's reason apart (a refusing mirror shows as refused, not just failed).
+        series.lastError = error.message;
+        series.record('write_failed', elapsedMs(startMs));
+        this.metrics.countBackendError(series, (error as NodeJS.ErrnoException).code);
+        return;
+      }
+      series.lastSendOkMs = Date.now();
+      series.record('sent', elapsedMs(startMs));
+    });
   }
 
   close(): void {

@@ -1,4 +1,6 @@
 import dgram from 'node:dgram';
+import dns from 'node:dns';
+import { isIP } from 'node:net';
 import { NetworkError } from '../core/errors.ts';
 import type { RelayConfig, ResolvedRoute } from './relay-config.ts';
 import { logConfigApplied } from './config-log.ts';
@@ -205,7 +207,7 @@ export class Relay {
 
   private listen(ip: string, port: number): Promise<dgram.Socket> {
     return new Promise((resolve, reject) => {
-      const socket = dgram.createSocket({ type: ip.includes(':') ? 'udp6' : 'udp4', recvBufferSize: UDP_BUFFER_BYTES, sendBufferSize: UDP_BUFFER_BYTES });
+      const socket = dgram.createSocket({ type: ip.includes(':') ? 'udp6' : 'udp4', recvBufferSize: UDP_BUFFER_BYTES, sendBufferSize: UDP_BUFFER_BYTES, lookup: literalLookup });
       socket.once('error', (cause) => reject(new NetworkError(`relay: cannot listen on ${ip}:${port}: ${cause.message}`, { route: port }, { cause })));
       socket.on('message', (payload, remote) => this.handle(port, socket, payload, remote));
       socket.bind(port, ip, () => {
@@ -243,3 +245,13 @@ function forEachBackendAckFirst(route: ResolvedRoute, fn: (backend: ResolvedRout
   for (let i = 0; i < backends.length; i++) if ((backends[i] as { ack: boolean }).ack) fn(backends[i] as ResolvedRoute['backends'][number], i);
   for (let i = 0; i < backends.length; i++) if (!(backends[i] as { ack: boolean }).ack) fn(backends[i] as ResolvedRoute['backends'][number], i);
 }
+
+/**
+ * The listeners' address lookup: a listener sends only to devices, by the address they came from, and dns.lookup
+ * answers an address literal on the next tick, a deferral and a closure per ACK relayed. Answered at once here.
+ */
+const literalLookup = ((hostname: string, family: number, callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void): void => {
+  const literal = isIP(hostname);
+  if (literal !== 0) callback(null, hostname, literal);
+  else dns.lookup(hostname, family, callback);
+}) as unknown as typeof dns.lookup;

@@ -1,4 +1,5 @@
 import type dgram from 'node:dgram';
+import { performance } from 'node:perf_hooks';
 import type { DeviceProtocol } from '../protocols/protocol.ts';
 import type { BackendSeries } from './relay-metrics.ts';
 
@@ -9,7 +10,8 @@ export interface PendingRequest {
   binding: Binding;
   /** The protocol's key tying the request to its ACK (CalAmp: the sequence number); undefined: first come, first served. */
   matchKey: string | undefined;
-  sentNs: bigint;
+  /** performance.now() at the send: a number, where process.hrtime.bigint() allocated a BigInt per packet. */
+  sentMs: number;
   series: BackendSeries;
   settled: boolean;
 }
@@ -33,6 +35,8 @@ export interface Binding {
   /** The route's protocol, which reads the match key off a reply; undefined: replies answer the oldest request. */
   protocol: DeviceProtocol | undefined;
   lastUsedMs: number;
+  /** When it last moved to the most recently used end of the pool's table. */
+  orderedMs: number;
   /** When a request on it last timed out: a reply with none pending soon after is late, otherwise stray. */
   lastTimeoutMs: number;
 }
@@ -84,9 +88,10 @@ export function connect(target: { socket: dgram.Socket; connected: boolean; back
   else target.socket.bind(0, sourceIp, dial);
 }
 
-export function whenConnected(target: { connected: boolean; backlog: (() => void)[] }, send: () => void): void {
-  if (target.connected) send();
-  else target.backlog.push(send);
+/** Sends `payload` on the target's socket now, or once it is connected. */
+export function sendWhenConnected(target: { socket: dgram.Socket; connected: boolean; backlog: (() => void)[] }, payload: Buffer, sent: (error: Error | null) => void): void {
+  if (target.connected) target.socket.send(payload, sent);
+  else target.backlog.push(() => target.socket.send(payload, sent));
 }
 
 export function decrement<K>(counts: Map<K, number>, key: K): void {
@@ -95,6 +100,7 @@ export function decrement<K>(counts: Map<K, number>, key: K): void {
   else counts.delete(key);
 }
 
-export function elapsedMs(sinceNs: bigint): number {
-  return Number(process.hrtime.bigint() - sinceNs) / 1e6;
+/** Milliseconds since `sinceMs`, a performance.now() reading. */
+export function elapsedMs(sinceMs: number): number {
+  return performance.now() - sinceMs;
 }

@@ -16,11 +16,11 @@ export class WaitingRequests {
     this.queue.push(request);
   }
 
-  /** Hands every unsettled request sent before `deadlineNs` to `timedOut`, and forgets the settled ones. */
-  expire(deadlineNs: bigint, timedOut: (request: PendingRequest) => void): void {
+  /** Hands every unsettled request sent before `deadlineMs` (performance.now()) to `timedOut`, and forgets the settled ones. */
+  expire(deadlineMs: number, timedOut: (request: PendingRequest) => void): void {
     while (this.head < this.queue.length) {
       const request = this.queue[this.head] as PendingRequest;
-      if (!request.settled && request.sentNs > deadlineNs) break;
+      if (!request.settled && request.sentMs > deadlineMs) break;
       this.head++;
       if (!request.settled) timedOut(request);
     }
