@@ -1,0 +1,71 @@
+import dgram from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RelayMetrics } from '../../src/relay/relay-metrics.ts';
+import { UpstreamPool, type DeviceEndpoint } from '../../src/relay/upstream-pool.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+const BACKEND_IP = '127.0.8.41';
+const ROUTE = 21640;
+
+/** A backend that answers every datagram and remembers which relay port each device's datagrams came from. */
+async function startBackend(): Promise<{ socket: dgram.Socket; portsOf: Map<string, number[]> }> {
+  const socket = dgram.createSocket('udp4');
+  const portsOf = new Map<string, number[]>();
+  socket.on('message', (payload, from) => {
+    const device = payload.toString().split('#')[0] ?? '';
+    portsOf.set(device, [...(portsOf.get(device) ?? []), from.port]);
+    socket.send(Buffer.from(`ack ${payload.toString()}`), from.port, from.address);
+  });
+  await new Promise<void>((resolve) => socket.bind(ROUTE, BACKEND_IP, () => resolve()));
+  return { socket, portsOf };
+}
+
+let pool: UpstreamPool | undefined;
+let backend: dgram.Socket | undefined;
+
+afterEach(async () => {
+  pool?.close();
+  pool = undefined;
+  await new Promise<void>((resolve) => (backend === undefined ? resolve() : backend.close(() => resolve())));
+  backend = undefined;
+});
+
+describe('upstream bindings at the socket budget (real sockets)', () => {
+  it('gives up the least recently used idle binding for a new device, to the second', { timeout: 15_000 }, async () => {
+    const started = await startBackend();
+    backend = started.socket;
+    const metrics = new RelayMetrics();
+    const series = metrics.seriesFor(ROUTE, 'primary', BACKEND_IP, 'test', 'generic');
+    pool = new UpstreamPool(metrics, { timeoutMs: 2000, maxSockets: 2, maxSocketsPerSource: 2, maxSocketsPerRoute: 2 });
+    const acks = new Map<string, number>();
+    let sent = 0;
+    const send = async (name: string, device: DeviceEndpoint): Promise<void> => {
+      sent++;
+      pool?.sendAwaitingAck(BACKEND_IP, ROUTE, Buffer.from(`${name}#${sent}`), series, device, () => acks.set(name, (acks.get(name) ?? 0) + 1));
+      const want = [...acks.values()].reduce((a, b) => a + b, 0) + 1;
+      await waitFor(() => [...acks.values()].reduce((a, b) => a + b, 0) === want, `the ACK to ${name}'s datagram ${sent}`);
+    };
+    const a: DeviceEndpoint = { ip: '127.0.12.1', port: 40001, route: ROUTE };
+    const b: DeviceEndpoint = { ip: '127.0.12.2', port: 40002, route: ROUTE };
+    const c: DeviceEndpoint = { ip: '127.0.12.3', port: 40003, route: ROUTE };
+    await send('a', a);
+    await send('b', b);
+    // More than a second later, a is used again: it is now the most recently used, b the least.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    await send('a', a);
+    // The budget is full: a new device takes b's binding, not a's.
+    await send('c', c);
+    expect(metrics.evictedBindings).toBe(1);
+    await send('a', a);
+    const portsOfA = started.portsOf.get('a') ?? [];
+    expect(portsOfA).toHaveLength(3);
+    expect(new Set(portsOfA).size).toBe(1);
+    // b comes back on a binding of its own, made anew (another relay port), in place of the least recently used one.
+    await send('b', b);
+    const portsOfB = started.portsOf.get('b') ?? [];
+    expect(portsOfB).toHaveLength(2);
+    expect(portsOfB[1]).not.toBe(portsOfB[0]);
+    expect(metrics.evictedBindings).toBe(2);
+    expect(pool.openSockets).toBe(2);
+  });
+});
