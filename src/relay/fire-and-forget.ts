@@ -1,7 +1,7 @@
 import type dgram from 'node:dgram';
+import { performance } from 'node:perf_hooks';
 import { debug } from '../core/debug.ts';
 import type { BackendSeries, RelayMetrics } from './relay-metrics.ts';
-import { performance } from 'node:perf_hooks';
 import { connect, elapsedMs, sendWhenConnected, type ForgetSocket } from './upstream-socket.ts';
 
 /** How the pool lends sockets: created within its budget, closed through it, bound to its source address. */

@@ -1,10 +1,10 @@
+import { performance } from 'node:perf_hooks';
 import type { BackendSeries, RelayMetrics } from './relay-metrics.ts';
 import type { DeviceProtocol } from '../protocols/protocol.ts';
 import { BindingShares } from './binding-shares.ts';
 import { FireAndForget } from './fire-and-forget.ts';
 import { UpstreamSockets } from './upstream-sockets.ts';
 import { WaitingRequests } from './waiting-requests.ts';
-import { performance } from 'node:perf_hooks';
 import { connect, elapsedMs, sendWhenConnected, type Binding, type DeviceEndpoint, type Failure, type PendingRequest, type UpstreamOptions } from './upstream-socket.ts';
 
 export type { DeviceEndpoint, UpstreamOptions } from './upstream-socket.ts';
@@ -15,8 +15,8 @@ const IDLE_SWEEP_INTERVAL_MS = 1000;
 const EVICTION_SCAN = 64;
 /**
  * A binding in use moves to the most recently used end of the table at most this often: moving it on every packet (a
- * delete and a set in a map of thousands) was the relay's costliest line of its own, and eviction needs the order to
- * the second, not to the packet.
+ * delete and a set in a map of thousands, 0.3-0.5 µs a packet measured alone) bought an order to the packet where
+ * eviction and idle closing need it to the second.
  */
 const REORDER_AFTER_MS = 1000;
 
@@ -241,8 +241,8 @@ export class UpstreamPool {
     const idleMs = this.idleMs ?? Math.max(30_000, 2 * this.timeoutMs);
     const before = Date.now() - idleMs;
     for (const binding of this.bindings.values()) {
-      // Least recently used first (to the second, REORDER_AFTER_MS): the first one still in use ends the scan; one
-      // idle for a second less than the others after it is closed at a later sweep.
+      // Least recently used first (to the second, REORDER_AFTER_MS): the first one still in use ends the scan. Those
+      // behind it are idle at most a second past the limit, and closed at a later sweep.
       if (binding.lastUsedMs >= before) break;
       if (binding.pending.length === 0) this.dropBinding(binding);
     }
