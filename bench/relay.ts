@@ -51,9 +51,10 @@ async function measureRates(store: Store, target: string, pid: number): Promise<
   return figures;
 }
 
-/** A relay measured at each rate. */
+/** A relay measured at each rate: `who` in the table, `name` in the sentences comparing it. */
 interface RelayFigures {
   who: string;
+  name: string;
   figures: readonly RateFigures[];
 }
 
@@ -73,14 +74,15 @@ function printRelayTable(relays: readonly RelayFigures[], direct: ReadonlyMap<nu
     RATES.flatMap((_, i) => relays.flatMap(({ who, figures }) => (figures[i] === undefined ? [] : [row(who, figures[i] as RateFigures)]))),
   );
   printRows('the primary reached directly', ['offered', 'p50', 'p99'], [...direct].map(([rate, d]) => [`${fmtRate(rate)} pps`, d.p50.toFixed(3), d.p99.toFixed(3)]));
-  const [ours, ...peers] = relays;
-  if (ours === undefined) return;
-  for (const [i, f] of ours.figures.entries()) {
-    const against = peers.flatMap(({ who, figures }) => {
-      const n = figures[i];
-      return n === undefined ? [] : [`${(f.usPerPacket / Math.max(n.usPerPacket, 1e-3)).toFixed(1)}x the ${who.replace(' (floor)', '')}'s (p50 ${(f.p50 / Math.max(n.p50, 1e-6)).toFixed(1)}x, p99 ${(f.p99 / Math.max(n.p99, 1e-6)).toFixed(1)}x)`];
-    });
-    if (against.length > 0) process.stdout.write(`${fmtRate(f.rate)} pps: the reference relay's CPU per packet is ${against.join(', ')}\n`);
+  // Each relay against those after it: the reference relay's own work, then Node's datagram path against C.
+  for (const [k, relay] of relays.entries()) {
+    for (const [i, f] of relay.figures.entries()) {
+      const against = relays.slice(k + 1).flatMap(({ name, figures }) => {
+        const n = figures[i];
+        return n === undefined ? [] : [`${(f.usPerPacket / Math.max(n.usPerPacket, 1e-3)).toFixed(1)}x the ${name}'s (p50 ${(f.p50 / Math.max(n.p50, 1e-6)).toFixed(1)}x, p99 ${(f.p99 / Math.max(n.p99, 1e-6)).toFixed(1)}x)`];
+      });
+      if (against.length > 0) process.stdout.write(`${fmtRate(f.rate)} pps: the ${relay.name}'s CPU per packet is ${against.join(', ')}\n`);
+    }
   }
 }
 
@@ -164,9 +166,9 @@ async function measureWithBackends({ store, relay, native }: RelayBench, label: 
   process.stdout.write(pinned ? 'the relay runs on a core of its own; the replayer and both backends share the others\n' : 'no taskset (or one core): the relay shares the cores with the load\n');
   const direct = new Map<number, StepResult>();
   for (const rate of RATES) direct.set(rate, await step(store, PRIMARY_IP, rate));
-  const relays: RelayFigures[] = [{ who: 'reference relay', figures: await measureRates(store, RELAY_IP, relayPid) }];
-  relays.push({ who: 'bare Node relay', figures: await withBareNodeRelay(load, (pid) => measureRates(store, BARE_NODE_IP, pid)) });
-  if (native !== undefined) relays.push({ who: 'C forwarder (floor)', figures: await withForwarder(native, load, (pid) => measureRates(store, FLOOR_IP, pid)) });
+  const relays: RelayFigures[] = [{ who: 'reference relay', name: 'reference relay', figures: await measureRates(store, RELAY_IP, relayPid) }];
+  relays.push({ who: 'bare Node relay', name: 'bare Node relay', figures: await withBareNodeRelay(load, (pid) => measureRates(store, BARE_NODE_IP, pid)) });
+  if (native !== undefined) relays.push({ who: 'C forwarder (floor)', name: 'C forwarder', figures: await withForwarder(native, load, (pid) => measureRates(store, FLOOR_IP, pid)) });
   printRelayTable(relays, direct);
   process.stdout.write(`rate at which the relay starts losing (> 0.1%): ${await lossOnset(store, RELAY_IP)}\n`);
   process.stdout.write(`rate at which the bare Node relay starts losing (> 0.1%): ${await withBareNodeRelay(load, () => lossOnset(store, BARE_NODE_IP))}\n`);
