@@ -157,7 +157,7 @@ interface RelayBench {
   native: NativeTools | undefined;
 }
 
-/** The reference relay and the C forwarder at each rate, then their loss onsets, with the backends whose pids are given. */
+/** The reference relay, the bare Node relay and the C forwarder at each rate, then their loss onsets, with the backends whose pids are given. */
 async function measureWithBackends({ store, relay, native }: RelayBench, label: string, backendPids: readonly number[]): Promise<void> {
   process.stdout.write(`\n${label}\n`);
   const relayPid = relay.pid as number;
