@@ -166,39 +166,42 @@ async function measureWithBackends({ store, relay, native }: RelayBench, label: 
   process.stdout.write(pinned ? 'the relay runs on a core of its own; the replayer and both backends share the others\n' : 'no taskset (or one core): the relay shares the cores with the load\n');
   const direct = new Map<number, StepResult>();
   for (const rate of RATES) direct.set(rate, await step(store, PRIMARY_IP, rate));
+  const peers = peerRelays(native);
   const relays: RelayFigures[] = [{ who: 'reference relay', name: 'reference relay', figures: await measureRates(store, RELAY_IP, relayPid) }];
-  relays.push({ who: 'bare Node relay', name: 'bare Node relay', figures: await withBareNodeRelay(load, (pid) => measureRates(store, BARE_NODE_IP, pid)) });
-  if (native !== undefined) relays.push({ who: 'C forwarder (floor)', name: 'C forwarder', figures: await withForwarder(native, load, (pid) => measureRates(store, FLOOR_IP, pid)) });
+  for (const peer of peers) relays.push({ who: peer.who, name: peer.name, figures: await withPeer(peer, load, (pid) => measureRates(store, peer.ip, pid)) });
   printRelayTable(relays, direct);
   process.stdout.write(`rate at which the relay starts losing (> 0.1%): ${await lossOnset(store, RELAY_IP)}\n`);
-  process.stdout.write(`rate at which the bare Node relay starts losing (> 0.1%): ${await withBareNodeRelay(load, () => lossOnset(store, BARE_NODE_IP))}\n`);
-  if (native !== undefined) process.stdout.write(`rate at which the C forwarder starts losing (> 0.1%): ${await withForwarder(native, load, () => lossOnset(store, FLOOR_IP))}\n`);
+  for (const peer of peers) process.stdout.write(`rate at which the ${peer.name} starts losing (> 0.1%): ${await withPeer(peer, load, () => lossOnset(store, peer.ip))}\n`);
   const health = (await (await request(`${relay.debugUrl}/debug/health`)).body.json()) as { upstreamSockets: number; rssBytes: number };
   process.stdout.write(`relay resources (one upstream binding per device, idle ones close after 30 s): ${health.upstreamSockets} sockets, RSS ${(health.rssBytes / 1e6).toFixed(0)} MB\n`);
 }
 
-/** Runs `work` with the C forwarder up on FLOOR_IP, on a core of its own. */
-async function withForwarder<T>(native: NativeTools, load: readonly number[], work: (pid: number) => Promise<T>): Promise<T> {
-  const forwarder = await startNative(native.forwarder, [FLOOR_IP, String(PORT), PRIMARY_IP, MIRROR_IP], `the C forwarder on ${FLOOR_IP}:${PORT}`);
-  try {
-    pinApart(forwarder.pid, load);
-    return await work(forwarder.pid);
-  } finally {
-    await forwarder.stop();
-  }
+/** A relay the bench compares the reference relay with, started for each measurement and stopped after it. */
+interface PeerRelay extends Omit<RelayFigures, 'figures'> {
+  ip: string;
+  command: string;
+  args: string[];
 }
 
 /**
- * Runs `work` with the bare Node relay (bench/peers/node-mirror.mjs: Node's datagram path with none of the reference
- * relay's own work) up on BARE_NODE_IP, on a core of its own.
+ * The bare Node relay (bench/peers/node-mirror.mjs: Node's datagram path with none of the reference relay's own work)
+ * and, where built, the C forwarder (the floor), each on an address of its own.
  */
-async function withBareNodeRelay<T>(load: readonly number[], work: (pid: number) => Promise<T>): Promise<T> {
-  const relay = await startNative(process.execPath, [BARE_NODE_RELAY, BARE_NODE_IP, String(PORT), PRIMARY_IP, MIRROR_IP], `the bare Node relay on ${BARE_NODE_IP}:${PORT}`);
+function peerRelays(native: NativeTools | undefined): PeerRelay[] {
+  const upstream = [String(PORT), PRIMARY_IP, MIRROR_IP];
+  const bare: PeerRelay = { who: 'bare Node relay', name: 'bare Node relay', ip: BARE_NODE_IP, command: process.execPath, args: [BARE_NODE_RELAY, BARE_NODE_IP, ...upstream] };
+  if (native === undefined) return [bare];
+  return [bare, { who: 'C forwarder (floor)', name: 'C forwarder', ip: FLOOR_IP, command: native.forwarder, args: [FLOOR_IP, ...upstream] }];
+}
+
+/** Runs `work` with `peer` up on its address, on a core of its own. */
+async function withPeer<T>(peer: PeerRelay, load: readonly number[], work: (pid: number) => Promise<T>): Promise<T> {
+  const running = await startNative(peer.command, peer.args, `the ${peer.name} on ${peer.ip}:${PORT}`);
   try {
-    pinApart(relay.pid, load);
-    return await work(relay.pid);
+    pinApart(running.pid, load);
+    return await work(running.pid);
   } finally {
-    await relay.stop();
+    await running.stop();
   }
 }
 
