@@ -154,7 +154,8 @@ export class UpstreamPool {
     }
     const socket = this.sockets.create(ip, port, series);
     if (socket === undefined) return undefined;
-    const binding: Binding = { key, source: device.ip, route: device.route, socket, series, connected: false, backlog: [], closed: false, pending: [], reply, protocol: undefined, lastUsedMs: Date.now(), orderedMs: Date.now(), lastTimeoutMs: 0 };
+    const nowMs = Date.now();
+    const binding: Binding = { key, source: device.ip, route: device.route, socket, series, connected: false, backlog: [], closed: false, pending: [], reply, protocol: undefined, lastUsedMs: nowMs, orderedMs: nowMs, lastTimeoutMs: 0 };
     this.shares.taken(binding);
     socket.on('message', (payload) => this.receive(binding, payload));
     socket.on('error', (error) => this.fail(binding, error));
