@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
-import { SimulatedBackend } from '../backends/simulated-backend.ts';
 import type { FaultPlan } from '../backends/fault-plan.ts';
 import { monotonicNs } from '../core/clock.ts';
 import { getProtocol, PROTOCOL_NAMES } from '../protocols/index.ts';
-import { ReleasedStoreSink } from '../observe/released-store-sink.ts';
 import { parseDurationMs, parseFraction, parseInteger, parseListen, parseName, parseVersion } from './option-parsers.ts';
 import { printJson, printNote, printTable } from './output.ts';
 import { waitForStop } from './shutdown.ts';
@@ -73,10 +71,11 @@ function faultsFrom(flags: BackendFlags): Partial<FaultPlan> {
 
 async function runBackend(flags: BackendFlags): Promise<void> {
   const protocol = getProtocol(flags.protocol);
+  const { SimulatedBackend } = await import('../backends/simulated-backend.ts');
   // The store is opened only to commit, once a second, so `parity analyse --observations` can read it meanwhile.
   const sink = flags.db === undefined
     ? undefined
-    : await ReleasedStoreSink.open({
+    : await (await import('../observe/released-store-sink.ts')).ReleasedStoreSink.open({
         path: flags.db,
         runName: flags.run ?? `backend-${flags.role}-${Date.now()}`,
         protocol: protocol.name,

@@ -4,7 +4,7 @@ import { printError } from './output.ts';
 import { buildProgram } from './program.ts';
 
 async function main(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync([...argv]);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

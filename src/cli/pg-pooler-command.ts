@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError } from '../core/errors.ts';
-import { MirroringPooler } from '../relay/pg/mirroring-pooler.ts';
-import { pgTarget } from '../replay/pg/pg-replay.ts';
+import { pgTarget } from '../core/values.ts';
 import { parseDurationMs, parseFraction, parseInteger, parseListen } from './option-parsers.ts';
 import { printNote } from './output.ts';
 import { waitForStop } from './shutdown.ts';
@@ -40,6 +39,7 @@ export function registerPgPoolerCommand(program: Command): void {
     .option('--duration <duration>', 'stop after this long (default: until Ctrl-C)', parseDurationMs)
     .addHelpText('after', '\nExamples:\n  parity pg-pooler --listen 127.0.0.1:6432 --primary 127.0.0.2:5432 --mirror 127.0.0.3:5432\n  parity pg-pooler --listen 127.0.0.1:6432 --primary 127.0.0.2:5432 --mirror 127.0.0.3:5432 --exposure 50% --queue 1000 --metrics-port 9187\n')
     .action(async (flags: PoolerFlags) => {
+      const { MirroringPooler } = await import('../relay/pg/mirroring-pooler.ts');
       const pooler = await MirroringPooler.start({
         host: flags.listen.ip,
         port: flags.listen.ports[0] ?? 6432,

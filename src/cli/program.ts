@@ -1,50 +1,50 @@
 import { Command } from 'commander';
-import { registerAnalyseCommand } from './analyse-command.ts';
-import { registerBackendCommand } from './backend-command.ts';
-import { registerCapturesCommand } from './captures-command.ts';
-import { registerFixturesCommand } from './fixtures-command.ts';
-import { registerImportCommand } from './import-command.ts';
-import { registerRecordCommand } from './record-command.ts';
-import { registerRelayCommand } from './relay-command.ts';
-import { registerReplayCommand } from './replay-command.ts';
-import { registerReportCommand } from './report-command.ts';
-import { registerRunCommands } from './run-command.ts';
-import { registerRunsCommand } from './runs-command.ts';
-import { registerExportCommand } from './export-command.ts';
-import { registerHttpBackendCommand } from './http-backend-command.ts';
-import { registerWsCommands } from './ws-commands.ts';
-import { registerControlPlaneCommand } from './control-plane-command.ts';
-import { registerPgPoolerCommand } from './pg-pooler-command.ts';
-import { registerShadowProxyCommand } from './shadow-proxy-command.ts';
+
+type Register = (program: Command) => void;
+
+/**
+ * Every command: the names it answers to and the module that registers it. A module is loaded only for the command
+ * that runs: loading all of them (DuckDB, the scenario runners, the HTTP, WebSocket and Postgres stacks) took a
+ * second and a half of every start, and a relay or a backend started by a scenario or a test paid it for nothing. The
+ * order is that of `parity --help`.
+ */
+export const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Register> }> = [
+  { names: ['import'], load: async () => (await import('./import-command.ts')).registerImportCommand },
+  { names: ['captures'], load: async () => (await import('./captures-command.ts')).registerCapturesCommand },
+  { names: ['backend'], load: async () => (await import('./backend-command.ts')).registerBackendCommand },
+  { names: ['fixtures'], load: async () => (await import('./fixtures-command.ts')).registerFixturesCommand },
+  { names: ['relay'], load: async () => (await import('./relay-command.ts')).registerRelayCommand },
+  { names: ['record'], load: async () => (await import('./record-command.ts')).registerRecordCommand },
+  { names: ['replay'], load: async () => (await import('./replay-command.ts')).registerReplayCommand },
+  { names: ['analyse', 'analyze'], load: async () => (await import('./analyse-command.ts')).registerAnalyseCommand },
+  { names: ['report'], load: async () => (await import('./report-command.ts')).registerReportCommand },
+  { names: ['run', 'demo'], load: async () => (await import('./run-command.ts')).registerRunCommands },
+  { names: ['runs'], load: async () => (await import('./runs-command.ts')).registerRunsCommand },
+  { names: ['export'], load: async () => (await import('./export-command.ts')).registerExportCommand },
+  { names: ['shadow-proxy'], load: async () => (await import('./shadow-proxy-command.ts')).registerShadowProxyCommand },
+  { names: ['http-backend'], load: async () => (await import('./http-backend-command.ts')).registerHttpBackendCommand },
+  { names: ['relay-agent', 'gateway'], load: async () => (await import('./ws-commands.ts')).registerWsCommands },
+  { names: ['control-plane'], load: async () => (await import('./control-plane-command.ts')).registerControlPlaneCommand },
+  { names: ['pg-pooler'], load: async () => (await import('./pg-pooler-command.ts')).registerPgPoolerCommand },
+];
 
 /**
  * The `parity` command line. Each command lives in its own file, parses its flags, calls its stage and prints; this
- * file only wires them together and is the one place that turns errors into exit codes.
+ * file only wires them together and is the one place that turns errors into exit codes. Given the command line, only
+ * the command it names is registered; without one (`parity --help`, a misspelt command) every command is, so help
+ * lists them all and commander can suggest the nearest name.
  */
-export function buildProgram(): Command {
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('parity')
     .description('Capture-and-replay parity testing for mirroring UDP relays: record, replay, analyse, report.')
     .version(process.env.npm_package_version ?? '0.1.0')
     // Commander's own error text (two lines, its own style) is not printed: main() words it as every other error.
     .configureOutput({ writeErr: () => undefined })
     .exitOverride();
-  registerImportCommand(program);
-  registerCapturesCommand(program);
-  registerBackendCommand(program);
-  registerFixturesCommand(program);
-  registerRelayCommand(program);
-  registerRecordCommand(program);
-  registerReplayCommand(program);
-  registerAnalyseCommand(program);
-  registerReportCommand(program);
-  registerRunCommands(program);
-  registerRunsCommand(program);
-  registerExportCommand(program);
-  registerShadowProxyCommand(program);
-  registerHttpBackendCommand(program);
-  registerWsCommands(program);
-  registerControlPlaneCommand(program);
-  registerPgPoolerCommand(program);
+  const named = argv[2];
+  const chosen = COMMANDS.filter((command) => named !== undefined && command.names.includes(named));
+  const registers = await Promise.all((chosen.length > 0 ? chosen : COMMANDS).map((command) => command.load()));
+  for (const register of registers) register(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -11,9 +11,7 @@ import { fetchRouteLabels } from '../observe/relay-routes.ts';
 import { ProgressFile } from '../store/progress-file.ts';
 import { DEFAULT_STORE_PATH, withStore, type Store } from '../store/store.ts';
 import { parseName } from './option-parsers.ts';
-import { parseHttpUrl as parseHttpUrlValue } from '../core/values.ts';
-import { pgTarget, replayPgCapture } from '../replay/pg/pg-replay.ts';
-import { replayHttpCapture } from '../replay/http/http-replay.ts';
+import { parseHttpUrl as parseHttpUrlValue, pgTarget } from '../core/values.ts';
 import { printJson, printNote, printTable } from './output.ts';
 import type { NotAsRecorded } from '../store/run-metadata.ts';
 import { showReplayProgress } from './replay-progress.ts';
@@ -103,6 +101,7 @@ export function parsePortMap(value: string | undefined): Map<number, number> {
 async function runPgReplay(capture: string, flags: ReplayFlags, proxy: string): Promise<void> {
   const target = pgTarget(proxy);
   if (target === undefined) throw new UsageError(`--proxy "${proxy}" is not postgres://HOST:PORT`, { field: 'proxy' });
+  const { replayPgCapture } = await import('../replay/pg/pg-replay.ts');
   await runProxyReplay(flags, 'statements/s', (store, plan, signal) => replayPgCapture({ store, capture, target, plan, signal, ...(flags.run !== undefined && { runName: flags.run }) }));
 }
 
@@ -117,6 +116,7 @@ function parseHttpUrlFlag(value: string): string {
 
 /** An HTTP capture replayed through a shadowing proxy: the same plan flags, a run of protocol http. */
 async function runHttpReplay(capture: string, flags: ReplayFlags, proxy: string): Promise<void> {
+  const { replayHttpCapture } = await import('../replay/http/http-replay.ts');
   await runProxyReplay(flags, 'req/s', (store, plan, signal) =>
     replayHttpCapture({ store, capture, target: proxy, plan, connections: flags.connections ?? 64, signal, ...(flags.run !== undefined && { runName: flags.run }) }),
   );

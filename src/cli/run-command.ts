@@ -7,12 +7,9 @@ import { renderTerminalReport } from '../report/terminal-report.ts';
 import { parseFormats, type WrittenReports } from '../report/write-reports.ts';
 import { loadAnyScenario } from '../scenario/load-scenario.ts';
 import type { HttpScenarioSpec } from '../scenario/http/http-scenario-spec.ts';
-import { runHttpScenario } from '../scenario/http/run-http-scenario.ts';
-import { runWsScenario } from '../scenario/ws/run-ws-scenario.ts';
 import type { PgScenarioSpec } from '../scenario/pg/pg-scenario-spec.ts';
-import { runPgScenario } from '../scenario/pg/run-pg-scenario.ts';
 import type { WsScenarioSpec } from '../scenario/ws/ws-scenario-spec.ts';
-import { runScenario, type RunScenarioOptions } from '../scenario/run-scenario.ts';
+import type { RunScenarioOptions } from '../scenario/run-scenario.ts';
 import { DEFAULT_STORE_PATH, withStore, type Store } from '../store/store.ts';
 import { flagError, readReplayField } from '../run/replay-request.ts';
 import { ProgressFile } from '../store/progress-file.ts';
@@ -50,6 +47,8 @@ export async function runScenarioFile(path: string, flags: RunFlags): Promise<vo
   if (loaded.protocol === 'http') return runHttpScenarioFile(path, loaded, flags);
   if (loaded.protocol === 'ws') return runWsScenarioFile(path, loaded, flags);
   if (loaded.protocol === 'pg') return runPgScenarioFile(path, loaded, flags);
+  // Each family's runner is loaded when its scenario runs: together they are most of `parity run`'s start.
+  const { runScenario } = await import('../scenario/run-scenario.ts');
   const spec = {
     ...loaded,
     ...(flags.baseline !== undefined && { baseline: flags.baseline }),
@@ -86,6 +85,7 @@ export async function runScenarioFile(path: string, flags: RunFlags): Promise<vo
 async function runHttpScenarioFile(path: string, spec: HttpScenarioSpec, flags: RunFlags): Promise<void> {
   if (flags.baseline !== undefined) throw new UsageError('--baseline: an HTTP scenario makes its own baseline (its run with no shadow); turn it off with calibrate: { no_shadow: false }', { field: 'baseline' });
   if (flags.drain !== undefined) throw new UsageError('--drain: an HTTP scenario waits for the shadow\'s answers up to its proxy\'s shadow_timeout', { field: 'drain' });
+  const { runHttpScenario } = await import('../scenario/http/run-http-scenario.ts');
   const result = await interruptible((signal) => withStore(flags.db, (store) => runHttpScenario(spec, { ...scenarioOptions(store, path, flags, signal), say: (line) => printNote(line) })));
   printOutcome(result.analysis, result.reports, result.unmet, result.status === 'interrupted', flags);
 }
@@ -94,6 +94,7 @@ async function runHttpScenarioFile(path: string, spec: HttpScenarioSpec, flags: 
 async function runWsScenarioFile(path: string, spec: WsScenarioSpec, flags: RunFlags): Promise<void> {
   if (flags.baseline !== undefined) throw new UsageError('--baseline is not taken by a WebSocket scenario yet', { field: 'baseline' });
   if (flags.drain !== undefined) throw new UsageError('--drain: a WebSocket scenario waits until the agent\'s queues are empty and the gateways quiet', { field: 'drain' });
+  const { runWsScenario } = await import('../scenario/ws/run-ws-scenario.ts');
   const result = await interruptible((signal) => withStore(flags.db, (store) => runWsScenario(spec, { ...scenarioOptions(store, path, flags, signal), say: (line) => printNote(line) })));
   printOutcome(result.analysis, result.reports, result.unmet, result.status === 'interrupted', flags);
 }
@@ -102,6 +103,7 @@ async function runWsScenarioFile(path: string, spec: WsScenarioSpec, flags: RunF
 async function runPgScenarioFile(path: string, spec: PgScenarioSpec, flags: RunFlags): Promise<void> {
   if (flags.baseline !== undefined) throw new UsageError('--baseline is not taken by a Postgres scenario yet', { field: 'baseline' });
   if (flags.drain !== undefined) throw new UsageError('--drain: a Postgres scenario waits until the mirror has answered what the pooler queued', { field: 'drain' });
+  const { runPgScenario } = await import('../scenario/pg/run-pg-scenario.ts');
   const result = await interruptible((signal) => withStore(flags.db, (store) => runPgScenario(spec, { ...scenarioOptions(store, path, flags, signal), say: (line) => printNote(line) })));
   printOutcome(result.analysis, result.reports, result.unmet, result.status === 'interrupted', flags);
 }

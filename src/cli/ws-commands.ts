@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { Gateway, type GatewayFaults } from '../backends/ws/gateway.ts';
-import { readAgentConfig } from '../relay/ws/agent-config.ts';
-import { RelayAgent } from '../relay/ws/relay-agent.ts';
+import type { GatewayFaults } from '../backends/ws/gateway.ts';
 import { parseDurationMs, parseFraction, parseInteger, parseListen } from './option-parsers.ts';
 import { printJson, printNote } from './output.ts';
 import { waitForStop } from './shutdown.ts';
@@ -38,6 +36,7 @@ export function registerWsCommands(program: Command): void {
         '  RELAY_BACKENDS=ws://127.0.0.2:9000/relay,ws://127.0.0.3:9000/relay RELAY_CONTROL_PLANE_URL=ws://127.0.0.1:8081/connect parity relay-agent\n',
     )
     .action(async (flags: { duration?: number; json?: boolean }) => {
+      const [{ RelayAgent }, { readAgentConfig }] = await Promise.all([import('../relay/ws/relay-agent.ts'), import('../relay/ws/agent-config.ts')]);
       const agent = await RelayAgent.start(readAgentConfig(process.env));
       printNote(`relay agent: ingest ws://127.0.0.1:${agent.ingestPort}, debug http://127.0.0.1:${agent.debugPort}/debug/parity, ${agent.targets.length} targets${agent.control === undefined ? '' : `, configured by the control plane at ${agent.control.view().controlPlane.url}`}`);
       await waitForStop(flags.duration).stopped;
@@ -71,6 +70,7 @@ export function registerWsCommands(program: Command): void {
         ...(flags.disconnectAfter !== undefined && { disconnectAfterFrames: flags.disconnectAfter }),
         ...(flags.refuseUpgrade === true && { refuseUpgrade: true }),
       };
+      const { Gateway } = await import('../backends/ws/gateway.ts');
       const gateway = await Gateway.start({ host: flags.listen.ip, port: flags.listen.ports[0] ?? 0, name: flags.name, faults, ...(flags.seed !== undefined && { seed: flags.seed }) });
       printNote(`gateway ${flags.name} listening on ${gateway.url}, diagnostics at ${gateway.httpUrl}/api/dev/diagnostics/parity?sessionId=`);
       await waitForStop(flags.duration).stopped;

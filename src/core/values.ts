@@ -127,3 +127,11 @@ export function parseFieldChange(value: string): { name: string; value: string |
   const scalar = typeof parsed === 'string' || typeof parsed === 'number' || typeof parsed === 'boolean' || parsed === null ? parsed : text;
   return { name: value.slice(0, at), value: scalar };
 }
+
+/** `postgres://host:port`, `postgresql://host:port` or `host:port` -> where to connect. */
+export function pgTarget(value: string): { host: string; port: number } | undefined {
+  const m = /^(?:postgres(?:ql)?:\/\/(?:[^@/]*@)?)?(\[[^\]]+\]|[^:/\s]+):(\d{1,5})\/?[^\s]*$/.exec(value);
+  const port = Number(m?.[2]);
+  if (m === null || !Number.isInteger(port) || port < 1 || port > 65_535) return undefined;
+  return { host: (m[1] ?? '').replace(/^\[|\]$/g, ''), port };
+}

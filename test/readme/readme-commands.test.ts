@@ -8,8 +8,8 @@ import { readmeCommandLines, shellWords } from '../helpers/readme.ts';
 const README = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
 
 /** The real program with every action replaced by nothing: parsing, validation and argument parsers run as they do. */
-function parseOnlyProgram(): Command {
-  const program = buildProgram();
+async function parseOnlyProgram(): Promise<Command> {
+  const program = await buildProgram();
   const quiet = (command: Command): void => {
     command.configureOutput({ writeOut: () => undefined, writeErr: () => undefined }).exitOverride().action(() => undefined);
     command.commands.forEach(quiet);
@@ -31,7 +31,7 @@ describe('README command examples', () => {
   it.each(lines.map((line) => [line]))('parses as the CLI reads it: %s', async (line) => {
     const words = shellWords(line);
     expect(words[0]).toBe('parity');
-    await expect(parseOnlyProgram().parseAsync(['node', ...words])).resolves.toBeDefined();
+    await expect((await parseOnlyProgram()).parseAsync(['node', ...words])).resolves.toBeDefined();
   });
 
   it('every relative link resolves in a clone of the repository alone, and every #anchor names a heading', () => {

@@ -357,11 +357,3 @@ export async function replayPgCapture(options: { store: Store; capture: string; 
     return session.fail(error);
   }
 }
-
-/** `postgres://host:port`, `postgresql://host:port` or `host:port` -> where to connect. */
-export function pgTarget(value: string): { host: string; port: number } | undefined {
-  const m = /^(?:postgres(?:ql)?:\/\/(?:[^@/]*@)?)?(\[[^\]]+\]|[^:/\s]+):(\d{1,5})\/?[^\s]*$/.exec(value);
-  const port = Number(m?.[2]);
-  if (m === null || !Number.isInteger(port) || port < 1 || port > 65_535) return undefined;
-  return { host: (m[1] ?? '').replace(/^\[|\]$/g, ''), port };
-}
