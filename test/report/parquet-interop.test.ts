@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import pl from 'nodejs-polars';
 import { describe, expect, it } from 'vitest';
@@ -38,6 +39,48 @@ describe('a run exported as Parquet, read by Polars', () => {
         const observations = pl.readParquet(join(out, 'observations.parquet'));
         const [payloads] = await store.query('SELECT count(payload) AS n FROM observations WHERE run_id = $run_id', { run_id: runId });
         expect(observations.height - observations.getColumn('payload').nullCount()).toBe(num(payloads?.n));
+      });
+    });
+  });
+});
+
+// pandas (pd.read_parquet, default options, with pyarrow) reads the same export. Opt-in: Debian's pandas has no Parquet
+// engine (bookworm packages neither pyarrow nor fastparquet) and CI reaches no other Python packages, so this runs
+// where PARITY_PANDAS_PYTHON names a Python that has both (README, "Export").
+const PANDAS_PYTHON = process.env.PARITY_PANDAS_PYTHON;
+const READ_WITH_PANDAS = join(import.meta.dirname, '../peers/read-parquet-pandas.py');
+
+interface PandasView {
+  tables: Record<string, { rows: number; dtypes: Record<string, string> }>;
+  sent: number;
+  findings_is_list: boolean;
+  payloads: number;
+  payloads_are_bytes: boolean;
+  ack_hashes: number[];
+}
+
+describe.runIf(PANDAS_PYTHON !== undefined)('a run exported as Parquet, read by pandas', () => {
+  it('every table has the rows DuckDB has, JSON as text, ACK bytes as bytes, hashes exact', async () => {
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 'a.duckdb'), async (store) => {
+        const result = await quickRun(store, dir, { name: 'pandas', mirror: { loss: '5%', ack_version: '3.0.0' } });
+        const out = join(dir, 'export');
+        await exportRunParquet(store, result.runName, out);
+        const runId = result.analysis.run.runId;
+        const seen = JSON.parse(execFileSync(PANDAS_PYTHON ?? 'python3', [READ_WITH_PANDAS, out], { encoding: 'utf8', timeout: 60_000 })) as PandasView;
+        expect(Object.keys(seen.tables).sort()).toEqual([...EXPORTED_TABLES].sort());
+        for (const table of EXPORTED_TABLES) {
+          const [row] = await store.query(`SELECT count(*) AS n FROM ${table} WHERE run_id = $run_id`, { run_id: runId });
+          expect(seen.tables[table]?.rows, table).toBe(num(row?.n));
+          expect(seen.tables[table]?.rows, table).toBeGreaterThan(0);
+        }
+        expect(seen.sent).toBe(result.analysis.run.stats?.sent);
+        expect(seen.findings_is_list).toBe(true);
+        const [payloads] = await store.query('SELECT count(payload) AS n FROM observations WHERE run_id = $run_id', { run_id: runId });
+        expect(seen.payloads).toBe(num(payloads?.n));
+        expect(seen.payloads_are_bytes).toBe(true);
+        const hashes = await store.query('SELECT DISTINCT ack_hash AS h FROM packet_parity WHERE run_id = $run_id AND ack_hash IS NOT NULL ORDER BY h', { run_id: runId });
+        expect(seen.ack_hashes).toEqual(hashes.map((r) => num(r.h)));
       });
     });
   });
