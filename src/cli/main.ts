@@ -11,9 +11,9 @@ async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version are "errors" to commander; bad flags have already been printed by it.
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') {
-        return 0;
-      }
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+      // Help asked for returns 0; help shown because no command was given (on stderr) is a usage error.
+      if (error.code === 'commander.help') return error.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
       const command = program.commands.find((c) => c.name() === argv[2])?.name();
       const message = error.message.replace(/^error: /, '').replace(/\s+/g, ' ').trim();
       printError(`${message} (see parity ${command === undefined ? '' : `${command} `}--help)`);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 
 type Register = (program: Command) => void;
@@ -37,9 +38,10 @@ export const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Pro
 export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('parity')
     .description('Capture-and-replay parity testing for mirroring UDP relays: record, replay, analyse, report.')
-    .version(process.env.npm_package_version ?? '0.1.0')
+    .version(packageVersion())
     // Commander's own error text (two lines, its own style) is not printed: main() words it as every other error.
-    .configureOutput({ writeErr: () => undefined })
+    // Its help still is, on stderr, where a command is missing (`parity`, `parity fixtures`).
+    .configureOutput({ outputError: () => undefined })
     .exitOverride();
   const named = argv[2];
   const chosen = COMMANDS.filter((command) => named !== undefined && command.names.includes(named));
@@ -47,4 +49,10 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
   for (const register of registers) register(program);
   for (const command of program.commands) command.exitOverride();
   return program;
+}
+
+/** The version in package.json: `npm_package_version` is set only under `npm run`, not for `npx parity`. */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
 }

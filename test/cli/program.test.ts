@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildProgram, COMMANDS } from '../../src/cli/program.ts';
 import { runParity } from '../helpers/run-parity.ts';
@@ -27,5 +29,24 @@ describe('the command table parity loads commands by', () => {
     const help = await runParity(['--help']);
     expect(help.code).toBe(0);
     for (const entry of COMMANDS) expect(help.stdout).toContain(`${entry.names[0]} `);
+  });
+
+  it('shows the usage on stderr and exits 2 when no command is given, at the top or in a group of commands', async () => {
+    const bare = await runParity([]);
+    expect(bare.code).toBe(2);
+    expect(bare.stdout).toBe('');
+    expect(bare.stderr).toMatch(/^Usage: parity \[options\] \[command\]/);
+    expect(bare.stderr).toContain('relay ');
+    const group = await runParity(['fixtures']);
+    expect(group.code).toBe(2);
+    expect(group.stderr).toMatch(/^Usage: parity fixtures/);
+    expect(group.stderr).toContain('generate');
+  });
+
+  it('--version prints the version package.json gives, outside npm run too', async () => {
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string };
+    const shown = await runParity(['--version'], { env: { npm_package_version: '' } });
+    expect(shown.code).toBe(0);
+    expect(shown.stdout.trim()).toBe(pkg.version);
   });
 });
