@@ -5,7 +5,7 @@ import { mergeObservations } from '../observe/merge-observations.ts';
 import { loadThresholds } from '../analyse/thresholds.ts';
 import { renderTerminalReport } from '../report/terminal-report.ts';
 import { toReportJson } from '../report/report-json.ts';
-import { DEFAULT_STORE_PATH, withStore, type Store } from '../store/store.ts';
+import { DEFAULT_STORE_PATH, withExistingStore, withStore, type Store } from '../store/store.ts';
 import type { AnalysisProgress } from '../analyse/step-clock.ts';
 import { createProgress } from '../core/progress.ts';
 import { printJson, printNote } from './output.ts';
@@ -35,6 +35,11 @@ export function addAnalyseOptions(command: Command): Command {
     .option('--partial', 'analyse a run that did not complete (interrupted, failed, abandoned) instead of calling it INCOMPLETE; the report says so first')
     .option('--observations <files>', 'merge observations recorded by other processes in their own stores (comma-separated)')
     .option('--from-parquet <dir>', 'first assemble the run from the Parquet exports of several hosts (parity export RUN --parquet DIR/HOST on each) into --db');
+}
+
+/** How `analyse` and `report` open their store: an existing one, unless --from-parquet is to assemble the run into it. */
+export function storeForAnalysis(flags: AnalyseFlags): <T>(path: string, fn: (store: Store) => Promise<T>) => Promise<T> {
+  return flags.fromParquet === undefined ? withExistingStore : withStore;
 }
 
 /** Merges, analyses and returns the analysis of a run, with the store still open for the caller. */
@@ -95,7 +100,7 @@ export function registerAnalyseCommand(program: Command): void {
         '  parity analyse nightly-3 --from-parquet exports/nightly-3 --db assembled.duckdb   # one export per host in exports/nightly-3/<host>/\n',
     )
     .action(async (runName: string, flags: AnalyseFlags) => {
-      const analysis = await withStore(flags.db, (store) => analyseWithFlags(store, runName, flags));
+      const analysis = await storeForAnalysis(flags)(flags.db, (store) => analyseWithFlags(store, runName, flags));
       if (flags.json === true) printJson(toReportJson(analysis));
       else process.stdout.write(renderTerminalReport(analysis, { colour: process.stdout.isTTY === true }));
       process.exitCode = exitCodeOf(analysis.verdict, flags.strict === true);

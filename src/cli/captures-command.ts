@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { formatCount, formatDurationSec, formatEpochNs, formatPorts } from '../core/format.ts';
 import { getCapture, listCaptures } from '../capture/capture-catalog.ts';
-import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
+import { DEFAULT_STORE_PATH, storeExists, withExistingStore } from '../store/store.ts';
 import { printJson, printTable } from './output.ts';
 
 interface CapturesFlags {
@@ -18,8 +18,11 @@ export function registerCapturesCommand(program: Command): void {
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  parity captures --db parity.duckdb --json\n')
     .action(async (name: string | undefined, flags: CapturesFlags) => {
-      // A name that is not there is a lookup error (exit 2, naming what is there), not an empty list.
-      const captures = await withStore(flags.db, async (store) => (name === undefined ? listCaptures(store) : [await getCapture(store, name)]));
+      // A name that is not there is a lookup error (exit 2, naming what is there), not an empty list. No store at the
+      // path lists nothing, and makes none (a mistyped --db made one).
+      const captures = name === undefined && !storeExists(flags.db)
+        ? []
+        : await withExistingStore(flags.db, async (store) => (name === undefined ? listCaptures(store) : [await getCapture(store, name)]));
       if (flags.json === true) {
         printJson(captures);
         return;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { exportRunParquet } from '../report/export-parquet.ts';
 import { UsageError } from '../core/errors.ts';
-import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
+import { DEFAULT_STORE_PATH, withExistingStore } from '../store/store.ts';
 import { printNote } from './output.ts';
 
 export function registerExportCommand(program: Command): void {
@@ -15,7 +15,7 @@ export function registerExportCommand(program: Command): void {
     .action(async (runName: string, flags: { parquet?: string; db: string }) => {
       if (flags.parquet === undefined) throw new UsageError('export needs --parquet DIR', { field: 'parquet' });
       const dir = flags.parquet;
-      const files = await withStore(flags.db, (store) => exportRunParquet(store, runName, dir));
+      const files = await withExistingStore(flags.db, (store) => exportRunParquet(store, runName, dir));
       printNote(`wrote ${files.length} files to ${dir}`);
     });
 }

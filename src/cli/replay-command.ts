@@ -9,7 +9,7 @@ import type { ReplayResult } from '../replay/replayer.ts';
 import { replayCapture } from '../run/replay-run.ts';
 import { fetchRouteLabels } from '../observe/relay-routes.ts';
 import { ProgressFile } from '../store/progress-file.ts';
-import { DEFAULT_STORE_PATH, withStore, type Store } from '../store/store.ts';
+import { DEFAULT_STORE_PATH, requireStore, withExistingStore, type Store } from '../store/store.ts';
 import { parseName } from './option-parsers.ts';
 import { parseHttpUrl as parseHttpUrlValue, pgTarget } from '../core/values.ts';
 import { printJson, printNote, printTable } from './output.ts';
@@ -142,7 +142,7 @@ async function runProxyReplay(flags: ReplayFlags, unit: string, replay: (store: 
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const result = await withStore(flags.db, (store) => replay(store, plan, abort.signal));
+    const result = await withExistingStore(flags.db, (store) => replay(store, plan, abort.signal));
     const { stats } = result;
     if (flags.json === true) printJson({ run: result.runName, status: result.status, ...stats });
     else {
@@ -173,13 +173,14 @@ async function runReplay(capture: string, flags: ReplayFlags & { relay: string }
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  requireStore(flags.db);
   const progress = createProgress('replay');
   // Beside the store, which this replay holds: `parity runs` shows it to anyone who asks meanwhile.
   const status = new ProgressFile(flags.db, `parity replay ${capture} --relay ${flags.relay}${flags.run === undefined ? '' : ` --run ${flags.run}`}`);
   // The relay's own route labels, where it serves them, so reports read "20500 acme-fleet/calamplmd".
   const routes = flags.relayDebug === undefined ? [] : await fetchRouteLabels(flags.relayDebug);
   try {
-    return await withStore(flags.db, (store) =>
+    return await withExistingStore(flags.db, (store) =>
       replayCapture({
         store,
         capture,

@@ -2,8 +2,7 @@ import type { Command } from 'commander';
 import { exitCodeOf } from '../analyse/analysis.ts';
 import { renderTerminalReport } from '../report/terminal-report.ts';
 import { parseFormats, writeReports } from '../report/write-reports.ts';
-import { withStore } from '../store/store.ts';
-import { addAnalyseOptions, analyseWithFlags, type AnalyseFlags } from './analyse-command.ts';
+import { addAnalyseOptions, analyseWithFlags, storeForAnalysis, type AnalyseFlags } from './analyse-command.ts';
 import { printNote } from './output.ts';
 
 interface ReportFlags extends AnalyseFlags {
@@ -29,7 +28,7 @@ export function registerReportCommand(program: Command): void {
     )
     .action(async (runName: string, flags: ReportFlags) => {
       const formats = parseFormats(flags.format);
-      const { analysis, written } = await withStore(flags.db, async (store) => {
+      const { analysis, written } = await storeForAnalysis(flags)(flags.db, async (store) => {
         const result = await analyseWithFlags(store, runName, flags);
         return { analysis: result, written: await writeReports(store, result, { outDir: flags.out, formats, screenshot: flags.screenshot === true }) };
       });

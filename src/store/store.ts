@@ -1,12 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDBValue, type JS } from '@duckdb/node-api';
 import { isStoreLocked, storeLockedError } from './store-lock.ts';
 import { ChunkFeed } from './chunk-feed.ts';
-import { StoreError } from '../core/errors.ts';
+import { StoreError, StoreLookupError } from '../core/errors.ts';
 import { debug } from '../core/debug.ts';
 
 /** Default store file, relative to the working directory (docs/architecture.md). */
@@ -202,6 +201,25 @@ export async function withStore<T>(path: string, fn: (store: Store) => Promise<T
   } finally {
     store.close();
   }
+}
+
+/** Whether there is a store at `path` to read: opening a path creates a store there. */
+export function storeExists(path: string): boolean {
+  return path === ':memory:' || existsSync(path);
+}
+
+/**
+ * `withStore` for a command that needs what a store holds (analyse, report, export, replay): a path with no store
+ * is an error naming it, and no empty store is left behind (a mistyped --db made one).
+ */
+export async function withExistingStore<T>(path: string, fn: (store: Store) => Promise<T>): Promise<T> {
+  requireStore(path);
+  return withStore(path, fn);
+}
+
+/** Throws the error `withExistingStore` gives where there is no store at `path`. */
+export function requireStore(path: string): void {
+  if (!storeExists(path)) throw new StoreLookupError(`${path}: no store there (parity import, record, run and demo make one; --db names it)`, { file: path });
 }
 
 /**

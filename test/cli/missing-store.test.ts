@@ -1,0 +1,38 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runParity } from '../helpers/run-parity.ts';
+import { withTempDir } from '../helpers/temp-dir.ts';
+
+// A mistyped --db used to leave an empty store behind (opening a path makes one) and the command then said the run
+// or capture was not in it. A command that needs what a store holds names the missing store instead, and a listing
+// lists nothing; neither makes a file.
+describe('a --db path with no store there', () => {
+  it.each([
+    [['analyse', 'nightly-1']],
+    [['report', 'nightly-1', '--format', 'json']],
+    [['export', 'nightly-1', '--parquet', 'out']],
+    [['replay', 'fleet', '--relay', '127.0.0.1']],
+    [['runs', 'nightly-1']],
+    [['captures', 'fleet']],
+  ])('parity %j: one line naming the path, exit 2, no store made', async (args) => {
+    await withTempDir(async (dir) => {
+      const run = await runParity([...args, '--db', 'typo.duckdb'], { cwd: dir });
+      expect(run.code).toBe(2);
+      expect(run.stderr.trim().split('\n')).toEqual(['parity: typo.duckdb: no store there (parity import, record, run and demo make one; --db names it)']);
+      expect(readdirSync(dir)).toEqual([]);
+    });
+  });
+
+  it.each([['runs'], ['captures']])('parity %s lists nothing and makes no store', async (command) => {
+    await withTempDir(async (dir) => {
+      const listed = await runParity([command, '--db', 'typo.duckdb'], { cwd: dir });
+      expect(listed.code).toBe(0);
+      expect(listed.stdout).toMatch(new RegExp(`^no ${command} in typo.duckdb`));
+      const json = await runParity([command, '--db', 'typo.duckdb', '--json'], { cwd: dir });
+      expect(JSON.parse(json.stdout)).toEqual([]);
+      expect(existsSync(join(dir, 'typo.duckdb'))).toBe(false);
+      expect(readdirSync(dir)).toEqual([]);
+    });
+  });
+});
