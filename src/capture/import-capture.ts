@@ -77,6 +77,9 @@ export async function importCaptures(store: Store, options: ImportOptions): Prom
       result.errors.push(...imported.errors);
       if (imported.capture !== undefined) result.captures.push(imported.capture);
     }
+    // The captures' summaries, written since the last checkpoint, are checkpointed under the cap too: the store's
+    // close, under its own limit, took the peak from 0.44 GB to 0.65 GB after a 10 GB import.
+    await store.exec('CHECKPOINT');
   });
   return result;
 }
