@@ -9,7 +9,7 @@ import type { ReplayResult } from '../replay/replayer.ts';
 import { replayCapture } from '../run/replay-run.ts';
 import { fetchRouteLabels } from '../observe/relay-routes.ts';
 import { ProgressFile } from '../store/progress-file.ts';
-import { DEFAULT_STORE_PATH, requireStore, withExistingStore, type Store } from '../store/store.ts';
+import { DEFAULT_STORE_PATH, requireStore, withExistingStore, withStore, type Store } from '../store/store.ts';
 import { parseName } from './option-parsers.ts';
 import { parseHttpUrl as parseHttpUrlValue, pgTarget } from '../core/values.ts';
 import { printJson, printNote, printTable } from './output.ts';
@@ -166,6 +166,8 @@ function parseConnections(value: string): number {
 }
 
 async function runReplay(capture: string, flags: ReplayFlags & { relay: string }): Promise<ReplayResult> {
+  // Checked before the progress file beside the store is made: a mistyped --db leaves nothing behind.
+  requireStore(flags.db);
   const request = requestFrom(flags);
   const plan: ReplayPlan = { pace: request.pace, loops: request.loops, durationMs: request.durationMs, sample: request.sample, seed: request.seed };
   const protocol = getProtocol(flags.protocol);
@@ -173,14 +175,13 @@ async function runReplay(capture: string, flags: ReplayFlags & { relay: string }
   const onSignal = (): void => abort.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  requireStore(flags.db);
   const progress = createProgress('replay');
   // Beside the store, which this replay holds: `parity runs` shows it to anyone who asks meanwhile.
   const status = new ProgressFile(flags.db, `parity replay ${capture} --relay ${flags.relay}${flags.run === undefined ? '' : ` --run ${flags.run}`}`);
   // The relay's own route labels, where it serves them, so reports read "20500 acme-fleet/calamplmd".
   const routes = flags.relayDebug === undefined ? [] : await fetchRouteLabels(flags.relayDebug);
   try {
-    return await withExistingStore(flags.db, (store) =>
+    return await withStore(flags.db, (store) =>
       replayCapture({
         store,
         capture,
