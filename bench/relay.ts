@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importCaptures } from '../src/capture/import-capture.ts';
@@ -17,6 +17,8 @@ import { request } from 'undici';
 
 const PARITY_BIN = fileURLToPath(new URL('../src/cli/parity.js', import.meta.url));
 const RELAY_IP = '127.0.8.1';
+/** The reference relay again, on Node's dgram (`--io dgram`), where the C datagram path is built for the first. */
+const RELAY_DGRAM_IP = '127.0.8.6';
 const PRIMARY_IP = '127.0.8.2';
 const MIRROR_IP = '127.0.8.3';
 const PORT = 20500;
@@ -88,7 +90,7 @@ function printRelayTable(relays: readonly RelayFigures[], direct: ReadonlyMap<nu
 
 /**
  * `npm run bench -- relay`: device round trip and loss through the reference relay (mirroring to two backends, each
- * its own process) at fixed offered rates, against the same primary backend reached directly, against the least a
+ * its own process) at fixed offered rates, on its C datagram path where that is built and on Node's dgram, against the same primary backend reached directly, against the least a
  * mirroring relay on Node's `dgram` does (bench/peers/node-mirror.mjs) and against a mirroring forwarder in C (the
  * floor); then rising rates until each loses more than 0.1%. All of it twice where a C compiler
  * is present: with `parity backend` processes as the backends, then with backends in C, which leave the load side
@@ -99,16 +101,15 @@ export async function benchRelay(): Promise<void> {
   const file = join(dir, 'relay.pcap');
   generateBenchCapture(file, 300_000, 'pcap');
   const store = await Store.open(join(dir, 'relay.duckdb'));
-  let relay: RelayProcess | undefined;
+  const relays: ReferenceRelay[] = [];
   try {
     await importCaptures(store, { files: [file], name: 'bench', ports: [PORT] });
     const native = buildNative(dir);
-    relay = await RelayProcess.start(dir, {
-      address: RELAY_IP,
-      responseTimeoutMs: 2000,
-      routes: { globals: { mirror: true, mirror_ip: MIRROR_IP }, routes: [{ port: PORT, target: PRIMARY_IP }] },
-    });
-    const bench: RelayBench = { store, relay, native };
+    relays.push(await startReference(dir, RELAY_IP, 'auto'));
+    // With the C datagram path built, the same relay on Node's dgram too: what that path is worth.
+    if (relays[0]?.io === 'native') relays.push(await startReference(dir, RELAY_DGRAM_IP, 'dgram'));
+    if (relays.length === 1 && relays[0] !== undefined) relays[0].who = 'reference relay';
+    const bench: RelayBench = { store, relays, native };
     const nodeBackends = [PRIMARY_IP, MIRROR_IP].map((ip, i) =>
       spawnTracked(process.execPath, [PARITY_BIN, 'backend', '--protocol', 'generic', '--listen', `${ip}:${PORT}`, '--role', i === 0 ? 'primary' : 'mirror'], { stdio: 'ignore' }),
     );
@@ -126,10 +127,31 @@ export async function benchRelay(): Promise<void> {
       for (const backend of cBackends) await backend.stop();
     }
   } finally {
-    await relay?.stop();
+    for (const { relay } of relays) await relay.stop();
     store.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A reference relay under test: its process, its address, its datagram path and its name in the tables. */
+interface ReferenceRelay {
+  relay: RelayProcess;
+  ip: string;
+  io: string;
+  who: string;
+}
+
+async function startReference(dir: string, ip: string, io: 'auto' | 'dgram'): Promise<ReferenceRelay> {
+  const relayDir = join(dir, `relay-${io}`);
+  mkdirSync(relayDir);
+  const relay = await RelayProcess.start(relayDir, {
+    address: ip,
+    responseTimeoutMs: 2000,
+    routes: { globals: { mirror: true, mirror_ip: MIRROR_IP }, routes: [{ port: PORT, target: PRIMARY_IP }] },
+    io,
+  });
+  const health = (await (await request(`${relay.debugUrl}/debug/health`)).body.json()) as { io: string };
+  return { relay, ip, io: health.io, who: `reference relay (${health.io === 'native' ? 'C datagram path' : "Node's dgram"})` };
 }
 
 /** Waits until a backend answers a datagram (a process just started may not listen yet), at most 10 s. */
@@ -153,27 +175,35 @@ async function answering(ip: string, port: number): Promise<void> {
 
 interface RelayBench {
   store: Store;
-  relay: RelayProcess;
+  relays: readonly ReferenceRelay[];
   native: NativeTools | undefined;
 }
 
 /** The reference relay, the bare Node relay and the C forwarder at each rate, then their loss onsets, with the backends whose pids are given. */
-async function measureWithBackends({ store, relay, native }: RelayBench, label: string, backendPids: readonly number[]): Promise<void> {
+async function measureWithBackends({ store, relays: references, native }: RelayBench, label: string, backendPids: readonly number[]): Promise<void> {
   process.stdout.write(`\n${label}\n`);
-  const relayPid = relay.pid as number;
   const load = [process.pid, ...backendPids];
-  const pinned = pinApart(relayPid, load);
-  process.stdout.write(pinned ? 'the relay runs on a core of its own; the replayer and both backends share the others\n' : 'no taskset (or one core): the relay shares the cores with the load\n');
+  const pinned = pinApart(references[0]?.relay.pid as number, load);
+  process.stdout.write(pinned ? 'the relay under test runs on a core of its own; the replayer and both backends share the others\n' : 'no taskset (or one core): the relay shares the cores with the load\n');
   const direct = new Map<number, StepResult>();
   for (const rate of RATES) direct.set(rate, await step(store, PRIMARY_IP, rate));
   const peers = peerRelays(native);
-  const relays: RelayFigures[] = [{ who: 'reference relay', name: 'reference relay', figures: await measureRates(store, RELAY_IP, relayPid) }];
+  const relays: RelayFigures[] = [];
+  for (const { relay, ip, who } of references) {
+    pinApart(relay.pid as number, load);
+    relays.push({ who, name: who, figures: await measureRates(store, ip, relay.pid as number) });
+  }
   for (const peer of peers) relays.push({ who: peer.who, name: peer.name, figures: await withPeer(peer, load, (pid) => measureRates(store, peer.ip, pid)) });
   printRelayTable(relays, direct);
-  process.stdout.write(`rate at which the relay starts losing (> 0.1%): ${await lossOnset(store, RELAY_IP)}\n`);
+  for (const { relay, ip, who } of references) {
+    pinApart(relay.pid as number, load);
+    process.stdout.write(`rate at which the ${who} starts losing (> 0.1%): ${await lossOnset(store, ip)}\n`);
+  }
   for (const peer of peers) process.stdout.write(`rate at which the ${peer.name} starts losing (> 0.1%): ${await withPeer(peer, load, () => lossOnset(store, peer.ip))}\n`);
-  const health = (await (await request(`${relay.debugUrl}/debug/health`)).body.json()) as { upstreamSockets: number; rssBytes: number };
-  process.stdout.write(`relay resources (one upstream binding per device, idle ones close after 30 s): ${health.upstreamSockets} sockets, RSS ${(health.rssBytes / 1e6).toFixed(0)} MB\n`);
+  for (const { relay, who } of references) {
+    const health = (await (await request(`${relay.debugUrl}/debug/health`)).body.json()) as { upstreamSockets: number; rssBytes: number };
+    process.stdout.write(`${who} resources (one upstream binding per device, idle ones close after 30 s): ${health.upstreamSockets} sockets, RSS ${(health.rssBytes / 1e6).toFixed(0)} MB\n`);
+  }
 }
 
 /** A relay the bench compares the reference relay with, started for each measurement and stopped after it. */

@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { IO_CHOICES, type IoChoice } from '../relay/io/choose-io.ts';
 import { jsonLineLog } from '../relay/relay-log.ts';
 import { RelayService } from '../relay/relay-service.ts';
 import { parseInteger } from './option-parsers.ts';
@@ -10,6 +11,7 @@ interface RelayFlags {
   debugPort?: number;
   bindIp?: string;
   duration?: number;
+  io: IoChoice;
 }
 
 export function registerRelayCommand(program: Command): void {
@@ -20,10 +22,15 @@ export function registerRelayCommand(program: Command): void {
     .option('--config <file>', 'config.yaml with the app section (bind_ip, response_timeout_ms, routes_file, mirror_ip)')
     .option('--debug-port <port>', 'port of /metrics and /debug/* on 127.0.0.1 (0: any free port)', parseInteger)
     .option('--bind-ip <ip>', 'address to listen on, overriding app.bind_ip')
+    .addOption(
+      new Option('--io <path>', "datagram path: native (batched, in C; built by npm install where a C compiler is present), dgram (Node's), auto (native where built)")
+        .choices(IO_CHOICES)
+        .default('auto'),
+    )
     .addHelpText(
       'after',
       '\nThe relay watches its routes file and reloads on change or SIGHUP; an invalid version is rejected and the last\n' +
-        'good one stays. Logs are JSON lines on stdout.\n\nExample:\n  parity relay --routes routes.json --config config.yaml --debug-port 8765\n',
+        'good one stays. Logs are JSON lines on stdout; relay_started names the datagram path in use (io).\n\nExample:\n  parity relay --routes routes.json --config config.yaml --debug-port 8765\n  parity relay --routes routes.json --io dgram\n',
     )
     .action(async (flags: RelayFlags) => {
       const service = await RelayService.start({
@@ -31,6 +38,7 @@ export function registerRelayCommand(program: Command): void {
         ...(flags.config !== undefined && { configPath: flags.config }),
         ...(flags.debugPort !== undefined && { debugPort: flags.debugPort }),
         ...(flags.bindIp !== undefined && { bindIp: flags.bindIp }),
+        io: flags.io,
         log: jsonLineLog(),
         handleSighup: true,
       });

@@ -110,6 +110,7 @@ export function healthView(relay: Relay, version: string): unknown {
     version,
     configVersion: relay.current.version,
     upstreamSockets: relay.openUpstreamSockets,
+    io: relay.io.kind,
     upstreamSocketBudget: relay.upstreamSocketBudget,
     waitingAcks: relay.waitingForAcks,
     rssBytes: process.memoryUsage().rss,

@@ -1,14 +1,13 @@
-import type dgram from 'node:dgram';
+import type { RelaySocket } from './io/relay-socket.ts';
 import { performance } from 'node:perf_hooks';
 import { debug } from '../core/debug.ts';
 import type { BackendSeries, RelayMetrics } from './relay-metrics.ts';
-import { connect, elapsedMs, sendWhenConnected, type ForgetSocket } from './upstream-socket.ts';
+import { elapsedMs, type ForgetSocket } from './upstream-socket.ts';
 
 /** How the pool lends sockets: created within its budget, closed through it, bound to its source address. */
 export interface SocketLender {
-  create(ip: string, port: number, series: BackendSeries): dgram.Socket | undefined;
-  close(target: { socket: dgram.Socket; closed: boolean }): void;
-  sourceIp(): string | undefined;
+  create(ip: string, port: number, series: BackendSeries): RelaySocket | undefined;
+  close(target: { socket: RelaySocket; closed: boolean }): void;
 }
 
 /**
@@ -30,12 +29,12 @@ export class FireAndForget {
     if (target === undefined) return;
     target.series = series;
     const startMs = performance.now();
-    sendWhenConnected(target, payload, (error) => {
+    target.socket.send(payload, (error) => {
       if (error) {
         // The packet's status, and the kernel's reason apart (a refusing mirror shows as refused, not just failed).
         series.lastError = error.message;
         series.record('write_failed', elapsedMs(startMs));
-        this.metrics.countBackendError(series, (error as NodeJS.ErrnoException).code);
+        this.metrics.countBackendError(series, error.code);
         return;
       }
       series.lastSendOkMs = Date.now();
@@ -54,13 +53,13 @@ export class FireAndForget {
     if (existing !== undefined && !existing.closed) return existing;
     const socket = this.sockets.create(ip, port, series);
     if (socket === undefined) return undefined;
-    const target: ForgetSocket = { socket, connected: false, backlog: [], closed: false, series };
-    socket.on('message', () => this.metrics.discardedReplies++);
-    socket.on('error', (error) => {
+    const target: ForgetSocket = { socket, closed: false, series };
+    socket.onMessage(() => this.metrics.discardedReplies++);
+    socket.onError((error) => {
       // A dead backend shows here (ICMP port unreachable after an earlier send): counted as the backend's error, not as
       // a second status of a packet that already has one. The socket stays usable: re-dialling on every error would put
       // a socket creation on the packet path exactly when a backend is down.
-      const code = (error as NodeJS.ErrnoException).code;
+      const code = error.code;
       target.series.lastError = error.message;
       target.series.noteFailure();
       this.metrics.countBackendError(target.series, code);
@@ -70,7 +69,6 @@ export class FireAndForget {
         this.sockets.close(target);
       }
     });
-    connect(target, ip, port, this.sockets.sourceIp());
     this.byBackend.set(key, target);
     return target;
   }

@@ -7,6 +7,7 @@ import type { AppConfig } from './relay-config.ts';
 import type { RelayLog } from './relay-log.ts';
 import { DEFAULT_MAX_UPSTREAM_SOCKETS, Relay } from './relay.ts';
 import { raiseFileLimit, socketBudget } from './file-limit.ts';
+import { relayIo, type IoChoice } from './io/choose-io.ts';
 
 /** How many times a version refused for a port that would not bind is tried again, a second apart. */
 const BIND_RETRIES = 60;
@@ -24,6 +25,8 @@ export interface RelayServiceOptions {
   handleSighup?: boolean;
   /** Upstream socket budget asked for; the open-file limit may lower it. */
   maxSockets?: number;
+  /** The datagram path (default auto: the C one where built, else Node's dgram). */
+  io?: IoChoice;
 }
 
 /**
@@ -54,11 +57,12 @@ export class RelayService {
     if (routesPath === undefined) {
       throw new RelayConfigError('no routes file: pass --routes or set app.routes_file in config.yaml', { field: 'routes_file' });
     }
+    const io = relayIo(options.io ?? 'auto');
     const config = await loadRelayConfig(routesPath, app);
     // Limits are known, not met by surprise: the socket budget sits below the open-file limit, and both are logged.
     const fileLimit = raiseFileLimit();
     const maxSockets = socketBudget(options.maxSockets ?? DEFAULT_MAX_UPSTREAM_SOCKETS, fileLimit);
-    const relay = await Relay.start(config, { log: options.log, source: 'file', maxSockets });
+    const relay = await Relay.start(config, { log: options.log, source: 'file', maxSockets, io });
     let server: http.Server;
     let debugPort: number;
     try {
@@ -77,6 +81,7 @@ export class RelayService {
       version: RELAY_VERSION,
       open_file_limit: fileLimit === undefined ? null : { soft: fileLimit.soft, hard: fileLimit.hard, raised: fileLimit.raised },
       upstream_socket_budget: maxSockets,
+      io: io.kind,
     });
     return service;
   }

@@ -1,7 +1,6 @@
-import dgram from 'node:dgram';
-import dns from 'node:dns';
-import { isIP } from 'node:net';
 import { NetworkError } from '../core/errors.ts';
+import { dgramIo } from './io/dgram-io.ts';
+import type { RelayIo, RelaySocket, Sender } from './io/relay-socket.ts';
 import type { RelayConfig, ResolvedRoute } from './relay-config.ts';
 import { logConfigApplied } from './config-log.ts';
 import type { RelayLog } from './relay-log.ts';
@@ -41,9 +40,9 @@ export interface ConfigRejection {
 export class Relay {
   readonly metrics = new RelayMetrics();
   private readonly upstream: UpstreamPool;
-  private readonly listeners = new Map<number, dgram.Socket>();
+  private readonly listeners = new Map<number, RelaySocket>();
   /** Removed ports still open for one response timeout, so ACKs in flight reach their devices; reused if re-added. */
-  private readonly draining = new Map<number, { socket: dgram.Socket; timer: NodeJS.Timeout }>();
+  private readonly draining = new Map<number, { socket: RelaySocket; timer: NodeJS.Timeout }>();
   private plane: DataPlane;
   private versionNumber = 0;
   current: ConfigVersion;
@@ -53,11 +52,13 @@ export class Relay {
     config: RelayConfig,
     private readonly log: RelayLog,
     maxSockets: number,
+    /** How its sockets are made: Node's dgram, or the batched path in C (io/udp-io.c). */
+    readonly io: RelayIo,
   ) {
     this.plane = { config, series: new Map() };
     // A relay bound to one address sends from it too, so its upstream traffic is recognisably its own.
     const sourceIp = config.bindIp === '0.0.0.0' || config.bindIp === '::' ? undefined : config.bindIp;
-    this.upstream = new UpstreamPool(this.metrics, { timeoutMs: config.responseTimeoutMs, maxSockets, ...(sourceIp !== undefined && { sourceIp }) });
+    this.upstream = new UpstreamPool(this.metrics, io, { timeoutMs: config.responseTimeoutMs, maxSockets, ...(sourceIp !== undefined && { sourceIp }) });
     // Once per interval, not per refused packet: the log stays readable exactly when the relay is under pressure.
     let lastBudgetLogMs = 0;
     this.upstream.onBudgetReached = (open, max) => {
@@ -68,8 +69,8 @@ export class Relay {
     this.current = { version: 0, label: undefined, source: 'none', loadedAt: new Date().toISOString(), routes: 0 };
   }
 
-  static async start(config: RelayConfig, options: { log: RelayLog; source: string; maxSockets?: number }): Promise<Relay> {
-    const relay = new Relay(config, options.log, options.maxSockets ?? DEFAULT_MAX_UPSTREAM_SOCKETS);
+  static async start(config: RelayConfig, options: { log: RelayLog; source: string; maxSockets?: number; io?: RelayIo }): Promise<Relay> {
+    const relay = new Relay(config, options.log, options.maxSockets ?? DEFAULT_MAX_UPSTREAM_SOCKETS, options.io ?? dgramIo);
     try {
       await relay.apply(config, options.source);
     } catch (error) {
@@ -112,8 +113,8 @@ export class Relay {
   async apply(config: RelayConfig, source: string): Promise<void> {
     const added = [...config.routes.keys()].filter((port) => !this.listeners.has(port));
     const removed = [...this.listeners.keys()].filter((port) => !config.routes.has(port));
-    const bound: [number, dgram.Socket][] = [];
-    const reused: [number, dgram.Socket][] = [];
+    const bound: [number, RelaySocket][] = [];
+    const reused: [number, RelaySocket][] = [];
     try {
       for (const port of added) {
         // A port removed and added back within its drain is still bound: take the draining socket back.
@@ -122,7 +123,7 @@ export class Relay {
         else bound.push([port, await this.listen(config.bindIp, port)]);
       }
     } catch (error) {
-      for (const [, socket] of bound) socket.close();
+      for (const [, socket] of bound) void socket.close();
       throw error;
     }
     for (const [port] of reused) {
@@ -154,11 +155,11 @@ export class Relay {
     }
     this.draining.clear();
     this.upstream.close();
-    await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+    await Promise.all(sockets.map((socket) => socket.close()));
     this.listeners.clear();
   }
 
-  private handle(port: number, listener: dgram.Socket, payload: Buffer, device: dgram.RemoteInfo): void {
+  private handle(port: number, listener: RelaySocket, payload: Buffer, device: Sender): void {
     const { config, series } = this.plane;
     this.metrics.countReceived(port);
     const route = config.routes.get(port);
@@ -196,7 +197,7 @@ export class Relay {
         s,
         { ip: device.address, port: device.port, route: port },
         (ack) => {
-          listener.send(ack, device.port, device.address);
+          listener.sendTo(ack, device.port, device.address);
           this.metrics.countDeviceAck(port);
         },
         route.protocol,
@@ -205,17 +206,16 @@ export class Relay {
     });
   }
 
-  private listen(ip: string, port: number): Promise<dgram.Socket> {
-    return new Promise((resolve, reject) => {
-      const socket = dgram.createSocket({ type: ip.includes(':') ? 'udp6' : 'udp4', recvBufferSize: UDP_BUFFER_BYTES, sendBufferSize: UDP_BUFFER_BYTES, lookup: literalLookup });
-      socket.once('error', (cause) => reject(new NetworkError(`relay: cannot listen on ${ip}:${port}: ${cause.message}`, { route: port }, { cause })));
-      socket.on('message', (payload, remote) => this.handle(port, socket, payload, remote));
-      socket.bind(port, ip, () => {
-        socket.removeAllListeners('error');
-        socket.on('error', (error) => this.log('error', 'listener_error', { port, error: error.message }));
-        resolve(socket);
-      });
-    });
+  private async listen(ip: string, port: number): Promise<RelaySocket> {
+    let socket: RelaySocket;
+    try {
+      socket = await this.io.listen(ip, port, UDP_BUFFER_BYTES);
+    } catch (cause) {
+      throw new NetworkError(`relay: cannot listen on ${ip}:${port}: ${(cause as Error).message}`, { route: port }, { cause });
+    }
+    socket.onMessage((payload, remote) => this.handle(port, socket, payload, remote));
+    socket.onError((error) => this.log('error', 'listener_error', { port, error: error.message }));
+    return socket;
   }
 
   private drain(port: number, timeoutMs: number): void {
@@ -224,7 +224,7 @@ export class Relay {
     if (socket === undefined) return;
     const timer = setTimeout(() => {
       this.draining.delete(port);
-      socket.close();
+      void socket.close();
     }, timeoutMs + 100);
     this.draining.set(port, { socket, timer });
     // Packets to a draining port are counted as dropped by handle(): the new snapshot has no route for it.
@@ -245,13 +245,3 @@ function forEachBackendAckFirst(route: ResolvedRoute, fn: (backend: ResolvedRout
   for (let i = 0; i < backends.length; i++) if ((backends[i] as { ack: boolean }).ack) fn(backends[i] as ResolvedRoute['backends'][number], i);
   for (let i = 0; i < backends.length; i++) if (!(backends[i] as { ack: boolean }).ack) fn(backends[i] as ResolvedRoute['backends'][number], i);
 }
-
-/**
- * The listeners' address lookup: a listener sends only to devices, by the address they came from, and dns.lookup
- * answers an address literal on the next tick, a deferral and a closure per ACK relayed. Answered at once here.
- */
-const literalLookup = ((hostname: string, family: number, callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void): void => {
-  const literal = isIP(hostname);
-  if (literal !== 0) callback(null, hostname, literal);
-  else dns.lookup(hostname, family, callback);
-}) as unknown as typeof dns.lookup;

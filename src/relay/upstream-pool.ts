@@ -1,11 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import type { BackendSeries, RelayMetrics } from './relay-metrics.ts';
 import type { DeviceProtocol } from '../protocols/protocol.ts';
+import type { RelayIo } from './io/relay-socket.ts';
 import { BindingShares } from './binding-shares.ts';
 import { FireAndForget } from './fire-and-forget.ts';
 import { UpstreamSockets } from './upstream-sockets.ts';
 import { WaitingRequests } from './waiting-requests.ts';
-import { connect, elapsedMs, sendWhenConnected, type Binding, type DeviceEndpoint, type Failure, type PendingRequest, type UpstreamOptions } from './upstream-socket.ts';
+import { elapsedMs, type Binding, type DeviceEndpoint, type Failure, type PendingRequest, type UpstreamOptions } from './upstream-socket.ts';
 
 export type { DeviceEndpoint, UpstreamOptions } from './upstream-socket.ts';
 
@@ -45,15 +46,15 @@ export class UpstreamPool {
 
   constructor(
     private readonly metrics: RelayMetrics,
+    io: RelayIo,
     options: UpstreamOptions,
   ) {
     this.timeoutMs = options.timeoutMs;
-    this.sockets = new UpstreamSockets(metrics);
+    this.sockets = new UpstreamSockets(metrics, io);
     this.shares = new BindingShares(options.maxSockets, options);
     this.fireAndForget = new FireAndForget(metrics, {
-      create: (ip, port, series) => this.sockets.create(ip, port, series),
+      create: (ip, port, series) => this.sockets.create(ip, port, this.sourceIp, series),
       close: (target) => this.sockets.close(target),
-      sourceIp: () => this.sourceIp,
     });
     this.idleMs = options.idleMs;
     this.sourceIp = options.sourceIp;
@@ -103,7 +104,7 @@ export class UpstreamPool {
     binding.pending.push(request);
     this.waiting.push(request);
     series.inFlight++;
-    sendWhenConnected(binding, payload, (error) => {
+    binding.socket.send(payload, (error) => {
       if (error) {
         series.lastError = error.message;
         this.settle(request, 'write_failed');
@@ -152,14 +153,13 @@ export class UpstreamPool {
       if (refusal.reason === 'socket_budget') this.onBudgetReached?.(this.sockets.open, this.shares.maxSockets);
       return undefined;
     }
-    const socket = this.sockets.create(ip, port, series);
+    const socket = this.sockets.create(ip, port, this.sourceIp, series);
     if (socket === undefined) return undefined;
     const nowMs = Date.now();
-    const binding: Binding = { key, source: device.ip, route: device.route, socket, series, connected: false, backlog: [], closed: false, pending: [], reply, protocol: undefined, lastUsedMs: nowMs, orderedMs: nowMs, lastTimeoutMs: 0 };
+    const binding: Binding = { key, source: device.ip, route: device.route, socket, series, closed: false, pending: [], reply, protocol: undefined, lastUsedMs: nowMs, orderedMs: nowMs, lastTimeoutMs: 0 };
     this.shares.taken(binding);
-    socket.on('message', (payload) => this.receive(binding, payload));
-    socket.on('error', (error) => this.fail(binding, error));
-    connect(binding, ip, port, this.sourceIp);
+    socket.onMessage((payload) => this.receive(binding, payload));
+    socket.onError((error) => this.fail(binding, error));
     this.bindings.set(key, binding);
     return binding;
   }
@@ -206,8 +206,8 @@ export class UpstreamPool {
     return index < 0 ? undefined : binding.pending.splice(index, 1)[0];
   }
 
-  private fail(binding: Binding, error: Error): void {
-    const code = (error as NodeJS.ErrnoException).code;
+  private fail(binding: Binding, error: NodeJS.ErrnoException): void {
+    const code = error.code;
     binding.series.lastError = error.message;
     this.metrics.countBackendError(binding.series, code);
     const request = binding.pending.find((r) => !r.settled);

@@ -1,6 +1,6 @@
-import type dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import type { DeviceProtocol } from '../protocols/protocol.ts';
+import type { RelaySocket } from './io/relay-socket.ts';
 import type { BackendSeries } from './relay-metrics.ts';
 
 export type Failure = 'timeout' | 'write_failed' | 'read_failed' | 'dial_failed';
@@ -25,10 +25,8 @@ export interface Binding {
   /** The device's address and the route it came in on: what the per-source and per-route shares count. */
   source: string;
   route: number;
-  socket: dgram.Socket;
+  socket: RelaySocket;
   series: BackendSeries;
-  connected: boolean;
-  backlog: (() => void)[];
   closed: boolean;
   pending: PendingRequest[];
   reply: (ack: Buffer) => void;
@@ -43,9 +41,7 @@ export interface Binding {
 
 /** The socket a backend's fire-and-forget packets leave from: send only; whatever comes back is read and dropped. */
 export interface ForgetSocket {
-  socket: dgram.Socket;
-  connected: boolean;
-  backlog: (() => void)[];
+  socket: RelaySocket;
   closed: boolean;
   series: BackendSeries;
 }
@@ -71,27 +67,6 @@ export interface UpstreamOptions {
   /** A binding unused this long is closed and its socket given back (default: 30 s or twice the timeout). */
   idleMs?: number;
   sourceIp?: string;
-}
-
-/**
- * Node sends on a connected UDP socket only once connect() has completed; sends before that wait in a backlog. With a
- * source address the socket is bound to it first, so the relay's upstream traffic comes from the relay's address.
- */
-export function connect(target: { socket: dgram.Socket; connected: boolean; backlog: (() => void)[]; closed: boolean }, ip: string, port: number, sourceIp: string | undefined): void {
-  const dial = (): void =>
-    target.socket.connect(port, ip, () => {
-      if (target.closed) return;
-      target.connected = true;
-      for (const send of target.backlog.splice(0)) send();
-    });
-  if (sourceIp === undefined) dial();
-  else target.socket.bind(0, sourceIp, dial);
-}
-
-/** Sends `payload` on the target's socket now, or once it is connected. */
-export function sendWhenConnected(target: { socket: dgram.Socket; connected: boolean; backlog: (() => void)[] }, payload: Buffer, sent: (error: Error | null) => void): void {
-  if (target.connected) target.socket.send(payload, sent);
-  else target.backlog.push(() => target.socket.send(payload, sent));
 }
 
 export function decrement<K>(counts: Map<K, number>, key: K): void {

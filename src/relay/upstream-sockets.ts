@@ -1,4 +1,4 @@
-import dgram from 'node:dgram';
+import type { RelayIo, RelaySocket } from './io/relay-socket.ts';
 import type { BackendSeries, RelayMetrics } from './relay-metrics.ts';
 
 /** Socket buffers sized for bursts (the kernel default of 208 KiB drops at ~50k packets/s). */
@@ -9,20 +9,23 @@ const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
  * made is a dial failure on the backend's series, never an exception on the packet path.
  */
 export class UpstreamSockets {
-  private readonly byBackend = new Map<string, Set<dgram.Socket>>();
+  private readonly byBackend = new Map<string, Set<RelaySocket>>();
   open = 0;
 
-  constructor(private readonly metrics: RelayMetrics) {}
+  constructor(
+    private readonly metrics: RelayMetrics,
+    private readonly io: RelayIo,
+  ) {}
 
-  create(ip: string, port: number, series: BackendSeries): dgram.Socket | undefined {
+  /** A socket connected to the backend at ip:port, from `sourceIp` when given. */
+  create(ip: string, port: number, sourceIp: string | undefined, series: BackendSeries): RelaySocket | undefined {
     try {
-      const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: UDP_BUFFER_BYTES, sendBufferSize: UDP_BUFFER_BYTES });
+      const socket = this.io.upstream(ip, port, sourceIp, UDP_BUFFER_BYTES);
       this.open++;
       const key = `${ip}:${port}`;
-      const sockets = this.byBackend.get(key) ?? new Set<dgram.Socket>();
+      const sockets = this.byBackend.get(key) ?? new Set<RelaySocket>();
       sockets.add(socket);
       this.byBackend.set(key, sockets);
-      socket.once('close', () => sockets.delete(socket));
       return socket;
     } catch (error) {
       series.record('dial_failed', 0);
@@ -32,15 +35,12 @@ export class UpstreamSockets {
     }
   }
 
-  close(target: { socket: dgram.Socket; closed: boolean }): void {
+  close(target: { socket: RelaySocket; closed: boolean }): void {
     if (target.closed) return;
     target.closed = true;
     this.open--;
-    try {
-      target.socket.close();
-    } catch {
-      // Already closed by an error: nothing left to release.
-    }
+    for (const sockets of this.byBackend.values()) if (sockets.delete(target.socket)) break;
+    void target.socket.close();
   }
 
   /** Datagrams queued in the kernel-bound send queue of a backend's sockets right now (the fan-out spec's queue). */
@@ -48,7 +48,7 @@ export class UpstreamSockets {
     let queued = 0;
     for (const [backend, sockets] of this.byBackend) {
       if (!backend.startsWith(`${ip}:`)) continue;
-      for (const socket of sockets) queued += socket.getSendQueueCount();
+      for (const socket of sockets) queued += socket.sendQueueCount();
     }
     return queued;
   }

@@ -4,6 +4,7 @@ import { request } from 'undici';
 import { SimulatedBackend } from '../../src/backends/simulated-backend.ts';
 import type { FaultPlan } from '../../src/backends/fault-plan.ts';
 import { calampLmd } from '../../src/protocols/calamp-lmd.ts';
+import type { IoChoice } from '../../src/relay/io/choose-io.ts';
 import type { RoutesFile } from '../../src/relay/relay-config.ts';
 import { silentLog } from '../../src/relay/relay-log.ts';
 import { RelayService } from '../../src/relay/relay-service.ts';
@@ -33,7 +34,7 @@ export interface RelayRig {
  * on the route ports, and a device socket. Each backend reports its address in its ACK's app version (last octet as
  * the major version), so a test can tell which backend answered.
  */
-export async function startRelayRig(dir: string, options: { relayIp: string; routes: RoutesFile; backends: RigBackend[]; ports: number[]; timeoutMs?: number; maxSockets?: number }): Promise<RelayRig> {
+export async function startRelayRig(dir: string, options: { relayIp: string; routes: RoutesFile; backends: RigBackend[]; ports: number[]; timeoutMs?: number; maxSockets?: number; io?: IoChoice }): Promise<RelayRig> {
   const routesPath = join(dir, 'routes.json');
   writeFileSync(routesPath, JSON.stringify(options.routes));
   const configPath = join(dir, 'config.yaml');
@@ -49,7 +50,7 @@ export async function startRelayRig(dir: string, options: { relayIp: string; rou
       }),
   );
   for (const backend of backends) await backend.start();
-  const service = await RelayService.start({ routesPath, configPath, debugPort: 0, log: silentLog, ...(options.maxSockets !== undefined && { maxSockets: options.maxSockets }) });
+  const service = await RelayService.start({ routesPath, configPath, debugPort: 0, log: silentLog, ...(options.maxSockets !== undefined && { maxSockets: options.maxSockets }), ...(options.io !== undefined && { io: options.io }) });
   const device = await UdpClient.open('127.0.0.1');
   const debug = async <T>(path: string): Promise<T> => (await (await request(`http://127.0.0.1:${service.debugPort}${path}`)).body.json()) as T;
   return {

@@ -2,7 +2,8 @@ import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildCalampMessage, calampLmd } from '../../src/protocols/calamp-lmd.ts';
 import { UdpClient } from '../helpers/udp-client.ts';
-import { ackedBy, metricValue, startRelayRig, type RelayRig } from '../helpers/relay-rig.ts';
+import { ackedBy, metricValue, startRelayRig as startRig, type RelayRig } from '../helpers/relay-rig.ts';
+import { relayIoPaths } from '../helpers/relay-io-paths.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -26,7 +27,8 @@ async function exchange(r: RelayRig, count: number, port = PORT): Promise<void> 
 
 const received = (r: RelayRig): number[] => r.backends.map((b) => b.counters.received);
 
-describe('reference relay over real UDP (dual-mirroring spec, integration tests)', () => {
+describe.each(relayIoPaths().map((io) => io.kind))('reference relay over real UDP (dual-mirroring spec, integration tests, %s)', (io) => {
+  const startRelayRig = (dir: string, options: Parameters<typeof startRig>[1]): Promise<RelayRig> => startRig(dir, { ...options, io });
   it('mirror disabled: only the primary gets packets, and its ACK reaches the device', async () => {
     await withTempDir(async (dir) => {
       rig = await startRelayRig(dir, { relayIp: '127.0.3.1', ports: [PORT], backends: [{ ip: '127.0.3.11' }, { ip: '127.0.3.12' }], routes: { routes: [{ port: PORT, target: '127.0.3.11' }] } });
@@ -174,77 +176,77 @@ describe('reference relay over real UDP (dual-mirroring spec, integration tests)
       expect(targets.targets.find((t) => t.url === 'udp://127.0.3.83')).toMatchObject({ enabled: false, counters: { dropped: 10 } });
     });
   });
-});
 
-describe('reference relay: an ACK reaches only the device that asked', () => {
-  it('under a slow primary that answers late and twice, no device ever gets another device\'s ACK; late replies are counted and dropped', async () => {
-    await withTempDir(async (dir) => {
-      // Relay timeout 300 ms, primary 50-550 ms with 30% duplicate ACKs: about half of the ACKs come after their
-      // request timed out, while other devices' requests wait on other sockets.
-      rig = await startRelayRig(dir, {
-        relayIp: '127.0.4.1',
-        ports: [PORT],
-        timeoutMs: 300,
-        backends: [{ ip: '127.0.4.11', faults: { latencyMs: 300, jitterMs: 250, duplicateAckRate: 0.3, seed: 5 } }],
-        routes: { routes: [{ port: PORT, target: '127.0.4.11' }] },
-      });
-      const devices = await Promise.all(Array.from({ length: 40 }, (_, i) => UdpClient.open(`127.0.4.${100 + i}`)));
-      try {
-        const rounds = 25;
-        for (let round = 0; round < rounds; round++) {
-          // Disjoint sequence numbers per device: device i uses i * 1000 + round.
-          await Promise.all(devices.map((device, i) => device.send(message(i * 1000 + round), PORT, rig!.relayIp)));
-          await new Promise((resolve) => setImmediate(resolve));
-        }
-        const lateReplies = (text: string): number => metricValue(text, 'udp_relay_late_replies_total');
-        await waitFor(async () => {
-          const text = await rig!.metricsText();
-          const settled = [...text.matchAll(/status="(success|timeout)"\} (\d+)/g)].reduce((sum, m) => sum + Number(m[2]), 0);
-          return settled === devices.length * rounds && lateReplies(text) > 0;
-        }, 'every request settled and some late replies counted');
-        let delivered = 0;
-        devices.forEach((device, i) => {
-          for (const reply of device.replies) {
-            const sequence = Number(calampLmd.decodeAck(reply.payload).fields.sequence);
-            expect(Math.floor(sequence / 1000), `device ${i} got the ACK of sequence ${sequence}`).toBe(i);
-          }
-          delivered += device.replies.length;
+  describe('reference relay: an ACK reaches only the device that asked', () => {
+    it('under a slow primary that answers late and twice, no device ever gets another device\'s ACK; late replies are counted and dropped', async () => {
+      await withTempDir(async (dir) => {
+        // Relay timeout 300 ms, primary 50-550 ms with 30% duplicate ACKs: about half of the ACKs come after their
+        // request timed out, while other devices' requests wait on other sockets.
+        rig = await startRelayRig(dir, {
+          relayIp: '127.0.4.1',
+          ports: [PORT],
+          timeoutMs: 300,
+          backends: [{ ip: '127.0.4.11', faults: { latencyMs: 300, jitterMs: 250, duplicateAckRate: 0.3, seed: 5 } }],
+          routes: { routes: [{ port: PORT, target: '127.0.4.11' }] },
         });
-        expect(delivered).toBeGreaterThan(0);
-        expect(delivered).toBeLessThanOrEqual(devices.length * rounds);
-      } finally {
-        await Promise.all(devices.map((device) => device.close()));
-      }
+        const devices = await Promise.all(Array.from({ length: 40 }, (_, i) => UdpClient.open(`127.0.4.${100 + i}`)));
+        try {
+          const rounds = 25;
+          for (let round = 0; round < rounds; round++) {
+            // Disjoint sequence numbers per device: device i uses i * 1000 + round.
+            await Promise.all(devices.map((device, i) => device.send(message(i * 1000 + round), PORT, rig!.relayIp)));
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+          const lateReplies = (text: string): number => metricValue(text, 'udp_relay_late_replies_total');
+          await waitFor(async () => {
+            const text = await rig!.metricsText();
+            const settled = [...text.matchAll(/status="(success|timeout)"\} (\d+)/g)].reduce((sum, m) => sum + Number(m[2]), 0);
+            return settled === devices.length * rounds && lateReplies(text) > 0;
+          }, 'every request settled and some late replies counted');
+          let delivered = 0;
+          devices.forEach((device, i) => {
+            for (const reply of device.replies) {
+              const sequence = Number(calampLmd.decodeAck(reply.payload).fields.sequence);
+              expect(Math.floor(sequence / 1000), `device ${i} got the ACK of sequence ${sequence}`).toBe(i);
+            }
+            delivered += device.replies.length;
+          });
+          expect(delivered).toBeGreaterThan(0);
+          expect(delivered).toBeLessThanOrEqual(devices.length * rounds);
+        } finally {
+          await Promise.all(devices.map((device) => device.close()));
+        }
+      });
     });
-  });
 
-  it('a port removed and added back within its drain is listening again', async () => {
-    await withTempDir(async (dir) => {
-      const routes = { routes: [{ port: PORT, target: '127.0.4.21' }, { port: PORT + 2, target: '127.0.4.21' }] };
-      rig = await startRelayRig(dir, { relayIp: '127.0.4.2', ports: [PORT, PORT + 2], timeoutMs: 2000, backends: [{ ip: '127.0.4.21' }], routes });
-      await rig.rewriteRoutes({ routes: [{ port: PORT, target: '127.0.4.21' }] });
-      expect(rig.service.relay.ports).toEqual([PORT]);
-      await rig.rewriteRoutes(routes);
-      expect(rig.service.relay.ports.sort()).toEqual([PORT, PORT + 2]);
-      expect(rig.service.relay.lastRejection).toBeNull();
-      await exchange(rig, 3, PORT + 2);
-      expect(rig.device.replies).toHaveLength(3);
+    it('a port removed and added back within its drain is listening again', async () => {
+      await withTempDir(async (dir) => {
+        const routes = { routes: [{ port: PORT, target: '127.0.4.21' }, { port: PORT + 2, target: '127.0.4.21' }] };
+        rig = await startRelayRig(dir, { relayIp: '127.0.4.2', ports: [PORT, PORT + 2], timeoutMs: 2000, backends: [{ ip: '127.0.4.21' }], routes });
+        await rig.rewriteRoutes({ routes: [{ port: PORT, target: '127.0.4.21' }] });
+        expect(rig.service.relay.ports).toEqual([PORT]);
+        await rig.rewriteRoutes(routes);
+        expect(rig.service.relay.ports.sort()).toEqual([PORT, PORT + 2]);
+        expect(rig.service.relay.lastRejection).toBeNull();
+        await exchange(rig, 3, PORT + 2);
+        expect(rig.device.replies).toHaveLength(3);
+      });
     });
-  });
 
-  it('a reload whose port is held by another socket says so at /debug/config and binds once the port is free', async () => {
-    await withTempDir(async (dir) => {
-      const routes = { routes: [{ port: PORT, target: '127.0.4.31' }] };
-      rig = await startRelayRig(dir, { relayIp: '127.0.4.3', ports: [PORT, PORT + 4], timeoutMs: 2000, backends: [{ ip: '127.0.4.31' }], routes });
-      const blocker = dgram.createSocket('udp4');
-      await new Promise<void>((resolve) => blocker.bind(PORT + 4, '127.0.4.3', resolve));
-      await rig.rewriteRoutes({ routes: [...routes.routes, { port: PORT + 4, target: '127.0.4.31' }] });
-      const config = await rig.debug<{ lastRejection: { error: string } | null }>('/debug/config');
-      expect(config.lastRejection?.error).toMatch(/cannot listen on 127\.0\.4\.3:24604.*retrying in 1 s/);
-      await new Promise<void>((resolve) => blocker.close(resolve));
-      await waitFor(() => rig!.service.relay.ports.includes(PORT + 4), 'the retried reload to bind the freed port');
-      await exchange(rig, 2, PORT + 4);
-      expect(rig.device.replies).toHaveLength(2);
+    it('a reload whose port is held by another socket says so at /debug/config and binds once the port is free', async () => {
+      await withTempDir(async (dir) => {
+        const routes = { routes: [{ port: PORT, target: '127.0.4.31' }] };
+        rig = await startRelayRig(dir, { relayIp: '127.0.4.3', ports: [PORT, PORT + 4], timeoutMs: 2000, backends: [{ ip: '127.0.4.31' }], routes });
+        const blocker = dgram.createSocket('udp4');
+        await new Promise<void>((resolve) => blocker.bind(PORT + 4, '127.0.4.3', resolve));
+        await rig.rewriteRoutes({ routes: [...routes.routes, { port: PORT + 4, target: '127.0.4.31' }] });
+        const config = await rig.debug<{ lastRejection: { error: string } | null }>('/debug/config');
+        expect(config.lastRejection?.error).toMatch(/cannot listen on 127\.0\.4\.3:24604.*retrying in 1 s/);
+        await new Promise<void>((resolve) => blocker.close(resolve));
+        await waitFor(() => rig!.service.relay.ports.includes(PORT + 4), 'the retried reload to bind the freed port');
+        await exchange(rig, 2, PORT + 4);
+        expect(rig.device.replies).toHaveLength(2);
+      });
     });
   });
 });

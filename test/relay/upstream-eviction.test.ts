@@ -1,5 +1,6 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
+import { relayIoPaths } from '../helpers/relay-io-paths.ts';
 import { RelayMetrics } from '../../src/relay/relay-metrics.ts';
 import { UpstreamPool, type DeviceEndpoint } from '../../src/relay/upstream-pool.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -30,13 +31,13 @@ afterEach(async () => {
   backend = undefined;
 });
 
-describe('upstream bindings at the socket budget (real sockets)', () => {
+describe.each(relayIoPaths())('upstream bindings at the socket budget (real sockets, $kind)', (io) => {
   it('gives up the least recently used idle binding for a new device, to the second', { timeout: 15_000 }, async () => {
     const started = await startBackend();
     backend = started.socket;
     const metrics = new RelayMetrics();
     const series = metrics.seriesFor(ROUTE, 'primary', BACKEND_IP, 'test', 'generic');
-    pool = new UpstreamPool(metrics, { timeoutMs: 2000, maxSockets: 2, maxSocketsPerSource: 2, maxSocketsPerRoute: 2 });
+    pool = new UpstreamPool(metrics, io, { timeoutMs: 2000, maxSockets: 2, maxSocketsPerSource: 2, maxSocketsPerRoute: 2 });
     const acks = new Map<string, number>();
     let sent = 0;
     const send = async (name: string, device: DeviceEndpoint): Promise<void> => {

@@ -1,0 +1,94 @@
+import dgram from 'node:dgram';
+import dns from 'node:dns';
+import { isIP } from 'node:net';
+import type { RelayIo, RelaySocket, Sender } from './relay-socket.ts';
+
+/** The relay's sockets on Node's dgram: the path where the C addon is not built, and for IPv6 listeners. */
+export const dgramIo: RelayIo = {
+  kind: 'dgram',
+  listen(ip, port, bufferBytes) {
+    const socket = dgram.createSocket({ type: ip.includes(':') ? 'udp6' : 'udp4', recvBufferSize: bufferBytes, sendBufferSize: bufferBytes, lookup: literalLookup });
+    return new Promise((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(port, ip, () => {
+        socket.removeListener('error', reject);
+        resolve(new DgramSocket(socket, true));
+      });
+    });
+  },
+  upstream(ip, port, sourceIp, bufferBytes) {
+    const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: bufferBytes, sendBufferSize: bufferBytes });
+    const relaySocket = new DgramSocket(socket, false);
+    relaySocket.dial(ip, port, sourceIp);
+    return relaySocket;
+  },
+};
+
+/**
+ * Node sends on a connected UDP socket only once connect() has completed: sends before that wait in a backlog. With
+ * a source address the socket is bound to it first, so the relay's upstream traffic comes from the relay's address.
+ */
+class DgramSocket implements RelaySocket {
+  private readonly backlog: (() => void)[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly socket: dgram.Socket,
+    private connected: boolean,
+  ) {}
+
+  dial(ip: string, port: number, sourceIp: string | undefined): void {
+    const connect = (): void =>
+      this.socket.connect(port, ip, () => {
+        if (this.closed) return;
+        this.connected = true;
+        for (const send of this.backlog.splice(0)) send();
+      });
+    if (sourceIp === undefined) connect();
+    else this.socket.bind(0, sourceIp, connect);
+  }
+
+  send(payload: Buffer, done: (error: NodeJS.ErrnoException | null) => void): void {
+    if (this.connected) this.socket.send(payload, done);
+    else this.backlog.push(() => this.socket.send(payload, done));
+  }
+
+  sendTo(payload: Buffer, port: number, address: string): void {
+    this.socket.send(payload, port, address);
+  }
+
+  onMessage(receive: (payload: Buffer, from: Sender) => void): void {
+    this.socket.on('message', receive);
+  }
+
+  onError(fail: (error: NodeJS.ErrnoException) => void): void {
+    this.socket.on('error', fail);
+  }
+
+  sendQueueCount(): number {
+    return this.socket.getSendQueueCount() + this.backlog.length;
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    return new Promise((resolve) => {
+      try {
+        this.socket.close(() => resolve());
+      } catch {
+        // Already closed by an error: nothing left to release.
+        resolve();
+      }
+    });
+  }
+}
+
+/**
+ * The listeners' address lookup: a listener sends only to devices, by the address they came from, and dns.lookup
+ * answers an address literal on the next tick, a deferral and a closure per ACK relayed. Answered at once here.
+ */
+const literalLookup = ((hostname: string, family: number, callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void): void => {
+  const literal = isIP(hostname);
+  if (literal !== 0) callback(null, hostname, literal);
+  else dns.lookup(hostname, family, callback);
+}) as unknown as typeof dns.lookup;

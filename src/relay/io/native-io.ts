@@ -1,0 +1,210 @@
+import { isIPv4 } from 'node:net';
+import { getSystemErrorName } from 'node:util';
+import { dgramIo } from './dgram-io.ts';
+import type { RelayIo, RelaySocket, Sender } from './relay-socket.ts';
+import { READABLE, WRITABLE, type UdpIo, type UdpWatch } from './udp-io.ts';
+
+/** A slot per datagram as large as an IPv4 datagram can be, so nothing is ever cut. */
+const SLOT_BYTES = 65_536;
+const BATCH = 64;
+/** Batches read from one socket before the others get their turn. */
+const ROUNDS_PER_TURN = 16;
+/** Address texts remembered, so a device's address is not formatted again for every packet it sends. */
+const ADDRESS_CACHE = 65_536;
+
+/**
+ * The relay's sockets on udp-io.c: IPv4 only (an IPv6 listener is dgram's). Reads are batched, one slab shared by
+ * every socket (a batch is handed out before the next read), and each datagram copied out of it, so a handler may keep
+ * its payload.
+ */
+export function nativeIo(io: UdpIo): RelayIo {
+  const shared: Batch = { io, slab: Buffer.allocUnsafe(SLOT_BYTES * BATCH), lengths: new Int32Array(BATCH), from: new Uint32Array(2 * BATCH), addresses: new Map(), numbers: new Map() };
+  return {
+    kind: 'native',
+    async listen(ip, port, bufferBytes) {
+      if (!isIPv4(ip)) return dgramIo.listen(ip, port, bufferBytes);
+      const fd = io.open(ipNumber(ip), port, bufferBytes);
+      if (fd < 0) throw systemError(fd, 'bind', `${ip}:${port}`);
+      return new NativeSocket(shared, fd);
+    },
+    upstream(ip, port, sourceIp, bufferBytes) {
+      const fd = io.open(sourceIp === undefined ? 0 : ipNumber(sourceIp), 0, bufferBytes);
+      if (fd < 0) throw systemError(fd, 'socket', `${ip}:${port}`);
+      const connected = io.connect(fd, ipNumber(ip), port);
+      if (connected < 0) {
+        io.closeFd(fd);
+        throw systemError(connected, 'connect', `${ip}:${port}`);
+      }
+      return new NativeSocket(shared, fd);
+    },
+  };
+}
+
+interface Batch {
+  io: UdpIo;
+  slab: Buffer;
+  lengths: Int32Array;
+  from: Uint32Array;
+  addresses: Map<number, string>;
+  numbers: Map<string, number>;
+}
+
+/** A send that met a full socket buffer, waiting for the socket to be writable. */
+interface QueuedSend {
+  payload: Buffer;
+  ip: number;
+  port: number;
+  done: ((error: NodeJS.ErrnoException | null) => void) | undefined;
+}
+
+class NativeSocket implements RelaySocket {
+  private readonly watch: UdpWatch;
+  private readonly queued: QueuedSend[] = [];
+  private receive: (payload: Buffer, from: Sender) => void = () => undefined;
+  private fail: (error: NodeJS.ErrnoException) => void = () => undefined;
+  private closed = false;
+
+  constructor(
+    private readonly batch: Batch,
+    private readonly fd: number,
+  ) {
+    const watch = batch.io.watch(fd, READABLE, (events) => this.ready(events));
+    if (typeof watch === 'number') {
+      batch.io.closeFd(fd);
+      throw systemError(watch, 'poll', `descriptor ${fd}`);
+    }
+    this.watch = watch;
+  }
+
+  send(payload: Buffer, done: (error: NodeJS.ErrnoException | null) => void): void {
+    this.transmit({ payload, ip: 0, port: 0, done });
+  }
+
+  sendTo(payload: Buffer, port: number, address: string): void {
+    this.transmit({ payload, ip: deviceNumber(this.batch, address), port, done: undefined });
+  }
+
+  onMessage(receive: (payload: Buffer, from: Sender) => void): void {
+    this.receive = receive;
+  }
+
+  onError(fail: (error: NodeJS.ErrnoException) => void): void {
+    this.fail = fail;
+  }
+
+  sendQueueCount(): number {
+    return this.queued.length;
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    this.batch.io.close(this.watch);
+    for (const send of this.queued.splice(0)) send.done?.(systemError(-9 /* EBADF */, 'send', 'a closed socket'));
+    // libuv closes the descriptor in its close phase, which runs before the next turn's timers.
+    return new Promise((resolve) => setTimeout(resolve, 0));
+  }
+
+  private transmit(send: QueuedSend): void {
+    if (this.closed) {
+      send.done?.(systemError(-9 /* EBADF */, 'send', 'a closed socket'));
+      return;
+    }
+    if (this.queued.length > 0) {
+      this.queued.push(send);
+      return;
+    }
+    const result = this.batch.io.send(this.fd, send.payload, 0, send.payload.length, send.ip, send.port);
+    if (result >= 0) send.done?.(null);
+    else if (wouldBlock(result)) this.wait(send);
+    else this.report(send, result);
+  }
+
+  /** A full send buffer: the send waits, in order, for the socket to drain, as Node's dgram queues it. */
+  private wait(send: QueuedSend): void {
+    this.queued.push(send);
+    if (this.queued.length === 1) this.batch.io.events(this.watch, READABLE | WRITABLE);
+  }
+
+  private flush(): void {
+    while (this.queued.length > 0) {
+      const send = this.queued[0] as QueuedSend;
+      const result = this.batch.io.send(this.fd, send.payload, 0, send.payload.length, send.ip, send.port);
+      if (wouldBlock(result)) return;
+      this.queued.shift();
+      if (result >= 0) send.done?.(null);
+      else this.report(send, result);
+    }
+    if (!this.closed) this.batch.io.events(this.watch, READABLE);
+  }
+
+  private report(send: QueuedSend, result: number): void {
+    const error = systemError(result, 'send', send.port === 0 ? 'the backend' : `${addressText(this.batch, send.ip)}:${send.port}`);
+    if (send.done !== undefined) send.done(error);
+    else this.fail(error);
+  }
+
+  private ready(events: number): void {
+    if (this.closed) return;
+    if ((events & WRITABLE) !== 0) this.flush();
+    if ((events & READABLE) !== 0) this.read();
+  }
+
+  private read(): void {
+    const { io, slab, lengths, from } = this.batch;
+    for (let round = 0; round < ROUNDS_PER_TURN && !this.closed; round++) {
+      const count = io.recv(this.fd, slab, SLOT_BYTES, lengths, from);
+      if (count < 0) {
+        // A backend that refused an earlier datagram (ICMP port unreachable) shows here, as with dgram.
+        this.fail(systemError(count, 'recvmsg', 'the socket'));
+        return;
+      }
+      for (let i = 0; i < count && !this.closed; i++) {
+        const length = lengths[i] as number;
+        if (length < 0) continue; // larger than an IPv4 datagram can be: cannot happen
+        const start = i * SLOT_BYTES;
+        const payload = Buffer.allocUnsafe(length);
+        slab.copy(payload, 0, start, start + length);
+        this.receive(payload, { address: addressText(this.batch, from[2 * i] as number), port: from[2 * i + 1] as number });
+      }
+      if (count < BATCH) return;
+    }
+  }
+}
+
+function wouldBlock(result: number): boolean {
+  const name = getSystemErrorName(result);
+  return name === 'EAGAIN' || name === 'EWOULDBLOCK' || name === 'ENOBUFS';
+}
+
+/** An Error as Node's own sockets make them: `code`, `errno` and `syscall`, and the address in the message. */
+function systemError(result: number, syscall: string, where: string): NodeJS.ErrnoException {
+  const code = getSystemErrorName(result);
+  return Object.assign(new Error(`${syscall} ${code} ${where}`), { code, errno: result, syscall });
+}
+
+function ipNumber(address: string): number {
+  const parts = address.split('.');
+  return ((Number(parts[0]) << 24) >>> 0) + (Number(parts[1]) << 16) + (Number(parts[2]) << 8) + Number(parts[3]);
+}
+
+/** A device's address as a number, remembered: a listener answers the same devices over and over. */
+function deviceNumber(batch: Batch, address: string): number {
+  let ip = batch.numbers.get(address);
+  if (ip === undefined) {
+    if (batch.numbers.size >= ADDRESS_CACHE) batch.numbers.clear();
+    ip = ipNumber(address);
+    batch.numbers.set(address, ip);
+  }
+  return ip;
+}
+
+function addressText(batch: Batch, ip: number): string {
+  let text = batch.addresses.get(ip);
+  if (text === undefined) {
+    if (batch.addresses.size >= ADDRESS_CACHE) batch.addresses.clear();
+    text = `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
+    batch.addresses.set(ip, text);
+  }
+  return text;
+}

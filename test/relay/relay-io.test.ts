@@ -1,0 +1,155 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import dgram from 'node:dgram';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RelaySocket, Sender } from '../../src/relay/io/relay-socket.ts';
+import { UDP_IO_PATH } from '../../src/relay/io/udp-io.ts';
+import { relayIoPaths } from '../helpers/relay-io-paths.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+const LISTEN_IP = '127.0.9.1';
+const PORT = 23_900;
+const BACKEND_IP = '127.0.9.2';
+const BUFFER_BYTES = 4 * 1024 * 1024;
+
+const opened: (RelaySocket | dgram.Socket)[] = [];
+afterEach(async () => {
+  for (const socket of opened.splice(0)) {
+    if (socket instanceof dgram.Socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+    else await socket.close();
+  }
+});
+
+/** A payload's length and hash: comparing 65 kB buffers element by element takes the matcher seconds. */
+const digest = (payload: Buffer): string => `${payload.length}:${createHash('sha256').update(payload).digest('hex')}`;
+
+async function nodeSocket(ip: string, port = 0): Promise<dgram.Socket> {
+  const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: BUFFER_BYTES });
+  await new Promise<void>((resolve) => socket.bind(port, ip, () => resolve()));
+  opened.push(socket);
+  return socket;
+}
+
+describe('the relay C datagram path is built where it can be', () => {
+  it('npm install built build/udp-io.node, since this machine has a C compiler and Node headers', () => {
+    const compiler = ['cc', 'gcc', 'clang'].some((name) => spawnSync(name, ['--version'], { stdio: 'ignore' }).status === 0);
+    const headers = [join(dirname(dirname(process.execPath)), 'include', 'node'), '/usr/include/node'].some((dir) => existsSync(join(dir, 'node_api.h')));
+    // Where the addon can be built, the suite must exercise it: an install that silently fell back would leave the
+    // relay's default path untested.
+    if (compiler && headers) expect(existsSync(UDP_IO_PATH)).toBe(true);
+    expect(relayIoPaths().map((io) => io.kind)).toEqual(existsSync(UDP_IO_PATH) ? ['native', 'dgram'] : ['dgram']);
+  });
+});
+
+describe.each(relayIoPaths())('the relay socket on $kind (real UDP on loopback)', (io) => {
+  it('hands over every datagram of a burst with its sender, sizes 0 to 65,507 bytes, each sender in order', { timeout: 20_000 }, async () => {
+    const listener = await io.listen(LISTEN_IP, PORT, BUFFER_BYTES);
+    opened.push(listener);
+    const got: { payload: Buffer; from: Sender }[] = [];
+    listener.onMessage((payload, from) => got.push({ payload, from }));
+    const senders = await Promise.all(['127.0.9.11', '127.0.9.12', '127.0.9.13'].map((ip) => nodeSocket(ip)));
+    const sizes = [0, 1, 100, 1500, 9000, 65_507];
+    const expected: { ip: string; port: number; payload: Buffer }[] = [];
+    // 3 x 60 datagrams sent at once: more than one batch of 64 waits on the listener.
+    for (let i = 0; i < 60; i++) {
+      for (const [k, sender] of senders.entries()) {
+        const size = sizes[(i + k) % sizes.length] as number;
+        const payload = Buffer.alloc(size, (i * 3 + k) & 255);
+        if (size >= 2) payload.writeUInt16BE(i, 0);
+        expected.push({ ip: sender.address().address, port: sender.address().port, payload });
+        sender.send(payload, PORT, LISTEN_IP);
+      }
+    }
+    await waitFor(() => got.length === expected.length, `${expected.length} datagrams`, 10_000);
+    for (const sender of senders) {
+      const { address, port } = sender.address();
+      const sent = expected.filter((e) => e.ip === address && e.port === port).map((e) => digest(e.payload));
+      const received = got.filter((g) => g.from.address === address && g.from.port === port).map((g) => digest(g.payload));
+      expect(received).toEqual(sent);
+    }
+    // Each payload is the handler's to keep: a later batch does not overwrite an earlier one.
+    const first = expected.find((e) => e.ip === got[0]?.from.address && e.port === got[0]?.from.port);
+    expect(got[0] && digest(got[0].payload)).toBe(first && digest(first.payload));
+  });
+
+  it('answers a device from the listener, and a backend on a connected upstream socket', async () => {
+    const listener = await io.listen(LISTEN_IP, PORT, BUFFER_BYTES);
+    opened.push(listener);
+    const device = await nodeSocket('127.0.9.21');
+    const backend = await nodeSocket(BACKEND_IP, PORT);
+    backend.on('message', (payload, from) => backend.send(Buffer.concat([Buffer.from('ack '), payload]), from.port, from.address));
+    const upstream = io.upstream(BACKEND_IP, PORT, '127.0.9.3', BUFFER_BYTES);
+    opened.push(upstream);
+    const fromBackend: Buffer[] = [];
+    const sources: string[] = [];
+    backend.on('message', (_payload, from) => sources.push(from.address));
+    upstream.onMessage((payload) => fromBackend.push(payload));
+    const sendErrors: unknown[] = [];
+    listener.onMessage((payload, from) => {
+      upstream.send(payload, (error) => error !== null && sendErrors.push(error));
+      listener.sendTo(Buffer.from(`seen ${payload.toString()}`), from.port, from.address);
+    });
+    const toDevice: string[] = [];
+    device.on('message', (payload, from) => toDevice.push(`${from.address}:${from.port} ${payload.toString()}`));
+    device.send('one', PORT, LISTEN_IP);
+    device.send('two', PORT, LISTEN_IP);
+    await waitFor(() => fromBackend.length === 2 && toDevice.length === 2, 'both answers');
+    expect(fromBackend.map(String)).toEqual(['ack one', 'ack two']);
+    expect(toDevice).toEqual([`${LISTEN_IP}:${PORT} seen one`, `${LISTEN_IP}:${PORT} seen two`]);
+    // The upstream socket sends from the source address it was given.
+    expect(sources).toEqual(['127.0.9.3', '127.0.9.3']);
+    expect(sendErrors).toEqual([]);
+  });
+
+  it('reports a backend that refuses (ICMP port unreachable), then still reads its answers once it is up', async () => {
+    const upstream = io.upstream(BACKEND_IP, PORT + 1, undefined, BUFFER_BYTES);
+    opened.push(upstream);
+    const errors: string[] = [];
+    const answers: string[] = [];
+    upstream.onError((error) => errors.push(String(error.code)));
+    upstream.onMessage((payload) => answers.push(payload.toString()));
+    const sendErrors: string[] = [];
+    const send = (text: string): void => upstream.send(Buffer.from(text), (error) => error !== null && sendErrors.push(String(error.code)));
+    for (let i = 0; i < 5 && errors.length + sendErrors.length === 0; i++) {
+      send(`to nobody ${i}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await waitFor(() => errors.length + sendErrors.length > 0, 'the refusal to be reported');
+    expect([...errors, ...sendErrors]).toContain('ECONNREFUSED');
+    const backend = await nodeSocket(BACKEND_IP, PORT + 1);
+    backend.on('message', (payload, from) => backend.send(Buffer.from(`ack ${payload.toString()}`), from.port, from.address));
+    // A refusal may still be pending from the last send to nobody: the first send now may report it instead of leaving.
+    for (let i = 0; i < 20 && answers.length === 0; i++) {
+      send('hello');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(answers).toContain('ack hello');
+  });
+
+  it('stops calling back once closed, and frees its port', async () => {
+    const listener = await io.listen(LISTEN_IP, PORT + 2, BUFFER_BYTES);
+    let after = 0;
+    let closed = false;
+    listener.onMessage(() => closed && after++);
+    const device = await nodeSocket('127.0.9.31');
+    await listener.close();
+    closed = true;
+    device.send('late', PORT + 2, LISTEN_IP);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(after).toBe(0);
+    const again = await io.listen(LISTEN_IP, PORT + 2, BUFFER_BYTES);
+    opened.push(again);
+    let received = 0;
+    again.onMessage(() => received++);
+    device.send('again', PORT + 2, LISTEN_IP);
+    await waitFor(() => received === 1, 'the datagram on the port bound again');
+  });
+
+  it('refuses a port that is taken, with the system error', async () => {
+    const holder = await nodeSocket(LISTEN_IP, PORT + 3);
+    expect(holder.address().port).toBe(PORT + 3);
+    await expect(io.listen(LISTEN_IP, PORT + 3, BUFFER_BYTES)).rejects.toMatchObject({ code: 'EADDRINUSE' });
+  });
+});
