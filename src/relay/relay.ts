@@ -52,7 +52,7 @@ export class Relay {
     config: RelayConfig,
     private readonly log: RelayLog,
     maxSockets: number,
-    /** How its sockets are made: Node's dgram, or the batched path in C (io/udp-io.c). */
+    /** How its sockets are made: Node's dgram, or the batched path in C (core/udp-io/udp-io.c). */
     readonly io: RelayIo,
   ) {
     this.plane = { config, series: new Map() };

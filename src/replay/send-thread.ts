@@ -1,6 +1,8 @@
 import { setFlagsFromString } from 'node:v8';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { NetworkError } from '../core/errors.ts';
+import { isIPv4 } from 'node:net';
+import { loadUdpIo, UDP_IO_PATH } from '../core/udp-io/udp-io.ts';
 import { pinSenderApart } from './sender-cpu.ts';
 
 /** The sending thread's young generation, each half: see open(). */
@@ -83,6 +85,8 @@ export class SendThread {
   collections: SenderCollections | undefined;
   /** Puts the process's threads back on every CPU, after --sender-cpu. */
   private unpin: (() => void) | undefined;
+  /** The devices' datagram path: the relay's C one where it is built (and every address is IPv4), else Node's dgram. */
+  io: 'native' | 'dgram' = 'dgram';
 
   constructor() {
     this.finished = new Promise((resolve, reject) => (this.finish = { resolve, reject }));
@@ -98,8 +102,10 @@ export class SendThread {
     // allocated; with this, about 4 (measured: p99 lateness 110-210 µs, 65-78 µs with it). V8 reads the flag when it
     // makes an isolate, so it is set only around this one.
     setFlagsFromString(`--min-semi-space-size=${SENDER_SEMI_SPACE_MB}`);
+    const udpIoPath = deviceIo(localIps, options.relayHost);
+    this.io = udpIoPath === undefined ? 'dgram' : 'native';
     const worker = new Worker(new URL('./send-worker.js', import.meta.url), {
-      workerData: { localIps, connectPorts: options.connectPorts ?? [], relayHost: options.relayHost, leadNs: options.leadNs, primeBatches: options.primeBatches, durationNs, shared: this.shared.buffer, batches: this.batches.port2 },
+      workerData: { localIps, connectPorts: options.connectPorts ?? [], relayHost: options.relayHost, udpIoPath, leadNs: options.leadNs, primeBatches: options.primeBatches, durationNs, shared: this.shared.buffer, batches: this.batches.port2 },
       transferList: [this.batches.port2],
     });
     // The thread makes its isolate on its own, after this returns: the flag goes back once it runs, or fails to.
@@ -193,4 +199,16 @@ export class SendThread {
     }
     else if (message.type === 'failed') this.finish?.reject(new Error(`replay: the sending thread failed: ${message.message}`));
   }
+}
+
+/**
+ * The addon the sending thread sends through, or undefined for Node's dgram: the C datagram path where it is built and
+ * every address is IPv4, unless PARITY_REPLAY_IO=dgram asks for dgram (PARITY_REPLAY_IO=native insists on the C one).
+ */
+function deviceIo(localIps: readonly string[], relayHost: string): string | undefined {
+  const asked = process.env.PARITY_REPLAY_IO ?? 'auto';
+  if (asked === 'dgram') return undefined;
+  const usable = loadUdpIo() !== undefined && isIPv4(relayHost) && localIps.every((ip) => isIPv4(ip));
+  if (asked === 'native' && !usable) throw new NetworkError(`PARITY_REPLAY_IO=native: ${loadUdpIo() === undefined ? `${UDP_IO_PATH} is not built (npm run build:native)` : 'the relay and every device must have IPv4 addresses'}`);
+  return usable ? UDP_IO_PATH : undefined;
 }

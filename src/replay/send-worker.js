@@ -2,11 +2,11 @@
 // replies, and nothing else. Everything that can block (reading the capture, decoding, DuckDB appends and commits)
 // stays on the main thread, which sends batches ahead of time and gets back when each packet actually left.
 // Plain JavaScript so that it loads in a worker without the TypeScript loader; the types are checked from JSDoc.
-import dgram from 'node:dgram';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { DeviceBindError, openDeviceSockets } from './device-sockets.js';
 import { immediate, nowNs, performanceNs, sleep, waitUntil } from './thread-clock.js';
 
 /** @typedef {{ id: number, count: number, offsetNs: Float64Array, device: Uint32Array, relayPort: Uint16Array, payload: Uint8Array, payloadEnd: Uint32Array, final: boolean }} Batch */
@@ -18,21 +18,16 @@ const REPLY_GROUP = 512;
 const REPLY_FLUSH_MS = 5;
 /** How often sends are reported within a batch that takes long (a slow plan). */
 const REPORT_EVERY_NS = 250_000_000;
-const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
-const options = /** @type {{ connectPorts: number[], localIps: string[], relayHost: string, leadNs: number, primeBatches: number, durationNs: number, shared: SharedArrayBuffer, batches: import('node:worker_threads').MessagePort }} */ (workerData);
+const options = /** @type {{ connectPorts: number[], localIps: string[], relayHost: string, udpIoPath: string | undefined, leadNs: number, primeBatches: number, durationNs: number, shared: SharedArrayBuffer, batches: import('node:worker_threads').MessagePort }} */ (workerData);
 // [0] stop (set by the main thread), [1] batches taken off the queue: the main thread paces its reading by it.
 const shared = new Int32Array(options.shared);
-/** @type {dgram.Socket[]} */
-const sockets = [];
+/** @type {import('./device-sockets.js').DeviceSockets | undefined} */
+let devices;
 /** @type {Batch[]} */
 const queue = [];
 let finalQueued = false;
-/** Sockets whose warm-up datagram to themselves came back. */
-let warmed = 0;
-/** How long the warm-up may take before sending starts anyway. */
-const WARM_UP_MS = 2000;
 
 const stopped = () => Atomics.load(shared, 0) !== 0;
 
@@ -80,30 +75,17 @@ function flushReplies() {
   replies = { device: [], tsNs: [], ip: [], port: [], payloads: [] };
 }
 
-/** @param {string} ip @param {number} index @returns {Promise<dgram.Socket>} */
-function bind(ip, index) {
-  return new Promise((resolve, reject) => {
-    const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: UDP_BUFFER_BYTES, sendBufferSize: UDP_BUFFER_BYTES });
-    socket.once('error', reject);
-    socket.bind(0, ip, () => {
-      socket.removeAllListeners('error');
-      socket.on('error', (/** @type {NodeJS.ErrnoException} */ error) => port.postMessage({ type: 'socket-error', code: error.code ?? error.message }));
-      const self = socket.address();
-      socket.on('message', (payload, remote) => {
-        if (remote.port === self.port && remote.address === self.address) {
-          warmed++;
-          return;
-        }
-        replies.device.push(index);
-        replies.tsNs.push(nowNs());
-        replies.ip.push(remote.address);
-        replies.port.push(remote.port);
-        replies.payloads.push(payload);
-        if (replies.device.length >= REPLY_GROUP) flushReplies();
-      });
-      resolve(socket);
-    });
-  });
+/**
+ * A reply to device `index`, with the time it was read.
+ * @param {number} index @param {string} ip @param {number} remotePort @param {Uint8Array} payload
+ */
+function reply(index, ip, remotePort, payload) {
+  replies.device.push(index);
+  replies.tsNs.push(nowNs());
+  replies.ip.push(ip);
+  replies.port.push(remotePort);
+  replies.payloads.push(payload);
+  if (replies.device.length >= REPLY_GROUP) flushReplies();
 }
 
 /**
@@ -138,6 +120,7 @@ async function send() {
   port.postMessage({ type: 'start', startNs });
   await waitUntil(startNs, stopped);
   let sinceYield = 0;
+  const sockets = /** @type {import('./device-sockets.js').DeviceSockets} */ (devices);
   for (let batch = await nextBatch(); batch !== undefined; batch = await nextBatch()) {
     const actualNs = new Float64Array(batch.count);
     let sent = 0;
@@ -152,14 +135,8 @@ async function send() {
         await waitUntil(startNs + offsetNs, stopped);
         sinceYield = 0;
       }
-      const deviceIndex = /** @type {number} */ (batch.device[sent]);
-      const socket = /** @type {dgram.Socket} */ (sockets[deviceIndex]);
       const from = sent === 0 ? 0 : /** @type {number} */ (batch.payloadEnd[sent - 1]);
-      const payload = batch.payload.subarray(from, batch.payloadEnd[sent]);
-      const relayPort = /** @type {number} */ (batch.relayPort[sent]);
-      // A connected socket sends without an address lookup (deferred to the next tick on every unconnected send).
-      if (options.connectPorts[deviceIndex] === relayPort) socket.send(payload);
-      else socket.send(payload, relayPort, options.relayHost);
+      sockets.send(/** @type {number} */ (batch.device[sent]), batch.payload, from, /** @type {number} */ (batch.payloadEnd[sent]), /** @type {number} */ (batch.relayPort[sent]));
       const now = nowNs();
       actualNs[sent] = now;
       // A slow plan still reports as it goes: progress, and the main thread's records, stay current.
@@ -196,7 +173,7 @@ function threadId() {
 port.on('message', (/** @type {{ type: string }} */ message) => {
   if (message.type !== 'close') return;
   flushReplies();
-  Promise.all(sockets.map((socket) => new Promise((resolve) => socket.close(() => resolve(undefined))))).then(() => {
+  (devices?.close() ?? Promise.resolve()).then(() => {
     port.postMessage({ type: 'closed' });
     port.close();
   });
@@ -210,23 +187,11 @@ try {
   // Not allowed here: the default priority.
 }
 try {
-  for (const [index, ip] of options.localIps.entries()) sockets.push(await bind(ip, index));
-  // Each socket's first send costs tens of microseconds more than the next (buffers, the send path's first run): a
-  // datagram to itself pays that before the clock starts, and never leaves the host.
-  for (const socket of sockets) socket.send(Buffer.alloc(0), socket.address().port, socket.address().address);
-  const warmDeadline = Date.now() + WARM_UP_MS;
-  while (warmed < sockets.length && Date.now() < warmDeadline) await sleep(1);
-  // A device that sends to one relay port only is connected to it.
-  await Promise.all(
-    sockets.map((socket, index) => {
-      const relayPort = options.connectPorts[index] ?? 0;
-      return relayPort === 0 ? undefined : new Promise((resolve) => socket.connect(relayPort, options.relayHost, () => resolve(undefined)));
-    }),
-  );
-  port.postMessage({ type: 'ready', ports: sockets.map((socket) => socket.address().port), tid: threadId() });
+  devices = await openDeviceSockets(options, { reply, error: (code) => port.postMessage({ type: 'socket-error', code }) });
+  port.postMessage({ type: 'ready', ports: devices.ports, tid: threadId() });
 } catch (error) {
-  const failure = /** @type {NodeJS.ErrnoException} */ (error);
-  port.postMessage({ type: 'bind-failed', ip: options.localIps[sockets.length], message: failure.message });
+  const failure = /** @type {Error} */ (error);
+  port.postMessage({ type: 'bind-failed', ip: failure instanceof DeviceBindError ? failure.ip : options.localIps[0], message: failure.message });
 }
 setInterval(flushReplies, REPLY_FLUSH_MS).unref();
 let started = false;

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RelaySocket, Sender } from '../../src/relay/io/relay-socket.ts';
-import { UDP_IO_PATH } from '../../src/relay/io/udp-io.ts';
+import { UDP_IO_PATH } from '../../src/core/udp-io/udp-io.ts';
 import { relayIoPaths } from '../helpers/relay-io-paths.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 

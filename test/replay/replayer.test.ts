@@ -1,13 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generic } from '../../src/protocols/generic.ts';
 import type { ReplayPlan } from '../../src/replay/replay-plan.ts';
 import { replayCapture, type ReplayRunOptions } from '../../src/run/replay-run.ts';
 import { sampleDevices } from '../../src/replay/uplink-source.ts';
 import { getRun } from '../../src/store/runs.ts';
 import { num } from '../../src/store/store.ts';
+import { relayIoPaths } from '../helpers/relay-io-paths.ts';
 import { startReplayRig, type ReplayRig } from '../helpers/replay-rig.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -63,27 +64,6 @@ describe('replayer over real UDP', () => {
       expect(Math.abs(plannedIn(1300, 1500) - 376)).toBeLessThanOrEqual(1);
       expect(Math.abs(result.stats.sent - 1650)).toBeLessThanOrEqual(1);
       await waitFor(() => rig!.arrivals.length === result.stats.sent, 'every send to reach the sink');
-    });
-  });
-
-  it('keeps per-device order under max and sends each device from its own address', async () => {
-    await withTempDir(async (dir) => {
-      rig = await startReplayRig(dir, '127.0.6.4', { devices: 30, perDevice: 50 });
-      const result = await replayCapture(options(rig, '127.0.6.4', plan({ kind: 'max' })));
-      expect(result.stats.sent).toBe(1500);
-      await waitFor(() => rig!.arrivals.length === 1500, 'every send to reach the sink');
-      const byDevice = new Map<string, string[]>();
-      for (const arrival of rig.arrivals) byDevice.set(`${arrival.srcIp}:${arrival.srcPort}`, [...(byDevice.get(`${arrival.srcIp}:${arrival.srcPort}`) ?? []), Buffer.from(arrival.payload).toString()]);
-      expect(new Set(rig.arrivals.map((a) => a.srcIp)).size).toBe(30);
-      for (const reports of byDevice.values()) {
-        const numbers = reports.map((text) => Number(text.split(' ').at(-1)));
-        expect(numbers).toEqual([...numbers].sort((a, b) => a - b));
-        expect(numbers).toHaveLength(50);
-      }
-      // Each original device is one local address, and the mapping is recorded.
-      const mapping = await rig.store.query('SELECT device, count(DISTINCT local_ip) n FROM sends GROUP BY device');
-      expect(mapping).toHaveLength(30);
-      expect(mapping.every((row) => row.n === 1n)).toBe(true);
     });
   });
 
@@ -185,3 +165,48 @@ function threadCpus(): string[] {
     }
   });
 }
+
+// The devices' sockets are on the C datagram path where it is built, else on Node's dgram: both, where both exist.
+describe.each(relayIoPaths().map((io) => io.kind))('replayer devices on %s', (io) => {
+  beforeEach(() => {
+    process.env.PARITY_REPLAY_IO = io;
+  });
+  afterEach(() => {
+    delete process.env.PARITY_REPLAY_IO;
+  });
+
+    it('keeps per-device order under max and sends each device from its own address', async () => {
+      await withTempDir(async (dir) => {
+        rig = await startReplayRig(dir, io === 'native' ? '127.0.6.4' : '127.0.6.14', { devices: 30, perDevice: 50 });
+        const result = await replayCapture(options(rig, io === 'native' ? '127.0.6.4' : '127.0.6.14', plan({ kind: 'max' })));
+        expect(result.stats.sent).toBe(1500);
+        await waitFor(() => rig!.arrivals.length === 1500, 'every send to reach the sink');
+        const byDevice = new Map<string, string[]>();
+        for (const arrival of rig.arrivals) byDevice.set(`${arrival.srcIp}:${arrival.srcPort}`, [...(byDevice.get(`${arrival.srcIp}:${arrival.srcPort}`) ?? []), Buffer.from(arrival.payload).toString()]);
+        expect(new Set(rig.arrivals.map((a) => a.srcIp)).size).toBe(30);
+        for (const reports of byDevice.values()) {
+          const numbers = reports.map((text) => Number(text.split(' ').at(-1)));
+          expect(numbers).toEqual([...numbers].sort((a, b) => a - b));
+          expect(numbers).toHaveLength(50);
+        }
+        // Each original device is one local address, and the mapping is recorded.
+        const mapping = await rig.store.query('SELECT device, count(DISTINCT local_ip) n FROM sends GROUP BY device');
+        expect(mapping).toHaveLength(30);
+        expect(mapping.every((row) => row.n === 1n)).toBe(true);
+      });
+    });
+
+  it('records every send and every ACK the devices got, at 10x the capture', async () => {
+    await withTempDir(async (dir) => {
+      const sinkIp = io === 'native' ? '127.0.6.15' : '127.0.6.16';
+      rig = await startReplayRig(dir, sinkIp, { devices: 4, perDevice: 20 });
+      const result = await replayCapture(options(rig, sinkIp, plan({ kind: 'original', speed: 10 })));
+      expect(result.status).toBe('completed');
+      expect(result.stats.sent).toBe(rig.written.length);
+      expect(result.stats.sendErrors).toBe(0);
+      await waitFor(() => rig!.arrivals.length === rig!.written.length, 'every send to reach the sink');
+      const counts = await rig.store.query("SELECT (SELECT count(*) FROM sends) AS sends, (SELECT count(*) FROM observations WHERE leg = 'relay>device') AS acks");
+      expect(counts[0]).toEqual({ sends: BigInt(rig.written.length), acks: BigInt(rig.written.length) });
+    });
+  });
+});

@@ -2,7 +2,7 @@ import { RelayConfigError } from '../../core/errors.ts';
 import { dgramIo } from './dgram-io.ts';
 import { nativeIo } from './native-io.ts';
 import type { RelayIo } from './relay-socket.ts';
-import { loadUdpIo, UDP_IO_PATH } from './udp-io.ts';
+import { loadUdpIo, UDP_IO_PATH } from '../../core/udp-io/udp-io.ts';
 
 export const IO_CHOICES = ['auto', 'native', 'dgram'] as const;
 export type IoChoice = (typeof IO_CHOICES)[number];

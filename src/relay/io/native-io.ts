@@ -2,7 +2,7 @@ import { isIPv4 } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { dgramIo } from './dgram-io.ts';
 import type { RelayIo, RelaySocket, Sender } from './relay-socket.ts';
-import { READABLE, WRITABLE, type UdpIo, type UdpWatch } from './udp-io.ts';
+import { READABLE, WRITABLE, type UdpIo, type UdpWatch } from '../../core/udp-io/udp-io.ts';
 
 /** A slot per datagram as large as an IPv4 datagram can be, so nothing is ever cut. */
 const SLOT_BYTES = 65_536;

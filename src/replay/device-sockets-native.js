@@ -1,0 +1,137 @@
+// The devices' sockets on the relay's datagram path in C (src/core/udp-io/udp-io.c; see device-sockets.js). A send is one
+// system call with the payload's bytes given by offset, so the sending loop allocates nothing per packet (with dgram,
+// a view and a libuv request per send: young-generation garbage whose collections stop the thread); replies are read
+// in batches of up to 64.
+import { createRequire } from 'node:module';
+import { getSystemErrorName } from 'node:util';
+import { nowNs } from './thread-clock.js';
+import { DeviceBindError } from './device-sockets.js';
+import { sleep } from './thread-clock.js';
+
+const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
+const WARM_UP_MS = 2000;
+const SLOT_BYTES = 65_536;
+const BATCH = 64;
+const READABLE = 1;
+/** A send that meets a full socket buffer is tried again for this long (dgram would queue it), then counted as failed. */
+const FULL_BUFFER_RETRY_NS = 5_000_000;
+
+/**
+ * @typedef {object} UdpIo
+ * @property {(ip: number, port: number, bufferBytes: number) => number} open
+ * @property {(fd: number, ip: number, port: number) => number} connect
+ * @property {(fd: number) => number} localPort
+ * @property {(fd: number, payload: Uint8Array, offset: number, length: number, ip: number, port: number) => number} send
+ * @property {(fd: number, slab: Buffer, slotBytes: number, lengths: Int32Array, from: Uint32Array) => number} recv
+ * @property {(fd: number, events: number, ready: (events: number) => void) => unknown} watch
+ * @property {(watch: unknown) => number} close
+ * @property {(fd: number) => number} closeFd
+ */
+
+/**
+ * @param {string} udpIoPath
+ * @param {import('./device-sockets.js').DeviceSocketOptions} options
+ * @param {import('./device-sockets.js').DeviceHandlers} handlers
+ * @returns {Promise<import('./device-sockets.js').DeviceSockets>}
+ */
+export async function openNativeDeviceSockets(udpIoPath, options, handlers) {
+  const io = /** @type {UdpIo} */ (createRequire(import.meta.url)(udpIoPath));
+  const relayIp = ipNumber(options.relayHost);
+  const slab = Buffer.allocUnsafe(SLOT_BYTES * BATCH);
+  const lengths = new Int32Array(BATCH);
+  const senders = new Uint32Array(2 * BATCH);
+  /** @type {number[]} */
+  const fds = [];
+  /** @type {number[]} */
+  const ports = [];
+  /** @type {unknown[]} */
+  const watches = [];
+  let warmed = 0;
+  /** @type {Map<number, string>} */
+  const addresses = new Map();
+  /** @param {number} index */
+  const read = (index) => {
+    const fd = /** @type {number} */ (fds[index]);
+    const selfIp = ipNumber(/** @type {string} */ (options.localIps[index]));
+    for (;;) {
+      const count = io.recv(fd, slab, SLOT_BYTES, lengths, senders);
+      if (count < 0) {
+        handlers.error(getSystemErrorName(count));
+        return;
+      }
+      for (let i = 0; i < count; i++) {
+        const ip = /** @type {number} */ (senders[2 * i]);
+        const port = /** @type {number} */ (senders[2 * i + 1]);
+        if (ip === selfIp && port === ports[index]) {
+          warmed++;
+          continue;
+        }
+        const length = Math.max(0, /** @type {number} */ (lengths[i]));
+        // A buffer of its own: the reply is posted to the main thread, and a view into a shared one would copy all of it.
+        const payload = new Uint8Array(length);
+        slab.copy(payload, 0, i * SLOT_BYTES, i * SLOT_BYTES + length);
+        handlers.reply(index, addressText(addresses, ip), port, payload);
+      }
+      if (count < BATCH) return;
+    }
+  };
+  try {
+    for (const [index, ip] of options.localIps.entries()) {
+      const fd = io.open(ipNumber(ip), 0, UDP_BUFFER_BYTES);
+      if (fd < 0) throw new DeviceBindError(ip, `bind ${getSystemErrorName(fd)} ${ip}`);
+      fds.push(fd);
+      ports.push(io.localPort(fd));
+      watches.push(io.watch(fd, READABLE, () => read(index)));
+    }
+    // The first send of each socket pays for its buffers and the send path's first run: a datagram to itself first.
+    for (const [index, fd] of fds.entries()) io.send(fd, slab, 0, 0, ipNumber(/** @type {string} */ (options.localIps[index])), /** @type {number} */ (ports[index]));
+    const warmDeadline = Date.now() + WARM_UP_MS;
+    while (warmed < fds.length && Date.now() < warmDeadline) await sleep(1);
+    for (const [index, fd] of fds.entries()) {
+      const relayPort = options.connectPorts[index] ?? 0;
+      if (relayPort !== 0 && io.connect(fd, relayIp, relayPort) < 0) options.connectPorts[index] = 0;
+    }
+  } catch (error) {
+    for (const watch of watches) io.close(watch);
+    throw error;
+  }
+  return {
+    ports,
+    send(index, payload, from, end, relayPort) {
+      const fd = /** @type {number} */ (fds[index]);
+      const connected = options.connectPorts[index] === relayPort;
+      let result = io.send(fd, payload, from, end - from, connected ? 0 : relayIp, connected ? 0 : relayPort);
+      if (result >= 0) return;
+      const giveUpNs = nowNs() + FULL_BUFFER_RETRY_NS;
+      while (wouldBlock(result) && nowNs() < giveUpNs) result = io.send(fd, payload, from, end - from, connected ? 0 : relayIp, connected ? 0 : relayPort);
+      if (result < 0) handlers.error(getSystemErrorName(result));
+    },
+    async close() {
+      for (const watch of watches) io.close(watch);
+      // libuv closes the descriptors in its close phase, before the next turn's timers.
+      await sleep(0);
+    },
+  };
+}
+
+/** @param {number} result */
+function wouldBlock(result) {
+  const name = getSystemErrorName(result);
+  return name === 'EAGAIN' || name === 'EWOULDBLOCK' || name === 'ENOBUFS';
+}
+
+/** @param {string} address */
+function ipNumber(address) {
+  const parts = address.split('.').map(Number);
+  return (((parts[0] ?? 0) << 24) >>> 0) + ((parts[1] ?? 0) << 16) + ((parts[2] ?? 0) << 8) + (parts[3] ?? 0);
+}
+
+/** @param {Map<number, string>} cache @param {number} ip */
+function addressText(cache, ip) {
+  let text = cache.get(ip);
+  if (text === undefined) {
+    text = `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
+    if (cache.size < 65_536) cache.set(ip, text);
+  }
+  return text;
+}
