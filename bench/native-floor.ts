@@ -101,23 +101,26 @@ export async function nodeSink(sink: { ip: string; port: number }): Promise<() =
 const us = (value: number | undefined): string => (value === undefined ? '-' : value.toFixed(1));
 
 /** The replayer beside the floor, by each one's own account and at the same sink: the ratios are what the replayer costs over C. */
-export function printFloor(rows: readonly { asked: string; ours: SenderResult & { atSink: SinkResult }; floor: SenderResult & { atSink: SinkResult } }[]): void {
+/** A sender measured against the floor: its name in the table, and what it achieved by its own account and at the sink. */
+export interface FloorRow {
+  asked: string;
+  senders: { who: string; result: SenderResult & { atSink: SinkResult } }[];
+  floor: SenderResult & { atSink: SinkResult };
+}
+
+export function printFloor(rows: readonly FloorRow[]): void {
   printRows(
     'native floor (C, one thread, same devices) against the replayer; "at sink": kernel receive timestamps in a C sink',
     ['asked', 'sender', 'achieved', 'own p99 µs', 'own max µs', 'at sink p99 µs', 'at sink max µs', 'received'],
-    rows.flatMap(({ asked, ours, floor }) =>
-      [
-        ['replayer', ours],
-        ['C floor', floor],
-      ].map(([who, r]) => {
-        const result = r as SenderResult & { atSink: SinkResult };
-        return [asked, who as string, fmtRate(result.pps), us(result.p99Us), us(result.maxUs), us(result.atSink.p99Us), us(result.atSink.maxUs), result.atSink.received];
-      }),
+    rows.flatMap(({ asked, senders, floor }) =>
+      [...senders, { who: 'C floor', result: floor }].map(({ who, result }) => [asked, who, fmtRate(result.pps), us(result.p99Us), us(result.maxUs), us(result.atSink.p99Us), us(result.atSink.maxUs), result.atSink.received]),
     ),
   );
-  for (const { asked, ours, floor } of rows) {
-    const atSink = ours.atSink.p99Us !== undefined && floor.atSink.p99Us !== undefined && floor.atSink.p99Us > 0 ? `, at the sink ${(ours.atSink.p99Us / floor.atSink.p99Us).toFixed(1)}x` : '';
-    const own = floor.p99Us > 0 ? `p99 ${(ours.p99Us / floor.p99Us).toFixed(1)}x the floor's by own account${atSink}` : `rate ${(ours.pps / floor.pps).toFixed(2)}x the floor's`;
-    process.stdout.write(`${asked}: ${own}\n`);
+  for (const { asked, senders, floor } of rows) {
+    for (const { who, result } of senders) {
+      const atSink = result.atSink.p99Us !== undefined && floor.atSink.p99Us !== undefined && floor.atSink.p99Us > 0 ? `, at the sink ${(result.atSink.p99Us / floor.atSink.p99Us).toFixed(1)}x` : '';
+      const own = floor.p99Us > 0 ? `p99 ${(result.p99Us / floor.p99Us).toFixed(1)}x the floor's by own account${atSink}` : `rate ${(result.pps / floor.pps).toFixed(2)}x the floor's`;
+      process.stdout.write(`${asked}, ${who}: ${own}\n`);
+    }
   }
 }

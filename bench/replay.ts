@@ -10,7 +10,8 @@ import { commandExists, fmtRate, printRows, timeCommand } from './bench-util.ts'
 import { stolenMs } from './machine-stalls.ts';
 import { generateBenchCapture } from './generate-capture.ts';
 import { corePlan } from './cpu-pinning.ts';
-import { buildNative, measureFloor, nodeSink, printFloor, startNativeSink, type SinkResult } from './native-floor.ts';
+import { buildNative, measureFloor, nodeSink, printFloor, startNativeSink, type FloorRow, type SinkResult } from './native-floor.ts';
+import { loadUdpIo } from '../src/core/udp-io/udp-io.ts';
 
 const SINK_IP = '127.0.9.1';
 const SINK_PORT = 20500;
@@ -45,7 +46,10 @@ export async function benchReplay(): Promise<void> {
     process.stdout.write(`highest rate held with p99 lateness <= 1 ms and >= 99% of the asked rate: ${fmtRate(highestHeld)} pps\n`);
     const native = buildNative(dir);
     if (native !== undefined) {
-      const compared = [];
+      const compared: FloorRow[] = [];
+      // The devices on each datagram path there is (the C one, where built, is the default; Node's dgram).
+      const paths = loadUdpIo() === undefined ? (['dgram'] as const) : (['native', 'dgram'] as const);
+      const who = (path: string): string => (paths.length === 1 ? 'replayer' : `replayer (${path === 'native' ? 'C datagram path' : 'dgram'})`);
       // Each sender as it runs by default (sharing every CPU), then, where the machine allows, alone on a CPU of its own
       // (the replayer with --sender-cpu, the C floor under taskset) with the sink on the others.
       const pinning = corePlan();
@@ -53,13 +57,22 @@ export async function benchReplay(): Promise<void> {
       for (const pin of pinning === undefined ? [undefined] : [undefined, pinning]) {
         for (const rate of [10_000, 50_000]) {
           const sink = { ip: SINK_IP, port: SINK_PORT };
-          const ours = await measure(store, { kind: 'rate', ratePps: rate }, 100_000, () => startNativeSink(native, sink, rate, 100_000, pin?.others), pin?.own);
+          const senders: FloorRow['senders'] = [];
+          for (const path of paths) {
+            const ours = await withDeviceIo(path, () => measure(store, { kind: 'rate', ratePps: rate }, 100_000, () => startNativeSink(native, sink, rate, 100_000, pin?.others), pin?.own));
+            senders.push({ who: who(path), result: { pps: ours.achieved, p99Us: ours.p99Us, maxUs: ours.maxUs, atSink: ours.atSink } });
+          }
           const floor = await measureFloor(native, sink, rate, 100_000, 1000, pin);
-          compared.push({ asked: `${fmtRate(rate)} pps${pin === undefined ? '' : `, sender alone on CPU ${pin.own}`}`, ours: { pps: ours.achieved, p99Us: ours.p99Us, maxUs: ours.maxUs, atSink: ours.atSink }, floor });
+          compared.push({ asked: `${fmtRate(rate)} pps${pin === undefined ? '' : `, sender alone on CPU ${pin.own}`}`, senders, floor });
         }
       }
       const floorMax = await measureFloor(native, { ip: SINK_IP, port: SINK_PORT }, 0, PACKETS, 1000);
-      compared.push({ asked: 'max', ours: { pps: max.achieved, p99Us: 0, maxUs: 0, atSink: max.atSink }, floor: floorMax });
+      const maxSenders: FloorRow['senders'] = [{ who: who(paths[0]), result: { pps: max.achieved, p99Us: 0, maxUs: 0, atSink: max.atSink } }];
+      if (paths.length > 1) {
+        const dgramMax = await withDeviceIo('dgram', () => measure(store, { kind: 'max' }, PACKETS));
+        maxSenders.push({ who: who('dgram'), result: { pps: dgramMax.achieved, p99Us: 0, maxUs: 0, atSink: dgramMax.atSink } });
+      }
+      compared.push({ asked: 'max', senders: maxSenders, floor: floorMax });
       printFloor(compared);
     }
     if (commandExists('tcpreplay')) {
@@ -121,4 +134,16 @@ async function measure(store: Store, pace: Pace, packets: number, sink?: () => P
     maxUs: lateness.maxUs,
     row: [fmtRate(achievedRatePps), `${((100 * received) / sent).toFixed(2)}%`, lateness.p50Us, lateness.p99Us, lateness.maxUs, `${((100 * (cpu.user + cpu.system)) / wallUs).toFixed(0)}%`, collector, stolen.toFixed(0)],
   };
+}
+
+/** Runs `work` with the replayer's devices on the given datagram path (PARITY_REPLAY_IO), then as before. */
+async function withDeviceIo<T>(path: 'native' | 'dgram', work: () => Promise<T>): Promise<T> {
+  const before = process.env.PARITY_REPLAY_IO;
+  process.env.PARITY_REPLAY_IO = path;
+  try {
+    return await work();
+  } finally {
+    if (before === undefined) delete process.env.PARITY_REPLAY_IO;
+    else process.env.PARITY_REPLAY_IO = before;
+  }
 }
