@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { IO_CHOICES, type IoChoice } from '../relay/io/choose-io.ts';
+import { IO_CHOICES, type IoChoice } from '../core/udp-io/datagram-path.ts';
 import { jsonLineLog } from '../relay/relay-log.ts';
 import { RelayService } from '../relay/relay-service.ts';
 import { parseInteger } from './option-parsers.ts';

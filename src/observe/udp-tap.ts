@@ -1,5 +1,6 @@
-import dgram from 'node:dgram';
 import { NetworkError } from '../core/errors.ts';
+import { datagramPath } from '../core/udp-io/datagram-path.ts';
+import type { DatagramPath, DatagramSocket, Sender } from '../core/udp-io/datagram-socket.ts';
 import { socketErrorKind } from '../core/socket-errors.ts';
 import type { Observer } from './observer.ts';
 
@@ -23,11 +24,9 @@ export interface TappedPacket {
 }
 
 interface Upstream {
-  socket: dgram.Socket;
+  socket: DatagramSocket;
   source: Endpoint;
   lastUsedMs: number;
-  connected: boolean;
-  backlog: Buffer[];
   /** When this source's last packet left: a reply's latency is measured to it (a lower bound with several in flight). */
   lastForwardMs: number;
 }
@@ -49,7 +48,7 @@ export interface TapCounters {
  * handed to `onPacket` after it is forwarded, so recording never delays traffic.
  */
 export class UdpTap implements Observer {
-  private listener: dgram.Socket | undefined;
+  private listener: DatagramSocket | undefined;
   private readonly upstreams = new Map<string, Upstream>();
   private idleTimer: NodeJS.Timeout | undefined;
   /**
@@ -66,6 +65,8 @@ export class UdpTap implements Observer {
     readonly listen: Endpoint,
     readonly target: Endpoint,
     private readonly onPacket: (packet: TappedPacket) => void,
+    /** How its sockets are made: the C datagram path where it is built, else Node's dgram (as the relay's). */
+    private readonly path: DatagramPath = datagramPath('auto'),
   ) {}
 
   get name(): string {
@@ -73,16 +74,16 @@ export class UdpTap implements Observer {
   }
 
   async start(): Promise<void> {
-    const listener = dgram.createSocket({ type: 'udp4', recvBufferSize: UDP_BUFFER_BYTES, sendBufferSize: UDP_BUFFER_BYTES });
-    await new Promise<void>((resolve, reject) => {
-      listener.once('error', (cause) => reject(new NetworkError(`tap: cannot listen on ${this.listen.ip}:${this.listen.port}: ${cause.message}`, { route: this.listen.port }, { cause })));
-      listener.bind(this.listen.port, this.listen.ip, () => resolve());
-    });
-    listener.removeAllListeners('error');
-    listener.on('error', (error) => this.countError(error));
-    listener.on('message', (payload, remote) => this.uplink(payload, remote));
+    let listener: DatagramSocket;
+    try {
+      listener = await this.path.listen(this.listen.ip, this.listen.port, UDP_BUFFER_BYTES);
+    } catch (cause) {
+      throw new NetworkError(`tap: cannot listen on ${this.listen.ip}:${this.listen.port}: ${(cause as Error).message}`, { route: this.listen.port }, { cause });
+    }
+    listener.onError((error) => this.countError(error));
+    listener.onMessage((payload, remote) => this.uplink(payload, remote));
     this.listener = listener;
-    this.listen.port = listener.address().port;
+    this.listen.port = listener.localPort();
     this.listenEndpoint = Object.freeze({ ip: this.listen.ip, port: this.listen.port });
     this.idleTimer = setInterval(() => this.closeIdle(), IDLE_CLOSE_MS / 4);
     this.idleTimer.unref();
@@ -92,49 +93,50 @@ export class UdpTap implements Observer {
     if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
     const sockets = [...this.upstreams.values()].map((u) => u.socket);
     if (this.listener !== undefined) sockets.push(this.listener);
-    await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+    await Promise.all(sockets.map((socket) => socket.close()));
     this.upstreams.clear();
   }
 
-  private uplink(payload: Buffer, remote: dgram.RemoteInfo): void {
+  private uplink(payload: Buffer, remote: Sender): void {
     const monoNs = process.hrtime.bigint();
     const upstream = this.upstreamFor(remote.address, remote.port);
     const nowMs = Date.now();
-    upstream.lastUsedMs = nowMs;
-    upstream.lastForwardMs = nowMs;
     this.lastForwardMs = nowMs;
-    if (upstream.connected) this.send(upstream, payload);
-    else upstream.backlog.push(payload);
-    this.counters.forwarded++;
-    this.onPacket({ direction: 'uplink', monoNs, wallNs: wallNs(monoNs), src: upstream.source, dst: this.listenEndpoint, payload });
+    if (upstream !== undefined) {
+      upstream.lastUsedMs = nowMs;
+      upstream.lastForwardMs = nowMs;
+      upstream.socket.send(payload, (error) => {
+        if (error) this.countError(error);
+      });
+      this.counters.forwarded++;
+    }
+    // Recorded even when it could not be forwarded (counted in errors): it did reach the tap.
+    this.onPacket({ direction: 'uplink', monoNs, wallNs: wallNs(monoNs), src: upstream?.source ?? Object.freeze({ ip: remote.address, port: remote.port }), dst: this.listenEndpoint, payload });
   }
 
-  private send(upstream: Upstream, payload: Buffer): void {
-    upstream.socket.send(payload, (error) => {
-      if (error) this.countError(error);
-    });
-  }
-
-  private upstreamFor(ip: string, port: number): Upstream {
+  /** The source's own socket towards the target; undefined (the packet counted as an error) when none can be made. */
+  private upstreamFor(ip: string, port: number): Upstream | undefined {
     const key = `${ip}:${port}`;
     let upstream = this.upstreams.get(key);
     if (upstream !== undefined) return upstream;
     const source: Endpoint = Object.freeze({ ip, port });
-    const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: UDP_BUFFER_BYTES, sendBufferSize: UDP_BUFFER_BYTES });
-    upstream = { socket, source, lastUsedMs: Date.now(), connected: false, backlog: [], lastForwardMs: 0 };
+    let socket: DatagramSocket;
+    try {
+      // A connected socket: the kernel reports ICMP errors from the target (a refusing backend is counted, not hidden).
+      socket = this.path.upstream(this.target.ip, this.target.port, undefined, UDP_BUFFER_BYTES);
+    } catch (error) {
+      this.countError(error as Error);
+      return undefined;
+    }
+    upstream = { socket, source, lastUsedMs: Date.now(), lastForwardMs: 0 };
     const owner = upstream;
-    // A connected socket: the kernel reports ICMP errors from the target (a refusing backend is counted, not hidden).
-    socket.on('error', (error) => this.countError(error));
-    socket.on('message', (payload, remote) => this.reply(owner, payload, remote));
-    socket.connect(this.target.port, this.target.ip, () => {
-      owner.connected = true;
-      for (const payload of owner.backlog.splice(0)) this.send(owner, payload);
-    });
+    socket.onError((error) => this.countError(error));
+    socket.onMessage((payload, remote) => this.reply(owner, payload, remote));
     this.upstreams.set(key, upstream);
     return upstream;
   }
 
-  private reply(upstream: Upstream, payload: Buffer, remote: dgram.RemoteInfo): void {
+  private reply(upstream: Upstream, payload: Buffer, remote: Sender): void {
     // A connected socket only takes datagrams from the target; the check stays as the rule, not as a kernel detail.
     if (remote.address !== this.target.ip || remote.port !== this.target.port) {
       this.counters.strayReplies++;
@@ -144,7 +146,7 @@ export class UdpTap implements Observer {
     const nowMs = Date.now();
     upstream.lastUsedMs = nowMs;
     this.slowestReplyMs = Math.max(this.slowestReplyMs, nowMs - upstream.lastForwardMs);
-    this.listener?.send(payload, upstream.source.port, upstream.source.ip);
+    this.listener?.sendTo(payload, upstream.source.port, upstream.source.ip);
     this.counters.replies++;
     this.onPacket({ direction: 'reply', monoNs, wallNs: wallNs(monoNs), src: this.listenEndpoint, dst: upstream.source, payload });
   }
@@ -159,7 +161,7 @@ export class UdpTap implements Observer {
     for (const [key, upstream] of this.upstreams) {
       if (upstream.lastUsedMs >= before) continue;
       this.upstreams.delete(key);
-      upstream.socket.close();
+      void upstream.socket.close();
     }
   }
 }

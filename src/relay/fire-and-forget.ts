@@ -1,4 +1,4 @@
-import type { RelaySocket } from './io/relay-socket.ts';
+import type { DatagramSocket } from '../core/udp-io/datagram-socket.ts';
 import { performance } from 'node:perf_hooks';
 import { debug } from '../core/debug.ts';
 import type { BackendSeries, RelayMetrics } from './relay-metrics.ts';
@@ -6,8 +6,8 @@ import { elapsedMs, type ForgetSocket } from './upstream-socket.ts';
 
 /** How the pool lends sockets: created within its budget, closed through it, bound to its source address. */
 export interface SocketLender {
-  create(ip: string, port: number, series: BackendSeries): RelaySocket | undefined;
-  close(target: { socket: RelaySocket; closed: boolean }): void;
+  create(ip: string, port: number, series: BackendSeries): DatagramSocket | undefined;
+  close(target: { socket: DatagramSocket; closed: boolean }): void;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { NetworkError } from '../core/errors.ts';
-import { dgramIo } from './io/dgram-io.ts';
-import type { RelayIo, RelaySocket, Sender } from './io/relay-socket.ts';
+import { dgramIo } from '../core/udp-io/dgram-io.ts';
+import type { DatagramPath, DatagramSocket, Sender } from '../core/udp-io/datagram-socket.ts';
 import type { RelayConfig, ResolvedRoute } from './relay-config.ts';
 import { logConfigApplied } from './config-log.ts';
 import type { RelayLog } from './relay-log.ts';
@@ -40,9 +40,9 @@ export interface ConfigRejection {
 export class Relay {
   readonly metrics = new RelayMetrics();
   private readonly upstream: UpstreamPool;
-  private readonly listeners = new Map<number, RelaySocket>();
+  private readonly listeners = new Map<number, DatagramSocket>();
   /** Removed ports still open for one response timeout, so ACKs in flight reach their devices; reused if re-added. */
-  private readonly draining = new Map<number, { socket: RelaySocket; timer: NodeJS.Timeout }>();
+  private readonly draining = new Map<number, { socket: DatagramSocket; timer: NodeJS.Timeout }>();
   private plane: DataPlane;
   private versionNumber = 0;
   current: ConfigVersion;
@@ -53,7 +53,7 @@ export class Relay {
     private readonly log: RelayLog,
     maxSockets: number,
     /** How its sockets are made: Node's dgram, or the batched path in C (core/udp-io/udp-io.c). */
-    readonly io: RelayIo,
+    readonly io: DatagramPath,
   ) {
     this.plane = { config, series: new Map() };
     // A relay bound to one address sends from it too, so its upstream traffic is recognisably its own.
@@ -69,7 +69,7 @@ export class Relay {
     this.current = { version: 0, label: undefined, source: 'none', loadedAt: new Date().toISOString(), routes: 0 };
   }
 
-  static async start(config: RelayConfig, options: { log: RelayLog; source: string; maxSockets?: number; io?: RelayIo }): Promise<Relay> {
+  static async start(config: RelayConfig, options: { log: RelayLog; source: string; maxSockets?: number; io?: DatagramPath }): Promise<Relay> {
     const relay = new Relay(config, options.log, options.maxSockets ?? DEFAULT_MAX_UPSTREAM_SOCKETS, options.io ?? dgramIo);
     try {
       await relay.apply(config, options.source);
@@ -113,8 +113,8 @@ export class Relay {
   async apply(config: RelayConfig, source: string): Promise<void> {
     const added = [...config.routes.keys()].filter((port) => !this.listeners.has(port));
     const removed = [...this.listeners.keys()].filter((port) => !config.routes.has(port));
-    const bound: [number, RelaySocket][] = [];
-    const reused: [number, RelaySocket][] = [];
+    const bound: [number, DatagramSocket][] = [];
+    const reused: [number, DatagramSocket][] = [];
     try {
       for (const port of added) {
         // A port removed and added back within its drain is still bound: take the draining socket back.
@@ -159,7 +159,7 @@ export class Relay {
     this.listeners.clear();
   }
 
-  private handle(port: number, listener: RelaySocket, payload: Buffer, device: Sender): void {
+  private handle(port: number, listener: DatagramSocket, payload: Buffer, device: Sender): void {
     const { config, series } = this.plane;
     this.metrics.countReceived(port);
     const route = config.routes.get(port);
@@ -206,8 +206,8 @@ export class Relay {
     });
   }
 
-  private async listen(ip: string, port: number): Promise<RelaySocket> {
-    let socket: RelaySocket;
+  private async listen(ip: string, port: number): Promise<DatagramSocket> {
+    let socket: DatagramSocket;
     try {
       socket = await this.io.listen(ip, port, UDP_BUFFER_BYTES);
     } catch (cause) {

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { BackendSeries, RelayMetrics } from './relay-metrics.ts';
 import type { DeviceProtocol } from '../protocols/protocol.ts';
-import type { RelayIo } from './io/relay-socket.ts';
+import type { DatagramPath } from '../core/udp-io/datagram-socket.ts';
 import { BindingShares } from './binding-shares.ts';
 import { FireAndForget } from './fire-and-forget.ts';
 import { UpstreamSockets } from './upstream-sockets.ts';
@@ -46,7 +46,7 @@ export class UpstreamPool {
 
   constructor(
     private readonly metrics: RelayMetrics,
-    io: RelayIo,
+    io: DatagramPath,
     options: UpstreamOptions,
   ) {
     this.timeoutMs = options.timeoutMs;

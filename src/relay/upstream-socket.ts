@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { DeviceProtocol } from '../protocols/protocol.ts';
-import type { RelaySocket } from './io/relay-socket.ts';
+import type { DatagramSocket } from '../core/udp-io/datagram-socket.ts';
 import type { BackendSeries } from './relay-metrics.ts';
 
 export type Failure = 'timeout' | 'write_failed' | 'read_failed' | 'dial_failed';
@@ -25,7 +25,7 @@ export interface Binding {
   /** The device's address and the route it came in on: what the per-source and per-route shares count. */
   source: string;
   route: number;
-  socket: RelaySocket;
+  socket: DatagramSocket;
   series: BackendSeries;
   closed: boolean;
   pending: PendingRequest[];
@@ -41,7 +41,7 @@ export interface Binding {
 
 /** The socket a backend's fire-and-forget packets leave from: send only; whatever comes back is read and dropped. */
 export interface ForgetSocket {
-  socket: RelaySocket;
+  socket: DatagramSocket;
   closed: boolean;
   series: BackendSeries;
 }

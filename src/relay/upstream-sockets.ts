@@ -1,4 +1,4 @@
-import type { RelayIo, RelaySocket } from './io/relay-socket.ts';
+import type { DatagramPath, DatagramSocket } from '../core/udp-io/datagram-socket.ts';
 import type { BackendSeries, RelayMetrics } from './relay-metrics.ts';
 
 /** Socket buffers sized for bursts (the kernel default of 208 KiB drops at ~50k packets/s). */
@@ -9,21 +9,21 @@ const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
  * made is a dial failure on the backend's series, never an exception on the packet path.
  */
 export class UpstreamSockets {
-  private readonly byBackend = new Map<string, Set<RelaySocket>>();
+  private readonly byBackend = new Map<string, Set<DatagramSocket>>();
   open = 0;
 
   constructor(
     private readonly metrics: RelayMetrics,
-    private readonly io: RelayIo,
+    private readonly io: DatagramPath,
   ) {}
 
   /** A socket connected to the backend at ip:port, from `sourceIp` when given. */
-  create(ip: string, port: number, sourceIp: string | undefined, series: BackendSeries): RelaySocket | undefined {
+  create(ip: string, port: number, sourceIp: string | undefined, series: BackendSeries): DatagramSocket | undefined {
     try {
       const socket = this.io.upstream(ip, port, sourceIp, UDP_BUFFER_BYTES);
       this.open++;
       const key = `${ip}:${port}`;
-      const sockets = this.byBackend.get(key) ?? new Set<RelaySocket>();
+      const sockets = this.byBackend.get(key) ?? new Set<DatagramSocket>();
       sockets.add(socket);
       this.byBackend.set(key, sockets);
       return socket;
@@ -35,7 +35,7 @@ export class UpstreamSockets {
     }
   }
 
-  close(target: { socket: RelaySocket; closed: boolean }): void {
+  close(target: { socket: DatagramSocket; closed: boolean }): void {
     if (target.closed) return;
     target.closed = true;
     this.open--;

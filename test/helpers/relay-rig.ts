@@ -4,7 +4,7 @@ import { request } from 'undici';
 import { SimulatedBackend } from '../../src/backends/simulated-backend.ts';
 import type { FaultPlan } from '../../src/backends/fault-plan.ts';
 import { calampLmd } from '../../src/protocols/calamp-lmd.ts';
-import type { IoChoice } from '../../src/relay/io/choose-io.ts';
+import type { IoChoice } from '../../src/core/udp-io/datagram-path.ts';
 import type { RoutesFile } from '../../src/relay/relay-config.ts';
 import { silentLog } from '../../src/relay/relay-log.ts';
 import { RelayService } from '../../src/relay/relay-service.ts';

@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UdpTap, type TappedPacket } from '../../src/observe/udp-tap.ts';
+import { relayIoPaths } from '../helpers/relay-io-paths.ts';
 import { UdpClient } from '../helpers/udp-client.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -21,12 +22,12 @@ afterEach(async () => {
   for (const thing of opened.splice(0).reverse()) await thing.close();
 });
 
-describe('a recording UDP tap (real sockets)', () => {
+describe.each(relayIoPaths())('a recording UDP tap (real sockets, $kind)', (io) => {
   it('forwards each source from a socket of its own, returns each reply only to its source, and records both legs', async () => {
     const backend = await echoBackend('127.0.31.2');
     opened.push(backend.socket);
     const packets: TappedPacket[] = [];
-    const tap = new UdpTap({ ip: '127.0.31.1', port: 0 }, { ip: '127.0.31.2', port: backend.port }, (packet) => packets.push({ ...packet, payload: Buffer.from(packet.payload) }));
+    const tap = new UdpTap({ ip: '127.0.31.1', port: 0 }, { ip: '127.0.31.2', port: backend.port }, (packet) => packets.push({ ...packet, payload: Buffer.from(packet.payload) }), io);
     await tap.start();
     opened.push({ close: () => tap.stop() });
     const devices = await Promise.all(['127.0.31.11', '127.0.31.12', '127.0.31.13'].map((ip) => UdpClient.open(ip)));
@@ -54,7 +55,7 @@ describe('a recording UDP tap (real sockets)', () => {
     await new Promise<void>((resolve) => closed.bind(0, '127.0.31.22', resolve));
     const port = closed.address().port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const tap = new UdpTap({ ip: '127.0.31.21', port: 0 }, { ip: '127.0.31.22', port }, () => undefined);
+    const tap = new UdpTap({ ip: '127.0.31.21', port: 0 }, { ip: '127.0.31.22', port }, () => undefined, io);
     await tap.start();
     opened.push({ close: () => tap.stop() });
     const device = await UdpClient.open('127.0.31.23');
@@ -70,7 +71,7 @@ describe('a recording UDP tap (real sockets)', () => {
   it('stops forwarding once stopped, and its port is free again', async () => {
     const backend = await echoBackend('127.0.31.32');
     opened.push(backend.socket);
-    const tap = new UdpTap({ ip: '127.0.31.31', port: 0 }, { ip: '127.0.31.32', port: backend.port }, () => undefined);
+    const tap = new UdpTap({ ip: '127.0.31.31', port: 0 }, { ip: '127.0.31.32', port: backend.port }, () => undefined, io);
     await tap.start();
     const device = await UdpClient.open('127.0.31.33');
     opened.push(device);

@@ -4,7 +4,7 @@ import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RelaySocket, Sender } from '../../src/relay/io/relay-socket.ts';
+import type { DatagramSocket, Sender } from '../../src/core/udp-io/datagram-socket.ts';
 import { UDP_IO_PATH } from '../../src/core/udp-io/udp-io.ts';
 import { relayIoPaths } from '../helpers/relay-io-paths.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -14,7 +14,7 @@ const PORT = 23_900;
 const BACKEND_IP = '127.0.9.2';
 const BUFFER_BYTES = 4 * 1024 * 1024;
 
-const opened: (RelaySocket | dgram.Socket)[] = [];
+const opened: (DatagramSocket | dgram.Socket)[] = [];
 afterEach(async () => {
   for (const socket of opened.splice(0)) {
     if (socket instanceof dgram.Socket) await new Promise<void>((resolve) => socket.close(() => resolve()));

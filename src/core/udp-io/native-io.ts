@@ -1,8 +1,8 @@
 import { isIPv4 } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { dgramIo } from './dgram-io.ts';
-import type { RelayIo, RelaySocket, Sender } from './relay-socket.ts';
-import { READABLE, WRITABLE, type UdpIo, type UdpWatch } from '../../core/udp-io/udp-io.ts';
+import type { DatagramPath, DatagramSocket, Sender } from './datagram-socket.ts';
+import { READABLE, WRITABLE, type UdpIo, type UdpWatch } from './udp-io.ts';
 
 /** A slot per datagram as large as an IPv4 datagram can be, so nothing is ever cut. */
 const SLOT_BYTES = 65_536;
@@ -13,11 +13,11 @@ const ROUNDS_PER_TURN = 16;
 const ADDRESS_CACHE = 65_536;
 
 /**
- * The relay's sockets on udp-io.c: IPv4 only (an IPv6 listener is dgram's). Reads are batched, one slab shared by
+ * Sockets on udp-io.c: IPv4 only (an IPv6 listener is dgram's). Reads are batched, one slab shared by
  * every socket (a batch is handed out before the next read), and each datagram copied out of it, so a handler may keep
  * its payload.
  */
-export function nativeIo(io: UdpIo): RelayIo {
+export function nativeIo(io: UdpIo): DatagramPath {
   const shared: Batch = { io, slab: Buffer.allocUnsafe(SLOT_BYTES * BATCH), lengths: new Int32Array(BATCH), from: new Uint32Array(2 * BATCH), addresses: new Map(), numbers: new Map() };
   return {
     kind: 'native',
@@ -57,7 +57,7 @@ interface QueuedSend {
   done: ((error: NodeJS.ErrnoException | null) => void) | undefined;
 }
 
-class NativeSocket implements RelaySocket {
+class NativeSocket implements DatagramSocket {
   private readonly watch: UdpWatch;
   private readonly queued: QueuedSend[] = [];
   private receive: (payload: Buffer, from: Sender) => void = () => undefined;
@@ -94,6 +94,10 @@ class NativeSocket implements RelaySocket {
 
   sendQueueCount(): number {
     return this.queued.length;
+  }
+
+  localPort(): number {
+    return this.batch.io.localPort(this.fd);
   }
 
   close(): Promise<void> {

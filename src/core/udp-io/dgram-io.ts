@@ -1,10 +1,10 @@
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import { isIP } from 'node:net';
-import type { RelayIo, RelaySocket, Sender } from './relay-socket.ts';
+import type { DatagramPath, DatagramSocket, Sender } from './datagram-socket.ts';
 
-/** The relay's sockets on Node's dgram: the path where the C addon is not built, and for IPv6 listeners. */
-export const dgramIo: RelayIo = {
+/** Sockets on Node's dgram: the path where the C addon is not built, and for IPv6 listeners. */
+export const dgramIo: DatagramPath = {
   kind: 'dgram',
   listen(ip, port, bufferBytes) {
     const socket = dgram.createSocket({ type: ip.includes(':') ? 'udp6' : 'udp4', recvBufferSize: bufferBytes, sendBufferSize: bufferBytes, lookup: literalLookup });
@@ -28,7 +28,7 @@ export const dgramIo: RelayIo = {
  * Node sends on a connected UDP socket only once connect() has completed: sends before that wait in a backlog. With
  * a source address the socket is bound to it first, so the relay's upstream traffic comes from the relay's address.
  */
-class DgramSocket implements RelaySocket {
+class DgramSocket implements DatagramSocket {
   private readonly backlog: (() => void)[] = [];
   private closed = false;
 
@@ -67,6 +67,10 @@ class DgramSocket implements RelaySocket {
 
   sendQueueCount(): number {
     return this.socket.getSendQueueCount() + this.backlog.length;
+  }
+
+  localPort(): number {
+    return this.socket.address().port;
   }
 
   close(): Promise<void> {

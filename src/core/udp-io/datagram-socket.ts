@@ -5,10 +5,11 @@ export interface Sender {
 }
 
 /**
- * A UDP socket as the relay uses one: a listener that answers devices (`sendTo`), or an upstream socket connected to
- * one backend (`send`). Two implementations: Node's dgram, and the relay's own batched path in C (udp-io.c).
+ * A UDP socket as a proxy uses one (the reference relay, the inline tap): a listener that answers the sources it hears
+ * from (`sendTo`), or an upstream socket connected to one backend (`send`). Two implementations: Node's dgram, and
+ * the project's batched datagram path in C (udp-io.c).
  */
-export interface RelaySocket {
+export interface DatagramSocket {
   /**
    * Sends to the connected backend, at once or (while the socket connects, or its send buffer is full) once it can;
    * `done` gets the outcome, with the system's error code on the Error.
@@ -21,14 +22,16 @@ export interface RelaySocket {
   onError(fail: (error: NodeJS.ErrnoException) => void): void;
   /** Datagrams waiting to leave (the fan-out spec's send queue). */
   sendQueueCount(): number;
+  /** The port it is bound to (a listener asked for port 0 gets one). */
+  localPort(): number;
   close(): Promise<void>;
 }
 
-/** How the relay makes its sockets; `kind` names the path in its start log and at /debug/health. */
-export interface RelayIo {
+/** How a proxy makes its sockets; `kind` names the path (the relay's start log and /debug/health say it). */
+export interface DatagramPath {
   readonly kind: 'native' | 'dgram';
   /** A socket bound to ip:port; rejects when the port cannot be bound. */
-  listen(ip: string, port: number, bufferBytes: number): Promise<RelaySocket>;
+  listen(ip: string, port: number, bufferBytes: number): Promise<DatagramSocket>;
   /** A socket connected to ip:port, bound to `sourceIp` first when given; throws when no socket can be made. */
-  upstream(ip: string, port: number, sourceIp: string | undefined, bufferBytes: number): RelaySocket;
+  upstream(ip: string, port: number, sourceIp: string | undefined, bufferBytes: number): DatagramSocket;
 }
