@@ -136,14 +136,14 @@ async function measure(store: Store, pace: Pace, packets: number, sink?: () => P
   };
 }
 
-/** Runs `work` with the replayer's devices on the given datagram path (PARITY_REPLAY_IO), then as before. */
+/** Runs `work` with the replayer's devices on the given datagram path (PARITY_UDP_IO), then as before. */
 async function withDeviceIo<T>(path: 'native' | 'dgram', work: () => Promise<T>): Promise<T> {
-  const before = process.env.PARITY_REPLAY_IO;
-  process.env.PARITY_REPLAY_IO = path;
+  const before = process.env.PARITY_UDP_IO;
+  process.env.PARITY_UDP_IO = path;
   try {
     return await work();
   } finally {
-    if (before === undefined) delete process.env.PARITY_REPLAY_IO;
-    else process.env.PARITY_REPLAY_IO = before;
+    if (before === undefined) delete process.env.PARITY_UDP_IO;
+    else process.env.PARITY_UDP_IO = before;
   }
 }

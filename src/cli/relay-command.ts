@@ -11,7 +11,7 @@ interface RelayFlags {
   debugPort?: number;
   bindIp?: string;
   duration?: number;
-  io: IoChoice;
+  io?: IoChoice;
 }
 
 export function registerRelayCommand(program: Command): void {
@@ -23,9 +23,8 @@ export function registerRelayCommand(program: Command): void {
     .option('--debug-port <port>', 'port of /metrics and /debug/* on 127.0.0.1 (0: any free port)', parseInteger)
     .option('--bind-ip <ip>', 'address to listen on, overriding app.bind_ip')
     .addOption(
-      new Option('--io <path>', "datagram path: native (batched, in C; built by npm install where a C compiler is present), dgram (Node's), auto (native where built)")
-        .choices(IO_CHOICES)
-        .default('auto'),
+      new Option('--io <path>', "datagram path: native (batched, in C; built by npm install where a C compiler is present), dgram (Node's), auto (native where built; the default, or PARITY_UDP_IO)")
+        .choices(IO_CHOICES),
     )
     .addHelpText(
       'after',
@@ -38,7 +37,7 @@ export function registerRelayCommand(program: Command): void {
         ...(flags.config !== undefined && { configPath: flags.config }),
         ...(flags.debugPort !== undefined && { debugPort: flags.debugPort }),
         ...(flags.bindIp !== undefined && { bindIp: flags.bindIp }),
-        io: flags.io,
+        ...(flags.io !== undefined && { io: flags.io }),
         log: jsonLineLog(),
         handleSighup: true,
       });

@@ -1,5 +1,5 @@
 import { NetworkError } from '../core/errors.ts';
-import { datagramPath } from '../core/udp-io/datagram-path.ts';
+import { datagramPath, ioChoiceFromEnv } from '../core/udp-io/datagram-path.ts';
 import type { DatagramPath, DatagramSocket, Sender } from '../core/udp-io/datagram-socket.ts';
 import { socketErrorKind } from '../core/socket-errors.ts';
 import type { Observer } from './observer.ts';
@@ -66,7 +66,7 @@ export class UdpTap implements Observer {
     readonly target: Endpoint,
     private readonly onPacket: (packet: TappedPacket) => void,
     /** How its sockets are made: the C datagram path where it is built, else Node's dgram (as the relay's). */
-    private readonly path: DatagramPath = datagramPath('auto'),
+    private readonly path: DatagramPath = datagramPath(ioChoiceFromEnv()),
   ) {}
 
   get name(): string {

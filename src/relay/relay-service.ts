@@ -7,7 +7,7 @@ import type { AppConfig } from './relay-config.ts';
 import type { RelayLog } from './relay-log.ts';
 import { DEFAULT_MAX_UPSTREAM_SOCKETS, Relay } from './relay.ts';
 import { raiseFileLimit, socketBudget } from './file-limit.ts';
-import { datagramPath, type IoChoice } from '../core/udp-io/datagram-path.ts';
+import { datagramPath, ioChoiceFromEnv, type IoChoice } from '../core/udp-io/datagram-path.ts';
 
 /** How many times a version refused for a port that would not bind is tried again, a second apart. */
 const BIND_RETRIES = 60;
@@ -25,7 +25,7 @@ export interface RelayServiceOptions {
   handleSighup?: boolean;
   /** Upstream socket budget asked for; the open-file limit may lower it. */
   maxSockets?: number;
-  /** The datagram path (default auto: the C one where built, else Node's dgram). */
+  /** The datagram path (default PARITY_UDP_IO, else auto: the C one where built, else Node's dgram). */
   io?: IoChoice;
 }
 
@@ -57,7 +57,7 @@ export class RelayService {
     if (routesPath === undefined) {
       throw new RelayConfigError('no routes file: pass --routes or set app.routes_file in config.yaml', { field: 'routes_file' });
     }
-    const io = datagramPath(options.io ?? 'auto');
+    const io = datagramPath(options.io ?? ioChoiceFromEnv());
     const config = await loadRelayConfig(routesPath, app);
     // Limits are known, not met by surprise: the socket budget sits below the open-file limit, and both are logged.
     const fileLimit = raiseFileLimit();

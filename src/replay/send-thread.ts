@@ -2,6 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { NetworkError } from '../core/errors.ts';
 import { isIPv4 } from 'node:net';
+import { ioChoiceFromEnv } from '../core/udp-io/datagram-path.ts';
 import { loadUdpIo, UDP_IO_PATH } from '../core/udp-io/udp-io.ts';
 import { pinSenderApart } from './sender-cpu.ts';
 
@@ -203,12 +204,12 @@ export class SendThread {
 
 /**
  * The addon the sending thread sends through, or undefined for Node's dgram: the C datagram path where it is built and
- * every address is IPv4, unless PARITY_REPLAY_IO=dgram asks for dgram (PARITY_REPLAY_IO=native insists on the C one).
+ * every address is IPv4, unless PARITY_UDP_IO=dgram asks for dgram (PARITY_UDP_IO=native insists on the C one).
  */
 function deviceIo(localIps: readonly string[], relayHost: string): string | undefined {
-  const asked = process.env.PARITY_REPLAY_IO ?? 'auto';
+  const asked = ioChoiceFromEnv();
   if (asked === 'dgram') return undefined;
   const usable = loadUdpIo() !== undefined && isIPv4(relayHost) && localIps.every((ip) => isIPv4(ip));
-  if (asked === 'native' && !usable) throw new NetworkError(`PARITY_REPLAY_IO=native: ${loadUdpIo() === undefined ? `${UDP_IO_PATH} is not built (npm run build:native)` : 'the relay and every device must have IPv4 addresses'}`);
+  if (asked === 'native' && !usable) throw new NetworkError(`PARITY_UDP_IO=native: ${loadUdpIo() === undefined ? `${UDP_IO_PATH} is not built (npm run build:native)` : 'the relay and every device must have IPv4 addresses'}`);
   return usable ? UDP_IO_PATH : undefined;
 }

@@ -31,12 +31,12 @@ export class RelayProcess {
     return this.child.pid;
   }
 
-  /** `io`: the relay's datagram path (`parity relay --io`; default auto). */
+  /** `io`: the relay's datagram path (`parity relay --io`; default PARITY_UDP_IO, else auto). */
   static async start(dir: string, options: { address: string; responseTimeoutMs: number; routes: RelayRoutes; io?: 'auto' | 'native' | 'dgram' }): Promise<RelayProcess> {
     const routesPath = join(dir, 'routes.json');
     writeFileSync(routesPath, JSON.stringify({ ...options.routes.globals, routes: options.routes.routes }, null, 2));
     writeFileSync(join(dir, 'config.yaml'), `app:\n  bind_ip: "${options.address}"\n  response_timeout_ms: ${options.responseTimeoutMs}\n`);
-    const child = spawnTracked(process.execPath, [PARITY_BIN, 'relay', '--routes', routesPath, '--config', join(dir, 'config.yaml'), '--debug-port', '0', '--io', options.io ?? 'auto'], {
+    const child = spawnTracked(process.execPath, [PARITY_BIN, 'relay', '--routes', routesPath, '--config', join(dir, 'config.yaml'), '--debug-port', '0', ...(options.io === undefined ? [] : ['--io', options.io])], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

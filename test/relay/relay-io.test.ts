@@ -1,12 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DatagramSocket, Sender } from '../../src/core/udp-io/datagram-socket.ts';
 import { UDP_IO_PATH } from '../../src/core/udp-io/udp-io.ts';
 import { relayIoPaths } from '../helpers/relay-io-paths.ts';
+import { runParity, spawnParity } from '../helpers/run-parity.ts';
+import { withTempDir } from '../helpers/temp-dir.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 const LISTEN_IP = '127.0.9.1';
@@ -151,5 +153,29 @@ describe.each(relayIoPaths())('the relay socket on $kind (real UDP on loopback)'
     const holder = await nodeSocket(LISTEN_IP, PORT + 3);
     expect(holder.address().port).toBe(PORT + 3);
     await expect(io.listen(LISTEN_IP, PORT + 3, BUFFER_BYTES)).rejects.toMatchObject({ code: 'EADDRINUSE' });
+  });
+});
+
+describe('choosing the datagram path', () => {
+  it('refuses a PARITY_UDP_IO that names no path, in one line, before binding anything', async () => {
+    const run = await runParity(['relay', '--routes', '/nonexistent/routes.json'], { env: { PARITY_UDP_IO: 'fast' } });
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split('\n')).toEqual(['parity: PARITY_UDP_IO: "fast" is not one of auto, native, dgram']);
+  });
+
+  it('says which path the relay runs on, and --io dgram puts it on dgram', async () => {
+    await withTempDir(async (dir) => {
+      writeFileSync(join(dir, 'routes.json'), JSON.stringify({ routes: [{ port: PORT + 10, target: BACKEND_IP }] }));
+      for (const [args, kind] of [[[], relayIoPaths()[0]?.kind], [['--io', 'dgram'], 'dgram']] as const) {
+        const relay = spawnParity(['relay', '--routes', join(dir, 'routes.json'), '--bind-ip', LISTEN_IP, '--debug-port', '0', ...args]);
+        try {
+          expect(await relay.waitForOutput((out) => out.includes('relay_started'))).toBe(true);
+          const started = JSON.parse(relay.stdout().split('\n').find((line) => line.includes('relay_started')) ?? '{}') as { io?: string };
+          expect(started.io).toBe(kind);
+        } finally {
+          await relay.stop();
+        }
+      }
+    });
   });
 });

@@ -169,10 +169,10 @@ function threadCpus(): string[] {
 // The devices' sockets are on the C datagram path where it is built, else on Node's dgram: both, where both exist.
 describe.each(relayIoPaths().map((io) => io.kind))('replayer devices on %s', (io) => {
   beforeEach(() => {
-    process.env.PARITY_REPLAY_IO = io;
+    process.env.PARITY_UDP_IO = io;
   });
   afterEach(() => {
-    delete process.env.PARITY_REPLAY_IO;
+    delete process.env.PARITY_UDP_IO;
   });
 
     it('keeps per-device order under max and sends each device from its own address', async () => {
