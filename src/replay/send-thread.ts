@@ -3,7 +3,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { NetworkError } from '../core/errors.ts';
 import { isIPv4 } from 'node:net';
 import { ioChoiceFromEnv } from '../core/udp-io/datagram-path.ts';
-import { loadUdpIo, UDP_IO_PATH } from '../core/udp-io/udp-io.ts';
+import { loadUdpIo, udpIoMissing, UDP_IO_PATH } from '../core/udp-io/udp-io.ts';
 import { pinSenderApart } from './sender-cpu.ts';
 
 /** The sending thread's young generation, each half: see open(). */
@@ -210,6 +210,6 @@ function deviceIo(localIps: readonly string[], relayHost: string): string | unde
   const asked = ioChoiceFromEnv();
   if (asked === 'dgram') return undefined;
   const usable = loadUdpIo() !== undefined && isIPv4(relayHost) && localIps.every((ip) => isIPv4(ip));
-  if (asked === 'native' && !usable) throw new NetworkError(`PARITY_UDP_IO=native: ${loadUdpIo() === undefined ? `${UDP_IO_PATH} is not built (npm run build:native)` : 'the relay and every device must have IPv4 addresses'}`);
+  if (asked === 'native' && !usable) throw new NetworkError(`PARITY_UDP_IO=native: ${loadUdpIo() === undefined ? udpIoMissing : 'the relay and every device must have IPv4 addresses'}`);
   return usable ? UDP_IO_PATH : undefined;
 }

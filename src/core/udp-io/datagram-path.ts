@@ -2,7 +2,7 @@ import { UsageError } from '../errors.ts';
 import { dgramIo } from './dgram-io.ts';
 import { nativeIo } from './native-io.ts';
 import type { DatagramPath } from './datagram-socket.ts';
-import { loadUdpIo, UDP_IO_PATH } from './udp-io.ts';
+import { loadUdpIo, udpIoMissing } from './udp-io.ts';
 
 export const IO_CHOICES = ['auto', 'native', 'dgram'] as const;
 export type IoChoice = (typeof IO_CHOICES)[number];
@@ -27,5 +27,5 @@ export function datagramPath(choice: IoChoice): DatagramPath {
   const io = loadUdpIo();
   if (io !== undefined) return nativeIo(io);
   if (choice === 'auto') return dgramIo;
-  throw new UsageError(`the native datagram path: ${UDP_IO_PATH} is not built (npm run build:native builds it; it needs a C compiler)`, { field: 'io' });
+  throw new UsageError(`the native datagram path: ${udpIoMissing}`, { field: 'io' });
 }

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -30,15 +30,23 @@ export const WRITABLE = 2;
 /** Where `npm install` builds the addon (src/core/udp-io/build-udp-io.js). */
 export const UDP_IO_PATH = fileURLToPath(new URL('../../../build/udp-io.node', import.meta.url));
 
-let loaded: UdpIo | null | undefined;
+/** Its source: a binary older than it was built from an earlier version, and is not loaded. */
+const UDP_IO_SOURCE = fileURLToPath(new URL('./udp-io.c', import.meta.url));
 
-/** The addon, or undefined when it was not built here (no C compiler at install) or does not load. */
+let loaded: UdpIo | null | undefined;
+/** Why the addon is not loaded, for an error that asks for it. */
+export let udpIoMissing = '';
+
+/** The addon, or undefined when it was not built here (no C compiler at install), is stale, or does not load. */
 export function loadUdpIo(): UdpIo | undefined {
   if (loaded === undefined) {
+    loaded = null;
     try {
-      loaded = existsSync(UDP_IO_PATH) ? (createRequire(import.meta.url)(UDP_IO_PATH) as UdpIo) : null;
-    } catch {
-      loaded = null;
+      if (!existsSync(UDP_IO_PATH)) udpIoMissing = `${UDP_IO_PATH} is not built (npm run build:native builds it; it needs a C compiler)`;
+      else if (statSync(UDP_IO_PATH).mtimeMs < statSync(UDP_IO_SOURCE).mtimeMs) udpIoMissing = `${UDP_IO_PATH} is older than ${UDP_IO_SOURCE} (npm run build:native)`;
+      else loaded = createRequire(import.meta.url)(UDP_IO_PATH) as UdpIo;
+    } catch (error) {
+      udpIoMissing = `${UDP_IO_PATH} does not load: ${(error as Error).message.split('\n')[0] ?? ''}`;
     }
   }
   return loaded ?? undefined;
