@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { getSystemErrorName } from 'node:util';
 import { nowNs } from './thread-clock.js';
 import { DeviceBindError } from './device-sockets.js';
+import { ipv4Number, Ipv4Texts, wouldBlock } from '../core/udp-io/ipv4.js';
 import { sleep } from './thread-clock.js';
 
 const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -36,7 +37,7 @@ const FULL_BUFFER_RETRY_NS = 5_000_000;
  */
 export async function openNativeDeviceSockets(udpIoPath, options, handlers) {
   const io = /** @type {UdpIo} */ (createRequire(import.meta.url)(udpIoPath));
-  const relayIp = ipNumber(options.relayHost);
+  const relayIp = ipv4Number(options.relayHost);
   const slab = Buffer.allocUnsafe(SLOT_BYTES * BATCH);
   const lengths = new Int32Array(BATCH);
   const senders = new Uint32Array(2 * BATCH);
@@ -47,12 +48,11 @@ export async function openNativeDeviceSockets(udpIoPath, options, handlers) {
   /** @type {unknown[]} */
   const watches = [];
   let warmed = 0;
-  /** @type {Map<number, string>} */
-  const addresses = new Map();
+  const texts = new Ipv4Texts();
   /** @param {number} index */
   const read = (index) => {
     const fd = /** @type {number} */ (fds[index]);
-    const selfIp = ipNumber(/** @type {string} */ (options.localIps[index]));
+    const selfIp = ipv4Number(/** @type {string} */ (options.localIps[index]));
     for (;;) {
       const count = io.recv(fd, slab, SLOT_BYTES, lengths, senders);
       if (count < 0) {
@@ -70,21 +70,21 @@ export async function openNativeDeviceSockets(udpIoPath, options, handlers) {
         // A buffer of its own: the reply is posted to the main thread, and a view into a shared one would copy all of it.
         const payload = new Uint8Array(length);
         slab.copy(payload, 0, i * SLOT_BYTES, i * SLOT_BYTES + length);
-        handlers.reply(index, addressText(addresses, ip), port, payload);
+        handlers.reply(index, texts.text(ip), port, payload);
       }
       if (count < BATCH) return;
     }
   };
   try {
     for (const [index, ip] of options.localIps.entries()) {
-      const fd = io.open(ipNumber(ip), 0, UDP_BUFFER_BYTES);
+      const fd = io.open(ipv4Number(ip), 0, UDP_BUFFER_BYTES);
       if (fd < 0) throw new DeviceBindError(ip, `bind ${getSystemErrorName(fd)} ${ip}`);
       fds.push(fd);
       ports.push(io.localPort(fd));
       watches.push(io.watch(fd, READABLE, () => read(index)));
     }
     // The first send of each socket pays for its buffers and the send path's first run: a datagram to itself first.
-    for (const [index, fd] of fds.entries()) io.send(fd, slab, 0, 0, ipNumber(/** @type {string} */ (options.localIps[index])), /** @type {number} */ (ports[index]));
+    for (const [index, fd] of fds.entries()) io.send(fd, slab, 0, 0, ipv4Number(/** @type {string} */ (options.localIps[index])), /** @type {number} */ (ports[index]));
     const warmDeadline = Date.now() + WARM_UP_MS;
     while (warmed < fds.length && Date.now() < warmDeadline) await sleep(1);
     for (const [index, fd] of fds.entries()) {
@@ -112,26 +112,4 @@ export async function openNativeDeviceSockets(udpIoPath, options, handlers) {
       await sleep(0);
     },
   };
-}
-
-/** @param {number} result */
-function wouldBlock(result) {
-  const name = getSystemErrorName(result);
-  return name === 'EAGAIN' || name === 'EWOULDBLOCK' || name === 'ENOBUFS';
-}
-
-/** @param {string} address */
-function ipNumber(address) {
-  const parts = address.split('.').map(Number);
-  return (((parts[0] ?? 0) << 24) >>> 0) + ((parts[1] ?? 0) << 16) + ((parts[2] ?? 0) << 8) + (parts[3] ?? 0);
-}
-
-/** @param {Map<number, string>} cache @param {number} ip */
-function addressText(cache, ip) {
-  let text = cache.get(ip);
-  if (text === undefined) {
-    text = `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
-    if (cache.size < 65_536) cache.set(ip, text);
-  }
-  return text;
 }

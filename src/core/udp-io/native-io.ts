@@ -2,6 +2,7 @@ import { isIPv4 } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { dgramIo } from './dgram-io.ts';
 import type { DatagramPath, DatagramSocket, Sender } from './datagram-socket.ts';
+import { ipv4Number, Ipv4Texts, wouldBlock } from './ipv4.js';
 import { READABLE, WRITABLE, type UdpIo, type UdpWatch } from './udp-io.ts';
 
 /** A slot per datagram as large as an IPv4 datagram can be, so nothing is ever cut. */
@@ -18,19 +19,19 @@ const ADDRESS_CACHE = 65_536;
  * its payload.
  */
 export function nativeIo(io: UdpIo): DatagramPath {
-  const shared: Batch = { io, slab: Buffer.allocUnsafe(SLOT_BYTES * BATCH), lengths: new Int32Array(BATCH), from: new Uint32Array(2 * BATCH), addresses: new Map(), numbers: new Map() };
+  const shared: Batch = { io, slab: Buffer.allocUnsafe(SLOT_BYTES * BATCH), lengths: new Int32Array(BATCH), from: new Uint32Array(2 * BATCH), texts: new Ipv4Texts(), numbers: new Map() };
   return {
     kind: 'native',
     async listen(ip, port, bufferBytes) {
       if (!isIPv4(ip)) return dgramIo.listen(ip, port, bufferBytes);
-      const fd = io.open(ipNumber(ip), port, bufferBytes);
+      const fd = io.open(ipv4Number(ip), port, bufferBytes);
       if (fd < 0) throw systemError(fd, 'bind', `${ip}:${port}`);
       return new NativeSocket(shared, fd);
     },
     upstream(ip, port, sourceIp, bufferBytes) {
-      const fd = io.open(sourceIp === undefined ? 0 : ipNumber(sourceIp), 0, bufferBytes);
+      const fd = io.open(sourceIp === undefined ? 0 : ipv4Number(sourceIp), 0, bufferBytes);
       if (fd < 0) throw systemError(fd, 'socket', `${ip}:${port}`);
-      const connected = io.connect(fd, ipNumber(ip), port);
+      const connected = io.connect(fd, ipv4Number(ip), port);
       if (connected < 0) {
         io.closeFd(fd);
         throw systemError(connected, 'connect', `${ip}:${port}`);
@@ -45,7 +46,7 @@ interface Batch {
   slab: Buffer;
   lengths: Int32Array;
   from: Uint32Array;
-  addresses: Map<number, string>;
+  texts: Ipv4Texts;
   numbers: Map<string, number>;
 }
 
@@ -143,7 +144,7 @@ class NativeSocket implements DatagramSocket {
   }
 
   private report(send: QueuedSend, result: number): void {
-    const error = systemError(result, 'send', send.port === 0 ? 'the backend' : `${addressText(this.batch, send.ip)}:${send.port}`);
+    const error = systemError(result, 'send', send.port === 0 ? 'the backend' : `${this.batch.texts.text(send.ip)}:${send.port}`);
     if (send.done !== undefined) send.done(error);
     else this.fail(error);
   }
@@ -169,16 +170,11 @@ class NativeSocket implements DatagramSocket {
         const start = i * SLOT_BYTES;
         const payload = Buffer.allocUnsafe(length);
         slab.copy(payload, 0, start, start + length);
-        this.receive(payload, { address: addressText(this.batch, from[2 * i] as number), port: from[2 * i + 1] as number });
+        this.receive(payload, { address: this.batch.texts.text(from[2 * i] as number), port: from[2 * i + 1] as number });
       }
       if (count < BATCH) return;
     }
   }
-}
-
-function wouldBlock(result: number): boolean {
-  const name = getSystemErrorName(result);
-  return name === 'EAGAIN' || name === 'EWOULDBLOCK' || name === 'ENOBUFS';
 }
 
 /** An Error as Node's own sockets make them: `code`, `errno` and `syscall`, and the address in the message. */
@@ -187,28 +183,13 @@ function systemError(result: number, syscall: string, where: string): NodeJS.Err
   return Object.assign(new Error(`${syscall} ${code} ${where}`), { code, errno: result, syscall });
 }
 
-function ipNumber(address: string): number {
-  const parts = address.split('.');
-  return ((Number(parts[0]) << 24) >>> 0) + (Number(parts[1]) << 16) + (Number(parts[2]) << 8) + Number(parts[3]);
-}
-
 /** A device's address as a number, remembered: a listener answers the same devices over and over. */
 function deviceNumber(batch: Batch, address: string): number {
   let ip = batch.numbers.get(address);
   if (ip === undefined) {
     if (batch.numbers.size >= ADDRESS_CACHE) batch.numbers.clear();
-    ip = ipNumber(address);
+    ip = ipv4Number(address);
     batch.numbers.set(address, ip);
   }
   return ip;
-}
-
-function addressText(batch: Batch, ip: number): string {
-  let text = batch.addresses.get(ip);
-  if (text === undefined) {
-    if (batch.addresses.size >= ADDRESS_CACHE) batch.addresses.clear();
-    text = `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
-    batch.addresses.set(ip, text);
-  }
-  return text;
 }
