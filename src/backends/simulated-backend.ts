@@ -1,4 +1,5 @@
-import dgram from 'node:dgram';
+import { datagramPath, ioChoiceFromEnv } from '../core/udp-io/datagram-path.ts';
+import type { DatagramPath, DatagramSocket, Sender } from '../core/udp-io/datagram-socket.ts';
 import { monotonicNs } from '../core/clock.ts';
 import { payloadHash } from '../core/payload-hash.ts';
 import { NetworkError } from '../core/errors.ts';
@@ -46,7 +47,9 @@ export interface BackendCounters {
  */
 export class SimulatedBackend {
   readonly counters: BackendCounters = { received: 0, lost: 0, blackholed: 0, acked: 0, naked: 0, duplicateAcks: 0, unparsed: 0, sendErrors: 0 };
-  private readonly sockets: dgram.Socket[] = [];
+  /** Each port's socket with its own address, read once: dgram's address() is a system call. */
+  private readonly sockets: Listening[] = [];
+  private readonly path: DatagramPath;
   private readonly plan: FaultPlan;
   private readonly dice: FaultDice;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -60,6 +63,8 @@ export class SimulatedBackend {
   constructor(private readonly options: SimulatedBackendOptions) {
     this.plan = { ...NO_FAULTS, ...options.faults };
     this.dice = new FaultDice(this.plan);
+    // The C datagram path where it is built, as the relay's (PARITY_UDP_IO chooses otherwise).
+    this.path = datagramPath(ioChoiceFromEnv());
   }
 
   get role(): BackendRole {
@@ -71,7 +76,7 @@ export class SimulatedBackend {
   }
 
   get ports(): readonly number[] {
-    return this.sockets.map((socket) => socket.address().port);
+    return this.sockets.map((listening) => listening.local.port);
   }
 
   async start(): Promise<void> {
@@ -91,26 +96,28 @@ export class SimulatedBackend {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.owedAnswers = 0;
-    await Promise.all(this.sockets.map((socket) => closeSocket(socket)));
+    await Promise.all(this.sockets.map(({ socket }) => socket.close()));
     this.sockets.length = 0;
   }
 
-  private bind(port: number): Promise<dgram.Socket> {
-    return new Promise((resolve, reject) => {
-      const socket = dgram.createSocket({ type: this.options.ip.includes(':') ? 'udp6' : 'udp4', recvBufferSize: UDP_BUFFER_BYTES, sendBufferSize: UDP_BUFFER_BYTES });
-      socket.once('error', (cause) =>
-        reject(new NetworkError(`backend ${this.role}: cannot listen on ${this.options.ip}:${port}: ${cause.message}`, {}, { cause })),
-      );
-      socket.on('message', (payload, remote) => this.receive(socket, payload, remote));
-      socket.bind(port, this.options.ip, () => {
-        socket.removeAllListeners('error');
-        socket.on('error', (error) => debug('backend %s socket error: %s', this.role, error.message));
-        resolve(socket);
-      });
+  private async bind(port: number): Promise<Listening> {
+    let socket: DatagramSocket;
+    try {
+      socket = await this.path.listen(this.options.ip, port, UDP_BUFFER_BYTES);
+    } catch (cause) {
+      throw new NetworkError(`backend ${this.role}: cannot listen on ${this.options.ip}:${port}: ${(cause as Error).message}`, {}, { cause });
+    }
+    const listening: Listening = { socket, local: { address: this.options.ip, port: socket.localPort() } };
+    socket.onMessage((payload, remote) => this.receive(listening, payload, remote));
+    // What fails on a listening socket is an answer that could not be sent.
+    socket.onError((error) => {
+      this.counters.sendErrors++;
+      debug('backend %s socket error: %s', this.role, error.message);
     });
+    return listening;
   }
 
-  private receive(socket: dgram.Socket, payload: Buffer, remote: dgram.RemoteInfo): void {
+  private receive(listening: Listening, payload: Buffer, remote: Sender): void {
     const tsNs = monotonicNs();
     if (this.plan.blackholeAfterMs !== undefined && Date.now() - this.startedMs >= this.plan.blackholeAfterMs) {
       this.counters.blackholed++;
@@ -121,7 +128,7 @@ export class SimulatedBackend {
       return;
     }
     this.counters.received++;
-    const local = socket.address();
+    const { local } = listening;
     const request = this.options.protocol.decode(payload);
     if (request.kind === 'unparsed') this.counters.unparsed++;
     this.options.sink?.add({
@@ -149,7 +156,7 @@ export class SimulatedBackend {
     const requestHash = payloadHash(payload);
     const answer = (): void => {
       this.slowestAnswerMs = Math.max(this.slowestAnswerMs, Number(monotonicNs() - tsNs) / 1e6);
-      for (let i = 0; i < copies; i++) this.sendAck(socket, ack, remote, local.port, requestHash);
+      for (let i = 0; i < copies; i++) this.sendAck(listening, ack, remote, local.port, requestHash);
       if (nak) this.counters.naked++;
       else this.counters.acked++;
       if (copies > 1) this.counters.duplicateAcks++;
@@ -164,9 +171,8 @@ export class SimulatedBackend {
     }
   }
 
-  private sendAck(socket: dgram.Socket, ack: Uint8Array, remote: dgram.RemoteInfo, routePort: number, requestHash: number): void {
+  private sendAck({ socket, local }: Listening, ack: Uint8Array, remote: Sender, routePort: number, requestHash: number): void {
     if (this.crashed) return;
-    const local = socket.address();
     const decoded = this.options.protocol.decodeAck(ack);
     this.options.sink?.add({
       leg: `${this.role}>relay`,
@@ -183,15 +189,13 @@ export class SimulatedBackend {
       keepPayload: true,
       replyToHash: requestHash,
     });
-    socket.send(ack, remote.port, remote.address, (error) => {
-      if (error) this.counters.sendErrors++;
-    });
+    socket.sendTo(Buffer.from(ack.buffer, ack.byteOffset, ack.byteLength), remote.port, remote.address);
   }
 
   private crash(): void {
     this.crashed = true;
     debug('backend %s crashes', this.role);
-    for (const socket of this.sockets) socket.close();
+    for (const { socket } of this.sockets) void socket.close();
     this.sockets.length = 0;
   }
 
@@ -204,12 +208,8 @@ export class SimulatedBackend {
   }
 }
 
-function closeSocket(socket: dgram.Socket): Promise<void> {
-  return new Promise((resolve) => {
-    try {
-      socket.close(() => resolve());
-    } catch {
-      resolve();
-    }
-  });
+/** A port's socket and the address it is bound to. */
+interface Listening {
+  socket: DatagramSocket;
+  local: Sender;
 }
