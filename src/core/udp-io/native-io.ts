@@ -18,7 +18,7 @@ const ROUNDS_PER_TURN = 1;
 const ADDRESS_CACHE = 65_536;
 
 /**
- * Sockets on udp-io.c: IPv4 only (an IPv6 listener is dgram's). Reads are batched, one slab shared by
+ * Sockets on udp-io.c: IPv4 only (an IPv6 address, or a name, is dgram's). Reads are batched, one slab shared by
  * every socket (a batch is handed out before the next read), and each datagram copied out of it, so a handler may keep
  * its payload.
  */
@@ -33,6 +33,7 @@ export function nativeIo(io: UdpIo): DatagramPath {
       return new NativeSocket(shared, fd);
     },
     upstream(ip, port, sourceIp, bufferBytes) {
+      if (!isIPv4(ip) || (sourceIp !== undefined && !isIPv4(sourceIp))) return dgramIo.upstream(ip, port, sourceIp, bufferBytes);
       const fd = io.open(sourceIp === undefined ? 0 : ipv4Number(sourceIp), 0, bufferBytes);
       if (fd < 0) throw systemError(fd, 'socket', `${ip}:${port}`);
       const connected = io.connect(fd, ipv4Number(ip), port);
