@@ -195,6 +195,13 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   if (status < 0 && !uv_is_closing((uv_handle_t *)handle)) uv_poll_start(handle, w->events, on_poll);
 }
 
+// The watch a handle argument holds, or NULL when it holds none.
+static watch_t *watch_arg(napi_env env, napi_value handle) {
+  watch_t *w = NULL;
+  if (napi_get_value_external(env, handle, (void **)&w) != napi_ok) return NULL;
+  return w;
+}
+
 // watch(fd, events, callback(events)) -> handle: calls back when the socket is readable (1) and/or writable (2).
 static napi_value js_watch(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -227,8 +234,8 @@ static napi_value js_events(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value a[2];
   napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  watch_t *w = NULL;
-  if (napi_get_value_external(env, a[0], (void **)&w) != napi_ok || w == NULL) return number(env, -EINVAL);
+  watch_t *w = watch_arg(env, a[0]);
+  if (w == NULL) return number(env, -EINVAL);
   w->events = arg_i32(env, a[1]);
   uv_poll_start(&w->poll, w->events, on_poll);
   return number(env, 0);
@@ -245,8 +252,8 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value a[1];
   napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  watch_t *w = NULL;
-  if (napi_get_value_external(env, a[0], (void **)&w) != napi_ok || w == NULL) return number(env, -EINVAL);
+  watch_t *w = watch_arg(env, a[0]);
+  if (w == NULL) return number(env, -EINVAL);
   napi_delete_reference(env, w->callback);
   napi_async_destroy(env, w->context);
   uv_poll_stop(&w->poll);
@@ -262,27 +269,13 @@ static napi_value js_close_fd(napi_env env, napi_callback_info info) {
   return number(env, close(arg_i32(env, a[0])) < 0 ? -errno : 0);
 }
 
-// unref(handle) / ref(handle): whether the watch alone keeps the process alive, as a Node handle's unref().
-static napi_value js_ref(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value a[2];
-  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  watch_t *w = NULL;
-  bool keep = true;
-  if (napi_get_value_external(env, a[0], (void **)&w) != napi_ok || w == NULL) return number(env, -EINVAL);
-  napi_get_value_bool(env, a[1], &keep);
-  if (keep) uv_ref((uv_handle_t *)&w->poll);
-  else uv_unref((uv_handle_t *)&w->poll);
-  return number(env, 0);
-}
-
 NAPI_MODULE_INIT() {
   static const struct {
     const char *name;
     napi_callback fn;
   } functions[] = {
       {"open", js_open},   {"connect", js_connect}, {"localPort", js_local_port}, {"send", js_send},         {"recv", js_recv},
-      {"watch", js_watch}, {"events", js_events},   {"close", js_close},          {"closeFd", js_close_fd}, {"ref", js_ref},
+      {"watch", js_watch}, {"events", js_events},   {"close", js_close},          {"closeFd", js_close_fd},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

@@ -18,7 +18,6 @@ export interface UdpIo {
   /** Stops the watch and closes its socket. */
   close(watch: UdpWatch): number;
   closeFd(fd: number): number;
-  ref(watch: UdpWatch, keep: boolean): number;
 }
 
 /** A libuv poll handle held by the addon. */
