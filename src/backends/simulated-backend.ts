@@ -189,7 +189,7 @@ export class SimulatedBackend {
       keepPayload: true,
       replyToHash: requestHash,
     });
-    socket.sendTo(Buffer.from(ack.buffer, ack.byteOffset, ack.byteLength), remote.port, remote.address);
+    socket.sendTo(ack, remote.port, remote.address);
   }
 
   private crash(): void {

@@ -4,30 +4,21 @@
 // in batches of up to 64.
 import { createRequire } from 'node:module';
 import { getSystemErrorName } from 'node:util';
-import { nowNs } from './thread-clock.js';
+import { nowNs, sleep } from './thread-clock.js';
 import { DeviceBindError } from './device-sockets.js';
-import { ipv4Number, Ipv4Texts, wouldBlock } from '../core/udp-io/ipv4.js';
-import { sleep } from './thread-clock.js';
+import { Ipv4Addresses, ipv4Number, wouldBlock } from '../core/udp-io/ipv4.js';
 
 const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
 const WARM_UP_MS = 2000;
 const SLOT_BYTES = 65_536;
 const BATCH = 64;
+/** udp-io.ts's READABLE: this thread loads no TypeScript. */
 const READABLE = 1;
 /** A send that meets a full socket buffer is tried again for this long (dgram would queue it), then counted as failed. */
 const FULL_BUFFER_RETRY_NS = 5_000_000;
 
-/**
- * @typedef {object} UdpIo
- * @property {(ip: number, port: number, bufferBytes: number) => number} open
- * @property {(fd: number, ip: number, port: number) => number} connect
- * @property {(fd: number) => number} localPort
- * @property {(fd: number, payload: Uint8Array, offset: number, length: number, ip: number, port: number) => number} send
- * @property {(fd: number, slab: Buffer, slotBytes: number, lengths: Int32Array, from: Uint32Array) => number} recv
- * @property {(fd: number, events: number, ready: (events: number) => void) => unknown} watch
- * @property {(watch: unknown) => number} close
- * @property {(fd: number) => number} closeFd
- */
+/** @typedef {import('../core/udp-io/udp-io.ts').UdpIo} UdpIo */
+/** @typedef {import('../core/udp-io/udp-io.ts').UdpWatch} UdpWatch */
 
 /**
  * @param {string} udpIoPath
@@ -45,10 +36,10 @@ export async function openNativeDeviceSockets(udpIoPath, options, handlers) {
   const fds = [];
   /** @type {number[]} */
   const ports = [];
-  /** @type {unknown[]} */
+  /** @type {UdpWatch[]} */
   const watches = [];
   let warmed = 0;
-  const texts = new Ipv4Texts();
+  const addresses = new Ipv4Addresses();
   /** @param {number} index */
   const read = (index) => {
     const fd = /** @type {number} */ (fds[index]);
@@ -70,7 +61,7 @@ export async function openNativeDeviceSockets(udpIoPath, options, handlers) {
         // A buffer of its own: the reply is posted to the main thread, and a view into a shared one would copy all of it.
         const payload = new Uint8Array(length);
         slab.copy(payload, 0, i * SLOT_BYTES, i * SLOT_BYTES + length);
-        handlers.reply(index, texts.text(ip), port, payload);
+        handlers.reply(index, addresses.text(ip), port, payload);
       }
       if (count < BATCH) return;
     }
@@ -81,7 +72,12 @@ export async function openNativeDeviceSockets(udpIoPath, options, handlers) {
       if (fd < 0) throw new DeviceBindError(ip, `bind ${getSystemErrorName(fd)} ${ip}`);
       fds.push(fd);
       ports.push(io.localPort(fd));
-      watches.push(io.watch(fd, READABLE, () => read(index)));
+      const watch = io.watch(fd, READABLE, () => read(index));
+      if (typeof watch === 'number') {
+        io.closeFd(fd);
+        throw new DeviceBindError(ip, `poll ${getSystemErrorName(watch)} ${ip}`);
+      }
+      watches.push(watch);
     }
     // The first send of each socket pays for its buffers and the send path's first run: a datagram to itself first.
     for (const [index, fd] of fds.entries()) io.send(fd, slab, 0, 0, ipv4Number(/** @type {string} */ (options.localIps[index])), /** @type {number} */ (ports[index]));

@@ -4,6 +4,12 @@ import { nativeIo } from './native-io.ts';
 import type { DatagramPath } from './datagram-socket.ts';
 import { loadUdpIo, udpIoMissing } from './udp-io.ts';
 
+/**
+ * The native path, made once per process: its 4 MB read slab and its address caches serve every socket (a batch is
+ * handed out before the next read), where each tap and each simulated backend made its own.
+ */
+let native: DatagramPath | undefined;
+
 export const IO_CHOICES = ['auto', 'native', 'dgram'] as const;
 export type IoChoice = (typeof IO_CHOICES)[number];
 
@@ -25,7 +31,7 @@ export function ioChoiceFromEnv(): IoChoice {
 export function datagramPath(choice: IoChoice): DatagramPath {
   if (choice === 'dgram') return dgramIo;
   const io = loadUdpIo();
-  if (io !== undefined) return nativeIo(io);
+  if (io !== undefined) return (native ??= nativeIo(io));
   if (choice === 'auto') return dgramIo;
   throw new UsageError(`the native datagram path: ${udpIoMissing}`, { field: 'io' });
 }

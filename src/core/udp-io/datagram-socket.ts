@@ -16,7 +16,7 @@ export interface DatagramSocket {
    */
   send(payload: Buffer, done: (error: NodeJS.ErrnoException | null) => void): void;
   /** Sends to a device from a listener; a send that fails is reported through onError. */
-  sendTo(payload: Buffer, port: number, address: string): void;
+  sendTo(payload: Uint8Array, port: number, address: string): void;
   onMessage(receive: (payload: Buffer, from: Sender) => void): void;
   /** Errors of the socket itself: a backend that refuses (ICMP), a read that fails. */
   onError(fail: (error: NodeJS.ErrnoException) => void): void;

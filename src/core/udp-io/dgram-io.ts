@@ -53,7 +53,7 @@ class DgramSocket implements DatagramSocket {
     else this.backlog.push(() => this.socket.send(payload, done));
   }
 
-  sendTo(payload: Buffer, port: number, address: string): void {
+  sendTo(payload: Uint8Array, port: number, address: string): void {
     this.socket.send(payload, port, address);
   }
 

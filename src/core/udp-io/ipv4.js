@@ -2,7 +2,7 @@
 // JavaScript: the replayer's sending thread runs without the TypeScript loader and uses it too.
 import { getSystemErrorName } from 'node:util';
 
-/** Address texts remembered at most: devices repeat, so each is formatted once. */
+/** Addresses remembered at most, each way: devices repeat, so each is converted once. */
 const CACHE_LIMIT = 65_536;
 
 /** @param {string} address a dotted IPv4 address @returns {number} */
@@ -11,10 +11,12 @@ export function ipv4Number(address) {
   return (((parts[0] ?? 0) << 24) >>> 0) + ((parts[1] ?? 0) << 16) + ((parts[2] ?? 0) << 8) + (parts[3] ?? 0);
 }
 
-/** Dotted texts of addresses, formatted once each. */
-export class Ipv4Texts {
+/** Addresses converted between their dotted text and their number once each, both ways remembered. */
+export class Ipv4Addresses {
   /** @type {Map<number, string>} */
   #texts = new Map();
+  /** @type {Map<string, number>} */
+  #numbers = new Map();
 
   /** @param {number} ip @returns {string} */
   text(ip) {
@@ -25,6 +27,17 @@ export class Ipv4Texts {
       this.#texts.set(ip, text);
     }
     return text;
+  }
+
+  /** @param {string} address a dotted IPv4 address @returns {number} */
+  number(address) {
+    let ip = this.#numbers.get(address);
+    if (ip === undefined) {
+      if (this.#numbers.size >= CACHE_LIMIT) this.#numbers.clear();
+      ip = ipv4Number(address);
+      this.#numbers.set(address, ip);
+    }
+    return ip;
   }
 }
 

@@ -2,7 +2,7 @@ import { isIPv4 } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { dgramIo } from './dgram-io.ts';
 import type { DatagramPath, DatagramSocket, Sender } from './datagram-socket.ts';
-import { ipv4Number, Ipv4Texts, wouldBlock } from './ipv4.js';
+import { Ipv4Addresses, ipv4Number, wouldBlock } from './ipv4.js';
 import { READABLE, WRITABLE, type UdpIo, type UdpWatch } from './udp-io.ts';
 
 /** A slot per datagram as large as an IPv4 datagram can be, so nothing is ever cut. */
@@ -14,8 +14,6 @@ const BATCH = 64;
  * before the client read once, and 80% of the answers were dropped by the kernel.
  */
 const ROUNDS_PER_TURN = 1;
-/** Address texts remembered, so a device's address is not formatted again for every packet it sends. */
-const ADDRESS_CACHE = 65_536;
 
 /**
  * Sockets on udp-io.c: IPv4 only (an IPv6 address, or a name, is dgram's). Reads are batched, one slab shared by
@@ -23,7 +21,7 @@ const ADDRESS_CACHE = 65_536;
  * its payload.
  */
 export function nativeIo(io: UdpIo): DatagramPath {
-  const shared: Batch = { io, slab: Buffer.allocUnsafe(SLOT_BYTES * BATCH), lengths: new Int32Array(BATCH), from: new Uint32Array(2 * BATCH), texts: new Ipv4Texts(), numbers: new Map() };
+  const shared: Batch = { io, slab: Buffer.allocUnsafe(SLOT_BYTES * BATCH), lengths: new Int32Array(BATCH), from: new Uint32Array(2 * BATCH), addresses: new Ipv4Addresses() };
   return {
     kind: 'native',
     async listen(ip, port, bufferBytes) {
@@ -51,13 +49,13 @@ interface Batch {
   slab: Buffer;
   lengths: Int32Array;
   from: Uint32Array;
-  texts: Ipv4Texts;
-  numbers: Map<string, number>;
+  /** Devices' addresses, converted once each: a listener hears from and answers the same devices over and over. */
+  addresses: Ipv4Addresses;
 }
 
 /** A send that met a full socket buffer, waiting for the socket to be writable. */
 interface QueuedSend {
-  payload: Buffer;
+  payload: Uint8Array;
   ip: number;
   port: number;
   done: ((error: NodeJS.ErrnoException | null) => void) | undefined;
@@ -86,8 +84,8 @@ class NativeSocket implements DatagramSocket {
     this.transmit({ payload, ip: 0, port: 0, done });
   }
 
-  sendTo(payload: Buffer, port: number, address: string): void {
-    this.transmit({ payload, ip: deviceNumber(this.batch, address), port, done: undefined });
+  sendTo(payload: Uint8Array, port: number, address: string): void {
+    this.transmit({ payload, ip: this.batch.addresses.number(address), port, done: undefined });
   }
 
   onMessage(receive: (payload: Buffer, from: Sender) => void): void {
@@ -149,7 +147,7 @@ class NativeSocket implements DatagramSocket {
   }
 
   private report(send: QueuedSend, result: number): void {
-    const error = systemError(result, 'send', send.port === 0 ? 'the backend' : `${this.batch.texts.text(send.ip)}:${send.port}`);
+    const error = systemError(result, 'send', send.port === 0 ? 'the backend' : `${this.batch.addresses.text(send.ip)}:${send.port}`);
     if (send.done !== undefined) send.done(error);
     else this.fail(error);
   }
@@ -175,7 +173,7 @@ class NativeSocket implements DatagramSocket {
         const start = i * SLOT_BYTES;
         const payload = Buffer.allocUnsafe(length);
         slab.copy(payload, 0, start, start + length);
-        this.receive(payload, { address: this.batch.texts.text(from[2 * i] as number), port: from[2 * i + 1] as number });
+        this.receive(payload, { address: this.batch.addresses.text(from[2 * i] as number), port: from[2 * i + 1] as number });
       }
       if (count < BATCH) return;
     }
@@ -186,15 +184,4 @@ class NativeSocket implements DatagramSocket {
 function systemError(result: number, syscall: string, where: string): NodeJS.ErrnoException {
   const code = getSystemErrorName(result);
   return Object.assign(new Error(`${syscall} ${code} ${where}`), { code, errno: result, syscall });
-}
-
-/** A device's address as a number, remembered: a listener answers the same devices over and over. */
-function deviceNumber(batch: Batch, address: string): number {
-  let ip = batch.numbers.get(address);
-  if (ip === undefined) {
-    if (batch.numbers.size >= ADDRESS_CACHE) batch.numbers.clear();
-    ip = ipv4Number(address);
-    batch.numbers.set(address, ip);
-  }
-  return ip;
 }

@@ -9,7 +9,7 @@ export interface UdpIo {
   connect(fd: number, ip: number, port: number): number;
   localPort(fd: number): number;
   /** One datagram; ip and port 0: to the connected peer. Bytes sent. */
-  send(fd: number, payload: Buffer, offset: number, length: number, ip: number, port: number): number;
+  send(fd: number, payload: Uint8Array, offset: number, length: number, ip: number, port: number): number;
   /** Up to 64 datagrams waiting on the socket, into slots of `slotBytes` in `slab`: how many (0: none). */
   recv(fd: number, slab: Buffer, slotBytes: number, lengths: Int32Array, from: Uint32Array): number;
   /** Calls `ready(events)` when the socket is readable (1) and/or writable (2), as asked by `events`. */
