@@ -1,5 +1,4 @@
 import { NetworkError } from '../core/errors.ts';
-import { dgramIo } from '../core/udp-io/dgram-io.ts';
 import type { DatagramPath, DatagramSocket, Sender } from '../core/udp-io/datagram-socket.ts';
 import type { RelayConfig, ResolvedRoute } from './relay-config.ts';
 import { logConfigApplied } from './config-log.ts';
@@ -69,8 +68,8 @@ export class Relay {
     this.current = { version: 0, label: undefined, source: 'none', loadedAt: new Date().toISOString(), routes: 0 };
   }
 
-  static async start(config: RelayConfig, options: { log: RelayLog; source: string; maxSockets?: number; io?: DatagramPath }): Promise<Relay> {
-    const relay = new Relay(config, options.log, options.maxSockets ?? DEFAULT_MAX_UPSTREAM_SOCKETS, options.io ?? dgramIo);
+  static async start(config: RelayConfig, options: { log: RelayLog; source: string; maxSockets?: number; io: DatagramPath }): Promise<Relay> {
+    const relay = new Relay(config, options.log, options.maxSockets ?? DEFAULT_MAX_UPSTREAM_SOCKETS, options.io);
     try {
       await relay.apply(config, options.source);
     } catch (error) {
