@@ -66,5 +66,7 @@ export function summarize(outcome: SendLoopOutcome, fleet: DeviceFleet, uplink: 
     sample: plan.sample,
     interrupted: outcome.interrupted || aborted,
     senderCollections: outcome.collections ?? null,
+    senderWaits: outcome.waits ?? null,
+    senderCpuSec: outcome.senderCpuSec ?? null,
   };
 }

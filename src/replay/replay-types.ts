@@ -3,6 +3,7 @@ import type { RunStatus } from '../store/runs.ts';
 import type { Store } from '../store/store.ts';
 import type { ReplayPlan } from './replay-plan.ts';
 import type { SenderCollections } from './send-thread.ts';
+import type { SenderWaits } from './thread-clock.js';
 
 /** What a replay sends and how: everything it needs, nothing about the run it belongs to. */
 export interface ReplayOptions {
@@ -58,6 +59,10 @@ export interface ReplayStats {
   interrupted: boolean;
   /** The collector's stops of the sending thread of 1 ms or more: the part of a lateness tail that is the thread's own. */
   senderCollections: SenderCollections | null;
+  /** How the sending thread waited between sends: parked (as a real-time thread where allowed) or spinning. */
+  senderWaits?: SenderWaits | null;
+  /** CPU seconds the sending thread spent while it sent (Linux): against durationSec, the share of a core it held. */
+  senderCpuSec?: number | null;
 }
 
 export interface ReplayResult {

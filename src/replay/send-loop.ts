@@ -4,6 +4,7 @@ import type { LatencyHistogram } from '../core/latency-histogram.ts';
 import type { SendWriter } from '../store/send-writer.ts';
 import type { DeviceFleet } from './device-fleet.ts';
 import type { SenderCollections } from './send-thread.ts';
+import type { SenderWaits } from './thread-clock.js';
 import { nowNs } from './pacer.ts';
 import { SendRecorder } from './send-recorder.ts';
 import { Schedule } from './replay-plan.ts';
@@ -52,6 +53,10 @@ export interface SendLoopOutcome {
   interrupted: boolean;
   /** The collector's stops of the sending thread (undefined when it failed before saying). */
   collections: SenderCollections | undefined;
+  /** How the sending thread waited between sends. */
+  waits: SenderWaits | undefined;
+  /** CPU seconds the sending thread spent while it sent. */
+  senderCpuSec: number | undefined;
 }
 
 export interface SendLoopContext {
@@ -119,6 +124,8 @@ export async function sendLoop(context: SendLoopContext): Promise<SendLoopOutcom
     lateness: recorder.lateness,
     interrupted: stopped(),
     collections: fleet.thread.collections,
+    waits: fleet.thread.waits,
+    senderCpuSec: fleet.thread.cpuSec,
   };
 }
 

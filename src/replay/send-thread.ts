@@ -5,6 +5,8 @@ import { isIPv4 } from 'node:net';
 import { ioChoiceFromEnv } from '../core/udp-io/datagram-path.ts';
 import { loadUdpIo, udpIoMissing, UDP_IO_PATH } from '../core/udp-io/udp-io.ts';
 import { pinSenderApart } from './sender-cpu.ts';
+import { senderPark } from './sender-wait.ts';
+import type { SenderWaits } from './thread-clock.js';
 
 /** The sending thread's young generation, each half: see open(). */
 const SENDER_SEMI_SPACE_MB = 4;
@@ -55,13 +57,13 @@ export interface SendThreadHandlers {
 }
 
 type WorkerMessage =
-  | { type: 'ready'; ports: number[]; tid: number }
+  | { type: 'ready'; ports: number[]; tid: number; waits: SenderWaits }
   | { type: 'bind-failed'; ip: string; message: string }
   | { type: 'start'; startNs: number }
   | { type: 'sent'; id: number; from: number; actualNs: Float64Array; last: boolean }
   | ({ type: 'replies' } & ReplyGroup)
   | { type: 'socket-error'; code: string }
-  | { type: 'done'; collections: SenderCollections }
+  | { type: 'done'; collections: SenderCollections; cpuSec: number }
   | { type: 'failed'; message: string }
   | { type: 'closed' };
 
@@ -88,6 +90,10 @@ export class SendThread {
   private unpin: (() => void) | undefined;
   /** The devices' datagram path: the relay's C one where it is built (and every address is IPv4), else Node's dgram. */
   io: 'native' | 'dgram' = 'dgram';
+  /** How the thread waits between sends (parked in the kernel, as a real-time thread where allowed, or spinning). */
+  waits: SenderWaits | undefined;
+  /** CPU seconds the thread spent from its clock's start to its last send (Linux), once it is done. */
+  cpuSec: number | undefined;
 
   constructor() {
     this.finished = new Promise((resolve, reject) => (this.finish = { resolve, reject }));
@@ -106,7 +112,7 @@ export class SendThread {
     const udpIoPath = deviceIo(localIps, options.relayHost);
     this.io = udpIoPath === undefined ? 'dgram' : 'native';
     const worker = new Worker(new URL('./send-worker.js', import.meta.url), {
-      workerData: { localIps, connectPorts: options.connectPorts ?? [], relayHost: options.relayHost, udpIoPath, leadNs: options.leadNs, primeBatches: options.primeBatches, durationNs, shared: this.shared.buffer, batches: this.batches.port2 },
+      workerData: { localIps, connectPorts: options.connectPorts ?? [], relayHost: options.relayHost, udpIoPath, park: senderPark(), leadNs: options.leadNs, primeBatches: options.primeBatches, durationNs, shared: this.shared.buffer, batches: this.batches.port2 },
       transferList: [this.batches.port2],
     });
     // The thread makes its isolate on its own, after this returns: the flag goes back once it runs, or fails to.
@@ -118,6 +124,7 @@ export class SendThread {
       worker.on('message', (message: WorkerMessage) => {
         if (message.type === 'ready') {
           this.ports = message.ports;
+          this.waits = message.waits;
           try {
             if (options.senderCpu !== undefined) this.unpin = pinSenderApart(message.tid, options.senderCpu);
             resolve();
@@ -196,6 +203,7 @@ export class SendThread {
     else if (message.type === 'socket-error') handlers?.onSocketError(message.code);
     else if (message.type === 'done') {
       this.collections = message.collections;
+      this.cpuSec = message.cpuSec;
       this.finish?.resolve();
     }
     else if (message.type === 'failed') this.finish?.reject(new Error(`replay: the sending thread failed: ${message.message}`));

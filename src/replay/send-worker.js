@@ -2,12 +2,12 @@
 // replies, and nothing else. Everything that can block (reading the capture, decoding, DuckDB appends and commits)
 // stays on the main thread, which sends batches ahead of time and gets back when each packet actually left.
 // Plain JavaScript so that it loads in a worker without the TypeScript loader; the types are checked from JSDoc.
-import { readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { DeviceBindError, openDeviceSockets } from './device-sockets.js';
-import { immediate, nowNs, performanceNs, sleep, waitUntil } from './thread-clock.js';
+import { immediate, nowNs, parkWaits, performanceNs, sendingFlatOut, sleep, waitUntil } from './thread-clock.js';
 
 /** @typedef {{ id: number, count: number, offsetNs: Float64Array, device: Uint32Array, relayPort: Uint16Array, payload: Uint8Array, payloadEnd: Uint32Array, final: boolean }} Batch */
 
@@ -20,7 +20,7 @@ const REPLY_FLUSH_MS = 5;
 const REPORT_EVERY_NS = 250_000_000;
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
-const options = /** @type {{ connectPorts: number[], localIps: string[], relayHost: string, udpIoPath: string | undefined, leadNs: number, primeBatches: number, durationNs: number, shared: SharedArrayBuffer, batches: import('node:worker_threads').MessagePort }} */ (workerData);
+const options = /** @type {{ connectPorts: number[], localIps: string[], relayHost: string, udpIoPath: string | undefined, park: import('./sender-wait.ts').SenderPark | undefined, leadNs: number, primeBatches: number, durationNs: number, shared: SharedArrayBuffer, batches: import('node:worker_threads').MessagePort }} */ (workerData);
 // [0] stop (set by the main thread), [1] batches taken off the queue: the main thread paces its reading by it.
 const shared = new Int32Array(options.shared);
 /** @type {import('./device-sockets.js').DeviceSockets | undefined} */
@@ -116,6 +116,7 @@ async function send() {
   // The clock starts once enough is queued that the first packets are not waiting for the main thread.
   for (pullBatches(); queue.length < options.primeBatches && !finalQueued && !stopped(); pullBatches()) await sleep(1);
   const startNs = nowNs() + options.leadNs;
+  const cpuAtStart = threadCpuSeconds();
   const collector = watchCollections(startNs);
   port.postMessage({ type: 'start', startNs });
   await waitUntil(startNs, stopped);
@@ -134,7 +135,7 @@ async function send() {
       } else if (startNs + offsetNs > nowNs()) {
         await waitUntil(startNs + offsetNs, stopped);
         sinceYield = 0;
-      }
+      } else sendingFlatOut();
       const from = sent === 0 ? 0 : /** @type {number} */ (batch.payloadEnd[sent - 1]);
       sockets.send(/** @type {number} */ (batch.device[sent]), batch.payload, from, /** @type {number} */ (batch.payloadEnd[sent]), /** @type {number} */ (batch.relayPort[sent]));
       const now = nowNs();
@@ -158,7 +159,17 @@ async function send() {
   flushReplies();
   collector.stop();
   const bySecond = [...collections.bySecond].map(([second, { ms, maxMs }]) => ({ second, ms, maxMs }));
-  port.postMessage({ type: 'done', collections: { count: collections.count, totalMs: collections.totalMs, maxMs: collections.maxMs, bySecond } });
+  port.postMessage({ type: 'done', collections: { count: collections.count, totalMs: collections.totalMs, maxMs: collections.maxMs, bySecond }, cpuSec: threadCpuSeconds() - cpuAtStart });
+}
+
+/** CPU seconds this thread has spent (user and system), from /proc (Linux; 0 elsewhere): ticks of 1/100 s. */
+function threadCpuSeconds() {
+  try {
+    const fields = readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 /** This thread's id for the kernel (Linux: /proc/thread-self), so the main thread can give it a CPU; 0 elsewhere. */
@@ -186,9 +197,10 @@ try {
 } catch {
   // Not allowed here: the default priority.
 }
+const senderWaits = options.park === undefined ? 'spun' : parkWaits(options.park.addonPath, options.park.always);
 try {
   devices = await openDeviceSockets(options, { reply, error: (code) => port.postMessage({ type: 'socket-error', code }) });
-  port.postMessage({ type: 'ready', ports: devices.ports, tid: threadId() });
+  port.postMessage({ type: 'ready', ports: devices.ports, tid: threadId(), waits: senderWaits });
 } catch (error) {
   const failure = /** @type {Error} */ (error);
   port.postMessage({ type: 'bind-failed', ip: failure instanceof DeviceBindError ? failure.ip : options.localIps[0], message: failure.message });

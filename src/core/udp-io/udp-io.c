@@ -12,8 +12,13 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <node_api.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -269,13 +274,51 @@ static napi_value js_close_fd(napi_env env, napi_callback_info info) {
   return number(env, close(arg_i32(env, a[0])) < 0 ? -errno : 0);
 }
 
+// park(ns) -> 1 when the calling thread's event loop has I/O waiting, 0 after ns nanoseconds without: a sending
+// thread's wait for its next deadline that gives its CPU back yet is woken by a reply at once (the loop's epoll
+// descriptor is readable while any of its sockets is). libuv's own timers are a millisecond coarse; here the kernel's
+// timer slack is cut to 1 ns for the thread (the default 50 us would be added to every wake).
+static napi_value js_park(napi_env env, napi_callback_info info) {
+  static __thread int slack_cut = 0;
+  size_t argc = 1;
+  napi_value a[1];
+  double ns = 0;
+  uv_loop_t *loop = NULL;
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  napi_get_value_double(env, a[0], &ns);
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == NULL) return number(env, -EINVAL);
+  if (!slack_cut) {
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    slack_cut = 1;
+  }
+  if (!(ns > 0)) return number(env, 0);
+  struct pollfd loop_fd = {.fd = uv_backend_fd(loop), .events = POLLIN, .revents = 0};
+  struct timespec timeout = {.tv_sec = (time_t)(ns / 1e9), .tv_nsec = (long)(ns - (double)(time_t)(ns / 1e9) * 1e9)};
+  int ready = ppoll(&loop_fd, 1, &timeout, NULL);
+  if (ready < 0) return number(env, errno == EINTR ? 1 : -errno);
+  return number(env, ready > 0 ? 1 : 0);
+}
+
+// realtime(on) -> 0, or -errno where not allowed (CAP_SYS_NICE): the calling thread under SCHED_FIFO at the lowest
+// real-time priority (on), so that it runs the moment it wakes, ahead of every ordinary thread; or back under the
+// ordinary policy (off), its nice value kept.
+static napi_value js_realtime(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value a[1];
+  bool on = false;
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  napi_get_value_bool(env, a[0], &on);
+  struct sched_param param = {.sched_priority = on ? 1 : 0};
+  return number(env, -pthread_setschedparam(pthread_self(), on ? SCHED_FIFO : SCHED_OTHER, &param));
+}
+
 NAPI_MODULE_INIT() {
   static const struct {
     const char *name;
     napi_callback fn;
   } functions[] = {
       {"open", js_open},   {"connect", js_connect}, {"localPort", js_local_port}, {"send", js_send},         {"recv", js_recv},
-      {"watch", js_watch}, {"events", js_events},   {"close", js_close},          {"closeFd", js_close_fd},
+      {"watch", js_watch}, {"events", js_events},   {"close", js_close},          {"closeFd", js_close_fd}, {"park", js_park}, {"realtime", js_realtime},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

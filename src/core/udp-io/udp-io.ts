@@ -18,6 +18,11 @@ export interface UdpIo {
   /** Stops the watch and closes its socket. */
   close(watch: UdpWatch): number;
   closeFd(fd: number): number;
+  /**
+   * Blocks the calling thread up to `ns` nanoseconds, or until its event loop has I/O waiting: 1 then, 0 after the
+   * time. A sending thread's wait that leaves its CPU to others.
+   */
+  park(ns: number): number;
 }
 
 /** A libuv poll handle held by the addon. */

@@ -11,6 +11,7 @@ import { num, str, type Store } from '../../store/store.ts';
 import { LatencyHistogram } from '../../core/latency-histogram.ts';
 import { latenessOf, storedReplayStats, type Lateness } from '../replay-figures.ts';
 import { describePace, Schedule, type ReplayPlan } from '../replay-plan.ts';
+import { senderPark } from '../sender-wait.ts';
 import { HttpSendWriter, type HttpSend } from './http-send-writer.ts';
 
 /** Headers that belong to the recorded connection, or that the client sets itself, never replayed as recorded. */
@@ -145,7 +146,7 @@ async function sendAll(exchanges: readonly Exchange[], plan: ReplayPlan, target:
   const stop = (): void => void Atomics.store(new Int32Array(shared), 0, 1);
   signal?.addEventListener('abort', stop, { once: true });
   const worker = new Worker(new URL('./http-send-worker.js', import.meta.url), {
-    workerData: { target, connections, runName, exchanges: exchanges.map(({ method, path, headers, body }) => ({ method, path, headers, body })), offsetsNs: offsets, exchangeOf, shared },
+    workerData: { target, connections, runName, exchanges: exchanges.map(({ method, path, headers, body }) => ({ method, path, headers, body })), offsetsNs: offsets, exchangeOf, shared, park: senderPark() },
   });
   let startNs = 0;
   const toSend = (r: WorkerResult): HttpSend => {

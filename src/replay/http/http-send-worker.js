@@ -3,7 +3,7 @@
 // whose flushes block for tens of milliseconds) stays on the main thread, which gets each send's times and answer in
 // groups. Plain JavaScript so that it loads in a worker without the TypeScript loader; the types are checked from JSDoc.
 import { parentPort, workerData } from 'node:worker_threads';
-import { immediate, nowNs, waitUntil } from '../thread-clock.js';
+import { immediate, nowNs, parkWaits, waitUntil } from '../thread-clock.js';
 import { ResultGroups, runSendingThread } from '../thread-results.js';
 import { Pool } from 'undici';
 
@@ -14,7 +14,8 @@ import { Pool } from 'undici';
 const MAX_SENDS_WITHOUT_YIELD = 32;
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
-const options = /** @type {{ target: string, connections: number, runName: string, exchanges: Exchange[], offsetsNs: Float64Array, exchangeOf: Uint32Array, shared: SharedArrayBuffer }} */ (workerData);
+const options = /** @type {{ target: string, connections: number, runName: string, exchanges: Exchange[], offsetsNs: Float64Array, exchangeOf: Uint32Array, shared: SharedArrayBuffer, park: import('../sender-wait.ts').SenderPark | undefined }} */ (workerData);
+if (options.park !== undefined) parkWaits(options.park.addonPath, options.park.always);
 // [0] stop (set by the main thread on an interrupt).
 const shared = new Int32Array(options.shared);
 const stopped = () => Atomics.load(shared, 0) !== 0;
