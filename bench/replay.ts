@@ -10,7 +10,7 @@ import { commandExists, fmtRate, printRows, timeCommand } from './bench-util.ts'
 import { stolenMs } from './machine-stalls.ts';
 import { generateBenchCapture } from './generate-capture.ts';
 import { corePlan } from './cpu-pinning.ts';
-import { buildNative, measureFloor, nodeSink, printFloor, startNativeSink, type FloorRow, type SinkResult } from './native-floor.ts';
+import { buildNative, measureFloor, nodeSink, printFloor, startNativeSink, type FloorRow, type NativeTools, type SinkResult } from './native-floor.ts';
 import { loadUdpIo } from '../src/core/udp-io/udp-io.ts';
 
 const SINK_IP = '127.0.9.1';
@@ -74,6 +74,7 @@ export async function benchReplay(): Promise<void> {
       }
       compared.push({ asked: 'max', senders: maxSenders, floor: floorMax });
       printFloor(compared);
+      if (loadUdpIo() !== undefined) await compareWaits(store, native);
     }
     if (commandExists('tcpreplay')) {
       const tcp: (string | number)[][] = [];
@@ -97,7 +98,7 @@ export async function benchReplay(): Promise<void> {
 
 let runNumber = 0;
 
-type Measured = { row: (string | number)[]; achieved: number; p99Us: number; maxUs: number; atSink: SinkResult };
+type Measured = { row: (string | number)[]; achieved: number; p50Us: number; p99Us: number; maxUs: number; atSink: SinkResult; waits: string | undefined; senderCpuSec: number | undefined };
 
 /** One replay into a sink: the Node sink (a count) unless another is given (the C sink: lateness at arrival too). */
 async function measure(store: Store, pace: Pace, packets: number, sink?: () => Promise<() => Promise<SinkResult>>, senderCpu?: number): Promise<Measured> {
@@ -130,20 +131,51 @@ async function measure(store: Store, pace: Pace, packets: number, sink?: () => P
   return {
     atSink,
     achieved: achievedRatePps,
+    p50Us: lateness.p50Us,
     p99Us: lateness.p99Us,
+    waits: result.stats.senderWaits ?? undefined,
+    senderCpuSec: result.stats.senderCpuSec ?? undefined,
     maxUs: lateness.maxUs,
     row: [fmtRate(achievedRatePps), `${((100 * received) / sent).toFixed(2)}%`, lateness.p50Us, lateness.p99Us, lateness.maxUs, `${((100 * (cpu.user + cpu.system)) / wallUs).toFixed(0)}%`, collector, stolen.toFixed(0)],
   };
 }
 
 /** Runs `work` with the replayer's devices on the given datagram path (PARITY_UDP_IO), then as before. */
-async function withDeviceIo<T>(path: 'native' | 'dgram', work: () => Promise<T>): Promise<T> {
-  const before = process.env.PARITY_UDP_IO;
-  process.env.PARITY_UDP_IO = path;
+function withDeviceIo<T>(path: 'native' | 'dgram', work: () => Promise<T>): Promise<T> {
+  return withEnv('PARITY_UDP_IO', path, work);
+}
+
+/** Runs `work` with the environment variable `name` set to `value`, then as before. */
+async function withEnv<T>(name: string, value: string, work: () => Promise<T>): Promise<T> {
+  const before = process.env[name];
+  process.env[name] = value;
   try {
     return await work();
   } finally {
-    if (before === undefined) delete process.env.PARITY_UDP_IO;
-    else process.env.PARITY_UDP_IO = before;
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
   }
+}
+
+/**
+ * The sending thread parked between sends (the default where the addon is built) against spinning
+ * (PARITY_SENDER_WAIT=spin), alternating, 10 s at each rate into the C sink: lateness, and the share of a core the
+ * thread held while it sent.
+ */
+async function compareWaits(store: Store, native: NativeTools): Promise<void> {
+  const rows: (string | number)[][] = [];
+  for (const rate of [1000, 5000, 10_000]) {
+    for (const wait of ['spin', 'park'] as const) {
+      const packets = rate * 10;
+      const sink = (): Promise<() => Promise<SinkResult>> => startNativeSink(native, { ip: SINK_IP, port: SINK_PORT }, rate, packets);
+      const measured = await withEnv('PARITY_SENDER_WAIT', wait === 'park' ? 'auto' : 'spin', () => measure(store, { kind: 'rate', ratePps: rate }, packets, sink));
+      const share = measured.senderCpuSec === undefined ? '-' : `${((100 * measured.senderCpuSec) / (packets / rate)).toFixed(0)}%`;
+      rows.push([`${fmtRate(rate)} pps`, measured.waits ?? '-', measured.p50Us, measured.p99Us, measured.maxUs, measured.atSink.p99Us ?? '-', share]);
+    }
+  }
+  printRows(
+    'how the sending thread waits between sends: parked in the kernel (as a real-time thread where allowed) or spinning; into the C sink, 10 s a rate',
+    ['asked', 'waits', 'p50 µs', 'p99 µs', 'max µs', 'p99 at the sink µs', 'sending thread, share of a core'],
+    rows,
+  );
 }
