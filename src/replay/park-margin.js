@@ -2,7 +2,7 @@
 // has woken this thread lately, so a quiet machine parks up to 50 µs before each send and a busy one spins more.
 // Plain JavaScript, as the sending threads are; the types are checked from JSDoc.
 
-/** Wakes remembered: the margin is the 99th percentile of these, plus SAFETY_NS. */
+/** Wakes remembered: the margin is 1.5 times the 99th percentile of these, plus SAFETY_NS. */
 const KEPT = 256;
 const RECOMPUTE_EVERY = 16;
 const SAFETY_NS = 20_000;

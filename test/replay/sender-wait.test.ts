@@ -149,9 +149,12 @@ describe('how the sending thread waits between sends', () => {
         expect(row).toEqual({ sends: 400n, early: 0n, acks: 400n });
       }
       await waitFor(() => rig!.arrivals.length === 800, 'both replays to reach the sink');
-      // A spinning thread holds a core for the whole second it sends; a parked one wakes for each send and each reply.
+      // 2.5 ms between sends: both threads sleep on a timer until 1.5 ms before each; the spinning one spins the rest,
+      // the parked one parks all but its margin, which a busy machine raises to 1 ms at most (so it still parks a
+      // third of what the other spins). Measured: 0.17 s against 0.51 on an idle machine, 0.29 against 0.51 in the
+      // whole suite on two cores.
       expect(num(cpu.spin)).toBeGreaterThan(0);
-      expect(num(cpu.park)).toBeLessThan(num(cpu.spin) / 2);
+      expect(num(cpu.park)).toBeLessThan(num(cpu.spin) * 0.8);
     });
   });
 
