@@ -6,7 +6,7 @@ import { benchImport } from './import.ts';
 import { benchPgImport, benchPgReplay } from './pg.ts';
 import { benchRelay } from './relay.ts';
 import { benchRelayFaults } from './relay-faults.ts';
-import { benchReplay } from './replay.ts';
+import { benchReplay, benchReplayWaits } from './replay.ts';
 import { benchReplaySoak } from './replay-soak.ts';
 import { benchTap } from './tap.ts';
 import { benchWsFanout } from './ws-fanout.ts';
@@ -15,6 +15,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   import: benchImport,
   replay: benchReplay,
   'replay-soak': benchReplaySoak,
+  'replay-waits': benchReplayWaits,
   relay: benchRelay,
   'relay-faults': benchRelayFaults,
   analyse: benchAnalyse,

@@ -17,6 +17,8 @@ const POLL_EVERY_NS = 20_000;
  * the rest; past the largest margin, parking could not keep time, and the waits spin as they did before.
  */
 const margin = new ParkMargin(SPIN_BELOW_NS, TIMER_ABOVE_NS / 2, 200_000);
+/** The longest piece of a parked wait: the thread's own timers (its replies handed over every 5 ms) run between. */
+const LONGEST_PARK_NS = 5_000_000;
 
 /** @typedef {'parked, real-time' | 'parked' | 'spun'} SenderWaits how a sending thread waits between sends */
 
@@ -109,16 +111,17 @@ export async function waitUntil(targetNs, stopped) {
   for (;;) {
     const wait = targetNs - nowNs();
     if (wait <= 0 || stopped()) break;
-    if (wait > TIMER_ABOVE_NS) await sleep((wait - TIMER_EARLY_NS) / 1e6);
-    else if (park !== undefined && wait > SPIN_BELOW_NS && (parked ? wait > margin.ns : margin.parks(wait))) {
-      // Woken early by I/O (a reply) or at the margin: the loop turns, then the rest is parked again or spun.
+    if (park !== undefined && (parked ? margin.parksAgain(wait) : margin.parks(wait))) {
+      // Woken early by I/O (a reply) or at the margin: the loop turns, then the rest is parked again or spun. A long
+      // wait is parked in pieces, so the thread's timers run and a stop is seen.
       realtimeWhile(true);
       parked = true;
-      const parkNs = wait - margin.ns;
+      const parkNs = Math.min(wait - margin.ns, LONGEST_PARK_NS);
       const fromNs = nowNs();
       if (park(parkNs) === 0) margin.woke(nowNs() - fromNs - parkNs);
       await immediate();
-    } else if (wait > SPIN_BELOW_NS) {
+    } else if (wait > TIMER_ABOVE_NS) await sleep((wait - TIMER_EARLY_NS) / 1e6);
+    else if (wait > SPIN_BELOW_NS) {
       // Spin a while between turns of the event loop: a turn (replies read) allocates about 400 bytes (a promise, an
       // immediate), and turning it back to back was a third of the sending thread's collections at 10k pps (measured).
       spinUntil(nowNs() + Math.min(POLL_EVERY_NS, wait - SPIN_BELOW_NS));
