@@ -44,7 +44,7 @@ let isRealtime = false;
  * @returns {SenderWaits}
  */
 export function parkWaits(addonPath, always) {
-  const addon = /** @type {{ park(ns: number): number, realtime(on: boolean): number }} */ (createRequire(import.meta.url)(addonPath));
+  const addon = /** @type {import('../core/udp-io/udp-io.ts').UdpIo} */ (createRequire(import.meta.url)(addonPath));
   const allowed = addon.realtime(true) === 0;
   if (allowed) addon.realtime(false);
   if (!allowed && !always) return 'spun';

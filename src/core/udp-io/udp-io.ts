@@ -23,6 +23,11 @@ export interface UdpIo {
    * time. A sending thread's wait that leaves its CPU to others.
    */
   park(ns: number): number;
+  /**
+   * The calling thread under SCHED_FIFO at the lowest real-time priority (on), or back under the ordinary policy (off):
+   * 0, or -errno where the system does not allow it.
+   */
+  realtime(on: boolean): number;
 }
 
 /** A libuv poll handle held by the addon. */
