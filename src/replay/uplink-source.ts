@@ -1,10 +1,13 @@
 import duckdb from '@duckdb/node-bindings';
 import type { DuckDBBlobVector, DuckDBConnection, DuckDBDataChunk } from '@duckdb/node-api';
 import { seedFromText } from '../core/random.ts';
+import { duckdbStrings, type DuckdbStrings } from '../store/duckdb-strings.ts';
 import { loadSql } from '../store/sql-file.ts';
 import { num, str, type Store } from '../store/store.ts';
 
 const COPY_SLICE_ROWS = 64;
+/** The payload's column in uplink-packets.sql. */
+const PAYLOAD_COLUMN = 6;
 const UPLINK_SQL = loadSql(import.meta.url, './sql/uplink-packets.sql');
 const SUMMARY_SQL = loadSql(import.meta.url, './sql/uplink-summary.sql');
 
@@ -111,18 +114,8 @@ export async function* streamUplink(
       const port = column(chunk, 3, Int32Array);
       const routePort = column(chunk, 4, Int32Array);
       const hash = column(chunk, 5, Float64Array);
-      const payloadVector = chunk.getColumnVector(6) as DuckDBBlobVector;
-      // Payloads are copied now: past 12 bytes they point into DuckDB's memory for this chunk, which the read-ahead
-      // moves past before the main thread schedules them.
-      // The copy costs ~1 µs a payload: it yields to the event loop every few hundred, so the sending thread's reports
-      // (progress, records) are read between, never held up by more than a fraction of a millisecond.
-      const payloads = new Array<Uint8Array>(chunk.rowCount);
-      for (let row = 0; row < chunk.rowCount; row++) {
-        if (row % COPY_SLICE_ROWS === COPY_SLICE_ROWS - 1) await new Promise((resolve) => setImmediate(resolve));
-        const bytes = payloadVector.getItemBytes(row) ?? new Uint8Array(0);
-        // Up to 12 bytes are a view into the chunk; longer ones already come back as a fresh copy.
-        payloads[row] = bytes.length <= 12 ? bytes.slice() : bytes;
-      }
+      const strings = duckdbStrings();
+      const payloads = strings === undefined ? await payloadsOneByOne(chunk) : payloadsAtOnce(strings, chunk);
       yield {
         size: chunk.rowCount,
         idx,
@@ -139,6 +132,42 @@ export async function* streamUplink(
     // into the next replay's 64 MB cap, which then failed its commit. A new statement on the connection ends it.
     if (!ended) await connection.run('SELECT 1');
   }
+}
+
+/**
+ * A chunk's payloads, copied: past 12 bytes they point into DuckDB's memory for this chunk, which the read-ahead moves
+ * past before the main thread schedules them. All in one native call, into one buffer of the chunk's own.
+ */
+function payloadsAtOnce(strings: DuckdbStrings, chunk: DuckDBDataChunk): Uint8Array[] {
+  const vector = duckdb.data_chunk_get_vector(chunk.chunk, PAYLOAD_COLUMN);
+  const ends = new Uint32Array(chunk.rowCount);
+  const bytes = new Uint8Array(-strings.copy(vector, chunk.rowCount, new Uint8Array(0), ends));
+  strings.copy(vector, chunk.rowCount, bytes, ends);
+  const payloads = new Array<Uint8Array>(chunk.rowCount);
+  let start = 0;
+  for (let row = 0; row < chunk.rowCount; row++) {
+    const end = ends[row] as number;
+    payloads[row] = bytes.subarray(start, end);
+    start = end;
+  }
+  return payloads;
+}
+
+/**
+ * The same through the bindings, a native call per payload (where the C string path is not built): ~1 µs a payload,
+ * so it yields to the event loop every few hundred, and the sending thread's reports (progress, records) are read
+ * between, never held up by more than a fraction of a millisecond.
+ */
+async function payloadsOneByOne(chunk: DuckDBDataChunk): Promise<Uint8Array[]> {
+  const payloadVector = chunk.getColumnVector(PAYLOAD_COLUMN) as DuckDBBlobVector;
+  const payloads = new Array<Uint8Array>(chunk.rowCount);
+  for (let row = 0; row < chunk.rowCount; row++) {
+    if (row % COPY_SLICE_ROWS === COPY_SLICE_ROWS - 1) await new Promise((resolve) => setImmediate(resolve));
+    const bytes = payloadVector.getItemBytes(row) ?? new Uint8Array(0);
+    // Up to 12 bytes are a view into the chunk; longer ones already come back as a fresh copy.
+    payloads[row] = bytes.length <= 12 ? bytes.slice() : bytes;
+  }
+  return payloads;
 }
 
 /** The capture's addresses by id, for naming devices. */

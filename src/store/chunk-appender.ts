@@ -1,6 +1,7 @@
 import { DuckDBDataChunk, type DuckDBAppender, type DuckDBType } from '@duckdb/node-api';
 import { ChunkFeed } from './chunk-feed.ts';
-import { addLongBytes, CHUNK_ROWS, createColumn, resetColumn, TYPE_OF_KIND, writeChunk, type Column, type ColumnKind } from './chunk-columns.ts';
+import { duckdbStrings } from './duckdb-strings.ts';
+import { addLongBytes, addLongText, addLongTextAsIs, CHUNK_ROWS, createColumn, resetColumn, TYPE_OF_KIND, writeChunk, type Column, type ColumnKind } from './chunk-columns.ts';
 
 export { CHUNK_ROWS } from './chunk-columns.ts';
 export type { ColumnKind } from './chunk-columns.ts';
@@ -26,6 +27,8 @@ export class ChunkAppender {
   private columns: Column[];
   private readonly stringCache = new Map<string, Uint8Array>();
   private readonly textEncoder = new TextEncoder();
+  /** Long strings are encoded here when DuckDB takes a column's long values in one call (the C string path). */
+  private readonly encodesLongText = duckdbStrings() !== undefined;
   /** Row being written in the current chunk. */
   row = 0;
   /** Rows handed to DuckDB so far. */
@@ -124,16 +127,14 @@ export class ChunkAppender {
     // More than 12 UTF-16 units is more than 12 UTF-8 bytes: long, and DuckDB encodes it (encoding it here too, only
     // to learn its length, was a replay's largest cost per statement after the send itself).
     if (value.length > INLINE_STRING_BYTES) {
-      c.longRows.push(this.row);
-      c.longValues.push(value);
+      this.addLongString(c, value);
       return;
     }
     let inline = this.stringCache.get(value);
     if (inline === undefined) {
       const bytes = this.textEncoder.encode(value);
       if (bytes.length > INLINE_STRING_BYTES) {
-        c.longRows.push(this.row);
-        c.longValues.push(value);
+        this.addLongString(c, value);
         return;
       }
       inline = inlineString(bytes);
@@ -141,6 +142,11 @@ export class ChunkAppender {
       this.stringCache.set(value, inline);
     }
     c.u8.set(inline, this.row * 16);
+  }
+
+  private addLongString(c: Column, value: string): void {
+    if (this.encodesLongText) addLongText(c, this.row, value, this.textEncoder);
+    else addLongTextAsIs(c, this.row, value);
   }
 
   setBytes(column: number, value: Uint8Array): void {

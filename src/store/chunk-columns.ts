@@ -1,5 +1,6 @@
 import duckdb from '@duckdb/node-bindings';
 import { DuckDBTypeId } from '@duckdb/node-api';
+import { duckdbStrings } from './duckdb-strings.ts';
 
 /** How a column is written; each maps to one DuckDB type (checked against the table when the appender opens). */
 export type ColumnKind = 'bool' | 'u8' | 'i32' | 'u32' | 'i64' | 'f64' | 'varchar' | 'blob';
@@ -29,12 +30,17 @@ export interface Column {
   /** Validity bitmask for this chunk (bit set = value present); only copied when a NULL was written. */
   validity: Uint32Array;
   hasNulls: boolean;
-  /** Strings and blobs too long to inline: assigned through DuckDB after the inline values are copied. */
-  longRows: number[];
-  /** A string, or where a blob ends in `arena` (it starts where the previous one ended). */
-  longValues: (string | number)[];
   /**
-   * Blobs too long to inline, copied: a writer's bytes are often a view of a larger buffer (a capture's read window),
+   * Strings and blobs too long to inline, assigned through DuckDB after the inline values are copied: value i goes to
+   * row `longRows[i]`; its bytes are `arena` from where value i-1's ended to `longEnds[i]`, unless it is a string
+   * kept as text (`longTexts[i]`, where the C string path is not built: DuckDB encodes it).
+   */
+  longRows: Uint32Array;
+  longEnds: Uint32Array;
+  longTexts: (string | undefined)[];
+  longCount: number;
+  /**
+   * Values too long to inline, copied: a writer's bytes are often a view of a larger buffer (a capture's read window),
    * and keeping a view per row until DuckDB takes the chunk kept each alive past the young generation.
    */
   arena: Uint8Array;
@@ -48,21 +54,25 @@ export interface FilledChunk {
 }
 
 /**
- * Copies `rows` rows of each column into a DuckDB data chunk: one memory copy per column, one native call per string
- * or blob too long to inline, the validity mask only where a NULL was written.
+ * Copies `rows` rows of each column into a DuckDB data chunk: one memory copy per column, the strings and blobs too
+ * long to inline in one native call per column (the C string path) or one each, the validity mask only where a NULL
+ * was written.
  */
 export function writeChunk(raw: duckdb.DataChunk, columns: readonly Column[], rows: number): void {
+  const strings = duckdbStrings();
   columns.forEach((c, index) => {
     const vector = duckdb.data_chunk_get_vector(raw, index);
     duckdb.copy_data_to_vector(vector, 0, c.buffer, 0, rows * WIDTH_OF_KIND[c.kind]);
-    let blobStart = 0;
-    for (let i = 0; i < c.longRows.length; i++) {
-      const value = c.longValues[i] as string | number;
-      if (typeof value === 'string') {
-        duckdb.vector_assign_string_element(vector, c.longRows[i] as number, value);
-      } else {
-        duckdb.vector_assign_string_element_len(vector, c.longRows[i] as number, c.arena.subarray(blobStart, value));
-        blobStart = value;
+    if (strings !== undefined && c.longTexts.length === 0) {
+      if (c.longCount > 0) strings.assign(vector, c.arena, c.longEnds, c.longRows, c.longCount);
+    } else {
+      let start = 0;
+      for (let i = 0; i < c.longCount; i++) {
+        const text = c.longTexts[i];
+        const end = c.longEnds[i] as number;
+        if (text !== undefined) duckdb.vector_assign_string_element(vector, c.longRows[i] as number, text);
+        else duckdb.vector_assign_string_element_len(vector, c.longRows[i] as number, c.arena.subarray(start, end));
+        start = end;
       }
     }
     if (c.hasNulls) {
@@ -90,8 +100,10 @@ export function createColumn(kind: ColumnKind): Column {
     f64: eightByte ? new Float64Array(buffer) : new Float64Array(0),
     validity: new Uint32Array(CHUNK_ROWS / 32).fill(0xffffffff),
     hasNulls: false,
-    longRows: [],
-    longValues: [],
+    longRows: new Uint32Array(CHUNK_ROWS),
+    longEnds: new Uint32Array(CHUNK_ROWS),
+    longTexts: [],
+    longCount: 0,
     arena: new Uint8Array(0),
     arenaUsed: 0,
   };
@@ -103,21 +115,43 @@ export function resetColumn(c: Column): void {
     c.validity.fill(0xffffffff);
     c.hasNulls = false;
   }
-  c.longRows.length = 0;
-  c.longValues.length = 0;
+  c.longCount = 0;
+  c.longTexts.length = 0;
   c.arenaUsed = 0;
 }
 
-/** Copies a blob too long to inline into the column's arena, which grows to the largest chunk's bytes and stays. */
+/** Copies a value too long to inline into the column's arena. */
 export function addLongBytes(c: Column, row: number, value: Uint8Array): void {
-  const end = c.arenaUsed + value.length;
-  if (end > c.arena.length) {
-    const grown = new Uint8Array(Math.max(end, 2 * c.arena.length, 64 * 1024));
-    grown.set(c.arena.subarray(0, c.arenaUsed));
-    c.arena = grown;
-  }
+  reserveArena(c, value.length);
   c.arena.set(value, c.arenaUsed);
-  c.arenaUsed = end;
-  c.longRows.push(row);
-  c.longValues.push(end);
+  c.arenaUsed += value.length;
+  addLong(c, row);
+}
+
+/** A string too long to inline, encoded into the column's arena as UTF-8. */
+export function addLongText(c: Column, row: number, value: string, encoder: InstanceType<typeof TextEncoder>): void {
+  reserveArena(c, 3 * value.length);
+  c.arenaUsed += encoder.encodeInto(value, c.arena.subarray(c.arenaUsed)).written;
+  addLong(c, row);
+}
+
+/** A string too long to inline, kept as text for DuckDB to encode (without the C string path). */
+export function addLongTextAsIs(c: Column, row: number, value: string): void {
+  c.longTexts[c.longCount] = value;
+  addLong(c, row);
+}
+
+function addLong(c: Column, row: number): void {
+  c.longRows[c.longCount] = row;
+  c.longEnds[c.longCount] = c.arenaUsed;
+  c.longCount++;
+}
+
+/** Room for `bytes` more in the arena, which grows to the largest chunk's bytes and stays. */
+function reserveArena(c: Column, bytes: number): void {
+  const end = c.arenaUsed + bytes;
+  if (end <= c.arena.length) return;
+  const grown = new Uint8Array(Math.max(end, 2 * c.arena.length, 64 * 1024));
+  grown.set(c.arena.subarray(0, c.arenaUsed));
+  c.arena = grown;
 }

@@ -1,4 +1,4 @@
-// The relay's datagram path in C, as a Node-API addon (built by src/core/udp-io/build-udp-io.js when a C compiler is
+// The relay's datagram path in C, as a Node-API addon (built by src/core/build-addons.js when a C compiler is
 // present; the relay falls back to Node's dgram without it). Node's dgram costs a JavaScript callback, a Buffer and an
 // address object per datagram received and a libuv request per datagram sent: measured with a bare mirroring relay,
 // about twice the CPU per packet of a forwarder in C. Here a socket's readiness reaches JavaScript once per batch

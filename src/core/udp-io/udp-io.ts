@@ -36,7 +36,7 @@ export type UdpWatch = { readonly udpWatch: unique symbol };
 export const READABLE = 1;
 export const WRITABLE = 2;
 
-/** Where `npm install` builds the addon (src/core/udp-io/build-udp-io.js). */
+/** Where `npm install` builds the addon (src/core/build-addons.js). */
 export const UDP_IO_PATH = fileURLToPath(new URL('../../../build/udp-io.node', import.meta.url));
 
 /** Its source: a binary older than it was built from an earlier version, and is not loaded. */

@@ -1,0 +1,119 @@
+import { existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import duckdb from '@duckdb/node-bindings';
+import { BLOB, DuckDBDataChunk, type DuckDBBlobVector } from '@duckdb/node-api';
+
+/**
+ * A data chunk's strings or blobs, a column at a time, through DuckDB's C API (duckdb-strings.c): one native call per
+ * chunk's column where the bindings take one per value longer than 12 bytes.
+ */
+export interface DuckdbStrings {
+  /**
+   * Assigns `count` values to `vector`: value i is `arena` from where value i-1 ended (0 for the first) to `ends[i]`,
+   * into row `rows[i]`.
+   */
+  assign(vector: duckdb.Vector, arena: Uint8Array, ends: Uint32Array, rows: Uint32Array, count: number): void;
+  /**
+   * The first `count` values of `vector` back to back into `dest`, `ends[i]` where value i ends (a NULL is empty); the
+   * bytes copied, or minus the bytes needed when `dest` is too small (then nothing is copied).
+   */
+  copy(vector: duckdb.Vector, count: number, dest: Uint8Array, ends: Uint32Array): number;
+}
+
+interface Addon {
+  bind(libraryPath: string): number;
+  assign(vector: duckdb.Vector, arena: Uint8Array, ends: Uint32Array, rows: Uint32Array, count: number): number;
+  copy(vector: duckdb.Vector, count: number, dest: Uint8Array, ends: Uint32Array): number | undefined;
+}
+
+/** Where `npm install` builds the addon (src/core/build-addons.js), and its source. */
+const ADDON_PATH = fileURLToPath(new URL('../../build/duckdb-strings.node', import.meta.url));
+const ADDON_SOURCE = fileURLToPath(new URL('./duckdb-strings.c', import.meta.url));
+
+let loaded: DuckdbStrings | null | undefined;
+/** Why the C string path is not in use (the store then makes one call per value); empty when it is. */
+export let duckdbStringsMissing = '';
+
+/**
+ * The C string path, or undefined where it is not built (no C compiler at install), is stale, cannot find the DuckDB
+ * library the bindings loaded, or does not give back what the bindings do (checked once, on a chunk of its own).
+ * PARITY_DUCKDB_STRINGS=js turns it off.
+ */
+export function duckdbStrings(): DuckdbStrings | undefined {
+  if (loaded !== undefined) return loaded ?? undefined;
+  loaded = null;
+  try {
+    if (process.env.PARITY_DUCKDB_STRINGS === 'js') duckdbStringsMissing = 'PARITY_DUCKDB_STRINGS=js';
+    else if (!existsSync(ADDON_PATH)) duckdbStringsMissing = `${ADDON_PATH} is not built (npm run build:native builds it; it needs a C compiler)`;
+    else if (statSync(ADDON_PATH).mtimeMs < statSync(ADDON_SOURCE).mtimeMs) duckdbStringsMissing = `${ADDON_PATH} is older than ${ADDON_SOURCE} (npm run build:native)`;
+    else {
+      const require = createRequire(import.meta.url);
+      const addon = require(ADDON_PATH) as Addon;
+      const library = duckdbLibrary(require);
+      if (library === undefined || addon.bind(library) !== 1) duckdbStringsMissing = `DuckDB's library is not where ${ADDON_PATH} looks for it`;
+      else {
+        const strings: DuckdbStrings = {
+          assign: (vector, arena, ends, rows, count) => {
+            if (addon.assign(vector, arena, ends, rows, count) !== count) throw new Error(`duckdb-strings: ${count} values did not fit their arena`);
+          },
+          copy: (vector, count, dest, ends) => {
+            const copied = addon.copy(vector, count, dest, ends);
+            if (copied === undefined) throw new Error(`duckdb-strings: ${count} values could not be read`);
+            return copied;
+          },
+        };
+        const fault = selfCheck(strings);
+        if (fault === undefined) loaded = strings;
+        else duckdbStringsMissing = `${ADDON_PATH} ${fault}`;
+      }
+    }
+  } catch (error) {
+    duckdbStringsMissing = `${ADDON_PATH} does not load: ${(error as Error).message.split('\n')[0] ?? ''}`;
+  }
+  return loaded ?? undefined;
+}
+
+/** The DuckDB library beside the bindings' addon (the platform's package), as the bindings loaded it. */
+function duckdbLibrary(require: NodeJS.Require): string | undefined {
+  for (const name of ['libduckdb.so', 'libduckdb.dylib']) {
+    try {
+      return require.resolve(`@duckdb/node-bindings-${process.platform}-${process.arch}/${name}`);
+    } catch {
+      // Not this platform's name.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Values written through the addon read back the same through the bindings, and the reverse, on a chunk of its own:
+ * the addon relies on the C API's `duckdb_string_t` and on what the bindings' vector objects hold, and a version of
+ * either that changed would otherwise corrupt what is stored. A fault names itself; undefined when all is well.
+ */
+function selfCheck(strings: DuckdbStrings): string | undefined {
+  const values = [new Uint8Array(0), Uint8Array.from({ length: 12 }, (_, i) => i + 1), Uint8Array.from({ length: 300 }, (_, i) => (i * 7) & 255)];
+  const arena = new Uint8Array(values.reduce((sum, v) => sum + v.length, 0));
+  const ends = new Uint32Array(values.length);
+  let at = 0;
+  values.forEach((value, i) => {
+    arena.set(value, at);
+    ends[i] = at += value.length;
+  });
+  const chunk = DuckDBDataChunk.create([BLOB]);
+  chunk.rowCount = values.length;
+  const vector = duckdb.data_chunk_get_vector(chunk.chunk, 0);
+  strings.assign(vector, arena, ends, Uint32Array.from(values.keys()), values.length);
+  const written = chunk.getColumnVector(0) as DuckDBBlobVector;
+  for (const [i, value] of values.entries()) {
+    if (!equal(written.getItemBytes(i) ?? new Uint8Array(1), value)) return `wrote value ${i} wrong`;
+  }
+  const back = new Uint8Array(arena.length);
+  const backEnds = new Uint32Array(values.length);
+  if (strings.copy(vector, values.length, back, backEnds) !== arena.length || !equal(back, arena) || !equal(new Uint8Array(backEnds.buffer), new Uint8Array(ends.buffer))) return 'read the values back wrong';
+  return undefined;
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
