@@ -45,13 +45,19 @@ export async function openDgramDeviceSockets(options, handlers) {
       return relayPort === 0 ? undefined : new Promise((resolve) => socket.connect(relayPort, options.relayHost, () => resolve(undefined)));
     }),
   );
+  // Without a callback dgram drops the error of a send that fails at once (a connected socket's refusal): one shared
+  // callback reports them.
+  const sent = (/** @type {Error | null} */ error) => {
+    if (error !== null) handlers.error(/** @type {NodeJS.ErrnoException} */ (error).code ?? error.message);
+  };
   return {
     ports: sockets.map((socket) => socket.address().port),
+    sendDue: undefined,
     send(index, payload, from, end, relayPort) {
       const socket = /** @type {dgram.Socket} */ (sockets[index]);
       // A connected socket sends without an address lookup (deferred to the next tick on every unconnected send).
-      if (options.connectPorts[index] === relayPort) socket.send(payload.subarray(from, end));
-      else socket.send(payload.subarray(from, end), relayPort, options.relayHost);
+      if (options.connectPorts[index] === relayPort) socket.send(payload.subarray(from, end), sent);
+      else socket.send(payload.subarray(from, end), relayPort, options.relayHost, sent);
     },
     close: () => Promise.all(sockets.map((socket) => new Promise((resolve) => socket.close(() => resolve(undefined))))).then(() => undefined),
   };

@@ -91,8 +91,27 @@ export async function openNativeDeviceSockets(udpIoPath, options, handlers) {
     for (const watch of watches) io.close(watch);
     throw error;
   }
+  const socketFds = Int32Array.from(fds);
+  const connected = Uint16Array.from(fds, (_, index) => options.connectPorts[index] ?? 0);
+  const frame = new Float64Array(6);
   return {
     ports,
+    // The thread sends through here only packets that are already due: see SendDue.
+    sendDue(batch, from, to, startNs, durationNs, actualNs, stop) {
+      frame[0] = from;
+      frame[1] = to;
+      frame[2] = startNs;
+      frame[3] = durationNs;
+      frame[4] = relayIp;
+      const sent = Math.max(0, io.sendDue(socketFds, connected, batch.device, batch.relayPort, batch.payload, batch.payloadEnd, batch.offsetNs, actualNs, frame, stop));
+      const failure = /** @type {number} */ (frame[5]);
+      // A full buffer is the caller's to retry (send does, for a while); any other failure is reported as send reports
+      // it, and the packet is done: a connected socket's pending error (a refusal) is consumed by the send it fails.
+      if (failure === 0 || wouldBlock(failure)) return sent;
+      handlers.error(getSystemErrorName(failure));
+      actualNs[from + sent] = nowNs();
+      return sent + 1;
+    },
     send(index, payload, from, end, relayPort) {
       const fd = /** @type {number} */ (fds[index]);
       const connected = options.connectPorts[index] === relayPort;

@@ -8,7 +8,24 @@
  * @property {number[]} ports each device's local port
  * @property {(index: number, payload: Uint8Array, from: number, end: number, relayPort: number) => void} send
  *   sends bytes [from, end) of `payload` from device `index` to the relay's `relayPort`
+ * @property {SendDue | undefined} sendDue sends a run of a batch's packets in one call (the C datagram path only)
  * @property {() => Promise<void>} close
+ */
+
+/**
+ * Sends packets `from` up to `to` of `batch` while each is due (`startNs` + its offset has passed; an offset of NaN:
+ * unless `durationNs` has passed since `startNs`) and `stop[0]` is 0, each time it left into `actualNs`: how many were
+ * sent. It stops at the first packet not due or whose send met a full buffer, which the caller sends with `send`; a
+ * packet whose send failed otherwise is reported (the error handler) and counted as sent.
+ * @callback SendDue
+ * @param {{ device: Uint32Array, relayPort: Uint16Array, payload: Uint8Array, payloadEnd: Uint32Array, offsetNs: Float64Array }} batch
+ * @param {number} from
+ * @param {number} to
+ * @param {number} startNs
+ * @param {number} durationNs
+ * @param {Float64Array} actualNs
+ * @param {Int32Array} stop
+ * @returns {number}
  */
 
 /**

@@ -47,7 +47,8 @@ export function summarize(outcome: SendLoopOutcome, fleet: DeviceFleet, uplink: 
   return {
     planned: uplink.packets * plan.loops,
     sent: outcome.sent,
-    sendErrors: outcome.sendErrors,
+    // The fleet's count now, as its kinds are: a failed send's report can come after the last send left.
+    sendErrors: fleet.sendErrors,
     sendErrorsByKind: { ...fleet.sendErrorsByKind },
     acks: fleet.repliesReceived,
     devices: uplink.devices.size,

@@ -196,6 +196,23 @@ describe.each(relayIoPaths().map((io) => io.kind))('replayer devices on %s', (io
       });
     });
 
+  it('counts the sends a relay refused (nothing listens there) and accounts for every packet, at full speed', async () => {
+    await withTempDir(async (dir) => {
+      rig = await startReplayRig(dir, io === 'native' ? '127.0.6.17' : '127.0.6.18', { devices: 4, perDevice: 300 });
+      // Nothing listens at this address: each device's socket is connected to the relay's one port, so the kernel's
+      // refusal of one datagram fails the device's next send (ECONNREFUSED), which is counted, never retried as sent.
+      const refusing = io === 'native' ? '127.0.6.19' : '127.0.6.20';
+      const result = await replayCapture(options(rig, refusing, plan({ kind: 'max' }), { ackTimeoutMs: 0 }));
+      expect(result.stats.sent).toBe(1200);
+      expect(result.stats.sendErrors).toBeGreaterThan(0);
+      expect(result.stats.sendErrors).toBeLessThan(1200);
+      expect(result.stats.sendErrorsByKind).toEqual({ refused: result.stats.sendErrors });
+      const [row] = await rig.store.query('SELECT count(*) AS n, count(DISTINCT send_no) AS distinct_sends FROM sends');
+      expect(row).toEqual({ n: 1200n, distinct_sends: 1200n });
+      expect(rig.arrivals).toHaveLength(0);
+    });
+  });
+
   it('records every send and every ACK the devices got, at 10x the capture', async () => {
     await withTempDir(async (dir) => {
       const sinkIp = io === 'native' ? '127.0.6.15' : '127.0.6.16';

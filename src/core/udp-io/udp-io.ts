@@ -10,6 +10,11 @@ export interface UdpIo {
   localPort(fd: number): number;
   /** One datagram; ip and port 0: to the connected peer. Bytes sent. */
   send(fd: number, payload: Uint8Array, offset: number, length: number, ip: number, port: number): number;
+  /**
+   * A run of a replay's batch sent flat out (udp-io.c's js_send_due says how): frame is [from, to, startNs, durationNs,
+   * relayIp, -errno of the send it stopped at (out)]; packets sent.
+   */
+  sendDue(sockets: Int32Array, connected: Uint16Array, device: Uint32Array, relayPort: Uint16Array, payload: Uint8Array, payloadEnd: Uint32Array, offsetNs: Float64Array, actualNs: Float64Array, frame: Float64Array, stop: Int32Array): number;
   /** Up to 64 datagrams waiting on the socket, into slots of `slotBytes` in `slab`: how many (0: none). */
   recv(fd: number, slab: Buffer, slotBytes: number, lengths: Int32Array, from: Uint32Array): number;
   /** Calls `ready(events)` when the socket is readable (1) and/or writable (2), as asked by `events`. */
