@@ -1,6 +1,6 @@
 // The devices' sockets on Node's dgram (see device-sockets.js).
 import dgram from 'node:dgram';
-import { sleep } from './thread-clock.js';
+import { nowNs, sleep } from './thread-clock.js';
 import { DeviceBindError } from './device-sockets.js';
 
 const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -55,9 +55,11 @@ export async function openDgramDeviceSockets(options, handlers) {
     sendDue: undefined,
     send(index, payload, from, end, relayPort) {
       const socket = /** @type {dgram.Socket} */ (sockets[index]);
+      const issuedNs = nowNs();
       // A connected socket sends without an address lookup (deferred to the next tick on every unconnected send).
       if (options.connectPorts[index] === relayPort) socket.send(payload.subarray(from, end), sent);
       else socket.send(payload.subarray(from, end), relayPort, options.relayHost, sent);
+      return issuedNs;
     },
     close: () => Promise.all(sockets.map((socket) => new Promise((resolve) => socket.close(() => resolve(undefined))))).then(() => undefined),
   };

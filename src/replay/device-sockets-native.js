@@ -32,6 +32,7 @@ export async function openNativeDeviceSockets(udpIoPath, options, handlers) {
   const slab = Buffer.allocUnsafe(SLOT_BYTES * BATCH);
   const lengths = new Int32Array(BATCH);
   const senders = new Uint32Array(2 * BATCH);
+  const stamps = new Float64Array(BATCH);
   /** @type {number[]} */
   const fds = [];
   /** @type {number[]} */
@@ -45,7 +46,7 @@ export async function openNativeDeviceSockets(udpIoPath, options, handlers) {
     const fd = /** @type {number} */ (fds[index]);
     const selfIp = ipv4Number(/** @type {string} */ (options.localIps[index]));
     for (;;) {
-      const count = io.recv(fd, slab, SLOT_BYTES, lengths, senders);
+      const count = io.recv(fd, slab, SLOT_BYTES, lengths, senders, stamps);
       if (count < 0) {
         handlers.error(getSystemErrorName(count));
         return;
@@ -61,14 +62,17 @@ export async function openNativeDeviceSockets(udpIoPath, options, handlers) {
         // A buffer of its own: the reply is posted to the main thread, and a view into a shared one would copy all of it.
         const payload = new Uint8Array(length);
         slab.copy(payload, 0, i * SLOT_BYTES, i * SLOT_BYTES + length);
-        handlers.reply(index, addresses.text(ip), port, payload);
+        const stamp = /** @type {number} */ (stamps[i]);
+        handlers.reply(index, addresses.text(ip), port, payload, stamp > 0 ? stamp : undefined);
       }
       if (count < BATCH) return;
     }
   };
   try {
     for (const [index, ip] of options.localIps.entries()) {
-      const fd = io.open(ipv4Number(ip), 0, UDP_BUFFER_BYTES);
+      // Replies carry the kernel's arrival time: the thread reads them between its runs of sends, up to a millisecond
+      // later, and a reply's time is the device's round trip.
+      const fd = io.open(ipv4Number(ip), 0, UDP_BUFFER_BYTES, true);
       if (fd < 0) throw new DeviceBindError(ip, `bind ${getSystemErrorName(fd)} ${ip}`);
       fds.push(fd);
       ports.push(io.localPort(fd));
@@ -93,16 +97,17 @@ export async function openNativeDeviceSockets(udpIoPath, options, handlers) {
   }
   const socketFds = Int32Array.from(fds);
   const connected = Uint16Array.from(fds, (_, index) => options.connectPorts[index] ?? 0);
-  const frame = new Float64Array(6);
+  const frame = new Float64Array(8);
   return {
     ports,
-    // The thread sends through here only packets that are already due: see SendDue.
-    sendDue(batch, from, to, startNs, durationNs, actualNs, stop) {
+    sendDue(batch, from, to, startNs, durationNs, actualNs, stop, spinNs, budgetNs) {
       frame[0] = from;
       frame[1] = to;
       frame[2] = startNs;
       frame[3] = durationNs;
       frame[4] = relayIp;
+      frame[6] = spinNs;
+      frame[7] = budgetNs;
       const sent = Math.max(0, io.sendDue(socketFds, connected, batch.device, batch.relayPort, batch.payload, batch.payloadEnd, batch.offsetNs, actualNs, frame, stop));
       const failure = /** @type {number} */ (frame[5]);
       // A full buffer is the caller's to retry (send does, for a while); any other failure is reported as send reports
@@ -115,11 +120,13 @@ export async function openNativeDeviceSockets(udpIoPath, options, handlers) {
     send(index, payload, from, end, relayPort) {
       const fd = /** @type {number} */ (fds[index]);
       const connected = options.connectPorts[index] === relayPort;
+      let issuedNs = nowNs();
       let result = io.send(fd, payload, from, end - from, connected ? 0 : relayIp, connected ? 0 : relayPort);
-      if (result >= 0) return;
-      const giveUpNs = nowNs() + FULL_BUFFER_RETRY_NS;
-      while (wouldBlock(result) && nowNs() < giveUpNs) result = io.send(fd, payload, from, end - from, connected ? 0 : relayIp, connected ? 0 : relayPort);
+      if (result >= 0) return issuedNs;
+      const giveUpNs = issuedNs + FULL_BUFFER_RETRY_NS;
+      while (wouldBlock(result) && (issuedNs = nowNs()) < giveUpNs) result = io.send(fd, payload, from, end - from, connected ? 0 : relayIp, connected ? 0 : relayPort);
       if (result < 0) handlers.error(getSystemErrorName(result));
+      return issuedNs;
     },
     async close() {
       for (const watch of watches) io.close(watch);

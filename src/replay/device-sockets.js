@@ -6,17 +6,20 @@
 /**
  * @typedef {object} DeviceSockets
  * @property {number[]} ports each device's local port
- * @property {(index: number, payload: Uint8Array, from: number, end: number, relayPort: number) => void} send
- *   sends bytes [from, end) of `payload` from device `index` to the relay's `relayPort`
+ * @property {(index: number, payload: Uint8Array, from: number, end: number, relayPort: number) => number} send
+ *   sends bytes [from, end) of `payload` from device `index` to the relay's `relayPort`; returns when the send that
+ *   went out was issued (CLOCK_MONOTONIC ns): a reply stamped by the kernel can come before the call returns, never
+ *   before that
  * @property {SendDue | undefined} sendDue sends a run of a batch's packets in one call (the C datagram path only)
  * @property {() => Promise<void>} close
  */
 
 /**
- * Sends packets `from` up to `to` of `batch` while each is due (`startNs` + its offset has passed; an offset of NaN:
- * unless `durationNs` has passed since `startNs`) and `stop[0]` is 0, each time it left into `actualNs`: how many were
- * sent. It stops at the first packet not due or whose send met a full buffer, which the caller sends with `send`; a
- * packet whose send failed otherwise is reported (the error handler) and counted as sent.
+ * Sends packets `from` up to `to` of `batch`, each at its time (`startNs` + its offset; an offset of NaN: at once,
+ * unless `durationNs` has passed since `startNs`), while `stop[0]` is 0: a packet due within `spinNs` is waited for,
+ * spinning, as long as the call has not lasted `budgetNs`. Each time a packet left goes into `actualNs`; returns how
+ * many were sent. It stops at the first packet not due in time or whose send met a full buffer, which the caller
+ * sends with `send`; a packet whose send failed otherwise is reported (the error handler) and counted as sent.
  * @callback SendDue
  * @param {{ device: Uint32Array, relayPort: Uint16Array, payload: Uint8Array, payloadEnd: Uint32Array, offsetNs: Float64Array }} batch
  * @param {number} from
@@ -25,12 +28,15 @@
  * @param {number} durationNs
  * @param {Float64Array} actualNs
  * @param {Int32Array} stop
+ * @param {number} spinNs
+ * @param {number} budgetNs
  * @returns {number}
  */
 
 /**
  * @typedef {object} DeviceHandlers
- * @property {(index: number, ip: string, port: number, payload: Uint8Array) => void} reply a datagram to device `index`
+ * @property {(index: number, ip: string, port: number, payload: Uint8Array, atNs?: number) => void} reply a datagram to
+ *   device `index`, with when it arrived where the sockets know it (CLOCK_MONOTONIC ns, the kernel's stamp)
  * @property {(code: string) => void} error a send or a socket that failed, by its system error code
  */
 

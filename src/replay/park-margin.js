@@ -52,6 +52,11 @@ export class ParkMargin {
     return waitNs - this.ns >= SHORTEST_PARK_NS;
   }
 
+  /** Waits shorter than this are never parked: spun, whoever spins them. */
+  get spunBelowNs() {
+    return this.ns + SHORTEST_PARK_NS;
+  }
+
   /**
    * A parked wait that ran its full time woke `lateNs` after it.
    * @param {number} lateNs

@@ -7,12 +7,14 @@ import { setPriority } from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { DeviceBindError, openDeviceSockets } from './device-sockets.js';
-import { immediate, nowNs, parkWaits, performanceNs, sendingFlatOut, sleep, waitUntil } from './thread-clock.js';
+import { immediate, longestSpunWaitNs, nowNs, parkWaits, performanceNs, sendingFlatOut, sleep, spinsWait, waitUntil } from './thread-clock.js';
 
 /** @typedef {{ id: number, count: number, offsetNs: Float64Array, device: Uint32Array, relayPort: Uint16Array, payload: Uint8Array, payloadEnd: Uint32Array, final: boolean }} Batch */
 
 /** Sends in a row before the event loop runs (replies are read), however late the plan is. */
 const MAX_SENDS_WITHOUT_YIELD = 128;
+/** The longest run of sends in one call into C (sendDue) before the event loop runs. */
+const RUN_BUDGET_NS = 1_000_000;
 /** Replies are handed over in groups this large, or at least this often. */
 const REPLY_GROUP = 512;
 const REPLY_FLUSH_MS = 5;
@@ -76,12 +78,12 @@ function flushReplies() {
 }
 
 /**
- * A reply to device `index`, with the time it was read.
- * @param {number} index @param {string} ip @param {number} remotePort @param {Uint8Array} payload
+ * A reply to device `index`, with when it arrived (the kernel's stamp, where the sockets have it), else when it was read.
+ * @param {number} index @param {string} ip @param {number} remotePort @param {Uint8Array} payload @param {number} [atNs]
  */
-function reply(index, ip, remotePort, payload) {
+function reply(index, ip, remotePort, payload, atNs) {
   replies.device.push(index);
-  replies.tsNs.push(nowNs());
+  replies.tsNs.push(atNs ?? nowNs());
   replies.ip.push(ip);
   replies.port.push(remotePort);
   replies.payloads.push(payload);
@@ -130,24 +132,23 @@ async function send() {
     while (sent < batch.count) {
       if (stopped()) break;
       const offsetNs = /** @type {number} */ (batch.offsetNs[sent]);
-      let waited = false;
-      if (Number.isNaN(offsetNs)) {
-        if (nowNs() - startNs > options.durationNs) break;
-      } else if (startNs + offsetNs > nowNs()) {
-        await waitUntil(startNs + offsetNs, stopped);
-        sinceYield = 0;
-        waited = true;
-      } else sendingFlatOut();
-      // Behind the schedule or as fast as possible, the packets already due go in one call where the C path has it;
-      // a packet waited for, or one that met a full socket buffer there, is sent on its own.
-      const run = waited || sockets.sendDue === undefined ? 0 : sockets.sendDue(batch, sent, Math.min(batch.count, sent + MAX_SENDS_WITHOUT_YIELD - sinceYield), startNs, options.durationNs, actualNs, shared);
+      if (Number.isNaN(offsetNs) && nowNs() - startNs > options.durationNs) break;
+      const waitNs = Number.isNaN(offsetNs) ? 0 : startNs + offsetNs - nowNs();
+      // Where the C path has it, a run of packets goes out in one call, each at its time: the waits this thread would
+      // spin anyway are spun there, and replies are read between runs with the kernel's arrival times. A wait that
+      // parks or sleeps, a packet that met a full socket buffer there, and every send on dgram, go the way below.
+      let run = 0;
+      if (sockets.sendDue !== undefined && waitNs < RUN_BUDGET_NS && spinsWait(waitNs)) {
+        sendingFlatOut();
+        run = sockets.sendDue(batch, sent, batch.count, startNs, options.durationNs, actualNs, shared, longestSpunWaitNs(), RUN_BUDGET_NS);
+      }
       if (run === 0) {
+        if (waitNs > 0) await waitUntil(startNs + offsetNs, stopped);
+        else sendingFlatOut();
         const from = sent === 0 ? 0 : /** @type {number} */ (batch.payloadEnd[sent - 1]);
-        sockets.send(/** @type {number} */ (batch.device[sent]), batch.payload, from, /** @type {number} */ (batch.payloadEnd[sent]), /** @type {number} */ (batch.relayPort[sent]));
-        actualNs[sent] = nowNs();
+        actualNs[sent] = sockets.send(/** @type {number} */ (batch.device[sent]), batch.payload, from, /** @type {number} */ (batch.payloadEnd[sent]), /** @type {number} */ (batch.relayPort[sent]));
       }
       sent += Math.max(run, 1);
-      sinceYield += Math.max(run, 1);
       const now = /** @type {number} */ (actualNs[sent - 1]);
       // A slow plan still reports as it goes: progress, and the main thread's records, stay current.
       if (now >= reportAtNs) {
@@ -155,7 +156,8 @@ async function send() {
         reported = sent;
         reportAtNs = now + REPORT_EVERY_NS;
       }
-      if (sinceYield >= MAX_SENDS_WITHOUT_YIELD) {
+      // The event loop turns (replies read, batches pulled) after each run, and at least every so many single sends.
+      if (run > 0 || ++sinceYield >= MAX_SENDS_WITHOUT_YIELD) {
         sinceYield = 0;
         pullBatches();
         await immediate();

@@ -66,6 +66,21 @@ function realtimeWhile(on) {
   realtime(on);
 }
 
+/**
+ * Whether this thread would spin a wait of `waitNs` (not park it, nor sleep on a timer): the sending loop may then spin
+ * it in C (udp-io.c's sendDue) instead of here. A wait not parked counts towards the margin's retry, as here.
+ * @param {number} waitNs
+ */
+export function spinsWait(waitNs) {
+  if (waitNs > TIMER_ABOVE_NS) return false;
+  return park === undefined || !margin.parks(waitNs);
+}
+
+/** The longest wait this thread spins rather than parks or sleeps, for a run of sends spun in C. */
+export function longestSpunWaitNs() {
+  return park === undefined ? TIMER_ABOVE_NS : Math.min(TIMER_ABOVE_NS, margin.spunBelowNs);
+}
+
 /** Tells the clock that this thread sends without waiting (behind its schedule, or as fast as it can). */
 export function sendingFlatOut() {
   realtimeWhile(false);

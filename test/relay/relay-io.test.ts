@@ -45,6 +45,43 @@ describe('the relay C datagram path is built where it can be', () => {
   });
 });
 
+describe('the C datagram path: arrival times from the kernel', () => {
+  it.skipIf(loadUdpIo() === undefined)('a socket opened with timestamps hands over when each datagram arrived, not when it was read', async () => {
+    const io = loadUdpIo()!;
+    const receiverIp = (127 << 24) | (9 << 8) | 7;
+    const fd = io.open(receiverIp, 0, BUFFER_BYTES, true);
+    expect(fd).toBeGreaterThanOrEqual(0);
+    try {
+      const port = io.localPort(fd);
+      const sender = await nodeSocket('127.0.9.8');
+      const sentAt: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        sentAt.push(Number(process.hrtime.bigint()));
+        await new Promise<void>((resolve, reject) => sender.send(Buffer.from(`datagram ${i}`), port, '127.0.9.7', (error) => (error ? reject(error) : resolve())));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      // Read well after the last arrived: read times would all be now, arrival times 20 ms apart from the sends'.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const readAt = Number(process.hrtime.bigint());
+      const slab = Buffer.alloc(4 * 2048);
+      const lengths = new Int32Array(4);
+      const from = new Uint32Array(8);
+      const stamps = new Float64Array(4);
+      expect(io.recv(fd, slab, 2048, lengths, from, stamps)).toBe(3);
+      for (let i = 0; i < 3; i++) {
+        const stamp = stamps[i] as number;
+        // On the same clock as process.hrtime (CLOCK_MONOTONIC): after its send, within a few ms of it, long before the read.
+        expect(stamp).toBeGreaterThanOrEqual((sentAt[i] as number) - 1e6);
+        expect(stamp - (sentAt[i] as number)).toBeLessThan(15e6);
+        expect(readAt - stamp).toBeGreaterThan(90e6);
+      }
+      expect(stamps[1]! - stamps[0]!).toBeGreaterThan(15e6);
+    } finally {
+      io.closeFd(fd);
+    }
+  });
+});
+
 describe.each(relayIoPaths())('the relay socket on $kind (real UDP on loopback)', (io) => {
   it('hands over every datagram of a burst with its sender, sizes 0 to 65,507 bytes, each sender in order', { timeout: 20_000 }, async () => {
     const listener = await io.listen(LISTEN_IP, PORT, BUFFER_BYTES);

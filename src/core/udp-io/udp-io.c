@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -79,10 +80,12 @@ static void *typed_array(napi_env env, napi_value array, size_t *length) {
   return data;
 }
 
-// open(ip, port, bufferBytes) -> fd: a non-blocking UDP socket bound to ip:port (port 0: any).
+// open(ip, port, bufferBytes, timestamps?) -> fd: a non-blocking UDP socket bound to ip:port (port 0: any); with
+// timestamps, the kernel stamps each datagram's arrival (SO_TIMESTAMPNS), which recv hands over.
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value a[3];
+  size_t argc = 4;
+  napi_value a[4];
+  napi_get_undefined(env, &a[3]);
   napi_get_cb_info(env, info, &argc, a, NULL, NULL);
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return number(env, -errno);
@@ -90,6 +93,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (size > 0) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  }
+  bool timestamps = false;
+  napi_get_value_bool(env, a[3], &timestamps);
+  int on = 1;
+  if (timestamps && setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) < 0) {
+    int error = errno;
+    close(fd);
+    return number(env, -error);
   }
   struct sockaddr_in sa = ipv4(arg_u32(env, a[0]), arg_u32(env, a[1]));
   if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
@@ -145,15 +156,24 @@ static double monotonic_ns(void) {
   return (double)now.tv_sec * 1e9 + (double)now.tv_nsec;
 }
 
+static double realtime_ns(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  return (double)now.tv_sec * 1e9 + (double)now.tv_nsec;
+}
+
 // sendDue(sockets: Int32Array, connected: Uint16Array, device: Uint32Array, relayPort: Uint16Array, payload, payloadEnd:
 // Uint32Array, offsetNs: Float64Array, actualNs: Float64Array, frame: Float64Array, stop: Int32Array) -> packets sent.
 // A replay's batch sent flat out: packets frame[0] (from) up to frame[1] (to), each while it is due (CLOCK_MONOTONIC
 // frame[2] + offsetNs[i] has passed; NaN: as soon as possible, unless frame[3] ns have passed since frame[2]), and
 // stop[0] is 0. Packet i goes from the socket sockets[device[i]] to port relayPort[i] of the relay at frame[4] (the
 // connected peer when the socket is connected to that port, connected[device[i]]), with payload bytes from where
-// packet i-1's ended (0 for the first) to payloadEnd[i]; the time it left goes into actualNs[i]. Stops at the first
+// packet i-1's ended (0 for the first) to payloadEnd[i]; the time its send was issued goes into actualNs[i]. Stops at the first
 // packet not due or whose send fails (its -errno in frame[5], else 0): the caller sends that one its own way. One call
 // for a run of packets, where a call per packet cost the sending thread a third of its time at full speed.
+// A packet due within frame[6] ns is waited for here, spinning on the clock, and the call returns once it has lasted
+// frame[7] ns: a paced run then costs no JavaScript per packet (its allocations were the thread's collections, each
+// a stall of the sends behind it). The caller reads replies between calls; their times are the kernel's (recv).
 static napi_value js_send_due(napi_env env, napi_callback_info info) {
   size_t argc = 10;
   napi_value a[10];
@@ -169,24 +189,35 @@ static napi_value js_send_due(napi_env env, napi_callback_info info) {
   double *actual_ns = typed_array(env, a[7], &n_actual);
   double *frame = typed_array(env, a[8], &n_frame);
   const int32_t *stop = typed_array(env, a[9], &n_stop);
-  if (argc < 10 || n_frame < 6 || n_stop < 1 || n_connected < n_sockets) return number(env, -EINVAL);
+  if (argc < 10 || n_frame < 8 || n_stop < 1 || n_connected < n_sockets) return number(env, -EINVAL);
   size_t from = (size_t)frame[0], to = (size_t)frame[1];
   if (to > n_device || to > n_relay_port || to > n_ends || to > n_offset || to > n_actual) return number(env, -EINVAL);
-  double start_ns = frame[2], duration_ns = frame[3];
+  double start_ns = frame[2], duration_ns = frame[3], spin_ns = frame[6], budget_ns = frame[7];
   uint32_t relay_ip = (uint32_t)frame[4];
   frame[5] = 0;
   double now = monotonic_ns();
+  double give_back_at = now + budget_ns;
   size_t i = from;
   for (; i < to; i++) {
-    if (__atomic_load_n(&stop[0], __ATOMIC_RELAXED) != 0) break;
+    if (__atomic_load_n(&stop[0], __ATOMIC_RELAXED) != 0 || (i > from && now >= give_back_at)) break;
     double offset = offset_ns[i];
-    if (offset != offset ? now - start_ns > duration_ns : start_ns + offset > now) break;
+    if (offset != offset) {
+      if (now - start_ns > duration_ns) break;
+    } else if (start_ns + offset > now) {
+      double due = start_ns + offset;
+      if (due - now > spin_ns || due > give_back_at) break;
+      while (now < due && __atomic_load_n(&stop[0], __ATOMIC_RELAXED) == 0) now = monotonic_ns();
+      if (now < due) break;
+    }
     uint32_t index = device[i];
     uint32_t begin = i == 0 ? 0 : ends[i - 1];
     if (index >= n_sockets || ends[i] < begin || ends[i] > n_payload) {
       frame[5] = -EINVAL;
       break;
     }
+    // When the send was issued: a reply stamped by the kernel can come before the send call returns (the thread
+    // preempted by the one that answers), never before it was issued.
+    double issued = now;
     ssize_t sent;
     if (connected[index] == relay_port[i]) {
       sent = send(sockets[index], payload + begin, ends[i] - begin, MSG_DONTWAIT);
@@ -198,18 +229,26 @@ static napi_value js_send_due(napi_env env, napi_callback_info info) {
       frame[5] = -errno;
       break;
     }
+    actual_ns[i] = issued;
     now = monotonic_ns();
-    actual_ns[i] = now;
   }
   return number(env, (double)(i - from));
 }
 
-// recv(fd, slab, slotBytes, lengths: Int32Array, from: Uint32Array) -> datagrams read (0: none waiting). Datagram i is
-// at i * slotBytes in the slab, lengths[i] long (-1: larger than a slot, cut), from [ip, port] at from[2i].
+// recv(fd, slab, slotBytes, lengths: Int32Array, from: Uint32Array, stamps?: Float64Array) -> datagrams read (0: none
+// waiting). Datagram i is at i * slotBytes in the slab, lengths[i] long (-1: larger than a slot, cut), from [ip, port]
+// at from[2i]; with stamps, stamps[i] is when it arrived (CLOCK_MONOTONIC ns, from the kernel's stamp of a socket
+// opened with timestamps; 0 without one).
 static napi_value js_recv(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value a[5];
+  size_t argc = 6;
+  napi_value a[6];
+  napi_get_undefined(env, &a[5]);
   napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  size_t n_stamps = 0;
+  double *stamps = NULL;
+  napi_valuetype stamps_type;
+  napi_typeof(env, a[5], &stamps_type);
+  if (stamps_type == napi_object) stamps = typed_array(env, a[5], &n_stamps);
   void *slab = NULL;
   size_t slab_size = 0;
   napi_get_buffer_info(env, a[1], &slab, &slab_size);
@@ -222,9 +261,11 @@ static napi_value js_recv(napi_env env, napi_callback_info info) {
   if (max > n_lengths) max = n_lengths;
   if (max > n_from / 2) max = n_from / 2;
   if (max > BATCH) max = BATCH;
+  if (stamps != NULL && max > n_stamps) max = n_stamps;
   struct mmsghdr msgs[BATCH];
   struct iovec iov[BATCH];
   struct sockaddr_in peers[BATCH];
+  static __thread char controls[BATCH][CMSG_SPACE(sizeof(struct timespec))];
   memset(msgs, 0, sizeof msgs[0] * max);
   for (size_t i = 0; i < max; i++) {
     iov[i].iov_base = (char *)slab + i * (size_t)slot;
@@ -233,13 +274,27 @@ static napi_value js_recv(napi_env env, napi_callback_info info) {
     msgs[i].msg_hdr.msg_iovlen = 1;
     msgs[i].msg_hdr.msg_name = &peers[i];
     msgs[i].msg_hdr.msg_namelen = sizeof peers[i];
+    if (stamps != NULL) {
+      msgs[i].msg_hdr.msg_control = controls[i];
+      msgs[i].msg_hdr.msg_controllen = sizeof controls[i];
+    }
   }
   int got = recvmmsg(arg_i32(env, a[0]), msgs, (unsigned)max, MSG_DONTWAIT, NULL);
   if (got < 0) return number(env, errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno);
+  // The kernel stamps arrivals on CLOCK_REALTIME; the caller's clock is CLOCK_MONOTONIC, read here beside it.
+  double realtime_to_monotonic = stamps == NULL ? 0 : monotonic_ns() - realtime_ns();
   for (int i = 0; i < got; i++) {
     lengths[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int32_t)msgs[i].msg_len;
     from[2 * i] = ntohl(peers[i].sin_addr.s_addr);
     from[2 * i + 1] = ntohs(peers[i].sin_port);
+    if (stamps == NULL) continue;
+    stamps[i] = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c != NULL; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+      struct timespec at;
+      memcpy(&at, CMSG_DATA(c), sizeof at);
+      stamps[i] = (double)at.tv_sec * 1e9 + (double)at.tv_nsec + realtime_to_monotonic;
+    }
   }
   return number(env, got);
 }

@@ -4,19 +4,26 @@ import { fileURLToPath } from 'node:url';
 
 /** The addon built from udp-io.c: numbers in, numbers out, a negative result being -errno. */
 export interface UdpIo {
-  /** A non-blocking IPv4 UDP socket bound to ip:port (port 0: any): its descriptor. */
-  open(ip: number, port: number, bufferBytes: number): number;
+  /**
+   * A non-blocking IPv4 UDP socket bound to ip:port (port 0: any): its descriptor. With `timestamps` the kernel stamps
+   * each datagram's arrival, and recv hands the stamps over.
+   */
+  open(ip: number, port: number, bufferBytes: number, timestamps?: boolean): number;
   connect(fd: number, ip: number, port: number): number;
   localPort(fd: number): number;
   /** One datagram; ip and port 0: to the connected peer. Bytes sent. */
   send(fd: number, payload: Uint8Array, offset: number, length: number, ip: number, port: number): number;
   /**
-   * A run of a replay's batch sent flat out (udp-io.c's js_send_due says how): frame is [from, to, startNs, durationNs,
-   * relayIp, -errno of the send it stopped at (out)]; packets sent.
+   * A run of a replay's batch, each packet at its time (udp-io.c's js_send_due says how): frame is [from, to, startNs,
+   * durationNs, relayIp, -errno of the send it stopped at (out), the longest wait spun, the call's budget in ns];
+   * packets sent.
    */
   sendDue(sockets: Int32Array, connected: Uint16Array, device: Uint32Array, relayPort: Uint16Array, payload: Uint8Array, payloadEnd: Uint32Array, offsetNs: Float64Array, actualNs: Float64Array, frame: Float64Array, stop: Int32Array): number;
-  /** Up to 64 datagrams waiting on the socket, into slots of `slotBytes` in `slab`: how many (0: none). */
-  recv(fd: number, slab: Buffer, slotBytes: number, lengths: Int32Array, from: Uint32Array): number;
+  /**
+   * Up to 64 datagrams waiting on the socket, into slots of `slotBytes` in `slab`: how many (0: none). With `stamps`,
+   * when each arrived (CLOCK_MONOTONIC ns, the kernel's stamp; 0 for a socket opened without timestamps).
+   */
+  recv(fd: number, slab: Buffer, slotBytes: number, lengths: Int32Array, from: Uint32Array, stamps?: Float64Array): number;
   /** Calls `ready(events)` when the socket is readable (1) and/or writable (2), as asked by `events`. */
   watch(fd: number, events: number, ready: (events: number) => void): UdpWatch | number;
   events(watch: UdpWatch, events: number): number;
