@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../core/napi-args.h"
+
 // duckdb.h's duckdb_string_t: a length, then the bytes inline up to 12, else a 4-byte prefix and a pointer.
 typedef union {
   struct {
@@ -33,22 +35,6 @@ typedef uint64_t *(*get_validity_fn)(void *vector);
 static assign_fn assign_string;
 static get_data_fn get_data;
 static get_validity_fn get_validity;
-
-static napi_value number(napi_env env, double x) {
-  napi_value v;
-  napi_create_double(env, x, &v);
-  return v;
-}
-
-static void *bytes_of(napi_env env, napi_value array, size_t *length) {
-  napi_typedarray_type type;
-  void *data = NULL;
-  napi_value buffer;
-  size_t offset;
-  *length = 0;
-  if (napi_get_typedarray_info(env, array, &type, length, &data, &buffer, &offset) != napi_ok) return NULL;
-  return data;
-}
 
 // bind(libraryPath): finds DuckDB's C API in the library the bindings loaded (never loads a second copy). 1 or 0.
 static napi_value bind(napi_env env, napi_callback_info info) {
@@ -75,9 +61,9 @@ static napi_value assign(napi_env env, napi_callback_info info) {
   size_t arena_bytes, ends_length, rows_length;
   uint32_t count = 0;
   if (argc < 5 || assign_string == NULL || napi_get_value_external(env, argv[0], &vector) != napi_ok) return number(env, -1);
-  const char *arena = bytes_of(env, argv[1], &arena_bytes);
-  const uint32_t *ends = bytes_of(env, argv[2], &ends_length);
-  const uint32_t *rows = bytes_of(env, argv[3], &rows_length);
+  const char *arena = typed_array(env, argv[1], &arena_bytes);
+  const uint32_t *ends = typed_array(env, argv[2], &ends_length);
+  const uint32_t *rows = typed_array(env, argv[3], &rows_length);
   napi_get_value_uint32(env, argv[4], &count);
   if (count > ends_length || count > rows_length) return number(env, -1);
   uint32_t start = 0;
@@ -104,8 +90,8 @@ static napi_value copy(napi_env env, napi_callback_info info) {
   napi_get_undefined(env, &unusable);
   if (argc < 4 || get_data == NULL || napi_get_value_external(env, argv[0], &vector) != napi_ok) return unusable;
   napi_get_value_uint32(env, argv[1], &count);
-  char *dest = bytes_of(env, argv[2], &dest_bytes);
-  uint32_t *ends = bytes_of(env, argv[3], &ends_length);
+  char *dest = typed_array(env, argv[2], &dest_bytes);
+  uint32_t *ends = typed_array(env, argv[3], &ends_length);
   if (count > ends_length || (dest == NULL && dest_bytes > 0)) return unusable;
   const duckdb_string *values = get_data(vector);
   const uint64_t *validity = get_validity(vector);

@@ -1,8 +1,9 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import duckdb from '@duckdb/node-bindings';
 import { BLOB, DuckDBDataChunk, type DuckDBBlobVector } from '@duckdb/node-api';
+import { builtBeforeItsSources } from '../core/native-addon.ts';
 
 /**
  * A data chunk's strings or blobs, a column at a time, through DuckDB's C API (duckdb-strings.c): one native call per
@@ -46,7 +47,7 @@ export function duckdbStrings(): DuckdbStrings | undefined {
   try {
     if (process.env.PARITY_DUCKDB_STRINGS === 'js') duckdbStringsMissing = 'PARITY_DUCKDB_STRINGS=js';
     else if (!existsSync(ADDON_PATH)) duckdbStringsMissing = `${ADDON_PATH} is not built (npm run build:native builds it; it needs a C compiler)`;
-    else if (statSync(ADDON_PATH).mtimeMs < statSync(ADDON_SOURCE).mtimeMs) duckdbStringsMissing = `${ADDON_PATH} is older than ${ADDON_SOURCE} (npm run build:native)`;
+    else if (builtBeforeItsSources(ADDON_PATH, ADDON_SOURCE)) duckdbStringsMissing = `${ADDON_PATH} is older than its sources (npm run build:native)`;
     else {
       const require = createRequire(import.meta.url);
       const addon = require(ADDON_PATH) as Addon;

@@ -24,6 +24,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "../napi-args.h"
+
 #define BATCH 64
 
 typedef struct {
@@ -34,24 +36,6 @@ typedef struct {
   int fd;
   int events;
 } watch_t;
-
-static int32_t arg_i32(napi_env env, napi_value v) {
-  int32_t x = 0;
-  napi_get_value_int32(env, v, &x);
-  return x;
-}
-
-static uint32_t arg_u32(napi_env env, napi_value v) {
-  uint32_t x = 0;
-  napi_get_value_uint32(env, v, &x);
-  return x;
-}
-
-static napi_value number(napi_env env, double x) {
-  napi_value v;
-  napi_create_double(env, x, &v);
-  return v;
-}
 
 static struct sockaddr_in ipv4(uint32_t ip, uint32_t port) {
   struct sockaddr_in sa;
@@ -68,16 +52,6 @@ static char *buffer_range(napi_env env, napi_value buffer, int32_t offset, int32
   size_t size = 0;
   if (napi_get_buffer_info(env, buffer, &data, &size) != napi_ok || offset < 0 || length < 0 || (size_t)offset + (size_t)length > size) return NULL;
   return (char *)data + offset;
-}
-
-static void *typed_array(napi_env env, napi_value array, size_t *length) {
-  napi_typedarray_type type;
-  void *data = NULL;
-  napi_value buffer;
-  size_t offset;
-  *length = 0;
-  if (napi_get_typedarray_info(env, array, &type, length, &data, &buffer, &offset) != napi_ok) return NULL;
-  return data;
 }
 
 // open(ip, port, bufferBytes, timestamps?) -> fd: a non-blocking UDP socket bound to ip:port (port 0: any); with

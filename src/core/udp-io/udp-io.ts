@@ -1,4 +1,5 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { builtBeforeItsSources } from '../native-addon.ts';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -64,7 +65,7 @@ export function loadUdpIo(): UdpIo | undefined {
     loaded = null;
     try {
       if (!existsSync(UDP_IO_PATH)) udpIoMissing = `${UDP_IO_PATH} is not built (npm run build:native builds it; it needs a C compiler)`;
-      else if (statSync(UDP_IO_PATH).mtimeMs < statSync(UDP_IO_SOURCE).mtimeMs) udpIoMissing = `${UDP_IO_PATH} is older than ${UDP_IO_SOURCE} (npm run build:native)`;
+      else if (builtBeforeItsSources(UDP_IO_PATH, UDP_IO_SOURCE)) udpIoMissing = `${UDP_IO_PATH} is older than its sources (npm run build:native)`;
       else loaded = createRequire(import.meta.url)(UDP_IO_PATH) as UdpIo;
     } catch (error) {
       udpIoMissing = `${UDP_IO_PATH} does not load: ${(error as Error).message.split('\n')[0] ?? ''}`;
