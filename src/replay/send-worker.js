@@ -138,7 +138,7 @@ async function send() {
       // spin anyway are spun there, and replies are read between runs with the kernel's arrival times. A wait that
       // parks or sleeps, a packet that met a full socket buffer there, and every send on dgram, go the way below.
       let run = 0;
-      if (sockets.sendDue !== undefined && waitNs < RUN_BUDGET_NS && spinsWait(waitNs)) {
+      if (sockets.sendDue !== undefined && waitNs < RUN_BUDGET_NS && (waitNs <= 0 || spinsWait(waitNs))) {
         sendingFlatOut();
         run = sockets.sendDue(batch, sent, batch.count, startNs, options.durationNs, actualNs, shared, longestSpunWaitNs(), RUN_BUDGET_NS);
       }
