@@ -138,16 +138,17 @@ static double realtime_ns(void) {
 
 // sendDue(sockets: Int32Array, connected: Uint16Array, device: Uint32Array, relayPort: Uint16Array, payload, payloadEnd:
 // Uint32Array, offsetNs: Float64Array, actualNs: Float64Array, frame: Float64Array, stop: Int32Array) -> packets sent.
-// A replay's batch sent flat out: packets frame[0] (from) up to frame[1] (to), each while it is due (CLOCK_MONOTONIC
-// frame[2] + offsetNs[i] has passed; NaN: as soon as possible, unless frame[3] ns have passed since frame[2]), and
+// A run of a replay's batch: packets frame[0] (from) up to frame[1] (to), each once it is due (CLOCK_MONOTONIC
+// frame[2] + offsetNs[i] has passed; NaN: as soon as possible, unless frame[3] ns have passed since frame[2]), while
 // stop[0] is 0. Packet i goes from the socket sockets[device[i]] to port relayPort[i] of the relay at frame[4] (the
 // connected peer when the socket is connected to that port, connected[device[i]]), with payload bytes from where
-// packet i-1's ended (0 for the first) to payloadEnd[i]; the time its send was issued goes into actualNs[i]. Stops at the first
-// packet not due or whose send fails (its -errno in frame[5], else 0): the caller sends that one its own way. One call
-// for a run of packets, where a call per packet cost the sending thread a third of its time at full speed.
-// A packet due within frame[6] ns is waited for here, spinning on the clock, and the call returns once it has lasted
-// frame[7] ns: a paced run then costs no JavaScript per packet (its allocations were the thread's collections, each
-// a stall of the sends behind it). The caller reads replies between calls; their times are the kernel's (recv).
+// packet i-1's ended (0 for the first) to payloadEnd[i]; the time its send was issued goes into actualNs[i]. Stops at
+// the first packet not due in time or whose send fails (its -errno in frame[5], else 0): the caller sends that one its
+// own way. One call for a run of packets, where a call per packet cost the sending thread a third of its time at
+// full speed. A packet due within frame[6] ns is waited for here, spinning on the clock, and the call returns once it
+// has lasted frame[7] ns: a paced run then costs no JavaScript per packet (its allocations were the thread's
+// collections, each a stall of the sends behind it). The caller reads replies between calls; their times are the
+// kernel's (recv).
 static napi_value js_send_due(napi_env env, napi_callback_info info) {
   size_t argc = 10;
   napi_value a[10];
