@@ -108,7 +108,9 @@ export async function openNativeDeviceSockets(udpIoPath, options, handlers) {
       frame[4] = relayIp;
       frame[6] = spinNs;
       frame[7] = budgetNs;
-      const sent = Math.max(0, io.sendDue(socketFds, connected, batch.device, batch.relayPort, batch.payload, batch.payloadEnd, batch.offsetNs, actualNs, frame, stop));
+      const sent = io.sendDue(socketFds, connected, batch.device, batch.relayPort, batch.payload, batch.payloadEnd, batch.offsetNs, actualNs, frame, stop);
+      // Only arguments it cannot use give a negative count: this file's mistake, never the network's.
+      if (sent < 0) throw new Error(`sendDue: ${getSystemErrorName(sent)}: packets ${from}..${to} of a batch of ${batch.payloadEnd.length}`);
       const failure = /** @type {number} */ (frame[5]);
       // A full buffer is the caller's to retry (send does, for a while); any other failure is reported as send reports
       // it, and the packet is done: a connected socket's pending error (a refusal) is consumed by the send it fails.

@@ -116,5 +116,5 @@ function selfCheck(strings: DuckdbStrings): string | undefined {
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+  return Buffer.compare(a, b) === 0;
 }

@@ -105,6 +105,13 @@ static napi_value js_local_port(napi_env env, napi_callback_info info) {
   return number(env, ntohs(sa.sin_port));
 }
 
+// One datagram from fd, without blocking: to ip:port, or to the connected peer when port is 0.
+static ssize_t send_datagram(int fd, const char *bytes, size_t length, uint32_t ip, uint32_t port) {
+  if (port == 0) return send(fd, bytes, length, MSG_DONTWAIT);
+  struct sockaddr_in sa = ipv4(ip, port);
+  return sendto(fd, bytes, length, MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof sa);
+}
+
 // send(fd, buffer, offset, length, ip, port) -> bytes sent; ip 0 and port 0: the connected peer.
 static napi_value js_send(napi_env env, napi_callback_info info) {
   size_t argc = 6;
@@ -113,14 +120,7 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   int32_t length = arg_i32(env, a[3]);
   char *bytes = buffer_range(env, a[1], arg_i32(env, a[2]), length);
   if (bytes == NULL) return number(env, -EINVAL);
-  uint32_t port = arg_u32(env, a[5]);
-  ssize_t sent;
-  if (port == 0) {
-    sent = send(arg_i32(env, a[0]), bytes, (size_t)length, MSG_DONTWAIT);
-  } else {
-    struct sockaddr_in sa = ipv4(arg_u32(env, a[4]), port);
-    sent = sendto(arg_i32(env, a[0]), bytes, (size_t)length, MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof sa);
-  }
+  ssize_t sent = send_datagram(arg_i32(env, a[0]), bytes, (size_t)length, arg_u32(env, a[4]), arg_u32(env, a[5]));
   return number(env, sent < 0 ? -errno : (double)sent);
 }
 
@@ -193,13 +193,7 @@ static napi_value js_send_due(napi_env env, napi_callback_info info) {
     // When the send was issued: a reply stamped by the kernel can come before the send call returns (the thread
     // preempted by the one that answers), never before it was issued.
     double issued = now;
-    ssize_t sent;
-    if (connected[index] == relay_port[i]) {
-      sent = send(sockets[index], payload + begin, ends[i] - begin, MSG_DONTWAIT);
-    } else {
-      struct sockaddr_in sa = ipv4(relay_ip, relay_port[i]);
-      sent = sendto(sockets[index], payload + begin, ends[i] - begin, MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof sa);
-    }
+    ssize_t sent = send_datagram(sockets[index], payload + begin, ends[i] - begin, relay_ip, connected[index] == relay_port[i] ? 0 : relay_port[i]);
     if (sent < 0) {
       frame[5] = -errno;
       break;
