@@ -18,42 +18,19 @@ const buildable =
   [join(dirname(dirname(process.execPath)), 'include', 'node'), '/usr/include/node'].some((dir) => existsSync(join(dir, 'node_api.h')));
 
 describe("the store's C string path (duckdb-strings.c)", () => {
-  it('npm install built it where there are a C compiler and Node headers, and it passed its check against the bindings', () => {
+  it.skipIf(!buildable)('npm install built it where there are a C compiler and Node headers, and it passed its check against the bindings', () => {
     // Where it can be built the suite must exercise it: an install that silently fell back would leave the store's
     // default path untested.
-    if (buildable) expect(duckdbStrings(), duckdbStringsMissing).toBeDefined();
+    expect(duckdbStrings(), duckdbStringsMissing).toBeDefined();
   });
 
   // Each writer in a process of its own: which path a process uses is settled once.
-  it.each(['c', 'js'])('texts and blobs written through the %s path read back as written (DuckDB alone reads them)', { timeout: 60_000 }, async (path) => {
-    if (path === 'c' && duckdbStrings() === undefined) return;
-    await withTempDir(async (dir) => {
-      const db = join(dir, 'strings.duckdb');
-      const child = spawnSync(process.execPath, [RUN_TS, WRITER, db, String(ROWS)], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, PARITY_DUCKDB_STRINGS: path === 'js' ? 'js' : '' } });
-      expect(child.stderr).toBe('');
-      expect(child.stdout.trim()).toBe(path);
-      const instance = await DuckDBInstance.create(db);
-      const connection = await instance.connect();
-      try {
-        const rows = (await connection.runAndReadAll('SELECT id, text, bytes FROM t ORDER BY id')).getRows();
-        const expected = stringRows(ROWS);
-        expect(rows.length).toBe(ROWS);
-        for (const [i, [id, text, bytes]] of rows.entries()) {
-          const want = expected[i];
-          expect({ id, text }).toEqual({ id: want?.id, text: want?.text });
-          const got = bytes === null ? null : Buffer.from((bytes as { bytes: Uint8Array }).bytes);
-          expect(got === null ? null : got.equals(Buffer.from(want?.bytes ?? []))).toBe(want?.bytes === null ? null : true);
-        }
-      } finally {
-        connection.closeSync();
-        instance.closeSync();
-      }
-    });
-  });
+  it.skipIf(duckdbStrings() === undefined)('texts and blobs written through the C path read back as written (DuckDB alone reads them)', { timeout: 60_000 }, () => writeAndReadBack('c'));
 
-  it('reads a chunk of blobs back in one call as the bindings read them one by one, NULLs empty; asks for room first', async () => {
-    const strings = duckdbStrings();
-    if (strings === undefined) return;
+  it('texts and blobs written one value at a time (PARITY_DUCKDB_STRINGS=js) read back as written', { timeout: 60_000 }, () => writeAndReadBack('js'));
+
+  it.skipIf(duckdbStrings() === undefined)('reads a chunk of blobs back in one call as the bindings read them one by one, NULLs empty; asks for room first', async () => {
+    const strings = duckdbStrings()!;
     const instance = await DuckDBInstance.create(':memory:');
     const connection = await instance.connect();
     try {
@@ -81,3 +58,29 @@ describe("the store's C string path (duckdb-strings.c)", () => {
     }
   });
 });
+
+/** Writes stringRows(ROWS) through the store's appender in a process of its own on `path`, then reads them back with DuckDB alone. */
+async function writeAndReadBack(path: 'c' | 'js'): Promise<void> {
+  await withTempDir(async (dir) => {
+    const db = join(dir, 'strings.duckdb');
+    const child = spawnSync(process.execPath, [RUN_TS, WRITER, db, String(ROWS)], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, PARITY_DUCKDB_STRINGS: path === 'js' ? 'js' : '' } });
+    expect(child.stderr).toBe('');
+    expect(child.stdout.trim()).toBe(path);
+    const instance = await DuckDBInstance.create(db);
+    const connection = await instance.connect();
+    try {
+      const rows = (await connection.runAndReadAll('SELECT id, text, bytes FROM t ORDER BY id')).getRows();
+      const expected = stringRows(ROWS);
+      expect(rows.length).toBe(ROWS);
+      for (const [i, [id, text, bytes]] of rows.entries()) {
+        const want = expected[i];
+        expect({ id, text }).toEqual({ id: want?.id, text: want?.text });
+        const got = bytes === null ? null : Buffer.from((bytes as { bytes: Uint8Array }).bytes);
+        expect(got === null ? null : got.equals(Buffer.from(want?.bytes ?? []))).toBe(want?.bytes === null ? null : true);
+      }
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+  });
+}
