@@ -4,6 +4,7 @@ import { formatCount, formatDurationMs, formatDurationSec } from '../core/format
 import { createProgress } from '../core/progress.ts';
 import { getProtocol, PROTOCOL_NAMES } from '../protocols/index.ts';
 import type { ReplayPlan } from '../replay/replay-plan.ts';
+import { latenessCauses } from '../replay/replay-figures.ts';
 import { flagError, readReplayRequest, REPLAY_DEFAULTS as D, type ReplayRequest } from '../run/replay-request.ts';
 import type { ReplayResult } from '../replay/replayer.ts';
 import { replayCapture } from '../run/replay-run.ts';
@@ -229,4 +230,6 @@ function printSummary({ runName, status, stats }: ReplayResult): void {
       ],
     ],
   );
+  const causes = latenessCauses(stats);
+  if (causes !== undefined) printNote(causes);
 }

@@ -69,5 +69,7 @@ export function summarize(outcome: SendLoopOutcome, fleet: DeviceFleet, uplink: 
     senderCollections: outcome.collections ?? null,
     senderWaits: outcome.waits ?? null,
     senderCpuSec: outcome.senderCpuSec ?? null,
+    senderWaitedForCpu: outcome.senderWaitedForCpu ?? null,
+    senderLateBatches: outcome.senderLateBatches ?? null,
   };
 }

@@ -2,7 +2,7 @@ import type { DeviceProtocol } from '../protocols/protocol.ts';
 import type { RunStatus } from '../store/runs.ts';
 import type { Store } from '../store/store.ts';
 import type { ReplayPlan } from './replay-plan.ts';
-import type { SenderCollections } from './send-thread.ts';
+import type { SenderCollections, SenderStall } from './send-thread.ts';
 import type { SenderWaits } from './thread-clock.js';
 
 /** What a replay sends and how: everything it needs, nothing about the run it belongs to. */
@@ -63,6 +63,13 @@ export interface ReplayStats {
   senderWaits?: SenderWaits | null;
   /** CPU seconds the sending thread spent while it sent (Linux): against durationSec, the share of a core it held. */
   senderCpuSec?: number | null;
+  /**
+   * How often, and how long in all, other threads kept the sending thread off its CPU while it sent (Linux: its waits
+   * on the run queue): the part of a lateness tail that is the machine's.
+   */
+  senderWaitedForCpu?: SenderStall | null;
+  /** Batches that reached the sending thread after their first packet was due, and how long in all it sat waiting for them with packets due: the main thread behind. */
+  senderLateBatches?: SenderStall | null;
 }
 
 export interface ReplayResult {

@@ -3,7 +3,7 @@ import { NetworkError } from '../core/errors.ts';
 import type { LatencyHistogram } from '../core/latency-histogram.ts';
 import type { SendWriter } from '../store/send-writer.ts';
 import type { DeviceFleet } from './device-fleet.ts';
-import type { SenderCollections } from './send-thread.ts';
+import type { SenderCollections, SenderStall } from './send-thread.ts';
 import type { SenderWaits } from './thread-clock.js';
 import { nowNs } from './pacer.ts';
 import { SendRecorder } from './send-recorder.ts';
@@ -57,6 +57,10 @@ export interface SendLoopOutcome {
   waits: SenderWaits | undefined;
   /** CPU seconds the sending thread spent while it sent. */
   senderCpuSec: number | undefined;
+  /** The sending thread kept off its CPU by other threads (Linux). */
+  senderWaitedForCpu: SenderStall | undefined;
+  /** Batches that reached the sending thread after their first packet was due. */
+  senderLateBatches: SenderStall | undefined;
 }
 
 export interface SendLoopContext {
@@ -126,6 +130,8 @@ export async function sendLoop(context: SendLoopContext): Promise<SendLoopOutcom
     collections: fleet.thread.collections,
     waits: fleet.thread.waits,
     senderCpuSec: fleet.thread.cpuSec,
+    senderWaitedForCpu: fleet.thread.waitedForCpu,
+    senderLateBatches: fleet.thread.lateBatches,
   };
 }
 

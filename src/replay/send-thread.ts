@@ -45,6 +45,12 @@ export interface SenderCollections {
   bySecond: { second: number; ms: number; maxMs: number }[];
 }
 
+/** Stretches the sending thread could not send, how many and how long in all. */
+export interface SenderStall {
+  times: number;
+  ms: number;
+}
+
 export interface SendThreadHandlers {
   onStart(startNs: number): void;
   /**
@@ -63,7 +69,7 @@ type WorkerMessage =
   | { type: 'sent'; id: number; from: number; actualNs: Float64Array; last: boolean }
   | ({ type: 'replies' } & ReplyGroup)
   | { type: 'socket-error'; code: string }
-  | { type: 'done'; collections: SenderCollections; cpuSec: number }
+  | { type: 'done'; collections: SenderCollections; cpuSec: number; waitedForCpu: SenderStall | undefined; lateBatches: SenderStall }
   | { type: 'failed'; message: string }
   | { type: 'closed' };
 
@@ -94,6 +100,10 @@ export class SendThread {
   waits: SenderWaits | undefined;
   /** CPU seconds the thread spent from its clock's start to its last send (Linux), once it is done. */
   cpuSec: number | undefined;
+  /** Its waits on a run queue while another thread had its CPU (Linux), from its clock's start, once it is done. */
+  waitedForCpu: SenderStall | undefined;
+  /** Batches that came after their first packet was due: the main thread behind. */
+  lateBatches: SenderStall | undefined;
 
   constructor() {
     this.finished = new Promise((resolve, reject) => (this.finish = { resolve, reject }));
@@ -204,6 +214,8 @@ export class SendThread {
     else if (message.type === 'done') {
       this.collections = message.collections;
       this.cpuSec = message.cpuSec;
+      this.waitedForCpu = message.waitedForCpu;
+      this.lateBatches = message.lateBatches;
       this.finish?.resolve();
     }
     else if (message.type === 'failed') this.finish?.reject(new Error(`replay: the sending thread failed: ${message.message}`));

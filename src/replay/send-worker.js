@@ -102,13 +102,32 @@ function pullBatches() {
   }
 }
 
-/** The next batch, waiting for the main thread to send it; undefined once the final one is done. */
-async function nextBatch() {
+/**
+ * The batches that came after their first packet was due (the main thread behind), and how long in all this thread sat
+ * waiting for them with packets due: each such wait put the sends behind it later by as much. As fast as possible,
+ * every wait counts.
+ */
+const lateBatches = { ms: 0, times: 0 };
+
+/**
+ * The next batch, waiting for the main thread to send it; undefined once the final one is done.
+ * @param {number} startNs the clock's start
+ */
+async function nextBatch(startNs) {
   pullBatches();
+  const waitFrom = queue.length === 0 ? nowNs() : 0;
   while (queue.length === 0) {
     if (finalQueued || stopped()) return undefined;
     await sleep(1);
     pullBatches();
+  }
+  if (waitFrom !== 0) {
+    const firstNs = /** @type {Batch} */ (queue[0]).offsetNs[0] ?? Number.NaN;
+    const lateNs = nowNs() - (Number.isNaN(firstNs) ? waitFrom : Math.max(waitFrom, startNs + firstNs));
+    if (lateNs > 0) {
+      lateBatches.ms += lateNs / 1e6;
+      lateBatches.times++;
+    }
   }
   Atomics.add(shared, 1, 1);
   return queue.shift();
@@ -119,12 +138,13 @@ async function send() {
   for (pullBatches(); queue.length < options.primeBatches && !finalQueued && !stopped(); pullBatches()) await sleep(1);
   const startNs = nowNs() + options.leadNs;
   const cpuAtStart = threadCpuSeconds();
+  const scheduledAtStart = threadScheduling();
   const collector = watchCollections(startNs);
   port.postMessage({ type: 'start', startNs });
   await waitUntil(startNs, stopped);
   let sinceYield = 0;
   const sockets = /** @type {import('./device-sockets.js').DeviceSockets} */ (devices);
-  for (let batch = await nextBatch(); batch !== undefined; batch = await nextBatch()) {
+  for (let batch = await nextBatch(startNs); batch !== undefined; batch = await nextBatch(startNs)) {
     const actualNs = new Float64Array(batch.count);
     let sent = 0;
     let reported = 0;
@@ -170,7 +190,9 @@ async function send() {
   flushReplies();
   collector.stop();
   const bySecond = [...collections.bySecond].map(([second, { ms, maxMs }]) => ({ second, ms, maxMs }));
-  port.postMessage({ type: 'done', collections: { count: collections.count, totalMs: collections.totalMs, maxMs: collections.maxMs, bySecond }, cpuSec: threadCpuSeconds() - cpuAtStart });
+  const scheduled = threadScheduling();
+  const waitedForCpu = scheduled === undefined || scheduledAtStart === undefined ? undefined : { ms: scheduled.runQueueMs - scheduledAtStart.runQueueMs, times: scheduled.preempted - scheduledAtStart.preempted };
+  port.postMessage({ type: 'done', collections: { count: collections.count, totalMs: collections.totalMs, maxMs: collections.maxMs, bySecond }, cpuSec: threadCpuSeconds() - cpuAtStart, waitedForCpu, lateBatches });
 }
 
 /** CPU seconds this thread has spent (user and system), from /proc (Linux; 0 elsewhere): ticks of 1/100 s. */
@@ -180,6 +202,21 @@ function threadCpuSeconds() {
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return 0;
+  }
+}
+
+/**
+ * How long this thread has waited on a run queue, ready to run while another thread had its CPU, and how often it was
+ * taken off its CPU that way (Linux: /proc/thread-self/schedstat and status); undefined elsewhere.
+ * @returns {{ runQueueMs: number, preempted: number } | undefined}
+ */
+function threadScheduling() {
+  try {
+    const runQueueNs = Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]);
+    const preempted = Number(/^nonvoluntary_ctxt_switches:\s*(\d+)/m.exec(readFileSync('/proc/thread-self/status', 'utf8'))?.[1]);
+    return Number.isFinite(runQueueNs) && Number.isFinite(preempted) ? { runQueueMs: runQueueNs / 1e6, preempted } : undefined;
+  } catch {
+    return undefined;
   }
 }
 
