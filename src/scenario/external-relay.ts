@@ -3,6 +3,7 @@ import { request } from 'undici';
 import type { spawnTracked } from './child-processes.ts';
 import { hasExited, relayExitError, spawnLogged, waitUntilReady } from './external-process.ts';
 import type { ScenarioSpec } from './scenario-spec.ts';
+import { udpPortsBound } from './udp-ports-bound.ts';
 
 /** Where an external relay's output goes: beside the run's reports, linked from report.html. */
 export function relayLogPath(reportsDir: string, runName: string): string {
@@ -11,9 +12,15 @@ export function relayLogPath(reportsDir: string, runName: string): string {
 
 /**
  * Starts an external relay's `command` in the scenario file's directory, its output in `logPath`, and waits until it
- * is ready. A relay that exits before it is ready fails the run with its exit code and the log's last lines.
+ * is ready: its `ready_url` answers; else `ready_after` has passed and, where this machine can see it (Linux, the
+ * relay on one of its addresses), the relay has bound every route's UDP port, so that a relay slow to start on a busy
+ * machine is not sent the devices' first packets before it listens. A relay that exits before it is ready fails the
+ * run with its exit code and the log's last lines.
  */
-export async function startExternalRelay(relay: Extract<ScenarioSpec['relay'], { kind: 'external' }>, where: { cwd: string; logPath: string }): Promise<ReturnType<typeof spawnTracked> | undefined> {
+export async function startExternalRelay(
+  relay: Extract<ScenarioSpec['relay'], { kind: 'external' }>,
+  where: { cwd: string; logPath: string; ports: readonly number[] },
+): Promise<ReturnType<typeof spawnTracked> | undefined> {
   const child = relay.command === undefined ? undefined : spawnLogged(relay.command, where);
   const { readyUrl } = relay;
   if (readyUrl !== undefined) {
@@ -22,6 +29,10 @@ export async function startExternalRelay(relay: Extract<ScenarioSpec['relay'], {
   } else if (child !== undefined) {
     await new Promise((resolve) => setTimeout(resolve, relay.readyAfterMs));
     if (hasExited(child)) throw relayExitError(child.exitCode ?? child.signalCode ?? 'unknown', where.logPath);
+    if (udpPortsBound(relay.address, where.ports) !== undefined) {
+      const ports = where.ports.join(',');
+      await waitUntilReady(child, { ready: async () => udpPortsBound(relay.address, where.ports) === true, logPath: where.logPath, neverReady: `relay under test never bound UDP ${relay.address}:${ports}`, pollMs: 20 });
+    }
   }
   return child;
 }

@@ -38,7 +38,7 @@ export async function startRelayUnderTest(
     return { debugUrl: relay.debugUrl, reload: (globals) => relay.reload(globals), throwIfExited: () => undefined };
   }
   const logPath = relayLogPath(where.reportsDir, session.name);
-  const external = await startExternalRelay(spec.relay, { cwd: where.baseDir, logPath });
+  const external = await startExternalRelay(spec.relay, { cwd: where.baseDir, logPath, ports: where.capture.routePorts });
   let exitCode: number | string | undefined;
   const unwatch = watchExternalRelay(external, (code) => {
     exitCode = code;
