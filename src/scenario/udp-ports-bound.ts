@@ -34,14 +34,21 @@ function boundUdpSockets(): Set<string> | undefined {
       continue;
     }
     seen = true;
-    for (const line of text.split('\n').slice(1)) {
-      const [, local, remote] = line.trim().split(/\s+/);
-      if (local === undefined || remote === undefined || !/^0+:0000$/.test(remote)) continue;
-      const [hexAddress = '', hexPort = ''] = local.split(':');
-      bound.add(`${kernelAddress(hexAddress, v6)}:${Number.parseInt(hexPort, 16)}`);
-    }
+    for (const socket of unconnectedUdpSockets(text, v6)) bound.add(socket);
   }
   return seen ? bound : undefined;
+}
+
+/** `address:port` of each unconnected socket in the text of /proc/net/udp (or udp6, `v6`), header line first. */
+export function unconnectedUdpSockets(text: string, v6: boolean): string[] {
+  const sockets: string[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const [, local, remote] = line.trim().split(/\s+/);
+    if (local === undefined || remote === undefined || !/^0+:0000$/.test(remote)) continue;
+    const [hexAddress = '', hexPort = ''] = local.split(':');
+    sockets.push(`${kernelAddress(hexAddress, v6)}:${Number.parseInt(hexPort, 16)}`);
+  }
+  return sockets;
 }
 
 /** The kernel prints an address as 32-bit words in the machine's own byte order, each as hex. */
