@@ -2,6 +2,7 @@ import type { LatencyHistogram } from '../core/latency-histogram.ts';
 import type { NotAsRecorded, WrittenRunStats } from '../store/run-metadata.ts';
 import type { ReplayPlan } from './replay-plan.ts';
 import type { ReplayStats } from './replay-types.ts';
+import type { SenderCollections } from './send-thread.ts';
 
 export interface Lateness {
   p50Us: number;
@@ -45,15 +46,15 @@ const EXPLAINED_P99_US = 1000;
  * Why a replay's sends were late, from what its sending thread counted: kept off its CPU by other threads, stopped by
  * its collector, or waiting for the main thread's batches. Undefined when the p99 is short or nothing was counted.
  */
-export function latenessCauses(stats: Pick<ReplayStats, 'lateness' | 'senderWaitedForCpu' | 'senderCollections' | 'senderLateBatches'>): string | undefined {
-  if (stats.lateness.p99Us < EXPLAINED_P99_US) return undefined;
+export function latenessCauses(stats: { lateness: { p99Us: number } | null } & Partial<Pick<ReplayStats, 'senderWaitedForCpu' | 'senderLateBatches'>> & { senderCollections?: Pick<SenderCollections, 'count' | 'totalMs' | 'maxMs'> | null }): string | undefined {
+  if (stats.lateness === null || stats.lateness.p99Us < EXPLAINED_P99_US) return undefined;
   const ms = (value: number): string => `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`;
   const times = (n: number): string => (n === 1 ? 'once' : `${n} times`);
   const causes: string[] = [];
   const offCpu = stats.senderWaitedForCpu;
   if (offCpu !== undefined && offCpu !== null && offCpu.times > 0) causes.push(`other threads took the sending thread's CPU ${times(offCpu.times)} (${ms(offCpu.ms)} in all)`);
   const collections = stats.senderCollections;
-  if (collections !== null && collections.count > 0) causes.push(`its collector stopped it ${times(collections.count)} (${ms(collections.totalMs)} in all, the longest ${ms(collections.maxMs)})`);
+  if (collections !== undefined && collections !== null && collections.count > 0) causes.push(`its collector stopped it ${times(collections.count)} (${ms(collections.totalMs)} in all, the longest ${ms(collections.maxMs)})`);
   const late = stats.senderLateBatches;
   if (late !== undefined && late !== null && late.times > 0) causes.push(`the main thread handed it ${late.times} ${late.times === 1 ? 'batch' : 'batches'} late (${ms(late.ms)} in all)`);
   return causes.length === 0 ? undefined : `late sends: ${causes.join('; ')}`;

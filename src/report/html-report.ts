@@ -1,7 +1,7 @@
 import { formatMeasured, formatMetricValue, metricLabel, type Analysis, type MetricUnit, type MismatchSample } from '../analyse/analysis.ts';
 import { describePace } from '../replay/replay-plan.ts';
 import type { ChartData } from './report-data.ts';
-import { responseFieldRows, summaryColumns, summaryRows, VERDICT_WORDS, verdictLine } from './summary-rows.ts';
+import { replayLatenessCauses, responseFieldRows, summaryColumns, summaryRows, VERDICT_WORDS, verdictLine } from './summary-rows.ts';
 import { describeBackendSettings } from './backend-settings.ts';
 import { barChart, escapeXml, lineChart } from './svg-chart.ts';
 
@@ -100,6 +100,12 @@ function fieldsSection(analysis: Analysis): string {
   return `<section><h2>Response fields</h2>${body}</section>`;
 }
 
+/** Why the replay's sends were late, under the table that gives the lateness, where the sending thread counted it. */
+function lateNote(analysis: Analysis): string {
+  const causes = replayLatenessCauses(analysis);
+  return causes === undefined ? '' : `<p class="late-sends">${escapeXml(causes)}</p>`;
+}
+
 /** report.html: one self-contained file (no script, no network) for the sign-off meeting. */
 export function renderHtmlReport(analysis: Analysis, charts: ChartData, files: { relayLog?: string } = {}): string {
   const summary = table(
@@ -140,7 +146,7 @@ export function renderHtmlReport(analysis: Analysis, charts: ChartData, files: {
 <section><h2>What was tested</h2>${tested(analysis)}${files.relayLog === undefined ? '' : `<p>The relay's own output during the run: <a href="${escapeXml(files.relayLog)}">${escapeXml(files.relayLog)}</a></p>`}</section>
 <section><h2>Findings</h2>${findings}</section>
 <section><h2>Per route and backend</h2>${summary}</section>
-<section><h2>${analysis.protocol === 'http' ? 'Clients' : 'Devices'} and replay</h2>${deviceTable}</section>${fieldsSection(analysis)}${playbookSection(analysis)}
+<section><h2>${analysis.protocol === 'http' ? 'Clients' : 'Devices'} and replay</h2>${deviceTable}${lateNote(analysis)}</section>${fieldsSection(analysis)}${playbookSection(analysis)}
 <section><h2>Charts</h2><div class="charts">${chartsHtml}</div></section>
 <section><h2>First ACK mismatches</h2>${mismatchTable(analysis.mismatchSamples, analysis.reference)}</section>
 <footer><small>relay-parity, generated ${escapeXml(new Date().toISOString())}</small></footer>

@@ -1,5 +1,5 @@
 import { formatMeasured, metricLabel, type Analysis } from '../analyse/analysis.ts';
-import { markedText, responseFieldRows, summaryColumns, summaryRows, VERDICT_WORDS, verdictLine } from './summary-rows.ts';
+import { markedText, replayLatenessCauses, responseFieldRows, summaryColumns, summaryRows, VERDICT_WORDS, verdictLine } from './summary-rows.ts';
 
 const ICON: Record<Analysis['verdict'], string> = { GO: '✅', GO_WITH_WARNINGS: '⚠️', NO_GO: '❌', INCOMPLETE: '⛔', INCONCLUSIVE: '❔' };
 
@@ -38,6 +38,8 @@ export function renderMarkdownReport(analysis: Analysis): string {
     lines.push(`### ${analysis.protocol === 'http' ? 'Clients' : 'Devices'} and replay`, '', '| metric | value |', '|---|---:|');
     for (const m of device) lines.push(`| ${cell(metricLabel(m.metric))} | ${cell(markedText({ text: formatMeasured(m), status: m.status }))} |`);
     lines.push('');
+    const causes = replayLatenessCauses(analysis);
+    if (causes !== undefined) lines.push(inline(causes), '');
   }
   if (analysis.playbook !== undefined) {
     const gateways = analysis.backends;

@@ -1,4 +1,5 @@
 import { formatMeasured, formatMetricValue, type Analysis, type Metric } from '../analyse/analysis.ts';
+import { latenessCauses } from '../replay/replay-figures.ts';
 
 /** The columns of the per-route, per-backend summary every report shows (terminal, Markdown, HTML): UDP runs. */
 export const SUMMARY_COLUMNS = [
@@ -44,6 +45,11 @@ export const PG_SUMMARY_COLUMNS = [
 /** The summary columns for this analysis's protocol family. */
 export function summaryColumns(analysis: Analysis): readonly { metric: string; title: string }[] {
   return analysis.protocol === 'http' ? HTTP_SUMMARY_COLUMNS : analysis.protocol === 'pg' ? PG_SUMMARY_COLUMNS : SUMMARY_COLUMNS;
+}
+
+/** Why the replay's sends were late, where its sending thread counted it and the p99 was 1 ms or more. */
+export function replayLatenessCauses(analysis: Analysis): string | undefined {
+  return analysis.run.stats === null ? undefined : latenessCauses(analysis.run.stats);
 }
 
 /** A line about the run as its sender saw it: the devices' ACKs (UDP), or the client's answers (HTTP). */

@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
 import { formatMetricValue, type Analysis } from '../analyse/analysis.ts';
-import { markedText, senderLine, summaryColumns, summaryRows, verdictLine } from './summary-rows.ts';
+import { markedText, replayLatenessCauses, senderLine, summaryColumns, summaryRows, verdictLine } from './summary-rows.ts';
 
 const COLOURS = { healthy: '\u001b[32m', warning: '\u001b[33m', critical: '\u001b[31m', inconclusive: '\u001b[35m', reset: '\u001b[0m' } as const;
 const SEVERITY_WORDS = { critical: 'CRITICAL', warning: 'WARNING ', inconclusive: 'INCONCLUSIVE' } as const;
@@ -22,6 +22,8 @@ export function renderTerminalReport(analysis: Analysis, options: { colour: bool
   lines.push(senderLine(analysis));
   if (device.some((m) => m.metric === 'replay_lateness_p99_us')) {
     lines.push(`replay: lateness p50 ${pick('replay_lateness_p50_us')}, p99 ${pick('replay_lateness_p99_us')}, max ${pick('replay_lateness_max_us')}; achieved ${pick('replay_achieved_rate_pps')}${pick('replay_asked_rate_pps') === '-' ? '' : ` of ${pick('replay_asked_rate_pps')} asked`}`);
+    const causes = replayLatenessCauses(analysis);
+    if (causes !== undefined) lines.push(causes);
   }
   for (const step of analysis.playbook ?? []) {
     const got = analysis.backends.map((g) => `${g} ${(step.delivered[g] ?? 0).toLocaleString('en-US')}`).join(', ');

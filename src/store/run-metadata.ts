@@ -69,6 +69,16 @@ export interface StoredReplayStats {
   notAsRecorded: NotAsRecorded[];
   /** Counters of the taps in front of backends. */
   observers: { observer: string; backend: string; forwarded: number; replies: number; strayReplies: number; errors: Record<string, number> }[];
+  /** What the UDP replayer's sending thread counted of its late sends (replay-types.ts), where it counted them. */
+  senderWaitedForCpu?: StoredStall | null;
+  senderCollections?: { count: number; totalMs: number; maxMs: number } | null;
+  senderLateBatches?: StoredStall | null;
+}
+
+/** How many stretches, and how long in all. */
+export interface StoredStall {
+  times: number;
+  ms: number;
 }
 
 /** Texts kept with each reason a send was not made as recorded: enough to find them in the capture. */
@@ -196,7 +206,14 @@ export function readReplayStats(value: JsonValue): StoredReplayStats | null {
       strayReplies: numberOr(o.strayReplies, 0),
       errors: isObject(o.errors) ? Object.fromEntries(Object.entries(o.errors).filter((e): e is [string, number] => typeof e[1] === 'number')) : {},
     })),
+    senderWaitedForCpu: stallOf(value.senderWaitedForCpu),
+    senderCollections: isObject(value.senderCollections) ? { count: numberOr(value.senderCollections.count, 0), totalMs: numberOr(value.senderCollections.totalMs, 0), maxMs: numberOr(value.senderCollections.maxMs, 0) } : null,
+    senderLateBatches: stallOf(value.senderLateBatches),
   };
+}
+
+function stallOf(value: JsonValue | undefined): StoredStall | null {
+  return isObject(value) ? { times: numberOr(value.times, 0), ms: numberOr(value.ms, 0) } : null;
 }
 
 const PACE_KINDS = new Set(['original', 'rate', 'ramp', 'max']);

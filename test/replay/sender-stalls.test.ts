@@ -1,7 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
+import { analyseRun } from '../../src/analyse/analyse-run.ts';
 import { generic } from '../../src/protocols/generic.ts';
+import { renderHtmlReport } from '../../src/report/html-report.ts';
+import { renderMarkdownReport } from '../../src/report/markdown-report.ts';
+import { loadChartData } from '../../src/report/report-data.ts';
+import { renderTerminalReport } from '../../src/report/terminal-report.ts';
 import { latenessCauses } from '../../src/replay/replay-figures.ts';
 import type { ReplayPlan } from '../../src/replay/replay-plan.ts';
 import { replayCapture, type ReplayRunOptions } from '../../src/run/replay-run.ts';
@@ -43,6 +48,11 @@ describe("the sending thread's account of its stalls", () => {
       expect(late?.ms).toBeLessThan(result.stats.durationSec * 1000);
       expect(result.stats.lateness.maxUs / 1000).toBeGreaterThan(100);
       expect(latenessCauses(result.stats)).toMatch(/the main thread handed it (1 batch|\d+ batches) late \([\d.]+ ms in all\)/);
+      // Kept with the run: the reports say it under the replay's lateness, from the store.
+      const analysis = await analyseRun(rig.store, result.runName);
+      for (const report of [renderTerminalReport(analysis, { colour: false }), renderMarkdownReport(analysis), renderHtmlReport(analysis, await loadChartData(rig.store, analysis))]) {
+        expect(report).toMatch(/late sends: .*the main thread handed it/);
+      }
     });
   });
 
