@@ -138,10 +138,11 @@ async function send() {
   for (pullBatches(); queue.length < options.primeBatches && !finalQueued && !stopped(); pullBatches()) await sleep(1);
   const startNs = nowNs() + options.leadNs;
   const cpuAtStart = threadCpuSeconds();
-  const scheduledAtStart = threadScheduling();
   const collector = watchCollections(startNs);
   port.postMessage({ type: 'start', startNs });
   await waitUntil(startNs, stopped);
+  // From the first send on: the wait for the clock's start is no send's.
+  const scheduledAtStart = threadScheduling();
   let sinceYield = 0;
   const sockets = /** @type {import('./device-sockets.js').DeviceSockets} */ (devices);
   for (let batch = await nextBatch(startNs); batch !== undefined; batch = await nextBatch(startNs)) {
