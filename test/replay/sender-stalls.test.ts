@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { analyseRun } from '../../src/analyse/analyse-run.ts';
 import { generic } from '../../src/protocols/generic.ts';
@@ -56,14 +56,21 @@ describe("the sending thread's account of its stalls", () => {
     });
   });
 
-  const pinnable = availableParallelism() >= 2 && spawnSync('taskset', ['-V']).status === 0 && process.platform === 'linux';
+  // The last CPU this process may run on, for the sending thread (the rest of the process moves to the others).
+  const allowed = process.platform === 'linux' ? (/^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '') : '';
+  const cpus = allowed.split(',').flatMap((range) => {
+    const [from, to] = range.split('-').map(Number);
+    return from === undefined || !Number.isInteger(from) ? [] : Array.from({ length: (to ?? from) - from + 1 }, (_, i) => from + i);
+  });
+  const senderCpu = cpus.at(-1);
+  const pinnable = cpus.length >= 2 && senderCpu !== undefined && spawnSync('taskset', ['-V']).status === 0;
   it.skipIf(!pinnable)('counts the time other threads kept it off its CPU (a busy process on the CPU it is pinned to)', async () => {
     await withTempDir(async (dir) => {
       rig = await startReplayRig(dir, '127.0.6.41', { devices: 20, perDevice: 1000 });
       // A process that never sleeps, on the CPU the sending thread is given: the scheduler shares that CPU between them.
-      const busy = spawn('taskset', ['-c', '1', process.execPath, '-e', 'const end = Date.now() + 20000; while (Date.now() < end);'], { stdio: 'ignore' });
+      const busy = spawn('taskset', ['-c', String(senderCpu), process.execPath, '-e', 'const end = Date.now() + 20000; while (Date.now() < end);'], { stdio: 'ignore' });
       try {
-        const result = await replayCapture(options(rig, '127.0.6.41', plan({ kind: 'rate', ratePps: 20_000 }), { senderCpu: 1 }));
+        const result = await replayCapture(options(rig, '127.0.6.41', plan({ kind: 'rate', ratePps: 20_000 }), { senderCpu }));
         expect(result.stats.sent).toBe(20_000);
         const offCpu = result.stats.senderWaitedForCpu;
         expect(offCpu?.times).toBeGreaterThan(0);
