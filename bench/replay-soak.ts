@@ -117,6 +117,10 @@ export async function benchReplaySoak(): Promise<void> {
     process.stdout.write(`seconds with the most sends over 1 ms late: ${placed.length === 0 ? 'none' : placed.join(', ')}; the capture loops every ${CAPTURE_PACKETS / RATE_PPS} s\n`);
     const gc = result.stats.senderCollections;
     if (gc !== null) process.stdout.write(`the collector stopped the sending thread ${gc.count} times for 1 ms or more, ${gc.totalMs.toFixed(0)} ms in all, longest ${gc.maxMs.toFixed(1)} ms\n`);
+    const offCpu = result.stats.senderWaitedForCpu;
+    if (offCpu !== null && offCpu !== undefined) process.stdout.write(`other threads took the sending thread's CPU ${offCpu.times.toLocaleString('en-US')} times, ${offCpu.ms.toFixed(0)} ms in all\n`);
+    const late = result.stats.senderLateBatches;
+    if (late !== null && late !== undefined) process.stdout.write(`the main thread handed it ${late.times} batches after they were due; it waited ${late.ms.toFixed(0)} ms in all for them\n`);
     const stolen = stalls.samples.reduce((sum, sample) => sum + sample.stealMs, 0);
     process.stdout.write(`the hypervisor's steal over the run: ${stolen.toFixed(0)} ms in ${stalls.samples.filter((sample) => sample.stealMs > 0).length} of ${stalls.samples.length} seconds\n`);
   } finally {
