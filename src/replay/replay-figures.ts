@@ -1,8 +1,6 @@
 import type { LatencyHistogram } from '../core/latency-histogram.ts';
-import type { NotAsRecorded, WrittenRunStats } from '../store/run-metadata.ts';
+import type { NotAsRecorded, StoredReplayStats, WrittenRunStats } from '../store/run-metadata.ts';
 import type { ReplayPlan } from './replay-plan.ts';
-import type { ReplayStats } from './replay-types.ts';
-import type { SenderCollections } from './send-thread.ts';
 
 export interface Lateness {
   p50Us: number;
@@ -46,7 +44,7 @@ const EXPLAINED_P99_US = 1000;
  * Why a replay's sends were late, from what its sending thread counted: kept off its CPU by other threads, stopped by
  * its collector, or waiting for the main thread's batches. Undefined when the p99 is short or nothing was counted.
  */
-export function latenessCauses(stats: { lateness: { p99Us: number } | null } & Partial<Pick<ReplayStats, 'senderWaitedForCpu' | 'senderLateBatches'>> & { senderCollections?: Pick<SenderCollections, 'count' | 'totalMs' | 'maxMs'> | null }): string | undefined {
+export function latenessCauses(stats: Pick<StoredReplayStats, 'lateness' | 'senderWaitedForCpu' | 'senderCollections' | 'senderLateBatches'>): string | undefined {
   if (stats.lateness === null || stats.lateness.p99Us < EXPLAINED_P99_US) return undefined;
   const ms = (value: number): string => `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`;
   const times = (n: number): string => (n === 1 ? 'once' : `${n} times`);

@@ -4,6 +4,7 @@ import { NetworkError } from '../core/errors.ts';
 import { isIPv4 } from 'node:net';
 import { ioChoiceFromEnv } from '../core/udp-io/datagram-path.ts';
 import { loadUdpIo, udpIoMissing, UDP_IO_PATH } from '../core/udp-io/udp-io.ts';
+import type { StoredStall } from '../store/run-metadata.ts';
 import { pinSenderApart } from './sender-cpu.ts';
 import { senderPark } from './sender-wait.ts';
 import type { SenderWaits } from './thread-clock.js';
@@ -45,11 +46,8 @@ export interface SenderCollections {
   bySecond: { second: number; ms: number; maxMs: number }[];
 }
 
-/** Stretches the sending thread could not send, how many and how long in all. */
-export interface SenderStall {
-  times: number;
-  ms: number;
-}
+/** Stretches the sending thread could not send, how many and how long in all: kept with the run as they are. */
+export type SenderStall = StoredStall;
 
 export interface SendThreadHandlers {
   onStart(startNs: number): void;

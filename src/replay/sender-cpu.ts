@@ -24,7 +24,7 @@ export function pinSenderApart(senderTid: number, cpu: number): () => void {
 }
 
 /** This process's allowed CPUs, from the kernel's own list (`Cpus_allowed_list: 0-3,6`). */
-function allowedCpus(): number[] {
+export function allowedCpus(): number[] {
   let status: string;
   try {
     status = readFileSync('/proc/self/status', 'utf8');

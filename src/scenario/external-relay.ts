@@ -29,7 +29,8 @@ export async function startExternalRelay(
   } else if (child !== undefined) {
     await new Promise((resolve) => setTimeout(resolve, relay.readyAfterMs));
     if (hasExited(child)) throw relayExitError(child.exitCode ?? child.signalCode ?? 'unknown', where.logPath);
-    if (udpPortsBound(relay.address, where.ports) !== undefined) {
+    // Undefined where the ports cannot be seen: ready_after alone then.
+    if (udpPortsBound(relay.address, where.ports) === false) {
       const ports = where.ports.join(',');
       await waitUntilReady(child, { ready: async () => udpPortsBound(relay.address, where.ports) === true, logPath: where.logPath, neverReady: `relay under test never bound UDP ${relay.address}:${ports}`, pollMs: 20 });
     }

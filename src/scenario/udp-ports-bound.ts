@@ -51,13 +51,14 @@ export function unconnectedUdpSockets(text: string, v6: boolean): string[] {
   return sockets;
 }
 
+const LITTLE_ENDIAN = endianness() === 'LE';
+
 /** The kernel prints an address as 32-bit words in the machine's own byte order, each as hex. */
 function kernelAddress(hex: string, v6: boolean): string {
   const bytes = new Uint8Array(hex.length / 2);
   for (let word = 0; word < hex.length / 8; word++) {
     for (let i = 0; i < 4; i++) {
-      const byte = Number.parseInt(hex.slice(word * 8 + i * 2, word * 8 + i * 2 + 2), 16);
-      bytes[word * 4 + (endianness() === 'LE' ? 3 - i : i)] = byte;
+      bytes[word * 4 + (LITTLE_ENDIAN ? 3 - i : i)] = Number.parseInt(hex.slice(word * 8 + i * 2, word * 8 + i * 2 + 2), 16);
     }
   }
   if (!v6) return formatIpv4(bytes, 0);

@@ -1,5 +1,4 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { analyseRun } from '../../src/analyse/analyse-run.ts';
 import { generic } from '../../src/protocols/generic.ts';
@@ -9,6 +8,7 @@ import { loadChartData } from '../../src/report/report-data.ts';
 import { renderTerminalReport } from '../../src/report/terminal-report.ts';
 import { latenessCauses } from '../../src/replay/replay-figures.ts';
 import type { ReplayPlan } from '../../src/replay/replay-plan.ts';
+import { allowedCpus } from '../../src/replay/sender-cpu.ts';
 import { replayCapture, type ReplayRunOptions } from '../../src/run/replay-run.ts';
 import { startReplayRig, type ReplayRig } from '../helpers/replay-rig.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
@@ -57,11 +57,7 @@ describe("the sending thread's account of its stalls", () => {
   });
 
   // The last CPU this process may run on, for the sending thread (the rest of the process moves to the others).
-  const allowed = process.platform === 'linux' ? (/^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '') : '';
-  const cpus = allowed.split(',').flatMap((range) => {
-    const [from, to] = range.split('-').map(Number);
-    return from === undefined || !Number.isInteger(from) ? [] : Array.from({ length: (to ?? from) - from + 1 }, (_, i) => from + i);
-  });
+  const cpus = process.platform === 'linux' ? allowedCpus() : [];
   const senderCpu = cpus.at(-1);
   const pinnable = cpus.length >= 2 && senderCpu !== undefined && spawnSync('taskset', ['-V']).status === 0;
   it.skipIf(!pinnable)('counts the time other threads kept it off its CPU (a busy process on the CPU it is pinned to)', async () => {
