@@ -125,9 +125,12 @@ async function sendCapped(prepared: PreparedReplay, runId: number): Promise<Repl
     await waitForAcks(fleet, options.ackTimeoutMs);
   } finally {
     connection.closeSync();
-    await prepared.close();
-    sends.close();
-    observations.close();
+    try {
+      await prepared.close();
+      await sends.finish();
+    } finally {
+      observations.close();
+    }
   }
   const stats = summarize(outcome, fleet, uplink, plan, options.signal?.aborted === true);
   return {

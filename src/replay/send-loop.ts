@@ -165,6 +165,8 @@ async function feed(context: SendLoopContext, recorder: SendRecorder, state: { s
         fleet.thread.post(batch);
         // Spare time while the thread sends what it has: the store commits now, not between two sends.
         options.store.flushStale(COMMIT_WHEN_IDLE_MS);
+        // Every send is recorded: if DuckDB falls behind storing them, the replay slows rather than the rows pile up.
+        await context.sends.ready();
         while (!ended() && (fleet.thread.queued >= MAX_BATCHES_AHEAD || (fleet.thread.queued >= MIN_BATCHES_AHEAD && farEnough()))) {
           await new Promise<void>((resolve) => {
             state.wake = resolve;

@@ -27,6 +27,15 @@ export abstract class BatchedTableWriter implements FlushableWriter {
     this.appender.flush();
   }
 
+  /** Commits what is left and closes, through an appender or a feed alike (a feed's close waits for DuckDB). */
+  async finish(): Promise<void> {
+    const failure = this.clock.stop();
+    this.store.unregisterWriter(this);
+    await this.appender.finish();
+    if (failure !== undefined) throw failure;
+  }
+
+  /** Commits what is left and closes an appender's writer; a feed's closes with `finish()`. */
   close(): void {
     const failure = this.clock.stop();
     this.store.unregisterWriter(this);

@@ -7,6 +7,16 @@ const BACKLOG_CHUNKS = 64;
 let feeds = 0;
 
 /**
+ * DuckDB keeps insertion order (or not) for the whole database, and a feed must turn it off: an INSERT from a table
+ * function keeps order only on one thread. Feeds can overlap (a replay's sends while a capture is imported), so the
+ * store counts them and turns it back on when the last one closes.
+ */
+export interface InsertionOrder {
+  relax(connection: DuckDBConnection): Promise<void>;
+  restore(connection: DuckDBConnection): Promise<void>;
+}
+
+/**
  * A bulk load into one table that DuckDB runs on its own threads: `INSERT INTO table SELECT * FROM <a table function>`,
  * the function handing out the chunks a writer has filled. The writer's thread fills chunk n+1 while DuckDB's threads
  * compress and store chunk n: an appender does both on the writer's thread (`appendDataChunk`, about 0.6 s a million
@@ -48,17 +58,13 @@ export class ChunkFeed {
    * Opens a feed into `table` on `connection` (a connection of its own, which the feed closes). Column types are the
    * table's, read through an appender opened and closed at once.
    */
-  static async open(connection: DuckDBConnection, table: string): Promise<ChunkFeed> {
+  static async open(connection: DuckDBConnection, table: string, order: InsertionOrder): Promise<ChunkFeed> {
     const probe = await connection.createAppender(table);
     const columnTypes = Array.from({ length: probe.columnCount }, (_, index) => probe.columnType(index));
     const names = (await connection.runAndReadAll(`SELECT column_name FROM duckdb_columns() WHERE table_name = '${table}' AND schema_name = 'main' ORDER BY column_index`)).getRows().map((row) => String(row[0]));
     probe.closeSync();
     const functionName = `parity_feed_${table}_${++feeds}`;
-    const before = (await connection.runAndReadAll("SELECT current_setting('preserve_insertion_order')")).getRows()[0]?.[0];
-    await connection.run('SET preserve_insertion_order = false');
-    const feed = new ChunkFeed(connection, table, functionName, columnTypes, async () => {
-      await connection.run(`SET preserve_insertion_order = ${before === false ? 'false' : 'true'}`);
-    });
+    const feed = new ChunkFeed(connection, table, functionName, columnTypes, () => order.restore(connection));
     connection.registerTableFunction(
       DuckDBTableFunction.create({
         name: functionName,
@@ -76,6 +82,7 @@ export class ChunkFeed {
         },
       }),
     );
+    await order.relax(connection);
     return feed;
   }
 

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDBValue, type JS } from '@duckdb/node-api';
 import { isStoreLocked, storeLockedError } from './store-lock.ts';
 import { ChunkFeed } from './chunk-feed.ts';
+import { SharedInsertionOrder } from './insertion-order.ts';
 import { StoreError, StoreLookupError } from '../core/errors.ts';
 import { debug } from '../core/debug.ts';
 
@@ -28,6 +29,7 @@ export interface FlushableWriter {
 export class Store {
   private readonly writers = new Set<FlushableWriter>();
   private readonly writerConnections = new Set<DuckDBConnection>();
+  private readonly insertionOrder = new SharedInsertionOrder();
 
   private constructor(
     readonly path: string,
@@ -148,11 +150,11 @@ export class Store {
     }
   }
 
-  /** A bulk load into `table` on a connection of its own (ChunkFeed): for imports, where the writer must not wait. */
+  /** A bulk load into `table` on a connection of its own (ChunkFeed): for imports and a replay's sends, whose writer must not wait. */
   async createFeed(table: string): Promise<ChunkFeed> {
     const connection = await this.instance.connect();
     try {
-      return await ChunkFeed.open(connection, table);
+      return await ChunkFeed.open(connection, table, this.insertionOrder);
     } catch (cause) {
       connection.closeSync();
       throw new StoreError(`${this.path}: cannot load ${table}: ${firstLine(cause)}`, { file: this.path }, { cause });

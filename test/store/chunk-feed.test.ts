@@ -82,4 +82,28 @@ describe('bulk loads through a feed (real DuckDB files)', () => {
       });
     });
   });
+
+  it('overlapping feeds keep insertion order off until the last one closes, then restore it', async () => {
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 'order.duckdb'), async (store) => {
+        await store.exec('CREATE TABLE a (n BIGINT, ts_ns BIGINT, bytes BLOB, text VARCHAR); CREATE TABLE b (n BIGINT, ts_ns BIGINT, bytes BLOB, text VARCHAR)');
+        const setting = async (): Promise<unknown> => (await store.query("SELECT current_setting('preserve_insertion_order') AS on"))[0]?.on;
+        expect(await setting()).toBe(true);
+        // An import's feed, and a replay's sends beside it: the first to open is the first to close.
+        const first = new ChunkAppender(await store.createFeed('a'), 'a', KINDS);
+        const second = new ChunkAppender(await store.createFeed('b'), 'b', KINDS);
+        for (let i = 0; i < 5000; i++) {
+          writeRow(first, i);
+          writeRow(second, i);
+        }
+        expect(await setting()).toBe(false);
+        await first.finish();
+        expect(await setting()).toBe(false);
+        await second.finish();
+        expect(await setting()).toBe(true);
+        const [counts] = await store.query('SELECT (SELECT count(*) FROM a)::INT AS a, (SELECT count(*) FROM b)::INT AS b');
+        expect(counts).toEqual({ a: 5000, b: 5000 });
+      });
+    });
+  });
 });
