@@ -100,8 +100,10 @@ export function createColumn(kind: ColumnKind): Column {
     f64: eightByte ? new Float64Array(buffer) : new Float64Array(0),
     validity: new Uint32Array(CHUNK_ROWS / 32).fill(0xffffffff),
     hasNulls: false,
-    longRows: new Uint32Array(CHUNK_ROWS),
-    longEnds: new Uint32Array(CHUNK_ROWS),
+    // Only text and blobs have values too long to inline; for the others these stay empty (a writer of 18 columns
+    // filled a fresh set of them per chunk queued while DuckDB caught up: 16 KB a column to zero for nothing).
+    longRows: new Uint32Array(kind === 'varchar' || kind === 'blob' ? CHUNK_ROWS : 0),
+    longEnds: new Uint32Array(kind === 'varchar' || kind === 'blob' ? CHUNK_ROWS : 0),
     longTexts: [],
     longCount: 0,
     arena: new Uint8Array(0),
