@@ -115,13 +115,13 @@ function replayMemoryLimit(uplink: { packets: number; payloadBytes: number }): n
 async function sendCapped(prepared: PreparedReplay, runId: number): Promise<ReplayOutcome> {
   const { options, fleet, capture, uplink } = prepared;
   const { store, plan } = options;
-  const observations = await ObservationWriter.create(store, runId, { flushIntervalMs: COMMIT_BOUND_MS });
+  const observations = await ObservationWriter.create(store, runId, { flushIntervalMs: COMMIT_BOUND_MS, bulk: true });
   prepared.sinks.observations = observations;
   const sends = await SendWriter.create(store, runId, { flushIntervalMs: COMMIT_BOUND_MS });
   const connection = await store.connect();
   let outcome: SendLoopOutcome;
   try {
-    outcome = await sendLoop({ options: { ...options, relayHost: prepared.relayIp }, fleet, sends, connection, capture, uplink, runId });
+    outcome = await sendLoop({ options: { ...options, relayHost: prepared.relayIp }, fleet, sends, observations, connection, capture, uplink, runId });
     await waitForAcks(fleet, options.ackTimeoutMs);
   } finally {
     connection.closeSync();
@@ -129,7 +129,7 @@ async function sendCapped(prepared: PreparedReplay, runId: number): Promise<Repl
       await prepared.close();
       await sends.finish();
     } finally {
-      observations.close();
+      await observations.finish();
     }
   }
   const stats = summarize(outcome, fleet, uplink, plan, options.signal?.aborted === true);

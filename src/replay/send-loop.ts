@@ -1,6 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { NetworkError } from '../core/errors.ts';
 import type { LatencyHistogram } from '../core/latency-histogram.ts';
+import type { ObservationWriter } from '../store/observation-writer.ts';
 import type { SendWriter } from '../store/send-writer.ts';
 import type { DeviceFleet } from './device-fleet.ts';
 import type { SenderCollections, SenderStall } from './send-thread.ts';
@@ -67,6 +68,8 @@ export interface SendLoopContext {
   options: ReplayOptions;
   fleet: DeviceFleet;
   sends: SendWriter;
+  /** Where the devices' ACKs are written (through a feed, as the sends are). */
+  observations: ObservationWriter;
   connection: DuckDBConnection;
   capture: { captureId: number; routePorts: number[] };
   uplink: UplinkSummary;
@@ -165,8 +168,9 @@ async function feed(context: SendLoopContext, recorder: SendRecorder, state: { s
         fleet.thread.post(batch);
         // Spare time while the thread sends what it has: the store commits now, not between two sends.
         options.store.flushStale(COMMIT_WHEN_IDLE_MS);
-        // Every send is recorded: if DuckDB falls behind storing them, the replay slows rather than the rows pile up.
+        // Every send and ACK is recorded: if DuckDB falls behind storing them, the replay slows rather than the rows pile up.
         await context.sends.ready();
+        await context.observations.ready();
         while (!ended() && (fleet.thread.queued >= MAX_BATCHES_AHEAD || (fleet.thread.queued >= MIN_BATCHES_AHEAD && farEnough()))) {
           await new Promise<void>((resolve) => {
             state.wake = resolve;

@@ -27,6 +27,11 @@ export abstract class BatchedTableWriter implements FlushableWriter {
     this.appender.flush();
   }
 
+  /** Resolves when a feed's DuckDB has caught up enough for more rows (at once for an appender); rejects with its failure. */
+  async ready(): Promise<void> {
+    await this.appender.ready();
+  }
+
   /** Commits what is left and closes, through an appender or a feed alike (a feed's close waits for DuckDB). */
   async finish(): Promise<void> {
     const failure = this.clock.stop();

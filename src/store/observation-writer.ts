@@ -57,9 +57,15 @@ export class ObservationWriter extends BatchedTableWriter {
     super(store, appender, flushIntervalMs);
   }
 
-  static async create(store: Store, runId: number, options: { flushIntervalMs?: number } = {}): Promise<ObservationWriter> {
-    const { appender: raw, release } = await store.createWriterAppender('observations');
-    const appender = new ChunkAppender(raw, 'observations', Object.values(COLUMNS), release);
+  /**
+   * `bulk`: the rows go through a feed that DuckDB stores on its own threads (a replay's device ACKs, beside its sends:
+   * close with `finish()`, and await `ready()` now and then); otherwise through an appender, as backends, taps and
+   * recordings need (their commits must not wait on a queue).
+   */
+  static async create(store: Store, runId: number, options: { flushIntervalMs?: number; bulk?: boolean } = {}): Promise<ObservationWriter> {
+    const appender = options.bulk === true
+      ? new ChunkAppender(await store.createFeed('observations'), 'observations', Object.values(COLUMNS))
+      : await store.createWriterAppender('observations').then(({ appender: raw, release }) => new ChunkAppender(raw, 'observations', Object.values(COLUMNS), release));
     return new ObservationWriter(store, appender, runId, options.flushIntervalMs ?? OBSERVATION_FLUSH_INTERVAL_MS);
   }
 

@@ -62,11 +62,6 @@ export class SendWriter extends BatchedTableWriter {
     return new SendWriter(store, appender, runId, options.flushIntervalMs ?? 250);
   }
 
-  /** Resolves when DuckDB has caught up enough for more rows; rejects with the failure that stopped the writing. */
-  async ready(): Promise<void> {
-    await this.appender.ready();
-  }
-
   add(send: SendRecord): void {
     const a = this.appender;
     a.setNumber(C.run_id, this.runId);
