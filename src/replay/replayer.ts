@@ -125,11 +125,15 @@ async function sendCapped(prepared: PreparedReplay, runId: number): Promise<Repl
     await waitForAcks(fleet, options.ackTimeoutMs);
   } finally {
     connection.closeSync();
+    // Each writer is finished whatever the one before did: a feed left open keeps DuckDB's insertion order off.
     try {
       await prepared.close();
-      await sends.finish();
     } finally {
-      await observations.finish();
+      try {
+        await sends.finish();
+      } finally {
+        await observations.finish();
+      }
     }
   }
   const stats = summarize(outcome, fleet, uplink, plan, options.signal?.aborted === true);

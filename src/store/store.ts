@@ -150,7 +150,7 @@ export class Store {
     }
   }
 
-  /** A bulk load into `table` on a connection of its own (ChunkFeed): for imports and a replay's sends, whose writer must not wait. */
+  /** A bulk load into `table` on a connection of its own (ChunkFeed): for imports and a replay's sends and ACKs, whose writer must not wait. */
   async createFeed(table: string): Promise<ChunkFeed> {
     const connection = await this.instance.connect();
     try {
