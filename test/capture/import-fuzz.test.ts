@@ -9,8 +9,12 @@ import { corpusAvailable, loadCorpusIndex } from '../helpers/corpus.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures');
-/** Seeds are fixed: a failure reproduces; the budget keeps the suite's time bounded on a busy machine. */
+/**
+ * Seeds are fixed: a failure reproduces. The first MIN_CASES always run, however busy the machine (a budget alone ran
+ * 47 cases where 50 were asked, with two busy loops beside the suite); then cases run until the budget is spent.
+ */
 const SEED = 20_261_128;
+const MIN_CASES = 60;
 const TIME_BUDGET_MS = 20_000;
 const MAX_FILE_BYTES = 256 * 1024;
 
@@ -61,7 +65,7 @@ describe('importer under mutated captures (fast-check, fixed seed, time budget)'
           fc.asyncProperty(fc.integer({ min: 0, max: files.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 4 }), async (index, mutations) => {
             // The budget is kept here, between cases: fast-check's own time limit abandons the case in flight, whose
             // import would then run on into a closed store.
-            if (Date.now() > deadline) return;
+            if (cases >= MIN_CASES && Date.now() > deadline) return;
             const seed = files[index] as { name: string; bytes: Buffer };
             const path = join(dir, `case-${cases++}.pcap`);
             writeFileSync(path, mutate(seed.bytes, mutations));
@@ -82,10 +86,9 @@ describe('importer under mutated captures (fast-check, fixed seed, time budget)'
       } finally {
         store.close();
       }
-      // The budget must leave room for a meaningful number of cases, even on a busy machine.
       if (process.env.PARITY_FUZZ_REPORT !== undefined) console.info(`${cases} mutated captures, ${refused} refused outright`);
-      expect(cases).toBeGreaterThan(50);
+      expect(cases).toBeGreaterThanOrEqual(MIN_CASES);
       expect(refused).toBeLessThan(cases);
     });
-  }, 60_000);
+  }, 180_000);
 });
