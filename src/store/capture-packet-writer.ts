@@ -2,7 +2,7 @@ import type { UdpDatagram } from '../capture/udp-datagram.ts';
 import { debug } from '../core/debug.ts';
 import { payloadHash } from '../core/payload-hash.ts';
 import { CommitClock } from './commit-clock.ts';
-import { ChunkAppender, columnIndexes, type ColumnKind } from './chunk-appender.ts';
+import { ChunkAppender, columnIndexes, openChunkAppender, type ColumnKind } from './chunk-appender.ts';
 import type { FlushableWriter, Store } from './store.ts';
 
 const NS_PER_SECOND = 1_000_000_000n;
@@ -63,9 +63,7 @@ export class CapturePacketWriter implements FlushableWriter {
    * more); otherwise through an appender, as a recording needs (its commits must not wait on a queue).
    */
   static async create(store: Store, captureId: number, options: { flushIntervalMs?: number; bulk?: boolean } = {}): Promise<CapturePacketWriter> {
-    const packets = options.bulk === true
-      ? new ChunkAppender(await store.createFeed('capture_packets'), 'capture_packets', Object.values(PACKET_COLUMNS))
-      : await store.createWriterAppender('capture_packets').then(({ appender, release }) => new ChunkAppender(appender, 'capture_packets', Object.values(PACKET_COLUMNS), release));
+    const packets = await openChunkAppender(store, 'capture_packets', Object.values(PACKET_COLUMNS), { bulk: options.bulk === true });
     const addresses = await store.createWriterAppender('capture_addresses');
     return new CapturePacketWriter(
       store,

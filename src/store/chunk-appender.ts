@@ -2,6 +2,7 @@ import { DuckDBDataChunk, type DuckDBAppender, type DuckDBType } from '@duckdb/n
 import { ChunkFeed } from './chunk-feed.ts';
 import { duckdbStrings } from './duckdb-strings.ts';
 import { addLongBytes, addLongText, addLongTextAsIs, CHUNK_ROWS, createColumn, resetColumn, TYPE_OF_KIND, writeChunk, type Column, type ColumnKind } from './chunk-columns.ts';
+import type { Store } from './store.ts';
 
 export { CHUNK_ROWS } from './chunk-columns.ts';
 export type { ColumnKind } from './chunk-columns.ts';
@@ -235,6 +236,17 @@ export class ChunkAppender {
       this.release();
     }
   }
+}
+
+/**
+ * A ChunkAppender on `table`: through a feed that DuckDB stores on its own threads (`bulk`: close it with `finish()`,
+ * await `ready()` now and then), or through an appender on a connection of its own, for writers whose commits must not
+ * wait on a queue.
+ */
+export async function openChunkAppender(store: Store, table: string, kinds: readonly ColumnKind[], { bulk }: { bulk: boolean }): Promise<ChunkAppender> {
+  if (bulk) return new ChunkAppender(await store.createFeed(table), table, kinds);
+  const { appender, release } = await store.createWriterAppender(table);
+  return new ChunkAppender(appender, table, kinds, release);
 }
 
 /** Column positions by name, from a writer's column list (in the table's order). */

@@ -1,5 +1,5 @@
 import { payloadHash } from '../core/payload-hash.ts';
-import { ChunkAppender, columnIndexes, type ColumnKind } from './chunk-appender.ts';
+import { columnIndexes, openChunkAppender, type ChunkAppender, type ColumnKind } from './chunk-appender.ts';
 import { BatchedTableWriter } from './batched-table-writer.ts';
 import type { Store } from './store.ts';
 
@@ -63,9 +63,7 @@ export class ObservationWriter extends BatchedTableWriter {
    * recordings need (their commits must not wait on a queue).
    */
   static async create(store: Store, runId: number, options: { flushIntervalMs?: number; bulk?: boolean } = {}): Promise<ObservationWriter> {
-    const appender = options.bulk === true
-      ? new ChunkAppender(await store.createFeed('observations'), 'observations', Object.values(COLUMNS))
-      : await store.createWriterAppender('observations').then(({ appender: raw, release }) => new ChunkAppender(raw, 'observations', Object.values(COLUMNS), release));
+    const appender = await openChunkAppender(store, 'observations', Object.values(COLUMNS), { bulk: options.bulk === true });
     return new ObservationWriter(store, appender, runId, options.flushIntervalMs ?? OBSERVATION_FLUSH_INTERVAL_MS);
   }
 

@@ -1,4 +1,4 @@
-import { ChunkAppender, columnIndexes, type ColumnKind } from './chunk-appender.ts';
+import { columnIndexes, openChunkAppender, type ChunkAppender, type ColumnKind } from './chunk-appender.ts';
 import { BatchedTableWriter } from './batched-table-writer.ts';
 import type { Store } from './store.ts';
 
@@ -58,7 +58,7 @@ export class SendWriter extends BatchedTableWriter {
   }
 
   static async create(store: Store, runId: number, options: { flushIntervalMs?: number } = {}): Promise<SendWriter> {
-    const appender = new ChunkAppender(await store.createFeed('sends'), 'sends', Object.values(COLUMNS));
+    const appender = await openChunkAppender(store, 'sends', Object.values(COLUMNS), { bulk: true });
     return new SendWriter(store, appender, runId, options.flushIntervalMs ?? 250);
   }
 
