@@ -22,12 +22,12 @@ if (phase === 'pcap-parser') {
   reportPhase({ items, seconds: seconds() });
 } else if (phase === 'read') {
   let items = 0;
-  await readCaptureFile(file, () => items++);
+  await readCaptureFile(file, () => items++, { reuseBuffers: true });
   reportPhase({ items, seconds: seconds() });
 } else if (phase === 'parse') {
   let items = 0;
   const decoder = new FrameDecoder(() => items++);
-  await readCaptureFile(file, (frame) => decoder.decode(frame));
+  await readCaptureFile(file, (frame) => decoder.decode(frame), { reuseBuffers: true });
   reportPhase({ items, seconds: seconds() });
 } else if (phase === 'import') {
   rmSync(db, { force: true });

@@ -11,8 +11,11 @@ export const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
  * A sliding window over a file, read in chunks. Parsers look at `bytes[pos..end)` synchronously and only `await fill`
- * when a record crosses the end of the window. Bytes once read are never overwritten (a full buffer is replaced by a
- * fresh one, with the unread tail copied to its front), so slices handed out stay valid as long as someone holds them.
+ * when a record crosses the end of the window. A full buffer is replaced, with the unread tail copied to the front of
+ * the next: by a fresh one, so slices handed out stay valid as long as someone holds them; or, with `reuseBuffers`, by
+ * the buffer before it, for consumers that copy what they keep before the next fill. A fresh 4 MB buffer per read
+ * costs its pages faulted in and zeroed: on this project's virtual machine reading a million frames took 0.45 s
+ * that way and 0.09 s with two buffers in turn.
  */
 export class ByteWindow {
   // A plain Uint8Array, not a Buffer: subarray() on a Buffer builds a FastBuffer, several times slower per frame.
@@ -26,12 +29,16 @@ export class ByteWindow {
   private baseOffset = 0;
   private eof = false;
   private readonly onRead: ((bytesRead: number) => void) | undefined;
+  /** The buffer before this one, to be filled again when this one is full (`reuseBuffers`). */
+  private spare: Uint8Array | undefined;
+  private readonly reuseBuffers: boolean;
 
   constructor(
     private readonly source: ByteSource,
-    onRead?: (bytesRead: number) => void,
+    options: { onRead?: (bytesRead: number) => void; reuseBuffers?: boolean } = {},
   ) {
-    this.onRead = onRead;
+    this.onRead = options.onRead;
+    this.reuseBuffers = options.reuseBuffers ?? false;
   }
 
   get available(): number {
@@ -65,7 +72,10 @@ export class ByteWindow {
 
   // Appending after `end` never touches bytes already handed out, so a buffer is only replaced when it is full.
   private reallocate(minBytes: number): void {
-    const next = new Uint8Array(Math.max(READ_CHUNK_BYTES, minBytes));
+    const size = Math.max(READ_CHUNK_BYTES, minBytes);
+    const spare = this.spare;
+    const next = spare !== undefined && spare.length >= size ? spare : new Uint8Array(size);
+    if (this.reuseBuffers && this.bytes.length > 0) this.spare = this.bytes;
     next.set(this.bytes.subarray(this.pos, this.end));
     this.baseOffset += this.pos;
     this.end -= this.pos;

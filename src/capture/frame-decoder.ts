@@ -220,7 +220,9 @@ export class FrameDecoder {
     segment.dstPort = readU16(bytes, at + 2);
     segment.seq = ((readU16(bytes, at + 4) << 16) | readU16(bytes, at + 6)) >>> 0;
     segment.flags = bytes[at + 13] as number;
-    segment.payload = bytes.subarray(at + headerBytes, end);
+    // Copied, as a fragment is: a TCP stream holds bytes that came early, and its parsers hold what they have not read
+    // yet, while the reader fills its buffers again (`reuseBuffers`).
+    segment.payload = bytes.slice(at + headerBytes, end);
     segment.truncated = cut;
     this.onTcpSegment(segment);
     return Outcome.NotUdp;

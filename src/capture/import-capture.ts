@@ -209,7 +209,8 @@ async function readFilesInto(decoder: FrameDecoder, files: readonly string[], be
       progress.update(readBytes, totalBytes, `${decoder.stats.frames.toLocaleString('en-US')} frames`);
     };
     try {
-      read.formats.add(await readCaptureFile(file, (frame) => decoder.decode(frame), { onRead, beforeRead }));
+      // The writer copies each datagram's payload, and the decoder each TCP segment's: the reader's buffers are reused.
+      read.formats.add(await readCaptureFile(file, (frame) => decoder.decode(frame), { onRead, beforeRead, reuseBuffers: true }));
       read.files.push(file);
     } catch (error) {
       if (!isParityError(error)) throw error;

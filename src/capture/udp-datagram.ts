@@ -9,7 +9,10 @@ export interface UdpDatagram {
   srcPort: number;
   dstIp: string;
   dstPort: number;
-  /** Captured payload bytes: a view valid for as long as it is held. */
+  /**
+   * Captured payload bytes: a view into the reader's buffer, valid during the handler's call only where the reader
+   * reuses its buffers (an import): copy what is kept.
+   */
   payload: Uint8Array;
   /** Payload length the UDP header declares. */
   wireBytes: number;

@@ -5,8 +5,10 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { Client } from 'undici';
 import { describe, expect, it } from 'vitest';
+import { buildUdpFrame } from '../../src/capture/frame-builder.ts';
 import { importCaptures } from '../../src/capture/import-capture.ts';
 import { getCapture } from '../../src/capture/capture-catalog.ts';
+import { READ_CHUNK_BYTES } from '../../src/capture/byte-window.ts';
 import { num, str, withStore } from '../../src/store/store.ts';
 import { requirePrerequisite } from '../helpers/prerequisite.ts';
 import { readAll, type FrameRecord } from '../helpers/read-frames.ts';
@@ -18,6 +20,8 @@ const canCapture = requirePrerequisite(tcpdumpUsable(), 'tcpdump run as root, to
 const tsharkReady = spawnSync('sh', ['-c', 'command -v tshark'], { stdio: 'ignore' }).status === 0;
 const SERVER = '127.0.89.1';
 const PORT = 18089;
+/** UDP payload bytes of the datagrams that spread a capture over the reader's buffers. */
+const PADDING_BYTES = 1200;
 const GZIPPED = gzipSync(Buffer.from(JSON.stringify({ report: 'x'.repeat(3000) })));
 
 /** A server written for this test, independent of the project's backends: three ways of framing an answer. */
@@ -158,6 +162,42 @@ describe.runIf(canCapture)('HTTP/1.1 read out of a real tcpdump capture', () => 
       const reordered = await importHttp(dir, join(dir, 'reordered.pcap'), 'reordered');
       expect(reordered.error).toBeUndefined();
       expect(reordered.rows.map((r) => [r.method, r.body])).toEqual(sent.map((s) => [s.method, s.body]));
+
+      // Read across many of the reader's buffers, which an import fills in turn: UDP between a segment that came early
+      // and the one before it, more than two buffers of it, so the early one is held while its buffer is filled again.
+      const padding = (from: number): FrameRecord[] =>
+        Array.from({ length: Math.ceil((2.5 * READ_CHUNK_BYTES) / PADDING_BYTES) }, (_, k) => {
+          const n = from + k;
+          const payload = Buffer.alloc(PADDING_BYTES, n % 251);
+          payload.writeUInt32BE(n, 0);
+          const bytes = Buffer.from(buildUdpFrame({ srcIp: '127.0.89.7', dstIp: '127.0.89.8', srcPort: 40000, dstPort: 20500, payload }));
+          const at = frames[0] as FrameRecord;
+          return { ...at, capturedBytes: bytes.length, originalBytes: bytes.length, bytes };
+        });
+      const early = new Set(segments.slice(0, 4).filter((_s, i) => i % 2 === 1).map((s) => s.index));
+      let padded = 0;
+      const spread = withRepeats.flatMap((frame) => {
+        if (!early.has(frame.frameNo - 1)) return [frame];
+        const block = padding(padded);
+        padded += block.length;
+        return [frame, ...block];
+      });
+      rewritePcap(join(dir, 'spread.pcap'), spread);
+      const spreadOut = await withStore(join(dir, 'spread.duckdb'), async (store) => {
+        const result = await importCaptures(store, { files: [join(dir, 'spread.pcap')], name: 'spread' });
+        const exchanges = await store.query('SELECT method, request_body FROM http_exchanges ORDER BY ts_ns, idx');
+        const [udp] = await store.query(
+          `SELECT count(*)::INT AS n,
+                  count(*) FILTER (WHERE octet_length(payload) <> ${PADDING_BYTES}
+                     OR payload <> unhex(printf('%08x', (idx)::INT) || repeat(lpad(printf('%x', idx % 251), 2, '0'), ${PADDING_BYTES - 4})))::INT AS wrong
+           FROM capture_packets`,
+        );
+        return { error: result.captures[0]?.error?.message, exchanges: exchanges.map((r) => [str(r.method), Buffer.from(r.request_body as Uint8Array).toString()]), udp };
+      });
+      expect(padded * PADDING_BYTES).toBeGreaterThan(4 * READ_CHUNK_BYTES);
+      expect(spreadOut.error).toBeUndefined();
+      expect(spreadOut.exchanges).toEqual(sent.map((s) => [s.method, s.body]));
+      expect(spreadOut.udp).toMatchObject({ n: padded, wrong: 0 });
 
       // Lost: the segment of the fourth request of the first connection (its first chunk) never made the capture.
       const lost = data[3] as number;
