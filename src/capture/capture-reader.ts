@@ -13,7 +13,7 @@ export interface ReadCaptureOptions {
   /**
    * The frames' bytes are only read during `onFrame` (the consumer copies what it keeps): the reader then fills the
    * same two buffers in turn instead of a fresh 4 MB one each time, which on a virtual machine cost a page fault per
-   * 4 KB read (a quarter of reading a file's frames).
+   * 4 KB read (four fifths of reading a file's frames on this project's machine).
    */
   reuseBuffers?: boolean;
 }
