@@ -35,7 +35,7 @@ export class ByteWindow {
 
   constructor(
     private readonly source: ByteSource,
-    options: { onRead?: (bytesRead: number) => void; reuseBuffers?: boolean } = {},
+    options: { onRead?: ((bytesRead: number) => void) | undefined; reuseBuffers?: boolean } = {},
   ) {
     this.onRead = options.onRead;
     this.reuseBuffers = options.reuseBuffers ?? false;

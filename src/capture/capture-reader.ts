@@ -29,7 +29,7 @@ export async function readCaptureStream(
   onFrame: FrameHandler,
   options: ReadCaptureOptions = {},
 ): Promise<CaptureFormat> {
-  const window = new ByteWindow(source, { ...(options.onRead === undefined ? {} : { onRead: options.onRead }), reuseBuffers: options.reuseBuffers ?? false });
+  const window = new ByteWindow(source, { onRead: options.onRead, reuseBuffers: options.reuseBuffers ?? false });
   const available = await window.fill(PCAP_GLOBAL_HEADER_BYTES);
   if (available >= 4 && window.view.getUint32(window.pos, true) === PCAPNG_SECTION_HEADER) {
     await readPcapngBlocks(window, name, onFrame);
