@@ -2,7 +2,7 @@ import type { DeviceProtocol } from '../protocols/protocol.ts';
 import { compareAcks, toHex } from '../protocols/protocol.ts';
 import { num, str, type Row, type Store } from '../store/store.ts';
 import type { MismatchSample } from './analysis.ts';
-import { ANALYSIS_STEPS, type AnalysisStep } from './analysis-steps.ts';
+import { ANALYSIS_STEPS, RELEASED_AFTER, type AnalysisStep } from './analysis-steps.ts';
 import { StepClock, stepName } from './step-clock.ts';
 
 const S = ANALYSIS_STEPS;
@@ -41,13 +41,14 @@ export interface CorrelateOptions {
  */
 export async function correlateRun(store: Store, runId: number, options: CorrelateOptions, clock = new StepClock()): Promise<MismatchSample[]> {
   const params = { run_id: runId, reference: options.reference, ack_window_ns: ACK_MATCH_WINDOW_NS };
-  for (const step of [S.keys, S.uplink, S.receipts, S.ackKeying, S.deviceAcks, S.legTables]) {
+  for (const step of [S.keys, S.uplink, S.receipts, S.receiptCounts, S.ackKeying, S.deviceAcks, S.legTables]) {
     await clock.time(stepName(step.file), () => store.exec(step.sql, params));
   }
   // With no backend observed or expected, one pseudo-backend carries the devices' view (sends and the ACKs they got).
   const backends = options.backends.length > 0 ? options.backends : [NO_BACKEND];
   for (const step of [S.backendLegs, S.packetParity]) {
     for (const backend of backends) await clock.time(`${stepName(step.file)} ${backend}`, () => store.exec(step.sql, { ...params, backend }));
+    await release(store, RELEASED_AFTER.get(step) ?? []);
   }
   const ignored = [...options.protocol.defaultIgnoredAckFields, ...options.ignoreAckFields];
   const compare = async (view: MismatchSample['view'], differences: AnalysisStep, mark: AnalysisStep): Promise<MismatchSample[]> => {
@@ -57,6 +58,11 @@ export async function correlateRun(store: Store, runId: number, options: Correla
     return pairs.samples;
   };
   return [...(await compare('backend', S.ackDifferences, S.markAckResults)), ...(await compare('device', S.deviceAckDifferences, S.markDeviceAckResults))];
+}
+
+/** Drops intermediate tables no later step reads, so that the steps after reuse their memory. */
+async function release(store: Store, tables: readonly string[]): Promise<void> {
+  for (const table of tables) await store.exec(`DROP TABLE IF EXISTS ${table}`);
 }
 
 interface ComparedPairs {

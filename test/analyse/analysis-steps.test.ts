@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ANALYSIS_STEPS, DERIVED_TABLES } from '../../src/analyse/analysis-steps.ts';
+import { ANALYSIS_STEPS, DERIVED_TABLES, RELEASED_AFTER } from '../../src/analyse/analysis-steps.ts';
 import { HTTP_ANALYSIS_STEPS, HTTP_DERIVED_TABLES } from '../../src/analyse/http/http-steps.ts';
 import type { AnalysisStep } from '../../src/analyse/analysis-steps.ts';
 import { PG_ANALYSIS_STEPS } from '../../src/analyse/pg/analyse-pg-run.ts';
@@ -41,6 +41,18 @@ describe('analysis steps declare what they read and write', () => {
     for (const step of steps) {
       for (const table of step.reads) expect(STORED.has(table) || written.has(table), `${step.file} reads ${table} before any step writes it`).toBe(true);
       for (const table of step.writes) written.add(table);
+    }
+  });
+
+  it('an intermediate table is released only after the last step that reads it, and never a stored one', () => {
+    for (const [releaser, tables] of RELEASED_AFTER) {
+      const after = steps.slice(steps.indexOf(releaser) + 1);
+      expect(after.length, `${releaser.file} is a step`).toBeLessThan(steps.length);
+      for (const table of tables) {
+        expect(STORED.has(table), `${table} is stored`).toBe(false);
+        expect(steps.slice(0, steps.indexOf(releaser) + 1).some((s) => s.writes.includes(table)), `${table} is written before ${releaser.file}`).toBe(true);
+        for (const later of after) expect(later.reads, `${later.file} reads ${table}, released after ${releaser.file}`).not.toContain(table);
+      }
     }
   });
 

@@ -1,13 +1,10 @@
--- reads: packet_parity, receipts
+-- reads: packet_parity, receipt_counts
 -- writes: -
 -- Delivery, latency and ACKs per route and backend. ACK latency is the backend's own time (its receipt to its
 -- answer, both seen at its side): what the relay and the harness add is judged apart, as relay_added_latency.
 -- A receipt no uplink packet was matched to (05: k-th copy to k-th send) is a duplicate: what a backend received
 -- beyond what was sent, per route.
-WITH received AS (
-  SELECT backend, route_port, count(*) AS received FROM receipts GROUP BY ALL
-),
-one_sided AS (
+WITH one_sided AS (
   SELECT p.backend, p.route_port,
          count(*) FILTER (WHERE p.acked IS DISTINCT FROM r.acked) AS one_sided_acks
   FROM packet_parity p
@@ -36,7 +33,7 @@ per_route AS (
     count(*) FILTER (WHERE ack_match = false) AS ack_mismatched,
     any_value(o.one_sided_acks) AS one_sided_route
   FROM packet_parity p
-  LEFT JOIN received d ON d.backend = p.backend AND d.route_port = p.route_port
+  LEFT JOIN receipt_counts d ON d.backend = p.backend AND d.route_port = p.route_port
   LEFT JOIN one_sided o ON o.backend = p.backend AND o.route_port = p.route_port
   WHERE p.run_id = $run_id AND p.backend <> $no_backend
   GROUP BY p.route_port, p.backend
