@@ -8,6 +8,7 @@ import { ChunkFeed } from './chunk-feed.ts';
 import { SharedInsertionOrder } from './insertion-order.ts';
 import { StoreError, StoreLookupError } from '../core/errors.ts';
 import { debug } from '../core/debug.ts';
+import { keepFreedMemory } from './freed-memory.ts';
 
 /** Default store file, relative to the working directory (docs/architecture.md). */
 export const DEFAULT_STORE_PATH = 'parity.duckdb';
@@ -41,6 +42,8 @@ export class Store {
 
   static async open(path: string = DEFAULT_STORE_PATH): Promise<Store> {
     const settings = engineSettings(path);
+    // Before DuckDB's threads start: what they free stays theirs to use again (freed-memory.ts).
+    keepFreedMemory();
     let instance: DuckDBInstance;
     try {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
