@@ -2,7 +2,7 @@ import type { DeviceProtocol } from '../protocols/protocol.ts';
 import { compareAcks, toHex } from '../protocols/protocol.ts';
 import { num, str, type Row, type Store } from '../store/store.ts';
 import type { MismatchSample } from './analysis.ts';
-import { ANALYSIS_STEPS, RELEASED_AFTER, type AnalysisStep } from './analysis-steps.ts';
+import { ANALYSIS_STEPS, CORRELATION_STEPS, PER_BACKEND_STEPS, RELEASED_AFTER, type AnalysisStep } from './analysis-steps.ts';
 import { StepClock, stepName } from './step-clock.ts';
 
 const S = ANALYSIS_STEPS;
@@ -41,13 +41,11 @@ export interface CorrelateOptions {
  */
 export async function correlateRun(store: Store, runId: number, options: CorrelateOptions, clock = new StepClock()): Promise<MismatchSample[]> {
   const params = { run_id: runId, reference: options.reference, ack_window_ns: ACK_MATCH_WINDOW_NS };
-  for (const step of [S.keys, S.uplink, S.receipts, S.receiptCounts, S.ackKeying, S.deviceAcks, S.legTables]) {
-    await clock.time(stepName(step.file), () => store.exec(step.sql, params));
-  }
   // With no backend observed or expected, one pseudo-backend carries the devices' view (sends and the ACKs they got).
   const backends = options.backends.length > 0 ? options.backends : [NO_BACKEND];
-  for (const step of [S.backendLegs, S.packetParity]) {
-    for (const backend of backends) await clock.time(`${stepName(step.file)} ${backend}`, () => store.exec(step.sql, { ...params, backend }));
+  for (const step of CORRELATION_STEPS) {
+    if (!PER_BACKEND_STEPS.has(step)) await clock.time(stepName(step.file), () => store.exec(step.sql, params));
+    else for (const backend of backends) await clock.time(`${stepName(step.file)} ${backend}`, () => store.exec(step.sql, { ...params, backend }));
     await release(store, RELEASED_AFTER.get(step) ?? []);
   }
   const ignored = [...options.protocol.defaultIgnoredAckFields, ...options.ignoreAckFields];

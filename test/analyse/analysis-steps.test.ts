@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ANALYSIS_STEPS, DERIVED_TABLES, RELEASED_AFTER } from '../../src/analyse/analysis-steps.ts';
+import { ANALYSIS_STEPS, CORRELATION_STEPS, DERIVED_TABLES, RELEASED_AFTER } from '../../src/analyse/analysis-steps.ts';
 import { HTTP_ANALYSIS_STEPS, HTTP_DERIVED_TABLES } from '../../src/analyse/http/http-steps.ts';
 import type { AnalysisStep } from '../../src/analyse/analysis-steps.ts';
 import { PG_ANALYSIS_STEPS } from '../../src/analyse/pg/analyse-pg-run.ts';
@@ -42,6 +42,12 @@ describe('analysis steps declare what they read and write', () => {
       for (const table of step.reads) expect(STORED.has(table) || written.has(table), `${step.file} reads ${table} before any step writes it`).toBe(true);
       for (const table of step.writes) written.add(table);
     }
+  });
+
+  it('the correlation runs its steps in the order the steps are declared in', () => {
+    const positions = CORRELATION_STEPS.map((step) => steps.indexOf(step));
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+    expect(positions).not.toContain(-1);
   });
 
   it('an intermediate table is released only after the last step that reads it, and never a stored one', () => {
