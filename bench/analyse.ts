@@ -88,7 +88,7 @@ async function analyseSize(uplinks: number): Promise<AnalysedSize> {
 }
 
 /** Writes a run's sends and observations: `uplinks` packets from 1,000 devices, mirrored to two backends. */
-async function generateRun(store: Store, runId: number, uplinks: number): Promise<void> {
+export async function generateRun(store: Store, runId: number, uplinks: number): Promise<void> {
   await store.exec(
     `INSERT INTO sends SELECT $run_id, i, i, 0, '10.20.' || (i % 1000 // 250) || '.' || (i % 250) || ':40000',
        '127.20.' || (i % 1000 // 250) || '.' || (i % 250 + 1), 40000, 20500, 20500,
