@@ -1,9 +1,8 @@
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import duckdb from '@duckdb/node-bindings';
 import { BLOB, DuckDBDataChunk, type DuckDBBlobVector } from '@duckdb/node-api';
-import { builtBeforeItsSources } from '../core/native-addon.ts';
+import { loadAddon } from '../core/native-addon.ts';
 
 /**
  * A data chunk's strings or blobs, a column at a time, through DuckDB's C API (duckdb-strings.c): one native call per
@@ -46,12 +45,14 @@ export function duckdbStrings(): DuckdbStrings | undefined {
   loaded = null;
   try {
     if (process.env.PARITY_DUCKDB_STRINGS === 'js') duckdbStringsMissing = 'PARITY_DUCKDB_STRINGS=js';
-    else if (!existsSync(ADDON_PATH)) duckdbStringsMissing = `${ADDON_PATH} is not built (npm run build:native builds it; it needs a C compiler)`;
-    else if (builtBeforeItsSources(ADDON_PATH, ADDON_SOURCE)) duckdbStringsMissing = `${ADDON_PATH} is older than its sources (npm run build:native)`;
     else {
-      const require = createRequire(import.meta.url);
-      const addon = require(ADDON_PATH) as Addon;
-      const library = duckdbLibrary(require);
+      const result = loadAddon<Addon>(ADDON_PATH, ADDON_SOURCE);
+      if ('missing' in result) {
+        duckdbStringsMissing = result.missing;
+        return undefined;
+      }
+      const { addon } = result;
+      const library = duckdbLibrary(createRequire(import.meta.url));
       if (library === undefined || addon.bind(library) !== 1) duckdbStringsMissing = `DuckDB's library is not where ${ADDON_PATH} looks for it`;
       else {
         const strings: DuckdbStrings = {

@@ -1,7 +1,5 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { builtBeforeItsSources } from '../core/native-addon.ts';
+import { loadAddon } from '../core/native-addon.ts';
 
 interface Addon {
   keep(): number;
@@ -20,12 +18,8 @@ let why: string | undefined;
  */
 export function keepFreedMemory(): string {
   if (why !== undefined) return why;
-  try {
-    if (!existsSync(ADDON_PATH)) why = `${ADDON_PATH} is not built (npm run build:native builds it; it needs a C compiler)`;
-    else if (builtBeforeItsSources(ADDON_PATH, ADDON_SOURCE)) why = `${ADDON_PATH} is older than its sources (npm run build:native)`;
-    else why = (createRequire(import.meta.url)(ADDON_PATH) as Addon).keep() === 1 ? '' : 'the C library is not glibc, or glibc refused the settings';
-  } catch (error) {
-    why = `${ADDON_PATH} does not load: ${(error as Error).message.split('\n')[0] ?? ''}`;
-  }
+  const result = loadAddon<Addon>(ADDON_PATH, ADDON_SOURCE);
+  if ('missing' in result) why = result.missing;
+  else why = result.addon.keep() === 1 ? '' : 'the C library is not glibc, or glibc refused the settings';
   return why;
 }

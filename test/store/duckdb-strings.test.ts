@@ -1,24 +1,21 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import duckdb from '@duckdb/node-bindings';
 import { DuckDBInstance, type DuckDBBlobVector } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { duckdbStrings, duckdbStringsMissing } from '../../src/store/duckdb-strings.ts';
 import { stringRows } from '../helpers/string-values.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { addonsBuildable } from '../helpers/addon-buildable.ts';
 
 const RUN_TS = join(import.meta.dirname, '../../src/cli/run-ts.js');
 const WRITER = join(import.meta.dirname, '../helpers/write-string-rows.ts');
 /** Three data chunks and a part: every value kind lands at chunk boundaries too. */
 const ROWS = 3 * 2048 + 517;
 
-const buildable =
-  ['cc', 'gcc', 'clang'].some((name) => spawnSync(name, ['--version'], { stdio: 'ignore' }).status === 0) &&
-  [join(dirname(dirname(process.execPath)), 'include', 'node'), '/usr/include/node'].some((dir) => existsSync(join(dir, 'node_api.h')));
 
 describe("the store's C string path (duckdb-strings.c)", () => {
-  it.skipIf(!buildable)('npm install built it where there are a C compiler and Node headers, and it passed its check against the bindings', () => {
+  it.skipIf(!addonsBuildable)('npm install built it where there are a C compiler and Node headers, and it passed its check against the bindings', () => {
     // Where it can be built the suite must exercise it: an install that silently fell back would leave the store's
     // default path untested.
     expect(duckdbStrings(), duckdbStringsMissing).toBeDefined();

@@ -1,6 +1,4 @@
-import { existsSync } from 'node:fs';
-import { builtBeforeItsSources } from '../native-addon.ts';
-import { createRequire } from 'node:module';
+import { loadAddon } from '../native-addon.ts';
 import { fileURLToPath } from 'node:url';
 
 /** The addon built from udp-io.c: numbers in, numbers out, a negative result being -errno. */
@@ -62,14 +60,9 @@ export let udpIoMissing = '';
 /** The addon, or undefined when it was not built here (no C compiler at install), is stale, or does not load. */
 export function loadUdpIo(): UdpIo | undefined {
   if (loaded === undefined) {
-    loaded = null;
-    try {
-      if (!existsSync(UDP_IO_PATH)) udpIoMissing = `${UDP_IO_PATH} is not built (npm run build:native builds it; it needs a C compiler)`;
-      else if (builtBeforeItsSources(UDP_IO_PATH, UDP_IO_SOURCE)) udpIoMissing = `${UDP_IO_PATH} is older than its sources (npm run build:native)`;
-      else loaded = createRequire(import.meta.url)(UDP_IO_PATH) as UdpIo;
-    } catch (error) {
-      udpIoMissing = `${UDP_IO_PATH} does not load: ${(error as Error).message.split('\n')[0] ?? ''}`;
-    }
+    const result = loadAddon<UdpIo>(UDP_IO_PATH, UDP_IO_SOURCE);
+    if ('missing' in result) udpIoMissing = result.missing;
+    loaded = 'addon' in result ? result.addon : null;
   }
   return loaded ?? undefined;
 }
