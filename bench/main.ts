@@ -1,5 +1,6 @@
 // `npm run bench -- [name...]`: runs the named benchmarks (all when none is named) and prints their figures.
 import { benchAnalyse } from './analyse.ts';
+import { benchBackend } from './backend.ts';
 import { benchHttpImport } from './http-import.ts';
 import { benchHttpReplay } from './http-replay.ts';
 import { benchImport } from './import.ts';
@@ -20,6 +21,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   'relay-faults': benchRelayFaults,
   analyse: benchAnalyse,
   tap: benchTap,
+  backend: benchBackend,
   'http-import': benchHttpImport,
   'http-replay': benchHttpReplay,
   'ws-fanout': benchWsFanout,

@@ -94,9 +94,10 @@ interface Replayed {
 /** Starts the topology, replays through it and drains it; everything started is registered with the session. */
 async function replayThroughTopology(run: ScenarioRun): Promise<Replayed> {
   const { spec, options, session, capture, addresses } = run;
-  // Backends share this process with the replayer: their commits go at the replay's pace (COMMIT_BOUND_MS).
-  const observations = await ObservationWriter.create(options.store, session.runId, { flushIntervalMs: COMMIT_BOUND_MS });
-  session.defer('observation writer', () => observations.close());
+  // Backends share this process with the replayer: their commits go at the replay's pace (COMMIT_BOUND_MS), and
+  // DuckDB's threads store them, so a commit never holds the backends' answers (nor the times they stamp).
+  const observations = await ObservationWriter.create(options.store, session.runId, { flushIntervalMs: COMMIT_BOUND_MS, bulk: true });
+  session.defer('observation writer', () => observations.finish());
   const backends = await startBackends(session, spec, addresses, capture.routePorts, observations);
   const live = await startLiveObservation(spec, addresses, observations);
   if (live !== undefined) session.observe(live);

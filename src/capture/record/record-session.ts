@@ -56,7 +56,7 @@ export async function recordTraffic(options: {
     target.write(packet);
   };
   // A file has no live traffic to protect from a slow store, and must lose nothing: it is written as it is read.
-  const queue = new RecordQueue<RecordedPacket>(write, source.kind === 'file' ? Number.POSITIVE_INFINITY : undefined);
+  const queue = new RecordQueue<RecordedPacket>(write, source.kind === 'file' ? Number.POSITIVE_INFINITY : undefined, () => target.ready());
   const take = (packet: RecordedPacket): void => {
     seen++;
     queue.push(packet);

@@ -30,6 +30,11 @@ export interface RecordedPacket {
 
 export interface RecordTarget {
   write(packet: RecordedPacket): void;
+  /**
+   * Resolves when the store has room for more (its backlog of rows not yet stored is short); rejects with the failure
+   * that stopped it. Writes go to DuckDB's own threads, so a commit never holds the traffic a tap forwards.
+   */
+  ready(): Promise<void>;
   /** Commits what was written; `partial` says why what was recorded is incomplete, if it is. */
   finish(summary: { stoppedBy: string; unrecorded: number; partial?: string }): Promise<void>;
 }
@@ -39,7 +44,7 @@ const NS_PER_SECOND = 1_000_000_000n;
 /** Records into a capture (wall-clock times, as a pcap would have them), to replay later. */
 export async function captureTarget(store: Store, name: string, source: string, routePorts: readonly number[]): Promise<RecordTarget> {
   const captureId = await createCapture(store, name, source, routePorts);
-  const writer = await CapturePacketWriter.create(store, captureId);
+  const writer = await CapturePacketWriter.create(store, captureId, { bulk: true });
   const datagram = createUdpDatagram();
   const stats = createDecodeStats();
   return {
@@ -59,6 +64,7 @@ export async function captureTarget(store: Store, name: string, source: string, 
       datagram.truncated = false;
       writer.add(datagram);
     },
+    ready: () => writer.ready(),
     async finish({ stoppedBy, unrecorded, partial }) {
       await writer.close();
       await finishCapture(store, captureId, {
@@ -78,13 +84,14 @@ export async function captureTarget(store: Store, name: string, source: string, 
 export async function runTarget(store: Store, runName: string, protocol: DeviceProtocol, observer: string, topology: RunTopology | undefined): Promise<RecordTarget> {
   const [existing] = await listRuns(store, runName);
   const runId = existing?.runId ?? (await createRun(store, { name: runName, kind: 'record', protocol: protocol.name, topology, startedNs: process.hrtime.bigint() }));
-  const writer = await ObservationWriter.create(store, runId);
+  const writer = await ObservationWriter.create(store, runId, { bulk: true });
   // The tap stamps what it sees on this process's event loop: the run's latencies are judged within its lateness.
   const lag = new HarnessLagGauge();
   return {
     write: (packet) => writeObservation(writer, protocol, observer, packet),
+    ready: () => writer.ready(),
     async finish({ unrecorded, partial }) {
-      writer.close();
+      await writer.finish();
       await recordHarnessLag(store, runId, lag.stop());
       // A run missing packets (the store fell behind, or its capture file was cut short) is not complete.
       await finishRun(store, runId, unrecorded > 0 || partial !== undefined ? 'interrupted' : 'completed', process.hrtime.bigint(), { unrecorded, ...(partial !== undefined && { partial }) });
