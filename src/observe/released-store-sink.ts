@@ -7,11 +7,17 @@ import { ObservationWriter, type Observation } from '../store/observation-writer
 import { Store } from '../store/store.ts';
 import { RecordQueue } from '../capture/record/record-queue.ts';
 
-/** How often the observations gathered are committed under steady traffic; the store is open only while they are. */
+/** How often the observations gathered are committed under steady traffic (what a crash loses at most). */
 export const RELEASE_INTERVAL_MS = 1000;
 /**
- * How soon after traffic pauses what was gathered is committed: when a replay ends, a report started right after it
- * (the README's recipe) must find every observation, not all but the last second's.
+ * How long the file stays open across commits under steady traffic before it is released for a reader (a merge waits
+ * up to 10 s for it). Opening a store and closing it again cost 100-250 ms of CPU, most of a backend's recording at
+ * 10k pps when it was done for every commit, and the close (which DuckDB only offers synchronously) holds this thread.
+ */
+export const HOLD_MS = 4000;
+/**
+ * How soon after traffic pauses what was gathered is committed and the file released: when a replay ends, a report
+ * started right after it (the README's recipe) must find every observation, not all but the last second's.
  */
 export const IDLE_COMMIT_MS = 100;
 /** Longer than any batch takes to write: the writer's periodic commit never cuts a batch in two. */
@@ -30,15 +36,21 @@ export interface ReleasedSinkOptions {
 
 /**
  * Records observations into a DuckDB file that other processes can read while this one runs: DuckDB lets one process
- * open a file at a time, so the file is opened only to commit what was gathered (once a second) and released between.
- * A reader (`parity analyse --observations`) gets it between two commits; while a reader holds it, observations wait
- * in memory for the next try. Traffic that pauses is committed within 100 ms. What a crash loses: at most a second.
+ * open a file at a time, so the file is held only while traffic flows, committed once a second, and released at least
+ * every `HOLD_MS` and as soon as traffic pauses. A reader (`parity analyse --observations`) gets it when it is
+ * released; while a reader holds it, observations wait in memory for the next try. Traffic that pauses is committed
+ * within 100 ms. What a crash loses: at most a second. Rows are written in slices through a feed that DuckDB's threads
+ * store, and checkpointed there before the file is released: a backend answers devices on this thread, and a
+ * synchronous commit and close every second held it 100-250 ms at 10k pps (devices saw a round trip p99 of 240 ms
+ * from a backend whose own is 2 ms).
  */
 export class ReleasedStoreSink {
   private held: Observation[] = [];
   private readonly timer: NodeJS.Timeout;
   private idleTimer: NodeJS.Timeout | undefined;
   private committing: Promise<void> = Promise.resolve();
+  /** The file while this process holds it, the run's id in it, and since when it is held. */
+  private opened: { store: Store; runId: number; sinceMs: number } | undefined;
   /** Observations dropped because the store stayed out of reach longer than `MAX_HELD` allowed. */
   unrecorded = 0;
   committed = 0;
@@ -79,15 +91,22 @@ export class ReleasedStoreSink {
     else {
       this.idleTimer = setTimeout(() => {
         this.idleTimer = undefined;
-        void this.commit();
+        void this.commit({ release: true });
       }, IDLE_COMMIT_MS);
       this.idleTimer.unref();
     }
   }
 
-  /** Commits what is held; a store another process holds is tried again at the next interval. */
-  commit(): Promise<void> {
-    this.committing = this.committing.then(() => this.commitHeld());
+  /**
+   * Commits what is held, and releases the file as `release` says or, when it does not say, once the file has been held
+   * `HOLD_MS` or there was nothing to commit (traffic paused); a store another process holds is tried again later.
+   */
+  commit(options: { release?: boolean } = {}): Promise<void> {
+    this.committing = this.committing.then(async () => {
+      const wrote = await this.commitHeld();
+      const opened = this.opened;
+      if (opened !== undefined && (options.release ?? (!wrote || Date.now() - opened.sinceMs >= HOLD_MS))) await this.release();
+    });
     return this.committing;
   }
 
@@ -96,65 +115,81 @@ export class ReleasedStoreSink {
     clearInterval(this.timer);
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
     const deadline = Date.now() + waitMs;
-    for (;;) {
-      await this.commit();
-      if (this.failure !== undefined) throw this.failure;
-      // The run is marked ended only once every observation is in: never completed with some still held.
-      if (this.held.length === 0) {
-        try {
-          await this.withStore(async (store) => {
-            const [run] = await listRuns(store, this.options.runName);
-            if (run === undefined) return;
-            await recordHarnessLag(store, run.runId, this.lag.stop());
-            await finishRun(store, run.runId, status, endedNs, { observations: this.committed, unrecorded: this.unrecorded });
-          });
-          return;
-        } catch (error) {
-          if (!isStoreLocked(error)) throw error;
-          this.lastLockError = error;
+    try {
+      for (;;) {
+        await this.commit({ release: false });
+        if (this.failure !== undefined) throw this.failure;
+        // The run is marked ended only once every observation is in: never completed with some still held.
+        if (this.held.length === 0) {
+          try {
+            const { store, runId } = await this.hold();
+            await recordHarnessLag(store, runId, this.lag.stop());
+            await finishRun(store, runId, status, endedNs, { observations: this.committed, unrecorded: this.unrecorded });
+            return;
+          } catch (error) {
+            if (!isStoreLocked(error)) throw error;
+            this.lastLockError = error;
+          }
         }
+        if (Date.now() > deadline) throw this.lastLockError;
+        await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      if (Date.now() > deadline) throw this.lastLockError;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      await this.release();
     }
   }
 
-  private async commitHeld(): Promise<void> {
-    if (this.held.length === 0) return;
+  /** Writes what is held in one commit; says whether there was anything to write. */
+  private async commitHeld(): Promise<boolean> {
+    if (this.held.length === 0) return false;
     const batch = this.held;
     this.held = [];
     try {
-      await this.withStore(async (store) => {
-        const [run] = await listRuns(store, this.options.runName);
-        if (run === undefined) throw new Error(`run ${this.options.runName} vanished from ${this.options.path}`);
-        // Written in slices through a feed that DuckDB's threads store, and checkpointed there before the file is
-        // released: a backend answers devices on this thread, and a synchronous commit and close held it 100-250 ms
-        // every second at 10k pps (devices saw a round trip p99 of 300 ms from a backend whose own is 2 ms).
-        // One commit for the batch (at finish): a batch that fails is held again whole, so none of it may be in.
-        const writer = await ObservationWriter.create(store, run.runId, { bulk: true, flushIntervalMs: ONE_COMMIT_MS });
-        const slices = new RecordQueue<Observation>((observation) => writer.add(observation), Number.POSITIVE_INFINITY, () => writer.ready());
-        for (const observation of batch) slices.push(observation);
-        await slices.flushed();
-        await writer.finish();
-      });
+      const { store, runId } = await this.hold();
+      // One commit for the batch (at finish): a batch that fails is held again whole, so none of it may be in.
+      const writer = await ObservationWriter.create(store, runId, { bulk: true, flushIntervalMs: ONE_COMMIT_MS });
+      const slices = new RecordQueue<Observation>((observation) => writer.add(observation), Number.POSITIVE_INFINITY, () => writer.ready());
+      for (const observation of batch) slices.push(observation);
+      await slices.flushed();
+      await writer.finish();
       this.committed += batch.length;
     } catch (error) {
       // Held again, ahead of what came since: the order of a leg's observations is kept.
       this.held = batch.concat(this.held);
       if (isStoreLocked(error)) this.lastLockError = error;
-      else this.failure = error;
+      else {
+        this.failure = error;
+        await this.release().catch(() => undefined);
+      }
       debug('observation store %s busy; %d observations held', this.options.path, this.held.length);
+    }
+    return true;
+  }
+
+  /** The file, opened if this process does not hold it already, and the run's id in it. */
+  private async hold(): Promise<{ store: Store; runId: number }> {
+    if (this.opened !== undefined) return this.opened;
+    const store = await Store.open(this.options.path);
+    try {
+      const [run] = await listRuns(store, this.options.runName);
+      if (run === undefined) throw new Error(`run ${this.options.runName} vanished from ${this.options.path}`);
+      this.opened = { store, runId: run.runId, sinceMs: Date.now() };
+      return this.opened;
+    } catch (error) {
+      store.close();
+      throw error;
     }
   }
 
-  private async withStore(fn: (store: Store) => Promise<void>): Promise<void> {
-    const store = await Store.open(this.options.path);
+  /** Lets go of the file: what the close would checkpoint on this thread is done on DuckDB's first. */
+  private async release(): Promise<void> {
+    const opened = this.opened;
+    if (opened === undefined) return;
+    this.opened = undefined;
     try {
-      await fn(store);
-      // What the close would checkpoint on this thread, done on DuckDB's.
-      await store.exec('CHECKPOINT');
+      await opened.store.exec('CHECKPOINT');
     } finally {
-      store.close();
+      opened.store.close();
     }
   }
 }
