@@ -101,7 +101,7 @@ async function importGroup(
   const captureId = await createCapture(store, name, files.join(','), options.ports ?? []);
   // A file can be read again: commits every 2 s keep what a killed import read without costing the import its pace
   // (every 250 ms, as a recording needs, cost a sixth of the import rate).
-  const writer = await CapturePacketWriter.create(store, captureId, { flushIntervalMs: IMPORT_COMMIT_INTERVAL_MS, bulk: true });
+  const writer = await CapturePacketWriter.create(store, captureId, { flushIntervalMs: IMPORT_COMMIT_INTERVAL_MS });
   // HTTP in the same files (the HTTP family): TCP put back together and read as HTTP/1.x, beside the UDP.
   // And WebSocket sessions, once HTTP has upgraded them (the WebSocket family).
   const exchanges = await HttpExchangeWriter.create(store, captureId);

@@ -147,7 +147,7 @@ export class ReleasedStoreSink {
     try {
       const { store, runId } = await this.hold();
       // One commit for the batch (at finish): a batch that fails is held again whole, so none of it may be in.
-      const writer = await ObservationWriter.create(store, runId, { bulk: true, flushIntervalMs: ONE_COMMIT_MS });
+      const writer = await ObservationWriter.create(store, runId, { flushIntervalMs: ONE_COMMIT_MS });
       const slices = new RecordQueue<Observation>((observation) => writer.add(observation), Number.POSITIVE_INFINITY, () => writer.ready());
       for (const observation of batch) slices.push(observation);
       await slices.flushed();

@@ -115,7 +115,7 @@ function replayMemoryLimit(uplink: { packets: number; payloadBytes: number }): n
 async function sendCapped(prepared: PreparedReplay, runId: number): Promise<ReplayOutcome> {
   const { options, fleet, capture, uplink } = prepared;
   const { store, plan } = options;
-  const observations = await ObservationWriter.create(store, runId, { flushIntervalMs: COMMIT_BOUND_MS, bulk: true });
+  const observations = await ObservationWriter.create(store, runId, { flushIntervalMs: COMMIT_BOUND_MS });
   prepared.sinks.observations = observations;
   const sends = await SendWriter.create(store, runId, { flushIntervalMs: COMMIT_BOUND_MS });
   const connection = await store.connect();

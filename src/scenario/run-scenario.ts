@@ -96,7 +96,7 @@ async function replayThroughTopology(run: ScenarioRun): Promise<Replayed> {
   const { spec, options, session, capture, addresses } = run;
   // Backends share this process with the replayer: their commits go at the replay's pace (COMMIT_BOUND_MS), and
   // DuckDB's threads store them, so a commit never holds the backends' answers (nor the times they stamp).
-  const observations = await ObservationWriter.create(options.store, session.runId, { flushIntervalMs: COMMIT_BOUND_MS, bulk: true });
+  const observations = await ObservationWriter.create(options.store, session.runId, { flushIntervalMs: COMMIT_BOUND_MS });
   session.defer('observation writer', () => observations.finish());
   const backends = await startBackends(session, spec, addresses, capture.routePorts, observations);
   const live = await startLiveObservation(spec, addresses, observations);

@@ -32,19 +32,11 @@ export abstract class BatchedTableWriter implements FlushableWriter {
     await this.appender.ready();
   }
 
-  /** Commits what is left and closes, through an appender or a feed alike (a feed's close waits for DuckDB). */
+  /** Commits what is left and closes (a feed's close waits for DuckDB to store it all). */
   async finish(): Promise<void> {
     const failure = this.clock.stop();
     this.store.unregisterWriter(this);
     await this.appender.finish();
-    if (failure !== undefined) throw failure;
-  }
-
-  /** Commits what is left and closes an appender's writer; a feed's closes with `finish()`. */
-  close(): void {
-    const failure = this.clock.stop();
-    this.store.unregisterWriter(this);
-    this.appender.close();
     if (failure !== undefined) throw failure;
   }
 }

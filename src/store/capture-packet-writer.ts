@@ -59,11 +59,11 @@ export class CapturePacketWriter implements FlushableWriter {
   }
 
   /**
-   * `bulk`: the packets go through a feed DuckDB stores on its own threads (an import; call `ready()` before reading
-   * more); otherwise through an appender, as a recording needs (its commits must not wait on a queue).
+   * The packets go through a feed DuckDB stores on its own threads (an import: call `ready()` before reading more; a
+   * recording tap: its commits must not hold the traffic it forwards). Close with `close()`, which waits for DuckDB.
    */
-  static async create(store: Store, captureId: number, options: { flushIntervalMs?: number; bulk?: boolean } = {}): Promise<CapturePacketWriter> {
-    const packets = await openChunkAppender(store, 'capture_packets', Object.values(PACKET_COLUMNS), { bulk: options.bulk === true });
+  static async create(store: Store, captureId: number, options: { flushIntervalMs?: number } = {}): Promise<CapturePacketWriter> {
+    const packets = await openChunkAppender(store, 'capture_packets', Object.values(PACKET_COLUMNS));
     const addresses = await store.createWriterAppender('capture_addresses');
     return new CapturePacketWriter(
       store,

@@ -239,14 +239,12 @@ export class ChunkAppender {
 }
 
 /**
- * A ChunkAppender on `table`: through a feed that DuckDB stores on its own threads (`bulk`: close it with `finish()`,
- * await `ready()` now and then), or through an appender on a connection of its own, for writers whose commits must not
- * wait on a queue.
+ * A ChunkAppender on `table` through a feed that DuckDB stores on its own threads: close it with `finish()`, await
+ * `ready()` now and then. (A writer that needs its rows readable the moment it commits makes a ChunkAppender on
+ * `Store.createWriterAppender` instead, as the capture's addresses do.)
  */
-export async function openChunkAppender(store: Store, table: string, kinds: readonly ColumnKind[], { bulk }: { bulk: boolean }): Promise<ChunkAppender> {
-  if (bulk) return new ChunkAppender(await store.createFeed(table), table, kinds);
-  const { appender, release } = await store.createWriterAppender(table);
-  return new ChunkAppender(appender, table, kinds, release);
+export async function openChunkAppender(store: Store, table: string, kinds: readonly ColumnKind[]): Promise<ChunkAppender> {
+  return new ChunkAppender(await store.createFeed(table), table, kinds);
 }
 
 /** Column positions by name, from a writer's column list (in the table's order). */

@@ -58,12 +58,12 @@ export class ObservationWriter extends BatchedTableWriter {
   }
 
   /**
-   * `bulk`: the rows go through a feed that DuckDB stores on its own threads (a replay's device ACKs, beside its sends:
-   * close with `finish()`, and await `ready()` now and then); otherwise through an appender, as backends, taps and
-   * recordings need (their commits must not wait on a queue).
+   * The rows go through a feed that DuckDB stores on its own threads: whatever records observations (a replay's devices'
+   * ACKs, taps, backends) answers or forwards traffic on this thread, and a commit through an appender held it for as
+   * long as DuckDB took. Close with `finish()`; await `ready()` now and then where the writer could outrun DuckDB.
    */
-  static async create(store: Store, runId: number, options: { flushIntervalMs?: number; bulk?: boolean } = {}): Promise<ObservationWriter> {
-    const appender = await openChunkAppender(store, 'observations', Object.values(COLUMNS), { bulk: options.bulk === true });
+  static async create(store: Store, runId: number, options: { flushIntervalMs?: number } = {}): Promise<ObservationWriter> {
+    const appender = await openChunkAppender(store, 'observations', Object.values(COLUMNS));
     return new ObservationWriter(store, appender, runId, options.flushIntervalMs ?? OBSERVATION_FLUSH_INTERVAL_MS);
   }
 

@@ -58,7 +58,7 @@ export class SendWriter extends BatchedTableWriter {
   }
 
   static async create(store: Store, runId: number, options: { flushIntervalMs?: number } = {}): Promise<SendWriter> {
-    const appender = await openChunkAppender(store, 'sends', Object.values(COLUMNS), { bulk: true });
+    const appender = await openChunkAppender(store, 'sends', Object.values(COLUMNS));
     return new SendWriter(store, appender, runId, options.flushIntervalMs ?? 250);
   }
 

@@ -153,7 +153,7 @@ export class Store {
     }
   }
 
-  /** A bulk load into `table` on a connection of its own (ChunkFeed): for imports and a replay's sends and ACKs, whose writer must not wait. */
+  /** A bulk load into `table` on a connection of its own (ChunkFeed): for imports, a replay's sends and every writer of observations, none of which may wait for DuckDB. */
   async createFeed(table: string): Promise<ChunkFeed> {
     const connection = await this.instance.connect();
     try {

@@ -108,7 +108,7 @@ describe('simulated backend over real UDP', () => {
         const { client, port, backend } = await start({ ip: '127.0.0.37', role: 'mirror', sink: writer });
         await sendPaced(client, messages(20), { ip: '127.0.0.37', port }, taken(backend));
         await client.waitForReplies(20);
-        writer.close();
+        await writer.finish();
         const rows = await store.query('SELECT leg, count(*) n, count(payload) with_payload, count(DISTINCT match_key) keys FROM observations GROUP BY leg ORDER BY leg');
         expect(rows).toEqual([
           { leg: 'mirror>relay', n: 20n, with_payload: 20n, keys: 20n },

@@ -149,7 +149,7 @@ describe.runIf(canCaptureNow)('parity record with a live capture (tcpdump on lo)
       await waitFor(() => recorded >= onTheWire, 'the live capture to have read every packet', 30_000);
       control.stop();
       const result = await recording;
-      observations.close();
+      await observations.finish();
       const counts = async (run: string): Promise<Record<string, number>> =>
         Object.fromEntries((await store.query('SELECT leg, count(*) n FROM observations JOIN runs USING (run_id) WHERE name = $run GROUP BY leg', { run })).map((r) => [String(r.leg), num(r.n)]));
       const seenByBackends = await counts('replayed');

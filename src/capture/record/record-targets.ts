@@ -44,7 +44,7 @@ const NS_PER_SECOND = 1_000_000_000n;
 /** Records into a capture (wall-clock times, as a pcap would have them), to replay later. */
 export async function captureTarget(store: Store, name: string, source: string, routePorts: readonly number[]): Promise<RecordTarget> {
   const captureId = await createCapture(store, name, source, routePorts);
-  const writer = await CapturePacketWriter.create(store, captureId, { bulk: true });
+  const writer = await CapturePacketWriter.create(store, captureId);
   const datagram = createUdpDatagram();
   const stats = createDecodeStats();
   return {
@@ -84,7 +84,7 @@ export async function captureTarget(store: Store, name: string, source: string, 
 export async function runTarget(store: Store, runName: string, protocol: DeviceProtocol, observer: string, topology: RunTopology | undefined): Promise<RecordTarget> {
   const [existing] = await listRuns(store, runName);
   const runId = existing?.runId ?? (await createRun(store, { name: runName, kind: 'record', protocol: protocol.name, topology, startedNs: process.hrtime.bigint() }));
-  const writer = await ObservationWriter.create(store, runId, { bulk: true });
+  const writer = await ObservationWriter.create(store, runId);
   // The tap stamps what it sees on this process's event loop: the run's latencies are judged within its lateness.
   const lag = new HarnessLagGauge();
   return {
