@@ -1,6 +1,6 @@
 import type { PgSessionInfo, PgStatement } from '../capture/pg/pg-session.ts';
 import { setAnswer } from '../capture/pg/pg-statement-writer.ts';
-import { ChunkAppender, columnIndexes, type ColumnKind } from '../store/chunk-appender.ts';
+import { columnIndexes, openChunkAppender, type ChunkAppender, type ColumnKind } from '../store/chunk-appender.ts';
 import type { Store } from '../store/store.ts';
 
 const COLUMNS = {
@@ -28,8 +28,8 @@ export class PgReceiptWriter {
   ) {}
 
   static async create(store: Store, runId: number): Promise<PgReceiptWriter> {
-    const { appender, release } = await store.createWriterAppender('pg_receipts');
-    return new PgReceiptWriter(new ChunkAppender(appender, 'pg_receipts', Object.values(COLUMNS), release), runId);
+    // DuckDB's threads store the rows: what records them answers traffic on this thread.
+    return new PgReceiptWriter(await openChunkAppender(store, 'pg_receipts', Object.values(COLUMNS)), runId);
   }
 
   recorderFor(database: string): (statement: PgStatement, session: PgSessionInfo) => void {
@@ -47,7 +47,8 @@ export class PgReceiptWriter {
     };
   }
 
-  close(): void {
-    this.rows.close();
+  /** Commits every row and closes (waits for DuckDB to store them). */
+  async close(): Promise<void> {
+    await this.rows.finish();
   }
 }

@@ -1,5 +1,5 @@
 import { payloadHash } from '../../core/payload-hash.ts';
-import { ChunkAppender, columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
+import { columnIndexes, openChunkAppender, type ChunkAppender, type ColumnKind } from '../../store/chunk-appender.ts';
 import type { Store } from '../../store/store.ts';
 import type { ReceivedHttpRequest } from './http-backend.ts';
 
@@ -31,8 +31,8 @@ export class HttpReceiptWriter {
   ) {}
 
   static async create(store: Store, runId: number): Promise<HttpReceiptWriter> {
-    const { appender, release } = await store.createWriterAppender('http_receipts');
-    return new HttpReceiptWriter(new ChunkAppender(appender, 'http_receipts', Object.values(COLUMNS), release), runId);
+    // DuckDB's threads store the rows: what records them answers traffic on this thread.
+    return new HttpReceiptWriter(await openChunkAppender(store, 'http_receipts', Object.values(COLUMNS)), runId);
   }
 
   /** A writer for one backend's receipts, to hand to it as its `record`. */
@@ -66,7 +66,8 @@ export class HttpReceiptWriter {
     this.written++;
   }
 
-  close(): void {
-    this.rows.close();
+  /** Commits every row and closes (waits for DuckDB to store them). */
+  async close(): Promise<void> {
+    await this.rows.finish();
   }
 }

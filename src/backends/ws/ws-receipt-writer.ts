@@ -1,4 +1,4 @@
-import { ChunkAppender, columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
+import { columnIndexes, openChunkAppender, type ChunkAppender, type ColumnKind } from '../../store/chunk-appender.ts';
 import type { Store } from '../../store/store.ts';
 import type { ReceivedFrame } from './gateway.ts';
 
@@ -21,8 +21,8 @@ export class WsReceiptWriter {
   ) {}
 
   static async create(store: Store, runId: number): Promise<WsReceiptWriter> {
-    const { appender, release } = await store.createWriterAppender('ws_receipts');
-    return new WsReceiptWriter(new ChunkAppender(appender, 'ws_receipts', Object.values(COLUMNS), release), runId);
+    // DuckDB's threads store the rows: what records them answers traffic on this thread.
+    return new WsReceiptWriter(await openChunkAppender(store, 'ws_receipts', Object.values(COLUMNS)), runId);
   }
 
   recorderFor(gateway: string): (frame: ReceivedFrame) => void {
@@ -39,7 +39,8 @@ export class WsReceiptWriter {
     };
   }
 
-  close(): void {
-    this.rows.close();
+  /** Commits every row and closes (waits for DuckDB to store them). */
+  async close(): Promise<void> {
+    await this.rows.finish();
   }
 }
