@@ -103,7 +103,7 @@ export class SimulatedBackend {
   private async bind(port: number): Promise<Listening> {
     let socket: DatagramSocket;
     try {
-      socket = await this.path.listen(this.options.ip, port, UDP_BUFFER_BYTES);
+      socket = await this.path.listen(this.options.ip, port, UDP_BUFFER_BYTES, { arrivalTimes: true });
     } catch (cause) {
       throw new NetworkError(`backend ${this.role}: cannot listen on ${this.options.ip}:${port}: ${(cause as Error).message}`, {}, { cause });
     }
@@ -118,7 +118,8 @@ export class SimulatedBackend {
   }
 
   private receive(listening: Listening, payload: Buffer, remote: Sender): void {
-    const tsNs = monotonicNs();
+    // When the request arrived: the kernel's stamp on the C path, so a request read late is not timed late.
+    const tsNs = remote.arrivedNs === undefined ? monotonicNs() : BigInt(Math.round(remote.arrivedNs));
     if (this.plan.blackholeAfterMs !== undefined && Date.now() - this.startedMs >= this.plan.blackholeAfterMs) {
       this.counters.blackholed++;
       return;

@@ -76,7 +76,7 @@ export class UdpTap implements Observer {
   async start(): Promise<void> {
     let listener: DatagramSocket;
     try {
-      listener = await this.path.listen(this.listen.ip, this.listen.port, UDP_BUFFER_BYTES);
+      listener = await this.path.listen(this.listen.ip, this.listen.port, UDP_BUFFER_BYTES, { arrivalTimes: true });
     } catch (cause) {
       throw new NetworkError(`tap: cannot listen on ${this.listen.ip}:${this.listen.port}: ${(cause as Error).message}`, { route: this.listen.port }, { cause });
     }
@@ -98,7 +98,7 @@ export class UdpTap implements Observer {
   }
 
   private uplink(payload: Buffer, remote: Sender): void {
-    const monoNs = process.hrtime.bigint();
+    const monoNs = arrivalNs(remote);
     const upstream = this.upstreamFor(remote.address, remote.port);
     const nowMs = Date.now();
     this.lastForwardMs = nowMs;
@@ -123,7 +123,7 @@ export class UdpTap implements Observer {
     let socket: DatagramSocket;
     try {
       // A connected socket: the kernel reports ICMP errors from the target (a refusing backend is counted, not hidden).
-      socket = this.path.upstream(this.target.ip, this.target.port, undefined, UDP_BUFFER_BYTES);
+      socket = this.path.upstream(this.target.ip, this.target.port, undefined, UDP_BUFFER_BYTES, { arrivalTimes: true });
     } catch (error) {
       this.countError(error as Error);
       return undefined;
@@ -142,7 +142,7 @@ export class UdpTap implements Observer {
       this.counters.strayReplies++;
       return;
     }
-    const monoNs = process.hrtime.bigint();
+    const monoNs = arrivalNs(remote);
     const nowMs = Date.now();
     upstream.lastUsedMs = nowMs;
     this.slowestReplyMs = Math.max(this.slowestReplyMs, nowMs - upstream.lastForwardMs);
@@ -164,6 +164,14 @@ export class UdpTap implements Observer {
       void upstream.socket.close();
     }
   }
+}
+
+/**
+ * When a packet reached the tap: the kernel's stamp where the socket has one (the C path), so a packet read late (the
+ * event loop busy) is still timed when it arrived; else when this thread read it.
+ */
+function arrivalNs(remote: Sender): bigint {
+  return remote.arrivedNs === undefined ? process.hrtime.bigint() : BigInt(Math.round(remote.arrivedNs));
 }
 
 // Wall-clock ns from the monotonic clock: one offset taken at start, so wall times keep monotonic precision.

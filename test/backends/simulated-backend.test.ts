@@ -8,6 +8,9 @@ import { withStore } from '../../src/store/store.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { sendPaced, UdpClient } from '../helpers/udp-client.ts';
+import { sendWhileBlocked } from '../helpers/send-while-blocked.ts';
+import { loadUdpIo } from '../../src/core/udp-io/udp-io.ts';
+import type { Observation } from '../../src/store/observation-writer.ts';
 
 const taken = (backend: SimulatedBackend) => (): number => backend.counters.received + backend.counters.lost + backend.counters.blackholed;
 
@@ -116,5 +119,17 @@ describe('simulated backend over real UDP', () => {
         ]);
       });
     });
+  });
+});
+
+describe.skipIf(loadUdpIo() === undefined)('simulated backend on the C datagram path', () => {
+  it('times a request when it arrived (the kernel stamps it), not when its busy thread got to read it', async () => {
+    const seen: Observation[] = [];
+    const { port } = await start({ ip: '127.0.0.38', sink: { add: (observation) => seen.push(observation) } });
+    const { sentNs, unblockedNs } = await sendWhileBlocked(messages(1)[0] as Uint8Array, { ip: '127.0.0.38', port }, '127.0.0.39');
+    await waitFor(() => seen.some((o) => o.leg === 'relay>primary'), 'the request to be recorded');
+    const received = seen.find((o) => o.leg === 'relay>primary') as Observation;
+    expect(received.tsNs).toBeGreaterThanOrEqual(sentNs);
+    expect(received.tsNs).toBeLessThan(unblockedNs);
   });
 });

@@ -4,6 +4,9 @@ import { UdpTap, type TappedPacket } from '../../src/observe/udp-tap.ts';
 import { relayIoPaths } from '../helpers/relay-io-paths.ts';
 import { UdpClient } from '../helpers/udp-client.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { sendWhileBlocked } from '../helpers/send-while-blocked.ts';
+import { datagramPath } from '../../src/core/udp-io/datagram-path.ts';
+import { loadUdpIo } from '../../src/core/udp-io/udp-io.ts';
 
 /** The backend behind the tap: answers each datagram with `ack:` and the bytes, and notes who sent it. */
 async function echoBackend(ip: string): Promise<{ socket: dgram.Socket; port: number; senders: string[] }> {
@@ -86,5 +89,23 @@ describe.each(relayIoPaths())('a recording UDP tap (real sockets, $kind)', (io) 
     });
     opened.push(again);
     expect(tap.counters.forwarded).toBe(1);
+  });
+});
+
+describe.skipIf(loadUdpIo() === undefined)('a recording UDP tap on the C datagram path', () => {
+  it('times a packet when it reached the tap (the kernel stamps it), not when its busy thread got to read it', async () => {
+    const backend = await echoBackend('127.0.31.42');
+    opened.push(backend.socket);
+    const packets: TappedPacket[] = [];
+    const tap = new UdpTap({ ip: '127.0.31.41', port: 0 }, { ip: '127.0.31.42', port: backend.port }, (packet) => packets.push(packet), datagramPath('native'));
+    await tap.start();
+    opened.push({ close: () => tap.stop() });
+    // This thread (the tap's) spins for half a second; another sends to the tap 50 ms into it.
+    const { sentNs, unblockedNs } = await sendWhileBlocked(Buffer.from('read late'), { ip: '127.0.31.41', port: tap.listen.port }, '127.0.31.43');
+    await waitFor(() => packets.some((p) => p.direction === 'uplink'), 'the packet to be recorded');
+    const uplink = packets.find((p) => p.direction === 'uplink') as TappedPacket;
+    expect(uplink.monoNs).toBeGreaterThanOrEqual(sentNs);
+    // Read only once the thread was free, and timed when it arrived, before that.
+    expect(uplink.monoNs).toBeLessThan(unblockedNs);
   });
 });

@@ -1,7 +1,21 @@
-/** Where a datagram came from. */
+/** Where a datagram came from, and when it arrived where the socket could tell. */
 export interface Sender {
   address: string;
   port: number;
+  /**
+   * When the kernel received it (CLOCK_MONOTONIC ns, the harness's clock), on a socket opened with `arrivalTimes`
+   * where the path has them (the C one): a time that does not move when this thread reads it late.
+   */
+  arrivedNs?: number;
+}
+
+/** How a socket is opened. */
+export interface SocketOptions {
+  /**
+   * Ask the kernel to stamp each datagram's arrival (SO_TIMESTAMPNS), for whoever records when traffic passed (a tap,
+   * a simulated backend): on the C path only; Node's dgram has no way to read them, and leaves `arrivedNs` out.
+   */
+  arrivalTimes?: boolean;
 }
 
 /**
@@ -31,7 +45,7 @@ export interface DatagramSocket {
 export interface DatagramPath {
   readonly kind: 'native' | 'dgram';
   /** A socket bound to ip:port; rejects when the port cannot be bound. */
-  listen(ip: string, port: number, bufferBytes: number): Promise<DatagramSocket>;
+  listen(ip: string, port: number, bufferBytes: number, options?: SocketOptions): Promise<DatagramSocket>;
   /** A socket connected to ip:port, bound to `sourceIp` first when given; throws when no socket can be made. */
-  upstream(ip: string, port: number, sourceIp: string | undefined, bufferBytes: number): DatagramSocket;
+  upstream(ip: string, port: number, sourceIp: string | undefined, bufferBytes: number, options?: SocketOptions): DatagramSocket;
 }

@@ -21,25 +21,27 @@ const ROUNDS_PER_TURN = 1;
  * its payload.
  */
 export function nativeIo(io: UdpIo): DatagramPath {
-  const shared: Batch = { io, slab: Buffer.allocUnsafe(SLOT_BYTES * BATCH), lengths: new Int32Array(BATCH), from: new Uint32Array(2 * BATCH), addresses: new Ipv4Addresses() };
+  const shared: Batch = { io, slab: Buffer.allocUnsafe(SLOT_BYTES * BATCH), lengths: new Int32Array(BATCH), from: new Uint32Array(2 * BATCH), stamps: new Float64Array(BATCH), addresses: new Ipv4Addresses() };
   return {
     kind: 'native',
-    async listen(ip, port, bufferBytes) {
+    async listen(ip, port, bufferBytes, options = {}) {
       if (!isIPv4(ip)) return dgramIo.listen(ip, port, bufferBytes);
-      const fd = io.open(ipv4Number(ip), port, bufferBytes);
+      const arrivalTimes = options.arrivalTimes === true;
+      const fd = io.open(ipv4Number(ip), port, bufferBytes, arrivalTimes);
       if (fd < 0) throw systemError(fd, 'bind', `${ip}:${port}`);
-      return new NativeSocket(shared, fd);
+      return new NativeSocket(shared, fd, arrivalTimes);
     },
-    upstream(ip, port, sourceIp, bufferBytes) {
+    upstream(ip, port, sourceIp, bufferBytes, options = {}) {
       if (!isIPv4(ip) || (sourceIp !== undefined && !isIPv4(sourceIp))) return dgramIo.upstream(ip, port, sourceIp, bufferBytes);
-      const fd = io.open(sourceIp === undefined ? 0 : ipv4Number(sourceIp), 0, bufferBytes);
+      const arrivalTimes = options.arrivalTimes === true;
+      const fd = io.open(sourceIp === undefined ? 0 : ipv4Number(sourceIp), 0, bufferBytes, arrivalTimes);
       if (fd < 0) throw systemError(fd, 'socket', `${ip}:${port}`);
       const connected = io.connect(fd, ipv4Number(ip), port);
       if (connected < 0) {
         io.closeFd(fd);
         throw systemError(connected, 'connect', `${ip}:${port}`);
       }
-      return new NativeSocket(shared, fd);
+      return new NativeSocket(shared, fd, arrivalTimes);
     },
   };
 }
@@ -49,6 +51,8 @@ interface Batch {
   slab: Buffer;
   lengths: Int32Array;
   from: Uint32Array;
+  /** Arrival times, for sockets opened with them. */
+  stamps: Float64Array;
   /** Devices' addresses, converted once each: a listener hears from and answers the same devices over and over. */
   addresses: Ipv4Addresses;
 }
@@ -71,6 +75,7 @@ class NativeSocket implements DatagramSocket {
   constructor(
     private readonly batch: Batch,
     private readonly fd: number,
+    private readonly arrivalTimes: boolean,
   ) {
     const watch = batch.io.watch(fd, READABLE, (events) => this.ready(events));
     if (typeof watch === 'number') {
@@ -159,9 +164,9 @@ class NativeSocket implements DatagramSocket {
   }
 
   private read(): void {
-    const { io, slab, lengths, from } = this.batch;
+    const { io, slab, lengths, from, stamps } = this.batch;
     for (let round = 0; round < ROUNDS_PER_TURN && !this.closed; round++) {
-      const count = io.recv(this.fd, slab, SLOT_BYTES, lengths, from);
+      const count = this.arrivalTimes ? io.recv(this.fd, slab, SLOT_BYTES, lengths, from, stamps) : io.recv(this.fd, slab, SLOT_BYTES, lengths, from);
       if (count < 0) {
         // A backend that refused an earlier datagram (ICMP port unreachable) shows here, as with dgram.
         this.fail(systemError(count, 'recvmsg', 'the socket'));
@@ -173,7 +178,10 @@ class NativeSocket implements DatagramSocket {
         const start = i * SLOT_BYTES;
         const payload = Buffer.allocUnsafe(length);
         slab.copy(payload, 0, start, start + length);
-        this.receive(payload, { address: this.batch.addresses.text(from[2 * i] as number), port: from[2 * i + 1] as number });
+        const sender: Sender = { address: this.batch.addresses.text(from[2 * i] as number), port: from[2 * i + 1] as number };
+        // 0: the kernel gave no stamp (it always does on a socket opened with them; the rule stays explicit).
+        if (this.arrivalTimes && (stamps[i] as number) > 0) sender.arrivedNs = stamps[i] as number;
+        this.receive(payload, sender);
       }
       if (count < BATCH) return;
     }
