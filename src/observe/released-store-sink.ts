@@ -5,6 +5,7 @@ import { createRun, finishRun, listRuns, recordHarnessLag, type RunStatus } from
 import { HarnessLagGauge } from '../run/harness-lag.ts';
 import { ObservationWriter, type Observation } from '../store/observation-writer.ts';
 import { Store } from '../store/store.ts';
+import { StoreError } from '../core/errors.ts';
 import { RecordQueue } from '../capture/record/record-queue.ts';
 
 /** How often the observations gathered are committed under steady traffic (what a crash loses at most). */
@@ -172,7 +173,8 @@ export class ReleasedStoreSink {
     const store = await Store.open(this.options.path);
     try {
       const [run] = await listRuns(store, this.options.runName);
-      if (run === undefined) throw new Error(`run ${this.options.runName} vanished from ${this.options.path}`);
+      // Removed by someone else while this backend recorded: what it holds can no longer be stored, and it says so.
+      if (run === undefined) throw new StoreError(`${this.options.path}: run ${this.options.runName} was removed while this backend recorded into it`, { file: this.options.path });
       this.opened = { store, runId: run.runId, sinceMs: Date.now() };
       return this.opened;
     } catch (error) {
