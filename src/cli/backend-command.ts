@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { FaultPlan } from '../backends/fault-plan.ts';
 import { monotonicNs } from '../core/clock.ts';
+import { putOtherThreadsBehind } from '../core/thread-priority.ts';
 import { getProtocol, PROTOCOL_NAMES } from '../protocols/index.ts';
 import { parseDurationMs, parseFraction, parseInteger, parseListen, parseName, parseVersion } from './option-parsers.ts';
 import { printJson, printNote, printTable } from './output.ts';
@@ -92,6 +93,8 @@ async function runBackend(flags: BackendFlags): Promise<void> {
     ...(sink !== undefined && { sink }),
   });
   await backend.start();
+  // With a store, DuckDB's threads (started by the pool, which the sink's first open made) store behind the answers.
+  if (sink !== undefined) putOtherThreadsBehind();
   printNote(`backend ${flags.role} (${protocol.name}) listening on ${flags.listen.ip}:${backend.ports.join(',')}; Ctrl-C stops it`);
   await waitForStop(flags.duration).stopped;
   await backend.stop();

@@ -8,7 +8,7 @@ import { formatCount } from '../core/format.ts';
 import { getProtocol, PROTOCOL_NAMES } from '../protocols/index.ts';
 import { ProgressFile } from '../store/progress-file.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
-import { raiseThisThread } from '../core/thread-priority.ts';
+import { putOtherThreadsBehind, raiseThisThread } from '../core/thread-priority.ts';
 import { parseDurationMs, parseInteger, parseName } from './option-parsers.ts';
 import { printJson, printNote, printTable } from './output.ts';
 import { waitForStop } from './shutdown.ts';
@@ -94,6 +94,7 @@ export function registerRecordCommand(program: Command): void {
           onProgress: ({ recorded, unrecorded, byLeg }) => status.update({ recorded, unrecorded, legs: Object.entries(byLeg).map(([leg, n]) => `${leg} ${n}`).join(', ') }),
           onReady: () => {
             // The store is open and its threads started: from here, the traffic comes first.
+            putOtherThreadsBehind();
             raiseThisThread();
             printNote(`recording${source.kind === 'taps' ? ` through ${source.taps.map((t) => `${t.listen.ip}:${t.listen.port} -> ${t.target.ip}:${t.target.port}`).join(', ')}` : ` on ${source.iface}`}; Ctrl-C stops`);
           },
