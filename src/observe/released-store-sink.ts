@@ -33,6 +33,8 @@ export interface ReleasedSinkOptions {
   /** What the run is: a backend declares its role, so an empty store still names the leg it was meant to observe. */
   topology: RunTopology | undefined;
   startedNs: bigint;
+  /** How the file is kept (`HOLD_MS`, `IDLE_COMMIT_MS` and `RELEASE_INTERVAL_MS` unless said). */
+  timing?: { holdMs?: number; idleCommitMs?: number; commitEveryMs?: number };
 }
 
 /**
@@ -64,7 +66,7 @@ export class ReleasedStoreSink {
   private readonly lag = new HarnessLagGauge();
 
   private constructor(private readonly options: ReleasedSinkOptions) {
-    this.timer = setInterval(() => void this.commit(), RELEASE_INTERVAL_MS);
+    this.timer = setInterval(() => void this.commit(), options.timing?.commitEveryMs ?? RELEASE_INTERVAL_MS);
     this.timer.unref();
   }
 
@@ -93,7 +95,7 @@ export class ReleasedStoreSink {
       this.idleTimer = setTimeout(() => {
         this.idleTimer = undefined;
         void this.commit({ release: true });
-      }, IDLE_COMMIT_MS);
+      }, this.options.timing?.idleCommitMs ?? IDLE_COMMIT_MS);
       this.idleTimer.unref();
     }
   }
@@ -106,7 +108,8 @@ export class ReleasedStoreSink {
     this.committing = this.committing.then(async () => {
       const wrote = await this.commitHeld();
       const opened = this.opened;
-      if (opened !== undefined && (options.release ?? (!wrote || Date.now() - opened.sinceMs >= HOLD_MS))) await this.release();
+      const holdMs = this.options.timing?.holdMs ?? HOLD_MS;
+      if (opened !== undefined && (options.release ?? (!wrote || Date.now() - opened.sinceMs >= holdMs))) await this.release();
     });
     return this.committing;
   }

@@ -3,7 +3,9 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HOLD_MS, RELEASE_INTERVAL_MS } from '../../src/observe/released-store-sink.ts';
+import { HOLD_MS, ReleasedStoreSink } from '../../src/observe/released-store-sink.ts';
+import type { Observation } from '../../src/store/observation-writer.ts';
+import { Store } from '../../src/store/store.ts';
 import { killAllParity, spawnParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 import { UdpClient } from '../helpers/udp-client.ts';
@@ -53,7 +55,7 @@ async function readFromAnotherProcess(db: string, waitMs: number): Promise<'held
 }
 
 describe("a backend's released store (subprocess, real DuckDB files)", () => {
-  it('is held across commits while traffic flows, let go within HOLD_MS for a reader, and holds every observation once traffic pauses', async () => {
+  it('is held while traffic flows, gets to a reader waiting as a merge does, and holds every observation once traffic pauses', async () => {
     await withTempDir(async (dir) => {
       const db = join(dir, 'primary.duckdb');
       const backend = spawnParity(['backend', '--listen', '127.0.74.2:18180', '--role', 'primary', '--protocol', 'generic', '--db', db, '--run', 'held']);
@@ -82,18 +84,9 @@ describe("a backend's released store (subprocess, real DuckDB files)", () => {
       await Promise.all([traffic, sampling]);
       expect(await device.waitForReplies(sent)).toBe(sent);
 
-      // Held across commits: one stretch of holding outlasts two commit intervals...
-      let longestMs = 0;
-      let since: number | undefined;
-      for (const { atMs, held } of samples) {
-        if (held) since ??= atMs;
-        else since = undefined;
-        if (since !== undefined) longestMs = Math.max(longestMs, atMs - since);
-      }
-      expect(longestMs).toBeGreaterThanOrEqual(2 * RELEASE_INTERVAL_MS);
-      // ...and is let go while traffic still flows, so a reader waiting as a merge does gets it, with what was committed.
-      const firstHeld = samples.findIndex((s) => s.held);
-      expect(samples.slice(firstHeld).some((s) => !s.held)).toBe(true);
+      // Held while traffic flows (when it is let go is the in-process tests' below: under a busy machine's pauses, the
+      // traffic of this process pauses too), and a reader waiting as a merge does (10 s) gets it.
+      expect(samples.some((s) => s.held)).toBe(true);
       expect(look).not.toBe('held');
       expect(look).toBeGreaterThan(0);
       // Traffic paused: released within moments, every request and answer in it.
@@ -102,4 +95,62 @@ describe("a backend's released store (subprocess, real DuckDB files)", () => {
       await device.close();
     });
   }, 90_000);
+});
+
+/** An observation as a backend makes one: its request, or its answer (with the payload kept). */
+function observation(n: number): Observation {
+  const answer = n % 2 === 1;
+  return { leg: answer ? 'primary>relay' : 'relay>primary', tsNs: BigInt(1_000_000 + n), srcIp: '127.0.76.1', srcPort: 40_000 + (n % 10), dstIp: '127.0.76.2', dstPort: 18181, routePort: 18181, payload: Buffer.from(`payload ${n}`), kind: 'opaque', matchKey: String(n >> 1), observer: 'backend:primary', keepPayload: answer };
+}
+
+async function countIn(db: string): Promise<number> {
+  const store = await Store.open(db);
+  try {
+    const [row] = await store.query('SELECT count(*)::INTEGER AS n FROM observations');
+    return Number(row?.n);
+  } finally {
+    store.close();
+  }
+}
+
+describe("a backend's released store, commit by commit (in-process, real DuckDB files)", () => {
+  // The timers that commit and release by themselves are set out of the way: each step is the test's.
+  const byHand = { holdMs: 600_000, idleCommitMs: 600_000, commitEveryMs: 600_000 };
+
+  it('keeps the file across commits that carry observations, lets it go at a commit with nothing new, and at its close', async () => {
+    await withTempDir(async (dir) => {
+      const db = join(dir, 'primary.duckdb');
+      const sink = await ReleasedStoreSink.open({ path: db, runName: 'held', protocol: 'generic', topology: undefined, startedNs: 1n, timing: byHand });
+      const held = (): boolean => holdsFile(process.pid, db);
+      expect(held()).toBe(false);
+      for (let n = 0; n < 100; n++) sink.add(observation(n));
+      await sink.commit();
+      expect(held()).toBe(true);
+      for (let n = 100; n < 5_000; n++) sink.add(observation(n));
+      await sink.commit();
+      expect(held()).toBe(true);
+      // Nothing new: traffic paused, the file is let go with everything committed in it.
+      await sink.commit();
+      expect(held()).toBe(false);
+      expect(await countIn(db)).toBe(5_000);
+      sink.add(observation(5_000));
+      await sink.commit();
+      expect(held()).toBe(true);
+      await sink.close('completed', 2n);
+      expect(held()).toBe(false);
+      expect(await countIn(db)).toBe(5_001);
+    });
+  });
+
+  it('lets the file go once it has been held holdMs, traffic or not', async () => {
+    await withTempDir(async (dir) => {
+      const db = join(dir, 'mirror.duckdb');
+      const sink = await ReleasedStoreSink.open({ path: db, runName: 'brief', protocol: 'generic', topology: undefined, startedNs: 1n, timing: { ...byHand, holdMs: 0 } });
+      for (let n = 0; n < 100; n++) sink.add(observation(n));
+      await sink.commit();
+      expect(holdsFile(process.pid, db)).toBe(false);
+      expect(await countIn(db)).toBe(100);
+      await sink.close('completed', 2n);
+    });
+  });
 });
