@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { FaultPlan } from '../backends/fault-plan.ts';
 import { monotonicNs } from '../core/clock.ts';
-import { putOtherThreadsBehind } from '../core/thread-priority.ts';
+import { putOtherThreadsBehind } from '../core/thread-priority.js';
 import { getProtocol, PROTOCOL_NAMES } from '../protocols/index.ts';
 import { parseDurationMs, parseFraction, parseInteger, parseListen, parseName, parseVersion } from './option-parsers.ts';
 import { printJson, printNote, printTable } from './output.ts';

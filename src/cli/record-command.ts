@@ -8,7 +8,7 @@ import { formatCount } from '../core/format.ts';
 import { getProtocol, PROTOCOL_NAMES } from '../protocols/index.ts';
 import { ProgressFile } from '../store/progress-file.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
-import { putOtherThreadsBehind, raiseThisThread } from '../core/thread-priority.ts';
+import { putOtherThreadsBehind, raiseThisThread } from '../core/thread-priority.js';
 import { parseDurationMs, parseInteger, parseName } from './option-parsers.ts';
 import { printJson, printNote, printTable } from './output.ts';
 import { waitForStop } from './shutdown.ts';

@@ -3,9 +3,9 @@
 // stays on the main thread, which sends batches ahead of time and gets back when each packet actually left.
 // Plain JavaScript so that it loads in a worker without the TypeScript loader; the types are checked from JSDoc.
 import { readFileSync, readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { raiseThisThread } from '../core/thread-priority.js';
 import { DeviceBindError, openDeviceSockets } from './device-sockets.js';
 import { immediate, longestSpunWaitNs, nowNs, parkWaits, performanceNs, sendingFlatOut, sleep, spinsWait, waitUntil } from './thread-clock.js';
 
@@ -239,13 +239,9 @@ port.on('message', (/** @type {{ type: string }} */ message) => {
   });
 });
 
-// On Linux a thread's nice value is its own: this one runs ahead of the main thread's store work where that is allowed
-// (root, CAP_SYS_NICE); elsewhere it shares the cores like any thread, and the lateness figures show it.
-try {
-  setPriority(-10);
-} catch {
-  // Not allowed here: the default priority.
-}
+// On Linux a thread's nice value is its own: this one runs ahead of the main thread's store work where that is allowed;
+// elsewhere the lateness figures show what sharing the cores cost.
+raiseThisThread();
 const senderWaits = options.park === undefined ? 'spun' : parkWaits(options.park.addonPath, options.park.always);
 try {
   devices = await openDeviceSockets(options, { reply, error: (code) => port.postMessage({ type: 'socket-error', code }) });

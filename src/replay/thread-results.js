@@ -1,6 +1,6 @@
 // What the HTTP and Postgres sending threads share (http/http-send-worker.js, pg/pg-send-worker.js): reporting each
 // send to the main thread in groups, and running at a raised priority. Plain JavaScript, as the threads are.
-import { setPriority } from 'node:os';
+import { raiseThisThread } from '../core/thread-priority.js';
 
 /**
  * A sending thread's results, posted to the main thread as `{ type: 'results', results }` every `group` results and
@@ -85,10 +85,6 @@ export class ResultRows {
  * @param {import('node:worker_threads').MessagePort} port @param {() => Promise<void>} run
  */
 export function runSendingThread(port, run) {
-  try {
-    setPriority(-10);
-  } catch {
-    // Not allowed here: the default priority.
-  }
+  raiseThisThread();
   run().catch((/** @type {Error} */ error) => port.postMessage({ type: 'failed', message: error.message }));
 }

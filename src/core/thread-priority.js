@@ -1,3 +1,4 @@
+// Plain JavaScript so that the replayer's sending threads load it without the TypeScript loader; types from JSDoc.
 import { readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 
@@ -9,9 +10,11 @@ import { setPriority } from 'node:os';
  * priority, DuckDB's work delayed the traffic (the backend's round trip p99 at 10k pps 45-90 ms, 22-31 ms with its
  * other threads behind). Lowering needs no privilege, and leaves the process's standing against others as it was.
  * Says how many threads were put behind (0 where threads cannot be listed or set).
+ * @param {number} [nice]
+ * @returns {number}
  */
-export function putOtherThreadsBehind(nice = 10): number {
-  let tids: string[];
+export function putOtherThreadsBehind(nice = 10) {
+  let tids;
   try {
     tids = readdirSync('/proc/self/task');
   } catch {
@@ -31,12 +34,15 @@ export function putOtherThreadsBehind(nice = 10): number {
 }
 
 /**
- * Puts the calling thread ahead of every ordinary thread on its CPU where the system allows it (root, CAP_SYS_NICE):
- * a tap forwarding 30k pps on a core of its own lost 11-40% with only its own threads put behind, none with this
- * (its CPU also runs the kernel's threads). Not for a simulated backend: it would outrank the relay under test on a
- * shared machine. Says whether it was raised.
+ * Puts the calling thread ahead of every ordinary thread on its CPU where the system allows it (root, CAP_SYS_NICE);
+ * elsewhere it keeps the default priority and shares the cores like any thread. For work due at exact times: the
+ * replayer's sending threads, and a tap forwarding (at 30k pps on a core of its own it lost 11-40% with only its own
+ * threads put behind, none with this: its CPU also runs the kernel's threads). Not for a simulated backend: it would
+ * outrank the relay under test on a shared machine. Says whether it was raised.
+ * @param {number} [nice]
+ * @returns {boolean}
  */
-export function raiseThisThread(nice = -10): boolean {
+export function raiseThisThread(nice = -10) {
   try {
     setPriority(nice);
     return true;
