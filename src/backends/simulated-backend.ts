@@ -1,5 +1,5 @@
 import { datagramPath, ioChoiceFromEnv } from '../core/udp-io/datagram-path.ts';
-import type { DatagramPath, DatagramSocket, Sender } from '../core/udp-io/datagram-socket.ts';
+import { arrivalNs, type DatagramPath, type DatagramSocket, type Sender } from '../core/udp-io/datagram-socket.ts';
 import { monotonicNs } from '../core/clock.ts';
 import { payloadHash } from '../core/payload-hash.ts';
 import { NetworkError } from '../core/errors.ts';
@@ -118,8 +118,7 @@ export class SimulatedBackend {
   }
 
   private receive(listening: Listening, payload: Buffer, remote: Sender): void {
-    // When the request arrived: the kernel's stamp on the C path, so a request read late is not timed late.
-    const tsNs = remote.arrivedNs === undefined ? monotonicNs() : BigInt(Math.round(remote.arrivedNs));
+    const tsNs = arrivalNs(remote);
     if (this.plan.blackholeAfterMs !== undefined && Date.now() - this.startedMs >= this.plan.blackholeAfterMs) {
       this.counters.blackholed++;
       return;

@@ -1,6 +1,6 @@
 import { NetworkError } from '../core/errors.ts';
 import { datagramPath, ioChoiceFromEnv } from '../core/udp-io/datagram-path.ts';
-import type { DatagramPath, DatagramSocket, Sender } from '../core/udp-io/datagram-socket.ts';
+import { arrivalNs, type DatagramPath, type DatagramSocket, type Sender } from '../core/udp-io/datagram-socket.ts';
 import { socketErrorKind } from '../core/socket-errors.ts';
 import type { Observer } from './observer.ts';
 
@@ -164,14 +164,6 @@ export class UdpTap implements Observer {
       void upstream.socket.close();
     }
   }
-}
-
-/**
- * When a packet reached the tap: the kernel's stamp where the socket has one (the C path), so a packet read late (the
- * event loop busy) is still timed when it arrived; else when this thread read it.
- */
-function arrivalNs(remote: Sender): bigint {
-  return remote.arrivedNs === undefined ? process.hrtime.bigint() : BigInt(Math.round(remote.arrivedNs));
 }
 
 // Wall-clock ns from the monotonic clock: one offset taken at start, so wall times keep monotonic precision.

@@ -1,3 +1,5 @@
+import { monotonicNs } from '../clock.ts';
+
 /** Where a datagram came from, and when it arrived where the socket could tell. */
 export interface Sender {
   address: string;
@@ -7,6 +9,14 @@ export interface Sender {
    * where the path has them (the C one): a time that does not move when this thread reads it late.
    */
   arrivedNs?: number;
+}
+
+/**
+ * When a datagram reached the socket: the kernel's stamp where the socket has one (the C path, opened with
+ * `arrivalTimes`), so a datagram read late (the thread busy) is still timed when it arrived; else now, as it is read.
+ */
+export function arrivalNs(from: Sender): bigint {
+  return from.arrivedNs === undefined ? monotonicNs() : BigInt(Math.round(from.arrivedNs));
 }
 
 /** How a socket is opened. */

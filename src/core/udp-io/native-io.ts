@@ -166,7 +166,7 @@ class NativeSocket implements DatagramSocket {
   private read(): void {
     const { io, slab, lengths, from, stamps } = this.batch;
     for (let round = 0; round < ROUNDS_PER_TURN && !this.closed; round++) {
-      const count = this.arrivalTimes ? io.recv(this.fd, slab, SLOT_BYTES, lengths, from, stamps) : io.recv(this.fd, slab, SLOT_BYTES, lengths, from);
+      const count = io.recv(this.fd, slab, SLOT_BYTES, lengths, from, this.arrivalTimes ? stamps : undefined);
       if (count < 0) {
         // A backend that refused an earlier datagram (ICMP port unreachable) shows here, as with dgram.
         this.fail(systemError(count, 'recvmsg', 'the socket'));
