@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { NetworkError } from '../../core/errors.ts';
 import { seededRandom } from '../../core/random.ts';
+import { SeenSequence } from './seen-sequence.ts';
 
 /** What a simulated gateway does wrong on purpose. */
 export interface GatewayFaults {
@@ -44,7 +45,7 @@ interface StreamState {
   acked: number;
   lastFrameTs: number | null;
   lastSeq: number | null;
-  seen: Set<number>;
+  seen: SeenSequence;
 }
 
 interface SessionState {
@@ -140,7 +141,7 @@ export class Gateway {
     const seq = Number(frame.seq);
     const session = this.sessions.get(sessionId) ?? { streams: new Map(), duplicates: 0, outOfOrder: 0 };
     this.sessions.set(sessionId, session);
-    const stream = session.streams.get(streamName) ?? { framesIn: 0, acked: 0, lastFrameTs: null, lastSeq: null, seen: new Set<number>() };
+    const stream = session.streams.get(streamName) ?? { framesIn: 0, acked: 0, lastFrameTs: null, lastSeq: null, seen: new SeenSequence() };
     session.streams.set(streamName, stream);
     this.framesIn++;
     stream.framesIn++;

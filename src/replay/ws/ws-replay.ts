@@ -3,23 +3,15 @@ import { getCapture } from '../../capture/capture-catalog.ts';
 import { UsageError } from '../../core/errors.ts';
 import { seededRandom } from '../../core/random.ts';
 import type { RunSession } from '../../run/run-session.ts';
-import { ChunkAppender, columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
 import { num, str, type Store } from '../../store/store.ts';
 import { LatencyHistogram } from '../../core/latency-histogram.ts';
 import { latenessOf, type Lateness } from '../replay-figures.ts';
 import { waitUntil } from '../thread-clock.js';
 import { Schedule, type ReplayPlan } from '../replay-plan.ts';
+import { WsSendWriter } from './ws-send-writer.ts';
 
-const COLUMNS = {
-  run_id: 'i32',
-  send_no: 'u32',
-  session_id: 'varchar',
-  stream: 'varchar',
-  seq: 'i64',
-  scheduled_ns: 'i64',
-  actual_ns: 'i64',
-} as const satisfies Record<string, ColumnKind>;
-const C = columnIndexes(COLUMNS);
+/** Frames sent between two looks at whether DuckDB keeps up with their records (a chunk's worth). */
+const READY_EVERY = 2048;
 
 /** A recorded frame, ready to send. */
 export interface WsFrame {
@@ -81,9 +73,8 @@ export async function sendWsReplay(
   options: { store: Store; frames: readonly WsFrame[]; target: string; plan: ReplayPlan; signal?: AbortSignal; onStart?: (startNs: bigint) => void },
 ): Promise<{ status: 'completed' | 'interrupted'; stats: WsReplayStats; startNs: bigint | undefined }> {
   const { frames, plan } = options;
-  const { appender, release } = await options.store.createWriterAppender('ws_sends');
-  const rows = new ChunkAppender(appender, 'ws_sends', Object.values(COLUMNS), release);
-  session.defer('ws sends', () => rows.close());
+  const sends = await WsSendWriter.create(options.store, session.runId);
+  session.defer('ws sends', () => sends.finish());
   const socket = new WebSocket(options.target);
   await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
   session.defer('agent ingest connection', () => socket.close());
@@ -108,16 +99,11 @@ export async function sendWsReplay(
       socket.send(loop === 0 ? frame.text : renumbered(frame.text, seq));
       const actualNs = process.hrtime.bigint();
       lastNs = actualNs;
-      rows.setNumber(C.run_id, session.runId);
-      rows.setNumber(C.send_no, sent);
-      rows.setString(C.session_id, frame.sessionId);
-      rows.setString(C.stream, frame.stream);
-      rows.setSafeInteger(C.seq, seq);
-      rows.setBigInt(C.scheduled_ns, scheduledNs);
-      rows.setBigInt(C.actual_ns, actualNs);
-      rows.endRow();
+      sends.add({ sendNo: sent, sessionId: frame.sessionId, stream: frame.stream, seq, scheduledNs, actualNs });
       lateNs.record(Number(actualNs - scheduledNs));
       sent++;
+      // Waits only when DuckDB has fallen behind: the records' backlog stays bounded however long the run.
+      if (sent % READY_EVERY === 0) await sends.ready();
     }
   }
   const seconds = Number(lastNs - startNs) / 1e9;
