@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ChunkAppender } from '../../src/store/chunk-appender.ts';
+import { FeedTableWriter } from '../../src/store/batched-table-writer.ts';
 import { withStore } from '../../src/store/store.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 
@@ -103,6 +104,29 @@ describe('bulk loads through a feed (real DuckDB files)', () => {
         expect(await setting()).toBe(true);
         const [counts] = await store.query('SELECT (SELECT count(*) FROM a)::INT AS a, (SELECT count(*) FROM b)::INT AS b');
         expect(counts).toEqual({ a: 5000, b: 5000 });
+      });
+    });
+  });
+});
+
+describe('a table written through a feed on a commit clock (FeedTableWriter: the replays\' sends)', () => {
+  it('commits what was written within its interval while it stays open, and the rest when it finishes', async () => {
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 'clock.duckdb'), async (store) => {
+        await store.exec('CREATE TABLE fed (n BIGINT, ts_ns BIGINT, bytes BLOB, text VARCHAR)');
+        const writer = await FeedTableWriter.open(store, 'fed', KINDS, 100);
+        // Fewer rows than a chunk: nothing would reach DuckDB before a commit hands them over.
+        for (let i = 0; i < 1000; i++) writeRow(writer.rows, i);
+        const committed = async (): Promise<number> => Number((await store.query('SELECT count(*)::INT AS n FROM fed'))[0]?.n ?? -1);
+        let seen = 0;
+        for (let tries = 0; tries < 200 && seen < 1000; tries++) {
+          await new Promise((resolve) => setTimeout(resolve, 25));
+          seen = await committed();
+        }
+        expect(seen).toBe(1000);
+        for (let i = 1000; i < 1500; i++) writeRow(writer.rows, i);
+        await writer.finish();
+        expect(await committed()).toBe(1500);
       });
     });
   });

@@ -86,7 +86,7 @@ export async function sendHttpReplay(
   options: { store: Store; exchanges: readonly Exchange[]; target: string; plan: ReplayPlan; connections?: number; signal?: AbortSignal },
 ): Promise<{ status: 'completed' | 'interrupted'; stats: HttpReplayStats; startNs: bigint | undefined }> {
   const writer = await HttpSendWriter.create(options.store, session.runId);
-  session.defer('http sends', async () => writer.close());
+  session.defer('http sends', () => writer.finish());
   const connections = options.connections ?? 64;
   const tally = await sendAll(options.exchanges, options.plan, options.target, connections, session.name, options.signal, (send) => writer.add(send));
   const seconds = tally.firstNs === undefined || tally.lastNs === undefined ? 0 : Number(tally.lastNs - tally.firstNs) / 1e9;

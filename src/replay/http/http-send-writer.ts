@@ -1,4 +1,5 @@
-import { ChunkAppender, columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
+import { BatchedTableWriter } from '../../store/batched-table-writer.ts';
+import { columnIndexes, openChunkAppender, type ChunkAppender, type ColumnKind } from '../../store/chunk-appender.ts';
 import type { Store } from '../../store/store.ts';
 
 const COLUMNS = {
@@ -41,20 +42,22 @@ export interface HttpSend {
   error: string | null;
 }
 
-/** Appends an HTTP replay's sends to `http_sends`, committed when closed. */
-export class HttpSendWriter {
-  private constructor(
-    private readonly rows: ChunkAppender,
-    private readonly runId: number,
-  ) {}
+/**
+ * Appends an HTTP replay's sends to `http_sends`, committed at least every `flushIntervalMs` (what a crash loses),
+ * through a feed: this thread records what the sending thread reports, and hosts a scenario's proxy and backends, which
+ * an appender's flush (DuckDB's own, at 204,800 rows) would hold for tens of milliseconds.
+ */
+export class HttpSendWriter extends BatchedTableWriter {
+  private constructor(store: Store, rows: ChunkAppender, private readonly runId: number, flushIntervalMs: number) {
+    super(store, rows, flushIntervalMs);
+  }
 
-  static async create(store: Store, runId: number): Promise<HttpSendWriter> {
-    const { appender, release } = await store.createWriterAppender('http_sends');
-    return new HttpSendWriter(new ChunkAppender(appender, 'http_sends', Object.values(COLUMNS), release), runId);
+  static async create(store: Store, runId: number, options: { flushIntervalMs?: number } = {}): Promise<HttpSendWriter> {
+    return new HttpSendWriter(store, await openChunkAppender(store, 'http_sends', Object.values(COLUMNS)), runId, options.flushIntervalMs ?? 250);
   }
 
   add(send: HttpSend): void {
-    const r = this.rows;
+    const r = this.appender;
     r.setNumber(C.run_id, this.runId);
     r.setNumber(C.send_no, send.sendNo);
     r.setNumber(C.exchange_idx, send.exchangeIdx);
@@ -83,9 +86,5 @@ export class HttpSendWriter {
     if (send.error === null) r.setNull(C.error);
     else r.setString(C.error, send.error);
     r.endRow();
-  }
-
-  close(): void {
-    this.rows.close();
   }
 }

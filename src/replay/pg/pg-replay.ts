@@ -8,7 +8,8 @@ import { seededRandom } from '../../core/random.ts';
 import { RunSession } from '../../run/run-session.ts';
 import { addExample, type NotAsRecorded } from '../../store/run-metadata.ts';
 import { nextRunName, type RunStatus } from '../../store/runs.ts';
-import { ChunkAppender, columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
+import { columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
+import { FeedTableWriter } from '../../store/batched-table-writer.ts';
 import { num, str, type Store } from '../../store/store.ts';
 import { latenessOf, storedReplayStats, type Lateness } from '../replay-figures.ts';
 import { describePace, Schedule, type ReplayPlan } from '../replay-plan.ts';
@@ -188,9 +189,9 @@ export async function sendPgReplay(
   options: { store: Store; statements: readonly PgRecorded[]; target: { host: string; port: number }; plan: ReplayPlan; signal?: AbortSignal; onStart?: (startNs: bigint) => void },
 ): Promise<{ status: 'completed' | 'interrupted'; stats: PgReplayStats; startNs: bigint | undefined }> {
   const { statements, plan } = options;
-  const { appender, release } = await options.store.createWriterAppender('pg_sends');
-  const rows = new ChunkAppender(appender, 'pg_sends', Object.values(COLUMNS), release);
-  session.defer('pg sends', () => rows.close());
+  const writer = await FeedTableWriter.open(options.store, 'pg_sends', Object.values(COLUMNS));
+  const rows = writer.rows;
+  session.defer('pg sends', () => writer.finish());
   const sessions = new Map<string, { user: string; database: string; indexes: number[] }>();
   statements.forEach((statement, index) => {
     let own = sessions.get(statement.session);
