@@ -1,17 +1,15 @@
-import WebSocket from 'ws';
+import { Worker } from 'node:worker_threads';
 import { getCapture } from '../../capture/capture-catalog.ts';
-import { UsageError } from '../../core/errors.ts';
+import { NetworkError, UsageError } from '../../core/errors.ts';
 import { seededRandom } from '../../core/random.ts';
 import type { RunSession } from '../../run/run-session.ts';
 import { num, str, type Store } from '../../store/store.ts';
 import { LatencyHistogram } from '../../core/latency-histogram.ts';
 import { latenessOf, type Lateness } from '../replay-figures.ts';
-import { waitUntil } from '../thread-clock.js';
+import { senderPark } from '../sender-wait.ts';
 import { Schedule, type ReplayPlan } from '../replay-plan.ts';
+import { WS_RESULT } from './ws-result-row.js';
 import { WsSendWriter } from './ws-send-writer.ts';
-
-/** Frames sent between two looks at whether DuckDB keeps up with their records (a chunk's worth). */
-const READY_EVERY = 2048;
 
 /** A recorded frame, ready to send. */
 export interface WsFrame {
@@ -66,61 +64,81 @@ function withIdentity(frame: Omit<WsFrame, 'text'> & { text: string }): string {
 
 /**
  * Feeds the frames to the relay agent's ingest (one WebSocket) at the plan's times, recording each send (`ws_sends`).
- * Each loop numbers its frames after the last loop's, so every send is a frame of its own at the gateways.
+ * Each loop numbers its frames after the last loop's, so every send is a frame of its own at the gateways. The frames
+ * go from a thread of their own (`ws-send-worker.js`): this one runs a scenario's relay agent and gateways, and
+ * records what that thread reports.
  */
 export async function sendWsReplay(
   session: RunSession,
   options: { store: Store; frames: readonly WsFrame[]; target: string; plan: ReplayPlan; signal?: AbortSignal; onStart?: (startNs: bigint) => void },
 ): Promise<{ status: 'completed' | 'interrupted'; stats: WsReplayStats; startNs: bigint | undefined }> {
-  const { frames, plan } = options;
+  const { frames } = options;
   const sends = await WsSendWriter.create(options.store, session.runId);
   session.defer('ws sends', () => sends.finish());
-  const socket = new WebSocket(options.target);
-  await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
-  session.defer('agent ingest connection', () => socket.close());
-  const firstNs = frames[0]?.tsNs ?? 0n;
-  const schedule = new Schedule(plan.pace, Number((frames.at(-1)?.tsNs ?? 0n) - firstNs), frames.length);
+  const offsetsNs = scheduleOf(frames, options.plan);
   const seqSpan = frames.reduce((max, f) => Math.max(max, f.seq), 0) + 1;
+  const shared = new SharedArrayBuffer(4);
+  const stop = (): void => void Atomics.store(new Int32Array(shared), 0, 1);
+  options.signal?.addEventListener('abort', stop, { once: true });
+  session.defer('abort listener', () => options.signal?.removeEventListener('abort', stop));
+  const worker = new Worker(new URL('./ws-send-worker.js', import.meta.url), {
+    workerData: { target: options.target, texts: frames.map((f) => f.text), seqs: Float64Array.from(frames, (f) => f.seq), seqSpan, offsetsNs, shared, park: senderPark() },
+  });
+  session.defer('sending thread', async () => void (await worker.terminate()));
   const lateNs = new LatencyHistogram();
   let sent = 0;
-  let planned = 0;
-  const startNs = process.hrtime.bigint() + 20_000_000n;
-  options.onStart?.(startNs);
-  let lastNs = startNs;
-  outer: for (let loop = 0; loop < plan.loops; loop++) {
-    for (const frame of frames) {
-      const offsetNs = schedule.offsetNs(planned, loop, Number(frame.tsNs - firstNs)) ?? 0;
-      if (plan.durationMs !== undefined && offsetNs > plan.durationMs * 1e6) break outer;
-      if (options.signal?.aborted === true) break outer;
-      planned++;
-      const scheduledNs = startNs + BigInt(Math.round(offsetNs));
-      await waitUntil(Number(scheduledNs), () => options.signal?.aborted === true);
-      const seq = frame.seq + loop * seqSpan;
-      socket.send(loop === 0 ? frame.text : renumbered(frame.text, seq));
-      const actualNs = process.hrtime.bigint();
-      lastNs = actualNs;
-      sends.add({ sendNo: sent, sessionId: frame.sessionId, stream: frame.stream, seq, scheduledNs, actualNs });
-      lateNs.record(Number(actualNs - scheduledNs));
+  let startNs: number | undefined;
+  let lastNs = 0;
+  const record = (rows: Float64Array, count: number): void => {
+    for (let at = 0; at < count * WS_RESULT.width; at += WS_RESULT.width) {
+      const sendNo = rows[at + WS_RESULT.sendNo] as number;
+      const actualNs = rows[at + WS_RESULT.actualNs] as number;
+      const frame = frames[sendNo % frames.length] as WsFrame;
+      const scheduledNs = (startNs ?? 0) + (offsetsNs[sendNo] as number);
+      const seq = frame.seq + Math.floor(sendNo / frames.length) * seqSpan;
+      sends.add({ sendNo, sessionId: frame.sessionId, stream: frame.stream, seq, scheduledNs: BigInt(Math.round(scheduledNs)), actualNs: BigInt(Math.round(actualNs)) });
+      lateNs.record(actualNs - scheduledNs);
+      lastNs = Math.max(lastNs, actualNs);
       sent++;
-      // Waits only when DuckDB has fallen behind: the records' backlog stays bounded however long the run.
-      if (sent % READY_EVERY === 0) await sends.ready();
     }
+  };
+  if (offsetsNs.length > 0) {
+    await new Promise<void>((resolve, reject) => {
+      worker.on('message', (message: WorkerMessage) => {
+        if (message.type === 'start') {
+          startNs = message.startNs;
+          options.onStart?.(BigInt(Math.round(message.startNs)));
+        } else if (message.type === 'rows') record(message.rows, message.count);
+        else if (message.type === 'done') resolve();
+        else reject(new NetworkError(`the WebSocket sending thread failed: ${message.message}`, { field: 'target' }));
+      });
+      worker.on('error', reject);
+      worker.on('exit', (code) => reject(new Error(`the WebSocket sending thread exited (${code}) before it was done`)));
+    });
   }
-  const seconds = Number(lastNs - startNs) / 1e9;
+  const seconds = startNs === undefined ? 0 : (lastNs - startNs) / 1e9;
   const stats: WsReplayStats = {
-    planned,
+    planned: offsetsNs.length,
     sent,
     lateness: latenessOf(lateNs),
     achievedRate: sent > 1 && seconds > 0 ? sent / seconds : null,
   };
-  return { status: options.signal?.aborted === true ? 'interrupted' : 'completed', stats, startNs: sent > 0 ? startNs : undefined };
+  return { status: options.signal?.aborted === true ? 'interrupted' : 'completed', stats, startNs: sent > 0 && startNs !== undefined ? BigInt(Math.round(startNs)) : undefined };
 }
 
-/** A later loop's copy of a frame: numbered after the last loop's (a frame that is not JSON goes as it is). */
-function renumbered(text: string, seq: number): string {
-  try {
-    return JSON.stringify({ ...(JSON.parse(text) as object), seq });
-  } catch {
-    return text;
+type WorkerMessage = { type: 'start'; startNs: number } | { type: 'rows'; rows: Float64Array; count: number } | { type: 'done'; startNs: number } | { type: 'failed'; message: string };
+
+/** Each send's time into the plan, loop after loop, within the plan's duration. */
+function scheduleOf(frames: readonly WsFrame[], plan: ReplayPlan): Float64Array {
+  const firstNs = frames[0]?.tsNs ?? 0n;
+  const schedule = new Schedule(plan.pace, Number((frames.at(-1)?.tsNs ?? 0n) - firstNs), frames.length);
+  const offsets: number[] = [];
+  outer: for (let loop = 0; loop < plan.loops; loop++) {
+    for (const frame of frames) {
+      const offsetNs = schedule.offsetNs(offsets.length, loop, Number(frame.tsNs - firstNs)) ?? 0;
+      if (plan.durationMs !== undefined && offsetNs > plan.durationMs * 1e6) break outer;
+      offsets.push(offsetNs);
+    }
   }
+  return Float64Array.from(offsets);
 }
