@@ -1,12 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { importCaptures } from '../src/capture/import-capture.ts';
 import { spawnTracked, stopTracked } from '../src/scenario/child-processes.ts';
-import { Store } from '../src/store/store.ts';
 import { fmtRate, printRows } from './bench-util.ts';
-import { generateBenchCapture } from './generate-capture.ts';
+import { withBenchCapture } from './generate-capture.ts';
 import { cpuSeconds, pinApart } from './cpu-pinning.ts';
 import { step } from './relay.ts';
 
@@ -21,12 +17,7 @@ const PORT = 20500;
  * times are what a run compares across backends.
  */
 export async function benchBackend(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'parity-bench-backend-'));
-  const file = join(dir, 'backend.pcap');
-  generateBenchCapture(file, 100_000, 'pcap');
-  const store = await Store.open(join(dir, 'bench.duckdb'));
-  try {
-    await importCaptures(store, { files: [file], name: 'bench', ports: [PORT] });
+  await withBenchCapture('backend', { packets: 100_000, port: PORT }, async (store, dir) => {
     const rows: (string | number)[][] = [];
     for (const [mode, ip] of [['answering only', '127.0.8.41'], ['recording (--db)', '127.0.8.42']] as const) {
       const recording = mode !== 'answering only';
@@ -53,8 +44,5 @@ export async function benchBackend(): Promise<void> {
       }
     }
     printRows('device round trip (ms) to a parity backend reached directly, answering only and recording every packet', ['rate', 'backend', 'loss', 'p50', 'p99', 'backend CPU µs per request and answer'], rows);
-  } finally {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }

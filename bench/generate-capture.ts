@@ -1,5 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CaptureFileWriter, type CaptureFileWriterOptions } from '../src/capture/capture-file-writer.ts';
 import { buildUdpFrame } from '../src/capture/frame-builder.ts';
+import { importCaptures } from '../src/capture/import-capture.ts';
+import { Store } from '../src/store/store.ts';
 
 const PAYLOAD_BYTES = 60;
 
@@ -26,4 +31,27 @@ export function generateBenchCapture(path: string, packets: number, format: Capt
     tsNs += 10_000n;
   }
   writer.close();
+}
+
+/**
+ * What most benches start from: a store in a fresh temporary directory holding a generated capture named `name` of
+ * `packets` packets, imported for `port`. Runs `fn` with the store, the directory (for the bench's own files) and the
+ * capture's file, then
+ * closes the store and removes the directory, whatever happens.
+ */
+export async function withBenchCapture<T>(label: string, capture: { packets: number; port: number; name?: string }, fn: (store: Store, dir: string, file: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), `parity-bench-${label}-`));
+  try {
+    const file = join(dir, 'capture.pcap');
+    generateBenchCapture(file, capture.packets, 'pcap');
+    const store = await Store.open(join(dir, 'capture.duckdb'));
+    try {
+      await importCaptures(store, { files: [file], name: capture.name ?? 'bench', ports: [capture.port] });
+      return await fn(store, dir, file);
+    } finally {
+      store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -1,16 +1,15 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { importCaptures } from '../src/capture/import-capture.ts';
 import { generic } from '../src/protocols/generic.ts';
 import { replayCapture } from '../src/run/replay-run.ts';
 import { spawnTracked, stopTracked } from '../src/scenario/child-processes.ts';
 import { createSocket } from 'node:dgram';
 import { RelayProcess } from '../src/scenario/relay-process.ts';
-import { num, Store } from '../src/store/store.ts';
+import type { Store } from '../src/store/store.ts';
+import { num } from '../src/store/store.ts';
 import { fmtRate, printRows } from './bench-util.ts';
 import { cpuSeconds, pinApart } from './cpu-pinning.ts';
-import { generateBenchCapture } from './generate-capture.ts';
+import { withBenchCapture } from './generate-capture.ts';
 import { fileURLToPath } from 'node:url';
 import { buildNative, startNative, type NativeTools } from './native-floor.ts';
 import { request } from 'undici';
@@ -97,13 +96,12 @@ function printRelayTable(relays: readonly RelayFigures[], direct: ReadonlyMap<nu
  * enough of its core that the relay, not its backends, sets where loss begins.
  */
 export async function benchRelay(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'parity-bench-relay-'));
-  const file = join(dir, 'relay.pcap');
-  generateBenchCapture(file, 300_000, 'pcap');
-  const store = await Store.open(join(dir, 'relay.duckdb'));
+  await withBenchCapture('relay', { packets: 300_000, port: PORT }, (store, dir) => relayRows(store, dir));
+}
+
+async function relayRows(store: Store, dir: string): Promise<void> {
   const relays: ReferenceRelay[] = [];
   try {
-    await importCaptures(store, { files: [file], name: 'bench', ports: [PORT] });
     const native = buildNative(dir);
     relays.push(await startReference(dir, RELAY_IP, 'auto'));
     // With the C datagram path built, the same relay on Node's dgram too: what that path is worth.
@@ -128,8 +126,6 @@ export async function benchRelay(): Promise<void> {
     }
   } finally {
     for (const { relay } of relays) await relay.stop();
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -1,15 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { importCaptures } from '../src/capture/import-capture.ts';
 import { generic } from '../src/protocols/generic.ts';
 import type { Pace } from '../src/replay/replay-plan.ts';
 import type { SenderStall } from '../src/replay/send-thread.ts';
 import { replayCapture } from '../src/run/replay-run.ts';
-import { Store } from '../src/store/store.ts';
+import type { Store } from '../src/store/store.ts';
 import { commandExists, fmtRate, printRows, timeCommand } from './bench-util.ts';
 import { stolenMs } from './machine-stalls.ts';
-import { generateBenchCapture } from './generate-capture.ts';
+import { withBenchCapture } from './generate-capture.ts';
 import { corePlan } from './cpu-pinning.ts';
 import { buildNative, measureFloor, nodeSink, printFloor, startNativeSink, type FloorRow, type NativeTools, type SinkResult } from './native-floor.ts';
 import { loadUdpIo } from '../src/core/udp-io/udp-io.ts';
@@ -24,12 +20,11 @@ const PACKETS = 400_000;
  * pacing costs; and in the same run tcpreplay on the same capture (raw frames on lo, no sockets, no ACKs).
  */
 export async function benchReplay(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'parity-bench-replay-'));
-  const file = join(dir, 'replay.pcap');
-  generateBenchCapture(file, PACKETS, 'pcap');
-  const store = await Store.open(join(dir, 'replay.duckdb'));
-  try {
-    await importCaptures(store, { files: [file], name: 'bench', ports: [SINK_PORT] });
+  await withBenchCapture('replay', { packets: PACKETS, port: SINK_PORT }, (store, dir, file) => replayRows(store, dir, file));
+}
+
+async function replayRows(store: Store, dir: string, file: string): Promise<void> {
+  {
     const rows: (string | number)[][] = [];
     let highestHeld = 0;
     for (const rate of [10_000, 25_000, 50_000, 75_000, 100_000, 150_000, 200_000]) {
@@ -90,9 +85,6 @@ export async function benchReplay(): Promise<void> {
     } else {
       process.stdout.write('tcpreplay not on PATH: its baseline is not measured\n');
     }
-  } finally {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -164,22 +156,14 @@ async function withEnv<T>(name: string, value: string, work: () => Promise<T>): 
  * of a core the thread held while it sent (at 10k pps, 100 µs between sends, it does not park: both rows spin).
  */
 export async function benchReplayWaits(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'parity-bench-waits-'));
-  const file = join(dir, 'replay.pcap');
-  generateBenchCapture(file, 100_000, 'pcap');
-  const store = await Store.open(join(dir, 'replay.duckdb'));
-  try {
+  await withBenchCapture('waits', { packets: 100_000, port: SINK_PORT }, async (store, dir) => {
     const native = buildNative(dir);
     if (native === undefined || loadUdpIo() === undefined) {
       process.stdout.write('no C compiler, or the C datagram path is not built: the sending thread can only spin, nothing to compare\n');
       return;
     }
-    await importCaptures(store, { files: [file], name: 'bench', ports: [SINK_PORT] });
     await compareWaits(store, native);
-  } finally {
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 async function compareWaits(store: Store, native: NativeTools): Promise<void> {

@@ -1,12 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { importCaptures } from '../src/capture/import-capture.ts';
 import { spawnTracked, stopTracked } from '../src/scenario/child-processes.ts';
-import { Store } from '../src/store/store.ts';
+import type { Store } from '../src/store/store.ts';
 import { fmtRate, printRows } from './bench-util.ts';
-import { generateBenchCapture } from './generate-capture.ts';
+import { withBenchCapture } from './generate-capture.ts';
 import { cpuSeconds, pinApart } from './cpu-pinning.ts';
 import { step } from './relay.ts';
 import { loadUdpIo } from '../src/core/udp-io/udp-io.ts';
@@ -23,13 +20,18 @@ const PORT = 20500;
  * and on Node's dgram.
  */
 export async function benchTap(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'parity-bench-tap-'));
-  const file = join(dir, 'tap.pcap');
-  generateBenchCapture(file, 100_000, 'pcap');
-  const store = await Store.open(join(dir, 'bench.duckdb'));
-  const backend = spawnTracked(process.execPath, [PARITY_BIN, 'backend', '--protocol', 'generic', '--listen', `${BACKEND_IP}:${PORT}`], { stdio: 'ignore' });
-  try {
-    await importCaptures(store, { files: [file], name: 'bench', ports: [PORT] });
+  await withBenchCapture('tap', { packets: 100_000, port: PORT }, async (store, dir) => {
+    const backend = spawnTracked(process.execPath, [PARITY_BIN, 'backend', '--protocol', 'generic', '--listen', `${BACKEND_IP}:${PORT}`], { stdio: 'ignore' });
+    try {
+      await tapRows(store, dir, backend.pid as number);
+    } finally {
+      await stopTracked(backend);
+    }
+  });
+}
+
+async function tapRows(store: Store, dir: string, backendPid: number): Promise<void> {
+  {
     const rows: (string | number)[][] = [];
     // The tap on each datagram path there is: the C one where built (the default), and Node's dgram.
     for (const path of loadUdpIo() === undefined ? ['dgram'] : ['native', 'dgram']) {
@@ -42,7 +44,7 @@ export async function benchTap(): Promise<void> {
         tap.stderr?.on('data', (chunk: Buffer) => (ready += chunk.toString()));
         while (!ready.includes('recording')) await new Promise((resolve) => setTimeout(resolve, 50));
         const tapPid = tap.pid as number;
-        const pinned = pinApart(tapPid, [process.pid, backend.pid as number]);
+        const pinned = pinApart(tapPid, [process.pid, backendPid]);
         process.stdout.write(pinned ? `the tap (${path}) runs on a core of its own; the replayer and the backend share the others\n` : 'no taskset (or one core): the tap shares the cores with the load\n');
         for (const rate of [1000, 10_000, 30_000]) {
           const direct = await step(store, BACKEND_IP, rate);
@@ -56,9 +58,5 @@ export async function benchTap(): Promise<void> {
       }
     }
     printRows('device round trip (ms) through an inline tap that records every packet, vs the backend reached directly', ['rate', 'tap sockets', 'loss', 'tap p50', 'tap p99', 'direct p50', 'direct p99', 'added p50', 'added p99', 'tap CPU µs per request and reply'], rows);
-  } finally {
-    await stopTracked(backend);
-    store.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
