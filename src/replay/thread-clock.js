@@ -148,3 +148,37 @@ export async function waitUntil(targetNs, stopped) {
   }
   if (!parked) realtimeWhile(false);
 }
+
+/**
+ * A sending thread's schedule: posts `{ type: 'start', startNs }` with the clock started 20 ms ahead (so the first sends
+ * are not late by the time it takes to start), then calls `send(sendNo)` at `startNs + offsetsNs[sendNo]` for each in
+ * turn until `stopped()`, awaiting it when it returns a promise (a send that must wait for a free connection). However
+ * late the plan is, the event loop turns at least every `maxSendsWithoutYield` sends, so writes complete and answers are
+ * read. Resolves with `startNs` once every send has been made or the thread was stopped.
+ * @param {import('node:worker_threads').MessagePort} port
+ * @param {Float64Array} offsetsNs
+ * @param {() => boolean} stopped
+ * @param {(sendNo: number) => void | Promise<void>} send
+ * @param {number} maxSendsWithoutYield
+ */
+export async function sendOnSchedule(port, offsetsNs, stopped, send, maxSendsWithoutYield = 32) {
+  const startNs = nowNs() + 20_000_000;
+  port.postMessage({ type: 'start', startNs });
+  let sinceYield = 0;
+  for (let sendNo = 0; sendNo < offsetsNs.length; sendNo++) {
+    if (stopped()) break;
+    const due = startNs + /** @type {number} */ (offsetsNs[sendNo]);
+    if (due > nowNs()) {
+      await waitUntil(due, stopped);
+      sinceYield = 0;
+      if (stopped()) break;
+    }
+    const sending = send(sendNo);
+    if (sending !== undefined) await sending;
+    if (++sinceYield >= maxSendsWithoutYield) {
+      sinceYield = 0;
+      await immediate();
+    }
+  }
+  return startNs;
+}

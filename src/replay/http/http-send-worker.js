@@ -3,7 +3,7 @@
 // whose flushes block for tens of milliseconds) stays on the main thread, which gets each send's times and answer in
 // groups. Plain JavaScript so that it loads in a worker without the TypeScript loader; the types are checked from JSDoc.
 import { parentPort, workerData } from 'node:worker_threads';
-import { immediate, nowNs, parkWaits, waitUntil } from '../thread-clock.js';
+import { nowNs, parkWaits, sendOnSchedule } from '../thread-clock.js';
 import { ResultGroups, runSendingThread } from '../thread-results.js';
 import { Pool } from 'undici';
 
@@ -56,28 +56,14 @@ async function run() {
     slotFreed = undefined;
     freed?.();
   };
-  // The clock starts a little ahead, so the first requests are not late by the time it takes to start.
-  const startNs = nowNs() + 20_000_000;
-  port.postMessage({ type: 'start', startNs });
-  let sinceYield = 0;
-  for (let sendNo = 0; sendNo < options.offsetsNs.length; sendNo++) {
-    if (stopped()) break;
-    const due = startNs + /** @type {number} */ (options.offsetsNs[sendNo]);
-    if (due > nowNs()) {
-      await waitUntil(due, stopped);
-      sinceYield = 0;
-    }
+  const startNs = await sendOnSchedule(port, options.offsetsNs, stopped, async (sendNo) => {
     while (inFlight >= options.connections) await new Promise((resolve) => (slotFreed = () => resolve(undefined)));
     inFlight++;
     const exchange = /** @type {Exchange} */ (options.exchanges[/** @type {number} */ (options.exchangeOf[sendNo])]);
     const done = sendOne(sendNo, exchange);
     pending.add(done);
     void done.finally(() => pending.delete(done));
-    if (++sinceYield >= MAX_SENDS_WITHOUT_YIELD) {
-      sinceYield = 0;
-      await immediate();
-    }
-  }
+  }, MAX_SENDS_WITHOUT_YIELD);
   await Promise.all(pending);
   results.flush();
   await pool.close();

@@ -5,12 +5,10 @@
 // loads in a worker without the TypeScript loader; the types are checked from JSDoc.
 import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
-import { immediate, nowNs, parkWaits, waitUntil } from '../thread-clock.js';
+import { nowNs, parkWaits, sendOnSchedule } from '../thread-clock.js';
 import { ResultRows, runSendingThread } from '../thread-results.js';
 import { WS_RESULT } from './ws-result-row.js';
 
-/** Sends in a row before the event loop turns (the socket's writes complete), however late the plan is. */
-const MAX_SENDS_WITHOUT_YIELD = 32;
 /** How long the end waits for the socket to hand over what it holds and close. */
 const CLOSE_WAIT_MS = 5_000;
 
@@ -35,18 +33,7 @@ async function run() {
   const socket = new WebSocket(options.target);
   await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
   const frames = options.texts.length;
-  // The clock starts a little ahead, so the first frames are not late by the time it takes to start.
-  const startNs = nowNs() + 20_000_000;
-  port.postMessage({ type: 'start', startNs });
-  let sinceYield = 0;
-  for (let sendNo = 0; sendNo < options.offsetsNs.length; sendNo++) {
-    if (stopped()) break;
-    const due = startNs + /** @type {number} */ (options.offsetsNs[sendNo]);
-    if (due > nowNs()) {
-      await waitUntil(due, stopped);
-      sinceYield = 0;
-      if (stopped()) break;
-    }
+  const startNs = await sendOnSchedule(port, options.offsetsNs, stopped, (sendNo) => {
     const index = sendNo % frames;
     const loop = Math.floor(sendNo / frames);
     const text = /** @type {string} */ (options.texts[index]);
@@ -54,11 +41,7 @@ async function run() {
     const at = rows.claim();
     rows.rows[at + WS_RESULT.sendNo] = sendNo;
     rows.rows[at + WS_RESULT.actualNs] = nowNs();
-    if (++sinceYield >= MAX_SENDS_WITHOUT_YIELD) {
-      sinceYield = 0;
-      await immediate();
-    }
-  }
+  });
   rows.flush();
   // Every frame handed over before the connection closes (a close frame follows what the socket still holds).
   await new Promise((resolve) => {
