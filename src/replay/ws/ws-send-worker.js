@@ -45,6 +45,11 @@ async function run() {
   rows.flush();
   // Every frame handed over before the connection closes (a close frame follows what the socket still holds).
   await new Promise((resolve) => {
+    // An agent that closed the connection itself has nothing more to take.
+    if (socket.readyState === WebSocket.CLOSED) {
+      resolve(undefined);
+      return;
+    }
     const timer = setTimeout(resolve, CLOSE_WAIT_MS);
     socket.once('close', () => {
       clearTimeout(timer);
