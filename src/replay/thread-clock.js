@@ -1,5 +1,5 @@
-// The clock and the wait of the sending threads (send-worker.js, http/http-send-worker.js): both send at scheduled
-// times and wait the same way. Plain JavaScript, as the threads are; the types are checked from JSDoc.
+// The clock and the wait of the sending threads (send-worker.js, http/http-send-worker.js, ws/ws-send-worker.js):
+// each sends at scheduled times and waits the same way. Plain JavaScript, as the threads are; the types are checked from JSDoc.
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { ParkMargin } from './park-margin.js';

@@ -1,4 +1,5 @@
-// What the HTTP and Postgres sending threads share (http/http-send-worker.js, pg/pg-send-worker.js): reporting each
+// What the HTTP, Postgres and WebSocket sending threads share (http/http-send-worker.js, pg/pg-send-worker.js,
+// ws/ws-send-worker.js): reporting each
 // send to the main thread in groups, and running at a raised priority. Plain JavaScript, as the threads are.
 import { raiseThisThread } from '../core/thread-priority.js';
 
