@@ -1,6 +1,6 @@
 // What the HTTP, Postgres and WebSocket sending threads share (http/http-send-worker.js, pg/pg-send-worker.js,
-// ws/ws-send-worker.js): reporting each
-// send to the main thread in groups, and running at a raised priority. Plain JavaScript, as the threads are.
+// ws/ws-send-worker.js): reporting each send to the main thread in groups, and running at a raised priority. Plain
+// JavaScript, as the threads are.
 import { raiseThisThread } from '../core/thread-priority.js';
 
 /**
