@@ -12,6 +12,7 @@ import { LatencyHistogram } from '../../core/latency-histogram.ts';
 import { latenessOf, storedReplayStats, type Lateness } from '../replay-figures.ts';
 import { describePace, Schedule, type ReplayPlan } from '../replay-plan.ts';
 import { senderPark } from '../sender-wait.ts';
+import { abortFlag, sendingThreadDone } from '../sending-threads.ts';
 import { HttpSendWriter, type HttpSend } from './http-send-writer.ts';
 
 /** Headers that belong to the recorded connection, or that the client sets itself, never replayed as recorded. */
@@ -142,9 +143,7 @@ async function sendAll(exchanges: readonly Exchange[], plan: ReplayPlan, target:
   const { offsets, exchangeOf } = scheduleOf(exchanges, plan);
   const tally: SendTally = { planned: offsets.length, sent: 0, answered: 0, errors: 0, lateNs: new LatencyHistogram(), firstNs: undefined, lastNs: undefined };
   if (offsets.length === 0) return tally;
-  const shared = new SharedArrayBuffer(4);
-  const stop = (): void => void Atomics.store(new Int32Array(shared), 0, 1);
-  signal?.addEventListener('abort', stop, { once: true });
+  const { shared, release } = abortFlag(signal);
   const worker = new Worker(new URL('./http-send-worker.js', import.meta.url), {
     workerData: { target, connections, runName, exchanges: exchanges.map(({ method, path, headers, body }) => ({ method, path, headers, body })), offsetsNs: offsets, exchangeOf, shared, park: senderPark() },
   });
@@ -169,8 +168,10 @@ async function sendAll(exchanges: readonly Exchange[], plan: ReplayPlan, target:
     };
   };
   try {
-    await new Promise<void>((resolve, reject) => {
-      worker.on('message', (message: WorkerMessage) => {
+    await sendingThreadDone<WorkerMessage>(
+      worker,
+      'the HTTP sending thread',
+      (message) => {
         if (message.type === 'start') startNs = message.startNs;
         else if (message.type === 'results') {
           for (const result of message.results) {
@@ -183,14 +184,12 @@ async function sendAll(exchanges: readonly Exchange[], plan: ReplayPlan, target:
             if (tally.firstNs === undefined || send.actualNs < tally.firstNs) tally.firstNs = send.actualNs;
             if (tally.lastNs === undefined || send.actualNs > tally.lastNs) tally.lastNs = send.actualNs;
           }
-        } else if (message.type === 'done') resolve();
-        else reject(new Error(`the HTTP sending thread failed: ${message.message}`));
-      });
-      worker.on('error', reject);
-      worker.on('exit', (code) => reject(new Error(`the HTTP sending thread exited (${code}) before it was done`)));
-    });
+        }
+      },
+      (message) => new Error(`the HTTP sending thread failed: ${message}`),
+    );
   } finally {
-    signal?.removeEventListener('abort', stop);
+    release();
     await worker.terminate();
   }
   return tally;
@@ -209,7 +208,7 @@ interface WorkerResult {
   error: string | null;
 }
 
-type WorkerMessage = { type: 'start'; startNs: number } | { type: 'results'; results: WorkerResult[] } | { type: 'done'; startNs: number } | { type: 'failed'; message: string };
+type WorkerMessage = { type: 'start'; startNs: number } | { type: 'results'; results: WorkerResult[] } | { type: 'done'; startNs: number };
 
 /** Each send's time into the plan and the exchange it sends, within the plan's duration. */
 function scheduleOf(exchanges: readonly Exchange[], plan: ReplayPlan): { offsets: Float64Array; exchangeOf: Uint32Array } {

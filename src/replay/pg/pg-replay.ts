@@ -13,6 +13,7 @@ import { FeedTableWriter } from '../../store/batched-table-writer.ts';
 import { num, str, type Store } from '../../store/store.ts';
 import { latenessOf, storedReplayStats, type Lateness } from '../replay-figures.ts';
 import { describePace, Schedule, type ReplayPlan } from '../replay-plan.ts';
+import { abortFlag, sendingThreadDone } from '../sending-threads.ts';
 import { nowNs } from '../thread-clock.js';
 import { PG_COPY_REFUSED, PG_RESULT, PG_RESULT_WIDTH, PG_SEND_FAILED } from './pg-result-row.js';
 
@@ -140,7 +141,7 @@ const EXAMPLE_CHARS = 120;
 const SENDING_THREADS = Math.max(1, Math.floor(availableParallelism() / 4));
 
 /** What a sending thread posts (pg-send-worker.js; `rows`: ResultRows, laid out as PG_RESULT says). */
-type WorkerMessage = { type: 'ready' } | { type: 'rows'; rows: Float64Array; count: number; strings: string[] } | { type: 'done'; planned: number } | { type: 'failed'; message: string };
+type WorkerMessage = { type: 'ready' } | { type: 'rows'; rows: Float64Array; count: number; strings: string[] } | { type: 'done'; planned: number };
 
 /** `COMMAND [OID] [ROWS]`, read as node-postgres reads a CommandComplete. */
 const COMMAND_TAG = /^([A-Za-z]+)(?: (\d+))?(?: (\d+))?/;
@@ -209,11 +210,8 @@ export async function sendPgReplay(
       offsetsNs[index + loop * statements.length] = schedule.offsetNs(index + loop * statements.length, loop, Number(statement.tsNs - firstNs)) ?? 0;
     });
   }
-  const shared = new SharedArrayBuffer(4);
-  const stop = new Int32Array(shared);
-  const onAbort = (): void => void Atomics.store(stop, 0, 1);
-  options.signal?.addEventListener('abort', onAbort);
-  session.defer('abort listener', () => options.signal?.removeEventListener('abort', onAbort));
+  const { shared, release } = abortFlag(options.signal);
+  session.defer('abort listener', release);
 
   const limitNs = plan.durationMs === undefined ? Infinity : plan.durationMs * 1e6;
   const workers = shareSessions([...sessions.values()], SENDING_THREADS).map((group) => {
@@ -276,37 +274,30 @@ export async function sendPgReplay(
     else rows.setString(C.sqlstate, sqlstate);
     rows.endRow();
   };
-  await new Promise<void>((resolve, reject) => {
-    let ready = 0;
-    let done = 0;
-    for (const worker of workers) {
-      let finished = false;
+  let ready = 0;
+  await Promise.all(
+    workers.map((worker) => {
       const strings = new ThreadStrings();
-      worker.on('message', (message: WorkerMessage) => {
-        if (message.type === 'ready') {
-          if (++ready < workers.length) return;
-          // One clock for every thread, a little ahead, so the first statements are not late by the start itself.
-          startNs = nowNs() + 20_000_000;
-          lastNs = startNs;
-          options.onStart?.(BigInt(Math.round(startNs)));
-          for (const w of workers) w.postMessage({ startNs });
-        } else if (message.type === 'rows') {
-          strings.add(message.strings);
-          for (let i = 0; i < message.count; i++) record(message.rows, i * PG_RESULT_WIDTH, strings);
-        } else if (message.type === 'done') {
-          finished = true;
-          planned += message.planned;
-          if (++done === workers.length) resolve();
-        } else {
-          reject(new ConfigError(`the replay through ${options.target.host}:${options.target.port} stopped: ${message.message}`, { field: 'proxy' }));
-        }
-      });
-      worker.on('error', reject);
-      worker.on('exit', (code) => {
-        if (!finished) reject(new Error(`a Postgres sending thread exited (${code}) before it was done`));
-      });
-    }
-  });
+      return sendingThreadDone<WorkerMessage>(
+        worker,
+        'a Postgres sending thread',
+        (message) => {
+          if (message.type === 'ready') {
+            if (++ready < workers.length) return;
+            // One clock for every thread, a little ahead, so the first statements are not late by the start itself.
+            startNs = nowNs() + 20_000_000;
+            lastNs = startNs;
+            options.onStart?.(BigInt(Math.round(startNs)));
+            for (const w of workers) w.postMessage({ startNs });
+          } else if (message.type === 'rows') {
+            strings.add(message.strings);
+            for (let i = 0; i < message.count; i++) record(message.rows, i * PG_RESULT_WIDTH, strings);
+          } else planned += message.planned;
+        },
+        (message) => new ConfigError(`the replay through ${options.target.host}:${options.target.port} stopped: ${message}`, { field: 'proxy' }),
+      );
+    }),
+  );
   const seconds = (lastNs - startNs) / 1e9;
   return {
     status: options.signal?.aborted === true ? 'interrupted' : 'completed',

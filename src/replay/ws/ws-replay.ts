@@ -7,6 +7,7 @@ import { num, str, type Store } from '../../store/store.ts';
 import { LatencyHistogram } from '../../core/latency-histogram.ts';
 import { latenessOf, type Lateness } from '../replay-figures.ts';
 import { senderPark } from '../sender-wait.ts';
+import { abortFlag, sendingThreadDone } from '../sending-threads.ts';
 import { FeedTableWriter } from '../../store/batched-table-writer.ts';
 import { columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
 import { Schedule, type ReplayPlan } from '../replay-plan.ts';
@@ -92,10 +93,8 @@ export async function sendWsReplay(
   session.defer('ws sends', () => sends.finish());
   const offsetsNs = scheduleOf(frames, options.plan);
   const seqSpan = frames.reduce((max, f) => Math.max(max, f.seq), 0) + 1;
-  const shared = new SharedArrayBuffer(4);
-  const stop = (): void => void Atomics.store(new Int32Array(shared), 0, 1);
-  options.signal?.addEventListener('abort', stop, { once: true });
-  session.defer('abort listener', () => options.signal?.removeEventListener('abort', stop));
+  const { shared, release } = abortFlag(options.signal);
+  session.defer('abort listener', release);
   const worker = new Worker(new URL('./ws-send-worker.js', import.meta.url), {
     workerData: { target: options.target, texts: frames.map((f) => f.text), seqs: Float64Array.from(frames, (f) => f.seq), seqSpan, offsetsNs, shared, park: senderPark() },
   });
@@ -126,18 +125,17 @@ export async function sendWsReplay(
     }
   };
   if (offsetsNs.length > 0) {
-    await new Promise<void>((resolve, reject) => {
-      worker.on('message', (message: WorkerMessage) => {
+    await sendingThreadDone<WorkerMessage>(
+      worker,
+      'the WebSocket sending thread',
+      (message) => {
         if (message.type === 'start') {
           startNs = message.startNs;
           options.onStart?.(BigInt(Math.round(message.startNs)));
         } else if (message.type === 'rows') record(message.rows, message.count);
-        else if (message.type === 'done') resolve();
-        else reject(new NetworkError(`the WebSocket sending thread failed: ${message.message}`, { field: 'target' }));
-      });
-      worker.on('error', reject);
-      worker.on('exit', (code) => reject(new Error(`the WebSocket sending thread exited (${code}) before it was done`)));
-    });
+      },
+      (message) => new NetworkError(`the WebSocket sending thread failed: ${message}`, { field: 'target' }),
+    );
   }
   const seconds = startNs === undefined ? 0 : (lastNs - startNs) / 1e9;
   const stats: WsReplayStats = {
@@ -149,7 +147,7 @@ export async function sendWsReplay(
   return { status: options.signal?.aborted === true ? 'interrupted' : 'completed', stats, startNs: sent > 0 && startNs !== undefined ? BigInt(Math.round(startNs)) : undefined };
 }
 
-type WorkerMessage = { type: 'start'; startNs: number } | { type: 'rows'; rows: Float64Array; count: number } | { type: 'done'; startNs: number } | { type: 'failed'; message: string };
+type WorkerMessage = { type: 'start'; startNs: number } | { type: 'rows'; rows: Float64Array; count: number } | { type: 'done'; startNs: number };
 
 /** Each send's time into the plan, loop after loop, within the plan's duration. */
 function scheduleOf(frames: readonly WsFrame[], plan: ReplayPlan): Float64Array {
