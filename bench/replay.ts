@@ -24,67 +24,65 @@ export async function benchReplay(): Promise<void> {
 }
 
 async function replayRows(store: Store, dir: string, file: string): Promise<void> {
-  {
-    const rows: (string | number)[][] = [];
-    let highestHeld = 0;
-    for (const rate of [10_000, 25_000, 50_000, 75_000, 100_000, 150_000, 200_000]) {
-      const result = await measure(store, { kind: 'rate', ratePps: rate }, Math.min(PACKETS, Math.max(100_000, rate * 3)));
-      rows.push([`${fmtRate(rate)} pps`, ...result.row]);
-      if (result.achieved >= rate * 0.99 && result.p99Us <= 1000) highestHeld = rate;
-    }
-    const max = await measure(store, { kind: 'max' }, PACKETS);
-    rows.push(['max (as fast as possible)', ...max.row]);
-    printRows(
-      "replay into a UDP sink (1,000 devices, one socket each); lateness = actual - scheduled send time; the collector's stops of the sending thread, other threads on its CPU, batches it got late from the main thread, and the hypervisor's steal from the machine while it ran",
-      ['asked', 'achieved', 'received', 'p50 µs', 'p99 µs', 'max µs', 'CPU of a core', 'collector >= 1 ms', 'off its CPU', 'late batches', 'steal ms'],
-      rows,
-    );
-    process.stdout.write(`highest rate held with p99 lateness <= 1 ms and >= 99% of the asked rate: ${fmtRate(highestHeld)} pps\n`);
-    const native = buildNative(dir);
-    if (native !== undefined) {
-      const compared: FloorRow[] = [];
-      // The devices on each datagram path there is (the C one, where built, is the default; Node's dgram).
-      const paths = loadUdpIo() === undefined ? (['dgram'] as const) : (['native', 'dgram'] as const);
-      const who = (path: string): string => (paths.length === 1 ? 'replayer' : `replayer (${path === 'native' ? 'C datagram path' : 'dgram'})`);
-      // Each sender as it runs by default (sharing every CPU), then, where the machine allows, alone on a CPU of its own
-      // (the replayer with --sender-cpu, the C floor under taskset) with the sink on the others.
-      const pinning = corePlan();
-      if (pinning === undefined) process.stdout.write('one CPU or no taskset: the senders are measured unpinned only\n');
-      for (const pin of pinning === undefined ? [undefined] : [undefined, pinning]) {
-        for (const rate of [10_000, 50_000]) {
-          const sink = { ip: SINK_IP, port: SINK_PORT };
-          const senders: FloorRow['senders'] = [];
-          for (const path of paths) {
-            const ours = await withDeviceIo(path, () => measure(store, { kind: 'rate', ratePps: rate }, 100_000, () => startNativeSink(native, sink, rate, 100_000, pin?.others), pin?.own));
-            senders.push({ who: who(path), result: { pps: ours.achieved, p99Us: ours.p99Us, maxUs: ours.maxUs, atSink: ours.atSink } });
-          }
-          const floor = await measureFloor(native, sink, rate, 100_000, 1000, pin);
-          compared.push({ asked: `${fmtRate(rate)} pps${pin === undefined ? '' : `, sender alone on CPU ${pin.own}`}`, senders, floor });
+  const rows: (string | number)[][] = [];
+  let highestHeld = 0;
+  for (const rate of [10_000, 25_000, 50_000, 75_000, 100_000, 150_000, 200_000]) {
+    const result = await measure(store, { kind: 'rate', ratePps: rate }, Math.min(PACKETS, Math.max(100_000, rate * 3)));
+    rows.push([`${fmtRate(rate)} pps`, ...result.row]);
+    if (result.achieved >= rate * 0.99 && result.p99Us <= 1000) highestHeld = rate;
+  }
+  const max = await measure(store, { kind: 'max' }, PACKETS);
+  rows.push(['max (as fast as possible)', ...max.row]);
+  printRows(
+    "replay into a UDP sink (1,000 devices, one socket each); lateness = actual - scheduled send time; the collector's stops of the sending thread, other threads on its CPU, batches it got late from the main thread, and the hypervisor's steal from the machine while it ran",
+    ['asked', 'achieved', 'received', 'p50 µs', 'p99 µs', 'max µs', 'CPU of a core', 'collector >= 1 ms', 'off its CPU', 'late batches', 'steal ms'],
+    rows,
+  );
+  process.stdout.write(`highest rate held with p99 lateness <= 1 ms and >= 99% of the asked rate: ${fmtRate(highestHeld)} pps\n`);
+  const native = buildNative(dir);
+  if (native !== undefined) {
+    const compared: FloorRow[] = [];
+    // The devices on each datagram path there is (the C one, where built, is the default; Node's dgram).
+    const paths = loadUdpIo() === undefined ? (['dgram'] as const) : (['native', 'dgram'] as const);
+    const who = (path: string): string => (paths.length === 1 ? 'replayer' : `replayer (${path === 'native' ? 'C datagram path' : 'dgram'})`);
+    // Each sender as it runs by default (sharing every CPU), then, where the machine allows, alone on a CPU of its own
+    // (the replayer with --sender-cpu, the C floor under taskset) with the sink on the others.
+    const pinning = corePlan();
+    if (pinning === undefined) process.stdout.write('one CPU or no taskset: the senders are measured unpinned only\n');
+    for (const pin of pinning === undefined ? [undefined] : [undefined, pinning]) {
+      for (const rate of [10_000, 50_000]) {
+        const sink = { ip: SINK_IP, port: SINK_PORT };
+        const senders: FloorRow['senders'] = [];
+        for (const path of paths) {
+          const ours = await withDeviceIo(path, () => measure(store, { kind: 'rate', ratePps: rate }, 100_000, () => startNativeSink(native, sink, rate, 100_000, pin?.others), pin?.own));
+          senders.push({ who: who(path), result: { pps: ours.achieved, p99Us: ours.p99Us, maxUs: ours.maxUs, atSink: ours.atSink } });
         }
+        const floor = await measureFloor(native, sink, rate, 100_000, 1000, pin);
+        compared.push({ asked: `${fmtRate(rate)} pps${pin === undefined ? '' : `, sender alone on CPU ${pin.own}`}`, senders, floor });
       }
-      const floorMax = await measureFloor(native, { ip: SINK_IP, port: SINK_PORT }, 0, PACKETS, 1000);
-      const maxSenders: FloorRow['senders'] = [{ who: who(paths[0]), result: { pps: max.achieved, p99Us: 0, maxUs: 0, atSink: max.atSink } }];
-      if (paths.length > 1) {
-        const dgramMax = await withDeviceIo('dgram', () => measure(store, { kind: 'max' }, PACKETS));
-        maxSenders.push({ who: who('dgram'), result: { pps: dgramMax.achieved, p99Us: 0, maxUs: 0, atSink: dgramMax.atSink } });
-      }
-      compared.push({ asked: 'max', senders: maxSenders, floor: floorMax });
-      printFloor(compared);
     }
-    if (commandExists('tcpreplay')) {
-      const tcp: (string | number)[][] = [];
-      for (const args of [['--pps=10000'], ['--pps=50000'], ['--topspeed']]) {
-        const seconds = timeCommand('tcpreplay', ['--intf1=lo', ...args, file]);
-        if (seconds === undefined) {
-          tcp.push([`tcpreplay ${args.join(' ')}`, 'failed (needs root for raw sockets)', '-']);
-          continue;
-        }
-        tcp.push([`tcpreplay ${args.join(' ')}`, fmtRate(PACKETS / seconds), `${(max.achieved / (PACKETS / seconds)).toFixed(2)}x`]);
-      }
-      printRows('tcpreplay on lo, same capture (raw frames: the kernel drops them as martians; it cannot drive a relay)', ['run', 'packets/s', 'ours at max / this'], tcp);
-    } else {
-      process.stdout.write('tcpreplay not on PATH: its baseline is not measured\n');
+    const floorMax = await measureFloor(native, { ip: SINK_IP, port: SINK_PORT }, 0, PACKETS, 1000);
+    const maxSenders: FloorRow['senders'] = [{ who: who(paths[0]), result: { pps: max.achieved, p99Us: 0, maxUs: 0, atSink: max.atSink } }];
+    if (paths.length > 1) {
+      const dgramMax = await withDeviceIo('dgram', () => measure(store, { kind: 'max' }, PACKETS));
+      maxSenders.push({ who: who('dgram'), result: { pps: dgramMax.achieved, p99Us: 0, maxUs: 0, atSink: dgramMax.atSink } });
     }
+    compared.push({ asked: 'max', senders: maxSenders, floor: floorMax });
+    printFloor(compared);
+  }
+  if (commandExists('tcpreplay')) {
+    const tcp: (string | number)[][] = [];
+    for (const args of [['--pps=10000'], ['--pps=50000'], ['--topspeed']]) {
+      const seconds = timeCommand('tcpreplay', ['--intf1=lo', ...args, file]);
+      if (seconds === undefined) {
+        tcp.push([`tcpreplay ${args.join(' ')}`, 'failed (needs root for raw sockets)', '-']);
+        continue;
+      }
+      tcp.push([`tcpreplay ${args.join(' ')}`, fmtRate(PACKETS / seconds), `${(max.achieved / (PACKETS / seconds)).toFixed(2)}x`]);
+    }
+    printRows('tcpreplay on lo, same capture (raw frames: the kernel drops them as martians; it cannot drive a relay)', ['run', 'packets/s', 'ours at max / this'], tcp);
+  } else {
+    process.stdout.write('tcpreplay not on PATH: its baseline is not measured\n');
   }
 }
 
