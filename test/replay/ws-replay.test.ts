@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { RunSession } from '../../src/run/run-session.ts';
+import type { ReplayPlan } from '../../src/replay/replay-plan.ts';
 import { sendWsReplay, type WsFrame } from '../../src/replay/ws/ws-replay.ts';
 import { withStore } from '../../src/store/store.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
@@ -26,6 +27,11 @@ function framesOf(count: number): WsFrame[] {
   });
 }
 
+/** A plan at a fixed rate, every frame of every loop. */
+function atRate(ratePps: number, loops = 1): ReplayPlan {
+  return { pace: { kind: 'rate', ratePps }, loops, durationMs: undefined, sample: 1, seed: 1 };
+}
+
 let server: Awaited<ReturnType<typeof receiver>> | undefined;
 afterEach(async () => {
   await server?.close();
@@ -39,7 +45,7 @@ describe('a WebSocket replay (its frames sent from a thread of their own)', () =
     await withTempDir(async (dir) => {
       await withStore(join(dir, 'ws.duckdb'), async (store) => {
         const session = await RunSession.create(store, { name: 'ws-loops', kind: 'replay', protocol: 'ws' });
-        const plan = { pace: { kind: 'rate', ratePps: 2000 } as const, loops: 2, durationMs: undefined, sample: 1, seed: 1 };
+        const plan = atRate(2000, 2);
         const replayed = await sendWsReplay(session, { store, frames: framesOf(400), target, plan });
         await session.finish(replayed.status);
         expect(replayed.status).toBe('completed');
@@ -67,7 +73,7 @@ describe('a WebSocket replay (its frames sent from a thread of their own)', () =
     await withTempDir(async (dir) => {
       await withStore(join(dir, 'ws.duckdb'), async (store) => {
         const session = await RunSession.create(store, { name: 'ws-stop', kind: 'replay', protocol: 'ws' });
-        const plan = { pace: { kind: 'rate', ratePps: 1000 } as const, loops: 1, durationMs: undefined, sample: 1, seed: 1 };
+        const plan = atRate(1000);
         const abort = new AbortController();
         // Stopped once frames are flowing: 20 s of frames planned, nowhere near all of them sent.
         const stopping = waitFor(() => (server?.frames.length ?? 0) >= 50, 'the first frames').then(() => abort.abort());
@@ -88,7 +94,7 @@ describe('a WebSocket replay (its frames sent from a thread of their own)', () =
     await withTempDir(async (dir) => {
       await withStore(join(dir, 'ws.duckdb'), async (store) => {
         const session = await RunSession.create(store, { name: 'ws-refused', kind: 'replay', protocol: 'ws' });
-        const plan = { pace: { kind: 'rate', ratePps: 1000 } as const, loops: 1, durationMs: undefined, sample: 1, seed: 1 };
+        const plan = atRate(1000);
         await expect(sendWsReplay(session, { store, frames: framesOf(10), target: 'ws://127.0.86.4:9', plan })).rejects.toThrow(/WebSocket sending thread failed: .*ECONNREFUSED/);
         await session.stopAll();
       });
