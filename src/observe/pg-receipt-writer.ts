@@ -1,6 +1,7 @@
 import type { PgSessionInfo, PgStatement } from '../capture/pg/pg-session.ts';
 import { setAnswer } from '../capture/pg/pg-statement-writer.ts';
-import { columnIndexes, openChunkAppender, type ChunkAppender, type ColumnKind } from '../store/chunk-appender.ts';
+import { columnIndexes, type ColumnKind } from '../store/chunk-appender.ts';
+import { ReceiptWriter, type ReceiptRow } from '../store/receipt-writer.ts';
 import type { Store } from '../store/store.ts';
 
 const COLUMNS = {
@@ -20,35 +21,20 @@ const COLUMNS = {
 } as const satisfies Record<string, ColumnKind>;
 const C = columnIndexes(COLUMNS);
 
-/** Appends what a database's tap saw it receive and answer to `pg_receipts`, committed when closed. */
-export class PgReceiptWriter {
-  private constructor(
-    private readonly rows: ChunkAppender,
-    private readonly runId: number,
-  ) {}
+/** What each database's tap saw it receive and answer (`pg_receipts`): each tap is handed `recorderFor(its database)`. */
+export type PgReceiptWriter = ReceiptWriter<[PgStatement, PgSessionInfo]>;
 
-  static async create(store: Store, runId: number): Promise<PgReceiptWriter> {
-    // DuckDB's threads store the rows: what records them answers traffic on this thread.
-    return new PgReceiptWriter(await openChunkAppender(store, 'pg_receipts', Object.values(COLUMNS)), runId);
-  }
-
-  recorderFor(database: string): (statement: PgStatement, session: PgSessionInfo) => void {
-    return (s, session) => {
-      const r = this.rows;
-      r.setNumber(C.run_id, this.runId);
-      r.setString(C.database, database);
-      r.setString(C.session, session.client);
-      r.setNumber(C.seq, s.seq);
-      r.setBigInt(C.received_ns, s.tsNs);
-      setAnswer(r, { ...C, end_ns: C.answered_ns }, s);
-      if (s.rowSetHash === null) r.setNull(C.row_set_hash);
-      else r.setString(C.row_set_hash, s.rowSetHash);
-      r.endRow();
-    };
-  }
-
-  /** Commits every row and closes (waits for DuckDB to store them). */
-  async close(): Promise<void> {
-    await this.rows.finish();
-  }
+export function openPgReceipts(store: Store, runId: number): Promise<PgReceiptWriter> {
+  return ReceiptWriter.open(store, 'pg_receipts', COLUMNS, runId, pgReceiptRow);
 }
+
+const pgReceiptRow: ReceiptRow<[PgStatement, PgSessionInfo]> = (r, runId, database, s, session) => {
+  r.setNumber(C.run_id, runId);
+  r.setString(C.database, database);
+  r.setString(C.session, session.client);
+  r.setNumber(C.seq, s.seq);
+  r.setBigInt(C.received_ns, s.tsNs);
+  setAnswer(r, { ...C, end_ns: C.answered_ns }, s);
+  if (s.rowSetHash === null) r.setNull(C.row_set_hash);
+  else r.setString(C.row_set_hash, s.rowSetHash);
+};

@@ -1,4 +1,5 @@
-import { columnIndexes, openChunkAppender, type ChunkAppender, type ColumnKind } from '../../store/chunk-appender.ts';
+import { columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
+import { ReceiptWriter, type ReceiptRow } from '../../store/receipt-writer.ts';
 import type { Store } from '../../store/store.ts';
 import type { ReceivedFrame } from './gateway.ts';
 
@@ -13,34 +14,19 @@ const COLUMNS = {
 } as const satisfies Record<string, ColumnKind>;
 const C = columnIndexes(COLUMNS);
 
-/** Appends the frames gateways processed to `ws_receipts`, committed when closed. */
-export class WsReceiptWriter {
-  private constructor(
-    private readonly rows: ChunkAppender,
-    private readonly runId: number,
-  ) {}
+/** The frames a run's gateways processed (`ws_receipts`): each gateway, or its tap, is handed `recorderFor(its name)`. */
+export type WsReceiptWriter = ReceiptWriter<[ReceivedFrame]>;
 
-  static async create(store: Store, runId: number): Promise<WsReceiptWriter> {
-    // DuckDB's threads store the rows: what records them answers traffic on this thread.
-    return new WsReceiptWriter(await openChunkAppender(store, 'ws_receipts', Object.values(COLUMNS)), runId);
-  }
-
-  recorderFor(gateway: string): (frame: ReceivedFrame) => void {
-    return (frame) => {
-      const r = this.rows;
-      r.setNumber(C.run_id, this.runId);
-      r.setString(C.gateway, gateway);
-      r.setString(C.session_id, frame.sessionId);
-      r.setString(C.stream, frame.stream);
-      r.setSafeInteger(C.seq, frame.seq);
-      r.setBigInt(C.received_ns, frame.receivedNs);
-      r.setBoolean(C.ack_requested, frame.acked);
-      r.endRow();
-    };
-  }
-
-  /** Commits every row and closes (waits for DuckDB to store them). */
-  async close(): Promise<void> {
-    await this.rows.finish();
-  }
+export function openWsReceipts(store: Store, runId: number): Promise<WsReceiptWriter> {
+  return ReceiptWriter.open(store, 'ws_receipts', COLUMNS, runId, wsReceiptRow);
 }
+
+const wsReceiptRow: ReceiptRow<[ReceivedFrame]> = (r, runId, gateway, frame) => {
+  r.setNumber(C.run_id, runId);
+  r.setString(C.gateway, gateway);
+  r.setString(C.session_id, frame.sessionId);
+  r.setString(C.stream, frame.stream);
+  r.setSafeInteger(C.seq, frame.seq);
+  r.setBigInt(C.received_ns, frame.receivedNs);
+  r.setBoolean(C.ack_requested, frame.acked);
+};

@@ -6,7 +6,7 @@ import { formatMeasured, type Analysis } from '../../analyse/analysis.ts';
 import { HttpBackend, type HttpBackendFaults, type ReceivedHttpRequest } from '../../backends/http/http-backend.ts';
 import type { LegActivity } from '../../core/leg-activity.ts';
 import { HttpTap } from '../../observe/http-tap.ts';
-import { HttpReceiptWriter } from '../../backends/http/http-receipt-writer.ts';
+import { openHttpReceipts } from '../../backends/http/http-receipt-writer.ts';
 import type { CaptureSummary } from '../../capture/capture-catalog.ts';
 import { ShadowProxy } from '../../relay/http/shadow-proxy.ts';
 import { loadExchanges, sendHttpReplay, type Exchange } from '../../replay/http/http-replay.ts';
@@ -138,7 +138,7 @@ async function runPhase(ctx: ScenarioContext, runName: string, shadow: Shadow, c
     plan: { ...plan, description: describePace(plan.pace), portMap: {}, devices: '', ackTimeoutMs: 0 },
   });
   try {
-    const receipts = await HttpReceiptWriter.create(store, session.runId);
+    const receipts = await openHttpReceipts(store, session.runId);
     session.defer('http receipts', () => receipts.close());
     const live = await startLeg(spec.backends.live, { host: `${block}.2`, role: 'live', seed: plan.seed, record: receipts.recorderFor('live') });
     session.defer('live backend', () => live.close());

@@ -9,7 +9,7 @@ import { importCaptures } from '../../capture/import-capture.ts';
 import { importPgCsvlog } from '../../capture/pg/import-csvlog.ts';
 import { ConfigError, SubprocessError } from '../../core/errors.ts';
 import type { JsonValue } from '../../core/json.ts';
-import { PgReceiptWriter } from '../../observe/pg-receipt-writer.ts';
+import { openPgReceipts } from '../../observe/pg-receipt-writer.ts';
 import { PgTap } from '../../observe/pg-tap.ts';
 import { startPoolerUnderTest, type PoolerUnderTest } from './pooler-under-test.ts';
 import { checkSchema, loadStatements, sendPgReplay } from '../../replay/pg/pg-replay.ts';
@@ -106,7 +106,7 @@ async function runPhase(
     await applySchema(primary, spec.schema, 'schema');
     await applySchema(mirror, spec.schema, 'schema');
     await applySchema(mirror, spec.mirrorSchema, 'mirror_schema');
-    const receipts = await PgReceiptWriter.create(store, session.runId);
+    const receipts = await openPgReceipts(store, session.runId);
     session.defer('pg receipts', () => receipts.close());
     const tapPrimary = await PgTap.start({ host: `${block}.4`, target: { host: primary.host, port: primary.port }, record: receipts.recorderFor('primary') });
     session.defer('primary tap', () => tapPrimary.close());

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { analyseRun } from '../../analyse/analyse-run.ts';
 import type { Analysis } from '../../analyse/analysis.ts';
-import { WsReceiptWriter } from '../../backends/ws/ws-receipt-writer.ts';
+import { openWsReceipts } from '../../backends/ws/ws-receipt-writer.ts';
 import { deleteCapture, type CaptureSummary } from '../../capture/capture-catalog.ts';
 import { importCaptures } from '../../capture/import-capture.ts';
 import { isFrameRecordingName } from '../../capture/ws/frame-recording.ts';
@@ -66,7 +66,7 @@ export async function runWsScenario(spec: WsScenarioSpec, options: RunScenarioOp
   say(`run ${name}: ${frames.length} frames of ${capture.name} through ${agentWords} to ${spec.gateways.map((g) => `${g.name}${g.external === undefined ? '' : ` (${g.external.url})`}`).join(', ')}`);
   let status: 'completed' | 'interrupted';
   try {
-    const receipts = await WsReceiptWriter.create(store, session.runId);
+    const receipts = await openWsReceipts(store, session.runId);
     session.defer('ws receipts', () => receipts.close());
     const gateways = await startGateways(spec, block, receipts);
     for (const gateway of gateways) session.defer(`gateway ${gateway.name}`, () => gateway.close());
