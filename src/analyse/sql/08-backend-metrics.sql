@@ -4,14 +4,7 @@
 -- answer, both seen at its side): what the relay and the harness add is judged apart, as relay_added_latency.
 -- A receipt no uplink packet was matched to (05: k-th copy to k-th send) is a duplicate: what a backend received
 -- beyond what was sent, per route.
-WITH one_sided AS (
-  SELECT p.backend, p.route_port,
-         count(*) FILTER (WHERE p.acked IS DISTINCT FROM r.acked) AS one_sided_acks
-  FROM packet_parity p
-  JOIN packet_parity r ON r.run_id = p.run_id AND r.uplink_id = p.uplink_id AND r.backend = $reference
-  WHERE p.run_id = $run_id AND p.backend <> $reference AND p.wants_ack AND p.delivered AND r.delivered
-  GROUP BY ALL
-),
+WITH
 -- Each latency's percentiles are taken in one call: a list of quantiles sorts the column once, three calls three times.
 per_route AS (
   SELECT
@@ -31,10 +24,10 @@ per_route AS (
     max(backend_ack_latency_ms) AS ack_max,
     count(*) FILTER (WHERE ack_match IS NOT NULL) AS ack_compared,
     count(*) FILTER (WHERE ack_match = false) AS ack_mismatched,
-    any_value(o.one_sided_acks) AS one_sided_route
+    -- Delivered to both and answered by one only (05c): a mismatch too, parity being what devices would be told.
+    count(*) FILTER (WHERE one_sided_ack) AS one_sided_route
   FROM packet_parity p
   LEFT JOIN receipt_counts d ON d.backend = p.backend AND d.route_port = p.route_port
-  LEFT JOIN one_sided o ON o.backend = p.backend AND o.route_port = p.route_port
   WHERE p.run_id = $run_id AND p.backend <> $no_backend
   GROUP BY p.route_port, p.backend
 )
