@@ -129,6 +129,7 @@ interface ExpectedRow {
   device_acked: boolean | null;
   device_ack_hash: number | null;
   device_ack_match: boolean | null;
+  one_sided_ack: boolean | null;
 }
 
 /** What the metrics need besides a row's columns: its times. */
@@ -198,6 +199,8 @@ function model({ fleet, sends, receipts, answers, deviceAcks }: Generated): Mode
         device_acked: send.wantsAck ? deviceInWindow : null,
         device_ack_hash: deviceInWindow ? (deviceAck?.hash ?? null) : null,
         device_ack_match: backend === fleet.reference && deviceInWindow && ackInWindow ? deviceAck?.hash === ack?.hash : null,
+        // Both received it and it wanted an answer: did one of the two answer (in the window) and the other not?
+        one_sided_ack: backend !== fleet.reference && send.wantsAck && r !== undefined && referenceReceipt !== undefined ? ackInWindow !== referenceInWindow : null,
         route: send.route,
         wants_ack: send.wantsAck,
         sent_ns: send.sentNs,
@@ -340,13 +343,14 @@ describe('the correlation agrees with an independent model of its rules', () => 
       expect(expected.filter((r) => r.ack_match === false).length).toBeGreaterThan(0);
       expect(expected.filter((r) => r.acked === false).length).toBeGreaterThan(0);
       expect(expected.filter((r) => !r.delivered).length).toBeGreaterThan(0);
+      expect(expected.filter((r) => r.one_sided_ack === true).length).toBeGreaterThan(0);
       await withTempDir(async (dir) => {
         await withStore(join(dir, 'oracle.duckdb'), async (store) => {
           await write(store, 'oracle', run, uplink);
           const analysis = await analyseRun(store, 'oracle');
           const rows = await store.query(
             `SELECT uplink_id, backend, delivered, received_ns, reordered, acked, ack_kind, ack_hash, ack_match,
-                    device_acked, device_ack_hash, device_ack_match
+                    device_acked, device_ack_hash, device_ack_match, one_sided_ack
              FROM packet_parity ORDER BY uplink_id, backend`,
           );
           const actual = rows.map((row) => ({
@@ -362,6 +366,7 @@ describe('the correlation agrees with an independent model of its rules', () => 
             device_acked: row.device_acked as boolean | null,
             device_ack_hash: asNumber(row.device_ack_hash),
             device_ack_match: row.device_ack_match as boolean | null,
+            one_sided_ack: row.one_sided_ack as boolean | null,
           }));
           expect(actual).toEqual(expected);
           // And the metrics the verdict is judged on, from the model's rows.
