@@ -377,7 +377,7 @@ ALTER TABLE packet_parity ADD COLUMN IF NOT EXISTS device_ack_hash BIGINT;      
 ALTER TABLE packet_parity ADD COLUMN IF NOT EXISTS device_ack_match BOOLEAN;        -- it equals the reference backend's ACK, after the ignore-mask
 ALTER TABLE packet_parity ADD COLUMN IF NOT EXISTS device_mismatch_fields VARCHAR;
 ALTER TABLE packet_parity ADD COLUMN IF NOT EXISTS relay_added_ms DOUBLE;           -- round trip minus the reference backend's own ACK time
-ALTER TABLE packet_parity ADD COLUMN IF NOT EXISTS one_sided_ack BOOLEAN;        -- delivered to both, wanted an ACK, answered by this backend or the reference only
+ALTER TABLE packet_parity ADD COLUMN IF NOT EXISTS one_sided_ack BOOLEAN;           -- delivered to both, wanted an ACK, answered by this backend or the reference only
 -- ACK bytes stay in observations (looked up by hash for the pairs that differ): copying them here doubled the store.
 ALTER TABLE packet_parity DROP COLUMN IF EXISTS ack_payload;
 ALTER TABLE packet_parity DROP COLUMN IF EXISTS device_ack_payload;

@@ -11,7 +11,7 @@ WITH judged AS (
          u.wants_ack AND u.device_ack_ns - u.sent_ns <= $ack_window_ns AS device_ack_in_window,
          CASE WHEN l.backend <> $reference AND r.ack_ns - r.received_ns <= $ack_window_ns THEN r.ack_hash END AS reference_ack_hash,
          -- Answered by one side only, judged on the row that already carries the reference's: counting it in 08 from
-         -- packet_parity joined to itself was a second join of every row (a 40M-row build at 100M observations).
+         -- packet_parity joined to itself was a second join of every row (a 20M-row build at 100M observations).
          CASE WHEN l.backend <> $reference AND u.wants_ack AND l.received_ns IS NOT NULL AND r.received_ns IS NOT NULL
               THEN coalesce(l.ack_ns - l.received_ns <= $ack_window_ns, false) <> coalesce(r.ack_ns - r.received_ns <= $ack_window_ns, false)
          END AS one_sided_ack
