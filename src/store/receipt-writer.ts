@@ -11,9 +11,6 @@ export type ReceiptRow<Seen extends unknown[]> = (rows: ChunkAppender, runId: nu
  * fill a row.
  */
 export class ReceiptWriter<Seen extends unknown[]> {
-  /** Rows written so far, by every recorder. */
-  written = 0;
-
   private constructor(
     private readonly rows: ChunkAppender,
     private readonly runId: number,
@@ -29,7 +26,6 @@ export class ReceiptWriter<Seen extends unknown[]> {
     return (...seen) => {
       this.fill(this.rows, this.runId, source, ...seen);
       this.rows.endRow();
-      this.written++;
     };
   }
 
