@@ -10,11 +10,8 @@ WITH judged AS (
          u.wants_ack AND l.ack_ns - l.received_ns <= $ack_window_ns AS ack_in_window,
          u.wants_ack AND u.device_ack_ns - u.sent_ns <= $ack_window_ns AS device_ack_in_window,
          CASE WHEN l.backend <> $reference AND r.ack_ns - r.received_ns <= $ack_window_ns THEN r.ack_hash END AS reference_ack_hash,
-         -- Answered by one side only, judged on the row that already carries the reference's: counting it in 08 from
-         -- packet_parity joined to itself was a second join of every row (a 20M-row build at 100M observations).
-         CASE WHEN l.backend <> $reference AND u.wants_ack AND l.received_ns IS NOT NULL AND r.received_ns IS NOT NULL
-              THEN coalesce(l.ack_ns - l.received_ns <= $ack_window_ns, false) <> coalesce(r.ack_ns - r.received_ns <= $ack_window_ns, false)
-         END AS one_sided_ack
+         r.received_ns IS NOT NULL AS reference_delivered,
+         r.ack_ns - r.received_ns <= $ack_window_ns AS reference_ack_in_window
   FROM backend_legs l JOIN device_acks u USING (uplink_id)
   -- All backends in one statement: the devices' view and the reference's rows are each hashed once, not once per
   -- backend (2.8 s against 3.0-3.3 s for two backends' 4M rows).
@@ -38,5 +35,8 @@ SELECT
   CASE WHEN j.backend = $reference AND device_ack_in_window AND ack_in_window THEN device_ack_hash = ack_hash END AS device_ack_match,
   -- What the relay itself added to the devices' wait: both of its hops, without the backend's own answer time.
   CASE WHEN device_ack_in_window AND ack_in_window THEN ((device_ack_ns - sent_ns) - (ack_ns - received_ns)) / 1e6 END AS relay_added_ms,
-  one_sided_ack
+  -- Both received it and it wanted an answer, and one acked (as `acked` above) where the reference did not, or the
+  -- other way: judged here, on the row that carries the reference's, where 08 joined packet_parity to itself.
+  CASE WHEN j.backend <> $reference AND wants_ack AND received_ns IS NOT NULL AND reference_delivered
+       THEN coalesce(ack_in_window, false) <> coalesce(reference_ack_in_window, false) END AS one_sided_ack
 FROM judged j;
