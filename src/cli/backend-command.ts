@@ -83,6 +83,7 @@ async function runBackend(flags: BackendFlags): Promise<void> {
         // The role is declared up front: a store that never receives a packet still names the leg it watched.
         topology: { backends: [{ role: flags.role, ip: flags.listen.ip, observation: 'simulated', observed: 'parity backend', faults: faultsFrom(flags) }], routes: [] },
         startedNs: monotonicNs(),
+        writer: `parity backend --role ${flags.role} --listen ${flags.listen.ip}`,
       });
   const backend = new SimulatedBackend({
     protocol,

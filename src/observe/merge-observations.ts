@@ -4,6 +4,7 @@ import { readTopology, type RunTopology } from '../store/run-metadata.ts';
 import { getRun, harnessLagOf, recordHarnessLag, setRunTopology } from '../store/runs.ts';
 import { isStoreLocked, storeLockedError } from '../store/store-lock.ts';
 import { num, str, type Store } from '../store/store.ts';
+import { waitForUncommitted } from './released-store-sink.ts';
 
 /** How long a merge waits for a store whose writer is committing (writers hold it for a moment each second). */
 const LOCK_WAIT_MS = 10_000;
@@ -26,9 +27,13 @@ export async function mergeObservations(store: Store, runName: string, files: re
   const run = await getRun(store, runName);
   let topology = run.topology;
   const merged: MergedStore[] = [];
+  // Every store is read as of this moment: what its writer had received by now is waited for, later traffic is not.
+  const cutMs = Date.now();
   for (const [index, file] of files.entries()) {
     if (!existsSync(file)) throw new ConfigError(`${file}: no such observation store`, { file, field: 'observations' });
     const alias = `merge_${index}`;
+    // A backend still recording commits what it has received before the store is read: late is not lost.
+    await waitForUncommitted(file, cutMs, LOCK_WAIT_MS);
     await attachWaiting(store, file, alias);
     try {
       // Every column (a store of an earlier version lacks later ones): the other process's stamps come with its lateness.

@@ -5,8 +5,9 @@ import { createRun, finishRun, listRuns, recordHarnessLag, type RunStatus } from
 import { HarnessLagGauge } from '../run/harness-lag.ts';
 import { ObservationWriter, type Observation } from '../store/observation-writer.ts';
 import { Store } from '../store/store.ts';
-import { StoreError } from '../core/errors.ts';
+import { StoreError, StoreLockedError } from '../core/errors.ts';
 import { RecordQueue } from '../capture/record/record-queue.ts';
+import { ProgressFile, readProgressFiles } from '../store/progress-file.ts';
 
 /** How often the observations gathered are committed under steady traffic (what a crash loses at most). */
 export const RELEASE_INTERVAL_MS = 1000;
@@ -21,6 +22,11 @@ export const HOLD_MS = 4000;
  * started right after it (the README's recipe) must find every observation, not all but the last second's.
  */
 export const IDLE_COMMIT_MS = 100;
+/**
+ * The progress file's time (ISO, ms) at which the oldest observation not yet committed was received, or null: a
+ * merge waits until every writer's is null or later than the merge's own start.
+ */
+export const UNCOMMITTED_SINCE_KEY = 'uncommitted since';
 /** Longer than any batch takes to write: the writer's periodic commit never cuts a batch in two. */
 const ONE_COMMIT_MS = 600_000;
 /** Observations held while the store is in another process's hands; beyond this they are counted, not kept. */
@@ -33,6 +39,8 @@ export interface ReleasedSinkOptions {
   /** What the run is: a backend declares its role, so an empty store still names the leg it was meant to observe. */
   topology: RunTopology | undefined;
   startedNs: bigint;
+  /** What records, as `parity runs` and a merge that waits for it name it (`parity backend` unless said). */
+  writer?: string;
   /** How the file is kept (`HOLD_MS`, `IDLE_COMMIT_MS` and `RELEASE_INTERVAL_MS` unless said). */
   timing?: { holdMs?: number; idleCommitMs?: number; commitEveryMs?: number };
 }
@@ -46,9 +54,17 @@ export interface ReleasedSinkOptions {
  * store, and checkpointed there before the file is released: a backend answers devices on this thread, and a
  * synchronous commit and close every second held it 100-250 ms at 10k pps (devices saw a round trip p99 of 240 ms
  * from a backend whose own is 2 ms).
+ *
+ * Beside the store, a progress file says since when observations have waited uncommitted, rewritten the moment one
+ * waits where none did and after each commit: a merge waits for those received before it began
+ * (`waitForUncommitted`), so a report run right after a replay is never short of a busy backend's last second, and one
+ * run under steady traffic does not wait for traffic to stop.
  */
 export class ReleasedStoreSink {
   private held: Observation[] = [];
+  /** When the first of `held` was received (wall clock, ms), and the same for the batch being committed. */
+  private heldSinceMs: number | undefined;
+  private committingSinceMs: number | undefined;
   private readonly timer: NodeJS.Timeout;
   private idleTimer: NodeJS.Timeout | undefined;
   private committing: Promise<void> = Promise.resolve();
@@ -64,8 +80,11 @@ export class ReleasedStoreSink {
 
   /** This process stamps the observations: its event loop's lateness goes with them. */
   private readonly lag = new HarnessLagGauge();
+  private readonly status: ProgressFile;
 
   private constructor(private readonly options: ReleasedSinkOptions) {
+    this.status = new ProgressFile(options.path, options.writer ?? 'parity backend');
+    this.tell();
     this.timer = setInterval(() => void this.commit(), options.timing?.commitEveryMs ?? RELEASE_INTERVAL_MS);
     this.timer.unref();
   }
@@ -90,6 +109,12 @@ export class ReleasedStoreSink {
       return;
     }
     this.held.push(observation);
+    if (this.held.length === 1) {
+      this.heldSinceMs = Date.now();
+      // The moment something waits that a reader would miss, the file beside the store says so (while a batch is being
+      // committed it already names an older time).
+      if (this.committingSinceMs === undefined) this.tell();
+    }
     if (this.idleTimer !== undefined) this.idleTimer.refresh();
     else {
       this.idleTimer = setTimeout(() => {
@@ -140,7 +165,14 @@ export class ReleasedStoreSink {
       }
     } finally {
       await this.release();
+      this.status.close();
     }
+  }
+
+  /** Says beside the store since when observations wait uncommitted, and how many were committed (`parity runs`, merges). */
+  private tell(): void {
+    const since = this.committingSinceMs ?? this.heldSinceMs;
+    this.status.update({ committed: this.committed, unrecorded: this.unrecorded, [UNCOMMITTED_SINCE_KEY]: since === undefined ? null : new Date(since).toISOString() }, true);
   }
 
   /** Writes what is held in one commit; says whether there was anything to write. */
@@ -148,6 +180,8 @@ export class ReleasedStoreSink {
     if (this.held.length === 0) return false;
     const batch = this.held;
     this.held = [];
+    this.committingSinceMs = this.heldSinceMs;
+    this.heldSinceMs = undefined;
     try {
       const { store, runId } = await this.hold();
       // One commit for the batch (at finish): a batch that fails is held again whole, so none of it may be in.
@@ -157,9 +191,13 @@ export class ReleasedStoreSink {
       await slices.flushed();
       await writer.finish();
       this.committed += batch.length;
+      this.committingSinceMs = undefined;
+      this.tell();
     } catch (error) {
       // Held again, ahead of what came since: the order of a leg's observations is kept.
       this.held = batch.concat(this.held);
+      this.heldSinceMs = this.committingSinceMs;
+      this.committingSinceMs = undefined;
       if (isStoreLocked(error)) this.lastLockError = error;
       else {
         this.failure = error;
@@ -196,5 +234,30 @@ export class ReleasedStoreSink {
     } finally {
       opened.store.close();
     }
+  }
+}
+
+/**
+ * Waits until no live process recording into the store at `path` holds observations it received before `cutMs` (wall
+ * clock) and has not committed, so that a merge sees everything those processes had received when it began (what is
+ * still in their sockets' queues is beyond any reader). A writer that holds such past `waitMs` (its store out of its
+ * reach, its threads starved) is an error naming it: a merge without them would count a busy backend's last packets
+ * as lost.
+ */
+export async function waitForUncommitted(path: string, cutMs: number, waitMs: number): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const [first] = readProgressFiles(path).filter((report) => {
+      const since = report.progress[UNCOMMITTED_SINCE_KEY];
+      return typeof since === 'string' && Date.parse(since) <= cutMs;
+    });
+    if (first === undefined) return;
+    if (Date.now() > deadline) {
+      throw new StoreLockedError(
+        `${path}: ${first.command} (pid ${first.pid} on ${first.host}) has not committed observations it received before this merge for over ${waitMs / 1000} s; run the report again, or stop it first`,
+        { file: path },
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

@@ -1,9 +1,9 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HOLD_MS, ReleasedStoreSink } from '../../src/observe/released-store-sink.ts';
+import { HOLD_MS, ReleasedStoreSink, waitForUncommitted } from '../../src/observe/released-store-sink.ts';
 import type { Observation } from '../../src/store/observation-writer.ts';
 import { Store } from '../../src/store/store.ts';
 import { killAllParity, spawnParity } from '../helpers/run-parity.ts';
@@ -153,4 +153,80 @@ describe("a backend's released store, commit by commit (in-process, real DuckDB 
       await sink.close('completed', 2n);
     });
   });
+
+  it('makes a merge in another process, begun while observations wait uncommitted, wait for them', async () => {
+    await withTempDir(async (dir) => {
+      const db = join(dir, 'primary.duckdb');
+      const sink = await ReleasedStoreSink.open({ path: db, runName: 'cut', protocol: 'generic', topology: undefined, startedNs: 1n, timing: byHand });
+      for (let n = 0; n < 100; n++) sink.add(observation(n));
+      await sink.commit({ release: true });
+      // Received, not committed: a report started now must not count them as lost.
+      for (let n = 100; n < 150; n++) sink.add(observation(n));
+      const merge = mergeInAnotherProcess(join(dir, 'analysis.duckdb'), 'cut', db);
+      await merge.ready;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await sink.commit({ release: true });
+      expect(await merge.observations).toBe(150);
+      await sink.close('completed', 2n);
+    });
+  }, 60_000);
+
+  it('keeps a merge waiting only for what was received before it began, and names a writer that keeps it waiting', async () => {
+    await withTempDir(async (dir) => {
+      const db = join(dir, 'mirror.duckdb');
+      const sink = await ReleasedStoreSink.open({ path: db, runName: 'stuck', protocol: 'generic', topology: undefined, startedNs: 1n, timing: byHand, writer: 'parity backend --role mirror' });
+      const before = Date.now() - 1;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      sink.add(observation(0));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      // Steady traffic: what arrived after a merge began is not waited for.
+      await waitForUncommitted(db, before, 0);
+      await expect(waitForUncommitted(db, Date.now(), 200)).rejects.toMatchObject({ code: 'PARITY_ERR_STORE_LOCKED', message: expect.stringContaining(`parity backend --role mirror (pid ${process.pid}`) });
+      await sink.commit({ release: true });
+      await waitForUncommitted(db, Date.now(), 0);
+      sink.add(observation(1));
+      await sink.close('completed', 2n);
+      // Closed with everything committed: nothing left to wait for.
+      await waitForUncommitted(db, Date.now(), 0);
+    });
+  });
 });
+
+/**
+ * `mergeObservations` in a process of its own, as `parity report --observations` runs it: DuckDB's file lock keeps
+ * apart processes, not two stores of one. Says 'ready' just before the merge begins.
+ */
+function mergeInAnotherProcess(analysisDb: string, runName: string, observationDb: string): { ready: Promise<void>; observations: Promise<number> } {
+  const root = join(import.meta.dirname, '../..');
+  const script = `
+    import { Store } from ${JSON.stringify(join(root, 'src/store/store.ts'))};
+    import { createRun } from ${JSON.stringify(join(root, 'src/store/runs.ts'))};
+    import { mergeObservations } from ${JSON.stringify(join(root, 'src/observe/merge-observations.ts'))};
+    const store = await Store.open(${JSON.stringify(analysisDb)});
+    await createRun(store, { name: ${JSON.stringify(runName)}, kind: 'replay', protocol: 'generic' });
+    console.log('ready');
+    const [merged] = await mergeObservations(store, ${JSON.stringify(runName)}, [${JSON.stringify(observationDb)}]);
+    console.log(String(merged.observations));
+    store.close();`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  let signalReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (signalReady = resolve));
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    if (out.includes('ready')) signalReady();
+  });
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const observations = new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      signalReady();
+      const last = out.trim().split('\n').at(-1) ?? '';
+      if (code === 0 && /^\d+$/.test(last)) resolve(Number(last));
+      else reject(new Error(`merge exited ${code}: ${err.trim().split('\n').at(-1) ?? ''}`));
+    });
+  });
+  return { ready, observations };
+}
