@@ -73,7 +73,10 @@ function printInProgress(reports: readonly ProgressReport[], json: boolean, lock
         r.updatedAt,
         typeof fraction === 'number' ? `${Math.round(fraction * 100)}%` : '-',
         typeof etaSec === 'number' ? formatDurationSec(etaSec) : '-',
-        Object.entries(rest).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toLocaleString('en-US') : String(v)}`).join(', '),
+        Object.entries(rest)
+          .filter(([, v]) => v !== null)
+          .map(([k, v]) => `${k} ${typeof v === 'number' ? v.toLocaleString('en-US') : String(v)}`)
+          .join(', '),
       ];
     }),
   );

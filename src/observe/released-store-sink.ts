@@ -254,7 +254,7 @@ export async function waitForUncommitted(path: string, cutMs: number, waitMs: nu
     if (first === undefined) return;
     if (Date.now() > deadline) {
       throw new StoreLockedError(
-        `${path}: ${first.command} (pid ${first.pid} on ${first.host}) has not committed observations it received before this merge for over ${waitMs / 1000} s; run the report again, or stop it first`,
+        `${path}: ${first.command} (pid ${first.pid} on ${first.host}) has not committed observations it received before this merge for over ${waitMs / 1000} s; run the report again, or stop it first (what it said is in ${path}.progress/${first.pid}.json)`,
         { file: path },
       );
     }
