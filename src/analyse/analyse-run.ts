@@ -8,7 +8,7 @@ import { ANALYSIS_STEPS, DERIVED_TABLES } from './analysis-steps.ts';
 import { baselineDrift, baselineFindings, loadBaseline } from './baseline.ts';
 import { computeMetrics } from './compute-metrics.ts';
 import { backendsOf, correlateRun, NO_BACKEND } from './correlate-run.ts';
-import { coverageFindings, runStateFindings } from './fail-closed.ts';
+import { coverageFindings, runStateFindings, analysedPartially } from './fail-closed.ts';
 import { applyThresholds, replayFidelityFindings, selfReportFindings, thresholdFindings } from './judge.ts';
 import { judgeWithinHarnessLag } from './latency-noise.ts';
 import { relaySelfReport } from './relay-self-report.ts';
@@ -92,7 +92,7 @@ export async function analyseRun(store: Store, runName: string, options: Analyse
     mismatchSamples,
     relaySelfReport: selfReport,
     baseline: options.baseline ?? null,
-    partial: options.partial === true && run.status !== 'completed',
+    partial: analysedPartially(run, options.partial),
     steps: clock.timings,
   };
   await clock.time('store the verdict', () => storeAnalysis(store, analysis));

@@ -8,6 +8,31 @@ import { overallValue, type Finding, type Metric } from './analysis.ts';
  * for, and then it says so first and cannot be GO.
  */
 export function runStateFindings(run: RunRecord, stats: StoredReplayStats | null, partial: boolean): Finding[] {
+  return [...ownStateFindings(run, stats, partial), ...unfinishedObserverFindings(run, partial)];
+}
+
+/**
+ * A backend whose record was cut short (the process recording it died) may be missing packets from the record that
+ * its traffic had: the run proves nothing either way about it, as a run cut short proves nothing, and it is named.
+ */
+function unfinishedObserverFindings(run: RunRecord, partial: boolean): Finding[] {
+  return run.topology.backends.flatMap((backend): Finding[] => {
+    if (backend.unfinished === undefined) return [];
+    const base = { kind: 'run_state' as const, metric: 'run_status' as const, route: null, backend: backend.role, value: null };
+    return [
+      partial
+        ? { ...base, severity: 'warning', message: `partial analysis: ${backend.role}'s record is not whole (${backend.unfinished}); what it holds is analysed as it is` }
+        : { ...base, severity: 'critical', message: `${backend.role}'s record is not whole (${backend.unfinished}): the run proves nothing either way about ${backend.role} (analyse what it recorded with --partial)` },
+    ];
+  });
+}
+
+/** Whether the analysis is a partial one: asked for, of a run cut short or with a backend's record cut short. */
+export function analysedPartially(run: RunRecord, partial: boolean | undefined): boolean {
+  return partial === true && (run.status !== 'completed' || run.topology.backends.some((b) => b.unfinished !== undefined));
+}
+
+function ownStateFindings(run: RunRecord, stats: StoredReplayStats | null, partial: boolean): Finding[] {
   if (run.status === 'completed') return [];
   const progress = stats === null ? '' : ` after ${stats.sent.toLocaleString('en-US')} of ${stats.planned.toLocaleString('en-US')} planned packets`;
   const why: Record<Exclude<RunRecord['status'], 'completed'>, string> = {

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { ConfigError } from '../core/errors.ts';
-import { readTopology, type RunTopology } from '../store/run-metadata.ts';
-import { getRun, harnessLagOf, recordHarnessLag, setRunTopology } from '../store/runs.ts';
+import { readTopology, type RunTopology, type TopologyBackend } from '../store/run-metadata.ts';
+import { getRun, harnessLagOf, recordHarnessLag, setRunTopology, statusOfRow, type RunStatus } from '../store/runs.ts';
+import { ownerOf, type Owner } from '../store/owner.ts';
 import { isStoreLocked, storeLockedError } from '../store/store-lock.ts';
 import { num, str, type Store } from '../store/store.ts';
 import { waitForUncommitted } from './released-store-sink.ts';
@@ -14,6 +15,8 @@ export interface MergedStore {
   observations: number;
   /** Backends the store declares it watched (`parity backend` records its role), whether or not anything came. */
   declared: string[];
+  /** The recording's state: `abandoned` when its process died before closing the store (its last commit's worth lost). */
+  status: RunStatus;
 }
 
 /**
@@ -42,7 +45,8 @@ export async function mergeObservations(store: Store, runName: string, files: re
       const sourceId = num(source.run_id);
       const declared = readTopology(typeof source.topology === 'string' ? JSON.parse(source.topology) : null).backends;
       await recordHarnessLag(store, run.runId, harnessLagOf(source));
-      topology = withBackends(topology, declared, file);
+      const status = statusOfRow(source);
+      topology = withBackends(topology, declared, file, unfinishedBecause(status, ownerOf(source), file));
       const observers = await store.query(`SELECT DISTINCT observer FROM ${alias}.observations WHERE run_id = $source`, { source: sourceId });
       for (const { observer } of observers) {
         await store.exec('DELETE FROM observations WHERE run_id = $run_id AND observer = $observer', { run_id: run.runId, observer: str(observer) });
@@ -53,7 +57,7 @@ export async function mergeObservations(store: Store, runName: string, files: re
         { run_id: run.runId, source: sourceId },
       );
       const [count] = await store.query(`SELECT count(*) AS n FROM ${alias}.observations WHERE run_id = $source`, { source: sourceId });
-      merged.push({ file, observations: num(count?.n), declared: declared.map((b) => b.role) });
+      merged.push({ file, observations: num(count?.n), declared: declared.map((b) => b.role), status });
     } finally {
       await store.exec(`DETACH ${alias}`);
     }
@@ -62,11 +66,30 @@ export async function mergeObservations(store: Store, runName: string, files: re
   return merged;
 }
 
-/** The run's topology with the backends a merged store declares added (a role already known keeps its entry). */
-function withBackends(topology: RunTopology, declared: RunTopology['backends'], file: string): RunTopology {
+/**
+ * The run's topology with the backends a merged store declares added (a role already known keeps its entry), each
+ * marked unfinished or not as this merge of the store found it (a merge again after a clean close clears the mark).
+ */
+function withBackends(topology: RunTopology, declared: RunTopology['backends'], file: string, unfinished: string | undefined): RunTopology {
+  const roles = new Set(declared.map((b) => b.role));
+  const mark = (backend: TopologyBackend): TopologyBackend => {
+    const { unfinished: _earlier, ...rest } = backend;
+    return unfinished === undefined ? rest : { ...rest, unfinished };
+  };
   const known = new Set(topology.backends.map((b) => b.role));
-  const added = declared.filter((b) => !known.has(b.role)).map((b) => ({ ...b, observation: 'simulated' as const, observed: `store ${file}` }));
-  return { ...topology, backends: [...topology.backends, ...added] };
+  const kept = topology.backends.map((b) => (roles.has(b.role) ? mark(b) : b));
+  const added = declared.filter((b) => !known.has(b.role)).map((b) => mark({ ...b, observation: 'simulated' as const, observed: `store ${file}` }));
+  return { ...topology, backends: [...kept, ...added] };
+}
+
+/**
+ * Why a store's record of its backends is not whole, if it is not: its process died without closing it, so what it had
+ * received since its last commit (up to a second) is missing from the record, not from the backend's traffic.
+ */
+function unfinishedBecause(status: RunStatus, owner: Owner | null, file: string): string | undefined {
+  if (status === 'running' || status === 'completed') return undefined;
+  const who = owner === null ? 'its recording' : `its recording (pid ${owner.pid} on ${owner.host})`;
+  return `${file}: ${who} ${status === 'abandoned' ? 'died before it closed the store' : `ended ${status}`}, so what it received after its last commit is missing from the record`;
 }
 
 async function attachWaiting(store: Store, file: string, alias: string): Promise<void> {

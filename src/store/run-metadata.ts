@@ -17,6 +17,11 @@ export interface TopologyBackend {
   /** For reports: who observed it and where. */
   observed: string;
   faults?: { readonly [setting: string]: JsonValue | undefined };
+  /**
+   * Why what was observed of it is not whole (its recording's process died before it closed its store): the run proves
+   * nothing either way about this backend, whose last packets may be missing from the record, not from its traffic.
+   */
+  unfinished?: string;
 }
 
 export interface TopologyRoute {
@@ -154,6 +159,7 @@ export function readTopology(value: JsonValue): RunTopology {
     observation: observationOf(b),
     observed: stringOr(b.observed, ''),
     ...(isObject(b.faults) && { faults: b.faults }),
+    ...(typeof b.unfinished === 'string' && { unfinished: b.unfinished }),
   }));
   const routes = (Array.isArray(root.routes) ? root.routes : []).filter(isObject).map((r) => ({
     port: numberOr(r.port, 0),

@@ -163,6 +163,11 @@ function statusOf(stored: RunStatus, owner: RunRecord['owner']): RunStatus {
   return ownerAlive(owner) ? 'running' : 'abandoned';
 }
 
+/** A runs row's status as readers see it: one marked running whose process is gone from this host is abandoned. */
+export function statusOfRow(row: Row): RunStatus {
+  return statusOf(str(row.status) as RunStatus, ownerOf(row));
+}
+
 /** A run as `list-runs.sql` (or an exported runs.parquet read the same way) gives its row. */
 export function runFromRow(row: Row): RunRecord {
   const owner = ownerOf(row);
@@ -174,7 +179,7 @@ export function runFromRow(row: Row): RunRecord {
     captureId: row.capture_id === null ? null : num(row.capture_id),
     protocol: str(row.protocol),
     relay: row.relay === null ? null : str(row.relay),
-    status: statusOf(str(row.status) as RunStatus, owner),
+    status: statusOfRow(row),
     startedNs: typeof row.started_ns === 'bigint' ? row.started_ns : null,
     endedNs: typeof row.ended_ns === 'bigint' ? row.ended_ns : null,
     plan: readPlan(parseJson(row.plan)),

@@ -4,6 +4,7 @@ import { SimulatedBackend } from '../../src/backends/simulated-backend.ts';
 import { generic } from '../../src/protocols/generic.ts';
 import { CAPTURE_FLUSH_INTERVAL_MS } from '../../src/store/capture-packet-writer.ts';
 import { withStore } from '../../src/store/store.ts';
+import { readProgressFiles } from '../../src/store/progress-file.ts';
 import { writeFleetCapture } from '../helpers/fleet-capture.ts';
 import { killAllParity, runParity, spawnParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
@@ -107,6 +108,32 @@ describe('a writer killed with -9 leaves a partial capture, never a clean one (s
         await client.close();
         await backend.stop();
       }
+    });
+  });
+
+  it('parity backend --db killed with -9: its record is not whole, so the report is INCOMPLETE naming it, and --partial analyses it with a warning', async () => {
+    await withTempDir(async (dir) => {
+      const file = join(dir, 'fleet.pcap');
+      writeFleetCapture(file, { devices: 4, perDevice: 10, port: 18176 });
+      expect((await runParity(['import', file, '--name', 'sample', '--port', '18176'], { cwd: dir })).code).toBe(0);
+      const primary = spawnParity(['backend', '--listen', '127.0.15.12:18176', '--role', 'primary', '--protocol', 'generic', '--db', 'primary.duckdb', '--run', 'cut'], { cwd: dir });
+      expect(await primary.waitForOutput((_out, err) => err.includes('listening'))).toBe(true);
+      // Straight to the backend: nothing here is about a relay.
+      const replay = await runParity(['replay', 'sample', '--relay', '127.0.15.12', '--speed', 'max', '--protocol', 'generic', '--run', 'cut'], { cwd: dir });
+      expect(replay.code, replay.stderr).toBe(0);
+      // Killed once something is committed (the backend says so beside its store): a record cut short, not an empty one.
+      await waitFor(() => readProgressFiles(join(dir, 'primary.duckdb')).some((r) => Number(r.progress.committed) > 0), 'the backend\'s first commit', 30_000);
+      await primary.stop('SIGKILL');
+
+      const report = await runParity(['report', 'cut', '--observations', 'primary.duckdb', '--format', 'table'], { cwd: dir });
+      expect(report.stderr).toMatch(/primary\.duckdb \(primary\): [1-9][\d,]* observations merged; its recording died before it closed the store/);
+      expect(report.code, report.stderr).toBe(1);
+      expect(report.stdout).toMatch(/CRITICAL\s+primary's record is not whole \(primary\.duckdb: its recording \(pid \d+ on [^)]+\) died before it closed the store/);
+      expect(report.stdout).toMatch(/verdict for cut: INCOMPLETE/);
+
+      const partial = await runParity(['report', 'cut', '--observations', 'primary.duckdb', '--format', 'table', '--partial'], { cwd: dir });
+      expect(partial.stdout).toMatch(/WARNING\s+(primary: )?partial analysis: primary's record is not whole/);
+      expect(partial.stdout).not.toMatch(/INCOMPLETE/);
     });
   });
 

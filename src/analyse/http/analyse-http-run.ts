@@ -6,7 +6,7 @@ import { overallValue, verdictOf, type Analysis, type Finding, type Metric, rate
 import { captureNameOf, storeAnalysis } from '../analysis-store.ts';
 import type { AnalyseOptions } from '../analyse-run.ts';
 import { loadBaseline } from '../baseline.ts';
-import { coverageFindings, runStateFindings } from '../fail-closed.ts';
+import { coverageFindings, runStateFindings, analysedPartially } from '../fail-closed.ts';
 import { applyThresholds, replayFidelityFindings, thresholdFindings } from '../judge.ts';
 import { comparisonUncertainty, halfGap, judgeWithinHarnessLag } from '../latency-noise.ts';
 import { isMetricName } from '../metric-names.ts';
@@ -72,7 +72,7 @@ export async function analyseHttpRun(store: Store, run: RunRecord, options: Anal
     responseFields: fields,
     relaySelfReport: null,
     baseline: baseline ?? null,
-    partial: options.partial === true && run.status !== 'completed',
+    partial: analysedPartially(run, options.partial),
     steps: clock.timings,
   };
   await clock.time('store the verdict', async () => {

@@ -7,7 +7,7 @@ import { formatMetricValue, overallValue, verdictOf, type Analysis, type Finding
 import { captureNameOf, storeAnalysis } from '../analysis-store.ts';
 import type { AnalyseOptions } from '../analyse-run.ts';
 import { sqlStep, type AnalysisStep } from '../analysis-steps.ts';
-import { coverageFindings, runStateFindings } from '../fail-closed.ts';
+import { coverageFindings, runStateFindings, analysedPartially } from '../fail-closed.ts';
 import { applyThresholds, replayFidelityFindings, thresholdFindings } from '../judge.ts';
 import { comparisonUncertainty, halfGap, judgeWithinHarnessLag } from '../latency-noise.ts';
 import { replayMetrics } from '../replay-metrics.ts';
@@ -135,7 +135,7 @@ export async function analysePgRun(store: Store, run: RunRecord, options: Analys
     mismatchSamples: [],
     relaySelfReport: null,
     baseline: baselineName ?? null,
-    partial: options.partial === true && run.status !== 'completed',
+    partial: analysedPartially(run, options.partial),
     steps: clock.timings,
   };
   await clock.time('store the verdict', () => storeAnalysis(store, analysis));

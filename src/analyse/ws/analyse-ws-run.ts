@@ -6,7 +6,7 @@ import { captureNameOf, storeAnalysis } from '../analysis-store.ts';
 import type { AnalyseOptions } from '../analyse-run.ts';
 import { sqlStep, type AnalysisStep } from '../analysis-steps.ts';
 import { controlPlaneFindings } from '../control-plane-findings.ts';
-import { coverageFindings, runStateFindings } from '../fail-closed.ts';
+import { coverageFindings, runStateFindings, analysedPartially } from '../fail-closed.ts';
 import { applyThresholds, replayFidelityFindings, thresholdFindings } from '../judge.ts';
 import { replayMetrics } from '../replay-metrics.ts';
 import { StepClock, stepName } from '../step-clock.ts';
@@ -80,7 +80,7 @@ export async function analyseWsRun(store: Store, run: RunRecord, options: Analys
     ...(playbook !== undefined && { playbook: playbook.outcomes }),
     relaySelfReport: null,
     baseline: null,
-    partial: options.partial === true && run.status !== 'completed',
+    partial: analysedPartially(run, options.partial),
     steps: clock.timings,
   };
   await clock.time('store the verdict', () => storeAnalysis(store, analysis));
