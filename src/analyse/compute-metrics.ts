@@ -45,6 +45,8 @@ export async function computeMetrics(store: Store, runId: number, reference: str
     push('device_ack_expected', num(row.ack_expected), 'count');
     push('device_acks', num(row.device_acked), 'count');
     push('device_ack_rate', ratio(num(row.device_acked), num(row.ack_expected)), 'ratio');
+    push('device_unrelayed_acks', num(row.unrelayed), 'count');
+    push('device_unrelayed_answer_p50_ms', numOrNull(row.unrelayed_answer_p50), 'ms');
     push('device_ack_compared', num(row.device_compared), 'count');
     push('device_ack_mismatches', num(row.device_mismatched), 'count');
     push('device_ack_mismatch_rate', ratio(num(row.device_mismatched), num(row.device_compared)), 'ratio');

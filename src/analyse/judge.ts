@@ -78,6 +78,9 @@ function inconclusiveFinding(metric: Metric, threshold: Threshold): Finding {
   };
 }
 
+/** An answer this slow at the backend is one a relay may have stopped waiting for: the finding says so. */
+const UNRELAYED_SLOW_MS = 1000;
+
 /** Who a metric judges: a backend, the devices' view (relayed ACKs), or the relay itself. */
 function whoOf(metric: Metric): string {
   if (metric.backend !== null) return metric.backend;
@@ -128,8 +131,17 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
       return `${metric.backend} received ${count(value('delivered'))} ${units}, ${reference} ${count(value('delivered', reference))}`;
     case 'ack_mismatch_rate':
       return `${count(value('ack_mismatches'))} of ${count(value('ack_compared'))} answers differ, ${count(value('one_sided_acks'))} requests answered by one side only`;
-    case 'device_ack_rate':
-      return `${count(value('device_acks'))} of ${count(value('device_ack_expected'))} requests that want an ACK got one back at the device`;
+    case 'device_ack_rate': {
+      const got = `${count(value('device_acks'))} of ${count(value('device_ack_expected'))} requests that want an ACK got one back at the device`;
+      const unrelayed = value('device_unrelayed_acks') ?? 0;
+      if (unrelayed === 0) return got;
+      const answerMs = value('device_unrelayed_answer_p50_ms');
+      // The reference's answers exist: what the devices missed is the relay's to explain, a late answer included.
+      return (
+        `${got}; ${reference} answered ${count(unrelayed)} of those that got none (in ${formatMetricValue(answerMs, 'ms')} at p50) and the relay did not pass them on` +
+        (answerMs !== null && answerMs >= UNRELAYED_SLOW_MS ? ' (a relay gives up on an answer slower than its response timeout: 2 s in the dual-mirroring spec\'s example config)' : '')
+      );
+    }
     case 'device_ack_mismatch_rate':
       return `${count(value('device_ack_mismatches'))} of ${count(value('device_ack_compared'))} ACKs the devices got are not what ${reference} answered`;
     case 'relay_added_latency_p95_ms':

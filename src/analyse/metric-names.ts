@@ -30,6 +30,8 @@ export const METRIC_LABELS = {
   device_ack_expected: 'requests wanting an ACK',
   device_acks: 'ACKs reaching devices',
   device_ack_rate: 'share of requests ACKed at the device',
+  device_unrelayed_acks: 'answers of the reference that did not reach the device',
+  device_unrelayed_answer_p50_ms: 'reference answer time of those, p50',
   device_ack_compared: 'device ACKs compared',
   device_ack_mismatches: 'device ACKs not the reference\'s',
   device_ack_mismatch_rate: 'device ACK mismatch rate',

@@ -264,6 +264,10 @@ function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], receipts: readonl
     put('device_acks', seen.filter((r) => r.device_acked === true).length);
     put('device_ack_compared', seen.filter((r) => r.device_ack_match !== null).length);
     put('device_ack_mismatches', seen.filter((r) => r.device_ack_match === false).length);
+    // The reference answered, the device got nothing: the answers the relay did not pass on, and how long they took.
+    const unrelayed = seen.filter((r) => r.wants_ack && r.device_acked === false && r.acked === true);
+    put('device_unrelayed_acks', unrelayed.length);
+    put('device_unrelayed_answer_p50_ms', quantile(unrelayed.map((r) => ms(r.received_ns as number, r.ack_ns as number)), 0.5));
     const roundTrips = seen.filter((r) => r.device_ack_ns !== null).map((r) => ms(r.sent_ns, r.device_ack_ns as number));
     put('round_trip_p50_ms', quantile(roundTrips, 0.5));
     put('round_trip_p95_ms', quantile(roundTrips, 0.95));

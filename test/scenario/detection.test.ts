@@ -60,6 +60,15 @@ describe('the verdict catches relay faults (fault-injecting relay, simulated bac
     expect(result.analysis.verdict, messages(result)).toBe('NO_GO');
     expect(critical(result, 'device_ack_rate'), messages(result)).toBe(true);
     expect(messages(result)).toMatch(/requests that want an ACK got one back at the device/);
+    // The primary answered (nearly) every one the devices missed: the finding says the relay did not pass them on, and,
+    // since the answers were quick, nothing of a response timeout.
+    const overall = (metric: string): number => Number(result.analysis.metrics.find((m) => m.metric === metric && m.route === null && m.backend === null)?.value);
+    const missed = overall('device_ack_expected') - overall('device_acks');
+    const unrelayed = overall('device_unrelayed_acks');
+    expect(unrelayed).toBeGreaterThan(0.9 * missed);
+    expect(unrelayed).toBeLessThanOrEqual(missed);
+    expect(messages(result)).toMatch(new RegExp(`primary answered ${unrelayed.toLocaleString('en-US')} of those that got none \\(in [\\d.]+ ms at p50\\) and the relay did not pass them on`));
+    expect(messages(result)).not.toMatch(/response timeout/);
   });
 
   it('a relay that is dead from the start: NO-GO, each backend leg named as carrying nothing', async () => {

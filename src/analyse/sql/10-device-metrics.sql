@@ -1,7 +1,8 @@
 -- reads: packet_parity
 -- writes: -
 -- What the devices saw, per route and overall (grouping NULL), on the reference backend's rows: ACKs relayed to them,
--- whether each was the reference backend's answer, the round trip, and what the relay added to it.
+-- whether each was the reference backend's answer, the round trip, and what the relay added to it, and the answers it
+-- did not pass on.
 WITH seen AS (
   SELECT
     route_port,
@@ -10,6 +11,10 @@ WITH seen AS (
     count(*) FILTER (WHERE device_acked) AS device_acked,
     count(*) FILTER (WHERE device_ack_match IS NOT NULL) AS device_compared,
     count(*) FILTER (WHERE device_ack_match = false) AS device_mismatched,
+    -- Requests the reference answered (at the backend) whose answer never reached the device: the relay's doing,
+    -- with how long the reference took over them, since a relay gives up on an answer after its response timeout.
+    count(*) FILTER (WHERE wants_ack AND NOT device_acked AND acked) AS unrelayed,
+    quantile_cont(backend_ack_latency_ms, 0.5) FILTER (WHERE wants_ack AND NOT device_acked AND acked) AS unrelayed_answer_p50,
     quantile_cont(round_trip_ms, [0.5, 0.95, 0.99]) AS rtt,
     max(round_trip_ms) AS rtt_max,
     quantile_cont(relay_added_ms, [0.5, 0.95, 0.99]) AS relay_added
