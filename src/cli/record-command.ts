@@ -91,7 +91,7 @@ export function registerRecordCommand(program: Command): void {
           target,
           stopped: stop.stopped,
           ...(flags.maxPackets !== undefined && { maxPackets: flags.maxPackets }),
-          onProgress: ({ recorded, unrecorded, byLeg }) => status.update({ recorded, unrecorded, legs: Object.entries(byLeg).map(([leg, n]) => `${leg} ${n}`).join(', ') }),
+          onProgress: ({ recorded, committed, unrecorded, byLeg }) => status.update({ recorded, committed, unrecorded, legs: Object.entries(byLeg).map(([leg, n]) => `${leg} ${n}`).join(', ') }),
           onReady: () => {
             // The store is open and its threads started: from here, the traffic comes first.
             putOtherThreadsBehind();

@@ -8,6 +8,7 @@ import type { FlushableWriter, Store } from './store.ts';
  */
 export abstract class BatchedTableWriter implements FlushableWriter {
   private readonly clock: CommitClock;
+  private committedRows = 0;
 
   protected constructor(
     private readonly store: Store,
@@ -15,7 +16,13 @@ export abstract class BatchedTableWriter implements FlushableWriter {
     flushIntervalMs: number,
   ) {
     this.clock = new CommitClock(flushIntervalMs, Math.min(flushIntervalMs, 1000), (maxAgeMs) => this.flushIfStale(maxAgeMs));
+    appender.onCommitted = (rows) => (this.committedRows = rows);
     store.registerWriter(this);
+  }
+
+  /** Rows committed so far by a feed's DuckDB threads (what a writer killed now leaves); 0 through a plain appender. */
+  get committed(): number {
+    return this.committedRows;
   }
 
   flushIfStale(maxAgeMs: number): void {

@@ -43,7 +43,7 @@ export async function recordTraffic(options: {
   maxPackets?: number;
   onReady?: () => void;
   /** Called about once a second with what has been recorded so far (for a progress file: never on the packet path). */
-  onProgress?: (progress: { recorded: number; unrecorded: number; byLeg: Record<string, number> }) => void;
+  onProgress?: (progress: { recorded: number; committed: number | null; unrecorded: number; byLeg: Record<string, number> }) => void;
 }): Promise<RecordResult> {
   const { source, target } = options;
   const byLeg: Record<string, number> = {};
@@ -64,7 +64,7 @@ export async function recordTraffic(options: {
   };
   const started = await startSource(source, take, () => unassigned++);
   options.onReady?.();
-  const progressTimer = setInterval(() => options.onProgress?.({ recorded: queue.recorded, unrecorded: queue.unrecorded, byLeg }), 1000);
+  const progressTimer = setInterval(() => options.onProgress?.({ recorded: queue.recorded, committed: target.committed?.() ?? null, unrecorded: queue.unrecorded, byLeg }), 1000);
   progressTimer.unref();
   const stoppedBy = await Promise.race([options.stopped, maxReached, ...(started.ended === undefined ? [] : [started.ended])]).finally(() => clearInterval(progressTimer));
   const { kernelDrops, cutShort } = await started.stop();

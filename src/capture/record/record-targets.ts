@@ -35,6 +35,8 @@ export interface RecordTarget {
    * that stopped it. Writes go to DuckDB's own threads, so a commit never holds the traffic a tap forwards.
    */
   ready(): Promise<void>;
+  /** Packets committed so far, where the target counts them (what a recorder killed now leaves in the store). */
+  committed?(): number;
   /** Commits what was written; `partial` says why what was recorded is incomplete, if it is. */
   finish(summary: { stoppedBy: string; unrecorded: number; partial?: string }): Promise<void>;
 }
@@ -65,6 +67,7 @@ export async function captureTarget(store: Store, name: string, source: string, 
       writer.add(datagram);
     },
     ready: () => writer.ready(),
+    committed: () => writer.committed,
     async finish({ stoppedBy, unrecorded, partial }) {
       await writer.close();
       await finishCapture(store, captureId, {
@@ -90,6 +93,7 @@ export async function runTarget(store: Store, runName: string, protocol: DeviceP
   return {
     write: (packet) => writeObservation(writer, protocol, observer, packet),
     ready: () => writer.ready(),
+    committed: () => writer.committed,
     async finish({ unrecorded, partial }) {
       await writer.finish();
       await recordHarnessLag(store, runId, lag.stop());
