@@ -8,7 +8,6 @@ import type { FlushableWriter, Store } from './store.ts';
  */
 export abstract class BatchedTableWriter implements FlushableWriter {
   private readonly clock: CommitClock;
-  private committedRows = 0;
 
   protected constructor(
     private readonly store: Store,
@@ -16,13 +15,12 @@ export abstract class BatchedTableWriter implements FlushableWriter {
     flushIntervalMs: number,
   ) {
     this.clock = new CommitClock(flushIntervalMs, Math.min(flushIntervalMs, 1000), (maxAgeMs) => this.flushIfStale(maxAgeMs));
-    appender.onCommitted = (rows) => (this.committedRows = rows);
     store.registerWriter(this);
   }
 
-  /** Rows committed so far by a feed's DuckDB threads (what a writer killed now leaves); 0 through a plain appender. */
+  /** Rows committed so far (what a writer killed now leaves). */
   get committed(): number {
-    return this.committedRows;
+    return this.appender.committed;
   }
 
   flushIfStale(maxAgeMs: number): void {

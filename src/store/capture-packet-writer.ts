@@ -38,7 +38,6 @@ export const CAPTURE_FLUSH_INTERVAL_MS = 250;
  */
 export class CapturePacketWriter implements FlushableWriter {
   private nextIdx = 0;
-  private committedRows = 0;
   private readonly addressIds = new Map<string, number>();
   private pendingAddresses = 0;
   private readonly clock: CommitClock;
@@ -54,10 +53,7 @@ export class CapturePacketWriter implements FlushableWriter {
     flushIntervalMs: number,
   ) {
     packets.beforeChunk = () => this.commitAddresses();
-    packets.onCommitted = (rows) => {
-      this.committedRows = rows;
-      debug('capture %d committed %d packets', captureId, rows);
-    };
+    packets.onCommitted = (rows) => debug('capture %d committed %d packets', captureId, rows);
     this.clock = new CommitClock(flushIntervalMs, flushIntervalMs, (maxAgeMs) => this.flushIfStale(maxAgeMs));
     store.registerWriter(this);
   }
@@ -93,7 +89,7 @@ export class CapturePacketWriter implements FlushableWriter {
 
   /** Datagrams committed so far, by DuckDB's threads (what a writer killed now leaves in the store). */
   get committed(): number {
-    return this.committedRows;
+    return this.packets.committed;
   }
 
   add(datagram: UdpDatagram): void {

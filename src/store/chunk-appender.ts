@@ -37,6 +37,7 @@ export class ChunkAppender {
   /** Runs before each chunk goes to DuckDB: for rows another table must commit first (rows this chunk refers to). */
   beforeChunk: (() => void) | undefined;
   private reportCommit: ((rows: number) => void) | undefined;
+  private committedRows = 0;
 
   /**
    * Writes through an appender, or through a feed (`ChunkFeed`: an INSERT that DuckDB runs on its own threads while
@@ -61,6 +62,7 @@ export class ChunkAppender {
     });
     if (target instanceof ChunkFeed) {
       this.feed = target;
+      target.onCommitted = (rows) => this.noteCommitted(rows);
     } else {
       this.appender = target;
       this.chunk = DuckDBDataChunk.create(columnTypes);
@@ -193,8 +195,17 @@ export class ChunkAppender {
 
   /** Told after each commit how many rows are in the table (a feed's commits happen later than `flush`). */
   set onCommitted(report: (rows: number) => void) {
-    if (this.feed !== undefined) this.feed.onCommitted = report;
-    else this.reportCommit = report;
+    this.reportCommit = report;
+  }
+
+  /** Rows in the table as of the last commit (a feed's, on DuckDB's threads): what a writer killed now leaves. */
+  get committed(): number {
+    return this.committedRows;
+  }
+
+  private noteCommitted(rows: number): void {
+    this.committedRows = rows;
+    this.reportCommit?.(rows);
   }
 
   /** Makes every row written so far part of the table (through a feed: at its next commit, see `ChunkFeed.commit`). */
@@ -204,7 +215,7 @@ export class ChunkAppender {
       this.feed.commit();
     } else {
       (this.appender as DuckDBAppender).flushSync();
-      this.reportCommit?.(this.appendedRows);
+      this.noteCommitted(this.appendedRows);
     }
   }
 
