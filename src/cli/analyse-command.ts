@@ -51,8 +51,7 @@ export async function analyseWithFlags(store: Store, runName: string, flags: Ana
   if (flags.observations !== undefined) {
     for (const merged of await mergeObservations(store, runName, flags.observations.split(',').filter(Boolean))) {
       const roles = merged.declared.length > 0 ? ` (${merged.declared.join(', ')})` : '';
-      const cut = { abandoned: '; its recording died before it closed the store', interrupted: '; its recording was interrupted', failed: '; its recording failed' } as const;
-      const state = merged.status === 'running' || merged.status === 'completed' ? '' : cut[merged.status];
+      const state = merged.unfinished === undefined ? '' : `; ${merged.unfinished}`;
       printNote(`${merged.file}${roles}: ${merged.observations.toLocaleString('en-US')} observations merged${merged.observations === 0 ? ': nothing was observed there, a dead leg' : ''}${state}`);
     }
   }

@@ -15,8 +15,8 @@ export interface MergedStore {
   observations: number;
   /** Backends the store declares it watched (`parity backend` records its role), whether or not anything came. */
   declared: string[];
-  /** The recording's state: `abandoned` when its process died before closing the store (its last commit's worth lost). */
-  status: RunStatus;
+  /** Why the store's record is not whole (its recording's process died before closing it), or undefined. */
+  unfinished: string | undefined;
 }
 
 /**
@@ -45,8 +45,8 @@ export async function mergeObservations(store: Store, runName: string, files: re
       const sourceId = num(source.run_id);
       const declared = readTopology(typeof source.topology === 'string' ? JSON.parse(source.topology) : null).backends;
       await recordHarnessLag(store, run.runId, harnessLagOf(source));
-      const status = statusOfRow(source);
-      topology = withBackends(topology, declared, file, unfinishedBecause(status, ownerOf(source), file));
+      const unfinished = unfinishedBecause(statusOfRow(source), ownerOf(source));
+      topology = withBackends(topology, declared, file, unfinished === undefined ? undefined : `${file}: ${unfinished}`);
       const observers = await store.query(`SELECT DISTINCT observer FROM ${alias}.observations WHERE run_id = $source`, { source: sourceId });
       for (const { observer } of observers) {
         await store.exec('DELETE FROM observations WHERE run_id = $run_id AND observer = $observer', { run_id: run.runId, observer: str(observer) });
@@ -57,7 +57,7 @@ export async function mergeObservations(store: Store, runName: string, files: re
         { run_id: run.runId, source: sourceId },
       );
       const [count] = await store.query(`SELECT count(*) AS n FROM ${alias}.observations WHERE run_id = $source`, { source: sourceId });
-      merged.push({ file, observations: num(count?.n), declared: declared.map((b) => b.role), status });
+      merged.push({ file, observations: num(count?.n), declared: declared.map((b) => b.role), unfinished });
     } finally {
       await store.exec(`DETACH ${alias}`);
     }
@@ -86,10 +86,10 @@ function withBackends(topology: RunTopology, declared: RunTopology['backends'], 
  * Why a store's record of its backends is not whole, if it is not: its process died without closing it, so what it had
  * received since its last commit (up to a second) is missing from the record, not from the backend's traffic.
  */
-function unfinishedBecause(status: RunStatus, owner: Owner | null, file: string): string | undefined {
+function unfinishedBecause(status: RunStatus, owner: Owner | null): string | undefined {
   if (status === 'running' || status === 'completed') return undefined;
   const who = owner === null ? 'its recording' : `its recording (pid ${owner.pid} on ${owner.host})`;
-  return `${file}: ${who} ${status === 'abandoned' ? 'died before it closed the store' : `ended ${status}`}, so what it received after its last commit is missing from the record`;
+  return `${who} ${status === 'abandoned' ? 'died before it closed the store' : `ended ${status}`}, so what it received after its last commit is missing from the record`;
 }
 
 async function attachWaiting(store: Store, file: string, alias: string): Promise<void> {

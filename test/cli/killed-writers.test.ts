@@ -127,7 +127,7 @@ describe('a writer killed with -9 leaves a partial capture, never a clean one (s
       await primary.stop('SIGKILL');
 
       const report = await runParity(['report', 'cut', '--observations', 'primary.duckdb', '--format', 'table'], { cwd: dir });
-      expect(report.stderr).toMatch(/primary\.duckdb \(primary\): [1-9][\d,]* observations merged; its recording died before it closed the store/);
+      expect(report.stderr).toMatch(/primary\.duckdb \(primary\): [1-9][\d,]* observations merged; its recording \(pid \d+ on [^)]+\) died before it closed the store, so what it received after its last commit is missing from the record/);
       expect(report.code, report.stderr).toBe(1);
       expect(report.stdout).toMatch(/CRITICAL\s+primary's record is not whole \(primary\.duckdb: its recording \(pid \d+ on [^)]+\) died before it closed the store/);
       expect(report.stdout).toMatch(/verdict for cut: INCOMPLETE/);
