@@ -40,8 +40,8 @@ export class Store {
     private readonly memoryLimit: string,
   ) {}
 
-  static async open(path: string = DEFAULT_STORE_PATH): Promise<Store> {
-    const settings = engineSettings(path);
+  static async open(path: string = DEFAULT_STORE_PATH, options: StoreOptions = {}): Promise<Store> {
+    const settings = engineSettings(path, options);
     // Before DuckDB's threads start: what they free stays theirs to use again (freed-memory.ts).
     keepFreedMemory();
     let instance: DuckDBInstance;
@@ -186,7 +186,7 @@ export class Store {
  * 7-18% off that analysis in seven alternating pairs (`docs/performance.md`), and the 100M-observation analysis peaked
  * at 11.6 GB of RSS under the 12 GB limit, against 12.4 GB before. A store is closed when its command ends.
  */
-export function engineSettings(path: string): Record<string, string> {
+export function engineSettings(path: string, options: StoreOptions = {}): Record<string, string> {
   const asked = process.env.PARITY_MEMORY_LIMIT;
   const memoryLimit = asked !== undefined && asked !== '' ? asked : `${Math.max(1, Math.floor(totalmem() / 2 ** 30 / 2))}GB`;
   const limitBytes = /^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(memoryLimit) ? sizeInBytes(memoryLimit) : undefined;
@@ -198,7 +198,7 @@ export function engineSettings(path: string): Record<string, string> {
     allocator_bulk_deallocation_flush_threshold: memoryLimit,
     block_allocator_memory: `${Math.floor(limitBytes / 2 / MIB)}MiB`,
   };
-  const settings = { memory_limit: memoryLimit, ...kept };
+  const settings = { memory_limit: memoryLimit, ...kept, ...(options.threads !== undefined && { threads: String(options.threads) }) };
   return path === ':memory:' ? settings : { ...settings, temp_directory: `${path}.spill` };
 }
 
@@ -212,9 +212,25 @@ export function sizeInBytes(text: string): number | undefined {
   return match === null || unit === undefined ? undefined : Number(match[1]) * unit;
 }
 
+/** How a store is opened for the work a process does with it. */
+export interface StoreOptions {
+  /** DuckDB's threads (default: one per core); a process that only records sets RECORDING_THREADS. */
+  threads?: number;
+}
+
+/**
+ * DuckDB's threads in a process that only records traffic as it passes (a tap, a live capture, a backend with --db).
+ * Its rows go in through a feed (chunk-feed.ts): an INSERT whose source hands over chunks from the JS thread, which
+ * is busy forwarding or answering. With two threads the query's own thread spins on DuckDB's task queue for as long
+ * as the other waits for the JS thread to take its call; with one it runs the INSERT itself and sleeps while it
+ * waits. A tap recording at 10k pps spent 55-62 µs of CPU a request and reply with one thread against 64-69 µs with
+ * two (docs/performance.md, 2026-12-01). A bulk import keeps both: there DuckDB's threads, not the JS one, set the pace.
+ */
+export const RECORDING_THREADS = 1;
+
 /** Opens the store, runs `fn`, and closes the store whatever happens. */
-export async function withStore<T>(path: string, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await Store.open(path);
+export async function withStore<T>(path: string, fn: (store: Store) => Promise<T>, options: StoreOptions = {}): Promise<T> {
+  const store = await Store.open(path, options);
   try {
     return await fn(store);
   } finally {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ChunkAppender } from '../../src/store/chunk-appender.ts';
 import { FeedTableWriter } from '../../src/store/batched-table-writer.ts';
-import { withStore } from '../../src/store/store.ts';
+import { RECORDING_THREADS, withStore } from '../../src/store/store.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 
 const KINDS = ['i64', 'i64', 'blob', 'varchar'] as const;
@@ -18,9 +18,15 @@ function writeRow(appender: ChunkAppender, i: number): void {
 }
 
 describe('bulk loads through a feed (real DuckDB files)', () => {
-  it('stores every row exactly, commits on request, and keeps the writer waiting only while DuckDB is behind', async () => {
+  // One thread, as a recording process opens its store: the INSERT's own thread then calls back into this one.
+  it.each([
+    ['one per core', undefined],
+    ['one, as a recording opens its store', RECORDING_THREADS],
+  ])('stores every row exactly, commits on request, and keeps the writer waiting only while DuckDB is behind (threads: %s)', async (_, threads) => {
     await withTempDir(async (dir) => {
       await withStore(join(dir, 'feed.duckdb'), async (store) => {
+        const [setting] = await store.query("SELECT current_setting('threads')::INT AS n");
+        if (threads !== undefined) expect(setting?.n).toBe(threads);
         await store.exec('CREATE TABLE fed (n BIGINT, ts_ns BIGINT, bytes BLOB, text VARCHAR)');
         const appender = new ChunkAppender(await store.createFeed('fed'), 'fed', KINDS);
         const rows = 300_000;
@@ -53,7 +59,7 @@ describe('bulk loads through a feed (real DuckDB files)', () => {
           `SELECT count(*) FILTER (WHERE bytes <> unhex(repeat(lpad(printf('%x', n % 251), 2, '0'), (20 + n % 50)::INT)))::INT AS wrong FROM fed`,
         );
         expect(bytes?.wrong).toBe(0);
-      });
+      }, threads === undefined ? {} : { threads });
     });
   });
 
