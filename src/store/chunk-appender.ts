@@ -9,7 +9,6 @@ export type { ColumnKind } from './chunk-columns.ts';
 
 /** Bytes a string or blob may have to be stored inline in DuckDB's 16-byte `duckdb_string_t`. */
 const INLINE_STRING_BYTES = 12;
-const STRING_CACHE_LIMIT = 8192;
 const TWO_POW_32 = 4294967296;
 
 /**
@@ -26,7 +25,6 @@ export class ChunkAppender {
   private readonly feed: ChunkFeed | undefined;
   private readonly chunk: DuckDBDataChunk | undefined;
   private columns: Column[];
-  private readonly stringCache = new Map<string, Uint8Array>();
   private readonly textEncoder = new TextEncoder();
   /** Long strings are encoded here when DuckDB takes a column's long values in one call (the C string path). */
   private readonly encodesLongText = duckdbStrings() !== undefined;
@@ -133,18 +131,30 @@ export class ChunkAppender {
       this.addLongString(c, value);
       return;
     }
-    let inline = this.stringCache.get(value);
-    if (inline === undefined) {
+    // ASCII (addresses, legs, kinds, match keys) is written in place a byte at a time. A cache of encoded strings
+    // missed on every row for a value that changes with each row (a match key: a sequence number), and each miss
+    // allocated two typed arrays and an ArrayBuffer's backing store.
+    const { u8 } = c;
+    const at = this.row * 16 + 4;
+    const length = value.length;
+    let i = 0;
+    for (; i < length; i++) {
+      const code = value.charCodeAt(i);
+      if (code > 0x7f) break;
+      u8[at + i] = code;
+    }
+    if (i < length) {
       const bytes = this.textEncoder.encode(value);
       if (bytes.length > INLINE_STRING_BYTES) {
         this.addLongString(c, value);
         return;
       }
-      inline = inlineString(bytes);
-      if (this.stringCache.size >= STRING_CACHE_LIMIT) this.stringCache.clear();
-      this.stringCache.set(value, inline);
+      writeInline(c, this.row, bytes);
+      return;
     }
-    c.u8.set(inline, this.row * 16);
+    // DuckDB compares inline strings as all 16 bytes: what follows the text must be zero.
+    for (; i < INLINE_STRING_BYTES; i++) u8[at + i] = 0;
+    c.u32[this.row * 4] = length;
   }
 
   private addLongString(c: Column, value: string): void {
@@ -263,15 +273,7 @@ export function columnIndexes<Name extends string>(columns: Record<Name, ColumnK
   return Object.fromEntries(Object.keys(columns).map((name, index) => [name, index])) as Record<Name, number>;
 }
 
-
-/** DuckDB's inline `duckdb_string_t`: a u32 length in host byte order, then up to 12 bytes, zero-padded. */
-function inlineString(bytes: Uint8Array): Uint8Array {
-  const inline = new Uint8Array(16);
-  new Uint32Array(inline.buffer, 0, 1)[0] = bytes.length;
-  inline.set(bytes, 4);
-  return inline;
-}
-
+/** Up to 12 bytes inline, as DuckDB's `duckdb_string_t` lays them out: a u32 length in host byte order, then the bytes, zero-padded. */
 function writeInline(column: Column, row: number, bytes: Uint8Array): void {
   const at = row * 16;
   column.u8.fill(0, at, at + 16);
