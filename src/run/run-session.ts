@@ -14,6 +14,8 @@ import type { Store } from '../store/store.ts';
 export class RunSession {
   private readonly stops: { what: string; stop: () => Promise<void> | void }[] = [];
   private ended = false;
+  /** Whether the store still works on the threads of a recording for this session (Store.beginRecording). */
+  private recording = false;
   /** This process's event loop, measured from the run's start to its end: its latencies are judged within it. */
   private readonly lag = new HarnessLagGauge();
 
@@ -25,13 +27,21 @@ export class RunSession {
 
   /** Creates the run (status running, owned by this process). */
   static async create(store: Store, run: NewRun): Promise<RunSession> {
-    return new RunSession(store, await createRun(store, run), run.name);
+    return RunSession.begin(store, await createRun(store, run), run.name);
   }
 
   /** Takes over a run made beforehand (its fields brought up to date). */
   static async adopt(store: Store, existing: { runId: number; name: string }, fields: Omit<NewRun, 'name' | 'kind'>): Promise<RunSession> {
     await updateRun(store, existing.runId, fields);
-    return new RunSession(store, existing.runId, existing.name);
+    return RunSession.begin(store, existing.runId, existing.name);
+  }
+
+  /** From here to the session's end the run records traffic: the store works as a recording does. */
+  private static async begin(store: Store, runId: number, name: string): Promise<RunSession> {
+    await store.beginRecording();
+    const session = new RunSession(store, runId, name);
+    session.recording = true;
+    return session;
   }
 
   /** Registers how to stop something started for this run; stopped in reverse order when the session ends. */
@@ -66,6 +76,7 @@ export class RunSession {
     await recordHarnessLag(this.store, this.runId, this.lag.stop());
     await finishRun(this.store, this.runId, status, process.hrtime.bigint(), stats, startedNs);
     this.ended = true;
+    await this.endRecording();
   }
 
   /** Stops everything and marks the run failed; the error that ended it is raised again. */
@@ -76,6 +87,13 @@ export class RunSession {
       await finishRun(this.store, this.runId, 'failed', process.hrtime.bigint()).catch(() => undefined);
     }
     this.ended = true;
+    await this.endRecording().catch(() => undefined);
     throw error;
+  }
+
+  private async endRecording(): Promise<void> {
+    if (!this.recording) return;
+    this.recording = false;
+    await this.store.endRecording();
   }
 }

@@ -31,6 +31,9 @@ export class Store {
   private readonly writers = new Set<FlushableWriter>();
   private readonly writerConnections = new Set<DuckDBConnection>();
   private readonly insertionOrder = new SharedInsertionOrder();
+  /** Runs recording traffic in this process now (RunSession), and DuckDB's threads before the first began. */
+  private recordings = 0;
+  private threadsBefore: number | undefined;
 
   private constructor(
     readonly path: string,
@@ -162,6 +165,25 @@ export class Store {
       connection.closeSync();
       throw new StoreError(`${this.path}: cannot load ${table}: ${firstLine(cause)}`, { file: this.path }, { cause });
     }
+  }
+
+  /**
+   * A run begins recording traffic in this process: until the last one ends (`endRecording`), DuckDB works on
+   * RECORDING_THREADS threads, as a process that only records does (why: RECORDING_THREADS). A replay's sends and the
+   * devices' ACKs come in through feeds while its sending thread and the ACK reader share the machine with them.
+   */
+  async beginRecording(): Promise<void> {
+    if (this.recordings++ > 0) return;
+    const [row] = await this.query("SELECT current_setting('threads')::INTEGER AS n");
+    this.threadsBefore = Number(row?.n);
+    if (this.threadsBefore !== RECORDING_THREADS) await this.exec(`SET threads = ${RECORDING_THREADS}`);
+  }
+
+  /** The last run recording in this process has ended: DuckDB has its threads back (an analysis may follow). */
+  async endRecording(): Promise<void> {
+    if (this.recordings === 0 || --this.recordings > 0) return;
+    const before = this.threadsBefore;
+    if (before !== undefined && before !== RECORDING_THREADS) await this.exec(`SET threads = ${before}`);
   }
 
   close(): void {

@@ -57,4 +57,26 @@ describe('RunSession (real DuckDB store)', () => {
       });
     });
   });
+
+  it('the store works on one DuckDB thread while any session records, and gets its threads back when the last ends, finished or failed', async () => {
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 'r.duckdb'), async (store) => {
+        const threads = async (): Promise<number> => Number((await store.query("SELECT current_setting('threads')::INTEGER AS n"))[0]?.n);
+        // Whatever the machine's cores, a number of threads that is not one, to see it come back.
+        await store.exec('SET threads = 3');
+        const scenario = await RunSession.create(store, { name: 'outer', kind: 'scenario', protocol: 'generic' });
+        expect(await threads()).toBe(1);
+        // A replay inside a scenario takes over its run: a second session over the same store.
+        const replay = await RunSession.adopt(store, { runId: scenario.runId, name: 'outer' }, { protocol: 'generic' });
+        await replay.finish('completed', counts);
+        expect(await threads()).toBe(1);
+        await scenario.finish('completed', counts);
+        expect(await threads()).toBe(3);
+        const broken = await RunSession.create(store, { name: 'broken', kind: 'replay', protocol: 'generic' });
+        expect(await threads()).toBe(1);
+        await expect(broken.fail(new Error('relay exited'))).rejects.toThrow('relay exited');
+        expect(await threads()).toBe(3);
+      });
+    });
+  });
 });
