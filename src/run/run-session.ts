@@ -14,8 +14,8 @@ import type { Store } from '../store/store.ts';
 export class RunSession {
   private readonly stops: { what: string; stop: () => Promise<void> | void }[] = [];
   private ended = false;
-  /** Whether the store still works on the threads of a recording for this session (Store.beginRecording). */
-  private recording = false;
+  /** Whether the store still works on the threads of a recording for this session: from `begin` to its end. */
+  private recording = true;
   /** This process's event loop, measured from the run's start to its end: its latencies are judged within it. */
   private readonly lag = new HarnessLagGauge();
 
@@ -39,9 +39,7 @@ export class RunSession {
   /** From here to the session's end the run records traffic: the store works as a recording does. */
   private static async begin(store: Store, runId: number, name: string): Promise<RunSession> {
     await store.beginRecording();
-    const session = new RunSession(store, runId, name);
-    session.recording = true;
-    return session;
+    return new RunSession(store, runId, name);
   }
 
   /** Registers how to stop something started for this run; stopped in reverse order when the session ends. */

@@ -1,20 +1,11 @@
 import { DuckDBTableFunction, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import { resetColumn, writeChunk, type Column, type FilledChunk } from './chunk-columns.ts';
+import type { SharedSetting } from './shared-setting.ts';
 
 /** Chunks waiting for DuckDB before a writer is asked to wait (2,048 rows each: ~16 MB of a capture's rows). */
 const BACKLOG_CHUNKS = 64;
 
 let feeds = 0;
-
-/**
- * DuckDB keeps insertion order (or not) for the whole database, and a feed must turn it off: an INSERT from a table
- * function keeps order only on one thread. Feeds can overlap (a replay's sends while a capture is imported), so the
- * store counts them and turns it back on when the last one closes.
- */
-export interface InsertionOrder {
-  relax(connection: DuckDBConnection): Promise<void>;
-  restore(connection: DuckDBConnection): Promise<void>;
-}
 
 /**
  * A bulk load into one table that DuckDB runs on its own threads: `INSERT INTO table SELECT * FROM <a table function>`,
@@ -58,7 +49,12 @@ export class ChunkFeed {
    * Opens a feed into `table` on `connection` (a connection of its own, which the feed closes). Column types are the
    * table's, read through an appender opened and closed at once.
    */
-  static async open(connection: DuckDBConnection, table: string, order: InsertionOrder): Promise<ChunkFeed> {
+  /**
+   * DuckDB keeps insertion order (or not) for the whole database, and a feed must turn it off (`order`, the store's
+   * `preserve_insertion_order`): an INSERT from a table function keeps order only on one thread. Feeds can overlap (a
+   * replay's sends while a capture is imported), so the store counts them and turns it back on when the last closes.
+   */
+  static async open(connection: DuckDBConnection, table: string, order: SharedSetting): Promise<ChunkFeed> {
     const probe = await connection.createAppender(table);
     const columnTypes = Array.from({ length: probe.columnCount }, (_, index) => probe.columnType(index));
     const names = (await connection.runAndReadAll(`SELECT column_name FROM duckdb_columns() WHERE table_name = '${table}' AND schema_name = 'main' ORDER BY column_index`)).getRows().map((row) => String(row[0]));
@@ -82,7 +78,7 @@ export class ChunkFeed {
         },
       }),
     );
-    await order.relax(connection);
+    await order.override(connection);
     return feed;
   }
 

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDBValue, type JS } from '@duckdb/node-api';
 import { isStoreLocked, storeLockedError } from './store-lock.ts';
 import { ChunkFeed } from './chunk-feed.ts';
-import { SharedInsertionOrder } from './insertion-order.ts';
+import { SharedSetting } from './shared-setting.ts';
 import { StoreError, StoreLookupError } from '../core/errors.ts';
 import { debug } from '../core/debug.ts';
 import { keepFreedMemory } from './freed-memory.ts';
@@ -30,10 +30,9 @@ export interface FlushableWriter {
 export class Store {
   private readonly writers = new Set<FlushableWriter>();
   private readonly writerConnections = new Set<DuckDBConnection>();
-  private readonly insertionOrder = new SharedInsertionOrder();
-  /** Runs recording traffic in this process now (RunSession), and DuckDB's threads before the first began. */
-  private recordings = 0;
-  private threadsBefore: number | undefined;
+  private readonly insertionOrder = new SharedSetting('preserve_insertion_order', 'false');
+  /** DuckDB's threads while runs record traffic in this process (RunSession). */
+  private readonly recordingThreads = new SharedSetting('threads', String(RECORDING_THREADS));
 
   private constructor(
     readonly path: string,
@@ -173,17 +172,12 @@ export class Store {
    * devices' ACKs come in through feeds while its sending thread and the ACK reader share the machine with them.
    */
   async beginRecording(): Promise<void> {
-    if (this.recordings++ > 0) return;
-    const [row] = await this.query("SELECT current_setting('threads')::INTEGER AS n");
-    this.threadsBefore = Number(row?.n);
-    if (this.threadsBefore !== RECORDING_THREADS) await this.exec(`SET threads = ${RECORDING_THREADS}`);
+    await this.recordingThreads.override(this.connection);
   }
 
-  /** The last run recording in this process has ended: DuckDB has its threads back (an analysis may follow). */
+  /** A run recording in this process has ended; after the last, DuckDB has its threads back (an analysis may follow). */
   async endRecording(): Promise<void> {
-    if (this.recordings === 0 || --this.recordings > 0) return;
-    const before = this.threadsBefore;
-    if (before !== undefined && before !== RECORDING_THREADS) await this.exec(`SET threads = ${before}`);
+    await this.recordingThreads.restore(this.connection);
   }
 
   close(): void {
