@@ -73,7 +73,8 @@ async function tapRows(store: Store, dir: string, backendPid: number): Promise<M
   const tapCpu = new Map<number, number>();
   const rows: (string | number)[][] = [];
   // The tap on each datagram path there is: the C one where built (the default), and Node's dgram.
-  for (const path of loadUdpIo() === undefined ? ['dgram'] : ['native', 'dgram']) {
+  const paths = loadUdpIo() === undefined ? ['dgram'] : ['native', 'dgram'];
+  for (const path of paths) {
     const tap = spawnTracked(process.execPath, [PARITY_BIN, 'record', '--tap', `${TAP_IP}:${PORT}=${BACKEND_IP}:${PORT}`, '--run', `tapped-${path}`, '--protocol', 'generic', '--db', join(dir, `tap-${path}.duckdb`)], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, PARITY_UDP_IO: path },
@@ -90,7 +91,7 @@ async function tapRows(store: Store, dir: string, backendPid: number): Promise<M
         const cpuBefore = cpuSeconds(tapPid);
         const tapped = await step(store, TAP_IP, rate);
         const usPerPacket = ((cpuSeconds(tapPid) - cpuBefore) * 1e6) / Math.max(1, tapped.sent);
-        if (path === (loadUdpIo() === undefined ? 'dgram' : 'native')) tapCpu.set(rate, usPerPacket);
+        if (path === paths[0]) tapCpu.set(rate, usPerPacket);
         rows.push([`${fmtRate(rate)} pps`, path === 'native' ? 'C datagram path' : 'dgram', `${(tapped.loss * 100).toFixed(2)}%`, tapped.p50.toFixed(3), tapped.p99.toFixed(3), direct.p50.toFixed(3), direct.p99.toFixed(3), (tapped.p50 - direct.p50).toFixed(3), (tapped.p99 - direct.p99).toFixed(3), usPerPacket.toFixed(1)]);
       }
     } finally {
