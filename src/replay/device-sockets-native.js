@@ -131,9 +131,8 @@ export async function openNativeDeviceSockets(udpIoPath, options, handlers) {
       return issuedNs;
     },
     async close() {
+      // Each socket is closed when io.close returns (udp-io.c): the devices' addresses are free for the next run.
       for (const watch of watches) io.close(watch);
-      // libuv closes the descriptors in its close phase, before the next turn's timers.
-      await sleep(0);
     },
   };
 }

@@ -114,8 +114,8 @@ class NativeSocket implements DatagramSocket {
     this.closed = true;
     this.batch.io.close(this.watch);
     for (const send of this.queued.splice(0)) send.done?.(systemError(-9 /* EBADF */, 'send', 'a closed socket'));
-    // libuv closes the descriptor in its close phase, which runs before the next turn's timers.
-    return new Promise((resolve) => setTimeout(resolve, 0));
+    // The socket is closed by now (udp-io.c, js_close): its address is free for the next bind.
+    return Promise.resolve();
   }
 
   private transmit(send: QueuedSend): void {

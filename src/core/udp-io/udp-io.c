@@ -138,8 +138,9 @@ static double realtime_ns(void) {
 
 // CLOCK_MONOTONIC minus CLOCK_REALTIME, read with the realtime clock between two monotonic reads and taken from the
 // tightest of a few tries: a thread preempted between two plain reads got the preemption into the offset, and every
-// stamp of the batch with it. (One CI run saw an arrival stamped 166 ms after its send had returned: a preemption
-// there, or a step of the wall clock between the arrival and the read, which no offset read at the read can mend.)
+// stamp of the batch with it. The first datagrams after the first socket in the system asks for stamps may be
+// stamped when read, not when they arrived: Linux switches stamping on from a work queue, later on a busy machine
+// (seen as arrivals stamped 160 ms after their sends had returned, the time they were read; no clock had stepped).
 static double realtime_to_monotonic_ns(void) {
   double best_offset = 0, best_span = -1;
   for (int try = 0; try < 4; try++) {
@@ -354,13 +355,12 @@ static napi_value js_events(napi_env env, napi_callback_info info) {
   return number(env, 0);
 }
 
-static void on_closed(uv_handle_t *handle) {
-  watch_t *w = (watch_t *)handle;
-  close(w->fd);
-  free(w);
-}
+static void on_closed(uv_handle_t *handle) { free(handle); }
 
-// close(handle): stops the watch and closes its socket once libuv has let go of it.
+// close(handle): stops the watch and closes its socket at once, so that its address is free when close returns. libuv
+// lets go of the descriptor inside uv_close (it leaves the loop's epoll set and any events pending for it are
+// dropped); only the handle's memory waits for the loop's close phase. Closing the socket there instead left its
+// port bound for a turn of the loop, and a caller that closed from the close phase itself could not bind it again.
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value a[1];
@@ -371,7 +371,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_async_destroy(env, w->context);
   uv_poll_stop(&w->poll);
   uv_close((uv_handle_t *)&w->poll, on_closed);
-  return number(env, 0);
+  return number(env, close(w->fd) < 0 ? -errno : 0);
 }
 
 // closeFd(fd): a socket never watched.
