@@ -7,7 +7,7 @@ import { UsageError } from '../core/errors.ts';
 import { formatCount } from '../core/format.ts';
 import { getProtocol, PROTOCOL_NAMES } from '../protocols/index.ts';
 import { ProgressFile } from '../store/progress-file.ts';
-import { DEFAULT_STORE_PATH, RECORDING_THREADS, withStore } from '../store/store.ts';
+import { DEFAULT_STORE_PATH, RECORDING_STORE, withStore } from '../store/store.ts';
 import { putOtherThreadsBehind, raiseThisThread } from '../core/thread-priority.js';
 import { parseDurationMs, parseInteger, parseName } from './option-parsers.ts';
 import { printJson, printNote, printTable } from './output.ts';
@@ -99,7 +99,7 @@ export function registerRecordCommand(program: Command): void {
             printNote(`recording${source.kind === 'taps' ? ` through ${source.taps.map((t) => `${t.listen.ip}:${t.listen.port} -> ${t.target.ip}:${t.target.port}`).join(', ')}` : ` on ${source.iface}`}; Ctrl-C stops`);
           },
         });
-      }, { threads: RECORDING_THREADS }).finally(() => status.close());
+      }, RECORDING_STORE).finally(() => status.close());
       stop.cancel();
       if (flags.json === true) printJson(result);
       else printTable(['recorded', 'unrecorded', 'not the relay\'s', 'legs', 'stopped by'], [[formatCount(result.recorded), formatCount(result.unrecorded), formatCount(result.unassigned), Object.entries(result.byLeg).map(([leg, n]) => `${leg} ${n}`).join(', ') || '-', result.stoppedBy]]);

@@ -4,7 +4,7 @@ import { isStoreLocked } from '../store/store-lock.ts';
 import { createRun, finishRun, listRuns, recordHarnessLag, type RunStatus } from '../store/runs.ts';
 import { HarnessLagGauge } from '../run/harness-lag.ts';
 import { ObservationWriter, type Observation } from '../store/observation-writer.ts';
-import { RECORDING_THREADS, Store } from '../store/store.ts';
+import { RECORDING_STORE, Store } from '../store/store.ts';
 import { StoreError, StoreLockedError } from '../core/errors.ts';
 import { RecordQueue } from '../capture/record/record-queue.ts';
 import { ProgressFile, readProgressFiles } from '../store/progress-file.ts';
@@ -91,7 +91,7 @@ export class ReleasedStoreSink {
 
   /** Creates the run in the store (or finds it) and releases the file. */
   static async open(options: ReleasedSinkOptions): Promise<ReleasedStoreSink> {
-    const store = await Store.open(options.path, { threads: RECORDING_THREADS });
+    const store = await Store.open(options.path, RECORDING_STORE);
     try {
       const [existing] = await listRuns(store, options.runName);
       if (existing === undefined) {
@@ -211,7 +211,7 @@ export class ReleasedStoreSink {
   /** The file, opened if this process does not hold it already, and the run's id in it. */
   private async hold(): Promise<{ store: Store; runId: number }> {
     if (this.opened !== undefined) return this.opened;
-    const store = await Store.open(this.options.path, { threads: RECORDING_THREADS });
+    const store = await Store.open(this.options.path, RECORDING_STORE);
     try {
       const [run] = await listRuns(store, this.options.runName);
       // Removed by someone else while this backend recorded: what it holds can no longer be stored, and it says so.
