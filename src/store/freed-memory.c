@@ -7,11 +7,15 @@
 //
 // And asks for transparent huge pages on DuckDB's block pool (hugePages, called by store.ts with the pool's mapping):
 // there a page costs most the first time it is touched, and the same memory in 2 MB pages costs about half.
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <node_api.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/types.h>
 
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -31,6 +35,40 @@ static napi_value keep(napi_env env, napi_callback_info info) {
 #else
   return number(env, 0);
 #endif
+}
+
+typedef int (*mallctl_t)(const char *name, void *old_value, size_t *old_length, void *new_value, size_t new_length);
+
+// keepJemalloc() -> the arenas set, or -1 where DuckDB's own jemalloc is not in the process (DuckDB builds it in on
+// Linux x64, under the prefix duckdb_je_). Most of DuckDB's operators' memory comes from it, and DuckDB configures it
+// to hand freed pages back a second after they are freed (dirty_decay_ms:1000, muzzy_decay_ms:1000): an analysis's
+// steps take about a second each, so the next step faulted the same memory in again. Set to never, for the arenas
+// there are and those made later, as jemalloc's DUCKDB_JE_MALLOC_CONF would before the library loads.
+static napi_value keep_jemalloc(napi_env env, napi_callback_info info) {
+  (void)info;
+  void *duckdb = dlopen("libduckdb.so", RTLD_LAZY | RTLD_NOLOAD);
+  if (duckdb == NULL) return number(env, -1);
+  mallctl_t mallctl = (mallctl_t)dlsym(duckdb, "duckdb_je_mallctl");
+  // Only the reference RTLD_NOLOAD took is given back: duckdb.node keeps the library loaded.
+  dlclose(duckdb);
+  if (mallctl == NULL) return number(env, -1);
+  ssize_t never = -1;
+  mallctl("arenas.dirty_decay_ms", NULL, NULL, &never, sizeof never);
+  mallctl("arenas.muzzy_decay_ms", NULL, NULL, &never, sizeof never);
+  unsigned arenas = 0;
+  size_t length = sizeof arenas;
+  if (mallctl("arenas.narenas", &arenas, &length, NULL, 0) != 0) return number(env, 0);
+  int set = 0;
+  for (unsigned i = 0; i < arenas; i++) {
+    char name[64];
+    snprintf(name, sizeof name, "arena.%u.dirty_decay_ms", i);
+    // An arena not made yet refuses (EFAULT); it takes the default set above when it is.
+    if (mallctl(name, NULL, NULL, &never, sizeof never) != 0) continue;
+    snprintf(name, sizeof name, "arena.%u.muzzy_decay_ms", i);
+    mallctl(name, NULL, NULL, &never, sizeof never);
+    set++;
+  }
+  return number(env, set);
 }
 
 // hugePages(start, length) -> 0, or -errno: asks the kernel to back the mapping at start (an address below 2^53,
@@ -54,6 +92,7 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor functions[] = {
       {"keep", NULL, keep, NULL, NULL, NULL, napi_default, NULL},
       {"hugePages", NULL, huge_pages, NULL, NULL, NULL, napi_default, NULL},
+      {"keepJemalloc", NULL, keep_jemalloc, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
   return exports;

@@ -5,6 +5,7 @@ import { loadAddon } from '../core/native-addon.ts';
 interface Addon {
   keep(): number;
   hugePages(start: number, length: number): number;
+  keepJemalloc(): number;
 }
 
 const ADDON_PATH = fileURLToPath(new URL('../../build/freed-memory.node', import.meta.url));
@@ -12,12 +13,14 @@ const ADDON_SOURCE = fileURLToPath(new URL('./freed-memory.c', import.meta.url))
 
 let why: string | undefined;
 let addon: Addon | undefined;
+let jemallocArenas = -1;
 
 /**
  * Has this process keep the memory it frees for its own next use (freed-memory.c): DuckDB's operators allocate their
- * working memory through glibc's malloc, which otherwise hands it back after each query, and the next query faults it
- * in again. Settled once per process; returns why it is not kept, or '' when it is. Where the addon is not built
- * (no C compiler at install) or the C library is not glibc, memory is handed back as by default: slower, not wrong.
+ * working memory through glibc's malloc and through DuckDB's own jemalloc, which otherwise hand it back after each
+ * query or within a second, and the next query faults it in again. Settled once per process; returns why glibc's is
+ * not kept, or '' when it is (jemallocArenasKept says the same of jemalloc's). Where the addon is not built (no C
+ * compiler at install) or the C library is not glibc, memory is handed back as by default: slower, not wrong.
  */
 export function keepFreedMemory(): string {
   if (why !== undefined) return why;
@@ -26,8 +29,18 @@ export function keepFreedMemory(): string {
   else {
     addon = result.addon;
     why = result.addon.keep() === 1 ? '' : 'the C library is not glibc, or glibc refused the settings';
+    jemallocArenas = result.addon.keepJemalloc();
   }
   return why;
+}
+
+/**
+ * How many of DuckDB's jemalloc arenas keep what they free (freed-memory.c, keepJemalloc), those made later too; -1
+ * where DuckDB's jemalloc is not in the process or the addon is not built.
+ */
+export function jemallocArenasKept(): number {
+  keepFreedMemory();
+  return jemallocArenas;
 }
 
 /** DuckDB reserves its block pool as one mapping the size of most of the machine's memory; nothing else here is near. */

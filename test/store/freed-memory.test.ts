@@ -1,8 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { keepFreedMemory } from '../../src/store/freed-memory.ts';
+import { jemallocArenasKept, keepFreedMemory } from '../../src/store/freed-memory.ts';
 import { RECORDING_STORE, Store } from '../../src/store/store.ts';
 import { addonsBuildable } from '../helpers/addon-buildable.ts';
+import { withTempDir } from '../helpers/temp-dir.ts';
 
 const glibc = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime !== undefined;
 
@@ -11,6 +14,22 @@ describe("the store's hold on freed memory (freed-memory.c)", () => {
     // Where it can be built the suite must see it applied: an install that silently fell back would leave every
     // analysis faulting its working memory in again, query after query, with nothing saying so.
     expect(keepFreedMemory()).toBe('');
+  });
+
+  // DuckDB builds its own jemalloc in on Linux x64 and has it hand freed pages back within a second.
+  const duckdbJemalloc = process.platform === 'linux' && process.arch === 'x64';
+  it.skipIf(!addonsBuildable || !duckdbJemalloc)("DuckDB's jemalloc keeps what it frees once a store has opened, as jemalloc itself reports", async () => {
+    expect(jemallocArenasKept()).toBeGreaterThanOrEqual(1);
+    await withTempDir(async (dir) => {
+      // jemalloc prints its settings as the process exits when asked to by its environment variable.
+      const script = join(dir, 'open-store.mts');
+      writeFileSync(script, `import { Store } from ${JSON.stringify(join(import.meta.dirname, '../../src/store/store.ts'))};\n(await Store.open(':memory:')).close();\n`);
+      const run = spawnSync(process.execPath, [join(import.meta.dirname, '../../src/cli/run-ts.js'), script], { env: { ...process.env, DUCKDB_JE_MALLOC_CONF: 'stats_print:true' }, encoding: 'utf8' });
+      expect(run.status).toBe(0);
+      // opt.* is how DuckDB configured it; arenas.* what the arenas use now.
+      expect(run.stderr + run.stdout).toMatch(/opt\.dirty_decay_ms: 1000 \(arenas\.dirty_decay_ms: -1\)/);
+      expect(run.stderr + run.stdout).toMatch(/opt\.muzzy_decay_ms: 1000 \(arenas\.muzzy_decay_ms: -1\)/);
+    });
   });
 });
 
