@@ -41,9 +41,12 @@ typedef int (*mallctl_t)(const char *name, void *old_value, size_t *old_length, 
 
 // keepJemalloc() -> the arenas set, or -1 where DuckDB's own jemalloc is not in the process (DuckDB builds it in on
 // Linux x64, under the prefix duckdb_je_). Most of DuckDB's operators' memory comes from it, and DuckDB configures it
-// to hand freed pages back a second after they are freed (dirty_decay_ms:1000, muzzy_decay_ms:1000): an analysis's
-// steps take about a second each, so the next step faulted the same memory in again. Set to never, for the arenas
-// there are and those made later, as jemalloc's DUCKDB_JE_MALLOC_CONF would before the library loads.
+// to hand freed pages back over a second after they are freed (dirty_decay_ms:1000, muzzy_decay_ms:1000): an
+// analysis's steps take about a second each on 10M observations, so the next step faulted the same memory in again.
+// Over five seconds instead, for the arenas there are and those made later (as jemalloc's DUCKDB_JE_MALLOC_CONF would
+// before the library loads): as fast as never handing them back on 10M observations, where never held every step's
+// memory at once on 100M and the process ran out of memory at 24 GB (docs/performance.md, 2026-12-01).
+#define JEMALLOC_DECAY_MS 5000
 static napi_value keep_jemalloc(napi_env env, napi_callback_info info) {
   (void)info;
   void *duckdb = dlopen("libduckdb.so", RTLD_LAZY | RTLD_NOLOAD);
@@ -52,9 +55,9 @@ static napi_value keep_jemalloc(napi_env env, napi_callback_info info) {
   // Only the reference RTLD_NOLOAD took is given back: duckdb.node keeps the library loaded.
   dlclose(duckdb);
   if (mallctl == NULL) return number(env, -1);
-  ssize_t never = -1;
-  mallctl("arenas.dirty_decay_ms", NULL, NULL, &never, sizeof never);
-  mallctl("arenas.muzzy_decay_ms", NULL, NULL, &never, sizeof never);
+  ssize_t decay = JEMALLOC_DECAY_MS;
+  mallctl("arenas.dirty_decay_ms", NULL, NULL, &decay, sizeof decay);
+  mallctl("arenas.muzzy_decay_ms", NULL, NULL, &decay, sizeof decay);
   unsigned arenas = 0;
   size_t length = sizeof arenas;
   if (mallctl("arenas.narenas", &arenas, &length, NULL, 0) != 0) return number(env, 0);
@@ -63,9 +66,9 @@ static napi_value keep_jemalloc(napi_env env, napi_callback_info info) {
     char name[64];
     snprintf(name, sizeof name, "arena.%u.dirty_decay_ms", i);
     // An arena not made yet refuses (EFAULT); it takes the default set above when it is.
-    if (mallctl(name, NULL, NULL, &never, sizeof never) != 0) continue;
+    if (mallctl(name, NULL, NULL, &decay, sizeof decay) != 0) continue;
     snprintf(name, sizeof name, "arena.%u.muzzy_decay_ms", i);
-    mallctl(name, NULL, NULL, &never, sizeof never);
+    mallctl(name, NULL, NULL, &decay, sizeof decay);
     set++;
   }
   return number(env, set);
