@@ -46,7 +46,7 @@ export class Store {
     const settings = engineSettings(path, options);
     // Before DuckDB's threads start: what they free stays theirs to use again (freed-memory.ts).
     keepFreedMemory();
-    const mappings = options.hugePages !== false && process.env.PARITY_HUGE_PAGES !== '0' ? largeAnonymousMappings() : undefined;
+    const mappings = wantsHugePages(path, options) ? largeAnonymousMappings() : undefined;
     let instance: DuckDBInstance;
     try {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -253,6 +253,15 @@ export interface StoreOptions {
  * two (docs/performance.md, 2026-12-01). A bulk import keeps both: there DuckDB's threads, not the JS one, set the pace.
  */
 export const RECORDING_THREADS = 1;
+
+/** Whether DuckDB's pool is to ask for huge pages (StoreOptions.hugePages; PARITY_HUGE_PAGES 0 or 1, 1 if unset). */
+function wantsHugePages(path: string, options: StoreOptions): boolean {
+  const asked = process.env.PARITY_HUGE_PAGES;
+  if (asked !== undefined && asked !== '' && asked !== '0' && asked !== '1') {
+    throw new StoreError(`PARITY_HUGE_PAGES: "${asked}" is not 0 or 1`, { file: path });
+  }
+  return options.hugePages !== false && asked !== '0';
+}
 
 /** How a process that only records traffic as it passes opens its store (RECORDING_THREADS, no huge pages). */
 export const RECORDING_STORE: StoreOptions = { threads: RECORDING_THREADS, hugePages: false };

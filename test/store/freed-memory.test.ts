@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { jemallocArenasKept, keepFreedMemory } from '../../src/store/freed-memory.ts';
 import { RECORDING_STORE, Store } from '../../src/store/store.ts';
 import { addonsBuildable } from '../helpers/addon-buildable.ts';
+import { runParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 
 const glibc = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime !== undefined;
@@ -77,5 +78,21 @@ describe("DuckDB's block pool in huge pages", () => {
       delete process.env.PARITY_HUGE_PAGES;
       for (const store of opened) store.close();
     }
+  });
+
+  it('refuses a PARITY_HUGE_PAGES that is not 0 or 1, in one line, as it does a PARITY_MEMORY_LIMIT that is not a size', async () => {
+    await withTempDir(async (dir) => {
+      const db = join(dir, 'store.duckdb');
+      const imported = await runParity(['import', join(import.meta.dirname, '../../fixtures/fleet-calamp.pcap'), '--db', db]);
+      expect(imported.code).toBe(0);
+      for (const [name, value, message] of [
+        ['PARITY_HUGE_PAGES', 'yes', 'PARITY_HUGE_PAGES: "yes" is not 0 or 1'],
+        ['PARITY_MEMORY_LIMIT', 'lots', 'PARITY_MEMORY_LIMIT: "lots" is not a size such as 512MB or 8GB'],
+      ] as const) {
+        const run = await runParity(['runs', '--db', db], { env: { [name]: value } });
+        expect(run.code).toBe(1);
+        expect(run.stderr.trim().split('\n')).toEqual([`parity: ${message}`]);
+      }
+    });
   });
 });
