@@ -3,10 +3,10 @@
 // working memory (a quantile's values, a hash table's pointers) through the C++ allocator, that is glibc's malloc,
 // apart from DuckDB's own pool: by default glibc serves each allocation of 128 KB to 32 MB from a fresh mapping and
 // shrinks its heaps as soon as their top is free, so the next query faults the same memory in again. On this
-// project's machine, a virtual machine, a page faulted in costs about 10 µs (docs/performance.md).
+// project's machine, a virtual machine, a page costs 13-19 µs the first time it is touched (docs/performance.md).
 //
-// And asks for transparent huge pages on DuckDB's block pool (hugePages, called by store.ts with the pool's mapping):
-// there a page costs most the first time it is touched, and the same memory in 2 MB pages costs about half.
+// The same for DuckDB's own jemalloc (keepJemalloc), and transparent huge pages asked for on DuckDB's block pool
+// (hugePages, called by store.ts with the pool's mapping), where the same memory in 2 MB pages costs about half.
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
