@@ -47,12 +47,10 @@ export class ChunkFeed {
 
   /**
    * Opens a feed into `table` on `connection` (a connection of its own, which the feed closes). Column types are the
-   * table's, read through an appender opened and closed at once.
-   */
-  /**
-   * DuckDB keeps insertion order (or not) for the whole database, and a feed must turn it off (`order`, the store's
-   * `preserve_insertion_order`): an INSERT from a table function keeps order only on one thread. Feeds can overlap (a
-   * replay's sends while a capture is imported), so the store counts them and turns it back on when the last closes.
+   * table's, read through an appender opened and closed at once. DuckDB keeps insertion order (or not) for the whole
+   * database, and a feed must turn it off (`order`, the store's `preserve_insertion_order`): an INSERT from a table
+   * function keeps order only on one thread. Feeds can overlap (a replay's sends while a capture is imported), so the
+   * store counts them and turns it back on when the last closes.
    */
   static async open(connection: DuckDBConnection, table: string, order: SharedSetting): Promise<ChunkFeed> {
     const probe = await connection.createAppender(table);

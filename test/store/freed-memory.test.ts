@@ -56,6 +56,7 @@ const thpAdvisable = existsSync('/proc/self/smaps') && existsSync('/sys/kernel/m
 describe("DuckDB's block pool in huge pages", () => {
   it.skipIf(!addonsBuildable || !thpAdvisable)('a store opened for analysis asks for them on its pool; a recording store and PARITY_HUGE_PAGES=0 do not', async () => {
     const opened: Store[] = [];
+    const asked = process.env.PARITY_HUGE_PAGES;
     // The mappings a store's opening added, with their flags ('hg': advised for transparent huge pages).
     const openedWith = async (open: () => Promise<Store>): Promise<string[][]> => {
       const before = largeMappingFlags();
@@ -75,7 +76,8 @@ describe("DuckDB's block pool in huge pages", () => {
       expect(turnedOff).toHaveLength(1);
       expect(turnedOff[0]).not.toContain('hg');
     } finally {
-      delete process.env.PARITY_HUGE_PAGES;
+      if (asked === undefined) delete process.env.PARITY_HUGE_PAGES;
+      else process.env.PARITY_HUGE_PAGES = asked;
       for (const store of opened) store.close();
     }
   });
