@@ -77,7 +77,7 @@ export function duckdbStrings(): DuckdbStrings | undefined {
 }
 
 /** The DuckDB library beside the bindings' addon (the platform's package), as the bindings loaded it. */
-function duckdbLibrary(require: NodeJS.Require): string | undefined {
+export function duckdbLibrary(require: NodeJS.Require): string | undefined {
   for (const name of ['libduckdb.so', 'libduckdb.dylib']) {
     try {
       return require.resolve(`@duckdb/node-bindings-${process.platform}-${process.arch}/${name}`);
