@@ -59,7 +59,9 @@ export class Store {
     const connection = await instance.connect();
     const store = new Store(path, instance, connection, settings.memory_limit as string);
     try {
-      await connection.run(SCHEMA_SQL);
+      // One transaction: statement by statement, each committed on its own, a new store's schema took 43-51 ms of every
+      // import's first 0.1 s; together 17-23 ms.
+      await connection.run(`BEGIN TRANSACTION;\n${SCHEMA_SQL}\nCOMMIT;`);
       // DuckDB (1.5) cannot replay an ALTER TABLE of a table with a nextval() default from its WAL: a process killed
       // before its first checkpoint would leave a store no one can open. Checkpointing the schema keeps DDL out of it.
       if (path !== ':memory:') await connection.run('CHECKPOINT');
