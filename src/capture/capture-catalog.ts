@@ -3,6 +3,7 @@ import { checkName } from '../core/names.ts';
 import { ownerAlive, ownerOf, thisProcess } from '../store/owner.ts';
 import { loadSql } from '../store/sql-file.ts';
 import { num, str, type Row, type Store } from '../store/store.ts';
+import { withCaptureFlows, type CaptureFlows } from './capture-flows.ts';
 import type { DecodeStats } from './decode-stats.ts';
 
 const CREATE_CAPTURE_SQL = loadSql(import.meta.url, './sql/create-capture.sql');
@@ -84,9 +85,14 @@ export interface CaptureOutcome {
   routePorts: readonly number[] | undefined;
 }
 
-/** Records what the import found, and the capture's route ports (given, else inferred). */
-export async function finishCapture(store: Store, captureId: number, outcome: CaptureOutcome): Promise<number[]> {
-  const routePorts = outcome.routePorts?.length ? [...outcome.routePorts] : await inferRoutePorts(store, captureId);
+/**
+ * Records what the import found, and the capture's route ports (given, else inferred from its flows: `flows` when the
+ * caller holds them for other queries too).
+ */
+export async function finishCapture(store: Store, captureId: number, outcome: CaptureOutcome, flows?: CaptureFlows): Promise<number[]> {
+  const routePorts = outcome.routePorts?.length
+    ? [...outcome.routePorts]
+    : await (flows === undefined ? withCaptureFlows(store, captureId, (held) => inferRoutePorts(store, held)) : inferRoutePorts(store, flows));
   const { stats } = outcome;
   await store.exec(
     FINISH_CAPTURE_SQL,
@@ -110,8 +116,8 @@ export async function finishCapture(store: Store, captureId: number, outcome: Ca
   return routePorts;
 }
 
-async function inferRoutePorts(store: Store, captureId: number): Promise<number[]> {
-  const rows = await store.query(ROUTE_PORTS_SQL, { capture_id: captureId });
+async function inferRoutePorts(store: Store, flows: CaptureFlows): Promise<number[]> {
+  const rows = await store.query(ROUTE_PORTS_SQL, { capture_id: flows.captureId });
   return rows.map((row) => num(row.port));
 }
 

@@ -6,6 +6,7 @@ import { createProgress } from '../core/progress.ts';
 import { CapturePacketWriter } from '../store/capture-packet-writer.ts';
 import type { Store } from '../store/store.ts';
 import { createCapture, deleteCapture, finishCapture } from './capture-catalog.ts';
+import { withCaptureFlows } from './capture-flows.ts';
 import { readCaptureFile } from './capture-reader.ts';
 import { resolveRelayLegs, type RelayLegs } from './relay-legs.ts';
 import type { DecodeStats } from './decode-stats.ts';
@@ -141,23 +142,24 @@ async function importGroup(
   if (damage !== undefined) read.errors.push(damage);
   const firstError = read.errors[0];
   const format = [...read.formats].join(',');
-  const routePorts = await finishCapture(store, captureId, {
-    format: format || 'unknown',
-    stats,
-    keptDatagrams: writer.rows,
-    firstTsNs: writer.firstTsNs,
-    lastTsNs: writer.lastTsNs,
-    error: firstError?.message,
-    routePorts: options.ports,
+  const { routePorts, legs } = await withCaptureFlows(store, captureId, async (flows) => {
+    const ports = await finishCapture(store, captureId, {
+      format: format || 'unknown',
+      stats,
+      keptDatagrams: writer.rows,
+      firstTsNs: writer.firstTsNs,
+      lastTsNs: writer.lastTsNs,
+      error: firstError?.message,
+      routePorts: options.ports,
+    }, flows);
+    try {
+      return { routePorts: ports, legs: await resolveRelayLegs(store, flows, ports, options.relayAddrs) };
+    } catch (error) {
+      // A --relay-addr that matches nothing: no capture is left behind that would replay the wrong leg.
+      await deleteCapture(store, name);
+      throw error;
+    }
   });
-  let legs: RelayLegs | undefined;
-  try {
-    legs = await resolveRelayLegs(store, captureId, routePorts, options.relayAddrs);
-  } catch (error) {
-    // A --relay-addr that matches nothing: no capture is left behind that would replay the wrong leg.
-    await deleteCapture(store, name);
-    throw error;
-  }
   const capture = { captureId, name, files: read.files, format, stats, keptDatagrams: writer.rows, httpExchanges: exchanges.count, wsFrames: frames.count, pgStatements: statements.count, routePorts, error: firstError, legs };
   return { capture, errors: read.errors };
 }

@@ -1,6 +1,7 @@
 import { UsageError } from '../core/errors.ts';
 import { loadSql } from '../store/sql-file.ts';
 import { num, str, type Store } from '../store/store.ts';
+import type { CaptureFlows } from './capture-flows.ts';
 
 const DESTINATIONS_SQL = loadSql(import.meta.url, './sql/route-destinations.sql');
 
@@ -29,8 +30,9 @@ export interface RelayLegs {
  * to on the route ports is taken for it (devices are many; a relay forwards to its backends from its own address),
  * and the choice is said.
  */
-export async function resolveRelayLegs(store: Store, captureId: number, routePorts: readonly number[], given: readonly string[] | undefined): Promise<RelayLegs | undefined> {
+export async function resolveRelayLegs(store: Store, flows: CaptureFlows, routePorts: readonly number[], given: readonly string[] | undefined): Promise<RelayLegs | undefined> {
   if (routePorts.length === 0) return undefined;
+  const { captureId } = flows;
   const rows = await store.query(DESTINATIONS_SQL, { capture_id: captureId, route_ports: `[${routePorts.join(',')}]` });
   const destinations = rows.map((row) => ({ ip: str(row.ip), id: num(row.address_id), datagrams: num(row.datagrams), senders: num(row.senders), senderAddresses: num(row.sender_addresses) }));
   if (destinations.length === 0) return undefined;

@@ -1,9 +1,9 @@
--- Infers the route ports of a capture: the relay ports devices send their uplink to.
+-- Infers the route ports of a capture: the relay ports devices send their uplink to (capture_flows: capture-flows.sql).
 -- Each flow (a pair of endpoints) has a server side: the endpoint that talks to more distinct peers
 -- (a relay port hears from many devices, a device talks to one relay), or, on a tie, the lower port
 -- (service ports sit below the ephemeral range devices send from).
 WITH flows AS (
-  SELECT DISTINCT src_address, src_port, dst_address, dst_port FROM capture_packets WHERE capture_id = $capture_id
+  SELECT src_address, src_port, dst_address, dst_port FROM capture_flows
 ),
 endpoint_peers AS (
   SELECT address, port, count(DISTINCT (peer_address, peer_port)) AS peers FROM (
