@@ -61,12 +61,15 @@ static struct {
 static const napi_type_tag CONNECTION_TAG = {0x922B9BF54AB04DFC, 0x8A258578D371DB71};
 
 #define MAX_COLUMNS 64
-// How long DuckDB's threads wait for the next chunk before the INSERT ends. Ended at once, an INSERT lasted a few dozen
-// chunks (DuckDB stores a chunk faster than the reader fills the next, about one a millisecond, so the queue is often
-// empty), and each ended with every thread's partial row groups merged and written: a 4M-packet import took 3.1-3.4 s
-// with 5.8-7.8 s of CPU, against 1.9-2.3 s and 4.9-5.5 s waiting 20-100 ms. While it waits, an INSERT holds one of
-// libuv's threads and DuckDB's.
+// How long DuckDB's threads wait for the next chunk before the INSERT ends, when chunks are coming fast (one pushed
+// within RECENT_PUSH_MS). Ended at once, an import's INSERT lasted a few dozen chunks (DuckDB stores a chunk faster
+// than the reader fills the next, about one a millisecond, so the queue is often empty), and each ended with every
+// thread's partial row groups merged and written: a 4M-packet import took 3.1-4.4 s with 6.6-7.9 s of CPU, against
+// 2.5-3.1 s and 4.5-5.5 s waiting 20-100 ms. A waiting INSERT holds one of libuv's threads (four in all, shared with
+// every query and file read of the process) and DuckDB's: a recording's chunks come a tenth of a second apart or more,
+// and its INSERT ends at once, as it always has.
 #define WAIT_FOR_CHUNK_MS 20
+#define RECENT_PUSH_MS 5
 #define ROWS_PER_CHUNK 2048
 
 // One column of a queued chunk: its fixed-width values, its validity (when a NULL was written) and its values too long
@@ -96,10 +99,17 @@ typedef struct {
   uint32_t queued, spares;
   uint64_t pushed, taken, taken_rows;
   int64_t commit_at;  // the INSERT in progress ends once this many chunks are taken; -1: none asked
+  int64_t last_push_ms;  // CLOCK_MONOTONIC
   uint32_t room;      // the queue has room again below this many chunks
   bool wake_armed, closed;
   napi_threadsafe_function wake;
 } feed;
+
+static int64_t now_ms(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
 
 static void free_feed(feed *f) {
   for (chunk *c = f->head, *next; c != NULL; c = next) next = c->next, free(c->block), free(c);
@@ -175,7 +185,7 @@ static void fill(db_data_chunk output, const chunk *c, uint32_t column_count) {
 static void take(db_function_info info, db_data_chunk output) {
   feed *f = api.function_get_extra_info(info);
   pthread_mutex_lock(&f->lock);
-  if (f->head == NULL) {
+  if (f->head == NULL && now_ms() - f->last_push_ms < RECENT_PUSH_MS) {
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_nsec += WAIT_FOR_CHUNK_MS * 1000000L;
@@ -423,6 +433,7 @@ static napi_value push(napi_env env, napi_callback_info info) {
   f->tail = c;
   f->queued++;
   f->pushed++;
+  f->last_push_ms = now_ms();
   uint32_t queued = f->queued;
   pthread_cond_signal(&f->pushed_one);
   pthread_mutex_unlock(&f->lock);
