@@ -4,6 +4,7 @@ import { UdpTap, type TappedPacket } from '../../src/observe/udp-tap.ts';
 import { relayIoPaths } from '../helpers/relay-io-paths.ts';
 import { UdpClient } from '../helpers/udp-client.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { STAMP_CONVERSION_SLACK_NS, withKernelStamping } from '../helpers/kernel-stamping.ts';
 import { sendWhileBlocked } from '../helpers/send-while-blocked.ts';
 import { datagramPath } from '../../src/core/udp-io/datagram-path.ts';
 import { loadUdpIo } from '../../src/core/udp-io/udp-io.ts';
@@ -101,10 +102,10 @@ describe.skipIf(loadUdpIo() === undefined)('a recording UDP tap on the C datagra
     await tap.start();
     opened.push({ close: () => tap.stop() });
     // This thread (the tap's) spins for half a second; another sends to the tap 50 ms into it.
-    const { sentNs, unblockedNs } = await sendWhileBlocked(Buffer.from('read late'), { ip: '127.0.31.41', port: tap.listen.port }, '127.0.31.43');
+    const { sentNs, unblockedNs } = await withKernelStamping('127.0.31.44', () => sendWhileBlocked(Buffer.from('read late'), { ip: '127.0.31.41', port: tap.listen.port }, '127.0.31.43'));
     await waitFor(() => packets.some((p) => p.direction === 'uplink'), 'the packet to be recorded');
     const uplink = packets.find((p) => p.direction === 'uplink') as TappedPacket;
-    expect(uplink.monoNs).toBeGreaterThanOrEqual(sentNs);
+    expect(uplink.monoNs).toBeGreaterThanOrEqual(sentNs - BigInt(STAMP_CONVERSION_SLACK_NS));
     // Read only once the thread was free, and timed when it arrived, before that.
     expect(uplink.monoNs).toBeLessThan(unblockedNs);
   });

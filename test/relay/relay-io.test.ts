@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DatagramSocket, Sender } from '../../src/core/udp-io/datagram-socket.ts';
 import { loadUdpIo, udpIoMissing } from '../../src/core/udp-io/udp-io.ts';
 import { addonsBuildable } from '../helpers/addon-buildable.ts';
+import { STAMP_CONVERSION_SLACK_NS, withKernelStamping } from '../helpers/kernel-stamping.ts';
 import { relayIoPaths } from '../helpers/relay-io-paths.ts';
 import { runParity, spawnParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
@@ -57,36 +58,29 @@ describe('the C datagram path: arrival times from the kernel', () => {
       const lengths = new Int32Array(4);
       const from = new Uint32Array(8);
       const stamps = new Float64Array(4);
-      // The kernel stamps arrivals only once the first socket asking for stamps has switched stamping on, which it
-      // does from a work queue, later on a busy machine; until then a datagram is stamped when it is read. Warm up
-      // until a datagram read 20 ms after it was sent carries its arrival time (bounded: 50 tries).
-      for (let attempt = 0; attempt < 50; attempt++) {
-        await new Promise<void>((resolve, reject) => sender.send(Buffer.from('warm-up'), port, '127.0.9.7', (error) => (error ? reject(error) : resolve())));
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        const readAt = Number(process.hrtime.bigint());
-        expect(io.recv(fd, slab, 2048, lengths, from, stamps)).toBe(1);
-        if (readAt - (stamps[0] as number) > 10e6) break;
-      }
       // Each send is bracketed: when it was asked for, and when Node said it was done (loopback delivers within the
       // system call, so the datagram arrived in between). A busy machine can stretch the bracket, never move it.
       const sentAt: number[] = [];
       const doneAt: number[] = [];
-      for (let i = 0; i < 3; i++) {
-        sentAt.push(Number(process.hrtime.bigint()));
-        await new Promise<void>((resolve, reject) => sender.send(Buffer.from(`datagram ${i}`), port, '127.0.9.7', (error) => (error ? reject(error) : resolve())));
-        doneAt.push(Number(process.hrtime.bigint()));
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      // Read well after the last arrived: read times would all be now, arrival times 20 ms apart from the sends'.
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const readAt = Number(process.hrtime.bigint());
+      // With receive stamping switched on for the system first (kernel-stamping.ts).
+      const readAt = await withKernelStamping('127.0.9.9', async () => {
+        for (let i = 0; i < 3; i++) {
+          sentAt.push(Number(process.hrtime.bigint()));
+          await new Promise<void>((resolve, reject) => sender.send(Buffer.from(`datagram ${i}`), port, '127.0.9.7', (error) => (error ? reject(error) : resolve())));
+          doneAt.push(Number(process.hrtime.bigint()));
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        // Read well after the last arrived: read times would all be now, arrival times 20 ms apart from the sends'.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return Number(process.hrtime.bigint());
+      });
       expect(io.recv(fd, slab, 2048, lengths, from, stamps)).toBe(3);
       for (let i = 0; i < 3; i++) {
         const stamp = stamps[i] as number;
-        // On the same clock as process.hrtime (CLOCK_MONOTONIC, to within the 1 ms the kernel's wall-clock stamp may
-        // be off in the conversion): inside its send's bracket, long before the read.
-        expect(stamp).toBeGreaterThanOrEqual((sentAt[i] as number) - 1e6);
-        expect(stamp).toBeLessThanOrEqual((doneAt[i] as number) + 1e6);
+        // On the same clock as process.hrtime (CLOCK_MONOTONIC, to within what converting the kernel's wall-clock
+        // stamp may be off): inside its send's bracket, long before the read.
+        expect(stamp).toBeGreaterThanOrEqual((sentAt[i] as number) - STAMP_CONVERSION_SLACK_NS);
+        expect(stamp).toBeLessThanOrEqual((doneAt[i] as number) + STAMP_CONVERSION_SLACK_NS);
         expect(readAt - stamp).toBeGreaterThan(90e6);
       }
       expect(stamps[1]! - stamps[0]!).toBeGreaterThan(15e6);
