@@ -25,9 +25,14 @@ let feeds = 0;
 export class ChunkFeed {
   private draining: Promise<void> | undefined;
   private inTransaction = false;
-  /** Chunks pushed so far, and how many must be stored before the next commit (undefined: none asked). */
+  /** Chunks pushed so far. */
   private pushed = 0;
-  private commitAt: number | undefined;
+  /**
+   * How many chunks must be stored before each commit asked for and not yet made, in order: a commit asked while an
+   * earlier one waited for DuckDB moved the one mark, and a chunk that failed after the earlier mark took the rows
+   * before it down with it.
+   */
+  private readonly commitMarks: number[] = [];
   /** Told, after each commit, how many rows the table holds from this feed. */
   onCommitted: ((rows: number) => void) | undefined;
   private closed = false;
@@ -91,8 +96,8 @@ export class ChunkFeed {
 
   /** Asks for the rows fed so far to be committed: the INSERT in progress ends early and the transaction commits. */
   commit(): void {
-    this.commitAt = this.pushed;
-    this.queue.endAt(this.commitAt);
+    if (this.commitMarks.at(-1) !== this.pushed) this.commitMarks.push(this.pushed);
+    this.queue.endAt(this.commitMarks[0]);
     this.kick();
   }
 
@@ -122,15 +127,15 @@ export class ChunkFeed {
   private async drain(): Promise<void> {
     try {
       while (this.hasWork()) {
-        if (this.queue.taken().chunks !== this.commitAt && this.queue.backlog() > 0) {
+        if (this.queue.taken().chunks !== this.commitMarks[0] && this.queue.backlog() > 0) {
           if (!this.inTransaction) {
             await this.connection.run('BEGIN TRANSACTION');
             this.inTransaction = true;
           }
           await this.connection.run(`INSERT INTO ${this.table} SELECT * FROM ${this.queue.functionName}()`);
         } else {
-          this.commitAt = undefined;
-          this.queue.endAt(undefined);
+          this.commitMarks.shift();
+          this.queue.endAt(this.commitMarks[0]);
           if (this.inTransaction) {
             this.inTransaction = false;
             const { rows } = this.queue.taken();
@@ -151,7 +156,8 @@ export class ChunkFeed {
 
   /** Chunks to store, or a commit due (every chunk before its mark stored). */
   private hasWork(): boolean {
-    return this.queue.backlog() > 0 || (this.commitAt !== undefined && this.queue.taken().chunks >= this.commitAt);
+    const mark = this.commitMarks[0];
+    return this.queue.backlog() > 0 || (mark !== undefined && this.queue.taken().chunks >= mark);
   }
 
   private wake(): void {

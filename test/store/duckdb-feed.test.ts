@@ -2,7 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
+import { openChunkAppender } from '../../src/store/chunk-appender.ts';
 import { duckdbFeedMissing, nativeFeedInUse } from '../../src/store/native-feed-queue.ts';
+import { withStore } from '../../src/store/store.ts';
 import { addonsBuildable } from '../helpers/addon-buildable.ts';
 import { feedRowNumbers } from '../helpers/feed-row-numbers.ts';
 import { stringRows } from '../helpers/string-values.ts';
@@ -22,6 +24,31 @@ describe("the store's C feed (duckdb-feed.c)", () => {
   it.skipIf(!nativeFeedInUse())('rows of every kind, NULLs and long values fed through the C feed read back as written', { timeout: 60_000 }, () => writeAndReadBack('c'));
 
   it('the same through the bindings\' table function (PARITY_DUCKDB_FEED=js)', { timeout: 60_000 }, () => writeAndReadBack('js'));
+
+  it('a row the table refuses fails the feed: the writer is told, what was committed before stays, the store goes on', async () => {
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 'refused.duckdb'), async (store) => {
+        await store.exec('CREATE TABLE t (id INTEGER NOT NULL, text VARCHAR)');
+        const writer = await openChunkAppender(store, 't', ['i32', 'varchar']);
+        for (let id = 0; id < 3000; id++) {
+          writer.setNumber(0, id);
+          writer.setString(1, `row ${id} of the first commit`);
+          writer.endRow();
+        }
+        writer.flush();
+        // A NULL where the table allows none, in the second commit's first chunk.
+        for (let id = 3000; id < 6000; id++) {
+          if (id === 3100) writer.setNull(0);
+          else writer.setNumber(0, id);
+          writer.setString(1, `row ${id}`);
+          writer.endRow();
+        }
+        await expect(writer.finish()).rejects.toThrow(/NOT NULL/);
+        const [rows] = await store.query('SELECT count(*)::INTEGER AS n, max(id) AS last FROM t');
+        expect(rows).toEqual({ n: 3000, last: 2999 });
+      });
+    });
+  });
 });
 
 async function writeAndReadBack(path: 'c' | 'js'): Promise<void> {
