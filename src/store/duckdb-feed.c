@@ -13,7 +13,6 @@
 // until collected): whichever lets go last frees it. Connections are the bindings' externals (a holder whose first
 // field is the duckdb_connection); the type tag is checked before the holder is read.
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <node_api.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -230,10 +229,7 @@ static napi_value bind_library(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char path[4096];
-  size_t length = 0;
-  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &length) != napi_ok) return number(env, 0);
-  void *library = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+  void *library = argc < 1 ? NULL : loaded_library(env, argv[0]);
   if (library == NULL) return number(env, 0);
   struct { void **slot; const char *name; } symbols[] = {
       {(void **)&api.create_table_function, "duckdb_create_table_function"},
@@ -343,9 +339,13 @@ static napi_value create(napi_env env, napi_callback_info info) {
   return result;
 }
 
-static feed *feed_arg(napi_env env, napi_value value) {
+// The call's arguments into argv (want of them), and the feed its first one is; NULL when there are fewer or it is not one.
+static feed *feed_call(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
   void *f = NULL;
-  return napi_get_value_external(env, value, &f) == napi_ok ? f : NULL;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < want || napi_get_value_external(env, argv[0], &f) != napi_ok) return NULL;
+  return f;
 }
 
 static bool read_column(napi_env env, napi_value column, queued_column *q, const uint8_t **parts, size_t *sizes, uint32_t rows) {
@@ -385,11 +385,9 @@ static bool read_column(napi_env env, napi_value column, queued_column *q, const
 // push(feed, rows, columns): copies a filled chunk (each column as `read_column` reads it) into the queue. The chunks
 // queued, or -1 for arguments it cannot use (nothing is queued then).
 static napi_value push(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  feed *f = argc < 3 ? NULL : feed_arg(env, argv[0]);
-  uint32_t rows = argc < 3 ? 0 : arg_u32(env, argv[1]);
+  feed *f = feed_call(env, info, 3, argv);
+  uint32_t rows = f == NULL ? 0 : arg_u32(env, argv[1]);
   uint32_t count = 0;
   if (f == NULL || rows == 0 || rows > ROWS_PER_CHUNK || napi_get_array_length(env, argv[2], &count) != napi_ok || count != f->column_count)
     return number(env, -1);
@@ -442,12 +440,10 @@ static napi_value push(napi_env env, napi_callback_info info) {
 
 // state(feed, counts): counts = [pushed, taken, rows taken, queued].
 static napi_value state(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  feed *f = argc < 2 ? NULL : feed_arg(env, argv[0]);
+  feed *f = feed_call(env, info, 2, argv);
   size_t length = 0;
-  double *counts = argc < 2 ? NULL : typed_array(env, argv[1], &length);
+  double *counts = f == NULL ? NULL : typed_array(env, argv[1], &length);
   if (f == NULL || counts == NULL || length < 4) return number(env, -1);
   pthread_mutex_lock(&f->lock);
   counts[0] = (double)f->pushed;
@@ -460,10 +456,8 @@ static napi_value state(napi_env env, napi_callback_info info) {
 
 // commitAt(feed, chunks): the INSERT in progress ends once `chunks` chunks are taken (-1: no commit asked).
 static napi_value commit_at(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  feed *f = argc < 2 ? NULL : feed_arg(env, argv[0]);
+  feed *f = feed_call(env, info, 2, argv);
   double at = -1;
   if (f == NULL || napi_get_value_double(env, argv[1], &at) != napi_ok) return number(env, -1);
   pthread_mutex_lock(&f->lock);
@@ -475,10 +469,8 @@ static napi_value commit_at(napi_env env, napi_callback_info info) {
 
 // armWake(feed): onRoom() once the queue holds fewer than `room` chunks; 1 when it already does (no call is made).
 static napi_value arm_wake(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  feed *f = argc < 1 ? NULL : feed_arg(env, argv[0]);
+  feed *f = feed_call(env, info, 1, argv);
   if (f == NULL) return number(env, -1);
   pthread_mutex_lock(&f->lock);
   bool room = f->queued < f->room;
@@ -489,10 +481,8 @@ static napi_value arm_wake(napi_env env, napi_callback_info info) {
 
 // close(feed): no more chunks; those queued are dropped (a failed INSERT), the wake-up released.
 static napi_value close_feed(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  feed *f = argc < 1 ? NULL : feed_arg(env, argv[0]);
+  feed *f = feed_call(env, info, 1, argv);
   if (f == NULL) return number(env, -1);
   pthread_mutex_lock(&f->lock);
   bool release = !f->closed;

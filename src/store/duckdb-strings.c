@@ -41,10 +41,7 @@ static napi_value bind(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char path[4096];
-  size_t length = 0;
-  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &length) != napi_ok) return number(env, 0);
-  void *library = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+  void *library = argc < 1 ? NULL : loaded_library(env, argv[0]);
   if (library == NULL) return number(env, 0);
   assign_string = (assign_fn)dlsym(library, "duckdb_vector_assign_string_element_len");
   get_data = (get_data_fn)dlsym(library, "duckdb_vector_get_data");
