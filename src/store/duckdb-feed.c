@@ -96,7 +96,7 @@ typedef struct {
   db_logical_type types[MAX_COLUMNS];
   chunk *head, *tail, *spare;
   uint32_t queued, spares;
-  uint64_t pushed, taken, taken_rows;
+  uint64_t taken, taken_rows;
   int64_t commit_at;  // the INSERT in progress ends once this many chunks are taken; -1: none asked
   int64_t last_push_ms;  // CLOCK_MONOTONIC
   uint32_t room;      // the queue has room again below this many chunks
@@ -110,9 +110,21 @@ static int64_t now_ms(void) {
   return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
+// Frees a chain of chunks, from c on.
+static void free_chunks(chunk *c) {
+  for (chunk *next; c != NULL; c = next) next = c->next, free(c->block), free(c);
+}
+
+// Frees the chunks still queued and the spares: nothing will take them.
+static void drop_chunks(feed *f) {
+  free_chunks(f->head);
+  free_chunks(f->spare);
+  f->head = f->tail = f->spare = NULL;
+  f->queued = f->spares = 0;
+}
+
 static void free_feed(feed *f) {
-  for (chunk *c = f->head, *next; c != NULL; c = next) next = c->next, free(c->block), free(c);
-  for (chunk *c = f->spare, *next; c != NULL; c = next) next = c->next, free(c->block), free(c);
+  drop_chunks(f);
   for (uint32_t i = 0; i < f->column_count; i++) {
     free(f->names[i]);
     if (f->types[i] != NULL) api.destroy_logical_type(&f->types[i]);
@@ -127,14 +139,6 @@ static void let_go(feed *f) {
   bool last = --f->holders == 0;
   pthread_mutex_unlock(&f->lock);
   if (last) free_feed(f);
-}
-
-// Frees the chunks still queued and the spares: nothing will take them.
-static void drop_chunks(feed *f) {
-  for (chunk *c = f->head, *next; c != NULL; c = next) next = c->next, free(c->block), free(c);
-  for (chunk *c = f->spare, *next; c != NULL; c = next) next = c->next, free(c->block), free(c);
-  f->head = f->tail = f->spare = NULL;
-  f->queued = f->spares = 0;
 }
 
 static void on_function_destroyed(void *info) { let_go((feed *)info); }
@@ -207,6 +211,7 @@ static void take(db_function_info info, db_data_chunk output) {
   pthread_mutex_unlock(&f->lock);
   fill(output, c, f->column_count);
   pthread_mutex_lock(&f->lock);
+  c->next = NULL;
   if (f->spares < f->room && !f->closed) {
     c->next = f->spare;
     f->spare = c;
@@ -219,7 +224,7 @@ static void take(db_function_info info, db_data_chunk output) {
     napi_call_threadsafe_function(f->wake, NULL, napi_tsfn_nonblocking);
   }
   pthread_mutex_unlock(&f->lock);
-  if (c != NULL) free(c->block), free(c);
+  free_chunks(c);
 }
 
 static bool bound = false;
@@ -402,9 +407,9 @@ static napi_value push(napi_env env, napi_callback_info info) {
     for (uint32_t k = 0; k < 5; k++) total += (sizes[i][k] + 7) & ~(size_t)7;
   }
   pthread_mutex_lock(&f->lock);
-  chunk *c = f->spare;
-  if (c != NULL) f->spare = c->next, f->spares--;
   bool closed = f->closed;
+  chunk *c = closed ? NULL : f->spare;
+  if (c != NULL) f->spare = c->next, f->spares--;
   pthread_mutex_unlock(&f->lock);
   if (closed) return number(env, -1);
   if (c == NULL) c = calloc(1, sizeof *c);
@@ -430,7 +435,6 @@ static napi_value push(napi_env env, napi_callback_info info) {
   else f->head = c;
   f->tail = c;
   f->queued++;
-  f->pushed++;
   f->last_push_ms = now_ms();
   uint32_t queued = f->queued;
   pthread_cond_signal(&f->pushed_one);
@@ -438,18 +442,17 @@ static napi_value push(napi_env env, napi_callback_info info) {
   return number(env, queued);
 }
 
-// state(feed, counts): counts = [pushed, taken, rows taken, queued].
+// state(feed, counts): counts = [chunks taken, rows taken, chunks queued].
 static napi_value state(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   feed *f = feed_call(env, info, 2, argv);
   size_t length = 0;
   double *counts = f == NULL ? NULL : typed_array(env, argv[1], &length);
-  if (f == NULL || counts == NULL || length < 4) return number(env, -1);
+  if (f == NULL || counts == NULL || length < 3) return number(env, -1);
   pthread_mutex_lock(&f->lock);
-  counts[0] = (double)f->pushed;
-  counts[1] = (double)f->taken;
-  counts[2] = (double)f->taken_rows;
-  counts[3] = f->queued;
+  counts[0] = (double)f->taken;
+  counts[1] = (double)f->taken_rows;
+  counts[2] = f->queued;
   pthread_mutex_unlock(&f->lock);
   return number(env, 0);
 }

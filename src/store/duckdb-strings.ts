@@ -46,15 +46,10 @@ export function duckdbStrings(): DuckdbStrings | undefined {
   try {
     if (process.env.PARITY_DUCKDB_STRINGS === 'js') duckdbStringsMissing = 'PARITY_DUCKDB_STRINGS=js';
     else {
-      const result = loadAddon<Addon>(ADDON_PATH, ADDON_SOURCE);
-      if ('missing' in result) {
-        duckdbStringsMissing = result.missing;
-        return undefined;
-      }
-      const { addon } = result;
-      const library = duckdbLibrary(createRequire(import.meta.url));
-      if (library === undefined || addon.bind(library) !== 1) duckdbStringsMissing = `DuckDB's library is not where ${ADDON_PATH} looks for it`;
+      const result = loadDuckdbAddon<Addon>(ADDON_PATH, ADDON_SOURCE);
+      if ('missing' in result) duckdbStringsMissing = result.missing;
       else {
+        const { addon } = result;
         const strings: DuckdbStrings = {
           assign: (vector, arena, ends, rows, count) => {
             if (addon.assign(vector, arena, ends, rows, count) !== count) throw new Error(`duckdb-strings: ${count} values did not fit their arena`);
@@ -76,8 +71,20 @@ export function duckdbStrings(): DuckdbStrings | undefined {
   return loaded ?? undefined;
 }
 
+/**
+ * An addon that works on DuckDB's C API (this file's, duckdb-feed.c), built at `binary` from `source` and bound to the
+ * DuckDB library the bindings loaded (its `bind`), or why not: `loadAddon`'s reasons, or that library not found.
+ */
+export function loadDuckdbAddon<T extends { bind(libraryPath: string): number }>(binary: string, source: string): { addon: T } | { missing: string } {
+  const result = loadAddon<T>(binary, source);
+  if ('missing' in result) return result;
+  const library = duckdbLibrary(createRequire(import.meta.url));
+  if (library === undefined || result.addon.bind(library) !== 1) return { missing: `DuckDB's library is not where ${binary} looks for it` };
+  return result;
+}
+
 /** The DuckDB library beside the bindings' addon (the platform's package), as the bindings loaded it. */
-export function duckdbLibrary(require: NodeJS.Require): string | undefined {
+function duckdbLibrary(require: NodeJS.Require): string | undefined {
   for (const name of ['libduckdb.so', 'libduckdb.dylib']) {
     try {
       return require.resolve(`@duckdb/node-bindings-${process.platform}-${process.arch}/${name}`);

@@ -1,9 +1,7 @@
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { DuckDBConnection, DuckDBType } from '@duckdb/node-api';
-import { loadAddon } from '../core/native-addon.ts';
 import { resetColumn, WIDTH_OF_KIND, type Column, type FilledChunk } from './chunk-columns.ts';
-import { duckdbLibrary, duckdbStrings } from './duckdb-strings.ts';
+import { duckdbStrings, loadDuckdbAddon } from './duckdb-strings.ts';
 import type { FeedQueue } from './feed-queue.ts';
 
 /** A column as the addon copies it: [data, data bytes, validity or null, long values, their rows, their ends, arena, arena bytes]. */
@@ -37,13 +35,9 @@ function duckdbFeed(): Addon | undefined {
   if (process.env.PARITY_DUCKDB_FEED === 'js') duckdbFeedMissing = 'PARITY_DUCKDB_FEED=js';
   else if (duckdbStrings() === undefined) duckdbFeedMissing = "the C string path is not in use, and the C feed writes long strings as it does";
   else {
-    const result = loadAddon<Addon>(ADDON_PATH, ADDON_SOURCE);
+    const result = loadDuckdbAddon<Addon>(ADDON_PATH, ADDON_SOURCE);
     if ('missing' in result) duckdbFeedMissing = result.missing;
-    else {
-      const library = duckdbLibrary(createRequire(import.meta.url));
-      if (library !== undefined && result.addon.bind(library) === 1) loaded = result.addon;
-      else duckdbFeedMissing = `DuckDB's library is not where ${ADDON_PATH} looks for it`;
-    }
+    else loaded = result.addon;
   }
   return loaded ?? undefined;
 }
@@ -58,7 +52,8 @@ export function nativeFeedInUse(): boolean {
  * which only copies each filled chunk in (`push`) and is called back when the queue has room again.
  */
 export class NativeFeedQueue implements FeedQueue {
-  private readonly counts = new Float64Array(4);
+  /** [chunks taken, rows taken, chunks queued], as the addon's state() fills them. */
+  private readonly counts = new Float64Array(3);
   private readonly spares: Column[][] = [];
   private dropped = false;
 
@@ -93,12 +88,12 @@ export class NativeFeedQueue implements FeedQueue {
 
   backlog(): number {
     this.addon.state(this.feed, this.counts);
-    return this.counts[3] as number;
+    return this.counts[2] as number;
   }
 
   taken(): { chunks: number; rows: number } {
     this.addon.state(this.feed, this.counts);
-    return { chunks: this.counts[1] as number, rows: this.counts[2] as number };
+    return { chunks: this.counts[0] as number, rows: this.counts[1] as number };
   }
 
   endAt(chunks: number | undefined): void {
