@@ -10,7 +10,7 @@ import { senderPark } from './sender-wait.ts';
 import type { SenderWaits } from './thread-clock.js';
 
 /** The sending thread's young generation, each half: see open(). */
-const SENDER_SEMI_SPACE_MB = 4;
+const SENDER_SEMI_SPACE_MB = 16;
 
 /** Packets for the sending thread, in send order: offsets from the replay's start (NaN: as soon as possible). */
 export interface OutgoingBatch {
@@ -112,19 +112,22 @@ export class SendThread {
   /** Starts the thread and binds every device's socket before anything is timed; a bind that fails is raised here. */
   async open(localIps: readonly string[], options: { relayHost: string; leadNs: number; primeBatches: number; durationNs: number; connectPorts?: readonly number[]; senderCpu?: number | undefined }): Promise<void> {
     const durationNs = Number.isFinite(options.durationNs) ? options.durationNs : Number.MAX_VALUE;
-    // The thread's young generation starts at 4 MB a half instead of V8's 1 MB: every turn of its event loop and every
-    // send allocates, and at 10k pps the collector still stopped it about 9 times a second once its spin no longer
-    // allocated; with this, about 4 (measured: p99 lateness 110-210 µs, 65-78 µs with it). V8 reads the flag when it
-    // makes an isolate, so it is set only around this one.
-    setFlagsFromString(`--min-semi-space-size=${SENDER_SEMI_SPACE_MB}`);
+    // The thread's young generation starts at its largest, 16 MB a half, instead of V8's 1 MB: every turn of its event
+    // loop and every send allocates, and at 10k pps the collector stopped it about 9 times a second at 1 MB, about 4 at
+    // 4 MB (measured: p99 lateness 110-210 µs, 65-78 µs at 4 MB); and a young generation V8 grows mid-run is collected
+    // into fresh pages (warmHeap, thread-clock.js). Nor does V8's memory reducer run in it: a sending thread allocates
+    // little, which that reducer takes for idleness, and its collections to give memory back took 10-12 ms each, twice,
+    // 24 s into a run at 50k pps, and left the young generation to grow again. V8 reads both flags when it makes an
+    // isolate, so they are set only around this one.
+    setFlagsFromString(`--min-semi-space-size=${SENDER_SEMI_SPACE_MB} --no-memory-reducer`);
     const udpIoPath = deviceIo(localIps, options.relayHost);
     this.io = udpIoPath === undefined ? 'dgram' : 'native';
     const worker = new Worker(new URL('./send-worker.js', import.meta.url), {
       workerData: { localIps, connectPorts: options.connectPorts ?? [], relayHost: options.relayHost, udpIoPath, park: senderPark(), leadNs: options.leadNs, primeBatches: options.primeBatches, durationNs, shared: this.shared.buffer, batches: this.batches.port2 },
       transferList: [this.batches.port2],
     });
-    // The thread makes its isolate on its own, after this returns: the flag goes back once it runs, or fails to.
-    const restoreFlag = (): void => setFlagsFromString('--min-semi-space-size=0');
+    // The thread makes its isolate on its own, after this returns: the flags go back once it runs, or fails to.
+    const restoreFlag = (): void => setFlagsFromString('--min-semi-space-size=0 --memory-reducer');
     worker.once('online', restoreFlag);
     worker.once('error', restoreFlag);
     this.worker = worker;

@@ -7,7 +7,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { raiseThisThread } from '../core/thread-priority.js';
 import { DeviceBindError, openDeviceSockets } from './device-sockets.js';
-import { immediate, longestSpunWaitNs, nowNs, parkWaits, performanceNs, sendingFlatOut, sleep, spinsWait, waitUntil, warmYoungGeneration } from './thread-clock.js';
+import { immediate, longestSpunWaitNs, nowNs, parkWaits, performanceNs, sendingFlatOut, sleep, spinsWait, waitUntil, warmHeap } from './thread-clock.js';
 
 /** @typedef {{ id: number, count: number, offsetNs: Float64Array, device: Uint32Array, relayPort: Uint16Array, payload: Uint8Array, payloadEnd: Uint32Array, final: boolean }} Batch */
 
@@ -47,7 +47,7 @@ function watchCollections(startNs) {
   /** @param {import('node:perf_hooks').PerformanceEntry[]} entries */
   const count = (entries) => {
     for (const entry of entries) {
-      // The young generation's warm-up (warmYoungGeneration) collects before the clock starts: no send waited for it.
+      // The heap's warm-up (warmHeap) collects before the clock starts: no send waited for it.
       if (entry.duration < COUNTED_COLLECTION_MS || performanceNs(entry.startTime + entry.duration) < startNs) continue;
       const second = Math.floor((performanceNs(entry.startTime) - startNs) / 1e9);
       const at = collections.bySecond.get(second) ?? { ms: 0, maxMs: 0 };
@@ -137,7 +137,7 @@ async function nextBatch(startNs) {
 async function send() {
   // The clock starts once enough is queued that the first packets are not waiting for the main thread.
   for (pullBatches(); queue.length < options.primeBatches && !finalQueued && !stopped(); pullBatches()) await sleep(1);
-  warmYoungGeneration();
+  warmHeap();
   const startNs = nowNs() + options.leadNs;
   const cpuAtStart = threadCpuSeconds();
   const collector = watchCollections(startNs);

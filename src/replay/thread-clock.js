@@ -2,7 +2,8 @@
 // each sends at scheduled times and waits the same way. Plain JavaScript, as the threads are; the types are checked from JSDoc.
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { getHeapSpaceStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { ParkMargin } from './park-margin.js';
 
 /** Below this the wait is a spin: yielding to the event loop costs more than the wait. */
@@ -96,32 +97,39 @@ export const performanceNs = (/** @type {number} */ ms) => ms * 1e6 + CLOCK_OFFS
 export const immediate = () => new Promise((resolve) => setImmediate(resolve));
 
 /**
- * A worker's young generation starts small, and V8 grows it at a collection once enough has survived; on this
- * project's machine, a virtual machine where memory costs 13-19 µs a 4 KB page the first time it is touched, such a
- * growing collection stopped the UDP sending thread for 6-10 ms partway through a run at 50k pps (about 600 packets of
- * a 100,000-packet run late, and the run's max lateness), where collections in memory already touched take 0.1-0.3 ms.
- * So a sending thread has its young generation grow to its largest before the clock starts: objects kept alive across
- * collections (a ring of WARM_UP_LIVE, about 4 MB) make V8 grow it at every collection until it cannot, and the
- * collections after that go through both of its halves. Measured: no stop of 1 ms or more in runs of 100,000 and
- * 500,000 packets at 50k pps (docs/performance.md, 2026-12-01, fifth session), for 100-200 ms before the first send
- * and the young generation's 32 MB held.
+ * Bytes of short-lived objects, in multiples of the young generation's size, that the UDP sending thread allocates
+ * before its clock starts. Its young generation is as large as V8 makes one from the start (send-thread.ts), but its
+ * pages are touched only as it fills: on this project's machine, a virtual machine where memory costs 13-19 µs a 4 KB
+ * page the first time it is touched, the collection that first went into fresh pages stopped the sending thread for
+ * 6-10 ms partway through a run at 50k pps (about 600 packets of a 100,000-packet run late, and the run's max
+ * lateness), where collections in memory already touched take 0.1-0.3 ms. Filled twice over before the clock, both of
+ * its halves have been through a collection; a full collection then empties the old generation of what the filling
+ * promoted. Measured: no stop of 1 ms or more in runs of 100,000 and 500,000 packets at 50k pps (docs/performance.md,
+ * 2026-12-01, fifth session), for about 100 ms before the first send.
  */
-const WARM_UP_LIVE = 65_536;
-/** Objects allocated between two looks at the young generation's size, and at most this many looks. */
-const WARM_UP_STEP = 250_000;
-const WARM_UP_MAX_STEPS = 16;
+const WARM_UP_FILLS = 2;
+/** Bytes V8 takes for each object of the warm-up (a two-element array). */
+const WARM_UP_OBJECT_BYTES = 64;
 
-/** Grows this thread's young generation to its largest before its clock starts (see WARM_UP_LIVE). */
-export function warmYoungGeneration() {
-  const ring = new Array(WARM_UP_LIVE);
-  let size = youngGenerationBytes();
-  for (let step = 0, unchanged = 0; step < WARM_UP_MAX_STEPS && unchanged < 2; step++) {
-    for (let i = 0; i < WARM_UP_STEP; i++) ring[i % WARM_UP_LIVE] = [i, i + 1];
-    const now = youngGenerationBytes();
-    unchanged = now === size ? unchanged + 1 : 0;
-    size = now;
-  }
-  return size;
+/** Makes this thread's heap ready before its clock starts (see WARM_UP_FILLS). */
+export function warmHeap() {
+  // Each object is held in a ring until overwritten 1,024 later, so that the optimiser cannot leave it unallocated.
+  const ring = new Array(1024);
+  const objects = (WARM_UP_FILLS * youngGenerationBytes()) / WARM_UP_OBJECT_BYTES;
+  for (let i = 0; i < objects; i++) ring[i & 1023] = [i, i + 1];
+  ring.length = 0;
+  collectGarbage();
+}
+
+/**
+ * A full collection of this thread's heap, now. V8 gives `gc` to contexts made while its flag is set, as Jest's leak
+ * detector takes it; the flag is set back at once, so no other context gets it.
+ */
+function collectGarbage() {
+  setFlagsFromString('--expose-gc');
+  const gc = /** @type {() => void} */ (runInNewContext('gc'));
+  setFlagsFromString('--no-expose-gc');
+  gc();
 }
 
 /** The young generation's size now (V8's new space), in bytes. */
@@ -197,7 +205,6 @@ export async function waitUntil(targetNs, stopped) {
  * @param {number} maxSendsWithoutYield
  */
 export async function sendOnSchedule(port, offsetsNs, stopped, send, maxSendsWithoutYield = 32) {
-  warmYoungGeneration();
   const startNs = nowNs() + 20_000_000;
   port.postMessage({ type: 'start', startNs });
   let sinceYield = 0;
