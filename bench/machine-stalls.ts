@@ -155,3 +155,30 @@ export class MachineStalls {
     this.last = { atNs, cpu, pressure, waits, process: busy };
   }
 }
+
+/**
+ * The kernel's DAMON threads (`kdamond.N`: a memory monitor a host may run in its guests to take memory back) and the
+ * CPUs each may run on, as "kdamond.0 (pid 77) on CPUs 0-1"; none where there are none or /proc cannot be read. On
+ * this project's machine one ran 1.5-2.6 ms at a time on the sending thread's CPU (docs/performance.md, 2026-12-01).
+ */
+export function damonThreads(): string[] {
+  if (process.platform !== 'linux') return [];
+  const found: string[] = [];
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return [];
+  }
+  for (const pid of pids) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      if (!comm.startsWith('kdamond')) continue;
+      const cpus = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '?';
+      found.push(`${comm} (pid ${pid}) on CPUs ${cpus}`);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
+}

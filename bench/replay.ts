@@ -4,7 +4,7 @@ import type { SenderStall } from '../src/replay/send-thread.ts';
 import { replayCapture } from '../src/run/replay-run.ts';
 import type { Store } from '../src/store/store.ts';
 import { commandExists, fmtRate, printRows, timeCommand } from './bench-util.ts';
-import { stolenMs } from './machine-stalls.ts';
+import { damonThreads, stolenMs } from './machine-stalls.ts';
 import { withBenchCapture } from './generate-capture.ts';
 import { corePlan } from './cpu-pinning.ts';
 import { buildNative, measureFloor, nodeSink, printFloor, startNativeSink, type FloorRow, type NativeTools, type SinkResult } from './native-floor.ts';
@@ -69,6 +69,9 @@ async function replayRows(store: Store, dir: string, file: string): Promise<void
     }
     compared.push({ asked: 'max', senders: maxSenders, floor: floorMax });
     printFloor(compared);
+    for (const damon of damonThreads()) {
+      process.stdout.write(`the kernel's memory monitor runs here: ${damon}; where it may run on the sender's CPU it takes that CPU 1.5-2.6 ms at a time (as root, \`taskset -p <mask> <pid>\` keeps it off)\n`);
+    }
   }
   if (commandExists('tcpreplay')) {
     const tcp: (string | number)[][] = [];
