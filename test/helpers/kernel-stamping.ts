@@ -1,4 +1,5 @@
 import dgram from 'node:dgram';
+import { ipv4Number } from '../../src/core/udp-io/ipv4.js';
 import { loadUdpIo } from '../../src/core/udp-io/udp-io.ts';
 
 /**
@@ -20,8 +21,7 @@ export const STAMP_CONVERSION_SLACK_NS = 5_000_000;
 export async function withKernelStamping<T>(ip: string, fn: () => Promise<T>): Promise<T> {
   const io = loadUdpIo();
   if (io === undefined) throw new Error('withKernelStamping needs the C datagram path');
-  const [a = 0, b = 0, c = 0, d = 0] = ip.split('.').map(Number);
-  const fd = io.open(((a << 24) | (b << 16) | (c << 8) | d) >>> 0, 0, 1 << 20, true);
+  const fd = io.open(ipv4Number(ip), 0, 1 << 20, true);
   if (fd < 0) throw new Error(`cannot open a stamping socket on ${ip}`);
   const sender = dgram.createSocket('udp4');
   try {
