@@ -95,6 +95,7 @@ export const nowNs = () => performance.now() * 1e6 + CLOCK_OFFSET_NS;
 /** A time on this thread's performance clock (ms, as performance entries carry it) on CLOCK_MONOTONIC, in ns. */
 export const performanceNs = (/** @type {number} */ ms) => ms * 1e6 + CLOCK_OFFSET_NS;
 export const immediate = () => new Promise((resolve) => setImmediate(resolve));
+export const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Bytes of short-lived objects, in multiples of the young generation's size, that the UDP sending thread allocates
@@ -141,7 +142,6 @@ function collectGarbage() {
 function youngGenerationBytes() {
   return getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
 }
-export const sleep = (/** @type {number} */ ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Read by the spin between its looks at the clock: an atomic load is not optimised away. */
 const SPIN_CELL = new Int32Array(new SharedArrayBuffer(4));
