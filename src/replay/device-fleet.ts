@@ -51,6 +51,13 @@ export class DeviceFleet {
     return this.devices.get(original);
   }
 
+  /** The device whose socket is `index` in the sending thread. */
+  device(index: number): ReplayDevice {
+    const device = this.byIndex[index];
+    if (device === undefined) throw new RangeError(`no replayed device has socket ${index}`);
+    return device;
+  }
+
   /** Binds a socket for each device in the sending thread before sending starts, so no bind happens on the timed path. */
   async open(originals: Iterable<string>, sending: { relayHost: string; leadNs: number; primeBatches: number; durationNs: number; connectPorts: readonly number[]; senderCpu?: number | undefined }): Promise<void> {
     const list = [...originals];

@@ -4,7 +4,8 @@ import type { LatencyHistogram } from '../core/latency-histogram.ts';
 import type { ObservationWriter } from '../store/observation-writer.ts';
 import type { SendWriter } from '../store/send-writer.ts';
 import type { DeviceFleet } from './device-fleet.ts';
-import type { SenderCollections, SenderStall } from './send-thread.ts';
+import { MAX_BATCH_PAYLOAD_BYTES, type OutgoingBatch, type SenderCollections, type SenderStall } from './send-thread.ts';
+import { SLOT_PACKETS } from './batch-ring.js';
 import type { SenderWaits } from './thread-clock.js';
 import { nowNs } from './pacer.ts';
 import { SendRecorder } from './send-recorder.ts';
@@ -16,8 +17,8 @@ import { captureAddresses, loopUplink, type UplinkChunk, type UplinkSummary } fr
 
 /** Time between starting the clock and the first send, so the sending thread and the sockets are settled when timing starts. */
 export const LEAD_NS = 20_000_000;
-/** Packets per batch handed to the sending thread. */
-const BATCH_PACKETS = 1024;
+/** The largest UDP payload: a batch is cut before the next packet could take it past MAX_BATCH_PAYLOAD_BYTES. */
+const MAX_DATAGRAM_BYTES = 65_535;
 /**
  * Batches queued before the clock starts: 16k packets, which cover the main thread's slow first second (its first
  * DuckDB appends, code not yet compiled). With 4 the sending thread ran dry early in the run: at 50k pps, pinned, the
@@ -153,6 +154,23 @@ async function feed(context: SendLoopContext, recorder: SendRecorder, state: { s
     const elapsedNs = state.startNs === 0 ? 0 : nowNs() - state.startNs;
     return lastOffsetNs - elapsedNs >= Math.min(AHEAD_NS, elapsedNs);
   };
+  const waitForThread = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      state.wake = resolve;
+      setTimeout(resolve, ROOM_POLL_MS);
+    });
+  // The batch built so far, into the thread's ring once it has room for it; undefined if the replay ended meanwhile.
+  const handOver = async (final: boolean): Promise<OutgoingBatch | undefined> => {
+    for (;;) {
+      if (ended()) return undefined;
+      const batch = recorder.take(final);
+      if (batch !== undefined) {
+        fleet.thread.post(batch);
+        return batch;
+      }
+      await waitForThread();
+    }
+  };
   try {
     outer: for (let current = await source.next(); current !== undefined; current = await source.next()) {
       const { loop, chunk } = current;
@@ -162,28 +180,22 @@ async function feed(context: SendLoopContext, recorder: SendRecorder, state: { s
         if (offsetNs !== undefined && offsetNs > durationNs) break outer;
         recorder.add(chunk, row, loop, offsetNs ?? Number.NaN);
         index++;
-        if (recorder.queued < BATCH_PACKETS) continue;
-        const batch = recorder.take(false);
+        if (recorder.queued < SLOT_PACKETS && recorder.queuedBytes <= MAX_BATCH_PAYLOAD_BYTES - MAX_DATAGRAM_BYTES) continue;
+        const batch = await handOver(false);
+        if (batch === undefined) break outer;
         lastOffsetNs = batch.offsetNs[batch.count - 1] as number;
-        fleet.thread.post(batch);
         // Spare time while the thread sends what it has: the store commits now, not between two sends.
         options.store.flushStale(COMMIT_WHEN_IDLE_MS);
         // Every send and ACK is recorded: if DuckDB falls behind storing them, the replay slows rather than the rows pile up.
         await context.sends.ready();
         await context.observations.ready();
-        while (!ended() && (fleet.thread.queued >= MAX_BATCHES_AHEAD || (fleet.thread.queued >= MIN_BATCHES_AHEAD && farEnough()))) {
-          await new Promise<void>((resolve) => {
-            state.wake = resolve;
-            setTimeout(resolve, ROOM_POLL_MS);
-          });
-        }
+        while (!ended() && (fleet.thread.queued >= MAX_BATCHES_AHEAD || (fleet.thread.queued >= MIN_BATCHES_AHEAD && farEnough()))) await waitForThread();
       }
     }
   } finally {
     await source.close();
   }
-  if (recorder.queued > 0 && !ended()) fleet.thread.post(recorder.take(true));
-  else fleet.thread.end();
+  if (recorder.queued === 0 || ended() || (await handOver(true)) === undefined) fleet.thread.end();
   if (stopped()) fleet.thread.stop();
 }
 

@@ -1,29 +1,51 @@
 import { LatencyHistogram } from '../core/latency-histogram.ts';
 import type { DeviceProtocol } from '../protocols/protocol.ts';
 import type { SendRecord, SendWriter } from '../store/send-writer.ts';
-import type { DeviceFleet, ReplayDevice } from './device-fleet.ts';
-import type { OutgoingBatch } from './send-thread.ts';
+import type { DeviceFleet } from './device-fleet.ts';
+import { RING_SLOTS, type OutgoingBatch } from './send-thread.ts';
+import { SLOT_PACKETS } from './batch-ring.js';
 import type { UplinkChunk } from './uplink-source.ts';
 
-/** What the main thread keeps of a batch it handed over, to record each send when the thread says it left. */
-interface PendingBatch {
-  offsetNs: number[];
-  captureIdx: number[];
-  loop: number[];
-  device: ReplayDevice[];
-  routePort: number[];
-  relayPort: number[];
-  payloadHash: number[];
-  payloadBytes: number[];
-  kind: string[];
-  wantsAck: boolean[];
-  matchKey: (string | undefined)[];
-  deviceId: (string | undefined)[];
-  /** Packets reported sent so far. */
-  sentUpTo: number;
-}
+/**
+ * A packet's numbers, for the batch being built (SLOT_PACKETS of each) or for every slot of the ring (RING_SLOTS times
+ * that, a slot's packets at slot * SLOT_PACKETS): typed arrays made once, so that the 3 s of packets the main thread
+ * keeps ahead of the sending thread are no objects for V8 to copy. Kept as objects (arrays of numbers, strings and
+ * device references per packet), they were promoted at every scavenge of the main thread: 40-70 ms each, three times
+ * a second at 50k pps (docs/performance.md).
+ */
+class PacketColumns {
+  readonly offsetNs: Float64Array;
+  readonly captureIdx: Float64Array;
+  readonly loop: Uint32Array;
+  readonly device: Uint32Array;
+  readonly routePort: Uint16Array;
+  readonly relayPort: Uint16Array;
+  readonly payloadHash: Float64Array;
+  readonly wantsAck: Uint8Array;
 
-const emptyPending = (): PendingBatch => ({ offsetNs: [], captureIdx: [], loop: [], device: [], routePort: [], relayPort: [], payloadHash: [], payloadBytes: [], kind: [], wantsAck: [], matchKey: [], deviceId: [], sentUpTo: 0 });
+  constructor(packets: number) {
+    this.offsetNs = new Float64Array(packets);
+    this.captureIdx = new Float64Array(packets);
+    this.loop = new Uint32Array(packets);
+    this.device = new Uint32Array(packets);
+    this.routePort = new Uint16Array(packets);
+    this.relayPort = new Uint16Array(packets);
+    this.payloadHash = new Float64Array(packets);
+    this.wantsAck = new Uint8Array(packets);
+  }
+
+  /** Copies `count` packets from `from` (at 0) to this at `at`. */
+  copy(from: PacketColumns, count: number, at: number): void {
+    this.offsetNs.set(from.offsetNs.subarray(0, count), at);
+    this.captureIdx.set(from.captureIdx.subarray(0, count), at);
+    this.loop.set(from.loop.subarray(0, count), at);
+    this.device.set(from.device.subarray(0, count), at);
+    this.routePort.set(from.routePort.subarray(0, count), at);
+    this.relayPort.set(from.relayPort.subarray(0, count), at);
+    this.payloadHash.set(from.payloadHash.subarray(0, count), at);
+    this.wantsAck.set(from.wantsAck.subarray(0, count), at);
+  }
+}
 
 /**
  * Builds the batches the sending thread sends (each packet decoded here, off the timed path) and records every send
@@ -33,10 +55,15 @@ export class SendRecorder {
   sent = 0;
   firstSendNs = 0;
   readonly lateness = new LatencyHistogram();
-  private readonly pending = new Map<number, PendingBatch>();
+  /** The batch being built. */
+  private readonly current = new PacketColumns(SLOT_PACKETS);
+  private count = 0;
+  private bytes = 0;
+  private readonly payloads: Uint8Array[] = [];
+  /** Batches handed over, by their slot in the ring: their packets' numbers here, their payloads in the ring. */
+  private readonly pending = new PacketColumns(RING_SLOTS * SLOT_PACKETS);
+  private readonly pendingBatches = new Map<number, { batch: OutgoingBatch; sentUpTo: number }>();
   private nextId = 0;
-  private current = emptyPending();
-  private payloads: Uint8Array[] = [];
   /** One record, reused: the writer copies it at once. */
   private readonly record: SendRecord = {
     sendNo: 0, captureIdx: 0, loop: 0, device: '', localIp: '', localPort: 0, routePort: 0, relayPort: 0, scheduledNs: 0,
@@ -51,56 +78,63 @@ export class SendRecorder {
   ) {}
 
   get queued(): number {
-    return this.current.offsetNs.length;
+    return this.count;
   }
 
-  /** Adds a packet to the batch being built; `offsetNs` NaN: send as soon as possible. */
+  /** Payload bytes of the batch being built. */
+  get queuedBytes(): number {
+    return this.bytes;
+  }
+
+  /** Adds a packet to the batch being built (at most SLOT_PACKETS); `offsetNs` NaN: send as soon as possible. */
   add(chunk: UplinkChunk, row: number, loop: number, offsetNs: number): void {
     const device = this.fleet.get(chunk.device(row));
     if (device === undefined) return;
     const payload = chunk.payloads[row] as Uint8Array;
     const routePort = chunk.routePort[row] as number;
-    const message = this.protocol.decode(payload);
-    if (message.wantsAck) device.awaitingAcks++;
-    const b = this.current;
-    b.offsetNs.push(offsetNs);
-    b.captureIdx.push(chunk.idx[row] as number);
-    b.loop.push(loop);
-    b.device.push(device);
-    b.routePort.push(routePort);
-    b.relayPort.push(this.portMap.get(routePort) ?? routePort);
-    b.payloadHash.push(chunk.payloadHash[row] as number);
-    b.payloadBytes.push(payload.length);
-    b.kind.push(message.kind);
-    b.wantsAck.push(message.wantsAck);
-    b.matchKey.push(message.matchKey);
-    b.deviceId.push(message.deviceId);
+    // Only whether it wants an ACK is kept: its kind and keys are decoded again when it is recorded, so that no string
+    // made here lives until then.
+    const wantsAck = this.protocol.decode(payload).wantsAck;
+    if (wantsAck) device.awaitingAcks++;
+    const c = this.current;
+    const i = this.count++;
+    c.offsetNs[i] = offsetNs;
+    c.captureIdx[i] = chunk.idx[row] as number;
+    c.loop[i] = loop;
+    c.device[i] = device.index;
+    c.routePort[i] = routePort;
+    c.relayPort[i] = this.portMap.get(routePort) ?? routePort;
+    c.payloadHash[i] = chunk.payloadHash[row] as number;
+    c.wantsAck[i] = wantsAck ? 1 : 0;
     this.payloads.push(payload);
+    this.bytes += payload.length;
   }
 
-  /** The batch built so far, for the sending thread; the recorder keeps what it needs to record its sends. */
-  take(final: boolean): OutgoingBatch {
-    const b = this.current;
-    const count = b.offsetNs.length;
-    const payloadEnd = new Uint32Array(count);
-    let bytes = 0;
-    for (let i = 0; i < count; i++) payloadEnd[i] = bytes += (this.payloads[i] as Uint8Array).length;
-    const payload = new Uint8Array(bytes);
-    for (let i = 0; i < count; i++) payload.set(this.payloads[i] as Uint8Array, i === 0 ? 0 : (payloadEnd[i - 1] as number));
-    const id = this.nextId++;
-    this.pending.set(id, b);
-    this.current = emptyPending();
-    this.payloads = [];
-    return {
-      id,
-      count,
-      offsetNs: Float64Array.from(b.offsetNs),
-      device: Uint32Array.from(b.device, (d) => d.index),
-      relayPort: Uint16Array.from(b.relayPort),
-      payload,
-      payloadEnd,
-      final,
-    };
+  /**
+   * The batch built so far, written into the sending thread's ring for it to send; the recorder keeps what it needs to
+   * record its sends. Undefined while the ring has no room for it (the thread gives room back as it reports sends).
+   */
+  take(final: boolean): OutgoingBatch | undefined {
+    const count = this.count;
+    const batch = this.fleet.thread.claim(this.nextId, count, this.bytes, final);
+    if (batch === undefined) return undefined;
+    const c = this.current;
+    let end = 0;
+    for (let i = 0; i < count; i++) {
+      const payload = this.payloads[i] as Uint8Array;
+      batch.payload.set(payload, end);
+      batch.payloadEnd[i] = end += payload.length;
+    }
+    batch.offsetNs.set(c.offsetNs.subarray(0, count));
+    batch.device.set(c.device.subarray(0, count));
+    batch.relayPort.set(c.relayPort.subarray(0, count));
+    this.pending.copy(c, count, batch.slot * SLOT_PACKETS);
+    this.pendingBatches.set(batch.id, { batch, sentUpTo: 0 });
+    this.nextId++;
+    this.count = 0;
+    this.bytes = 0;
+    this.payloads.length = 0;
+    return batch;
   }
 
   /**
@@ -108,47 +142,60 @@ export class SendRecorder {
    * those were never sent (the replay stopped).
    */
   recordSent(id: number, from: number, actualNs: Float64Array, last: boolean, startNs: number): void {
-    const b = this.pending.get(id);
-    if (b === undefined) return;
-    if (last) this.pending.delete(id);
+    const held = this.pendingBatches.get(id);
+    if (held === undefined) return;
+    if (last) this.pendingBatches.delete(id);
+    const { batch } = held;
+    const p = this.pending;
+    const base = batch.slot * SLOT_PACKETS;
     const record = this.record;
     const end = from + actualNs.length;
-    b.sentUpTo = end;
+    held.sentUpTo = end;
     for (let i = from; i < end; i++) {
+      const at = base + i;
       const actual = actualNs[i - from] as number;
-      const offset = b.offsetNs[i] as number;
+      const offset = p.offsetNs[at] as number;
       const scheduled = Number.isNaN(offset) ? actual : startNs + offset;
       if (this.firstSendNs === 0) this.firstSendNs = actual;
       this.lateness.record(actual - scheduled);
-      const device = b.device[i] as ReplayDevice;
+      const device = this.fleet.device(p.device[at] as number);
+      const payloadFrom = i === 0 ? 0 : (batch.payloadEnd[i - 1] as number);
+      const payloadTo = batch.payloadEnd[i] as number;
+      const message = this.protocol.decode(batch.payload.subarray(payloadFrom, payloadTo));
       record.sendNo = this.sent++;
-      record.captureIdx = b.captureIdx[i] as number;
-      record.loop = b.loop[i] as number;
+      record.captureIdx = p.captureIdx[at] as number;
+      record.loop = p.loop[at] as number;
       record.device = device.original;
       record.localIp = device.localIp;
       record.localPort = device.localPort;
-      record.routePort = b.routePort[i] as number;
-      record.relayPort = b.relayPort[i] as number;
+      record.routePort = p.routePort[at] as number;
+      record.relayPort = p.relayPort[at] as number;
       record.scheduledNs = Math.round(scheduled);
       record.actualNs = Math.round(actual);
-      record.payloadHash = b.payloadHash[i] as number;
-      record.payloadBytes = b.payloadBytes[i] as number;
-      record.kind = b.kind[i] as string;
-      record.wantsAck = b.wantsAck[i] as boolean;
-      record.matchKey = b.matchKey[i];
-      record.deviceId = b.deviceId[i];
+      record.payloadHash = p.payloadHash[at] as number;
+      record.payloadBytes = payloadTo - payloadFrom;
+      record.kind = message.kind;
+      record.wantsAck = p.wantsAck[at] === 1;
+      record.matchKey = message.matchKey;
+      record.deviceId = message.deviceId;
       this.sends.add(record);
     }
     // A request never sent is owed no ACK.
-    if (last) for (let i = end; i < b.offsetNs.length; i++) if (b.wantsAck[i] === true) (b.device[i] as ReplayDevice).awaitingAcks--;
+    if (last) this.forgetUnsent(batch, end);
   }
 
   /** Batches handed over but never reported (the thread stopped first): their requests are owed no ACK either. */
   abandonPending(): void {
     // Reported in part, or not at all: what was reported is recorded, the rest was never sent.
-    for (const [id, b] of this.pending) {
-      this.pending.delete(id);
-      for (let i = 0; i < b.offsetNs.length; i++) if (b.wantsAck[i] === true && b.sentUpTo <= i) (b.device[i] as ReplayDevice).awaitingAcks--;
+    for (const [id, { batch, sentUpTo }] of this.pendingBatches) {
+      this.pendingBatches.delete(id);
+      this.forgetUnsent(batch, sentUpTo);
     }
+  }
+
+  /** The batch's packets from `sent` on never left: the ACKs they wanted are owed no more. */
+  private forgetUnsent(batch: OutgoingBatch, sent: number): void {
+    const base = batch.slot * SLOT_PACKETS;
+    for (let i = sent; i < batch.count; i++) if (this.pending.wantsAck[base + i] === 1) this.fleet.device(this.pending.device[base + i] as number).awaitingAcks--;
   }
 }

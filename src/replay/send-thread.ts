@@ -8,22 +8,43 @@ import type { StoredStall } from '../store/run-metadata.ts';
 import { pinSenderApart } from './sender-cpu.ts';
 import { senderPark } from './sender-wait.ts';
 import type { SenderWaits } from './thread-clock.js';
+import { batchRingMemory, batchRingViews, SLOT_PACKETS, type BatchSlot } from './batch-ring.js';
+import { BatchRingSpace } from './batch-ring-space.ts';
+
+/**
+ * Batches the ring holds at once: those queued for the thread (send-loop.ts keeps at most 512), the one it sends, and
+ * those whose last report the main thread has not read yet.
+ */
+export const RING_SLOTS = 640;
+/**
+ * Payload bytes the ring holds: the 3 s the main thread keeps ahead at 50k pps, of payloads up to about 440 bytes
+ * (a telematics report is 60-200); with larger ones it keeps less ahead, never a batch less.
+ */
+const RING_PAYLOAD_BYTES = 64 * 1024 * 1024;
+/** The most payload bytes one batch may carry: a batch is cut at this many or at SLOT_PACKETS packets. */
+export const MAX_BATCH_PAYLOAD_BYTES = RING_PAYLOAD_BYTES / 8;
 
 /** The sending thread's young generation, each half: see open(). */
 const SENDER_SEMI_SPACE_MB = 16;
 
-/** Packets for the sending thread, in send order: offsets from the replay's start (NaN: as soon as possible). */
+/**
+ * A batch being written for the sending thread, in the shared ring (batch-ring.js): packets in send order, their
+ * offsets from the replay's start (NaN: as soon as possible), the device (its socket) that sends each, the relay port,
+ * and the payloads back to back in `payload` (packet i ends at payloadEnd[i]). The arrays are a slot's, longer than
+ * the batch: its first `count` entries are the batch's.
+ */
 export interface OutgoingBatch {
   id: number;
   count: number;
   offsetNs: Float64Array;
-  /** Index of the device (its socket) that sends each packet. */
   device: Uint32Array;
   relayPort: Uint16Array;
-  /** The payloads back to back; packet i ends at payloadEnd[i]. */
   payload: Uint8Array;
   payloadEnd: Uint32Array;
   final: boolean;
+  /** Where it lies in the ring. */
+  slot: number;
+  payloadFrom: number;
 }
 
 /** Replies the devices' sockets read, as the sending thread hands them over. */
@@ -64,7 +85,7 @@ type WorkerMessage =
   | { type: 'ready'; ports: number[]; tid: number; waits: SenderWaits }
   | { type: 'bind-failed'; ip: string; message: string }
   | { type: 'start'; startNs: number }
-  | { type: 'sent'; id: number; from: number; actualNs: Float64Array; last: boolean }
+  | { type: 'sent'; id: number; slot: number; from: number; to: number; last: boolean }
   | ({ type: 'replies' } & ReplyGroup)
   | { type: 'socket-error'; code: string }
   | { type: 'done'; collections: SenderCollections; cpuSec: number; waitedForCpu: SenderStall | undefined; lateBatches: SenderStall }
@@ -80,8 +101,11 @@ export class SendThread {
   /** [0] stop, [1] batches the thread has taken: read without waiting for its messages, which a busy main thread reads late. */
   private readonly shared = new Int32Array(new SharedArrayBuffer(8));
   private posted = 0;
-  /** Batches go on a port of their own, which the thread pulls from between sends. */
+  /** Batches are announced on a port of their own, which the thread pulls from between sends; they lie in the ring. */
   private readonly batches = new MessageChannel();
+  private readonly ringMemory = batchRingMemory(RING_SLOTS, RING_PAYLOAD_BYTES);
+  private readonly ring = batchRingViews(this.ringMemory, RING_SLOTS);
+  private readonly ringSpace = new BatchRingSpace(RING_SLOTS, RING_PAYLOAD_BYTES);
   private worker: Worker | undefined;
   private handlers: SendThreadHandlers | undefined;
   private finish: { resolve: () => void; reject: (error: Error) => void } | undefined;
@@ -123,7 +147,7 @@ export class SendThread {
     const udpIoPath = deviceIo(localIps, options.relayHost);
     this.io = udpIoPath === undefined ? 'dgram' : 'native';
     const worker = new Worker(new URL('./send-worker.js', import.meta.url), {
-      workerData: { localIps, connectPorts: options.connectPorts ?? [], relayHost: options.relayHost, udpIoPath, park: senderPark(), leadNs: options.leadNs, primeBatches: options.primeBatches, durationNs, shared: this.shared.buffer, batches: this.batches.port2 },
+      workerData: { localIps, connectPorts: options.connectPorts ?? [], relayHost: options.relayHost, udpIoPath, park: senderPark(), leadNs: options.leadNs, primeBatches: options.primeBatches, durationNs, shared: this.shared.buffer, batches: this.batches.port2, ring: this.ringMemory, ringSlots: RING_SLOTS },
       transferList: [this.batches.port2],
     });
     // The thread makes its isolate on its own, after this returns: the flags go back once it runs, or fails to.
@@ -166,10 +190,27 @@ export class SendThread {
     this.worker?.postMessage({ type: 'go' });
   }
 
+  /** Whether a batch of `bytes` payload bytes has room in the ring now; room comes back as the thread reports sends. */
+  hasRoom(bytes: number): boolean {
+    return this.ringSpace.fits(bytes);
+  }
+
+  /**
+   * A slot of the ring and `bytes` of its payload space for the next batch, to be written and then posted; undefined
+   * while there is no room (hasRoom).
+   */
+  claim(id: number, count: number, bytes: number, final: boolean): OutgoingBatch | undefined {
+    if (count > SLOT_PACKETS) throw new RangeError(`a batch holds at most ${SLOT_PACKETS} packets, not ${count}`);
+    const claimed = this.ringSpace.claim(bytes);
+    if (claimed === undefined) return undefined;
+    const views = this.ring.slots[claimed.slot] as BatchSlot;
+    const payload = this.ring.payload.subarray(claimed.payloadFrom, claimed.payloadFrom + bytes);
+    return { id, count, final, slot: claimed.slot, payloadFrom: claimed.payloadFrom, offsetNs: views.offsetNs, device: views.device, relayPort: views.relayPort, payloadEnd: views.payloadEnd, payload };
+  }
+
   post(batch: OutgoingBatch): void {
-    // Handed over, not copied: the batch's arrays are the main thread's no longer.
-    const buffers = [batch.offsetNs, batch.device, batch.relayPort, batch.payload, batch.payloadEnd].map((array) => array.buffer as ArrayBuffer);
-    this.batches.port1.postMessage({ type: 'batch', batch }, buffers);
+    // A few numbers: the batch itself is in the memory both threads share.
+    this.batches.port1.postMessage({ type: 'batch', id: batch.id, slot: batch.slot, count: batch.count, payloadFrom: batch.payloadFrom, payloadTo: batch.payloadFrom + batch.payload.length, final: batch.final });
     this.posted++;
   }
 
@@ -209,7 +250,11 @@ export class SendThread {
   private handle(message: WorkerMessage): void {
     const handlers = this.handlers;
     if (message.type === 'replies') handlers?.onReplies(message);
-    else if (message.type === 'sent') handlers?.onSent(message.id, message.from, message.actualNs, message.last);
+    else if (message.type === 'sent') {
+      const actualNs = (this.ring.slots[message.slot] as BatchSlot).actualNs.subarray(message.from, message.to);
+      handlers?.onSent(message.id, message.from, actualNs, message.last);
+      if (message.last) this.ringSpace.release(message.slot);
+    }
     else if (message.type === 'start') handlers?.onStart(message.startNs);
     else if (message.type === 'socket-error') handlers?.onSocketError(message.code);
     else if (message.type === 'done') {

@@ -6,10 +6,12 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { raiseThisThread } from '../core/thread-priority.js';
+import { batchRingViews } from './batch-ring.js';
 import { DeviceBindError, openDeviceSockets } from './device-sockets.js';
 import { immediate, longestSpunWaitNs, nowNs, parkWaits, performanceNs, sendingFlatOut, sleep, spinsWait, waitUntil, warmHeap } from './thread-clock.js';
 
-/** @typedef {{ id: number, count: number, offsetNs: Float64Array, device: Uint32Array, relayPort: Uint16Array, payload: Uint8Array, payloadEnd: Uint32Array, final: boolean }} Batch */
+/** @typedef {{ id: number, slot: number, count: number, offsetNs: Float64Array, actualNs: Float64Array, device: Uint32Array, relayPort: Uint16Array, payload: Uint8Array, payloadEnd: Uint32Array, final: boolean }} Batch */
+/** @typedef {{ type: string, id: number, slot: number, count: number, payloadFrom: number, payloadTo: number, final: boolean }} BatchNotice */
 
 /** Sends in a row before the event loop runs (replies are read), however late the plan is. */
 const MAX_SENDS_WITHOUT_YIELD = 128;
@@ -22,9 +24,11 @@ const REPLY_FLUSH_MS = 5;
 const REPORT_EVERY_NS = 250_000_000;
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
-const options = /** @type {{ connectPorts: number[], localIps: string[], relayHost: string, udpIoPath: string | undefined, park: import('./sender-wait.ts').SenderPark | undefined, leadNs: number, primeBatches: number, durationNs: number, shared: SharedArrayBuffer, batches: import('node:worker_threads').MessagePort }} */ (workerData);
+const options = /** @type {{ connectPorts: number[], localIps: string[], relayHost: string, udpIoPath: string | undefined, park: import('./sender-wait.ts').SenderPark | undefined, leadNs: number, primeBatches: number, durationNs: number, shared: SharedArrayBuffer, batches: import('node:worker_threads').MessagePort, ring: SharedArrayBuffer, ringSlots: number }} */ (workerData);
 // [0] stop (set by the main thread), [1] batches taken off the queue: the main thread paces its reading by it.
 const shared = new Int32Array(options.shared);
+// The batches themselves: slots and payloads in memory the main thread writes (batch-ring.js).
+const ring = batchRingViews(options.ring, options.ringSlots);
 /** @type {import('./device-sockets.js').DeviceSockets | undefined} */
 let devices;
 /** @type {Batch[]} */
@@ -97,9 +101,12 @@ function reply(index, ip, remotePort, payload, atNs) {
  */
 function pullBatches() {
   for (let received = receiveMessageOnPort(options.batches); received !== undefined; received = receiveMessageOnPort(options.batches)) {
-    const message = /** @type {{ type: string, batch?: Batch }} */ (received.message);
-    if (message.batch !== undefined) queue.push(message.batch);
-    if (message.type === 'end' || message.batch?.final === true) finalQueued = true;
+    const message = /** @type {BatchNotice} */ (received.message);
+    if (message.type === 'batch') {
+      const slot = /** @type {import('./batch-ring.js').BatchSlot} */ (ring.slots[message.slot]);
+      queue.push({ id: message.id, slot: message.slot, count: message.count, final: message.final, ...slot, payload: ring.payload.subarray(message.payloadFrom, message.payloadTo) });
+    }
+    if (message.type === 'end' || message.final) finalQueued = true;
   }
 }
 
@@ -148,7 +155,7 @@ async function send() {
   let sinceYield = 0;
   const sockets = /** @type {import('./device-sockets.js').DeviceSockets} */ (devices);
   for (let batch = await nextBatch(startNs); batch !== undefined; batch = await nextBatch(startNs)) {
-    const actualNs = new Float64Array(batch.count);
+    const actualNs = batch.actualNs;
     let sent = 0;
     let reported = 0;
     let reportAtNs = nowNs() + REPORT_EVERY_NS;
@@ -175,7 +182,7 @@ async function send() {
       const now = /** @type {number} */ (actualNs[sent - 1]);
       // A slow plan still reports as it goes: progress, and the main thread's records, stay current.
       if (now >= reportAtNs) {
-        port.postMessage({ type: 'sent', id: batch.id, from: reported, actualNs: actualNs.slice(reported, sent), last: false });
+        port.postMessage({ type: 'sent', id: batch.id, slot: batch.slot, from: reported, to: sent, last: false });
         reported = sent;
         reportAtNs = now + REPORT_EVERY_NS;
       }
@@ -186,8 +193,7 @@ async function send() {
         await immediate();
       }
     }
-    const rest = actualNs.slice(reported, sent);
-    port.postMessage({ type: 'sent', id: batch.id, from: reported, actualNs: rest, last: true }, [rest.buffer]);
+    port.postMessage({ type: 'sent', id: batch.id, slot: batch.slot, from: reported, to: sent, last: true });
     if (sent < batch.count) break;
   }
   flushReplies();
