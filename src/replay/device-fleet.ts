@@ -85,7 +85,8 @@ export class DeviceFleet {
     for (let i = 0; i < replies.device.length; i++) {
       const device = this.byIndex[replies.device[i] as number];
       if (device === undefined) continue;
-      const payload = Buffer.from(replies.payloads[i] as Uint8Array);
+      const given = replies.payloads[i] as Uint8Array;
+      const payload = Buffer.isBuffer(given) ? given : Buffer.from(given);
       this.repliesReceived++;
       device.awaitingAcks--;
       const ack = this.protocol.decodeAck(payload);

@@ -41,10 +41,12 @@ export async function openNativeDeviceSockets(udpIoPath, options, handlers) {
   const watches = [];
   let warmed = 0;
   const addresses = new Ipv4Addresses();
+  // Each device's own address as a number, for telling its warm-up datagram from a reply without converting per read.
+  const selfIps = options.localIps.map((ip) => ipv4Number(ip));
   /** @param {number} index */
   const read = (index) => {
     const fd = /** @type {number} */ (fds[index]);
-    const selfIp = ipv4Number(/** @type {string} */ (options.localIps[index]));
+    const selfIp = /** @type {number} */ (selfIps[index]);
     for (;;) {
       const count = io.recv(fd, slab, SLOT_BYTES, lengths, senders, stamps);
       if (count < 0) {
@@ -59,10 +61,11 @@ export async function openNativeDeviceSockets(udpIoPath, options, handlers) {
           continue;
         }
         const length = Math.max(0, /** @type {number} */ (lengths[i]));
+        const stamp = /** @type {number} */ (stamps[i]);
+        if (handlers.replyBytes?.(index, ip, port, slab, i * SLOT_BYTES, length, stamp > 0 ? stamp : undefined) === true) continue;
         // A buffer of its own: the reply is posted to the main thread, and a view into a shared one would copy all of it.
         const payload = new Uint8Array(length);
         slab.copy(payload, 0, i * SLOT_BYTES, i * SLOT_BYTES + length);
-        const stamp = /** @type {number} */ (stamps[i]);
         handlers.reply(index, addresses.text(ip), port, payload, stamp > 0 ? stamp : undefined);
       }
       if (count < BATCH) return;

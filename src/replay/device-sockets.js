@@ -37,6 +37,9 @@
  * @typedef {object} DeviceHandlers
  * @property {(index: number, ip: string, port: number, payload: Uint8Array, atNs?: number) => void} reply a datagram to
  *   device `index`, with when it arrived where the sockets know it (CLOCK_MONOTONIC ns, the kernel's stamp)
+ * @property {((index: number, ip: number, port: number, source: Buffer, from: number, length: number, atNs?: number) => boolean) | undefined} [replyBytes]
+ *   the same, its bytes `from`..`from + length` of `source` (to be copied before the call returns) and the address a
+ *   number: taken without allocating where it can be (the C datagram path uses it first), false when it was not
  * @property {(code: string) => void} error a send or a socket that failed, by its system error code
  */
 

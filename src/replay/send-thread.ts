@@ -10,6 +10,8 @@ import { senderPark } from './sender-wait.ts';
 import type { SenderWaits } from './thread-clock.js';
 import { batchRingMemory, batchRingViews, SLOT_PACKETS, type BatchSlot } from './batch-ring.js';
 import { BatchRingSpace } from './batch-ring-space.ts';
+import { ReplyRingReader, replyRingMemory } from './reply-ring.js';
+import { Ipv4Addresses } from '../core/udp-io/ipv4.js';
 
 /**
  * Batches the ring holds at once: those queued for the thread (send-loop.ts keeps at most 512), the one it sends, and
@@ -87,6 +89,7 @@ type WorkerMessage =
   | { type: 'start'; startNs: number }
   | { type: 'sent'; id: number; slot: number; from: number; to: number; last: boolean }
   | ({ type: 'replies' } & ReplyGroup)
+  | { type: 'replies-ready' }
   | { type: 'socket-error'; code: string }
   | { type: 'done'; collections: SenderCollections; cpuSec: number; waitedForCpu: SenderStall | undefined; lateBatches: SenderStall }
   | { type: 'failed'; message: string }
@@ -106,6 +109,10 @@ export class SendThread {
   private readonly ringMemory = batchRingMemory(RING_SLOTS, RING_PAYLOAD_BYTES);
   private readonly ring = batchRingViews(this.ringMemory, RING_SLOTS);
   private readonly ringSpace = new BatchRingSpace(RING_SLOTS, RING_PAYLOAD_BYTES);
+  /** Replies come back through a ring of their own (reply-ring.js), the thread saying when there are some. */
+  private readonly replyRingMemory = replyRingMemory();
+  private readonly replyRing = new ReplyRingReader(this.replyRingMemory);
+  private readonly addresses = new Ipv4Addresses();
   private worker: Worker | undefined;
   private handlers: SendThreadHandlers | undefined;
   private finish: { resolve: () => void; reject: (error: Error) => void } | undefined;
@@ -147,7 +154,7 @@ export class SendThread {
     const udpIoPath = deviceIo(localIps, options.relayHost);
     this.io = udpIoPath === undefined ? 'dgram' : 'native';
     const worker = new Worker(new URL('./send-worker.js', import.meta.url), {
-      workerData: { localIps, connectPorts: options.connectPorts ?? [], relayHost: options.relayHost, udpIoPath, park: senderPark(), leadNs: options.leadNs, primeBatches: options.primeBatches, durationNs, shared: this.shared.buffer, batches: this.batches.port2, ring: this.ringMemory, ringSlots: RING_SLOTS },
+      workerData: { localIps, connectPorts: options.connectPorts ?? [], relayHost: options.relayHost, udpIoPath, park: senderPark(), leadNs: options.leadNs, primeBatches: options.primeBatches, durationNs, shared: this.shared.buffer, batches: this.batches.port2, ring: this.ringMemory, ringSlots: RING_SLOTS, replyRing: this.replyRingMemory },
       transferList: [this.batches.port2],
     });
     // The thread makes its isolate on its own, after this returns: the flags go back once it runs, or fails to.
@@ -247,9 +254,25 @@ export class SendThread {
     this.unpin = undefined;
   }
 
+  /** Hands the replies in the ring to the handlers, each payload copied out of it. */
+  private drainReplies(): void {
+    // Until the replay starts nobody takes them: they wait in the ring.
+    if (this.handlers === undefined) return;
+    const group: ReplyGroup = { device: [], tsNs: [], ip: [], port: [], payloads: [] };
+    this.replyRing.drain((reply) => {
+      group.device.push(reply.device);
+      group.tsNs.push(reply.tsNs);
+      group.ip.push(this.addresses.text(reply.ip));
+      group.port.push(reply.port);
+      group.payloads.push(Buffer.from(reply.payload));
+    });
+    if (group.device.length > 0) this.handlers?.onReplies(group);
+  }
+
   private handle(message: WorkerMessage): void {
     const handlers = this.handlers;
     if (message.type === 'replies') handlers?.onReplies(message);
+    else if (message.type === 'replies-ready') this.drainReplies();
     else if (message.type === 'sent') {
       const actualNs = (this.ring.slots[message.slot] as BatchSlot).actualNs.subarray(message.from, message.to);
       handlers?.onSent(message.id, message.from, actualNs, message.last);
@@ -262,6 +285,7 @@ export class SendThread {
       this.cpuSec = message.cpuSec;
       this.waitedForCpu = message.waitedForCpu;
       this.lateBatches = message.lateBatches;
+      this.drainReplies();
       this.finish?.resolve();
     }
     else if (message.type === 'failed') this.finish?.reject(new Error(`replay: the sending thread failed: ${message.message}`));

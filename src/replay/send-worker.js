@@ -7,6 +7,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { raiseThisThread } from '../core/thread-priority.js';
 import { batchRingViews } from './batch-ring.js';
+import { ReplyRingWriter } from './reply-ring.js';
 import { DeviceBindError, openDeviceSockets } from './device-sockets.js';
 import { immediate, longestSpunWaitNs, nowNs, parkWaits, performanceNs, sendingFlatOut, sleep, spinsWait, waitUntil, warmHeap } from './thread-clock.js';
 
@@ -24,11 +25,16 @@ const REPLY_FLUSH_MS = 5;
 const REPORT_EVERY_NS = 250_000_000;
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
-const options = /** @type {{ connectPorts: number[], localIps: string[], relayHost: string, udpIoPath: string | undefined, park: import('./sender-wait.ts').SenderPark | undefined, leadNs: number, primeBatches: number, durationNs: number, shared: SharedArrayBuffer, batches: import('node:worker_threads').MessagePort, ring: SharedArrayBuffer, ringSlots: number }} */ (workerData);
+const options = /** @type {{ connectPorts: number[], localIps: string[], relayHost: string, udpIoPath: string | undefined, park: import('./sender-wait.ts').SenderPark | undefined, leadNs: number, primeBatches: number, durationNs: number, shared: SharedArrayBuffer, batches: import('node:worker_threads').MessagePort, ring: SharedArrayBuffer, ringSlots: number, replyRing: SharedArrayBuffer }} */ (workerData);
 // [0] stop (set by the main thread), [1] batches taken off the queue: the main thread paces its reading by it.
 const shared = new Int32Array(options.shared);
 // The batches themselves: slots and payloads in memory the main thread writes (batch-ring.js).
 const ring = batchRingViews(options.ring, options.ringSlots);
+// The replies it reads go the other way the same way (reply-ring.js); the arrays below only when that ring is full,
+// and for Node's dgram, whose replies come as buffers of their own anyway.
+const replyRing = new ReplyRingWriter(options.replyRing);
+/** Replies added to the ring since the main thread was last told. */
+let untold = 0;
 /** @type {import('./device-sockets.js').DeviceSockets | undefined} */
 let devices;
 /** @type {Batch[]} */
@@ -77,6 +83,10 @@ function watchCollections(startNs) {
 let replies = { device: [], tsNs: [], ip: [], port: [], payloads: [] };
 
 function flushReplies() {
+  if (untold > 0) {
+    untold = 0;
+    port.postMessage({ type: 'replies-ready' });
+  }
   if (replies.device.length === 0) return;
   port.postMessage({ type: 'replies', ...replies });
   replies = { device: [], tsNs: [], ip: [], port: [], payloads: [] };
@@ -93,6 +103,18 @@ function reply(index, ip, remotePort, payload, atNs) {
   replies.port.push(remotePort);
   replies.payloads.push(payload);
   if (replies.device.length >= REPLY_GROUP) flushReplies();
+}
+
+/**
+ * A reply read into `source` (bytes `from`..`from + length`), put in the shared ring without allocating; false when the
+ * ring has no room, and the caller hands it to reply() instead.
+ * @param {number} index @param {number} ip @param {number} remotePort @param {Buffer} source @param {number} from
+ * @param {number} length @param {number} [atNs]
+ */
+function replyBytes(index, ip, remotePort, source, from, length, atNs) {
+  if (!replyRing.add(index, ip, remotePort, source, from, length, atNs ?? nowNs())) return false;
+  if (++untold >= REPLY_GROUP) flushReplies();
+  return true;
 }
 
 /**
@@ -252,7 +274,7 @@ port.on('message', (/** @type {{ type: string }} */ message) => {
 raiseThisThread();
 const senderWaits = options.park === undefined ? 'spun' : parkWaits(options.park.addonPath, options.park.always);
 try {
-  devices = await openDeviceSockets(options, { reply, error: (code) => port.postMessage({ type: 'socket-error', code }) });
+  devices = await openDeviceSockets(options, { reply, replyBytes, error: (code) => port.postMessage({ type: 'socket-error', code }) });
   port.postMessage({ type: 'ready', ports: devices.ports, tid: threadId(), waits: senderWaits });
 } catch (error) {
   const failure = /** @type {Error} */ (error);
