@@ -7,7 +7,7 @@ import { commandExists, fmtRate, printRows, timeCommand } from './bench-util.ts'
 import { damonThreads, stolenMs } from './machine-stalls.ts';
 import { withBenchCapture } from './generate-capture.ts';
 import { corePlan } from './cpu-pinning.ts';
-import { buildNative, measureFloor, nodeSink, printFloor, startNativeSink, type FloorRow, type NativeTools, type SinkResult } from './native-floor.ts';
+import { buildNative, measureFloor, nodeSink, printFloor, startNative, startNativeSink, type FloorRow, type NativeTools, type SinkResult } from './native-floor.ts';
 import { loadUdpIo } from '../src/core/udp-io/udp-io.ts';
 
 const SINK_IP = '127.0.9.1';
@@ -17,7 +17,8 @@ const PACKETS = 400_000;
 /**
 ^ * `npm run bench -- replay`: the replayer into a UDP sink in another process (1,000 devices, each from its own
  * address): lateness at fixed rates, the highest rate held with p99 lateness under 1 ms, full speed, the CPU the
- * pacing costs; and in the same run tcpreplay on the same capture (raw frames on lo, no sockets, no ACKs).
+ * pacing costs; against the C floor into the C sink; into a C backend that ACKs every packet, as a relay's devices are
+ * answered; and in the same run tcpreplay on the same capture (raw frames on lo, no sockets, no ACKs).
  */
 export async function benchReplay(): Promise<void> {
   await withBenchCapture('replay', { packets: PACKETS, port: SINK_PORT }, (store, dir, file) => replayRows(store, dir, file));
@@ -69,6 +70,7 @@ async function replayRows(store: Store, dir: string, file: string): Promise<void
     }
     compared.push({ asked: 'max', senders: maxSenders, floor: floorMax });
     printFloor(compared);
+    await answeredRows(store, native, pinning);
     for (const damon of damonThreads()) {
       process.stdout.write(`the kernel's memory monitor runs here: ${damon}; where it may run on the sender's CPU it takes that CPU 1.5-2.6 ms at a time (as root, \`taskset -p <mask> <pid>\` keeps it off)\n`);
     }
@@ -89,12 +91,42 @@ async function replayRows(store: Store, dir: string, file: string): Promise<void
   }
 }
 
+/**
+ * Through a relay every request is answered, and the sending thread also reads the devices' ACKs, one socket each:
+ * the replayer into a C backend that ACKs every datagram (native/udp-ack-backend.c), unpinned and, where the machine
+ * allows, alone on a CPU with the backend on the others. The floor has no such row: it reads nothing.
+ */
+async function answeredRows(store: Store, native: NativeTools, pinning: ReturnType<typeof corePlan>): Promise<void> {
+  const rows: (string | number)[][] = [];
+  for (const pin of pinning === undefined ? [undefined] : [undefined, pinning]) {
+    for (const rate of [10_000, 50_000]) {
+      const backend = (): Promise<() => Promise<SinkResult>> => ackBackend(native, pin?.others);
+      const measured = await measure(store, { kind: 'rate', ratePps: rate }, 100_000, backend, pin?.own, ACK_WAIT_MS);
+      rows.push([`${fmtRate(rate)} pps${pin === undefined ? '' : `, sender alone on CPU ${pin.own}`}`, fmtRate(measured.achieved), `${((100 * measured.acks) / measured.sent).toFixed(2)}%`, measured.p99Us, measured.maxUs, measured.collector, measured.offCpu]);
+    }
+  }
+  printRows(
+    "replay into a C backend that ACKs every packet (the sending thread also reads 1,000 sockets' ACKs, as through a relay); the sending thread's lateness, collections and time off its CPU",
+    ['asked', 'achieved', 'ACKs back', 'p99 µs', 'max µs', 'collector >= 1 ms', 'off its CPU'],
+    rows,
+  );
+}
+
+/** How long a replay into the ACK backend waits for the ACKs still in flight after its last send. */
+const ACK_WAIT_MS = 1000;
+
+/** The C ACK backend on the sink's address, as a sink: its figures are what it received. */
+async function ackBackend(native: NativeTools, cpus: string | undefined): Promise<() => Promise<SinkResult>> {
+  const child = await startNative(native['ack-backend'], [SINK_IP, String(SINK_PORT)], `the C ACK backend on ${SINK_IP}:${SINK_PORT}`, cpus);
+  return async () => JSON.parse((await child.stop()) || '{}') as SinkResult;
+}
+
 let runNumber = 0;
 
-type Measured = { row: (string | number)[]; achieved: number; p50Us: number; p99Us: number; maxUs: number; atSink: SinkResult; waits: string | undefined; senderCpuSec: number | undefined };
+type Measured = { row: (string | number)[]; achieved: number; sent: number; acks: number; p50Us: number; p99Us: number; maxUs: number; atSink: SinkResult; waits: string | undefined; senderCpuSec: number | undefined; collector: string; offCpu: string };
 
 /** One replay into a sink: the Node sink (a count) unless another is given (the C sink: lateness at arrival too). */
-async function measure(store: Store, pace: Pace, packets: number, sink?: () => Promise<() => Promise<SinkResult>>, senderCpu?: number): Promise<Measured> {
+async function measure(store: Store, pace: Pace, packets: number, sink?: () => Promise<() => Promise<SinkResult>>, senderCpu?: number, ackTimeoutMs = 0): Promise<Measured> {
   const stopSink = sink === undefined ? await nodeSink({ ip: SINK_IP, port: SINK_PORT }) : await sink();
   const cpuBefore = process.cpuUsage();
   const stolenBefore = stolenMs();
@@ -108,7 +140,7 @@ async function measure(store: Store, pace: Pace, packets: number, sink?: () => P
     plan: { pace, loops: 1, durationMs: pace.kind === 'rate' ? (packets / pace.ratePps) * 1000 : undefined, sample: 1, seed: 1 },
     protocol: generic,
     devices: '127.30.0.0/16',
-    ackTimeoutMs: 0,
+    ackTimeoutMs,
     runName: `bench-${++runNumber}`,
     signal: abort.signal,
     senderCpu,
@@ -125,6 +157,10 @@ async function measure(store: Store, pace: Pace, packets: number, sink?: () => P
   return {
     atSink,
     achieved: achievedRatePps,
+    sent,
+    acks: result.stats.acks,
+    collector,
+    offCpu: stall(result.stats.senderWaitedForCpu),
     p50Us: lateness.p50Us,
     p99Us: lateness.p99Us,
     waits: result.stats.senderWaits ?? undefined,
