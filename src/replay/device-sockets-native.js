@@ -7,6 +7,7 @@ import { getSystemErrorName } from 'node:util';
 import { nowNs, sleep } from './thread-clock.js';
 import { DeviceBindError } from './device-sockets.js';
 import { Ipv4Addresses, ipv4Number, wouldBlock } from '../core/udp-io/ipv4.js';
+import { replyRingLayout } from './reply-ring.js';
 
 const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
 const WARM_UP_MS = 2000;
@@ -101,6 +102,9 @@ export async function openNativeDeviceSockets(udpIoPath, options, handlers) {
   const socketFds = Int32Array.from(fds);
   const connected = Uint16Array.from(fds, (_, index) => options.connectPorts[index] ?? 0);
   const frame = new Float64Array(8);
+  // Replies read inside sendDue's spun waits, straight into the reply ring (without it, or without the epoll set, only
+  // between runs of sends, through the watches above).
+  const spunReads = spunReplyReading(io, options.replyRing, socketFds, selfIps, ports);
   return {
     ports,
     sendDue(batch, from, to, startNs, durationNs, actualNs, stop, spinNs, budgetNs) {
@@ -111,7 +115,10 @@ export async function openNativeDeviceSockets(udpIoPath, options, handlers) {
       frame[4] = relayIp;
       frame[6] = spinNs;
       frame[7] = budgetNs;
-      const sent = io.sendDue(socketFds, connected, batch.device, batch.relayPort, batch.payload, batch.payloadEnd, batch.offsetNs, actualNs, frame, stop);
+      const sent = spunReads === undefined
+        ? io.sendDue(socketFds, connected, batch.device, batch.relayPort, batch.payload, batch.payloadEnd, batch.offsetNs, actualNs, frame, stop)
+        : io.sendDue(socketFds, connected, batch.device, batch.relayPort, batch.payload, batch.payloadEnd, batch.offsetNs, actualNs, frame, stop, ...spunReads.args);
+      if (spunReads !== undefined) spunReads.reportErrors(handlers);
       // Only arguments it cannot use give a negative count: this file's mistake, never the network's.
       if (sent < 0) throw new Error(`sendDue: ${getSystemErrorName(sent)}: packets ${from}..${to} of a batch of ${batch.payloadEnd.length}`);
       const failure = /** @type {number} */ (frame[5]);
@@ -134,8 +141,39 @@ export async function openNativeDeviceSockets(udpIoPath, options, handlers) {
       return issuedNs;
     },
     async close() {
+      if (spunReads !== undefined) io.closeFd(spunReads.epfd);
       // Each socket is closed when io.close returns (udp-io.c): the devices' addresses are free for the next run.
       for (const watch of watches) io.close(watch);
+    },
+  };
+}
+
+/** Errors of the sockets sendDue read from, at most this many between two reports (the rest are dropped). */
+const SPUN_ERRORS = 64;
+
+/**
+ * What sendDue needs to read replies into the ring inside its spun waits: its extra arguments, the epoll set's
+ * descriptor, and the report of the sockets' errors it met (a refusal after a send, as a read here would report it).
+ * Undefined without a ring, or when the epoll set cannot be made.
+ * @param {UdpIo} io @param {SharedArrayBuffer | undefined} ring @param {Int32Array} sockets @param {number[]} selfIps
+ * @param {number[]} ports
+ */
+function spunReplyReading(io, ring, sockets, selfIps, ports) {
+  if (ring === undefined) return undefined;
+  const epfd = io.replySet(sockets);
+  if (epfd < 0) return undefined;
+  const errors = new Int32Array(SPUN_ERRORS + 1);
+  /** @type {[Uint8Array, Uint32Array, Uint32Array, Uint16Array, Int32Array, number]} */
+  const args = [new Uint8Array(ring), replyRingLayout(), Uint32Array.from(selfIps), Uint16Array.from(ports), errors, epfd];
+  return {
+    epfd,
+    args,
+    /** @param {import('./device-sockets.js').DeviceHandlers} handlers */
+    reportErrors(handlers) {
+      const count = /** @type {number} */ (errors[0]);
+      if (count === 0) return;
+      errors[0] = 0;
+      for (let i = 1; i <= count; i++) handlers.error(getSystemErrorName(/** @type {number} */ (errors[i])));
     },
   };
 }

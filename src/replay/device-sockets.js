@@ -49,6 +49,8 @@
  * @property {number[]} connectPorts the one relay port a device sends to (0: several)
  * @property {string} relayHost
  * @property {string | undefined} udpIoPath the C datagram path's addon, when it is to be used
+ * @property {SharedArrayBuffer | undefined} [replyRing] the reply ring (reply-ring.js), which the C path's runs of sends
+ *   read replies into inside their spun waits
  */
 
 /** A bind that failed, with the address it failed on. */

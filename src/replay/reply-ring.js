@@ -18,25 +18,45 @@ const BYTES_WRITTEN = 2;
 const BYTES_READ = 3;
 const HEADER_BYTES = 16;
 
+/** Byte offsets of the ring's parts in its memory, after the header: widest elements first, so each is aligned. */
+function offsets() {
+  const tsNs = HEADER_BYTES;
+  const device = tsNs + REPLY_RECORDS * 8;
+  const ip = device + REPLY_RECORDS * 4;
+  const payloadAt = ip + REPLY_RECORDS * 4;
+  const length = payloadAt + REPLY_RECORDS * 4;
+  const port = length + REPLY_RECORDS * 4;
+  const payload = port + REPLY_RECORDS * 2;
+  return { tsNs, device, ip, payloadAt, length, port, payload, end: payload + REPLY_PAYLOAD_BYTES };
+}
+
+/**
+ * Where each part of the ring lies, for udp-io.c's reading of replies (sendDue): records, payload bytes, then the byte
+ * offsets of the arrival times, devices, addresses, payload positions, lengths, ports and payloads.
+ */
+export function replyRingLayout() {
+  const at = offsets();
+  return Uint32Array.of(REPLY_RECORDS, REPLY_PAYLOAD_BYTES, at.tsNs, at.device, at.ip, at.payloadAt, at.length, at.port, at.payload);
+}
+
 /** @param {SharedArrayBuffer} memory */
 function views(memory) {
-  let at = HEADER_BYTES;
-  const take = (/** @type {number} */ bytes) => (at += bytes) - bytes;
+  const at = offsets();
   return {
     header: new Int32Array(memory, 0, 4),
-    tsNs: new Float64Array(memory, take(REPLY_RECORDS * 8), REPLY_RECORDS),
-    device: new Uint32Array(memory, take(REPLY_RECORDS * 4), REPLY_RECORDS),
-    ip: new Uint32Array(memory, take(REPLY_RECORDS * 4), REPLY_RECORDS),
-    payloadAt: new Uint32Array(memory, take(REPLY_RECORDS * 4), REPLY_RECORDS),
-    length: new Uint32Array(memory, take(REPLY_RECORDS * 4), REPLY_RECORDS),
-    port: new Uint16Array(memory, take(REPLY_RECORDS * 2), REPLY_RECORDS),
-    payload: new Uint8Array(memory, take(REPLY_PAYLOAD_BYTES), REPLY_PAYLOAD_BYTES),
+    tsNs: new Float64Array(memory, at.tsNs, REPLY_RECORDS),
+    device: new Uint32Array(memory, at.device, REPLY_RECORDS),
+    ip: new Uint32Array(memory, at.ip, REPLY_RECORDS),
+    payloadAt: new Uint32Array(memory, at.payloadAt, REPLY_RECORDS),
+    length: new Uint32Array(memory, at.length, REPLY_RECORDS),
+    port: new Uint16Array(memory, at.port, REPLY_RECORDS),
+    payload: new Uint8Array(memory, at.payload, REPLY_PAYLOAD_BYTES),
   };
 }
 
 /** The shared memory of one ring. */
 export function replyRingMemory() {
-  return new SharedArrayBuffer(HEADER_BYTES + REPLY_RECORDS * (8 + 4 + 4 + 4 + 4 + 2) + REPLY_PAYLOAD_BYTES);
+  return new SharedArrayBuffer(offsets().end);
 }
 
 /** The sending thread's end: it adds replies, without allocating. */
@@ -77,6 +97,11 @@ export class ReplyRingWriter {
     Atomics.store(ring.header, BYTES_WRITTEN, bytesWritten | 0);
     Atomics.store(ring.header, WRITTEN, (written + 1) | 0);
     return true;
+  }
+
+  /** Replies written so far (a 32-bit count that wraps), by this writer or by udp-io.c's. */
+  get written() {
+    return Atomics.load(this.ring.header, WRITTEN) >>> 0;
   }
 
   /** Replies written that the main thread has not read yet. */

@@ -33,8 +33,10 @@ const ring = batchRingViews(options.ring, options.ringSlots);
 // The replies it reads go the other way the same way (reply-ring.js); the arrays below only when that ring is full,
 // and for Node's dgram, whose replies come as buffers of their own anyway.
 const replyRing = new ReplyRingWriter(options.replyRing);
-/** Replies added to the ring since the main thread was last told. */
-let untold = 0;
+/** The ring's count of replies written when the main thread was last told of them. */
+let toldUpTo = 0;
+/** Whether the main thread has a group of replies to be told of: REPLY_GROUP or more since it was last told. */
+const groupUntold = () => ((replyRing.written - toldUpTo) >>> 0) >= REPLY_GROUP;
 /** @type {import('./device-sockets.js').DeviceSockets | undefined} */
 let devices;
 /** @type {Batch[]} */
@@ -83,8 +85,9 @@ function watchCollections(startNs) {
 let replies = { device: [], tsNs: [], ip: [], port: [], payloads: [] };
 
 function flushReplies() {
-  if (untold > 0) {
-    untold = 0;
+  const written = replyRing.written;
+  if (written !== toldUpTo) {
+    toldUpTo = written;
     port.postMessage({ type: 'replies-ready' });
   }
   if (replies.device.length === 0) return;
@@ -113,7 +116,7 @@ function reply(index, ip, remotePort, payload, atNs) {
  */
 function replyBytes(index, ip, remotePort, source, from, length, atNs) {
   if (!replyRing.add(index, ip, remotePort, source, from, length, atNs ?? nowNs())) return false;
-  if (++untold >= REPLY_GROUP) flushReplies();
+  if (groupUntold()) flushReplies();
   return true;
 }
 
@@ -193,6 +196,8 @@ async function send() {
       if (sockets.sendDue !== undefined && waitNs < RUN_BUDGET_NS && (waitNs <= 0 || spinsWait(waitNs))) {
         sendingFlatOut();
         run = sockets.sendDue(batch, sent, batch.count, startNs, options.durationNs, actualNs, shared, longestSpunWaitNs(), RUN_BUDGET_NS);
+        // It may have read replies into the ring while it waited.
+        if (groupUntold()) flushReplies();
       }
       if (run === 0) {
         if (waitNs > 0) await waitUntil(startNs + offsetNs, stopped);

@@ -213,6 +213,42 @@ describe.each(relayIoPaths().map((io) => io.kind))('replayer devices on %s', (io
     });
   });
 
+  // At 20k pps the sending thread spins its waits (on the C path, inside sendDue, which reads replies there too).
+  it('records every ACK once, at the device that sent the request, when it answers a paced replay of 20k pps', async () => {
+    await withTempDir(async (dir) => {
+      const sinkIp = io === 'native' ? '127.0.6.21' : '127.0.6.22';
+      rig = await startReplayRig(dir, sinkIp, { devices: 50, perDevice: 100 });
+      const result = await replayCapture(options(rig, sinkIp, plan({ kind: 'rate', ratePps: 20_000 }), { ackTimeoutMs: 2000 }));
+      expect(result.status).toBe('completed');
+      expect(result.stats.sent).toBe(5000);
+      expect(result.stats.sendErrors).toBe(0);
+      expect(result.stats.acks).toBe(5000);
+      // Per device: as many ACKs as requests, each sent to the device's own socket, each an ACK, none before the
+      // device's first send (the kernel's arrival stamps and the sends' issue times are on the same clock).
+      const perDevice = await rig.store.query(`
+        WITH s AS (SELECT local_ip, local_port, count(*) AS sent, min(actual_ns) AS first_ns FROM sends GROUP BY ALL),
+             a AS (SELECT dst_ip, dst_port, count(*) AS acks, min(ts_ns) AS first_ack_ns,
+                          bool_and(starts_with(decode(payload), 'ACK')) AS all_acks
+                   FROM observations WHERE leg = 'relay>device' GROUP BY ALL)
+        SELECT count(*) AS devices, count(*) FILTER (WHERE a.acks = s.sent AND a.all_acks AND a.first_ack_ns >= s.first_ns) AS right
+        FROM s LEFT JOIN a ON a.dst_ip = s.local_ip AND a.dst_port = s.local_port`);
+      expect(perDevice[0]).toEqual({ devices: 50n, right: 50n });
+    });
+  });
+
+  it('counts every refusal of a relay nothing listens at, when the replay is paced at 20k pps', async () => {
+    await withTempDir(async (dir) => {
+      rig = await startReplayRig(dir, io === 'native' ? '127.0.6.23' : '127.0.6.24', { devices: 4, perDevice: 500 });
+      const refusing = io === 'native' ? '127.0.6.25' : '127.0.6.26';
+      const result = await replayCapture(options(rig, refusing, plan({ kind: 'rate', ratePps: 20_000 }), { ackTimeoutMs: 0 }));
+      expect(result.stats.sent).toBe(2000);
+      // Each refusal fails the socket's next send or read, whichever comes first; either way it is counted.
+      expect(result.stats.sendErrors).toBeGreaterThan(0);
+      expect(result.stats.sendErrorsByKind).toEqual({ refused: result.stats.sendErrors });
+      expect(result.stats.acks).toBe(0);
+    });
+  });
+
   it('records every send and every ACK the devices got, at 10x the capture', async () => {
     await withTempDir(async (dir) => {
       const sinkIp = io === 'native' ? '127.0.6.15' : '127.0.6.16';

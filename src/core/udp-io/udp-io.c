@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -156,6 +157,147 @@ static double realtime_to_monotonic_ns(void) {
   return best_offset;
 }
 
+// The replies a sending thread reads inside its spun waits (sendDue), written into the reply ring it shares with the
+// main thread (src/replay/reply-ring.js, whose layout `layout` gives: records, payload bytes, then the byte offsets in
+// `memory` of the arrival times, devices, addresses, payload positions, lengths, ports and payloads). Everything is
+// passed in by each call; nothing is kept past it.
+typedef struct {
+  int epfd;
+  uint8_t *memory;
+  const uint32_t *layout;
+  const int32_t *sockets;
+  size_t n_sockets;
+  const uint32_t *self_ip;
+  const uint16_t *self_port;
+  int32_t *errors;
+  size_t n_errors;
+  double realtime_to_monotonic;
+  bool stamped;
+} replies_t;
+
+enum { RING_RECORDS, RING_BYTES, RING_TS, RING_DEVICE, RING_IP, RING_AT, RING_LENGTH, RING_PORT, RING_PAYLOAD, RING_LAYOUT };
+// Datagrams one recvmmsg takes in a spun wait, and the largest UDP payload: the ring must have room for all of them.
+#define SPUN_READ 8
+#define DATAGRAM_MAX 65536
+// A spun wait this long or longer reads replies, until this long before the packet's time (one socket's recvmmsg took
+// 2-4 µs here).
+#define REPLY_SLACK_NS 10000.0
+#define REPLY_MARGIN_NS 5000.0
+
+// Whether the ring has room for `count` records and `count` payloads of any size (one skipped end included).
+static bool ring_room(const replies_t *r, uint32_t count) {
+  int32_t *header = (int32_t *)r->memory;
+  uint32_t written = (uint32_t)__atomic_load_n(&header[0], __ATOMIC_SEQ_CST);
+  uint32_t read = (uint32_t)__atomic_load_n(&header[1], __ATOMIC_SEQ_CST);
+  uint32_t bytes_written = (uint32_t)__atomic_load_n(&header[2], __ATOMIC_SEQ_CST);
+  uint32_t bytes_read = (uint32_t)__atomic_load_n(&header[3], __ATOMIC_SEQ_CST);
+  return r->layout[RING_RECORDS] - (written - read) >= count && r->layout[RING_BYTES] - (bytes_written - bytes_read) >= (count + 1) * DATAGRAM_MAX;
+}
+
+// Adds one reply, as ReplyRingWriter.add does (the same layout and counters); the caller made sure of the room.
+static void ring_add(const replies_t *r, uint32_t device, uint32_t ip, uint16_t port, const char *bytes, uint32_t length, double ts) {
+  int32_t *header = (int32_t *)r->memory;
+  uint32_t records = r->layout[RING_RECORDS], size = r->layout[RING_BYTES];
+  uint32_t written = (uint32_t)__atomic_load_n(&header[0], __ATOMIC_SEQ_CST);
+  uint32_t bytes_written = (uint32_t)__atomic_load_n(&header[2], __ATOMIC_SEQ_CST);
+  uint32_t at = bytes_written % size;
+  uint32_t skipped = at + length > size ? size - at : 0;
+  if (skipped > 0) at = 0;
+  memcpy(r->memory + r->layout[RING_PAYLOAD] + at, bytes, length);
+  uint32_t slot = written % records;
+  ((double *)(r->memory + r->layout[RING_TS]))[slot] = ts;
+  ((uint32_t *)(r->memory + r->layout[RING_DEVICE]))[slot] = device;
+  ((uint32_t *)(r->memory + r->layout[RING_IP]))[slot] = ip;
+  ((uint32_t *)(r->memory + r->layout[RING_AT]))[slot] = at;
+  ((uint32_t *)(r->memory + r->layout[RING_LENGTH]))[slot] = length;
+  ((uint16_t *)(r->memory + r->layout[RING_PORT]))[slot] = port;
+  // The counters last: the main thread reads nothing of a record before it counts as written.
+  __atomic_store_n(&header[2], (int32_t)(bytes_written + skipped + length), __ATOMIC_SEQ_CST);
+  __atomic_store_n(&header[0], (int32_t)(written + 1), __ATOMIC_SEQ_CST);
+}
+
+// Reads replies waiting on the devices' sockets into the ring until `until` (CLOCK_MONOTONIC ns): one socket's
+// datagrams (up to SPUN_READ) at a time, the clock looked at between sockets. A socket's error (an ICMP refusal after
+// a send) goes into errors (errors[0] their count, the codes after it, as -errno) for the caller to report; a datagram
+// from the socket's own address is its warm-up, skipped. Stops early when the ring has no room: the rest waits in the
+// sockets' buffers for the thread's other way of reading.
+static pthread_key_t slab_key;
+static pthread_once_t slab_once = PTHREAD_ONCE_INIT;
+static void make_slab_key(void) { pthread_key_create(&slab_key, free); }
+
+static void read_replies(const replies_t *r, double until) {
+  // A slab per thread, freed when the thread ends: a replay's sending thread is one of many in a process's life.
+  pthread_once(&slab_once, make_slab_key);
+  char *slab = pthread_getspecific(slab_key);
+  if (slab == NULL) {
+    if ((slab = malloc((size_t)SPUN_READ * DATAGRAM_MAX)) == NULL) return;
+    pthread_setspecific(slab_key, slab);
+  }
+  struct epoll_event events[16];
+  int ready = epoll_wait(r->epfd, events, 16, 0);
+  for (int e = 0; e < ready && monotonic_ns() < until; e++) {
+    uint32_t index = events[e].data.u32;
+    if (index >= r->n_sockets || !ring_room(r, SPUN_READ)) return;
+    struct mmsghdr msgs[SPUN_READ];
+    struct iovec iov[SPUN_READ];
+    struct sockaddr_in peers[SPUN_READ];
+    char controls[SPUN_READ][CMSG_SPACE(sizeof(struct timespec))];
+    memset(msgs, 0, sizeof msgs);
+    for (int i = 0; i < SPUN_READ; i++) {
+      iov[i].iov_base = slab + (size_t)i * DATAGRAM_MAX;
+      iov[i].iov_len = DATAGRAM_MAX;
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = &peers[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof peers[i];
+      msgs[i].msg_hdr.msg_control = controls[i];
+      msgs[i].msg_hdr.msg_controllen = sizeof controls[i];
+    }
+    int got = recvmmsg(r->sockets[index], msgs, SPUN_READ, MSG_DONTWAIT, NULL);
+    if (got < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && r->n_errors > 1 && (size_t)r->errors[0] + 1 < r->n_errors) r->errors[1 + r->errors[0]++] = -errno;
+      continue;
+    }
+    for (int i = 0; i < got; i++) {
+      uint32_t ip = ntohl(peers[i].sin_addr.s_addr);
+      uint16_t port = ntohs(peers[i].sin_port);
+      if (ip == r->self_ip[index] && port == r->self_port[index]) continue;
+      double ts = 0;
+      for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c != NULL; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+        struct timespec at;
+        memcpy(&at, CMSG_DATA(c), sizeof at);
+        ts = (double)at.tv_sec * 1e9 + (double)at.tv_nsec + r->realtime_to_monotonic;
+      }
+      // As recv hands them over: a datagram larger than its slot is cut, and counted with no bytes.
+      uint32_t length = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? 0 : msgs[i].msg_len;
+      ring_add(r, index, ip, port, iov[i].iov_base, length, ts > 0 ? ts : monotonic_ns());
+    }
+  }
+}
+
+// replySet(sockets: Int32Array) -> an epoll descriptor watching each socket for datagrams (its index as the event's
+// data), for sendDue to read replies from inside its spun waits; or -errno. Closed with closeFd.
+static napi_value js_reply_set(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value a[1];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  size_t n = 0;
+  const int32_t *sockets = typed_array(env, a[0], &n);
+  if (sockets == NULL) return number(env, -EINVAL);
+  int epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0) return number(env, -errno);
+  for (size_t i = 0; i < n; i++) {
+    struct epoll_event event = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, sockets[i], &event) < 0) {
+      int error = errno;
+      close(epfd);
+      return number(env, -error);
+    }
+  }
+  return number(env, epfd);
+}
+
 // sendDue(sockets: Int32Array, connected: Uint16Array, device: Uint32Array, relayPort: Uint16Array, payload, payloadEnd:
 // Uint32Array, offsetNs: Float64Array, actualNs: Float64Array, frame: Float64Array, stop: Int32Array) -> packets sent.
 // A run of a replay's batch: packets frame[0] (from) up to frame[1] (to), each once it is due (CLOCK_MONOTONIC
@@ -168,10 +310,13 @@ static double realtime_to_monotonic_ns(void) {
 // full speed. A packet due within frame[6] ns is waited for here, spinning on the clock, and the call returns once it
 // has lasted frame[7] ns: a paced run then costs no JavaScript per packet (its allocations were the thread's
 // collections, each a stall of the sends behind it). The caller reads replies between calls; their times are the
-// kernel's (recv).
+// kernel's (recv). With six more arguments (the reply ring's memory: Uint8Array, its layout: Uint32Array, each
+// socket's own address: Uint32Array and port: Uint16Array, errors: Int32Array, the epoll set of replySet), replies
+// are also read into the ring inside the waits spun here (read_replies): at 50k pps with every packet answered, a
+// system call and a turn of JavaScript per reply between runs made the sends behind them late by milliseconds.
 static napi_value js_send_due(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
-  napi_value a[10];
+  size_t argc = 16;
+  napi_value a[16];
   napi_get_cb_info(env, info, &argc, a, NULL, NULL);
   size_t n_sockets, n_connected, n_device, n_relay_port, n_payload, n_ends, n_offset, n_actual, n_frame, n_stop;
   const int32_t *sockets = typed_array(env, a[0], &n_sockets);
@@ -188,6 +333,25 @@ static napi_value js_send_due(napi_env env, napi_callback_info info) {
   size_t from = (size_t)frame[0], to = (size_t)frame[1];
   if (to > n_device || to > n_relay_port || to > n_ends || to > n_offset || to > n_actual) return number(env, -EINVAL);
   double start_ns = frame[2], duration_ns = frame[3], spin_ns = frame[6], budget_ns = frame[7];
+  // With a reply ring (arguments 10-15), replies are read inside the waits spun here.
+  replies_t replies = {.epfd = -1};
+  if (argc >= 16) {
+    size_t n_memory, n_layout, n_self_ip, n_self_port;
+    replies.memory = typed_array(env, a[10], &n_memory);
+    replies.layout = typed_array(env, a[11], &n_layout);
+    replies.self_ip = typed_array(env, a[12], &n_self_ip);
+    replies.self_port = typed_array(env, a[13], &n_self_port);
+    replies.errors = typed_array(env, a[14], &replies.n_errors);
+    replies.sockets = sockets;
+    replies.n_sockets = n_sockets;
+    bool usable = replies.memory != NULL && replies.layout != NULL && n_layout >= RING_LAYOUT && replies.self_ip != NULL &&
+                  replies.self_port != NULL && n_self_ip >= n_sockets && n_self_port >= n_sockets && replies.errors != NULL &&
+                  replies.n_errors > 1 && replies.layout[RING_PAYLOAD] + (size_t)replies.layout[RING_BYTES] <= n_memory;
+    if (usable) {
+      replies.epfd = arg_i32(env, a[15]);
+      replies.realtime_to_monotonic = realtime_to_monotonic_ns();
+    }
+  }
   uint32_t relay_ip = (uint32_t)frame[4];
   frame[5] = 0;
   double now = monotonic_ns();
@@ -201,7 +365,12 @@ static napi_value js_send_due(napi_env env, napi_callback_info info) {
     } else if (start_ns + offset > now) {
       double due = start_ns + offset;
       if (due - now > spin_ns || due > give_back_at) break;
-      while (now < due && __atomic_load_n(&stop[0], __ATOMIC_RELAXED) == 0) now = monotonic_ns();
+      while (now < due && __atomic_load_n(&stop[0], __ATOMIC_RELAXED) == 0) {
+        // A wait long enough reads replies first, stopping short of the packet's time: the reading takes slack, not
+        // send times.
+        if (replies.epfd >= 0 && due - now > REPLY_SLACK_NS) read_replies(&replies, due - REPLY_MARGIN_NS);
+        now = monotonic_ns();
+      }
       if (now < due) break;
     }
     uint32_t index = device[i];
@@ -426,7 +595,7 @@ NAPI_MODULE_INIT() {
     napi_callback fn;
   } functions[] = {
       {"open", js_open},   {"connect", js_connect}, {"localPort", js_local_port}, {"send", js_send},         {"recv", js_recv},
-      {"watch", js_watch}, {"events", js_events},   {"close", js_close},          {"closeFd", js_close_fd}, {"park", js_park}, {"realtime", js_realtime}, {"sendDue", js_send_due},
+      {"watch", js_watch}, {"events", js_events},   {"close", js_close},          {"closeFd", js_close_fd}, {"park", js_park}, {"realtime", js_realtime}, {"sendDue", js_send_due}, {"replySet", js_reply_set},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

@@ -15,9 +15,13 @@ export interface UdpIo {
   /**
    * A run of a replay's batch, each packet at its time (udp-io.c's js_send_due says how): frame is [from, to, startNs,
    * durationNs, relayIp, -errno of the send it stopped at (out), the longest wait spun, the call's budget in ns];
-   * packets sent.
+   * packets sent. With the reply arguments (the reply ring's memory and layout, reply-ring.js; each socket's own
+   * address and port; an errors array, [count, -errno...]; the descriptor replySet gave), replies waiting on the
+   * sockets are read into the ring inside the waits it spins.
    */
-  sendDue(sockets: Int32Array, connected: Uint16Array, device: Uint32Array, relayPort: Uint16Array, payload: Uint8Array, payloadEnd: Uint32Array, offsetNs: Float64Array, actualNs: Float64Array, frame: Float64Array, stop: Int32Array): number;
+  sendDue(sockets: Int32Array, connected: Uint16Array, device: Uint32Array, relayPort: Uint16Array, payload: Uint8Array, payloadEnd: Uint32Array, offsetNs: Float64Array, actualNs: Float64Array, frame: Float64Array, stop: Int32Array, ...replies: [] | [memory: Uint8Array, layout: Uint32Array, selfIps: Uint32Array, selfPorts: Uint16Array, errors: Int32Array, replySet: number]): number;
+  /** An epoll descriptor watching each socket of `sockets` for datagrams, for sendDue's reading of replies; or -errno. */
+  replySet(sockets: Int32Array): number;
   /**
    * Up to 64 datagrams waiting on the socket, into slots of `slotBytes` in `slab`: how many (0: none). With `stamps`,
    * when each arrived (CLOCK_MONOTONIC ns, the kernel's stamp; 0 for a socket opened without timestamps).
