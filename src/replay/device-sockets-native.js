@@ -148,7 +148,7 @@ export async function openNativeDeviceSockets(udpIoPath, options, handlers) {
   };
 }
 
-/** Errors of the sockets sendDue read from, at most this many between two reports (the rest are dropped). */
+/** Errors of the sockets sendDue may meet between two reports; past that it leaves them on their sockets. */
 const SPUN_ERRORS = 64;
 
 /**

@@ -197,14 +197,9 @@ export class SendThread {
     this.worker?.postMessage({ type: 'go' });
   }
 
-  /** Whether a batch of `bytes` payload bytes has room in the ring now; room comes back as the thread reports sends. */
-  hasRoom(bytes: number): boolean {
-    return this.ringSpace.fits(bytes);
-  }
-
   /**
    * A slot of the ring and `bytes` of its payload space for the next batch, to be written and then posted; undefined
-   * while there is no room (hasRoom).
+   * while there is no room (it comes back as the thread reports each batch's last packet sent).
    */
   claim(id: number, count: number, bytes: number, final: boolean): OutgoingBatch | undefined {
     if (count > SLOT_PACKETS) throw new RangeError(`a batch holds at most ${SLOT_PACKETS} packets, not ${count}`);

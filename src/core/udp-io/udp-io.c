@@ -216,17 +216,18 @@ static void ring_add(const replies_t *r, uint32_t device, uint32_t ip, uint16_t 
   __atomic_store_n(&header[0], (int32_t)(written + 1), __ATOMIC_SEQ_CST);
 }
 
-// Reads replies waiting on the devices' sockets into the ring until `until` (CLOCK_MONOTONIC ns): one socket's
-// datagrams (up to SPUN_READ) at a time, the clock looked at between sockets. A socket's error (an ICMP refusal after
-// a send) goes into errors (errors[0] their count, the codes after it, as -errno) for the caller to report; a datagram
-// from the socket's own address is its warm-up, skipped. Stops early when the ring has no room: the rest waits in the
-// sockets' buffers for the thread's other way of reading.
+// read_replies's slab, one per thread and freed when the thread ends: a replay's sending thread is one of many in a
+// process's life.
 static pthread_key_t slab_key;
 static pthread_once_t slab_once = PTHREAD_ONCE_INIT;
 static void make_slab_key(void) { pthread_key_create(&slab_key, free); }
 
+// Reads replies waiting on the devices' sockets into the ring until `until` (CLOCK_MONOTONIC ns): one socket's
+// datagrams (up to SPUN_READ) at a time, the clock looked at between sockets. A socket's error (an ICMP refusal after
+// a send) goes into errors (errors[0] their count, the codes after it, as -errno) for the caller to report; a datagram
+// from the socket's own address is its warm-up, skipped. Stops early when the ring or the errors have no room: the rest
+// waits on the sockets for the thread's other way of reading (or its next send), so nothing is lost.
 static void read_replies(const replies_t *r, double until) {
-  // A slab per thread, freed when the thread ends: a replay's sending thread is one of many in a process's life.
   pthread_once(&slab_once, make_slab_key);
   char *slab = pthread_getspecific(slab_key);
   if (slab == NULL) {
@@ -237,7 +238,8 @@ static void read_replies(const replies_t *r, double until) {
   int ready = epoll_wait(r->epfd, events, 16, 0);
   for (int e = 0; e < ready && monotonic_ns() < until; e++) {
     uint32_t index = events[e].data.u32;
-    if (index >= r->n_sockets || !ring_room(r, SPUN_READ)) return;
+    // No room for the datagrams, or for an error a read might meet: they stay on the socket for a later read.
+    if (index >= r->n_sockets || !ring_room(r, SPUN_READ) || (size_t)r->errors[0] + 1 >= r->n_errors) return;
     struct mmsghdr msgs[SPUN_READ];
     struct iovec iov[SPUN_READ];
     struct sockaddr_in peers[SPUN_READ];
@@ -255,7 +257,7 @@ static void read_replies(const replies_t *r, double until) {
     }
     int got = recvmmsg(r->sockets[index], msgs, SPUN_READ, MSG_DONTWAIT, NULL);
     if (got < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && r->n_errors > 1 && (size_t)r->errors[0] + 1 < r->n_errors) r->errors[1 + r->errors[0]++] = -errno;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) r->errors[1 + r->errors[0]++] = -errno;
       continue;
     }
     for (int i = 0; i < got; i++) {
