@@ -243,7 +243,7 @@ static void read_replies(const replies_t *r, double until) {
     struct mmsghdr msgs[SPUN_READ];
     struct iovec iov[SPUN_READ];
     struct sockaddr_in peers[SPUN_READ];
-    char controls[SPUN_READ][CMSG_SPACE(sizeof(struct timespec))];
+    char controls[SPUN_READ][CMSG_SPACE(sizeof(struct timespec))] __attribute__((aligned(__alignof__(struct cmsghdr))));
     memset(msgs, 0, sizeof msgs);
     for (int i = 0; i < SPUN_READ; i++) {
       iov[i].iov_base = slab + (size_t)i * DATAGRAM_MAX;
