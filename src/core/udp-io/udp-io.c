@@ -157,6 +157,42 @@ static double realtime_to_monotonic_ns(void) {
   return best_offset;
 }
 
+// Room for the kernel's arrival stamp of one received datagram (SO_TIMESTAMPNS), aligned as a control message must be.
+typedef union {
+  char bytes[CMSG_SPACE(sizeof(struct timespec))];
+  struct cmsghdr align;
+} stamp_control_t;
+
+// Sets up `count` messages to receive datagrams into slots of `slot` bytes of `slab`, each with its sender's address
+// and, where `controls` is given, its arrival stamp.
+static void receive_into(struct mmsghdr *msgs, struct iovec *iov, struct sockaddr_in *peers, stamp_control_t *controls, char *slab, size_t slot, size_t count) {
+  memset(msgs, 0, sizeof *msgs * count);
+  for (size_t i = 0; i < count; i++) {
+    iov[i].iov_base = slab + i * slot;
+    iov[i].iov_len = slot;
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_name = &peers[i];
+    msgs[i].msg_hdr.msg_namelen = sizeof peers[i];
+    if (controls != NULL) {
+      msgs[i].msg_hdr.msg_control = controls[i].bytes;
+      msgs[i].msg_hdr.msg_controllen = sizeof controls[i].bytes;
+    }
+  }
+}
+
+// When a received datagram arrived, from the kernel's stamp (CLOCK_REALTIME) moved onto CLOCK_MONOTONIC by
+// `realtime_to_monotonic`; 0 when it carries no stamp.
+static double arrival_ns(struct msghdr *message, double realtime_to_monotonic) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(message); c != NULL; c = CMSG_NXTHDR(message, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+    struct timespec at;
+    memcpy(&at, CMSG_DATA(c), sizeof at);
+    return (double)at.tv_sec * 1e9 + (double)at.tv_nsec + realtime_to_monotonic;
+  }
+  return 0;
+}
+
 // The replies a sending thread reads inside its spun waits (sendDue), written into the reply ring it shares with the
 // main thread (src/replay/reply-ring.js, whose layout `layout` gives: records, payload bytes, then the byte offsets in
 // `memory` of the arrival times, devices, addresses, payload positions, lengths, ports and payloads). Everything is
@@ -172,7 +208,6 @@ typedef struct {
   int32_t *errors;
   size_t n_errors;
   double realtime_to_monotonic;
-  bool stamped;
 } replies_t;
 
 enum { RING_RECORDS, RING_BYTES, RING_TS, RING_DEVICE, RING_IP, RING_AT, RING_LENGTH, RING_PORT, RING_PAYLOAD, RING_LAYOUT };
@@ -243,18 +278,8 @@ static void read_replies(const replies_t *r, double until) {
     struct mmsghdr msgs[SPUN_READ];
     struct iovec iov[SPUN_READ];
     struct sockaddr_in peers[SPUN_READ];
-    char controls[SPUN_READ][CMSG_SPACE(sizeof(struct timespec))] __attribute__((aligned(__alignof__(struct cmsghdr))));
-    memset(msgs, 0, sizeof msgs);
-    for (int i = 0; i < SPUN_READ; i++) {
-      iov[i].iov_base = slab + (size_t)i * DATAGRAM_MAX;
-      iov[i].iov_len = DATAGRAM_MAX;
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-      msgs[i].msg_hdr.msg_name = &peers[i];
-      msgs[i].msg_hdr.msg_namelen = sizeof peers[i];
-      msgs[i].msg_hdr.msg_control = controls[i];
-      msgs[i].msg_hdr.msg_controllen = sizeof controls[i];
-    }
+    stamp_control_t controls[SPUN_READ];
+    receive_into(msgs, iov, peers, controls, slab, DATAGRAM_MAX, SPUN_READ);
     int got = recvmmsg(r->sockets[index], msgs, SPUN_READ, MSG_DONTWAIT, NULL);
     if (got < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK) r->errors[1 + r->errors[0]++] = -errno;
@@ -264,13 +289,7 @@ static void read_replies(const replies_t *r, double until) {
       uint32_t ip = ntohl(peers[i].sin_addr.s_addr);
       uint16_t port = ntohs(peers[i].sin_port);
       if (ip == r->self_ip[index] && port == r->self_port[index]) continue;
-      double ts = 0;
-      for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c != NULL; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
-        struct timespec at;
-        memcpy(&at, CMSG_DATA(c), sizeof at);
-        ts = (double)at.tv_sec * 1e9 + (double)at.tv_nsec + r->realtime_to_monotonic;
-      }
+      double ts = arrival_ns(&msgs[i].msg_hdr, r->realtime_to_monotonic);
       // As recv hands them over: a datagram larger than its slot is cut, and counted with no bytes.
       uint32_t length = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? 0 : msgs[i].msg_len;
       ring_add(r, index, ip, port, iov[i].iov_base, length, ts > 0 ? ts : monotonic_ns());
@@ -425,20 +444,8 @@ static napi_value js_recv(napi_env env, napi_callback_info info) {
   struct mmsghdr msgs[BATCH];
   struct iovec iov[BATCH];
   struct sockaddr_in peers[BATCH];
-  static __thread char controls[BATCH][CMSG_SPACE(sizeof(struct timespec))];
-  memset(msgs, 0, sizeof msgs[0] * max);
-  for (size_t i = 0; i < max; i++) {
-    iov[i].iov_base = (char *)slab + i * (size_t)slot;
-    iov[i].iov_len = (size_t)slot;
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-    msgs[i].msg_hdr.msg_name = &peers[i];
-    msgs[i].msg_hdr.msg_namelen = sizeof peers[i];
-    if (stamps != NULL) {
-      msgs[i].msg_hdr.msg_control = controls[i];
-      msgs[i].msg_hdr.msg_controllen = sizeof controls[i];
-    }
-  }
+  static __thread stamp_control_t controls[BATCH];
+  receive_into(msgs, iov, peers, stamps == NULL ? NULL : controls, slab, (size_t)slot, max);
   int got = recvmmsg(arg_i32(env, a[0]), msgs, (unsigned)max, MSG_DONTWAIT, NULL);
   if (got < 0) return number(env, errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno);
   // The kernel stamps arrivals on CLOCK_REALTIME; the caller's clock is CLOCK_MONOTONIC, read here beside it.
@@ -448,13 +455,7 @@ static napi_value js_recv(napi_env env, napi_callback_info info) {
     from[2 * i] = ntohl(peers[i].sin_addr.s_addr);
     from[2 * i + 1] = ntohs(peers[i].sin_port);
     if (stamps == NULL) continue;
-    stamps[i] = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c != NULL; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
-      struct timespec at;
-      memcpy(&at, CMSG_DATA(c), sizeof at);
-      stamps[i] = (double)at.tv_sec * 1e9 + (double)at.tv_nsec + realtime_to_monotonic;
-    }
+    stamps[i] = arrival_ns(&msgs[i].msg_hdr, realtime_to_monotonic);
   }
   return number(env, got);
 }
