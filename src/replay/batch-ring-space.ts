@@ -1,3 +1,11 @@
+/** A batch in the ring: its slot, its payload bytes [from, to), and whether the thread is done with it. */
+interface HeldBatch {
+  slot: number;
+  from: number;
+  to: number;
+  released: boolean;
+}
+
 /**
  * The main thread's account of the shared batch ring (batch-ring.js): which slots are free, and where the next batch's
  * payload bytes go. Batches are sent in the order they are handed over, so the payload region is used as a queue:
@@ -6,9 +14,9 @@
  */
 export class BatchRingSpace {
   private readonly freeSlots: number[];
-  /** Batches handed over and not yet given back, oldest first: their slot and payload bytes [from, to). */
-  private readonly held: { slot: number; from: number; to: number; released: boolean }[] = [];
-  private readonly heldBySlot = new Map<number, { slot: number; from: number; to: number; released: boolean }>();
+  /** Batches handed over and not yet given back, oldest first. */
+  private readonly held: HeldBatch[] = [];
+  private readonly heldBySlot = new Map<number, HeldBatch>();
 
   constructor(
     slots: number,
@@ -29,12 +37,7 @@ export class BatchRingSpace {
     return oldest.from >= bytes ? 0 : undefined;
   }
 
-  /** Whether a batch of `bytes` payload bytes can be handed over now. */
-  fits(bytes: number): boolean {
-    return this.freeSlots.length > 0 && this.payloadAt(bytes) !== undefined;
-  }
-
-  /** Takes a slot and `bytes` of payload space; undefined while there is no room (see fits). */
+  /** Takes a slot and `bytes` of payload space; undefined while there is no room (no slot free, or no gap that large). */
   claim(bytes: number): { slot: number; payloadFrom: number } | undefined {
     const from = this.payloadAt(bytes);
     if (from === undefined) return undefined;

@@ -23,13 +23,12 @@ describe('the batch ring’s space', () => {
     expect(space.claim(40)).toEqual({ slot: 0, payloadFrom: 0 });
     expect(space.claim(40)).toEqual({ slot: 1, payloadFrom: 40 });
     // 20 bytes left at the end, and the start is held: no room for 30.
-    expect(space.fits(30)).toBe(false);
     expect(space.claim(30)).toBeUndefined();
     space.release(0);
     // The start is free again up to the batch still held at 40.
     expect(space.claim(30)).toEqual({ slot: 0, payloadFrom: 0 });
     // After going back to the start, only the gap before the oldest held batch (at 40) is free.
-    expect(space.fits(11)).toBe(false);
+    expect(space.claim(11)).toBeUndefined();
     expect(space.claim(10)).toEqual({ slot: 2, payloadFrom: 30 });
   });
 
@@ -40,7 +39,7 @@ describe('the batch ring’s space', () => {
     space.claim(30);
     space.release(1);
     // The middle batch's slot is free, but its bytes lie between two held batches.
-    expect(space.fits(30)).toBe(false);
+    expect(space.claim(30)).toBeUndefined();
     space.release(0);
     expect(space.claim(60)).toEqual({ slot: 0, payloadFrom: 0 });
   });
@@ -50,7 +49,6 @@ describe('the batch ring’s space', () => {
     const a = space.claim(1);
     const b = space.claim(1);
     expect(a?.slot).not.toBe(b?.slot);
-    expect(space.fits(1)).toBe(false);
     expect(space.claim(1)).toBeUndefined();
     space.release(b?.slot ?? -1);
     expect(space.claim(1)?.slot).toBe(b?.slot);
