@@ -13,6 +13,7 @@ import { withBenchCapture } from './generate-capture.ts';
 import { fileURLToPath } from 'node:url';
 import { buildNative, startNative, type NativeTools } from './native-floor.ts';
 import { request } from 'undici';
+import { kernelUdpSockets } from '../src/core/udp-socket-table.ts';
 
 const PARITY_BIN = fileURLToPath(new URL('../src/cli/parity.js', import.meta.url));
 const RELAY_IP = '127.0.8.1';
@@ -33,6 +34,14 @@ interface StepResult {
   loss: number;
   p50: number;
   p99: number;
+  /** Datagrams the kernel dropped on arrival during the step, by whose sockets: where the loss happened. */
+  dropped: DropsBySide;
+}
+
+interface DropsBySide {
+  relay: number;
+  backends: number;
+  devices: number | null;
 }
 
 /** A relay's figures at one offered rate, with the CPU it spent per mirrored packet. */
@@ -67,11 +76,11 @@ interface RelayFigures {
 function printRelayTable(relays: readonly RelayFigures[], direct: ReadonlyMap<number, StepResult>): void {
   const row = (who: string, f: RateFigures): (string | number)[] => {
     const d = direct.get(f.rate);
-    return [`${fmtRate(f.rate)} pps`, who, fmtRate(f.achieved), `${(f.loss * 100).toFixed(2)}%`, f.p50.toFixed(3), f.p99.toFixed(3), d === undefined ? '-' : (f.p50 - d.p50).toFixed(3), f.usPerPacket.toFixed(1), fmtRate(1e6 / Math.max(f.usPerPacket, 1e-3))];
+    return [`${fmtRate(f.rate)} pps`, who, fmtRate(f.achieved), `${(f.loss * 100).toFixed(2)}%`, `${f.dropped.relay} / ${f.dropped.backends} / ${f.dropped.devices ?? '-'}`, f.p50.toFixed(3), f.p99.toFixed(3), d === undefined ? '-' : (f.p50 - d.p50).toFixed(3), f.usPerPacket.toFixed(1), fmtRate(1e6 / Math.max(f.usPerPacket, 1e-3))];
   };
   printRows(
     'device round trip (ms) through a mirroring relay (2 backends); "added": against the primary reached directly',
-    ['offered', 'relay', 'achieved', 'loss', 'p50', 'p99', 'added p50', 'CPU µs/packet', 'packets per core'],
+    ['offered', 'relay', 'achieved', 'loss', 'dropped at: relay / backends / devices', 'p50', 'p99', 'added p50', 'CPU µs/packet', 'packets per core'],
     RATES.flatMap((_, i) => relays.flatMap(({ who, figures }) => (figures[i] === undefined ? [] : [row(who, figures[i] as RateFigures)]))),
   );
   printRows('the primary reached directly', ['offered', 'p50', 'p99'], [...direct].map(([rate, d]) => [`${fmtRate(rate)} pps`, d.p50.toFixed(3), d.p99.toFixed(3)]));
@@ -235,7 +244,7 @@ async function withPeer<T>(peer: PeerRelay, load: readonly number[], work: (pid:
 async function lossOnset(store: Store, target: string): Promise<string> {
   for (const rate of [20_000, 30_000, 40_000, 60_000, 80_000, 100_000]) {
     const through = await step(store, target, rate);
-    process.stdout.write(`offered ${fmtRate(rate)} pps: achieved ${fmtRate(through.achieved)}, loss ${(through.loss * 100).toFixed(2)}%\n`);
+    process.stdout.write(`offered ${fmtRate(rate)} pps: achieved ${fmtRate(through.achieved)}, loss ${(through.loss * 100).toFixed(2)}% (dropped at the sockets of: ${formatDrops(through.dropped)})\n`);
     if (through.loss > 0.001) return `${fmtRate(rate)} pps offered (${fmtRate(through.achieved)} achieved)`;
     if (through.achieved < rate * 0.9) return `none up to ${fmtRate(through.achieved)} pps, the most the replayer offered`;
   }
@@ -244,9 +253,40 @@ async function lossOnset(store: Store, target: string): Promise<string> {
 
 let runs = 0;
 
+const BACKEND_ENDPOINTS = new Set([PRIMARY_IP, MIRROR_IP].map((ip) => `${ip}:${PORT}`));
+
+/**
+ * Each socket's drop count (`local|remote`), and whose it is: the relay's (its listening socket on `target`, and
+ * the upstream sockets it connects to the backends) or a backend's. Undefined off Linux.
+ */
+function dropCounts(target: string): Map<string, { side: 'relay' | 'backends'; drops: number }> | undefined {
+  const table = kernelUdpSockets();
+  if (table === undefined) return undefined;
+  const counts = new Map<string, { side: 'relay' | 'backends'; drops: number }>();
+  for (const socket of table) {
+    const side = BACKEND_ENDPOINTS.has(socket.local) ? 'backends' : socket.local === `${target}:${PORT}` || (socket.remote !== null && BACKEND_ENDPOINTS.has(socket.remote)) ? 'relay' : undefined;
+    if (side !== undefined) counts.set(`${socket.local}|${socket.remote ?? ''}`, { side, drops: socket.drops });
+  }
+  return counts;
+}
+
+/** What each side dropped between two counts (a socket made in between counts from zero). */
+function dropsBetween(before: ReturnType<typeof dropCounts>, after: ReturnType<typeof dropCounts>, devices: number | null): DropsBySide {
+  const dropped: DropsBySide = { relay: 0, backends: 0, devices };
+  if (before === undefined || after === undefined) return dropped;
+  for (const [key, { side, drops }] of after) dropped[side] += Math.max(0, drops - (before.get(key)?.drops ?? 0));
+  return dropped;
+}
+
+/** "relay 0, backends 1,234, devices 0": where a step's datagrams were dropped. */
+export function formatDrops(d: DropsBySide): string {
+  return `relay ${d.relay.toLocaleString('en-US')}, backends ${d.backends.toLocaleString('en-US')}, devices ${d.devices === null ? '-' : d.devices.toLocaleString('en-US')}`;
+}
+
 /** Replays at `rate` for a few seconds to `target` and measures the devices' round trip and loss. */
 export async function step(store: Store, target: string, rate: number): Promise<StepResult> {
   const runName = `relay-bench-${++runs}`;
+  const dropsBefore = dropCounts(target);
   const result = await replayCapture({
     store,
     capture: 'bench',
@@ -258,6 +298,7 @@ export async function step(store: Store, target: string, rate: number): Promise<
     ackTimeoutMs: 1000,
     runName,
   });
+  const dropped = dropsBetween(dropsBefore, dropCounts(target), result.stats.receiveDrops);
   const [row] = await store.query(
     `WITH s AS (SELECT * FROM sends WHERE run_id = $run_id),
           o AS (SELECT * FROM observations WHERE run_id = $run_id AND leg = 'relay>device')
@@ -269,5 +310,5 @@ export async function step(store: Store, target: string, rate: number): Promise<
     { run_id: result.runId },
   );
   const sent = num(row?.sent);
-  return { achieved: result.stats.achievedRatePps, sent, loss: sent > 0 ? 1 - Math.min(sent, num(row?.replies)) / sent : 0, p50: num(row?.p50), p99: num(row?.p99) };
+  return { achieved: result.stats.achievedRatePps, sent, loss: sent > 0 ? 1 - Math.min(sent, num(row?.replies)) / sent : 0, p50: num(row?.p50), p99: num(row?.p99), dropped };
 }

@@ -27,8 +27,12 @@ export interface Metric {
    * across runs (a latency with and without a shadow), from the latency's drift within each run.
    */
   uncertainty?: number;
-  /** What the uncertainty is: the runs' drift (compared across runs), or the harness's own event-loop lateness. */
-  uncertaintySource?: 'drift' | 'harness_lag';
+  /**
+   * What the uncertainty is: the runs' drift (compared across runs), or the harness's own event-loop lateness, both
+   * either way of the value; or answers the replayer's own sockets dropped, which can only have lowered it (the value
+   * lies between itself and itself plus the uncertainty).
+   */
+  uncertaintySource?: 'drift' | 'harness_lag' | 'harness_drops';
   /** Set only for thresholded metrics. */
   status: MetricStatus | null;
   threshold?: Threshold;
@@ -143,10 +147,12 @@ export const runMetric = (name: MetricName, backend: string | null, value: numbe
 /** A share, or null when there is nothing to take it of. */
 export const rateOf = (part: number, whole: number): number | null => (whole > 0 ? part / whole : null);
 
-/** A metric's value as reports print it, with its uncertainty where it has one ("+12.0 ms ± 40.0 ms"). */
-export function formatMeasured(metric: Pick<Metric, 'value' | 'unit' | 'uncertainty'>): string {
+/** A metric's value as reports print it, with its uncertainty where it has one ("+12.0 ms ± 40.0 ms", "99.20% to 99.70%"). */
+export function formatMeasured(metric: Pick<Metric, 'value' | 'unit' | 'uncertainty' | 'uncertaintySource'>): string {
   const value = formatMetricValue(metric.value, metric.unit);
-  return metric.uncertainty === undefined || metric.value === null ? value : `${value} ± ${formatMetricValue(metric.uncertainty, metric.unit)}`;
+  if (metric.uncertainty === undefined || metric.value === null) return value;
+  if (metric.uncertaintySource === 'harness_drops') return `${value} to ${formatMetricValue(metric.value + metric.uncertainty, metric.unit)}`;
+  return `${value} ± ${formatMetricValue(metric.uncertainty, metric.unit)}`;
 }
 
 export function formatMetricValue(value: number | null, unit: MetricUnit): string {

@@ -98,7 +98,7 @@ export function coverageFindings(
       message: `no backend leg was observed (no simulated backend, tap or live capture recorded one): only what the ${unit === 'packets' ? 'devices' : unit === 'requests' ? 'clients' : 'replayer'} saw is analysed`,
     });
   }
-  findings.push(...observerFindings(stats, dropCritical), ...senderFindings(stats), ...notAsRecordedFindings(stats, sent));
+  findings.push(...observerFindings(stats, dropCritical), ...senderFindings(stats), ...receiveDropFindings(stats), ...notAsRecordedFindings(stats, sent));
   return findings;
 }
 
@@ -138,6 +138,26 @@ function observerFindings(stats: StoredReplayStats | null, dropCritical: number)
     });
   }
   return findings;
+}
+
+/**
+ * Answers dropped at the replayer's own sockets are the harness's loss: named, so the verdict is no plain GO; the device
+ * ACK rates they could lift over a threshold are inconclusive (receive-drops.ts).
+ */
+function receiveDropFindings(stats: StoredReplayStats | null): Finding[] {
+  const drops = stats?.receiveDrops ?? 0;
+  if (drops === 0) return [];
+  return [
+    {
+      severity: 'warning',
+      kind: 'coverage',
+      metric: 'replay_receive_drops',
+      route: null,
+      backend: null,
+      value: drops,
+      message: `the replayer's own sockets dropped ${drops.toLocaleString('en-US')} datagrams on arrival (their receive buffers full): up to that many answers are missing from the devices' view through the harness's fault, not the relay's`,
+    },
+  ];
 }
 
 /** Packets the replayer could not send never reached the relay: the relay is not blamed for them. */

@@ -1,6 +1,6 @@
 import type { DeviceProtocol } from '../protocols/protocol.ts';
 import { formatMeasured, formatMetricValue, judgedMetrics, metricLabel, type Finding, type Metric, type MismatchSample, type RelaySelfReport } from './analysis.ts';
-import { classifyWithin, LOWER_IS_WORSE, THRESHOLDED_METRICS, thresholdFor, type Threshold, type ThresholdConfig, type ThresholdedMetric } from './thresholds.ts';
+import { classifyBetween, classifyWithin, LOWER_IS_WORSE, THRESHOLDED_METRICS, thresholdFor, type Threshold, type ThresholdConfig, type ThresholdedMetric } from './thresholds.ts';
 
 /**
  * Gives each thresholded metric its status; metrics without a threshold or a value keep none. A metric with an
@@ -11,7 +11,8 @@ export function applyThresholds(metrics: Metric[], thresholds: ThresholdConfig):
     if (!isThresholded(metric.metric) || metric.value === null) continue;
     const threshold = thresholdFor(thresholds, metric.metric, metric.route);
     metric.threshold = threshold;
-    metric.status = classifyWithin(metric.value, metric.uncertainty ?? 0, threshold, metric.metric);
+    const u = metric.uncertainty ?? 0;
+    metric.status = metric.uncertaintySource === 'harness_drops' ? classifyBetween(metric.value, metric.value + u, threshold, metric.metric) : classifyWithin(metric.value, u, threshold, metric.metric);
   }
 }
 
@@ -51,6 +52,7 @@ export function thresholdFindings(metrics: readonly Metric[], samples: readonly 
  * put on the machine's variation, since neither the system under test nor the runs compared can be told apart from it.
  */
 function inconclusiveFinding(metric: Metric, threshold: Threshold): Finding {
+  if (metric.uncertaintySource === 'harness_drops') return droppedByHarnessFinding(metric, threshold);
   const value = metric.value ?? 0;
   const u = metric.uncertainty ?? 0;
   // A difference between runs is signed; a latency stamped by the harness is not, and is never below zero.
@@ -75,6 +77,31 @@ function inconclusiveFinding(metric: Metric, threshold: Threshold): Finding {
         : 'The latency moved by that much within the runs compared (p95 of their first half against their second): the ' +
           'machine, or the system itself drifting within a run (a queue that grows), may be what moved it, and the ' +
           'runs cannot tell which: nothing is blamed and nothing passes; run again on a quieter machine, or longer'),
+  };
+}
+
+/**
+ * A device ACK rate that the answers dropped at the replayer's own sockets could lift over a threshold: the relay may
+ * have relayed every missing ACK, or not; the harness lost them before it could tell.
+ */
+function droppedByHarnessFinding(metric: Metric, threshold: Threshold): Finding {
+  const low = metric.value ?? 0;
+  const high = low + (metric.uncertainty ?? 0);
+  const where = metric.route === null ? '' : ` on route ${metric.route}`;
+  const edges = [threshold.warning, threshold.critical].filter((edge) => edge > low && edge <= high);
+  const named = edges.map((edge) => `${edge === threshold.warning ? 'warning' : 'critical'} below ${formatMetricValue(edge, metric.unit)}`).join(', ');
+  return {
+    severity: 'inconclusive',
+    kind: 'threshold',
+    metric: metric.metric,
+    route: metric.route,
+    backend: metric.backend,
+    value: metric.value,
+    message:
+      `${whoOf(metric)}: ${metricLabel(metric.metric)}${where} is inconclusive: anywhere from ${formatMetricValue(low, metric.unit)} to ` +
+      `${formatMetricValue(high, metric.unit)}, across the threshold (${named}). The replayer's own sockets dropped answers on arrival ` +
+      '(their receive buffers full), so some of the ACKs missing may have been relayed: nothing is blamed and nothing passes; ' +
+      'replay again with the sending thread on a CPU of its own (--sender-cpu), or slower',
   };
 }
 

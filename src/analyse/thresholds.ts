@@ -122,8 +122,13 @@ export function defaultThresholds(): ThresholdConfig {
  * past critical even at its lowest is critical), else inconclusive, which never passes and blames no one.
  */
 export function classifyWithin(value: number, uncertainty: number, threshold: Threshold, metric?: ThresholdedMetric): MetricStatus {
-  const low = classify(value - uncertainty, threshold, metric);
-  return low === classify(value + uncertainty, threshold, metric) ? low : 'inconclusive';
+  return classifyBetween(value - uncertainty, value + uncertainty, threshold, metric);
+}
+
+/** The status of a value known only to lie between `low` and `high`: theirs when they agree, else inconclusive. */
+export function classifyBetween(low: number, high: number, threshold: Threshold, metric?: ThresholdedMetric): MetricStatus {
+  const status = classify(low, threshold, metric);
+  return status === classify(high, threshold, metric) ? status : 'inconclusive';
 }
 
 export function classify(value: number, threshold: Threshold, metric?: ThresholdedMetric): Exclude<MetricStatus, 'inconclusive'> {

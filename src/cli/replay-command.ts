@@ -232,4 +232,6 @@ function printSummary({ runName, status, stats }: ReplayResult): void {
   );
   const causes = latenessCauses(stats);
   if (causes !== undefined) printNote(causes);
+  const drops = stats.receiveDrops ?? 0;
+  if (drops > 0) printNote(`the devices' sockets dropped ${formatCount(drops)} datagrams on arrival (their receive buffers full): up to that many answers are missing from the devices' view through no fault of the relay; give the replayer a CPU of its own (--sender-cpu) or replay slower`);
 }

@@ -1,4 +1,5 @@
 import { socketErrorKind } from '../core/socket-errors.ts';
+import { dropsAt, kernelUdpSockets } from '../core/udp-socket-table.ts';
 import type { DeviceProtocol } from '../protocols/protocol.ts';
 import type { ObservationSink } from '../backends/simulated-backend.ts';
 import { AddressPool } from './address-pool.ts';
@@ -30,6 +31,8 @@ export class DeviceFleet {
   sendErrors = 0;
   /** The same, by kind: refused, unreachable, no_buffer, or the error code. */
   readonly sendErrorsByKind: Record<string, number> = {};
+  /** The kernel's drop count of the devices' sockets once bound (warm-up included), or null where it cannot be read. */
+  private dropsAtOpen: number | null = null;
 
   constructor(
     cidr: string,
@@ -68,6 +71,22 @@ export class DeviceFleet {
       this.devices.set(original, device);
       this.byIndex.push(device);
     }
+    this.dropsAtOpen = this.kernelDrops();
+  }
+
+  /**
+   * Datagrams the kernel dropped on arrival at the devices' sockets since they were bound, their receive buffers full:
+   * answers the relay sent that the harness itself lost, which the devices' view would otherwise put on the relay.
+   * Null where the kernel's table cannot be read (not Linux). Read before the sockets close.
+   */
+  receiveDrops(): number | null {
+    const now = this.kernelDrops();
+    return now === null || this.dropsAtOpen === null ? null : Math.max(0, now - this.dropsAtOpen);
+  }
+
+  private kernelDrops(): number | null {
+    const table = kernelUdpSockets();
+    return table === undefined ? null : dropsAt(table, new Set(this.byIndex.map((d) => `${d.localIp}:${d.localPort}`)));
   }
 
   close(): Promise<void> {

@@ -37,7 +37,7 @@ export async function waitForAcks(fleet: DeviceFleet, ackTimeoutMs: number): Pro
   await yieldToEventLoop();
 }
 
-export function summarize(outcome: SendLoopOutcome, fleet: DeviceFleet, uplink: { packets: number; devices: Map<string, number>; allDevices: number }, plan: ReplayPlan, aborted: boolean): ReplayStats {
+export function summarize(outcome: SendLoopOutcome, fleet: DeviceFleet, uplink: { packets: number; devices: Map<string, number>; allDevices: number }, plan: ReplayPlan, end: { aborted: boolean; receiveDrops: number | null }): ReplayStats {
   // From the first send (or the planned start, whichever came first) to the last: never zero or negative, so a short
   // replay at full speed does not report an absurd rate.
   const durationSec = Math.max(1e-3, (outcome.endNs - Math.min(outcome.startNs, outcome.firstSendNs)) / 1e9);
@@ -51,6 +51,7 @@ export function summarize(outcome: SendLoopOutcome, fleet: DeviceFleet, uplink: 
     sendErrors: fleet.sendErrors,
     sendErrorsByKind: { ...fleet.sendErrorsByKind },
     acks: fleet.repliesReceived,
+    receiveDrops: end.receiveDrops,
     devices: uplink.devices.size,
     devicesInCapture: uplink.allDevices,
     durationSec,
@@ -65,7 +66,7 @@ export function summarize(outcome: SendLoopOutcome, fleet: DeviceFleet, uplink: 
     pace: describePace(pace),
     loops: plan.loops,
     sample: plan.sample,
-    interrupted: outcome.interrupted || aborted,
+    interrupted: outcome.interrupted || end.aborted,
     senderCollections: outcome.collections ?? null,
     senderWaits: outcome.waits ?? null,
     senderCpuSec: outcome.senderCpuSec ?? null,

@@ -47,6 +47,11 @@ export interface ReplayStats {
   /** Failed sends by kind: refused, unreachable, no_buffer, ... */
   sendErrorsByKind: Record<string, number>;
   acks: number;
+  /**
+   * Datagrams the kernel dropped on arrival at the devices' sockets (their receive buffers full): answers the harness
+   * lost, not the relay. Null where that cannot be seen (not Linux).
+   */
+  receiveDrops: number | null;
   devices: number;
   devicesInCapture: number;
   durationSec: number;

@@ -120,9 +120,11 @@ async function sendCapped(prepared: PreparedReplay, runId: number): Promise<Repl
   const sends = await SendWriter.create(store, runId, { flushIntervalMs: COMMIT_BOUND_MS });
   const connection = await store.connect();
   let outcome: SendLoopOutcome;
+  let receiveDrops: number | null;
   try {
     outcome = await sendLoop({ options: { ...options, relayHost: prepared.relayIp }, fleet, sends, observations, connection, capture, uplink, runId });
     await waitForAcks(fleet, options.ackTimeoutMs);
+    receiveDrops = fleet.receiveDrops();
   } finally {
     connection.closeSync();
     // Each writer is finished whatever the one before did: a feed left open keeps DuckDB's insertion order off.
@@ -136,7 +138,7 @@ async function sendCapped(prepared: PreparedReplay, runId: number): Promise<Repl
       }
     }
   }
-  const stats = summarize(outcome, fleet, uplink, plan, options.signal?.aborted === true);
+  const stats = summarize(outcome, fleet, uplink, plan, { aborted: options.signal?.aborted === true, receiveDrops });
   return {
     status: stats.interrupted ? 'interrupted' : 'completed',
     stats,

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
-import { endianness, networkInterfaces } from 'node:os';
-import { formatIpv4, formatIpv6 } from '../core/ip-address.ts';
+import { networkInterfaces } from 'node:os';
+import { kernelUdpSockets, parseUdpSocketTable } from '../core/udp-socket-table.ts';
 
 /**
  * Whether some socket on this machine is bound to UDP `port` at `ip` (or at every address) for each of `ports`, from
@@ -24,45 +23,11 @@ function isLocalAddress(ip: string): boolean {
 
 /** `address:port` of every unconnected UDP socket (the kernel lists them with no remote address), or undefined off Linux. */
 function boundUdpSockets(): Set<string> | undefined {
-  const bound = new Set<string>();
-  let seen = false;
-  for (const [file, v6] of [['/proc/net/udp', false], ['/proc/net/udp6', true]] as const) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
-    seen = true;
-    for (const socket of unconnectedUdpSockets(text, v6)) bound.add(socket);
-  }
-  return seen ? bound : undefined;
+  const table = kernelUdpSockets();
+  return table === undefined ? undefined : new Set(table.filter((socket) => socket.remote === null).map((socket) => socket.local));
 }
 
 /** `address:port` of each unconnected socket in the text of /proc/net/udp (or udp6, `v6`), header line first. */
 export function unconnectedUdpSockets(text: string, v6: boolean): string[] {
-  const sockets: string[] = [];
-  for (const line of text.split('\n').slice(1)) {
-    const [, local, remote] = line.trim().split(/\s+/);
-    if (local === undefined || remote === undefined || !/^0+:0000$/.test(remote)) continue;
-    const [hexAddress = '', hexPort = ''] = local.split(':');
-    sockets.push(`${kernelAddress(hexAddress, v6)}:${Number.parseInt(hexPort, 16)}`);
-  }
-  return sockets;
-}
-
-const LITTLE_ENDIAN = endianness() === 'LE';
-
-/** The kernel prints an address as 32-bit words in the machine's own byte order, each as hex. */
-function kernelAddress(hex: string, v6: boolean): string {
-  const bytes = new Uint8Array(hex.length / 2);
-  for (let word = 0; word < hex.length / 8; word++) {
-    for (let i = 0; i < 4; i++) {
-      bytes[word * 4 + (LITTLE_ENDIAN ? 3 - i : i)] = Number.parseInt(hex.slice(word * 8 + i * 2, word * 8 + i * 2 + 2), 16);
-    }
-  }
-  if (!v6) return formatIpv4(bytes, 0);
-  // An IPv4 socket bound through an IPv6 one (::ffff:a.b.c.d) is that IPv4 address.
-  const mapped = bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
-  return mapped ? formatIpv4(bytes, 12) : formatIpv6(bytes, 0);
+  return parseUdpSocketTable(text, v6).filter((socket) => socket.remote === null).map((socket) => socket.local);
 }

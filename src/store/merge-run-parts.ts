@@ -83,6 +83,7 @@ function mergeStats(all: readonly (StoredReplayStats | null)[]): StoredReplaySta
     sendErrors: sum((s) => s.sendErrors),
     sendErrorsByKind: byKind,
     acks: sum((s) => s.acks),
+    receiveDrops: sumOrNull((s) => s.receiveDrops ?? null),
     askedRatePps: sumOrNull((s) => s.askedRatePps),
     achievedRatePps: sumOrNull((s) => s.achievedRatePps),
     lateness,

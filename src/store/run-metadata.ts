@@ -64,6 +64,8 @@ export interface StoredReplayStats {
   /** Failed sends by kind (refused, unreachable, no buffer, ...). */
   sendErrorsByKind: Record<string, number>;
   acks: number;
+  /** Datagrams dropped on arrival at the UDP replayer's own sockets (replay-types.ts); null or absent: not seen. */
+  receiveDrops?: number | null;
   askedRatePps: number | null;
   achievedRatePps: number | null;
   lateness: { p50Us: number; p99Us: number; maxUs: number } | null;
@@ -196,6 +198,7 @@ export function readReplayStats(value: JsonValue): StoredReplayStats | null {
     sendErrors: numberOr(value.sendErrors, 0),
     sendErrorsByKind: byKind,
     acks: numberOr(value.acks, 0),
+    receiveDrops: numberOr(value.receiveDrops, null),
     askedRatePps: numberOr(value.askedRatePps, null),
     achievedRatePps: numberOr(value.achievedRatePps, null),
     lateness,
