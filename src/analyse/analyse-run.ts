@@ -13,7 +13,7 @@ import { applyThresholds, replayFidelityFindings, selfReportFindings, thresholdF
 import { judgeWithinHarnessLag } from './latency-noise.ts';
 import { relaySelfReport } from './relay-self-report.ts';
 import { replayMetrics } from './replay-metrics.ts';
-import { judgeWithinReceiveDrops } from './receive-drops.ts';
+import { judgeWithinHarnessDrops } from './receive-drops.ts';
 import { captureNameOf, storeAnalysis } from './analysis-store.ts';
 import { analyseHttpRun } from './http/analyse-http-run.ts';
 import { analyseWsRun } from './ws/analyse-ws-run.ts';
@@ -66,7 +66,7 @@ export async function analyseRun(store: Store, runName: string, options: Analyse
     metrics.push({ metric: 'relay_queue', route: null, backend: null, value: selfReport.maxQueue, unit: 'count', status: null });
   }
   judgeWithinHarnessLag(metrics, run.harnessLag);
-  judgeWithinReceiveDrops(metrics, stats?.receiveDrops);
+  judgeWithinHarnessDrops(metrics, stats, reference);
   applyThresholds(metrics, thresholds);
   const findings = [
     ...runStateFindings(run, stats, options.partial === true),

@@ -4,7 +4,7 @@ import type { StepOutcome } from './ws/playbook.ts';
 import { formatDurationMs } from '../core/format.ts';
 import type { RunRecord } from '../store/runs.ts';
 import { isMetricName, METRIC_LABELS, type FindingSubject, type MetricName } from './metric-names.ts';
-import type { MetricStatus, Threshold, ThresholdConfig } from './thresholds.ts';
+import { rangeOf, type MetricStatus, type Threshold, type ThresholdConfig } from './thresholds.ts';
 
 /**
  * INCOMPLETE: the run did not complete (interrupted, failed, abandoned, still running), so it proves nothing either
@@ -148,10 +148,13 @@ export const runMetric = (name: MetricName, backend: string | null, value: numbe
 export const rateOf = (part: number, whole: number): number | null => (whole > 0 ? part / whole : null);
 
 /** A metric's value as reports print it, with its uncertainty where it has one ("+12.0 ms ± 40.0 ms", "99.20% to 99.70%"). */
-export function formatMeasured(metric: Pick<Metric, 'value' | 'unit' | 'uncertainty' | 'uncertaintySource'>): string {
+export function formatMeasured(metric: Pick<Metric, 'metric' | 'value' | 'unit' | 'uncertainty' | 'uncertaintySource'>): string {
   const value = formatMetricValue(metric.value, metric.unit);
   if (metric.uncertainty === undefined || metric.value === null) return value;
-  if (metric.uncertaintySource === 'harness_drops') return `${value} to ${formatMetricValue(metric.value + metric.uncertainty, metric.unit)}`;
+  if (metric.uncertaintySource === 'harness_drops') {
+    const [low, high] = rangeOf({ ...metric, value: metric.value });
+    return `${formatMetricValue(low, metric.unit)} to ${formatMetricValue(high, metric.unit)}`;
+  }
   return `${value} ± ${formatMetricValue(metric.uncertainty, metric.unit)}`;
 }
 

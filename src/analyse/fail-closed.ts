@@ -124,6 +124,18 @@ function notAsRecordedFindings(stats: StoredReplayStats | null, sent: number): F
 function observerFindings(stats: StoredReplayStats | null, dropCritical: number): Finding[] {
   const findings: Finding[] = [];
   for (const tap of stats?.observers ?? []) {
+    const dropped = tap.receiveDrops ?? 0;
+    if (dropped > 0) {
+      findings.push({
+        severity: 'warning',
+        kind: 'coverage',
+        metric: 'observer_errors',
+        route: null,
+        backend: tap.backend,
+        value: dropped,
+        message: `${tap.backend}'s tap (${tap.observer}) dropped ${dropped.toLocaleString('en-US')} datagrams on arrival (its receive buffers full): packets for ${tap.backend}, or its answers, that the tap lost, not ${tap.backend}`,
+      });
+    }
     const failed = Object.values(tap.errors).reduce((sum, n) => sum + n, 0);
     if (failed === 0) continue;
     const kinds = Object.entries(tap.errors).map(([kind, n]) => `${n.toLocaleString('en-US')} ${kind}`).join(', ');

@@ -1,6 +1,6 @@
 import type { DeviceProtocol } from '../protocols/protocol.ts';
 import { formatMeasured, formatMetricValue, judgedMetrics, metricLabel, type Finding, type Metric, type MismatchSample, type RelaySelfReport } from './analysis.ts';
-import { classifyBetween, classifyWithin, LOWER_IS_WORSE, THRESHOLDED_METRICS, thresholdFor, type Threshold, type ThresholdConfig, type ThresholdedMetric } from './thresholds.ts';
+import { classifyBetween, LOWER_IS_WORSE, THRESHOLDED_METRICS, thresholdFor, type Threshold, type ThresholdConfig, type ThresholdedMetric, rangeOf } from './thresholds.ts';
 
 /**
  * Gives each thresholded metric its status; metrics without a threshold or a value keep none. A metric with an
@@ -11,8 +11,8 @@ export function applyThresholds(metrics: Metric[], thresholds: ThresholdConfig):
     if (!isThresholded(metric.metric) || metric.value === null) continue;
     const threshold = thresholdFor(thresholds, metric.metric, metric.route);
     metric.threshold = threshold;
-    const u = metric.uncertainty ?? 0;
-    metric.status = metric.uncertaintySource === 'harness_drops' ? classifyBetween(metric.value, metric.value + u, threshold, metric.metric) : classifyWithin(metric.value, u, threshold, metric.metric);
+    const [low, high] = rangeOf({ ...metric, value: metric.value });
+    metric.status = classifyBetween(low, high, threshold, metric.metric);
   }
 }
 
@@ -85,11 +85,15 @@ function inconclusiveFinding(metric: Metric, threshold: Threshold): Finding {
  * have relayed every missing ACK, or not; the harness lost them before it could tell.
  */
 function droppedByHarnessFinding(metric: Metric, threshold: Threshold): Finding {
-  const low = metric.value ?? 0;
-  const high = low + (metric.uncertainty ?? 0);
+  const [low, high] = rangeOf({ ...metric, value: metric.value ?? 0 });
   const where = metric.route === null ? '' : ` on route ${metric.route}`;
+  const lowerIsWorse = LOWER_IS_WORSE.has(metric.metric as ThresholdedMetric);
   const edges = [threshold.warning, threshold.critical].filter((edge) => edge > low && edge <= high);
-  const named = edges.map((edge) => `${edge === threshold.warning ? 'warning' : 'critical'} below ${formatMetricValue(edge, metric.unit)}`).join(', ');
+  const named = edges.map((edge) => `${edge === threshold.warning ? 'warning' : 'critical'} ${lowerIsWorse ? 'below' : 'from'} ${formatMetricValue(edge, metric.unit)}`).join(', ');
+  const lost =
+    metric.backend === null
+      ? "The replayer's own sockets, or the reference backend's tap, dropped answers on arrival (their receive buffers full), so some of the ACKs missing may have been relayed"
+      : `${metric.backend}'s tap dropped datagrams on arrival (its receive buffers full), so some of what is counted against ${metric.backend} was lost by the tap, not by it`;
   return {
     severity: 'inconclusive',
     kind: 'threshold',
@@ -99,9 +103,8 @@ function droppedByHarnessFinding(metric: Metric, threshold: Threshold): Finding 
     value: metric.value,
     message:
       `${whoOf(metric)}: ${metricLabel(metric.metric)}${where} is inconclusive: anywhere from ${formatMetricValue(low, metric.unit)} to ` +
-      `${formatMetricValue(high, metric.unit)}, across the threshold (${named}). The replayer's own sockets dropped answers on arrival ` +
-      '(their receive buffers full), so some of the ACKs missing may have been relayed: nothing is blamed and nothing passes; ' +
-      'replay again with the sending thread on a CPU of its own (--sender-cpu), or slower',
+      `${formatMetricValue(high, metric.unit)}, across the threshold (${named}). ${lost}: nothing is blamed and nothing passes; ` +
+      'run again with the harness less loaded (the replay slower, its sending thread on a CPU of its own with --sender-cpu)',
   };
 }
 

@@ -118,11 +118,13 @@ export function defaultThresholds(): ThresholdConfig {
 }
 
 /**
- * The status of a value known only to within ± `uncertainty`: the status of both ends when they agree (a slowdown
- * past critical even at its lowest is critical), else inconclusive, which never passes and blames no one.
+ * Where a value known only to within `uncertainty` lies: either way of it, except for what the harness dropped on
+ * arrival (`harness_drops`), which can only have made it look worse, so the truth lies towards better.
  */
-export function classifyWithin(value: number, uncertainty: number, threshold: Threshold, metric?: ThresholdedMetric): MetricStatus {
-  return classifyBetween(value - uncertainty, value + uncertainty, threshold, metric);
+export function rangeOf(m: { metric: string; value: number; uncertainty?: number | undefined; uncertaintySource?: string | undefined }): [number, number] {
+  const u = m.uncertainty ?? 0;
+  if (m.uncertaintySource !== 'harness_drops') return [m.value - u, m.value + u];
+  return LOWER_IS_WORSE.has(m.metric as ThresholdedMetric) ? [m.value, m.value + u] : [Math.max(0, m.value - u), m.value];
 }
 
 /** The status of a value known only to lie between `low` and `high`: theirs when they agree, else inconclusive. */

@@ -3,6 +3,7 @@ import { datagramPath, ioChoiceFromEnv } from '../core/udp-io/datagram-path.ts';
 import { arrivalNs, type DatagramPath, type DatagramSocket, type Sender } from '../core/udp-io/datagram-socket.ts';
 import { socketErrorKind } from '../core/socket-errors.ts';
 import type { Observer } from './observer.ts';
+import { kernelUdpSockets, type KernelUdpSocket } from '../core/udp-socket-table.ts';
 
 const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
 const IDLE_CLOSE_MS = 60_000;
@@ -39,6 +40,11 @@ export interface TapCounters {
   strayReplies: number;
   /** Send and receive errors towards the target, by kind (refused, unreachable, no_buffer, ...). */
   errors: Record<string, number>;
+  /**
+   * Datagrams the kernel dropped on arrival at the tap's sockets, their receive buffers full: packets for the target
+   * and its answers that the tap lost, not the target (null: cannot be seen, not Linux). Current once `countDrops` ran.
+   */
+  receiveDrops: number | null;
 }
 
 /**
@@ -56,7 +62,10 @@ export class UdpTap implements Observer {
    * every packet, instead of a copy per packet (recorders only read them).
    */
   private listenEndpoint: Endpoint = Object.freeze({ ip: '', port: 0 });
-  readonly counters: TapCounters = { forwarded: 0, replies: 0, strayReplies: 0, errors: {} };
+  readonly counters: TapCounters = { forwarded: 0, replies: 0, strayReplies: 0, errors: {}, receiveDrops: null };
+  /** Drops of upstream sockets closed while idle, and of the listener before the tap used it. */
+  private closedDrops = 0;
+  private listenerDropsAtStart = 0;
   /** Wall time of the last forward, and the slowest reply seen: a drain waits a few times the latter after the former. */
   lastForwardMs = 0;
   slowestReplyMs = 0;
@@ -85,8 +94,33 @@ export class UdpTap implements Observer {
     this.listener = listener;
     this.listen.port = listener.localPort();
     this.listenEndpoint = Object.freeze({ ip: this.listen.ip, port: this.listen.port });
+    this.listenerDropsAtStart = this.socketDrops(kernelUdpSockets() ?? [], [listener]);
     this.idleTimer = setInterval(() => this.closeIdle(), IDLE_CLOSE_MS / 4);
     this.idleTimer.unref();
+  }
+
+  /**
+   * Reads the kernel's drop counts of the tap's sockets into `counters.receiveDrops`: before the counters are taken,
+   * while the sockets are open (their counts go with them).
+   */
+  countDrops(): void {
+    const table = kernelUdpSockets();
+    if (table === undefined || this.listener === undefined) return;
+    const open = this.socketDrops(table, [this.listener, ...[...this.upstreams.values()].map((u) => u.socket)]);
+    this.counters.receiveDrops = this.closedDrops + open - this.listenerDropsAtStart;
+  }
+
+  /** The drops of `sockets` (the listener, and upstream sockets connected to the target) in the kernel's `table`. */
+  private socketDrops(table: readonly KernelUdpSocket[], sockets: readonly DatagramSocket[]): number {
+    const listenerLocal = `${this.listen.ip}:${this.listen.port}`;
+    const targetRemote = `${this.target.ip}:${this.target.port}`;
+    const ports = new Set(sockets.filter((socket) => socket !== this.listener).map((socket) => socket.localPort()));
+    const listening = this.listener !== undefined && sockets.includes(this.listener);
+    let drops = 0;
+    for (const entry of table) {
+      if ((listening && entry.local === listenerLocal && entry.remote === null) || (entry.remote === targetRemote && ports.has(Number(entry.local.slice(entry.local.lastIndexOf(':') + 1))))) drops += entry.drops;
+    }
+    return drops;
   }
 
   async stop(): Promise<void> {
@@ -158,8 +192,12 @@ export class UdpTap implements Observer {
 
   private closeIdle(): void {
     const before = Date.now() - IDLE_CLOSE_MS;
-    for (const [key, upstream] of this.upstreams) {
-      if (upstream.lastUsedMs >= before) continue;
+    const idle = [...this.upstreams].filter(([, upstream]) => upstream.lastUsedMs < before);
+    if (idle.length === 0) return;
+    // Their drop counts go with them: kept first.
+    const table = kernelUdpSockets();
+    if (table !== undefined) this.closedDrops += this.socketDrops(table, idle.map(([, upstream]) => upstream.socket));
+    for (const [key, upstream] of idle) {
       this.upstreams.delete(key);
       void upstream.socket.close();
     }

@@ -143,7 +143,10 @@ async function drain(run: ScenarioRun, backends: ScenarioBackends): Promise<void
   const simulated = [...backends.simulated.values()];
   const taps = backends.taps.map((t) => t.tap);
   await drainBackends({ backends: simulated, taps, drainMs: run.spec.replay.drainMs ?? defaultDrainMs(run.spec.replay.ackTimeoutMs, simulated, taps) });
-  const counters = backends.taps.map(({ tap, role }) => ({ observer: `tap:${role}:${tap.listen.port}`, backend: role, ...tap.counters }));
+  const counters = backends.taps.map(({ tap, role }) => {
+    tap.countDrops();
+    return { observer: `tap:${role}:${tap.listen.port}`, backend: role, ...tap.counters };
+  });
   await recordObserverCounters(run.options.store, run.session.runId, counters);
 }
 

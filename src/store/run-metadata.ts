@@ -75,7 +75,7 @@ export interface StoredReplayStats {
    */
   notAsRecorded: NotAsRecorded[];
   /** Counters of the taps in front of backends. */
-  observers: { observer: string; backend: string; forwarded: number; replies: number; strayReplies: number; errors: Record<string, number> }[];
+  observers: { observer: string; backend: string; forwarded: number; replies: number; strayReplies: number; errors: Record<string, number>; receiveDrops?: number | null }[];
   /** What the UDP replayer's sending thread counted of its late sends (replay-types.ts), where it counted them. */
   senderWaitedForCpu?: StoredStall | null;
   senderCollections?: { count: number; totalMs: number; maxMs: number } | null;
@@ -213,6 +213,7 @@ export function readReplayStats(value: JsonValue): StoredReplayStats | null {
       forwarded: numberOr(o.forwarded, 0),
       replies: numberOr(o.replies, 0),
       strayReplies: numberOr(o.strayReplies, 0),
+      receiveDrops: numberOr(o.receiveDrops, null),
       errors: isObject(o.errors) ? Object.fromEntries(Object.entries(o.errors).filter((e): e is [string, number] => typeof e[1] === 'number')) : {},
     })),
     senderWaitedForCpu: stallOf(value.senderWaitedForCpu),

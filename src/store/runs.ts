@@ -102,6 +102,8 @@ export interface ObserverCounters {
   replies: number;
   strayReplies: number;
   errors: Record<string, number>;
+  /** Datagrams dropped on arrival at the observer's own sockets (a tap's receive buffers full); null: not seen. */
+  receiveDrops?: number | null;
 }
 
 /** Adds the observers' counters to a run's stats. */

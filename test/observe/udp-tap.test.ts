@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UdpTap, type TappedPacket } from '../../src/observe/udp-tap.ts';
@@ -90,6 +91,22 @@ describe.each(relayIoPaths())('a recording UDP tap (real sockets, $kind)', (io) 
     });
     opened.push(again);
     expect(tap.counters.forwarded).toBe(1);
+  });
+
+  it.skipIf(process.platform !== 'linux')('counts what the kernel dropped at its own socket while it could not read, so a backend is not blamed for it', async () => {
+    const backend = await echoBackend('127.0.31.52');
+    opened.push(backend.socket);
+    const tap = new UdpTap({ ip: '127.0.31.51', port: 0 }, { ip: '127.0.31.52', port: backend.port }, () => undefined, io);
+    await tap.start();
+    opened.push({ close: () => tap.stop() });
+    // Another process sends 12 MB at the tap while this one (the tap's) is blocked waiting for it: more than the
+    // tap's receive buffer (8 MB at most here) holds.
+    const datagrams = 200;
+    const blast = `const s = require('node:dgram').createSocket('udp4'); s.bind(0, '127.0.31.53', () => { let n = 0; const next = () => n++ < ${datagrams} ? s.send(Buffer.alloc(60000, n), ${tap.listen.port}, '127.0.31.51', next) : s.close(); next(); });`;
+    expect(spawnSync(process.execPath, ['-e', blast], { timeout: 20_000 }).status).toBe(0);
+    await waitFor(() => tap.counters.forwarded > 0 && (tap.countDrops(), tap.counters.forwarded + (tap.counters.receiveDrops ?? 0) === datagrams), 'every datagram to be forwarded or counted as dropped', 10_000);
+    expect(tap.counters.receiveDrops).toBeGreaterThan(0);
+    expect(tap.counters.forwarded).toBeGreaterThan(0);
   });
 });
 

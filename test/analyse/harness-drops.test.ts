@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { formatMeasured, verdictOf, type Metric } from '../../src/analyse/analysis.ts';
+import { applyThresholds, thresholdFindings } from '../../src/analyse/judge.ts';
+import { judgeWithinHarnessDrops } from '../../src/analyse/receive-drops.ts';
+import { defaultThresholds } from '../../src/analyse/thresholds.ts';
+import type { StoredReplayStats } from '../../src/store/run-metadata.ts';
+
+const ROUTE = 20500;
+const metric = (name: Metric['metric'], backend: string | null, value: number, unit: Metric['unit'] = 'count'): Metric => ({ metric: name, route: ROUTE, backend, value, unit, status: null });
+
+/** A mirror that lost 20 of 1,000 packets (2%: critical from 1%), and devices that got 985 of 1,000 ACKs (98.5%). */
+function measured(): Metric[] {
+  return [
+    metric('sent', 'mirror', 1000),
+    metric('lost', 'mirror', 20),
+    metric('drop_rate', 'mirror', 0.02, 'ratio'),
+    metric('device_ack_expected', null, 1000),
+    metric('device_acks', null, 985),
+    metric('device_ack_rate', null, 0.985, 'ratio'),
+  ];
+}
+
+function judged(stats: Pick<StoredReplayStats, 'receiveDrops' | 'observers'>): { metrics: Metric[]; messages: string[]; verdict: string } {
+  const metrics = measured();
+  judgeWithinHarnessDrops(metrics, stats, 'primary');
+  applyThresholds(metrics, defaultThresholds());
+  const findings = thresholdFindings(metrics, [], null, 'primary');
+  return { metrics, messages: findings.map((f) => `${f.severity}: ${f.message}`), verdict: verdictOf(metrics, findings) };
+}
+
+const tap = (backend: string, receiveDrops: number): StoredReplayStats['observers'][number] => ({ observer: `tap:${backend}:1`, backend, forwarded: 1000, replies: 1000, strayReplies: 0, errors: {}, receiveDrops });
+
+describe("what the harness's own sockets dropped is judged as the harness's", () => {
+  it('a rate the drops could carry over a threshold is inconclusive, shown as the range it lies in', () => {
+    const { metrics, messages, verdict } = judged({ receiveDrops: 12, observers: [tap('mirror', 15)] });
+    const dropRate = metrics.find((m) => m.metric === 'drop_rate');
+    const ackRate = metrics.find((m) => m.metric === 'device_ack_rate');
+    // The mirror's tap lost 15 of the 20 missing: the mirror lost somewhere between 5 and 20 (0.5% to 2%).
+    expect(dropRate?.status).toBe('inconclusive');
+    expect(dropRate === undefined ? '' : formatMeasured(dropRate)).toBe('0.50% to 2.00%');
+    // The devices' sockets dropped 12 of the 15 missing ACKs: 98.5% to 99.7%, across the critical floor (99%).
+    expect(ackRate?.status).toBe('inconclusive');
+    expect(ackRate === undefined ? '' : formatMeasured(ackRate)).toBe('98.50% to 99.70%');
+    expect(messages).toEqual([
+      expect.stringMatching(/^inconclusive: mirror: frame drop rate on route 20500 is inconclusive: anywhere from 0\.50% to 2\.00%, across the threshold \(critical from 1\.00%\)\. mirror's tap dropped datagrams on arrival/),
+      expect.stringMatching(/^inconclusive: devices: share of requests ACKed at the device on route 20500 is inconclusive: anywhere from 98\.50% to 99\.70%, across the threshold \(critical below 99\.00%\)\. The replayer's own sockets, or the reference backend's tap, dropped answers/),
+    ]);
+    expect(verdict).toBe('INCONCLUSIVE');
+  });
+
+  it('a fault larger than the drops is still blamed', () => {
+    // The mirror's tap lost 5: the mirror itself lost at least 15 (1.5%), critical either way.
+    const { metrics, verdict } = judged({ receiveDrops: 0, observers: [tap('mirror', 5)] });
+    expect(metrics.find((m) => m.metric === 'drop_rate')?.status).toBe('critical');
+    expect(metrics.find((m) => m.metric === 'device_ack_rate')?.status).toBe('critical');
+    expect(verdict).toBe('NO_GO');
+  });
+
+  it("the reference backend's tap losing answers widens the devices' view; another backend's does not", () => {
+    expect(judged({ receiveDrops: 0, observers: [tap('primary', 15)] }).metrics.find((m) => m.metric === 'device_ack_rate')?.status).toBe('inconclusive');
+    expect(judged({ receiveDrops: 0, observers: [tap('mirror', 15)] }).metrics.find((m) => m.metric === 'device_ack_rate')?.status).toBe('critical');
+  });
+
+  it('a run that could not see drops keeps its rates as they are, and says nothing of drops', () => {
+    const { metrics, verdict } = judged({ receiveDrops: null, observers: [] });
+    expect(metrics.some((m) => m.metric === 'replay_receive_drops')).toBe(false);
+    expect(metrics.every((m) => m.uncertainty === undefined)).toBe(true);
+    expect(verdict).toBe('NO_GO');
+  });
+});
