@@ -107,8 +107,10 @@ export class DeviceFleet {
       const given = replies.payloads[i] as Uint8Array;
       const payload = Buffer.isBuffer(given) ? given : Buffer.from(given);
       this.repliesReceived++;
-      device.awaitingAcks--;
       const ack = this.protocol.decodeAck(payload);
+      // A datagram that is no answer at all (a stray, garbage) does not stand for an ACK still owed: the wait for the
+      // last answers is not cut short by it.
+      if (ack.kind !== 'unparsed') device.awaitingAcks--;
       this.sink.add({
         leg: 'relay>device',
         tsNs: BigInt(replies.tsNs[i] as number),

@@ -94,7 +94,7 @@ describe("answers the replayer's own sockets drop are the harness's, not the rel
         })();
       });
       try {
-        const replay = spawnParity(['replay', 'fleet', '--relay', RELAY_IP, '--rate', '50pps', '--protocol', 'teltonika-udp', '--devices', '127.23.0.0/16', '--run', 'dropped', '--ack-timeout', '500ms', '--db', db]);
+        const replay = spawnParity(['replay', 'fleet', '--relay', RELAY_IP, '--rate', '50pps', '--protocol', 'teltonika-udp', '--devices', '127.23.0.0/16', '--run', 'dropped', '--ack-timeout', '3s', '--db', db]);
         replayerPid = replay.child.pid as number;
         const code = await replay.exited;
         await stopped;
