@@ -158,8 +158,20 @@ function observerFindings(stats: StoredReplayStats | null, dropCritical: number)
  */
 function receiveDropFindings(stats: StoredReplayStats | null): Finding[] {
   const drops = stats?.receiveDrops ?? 0;
-  if (drops === 0) return [];
+  const simulated = Object.entries(stats?.backendDrops ?? {})
+    .filter(([, n]) => n > 0)
+    .map(([role, n]): Finding => ({
+      severity: 'warning',
+      kind: 'coverage',
+      metric: 'observer_errors',
+      route: null,
+      backend: role,
+      value: n,
+      message: `the simulated ${role} dropped ${n.toLocaleString('en-US')} datagrams on arrival (its receive buffers full, the harness's machine too busy to read them): a loss of the harness, not a fault ${role} was asked for`,
+    }));
+  if (drops === 0) return simulated;
   return [
+    ...simulated,
     {
       severity: 'warning',
       kind: 'coverage',

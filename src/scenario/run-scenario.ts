@@ -147,7 +147,11 @@ async function drain(run: ScenarioRun, backends: ScenarioBackends): Promise<void
     tap.countDrops();
     return { observer: `tap:${role}:${tap.listen.port}`, backend: role, ...tap.counters };
   });
-  await recordObserverCounters(run.options.store, run.session.runId, counters);
+  const backendDrops = Object.fromEntries(simulated.flatMap((backend) => {
+    const drops = backend.receiveDrops();
+    return drops === null ? [] : [[backend.role, drops]];
+  }));
+  await recordObserverCounters(run.options.store, run.session.runId, counters, backendDrops);
 }
 
 /** What a scenario's `expect:` asked for and the analysis did not give. */

@@ -89,7 +89,15 @@ function mergeStats(all: readonly (StoredReplayStats | null)[]): StoredReplaySta
     lateness,
     notAsRecorded: mergeNotAsRecorded(stats.flatMap((s) => s.notAsRecorded)),
     observers: stats.flatMap((s) => s.observers),
+    ...(stats.some((s) => s.backendDrops !== undefined) && { backendDrops: mergeBackendDrops(stats) }),
   };
+}
+
+/** Each simulated backend's drops, added up over the parts that ran one. */
+function mergeBackendDrops(stats: readonly StoredReplayStats[]): Record<string, number> {
+  const merged: Record<string, number> = {};
+  for (const s of stats) for (const [role, n] of Object.entries(s.backendDrops ?? {})) merged[role] = (merged[role] ?? 0) + n;
+  return merged;
 }
 
 /** The parts' sends not made as recorded, added up by reason, with the first examples of any part. */

@@ -74,6 +74,8 @@ export interface StoredReplayStats {
    * reached the target in another form, so their parity proves less than the rest. The first few texts with each.
    */
   notAsRecorded: NotAsRecorded[];
+  /** Datagrams dropped on arrival at the simulated backends' sockets, by role (SimulatedBackend.receiveDrops). */
+  backendDrops?: Record<string, number>;
   /** Counters of the taps in front of backends. */
   observers: { observer: string; backend: string; forwarded: number; replies: number; strayReplies: number; errors: Record<string, number>; receiveDrops?: number | null }[];
   /** What the UDP replayer's sending thread counted of its late sends (replay-types.ts), where it counted them. */
@@ -216,6 +218,7 @@ export function readReplayStats(value: JsonValue): StoredReplayStats | null {
       receiveDrops: numberOr(o.receiveDrops, null),
       errors: isObject(o.errors) ? Object.fromEntries(Object.entries(o.errors).filter((e): e is [string, number] => typeof e[1] === 'number')) : {},
     })),
+    ...(isObject(value.backendDrops) && { backendDrops: Object.fromEntries(Object.entries(value.backendDrops).filter((e): e is [string, number] => typeof e[1] === 'number')) }),
     senderWaitedForCpu: stallOf(value.senderWaitedForCpu),
     senderCollections: isObject(value.senderCollections) ? { count: numberOr(value.senderCollections.count, 0), totalMs: numberOr(value.senderCollections.totalMs, 0), maxMs: numberOr(value.senderCollections.maxMs, 0) } : null,
     senderLateBatches: stallOf(value.senderLateBatches),

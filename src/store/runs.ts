@@ -106,10 +106,14 @@ export interface ObserverCounters {
   receiveDrops?: number | null;
 }
 
-/** Adds the observers' counters to a run's stats. */
-export async function recordObserverCounters(store: Store, runId: number, observers: readonly ObserverCounters[]): Promise<void> {
-  if (observers.length === 0) return;
-  await store.exec(`UPDATE runs SET stats = json_merge_patch(coalesce(stats, '{}'::JSON), $patch::JSON) WHERE run_id = $id`, { id: runId, patch: JSON.stringify({ observers }) });
+/**
+ * Adds the observers' counters to a run's stats, and what the kernel dropped at the simulated backends' sockets (by
+ * role; see SimulatedBackend.receiveDrops).
+ */
+export async function recordObserverCounters(store: Store, runId: number, observers: readonly ObserverCounters[], backendDrops: Readonly<Record<string, number>> = {}): Promise<void> {
+  const patch = { ...(observers.length > 0 && { observers }), ...(Object.keys(backendDrops).length > 0 && { backendDrops }) };
+  if (Object.keys(patch).length === 0) return;
+  await store.exec(`UPDATE runs SET stats = json_merge_patch(coalesce(stats, '{}'::JSON), $patch::JSON) WHERE run_id = $id`, { id: runId, patch: JSON.stringify(patch) });
 }
 
 /** Sets what a run replays, for a run created before its replay started (a scenario's); its kind stays. */

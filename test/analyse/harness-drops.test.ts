@@ -20,7 +20,7 @@ function measured(): Metric[] {
   ];
 }
 
-function judged(stats: Pick<StoredReplayStats, 'receiveDrops' | 'observers'>): { metrics: Metric[]; messages: string[]; verdict: string } {
+function judged(stats: Pick<StoredReplayStats, 'receiveDrops' | 'observers' | 'backendDrops'>): { metrics: Metric[]; messages: string[]; verdict: string } {
   const metrics = measured();
   judgeWithinHarnessDrops(metrics, stats, 'primary');
   applyThresholds(metrics, defaultThresholds());
@@ -59,6 +59,11 @@ describe("what the harness's own sockets dropped is judged as the harness's", ()
   it("the reference backend's tap losing answers widens the devices' view; another backend's does not", () => {
     expect(judged({ receiveDrops: 0, observers: [tap('primary', 15)] }).metrics.find((m) => m.metric === 'device_ack_rate')?.status).toBe('inconclusive');
     expect(judged({ receiveDrops: 0, observers: [tap('mirror', 15)] }).metrics.find((m) => m.metric === 'device_ack_rate')?.status).toBe('critical');
+  });
+
+  it("a simulated backend's own drops are the harness's too, like its tap's", () => {
+    const { metrics } = judged({ receiveDrops: 0, observers: [], backendDrops: { mirror: 15 } });
+    expect(metrics.find((m) => m.metric === 'drop_rate')?.status).toBe('inconclusive');
   });
 
   it('a run that could not see drops keeps its rates as they are, and says nothing of drops', () => {

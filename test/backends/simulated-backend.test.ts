@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedBackend, type SimulatedBackendOptions } from '../../src/backends/simulated-backend.ts';
@@ -34,6 +35,18 @@ const messages = (count: number, serviceType = 1): Uint8Array[] =>
   );
 
 describe('simulated backend over real UDP', () => {
+  it.skipIf(process.platform !== 'linux')('counts what the kernel dropped at its socket while it could not read: the harness\'s loss, not a fault it was asked for', async () => {
+    const { backend, port } = await start({ ip: '127.0.0.38' });
+    expect(backend.receiveDrops()).toBe(0);
+    // Another process sends 12 MB while this one (the backend's) is blocked waiting for it: more than its buffer holds.
+    const datagrams = 200;
+    const blast = `const s = require('node:dgram').createSocket('udp4'); s.bind(0, '127.0.0.39', () => { let n = 0; const next = () => n++ < ${datagrams} ? s.send(Buffer.alloc(60000, n), ${port}, '127.0.0.38', next) : s.close(); next(); });`;
+    expect(spawnSync(process.execPath, ['-e', blast], { timeout: 20_000 }).status).toBe(0);
+    await waitFor(() => taken(backend)() + (backend.receiveDrops() ?? 0) === datagrams, 'every datagram to be taken or counted as dropped', 10_000);
+    expect(backend.receiveDrops()).toBeGreaterThan(0);
+    expect(backend.counters.lost).toBe(0);
+  });
+
   it('answers every acknowledged message with the protocol\'s ACK and nothing else', async () => {
     const { client, port, backend } = await start({ ip: '127.0.0.31' });
     await sendPaced(client, [...messages(50), ...messages(10, 0)], { ip: '127.0.0.31', port }, taken(backend));
