@@ -48,52 +48,18 @@ export function thresholdFindings(metrics: readonly Metric[], samples: readonly 
 }
 
 /**
- * A value compared across runs whose uncertainty straddles a threshold's edge: named with its range and the edge, and
- * put on the machine's variation, since neither the system under test nor the runs compared can be told apart from it.
+ * A value whose uncertainty straddles a threshold's edge: named with its range and the edge, and put on what made it
+ * uncertain (the machine's variation between runs, the harness's own lateness, or what its sockets dropped), since the
+ * system under test cannot be told apart from it.
  */
 function inconclusiveFinding(metric: Metric, threshold: Threshold): Finding {
-  if (metric.uncertaintySource === 'harness_drops') return droppedByHarnessFinding(metric, threshold);
   const value = metric.value ?? 0;
-  const u = metric.uncertainty ?? 0;
-  // A difference between runs is signed; a latency stamped by the harness is not, and is never below zero.
-  const difference = metric.uncertaintySource !== 'harness_lag';
-  const f = (v: number): string => `${v > 0 && difference ? '+' : ''}${formatMetricValue(difference ? v : Math.max(0, v), metric.unit)}`;
-  const where = metric.route === null ? '' : ` on route ${metric.route}`;
-  const edges = [threshold.warning, threshold.critical].filter((edge) => edge > value - u && edge <= value + u);
-  const named = edges.map((edge) => `${edge === threshold.warning ? 'warning' : 'critical'} from ${formatMetricValue(edge, metric.unit)}`).join(', ');
-  return {
-    severity: 'inconclusive',
-    kind: 'threshold',
-    metric: metric.metric,
-    route: metric.route,
-    backend: metric.backend,
-    value: metric.value,
-    message:
-      `${whoOf(metric)}: ${metricLabel(metric.metric)} ${f(value)} ± ${formatMetricValue(u, metric.unit)}${where} is inconclusive: ` +
-      `anywhere from ${f(value - u)} to ${f(value + u)}, across the threshold (${named}). ` +
-      (metric.uncertaintySource === 'harness_lag'
-        ? "The harness's own event loop ran that late at p99 while it timestamped the legs (harness lag), so its stamps " +
-          'cannot place the latency on either side: nothing is blamed and nothing passes; run again on a less loaded machine'
-        : 'The latency moved by that much within the runs compared (p95 of their first half against their second): the ' +
-          'machine, or the system itself drifting within a run (a queue that grows), may be what moved it, and the ' +
-          'runs cannot tell which: nothing is blamed and nothing passes; run again on a quieter machine, or longer'),
-  };
-}
-
-/**
- * A device ACK rate that the answers dropped at the replayer's own sockets could lift over a threshold: the relay may
- * have relayed every missing ACK, or not; the harness lost them before it could tell.
- */
-function droppedByHarnessFinding(metric: Metric, threshold: Threshold): Finding {
-  const [low, high] = rangeOf({ ...metric, value: metric.value ?? 0 });
+  const [low, high] = rangeOf({ ...metric, value });
   const where = metric.route === null ? '' : ` on route ${metric.route}`;
   const lowerIsWorse = LOWER_IS_WORSE.has(metric.metric as ThresholdedMetric);
   const edges = [threshold.warning, threshold.critical].filter((edge) => edge > low && edge <= high);
   const named = edges.map((edge) => `${edge === threshold.warning ? 'warning' : 'critical'} ${lowerIsWorse ? 'below' : 'from'} ${formatMetricValue(edge, metric.unit)}`).join(', ');
-  const lost =
-    metric.backend === null
-      ? "The replayer's own sockets, or the reference backend's tap, dropped answers on arrival (their receive buffers full), so some of the ACKs missing may have been relayed"
-      : `${metric.backend}'s tap dropped datagrams on arrival (its receive buffers full), so some of what is counted against ${metric.backend} was lost by the tap, not by it`;
+  const { measured, show, why } = uncertaintyWords(metric);
   return {
     severity: 'inconclusive',
     kind: 'threshold',
@@ -101,10 +67,36 @@ function droppedByHarnessFinding(metric: Metric, threshold: Threshold): Finding 
     route: metric.route,
     backend: metric.backend,
     value: metric.value,
-    message:
-      `${whoOf(metric)}: ${metricLabel(metric.metric)}${where} is inconclusive: anywhere from ${formatMetricValue(low, metric.unit)} to ` +
-      `${formatMetricValue(high, metric.unit)}, across the threshold (${named}). ${lost}: nothing is blamed and nothing passes; ` +
-      'run again with the harness less loaded (the replay slower, its sending thread on a CPU of its own with --sender-cpu)',
+    message: `${whoOf(metric)}: ${metricLabel(metric.metric)}${measured}${where} is inconclusive: anywhere from ${show(low)} to ${show(high)}, across the threshold (${named}). ${why}`,
+  };
+}
+
+/** How an inconclusive finding shows a value of `metric`'s, and why the value is uncertain, by what made it so. */
+function uncertaintyWords(metric: Metric): { measured: string; show: (v: number) => string; why: string } {
+  if (metric.uncertaintySource === 'harness_drops') {
+    return {
+      measured: '',
+      show: (v) => formatMetricValue(v, metric.unit),
+      why:
+        (metric.backend === null
+          ? "The replayer's own sockets, or the reference backend's tap, dropped answers on arrival (their receive buffers full), so some of the ACKs missing may have been relayed"
+          : `${metric.backend}'s tap, or ${metric.backend} itself where it is simulated, dropped datagrams on arrival (receive buffers full), so some of what is counted against ${metric.backend} was lost by the harness`) +
+        ': nothing is blamed and nothing passes; run again with the harness less loaded (the replay slower, its sending thread on a CPU of its own with --sender-cpu)',
+    };
+  }
+  // A difference between runs is signed; a latency stamped by the harness is not, and is never below zero.
+  const difference = metric.uncertaintySource !== 'harness_lag';
+  const show = (v: number): string => `${v > 0 && difference ? '+' : ''}${formatMetricValue(difference ? v : Math.max(0, v), metric.unit)}`;
+  return {
+    measured: ` ${show(metric.value ?? 0)} ± ${formatMetricValue(metric.uncertainty ?? 0, metric.unit)}`,
+    show,
+    why:
+      metric.uncertaintySource === 'harness_lag'
+        ? "The harness's own event loop ran that late at p99 while it timestamped the legs (harness lag), so its stamps " +
+          'cannot place the latency on either side: nothing is blamed and nothing passes; run again on a less loaded machine'
+        : 'The latency moved by that much within the runs compared (p95 of their first half against their second): the ' +
+          'machine, or the system itself drifting within a run (a queue that grows), may be what moved it, and the ' +
+          'runs cannot tell which: nothing is blamed and nothing passes; run again on a quieter machine, or longer',
   };
 }
 
