@@ -1,4 +1,4 @@
-import { formatMetricValue, judgedMetrics, metricLabel, type Analysis } from '../analyse/analysis.ts';
+import { formatMeasured, formatMetricValue, judgedMetrics, metricLabel, type Analysis, type Metric } from '../analyse/analysis.ts';
 import { escapeXml } from './svg-chart.ts';
 
 /**
@@ -7,6 +7,13 @@ import { escapeXml } from './svg-chart.ts';
  * inconclusive ones (an inconclusive comparison is no pass); warnings pass, with the warning in system-out, so CI
  * shows them without failing on them.
  */
+/** What an inconclusive value's range is made of, by its source (analysis.ts `Metric.uncertaintySource`). */
+const UNCERTAIN_BECAUSE: Record<NonNullable<Metric['uncertaintySource']>, string> = {
+  drift: "the machine's own variation",
+  harness_lag: "the harness's own lateness",
+  harness_drops: "what the harness's own sockets dropped",
+};
+
 export function renderJunitReport(analysis: Analysis): string {
   const cases: string[] = [];
   let failures = 0;
@@ -21,7 +28,8 @@ export function renderJunitReport(analysis: Analysis): string {
       body = `<failure message="${escapeXml(`${name}: ${value} is critical`)}" type="critical">${escapeXml(`${value}; critical from ${metric.threshold?.critical}`)}</failure>`;
     } else if (metric.status === 'inconclusive') {
       failures++;
-      body = `<failure message="${escapeXml(`${name}: ${value} ± ${formatMetricValue(metric.uncertainty ?? 0, metric.unit)} is inconclusive`)}" type="inconclusive">${escapeXml(`${value} ± ${formatMetricValue(metric.uncertainty ?? 0, metric.unit)}: the machine's own variation straddles the threshold`)}</failure>`;
+      const measured = formatMeasured(metric);
+      body = `<failure message="${escapeXml(`${name}: ${measured} is inconclusive`)}" type="inconclusive">${escapeXml(`${measured}: ${UNCERTAIN_BECAUSE[metric.uncertaintySource ?? 'drift']} straddles the threshold`)}</failure>`;
     } else if (metric.status === 'warning') {
       body = `<system-out>${escapeXml(`WARNING ${name}: ${value}; warning from ${metric.threshold?.warning}`)}</system-out>`;
     }

@@ -25,8 +25,12 @@ export interface ReportJson {
     routes: { port: number; customer: string; device: string }[];
   };
   thresholds: ThresholdConfig;
-  /** `uncertainty`: only on values compared across runs, ± the machine's own variation within the runs compared. */
-  metrics: { metric: string; route: number | null; backend: string | null; value: number | null; uncertainty?: number; unit: string; status: MetricStatus | null }[];
+  /**
+   * `uncertainty`, where a value has one, with what it is (`uncertaintySource`): `drift` (± the machine's own variation
+   * within the runs compared), `harness_lag` (± the harness's own lateness), `harness_drops` (what the harness's own
+   * sockets dropped, which only made the value look worse: the truth lies between it and it made better by this much).
+   */
+  metrics: { metric: string; route: number | null; backend: string | null; value: number | null; uncertainty?: number; uncertaintySource?: string; unit: string; status: MetricStatus | null }[];
   findings: Finding[];
   mismatches: MismatchSample[];
   /** HTTP runs only: each response field compared between live and shadow, with its A/A noise and whether it counts. */
@@ -56,7 +60,7 @@ export function toReportJson(analysis: Analysis): ReportJson {
       routes: analysis.routes,
     },
     thresholds: analysis.thresholds,
-    metrics: analysis.metrics.map(({ metric, route, backend, value, uncertainty, unit, status }) => ({ metric, route, backend, value, ...(uncertainty !== undefined && { uncertainty }), unit, status })),
+    metrics: analysis.metrics.map(({ metric, route, backend, value, uncertainty, uncertaintySource, unit, status }) => ({ metric, route, backend, value, ...(uncertainty !== undefined && { uncertainty }), ...(uncertaintySource !== undefined && { uncertaintySource }), unit, status })),
     findings: analysis.findings,
     mismatches: analysis.mismatchSamples,
     ...(analysis.responseFields !== undefined && { responseFields: analysis.responseFields }),
