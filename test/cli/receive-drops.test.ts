@@ -7,6 +7,7 @@ import { withStore } from '../../src/store/store.ts';
 import { killAllParity, runParity, spawnParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { processState } from '../helpers/process-state.ts';
 
 afterEach(killAllParity);
 
@@ -27,12 +28,6 @@ function teltonikaAck(request: Buffer): Buffer {
   const imeiLength = request.readUInt16BE(6);
   const records = request[8 + imeiLength + 1] ?? 0;
   return Buffer.from([0x00, 0x05, request[2] ?? 0, request[3] ?? 0, 0x01, request[5] ?? 0, records]);
-}
-
-/** A process's state letter as the kernel reports it (T: stopped). */
-function processState(pid: number): string | undefined {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
 }
 
 /** The most a receive buffer can hold here: the kernel doubles what a socket asks for, up to twice rmem_max. */

@@ -1,3 +1,4 @@
+import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedBackend } from '../../src/backends/simulated-backend.ts';
@@ -5,6 +6,8 @@ import { generic } from '../../src/protocols/generic.ts';
 import { killAllParity, runParity, spawnParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 import { UdpClient } from '../helpers/udp-client.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+import { processState } from '../helpers/process-state.ts';
 
 afterEach(killAllParity);
 
@@ -32,6 +35,41 @@ describe('parity record (subprocess)', () => {
       }
     });
   });
+
+  it.skipIf(process.platform !== 'linux')('counts what the kernel dropped at the tap\'s socket as unrecorded, and fails', async () => {
+    await withTempDir(async (dir) => {
+      const target = createSocket('udp4');
+      await new Promise<void>((resolve) => target.bind(24953, '127.0.14.4', () => resolve()));
+      const sender = createSocket('udp4');
+      try {
+        const db = join(dir, 'rec.duckdb');
+        const record = spawnParity(['record', '--tap', '127.0.14.3:24953=127.0.14.4:24953', '--capture', 'dropped', '--db', db, '--json']);
+        expect(await record.waitForOutput((_out, err) => err.includes('recording through'))).toBe(true);
+        // The recorder stopped (SIGSTOP) while 12 MB arrive at its tap: more than the tap's receive buffer holds.
+        const pid = record.child.pid as number;
+        process.kill(pid, 'SIGSTOP');
+        await waitFor(() => processState(pid) === 'T', 'the recorder to stop', 5_000);
+        const datagrams = 200;
+        try {
+          for (let i = 0; i < datagrams; i++) await new Promise<void>((resolve, reject) => sender.send(Buffer.alloc(60_000, i), 24953, '127.0.14.3', (e) => (e ? reject(e) : resolve())));
+        } finally {
+          process.kill(pid, 'SIGCONT');
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await record.stop('SIGINT');
+        const result = JSON.parse(record.stdout()) as { recorded: number; unrecorded: number; kernelDrops: number };
+        // Every datagram sent is either recorded or counted as unrecorded, none lost unaccounted.
+        expect(result.kernelDrops).toBeGreaterThan(0);
+        expect(result.recorded + result.unrecorded).toBe(datagrams);
+        expect(record.child.exitCode).toBe(1);
+        const listed = await runParity(['captures', 'dropped', '--db', db, '--json']);
+        expect(listed.stdout).toMatch(/were dropped by the kernel before they could be read/);
+      } finally {
+        sender.close();
+        target.close();
+      }
+    });
+  }, 60_000);
 
   it.each([
     { args: ['record', '--tap', '127.0.14.1:24951=127.0.14.2:24951'], message: /one of --capture NAME and --run NAME/ },

@@ -70,7 +70,7 @@ export async function recordTraffic(options: {
   const { kernelDrops, cutShort } = await started.stop();
   await queue.flushed();
   const partial = cutShort === undefined ? {} : { partial: cutShort };
-  await target.finish({ stoppedBy, unrecorded: queue.unrecorded + kernelDrops, ...partial });
+  await target.finish({ stoppedBy, unrecorded: queue.unrecorded + kernelDrops, kernelDrops, ...partial });
   return { recorded: queue.recorded, unrecorded: queue.unrecorded + kernelDrops, unassigned, kernelDrops, byLeg, stoppedBy, ...partial };
 }
 
@@ -109,8 +109,15 @@ async function startTaps(source: Extract<RecordSource, { kind: 'taps' }>, take: 
   return {
     ended: undefined,
     async stop() {
+      // What the kernel dropped at the taps' own sockets never reached the record (nor the targets): read before the
+      // sockets close, and counted as unrecorded as a live capture's drops are.
+      let kernelDrops = 0;
+      for (const tap of taps) {
+        tap.countDrops();
+        kernelDrops += tap.counters.receiveDrops ?? 0;
+      }
       for (const tap of taps) await tap.stop();
-      return { kernelDrops: 0, cutShort: undefined };
+      return { kernelDrops, cutShort: undefined };
     },
   };
 }

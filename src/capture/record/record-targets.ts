@@ -38,7 +38,8 @@ export interface RecordTarget {
   /** Packets committed so far, where the target counts them (what a recorder killed now leaves in the store). */
   committed?(): number;
   /** Commits what was written; `partial` says why what was recorded is incomplete, if it is. */
-  finish(summary: { stoppedBy: string; unrecorded: number; partial?: string }): Promise<void>;
+  /** `unrecorded`: every packet not recorded, `kernelDrops` of them dropped by the kernel before the recorder saw them. */
+  finish(summary: { stoppedBy: string; unrecorded: number; kernelDrops: number; partial?: string }): Promise<void>;
 }
 
 const NS_PER_SECOND = 1_000_000_000n;
@@ -68,7 +69,7 @@ export async function captureTarget(store: Store, name: string, source: string, 
     },
     ready: () => writer.ready(),
     committed: () => writer.committed,
-    async finish({ stoppedBy, unrecorded, partial }) {
+    async finish({ stoppedBy, unrecorded, kernelDrops, partial }) {
       await writer.close();
       await finishCapture(store, captureId, {
         format: 'tap',
@@ -76,11 +77,21 @@ export async function captureTarget(store: Store, name: string, source: string, 
         keptDatagrams: writer.rows,
         firstTsNs: writer.firstTsNs,
         lastTsNs: writer.lastTsNs,
-        error: partial ?? (unrecorded > 0 ? `${unrecorded} packets passed the taps but could not be recorded (the store fell behind); stopped by ${stoppedBy}` : undefined),
+        error: partial ?? (unrecorded > 0 ? `${unrecordedWhy(unrecorded, kernelDrops)}; stopped by ${stoppedBy}` : undefined),
         routePorts,
       });
     },
   };
+}
+
+/** Why a recording misses packets, in words: the store behind, or the kernel's drops (a full socket or capture buffer). */
+function unrecordedWhy(unrecorded: number, kernelDrops: number): string {
+  const behind = unrecorded - kernelDrops;
+  const parts = [
+    ...(behind > 0 ? [`${behind} passed the taps but could not be recorded (the store fell behind)`] : []),
+    ...(kernelDrops > 0 ? [`${kernelDrops} were dropped by the kernel before they could be read (a full socket or capture buffer)`] : []),
+  ];
+  return `${unrecorded} packets not recorded: ${parts.join(', ')}`;
 }
 
 /** Records into a run's observations (monotonic times), to analyse directly: live shadow validation. */
