@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { ConfigError } from '../core/errors.ts';
-import { readTopology, type RunTopology, type TopologyBackend } from '../store/run-metadata.ts';
-import { getRun, harnessLagOf, recordHarnessLag, setRunTopology, statusOfRow, type RunStatus } from '../store/runs.ts';
+import { readReplayStats, readTopology, type RunTopology, type TopologyBackend } from '../store/run-metadata.ts';
+import type { JsonValue } from '../core/json.ts';
+import { getRun, harnessLagOf, recordHarnessLag, recordObserverCounters, setRunTopology, statusOfRow, type RunStatus } from '../store/runs.ts';
 import { ownerOf, type Owner } from '../store/owner.ts';
 import { isStoreLocked, storeLockedError } from '../store/store-lock.ts';
 import { num, str, type Store } from '../store/store.ts';
@@ -40,11 +41,14 @@ export async function mergeObservations(store: Store, runName: string, files: re
     await attachWaiting(store, file, alias);
     try {
       // Every column (a store of an earlier version lacks later ones): the other process's stamps come with its lateness.
-      const [source] = await store.query(`SELECT * REPLACE (topology::VARCHAR AS topology) FROM ${alias}.runs WHERE name = $name`, { name: runName });
+      const [source] = await store.query(`SELECT * REPLACE (topology::VARCHAR AS topology, stats::VARCHAR AS stats) FROM ${alias}.runs WHERE name = $name`, { name: runName });
       if (source === undefined) throw new ConfigError(`${file}: holds no run "${runName}" (was it recorded with --run ${runName}?)`, { file, field: 'observations' });
       const sourceId = num(source.run_id);
       const declared = readTopology(typeof source.topology === 'string' ? JSON.parse(source.topology) : null).backends;
       await recordHarnessLag(store, run.runId, harnessLagOf(source));
+      // What the kernel dropped at a `parity backend`'s sockets travels with its store's run.
+      const written = readReplayStats(typeof source.stats === 'string' ? (JSON.parse(source.stats) as JsonValue) : null);
+      if (written?.backendDrops !== undefined) await recordObserverCounters(store, run.runId, [], written.backendDrops);
       const unfinished = unfinishedBecause(statusOfRow(source), ownerOf(source));
       topology = withBackends(topology, declared, file, unfinished === undefined ? undefined : `${file}: ${unfinished}`);
       const observers = await store.query(`SELECT DISTINCT observer FROM ${alias}.observations WHERE run_id = $source`, { source: sourceId });

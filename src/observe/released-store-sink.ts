@@ -139,8 +139,11 @@ export class ReleasedStoreSink {
     return this.committing;
   }
 
-  /** Commits everything (waiting up to `waitMs` for a reader to let go) and marks the run with `status`. */
-  async close(status: RunStatus, endedNs: bigint, waitMs = 30_000): Promise<void> {
+  /**
+   * Commits everything (waiting up to `waitMs` for a reader to let go) and marks the run with `status`; `backendDrops`:
+   * what the kernel dropped at the simulated backend's sockets, kept with the run for the analysis that merges it.
+   */
+  async close(status: RunStatus, endedNs: bigint, waitMs = 30_000, backendDrops?: Record<string, number>): Promise<void> {
     clearInterval(this.timer);
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
     const deadline = Date.now() + waitMs;
@@ -153,7 +156,7 @@ export class ReleasedStoreSink {
           try {
             const { store, runId } = await this.hold();
             await recordHarnessLag(store, runId, this.lag.stop());
-            await finishRun(store, runId, status, endedNs, { observations: this.committed, unrecorded: this.unrecorded });
+            await finishRun(store, runId, status, endedNs, { observations: this.committed, unrecorded: this.unrecorded, ...(backendDrops !== undefined && { backendDrops }) });
             return;
           } catch (error) {
             if (!isStoreLocked(error)) throw error;

@@ -129,7 +129,7 @@ export interface RecordingStats {
 }
 
 /** What a run's writer stores as its stats when it ends: a replay's counts, or a recording's. */
-export type WrittenRunStats = (Omit<StoredReplayStats, 'observers' | 'notAsRecorded'> & { notAsRecorded?: NotAsRecorded[] }) | { unrecorded: number; observations?: number; partial?: string };
+export type WrittenRunStats = (Omit<StoredReplayStats, 'observers' | 'notAsRecorded'> & { notAsRecorded?: NotAsRecorded[] }) | { unrecorded: number; observations?: number; partial?: string; backendDrops?: Record<string, number> };
 
 const isObject = isJsonObject;
 const numberOr = <T>(value: unknown, fallback: T): number | T => (typeof value === 'number' && Number.isFinite(value) ? value : fallback);

@@ -1,3 +1,4 @@
+import { createSocket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,6 +7,7 @@ import { killAllParity, runParity, spawnParity } from '../helpers/run-parity.ts'
 import { readProgressFiles } from '../../src/store/progress-file.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { processState } from '../helpers/process-state.ts';
 
 afterEach(killAllParity);
 
@@ -27,6 +29,38 @@ describe('observation stores of running backends (subprocess)', () => {
       expect(report.code, report.stderr).toBe(1);
       expect(report.stdout).toMatch(/CRITICAL mirror: .*(nothing|no traffic|carried none)/i);
       expect(report.stdout).toMatch(/verdict for dead-mirror: NO-GO/);
+    });
+  });
+
+  it.skipIf(process.platform !== 'linux')("what the kernel dropped at a backend process's socket travels with its store and is named as the harness's", async () => {
+    await withTempDir(async (dir) => {
+      const file = join(dir, 'fleet.pcap');
+      writeFleetCapture(file, { devices: 2, perDevice: 5, port: 18174 });
+      expect((await runParity(['import', file, '--name', 'sample', '--port', '18174'], { cwd: dir })).code).toBe(0);
+      const backend = spawnParity(['backend', '--listen', '127.0.73.8:18174', '--role', 'primary', '--protocol', 'generic', '--db', 'primary.duckdb', '--run', 'dropped', '--json'], { cwd: dir });
+      expect(await backend.waitForOutput((_out, err) => err.includes('listening'))).toBe(true);
+      const replay = await runParity(['replay', 'sample', '--relay', '127.0.73.8', '--speed', 'max', '--protocol', 'generic', '--run', 'dropped'], { cwd: dir });
+      expect(replay.code, replay.stderr).toBe(0);
+      // The backend's process stopped (SIGSTOP) while 12 MB arrive at its socket: more than its buffer holds.
+      const pid = backend.child.pid as number;
+      const sender = createSocket('udp4');
+      const datagrams = 200;
+      process.kill(pid, 'SIGSTOP');
+      try {
+        await waitFor(() => processState(pid) === 'T', 'the backend to stop', 5_000);
+        for (let i = 0; i < datagrams; i++) await new Promise<void>((resolve, reject) => sender.send(Buffer.alloc(60_000, i), 18174, '127.0.73.8', (e) => (e ? reject(e) : resolve())));
+      } finally {
+        process.kill(pid, 'SIGCONT');
+        sender.close();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(await backend.stop('SIGINT')).toBe(0);
+      const { counters } = JSON.parse(backend.stdout()) as { counters: { received: number; receiveDrops: number } };
+      // The replay's 10 packets and the 200 sent while it was stopped: each taken or counted as dropped.
+      expect(counters.receiveDrops).toBeGreaterThan(0);
+      expect(counters.received + counters.receiveDrops).toBe(10 + datagrams);
+      const analysis = await runParity(['analyse', 'dropped', '--observations', 'primary.duckdb'], { cwd: dir });
+      expect(analysis.stdout).toMatch(new RegExp(`the simulated primary dropped ${counters.receiveDrops} datagrams on arrival`));
     });
   });
 
