@@ -7,7 +7,7 @@ import { debug } from '../core/debug.ts';
 import type { DeviceProtocol } from '../protocols/protocol.ts';
 import type { Observation } from '../store/observation-writer.ts';
 import { FaultDice, NO_FAULTS, SIMULATED_NAK_REASON, type FaultPlan } from './fault-plan.ts';
-import { dropsAt, kernelUdpSockets } from '../core/udp-socket-table.ts';
+import { DropsSince } from '../core/udp-socket-table.ts';
 
 /** Socket buffers sized for bursts of 50k packets/s (the kernel default of 208 KiB loses ~1% there). */
 export const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -60,8 +60,8 @@ export class SimulatedBackend {
   slowestAnswerMs = 0;
   private startedMs = 0;
   private crashed = false;
-  /** The kernel's drop count of its sockets once bound, or null where it cannot be read. */
-  private dropsAtStart: number | null = null;
+  /** What the kernel dropped at its listening sockets since they were bound. */
+  private drops: DropsSince | undefined;
 
   constructor(private readonly options: SimulatedBackendOptions) {
     this.plan = { ...NO_FAULTS, ...options.faults };
@@ -85,7 +85,7 @@ export class SimulatedBackend {
   async start(): Promise<void> {
     this.startedMs = Date.now();
     for (const port of this.options.ports) this.sockets.push(await this.bind(port));
-    this.dropsAtStart = this.kernelDrops();
+    this.drops = new DropsSince(() => new Set(this.sockets.map(({ local }) => `${local.address}:${local.port}`)), (socket) => socket.remote === null);
     if (this.plan.crashAfterMs !== undefined) this.later(this.plan.crashAfterMs, () => this.crash());
     debug('backend %s listening on %s ports %o', this.role, this.ip, this.ports);
   }
@@ -96,13 +96,7 @@ export class SimulatedBackend {
    * fault it was asked for. Null where that cannot be seen (not Linux), or once its sockets closed (a crash).
    */
   receiveDrops(): number | null {
-    const now = this.kernelDrops();
-    return now === null || this.dropsAtStart === null || this.sockets.length === 0 ? null : Math.max(0, now - this.dropsAtStart);
-  }
-
-  private kernelDrops(): number | null {
-    const table = kernelUdpSockets();
-    return table === undefined ? null : dropsAt(table.filter((socket) => socket.remote === null), new Set(this.sockets.map(({ local }) => `${local.address}:${local.port}`)));
+    return this.sockets.length === 0 ? null : (this.drops?.count() ?? null);
   }
 
   /** Resolves once no delayed ACK is waiting to be sent (or after `timeoutMs`). */

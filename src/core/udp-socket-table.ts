@@ -82,3 +82,29 @@ export function dropsAt(table: readonly KernelUdpSocket[], locals: ReadonlySet<s
   for (const socket of table) if (locals.has(socket.local)) drops += socket.drops;
   return drops;
 }
+
+/**
+ * What the kernel dropped at some sockets since the count began (when it is made, once they are bound): `locals`
+ * gives their `address:port`s when read, and `which` narrows the table (e.g. to unconnected sockets). Read while the
+ * sockets are open: their counts go with them. Null where the table cannot be read (not Linux).
+ */
+export class DropsSince {
+  private readonly atStart: number | null;
+
+  constructor(
+    private readonly locals: () => ReadonlySet<string>,
+    private readonly which: (socket: KernelUdpSocket) => boolean = () => true,
+  ) {
+    this.atStart = this.now();
+  }
+
+  count(): number | null {
+    const now = this.now();
+    return now === null || this.atStart === null ? null : Math.max(0, now - this.atStart);
+  }
+
+  private now(): number | null {
+    const table = kernelUdpSockets();
+    return table === undefined ? null : dropsAt(table.filter(this.which), this.locals());
+  }
+}

@@ -1,5 +1,5 @@
 import { socketErrorKind } from '../core/socket-errors.ts';
-import { dropsAt, kernelUdpSockets } from '../core/udp-socket-table.ts';
+import { DropsSince } from '../core/udp-socket-table.ts';
 import type { DeviceProtocol } from '../protocols/protocol.ts';
 import type { ObservationSink } from '../backends/simulated-backend.ts';
 import { AddressPool } from './address-pool.ts';
@@ -31,8 +31,8 @@ export class DeviceFleet {
   sendErrors = 0;
   /** The same, by kind: refused, unreachable, no_buffer, or the error code. */
   readonly sendErrorsByKind: Record<string, number> = {};
-  /** The kernel's drop count of the devices' sockets once bound (warm-up included), or null where it cannot be read. */
-  private dropsAtOpen: number | null = null;
+  /** What the kernel dropped at the devices' sockets since they were bound (warm-up included). */
+  private drops: DropsSince | undefined;
 
   constructor(
     cidr: string,
@@ -71,7 +71,7 @@ export class DeviceFleet {
       this.devices.set(original, device);
       this.byIndex.push(device);
     }
-    this.dropsAtOpen = this.kernelDrops();
+    this.drops = new DropsSince(() => new Set(this.byIndex.map((d) => `${d.localIp}:${d.localPort}`)));
   }
 
   /**
@@ -80,13 +80,7 @@ export class DeviceFleet {
    * Null where the kernel's table cannot be read (not Linux). Read before the sockets close.
    */
   receiveDrops(): number | null {
-    const now = this.kernelDrops();
-    return now === null || this.dropsAtOpen === null ? null : Math.max(0, now - this.dropsAtOpen);
-  }
-
-  private kernelDrops(): number | null {
-    const table = kernelUdpSockets();
-    return table === undefined ? null : dropsAt(table, new Set(this.byIndex.map((d) => `${d.localIp}:${d.localPort}`)));
+    return this.drops?.count() ?? null;
   }
 
   close(): Promise<void> {
