@@ -208,7 +208,8 @@ export class Relay {
   private async listen(ip: string, port: number): Promise<DatagramSocket> {
     let socket: DatagramSocket;
     try {
-      socket = await this.io.listen(ip, port, UDP_BUFFER_BYTES);
+      // Its ACKs back to devices leave in runs, one per turn of the bindings' reads (batchedSends).
+      socket = await this.io.listen(ip, port, UDP_BUFFER_BYTES, { batchedSends: true });
     } catch (cause) {
       throw new NetworkError(`relay: cannot listen on ${ip}:${port}: ${(cause as Error).message}`, { route: port }, { cause });
     }

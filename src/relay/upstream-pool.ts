@@ -53,7 +53,8 @@ export class UpstreamPool {
     this.sockets = new UpstreamSockets(metrics, io);
     this.shares = new BindingShares(options.maxSockets, options);
     this.fireAndForget = new FireAndForget(metrics, {
-      create: (ip, port, series) => this.sockets.create(ip, port, this.sourceIp, series),
+      // One socket per backend carries a copy of every packet: its sends leave in runs (batchedSends).
+      create: (ip, port, series) => this.sockets.create(ip, port, this.sourceIp, series, { batchedSends: true }),
       close: (target) => this.sockets.close(target),
     });
     this.idleMs = options.idleMs;
@@ -153,7 +154,8 @@ export class UpstreamPool {
       if (refusal.reason === 'socket_budget') this.onBudgetReached?.(this.sockets.open, this.shares.maxSockets);
       return undefined;
     }
-    const socket = this.sockets.create(ip, port, this.sourceIp, series);
+    // A binding per device hears an ACK now and then: the bindings are watched as one (grouped).
+    const socket = this.sockets.create(ip, port, this.sourceIp, series, { grouped: true });
     if (socket === undefined) return undefined;
     const nowMs = Date.now();
     const binding: Binding = { key, source: device.ip, route: device.route, socket, series, closed: false, pending: [], reply, protocol: undefined, lastUsedMs: nowMs, orderedMs: nowMs, lastTimeoutMs: 0 };

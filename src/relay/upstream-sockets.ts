@@ -1,4 +1,4 @@
-import type { DatagramPath, DatagramSocket } from '../core/udp-io/datagram-socket.ts';
+import type { DatagramPath, DatagramSocket, SocketOptions } from '../core/udp-io/datagram-socket.ts';
 import type { BackendSeries, RelayMetrics } from './relay-metrics.ts';
 
 /** Socket buffers sized for bursts (the kernel default of 208 KiB drops at ~50k packets/s). */
@@ -18,9 +18,9 @@ export class UpstreamSockets {
   ) {}
 
   /** A socket connected to the backend at ip:port, from `sourceIp` when given. */
-  create(ip: string, port: number, sourceIp: string | undefined, series: BackendSeries): DatagramSocket | undefined {
+  create(ip: string, port: number, sourceIp: string | undefined, series: BackendSeries, options: SocketOptions): DatagramSocket | undefined {
     try {
-      const socket = this.io.upstream(ip, port, sourceIp, UDP_BUFFER_BYTES);
+      const socket = this.io.upstream(ip, port, sourceIp, UDP_BUFFER_BYTES, options);
       this.open++;
       const key = `${ip}:${port}`;
       const sockets = this.byBackend.get(key) ?? new Set<DatagramSocket>();

@@ -26,6 +26,17 @@ export interface SocketOptions {
    * a simulated backend): on the C path only; Node's dgram has no way to read them, and leaves `arrivedNs` out.
    */
   arrivalTimes?: boolean;
+  /**
+   * Sends made while the path hands out received datagrams leave together when it is done (the C path: one sendmmsg
+   * per socket): for a socket that sends a burst for each burst it reads, as a relay's mirror copies and its ACKs back
+   * to devices. Elsewhere a send leaves at once.
+   */
+  batchedSends?: boolean;
+  /**
+   * One of many quiet sockets (a relay's per-device bindings): the C path watches them as one, one callback per turn
+   * of the event loop for all those with datagrams waiting instead of one each. Not with `arrivalTimes`.
+   */
+  grouped?: boolean;
 }
 
 /**

@@ -4,6 +4,8 @@ import { dgramIo } from './dgram-io.ts';
 import type { DatagramPath, DatagramSocket, Sender } from './datagram-socket.ts';
 import { Ipv4Addresses, ipv4Number, wouldBlock } from './ipv4.js';
 import { READABLE, WRITABLE, type UdpIo, type UdpWatch } from './udp-io.ts';
+import { SendSpace, type OutgoingDatagram } from './send-batch.ts';
+import { SocketGroup, type GroupMember } from './socket-group.ts';
 
 /** A slot per datagram as large as an IPv4 datagram can be, so nothing is ever cut. */
 const SLOT_BYTES = 65_536;
@@ -21,7 +23,7 @@ const ROUNDS_PER_TURN = 1;
  * its payload.
  */
 export function nativeIo(io: UdpIo): DatagramPath {
-  const shared: Batch = { io, slab: Buffer.allocUnsafe(SLOT_BYTES * BATCH), lengths: new Int32Array(BATCH), from: new Uint32Array(2 * BATCH), stamps: new Float64Array(BATCH), addresses: new Ipv4Addresses() };
+  const shared = new Batch(io);
   return {
     kind: 'native',
     async listen(ip, port, bufferBytes, options = {}) {
@@ -29,7 +31,7 @@ export function nativeIo(io: UdpIo): DatagramPath {
       const arrivalTimes = options.arrivalTimes === true;
       const fd = io.open(ipv4Number(ip), port, bufferBytes, arrivalTimes);
       if (fd < 0) throw systemError(fd, 'bind', `${ip}:${port}`);
-      return new NativeSocket(shared, fd, arrivalTimes);
+      return new NativeSocket(shared, fd, arrivalTimes, options.batchedSends === true, false);
     },
     upstream(ip, port, sourceIp, bufferBytes, options = {}) {
       if (!isIPv4(ip) || (sourceIp !== undefined && !isIPv4(sourceIp))) return dgramIo.upstream(ip, port, sourceIp, bufferBytes);
@@ -41,48 +43,94 @@ export function nativeIo(io: UdpIo): DatagramPath {
         io.closeFd(fd);
         throw systemError(connected, 'connect', `${ip}:${port}`);
       }
-      return new NativeSocket(shared, fd, arrivalTimes);
+      return new NativeSocket(shared, fd, arrivalTimes, options.batchedSends === true, options.grouped === true && !arrivalTimes);
     },
   };
 }
 
-interface Batch {
-  io: UdpIo;
-  slab: Buffer;
-  lengths: Int32Array;
-  from: Uint32Array;
+/**
+ * What every socket of the path shares: the read slab and its arrays (a batch is handed out before the next read), the
+ * address cache, the group of quiet sockets, and the sends held while received datagrams are handed out.
+ */
+class Batch {
+  readonly slab = Buffer.allocUnsafe(SLOT_BYTES * BATCH);
+  readonly lengths = new Int32Array(BATCH);
+  readonly from = new Uint32Array(2 * BATCH);
   /** Arrival times, for sockets opened with them. */
-  stamps: Float64Array;
+  readonly stamps = new Float64Array(BATCH);
+  /** Each grouped read's socket. */
+  readonly fds = new Int32Array(BATCH);
   /** Devices' addresses, converted once each: a listener hears from and answers the same devices over and over. */
-  addresses: Ipv4Addresses;
+  readonly addresses = new Ipv4Addresses();
+  readonly sends: SendSpace;
+  readonly group: SocketGroup;
+  /** Sockets with sends held until the hand-out under way ends (`batchedSends`), in the order they first held one. */
+  private readonly held: NativeSocket[] = [];
+  private dispatching = 0;
+
+  constructor(readonly io: UdpIo) {
+    this.sends = new SendSpace(io);
+    this.group = new SocketGroup(io, { slab: this.slab, slotBytes: SLOT_BYTES, lengths: this.lengths, from: this.from, fds: this.fds }, (handOut) => this.dispatch(handOut));
+  }
+
+  /** Whether received datagrams are being handed out, so that a batching socket holds its sends. */
+  get handingOut(): boolean {
+    return this.dispatching > 0;
+  }
+
+  hold(socket: NativeSocket): void {
+    this.held.push(socket);
+  }
+
+  /** Hands out received datagrams; the sends they cause on batching sockets leave when the outermost hand-out ends. */
+  dispatch(handOut: () => void): void {
+    this.dispatching++;
+    try {
+      handOut();
+    } finally {
+      if (--this.dispatching === 0) this.release();
+    }
+  }
+
+  private release(): void {
+    // A socket's release may hand out nothing, but its sends' callbacks may send again: those leave at once.
+    for (let i = 0; i < this.held.length; i++) (this.held[i] as NativeSocket).releaseHeld();
+    this.held.length = 0;
+  }
 }
 
-/** A send that met a full socket buffer, waiting for the socket to be writable. */
-interface QueuedSend {
-  payload: Uint8Array;
-  ip: number;
-  port: number;
-  done: ((error: NodeJS.ErrnoException | null) => void) | undefined;
-}
+const EBADF = -9;
 
-class NativeSocket implements DatagramSocket {
-  private readonly watch: UdpWatch;
-  private readonly queued: QueuedSend[] = [];
+class NativeSocket implements DatagramSocket, GroupMember {
+  /** Its own watch; a grouped socket has one only while a send waits for room (writable). */
+  private watch: UdpWatch | undefined;
+  /** Sends that met a full send buffer, waiting, in order, for the socket to drain (as Node's dgram queues them). */
+  private readonly queued: OutgoingDatagram[] = [];
+  /** Sends held while received datagrams are handed out (`batchedSends`): they leave together when it ends. */
+  private readonly held: OutgoingDatagram[] = [];
   private receive: (payload: Buffer, from: Sender) => void = () => undefined;
   private fail: (error: NodeJS.ErrnoException) => void = () => undefined;
   private closed = false;
+  private readonly settleHeld = (send: OutgoingDatagram, result: number): void => this.settle(send, result);
+  private readonly stillOpen = (): boolean => !this.closed;
+  private readonly readOwn = (): void => this.read();
 
   constructor(
     private readonly batch: Batch,
     private readonly fd: number,
     private readonly arrivalTimes: boolean,
+    private readonly batchesSends: boolean,
+    private readonly grouped: boolean,
   ) {
-    const watch = batch.io.watch(fd, READABLE, (events) => this.ready(events));
-    if (typeof watch === 'number') {
-      batch.io.closeFd(fd);
-      throw systemError(watch, 'poll', `descriptor ${fd}`);
+    if (grouped) {
+      const added = batch.group.add(fd, this);
+      if (added < 0) {
+        batch.io.closeFd(fd);
+        throw systemError(added, 'epoll_ctl', `descriptor ${fd}`);
+      }
+      return;
     }
-    this.watch = watch;
+    this.watch = this.watchFor(READABLE);
   }
 
   send(payload: Buffer, done: (error: NodeJS.ErrnoException | null) => void): void {
@@ -102,7 +150,7 @@ class NativeSocket implements DatagramSocket {
   }
 
   sendQueueCount(): number {
-    return this.queued.length;
+    return this.queued.length + this.held.length;
   }
 
   localPort(): number {
@@ -112,55 +160,112 @@ class NativeSocket implements DatagramSocket {
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
-    this.batch.io.close(this.watch);
-    for (const send of this.queued.splice(0)) send.done?.(systemError(-9 /* EBADF */, 'send', 'a closed socket'));
+    if (this.grouped) this.batch.group.remove(this.fd);
+    if (this.watch !== undefined) this.batch.io.close(this.watch);
+    else this.batch.io.closeFd(this.fd);
+    this.failAll(this.held.splice(0));
+    this.failAll(this.queued.splice(0));
     // The socket is closed by now (udp-io.c, js_close): its address is free for the next bind.
     return Promise.resolve();
   }
 
-  private transmit(send: QueuedSend): void {
+  /** A datagram the group read for this socket, in slot `slot` of the shared slab. */
+  take(slot: number): void {
+    if (this.closed) return;
+    this.deliver(slot);
+  }
+
+  /** An error the group's read met on this socket (a backend that refused an earlier datagram). */
+  readFailed(result: number): void {
+    if (!this.closed) this.fail(systemError(result, 'recvmsg', 'the socket'));
+  }
+
+  /** Sends the held sends, once the hand-out that held them has ended (Batch.release). */
+  releaseHeld(): void {
+    if (this.held.length === 0) return;
+    const held = this.held.splice(0);
     if (this.closed) {
-      send.done?.(systemError(-9 /* EBADF */, 'send', 'a closed socket'));
+      this.failAll(held);
+      return;
+    }
+    const stopped = this.batch.sends.send(this.fd, held, this.settleHeld, this.stillOpen);
+    if (stopped >= held.length) return;
+    const rest = held.slice(stopped);
+    if (this.closed) this.failAll(rest);
+    else for (const send of rest) this.wait(send);
+  }
+
+  private transmit(send: OutgoingDatagram): void {
+    if (this.closed) {
+      send.done?.(systemError(EBADF, 'send', 'a closed socket'));
       return;
     }
     if (this.queued.length > 0) {
       this.queued.push(send);
       return;
     }
+    if (this.batchesSends && this.batch.handingOut) {
+      if (this.held.length === 0) this.batch.hold(this);
+      this.held.push(send);
+      return;
+    }
     const result = this.batch.io.send(this.fd, send.payload, 0, send.payload.length, send.ip, send.port);
+    if (wouldBlock(result)) this.wait(send);
+    else this.settle(send, result);
+  }
+
+  private settle(send: OutgoingDatagram, result: number): void {
     if (result >= 0) send.done?.(null);
     else if (wouldBlock(result)) this.wait(send);
     else this.report(send, result);
   }
 
-  /** A full send buffer: the send waits, in order, for the socket to drain, as Node's dgram queues it. */
-  private wait(send: QueuedSend): void {
+  private failAll(sends: readonly OutgoingDatagram[]): void {
+    for (const send of sends) send.done?.(systemError(EBADF, 'send', 'a closed socket'));
+  }
+
+  /** A full send buffer: the send waits, in order, for the socket to drain. */
+  private wait(send: OutgoingDatagram): void {
     this.queued.push(send);
-    if (this.queued.length === 1) this.batch.io.events(this.watch, READABLE | WRITABLE);
+    if (this.queued.length > 1) return;
+    if (this.watch === undefined) this.watch = this.watchFor(WRITABLE);
+    else this.batch.io.events(this.watch, this.grouped ? WRITABLE : READABLE | WRITABLE);
   }
 
   private flush(): void {
-    while (this.queued.length > 0) {
-      const send = this.queued[0] as QueuedSend;
+    while (this.queued.length > 0 && !this.closed) {
+      const send = this.queued[0] as OutgoingDatagram;
       const result = this.batch.io.send(this.fd, send.payload, 0, send.payload.length, send.ip, send.port);
       if (wouldBlock(result)) return;
       this.queued.shift();
       if (result >= 0) send.done?.(null);
       else this.report(send, result);
     }
-    if (!this.closed) this.batch.io.events(this.watch, READABLE);
+    // A grouped socket's own watch is only for room to send: it stops watching (0) until a send waits again.
+    if (!this.closed && this.watch !== undefined) this.batch.io.events(this.watch, this.grouped ? 0 : READABLE);
   }
 
-  private report(send: QueuedSend, result: number): void {
+  private report(send: OutgoingDatagram, result: number): void {
     const error = systemError(result, 'send', send.port === 0 ? 'the backend' : `${this.batch.addresses.text(send.ip)}:${send.port}`);
     if (send.done !== undefined) send.done(error);
     else this.fail(error);
   }
 
+  private watchFor(events: number): UdpWatch {
+    const watch = this.batch.io.watch(this.fd, events, (ready) => this.ready(ready));
+    if (typeof watch === 'number') {
+      if (this.grouped) this.batch.group.remove(this.fd);
+      this.batch.io.closeFd(this.fd);
+      this.closed = true;
+      throw systemError(watch, 'poll', `descriptor ${this.fd}`);
+    }
+    return watch;
+  }
+
   private ready(events: number): void {
     if (this.closed) return;
     if ((events & WRITABLE) !== 0) this.flush();
-    if ((events & READABLE) !== 0) this.read();
+    if ((events & READABLE) !== 0) this.batch.dispatch(this.readOwn);
   }
 
   private read(): void {
@@ -172,19 +277,23 @@ class NativeSocket implements DatagramSocket {
         this.fail(systemError(count, 'recvmsg', 'the socket'));
         return;
       }
-      for (let i = 0; i < count && !this.closed; i++) {
-        const length = lengths[i] as number;
-        if (length < 0) continue; // larger than an IPv4 datagram can be: cannot happen
-        const start = i * SLOT_BYTES;
-        const payload = Buffer.allocUnsafe(length);
-        slab.copy(payload, 0, start, start + length);
-        const sender: Sender = { address: this.batch.addresses.text(from[2 * i] as number), port: from[2 * i + 1] as number };
-        // 0: the kernel gave no stamp (it always does on a socket opened with them; the rule stays explicit).
-        if (this.arrivalTimes && (stamps[i] as number) > 0) sender.arrivedNs = stamps[i] as number;
-        this.receive(payload, sender);
-      }
+      for (let i = 0; i < count && !this.closed; i++) this.deliver(i);
       if (count < BATCH) return;
     }
+  }
+
+  /** Datagram `slot` of the shared slab, copied out (a handler may keep it) and handed to the handler. */
+  private deliver(slot: number): void {
+    const { slab, lengths, from, stamps } = this.batch;
+    const length = lengths[slot] as number;
+    if (length < 0) return; // larger than an IPv4 datagram can be: cannot happen
+    const start = slot * SLOT_BYTES;
+    const payload = Buffer.allocUnsafe(length);
+    slab.copy(payload, 0, start, start + length);
+    const sender: Sender = { address: this.batch.addresses.text(from[2 * slot] as number), port: from[2 * slot + 1] as number };
+    // 0: the kernel gave no stamp (it always does on a socket opened with them; the rule stays explicit).
+    if (this.arrivalTimes && (stamps[slot] as number) > 0) sender.arrivedNs = stamps[slot] as number;
+    this.receive(payload, sender);
   }
 }
 

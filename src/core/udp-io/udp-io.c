@@ -125,6 +125,88 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   return number(env, sent < 0 ? -errno : (double)sent);
 }
 
+// sendBatch(fd, slab, ends: Uint32Array, ips: Uint32Array, ports: Uint32Array, count, results: Int32Array) -> how
+// many of the `count` datagrams have a result. Datagram i is the slab's bytes from ends[i - 1] (0 for the first) to
+// ends[i], to ips[i]:ports[i] (port 0: the connected peer). results[i] is the bytes sent or -errno; a full send
+// buffer stops the batch there (its result and those after it unset, for the caller to send once it drains). One
+// system call (sendmmsg) for as many datagrams as the kernel takes at once: a relay's mirror copies and its ACKs back
+// to devices, each a run of sends from one socket.
+static napi_value js_send_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value a[7];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  int fd = arg_i32(env, a[0]);
+  void *slab = NULL;
+  size_t slab_size = 0;
+  napi_get_buffer_info(env, a[1], &slab, &slab_size);
+  size_t n_ends, n_ips, n_ports, n_results;
+  uint32_t *ends = typed_array(env, a[2], &n_ends);
+  uint32_t *ips = typed_array(env, a[3], &n_ips);
+  uint32_t *ports = typed_array(env, a[4], &n_ports);
+  int32_t count = arg_i32(env, a[5]);
+  int32_t *results = typed_array(env, a[6], &n_results);
+  if (slab == NULL || ends == NULL || ips == NULL || ports == NULL || results == NULL || count < 0) return number(env, -EINVAL);
+  if ((size_t)count > n_ends || (size_t)count > n_ips || (size_t)count > n_ports || (size_t)count > n_results) return number(env, -EINVAL);
+  struct mmsghdr msgs[BATCH];
+  struct iovec iov[BATCH];
+  struct sockaddr_in peers[BATCH];
+  int32_t done = 0;
+  while (done < count) {
+    int32_t take = count - done < BATCH ? count - done : BATCH;
+    memset(msgs, 0, sizeof *msgs * (size_t)take);
+    for (int32_t i = 0; i < take; i++) {
+      int32_t k = done + i;
+      uint32_t start = k == 0 ? 0 : ends[k - 1];
+      if (ends[k] < start || ends[k] > slab_size) return number(env, -EINVAL);
+      iov[i].iov_base = (char *)slab + start;
+      iov[i].iov_len = ends[k] - start;
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      if (ports[k] != 0) {
+        peers[i] = ipv4(ips[k], ports[k]);
+        msgs[i].msg_hdr.msg_name = &peers[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof peers[i];
+      }
+    }
+    int sent = sendmmsg(fd, msgs, (unsigned)take, MSG_DONTWAIT);
+    if (sent < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) break;
+      // The first datagram of the run failed (the kernel reports only that): its result, and on with the next.
+      results[done++] = -errno;
+      continue;
+    }
+    for (int i = 0; i < sent; i++) results[done + i] = (int32_t)msgs[i].msg_len;
+    done += sent;
+  }
+  return number(env, done);
+}
+
+// groupOpen() -> an epoll descriptor: sockets added to it are watched as one, so that many quiet sockets (a relay's
+// per-device bindings) cost one callback per turn of the event loop, not one each.
+static napi_value js_group_open(napi_env env, napi_callback_info info) {
+  (void)info;
+  int epfd = epoll_create1(EPOLL_CLOEXEC);
+  return number(env, epfd < 0 ? -errno : epfd);
+}
+
+// groupAdd(group, fd) / groupRemove(group, fd) -> 0 or -errno.
+static napi_value js_group_add(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value a[2];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  int fd = arg_i32(env, a[1]);
+  struct epoll_event event = {.events = EPOLLIN, .data.fd = fd};
+  return number(env, epoll_ctl(arg_i32(env, a[0]), EPOLL_CTL_ADD, fd, &event) < 0 ? -errno : 0);
+}
+
+static napi_value js_group_remove(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value a[2];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  struct epoll_event event = {0};
+  return number(env, epoll_ctl(arg_i32(env, a[0]), EPOLL_CTL_DEL, arg_i32(env, a[1]), &event) < 0 ? -errno : 0);
+}
+
 static double monotonic_ns(void) {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
@@ -460,6 +542,63 @@ static napi_value js_recv(napi_env env, napi_callback_info info) {
   return number(env, got);
 }
 
+// groupRecv(group, slab, slotBytes, lengths: Int32Array, from: Uint32Array, fds: Int32Array) -> entries: datagrams
+// waiting on the group's ready sockets, read as recv reads one socket's, each entry's socket in fds[i]. The slots are
+// shared out among the sockets ready at once, so that a busy one does not starve the others (what is left is read at
+// the next turn: the group stays readable). A socket's error (an ICMP port unreachable after an earlier send) is an
+// entry of its own: lengths[i] -2, from[2i] its errno.
+static napi_value js_group_recv(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value a[6];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  void *slab = NULL;
+  size_t slab_size = 0;
+  napi_get_buffer_info(env, a[1], &slab, &slab_size);
+  int32_t slot = arg_i32(env, a[2]);
+  size_t n_lengths, n_from, n_fds;
+  int32_t *lengths = typed_array(env, a[3], &n_lengths);
+  uint32_t *from = typed_array(env, a[4], &n_from);
+  int32_t *fds = typed_array(env, a[5], &n_fds);
+  if (slab == NULL || slot <= 0 || lengths == NULL || from == NULL || fds == NULL) return number(env, -EINVAL);
+  size_t max = slab_size / (size_t)slot;
+  if (max > n_lengths) max = n_lengths;
+  if (max > n_from / 2) max = n_from / 2;
+  if (max > n_fds) max = n_fds;
+  if (max > BATCH) max = BATCH;
+  struct epoll_event ready[BATCH];
+  int n = epoll_wait(arg_i32(env, a[0]), ready, (int)max, 0);
+  if (n < 0) return number(env, errno == EINTR ? 0 : -errno);
+  struct mmsghdr msgs[BATCH];
+  struct iovec iov[BATCH];
+  struct sockaddr_in peers[BATCH];
+  size_t used = 0;
+  size_t share = n > 0 ? max / (size_t)n : 0;
+  if (share == 0) share = 1;
+  for (int i = 0; i < n && used < max; i++) {
+    int fd = ready[i].data.fd;
+    size_t take = max - used < share ? max - used : share;
+    receive_into(msgs, iov, peers, NULL, (char *)slab + used * (size_t)slot, (size_t)slot, take);
+    int got = recvmmsg(fd, msgs, (unsigned)take, MSG_DONTWAIT, NULL);
+    if (got < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+      fds[used] = fd;
+      lengths[used] = -2;
+      from[2 * used] = (uint32_t)errno;
+      from[2 * used + 1] = 0;
+      used++;
+      continue;
+    }
+    for (int j = 0; j < got; j++) {
+      fds[used + j] = fd;
+      lengths[used + j] = (msgs[j].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int32_t)msgs[j].msg_len;
+      from[2 * (used + j)] = ntohl(peers[j].sin_addr.s_addr);
+      from[2 * (used + j) + 1] = ntohs(peers[j].sin_port);
+    }
+    used += (size_t)got;
+  }
+  return number(env, (double)used);
+}
+
 static void on_poll(uv_poll_t *handle, int status, int events) {
   watch_t *w = (watch_t *)handle;
   napi_handle_scope scope;
@@ -599,6 +738,7 @@ NAPI_MODULE_INIT() {
   } functions[] = {
       {"open", js_open},   {"connect", js_connect}, {"localPort", js_local_port}, {"send", js_send},         {"recv", js_recv},
       {"watch", js_watch}, {"events", js_events},   {"close", js_close},          {"closeFd", js_close_fd}, {"park", js_park}, {"realtime", js_realtime}, {"sendDue", js_send_due}, {"replySet", js_reply_set},
+      {"sendBatch", js_send_batch}, {"groupOpen", js_group_open}, {"groupAdd", js_group_add}, {"groupRemove", js_group_remove}, {"groupRecv", js_group_recv},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

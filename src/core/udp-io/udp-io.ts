@@ -20,6 +20,21 @@ export interface UdpIo {
    * sockets are read into the ring inside the waits it spins.
    */
   sendDue(sockets: Int32Array, connected: Uint16Array, device: Uint32Array, relayPort: Uint16Array, payload: Uint8Array, payloadEnd: Uint32Array, offsetNs: Float64Array, actualNs: Float64Array, frame: Float64Array, stop: Int32Array, ...replies: [] | [memory: Uint8Array, layout: Uint32Array, selfIps: Uint32Array, selfPorts: Uint16Array, errors: Int32Array, replySet: number]): number;
+  /**
+   * Datagrams from one socket in as few system calls as the kernel allows (sendmmsg): datagram i is the slab's bytes
+   * from ends[i - 1] (0 for the first) to ends[i], to ips[i]:ports[i] (port 0: the connected peer); results[i] the
+   * bytes sent or -errno. How many have a result: fewer than `count` where the send buffer filled.
+   */
+  sendBatch(fd: number, slab: Uint8Array, ends: Uint32Array, ips: Uint32Array, ports: Uint32Array, count: number, results: Int32Array): number;
+  /** An epoll descriptor for sockets watched as one (groupAdd, groupRemove), read by groupRecv; or -errno. */
+  groupOpen(): number;
+  groupAdd(group: number, fd: number): number;
+  groupRemove(group: number, fd: number): number;
+  /**
+   * Datagrams waiting on the group's ready sockets, as recv reads one socket's, each one's socket in fds[i]: how many
+   * entries. An entry with length -2 is that socket's error, its errno in from[2i].
+   */
+  groupRecv(group: number, slab: Buffer, slotBytes: number, lengths: Int32Array, from: Uint32Array, fds: Int32Array): number;
   /** An epoll descriptor watching each socket of `sockets` for datagrams, for sendDue's reading of replies; or -errno. */
   replySet(sockets: Int32Array): number;
   /**
