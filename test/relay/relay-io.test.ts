@@ -217,6 +217,83 @@ describe.each(relayIoPaths())('the relay socket on $kind (real UDP on loopback)'
     expect(again.localPort()).toBe(PORT + 4);
   });
 
+  it('with batchedSends, every answer sent while a burst is handed out leaves, in order, to its device; a send the kernel refuses is reported and the rest still leave', { timeout: 20_000 }, async () => {
+    const listener = await io.listen(LISTEN_IP, PORT + 5, BUFFER_BYTES, { batchedSends: true });
+    opened.push(listener);
+    const errors: string[] = [];
+    listener.onError((error) => errors.push(String(error.code)));
+    const devices = await Promise.all(['127.0.9.51', '127.0.9.52', '127.0.9.53'].map((ip) => nodeSocket(ip)));
+    const answered = new Map<number, string[]>(devices.map((d) => [d.address().port, []]));
+    for (const device of devices) device.on('message', (payload) => answered.get(device.address().port)?.push(digest(payload)));
+    let handed = 0;
+    listener.onMessage((payload, from) => {
+      listener.sendTo(payload, from.port, from.address);
+      // One byte more than an IPv4 datagram can carry: the kernel refuses it (EMSGSIZE) in the middle of a run.
+      if (++handed % 10 === 0) listener.sendTo(Buffer.alloc(65_508), from.port, from.address);
+    });
+    // 3 x 60 datagrams up to 65,507 bytes at once: the answers of one burst are more bytes than one run packs.
+    const sizes = [0, 1, 100, 1500, 9000, 65_507];
+    const sent = new Map<number, string[]>(devices.map((d) => [d.address().port, []]));
+    for (let i = 0; i < 60; i++) {
+      for (const [k, device] of devices.entries()) {
+        const payload = Buffer.alloc(sizes[(i + k) % sizes.length] as number, (i * 3 + k) & 255);
+        if (payload.length >= 2) payload.writeUInt16BE(i, 0);
+        sent.get(device.address().port)?.push(digest(payload));
+        device.send(payload, PORT + 5, LISTEN_IP);
+      }
+    }
+    await waitFor(() => [...answered.values()].reduce((n, a) => n + a.length, 0) === 180 && errors.length === 18, 'every answer and every refusal', 10_000);
+    expect(answered).toEqual(sent);
+    expect(new Set(errors)).toEqual(new Set(['EMSGSIZE']));
+  });
+
+  it('grouped upstream sockets each read their own answers; one refused or closed leaves the others reading', { timeout: 20_000 }, async () => {
+    const backend = await nodeSocket(BACKEND_IP, PORT + 6);
+    backend.on('message', (payload, from) => backend.send(Buffer.from(`ack ${payload.toString()}`), from.port, from.address));
+    const answers: string[][] = [];
+    const upstreams = Array.from({ length: 40 }, (_, i) => {
+      const upstream = io.upstream(BACKEND_IP, PORT + 6, undefined, BUFFER_BYTES, { grouped: true });
+      opened.push(upstream);
+      answers[i] = [];
+      upstream.onMessage((payload) => answers[i]?.push(payload.toString()));
+      return upstream;
+    });
+    const refused = io.upstream(BACKEND_IP, PORT + 7, undefined, BUFFER_BYTES, { grouped: true });
+    opened.push(refused);
+    const refusals: string[] = [];
+    refused.onError((error) => refusals.push(String(error.code)));
+    const sendErrors: unknown[] = [];
+    const round = (from: number, to: number, tag: string): void => {
+      for (let n = 0; n < 20; n++) {
+        for (let i = from; i < to; i++) (upstreams[i] as DatagramSocket).send(Buffer.from(`${tag} ${i} ${n}`), (error) => error !== null && sendErrors.push(error));
+        refused.send(Buffer.from('to nobody'), (error) => error !== null && refusals.push(String(error.code)));
+      }
+    };
+    const expected = (i: number, tag: string): string[] => Array.from({ length: 20 }, (_, n) => `ack ${tag} ${i} ${n}`);
+    round(0, 40, 'first');
+    await waitFor(() => answers.every((a) => a.length === 20), 'every socket its 20 answers');
+    answers.forEach((a, i) => expect(a).toEqual(expected(i, 'first')));
+    expect(refusals).toContain('ECONNREFUSED');
+    // Half closed: they hear nothing more (not even a datagram sent to the port they had), the others everything.
+    const closedPorts = upstreams.slice(0, 20).map((upstream) => upstream.localPort());
+    for (const upstream of upstreams.slice(0, 20)) await upstream.close();
+    round(20, 40, 'second');
+    for (const port of closedPorts) backend.send('unasked', port, '127.0.0.1');
+    await waitFor(() => answers.slice(20).every((a) => a.length === 40), 'the open sockets their second 20');
+    answers.slice(20).forEach((a, k) => expect(a.slice(20)).toEqual(expected(k + 20, 'second')));
+    answers.slice(0, 20).forEach((a) => expect(a.length).toBe(20));
+    expect(sendErrors).toEqual([]);
+    // Emptied and filled again: a socket made after the last one closed still reads.
+    for (const upstream of [...upstreams.slice(20), refused]) await upstream.close();
+    const again = io.upstream(BACKEND_IP, PORT + 6, undefined, BUFFER_BYTES, { grouped: true });
+    opened.push(again);
+    const last: string[] = [];
+    again.onMessage((payload) => last.push(payload.toString()));
+    again.send(Buffer.from('again'), () => undefined);
+    await waitFor(() => last.length === 1, 'the answer on a socket of a group emptied before');
+    expect(last).toEqual(['ack again']);
+  });
+
   it('refuses a port that is taken, with the system error', async () => {
     const holder = await nodeSocket(LISTEN_IP, PORT + 3);
     expect(holder.address().port).toBe(PORT + 3);

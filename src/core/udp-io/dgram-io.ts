@@ -54,8 +54,16 @@ class DgramSocket implements DatagramSocket {
   }
 
   sendTo(payload: Uint8Array, port: number, address: string): void {
-    this.socket.send(payload, port, address);
+    this.socket.send(payload, port, address, this.reportSendError);
   }
+
+  /**
+   * dgram drops the error of a send without a callback that fails at once (a datagram larger than UDP allows:
+   * EMSGSIZE) without a word; here it reaches onError, as a failed send must.
+   */
+  private readonly reportSendError = (error: Error | null): void => {
+    if (error !== null && this.socket.listenerCount('error') > 0) this.socket.emit('error', error);
+  };
 
   onMessage(receive: (payload: Buffer, from: Sender) => void): void {
     this.socket.on('message', receive);
