@@ -8,7 +8,7 @@ export interface Refusal {
 }
 
 /** Which bindings may be given up to make room: the least recently used that `which` accepts and that are idle. */
-export type Evict = (which?: (binding: { source: string; route: number }) => boolean) => boolean;
+export type Evict = (which?: (binding: { device: DeviceEndpoint }) => boolean) => boolean;
 
 /**
  * The socket budget and its shares: no source address holds more than a quarter of it (generous, because a carrier's
@@ -31,10 +31,10 @@ export class BindingShares {
 
   /** Room for one more binding of this device (giving up idle ones as the shares allow), or why there is none. */
   makeRoom(device: DeviceEndpoint, open: () => number, evict: Evict): Refusal | undefined {
-    if ((this.bySource.get(device.ip) ?? 0) >= this.maxPerSource && !evict((b) => b.source === device.ip)) {
+    if ((this.bySource.get(device.ip) ?? 0) >= this.maxPerSource && !evict((b) => b.device.ip === device.ip)) {
       return { reason: 'source_budget', message: `source ${device.ip} holds its share of upstream sockets (${this.maxPerSource})` };
     }
-    if ((this.byRoute.get(device.route) ?? 0) >= this.maxPerRoute && !evict((b) => b.route === device.route)) {
+    if ((this.byRoute.get(device.route) ?? 0) >= this.maxPerRoute && !evict((b) => b.device.route === device.route)) {
       return { reason: 'route_budget', message: `route ${device.route} holds its share of upstream sockets (${this.maxPerRoute})` };
     }
     if (open() >= this.maxSockets && !evict()) {
@@ -43,13 +43,13 @@ export class BindingShares {
     return undefined;
   }
 
-  taken(binding: { source: string; route: number }): void {
-    this.bySource.set(binding.source, (this.bySource.get(binding.source) ?? 0) + 1);
-    this.byRoute.set(binding.route, (this.byRoute.get(binding.route) ?? 0) + 1);
+  taken(binding: { device: DeviceEndpoint }): void {
+    this.bySource.set(binding.device.ip, (this.bySource.get(binding.device.ip) ?? 0) + 1);
+    this.byRoute.set(binding.device.route, (this.byRoute.get(binding.device.route) ?? 0) + 1);
   }
 
-  released(binding: { source: string; route: number }): void {
-    decrement(this.bySource, binding.source);
-    decrement(this.byRoute, binding.route);
+  released(binding: { device: DeviceEndpoint }): void {
+    decrement(this.bySource, binding.device.ip);
+    decrement(this.byRoute, binding.device.route);
   }
 }

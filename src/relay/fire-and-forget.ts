@@ -15,7 +15,8 @@ export interface SocketLender {
  * dropped. A send the kernel refuses is that packet's one status (`write_failed`), its reason counted apart.
  */
 export class FireAndForget {
-  private readonly byBackend = new Map<string, ForgetSocket>();
+  /** Backend address, then port: a lookup without a key string made per packet. */
+  private readonly byBackend = new Map<string, Map<number, ForgetSocket>>();
 
   constructor(
     private readonly metrics: RelayMetrics,
@@ -43,14 +44,14 @@ export class FireAndForget {
   }
 
   close(): void {
-    for (const target of this.byBackend.values()) this.sockets.close(target);
+    for (const ports of this.byBackend.values()) for (const target of ports.values()) this.sockets.close(target);
     this.byBackend.clear();
   }
 
   private socketFor(ip: string, port: number, series: BackendSeries): ForgetSocket | undefined {
-    const key = `${ip}:${port}`;
-    const existing = this.byBackend.get(key);
+    const existing = this.byBackend.get(ip)?.get(port);
     if (existing !== undefined && !existing.closed) return existing;
+    const key = `${ip}:${port}`;
     const socket = this.sockets.create(ip, port, series);
     if (socket === undefined) return undefined;
     const target: ForgetSocket = { socket, closed: false, series };
@@ -65,11 +66,13 @@ export class FireAndForget {
       this.metrics.countBackendError(target.series, code);
       debug('fire-and-forget %s: %s', key, error.message);
       if (code !== 'ECONNREFUSED' && code !== 'EHOSTUNREACH' && code !== 'ENETUNREACH') {
-        this.byBackend.delete(key);
+        this.byBackend.get(ip)?.delete(port);
         this.sockets.close(target);
       }
     });
-    this.byBackend.set(key, target);
+    let ports = this.byBackend.get(ip);
+    if (ports === undefined) this.byBackend.set(ip, (ports = new Map()));
+    ports.set(port, target);
     return target;
   }
 }

@@ -4,7 +4,7 @@ import type { RelayConfig, ResolvedRoute } from './relay-config.ts';
 import { logConfigApplied } from './config-log.ts';
 import type { RelayLog } from './relay-log.ts';
 import { RelayMetrics, type BackendSeries } from './relay-metrics.ts';
-import { UpstreamPool } from './upstream-pool.ts';
+import { UpstreamPool, type AckReturn, type DeviceEndpoint } from './upstream-pool.ts';
 
 /** Upper bound of upstream sockets (one binding per device and ACK backend); the open-file limit may lower it. */
 export const DEFAULT_MAX_UPSTREAM_SOCKETS = 8192;
@@ -158,7 +158,7 @@ export class Relay {
     this.listeners.clear();
   }
 
-  private handle(port: number, listener: DatagramSocket, payload: Buffer, device: Sender): void {
+  private handle(port: number, returnPath: AckReturn, payload: Buffer, device: Sender): void {
     const { config, series } = this.plane;
     this.metrics.countReceived(port);
     const route = config.routes.get(port);
@@ -177,32 +177,25 @@ export class Relay {
     const decoded = route.protocol?.decode(payload);
     const expectsReply = decoded === undefined || decoded.wantsAck;
     if (!expectsReply) this.metrics.countNoReply(port);
-    // The ACK backend first: fire-and-forget sends are queued after it and never delay it.
-    forEachBackendAckFirst(route, (backend, index) => {
-      const s = routeSeries[index] as BackendSeries;
-      if (!backend.enabled) {
-        s.dropped++;
-        this.metrics.countDropped('target_disabled');
-        return;
+    // The ACK backend first: fire-and-forget sends are queued after it and never delay it. Two plain loops, not a
+    // callback per packet: this is the relay's hottest path.
+    const backends = route.backends;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let i = 0; i < backends.length; i++) {
+        const backend = backends[i] as ResolvedRoute['backends'][number];
+        if (backend.ack !== (pass === 0)) continue;
+        const s = routeSeries[i] as BackendSeries;
+        if (!backend.enabled) {
+          s.dropped++;
+          this.metrics.countDropped('target_disabled');
+        } else if (!backend.ack || !expectsReply) {
+          this.upstream.sendAndForget(backend.ip, port, payload, s);
+        } else {
+          const endpoint: DeviceEndpoint = { ip: device.address, port: device.port, route: port };
+          this.upstream.sendAwaitingAck(backend.ip, port, payload, s, endpoint, returnPath, route.protocol, decoded?.matchKey);
+        }
       }
-      if (!backend.ack || !expectsReply) {
-        this.upstream.sendAndForget(backend.ip, port, payload, s);
-        return;
-      }
-      this.upstream.sendAwaitingAck(
-        backend.ip,
-        port,
-        payload,
-        s,
-        { ip: device.address, port: device.port, route: port },
-        (ack) => {
-          listener.sendTo(ack, device.port, device.address);
-          this.metrics.countDeviceAck(port);
-        },
-        route.protocol,
-        decoded?.matchKey,
-      );
-    });
+    }
   }
 
   private async listen(ip: string, port: number): Promise<DatagramSocket> {
@@ -213,7 +206,14 @@ export class Relay {
     } catch (cause) {
       throw new NetworkError(`relay: cannot listen on ${ip}:${port}: ${(cause as Error).message}`, { route: port }, { cause });
     }
-    socket.onMessage((payload, remote) => this.handle(port, socket, payload, remote));
+    // The way back to devices for every ACK of this listener: made once, not once per packet.
+    const returnPath: AckReturn = {
+      deliver: (ack, device) => {
+        socket.sendTo(ack, device.port, device.ip);
+        this.metrics.countDeviceAck(port);
+      },
+    };
+    socket.onMessage((payload, remote) => this.handle(port, returnPath, payload, remote));
     socket.onError((error) => this.log('error', 'listener_error', { port, error: error.message }));
     return socket;
   }
@@ -238,10 +238,4 @@ function seriesOf(config: RelayConfig, metrics: RelayMetrics): Map<number, Backe
     series.set(route.port, route.backends.map((b) => metrics.seriesFor(route.port, b.type, b.ip, route.customer, route.device)));
   }
   return series;
-}
-
-function forEachBackendAckFirst(route: ResolvedRoute, fn: (backend: ResolvedRoute['backends'][number], index: number) => void): void {
-  const backends = route.backends;
-  for (let i = 0; i < backends.length; i++) if ((backends[i] as { ack: boolean }).ack) fn(backends[i] as ResolvedRoute['backends'][number], i);
-  for (let i = 0; i < backends.length; i++) if (!(backends[i] as { ack: boolean }).ack) fn(backends[i] as ResolvedRoute['backends'][number], i);
 }

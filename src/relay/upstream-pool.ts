@@ -3,12 +3,13 @@ import type { BackendSeries, RelayMetrics } from './relay-metrics.ts';
 import type { DeviceProtocol } from '../protocols/protocol.ts';
 import type { DatagramPath } from '../core/udp-io/datagram-socket.ts';
 import { BindingShares } from './binding-shares.ts';
+import { BindingTable } from './binding-table.ts';
 import { FireAndForget } from './fire-and-forget.ts';
 import { UpstreamSockets } from './upstream-sockets.ts';
 import { WaitingRequests } from './waiting-requests.ts';
-import { elapsedMs, type Binding, type DeviceEndpoint, type Failure, type PendingRequest, type UpstreamOptions } from './upstream-socket.ts';
+import { elapsedMs, type AckReturn, type Binding, type DeviceEndpoint, type Failure, type PendingRequest, type UpstreamOptions } from './upstream-socket.ts';
 
-export type { DeviceEndpoint, UpstreamOptions } from './upstream-socket.ts';
+export type { AckReturn, DeviceEndpoint, UpstreamOptions } from './upstream-socket.ts';
 
 const SWEEP_INTERVAL_MS = 10;
 const IDLE_SWEEP_INTERVAL_MS = 1000;
@@ -29,7 +30,7 @@ const REORDER_AFTER_MS = 1000;
  * recently used idle binding is given up for a new device. Fire-and-forget sends share one socket per backend.
  */
 export class UpstreamPool {
-  private readonly bindings = new Map<string, Binding>();
+  private readonly bindings = new BindingTable();
   private readonly fireAndForget: FireAndForget;
   private readonly waiting = new WaitingRequests();
   private readonly sockets: UpstreamSockets;
@@ -83,7 +84,7 @@ export class UpstreamPool {
   }
 
   /**
-   * Sends to the ACK backend on the device's binding; its reply goes to `reply`, the outcome onto `series`. With the
+   * Sends to the ACK backend on the device's binding; its reply goes back by `returnPath`, the outcome onto `series`. With the
    * route's `protocol` and the request's `requestKey`, a reply answers the pending request with the same key, so an
    * ACK that comes after its request timed out is dropped as late instead of answering the device's next request.
    */
@@ -93,12 +94,12 @@ export class UpstreamPool {
     payload: Buffer,
     series: BackendSeries,
     device: DeviceEndpoint,
-    reply: (ack: Buffer) => void,
+    returnPath: AckReturn,
     protocol?: DeviceProtocol,
     requestKey?: string,
   ): void {
     series.issued++;
-    const binding = this.bindingFor(device, ip, port, series, reply);
+    const binding = this.bindingFor(device, ip, port, series, returnPath);
     if (binding === undefined) return;
     binding.protocol = requestKey === undefined ? undefined : protocol;
     const request: PendingRequest = { binding, matchKey: requestKey, sentMs: performance.now(), series, settled: false };
@@ -128,20 +129,18 @@ export class UpstreamPool {
     this.bindings.clear();
   }
 
-  private bindingFor(device: DeviceEndpoint, ip: string, port: number, series: BackendSeries, reply: (ack: Buffer) => void): Binding | undefined {
-    const key = `${device.ip}:${device.port}>${ip}:${port}`;
-    const existing = this.bindings.get(key);
+  private bindingFor(device: DeviceEndpoint, ip: string, port: number, series: BackendSeries, returnPath: AckReturn): Binding | undefined {
+    const existing = this.bindings.find(device.ip, device.port, ip, port);
     if (existing !== undefined && !existing.closed) {
       // Most recently used last (to the second): the eviction scan starts from the least recently used.
       const nowMs = Date.now();
       if (nowMs - existing.orderedMs >= REORDER_AFTER_MS) {
-        this.bindings.delete(key);
-        this.bindings.set(key, existing);
+        this.bindings.touch(existing);
         existing.orderedMs = nowMs;
       }
       existing.lastUsedMs = nowMs;
       existing.series = series;
-      existing.reply = reply;
+      existing.returnPath = returnPath;
       return existing;
     }
     // A share reached first gives up one of that sender's (or route's) own idle bindings, so one source or one route
@@ -158,11 +157,11 @@ export class UpstreamPool {
     const socket = this.sockets.create(ip, port, this.sourceIp, series, { grouped: true });
     if (socket === undefined) return undefined;
     const nowMs = Date.now();
-    const binding: Binding = { key, source: device.ip, route: device.route, socket, series, closed: false, pending: [], reply, protocol: undefined, lastUsedMs: nowMs, orderedMs: nowMs, lastTimeoutMs: 0 };
+    const binding: Binding = { device: { ip: device.ip, port: device.port, route: device.route }, backendIp: ip, backendPort: port, socket, series, closed: false, pending: [], returnPath, protocol: undefined, lastUsedMs: nowMs, orderedMs: nowMs, lastTimeoutMs: 0 };
     this.shares.taken(binding);
     socket.onMessage((payload) => this.receive(binding, payload));
     socket.onError((error) => this.fail(binding, error));
-    this.bindings.set(key, binding);
+    this.bindings.add(binding);
     return binding;
   }
 
@@ -170,7 +169,7 @@ export class UpstreamPool {
    * Gives up the least recently used binding (of those `which` accepts) with nothing pending; false when none of the
    * oldest is idle. The scan is bounded: the packet path never walks the whole table.
    */
-  private evictIdleBinding(which: (binding: { source: string; route: number }) => boolean = () => true): boolean {
+  private evictIdleBinding(which: (binding: Binding) => boolean = () => true): boolean {
     let scanned = 0;
     let matched = 0;
     for (const binding of this.bindings.values()) {
@@ -196,7 +195,7 @@ export class UpstreamPool {
       return;
     }
     this.settle(request, 'success');
-    binding.reply(payload);
+    binding.returnPath.deliver(payload, binding.device);
   }
 
   /** The pending request this reply answers: the one with its match key, else (no protocol) the oldest. */
@@ -252,8 +251,7 @@ export class UpstreamPool {
   }
 
   private dropBinding(binding: Binding): void {
-    if (this.bindings.get(binding.key) !== binding) return;
-    this.bindings.delete(binding.key);
+    if (!this.bindings.delete(binding)) return;
     this.shares.released(binding);
     this.sockets.close(binding);
   }

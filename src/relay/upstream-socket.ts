@@ -21,15 +21,16 @@ export interface PendingRequest {
  * to no other, so a late or duplicated ACK can never reach another device. Requests wait on it oldest first.
  */
 export interface Binding {
-  key: string;
-  /** The device's address and the route it came in on: what the per-source and per-route shares count. */
-  source: string;
-  route: number;
+  /** The device it belongs to, and the route it came in on: what the per-source and per-route shares count. */
+  device: DeviceEndpoint;
+  backendIp: string;
+  backendPort: number;
   socket: DatagramSocket;
   series: BackendSeries;
   closed: boolean;
   pending: PendingRequest[];
-  reply: (ack: Buffer) => void;
+  /** Where its ACKs go back to the device: the listener the device last sent to. */
+  returnPath: AckReturn;
   /** The route's protocol, which reads the match key off a reply; undefined: replies answer the oldest request. */
   protocol: DeviceProtocol | undefined;
   lastUsedMs: number;
@@ -44,6 +45,11 @@ export interface ForgetSocket {
   socket: DatagramSocket;
   closed: boolean;
   series: BackendSeries;
+}
+
+/** How an ACK goes back to its device: one per listener, so that no packet allocates its own way back. */
+export interface AckReturn {
+  deliver(ack: Buffer, device: DeviceEndpoint): void;
 }
 
 /** A device as the pool knows it: its address and port, and the route port it sent to. */

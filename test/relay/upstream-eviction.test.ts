@@ -42,7 +42,7 @@ describe.each(relayIoPaths())('upstream bindings at the socket budget (real sock
     let sent = 0;
     const send = async (name: string, device: DeviceEndpoint): Promise<void> => {
       sent++;
-      pool?.sendAwaitingAck(BACKEND_IP, ROUTE, Buffer.from(`${name}#${sent}`), series, device, () => acks.set(name, (acks.get(name) ?? 0) + 1));
+      pool?.sendAwaitingAck(BACKEND_IP, ROUTE, Buffer.from(`${name}#${sent}`), series, device, { deliver: () => acks.set(name, (acks.get(name) ?? 0) + 1) });
       const want = [...acks.values()].reduce((a, b) => a + b, 0) + 1;
       await waitFor(() => [...acks.values()].reduce((a, b) => a + b, 0) === want, `the ACK to ${name}'s datagram ${sent}`);
     };
