@@ -85,7 +85,8 @@ export class UdpTap implements Observer {
   async start(): Promise<void> {
     let listener: DatagramSocket;
     try {
-      listener = await this.path.listen(this.listen.ip, this.listen.port, UDP_BUFFER_BYTES, { arrivalTimes: true });
+      // Replies back to sources leave in runs, one per turn of the upstream sockets' reads (batchedSends).
+      listener = await this.path.listen(this.listen.ip, this.listen.port, UDP_BUFFER_BYTES, { arrivalTimes: true, batchedSends: true });
     } catch (cause) {
       throw new NetworkError(`tap: cannot listen on ${this.listen.ip}:${this.listen.port}: ${(cause as Error).message}`, { route: this.listen.port }, { cause });
     }
@@ -157,7 +158,8 @@ export class UdpTap implements Observer {
     let socket: DatagramSocket;
     try {
       // A connected socket: the kernel reports ICMP errors from the target (a refusing backend is counted, not hidden).
-      socket = this.path.upstream(this.target.ip, this.target.port, undefined, UDP_BUFFER_BYTES, { arrivalTimes: true });
+      // One per source, each with a reply now and then: watched as one (grouped).
+      socket = this.path.upstream(this.target.ip, this.target.port, undefined, UDP_BUFFER_BYTES, { arrivalTimes: true, grouped: true });
     } catch (error) {
       this.countError(error as Error);
       return undefined;

@@ -46,7 +46,7 @@ describe('the relay C datagram path is built where it can be', () => {
 });
 
 describe('the C datagram path: arrival times from the kernel', () => {
-  it.skipIf(loadUdpIo() === undefined)('a socket opened with timestamps hands over when each datagram arrived, not when it was read', async () => {
+  it.skipIf(loadUdpIo() === undefined).each(['its own read', "its group's read"])('a socket opened with timestamps hands over when each datagram arrived, not when it was read (%s)', async (how) => {
     const io = loadUdpIo()!;
     const receiverIp = (127 << 24) | (9 << 8) | 7;
     const fd = io.open(receiverIp, 0, BUFFER_BYTES, true);
@@ -74,7 +74,15 @@ describe('the C datagram path: arrival times from the kernel', () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
         return Number(process.hrtime.bigint());
       });
-      expect(io.recv(fd, slab, 2048, lengths, from, stamps)).toBe(3);
+      if (how === 'its own read') expect(io.recv(fd, slab, 2048, lengths, from, stamps)).toBe(3);
+      else {
+        const group = io.groupOpen();
+        expect(io.groupAdd(group, fd)).toBe(0);
+        const fds = new Int32Array(4);
+        expect(io.groupRecv(group, slab, 2048, lengths, from, fds, stamps)).toBe(3);
+        expect([...fds.subarray(0, 3)]).toEqual([fd, fd, fd]);
+        io.closeFd(group);
+      }
       for (let i = 0; i < 3; i++) {
         const stamp = stamps[i] as number;
         // On the same clock as process.hrtime (CLOCK_MONOTONIC, to within what converting the kernel's wall-clock

@@ -34,7 +34,7 @@ export interface SocketOptions {
   batchedSends?: boolean;
   /**
    * One of many quiet sockets (a relay's per-device bindings): the C path watches them as one, one callback per turn
-   * of the event loop for all those with datagrams waiting instead of one each. Not with `arrivalTimes`.
+   * of the event loop for all those with datagrams waiting instead of one each.
    */
   grouped?: boolean;
 }

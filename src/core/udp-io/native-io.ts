@@ -43,7 +43,7 @@ export function nativeIo(io: UdpIo): DatagramPath {
         io.closeFd(fd);
         throw systemError(connected, 'connect', `${ip}:${port}`);
       }
-      return new NativeSocket(shared, fd, arrivalTimes, options.batchedSends === true, options.grouped === true && !arrivalTimes);
+      return new NativeSocket(shared, fd, arrivalTimes, options.batchedSends === true, options.grouped === true);
     },
   };
 }
@@ -70,7 +70,7 @@ class Batch {
 
   constructor(readonly io: UdpIo) {
     this.sends = new SendSpace(io);
-    this.group = new SocketGroup(io, { slab: this.slab, slotBytes: SLOT_BYTES, lengths: this.lengths, from: this.from, fds: this.fds }, (handOut) => this.dispatch(handOut));
+    this.group = new SocketGroup(io, { slab: this.slab, slotBytes: SLOT_BYTES, lengths: this.lengths, from: this.from, fds: this.fds, stamps: this.stamps }, (handOut) => this.dispatch(handOut));
   }
 
   /** Whether received datagrams are being handed out, so that a batching socket holds its sends. */
@@ -123,7 +123,7 @@ class NativeSocket implements DatagramSocket, GroupMember {
     private readonly grouped: boolean,
   ) {
     if (grouped) {
-      const added = batch.group.add(fd, this);
+      const added = batch.group.add(fd, this, arrivalTimes);
       if (added < 0) {
         batch.io.closeFd(fd);
         throw systemError(added, 'epoll_ctl', `descriptor ${fd}`);
@@ -160,7 +160,7 @@ class NativeSocket implements DatagramSocket, GroupMember {
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
-    if (this.grouped) this.batch.group.remove(this.fd);
+    if (this.grouped) this.batch.group.remove(this.fd, this.arrivalTimes);
     if (this.watch !== undefined) this.batch.io.close(this.watch);
     else this.batch.io.closeFd(this.fd);
     this.failAll(this.held.splice(0));
@@ -254,7 +254,7 @@ class NativeSocket implements DatagramSocket, GroupMember {
   private watchFor(events: number): UdpWatch {
     const watch = this.batch.io.watch(this.fd, events, (ready) => this.ready(ready));
     if (typeof watch === 'number') {
-      if (this.grouped) this.batch.group.remove(this.fd);
+      if (this.grouped) this.batch.group.remove(this.fd, this.arrivalTimes);
       this.batch.io.closeFd(this.fd);
       this.closed = true;
       throw systemError(watch, 'poll', `descriptor ${this.fd}`);

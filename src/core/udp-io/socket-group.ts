@@ -13,6 +13,8 @@ export interface GroupReads {
   lengths: Int32Array;
   from: Uint32Array;
   fds: Int32Array;
+  /** When each arrived, for members opened with arrival times (0 for the others). */
+  stamps: Float64Array;
 }
 
 /**
@@ -34,8 +36,11 @@ export class SocketGroup {
     private readonly dispatch: (handOut: () => void) => void,
   ) {}
 
+  /** Members opened with arrival times: while there are any, every read asks the kernel's stamps. */
+  private stamped = 0;
+
   /** Adds a socket; -errno when the group cannot be made or take it. */
-  add(fd: number, member: GroupMember): number {
+  add(fd: number, member: GroupMember, arrivalTimes: boolean): number {
     if (this.watch === undefined) {
       const epoll = this.io.groupOpen();
       if (epoll < 0) return epoll;
@@ -53,19 +58,21 @@ export class SocketGroup {
       return added;
     }
     this.members.set(fd, member);
+    if (arrivalTimes) this.stamped++;
     return 0;
   }
 
   /** Takes a socket out, before it is closed. */
-  remove(fd: number): void {
+  remove(fd: number, arrivalTimes: boolean): void {
     if (!this.members.delete(fd)) return;
+    if (arrivalTimes) this.stamped--;
     this.io.groupRemove(this.epoll, fd);
     this.closeIfEmpty();
   }
 
   private read(): void {
-    const { slab, slotBytes, lengths, from, fds } = this.reads;
-    const count = this.io.groupRecv(this.epoll, slab, slotBytes, lengths, from, fds);
+    const { slab, slotBytes, lengths, from, fds, stamps } = this.reads;
+    const count = this.io.groupRecv(this.epoll, slab, slotBytes, lengths, from, fds, this.stamped > 0 ? stamps : undefined);
     for (let i = 0; i < count; i++) {
       // A member removed by a handler earlier in this batch is skipped: its datagrams went with its socket.
       const member = this.members.get(fds[i] as number);

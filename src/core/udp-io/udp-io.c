@@ -542,15 +542,22 @@ static napi_value js_recv(napi_env env, napi_callback_info info) {
   return number(env, got);
 }
 
-// groupRecv(group, slab, slotBytes, lengths: Int32Array, from: Uint32Array, fds: Int32Array) -> entries: datagrams
-// waiting on the group's ready sockets, read as recv reads one socket's, each entry's socket in fds[i]. The slots are
+// groupRecv(group, slab, slotBytes, lengths: Int32Array, from: Uint32Array, fds: Int32Array, stamps?: Float64Array) ->
+// entries: datagrams waiting on the group's ready sockets, read as recv reads one socket's (with stamps, when each
+// arrived, 0 for a socket opened without them), each entry's socket in fds[i]. The slots are
 // shared out among the sockets ready at once, so that a busy one does not starve the others (what is left is read at
 // the next turn: the group stays readable). A socket's error (an ICMP port unreachable after an earlier send) is an
 // entry of its own: lengths[i] -2, from[2i] its errno.
 static napi_value js_group_recv(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value a[6];
+  size_t argc = 7;
+  napi_value a[7];
+  napi_get_undefined(env, &a[6]);
   napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  size_t n_stamps = 0;
+  double *stamps = NULL;
+  napi_valuetype stamps_type;
+  napi_typeof(env, a[6], &stamps_type);
+  if (stamps_type == napi_object) stamps = typed_array(env, a[6], &n_stamps);
   void *slab = NULL;
   size_t slab_size = 0;
   napi_get_buffer_info(env, a[1], &slab, &slab_size);
@@ -565,6 +572,9 @@ static napi_value js_group_recv(napi_env env, napi_callback_info info) {
   if (max > n_from / 2) max = n_from / 2;
   if (max > n_fds) max = n_fds;
   if (max > BATCH) max = BATCH;
+  if (stamps != NULL && max > n_stamps) max = n_stamps;
+  static __thread stamp_control_t controls[BATCH];
+  double realtime_to_monotonic = stamps == NULL ? 0 : realtime_to_monotonic_ns();
   struct epoll_event ready[BATCH];
   int n = epoll_wait(arg_i32(env, a[0]), ready, (int)max, 0);
   if (n < 0) return number(env, errno == EINTR ? 0 : -errno);
@@ -577,7 +587,7 @@ static napi_value js_group_recv(napi_env env, napi_callback_info info) {
   for (int i = 0; i < n && used < max; i++) {
     int fd = ready[i].data.fd;
     size_t take = max - used < share ? max - used : share;
-    receive_into(msgs, iov, peers, NULL, (char *)slab + used * (size_t)slot, (size_t)slot, take);
+    receive_into(msgs, iov, peers, stamps == NULL ? NULL : controls, (char *)slab + used * (size_t)slot, (size_t)slot, take);
     int got = recvmmsg(fd, msgs, (unsigned)take, MSG_DONTWAIT, NULL);
     if (got < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
@@ -593,6 +603,7 @@ static napi_value js_group_recv(napi_env env, napi_callback_info info) {
       lengths[used + j] = (msgs[j].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int32_t)msgs[j].msg_len;
       from[2 * (used + j)] = ntohl(peers[j].sin_addr.s_addr);
       from[2 * (used + j) + 1] = ntohs(peers[j].sin_port);
+      if (stamps != NULL) stamps[used + j] = arrival_ns(&msgs[j].msg_hdr, realtime_to_monotonic);
     }
     used += (size_t)got;
   }

@@ -31,10 +31,11 @@ export interface UdpIo {
   groupAdd(group: number, fd: number): number;
   groupRemove(group: number, fd: number): number;
   /**
-   * Datagrams waiting on the group's ready sockets, as recv reads one socket's, each one's socket in fds[i]: how many
-   * entries. An entry with length -2 is that socket's error, its errno in from[2i].
+   * Datagrams waiting on the group's ready sockets, as recv reads one socket's (with `stamps`, when each arrived; 0
+   * for a socket opened without them), each one's socket in fds[i]: how many entries. An entry with length -2 is that
+   * socket's error, its errno in from[2i].
    */
-  groupRecv(group: number, slab: Buffer, slotBytes: number, lengths: Int32Array, from: Uint32Array, fds: Int32Array): number;
+  groupRecv(group: number, slab: Buffer, slotBytes: number, lengths: Int32Array, from: Uint32Array, fds: Int32Array, stamps?: Float64Array): number;
   /** An epoll descriptor watching each socket of `sockets` for datagrams, for sendDue's reading of replies; or -errno. */
   replySet(sockets: Int32Array): number;
   /**
