@@ -496,6 +496,52 @@ static napi_value js_send_due(napi_env env, napi_callback_info info) {
   return number(env, (double)(i - from));
 }
 
+// Where received datagrams go, as recv and groupRecv take it: a slab of slots, each datagram's length and sender, and
+// (optionally) when it arrived; `max` the datagrams all of it has room for, at most a batch.
+typedef struct {
+  char *slab;
+  size_t slot;
+  int32_t *lengths;
+  uint32_t *from;
+  double *stamps;
+  size_t max;
+} read_target_t;
+
+// The read target in arguments a[1] (slab), a[2] (slotBytes), a[3] (lengths), a[4] (from) and `stamps` (a typed array
+// or undefined); false when one of them is not what it must be.
+static bool read_target(napi_env env, const napi_value *a, napi_value stamps_arg, read_target_t *t) {
+  size_t n_stamps = 0, n_lengths = 0, n_from = 0, slab_size = 0;
+  void *slab = NULL;
+  napi_valuetype stamps_type;
+  napi_typeof(env, stamps_arg, &stamps_type);
+  t->stamps = stamps_type == napi_object ? typed_array(env, stamps_arg, &n_stamps) : NULL;
+  napi_get_buffer_info(env, a[1], &slab, &slab_size);
+  int32_t slot = arg_i32(env, a[2]);
+  t->lengths = typed_array(env, a[3], &n_lengths);
+  t->from = typed_array(env, a[4], &n_from);
+  if (slab == NULL || slot <= 0 || t->lengths == NULL || t->from == NULL) return false;
+  t->slab = slab;
+  t->slot = (size_t)slot;
+  t->max = slab_size / t->slot;
+  if (t->max > n_lengths) t->max = n_lengths;
+  if (t->max > n_from / 2) t->max = n_from / 2;
+  if (t->max > BATCH) t->max = BATCH;
+  if (t->stamps != NULL && t->max > n_stamps) t->max = n_stamps;
+  return true;
+}
+
+// Each of `got` datagrams just received into the target from entry `at` on: its length (-1: cut), its sender and, where
+// stamps are asked for, when it arrived.
+static void record_received(const read_target_t *t, size_t at, const struct mmsghdr *msgs, const struct sockaddr_in *peers, int got, double realtime_to_monotonic) {
+  for (int i = 0; i < got; i++) {
+    size_t k = at + (size_t)i;
+    t->lengths[k] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int32_t)msgs[i].msg_len;
+    t->from[2 * k] = ntohl(peers[i].sin_addr.s_addr);
+    t->from[2 * k + 1] = ntohs(peers[i].sin_port);
+    if (t->stamps != NULL) t->stamps[k] = arrival_ns((struct msghdr *)&msgs[i].msg_hdr, realtime_to_monotonic);
+  }
+}
+
 // recv(fd, slab, slotBytes, lengths: Int32Array, from: Uint32Array, stamps?: Float64Array) -> datagrams read (0: none
 // waiting). Datagram i is at i * slotBytes in the slab, lengths[i] long (-1: larger than a slot, cut), from [ip, port]
 // at from[2i]; with stamps, stamps[i] is when it arrived (CLOCK_MONOTONIC ns, from the kernel's stamp of a socket
@@ -505,76 +551,38 @@ static napi_value js_recv(napi_env env, napi_callback_info info) {
   napi_value a[6];
   napi_get_undefined(env, &a[5]);
   napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  size_t n_stamps = 0;
-  double *stamps = NULL;
-  napi_valuetype stamps_type;
-  napi_typeof(env, a[5], &stamps_type);
-  if (stamps_type == napi_object) stamps = typed_array(env, a[5], &n_stamps);
-  void *slab = NULL;
-  size_t slab_size = 0;
-  napi_get_buffer_info(env, a[1], &slab, &slab_size);
-  int32_t slot = arg_i32(env, a[2]);
-  size_t n_lengths, n_from;
-  int32_t *lengths = typed_array(env, a[3], &n_lengths);
-  uint32_t *from = typed_array(env, a[4], &n_from);
-  if (slab == NULL || slot <= 0 || lengths == NULL || from == NULL) return number(env, -EINVAL);
-  size_t max = slab_size / (size_t)slot;
-  if (max > n_lengths) max = n_lengths;
-  if (max > n_from / 2) max = n_from / 2;
-  if (max > BATCH) max = BATCH;
-  if (stamps != NULL && max > n_stamps) max = n_stamps;
+  read_target_t t;
+  if (!read_target(env, a, a[5], &t)) return number(env, -EINVAL);
   struct mmsghdr msgs[BATCH];
   struct iovec iov[BATCH];
   struct sockaddr_in peers[BATCH];
   static __thread stamp_control_t controls[BATCH];
-  receive_into(msgs, iov, peers, stamps == NULL ? NULL : controls, slab, (size_t)slot, max);
-  int got = recvmmsg(arg_i32(env, a[0]), msgs, (unsigned)max, MSG_DONTWAIT, NULL);
+  receive_into(msgs, iov, peers, t.stamps == NULL ? NULL : controls, t.slab, t.slot, t.max);
+  int got = recvmmsg(arg_i32(env, a[0]), msgs, (unsigned)t.max, MSG_DONTWAIT, NULL);
   if (got < 0) return number(env, errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno);
   // The kernel stamps arrivals on CLOCK_REALTIME; the caller's clock is CLOCK_MONOTONIC, read here beside it.
-  double realtime_to_monotonic = stamps == NULL ? 0 : realtime_to_monotonic_ns();
-  for (int i = 0; i < got; i++) {
-    lengths[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int32_t)msgs[i].msg_len;
-    from[2 * i] = ntohl(peers[i].sin_addr.s_addr);
-    from[2 * i + 1] = ntohs(peers[i].sin_port);
-    if (stamps == NULL) continue;
-    stamps[i] = arrival_ns(&msgs[i].msg_hdr, realtime_to_monotonic);
-  }
+  record_received(&t, 0, msgs, peers, got, t.stamps == NULL ? 0 : realtime_to_monotonic_ns());
   return number(env, got);
 }
 
 // groupRecv(group, slab, slotBytes, lengths: Int32Array, from: Uint32Array, fds: Int32Array, stamps?: Float64Array) ->
 // entries: datagrams waiting on the group's ready sockets, read as recv reads one socket's (with stamps, when each
-// arrived, 0 for a socket opened without them), each entry's socket in fds[i]. The slots are
-// shared out among the sockets ready at once, so that a busy one does not starve the others (what is left is read at
-// the next turn: the group stays readable). A socket's error (an ICMP port unreachable after an earlier send) is an
-// entry of its own: lengths[i] -2, from[2i] its errno.
+// arrived, 0 for a socket opened without them), each entry's socket in fds[i]. The slots are shared out among the
+// sockets ready at once, so that a busy one does not starve the others (what is left is read at the next turn: the
+// group stays readable). A socket's error (an ICMP port unreachable after an earlier send) is an entry of its own:
+// lengths[i] -2, from[2i] its errno.
 static napi_value js_group_recv(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value a[7];
   napi_get_undefined(env, &a[6]);
   napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  size_t n_stamps = 0;
-  double *stamps = NULL;
-  napi_valuetype stamps_type;
-  napi_typeof(env, a[6], &stamps_type);
-  if (stamps_type == napi_object) stamps = typed_array(env, a[6], &n_stamps);
-  void *slab = NULL;
-  size_t slab_size = 0;
-  napi_get_buffer_info(env, a[1], &slab, &slab_size);
-  int32_t slot = arg_i32(env, a[2]);
-  size_t n_lengths, n_from, n_fds;
-  int32_t *lengths = typed_array(env, a[3], &n_lengths);
-  uint32_t *from = typed_array(env, a[4], &n_from);
+  read_target_t t;
+  size_t n_fds = 0;
   int32_t *fds = typed_array(env, a[5], &n_fds);
-  if (slab == NULL || slot <= 0 || lengths == NULL || from == NULL || fds == NULL) return number(env, -EINVAL);
-  size_t max = slab_size / (size_t)slot;
-  if (max > n_lengths) max = n_lengths;
-  if (max > n_from / 2) max = n_from / 2;
-  if (max > n_fds) max = n_fds;
-  if (max > BATCH) max = BATCH;
-  if (stamps != NULL && max > n_stamps) max = n_stamps;
+  if (!read_target(env, a, a[6], &t) || fds == NULL) return number(env, -EINVAL);
+  size_t max = t.max < n_fds ? t.max : n_fds;
   static __thread stamp_control_t controls[BATCH];
-  double realtime_to_monotonic = stamps == NULL ? 0 : realtime_to_monotonic_ns();
+  double realtime_to_monotonic = t.stamps == NULL ? 0 : realtime_to_monotonic_ns();
   struct epoll_event ready[BATCH];
   int n = epoll_wait(arg_i32(env, a[0]), ready, (int)max, 0);
   if (n < 0) return number(env, errno == EINTR ? 0 : -errno);
@@ -587,24 +595,19 @@ static napi_value js_group_recv(napi_env env, napi_callback_info info) {
   for (int i = 0; i < n && used < max; i++) {
     int fd = ready[i].data.fd;
     size_t take = max - used < share ? max - used : share;
-    receive_into(msgs, iov, peers, stamps == NULL ? NULL : controls, (char *)slab + used * (size_t)slot, (size_t)slot, take);
+    receive_into(msgs, iov, peers, t.stamps == NULL ? NULL : controls, t.slab + used * t.slot, t.slot, take);
     int got = recvmmsg(fd, msgs, (unsigned)take, MSG_DONTWAIT, NULL);
     if (got < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
       fds[used] = fd;
-      lengths[used] = -2;
-      from[2 * used] = (uint32_t)errno;
-      from[2 * used + 1] = 0;
+      t.lengths[used] = -2;
+      t.from[2 * used] = (uint32_t)errno;
+      t.from[2 * used + 1] = 0;
       used++;
       continue;
     }
-    for (int j = 0; j < got; j++) {
-      fds[used + j] = fd;
-      lengths[used + j] = (msgs[j].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int32_t)msgs[j].msg_len;
-      from[2 * (used + j)] = ntohl(peers[j].sin_addr.s_addr);
-      from[2 * (used + j) + 1] = ntohs(peers[j].sin_port);
-      if (stamps != NULL) stamps[used + j] = arrival_ns(&msgs[j].msg_hdr, realtime_to_monotonic);
-    }
+    for (int j = 0; j < got; j++) fds[used + (size_t)j] = fd;
+    record_received(&t, used, msgs, peers, got, realtime_to_monotonic);
     used += (size_t)got;
   }
   return number(env, (double)used);
