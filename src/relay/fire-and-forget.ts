@@ -66,7 +66,8 @@ export class FireAndForget {
       this.metrics.countBackendError(target.series, code);
       debug('fire-and-forget %s: %s', key, error.message);
       if (code !== 'ECONNREFUSED' && code !== 'EHOSTUNREACH' && code !== 'ENETUNREACH') {
-        this.byBackend.get(ip)?.delete(port);
+        // Only this socket's entry: one made since for the same backend stays.
+        if (this.byBackend.get(ip)?.get(port) === target) this.byBackend.get(ip)?.delete(port);
         this.sockets.close(target);
       }
     });

@@ -143,6 +143,9 @@ export class UpstreamPool {
       existing.returnPath = returnPath;
       return existing;
     }
+    // A closed binding is never left in the table (dropBinding takes it out first); were one there, the new one
+    // replaces it rather than standing behind it, where every lookup would find the closed one first.
+    if (existing !== undefined) this.dropBinding(existing);
     // A share reached first gives up one of that sender's (or route's) own idle bindings, so one source or one route
     // can never take the whole budget, and within its share it is served as before.
     const refusal = this.shares.makeRoom(device, () => this.sockets.open, (which) => this.evictIdleBinding(which));
