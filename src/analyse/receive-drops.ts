@@ -12,34 +12,51 @@ import type { MetricName } from './metric-names.ts';
  * Each rate they could have worsened is then known only to lie between its value and its value made better by what was
  * dropped (never by more than what is missing): judged at both ends, a rate the drops could carry over a threshold is
  * inconclusive, so no one is blamed for the harness's loss and nothing passes on it.
- * - the devices' drops, and the reference backend's tap's (its answers lost before the relay got them): each device
- *   ACK rate, up by what is missing;
- * - a backend's tap's drops (packets for it, or its answers, lost at the tap), and a simulated backend's own: that
- *   backend's drop rate and ACK mismatch rate (answers it gave that the tap lost look one-sided), down by what they
- *   count.
+ * - the devices' drops, and the reference backend's tap's or its own (answers lost before the relay got them, or
+ *   requests never answered): each device ACK rate, up by what is missing;
+ * - packets for a backend lost at its tap's listener, or at its own socket where it is simulated: that backend's drop
+ *   rate, down by what they count;
+ * - a backend's answers lost at its tap's upstream sockets (`replyDrops`): its ACK mismatch rate (an answer it gave
+ *   that the tap lost looks one-sided). A tap that did not tell the two apart (a run written before) widens both by
+ *   all its drops.
  * A run that cannot tell (not Linux, or written before) keeps its rates as they are.
  */
 export function judgeWithinHarnessDrops(metrics: Metric[], stats: Pick<StoredReplayStats, 'receiveDrops' | 'observers' | 'backendDrops'> | null, reference: string): void {
   const devices = stats?.receiveDrops;
   if (devices !== null && devices !== undefined) metrics.push(runMetric('replay_receive_drops', null, devices, 'count'));
-  const byBackend = new Map<string, number>();
+  /** By backend: every drop of the harness in front of it, those of packets for it, those of its answers. */
+  const all = new Map<string, number>();
+  const towards = new Map<string, number>();
+  const answers = new Map<string, number>();
+  const add = (map: Map<string, number>, backend: string, drops: number): void => {
+    if (drops > 0) map.set(backend, (map.get(backend) ?? 0) + drops);
+  };
   for (const tap of stats?.observers ?? []) {
-    if ((tap.receiveDrops ?? 0) > 0) byBackend.set(tap.backend, (byBackend.get(tap.backend) ?? 0) + (tap.receiveDrops ?? 0));
+    const drops = tap.receiveDrops ?? 0;
+    const ofAnswers = tap.replyDrops === null || tap.replyDrops === undefined ? drops : Math.min(drops, tap.replyDrops);
+    const ofPackets = tap.replyDrops === null || tap.replyDrops === undefined ? drops : drops - ofAnswers;
+    add(all, tap.backend, drops);
+    add(towards, tap.backend, ofPackets);
+    add(answers, tap.backend, ofAnswers);
   }
-  for (const [role, drops] of Object.entries(stats?.backendDrops ?? {})) if (drops > 0) byBackend.set(role, (byBackend.get(role) ?? 0) + drops);
-  const deviceDrops = (devices ?? 0) + (byBackend.get(reference) ?? 0);
+  // A simulated backend's socket only receives the relay's packets: what it dropped never reached it to be answered.
+  for (const [role, drops] of Object.entries(stats?.backendDrops ?? {})) {
+    add(all, role, drops);
+    add(towards, role, drops);
+  }
+  const deviceDrops = (devices ?? 0) + (all.get(reference) ?? 0);
   // Nothing dropped (the usual run): no rate to widen, and no lookups over every metric for each one.
-  if (deviceDrops === 0 && byBackend.size === 0) return;
+  if (deviceDrops === 0 && all.size === 0) return;
   const valueOf = (name: MetricName, like: Metric): number => metrics.find((m) => m.metric === name && m.route === like.route && m.backend === like.backend)?.value ?? 0;
   for (const m of metrics) {
     if (m.value === null) continue;
     if (m.metric === 'device_ack_rate' && m.backend === null) {
       widen(m, deviceDrops, valueOf('device_ack_expected', m) - valueOf('device_acks', m), valueOf('device_ack_expected', m));
     } else if (m.metric === 'drop_rate' && m.backend !== null) {
-      widen(m, byBackend.get(m.backend) ?? 0, valueOf('lost', m), valueOf('sent', m));
+      widen(m, towards.get(m.backend) ?? 0, valueOf('lost', m), valueOf('sent', m));
     } else if (m.metric === 'ack_mismatch_rate' && m.backend !== null) {
       const oneSided = valueOf('one_sided_acks', m);
-      widen(m, byBackend.get(m.backend) ?? 0, oneSided, valueOf('ack_compared', m) + oneSided);
+      widen(m, answers.get(m.backend) ?? 0, oneSided, valueOf('ack_compared', m) + oneSided);
     }
   }
 }

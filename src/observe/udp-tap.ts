@@ -45,6 +45,11 @@ export interface TapCounters {
    * and its answers that the tap lost, not the target (null: cannot be seen, not Linux). Current once `countDrops` ran.
    */
   receiveDrops: number | null;
+  /**
+   * Of those, the ones at its upstream sockets: the target's answers (the rest, at its listener, were packets for the
+   * target). What each could have made look worse differs: the target's drop rate, or its answers.
+   */
+  replyDrops: number | null;
 }
 
 /**
@@ -62,7 +67,7 @@ export class UdpTap implements Observer {
    * every packet, instead of a copy per packet (recorders only read them).
    */
   private listenEndpoint: Endpoint = Object.freeze({ ip: '', port: 0 });
-  readonly counters: TapCounters = { forwarded: 0, replies: 0, strayReplies: 0, errors: {}, receiveDrops: null };
+  readonly counters: TapCounters = { forwarded: 0, replies: 0, strayReplies: 0, errors: {}, receiveDrops: null, replyDrops: null };
   /** Drops of upstream sockets closed while idle, and of the listener before the tap used it. */
   private closedDrops = 0;
   private listenerDropsAtStart = 0;
@@ -107,8 +112,9 @@ export class UdpTap implements Observer {
   countDrops(): void {
     const table = kernelUdpSockets();
     if (table === undefined || this.listener === undefined) return;
-    const open = this.socketDrops(table, [this.listener, ...[...this.upstreams.values()].map((u) => u.socket)]);
-    this.counters.receiveDrops = this.closedDrops + open - this.listenerDropsAtStart;
+    const replies = this.closedDrops + this.socketDrops(table, [...this.upstreams.values()].map((u) => u.socket));
+    this.counters.replyDrops = replies;
+    this.counters.receiveDrops = replies + this.socketDrops(table, [this.listener]) - this.listenerDropsAtStart;
   }
 
   /** The drops of `sockets` (the listener, and upstream sockets connected to the target) in the kernel's `table`. */

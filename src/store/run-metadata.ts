@@ -77,7 +77,7 @@ export interface StoredReplayStats {
   /** Datagrams dropped on arrival at the simulated backends' sockets, by role (SimulatedBackend.receiveDrops). */
   backendDrops?: Record<string, number>;
   /** Counters of the taps in front of backends. */
-  observers: { observer: string; backend: string; forwarded: number; replies: number; strayReplies: number; errors: Record<string, number>; receiveDrops?: number | null }[];
+  observers: { observer: string; backend: string; forwarded: number; replies: number; strayReplies: number; errors: Record<string, number>; receiveDrops?: number | null; replyDrops?: number | null }[];
   /** What the UDP replayer's sending thread counted of its late sends (replay-types.ts), where it counted them. */
   senderWaitedForCpu?: StoredStall | null;
   senderCollections?: { count: number; totalMs: number; maxMs: number } | null;
@@ -216,6 +216,7 @@ export function readReplayStats(value: JsonValue): StoredReplayStats | null {
       replies: numberOr(o.replies, 0),
       strayReplies: numberOr(o.strayReplies, 0),
       receiveDrops: numberOr(o.receiveDrops, null),
+      replyDrops: numberOr(o.replyDrops, null),
       errors: isObject(o.errors) ? Object.fromEntries(Object.entries(o.errors).filter((e): e is [string, number] => typeof e[1] === 'number')) : {},
     })),
     ...(isObject(value.backendDrops) && { backendDrops: Object.fromEntries(Object.entries(value.backendDrops).filter((e): e is [string, number] => typeof e[1] === 'number')) }),

@@ -104,6 +104,8 @@ export interface ObserverCounters {
   errors: Record<string, number>;
   /** Datagrams dropped on arrival at the observer's own sockets (a tap's receive buffers full); null: not seen. */
   receiveDrops?: number | null;
+  /** Of receiveDrops, those of the backend's answers (the rest were packets for it); null or absent: not told apart. */
+  replyDrops?: number | null;
 }
 
 /**

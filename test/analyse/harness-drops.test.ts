@@ -28,7 +28,16 @@ function judged(stats: Pick<StoredReplayStats, 'receiveDrops' | 'observers' | 'b
   return { metrics, messages: findings.map((f) => `${f.severity}: ${f.message}`), verdict: verdictOf(metrics, findings) };
 }
 
-const tap = (backend: string, receiveDrops: number): StoredReplayStats['observers'][number] => ({ observer: `tap:${backend}:1`, backend, forwarded: 1000, replies: 1000, strayReplies: 0, errors: {}, receiveDrops });
+const tap = (backend: string, receiveDrops: number, replyDrops?: number): StoredReplayStats['observers'][number] => ({ observer: `tap:${backend}:1`, backend, forwarded: 1000, replies: 1000, strayReplies: 0, errors: {}, receiveDrops, ...(replyDrops !== undefined && { replyDrops }) });
+
+/** The mirror's answers: 975 compared with the reference's, all matching, and 10 it gave where the reference did not (1.02%: critical from 0.10%). */
+function withAnswers(stats: Pick<StoredReplayStats, 'receiveDrops' | 'observers' | 'backendDrops'>): Metric[] {
+  const metrics = [...measured(), metric('ack_compared', 'mirror', 975), metric('one_sided_acks', 'mirror', 10), metric('ack_mismatch_rate', 'mirror', 10 / 985, 'ratio')];
+  judgeWithinHarnessDrops(metrics, stats, 'primary');
+  applyThresholds(metrics, defaultThresholds());
+  return metrics;
+}
+const statusOf = (metrics: Metric[], name: Metric['metric']): string | null | undefined => metrics.find((m) => m.metric === name && m.backend === 'mirror')?.status;
 
 describe("what the harness's own sockets dropped is judged as the harness's", () => {
   it('a rate the drops could carry over a threshold is inconclusive, shown as the range it lies in', () => {
@@ -64,6 +73,23 @@ describe("what the harness's own sockets dropped is judged as the harness's", ()
   it("a simulated backend's own drops are the harness's too, like its tap's", () => {
     const { metrics } = judged({ receiveDrops: 0, observers: [], backendDrops: { mirror: 15 } });
     expect(metrics.find((m) => m.metric === 'drop_rate')?.status).toBe('inconclusive');
+  });
+
+  it("a tap that tells packets for its backend from the backend's answers widens each rate by its own drops only", () => {
+    // All 15 of the tap's drops were answers: the mirror's lost packets (2%) are its own, its one-sided answers may not be.
+    const answersLost = withAnswers({ receiveDrops: 0, observers: [tap('mirror', 15, 15)] });
+    expect(statusOf(answersLost, 'drop_rate')).toBe('critical');
+    expect(statusOf(answersLost, 'ack_mismatch_rate')).toBe('inconclusive');
+    // All of them packets for it: the other way round.
+    const packetsLost = withAnswers({ receiveDrops: 0, observers: [tap('mirror', 15, 0)] });
+    expect(statusOf(packetsLost, 'drop_rate')).toBe('inconclusive');
+    expect(statusOf(packetsLost, 'ack_mismatch_rate')).toBe('critical');
+    // A tap of a run written before it told them apart: both, as before.
+    const untold = withAnswers({ receiveDrops: 0, observers: [tap('mirror', 15)] });
+    expect([statusOf(untold, 'drop_rate'), statusOf(untold, 'ack_mismatch_rate')]).toEqual(['inconclusive', 'inconclusive']);
+    // A simulated backend's socket only receives packets for it: its drops never make its answers look one-sided.
+    const simulated = withAnswers({ receiveDrops: 0, observers: [], backendDrops: { mirror: 15 } });
+    expect([statusOf(simulated, 'drop_rate'), statusOf(simulated, 'ack_mismatch_rate')]).toEqual(['inconclusive', 'critical']);
   });
 
   it('a run that could not see drops keeps its rates as they are, and says nothing of drops', () => {
