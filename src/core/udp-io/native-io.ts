@@ -134,20 +134,6 @@ class NativeSocket implements DatagramSocket, GroupMember {
   }
 
   send(payload: Buffer, done: (error: NodeJS.ErrnoException | null) => void): void {
-    // The usual case first, without the object a send that must wait is kept in: the relay's copy to its ACK backend.
-    if (!this.closed && this.queued.length === 0 && !(this.batchesSends && this.batch.handingOut)) {
-      const result = this.batch.io.send(this.fd, payload, 0, payload.length, 0, 0);
-      if (result >= 0) {
-        done(null);
-        return;
-      }
-      if (!wouldBlock(result)) {
-        this.report({ payload, ip: 0, port: 0, done }, result);
-        return;
-      }
-      this.wait({ payload, ip: 0, port: 0, done });
-      return;
-    }
     this.transmit({ payload, ip: 0, port: 0, done });
   }
 
@@ -223,9 +209,7 @@ class NativeSocket implements DatagramSocket, GroupMember {
       this.held.push(send);
       return;
     }
-    const result = this.batch.io.send(this.fd, send.payload, 0, send.payload.length, send.ip, send.port);
-    if (wouldBlock(result)) this.wait(send);
-    else this.settle(send, result);
+    this.settle(send, this.batch.io.send(this.fd, send.payload, 0, send.payload.length, send.ip, send.port));
   }
 
   private settle(send: OutgoingDatagram, result: number): void {

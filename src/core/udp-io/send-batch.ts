@@ -24,7 +24,7 @@ export class SendSpace {
   constructor(private readonly io: UdpIo) {}
 
   /**
-   * Sends `sends` from `fd` in order, from `from` on, through as few system calls as the kernel allows; each one that
+   * Sends `sends` from `fd` in order, through as few system calls as the kernel allows; each one that
    * left or failed is handed to `settled` with its result (bytes, or -errno). Returns the index of the first one not
    * sent because the socket's send buffer is full (sends.length when all were settled), or of the first not tried
    * because `goOn` said to stop between system calls (the socket closed by a callback).

@@ -28,6 +28,8 @@ export class SocketGroup {
   private watch: UdpWatch | undefined;
   private readonly members = new Map<number, GroupMember>();
   private readonly handOut = (): void => this.read();
+  /** Members opened with arrival times: while there are any, every read asks the kernel's stamps. */
+  private stamped = 0;
 
   constructor(
     private readonly io: UdpIo,
@@ -35,9 +37,6 @@ export class SocketGroup {
     /** Wraps the hand-out of one read, so that the sends it causes leave together (native-io's dispatch). */
     private readonly dispatch: (handOut: () => void) => void,
   ) {}
-
-  /** Members opened with arrival times: while there are any, every read asks the kernel's stamps. */
-  private stamped = 0;
 
   /** Adds a socket; -errno when the group cannot be made or take it. */
   add(fd: number, member: GroupMember, arrivalTimes: boolean): number {
