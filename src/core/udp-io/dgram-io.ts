@@ -29,7 +29,8 @@ export const dgramIo: DatagramPath = {
  * a source address the socket is bound to it first, so the relay's upstream traffic comes from the relay's address.
  */
 class DgramSocket implements DatagramSocket {
-  private readonly backlog: (() => void)[] = [];
+  /** Sends made before the socket connected, in order. */
+  private readonly backlog: { payload: Buffer; done: (error: NodeJS.ErrnoException | null) => void }[] = [];
   private closed = false;
 
   constructor(
@@ -42,15 +43,16 @@ class DgramSocket implements DatagramSocket {
       this.socket.connect(port, ip, () => {
         if (this.closed) return;
         this.connected = true;
-        for (const send of this.backlog.splice(0)) send();
+        for (const { payload, done } of this.backlog.splice(0)) this.socket.send(payload, done);
       });
     if (sourceIp === undefined) connect();
     else this.socket.bind(0, sourceIp, connect);
   }
 
   send(payload: Buffer, done: (error: NodeJS.ErrnoException | null) => void): void {
-    if (this.connected) this.socket.send(payload, done);
-    else this.backlog.push(() => this.socket.send(payload, done));
+    if (this.closed) done(closedSocketError());
+    else if (this.connected) this.socket.send(payload, done);
+    else this.backlog.push({ payload, done });
   }
 
   sendTo(payload: Uint8Array, port: number, address: string): void {
@@ -84,6 +86,8 @@ class DgramSocket implements DatagramSocket {
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
+    // Every send gets its outcome, as on the C path: those that never reached Node's socket fail here.
+    for (const { done } of this.backlog.splice(0)) done(closedSocketError());
     return new Promise((resolve) => {
       try {
         this.socket.close(() => resolve());
@@ -93,6 +97,11 @@ class DgramSocket implements DatagramSocket {
       }
     });
   }
+}
+
+/** A send on a socket closed before it could leave: the error the C path gives it (EBADF). */
+function closedSocketError(): NodeJS.ErrnoException {
+  return Object.assign(new Error('send EBADF a closed socket'), { code: 'EBADF', syscall: 'send' });
 }
 
 /**

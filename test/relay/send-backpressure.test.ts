@@ -1,0 +1,91 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadUdpIo } from '../../src/core/udp-io/udp-io.ts';
+import type { ScenarioResult } from '../helpers/full-send-buffer.ts';
+import { requirePrerequisite } from '../helpers/prerequisite.ts';
+
+// Loopback never fills a UDP socket's send buffer: the kernel hands a datagram's memory back as it delivers it, so
+// the relay's sends never meet EAGAIN in the rest of the suite. A network namespace of its own whose loopback holds
+// what is sent behind a token bucket (tbf, 200 Mbit/s) does: what a send queue holds there is real (a NIC slower than
+// the relay's bursts does the same). Every scenario runs in a child process inside that namespace.
+const LOOPBACK_BEHIND_A_BUCKET = 'ip link set lo up && tc qdisc add dev lo root tbf rate 200mbit burst 80kb limit 64mb';
+const SCENARIOS = fileURLToPath(new URL('../helpers/full-send-buffer.ts', import.meta.url));
+const RUN_TS = fileURLToPath(new URL('../../src/cli/run-ts.js', import.meta.url));
+
+function commandRuns(command: string, args: readonly string[]): boolean {
+  return spawnSync(command, args, { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * The namespace needs root, util-linux's unshare and iproute2's tc (installed by .ci/run), and a kernel that lets
+ * this process make a namespace and has tbf: a container without those skips, saying so.
+ */
+function namespaceUsable(): boolean {
+  const tools = process.platform === 'linux' && process.getuid?.() === 0 && commandRuns('unshare', ['--version']) && commandRuns('tc', ['-V']);
+  if (!requirePrerequisite(tools, 'root with unshare (util-linux) and tc (iproute2), for a loopback that holds what is sent')) return false;
+  const probe = spawnSync('unshare', ['-n', 'sh', '-c', LOOPBACK_BEHIND_A_BUCKET], { encoding: 'utf8' });
+  if (probe.status === 0) return true;
+  console.warn(`this kernel gives no network namespace with a tbf queue (${probe.stderr.trim() || `exit ${String(probe.status)}`}): the full send buffer tests did NOT run`);
+  return false;
+}
+
+const usable = namespaceUsable();
+const paths = loadUdpIo() === undefined ? ['dgram'] : ['native', 'dgram'];
+
+function runScenarios(path: string): Map<string, ScenarioResult> {
+  const run = spawnSync('unshare', ['-n', 'sh', '-c', `${LOOPBACK_BEHIND_A_BUCKET} && exec "${process.execPath}" "${RUN_TS}" "${SCENARIOS}" ${path}`], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  expect(run.stderr).toBe('');
+  expect(run.status).toBe(0);
+  const { results } = JSON.parse(run.stdout) as { results: ScenarioResult[] };
+  return new Map(results.map((result) => [result.scenario, result]));
+}
+
+const upTo = (count: number): number[] => Array.from({ length: count }, (_, i) => i);
+
+describe.skipIf(!usable).each(paths)('a send buffer that fills (EAGAIN), on the %s datagram path', (path) => {
+  let results = new Map<string, ScenarioResult>();
+  beforeAll(() => {
+    results = runScenarios(path);
+  }, 150_000);
+  const scenario = (name: string): ScenarioResult => {
+    const result = results.get(name);
+    if (result === undefined) throw new Error(`no result for "${name}"`);
+    return result;
+  };
+
+  it.each(['connected sends', 'grouped sends in runs'])('%s: a burst several times the buffer waits and then leaves whole, in order, each send settled once', (name) => {
+    const result = scenario(name);
+    // It did meet a full buffer: otherwise this test proves nothing about waiting.
+    expect(result.mostWaiting).toBeGreaterThan(0);
+    expect(result.delivered).toEqual(upTo(result.sent));
+    expect(result.settled).toEqual(upTo(result.sent));
+    expect(result.settledWithError).toBe(0);
+    expect(result.corrupt).toBe(0);
+    expect(result.socketErrors).toEqual([]);
+  });
+
+  it('a grouped socket still reads once the sends that waited for room have left', () => {
+    expect(scenario('grouped sends in runs').answerReached).toBe(true);
+  });
+
+  it("a listener's replies made while requests are handed out (held, then sent in runs) wait when the buffer is full, and reach the device whole and in order", () => {
+    const result = scenario('replies to a device');
+    expect(result.waitingAfterHandOut).toBeGreaterThan(0);
+    expect(result.delivered).toEqual(upTo(result.sent));
+    expect(result.corrupt).toBe(0);
+    expect(result.socketErrors).toEqual([]);
+  });
+
+  it.each(['closed with sends waiting', 'closed before it connected'])('%s: every send gets one outcome; those that left arrive, in order, and the rest fail', (name) => {
+    const result = scenario(name);
+    expect(result.settled).toEqual(upTo(result.sent));
+    expect(result.settledWithError).toBeGreaterThan(0);
+    // What the kernel took before the close is delivered: the first sends, none after a failed one.
+    expect(result.delivered).toEqual(upTo(result.sent - result.settledWithError));
+    expect(result.corrupt).toBe(0);
+  });
+});
