@@ -9,12 +9,18 @@ import dgram from 'node:dgram';
 import { datagramPath, type IoChoice } from '../../src/core/udp-io/datagram-path.ts';
 import type { DatagramSocket, SocketOptions } from '../../src/core/udp-io/datagram-socket.ts';
 
-/** Small on purpose: what is sent is several times the socket's send buffer (the kernel doubles it). */
-const SEND_BUFFER_BYTES = 128 * 1024;
+/**
+ * Small on purpose. The kernel doubles it and holds about 30 of these datagrams; a socket holds at most this many
+ * bytes more waiting (fitsWaiting), about 17 of them.
+ */
+const SEND_BUFFER_BYTES = 512 * 1024;
 const DATAGRAM_BYTES = 30_000;
-const BURST = 120;
-const REQUESTS = 6;
-const REPLIES_PER_REQUEST = 30;
+/** More than the kernel holds, less than it and the socket hold together: every send waits its turn and leaves. */
+const BURST = 48;
+/** Several times what the kernel and the socket hold together: the rest fail (ENOBUFS). */
+const FLOOD = 152;
+const REQUESTS = 4;
+const WAIT_LIMIT = Math.floor(SEND_BUFFER_BYTES / DATAGRAM_BYTES);
 const DEADLINE_MS = 20_000;
 
 export interface ScenarioResult {
@@ -25,8 +31,13 @@ export interface ScenarioResult {
   /** Sequence numbers in the order their `done` was called, and how many of those calls carried an error. */
   settled: number[];
   settledWithError: number;
+  /** The sequence numbers whose send failed, and the error codes of the failures, each code once. */
+  failed: number[];
+  failureCodes: string[];
   /** The most datagrams the socket held waiting at once: above 0 only if a send met a full buffer. */
   mostWaiting: number;
+  /** The most of these datagrams a socket may hold waiting (its buffer size in bytes, fitsWaiting). */
+  waitLimit: number;
   socketErrors: string[];
   /** Datagrams whose bytes were not those sent. */
   corrupt: number;
@@ -49,6 +60,16 @@ function intact(payload: Buffer): boolean {
   return payload.length === DATAGRAM_BYTES && payload.subarray(4).every((byte) => byte === seq % 251);
 }
 
+/**
+ * Each scenario's own addresses (127.0.N.1-3): datagrams of an earlier scenario still in the namespace's queue must
+ * not reach a later one's receiver, which may get the same port.
+ */
+let scenarios = 0;
+function addresses(): [string, string, string] {
+  scenarios++;
+  return [`127.0.${scenarios}.1`, `127.0.${scenarios}.2`, `127.0.${scenarios}.3`];
+}
+
 async function receiver(ip: string): Promise<{ socket: dgram.Socket; delivered: number[]; corrupt: () => number }> {
   const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 16 * 1024 * 1024 });
   await new Promise<void>((resolve) => socket.bind(0, ip, () => resolve()));
@@ -69,37 +90,44 @@ async function until(done: () => boolean): Promise<void> {
 }
 
 /**
- * A burst of connected sends, each settled through its `done`; a grouped socket then hears an answer. `close`: the
- * socket is closed right after the burst, once connected (a first send settled) or before it could be.
+ * A burst of sends on a connected socket, each settled through its `done`, once a first send has settled (Node's
+ * dgram connects after a lookup: what is sent before waits, within the same bound); a grouped socket then hears an
+ * answer. `close`: the socket is closed right after the burst, or before it could connect.
  */
-async function burst(scenario: string, options: SocketOptions, close?: 'connected' | 'at once'): Promise<ScenarioResult> {
+async function burst(scenario: string, options: SocketOptions, count = BURST, close?: 'after the burst' | 'before it connected'): Promise<ScenarioResult> {
   const closeEarly = close !== undefined;
-  const target = await receiver('127.0.0.2');
-  const socket = path.upstream('127.0.0.2', target.socket.address().port, '127.0.0.3', SEND_BUFFER_BYTES, options);
+  const [targetIp, sourceIp] = addresses();
+  const target = await receiver(targetIp);
+  const socket = path.upstream(targetIp, target.socket.address().port, sourceIp, SEND_BUFFER_BYTES, options);
   const socketErrors: string[] = [];
   socket.onError((error) => socketErrors.push(error.code ?? error.message));
   let answered = false;
   socket.onMessage((payload) => (answered ||= payload.toString() === 'answer'));
   const settled: number[] = [];
   let settledWithError = 0;
+  const failed: number[] = [];
+  const failureCodes = new Set<string>();
   let mostWaiting = 0;
-  if (close === 'connected') {
+  if (close !== 'before it connected') {
     await new Promise<void>((resolve) => socket.send(datagram(0), () => resolve()));
     await until(() => target.delivered.length > 0);
     target.delivered.length = 0;
   }
-  for (let seq = 0; seq < BURST; seq++) {
+  for (let seq = 0; seq < count; seq++) {
     socket.send(datagram(seq), (error) => {
       settled.push(seq);
-      if (error !== null) settledWithError++;
+      if (error === null) return;
+      settledWithError++;
+      failed.push(seq);
+      failureCodes.add(error.code ?? error.message);
     });
     mostWaiting = Math.max(mostWaiting, socket.sendQueueCount());
   }
   if (closeEarly) await socket.close();
-  await until(() => settled.length >= BURST && (closeEarly || target.delivered.length >= BURST));
-  const result: ScenarioResult = { scenario, sent: BURST, delivered: target.delivered, settled, settledWithError, mostWaiting, socketErrors, corrupt: target.corrupt() };
+  await until(() => settled.length >= count && target.delivered.length >= count - settledWithError);
+  const result: ScenarioResult = { scenario, sent: count, delivered: target.delivered, settled, settledWithError, failed, failureCodes: [...failureCodes], mostWaiting, waitLimit: WAIT_LIMIT, socketErrors, corrupt: target.corrupt() };
   if (options.grouped === true && !closeEarly) {
-    target.socket.send('answer', socket.localPort(), '127.0.0.3');
+    target.socket.send('answer', socket.localPort(), sourceIp);
     await until(() => answered);
     result.answerReached = answered;
   }
@@ -109,37 +137,41 @@ async function burst(scenario: string, options: SocketOptions, close?: 'connecte
 }
 
 /** A listener that answers each request with a run of replies, sent while the path hands the requests out (held). */
-async function repliesToDevice(): Promise<ScenarioResult> {
-  const listener: DatagramSocket = await path.listen('127.0.0.4', 0, SEND_BUFFER_BYTES, { batchedSends: true });
+async function repliesToDevice(scenario: string, repliesPerRequest: number): Promise<ScenarioResult> {
+  const [listenIp, deviceIp] = addresses();
+  const listener: DatagramSocket = await path.listen(listenIp, 0, SEND_BUFFER_BYTES, { batchedSends: true });
   const socketErrors: string[] = [];
-  listener.onError((error) => socketErrors.push(error.code ?? error.message));
+  listener.onError((error) => socketErrors.push(`${error.code ?? ''} ${error.message}`));
   let mostWaiting = 0;
   listener.onMessage((request, from) => {
-    const first = Number(request.toString()) * REPLIES_PER_REQUEST;
-    for (let seq = first; seq < first + REPLIES_PER_REQUEST; seq++) {
+    const first = Number(request.toString()) * repliesPerRequest;
+    for (let seq = first; seq < first + repliesPerRequest; seq++) {
       listener.sendTo(datagram(seq), from.port, from.address);
       mostWaiting = Math.max(mostWaiting, listener.sendQueueCount());
     }
   });
-  const device = await receiver('127.0.0.5');
-  for (let request = 0; request < REQUESTS; request++) device.socket.send(String(request), listener.localPort(), '127.0.0.4');
-  const sent = REQUESTS * REPLIES_PER_REQUEST;
+  const device = await receiver(deviceIp);
+  for (let request = 0; request < REQUESTS; request++) device.socket.send(String(request), listener.localPort(), listenIp);
+  const sent = REQUESTS * repliesPerRequest;
   // Once the requests were handed out (their replies held until then), what still waits met a full buffer.
   let waitingAfterHandOut = 0;
   await until(() => {
     waitingAfterHandOut = Math.max(waitingAfterHandOut, listener.sendQueueCount());
-    return device.delivered.length >= sent;
+    return device.delivered.length + socketErrors.length >= sent;
   });
   await listener.close();
   device.socket.close();
-  return { scenario: 'replies to a device', sent, delivered: device.delivered, settled: [], settledWithError: 0, mostWaiting, waitingAfterHandOut, socketErrors, corrupt: device.corrupt() };
+  const failureCodes = [...new Set(socketErrors.map((error) => error.split(' ')[0] ?? error))];
+  return { scenario, sent, delivered: device.delivered, settled: [], settledWithError: 0, failed: [], failureCodes, mostWaiting, waitLimit: WAIT_LIMIT, waitingAfterHandOut, socketErrors, corrupt: device.corrupt() };
 }
 
 const results: ScenarioResult[] = [
   await burst('connected sends', {}),
   await burst('grouped sends in runs', { grouped: true, batchedSends: true }),
-  await repliesToDevice(),
-  await burst('closed with sends waiting', {}, 'connected'),
-  await burst('closed before it connected', {}, 'at once'),
+  await repliesToDevice('replies to a device', BURST / REQUESTS),
+  await burst('closed with sends waiting', {}, BURST, 'after the burst'),
+  await burst('closed before it connected', {}, BURST, 'before it connected'),
+  await burst('more than the buffers hold', {}, FLOOD),
+  await repliesToDevice('more replies than the buffers hold', FLOOD / REQUESTS),
 ];
 process.stdout.write(`${JSON.stringify({ path: path.kind, results })}\n`);

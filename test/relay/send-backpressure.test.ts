@@ -9,7 +9,7 @@ import { requirePrerequisite } from '../helpers/prerequisite.ts';
 // the relay's sends never meet EAGAIN in the rest of the suite. A network namespace of its own whose loopback holds
 // what is sent behind a token bucket (tbf, 200 Mbit/s) does: what a send queue holds there is real (a NIC slower than
 // the relay's bursts does the same). Every scenario runs in a child process inside that namespace.
-const LOOPBACK_BEHIND_A_BUCKET = 'ip link set lo up && tc qdisc add dev lo root tbf rate 200mbit burst 80kb limit 64mb';
+const LOOPBACK_BEHIND_A_BUCKET = 'ip link set lo up && tc qdisc add dev lo root tbf rate 50mbit burst 80kb limit 64mb';
 const SCENARIOS = fileURLToPath(new URL('../helpers/full-send-buffer.ts', import.meta.url));
 const RUN_TS = fileURLToPath(new URL('../../src/cli/run-ts.js', import.meta.url));
 
@@ -45,6 +45,7 @@ function runScenarios(path: string): Map<string, ScenarioResult> {
 }
 
 const upTo = (count: number): number[] => Array.from({ length: count }, (_, i) => i);
+const increasing = (values: readonly number[]): boolean => values.every((value, i) => i === 0 || value > (values[i - 1] as number));
 
 describe.skipIf(!usable).each(paths)('a send buffer that fills (EAGAIN), on the %s datagram path', (path) => {
   let results = new Map<string, ScenarioResult>();
@@ -82,10 +83,35 @@ describe.skipIf(!usable).each(paths)('a send buffer that fills (EAGAIN), on the 
 
   it.each(['closed with sends waiting', 'closed before it connected'])('%s: every send gets one outcome; those that left arrive, in order, and the rest fail', (name) => {
     const result = scenario(name);
-    expect(result.settled).toEqual(upTo(result.sent));
+    // Each once; one refused at once (more than the socket may hold waiting) is settled before those waiting ahead.
+    expect([...result.settled].sort((a, b) => a - b)).toEqual(upTo(result.sent));
     expect(result.settledWithError).toBeGreaterThan(0);
     // What the kernel took before the close is delivered: the first sends, none after a failed one.
     expect(result.delivered).toEqual(upTo(result.sent - result.settledWithError));
+    expect(result.corrupt).toBe(0);
+  });
+
+  it('more than the kernel and the socket hold: the socket keeps at most its buffer size waiting, the rest fail with ENOBUFS, and what was taken arrives in order', () => {
+    const result = scenario('more than the buffers hold');
+    expect(result.mostWaiting).toBeGreaterThan(0);
+    expect(result.mostWaiting).toBeLessThanOrEqual(result.waitLimit);
+    // A refused send is settled at once, before those waiting ahead of it: each once, in any order.
+    expect([...result.settled].sort((a, b) => a - b)).toEqual(upTo(result.sent));
+    expect(result.failureCodes).toEqual(['ENOBUFS']);
+    expect(result.failed.length).toBeGreaterThan(0);
+    const taken = upTo(result.sent).filter((seq) => !result.failed.includes(seq));
+    expect(result.delivered).toEqual(taken);
+    expect(result.corrupt).toBe(0);
+  });
+
+  it("more replies than a listener's buffers hold: each refused one is reported (ENOBUFS), the others reach the device in order", () => {
+    const result = scenario('more replies than the buffers hold');
+    expect(result.waitingAfterHandOut).toBeGreaterThan(0);
+    expect(result.waitingAfterHandOut).toBeLessThanOrEqual(result.waitLimit);
+    expect(result.failureCodes).toEqual(['ENOBUFS']);
+    expect(result.delivered.length + result.socketErrors.length).toBe(result.sent);
+    expect(result.delivered.length).toBeGreaterThan(0);
+    expect(increasing(result.delivered)).toBe(true);
     expect(result.corrupt).toBe(0);
   });
 });

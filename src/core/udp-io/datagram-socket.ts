@@ -47,7 +47,8 @@ export interface SocketOptions {
 export interface DatagramSocket {
   /**
    * Sends to the connected backend, at once or (while the socket connects, or its send buffer is full) once it can;
-   * `done` gets the outcome, with the system's error code on the Error.
+   * `done` gets the outcome, with the system's error code on the Error: ENOBUFS when the socket's buffer size in bytes
+   * already waits to leave (fitsWaiting).
    */
   send(payload: Buffer, done: (error: NodeJS.ErrnoException | null) => void): void;
   /** Sends to a device from a listener; a send that fails is reported through onError. */
@@ -60,6 +61,17 @@ export interface DatagramSocket {
   /** The port it is bound to (a listener asked for port 0 gets one). */
   localPort(): number;
   close(): Promise<void>;
+}
+
+/**
+ * Whether a send of `bytes` may wait for room behind `waitingBytes` already waiting, on a socket opened with
+ * `bufferBytes`: a socket holds at most its kernel buffer's worth again in the process (always at least one datagram).
+ * Past that a send fails (ENOBUFS), as the kernel fails one its queue has no room for: a backend, or a link, slower
+ * than what is sent to it would otherwise hold the process's memory without bound, and a copy sent seconds late is no
+ * copy.
+ */
+export function fitsWaiting(waitingBytes: number, bytes: number, bufferBytes: number): boolean {
+  return waitingBytes === 0 || waitingBytes + bytes <= bufferBytes;
 }
 
 /** How a proxy makes its sockets; `kind` names the path (the relay's start log and /debug/health say it). */

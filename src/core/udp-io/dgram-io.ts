@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import { isIP } from 'node:net';
-import type { DatagramPath, DatagramSocket, Sender } from './datagram-socket.ts';
+import { fitsWaiting, type DatagramPath, type DatagramSocket, type Sender } from './datagram-socket.ts';
 
 /** Sockets on Node's dgram: the path where the C addon is not built, and for IPv6 listeners. */
 export const dgramIo: DatagramPath = {
@@ -12,13 +12,13 @@ export const dgramIo: DatagramPath = {
       socket.once('error', reject);
       socket.bind(port, ip, () => {
         socket.removeListener('error', reject);
-        resolve(new DgramSocket(socket, true));
+        resolve(new DgramSocket(socket, true, bufferBytes));
       });
     });
   },
   upstream(ip, port, sourceIp, bufferBytes) {
     const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: bufferBytes, sendBufferSize: bufferBytes });
-    const relaySocket = new DgramSocket(socket, false);
+    const relaySocket = new DgramSocket(socket, false, bufferBytes);
     relaySocket.dial(ip, port, sourceIp);
     return relaySocket;
   },
@@ -31,11 +31,13 @@ export const dgramIo: DatagramPath = {
 class DgramSocket implements DatagramSocket {
   /** Sends made before the socket connected, in order. */
   private readonly backlog: { payload: Buffer; done: (error: NodeJS.ErrnoException | null) => void }[] = [];
+  private backlogBytes = 0;
   private closed = false;
 
   constructor(
     private readonly socket: dgram.Socket,
     private connected: boolean,
+    private readonly bufferBytes: number,
   ) {}
 
   dial(ip: string, port: number, sourceIp: string | undefined): void {
@@ -43,6 +45,7 @@ class DgramSocket implements DatagramSocket {
       this.socket.connect(port, ip, () => {
         if (this.closed) return;
         this.connected = true;
+        this.backlogBytes = 0;
         for (const { payload, done } of this.backlog.splice(0)) this.socket.send(payload, done);
       });
     if (sourceIp === undefined) connect();
@@ -51,12 +54,22 @@ class DgramSocket implements DatagramSocket {
 
   send(payload: Buffer, done: (error: NodeJS.ErrnoException | null) => void): void {
     if (this.closed) done(closedSocketError());
+    else if (!this.roomFor(payload.length)) done(tooMuchWaitingError('the backend', this.bufferBytes));
     else if (this.connected) this.socket.send(payload, done);
-    else this.backlog.push({ payload, done });
+    else {
+      this.backlog.push({ payload, done });
+      this.backlogBytes += payload.length;
+    }
   }
 
   sendTo(payload: Uint8Array, port: number, address: string): void {
-    this.socket.send(payload, port, address, this.reportSendError);
+    if (this.roomFor(payload.length)) this.socket.send(payload, port, address, this.reportSendError);
+    else this.reportSendError(tooMuchWaitingError(`${address}:${port}`, this.bufferBytes));
+  }
+
+  /** What waits: in Node's queue (libuv's, sends that met a full buffer) and before the socket connected. */
+  private roomFor(bytes: number): boolean {
+    return fitsWaiting(this.backlogBytes + (this.connected ? this.socket.getSendQueueSize() : 0), bytes, this.bufferBytes);
   }
 
   /**
@@ -97,6 +110,11 @@ class DgramSocket implements DatagramSocket {
       }
     });
   }
+}
+
+/** A send refused because the socket's buffer size already waits to leave (fitsWaiting): the C path's ENOBUFS. */
+function tooMuchWaitingError(to: string, bufferBytes: number): NodeJS.ErrnoException {
+  return Object.assign(new Error(`send ENOBUFS ${to}: ${bufferBytes} bytes already wait to leave`), { code: 'ENOBUFS', syscall: 'send' });
 }
 
 /** A send on a socket closed before it could leave: the error the C path gives it (EBADF). */

@@ -1,11 +1,12 @@
 import { isIPv4 } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { dgramIo } from './dgram-io.ts';
-import type { DatagramPath, DatagramSocket, Sender } from './datagram-socket.ts';
+import { fitsWaiting, type DatagramPath, type DatagramSocket, type Sender } from './datagram-socket.ts';
 import { Ipv4Addresses, ipv4Number, wouldBlock } from './ipv4.js';
 import { READABLE, WRITABLE, type UdpIo, type UdpWatch } from './udp-io.ts';
 import { SendSpace, type OutgoingDatagram } from './send-batch.ts';
 import { SocketGroup, type GroupMember } from './socket-group.ts';
+
 
 /** A slot per datagram as large as an IPv4 datagram can be, so nothing is ever cut. */
 const SLOT_BYTES = 65_536;
@@ -31,7 +32,7 @@ export function nativeIo(io: UdpIo): DatagramPath {
       const arrivalTimes = options.arrivalTimes === true;
       const fd = io.open(ipv4Number(ip), port, bufferBytes, arrivalTimes);
       if (fd < 0) throw systemError(fd, 'bind', `${ip}:${port}`);
-      return new NativeSocket(shared, fd, arrivalTimes, options.batchedSends === true, false);
+      return new NativeSocket(shared, fd, bufferBytes, arrivalTimes, options.batchedSends === true, false);
     },
     upstream(ip, port, sourceIp, bufferBytes, options = {}) {
       if (!isIPv4(ip) || (sourceIp !== undefined && !isIPv4(sourceIp))) return dgramIo.upstream(ip, port, sourceIp, bufferBytes);
@@ -43,7 +44,7 @@ export function nativeIo(io: UdpIo): DatagramPath {
         io.closeFd(fd);
         throw systemError(connected, 'connect', `${ip}:${port}`);
       }
-      return new NativeSocket(shared, fd, arrivalTimes, options.batchedSends === true, options.grouped === true);
+      return new NativeSocket(shared, fd, bufferBytes, arrivalTimes, options.batchedSends === true, options.grouped === true);
     },
   };
 }
@@ -100,12 +101,17 @@ class Batch {
 }
 
 const EBADF = -9;
+const ENOBUFS = -105;
 
 class NativeSocket implements DatagramSocket, GroupMember {
   /** Its own watch; a grouped socket has one only while a send waits for room (writable). */
   private watch: UdpWatch | undefined;
-  /** Sends that met a full send buffer, waiting, in order, for the socket to drain (as Node's dgram queues them). */
+  /**
+   * Sends that met a full send buffer, waiting, in order, for the socket to drain (as Node's dgram queues them), up to
+   * `bufferBytes` of them (fitsWaiting).
+   */
   private readonly queued: OutgoingDatagram[] = [];
+  private queuedBytes = 0;
   /** Sends held while received datagrams are handed out (`batchedSends`): they leave together when it ends. */
   private readonly held: OutgoingDatagram[] = [];
   private receive: (payload: Buffer, from: Sender) => void = () => undefined;
@@ -118,6 +124,7 @@ class NativeSocket implements DatagramSocket, GroupMember {
   constructor(
     private readonly batch: Batch,
     private readonly fd: number,
+    private readonly bufferBytes: number,
     private readonly arrivalTimes: boolean,
     private readonly batchesSends: boolean,
     private readonly grouped: boolean,
@@ -165,6 +172,7 @@ class NativeSocket implements DatagramSocket, GroupMember {
     else this.batch.io.closeFd(this.fd);
     this.failAll(this.held.splice(0));
     this.failAll(this.queued.splice(0));
+    this.queuedBytes = 0;
     // The socket is closed by now (udp-io.c, js_close): its address is free for the next bind.
     return Promise.resolve();
   }
@@ -201,7 +209,7 @@ class NativeSocket implements DatagramSocket, GroupMember {
       return;
     }
     if (this.queued.length > 0) {
-      this.queued.push(send);
+      this.wait(send);
       return;
     }
     if (this.batchesSends && this.batch.handingOut) {
@@ -222,9 +230,14 @@ class NativeSocket implements DatagramSocket, GroupMember {
     for (const send of sends) send.done?.(systemError(EBADF, 'send', 'a closed socket'));
   }
 
-  /** A full send buffer: the send waits, in order, for the socket to drain. */
+  /** A full send buffer: the send waits, in order, for the socket to drain, or fails when too much waits already. */
   private wait(send: OutgoingDatagram): void {
+    if (!fitsWaiting(this.queuedBytes, send.payload.length, this.bufferBytes)) {
+      this.report(send, ENOBUFS, `${this.bufferBytes} bytes already wait to leave`);
+      return;
+    }
     this.queued.push(send);
+    this.queuedBytes += send.payload.length;
     if (this.queued.length > 1) return;
     if (this.watch === undefined) this.watch = this.watchFor(WRITABLE);
     else this.batch.io.events(this.watch, this.grouped ? WRITABLE : READABLE | WRITABLE);
@@ -236,6 +249,7 @@ class NativeSocket implements DatagramSocket, GroupMember {
       const result = this.batch.io.send(this.fd, send.payload, 0, send.payload.length, send.ip, send.port);
       if (wouldBlock(result)) return;
       this.queued.shift();
+      this.queuedBytes -= send.payload.length;
       if (result >= 0) send.done?.(null);
       else this.report(send, result);
     }
@@ -243,8 +257,9 @@ class NativeSocket implements DatagramSocket, GroupMember {
     if (!this.closed && this.watch !== undefined) this.batch.io.events(this.watch, this.grouped ? 0 : READABLE);
   }
 
-  private report(send: OutgoingDatagram, result: number): void {
-    const error = systemError(result, 'send', send.port === 0 ? 'the backend' : `${this.batch.addresses.text(send.ip)}:${send.port}`);
+  private report(send: OutgoingDatagram, result: number, why?: string): void {
+    const to = send.port === 0 ? 'the backend' : `${this.batch.addresses.text(send.ip)}:${send.port}`;
+    const error = systemError(result, 'send', why === undefined ? to : `${to}: ${why}`);
     if (send.done !== undefined) send.done(error);
     else this.fail(error);
   }
