@@ -9,7 +9,7 @@ import { baselineDrift, baselineFindings, loadBaseline } from './baseline.ts';
 import { computeMetrics } from './compute-metrics.ts';
 import { backendsOf, correlateRun, NO_BACKEND } from './correlate-run.ts';
 import { coverageFindings, runStateFindings, analysedPartially } from './fail-closed.ts';
-import { applyThresholds, replayFidelityFindings, selfReportFindings, thresholdFindings } from './judge.ts';
+import { applyThresholds, relaySideFailures, replayFidelityFindings, selfReportFindings, thresholdFindings } from './judge.ts';
 import { judgeWithinHarnessLag } from './latency-noise.ts';
 import { relaySelfReport } from './relay-self-report.ts';
 import { replayMetrics } from './replay-metrics.ts';
@@ -65,6 +65,9 @@ export async function analyseRun(store: Store, runName: string, options: Analyse
   if (selfReport?.maxQueue !== null && selfReport?.maxQueue !== undefined) {
     metrics.push({ metric: 'relay_queue', route: null, backend: null, value: selfReport.maxQueue, unit: 'count', status: null });
   }
+  for (const target of selfReport?.targets ?? []) {
+    if (target.claimedFailed !== null) metrics.push({ metric: 'relay_failed_sends', route: null, backend: target.backend, value: relaySideFailures(target), unit: 'count', status: null });
+  }
   judgeWithinHarnessLag(metrics, run.harnessLag);
   judgeWithinHarnessDrops(metrics, stats, reference);
   applyThresholds(metrics, thresholds);
@@ -72,7 +75,7 @@ export async function analyseRun(store: Store, runName: string, options: Analyse
     ...runStateFindings(run, stats, options.partial === true),
     ...coverageFindings(metrics, { expected, observed: backends }, stats, thresholds.defaults.drop_rate.critical),
     ...thresholdFindings(metrics, mismatchSamples, protocol, reference),
-    ...selfReportFindings(selfReport),
+    ...selfReportFindings(selfReport, thresholds.defaults.drop_rate),
     ...replayFidelityFindings(metrics, thresholds),
   ];
   if (options.baseline !== undefined) {

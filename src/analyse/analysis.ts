@@ -76,8 +76,20 @@ export interface RouteInfo {
 export interface RelaySelfReport {
   samples: number;
   maxQueue: number | null;
-  /** Per backend: what the relay said it sent during the run (its counters' change), and what was observed. */
-  targets: { backend: string; url: string; claimedSent: number; observedUplink: number; observedDelivered: number; restarted: boolean }[];
+  /**
+   * Per backend: what the relay said it sent during the run (its counters' change), of that what it said failed at its
+   * side and why (its send errors by kind; null: its targets view does not count them), and what was observed.
+   */
+  targets: {
+    backend: string;
+    url: string;
+    claimedSent: number;
+    claimedFailed: number | null;
+    failedKinds: Record<string, number>;
+    observedUplink: number;
+    observedDelivered: number;
+    restarted: boolean;
+  }[];
 }
 
 export interface Analysis {

@@ -117,8 +117,12 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
   const count = (n: number | null): string => (n === null ? '-' : Math.round(n).toLocaleString('en-US'));
   const units = metrics.some((m) => m.metric === 'mirror_share') ? 'statements' : value('answered', null) !== null ? 'requests' : metrics.some((m) => m.metric === 'duplicate_rate') ? 'frames' : 'packets';
   switch (metric.metric) {
-    case 'drop_rate':
-      return `${count(value('lost'))} of ${count(value('sent'))} ${units} did not arrive`;
+    case 'drop_rate': {
+      const lost = `${count(value('lost'))} of ${count(value('sent'))} ${units} did not arrive`;
+      // The relay's own failed sends to this backend (a run-level count): the loss they explain is the relay's.
+      const relayFailed = metrics.find((m) => m.metric === 'relay_failed_sends' && m.route === null && m.backend === metric.backend)?.value ?? 0;
+      return relayFailed > 0 ? `${lost}; the relay itself reports ${count(relayFailed)} of its sends to ${metric.backend} failed at its side, its send queue full` : lost;
+    }
     case 'pooler_drop_rate':
       return `${count(value('pooler_dropped', null))} requests the pooler sampled for the mirror were dropped because its mirror queue was full`;
     case 'duplicate_rate':
@@ -193,11 +197,42 @@ function describeMismatch(samples: readonly MismatchSample[], protocol: DevicePr
   return `; ${[...described.values()].join('; ')}`;
 }
 
-/** Checks the relay's own counters against what was observed: a relay that claims more than it sent is a finding. */
-export function selfReportFindings(report: RelaySelfReport | null): Finding[] {
+/**
+ * Send errors that are the relay's own, not the backend's: its send queue towards the backend was full (the kernel's,
+ * then the one it keeps, fitsWaiting). A refusal or an unreachable backend is the backend's side, seen as its loss.
+ */
+export const RELAY_SIDE_SEND_FAILURES: readonly string[] = ['no_buffer'];
+
+/** A target's sends that failed at the relay's own side during the run (RELAY_SIDE_SEND_FAILURES). */
+export function relaySideFailures(target: RelaySelfReport['targets'][number]): number {
+  return RELAY_SIDE_SEND_FAILURES.reduce((sum, kind) => sum + (target.failedKinds[kind] ?? 0), 0);
+}
+
+/**
+ * Checks the relay's own counters against what was observed: a relay that claims more than it sent is a finding, and
+ * so is one that says it could not send what a backend then did not get (its own fault, named so that the backend is
+ * not blamed for it), judged by the drop rate's thresholds.
+ */
+export function selfReportFindings(report: RelaySelfReport | null, dropThreshold: Threshold): Finding[] {
   if (report === null) return [];
   const findings: Finding[] = [];
   for (const target of report.targets) {
+    const own = relaySideFailures(target);
+    if (own > 0) {
+      const share = own / Math.max(1, target.observedUplink);
+      const kinds = Object.entries(target.failedKinds).map(([kind, n]) => `${n.toLocaleString('en-US')} ${kind}`).join(', ');
+      findings.push({
+        severity: share >= dropThreshold.critical ? 'critical' : 'warning',
+        kind: 'relay_self_report',
+        metric: 'relay_failed_sends',
+        route: null,
+        backend: target.backend,
+        value: own,
+        message:
+          `relay: ${own.toLocaleString('en-US')} of its sends to ${target.backend} (${target.url}) failed at its own side, its send queue full ` +
+          `(its errors: ${kinds}): ${target.backend} never got them, and that much of ${target.backend}'s loss is the relay's, not ${target.backend}'s`,
+      });
+    }
     const finding = (severity: Finding['severity'], message: string): Finding => ({
       severity,
       kind: 'relay_self_report',

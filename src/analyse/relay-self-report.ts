@@ -8,6 +8,16 @@ interface ParityBody {
   perTarget?: { url?: string; role?: string; sent?: number }[];
 }
 
+interface TargetsBody {
+  targets?: { url?: string; role?: string; counters?: { failed?: number }; errors?: Record<string, number> }[];
+}
+
+/** A target's sends that failed at the relay's side (its /debug/targets counters), lifetime totals, by kind. */
+interface FailedSends {
+  failed: number;
+  kinds: Record<string, number>;
+}
+
 /**
  * What the relay under test said about itself (its last /debug/parity and the deepest /debug/targets queue), set
  * against what was observed. Targets are matched by the role the reference relay reports, else by address.
@@ -24,6 +34,7 @@ export async function relaySelfReport(store: Store, runId: number, metrics: read
   const before = new Map((first === undefined || parity.length < 2 ? [] : ((JSON.parse(str(first.body)) as ParityBody).perTarget ?? [])).map((t) => [`${t.role ?? ''}|${t.url ?? ''}`, t.sent ?? 0]));
   const overall = (metric: string, backend: string | null): number => overallValue(metrics, metric, backend) ?? 0;
   const backendOfUrl = new Map([...addressOf].map(([backend, ip]) => [ip, backend]));
+  const failures = await failedSendsDuringRun(store, runId);
   const targets: RelaySelfReport['targets'] = [];
   for (const target of body.perTarget ?? []) {
     const url = target.url ?? '';
@@ -32,7 +43,49 @@ export async function relaySelfReport(store: Store, runId: number, metrics: read
     // What the devices sent bounds what the relay can have sent on; what a backend was seen to receive is a floor.
     const atStart = before.get(`${target.role ?? ''}|${url}`) ?? 0;
     const restarted = target.sent < atStart;
-    targets.push({ backend, url, claimedSent: restarted ? target.sent : target.sent - atStart, observedUplink: overall('sent', null), observedDelivered: overall('delivered', backend), restarted });
+    const failed = failures.get(`${target.role ?? ''}|${url}`) ?? null;
+    targets.push({
+      backend,
+      url,
+      claimedSent: restarted ? target.sent : target.sent - atStart,
+      claimedFailed: failed?.failed ?? null,
+      failedKinds: failed?.kinds ?? {},
+      observedUplink: overall('sent', null),
+      observedDelivered: overall('delivered', backend),
+      restarted,
+    });
   }
   return { samples, maxQueue: numOrNull(queue?.max_queue), targets };
+}
+
+/**
+ * What each target's sends that failed at the relay's side came to during the run (its /debug/targets counters, first
+ * sample to last; a relay that restarted counts from zero), by role and address. Empty for a relay whose targets view
+ * does not count failed sends.
+ */
+async function failedSendsDuringRun(store: Store, runId: number): Promise<Map<string, FailedSends>> {
+  const rows = await store.query("SELECT body FROM relay_samples WHERE run_id = $run_id AND endpoint = '/debug/targets' ORDER BY ts_ns", { run_id: runId });
+  const read = (row: (typeof rows)[number] | undefined): Map<string, FailedSends> => {
+    const counted = new Map<string, FailedSends>();
+    if (row === undefined) return counted;
+    for (const target of (JSON.parse(str(row.body)) as TargetsBody).targets ?? []) {
+      if (typeof target.counters?.failed !== 'number') continue;
+      counted.set(`${target.role ?? ''}|${target.url ?? ''}`, { failed: target.counters.failed, kinds: target.errors ?? {} });
+    }
+    return counted;
+  };
+  const last = read(rows.at(-1));
+  const first = rows.length < 2 ? new Map<string, FailedSends>() : read(rows[0]);
+  const during = new Map<string, FailedSends>();
+  for (const [key, end] of last) {
+    const start = first.get(key);
+    const restarted = start !== undefined && end.failed < start.failed;
+    const kinds: Record<string, number> = {};
+    for (const [kind, n] of Object.entries(end.kinds)) {
+      const change = restarted ? n : n - (start?.kinds[kind] ?? 0);
+      if (change > 0) kinds[kind] = change;
+    }
+    during.set(key, { failed: restarted || start === undefined ? end.failed : end.failed - start.failed, kinds });
+  }
+  return during;
 }

@@ -109,6 +109,8 @@ export class UpstreamPool {
     binding.socket.send(payload, (error) => {
       if (error) {
         series.lastError = error.message;
+        // By kind, as a fire-and-forget send's: a full send queue (no_buffer) is the relay's own, a refusal the backend's.
+        this.metrics.countBackendError(series, error.code);
         this.settle(request, 'write_failed');
       } else {
         series.lastSendOkMs = Date.now();
