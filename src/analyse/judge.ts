@@ -117,12 +117,8 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
   const count = (n: number | null): string => (n === null ? '-' : Math.round(n).toLocaleString('en-US'));
   const units = metrics.some((m) => m.metric === 'mirror_share') ? 'statements' : value('answered', null) !== null ? 'requests' : metrics.some((m) => m.metric === 'duplicate_rate') ? 'frames' : 'packets';
   switch (metric.metric) {
-    case 'drop_rate': {
-      const lost = `${count(value('lost'))} of ${count(value('sent'))} ${units} did not arrive`;
-      // The relay's own failed sends to this backend (a run-level count): the loss they explain is the relay's.
-      const relayFailed = metrics.find((m) => m.metric === 'relay_failed_sends' && m.route === null && m.backend === metric.backend)?.value ?? 0;
-      return relayFailed > 0 ? `${lost}; the relay itself reports ${count(relayFailed)} of its sends to ${metric.backend} failed at its side, its send queue full` : lost;
-    }
+    case 'drop_rate':
+      return `${count(value('lost'))} of ${count(value('sent'))} ${units} did not arrive${relayFailedNote(metric, metrics)}`;
     case 'pooler_drop_rate':
       return `${count(value('pooler_dropped', null))} requests the pooler sampled for the mirror were dropped because its mirror queue was full`;
     case 'duplicate_rate':
@@ -154,7 +150,7 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
       return ref === null ? '' : `${metric.backend} answers in ${own} at p95, ${reference} in ${formatMetricValue(ref, 'ms')}`;
     }
     case 'drift':
-      return `${metric.backend} received ${count(value('delivered'))} ${units}, ${reference} ${count(value('delivered', reference))}`;
+      return `${metric.backend} received ${count(value('delivered'))} ${units}, ${reference} ${count(value('delivered', reference))}${relayFailedNote(metric, metrics)}`;
     case 'ack_mismatch_rate':
       return `${count(value('ack_mismatches'))} of ${count(value('ack_compared'))} answers differ, ${count(value('one_sided_acks'))} requests answered by one side only`;
     case 'device_ack_rate': {
@@ -175,6 +171,12 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
     default:
       return '';
   }
+}
+
+/** The relay's own failed sends to the metric's backend (a run-level count): what of its loss is the relay's. */
+function relayFailedNote(metric: Metric, metrics: readonly Metric[]): string {
+  const failed = metrics.find((m) => m.metric === 'relay_failed_sends' && m.route === null && m.backend === metric.backend)?.value ?? 0;
+  return failed > 0 ? `; the relay itself reports ${Math.round(failed).toLocaleString('en-US')} of its sends to ${metric.backend} failed at its side, its send queue full` : '';
 }
 
 function describeMismatch(samples: readonly MismatchSample[], protocol: DeviceProtocol, reference: string, metric: Metric): string {

@@ -34,6 +34,23 @@ export class RelayPoller implements Observer {
     await this.polling;
   }
 
+  /**
+   * Datagrams the relay says wait to leave for its backends now (its /debug/targets `queueSize`, summed), or null where
+   * it does not say: what it still holds is late, not lost, and a run waits for it as for a backend's answers.
+   */
+  async queuedAtRelay(): Promise<number | null> {
+    if (!this.endpoints.has('/debug/targets')) return null;
+    try {
+      const response = await request(`${this.baseUrl}/debug/targets`, { headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
+      const body = (await response.body.json()) as { targets?: { queueSize?: unknown }[] };
+      if (response.statusCode !== 200 || !Array.isArray(body.targets)) return null;
+      return body.targets.reduce((sum, target) => sum + (typeof target.queueSize === 'number' ? target.queueSize : 0), 0);
+    } catch (error) {
+      debug('relay queue %s: %s', this.baseUrl, (error as Error).message);
+      return null;
+    }
+  }
+
   async stop(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     await this.polling;

@@ -127,6 +127,7 @@ export function configView(relay: Relay): unknown {
     lastRejection: relay.lastRejection,
     killSwitch: relay.config.killSwitch,
     responseTimeoutMs: relay.config.responseTimeoutMs,
+    socketBufferBytes: relay.config.socketBufferBytes,
     routes: [...relay.config.routes.values()].map((route) => ({ ...route, protocol: route.protocol?.name ?? null })),
   };
 }

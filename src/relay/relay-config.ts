@@ -44,7 +44,15 @@ export interface AppConfig {
   routes_file?: string;
   mirror_ip?: string;
   debug_port?: number;
+  /**
+   * Each socket's kernel receive and send buffer, in bytes (the kernel doubles it), and what a socket may hold waiting
+   * to leave beyond that before a send fails (no_buffer): the relay's bound on what it keeps for a slow backend.
+   */
+  socket_buffer_bytes?: number;
 }
+
+/** Socket buffers sized for bursts (the kernel default of 208 KiB drops at ~50k packets/s). */
+export const DEFAULT_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export const DEFAULT_APP_CONFIG: AppConfig = { bind_ip: '0.0.0.0', response_timeout_ms: 2000 };
 
@@ -74,6 +82,8 @@ export interface ResolvedRoute {
 export interface RelayConfig {
   bindIp: string;
   responseTimeoutMs: number;
+  /** For sockets opened from this version on (app.socket_buffer_bytes). */
+  socketBufferBytes: number;
   killSwitch: boolean;
   mode: 'single' | 'parallel';
   label: string | undefined;

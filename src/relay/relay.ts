@@ -8,7 +8,6 @@ import { UpstreamPool, type AckReturn, type DeviceEndpoint } from './upstream-po
 
 /** Upper bound of upstream sockets (one binding per device and ACK backend); the open-file limit may lower it. */
 export const DEFAULT_MAX_UPSTREAM_SOCKETS = 8192;
-const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
 const BUDGET_LOG_INTERVAL_MS = 10_000;
 
 /** A configuration as applied: the config, and the metric series of each route's backends, swapped as one. */
@@ -57,7 +56,7 @@ export class Relay {
     this.plane = { config, series: new Map() };
     // A relay bound to one address sends from it too, so its upstream traffic is recognisably its own.
     const sourceIp = config.bindIp === '0.0.0.0' || config.bindIp === '::' ? undefined : config.bindIp;
-    this.upstream = new UpstreamPool(this.metrics, io, { timeoutMs: config.responseTimeoutMs, maxSockets, ...(sourceIp !== undefined && { sourceIp }) });
+    this.upstream = new UpstreamPool(this.metrics, io, { timeoutMs: config.responseTimeoutMs, socketBufferBytes: config.socketBufferBytes, maxSockets, ...(sourceIp !== undefined && { sourceIp }) });
     // Once per interval, not per refused packet: the log stays readable exactly when the relay is under pressure.
     let lastBudgetLogMs = 0;
     this.upstream.onBudgetReached = (open, max) => {
@@ -119,7 +118,7 @@ export class Relay {
         // A port removed and added back within its drain is still bound: take the draining socket back.
         const draining = this.draining.get(port);
         if (draining !== undefined) reused.push([port, draining.socket]);
-        else bound.push([port, await this.listen(config.bindIp, port)]);
+        else bound.push([port, await this.listen(config.bindIp, port, config.socketBufferBytes)]);
       }
     } catch (error) {
       for (const [, socket] of bound) void socket.close();
@@ -133,6 +132,7 @@ export class Relay {
     this.metrics.prepare(config);
     this.plane = { config, series: seriesOf(config, this.metrics) };
     this.upstream.timeoutMs = config.responseTimeoutMs;
+    this.upstream.socketBufferBytes = config.socketBufferBytes;
     for (const [port, socket] of bound) this.listeners.set(port, socket);
     for (const port of removed) this.drain(port, config.responseTimeoutMs);
     this.versionNumber++;
@@ -198,11 +198,11 @@ export class Relay {
     }
   }
 
-  private async listen(ip: string, port: number): Promise<DatagramSocket> {
+  private async listen(ip: string, port: number, bufferBytes: number): Promise<DatagramSocket> {
     let socket: DatagramSocket;
     try {
       // Its ACKs back to devices leave in runs, one per turn of the bindings' reads (batchedSends).
-      socket = await this.io.listen(ip, port, UDP_BUFFER_BYTES, { batchedSends: true });
+      socket = await this.io.listen(ip, port, bufferBytes, { batchedSends: true });
     } catch (cause) {
       throw new NetworkError(`relay: cannot listen on ${ip}:${port}: ${(cause as Error).message}`, { route: port }, { cause });
     }

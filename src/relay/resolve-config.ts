@@ -1,6 +1,10 @@
 import { RelayConfigError } from '../core/errors.ts';
 import { isIpv4 } from '../core/ip-address.ts';
-import type { AppConfig, RelayConfig, ResolvedBackend, ResolvedRoute, RouteEntry, RoutesFile } from './relay-config.ts';
+import { DEFAULT_SOCKET_BUFFER_BYTES, type AppConfig, type RelayConfig, type ResolvedBackend, type ResolvedRoute, type RouteEntry, type RoutesFile } from './relay-config.ts';
+
+/** A socket must hold a datagram as large as UDP allows; the kernel caps what it grants (net.core.wmem_max) anyway. */
+const MIN_SOCKET_BUFFER_BYTES = 65_536;
+const MAX_SOCKET_BUFFER_BYTES = 1024 * 1024 * 1024;
 import { getProtocol, isProtocolName, PROTOCOL_NAMES } from '../protocols/index.ts';
 
 /**
@@ -16,6 +20,10 @@ export function resolveRelayConfig(routesFile: RoutesFile, app: AppConfig, sourc
   checkOptionalIp(source, undefined, 'app.mirror_ip', app.mirror_ip);
   if (!isIpv4(app.bind_ip) && app.bind_ip !== '::') throw invalid(source, undefined, 'app.bind_ip', `"${app.bind_ip}" is not a valid IPv4 address`);
   if (!(app.response_timeout_ms > 0)) throw invalid(source, undefined, 'app.response_timeout_ms', 'must be a positive number of milliseconds');
+  const socketBufferBytes = app.socket_buffer_bytes ?? DEFAULT_SOCKET_BUFFER_BYTES;
+  if (!Number.isInteger(socketBufferBytes) || socketBufferBytes < MIN_SOCKET_BUFFER_BYTES || socketBufferBytes > MAX_SOCKET_BUFFER_BYTES) {
+    throw invalid(source, undefined, 'app.socket_buffer_bytes', `${JSON.stringify(app.socket_buffer_bytes)} is not a whole number of bytes from ${MIN_SOCKET_BUFFER_BYTES} to ${MAX_SOCKET_BUFFER_BYTES}`);
+  }
   const routes = new Map<number, ResolvedRoute>();
   routesFile.routes.forEach((entry, index) => {
     const route = resolveRoute(entry, index, routesFile, app, source);
@@ -26,6 +34,7 @@ export function resolveRelayConfig(routesFile: RoutesFile, app: AppConfig, sourc
   return {
     bindIp: app.bind_ip,
     responseTimeoutMs: app.response_timeout_ms,
+    socketBufferBytes,
     killSwitch: routesFile.kill_switch === true,
     mode: parallel ? 'parallel' : 'single',
     label: routesFile.version,

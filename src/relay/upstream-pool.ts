@@ -44,6 +44,8 @@ export class UpstreamPool {
   timeoutMs: number;
   /** Source address of upstream sockets; undefined lets the kernel choose (bind_ip 0.0.0.0). */
   sourceIp: string | undefined;
+  /** The buffer size of sockets opened from now on; a reload may change it. */
+  socketBufferBytes: number;
 
   constructor(
     private readonly metrics: RelayMetrics,
@@ -51,11 +53,12 @@ export class UpstreamPool {
     options: UpstreamOptions,
   ) {
     this.timeoutMs = options.timeoutMs;
+    this.socketBufferBytes = options.socketBufferBytes;
     this.sockets = new UpstreamSockets(metrics, io);
     this.shares = new BindingShares(options.maxSockets, options);
     this.fireAndForget = new FireAndForget(metrics, {
       // One socket per backend carries a copy of every packet: its sends leave in runs (batchedSends).
-      create: (ip, port, series) => this.sockets.create(ip, port, this.sourceIp, series, { batchedSends: true }),
+      create: (ip, port, series) => this.sockets.create(ip, port, this.sourceIp, this.socketBufferBytes, series, { batchedSends: true }),
       close: (target) => this.sockets.close(target),
     });
     this.idleMs = options.idleMs;
@@ -159,7 +162,7 @@ export class UpstreamPool {
       return undefined;
     }
     // A binding per device hears an ACK now and then: the bindings are watched as one (grouped).
-    const socket = this.sockets.create(ip, port, this.sourceIp, series, { grouped: true });
+    const socket = this.sockets.create(ip, port, this.sourceIp, this.socketBufferBytes, series, { grouped: true });
     if (socket === undefined) return undefined;
     const nowMs = Date.now();
     const binding: Binding = { device: { ip: device.ip, port: device.port, route: device.route }, backendIp: ip, backendPort: port, socket, series, closed: false, pending: [], returnPath, protocol: undefined, lastUsedMs: nowMs, orderedMs: nowMs, lastTimeoutMs: 0 };

@@ -61,6 +61,8 @@ export interface DeviceEndpoint {
 
 export interface UpstreamOptions {
   timeoutMs: number;
+  /** Each upstream socket's buffers (app.socket_buffer_bytes), and what it may hold waiting to leave beyond them. */
+  socketBufferBytes: number;
   /** Upstream sockets the relay may hold at once (bindings and fire-and-forget sockets). */
   maxSockets: number;
   /**

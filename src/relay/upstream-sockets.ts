@@ -1,9 +1,6 @@
 import type { DatagramPath, DatagramSocket, SocketOptions } from '../core/udp-io/datagram-socket.ts';
 import type { BackendSeries, RelayMetrics } from './relay-metrics.ts';
 
-/** Socket buffers sized for bursts (the kernel default of 208 KiB drops at ~50k packets/s). */
-const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
-
 /**
  * Every upstream socket the relay holds, counted against its budget and grouped by backend: a socket that cannot be
  * made is a dial failure on the backend's series, never an exception on the packet path.
@@ -17,10 +14,10 @@ export class UpstreamSockets {
     private readonly io: DatagramPath,
   ) {}
 
-  /** A socket connected to the backend at ip:port, from `sourceIp` when given. */
-  create(ip: string, port: number, sourceIp: string | undefined, series: BackendSeries, options: SocketOptions): DatagramSocket | undefined {
+  /** A socket connected to the backend at ip:port, from `sourceIp` when given, with buffers of `bufferBytes`. */
+  create(ip: string, port: number, sourceIp: string | undefined, bufferBytes: number, series: BackendSeries, options: SocketOptions): DatagramSocket | undefined {
     try {
-      const socket = this.io.upstream(ip, port, sourceIp, UDP_BUFFER_BYTES, options);
+      const socket = this.io.upstream(ip, port, sourceIp, bufferBytes, options);
       this.open++;
       const key = `${ip}:${port}`;
       const sockets = this.byBackend.get(key) ?? new Set<DatagramSocket>();

@@ -13,14 +13,44 @@ export function defaultDrainMs(ackTimeoutMs: number, backends: readonly Simulate
   return Math.min(MAX_DEFAULT_DRAIN_MS, Math.max(ackTimeoutMs, 3 * slowestMs));
 }
 
+/** How often a drain asks the relay what it still holds for its backends. */
+const RELAY_QUEUE_POLL_MS = 100;
 /**
- * Late is not missing: waits until every simulated backend has sent the answers it owes and every tapped backend has
- * had three times its slowest answer since the last request went to it, or until `drainMs` has passed. Only then may
- * the observers stop; an answer after that is late in the latency metrics, never a one-sided one.
+ * A backend that received something this recently may still be receiving: what a relay has handed the kernel
+ * (its send buffers, a slow link's queue) is on its way, and no relay counts it as waiting.
  */
-export async function drainBackends(options: { backends: readonly SimulatedBackend[]; taps: readonly UdpTap[]; drainMs: number }): Promise<void> {
+const QUIET_MS = 200;
+
+/**
+ * Late is not missing: waits until the relay holds nothing more for its backends (where it says, `relayQueued`), every
+ * simulated backend has sent the answers it owes and received nothing for a while, and every tapped backend has had
+ * three times its slowest answer since the last request went to it, or until `drainMs` has passed (counted again whenever the relay's queue has
+ * shrunk, up to a minute in all). Only then may the observers stop; an answer
+ * after that is late in the latency metrics, never a one-sided one.
+ */
+export async function drainBackends(options: { backends: readonly SimulatedBackend[]; taps: readonly UdpTap[]; drainMs: number; relayQueued?: () => Promise<number | null> }): Promise<void> {
   const deadline = Date.now() + options.drainMs;
   const settled = (): boolean =>
-    options.backends.every((b) => b.owedAnswers === 0) && options.taps.every((t) => Date.now() - t.lastForwardMs >= Math.max(200, 3 * t.slowestReplyMs));
-  while (!settled() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    options.backends.every((b) => b.owedAnswers === 0 && Date.now() - b.lastReceivedMs >= QUIET_MS) &&
+    options.taps.every((t) => Date.now() - t.lastForwardMs >= Math.max(QUIET_MS, 3 * t.slowestReplyMs));
+  const { relayQueued } = options;
+  let relayAskedMs = 0;
+  let relayHolds = relayQueued !== undefined;
+  let heldBefore = Infinity;
+  // A relay that still sends what it holds is late, not lost: the wait goes on while its queue shrinks, to the most a
+  // run waits for answers at all.
+  const latest = Date.now() + Math.max(options.drainMs, MAX_DEFAULT_DRAIN_MS);
+  let until = deadline;
+  while (Date.now() < until) {
+    if (relayHolds && relayQueued !== undefined && Date.now() - relayAskedMs >= RELAY_QUEUE_POLL_MS) {
+      relayAskedMs = Date.now();
+      const held = (await relayQueued()) ?? 0;
+      relayHolds = held > 0;
+      if (relayHolds && held < heldBefore) until = Math.min(latest, Math.max(until, Date.now() + options.drainMs));
+      heldBefore = held;
+    }
+    // What the relay still sends makes the backends owe answers again: settled only once it holds nothing.
+    if (!relayHolds && settled()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }

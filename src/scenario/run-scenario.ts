@@ -105,13 +105,14 @@ async function replayThroughTopology(run: ScenarioRun): Promise<Replayed> {
   const replayAbort = new AbortController();
   options.signal?.addEventListener('abort', () => replayAbort.abort(), { once: true });
   const relay = await startRelayUnderTest(session, spec, { addresses, capture, baseDir: options.baseDir, reportsDir: options.reportsDir, abortReplay: () => replayAbort.abort() });
-  if (relay.debugUrl !== undefined) await session.observe(new RelayPoller(options.store, session.runId, relay.debugUrl)).start();
+  const poller = relay.debugUrl === undefined ? undefined : new RelayPoller(options.store, session.runId, relay.debugUrl);
+  if (poller !== undefined) await session.observe(poller).start();
   const timeline = new Timeline(spec.timeline, { backends: backends.simulated, ...(relay.reload !== undefined && { reload: relay.reload }) });
   session.defer('fault timeline', () => timeline.stop());
   const { replay, startNs } = await replayCaptureThrough(run, timeline, replayAbort.signal);
   await timeline.stop();
   relay.throwIfExited();
-  await drain(run, backends);
+  await drain(run, backends, poller);
   return { replay, startNs, timeline: timeline.applied, relayCheck: () => relay.throwIfExited() };
 }
 
@@ -139,10 +140,15 @@ async function replayCaptureThrough(run: ScenarioRun, timeline: Timeline, signal
 }
 
 /** Late is not missing: the run waits for every backend's answers before its observers stop. */
-async function drain(run: ScenarioRun, backends: ScenarioBackends): Promise<void> {
+async function drain(run: ScenarioRun, backends: ScenarioBackends, poller: RelayPoller | undefined): Promise<void> {
   const simulated = [...backends.simulated.values()];
   const taps = backends.taps.map((t) => t.tap);
-  await drainBackends({ backends: simulated, taps, drainMs: run.spec.replay.drainMs ?? defaultDrainMs(run.spec.replay.ackTimeoutMs, simulated, taps) });
+  await drainBackends({
+    backends: simulated,
+    taps,
+    drainMs: run.spec.replay.drainMs ?? defaultDrainMs(run.spec.replay.ackTimeoutMs, simulated, taps),
+    ...(poller !== undefined && { relayQueued: () => poller.queuedAtRelay() }),
+  });
   const counters = backends.taps.map(({ tap, role }) => {
     tap.countDrops();
     return { observer: `tap:${role}:${tap.listen.port}`, backend: role, ...tap.counters };

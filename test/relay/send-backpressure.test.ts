@@ -1,46 +1,19 @@
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadUdpIo } from '../../src/core/udp-io/udp-io.ts';
 import type { ScenarioResult } from '../helpers/full-send-buffer.ts';
-import { requirePrerequisite } from '../helpers/prerequisite.ts';
+import { loopbackAt, namespaceUsable, runInNamespace } from '../helpers/network-namespace.ts';
 
-// Loopback never fills a UDP socket's send buffer: the kernel hands a datagram's memory back as it delivers it, so
-// the relay's sends never meet EAGAIN in the rest of the suite. A network namespace of its own whose loopback holds
-// what is sent behind a token bucket (tbf, 200 Mbit/s) does: what a send queue holds there is real (a NIC slower than
-// the relay's bursts does the same). Every scenario runs in a child process inside that namespace.
-const LOOPBACK_BEHIND_A_BUCKET = 'ip link set lo up && tc qdisc add dev lo root tbf rate 50mbit burst 80kb limit 64mb';
+// In a namespace whose loopback holds what is sent behind a token bucket (50 Mbit/s), a socket's send buffer fills
+// and the kernel answers EAGAIN, as on a NIC slower than the relay's bursts; plain loopback never does
+// (network-namespace.ts).
+const LOOPBACK = loopbackAt('50mbit');
 const SCENARIOS = fileURLToPath(new URL('../helpers/full-send-buffer.ts', import.meta.url));
-const RUN_TS = fileURLToPath(new URL('../../src/cli/run-ts.js', import.meta.url));
-
-function commandRuns(command: string, args: readonly string[]): boolean {
-  return spawnSync(command, args, { stdio: 'ignore' }).status === 0;
-}
-
-/**
- * The namespace needs root, util-linux's unshare and iproute2's tc (installed by .ci/run), and a kernel that lets
- * this process make a namespace and has tbf: a container without those skips, saying so.
- */
-function namespaceUsable(): boolean {
-  const tools = process.platform === 'linux' && process.getuid?.() === 0 && commandRuns('unshare', ['--version']) && commandRuns('tc', ['-V']);
-  if (!requirePrerequisite(tools, 'root with unshare (util-linux) and tc (iproute2), for a loopback that holds what is sent')) return false;
-  const probe = spawnSync('unshare', ['-n', 'sh', '-c', LOOPBACK_BEHIND_A_BUCKET], { encoding: 'utf8' });
-  if (probe.status === 0) return true;
-  console.warn(`this kernel gives no network namespace with a tbf queue (${probe.stderr.trim() || `exit ${String(probe.status)}`}): the full send buffer tests did NOT run`);
-  return false;
-}
-
-const usable = namespaceUsable();
+const usable = namespaceUsable(LOOPBACK, 'a send buffer that fills');
 const paths = loadUdpIo() === undefined ? ['dgram'] : ['native', 'dgram'];
 
 function runScenarios(path: string): Map<string, ScenarioResult> {
-  const run = spawnSync('unshare', ['-n', 'sh', '-c', `${LOOPBACK_BEHIND_A_BUCKET} && exec "${process.execPath}" "${RUN_TS}" "${SCENARIOS}" ${path}`], {
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  expect(run.stderr).toBe('');
-  expect(run.status).toBe(0);
-  const { results } = JSON.parse(run.stdout) as { results: ScenarioResult[] };
+  const { results } = runInNamespace<{ results: ScenarioResult[] }>(LOOPBACK, SCENARIOS, [path]);
   return new Map(results.map((result) => [result.scenario, result]));
 }
 

@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { relayIoPaths } from '../helpers/relay-io-paths.ts';
 import { RelayMetrics } from '../../src/relay/relay-metrics.ts';
+import { DEFAULT_SOCKET_BUFFER_BYTES } from '../../src/relay/relay-config.ts';
 import { UpstreamPool, type DeviceEndpoint } from '../../src/relay/upstream-pool.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -37,7 +38,7 @@ describe.each(relayIoPaths())('upstream bindings at the socket budget (real sock
     backend = started.socket;
     const metrics = new RelayMetrics();
     const series = metrics.seriesFor(ROUTE, 'primary', BACKEND_IP, 'test', 'generic');
-    pool = new UpstreamPool(metrics, io, { timeoutMs: 2000, maxSockets: 2, maxSocketsPerSource: 2, maxSocketsPerRoute: 2 });
+    pool = new UpstreamPool(metrics, io, { timeoutMs: 2000, socketBufferBytes: DEFAULT_SOCKET_BUFFER_BYTES, maxSockets: 2, maxSocketsPerSource: 2, maxSocketsPerRoute: 2 });
     const acks = new Map<string, number>();
     let sent = 0;
     const send = async (name: string, device: DeviceEndpoint): Promise<void> => {
