@@ -146,7 +146,7 @@ function observerFindings(stats: StoredReplayStats | null, dropCritical: number)
       route: null,
       backend: tap.backend,
       value: failed,
-      message: `${tap.backend} unreachable through its tap (${tap.observer}): ${kinds} of ${tap.forwarded.toLocaleString('en-US')} packets forwarded`,
+      message: `${tap.backend} not reached through its tap (${tap.observer}): its sends failed, ${kinds}, of ${tap.forwarded.toLocaleString('en-US')} packets forwarded`,
     });
   }
   return findings;
