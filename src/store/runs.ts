@@ -86,12 +86,24 @@ export async function createRun(store: Store, run: NewRun): Promise<number> {
   return num(rows[0]?.run_id);
 }
 
-/** Writes a run's end; `startedNs`, when given, is its clock's origin as the work measured it (a replay's first send). */
+/**
+ * Writes a run's end; `startedNs`, when given, is its clock's origin as the work measured it (a replay's first send).
+ * `stats` joins what others recorded of the run before it ended (a scenario's taps and simulated backends, written at
+ * its drain: recordObserverCounters), key by key: it replaced them, and the analysis then never saw what a tap dropped
+ * or failed to send.
+ */
 export async function finishRun(store: Store, runId: number, status: RunStatus, endedNs: bigint, stats?: WrittenRunStats, startedNs?: bigint): Promise<void> {
-  await store.exec(
-    FINISH_RUN_SQL,
-    { id: runId, status, ended_ns: endedNs, stats: jsonOrNull(stats), started_ns: startedNs ?? null },
-  );
+  let written: Record<string, unknown> | undefined;
+  if (stats !== undefined) {
+    const [row] = await store.query('SELECT stats::VARCHAR AS stats FROM runs WHERE run_id = $id', { id: runId });
+    const earlier = parseJson(row?.stats);
+    written = { ...(isJsonObject(earlier) ? earlier : {}), ...stats };
+  }
+  await store.exec(FINISH_RUN_SQL, { id: runId, status, ended_ns: endedNs, stats: jsonOrNull(written), started_ns: startedNs ?? null });
+}
+
+function isJsonObject(value: JsonValue): value is Record<string, JsonValue> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** What an observer of a run (a tap in front of a backend) counted: stored with the run's stats, judged by the analysis. */

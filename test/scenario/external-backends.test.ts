@@ -89,6 +89,24 @@ describe('scenarios with external backends', () => {
     });
   });
 
+  it('an external mirror that is not there: its tap\'s refused sends are named as such, NO-GO, the primary not blamed', async () => {
+    // Only the primary runs: the mirror's address has nothing listening, and the kernel refuses what the tap sends it.
+    const primary = new SimulatedBackend({ protocol: calampLmd, ip: '127.0.15.2', ports: [20500], role: 'primary', faults: {} });
+    await primary.start();
+    started.push(primary);
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 's.duckdb'), async (store) => {
+        const result = await runScenario(parse(scenario('tap')), { store, baseDir: dir, reportsDir: join(dir, 'reports'), formats: ['json'], screenshot: false });
+        const messages = result.analysis.findings.map((f) => `${f.severity} ${f.message}`).join('\n');
+        expect(result.analysis.verdict, messages).toBe('NO_GO');
+        const tapFinding = result.analysis.findings.find((f) => f.metric === 'observer_errors' && f.backend === 'mirror');
+        expect(tapFinding?.severity, messages).toBe('critical');
+        expect(tapFinding?.message).toMatch(/^mirror not reached through its tap \(tap:mirror:20500\): its sends failed, [\d,]+ refused, of [\d,]+ packets forwarded$/);
+        expect(result.analysis.findings.filter((f) => f.backend === 'primary'), messages).toEqual([]);
+      });
+    });
+  });
+
   it('with observe: none, analyses what the devices saw and warns that no backend leg was observed', async () => {
     await externalBackends(20500);
     await withTempDir(async (dir) => {

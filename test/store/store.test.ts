@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createCapture, listCaptures } from '../../src/capture/capture-catalog.ts';
-import { createRun, getRun } from '../../src/store/runs.ts';
+import { createRun, finishRun, getRun, recordObserverCounters } from '../../src/store/runs.ts';
 import { readProgressFiles, ProgressFile } from '../../src/store/progress-file.ts';
 import { sizeInBytes, Store, withStore } from '../../src/store/store.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
@@ -67,6 +67,19 @@ describe('the store (real DuckDB files)', () => {
       } finally {
         store.close();
       }
+    });
+  });
+
+  it("a run's end keeps what its taps and backends recorded before it (a scenario's drain), beside its own figures", async () => {
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 'stats.duckdb'), async (store) => {
+        const runId = await createRun(store, { name: 'drained', kind: 'replay', protocol: 'generic' });
+        const tap = { observer: 'tap:mirror:20500', backend: 'mirror', forwarded: 10, replies: 0, strayReplies: 0, receiveDrops: 2, replyDrops: 0, errors: { refused: 8 } };
+        await recordObserverCounters(store, runId, [tap], { primary: 3 });
+        await finishRun(store, runId, 'completed', 5n, { unrecorded: 1, observations: 20 });
+        const [row] = await store.query('SELECT stats::VARCHAR AS stats FROM runs WHERE run_id = $id', { id: runId });
+        expect(JSON.parse(String(row?.stats))).toEqual({ observers: [tap], backendDrops: { primary: 3 }, unrecorded: 1, observations: 20 });
+      });
     });
   });
 
