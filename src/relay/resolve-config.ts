@@ -1,11 +1,11 @@
 import { RelayConfigError } from '../core/errors.ts';
 import { isIpv4 } from '../core/ip-address.ts';
 import { DEFAULT_SOCKET_BUFFER_BYTES, type AppConfig, type RelayConfig, type ResolvedBackend, type ResolvedRoute, type RouteEntry, type RoutesFile } from './relay-config.ts';
+import { getProtocol, isProtocolName, PROTOCOL_NAMES } from '../protocols/index.ts';
 
 /** A socket must hold a datagram as large as UDP allows; the kernel caps what it grants (net.core.wmem_max) anyway. */
 const MIN_SOCKET_BUFFER_BYTES = 65_536;
 const MAX_SOCKET_BUFFER_BYTES = 1024 * 1024 * 1024;
-import { getProtocol, isProtocolName, PROTOCOL_NAMES } from '../protocols/index.ts';
 
 /**
  * Resolves routes.json and config.yaml into the relay's configuration, in the spec's priority order:

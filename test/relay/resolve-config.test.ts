@@ -73,6 +73,17 @@ describe('relay configuration (dual-mirroring spec, unit tests)', () => {
     }
   });
 
+  it('takes socket_buffer_bytes from config.yaml (4 MiB by default) and refuses one no socket can use, naming the field', () => {
+    const file: RoutesFile = { routes: [{ port: 5, target: '10.0.0.1' }] };
+    expect(resolve(file).socketBufferBytes).toBe(4 * 1024 * 1024);
+    expect(resolve(file, { ...app, socket_buffer_bytes: 131_072 }).socketBufferBytes).toBe(131_072);
+    for (const bad of [1024, 2 ** 31, 65_536.5, '4MB']) {
+      const attempt = () => resolve(file, { ...app, socket_buffer_bytes: bad as number });
+      expect(attempt).toThrow(RelayConfigError);
+      expect(attempt).toThrow(/app\.socket_buffer_bytes .* is not a whole number of bytes from 65536 to 1073741824/);
+    }
+  });
+
   it('resolves N-way fan-out: targets, primary index, per-target enabled flags, kill switch', () => {
     const config = resolve({
       kill_switch: true,

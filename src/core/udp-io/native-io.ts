@@ -1,4 +1,5 @@
 import { isIPv4 } from 'node:net';
+import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { dgramIo } from './dgram-io.ts';
 import { fitsWaiting, type DatagramPath, type DatagramSocket, type Sender } from './datagram-socket.ts';
@@ -6,7 +7,6 @@ import { Ipv4Addresses, ipv4Number, wouldBlock } from './ipv4.js';
 import { READABLE, WRITABLE, type UdpIo, type UdpWatch } from './udp-io.ts';
 import { SendSpace, type OutgoingDatagram } from './send-batch.ts';
 import { SocketGroup, type GroupMember } from './socket-group.ts';
-
 
 /** A slot per datagram as large as an IPv4 datagram can be, so nothing is ever cut. */
 const SLOT_BYTES = 65_536;
@@ -100,8 +100,8 @@ class Batch {
   }
 }
 
-const EBADF = -9;
-const ENOBUFS = -105;
+const EBADF = -constants.errno.EBADF;
+const ENOBUFS = -constants.errno.ENOBUFS;
 
 class NativeSocket implements DatagramSocket, GroupMember {
   /** Its own watch; a grouped socket has one only while a send waits for room (writable). */
