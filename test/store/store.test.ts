@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createCapture, listCaptures } from '../../src/capture/capture-catalog.ts';
-import { createRun, finishRun, getRun, recordObserverCounters } from '../../src/store/runs.ts';
+import { createRun, finishRun, getRun, recordObserverCounters, updateRun } from '../../src/store/runs.ts';
 import { readProgressFiles, ProgressFile } from '../../src/store/progress-file.ts';
 import { sizeInBytes, Store, withStore } from '../../src/store/store.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
@@ -79,6 +79,19 @@ describe('the store (real DuckDB files)', () => {
         await finishRun(store, runId, 'completed', 5n, { unrecorded: 1, observations: 20 });
         const [row] = await store.query('SELECT stats::VARCHAR AS stats FROM runs WHERE run_id = $id', { id: runId });
         expect(JSON.parse(String(row?.stats))).toEqual({ observers: [tap], backendDrops: { primary: 3 }, unrecorded: 1, observations: 20 });
+      });
+    });
+  });
+
+  it('a later update of a run (its topology, after its relay) keeps what an earlier one set', async () => {
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 'update.duckdb'), async (store) => {
+        const runId = await createRun(store, { name: 'ws-run', kind: 'replay', protocol: 'ws' });
+        await updateRun(store, runId, { protocol: 'ws', relay: 'ws://127.0.0.1:19166/ingest' });
+        await updateRun(store, runId, { protocol: 'ws', topology: { relay: { kind: 'builtin', address: '127.0.0.1', debug: null }, backends: [], routes: [] } });
+        const run = await getRun(store, 'ws-run');
+        expect(run.relay).toBe('ws://127.0.0.1:19166/ingest');
+        expect(run.topology.backends).toEqual([]);
       });
     });
   });
