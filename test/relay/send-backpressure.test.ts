@@ -4,10 +4,10 @@ import { loadUdpIo } from '../../src/core/udp-io/udp-io.ts';
 import type { ScenarioResult } from '../helpers/full-send-buffer.ts';
 import { loopbackAt, namespaceUsable, runInNamespace } from '../helpers/network-namespace.ts';
 
-// In a namespace whose loopback holds what is sent behind a token bucket (50 Mbit/s), a socket's send buffer fills
+// In a namespace whose loopback holds what is sent behind a token bucket (20 Mbit/s), a socket's send buffer fills
 // and the kernel answers EAGAIN, as on a NIC slower than the relay's bursts; plain loopback never does
 // (network-namespace.ts).
-const LOOPBACK = loopbackAt('50mbit');
+const LOOPBACK = loopbackAt('20mbit');
 const SCENARIOS = fileURLToPath(new URL('../helpers/full-send-buffer.ts', import.meta.url));
 const usable = namespaceUsable(LOOPBACK, 'a send buffer that fills');
 const paths = loadUdpIo() === undefined ? ['dgram'] : ['native', 'dgram'];
