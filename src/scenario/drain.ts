@@ -24,9 +24,9 @@ const QUIET_MS = 200;
 /**
  * Late is not missing: waits until the relay holds nothing more for its backends (where it says, `relayQueued`), every
  * simulated backend has sent the answers it owes and received nothing for a while, and every tapped backend has had
- * three times its slowest answer since the last request went to it, or until `drainMs` has passed (counted again whenever the relay's queue has
- * shrunk, up to a minute in all). Only then may the observers stop; an answer
- * after that is late in the latency metrics, never a one-sided one.
+ * three times its slowest answer since the last request went to it, or until `drainMs` has passed (counted again
+ * whenever the relay's queue has shrunk, up to a minute in all). Only then may the observers stop; an answer after
+ * that is late in the latency metrics, never a one-sided one.
  */
 export async function drainBackends(options: { backends: readonly SimulatedBackend[]; taps: readonly UdpTap[]; drainMs: number; relayQueued?: () => Promise<number | null> }): Promise<void> {
   const deadline = Date.now() + options.drainMs;
