@@ -65,6 +65,9 @@ export async function analyseRun(store: Store, runName: string, options: Analyse
   if (selfReport?.maxQueue !== null && selfReport?.maxQueue !== undefined) {
     metrics.push({ metric: 'relay_queue', route: null, backend: null, value: selfReport.maxQueue, unit: 'count', status: null });
   }
+  if (selfReport?.receiveDrops !== null && selfReport?.receiveDrops !== undefined) {
+    metrics.push({ metric: 'relay_receive_drops', route: null, backend: null, value: selfReport.receiveDrops, unit: 'count', status: null });
+  }
   for (const target of selfReport?.targets ?? []) {
     if (target.claimedFailed !== null) metrics.push({ metric: 'relay_failed_sends', route: null, backend: target.backend, value: relaySideFailures(target), unit: 'count', status: null });
   }

@@ -77,6 +77,13 @@ export interface RelaySelfReport {
   samples: number;
   maxQueue: number | null;
   /**
+   * Devices' packets the relay said its kernel dropped on arrival during the run (its /debug/parity `receiveDrops`,
+   * first sample to last); null: it does not say.
+   */
+  receiveDrops: number | null;
+  /** What the devices sent during the run, as observed: what the relay's counts are set against. */
+  observedUplink: number;
+  /**
    * Per backend: what the relay said it sent during the run (its counters' change), of that what it said failed at its
    * side and why (its send errors by kind; null: its targets view does not count them), and what was observed.
    */

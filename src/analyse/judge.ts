@@ -150,11 +150,11 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
       return ref === null ? '' : `${metric.backend} answers in ${own} at p95, ${reference} in ${formatMetricValue(ref, 'ms')}`;
     }
     case 'drift':
-      return `${metric.backend} received ${count(value('delivered'))} ${units}, ${reference} ${count(value('delivered', reference))}${relayFailedNote(metric, metrics)}`;
+      return `${metric.backend} received ${count(value('delivered'))} ${units}, ${reference} ${count(value('delivered', reference))}${relayFailedNote(metric, metrics, false)}`;
     case 'ack_mismatch_rate':
       return `${count(value('ack_mismatches'))} of ${count(value('ack_compared'))} answers differ, ${count(value('one_sided_acks'))} requests answered by one side only`;
     case 'device_ack_rate': {
-      const got = `${count(value('device_acks'))} of ${count(value('device_ack_expected'))} requests that want an ACK got one back at the device`;
+      const got = `${count(value('device_acks'))} of ${count(value('device_ack_expected'))} requests that want an ACK got one back at the device${relayFailedNote(metric, metrics)}`;
       const unrelayed = value('device_unrelayed_acks') ?? 0;
       if (unrelayed === 0) return got;
       const answerMs = value('device_unrelayed_answer_p50_ms');
@@ -173,10 +173,18 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
   }
 }
 
-/** The relay's own failed sends to the metric's backend (a run-level count): what of its loss is the relay's. */
-function relayFailedNote(metric: Metric, metrics: readonly Metric[]): string {
-  const failed = metrics.find((m) => m.metric === 'relay_failed_sends' && m.route === null && m.backend === metric.backend)?.value ?? 0;
-  return failed > 0 ? `; the relay itself reports ${Math.round(failed).toLocaleString('en-US')} of its sends to ${metric.backend} failed at its side, its send queue full` : '';
+/**
+ * What the relay itself reports of a backend's loss (run-level counts): the devices' packets it dropped on arrival
+ * (lost to every backend, and no cause of drift between them) and its own failed sends to this backend.
+ */
+function relayFailedNote(metric: Metric, metrics: readonly Metric[], withArrivals = true): string {
+  const runLevel = (name: string, backend: string | null): number => metrics.find((m) => m.metric === name && m.route === null && m.backend === backend)?.value ?? 0;
+  const notes: string[] = [];
+  const dropped = withArrivals ? runLevel('relay_receive_drops', null) : 0;
+  if (dropped > 0) notes.push(`the relay itself reports ${Math.round(dropped).toLocaleString('en-US')} of the devices' packets dropped on arrival at it`);
+  const failed = metric.backend === null ? 0 : runLevel('relay_failed_sends', metric.backend);
+  if (failed > 0) notes.push(`${notes.length > 0 ? 'and' : 'the relay itself reports'} ${Math.round(failed).toLocaleString('en-US')} of its sends to ${metric.backend} failed at its side, its send queue full`);
+  return notes.length === 0 ? '' : `; ${notes.join(' ')}`;
 }
 
 function describeMismatch(samples: readonly MismatchSample[], protocol: DeviceProtocol, reference: string, metric: Metric): string {
@@ -218,6 +226,20 @@ export function relaySideFailures(target: RelaySelfReport['targets'][number]): n
 export function selfReportFindings(report: RelaySelfReport | null, dropThreshold: Threshold): Finding[] {
   if (report === null) return [];
   const findings: Finding[] = [];
+  const dropped = report.receiveDrops ?? 0;
+  if (dropped > 0) {
+    findings.push({
+      severity: dropped / Math.max(1, report.observedUplink) >= dropThreshold.critical ? 'critical' : 'warning',
+      kind: 'relay_self_report',
+      metric: 'relay_receive_drops',
+      route: null,
+      backend: null,
+      value: dropped,
+      message:
+        `relay: its kernel dropped ${dropped.toLocaleString('en-US')} of the devices' packets on arrival, its listening sockets' receive buffers full ` +
+        "(its own count): no backend got them, and that much of every backend's loss, and of the devices' missing ACKs, is the relay's",
+    });
+  }
   for (const target of report.targets) {
     const own = relaySideFailures(target);
     if (own > 0) {

@@ -28,6 +28,7 @@ export const METRIC_LABELS = {
   one_sided_acks: 'requests ACKed by one backend only',
   relay_queue: 'relay queue size',
   relay_failed_sends: "relay's sends that failed at its side",
+  relay_receive_drops: "devices' packets the relay dropped on arrival",
   device_ack_expected: 'requests wanting an ACK',
   device_acks: 'ACKs reaching devices',
   device_ack_rate: 'share of requests ACKed at the device',

@@ -1,11 +1,12 @@
 import { ANALYSIS_STEPS } from './analysis-steps.ts';
-import { num, numOrNull, str, type Store } from '../store/store.ts';
+import { num, numOrNull, str, type Row, type Store } from '../store/store.ts';
 import { overallValue, type Metric, type RelaySelfReport } from './analysis.ts';
 
 const QUEUE_SQL = ANALYSIS_STEPS.relayQueue.sql;
 
 interface ParityBody {
   perTarget?: { url?: string; role?: string; sent?: number }[];
+  receiveDrops?: number | null;
 }
 
 interface TargetsBody {
@@ -55,7 +56,20 @@ export async function relaySelfReport(store: Store, runId: number, metrics: read
       restarted,
     });
   }
-  return { samples, maxQueue: numOrNull(queue?.max_queue), targets };
+  return { samples, maxQueue: numOrNull(queue?.max_queue), observedUplink: overall('sent', null), receiveDrops: receiveDropsDuringRun(parity.length < 2 ? undefined : parity[0]?.body, last?.body), targets };
+}
+
+/** The change of the relay's own count of its listeners' kernel drops over the run (a restart counts from zero). */
+function receiveDropsDuringRun(firstBody: Row[string] | undefined, lastBody: Row[string] | undefined): number | null {
+  const dropsIn = (body: Row[string] | undefined): number | null => {
+    if (body === undefined) return null;
+    const drops = (JSON.parse(str(body)) as ParityBody).receiveDrops;
+    return typeof drops === 'number' ? drops : null;
+  };
+  const end = dropsIn(lastBody);
+  if (end === null) return null;
+  const start = dropsIn(firstBody) ?? 0;
+  return end >= start ? end - start : end;
 }
 
 /**

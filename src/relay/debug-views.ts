@@ -98,6 +98,8 @@ export function parityView(relay: Relay): unknown {
     totalDropped: targets.reduce((sum, t) => sum + t.counters.dropped, 0),
     ackLatency: { p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95), samples: latencies.length },
     perTarget: targets.map((t) => ({ url: t.url, role: t.role, sent: t.counters.sent, acked: t.counters.acked })),
+    // Beyond the spec: what the relay could not take in (its listeners' kernel drops), so no backend is blamed for it.
+    receiveDrops: relay.listenerDrops(),
   };
 }
 

@@ -43,6 +43,11 @@ export function renderPrometheus(relay: Relay): string {
   for (const s of series) lines.push(`udp_relay_backend_dropped_total{${labels(s)}} ${s.dropped}`);
   header('udp_relay_received_total', 'counter', 'Packets received from devices per route port.');
   for (const [port, count] of metrics.receivedByPort) lines.push(`udp_relay_received_total{port="${port}"} ${count}`);
+  const receiveDrops = relay.listenerDrops();
+  if (receiveDrops !== null) {
+    header('udp_relay_receive_drops_total', 'counter', "Devices' datagrams the kernel dropped on arrival at the relay's listening sockets, their receive buffers full.");
+    lines.push(`udp_relay_receive_drops_total ${receiveDrops}`);
+  }
   header('udp_relay_device_acks_total', 'counter', 'ACKs relayed to devices per route port.');
   for (const [port, count] of metrics.deviceAcksByPort) lines.push(`udp_relay_device_acks_total{port="${port}"} ${count}`);
   header('udp_relay_dropped_total', 'counter', 'Packets the relay dropped, by reason.');

@@ -1,4 +1,5 @@
 import { NetworkError } from '../core/errors.ts';
+import { kernelUdpSockets, type KernelUdpSocket } from '../core/udp-socket-table.ts';
 import type { DatagramPath, DatagramSocket, Sender } from '../core/udp-io/datagram-socket.ts';
 import type { RelayConfig, ResolvedRoute } from './relay-config.ts';
 import { logConfigApplied } from './config-log.ts';
@@ -38,6 +39,8 @@ export interface ConfigRejection {
 export class Relay {
   readonly metrics = new RelayMetrics();
   private readonly upstream: UpstreamPool;
+  /** Kernel drops of listeners closed since the relay started (listenerDrops). */
+  private closedListenerDrops = 0;
   private readonly listeners = new Map<number, DatagramSocket>();
   /** Removed ports still open for one response timeout, so ACKs in flight reach their devices; reused if re-added. */
   private readonly draining = new Map<number, { socket: DatagramSocket; timer: NodeJS.Timeout }>();
@@ -101,6 +104,25 @@ export class Relay {
   /** Datagrams waiting to leave for a backend (the fan-out spec's queue size). */
   sendQueueSize(ip: string): number {
     return this.upstream.sendQueueSize(ip);
+  }
+
+  /**
+   * Devices' datagrams the kernel dropped on arrival at the relay's listening sockets, their receive buffers full,
+   * since the relay started (those of listeners closed since included); null where the kernel's table cannot be read
+   * (not Linux). What no backend got because the relay could not take it in: the relay's loss, not theirs.
+   */
+  listenerDrops(): number | null {
+    const table = kernelUdpSockets();
+    if (table === undefined) return null;
+    return this.closedListenerDrops + this.dropsAt(table, [...this.listeners.keys(), ...this.draining.keys()]);
+  }
+
+  /** The kernel's drop counts of the listeners on `ports` (unconnected sockets bound to the relay's address). */
+  private dropsAt(table: readonly KernelUdpSocket[], ports: readonly number[]): number {
+    const bound = new Set(ports.map((port) => `${this.plane.config.bindIp}:${port}`));
+    let drops = 0;
+    for (const entry of table) if (entry.remote === null && bound.has(entry.local)) drops += entry.drops;
+    return drops;
   }
 
   /**
@@ -223,6 +245,9 @@ export class Relay {
     this.listeners.delete(port);
     if (socket === undefined) return;
     const timer = setTimeout(() => {
+      // Its drop count goes with it: kept first.
+      const table = kernelUdpSockets();
+      if (table !== undefined) this.closedListenerDrops += this.dropsAt(table, [port]);
       this.draining.delete(port);
       void socket.close();
     }, timeoutMs + 100);

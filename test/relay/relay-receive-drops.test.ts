@@ -1,0 +1,95 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { Analysis } from '../../src/analyse/analysis.ts';
+import { parseScenario } from '../../src/scenario/scenario-spec.ts';
+import { runScenario } from '../../src/scenario/run-scenario.ts';
+import { withStore } from '../../src/store/store.ts';
+import { LOAD_PROOF_THRESHOLDS } from '../helpers/quick-run.ts';
+import { withTempDir } from '../helpers/temp-dir.ts';
+
+const PARITY_BIN = fileURLToPath(new URL('../../src/cli/parity.js', import.meta.url));
+const RELAY_IP = '127.0.78.1';
+const PRIMARY_IP = '127.0.78.2';
+const MIRROR_IP = '127.0.78.3';
+const DEBUG_PORT = 18_792;
+const STOPPED_MS = 500;
+
+/**
+ * A whole run through the reference relay (as an external relay, its pid written where the test can signal it) that
+ * is stopped for half a second while the devices send 2,600 packets a second: its listening socket's receive buffer
+ * (socket_buffer_bytes, small) fills and the kernel drops the rest, before any backend could get them.
+ */
+async function runWithStoppedRelay(dir: string): Promise<Analysis> {
+  writeFileSync(join(dir, 'routes.json'), JSON.stringify({ mirror: true, mirror_ip: MIRROR_IP, routes: [{ port: 20500, target: PRIMARY_IP, protocol: 'calamp-lmd' }] }));
+  writeFileSync(join(dir, 'config.yaml'), `app:\n  bind_ip: "${RELAY_IP}"\n  response_timeout_ms: 1000\n  socket_buffer_bytes: 65536\n`);
+  const pidFile = join(dir, 'relay.pid');
+  const spec = parseScenario(
+    {
+      name: 'stopped-relay',
+      traffic: { generate: { devices: 60, duration: '120s', interval: '1s' } },
+      relay: {
+        external: {
+          address: RELAY_IP,
+          command: `echo $$ > "${pidFile}"; exec "${process.execPath}" "${PARITY_BIN}" relay --routes "${join(dir, 'routes.json')}" --config "${join(dir, 'config.yaml')}" --debug-port ${DEBUG_PORT}`,
+          debug: `http://127.0.0.1:${DEBUG_PORT}`,
+          ready_url: `http://127.0.0.1:${DEBUG_PORT}/debug/health`,
+        },
+      },
+      backends: { primary: { address: PRIMARY_IP, latency: '1ms' }, mirror: { address: MIRROR_IP, latency: '1ms' } },
+      replay: { speed: '60x', ack_timeout: '1s' },
+      thresholds: LOAD_PROOF_THRESHOLDS,
+    },
+    'stopped-relay.yaml',
+  );
+  let stopped = false;
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    process.kill(pid, 'SIGSTOP');
+    setTimeout(() => process.kill(pid, 'SIGCONT'), STOPPED_MS);
+  };
+  return withStore(join(dir, 'run.duckdb'), async (store) => {
+    const result = await runScenario(spec, {
+      store,
+      baseDir: dir,
+      reportsDir: join(dir, 'reports'),
+      formats: ['json'],
+      screenshot: false,
+      // A fifth of the way in: the relay is stopped while the devices go on sending.
+      onProgress: (progress) => {
+        if (progress.fraction >= 0.2) stop();
+      },
+    });
+    return result.analysis;
+  });
+}
+
+describe('a relay that cannot take in what the devices send (its receive buffer full)', () => {
+  it("the relay's own count of what its kernel dropped is a finding, and it is every backend's loss: no backend is blamed", { timeout: 120_000 }, async () => {
+    const analysis = await withTempDir(runWithStoppedRelay);
+    const messages = analysis.findings.map((f) => `${f.severity} ${f.message}`).join('\n');
+    const runLevel = (metric: string, backend: string | null): number => Number(analysis.metrics.find((m) => m.metric === metric && m.route === null && m.backend === backend)?.value);
+    const dropped = runLevel('relay_receive_drops', null);
+    expect(dropped, messages).toBeGreaterThan(0);
+    // Nothing else was lost: what each backend missed is what the relay dropped on arrival, no more.
+    expect(runLevel('lost', 'primary'), messages).toBe(dropped);
+    expect(runLevel('lost', 'mirror'), messages).toBe(dropped);
+    expect(analysis.verdict).toBe('NO_GO');
+    const finding = analysis.findings.find((f) => f.kind === 'relay_self_report' && f.metric === 'relay_receive_drops');
+    expect(finding?.severity, messages).toBe('critical');
+    expect(finding?.message).toBe(
+      `relay: its kernel dropped ${dropped.toLocaleString('en-US')} of the devices' packets on arrival, its listening sockets' receive buffers full ` +
+        "(its own count): no backend got them, and that much of every backend's loss, and of the devices' missing ACKs, is the relay's",
+    );
+    // Each backend's loss finding says whose it is.
+    for (const backend of ['primary', 'mirror']) {
+      const drop = analysis.findings.find((f) => f.metric === 'drop_rate' && f.backend === backend);
+      expect(drop?.message, messages).toMatch(new RegExp(`the relay itself reports ${dropped.toLocaleString('en-US')} of the devices' packets dropped on arrival at it`));
+    }
+    // Both lost the same packets: no drift between them is made of it.
+    expect(runLevel('drift', 'mirror'), messages).toBe(0);
+  });
+});
