@@ -4,19 +4,10 @@
 // verdict, the findings, and the metrics the test reads.
 //
 //   node src/cli/run-ts.js test/helpers/slow-link-run.ts DIR
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseScenario } from '../../src/scenario/scenario-spec.ts';
 import { runScenario } from '../../src/scenario/run-scenario.ts';
 import { withStore } from '../../src/store/store.ts';
-import { LOAD_PROOF_THRESHOLDS } from './quick-run.ts';
-
-export const RELAY_IP = '127.0.77.1';
-export const PRIMARY_IP = '127.0.77.2';
-export const MIRROR_IP = '127.0.77.3';
-const DEBUG_PORT = 18_791;
-const PARITY_BIN = fileURLToPath(new URL('../../src/cli/parity.js', import.meta.url));
+import { referenceRelayScenario } from './reference-relay-scenario.ts';
 
 export interface SlowLinkOutcome {
   verdict: string;
@@ -27,34 +18,10 @@ export interface SlowLinkOutcome {
 
 const dir = process.argv[2];
 if (dir === undefined) throw new Error('usage: slow-link-run.ts DIR');
-writeFileSync(
-  join(dir, 'routes.json'),
-  JSON.stringify({ mirror: true, mirror_ip: MIRROR_IP, routes: [{ port: 20500, target: PRIMARY_IP, customer: 'acme-fleet', Device: 'calamplmd', protocol: 'calamp-lmd' }] }),
-);
-// Small: the mirror's socket holds about 200 of these datagrams in the kernel and 128 KiB (about 1,300) more; the
-// listener's receive buffer still takes what a busy machine's stalls of the relay let pile up.
-writeFileSync(join(dir, 'config.yaml'), `app:\n  bind_ip: "${RELAY_IP}"\n  response_timeout_ms: 1000\n  socket_buffer_bytes: 131072\n`);
-const spec = parseScenario(
-  {
-    name: 'slow-mirror-link',
-    // About 5,200 packets in 2 s: 2,600 a second, against about 500 the mirror's link carries.
-    traffic: { generate: { devices: 60, duration: '120s', interval: '1s' } },
-    relay: {
-      external: {
-        address: RELAY_IP,
-        command: `exec "${process.execPath}" "${PARITY_BIN}" relay --routes "${join(dir, 'routes.json')}" --config "${join(dir, 'config.yaml')}" --debug-port ${DEBUG_PORT}`,
-        debug: `http://127.0.0.1:${DEBUG_PORT}`,
-        ready_url: `http://127.0.0.1:${DEBUG_PORT}/debug/health`,
-        customer: 'acme-fleet',
-        device: 'calamplmd',
-      },
-    },
-    backends: { primary: { address: PRIMARY_IP, latency: '1ms' }, mirror: { address: MIRROR_IP, latency: '1ms' } },
-    replay: { speed: '60x', ack_timeout: '1s' },
-    thresholds: LOAD_PROOF_THRESHOLDS,
-  },
-  'slow-mirror-link.yaml',
-);
+// Small buffers: the mirror's socket holds about 200 of these datagrams in the kernel and 128 KiB (about 1,300) more,
+// against the 2,600 packets a second the devices send and the 500 the mirror's link carries; the listener's receive
+// buffer still takes what a busy machine's stalls of the relay let pile up.
+const spec = referenceRelayScenario(dir, { name: 'slow-mirror-link', block: 77, debugPort: 18_791, socketBufferBytes: 131_072 });
 const result = await withStore(join(dir, 'run.duckdb'), (store) => runScenario(spec, { store, baseDir: dir, reportsDir: join(dir, 'reports'), formats: ['json'], screenshot: false }));
 const metrics: Record<string, number | null> = {};
 for (const metric of result.analysis.metrics) {

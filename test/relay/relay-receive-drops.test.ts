@@ -1,19 +1,12 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { Analysis } from '../../src/analyse/analysis.ts';
-import { parseScenario } from '../../src/scenario/scenario-spec.ts';
 import { runScenario } from '../../src/scenario/run-scenario.ts';
 import { withStore } from '../../src/store/store.ts';
-import { LOAD_PROOF_THRESHOLDS } from '../helpers/quick-run.ts';
+import { referenceRelayScenario } from '../helpers/reference-relay-scenario.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 
-const PARITY_BIN = fileURLToPath(new URL('../../src/cli/parity.js', import.meta.url));
-const RELAY_IP = '127.0.78.1';
-const PRIMARY_IP = '127.0.78.2';
-const MIRROR_IP = '127.0.78.3';
-const DEBUG_PORT = 18_792;
 const STOPPED_MS = 500;
 
 /**
@@ -22,27 +15,8 @@ const STOPPED_MS = 500;
  * (socket_buffer_bytes, small) fills and the kernel drops the rest, before any backend could get them.
  */
 async function runWithStoppedRelay(dir: string): Promise<Analysis> {
-  writeFileSync(join(dir, 'routes.json'), JSON.stringify({ mirror: true, mirror_ip: MIRROR_IP, routes: [{ port: 20500, target: PRIMARY_IP, protocol: 'calamp-lmd' }] }));
-  writeFileSync(join(dir, 'config.yaml'), `app:\n  bind_ip: "${RELAY_IP}"\n  response_timeout_ms: 1000\n  socket_buffer_bytes: 65536\n`);
   const pidFile = join(dir, 'relay.pid');
-  const spec = parseScenario(
-    {
-      name: 'stopped-relay',
-      traffic: { generate: { devices: 60, duration: '120s', interval: '1s' } },
-      relay: {
-        external: {
-          address: RELAY_IP,
-          command: `echo $$ > "${pidFile}"; exec "${process.execPath}" "${PARITY_BIN}" relay --routes "${join(dir, 'routes.json')}" --config "${join(dir, 'config.yaml')}" --debug-port ${DEBUG_PORT}`,
-          debug: `http://127.0.0.1:${DEBUG_PORT}`,
-          ready_url: `http://127.0.0.1:${DEBUG_PORT}/debug/health`,
-        },
-      },
-      backends: { primary: { address: PRIMARY_IP, latency: '1ms' }, mirror: { address: MIRROR_IP, latency: '1ms' } },
-      replay: { speed: '60x', ack_timeout: '1s' },
-      thresholds: LOAD_PROOF_THRESHOLDS,
-    },
-    'stopped-relay.yaml',
-  );
+  const spec = referenceRelayScenario(dir, { name: 'stopped-relay', block: 78, debugPort: 18_792, socketBufferBytes: 65_536, pidFile });
   let stopped = false;
   const stop = (): void => {
     if (stopped) return;

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { linkTo, namespaceUsable, runInNamespace } from '../helpers/network-namespace.ts';
+import { scenarioAddresses } from '../helpers/reference-relay-scenario.ts';
 import type { SlowLinkOutcome } from '../helpers/slow-link-run.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 
@@ -8,8 +9,8 @@ import { withTempDir } from '../helpers/temp-dir.ts';
 // namespace where the link to the mirror carries 512 kbit/s, about 500 of these packets a second, while the devices
 // send 2,600 a second: the relay's queue for the mirror fills, and it fails what it cannot hold (no_buffer). What the
 // run must then say is whose fault the mirror's loss is.
-const MIRROR_IP = '127.0.77.3';
-const SLOW_MIRROR = linkTo(MIRROR_IP, '512kbit');
+// The run's addresses are slow-link-run.ts's (block 77).
+const SLOW_MIRROR = linkTo(scenarioAddresses(77).mirror, '512kbit');
 const RUN = fileURLToPath(new URL('../helpers/slow-link-run.ts', import.meta.url));
 const usable = namespaceUsable(SLOW_MIRROR, 'a backend behind a slow link');
 
