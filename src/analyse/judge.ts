@@ -118,7 +118,7 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
   const units = metrics.some((m) => m.metric === 'mirror_share') ? 'statements' : value('answered', null) !== null ? 'requests' : metrics.some((m) => m.metric === 'duplicate_rate') ? 'frames' : 'packets';
   switch (metric.metric) {
     case 'drop_rate':
-      return `${count(value('lost'))} of ${count(value('sent'))} ${units} did not arrive${relayFailedNote(metric, metrics)}`;
+      return `${count(value('lost'))} of ${count(value('sent'))} ${units} did not arrive${relayFailedNote(metrics, [metric.backend])}`;
     case 'pooler_drop_rate':
       return `${count(value('pooler_dropped', null))} requests the pooler sampled for the mirror were dropped because its mirror queue was full`;
     case 'duplicate_rate':
@@ -150,11 +150,14 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
       return ref === null ? '' : `${metric.backend} answers in ${own} at p95, ${reference} in ${formatMetricValue(ref, 'ms')}`;
     }
     case 'drift':
-      return `${metric.backend} received ${count(value('delivered'))} ${units}, ${reference} ${count(value('delivered', reference))}${relayFailedNote(metric, metrics, false)}`;
+      return `${metric.backend} received ${count(value('delivered'))} ${units}, ${reference} ${count(value('delivered', reference))}${relayFailedNote(metrics, [metric.backend, reference], false)}`;
     case 'ack_mismatch_rate':
       return `${count(value('ack_mismatches'))} of ${count(value('ack_compared'))} answers differ, ${count(value('one_sided_acks'))} requests answered by one side only`;
     case 'device_ack_rate': {
-      const got = `${count(value('device_acks'))} of ${count(value('device_ack_expected'))} requests that want an ACK got one back at the device${relayFailedNote(metric, metrics)}`;
+      // A request the relay could not send to the backend that answers its route got no ACK either: every backend's
+      // failed sends are named (the ACK side may differ by route), as the relay's facts, not a sum.
+      const failedTo = metrics.filter((m) => m.metric === 'relay_failed_sends' && m.route === null).map((m) => m.backend);
+      const got = `${count(value('device_acks'))} of ${count(value('device_ack_expected'))} requests that want an ACK got one back at the device${relayFailedNote(metrics, failedTo)}`;
       const unrelayed = value('device_unrelayed_acks') ?? 0;
       if (unrelayed === 0) return got;
       const answerMs = value('device_unrelayed_answer_p50_ms');
@@ -174,17 +177,20 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
 }
 
 /**
- * What the relay itself reports of a backend's loss (run-level counts): the devices' packets it dropped on arrival
- * (lost to every backend, and no cause of drift between them) and its own failed sends to this backend.
+ * What the relay itself reports of a loss (run-level counts): the devices' packets it dropped on arrival (lost to every
+ * backend alike: `withArrivals` false where only a difference between backends is judged) and its own failed sends to
+ * each of `backends`.
  */
-function relayFailedNote(metric: Metric, metrics: readonly Metric[], withArrivals = true): string {
+function relayFailedNote(metrics: readonly Metric[], backends: readonly (string | null)[], withArrivals = true): string {
   const runLevel = (name: string, backend: string | null): number => metrics.find((m) => m.metric === name && m.route === null && m.backend === backend)?.value ?? 0;
   const notes: string[] = [];
   const dropped = withArrivals ? runLevel('relay_receive_drops', null) : 0;
-  if (dropped > 0) notes.push(`the relay itself reports ${Math.round(dropped).toLocaleString('en-US')} of the devices' packets dropped on arrival at it`);
-  const failed = metric.backend === null ? 0 : runLevel('relay_failed_sends', metric.backend);
-  if (failed > 0) notes.push(`${notes.length > 0 ? 'and' : 'the relay itself reports'} ${Math.round(failed).toLocaleString('en-US')} of its sends to ${metric.backend} failed at its side, its send queue full`);
-  return notes.length === 0 ? '' : `; ${notes.join(' ')}`;
+  if (dropped > 0) notes.push(`${Math.round(dropped).toLocaleString('en-US')} of the devices' packets dropped on arrival at it`);
+  for (const backend of new Set(backends)) {
+    const failed = backend === null ? 0 : runLevel('relay_failed_sends', backend);
+    if (failed > 0) notes.push(`${Math.round(failed).toLocaleString('en-US')} of its sends to ${backend} failed at its side`);
+  }
+  return notes.length === 0 ? '' : `; the relay itself reports ${notes.join(' and ')}`;
 }
 
 function describeMismatch(samples: readonly MismatchSample[], protocol: DeviceProtocol, reference: string, metric: Metric): string {
@@ -208,14 +214,21 @@ function describeMismatch(samples: readonly MismatchSample[], protocol: DevicePr
 }
 
 /**
- * Send errors that are the relay's own, not the backend's: its send queue towards the backend was full (the kernel's,
- * then the one it keeps, fitsWaiting). A refusal or an unreachable backend is the backend's side, seen as its loss.
+ * Why a relay's sends fail that are its own doing, not the backend's, as the reference relay names them (its
+ * /debug/targets errors), in words: its send queue towards the backend was full (the kernel's, then the one it keeps,
+ * fitsWaiting), or it had no socket to send with. A refusal or an unreachable backend is the backend's side.
  */
-export const RELAY_SIDE_SEND_FAILURES: readonly string[] = ['no_buffer'];
+export const RELAY_SIDE_SEND_FAILURES: Readonly<Record<string, string>> = {
+  no_buffer: 'its send queue full',
+  socket_budget: 'its socket budget spent',
+  source_budget: "the device's address at its share of the budget",
+  route_budget: "the route at its share of the budget",
+  socket_error: 'no socket could be made',
+};
 
 /** A target's sends that failed at the relay's own side during the run (RELAY_SIDE_SEND_FAILURES). */
 export function relaySideFailures(target: RelaySelfReport['targets'][number]): number {
-  return RELAY_SIDE_SEND_FAILURES.reduce((sum, kind) => sum + (target.failedKinds[kind] ?? 0), 0);
+  return Object.keys(RELAY_SIDE_SEND_FAILURES).reduce((sum, kind) => sum + (target.failedKinds[kind] ?? 0), 0);
 }
 
 /**
@@ -244,7 +257,9 @@ export function selfReportFindings(report: RelaySelfReport | null, dropThreshold
     const own = relaySideFailures(target);
     if (own > 0) {
       const share = own / Math.max(1, target.observedUplink);
-      const kinds = Object.entries(target.failedKinds).map(([kind, n]) => `${n.toLocaleString('en-US')} ${kind}`).join(', ');
+      const kinds = Object.entries(target.failedKinds)
+        .map(([kind, n]) => `${n.toLocaleString('en-US')} ${kind}${RELAY_SIDE_SEND_FAILURES[kind] === undefined ? '' : `, ${RELAY_SIDE_SEND_FAILURES[kind]}`}`)
+        .join('; ');
       findings.push({
         severity: share >= dropThreshold.critical ? 'critical' : 'warning',
         kind: 'relay_self_report',
@@ -253,7 +268,7 @@ export function selfReportFindings(report: RelaySelfReport | null, dropThreshold
         backend: target.backend,
         value: own,
         message:
-          `relay: ${own.toLocaleString('en-US')} of its sends to ${target.backend} (${target.url}) failed at its own side, its send queue full ` +
+          `relay: ${own.toLocaleString('en-US')} of its sends to ${target.backend} (${target.url}) failed at its own side ` +
           `(its errors: ${kinds}): ${target.backend} never got them, and that much of ${target.backend}'s loss is the relay's, not ${target.backend}'s`,
       });
     }

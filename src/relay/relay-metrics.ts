@@ -28,7 +28,10 @@ export class BackendSeries {
   lastSendOkMs: number | null = null;
   lastAckLatencyMs: number | null = null;
   lastError: string | null = null;
-  /** Backend errors the kernel reported (ICMP unreachable and the like), by reason: not packet statuses. */
+  /**
+   * Why sends to this backend failed, by reason: what the kernel reported (ICMP unreachable and the like, a full send
+   * queue) and the relay's own refusals (no socket for it: its budget, a share, the kernel's refusal to make one).
+   */
   readonly errors = new Map<string, number>();
   /** Outcomes per second over the health window: [second, ok, failed] rings. */
   private readonly windowSecond = new Float64Array(HEALTH_WINDOW_SECONDS);
@@ -143,8 +146,10 @@ export class RelayMetrics {
     this.noReplyByPort.set(port, (this.noReplyByPort.get(port) ?? 0) + 1);
   }
 
-  countRefused(reason: string): void {
+  /** A packet the relay refused for want of a socket (`reason`), counted overall and on the backend's series. */
+  countRefused(reason: string, series?: BackendSeries): void {
     this.refusedByReason.set(reason, (this.refusedByReason.get(reason) ?? 0) + 1);
+    if (series !== undefined) series.errors.set(reason, (series.errors.get(reason) ?? 0) + 1);
   }
 
   countBackendError(series: BackendSeries, code: string | undefined): void {

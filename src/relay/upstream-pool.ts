@@ -157,7 +157,7 @@ export class UpstreamPool {
     if (refusal !== undefined) {
       series.record('dial_failed', 0);
       series.lastError = refusal.message;
-      this.metrics.countRefused(refusal.reason);
+      this.metrics.countRefused(refusal.reason, series);
       if (refusal.reason === 'socket_budget') this.onBudgetReached?.(this.sockets.open, this.shares.maxSockets);
       return undefined;
     }

@@ -27,7 +27,7 @@ export class UpstreamSockets {
     } catch (error) {
       series.record('dial_failed', 0);
       series.lastError = `${ip}:${port}: ${(error as Error).message}`;
-      this.metrics.countRefused('socket_error');
+      this.metrics.countRefused('socket_error', series);
       return undefined;
     }
   }

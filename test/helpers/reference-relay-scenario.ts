@@ -14,9 +14,13 @@ export function scenarioAddresses(block: number): { relay: string; primary: stri
 /**
  * A run through the reference relay started as an external relay (`parity relay` with a config of the test's own, in
  * `dir`), with simulated backends: about 5,200 CalAmp packets from 60 devices in 2 s, 2,600 a second. `pidFile`: the
- * relay's pid is written there, for a test that signals it.
+ * relay's pid is written there, for a test that signals it; `shell`: run before it (a `ulimit`); `primaryLatency`:
+ * how long the primary takes to answer (1ms).
  */
-export function referenceRelayScenario(dir: string, options: { name: string; block: number; debugPort: number; socketBufferBytes: number; pidFile?: string }): ScenarioSpec {
+export function referenceRelayScenario(
+  dir: string,
+  options: { name: string; block: number; debugPort: number; socketBufferBytes: number; pidFile?: string; shell?: string; primaryLatency?: string },
+): ScenarioSpec {
   const at = scenarioAddresses(options.block);
   writeFileSync(join(dir, 'routes.json'), JSON.stringify({ mirror: true, mirror_ip: at.mirror, routes: [{ port: 20500, target: at.primary, protocol: 'calamp-lmd' }] }));
   writeFileSync(join(dir, 'config.yaml'), `app:\n  bind_ip: "${at.relay}"\n  response_timeout_ms: 1000\n  socket_buffer_bytes: ${options.socketBufferBytes}\n`);
@@ -28,12 +32,12 @@ export function referenceRelayScenario(dir: string, options: { name: string; blo
       relay: {
         external: {
           address: at.relay,
-          command: options.pidFile === undefined ? relay : `echo $$ > "${options.pidFile}"; ${relay}`,
+          command: [options.shell, options.pidFile === undefined ? undefined : `echo $$ > "${options.pidFile}"`, relay].filter((part) => part !== undefined).join('; '),
           debug: `http://127.0.0.1:${options.debugPort}`,
           ready_url: `http://127.0.0.1:${options.debugPort}/debug/health`,
         },
       },
-      backends: { primary: { address: at.primary, latency: '1ms' }, mirror: { address: at.mirror, latency: '1ms' } },
+      backends: { primary: { address: at.primary, latency: options.primaryLatency ?? '1ms' }, mirror: { address: at.mirror, latency: '1ms' } },
       replay: { speed: '60x', ack_timeout: '1s' },
       thresholds: LOAD_PROOF_THRESHOLDS,
     },
