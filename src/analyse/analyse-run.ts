@@ -68,9 +68,12 @@ export async function analyseRun(store: Store, runName: string, options: Analyse
   if (selfReport?.receiveDrops !== null && selfReport?.receiveDrops !== undefined) {
     metrics.push({ metric: 'relay_receive_drops', route: null, backend: null, value: selfReport.receiveDrops, unit: 'count', status: null });
   }
+  // Per backend: a role may have several targets (a route's own primary address), each counted by the relay apart.
+  const failedByBackend = new Map<string, number>();
   for (const target of selfReport?.targets ?? []) {
-    if (target.claimedFailed !== null) metrics.push({ metric: 'relay_failed_sends', route: null, backend: target.backend, value: relaySideFailures(target), unit: 'count', status: null });
+    if (target.claimedFailed !== null) failedByBackend.set(target.backend, (failedByBackend.get(target.backend) ?? 0) + relaySideFailures(target));
   }
+  for (const [backend, value] of failedByBackend) metrics.push({ metric: 'relay_failed_sends', route: null, backend, value, unit: 'count', status: null });
   judgeWithinHarnessLag(metrics, run.harnessLag);
   judgeWithinHarnessDrops(metrics, stats, reference);
   applyThresholds(metrics, thresholds);

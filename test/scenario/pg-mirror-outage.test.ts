@@ -35,7 +35,9 @@ describe.runIf(ready)('the mirror database stopped mid-run', () => {
       expect(errors).toBeGreaterThanOrEqual(lost);
       expect(errors - lost).toBeLessThanOrEqual(4);
       expect(messages.some((m) => m.includes('unseen by its metrics'))).toBe(false);
-      expect(report.findings.filter((f) => f.backend === 'primary')).toEqual([]);
+      // Nothing held against the primary. A latency the machine's load left inconclusive (the harness's own lag wider
+      // than the margin) blames nothing and passes nothing: the verdict is NO-GO for the mirror either way.
+      expect(report.findings.filter((f) => f.backend === 'primary' && f.severity !== 'inconclusive')).toEqual([]);
     });
   }, 150_000);
 });
