@@ -1,5 +1,5 @@
 import { ANALYSIS_STEPS } from './analysis-steps.ts';
-import { num, numOrNull, str, type Row, type Store } from '../store/store.ts';
+import { num, numOrNull, str, type Store } from '../store/store.ts';
 import { overallValue, type Metric, type RelaySelfReport } from './analysis.ts';
 
 const QUEUE_SQL = ANALYSIS_STEPS.relayQueue.sql;
@@ -32,7 +32,8 @@ export async function relaySelfReport(store: Store, runId: number, metrics: read
   const samples = num(queue?.samples);
   if (samples === 0 && last === undefined) return null;
   const body = last === undefined ? {} : (JSON.parse(str(last.body)) as ParityBody);
-  const before = new Map((first === undefined || parity.length < 2 ? [] : ((JSON.parse(str(first.body)) as ParityBody).perTarget ?? [])).map((t) => [`${t.role ?? ''}|${t.url ?? ''}`, t.sent ?? 0]));
+  const firstBody = first === undefined || parity.length < 2 ? undefined : (JSON.parse(str(first.body)) as ParityBody);
+  const before = new Map((firstBody?.perTarget ?? []).map((t) => [`${t.role ?? ''}|${t.url ?? ''}`, t.sent ?? 0]));
   const overall = (metric: string, backend: string | null): number => overallValue(metrics, metric, backend) ?? 0;
   const backendOfUrl = new Map([...addressOf].map(([backend, ip]) => [ip, backend]));
   const failures = await failedSendsDuringRun(store, runId);
@@ -42,13 +43,13 @@ export async function relaySelfReport(store: Store, runId: number, metrics: read
     const backend = target.role ?? backendOfUrl.get(url.replace(/^[a-z]+:\/\//, '').split(/[:/]/)[0] ?? '');
     if (backend === undefined || typeof target.sent !== 'number') continue;
     // What the devices sent bounds what the relay can have sent on; what a backend was seen to receive is a floor.
-    const atStart = before.get(`${target.role ?? ''}|${url}`) ?? 0;
-    const restarted = target.sent < atStart;
+    const atStart = before.get(`${target.role ?? ''}|${url}`);
+    const restarted = target.sent < (atStart ?? 0);
     const failed = failures.get(`${target.role ?? ''}|${url}`) ?? null;
     targets.push({
       backend,
       url,
-      claimedSent: restarted ? target.sent : target.sent - atStart,
+      claimedSent: changeOverRun(atStart, target.sent),
       claimedFailed: failed?.failed ?? null,
       failedKinds: failed?.kinds ?? {},
       observedUplink: overall('sent', null),
@@ -56,20 +57,17 @@ export async function relaySelfReport(store: Store, runId: number, metrics: read
       restarted,
     });
   }
-  return { samples, maxQueue: numOrNull(queue?.max_queue), observedUplink: overall('sent', null), receiveDrops: receiveDropsDuringRun(parity.length < 2 ? undefined : parity[0]?.body, last?.body), targets };
+  const startDrops = typeof firstBody?.receiveDrops === 'number' ? firstBody.receiveDrops : undefined;
+  const receiveDrops = typeof body.receiveDrops === 'number' ? changeOverRun(startDrops, body.receiveDrops) : null;
+  return { samples, maxQueue: numOrNull(queue?.max_queue), observedUplink: overall('sent', null), receiveDrops, targets };
 }
 
-/** The change of the relay's own count of its listeners' kernel drops over the run (a restart counts from zero). */
-function receiveDropsDuringRun(firstBody: Row[string] | undefined, lastBody: Row[string] | undefined): number | null {
-  const dropsIn = (body: Row[string] | undefined): number | null => {
-    if (body === undefined) return null;
-    const drops = (JSON.parse(str(body)) as ParityBody).receiveDrops;
-    return typeof drops === 'number' ? drops : null;
-  };
-  const end = dropsIn(lastBody);
-  if (end === null) return null;
-  const start = dropsIn(firstBody) ?? 0;
-  return end >= start ? end - start : end;
+/**
+ * A lifetime counter of the relay's over the run: its change from the first sample to the last, or all of its last
+ * value where there is no first sample or it went backwards (the relay restarted and counts from zero).
+ */
+function changeOverRun(start: number | undefined, end: number): number {
+  return start === undefined || end < start ? end : end - start;
 }
 
 /**
@@ -96,10 +94,10 @@ async function failedSendsDuringRun(store: Store, runId: number): Promise<Map<st
     const restarted = start !== undefined && end.failed < start.failed;
     const kinds: Record<string, number> = {};
     for (const [kind, n] of Object.entries(end.kinds)) {
-      const change = restarted ? n : n - (start?.kinds[kind] ?? 0);
+      const change = changeOverRun(restarted ? undefined : (start?.kinds[kind] ?? 0), n);
       if (change > 0) kinds[kind] = change;
     }
-    during.set(key, { failed: restarted || start === undefined ? end.failed : end.failed - start.failed, kinds });
+    during.set(key, { failed: changeOverRun(start?.failed, end.failed), kinds });
   }
   return during;
 }

@@ -58,8 +58,8 @@ export class SimulatedBackend {
   owedAnswers = 0;
   /** The longest any answer took from receipt to sending, as measured: a drain waits a few times this. */
   slowestAnswerMs = 0;
-  /** When a datagram last reached it (Date.now()): a drain waits until it has been quiet a while. */
-  lastReceivedMs = 0;
+  /** When a datagram last reached it (CLOCK_MONOTONIC ns, its arrival stamp): a drain waits until it has been quiet a while. */
+  lastReceivedNs = 0n;
   private startedMs = 0;
   private crashed = false;
   /** What the kernel dropped at its listening sockets since they were bound. */
@@ -143,7 +143,7 @@ export class SimulatedBackend {
       return;
     }
     this.counters.received++;
-    this.lastReceivedMs = Date.now();
+    this.lastReceivedNs = tsNs;
     const { local } = listening;
     const request = this.options.protocol.decode(payload);
     if (request.kind === 'unparsed') this.counters.unparsed++;

@@ -1,5 +1,5 @@
 import { NetworkError } from '../core/errors.ts';
-import { kernelUdpSockets, type KernelUdpSocket } from '../core/udp-socket-table.ts';
+import { dropsAt, kernelUdpSockets, type KernelUdpSocket } from '../core/udp-socket-table.ts';
 import type { DatagramPath, DatagramSocket, Sender } from '../core/udp-io/datagram-socket.ts';
 import type { RelayConfig, ResolvedRoute } from './relay-config.ts';
 import { logConfigApplied } from './config-log.ts';
@@ -114,15 +114,12 @@ export class Relay {
   listenerDrops(): number | null {
     const table = kernelUdpSockets();
     if (table === undefined) return null;
-    return this.closedListenerDrops + this.dropsAt(table, [...this.listeners.keys(), ...this.draining.keys()]);
+    return this.closedListenerDrops + this.listenerDropsAt(table, [...this.listeners.keys(), ...this.draining.keys()]);
   }
 
   /** The kernel's drop counts of the listeners on `ports` (unconnected sockets bound to the relay's address). */
-  private dropsAt(table: readonly KernelUdpSocket[], ports: readonly number[]): number {
-    const bound = new Set(ports.map((port) => `${this.plane.config.bindIp}:${port}`));
-    let drops = 0;
-    for (const entry of table) if (entry.remote === null && bound.has(entry.local)) drops += entry.drops;
-    return drops;
+  private listenerDropsAt(table: readonly KernelUdpSocket[], ports: readonly number[]): number {
+    return dropsAt(table.filter((socket) => socket.remote === null), new Set(ports.map((port) => `${this.plane.config.bindIp}:${port}`)));
   }
 
   /**
@@ -247,7 +244,7 @@ export class Relay {
     const timer = setTimeout(() => {
       // Its drop count goes with it: kept first.
       const table = kernelUdpSockets();
-      if (table !== undefined) this.closedListenerDrops += this.dropsAt(table, [port]);
+      if (table !== undefined) this.closedListenerDrops += this.listenerDropsAt(table, [port]);
       this.draining.delete(port);
       void socket.close();
     }, timeoutMs + 100);

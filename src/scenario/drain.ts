@@ -1,5 +1,6 @@
 import type { SimulatedBackend } from '../backends/simulated-backend.ts';
 import type { UdpTap } from '../observe/udp-tap.ts';
+import { monotonicNs } from '../core/clock.ts';
 
 /** The longest a run waits for late answers by default: past this a backend is not late, it is not answering. */
 const MAX_DEFAULT_DRAIN_MS = 60_000;
@@ -20,6 +21,7 @@ const RELAY_QUEUE_POLL_MS = 100;
  * (its send buffers, a slow link's queue) is on its way, and no relay counts it as waiting.
  */
 const QUIET_MS = 200;
+const QUIET_NS = BigInt(QUIET_MS) * 1_000_000n;
 
 /**
  * Late is not missing: waits until the relay holds nothing more for its backends (where it says, `relayQueued`), every
@@ -31,7 +33,7 @@ const QUIET_MS = 200;
 export async function drainBackends(options: { backends: readonly SimulatedBackend[]; taps: readonly UdpTap[]; drainMs: number; relayQueued?: () => Promise<number | null> }): Promise<void> {
   const deadline = Date.now() + options.drainMs;
   const settled = (): boolean =>
-    options.backends.every((b) => b.owedAnswers === 0 && Date.now() - b.lastReceivedMs >= QUIET_MS) &&
+    options.backends.every((b) => b.owedAnswers === 0 && monotonicNs() - b.lastReceivedNs >= QUIET_NS) &&
     options.taps.every((t) => Date.now() - t.lastForwardMs >= Math.max(QUIET_MS, 3 * t.slowestReplyMs));
   const { relayQueued } = options;
   let relayAskedMs = 0;

@@ -2,7 +2,7 @@ import { StoreLookupError } from '../core/errors.ts';
 import type { HarnessLag } from '../run/harness-lag.ts';
 import { checkName } from '../core/names.ts';
 import { wallClockOffsetNs } from '../core/clock.ts';
-import type { JsonValue } from '../core/json.ts';
+import { isJsonObject, type JsonValue } from '../core/json.ts';
 import { ownerAlive, ownerOf, thisProcess } from './owner.ts';
 import { readPlan, readRecordingStats, readReplayStats, readTopology, type RecordingStats, type RunTopology, type StoredPlan, type StoredReplayStats, type WrittenRunStats } from './run-metadata.ts';
 import { loadSql } from './sql-file.ts';
@@ -100,10 +100,6 @@ export async function finishRun(store: Store, runId: number, status: RunStatus, 
     written = { ...(isJsonObject(earlier) ? earlier : {}), ...stats };
   }
   await store.exec(FINISH_RUN_SQL, { id: runId, status, ended_ns: endedNs, stats: jsonOrNull(written), started_ns: startedNs ?? null });
-}
-
-function isJsonObject(value: JsonValue): value is Record<string, JsonValue> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** What an observer of a run (a tap in front of a backend) counted: stored with the run's stats, judged by the analysis. */
