@@ -19,17 +19,19 @@ describe('a relay with too few sockets for the devices waiting on the primary (i
     const runLevel = (metric: string, backend: string | null): number => Number(analysis.metrics.find((m) => m.metric === metric && m.route === null && m.backend === backend)?.value);
     const refused = runLevel('relay_failed_sends', 'primary');
     expect(refused, messages).toBeGreaterThan(0);
-    // The copies to the mirror share one socket: none refused, none lost.
+    // The copies to the mirror share one socket: none refused, none lost but what a relay stalled by a busy machine
+    // dropped at its listener, which every backend lost alike.
+    const droppedOnArrival = analysis.metrics.find((m) => m.metric === 'relay_receive_drops' && m.route === null)?.value ?? 0;
     expect(runLevel('relay_failed_sends', 'mirror'), messages).toBe(0);
-    expect(runLevel('lost', 'mirror'), messages).toBe(0);
-    // What the primary lost is what the relay refused, and the finding says so.
-    expect(runLevel('lost', 'primary'), messages).toBe(refused);
+    expect(runLevel('lost', 'mirror'), messages).toBe(droppedOnArrival);
+    // What the primary lost beyond that is what the relay refused, and the finding says so.
+    expect(runLevel('lost', 'primary') - droppedOnArrival, messages).toBe(refused);
     const finding = analysis.findings.find((f) => f.kind === 'relay_self_report' && f.metric === 'relay_failed_sends' && f.backend === 'primary');
     expect(finding?.message, messages).toMatch(/^relay: [\d,]+ of its sends to primary \(udp:\/\/127\.0\.79\.2\) failed at its own side \(its errors: [\d,]+ route_budget, the route at its share of the budget/);
     // The mirror received more than the primary because of the relay: its drift finding and the devices' say so.
     for (const metric of ['drift', 'device_ack_rate']) {
       const finding = analysis.findings.find((f) => f.metric === metric);
-      expect(finding?.message, messages).toMatch(new RegExp(`; the relay itself reports ${refused.toLocaleString('en-US')} of its sends to primary failed at its side$`));
+      expect(finding?.message, messages).toMatch(new RegExp(`; the relay itself reports (.* and )?${refused.toLocaleString('en-US')} of its sends to primary failed at its side$`));
     }
     expect(analysis.verdict).toBe('NO_GO');
   });

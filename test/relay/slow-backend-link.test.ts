@@ -36,9 +36,11 @@ describe.skipIf(!usable)('a mirror behind a link slower than its traffic (the re
     expect(finding?.value).toBe(failed);
     expect(finding?.message).toMatch(/no_buffer/);
     expect(finding?.message).toMatch(/that much of mirror's loss is the relay's, not mirror's/);
-    // The mirror's own loss finding says how much of it the relay reported.
+    // The mirror's own loss finding says how much of it the relay reported (on a busy machine, after what the stalled
+    // relay dropped on arrival, which it names first).
     const drop = outcome.findings.find((f) => f.metric === 'drop_rate' && f.backend === 'mirror');
-    expect(drop?.message).toMatch(new RegExp(`the relay itself reports ${failed.toLocaleString('en-US')} of its sends to mirror failed at its side`));
+    expect(drop?.message).toMatch(/the relay itself reports /);
+    expect(drop?.message).toMatch(new RegExp(`\\b${failed.toLocaleString('en-US')} of its sends to mirror failed at its side`));
   });
 
   it("what the mirror lost beyond what every backend lost is exactly what the relay failed: the rest of its queue arrived late, and the run waited for it", () => {
