@@ -13,6 +13,7 @@ const COMPARED: Record<string, 'relative' | 'absolute'> = {
   round_trip_p95_ms: 'relative',
   forward_latency_p95_ms: 'relative',
   drop_rate: 'absolute',
+  unreached_rate: 'absolute',
   ack_mismatch_rate: 'absolute',
   drift: 'absolute',
 };

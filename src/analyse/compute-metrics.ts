@@ -31,17 +31,25 @@ export async function computeMetrics(store: Store, runId: number, reference: str
     const backend = str(row.backend);
     delivered.set(`${num(row.route_port)}|${backend}`, num(row.delivered));
     const total = totals.get(backend) ?? {};
-    for (const key of ['sent', 'delivered', 'lost', 'duplicated_route', 'reordered', 'ack_expected', 'acked', 'naks', 'ack_compared', 'ack_mismatched', 'one_sided_route']) {
+    for (const key of ['sent', 'delivered', 'lost', 'lost_apart', 'duplicated_route', 'reordered', 'ack_expected', 'acked', 'naks', 'ack_compared', 'ack_mismatched', 'one_sided_route']) {
       total[key] = num(total[key]) + num(row[key]);
     }
     totals.set(backend, total);
   }
   for (const row of perRoute) addBackendMetrics(pusher(metrics, num(row.route_port), str(row.backend)), row, row);
   for (const [backend, total] of totals) addBackendMetrics(pusher(metrics, null, backend), total, overall.get(backend) ?? {});
+  const unreached = unreachedByRoute(perRoute);
   addDriftMetrics(metrics, perRoute, totals, delivered, reference);
   for (const row of await query(S.deviceMetrics)) {
-    const push = pusher(metrics, numOrNull(row.route_port), null);
+    const route = numOrNull(row.route_port);
+    const push = pusher(metrics, route, null);
     push('sent', num(row.sent), 'count');
+    // Judged where the devices' packets are counted: the share of what they sent.
+    const lostEverywhere = route === null ? sum(unreached.values()) : unreached.get(route);
+    if (lostEverywhere !== undefined) {
+      push('unreached', lostEverywhere, 'count');
+      push('unreached_rate', ratio(lostEverywhere, num(row.sent)), 'ratio');
+    }
     push('device_ack_expected', num(row.ack_expected), 'count');
     push('device_acks', num(row.device_acked), 'count');
     push('device_ack_rate', ratio(num(row.device_acked), num(row.ack_expected)), 'ratio');
@@ -68,9 +76,11 @@ function addBackendMetrics(push: Push, counts: Row, latency: Row): void {
   push('sent', sent, 'count');
   push('delivered', num(counts.delivered), 'count');
   push('lost', num(counts.lost), 'count');
+  push('lost_apart', num(counts.lost_apart), 'count');
   push('duplicated', num(counts.duplicated_route), 'count');
   push('reordered', num(counts.reordered), 'count');
-  push('drop_rate', ratio(num(counts.lost), sent), 'ratio');
+  // What no backend received is the relay's (unreached_rate): a backend's drop rate is what it lost that another got.
+  push('drop_rate', ratio(num(counts.lost_apart), sent), 'ratio');
   push('forward_latency_p50_ms', numOrNull(latency.forward_p50), 'ms');
   push('forward_latency_p95_ms', numOrNull(latency.forward_p95), 'ms');
   push('forward_latency_p99_ms', numOrNull(latency.forward_p99), 'ms');
@@ -92,6 +102,25 @@ function addBackendMetrics(push: Push, counts: Row, latency: Row): void {
     push('one_sided_acks', num(counts.one_sided_route), 'count');
   }
 }
+
+/** The packets that reached none of their route's backends, by route (08: only routes two or more backends carry). */
+function unreachedByRoute(perRoute: readonly Row[]): Map<number, number> {
+  const byRoute = new Map<number, number>();
+  const carriers = new Map<number, number>();
+  for (const row of perRoute) {
+    const route = num(row.route_port);
+    byRoute.set(route, num(row.unreached));
+    carriers.set(route, (carriers.get(route) ?? 0) + 1);
+  }
+  for (const [route, backends] of carriers) if (backends < 2) byRoute.delete(route);
+  return byRoute;
+}
+
+const sum = (values: Iterable<number>): number | undefined => {
+  let total: number | undefined;
+  for (const value of values) total = (total ?? 0) + value;
+  return total;
+};
 
 /** Drift: how far a backend's delivered count is from the reference backend's, as a share of the reference's. */
 function addDriftMetrics(metrics: Metric[], perRoute: Row[], totals: Map<string, Row>, delivered: Map<string, number>, reference: string): void {

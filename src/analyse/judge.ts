@@ -78,7 +78,9 @@ function uncertaintyWords(metric: Metric): { measured: string; show: (v: number)
       measured: '',
       show: (v) => formatMetricValue(v, metric.unit),
       why:
-        (metric.backend === null
+        (metric.metric === 'unreached_rate'
+          ? "A backend's tap, or a simulated backend itself, dropped datagrams on arrival (receive buffers full), so some of the packets counted as reaching no backend may have reached one"
+          : metric.backend === null
           ? "The replayer's own sockets, or the reference backend's tap, dropped answers on arrival (their receive buffers full), so some of the ACKs missing may have been relayed"
           : `${metric.backend}'s tap, or ${metric.backend} itself where it is simulated, dropped datagrams on arrival (receive buffers full), so some of what is counted against ${metric.backend} was lost by the harness`) +
         ': nothing is blamed and nothing passes; run again with the harness less loaded (the replay slower, its sending thread on a CPU of its own with --sender-cpu)',
@@ -117,8 +119,17 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
   const count = (n: number | null): string => (n === null ? '-' : Math.round(n).toLocaleString('en-US'));
   const units = metrics.some((m) => m.metric === 'mirror_share') ? 'statements' : value('answered', null) !== null ? 'requests' : metrics.some((m) => m.metric === 'duplicate_rate') ? 'frames' : 'packets';
   switch (metric.metric) {
-    case 'drop_rate':
-      return `${count(value('lost'))} of ${count(value('sent'))} ${units} did not arrive${relayFailedNote(metrics, [metric.backend])}`;
+    case 'drop_rate': {
+      // Beside what no backend received (the relay's finding, unreached_rate), where two or more backends carry it.
+      const everywhere = value('unreached', null) ?? 0;
+      const beside = everywhere > 0 ? ` that another backend received (${count(everywhere)} more reached no backend: the relay's finding, not ${metric.backend ?? 'a backend'}'s)` : '';
+      return `${count(value('lost_apart') ?? value('lost'))} of ${count(value('sent'))} ${units} did not arrive${beside}${relayFailedNote(metrics, [metric.backend], false)}`;
+    }
+    case 'unreached_rate':
+      return (
+        `${count(value('unreached'))} of ${count(value('sent'))} ${units} the devices sent reached no backend: lost on the way to the relay or at it, ` +
+        `before its copies (or by every backend alike, which a run cannot tell apart), so no backend is blamed for them${relayFailedNote(metrics, [])}`
+      );
     case 'pooler_drop_rate':
       return `${count(value('pooler_dropped', null))} requests the pooler sampled for the mirror were dropped because its mirror queue was full`;
     case 'duplicate_rate':
@@ -250,7 +261,7 @@ export function selfReportFindings(report: RelaySelfReport | null, dropThreshold
       value: dropped,
       message:
         `relay: its kernel dropped ${dropped.toLocaleString('en-US')} of the devices' packets on arrival, its listening sockets' receive buffers full ` +
-        "(its own count): no backend got them, and that much of every backend's loss, and of the devices' missing ACKs, is the relay's",
+        "(its own count): no backend got them (they are among the packets that reached no backend), and that much of the devices' missing ACKs is the relay's",
     });
   }
   for (const target of report.targets) {

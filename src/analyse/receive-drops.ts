@@ -15,7 +15,7 @@ import type { MetricName } from './metric-names.ts';
  * - the devices' drops, and the reference backend's tap's or its own (answers lost before the relay got them, or
  *   requests never answered): each device ACK rate, up by what is missing;
  * - packets for a backend lost at its tap's listener, or at its own socket where it is simulated: that backend's drop
- *   rate, down by what they count;
+ *   rate, down by what they count, and the share of packets that reached no backend, down by all backends' such drops;
  * - a backend's answers lost at its tap's upstream sockets (`replyDrops`): its ACK mismatch rate (an answer it gave
  *   that the tap lost looks one-sided). A tap that did not tell the two apart (a run written before) widens both by
  *   all its drops.
@@ -47,13 +47,18 @@ export function judgeWithinHarnessDrops(metrics: Metric[], stats: Pick<StoredRep
   const deviceDrops = (devices ?? 0) + (all.get(reference) ?? 0);
   // Nothing dropped (the usual run): no rate to widen, and no lookups over every metric for each one.
   if (deviceDrops === 0 && all.size === 0) return;
-  const valueOf = (name: MetricName, like: Metric): number => metrics.find((m) => m.metric === name && m.route === like.route && m.backend === like.backend)?.value ?? 0;
+  const find = (name: MetricName, like: Metric): Metric | undefined => metrics.find((m) => m.metric === name && m.route === like.route && m.backend === like.backend);
+  const valueOf = (name: MetricName, like: Metric): number => find(name, like)?.value ?? 0;
   for (const m of metrics) {
     if (m.value === null) continue;
     if (m.metric === 'device_ack_rate' && m.backend === null) {
       widen(m, deviceDrops, valueOf('device_ack_expected', m) - valueOf('device_acks', m), valueOf('device_ack_expected', m));
     } else if (m.metric === 'drop_rate' && m.backend !== null) {
-      widen(m, towards.get(m.backend) ?? 0, valueOf('lost', m), valueOf('sent', m));
+      // A UDP backend's drop rate counts what it lost that another backend received (lost_apart); other families' all.
+      widen(m, towards.get(m.backend) ?? 0, valueOf(find('lost_apart', m) === undefined ? 'lost' : 'lost_apart', m), valueOf('sent', m));
+    } else if (m.metric === 'unreached_rate' && m.backend === null) {
+      // A packet counted as reaching no backend may have reached one whose harness socket dropped it.
+      widen(m, [...towards.values()].reduce((a, b) => a + b, 0), valueOf('unreached', m), valueOf('sent', m));
     } else if (m.metric === 'ack_mismatch_rate' && m.backend !== null) {
       const oneSided = valueOf('one_sided_acks', m);
       widen(m, answers.get(m.backend) ?? 0, oneSided, valueOf('ack_compared', m) + oneSided);

@@ -20,6 +20,7 @@ export interface Threshold {
 /** The thresholded metrics; each applies per route, and per backend where it is a backend's. */
 export const THRESHOLDED_METRICS = [
   'drop_rate',
+  'unreached_rate',
   'ack_latency_p95_ms',
   'drift',
   'relay_queue',
@@ -55,6 +56,8 @@ export const LOWER_IS_WORSE: ReadonlySet<ThresholdedMetric> = new Set(['device_a
  */
 export const DEFAULT_THRESHOLDS: Record<ThresholdedMetric, Threshold> = {
   drop_rate: { warning: 0.001, critical: 0.01 },
+  // Packets that reached no backend are lost to the cutover as surely as a backend's: the relay is held to a backend's bar.
+  unreached_rate: { warning: 0.001, critical: 0.01 },
   ack_latency_p95_ms: { warning: 100, critical: 500 },
   drift: { warning: 0.01, critical: 0.05 },
   relay_queue: { warning: 100, critical: 300 },

@@ -76,7 +76,9 @@ export function senderLine(analysis: Analysis): string {
     const underConditions = conditions.length === 0 ? '' : `; p95 added with the shadow ${conditions.join(', ')}`;
     return `clients: answered ${pick('answered')} of ${pick('sent')} (5xx ${pick('server_errors')}); latency p50 ${pick('client_latency_p50_ms')}, p95 ${pick('client_latency_p95_ms')}, p99 ${pick('client_latency_p99_ms')}${impact}${underConditions}`;
   }
-  return `devices: ACKs received ${pick('device_acks')} (${pick('device_ack_rate')}), not the reference's ${pick('device_ack_mismatches')}; round trip p50 ${pick('round_trip_p50_ms')}, p95 ${pick('round_trip_p95_ms')}, p99 ${pick('round_trip_p99_ms')}; relay added p95 ${pick('relay_added_latency_p95_ms')}`;
+  // What reached no backend is the relay's, in no backend's row of the table: said here, beside what the devices got.
+  const unreached = overall.some((m) => m.metric === 'unreached') ? `; reached no backend ${pick('unreached')} (${pick('unreached_rate')})` : '';
+  return `devices: ACKs received ${pick('device_acks')} (${pick('device_ack_rate')}), not the reference's ${pick('device_ack_mismatches')}; round trip p50 ${pick('round_trip_p50_ms')}, p95 ${pick('round_trip_p95_ms')}, p99 ${pick('round_trip_p99_ms')}; relay added p95 ${pick('relay_added_latency_p95_ms')}${unreached}`;
 }
 
 export interface SummaryCell {

@@ -92,6 +92,35 @@ describe("what the harness's own sockets dropped is judged as the harness's", ()
     expect([statusOf(simulated, 'drop_rate'), statusOf(simulated, 'ack_mismatch_rate')]).toEqual(['inconclusive', 'critical']);
   });
 
+  it("packets that reached no backend may have reached one whose tap dropped them: that share is widened by every backend's drops", () => {
+    // 15 of 1,000 reached neither backend (1.5%: critical from 1%); the taps dropped 4 and 3 packets on the way in.
+    const metrics = [metric('sent', null, 1000), metric('unreached', null, 15), metric('unreached_rate', null, 0.015, 'ratio')];
+    judgeWithinHarnessDrops(metrics, { receiveDrops: 0, observers: [tap('primary', 4, 0), tap('mirror', 3, 0)] }, 'primary');
+    applyThresholds(metrics, defaultThresholds());
+    const rate = metrics.find((m) => m.metric === 'unreached_rate');
+    expect(rate === undefined ? '' : formatMeasured(rate)).toBe('0.80% to 1.50%');
+    expect(rate?.status).toBe('inconclusive');
+    expect(thresholdFindings(metrics, [], null, 'primary').map((f) => f.message)).toEqual([
+      expect.stringMatching(/^relay: share of the devices' packets that reached no backend on route 20500 is inconclusive: anywhere from 0\.80% to 1\.50%, .*\. A backend's tap, or a simulated backend itself, dropped datagrams on arrival/),
+    ]);
+    // Their answers dropped, not packets for them: no packet can have been missed so.
+    const answersOnly = [metric('sent', null, 1000), metric('unreached', null, 15), metric('unreached_rate', null, 0.015, 'ratio')];
+    judgeWithinHarnessDrops(answersOnly, { receiveDrops: 0, observers: [tap('primary', 4, 4), tap('mirror', 3, 3)] }, 'primary');
+    applyThresholds(answersOnly, defaultThresholds());
+    expect(answersOnly.find((m) => m.metric === 'unreached_rate')?.status).toBe('critical');
+  });
+
+  it("a backend's drop rate counts what it lost that another received: the drops are weighed against that, not all it lost", () => {
+    // The mirror lost 20, 12 of them reaching no backend: its own loss is 8 (0.8%: a warning), which 5 drops could make
+    // 3 at best (0.3%): a warning either way, never critical.
+    const metrics = [metric('sent', 'mirror', 1000), metric('lost', 'mirror', 20), metric('lost_apart', 'mirror', 8), metric('drop_rate', 'mirror', 0.008, 'ratio')];
+    judgeWithinHarnessDrops(metrics, { receiveDrops: 0, observers: [tap('mirror', 5, 0)] }, 'primary');
+    applyThresholds(metrics, defaultThresholds());
+    const rate = metrics.find((m) => m.metric === 'drop_rate');
+    expect(rate === undefined ? '' : formatMeasured(rate)).toBe('0.30% to 0.80%');
+    expect(rate?.status).toBe('warning');
+  });
+
   it('a run that could not see drops keeps its rates as they are, and says nothing of drops', () => {
     const { metrics, verdict } = judged({ receiveDrops: null, observers: [] });
     expect(metrics.some((m) => m.metric === 'replay_receive_drops')).toBe(false);

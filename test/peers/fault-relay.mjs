@@ -3,7 +3,9 @@
 // It shares no code with the project, so a test that catches its faults checks the verdict, not the relay's own code.
 //
 //   node fault-relay.mjs --listen 127.0.16.1:20500 --primary 127.0.16.2 --mirror 127.0.16.3
-//     [--ack-delay-ms N] [--ack-loss 0.21] [--wrong-side] [--alter-ack] [--dead] [--die-after-ms N] [--seed N]
+//     [--ack-delay-ms N] [--ack-loss 0.21] [--uplink-loss 0.08] [--wrong-side] [--alter-ack] [--dead] [--die-after-ms N]
+//     [--seed N]
+// --uplink-loss drops a share of the devices' packets on arrival, before either backend gets a copy.
 import dgram from 'node:dgram';
 
 const args = new Map();
@@ -21,6 +23,7 @@ const primary = args.get('--primary');
 const mirror = args.get('--mirror');
 const ackDelayMs = Number(args.get('--ack-delay-ms') ?? 0);
 const ackLoss = Number(args.get('--ack-loss') ?? 0);
+const uplinkLoss = Number(args.get('--uplink-loss') ?? 0);
 const wrongSide = args.has('--wrong-side');
 const alterAck = args.has('--alter-ack');
 const dead = args.has('--dead');
@@ -71,6 +74,7 @@ function flowOf(address, sourcePort) {
 
 listener.on('message', (payload, remote) => {
   if (dead) return;
+  if (uplinkLoss > 0 && random() < uplinkLoss) return;
   const flow = flowOf(remote.address, remote.port);
   flow.toPrimary.send(payload, port, primary);
   if (mirror) flow.toMirror.send(payload, port, mirror);

@@ -71,6 +71,22 @@ describe('the verdict catches relay faults (fault-injecting relay, simulated bac
     expect(messages(result)).not.toMatch(/response timeout/);
   });
 
+  it("a relay that drops 8% of the devices' packets before its copies: NO-GO on what reached no backend, the relay's finding, and neither backend blamed", async () => {
+    const result = await runThroughFaultRelay('uplink-loss', 170, '--uplink-loss 0.08', { thresholds: LOAD_PROOF_THRESHOLDS });
+    expect(result.analysis.verdict, messages(result)).toBe('NO_GO');
+    expect(critical(result, 'unreached_rate'), messages(result)).toBe(true);
+    const overall = (metric: string, backend: string | null = null): number => Number(result.analysis.metrics.find((m) => m.metric === metric && m.route === null && m.backend === backend)?.value);
+    const unreached = overall('unreached');
+    expect(unreached).toBeGreaterThan(0);
+    // Both backends lost exactly those, and nothing else: neither has a drop rate of its own.
+    expect(overall('lost', 'primary')).toBe(unreached);
+    expect(overall('lost', 'mirror')).toBe(unreached);
+    expect(overall('drop_rate', 'primary')).toBe(0);
+    expect(overall('drop_rate', 'mirror')).toBe(0);
+    expect(messages(result)).toMatch(new RegExp(`relay: share of the devices' packets that reached no backend [\\d.]+% on route 20500 is critical .*: ${unreached} of ${overall('sent')} packets the devices sent reached no backend`));
+    expect(result.analysis.findings.filter((f) => f.backend !== null), messages(result)).toEqual([]);
+  });
+
   it('a relay that is dead from the start: NO-GO, each backend leg named as carrying nothing', async () => {
     const result = await runThroughFaultRelay('dead', 163, '--dead', { thresholds: LOAD_PROOF_THRESHOLDS });
     expect(result.analysis.verdict).toBe('NO_GO');

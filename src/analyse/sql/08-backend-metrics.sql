@@ -6,7 +6,7 @@
 -- beyond what was sent, per route.
 WITH
 -- Each latency's percentiles are taken in one call: a list of quantiles sorts the column once, three calls three times.
-per_route AS (
+per_route AS MATERIALIZED (
   SELECT
     p.route_port,
     p.backend,
@@ -30,9 +30,29 @@ per_route AS (
   LEFT JOIN receipt_counts d ON d.backend = p.backend AND d.route_port = p.route_port
   WHERE p.run_id = $run_id AND p.backend <> $no_backend
   GROUP BY p.route_port, p.backend
+),
+carriers AS (SELECT route_port, count(*) AS backends FROM per_route GROUP BY route_port),
+-- Packets that reached none of their route's backends: lost on the way to the relay or at it, before its copies (or
+-- by every backend alike, which a run cannot tell from it). They are the relay's finding (unreached_rate), in no
+-- backend's drop rate: a backend is judged on what it lost that another received. A route one backend carries has
+-- none, its loss being the backend's as before. Only lost rows are grouped: few in a run worth passing.
+unreached AS (
+  SELECT route_port, count(*) AS unreached
+  FROM (
+    SELECT route_port, uplink_id, count(*) AS lost_at
+    FROM packet_parity
+    WHERE run_id = $run_id AND backend <> $no_backend AND NOT delivered
+    GROUP BY route_port, uplink_id
+  )
+  JOIN carriers USING (route_port)
+  WHERE backends >= 2 AND lost_at = backends
+  GROUP BY route_port
 )
-SELECT * EXCLUDE (forward, ack),
+SELECT p.* EXCLUDE (forward, ack),
        forward[1] AS forward_p50, forward[2] AS forward_p95, forward[3] AS forward_p99,
-       ack[1] AS ack_p50, ack[2] AS ack_p95, ack[3] AS ack_p99
-FROM per_route
+       ack[1] AS ack_p50, ack[2] AS ack_p95, ack[3] AS ack_p99,
+       coalesce(u.unreached, 0) AS unreached,
+       lost - coalesce(u.unreached, 0) AS lost_apart
+FROM per_route p
+LEFT JOIN unreached u USING (route_port)
 ORDER BY route_port, backend;
