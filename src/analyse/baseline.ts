@@ -14,6 +14,7 @@ const COMPARED: Record<string, 'relative' | 'absolute'> = {
   forward_latency_p95_ms: 'relative',
   drop_rate: 'absolute',
   unreached_rate: 'absolute',
+  extra_copy_rate: 'absolute',
   ack_mismatch_rate: 'absolute',
   drift: 'absolute',
 };

@@ -31,7 +31,7 @@ export async function computeMetrics(store: Store, runId: number, reference: str
     const backend = str(row.backend);
     delivered.set(`${num(row.route_port)}|${backend}`, num(row.delivered));
     const total = totals.get(backend) ?? {};
-    for (const key of ['sent', 'delivered', 'lost', 'lost_apart', 'duplicated_route', 'reordered', 'ack_expected', 'acked', 'naks', 'ack_compared', 'ack_mismatched', 'one_sided_route']) {
+    for (const key of ['sent', 'delivered', 'lost', 'lost_apart', 'duplicated_route', 'extra_copies_route', 'reordered', 'ack_expected', 'acked', 'naks', 'ack_compared', 'ack_mismatched', 'one_sided_route']) {
       total[key] = num(total[key]) + num(row[key]);
     }
     totals.set(backend, total);
@@ -78,6 +78,9 @@ function addBackendMetrics(push: Push, counts: Row, latency: Row): void {
   push('lost', num(counts.lost), 'count');
   push('lost_apart', num(counts.lost_apart), 'count');
   push('duplicated', num(counts.duplicated_route), 'count');
+  // Copies beyond what the devices sent were made on the way (the receipts are seen in front of the backend): judged.
+  push('extra_copies', num(counts.extra_copies_route), 'count');
+  push('extra_copy_rate', ratio(num(counts.extra_copies_route), num(counts.delivered)), 'ratio');
   push('reordered', num(counts.reordered), 'count');
   // What no backend received is the relay's (unreached_rate): a backend's drop rate is what it lost that another got.
   push('drop_rate', ratio(num(counts.lost_apart), sent), 'ratio');

@@ -107,6 +107,8 @@ const UNRELAYED_SLOW_MS = 1000;
 
 /** Who a metric judges: a backend, the devices' view (relayed ACKs), or the relay itself. */
 function whoOf(metric: Metric): string {
+  // A UDP backend's receipts are seen in front of it: what reached it twice was copied on the way, not by it.
+  if (metric.metric === 'extra_copy_rate') return 'relay';
   if (metric.backend !== null) return metric.backend;
   if (metric.metric.startsWith('live_latency_')) return 'clients';
   return metric.metric.startsWith('device_') ? 'devices' : 'relay';
@@ -130,6 +132,13 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
         `${count(value('unreached'))} of ${count(value('sent'))} ${units} the devices sent reached no backend: lost on the way to the relay or at it, ` +
         `before its copies (or by every backend alike, which a run cannot tell apart), so no backend is blamed for them${relayFailedNote(metrics, [])}`
       );
+    case 'extra_copy_rate': {
+      const backend = metric.backend ?? 'a backend';
+      return (
+        `${backend} received ${count(value('extra_copies'))} more copies of the ${count(value('delivered'))} ${units} that reached it than the devices sent: ` +
+        `sent to it more than once on the way (by the relay, or the network between), and ${backend} processes each copy; not ${backend}'s doing`
+      );
+    }
     case 'pooler_drop_rate':
       return `${count(value('pooler_dropped', null))} requests the pooler sampled for the mirror were dropped because its mirror queue was full`;
     case 'duplicate_rate':

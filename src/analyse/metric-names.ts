@@ -10,6 +10,8 @@ export const METRIC_LABELS = {
   unreached: "devices' packets that reached no backend",
   unreached_rate: "share of the devices' packets that reached no backend",
   duplicated: 'duplicated',
+  extra_copies: 'copies beyond what the devices sent',
+  extra_copy_rate: 'share of packets that reached a backend more than once',
   reordered: 'reordered',
   drop_rate: 'frame drop rate',
   forward_latency_p50_ms: 'forward latency p50',

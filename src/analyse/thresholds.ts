@@ -21,6 +21,7 @@ export interface Threshold {
 export const THRESHOLDED_METRICS = [
   'drop_rate',
   'unreached_rate',
+  'extra_copy_rate',
   'ack_latency_p95_ms',
   'drift',
   'relay_queue',
@@ -58,6 +59,8 @@ export const DEFAULT_THRESHOLDS: Record<ThresholdedMetric, Threshold> = {
   drop_rate: { warning: 0.001, critical: 0.01 },
   // Packets that reached no backend are lost to the cutover as surely as a backend's: the relay is held to a backend's bar.
   unreached_rate: { warning: 0.001, critical: 0.01 },
+  // A packet a backend got twice it processes twice (a count, an odometer): the relay's fault, at a backend's bar.
+  extra_copy_rate: { warning: 0.001, critical: 0.01 },
   ack_latency_p95_ms: { warning: 100, critical: 500 },
   drift: { warning: 0.01, critical: 0.05 },
   relay_queue: { warning: 100, critical: 300 },

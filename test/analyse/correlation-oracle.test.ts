@@ -91,9 +91,11 @@ function generate(seed: number, keyed: boolean, fleet: Fleet): Generated {
       matchKey: fleet.namesRequests.includes(backend) ? null : request.matchKey,
     });
   };
+  // Some reach no backend at all (the relay dropped them before its copies).
+  const unforwarded = new Set(sends.filter(() => chance(0.03)).map((send) => send.id));
   for (const backend of fleet.backends) {
     for (const send of sends) {
-      if (chance(backend === fleet.reference ? 0.02 : 0.08)) continue;
+      if (unforwarded.has(send.id) || chance(backend === fleet.reference ? 0.02 : 0.08)) continue;
       const r: Receipt = { backend, route: send.route, hash: send.hash, ns: unique(send.sentNs + between(100_000, 8_000_000)), relaySocket: relaySocketOf(fleet, send.device, backend) };
       receipts.push(r);
       answer(backend, r, send);
@@ -218,11 +220,25 @@ function model({ fleet, sends, receipts, answers, deviceAcks }: Generated): Mode
  * them: a receipt matched to no send is a duplicate; a request one backend answered and the reference did not (or the
  * other way) is one-sided; drift is the delivered count's distance from the reference's, as a share of it.
  */
-function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], receipts: readonly Receipt[]): Map<string, number | null> {
+function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], receipts: readonly Receipt[], sends: readonly Send[]): Map<string, number | null> {
   const metrics = new Map<string, number | null>();
   const ms = (from: number, to: number): number => (to - from) / 1e6;
   const routes = [...new Set(rows.map((r) => r.route))];
   const reference = new Map(rows.filter((r) => r.backend === fleet.reference).map((r) => [r.uplink_id, r]));
+  // A packet no backend received is the relay's (unreached); a backend's drop rate counts what another received.
+  const reachedSomewhere = new Set(rows.filter((r) => r.delivered).map((r) => r.uplink_id));
+  // Copies beyond as many as the devices sent of a payload on a route, of payloads they sent at all.
+  const sentOf = new Map<string, number>();
+  for (const send of sends) sentOf.set(`${send.route}|${send.hash}`, (sentOf.get(`${send.route}|${send.hash}`) ?? 0) + 1);
+  const receivedOf = new Map<string, number>();
+  for (const r of receipts) receivedOf.set(`${r.backend}|${r.route}|${r.hash}`, (receivedOf.get(`${r.backend}|${r.route}|${r.hash}`) ?? 0) + 1);
+  const extraCopies = (backend: Backend, route: number | null): number =>
+    [...receivedOf].reduce((sum, [key, got]) => {
+      const [b, r, hash] = key.split('|');
+      if (b !== backend || (route !== null && Number(r) !== route)) return sum;
+      const sent = sentOf.get(`${r}|${hash}`) ?? 0;
+      return sum + (sent > 0 ? Math.max(0, got - sent) : 0);
+    }, 0);
   for (const backend of fleet.backends) {
     for (const route of [...routes, null]) {
       const mine = rows.filter((r) => r.backend === backend && (route === null || r.route === route));
@@ -234,6 +250,11 @@ function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], receipts: readonl
       put('delivered', delivered.length);
       put('lost', mine.length - delivered.length);
       put('duplicated', got - delivered.length);
+      const lostApart = mine.filter((r) => !r.delivered && reachedSomewhere.has(r.uplink_id)).length;
+      put('lost_apart', lostApart);
+      put('drop_rate', mine.length > 0 ? lostApart / mine.length : null);
+      put('extra_copies', extraCopies(backend, route));
+      put('extra_copy_rate', delivered.length > 0 ? extraCopies(backend, route) / delivered.length : null);
       put('reordered', mine.filter((r) => r.reordered === true).length);
       put('ack_expected', delivered.filter((r) => r.wants_ack).length);
       put('acked', mine.filter((r) => r.acked === true).length);
@@ -260,6 +281,9 @@ function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], receipts: readonl
   for (const route of [...routes, null]) {
     const seen = [...reference.values()].filter((r) => route === null || r.route === route);
     const put = (metric: string, value: number | null): void => void metrics.set(`${metric}|${route}|null`, value);
+    const unreached = seen.filter((r) => !reachedSomewhere.has(r.uplink_id)).length;
+    put('unreached', unreached);
+    put('unreached_rate', seen.length > 0 ? unreached / seen.length : null);
     put('device_ack_expected', seen.filter((r) => r.wants_ack).length);
     put('device_acks', seen.filter((r) => r.device_acked === true).length);
     put('device_ack_compared', seen.filter((r) => r.device_ack_match !== null).length);
@@ -375,7 +399,7 @@ describe('the correlation agrees with an independent model of its rules', () => 
           expect(actual).toEqual(expected);
           // And the metrics the verdict is judged on, from the model's rows.
           const computed = new Map(analysis.metrics.map((m) => [`${m.metric}|${m.route}|${m.backend}`, m.value]));
-          const wanted = modelMetrics(run.fleet, modelled, run.receipts);
+          const wanted = modelMetrics(run.fleet, modelled, run.receipts, run.sends);
           expect([...wanted.keys()].filter((key) => !computed.has(key))).toEqual([]);
           for (const [key, value] of wanted) {
             const got = computed.get(key);

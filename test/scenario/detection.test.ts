@@ -87,6 +87,21 @@ describe('the verdict catches relay faults (fault-injecting relay, simulated bac
     expect(result.analysis.findings.filter((f) => f.backend !== null), messages(result)).toEqual([]);
   });
 
+  it('a relay that sends some packets to the mirror twice: NO-GO on the copies, put on the relay, not the mirror', async () => {
+    const result = await runThroughFaultRelay('mirror-twice', 171, '--mirror-twice 0.08', { thresholds: LOAD_PROOF_THRESHOLDS });
+    expect(result.analysis.verdict, messages(result)).toBe('NO_GO');
+    expect(critical(result, 'extra_copy_rate', 'mirror'), messages(result)).toBe(true);
+    const overall = (metric: string, backend: string): number => Number(result.analysis.metrics.find((m) => m.metric === metric && m.route === null && m.backend === backend)?.value);
+    const copies = overall('extra_copies', 'mirror');
+    expect(copies).toBeGreaterThan(0);
+    expect(overall('extra_copies', 'primary')).toBe(0);
+    // Every packet still arrived once as sent: no loss, no drift is made of the copies.
+    expect(overall('lost', 'mirror')).toBe(0);
+    expect(overall('drift', 'mirror')).toBe(0);
+    expect(messages(result)).toMatch(new RegExp(`relay: share of packets that reached a backend more than once [\\d.]+% on route 20500 is critical .*: mirror received ${copies} more copies of the ${overall('delivered', 'mirror')} packets that reached it than the devices sent: .*; not mirror's doing`));
+    expect(result.analysis.findings.filter((f) => f.metric !== 'extra_copy_rate' && f.backend !== null), messages(result)).toEqual([]);
+  });
+
   it('a relay that is dead from the start: NO-GO, each backend leg named as carrying nothing', async () => {
     const result = await runThroughFaultRelay('dead', 163, '--dead', { thresholds: LOAD_PROOF_THRESHOLDS });
     expect(result.analysis.verdict).toBe('NO_GO');

@@ -14,6 +14,7 @@ per_route AS MATERIALIZED (
     count(*) FILTER (WHERE delivered) AS delivered,
     count(*) FILTER (WHERE NOT delivered) AS lost,
     coalesce(any_value(d.received), 0) - count(*) FILTER (WHERE delivered) AS duplicated_route,
+    coalesce(any_value(d.extra_copies), 0) AS extra_copies_route,
     count(*) FILTER (WHERE reordered) AS reordered,
     quantile_cont(forward_latency_ms, [0.5, 0.95, 0.99]) AS forward,
     max(forward_latency_ms) AS forward_max,
