@@ -14,6 +14,7 @@ import { judgeWithinHarnessLag } from './latency-noise.ts';
 import { relaySelfReport } from './relay-self-report.ts';
 import { replayMetrics } from './replay-metrics.ts';
 import { judgeWithinHarnessDrops } from './receive-drops.ts';
+import { judgeWithinUnsentPayloads } from './unsent-payloads.ts';
 import { captureNameOf, storeAnalysis } from './analysis-store.ts';
 import { analyseHttpRun } from './http/analyse-http-run.ts';
 import { analyseWsRun } from './ws/analyse-ws-run.ts';
@@ -76,6 +77,7 @@ export async function analyseRun(store: Store, runName: string, options: Analyse
   for (const [backend, value] of failedByBackend) metrics.push({ metric: 'relay_failed_sends', route: null, backend, value, unit: 'count', status: null });
   judgeWithinHarnessLag(metrics, run.harnessLag);
   judgeWithinHarnessDrops(metrics, stats, reference);
+  judgeWithinUnsentPayloads(metrics, reference);
   applyThresholds(metrics, thresholds);
   const findings = [
     ...runStateFindings(run, stats, options.partial === true),

@@ -4,7 +4,7 @@ import type { StepOutcome } from './ws/playbook.ts';
 import { formatDurationMs } from '../core/format.ts';
 import type { RunRecord } from '../store/runs.ts';
 import { isMetricName, METRIC_LABELS, type FindingSubject, type MetricName } from './metric-names.ts';
-import { rangeOf, type MetricStatus, type Threshold, type ThresholdConfig } from './thresholds.ts';
+import { isOneSided, rangeOf, type MetricStatus, type Threshold, type ThresholdConfig } from './thresholds.ts';
 
 /**
  * INCOMPLETE: the run did not complete (interrupted, failed, abandoned, still running), so it proves nothing either
@@ -30,9 +30,10 @@ export interface Metric {
   /**
    * What the uncertainty is: the runs' drift (compared across runs), or the harness's own event-loop lateness, both
    * either way of the value; or answers the replayer's own sockets dropped, which can only have lowered it (the value
-   * lies between itself and itself plus the uncertainty).
+   * lies between itself and itself plus the uncertainty); or packets that reached a backend altered (`unsent_payloads`),
+   * which can only have made its loss look worse, the same way.
    */
-  uncertaintySource?: 'drift' | 'harness_lag' | 'harness_drops';
+  uncertaintySource?: 'drift' | 'harness_lag' | 'harness_drops' | 'unsent_payloads';
   /** Set only for thresholded metrics. */
   status: MetricStatus | null;
   threshold?: Threshold;
@@ -170,7 +171,7 @@ export const rateOf = (part: number, whole: number): number | null => (whole > 0
 export function formatMeasured(metric: Pick<Metric, 'metric' | 'value' | 'unit' | 'uncertainty' | 'uncertaintySource'>): string {
   const value = formatMetricValue(metric.value, metric.unit);
   if (metric.uncertainty === undefined || metric.value === null) return value;
-  if (metric.uncertaintySource === 'harness_drops') {
+  if (isOneSided(metric.uncertaintySource)) {
     const [low, high] = rangeOf({ ...metric, value: metric.value });
     return `${formatMetricValue(low, metric.unit)} to ${formatMetricValue(high, metric.unit)}`;
   }

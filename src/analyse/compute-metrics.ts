@@ -81,6 +81,10 @@ function addBackendMetrics(push: Push, counts: Row, latency: Row): void {
   // Copies beyond what the devices sent were made on the way (the receipts are seen in front of the backend): judged.
   push('extra_copies', num(counts.extra_copies_route), 'count');
   push('extra_copy_rate', ratio(num(counts.extra_copies_route), num(counts.delivered)), 'ratio');
+  // The rest of what came beyond the matched receipts had bytes no device sent in the run.
+  const unsent = num(counts.duplicated_route) - num(counts.extra_copies_route);
+  push('unsent_payloads', unsent, 'count');
+  push('unsent_payload_rate', ratio(unsent, num(counts.delivered) + num(counts.duplicated_route)), 'ratio');
   push('reordered', num(counts.reordered), 'count');
   // What no backend received is the relay's (unreached_rate): a backend's drop rate is what it lost that another got.
   push('drop_rate', ratio(num(counts.lost_apart), sent), 'ratio');

@@ -73,6 +73,15 @@ function inconclusiveFinding(metric: Metric, threshold: Threshold): Finding {
 
 /** How an inconclusive finding shows a value of `metric`'s, and why the value is uncertain, by what made it so. */
 function uncertaintyWords(metric: Metric): { measured: string; show: (v: number) => string; why: string } {
+  if (metric.uncertaintySource === 'unsent_payloads') {
+    return {
+      measured: '',
+      show: (v) => formatMetricValue(v, metric.unit),
+      why:
+        `${metric.backend ?? 'A backend'} received packets whose bytes no device sent (unsent_payloads), and up to as many of those it is counted as missing ` +
+        'may be among them, altered on the way: nothing is blamed and nothing passes; the relay is named for what it altered',
+    };
+  }
   if (metric.uncertaintySource === 'harness_drops') {
     return {
       measured: '',
@@ -108,7 +117,7 @@ const UNRELAYED_SLOW_MS = 1000;
 /** Who a metric judges: a backend, the devices' view (relayed ACKs), or the relay itself. */
 function whoOf(metric: Metric): string {
   // A UDP backend's receipts are seen in front of it: what reached it twice was copied on the way, not by it.
-  if (metric.metric === 'extra_copy_rate') return 'relay';
+  if (metric.metric === 'extra_copy_rate' || metric.metric === 'unsent_payload_rate') return 'relay';
   if (metric.backend !== null) return metric.backend;
   if (metric.metric.startsWith('live_latency_')) return 'clients';
   return metric.metric.startsWith('device_') ? 'devices' : 'relay';
@@ -137,6 +146,14 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
       return (
         `${backend} received ${count(value('extra_copies'))} more copies of the ${count(value('delivered'))} ${units} that reached it than the devices sent: ` +
         `sent to it more than once on the way (by the relay, or the network between), and ${backend} processes each copy; not ${backend}'s doing`
+      );
+    }
+    case 'unsent_payload_rate': {
+      const backend = metric.backend ?? 'a backend';
+      return (
+        `${backend} received ${count(value('unsent_payloads'))} ${units} whose bytes no device sent in the run: altered on the way (by the relay, or the ` +
+        `network between), or sent to it by something other than the relay's copies; up to as many of what ${backend} is counted as losing may ` +
+        `have reached it altered, and are not held against it`
       );
     }
     case 'pooler_drop_rate':

@@ -11,6 +11,8 @@ export const METRIC_LABELS = {
   unreached_rate: "share of the devices' packets that reached no backend",
   duplicated: 'duplicated',
   extra_copies: 'copies beyond what the devices sent',
+  unsent_payloads: 'packets received whose bytes no device sent',
+  unsent_payload_rate: 'share of packets that reached a backend with bytes no device sent',
   extra_copy_rate: 'share of packets that reached a backend more than once',
   reordered: 'reordered',
   drop_rate: 'frame drop rate',

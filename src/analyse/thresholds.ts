@@ -22,6 +22,7 @@ export const THRESHOLDED_METRICS = [
   'drop_rate',
   'unreached_rate',
   'extra_copy_rate',
+  'unsent_payload_rate',
   'ack_latency_p95_ms',
   'drift',
   'relay_queue',
@@ -61,6 +62,8 @@ export const DEFAULT_THRESHOLDS: Record<ThresholdedMetric, Threshold> = {
   unreached_rate: { warning: 0.001, critical: 0.01 },
   // A packet a backend got twice it processes twice (a count, an odometer): the relay's fault, at a backend's bar.
   extra_copy_rate: { warning: 0.001, critical: 0.01 },
+  // Bytes no device sent reached a backend: altered on the way (truncated, rewritten) or sent by something else.
+  unsent_payload_rate: { warning: 0.001, critical: 0.01 },
   ack_latency_p95_ms: { warning: 100, critical: 500 },
   drift: { warning: 0.01, critical: 0.05 },
   relay_queue: { warning: 100, critical: 300 },
@@ -129,9 +132,15 @@ export function defaultThresholds(): ThresholdConfig {
  */
 export function rangeOf(m: { metric: string; value: number; uncertainty?: number | undefined; uncertaintySource?: string | undefined }): [number, number] {
   const u = m.uncertainty ?? 0;
-  if (m.uncertaintySource !== 'harness_drops') return [m.value - u, m.value + u];
+  if (!isOneSided(m.uncertaintySource)) return [m.value - u, m.value + u];
   return LOWER_IS_WORSE.has(m.metric as ThresholdedMetric) ? [m.value, m.value + u] : [Math.max(0, m.value - u), m.value];
 }
+
+/**
+ * Sources of uncertainty that can only have made a value look worse: what the harness's own sockets dropped, and
+ * packets that reached a backend altered (counted as lost, yet they arrived).
+ */
+export const isOneSided = (source: string | undefined): boolean => source === 'harness_drops' || source === 'unsent_payloads';
 
 /** The status of a value known only to lie between `low` and `high`: theirs when they agree, else inconclusive. */
 export function classifyBetween(low: number, high: number, threshold: Threshold, metric?: ThresholdedMetric): MetricStatus {

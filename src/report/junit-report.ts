@@ -12,6 +12,7 @@ const UNCERTAIN_BECAUSE: Record<NonNullable<Metric['uncertaintySource']>, string
   drift: "the machine's own variation",
   harness_lag: "the harness's own lateness",
   harness_drops: "what the harness's own sockets dropped",
+  unsent_payloads: 'packets that reached a backend with bytes no device sent',
 };
 
 export function renderJunitReport(analysis: Analysis): string {

@@ -255,6 +255,10 @@ function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], receipts: readonl
       put('drop_rate', mine.length > 0 ? lostApart / mine.length : null);
       put('extra_copies', extraCopies(backend, route));
       put('extra_copy_rate', delivered.length > 0 ? extraCopies(backend, route) / delivered.length : null);
+      // Receipts of payloads no device sent on that route (the generator's strays): bytes no device sent.
+      const unsent = receipts.filter((r) => r.backend === backend && (route === null || r.route === route) && !sentOf.has(`${r.route}|${r.hash}`)).length;
+      put('unsent_payloads', unsent);
+      put('unsent_payload_rate', got > 0 ? unsent / got : null);
       put('reordered', mine.filter((r) => r.reordered === true).length);
       put('ack_expected', delivered.filter((r) => r.wants_ack).length);
       put('acked', mine.filter((r) => r.acked === true).length);

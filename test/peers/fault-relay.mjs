@@ -3,10 +3,11 @@
 // It shares no code with the project, so a test that catches its faults checks the verdict, not the relay's own code.
 //
 //   node fault-relay.mjs --listen 127.0.16.1:20500 --primary 127.0.16.2 --mirror 127.0.16.3
-//     [--ack-delay-ms N] [--ack-loss 0.21] [--uplink-loss 0.08] [--mirror-twice 0.05] [--wrong-side] [--alter-ack] [--dead]
+//     [--ack-delay-ms N] [--ack-loss 0.21] [--uplink-loss 0.08] [--mirror-twice 0.05] [--alter-mirror 0.05] [--wrong-side]
+//     [--alter-ack] [--dead]
 //     [--die-after-ms N] [--seed N]
 // --uplink-loss drops a share of the devices' packets on arrival, before either backend gets a copy; --mirror-twice
-// sends a share of them to the mirror twice.
+// sends a share of them to the mirror twice; --alter-mirror flips a byte of a share of the mirror's copies.
 import dgram from 'node:dgram';
 
 const args = new Map();
@@ -26,6 +27,7 @@ const ackDelayMs = Number(args.get('--ack-delay-ms') ?? 0);
 const ackLoss = Number(args.get('--ack-loss') ?? 0);
 const uplinkLoss = Number(args.get('--uplink-loss') ?? 0);
 const mirrorTwice = Number(args.get('--mirror-twice') ?? 0);
+const alterMirror = Number(args.get('--alter-mirror') ?? 0);
 const wrongSide = args.has('--wrong-side');
 const alterAck = args.has('--alter-ack');
 const dead = args.has('--dead');
@@ -79,7 +81,12 @@ listener.on('message', (payload, remote) => {
   if (uplinkLoss > 0 && random() < uplinkLoss) return;
   const flow = flowOf(remote.address, remote.port);
   flow.toPrimary.send(payload, port, primary);
-  if (mirror) flow.toMirror.send(payload, port, mirror);
+  if (mirror) {
+    // The last byte flipped: a copy whose bytes no device sent.
+    const altered = alterMirror > 0 && random() < alterMirror ? Buffer.from(payload) : null;
+    if (altered) altered.writeUInt8(altered.readUInt8(altered.length - 1) ^ 0xff, altered.length - 1);
+    flow.toMirror.send(altered ?? payload, port, mirror);
+  }
   if (mirror && mirrorTwice > 0 && random() < mirrorTwice) flow.toMirror.send(payload, port, mirror);
 });
 listener.bind(port, listenIp, () => console.log(`fault relay on ${listenIp}:${port}`));

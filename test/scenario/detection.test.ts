@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { Metric } from '../../src/analyse/analysis.ts';
 import { SubprocessError } from '../../src/core/errors.ts';
 import { parseScenario } from '../../src/scenario/scenario-spec.ts';
 import { runScenario, type ScenarioResult } from '../../src/scenario/run-scenario.ts';
@@ -100,6 +101,25 @@ describe('the verdict catches relay faults (fault-injecting relay, simulated bac
     expect(overall('drift', 'mirror')).toBe(0);
     expect(messages(result)).toMatch(new RegExp(`relay: share of packets that reached a backend more than once [\\d.]+% on route 20500 is critical .*: mirror received ${copies} more copies of the ${overall('delivered', 'mirror')} packets that reached it than the devices sent: .*; not mirror's doing`));
     expect(result.analysis.findings.filter((f) => f.metric !== 'extra_copy_rate' && f.backend !== null), messages(result)).toEqual([]);
+  });
+
+  it("a relay that alters a byte of some of the mirror's copies: NO-GO on the altered packets, put on the relay; the mirror's loss is not held against it", async () => {
+    const result = await runThroughFaultRelay('alter-mirror', 172, '--alter-mirror 0.08', { thresholds: LOAD_PROOF_THRESHOLDS });
+    expect(result.analysis.verdict, messages(result)).toBe('NO_GO');
+    expect(critical(result, 'unsent_payload_rate', 'mirror'), messages(result)).toBe(true);
+    const overall = (metric: string, backend: string): Metric | undefined => result.analysis.metrics.find((m) => m.metric === metric && m.route === null && m.backend === backend);
+    const altered = Number(overall('unsent_payloads', 'mirror')?.value);
+    expect(altered).toBeGreaterThan(0);
+    // Each altered copy is counted as lost (its bytes never arrived) and as a stray: as many, and no more.
+    expect(overall('lost', 'mirror')?.value).toBe(altered);
+    expect(overall('unsent_payloads', 'primary')?.value).toBe(0);
+    expect(messages(result)).toMatch(new RegExp(`relay: share of packets that reached a backend with bytes no device sent [\\d.]+% on route 20500 is critical .*: mirror received ${altered} packets whose bytes no device sent in the run`));
+    // The mirror's loss and drift lie between none and what is counted: not blamed, not passed.
+    for (const metric of ['drop_rate', 'drift']) {
+      expect(overall(metric, 'mirror')?.status, messages(result)).toBe('inconclusive');
+      expect(overall(metric, 'mirror')?.uncertaintySource).toBe('unsent_payloads');
+    }
+    expect(result.analysis.findings.filter((f) => f.backend !== null && f.severity !== 'inconclusive' && f.metric !== 'unsent_payload_rate'), messages(result)).toEqual([]);
   });
 
   it('a relay that is dead from the start: NO-GO, each backend leg named as carrying nothing', async () => {
