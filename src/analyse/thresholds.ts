@@ -20,13 +20,13 @@ export interface Threshold {
 /** The thresholded metrics; each applies per route, and per backend where it is a backend's. */
 export const THRESHOLDED_METRICS = [
   'drop_rate',
-  'unreached_rate',
-  'extra_copy_rate',
-  'unsent_payload_rate',
   'ack_latency_p95_ms',
   'drift',
   'relay_queue',
   'ack_mismatch_rate',
+  'unreached_rate',
+  'extra_copy_rate',
+  'unsent_payload_rate',
   'device_ack_rate',
   'device_ack_mismatch_rate',
   'relay_added_latency_p95_ms',
@@ -46,8 +46,8 @@ export type ThresholdedMetric = (typeof THRESHOLDED_METRICS)[number];
 export const LOWER_IS_WORSE: ReadonlySet<ThresholdedMetric> = new Set(['device_ack_rate']);
 
 /**
- * The first five are the fan-out specification's parity table (docs/reference-relay.md names its sources) plus ACK mismatch. The
- * devices' view is judged as strictly as a backend, because a cutover owner signs for what the devices get:
+ * The first five are the fan-out specification's parity table (docs/reference-relay.md names its sources) plus ACK
+ * mismatch; the next three are the relay's own faults a backend's leg shows, each at a backend's bar. The devices' view is judged as strictly as a backend, because a cutover owner signs for what the devices get:
  * - device_ack_rate: a device without its ACK retransmits or buffers; missing 0.1% is as bad as a backend losing 0.1%
  *   (drop_rate's warning), missing 1% is its critical.
  * - device_ack_mismatch_rate: a device handed another ACK than the reference backend's (the wrong side's, or altered
@@ -58,16 +58,16 @@ export const LOWER_IS_WORSE: ReadonlySet<ThresholdedMetric> = new Set(['device_a
  */
 export const DEFAULT_THRESHOLDS: Record<ThresholdedMetric, Threshold> = {
   drop_rate: { warning: 0.001, critical: 0.01 },
+  ack_latency_p95_ms: { warning: 100, critical: 500 },
+  drift: { warning: 0.01, critical: 0.05 },
+  relay_queue: { warning: 100, critical: 300 },
+  ack_mismatch_rate: { warning: 0.0001, critical: 0.001 },
   // Packets that reached no backend are lost to the cutover as surely as a backend's: the relay is held to a backend's bar.
   unreached_rate: { warning: 0.001, critical: 0.01 },
   // A packet a backend got twice it processes twice (a count, an odometer): the relay's fault, at a backend's bar.
   extra_copy_rate: { warning: 0.001, critical: 0.01 },
   // Bytes no device sent reached a backend: altered on the way (truncated, rewritten) or sent by something else.
   unsent_payload_rate: { warning: 0.001, critical: 0.01 },
-  ack_latency_p95_ms: { warning: 100, critical: 500 },
-  drift: { warning: 0.01, critical: 0.05 },
-  relay_queue: { warning: 100, critical: 300 },
-  ack_mismatch_rate: { warning: 0.0001, critical: 0.001 },
   device_ack_rate: { warning: 0.999, critical: 0.99 },
   device_ack_mismatch_rate: { warning: 0.0001, critical: 0.001 },
   relay_added_latency_p95_ms: { warning: 50, critical: 250 },
