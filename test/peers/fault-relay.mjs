@@ -4,10 +4,11 @@
 //
 //   node fault-relay.mjs --listen 127.0.16.1:20500 --primary 127.0.16.2 --mirror 127.0.16.3
 //     [--ack-delay-ms N] [--ack-loss 0.21] [--uplink-loss 0.08] [--mirror-twice 0.05] [--alter-mirror 0.05] [--wrong-side]
-//     [--alter-ack] [--dead]
+//     [--alter-ack] [--misdeliver-ack 0.1] [--dead]
 //     [--die-after-ms N] [--seed N]
 // --uplink-loss drops a share of the devices' packets on arrival, before either backend gets a copy; --mirror-twice
-// sends a share of them to the mirror twice; --alter-mirror flips a byte of a share of the mirror's copies.
+// sends a share of them to the mirror twice; --alter-mirror flips a byte of a share of the mirror's copies;
+// --misdeliver-ack hands a share of the ACKs to another device than the one that asked.
 import dgram from 'node:dgram';
 
 const args = new Map();
@@ -28,6 +29,7 @@ const ackLoss = Number(args.get('--ack-loss') ?? 0);
 const uplinkLoss = Number(args.get('--uplink-loss') ?? 0);
 const mirrorTwice = Number(args.get('--mirror-twice') ?? 0);
 const alterMirror = Number(args.get('--alter-mirror') ?? 0);
+const misdeliverAck = Number(args.get('--misdeliver-ack') ?? 0);
 const wrongSide = args.has('--wrong-side');
 const alterAck = args.has('--alter-ack');
 const dead = args.has('--dead');
@@ -64,7 +66,10 @@ function flowOf(address, sourcePort) {
     const out = Buffer.from(ack);
     // The status byte of a CalAmp ACK (five from the end): an ACK turned into a NAK on the way to the device.
     if (alterAck) out.writeUInt8((out.readUInt8(out.length - 5) ^ 0xff) & 0xff, out.length - 5);
-    const send = () => listener.send(out, sourcePort, address);
+    // Another device's address, where there is one: the first flow that is not this one.
+    const other = misdeliverAck > 0 && random() < misdeliverAck ? [...flows.keys()].find((k) => k !== key) : undefined;
+    const [toAddress, toPort] = other === undefined ? [address, sourcePort] : [other.slice(0, other.lastIndexOf(':')), Number(other.slice(other.lastIndexOf(':') + 1))];
+    const send = () => listener.send(out, toPort, toAddress);
     if (ackDelayMs > 0) setTimeout(send, ackDelayMs);
     else send();
   });

@@ -122,6 +122,14 @@ describe('the verdict catches relay faults (fault-injecting relay, simulated bac
     expect(result.analysis.findings.filter((f) => f.backend !== null && f.severity !== 'inconclusive' && f.metric !== 'unsent_payload_rate'), messages(result)).toEqual([]);
   });
 
+  it("a relay that hands a tenth of the ACKs to another device: NO-GO on the devices' ACK rate, the answers named as not passed on, no backend blamed", async () => {
+    const result = await runThroughFaultRelay('misdeliver', 173, '--misdeliver-ack 0.1', { thresholds: LOAD_PROOF_THRESHOLDS });
+    expect(result.analysis.verdict, messages(result)).toBe('NO_GO');
+    expect(critical(result, 'device_ack_rate'), messages(result)).toBe(true);
+    expect(messages(result)).toMatch(/primary answered [\d,]+ of those that got none \(in [\d.]+ ms at p50\) and the relay did not pass them on/);
+    expect(result.analysis.findings.filter((f) => f.backend !== null), messages(result)).toEqual([]);
+  });
+
   it('a relay that is dead from the start: NO-GO, each backend leg named as carrying nothing', async () => {
     const result = await runThroughFaultRelay('dead', 163, '--dead', { thresholds: LOAD_PROOF_THRESHOLDS });
     expect(result.analysis.verdict).toBe('NO_GO');
