@@ -30,7 +30,7 @@ export function thresholdFindings(metrics: readonly Metric[], samples: readonly 
   for (const metric of judgedMetrics(metrics)) {
     if (metric.status === null || metric.status === 'healthy' || metric.threshold === undefined) continue;
     if (metric.status === 'inconclusive') {
-      findings.push(inconclusiveFinding(metric, metric.threshold));
+      findings.push(inconclusiveFinding(metric, metric.threshold, metrics));
       continue;
     }
     const edge = metric.status === 'critical' ? metric.threshold.critical : metric.threshold.warning;
@@ -38,7 +38,7 @@ export function thresholdFindings(metrics: readonly Metric[], samples: readonly 
     const lowerIsWorse = LOWER_IS_WORSE.has(metric.metric as ThresholdedMetric);
     const bound = `${metric.status} ${lowerIsWorse ? 'below' : 'from'} ${formatMetricValue(edge, metric.unit)}`;
     // With its uncertainty, where it has one: a status that holds at both ends of it.
-    let message = `${whoOf(metric)}: ${metricLabel(metric.metric)} ${formatMeasured(metric)}${where} is ${metric.status} (${bound})`;
+    let message = `${whoOf(metric, metrics)}: ${metricLabel(metric.metric)} ${formatMeasured(metric)}${where} is ${metric.status} (${bound})`;
     const evidence = evidenceOf(metric, metrics, reference);
     if (evidence !== '') message += `: ${evidence}`;
     if (protocol !== null && (metric.metric === 'ack_mismatch_rate' || metric.metric === 'device_ack_mismatch_rate')) message += describeMismatch(samples, protocol, reference, metric);
@@ -52,7 +52,7 @@ export function thresholdFindings(metrics: readonly Metric[], samples: readonly 
  * uncertain (the machine's variation between runs, the harness's own lateness, or what its sockets dropped), since the
  * system under test cannot be told apart from it.
  */
-function inconclusiveFinding(metric: Metric, threshold: Threshold): Finding {
+function inconclusiveFinding(metric: Metric, threshold: Threshold, metrics: readonly Metric[]): Finding {
   const value = metric.value ?? 0;
   const [low, high] = rangeOf({ ...metric, value });
   const where = metric.route === null ? '' : ` on route ${metric.route}`;
@@ -67,7 +67,7 @@ function inconclusiveFinding(metric: Metric, threshold: Threshold): Finding {
     route: metric.route,
     backend: metric.backend,
     value: metric.value,
-    message: `${whoOf(metric)}: ${metricLabel(metric.metric)}${measured}${where} is inconclusive: anywhere from ${show(low)} to ${show(high)}, across the threshold (${named}). ${why}`,
+    message: `${whoOf(metric, metrics)}: ${metricLabel(metric.metric)}${measured}${where} is inconclusive: anywhere from ${show(low)} to ${show(high)}, across the threshold (${named}). ${why}`,
   };
 }
 
@@ -114,14 +114,17 @@ function uncertaintyWords(metric: Metric): { measured: string; show: (v: number)
 /** An answer this slow at the backend is one a relay may have stopped waiting for: the finding says so. */
 const UNRELAYED_SLOW_MS = 1000;
 
-/** Who a metric judges: a backend, the devices' view (relayed ACKs), or the relay itself. */
-function whoOf(metric: Metric): string {
+/** Who a metric judges: a backend, the devices' view (relayed ACKs), or the relay itself (an HTTP run's proxy). */
+function whoOf(metric: Metric, metrics: readonly Metric[]): string {
   // A UDP backend's receipts are seen in front of it: what reached it twice was copied on the way, not by it.
   if (metric.metric === 'extra_copy_rate' || metric.metric === 'unsent_payload_rate') return 'relay';
   if (metric.backend !== null) return metric.backend;
   if (metric.metric.startsWith('live_latency_')) return 'clients';
-  return metric.metric.startsWith('device_') ? 'devices' : 'relay';
+  return metric.metric.startsWith('device_') ? 'devices' : relayOf(metrics);
 }
+
+/** What carries the traffic to the backends: an HTTP run's shadowing proxy (its client's answers are counted), or a relay. */
+const relayOf = (metrics: readonly Metric[]): string => (metrics.some((m) => m.metric === 'answered' && m.backend === null) ? 'proxy' : 'relay');
 
 /** The counts behind a rate, or the reference's figure beside a backend's, so a finding can be checked by hand. */
 function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: string): string {
@@ -136,11 +139,13 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
       const beside = everywhere > 0 ? ` that another backend received (${count(everywhere)} more reached no backend: the relay's finding, not ${metric.backend ?? 'a backend'}'s)` : '';
       return `${count(value('lost_apart') ?? value('lost'))} of ${count(value('sent'))} ${units} did not arrive${beside}${relayFailedNote(metrics, [metric.backend], false)}`;
     }
-    case 'unreached_rate':
+    case 'unreached_rate': {
+      const relay = relayOf(metrics);
       return (
-        `${count(value('unreached'))} of ${count(value('sent'))} ${units} the devices sent reached no backend: lost on the way to the relay or at it, ` +
+        `${count(value('unreached'))} of ${count(value('sent'))} ${units} the ${relay === 'proxy' ? 'client' : 'devices'} sent reached no backend: lost on the way to the ${relay} or at it, ` +
         `before its copies (or by every backend alike, which a run cannot tell apart), so no backend is blamed for them${relayFailedNote(metrics, [])}`
       );
+    }
     case 'extra_copy_rate': {
       const backend = metric.backend ?? 'a backend';
       return (

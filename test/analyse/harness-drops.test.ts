@@ -101,7 +101,7 @@ describe("what the harness's own sockets dropped is judged as the harness's", ()
     expect(rate === undefined ? '' : formatMeasured(rate)).toBe('0.80% to 1.50%');
     expect(rate?.status).toBe('inconclusive');
     expect(thresholdFindings(metrics, [], null, 'primary').map((f) => f.message)).toEqual([
-      expect.stringMatching(/^relay: share of the devices' packets that reached no backend on route 20500 is inconclusive: anywhere from 0\.80% to 1\.50%, .*\. A backend's tap, or a simulated backend itself, dropped datagrams on arrival/),
+      expect.stringMatching(/^relay: share of what was sent that reached no backend on route 20500 is inconclusive: anywhere from 0\.80% to 1\.50%, .*\. A backend's tap, or a simulated backend itself, dropped datagrams on arrival/),
     ]);
     // Their answers dropped, not packets for them: no packet can have been missed so.
     const answersOnly = [metric('sent', null, 1000), metric('unreached', null, 15), metric('unreached_rate', null, 0.015, 'ratio')];

@@ -84,7 +84,7 @@ describe('the verdict catches relay faults (fault-injecting relay, simulated bac
     expect(overall('lost', 'mirror')).toBe(unreached);
     expect(overall('drop_rate', 'primary')).toBe(0);
     expect(overall('drop_rate', 'mirror')).toBe(0);
-    expect(messages(result)).toMatch(new RegExp(`relay: share of the devices' packets that reached no backend [\\d.]+% on route 20500 is critical .*: ${unreached} of ${overall('sent')} packets the devices sent reached no backend`));
+    expect(messages(result)).toMatch(new RegExp(`relay: share of what was sent that reached no backend [\\d.]+% on route 20500 is critical .*: ${unreached} of ${overall('sent')} packets the devices sent reached no backend`));
     expect(result.analysis.findings.filter((f) => f.backend !== null), messages(result)).toEqual([]);
   });
 

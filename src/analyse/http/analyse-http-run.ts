@@ -48,6 +48,11 @@ export async function analyseHttpRun(store: Store, run: RunRecord, options: Anal
   const reference = backends.includes(LIVE) ? LIVE : (backends[0] ?? LIVE);
   const [client] = await clock.time(stepName(S.clientMetrics.file), () => store.query(S.clientMetrics.sql, params));
   const metrics = [...clientMetrics(client), ...legRows.flatMap(backendMetrics), ...replayMetrics(run.stats)];
+  // Only where two or more backends were observed can a request be said to have reached none of them.
+  if (legRows.length >= 2) {
+    const unreached = num(legRows[0]?.unreached);
+    metrics.push(metric('unreached', null, unreached, 'count'), metric('unreached_rate', null, rate(unreached, num(client?.sent)), 'ratio'));
+  }
   const pairs = await clock.time(stepName(S.answerPairs.file), () => store.query(S.answerPairs.sql, { ...params, reference }));
   const noise = noiseRun === undefined ? null : await loadNoise(store, noiseRun);
   const fields = await clock.time('compare answers field by field', async () => judgedFields(pairs, noise, thresholds, metrics));
@@ -135,7 +140,9 @@ function backendMetrics(row: Row): Metric[] {
     metric('sent', backend, sent, 'count'),
     metric('delivered', backend, delivered, 'count'),
     metric('lost', backend, sent - delivered, 'count'),
-    metric('drop_rate', backend, rate(sent - delivered, sent), 'ratio'),
+    metric('lost_apart', backend, num(row.lost_apart), 'count'),
+    // What no backend received is the proxy's (unreached_rate): a backend's drop rate is what another received.
+    metric('drop_rate', backend, rate(num(row.lost_apart), sent), 'ratio'),
     metric('duplicated', backend, num(row.duplicated), 'count'),
     metric('body_mismatches', backend, num(row.body_mismatches), 'count'),
     metric('empty_bodies', backend, num(row.empty_bodies), 'count'),
