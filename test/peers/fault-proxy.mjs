@@ -5,6 +5,7 @@
 //
 //   PARITY_PROXY_HOST=... PARITY_PROXY_PORT=... PARITY_LIVE_URL=... PARITY_SHADOW_URL=... node fault-proxy.mjs [--refuse 0.1] [--seed N]
 import http from 'node:http';
+import { seededRandom } from './seeded-random.mjs';
 
 const args = process.argv.slice(2);
 /**
@@ -16,15 +17,8 @@ const flag = (name, fallback) => {
   return at === -1 ? fallback : Number(args[at + 1]);
 };
 const refuse = flag('--refuse', 0);
-let seed = flag('--seed', 9);
-const random = () => {
-  // mulberry32: the same requests refused for the same seed and order.
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+// The same requests refused for the same seed and order.
+const random = seededRandom(flag('--seed', 9));
 const live = new URL(process.env.PARITY_LIVE_URL ?? '');
 const shadow = process.env.PARITY_SHADOW_URL ? new URL(process.env.PARITY_SHADOW_URL) : null;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });

@@ -10,6 +10,7 @@
 // sends a share of them to the mirror twice; --alter-mirror flips a byte of a share of the mirror's copies;
 // --misdeliver-ack hands a share of the ACKs to another device than the one that asked.
 import dgram from 'node:dgram';
+import { seededRandom } from './seeded-random.mjs';
 
 const args = new Map();
 for (let i = 2; i < process.argv.length; i++) {
@@ -33,15 +34,7 @@ const misdeliverAck = Number(args.get('--misdeliver-ack') ?? 0);
 const wrongSide = args.has('--wrong-side');
 const alterAck = args.has('--alter-ack');
 const dead = args.has('--dead');
-let seed = Number(args.get('--seed') ?? 7);
-const random = () => {
-  // mulberry32: the same faults for the same seed.
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const random = seededRandom(Number(args.get('--seed') ?? 7));
 
 const listener = dgram.createSocket('udp4');
 /** @type {Map<string, { toPrimary: dgram.Socket; toMirror: dgram.Socket }>} */
