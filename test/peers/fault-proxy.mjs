@@ -21,7 +21,9 @@ const refuse = flag('--refuse', 0);
 const random = seededRandom(flag('--seed', 9));
 const live = new URL(process.env.PARITY_LIVE_URL ?? '');
 const shadow = process.env.PARITY_SHADOW_URL ? new URL(process.env.PARITY_SHADOW_URL) : null;
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+// A connection per request: a kept-alive one the upstream closes between requests fails the next (a race no retry
+// here should paper over), and a copy lost so would be counted against the shadow, not the fault asked for.
+const agent = new http.Agent({ keepAlive: false });
 
 /** @typedef {{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }} Answer */
 
