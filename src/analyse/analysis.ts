@@ -164,6 +164,17 @@ export function metricLabel(metric: string): string {
 /** A metric over the whole run (no route), of a backend or of the run itself, not yet judged. */
 export const runMetric = (name: MetricName, backend: string | null, value: number | null, unit: MetricUnit): Metric => ({ metric: name, route: null, backend, value, unit, status: null });
 
+/**
+ * `m` may be better by up to `count` of the `missing` it counts, out of `whole`, for a reason that can only have made it
+ * look worse (`isOneSided`): added to what an earlier such reason widened, which keeps naming the uncertainty.
+ */
+export function widenOneSided(m: Metric, count: number, missing: number, whole: number, source: 'harness_drops' | 'unsent_payloads'): void {
+  const share = whole > 0 ? Math.min(count, Math.max(0, missing)) / whole : 0;
+  if (share <= 0) return;
+  m.uncertainty = (m.uncertainty ?? 0) + share;
+  m.uncertaintySource ??= source;
+}
+
 /** A share, or null when there is nothing to take it of. */
 export const rateOf = (part: number, whole: number): number | null => (whole > 0 ? part / whole : null);
 

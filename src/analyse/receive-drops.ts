@@ -1,5 +1,5 @@
 import type { StoredReplayStats } from '../store/run-metadata.ts';
-import { runMetric, type Metric } from './analysis.ts';
+import { runMetric, widenOneSided, type Metric } from './analysis.ts';
 import type { MetricName } from './metric-names.ts';
 
 /**
@@ -66,10 +66,5 @@ export function judgeWithinHarnessDrops(metrics: Metric[], stats: Pick<StoredRep
   }
 }
 
-/** `m` may be off by up to `drops` of the `missing` it counts, out of `whole`. */
-function widen(m: Metric, drops: number, missing: number, whole: number): void {
-  const share = whole > 0 ? Math.min(drops, Math.max(0, missing)) / whole : 0;
-  if (share <= 0) return;
-  m.uncertainty = share;
-  m.uncertaintySource = 'harness_drops';
-}
+/** `m` may be off by up to `drops` of the `missing` it counts, out of `whole`: the harness's drops. */
+const widen = (m: Metric, drops: number, missing: number, whole: number): void => widenOneSided(m, drops, missing, whole, 'harness_drops');

@@ -1,4 +1,4 @@
-import type { Metric } from './analysis.ts';
+import { widenOneSided, type Metric } from './analysis.ts';
 import type { MetricName } from './metric-names.ts';
 
 /**
@@ -17,22 +17,14 @@ export function judgeWithinUnsentPayloads(metrics: Metric[], reference: string):
     if (m.metric === 'drop_rate') {
       const sent = find('sent', m.route, m.backend)?.value ?? 0;
       const lost = find('lost_apart', m.route, m.backend)?.value ?? 0;
-      widen(m, Math.min(unsentOf(m.route, m.backend), lost), sent);
+      widenOneSided(m, unsentOf(m.route, m.backend), lost, sent, 'unsent_payloads');
     } else if (m.metric === 'drift') {
       // The side that received fewer may have received as many more, altered: the gap may be that much smaller. (That
       // it may be larger, the other side's altered, is not weighed: those are a critical finding of their own.)
       const delivered = find('delivered', m.route, m.backend)?.value ?? 0;
       const referenceDelivered = find('delivered', m.route, reference)?.value ?? 0;
       const fewer = delivered < referenceDelivered ? unsentOf(m.route, m.backend) : unsentOf(m.route, reference);
-      widen(m, Math.min(fewer, Math.abs(delivered - referenceDelivered)), referenceDelivered);
+      widenOneSided(m, fewer, Math.abs(delivered - referenceDelivered), referenceDelivered, 'unsent_payloads');
     }
   }
-}
-
-function widen(m: Metric, count: number, whole: number): void {
-  if (count <= 0 || whole <= 0 || m.value === null) return;
-  const share = Math.min(m.value, count / whole);
-  if (share <= 0) return;
-  m.uncertainty = (m.uncertainty ?? 0) + share;
-  m.uncertaintySource ??= 'unsent_payloads';
 }
