@@ -110,17 +110,9 @@ function addBackendMetrics(push: Push, counts: Row, latency: Row): void {
   }
 }
 
-/** The packets that reached none of their route's backends, by route (08: only routes two or more backends carry). */
+/** The packets that reached none of their route's backends, by route: only routes two or more backends carry (08). */
 function unreachedByRoute(perRoute: readonly Row[]): Map<number, number> {
-  const byRoute = new Map<number, number>();
-  const carriers = new Map<number, number>();
-  for (const row of perRoute) {
-    const route = num(row.route_port);
-    byRoute.set(route, num(row.unreached));
-    carriers.set(route, (carriers.get(route) ?? 0) + 1);
-  }
-  for (const [route, backends] of carriers) if (backends < 2) byRoute.delete(route);
-  return byRoute;
+  return new Map(perRoute.filter((row) => num(row.route_backends) >= 2).map((row) => [num(row.route_port), num(row.unreached)]));
 }
 
 const sum = (values: Iterable<number>): number | undefined => {

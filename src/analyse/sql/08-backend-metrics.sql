@@ -53,7 +53,9 @@ SELECT p.* EXCLUDE (forward, ack),
        forward[1] AS forward_p50, forward[2] AS forward_p95, forward[3] AS forward_p99,
        ack[1] AS ack_p50, ack[2] AS ack_p95, ack[3] AS ack_p99,
        coalesce(u.unreached, 0) AS unreached,
-       lost - coalesce(u.unreached, 0) AS lost_apart
+       lost - coalesce(u.unreached, 0) AS lost_apart,
+       c.backends AS route_backends
 FROM per_route p
+JOIN carriers c USING (route_port)
 LEFT JOIN unreached u USING (route_port)
 ORDER BY route_port, backend;
