@@ -123,8 +123,18 @@ function whoOf(metric: Metric, metrics: readonly Metric[]): string {
   return metric.metric.startsWith('device_') ? 'devices' : relayOf(metrics);
 }
 
-/** What carries the traffic to the backends: an HTTP run's shadowing proxy (its client's answers are counted), or a relay. */
-const relayOf = (metrics: readonly Metric[]): string => (metrics.some((m) => m.metric === 'answered' && m.backend === null) ? 'proxy' : 'relay');
+/**
+ * What carries the traffic to the backends: an HTTP run's shadowing proxy (its client's answers are counted), a
+ * WebSocket run's relay agent (its own counts are read), or a relay.
+ */
+function relayOf(metrics: readonly Metric[]): 'proxy' | 'agent' | 'relay' {
+  if (metrics.some((m) => m.metric === 'answered' && m.backend === null)) return 'proxy';
+  return metrics.some((m) => m.metric === 'agent_claimed_sent') ? 'agent' : 'relay';
+}
+
+/** How a family's findings name what sends the traffic, and where it goes. */
+const SENDERS = { proxy: 'the client sent', agent: 'fed to the agent', relay: 'the devices sent' } as const;
+const BACKENDS = { proxy: 'backend', agent: 'gateway', relay: 'backend' } as const;
 
 /** The counts behind a rate, or the reference's figure beside a backend's, so a finding can be checked by hand. */
 function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: string): string {
@@ -136,14 +146,17 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
     case 'drop_rate': {
       // Beside what no backend received (the relay's finding, unreached_rate), where two or more backends carry it.
       const everywhere = value('unreached', null) ?? 0;
-      const beside = everywhere > 0 ? ` that another backend received (${count(everywhere)} more reached no backend: the relay's finding, not ${metric.backend ?? 'a backend'}'s)` : '';
+      const relay = relayOf(metrics);
+      const other = BACKENDS[relay];
+      const beside = everywhere > 0 ? ` that another ${other} received (${count(everywhere)} more reached no ${other}: the ${relay}'s finding, not ${metric.backend ?? `a ${other}`}'s)` : '';
       return `${count(value('lost_apart') ?? value('lost'))} of ${count(value('sent'))} ${units} did not arrive${beside}${relayFailedNote(metrics, [metric.backend], false)}`;
     }
     case 'unreached_rate': {
       const relay = relayOf(metrics);
+      const backend = BACKENDS[relay];
       return (
-        `${count(value('unreached'))} of ${count(value('sent'))} ${units} the ${relay === 'proxy' ? 'client' : 'devices'} sent reached no backend: lost on the way to the ${relay} or at it, ` +
-        `before its copies (or by every backend alike, which a run cannot tell apart), so no backend is blamed for them${relayFailedNote(metrics, [])}`
+        `${count(value('unreached'))} of ${count(value('sent'))} ${units} ${SENDERS[relay]} reached no ${backend}: lost on the way to the ${relay} or at it, ` +
+        `before its copies (or by every ${backend} alike, which a run cannot tell apart), so no ${backend} is blamed for them${relayFailedNote(metrics, [])}`
       );
     }
     case 'extra_copy_rate': {

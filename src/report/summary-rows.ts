@@ -60,7 +60,9 @@ export function senderLine(analysis: Analysis): string {
     return metric === undefined ? '-' : formatMeasured(metric);
   };
   if (analysis.protocol === 'ws') {
-    return `replayer: ${pick('sent')} frames fed to the relay agent; each gateway's frames, duplicates and out-of-order frames are in the table, its ACK latency as the agent measured it`;
+    // What reached none of the gateways owed it is the agent's, in no gateway's row of the table.
+    const unreached = overall.some((m) => m.metric === 'unreached') ? ` (${pick('unreached')} of them reached no gateway, ${pick('unreached_rate')})` : '';
+    return `replayer: ${pick('sent')} frames fed to the relay agent${unreached}; each gateway's frames, duplicates and out-of-order frames are in the table, its ACK latency as the agent measured it`;
   }
   if (analysis.protocol === 'pg') {
     const impact = overall.some((m) => m.metric === 'live_latency_impact_p95_ms') ? `; added by mirroring p50 ${pick('live_latency_impact_p50_ms')}, p95 ${pick('live_latency_impact_p95_ms')}, p99 ${pick('live_latency_impact_p99_ms')}` : '; no run without mirroring to measure what it adds';

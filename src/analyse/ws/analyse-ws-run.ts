@@ -10,6 +10,7 @@ import { coverageFindings, runStateFindings, analysedPartially } from '../fail-c
 import { applyThresholds, replayFidelityFindings, thresholdFindings } from '../judge.ts';
 import { replayMetrics } from '../replay-metrics.ts';
 import { StepClock, stepName } from '../step-clock.ts';
+import { frameReach } from './frame-reach.ts';
 import { judgePlaybook, type StepOutcome } from './playbook.ts';
 import { defaultThresholds, reviveThresholds } from '../thresholds.ts';
 
@@ -23,6 +24,7 @@ export const WS_ANALYSIS_STEPS = {
   stepSent: step('04-step-sent.sql'),
   stepDelivered: step('05-step-delivered.sql'),
   gatewayDiagnostics: step('06-gateway-diagnostics.sql'),
+  frameReach: step('07-frame-reach.sql'),
 } as const;
 
 const metric = runMetric;
@@ -49,10 +51,16 @@ export async function analyseWsRun(store: Store, run: RunRecord, options: Analys
   const byGateway = new Map(legs.map((row) => [str(row.gateway), row]));
   const metrics: Metric[] = [metric('sent', null, sent, 'count'), ...replayMetrics(run.stats)];
   const playbook = await clock.time('playbook steps', () => judgeSteps(store, run, backends));
+  // Without a playbook the whole run is one window, owed to every gateway.
+  if (playbook === undefined) await wholeRunWindow(store);
+  const windows = playbook === undefined ? [{ stepNo: 0, expected: backends }] : playbook.outcomes.map((o, stepNo) => ({ stepNo, expected: o.expected }));
+  const reach = await clock.time(stepName(WS_ANALYSIS_STEPS.frameReach.file), () => frameReach(store, run.runId, WS_ANALYSIS_STEPS.frameReach, windows));
+  if (reach.unreached !== null) metrics.push(metric('unreached', null, reach.unreached, 'count'), metric('unreached_rate', null, rate(reach.unreached, sent), 'ratio'));
   for (const gateway of backends) {
     // With a playbook a gateway is owed only the frames of the steps that send to it; drift between gateways is by design.
     const owed = playbook === undefined ? { sent, delivered: undefined } : owedTo(playbook.outcomes, gateway);
-    metrics.push(...gatewayMetrics(gateway, owed, byGateway.get(gateway), agent.find((row) => str(row.gateway) === gateway), playbook === undefined ? num(byGateway.get(reference)?.delivered) : null));
+    const leg = byGateway.get(gateway);
+    metrics.push(...gatewayMetrics(gateway, { ...owed, lostApart: reach.lostApart.get(gateway) ?? 0 }, leg, agent.find((row) => str(row.gateway) === gateway), playbook === undefined ? num(byGateway.get(reference)?.delivered) : null));
   }
   applyThresholds(metrics, thresholds);
   const findings = [
@@ -103,7 +111,13 @@ function owedTo(outcomes: readonly StepOutcome[], gateway: string): { sent: numb
   return { sent: mine.reduce((sum, o) => sum + o.frames, 0), delivered: mine.reduce((sum, o) => sum + (o.delivered[gateway] ?? 0), 0) };
 }
 
-function gatewayMetrics(gateway: string, owed: { sent: number; delivered: number | undefined }, leg: Row | undefined, agent: Row | undefined, referenceDelivered: number | null): Metric[] {
+/** The frames the whole run fed the agent as one window (ws_steps' step 0), for a run without a playbook. */
+async function wholeRunWindow(store: Store): Promise<void> {
+  await store.exec(WS_ANALYSIS_STEPS.stepTable.sql);
+  await store.exec('INSERT INTO ws_steps VALUES (0, 0, $to_ns)', { to_ns: 2n ** 62n });
+}
+
+function gatewayMetrics(gateway: string, owed: { sent: number; delivered: number | undefined; lostApart: number }, leg: Row | undefined, agent: Row | undefined, referenceDelivered: number | null): Metric[] {
   const sent = owed.sent;
   const delivered = owed.delivered ?? num(leg?.delivered);
   const duplicated = num(leg?.duplicated);
@@ -112,7 +126,9 @@ function gatewayMetrics(gateway: string, owed: { sent: number; delivered: number
     metric('sent', gateway, sent, 'count'),
     metric('delivered', gateway, delivered, 'count'),
     metric('lost', gateway, sent - delivered, 'count'),
-    metric('drop_rate', gateway, rate(sent - delivered, sent), 'ratio'),
+    metric('lost_apart', gateway, owed.lostApart, 'count'),
+    // What no gateway owed a frame processed is the agent's (unreached_rate): a gateway's drop rate is what another got.
+    metric('drop_rate', gateway, rate(owed.lostApart, sent), 'ratio'),
     metric('duplicated', gateway, duplicated, 'count'),
     metric('duplicate_rate', gateway, rate(duplicated, delivered), 'ratio'),
     metric('reordered', gateway, reordered, 'count'),

@@ -13,7 +13,7 @@ export const STEP_GRACE_NS = 100_000_000n;
 /** A gateway the configuration sends to must process this share of a step's frames. */
 const STEP_DELIVERY = 0.99;
 /** Step numbers of the swap windows in ws_steps, apart from the steps' own. */
-const SWAP_STEP_BASE = 1_000_000;
+export const SWAP_STEP_BASE = 1_000_000;
 
 interface AgentState {
   mode: 'single' | 'parallel';
