@@ -154,9 +154,13 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
     case 'unreached_rate': {
       const relay = relayOf(metrics);
       const backend = BACKENDS[relay];
+      // A packet altered on the way to every backend reached none of them as itself: lost or altered, the relay's either way.
+      const unsent = metrics.filter((m) => m.metric === 'unsent_payloads' && m.route === metric.route && m.backend !== null).map((m) => m.value ?? 0);
+      const altered = unsent.length === 0 ? 0 : Math.min(...unsent);
+      const orAltered = altered > 0 ? `; up to ${count(altered)} of them may have reached every ${backend} altered (each received that many ${units} whose bytes no device sent)` : '';
       return (
         `${count(value('unreached'))} of ${count(value('sent'))} ${units} ${SENDERS[relay]} reached no ${backend}: lost on the way to the ${relay} or at it, ` +
-        `before its copies (or by every ${backend} alike, which a run cannot tell apart), so no ${backend} is blamed for them${relayFailedNote(metrics, [])}`
+        `before its copies (or by every ${backend} alike, which a run cannot tell apart), so no ${backend} is blamed for them${orAltered}${relayFailedNote(metrics, [])}`
       );
     }
     case 'extra_copy_rate': {

@@ -3,11 +3,12 @@
 // It shares no code with the project, so a test that catches its faults checks the verdict, not the relay's own code.
 //
 //   node fault-relay.mjs --listen 127.0.16.1:20500 --primary 127.0.16.2 --mirror 127.0.16.3
-//     [--ack-delay-ms N] [--ack-loss 0.21] [--uplink-loss 0.08] [--mirror-twice 0.05] [--alter-mirror 0.05] [--wrong-side]
+//     [--ack-delay-ms N] [--ack-loss 0.21] [--uplink-loss 0.08] [--mirror-twice 0.05] [--alter-mirror 0.05] [--alter-both 0.05] [--wrong-side]
 //     [--alter-ack] [--misdeliver-ack 0.1] [--dead]
 //     [--die-after-ms N] [--seed N]
 // --uplink-loss drops a share of the devices' packets on arrival, before either backend gets a copy; --mirror-twice
-// sends a share of them to the mirror twice; --alter-mirror flips a byte of a share of the mirror's copies;
+// sends a share of them to the mirror twice; --alter-mirror flips a byte of a share of the mirror's copies, --alter-both
+// of a share of the packets before either copy;
 // --misdeliver-ack hands a share of the ACKs to another device than the one that asked.
 import dgram from 'node:dgram';
 import { seededRandom } from './seeded-random.mjs';
@@ -30,6 +31,7 @@ const ackLoss = Number(args.get('--ack-loss') ?? 0);
 const uplinkLoss = Number(args.get('--uplink-loss') ?? 0);
 const mirrorTwice = Number(args.get('--mirror-twice') ?? 0);
 const alterMirror = Number(args.get('--alter-mirror') ?? 0);
+const alterBoth = Number(args.get('--alter-both') ?? 0);
 const misdeliverAck = Number(args.get('--misdeliver-ack') ?? 0);
 const wrongSide = args.has('--wrong-side');
 const alterAck = args.has('--alter-ack');
@@ -74,18 +76,27 @@ function flowOf(address, sourcePort) {
   return flow;
 }
 
+/**
+ * A copy whose bytes no device sent: the last byte flipped.
+ * @param {Buffer} payload
+ */
+function lastByteFlipped(payload) {
+  const altered = Buffer.from(payload);
+  altered.writeUInt8(altered.readUInt8(altered.length - 1) ^ 0xff, altered.length - 1);
+  return altered;
+}
+
 listener.on('message', (payload, remote) => {
   if (dead) return;
   if (uplinkLoss > 0 && random() < uplinkLoss) return;
   const flow = flowOf(remote.address, remote.port);
-  flow.toPrimary.send(payload, port, primary);
+  const copied = alterBoth > 0 && random() < alterBoth ? lastByteFlipped(payload) : payload;
+  flow.toPrimary.send(copied, port, primary);
   if (mirror) {
-    // The last byte flipped: a copy whose bytes no device sent.
-    const altered = alterMirror > 0 && random() < alterMirror ? Buffer.from(payload) : null;
-    if (altered) altered.writeUInt8(altered.readUInt8(altered.length - 1) ^ 0xff, altered.length - 1);
-    flow.toMirror.send(altered ?? payload, port, mirror);
+    const altered = alterMirror > 0 && random() < alterMirror ? lastByteFlipped(copied) : copied;
+    flow.toMirror.send(altered, port, mirror);
   }
-  if (mirror && mirrorTwice > 0 && random() < mirrorTwice) flow.toMirror.send(payload, port, mirror);
+  if (mirror && mirrorTwice > 0 && random() < mirrorTwice) flow.toMirror.send(copied, port, mirror);
 });
 listener.bind(port, listenIp, () => console.log(`fault relay on ${listenIp}:${port}`));
 if (args.has('--die-after-ms')) setTimeout(() => {

@@ -122,6 +122,19 @@ describe('the verdict catches relay faults (fault-injecting relay, simulated bac
     expect(result.analysis.findings.filter((f) => f.backend !== null && f.severity !== 'inconclusive' && f.metric !== 'unsent_payload_rate'), messages(result)).toEqual([]);
   });
 
+  it('a relay that alters a byte of some packets before both copies: NO-GO put on the relay, the packets that reached no backend as themselves said to be perhaps altered', async () => {
+    const result = await runThroughFaultRelay('alter-both', 174, '--alter-both 0.08', { thresholds: LOAD_PROOF_THRESHOLDS });
+    expect(result.analysis.verdict, messages(result)).toBe('NO_GO');
+    expect(critical(result, 'unreached_rate'), messages(result)).toBe(true);
+    const overall = (metric: string, backend: string | null = null): number => Number(result.analysis.metrics.find((m) => m.metric === metric && m.route === null && m.backend === backend)?.value);
+    const unreached = overall('unreached');
+    expect(unreached).toBeGreaterThan(0);
+    // Each backend received every altered packet, altered: as many bytes no device sent as packets that reached neither as themselves.
+    expect([overall('unsent_payloads', 'primary'), overall('unsent_payloads', 'mirror')]).toEqual([unreached, unreached]);
+    expect(messages(result)).toMatch(new RegExp(`relay: share of what was sent that reached no backend [\\d.]+% on route 20500 is critical .*: ${unreached} of ${overall('sent')} packets the devices sent reached no backend: .*; up to ${unreached} of them may have reached every backend altered`));
+    expect(result.analysis.findings.filter((f) => f.backend !== null && f.severity !== 'inconclusive' && f.metric !== 'unsent_payload_rate'), messages(result)).toEqual([]);
+  });
+
   it("a relay that hands a tenth of the ACKs to another device: NO-GO on the devices' ACK rate, the answers named as not passed on, no backend blamed", async () => {
     const result = await runThroughFaultRelay('misdeliver', 173, '--misdeliver-ack 0.1', { thresholds: LOAD_PROOF_THRESHOLDS });
     expect(result.analysis.verdict, messages(result)).toBe('NO_GO');
