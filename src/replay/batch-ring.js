@@ -6,6 +6,8 @@
 // takes the slot back once the thread has said its last packet left.
 // Plain JavaScript so that the sending thread loads it without the TypeScript loader; the types are checked from JSDoc.
 
+import { touchPages } from './touched-memory.js';
+
 /** Packets a slot holds: the most in one batch. */
 export const SLOT_PACKETS = 1024;
 
@@ -53,4 +55,17 @@ export function batchRingViews(memory, slots) {
     });
   }
   return { slots: views, payload: new Uint8Array(memory, packets * PACKET_BYTES) };
+}
+
+/**
+ * Maps in the parts of the ring a run of `packets` packets and `payloadBytes` of payloads can use, before its clock
+ * starts: the slots are taken lowest first and reused as soon as they are given back, so a run uses at most one slot a
+ * batch, from the first; its payloads fill the payload region from the start.
+ * @param {{ slots: BatchSlot[], payload: Uint8Array }} ring @param {number} packets @param {number} payloadBytes
+ */
+export function touchBatchRing(ring, packets, payloadBytes) {
+  for (const slot of ring.slots.slice(0, Math.ceil(packets / SLOT_PACKETS))) {
+    for (const array of [slot.offsetNs, slot.actualNs, slot.device, slot.payloadEnd, slot.relayPort]) touchPages(array, array.length);
+  }
+  touchPages(ring.payload, payloadBytes);
 }

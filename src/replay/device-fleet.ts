@@ -3,7 +3,7 @@ import { DropsSince } from '../core/udp-socket-table.ts';
 import type { DeviceProtocol } from '../protocols/protocol.ts';
 import type { ObservationSink } from '../backends/simulated-backend.ts';
 import { AddressPool } from './address-pool.ts';
-import { SendThread, type ReplyGroup } from './send-thread.ts';
+import { SendThread, type ReplyGroup, type SendThreadOptions } from './send-thread.ts';
 
 /** A replayed device: the original's address in the capture, and the local socket (in the sending thread) standing in for it. */
 export interface ReplayDevice {
@@ -62,7 +62,7 @@ export class DeviceFleet {
   }
 
   /** Binds a socket for each device in the sending thread before sending starts, so no bind happens on the timed path. */
-  async open(originals: Iterable<string>, sending: { relayHost: string; leadNs: number; primeBatches: number; durationNs: number; connectPorts: readonly number[]; senderCpu?: number | undefined }): Promise<void> {
+  async open(originals: Iterable<string>, sending: SendThreadOptions): Promise<void> {
     const list = [...originals];
     const localIps = list.map(() => this.pool.take());
     await this.thread.open(localIps, sending);

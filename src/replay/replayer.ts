@@ -72,7 +72,8 @@ export async function prepareReplay(options: ReplayOptions): Promise<PreparedRep
       const routePort = uplink.onlyRoutePort.get(device) ?? 0;
       return routePort === 0 ? 0 : (options.portMap.get(routePort) ?? routePort);
     });
-    await fleet.open(devices, { relayHost: relayIp, leadNs: LEAD_NS, primeBatches: PRIME_BATCHES, durationNs: durationNsOf(plan), connectPorts, senderCpu: options.senderCpu });
+    const volume = { packets: uplink.packets * plan.loops, payloadBytes: uplink.payloadBytes * plan.loops };
+    await fleet.open(devices, { relayHost: relayIp, leadNs: LEAD_NS, primeBatches: PRIME_BATCHES, durationNs: durationNsOf(plan), connectPorts, senderCpu: options.senderCpu, volume });
   } catch (error) {
     await close();
     throw error;

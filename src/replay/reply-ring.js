@@ -5,6 +5,8 @@
 // (docs/performance.md). When the ring is full the sending thread hands replies over the old way; none is lost.
 // Plain JavaScript so that the sending thread loads it without the TypeScript loader; the types are checked from JSDoc.
 
+import { touchPages } from './touched-memory.js';
+
 /** Records the ring holds: a power of two, as the payload bytes are. */
 export const REPLY_RECORDS = 65_536;
 /** Payload bytes it holds: a power of two, so that positions computed from 32-bit counters that wrap stay right. */
@@ -57,6 +59,17 @@ function views(memory) {
 /** The shared memory of one ring. */
 export function replyRingMemory() {
   return new SharedArrayBuffer(offsets().end);
+}
+
+/**
+ * Maps in the parts of a reply ring that `replies` replies of `payloadBytes` in all can use, before the run's clock
+ * starts (touched-memory.js): the sending thread writes them from the start of each part.
+ * @param {SharedArrayBuffer} memory @param {number} replies @param {number} payloadBytes
+ */
+export function touchReplyRing(memory, replies, payloadBytes) {
+  const ring = views(memory);
+  for (const array of [ring.tsNs, ring.device, ring.ip, ring.payloadAt, ring.length, ring.port]) touchPages(array, replies);
+  touchPages(ring.payload, payloadBytes);
 }
 
 /** The sending thread's end: it adds replies, without allocating. */
