@@ -40,6 +40,7 @@ export const ANALYSIS_STEPS = {
   legTables: step('04-leg-tables.sql'),
   backendLegs: step('05-backend-legs.sql'),
   deviceAcks: step('05b-device-acks.sql'),
+  unaskedAcks: step('05d-unasked-acks.sql'),
   packetParity: step('05c-packet-parity.sql'),
   ackDifferences: step('07-ack-differences.sql'),
   ackResults: step('06a-ack-results.sql'),
@@ -49,6 +50,7 @@ export const ANALYSIS_STEPS = {
   backendMetrics: step('08-backend-metrics.sql'),
   backendOverall: step('09-backend-overall.sql'),
   deviceMetrics: step('10-device-metrics.sql'),
+  unaskedAckCounts: step('10b-unasked-acks.sql'),
   driftWindows: step('11-drift-windows.sql'),
   relayQueue: step('12-relay-queue.sql'),
   worstWindowDrift: step('13-worst-window-drift.sql'),
@@ -65,6 +67,7 @@ export const CORRELATION_STEPS = [
   ANALYSIS_STEPS.legTables,
   ANALYSIS_STEPS.backendLegs,
   ANALYSIS_STEPS.deviceAcks,
+  ANALYSIS_STEPS.unaskedAcks,
   ANALYSIS_STEPS.packetParity,
 ] as const;
 export const PER_BACKEND_STEPS: ReadonlySet<AnalysisStep> = new Set([ANALYSIS_STEPS.backendLegs]);
@@ -79,7 +82,7 @@ export const PER_BACKEND_STEPS: ReadonlySet<AnalysisStep> = new Set([ANALYSIS_ST
  */
 export const RELEASED_AFTER: ReadonlyMap<AnalysisStep, readonly string[]> = new Map([
   [ANALYSIS_STEPS.backendLegs, ['receipts', 'ack_keying']],
-  [ANALYSIS_STEPS.deviceAcks, ['uplink']],
+  [ANALYSIS_STEPS.unaskedAcks, ['uplink']],
   [ANALYSIS_STEPS.packetParity, ['backend_legs', 'device_acks']],
 ]);
 

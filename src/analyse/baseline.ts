@@ -15,6 +15,7 @@ const COMPARED: Record<string, 'relative' | 'absolute'> = {
   drop_rate: 'absolute',
   unreached_rate: 'absolute',
   extra_copy_rate: 'absolute',
+  unasked_ack_rate: 'absolute',
   unsent_payload_rate: 'absolute',
   ack_mismatch_rate: 'absolute',
   drift: 'absolute',

@@ -39,6 +39,7 @@ export async function computeMetrics(store: Store, runId: number, reference: str
   for (const row of perRoute) addBackendMetrics(pusher(metrics, num(row.route_port), str(row.backend)), row, row);
   for (const [backend, total] of totals) addBackendMetrics(pusher(metrics, null, backend), total, overall.get(backend) ?? {});
   const unreached = unreachedByRoute(perRoute);
+  const unasked = new Map((await query(S.unaskedAckCounts)).map((row) => [numOrNull(row.route_port), num(row.unasked)]));
   addDriftMetrics(metrics, perRoute, totals, delivered, reference);
   for (const row of await query(S.deviceMetrics)) {
     const route = numOrNull(row.route_port);
@@ -58,6 +59,10 @@ export async function computeMetrics(store: Store, runId: number, reference: str
     push('device_ack_compared', num(row.device_compared), 'count');
     push('device_ack_mismatches', num(row.device_mismatched), 'count');
     push('device_ack_mismatch_rate', ratio(num(row.device_mismatched), num(row.device_compared)), 'ratio');
+    // ACKs beyond what a device asked for, on the route the relay handed them out on.
+    const beyond = route === null ? (sum(unasked.values()) ?? 0) : (unasked.get(route) ?? 0);
+    push('unasked_acks', beyond, 'count');
+    push('unasked_ack_rate', ratio(beyond, num(row.device_acked) + beyond), 'ratio');
     push('round_trip_p50_ms', numOrNull(row.rtt_p50), 'ms');
     push('round_trip_p95_ms', numOrNull(row.rtt_p95), 'ms');
     push('round_trip_p99_ms', numOrNull(row.rtt_p99), 'ms');

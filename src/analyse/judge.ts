@@ -163,6 +163,11 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
         `before its copies (or by every ${backend} alike, which a run cannot tell apart), so no ${backend} is blamed for them${orAltered}${relayFailedNote(metrics, [])}`
       );
     }
+    case 'unasked_ack_rate':
+      return (
+        `${count(value('unasked_acks'))} ACKs reached devices beyond the requests they made with that match key: handed to a device that did not ask ` +
+        `for them (another device's answer, its data leaked to the wrong device), or a second answer to one request; either way a device was told what it did not ask`
+      );
     case 'extra_copy_rate': {
       const backend = metric.backend ?? 'a backend';
       return (

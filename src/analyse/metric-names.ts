@@ -14,6 +14,8 @@ export const METRIC_LABELS = {
   unsent_payloads: 'packets received whose bytes no device sent',
   unsent_payload_rate: 'share of packets that reached a backend with bytes no device sent',
   extra_copy_rate: 'share of packets that reached a backend more than once',
+  unasked_acks: 'ACKs devices got beyond what they asked for',
+  unasked_ack_rate: 'share of the ACKs devices got that they had not asked for',
   reordered: 'reordered',
   drop_rate: 'frame drop rate',
   forward_latency_p50_ms: 'forward latency p50',

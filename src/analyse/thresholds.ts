@@ -27,6 +27,7 @@ export const THRESHOLDED_METRICS = [
   'unreached_rate',
   'extra_copy_rate',
   'unsent_payload_rate',
+  'unasked_ack_rate',
   'device_ack_rate',
   'device_ack_mismatch_rate',
   'relay_added_latency_p95_ms',
@@ -68,6 +69,9 @@ export const DEFAULT_THRESHOLDS: Record<ThresholdedMetric, Threshold> = {
   extra_copy_rate: { warning: 0.001, critical: 0.01 },
   // Bytes no device sent reached a backend: altered on the way (truncated, rewritten) or sent by something else.
   unsent_payload_rate: { warning: 0.001, critical: 0.01 },
+  // An ACK a device did not ask for is another device's answer (its data, leaked) or a second answer to one request:
+  // what the devices are told, held to the bar of an ACK that differs from the reference's.
+  unasked_ack_rate: { warning: 0.0001, critical: 0.001 },
   device_ack_rate: { warning: 0.999, critical: 0.99 },
   device_ack_mismatch_rate: { warning: 0.0001, critical: 0.001 },
   relay_added_latency_p95_ms: { warning: 50, critical: 250 },

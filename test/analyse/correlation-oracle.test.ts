@@ -115,6 +115,13 @@ function generate(seed: number, keyed: boolean, fleet: Fleet): Generated {
     const late = chance(0.04) ? ACK_WINDOW_NS + 1_000_000_000 : 0;
     deviceAcks.push({ device: send.device, ns: unique(send.sentNs + between(1_000_000, 12_000_000) + late), hash: answerHash(send.hash) + (chance(0.05) ? 2 : 0), matchKey: send.matchKey });
   }
+  // Some ACKs also handed to a device that did not send the request (the relay leaking one device's answer to another):
+  // the next device, which may have asked for that key itself, or one that sent nothing at all.
+  for (const send of sends) {
+    if (!send.wantsAck || !chance(0.04)) continue;
+    const to = chance(0.5) ? (send.device + 1) % devices : devices;
+    deviceAcks.push({ device: to, ns: unique(send.sentNs + between(1_000_000, 12_000_000)), hash: answerHash(send.hash), matchKey: send.matchKey });
+  }
   return { fleet, sends, receipts, answers, deviceAcks };
 }
 
@@ -220,7 +227,7 @@ function model({ fleet, sends, receipts, answers, deviceAcks }: Generated): Mode
  * them: a receipt matched to no send is a duplicate; a request one backend answered and the reference did not (or the
  * other way) is one-sided; drift is the delivered count's distance from the reference's, as a share of it.
  */
-function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], receipts: readonly Receipt[], sends: readonly Send[]): Map<string, number | null> {
+function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], receipts: readonly Receipt[], sends: readonly Send[], deviceAcks: readonly DeviceAck[]): Map<string, number | null> {
   const metrics = new Map<string, number | null>();
   const ms = (from: number, to: number): number => (to - from) / 1e6;
   const routes = [...new Set(rows.map((r) => r.route))];
@@ -282,6 +289,13 @@ function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], receipts: readonl
       }
     }
   }
+  // ACKs a device got beyond its requests with that key (of any kind), on the route they came on: every ACK is
+  // written as coming on 20500 (write).
+  const unaskedByRoute = new Map<number, number>();
+  for (const [key, got] of groupBy(deviceAcks, (d) => `${d.device}|${d.matchKey ?? ''}`)) {
+    const beyond = got.length - sends.filter((s) => `${s.device}|${s.matchKey ?? ''}` === key).length;
+    if (beyond > 0) unaskedByRoute.set(20500, (unaskedByRoute.get(20500) ?? 0) + beyond);
+  }
   for (const route of [...routes, null]) {
     const seen = [...reference.values()].filter((r) => route === null || r.route === route);
     const put = (metric: string, value: number | null): void => void metrics.set(`${metric}|${route}|null`, value);
@@ -292,6 +306,10 @@ function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], receipts: readonl
     put('device_acks', seen.filter((r) => r.device_acked === true).length);
     put('device_ack_compared', seen.filter((r) => r.device_ack_match !== null).length);
     put('device_ack_mismatches', seen.filter((r) => r.device_ack_match === false).length);
+    const unasked = route === null ? [...unaskedByRoute.values()].reduce((a, b) => a + b, 0) : (unaskedByRoute.get(route) ?? 0);
+    const acked = seen.filter((r) => r.device_acked === true).length;
+    put('unasked_acks', unasked);
+    put('unasked_ack_rate', acked + unasked > 0 ? unasked / (acked + unasked) : null);
     // The reference answered, the device got nothing: the answers the relay did not pass on, and how long they took.
     const unrelayed = seen.filter((r) => r.wants_ack && r.device_acked === false && r.acked === true);
     put('device_unrelayed_acks', unrelayed.length);
@@ -403,7 +421,7 @@ describe('the correlation agrees with an independent model of its rules', () => 
           expect(actual).toEqual(expected);
           // And the metrics the verdict is judged on, from the model's rows.
           const computed = new Map(analysis.metrics.map((m) => [`${m.metric}|${m.route}|${m.backend}`, m.value]));
-          const wanted = modelMetrics(run.fleet, modelled, run.receipts, run.sends);
+          const wanted = modelMetrics(run.fleet, modelled, run.receipts, run.sends, run.deviceAcks);
           expect([...wanted.keys()].filter((key) => !computed.has(key))).toEqual([]);
           for (const [key, value] of wanted) {
             const got = computed.get(key);

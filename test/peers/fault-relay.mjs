@@ -4,12 +4,13 @@
 //
 //   node fault-relay.mjs --listen 127.0.16.1:20500 --primary 127.0.16.2 --mirror 127.0.16.3
 //     [--ack-delay-ms N] [--ack-loss 0.21] [--uplink-loss 0.08] [--mirror-twice 0.05] [--alter-mirror 0.05] [--alter-both 0.05] [--wrong-side]
-//     [--alter-ack] [--misdeliver-ack 0.1] [--dead]
+//     [--alter-ack] [--misdeliver-ack 0.1] [--leak-ack 0.1] [--dead]
 //     [--die-after-ms N] [--seed N]
 // --uplink-loss drops a share of the devices' packets on arrival, before either backend gets a copy; --mirror-twice
 // sends a share of them to the mirror twice; --alter-mirror flips a byte of a share of the mirror's copies, --alter-both
 // of a share of the packets before either copy;
-// --misdeliver-ack hands a share of the ACKs to another device than the one that asked.
+// --misdeliver-ack hands a share of the ACKs to another device than the one that asked; --leak-ack sends a copy of a
+// share of them to another device as well.
 import dgram from 'node:dgram';
 import { seededRandom } from './seeded-random.mjs';
 
@@ -33,6 +34,7 @@ const mirrorTwice = Number(args.get('--mirror-twice') ?? 0);
 const alterMirror = Number(args.get('--alter-mirror') ?? 0);
 const alterBoth = Number(args.get('--alter-both') ?? 0);
 const misdeliverAck = Number(args.get('--misdeliver-ack') ?? 0);
+const leakAck = Number(args.get('--leak-ack') ?? 0);
 const wrongSide = args.has('--wrong-side');
 const alterAck = args.has('--alter-ack');
 const dead = args.has('--dead');
@@ -64,7 +66,11 @@ function flowOf(address, sourcePort) {
     // Another device's address, where there is one: the first flow that is not this one.
     const other = misdeliverAck > 0 && random() < misdeliverAck ? [...flows.keys()].find((k) => k !== key) : undefined;
     const [toAddress, toPort] = other === undefined ? [address, sourcePort] : [other.slice(0, other.lastIndexOf(':')), Number(other.slice(other.lastIndexOf(':') + 1))];
-    const send = () => listener.send(out, toPort, toAddress);
+    const leakTo = leakAck > 0 && random() < leakAck ? [...flows.keys()].find((k) => k !== key) : undefined;
+    const send = () => {
+      listener.send(out, toPort, toAddress);
+      if (leakTo !== undefined) listener.send(out, Number(leakTo.slice(leakTo.lastIndexOf(':') + 1)), leakTo.slice(0, leakTo.lastIndexOf(':')));
+    };
     if (ackDelayMs > 0) setTimeout(send, ackDelayMs);
     else send();
   });

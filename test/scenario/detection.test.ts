@@ -135,11 +135,23 @@ describe('the verdict catches relay faults (fault-injecting relay, simulated bac
     expect(result.analysis.findings.filter((f) => f.backend !== null && f.severity !== 'inconclusive' && f.metric !== 'unsent_payload_rate'), messages(result)).toEqual([]);
   });
 
-  it("a relay that hands a tenth of the ACKs to another device: NO-GO on the devices' ACK rate, the answers named as not passed on, no backend blamed", async () => {
+  it("a relay that hands a tenth of the ACKs to another device: NO-GO on the devices' ACK rate and on the ACKs they had not asked for, no backend blamed", async () => {
     const result = await runThroughFaultRelay('misdeliver', 173, '--misdeliver-ack 0.1', { thresholds: LOAD_PROOF_THRESHOLDS });
     expect(result.analysis.verdict, messages(result)).toBe('NO_GO');
     expect(critical(result, 'device_ack_rate'), messages(result)).toBe(true);
     expect(messages(result)).toMatch(/primary answered [\d,]+ of those that got none \(in [\d.]+ ms at p50\) and the relay did not pass them on/);
+    // And the devices that got them were told what they had not asked.
+    expect(critical(result, 'unasked_ack_rate'), messages(result)).toBe(true);
+    expect(result.analysis.findings.filter((f) => f.backend !== null), messages(result)).toEqual([]);
+  });
+
+  it('a relay that also sends a copy of a tenth of the ACKs to another device: NO-GO on the ACKs no device asked for, put on the relay', async () => {
+    const result = await runThroughFaultRelay('leak', 175, '--leak-ack 0.1', { thresholds: LOAD_PROOF_THRESHOLDS });
+    expect(result.analysis.verdict, messages(result)).toBe('NO_GO');
+    expect(critical(result, 'unasked_ack_rate'), messages(result)).toBe(true);
+    const unasked = Number(result.analysis.metrics.find((m) => m.metric === 'unasked_acks' && m.route === null && m.backend === null)?.value);
+    expect(unasked).toBeGreaterThan(0);
+    expect(messages(result)).toMatch(new RegExp(`relay: share of the ACKs devices got that they had not asked for [\\d.]+% on route 20500 is critical .*: ${unasked} ACKs reached devices beyond the requests they made with that match key`));
     expect(result.analysis.findings.filter((f) => f.backend !== null), messages(result)).toEqual([]);
   });
 
