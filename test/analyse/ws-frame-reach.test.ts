@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { WS_ANALYSIS_STEPS } from '../../src/analyse/ws/analyse-ws-run.ts';
-import { frameReach } from '../../src/analyse/ws/frame-reach.ts';
+import { frameReach, splitLoss } from '../../src/analyse/ws/frame-reach.ts';
 import { Store } from '../../src/store/store.ts';
 
 /**
@@ -28,14 +28,15 @@ describe("a WebSocket run's loss split between the agent and its gateways", () =
         await store.exec("INSERT INTO ws_sends VALUES (1, $seq, 's1', 'baseline', $seq, $at, $at)", { seq, at });
         for (const gateway of gateways) await store.exec("INSERT INTO ws_receipts VALUES (1, $gateway, 's1', 'baseline', $seq, $at + 5, false)", { gateway, seq, at });
       }
-      const reach = await frameReach(store, 1, WS_ANALYSIS_STEPS.frameReach, [
+      const rows = await frameReach(store, 1, WS_ANALYSIS_STEPS.frameReach);
+      const reach = splitLoss(rows, [
         { stepNo: 0, expected: ['gateway-a', 'gateway-b'] },
         { stepNo: 1, expected: ['gateway-b'] },
       ]);
       expect(reach.unreached).toBe(1);
       expect(Object.fromEntries(reach.lostApart)).toEqual({ 'gateway-a': 1, 'gateway-b': 3 });
       // With no window sending to two gateways there is nothing to set a loss against: no unreached count at all.
-      const single = await frameReach(store, 1, WS_ANALYSIS_STEPS.frameReach, [{ stepNo: 0, expected: ['gateway-a'] }]);
+      const single = splitLoss(rows, [{ stepNo: 0, expected: ['gateway-a'] }]);
       expect(single.unreached).toBeNull();
       expect(Object.fromEntries(single.lostApart)).toEqual({ 'gateway-a': 2 });
     } finally {

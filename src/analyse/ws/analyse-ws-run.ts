@@ -10,7 +10,7 @@ import { coverageFindings, runStateFindings, analysedPartially } from '../fail-c
 import { applyThresholds, replayFidelityFindings, thresholdFindings } from '../judge.ts';
 import { replayMetrics } from '../replay-metrics.ts';
 import { StepClock, stepName } from '../step-clock.ts';
-import { frameReach } from './frame-reach.ts';
+import { frameReach, splitLoss, type ReachRow } from './frame-reach.ts';
 import { judgePlaybook, type StepOutcome } from './playbook.ts';
 import { defaultThresholds, reviveThresholds } from '../thresholds.ts';
 
@@ -21,10 +21,8 @@ export const WS_ANALYSIS_STEPS = {
   gatewayLegs: step('01-gateway-legs.sql'),
   agentTargets: step('02-agent-targets.sql'),
   stepTable: step('03-step-table.sql'),
-  stepSent: step('04-step-sent.sql'),
-  stepDelivered: step('05-step-delivered.sql'),
+  frameReach: step('04-frame-reach.sql'),
   gatewayDiagnostics: step('06-gateway-diagnostics.sql'),
-  frameReach: step('07-frame-reach.sql'),
 } as const;
 
 const metric = runMetric;
@@ -51,10 +49,10 @@ export async function analyseWsRun(store: Store, run: RunRecord, options: Analys
   const byGateway = new Map(legs.map((row) => [str(row.gateway), row]));
   const metrics: Metric[] = [metric('sent', null, sent, 'count'), ...replayMetrics(run.stats)];
   const playbook = await clock.time('playbook steps', () => judgeSteps(store, run, backends));
-  // Without a playbook the whole run is one window, owed to every gateway.
-  if (playbook === undefined) await wholeRunWindow(store);
+  // Without a playbook the whole run is one window, owed to every gateway; with one, its steps' windows as judged.
   const windows = playbook === undefined ? [{ stepNo: 0, expected: backends }] : playbook.outcomes.map((o, stepNo) => ({ stepNo, expected: o.expected }));
-  const reach = await clock.time(stepName(WS_ANALYSIS_STEPS.frameReach.file), () => frameReach(store, run.runId, WS_ANALYSIS_STEPS.frameReach, windows));
+  const rows = playbook?.reach ?? (await clock.time(stepName(WS_ANALYSIS_STEPS.frameReach.file), () => wholeRunReach(store, run.runId)));
+  const reach = splitLoss(rows, windows);
   if (reach.unreached !== null) metrics.push(metric('unreached', null, reach.unreached, 'count'), metric('unreached_rate', null, rate(reach.unreached, sent), 'ratio'));
   for (const gateway of backends) {
     // With a playbook a gateway is owed only the frames of the steps that send to it; drift between gateways is by design.
@@ -102,7 +100,7 @@ async function judgeSteps(store: Store, run: RunRecord, gateways: readonly strin
   const relay = run.topology.relay ?? { kind: 'builtin', address: '', debug: null };
   const initial = { mode: relay.mode === 'single' ? ('single' as const) : ('parallel' as const), primaryIndex: typeof relay.primaryIndex === 'number' ? relay.primaryIndex : 0, targetsEnabled: gateways.map(() => true), killSwitch: false };
   const S = WS_ANALYSIS_STEPS;
-  return judgePlaybook(store, run.runId, { table: S.stepTable, sent: S.stepSent, delivered: S.stepDelivered }, timeline, initial, gateways);
+  return judgePlaybook(store, run.runId, { table: S.stepTable, reach: S.frameReach }, timeline, initial, gateways);
 }
 
 /** What a gateway was owed over a playbook: the frames of every step that sends to it, and how many of those it processed. */
@@ -111,10 +109,11 @@ function owedTo(outcomes: readonly StepOutcome[], gateway: string): { sent: numb
   return { sent: mine.reduce((sum, o) => sum + o.frames, 0), delivered: mine.reduce((sum, o) => sum + (o.delivered[gateway] ?? 0), 0) };
 }
 
-/** The frames the whole run fed the agent as one window (ws_steps' step 0), for a run without a playbook. */
-async function wholeRunWindow(store: Store): Promise<void> {
+/** Who processed the frames the whole run fed the agent, as one window (ws_steps' step 0): a run without a playbook. */
+async function wholeRunReach(store: Store, runId: number): Promise<ReachRow[]> {
   await store.exec(WS_ANALYSIS_STEPS.stepTable.sql);
   await store.exec('INSERT INTO ws_steps VALUES (0, 0, $to_ns)', { to_ns: 2n ** 62n });
+  return frameReach(store, runId, WS_ANALYSIS_STEPS.frameReach);
 }
 
 function gatewayMetrics(gateway: string, owed: { sent: number; delivered: number | undefined; lostApart: number }, leg: Row | undefined, agent: Row | undefined, referenceDelivered: number | null): Metric[] {

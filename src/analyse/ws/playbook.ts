@@ -1,8 +1,8 @@
 import type { JsonValue } from '../../core/json.ts';
 import type { Store } from '../../store/store.ts';
-import { num, str } from '../../store/store.ts';
 import type { Finding } from '../analysis.ts';
 import type { AnalysisStep } from '../analysis-steps.ts';
+import { frameReach, type ReachRow } from './frame-reach.ts';
 
 /**
  * Frames sent this close to a step, on either side, go either way: queued under the old configuration when it changed
@@ -13,7 +13,7 @@ export const STEP_GRACE_NS = 100_000_000n;
 /** A gateway the configuration sends to must process this share of a step's frames. */
 const STEP_DELIVERY = 0.99;
 /** Step numbers of the swap windows in ws_steps, apart from the steps' own. */
-export const SWAP_STEP_BASE = 1_000_000;
+const SWAP_STEP_BASE = 1_000_000;
 
 interface AgentState {
   mode: 'single' | 'parallel';
@@ -45,11 +45,11 @@ export function expectedGateways(state: AgentState, gateways: readonly string[])
 export async function judgePlaybook(
   store: Store,
   runId: number,
-  steps: { table: AnalysisStep; sent: AnalysisStep; delivered: AnalysisStep },
+  steps: { table: AnalysisStep; reach: AnalysisStep },
   timeline: readonly JsonValue[],
   initial: AgentState,
   gateways: readonly string[],
-): Promise<{ outcomes: StepOutcome[]; findings: Finding[] }> {
+): Promise<{ outcomes: StepOutcome[]; findings: Finding[]; reach: ReachRow[] }> {
   const applied = timeline.flatMap((t) => {
     if (typeof t !== 'object' || t === null || Array.isArray(t)) return [];
     const step = t as { [key: string]: JsonValue };
@@ -75,14 +75,16 @@ export async function judgePlaybook(
     const at = applied[index]?.appliedNs ?? 0n;
     await store.exec('INSERT INTO ws_steps VALUES ($step_no, $from_ns, $to_ns)', { step_no: swap.stepNo, from_ns: at - STEP_GRACE_NS, to_ns: at + STEP_GRACE_NS });
   }
-  const sent = new Map((await store.query(steps.sent.sql, { run_id: runId })).map((row) => [num(row.step_no), num(row.sent)]));
-  const delivered = await store.query(steps.delivered.sql, { run_id: runId });
+  const reach = await frameReach(store, runId, steps.reach);
+  // A window's frames, and those a gateway processed (once each), summed over who processed each.
+  const framesIn = (stepNo: number): number => reach.reduce((sum, r) => sum + (r.stepNo === stepNo ? r.frames : 0), 0);
+  const processedBy = (stepNo: number, gateway: string): number => reach.reduce((sum, r) => sum + (r.stepNo === stepNo && r.gateways.has(gateway) ? r.frames : 0), 0);
   const outcomes: StepOutcome[] = [];
   const findings: Finding[] = [];
   for (const [index, window] of windows.entries()) {
-    const frames = sent.get(index) ?? 0;
+    const frames = framesIn(index);
     const expected = expectedGateways(window.state, gateways);
-    const got = Object.fromEntries(gateways.map((g) => [g, num(delivered.find((row) => num(row.step_no) === index && str(row.gateway) === g)?.delivered)]));
+    const got = Object.fromEntries(gateways.map((g) => [g, processedBy(index, g)]));
     const where = index === 0 ? 'before the first step' : `after "${window.label}" at ${(window.atMs / 1000).toFixed(1)} s`;
     let ok = true;
     for (const gateway of gateways) {
@@ -97,9 +99,9 @@ export async function judgePlaybook(
     outcomes.push({ label: window.label, atMs: window.atMs, frames, expected, delivered: got, ok });
   }
   for (const swap of swaps) {
-    const frames = sent.get(swap.stepNo) ?? 0;
+    const frames = framesIn(swap.stepNo);
     for (const gateway of swap.keep) {
-      const count = num(delivered.find((row) => num(row.step_no) === swap.stepNo && str(row.gateway) === gateway)?.delivered);
+      const count = processedBy(swap.stepNo, gateway);
       if (frames === 0 || count >= frames * STEP_DELIVERY) continue;
       const message = `${gateway}: frames in flight as "${swap.label}" took effect at ${(swap.atMs / 1000).toFixed(1)} s were lost: it processed ${count.toLocaleString('en-US')} of the ${frames.toLocaleString('en-US')} sent within ${Number(STEP_GRACE_NS / 1_000_000n)} ms of it, though both configurations send to it`;
       findings.push({ severity: 'critical', kind: 'playbook', metric: 'delivered', route: null, backend: gateway, value: count, message });
@@ -107,5 +109,5 @@ export async function judgePlaybook(
       if (outcome !== undefined) outcome.ok = false;
     }
   }
-  return { outcomes, findings };
+  return { outcomes, findings, reach };
 }
