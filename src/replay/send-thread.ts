@@ -95,11 +95,6 @@ type WorkerMessage =
   | { type: 'failed'; message: string }
   | { type: 'closed' };
 
-/**
- * The replayer's sending thread (`send-worker.js`), seen from the main thread: it binds one socket per device, sends
- * the batches it is given at their scheduled times, and reports when each packet left and what came back. Nothing
- * on the main thread (reading the capture, DuckDB) can make a packet late.
- */
 /** How the sending thread is started; see SendThread.open. */
 export interface SendThreadOptions {
   relayHost: string;
@@ -112,6 +107,11 @@ export interface SendThreadOptions {
   volume?: { packets: number; payloadBytes: number } | undefined;
 }
 
+/**
+ * The replayer's sending thread (`send-worker.js`), seen from the main thread: it binds one socket per device, sends
+ * the batches it is given at their scheduled times, and reports when each packet left and what came back. Nothing
+ * on the main thread (reading the capture, DuckDB) can make a packet late.
+ */
 export class SendThread {
   /** [0] stop, [1] batches the thread has taken: read without waiting for its messages, which a busy main thread reads late. */
   private readonly shared = new Int32Array(new SharedArrayBuffer(8));
@@ -157,7 +157,7 @@ export class SendThread {
     const durationNs = Number.isFinite(options.durationNs) ? options.durationNs : Number.MAX_VALUE;
     if (options.volume !== undefined) {
       // As much of the rings as the run can use, mapped in now: see touched-memory.js (a long run maps all of them,
-      // about 100 MB, in 0.2-0.4 s on this project's machine; a short one little).
+      // about 100 MB, in about 0.4 s on this project's machine; a short one little).
       touchBatchRing(this.ring, options.volume.packets, options.volume.payloadBytes);
       touchReplyRing(this.replyRingMemory, options.volume.packets, options.volume.payloadBytes);
     }
