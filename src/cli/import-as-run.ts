@@ -20,7 +20,7 @@ export async function importAsRun(files: readonly string[], flags: { db: string;
   const protocol = getProtocol(flags.protocol);
   const result: RecordResult = await withStore(flags.db, async (store) => {
     const backends = [...topology.backends].map(([role, ip]) => ({ role, ip, observation: 'live' as const, observed: `file ${file}` }));
-    const target = await runTarget(store, flags.run, protocol, `file:${file}`, { backends, routes: [] });
+    const target = await runTarget(store, flags.run, protocol, `file:${file}`, { backends, routes: [] }, false);
     return recordTraffic({ source: { kind: 'file', path: file, topology }, target, stopped: new Promise<string>(() => undefined) });
   });
   if (flags.json === true) printJson(result);

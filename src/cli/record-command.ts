@@ -85,7 +85,7 @@ export function registerRecordCommand(program: Command): void {
         const target =
           flags.capture !== undefined
             ? await captureTarget(store, flags.capture, source.kind === 'taps' ? `tap:${source.taps.map((t) => `${t.listen.port}`).join(',')}` : `live:${source.iface}`, routePorts)
-            : await runTarget(store, flags.run as string, protocol, source.kind === 'taps' ? `tap:${source.leg}` : `live:${source.iface}`, source.kind === 'live' ? liveTopology(source.topology.backends, source.iface) : undefined);
+            : await runTarget(store, flags.run as string, protocol, source.kind === 'taps' ? `tap:${source.leg}` : `live:${source.iface}`, source.kind === 'live' ? liveTopology(source.topology.backends, source.iface) : undefined, source.kind === 'taps');
         return recordTraffic({
           source,
           target,

@@ -45,7 +45,7 @@ describe('parity record with inline taps (real UDP)', () => {
       const backend = new SimulatedBackend({ protocol: calampLmd, ip: '127.0.12.2', ports: [24800], role: 'primary' });
       await backend.start();
       cleanups.push(() => backend.stop());
-      const target = await runTarget(store, 'tapped', calampLmd, 'tap:device>relay', undefined);
+      const target = await runTarget(store, 'tapped', calampLmd, 'tap:device>relay', undefined, true);
       const control = manualStop();
       let ready: () => void = () => undefined;
       const isReady = new Promise<void>((resolve) => (ready = resolve));
@@ -129,7 +129,7 @@ describe.runIf(canCaptureNow)('parity record with a live capture (tcpdump on lo)
       const relay = await RelayService.start({ routesPath: join(dir, 'routes.json'), bindIp: '127.0.13.1', debugPort: 0, log: silentLog });
       cleanups.push(() => relay.stop());
       const topology = parseTopology({ relay: { ip: '127.0.13.1', ports: [24900] }, backends: { primary: '127.0.13.2', mirror: '127.0.13.3' } }, 'inline');
-      const target = await runTarget(store, 'captured', generic, 'live:lo', undefined);
+      const target = await runTarget(store, 'captured', generic, 'live:lo', undefined, false);
       const control = manualStop();
       let ready: () => void = () => undefined;
       const isReady = new Promise<void>((resolve) => (ready = resolve));

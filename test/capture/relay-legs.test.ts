@@ -95,7 +95,8 @@ describe('parity import of a capture taken on the relay\'s host (subprocess)', (
       expect(analysed.stdout).toMatch(/20500|18172/);
       expect(analysed.stdout).toMatch(/verdict for shadow: GO/);
       const runs = JSON.parse((await runParity(['runs', '--db', db, '--json'])).stdout) as { name: string; status: string }[];
-      expect(runs).toEqual([expect.objectContaining({ name: 'shadow', status: 'completed' })]);
+      // The capture stamped every leg, not this process: a busy harness reading the file widens no latency.
+      expect(runs).toEqual([expect.objectContaining({ name: 'shadow', status: 'completed', harnessLag: null })]);
     });
   });
 });

@@ -94,20 +94,31 @@ function unrecordedWhy(unrecorded: number, kernelDrops: number): string {
   return `${unrecorded} packets not recorded: ${parts.join(', ')}`;
 }
 
-/** Records into a run's observations (monotonic times), to analyse directly: live shadow validation. */
-export async function runTarget(store: Store, runName: string, protocol: DeviceProtocol, observer: string, topology: RunTopology | undefined): Promise<RecordTarget> {
+/**
+ * Records into a run's observations (monotonic times), to analyse directly: live shadow validation. `stampedHere`:
+ * this process stamps what it sees (inline taps), so its event loop's lateness is the stamps' error; a capture (a
+ * file, or a live capture the kernel stamps) carries its own times, and a slow loop here only delays their writing.
+ */
+export async function runTarget(
+  store: Store,
+  runName: string,
+  protocol: DeviceProtocol,
+  observer: string,
+  topology: RunTopology | undefined,
+  stampedHere: boolean,
+): Promise<RecordTarget> {
   const [existing] = await listRuns(store, runName);
   const runId = existing?.runId ?? (await createRun(store, { name: runName, kind: 'record', protocol: protocol.name, topology, startedNs: process.hrtime.bigint() }));
   const writer = await ObservationWriter.create(store, runId);
-  // The tap stamps what it sees on this process's event loop: the run's latencies are judged within its lateness.
-  const lag = new HarnessLagGauge();
+  // A tap stamps what it sees on this process's event loop: the run's latencies are judged within its lateness.
+  const lag = stampedHere ? new HarnessLagGauge() : undefined;
   return {
     write: (packet) => writeObservation(writer, protocol, observer, packet),
     ready: () => writer.ready(),
     committed: () => writer.committed,
     async finish({ unrecorded, partial }) {
       await writer.finish();
-      await recordHarnessLag(store, runId, lag.stop());
+      if (lag !== undefined) await recordHarnessLag(store, runId, lag.stop());
       // A run missing packets (the store fell behind, or its capture file was cut short) is not complete.
       await finishRun(store, runId, unrecorded > 0 || partial !== undefined ? 'interrupted' : 'completed', process.hrtime.bigint(), { unrecorded, ...(partial !== undefined && { partial }) });
     },
