@@ -38,7 +38,9 @@ export const ANALYSIS_STEPS = {
   receiptCounts: step('02b-receipt-counts.sql'),
   ackKeying: step('03-ack-keying.sql'),
   legTables: step('04-leg-tables.sql'),
+  repeatedAnswers: step('05a-repeated-answers.sql'),
   backendLegs: step('05-backend-legs.sql'),
+  extraAnswers: step('05e-extra-answers.sql'),
   deviceAcks: step('05b-device-acks.sql'),
   unaskedAcks: step('05d-unasked-acks.sql'),
   packetParity: step('05c-packet-parity.sql'),
@@ -57,7 +59,7 @@ export const ANALYSIS_STEPS = {
   latencyDrift: step('14-latency-drift.sql'),
 } as const;
 
-/** The steps that follow each packet across its legs, in order (correlateRun); 05 runs once per backend. */
+/** The steps that follow each packet across its legs, in order (correlateRun); 05a and 05 run once per backend. */
 export const CORRELATION_STEPS = [
   ANALYSIS_STEPS.keys,
   ANALYSIS_STEPS.uplink,
@@ -65,12 +67,14 @@ export const CORRELATION_STEPS = [
   ANALYSIS_STEPS.receiptCounts,
   ANALYSIS_STEPS.ackKeying,
   ANALYSIS_STEPS.legTables,
+  ANALYSIS_STEPS.repeatedAnswers,
   ANALYSIS_STEPS.backendLegs,
+  ANALYSIS_STEPS.extraAnswers,
   ANALYSIS_STEPS.deviceAcks,
   ANALYSIS_STEPS.unaskedAcks,
   ANALYSIS_STEPS.packetParity,
 ] as const;
-export const PER_BACKEND_STEPS: ReadonlySet<AnalysisStep> = new Set([ANALYSIS_STEPS.backendLegs]);
+export const PER_BACKEND_STEPS: ReadonlySet<AnalysisStep> = new Set([ANALYSIS_STEPS.repeatedAnswers, ANALYSIS_STEPS.backendLegs]);
 
 /**
  * The analysis's intermediate tables, dropped once the step named has run (for every backend): no later step reads
@@ -81,7 +85,7 @@ export const PER_BACKEND_STEPS: ReadonlySet<AnalysisStep> = new Set([ANALYSIS_ST
  * pages (docs/performance.md).
  */
 export const RELEASED_AFTER: ReadonlyMap<AnalysisStep, readonly string[]> = new Map([
-  [ANALYSIS_STEPS.backendLegs, ['receipts', 'ack_keying']],
+  [ANALYSIS_STEPS.extraAnswers, ['receipts', 'ack_keying', 'repeated_answers']],
   [ANALYSIS_STEPS.unaskedAcks, ['uplink']],
   [ANALYSIS_STEPS.packetParity, ['backend_legs', 'device_acks']],
 ]);

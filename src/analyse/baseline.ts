@@ -16,6 +16,7 @@ const COMPARED: Record<string, 'relative' | 'absolute'> = {
   unreached_rate: 'absolute',
   extra_copy_rate: 'absolute',
   unasked_ack_rate: 'absolute',
+  extra_ack_rate: 'absolute',
   unsent_payload_rate: 'absolute',
   ack_mismatch_rate: 'absolute',
   drift: 'absolute',

@@ -31,7 +31,7 @@ export async function computeMetrics(store: Store, runId: number, reference: str
     const backend = str(row.backend);
     delivered.set(`${num(row.route_port)}|${backend}`, num(row.delivered));
     const total = totals.get(backend) ?? {};
-    for (const key of ['sent', 'delivered', 'lost', 'lost_apart', 'duplicated_route', 'extra_copies_route', 'reordered', 'ack_expected', 'acked', 'naks', 'ack_compared', 'ack_mismatched', 'one_sided_route']) {
+    for (const key of ['sent', 'delivered', 'lost', 'lost_apart', 'duplicated_route', 'extra_copies_route', 'reordered', 'ack_expected', 'acked', 'naks', 'extra_acks', 'ack_compared', 'ack_mismatched', 'one_sided_route']) {
       total[key] = num(total[key]) + num(row[key]);
     }
     totals.set(backend, total);
@@ -100,6 +100,9 @@ function addBackendMetrics(push: Push, counts: Row, latency: Row): void {
   push('ack_expected', num(counts.ack_expected), 'count');
   push('acked', num(counts.acked), 'count');
   push('naks', num(counts.naks), 'count');
+  // Answers beyond the requests received with their key (05a): a device told twice what it was told once.
+  push('extra_acks', num(counts.extra_acks), 'count');
+  push('extra_ack_rate', ratio(num(counts.extra_acks), num(counts.acked) + num(counts.extra_acks)), 'ratio');
   push('ack_latency_p50_ms', numOrNull(latency.ack_p50), 'ms');
   push('ack_latency_p95_ms', numOrNull(latency.ack_p95), 'ms');
   push('ack_latency_p99_ms', numOrNull(latency.ack_p99), 'ms');

@@ -168,6 +168,11 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
         `${count(value('unasked_acks'))} ACKs reached devices beyond the requests they made with that match key: handed to a device that did not ask ` +
         `for them (another device's answer, its data leaked to the wrong device), or a second answer to one request; either way a device was told what it did not ask`
       );
+    case 'extra_ack_rate':
+      return (
+        `${metric.backend ?? 'a backend'} sent ${count(value('extra_acks'))} ACKs beyond the requests it received with their match key (a second answer ` +
+        `to one request; ${count(value('acked'))} requests ACKed): a relay passes them on, and a device is told twice`
+      );
     case 'extra_copy_rate': {
       const backend = metric.backend ?? 'a backend';
       return (

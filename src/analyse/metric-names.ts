@@ -25,6 +25,8 @@ export const METRIC_LABELS = {
   ack_expected: 'requests wanting an ACK',
   acked: 'ACKs sent',
   naks: 'NAKs sent',
+  extra_acks: 'ACKs beyond the requests received',
+  extra_ack_rate: 'share of its ACKs beyond the requests it received',
   ack_latency_p50_ms: 'ACK latency p50',
   ack_latency_p95_ms: 'ACK latency p95',
   ack_latency_p99_ms: 'ACK latency p99',

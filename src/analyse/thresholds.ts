@@ -28,6 +28,7 @@ export const THRESHOLDED_METRICS = [
   'extra_copy_rate',
   'unsent_payload_rate',
   'unasked_ack_rate',
+  'extra_ack_rate',
   'device_ack_rate',
   'device_ack_mismatch_rate',
   'relay_added_latency_p95_ms',
@@ -72,6 +73,9 @@ export const DEFAULT_THRESHOLDS: Record<ThresholdedMetric, Threshold> = {
   // An ACK a device did not ask for is another device's answer (its data, leaked) or a second answer to one request:
   // what the devices are told, held to the bar of an ACK that differs from the reference's.
   unasked_ack_rate: { warning: 0.0001, critical: 0.001 },
+  // A backend that answers one request twice tells its devices twice (a relay passes both on): a behaviour the new
+  // backend must not add, nor silently drop if the old one had it; at the bar of a gateway's duplicates.
+  extra_ack_rate: { warning: 0.001, critical: 0.01 },
   device_ack_rate: { warning: 0.999, critical: 0.99 },
   device_ack_mismatch_rate: { warning: 0.0001, critical: 0.001 },
   relay_added_latency_p95_ms: { warning: 50, critical: 250 },

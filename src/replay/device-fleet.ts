@@ -12,8 +12,27 @@ export interface ReplayDevice {
   index: number;
   localIp: string;
   localPort: number;
-  /** Requests sent that want an ACK, minus replies received: what an interrupted run waits for. */
+  /** Requests sent that want an ACK, minus the replies received that answer one of them: what a run's end waits for. */
   awaitingAcks: number;
+  /** The same by match key: a second answer to one request (a backend that answers twice) settles nothing more. */
+  readonly owed: Map<string, number>;
+}
+
+/** A request wanting an ACK has been handed to the sending thread: the run's end waits for its answer. */
+export function oweAck(device: ReplayDevice, matchKey: string | undefined): void {
+  const key = matchKey ?? '';
+  device.owed.set(key, (device.owed.get(key) ?? 0) + 1);
+  device.awaitingAcks++;
+}
+
+/** An answer with `matchKey` arrived, or a request owed one never left: one fewer is waited for, if one was owed. */
+export function settleAck(device: ReplayDevice, matchKey: string | undefined): void {
+  const key = matchKey ?? '';
+  const owed = device.owed.get(key);
+  if (owed === undefined) return;
+  if (owed > 1) device.owed.set(key, owed - 1);
+  else device.owed.delete(key);
+  device.awaitingAcks--;
 }
 
 /**
@@ -67,7 +86,7 @@ export class DeviceFleet {
     const localIps = list.map(() => this.pool.take());
     await this.thread.open(localIps, sending);
     for (const [index, original] of list.entries()) {
-      const device: ReplayDevice = { original, index, localIp: localIps[index] as string, localPort: this.thread.ports[index] as number, awaitingAcks: 0 };
+      const device: ReplayDevice = { original, index, localIp: localIps[index] as string, localPort: this.thread.ports[index] as number, awaitingAcks: 0, owed: new Map() };
       this.devices.set(original, device);
       this.byIndex.push(device);
     }
@@ -102,9 +121,10 @@ export class DeviceFleet {
       const payload = Buffer.isBuffer(given) ? given : Buffer.from(given);
       this.repliesReceived++;
       const ack = this.protocol.decodeAck(payload);
-      // A datagram that is no answer at all (a stray, garbage) does not stand for an ACK still owed: the wait for the
-      // last answers is not cut short by it.
-      if (ack.kind !== 'unparsed') device.awaitingAcks--;
+      // A datagram that is no answer at all (a stray, garbage), or a second answer to a request already answered, does
+      // not stand for an ACK still owed: the wait for the last answers is not cut short by it, and the last requests'
+      // answers are not counted missing (at the relay's door) for a harness that stopped listening too soon.
+      if (ack.kind !== 'unparsed') settleAck(device, ack.matchKey);
       this.sink.add({
         leg: 'relay>device',
         tsNs: BigInt(replies.tsNs[i] as number),

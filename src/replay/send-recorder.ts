@@ -1,7 +1,7 @@
 import { LatencyHistogram } from '../core/latency-histogram.ts';
 import type { DeviceProtocol } from '../protocols/protocol.ts';
 import type { SendRecord, SendWriter } from '../store/send-writer.ts';
-import type { DeviceFleet } from './device-fleet.ts';
+import { oweAck, settleAck, type DeviceFleet } from './device-fleet.ts';
 import { RING_SLOTS, type OutgoingBatch } from './send-thread.ts';
 import { SLOT_PACKETS } from './batch-ring.js';
 import type { UplinkChunk } from './uplink-source.ts';
@@ -93,9 +93,11 @@ export class SendRecorder {
     const payload = chunk.payloads[row] as Uint8Array;
     const routePort = chunk.routePort[row] as number;
     // Only whether it wants an ACK is kept: its kind and keys are decoded again when it is recorded, so that no string
-    // made here lives until then.
-    const wantsAck = this.protocol.decode(payload).wantsAck;
-    if (wantsAck) device.awaitingAcks++;
+    // made here lives until then, but for the match key of an ACK owed, until it is answered. Owed now, before it
+    // leaves: its answer may be read before the thread reports the send.
+    const message = this.protocol.decode(payload);
+    const wantsAck = message.wantsAck;
+    if (wantsAck) oweAck(device, message.matchKey);
     const c = this.current;
     const i = this.count++;
     c.offsetNs[i] = offsetNs;
@@ -196,6 +198,10 @@ export class SendRecorder {
   /** The batch's packets from `sent` on never left: the ACKs they wanted are owed no more. */
   private forgetUnsent(batch: OutgoingBatch, sent: number): void {
     const base = batch.slot * SLOT_PACKETS;
-    for (let i = sent; i < batch.count; i++) if (this.pending.wantsAck[base + i] === 1) this.fleet.device(this.pending.device[base + i] as number).awaitingAcks--;
+    for (let i = sent; i < batch.count; i++) {
+      if (this.pending.wantsAck[base + i] !== 1) continue;
+      const payload = batch.payload.subarray(i === 0 ? 0 : (batch.payloadEnd[i - 1] as number), batch.payloadEnd[i] as number);
+      settleAck(this.fleet.device(this.pending.device[base + i] as number), this.protocol.decode(payload).matchKey);
+    }
   }
 }

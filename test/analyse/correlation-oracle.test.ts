@@ -79,7 +79,7 @@ function generate(seed: number, keyed: boolean, fleet: Fleet): Generated {
     if (!chance(0.85)) return;
     const late = chance(0.04) ? ACK_WINDOW_NS + 1_000_000_000 : 0;
     const differs = backend !== fleet.reference && chance(0.1);
-    answers.push({
+    const given: Answer = {
       backend,
       route: r.route,
       relaySocket: r.relaySocket,
@@ -89,7 +89,10 @@ function generate(seed: number, keyed: boolean, fleet: Fleet): Generated {
       // Some observers name the request answered; the others' answers are tied by match key.
       replyTo: fleet.namesRequests.includes(backend) ? request.hash : null,
       matchKey: fleet.namesRequests.includes(backend) ? null : request.matchKey,
-    });
+    };
+    answers.push(given);
+    // Some answered twice (a backend's own fault).
+    if (chance(0.04)) answers.push({ ...given, ns: unique(given.ns + between(100_000, 2_000_000)) });
   };
   // Some reach no backend at all (the relay dropped them before its copies).
   const unforwarded = new Set(sends.filter(() => chance(0.03)).map((send) => send.id));
@@ -227,8 +230,9 @@ function model({ fleet, sends, receipts, answers, deviceAcks }: Generated): Mode
  * them: a receipt matched to no send is a duplicate; a request one backend answered and the reference did not (or the
  * other way) is one-sided; drift is the delivered count's distance from the reference's, as a share of it.
  */
-function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], receipts: readonly Receipt[], sends: readonly Send[], deviceAcks: readonly DeviceAck[]): Map<string, number | null> {
+function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], { receipts, sends, answers, deviceAcks }: Generated): Map<string, number | null> {
   const metrics = new Map<string, number | null>();
+  const extras = extraAnswers(fleet, sends, receipts, answers);
   const ms = (from: number, to: number): number => (to - from) / 1e6;
   const routes = [...new Set(rows.map((r) => r.route))];
   const reference = new Map(rows.filter((r) => r.backend === fleet.reference).map((r) => [r.uplink_id, r]));
@@ -270,6 +274,10 @@ function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], receipts: readonl
       put('ack_expected', delivered.filter((r) => r.wants_ack).length);
       put('acked', mine.filter((r) => r.acked === true).length);
       put('naks', mine.filter((r) => r.ack_kind === 'nak').length);
+      const extraAcks = extras.filter((e) => e.backend === backend && (route === null || e.route === route)).reduce((sum, e) => sum + e.extra, 0);
+      put('extra_acks', extraAcks);
+      const ackedHere = mine.filter((r) => r.acked === true).length;
+      put('extra_ack_rate', ackedHere + extraAcks > 0 ? extraAcks / (ackedHere + extraAcks) : null);
       const forward = delivered.map((r) => ms(r.sent_ns, r.received_ns as number));
       const ack = mine.filter((r) => r.ack_ns !== null).map((r) => ms(r.received_ns as number, r.ack_ns as number));
       for (const [name, values] of [['forward_latency', forward], ['ack_latency', ack]] as const) {
@@ -290,10 +298,14 @@ function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], receipts: readonl
     }
   }
   // ACKs a device got beyond its requests with that key (of any kind), on the route they came on: every ACK is
-  // written as coming on 20500 (write).
+  // written as coming on 20500 (write); less the reference backend's own second answers to that device and key.
   const unaskedByRoute = new Map<number, number>();
+  const passedOn = new Map<string, number>();
+  for (const extra of extras.filter((e) => e.backend === fleet.reference && e.device !== null)) {
+    passedOn.set(`${extra.device}|${extra.matchKey ?? ''}`, (passedOn.get(`${extra.device}|${extra.matchKey ?? ''}`) ?? 0) + extra.extra);
+  }
   for (const [key, got] of groupBy(deviceAcks, (d) => `${d.device}|${d.matchKey ?? ''}`)) {
-    const beyond = got.length - sends.filter((s) => `${s.device}|${s.matchKey ?? ''}` === key).length;
+    const beyond = got.length - sends.filter((s) => `${s.device}|${s.matchKey ?? ''}` === key).length - (passedOn.get(key) ?? 0);
     if (beyond > 0) unaskedByRoute.set(20500, (unaskedByRoute.get(20500) ?? 0) + beyond);
   }
   for (const route of [...routes, null]) {
@@ -323,6 +335,40 @@ function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], receipts: readonl
     put('relay_added_latency_p95_ms', quantile(relayAdded, 0.95));
   }
   return metrics;
+}
+
+/**
+ * What each backend answered beyond what it was asked: per relay socket and key it answered more than once (the
+ * request's hash where its observer names it, else the match key), its answers less the copies it received with that
+ * key (a copy's key is its matched send's, else the first send of its bytes on the route's); with the device whose
+ * matched copies came through that socket, and the answers' match key.
+ */
+function extraAnswers(fleet: Fleet, sends: readonly Send[], receipts: readonly Receipt[], answers: readonly Answer[]): { backend: Backend; route: number; extra: number; device: number | null; matchKey: string | null }[] {
+  const bySendOrder = [...sends].sort((a, b) => a.sentNs - b.sentNs || a.id - b.id);
+  const extras: { backend: Backend; route: number; extra: number; device: number | null; matchKey: string | null }[] = [];
+  for (const backend of fleet.backends) {
+    const byHash = answers.filter((a) => a.backend === backend).every((a) => a.replyTo !== null);
+    // Each copy's send: the k-th copy of a payload on a route is the k-th send of it; the first send stands for the rest.
+    const copies = receipts.filter((r) => r.backend === backend).sort((a, b) => a.ns - b.ns);
+    const requestKeys: { route: number; socket: number; key: string; device: number | null }[] = [];
+    for (const [payload, got] of groupBy(copies, (r) => `${r.route}/${r.hash}`)) {
+      const sent = bySendOrder.filter((s) => `${s.route}/${s.hash}` === payload);
+      got.forEach((r, k) => {
+        const send = sent[k] ?? sent[0];
+        requestKeys.push({ route: r.route, socket: r.relaySocket, key: byHash ? `h${r.hash}` : `m${send?.matchKey ?? ''}`, device: sent[k]?.device ?? null });
+      });
+    }
+    const answerKey = (a: Answer): string => (a.replyTo !== null ? `h${a.replyTo}` : `m${a.matchKey ?? ''}`);
+    for (const [key, group] of groupBy(answers.filter((a) => a.backend === backend), (a) => `${a.route}|${a.relaySocket}|${answerKey(a)}`)) {
+      if (group.length < 2) continue;
+      const first = group[0] as Answer;
+      const asked = requestKeys.filter((q) => `${q.route}|${q.socket}|${q.key}` === key).length;
+      if (group.length <= asked) continue;
+      const device = requestKeys.find((q) => q.socket === first.relaySocket && q.device !== null)?.device ?? null;
+      extras.push({ backend, route: first.route, extra: group.length - asked, device, matchKey: first.matchKey });
+    }
+  }
+  return extras;
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
@@ -421,8 +467,11 @@ describe('the correlation agrees with an independent model of its rules', () => 
           expect(actual).toEqual(expected);
           // And the metrics the verdict is judged on, from the model's rows.
           const computed = new Map(analysis.metrics.map((m) => [`${m.metric}|${m.route}|${m.backend}`, m.value]));
-          const wanted = modelMetrics(run.fleet, modelled, run.receipts, run.sends, run.deviceAcks);
+          const wanted = modelMetrics(run.fleet, modelled, run);
           expect([...wanted.keys()].filter((key) => !computed.has(key))).toEqual([]);
+          // The run has backends' second answers to judge, and devices told what they had not asked.
+          expect([...wanted].filter(([key, value]) => key.startsWith('extra_acks|null|') && (value ?? 0) > 0).length).toBeGreaterThan(0);
+          expect(wanted.get('unasked_acks|null|null')).toBeGreaterThan(0);
           for (const [key, value] of wanted) {
             const got = computed.get(key);
             if (value === null || got === null || got === undefined) expect([key, got ?? null]).toEqual([key, value]);

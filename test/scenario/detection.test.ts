@@ -15,7 +15,7 @@ const FAULT_RELAY = join(import.meta.dirname, '../peers/fault-relay.mjs');
  * (test/peers/fault-relay.mjs), with simulated backends. Each relay fault must be caught on the metric that names it;
  * healthy runs with slow but correct backends must not be called NO-GO.
  */
-async function runThroughFaultRelay(name: string, block: number, relayFlags: string, extra: { mirror?: Record<string, unknown>; thresholds?: Record<string, unknown> } = {}): Promise<ScenarioResult> {
+async function runThroughFaultRelay(name: string, block: number, relayFlags: string, extra: { primary?: Record<string, unknown>; mirror?: Record<string, unknown>; thresholds?: Record<string, unknown> } = {}): Promise<ScenarioResult> {
   const relayIp = `127.0.${block}.1`;
   const spec = parseScenario(
     {
@@ -30,7 +30,7 @@ async function runThroughFaultRelay(name: string, block: number, relayFlags: str
           device: 'calamplmd',
         },
       },
-      backends: { primary: { address: `127.0.${block}.2`, latency: '2ms' }, mirror: { address: `127.0.${block}.3`, latency: '2ms', ack_version: '2.0.0', ...extra.mirror } },
+      backends: { primary: { address: `127.0.${block}.2`, latency: '2ms', ...extra.primary }, mirror: { address: `127.0.${block}.3`, latency: '2ms', ack_version: '2.0.0', ...extra.mirror } },
       replay: { speed: '30x', ack_timeout: '1s' },
       thresholds: { ignore_ack_fields: ['appVersion'], ...extra.thresholds },
     },
@@ -189,5 +189,30 @@ describe('the verdict catches relay faults (fault-injecting relay, simulated bac
     expect(result.analysis.verdict, messages(result)).not.toBe('NO_GO');
     const oneSided = result.analysis.metrics.find((m) => m.metric === 'one_sided_acks' && m.route === null && m.backend === 'mirror');
     expect(oneSided?.value).toBe(0);
+  });
+});
+
+describe("a backend's own fault through a healthy relay (the fault-injecting relay with no fault) is the backend's", () => {
+  it('a primary that answers a tenth of its requests twice: NO-GO on its extra ACKs; the relay that passed them on, and the devices that got them, not blamed', async () => {
+    const result = await runThroughFaultRelay('primary-twice', 176, '', { primary: { duplicate_acks: 0.1 }, thresholds: LOAD_PROOF_THRESHOLDS });
+    expect(result.analysis.verdict, messages(result)).toBe('NO_GO');
+    expect(critical(result, 'extra_ack_rate', 'primary'), messages(result)).toBe(true);
+    const extra = Number(result.analysis.metrics.find((m) => m.metric === 'extra_acks' && m.route === null && m.backend === 'primary')?.value);
+    expect(extra).toBeGreaterThan(0);
+    expect(messages(result)).toMatch(new RegExp(`primary sent ${extra} ACKs beyond the requests it received with their match key`));
+    // A relay that passes the primary's second answer on does as it should; and the harness waited for the last
+    // requests' answers though the extra ones came first (before, it stopped listening one answer short and the
+    // devices' ACK rate put the missing one on the relay).
+    expect(result.analysis.metrics.find((m) => m.metric === 'unasked_acks' && m.route === null && m.backend === null)?.value).toBe(0);
+    expect(result.analysis.metrics.find((m) => m.metric === 'device_ack_rate' && m.route === null && m.backend === null)?.value).toBe(1);
+    expect(result.analysis.findings.filter((f) => f.backend !== 'primary'), messages(result)).toEqual([]);
+  });
+
+  it("a mirror that answers a tenth of its requests twice: NO-GO on the mirror's extra ACKs, nothing else", async () => {
+    const result = await runThroughFaultRelay('mirror-twice', 177, '', { mirror: { duplicate_acks: 0.1 }, thresholds: LOAD_PROOF_THRESHOLDS });
+    expect(result.analysis.verdict, messages(result)).toBe('NO_GO');
+    expect(critical(result, 'extra_ack_rate', 'mirror'), messages(result)).toBe(true);
+    expect(result.analysis.metrics.find((m) => m.metric === 'extra_acks' && m.route === null && m.backend === 'primary')?.value).toBe(0);
+    expect(result.analysis.findings.filter((f) => f.backend !== 'mirror'), messages(result)).toEqual([]);
   });
 });

@@ -1,10 +1,12 @@
--- reads: packet_parity, receipt_counts
+-- reads: packet_parity, receipt_counts, extra_answers
 -- writes: -
 -- Delivery, latency and ACKs per route and backend. ACK latency is the backend's own time (its receipt to its
 -- answer, both seen at its side): what the relay and the harness add is judged apart, as relay_added_latency.
 -- A receipt no uplink packet was matched to (05: k-th copy to k-th send) is a duplicate: what a backend received
 -- beyond what was sent, per route.
 WITH
+-- What each backend answered beyond what it was asked (05a), per route.
+extra AS (SELECT backend, route_port, sum(extra) AS extra_acks FROM extra_answers GROUP BY ALL),
 -- Each latency's percentiles are taken in one call: a list of quantiles sorts the column once, three calls three times.
 per_route AS MATERIALIZED (
   SELECT
@@ -21,6 +23,7 @@ per_route AS MATERIALIZED (
     count(*) FILTER (WHERE wants_ack AND delivered) AS ack_expected,
     count(*) FILTER (WHERE acked) AS acked,
     count(*) FILTER (WHERE ack_kind = 'nak') AS naks,
+    coalesce(any_value(x.extra_acks), 0) AS extra_acks,
     quantile_cont(backend_ack_latency_ms, [0.5, 0.95, 0.99]) AS ack,
     max(backend_ack_latency_ms) AS ack_max,
     count(*) FILTER (WHERE ack_match IS NOT NULL) AS ack_compared,
@@ -29,6 +32,7 @@ per_route AS MATERIALIZED (
     count(*) FILTER (WHERE one_sided_ack) AS one_sided_route
   FROM packet_parity p
   LEFT JOIN receipt_counts d ON d.backend = p.backend AND d.route_port = p.route_port
+  LEFT JOIN extra x ON x.backend = p.backend AND x.route_port = p.route_port
   WHERE p.run_id = $run_id AND p.backend <> $no_backend
   GROUP BY p.route_port, p.backend
 ),
