@@ -43,6 +43,7 @@ export const ANALYSIS_STEPS = {
   extraAnswers: step('05e-extra-answers.sql'),
   deviceAcks: step('05b-device-acks.sql'),
   unaskedAcks: step('05d-unasked-acks.sql'),
+  junkToDevices: step('05f-junk-to-devices.sql'),
   packetParity: step('05c-packet-parity.sql'),
   ackDifferences: step('07-ack-differences.sql'),
   ackResults: step('06a-ack-results.sql'),
@@ -52,7 +53,7 @@ export const ANALYSIS_STEPS = {
   backendMetrics: step('08-backend-metrics.sql'),
   backendOverall: step('09-backend-overall.sql'),
   deviceMetrics: step('10-device-metrics.sql'),
-  unaskedAckCounts: step('10b-unasked-acks.sql'),
+  unaskedAckCounts: step('10b-unasked-and-junk.sql'),
   driftWindows: step('11-drift-windows.sql'),
   relayQueue: step('12-relay-queue.sql'),
   worstWindowDrift: step('13-worst-window-drift.sql'),
@@ -72,6 +73,7 @@ export const CORRELATION_STEPS = [
   ANALYSIS_STEPS.extraAnswers,
   ANALYSIS_STEPS.deviceAcks,
   ANALYSIS_STEPS.unaskedAcks,
+  ANALYSIS_STEPS.junkToDevices,
   ANALYSIS_STEPS.packetParity,
 ] as const;
 export const PER_BACKEND_STEPS: ReadonlySet<AnalysisStep> = new Set([ANALYSIS_STEPS.repeatedAnswers, ANALYSIS_STEPS.backendLegs]);

@@ -17,6 +17,7 @@ const COMPARED: Record<string, 'relative' | 'absolute'> = {
   extra_copy_rate: 'absolute',
   unasked_ack_rate: 'absolute',
   extra_ack_rate: 'absolute',
+  junk_to_device_rate: 'absolute',
   unsent_payload_rate: 'absolute',
   ack_mismatch_rate: 'absolute',
   drift: 'absolute',

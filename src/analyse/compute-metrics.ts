@@ -39,7 +39,9 @@ export async function computeMetrics(store: Store, runId: number, reference: str
   for (const row of perRoute) addBackendMetrics(pusher(metrics, num(row.route_port), str(row.backend)), row, row);
   for (const [backend, total] of totals) addBackendMetrics(pusher(metrics, null, backend), total, overall.get(backend) ?? {});
   const unreached = unreachedByRoute(perRoute);
-  const unasked = new Map((await query(S.unaskedAckCounts)).map((row) => [numOrNull(row.route_port), num(row.unasked)]));
+  const unaskedRows = await query(S.unaskedAckCounts);
+  const unasked = new Map(unaskedRows.map((row) => [numOrNull(row.route_port), num(row.unasked)]));
+  const junk = new Map(unaskedRows.map((row) => [numOrNull(row.route_port), num(row.junk)]));
   addDriftMetrics(metrics, perRoute, totals, delivered, reference);
   for (const row of await query(S.deviceMetrics)) {
     const route = numOrNull(row.route_port);
@@ -63,6 +65,10 @@ export async function computeMetrics(store: Store, runId: number, reference: str
     const beyond = route === null ? (sum(unasked.values()) ?? 0) : (unasked.get(route) ?? 0);
     push('unasked_acks', beyond, 'count');
     push('unasked_ack_rate', ratio(beyond, num(row.device_acked) + beyond), 'ratio');
+    // And datagrams that are no answer at all, that no backend sent.
+    const made = route === null ? (sum(junk.values()) ?? 0) : (junk.get(route) ?? 0);
+    push('junk_to_devices', made, 'count');
+    push('junk_to_device_rate', ratio(made, num(row.device_acked) + beyond + made), 'ratio');
     push('round_trip_p50_ms', numOrNull(row.rtt_p50), 'ms');
     push('round_trip_p95_ms', numOrNull(row.rtt_p95), 'ms');
     push('round_trip_p99_ms', numOrNull(row.rtt_p99), 'ms');

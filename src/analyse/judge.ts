@@ -168,6 +168,11 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
         `${count(value('unasked_acks'))} ACKs reached devices beyond the requests they made with that match key: handed to a device that did not ask ` +
         `for them (another device's answer, its data leaked to the wrong device), or a second answer to one request; either way a device was told what it did not ask`
       );
+    case 'junk_to_device_rate':
+      return (
+        `${count(value('junk_to_devices'))} datagrams reached devices that are no ACK (their bytes do not parse as one) and that no backend sent: ` +
+        `made up or mangled on the way to the devices, by the relay or the network between`
+      );
     case 'extra_ack_rate':
       return (
         `${metric.backend ?? 'a backend'} sent ${count(value('extra_acks'))} ACKs beyond the requests it received with their match key (a second answer ` +

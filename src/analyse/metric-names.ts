@@ -16,6 +16,8 @@ export const METRIC_LABELS = {
   extra_copy_rate: 'share of packets that reached a backend more than once',
   unasked_acks: 'ACKs devices got beyond what they asked for',
   unasked_ack_rate: 'share of the ACKs devices got that they had not asked for',
+  junk_to_devices: 'datagrams devices got that are no ACK and no backend sent',
+  junk_to_device_rate: 'share of what devices got that is no ACK and no backend sent',
   reordered: 'reordered',
   drop_rate: 'frame drop rate',
   forward_latency_p50_ms: 'forward latency p50',

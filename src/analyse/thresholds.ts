@@ -28,6 +28,7 @@ export const THRESHOLDED_METRICS = [
   'extra_copy_rate',
   'unsent_payload_rate',
   'unasked_ack_rate',
+  'junk_to_device_rate',
   'extra_ack_rate',
   'device_ack_rate',
   'device_ack_mismatch_rate',
@@ -76,6 +77,8 @@ export const DEFAULT_THRESHOLDS: Record<ThresholdedMetric, Threshold> = {
   // A backend that answers one request twice tells its devices twice (a relay passes both on): a behaviour the new
   // backend must not add, nor silently drop if the old one had it; at the bar of a gateway's duplicates.
   extra_ack_rate: { warning: 0.001, critical: 0.01 },
+  // Bytes a device cannot read that no backend sent were made on the way: what a device is told, at unasked ACKs' bar.
+  junk_to_device_rate: { warning: 0.0001, critical: 0.001 },
   device_ack_rate: { warning: 0.999, critical: 0.99 },
   device_ack_mismatch_rate: { warning: 0.0001, critical: 0.001 },
   relay_added_latency_p95_ms: { warning: 50, critical: 250 },

@@ -82,7 +82,8 @@ export function senderLine(analysis: Analysis): string {
   const unreached = overall.some((m) => m.metric === 'unreached') ? `; reached no backend ${pick('unreached')} (${pick('unreached_rate')})` : '';
   // ACKs beyond what the devices asked for are said only where there are some: most runs have none.
   const unasked = overall.some((m) => m.metric === 'unasked_acks' && (m.value ?? 0) > 0) ? `, not asked for ${pick('unasked_acks')}` : '';
-  return `devices: ACKs received ${pick('device_acks')} (${pick('device_ack_rate')}), not the reference's ${pick('device_ack_mismatches')}${unasked}; round trip p50 ${pick('round_trip_p50_ms')}, p95 ${pick('round_trip_p95_ms')}, p99 ${pick('round_trip_p99_ms')}; relay added p95 ${pick('relay_added_latency_p95_ms')}${unreached}`;
+  const junk = overall.some((m) => m.metric === 'junk_to_devices' && (m.value ?? 0) > 0) ? `; no ACK and no backend's ${pick('junk_to_devices')}` : '';
+  return `devices: ACKs received ${pick('device_acks')} (${pick('device_ack_rate')}), not the reference's ${pick('device_ack_mismatches')}${unasked}${junk}; round trip p50 ${pick('round_trip_p50_ms')}, p95 ${pick('round_trip_p95_ms')}, p99 ${pick('round_trip_p99_ms')}; relay added p95 ${pick('relay_added_latency_p95_ms')}${unreached}`;
 }
 
 export interface SummaryCell {

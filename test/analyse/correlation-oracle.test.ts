@@ -32,8 +32,8 @@ const FANNED_OUT: Fleet = { backends: ['target-0', 'target-1', 'target-2'], refe
 interface Send { id: number; device: number; route: number; sentNs: number; hash: number; wantsAck: boolean; matchKey: string | null }
 interface Receipt { backend: Backend; route: number; hash: number; ns: number; relaySocket: number }
 /** An answer on leg backend>relay, to a relay socket; `replyTo` when the backend's observer names the request's hash. */
-interface Answer { backend: Backend; route: number; relaySocket: number; ns: number; hash: number; kind: 'ack' | 'nak'; replyTo: number | null; matchKey: string | null }
-interface DeviceAck { device: number; ns: number; hash: number; matchKey: string | null }
+interface Answer { backend: Backend; route: number; relaySocket: number; ns: number; hash: number; kind: 'ack' | 'nak' | 'unparsed'; replyTo: number | null; matchKey: string | null }
+interface DeviceAck { device: number; ns: number; hash: number; matchKey: string | null; kind: 'ack' | 'unparsed' }
 interface Generated { fleet: Fleet; sends: Send[]; receipts: Receipt[]; answers: Answer[]; deviceAcks: DeviceAck[] }
 
 const deviceIp = (device: number): string => `127.20.0.${device + 1}`;
@@ -116,15 +116,25 @@ function generate(seed: number, keyed: boolean, fleet: Fleet): Generated {
   for (const send of sends) {
     if (!send.wantsAck || !chance(0.9)) continue;
     const late = chance(0.04) ? ACK_WINDOW_NS + 1_000_000_000 : 0;
-    deviceAcks.push({ device: send.device, ns: unique(send.sentNs + between(1_000_000, 12_000_000) + late), hash: answerHash(send.hash) + (chance(0.05) ? 2 : 0), matchKey: send.matchKey });
+    deviceAcks.push({ device: send.device, ns: unique(send.sentNs + between(1_000_000, 12_000_000) + late), hash: answerHash(send.hash) + (chance(0.05) ? 2 : 0), matchKey: send.matchKey, kind: 'ack' });
   }
   // Some ACKs also handed to a device that did not send the request (the relay leaking one device's answer to another):
   // the next device, which may have asked for that key itself, or one that sent nothing at all.
   for (const send of sends) {
     if (!send.wantsAck || !chance(0.04)) continue;
     const to = chance(0.5) ? (send.device + 1) % devices : devices;
-    deviceAcks.push({ device: to, ns: unique(send.sentNs + between(1_000_000, 12_000_000)), hash: answerHash(send.hash), matchKey: send.matchKey });
+    deviceAcks.push({ device: to, ns: unique(send.sentNs + between(1_000_000, 12_000_000)), hash: answerHash(send.hash), matchKey: send.matchKey, kind: 'ack' });
   }
+  // Bytes no device can read as an ACK: some a backend sent (to a socket that asked nothing) and the relay passed on,
+  // the others made up on the way.
+  for (const backend of fleet.backends) {
+    for (let i = 0; i < 2; i++) {
+      const hash = 6_600_000 + 10 * fleet.backends.indexOf(backend) + i;
+      answers.push({ backend, route: 20500, relaySocket: 59998, ns: unique(T0 + between(0, 400_000_000)), hash, kind: 'unparsed', replyTo: fleet.namesRequests.includes(backend) ? 1 : null, matchKey: null });
+      if (chance(0.5)) deviceAcks.push({ device: between(0, devices), ns: unique(T0 + between(0, 400_000_000)), hash, matchKey: null, kind: 'unparsed' });
+    }
+  }
+  for (let i = 0; i < between(1, 5); i++) deviceAcks.push({ device: between(0, devices), ns: unique(T0 + between(0, 400_000_000)), hash: 6_700_000 + i, matchKey: null, kind: 'unparsed' });
   return { fleet, sends, receipts, answers, deviceAcks };
 }
 
@@ -304,7 +314,7 @@ function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], { receipts, sends
   for (const extra of extras.filter((e) => e.backend === fleet.reference && e.device !== null)) {
     passedOn.set(`${extra.device}|${extra.matchKey ?? ''}`, (passedOn.get(`${extra.device}|${extra.matchKey ?? ''}`) ?? 0) + extra.extra);
   }
-  for (const [key, got] of groupBy(deviceAcks, (d) => `${d.device}|${d.matchKey ?? ''}`)) {
+  for (const [key, got] of groupBy(deviceAcks.filter((d) => d.kind !== 'unparsed'), (d) => `${d.device}|${d.matchKey ?? ''}`)) {
     const beyond = got.length - sends.filter((s) => `${s.device}|${s.matchKey ?? ''}` === key).length - (passedOn.get(key) ?? 0);
     if (beyond > 0) unaskedByRoute.set(20500, (unaskedByRoute.get(20500) ?? 0) + beyond);
   }
@@ -322,6 +332,11 @@ function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], { receipts, sends
     const acked = seen.filter((r) => r.device_acked === true).length;
     put('unasked_acks', unasked);
     put('unasked_ack_rate', acked + unasked > 0 ? unasked / (acked + unasked) : null);
+    // What devices got that is no ACK and that no backend sent (every device datagram is written on 20500).
+    const backendsSent = new Set(answers.filter((a) => a.kind === 'unparsed').map((a) => a.hash));
+    const junk = route === 20501 ? 0 : deviceAcks.filter((d) => d.kind === 'unparsed' && !backendsSent.has(d.hash)).length;
+    put('junk_to_devices', junk);
+    put('junk_to_device_rate', acked + unasked + junk > 0 ? junk / (acked + unasked + junk) : null);
     // The reference answered, the device got nothing: the answers the relay did not pass on, and how long they took.
     const unrelayed = seen.filter((r) => r.wants_ack && r.device_acked === false && r.acked === true);
     put('device_unrelayed_acks', unrelayed.length);
@@ -403,7 +418,7 @@ async function write(store: Store, name: string, run: Generated, uplink: 'sends'
     ...run.answers.map((a) =>
       `('${a.backend}>relay', ${a.ns}, '127.0.0.2', ${a.route}, '127.0.0.1', ${a.relaySocket}, ${a.route}, ${a.hash}, '${a.kind}', ${sqlString(a.matchKey)}, '${ackBytes(a.hash)}'::BLOB, ${a.replyTo ?? 'NULL'})`),
     ...run.deviceAcks.map((d) =>
-      `('relay>device', ${d.ns}, '127.0.0.1', 20500, '${deviceIp(d.device)}', ${DEVICE_PORT}, 20500, ${d.hash}, 'ack', ${sqlString(d.matchKey)}, '${ackBytes(d.hash)}'::BLOB, NULL)`),
+      `('relay>device', ${d.ns}, '127.0.0.1', 20500, '${deviceIp(d.device)}', ${DEVICE_PORT}, 20500, ${d.hash}, '${d.kind}', ${sqlString(d.matchKey)}, '${ackBytes(d.hash)}'::BLOB, NULL)`),
   ];
   await store.exec(
     `INSERT INTO observations BY NAME
@@ -472,6 +487,7 @@ describe('the correlation agrees with an independent model of its rules', () => 
           // The run has backends' second answers to judge, and devices told what they had not asked.
           expect([...wanted].filter(([key, value]) => key.startsWith('extra_acks|null|') && (value ?? 0) > 0).length).toBeGreaterThan(0);
           expect(wanted.get('unasked_acks|null|null')).toBeGreaterThan(0);
+          expect(wanted.get('junk_to_devices|null|null')).toBeGreaterThan(0);
           for (const [key, value] of wanted) {
             const got = computed.get(key);
             if (value === null || got === null || got === undefined) expect([key, got ?? null]).toEqual([key, value]);

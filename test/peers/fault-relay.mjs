@@ -4,13 +4,14 @@
 //
 //   node fault-relay.mjs --listen 127.0.16.1:20500 --primary 127.0.16.2 --mirror 127.0.16.3
 //     [--ack-delay-ms N] [--ack-loss 0.21] [--uplink-loss 0.08] [--mirror-twice 0.05] [--alter-mirror 0.05] [--alter-both 0.05] [--wrong-side]
-//     [--alter-ack] [--misdeliver-ack 0.1] [--leak-ack 0.1] [--dead]
+//     [--alter-ack] [--misdeliver-ack 0.1] [--leak-ack 0.1] [--junk-to-device 0.1] [--dead]
 //     [--die-after-ms N] [--seed N]
 // --uplink-loss drops a share of the devices' packets on arrival, before either backend gets a copy; --mirror-twice
 // sends a share of them to the mirror twice; --alter-mirror flips a byte of a share of the mirror's copies, --alter-both
 // of a share of the packets before either copy;
 // --misdeliver-ack hands a share of the ACKs to another device than the one that asked; --leak-ack sends a copy of a
-// share of them to another device as well.
+// share of them to another device as well; --junk-to-device sends a datagram of bytes no backend sent (and no device
+// could read as an ACK) to the device after a share of its ACKs.
 import dgram from 'node:dgram';
 import { seededRandom } from './seeded-random.mjs';
 
@@ -35,6 +36,8 @@ const alterMirror = Number(args.get('--alter-mirror') ?? 0);
 const alterBoth = Number(args.get('--alter-both') ?? 0);
 const misdeliverAck = Number(args.get('--misdeliver-ack') ?? 0);
 const leakAck = Number(args.get('--leak-ack') ?? 0);
+const junkToDevice = Number(args.get('--junk-to-device') ?? 0);
+let junkSent = 0;
 const wrongSide = args.has('--wrong-side');
 const alterAck = args.has('--alter-ack');
 const dead = args.has('--dead');
@@ -67,8 +70,10 @@ function flowOf(address, sourcePort) {
     const other = misdeliverAck > 0 && random() < misdeliverAck ? [...flows.keys()].find((k) => k !== key) : undefined;
     const [toAddress, toPort] = other === undefined ? [address, sourcePort] : [other.slice(0, other.lastIndexOf(':')), Number(other.slice(other.lastIndexOf(':') + 1))];
     const leakTo = leakAck > 0 && random() < leakAck ? [...flows.keys()].find((k) => k !== key) : undefined;
+    const junk = junkToDevice > 0 && random() < junkToDevice ? Buffer.from(`relay junk ${junkSent++}`) : undefined;
     const send = () => {
       listener.send(out, toPort, toAddress);
+      if (junk !== undefined) listener.send(junk, toPort, toAddress);
       if (leakTo !== undefined) listener.send(out, Number(leakTo.slice(leakTo.lastIndexOf(':') + 1)), leakTo.slice(0, leakTo.lastIndexOf(':')));
     };
     if (ackDelayMs > 0) setTimeout(send, ackDelayMs);

@@ -155,6 +155,18 @@ describe('the verdict catches relay faults (fault-injecting relay, simulated bac
     expect(result.analysis.findings.filter((f) => f.backend !== null), messages(result)).toEqual([]);
   });
 
+  it('a relay that sends the devices bytes no backend sent after a tenth of their ACKs: NO-GO on them, put on the relay', async () => {
+    const result = await runThroughFaultRelay('junk', 178, '--junk-to-device 0.1', { thresholds: LOAD_PROOF_THRESHOLDS });
+    expect(result.analysis.verdict, messages(result)).toBe('NO_GO');
+    expect(critical(result, 'junk_to_device_rate'), messages(result)).toBe(true);
+    const junk = Number(result.analysis.metrics.find((m) => m.metric === 'junk_to_devices' && m.route === null && m.backend === null)?.value);
+    expect(junk).toBeGreaterThan(0);
+    expect(messages(result)).toMatch(new RegExp(`relay: share of what devices got that is no ACK and no backend sent [\\d.]+% on route 20500 is critical .*: ${junk} datagrams reached devices that are no ACK`));
+    // Not ACKs, so not counted among those the devices had not asked for; and no backend blamed.
+    expect(result.analysis.metrics.find((m) => m.metric === 'unasked_acks' && m.route === null && m.backend === null)?.value).toBe(0);
+    expect(result.analysis.findings.filter((f) => f.backend !== null), messages(result)).toEqual([]);
+  });
+
   it('a relay that is dead from the start: NO-GO, each backend leg named as carrying nothing', async () => {
     const result = await runThroughFaultRelay('dead', 163, '--dead', { thresholds: LOAD_PROOF_THRESHOLDS });
     expect(result.analysis.verdict).toBe('NO_GO');
