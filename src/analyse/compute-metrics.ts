@@ -97,6 +97,8 @@ function addBackendMetrics(push: Push, counts: Row, latency: Row): void {
   push('unsent_payloads', unsent, 'count');
   push('unsent_payload_rate', ratio(unsent, num(counts.delivered) + num(counts.duplicated_route)), 'ratio');
   push('reordered', num(counts.reordered), 'count');
+  // Reordered before it (its receipts are seen in front of it): the relay's or the network's, judged as the relay's.
+  push('reorder_rate', ratio(num(counts.reordered), num(counts.delivered)), 'ratio');
   // What no backend received is the relay's (unreached_rate): a backend's drop rate is what it lost that another got.
   push('drop_rate', ratio(num(counts.lost_apart), sent), 'ratio');
   push('forward_latency_p50_ms', numOrNull(latency.forward_p50), 'ms');

@@ -97,7 +97,7 @@ export const METRIC_LABELS = {
   response_mismatch_rate: 'response mismatch rate',
   // The WebSocket family (a relay agent fanning frames out to gateways).
   duplicate_rate: 'duplicate frame rate',
-  reorder_rate: 'out-of-order frame rate',
+  reorder_rate: 'out-of-order rate',
   agent_claimed_sent: 'frames the agent says it sent',
   agent_dropped: 'frames the agent dropped (queue full)',
   agent_failed: 'frames the agent failed to send',

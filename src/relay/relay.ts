@@ -207,8 +207,10 @@ export class Relay {
         if (!backend.enabled) {
           s.dropped++;
           this.metrics.countDropped('target_disabled');
-        } else if (!backend.ack || !expectsReply) {
+        } else if (!backend.ack) {
           this.upstream.sendAndForget(backend.ip, port, payload, s);
+        } else if (!expectsReply) {
+          this.upstream.sendUnanswered(backend.ip, port, payload, s, device.address, device.port);
         } else {
           const endpoint: DeviceEndpoint = { ip: device.address, port: device.port, route: port };
           this.upstream.sendAwaitingAck(backend.ip, port, payload, s, endpoint, returnPath, route.protocol, decoded?.matchKey);

@@ -281,6 +281,7 @@ function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], { receipts, sends
       put('unsent_payloads', unsent);
       put('unsent_payload_rate', got > 0 ? unsent / got : null);
       put('reordered', mine.filter((r) => r.reordered === true).length);
+      put('reorder_rate', delivered.length > 0 ? mine.filter((r) => r.reordered === true).length / delivered.length : null);
       put('ack_expected', delivered.filter((r) => r.wants_ack).length);
       put('acked', mine.filter((r) => r.acked === true).length);
       put('naks', mine.filter((r) => r.ack_kind === 'nak').length);

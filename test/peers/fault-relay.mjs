@@ -3,12 +3,14 @@
 // It shares no code with the project, so a test that catches its faults checks the verdict, not the relay's own code.
 //
 //   node fault-relay.mjs --listen 127.0.16.1:20500 --primary 127.0.16.2 --mirror 127.0.16.3
-//     [--ack-delay-ms N] [--ack-loss 0.21] [--uplink-loss 0.08] [--mirror-twice 0.05] [--alter-mirror 0.05] [--alter-both 0.05] [--wrong-side]
+//     [--ack-delay-ms N] [--ack-loss 0.21] [--uplink-loss 0.08] [--mirror-twice 0.05] [--alter-mirror 0.05] [--alter-both 0.05]
+//     [--hold-mirror 0.1] [--hold-ms 250] [--wrong-side]
 //     [--alter-ack] [--misdeliver-ack 0.1] [--leak-ack 0.1] [--junk-to-device 0.1] [--dead]
 //     [--die-after-ms N] [--seed N]
 // --uplink-loss drops a share of the devices' packets on arrival, before either backend gets a copy; --mirror-twice
 // sends a share of them to the mirror twice; --alter-mirror flips a byte of a share of the mirror's copies, --alter-both
-// of a share of the packets before either copy;
+// of a share of the packets before either copy; --hold-mirror holds a share of the mirror's copies back --hold-ms
+// (250 by default), so that they reach it after packets their device sent later;
 // --misdeliver-ack hands a share of the ACKs to another device than the one that asked; --leak-ack sends a copy of a
 // share of them to another device as well; --junk-to-device sends a datagram of bytes no backend sent (and no device
 // could read as an ACK) to the device after a share of its ACKs.
@@ -37,6 +39,8 @@ const alterBoth = Number(args.get('--alter-both') ?? 0);
 const misdeliverAck = Number(args.get('--misdeliver-ack') ?? 0);
 const leakAck = Number(args.get('--leak-ack') ?? 0);
 const junkToDevice = Number(args.get('--junk-to-device') ?? 0);
+const holdMirror = Number(args.get('--hold-mirror') ?? 0);
+const holdMs = Number(args.get('--hold-ms') ?? 250);
 let junkSent = 0;
 const wrongSide = args.has('--wrong-side');
 const alterAck = args.has('--alter-ack');
@@ -105,7 +109,8 @@ listener.on('message', (payload, remote) => {
   flow.toPrimary.send(copied, port, primary);
   if (mirror) {
     const altered = alterMirror > 0 && random() < alterMirror ? lastByteFlipped(copied) : copied;
-    flow.toMirror.send(altered, port, mirror);
+    if (holdMirror > 0 && random() < holdMirror) setTimeout(() => flow.toMirror.send(altered, port, mirror), holdMs);
+    else flow.toMirror.send(altered, port, mirror);
   }
   if (mirror && mirrorTwice > 0 && random() < mirrorTwice) flow.toMirror.send(copied, port, mirror);
 });

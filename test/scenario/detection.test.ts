@@ -155,6 +155,19 @@ describe('the verdict catches relay faults (fault-injecting relay, simulated bac
     expect(result.analysis.findings.filter((f) => f.backend !== null), messages(result)).toEqual([]);
   });
 
+  it("a relay that holds a tenth of the mirror's copies back 250 ms: NO-GO on the packets the mirror got out of order, put on the relay, not the mirror", async () => {
+    const result = await runThroughFaultRelay('hold', 179, '--hold-mirror 0.1 --hold-ms 250', { thresholds: LOAD_PROOF_THRESHOLDS });
+    expect(result.analysis.verdict, messages(result)).toBe('NO_GO');
+    const reordered = Number(result.analysis.metrics.find((m) => m.metric === 'reordered' && m.route === null && m.backend === 'mirror')?.value);
+    expect(reordered).toBeGreaterThan(0);
+    expect(messages(result)).toMatch(new RegExp(`relay: out-of-order rate [\\d.]+% on route 20500 is critical .*: mirror received ${reordered} of the [\\d,]+ packets that reached it after a packet their device sent later`));
+    // The finding is on the mirror's leg, its words on the relay; the primary got them in order, and nothing else
+    // names a backend.
+    expect(critical(result, 'reorder_rate', 'mirror'), messages(result)).toBe(true);
+    expect(result.analysis.metrics.find((m) => m.metric === 'reordered' && m.route === null && m.backend === 'primary')?.value).toBe(0);
+    expect(result.analysis.findings.filter((f) => f.metric !== 'reorder_rate' && f.backend !== null), messages(result)).toEqual([]);
+  });
+
   it('a relay that sends the devices bytes no backend sent after a tenth of their ACKs: NO-GO on them, put on the relay', async () => {
     const result = await runThroughFaultRelay('junk', 178, '--junk-to-device 0.1', { thresholds: LOAD_PROOF_THRESHOLDS });
     expect(result.analysis.verdict, messages(result)).toBe('NO_GO');
