@@ -162,7 +162,7 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
       const altered = unsent.length === 0 ? 0 : Math.min(...unsent);
       const orAltered = altered > 0 ? `; up to ${count(altered)} of them may have reached every ${backend} altered (each received that many ${units} whose bytes no device sent)` : '';
       return (
-        `${count(value('unreached'))} of ${count(value('sent'))} ${units} ${SENDERS[relay]} reached no ${backend}: lost on the way to the ${relay} or at it, ` +
+        `${count(value('unreached'))} of ${count(value('unreached_of') ?? value('sent'))} ${units} ${SENDERS[relay]}${value('unreached_of') !== null && value('unreached_of') !== value('sent') ? ` where two or more ${backend}s were owed them` : ''} reached no ${backend}: lost on the way to the ${relay} or at it, ` +
         `before its copies (or by every ${backend} alike, which a run cannot tell apart), so no ${backend} is blamed for them${orAltered}${relayFailedNote(metrics, [])}`
       );
     }

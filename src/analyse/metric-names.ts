@@ -9,6 +9,7 @@ export const METRIC_LABELS = {
   lost_apart: 'lost where another backend received it',
   unreached: 'sent that reached no backend',
   unreached_rate: 'share of what was sent that reached no backend',
+  unreached_of: 'sent where two or more backends were owed it',
   duplicated: 'duplicated',
   extra_copies: 'copies beyond what the devices sent',
   unsent_payloads: 'packets received whose bytes no device sent',

@@ -34,6 +34,8 @@ describe("a WebSocket run's loss split between the agent and its gateways", () =
         { stepNo: 1, expected: ['gateway-b'] },
       ]);
       expect(reach.unreached).toBe(1);
+      // A share of the first window's four frames, not of all eight: the second sends to one gateway.
+      expect(reach.judged).toBe(4);
       expect(Object.fromEntries(reach.lostApart)).toEqual({ 'gateway-a': 1, 'gateway-b': 3 });
       // With no window sending to two gateways there is nothing to set a loss against: no unreached count at all.
       const single = splitLoss(rows, [{ stepNo: 0, expected: ['gateway-a'] }]);

@@ -53,7 +53,10 @@ export async function analyseWsRun(store: Store, run: RunRecord, options: Analys
   const windows = playbook === undefined ? [{ stepNo: 0, expected: backends }] : playbook.outcomes.map((o, stepNo) => ({ stepNo, expected: o.expected }));
   const rows = playbook?.reach ?? (await clock.time(stepName(WS_ANALYSIS_STEPS.frameReach.file), () => wholeRunReach(store, run.runId)));
   const reach = splitLoss(rows, windows);
-  if (reach.unreached !== null) metrics.push(metric('unreached', null, reach.unreached, 'count'), metric('unreached_rate', null, rate(reach.unreached, sent), 'ratio'));
+  // A share of the frames of the windows that send to two or more gateways: a window of one keeps its loss on it.
+  if (reach.unreached !== null) {
+    metrics.push(metric('unreached', null, reach.unreached, 'count'), metric('unreached_of', null, reach.judged, 'count'), metric('unreached_rate', null, rate(reach.unreached, reach.judged), 'ratio'));
+  }
   for (const gateway of backends) {
     // With a playbook a gateway is owed only the frames of the steps that send to it; drift between gateways is by design.
     const owed = playbook === undefined ? { sent, delivered: undefined } : owedTo(playbook.outcomes, gateway);
