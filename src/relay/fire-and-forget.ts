@@ -11,6 +11,25 @@ export interface SocketLender {
 }
 
 /**
+ * Sends one packet no answer is waited for, on `socket`, and gives it its one status: `sent`, or `write_failed` with
+ * the kernel's reason counted apart (a refusing mirror shows as refused, not just failed).
+ */
+export function sendForgotten(socket: DatagramSocket, payload: Buffer, series: BackendSeries, metrics: RelayMetrics): void {
+  series.issued++;
+  const startMs = performance.now();
+  socket.send(payload, (error) => {
+    if (error) {
+      series.lastError = error.message;
+      series.record('write_failed', elapsedMs(startMs));
+      metrics.countBackendError(series, error.code);
+      return;
+    }
+    series.lastSendOkMs = Date.now();
+    series.record('sent', elapsedMs(startMs));
+  });
+}
+
+/**
  * The spec's fire-and-forget sends: one socket per backend, send only; whatever comes back on it is read and
  * dropped. A send the kernel refuses is that packet's one status (`write_failed`), its reason counted apart.
  */
@@ -25,22 +44,13 @@ export class FireAndForget {
 
   /** Sends without waiting or reading (the spec's fire-and-forget): each packet gets one status, `sent` or `write_failed`. */
   send(ip: string, port: number, payload: Buffer, series: BackendSeries): void {
-    series.issued++;
     const target = this.socketFor(ip, port, series);
-    if (target === undefined) return;
+    if (target === undefined) {
+      series.issued++;
+      return;
+    }
     target.series = series;
-    const startMs = performance.now();
-    target.socket.send(payload, (error) => {
-      if (error) {
-        // The packet's status, and the kernel's reason apart (a refusing mirror shows as refused, not just failed).
-        series.lastError = error.message;
-        series.record('write_failed', elapsedMs(startMs));
-        this.metrics.countBackendError(series, error.code);
-        return;
-      }
-      series.lastSendOkMs = Date.now();
-      series.record('sent', elapsedMs(startMs));
-    });
+    sendForgotten(target.socket, payload, series, this.metrics);
   }
 
   close(): void {

@@ -4,7 +4,7 @@ import type { DeviceProtocol } from '../protocols/protocol.ts';
 import type { DatagramPath } from '../core/udp-io/datagram-socket.ts';
 import { BindingShares } from './binding-shares.ts';
 import { BindingTable } from './binding-table.ts';
-import { FireAndForget } from './fire-and-forget.ts';
+import { FireAndForget, sendForgotten } from './fire-and-forget.ts';
 import { UpstreamSockets } from './upstream-sockets.ts';
 import { WaitingRequests } from './waiting-requests.ts';
 import { elapsedMs, type AckReturn, type Binding, type DeviceEndpoint, type Failure, type PendingRequest, type UpstreamOptions } from './upstream-socket.ts';
@@ -139,18 +139,7 @@ export class UpstreamPool {
       this.fireAndForget.send(ip, port, payload, series);
       return;
     }
-    series.issued++;
-    const startMs = performance.now();
-    binding.socket.send(payload, (error) => {
-      if (error) {
-        series.lastError = error.message;
-        series.record('write_failed', elapsedMs(startMs));
-        this.metrics.countBackendError(series, error.code);
-        return;
-      }
-      series.lastSendOkMs = Date.now();
-      series.record('sent', elapsedMs(startMs));
-    });
+    sendForgotten(binding.socket, payload, series, this.metrics);
   }
 
   close(): void {
