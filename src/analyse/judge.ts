@@ -119,11 +119,15 @@ function whoOf(metric: Metric, metrics: readonly Metric[]): string {
   // A UDP backend's receipts are seen in front of it: what reached it twice was copied on the way, not by it.
   if (metric.metric === 'extra_copy_rate' || metric.metric === 'unsent_payload_rate') return 'relay';
   // The same for the order a UDP backend received packets in (a gateway or a mirrored database reports its own).
-  // (extra_copy_rate is the UDP family's alone.)
-  if (metric.metric === 'reorder_rate' && metrics.some((m) => m.metric === 'extra_copy_rate')) return 'relay';
+  if (metric.metric === 'reorder_rate' && isUdpRun(metrics)) return 'relay';
   if (metric.backend !== null) return metric.backend;
   if (metric.metric.startsWith('live_latency_')) return 'clients';
   return metric.metric.startsWith('device_') ? 'devices' : relayOf(metrics);
+}
+
+/** A UDP run's metrics: extra_copy_rate is that family's alone (its backends' receipts are seen in front of them). */
+function isUdpRun(metrics: readonly Metric[]): boolean {
+  return metrics.some((m) => m.metric === 'extra_copy_rate');
 }
 
 /**
@@ -201,7 +205,7 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
     case 'duplicate_rate':
       return `${count(value('duplicated'))} of ${count(value('delivered'))} ${units} were processed more than once`;
     case 'reorder_rate':
-      if (metrics.some((m) => m.metric === 'extra_copy_rate')) {
+      if (isUdpRun(metrics)) {
         const backend = metric.backend ?? 'a backend';
         return (
           `${backend} received ${count(value('reordered'))} of the ${count(value('delivered'))} ${units} that reached it after a packet their device sent later: ` +

@@ -12,9 +12,10 @@ export interface ReplayDevice {
   index: number;
   localIp: string;
   localPort: number;
-  /** Requests sent that want an ACK, minus the replies received that answer one of them: what a run's end waits for. */
-  awaitingAcks: number;
-  /** The same by match key: a second answer to one request (a backend that answers twice) settles nothing more. */
+  /**
+   * Requests sent that want an ACK, minus the replies received that answer one of them, by match key: what a run's
+   * end waits for. A second answer to one request (a backend that answers twice) settles nothing more.
+   */
   readonly owed: Map<string, number>;
 }
 
@@ -22,7 +23,6 @@ export interface ReplayDevice {
 export function oweAck(device: ReplayDevice, matchKey: string | undefined): void {
   const key = matchKey ?? '';
   device.owed.set(key, (device.owed.get(key) ?? 0) + 1);
-  device.awaitingAcks++;
 }
 
 /** An answer with `matchKey` arrived, or a request owed one never left: one fewer is waited for, if one was owed. */
@@ -32,7 +32,6 @@ export function settleAck(device: ReplayDevice, matchKey: string | undefined): v
   if (owed === undefined) return;
   if (owed > 1) device.owed.set(key, owed - 1);
   else device.owed.delete(key);
-  device.awaitingAcks--;
 }
 
 /**
@@ -65,7 +64,7 @@ export class DeviceFleet {
 
   get awaitingAcks(): number {
     let total = 0;
-    for (const device of this.devices.values()) total += Math.max(0, device.awaitingAcks);
+    for (const device of this.devices.values()) for (const owed of device.owed.values()) total += owed;
     return total;
   }
 
@@ -86,7 +85,7 @@ export class DeviceFleet {
     const localIps = list.map(() => this.pool.take());
     await this.thread.open(localIps, sending);
     for (const [index, original] of list.entries()) {
-      const device: ReplayDevice = { original, index, localIp: localIps[index] as string, localPort: this.thread.ports[index] as number, awaitingAcks: 0, owed: new Map() };
+      const device: ReplayDevice = { original, index, localIp: localIps[index] as string, localPort: this.thread.ports[index] as number, owed: new Map() };
       this.devices.set(original, device);
       this.byIndex.push(device);
     }

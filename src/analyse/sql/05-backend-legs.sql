@@ -17,7 +17,7 @@ WITH received AS (
   FROM (
     SELECT u.uplink_id, r.ts_ns AS received_ns, hash(u.local_ip, u.local_port) AS device_socket, u.sent_ns, u.route_port,
            r.relay_socket, coalesce(k.by_hash, false) AS by_hash,
-           CASE WHEN k.by_hash THEN u.payload_hash ELSE hash(coalesce(u.match_key, '')) END AS corr
+           request_corr(k.by_hash, u.payload_hash, u.match_key) AS corr
     FROM uplink u
     LEFT JOIN ack_keying k ON k.backend = $backend
     LEFT JOIN receipts r
@@ -33,7 +33,7 @@ answers AS MATERIALIZED (
          ts_ns, kind, payload_hash
   FROM (
     SELECT route_port, hash(dst_ip, dst_port) AS relay_socket, reply_to_hash IS NOT NULL AS by_hash,
-           coalesce(reply_to_hash, hash(coalesce(match_key, ''))) AS corr, ts_ns, kind, payload_hash
+           answer_corr(reply_to_hash, match_key) AS corr, ts_ns, kind, payload_hash
     FROM observations
     WHERE run_id = $run_id AND leg = $backend || '>relay'
   )

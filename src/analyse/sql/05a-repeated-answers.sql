@@ -11,7 +11,7 @@ SELECT $backend AS backend, route_port, relay_socket, by_hash, corr,
        answers, match_key
 FROM (
   SELECT route_port, hash(dst_ip, dst_port) AS relay_socket, reply_to_hash IS NOT NULL AS by_hash,
-         coalesce(reply_to_hash, hash(coalesce(match_key, ''))) AS corr, count(*) AS answers, any_value(match_key) AS match_key
+         answer_corr(reply_to_hash, match_key) AS corr, count(*) AS answers, any_value(match_key) AS match_key
   FROM observations
   WHERE run_id = $run_id AND leg = $backend || '>relay'
   GROUP BY ALL

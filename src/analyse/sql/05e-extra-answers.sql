@@ -14,7 +14,7 @@ sent AS MATERIALIZED (FROM uplink SEMI JOIN received USING (route_port, payload_
 -- bytes on the route (a copy beyond what was sent is asked as the first was).
 requests AS MATERIALIZED (
   SELECT r.backend, r.route_port, r.relay_socket, coalesce(k.by_hash, false) AS by_hash,
-         CASE WHEN k.by_hash THEN r.payload_hash ELSE hash(coalesce(coalesce(m.match_key, f.match_key), '')) END AS corr,
+         request_corr(k.by_hash, r.payload_hash, coalesce(m.match_key, f.match_key)) AS corr,
          m.local_ip, m.local_port
   FROM received r
   LEFT JOIN sent m ON m.route_port = r.route_port AND m.payload_hash = r.payload_hash AND m.occurrence = r.occurrence

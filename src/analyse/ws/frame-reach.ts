@@ -43,10 +43,12 @@ export function splitLoss(rows: readonly ReachRow[], windows: readonly OwedWindo
   let judged = 0;
   for (const row of rows) {
     const expected = windows.find((w) => w.stepNo === row.stepNo)?.expected ?? [];
-    if (expected.length >= 2) judged += row.frames;
-    if (expected.length >= 2 && !expected.some((g) => row.gateways.has(g))) {
-      unreached = (unreached ?? 0) + row.frames;
-      continue;
+    if (expected.length >= 2) {
+      judged += row.frames;
+      if (!expected.some((g) => row.gateways.has(g))) {
+        unreached = (unreached ?? 0) + row.frames;
+        continue;
+      }
     }
     for (const gateway of expected) if (!row.gateways.has(gateway)) lostApart.set(gateway, (lostApart.get(gateway) ?? 0) + row.frames);
   }
