@@ -21,10 +21,11 @@ const ratio = (part: number, whole: number): number | null => (whole > 0 ? part 
  */
 export async function computeMetrics(store: Store, runId: number, reference: string, startNs: bigint, clock = new StepClock()): Promise<Metric[]> {
   const params = { run_id: runId, reference, no_backend: NO_BACKEND, start_ns: startNs };
-  const query = (step: AnalysisStep): Promise<Row[]> => clock.time(stepName(step.file), () => store.query(step.sql, params));
+  const query = (step: AnalysisStep, more: Record<string, boolean> = {}): Promise<Row[]> =>
+    clock.time(stepName(step.file), () => store.query(step.sql, { ...params, ...more }));
   const metrics: Metric[] = [];
   const perRoute = await query(S.backendMetrics);
-  const overall = new Map((await query(S.backendOverall)).map((row) => [str(row.backend), row]));
+  const overall = await overallLatency(perRoute, () => query(S.backendOverall));
   const delivered = new Map<string, number>();
   const totals = new Map<string, Row>();
   for (const row of perRoute) {
@@ -43,7 +44,7 @@ export async function computeMetrics(store: Store, runId: number, reference: str
   const unasked = new Map(unaskedRows.map((row) => [numOrNull(row.route_port), num(row.unasked)]));
   const junk = new Map(unaskedRows.map((row) => [numOrNull(row.route_port), num(row.junk)]));
   addDriftMetrics(metrics, perRoute, totals, delivered, reference);
-  for (const row of await query(S.deviceMetrics)) {
+  for (const row of await deviceView(await query(S.deviceMetrics, { per_route: true }), () => query(S.deviceMetrics, { per_route: false }))) {
     const route = numOrNull(row.route_port);
     const push = pusher(metrics, route, null);
     push('sent', num(row.sent), 'count');
@@ -80,6 +81,27 @@ export async function computeMetrics(store: Store, runId: number, reference: str
   await clock.time(stepName(S.driftWindows.file), () => store.exec(S.driftWindows.sql, params));
   metrics.push(...worstWindowDrift(await query(S.worstWindowDrift)));
   return metrics;
+}
+
+/**
+ * Each backend's latency percentiles over all its routes (09). A backend whose rows lie on one route has them in its
+ * route's row already (08 groups the same rows): 09 sorts the latencies again only where some backend spans routes,
+ * which was a twentieth of a single-route run's analysis.
+ */
+async function overallLatency(perRoute: readonly Row[], acrossRoutes: () => Promise<Row[]>): Promise<Map<string, Row>> {
+  const routes = new Map<string, number>();
+  for (const row of perRoute) routes.set(str(row.backend), (routes.get(str(row.backend)) ?? 0) + 1);
+  if ([...routes.values()].some((n) => n > 1)) return new Map((await acrossRoutes()).map((row) => [str(row.backend), row]));
+  return new Map(perRoute.map((row) => [str(row.backend), row]));
+}
+
+/**
+ * What the devices saw per route, then over all routes: a run on one route has its route's row twice. With none (nothing
+ * sent) the run's row is still asked for, all zeros, so that a run that sent nothing says so.
+ */
+async function deviceView(perRoute: readonly Row[], acrossRoutes: () => Promise<Row[]>): Promise<Row[]> {
+  if (perRoute.length === 1) return [...perRoute, ...perRoute.map((row) => ({ ...row, route_port: null }))];
+  return [...perRoute, ...(await acrossRoutes())];
 }
 
 function addBackendMetrics(push: Push, counts: Row, latency: Row): void {

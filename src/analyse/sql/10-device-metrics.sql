@@ -1,11 +1,12 @@
 -- reads: packet_parity
 -- writes: -
--- What the devices saw, per route and overall (grouping NULL), on the reference backend's rows: ACKs relayed to them,
--- whether each was the reference backend's answer, the round trip, and what the relay added to it, and the answers it
--- did not pass on.
+-- What the devices saw, per route ($per_route) or over all routes (route_port NULL), on the reference backend's rows:
+-- ACKs relayed to them, whether each was the reference backend's answer, the round trip, and what the relay added to
+-- it, and the answers it did not pass on. Run over all routes only where the run has more than one: with one, that
+-- route's row is the whole run's (grouping sets would sort every latency twice).
 WITH seen AS (
   SELECT
-    route_port,
+    CASE WHEN $per_route THEN route_port END AS route_port,
     count(*) AS sent,
     count(*) FILTER (WHERE wants_ack) AS ack_expected,
     count(*) FILTER (WHERE device_acked) AS device_acked,
@@ -20,7 +21,7 @@ WITH seen AS (
     quantile_cont(relay_added_ms, [0.5, 0.95, 0.99]) AS relay_added
   FROM packet_parity
   WHERE run_id = $run_id AND backend = $reference
-  GROUP BY GROUPING SETS ((route_port), ())
+  GROUP BY ALL
 )
 SELECT * EXCLUDE (rtt, relay_added),
        rtt[1] AS rtt_p50, rtt[2] AS rtt_p95, rtt[3] AS rtt_p99,
