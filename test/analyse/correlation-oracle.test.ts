@@ -111,6 +111,13 @@ function generate(seed: number, keyed: boolean, fleet: Fleet): Generated {
     // Copies of something no device sent, and an answer to a socket that asked nothing.
     for (let i = 0; i < 3; i++) receipts.push({ backend, route: 20500, hash: 9_000_000 + i, ns: unique(T0 + between(0, 400_000_000)), relaySocket: relaySocketOf(fleet, 0, backend) });
     answers.push({ backend, route: 20500, relaySocket: 59999, ns: unique(T0 + 5_000_000), hash: 8_888_888, kind: 'ack', replyTo: 1_000_000, matchKey: '0' });
+    // Answers to requests no one made, at a device's socket: one before the backend's first request (what a capture
+    // begun mid-stream shows: not counted), the others well into the run.
+    const names = fleet.namesRequests.includes(backend);
+    for (let i = 0; i < 3; i++) {
+      const ns = unique(i === 0 ? T0 : T0 + between(200_000_000, 400_000_000));
+      answers.push({ backend, route: 20500, relaySocket: relaySocketOf(fleet, between(0, devices), backend), ns, hash: 8_800_000 + i, kind: 'ack', replyTo: names ? 7_700_000 + i : null, matchKey: names ? null : `p${i}` });
+    }
   }
   const deviceAcks: DeviceAck[] = [];
   for (const send of sends) {
@@ -163,12 +170,11 @@ interface ModelRow extends ExpectedRow {
   device_ack_ns: number | null;
 }
 
-/** The rules, one packet at a time. */
-function model({ fleet, sends, receipts, answers, deviceAcks }: Generated): ModelRow[] {
+/** Each send's copy at each backend: the k-th copy a backend received of a payload on a route is the k-th send of it. */
+function receiptsBySend({ fleet, sends, receipts }: Generated): Map<Backend, Map<number, Receipt>> {
   const bySendOrder = [...sends].sort((a, b) => a.sentNs - b.sentNs || a.id - b.id);
   const received = new Map<Backend, Map<number, Receipt>>();
   for (const backend of fleet.backends) {
-    // The k-th copy a backend received of a payload on a route is the k-th send of it.
     const copies = receipts.filter((r) => r.backend === backend).sort((a, b) => a.ns - b.ns);
     const mine = new Map<number, Receipt>();
     for (const [key, sent] of groupBy(bySendOrder, (s) => `${s.route}/${s.hash}`)) {
@@ -180,16 +186,27 @@ function model({ fleet, sends, receipts, answers, deviceAcks }: Generated): Mode
     }
     received.set(backend, mine);
   }
-  const ackOf = (backend: Backend, send: Send): Answer | undefined => {
-    const r = received.get(backend)?.get(send.id);
-    if (r === undefined) return undefined;
-    // Tied by the request's hash where the backend's observer gave it, else by the protocol's match key.
-    const byHash = answers.filter((a) => a.backend === backend).every((a) => a.replyTo !== null);
-    return answers
-      .filter((a) => a.backend === backend && a.route === r.route && a.relaySocket === r.relaySocket && a.ns >= r.ns)
-      .filter((a) => (byHash ? a.replyTo === send.hash : (a.matchKey ?? '') === (send.matchKey ?? '')))
-      .sort((a, b) => a.ns - b.ns)[0];
-  };
+  return received;
+}
+
+/** A backend's answer to a send: the first at or after the send's copy reached it, to that socket, with its key. */
+function answerTo(run: Generated, received: Map<Backend, Map<number, Receipt>>, backend: Backend, send: Send): Answer | undefined {
+  const r = received.get(backend)?.get(send.id);
+  if (r === undefined) return undefined;
+  // Tied by the request's hash where the backend's observer gave it, else by the protocol's match key.
+  const byHash = run.answers.filter((a) => a.backend === backend).every((a) => a.replyTo !== null);
+  return run.answers
+    .filter((a) => a.backend === backend && a.route === r.route && a.relaySocket === r.relaySocket && a.ns >= r.ns)
+    .filter((a) => (byHash ? a.replyTo === send.hash : (a.matchKey ?? '') === (send.matchKey ?? '')))
+    .sort((a, b) => a.ns - b.ns)[0];
+}
+
+/** The rules, one packet at a time. */
+function model(run: Generated): ModelRow[] {
+  const { fleet, sends, deviceAcks } = run;
+  const bySendOrder = [...sends].sort((a, b) => a.sentNs - b.sentNs || a.id - b.id);
+  const received = receiptsBySend(run);
+  const ackOf = (backend: Backend, send: Send): Answer | undefined => answerTo(run, received, backend, send);
   const inWindow = (from: number, to: number | undefined): boolean => to !== undefined && to - from <= ACK_WINDOW_NS;
   const rows: ModelRow[] = [];
   for (const send of sends) {
@@ -242,7 +259,7 @@ function model({ fleet, sends, receipts, answers, deviceAcks }: Generated): Mode
  */
 function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], { receipts, sends, answers, deviceAcks }: Generated): Map<string, number | null> {
   const metrics = new Map<string, number | null>();
-  const extras = extraAnswers(fleet, sends, receipts, answers);
+  const extras = extraAnswers(fleet, sends, receipts, answers, unaskedAnswers({ fleet, sends, receipts, answers, deviceAcks }));
   const ms = (from: number, to: number): number => (to - from) / 1e6;
   const routes = [...new Set(rows.map((r) => r.route))];
   const reference = new Map(rows.filter((r) => r.backend === fleet.reference).map((r) => [r.uplink_id, r]));
@@ -359,7 +376,7 @@ function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], { receipts, sends
  * key (a copy's key is its matched send's, else the first send of its bytes on the route's); with the device whose
  * matched copies came through that socket, and the answers' match key.
  */
-function extraAnswers(fleet: Fleet, sends: readonly Send[], receipts: readonly Receipt[], answers: readonly Answer[]): { backend: Backend; route: number; extra: number; device: number | null; matchKey: string | null }[] {
+function extraAnswers(fleet: Fleet, sends: readonly Send[], receipts: readonly Receipt[], answers: readonly Answer[], unasked: readonly Answer[]): { backend: Backend; route: number; extra: number; device: number | null; matchKey: string | null }[] {
   const bySendOrder = [...sends].sort((a, b) => a.sentNs - b.sentNs || a.id - b.id);
   const extras: { backend: Backend; route: number; extra: number; device: number | null; matchKey: string | null }[] = [];
   for (const backend of fleet.backends) {
@@ -383,8 +400,41 @@ function extraAnswers(fleet: Fleet, sends: readonly Send[], receipts: readonly R
       const device = requestKeys.find((q) => q.socket === first.relaySocket && q.device !== null)?.device ?? null;
       extras.push({ backend, route: first.route, extra: group.length - asked, device, matchKey: first.matchKey });
     }
+    for (const a of unasked.filter((u) => u.backend === backend)) {
+      const device = requestKeys.find((q) => q.socket === a.relaySocket && q.device !== null)?.device ?? null;
+      extras.push({ backend, route: a.route, extra: 1, device, matchKey: a.matchKey });
+    }
   }
   return extras;
+}
+
+/**
+ * Answers to a request never received: a key a backend answered once (at a socket, on a route) whose answer is no
+ * sent packet's (answerTo), later than the backend's first copy received by more than its slowest answer to a send
+ * within the ACK window (earlier ones may answer what came before a capture began).
+ */
+function unaskedAnswers(run: Generated): Answer[] {
+  const received = receiptsBySend(run);
+  const unasked: Answer[] = [];
+  for (const backend of run.fleet.backends) {
+    const tied = new Set<Answer>();
+    let slowest = 0;
+    for (const send of run.sends) {
+      const a = answerTo(run, received, backend, send);
+      const r = received.get(backend)?.get(send.id);
+      if (a === undefined || r === undefined) continue;
+      tied.add(a);
+      if (a.ns - r.ns <= ACK_WINDOW_NS) slowest = Math.max(slowest, a.ns - r.ns);
+    }
+    const first = Math.min(...run.receipts.filter((r) => r.backend === backend).map((r) => r.ns));
+    const mine = run.answers.filter((a) => a.backend === backend);
+    const keyOf = (a: Answer): string => `${a.route}|${a.relaySocket}|${a.replyTo !== null ? `h${a.replyTo}` : `m${a.matchKey ?? ''}`}`;
+    for (const group of groupBy(mine, keyOf).values()) {
+      const only = group[0] as Answer;
+      if (group.length === 1 && !tied.has(only) && only.ns > first + slowest) unasked.push(only);
+    }
+  }
+  return unasked;
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
@@ -488,6 +538,9 @@ describe('the correlation agrees with an independent model of its rules', () => 
           // The run has backends' second answers to judge, and devices told what they had not asked.
           expect([...wanted].filter(([key, value]) => key.startsWith('extra_acks|null|') && (value ?? 0) > 0).length).toBeGreaterThan(0);
           expect(wanted.get('unasked_acks|null|null')).toBeGreaterThan(0);
+          // And answers to requests no backend received, each backend's, some too early to count.
+          expect(new Set(unaskedAnswers(run).map((a) => a.backend))).toEqual(new Set(run.fleet.backends));
+          expect(unaskedAnswers(run).some((a) => a.ns < T0 + 1000)).toBe(false);
           expect(wanted.get('junk_to_devices|null|null')).toBeGreaterThan(0);
           for (const [key, value] of wanted) {
             const got = computed.get(key);

@@ -1,10 +1,10 @@
 -- reads: uplink, receipts, observations, ack_keying, repeated_answers
 -- writes: backend_legs
--- One row per uplink packet and backend: its receipt, the backend's k-th copy of that payload on that route; whether
--- it reached the backend after a packet its device had sent later (reordered: a window over the device's packets in
--- the order they were sent, partitioned by one 64-bit hash of the device's socket); and the backend's ACK, the first
--- answer to the same relay socket with the same correlation (request hash, else match key) at or after it (ASOF;
--- the ACK window is applied in 05c). Reordering is judged here, on the rows that already carry the device and the
+-- One row per uplink packet and backend (and one with no uplink_id per answer tied to no request, below): its
+-- receipt, the backend's k-th copy of that payload on that route; whether it reached the backend after a packet its
+-- device had sent later (reordered: a window over the device's packets in the order they were sent, partitioned by
+-- one 64-bit hash of the device's socket); and the backend's ACK, the first answer to the same relay socket with the
+-- same correlation (request hash, else match key) at or after it (ASOF; the ACK window is applied in 05c). Reordering is judged here, on the rows that already carry the device and the
 -- send time: a step of its own joined the uplink again and its result back in (a fifth of the correlation's time).
 -- Run once per backend ($backend): the backends are the observed ones and those the run's topology says carry
 -- traffic, so a backend nothing of which was observed still gets its rows, a dead leg as 100% loss, never an absent
@@ -48,12 +48,13 @@ keyed AS MATERIALIZED (
 ),
 -- Most keys are answered once: for those, the first answer at or after the receipt is that answer if it is not
 -- earlier, found by a hash join; only keys answered more than once (05a) go through the ASOF join, which sorts both
--- sides (every request through it cost 10% more on the bench's run).
+-- sides (every request through it cost 10% more on the bench's run). An answer of those that no request it followed
+-- had asked for comes out of the same join (FULL) as a row with no uplink packet: 05e counts it against the backend.
 repeated AS (SELECT key_a, key_b FROM repeated_answers WHERE backend = $backend),
 answered AS (
   SELECT l.uplink_id, l.received_ns, l.reordered, a.ts_ns, a.kind, a.payload_hash
   FROM (FROM keyed ANTI JOIN repeated USING (key_a, key_b)) l
-  LEFT JOIN (FROM answers ANTI JOIN repeated USING (key_a, key_b)) a ON a.key_a = l.key_a AND a.key_b = l.key_b AND a.ts_ns >= l.received_ns
+  FULL JOIN (FROM answers ANTI JOIN repeated USING (key_a, key_b)) a ON a.key_a = l.key_a AND a.key_b = l.key_b AND a.ts_ns >= l.received_ns
   UNION ALL
   SELECT l.uplink_id, l.received_ns, l.reordered, a.ts_ns, a.kind, a.payload_hash
   FROM (FROM keyed SEMI JOIN repeated USING (key_a, key_b)) l

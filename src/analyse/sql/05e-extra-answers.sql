@@ -1,13 +1,37 @@
--- reads: repeated_answers, uplink, receipts, ack_keying
+-- reads: repeated_answers, uplink, receipts, ack_keying, backend_legs, observations
 -- writes: extra_answers
--- What each backend answered beyond what it was asked (a second ACK to one request): per relay socket and
--- correlation key it answered more than once (05a), its answers less the requests it received with that key, every
--- copy counted (a copy the relay sent twice is asked twice: answering both is no fault of the backend's). The device
--- the relay socket stands for, and the answers' match key, go with them: a relay that passes the reference backend's
--- second ACK on to that device does as it should (05d). Few rows in most runs: only those keys' sockets are read.
+-- What each backend answered beyond what it was asked, with the device the relay socket stands for and the answers'
+-- match key: a relay that passes the reference backend's extra ACK on to that device does as it should (05d). Few
+-- rows in most runs: only the sockets of those answers are read.
+-- - A second answer to one request: per relay socket and correlation key it answered more than once (05a), its
+--   answers less the requests it received with that key, every copy counted (a copy the relay sent twice is asked
+--   twice: answering both is no fault of the backend's).
+-- - An answer to a request it never received: one 05 tied to no request at or before it (its row with no uplink_id).
+--   What a capture begun mid-stream shows first is answers to requests from before it, so only an answer later than
+--   the backend's first request in the run by more than its slowest answer tied to a request (within the ACK window)
+--   counts.
 INSERT INTO extra_answers
 WITH
-received AS MATERIALIZED (FROM receipts SEMI JOIN repeated_answers USING (backend, relay_socket)),
+unmatched AS MATERIALIZED (
+  SELECT backend, ack_ns AS ts_ns, ack_hash AS payload_hash, count(*) AS answers
+  FROM backend_legs
+  WHERE uplink_id IS NULL
+  GROUP BY ALL
+),
+-- Their sockets, routes and match keys, from the observations of those answers (none to read in most runs).
+unasked AS MATERIALIZED (
+  SELECT u.backend, o.route_port, o.relay_socket, o.match_key, u.ts_ns, u.answers
+  FROM unmatched u
+  JOIN (
+    SELECT split_part(leg, '>', 1) AS backend, ts_ns, payload_hash, any_value(route_port) AS route_port,
+           any_value(hash(dst_ip, dst_port)) AS relay_socket, any_value(match_key) AS match_key
+    FROM observations
+    WHERE run_id = $run_id AND leg LIKE '%>relay' AND leg <> 'device>relay' AND ts_ns IN (SELECT ts_ns FROM unmatched)
+    GROUP BY ALL
+  ) o USING (backend, ts_ns, payload_hash)
+),
+sockets AS (SELECT backend, relay_socket FROM repeated_answers UNION SELECT backend, relay_socket FROM unasked),
+received AS MATERIALIZED (FROM receipts SEMI JOIN sockets USING (backend, relay_socket)),
 -- Only the sends of those copies' bytes are hashed for the joins below: none in most runs.
 sent AS MATERIALIZED (FROM uplink SEMI JOIN received USING (route_port, payload_hash)),
 -- Every copy received on those sockets, with its send where it was matched to one (05), else the first send of its
@@ -28,9 +52,24 @@ devices AS (
   FROM requests
   WHERE local_ip IS NOT NULL
   GROUP BY ALL
+),
+first_request AS (SELECT backend, min(ts_ns) AS first_ns FROM receipts WHERE backend IN (SELECT backend FROM unasked) GROUP BY ALL),
+slowest AS (
+  SELECT backend, max(ack_ns - received_ns) AS slowest_ns
+  FROM backend_legs
+  WHERE uplink_id IS NOT NULL AND backend IN (SELECT backend FROM unasked) AND ack_ns - received_ns <= $ack_window_ns
+  GROUP BY ALL
 )
 SELECT a.backend, a.route_port, a.answers - coalesce(q.requests, 0) AS extra, d.local_ip, d.local_port, a.match_key
 FROM repeated_answers a
 LEFT JOIN asked q USING (backend, route_port, relay_socket, by_hash, corr)
 LEFT JOIN devices d USING (backend, relay_socket)
-WHERE a.answers > coalesce(q.requests, 0);
+WHERE a.answers > coalesce(q.requests, 0)
+UNION ALL
+SELECT u.backend, u.route_port, sum(u.answers) AS extra, d.local_ip, d.local_port, u.match_key
+FROM unasked u
+JOIN first_request f USING (backend)
+LEFT JOIN slowest s USING (backend)
+LEFT JOIN devices d USING (backend, relay_socket)
+WHERE u.ts_ns > f.first_ns + coalesce(s.slowest_ns, 0)
+GROUP BY ALL;
