@@ -183,7 +183,8 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
     case 'extra_ack_rate':
       return (
         `${metric.backend ?? 'a backend'} sent ${count(value('extra_acks'))} ACKs beyond the requests it received with their match key (a second answer ` +
-        `to one request; ${count(value('acked'))} requests ACKed): a relay passes them on, and a device is told twice`
+        `to one request, or an answer to one it never received; ${count(value('acked'))} requests ACKed): a relay passes them on, and a device is told ` +
+        `what it did not ask`
       );
     case 'extra_copy_rate': {
       const backend = metric.backend ?? 'a backend';

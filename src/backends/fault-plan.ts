@@ -12,6 +12,11 @@ export interface FaultPlan {
   nakRate: number;
   /** Share of ACKs sent twice. */
   duplicateAckRate: number;
+  /**
+   * Share of requests after which it also answers one it never received (the request's bytes with their last byte
+   * changed): a backend that tells devices what they did not ask.
+   */
+  phantomAckRate: number;
   /** Application version a CalAmp server reports in its ACKs. */
   ackVersion: readonly [number, number, number];
   /** After this long, packets still arrive but nothing is received or answered (a black hole). */
@@ -28,6 +33,7 @@ export const NO_FAULTS: FaultPlan = {
   lossRate: 0,
   nakRate: 0,
   duplicateAckRate: 0,
+  phantomAckRate: 0,
   ackVersion: [0, 0, 0],
   blackholeAfterMs: undefined,
   crashAfterMs: undefined,
@@ -55,6 +61,10 @@ export class FaultDice {
 
   duplicate(): boolean {
     return this.plan.duplicateAckRate > 0 && this.random() < this.plan.duplicateAckRate;
+  }
+
+  phantom(): boolean {
+    return this.plan.phantomAckRate > 0 && this.random() < this.plan.phantomAckRate;
   }
 
   delayMs(): number {

@@ -37,6 +37,8 @@ export interface BackendCounters {
   acked: number;
   naked: number;
   duplicateAcks: number;
+  /** Answers to requests it never received (phantomAckRate). */
+  phantomAcks: number;
   unparsed: number;
   sendErrors: number;
 }
@@ -47,7 +49,7 @@ export interface BackendCounters {
  * packets of its two legs as observations.
  */
 export class SimulatedBackend {
-  readonly counters: BackendCounters = { received: 0, lost: 0, blackholed: 0, acked: 0, naked: 0, duplicateAcks: 0, unparsed: 0, sendErrors: 0 };
+  readonly counters: BackendCounters = { received: 0, lost: 0, blackholed: 0, acked: 0, naked: 0, duplicateAcks: 0, phantomAcks: 0, unparsed: 0, sendErrors: 0 };
   /** Each port's socket with its own address, read once: dgram's address() is a system call. */
   private readonly sockets: Listening[] = [];
   private readonly path: DatagramPath;
@@ -168,6 +170,7 @@ export class SimulatedBackend {
     });
     if (ack === undefined) return;
     const copies = this.dice.duplicate() ? 2 : 1;
+    const phantom = this.dice.phantom() ? this.phantomAnswer(payload) : undefined;
     const delayMs = this.dice.delayMs();
     const requestHash = payloadHash(payload);
     const answer = (): void => {
@@ -176,6 +179,10 @@ export class SimulatedBackend {
       if (nak) this.counters.naked++;
       else this.counters.acked++;
       if (copies > 1) this.counters.duplicateAcks++;
+      if (phantom !== undefined) {
+        this.sendAck(listening, phantom.ack, remote, local.port, phantom.requestHash);
+        this.counters.phantomAcks++;
+      }
     };
     if (delayMs <= 0) answer();
     else {
@@ -185,6 +192,15 @@ export class SimulatedBackend {
         answer();
       });
     }
+  }
+
+  /** An answer to a request no one sent: the request's bytes with their last byte changed, answered. */
+  private phantomAnswer(payload: Buffer): { ack: Uint8Array; requestHash: number } | undefined {
+    const made = Buffer.from(payload);
+    if (made.length === 0) return undefined;
+    made[made.length - 1] = (made[made.length - 1] as number) ^ 0xff;
+    const ack = this.options.protocol.buildAck(made, { appVersion: this.plan.ackVersion });
+    return ack === undefined ? undefined : { ack, requestHash: payloadHash(made) };
   }
 
   private sendAck({ socket, local }: Listening, ack: Uint8Array, remote: Sender, routePort: number, requestHash: number): void {

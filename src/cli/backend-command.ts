@@ -17,6 +17,7 @@ interface BackendFlags {
   nak?: number;
   ackVersion?: [number, number, number];
   duplicateAcks?: number;
+  phantomAcks?: number;
   blackholeAfter?: number;
   crashAfter?: number;
   seed?: number;
@@ -39,6 +40,7 @@ export function registerBackendCommand(program: Command): void {
     .option('--nak <share>', 'share of requests answered with a NAK, e.g. 0.01%', parseFraction)
     .option('--ack-version <a.b.c>', 'app version in CalAmp ACKs', parseVersion)
     .option('--duplicate-acks <share>', 'share of ACKs sent twice', parseFraction)
+    .option('--phantom-acks <share>', 'share of requests after which it also answers one it never received', parseFraction)
     .option('--blackhole-after <duration>', 'stop receiving and answering after this long', parseDurationMs)
     .option('--crash-after <duration>', 'close the socket after this long', parseDurationMs)
     .option('--seed <n>', 'seed of the fault dice', parseInteger)
@@ -64,6 +66,7 @@ function faultsFrom(flags: BackendFlags): Partial<FaultPlan> {
     ...(flags.nak !== undefined && { nakRate: flags.nak }),
     ...(flags.ackVersion !== undefined && { ackVersion: flags.ackVersion }),
     ...(flags.duplicateAcks !== undefined && { duplicateAckRate: flags.duplicateAcks }),
+    ...(flags.phantomAcks !== undefined && { phantomAckRate: flags.phantomAcks }),
     ...(flags.blackholeAfter !== undefined && { blackholeAfterMs: flags.blackholeAfter }),
     ...(flags.crashAfter !== undefined && { crashAfterMs: flags.crashAfter }),
     ...(flags.seed !== undefined && { seed: flags.seed }),

@@ -9,6 +9,7 @@ const SETTINGS: Record<string, (value: unknown) => string | undefined> = {
   lossRate: (v) => (v === 0 ? undefined : `loses ${percent(Number(v))} of requests`),
   nakRate: (v) => (v === 0 ? undefined : `NAKs ${percent(Number(v))}`),
   duplicateAckRate: (v) => (v === 0 ? undefined : `answers ${percent(Number(v))} twice`),
+  phantomAckRate: (v) => (v === 0 ? undefined : `answers a request it never received after ${percent(Number(v))} of them`),
   ackVersion: (v) => (Array.isArray(v) ? `ACK app version ${v.join('.')}` : undefined),
   blackholeAfterMs: (v) => (v === undefined || v === null ? undefined : `goes silent after ${formatDurationMs(Number(v))}`),
   crashAfterMs: (v) => (v === undefined || v === null ? undefined : `crashes after ${formatDurationMs(Number(v))}`),

@@ -61,7 +61,7 @@ export function parseRelay(r: YamlReader, value: unknown): BuiltinRelay | Extern
   };
 }
 
-const BACKEND_KEYS = ['address', 'external', 'observe', 'latency', 'jitter', 'loss', 'nak', 'ack_version', 'duplicate_acks', 'blackhole_after', 'crash_after', 'seed'];
+const BACKEND_KEYS = ['address', 'external', 'observe', 'latency', 'jitter', 'loss', 'nak', 'ack_version', 'duplicate_acks', 'phantom_acks', 'blackhole_after', 'crash_after', 'seed'];
 
 /** `backends:`: each role simulated (with its faults) or external (with how its legs are observed). */
 export function parseBackends(r: YamlReader, value: unknown): ScenarioBackend[] {
@@ -97,6 +97,7 @@ function parseFaults(r: YamlReader, b: Record<string, unknown>, key: (k: string)
   if (b.loss !== undefined) faults.lossRate = r.share(b.loss, key('loss'));
   if (b.nak !== undefined) faults.nakRate = r.share(b.nak, key('nak'));
   if (b.duplicate_acks !== undefined) faults.duplicateAckRate = r.share(b.duplicate_acks, key('duplicate_acks'));
+  if (b.phantom_acks !== undefined) faults.phantomAckRate = r.share(b.phantom_acks, key('phantom_acks'));
   if (b.blackhole_after !== undefined) faults.blackholeAfterMs = r.duration(b.blackhole_after, key('blackhole_after'));
   if (b.crash_after !== undefined) faults.crashAfterMs = r.duration(b.crash_after, key('crash_after'));
   if (b.seed !== undefined) faults.seed = r.whole(b.seed, key('seed'), 0, 2 ** 32 - 1, 1);

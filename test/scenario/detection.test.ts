@@ -233,6 +233,16 @@ describe("a backend's own fault through a healthy relay (the fault-injecting rel
     expect(result.analysis.findings.filter((f) => f.backend !== 'primary'), messages(result)).toEqual([]);
   });
 
+  it("a mirror that also answers requests it never received: NO-GO on the mirror's extra ACKs, nothing else", async () => {
+    // Dropped by the relay today (the mirror's answers go nowhere), told to the devices once the mirror is the primary.
+    const result = await runThroughFaultRelay('mirror-phantoms', 180, '', { mirror: { phantom_acks: 0.1 }, thresholds: LOAD_PROOF_THRESHOLDS });
+    expect(result.analysis.verdict, messages(result)).toBe('NO_GO');
+    expect(critical(result, 'extra_ack_rate', 'mirror'), messages(result)).toBe(true);
+    expect(messages(result)).toMatch(/mirror sent \d+ ACKs beyond the requests it received with their match key \(a second answer to one request, or an answer to one it never received/);
+    expect(result.analysis.metrics.find((m) => m.metric === 'extra_acks' && m.route === null && m.backend === 'primary')?.value).toBe(0);
+    expect(result.analysis.findings.filter((f) => f.backend !== 'mirror'), messages(result)).toEqual([]);
+  });
+
   it("a mirror that answers a tenth of its requests twice: NO-GO on the mirror's extra ACKs, nothing else", async () => {
     const result = await runThroughFaultRelay('mirror-twice', 177, '', { mirror: { duplicate_acks: 0.1 }, thresholds: LOAD_PROOF_THRESHOLDS });
     expect(result.analysis.verdict, messages(result)).toBe('NO_GO');
