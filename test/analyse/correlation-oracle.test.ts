@@ -110,6 +110,9 @@ function generate(seed: number, keyed: boolean, fleet: Fleet): Generated {
     }
     // Copies of something no device sent, and an answer to a socket that asked nothing.
     for (let i = 0; i < 3; i++) receipts.push({ backend, route: 20500, hash: 9_000_000 + i, ns: unique(T0 + between(0, 400_000_000)), relaySocket: relaySocketOf(fleet, 0, backend) });
+    // One of them answered: what the backend received is asked, though no device sent it (altered on the way).
+    const stray = receipts.at(-1) as Receipt;
+    answers.push({ backend, route: 20500, relaySocket: stray.relaySocket, ns: unique(stray.ns + 1_000_000), hash: 8_900_000, kind: 'ack', replyTo: fleet.namesRequests.includes(backend) ? stray.hash : null, matchKey: null });
     answers.push({ backend, route: 20500, relaySocket: 59999, ns: unique(T0 + 5_000_000), hash: 8_888_888, kind: 'ack', replyTo: 1_000_000, matchKey: '0' });
     // Answers to requests no one made, at a device's socket: one before the backend's first request (what a capture
     // begun mid-stream shows: not counted), the others well into the run.
@@ -377,21 +380,9 @@ function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], { receipts, sends
  * matched copies came through that socket, and the answers' match key.
  */
 function extraAnswers(fleet: Fleet, sends: readonly Send[], receipts: readonly Receipt[], answers: readonly Answer[], unasked: readonly Answer[]): { backend: Backend; route: number; extra: number; device: number | null; matchKey: string | null }[] {
-  const bySendOrder = [...sends].sort((a, b) => a.sentNs - b.sentNs || a.id - b.id);
   const extras: { backend: Backend; route: number; extra: number; device: number | null; matchKey: string | null }[] = [];
   for (const backend of fleet.backends) {
-    const byHash = answers.filter((a) => a.backend === backend).every((a) => a.replyTo !== null);
-    // Each copy's send: the k-th copy of a payload on a route is the k-th send of it; the first send stands for the rest.
-    const copies = receipts.filter((r) => r.backend === backend).sort((a, b) => a.ns - b.ns);
-    const requestKeys: { route: number; socket: number; key: string; device: number | null }[] = [];
-    for (const [payload, got] of groupBy(copies, (r) => `${r.route}/${r.hash}`)) {
-      const sent = bySendOrder.filter((s) => `${s.route}/${s.hash}` === payload);
-      got.forEach((r, k) => {
-        const send = sent[k] ?? sent[0];
-        requestKeys.push({ route: r.route, socket: r.relaySocket, key: byHash ? `h${r.hash}` : `m${send?.matchKey ?? ''}`, device: sent[k]?.device ?? null });
-      });
-    }
-    const answerKey = (a: Answer): string => (a.replyTo !== null ? `h${a.replyTo}` : `m${a.matchKey ?? ''}`);
+    const requestKeys = requestKeysOf(backend, sends, receipts, answers);
     for (const [key, group] of groupBy(answers.filter((a) => a.backend === backend), (a) => `${a.route}|${a.relaySocket}|${answerKey(a)}`)) {
       if (group.length < 2) continue;
       const first = group[0] as Answer;
@@ -408,30 +399,51 @@ function extraAnswers(fleet: Fleet, sends: readonly Send[], receipts: readonly R
   return extras;
 }
 
+/** An answer's key: the request's hash where its observer names it, else the match key. */
+const answerKey = (a: Answer): string => (a.replyTo !== null ? `h${a.replyTo}` : `m${a.matchKey ?? ''}`);
+
 /**
- * Answers to a request never received: a key a backend answered once (at a socket, on a route) whose answer is no
- * sent packet's (answerTo), later than the backend's first copy received by more than its slowest answer to a send
- * within the ACK window (earlier ones may answer what came before a capture began).
+ * Every copy a backend received, keyed as its answers are: by its own hash where the backend's observer names
+ * requests, else by the match key of its send (the k-th copy of a payload on a route is the k-th send of it; the first
+ * send stands for the rest, and a copy of bytes no device sent has none).
+ */
+function requestKeysOf(backend: Backend, sends: readonly Send[], receipts: readonly Receipt[], answers: readonly Answer[]): { route: number; socket: number; key: string; device: number | null; ns: number }[] {
+  const bySendOrder = [...sends].sort((a, b) => a.sentNs - b.sentNs || a.id - b.id);
+  const byHash = answers.filter((a) => a.backend === backend).every((a) => a.replyTo !== null);
+  const copies = receipts.filter((r) => r.backend === backend).sort((a, b) => a.ns - b.ns);
+  const requestKeys: { route: number; socket: number; key: string; device: number | null; ns: number }[] = [];
+  for (const [payload, got] of groupBy(copies, (r) => `${r.route}/${r.hash}`)) {
+    const sent = bySendOrder.filter((s) => `${s.route}/${s.hash}` === payload);
+    got.forEach((r, k) => {
+      const send = sent[k] ?? sent[0];
+      requestKeys.push({ route: r.route, socket: r.relaySocket, key: byHash ? `h${r.hash}` : `m${send?.matchKey ?? ''}`, device: sent[k]?.device ?? null, ns: r.ns });
+    });
+  }
+  return requestKeys;
+}
+
+/**
+ * Answers to a request never received: a key a backend answered once (at a socket, on a route) that no copy it
+ * received there asked at or before the answer, later than the backend's first copy received by more than its
+ * slowest answer to a send within the ACK window (earlier ones may answer what came before a capture began).
  */
 function unaskedAnswers(run: Generated): Answer[] {
   const received = receiptsBySend(run);
   const unasked: Answer[] = [];
   for (const backend of run.fleet.backends) {
-    const tied = new Set<Answer>();
     let slowest = 0;
     for (const send of run.sends) {
       const a = answerTo(run, received, backend, send);
       const r = received.get(backend)?.get(send.id);
-      if (a === undefined || r === undefined) continue;
-      tied.add(a);
-      if (a.ns - r.ns <= ACK_WINDOW_NS) slowest = Math.max(slowest, a.ns - r.ns);
+      if (a !== undefined && r !== undefined && a.ns - r.ns <= ACK_WINDOW_NS) slowest = Math.max(slowest, a.ns - r.ns);
     }
     const first = Math.min(...run.receipts.filter((r) => r.backend === backend).map((r) => r.ns));
+    const asked = requestKeysOf(backend, run.sends, run.receipts, run.answers);
     const mine = run.answers.filter((a) => a.backend === backend);
-    const keyOf = (a: Answer): string => `${a.route}|${a.relaySocket}|${a.replyTo !== null ? `h${a.replyTo}` : `m${a.matchKey ?? ''}`}`;
-    for (const group of groupBy(mine, keyOf).values()) {
+    for (const group of groupBy(mine, (a) => `${a.route}|${a.relaySocket}|${answerKey(a)}`).values()) {
       const only = group[0] as Answer;
-      if (group.length === 1 && !tied.has(only) && only.ns > first + slowest) unasked.push(only);
+      const askedBefore = asked.some((q) => q.route === only.route && q.socket === only.relaySocket && q.key === answerKey(only) && q.ns <= only.ns);
+      if (group.length === 1 && !askedBefore && only.ns > first + slowest) unasked.push(only);
     }
   }
   return unasked;

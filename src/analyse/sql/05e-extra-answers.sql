@@ -6,7 +6,9 @@
 -- - A second answer to one request: per relay socket and correlation key it answered more than once (05a), its
 --   answers less the requests it received with that key, every copy counted (a copy the relay sent twice is asked
 --   twice: answering both is no fault of the backend's).
--- - An answer to a request it never received: one 05 tied to no request at or before it (its row with no uplink_id).
+-- - An answer to a request it never received: one 05 tied to no device's packet at or before it (its row with no
+--   uplink_id) and that no copy the backend received at that socket asked for either (a packet altered on the way is
+--   received as asked, though no device sent it: answering it is no fault of the backend's).
 --   What a capture begun mid-stream shows first is answers to requests from before it, so only an answer later than
 --   the backend's first request in the run by more than its slowest answer tied to a request (within the ACK window)
 --   counts.
@@ -20,11 +22,12 @@ unmatched AS MATERIALIZED (
 ),
 -- Their sockets, routes and match keys, from the observations of those answers (none to read in most runs).
 unasked AS MATERIALIZED (
-  SELECT u.backend, o.route_port, o.relay_socket, o.match_key, u.ts_ns, u.answers
+  SELECT u.backend, o.route_port, o.relay_socket, o.by_hash, o.corr, o.match_key, u.ts_ns, u.answers
   FROM unmatched u
   JOIN (
     SELECT split_part(leg, '>', 1) AS backend, ts_ns, payload_hash, any_value(route_port) AS route_port,
-           any_value(hash(dst_ip, dst_port)) AS relay_socket, any_value(match_key) AS match_key
+           any_value(hash(dst_ip, dst_port)) AS relay_socket, any_value(reply_to_hash IS NOT NULL) AS by_hash,
+           any_value(answer_corr(reply_to_hash, match_key)) AS corr, any_value(match_key) AS match_key
     FROM observations
     WHERE run_id = $run_id AND leg LIKE '%>relay' AND leg <> 'device>relay' AND ts_ns IN (SELECT ts_ns FROM unmatched)
     GROUP BY ALL
@@ -37,7 +40,7 @@ sent AS MATERIALIZED (FROM uplink SEMI JOIN received USING (route_port, payload_
 -- Every copy received on those sockets, with its send where it was matched to one (05), else the first send of its
 -- bytes on the route (a copy beyond what was sent is asked as the first was).
 requests AS MATERIALIZED (
-  SELECT r.backend, r.route_port, r.relay_socket, coalesce(k.by_hash, false) AS by_hash,
+  SELECT r.backend, r.route_port, r.relay_socket, r.ts_ns, coalesce(k.by_hash, false) AS by_hash,
          request_corr(k.by_hash, r.payload_hash, coalesce(m.match_key, f.match_key)) AS corr,
          m.local_ip, m.local_port
   FROM received r
@@ -72,4 +75,9 @@ JOIN first_request f USING (backend)
 LEFT JOIN slowest s USING (backend)
 LEFT JOIN devices d USING (backend, relay_socket)
 WHERE u.ts_ns > f.first_ns + coalesce(s.slowest_ns, 0)
+  AND NOT EXISTS (
+    SELECT 1 FROM requests q
+    WHERE q.backend = u.backend AND q.route_port = u.route_port AND q.relay_socket = u.relay_socket
+      AND q.by_hash = u.by_hash AND q.corr = u.corr AND q.ts_ns <= u.ts_ns
+  )
 GROUP BY ALL;
