@@ -1,10 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import type { ReportJson } from '../../src/report/report-json.ts';
 import { getCapture } from '../../src/capture/capture-catalog.ts';
 import { importCaptures } from '../../src/capture/import-capture.ts';
 import { num, str, withStore } from '../../src/store/store.ts';
@@ -14,6 +13,7 @@ import { killAllParity, runParity } from '../helpers/run-parity.ts';
 import { captureWholeTcp, clientDataFrames, rewritePcap, tcpOf } from '../helpers/tcp-capture.ts';
 import { tcpdumpUsable } from '../helpers/tcpdump.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { readReport } from '../helpers/report-file.ts';
 
 const canCapture = requirePrerequisite(tcpdumpUsable(), 'tcpdump run as root, to capture real WebSocket sessions on loopback');
 const tsharkReady = spawnSync('sh', ['-c', 'command -v tshark'], { stdio: 'ignore' }).status === 0;
@@ -208,7 +208,7 @@ describe.runIf(canCapture)('WebSocket sessions read out of a real tcpdump captur
       );
       const result = await runParity(['run', scenario, '--db', join(dir, 'ws.duckdb'), '--out', join(dir, 'reports'), '--format', 'json'], { timeoutMs: 90_000 });
       const runDir = /reports: (.+)/.exec(result.stderr)?.[1]?.trim() ?? '';
-      const report = JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as ReportJson;
+      const report = readReport(runDir);
       const findings = report.findings.map((f) => `${f.severity}: ${f.message}`).join('\n');
       expect(result.code, `${result.stderr}\n${findings}`).toBe(0);
       expect(report.verdict).toBe('GO');

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,8 +8,8 @@ import { ShadowProxy } from '../../src/relay/http/shadow-proxy.ts';
 import { requirePrerequisite } from '../helpers/prerequisite.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 import { runParity } from '../helpers/run-parity.ts';
-import type { ReportJson } from '../../src/report/report-json.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { readReport } from '../helpers/report-file.ts';
 
 const nginxReady = requirePrerequisite(spawnSync('sh', ['-c', 'command -v nginx'], { stdio: 'ignore' }).status === 0, 'nginx (apt-get install nginx) for the nginx mirror peer test');
 const NGINX = '127.0.92.1';
@@ -145,7 +145,7 @@ replay: { speed: 1x }
       );
       const run = await runParity(['run', join(dir, 'nginx.yaml'), '--db', join(dir, 'n.duckdb'), '--out', join(dir, 'reports'), '--format', 'json'], { timeoutMs: 120_000 });
       const runDir = /reports: (.+)/.exec(run.stderr)?.[1]?.trim() ?? '';
-      const report = JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as ReportJson;
+      const report = readReport(runDir);
       const messages = report.findings.map((f) => f.message);
       const value = (metric: string, backend: string | null): number | null => report.metrics.find((m) => m.metric === metric && m.backend === backend && m.route === null)?.value ?? null;
       expect(run.code, run.stderr).toBe(report.verdict === 'GO' || report.verdict === 'GO_WITH_WARNINGS' ? 0 : 1);

@@ -5,6 +5,7 @@ import type { ReportJson } from '../../src/report/report-json.ts';
 import { num, str, withStore } from '../../src/store/store.ts';
 import { killAllParity, runParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { readReport } from '../helpers/report-file.ts';
 
 const SCENARIO_TIMEOUT_MS = 150_000;
 const SUBPROCESS_TIMEOUT_MS = 120_000;
@@ -15,7 +16,7 @@ async function demo(dir: string, broken: boolean): Promise<{ code: number | null
   const db = join(dir, 'http.duckdb');
   const run = await runParity(['demo', '--http', ...(broken ? ['--broken'] : []), '--db', db, '--out', join(dir, 'reports'), '--format', 'json,md,html,junit'], { timeoutMs: SUBPROCESS_TIMEOUT_MS });
   const runDir = /reports: (.+)/.exec(run.stderr)?.[1]?.trim() ?? '';
-  const report = JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as ReportJson;
+  const report = readReport(runDir);
   return { code: run.code, report, db, stderr: run.stderr, stdout: run.stdout };
 }
 

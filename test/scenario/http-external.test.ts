@@ -1,11 +1,11 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ReportJson } from '../../src/report/report-json.ts';
 import { str, withStore } from '../../src/store/store.ts';
 import { killAllParity, runParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { readReport } from '../helpers/report-file.ts';
 
 afterEach(killAllParity);
 
@@ -59,7 +59,7 @@ replay: { speed: 1x }
       const db = join(dir, 'real.duckdb');
       const run = await runParity(['run', join(dir, 'real.yaml'), '--db', db, '--out', join(dir, 'reports'), '--format', 'json'], { timeoutMs: 90_000 });
       const runDir = /reports: (.+)/.exec(run.stderr)?.[1]?.trim() ?? '';
-      const report = JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as ReportJson;
+      const report = readReport(runDir);
       expect(report.verdict, run.stderr).toBe('NO_GO');
       const fields = report.responseFields ?? [];
       expect(fields.find((f) => f.field === 'id')).toMatchObject({ counted: false, excused: 'noise' });

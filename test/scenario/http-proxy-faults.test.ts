@@ -1,9 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ReportJson } from '../../src/report/report-json.ts';
 import { killAllParity, runParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { readReport } from '../helpers/report-file.ts';
 
 afterEach(killAllParity);
 
@@ -29,7 +29,7 @@ replay: { speed: 1x }
       );
       const run = await runParity(['run', join(dir, 'refusing.yaml'), '--db', join(dir, 'r.duckdb'), '--out', join(dir, 'reports'), '--format', 'json'], { timeoutMs: 120_000 });
       const runDir = /reports: (.+)/.exec(run.stderr)?.[1]?.trim() ?? '';
-      const report = JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as ReportJson;
+      const report = readReport(runDir);
       const messages = report.findings.map((f) => `${f.severity}: ${f.message}`).join('\n');
       const value = (metric: string, backend: string | null): number | null => report.metrics.find((m) => m.metric === metric && m.backend === backend && m.route === null)?.value ?? null;
       expect(report.verdict, messages).toBe('NO_GO');

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findPgBin } from '../../src/backends/pg/pg-cluster.ts';
@@ -8,6 +7,7 @@ import { num, str, withStore } from '../../src/store/store.ts';
 import { requirePrerequisite } from '../helpers/prerequisite.ts';
 import { killAllParity, runParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { readReport } from '../helpers/report-file.ts';
 
 afterEach(killAllParity);
 
@@ -17,7 +17,7 @@ async function demo(dir: string, broken: boolean): Promise<{ code: number | null
   const db = join(dir, 'pg.duckdb');
   const run = await runParity(['demo', '--pg', ...(broken ? ['--broken'] : []), '--db', db, '--out', join(dir, 'reports'), '--format', 'json,md'], { timeoutMs: 120_000 });
   const runDir = /reports: (.+)/.exec(run.stderr)?.[1]?.trim() ?? '';
-  return { code: run.code, report: JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as ReportJson, db, stderr: run.stderr };
+  return { code: run.code, report: readReport(runDir), db, stderr: run.stderr };
 }
 
 const value = (report: ReportJson, metric: string, backend: string | null): number | null => report.metrics.find((m) => m.metric === metric && m.backend === backend && m.route === null)?.value ?? null;

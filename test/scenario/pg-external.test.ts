@@ -2,11 +2,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findPgBin } from '../../src/backends/pg/pg-cluster.ts';
-import type { ReportJson } from '../../src/report/report-json.ts';
 import { isMachineBound, machineBoundVerdict } from '../helpers/machine-bound-findings.ts';
 import { requirePrerequisite } from '../helpers/prerequisite.ts';
 import { killAllParity, PARITY_BIN, runParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { readReport } from '../helpers/report-file.ts';
 
 afterEach(killAllParity);
 
@@ -27,7 +27,7 @@ describe.runIf(ready)('a Postgres scenario through an external pooler', () => {
       );
       const run = await runParity(['run', scenario, '--db', join(dir, 'pg.duckdb'), '--out', join(dir, 'reports'), '--format', 'json'], { timeoutMs: 120_000 });
       const runDir = /reports: (.+)/.exec(run.stderr)?.[1]?.trim() ?? '';
-      const report = JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as ReportJson;
+      const report = readReport(runDir);
       // GO, or only what a machine too busy for its latencies makes of them (isMachineBound); either way exit 1 unless GO,
       // as expecting GO and not getting it is.
       expect(report.findings.filter((f) => !isMachineBound(f)), run.stderr).toEqual([]);

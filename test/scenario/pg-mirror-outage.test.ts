@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findPgBin } from '../../src/backends/pg/pg-cluster.ts';
-import type { ReportJson } from '../../src/report/report-json.ts';
 import { requirePrerequisite } from '../helpers/prerequisite.ts';
 import { killAllParity, runParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { readReport } from '../helpers/report-file.ts';
 
 afterEach(killAllParity);
 
@@ -18,7 +17,7 @@ describe.runIf(ready)('the mirror database stopped mid-run', () => {
       const run = await runParity(['run', SCENARIO, '--db', join(dir, 'pg.duckdb'), '--out', join(dir, 'reports'), '--format', 'json'], { timeoutMs: 120_000 });
       expect(run.code, run.stderr).toBe(1);
       const runDir = /reports: (.+)/.exec(run.stderr)?.[1]?.trim() ?? '';
-      const report = JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as ReportJson;
+      const report = readReport(runDir);
       expect(report.verdict).toBe('NO_GO');
       const value = (metric: string, backend: string | null): number | null => report.metrics.find((m) => m.metric === metric && m.backend === backend && m.route === null)?.value ?? null;
       const sent = value('sent', null) as number;

@@ -6,6 +6,7 @@ import { num, withStore } from '../../src/store/store.ts';
 import type { ReportJson } from '../../src/report/report-json.ts';
 import { killAllParity, runParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { readReport } from '../helpers/report-file.ts';
 
 const SCENARIOS = join(import.meta.dirname, '../../fixtures/scenarios');
 /** The subprocess gets less time than its test, so a run that hangs fails with its own output shown. */
@@ -18,7 +19,7 @@ async function runScenario(dir: string, file: string): Promise<{ code: number | 
   const db = join(dir, 'scenario.duckdb');
   const run = await runParity(['run', join(SCENARIOS, file), '--db', db, '--out', join(dir, 'reports'), '--format', 'json,md,html,junit'], { timeoutMs: SUBPROCESS_TIMEOUT_MS });
   const runDir = /reports: (.+)/.exec(run.stderr)?.[1]?.trim() ?? '';
-  const report = JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as ReportJson;
+  const report = readReport(runDir);
   return { code: run.code, report, db, stdout: run.stdout, stderr: run.stderr };
 }
 

@@ -1,9 +1,10 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ReportJson } from '../../src/report/report-json.ts';
 import { killAllParity, runParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { readReport } from '../helpers/report-file.ts';
 
 afterEach(killAllParity);
 
@@ -29,7 +30,7 @@ replay: { speed: 1x }
   const run = await runParity(['run', join(dir, 'agent.yaml'), '--db', join(dir, 'ws.duckdb'), '--out', join(dir, 'reports'), '--format', 'json'], { timeoutMs: 90_000 });
   const runDir = /reports: (.+)/.exec(run.stderr)?.[1]?.trim() ?? '';
   expect(runDir, run.stderr).not.toBe('');
-  return JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as ReportJson;
+  return readReport(runDir);
 }
 
 describe('the verdict catches relay-agent faults (a fault-injecting agent written apart, simulated gateways)', () => {

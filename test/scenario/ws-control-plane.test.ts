@@ -5,6 +5,7 @@ import type { ReportJson } from '../../src/report/report-json.ts';
 import { num, str, withStore } from '../../src/store/store.ts';
 import { killAllParity, runParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { readReport } from '../helpers/report-file.ts';
 
 afterEach(killAllParity);
 
@@ -13,7 +14,7 @@ const SCENARIO = join(import.meta.dirname, '../../fixtures/scenarios/ws-control-
 async function run(dir: string, file: string): Promise<{ code: number | null; report: ReportJson; stderr: string }> {
   const result = await runParity(['run', file, '--db', join(dir, 'ws.duckdb'), '--out', join(dir, 'reports'), '--format', 'json'], { timeoutMs: 90_000 });
   const runDir = /reports: (.+)/.exec(result.stderr)?.[1]?.trim() ?? '';
-  return { code: result.code, report: JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as ReportJson, stderr: result.stderr };
+  return { code: result.code, report: readReport(runDir), stderr: result.stderr };
 }
 
 describe('a cutover pushed by a control plane, through its outage and an invalid snapshot', () => {

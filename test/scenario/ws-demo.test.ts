@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ReportJson } from '../../src/report/report-json.ts';
 import { num, withStore } from '../../src/store/store.ts';
 import { killAllParity, runParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { readReport } from '../helpers/report-file.ts';
 
 afterEach(killAllParity);
 
@@ -12,7 +12,7 @@ async function demo(dir: string, broken: boolean): Promise<{ code: number | null
   const db = join(dir, 'ws.duckdb');
   const run = await runParity(['demo', '--ws', ...(broken ? ['--broken'] : []), '--db', db, '--out', join(dir, 'reports'), '--format', 'json,md,html,junit'], { timeoutMs: 90_000 });
   const runDir = /reports: (.+)/.exec(run.stderr)?.[1]?.trim() ?? '';
-  return { code: run.code, report: JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as ReportJson, db, stderr: run.stderr };
+  return { code: run.code, report: readReport(runDir), db, stderr: run.stderr };
 }
 
 /** What a loaded machine moves in a healthy fan-out: the gateways' ack times, the agent's queue. */

@@ -1,10 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ReportJson } from '../../src/report/report-json.ts';
 import { num, str, withStore } from '../../src/store/store.ts';
 import { killAllParity, PARITY_BIN, runParity, spawnParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { readReport } from '../helpers/report-file.ts';
 
 afterEach(killAllParity);
 
@@ -49,7 +49,7 @@ describe('a WebSocket run through an external agent to real gateways', () => {
       const result = await runParity(['run', scenario, '--db', join(dir, 'ws.duckdb'), '--out', join(dir, 'reports'), '--format', 'json'], { timeoutMs: 90_000 });
       expect(result.code, result.stderr).toBe(1);
       const runDir = /reports: (.+)/.exec(result.stderr)?.[1]?.trim() ?? '';
-      const report = JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as ReportJson;
+      const report = readReport(runDir);
       expect(report.verdict).toBe('NO_GO');
       const messages = report.findings.map((f) => `${f.severity}: ${f.message}`);
       expect(messages.some((m) => /^critical: gateway-b: its own diagnostics say it processed [\d,]+ frames of the 600 its connection took \(\/api\/dev\/diagnostics\/parity\): [\d,]+ lost inside the gateway$/.test(m)), messages.join('\n')).toBe(true);

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ReportJson } from '../../src/report/report-json.ts';
 import { killAllParity, runParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { readReport } from '../helpers/report-file.ts';
 
 afterEach(killAllParity);
 
@@ -12,7 +13,7 @@ const SCENARIOS = join(import.meta.dirname, '../../fixtures/scenarios');
 async function run(dir: string, file: string): Promise<{ code: number | null; report: ReportJson; stderr: string }> {
   const result = await runParity(['run', file, '--db', join(dir, 'ws.duckdb'), '--out', join(dir, 'reports'), '--format', 'json,md,html'], { timeoutMs: 90_000 });
   const runDir = /reports: (.+)/.exec(result.stderr)?.[1]?.trim() ?? '';
-  return { code: result.code, report: JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as ReportJson, stderr: result.stderr };
+  return { code: result.code, report: readReport(runDir), stderr: result.stderr };
 }
 
 describe('the fan-out spec\'s playbooks as timelines, each step checked from what the gateways processed', () => {
