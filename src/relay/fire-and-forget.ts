@@ -53,6 +53,11 @@ export class FireAndForget {
     sendForgotten(target.socket, payload, series, this.metrics);
   }
 
+  /** Sends at once what waits to leave for ip:port (sendHeld), before a datagram on another socket could overtake it. */
+  sendHeld(ip: string, port: number): void {
+    this.byBackend.get(ip)?.get(port)?.socket.sendHeld();
+  }
+
   close(): void {
     for (const ports of this.byBackend.values()) for (const target of ports.values()) this.sockets.close(target);
     this.byBackend.clear();

@@ -180,6 +180,10 @@ export class UpstreamPool {
     // A binding per device hears an ACK now and then: the bindings are watched as one (grouped).
     const socket = this.sockets.create(ip, port, this.sourceIp, this.socketBufferBytes, series, { grouped: true });
     if (socket === undefined) return undefined;
+    // The device's packets nobody answers went through the shared socket while it had no binding (sendUnanswered),
+    // and may still be held there for this turn's run of sends: they leave first, so its first request through the
+    // new binding cannot overtake them (the backend would see the device's packets out of order).
+    this.fireAndForget.sendHeld(ip, port);
     const nowMs = Date.now();
     const binding: Binding = { device: { ip: device.ip, port: device.port, route: device.route }, backendIp: ip, backendPort: port, socket, series, closed: false, pending: [], returnPath, protocol: undefined, lastUsedMs: nowMs, orderedMs: nowMs, lastTimeoutMs: 0 };
     this.shares.taken(binding);

@@ -99,6 +99,33 @@ describe.each(relayIoPaths().map((io) => io.kind))('reference relay over real UD
     });
   });
 
+  it("a device's first packet nobody answers reaches the ACK backend before its first request, read in the same turn", async () => {
+    await withTempDir(async (dir) => {
+      // The ACK backend: a plain socket that keeps what arrives, in order (no answers are needed to see the order).
+      const primary = dgram.createSocket('udp4');
+      await new Promise<void>((resolve) => primary.bind(PORT, '127.0.3.91', resolve));
+      const arrived: string[] = [];
+      primary.on('message', (payload) => arrived.push(calampLmd.decode(payload).matchKey ?? '?'));
+      try {
+        rig = await startRelayRig(dir, { relayIp: '127.0.3.9', ports: [PORT], backends: [], routes: { routes: [{ port: PORT, target: '127.0.3.91', protocol: 'calamp-lmd' }] } });
+        const devices = await Promise.all(Array.from({ length: 20 }, () => UdpClient.open('127.0.0.1')));
+        try {
+          // Each device new to the relay: its unacknowledged report (service type 0), then its request, sent in one
+          // turn so that the relay reads both at once; the report goes out on the shared socket (no binding yet), the
+          // request on the binding it makes.
+          await Promise.all(devices.flatMap((device, i) => [device.send(message(2 * i, 0), PORT, '127.0.3.9'), device.send(message(2 * i + 1), PORT, '127.0.3.9')]));
+          await waitFor(() => arrived.length === 40, 'the primary to receive all 40 packets');
+          // Each device's own order: its report before its request.
+          for (let i = 0; i < 20; i++) expect(arrived.indexOf(`seq:${2 * i}`), arrived.join(' ')).toBeLessThan(arrived.indexOf(`seq:${2 * i + 1}`));
+        } finally {
+          for (const device of devices) await device.close();
+        }
+      } finally {
+        primary.close();
+      }
+    });
+  });
+
   it('counts a timeout when the ACK backend does not answer', async () => {
     await withTempDir(async (dir) => {
       rig = await startRelayRig(dir, {

@@ -56,6 +56,11 @@ export interface DatagramSocket {
   onMessage(receive: (payload: Buffer, from: Sender) => void): void;
   /** Errors of the socket itself: a backend that refuses (ICMP), a read that fails. */
   onError(fail: (error: NodeJS.ErrnoException) => void): void;
+  /**
+   * Sends at once what the socket holds for the hand-out under way (`batchedSends`), so that a datagram sent next on
+   * another socket does not overtake them; a socket that holds nothing does nothing.
+   */
+  sendHeld(): void;
   /** Datagrams waiting to leave (the fan-out spec's send queue). */
   sendQueueCount(): number;
   /** The port it is bound to (a listener asked for port 0 gets one). */

@@ -88,6 +88,9 @@ class DgramSocket implements DatagramSocket {
     this.socket.on('error', fail);
   }
 
+  /** Node's dgram holds no sends for a hand-out: each leaves when it is made. */
+  sendHeld(): void {}
+
   sendQueueCount(): number {
     return this.socket.getSendQueueCount() + this.backlog.length;
   }

@@ -156,6 +156,10 @@ class NativeSocket implements DatagramSocket, GroupMember {
     this.fail = fail;
   }
 
+  sendHeld(): void {
+    this.releaseHeld();
+  }
+
   sendQueueCount(): number {
     return this.queued.length + this.held.length;
   }
