@@ -4,8 +4,9 @@
 -- receipt, the backend's k-th copy of that payload on that route; whether it reached the backend after a packet its
 -- device had sent later (reordered: a window over the device's packets in the order they were sent, partitioned by
 -- one 64-bit hash of the device's socket); and the backend's ACK, the first answer to the same relay socket with the
--- same correlation (request hash, else match key) at or after it (ASOF; the ACK window is applied in 05c). Reordering is judged here, on the rows that already carry the device and the
--- send time: a step of its own joined the uplink again and its result back in (a fifth of the correlation's time).
+-- same correlation (request hash, else match key) at or after it (ASOF; the ACK window is applied in 05c).
+-- Reordering is judged here, on the rows that already carry the device and the send time: a step of its own joined
+-- the uplink again and its result back in (a fifth of the correlation's time).
 -- Run once per backend ($backend): the backends are the observed ones and those the run's topology says carry
 -- traffic, so a backend nothing of which was observed still gets its rows, a dead leg as 100% loss, never an absent
 -- one; with none at all, one pseudo-backend carries the devices' view (sends and the ACKs they got).
