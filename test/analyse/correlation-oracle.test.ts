@@ -260,9 +260,10 @@ function model(run: Generated): ModelRow[] {
  * them: a receipt matched to no send is a duplicate; a request one backend answered and the reference did not (or the
  * other way) is one-sided; drift is the delivered count's distance from the reference's, as a share of it.
  */
-function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], { receipts, sends, answers, deviceAcks }: Generated): Map<string, number | null> {
+function modelMetrics(fleet: Fleet, rows: readonly ModelRow[], run: Generated): Map<string, number | null> {
+  const { receipts, sends, answers, deviceAcks } = run;
   const metrics = new Map<string, number | null>();
-  const extras = extraAnswers(fleet, sends, receipts, answers, unaskedAnswers({ fleet, sends, receipts, answers, deviceAcks }));
+  const extras = extraAnswers(fleet, sends, receipts, answers, unaskedAnswers(run));
   const ms = (from: number, to: number): number => (to - from) / 1e6;
   const routes = [...new Set(rows.map((r) => r.route))];
   const reference = new Map(rows.filter((r) => r.backend === fleet.reference).map((r) => [r.uplink_id, r]));
@@ -551,8 +552,9 @@ describe('the correlation agrees with an independent model of its rules', () => 
           expect([...wanted].filter(([key, value]) => key.startsWith('extra_acks|null|') && (value ?? 0) > 0).length).toBeGreaterThan(0);
           expect(wanted.get('unasked_acks|null|null')).toBeGreaterThan(0);
           // And answers to requests no backend received, each backend's, some too early to count.
-          expect(new Set(unaskedAnswers(run).map((a) => a.backend))).toEqual(new Set(run.fleet.backends));
-          expect(unaskedAnswers(run).some((a) => a.ns < T0 + 1000)).toBe(false);
+          const unasked = unaskedAnswers(run);
+          expect(new Set(unasked.map((a) => a.backend))).toEqual(new Set(run.fleet.backends));
+          expect(unasked.some((a) => a.ns < T0 + 1000)).toBe(false);
           expect(wanted.get('junk_to_devices|null|null')).toBeGreaterThan(0);
           for (const [key, value] of wanted) {
             const got = computed.get(key);
