@@ -31,9 +31,10 @@ export interface Metric {
    * What the uncertainty is: the runs' drift (compared across runs), or the harness's own event-loop lateness, both
    * either way of the value; or answers the replayer's own sockets dropped, which can only have lowered it (the value
    * lies between itself and itself plus the uncertainty); or packets that reached a backend altered (`unsent_payloads`),
-   * which can only have made its loss look worse, the same way.
+   * which can only have made its loss look worse, the same way; or datagrams a recording could not record
+   * (`unrecorded`), either way of the value.
    */
-  uncertaintySource?: 'drift' | 'harness_lag' | 'harness_drops' | 'unsent_payloads';
+  uncertaintySource?: 'drift' | 'harness_lag' | 'harness_drops' | 'unsent_payloads' | 'unrecorded';
   /** Set only for thresholded metrics. */
   status: MetricStatus | null;
   threshold?: Threshold;

@@ -59,7 +59,7 @@ function inconclusiveFinding(metric: Metric, threshold: Threshold, metrics: read
   const lowerIsWorse = LOWER_IS_WORSE.has(metric.metric as ThresholdedMetric);
   const edges = [threshold.warning, threshold.critical].filter((edge) => edge > low && edge <= high);
   const named = edges.map((edge) => `${edge === threshold.warning ? 'warning' : 'critical'} ${lowerIsWorse ? 'below' : 'from'} ${formatMetricValue(edge, metric.unit)}`).join(', ');
-  const { measured, show, why } = uncertaintyWords(metric);
+  const { measured, show, why } = uncertaintyWords(metric, metrics);
   return {
     severity: 'inconclusive',
     kind: 'threshold',
@@ -72,7 +72,7 @@ function inconclusiveFinding(metric: Metric, threshold: Threshold, metrics: read
 }
 
 /** How an inconclusive finding shows a value of `metric`'s, and why the value is uncertain, by what made it so. */
-function uncertaintyWords(metric: Metric): { measured: string; show: (v: number) => string; why: string } {
+function uncertaintyWords(metric: Metric, metrics: readonly Metric[]): { measured: string; show: (v: number) => string; why: string } {
   if (metric.uncertaintySource === 'unsent_payloads') {
     return {
       measured: '',
@@ -93,6 +93,17 @@ function uncertaintyWords(metric: Metric): { measured: string; show: (v: number)
           ? "The replayer's own sockets, or the reference backend's tap, dropped answers on arrival (their receive buffers full), so some of the ACKs missing may have been relayed"
           : `${metric.backend}'s tap, or ${metric.backend} itself where it is simulated, dropped datagrams on arrival (receive buffers full), so some of what is counted against ${metric.backend} was lost by the harness`) +
         ': nothing is blamed and nothing passes; run again with the harness less loaded (the replay slower, its sending thread on a CPU of its own with --sender-cpu)',
+    };
+  }
+  if (metric.uncertaintySource === 'unrecorded') {
+    const unrecorded = metrics.find((m) => m.metric === 'recording_unrecorded')?.value ?? 0;
+    return {
+      measured: ` ${formatMetricValue(metric.value, metric.unit)} ± ${formatMetricValue(metric.uncertainty ?? 0, metric.unit)}`,
+      // A share lies between none and all of its whole, however wide the gap.
+      show: (v) => formatMetricValue(metric.unit === 'ratio' ? Math.min(1, Math.max(0, v)) : Math.max(0, v), metric.unit),
+      why:
+        `The recording could not record ${unrecorded.toLocaleString('en-US')} datagrams (its store fell behind, or the kernel dropped them before the capture or a tap ` +
+        'read them), and any of the counts may be off by as many, either way: nothing is blamed and nothing passes; record again with the recorder less loaded',
     };
   }
   // A difference between runs is signed; a latency stamped by the harness is not, and is never below zero.

@@ -67,6 +67,7 @@ export const METRIC_LABELS = {
   replay_send_errors: 'sends that failed',
   replay_not_as_recorded: 'sends not made as recorded',
   replay_receive_drops: "datagrams dropped at the devices' own sockets",
+  recording_unrecorded: 'datagrams the recording could not record',
   // The HTTP family (a shadowing proxy): the client's view, each backend's legs, live against shadow.
   answered: 'requests answered to the client',
   server_errors: 'answers with a 5xx status',

@@ -3,7 +3,7 @@ import { CaptureFileError, CaptureFormatError, isParityError } from '../core/err
 import { ByteWindow, type ByteSource } from './byte-window.ts';
 import type { CaptureFormat, FrameHandler } from './frame.ts';
 import { parsePcapHeader, pcapFormat, PCAP_GLOBAL_HEADER_BYTES, readPcapRecords } from './pcap-reader.ts';
-import { PCAPNG_SECTION_HEADER, readPcapngBlocks } from './pcapng-reader.ts';
+import { PCAPNG_SECTION_HEADER, readPcapngBlocks, type CaptureDrops } from './pcapng-reader.ts';
 
 export interface ReadCaptureOptions {
   /** Called with the number of bytes of each read, for progress. */
@@ -16,6 +16,8 @@ export interface ReadCaptureOptions {
    * 4 KB read (four fifths of reading a file's frames on this project's machine).
    */
   reuseBuffers?: boolean;
+  /** Filled with what a pcapng file's interface statistics say the capture dropped (pcap files say nothing of it). */
+  drops?: CaptureDrops;
 }
 
 /**
@@ -32,7 +34,7 @@ export async function readCaptureStream(
   const window = new ByteWindow(source, { onRead: options.onRead, reuseBuffers: options.reuseBuffers ?? false });
   const available = await window.fill(PCAP_GLOBAL_HEADER_BYTES);
   if (available >= 4 && window.view.getUint32(window.pos, true) === PCAPNG_SECTION_HEADER) {
-    await readPcapngBlocks(window, name, onFrame);
+    await readPcapngBlocks(window, name, onFrame, options.drops);
     return 'pcapng';
   }
   const header = available >= PCAP_GLOBAL_HEADER_BYTES ? parsePcapHeader(window) : undefined;

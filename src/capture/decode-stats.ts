@@ -22,6 +22,11 @@ export interface DecodeStats {
   reassembledDatagrams: number;
   /** Fragments of datagrams that never completed. */
   abandonedFragments: number;
+  /**
+   * Packets the capture itself dropped before writing them, as the files' interface statistics say (pcapng, written by
+   * dumpcap, tshark or Wireshark); absent where no file says.
+   */
+  captureDrops?: number;
   /** HTTP/1.x read out of TCP (the HTTP family): exchanges kept, connections damaged and why. */
   http?: { connections: number; exchanges: number; damaged: number; faults: string[] };
   /** WebSocket sessions read out of TCP (the WebSocket family): frames kept, acks and binary messages counted, damage. */

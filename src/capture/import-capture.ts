@@ -7,6 +7,7 @@ import { CapturePacketWriter } from '../store/capture-packet-writer.ts';
 import type { Store } from '../store/store.ts';
 import { createCapture, deleteCapture, finishCapture } from './capture-catalog.ts';
 import { withCaptureFlows } from './capture-flows.ts';
+import { droppedInAll, type CaptureDrops } from './pcapng-reader.ts';
 import { readCaptureFile } from './capture-reader.ts';
 import { resolveRelayLegs, type RelayLegs } from './relay-legs.ts';
 import type { DecodeStats } from './decode-stats.ts';
@@ -210,10 +211,13 @@ async function readFilesInto(decoder: FrameDecoder, files: readonly string[], be
       readBytes += bytes;
       progress.update(readBytes, totalBytes, `${decoder.stats.frames.toLocaleString('en-US')} frames`);
     };
+    const drops: CaptureDrops = new Map();
     try {
       // The writer copies each datagram's payload, and the decoder each TCP segment's: the reader's buffers are reused.
-      read.formats.add(await readCaptureFile(file, (frame) => decoder.decode(frame), { onRead, beforeRead, reuseBuffers: true }));
+      read.formats.add(await readCaptureFile(file, (frame) => decoder.decode(frame), { onRead, beforeRead, reuseBuffers: true, drops }));
       read.files.push(file);
+      const dropped = droppedInAll(drops);
+      if (dropped !== null) decoder.stats.captureDrops = (decoder.stats.captureDrops ?? 0) + dropped;
     } catch (error) {
       if (!isParityError(error)) throw error;
       read.errors.push(error);

@@ -48,3 +48,26 @@ export function parseInterface(view: DataView, body: number, bodyEnd: number, le
   }
   return description;
 }
+
+// Interface statistics block options (draft-ietf-opsawg-pcapng, 4.6): counters since the capture started.
+const OPTION_ISB_IFDROP = 5;
+const OPTION_ISB_OSDROP = 7;
+
+/**
+ * What an interface statistics block says its capture dropped: packets the interface had no room for and packets the
+ * operating system dropped (dumpcap writes the kernel's count in the first), or null where it gives neither. The
+ * counters are running totals, so an interface's last block holds its whole.
+ */
+export function parseInterfaceDrops(view: DataView, body: number, bodyEnd: number, le: boolean): { interfaceId: number; dropped: number | null } {
+  const interfaceId = view.getUint32(body, le);
+  let dropped: number | null = null;
+  // After the interface id and a 64-bit timestamp.
+  for (let at = body + 12; at + 4 <= bodyEnd; ) {
+    const code = view.getUint16(at, le);
+    const length = view.getUint16(at + 2, le);
+    if (code === OPTION_END || at + 4 + length > bodyEnd) break;
+    if ((code === OPTION_ISB_IFDROP || code === OPTION_ISB_OSDROP) && length === 8) dropped = (dropped ?? 0) + Number(view.getBigUint64(at + 4, le));
+    at += 4 + ((length + 3) & ~3);
+  }
+  return { interfaceId, dropped };
+}

@@ -2,7 +2,7 @@ import { CaptureFormatError } from '../core/errors.ts';
 import type { ByteWindow } from './byte-window.ts';
 import { createFrameView, type FrameHandler, type FrameView } from './frame.ts';
 import { MAX_FRAME_BYTES, truncatedAt } from './pcap-reader.ts';
-import { DEFAULT_UNITS_PER_SECOND, parseInterface, type InterfaceDescription } from './pcapng-interface.ts';
+import { DEFAULT_UNITS_PER_SECOND, parseInterface, parseInterfaceDrops, type InterfaceDescription } from './pcapng-interface.ts';
 
 // Block types and option codes from the pcapng specification (draft-ietf-opsawg-pcapng).
 export const PCAPNG_SECTION_HEADER = 0x0a0d0d0a;
@@ -10,6 +10,7 @@ const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 const INTERFACE_DESCRIPTION = 0x00000001;
 const OBSOLETE_PACKET = 0x00000002;
 const SIMPLE_PACKET = 0x00000003;
+const INTERFACE_STATISTICS = 0x00000005;
 const ENHANCED_PACKET = 0x00000006;
 const BLOCK_FRAME_BYTES = 12;
 const SECTION_HEADER_MIN_BYTES = 28;
@@ -25,10 +26,11 @@ export const LINK_TYPE_NO_INTERFACE = -1;
  * Streams every packet of a pcapng file to `onFrame`: any number of sections in either byte order, interfaces with
  * their own link type and timestamp resolution, enhanced, simple and obsolete packet blocks; other blocks are skipped
  * by their length. Throws `CaptureTruncatedError` when the file ends inside a block, after the frames before it.
+ * What interface statistics blocks say the capture dropped goes into `drops`, by section and interface.
  */
-export async function readPcapngBlocks(window: ByteWindow, file: string, onFrame: FrameHandler): Promise<number> {
+export async function readPcapngBlocks(window: ByteWindow, file: string, onFrame: FrameHandler, drops?: CaptureDrops): Promise<number> {
   const frame = createFrameView();
-  const section: Section = { le: true, interfaces: [] };
+  const section: Section = { le: true, interfaces: [], number: -1 };
   const block: BlockHeader = { type: 0, bytes: 0 };
   let frames = 0;
   for (let blockNo = 0; blockInWindow(window, blockNo, section, block) || (await nextBlock(window, file, blockNo, frames, section, block)); blockNo++) {
@@ -42,6 +44,14 @@ export async function readPcapngBlocks(window: ByteWindow, file: string, onFrame
       case INTERFACE_DESCRIPTION:
         section.interfaces.push(parseInterface(view, body, bodyEnd, section.le));
         break;
+      case INTERFACE_STATISTICS: {
+        if (drops === undefined) break;
+        if (bodyEnd - body < 12) throw badBlock(window, file, 'interface statistics block too short');
+        const { interfaceId, dropped } = parseInterfaceDrops(view, body, bodyEnd, section.le);
+        // Running totals: an interface's later block replaces its earlier one.
+        if (dropped !== null) drops.set(`${section.number}/${interfaceId}`, dropped);
+        break;
+      }
       case ENHANCED_PACKET:
       case OBSOLETE_PACKET:
       case SIMPLE_PACKET: {
@@ -66,6 +76,16 @@ export async function readPcapngBlocks(window: ByteWindow, file: string, onFrame
 interface Section {
   le: boolean;
   interfaces: InterfaceDescription[];
+  /** Counted from 0: interface ids are the section's own. */
+  number: number;
+}
+
+/** What a capture's interface statistics say it dropped, by section and interface (`0/1`): each interface's last count. */
+export type CaptureDrops = Map<string, number>;
+
+/** All the capture's interfaces dropped, or null where the file says nothing of it (pcap, or no statistics block). */
+export function droppedInAll(drops: CaptureDrops): number | null {
+  return drops.size === 0 ? null : [...drops.values()].reduce((sum, n) => sum + n, 0);
 }
 
 /** Reused for every block: nothing is allocated per packet. */
@@ -106,6 +126,7 @@ async function nextBlock(window: ByteWindow, file: string, blockNo: number, fram
     }
     section.le = sectionByteOrder(window, file);
     section.interfaces = [];
+    section.number++;
   } else if (blockNo === 0) {
     throw new CaptureFormatError(`${file}: pcapng file does not start with a section header block`, { file, byteOffset: 0 });
   }

@@ -30,6 +30,12 @@ export async function importAsRun(files: readonly string[], flags: { db: string;
       [[flags.run, formatCount(result.recorded), formatCount(result.unassigned), Object.entries(result.byLeg).map(([leg, n]) => `${leg} ${formatCount(n)}`).join(', ') || '-']],
     );
     if (result.partial !== undefined) printNote(`${file}: ${result.partial}; the run keeps what came before and is marked interrupted`);
+    if (result.kernelDrops > 0) {
+      printNote(
+        `${file}: its capture dropped ${formatCount(result.kernelDrops)} packets (its interface statistics); the run is marked interrupted: ` +
+          '`parity analyse --partial` judges each rate within as many either way',
+      );
+    }
   }
-  return result.partial !== undefined || result.recorded === 0 ? 1 : 0;
+  return result.partial !== undefined || result.unrecorded > 0 || result.recorded === 0 ? 1 : 0;
 }

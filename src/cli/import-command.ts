@@ -104,7 +104,7 @@ async function runImport(files: string[], flags: ImportFlags): Promise<number> {
       ]),
     );
   }
-  if (flags.json !== true) for (const capture of result.captures) for (const line of [...describeTcp(capture), ...describeRelayLegs(capture.name, capture.legs)]) printNote(line);
+  if (flags.json !== true) for (const capture of result.captures) for (const line of [...describeTcp(capture), ...describeDrops(capture), ...describeRelayLegs(capture.name, capture.legs)]) printNote(line);
   for (const error of result.errors) printError(error.message);
   return result.errors.length + httpFaults > 0 ? EXIT_BAD_INPUT : 0;
 }
@@ -183,4 +183,11 @@ function toJsonRow(capture: ImportedCapture): Record<string, unknown> {
     stats: capture.stats,
     legs: capture.legs ?? null,
   };
+}
+
+/** What the capture dropped before writing, where its files say (pcapng interface statistics): missing from the replay too. */
+function describeDrops(capture: ImportedCapture): string[] {
+  const dropped = capture.stats.captureDrops ?? 0;
+  if (dropped === 0) return [];
+  return [`${capture.name}: the capture dropped ${formatCount(dropped)} packets before writing them (its interface statistics); a replay of it lacks them too`];
 }

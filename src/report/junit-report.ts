@@ -13,6 +13,7 @@ const UNCERTAIN_BECAUSE: Record<NonNullable<Metric['uncertaintySource']>, string
   harness_lag: "the harness's own lateness",
   harness_drops: "what the harness's own sockets dropped",
   unsent_payloads: 'packets that reached a backend with bytes no device sent',
+  unrecorded: 'datagrams the recording could not record',
 };
 
 export function renderJunitReport(analysis: Analysis): string {

@@ -29,7 +29,8 @@ export interface ReportJson {
    * `uncertainty`, where a value has one, with what it is (`uncertaintySource`): `drift` (± the machine's own variation
    * within the runs compared), `harness_lag` (± the harness's own lateness), `harness_drops` (what the harness's own
    * sockets dropped, which only made the value look worse: the truth lies between it and it made better by this much),
-   * `unsent_payloads` (packets that reached a backend with bytes no device sent, the same way).
+   * `unsent_payloads` (packets that reached a backend with bytes no device sent, the same way), `unrecorded` (± the
+   * datagrams a recording could not record).
    */
   metrics: { metric: string; route: number | null; backend: string | null; value: number | null; uncertainty?: number; uncertaintySource?: string; unit: string; status: MetricStatus | null }[];
   findings: Finding[];

@@ -1,4 +1,5 @@
 import { UsageError } from '../../core/errors.ts';
+import { droppedInAll, type CaptureDrops } from '../pcapng-reader.ts';
 import { readCaptureFile } from '../capture-reader.ts';
 import { FrameDecoder } from '../frame-decoder.ts';
 import type { UdpDatagram } from '../udp-datagram.ts';
@@ -126,7 +127,10 @@ async function startTaps(source: Extract<RecordSource, { kind: 'taps' }>, take: 
 function startFileRead(path: string, onDatagram: (datagram: UdpDatagram) => void): StartedSource {
   const decoder = new FrameDecoder(onDatagram);
   let cutShort: string | undefined;
-  const ended = readCaptureFile(path, (frame) => decoder.decode(frame)).then(
+  // A file taken by dumpcap (tshark, Wireshark) says what its capture dropped: never recorded, so counted as a live
+  // capture's drops are.
+  const drops: CaptureDrops = new Map();
+  const ended = readCaptureFile(path, (frame) => decoder.decode(frame), { drops }).then(
     () => {
       decoder.finish();
       return 'end-of-file';
@@ -141,7 +145,7 @@ function startFileRead(path: string, onDatagram: (datagram: UdpDatagram) => void
     ended,
     async stop() {
       await ended;
-      return { kernelDrops: 0, cutShort };
+      return { kernelDrops: droppedInAll(drops) ?? 0, cutShort };
     },
   };
 }

@@ -1,0 +1,67 @@
+import type { RecordingStats } from '../store/run-metadata.ts';
+import { runMetric, type Finding, type Metric } from './analysis.ts';
+import type { MetricName } from './metric-names.ts';
+
+/**
+ * The counts each rate is taken of (compute-metrics.ts), found among the metrics of the same route and backend; drift's
+ * is the reference backend's.
+ */
+const WHOLE_OF: Partial<Record<MetricName, readonly MetricName[]>> = {
+  drop_rate: ['sent'],
+  unreached_rate: ['sent'],
+  extra_copy_rate: ['delivered'],
+  unsent_payload_rate: ['delivered', 'duplicated'],
+  reorder_rate: ['delivered'],
+  extra_ack_rate: ['acked', 'extra_acks'],
+  ack_mismatch_rate: ['ack_compared', 'one_sided_acks'],
+  device_ack_rate: ['device_ack_expected'],
+  device_ack_mismatch_rate: ['device_ack_compared'],
+  unasked_ack_rate: ['device_acks', 'unasked_acks'],
+  junk_to_device_rate: ['device_acks', 'unasked_acks', 'junk_to_devices'],
+};
+
+/**
+ * Datagrams a recording could not record (`parity record`: its queue full while the store fell behind, or dropped by
+ * the kernel before a live capture or a tap read them) are of legs it cannot name. Each one missing moves a count by at
+ * most one, either way: a request unseen makes its backends' copies look unsent and their answers unasked, a copy
+ * unseen looks lost, an answer unseen one-sided; a second copy or answer unseen hides a duplicate. So every rate is
+ * known only to within that many of its whole, both ways, and is judged at both ends: one the gap could carry over a
+ * threshold is inconclusive, so that no backend is blamed for what the recording missed, and nothing passes on it.
+ * Applied last: it names the uncertainty of a rate that earlier sources widened one way only.
+ */
+export function judgeWithinUnrecorded(metrics: Metric[], recording: RecordingStats | null, reference: string): void {
+  const unrecorded = recording?.unrecorded ?? 0;
+  if (unrecorded <= 0) return;
+  metrics.push(runMetric('recording_unrecorded', null, unrecorded, 'count'));
+  const valueOf = (name: MetricName, route: number | null, backend: string | null): number =>
+    metrics.find((m) => m.metric === name && m.route === route && m.backend === backend)?.value ?? 0;
+  for (const m of metrics) {
+    if (m.value === null) continue;
+    const parts = m.metric === 'drift' ? ['delivered' as const] : WHOLE_OF[m.metric];
+    if (parts === undefined) continue;
+    const backend = m.metric === 'drift' ? reference : m.backend;
+    const whole = parts.reduce((sum, part) => sum + valueOf(part, m.route, backend), 0);
+    // As many of the whole may be missing as were unrecorded: what is left of it is the least the rate is taken of.
+    m.uncertainty = (m.uncertainty ?? 0) + (whole > unrecorded ? unrecorded / (whole - unrecorded) : 1);
+    m.uncertaintySource = 'unrecorded';
+  }
+}
+
+/** A recording that missed datagrams says so, whatever the rates: its counts are the recording's, not the traffic's. */
+export function unrecordedFindings(recording: RecordingStats | null): Finding[] {
+  const unrecorded = recording?.unrecorded ?? 0;
+  if (unrecorded <= 0) return [];
+  return [
+    {
+      severity: 'warning',
+      kind: 'coverage',
+      metric: 'recording_unrecorded',
+      route: null,
+      backend: null,
+      value: unrecorded,
+      message:
+        `the recording could not record ${unrecorded.toLocaleString('en-US')} datagrams (its store fell behind, or the kernel dropped them before ` +
+        'the capture or a tap read them): every count may be off by as many, either way, and each rate is judged within that',
+    },
+  ];
+}
