@@ -21,6 +21,8 @@ export interface CaptureSummary {
   udpDatagrams: number;
   keptDatagrams: number;
   truncatedDatagrams: number;
+  /** Packets the capture dropped before writing them, where its files say (pcapng interface statistics); else null. */
+  captureDrops: number | null;
   /** HTTP exchanges (a capture imported from a HAR file, or HTTP/1.x read out of a pcap's TCP). */
   httpExchanges: number;
   /** Telemetry frames (a newline-delimited JSON recording, the WebSocket family). */
@@ -147,6 +149,7 @@ function toSummary(row: Row): CaptureSummary {
     udpDatagrams: num(row.udp_datagrams),
     keptDatagrams: num(row.kept_datagrams),
     truncatedDatagrams: num(row.truncated_datagrams),
+    captureDrops: row.capture_drops === null || row.capture_drops === undefined ? null : num(row.capture_drops),
     httpExchanges: num(row.http_exchanges),
     wsFrames: num(row.ws_frames),
     pgStatements: num(row.pg_statements),

@@ -48,5 +48,8 @@ export function registerCapturesCommand(program: Command): void {
         ]),
       );
       for (const c of captures.filter((capture) => capture.error !== null)) process.stdout.write(`${c.name}: ${c.error ?? ''}\n`);
+      for (const c of captures.filter((capture) => (capture.captureDrops ?? 0) > 0)) {
+        process.stdout.write(`${c.name}: its capture dropped ${formatCount(c.captureDrops ?? 0)} packets before writing them (its interface statistics)\n`);
+      }
     });
 }

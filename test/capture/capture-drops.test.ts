@@ -133,6 +133,14 @@ describe('what a capture file says its capture dropped (subprocess)', () => {
       const imported = await runParity(['import', file, '--port', String(PORT), '--relay-addr', RELAY, '--db', join(dir, 'p.duckdb')]);
       expect(imported.code, imported.stderr).toBe(0);
       expect(imported.stderr).toMatch(/at-relay: the capture dropped 3 packets before writing them \(its interface statistics\); a replay of it lacks them too/);
+      const listed = await runParity(['captures', '--db', join(dir, 'p.duckdb')]);
+      expect(listed.stdout).toMatch(/at-relay: its capture dropped 3 packets before writing them/);
+      // A file that says nothing of drops (no statistics block) lists none, not zero.
+      const bare = join(dir, 'bare.pcapng');
+      writeCaptureMissingCopies(bare);
+      expect((await runParity(['import', bare, '--port', String(PORT), '--relay-addr', RELAY, '--db', join(dir, 'p.duckdb')])).code).toBe(0);
+      const json = JSON.parse((await runParity(['captures', '--db', join(dir, 'p.duckdb'), '--json'])).stdout) as { name: string; captureDrops: number | null }[];
+      expect(json.map((c) => [c.name, c.captureDrops])).toEqual([['at-relay', 3], ['bare', null]]);
     });
   });
 });

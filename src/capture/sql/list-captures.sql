@@ -11,6 +11,7 @@ SELECT
   CASE WHEN c.finished THEN c.kept_datagrams
        ELSE (SELECT count(*) FROM capture_packets p WHERE p.capture_id = c.capture_id) END AS kept_datagrams,
   c.truncated_datagrams,
+  TRY_CAST(json_extract(c.decode_stats, '$.captureDrops') AS BIGINT) AS capture_drops,
   (SELECT count(*) FROM http_exchanges h WHERE h.capture_id = c.capture_id) AS http_exchanges,
   (SELECT count(*) FROM ws_frames w WHERE w.capture_id = c.capture_id) AS ws_frames,
   (SELECT count(*) FROM pg_statements s WHERE s.capture_id = c.capture_id) AS pg_statements,
