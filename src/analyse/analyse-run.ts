@@ -14,7 +14,7 @@ import { judgeWithinHarnessLag } from './latency-noise.ts';
 import { relaySelfReport } from './relay-self-report.ts';
 import { replayMetrics } from './replay-metrics.ts';
 import { judgeWithinHarnessDrops } from './receive-drops.ts';
-import { judgeWithinUnrecorded, unrecordedFindings } from './unrecorded.ts';
+import { judgeWithinUnrecorded, unrecordedFindings, unrecordedOf } from './unrecorded.ts';
 import { judgeWithinUnsentPayloads } from './unsent-payloads.ts';
 import { captureNameOf, storeAnalysis } from './analysis-store.ts';
 import { analyseHttpRun } from './http/analyse-http-run.ts';
@@ -79,11 +79,11 @@ export async function analyseRun(store: Store, runName: string, options: Analyse
   judgeWithinHarnessLag(metrics, run.harnessLag);
   judgeWithinHarnessDrops(metrics, stats, reference);
   judgeWithinUnsentPayloads(metrics, reference);
-  judgeWithinUnrecorded(metrics, run.recording, reference);
+  judgeWithinUnrecorded(metrics, unrecordedOf(run), reference);
   applyThresholds(metrics, thresholds);
   const findings = [
     ...runStateFindings(run, stats, options.partial === true),
-    ...unrecordedFindings(run.recording),
+    ...unrecordedFindings(unrecordedOf(run)),
     ...coverageFindings(metrics, { expected, observed: backends }, stats, thresholds.defaults.drop_rate.critical),
     ...thresholdFindings(metrics, mismatchSamples, protocol, reference),
     ...selfReportFindings(selfReport, thresholds.defaults.drop_rate),

@@ -102,7 +102,7 @@ function uncertaintyWords(metric: Metric, metrics: readonly Metric[]): { measure
       // A share lies between none and all of its whole, however wide the gap.
       show: (v) => formatMetricValue(metric.unit === 'ratio' ? Math.min(1, Math.max(0, v)) : Math.max(0, v), metric.unit),
       why:
-        `The recording could not record ${unrecorded.toLocaleString('en-US')} datagrams (its store fell behind, or the kernel dropped them before the capture or a tap ` +
+        `The recording could not record ${unrecorded.toLocaleString('en-US')} datagrams (a store that fell behind, or the kernel's drops before a capture or a tap ` +
         'read them), and any of the counts may be off by as many, either way: nothing is blamed and nothing passes; record again with the recorder less loaded',
     };
   }

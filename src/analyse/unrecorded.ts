@@ -1,4 +1,4 @@
-import type { RecordingStats } from '../store/run-metadata.ts';
+import type { RunRecord } from '../store/runs.ts';
 import { runMetric, type Finding, type Metric } from './analysis.ts';
 import type { MetricName } from './metric-names.ts';
 
@@ -21,16 +21,25 @@ const WHOLE_OF: Partial<Record<MetricName, readonly MetricName[]>> = {
 };
 
 /**
- * Datagrams a recording could not record (`parity record`: its queue full while the store fell behind, or dropped by
- * the kernel before a live capture or a tap read them) are of legs it cannot name. Each one missing moves a count by at
+ * Datagrams the run's recordings could not record: its own (`parity record`, `parity import --run`: its queue full
+ * while the store fell behind, or dropped by the kernel before a live capture or a tap read them, or by the capture a
+ * file was taken with), and each merged backend store's (`parity backend --db`, its queue full), counted once a store.
+ */
+export function unrecordedOf(run: Pick<RunRecord, 'recording' | 'topology'>): number {
+  const stores = new Map<string, number>();
+  for (const backend of run.topology.backends) if ((backend.unrecorded ?? 0) > 0) stores.set(backend.unfinished ?? backend.role, backend.unrecorded ?? 0);
+  return (run.recording?.unrecorded ?? 0) + [...stores.values()].reduce((sum, n) => sum + n, 0);
+}
+
+/**
+ * Datagrams a recording could not record (unrecordedOf) are of legs it cannot name. Each one missing moves a count by at
  * most one, either way: a request unseen makes its backends' copies look unsent and their answers unasked, a copy
  * unseen looks lost, an answer unseen one-sided; a second copy or answer unseen hides a duplicate. So every rate is
  * known only to within that many of its whole, both ways, and is judged at both ends: one the gap could carry over a
  * threshold is inconclusive, so that no backend is blamed for what the recording missed, and nothing passes on it.
  * Applied last: it names the uncertainty of a rate that earlier sources widened one way only.
  */
-export function judgeWithinUnrecorded(metrics: Metric[], recording: RecordingStats | null, reference: string): void {
-  const unrecorded = recording?.unrecorded ?? 0;
+export function judgeWithinUnrecorded(metrics: Metric[], unrecorded: number, reference: string): void {
   if (unrecorded <= 0) return;
   metrics.push(runMetric('recording_unrecorded', null, unrecorded, 'count'));
   const valueOf = (name: MetricName, route: number | null, backend: string | null): number =>
@@ -48,8 +57,7 @@ export function judgeWithinUnrecorded(metrics: Metric[], recording: RecordingSta
 }
 
 /** A recording that missed datagrams says so, whatever the rates: its counts are the recording's, not the traffic's. */
-export function unrecordedFindings(recording: RecordingStats | null): Finding[] {
-  const unrecorded = recording?.unrecorded ?? 0;
+export function unrecordedFindings(unrecorded: number): Finding[] {
   if (unrecorded <= 0) return [];
   return [
     {
@@ -60,8 +68,8 @@ export function unrecordedFindings(recording: RecordingStats | null): Finding[] 
       backend: null,
       value: unrecorded,
       message:
-        `the recording could not record ${unrecorded.toLocaleString('en-US')} datagrams (its store fell behind, or the kernel dropped them before ` +
-        'the capture or a tap read them): every count may be off by as many, either way, and each rate is judged within that',
+        `the recording could not record ${unrecorded.toLocaleString('en-US')} datagrams (a store that fell behind, or the kernel's drops before ` +
+        'a capture or a tap read them): every count may be off by as many, either way, and each rate is judged within that',
     },
   ];
 }

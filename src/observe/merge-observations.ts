@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { ConfigError } from '../core/errors.ts';
-import { readReplayStats, readTopology, type RunTopology, type TopologyBackend } from '../store/run-metadata.ts';
+import { readRecordingStats, readReplayStats, readTopology, type RunTopology, type TopologyBackend } from '../store/run-metadata.ts';
 import type { JsonValue } from '../core/json.ts';
 import { getRun, harnessLagOf, recordHarnessLag, recordObserverCounters, setRunTopology, statusOfRow, type RunStatus } from '../store/runs.ts';
 import { ownerOf, type Owner } from '../store/owner.ts';
@@ -47,10 +47,13 @@ export async function mergeObservations(store: Store, runName: string, files: re
       const declared = readTopology(typeof source.topology === 'string' ? JSON.parse(source.topology) : null).backends;
       await recordHarnessLag(store, run.runId, harnessLagOf(source));
       // What the kernel dropped at a `parity backend`'s sockets travels with its store's run.
-      const written = readReplayStats(typeof source.stats === 'string' ? (JSON.parse(source.stats) as JsonValue) : null);
+      const sourceStats = typeof source.stats === 'string' ? (JSON.parse(source.stats) as JsonValue) : null;
+      const written = readReplayStats(sourceStats);
       if (written?.backendDrops !== undefined) await recordObserverCounters(store, run.runId, [], written.backendDrops);
-      const unfinished = unfinishedBecause(statusOfRow(source), ownerOf(source));
-      topology = withBackends(topology, declared, file, unfinished === undefined ? undefined : `${file}: ${unfinished}`);
+      // And what its store could not record (its queue full while the store fell behind): its record is not whole.
+      const unrecorded = readRecordingStats(sourceStats)?.unrecorded ?? 0;
+      const unfinished = unfinishedBecause(statusOfRow(source), ownerOf(source)) ?? unrecordedBecause(unrecorded);
+      topology = withBackends(topology, declared, file, unfinished === undefined ? undefined : `${file}: ${unfinished}`, unrecorded);
       const observers = await store.query(`SELECT DISTINCT observer FROM ${alias}.observations WHERE run_id = $source`, { source: sourceId });
       for (const { observer } of observers) {
         await store.exec('DELETE FROM observations WHERE run_id = $run_id AND observer = $observer', { run_id: run.runId, observer: str(observer) });
@@ -74,11 +77,11 @@ export async function mergeObservations(store: Store, runName: string, files: re
  * The run's topology with the backends a merged store declares added (a role already known keeps its entry), each
  * marked unfinished or not as this merge of the store found it (a merge again after a clean close clears the mark).
  */
-function withBackends(topology: RunTopology, declared: RunTopology['backends'], file: string, unfinished: string | undefined): RunTopology {
+function withBackends(topology: RunTopology, declared: RunTopology['backends'], file: string, unfinished: string | undefined, unrecorded: number): RunTopology {
   const roles = new Set(declared.map((b) => b.role));
   const mark = (backend: TopologyBackend): TopologyBackend => {
-    const { unfinished: _earlier, ...rest } = backend;
-    return unfinished === undefined ? rest : { ...rest, unfinished };
+    const { unfinished: _earlier, unrecorded: _before, ...rest } = backend;
+    return { ...rest, ...(unfinished !== undefined && { unfinished }), ...(unrecorded > 0 && { unrecorded }) };
   };
   const known = new Set(topology.backends.map((b) => b.role));
   const kept = topology.backends.map((b) => (roles.has(b.role) ? mark(b) : b));
@@ -94,6 +97,12 @@ function unfinishedBecause(status: RunStatus, owner: Owner | null): string | und
   if (status === 'running' || status === 'completed') return undefined;
   const who = owner === null ? 'its recording' : `its recording (pid ${owner.pid} on ${owner.host})`;
   return `${who} ${status === 'abandoned' ? 'died before it closed the store' : `ended ${status}`}, so what it received after its last commit is missing from the record`;
+}
+
+/** Why a store that ended cleanly is still not a whole record of its backends: what it could not record, if anything. */
+function unrecordedBecause(unrecorded: number): string | undefined {
+  if (unrecorded <= 0) return undefined;
+  return `its recording could not record ${unrecorded.toLocaleString('en-US')} observations (its store fell behind), so they are missing from the record`;
 }
 
 async function attachWaiting(store: Store, file: string, alias: string): Promise<void> {

@@ -43,6 +43,8 @@ export interface ReleasedSinkOptions {
   writer?: string;
   /** How the file is kept (`HOLD_MS`, `IDLE_COMMIT_MS` and `RELEASE_INTERVAL_MS` unless said). */
   timing?: { holdMs?: number; idleCommitMs?: number; commitEveryMs?: number };
+  /** Observations held at most while the store is out of reach (`MAX_HELD` unless said); beyond, they are counted. */
+  maxHeld?: number;
 }
 
 /**
@@ -104,7 +106,7 @@ export class ReleasedStoreSink {
   }
 
   add(observation: Observation): void {
-    if (this.held.length >= MAX_HELD) {
+    if (this.held.length >= (this.options.maxHeld ?? MAX_HELD)) {
       this.unrecorded++;
       return;
     }

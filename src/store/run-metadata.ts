@@ -22,6 +22,11 @@ export interface TopologyBackend {
    * nothing either way about this backend, whose last packets may be missing from the record, not from its traffic.
    */
   unfinished?: string;
+  /**
+   * Observations its own store could not record (a `parity backend --db` whose queue was full while the store fell
+   * behind), merged with it: missing from the record, not from its traffic.
+   */
+  unrecorded?: number;
 }
 
 export interface TopologyRoute {
@@ -164,6 +169,7 @@ export function readTopology(value: JsonValue): RunTopology {
     observed: stringOr(b.observed, ''),
     ...(isObject(b.faults) && { faults: b.faults }),
     ...(typeof b.unfinished === 'string' && { unfinished: b.unfinished }),
+    ...(typeof b.unrecorded === 'number' && b.unrecorded > 0 && { unrecorded: b.unrecorded }),
   }));
   const routes = (Array.isArray(root.routes) ? root.routes : []).filter(isObject).map((r) => ({
     port: numberOr(r.port, 0),

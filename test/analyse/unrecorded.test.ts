@@ -26,7 +26,7 @@ function judged(unrecorded: number): { metrics: Metric[]; verdict: string; messa
   const metrics = measured();
   // The replayer's sockets dropped nothing; a tap in front of the mirror dropped 500 (a one-sided widening first).
   judgeWithinHarnessDrops(metrics, { receiveDrops: 0, observers: [{ observer: 'tap:mirror:1', backend: 'mirror', forwarded: 0, replies: 0, strayReplies: 0, errors: {}, receiveDrops: 500 }], backendDrops: {} }, 'primary');
-  judgeWithinUnrecorded(metrics, { unrecorded, observations: null, partial: null }, 'primary');
+  judgeWithinUnrecorded(metrics, unrecorded, 'primary');
   applyThresholds(metrics, defaultThresholds());
   const findings = thresholdFindings(metrics, [], null, 'primary');
   return { metrics, verdict: verdictOf(metrics, findings), messages: findings.map((f) => `${f.severity}: ${f.message}`) };
