@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -19,6 +19,22 @@ function recipe(): string[] {
   return readmeCommandLines(block);
 }
 
+/** Resolves once the forwarder says it is bound; rejects if it exits first or stays silent for 30 s. */
+function listening(relay: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the relay did not start listening within 30 s')), 30_000);
+    relay.stdout?.on('data', (chunk: Buffer) => {
+      if (!chunk.toString().includes('fault relay on')) return;
+      clearTimeout(timer);
+      resolve();
+    });
+    relay.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the relay exited (${String(code)}) before listening`));
+    });
+  });
+}
+
 describe('README: your own traffic and your own relay', () => {
   it('runs as written, on loopback, against an independent relay, and gets the verdict the README promises', async () => {
     await withTempDir(async (dir) => {
@@ -28,10 +44,13 @@ describe('README: your own traffic and your own relay', () => {
       expect(lines).toHaveLength(5);
       // The capture the recipe imports: devices talking to the relay's port, as taken on the relay's host.
       writeFleetCapture(join(dir, 'capture-at-relay.pcapng'), { devices: 10, perDevice: 20, port: 18172, format: 'pcapng' });
-      // "Your relay": a plain mirroring forwarder written apart from the project (no faults switched on).
-      const relay = spawn(process.execPath, [FAULT_RELAY, '--listen', '127.0.72.1:18172', '--primary', '127.0.72.2', '--mirror', '127.0.72.3'], { stdio: 'ignore' });
+      // "Your relay": a plain mirroring forwarder written apart from the project (no faults switched on), already running
+      // when the recipe starts, as a user's is: on a busy machine its start took longer than the recipe's first steps,
+      // and the replay found nothing listening (every send refused).
+      const relay = spawn(process.execPath, [FAULT_RELAY, '--listen', '127.0.72.1:18172', '--primary', '127.0.72.2', '--mirror', '127.0.72.3'], { stdio: ['ignore', 'pipe', 'ignore'] });
       const background: ParityProcess[] = [];
       try {
+        await listening(relay);
         let report = { code: null as number | null, stdout: '', stderr: '' };
         for (const line of lines) {
           const args = shellWords(line).slice(1);
