@@ -178,7 +178,8 @@ function evidenceOf(metric: Metric, metrics: readonly Metric[], reference: strin
       const orAltered = altered > 0 ? `; up to ${count(altered)} of them may have reached every ${backend} altered (each received that many ${units} whose bytes no device sent)` : '';
       return (
         `${count(value('unreached'))} of ${count(value('unreached_of') ?? value('sent'))} ${units} ${SENDERS[relay]}${value('unreached_of') !== null && value('unreached_of') !== value('sent') ? ` where two or more ${backend}s were owed them` : ''} reached no ${backend}: lost on the way to the ${relay} or at it, ` +
-        `before its copies (or by every ${backend} alike, which a run cannot tell apart), so no ${backend} is blamed for them${orAltered}${relayFailedNote(metrics, [])}`
+        `before its copies (or by every ${backend} alike, which a run cannot tell apart), so no ${backend} is blamed for them${orAltered}` +
+        relayFailedNote(metrics, metrics.filter((m) => m.metric === 'relay_failed_sends' && m.route === null).map((m) => m.backend))
       );
     }
     case 'unasked_ack_rate':
@@ -324,6 +325,7 @@ export const RELAY_SIDE_SEND_FAILURES: Readonly<Record<string, string>> = {
   source_budget: "the device's address at its share of the budget",
   route_budget: "the route at its share of the budget",
   socket_error: 'no socket could be made',
+  dropped: 'not sent at all: its kill switch on, or the target disabled',
 };
 
 /** A target's sends that failed at the relay's own side during the run (RELAY_SIDE_SEND_FAILURES). */
@@ -369,7 +371,7 @@ export function selfReportFindings(report: RelaySelfReport | null, dropThreshold
         value: own,
         message:
           `relay: ${own.toLocaleString('en-US')} of its sends to ${target.backend} (${target.url}) failed at its own side ` +
-          `(its errors: ${kinds}): ${target.backend} never got them, and that much of ${target.backend}'s loss is the relay's, not ${target.backend}'s`,
+          `(its own counts: ${kinds}): ${target.backend} never got them, and that much of ${target.backend}'s loss is the relay's, not ${target.backend}'s`,
       });
     }
     const finding = (severity: Finding['severity'], message: string): Finding => ({

@@ -41,7 +41,7 @@ export const METRIC_LABELS = {
   ack_mismatch_rate: 'ACK mismatch rate',
   one_sided_acks: 'requests ACKed by one backend only',
   relay_queue: 'relay queue size',
-  relay_failed_sends: "relay's sends that failed at its side",
+  relay_failed_sends: "relay's sends that failed at its side, or it dropped itself",
   relay_receive_drops: "devices' packets the relay dropped on arrival",
   device_ack_expected: 'requests wanting an ACK',
   device_acks: 'ACKs reaching devices',

@@ -3,6 +3,8 @@ import { num, numOrNull, str, type Store } from '../store/store.ts';
 import { overallValue, type Metric, type RelaySelfReport } from './analysis.ts';
 
 const QUEUE_SQL = ANALYSIS_STEPS.relayQueue.sql;
+/** The kind under which a target's `dropped` counter is read beside its send errors (judge.ts RELAY_SIDE_SEND_FAILURES). */
+export const DROPPED_BY_RELAY = 'dropped';
 
 interface ParityBody {
   perTarget?: { url?: string; role?: string; sent?: number }[];
@@ -10,7 +12,7 @@ interface ParityBody {
 }
 
 interface TargetsBody {
-  targets?: { url?: string; role?: string; counters?: { failed?: number }; errors?: Record<string, number> }[];
+  targets?: { url?: string; role?: string; counters?: { failed?: number; dropped?: number }; errors?: Record<string, number> }[];
 }
 
 /** A target's sends that failed at the relay's side (its /debug/targets counters), lifetime totals, by kind. */
@@ -82,7 +84,11 @@ async function failedSendsDuringRun(store: Store, runId: number): Promise<Map<st
     if (row === undefined) return counted;
     for (const target of (JSON.parse(str(row.body)) as TargetsBody).targets ?? []) {
       if (typeof target.counters?.failed !== 'number') continue;
-      counted.set(`${target.role ?? ''}|${target.url ?? ''}`, { failed: target.counters.failed, kinds: target.errors ?? {} });
+      // What it dropped itself (the fan-out spec's `dropped`: its kill switch on, or the target disabled) counts as a
+      // kind of its own: never sent, by the relay's own doing.
+      const dropped = target.counters.dropped;
+      const kinds = { ...(target.errors ?? {}), ...(typeof dropped === 'number' && dropped > 0 && { [DROPPED_BY_RELAY]: dropped }) };
+      counted.set(`${target.role ?? ''}|${target.url ?? ''}`, { failed: target.counters.failed, kinds });
     }
     return counted;
   };

@@ -27,7 +27,7 @@ describe('a relay with too few sockets for the devices waiting on the primary (i
     // What the primary lost beyond that is what the relay refused, and the finding says so.
     expect(runLevel('lost', 'primary') - droppedOnArrival, messages).toBe(refused);
     const finding = analysis.findings.find((f) => f.kind === 'relay_self_report' && f.metric === 'relay_failed_sends' && f.backend === 'primary');
-    expect(finding?.message, messages).toMatch(/^relay: [\d,]+ of its sends to primary \(udp:\/\/127\.0\.79\.2\) failed at its own side \(its errors: [\d,]+ route_budget, the route at its share of the budget/);
+    expect(finding?.message, messages).toMatch(/^relay: [\d,]+ of its sends to primary \(udp:\/\/127\.0\.79\.2\) failed at its own side \(its own counts: [\d,]+ route_budget, the route at its share of the budget/);
     // The mirror received more than the primary because of the relay: its drift finding and the devices' say so.
     for (const metric of ['drift', 'device_ack_rate']) {
       const finding = analysis.findings.find((f) => f.metric === metric);

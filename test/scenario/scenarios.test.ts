@@ -81,6 +81,40 @@ describe('repository scenarios through parity run', () => {
     });
   }, SCENARIO_TIMEOUT_MS);
 
+  it('kill switch on mid-run: the relay is named for what it dropped, from its own counts, and no backend is blamed', async () => {
+    await withTempDir(async (dir) => {
+      const go = readFileSync(join(SCENARIOS, 'go.yaml'), 'utf8');
+      const file = join(dir, 'kill-switch.yaml');
+      writeFileSync(
+        file,
+        go
+          .replace('name: go', 'name: kill-switch')
+          .replace('../fleet-calamp.pcap', join(SCENARIOS, '../fleet-calamp.pcap'))
+          .replace('expect:\n  verdict: GO', 'timeline:\n  - { at: 2s, reload: { kill_switch: true } }\nexpect:\n  verdict: NO_GO'),
+      );
+      const db = join(dir, 'scenario.duckdb');
+      const run = await runParity(['run', file, '--db', db, '--out', join(dir, 'reports'), '--format', 'json'], { timeoutMs: SUBPROCESS_TIMEOUT_MS });
+      const report = readReport(/reports: (.+)/.exec(run.stderr)?.[1]?.trim() ?? '');
+      expect(run.code, run.stderr).toBe(1);
+      expect(report.verdict).toBe('NO_GO');
+      const unreached = report.metrics.find((m) => m.metric === 'unreached' && m.route === null)?.value ?? 0;
+      expect(unreached).toBeGreaterThan(500);
+      const messages = findingsOf(report).join('\n');
+      // Until 2026-12-02 the relay was named only for what reached no backend, "lost on the way to the relay or at it".
+      for (const backend of ['primary', 'mirror']) {
+        const own = new RegExp(`^relay: ([\\d,]+) of its sends to ${backend} \\(udp://[\\d.]+\\) failed at its own side \\(its own counts: [\\d,]+ dropped, not sent at all: its kill switch on`, 'm').exec(messages);
+        expect(own, messages).not.toBeNull();
+        // The relay's own count is what reached no backend (less any it dropped on arrival, on a busy machine).
+        const dropped = Number(own?.[1]?.replace(/,/g, ''));
+        expect(dropped).toBeLessThanOrEqual(unreached);
+        expect(dropped).toBeGreaterThan(unreached * 0.9);
+      }
+      expect(messages).toMatch(/reached no backend: .*; the relay itself reports [\d,]+ of its sends to (primary|mirror) failed at its side and [\d,]+ of its sends to (primary|mirror) failed at its side/);
+      // What both backends did not get was the relay's: neither is blamed.
+      expect(report.findings.filter((f) => f.kind === 'threshold' && f.backend !== null)).toEqual([]);
+    });
+  }, SCENARIO_TIMEOUT_MS);
+
   it('a scenario whose capture file is cut short is refused in one line naming the file, and keeps no capture of it', async () => {
     await withTempDir(async (dir) => {
       const whole = readFileSync(join(SCENARIOS, '../fleet-calamp.pcap'));
