@@ -15,6 +15,8 @@ const DEVICES = 6;
 const REPORTS = 10;
 /** The relay's copies to the mirror the capture "dropped": the mirror got them and answered, and the file has the answers. */
 const UNSEEN = 3;
+/** A dozen subprocesses, each a Node start: on a loaded 2-core machine (CI beside other work) 27 s were seen. */
+const SUBPROCESSES_TIMEOUT_MS = 180_000;
 
 /**
  * A pcapng capture on a mirroring relay's host that misses three of the relay's copies to the mirror (its buffer full),
@@ -123,7 +125,7 @@ describe('what a capture file says its capture dropped (subprocess)', () => {
       expect(blamed.verdict).toBe('NO_GO');
       expect(blamed.findings.filter((f) => f.severity === 'critical').map((f) => `${f.backend} ${f.metric}`).sort()).toEqual(['mirror drift', 'mirror drop_rate', 'mirror extra_ack_rate']);
     });
-  });
+  }, SUBPROCESSES_TIMEOUT_MS);
 
   it('a capture imported for replay says what its capture dropped', async () => {
     await withTempDir(async (dir) => {
@@ -142,5 +144,5 @@ describe('what a capture file says its capture dropped (subprocess)', () => {
       const json = JSON.parse((await runParity(['captures', '--db', join(dir, 'p.duckdb'), '--json'])).stdout) as { name: string; captureDrops: number | null }[];
       expect(json.map((c) => [c.name, c.captureDrops])).toEqual([['at-relay', 3], ['bare', null]]);
     });
-  });
+  }, SUBPROCESSES_TIMEOUT_MS);
 });
