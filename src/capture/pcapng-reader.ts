@@ -45,8 +45,8 @@ export async function readPcapngBlocks(window: ByteWindow, file: string, onFrame
         section.interfaces.push(parseInterface(view, body, bodyEnd, section.le));
         break;
       case INTERFACE_STATISTICS: {
-        if (drops === undefined) break;
-        if (bodyEnd - body < 12) throw badBlock(window, file, 'interface statistics block too short');
+        // One too short to say anything says nothing: the packets around it are read as ever.
+        if (drops === undefined || bodyEnd - body < 12) break;
         const { interfaceId, dropped } = parseInterfaceDrops(view, body, bodyEnd, section.le);
         // Running totals: an interface's later block replaces its earlier one.
         if (dropped !== null) drops.set(`${section.number}/${interfaceId}`, dropped);
