@@ -79,11 +79,12 @@ export async function analyseRun(store: Store, runName: string, options: Analyse
   judgeWithinHarnessLag(metrics, run.harnessLag);
   judgeWithinHarnessDrops(metrics, stats, reference);
   judgeWithinUnsentPayloads(metrics, reference);
-  judgeWithinUnrecorded(metrics, unrecordedOf(run), reference);
+  const unrecorded = unrecordedOf(run);
+  judgeWithinUnrecorded(metrics, unrecorded, reference);
   applyThresholds(metrics, thresholds);
   const findings = [
     ...runStateFindings(run, stats, options.partial === true),
-    ...unrecordedFindings(unrecordedOf(run)),
+    ...unrecordedFindings(unrecorded),
     ...coverageFindings(metrics, { expected, observed: backends }, stats, thresholds.defaults.drop_rate.critical),
     ...thresholdFindings(metrics, mismatchSamples, protocol, reference),
     ...selfReportFindings(selfReport, thresholds.defaults.drop_rate),

@@ -1,5 +1,6 @@
 import type { DeviceProtocol } from '../protocols/protocol.ts';
 import { formatMeasured, formatMetricValue, judgedMetrics, metricLabel, type Finding, type Metric, type MismatchSample, type RelaySelfReport } from './analysis.ts';
+import { DROPPED_BY_RELAY } from './relay-self-report.ts';
 import { classifyBetween, LOWER_IS_WORSE, THRESHOLDED_METRICS, thresholdFor, type Threshold, type ThresholdConfig, type ThresholdedMetric, rangeOf } from './thresholds.ts';
 
 /**
@@ -325,7 +326,7 @@ export const RELAY_SIDE_SEND_FAILURES: Readonly<Record<string, string>> = {
   source_budget: "the device's address at its share of the budget",
   route_budget: "the route at its share of the budget",
   socket_error: 'no socket could be made',
-  dropped: 'not sent at all: its kill switch on, or the target disabled',
+  [DROPPED_BY_RELAY]: 'not sent at all: its kill switch on, or the target disabled',
 };
 
 /** A target's sends that failed at the relay's own side during the run (RELAY_SIDE_SEND_FAILURES). */
