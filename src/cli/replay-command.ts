@@ -16,6 +16,7 @@ import { parseHttpUrl as parseHttpUrlValue, pgTarget } from '../core/values.ts';
 import { printJson, printNote, printTable } from './output.ts';
 import type { NotAsRecorded } from '../store/run-metadata.ts';
 import { showReplayProgress } from './replay-progress.ts';
+import { AUTO_SENDER_CPU_FROM_PPS } from '../replay/sender-cpu.ts';
 
 interface ReplayFlags {
   relay?: string;
@@ -57,7 +58,7 @@ export function registerReplayCommand(program: Command): void {
     .option('--seed <n>', `seed of --sample (default: ${D.seed})`)
     .option('--devices <cidr>', `local addresses for the devices, one each (default: ${D.devices})`)
     .option('--ack-timeout <duration>', `how long to wait for outstanding ACKs after the last send, e.g. 500ms (default: ${D.ack_timeout})`)
-    .option('--sender-cpu <n>', 'a UDP replay: run the sending thread alone on CPU n (Linux, taskset), the process\'s other threads on the other CPUs: steadier timing on a busy machine')
+    .option('--sender-cpu <auto|none|n>', `a UDP replay: run the sending thread alone on CPU n (Linux, taskset), the process's other threads on the other CPUs, for steadier timing; auto: on the last CPU when the plan asks for ${AUTO_SENDER_CPU_FROM_PPS} pps or more; none: share every CPU (default: ${D.sender_cpu})`)
     .option('--protocol <name>', `device protocol (${PROTOCOL_NAMES.join(', ')})`, 'calamp-lmd')
     .option('--db <path>', 'DuckDB store file', DEFAULT_STORE_PATH)
     .option('--run <name>', 'name of the run (default: <capture>-replay-N)', parseName)
@@ -83,7 +84,7 @@ export function registerReplayCommand(program: Command): void {
 
 /** The flags as a replay request: the same fields, defaults and checks as a scenario's `replay:` section. */
 export function requestFrom(flags: ReplayFlags): ReplayRequest {
-  const raw = { speed: flags.speed, rate: flags.rate, ramp: flags.ramp, loop: flags.loop, duration: flags.duration, sample: flags.sample, seed: flags.seed, ack_timeout: flags.ackTimeout, devices: flags.devices };
+  const raw = { speed: flags.speed, rate: flags.rate, ramp: flags.ramp, loop: flags.loop, duration: flags.duration, sample: flags.sample, seed: flags.seed, ack_timeout: flags.ackTimeout, devices: flags.devices, sender_cpu: flags.senderCpu };
   return readReplayRequest(raw, flagError);
 }
 

@@ -35,6 +35,23 @@ export function describePace(pace: Pace): string {
 }
 
 /**
+ * The highest rate a plan asks for (pps): a fixed rate, a ramp's faster end, or the capture's mean rate scaled by its
+ * speed (its bursts go faster); undefined as fast as possible, or when the capture has no span to scale.
+ */
+export function plannedPeakPps(pace: Pace, packetsPerLoop: number, captureSpanNs: number): number | undefined {
+  switch (pace.kind) {
+    case 'rate':
+      return pace.ratePps;
+    case 'ramp':
+      return Math.max(pace.fromPps, pace.toPps);
+    case 'original':
+      return captureSpanNs > 0 && packetsPerLoop > 1 ? ((packetsPerLoop - 1) * NS_PER_SECOND * pace.speed) / captureSpanNs : undefined;
+    case 'max':
+      return undefined;
+  }
+}
+
+/**
  * Where each packet falls in time, as an offset (ns) from the start of the replay. `captureOffsetNs` is the packet's
  * time in the capture minus the capture's first packet; `index` counts packets sent so far across loops.
  */

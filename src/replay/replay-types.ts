@@ -5,6 +5,9 @@ import type { ReplayPlan } from './replay-plan.ts';
 import type { SenderCollections, SenderStall } from './send-thread.ts';
 import type { SenderWaits } from './thread-clock.js';
 
+/** Where the UDP sending thread runs: alone on this CPU, alone on one where the pace needs it (`auto`), or sharing. */
+export type SenderCpuChoice = number | 'auto' | 'none';
+
 /** What a replay sends and how: everything it needs, nothing about the run it belongs to. */
 export interface ReplayOptions {
   store: Store;
@@ -17,8 +20,11 @@ export interface ReplayOptions {
   /** Local addresses for the devices, e.g. 127.20.0.0/16. */
   devices: string;
   ackTimeoutMs: number;
-  /** A CPU for the sending thread alone (the process's other threads leave it): see sender-cpu.ts. */
-  senderCpu?: number | undefined;
+  /**
+   * A CPU for the sending thread alone (the process's other threads leave it), `auto` to have one where the pace needs
+   * it, `none` (or absent) to share every CPU: see sender-cpu.ts.
+   */
+  senderCpu?: SenderCpuChoice | undefined;
   /** Aborting stops sending; the replay waits for ACKs in flight, keeps everything, and says it was interrupted. */
   signal?: AbortSignal;
   onProgress?: (progress: ReplayProgress) => void;

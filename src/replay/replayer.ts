@@ -2,12 +2,14 @@ import type { StoredPlan } from '../store/run-metadata.ts';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { getCapture, type CaptureSummary } from '../capture/capture-catalog.ts';
+import { debug } from '../core/debug.ts';
 import { UsageError } from '../core/errors.ts';
 import { ObservationWriter } from '../store/observation-writer.ts';
 import type { RunStatus } from '../store/runs.ts';
 import { SendWriter } from '../store/send-writer.ts';
 import { DeviceFleet } from './device-fleet.ts';
-import { describePace } from './replay-plan.ts';
+import { describePace, plannedPeakPps } from './replay-plan.ts';
+import { placeSender } from './sender-cpu.ts';
 import type { ReplayOptions, ReplayStats } from './replay-types.ts';
 import { summarize, waitForAcks } from './replay-summary.ts';
 import { durationNsOf, LEAD_NS, PRIME_BATCHES, sendLoop, type SendLoopOutcome } from './send-loop.ts';
@@ -66,6 +68,8 @@ export async function prepareReplay(options: ReplayOptions): Promise<PreparedRep
     closed = true;
     await fleet.close();
   };
+  const placement = placeSender(options.senderCpu, plannedPeakPps(plan.pace, uplink.packets, uplink.spanNs));
+  debug('sending thread %s', placement.why);
   try {
     const devices = [...uplink.devices.keys()];
     const connectPorts = devices.map((device) => {
@@ -73,7 +77,7 @@ export async function prepareReplay(options: ReplayOptions): Promise<PreparedRep
       return routePort === 0 ? 0 : (options.portMap.get(routePort) ?? routePort);
     });
     const volume = { packets: uplink.packets * plan.loops, payloadBytes: uplink.payloadBytes * plan.loops };
-    await fleet.open(devices, { relayHost: relayIp, leadNs: LEAD_NS, primeBatches: PRIME_BATCHES, durationNs: durationNsOf(plan), connectPorts, senderCpu: options.senderCpu, volume });
+    await fleet.open(devices, { relayHost: relayIp, leadNs: LEAD_NS, primeBatches: PRIME_BATCHES, durationNs: durationNsOf(plan), connectPorts, senderCpu: placement.cpu, volume });
   } catch (error) {
     await close();
     throw error;
@@ -84,7 +88,7 @@ export async function prepareReplay(options: ReplayOptions): Promise<PreparedRep
     portMap: Object.fromEntries(options.portMap),
     devices: options.devices,
     ackTimeoutMs: options.ackTimeoutMs,
-    ...(options.senderCpu !== undefined && { senderCpu: options.senderCpu }),
+    ...(placement.cpu !== undefined && { senderCpu: placement.cpu }),
   };
   return { options, capture, uplink, relayIp, fleet, sinks, plan: description, close };
 }

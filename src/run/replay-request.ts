@@ -2,6 +2,7 @@ import { UsageError } from '../core/errors.ts';
 import { parseIpv4Block } from '../core/ip-address.ts';
 import { parseDurationMs, parseFraction, ValueError } from '../core/values.ts';
 import type { Pace } from '../replay/replay-plan.ts';
+import type { SenderCpuChoice } from '../replay/replay-types.ts';
 
 /**
  * A replay as asked for, by `parity replay`'s flags or a scenario's `replay:` section: one shape, one table of
@@ -17,8 +18,8 @@ export interface ReplayRequest {
   devices: string;
   /** How long the run waits for late answers after the last send; chosen from what was seen when absent. */
   drainMs: number | undefined;
-  /** A UDP replay's sending thread on this CPU alone; absent: it shares every CPU. */
-  senderCpu: number | undefined;
+  /** A UDP replay's sending thread: on a CPU of its own (a number), as the replay's pace asks (`auto`), or sharing. */
+  senderCpu: SenderCpuChoice;
 }
 
 /** The fields of a request by their scenario key; a flag is the key with a dash (`ack_timeout` is `--ack-timeout`). */
@@ -26,7 +27,7 @@ export const REPLAY_FIELDS = ['speed', 'rate', 'ramp', 'loop', 'duration', 'samp
 export type ReplayField = (typeof REPLAY_FIELDS)[number];
 
 /** What a request that leaves a field out gets, as written by a user; `--help` and the README show these. */
-export const REPLAY_DEFAULTS = { speed: '1x', loop: '1', sample: '100%', seed: '1', ack_timeout: '2s', devices: '127.20.0.0/16' } as const satisfies Partial<Record<ReplayField, string>>;
+export const REPLAY_DEFAULTS = { speed: '1x', loop: '1', sample: '100%', seed: '1', ack_timeout: '2s', devices: '127.20.0.0/16', sender_cpu: 'auto' } as const satisfies Partial<Record<ReplayField, string>>;
 
 /** Values as given: text from a command line, text or numbers from YAML. */
 export type RawReplay = Partial<Record<ReplayField, string | number | boolean | undefined>>;
@@ -58,7 +59,7 @@ export function readReplayRequest(raw: RawReplay, fail: (field: ReplayField, pro
     ackTimeoutMs: read('ack_timeout') as number,
     devices: read('devices') as string,
     drainMs: read('drain'),
-    senderCpu: read('sender_cpu'),
+    senderCpu: read('sender_cpu') as SenderCpuChoice,
   };
 }
 
@@ -111,7 +112,7 @@ const FIELD_READERS = {
   ack_timeout: (text: string): number => durationIn(1, MAX_WAIT_MS)(text),
   devices: (text: string): string => ipv4Block(text),
   drain: (text: string): number => durationIn(0, MAX_WAIT_MS)(text),
-  sender_cpu: (text: string): number => wholeIn(0, 4095)(text),
+  sender_cpu: (text: string): SenderCpuChoice => senderCpu(text),
 } satisfies Record<ReplayField, (text: string) => unknown>;
 
 type FieldValue<F extends ReplayField> = ReturnType<(typeof FIELD_READERS)[F]>;
@@ -130,6 +131,15 @@ function durationIn(minMs: number, maxMs: number): (text: string) => number {
     if (ms < minMs || ms > maxMs) throw new ValueError(`"${text}" is out of range: ${minMs === 0 ? 'from 0' : 'more than 0'}${maxMs < Number.MAX_SAFE_INTEGER ? ` up to ${maxMs / 60_000} min` : ''}`);
     return ms;
   };
+}
+
+/** `auto`, `none`, or a CPU's number. */
+function senderCpu(text: string): SenderCpuChoice {
+  const word = text.trim();
+  if (word === 'auto' || word === 'none') return word;
+  const cpu = Number(word);
+  if (word === '' || !Number.isInteger(cpu) || cpu < 0 || cpu > 4095) throw new ValueError(`"${text}" is not auto, none or a CPU's number from 0 to 4095`);
+  return cpu;
 }
 
 /** A share of devices: replaying none of them would prove nothing. */

@@ -42,6 +42,9 @@ describe('runs that cannot lie (subprocess)', () => {
     { args: ['--devices', '10.0.0.0/33'], message: /--devices: "10\.0\.0\.0\/33" is not an IPv4 block/ },
     { args: ['--ack-timeout', '200'], message: /"200" has no unit: write 200ms or 200s/ },
     { args: ['--relay', 'not-an-ip.invalid'], message: /--relay "not-an-ip\.invalid" is neither an IP address nor a host name that resolves/ },
+    { args: ['--sender-cpu', 'first'], message: /--sender-cpu: "first" is not auto, none or a CPU's number from 0 to 4095/ },
+    // Checked as the sending thread is placed, once the devices are bound: still before the run is made.
+    { args: ['--sender-cpu', '4095'], message: /--sender-cpu 4095: this process may run on CPUs / },
   ])('refuses bad replay arguments before a run exists: $args', async ({ args, message }) => {
     await withTempDir(async (dir) => {
       const file = join(dir, 'fleet.pcap');

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generic } from '../../src/protocols/generic.ts';
 import type { ReplayPlan } from '../../src/replay/replay-plan.ts';
 import { replayCapture, type ReplayRunOptions } from '../../src/run/replay-run.ts';
+import { allowedCpus } from '../../src/replay/sender-cpu.ts';
 import { sampleDevices } from '../../src/replay/uplink-source.ts';
 import { getRun } from '../../src/store/runs.ts';
 import { num } from '../../src/store/store.ts';
@@ -140,6 +141,22 @@ describe('replayer over real UDP', () => {
         expect(lists.filter((list) => list !== '1').every((list) => !list.split(',').includes('1') && !/^0-/.test(list) && list !== '')).toBe(true);
       }
       expect(new Set(threadCpus())).toEqual(new Set(before));
+    });
+  });
+
+  // --sender-cpu auto (the command's default): a CPU of its own from 20k pps planned, where there are two to share.
+  it.runIf(cpuCount >= 2 && tasksetPresent)('auto gives the sending thread the last CPU at 25k pps, and none at 1k pps', async () => {
+    await withTempDir(async (dir) => {
+      rig = await startReplayRig(dir, '127.0.6.9', { devices: 10, perDevice: 500 });
+      const last = allowedCpus().at(-1) as number;
+      const seen: string[][] = [];
+      const fast = await replayCapture(options(rig, '127.0.6.9', plan({ kind: 'rate', ratePps: 25_000 }), { senderCpu: 'auto', runName: 'fast', onProgress: () => void seen.push(threadCpus()) }));
+      expect(fast.stats.sent).toBe(5000);
+      expect((await getRun(rig.store, 'fast')).plan?.senderCpu).toBe(last);
+      expect(seen.some((lists) => lists.filter((list) => list === String(last)).length === 1)).toBe(true);
+      const slow = await replayCapture(options(rig, '127.0.6.9', plan({ kind: 'rate', ratePps: 1000 }, { durationMs: 300 }), { senderCpu: 'auto', runName: 'slow' }));
+      expect(slow.stats.sent).toBeGreaterThan(0);
+      expect((await getRun(rig.store, 'slow')).plan?.senderCpu).toBeUndefined();
     });
   });
 

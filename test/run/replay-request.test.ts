@@ -12,11 +12,14 @@ const yamlReplay = (replay: Record<string, string | number>) => parseScenario({ 
 describe('one replay request for flags and scenario keys', () => {
   it('the same words give the same replay, defaults included', () => {
     expect(requestFrom(flags({}))).toEqual(yamlReplay({}));
-    expect(yamlReplay({})).toEqual({ pace: { kind: 'original', speed: 1 }, loops: 1, durationMs: undefined, sample: 1, seed: 1, ackTimeoutMs: 2000, devices: '127.20.0.0/16', drainMs: undefined });
-    const words = { rate: '5k', loop: '3', duration: '90s', sample: '25%', seed: '7', ack_timeout: '500ms', devices: '127.30.0.0/16' };
-    const fromFlags = requestFrom(flags({ rate: words.rate, loop: words.loop, duration: words.duration, sample: words.sample, seed: words.seed, ackTimeout: words.ack_timeout, devices: words.devices }));
+    expect(yamlReplay({})).toEqual({ pace: { kind: 'original', speed: 1 }, loops: 1, durationMs: undefined, sample: 1, seed: 1, ackTimeoutMs: 2000, devices: '127.20.0.0/16', drainMs: undefined, senderCpu: 'auto' });
+    const words = { rate: '5k', loop: '3', duration: '90s', sample: '25%', seed: '7', ack_timeout: '500ms', devices: '127.30.0.0/16', sender_cpu: '1' };
+    const fromFlags = requestFrom(flags({ rate: words.rate, loop: words.loop, duration: words.duration, sample: words.sample, seed: words.seed, ackTimeout: words.ack_timeout, devices: words.devices, senderCpu: words.sender_cpu }));
     expect(fromFlags).toEqual({ ...yamlReplay(words), drainMs: undefined });
-    expect(fromFlags).toMatchObject({ pace: { kind: 'rate', ratePps: 5000 }, loops: 3, durationMs: 90_000, sample: 0.25, seed: 7, ackTimeoutMs: 500 });
+    expect(fromFlags).toMatchObject({ pace: { kind: 'rate', ratePps: 5000 }, loops: 3, durationMs: 90_000, sample: 0.25, seed: 7, ackTimeoutMs: 500, senderCpu: 1 });
+    // --sender-cpu's words: a CPU, auto (the default) or none.
+    expect(requestFrom(flags({ senderCpu: 'none' })).senderCpu).toBe('none');
+    expect(yamlReplay({ sender_cpu: 'auto' }).senderCpu).toBe('auto');
     // YAML numbers read as the same words.
     expect(yamlReplay({ loop: 3, seed: 7 })).toMatchObject({ loops: 3, seed: 7 });
   });
@@ -34,9 +37,11 @@ describe('one replay request for flags and scenario keys', () => {
     ['rate', '-3', /not a packet rate/],
     ['ramp', '100..200', /not FROM\.\.TO\/DURATION/],
     ['devices', '10.0.0.0/33', /not an IPv4 block/],
+    ['sender_cpu', 'first', /"first" is not auto, none or a CPU's number from 0 to 4095/],
+    ['sender_cpu', '4096', /not auto, none or a CPU's number/],
   ])('%s %s is refused by the flag and by the key, with the same words', (field, value, problem) => {
     const flag = `--${field.replace('_', '-')}`;
-    const camel = field === 'ack_timeout' ? 'ackTimeout' : field;
+    const camel = field.replace(/_(\w)/, (_, letter: string) => letter.toUpperCase());
     expect(() => requestFrom(flags({ [camel]: value }))).toThrow(new RegExp(`^${flag}: .*${problem.source}`));
     expect(() => yamlReplay({ [field]: value })).toThrow(new RegExp(`^r\\.yaml: replay\\.${field}: .*${problem.source}`));
   });
