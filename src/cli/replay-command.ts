@@ -5,7 +5,7 @@ import { createProgress } from '../core/progress.ts';
 import { getProtocol, PROTOCOL_NAMES } from '../protocols/index.ts';
 import type { ReplayPlan } from '../replay/replay-plan.ts';
 import { latenessCauses } from '../replay/replay-figures.ts';
-import { flagError, readReplayRequest, REPLAY_DEFAULTS as D, type ReplayRequest } from '../run/replay-request.ts';
+import { flagError, readReplayRequest, REPLAY_DEFAULTS as D, REPLAY_FIELDS, type RawReplay, type ReplayRequest } from '../run/replay-request.ts';
 import type { ReplayResult } from '../replay/replayer.ts';
 import { replayCapture } from '../run/replay-run.ts';
 import { fetchRouteLabels } from '../observe/relay-routes.ts';
@@ -82,9 +82,18 @@ export function registerReplayCommand(program: Command): void {
     });
 }
 
-/** The flags as a replay request: the same fields, defaults and checks as a scenario's `replay:` section. */
+/**
+ * The flags as a replay request: the same fields, defaults and checks as a scenario's `replay:` section. Every field
+ * is read by its flag's name (`sender_cpu` from `--sender-cpu`): a field listed by hand here once went missing, and
+ * its flag was accepted and did nothing.
+ */
 export function requestFrom(flags: ReplayFlags): ReplayRequest {
-  const raw = { speed: flags.speed, rate: flags.rate, ramp: flags.ramp, loop: flags.loop, duration: flags.duration, sample: flags.sample, seed: flags.seed, ack_timeout: flags.ackTimeout, devices: flags.devices, sender_cpu: flags.senderCpu };
+  const given: Readonly<Record<string, unknown>> = { ...flags };
+  const raw: RawReplay = {};
+  for (const field of REPLAY_FIELDS) {
+    const value = given[field.replace(/_(\w)/g, (_, letter: string) => letter.toUpperCase())];
+    if (typeof value === 'string') raw[field] = value;
+  }
   return readReplayRequest(raw, flagError);
 }
 

@@ -1,7 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { requestFrom } from '../../src/cli/replay-command.ts';
+import { Command } from 'commander';
+import { registerReplayCommand, requestFrom } from '../../src/cli/replay-command.ts';
+import { flagOf, REPLAY_FIELDS } from '../../src/run/replay-request.ts';
 import { loadScenario } from '../../src/scenario/load-scenario.ts';
 import { parseScenario } from '../../src/scenario/scenario-spec.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
@@ -44,6 +46,14 @@ describe('one replay request for flags and scenario keys', () => {
     const camel = field.replace(/_(\w)/, (_, letter: string) => letter.toUpperCase());
     expect(() => requestFrom(flags({ [camel]: value }))).toThrow(new RegExp(`^${flag}: .*${problem.source}`));
     expect(() => yamlReplay({ [field]: value })).toThrow(new RegExp(`^r\\.yaml: replay\\.${field}: .*${problem.source}`));
+  });
+
+  it('every key but drain (parity run\'s) is a flag of parity replay, and each flag reaches the request', () => {
+    const program = new Command();
+    registerReplayCommand(program);
+    const replay = program.commands.find((command) => command.name() === 'replay');
+    const offered = new Set(replay?.options.map((option) => option.long));
+    for (const field of REPLAY_FIELDS.filter((f) => f !== 'drain')) expect(offered.has(flagOf(field)), flagOf(field)).toBe(true);
   });
 
   it('one pace only, named by the flag or key that came second', () => {
