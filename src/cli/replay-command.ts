@@ -240,6 +240,7 @@ function printSummary({ runName, status, stats }: ReplayResult): void {
       ],
     ],
   );
+  if (typeof stats.senderCpu === 'number') printNote(`the sending thread ran alone on CPU ${stats.senderCpu}, this process's other threads on the other CPUs (--sender-cpu; none shares them all)`);
   const causes = latenessCauses(stats);
   if (causes !== undefined) printNote(causes);
   const drops = stats.receiveDrops ?? 0;

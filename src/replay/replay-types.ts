@@ -72,6 +72,8 @@ export interface ReplayStats {
   senderCollections: SenderCollections | null;
   /** How the sending thread waited between sends: parked (as a real-time thread where allowed) or spinning. */
   senderWaits?: SenderWaits | null;
+  /** The CPU the sending thread had to itself (--sender-cpu: a number, or auto at a fast enough pace); null: it shared. */
+  senderCpu?: number | null;
   /** CPU seconds the sending thread spent while it sent (Linux): against durationSec, the share of a core it held. */
   senderCpuSec?: number | null;
   /**

@@ -143,7 +143,7 @@ async function sendCapped(prepared: PreparedReplay, runId: number): Promise<Repl
       }
     }
   }
-  const stats = summarize(outcome, fleet, uplink, plan, { aborted: options.signal?.aborted === true, receiveDrops });
+  const stats = { ...summarize(outcome, fleet, uplink, plan, { aborted: options.signal?.aborted === true, receiveDrops }), senderCpu: prepared.plan.senderCpu ?? null };
   return {
     status: stats.interrupted ? 'interrupted' : 'completed',
     stats,

@@ -153,10 +153,12 @@ describe('replayer over real UDP', () => {
       const fast = await replayCapture(options(rig, '127.0.6.9', plan({ kind: 'rate', ratePps: 25_000 }), { senderCpu: 'auto', runName: 'fast', onProgress: () => void seen.push(threadCpus()) }));
       expect(fast.stats.sent).toBe(5000);
       expect((await getRun(rig.store, 'fast')).plan?.senderCpu).toBe(last);
+      expect(fast.stats.senderCpu).toBe(last);
       expect(seen.some((lists) => lists.filter((list) => list === String(last)).length === 1)).toBe(true);
       const slow = await replayCapture(options(rig, '127.0.6.9', plan({ kind: 'rate', ratePps: 1000 }, { durationMs: 300 }), { senderCpu: 'auto', runName: 'slow' }));
       expect(slow.stats.sent).toBeGreaterThan(0);
       expect((await getRun(rig.store, 'slow')).plan?.senderCpu).toBeUndefined();
+      expect(slow.stats.senderCpu).toBeNull();
     });
   });
 
