@@ -40,9 +40,26 @@ export function registerImportCommand(program: Command): void {
     .option('--protocol <name>', `with --run: device protocol, for match keys (${PROTOCOL_NAMES.join(', ')})`, 'calamp-lmd')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExamples:\n  parity import fixtures/fleet-calamp.pcap --name fleet --port 20500\n  parity import checkout.har --name checkout\n  parity import session.ndjson --name laps\n  parity import ingest.pcap --name ingest\n  parity import postgresql-Mon.csv --name monday-db\n  parity import at-relay.pcapng --port 18172 --relay-addr 10.9.0.1\n  parity import at-relay.pcapng --run prod-shadow --topology topology.yaml\n')
-    .action(async (files: string[], flags: ImportFlags) => {
+    .action(async (files: string[], flags: ImportFlags, command: Command) => {
+      refuseFlagsOfTheOtherImport(flags, command.getOptionValueSource('protocol') === 'cli');
       process.exitCode = flags.run !== undefined ? await importAsRun(files, { ...flags, run: flags.run }) : await runImport(files, flags);
     });
+}
+
+/**
+ * An import is a capture to replay or, with --run, a run's observations; each has flags of its own, and a flag of the
+ * other kind would be read by neither: it is refused, by name, instead of doing nothing.
+ */
+function refuseFlagsOfTheOtherImport(flags: ImportFlags, protocolGiven: boolean): void {
+  if (flags.run === undefined) {
+    if (flags.topology !== undefined) throw new UsageError('--topology applies to a capture imported as a run: give --run NAME with it', { field: 'topology' });
+    if (protocolGiven) throw new UsageError('--protocol applies to a capture imported as a run (--run NAME); a capture to replay gets its protocol at replay', { field: 'protocol' });
+    return;
+  }
+  const captureOnly: [keyof ImportFlags, string][] = [['name', '--name'], ['port', '--port'], ['replace', '--replace'], ['relayAddr', '--relay-addr']];
+  for (const [key, flag] of captureOnly) {
+    if (flags[key] !== undefined) throw new UsageError(`${flag} applies to a capture to replay, not to one imported as a run (--run): the topology names the relay and backends`, { field: flag.slice(2) });
+  }
 }
 
 async function runImport(files: string[], flags: ImportFlags): Promise<number> {

@@ -97,6 +97,22 @@ describe('parity import of a capture taken on the relay\'s host (subprocess)', (
       const runs = JSON.parse((await runParity(['runs', '--db', db, '--json'])).stdout) as { name: string; status: string }[];
       // The capture stamped every leg, not this process: a busy harness reading the file widens no latency.
       expect(runs).toEqual([expect.objectContaining({ name: 'shadow', status: 'completed', harnessLag: null })]);
+      // A flag of the other kind of import is refused by name, not left to do nothing, and nothing is imported.
+      const topology = join(dir, 'topology.yaml');
+      const refused = [
+        { args: ['--run', 'again', '--topology', topology, '--port', String(PORT)], says: /^parity: --port applies to a capture to replay, not to one imported as a run/ },
+        { args: ['--run', 'again', '--topology', topology, '--name', 'x'], says: /^parity: --name applies to a capture to replay/ },
+        { args: ['--topology', topology], says: /^parity: --topology applies to a capture imported as a run: give --run NAME with it/ },
+        { args: ['--protocol', 'generic'], says: /^parity: --protocol applies to a capture imported as a run/ },
+      ];
+      for (const { args, says } of refused) {
+        const result = await runParity(['import', file, ...args, '--db', db]);
+        expect(result.code, args.join(' ')).toBe(2);
+        expect(result.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+        expect(result.stderr, args.join(' ')).toMatch(says);
+      }
+      expect(JSON.parse((await runParity(['runs', '--db', db, '--json'])).stdout)).toHaveLength(1);
+      expect(JSON.parse((await runParity(['captures', '--db', db, '--json'])).stdout)).toEqual([]);
     });
   });
 });
