@@ -72,7 +72,8 @@ export function registerReplayCommand(program: Command): void {
         '  parity replay billing --proxy http://127.0.0.1:8080 --rate 1000pps --connections 128\n' +
         '  parity replay ledger-db --proxy postgres://127.0.0.1:6432 --speed 2x\n',
     )
-    .action(async (capture: string, flags: ReplayFlags) => {
+    .action(async (capture: string, flags: ReplayFlags, command: Command) => {
+      refuseFlagsOfOtherReplays(flags.proxy, (option) => command.getOptionValueSource(option) === 'cli');
       if (flags.proxy !== undefined) return /^postgres(ql)?:\/\//.test(flags.proxy) ? runPgReplay(capture, flags, flags.proxy) : runHttpReplay(capture, flags, parseHttpUrlFlag(flags.proxy));
       if (flags.relay === undefined) throw new UsageError('--relay <host> is required (or --proxy <url> for an HTTP capture)', { field: 'relay' });
       const result = await runReplay(capture, { ...flags, relay: flags.relay });
@@ -106,6 +107,29 @@ export function parsePortMap(value: string | undefined): Map<number, number> {
     map.set(from, to);
   }
   return map;
+}
+
+/** The flags only one kind of replay reads, by the kind: through a relay (UDP), an HTTP proxy, a Postgres pooler. */
+const FLAGS_OF: Record<'relay' | 'http' | 'pg', readonly string[]> = {
+  relay: ['portMap', 'devices', 'ackTimeout', 'senderCpu', 'protocol', 'relayDebug'],
+  http: ['connections'],
+  pg: [],
+};
+
+/**
+ * A flag the replay at hand would not read is refused by name, not left to do nothing: `given` says whether the user
+ * gave an option on the command line (a default is not given).
+ */
+function refuseFlagsOfOtherReplays(proxy: string | undefined, given: (option: string) => boolean): void {
+  const kind = proxy === undefined ? 'relay' : /^postgres(ql)?:\/\//.test(proxy) ? 'pg' : 'http';
+  const what = { relay: 'a UDP replay through --relay', http: 'an HTTP replay through --proxy', pg: 'a Postgres replay through --proxy postgres://' };
+  for (const [other, options] of Object.entries(FLAGS_OF) as ['relay' | 'http' | 'pg', readonly string[]][]) {
+    if (other === kind) continue;
+    const option = options.find(given);
+    if (option === undefined) continue;
+    const flag = `--${option.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
+    throw new UsageError(`${flag} applies to ${what[other]}, not to ${what[kind]}`, { field: flag.slice(2) });
+  }
 }
 
 /** A PostgreSQL capture replayed through a pooler: a connection per recorded session, a run of protocol pg. */
@@ -145,7 +169,6 @@ interface ProxyReplayOutcome {
  */
 async function runProxyReplay(flags: ReplayFlags, unit: string, replay: (store: Store, plan: ReplayPlan, signal: AbortSignal) => Promise<ProxyReplayOutcome>): Promise<void> {
   if (flags.relay !== undefined) throw new UsageError('--relay and --proxy: a capture goes through a relay (UDP) or a proxy, not both', { field: 'proxy' });
-  if (flags.senderCpu !== undefined) throw new UsageError('--sender-cpu applies to a UDP replay through --relay, not to one through --proxy', { field: 'sender-cpu' });
   const request = requestFrom(flags);
   const plan: ReplayPlan = { pace: request.pace, loops: request.loops, durationMs: request.durationMs, sample: request.sample, seed: request.seed };
   const abort = new AbortController();

@@ -60,6 +60,18 @@ describe('parity shadow-proxy and parity http-backend, as processes', () => {
       const refused = await runParity(['replay', 'billing', '--relay', '127.0.0.1', '--db', db]);
       expect(refused.code).toBe(2);
       expect(refused.stderr.trim()).toBe('parity: capture "billing" is HTTP (120 exchanges, no UDP): replay it through a shadowing proxy with --proxy URL');
+      // A flag the replay at hand would not read is refused by name before anything is sent, not left to do nothing.
+      for (const [args, says] of [
+        [['--proxy', 'http://127.0.95.11:18096', '--ack-timeout', '5s'], 'parity: --ack-timeout applies to a UDP replay through --relay, not to an HTTP replay through --proxy'],
+        [['--proxy', 'http://127.0.95.11:18096', '--protocol', 'generic'], 'parity: --protocol applies to a UDP replay through --relay, not to an HTTP replay through --proxy'],
+        [['--proxy', 'postgres://127.0.95.11:15499', '--connections', '8'], 'parity: --connections applies to an HTTP replay through --proxy, not to a Postgres replay through --proxy postgres://'],
+        [['--relay', '127.0.0.1', '--connections', '8'], 'parity: --connections applies to an HTTP replay through --proxy, not to a UDP replay through --relay'],
+      ] as const) {
+        const wrong = await runParity(['replay', 'billing', ...args, '--db', db]);
+        expect(wrong.code, args.join(' ')).toBe(2);
+        expect(wrong.stderr.trim(), args.join(' ')).toBe(says);
+      }
+      expect((JSON.parse((await runParity(['runs', '--db', db, '--json'])).stdout) as { name: string }[]).map((run) => run.name)).toEqual(['billing-1']);
     });
   });
 });
