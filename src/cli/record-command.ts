@@ -45,6 +45,27 @@ function parseTap(value: string, previous: TapSpec[] = []): TapSpec[] {
   return [...previous, { listen: listenAt, target: targetAt }];
 }
 
+/**
+ * A flag the recording at hand would not read is refused by name, not left to do nothing: taps or a live capture
+ * (`--tap` / `--iface`), into a capture or a run (`--capture` / `--run`). `given`: the user gave it (not a default).
+ */
+function refuseUnreadFlags(flags: RecordFlags, given: (option: string) => boolean): void {
+  const refuse = (flag: string, why: string): never => {
+    throw new UsageError(`${flag} ${why}`, { field: flag.slice(2) });
+  };
+  if (flags.iface !== undefined) {
+    if (flags.tap.length > 0) refuse('--tap', 'and --iface: a recording listens through taps or captures an interface, not both');
+    if (given('leg')) refuse('--leg', 'applies to taps (--tap): a live capture gives each packet its leg by the topology');
+  } else {
+    if (given('filter')) refuse('--filter', 'applies to a live capture (--iface)');
+    if (flags.topology !== undefined) refuse('--topology', 'applies to a live capture (--iface): taps record the leg given by --leg');
+  }
+  if (flags.capture !== undefined) {
+    if (given('leg')) refuse('--leg', 'applies to a run (--run): a capture keeps what the devices sent');
+    if (given('protocol')) refuse('--protocol', 'applies to a run (--run): a capture to replay gets its protocol at replay');
+  }
+}
+
 export function registerRecordCommand(program: Command): void {
   program
     .command('record')
@@ -67,8 +88,9 @@ export function registerRecordCommand(program: Command): void {
         '  parity record --tap 10.9.0.2:20500=10.9.1.2:20500 --run shadow-1 --leg relay>primary\n' +
         "  parity record --iface eth0 --filter 'udp and port 20500' --topology topology.yaml --run shadow-2 --duration 60s\n",
     )
-    .action(async (flags: RecordFlags) => {
+    .action(async (flags: RecordFlags, command: Command) => {
       if ((flags.capture === undefined) === (flags.run === undefined)) throw new UsageError('record needs one of --capture NAME and --run NAME', { field: 'capture' });
+      refuseUnreadFlags(flags, (option) => command.getOptionValueSource(option) === 'cli');
       if (!LEG_PATTERN.test(flags.leg)) throw new UsageError(`--leg "${flags.leg}" is not device>relay or relay>BACKEND (primary, mirror, target-N)`, { field: 'leg' });
       let source: RecordSource;
       if (flags.iface !== undefined) {

@@ -76,6 +76,13 @@ describe('parity record (subprocess)', () => {
     { args: ['record', '--tap', 'nonsense', '--run', 'x'], message: /--tap "nonsense" is not LISTEN=TARGET/ },
     { args: ['record', '--iface', 'lo', '--run', 'x'], message: /--iface needs --topology FILE/ },
     { args: ['record', '--tap', '127.0.14.1:24952=127.0.14.2:24952', '--run', 'x', '--leg', 'sideways'], message: /--leg "sideways" is not device>relay or relay>BACKEND/ },
+    // A flag this kind of recording would not read, refused by name rather than left to do nothing.
+    { args: ['record', '--tap', '127.0.14.1:24953=127.0.14.2:24953', '--iface', 'lo', '--topology', 't.yaml', '--run', 'x'], message: /^parity: --tap and --iface: a recording listens through taps or captures an interface, not both/ },
+    { args: ['record', '--iface', 'lo', '--topology', 't.yaml', '--run', 'x', '--leg', 'relay>mirror'], message: /^parity: --leg applies to taps \(--tap\)/ },
+    { args: ['record', '--tap', '127.0.14.1:24954=127.0.14.2:24954', '--run', 'x', '--filter', 'udp port 1'], message: /^parity: --filter applies to a live capture \(--iface\)/ },
+    { args: ['record', '--tap', '127.0.14.1:24955=127.0.14.2:24955', '--run', 'x', '--topology', 't.yaml'], message: /^parity: --topology applies to a live capture/ },
+    { args: ['record', '--tap', '127.0.14.1:24956=127.0.14.2:24956', '--capture', 'x', '--leg', 'relay>primary'], message: /^parity: --leg applies to a run \(--run\)/ },
+    { args: ['record', '--tap', '127.0.14.1:24957=127.0.14.2:24957', '--capture', 'x', '--protocol', 'generic'], message: /^parity: --protocol applies to a run \(--run\)/ },
   ])('refuses bad usage with one line and exit 2: $args', async ({ args, message }) => {
     const run = await runParity(args);
     expect(run.code).toBe(2);
