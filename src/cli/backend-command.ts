@@ -1,3 +1,4 @@
+import { UsageError } from '../core/errors.ts';
 import type { Command } from 'commander';
 import type { FaultPlan } from '../backends/fault-plan.ts';
 import { monotonicNs } from '../core/clock.ts';
@@ -54,6 +55,8 @@ export function registerBackendCommand(program: Command): void {
         '  parity backend --listen 127.0.0.3:20500 --role mirror --loss 2% --db mirror.duckdb --run nightly-1\n',
     )
     .action(async (flags: BackendFlags) => {
+      // Without a store nothing is recorded, so a run name would name nothing: refused rather than left to do nothing.
+      if (flags.run !== undefined && flags.db === undefined) throw new UsageError('--run names the run the observations are recorded under: give --db FILE with it', { field: 'run' });
       await runBackend(flags);
     });
 }

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildCalampMessage, calampLmd } from '../../src/protocols/calamp-lmd.ts';
 import { withStore } from '../../src/store/store.ts';
-import { killAllParity, spawnParity } from '../helpers/run-parity.ts';
+import { killAllParity, runParity, spawnParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 import { UdpClient } from '../helpers/udp-client.ts';
 
@@ -32,5 +32,11 @@ describe('parity backend (subprocess)', () => {
         ]);
       });
     });
+  });
+
+  it('refuses --run without --db, in one line, before listening: without a store it would name nothing', async () => {
+    const run = await runParity(['backend', '--listen', '127.0.14.9:24990', '--run', 'nightly-1', '--duration', '1s']);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toBe('parity: --run names the run the observations are recorded under: give --db FILE with it');
   });
 });
