@@ -27,7 +27,7 @@ export function registerReportCommand(program: Command): void {
         'Examples:\n  parity report nightly-1\n  parity report nightly-2 --format md,json,junit --out ci-reports --baseline reports/nightly-1/report.json\n',
     )
     .action(async (runName: string, flags: ReportFlags) => {
-      const formats = parseFormats(flags.format);
+      const formats = parseFormats(flags.format, flags.screenshot === true);
       const { analysis, written } = await storeForAnalysis(flags)(flags.db, async (store) => {
         const result = await analyseWithFlags(store, runName, flags);
         return { analysis: result, written: await writeReports(store, result, { outDir: flags.out, formats, screenshot: flags.screenshot === true }) };

@@ -109,7 +109,7 @@ async function runPgScenarioFile(path: string, spec: PgScenarioSpec, flags: RunF
 }
 
 function scenarioOptions(store: Store, path: string, flags: RunFlags, signal: AbortSignal): Omit<RunScenarioOptions, 'say' | 'onProgress'> {
-  return { store, baseDir: resolve(dirname(path)), reportsDir: flags.out, formats: parseFormats(flags.format), screenshot: flags.screenshot === true, signal };
+  return { store, baseDir: resolve(dirname(path)), reportsDir: flags.out, formats: parseFormats(flags.format, flags.screenshot === true), screenshot: flags.screenshot === true, signal };
 }
 
 /** Runs `work` with Ctrl-C and SIGTERM turned into its abort signal: a run stops cleanly and keeps what it recorded. */

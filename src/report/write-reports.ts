@@ -14,10 +14,12 @@ import { screenshotReport, type PageCheck } from './screenshot.ts';
 export const REPORT_FORMATS = ['table', 'md', 'html', 'json', 'junit'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
-export function parseFormats(value: string): ReportFormat[] {
+/** `--format`'s list; with `--screenshot`, which is a picture of report.html, the list must hold html. */
+export function parseFormats(value: string, screenshot = false): ReportFormat[] {
   const formats = value.split(',').map((f) => f.trim()).filter(Boolean);
   const unknown = formats.filter((f) => !(REPORT_FORMATS as readonly string[]).includes(f));
   if (unknown.length > 0) throw new UsageError(`--format: unknown format "${unknown[0]}" (known: ${REPORT_FORMATS.join(', ')})`, { field: 'format' });
+  if (screenshot && !formats.includes('html')) throw new UsageError(`--screenshot is a picture of report.html, which --format ${value} does not write: add html`, { field: 'screenshot' });
   return formats as ReportFormat[];
 }
 

@@ -36,6 +36,8 @@ describe('parity analyse and parity report (subprocess)', () => {
     { args: ['analyse', 'nope', '--db', db], message: /run "nope" is not in .*runs in it: .*good-1/ },
     { args: ['analyse', 'good-1', '--db', db, '--thresholds', join(dir, 'missing.yaml')], message: /missing\.yaml: cannot be read/ },
     { args: ['report', 'good-1', '--db', db, '--format', 'pdf'], message: /unknown format "pdf"/ },
+    // A picture of a page that would not be written: refused, not skipped.
+    { args: ['report', 'good-1', '--db', db, '--format', 'md,json', '--screenshot'], message: /^parity: --screenshot is a picture of report\.html, which --format md,json does not write: add html/ },
   ])('exits 2 with one line for bad usage or input: $args', async ({ args, message }) => {
     const result = await runParity(args);
     expect(result.code).toBe(2);
