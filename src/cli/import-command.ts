@@ -10,7 +10,7 @@ import { importPgCsvlog, isPgCsvlogFile, type ImportedCsvlog } from '../capture/
 import { PROTOCOL_NAMES } from '../protocols/index.ts';
 import { importAsRun } from './import-as-run.ts';
 import { DEFAULT_STORE_PATH, withStore } from '../store/store.ts';
-import { parseIpList, parseName, parsePortList } from './option-parsers.ts';
+import { parseIpList, parseName, parsePortList, typedOption } from './option-parsers.ts';
 import { printError, printJson, printNote, printTable } from './output.ts';
 
 interface ImportFlags {
@@ -41,7 +41,7 @@ export function registerImportCommand(program: Command): void {
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExamples:\n  parity import fixtures/fleet-calamp.pcap --name fleet --port 20500\n  parity import checkout.har --name checkout\n  parity import session.ndjson --name laps\n  parity import ingest.pcap --name ingest\n  parity import postgresql-Mon.csv --name monday-db\n  parity import at-relay.pcapng --port 18172 --relay-addr 10.9.0.1\n  parity import at-relay.pcapng --run prod-shadow --topology topology.yaml\n')
     .action(async (files: string[], flags: ImportFlags, command: Command) => {
-      refuseFlagsOfTheOtherImport(flags, command.getOptionValueSource('protocol') === 'cli');
+      refuseFlagsOfTheOtherImport(flags, typedOption(command, ['protocol']) !== undefined);
       process.exitCode = flags.run !== undefined ? await importAsRun(files, { ...flags, run: flags.run }) : await runImport(files, flags);
     });
 }

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import * as values from '../core/values.ts';
 
 /** A value parser as commander wants it: its complaint becomes commander's one-line "option ... is invalid". */
@@ -23,3 +23,14 @@ export const parseIpList = forCommander(values.parseIpList);
 export const parseHttpUrl = forCommander(values.parseHttpUrl);
 export const parseWsUrl = forCommander(values.parseWsUrl);
 export const parseFieldChange = forCommander(values.parseFieldChange);
+
+/** An option's flag as typed, from commander's name for it: `ackTimeout` is `--ack-timeout`. */
+export const flagOfOption = (option: string): string => `--${option.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
+
+/**
+ * The first of `options` the user typed (a default is not typed), for refusing a flag the command at hand would not
+ * read: commander keeps where each value came from.
+ */
+export function typedOption(command: Command, options: readonly string[]): string | undefined {
+  return options.find((option) => command.getOptionValueSource(option) === 'cli');
+}

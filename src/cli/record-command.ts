@@ -9,7 +9,7 @@ import { getProtocol, PROTOCOL_NAMES } from '../protocols/index.ts';
 import { ProgressFile } from '../store/progress-file.ts';
 import { DEFAULT_STORE_PATH, RECORDING_STORE, withStore } from '../store/store.ts';
 import { putOtherThreadsBehind, raiseThisThread } from '../core/thread-priority.js';
-import { parseDurationMs, parseInteger, parseName } from './option-parsers.ts';
+import { parseDurationMs, parseInteger, parseName, typedOption } from './option-parsers.ts';
 import { printJson, printNote, printTable } from './output.ts';
 import { waitForStop } from './shutdown.ts';
 
@@ -90,7 +90,7 @@ export function registerRecordCommand(program: Command): void {
     )
     .action(async (flags: RecordFlags, command: Command) => {
       if ((flags.capture === undefined) === (flags.run === undefined)) throw new UsageError('record needs one of --capture NAME and --run NAME', { field: 'capture' });
-      refuseUnreadFlags(flags, (option) => command.getOptionValueSource(option) === 'cli');
+      refuseUnreadFlags(flags, (option) => typedOption(command, [option]) !== undefined);
       if (!LEG_PATTERN.test(flags.leg)) throw new UsageError(`--leg "${flags.leg}" is not device>relay or relay>BACKEND (primary, mirror, target-N)`, { field: 'leg' });
       let source: RecordSource;
       if (flags.iface !== undefined) {

@@ -11,7 +11,7 @@ import { replayCapture } from '../run/replay-run.ts';
 import { fetchRouteLabels } from '../observe/relay-routes.ts';
 import { ProgressFile } from '../store/progress-file.ts';
 import { DEFAULT_STORE_PATH, requireStore, withExistingStore, withStore, type Store } from '../store/store.ts';
-import { parseName } from './option-parsers.ts';
+import { flagOfOption, parseName, typedOption } from './option-parsers.ts';
 import { parseHttpUrl as parseHttpUrlValue, pgTarget } from '../core/values.ts';
 import { printJson, printNote, printTable } from './output.ts';
 import type { NotAsRecorded } from '../store/run-metadata.ts';
@@ -73,7 +73,7 @@ export function registerReplayCommand(program: Command): void {
         '  parity replay ledger-db --proxy postgres://127.0.0.1:6432 --speed 2x\n',
     )
     .action(async (capture: string, flags: ReplayFlags, command: Command) => {
-      refuseFlagsOfOtherReplays(flags.proxy, (option) => command.getOptionValueSource(option) === 'cli');
+      refuseFlagsOfOtherReplays(flags.proxy, command);
       if (flags.proxy !== undefined) return /^postgres(ql)?:\/\//.test(flags.proxy) ? runPgReplay(capture, flags, flags.proxy) : runHttpReplay(capture, flags, parseHttpUrlFlag(flags.proxy));
       if (flags.relay === undefined) throw new UsageError('--relay <host> is required (or --proxy <url> for an HTTP capture)', { field: 'relay' });
       const result = await runReplay(capture, { ...flags, relay: flags.relay });
@@ -116,19 +116,13 @@ const FLAGS_OF: Record<'relay' | 'http' | 'pg', readonly string[]> = {
   pg: [],
 };
 
-/**
- * A flag the replay at hand would not read is refused by name, not left to do nothing: `given` says whether the user
- * gave an option on the command line (a default is not given).
- */
-function refuseFlagsOfOtherReplays(proxy: string | undefined, given: (option: string) => boolean): void {
+/** A flag the replay at hand would not read is refused by name, not left to do nothing. */
+function refuseFlagsOfOtherReplays(proxy: string | undefined, command: Command): void {
   const kind = proxy === undefined ? 'relay' : /^postgres(ql)?:\/\//.test(proxy) ? 'pg' : 'http';
   const what = { relay: 'a UDP replay through --relay', http: 'an HTTP replay through --proxy', pg: 'a Postgres replay through --proxy postgres://' };
   for (const [other, options] of Object.entries(FLAGS_OF) as ['relay' | 'http' | 'pg', readonly string[]][]) {
-    if (other === kind) continue;
-    const option = options.find(given);
-    if (option === undefined) continue;
-    const flag = `--${option.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
-    throw new UsageError(`${flag} applies to ${what[other]}, not to ${what[kind]}`, { field: flag.slice(2) });
+    const option = other === kind ? undefined : typedOption(command, options);
+    if (option !== undefined) throw new UsageError(`${flagOfOption(option)} applies to ${what[other]}, not to ${what[kind]}`, { field: flagOfOption(option).slice(2) });
   }
 }
 
