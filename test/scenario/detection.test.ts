@@ -68,7 +68,7 @@ describe('the verdict catches relay faults (fault-injecting relay, simulated bac
     const unrelayed = overall('device_unrelayed_acks');
     expect(unrelayed).toBeGreaterThan(0.9 * missed);
     expect(unrelayed).toBeLessThanOrEqual(missed);
-    expect(messages(result)).toMatch(new RegExp(`primary answered ${unrelayed.toLocaleString('en-US')} of those that got none \\(in [\\d.]+ ms at p50\\) and the relay did not pass them on`));
+    expect(messages(result)).toMatch(new RegExp(`primary answered ${unrelayed.toLocaleString('en-US')} of those that got none \\(in [\\d.]+ (?:µs|ms|s) at p50\\) and the relay did not pass them on`));
     expect(messages(result)).not.toMatch(/response timeout/);
   });
 
@@ -139,7 +139,7 @@ describe('the verdict catches relay faults (fault-injecting relay, simulated bac
     const result = await runThroughFaultRelay('misdeliver', 173, '--misdeliver-ack 0.1', { thresholds: LOAD_PROOF_THRESHOLDS });
     expect(result.analysis.verdict, messages(result)).toBe('NO_GO');
     expect(critical(result, 'device_ack_rate'), messages(result)).toBe(true);
-    expect(messages(result)).toMatch(/primary answered [\d,]+ of those that got none \(in [\d.]+ ms at p50\) and the relay did not pass them on/);
+    expect(messages(result)).toMatch(/primary answered [\d,]+ of those that got none \(in [\d.]+ (?:µs|ms|s) at p50\) and the relay did not pass them on/);
     // And the devices that got them were told what they had not asked.
     expect(critical(result, 'unasked_ack_rate'), messages(result)).toBe(true);
     expect(result.analysis.findings.filter((f) => f.backend !== null), messages(result)).toEqual([]);
