@@ -1,4 +1,5 @@
 // `npm run bench -- [name...]`: runs the named benchmarks (all when none is named) and prints their figures.
+import { killAll } from '../src/scenario/child-processes.ts';
 import { benchAnalyse } from './analyse.ts';
 import { benchBackend } from './backend.ts';
 import { benchHttpImport } from './http-import.ts';
@@ -28,6 +29,16 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   'pg-import': benchPgImport,
   'pg-replay': benchPgReplay,
 };
+
+// Ctrl-C or a kill: the relays and backends a bench started run in process groups of their own, and outlived it,
+// holding their addresses (the next `npm run bench -- relay` failed with EADDRINUSE). They are killed first, then the
+// signal is raised again to end this process as it would have.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAll();
+    process.kill(process.pid, signal);
+  });
+}
 
 const asked = process.argv.slice(2);
 const unknown = asked.filter((name) => !(name in BENCHMARKS));

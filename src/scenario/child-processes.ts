@@ -7,7 +7,8 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 const children = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
-function killAll(): void {
+/** Kills every process still registered, at once (SIGKILL to each one's group): for a process about to be killed itself. */
+export function killAll(): void {
   for (const child of children) {
     try {
       // Negative pid: the whole process group (a shell command's children too).
