@@ -14,7 +14,7 @@ import { judgeWithinHarnessLag } from './latency-noise.ts';
 import { relaySelfReport } from './relay-self-report.ts';
 import { replayMetrics } from './replay-metrics.ts';
 import { judgeWithinHarnessDrops } from './receive-drops.ts';
-import { judgeWithinUnrecorded, unrecordedFindings, unrecordedOf } from './unrecorded.ts';
+import { judgeLatenciesWithinUnrecorded, judgeWithinUnrecorded, latencyBands, unrecordedFindings, unrecordedOf } from './unrecorded.ts';
 import { judgeWithinUnsentPayloads } from './unsent-payloads.ts';
 import { captureNameOf, storeAnalysis } from './analysis-store.ts';
 import { analyseHttpRun } from './http/analyse-http-run.ts';
@@ -81,6 +81,8 @@ export async function analyseRun(store: Store, runName: string, options: Analyse
   judgeWithinUnsentPayloads(metrics, reference);
   const unrecorded = unrecordedOf(run);
   judgeWithinUnrecorded(metrics, unrecorded, reference);
+  const bands = unrecorded > 0 ? await clock.time(stepName(ANALYSIS_STEPS.latencyBands.file), () => latencyBands(store, run.runId, reference, unrecorded)) : [];
+  judgeLatenciesWithinUnrecorded(metrics, bands);
   applyThresholds(metrics, thresholds);
   const findings = [
     ...runStateFindings(run, stats, options.partial === true),

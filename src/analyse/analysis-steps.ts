@@ -58,6 +58,7 @@ export const ANALYSIS_STEPS = {
   relayQueue: step('12-relay-queue.sql'),
   worstWindowDrift: step('13-worst-window-drift.sql'),
   latencyDrift: step('14-latency-drift.sql'),
+  latencyBands: step('15-latency-bands.sql'),
 } as const;
 
 /** The steps that follow each packet across its legs, in order (correlateRun); 05a and 05 run once per backend. */

@@ -192,6 +192,8 @@ export function formatMeasured(metric: Pick<Metric, 'metric' | 'value' | 'unit' 
 
 export function formatMetricValue(value: number | null, unit: MetricUnit): string {
   if (value === null || Number.isNaN(value)) return '-';
+  // An uncertainty without bound (a latency percentile more samples may be missing of than lie beyond it).
+  if (!Number.isFinite(value)) return value > 0 ? '∞' : '-∞';
   switch (unit) {
     case 'ratio':
       return `${(value * 100).toFixed(value !== 0 && Math.abs(value) < 0.001 ? 4 : 2)}%`;

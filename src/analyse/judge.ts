@@ -104,7 +104,10 @@ function uncertaintyWords(metric: Metric, metrics: readonly Metric[]): { measure
       show: (v) => formatMetricValue(metric.unit === 'ratio' ? Math.min(1, Math.max(0, v)) : Math.max(0, v), metric.unit),
       why:
         `The recording could not record ${unrecorded.toLocaleString('en-US')} datagrams (a store that fell behind, or the kernel's drops before a capture or a tap ` +
-        'read them), and any of the counts may be off by as many, either way: nothing is blamed and nothing passes; record again with the recorder less loaded',
+        (metric.unit === 'ratio' || metric.unit === 'count'
+          ? 'read them), and any of the counts may be off by as many, either way'
+          : 'read them), and as many of the latency samples may be missing or wrong (an answer unseen, a later one taken for it), which moves the percentile as many places either way') +
+        ': nothing is blamed and nothing passes; record again with the recorder less loaded',
     };
   }
   // A difference between runs is signed; a latency stamped by the harness is not, and is never below zero.

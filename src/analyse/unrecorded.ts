@@ -1,5 +1,8 @@
 import type { RunRecord } from '../store/runs.ts';
+import { numOrNull, str, type Store } from '../store/store.ts';
 import { runMetric, type Finding, type Metric } from './analysis.ts';
+import { ANALYSIS_STEPS } from './analysis-steps.ts';
+import { NO_BACKEND } from './correlate-run.ts';
 import type { MetricName } from './metric-names.ts';
 
 /**
@@ -52,6 +55,42 @@ export function judgeWithinUnrecorded(metrics: Metric[], unrecorded: number, ref
     const whole = parts.reduce((sum, part) => sum + valueOf(part, m.route, backend), 0);
     // As many of the whole may be missing as were unrecorded: what is left of it is the least the rate is taken of.
     m.uncertainty = (m.uncertainty ?? 0) + (whole > unrecorded ? unrecorded / (whole - unrecorded) : 1);
+    m.uncertaintySource = 'unrecorded';
+  }
+}
+
+/**
+ * Where a judged latency percentile can lie, its samples being what a recording that missed datagrams kept: null on a
+ * side with no bound (more may be missing than there are samples beyond the percentile's on that side).
+ */
+export interface LatencyBand {
+  metric: MetricName;
+  route: number | null;
+  backend: string | null;
+  low: number | null;
+  high: number | null;
+}
+
+/** The bands of the run's judged latency percentiles (15-latency-bands.sql); none when nothing was missed. */
+export async function latencyBands(store: Store, runId: number, reference: string, unrecorded: number): Promise<LatencyBand[]> {
+  if (unrecorded <= 0) return [];
+  const rows = await store.query(ANALYSIS_STEPS.latencyBands.sql, { run_id: runId, reference, no_backend: NO_BACKEND, unrecorded });
+  return rows.map((row) => ({ metric: str(row.metric) as MetricName, route: numOrNull(row.route_port), backend: row.backend === null || row.backend === undefined ? null : str(row.backend), low: numOrNull(row.low), high: numOrNull(row.high) }));
+}
+
+/**
+ * Each judged latency percentile as known only within its band (latencyBands), added to what the harness's lateness
+ * already widened it by, and judged at both ends like the rates: a percentile the missed datagrams could carry over a
+ * threshold is inconclusive, so that no backend is blamed for slow samples the recording made and no slow one hidden
+ * by it passes. A side with no bound widens it without end.
+ */
+export function judgeLatenciesWithinUnrecorded(metrics: Metric[], bands: readonly LatencyBand[]): void {
+  for (const band of bands) {
+    const m = metrics.find((x) => x.metric === band.metric && x.route === band.route && x.backend === band.backend);
+    if (m === undefined || m.value === null) continue;
+    const below = band.low === null ? Number.POSITIVE_INFINITY : Math.max(0, m.value - band.low);
+    const above = band.high === null ? Number.POSITIVE_INFINITY : Math.max(0, band.high - m.value);
+    m.uncertainty = (m.uncertainty ?? 0) + Math.max(below, above);
     m.uncertaintySource = 'unrecorded';
   }
 }

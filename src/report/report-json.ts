@@ -30,7 +30,8 @@ export interface ReportJson {
    * within the runs compared), `harness_lag` (± the harness's own lateness), `harness_drops` (what the harness's own
    * sockets dropped, which only made the value look worse: the truth lies between it and it made better by this much),
    * `unsent_payloads` (packets that reached a backend with bytes no device sent, the same way), `unrecorded` (± the
-   * datagrams a recording could not record).
+   * datagrams a recording could not record; on a latency percentile, ± how far that many samples could move it). An
+   * uncertainty without bound is written as the largest double (JSON has no infinity).
    */
   metrics: { metric: string; route: number | null; backend: string | null; value: number | null; uncertainty?: number; uncertaintySource?: string; unit: string; status: MetricStatus | null }[];
   findings: Finding[];
@@ -62,7 +63,7 @@ export function toReportJson(analysis: Analysis): ReportJson {
       routes: analysis.routes,
     },
     thresholds: analysis.thresholds,
-    metrics: analysis.metrics.map(({ metric, route, backend, value, uncertainty, uncertaintySource, unit, status }) => ({ metric, route, backend, value, ...(uncertainty !== undefined && { uncertainty }), ...(uncertaintySource !== undefined && { uncertaintySource }), unit, status })),
+    metrics: analysis.metrics.map(({ metric, route, backend, value, uncertainty, uncertaintySource, unit, status }) => ({ metric, route, backend, value, ...(uncertainty !== undefined && { uncertainty: Number.isFinite(uncertainty) ? uncertainty : Number.MAX_VALUE }), ...(uncertaintySource !== undefined && { uncertaintySource }), unit, status })),
     findings: analysis.findings,
     mismatches: analysis.mismatchSamples,
     ...(analysis.responseFields !== undefined && { responseFields: analysis.responseFields }),
