@@ -1,11 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { analyseRun } from '../src/analyse/analyse-run.ts';
+import { fileURLToPath } from 'node:url';
+import { spawnTracked } from '../src/scenario/child-processes.ts';
 import { createRun, finishRun } from '../src/store/runs.ts';
-import { Store, withStore } from '../src/store/store.ts';
+import { withStore, type Store } from '../src/store/store.ts';
 import type { StepTiming } from '../src/analyse/step-clock.ts';
+import type { AnalysisProcessReport } from './analyse-process.ts';
 import { fmtRate, printRows } from './bench-util.ts';
+
+const RUN_TS = fileURLToPath(new URL('../src/cli/run-ts.js', import.meta.url));
+const MEASURE = fileURLToPath(new URL('./analyse-process.ts', import.meta.url));
 
 const UPLINKS = Number(process.env.BENCH_ANALYSE_UPLINKS ?? 2_000_000);
 
@@ -19,6 +24,7 @@ interface AnalysedSize {
   steps: StepTiming[];
   verdict: string;
   findings: string[];
+  peakRssMb: number;
 }
 
 /**
@@ -26,8 +32,9 @@ interface AnalysedSize {
  * (BENCH_ANALYSE_UPLINKS sets the larger), written straight into the store in SQL (sends, and 5 observation legs
  * each: relay>primary, relay>mirror, primary>relay, mirror>relay, relay>device = 10,000,000 observations), then
  * analysed. 1% of the mirror's copies are lost and a few of its ACKs differ, so every path of the analysis does real
- * work. Prints each size's time against one pass over its observations, how the time grows with the run, and where
- * the larger run's time went, step by step.
+ * work. The one pass and the analysis each run in a process of their own, as `parity analyse` does. Prints each
+ * size's time against one pass over its observations, how the time grows with the run, and where the larger run's
+ * time went, step by step.
  */
 export async function benchAnalyse(): Promise<void> {
   const sizes = [await analyseSize(Math.round(UPLINKS / 10)), await analyseSize(UPLINKS)];
@@ -46,7 +53,7 @@ export async function benchAnalyse(): Promise<void> {
     ]),
   );
   const [small, large] = sizes as [AnalysedSize, AnalysedSize];
-  process.stdout.write(`${(large.observations / small.observations).toFixed(1)}x the observations took ${(large.seconds / small.seconds).toFixed(1)}x the time; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB\n`);
+  process.stdout.write(`${(large.observations / small.observations).toFixed(1)}x the observations took ${(large.seconds / small.seconds).toFixed(1)}x the time; peak RSS of the larger analysis ${large.peakRssMb.toFixed(0)} MB\n`);
   printRows(
     `where the time of the ${large.observations.toLocaleString('en-US')}-observation analysis went`,
     ['step', 'seconds', 'share'],
@@ -58,39 +65,43 @@ export async function benchAnalyse(): Promise<void> {
 async function analyseSize(uplinks: number): Promise<AnalysedSize> {
   const dir = mkdtempSync(join(tmpdir(), 'parity-bench-analyse-'));
   const path = join(dir, 'analyse.duckdb');
-  const generated = process.hrtime.bigint();
-  // Written by one store and analysed by another, as `parity analyse` meets a run a replay or an import recorded: the
-  // analysis reads the run from the file, not from the writer's pool (at 100M observations the writer's pool held
-  // the whole run beside the analysis's tables, and its time grew 10.1x for 10x where a store opened afresh took 65 s).
-  await withStore(path, async (writer) => {
-    const runId = await createRun(writer, { name: 'bench', kind: 'replay', protocol: 'generic', startedNs: 1_000_000_000n });
-    await generateRun(writer, runId, uplinks);
-    await finishRun(writer, runId, 'completed', 2_000_000_000n + BigInt(uplinks) * 100_000n);
-  });
-  const generatedSeconds = Number(process.hrtime.bigint() - generated) / 1e9;
-  const store = await Store.open(path);
   try {
-    const [counts] = await store.query('SELECT count(*) AS observations FROM observations');
-    const anchorStarted = process.hrtime.bigint();
-    await store.query('SELECT leg, count(*), quantile_cont(ts_ns, 0.99), count(DISTINCT payload_hash) FROM observations GROUP BY leg');
-    const anchorSeconds = Number(process.hrtime.bigint() - anchorStarted) / 1e9;
-    const started = process.hrtime.bigint();
-    const analysis = await analyseRun(store, 'bench');
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const generated = process.hrtime.bigint();
+    // Written by one store and analysed by another, as `parity analyse` meets a run a replay or an import recorded: the
+    // analysis reads the run from the file, not from the writer's pool (at 100M observations the writer's pool held
+    // the whole run beside the analysis's tables, and its time grew 10.1x for 10x where a store opened afresh took 65 s).
+    await withStore(path, async (writer) => {
+      const runId = await createRun(writer, { name: 'bench', kind: 'replay', protocol: 'generic', startedNs: 1_000_000_000n });
+      await generateRun(writer, runId, uplinks);
+      await finishRun(writer, runId, 'completed', 2_000_000_000n + BigInt(uplinks) * 100_000n);
+    });
+    const generatedSeconds = Number(process.hrtime.bigint() - generated) / 1e9;
+    const anchor = await measureInProcess(path, 'anchor');
+    const analysis = await measureInProcess(path, 'analyse');
     return {
       uplinks,
-      observations: Number(counts?.observations ?? 0),
+      observations: analysis.observations,
       generatedSeconds,
-      seconds,
-      anchorSeconds,
+      seconds: analysis.seconds,
+      anchorSeconds: anchor.seconds,
       steps: analysis.steps,
       verdict: analysis.verdict,
-      findings: analysis.findings.map((f) => f.message),
+      findings: analysis.findings,
+      peakRssMb: analysis.peakRssMb,
     };
   } finally {
-    store.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** One measurement in a process of its own (bench/analyse-process.ts), as `parity analyse` runs. */
+async function measureInProcess(path: string, mode: 'anchor' | 'analyse'): Promise<AnalysisProcessReport> {
+  const child = spawnTracked(process.execPath, [RUN_TS, MEASURE, path, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
+  if (code !== 0) throw new Error(`bench/analyse-process.ts ${mode} exited with ${code}`);
+  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as AnalysisProcessReport;
 }
 
 /** Writes a run's sends and observations: `uplinks` packets from 1,000 devices, mirrored to two backends. */
