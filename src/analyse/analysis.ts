@@ -35,6 +35,12 @@ export interface Metric {
    * (`unrecorded`), either way of the value.
    */
   uncertaintySource?: 'drift' | 'harness_lag' | 'harness_drops' | 'unsent_payloads' | 'unrecorded';
+  /**
+   * Where the value can lie, where that is not the same either way of it (a latency percentile of a recording that
+   * missed datagrams: the samples that many places below and above it); judged and shown instead of value ±
+   * uncertainty, which then spans it. -Infinity or Infinity: no bound on that side.
+   */
+  bounds?: readonly [number, number];
   /** Set only for thresholded metrics. */
   status: MetricStatus | null;
   threshold?: Threshold;
@@ -180,9 +186,10 @@ export function widenOneSided(m: Metric, count: number, missing: number, whole: 
 export const rateOf = (part: number, whole: number): number | null => (whole > 0 ? part / whole : null);
 
 /** A metric's value as reports print it, with its uncertainty where it has one ("+12.0 ms ± 40.0 ms", "99.20% to 99.70%"). */
-export function formatMeasured(metric: Pick<Metric, 'metric' | 'value' | 'unit' | 'uncertainty' | 'uncertaintySource'>): string {
+export function formatMeasured(metric: Pick<Metric, 'metric' | 'value' | 'unit' | 'uncertainty' | 'uncertaintySource' | 'bounds'>): string {
   const value = formatMetricValue(metric.value, metric.unit);
   if (metric.uncertainty === undefined || metric.value === null) return value;
+  if (metric.bounds !== undefined) return `${value} (${formatMetricValue(metric.bounds[0], metric.unit)} to ${formatMetricValue(metric.bounds[1], metric.unit)})`;
   if (isOneSided(metric.uncertaintySource)) {
     const [low, high] = rangeOf({ ...metric, value: metric.value });
     return `${formatMetricValue(low, metric.unit)} to ${formatMetricValue(high, metric.unit)}`;

@@ -99,7 +99,7 @@ function uncertaintyWords(metric: Metric, metrics: readonly Metric[]): { measure
   if (metric.uncertaintySource === 'unrecorded') {
     const unrecorded = metrics.find((m) => m.metric === 'recording_unrecorded')?.value ?? 0;
     return {
-      measured: ` ${formatMetricValue(metric.value, metric.unit)} ± ${formatMetricValue(metric.uncertainty ?? 0, metric.unit)}`,
+      measured: metric.bounds !== undefined ? ` ${formatMetricValue(metric.value, metric.unit)}` : ` ${formatMetricValue(metric.value, metric.unit)} ± ${formatMetricValue(metric.uncertainty ?? 0, metric.unit)}`,
       // A share lies between none and all of its whole, however wide the gap.
       show: (v) => formatMetricValue(metric.unit === 'ratio' ? Math.min(1, Math.max(0, v)) : Math.max(0, v), metric.unit),
       why:

@@ -141,7 +141,8 @@ export function defaultThresholds(): ThresholdConfig {
  * Where a value known only to within `uncertainty` lies: either way of it, except for what the harness dropped on
  * arrival (`harness_drops`), which can only have made it look worse, so the truth lies towards better.
  */
-export function rangeOf(m: { metric: string; value: number; uncertainty?: number | undefined; uncertaintySource?: string | undefined }): [number, number] {
+export function rangeOf(m: { metric: string; value: number; uncertainty?: number | undefined; uncertaintySource?: string | undefined; bounds?: readonly [number, number] | undefined }): [number, number] {
+  if (m.bounds !== undefined) return [m.bounds[0], m.bounds[1]];
   const u = m.uncertainty ?? 0;
   if (!isOneSided(m.uncertaintySource)) return [m.value - u, m.value + u];
   return LOWER_IS_WORSE.has(m.metric as ThresholdedMetric) ? [m.value, m.value + u] : [Math.max(0, m.value - u), m.value];

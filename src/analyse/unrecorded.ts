@@ -88,9 +88,12 @@ export function judgeLatenciesWithinUnrecorded(metrics: Metric[], bands: readonl
   for (const band of bands) {
     const m = metrics.find((x) => x.metric === band.metric && x.route === band.route && x.backend === band.backend);
     if (m === undefined || m.value === null) continue;
-    const below = band.low === null ? Number.POSITIVE_INFINITY : Math.max(0, m.value - band.low);
-    const above = band.high === null ? Number.POSITIVE_INFINITY : Math.max(0, band.high - m.value);
-    m.uncertainty = (m.uncertainty ?? 0) + Math.max(below, above);
+    // What earlier sources widened it by (the harness's lateness, either way) widens the band on both sides.
+    const earlier = m.uncertainty ?? 0;
+    const low = Math.min(m.value, band.low ?? Number.NEGATIVE_INFINITY) - earlier;
+    const high = Math.max(m.value, band.high ?? Number.POSITIVE_INFINITY) + earlier;
+    m.bounds = [low, high];
+    m.uncertainty = Math.max(m.value - low, high - m.value);
     m.uncertaintySource = 'unrecorded';
   }
 }

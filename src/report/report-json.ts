@@ -30,10 +30,11 @@ export interface ReportJson {
    * within the runs compared), `harness_lag` (± the harness's own lateness), `harness_drops` (what the harness's own
    * sockets dropped, which only made the value look worse: the truth lies between it and it made better by this much),
    * `unsent_payloads` (packets that reached a backend with bytes no device sent, the same way), `unrecorded` (± the
-   * datagrams a recording could not record; on a latency percentile, ± how far that many samples could move it). An
-   * uncertainty without bound is written as the largest double (JSON has no infinity).
+   * datagrams a recording could not record; on a latency percentile, how far that many samples could move it, with
+   * `bounds`: where it can lie, below and above, the range judged). An uncertainty or bound without end is written as
+   * the largest double (JSON has no infinity).
    */
-  metrics: { metric: string; route: number | null; backend: string | null; value: number | null; uncertainty?: number; uncertaintySource?: string; unit: string; status: MetricStatus | null }[];
+  metrics: { metric: string; route: number | null; backend: string | null; value: number | null; uncertainty?: number; uncertaintySource?: string; bounds?: [number, number]; unit: string; status: MetricStatus | null }[];
   findings: Finding[];
   mismatches: MismatchSample[];
   /** HTTP runs only: each response field compared between live and shadow, with its A/A noise and whether it counts. */
@@ -43,6 +44,9 @@ export interface ReportJson {
   relaySelfReport: Analysis['relaySelfReport'];
   baseline: string | null;
 }
+
+/** JSON has no infinity: a value without end is written as the largest double of its sign. */
+const finite = (value: number): number => (Number.isFinite(value) ? value : Math.sign(value) * Number.MAX_VALUE);
 
 export function toReportJson(analysis: Analysis): ReportJson {
   return {
@@ -63,7 +67,17 @@ export function toReportJson(analysis: Analysis): ReportJson {
       routes: analysis.routes,
     },
     thresholds: analysis.thresholds,
-    metrics: analysis.metrics.map(({ metric, route, backend, value, uncertainty, uncertaintySource, unit, status }) => ({ metric, route, backend, value, ...(uncertainty !== undefined && { uncertainty: Number.isFinite(uncertainty) ? uncertainty : Number.MAX_VALUE }), ...(uncertaintySource !== undefined && { uncertaintySource }), unit, status })),
+    metrics: analysis.metrics.map(({ metric, route, backend, value, uncertainty, uncertaintySource, bounds, unit, status }) => ({
+      metric,
+      route,
+      backend,
+      value,
+      ...(uncertainty !== undefined && { uncertainty: finite(uncertainty) }),
+      ...(uncertaintySource !== undefined && { uncertaintySource }),
+      ...(bounds !== undefined && { bounds: [finite(bounds[0]), finite(bounds[1])] as [number, number] }),
+      unit,
+      status,
+    })),
     findings: analysis.findings,
     mismatches: analysis.mismatchSamples,
     ...(analysis.responseFields !== undefined && { responseFields: analysis.responseFields }),

@@ -16,9 +16,10 @@ const MS = 1_000_000;
 
 /**
  * Packet n's observation on `leg`, 2 ms apart, a device of its own every ten: the primary answers in 1 ms, the mirror
- * in 1 ms too but in 600 ms for every packet `slowMirror` picks (the ACK latency p95 is critical from 500 ms).
+ * in 1 ms too but in `slowMs` (600) for every packet `slowMirror` picks (the ACK latency p95 is warning from 100 ms,
+ * critical from 500 ms).
  */
-function observation(leg: string, n: number, slowMirror: (n: number) => boolean): Observation {
+function observation(leg: string, n: number, slowMirror: (n: number) => boolean, slowMs: number): Observation {
   const answer = leg === 'primary>relay' || leg === 'mirror>relay';
   const toDevice = leg === 'relay>device';
   const device = { ip: `10.1.0.${1 + (n % 10)}`, port: 30_000 + (n % 10) };
@@ -28,7 +29,7 @@ function observation(leg: string, n: number, slowMirror: (n: number) => boolean)
     toDevice ? ['10.255.0.1', ROUTE, device.ip, device.port] :
     answer ? [backendIp, ROUTE, '10.255.0.1', 40_000 + (n % 10)] : ['10.255.0.1', 40_000 + (n % 10), backendIp, ROUTE];
   const sent = 1_000_000_000 + n * 2 * MS;
-  const offset = leg === 'device>relay' ? 0 : toDevice ? 1.5 * MS : answer ? (leg === 'mirror>relay' && slowMirror(n) ? 600 * MS : 1.2 * MS) : 0.1 * MS;
+  const offset = leg === 'device>relay' ? 0 : toDevice ? 1.5 * MS : answer ? (leg === 'mirror>relay' && slowMirror(n) ? slowMs * MS : 1.2 * MS) : 0.1 * MS;
   const request = Buffer.from(`report ${n}`);
   return {
     leg,
@@ -49,14 +50,14 @@ function observation(leg: string, n: number, slowMirror: (n: number) => boolean)
 }
 
 /** The mirror's ACK latency p95 on the route, from a run whose recording says it could not record `unrecorded` datagrams. */
-async function mirrorAckP95(slowMirror: (n: number) => boolean, unrecorded: number): Promise<{ metric: Metric | undefined; messages: string[]; json: unknown }> {
+async function mirrorAckP95(slowMirror: (n: number) => boolean, unrecorded: number, slowMs = 600): Promise<{ metric: Metric | undefined; messages: string[]; json: unknown }> {
   return withTempDir(async (dir) => {
     const store = await Store.open(join(dir, 'run.duckdb'));
     try {
       const runId = await createRun(store, { name: 'r', kind: 'record', protocol: 'generic', startedNs: 1_000_000_000n });
       const writer = await ObservationWriter.create(store, runId);
       for (let n = 0; n < PACKETS; n++) {
-        for (const leg of ['device>relay', 'relay>primary', 'relay>mirror', 'primary>relay', 'mirror>relay', 'relay>device']) writer.add(observation(leg, n, slowMirror));
+        for (const leg of ['device>relay', 'relay>primary', 'relay>mirror', 'primary>relay', 'mirror>relay', 'relay>device']) writer.add(observation(leg, n, slowMirror, slowMs));
       }
       await writer.finish();
       await finishRun(store, runId, 'completed', 3_000_000_000n, { unrecorded });
@@ -92,23 +93,36 @@ describe('latency percentiles of a recording that missed datagrams (real DuckDB)
     // leaves 15, fewer than the 5% the p95 needs: the p95 lies anywhere from the fast samples' 1 ms to the slow 600 ms.
     const { metric, messages } = await mirrorAckP95(someSlow, 10);
     expect(metric).toMatchObject({ status: 'inconclusive', uncertaintySource: 'unrecorded' });
-    expect(metric?.uncertainty).toBeCloseTo(599.9 - 1.1, 6);
+    expect(metric?.bounds?.[0]).toBeCloseTo(1.1, 6);
+    expect(metric?.bounds?.[1]).toBeCloseTo(599.9, 6);
+    expect(metric === undefined ? '' : formatMeasured(metric)).toBe('599.9 ms (1.10 ms to 599.9 ms)');
     expect(messages.filter((m) => m.startsWith('critical: mirror: ACK latency'))).toEqual([]);
-    expect(messages).toContainEqual(expect.stringMatching(/^inconclusive: mirror: ACK latency p95 599\.9 ms ± 598\.8 ms on route 18191 is inconclusive: .*latency samples/));
+    expect(messages).toContainEqual(expect.stringMatching(/^inconclusive: mirror: ACK latency p95 599\.9 ms on route 18191 is inconclusive: anywhere from 1\.10 ms to 599\.9 ms, .*latency samples/));
   });
 
   it('still blames a backend whose slow answers outnumber what was missed', async () => {
     const { metric } = await mirrorAckP95(manySlow, 10);
     expect(metric).toMatchObject({ status: 'critical', uncertaintySource: 'unrecorded' });
     // Ten ranks either way of the p95 stay among the slow answers: the same 599.9 ms on both sides.
-    expect(metric?.uncertainty).toBeCloseTo(0, 6);
+    expect(metric?.bounds?.[0]).toBeCloseTo(599.9, 6);
+    expect(metric?.bounds?.[1]).toBeCloseTo(599.9, 6);
+  });
+
+  it('is judged within where it can lie, not as far again on the other side', async () => {
+    // The same 25 slow answers at 80 ms: the p95 lies between 1.1 ms and 80 ms, under the warning's 100 ms at both ends.
+    // As 79.9 ms ± 78.8 ms it would have reached 158.7 ms, and a healthy backend been held inconclusive.
+    const { metric } = await mirrorAckP95(someSlow, 10, 80);
+    expect(metric).toMatchObject({ status: 'healthy', uncertaintySource: 'unrecorded' });
+    expect(metric === undefined ? '' : formatMeasured(metric)).toBe('79.9 ms (1.10 ms to 79.9 ms)');
   });
 
   it('has no bound above when more may be missing than lie beyond the percentile', async () => {
     const { metric, json } = await mirrorAckP95(() => false, 30);
     expect(metric).toMatchObject({ status: 'inconclusive', uncertainty: Number.POSITIVE_INFINITY });
-    expect(metric === undefined ? '' : formatMeasured(metric)).toMatch(/± ∞$/);
+    expect(metric?.bounds?.[1]).toBe(Number.POSITIVE_INFINITY);
+    expect(metric === undefined ? '' : formatMeasured(metric)).toMatch(/^1\.10 ms \(1\.10 ms to ∞\)$/);
     // report.json has no infinity: the largest double, so that a reader's value ± uncertainty still spans everything.
     expect(json).toMatchObject({ uncertainty: Number.MAX_VALUE, uncertaintySource: 'unrecorded', status: 'inconclusive' });
+    expect((json as { bounds: number[] }).bounds[1]).toBe(Number.MAX_VALUE);
   });
 });
