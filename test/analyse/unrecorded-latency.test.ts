@@ -8,6 +8,7 @@ import { ObservationWriter } from '../../src/store/observation-writer.ts';
 import { createRun, finishRun } from '../../src/store/runs.ts';
 import { Store } from '../../src/store/store.ts';
 import { toReportJson } from '../../src/report/report-json.ts';
+import { legEndpoints } from '../helpers/leg-endpoints.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 
 const ROUTE = 18191;
@@ -22,22 +23,13 @@ const MS = 1_000_000;
 function observation(leg: string, n: number, slowMirror: (n: number) => boolean, slowMs: number): Observation {
   const answer = leg === 'primary>relay' || leg === 'mirror>relay';
   const toDevice = leg === 'relay>device';
-  const device = { ip: `10.1.0.${1 + (n % 10)}`, port: 30_000 + (n % 10) };
-  const backendIp = leg.includes('mirror') ? '10.9.0.3' : '10.9.0.2';
-  const ends =
-    leg === 'device>relay' ? [device.ip, device.port, '10.255.0.1', ROUTE] :
-    toDevice ? ['10.255.0.1', ROUTE, device.ip, device.port] :
-    answer ? [backendIp, ROUTE, '10.255.0.1', 40_000 + (n % 10)] : ['10.255.0.1', 40_000 + (n % 10), backendIp, ROUTE];
   const sent = 1_000_000_000 + n * 2 * MS;
   const offset = leg === 'device>relay' ? 0 : toDevice ? 1.5 * MS : answer ? (leg === 'mirror>relay' && slowMirror(n) ? slowMs * MS : 1.2 * MS) : 0.1 * MS;
   const request = Buffer.from(`report ${n}`);
   return {
     leg,
     tsNs: BigInt(sent + offset),
-    srcIp: ends[0] as string,
-    srcPort: ends[1] as number,
-    dstIp: ends[2] as string,
-    dstPort: ends[3] as number,
+    ...legEndpoints(leg, n, ROUTE),
     routePort: ROUTE,
     payload: answer || toDevice ? Buffer.from(`ack ${n}`) : request,
     kind: 'opaque',

@@ -7,6 +7,7 @@ import type { Observation } from '../../src/store/observation-writer.ts';
 import { ObservationWriter } from '../../src/store/observation-writer.ts';
 import { createRun, finishRun } from '../../src/store/runs.ts';
 import { Store } from '../../src/store/store.ts';
+import { legEndpoints } from '../helpers/leg-endpoints.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 
 const ROUTE = 18190;
@@ -17,19 +18,10 @@ const HELD = 390;
 function observation(leg: string, n: number): Observation {
   const answer = leg.endsWith('>relay') && leg !== 'device>relay';
   const toDevice = leg === 'relay>device';
-  const device = { ip: `10.1.0.${1 + (n % 10)}`, port: 30_000 + (n % 10) };
-  const backendIp = leg.includes('mirror') ? '10.9.0.3' : '10.9.0.2';
-  const ends =
-    leg === 'device>relay' ? [device.ip, device.port, '10.255.0.1', ROUTE] :
-    toDevice ? ['10.255.0.1', ROUTE, device.ip, device.port] :
-    answer ? [backendIp, ROUTE, '10.255.0.1', 40_000 + (n % 10)] : ['10.255.0.1', 40_000 + (n % 10), backendIp, ROUTE];
   return {
     leg,
     tsNs: BigInt(1_000_000_000 + n * 1_000_000 + (answer || toDevice ? 500_000 : 100_000)),
-    srcIp: ends[0] as string,
-    srcPort: ends[1] as number,
-    dstIp: ends[2] as string,
-    dstPort: ends[3] as number,
+    ...legEndpoints(leg, n, ROUTE),
     routePort: ROUTE,
     payload: Buffer.from(answer || toDevice ? `ack ${n}` : `report ${n}`),
     kind: 'opaque',
