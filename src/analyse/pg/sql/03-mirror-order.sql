@@ -10,10 +10,12 @@ WITH m AS (
 ),
 ordered AS (
   SELECT s.session, s.send_no, m.received_ns,
-         max(m.received_ns) OVER (PARTITION BY s.session ORDER BY s.send_no ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS latest_before
+         -- Up to and including the statement itself: a running max in one pass (05-backend-legs.sql says why), and one
+         -- is below it only when a statement sent before it was received later.
+         max(m.received_ns) OVER (PARTITION BY s.session ORDER BY s.send_no ROWS UNBOUNDED PRECEDING) AS latest_so_far
   FROM pg_sends s
   JOIN m ON m.send_no = s.send_no
   WHERE s.run_id = $run_id
 )
-SELECT count(*) AS received, count(*) FILTER (WHERE received_ns < latest_before) AS out_of_order
+SELECT count(*) AS received, count(*) FILTER (WHERE received_ns < latest_so_far) AS out_of_order
 FROM ordered;

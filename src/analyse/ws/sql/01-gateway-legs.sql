@@ -6,7 +6,9 @@
 WITH receipts AS (
   SELECT gateway, session_id, stream, seq,
          row_number() OVER (PARTITION BY gateway, session_id, stream, seq ORDER BY received_ns) AS copy,
-         max(seq) OVER (PARTITION BY gateway, session_id, stream ORDER BY received_ns, seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS max_before
+         -- Up to and including the frame itself: a running max in one pass (05-backend-legs.sql says why), and a
+         -- frame is below it only when one received before it had a higher seq.
+         max(seq) OVER (PARTITION BY gateway, session_id, stream ORDER BY received_ns, seq ROWS UNBOUNDED PRECEDING) AS max_so_far
   FROM ws_receipts
   WHERE run_id = $run_id
 ),
@@ -17,7 +19,7 @@ SELECT r.gateway,
        (SELECT count(*) FROM sent) AS sent,
        count(*) FILTER (WHERE r.copy = 1 AND s.seq IS NOT NULL) AS delivered,
        count(*) FILTER (WHERE r.copy > 1) AS duplicated,
-       count(*) FILTER (WHERE r.copy = 1 AND r.seq < r.max_before) AS reordered,
+       count(*) FILTER (WHERE r.copy = 1 AND r.seq < r.max_so_far) AS reordered,
        count(*) FILTER (WHERE s.seq IS NULL) AS unexplained
 FROM receipts r
 LEFT JOIN sent s ON s.session_id = r.session_id AND s.stream = r.stream AND s.seq = r.seq
