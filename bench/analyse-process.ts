@@ -1,14 +1,14 @@
 import { analyseRun } from '../src/analyse/analyse-run.ts';
 import { Store } from '../src/store/store.ts';
+import { reportPhase } from './bench-util.ts';
 
-/** What one measuring process reports to the analysis bench (bench/analyse.ts), as one JSON line. */
+/** What one measuring process reports to the analysis bench (bench/analyse.ts), with its peak RSS (reportPhase). */
 export interface AnalysisProcessReport {
   seconds: number;
   observations: number;
   steps: { step: string; seconds: number }[];
   verdict: string;
   findings: string[];
-  peakRssMb: number;
 }
 
 /**
@@ -32,7 +32,6 @@ async function measure(path: string, mode: string): Promise<AnalysisProcessRepor
       steps: analysis?.steps ?? [],
       verdict: analysis?.verdict ?? '',
       findings: analysis?.findings.map((f) => f.message) ?? [],
-      peakRssMb: process.resourceUsage().maxRSS / 1024,
     };
   } finally {
     store.close();
@@ -41,4 +40,4 @@ async function measure(path: string, mode: string): Promise<AnalysisProcessRepor
 
 const [path, mode] = process.argv.slice(2);
 if (path === undefined || (mode !== 'anchor' && mode !== 'analyse')) throw new Error('usage: analyse-process.ts STORE anchor|analyse');
-process.stdout.write(`${JSON.stringify(await measure(path, mode))}\n`);
+reportPhase<AnalysisProcessReport>(await measure(path, mode));

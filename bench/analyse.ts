@@ -1,16 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { spawnTracked } from '../src/scenario/child-processes.ts';
 import { createRun, finishRun } from '../src/store/runs.ts';
 import { withStore, type Store } from '../src/store/store.ts';
 import type { StepTiming } from '../src/analyse/step-clock.ts';
 import type { AnalysisProcessReport } from './analyse-process.ts';
-import { fmtRate, printRows } from './bench-util.ts';
-
-const RUN_TS = fileURLToPath(new URL('../src/cli/run-ts.js', import.meta.url));
-const MEASURE = fileURLToPath(new URL('./analyse-process.ts', import.meta.url));
+import { fmtRate, printRows, runPhase } from './bench-util.ts';
 
 const UPLINKS = Number(process.env.BENCH_ANALYSE_UPLINKS ?? 2_000_000);
 
@@ -76,8 +71,9 @@ async function analyseSize(uplinks: number): Promise<AnalysedSize> {
       await finishRun(writer, runId, 'completed', 2_000_000_000n + BigInt(uplinks) * 100_000n);
     });
     const generatedSeconds = Number(process.hrtime.bigint() - generated) / 1e9;
-    const anchor = await measureInProcess(path, 'anchor');
-    const analysis = await measureInProcess(path, 'analyse');
+    // Each in a process of its own (bench/analyse-process.ts), as `parity analyse` runs.
+    const anchor = await runPhase<AnalysisProcessReport>('analyse-process.ts', [path, 'anchor']);
+    const analysis = await runPhase<AnalysisProcessReport>('analyse-process.ts', [path, 'analyse']);
     return {
       uplinks,
       observations: analysis.observations,
@@ -87,21 +83,11 @@ async function analyseSize(uplinks: number): Promise<AnalysedSize> {
       steps: analysis.steps,
       verdict: analysis.verdict,
       findings: analysis.findings,
-      peakRssMb: analysis.peakRssMb,
+      peakRssMb: analysis.maxRssMb,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** One measurement in a process of its own (bench/analyse-process.ts), as `parity analyse` runs. */
-async function measureInProcess(path: string, mode: 'anchor' | 'analyse'): Promise<AnalysisProcessReport> {
-  const child = spawnTracked(process.execPath, [RUN_TS, MEASURE, path, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
-  if (code !== 0) throw new Error(`bench/analyse-process.ts ${mode} exited with ${code}`);
-  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as AnalysisProcessReport;
 }
 
 /** Writes a run's sends and observations: `uplinks` packets from 1,000 devices, mirrored to two backends. */

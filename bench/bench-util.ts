@@ -10,8 +10,11 @@ export interface PhaseResult {
   [key: string]: number | string;
 }
 
-/** Runs one benchmark phase in its own process, so its peak RSS is its own; the phase prints one JSON line. */
-export function runPhase(script: string, args: readonly string[]): Promise<PhaseResult> {
+/**
+ * Runs one benchmark phase in its own process, so its peak RSS is its own; the phase prints one JSON line
+ * (reportPhase), of the shape `T` its script reports.
+ */
+export function runPhase<T extends object = PhaseResult>(script: string, args: readonly string[]): Promise<T & { maxRssMb: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [RUN_TS, join(import.meta.dirname, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -23,13 +26,16 @@ export function runPhase(script: string, args: readonly string[]): Promise<Phase
         return;
       }
       const line = out.trim().split('\n').pop() ?? '{}';
-      resolve(JSON.parse(line) as PhaseResult);
+      resolve(JSON.parse(line) as T & { maxRssMb: number });
     });
   });
 }
 
-/** Prints a phase's result as its one JSON line (called inside the phase process). */
-export function reportPhase(result: Omit<PhaseResult, 'maxRssMb'>): void {
+/**
+ * Prints a phase's result as its one JSON line, with the process's peak RSS (called inside the phase process): a
+ * PhaseResult unless the phase names its own shape (`reportPhase<Shape>(...)`).
+ */
+export function reportPhase<T extends object = Omit<PhaseResult, 'maxRssMb'>>(result: NoInfer<T>): void {
   process.stdout.write(`${JSON.stringify({ ...result, maxRssMb: process.resourceUsage().maxRSS / 1024 })}\n`);
 }
 
