@@ -1,5 +1,5 @@
 import type { RunRecord } from '../store/runs.ts';
-import { numOrNull, str, type Store } from '../store/store.ts';
+import { numOrNull, str, strOrNull, type Store } from '../store/store.ts';
 import { runMetric, type Finding, type Metric } from './analysis.ts';
 import { ANALYSIS_STEPS } from './analysis-steps.ts';
 import { NO_BACKEND } from './correlate-run.ts';
@@ -71,11 +71,10 @@ export interface LatencyBand {
   high: number | null;
 }
 
-/** The bands of the run's judged latency percentiles (15-latency-bands.sql); none when nothing was missed. */
+/** The bands of the run's judged latency percentiles (15-latency-bands.sql), `unrecorded` datagrams having been missed. */
 export async function latencyBands(store: Store, runId: number, reference: string, unrecorded: number): Promise<LatencyBand[]> {
-  if (unrecorded <= 0) return [];
   const rows = await store.query(ANALYSIS_STEPS.latencyBands.sql, { run_id: runId, reference, no_backend: NO_BACKEND, unrecorded });
-  return rows.map((row) => ({ metric: str(row.metric) as MetricName, route: numOrNull(row.route_port), backend: row.backend === null || row.backend === undefined ? null : str(row.backend), low: numOrNull(row.low), high: numOrNull(row.high) }));
+  return rows.map((row) => ({ metric: str(row.metric) as MetricName, route: numOrNull(row.route_port), backend: strOrNull(row.backend), low: numOrNull(row.low), high: numOrNull(row.high) }));
 }
 
 /**

@@ -2,7 +2,7 @@ import { StoreLookupError } from '../core/errors.ts';
 import { checkName } from '../core/names.ts';
 import { ownerAlive, ownerOf, thisProcess } from '../store/owner.ts';
 import { loadSql } from '../store/sql-file.ts';
-import { num, str, type Row, type Store } from '../store/store.ts';
+import { num, str, strOrNull, type Row, type Store } from '../store/store.ts';
 import { withCaptureFlows, type CaptureFlows } from './capture-flows.ts';
 import type { DecodeStats } from './decode-stats.ts';
 
@@ -166,7 +166,7 @@ function toSummary(row: Row): CaptureSummary {
 
 /** A capture whose writer never finished it is partial: still being written, or cut off when its writer died. */
 function completion(row: Row): Pick<CaptureSummary, 'partial' | 'error' | 'writing'> {
-  const error = row.error === null || row.error === undefined ? null : str(row.error);
+  const error = strOrNull(row.error);
   if (row.finished !== false) return { partial: row.partial === true, error, writing: false };
   const owner = ownerOf(row);
   if (owner !== null && ownerAlive(owner)) {

@@ -325,3 +325,8 @@ export function numOrNull(value: JS | undefined): number | null {
 export function str(value: JS | undefined): string {
   return value === null || value === undefined ? '' : String(value);
 }
+
+/** A VARCHAR column value as a string, or null for NULL. */
+export function strOrNull(value: JS | undefined): string | null {
+  return value === null || value === undefined ? null : String(value);
+}
