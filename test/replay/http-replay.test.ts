@@ -1,4 +1,6 @@
 import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { analyseRun } from '../../src/analyse/analyse-run.ts';
@@ -86,6 +88,58 @@ describe('replaying an HTTP capture through a shadowing proxy', () => {
     });
   });
 
+  it('opens the connections its first sends need before its clock starts, and what it warms up with never reaches the target', async () => {
+    await withTempDir(async (dir) => {
+      writeFileSync(join(dir, 'billing.har'), harDocument(20).har);
+      // The target: a plain Node server that notes when each connection was accepted and each request arrived.
+      const events: { kind: 'connection' | 'request'; id?: string }[] = [];
+      const target = await listening(
+        createServer((request, response) => {
+          events.push({ kind: 'request', id: String(request.headers['x-request-id']) });
+          request.resume();
+          request.on('end', () => response.end('{}'));
+        }).on('connection', () => events.push({ kind: 'connection' })),
+        '127.0.96.5',
+      );
+      await withStore(join(dir, 'a.duckdb'), async (store) => {
+        await importHarFile(store, join(dir, 'billing.har'));
+        // 400 requests a second: all 21 fall within the first 100 ms, so 21 connections are opened ahead.
+        const result = await replayHttpCapture({ store, capture: 'billing', target: target.url, plan: { pace: { kind: 'rate', ratePps: 400 }, loops: 1, durationMs: undefined, sample: 1, seed: 1 }, runName: 'ready-1' });
+        expect(result.stats).toMatchObject({ sent: 21, answered: 21, errors: 0 });
+      });
+      await target.close();
+      const firstRequest = events.findIndex((e) => e.kind === 'request');
+      expect(events.slice(0, firstRequest).filter((e) => e.kind === 'connection').length).toBeGreaterThanOrEqual(21);
+      expect(events.filter((e) => e.kind === 'connection').length).toBeLessThanOrEqual(64);
+      const ids = events.filter((e) => e.kind === 'request').map((e) => e.id);
+      expect(ids.sort()).toEqual(Array.from({ length: 21 }, (_, i) => `ready-1-${i}`).sort());
+    });
+  });
+
+  it('a target that closes the connections opened ahead before their first request loses no request for it', async () => {
+    await withTempDir(async (dir) => {
+      writeFileSync(join(dir, 'billing.har'), harDocument(20).har);
+      // A target that closes every connection that has sent no request 2 ms after accepting it.
+      const target = await listening(
+        createServer((request, response) => {
+          request.resume();
+          request.on('end', () => response.end('{}'));
+        }).on('connection', (socket: Socket) => {
+          let used = false;
+          socket.once('data', () => (used = true));
+          setTimeout(() => used || socket.destroy(), 2).unref();
+        }),
+        '127.0.96.6',
+      );
+      await withStore(join(dir, 'a.duckdb'), async (store) => {
+        await importHarFile(store, join(dir, 'billing.har'));
+        const result = await replayHttpCapture({ store, capture: 'billing', target: target.url, plan: { pace: { kind: 'rate', ratePps: 400 }, loops: 1, durationMs: undefined, sample: 1, seed: 1 }, runName: 'closed-1' });
+        expect(result.stats).toMatchObject({ sent: 21, answered: 21, errors: 0 });
+      });
+      await target.close();
+    });
+  });
+
   it('a UDP capture is refused for an HTTP replay, in words', async () => {
     await withTempDir(async (dir) => {
       await withStore(join(dir, 'a.duckdb'), async (store) => {
@@ -95,3 +149,17 @@ describe('replaying an HTTP capture through a shadowing proxy', () => {
     });
   });
 });
+
+/** `server` listening on `host` (any port), with its URL and a close that ends its connections too. */
+async function listening(server: Server, host: string): Promise<{ url: string; close(): Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return {
+    url: `http://${host}:${port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}

@@ -6,6 +6,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { nowNs, parkWaits, sendOnSchedule } from '../thread-clock.js';
 import { ResultGroups, runSendingThread } from '../thread-results.js';
 import { Pool } from 'undici';
+import { connectionsAtStart, readyConnections } from './ready-connections.js';
+import { warmUp } from './warm-up.js';
 
 /** @typedef {{ method: string, path: string, headers: Record<string, string>, body: Uint8Array }} Exchange */
 /** @typedef {{ sendNo: number, actualNs: number, answeredNs: number, status: number, body: Uint8Array | null, headers: string, routedTo: string | null, routeReason: string | null, echoedRequestId: string | null, error: string | null }} Result */
@@ -27,7 +29,10 @@ const results = new ResultGroups(port);
 const single = (value) => (typeof value === 'string' ? value : null);
 
 async function run() {
-  const pool = new Pool(options.target, { connections: options.connections });
+  // Code and connections made ready before the clock starts, not during its first sends.
+  await warmUp(options.exchanges);
+  const ready = await readyConnections(options.target, connectionsAtStart(options.offsetsNs, options.connections));
+  const pool = new Pool(options.target, { connections: options.connections, connect: ready.connect });
   let inFlight = 0;
   /** @type {(() => void) | undefined} */
   let slotFreed;
@@ -66,6 +71,7 @@ async function run() {
   }, MAX_SENDS_WITHOUT_YIELD);
   await Promise.all(pending);
   results.flush();
+  ready.release();
   await pool.close();
   port.postMessage({ type: 'done', startNs });
 }
