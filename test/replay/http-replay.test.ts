@@ -8,7 +8,7 @@ import { HttpBackend } from '../../src/backends/http/http-backend.ts';
 import { importHarFile } from '../../src/capture/http/import-har.ts';
 import { payloadHash } from '../../src/core/payload-hash.ts';
 import { ShadowProxy } from '../../src/relay/http/shadow-proxy.ts';
-import { replayHttpCapture } from '../../src/replay/http/http-replay.ts';
+import { replayHttpCapture, type HttpReplayStats } from '../../src/replay/http/http-replay.ts';
 import { getRun } from '../../src/store/runs.ts';
 import { num, str, withStore } from '../../src/store/store.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
@@ -90,7 +90,6 @@ describe('replaying an HTTP capture through a shadowing proxy', () => {
 
   it('opens the connections its first sends need before its clock starts, and what it warms up with never reaches the target', async () => {
     await withTempDir(async (dir) => {
-      writeFileSync(join(dir, 'billing.har'), harDocument(20).har);
       // The target: a plain Node server that notes when each connection was accepted and each request arrived.
       const events: { kind: 'connection' | 'request'; id?: string }[] = [];
       const target = await listening(
@@ -101,12 +100,8 @@ describe('replaying an HTTP capture through a shadowing proxy', () => {
         }).on('connection', () => events.push({ kind: 'connection' })),
         '127.0.96.5',
       );
-      await withStore(join(dir, 'a.duckdb'), async (store) => {
-        await importHarFile(store, join(dir, 'billing.har'));
-        // 400 requests a second: all 21 fall within the first 100 ms, so 21 connections are opened ahead.
-        const result = await replayHttpCapture({ store, capture: 'billing', target: target.url, plan: { pace: { kind: 'rate', ratePps: 400 }, loops: 1, durationMs: undefined, sample: 1, seed: 1 }, runName: 'ready-1' });
-        expect(result.stats).toMatchObject({ sent: 21, answered: 21, errors: 0 });
-      });
+      // 400 requests a second: all 21 fall within the first 100 ms, so 21 connections are opened ahead.
+      expect(await replayAt400(dir, target.url, 'ready-1')).toMatchObject({ sent: 21, answered: 21, errors: 0 });
       await target.close();
       const firstRequest = events.findIndex((e) => e.kind === 'request');
       expect(events.slice(0, firstRequest).filter((e) => e.kind === 'connection').length).toBeGreaterThanOrEqual(21);
@@ -118,7 +113,6 @@ describe('replaying an HTTP capture through a shadowing proxy', () => {
 
   it('a target that closes the connections opened ahead before their first request loses no request for it', async () => {
     await withTempDir(async (dir) => {
-      writeFileSync(join(dir, 'billing.har'), harDocument(20).har);
       // A target that closes every connection that has sent no request 2 ms after accepting it.
       const target = await listening(
         createServer((request, response) => {
@@ -131,11 +125,7 @@ describe('replaying an HTTP capture through a shadowing proxy', () => {
         }),
         '127.0.96.6',
       );
-      await withStore(join(dir, 'a.duckdb'), async (store) => {
-        await importHarFile(store, join(dir, 'billing.har'));
-        const result = await replayHttpCapture({ store, capture: 'billing', target: target.url, plan: { pace: { kind: 'rate', ratePps: 400 }, loops: 1, durationMs: undefined, sample: 1, seed: 1 }, runName: 'closed-1' });
-        expect(result.stats).toMatchObject({ sent: 21, answered: 21, errors: 0 });
-      });
+      expect(await replayAt400(dir, target.url, 'closed-1')).toMatchObject({ sent: 21, answered: 21, errors: 0 });
       await target.close();
     });
   });
@@ -162,4 +152,14 @@ async function listening(server: Server, host: string): Promise<{ url: string; c
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/** harDocument(20)'s 21 requests imported and replayed into `target` at 400 a second, as run `runName`: its stats. */
+async function replayAt400(dir: string, target: string, runName: string): Promise<HttpReplayStats> {
+  writeFileSync(join(dir, 'billing.har'), harDocument(20).har);
+  return withStore(join(dir, 'a.duckdb'), async (store) => {
+    await importHarFile(store, join(dir, 'billing.har'));
+    const plan = { pace: { kind: 'rate', ratePps: 400 }, loops: 1, durationMs: undefined, sample: 1, seed: 1 } as const;
+    return (await replayHttpCapture({ store, capture: 'billing', target, plan, runName })).stats;
+  });
 }
