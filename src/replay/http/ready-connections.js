@@ -17,7 +17,7 @@ const READY_FOR_MS = 1_000;
  * (`connect` option): it hands out those connections first, each still open, then connects anew.
  * @param {string} target
  * @param {number} count
- * @returns {Promise<{ connect: buildConnector.connector, opened: number, release: () => void }>}
+ * @returns {Promise<{ connect: buildConnector.connector, opened: number, waiting: () => number, release: () => void }>}
  */
 export async function readyConnections(target, count) {
   const connectAnew = buildConnector({});
@@ -40,6 +40,13 @@ export async function readyConnections(target, count) {
   /** @type {Socket[]} */
   const ready = opened.filter((socket) => socket !== undefined);
   const openedCount = ready.length;
+  // One the target closes while it waits leaves the queue as soon as this thread sees it closed.
+  for (const socket of ready) {
+    socket.once('close', () => {
+      const at = ready.indexOf(socket);
+      if (at >= 0) ready.splice(at, 1);
+    });
+  }
   const release = () => {
     for (const socket of ready.splice(0)) socket.destroy();
   };
@@ -49,7 +56,7 @@ export async function readyConnections(target, count) {
   const connect = (asked, callback) => {
     while (ready.length > 0) {
       const socket = /** @type {Socket} */ (ready.shift());
-      // One the target closed meanwhile is not handed over: a request written to it would fail.
+      // Nor one whose close this thread has not yet seen through to the end.
       if (socket.destroyed || socket.readableEnded || !socket.writable) {
         socket.destroy();
         continue;
@@ -59,7 +66,7 @@ export async function readyConnections(target, count) {
     }
     connectAnew(asked, callback);
   };
-  return { connect, opened: openedCount, release };
+  return { connect, opened: openedCount, waiting: () => ready.length, release };
 }
 
 /**
