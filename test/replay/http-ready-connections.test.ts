@@ -1,33 +1,27 @@
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { Pool } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { connectionsAtStart, readyConnections } from '../../src/replay/http/ready-connections.js';
+import { listenHttp } from '../helpers/http-target.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 /** A plain HTTP server on `host` answering every request, with every connection it accepted. */
-async function target(host: string): Promise<{ url: string; accepted: Socket[]; server: Server }> {
+async function target(host: string): Promise<{ url: string; accepted: Socket[]; close(): Promise<void> }> {
   const accepted: Socket[] = [];
   const server = createServer((request, response) => {
     request.resume();
     request.on('end', () => response.end('ok'));
   }).on('connection', (socket: Socket) => accepted.push(socket));
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const address = server.address();
-  return { url: `http://${host}:${typeof address === 'object' && address !== null ? address.port : 0}`, accepted, server };
-}
-
-async function closeAll(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  return { ...(await listenHttp(server, host)), accepted };
 }
 
 describe("connections opened ahead of an HTTP replay's clock", () => {
   it('are handed to the pool while open; one the target closed is dropped; with none left the pool connects anew', async () => {
-    const { url, accepted, server } = await target('127.0.96.7');
+    const { url, accepted, close } = await target('127.0.96.7');
     const ready = await readyConnections(url, 3);
     try {
-      expect(ready.opened).toBe(3);
+      expect(ready.waiting()).toBe(3);
       await waitFor(() => accepted.length === 3, 'the target to accept the three connections');
       // The target closes two of them before they are used (an idle timeout, a restart).
       accepted[0]?.destroy();
@@ -49,7 +43,7 @@ describe("connections opened ahead of an HTTP replay's clock", () => {
       await second.close();
     } finally {
       ready.release();
-      await closeAll(server);
+      await close();
     }
   });
 

@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { analyseRun } from '../../src/analyse/analyse-run.ts';
@@ -7,9 +7,10 @@ import { HttpBackend } from '../../src/backends/http/http-backend.ts';
 import { importHarFile } from '../../src/capture/http/import-har.ts';
 import { payloadHash } from '../../src/core/payload-hash.ts';
 import { ShadowProxy } from '../../src/relay/http/shadow-proxy.ts';
-import { replayHttpCapture, type HttpReplayStats } from '../../src/replay/http/http-replay.ts';
+import { replayHttpCapture } from '../../src/replay/http/http-replay.ts';
 import { getRun } from '../../src/store/runs.ts';
 import { num, str, withStore } from '../../src/store/store.ts';
+import { listenHttp } from '../helpers/http-target.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -91,7 +92,7 @@ describe('replaying an HTTP capture through a shadowing proxy', () => {
     await withTempDir(async (dir) => {
       // The target: a plain Node server that notes when each connection was accepted and each request arrived.
       const events: { kind: 'connection' | 'request'; id?: string }[] = [];
-      const target = await listening(
+      const target = await listenHttp(
         createServer((request, response) => {
           events.push({ kind: 'request', id: String(request.headers['x-request-id']) });
           request.resume();
@@ -99,8 +100,14 @@ describe('replaying an HTTP capture through a shadowing proxy', () => {
         }).on('connection', () => events.push({ kind: 'connection' })),
         '127.0.96.5',
       );
-      // 400 requests a second: all 21 fall within the first 100 ms, so 21 connections are opened ahead.
-      expect(await replayAt400(dir, target.url, 'ready-1')).toMatchObject({ sent: 21, answered: 21, errors: 0 });
+      writeFileSync(join(dir, 'billing.har'), harDocument(20).har);
+      await withStore(join(dir, 'a.duckdb'), async (store) => {
+        await importHarFile(store, join(dir, 'billing.har'));
+        // 400 requests a second: all 21 fall within the first 100 ms, so 21 connections are opened ahead.
+        const plan = { pace: { kind: 'rate', ratePps: 400 }, loops: 1, durationMs: undefined, sample: 1, seed: 1 } as const;
+        const result = await replayHttpCapture({ store, capture: 'billing', target: target.url, plan, runName: 'ready-1' });
+        expect(result.stats).toMatchObject({ sent: 21, answered: 21, errors: 0 });
+      });
       await target.close();
       const firstRequest = events.findIndex((e) => e.kind === 'request');
       expect(events.slice(0, firstRequest).filter((e) => e.kind === 'connection').length).toBeGreaterThanOrEqual(21);
@@ -120,26 +127,3 @@ describe('replaying an HTTP capture through a shadowing proxy', () => {
   });
 });
 
-/** `server` listening on `host` (any port), with its URL and a close that ends its connections too. */
-async function listening(server: Server, host: string): Promise<{ url: string; close(): Promise<void> }> {
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  return {
-    url: `http://${host}:${port}`,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
-
-/** harDocument(20)'s 21 requests imported and replayed into `target` at 400 a second, as run `runName`: its stats. */
-async function replayAt400(dir: string, target: string, runName: string): Promise<HttpReplayStats> {
-  writeFileSync(join(dir, 'billing.har'), harDocument(20).har);
-  return withStore(join(dir, 'a.duckdb'), async (store) => {
-    await importHarFile(store, join(dir, 'billing.har'));
-    const plan = { pace: { kind: 'rate', ratePps: 400 }, loops: 1, durationMs: undefined, sample: 1, seed: 1 } as const;
-    return (await replayHttpCapture({ store, capture: 'billing', target, plan, runName })).stats;
-  });
-}

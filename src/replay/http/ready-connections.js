@@ -17,7 +17,7 @@ const READY_FOR_MS = 1_000;
  * (`connect` option): it hands out those connections first, each still open, then connects anew.
  * @param {string} target
  * @param {number} count
- * @returns {Promise<{ connect: buildConnector.connector, opened: number, waiting: () => number, release: () => void }>}
+ * @returns {Promise<{ connect: buildConnector.connector, waiting: () => number, release: () => void }>}
  */
 export async function readyConnections(target, count) {
   const connectAnew = buildConnector({});
@@ -39,7 +39,6 @@ export async function readyConnections(target, count) {
   );
   /** @type {Socket[]} */
   const ready = opened.filter((socket) => socket !== undefined);
-  const openedCount = ready.length;
   // One the target closes while it waits leaves the queue as soon as this thread sees it closed.
   for (const socket of ready) {
     socket.once('close', () => {
@@ -56,7 +55,7 @@ export async function readyConnections(target, count) {
   const connect = (asked, callback) => {
     while (ready.length > 0) {
       const socket = /** @type {Socket} */ (ready.shift());
-      // Nor one whose close this thread has not yet seen through to the end.
+      // Nor one closing whose close event has not come yet: a request written to it would fail.
       if (socket.destroyed || socket.readableEnded || !socket.writable) {
         socket.destroy();
         continue;
@@ -66,7 +65,7 @@ export async function readyConnections(target, count) {
     }
     connectAnew(asked, callback);
   };
-  return { connect, opened: openedCount, waiting: () => ready.length, release };
+  return { connect, waiting: () => ready.length, release };
 }
 
 /**

@@ -8,7 +8,7 @@ import { Pool } from 'undici';
 const WARM_UP_REQUESTS = 512;
 const WARM_UP_CONNECTIONS = 4;
 
-/** @typedef {{ method: string, path: string, headers: Record<string, string>, body: Uint8Array }} Exchange */
+/** @typedef {import('./http-send-worker.js').Exchange} Exchange */
 
 /**
  * Sends the exchanges in turn (from the first, as many as WARM_UP_REQUESTS) to a server on 127.0.0.1 that answers
