@@ -1,3 +1,4 @@
+import { LAST_STORABLE_SEC, STORABLE_RANGE } from '../core/epoch-ns.ts';
 import { CaptureFormatError } from '../core/errors.ts';
 import type { ByteWindow } from './byte-window.ts';
 import { createFrameView, type FrameHandler, type FrameView } from './frame.ts';
@@ -58,6 +59,11 @@ export async function readPcapngBlocks(window: ByteWindow, file: string, onFrame
         frames++;
         const ok = fillPacket({ frame, window, blockType: block.type, body, bodyEnd, le: section.le, interfaces: section.interfaces });
         if (!ok) throw badBlock(window, file, 'packet block shorter than its captured length');
+        // A pcapng time (64-bit units, plus the interface's offset) reaches far past what the store holds; a clock
+        // that far off is a damaged block, so the file stops here as at any other, the frames before it kept.
+        if (!(frame.tsSec >= 0 && frame.tsSec <= LAST_STORABLE_SEC)) {
+          throw badBlock(window, file, `packet block timestamp outside ${STORABLE_RANGE} (${frame.tsSec} s since the epoch)`);
+        }
         frame.frameNo = frames;
         frame.fileOffset = window.fileOffset;
         window.pos += block.bytes;

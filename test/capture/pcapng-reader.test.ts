@@ -120,6 +120,26 @@ describe('pcapng reader', () => {
     });
   });
 
+  // A fuzzed file found it: 2^63 microseconds is 9.2e12 s, which the store's nanosecond times cannot hold; written on,
+  // it wrapped to another time or failed the store's write with DuckDB's conversion error, not a capture fault.
+  it('stops at a packet block whose timestamp is past 2262, keeping the frames before it', async () => {
+    await withTempDir(async (dir) => {
+      const head = pcapngSection(true, [
+        { kind: 'section', interfaces: [{ linkType: 1 }] },
+        { kind: 'epb', interfaceId: 0, units: 1_700_000_000_000_000n, frame: ethernet('kept') },
+      ]);
+      const rest = pcapngSection(true, [
+        { kind: 'epb', interfaceId: 0, units: 1n << 63n, frame: ethernet('far') },
+        { kind: 'epb', interfaceId: 0, units: 1_700_000_001_000_000n, frame: ethernet('after') },
+      ]);
+      const out = await readBytes(dir, 'future.pcapng', Buffer.concat([head, rest]));
+      expect(out.error).toBeInstanceOf(CaptureFormatError);
+      expect((out.error as CaptureFormatError).message).toMatch(/future\.pcapng: packet block timestamp outside 1970-2262 .* at byte offset \d+$/);
+      expect((out.error as CaptureFormatError).context.byteOffset).toBe(head.length);
+      expect(payloads(out)).toEqual(['kept']);
+    });
+  });
+
   it('rejects a block whose length is impossible', async () => {
     await withTempDir(async (dir) => {
       const head = pcapngSection(true, [{ kind: 'section', interfaces: [{ linkType: 1 }] }]);

@@ -1,3 +1,4 @@
+import { isStorableNs } from '../../core/epoch-ns.ts';
 import { CaptureFormatError } from '../../core/errors.ts';
 
 /** One request and (where it came) its response, as a HAR 1.2 entry records them. */
@@ -110,13 +111,14 @@ function bodyOf(value: Json | undefined, declaredBytes: Json | undefined, missin
   return new Uint8Array(0);
 }
 
-/** ISO 8601 with up to nanosecond fractions, as ns since the epoch; null when it is not a date. */
+/** ISO 8601 with up to nanosecond fractions, as ns since the epoch; null when it is not a date the store can hold. */
 function isoToNs(iso: string): bigint | null {
   const ms = Date.parse(iso);
   if (Number.isNaN(ms)) return null;
   const fraction = /\.(\d+)/.exec(iso)?.[1] ?? '';
   const subMs = fraction.length > 3 ? BigInt(fraction.slice(3, 9).padEnd(6, '0')) : 0n;
-  return BigInt(ms) * 1_000_000n + subMs;
+  const ns = BigInt(ms) * 1_000_000n + subMs;
+  return isStorableNs(ns) ? ns : null;
 }
 
 /**

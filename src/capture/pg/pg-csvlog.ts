@@ -1,4 +1,5 @@
 import { parse } from 'csv-parse/sync';
+import { isStorableNs, STORABLE_RANGE } from '../../core/epoch-ns.ts';
 import type { PgSessionInfo, PgStatement } from './pg-session.ts';
 
 /** A statement read from a csvlog, with the session it ran in. */
@@ -46,6 +47,11 @@ export function readPgCsvlog(file: string, text: string): PgCsvlogRead {
       fault = `${file}: row ${index + 1} is not a csvlog row (${row.length} columns); the ${'{n}'} statements before it are kept`;
       break;
     }
+    const tsNs = timeOf(row[C.time] ?? '');
+    if (tsNs === null) {
+      fault = `${file}: row ${index + 1} has log_time ${JSON.stringify(row[C.time])}, not a time in ${STORABLE_RANGE}; the ${'{n}'} statements before it are kept`;
+      break;
+    }
     const sessionId = `${row[C.session] ?? ''} ${row[C.connection] ?? ''}`.trim();
     const message = row[C.message] ?? '';
     const own = bySession.get(sessionId) ?? [];
@@ -65,7 +71,7 @@ export function readPgCsvlog(file: string, text: string): PgCsvlogRead {
       session: { ...info, client: `${info.client} (${row[C.session] ?? ''})` },
       statement: {
         seq: own.length,
-        tsNs: timeOf(row[C.time] ?? ''),
+        tsNs,
         endNs: null,
         kind: extended === null ? 'simple' : 'extended',
         text: (simple ?? extended)?.[1] ?? '',
@@ -95,7 +101,11 @@ export function parameters(detail: string): (string | null)[] {
   return Array.from(values, (v) => v ?? null);
 }
 
-function timeOf(text: string): bigint {
+/**
+ * A csvlog's log_time as ns since the epoch: 0 when it does not parse (a zone name Date does not know, such as CET),
+ * null when it is a time the store cannot hold.
+ */
+function timeOf(text: string): bigint | null {
   const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?) (\S+)$/.exec(text);
   if (m === null) return 0n;
   const zone = m[3] === 'UTC' || m[3] === 'GMT' ? 'Z' : /^[+-]\d\d$/.test(m[3] ?? '') ? `${m[3]}:00` : (m[3] ?? '');
@@ -104,5 +114,6 @@ function timeOf(text: string): bigint {
   const fraction = /\.(\d+)/.exec(m[2] ?? '')?.[1] ?? '';
   // Date keeps milliseconds; the log may have microseconds.
   const micros = fraction.length > 3 ? Number(fraction.slice(3, 6).padEnd(3, '0')) : 0;
-  return BigInt(ms) * 1_000_000n + BigInt(micros) * 1000n;
+  const ns = BigInt(ms) * 1_000_000n + BigInt(micros) * 1000n;
+  return isStorableNs(ns) ? ns : null;
 }

@@ -1,3 +1,5 @@
+import { isStorableNs, STORABLE_RANGE } from '../../core/epoch-ns.ts';
+
 /** One telemetry frame of a recording. */
 export interface RecordedFrame {
   /** Wall-clock ns it was recorded (0: the line did not say). */
@@ -46,7 +48,12 @@ export function readFrameRecording(file: string, bytes: Uint8Array): FrameRecord
       return { frames, fault: `${file}: line ${lineNo} (byte offset ${start}) ${cut ? 'is cut short' : 'is not JSON'}; the ${frames.length} frames before it are kept` };
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return { frames, fault: `${file}: line ${lineNo} (byte offset ${start}) is not a JSON object; the ${frames.length} frames before it are kept` };
-    frames.push(telemetryFrame(value as Record<string, unknown>, trimmed, { sessionId: 'default', stream: 'default', tsNs: 0n }, nextSeq));
+    const fields = value as Record<string, unknown>;
+    const time = fields.ts ?? fields.t;
+    if (timeOf(time) === null) {
+      return { frames, fault: `${file}: line ${lineNo} (byte offset ${start}) has time ${JSON.stringify(time)}, not epoch milliseconds or an ISO date in ${STORABLE_RANGE}; the ${frames.length} frames before it are kept` };
+    }
+    frames.push(telemetryFrame(fields, trimmed, { sessionId: 'default', stream: 'default', tsNs: 0n }, nextSeq));
   }
   return { frames, fault: null };
 }
@@ -67,14 +74,17 @@ export function telemetryFrame(
   const seq = typeof fields.seq === 'number' && Number.isSafeInteger(fields.seq) ? fields.seq : (nextSeq.get(key) ?? 0);
   nextSeq.set(key, seq + 1);
   const tsNs = timeOf(fields.ts ?? fields.t);
-  return { tsNs: tsNs === 0n ? defaults.tsNs : tsNs, sessionId, stream, seq, text };
+  return { tsNs: tsNs === undefined || tsNs === null || tsNs === 0n ? defaults.tsNs : tsNs, sessionId, stream, seq, text };
 }
 
-function timeOf(value: unknown): bigint {
-  if (typeof value === 'number' && Number.isFinite(value)) return BigInt(Math.round(value * 1e6));
-  if (typeof value === 'string') {
+/** A frame's own time in ns: undefined when it gives none, null when what it gives is not a time the store can hold. */
+function timeOf(value: unknown): bigint | null | undefined {
+  if (value === undefined) return undefined;
+  let ns: bigint | null = null;
+  if (typeof value === 'number' && Number.isFinite(value)) ns = BigInt(Math.round(value * 1e6));
+  else if (typeof value === 'string') {
     const ms = Date.parse(value);
-    if (Number.isFinite(ms)) return BigInt(ms) * 1_000_000n;
+    if (Number.isFinite(ms)) ns = BigInt(ms) * 1_000_000n;
   }
-  return 0n;
+  return ns !== null && isStorableNs(ns) ? ns : null;
 }
