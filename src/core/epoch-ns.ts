@@ -9,6 +9,9 @@ export const LAST_STORABLE_NS = 2n ** 63n - 1n;
 /** The last whole second whose every nanosecond is storable. */
 export const LAST_STORABLE_SEC = Number(LAST_STORABLE_NS / 1_000_000_000n) - 1;
 
+/** The same in milliseconds, to test a number before it is scaled (or turned into a BigInt). */
+export const LAST_STORABLE_MS = Number(LAST_STORABLE_NS / 1_000_000n);
+
 export const STORABLE_RANGE = '1970-2262';
 
 export function isStorableNs(ns: bigint): boolean {

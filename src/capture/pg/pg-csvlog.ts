@@ -31,16 +31,22 @@ export function isPgCsvlog(file: string, head: string): boolean {
 export function readPgCsvlog(file: string, text: string): PgCsvlogRead {
   const statements: LoggedStatement[] = [];
   const bySession = new Map<string, LoggedStatement[]>();
-  let rows: string[][];
+  const rows: string[][] = [];
   let fault: string | null = null;
   try {
-    rows = parse(text, { relax_column_count: true, skip_empty_lines: true }) as string[][];
+    // Rows are kept as the parser completes them, so a fault keeps every row before it. Parsing the text again up to
+    // the line the fault names did not: a quote left open is named at the end of the text, and the same fault again.
+    parse(text, {
+      relax_column_count: true,
+      skip_empty_lines: true,
+      on_record: (record: string[]) => {
+        rows.push(record);
+        return null;
+      },
+    });
   } catch (error) {
     const line = (error as { lines?: number }).lines;
-    // What parsed before the bad row is read again, up to it.
-    const upTo = line === undefined ? '' : text.split('\n').slice(0, Math.max(0, line - 1)).join('\n');
-    rows = upTo === '' ? [] : (parse(upTo, { relax_column_count: true, skip_empty_lines: true }) as string[][]);
-    fault = `${file}: line ${line ?? '?'}: ${(error as Error).message.replace(/^Invalid Record Length: |^Quote Not Closed: /, '')}; the ${'{n}'} statements before it are kept`;
+    fault = `${file}: line ${line ?? '?'}: ${(error as Error).message.replace(/^Invalid Record Length: |^Quote Not Closed: /, '').replace(/\s+/g, ' ')}; the ${'{n}'} statements before it are kept`;
   }
   for (const [index, row] of rows.entries()) {
     if (row.length < 20 || !/^\d{4}-/.test(row[C.time] ?? '')) {

@@ -1,4 +1,4 @@
-import { isStorableNs, STORABLE_RANGE } from '../../core/epoch-ns.ts';
+import { isStorableNs, LAST_STORABLE_MS, STORABLE_RANGE } from '../../core/epoch-ns.ts';
 
 /** One telemetry frame of a recording. */
 export interface RecordedFrame {
@@ -81,7 +81,8 @@ export function telemetryFrame(
 function timeOf(value: unknown): bigint | null | undefined {
   if (value === undefined) return undefined;
   let ns: bigint | null = null;
-  if (typeof value === 'number' && Number.isFinite(value)) ns = BigInt(Math.round(value * 1e6));
+  // Past the storable range in milliseconds first: 1e308 ms is Infinity in ns, which BigInt refuses with a throw.
+  if (typeof value === 'number' && value >= 0 && value <= LAST_STORABLE_MS) ns = BigInt(Math.round(value * 1e6));
   else if (typeof value === 'string') {
     const ms = Date.parse(value);
     if (Number.isFinite(ms)) ns = BigInt(ms) * 1_000_000n;

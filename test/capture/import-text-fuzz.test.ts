@@ -1,0 +1,146 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { importHarFile } from '../../src/capture/http/import-har.ts';
+import { importPgCsvlog } from '../../src/capture/pg/import-csvlog.ts';
+import { importFrameRecording } from '../../src/capture/ws/import-frames.ts';
+import { isParityError } from '../../src/core/errors.ts';
+import { Store } from '../../src/store/store.ts';
+import { withTempDir } from '../helpers/temp-dir.ts';
+
+/**
+ * The text formats `parity import` reads (HAR, frame recordings, PostgreSQL csvlogs), mutated: bytes flipped, cut,
+ * inserted, and values replaced by the ones parsers trip on. As the capture fuzz: a fixed seed, MIN_CASES always, then
+ * until the budget is spent (`PARITY_FUZZ_BUDGET_MS` raises it). Its first run found three faults that ended an import
+ * with a stack trace or a message over several lines: a recording's `ts` of 1e308 (BigInt of Infinity), a csvlog
+ * whose quote is left open (the parser's fault met again while the rows before it were read a second time) and a HAR
+ * that is not JSON (the parser's message quoting the file's own lines).
+ */
+const SEED = 20_261_204;
+const MIN_CASES = 100;
+const TIME_BUDGET_MS = Number(process.env.PARITY_FUZZ_BUDGET_MS ?? 8_000);
+
+const harEntry = (i: number): object => ({
+  startedDateTime: `2026-01-01T00:00:0${i}.123456Z`,
+  time: 5 + i,
+  request: {
+    method: i % 2 === 1 ? 'POST' : 'GET',
+    url: `http://127.0.0.1:8080/v1/items?i=${i}`,
+    httpVersion: 'HTTP/1.1',
+    headers: [{ name: 'x-tenant', value: 'north' }],
+    bodySize: i % 2 === 1 ? 4 : 0,
+    ...(i % 2 === 1 && { postData: { mimeType: 'text/plain', text: 'body' } }),
+  },
+  response: {
+    status: 200,
+    httpVersion: 'HTTP/1.1',
+    headers: [{ name: 'content-type', value: 'text/plain' }],
+    content: i % 3 === 0 ? { size: 2, mimeType: 'text/plain', text: 'ok' } : { size: 2, mimeType: 'text/plain', text: 'b2s=', encoding: 'base64' },
+    bodySize: 2,
+  },
+});
+
+/** A csvlog row as PostgreSQL writes it (23 columns, text quoted); row 3 is the ERROR of the statement before it. */
+function csvlogRow(i: number): string {
+  const [severity, sqlstate, message] = i === 3 ? ['ERROR', '22012', 'division by zero'] : ['LOG', '00000', i === 2 ? 'execute s1: SELECT $1, $2' : `statement: SELECT ${i}`];
+  const detail = i === 2 ? `"parameters: $1 = '1', $2 = 'o''brien'"` : '';
+  return `2026-01-01 00:00:0${i}.123 UTC,"postgres","ledger",100,"127.0.0.1:5000",6750f0a1.64,${i},"idle",2026-01-01 00:00:00 UTC,3/1,0,${severity},${sqlstate},"${message}",${detail},,,,,,,,"psql"\n`;
+}
+
+const SEEDS = [
+  { ext: 'har', text: JSON.stringify({ log: { version: '1.2', creator: { name: 'test', version: '1' }, entries: [0, 1, 2, 3, 4, 5].map(harEntry) } }, null, 1) },
+  { ext: 'ndjson', text: [0, 1, 2, 3, 4, 5, 6, 7].map((i) => `${JSON.stringify({ ts: 1.7e12 + i, sessionId: `s${i % 2}`, stream: 'telemetry', seq: i, text: `frame ${i}` })}\n`).join('') },
+  { ext: 'csv', text: [0, 1, 2, 3, 4].map(csvlogRow).join('') },
+] as const;
+const IMPORTERS = { har: importHarFile, ndjson: importFrameRecording, csv: importPgCsvlog } as const;
+
+/** Values a reader is least ready for where a number, a date or a string belongs. */
+const ODD_VALUES = ['9999999999999999999999', '-1', '1e308', 'null', '""', '"3000-01-01T00:00:00Z"', '"-271821-04-20T00:00:00Z"', '[]', '{}', '"\\u0000"', 'true', 'NaN', '0', '1e20', '"'];
+
+type Mutation =
+  | { kind: 'flip'; at: number; value: number }
+  | { kind: 'truncate'; at: number }
+  | { kind: 'insert'; at: number; text: string }
+  | { kind: 'value'; at: number; text: string };
+
+const mutation: fc.Arbitrary<Mutation> = fc.oneof(
+  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
+  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
+  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), text: fc.oneof(fc.constantFrom(...ODD_VALUES), fc.string({ maxLength: 8 })) }),
+  // The value after the next ':' (JSON) or the field after the next ',' (CSV), replaced whole.
+  fc.record({ kind: fc.constant('value' as const), at: fc.nat(), text: fc.constantFrom(...ODD_VALUES) }),
+);
+
+function mutate(text: string, mutations: readonly Mutation[]): Buffer {
+  let out = Buffer.from(text);
+  for (const m of mutations) {
+    const at = out.length === 0 ? 0 : m.at % out.length;
+    if (m.kind === 'flip') out[at] = m.value;
+    else if (m.kind === 'truncate') out = out.subarray(0, at);
+    else if (m.kind === 'insert') out = Buffer.concat([out.subarray(0, at), Buffer.from(m.text), out.subarray(at)]);
+    else {
+      const s = out.toString('latin1');
+      const start = s.slice(at).search(/[:,]/);
+      if (start < 0) continue;
+      const valueAt = at + start + 1;
+      const length = s.slice(valueAt).search(/[,}\]\n]/);
+      if (length < 0) continue;
+      out = Buffer.from(s.slice(0, valueAt) + m.text + s.slice(valueAt + length), 'latin1');
+    }
+  }
+  return out;
+}
+
+describe('text importers under mutated files (fast-check, fixed seed, time budget)', () => {
+  it('never crash: every mutated HAR, frame recording and csvlog imports, is kept partial with a one-line fault, or is refused in one line', async () => {
+    await withTempDir(async (dir) => {
+      const store = await Store.open(join(dir, 'fuzz.duckdb'));
+      let cases = 0;
+      const outcomes = { imported: 0, partial: 0, refused: 0 };
+      const deadline = Date.now() + TIME_BUDGET_MS;
+      try {
+        await fc.assert(
+          fc.asyncProperty(fc.integer({ min: 0, max: SEEDS.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), async (index, mutations) => {
+            if (cases >= MIN_CASES && Date.now() > deadline) return;
+            const seed = SEEDS[index] as (typeof SEEDS)[number];
+            const path = join(dir, `case-${cases++}.${seed.ext}`);
+            writeFileSync(path, mutate(seed.text, mutations));
+            let fault: string | null;
+            try {
+              fault = (await IMPORTERS[seed.ext](store, path, { name: `case-${cases}` })).fault;
+            } catch (error) {
+              expect(isParityError(error), String(error)).toBe(true);
+              expect((error as Error).message).not.toContain('\n');
+              expect((error as Error).message).toContain(path);
+              outcomes.refused++;
+              return;
+            }
+            if (fault === null) outcomes.imported++;
+            else {
+              expect(fault).not.toContain('\n');
+              expect(fault).toContain(path);
+              outcomes.partial++;
+            }
+          }),
+          {
+            seed: SEED,
+            numRuns: 5000,
+            // The three faults the first run found, always tried.
+            examples: [
+              [1, [{ kind: 'value', at: 0, text: '1e308' }]],
+              [0, [{ kind: 'value', at: 90, text: 'NaN' }]],
+              [2, [{ kind: 'insert', at: 332, text: '"' }]],
+            ],
+          },
+        );
+      } finally {
+        store.close();
+      }
+      if (process.env.PARITY_FUZZ_REPORT !== undefined) console.info(`${cases} mutated files:`, outcomes);
+      expect(cases).toBeGreaterThanOrEqual(MIN_CASES);
+      expect(outcomes.imported).toBeGreaterThan(0);
+      expect(outcomes.partial).toBeGreaterThan(0);
+    });
+  }, TIME_BUDGET_MS + 120_000);
+});
