@@ -23,7 +23,9 @@ export abstract class ParityError extends Error {
   readonly context: ParityErrorContext;
 
   constructor(message: string, context: ParityErrorContext = {}, options?: { cause?: unknown }) {
-    super(message, options);
+    // One line whatever it quotes: a parser's message can carry the file's own lines (JSON.parse's does since Node 20),
+    // and a fuzzed routes.json, HAR or capture made several-line errors of it where each writer had to remember.
+    super(message.replace(/\s*[\r\n]+\s*/g, ' '), options);
     this.context = context;
     this.name = new.target.name;
   }

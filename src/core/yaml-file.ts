@@ -22,7 +22,9 @@ export async function readYamlSource(path: string): Promise<YamlSource> {
     throw new ConfigError(`${path}: cannot be read (${(cause as Error).message})`, { file: path }, { cause });
   }
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines });
+  // Warnings (a key that is a list, stringified) would go to stderr as Node's multi-line warnings; the file's checks
+  // name what is wrong with such a key instead.
+  const doc = parseDocument(text, { lineCounter: lines, logLevel: 'error' });
   const [error] = doc.errors;
   if (error !== undefined) {
     const line = error.linePos?.[0].line;
@@ -44,7 +46,14 @@ export async function readYamlSource(path: string): Promise<YamlSource> {
     }
     return undefined;
   };
-  return { value: doc.toJS() ?? null, lineOf };
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (cause) {
+    // What parses can still fail to resolve: an alias to an anchor set nowhere before it (`*a`), or too many aliases.
+    throw new ConfigError(`${path}: not valid YAML: ${(cause as Error).message}`, { file: path }, { cause });
+  }
+  return { value: value ?? null, lineOf };
 }
 
 /** `replay.loop` -> ['replay', 'loop']; `timeline[2].at` -> ['timeline', 2, 'at']. */

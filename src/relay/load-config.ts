@@ -11,7 +11,7 @@ export async function loadAppConfig(path: string | undefined): Promise<AppConfig
   const text = await readText(path);
   let parsed: unknown;
   try {
-    parsed = parseYaml(text);
+    parsed = parseYaml(text, { logLevel: 'error' });
   } catch (cause) {
     throw new RelayConfigError(`${path}: not valid YAML: ${(cause as Error).message.split('\n')[0]}`, { file: path }, { cause });
   }

@@ -8,6 +8,7 @@ import { importFrameRecording } from '../../src/capture/ws/import-frames.ts';
 import { isParityError } from '../../src/core/errors.ts';
 import { Store } from '../../src/store/store.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { mutateText, textMutation } from '../helpers/text-mutations.ts';
 
 /**
  * The text formats `parity import` reads (HAR, frame recordings, PostgreSQL csvlogs), mutated: bytes flipped, cut,
@@ -55,43 +56,6 @@ const SEEDS = [
 ] as const;
 const IMPORTERS = { har: importHarFile, ndjson: importFrameRecording, csv: importPgCsvlog } as const;
 
-/** Values a reader is least ready for where a number, a date or a string belongs. */
-const ODD_VALUES = ['9999999999999999999999', '-1', '1e308', 'null', '""', '"3000-01-01T00:00:00Z"', '"-271821-04-20T00:00:00Z"', '[]', '{}', '"\\u0000"', 'true', 'NaN', '0', '1e20', '"'];
-
-type Mutation =
-  | { kind: 'flip'; at: number; value: number }
-  | { kind: 'truncate'; at: number }
-  | { kind: 'insert'; at: number; text: string }
-  | { kind: 'value'; at: number; text: string };
-
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), text: fc.oneof(fc.constantFrom(...ODD_VALUES), fc.string({ maxLength: 8 })) }),
-  // The value after the next ':' (JSON) or the field after the next ',' (CSV), replaced whole.
-  fc.record({ kind: fc.constant('value' as const), at: fc.nat(), text: fc.constantFrom(...ODD_VALUES) }),
-);
-
-function mutate(text: string, mutations: readonly Mutation[]): Buffer {
-  let out = Buffer.from(text);
-  for (const m of mutations) {
-    const at = out.length === 0 ? 0 : m.at % out.length;
-    if (m.kind === 'flip') out[at] = m.value;
-    else if (m.kind === 'truncate') out = out.subarray(0, at);
-    else if (m.kind === 'insert') out = Buffer.concat([out.subarray(0, at), Buffer.from(m.text), out.subarray(at)]);
-    else {
-      const s = out.toString('latin1');
-      const start = s.slice(at).search(/[:,]/);
-      if (start < 0) continue;
-      const valueAt = at + start + 1;
-      const length = s.slice(valueAt).search(/[,}\]\n]/);
-      if (length < 0) continue;
-      out = Buffer.from(s.slice(0, valueAt) + m.text + s.slice(valueAt + length), 'latin1');
-    }
-  }
-  return out;
-}
-
 describe('text importers under mutated files (fast-check, fixed seed, time budget)', () => {
   it('never crash: every mutated HAR, frame recording and csvlog imports, is kept partial with a one-line fault, or is refused in one line', async () => {
     await withTempDir(async (dir) => {
@@ -101,11 +65,11 @@ describe('text importers under mutated files (fast-check, fixed seed, time budge
       const deadline = Date.now() + TIME_BUDGET_MS;
       try {
         await fc.assert(
-          fc.asyncProperty(fc.integer({ min: 0, max: SEEDS.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), async (index, mutations) => {
+          fc.asyncProperty(fc.integer({ min: 0, max: SEEDS.length - 1 }), fc.array(textMutation, { minLength: 1, maxLength: 3 }), async (index, mutations) => {
             if (cases >= MIN_CASES && Date.now() > deadline) return;
             const seed = SEEDS[index] as (typeof SEEDS)[number];
             const path = join(dir, `case-${cases++}.${seed.ext}`);
-            writeFileSync(path, mutate(seed.text, mutations));
+            writeFileSync(path, mutateText(seed.text, mutations));
             let fault: string | null;
             try {
               fault = (await IMPORTERS[seed.ext](store, path, { name: `case-${cases}` })).fault;

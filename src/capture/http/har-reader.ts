@@ -49,7 +49,7 @@ export function readHar(file: string, bytes: Uint8Array): HarRead {
   } catch (error) {
     if (error instanceof CaptureFormatError) throw error;
     const salvaged = salvageEntries(source);
-    if (salvaged === null) throw new CaptureFormatError(`${file}: not a HAR file (${(error as Error).message.replace(/\s+/g, ' ')})`, { file, byteOffset: 0 });
+    if (salvaged === null) throw new CaptureFormatError(`${file}: not a HAR file (${(error as Error).message})`, { file, byteOffset: 0 });
     entries = salvaged.entries;
     fault = `${file}: cut short or damaged at byte offset ${salvaged.endOffset}: kept the ${salvaged.entries.length} complete entries before it`;
   }
