@@ -40,14 +40,32 @@ export async function loadBaseline(store: Store, baseline: string): Promise<Base
     } catch (cause) {
       throw new ConfigError(`${baseline}: not a readable report.json (${(cause as Error).message})`, { file: baseline }, { cause });
     }
-    const metrics = (parsed as { metrics?: unknown }).metrics;
+    const metrics = typeof parsed === 'object' && parsed !== null ? (parsed as { metrics?: unknown }).metrics : undefined;
     if (!Array.isArray(metrics)) throw new ConfigError(`${baseline}: has no "metrics" list; is it a parity report.json?`, { file: baseline, field: 'metrics' });
-    return metrics as BaselineMetric[];
+    return metrics.map((entry, index) => baselineMetric(entry, baseline, index));
   }
   const run = await getRun(store, baseline);
   const rows = await store.query('SELECT route_port, backend, metric, value, unit FROM route_metrics WHERE run_id = $run_id', { run_id: run.runId });
   if (rows.length === 0) throw new ConfigError(`baseline run "${baseline}" has not been analysed yet: run parity analyse ${baseline} first`, { field: 'baseline' });
   return rows.map((row) => ({ metric: str(row.metric), route: numOrNull(row.route_port), backend: row.backend === null ? null : str(row.backend), value: numOrNull(row.value), unit: str(row.unit) as MetricUnit }));
+}
+
+const UNITS: ReadonlySet<string> = new Set<MetricUnit>(['ratio', 'ms', 'us', 'count', 'pps']);
+
+/**
+ * One entry of a report.json's `metrics`, checked field by field: an edited or damaged baseline whose values were
+ * read as they came (a value as a string counted as 0) would move every comparison made against it, unseen.
+ */
+function baselineMetric(entry: unknown, file: string, index: number): BaselineMetric {
+  const fault = (field: string, problem: string): ConfigError => new ConfigError(`${file}: metrics[${index}].${field} ${problem}`, { file, field: `metrics[${index}].${field}` });
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new ConfigError(`${file}: metrics[${index}] is not an object`, { file, field: `metrics[${index}]` });
+  const { metric, route, backend, value, unit } = entry as Record<string, unknown>;
+  if (typeof metric !== 'string') throw fault('metric', 'must be a metric name');
+  if (route !== null && !(typeof route === 'number' && Number.isInteger(route) && route >= 0 && route <= 65_535)) throw fault('route', 'must be a port or null');
+  if (backend !== null && typeof backend !== 'string') throw fault('backend', 'must be a backend name or null');
+  if (value !== null && !(typeof value === 'number' && Number.isFinite(value))) throw fault('value', 'must be a number or null');
+  if (typeof unit !== 'string' || !UNITS.has(unit)) throw fault('unit', `must be one of ${[...UNITS].join(', ')}`);
+  return { metric, route, backend, value, unit: unit as MetricUnit };
 }
 
 /**

@@ -62,6 +62,13 @@ describe('analysis of runs with injected differences', () => {
         const fromFile = await analyseRun(store, slow.runName, { thresholds: lenient, baseline: reportJson });
         expect(fromFile.findings.filter((f) => f.kind === 'regression').map((f) => f.metric)).toContain('ack_latency_p95_ms');
         expect(JSON.parse(readFileSync(reportJson, 'utf8')).schemaVersion).toBe(1);
+        // A damaged one is refused, naming the entry: a value as a string was read as 0, moving every comparison.
+        const damaged = JSON.parse(readFileSync(reportJson, 'utf8')) as { metrics: { value: unknown }[] };
+        (damaged.metrics[0] as { value: unknown }).value = String(damaged.metrics[0]?.value);
+        writeFileSync(join(dir, 'damaged.json'), JSON.stringify(damaged));
+        await expect(analyseRun(store, slow.runName, { thresholds: lenient, baseline: join(dir, 'damaged.json') })).rejects.toThrow(/damaged\.json: metrics\[0\]\.value must be a number or null$/);
+        writeFileSync(join(dir, 'null.json'), 'null');
+        await expect(analyseRun(store, slow.runName, { thresholds: lenient, baseline: join(dir, 'null.json') })).rejects.toThrow(/null\.json: has no "metrics" list/);
       });
     });
   });
