@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError, StoreError } from '../core/errors.ts';
 import { mergeRunParts, type RunPart } from './merge-run-parts.ts';
 import { createRun, finishRun, recordHarnessLag, runFromRow } from './runs.ts';
 import { loadSql } from './sql-file.ts';
@@ -28,6 +28,28 @@ export async function assembleRunFromParquet(store: Store, runName: string, dir:
   // The run is described by a part that sent (a replay host's), not by a backend's observation store.
   const first = parts.find((p) => p.run.kind !== 'record') ?? (parts[0] as RunPart);
   const merged = mergeRunParts(parts, offsetOf);
+  // All or nothing: a part that fails halfway (a file cut short) left a run of the rest, abandoned, whose analysis
+  // blamed the relay for every packet the missing observations would have shown, and which a second try, with the
+  // part mended, was refused for ("already holds a run").
+  await store.exec('BEGIN TRANSACTION');
+  try {
+    const assembled = await writeAssembled(store, runName, parts, first, merged, offsetOf);
+    await store.exec('COMMIT');
+    return assembled;
+  } catch (error) {
+    await store.exec('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+async function writeAssembled(
+  store: Store,
+  runName: string,
+  parts: readonly RunPart[],
+  first: RunPart,
+  merged: ReturnType<typeof mergeRunParts>,
+  offsetOf: (part: RunPart) => bigint,
+): Promise<AssembledRun> {
   const runId = await createRun(store, {
     name: runName,
     kind: first.run.kind,
@@ -70,7 +92,7 @@ async function readPart(store: Store, dir: string, runName: string): Promise<Run
     if (!existsSync(join(dir, `${table}.parquet`))) throw new ConfigError(`${join(dir, `${table}.parquet`)}: missing from this part (parity export writes it)`, { file: dir, field: 'from-parquet' });
   }
   const file = join(dir, 'runs.parquet');
-  const rows = await store.query(PART_RUN_SQL, { file });
+  const rows = await readingPart(file, () => store.query(PART_RUN_SQL, { file }));
   const [row] = rows;
   if (row === undefined || rows.length !== 1) throw new ConfigError(`${file}: holds ${rows.length} runs; a part is one run's export`, { file, field: 'from-parquet' });
   const run = runFromRow(row);
@@ -95,16 +117,33 @@ function clockOffsets(parts: readonly RunPart[], dir: string): (part: RunPart) =
 async function copyPart(store: Store, runId: number, part: RunPart, offsetNs: bigint, sendBase: number): Promise<{ sends: number; observations: number; sendSpan: number }> {
   const params = { run_id: runId, offset_ns: offsetNs, send_base: sendBase };
   const sends = join(part.dir, 'sends.parquet');
-  await store.exec(
-    `INSERT INTO sends BY NAME SELECT * REPLACE ($run_id AS run_id, send_no + $send_base AS send_no, scheduled_ns + $offset_ns AS scheduled_ns, actual_ns + $offset_ns AS actual_ns) FROM read_parquet($file)`,
-    { ...params, file: sends },
+  const observations = join(part.dir, 'observations.parquet');
+  await readingPart(sends, () =>
+    store.exec(
+      `INSERT INTO sends BY NAME SELECT * REPLACE ($run_id AS run_id, send_no + $send_base AS send_no, scheduled_ns + $offset_ns AS scheduled_ns, actual_ns + $offset_ns AS actual_ns) FROM read_parquet($file)`,
+      { ...params, file: sends },
+    ),
   );
-  await store.exec(`INSERT INTO observations BY NAME SELECT * REPLACE ($run_id AS run_id, ts_ns + $offset_ns AS ts_ns) FROM read_parquet($file)`, { ...params, file: join(part.dir, 'observations.parquet') });
+  await readingPart(observations, () => store.exec(`INSERT INTO observations BY NAME SELECT * REPLACE ($run_id AS run_id, ts_ns + $offset_ns AS ts_ns) FROM read_parquet($file)`, { ...params, file: observations }));
   const samples = join(part.dir, 'relay_samples.parquet');
-  if (existsSync(samples)) await store.exec(`INSERT INTO relay_samples BY NAME SELECT * REPLACE ($run_id AS run_id, ts_ns + $offset_ns AS ts_ns) FROM read_parquet($file)`, { ...params, file: samples });
+  if (existsSync(samples)) await readingPart(samples, () => store.exec(`INSERT INTO relay_samples BY NAME SELECT * REPLACE ($run_id AS run_id, ts_ns + $offset_ns AS ts_ns) FROM read_parquet($file)`, { ...params, file: samples }));
   const [counts] = await store.query(
     'SELECT (SELECT count(*) FROM read_parquet($sends)) AS sends, (SELECT coalesce(max(send_no) + 1, 0) FROM read_parquet($sends)) AS span, (SELECT count(*) FROM read_parquet($observations)) AS observations',
-    { sends, observations: join(part.dir, 'observations.parquet') },
+    { sends, observations },
   );
   return { sends: num(counts?.sends), observations: num(counts?.observations), sendSpan: num(counts?.span) };
+}
+
+/**
+ * A part's file DuckDB cannot read or take (cut short, damaged, written by another schema) is that part's fault, bad
+ * input named by its file (exit 2), not the store's (which the message would otherwise name first).
+ */
+async function readingPart<T>(file: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (!(error instanceof StoreError)) throw error;
+    const reason = error.cause instanceof Error ? (error.cause.message.split('\n')[0] ?? '') : error.message;
+    throw new ConfigError(`${file}: cannot be read as a part of the run (${reason})`, { file, field: 'from-parquet' }, { cause: error });
+  }
 }

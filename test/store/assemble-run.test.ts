@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Metric } from '../../src/analyse/analysis.ts';
@@ -75,6 +75,24 @@ describe('a run replayed from several hosts, assembled from their Parquet export
       expect(again.stderr).toContain('already holds a run');
       const other = await runParity(['analyse', 'another-1', '--from-parquet', exports, '--db', join(dir, 'other.duckdb')]);
       expect(other.stderr).toMatch(/host-0\/runs\.parquet: is run "split-\d+", not "another-1"/);
+
+      // A part cut short: refused in one line naming its file, and nothing kept, so the same store takes the mended
+      // parts. (Half assembled, the run of the other parts was left abandoned, the relay blamed for every packet the
+      // missing observations would have shown, and a second try refused as "already holds a run".)
+      const damaged = join(dir, 'exports', 'damaged');
+      cpSync(exports, damaged, { recursive: true });
+      const cut = join(damaged, 'host-2', 'observations.parquet');
+      const bytes = readFileSync(cut);
+      writeFileSync(cut, bytes.subarray(0, bytes.length >> 1));
+      const store = join(dir, 'mended.duckdb');
+      const refused = await runParity(['analyse', runName, '--from-parquet', damaged, '--db', store]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+      expect(refused.stderr).toContain(`${cut}: cannot be read as a part of the run`);
+      expect((await runParity(['runs', '--db', store])).stdout).toContain('no runs');
+      writeFileSync(cut, bytes);
+      const mended = await runParity(['analyse', runName, '--from-parquet', damaged, '--db', store, '--json'], { timeoutMs: 60_000 });
+      expect((JSON.parse(mended.stdout) as { verdict: string }).verdict).toBe(whole?.verdict);
     });
   });
 });
