@@ -6,7 +6,7 @@ import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDB
 import { isStoreLocked, storeLockedError } from './store-lock.ts';
 import { ChunkFeed } from './chunk-feed.ts';
 import { SharedSetting } from './shared-setting.ts';
-import { StoreError, StoreLookupError } from '../core/errors.ts';
+import { StoreError, StoreLookupError, UsageError } from '../core/errors.ts';
 import { debug } from '../core/debug.ts';
 import { hugePagesSince, keepFreedMemory, largeAnonymousMappings } from './freed-memory.ts';
 
@@ -54,6 +54,11 @@ export class Store {
       if (mappings !== undefined) debug('huge pages advised for %d new mappings', hugePagesSince(mappings));
     } catch (cause) {
       if (isStoreLocked(cause)) throw storeLockedError(path, firstLine(cause), cause);
+      // --db naming a file that is not a store (a capture, a directory, an empty file) is the user's input, not a
+      // fault of the harness or its machine: exit 2, as for any bad input.
+      if (/not a valid DuckDB database file|Is a directory/.test(firstLine(cause))) {
+        throw new UsageError(`${path}: not a DuckDB store (${firstLine(cause)})`, { file: path, field: 'db' }, { cause });
+      }
       throw new StoreError(`${path}: cannot open the store: ${firstLine(cause)}`, { file: path }, { cause });
     }
     const connection = await instance.connect();

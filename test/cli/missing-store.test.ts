@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runParity } from '../helpers/run-parity.ts';
@@ -33,6 +33,25 @@ describe('a --db path with no store there', () => {
       expect(JSON.parse(json.stdout)).toEqual([]);
       expect(existsSync(join(dir, 'typo.duckdb'))).toBe(false);
       expect(readdirSync(dir)).toEqual([]);
+    });
+  });
+
+  it.each([
+    ['a capture', (path: string): void => copyFileSync(join(import.meta.dirname, '../../fixtures/fleet-calamp.pcap'), path)],
+    ['an empty file', (path: string): void => writeFileSync(path, '')],
+    ['a directory', (path: string): void => mkdirSync(path)],
+  ])('a --db that names %s, not a store: one line naming it, exit 2 (bad input, not a fault of the harness), left as it was', async (_what, make) => {
+    await withTempDir(async (dir) => {
+      const path = join(dir, 'wrong.duckdb');
+      make(path);
+      const before = readdirSync(dir);
+      for (const args of [['runs'], ['analyse', 'nightly-1'], ['import', join(import.meta.dirname, '../../fixtures/fleet-calamp.pcap')]]) {
+        const run = await runParity([...args, '--db', path]);
+        expect(run.code).toBe(2);
+        expect(run.stderr.trim().split('\n')).toHaveLength(1);
+        expect(run.stderr).toMatch(new RegExp(`^parity: ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a DuckDB store \\(`));
+      }
+      expect(readdirSync(dir)).toEqual(before);
     });
   });
 });
