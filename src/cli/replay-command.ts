@@ -104,6 +104,10 @@ export function parsePortMap(value: string | undefined): Map<number, number> {
     const [from, to] = pair.split('=').map((part) => Number(part.trim()));
     const valid = (port: number | undefined): port is number => port !== undefined && Number.isInteger(port) && port >= 1 && port <= 65535;
     if (!valid(from) || !valid(to)) throw new UsageError(`--port-map "${pair}" is not ROUTE=RELAY with two ports`, { field: 'port-map' });
+    // One route to two relay ports kept the last silently; two routes to one relay port made its answers' route a guess.
+    if (map.has(from)) throw new UsageError(`--port-map maps route ${from} twice (to ${map.get(from)} and ${to})`, { field: 'port-map' });
+    const other = [...map].find(([, relay]) => relay === to);
+    if (other !== undefined) throw new UsageError(`--port-map maps routes ${other[0]} and ${from} both to relay port ${to}: answers on it could not be told apart`, { field: 'port-map' });
     map.set(from, to);
   }
   return map;

@@ -153,7 +153,10 @@ async function sendCapped(prepared: PreparedReplay, runId: number): Promise<Repl
 
 /** The relay's address: an IP as it is, a host name resolved once (a lookup per send would be both slow and silent). */
 async function resolveRelay(host: string): Promise<string> {
-  if (isIP(host) !== 0) return host;
+  // The devices' sockets are IPv4 (--devices is an IPv4 block): an IPv6 relay reached none of them, and the sending
+  // thread failed on its first datagram with Node's own words.
+  if (isIP(host) === 6) throw new UsageError(`--relay "${host}" is an IPv6 address: the devices send from IPv4 addresses (--devices), so give the relay's IPv4 address`, { field: 'relay' });
+  if (isIP(host) === 4) return host;
   try {
     return (await lookup(host, { family: 4 })).address;
   } catch (cause) {
