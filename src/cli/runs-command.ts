@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { formatDurationSec } from '../core/format.ts';
 import { StoreLockedError } from '../core/errors.ts';
 import { readProgressFiles, type ProgressReport } from '../store/progress-file.ts';
-import { listRuns } from '../store/runs.ts';
+import { getRun, listRuns } from '../store/runs.ts';
 import { DEFAULT_STORE_PATH, storeExists, str, withExistingStore } from '../store/store.ts';
 import { printJson, printNote, printTable } from './output.ts';
 
@@ -19,7 +19,8 @@ export function registerRunsCommand(program: Command): void {
       try {
         // No store at the path lists no runs, and makes none (a mistyped --db made one); a run named there is an error.
         listed = name === undefined && !storeExists(flags.db) ? { runs: [], verdicts: new Map<number, string>() } : await withExistingStore(flags.db, async (store) => {
-          const list = await listRuns(store, name);
+          // A run named and not there is an error that lists what is, as for a capture: "no runs in" was untrue.
+          const list = name === undefined ? await listRuns(store) : [await getRun(store, name)];
           const rows = await store.query('SELECT run_id, arg_max(verdict, analysed_at) AS verdict FROM verdicts GROUP BY run_id');
           return { runs: list, verdicts: new Map(rows.map((row) => [Number(row.run_id), str(row.verdict)])) };
         });

@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { makeOutputDir } from '../core/output-dir.ts';
 import { getRun } from '../store/runs.ts';
 import type { Store } from '../store/store.ts';
 
@@ -13,7 +13,7 @@ export const EXPORTED_TABLES = ['runs', 'sends', 'observations', 'packet_parity'
 export async function exportRunParquet(store: Store, runName: string, dir: string): Promise<string[]> {
   const run = await getRun(store, runName);
   const out = resolve(dir);
-  mkdirSync(out, { recursive: true });
+  makeOutputDir(out, '--parquet');
   const files: string[] = [];
   for (const table of EXPORTED_TABLES) {
     const file = join(out, `${table}.parquet`);

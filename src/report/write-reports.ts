@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Analysis } from '../analyse/analysis.ts';
 import { isSafeName, toSafeName } from '../core/names.ts';
 import { UsageError } from '../core/errors.ts';
+import { makeOutputDir } from '../core/output-dir.ts';
 import type { Store } from '../store/store.ts';
 import { renderHtmlReport } from './html-report.ts';
 import { renderJunitReport } from './junit-report.ts';
@@ -33,7 +34,7 @@ export interface WrittenReports {
 export async function writeReports(store: Store, analysis: Analysis, options: { outDir: string; formats: readonly ReportFormat[]; screenshot: boolean }): Promise<WrittenReports> {
   // Names are checked when runs are made; a store from before that may hold any text, which still may not leave --out.
   const dir = resolve(options.outDir, isSafeName(analysis.run.name) ? analysis.run.name : toSafeName(analysis.run.name));
-  mkdirSync(dir, { recursive: true });
+  makeOutputDir(dir, '--out');
   const files: string[] = [];
   const write = (name: string, content: string): void => {
     writeFileSync(join(dir, name), content);

@@ -56,7 +56,7 @@ export class Store {
       if (isStoreLocked(cause)) throw storeLockedError(path, firstLine(cause), cause);
       // --db naming a file that is not a store (a capture, a directory, an empty file) is the user's input, not a
       // fault of the harness or its machine: exit 2, as for any bad input.
-      if (/not a valid DuckDB database file|Is a directory/.test(firstLine(cause))) {
+      if (/not a valid DuckDB database file|Is a directory|ENOTDIR|EEXIST/.test(firstLine(cause))) {
         throw new UsageError(`${path}: not a DuckDB store (${firstLine(cause)})`, { file: path, field: 'db' }, { cause });
       }
       throw new StoreError(`${path}: cannot open the store: ${firstLine(cause)}`, { file: path }, { cause });

@@ -54,4 +54,14 @@ describe('a --db path with no store there', () => {
       expect(readdirSync(dir)).toEqual(before);
     });
   });
+
+  it('parity runs NAME in a store without that run: one line that says what it holds, exit 2 (it said "no runs in" the store)', async () => {
+    await withTempDir(async (dir) => {
+      const db = join(dir, 'p.duckdb');
+      expect((await runParity(['import', join(import.meta.dirname, '../../fixtures/fleet-calamp.pcap'), '--db', db])).code).toBe(0);
+      const run = await runParity(['runs', 'nightly-1', '--db', db]);
+      expect(run.code).toBe(2);
+      expect(run.stderr.trim().split('\n')).toEqual([`parity: run "nightly-1" is not in ${db} (it holds no runs yet)`]);
+    });
+  });
 });
