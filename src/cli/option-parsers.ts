@@ -18,6 +18,7 @@ export const parseFraction = forCommander(values.parseFraction);
 export const parseVersion = forCommander(values.parseVersion);
 export const parseListen = forCommander(values.parseListen);
 export const parseInteger = forCommander(values.parseInteger);
+export const parseListenPort = forCommander(values.parseListenPort);
 export const parseName = forCommander(values.parseName);
 export const parseIpList = forCommander(values.parseIpList);
 export const parseHttpUrl = forCommander(values.parseHttpUrl);

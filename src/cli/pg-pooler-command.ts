@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../core/errors.ts';
 import { pgTarget } from '../core/values.ts';
-import { parseDurationMs, parseFraction, parseInteger, parseListen } from './option-parsers.ts';
+import { parseDurationMs, parseFraction, parseInteger, parseListen, parseListenPort } from './option-parsers.ts';
 import { printNote } from './output.ts';
 import { waitForStop } from './shutdown.ts';
 
@@ -34,7 +34,7 @@ export function registerPgPoolerCommand(program: Command): void {
     .option('--exposure <share>', 'mirror_exposure: the share of requests mirrored, e.g. 50%', parseFraction, 1)
     .option('--queue <n>', 'mirror_queue: requests that may wait for the mirror; more are dropped', parseInteger, 100)
     .option('--mirror-timeout <duration>', 'a mirrored request not answered in this long is a timeout', parseDurationMs, 5000)
-    .option('--metrics-port <port>', 'where /metrics listens (on the --listen address)', parseInteger, 9090)
+    .option('--metrics-port <port>', 'where /metrics listens (on the --listen address)', parseListenPort, 9090)
     .option('--seed <n>', 'seed of the exposure dice', parseInteger)
     .option('--duration <duration>', 'stop after this long (default: until Ctrl-C)', parseDurationMs)
     .addHelpText('after', '\nExamples:\n  parity pg-pooler --listen 127.0.0.1:6432 --primary 127.0.0.2:5432 --mirror 127.0.0.3:5432\n  parity pg-pooler --listen 127.0.0.1:6432 --primary 127.0.0.2:5432 --mirror 127.0.0.3:5432 --exposure 50% --queue 1000 --metrics-port 9187\n')

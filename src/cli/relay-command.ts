@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { IO_CHOICES, type IoChoice } from '../core/udp-io/datagram-path.ts';
 import { jsonLineLog } from '../relay/relay-log.ts';
 import { RelayService } from '../relay/relay-service.ts';
-import { parseInteger } from './option-parsers.ts';
+import { parseListenPort } from './option-parsers.ts';
 import { waitForStop } from './shutdown.ts';
 
 interface RelayFlags {
@@ -20,7 +20,7 @@ export function registerRelayCommand(program: Command): void {
     .description('run the reference mirroring relay (dual mirroring, N-way fan-out, kill switch, live reload)')
     .option('--routes <file>', 'routes.json (default: app.routes_file of --config)')
     .option('--config <file>', 'config.yaml with the app section (bind_ip, response_timeout_ms, routes_file, mirror_ip)')
-    .option('--debug-port <port>', 'port of /metrics and /debug/* on 127.0.0.1 (0: any free port)', parseInteger)
+    .option('--debug-port <port>', 'port of /metrics and /debug/* on 127.0.0.1 (0: any free port)', parseListenPort)
     .option('--bind-ip <ip>', 'address to listen on, overriding app.bind_ip')
     .addOption(
       new Option('--io <path>', "datagram path: native (batched, in C; built by npm install where a C compiler is present), dgram (Node's), auto (native where built; the default, or PARITY_UDP_IO)")

@@ -69,6 +69,13 @@ export function parseListen(value: string): { ip: string; ports: number[] } {
   return { ip, ports: parsePortList(value.slice(at + 1)) };
 }
 
+/** A port to listen on: 0 asks the system for any free one. */
+export function parseListenPort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ValueError(`"${value}" is not a port (0-65535; 0: any free port)`);
+  return port;
+}
+
 export function parseInteger(value: string): number {
   const number = Number(value);
   if (!Number.isSafeInteger(number)) throw new ValueError(`"${value}" is not an integer`);

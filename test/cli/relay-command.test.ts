@@ -27,6 +27,14 @@ describe('parity relay (subprocess)', () => {
     });
   });
 
+  // Passed as an integer, 99999 reached the listener, which threw: an "unexpected error", exit 1.
+  it('refuses a --debug-port that is not a port in one line, exit 2, before reading any config', async () => {
+    const run = await runParity(['relay', '--routes', 'routes.json', '--debug-port', '99999']);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain('"99999" is not a port (0-65535; 0: any free port)');
+  });
+
   it('logs mirror_enabled per mirrored route at start, relays ACKs, reloads on SIGHUP, and stops on SIGTERM', async () => {
     await withTempDir(async (dir) => {
       const routesPath = join(dir, 'routes.json');
