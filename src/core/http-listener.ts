@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { listenServer } from './listen-server.ts';
 
 /** An HTTP server listening on `host:port` (0: any free port) with `handle` for every request; its URL and how to close it. */
 export interface HttpListener {
@@ -9,13 +10,10 @@ export interface HttpListener {
   close(): Promise<void>;
 }
 
-export async function listenHttp(host: string, port: number, handle: (request: IncomingMessage, response: ServerResponse) => Promise<void>): Promise<HttpListener> {
+export async function listenHttp(what: string, host: string, port: number, handle: (request: IncomingMessage, response: ServerResponse) => Promise<void>): Promise<HttpListener> {
   const server = createServer();
   server.on('request', (request: IncomingMessage, response: ServerResponse) => void handle(request, response));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
+  await listenServer(server, host, port, what);
   const address = server.address() as AddressInfo;
   return {
     server,

@@ -41,7 +41,7 @@ export class HttpTap implements LegActivity {
 
   static async start(options: HttpTapOptions): Promise<HttpTap> {
     const tap = new HttpTap(options);
-    tap.listener = await listenHttp(options.host, options.port ?? 0, (req, res) => tap.handle(req, res));
+    tap.listener = await listenHttp('HTTP tap', options.host, options.port ?? 0, (req, res) => tap.handle(req, res));
     return tap;
   }
 

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { PgSessionReader, type PgSessionInfo, type PgStatement } from '../capture/pg/pg-session.ts';
-import { NetworkError } from '../core/errors.ts';
+import { listenServer } from '../core/listen-server.ts';
 import type { LegActivity } from '../core/leg-activity.ts';
 
 export interface PgTapOptions {
@@ -31,10 +31,7 @@ export class PgTap implements LegActivity {
   static async start(options: PgTapOptions): Promise<PgTap> {
     const tap = new PgTap(options);
     const server = net.createServer((client) => tap.accept(client));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (cause) => reject(new NetworkError(`database tap: cannot listen on ${options.host}:${options.port ?? 0}: ${cause.message}`, {}, { cause })));
-      server.listen(options.port ?? 0, options.host, () => resolve());
-    });
+    await listenServer(server, options.host, options.port ?? 0, 'database tap');
     tap.server = server;
     return tap;
   }

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { ReceivedFrame } from '../backends/ws/gateway.ts';
-import { NetworkError } from '../core/errors.ts';
+import { listenServer } from '../core/listen-server.ts';
 import type { LegActivity } from '../core/leg-activity.ts';
 
 export interface WsTapOptions {
@@ -41,10 +41,7 @@ export class WsTap implements LegActivity {
     const tap = new WsTap(options);
     const server = http.createServer((_req, res) => res.writeHead(426).end());
     server.on('upgrade', (req, socket, head) => tap.sockets.handleUpgrade(req, socket, head, (agent) => tap.accept(agent)));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (cause) => reject(new NetworkError(`gateway tap: cannot listen on ${options.host}:${options.port ?? 0}: ${cause.message}`, {}, { cause })));
-      server.listen(options.port ?? 0, options.host, () => resolve());
-    });
+    await listenServer(server, options.host, options.port ?? 0, 'gateway tap');
     tap.server = server;
     return tap;
   }

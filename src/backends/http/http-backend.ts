@@ -69,7 +69,7 @@ export class HttpBackend implements LegActivity {
 
   static async start(options: HttpBackendOptions): Promise<HttpBackend> {
     const backend = new HttpBackend(options);
-    backend.listener = await listenHttp(options.host, options.port ?? 0, (request, response) => backend.handle(request, response));
+    backend.listener = await listenHttp(`HTTP backend ${options.role}`, options.host, options.port ?? 0, (request, response) => backend.handle(request, response));
     return backend;
   }
 

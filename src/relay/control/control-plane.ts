@@ -1,7 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ConfigError, NetworkError } from '../../core/errors.ts';
+import { ConfigError } from '../../core/errors.ts';
+import { listenServer } from '../../core/listen-server.ts';
 import { readDataPlaneMessage, type ConfigSnapshotMessage } from './control-messages.ts';
 
 type Snapshot = ConfigSnapshotMessage['config'];
@@ -139,10 +140,7 @@ export class ControlPlane {
       }
       this.sockets.handleUpgrade(req, socket, head, (ws) => this.accept(ws, url.searchParams.get('dp') ?? `${req.socket.remoteAddress}:${req.socket.remotePort}`));
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (cause) => reject(new NetworkError(`control plane: cannot listen on ${this.options.host}:${this.port}: ${cause.message}`, {}, { cause })));
-      server.listen(this.port, this.options.host, () => resolve());
-    });
+    await listenServer(server, this.options.host, this.port, 'control plane');
     this.port = (server.address() as AddressInfo).port;
     this.server = server;
   }

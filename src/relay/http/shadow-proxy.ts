@@ -78,7 +78,7 @@ export class ShadowProxy {
 
   static async start(config: ShadowProxyConfig): Promise<ShadowProxy> {
     const proxy = new ShadowProxy(config);
-    proxy.listener = await listenHttp(config.host, config.port ?? 0, (req, res) => proxy.handle(req, res));
+    proxy.listener = await listenHttp('shadow proxy', config.host, config.port ?? 0, (req, res) => proxy.handle(req, res));
     proxy.control?.start();
     return proxy;
   }

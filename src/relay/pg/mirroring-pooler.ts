@@ -2,7 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { Parser } from 'pg-protocol/dist/parser.js';
 import { FrontendReader, type FrontendMessage } from '../../capture/pg/pg-frontend.ts';
-import { NetworkError } from '../../core/errors.ts';
+import { listenServer } from '../../core/listen-server.ts';
 import { seededRandom } from '../../core/random.ts';
 import { MirrorStats } from './mirror-stats.ts';
 
@@ -61,7 +61,7 @@ export class MirroringPooler {
       pooler.sessions.add(session);
       client.once('close', () => pooler.sessions.delete(session));
     });
-    await listen(server, config.host, config.port ?? 0, 'mirroring pooler');
+    await listenServer(server, config.host, config.port ?? 0, 'mirroring pooler');
     pooler.server = server;
     const metrics = http.createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
@@ -71,7 +71,7 @@ export class MirroringPooler {
       }
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(pooler.stats.render());
     });
-    await listen(metrics, config.host, config.metricsPort ?? 0, 'mirroring pooler metrics');
+    await listenServer(metrics, config.host, config.metricsPort ?? 0, 'mirroring pooler metrics');
     pooler.metrics = metrics;
     return pooler;
   }
@@ -323,9 +323,3 @@ class MirrorConnection {
   }
 }
 
-async function listen(server: net.Server | http.Server, host: string, port: number, what: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (cause) => reject(new NetworkError(`${what}: cannot listen on ${host}:${port}: ${cause.message}`, {}, { cause })));
-    server.listen(port, host, () => resolve());
-  });
-}

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { NetworkError } from '../../core/errors.ts';
+import { listenServer } from '../../core/listen-server.ts';
 import { quantile } from '../../core/stats.ts';
 import { ControlPlaneClient } from '../control/control-client.ts';
 import type { AgentConfig } from './agent-config.ts';
@@ -197,9 +198,6 @@ export class RelayAgent {
 }
 
 async function listen(server: http.Server, port: number, what: string): Promise<http.Server> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (cause) => reject(new NetworkError(`${what}: cannot listen on ${LOOPBACK}:${port}: ${cause.message}`, {}, { cause })));
-    server.listen(port, LOOPBACK, () => resolve());
-  });
+  await listenServer(server, LOOPBACK, port, what);
   return server;
 }
