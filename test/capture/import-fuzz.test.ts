@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { importCaptures } from '../../src/capture/import-capture.ts';
-import { isParityError } from '../../src/core/errors.ts';
 import { Store } from '../../src/store/store.ts';
 import { corpusAvailable, loadCorpusIndex } from '../helpers/corpus.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { expectOneLineFault, fuzzBudgetMs } from '../helpers/fuzz.ts';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures');
 /**
@@ -19,7 +19,7 @@ const FIXTURES = join(import.meta.dirname, '../../fixtures');
  */
 const SEED = 20_261_128;
 const MIN_CASES = 60;
-const TIME_BUDGET_MS = Number(process.env.PARITY_FUZZ_BUDGET_MS ?? 20_000);
+const TIME_BUDGET_MS = fuzzBudgetMs(20_000);
 const NUM_RUNS = 2000;
 const MAX_FILE_BYTES = 256 * 1024;
 
@@ -78,11 +78,7 @@ describe('importer under mutated captures (fast-check, fixed seed, time budget)'
               importCaptures(store, { files: [path], name: `case-${cases}` }),
               new Promise<never>((_resolve, reject) => setTimeout(() => reject(new Error(`import of a mutation of ${seed.name} did not end in 10 s`)), 10_000)),
             ]);
-            for (const error of imported.errors) {
-              expect(isParityError(error)).toBe(true);
-              expect(error.message).not.toContain('\n');
-              expect(error.message).toContain(path);
-            }
+            for (const error of imported.errors) expectOneLineFault(error, path);
             refused += imported.captures.length === 0 ? 1 : 0;
             for (const capture of imported.captures) expect(capture.keptDatagrams).toBeLessThanOrEqual(capture.stats.frames);
           }),

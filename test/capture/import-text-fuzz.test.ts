@@ -1,14 +1,11 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { importHarFile } from '../../src/capture/http/import-har.ts';
 import { importPgCsvlog } from '../../src/capture/pg/import-csvlog.ts';
 import { importFrameRecording } from '../../src/capture/ws/import-frames.ts';
-import { isParityError } from '../../src/core/errors.ts';
 import { Store } from '../../src/store/store.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
-import { mutateText, textMutation } from '../helpers/text-mutations.ts';
+import { expectOneLineFault, fuzzBudgetMs, fuzzTextFiles } from '../helpers/fuzz.ts';
 
 /**
  * The text formats `parity import` reads (HAR, frame recordings, PostgreSQL csvlogs), mutated: bytes flipped, cut,
@@ -20,7 +17,7 @@ import { mutateText, textMutation } from '../helpers/text-mutations.ts';
  */
 const SEED = 20_261_204;
 const MIN_CASES = 100;
-const TIME_BUDGET_MS = Number(process.env.PARITY_FUZZ_BUDGET_MS ?? 8_000);
+const TIME_BUDGET_MS = fuzzBudgetMs(8_000);
 
 const harEntry = (i: number): object => ({
   startedDateTime: `2026-01-01T00:00:0${i}.123456Z`,
@@ -60,51 +57,41 @@ describe('text importers under mutated files (fast-check, fixed seed, time budge
   it('never crash: every mutated HAR, frame recording and csvlog imports, is kept partial with a one-line fault, or is refused in one line', async () => {
     await withTempDir(async (dir) => {
       const store = await Store.open(join(dir, 'fuzz.duckdb'));
-      let cases = 0;
-      const outcomes = { imported: 0, partial: 0, refused: 0 };
-      const deadline = Date.now() + TIME_BUDGET_MS;
       try {
-        await fc.assert(
-          fc.asyncProperty(fc.integer({ min: 0, max: SEEDS.length - 1 }), fc.array(textMutation, { minLength: 1, maxLength: 3 }), async (index, mutations) => {
-            if (cases >= MIN_CASES && Date.now() > deadline) return;
+        const { cases, outcomes } = await fuzzTextFiles({
+          dir,
+          seed: SEED,
+          seeds: SEEDS,
+          minCases: MIN_CASES,
+          budgetMs: TIME_BUDGET_MS,
+          numRuns: 5000,
+          // The three faults the first run found, always tried.
+          examples: [
+            [1, [{ kind: 'value', at: 0, text: '1e308' }]],
+            [0, [{ kind: 'value', at: 90, text: 'NaN' }]],
+            [2, [{ kind: 'insert', at: 332, text: '"' }]],
+          ],
+          check: async (index, path, caseNo) => {
             const seed = SEEDS[index] as (typeof SEEDS)[number];
-            const path = join(dir, `case-${cases++}.${seed.ext}`);
-            writeFileSync(path, mutateText(seed.text, mutations));
             let fault: string | null;
             try {
-              fault = (await IMPORTERS[seed.ext](store, path, { name: `case-${cases}` })).fault;
+              fault = (await IMPORTERS[seed.ext](store, path, { name: `case-${caseNo}` })).fault;
             } catch (error) {
-              expect(isParityError(error), String(error)).toBe(true);
-              expect((error as Error).message).not.toContain('\n');
-              expect((error as Error).message).toContain(path);
-              outcomes.refused++;
-              return;
+              expectOneLineFault(error, path);
+              return 'refused';
             }
-            if (fault === null) outcomes.imported++;
-            else {
-              expect(fault).not.toContain('\n');
-              expect(fault).toContain(path);
-              outcomes.partial++;
-            }
-          }),
-          {
-            seed: SEED,
-            numRuns: 5000,
-            // The three faults the first run found, always tried.
-            examples: [
-              [1, [{ kind: 'value', at: 0, text: '1e308' }]],
-              [0, [{ kind: 'value', at: 90, text: 'NaN' }]],
-              [2, [{ kind: 'insert', at: 332, text: '"' }]],
-            ],
+            if (fault === null) return 'imported';
+            expect(fault).not.toContain('\n');
+            expect(fault).toContain(path);
+            return 'partial';
           },
-        );
+        });
+        expect(cases).toBeGreaterThanOrEqual(MIN_CASES);
+        expect(outcomes.imported).toBeGreaterThan(0);
+        expect(outcomes.partial).toBeGreaterThan(0);
       } finally {
         store.close();
       }
-      if (process.env.PARITY_FUZZ_REPORT !== undefined) console.info(`${cases} mutated files:`, outcomes);
-      expect(cases).toBeGreaterThanOrEqual(MIN_CASES);
-      expect(outcomes.imported).toBeGreaterThan(0);
-      expect(outcomes.partial).toBeGreaterThan(0);
     });
   }, TIME_BUDGET_MS + 120_000);
 });

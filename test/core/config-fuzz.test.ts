@@ -1,14 +1,12 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { loadThresholds } from '../../src/analyse/thresholds.ts';
 import { loadTopology } from '../../src/capture/record/topology.ts';
-import { isParityError } from '../../src/core/errors.ts';
 import { loadAppConfig, loadRelayConfig } from '../../src/relay/load-config.ts';
 import { loadAnyScenario } from '../../src/scenario/load-scenario.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
-import { mutateText, textMutation } from '../helpers/text-mutations.ts';
+import { expectOneLineFault, fuzzBudgetMs, fuzzTextFiles } from '../helpers/fuzz.ts';
 
 /**
  * Every file a user hands the harness to configure it, mutated: thresholds, a topology, the relay's routes.json and
@@ -18,7 +16,7 @@ import { mutateText, textMutation } from '../helpers/text-mutations.ts';
  */
 const SEED = 20_261_205;
 const MIN_CASES = 200;
-const TIME_BUDGET_MS = Number(process.env.PARITY_FUZZ_BUDGET_MS ?? 6_000);
+const TIME_BUDGET_MS = fuzzBudgetMs(6_000);
 const FIXTURES = join(import.meta.dirname, '../../fixtures/scenarios');
 
 type Kind = 'thresholds' | 'topology' | 'routes' | 'app' | 'scenario';
@@ -73,36 +71,28 @@ async function load(kind: Kind, path: string): Promise<unknown> {
 describe('configuration files under mutation (fast-check, fixed seed, time budget)', () => {
   it('each is read or refused with one line naming the file, never a stack trace', async () => {
     await withTempDir(async (dir) => {
-      let cases = 0;
-      const outcomes = { read: 0, refused: 0 };
-      const deadline = Date.now() + TIME_BUDGET_MS;
-      await fc.assert(
-        fc.asyncProperty(fc.integer({ min: 0, max: SEEDS.length - 1 }), fc.array(textMutation, { minLength: 1, maxLength: 3 }), async (index, mutations) => {
-          if (cases >= MIN_CASES && Date.now() > deadline) return;
-          const seed = SEEDS[index] as (typeof SEEDS)[number];
-          const path = join(dir, `case-${cases++}.${seed.ext}`);
-          writeFileSync(path, mutateText(seed.text, mutations));
+      const { cases, outcomes } = await fuzzTextFiles({
+        dir,
+        seed: SEED,
+        seeds: SEEDS,
+        minCases: MIN_CASES,
+        budgetMs: TIME_BUDGET_MS,
+        numRuns: 10_000,
+        // The two faults the first run found, always tried: an alias to no anchor, and JSON that is not JSON.
+        examples: [
+          [0, [{ kind: 'insert', at: 0, text: 'extra: *a\n' }]],
+          [2, [{ kind: 'value', at: 0, text: '.nan' }]],
+        ],
+        check: async (index, path) => {
           try {
-            await load(seed.kind, path);
-            outcomes.read++;
+            await load((SEEDS[index] as (typeof SEEDS)[number]).kind, path);
+            return 'read';
           } catch (error) {
-            expect(isParityError(error), String(error)).toBe(true);
-            expect((error as Error).message).not.toContain('\n');
-            expect((error as Error).message).toContain(path);
-            outcomes.refused++;
+            expectOneLineFault(error, path);
+            return 'refused';
           }
-        }),
-        {
-          seed: SEED,
-          numRuns: 10_000,
-          // The two faults the first run found, always tried: an alias to no anchor, and JSON that is not JSON.
-          examples: [
-            [0, [{ kind: 'insert', at: 0, text: 'extra: *a\n' }]],
-            [2, [{ kind: 'value', at: 0, text: '.nan' }]],
-          ],
         },
-      );
-      if (process.env.PARITY_FUZZ_REPORT !== undefined) console.info(`${cases} mutated files:`, outcomes);
+      });
       expect(cases).toBeGreaterThanOrEqual(MIN_CASES);
       expect(outcomes.read).toBeGreaterThan(0);
       expect(outcomes.refused).toBeGreaterThan(0);
