@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildUdpFrame } from '../../src/capture/frame-builder.ts';
+import { listCaptures } from '../../src/capture/capture-catalog.ts';
 import { str, withStore } from '../../src/store/store.ts';
 import { pcapngSection } from '../helpers/capture-bytes.ts';
 import { runParity } from '../helpers/run-parity.ts';
@@ -27,7 +28,7 @@ async function importOne(dir: string, name: string, bytes: string | Uint8Array):
   const db = join(dir, `${name}.duckdb`);
   const run = await runParity(['import', file, '--name', 'far', '--db', db]);
   expect(run.stderr).not.toMatch(/Conversion Error|INT64/);
-  const listed = (JSON.parse((await runParity(['captures', 'far', '--db', db, '--json'])).stdout) as Listed[])[0] as Listed;
+  const listed = await withStore(db, async (store) => (await listCaptures(store, 'far'))[0] as Listed);
   return { code: run.code, stdout: run.stdout, stderr: run.stderr, listed };
 }
 

@@ -36,21 +36,20 @@ describe('a --db path with no store there', () => {
     });
   });
 
+  // Store.open decides, whatever the command: one command a kind of path keeps the suite's time.
   it.each([
-    ['a capture', (path: string): void => copyFileSync(join(import.meta.dirname, '../../fixtures/fleet-calamp.pcap'), path)],
-    ['an empty file', (path: string): void => writeFileSync(path, '')],
-    ['a directory', (path: string): void => mkdirSync(path)],
-  ])('a --db that names %s, not a store: one line naming it, exit 2 (bad input, not a fault of the harness), left as it was', async (_what, make) => {
+    ['a capture', (path: string): void => copyFileSync(join(import.meta.dirname, '../../fixtures/fleet-calamp.pcap'), path), ['runs']],
+    ['an empty file', (path: string): void => writeFileSync(path, ''), ['analyse', 'nightly-1']],
+    ['a directory', (path: string): void => mkdirSync(path), ['import', join(import.meta.dirname, '../../fixtures/fleet-calamp.pcap')]],
+  ])('a --db that names %s, not a store: one line naming it, exit 2 (bad input, not a fault of the harness), left as it was', async (_what, make, args) => {
     await withTempDir(async (dir) => {
       const path = join(dir, 'wrong.duckdb');
       make(path);
       const before = readdirSync(dir);
-      for (const args of [['runs'], ['analyse', 'nightly-1'], ['import', join(import.meta.dirname, '../../fixtures/fleet-calamp.pcap')]]) {
-        const run = await runParity([...args, '--db', path]);
-        expect(run.code).toBe(2);
-        expect(run.stderr.trim().split('\n')).toHaveLength(1);
-        expect(run.stderr).toMatch(new RegExp(`^parity: ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a DuckDB store \\(`));
-      }
+      const run = await runParity([...args, '--db', path]);
+      expect(run.code).toBe(2);
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stderr.startsWith(`parity: ${path}: not a DuckDB store (`)).toBe(true);
       expect(readdirSync(dir)).toEqual(before);
     });
   });
