@@ -54,8 +54,8 @@ export function readPgCsvlog(file: string, text: string): PgCsvlogRead {
       break;
     }
     const tsNs = timeOf(row[C.time] ?? '');
-    if (tsNs === null) {
-      fault = `${file}: row ${index + 1} has log_time ${JSON.stringify(row[C.time])}, not a time in ${STORABLE_RANGE}; the ${'{n}'} statements before it are kept`;
+    if (typeof tsNs === 'string') {
+      fault = `${file}: row ${index + 1} has log_time ${JSON.stringify(row[C.time])}, ${tsNs}; the ${'{n}'} statements before it are kept`;
       break;
     }
     const sessionId = `${row[C.session] ?? ''} ${row[C.connection] ?? ''}`.trim();
@@ -108,18 +108,37 @@ export function parameters(detail: string): (string | null)[] {
 }
 
 /**
- * A csvlog's log_time as ns since the epoch: 0 when it does not parse (a zone name Date does not know, such as CET),
- * null when it is a time the store cannot hold.
+ * Offsets from UTC, in minutes, of the zone abbreviations the tz database gives servers' log_time (PostgreSQL writes
+ * log_timezone's abbreviation): where one is ambiguous (CST, AST), as PostgreSQL's own default abbreviations read it.
+ * Date.parse reads none of them in this form, so every zone but UTC, GMT and a number read as no time at all.
  */
-function timeOf(text: string): bigint | null {
+const ZONE_OFFSET_MINUTES: Readonly<Record<string, number>> = {
+  UTC: 0, GMT: 0, UT: 0, Z: 0, WET: 0, WEST: 60, BST: 60, CET: 60, CEST: 120, MET: 60, MEST: 120, EET: 120, EEST: 180,
+  MSK: 180, WAT: 60, CAT: 120, SAST: 120, EAT: 180, PKT: 300, WIB: 420, HKT: 480, AWST: 480, JST: 540, KST: 540,
+  ACST: 570, ACDT: 630, AEST: 600, AEDT: 660, NZST: 720, NZDT: 780, HST: -600, AKST: -540, AKDT: -480, PST: -480,
+  PDT: -420, MST: -420, MDT: -360, CST: -360, CDT: -300, EST: -300, EDT: -240, AST: -240, ADT: -180, NST: -210, NDT: -150,
+};
+
+function zoneOffsetMinutes(zone: string): number | undefined {
+  const numeric = /^([+-])(\d\d):?(\d\d)?$/.exec(zone);
+  if (numeric !== null) return (numeric[1] === '-' ? -1 : 1) * (Number(numeric[2]) * 60 + Number(numeric[3] ?? 0));
+  return ZONE_OFFSET_MINUTES[zone];
+}
+
+/**
+ * A csvlog's log_time as ns since the epoch, or why it is not one: a zone this reader does not know (read as some
+ * other time, every statement's would be wrong), or a time the store cannot hold. 0 where the text is not a time.
+ */
+function timeOf(text: string): bigint | string {
   const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?) (\S+)$/.exec(text);
   if (m === null) return 0n;
-  const zone = m[3] === 'UTC' || m[3] === 'GMT' ? 'Z' : /^[+-]\d\d$/.test(m[3] ?? '') ? `${m[3]}:00` : (m[3] ?? '');
-  const ms = Date.parse(`${m[1]}T${m[2]}${zone}`);
+  const offset = zoneOffsetMinutes(m[3] ?? '');
+  if (offset === undefined) return `whose zone "${m[3] ?? ''}" this reader does not know (log_timezone = 'UTC' writes one it does)`;
+  const ms = Date.parse(`${m[1]}T${m[2]}Z`) - offset * 60_000;
   if (!Number.isFinite(ms)) return 0n;
   const fraction = /\.(\d+)/.exec(m[2] ?? '')?.[1] ?? '';
   // Date keeps milliseconds; the log may have microseconds.
   const micros = fraction.length > 3 ? Number(fraction.slice(3, 6).padEnd(3, '0')) : 0;
   const ns = BigInt(ms) * 1_000_000n + BigInt(micros) * 1000n;
-  return isStorableNs(ns) ? ns : null;
+  return isStorableNs(ns) ? ns : `not a time in ${STORABLE_RANGE}`;
 }
