@@ -15,7 +15,8 @@ describe("a csvlog's log_time in the zone its server logs in", () => {
       '2026-01-15 12:00:00.250 UTC',
       '2026-01-15 13:00:00.250 CET',
       '2026-01-15 07:00:00.250 EST',
-      '2026-01-15 04:00:00.250 PST',
+      '2026-01-15 05:00:00.250 MST',
+      '2026-01-15 23:00:00.250 AEDT',
       '2026-01-15 17:30:00.250 +0530',
       '2026-01-15 15:00:00.250 +03',
       '2026-01-15 21:00:00.250 JST',
@@ -31,5 +32,13 @@ describe("a csvlog's log_time in the zone its server logs in", () => {
     const read = readPgCsvlog('odd.csv', row('2026-01-15 12:00:00 UTC', 'SELECT 1') + row('2026-01-15 12:00:01 XYZT', 'SELECT 2'));
     expect(read.statements).toHaveLength(1);
     expect(read.fault).toBe(`odd.csv: row 2 has log_time "2026-01-15 12:00:01 XYZT", whose zone "XYZT" this reader does not know (log_timezone = 'UTC' writes one it does); the 1 statements before it are kept`);
+  });
+
+  // Asia/Shanghai's server writes CST as America/Chicago's does, 14 hours apart: read as either, half of them would be
+  // wrong without a word (checked against real servers in both zones).
+  it.each(['CST', 'PST', 'IST'])('%s, which servers hours apart write, is not guessed at', (zone) => {
+    const read = readPgCsvlog('far.csv', row(`2026-01-15 12:00:00 ${zone}`, 'SELECT 1'));
+    expect(read.statements).toHaveLength(0);
+    expect(read.fault).toContain(`whose zone "${zone}" names zones hours apart, so its time cannot be known (log_timezone = 'UTC' writes one that can)`);
   });
 });

@@ -109,15 +109,18 @@ export function parameters(detail: string): (string | null)[] {
 
 /**
  * Offsets from UTC, in minutes, of the zone abbreviations the tz database gives servers' log_time (PostgreSQL writes
- * log_timezone's abbreviation): where one is ambiguous (CST, AST), as PostgreSQL's own default abbreviations read it.
- * Date.parse reads none of them in this form, so every zone but UTC, GMT and a number read as no time at all.
+ * log_timezone's abbreviation). Date.parse reads none of them in this form, so every zone but UTC, GMT and a number
+ * read as no time at all. Abbreviations the tz database gives zones hours apart are left out (AMBIGUOUS_ZONES).
  */
 const ZONE_OFFSET_MINUTES: Readonly<Record<string, number>> = {
   UTC: 0, GMT: 0, UT: 0, Z: 0, WET: 0, WEST: 60, BST: 60, CET: 60, CEST: 120, MET: 60, MEST: 120, EET: 120, EEST: 180,
   MSK: 180, WAT: 60, CAT: 120, SAST: 120, EAT: 180, PKT: 300, WIB: 420, HKT: 480, AWST: 480, JST: 540, KST: 540,
-  ACST: 570, ACDT: 630, AEST: 600, AEDT: 660, NZST: 720, NZDT: 780, HST: -600, AKST: -540, AKDT: -480, PST: -480,
-  PDT: -420, MST: -420, MDT: -360, CST: -360, CDT: -300, EST: -300, EDT: -240, AST: -240, ADT: -180, NST: -210, NDT: -150,
+  ACST: 570, ACDT: 630, AEST: 600, AEDT: 660, NZST: 720, NZDT: 780, HST: -600, AKST: -540, AKDT: -480, MST: -420,
+  MDT: -360, EST: -300, EDT: -240, AST: -240, ADT: -180, NST: -210, NDT: -150,
 };
+
+/** Written by servers in zones hours apart: US Central and China (CST), US Pacific and the Philippines (PST), India, Ireland and Israel (IST). */
+const AMBIGUOUS_ZONES: ReadonlySet<string> = new Set(['CST', 'CDT', 'PST', 'PDT', 'IST', 'IDT']);
 
 function zoneOffsetMinutes(zone: string): number | undefined {
   const numeric = /^([+-])(\d\d):?(\d\d)?$/.exec(zone);
@@ -132,8 +135,10 @@ function zoneOffsetMinutes(zone: string): number | undefined {
 function timeOf(text: string): bigint | string {
   const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d+)?) (\S+)$/.exec(text);
   if (m === null) return 0n;
-  const offset = zoneOffsetMinutes(m[3] ?? '');
-  if (offset === undefined) return `whose zone "${m[3] ?? ''}" this reader does not know (log_timezone = 'UTC' writes one it does)`;
+  const zone = m[3] ?? '';
+  if (AMBIGUOUS_ZONES.has(zone)) return `whose zone "${zone}" names zones hours apart, so its time cannot be known (log_timezone = 'UTC' writes one that can)`;
+  const offset = zoneOffsetMinutes(zone);
+  if (offset === undefined) return `whose zone "${zone}" this reader does not know (log_timezone = 'UTC' writes one it does)`;
   const ms = Date.parse(`${m[1]}T${m[2]}Z`) - offset * 60_000;
   if (!Number.isFinite(ms)) return 0n;
   const fraction = /\.(\d+)/.exec(m[2] ?? '')?.[1] ?? '';
