@@ -64,7 +64,9 @@ export class RelayAgent {
     const agent = new RelayAgent(config);
     agent.applyTargets();
     agent.control?.start();
-    agent.debug = await listen(http.createServer((req, res) => agent.serveDebug(req, res)), config.debugPort, 'relay agent debug server');
+    const debug = http.createServer((req, res) => agent.serveDebug(req, res));
+    await listenServer(debug, LOOPBACK, config.debugPort, 'relay agent debug server');
+    agent.debug = debug;
     const ingest = new WebSocketServer({ host: LOOPBACK, port: config.ingestPort });
     await new Promise<void>((resolve, reject) => {
       ingest.once('listening', () => resolve());
@@ -195,9 +197,4 @@ export class RelayAgent {
     const down = this.targets.filter((t, index) => this.sendsTo(index) && t.state !== 'connected').length;
     return { status: this.config.killSwitch ? 'kill_switch' : down > 0 ? 'degraded' : 'healthy', killSwitch: this.config.killSwitch, mode: this.config.mode, version: AGENT_VERSION };
   }
-}
-
-async function listen(server: http.Server, port: number, what: string): Promise<http.Server> {
-  await listenServer(server, LOOPBACK, port, what);
-  return server;
 }
