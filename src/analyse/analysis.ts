@@ -13,7 +13,8 @@ import { isOneSided, rangeOf, type MetricStatus, type Threshold, type ThresholdC
  * lateness, straddles a threshold); it exits 1 too, and blames no backend.
  */
 export type Verdict = 'GO' | 'GO_WITH_WARNINGS' | 'NO_GO' | 'INCOMPLETE' | 'INCONCLUSIVE';
-export type MetricUnit = 'ratio' | 'ms' | 'us' | 'count' | 'pps';
+export const METRIC_UNITS = ['ratio', 'ms', 'us', 'count', 'pps'] as const;
+export type MetricUnit = (typeof METRIC_UNITS)[number];
 
 /** One measured value: per route (null: all routes) and backend (null: the devices' view, or the run). */
 export interface Metric {

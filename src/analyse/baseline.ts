@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../core/errors.ts';
 import { getRun } from '../store/runs.ts';
 import { num, numOrNull, str, type Store } from '../store/store.ts';
-import { formatMetricValue, metricLabel, type Finding, type Metric, type MetricUnit } from './analysis.ts';
+import { formatMetricValue, METRIC_UNITS, metricLabel, type Finding, type Metric, type MetricUnit } from './analysis.ts';
 import { ANALYSIS_STEPS } from './analysis-steps.ts';
 import { comparisonUncertainty } from './latency-noise.ts';
 import type { BaselineTolerance } from './thresholds.ts';
@@ -50,7 +50,7 @@ export async function loadBaseline(store: Store, baseline: string): Promise<Base
   return rows.map((row) => ({ metric: str(row.metric), route: numOrNull(row.route_port), backend: row.backend === null ? null : str(row.backend), value: numOrNull(row.value), unit: str(row.unit) as MetricUnit }));
 }
 
-const UNITS: ReadonlySet<string> = new Set<MetricUnit>(['ratio', 'ms', 'us', 'count', 'pps']);
+const UNITS: ReadonlySet<string> = new Set<MetricUnit>(METRIC_UNITS);
 
 /**
  * One entry of a report.json's `metrics`, checked field by field: an edited or damaged baseline whose values were
