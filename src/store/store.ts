@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,7 @@ import { ChunkFeed } from './chunk-feed.ts';
 import { SharedSetting } from './shared-setting.ts';
 import { StoreError, StoreLookupError, UsageError } from '../core/errors.ts';
 import { debug } from '../core/debug.ts';
+import { makeOutputDir } from '../core/output-dir.ts';
 import { hugePagesSince, keepFreedMemory, largeAnonymousMappings } from './freed-memory.ts';
 
 /** Default store file, relative to the working directory (docs/architecture.md). */
@@ -47,16 +48,17 @@ export class Store {
     // Before DuckDB's threads start: what they free stays theirs to use again (freed-memory.ts).
     keepFreedMemory();
     const mappings = wantsHugePages(path, options) ? largeAnonymousMappings() : undefined;
+    // A directory that cannot be made (a file in the way) is the user's --db, named as such, not DuckDB's fault.
+    if (path !== ':memory:') makeOutputDir(dirname(path), '--db');
     let instance: DuckDBInstance;
     try {
-      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
       instance = await DuckDBInstance.create(path, settings);
       if (mappings !== undefined) debug('huge pages advised for %d new mappings', hugePagesSince(mappings));
     } catch (cause) {
       if (isStoreLocked(cause)) throw storeLockedError(path, firstLine(cause), cause);
       // --db naming a file that is not a store (a capture, a directory, an empty file) is the user's input, not a
       // fault of the harness or its machine: exit 2, as for any bad input.
-      if (/not a valid DuckDB database file|Is a directory|ENOTDIR|EEXIST/.test(firstLine(cause))) {
+      if (/not a valid DuckDB database file|Is a directory/.test(firstLine(cause))) {
         throw new UsageError(`${path}: not a DuckDB store (${firstLine(cause)})`, { file: path, field: 'db' }, { cause });
       }
       throw new StoreError(`${path}: cannot open the store: ${firstLine(cause)}`, { file: path }, { cause });
