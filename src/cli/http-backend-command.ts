@@ -43,9 +43,9 @@ export function registerHttpBackendCommand(program: Command): void {
       const backend = await HttpBackend.start({ host: flags.listen.ip, port: flags.listen.ports[0] ?? 0, role: flags.role, faults, ...(flags.seed !== undefined && { seed: flags.seed }) });
       printNote(`http backend (${flags.role}) listening on ${backend.url}`);
       await waitForStop(flags.duration).stopped;
-      const counts = { role: flags.role, received: backend.received.length, answered: backend.answered, bodyBytes: backend.received.reduce((sum, r) => sum + r.body.length, 0) };
+      const counts = { role: flags.role, received: backend.received.length, answered: backend.answered, clientsGone: backend.clientsGone, bodyBytes: backend.received.reduce((sum, r) => sum + r.body.length, 0) };
       await backend.close();
       if (flags.json === true) printJson(counts);
-      else printNote(`http backend (${flags.role}) stopped: ${counts.received} requests received (${counts.bodyBytes} body bytes), ${counts.answered} answered`);
+      else printNote(`http backend (${flags.role}) stopped: ${counts.received} requests received (${counts.bodyBytes} body bytes), ${counts.answered} answered, ${counts.clientsGone} left by their client mid-body`);
     });
 }

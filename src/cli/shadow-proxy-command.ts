@@ -57,5 +57,5 @@ export function registerShadowProxyCommand(program: Command): void {
 
 function describe(s: ShadowProxyStats): string {
   const f = s.shadowFailures;
-  return `shadow proxy stopped: ${s.requests} requests (${s.liveErrors} live upstream failures); ${s.shadowed} shadowed, ${s.shadowAnswered} answered, ${f.status5xx} 5xx, ${f.timeout} timed out, ${f.connection} connection failures, ${s.shadowInFlight} still in flight`;
+  return `shadow proxy stopped: ${s.requests} requests (${s.clientsGone} left by their client mid-body, ${s.liveErrors} live upstream failures); ${s.shadowed} shadowed, ${s.shadowAnswered} answered, ${f.status5xx} 5xx, ${f.timeout} timed out, ${f.connection} connection failures, ${s.shadowInFlight} still in flight`;
 }

@@ -92,6 +92,9 @@ export class WsTap implements LegActivity {
       else if (gateway.readyState === WebSocket.CONNECTING) waiting.push(text);
       else error('gateway connection closed');
     });
+    // The agent under test broke the WebSocket protocol: ws closes its connection; counted, as what the tap could not
+    // pass on (unlistened, the error would end the tap and the whole recording).
+    agent.on('error', () => error('agent broke the WebSocket protocol'));
     agent.on('close', () => gateway.close());
   }
 

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { listenHttp, type HttpListener } from '../../core/http-listener.ts';
+import { listenHttp, readRequestBody, type HttpListener } from '../../core/http-listener.ts';
 import type { JsonValue } from '../../core/json.ts';
 import { seededRandom } from '../../core/random.ts';
 import type { LegActivity } from '../../core/leg-activity.ts';
@@ -58,6 +58,8 @@ export class HttpBackend implements LegActivity {
   answered = 0;
   /** Requests received so far, and when the last came (ms, monotonic): what a drain watches. */
   receivedCount = 0;
+  /** Requests whose client closed the connection before their body ended: never whole, so neither kept nor answered. */
+  clientsGone = 0;
   lastReceivedMs = 0;
   private readonly random: () => number;
 
@@ -78,7 +80,7 @@ export class HttpBackend implements LegActivity {
   }
 
   unsettled(): number {
-    return this.receivedCount - this.answered;
+    return this.receivedCount - this.answered - this.clientsGone;
   }
 
   async close(): Promise<void> {
@@ -88,9 +90,11 @@ export class HttpBackend implements LegActivity {
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     this.receivedCount++;
     this.lastReceivedMs = performance.now();
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks);
+    const body = await readRequestBody(request);
+    if (typeof body === 'string') {
+      this.clientsGone++;
+      return;
+    }
     const header = (name: string): string | null => (typeof request.headers[name] === 'string' ? (request.headers[name] as string) : null);
     const length = header('content-length');
     const received: ReceivedHttpRequest = {

@@ -111,6 +111,11 @@ export class Gateway {
     const faults = this.options.faults ?? {};
     let frames = 0;
     let held: Record<string, unknown> | undefined;
+    // A peer that breaks the WebSocket protocol (a bad frame, a payload over ws's limit) is closed by ws itself after
+    // this; unlistened, the error would end the gateway and every other connection with it.
+    ws.on('error', (error) => {
+      this.lastError = `a connection broke the WebSocket protocol: ${error.message}`;
+    });
     ws.on('message', (data) => {
       let frame: Record<string, unknown>;
       try {

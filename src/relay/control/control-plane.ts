@@ -154,9 +154,15 @@ export class ControlPlane {
       if (answer.type === 'ack') this.acked.set(name, answer.version);
       this.record(answer.type, name, answer.version, answer.type === 'nack' ? answer.error : null);
     });
+    // A data plane that breaks the WebSocket protocol is closed by ws itself; unlistened, the error would end the
+    // control plane. What broke is said on the disconnect it causes.
+    let broke: string | null = null;
+    socket.on('error', (error) => {
+      broke = `broke the WebSocket protocol: ${error.message}`;
+    });
     socket.on('close', () => {
       this.connected.delete(socket);
-      this.record('disconnected', name, null, null);
+      this.record('disconnected', name, null, broke);
     });
     // The spec: a data plane that connects gets the full latest snapshot at once.
     this.sendTo(socket, name);

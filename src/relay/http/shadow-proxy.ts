@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { CONNECTION_HEADERS } from '../../core/http-headers.ts';
-import { listenHttp, type HttpListener } from '../../core/http-listener.ts';
+import { listenHttp, readRequestBody, type HttpListener } from '../../core/http-listener.ts';
 import { Agent, request } from 'undici';
 import { ControlPlaneClient } from '../control/control-client.ts';
 import { validateProxySnapshot, type ProxyRouting } from './proxy-snapshot.ts';
@@ -39,6 +39,8 @@ export interface ShadowProxyFaults {
 /** What the proxy counted about its shadow path: failures there are counted, never seen by clients. */
 export interface ShadowProxyStats {
   requests: number;
+  /** Requests whose client closed the connection before their body ended: nothing was sent on. */
+  clientsGone: number;
   liveErrors: number;
   shadowed: number;
   shadowAnswered: number;
@@ -54,7 +56,7 @@ export interface ShadowProxyStats {
  * and carries the request id both upstreams saw (`X-Request-ID`, made when the client sent none).
  */
 export class ShadowProxy {
-  readonly stats: ShadowProxyStats = { requests: 0, liveErrors: 0, shadowed: 0, shadowAnswered: 0, shadowInFlight: 0, shadowFailures: { timeout: 0, connection: 0, status5xx: 0 } };
+  readonly stats: ShadowProxyStats = { requests: 0, clientsGone: 0, liveErrors: 0, shadowed: 0, shadowAnswered: 0, shadowInFlight: 0, shadowFailures: { timeout: 0, connection: 0, status5xx: 0 } };
   private readonly liveAgent = new Agent({ connections: 256 });
   // The shadow has its own connections: a slow shadow cannot hold a connection the live path needs.
   private readonly shadowAgent = new Agent({ connections: 256 });
@@ -108,9 +110,13 @@ export class ShadowProxy {
     }
     this.stats.requests++;
     const requestId = typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'] !== '' ? req.headers['x-request-id'] : randomUUID();
-    const body = await this.readBody(req);
-    if (body === null) {
-      this.reply(res, 413, { 'content-type': 'text/plain' }, Buffer.from('request body too large\n'), requestId, 'none', 'body over the size limit');
+    const body = await readRequestBody(req, config.maxBodyBytes ?? 16 * 1024 * 1024);
+    if (body === 'client went away') {
+      this.stats.clientsGone++;
+      return;
+    }
+    if (body === 'over the size limit') {
+      this.reply(res, 413, { 'content-type': 'text/plain', connection: 'close' }, Buffer.from('request body too large\n'), requestId, 'none', 'body over the size limit');
       return;
     }
     const headers = forwardedHeaders(req.headers, requestId, body.length);
@@ -163,19 +169,6 @@ export class ShadowProxy {
       .finally(() => {
         this.stats.shadowInFlight--;
       });
-  }
-
-  /** The whole body, read once; null when it is over the limit. */
-  private async readBody(req: IncomingMessage): Promise<Buffer | null> {
-    const limit = this.config.maxBodyBytes ?? 16 * 1024 * 1024;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > limit) return null;
-      chunks.push(chunk as Buffer);
-    }
-    return Buffer.concat(chunks);
   }
 
   private reply(res: ServerResponse, status: number, headers: Record<string, string | string[]>, body: Buffer, requestId: string, routedTo: string, reason: string): void {

@@ -72,7 +72,12 @@ export class RelayAgent {
       ingest.once('listening', () => resolve());
       ingest.once('error', (cause) => reject(new NetworkError(`relay agent ingest: cannot listen on ${LOOPBACK}:${config.ingestPort}: ${cause.message}`, {}, { cause })));
     });
-    ingest.on('connection', (socket) => socket.on('message', (data) => agent.take(data.toString())));
+    ingest.on('connection', (socket) => {
+      socket.on('message', (data) => agent.take(data.toString()));
+      // A local producer that breaks the WebSocket protocol is closed by ws itself; unlistened, its error would end the
+      // agent and every gateway's stream with it.
+      socket.on('error', () => undefined);
+    });
     agent.ingest = ingest;
     return agent;
   }
