@@ -32,6 +32,7 @@ interface ReplayFlags {
   seed?: string;
   devices?: string;
   ackTimeout?: string;
+  answerTimeout?: string;
   senderCpu?: string;
   protocol: string;
   db: string;
@@ -58,6 +59,7 @@ export function registerReplayCommand(program: Command): void {
     .option('--seed <n>', `seed of --sample (default: ${D.seed})`)
     .option('--devices <cidr>', `local addresses for the devices, one each (default: ${D.devices})`)
     .option('--ack-timeout <duration>', `how long to wait for outstanding ACKs after the last send, e.g. 500ms (default: ${D.ack_timeout})`)
+    .option('--answer-timeout <duration>', `an HTTP or Postgres replay: how long each request may wait for its answer before it is recorded as unanswered, e.g. 5s (default: ${D.answer_timeout})`)
     .option('--sender-cpu <auto|none|n>', `a UDP replay: run the sending thread alone on CPU n (Linux, taskset), the process's other threads on the other CPUs, for steadier timing; auto: on the last CPU when the plan asks for ${AUTO_SENDER_CPU_FROM_PPS} pps or more; none: share every CPU (default: ${D.sender_cpu})`)
     .option('--protocol <name>', `device protocol (${PROTOCOL_NAMES.join(', ')})`, 'calamp-lmd')
     .option('--db <path>', 'DuckDB store file', DEFAULT_STORE_PATH)
@@ -66,7 +68,7 @@ export function registerReplayCommand(program: Command): void {
     .option('--json', 'print the run summary as JSON')
     .addHelpText(
       'after',
-      '\nCtrl-C or SIGTERM stops sending, waits for ACKs in flight, keeps everything and marks the run interrupted.\n\n' +
+      '\nCtrl-C or SIGTERM stops sending, waits for the ACKs or answers in flight (up to --ack-timeout, or --answer-timeout\nthrough a proxy), keeps everything and marks the run interrupted.\n\n' +
         'Examples:\n  parity replay fleet-calamp --relay 127.0.0.1 --speed 10x\n  parity replay fleet-calamp --relay 10.1.2.3 --rate 5000pps --loop 3 --port-map 20500=21500\n' +
         '  parity replay fleet-calamp --relay 127.0.0.1 --ramp 100pps..20000pps/60s --sample 25%\n' +
         '  parity replay billing --proxy http://127.0.0.1:8080 --rate 1000pps --connections 128\n' +
@@ -116,8 +118,8 @@ export function parsePortMap(value: string | undefined): Map<number, number> {
 /** The flags only one kind of replay reads, by the kind: through a relay (UDP), an HTTP proxy, a Postgres pooler. */
 const FLAGS_OF: Record<'relay' | 'http' | 'pg', readonly string[]> = {
   relay: ['portMap', 'devices', 'ackTimeout', 'senderCpu', 'protocol', 'relayDebug'],
-  http: ['connections'],
-  pg: [],
+  http: ['connections', 'answerTimeout'],
+  pg: ['answerTimeout'],
 };
 
 /** A flag the replay at hand would not read is refused by name, not left to do nothing. */
@@ -125,7 +127,7 @@ function refuseFlagsOfOtherReplays(proxy: string | undefined, command: Command):
   const kind = proxy === undefined ? 'relay' : /^postgres(ql)?:\/\//.test(proxy) ? 'pg' : 'http';
   const what = { relay: 'a UDP replay through --relay', http: 'an HTTP replay through --proxy', pg: 'a Postgres replay through --proxy postgres://' };
   for (const [other, options] of Object.entries(FLAGS_OF) as ['relay' | 'http' | 'pg', readonly string[]][]) {
-    const option = other === kind ? undefined : typedOption(command, options);
+    const option = other === kind ? undefined : typedOption(command, options.filter((o) => !FLAGS_OF[kind].includes(o)));
     if (option !== undefined) throw new UsageError(`${flagOfOption(option)} applies to ${what[other]}, not to ${what[kind]}`, { field: flagOfOption(option).slice(2) });
   }
 }
@@ -135,7 +137,7 @@ async function runPgReplay(capture: string, flags: ReplayFlags, proxy: string): 
   const target = pgTarget(proxy);
   if (target === undefined) throw new UsageError(`--proxy "${proxy}" is not postgres://HOST:PORT`, { field: 'proxy' });
   const { replayPgCapture } = await import('../replay/pg/pg-replay.ts');
-  await runProxyReplay(flags, 'statements/s', (store, plan, signal) => replayPgCapture({ store, capture, target, plan, signal, ...(flags.run !== undefined && { runName: flags.run }) }));
+  await runProxyReplay(flags, 'statements/s', (store, plan, signal) => replayPgCapture({ store, capture, target, plan, answerTimeoutMs: requestFrom(flags).answerTimeoutMs, signal, ...(flags.run !== undefined && { runName: flags.run }) }));
 }
 
 /** --proxy for an HTTP capture: an http(s) URL, checked as the option parser would. */
@@ -151,7 +153,7 @@ function parseHttpUrlFlag(value: string): string {
 async function runHttpReplay(capture: string, flags: ReplayFlags, proxy: string): Promise<void> {
   const { replayHttpCapture } = await import('../replay/http/http-replay.ts');
   await runProxyReplay(flags, 'req/s', (store, plan, signal) =>
-    replayHttpCapture({ store, capture, target: proxy, plan, connections: flags.connections ?? 64, signal, ...(flags.run !== undefined && { runName: flags.run }) }),
+    replayHttpCapture({ store, capture, target: proxy, plan, connections: flags.connections ?? 64, answerTimeoutMs: requestFrom(flags).answerTimeoutMs, signal, ...(flags.run !== undefined && { runName: flags.run }) }),
   );
 }
 

@@ -113,7 +113,9 @@ export async function sendLoop(context: SendLoopContext): Promise<SendLoopOutcom
     fleet.thread.stop();
     state.wake();
   };
-  options.signal?.addEventListener('abort', onAbort, { once: true });
+  // A stop asked for before this (Ctrl-C while the sockets were made) has fired its event already.
+  if (options.signal?.aborted === true) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await feed(context, recorder, state, stopped);
     while (!state.done && state.failure === undefined) await new Promise<void>((resolve) => (state.wake = resolve));

@@ -7,7 +7,9 @@ import type { Worker } from 'node:worker_threads';
 export function abortFlag(signal: AbortSignal | undefined): { shared: SharedArrayBuffer; release: () => void } {
   const shared = new SharedArrayBuffer(4);
   const stop = (): void => void Atomics.store(new Int32Array(shared), 0, 1);
-  signal?.addEventListener('abort', stop, { once: true });
+  // A stop asked for before the thread exists (Ctrl-C while the capture loads) has fired its event already.
+  if (signal?.aborted === true) stop();
+  else signal?.addEventListener('abort', stop, { once: true });
   return { shared, release: () => signal?.removeEventListener('abort', stop) };
 }
 

@@ -66,7 +66,7 @@ export function senderLine(analysis: Analysis): string {
   }
   if (analysis.protocol === 'pg') {
     const impact = overall.some((m) => m.metric === 'live_latency_impact_p95_ms') ? `; added by mirroring p50 ${pick('live_latency_impact_p50_ms')}, p95 ${pick('live_latency_impact_p95_ms')}, p99 ${pick('live_latency_impact_p99_ms')}` : '; no run without mirroring to measure what it adds';
-    return `clients: ${pick('sent')} statements through the pooler, latency p50 ${pick('client_latency_p50_ms')}, p95 ${pick('client_latency_p95_ms')}, p99 ${pick('client_latency_p99_ms')}${impact}; the pooler mirrored ${pick('mirror_share')} of its requests and dropped ${pick('pooler_dropped')} (queue full)`;
+    return `clients: answered ${pick('answered')} of ${pick('sent')} statements through the pooler, latency p50 ${pick('client_latency_p50_ms')}, p95 ${pick('client_latency_p95_ms')}, p99 ${pick('client_latency_p99_ms')}${impact}; the pooler mirrored ${pick('mirror_share')} of its requests and dropped ${pick('pooler_dropped')} (queue full)`;
   }
   if (analysis.protocol === 'http') {
     const impact = overall.some((m) => m.metric === 'live_latency_impact_p95_ms')

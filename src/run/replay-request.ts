@@ -1,7 +1,7 @@
 import { UsageError } from '../core/errors.ts';
 import { parseIpv4Block } from '../core/ip-address.ts';
 import { parseDurationMs, parseFraction, ValueError } from '../core/values.ts';
-import type { Pace } from '../replay/replay-plan.ts';
+import { ANSWER_TIMEOUT_MS, type Pace } from '../replay/replay-plan.ts';
 import type { SenderCpuChoice } from '../replay/replay-types.ts';
 
 /**
@@ -15,6 +15,8 @@ export interface ReplayRequest {
   sample: number;
   seed: number;
   ackTimeoutMs: number;
+  /** An HTTP or Postgres replay: how long each request may wait for its answer before it is recorded as unanswered. */
+  answerTimeoutMs: number;
   devices: string;
   /** How long the run waits for late answers after the last send; chosen from what was seen when absent. */
   drainMs: number | undefined;
@@ -23,11 +25,11 @@ export interface ReplayRequest {
 }
 
 /** The fields of a request by their scenario key; a flag is the key with a dash (`ack_timeout` is `--ack-timeout`). */
-export const REPLAY_FIELDS = ['speed', 'rate', 'ramp', 'loop', 'duration', 'sample', 'seed', 'ack_timeout', 'devices', 'drain', 'sender_cpu'] as const;
+export const REPLAY_FIELDS = ['speed', 'rate', 'ramp', 'loop', 'duration', 'sample', 'seed', 'ack_timeout', 'answer_timeout', 'devices', 'drain', 'sender_cpu'] as const;
 export type ReplayField = (typeof REPLAY_FIELDS)[number];
 
 /** What a request that leaves a field out gets, as written by a user; `--help` and the README show these. */
-export const REPLAY_DEFAULTS = { speed: '1x', loop: '1', sample: '100%', seed: '1', ack_timeout: '2s', devices: '127.20.0.0/16', sender_cpu: 'auto' } as const satisfies Partial<Record<ReplayField, string>>;
+export const REPLAY_DEFAULTS = { speed: '1x', loop: '1', sample: '100%', seed: '1', ack_timeout: '2s', answer_timeout: `${ANSWER_TIMEOUT_MS / 1000}s`, devices: '127.20.0.0/16', sender_cpu: 'auto' } as const satisfies Partial<Record<ReplayField, string>>;
 
 /** Values as given: text from a command line, text or numbers from YAML. */
 export type RawReplay = Partial<Record<ReplayField, string | number | boolean | undefined>>;
@@ -57,6 +59,7 @@ export function readReplayRequest(raw: RawReplay, fail: (field: ReplayField, pro
     sample: read('sample') as number,
     seed: read('seed') as number,
     ackTimeoutMs: read('ack_timeout') as number,
+    answerTimeoutMs: read('answer_timeout') as number,
     devices: read('devices') as string,
     drainMs: read('drain'),
     senderCpu: read('sender_cpu') as SenderCpuChoice,
@@ -110,6 +113,7 @@ const FIELD_READERS = {
   sample: (text: string): number => shareAboveZero(text),
   seed: (text: string): number => wholeIn(0, 2 ** 32 - 1)(text),
   ack_timeout: (text: string): number => durationIn(1, MAX_WAIT_MS)(text),
+  answer_timeout: (text: string): number => durationIn(1, MAX_WAIT_MS)(text),
   devices: (text: string): string => ipv4Block(text),
   drain: (text: string): number => durationIn(0, MAX_WAIT_MS)(text),
   sender_cpu: (text: string): SenderCpuChoice => senderCpu(text),

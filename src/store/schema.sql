@@ -180,6 +180,9 @@ CREATE TABLE IF NOT EXISTS pg_sends (
   row_count        BIGINT,
   sqlstate         VARCHAR
 );
+-- Why a statement got no answer (added after the first stores were made): the connection closed first, or the
+-- replay's answer timeout ran out; NULL for every answered statement, an error's included.
+ALTER TABLE pg_sends ADD COLUMN IF NOT EXISTS error VARCHAR;
 
 -- What each database received and answered, as the tap in front of it saw (the Postgres family): the mirror's answers
 -- are seen only here, since the pooler throws them away.

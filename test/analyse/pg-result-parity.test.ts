@@ -21,7 +21,7 @@ describe('Postgres result parity (02-result-parity.sql)', () => {
           ['s2', 4, 'SELECT id FROM t WHERE cents > $1'],
         ];
         for (const [session, sendNo, query] of sends) {
-          await store.exec("INSERT INTO pg_sends VALUES (1, $n, $s, $n, $q, 0, 0, 0, NULL, NULL, NULL)", { n: sendNo, s: session, q: query });
+          await store.exec("INSERT INTO pg_sends VALUES (1, $n, $s, $n, $q, 0, 0, 0, NULL, NULL, NULL, NULL)", { n: sendNo, s: session, q: query });
         }
         const receipt = async (database: string, sendNo: number, query: string, tag: string, rowHash: string | null, setHash: string | null): Promise<void> => {
           await store.exec('INSERT INTO pg_receipts VALUES (1, $db, $sess, $n, $n, $n, $q, NULL, $tag, NULL, $rh, $sh, NULL)', { db: database, sess: `${database}-conn`, n: sendNo, q: `/*parity_send=${sendNo}*/ ${query}`, tag, rh: rowHash, sh: setHash });

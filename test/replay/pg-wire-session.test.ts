@@ -79,29 +79,29 @@ afterAll(async () => {
 
 describe.runIf(ready)('a replayed session against PostgreSQL', () => {
   it('sends each statement as recorded with its tag, and reads what the server answered', async () => {
-    const session = await PgWireSession.open(SERVER, 'postgres', 'postgres');
+    const session = await PgWireSession.open(SERVER, 'postgres', 'postgres', 30_000);
     try {
       const run = async (kind: 'simple' | 'extended', text: string, params: (string | Uint8Array | null)[] = []) => {
         const answer = await session.run(kind, new StatementBytes(kind, text, params).withTag(replayTag(7)));
         return { ...answer };
       };
       // Answers larger than the socket's read buffer (64 KB), rows stepped over.
-      expect(await run('extended', "SELECT repeat('é', $1::int) FROM generate_series(1, 40)", ['4000'])).toEqual({ commandText: 'SELECT 40', sqlstate: null, failed: false, copyRefused: false });
-      expect(await run('simple', 'SELECT 1; SELECT 2 UNION ALL SELECT 3')).toEqual({ commandText: 'SELECT 2', sqlstate: null, failed: false, copyRefused: false });
-      expect(await run('extended', 'SELECT 1 / $1::int', ['0'])).toEqual({ commandText: null, sqlstate: '22012', failed: false, copyRefused: false });
-      expect(await run('extended', 'SELECT $1::bytea = $2::bytea, $3::text IS NULL', [Buffer.from([0, 1, 2]), '\\x000102', null])).toEqual({ commandText: 'SELECT 1', sqlstate: null, failed: false, copyRefused: false });
+      expect(await run('extended', "SELECT repeat('é', $1::int) FROM generate_series(1, 40)", ['4000'])).toEqual({ commandText: 'SELECT 40', sqlstate: null, failed: false, copyRefused: false, timedOut: false, notSent: false });
+      expect(await run('simple', 'SELECT 1; SELECT 2 UNION ALL SELECT 3')).toEqual({ commandText: 'SELECT 2', sqlstate: null, failed: false, copyRefused: false, timedOut: false, notSent: false });
+      expect(await run('extended', 'SELECT 1 / $1::int', ['0'])).toEqual({ commandText: null, sqlstate: '22012', failed: false, copyRefused: false, timedOut: false, notSent: false });
+      expect(await run('extended', 'SELECT $1::bytea = $2::bytea, $3::text IS NULL', [Buffer.from([0, 1, 2]), '\\x000102', null])).toEqual({ commandText: 'SELECT 1', sqlstate: null, failed: false, copyRefused: false, timedOut: false, notSent: false });
       await run('simple', 'CREATE TEMP TABLE seen (query text)');
-      expect(await run('simple', 'INSERT INTO seen SELECT query FROM pg_stat_activity WHERE pid = pg_backend_pid()')).toEqual({ commandText: 'INSERT 0 1', sqlstate: null, failed: false, copyRefused: false });
+      expect(await run('simple', 'INSERT INTO seen SELECT query FROM pg_stat_activity WHERE pid = pg_backend_pid()')).toEqual({ commandText: 'INSERT 0 1', sqlstate: null, failed: false, copyRefused: false, timedOut: false, notSent: false });
       const copy = await session.run('simple', new StatementBytes('simple', 'COPY seen FROM STDIN', []).withTag(replayTag(8)), null);
-      expect({ ...copy }).toEqual({ commandText: null, sqlstate: '57014', failed: false, copyRefused: true });
+      expect({ ...copy }).toEqual({ commandText: null, sqlstate: '57014', failed: false, copyRefused: true, timedOut: false, notSent: false });
       // The server saw the tag in front of the text, as the taps read it back.
       const seen = await session.run('simple', new StatementBytes('simple', "SELECT 1 FROM seen WHERE query LIKE '/*parity_send=7*/ INSERT INTO seen%'", []).withTag(''));
       expect(seen.commandText).toBe('SELECT 1');
     } finally {
       await session.close();
     }
-    // A closed session answers at once that it failed.
-    expect({ ...(await session.run('simple', new StatementBytes('simple', 'SELECT 1', []).withTag(''))) }).toEqual({ commandText: null, sqlstate: null, failed: true, copyRefused: false });
+    // A closed session answers at once that it failed, not sent.
+    expect({ ...(await session.run('simple', new StatementBytes('simple', 'SELECT 1', []).withTag(''))) }).toEqual({ commandText: null, sqlstate: null, failed: true, copyRefused: false, timedOut: false, notSent: true });
   }, 60_000);
 
   it('works the same over TLS when node-postgres is asked for it (PGSSLMODE)', async () => {
@@ -109,15 +109,15 @@ describe.runIf(ready)('a replayed session against PostgreSQL', () => {
     process.env.PGSSLMODE = 'no-verify';
     let session: PgWireSession;
     try {
-      session = await PgWireSession.open(SERVER, 'postgres', 'postgres');
+      session = await PgWireSession.open(SERVER, 'postgres', 'postgres', 30_000);
     } finally {
       if (before === undefined) delete process.env.PGSSLMODE;
       else process.env.PGSSLMODE = before;
     }
     try {
       const run = async (kind: 'simple' | 'extended', text: string, params: (string | null)[] = []) => ({ ...(await session.run(kind, new StatementBytes(kind, text, params).withTag(replayTag(1)))) });
-      expect(await run('extended', "SELECT repeat('x', $1::int) FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl", ['100000'])).toEqual({ commandText: 'SELECT 1', sqlstate: null, failed: false, copyRefused: false });
-      expect(await run('simple', 'SELECT 1 / 0')).toEqual({ commandText: null, sqlstate: '22012', failed: false, copyRefused: false });
+      expect(await run('extended', "SELECT repeat('x', $1::int) FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl", ['100000'])).toEqual({ commandText: 'SELECT 1', sqlstate: null, failed: false, copyRefused: false, timedOut: false, notSent: false });
+      expect(await run('simple', 'SELECT 1 / 0')).toEqual({ commandText: null, sqlstate: '22012', failed: false, copyRefused: false, timedOut: false, notSent: false });
     } finally {
       await session.close();
     }

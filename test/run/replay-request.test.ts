@@ -14,11 +14,11 @@ const yamlReplay = (replay: Record<string, string | number>) => parseScenario({ 
 describe('one replay request for flags and scenario keys', () => {
   it('the same words give the same replay, defaults included', () => {
     expect(requestFrom(flags({}))).toEqual(yamlReplay({}));
-    expect(yamlReplay({})).toEqual({ pace: { kind: 'original', speed: 1 }, loops: 1, durationMs: undefined, sample: 1, seed: 1, ackTimeoutMs: 2000, devices: '127.20.0.0/16', drainMs: undefined, senderCpu: 'auto' });
-    const words = { rate: '5k', loop: '3', duration: '90s', sample: '25%', seed: '7', ack_timeout: '500ms', devices: '127.30.0.0/16', sender_cpu: '1' };
-    const fromFlags = requestFrom(flags({ rate: words.rate, loop: words.loop, duration: words.duration, sample: words.sample, seed: words.seed, ackTimeout: words.ack_timeout, devices: words.devices, senderCpu: words.sender_cpu }));
+    expect(yamlReplay({})).toEqual({ pace: { kind: 'original', speed: 1 }, loops: 1, durationMs: undefined, sample: 1, seed: 1, ackTimeoutMs: 2000, answerTimeoutMs: 30_000, devices: '127.20.0.0/16', drainMs: undefined, senderCpu: 'auto' });
+    const words = { rate: '5k', loop: '3', duration: '90s', sample: '25%', seed: '7', ack_timeout: '500ms', answer_timeout: '5s', devices: '127.30.0.0/16', sender_cpu: '1' };
+    const fromFlags = requestFrom(flags({ rate: words.rate, loop: words.loop, duration: words.duration, sample: words.sample, seed: words.seed, ackTimeout: words.ack_timeout, answerTimeout: words.answer_timeout, devices: words.devices, senderCpu: words.sender_cpu }));
     expect(fromFlags).toEqual({ ...yamlReplay(words), drainMs: undefined });
-    expect(fromFlags).toMatchObject({ pace: { kind: 'rate', ratePps: 5000 }, loops: 3, durationMs: 90_000, sample: 0.25, seed: 7, ackTimeoutMs: 500, senderCpu: 1 });
+    expect(fromFlags).toMatchObject({ pace: { kind: 'rate', ratePps: 5000 }, loops: 3, durationMs: 90_000, sample: 0.25, seed: 7, ackTimeoutMs: 500, answerTimeoutMs: 5000, senderCpu: 1 });
     // --sender-cpu's words: a CPU, auto (the default) or none.
     expect(requestFrom(flags({ senderCpu: 'none' })).senderCpu).toBe('none');
     expect(yamlReplay({ sender_cpu: 'auto' }).senderCpu).toBe('auto');

@@ -14,7 +14,8 @@ import { replayMetrics } from '../replay-metrics.ts';
 import { StepClock, stepName } from '../step-clock.ts';
 import { defaultThresholds, reviveThresholds, type ThresholdConfig } from '../thresholds.ts';
 import { HTTP_ANALYSIS_STEPS as S, HTTP_DERIVED_TABLES } from './http-steps.ts';
-import { explainFindings, fieldDetails, headerDetails, noiseFindings, unansweredFindings } from './http-findings.ts';
+import { explainFindings, fieldDetails, headerDetails, noiseFindings } from './http-findings.ts';
+import { unansweredFindings, unansweredReasons, type UnansweredReason } from '../unanswered.ts';
 import { compareAnswers, countDifferingPairs, judgeFields, type ResponseFieldParity } from './response-fields.ts';
 
 /** The backend whose answers the client gets, and every other backend is compared against. */
@@ -61,7 +62,8 @@ export async function analyseHttpRun(store: Store, run: RunRecord, options: Anal
   judgeWithinHarnessLag(metrics, run.harnessLag);
   applyThresholds(metrics, thresholds);
   const headerRows = await clock.time(stepName(S.headerDifferences.file), () => store.query(S.headerDifferences.sql, params));
-  const findings = judge(run, metrics, { expected, backends, reference, thresholds, noiseGiven: noise !== null, fields, headerRows, client });
+  const unanswered = await clock.time('unanswered requests', () => unansweredReasons(store, 'http_sends', run.runId));
+  const findings = judge(run, metrics, { expected, backends, reference, thresholds, noiseGiven: noise !== null, fields, headerRows, client, unanswered });
   const analysis: Analysis = {
     run,
     captureName: await captureNameOf(store, run.captureId),
@@ -96,6 +98,7 @@ interface JudgeContext {
   fields: ResponseFieldParity[];
   headerRows: Row[];
   client: Row | undefined;
+  unanswered: UnansweredReason[];
 }
 
 function judge(run: RunRecord, metrics: Metric[], c: JudgeContext): Finding[] {
@@ -104,7 +107,7 @@ function judge(run: RunRecord, metrics: Metric[], c: JudgeContext): Finding[] {
   const findings = [
     ...runStateFindings(run, stats, false),
     ...coverageFindings(metrics, { expected: c.expected, observed: c.backends }, stats, c.thresholds.defaults.drop_rate.critical, 'requests'),
-    ...unansweredFindings(metrics),
+    ...unansweredFindings(metrics, 'requests', c.unanswered),
     ...thresholdFindings(metrics, [], null, c.reference),
     ...explainFindings(c.client, c.reference),
     ...noiseFindings(c.fields, c.noiseGiven, c.reference),

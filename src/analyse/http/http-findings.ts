@@ -1,28 +1,10 @@
 import { num, str, type Row } from '../../store/store.ts';
-import { formatMetricValue, overallValue, type Finding, type Metric } from '../analysis.ts';
+import { formatMetricValue, type Finding } from '../analysis.ts';
 import type { ResponseFieldParity } from './response-fields.ts';
 
 const count = (n: number): string => n.toLocaleString('en-US');
 /** How many differing fields or headers a finding names before "and N more". */
 const NAMED = 4;
-
-/** A request the proxy answered with nothing (a reset, a hang-up) failed on the live path: the proxy's fault. */
-export function unansweredFindings(metrics: readonly Metric[]): Finding[] {
-  const sent = overallValue(metrics, 'sent', null) ?? 0;
-  const answered = overallValue(metrics, 'answered', null) ?? 0;
-  if (sent === 0 || answered >= sent) return [];
-  return [
-    {
-      severity: 'critical',
-      kind: 'live_path',
-      metric: 'answered',
-      route: null,
-      backend: null,
-      value: answered,
-      message: `proxy: ${count(sent - answered)} of ${count(sent)} requests got no answer (the connection failed or was reset): the live path failed for them`,
-    },
-  ];
-}
 
 /**
  * Every answer should say where it was routed and why (X-Routed-To, X-Route-Reason) under the request id the client

@@ -1,6 +1,8 @@
 import type { JsonValue } from '../../core/json.ts';
 import { getRun, type RunRecord } from '../../store/runs.ts';
 import { ConfigError } from '../../core/errors.ts';
+import { unansweredFindings, unansweredReasons } from '../unanswered.ts';
+import type { StoredReplayStats } from '../../store/run-metadata.ts';
 import { loadBaseline } from '../baseline.ts';
 import { num, numOrNull, str, type Row, type Store } from '../../store/store.ts';
 import { formatMetricValue, overallValue, verdictOf, type Analysis, type Finding, type Metric, rateOf, runMetric } from '../analysis.ts';
@@ -70,6 +72,7 @@ export async function analysePgRun(store: Store, run: RunRecord, options: Analys
   const differing = families.filter((f) => !withinNoise(f)).reduce((sum, f) => sum + num(f.differing), 0);
   const metrics: Metric[] = [metric('sent', null, sent, 'count'), ...replayMetrics(run.stats)];
   metrics.push(
+    metric('answered', null, client.answered, 'count'),
     metric('client_latency_p50_ms', null, client.p50, 'ms'),
     metric('client_latency_p95_ms', null, client.p95, 'ms'),
     metric('client_latency_p99_ms', null, client.p99, 'ms'),
@@ -112,9 +115,13 @@ export async function analysePgRun(store: Store, run: RunRecord, options: Analys
   judgeWithinHarnessLag(metrics, run.harnessLag);
   applyThresholds(metrics, thresholds);
   const expected = ['primary', ...(owedToMirror > 0 ? ['mirror'] : [])];
+  // A statement the pooler left unanswered is the pooler's finding, never "could not send": it was sent.
+  const stats: StoredReplayStats | null = run.stats === null ? null : { ...run.stats, sendErrors: 0 };
+  const unanswered = await clock.time('unanswered statements', () => unansweredReasons(store, 'pg_sends', run.runId));
   const findings = [
-    ...runStateFindings(run, run.stats, options.partial === true),
-    ...coverageFindings(metrics, { expected, observed: legs.map((row) => str(row.database)) }, run.stats, thresholds.defaults.drop_rate.critical, 'statements'),
+    ...runStateFindings(run, stats, options.partial === true),
+    ...coverageFindings(metrics, { expected, observed: legs.map((row) => str(row.database)) }, stats, thresholds.defaults.drop_rate.critical, 'statements'),
+    ...unansweredFindings(metrics, 'statements', unanswered),
     ...thresholdFindings(metrics, [], null, 'primary'),
     ...familyFindings(families, metrics),
     ...notComparableFindings(families),
@@ -156,6 +163,8 @@ const NOISE_ABSOLUTE = 0.0003;
 
 /** What the clients waited for, and how far its p95 drifted within the run (latency-noise.ts). */
 interface ClientLatency {
+  /** Statements that got an answer (an error's included); those that got none have no latency. */
+  answered: number;
   p50: number | null;
   p95: number | null;
   p99: number | null;
@@ -165,7 +174,7 @@ interface ClientLatency {
 async function runLatency(store: Store, runId: number): Promise<ClientLatency> {
   const [row] = await store.query(PG_ANALYSIS_STEPS.clientLatency.sql, { run_id: runId });
   const p = (key: string): number | null => numOrNull(row?.[key]);
-  return { p50: p('p50_ms'), p95: p('p95_ms'), p99: p('p99_ms'), drift: halfGap(p('p95_first_half_ms'), p('p95_second_half_ms')) };
+  return { answered: num(row?.answered), p50: p('p50_ms'), p95: p('p95_ms'), p99: p('p99_ms'), drift: halfGap(p('p95_first_half_ms'), p('p95_second_half_ms')) };
 }
 
 /**
@@ -176,7 +185,7 @@ async function baselineLatency(store: Store, name: string): Promise<ClientLatenc
   if (!name.endsWith('.json')) return runLatency(store, (await getRun(store, name)).runId);
   const before = await loadBaseline(store, name);
   const value = (metric: string): number | null => overallValue(before, metric, null);
-  const latency = { p50: value('client_latency_p50_ms'), p95: value('client_latency_p95_ms'), p99: value('client_latency_p99_ms'), drift: value('latency_noise_p95_ms') };
+  const latency = { answered: value('answered') ?? 0, p50: value('client_latency_p50_ms'), p95: value('client_latency_p95_ms'), p99: value('client_latency_p99_ms'), drift: value('latency_noise_p95_ms') };
   if (latency.p95 === null) throw new ConfigError(`baseline "${name}" has no client latency: the baseline of a Postgres run is a report of one with mirroring off`, { field: 'baseline' });
   return latency;
 }

@@ -10,7 +10,7 @@ import { nextRunName } from '../../store/runs.ts';
 import { num, str, type Store } from '../../store/store.ts';
 import { LatencyHistogram } from '../../core/latency-histogram.ts';
 import { latenessOf, storedReplayStats, type Lateness } from '../replay-figures.ts';
-import { describePace, Schedule, type ReplayPlan } from '../replay-plan.ts';
+import { ANSWER_TIMEOUT_MS, describePace, Schedule, type ReplayPlan } from '../replay-plan.ts';
 import { senderPark } from '../sender-wait.ts';
 import { abortFlag, sendingThreadDone } from '../sending-threads.ts';
 import { HttpSendWriter, type HttpSend } from './http-send-writer.ts';
@@ -27,6 +27,8 @@ export interface HttpReplayOptions {
   plan: ReplayPlan;
   /** Connections to the target at most (requests beyond wait for one). */
   connections?: number;
+  /** How long a request may wait for its answer before it is recorded as unanswered (default ANSWER_TIMEOUT_MS). */
+  answerTimeoutMs?: number;
   runName?: string;
   signal?: AbortSignal;
 }
@@ -67,7 +69,7 @@ export async function replayHttpCapture(options: HttpReplayOptions): Promise<{ r
     kind: 'replay',
     protocol: 'http',
     relay: options.target,
-    plan: { ...plan, description: describePace(plan.pace), portMap: {}, devices: '', ackTimeoutMs: 0 },
+    plan: { ...plan, description: describePace(plan.pace), portMap: {}, devices: '', ackTimeoutMs: options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS },
   });
   try {
     const replayed = await sendHttpReplay(session, { ...options, exchanges });
@@ -84,12 +86,12 @@ export async function replayHttpCapture(options: HttpReplayOptions): Promise<{ r
  */
 export async function sendHttpReplay(
   session: RunSession,
-  options: { store: Store; exchanges: readonly Exchange[]; target: string; plan: ReplayPlan; connections?: number; signal?: AbortSignal },
+  options: { store: Store; exchanges: readonly Exchange[]; target: string; plan: ReplayPlan; connections?: number; answerTimeoutMs?: number; signal?: AbortSignal },
 ): Promise<{ status: 'completed' | 'interrupted'; stats: HttpReplayStats; startNs: bigint | undefined }> {
   const writer = await HttpSendWriter.create(options.store, session.runId);
   session.defer('http sends', () => writer.finish());
   const connections = options.connections ?? 64;
-  const tally = await sendAll(options.exchanges, options.plan, options.target, connections, session.name, options.signal, (send) => writer.add(send));
+  const tally = await sendAll(options.exchanges, options.plan, { target: options.target, connections, answerTimeoutMs: options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS }, session.name, options.signal, (send) => writer.add(send));
   const seconds = tally.firstNs === undefined || tally.lastNs === undefined ? 0 : Number(tally.lastNs - tally.firstNs) / 1e9;
   const stats: HttpReplayStats = {
     planned: tally.planned,
@@ -139,13 +141,20 @@ interface SendTally {
  * in a thread of its own (`http-send-worker.js`); this thread records what it reports, so a store's flush never delays
  * a send.
  */
-async function sendAll(exchanges: readonly Exchange[], plan: ReplayPlan, target: string, connections: number, runName: string, signal: AbortSignal | undefined, record: (send: HttpSend) => void): Promise<SendTally> {
+async function sendAll(
+  exchanges: readonly Exchange[],
+  plan: ReplayPlan,
+  to: { target: string; connections: number; answerTimeoutMs: number },
+  runName: string,
+  signal: AbortSignal | undefined,
+  record: (send: HttpSend) => void,
+): Promise<SendTally> {
   const { offsets, exchangeOf } = scheduleOf(exchanges, plan);
   const tally: SendTally = { planned: offsets.length, sent: 0, answered: 0, errors: 0, lateNs: new LatencyHistogram(), firstNs: undefined, lastNs: undefined };
   if (offsets.length === 0) return tally;
   const { shared, release } = abortFlag(signal);
   const worker = new Worker(new URL('./http-send-worker.js', import.meta.url), {
-    workerData: { target, connections, runName, exchanges: exchanges.map(({ method, path, headers, body }) => ({ method, path, headers, body })), offsetsNs: offsets, exchangeOf, shared, park: senderPark() },
+    workerData: { ...to, runName, exchanges: exchanges.map(({ method, path, headers, body }) => ({ method, path, headers, body })), offsetsNs: offsets, exchangeOf, shared, park: senderPark() },
   });
   let startNs = 0;
   const toSend = (r: WorkerResult): HttpSend => {

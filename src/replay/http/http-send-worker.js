@@ -16,7 +16,7 @@ import { warmUp } from './warm-up.js';
 const MAX_SENDS_WITHOUT_YIELD = 32;
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
-const options = /** @type {{ target: string, connections: number, runName: string, exchanges: Exchange[], offsetsNs: Float64Array, exchangeOf: Uint32Array, shared: SharedArrayBuffer, park: import('../sender-wait.ts').SenderPark | undefined }} */ (workerData);
+const options = /** @type {{ target: string, connections: number, answerTimeoutMs: number, runName: string, exchanges: Exchange[], offsetsNs: Float64Array, exchangeOf: Uint32Array, shared: SharedArrayBuffer, park: import('../sender-wait.ts').SenderPark | undefined }} */ (workerData);
 if (options.park !== undefined) parkWaits(options.park.addonPath, options.park.always);
 // [0] stop (set by the main thread on an interrupt).
 const shared = new Int32Array(options.shared);
@@ -24,6 +24,18 @@ const stopped = () => Atomics.load(shared, 0) !== 0;
 
 /** @type {ResultGroups<Result>} */
 const results = new ResultGroups(port);
+
+/**
+ * What became of a request that got no answer, in words a finding can quote: a wait that ran out names the wait.
+ * @param {unknown} error
+ */
+function failure(error) {
+  const code = /** @type {{ code?: unknown }} */ (error ?? {}).code;
+  const seconds = `${options.answerTimeoutMs / 1000} s`;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return `no answer within ${seconds} (--answer-timeout)`;
+  if (code === 'UND_ERR_BODY_TIMEOUT') return `the answer's body stalled for ${seconds} (--answer-timeout)`;
+  return error instanceof Error ? error.message : String(error);
+}
 
 /** @param {string | string[] | undefined} value */
 const single = (value) => (typeof value === 'string' ? value : null);
@@ -44,7 +56,15 @@ async function run() {
     /** @type {Result} */
     const result = { sendNo, actualNs, answeredNs: 0, status: 0, body: null, headers: '{}', routedTo: null, routeReason: null, echoedRequestId: null, error: null };
     try {
-      const answer = await pool.request({ path: exchange.path, method: /** @type {'GET'} */ (exchange.method), headers: { ...exchange.headers, 'x-request-id': `${options.runName}-${sendNo}` }, body: exchange.body.length > 0 ? exchange.body : null });
+      // Both waits bounded: for the answer's head, and between the pieces of its body.
+      const answer = await pool.request({
+        path: exchange.path,
+        method: /** @type {'GET'} */ (exchange.method),
+        headers: { ...exchange.headers, 'x-request-id': `${options.runName}-${sendNo}` },
+        body: exchange.body.length > 0 ? exchange.body : null,
+        headersTimeout: options.answerTimeoutMs,
+        bodyTimeout: options.answerTimeoutMs,
+      });
       result.body = new Uint8Array(await answer.body.arrayBuffer());
       result.answeredNs = nowNs();
       result.status = answer.statusCode;
@@ -53,7 +73,7 @@ async function run() {
       result.routeReason = single(answer.headers['x-route-reason']);
       result.echoedRequestId = single(answer.headers['x-request-id']);
     } catch (error) {
-      result.error = error instanceof Error ? error.message : String(error);
+      result.error = failure(error);
     }
     results.push(result);
     inFlight--;
@@ -63,6 +83,8 @@ async function run() {
   };
   const startNs = await sendOnSchedule(port, options.offsetsNs, stopped, async (sendNo) => {
     while (inFlight >= options.connections) await new Promise((resolve) => (slotFreed = () => resolve(undefined)));
+    // Stopped while this send waited for a connection: it is not sent (the answers in flight are still awaited).
+    if (stopped()) return;
     inFlight++;
     const exchange = /** @type {Exchange} */ (options.exchanges[/** @type {number} */ (options.exchangeOf[sendNo])]);
     const done = sendOne(sendNo, exchange);

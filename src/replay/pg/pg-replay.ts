@@ -12,10 +12,10 @@ import { columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
 import { FeedTableWriter } from '../../store/batched-table-writer.ts';
 import { num, str, type Store } from '../../store/store.ts';
 import { latenessOf, storedReplayStats, type Lateness } from '../replay-figures.ts';
-import { describePace, Schedule, type ReplayPlan } from '../replay-plan.ts';
+import { ANSWER_TIMEOUT_MS, describePace, Schedule, type ReplayPlan } from '../replay-plan.ts';
 import { abortFlag, sendingThreadDone } from '../sending-threads.ts';
 import { nowNs } from '../thread-clock.js';
-import { PG_COPY_REFUSED, PG_RESULT, PG_RESULT_WIDTH, PG_SEND_FAILED } from './pg-result-row.js';
+import { PG_COPY_REFUSED, PG_RESULT, PG_RESULT_WIDTH, PG_SEND_FAILED, PG_SESSION_ENDED, PG_TIMED_OUT } from './pg-result-row.js';
 
 export { replayTag } from './pg-wire-session.js';
 
@@ -59,6 +59,7 @@ const COLUMNS = {
   command_tag: 'varchar',
   row_count: 'i64',
   sqlstate: 'varchar',
+  error: 'varchar',
 } as const satisfies Record<string, ColumnKind>;
 const C = columnIndexes(COLUMNS);
 
@@ -107,11 +108,19 @@ function unquote(name: string): string {
 }
 
 /** Stops a replay before it starts when the target lacks a relation the recording uses. */
-export async function checkSchema(target: { host: string; port: number }, statements: readonly PgRecorded[]): Promise<void> {
+export async function checkSchema(target: { host: string; port: number }, statements: readonly PgRecorded[], answerTimeoutMs = ANSWER_TIMEOUT_MS): Promise<void> {
   const relations = referencedRelations(statements);
   if (relations.length === 0) return;
   const first = statements[0];
-  const client = new pg.Client({ host: target.host, port: target.port, user: first?.user ?? 'postgres', database: first?.database ?? first?.user ?? 'postgres' });
+  const client = new pg.Client({
+    host: target.host,
+    port: target.port,
+    user: first?.user ?? 'postgres',
+    database: first?.database ?? first?.user ?? 'postgres',
+    connectionTimeoutMillis: answerTimeoutMs,
+    query_timeout: answerTimeoutMs,
+  });
+  client.on('error', () => undefined);
   try {
     await client.connect();
   } catch (error) {
@@ -120,12 +129,14 @@ export async function checkSchema(target: { host: string; port: number }, statem
   try {
     const missing: string[] = [];
     for (const relation of relations) {
-      const found = await client.query<{ regclass: string | null }>('SELECT to_regclass($1)::text AS regclass', [relation]);
+      const found = await client.query<{ regclass: string | null }>('SELECT to_regclass($1)::text AS regclass', [relation]).catch((error: unknown) => {
+        throw new ConfigError(`the replay target ${target.host}:${target.port} did not answer the check of its schema: ${(error as Error).message}; nothing was sent`, { field: 'proxy' });
+      });
       if (found.rows[0]?.regclass === null || found.rows[0]?.regclass === undefined) missing.push(relation);
     }
     if (missing.length > 0) throw new ConfigError(`the replay target ${target.host}:${target.port} lacks the recorded schema: no relation ${missing.join(', ')} (the recording uses ${missing.length > 1 ? 'them' : 'it'} and does not create ${missing.length > 1 ? 'them' : 'it'}); nothing was sent`, { field: 'proxy' });
   } finally {
-    await client.end();
+    await client.end().catch(() => undefined);
   }
 }
 
@@ -187,9 +198,10 @@ class ThreadStrings {
  */
 export async function sendPgReplay(
   session: RunSession,
-  options: { store: Store; statements: readonly PgRecorded[]; target: { host: string; port: number }; plan: ReplayPlan; signal?: AbortSignal; onStart?: (startNs: bigint) => void },
+  options: { store: Store; statements: readonly PgRecorded[]; target: { host: string; port: number }; plan: ReplayPlan; answerTimeoutMs?: number; signal?: AbortSignal; onStart?: (startNs: bigint) => void },
 ): Promise<{ status: 'completed' | 'interrupted'; stats: PgReplayStats; startNs: bigint | undefined }> {
   const { statements, plan } = options;
+  const answerTimeoutMs = options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS;
   const writer = await FeedTableWriter.open(options.store, 'pg_sends', Object.values(COLUMNS));
   const rows = writer.rows;
   session.defer('pg sends', () => writer.finish());
@@ -223,7 +235,7 @@ export async function sendPgReplay(
       }
     }
     return new Worker(new URL('./pg-send-worker.js', import.meta.url), {
-      workerData: { target: options.target, sessions: group, statements: needed, total: statements.length, loops: plan.loops, offsetsNs, limitNs, shared },
+      workerData: { target: options.target, answerTimeoutMs, sessions: group, statements: needed, total: statements.length, loops: plan.loops, offsetsNs, limitNs, shared },
     });
   });
   session.defer('sending threads', async () => {
@@ -272,6 +284,8 @@ export async function sendPgReplay(
     else rows.setSafeInteger(C.row_count, rowCount);
     if (sqlstate === null) rows.setNull(C.sqlstate);
     else rows.setString(C.sqlstate, sqlstate);
+    if ((flags & PG_SEND_FAILED) === 0) rows.setNull(C.error);
+    else rows.setString(C.error, failure(flags, answerTimeoutMs));
     rows.endRow();
   };
   let ready = 0;
@@ -306,6 +320,13 @@ export async function sendPgReplay(
   };
 }
 
+/** Why a statement got no answer, as the run keeps it (`pg_sends.error`). */
+function failure(flags: number, answerTimeoutMs: number): string {
+  if ((flags & PG_TIMED_OUT) !== 0) return `no answer within ${answerTimeoutMs / 1000} s (--answer-timeout)`;
+  if ((flags & PG_SESSION_ENDED) !== 0) return 'not sent, its session having ended before it';
+  return 'the connection closed before the answer';
+}
+
 /** Sessions dealt to `threads` groups, the busiest first to the lightest group, so the threads share the statements. */
 function shareSessions<T extends { indexes: number[] }>(sessions: readonly T[], threads: number): T[][] {
   const groups = Array.from({ length: Math.max(1, Math.min(threads, sessions.length)) }, () => ({ load: 0, sessions: [] as T[] }));
@@ -329,20 +350,21 @@ function paramValue(value: string | null): string | Buffer | null {
  * sessions replayed through it. What the databases behind it received is not seen from here (a scenario's taps see
  * it): the run keeps what the client got.
  */
-export async function replayPgCapture(options: { store: Store; capture: string; target: { host: string; port: number }; plan: ReplayPlan; runName?: string; signal?: AbortSignal }): Promise<{ runName: string; status: RunStatus; stats: PgReplayStats }> {
+export async function replayPgCapture(options: { store: Store; capture: string; target: { host: string; port: number }; plan: ReplayPlan; answerTimeoutMs?: number; runName?: string; signal?: AbortSignal }): Promise<{ runName: string; status: RunStatus; stats: PgReplayStats }> {
   const { store, plan } = options;
+  const answerTimeoutMs = options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS;
   const statements = await loadStatements(store, options.capture, plan);
-  await checkSchema(options.target, statements);
+  await checkSchema(options.target, statements, answerTimeoutMs);
   const runName = options.runName ?? (await nextRunName(store, `${options.capture}-replay`));
   const session = await RunSession.create(store, {
     name: runName,
     kind: 'replay',
     protocol: 'pg',
     relay: `${options.target.host}:${options.target.port}`,
-    plan: { ...plan, description: describePace(plan.pace), portMap: {}, devices: '', ackTimeoutMs: 0 },
+    plan: { ...plan, description: describePace(plan.pace), portMap: {}, devices: '', ackTimeoutMs: answerTimeoutMs },
   });
   try {
-    const replayed = await sendPgReplay(session, { store, statements, target: options.target, plan, ...(options.signal !== undefined && { signal: options.signal }) });
+    const replayed = await sendPgReplay(session, { store, statements, target: options.target, plan, answerTimeoutMs, ...(options.signal !== undefined && { signal: options.signal }) });
     await session.finish(replayed.status, storedReplayStats(replayed.stats, plan), replayed.startNs);
     return { runName, status: replayed.status, stats: replayed.stats };
   } catch (error) {

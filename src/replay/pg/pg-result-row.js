@@ -8,3 +8,7 @@ export const PG_RESULT_WIDTH = 6;
 export const PG_SEND_FAILED = 1;
 /** `flags`: a COPY ... FROM STDIN refused for want of its recorded data. */
 export const PG_COPY_REFUSED = 2;
+/** `flags`: no answer within the replay's answer timeout (with PG_SEND_FAILED). */
+export const PG_TIMED_OUT = 4;
+/** `flags`: not sent, its session having ended before it (a closed connection, an earlier statement unanswered). */
+export const PG_SESSION_ENDED = 8;

@@ -9,13 +9,13 @@ import { nowNs, waitUntil } from '../thread-clock.js';
 import { ResultRows, runSendingThread } from '../thread-results.js';
 import { StatementBytes } from './pg-statement-bytes.js';
 import { PgWireSession, replayTag } from './pg-wire-session.js';
-import { PG_RESULT, PG_RESULT_WIDTH, PG_SEND_FAILED, PG_COPY_REFUSED } from './pg-result-row.js';
+import { PG_RESULT, PG_RESULT_WIDTH, PG_SEND_FAILED, PG_COPY_REFUSED, PG_TIMED_OUT, PG_SESSION_ENDED } from './pg-result-row.js';
 
 /** @typedef {{ kind: 'simple' | 'extended', text: string, params: (string | Uint8Array | null)[], copyData: Uint8Array | null }} Statement */
 /** @typedef {{ user: string, database: string, indexes: number[] }} Session */
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
-const options = /** @type {{ target: { host: string, port: number }, sessions: Session[], statements: Record<number, Statement>, total: number, loops: number, offsetsNs: Float64Array, limitNs: number, shared: SharedArrayBuffer }} */ (workerData);
+const options = /** @type {{ target: { host: string, port: number }, answerTimeoutMs: number, sessions: Session[], statements: Record<number, Statement>, total: number, loops: number, offsetsNs: Float64Array, limitNs: number, shared: SharedArrayBuffer }} */ (workerData);
 // [0] stop (set by the main thread on an interrupt).
 const shared = new Int32Array(options.shared);
 const stopped = () => Atomics.load(shared, 0) !== 0;
@@ -29,7 +29,7 @@ async function run() {
   /** @type {PgWireSession[]} */
   const connections = [];
   // Connections open before the clock starts: a session's first statement is not late by its connection's setup.
-  for (const session of options.sessions) connections.push(await PgWireSession.open(options.target, session.user, session.database));
+  for (const session of options.sessions) connections.push(await PgWireSession.open(options.target, session.user, session.database, options.answerTimeoutMs));
   port.postMessage({ type: 'ready' });
   const startNs = await new Promise((resolve) => port.once('message', (/** @type {{ startNs: number }} */ message) => resolve(message.startNs)));
   let planned = 0;
@@ -53,7 +53,7 @@ async function run() {
         row[at + PG_RESULT.doneNs] = nowNs();
         row[at + PG_RESULT.commandText] = results.stringId(answer.commandText);
         row[at + PG_RESULT.sqlstate] = results.stringId(answer.sqlstate);
-        row[at + PG_RESULT.flags] = (answer.failed ? PG_SEND_FAILED : 0) | (answer.copyRefused ? PG_COPY_REFUSED : 0);
+        row[at + PG_RESULT.flags] = (answer.failed ? PG_SEND_FAILED : 0) | (answer.copyRefused ? PG_COPY_REFUSED : 0) | (answer.timedOut ? PG_TIMED_OUT : 0) | (answer.notSent ? PG_SESSION_ENDED : 0);
       }
     }
   };

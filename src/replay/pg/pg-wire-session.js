@@ -9,7 +9,9 @@ import { PgAnswerReader } from './pg-answer-reader.js';
  * What the database answered the statement last run. `commandText`: its CommandComplete as sent (`SELECT 2`,
  * `INSERT 0 1`; none when it failed); `copyRefused`: it was a COPY ... FROM STDIN whose data the recording does not
  * hold, refused with CopyFail instead of fed (so its answer says nothing about the data).
- * @typedef {{ commandText: string | null, sqlstate: string | null, failed: boolean, copyRefused: boolean }} PgAnswer
+ * `timedOut`: no answer came within the replay's answer timeout, and the session was given up; `notSent`: the session
+ * had ended before this statement, which failed without being sent.
+ * @typedef {{ commandText: string | null, sqlstate: string | null, failed: boolean, copyRefused: boolean, timedOut: boolean, notSent: boolean }} PgAnswer
  */
 
 /** CopyData messages of at most this many bytes (PostgreSQL's own clients send 64 KB or less). */
@@ -36,14 +38,17 @@ export function replayTag(/** @type {number} */ sendNo) {
  * values the replay then threw away.
  */
 export class PgWireSession {
-  /** @param {pg.Client} client @param {Socket} socket */
-  constructor(client, socket) {
+  /** @param {pg.Client} client @param {Socket} socket @param {number} answerTimeoutMs */
+  constructor(client, socket, answerTimeoutMs) {
     this.client = client;
     this.socket = socket;
+    this.answerTimeoutMs = answerTimeoutMs;
+    /** The statement in flight's deadline. @type {NodeJS.Timeout | undefined} */
+    this.deadline = undefined;
     /** @type {((answer: PgAnswer) => void) | undefined} */
     this.pending = undefined;
     /** Rewritten by each statement: read it before running the next. @type {PgAnswer} */
-    this.answer = { commandText: null, sqlstate: null, failed: false, copyRefused: false };
+    this.answer = { commandText: null, sqlstate: null, failed: false, copyRefused: false, timedOut: false, notSent: false };
     /** The data the statement in flight feeds a COPY ... FROM STDIN, if it is one. @type {Uint8Array | null} */
     this.copyData = null;
     /** @type {'simple' | 'extended'} */
@@ -67,8 +72,11 @@ export class PgWireSession {
     socket.on('error', () => this.fail());
   }
 
-  /** @param {{ host: string, port: number }} target @param {string} user @param {string} database */
-  static async open(target, user, database) {
+  /**
+   * Opens the session, within `answerTimeoutMs` (connection, TLS, startup and authentication together).
+   * @param {{ host: string, port: number }} target @param {string} user @param {string} database @param {number} answerTimeoutMs
+   */
+  static async open(target, user, database, answerTimeoutMs) {
     /** @type {PgAnswerReader | undefined} */
     let reader;
     // The socket reads into READ_BUFFER (Node's `onread`), so there are no 'data' events: until the session takes
@@ -86,7 +94,7 @@ export class PgWireSession {
       },
     };
     const socket = new Socket(/** @type {import('node:net').SocketConstructorOpts} */ (reading));
-    const client = new pg.Client({ host: target.host, port: target.port, user, database, stream: () => socket });
+    const client = new pg.Client({ host: target.host, port: target.port, user, database, stream: () => socket, connectionTimeoutMillis: answerTimeoutMs });
     client.on('error', () => undefined);
     await client.connect();
     // A connection node-postgres upgraded to TLS (PGSSLMODE, sslmode) reads and writes through a TLS socket over
@@ -94,11 +102,11 @@ export class PgWireSession {
     const upgraded = /** @type {{ connection: { stream: Socket } }} */ (/** @type {unknown} */ (client)).connection.stream;
     if (upgraded !== socket) {
       upgraded.removeAllListeners('data');
-      const session = new PgWireSession(client, upgraded);
+      const session = new PgWireSession(client, upgraded, answerTimeoutMs);
       upgraded.on('data', (/** @type {Buffer} */ bytes) => session.reader.read(bytes, bytes.length));
       return session;
     }
-    const session = new PgWireSession(client, socket);
+    const session = new PgWireSession(client, socket, answerTimeoutMs);
     reader = session.reader;
     return session;
   }
@@ -115,12 +123,21 @@ export class PgWireSession {
     answer.sqlstate = null;
     answer.failed = this.broken;
     answer.copyRefused = false;
+    answer.timedOut = false;
+    answer.notSent = this.broken;
     if (this.broken) return Promise.resolve(answer);
     if (this.pending !== undefined) throw new Error('a replayed session runs one statement at a time');
     this.copyData = copyData;
     this.kind = kind;
     return new Promise((resolve) => {
       this.pending = resolve;
+      // Past its deadline the session is given up: where its answer would come from is no longer known, and the
+      // session's later statements fail at once (broken), each recorded, instead of waiting on a silent server.
+      this.deadline = setTimeout(() => {
+        this.answer.timedOut = true;
+        this.socket.destroy();
+        this.fail();
+      }, this.answerTimeoutMs);
       this.socket.write(bytes);
     });
   }
@@ -162,6 +179,8 @@ export class PgWireSession {
   }
 
   settle() {
+    clearTimeout(this.deadline);
+    this.deadline = undefined;
     const resolve = this.pending;
     this.pending = undefined;
     resolve?.(this.answer);

@@ -135,7 +135,7 @@ async function runPhase(ctx: ScenarioContext, runName: string, shadow: Shadow, c
     captureId: ctx.capture.captureId,
     topology: { ...topologyOf(spec, block, shadow), ...(calibration !== undefined && { calibration }) },
     thresholds: spec.thresholds,
-    plan: { ...plan, description: describePace(plan.pace), portMap: {}, devices: '', ackTimeoutMs: 0 },
+    plan: { ...plan, description: describePace(plan.pace), portMap: {}, devices: '', ackTimeoutMs: spec.replay.answerTimeoutMs },
   });
   try {
     const receipts = await openHttpReceipts(store, session.runId);
@@ -148,7 +148,7 @@ async function runPhase(ctx: ScenarioContext, runName: string, shadow: Shadow, c
     session.defer('shadow proxy', () => proxy.close());
     await updateRun(store, session.runId, { protocol: 'http', relay: proxy.url });
     ctx.say(`${runName}: ${shadow.role === 'none' ? 'no shadow' : `shadow: ${shadow.role}`}, replaying (${describePace(plan.pace)})`);
-    const replayed = await sendHttpReplay(session, { store, exchanges: ctx.exchanges, target: proxy.url, plan, ...(options.signal !== undefined && { signal: options.signal }) });
+    const replayed = await sendHttpReplay(session, { store, exchanges: ctx.exchanges, target: proxy.url, plan, answerTimeoutMs: spec.replay.answerTimeoutMs, ...(options.signal !== undefined && { signal: options.signal }) });
     proxy.throwIfExited();
     await drainShadow(proxy, shadowBackend, spec.proxy.shadowTimeoutMs);
     proxy.throwIfExited();

@@ -96,7 +96,7 @@ async function runPhase(
     captureId: capture.captureId,
     topology: topologyOf(spec, block, null, calibration),
     thresholds: spec.thresholds,
-    plan: { ...plan, description: describePace(plan.pace), portMap: {}, devices: '', ackTimeoutMs: 0 },
+    plan: { ...plan, description: describePace(plan.pace), portMap: {}, devices: '', ackTimeoutMs: spec.replay.answerTimeoutMs },
   });
   try {
     say(`${name}: starting the primary and the mirror (temporary PostgreSQL servers)`);
@@ -141,7 +141,7 @@ async function runPhase(
         );
       }
     };
-    const replayed = await sendPgReplay(session, { store, statements, target: pooler.address, plan, onStart, ...(signal !== undefined && { signal }) });
+    const replayed = await sendPgReplay(session, { store, statements, target: pooler.address, plan, answerTimeoutMs: spec.replay.answerTimeoutMs, onStart, ...(signal !== undefined && { signal }) });
     await Promise.all(outages);
     if (outageFailure !== undefined) throw outageFailure;
     await drain(pooler, [tapPrimary, tapMirror]);

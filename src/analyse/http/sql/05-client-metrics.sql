@@ -11,7 +11,7 @@ WITH sends AS (
 SELECT count(*) AS sent,
        count(*) FILTER (WHERE answered_ns IS NOT NULL) AS answered,
        count(*) FILTER (WHERE error IS NOT NULL) AS errors,
-       count(*) FILTER (WHERE status >= 500) AS server_errors,
+       count(*) FILTER (WHERE status BETWEEN 500 AND 599) AS server_errors,
        quantile_cont(rtt_ms, 0.5) AS rtt_p50,
        quantile_cont(rtt_ms, 0.95) AS rtt_p95,
        quantile_cont(rtt_ms, 0.99) AS rtt_p99,
