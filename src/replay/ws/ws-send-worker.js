@@ -9,6 +9,9 @@ import { nowNs, parkWaits, sendOnSchedule } from '../thread-clock.js';
 import { ResultRows, runSendingThread } from '../thread-results.js';
 import { WS_RESULT } from './ws-result-row.js';
 
+/** How long the agent's ingest may take to answer the WebSocket upgrade; one that never does fails the run, not hangs it. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
 /** How long the end waits for the socket to hand over what it holds and close. */
 const CLOSE_WAIT_MS = 5_000;
 
@@ -30,8 +33,11 @@ function renumbered(text, seq) {
 }
 
 async function run() {
-  const socket = new WebSocket(options.target);
+  const socket = new WebSocket(options.target, { handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
   await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+  // A later error (the agent breaks the protocol, resets) closes the socket: frames sent after it are recorded as sent
+  // and reach no gateway, which the analysis counts against the agent. Unlistened, it would end the thread.
+  socket.on('error', () => undefined);
   const frames = options.texts.length;
   const startNs = await sendOnSchedule(port, options.offsetsNs, stopped, (sendNo) => {
     const index = sendNo % frames;

@@ -146,7 +146,9 @@ async function startExternalAgent(spec: WsScenarioSpec, external: NonNullable<Ws
 
 function ingestOpens(url: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = new WebSocket(url);
+    // Bounded: an ingest that takes the connection and never answers the upgrade would hold the readiness poll, and
+    // its deadline, for ever.
+    const socket = new WebSocket(url, { handshakeTimeout: 2_000 });
     socket.once('open', () => {
       socket.close();
       resolve(true);
