@@ -55,7 +55,9 @@ export class HttpTap implements LegActivity {
 
   async close(): Promise<void> {
     await this.listener?.close();
-    await this.agent.close();
+    // Destroyed, not closed: undici's close waits for requests in flight, and one a silent backend holds would keep
+    // the run's end waiting for its 300 s deadline. Each is recorded unanswered (its `finally`).
+    await this.agent.destroy();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

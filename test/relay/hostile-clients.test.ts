@@ -164,6 +164,24 @@ describe('the HTTP reference servers and tap with a client that hangs up mid-bod
     expect(recorded).toEqual(['{"speed":42}']);
   });
 
+  it('the HTTP tap in front of a backend that never answers closes at once, recording the request it still held as unanswered', async () => {
+    const silent = net.createServer((socket) => socket.on('error', () => undefined));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.97.15', resolve));
+    const held: net.Socket[] = [];
+    silent.on('connection', (socket) => held.push(socket));
+    opened.push({ close: () => new Promise<void>((resolve) => (held.forEach((s) => s.destroy()), silent.close(() => resolve()))) });
+    const recorded: (number | null)[] = [];
+    const tap = await HttpTap.start({ host: '127.0.97.16', target: `http://127.0.97.15:${(silent.address() as net.AddressInfo).port}`, record: (receipt) => recorded.push(receipt.answer?.status ?? null) });
+    const waiting = request(new URL('/api/v1/readings', tap.url), { method: 'POST', body: '{"speed":42}' }).then((answer) => answer.statusCode, () => 'no answer');
+    await waitFor(() => tap.unsettled() === 1, 'the request to be held by the silent backend');
+    const started = Date.now();
+    await tap.close();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(recorded).toEqual([null]);
+    expect(Object.values(tap.counters.errors).reduce((sum, n) => sum + n, 0)).toBe(1);
+    await waiting;
+  });
+
   it('a run of mangled requests leaves the proxy and a backend serving', async () => {
     const live = await HttpBackend.start({ host: '127.0.97.8', role: 'live' });
     opened.push(live);
