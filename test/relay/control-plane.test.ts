@@ -158,6 +158,23 @@ describe('the relay agent configured by a control plane (control-plane spec)', (
     for (const [i, wanted] of [50, 100, 200, 400, 400, 400].entries()) expect(gaps[i], `gap ${i + 1}: ${gaps.map(Math.round).join(', ')} ms`).toBeGreaterThanOrEqual(wanted - 5);
     expect(gaps[3] as number).toBeGreaterThan((gaps[0] as number) * 2);
   });
+
+  it('gives up an attempt that a control plane takes and never answers, and tries again', async () => {
+    const attempts: Socket[] = [];
+    // Takes each connection and says nothing: the upgrade is never answered.
+    const silent: Server = createServer((socket) => {
+      socket.on('error', () => undefined);
+      attempts.push(socket);
+    });
+    await new Promise<void>((resolve) => silent.listen(18_874, CP_HOST, resolve));
+    opened.push({ close: () => new Promise<void>((resolve) => (attempts.forEach((s) => s.destroy()), silent.close(() => resolve()))) });
+    const client = new ControlPlaneClient({ url: `ws://${CP_HOST}:18874/connect`, name: 'dp', bootstrapVersion: '0', validate: (c) => c, apply: () => undefined, backoff: { initialMs: 50, maxMs: 100 }, handshakeTimeoutMs: 200 });
+    opened.push({ close: () => client.stop() });
+    client.start();
+    await waitFor(() => attempts.length >= 3, 'three attempts', 10_000);
+    expect(client.view()).toMatchObject({ version: '0', source: 'bootstrap', controlPlane: { connected: false } });
+    expect(client.reconnects).toBeGreaterThanOrEqual(2);
+  });
 });
 
 describe('the project\'s control plane', () => {

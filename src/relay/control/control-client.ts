@@ -5,6 +5,12 @@ import { readSnapshotMessage, type DataPlaneMessage } from './control-messages.t
 /** The spec's reconnect schedule: 1 s, doubling, at most 60 s; a connection that opens starts it over. */
 export const BACKOFF = { initialMs: 1000, maxMs: 60_000 } as const;
 
+/**
+ * How long a connection attempt may take to become a WebSocket. A control plane that takes the connection and never
+ * answers the upgrade would otherwise hold the attempt for as long as the kernel keeps it, and no retry would come.
+ */
+export const HANDSHAKE_TIMEOUT_MS = 5_000;
+
 /** Where a data plane's configuration came from: its own bootstrap, or the control plane. */
 export type ConfigSource = 'bootstrap' | 'control_plane';
 
@@ -20,6 +26,8 @@ export interface ControlClientOptions<C> {
   /** Applies a valid configuration all at once. */
   apply: (config: C, version: string) => void;
   backoff?: { initialMs: number; maxMs: number };
+  /** HANDSHAKE_TIMEOUT_MS unless given. */
+  handshakeTimeoutMs?: number;
 }
 
 /** What a data plane's /debug/config-version shows. */
@@ -78,7 +86,7 @@ export class ControlPlaneClient<C> {
   private connect(): void {
     const url = new URL(this.options.url);
     url.searchParams.set('dp', this.options.name);
-    const socket = new WebSocket(url);
+    const socket = new WebSocket(url, { handshakeTimeout: this.options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS });
     this.socket = socket;
     socket.on('open', () => {
       this.connected = true;
