@@ -109,12 +109,21 @@ async function startExternalAgent(spec: WsScenarioSpec, external: NonNullable<Ws
     neverReady: `the relay agent under test never took a WebSocket at ${ingestUrl}`,
   });
   const getJson = async (path: string): Promise<Record<string, unknown>> => {
-    const answer = await request(`${debug}${path}`);
+    // Bounded: an agent whose debug server takes the request and never answers would hold the run for undici's 300 s.
+    const unanswered = (error: unknown): never => {
+      throw new SubprocessError(`the relay agent under test did not answer ${path} (${(error as Error).message}): the fan-out spec's debug endpoints are how a run reads it`);
+    };
+    const answer = await request(`${debug}${path}`, { headersTimeout: DEBUG_TIMEOUT_MS, bodyTimeout: DEBUG_TIMEOUT_MS }).catch(unanswered);
     if (answer.statusCode !== 200) {
       await answer.body.dump();
       throw new SubprocessError(`the relay agent under test answered ${path} with ${answer.statusCode}: the fan-out spec's debug endpoints are how a run reads it`);
     }
-    return (await answer.body.json()) as Record<string, unknown>;
+    const text = await answer.body.text().catch(unanswered);
+    try {
+      return JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new SubprocessError(`the relay agent under test answered ${path} with what is not JSON: ${text.slice(0, 80)}`);
+    }
   };
   const targetsView = async (): Promise<{ targets: Record<string, unknown>[]; mode: unknown; primaryIndex: unknown; killSwitch: unknown }> => {
     const view = await getJson('/debug/targets');
@@ -143,6 +152,9 @@ async function startExternalAgent(spec: WsScenarioSpec, external: NonNullable<Ws
     close: () => underTest.close(),
   };
 }
+
+/** How long the agent under test's debug endpoints may take to answer one request. */
+const DEBUG_TIMEOUT_MS = 5_000;
 
 function ingestOpens(url: string): Promise<boolean> {
   return new Promise((resolve) => {
