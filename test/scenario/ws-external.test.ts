@@ -71,3 +71,44 @@ describe('a WebSocket run through an external agent to real gateways', () => {
     });
   }, 120_000);
 });
+
+describe('an external agent whose debug server takes requests and never answers', () => {
+  it('fails the run in bounded time, naming the endpoint, instead of holding it', async () => {
+    await withTempDir(async (dir) => {
+      // The "agent": a WebSocket ingest that takes frames, and a debug port that accepts and says nothing.
+      const agent = join(dir, 'silent-agent.mjs');
+      const ws = join(import.meta.dirname, '../../node_modules/ws/wrapper.mjs');
+      writeFileSync(
+        agent,
+        [
+          `import { WebSocketServer } from ${JSON.stringify(ws)};`,
+          "import net from 'node:net';",
+          "new WebSocketServer({ host: '127.0.0.1', port: Number(process.env.RELAY_INGEST_PORT) }).on('connection', (s) => s.on('error', () => {}));",
+          "net.createServer((s) => s.on('error', () => {})).listen(Number(process.env.RELAY_DEBUG_PORT), '127.0.0.1');",
+          '',
+        ].join('\n'),
+      );
+      const scenario = join(dir, 'silent.yaml');
+      writeFileSync(
+        scenario,
+        [
+          'name: silent',
+          'protocol: ws',
+          'traffic:',
+          '  generate: { sessions: 1, streams: [baseline], rate: 20hz, duration: 1s, seed: 4 }',
+          'agent:',
+          `  external: { command: "${process.execPath} ${agent}", ingest_port: 19176, debug_port: 19175 }`,
+          'gateways:',
+          '  gateway-a: {}',
+          'replay: { speed: 1x }',
+          '',
+        ].join('\n'),
+      );
+      const started = Date.now();
+      const result = await runParity(['run', scenario, '--db', join(dir, 'ws.duckdb'), '--out', join(dir, 'reports'), '--format', 'json'], { timeoutMs: 90_000 });
+      expect(Date.now() - started).toBeLessThan(60_000);
+      expect(result.code, result.stderr).not.toBe(0);
+      expect(result.stderr).toMatch(/the relay agent under test did not answer \/debug\/\S+ \(.*\): the fan-out spec's debug endpoints are how a run reads it/);
+    });
+  }, 120_000);
+});
