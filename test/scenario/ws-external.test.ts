@@ -97,7 +97,8 @@ describe('an external agent whose debug server takes requests and never answers'
           'traffic:',
           '  generate: { sessions: 1, streams: [baseline], rate: 20hz, duration: 1s, seed: 4 }',
           'agent:',
-          `  external: { command: "${process.execPath} ${agent}", ingest_port: 19176, debug_port: 19175 }`,
+          // Ports of its own: another file's scenario runs beside this one.
+          `  external: { command: "${process.execPath} ${agent}", ingest_port: 19186, debug_port: 19185 }`,
           'gateways:',
           '  gateway-a: {}',
           'replay: { speed: 1x }',
