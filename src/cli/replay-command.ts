@@ -137,7 +137,7 @@ async function runPgReplay(capture: string, flags: ReplayFlags, proxy: string): 
   const target = pgTarget(proxy);
   if (target === undefined) throw new UsageError(`--proxy "${proxy}" is not postgres://HOST:PORT`, { field: 'proxy' });
   const { replayPgCapture } = await import('../replay/pg/pg-replay.ts');
-  await runProxyReplay(flags, 'statements/s', (store, plan, signal) => replayPgCapture({ store, capture, target, plan, answerTimeoutMs: requestFrom(flags).answerTimeoutMs, signal, ...(flags.run !== undefined && { runName: flags.run }) }));
+  await runProxyReplay(flags, 'statements/s', (store, plan, answerTimeoutMs, signal) => replayPgCapture({ store, capture, target, plan, answerTimeoutMs, signal, ...(flags.run !== undefined && { runName: flags.run }) }));
 }
 
 /** --proxy for an HTTP capture: an http(s) URL, checked as the option parser would. */
@@ -152,8 +152,8 @@ function parseHttpUrlFlag(value: string): string {
 /** An HTTP capture replayed through a shadowing proxy: the same plan flags, a run of protocol http. */
 async function runHttpReplay(capture: string, flags: ReplayFlags, proxy: string): Promise<void> {
   const { replayHttpCapture } = await import('../replay/http/http-replay.ts');
-  await runProxyReplay(flags, 'req/s', (store, plan, signal) =>
-    replayHttpCapture({ store, capture, target: proxy, plan, connections: flags.connections ?? 64, answerTimeoutMs: requestFrom(flags).answerTimeoutMs, signal, ...(flags.run !== undefined && { runName: flags.run }) }),
+  await runProxyReplay(flags, 'req/s', (store, plan, answerTimeoutMs, signal) =>
+    replayHttpCapture({ store, capture, target: proxy, plan, connections: flags.connections ?? 64, answerTimeoutMs, signal, ...(flags.run !== undefined && { runName: flags.run }) }),
   );
 }
 
@@ -167,7 +167,7 @@ interface ProxyReplayOutcome {
  * A capture replayed through a proxy (HTTP) or a pooler (PostgreSQL): the plan flags read the same way, Ctrl-C turned
  * into the replay's abort, and the same summary (or JSON).
  */
-async function runProxyReplay(flags: ReplayFlags, unit: string, replay: (store: Store, plan: ReplayPlan, signal: AbortSignal) => Promise<ProxyReplayOutcome>): Promise<void> {
+async function runProxyReplay(flags: ReplayFlags, unit: string, replay: (store: Store, plan: ReplayPlan, answerTimeoutMs: number, signal: AbortSignal) => Promise<ProxyReplayOutcome>): Promise<void> {
   if (flags.relay !== undefined) throw new UsageError('--relay and --proxy: a capture goes through a relay (UDP) or a proxy, not both', { field: 'proxy' });
   const request = requestFrom(flags);
   const plan: ReplayPlan = { pace: request.pace, loops: request.loops, durationMs: request.durationMs, sample: request.sample, seed: request.seed };
@@ -176,7 +176,7 @@ async function runProxyReplay(flags: ReplayFlags, unit: string, replay: (store: 
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const result = await withExistingStore(flags.db, (store) => replay(store, plan, abort.signal));
+    const result = await withExistingStore(flags.db, (store) => replay(store, plan, request.answerTimeoutMs, abort.signal));
     const { stats } = result;
     if (flags.json === true) printJson({ run: result.runName, status: result.status, ...stats });
     else {

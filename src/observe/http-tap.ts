@@ -66,7 +66,8 @@ export class HttpTap implements LegActivity {
     const body = await readRequestBody(req);
     if (typeof body === 'string') {
       // Never whole, so not forwarded: the backend's leg misses a request the proxy began, which is named, not lost.
-      this.counters.errors['requests cut off mid-body by the proxy'] = (this.counters.errors['requests cut off mid-body by the proxy'] ?? 0) + 1;
+      const kind = 'requests cut off mid-body by the proxy';
+      this.counters.errors[kind] = (this.counters.errors[kind] ?? 0) + 1;
       return;
     }
     const headers: Record<string, string> = {};

@@ -6,13 +6,6 @@ export type Pace =
   | { kind: 'ramp'; fromPps: number; toPps: number; overMs: number }
   | { kind: 'max' };
 
-/**
- * How long a request through a proxy (HTTP, Postgres) waits for its answer unless told otherwise. A proxy that never
- * answers would otherwise hold the replay, an interrupted one too, for as long as it stays silent; a request it leaves
- * this long is recorded as unanswered, naming the wait, and is the proxy's finding.
- */
-export const ANSWER_TIMEOUT_MS = 30_000;
-
 export interface ReplayPlan {
   pace: Pace;
   /** Times the capture is replayed; each loop is shifted by the capture's span. */

@@ -1,7 +1,8 @@
 import { UsageError } from '../core/errors.ts';
 import { parseIpv4Block } from '../core/ip-address.ts';
 import { parseDurationMs, parseFraction, ValueError } from '../core/values.ts';
-import { ANSWER_TIMEOUT_MS, type Pace } from '../replay/replay-plan.ts';
+import { ANSWER_TIMEOUT_MS } from '../replay/answer-timeout.js';
+import type { Pace } from '../replay/replay-plan.ts';
 import type { SenderCpuChoice } from '../replay/replay-types.ts';
 
 /**

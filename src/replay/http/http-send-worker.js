@@ -8,6 +8,7 @@ import { ResultGroups, runSendingThread } from '../thread-results.js';
 import { Pool } from 'undici';
 import { connectionsAtStart, readyConnections } from './ready-connections.js';
 import { warmUp } from './warm-up.js';
+import { noAnswerWithin } from '../answer-timeout.js';
 
 /** @typedef {{ method: string, path: string, headers: Record<string, string>, body: Uint8Array }} Exchange */
 /** @typedef {{ sendNo: number, actualNs: number, answeredNs: number, status: number, body: Uint8Array | null, headers: string, routedTo: string | null, routeReason: string | null, echoedRequestId: string | null, error: string | null }} Result */
@@ -31,9 +32,8 @@ const results = new ResultGroups(port);
  */
 function failure(error) {
   const code = /** @type {{ code?: unknown }} */ (error ?? {}).code;
-  const seconds = `${options.answerTimeoutMs / 1000} s`;
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return `no answer within ${seconds} (--answer-timeout)`;
-  if (code === 'UND_ERR_BODY_TIMEOUT') return `the answer's body stalled for ${seconds} (--answer-timeout)`;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return noAnswerWithin(options.answerTimeoutMs);
+  if (code === 'UND_ERR_BODY_TIMEOUT') return `the answer's body stalled for ${options.answerTimeoutMs / 1000} s (--answer-timeout)`;
   return error instanceof Error ? error.message : String(error);
 }
 

@@ -12,7 +12,8 @@ import { columnIndexes, type ColumnKind } from '../../store/chunk-appender.ts';
 import { FeedTableWriter } from '../../store/batched-table-writer.ts';
 import { num, str, type Store } from '../../store/store.ts';
 import { latenessOf, storedReplayStats, type Lateness } from '../replay-figures.ts';
-import { ANSWER_TIMEOUT_MS, describePace, Schedule, type ReplayPlan } from '../replay-plan.ts';
+import { ANSWER_TIMEOUT_MS, noAnswerWithin } from '../answer-timeout.js';
+import { describePace, Schedule, type ReplayPlan } from '../replay-plan.ts';
 import { abortFlag, sendingThreadDone } from '../sending-threads.ts';
 import { nowNs } from '../thread-clock.js';
 import { PG_COPY_REFUSED, PG_RESULT, PG_RESULT_WIDTH, PG_SEND_FAILED, PG_SESSION_ENDED, PG_TIMED_OUT } from './pg-result-row.js';
@@ -322,7 +323,7 @@ export async function sendPgReplay(
 
 /** Why a statement got no answer, as the run keeps it (`pg_sends.error`). */
 function failure(flags: number, answerTimeoutMs: number): string {
-  if ((flags & PG_TIMED_OUT) !== 0) return `no answer within ${answerTimeoutMs / 1000} s (--answer-timeout)`;
+  if ((flags & PG_TIMED_OUT) !== 0) return noAnswerWithin(answerTimeoutMs);
   if ((flags & PG_SESSION_ENDED) !== 0) return 'not sent, its session having ended before it';
   return 'the connection closed before the answer';
 }
