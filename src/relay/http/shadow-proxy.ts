@@ -6,6 +6,9 @@ import { Agent, request } from 'undici';
 import { ControlPlaneClient } from '../control/control-client.ts';
 import { validateProxySnapshot, type ProxyRouting } from './proxy-snapshot.ts';
 
+/** The live upstream's default deadline: nginx's proxy_read_timeout. */
+export const LIVE_TIMEOUT_MS = 60_000;
+
 /** Headers that belong to one connection, never forwarded (RFC 9110 7.6.1). */
 const HOP_BY_HOP = new Set([...CONNECTION_HEADERS, 'proxy-authenticate', 'proxy-authorization']);
 
@@ -18,6 +21,8 @@ export interface ShadowProxyConfig {
   shadow: string | null;
   /** How long a shadow request may take before it is given up (its own deadline, not the client's). */
   shadowTimeoutMs?: number;
+  /** How long the live upstream may take to answer before the client is told so (504); nginx's proxy_read_timeout. */
+  liveTimeoutMs?: number;
   /** Bodies above this are refused (413) before anything is sent on. */
   maxBodyBytes?: number;
   /** Bugs the spec warns of, made on purpose, so a broken proxy can be judged (`parity demo --http --broken`). */
@@ -42,6 +47,8 @@ export interface ShadowProxyStats {
   /** Requests whose client closed the connection before their body ended: nothing was sent on. */
   clientsGone: number;
   liveErrors: number;
+  /** Live requests the upstream did not answer within the live timeout: the client got a 504. */
+  liveTimeouts: number;
   shadowed: number;
   shadowAnswered: number;
   shadowInFlight: number;
@@ -56,7 +63,7 @@ export interface ShadowProxyStats {
  * and carries the request id both upstreams saw (`X-Request-ID`, made when the client sent none).
  */
 export class ShadowProxy {
-  readonly stats: ShadowProxyStats = { requests: 0, clientsGone: 0, liveErrors: 0, shadowed: 0, shadowAnswered: 0, shadowInFlight: 0, shadowFailures: { timeout: 0, connection: 0, status5xx: 0 } };
+  readonly stats: ShadowProxyStats = { requests: 0, clientsGone: 0, liveErrors: 0, liveTimeouts: 0, shadowed: 0, shadowAnswered: 0, shadowInFlight: 0, shadowFailures: { timeout: 0, connection: 0, status5xx: 0 } };
   private readonly liveAgent = new Agent({ connections: 256 });
   // The shadow has its own connections: a slow shadow cannot hold a connection the live path needs.
   private readonly shadowAgent = new Agent({ connections: 256 });
@@ -125,13 +132,21 @@ export class ShadowProxy {
     const faults = config.faults ?? {};
     // The shadow starts first and is not awaited: the live path never waits on it.
     const shadowed = config.shadow === null ? Promise.resolve() : this.shadowCopy(config, method, path, headers, body, faults);
+    // A live upstream that never answers would otherwise hold the client for undici's 300 s and the request's
+    // connection with it; a proxy says so in its own time, as nginx does with a 504 after proxy_read_timeout.
+    const liveTimeoutMs = config.liveTimeoutMs ?? LIVE_TIMEOUT_MS;
     try {
-      const live = await request(new URL(path, config.live), { method, headers, body: body.length > 0 ? body : null, dispatcher: this.liveAgent });
+      const live = await request(new URL(path, config.live), { method, headers, body: body.length > 0 ? body : null, dispatcher: this.liveAgent, headersTimeout: liveTimeoutMs, bodyTimeout: liveTimeoutMs });
       const answer = Buffer.from(await live.body.arrayBuffer());
       if (faults.liveWaitsForShadow === true) await shadowed;
       const reason = config.shadow === null ? 'no shadow configured' : `shadowed to ${new URL(config.shadow).host}`;
       this.reply(res, live.statusCode, copiedHeaders(live.headers), answer, requestId, 'live', reason);
     } catch (error) {
+      if (isLiveTimeout(error)) {
+        this.stats.liveTimeouts++;
+        this.reply(res, 504, { 'content-type': 'text/plain' }, Buffer.from(`live upstream did not answer within ${liveTimeoutMs} ms\n`), requestId, 'live', 'live upstream timed out');
+        return;
+      }
       this.stats.liveErrors++;
       this.reply(res, 502, { 'content-type': 'text/plain' }, Buffer.from(`live upstream failed: ${(error as Error).message}\n`), requestId, 'live', 'live upstream failed');
     }
@@ -175,6 +190,12 @@ export class ShadowProxy {
     res.writeHead(status, { ...headers, 'content-length': String(body.length), 'x-request-id': requestId, 'x-routed-to': routedTo, 'x-route-reason': reason });
     res.end(body);
   }
+}
+
+/** undici's own words for an answer that did not come in time: its headers, or the rest of its body. */
+function isLiveTimeout(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
 }
 
 /** The client's headers without hop-by-hop ones, with the request id and a Content-Length that matches the body. */
