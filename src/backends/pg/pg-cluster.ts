@@ -3,6 +3,7 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { SubprocessError } from '../../core/errors.ts';
+import { reapGroupWithThisProcess, reapPgDataWithThisProcess, releaseGroup, releasePgData } from '../../core/process-reaper.ts';
 
 /** A temporary PostgreSQL server of Debian's `postgresql` package, on a loopback address, removed when stopped. */
 export interface PgCluster {
@@ -68,6 +69,8 @@ export async function startPgCluster(options: PgClusterOptions): Promise<PgClust
   if (bin === undefined) throw new SubprocessError("PostgreSQL's server programs (initdb, pg_ctl) are not installed: install Debian's postgresql package (apt-get install postgresql)");
   const user = serverUser();
   const dataDir = mkdtempSync(join(tmpdir(), 'parity-pg-'));
+  // pg_ctl starts the server in a session of its own: were this process SIGKILLed, it would outlive it.
+  reapPgDataWithThisProcess(dataDir);
   if (user !== undefined) chownSync(dataDir, user.uid, user.gid);
   const run = (program: string, args: string[], timeoutS: number): Promise<void> => runAs(join(bin, program), args, user, timeoutS);
   let serverArgs = '';
@@ -93,6 +96,7 @@ export async function startPgCluster(options: PgClusterOptions): Promise<PgClust
   } catch (error) {
     const log = existsSync(join(dataDir, 'server.log')) ? readFileSync(join(dataDir, 'server.log'), 'utf8').trim().split('\n').slice(-3).join(' | ') : '';
     rmSync(dataDir, { recursive: true, force: true });
+    releasePgData(dataDir);
     throw new SubprocessError(`PostgreSQL on ${options.host}:${options.port} did not start: ${(error as Error).message}${log === '' ? '' : `; its log ends: ${log}`}`, {}, { cause: error });
   }
   let stopped = false;
@@ -116,6 +120,7 @@ export async function startPgCluster(options: PgClusterOptions): Promise<PgClust
         await run('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], 30);
       } finally {
         rmSync(dataDir, { recursive: true, force: true });
+        releasePgData(dataDir);
       }
     },
   };
@@ -132,7 +137,10 @@ function quoteSetting(value: string): string {
 
 function runAs(program: string, args: string[], user: { uid: number; gid: number } | undefined, timeoutS: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(user !== undefined && { uid: user.uid, gid: user.gid }), cwd: '/' });
+    // A group of its own, handed to the reaper: a pg_ctl left running by a killed parity would start its server after.
+    const child = spawn(program, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(user !== undefined && { uid: user.uid, gid: user.gid }), cwd: '/', detached: true });
+    const group = child.pid;
+    if (group !== undefined) reapGroupWithThisProcess(group);
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutS * 1000);
@@ -142,6 +150,7 @@ function runAs(program: string, args: string[], user: { uid: number; gid: number
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      if (group !== undefined) releaseGroup(group);
       if (code === 0) resolve();
       else reject(new Error(`${program.split('/').pop() ?? program} ${signal === null ? `exited ${code ?? '?'}` : `was killed (${signal})`}${stderr.trim() === '' ? '' : `: ${stderr.trim().split('\n').slice(-2).join(' ')}`}`));
     });

@@ -1,0 +1,63 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { findPgBin } from '../../src/backends/pg/pg-cluster.ts';
+import { childrenOf, commandLine, groupMembers, processes } from '../helpers/process-state.ts';
+import { requirePrerequisite } from '../helpers/prerequisite.ts';
+import { killAllParity, spawnParity } from '../helpers/run-parity.ts';
+import { withTempDir } from '../helpers/temp-dir.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+const SCENARIOS = join(import.meta.dirname, '../../fixtures/scenarios');
+const pgReady = requirePrerequisite(findPgBin() !== undefined, "Debian's postgresql package (initdb, pg_ctl)");
+
+/** The PostgreSQL servers running now that a parity run started (their data directories are parity-pg-*). */
+const pgServers = (): number[] => processes().filter((pid) => /\/postgres -D \S*parity-pg-/.test(commandLine(pid)));
+
+afterEach(killAllParity);
+
+describe('a parity run killed outright', () => {
+  it('leaves none of the processes it started behind: the reference relay ends with it', async () => {
+    await withTempDir(async (dir) => {
+      // The go scenario at its capture's own pace: the run is still replaying when it is killed.
+      const file = join(dir, 'killed.yaml');
+      writeFileSync(
+        file,
+        readFileSync(join(SCENARIOS, 'go.yaml'), 'utf8')
+          .replace('name: go', 'name: killed')
+          .replace('../fleet-calamp.pcap', join(SCENARIOS, '../fleet-calamp.pcap'))
+          .replace('speed: 40x', 'speed: 1x'),
+      );
+      const run = spawnParity(['run', file, '--db', join(dir, 'run.duckdb'), '--out', join(dir, 'reports')]);
+      const pid = run.child.pid as number;
+      // Each process a run starts leads a group of its own (pgid = its pid): a signal to parity's group misses it.
+      const groups = (): number[] => childrenOf(pid).filter((child) => groupMembers(child).includes(child));
+      const started = (what: string): boolean => groups().some((child) => commandLine(child).includes(what));
+      // Killed once it replays: the relay is past its start-up lines then, and writes nothing a dead reader would end it on.
+      expect(await run.waitForOutput((_, stderr) => stderr.includes('replaying'), 60_000), run.stderr()).toBe(true);
+      expect(started(' relay --routes '), run.stderr()).toBe(true);
+      const leaders = groups();
+
+      // SIGKILL: no exit hook runs in parity, as when a CI job's timeout or the kernel's OOM killer ends it.
+      await run.stop('SIGKILL');
+      await waitFor(() => leaders.every((group) => groupMembers(group).length === 0), 'every process the run started to end', 10_000);
+    });
+  }, 90_000);
+
+  it.runIf(pgReady)('leaves no PostgreSQL server behind, though pg_ctl starts each in a session of its own', async () => {
+    await withTempDir(async (dir) => {
+      const before = new Set(pgServers());
+      const run = spawnParity(['demo', '--pg', '--db', join(dir, 'pg.duckdb'), '--out', join(dir, 'reports')]);
+      const started = (): number[] => pgServers().filter((pid) => !before.has(pid));
+      // The demo's primary and mirror databases.
+      await waitFor(() => started().length >= 2 || run.child.exitCode !== null, 'the demo to start its databases', 60_000);
+      const servers = started();
+      expect(servers.length, run.stderr()).toBeGreaterThanOrEqual(2);
+      const dataDirs = servers.map((pid) => /-D (\S+)/.exec(commandLine(pid))?.[1] ?? '');
+      await run.stop('SIGKILL');
+      await waitFor(() => servers.every((pid) => groupMembers(pid).length === 0), 'every PostgreSQL server the demo started to end', 15_000);
+      // And their data directories removed, as a stop would have.
+      await waitFor(() => dataDirs.every((dataDir) => dataDir !== '' && !existsSync(dataDir)), 'their data directories to be removed', 5_000);
+    });
+  }, 90_000);
+});
