@@ -2,8 +2,19 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SubprocessError } from '../core/errors.ts';
 import { spawnTracked, stopTracked } from './child-processes.ts';
+import type { YamlReader } from './yaml-reader.ts';
+
+const formatSeconds = (ms: number): string => `${Number((ms / 1000).toFixed(3))} s`;
 
 type Child = ReturnType<typeof spawnTracked>;
+
+/** How long a system under test may take to become ready, unless its scenario says (`ready_timeout`). */
+export const READY_TIMEOUT_MS = 30_000;
+
+/** A scenario's `ready_timeout:` under `external:` at `path` (a JVM may need minutes; a test wants seconds). */
+export function parseReadyTimeout(r: YamlReader, external: Record<string, unknown>, path: string): number {
+  return external.ready_timeout === undefined ? READY_TIMEOUT_MS : r.duration(external.ready_timeout, `${path}.ready_timeout`);
+}
 
 /** A team's own process under test (relay, proxy, agent, pooler), started by a scenario's command for one run. */
 export interface ExternalProcess {
@@ -36,12 +47,12 @@ export async function waitUntilReady(
   child: Child | undefined,
   readiness: { ready: () => Promise<boolean>; logPath: string; neverReady: string; timeoutMs?: number; pollMs?: number },
 ): Promise<void> {
-  const deadline = Date.now() + (readiness.timeoutMs ?? 30_000);
+  const deadline = Date.now() + (readiness.timeoutMs ?? READY_TIMEOUT_MS);
   while (!(await readiness.ready())) {
     if (hasExited(child)) throw relayExitError(child?.exitCode ?? child?.signalCode ?? 'unknown', readiness.logPath);
     if (Date.now() > deadline) {
       if (child !== undefined) await stopTracked(child);
-      throw new SubprocessError(`${readiness.neverReady} (its output: ${readiness.logPath})`);
+      throw new SubprocessError(`${readiness.neverReady} within ${formatSeconds(readiness.timeoutMs ?? READY_TIMEOUT_MS)} (ready_timeout; its output: ${readiness.logPath})`);
     }
     await new Promise((resolve) => setTimeout(resolve, readiness.pollMs ?? 100));
   }
@@ -51,7 +62,7 @@ export async function waitUntilReady(
 export async function startExternalProcess(
   command: string,
   where: { cwd: string; logPath: string; env: Record<string, string> },
-  readiness: { ready: () => Promise<boolean>; neverReady: string },
+  readiness: { ready: () => Promise<boolean>; neverReady: string; timeoutMs: number },
 ): Promise<ExternalProcess> {
   const child = spawnLogged(command, where);
   await waitUntilReady(child, { ...readiness, logPath: where.logPath });

@@ -5,6 +5,8 @@ import { hasExited, relayExitError, spawnLogged, waitUntilReady } from './extern
 import type { ScenarioSpec } from './scenario-spec.ts';
 import { udpPortsBound } from './udp-ports-bound.ts';
 
+const PROBE_TIMEOUT_MS = 2_000;
+
 /** Where an external relay's output goes: beside the run's reports, linked from report.html. */
 export function relayLogPath(reportsDir: string, runName: string): string {
   return join(reportsDir, runName, 'relay.log');
@@ -24,15 +26,16 @@ export async function startExternalRelay(
   const child = relay.command === undefined ? undefined : spawnLogged(relay.command, where);
   const { readyUrl } = relay;
   if (readyUrl !== undefined) {
-    const ready = (): Promise<boolean> => request(readyUrl).then((r) => (r.body.dump(), r.statusCode === 200), () => false);
-    await waitUntilReady(child, { ready, logPath: where.logPath, neverReady: `relay under test never became ready at ${readyUrl}`, pollMs: 200 });
+    // Each probe bounded: a URL that takes the connection and never answers would hold the poll past its deadline.
+    const ready = (): Promise<boolean> => request(readyUrl, { headersTimeout: PROBE_TIMEOUT_MS, bodyTimeout: PROBE_TIMEOUT_MS }).then((r) => (r.body.dump(), r.statusCode === 200), () => false);
+    await waitUntilReady(child, { ready, logPath: where.logPath, neverReady: `relay under test never became ready at ${readyUrl}`, pollMs: 200, timeoutMs: relay.readyTimeoutMs });
   } else if (child !== undefined) {
     await new Promise((resolve) => setTimeout(resolve, relay.readyAfterMs));
     if (hasExited(child)) throw relayExitError(child.exitCode ?? child.signalCode ?? 'unknown', where.logPath);
     // Undefined where the ports cannot be seen: ready_after alone then.
     if (udpPortsBound(relay.address, where.ports) === false) {
       const ports = where.ports.join(',');
-      await waitUntilReady(child, { ready: async () => udpPortsBound(relay.address, where.ports) === true, logPath: where.logPath, neverReady: `relay under test never bound UDP ${relay.address}:${ports}`, pollMs: 20 });
+      await waitUntilReady(child, { ready: async () => udpPortsBound(relay.address, where.ports) === true, logPath: where.logPath, neverReady: `relay under test never bound UDP ${relay.address}:${ports}`, pollMs: 20, timeoutMs: relay.readyTimeoutMs });
     }
   }
   return child;

@@ -2,6 +2,7 @@ import type { JsonObject } from '../core/json.ts';
 import type { FaultPlan } from '../backends/fault-plan.ts';
 import { readReplayRequest, REPLAY_FIELDS, type RawReplay } from '../run/replay-request.ts';
 import type { BuiltinRelay, ExternalRelay, ScenarioBackend, ScenarioSpec, TimelineEvent } from './scenario-spec.ts';
+import { parseReadyTimeout } from './external-process.ts';
 import type { YamlReader } from './yaml-reader.ts';
 
 /** `traffic:`: a capture (a file or a capture name), or a fleet to generate. */
@@ -28,7 +29,7 @@ export function parseRelay(r: YamlReader, value: unknown): BuiltinRelay | Extern
   r.onlyKeys(relay, 'relay', ['builtin', 'external']);
   if (relay.external !== undefined) {
     const external = r.mapping(relay.external, 'relay.external');
-    r.onlyKeys(external, 'relay.external', ['address', 'debug', 'command', 'ready_url', 'ready_after', 'customer', 'device']);
+    r.onlyKeys(external, 'relay.external', ['address', 'debug', 'command', 'ready_url', 'ready_after', 'ready_timeout', 'customer', 'device']);
     const address = r.address(external.address, 'relay.external.address');
     if (address === undefined) throw r.error('relay.external.address', 'is required');
     const optionalText = (key: string): string | undefined => (external[key] === undefined ? undefined : r.text(external[key], `relay.external.${key}`));
@@ -39,6 +40,7 @@ export function parseRelay(r: YamlReader, value: unknown): BuiltinRelay | Extern
       command: optionalText('command'),
       readyUrl: optionalText('ready_url'),
       readyAfterMs: external.ready_after === undefined ? 1000 : r.duration(external.ready_after, 'relay.external.ready_after'),
+      readyTimeoutMs: parseReadyTimeout(r, external, 'relay.external'),
       customer: optionalText('customer') ?? '',
       device: optionalText('device') ?? '',
     };

@@ -47,6 +47,8 @@ export interface ExternalRelay {
   /** Ready when this URL answers 200 (or after `readyAfterMs` when no URL is given). */
   readyUrl: string | undefined;
   readyAfterMs: number;
+  /** How long it may take to become ready (its URL answering, its ports bound) before the run fails. */
+  readyTimeoutMs: number;
   /** Route labels for reports; when absent they are read from the relay's own /metrics, if it serves them. */
   customer: string;
   device: string;

@@ -7,6 +7,7 @@ import type { ShadowProxyFaults } from '../../relay/http/shadow-proxy.ts';
 import type { YamlSource } from '../../core/yaml-file.ts';
 import type { ScenarioSpec } from '../scenario-spec.ts';
 import { parseExpect, parseReplay } from '../scenario-sections.ts';
+import { parseReadyTimeout } from '../external-process.ts';
 import { YamlReader } from '../yaml-reader.ts';
 
 /** A validation of a shadowing HTTP proxy, as a scenario YAML declares it (`protocol: http`; README, "HTTP shadowing"). */
@@ -16,7 +17,7 @@ export interface HttpScenarioSpec {
   protocol: 'http';
   traffic: { har: string } | { generate: { requests: number; meanGapMs: number; seed: number } };
   /** The reference proxy (with bugs on purpose, if asked), or the team's own started by a command for each run. */
-  proxy: { kind: 'builtin'; shadowTimeoutMs: number; faults: ShadowProxyFaults } | { kind: 'external'; command: string; port: number; shadowTimeoutMs: number };
+  proxy: { kind: 'builtin'; shadowTimeoutMs: number; faults: ShadowProxyFaults } | { kind: 'external'; command: string; port: number; shadowTimeoutMs: number; readyTimeoutMs: number };
   /** Simulated backends (with faults on purpose), or real ones behind a recording tap; `aa`: a second instance of live's version for the A/A run, when live is real. */
   backends: { live: HttpScenarioBackend; shadow: HttpScenarioBackend; aa?: HttpScenarioBackend };
   replay: ScenarioSpec['replay'];
@@ -91,12 +92,13 @@ function parseProxy(r: YamlReader, value: unknown): HttpScenarioSpec['proxy'] {
   if (proxy.external !== undefined) {
     if (proxy.builtin !== undefined) throw r.error('proxy', 'takes builtin: or external:, not both');
     const external = r.mapping(proxy.external, 'proxy.external');
-    r.onlyKeys(external, 'proxy.external', ['command', 'port', 'shadow_timeout']);
+    r.onlyKeys(external, 'proxy.external', ['command', 'port', 'shadow_timeout', 'ready_timeout']);
     return {
       kind: 'external',
       command: r.text(external.command, 'proxy.external.command'),
       port: r.whole(external.port, 'proxy.external.port', 1, 65535, 18080),
       shadowTimeoutMs: external.shadow_timeout === undefined ? 2000 : r.duration(external.shadow_timeout, 'proxy.external.shadow_timeout'),
+      readyTimeoutMs: parseReadyTimeout(r, external, 'proxy.external'),
     };
   }
   const builtin = r.mapping(proxy.builtin ?? {}, 'proxy.builtin');

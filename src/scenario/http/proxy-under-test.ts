@@ -32,7 +32,7 @@ export async function startProxyUnderTest(spec: HttpScenarioSpec, at: ProxyPlace
     const builtin = await ShadowProxy.start({ host: at.host, live: at.live, shadow: at.shadow, shadowTimeoutMs: proxy.shadowTimeoutMs, faults: proxy.faults });
     return { url: builtin.url, shadowInFlight: () => builtin.stats.shadowInFlight, throwIfExited: () => undefined, close: () => builtin.close() };
   }
-  return startExternalProxy(proxy.command, proxy.port, at);
+  return startExternalProxy(proxy, at);
 }
 
 /**
@@ -41,7 +41,7 @@ export async function startProxyUnderTest(spec: HttpScenarioSpec, at: ProxyPlace
  * PARITY_LIVE_URL, PARITY_SHADOW_URL (empty: no shadow, the latency baseline), PARITY_RUN, PARITY_RUN_DIR (a directory
  * of its own). Ready when it answers any HTTP request; its output goes to `<reports>/<run>/proxy.log`.
  */
-async function startExternalProxy(command: string, port: number, at: ProxyPlacement): Promise<ProxyUnderTest> {
+async function startExternalProxy({ command, port, readyTimeoutMs }: { command: string; port: number; readyTimeoutMs: number }, at: ProxyPlacement): Promise<ProxyUnderTest> {
   const ownDir = join(at.runDir, 'proxy');
   mkdirSync(ownDir, { recursive: true });
   const url = `http://${at.host}:${port}`;
@@ -50,6 +50,7 @@ async function startExternalProxy(command: string, port: number, at: ProxyPlacem
     // Each probe bounded: a proxy that takes the connection and never answers would hold the poll past its deadline.
     ready: () => request(`${url}/`, { method: 'GET', headers: { 'x-request-id': `${at.runName}-ready` }, headersTimeout: 2_000, bodyTimeout: 2_000 }).then((r) => (r.body.dump(), true), () => false),
     neverReady: `the proxy under test never answered at ${url}`,
+    timeoutMs: readyTimeoutMs,
   });
   return {
     url,

@@ -4,6 +4,7 @@ import type { YamlSource } from '../../core/yaml-file.ts';
 import { PG_WORKLOAD_SCHEMA } from '../../synthetic/pg-workload.ts';
 import type { ScenarioSpec } from '../scenario-spec.ts';
 import { parseExpect, parseReplay } from '../scenario-sections.ts';
+import { parseReadyTimeout } from '../external-process.ts';
 import { YamlReader } from '../yaml-reader.ts';
 
 /** A validation of a Postgres mirror (`protocol: pg`): two real databases behind the reference mirroring pooler. */
@@ -17,7 +18,7 @@ export interface PgScenarioSpec {
   mirrorSchema: string;
   traffic: { recording: string } | { generate: { sessions: number; statements: number; gapMs: number; seed: number } };
   /** The reference pooler, or the team's own (`external`: a command given the addresses in its environment). */
-  pooler: { exposure: number; queue: number; mirrorTimeoutMs: number; external?: { command: string; port: number; metricsPort: number; metrics: boolean } };
+  pooler: { exposure: number; queue: number; mirrorTimeoutMs: number; external?: { command: string; port: number; metricsPort: number; metrics: boolean; readyTimeoutMs: number } };
   /**
    * Runs before the run under test: one through a pooler that mirrors nothing (the live path's latency without
    * mirroring), and an A/A run (the mirror without its migration) whose result differences are noise.
@@ -111,12 +112,13 @@ function parsePooler(r: YamlReader, value: unknown): PgScenarioSpec['pooler'] {
 
 function parseExternalPooler(r: YamlReader, value: unknown): NonNullable<PgScenarioSpec['pooler']['external']> {
   const external = r.mapping(value, 'pooler.external');
-  r.onlyKeys(external, 'pooler.external', ['command', 'port', 'metrics_port', 'metrics']);
+  r.onlyKeys(external, 'pooler.external', ['command', 'port', 'metrics_port', 'metrics', 'ready_timeout']);
   if (external.metrics !== undefined && typeof external.metrics !== 'boolean') throw r.error('pooler.external.metrics', 'must be true or false (whether it serves the spec\'s /metrics)');
   return {
     command: r.text(external.command, 'pooler.external.command'),
     port: r.whole(external.port, 'pooler.external.port', 1, 65535, 16432),
     metricsPort: r.whole(external.metrics_port, 'pooler.external.metrics_port', 1, 65535, 19187),
     metrics: external.metrics !== false,
+    readyTimeoutMs: parseReadyTimeout(r, external, 'pooler.external'),
   };
 }

@@ -76,6 +76,7 @@ async function startExternalPooler(spec: PgScenarioSpec, external: NonNullable<P
   const underTest = await startExternalProcess(external.command, { cwd: at.cwd, logPath: join(at.runDir, 'pooler.log'), env }, {
     ready: () => accepts(address),
     neverReady: `the pooler under test never accepted a connection at ${at.host}:${external.port}`,
+    timeoutMs: external.readyTimeoutMs,
   });
   const metricsUrl = external.metrics ? `http://${at.host}:${external.metricsPort}/metrics` : undefined;
   return {

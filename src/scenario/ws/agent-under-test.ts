@@ -107,6 +107,7 @@ async function startExternalAgent(spec: WsScenarioSpec, external: NonNullable<Ws
   const underTest = await startExternalProcess(external.command, { cwd: at.cwd, logPath: join(at.runDir, 'agent.log'), env }, {
     ready: () => ingestOpens(ingestUrl),
     neverReady: `the relay agent under test never took a WebSocket at ${ingestUrl}`,
+    timeoutMs: external.readyTimeoutMs,
   });
   const getJson = async (path: string): Promise<Record<string, unknown>> => {
     // Bounded: an agent whose debug server takes the request and never answers would hold the run for undici's 300 s.

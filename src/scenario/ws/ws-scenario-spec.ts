@@ -4,6 +4,7 @@ import { isSafeName, NAME_RULE } from '../../core/names.ts';
 import type { YamlSource } from '../../core/yaml-file.ts';
 import type { ScenarioSpec } from '../scenario-spec.ts';
 import { parseExpect, parseReplay } from '../scenario-sections.ts';
+import { parseReadyTimeout } from '../external-process.ts';
 import { YamlReader } from '../yaml-reader.ts';
 
 /** A validation of a WebSocket fan-out (`protocol: ws`): the reference relay agent to simulated gateways. */
@@ -24,7 +25,7 @@ export interface WsScenarioSpec {
     /** A bug on purpose: for this long after applying a snapshot the agent drops what comes in (ms; 0: none). */
     dropsOnSwapMs: number;
     /** The team's own agent, run by a command with the spec's variables, instead of the reference one. */
-    external?: { command: string; ingestPort: number; debugPort: number };
+    external?: { command: string; ingestPort: number; debugPort: number; readyTimeoutMs: number };
   };
   /**
    * Gateways in order (the agent's RELAY_BACKENDS order): the first is the reference the others are compared with.
@@ -184,11 +185,12 @@ function parseExternalAgent(r: YamlReader, agent: Record<string, unknown>): NonN
   const bug = ['kill_switch_leaks', 'drops_on_swap'].find((key) => agent[key] !== undefined);
   if (bug !== undefined) throw r.error(`agent.${bug}`, 'is a bug of the reference agent; an external one is what it is');
   const external = r.mapping(agent.external, 'agent.external');
-  r.onlyKeys(external, 'agent.external', ['command', 'ingest_port', 'debug_port']);
+  r.onlyKeys(external, 'agent.external', ['command', 'ingest_port', 'debug_port', 'ready_timeout']);
   return {
     command: r.text(external.command, 'agent.external.command'),
     ingestPort: r.whole(external.ingest_port, 'agent.external.ingest_port', 1, 65535, 8766),
     debugPort: r.whole(external.debug_port, 'agent.external.debug_port', 1, 65535, 8765),
+    readyTimeoutMs: parseReadyTimeout(r, external, 'agent.external'),
   };
 }
 
