@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { SubprocessError } from '../core/errors.ts';
+import { reapGroupWithThisProcess, releaseGroup } from '../core/process-reaper.ts';
 import { readCaptureStream } from '../capture/capture-reader.ts';
 import { FrameDecoder } from '../capture/frame-decoder.ts';
 import { streamByteSource } from '../capture/stream-source.ts';
@@ -29,9 +30,16 @@ export async function startLiveCapture(options: { iface: string; filter: string;
   const args = ['-i', options.iface, '-B', String(CAPTURE_BUFFER_KIB), '-U', '--immediate-mode', '--time-stamp-precision=nano', '-n', '-s', '0', '-w', '-', ...(options.filter === '' ? [] : [options.filter])];
   let child: ChildProcess;
   try {
-    child = spawn('tcpdump', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // A group of its own, handed to the reaper: a tcpdump left by a killed parity on a quiet interface would capture on
+    // until its next packet found the pipe closed.
+    child = spawn('tcpdump', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   } catch (cause) {
     throw new SubprocessError(`cannot start tcpdump: ${(cause as Error).message}`, {}, { cause });
+  }
+  const group = child.pid;
+  if (group !== undefined) {
+    reapGroupWithThisProcess(group);
+    child.once('exit', () => releaseGroup(group));
   }
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

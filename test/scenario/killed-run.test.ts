@@ -4,11 +4,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { findPgBin } from '../../src/backends/pg/pg-cluster.ts';
 import { childrenOf, commandLine, groupMembers, processes } from '../helpers/process-state.ts';
 import { requirePrerequisite } from '../helpers/prerequisite.ts';
+import { tcpdumpUsable } from '../helpers/tcpdump.ts';
 import { killAllParity, spawnParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 const SCENARIOS = join(import.meta.dirname, '../../fixtures/scenarios');
+const canCapture = requirePrerequisite(tcpdumpUsable(), 'tcpdump run as root, for a live capture on loopback');
 const pgReady = requirePrerequisite(findPgBin() !== undefined, "Debian's postgresql package (initdb, pg_ctl)");
 
 /** The PostgreSQL servers running now that a parity run started (their data directories are parity-pg-*). */
@@ -60,4 +62,20 @@ describe('a parity run killed outright', () => {
       await waitFor(() => dataDirs.every((dataDir) => dataDir !== '' && !existsSync(dataDir)), 'their data directories to be removed', 5_000);
     });
   }, 90_000);
+
+  it.runIf(canCapture)('leaves no tcpdump capturing: parity record --iface killed on a quiet interface', async () => {
+    await withTempDir(async (dir) => {
+      // A filter nothing on this machine matches: tcpdump never writes, so nothing but the reaper ends it.
+      writeFileSync(join(dir, 'topology.yaml'), 'relay: { ip: 127.0.94.1, ports: [24994] }\nbackends: { primary: 127.0.94.2, mirror: 127.0.94.3 }\n');
+      const run = spawnParity(['record', '--iface', 'lo', '--filter', 'udp and host 127.0.94.1 and port 24994', '--topology', join(dir, 'topology.yaml'), '--run', 'quiet', '--db', join(dir, 'r.duckdb')]);
+      const pid = run.child.pid as number;
+      const tcpdumps = (): number[] => childrenOf(pid).filter((child) => commandLine(child).startsWith('tcpdump '));
+      await waitFor(() => tcpdumps().length > 0 || run.child.exitCode !== null, 'the recording to start tcpdump', 30_000);
+      expect(await run.waitForOutput((_, stderr) => /recording|capturing|listening/i.test(stderr), 15_000), run.stderr()).toBe(true);
+      const [tcpdump] = tcpdumps();
+      expect(tcpdump, run.stderr()).toBeDefined();
+      await run.stop('SIGKILL');
+      await waitFor(() => commandLine(tcpdump as number) === '', 'tcpdump to end', 10_000);
+    });
+  }, 60_000);
 });
