@@ -94,9 +94,34 @@ export function isParityError(error: unknown): error is ParityError {
   return error instanceof ParityError;
 }
 
-/** The one line the CLI prints for an error: ours verbatim, anything else with its own message and no stack. */
+/**
+ * What to do about a machine that ran out of something, from DuckDB's or Node's words: a full disk and DuckDB's memory
+ * limit reach us as their errors from any statement, and read as a bug where the machine is what ran out.
+ */
+export function exhaustionHint(message: string): string | undefined {
+  if (/No space left on device|ENOSPC/.test(message)) return 'the disk is full: free space where the store and its .spill folder are, or give --db a file on another disk';
+  if (/Out of Memory Error/.test(message)) return 'DuckDB ran out of the memory it may use: raise PARITY_MEMORY_LIMIT (e.g. PARITY_MEMORY_LIMIT=8GB), or leave its .spill folder room on disk';
+  return undefined;
+}
+
+/**
+ * An error's message in one line, with what to do when the machine ran out of something. DuckDB follows some messages
+ * with a paragraph of advice, dropped here; a database it invalidated after a fatal error names the cause only on a
+ * later line ("Original error: ..."), kept here, since that cause (a full disk) is what the reader must act on.
+ */
+export function errorLine(error: unknown): string {
+  const whole = error instanceof Error ? error.message : String(error);
+  const lines = whole.split('\n');
+  const first = lines[0] ?? whole;
+  const original = lines.find((line) => line.startsWith('Original error: '));
+  const line = original === undefined ? first : `${first} (${original.replace(/^Original error: /, 'original error: ')})`;
+  const hint = exhaustionHint(line);
+  return hint === undefined ? line : `${line}; ${hint}`;
+}
+
+/** The one line the CLI prints for an error: ours verbatim, anything else as `errorLine` has it, and no stack. */
 export function describeError(error: unknown): string {
   if (isParityError(error)) return error.message;
-  if (error instanceof Error) return `unexpected error: ${error.message}`;
-  return `unexpected error: ${String(error)}`;
+  const line = errorLine(error);
+  return exhaustionHint(line) === undefined ? `unexpected error: ${line}` : line;
 }

@@ -6,7 +6,7 @@ import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDB
 import { isStoreLocked, storeLockedError } from './store-lock.ts';
 import { ChunkFeed } from './chunk-feed.ts';
 import { SharedSetting } from './shared-setting.ts';
-import { StoreError, StoreLookupError, UsageError } from '../core/errors.ts';
+import { errorLine, StoreError, StoreLookupError, UsageError } from '../core/errors.ts';
 import { debug } from '../core/debug.ts';
 import { makeOutputDir } from '../core/output-dir.ts';
 import { hugePagesSince, keepFreedMemory, largeAnonymousMappings } from './freed-memory.ts';
@@ -313,10 +313,7 @@ function usedParams(sql: string, params: SqlParams | undefined): SqlParams | und
   return Object.fromEntries(Object.entries(params).filter(([name]) => new RegExp(`\\$${name}\\b`).test(sql)));
 }
 
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n')[0] ?? message;
-}
+const firstLine = errorLine;
 
 /** A BIGINT, INTEGER or DOUBLE column value as a number (0 for NULL). */
 export function num(value: JS | undefined): number {
