@@ -45,11 +45,11 @@ export function hasExited(child: Child | undefined): boolean {
  */
 export async function waitUntilReady(
   child: Child | undefined,
-  readiness: { ready: () => Promise<boolean>; logPath: string; neverReady: string; timeoutMs?: number; pollMs?: number },
+  readiness: { what: string; ready: () => Promise<boolean>; logPath: string; neverReady: string; timeoutMs?: number; pollMs?: number },
 ): Promise<void> {
   const deadline = Date.now() + (readiness.timeoutMs ?? READY_TIMEOUT_MS);
   while (!(await readiness.ready())) {
-    if (hasExited(child)) throw relayExitError(child?.exitCode ?? child?.signalCode ?? 'unknown', readiness.logPath);
+    if (hasExited(child)) throw exitedError(readiness.what, child?.exitCode ?? child?.signalCode ?? 'unknown', readiness.logPath, 'before it was ready');
     if (Date.now() > deadline) {
       if (child !== undefined) await stopTracked(child);
       throw new SubprocessError(`${readiness.neverReady} within ${formatSeconds(readiness.timeoutMs ?? READY_TIMEOUT_MS)} (ready_timeout; its output: ${readiness.logPath})`);
@@ -62,26 +62,31 @@ export async function waitUntilReady(
 export async function startExternalProcess(
   command: string,
   where: { cwd: string; logPath: string; env: Record<string, string> },
-  readiness: { ready: () => Promise<boolean>; neverReady: string; timeoutMs: number },
+  readiness: { what: string; ready: () => Promise<boolean>; neverReady: string; timeoutMs: number },
 ): Promise<ExternalProcess> {
   const child = spawnLogged(command, where);
   await waitUntilReady(child, { ...readiness, logPath: where.logPath });
   return {
     child,
     throwIfExited: () => {
-      if (hasExited(child)) throw relayExitError(child.exitCode ?? child.signalCode ?? 'unknown', where.logPath);
+      if (hasExited(child)) throw exitedError(readiness.what, child.exitCode ?? child.signalCode ?? 'unknown', where.logPath, 'during the run');
     },
     close: () => stopTracked(child),
   };
 }
 
-/** The process under test exited: its exit code or signal, and its log's last lines. */
+/** The relay under test exited during the run. */
 export function relayExitError(code: number | string, logPath: string): SubprocessError {
+  return exitedError('relay', code, logPath, 'during the run');
+}
+
+/** The process under test (`what`: relay, proxy, ...) exited: when, its exit code or signal, and its log's last lines. */
+export function exitedError(what: string, code: number | string, logPath: string, when: 'before it was ready' | 'during the run'): SubprocessError {
   let tail = '';
   try {
     tail = readFileSync(logPath, 'utf8').trim().split('\n').slice(-3).join(' | ');
   } catch {
     // No log: the relay printed nothing.
   }
-  return new SubprocessError(`relay under test exited (${typeof code === 'number' ? `code ${code}` : code}) during the run; ${tail === '' ? 'it printed nothing' : `last lines of ${logPath}: ${tail}`}`);
+  return new SubprocessError(`${what} under test exited (${typeof code === 'number' ? `code ${code}` : code}) ${when}; ${tail === '' ? `it printed nothing (${logPath})` : `last lines of ${logPath}: ${tail}`}`);
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { request } from 'undici';
 import type { spawnTracked } from './child-processes.ts';
-import { hasExited, relayExitError, spawnLogged, waitUntilReady } from './external-process.ts';
+import { exitedError, hasExited, spawnLogged, waitUntilReady } from './external-process.ts';
 import type { ScenarioSpec } from './scenario-spec.ts';
 import { udpPortsBound } from './udp-ports-bound.ts';
 
@@ -28,14 +28,14 @@ export async function startExternalRelay(
   if (readyUrl !== undefined) {
     // Each probe bounded: a URL that takes the connection and never answers would hold the poll past its deadline.
     const ready = (): Promise<boolean> => request(readyUrl, { headersTimeout: PROBE_TIMEOUT_MS, bodyTimeout: PROBE_TIMEOUT_MS }).then((r) => (r.body.dump(), r.statusCode === 200), () => false);
-    await waitUntilReady(child, { ready, logPath: where.logPath, neverReady: `relay under test never became ready at ${readyUrl}`, pollMs: 200, timeoutMs: relay.readyTimeoutMs });
+    await waitUntilReady(child, { what: 'relay', ready, logPath: where.logPath, neverReady: `relay under test never became ready at ${readyUrl}`, pollMs: 200, timeoutMs: relay.readyTimeoutMs });
   } else if (child !== undefined) {
     await new Promise((resolve) => setTimeout(resolve, relay.readyAfterMs));
-    if (hasExited(child)) throw relayExitError(child.exitCode ?? child.signalCode ?? 'unknown', where.logPath);
+    if (hasExited(child)) throw exitedError('relay', child.exitCode ?? child.signalCode ?? 'unknown', where.logPath, 'before it was ready');
     // Undefined where the ports cannot be seen: ready_after alone then.
     if (udpPortsBound(relay.address, where.ports) === false) {
       const ports = where.ports.join(',');
-      await waitUntilReady(child, { ready: async () => udpPortsBound(relay.address, where.ports) === true, logPath: where.logPath, neverReady: `relay under test never bound UDP ${relay.address}:${ports}`, pollMs: 20, timeoutMs: relay.readyTimeoutMs });
+      await waitUntilReady(child, { what: 'relay', ready: async () => udpPortsBound(relay.address, where.ports) === true, logPath: where.logPath, neverReady: `relay under test never bound UDP ${relay.address}:${ports}`, pollMs: 20, timeoutMs: relay.readyTimeoutMs });
     }
   }
   return child;

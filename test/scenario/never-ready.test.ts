@@ -90,4 +90,11 @@ describe('a system under test that never becomes ready, given ready_timeout: 1s'
     const result = await runNeverReady((sleep) => demo.replace('pooler: { mirror_exposure: 100%, mirror_queue: 1000, mirror_timeout: 5s }', `pooler:\n  external: { command: "${sleep}", port: 16196, metrics_port: 19197, ready_timeout: 1s }`));
     expectNeverReady(result, /the pooler under test never accepted a connection at [\d.]+:16196 within 1 s/);
   }, 120_000);
+
+  it('an external system that exits before it is ready is named as such, with its exit code and its last words', async () => {
+    const demo = readFileSync(join(SCENARIOS, 'http-demo.yaml'), 'utf8');
+    const result = await runNeverReady(() => demo.replace('builtin: { shadow_timeout: 2s }', 'external: { command: "echo no such upstream >&2; exit 3", port: 18198 }'));
+    expect(result.code, result.stderr).not.toBe(0);
+    expect(result.stderr).toMatch(/^parity: proxy under test exited \(code 3\) before it was ready; last lines of \S+proxy\.log: no such upstream$/m);
+  }, 120_000);
 });

@@ -47,6 +47,7 @@ async function startExternalProxy({ command, port, readyTimeoutMs }: { command: 
   const url = `http://${at.host}:${port}`;
   const env = { PARITY_PROXY_HOST: at.host, PARITY_PROXY_PORT: String(port), PARITY_LIVE_URL: at.live, PARITY_SHADOW_URL: at.shadow ?? '', PARITY_RUN: at.runName, PARITY_RUN_DIR: ownDir };
   const underTest = await startExternalProcess(command, { cwd: at.cwd, logPath: join(at.runDir, 'proxy.log'), env }, {
+    what: 'proxy',
     // Each probe bounded: a proxy that takes the connection and never answers would hold the poll past its deadline.
     ready: () => request(`${url}/`, { method: 'GET', headers: { 'x-request-id': `${at.runName}-ready` }, headersTimeout: 2_000, bodyTimeout: 2_000 }).then((r) => (r.body.dump(), true), () => false),
     neverReady: `the proxy under test never answered at ${url}`,

@@ -74,6 +74,7 @@ async function startExternalPooler(spec: PgScenarioSpec, external: NonNullable<P
   };
   const address = { host: at.host, port: external.port };
   const underTest = await startExternalProcess(external.command, { cwd: at.cwd, logPath: join(at.runDir, 'pooler.log'), env }, {
+    what: 'pooler',
     ready: () => accepts(address),
     neverReady: `the pooler under test never accepted a connection at ${at.host}:${external.port}`,
     timeoutMs: external.readyTimeoutMs,

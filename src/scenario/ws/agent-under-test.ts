@@ -105,6 +105,7 @@ async function startExternalAgent(spec: WsScenarioSpec, external: NonNullable<Ws
   const ingestUrl = `ws://127.0.0.1:${external.ingestPort}`;
   const debug = `http://127.0.0.1:${external.debugPort}`;
   const underTest = await startExternalProcess(external.command, { cwd: at.cwd, logPath: join(at.runDir, 'agent.log'), env }, {
+    what: 'relay agent',
     ready: () => ingestOpens(ingestUrl),
     neverReady: `the relay agent under test never took a WebSocket at ${ingestUrl}`,
     timeoutMs: external.readyTimeoutMs,
