@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { debug } from './debug.ts';
 
 /**
  * The last resort's last resort for the processes this one starts: an exit hook does not run when this process is
@@ -13,6 +14,9 @@ let reaper: ChildProcess | undefined;
 function tell(line: string): void {
   if (reaper === undefined) {
     reaper = spawn(process.execPath, [fileURLToPath(new URL('./orphan-reaper.js', import.meta.url))], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+    // Without it (no process to spare: EAGAIN, EMFILE) the exit hooks still stop everything on any ordinary end: the
+    // reaper is the last resort, not a reason to fail the run.
+    reaper.on('error', (error) => debug('no orphan reaper: %s', error.message));
     // Neither the reaper nor its pipe keeps this process alive: it ends when this one does.
     reaper.unref();
     reaper.stdin?.on('error', () => undefined);
