@@ -88,5 +88,8 @@ export function exitedError(what: string, code: number | string, logPath: string
   } catch {
     // No log: the relay printed nothing.
   }
-  return new SubprocessError(`${what} under test exited (${typeof code === 'number' ? `code ${code}` : code}) ${when}; ${tail === '' ? `it printed nothing (${logPath})` : `last lines of ${logPath}: ${tail}`}`);
+  // A command that ends at once with success has most likely started a server that went to the background (nginx
+  // without `daemon off;`, pg_ctl start): out of the run's reach, to stop or to watch, so it is refused, by name.
+  const daemonized = code === 0 && when === 'before it was ready' ? ` (a command must stay in the foreground while the run lasts: a server that daemonizes, such as nginx without "daemon off;", is out of the run's reach and may still be running)` : '';
+  return new SubprocessError(`${what} under test exited (${typeof code === 'number' ? `code ${code}` : code}) ${when}${daemonized}; ${tail === '' ? `it printed nothing (${logPath})` : `last lines of ${logPath}: ${tail}`}`);
 }

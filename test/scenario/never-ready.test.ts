@@ -97,4 +97,11 @@ describe('a system under test that never becomes ready, given ready_timeout: 1s'
     expect(result.code, result.stderr).not.toBe(0);
     expect(result.stderr).toMatch(/^parity: proxy under test exited \(code 3\) before it was ready; last lines of \S+proxy\.log: no such upstream$/m);
   }, 120_000);
+
+  it('a command that ends at once with success is taken for a server that went to the background, and refused by name', async () => {
+    const demo = readFileSync(join(SCENARIOS, 'http-demo.yaml'), 'utf8');
+    const result = await runNeverReady(() => demo.replace('builtin: { shadow_timeout: 2s }', 'external: { command: "echo started in the background", port: 18199 }'));
+    expect(result.code, result.stderr).not.toBe(0);
+    expect(result.stderr).toMatch(/proxy under test exited \(code 0\) before it was ready \(a command must stay in the foreground while the run lasts: .*daemon off;.*\); last lines of \S+: started in the background$/m);
+  }, 120_000);
 });
