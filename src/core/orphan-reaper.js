@@ -9,6 +9,7 @@
 // Lines on standard input:
 //   +group PGID    a process group started; -group PGID  it ended
 //   +pgdata DIR    a PostgreSQL data directory a server is being started in; -pgdata DIR  stopped and removed
+//   +dir DIR       a directory of the run's own files (a relay's routes); -dir DIR  removed by the run
 // A data directory is named before its server starts, so a kill while pg_ctl waits for it still finds the server
 // (postmaster.pid's first line, the leader of the server's session), and the directory is removed after it.
 
@@ -17,6 +18,7 @@ import { createInterface } from 'node:readline';
 
 const groups = new Set();
 const dataDirs = new Set();
+const dirs = new Set();
 
 // Its own session already (spawned detached): no terminal's Ctrl-C or hang-up reaches it, and a signal sent to
 // parity's group on purpose is for parity, whose own stop then does the work; this one only waits for its input.
@@ -52,6 +54,8 @@ lines.on('line', (line) => {
     else groups.delete(pgid);
   } else if (verb === '+pgdata' && what.startsWith('/')) dataDirs.add(what);
   else if (verb === '-pgdata') dataDirs.delete(what);
+  else if (verb === '+dir' && what.startsWith('/')) dirs.add(what);
+  else if (verb === '-dir') dirs.delete(what);
 });
 lines.on('close', () => {
   for (const pgid of groups) killGroup(pgid);
@@ -67,6 +71,13 @@ lines.on('close', () => {
       } catch {
         // A file written into it while it was removed: another round.
       }
+    }
+  }
+  for (const dir of dirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+    } catch {
+      // Left for the system's own cleaning of its temporary files: nothing there holds a port.
     }
   }
   // eslint-disable-next-line no-restricted-properties -- a process of its own, with nothing left to wait for

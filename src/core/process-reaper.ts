@@ -48,6 +48,15 @@ export function releasePgData(dataDir: string): void {
   tell(`-pgdata ${dataDir}`);
 }
 
+/** `dir` (an absolute path, the run's own files) is removed if this process ends before `releaseDir(dir)`. */
+export function reapDirWithThisProcess(dir: string): void {
+  tell(`+dir ${dir}`);
+}
+
+export function releaseDir(dir: string): void {
+  tell(`-dir ${dir}`);
+}
+
 /** Whether any process is still in group `pgid`. */
 export function groupAlive(pgid: number): boolean {
   try {

@@ -1,5 +1,6 @@
 import type { JsonObject } from '../core/json.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { reapDirWithThisProcess, releaseDir } from '../core/process-reaper.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CaptureSummary } from '../capture/capture-catalog.ts';
@@ -32,7 +33,11 @@ export async function startRelayUnderTest(
   const { addresses } = where;
   if (spec.relay.kind === 'builtin') {
     const dir = mkdtempSync(join(tmpdir(), `parity-${spec.name}-`));
-    session.defer('relay files', () => rmSync(dir, { recursive: true, force: true }));
+    reapDirWithThisProcess(dir);
+    session.defer('relay files', () => {
+      rmSync(dir, { recursive: true, force: true });
+      releaseDir(dir);
+    });
     const relay = await RelayProcess.start(dir, { address: addresses.relay, responseTimeoutMs: spec.relay.responseTimeoutMs, routes: relayRoutes(spec, addresses, where.capture.routePorts) });
     session.defer('reference relay', () => relay.stop());
     return { debugUrl: relay.debugUrl, reload: (globals) => relay.reload(globals), throwIfExited: () => undefined };

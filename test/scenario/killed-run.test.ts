@@ -39,10 +39,14 @@ describe('a parity run killed outright', () => {
       expect(await run.waitForOutput((_, stderr) => stderr.includes('replaying'), 60_000), run.stderr()).toBe(true);
       expect(started(' relay --routes '), run.stderr()).toBe(true);
       const leaders = groups();
+      const relayFiles = leaders.map((child) => / --routes (\S+)\/routes\.json /.exec(commandLine(child))?.[1]).find((dir) => dir !== undefined);
 
       // SIGKILL: no exit hook runs in parity, as when a CI job's timeout or the kernel's OOM killer ends it.
       await run.stop('SIGKILL');
       await waitFor(() => leaders.every((group) => groupMembers(group).length === 0), 'every process the run started to end', 10_000);
+      // And the relay's files (its routes and config, in a directory of the run's own) removed, as a stop would have.
+      expect(relayFiles).toBeDefined();
+      await waitFor(() => !existsSync(relayFiles as string), 'the relay files to be removed', 5_000);
     });
   }, 90_000);
 
