@@ -1,15 +1,18 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withStore } from '../../src/store/store.ts';
 import { quickRun } from '../helpers/quick-run.ts';
 import { runParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
 const dir = mkdtempSync(join(tmpdir(), 'parity-analyse-cli-'));
 const db = join(dir, 'runs.duckdb');
+
+// Its store is shared by every test here, and removed after them (each run left one in /tmp before).
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 beforeAll(async () => {
   await withStore(db, async (store) => {
