@@ -1,4 +1,3 @@
-import { createServer, type Server, type Socket } from 'node:net';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -9,6 +8,7 @@ import { ControlPlane } from '../../src/relay/control/control-plane.ts';
 import { readAgentConfig } from '../../src/relay/ws/agent-config.ts';
 import { validateAgentSnapshot } from '../../src/relay/ws/agent-snapshot.ts';
 import { RelayAgent } from '../../src/relay/ws/relay-agent.ts';
+import { listenTcp } from '../helpers/tcp-peer.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 const opened: { close(): Promise<void> | void }[] = [];
@@ -140,15 +140,16 @@ describe('the relay agent configured by a control plane (control-plane spec)', (
 
   it('backs off 1x, 2x, 4x... up to its cap between attempts', async () => {
     const attempts: number[] = [];
-    const sockets: Socket[] = [];
     // Accepts each TCP connection and closes it at once: every attempt fails, and is timed here.
-    const refusing: Server = createServer((socket) => {
-      attempts.push(performance.now());
-      sockets.push(socket);
-      socket.destroy();
-    });
-    await new Promise<void>((resolve) => refusing.listen(18_873, CP_HOST, resolve));
-    opened.push({ close: () => new Promise<void>((resolve) => refusing.close(() => resolve())) });
+    const refusing = await listenTcp(
+      CP_HOST,
+      (socket) => {
+        attempts.push(performance.now());
+        socket.destroy();
+      },
+      18_873,
+    );
+    opened.push(refusing);
     const client = new ControlPlaneClient({ url: `ws://${CP_HOST}:18873/connect`, name: 'dp', bootstrapVersion: '0', validate: (c) => c, apply: () => undefined, backoff: { initialMs: 50, maxMs: 400 } });
     opened.push({ close: () => client.stop() });
     client.start();
@@ -160,14 +161,10 @@ describe('the relay agent configured by a control plane (control-plane spec)', (
   });
 
   it('gives up an attempt that a control plane takes and never answers, and tries again', async () => {
-    const attempts: Socket[] = [];
     // Takes each connection and says nothing: the upgrade is never answered.
-    const silent: Server = createServer((socket) => {
-      socket.on('error', () => undefined);
-      attempts.push(socket);
-    });
-    await new Promise<void>((resolve) => silent.listen(18_874, CP_HOST, resolve));
-    opened.push({ close: () => new Promise<void>((resolve) => (attempts.forEach((s) => s.destroy()), silent.close(() => resolve()))) });
+    const silent = await listenTcp(CP_HOST, undefined, 18_874);
+    opened.push(silent);
+    const attempts = silent.sockets;
     const client = new ControlPlaneClient({ url: `ws://${CP_HOST}:18874/connect`, name: 'dp', bootstrapVersion: '0', validate: (c) => c, apply: () => undefined, backoff: { initialMs: 50, maxMs: 100 }, handshakeTimeoutMs: 200 });
     opened.push({ close: () => client.stop() });
     client.start();

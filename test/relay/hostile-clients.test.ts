@@ -10,6 +10,7 @@ import { ControlPlane } from '../../src/relay/control/control-plane.ts';
 import { ShadowProxy } from '../../src/relay/http/shadow-proxy.ts';
 import { readAgentConfig } from '../../src/relay/ws/agent-config.ts';
 import { RelayAgent } from '../../src/relay/ws/relay-agent.ts';
+import { listenTcp } from '../helpers/tcp-peer.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 // The reference servers meet clients that misbehave on the wire: one that hangs up halfway through a request's body,
@@ -165,13 +166,10 @@ describe('the HTTP reference servers and tap with a client that hangs up mid-bod
   });
 
   it('the HTTP tap in front of a backend that never answers closes at once, recording the request it still held as unanswered', async () => {
-    const silent = net.createServer((socket) => socket.on('error', () => undefined));
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.97.15', resolve));
-    const held: net.Socket[] = [];
-    silent.on('connection', (socket) => held.push(socket));
-    opened.push({ close: () => new Promise<void>((resolve) => (held.forEach((s) => s.destroy()), silent.close(() => resolve()))) });
+    const silent = await listenTcp('127.0.97.15');
+    opened.push(silent);
     const recorded: (number | null)[] = [];
-    const tap = await HttpTap.start({ host: '127.0.97.16', target: `http://127.0.97.15:${(silent.address() as net.AddressInfo).port}`, record: (receipt) => recorded.push(receipt.answer?.status ?? null) });
+    const tap = await HttpTap.start({ host: '127.0.97.16', target: `http://127.0.97.15:${silent.port}`, record: (receipt) => recorded.push(receipt.answer?.status ?? null) });
     const waiting = request(new URL('/api/v1/readings', tap.url), { method: 'POST', body: '{"speed":42}' }).then((answer) => answer.statusCode, () => 'no answer');
     await waitFor(() => tap.unsettled() === 1, 'the request to be held by the silent backend');
     const started = Date.now();

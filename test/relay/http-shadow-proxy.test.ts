@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createServer, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { HttpBackend, type HttpBackendFaults } from '../../src/backends/http/http-backend.ts';
 import { ShadowProxy } from '../../src/relay/http/shadow-proxy.ts';
+import { listenTcp } from '../helpers/tcp-peer.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 const opened: { close(): Promise<void> }[] = [];
@@ -120,21 +120,11 @@ describe('the reference shadowing proxy', () => {
   it('tells the client in its own time when the live upstream does not answer: a 504, counted apart from failures', async () => {
     // Written here, not a simulated backend: one live upstream that reads and never answers, one that sends its
     // headers and half a body and then nothing more.
-    const held: Socket[] = [];
-    const silent = createServer((socket) => held.push(socket.on('data', () => undefined)));
-    const stalled = createServer((socket) =>
-      held.push(socket.once('data', () => socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 100\r\n\r\nhalf of it')).on('data', () => undefined)),
-    );
-    await Promise.all([silent, stalled].map((server, i) => new Promise<void>((resolve) => server.listen(0, `127.0.91.${5 + i}`, resolve))));
-    opened.push({
-      close: async () => {
-        for (const socket of held) socket.destroy();
-        await Promise.all([silent, stalled].map((server) => new Promise((resolve) => server.close(resolve))));
-      },
-    });
-    for (const [i, server] of [silent, stalled].entries()) {
-      const { port } = server.address() as { port: number };
-      const proxy = await ShadowProxy.start({ host: '127.0.91.1', live: `http://127.0.91.${5 + i}:${port}`, shadow: null, liveTimeoutMs: 300 });
+    const silent = await listenTcp('127.0.91.5');
+    const stalled = await listenTcp('127.0.91.6', (socket) => socket.once('data', () => socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 100\r\n\r\nhalf of it')));
+    opened.push(silent, stalled);
+    for (const [i, upstream] of [silent, stalled].entries()) {
+      const proxy = await ShadowProxy.start({ host: '127.0.91.1', live: `http://127.0.91.${5 + i}:${upstream.port}`, shadow: null, liveTimeoutMs: 300 });
       opened.push(proxy);
       const answer = await request(`${proxy.url}/charge`, { method: 'POST', body: '{"cents":100}', headersTimeout: 10_000 });
       expect(answer.statusCode).toBe(504);

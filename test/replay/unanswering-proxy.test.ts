@@ -1,10 +1,11 @@
-import net from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { num, str, withStore } from '../../src/store/store.ts';
 import { writeHttpTraffic } from '../../src/synthetic/http-traffic.ts';
 import { writePgWorkloadLog } from '../../src/synthetic/pg-workload.ts';
 import { killAllParity, runParity, spawnParity } from '../helpers/run-parity.ts';
+import { listenTcp, type TcpPeer } from '../helpers/tcp-peer.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -12,24 +13,25 @@ import { waitFor } from '../helpers/wait-for.ts';
 // waited for ever, Ctrl-C included, and no verdict came. Each request now gets --answer-timeout; one left that long is
 // recorded with why, and the analysis blames the proxy for it, by reason.
 
-const servers: net.Server[] = [];
-const accepted = new Set<net.Socket>();
+const peers: TcpPeer[] = [];
 afterEach(async () => {
   await killAllParity();
-  for (const socket of accepted) socket.destroy();
-  accepted.clear();
-  for (const server of servers.splice(0)) await new Promise((resolve) => server.close(resolve));
+  for (const peer of peers.splice(0)) await peer.close();
 });
 
-async function listen(host: string, onConnection: (socket: net.Socket) => void): Promise<number> {
-  const server = net.createServer((socket) => {
-    accepted.add(socket);
-    socket.on('error', () => undefined);
-    onConnection(socket);
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  return (server.address() as net.AddressInfo).port;
+async function listen(host: string, onConnection: (socket: Socket) => void): Promise<number> {
+  const peer = await listenTcp(host, onConnection);
+  peers.push(peer);
+  return peer.port;
+}
+
+/** A generated billing API's traffic as a HAR file, imported as capture `billing` into a new store; the store's path. */
+async function importBilling(dir: string, traffic: { requests: number; meanGapMs: number }): Promise<string> {
+  const har = join(dir, 'billing.har');
+  writeHttpTraffic(har, { ...traffic, seed: 3 });
+  const db = join(dir, 'h.duckdb');
+  expect((await runParity(['import', har, '--db', db])).code).toBe(0);
+  return db;
 }
 
 /** A PostgreSQL backend message: type, length, body (protocol 3.0). */
@@ -51,7 +53,7 @@ const READY = message('Z', Buffer.from('I'));
  * A pooler that lets every client in (trust) and answers the schema check's one query on the first connection, then
  * answers each later connection's first statement and nothing after it.
  */
-function silentPooler(socket: net.Socket, connection: number): void {
+function silentPooler(socket: Socket, connection: number): void {
   let startedUp = false;
   let statements = 0;
   socket.on('data', () => {
@@ -74,10 +76,7 @@ function silentPooler(socket: net.Socket, connection: number): void {
 describe('a replay through a proxy that stops answering', () => {
   it('HTTP: each request gets --answer-timeout, the run completes, and the analysis blames the proxy for every one by reason', async () => {
     await withTempDir(async (dir) => {
-      const har = join(dir, 'billing.har');
-      writeHttpTraffic(har, { requests: 12, meanGapMs: 2, seed: 3 });
-      const db = join(dir, 'h.duckdb');
-      expect((await runParity(['import', har, '--db', db])).code).toBe(0);
+      const db = await importBilling(dir, { requests: 12, meanGapMs: 2 });
       // Takes every connection and reads every request, and answers none.
       const port = await listen('127.0.98.1', (socket) => socket.once('data', () => undefined));
       const started = Date.now();
@@ -98,10 +97,7 @@ describe('a replay through a proxy that stops answering', () => {
 
   it('HTTP: Ctrl-C stops a replay whose requests are all waiting, within their answer timeout, and keeps the run as interrupted', async () => {
     await withTempDir(async (dir) => {
-      const har = join(dir, 'billing.har');
-      writeHttpTraffic(har, { requests: 200, meanGapMs: 50, seed: 3 });
-      const db = join(dir, 'h.duckdb');
-      expect((await runParity(['import', har, '--db', db])).code).toBe(0);
+      const db = await importBilling(dir, { requests: 200, meanGapMs: 50 });
       let requests = 0;
       const port = await listen('127.0.98.2', (socket) => socket.once('data', () => requests++));
       const replay = spawnParity(['replay', 'billing', '--proxy', `http://127.0.98.2:${port}`, '--rate', '20pps', '--connections', '2', '--answer-timeout', '2s', '--run', 'h2', '--db', db, '--json']);

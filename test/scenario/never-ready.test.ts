@@ -1,11 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findPgBin } from '../../src/backends/pg/pg-cluster.ts';
 import { commandLine, processes } from '../helpers/process-state.ts';
 import { requirePrerequisite } from '../helpers/prerequisite.ts';
 import { killAllParity, runParity } from '../helpers/run-parity.ts';
+import { listenTcp, type TcpPeer } from '../helpers/tcp-peer.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 
 const SCENARIOS = join(import.meta.dirname, '../../fixtures/scenarios');
@@ -13,19 +13,16 @@ const pgReady = requirePrerequisite(findPgBin() !== undefined, "Debian's postgre
 
 afterEach(killAllParity);
 
-const held: Socket[] = [];
-const servers: Server[] = [];
+const peers: TcpPeer[] = [];
 afterEach(async () => {
-  for (const socket of held.splice(0)) socket.destroy();
-  await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
+  for (const peer of peers.splice(0)) await peer.close();
 });
 
 /** A TCP server that takes connections and never says a word: an HTTP readiness URL that never answers. */
 async function silentServer(host: string): Promise<number> {
-  const server = createServer((socket) => held.push(socket.on('data', () => undefined)));
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  return (server.address() as { port: number }).port;
+  const peer = await listenTcp(host);
+  peers.push(peer);
+  return peer.port;
 }
 
 /**
