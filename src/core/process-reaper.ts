@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { debug } from './debug.ts';
 
@@ -55,6 +55,23 @@ export function reapDirWithThisProcess(dir: string): void {
 
 export function releaseDir(dir: string): void {
   tell(`-dir ${dir}`);
+}
+
+/**
+ * Starts `command` in a process group of its own (so that a stop reaches what it starts in turn) and hands the group
+ * to the reaper until it is empty. A group whose leader ended may still have members (a shell's background
+ * children): it stays listed then. Throws as `spawn` does.
+ */
+export function spawnReaped(command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+  const child = spawn(command, [...args], { ...options, detached: true });
+  const group = child.pid;
+  if (group !== undefined) {
+    reapGroupWithThisProcess(group);
+    child.once('exit', () => {
+      if (!groupAlive(group)) releaseGroup(group);
+    });
+  }
+  return child;
 }
 
 /** Whether any process is still in group `pgid`. */

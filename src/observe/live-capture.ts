@@ -1,7 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
 import { SubprocessError } from '../core/errors.ts';
-import { reapGroupWithThisProcess, releaseGroup } from '../core/process-reaper.ts';
+import { spawnReaped } from '../core/process-reaper.ts';
 import { readCaptureStream } from '../capture/capture-reader.ts';
 import { FrameDecoder } from '../capture/frame-decoder.ts';
 import { streamByteSource } from '../capture/stream-source.ts';
@@ -32,14 +31,9 @@ export async function startLiveCapture(options: { iface: string; filter: string;
   try {
     // A group of its own, handed to the reaper: a tcpdump left by a killed parity on a quiet interface would capture on
     // until its next packet found the pipe closed.
-    child = spawn('tcpdump', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    child = spawnReaped('tcpdump', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (cause) {
     throw new SubprocessError(`cannot start tcpdump: ${(cause as Error).message}`, {}, { cause });
-  }
-  const group = child.pid;
-  if (group !== undefined) {
-    reapGroupWithThisProcess(group);
-    child.once('exit', () => releaseGroup(group));
   }
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { groupAlive, reapGroupWithThisProcess, releaseGroup } from '../core/process-reaper.ts';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import { spawnReaped } from '../core/process-reaper.ts';
 
 /**
  * Every process a scenario starts is registered here and killed, whatever happens: on a normal stop, on an error
@@ -25,17 +25,11 @@ export function spawnTracked(command: string, args: readonly string[], options: 
     process.once('exit', killAll);
     exitHookInstalled = true;
   }
-  // Its own process group, so a stop reaches everything it started.
-  const child = spawn(command, [...args], { ...options, detached: true });
+  // Its own process group, so a stop reaches everything it started; reaped even if this process is SIGKILLed, when no
+  // exit hook runs.
+  const child = spawnReaped(command, args, options);
   children.add(child);
-  const pid = child.pid;
-  // Reaped even if this process is SIGKILLed, when no exit hook runs.
-  if (pid !== undefined) reapGroupWithThisProcess(pid);
-  child.once('exit', () => {
-    children.delete(child);
-    // A group whose leader ended may still have members (a shell's background children): it stays listed then.
-    if (pid !== undefined && !groupAlive(pid)) releaseGroup(pid);
-  });
+  child.once('exit', () => children.delete(child));
   return child;
 }
 

@@ -55,13 +55,13 @@ export class Store {
       instance = await DuckDBInstance.create(path, settings);
       if (mappings !== undefined) debug('huge pages advised for %d new mappings', hugePagesSince(mappings));
     } catch (cause) {
-      if (isStoreLocked(cause)) throw storeLockedError(path, firstLine(cause), cause);
+      if (isStoreLocked(cause)) throw storeLockedError(path, errorLine(cause), cause);
       // --db naming a file that is not a store (a capture, a directory, an empty file) is the user's input, not a
       // fault of the harness or its machine: exit 2, as for any bad input.
-      if (/not a valid DuckDB database file|Is a directory/.test(firstLine(cause))) {
-        throw new UsageError(`${path}: not a DuckDB store (${firstLine(cause)})`, { file: path, field: 'db' }, { cause });
+      if (/not a valid DuckDB database file|Is a directory/.test(errorLine(cause))) {
+        throw new UsageError(`${path}: not a DuckDB store (${errorLine(cause)})`, { file: path, field: 'db' }, { cause });
       }
-      throw new StoreError(`${path}: cannot open the store: ${firstLine(cause)}`, { file: path }, { cause });
+      throw new StoreError(`${path}: cannot open the store: ${errorLine(cause)}`, { file: path }, { cause });
     }
     const connection = await instance.connect();
     const store = new Store(path, instance, connection, settings.memory_limit as string);
@@ -74,7 +74,7 @@ export class Store {
       if (path !== ':memory:') await connection.run('CHECKPOINT');
     } catch (cause) {
       store.close();
-      throw new StoreError(`${path}: cannot create the schema: ${firstLine(cause)}`, { file: path }, { cause });
+      throw new StoreError(`${path}: cannot create the schema: ${errorLine(cause)}`, { file: path }, { cause });
     }
     debug('store opened %s', path);
     return store;
@@ -84,7 +84,7 @@ export class Store {
     try {
       await this.connection.run(sql, usedParams(sql, params));
     } catch (cause) {
-      throw new StoreError(`${this.path}: ${firstLine(cause)}`, { file: this.path }, { cause });
+      throw new StoreError(`${this.path}: ${errorLine(cause)}`, { file: this.path }, { cause });
     }
   }
 
@@ -94,7 +94,7 @@ export class Store {
       const reader = await this.connection.runAndReadAll(sql, usedParams(sql, params));
       return reader.getRowObjectsJS();
     } catch (cause) {
-      throw new StoreError(`${this.path}: ${firstLine(cause)}`, { file: this.path }, { cause });
+      throw new StoreError(`${this.path}: ${errorLine(cause)}`, { file: this.path }, { cause });
     }
   }
 
@@ -162,7 +162,7 @@ export class Store {
     } catch (cause) {
       this.writerConnections.delete(connection);
       connection.closeSync();
-      throw new StoreError(`${this.path}: cannot append to ${table}: ${firstLine(cause)}`, { file: this.path }, { cause });
+      throw new StoreError(`${this.path}: cannot append to ${table}: ${errorLine(cause)}`, { file: this.path }, { cause });
     }
   }
 
@@ -173,7 +173,7 @@ export class Store {
       return await ChunkFeed.open(connection, table, this.insertionOrder);
     } catch (cause) {
       connection.closeSync();
-      throw new StoreError(`${this.path}: cannot load ${table}: ${firstLine(cause)}`, { file: this.path }, { cause });
+      throw new StoreError(`${this.path}: cannot load ${table}: ${errorLine(cause)}`, { file: this.path }, { cause });
     }
   }
 
@@ -312,8 +312,6 @@ function usedParams(sql: string, params: SqlParams | undefined): SqlParams | und
   if (params === undefined || Array.isArray(params)) return params;
   return Object.fromEntries(Object.entries(params).filter(([name]) => new RegExp(`\\$${name}\\b`).test(sql)));
 }
-
-const firstLine = errorLine;
 
 /** A BIGINT, INTEGER or DOUBLE column value as a number (0 for NULL). */
 export function num(value: JS | undefined): number {

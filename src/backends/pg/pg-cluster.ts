@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { SubprocessError } from '../../core/errors.ts';
-import { reapGroupWithThisProcess, reapPgDataWithThisProcess, releaseGroup, releasePgData } from '../../core/process-reaper.ts';
+import { reapPgDataWithThisProcess, releasePgData, spawnReaped } from '../../core/process-reaper.ts';
 
 /** A temporary PostgreSQL server of Debian's `postgresql` package, on a loopback address, removed when stopped. */
 export interface PgCluster {
@@ -138,11 +137,9 @@ function quoteSetting(value: string): string {
 function runAs(program: string, args: string[], user: { uid: number; gid: number } | undefined, timeoutS: number): Promise<void> {
   return new Promise((resolve, reject) => {
     // A group of its own, handed to the reaper: a pg_ctl left running by a killed parity would start its server after.
-    const child = spawn(program, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(user !== undefined && { uid: user.uid, gid: user.gid }), cwd: '/', detached: true });
-    const group = child.pid;
-    if (group !== undefined) reapGroupWithThisProcess(group);
+    const child = spawnReaped(program, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(user !== undefined && { uid: user.uid, gid: user.gid }), cwd: '/' });
     let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutS * 1000);
     child.on('error', (error) => {
       clearTimeout(timer);
@@ -150,7 +147,6 @@ function runAs(program: string, args: string[], user: { uid: number; gid: number
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (group !== undefined) releaseGroup(group);
       if (code === 0) resolve();
       else reject(new Error(`${program.split('/').pop() ?? program} ${signal === null ? `exited ${code ?? '?'}` : `was killed (${signal})`}${stderr.trim() === '' ? '' : `: ${stderr.trim().split('\n').slice(-2).join(' ')}`}`));
     });
