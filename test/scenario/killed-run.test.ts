@@ -13,8 +13,19 @@ const SCENARIOS = join(import.meta.dirname, '../../fixtures/scenarios');
 const canCapture = requirePrerequisite(tcpdumpUsable(), 'tcpdump run as root, for a live capture on loopback');
 const pgReady = requirePrerequisite(findPgBin() !== undefined, "Debian's postgresql package (initdb, pg_ctl)");
 
-/** The PostgreSQL servers running now that a parity run started (their data directories are parity-pg-*). */
-const pgServers = (): number[] => processes().filter((pid) => /\/postgres -D \S*parity-pg-/.test(commandLine(pid)));
+/**
+ * The PostgreSQL servers running now that a parity run started, each with its data directory (parity-pg-*), read
+ * from one look at its command line. Only a server started to listen counts: pg_ctl's own short-lived
+ * `postgres -D DIR -C ...` checks, gone by the time they would be read again, do not.
+ */
+function pgServers(): Map<number, string> {
+  const servers = new Map<number, string>();
+  for (const pid of processes()) {
+    const dataDir = /\/postgres -D (\S*parity-pg-\S*) -c listen_addresses=/.exec(commandLine(pid))?.[1];
+    if (dataDir !== undefined) servers.set(pid, dataDir);
+  }
+  return servers;
+}
 
 afterEach(killAllParity);
 
@@ -52,18 +63,19 @@ describe('a parity run killed outright', () => {
 
   it.runIf(pgReady)('leaves no PostgreSQL server behind, though pg_ctl starts each in a session of its own', async () => {
     await withTempDir(async (dir) => {
-      const before = new Set(pgServers());
+      const before = new Set(pgServers().keys());
       const run = spawnParity(['demo', '--pg', '--db', join(dir, 'pg.duckdb'), '--out', join(dir, 'reports')]);
-      const started = (): number[] => pgServers().filter((pid) => !before.has(pid));
+      const started = (): [number, string][] => [...pgServers()].filter(([pid]) => !before.has(pid));
       // The demo's primary and mirror databases.
       await waitFor(() => started().length >= 2 || run.child.exitCode !== null, 'the demo to start its databases', 60_000);
-      const servers = started();
-      expect(servers.length, run.stderr()).toBeGreaterThanOrEqual(2);
-      const dataDirs = servers.map((pid) => /-D (\S+)/.exec(commandLine(pid))?.[1] ?? '');
+      const found = started();
+      expect(found.length, run.stderr()).toBeGreaterThanOrEqual(2);
+      const servers = found.map(([pid]) => pid);
+      const dataDirs = found.map(([, dataDir]) => dataDir);
       await run.stop('SIGKILL');
       await waitFor(() => servers.every((pid) => groupMembers(pid).length === 0), 'every PostgreSQL server the demo started to end', 15_000);
       // And their data directories removed, as a stop would have.
-      await waitFor(() => dataDirs.every((dataDir) => dataDir !== '' && !existsSync(dataDir)), 'their data directories to be removed', 5_000);
+      await waitFor(() => dataDirs.every((dataDir) => !existsSync(dataDir)), 'their data directories to be removed', 5_000);
     });
   }, 90_000);
 
