@@ -1,6 +1,13 @@
 import type { SimulatedBackend } from '../backends/simulated-backend.ts';
+import type { ReplyPairing } from '../capture/record/reply-pairing.ts';
 import type { UdpTap } from '../observe/udp-tap.ts';
 import { monotonicNs } from '../core/clock.ts';
+
+/** A recording tap in front of an external backend, and its pairing of answers with requests (what is owed). */
+export interface TappedBackend {
+  tap: Pick<UdpTap, 'lastForwardMs' | 'slowestReplyMs'>;
+  pairing: Pick<ReplyPairing, 'owedAnswers' | 'answersWanted' | 'slowestAnswerMs'>;
+}
 
 /** The longest a run waits for late answers by default: past this a backend is not late, it is not answering. */
 const MAX_DEFAULT_DRAIN_MS = 60_000;
@@ -9,9 +16,25 @@ const MAX_DEFAULT_DRAIN_MS = 60_000;
  * How long a run waits after its last send for answers still owed: at least the ACK timeout, and three times the
  * slowest answer seen so far (a backend that answered in 1.5 s will answer the last request in about 1.5 s too).
  */
-export function defaultDrainMs(ackTimeoutMs: number, backends: readonly SimulatedBackend[], taps: readonly UdpTap[]): number {
-  const slowestMs = Math.max(0, ...backends.map((b) => b.slowestAnswerMs), ...taps.map((t) => t.slowestReplyMs));
+export function defaultDrainMs(ackTimeoutMs: number, backends: readonly SimulatedBackend[], taps: readonly TappedBackend[]): number {
+  const slowestMs = Math.max(0, ...backends.map((b) => b.slowestAnswerMs), ...taps.map(slowestOfTap));
   return Math.min(MAX_DEFAULT_DRAIN_MS, Math.max(ackTimeoutMs, 3 * slowestMs));
+}
+
+/** A tapped backend's slowest answer: as paired with its request, or (a protocol without match keys) since a forward. */
+function slowestOfTap(t: TappedBackend): number {
+  return Math.max(t.tap.slowestReplyMs, t.pairing.slowestAnswerMs);
+}
+
+/**
+ * A tapped backend has answered all it owes once every request that wanted an answer has one and nothing more has gone
+ * to it for a while. Where the tap could not tie answers to requests (no match keys), it is guessed as before: three
+ * times its slowest answer since the last forward.
+ */
+function tapSettled(t: TappedBackend, nowMs: number): boolean {
+  const quietMs = nowMs - t.tap.lastForwardMs;
+  if (t.pairing.answersWanted > 0) return t.pairing.owedAnswers <= 0 && quietMs >= QUIET_MS;
+  return quietMs >= Math.max(QUIET_MS, 3 * slowestOfTap(t));
 }
 
 /** How often a drain asks the relay what it still holds for its backends. */
@@ -25,16 +48,16 @@ const QUIET_NS = BigInt(QUIET_MS) * 1_000_000n;
 
 /**
  * Late is not missing: waits until the relay holds nothing more for its backends (where it says, `relayQueued`), every
- * simulated backend has sent the answers it owes and received nothing for a while, and every tapped backend has had
- * three times its slowest answer since the last request went to it, or until `drainMs` has passed (counted again
+ * simulated backend has sent the answers it owes and received nothing for a while, and every tapped backend has
+ * answered every request that wants an answer (tapSettled), or until `drainMs` has passed (counted again
  * whenever the relay's queue has shrunk, up to a minute in all). Only then may the observers stop; an answer after
  * that is late in the latency metrics, never a one-sided one.
  */
-export async function drainBackends(options: { backends: readonly SimulatedBackend[]; taps: readonly UdpTap[]; drainMs: number; relayQueued?: () => Promise<number | null> }): Promise<void> {
+export async function drainBackends(options: { backends: readonly SimulatedBackend[]; taps: readonly TappedBackend[]; drainMs: number; relayQueued?: () => Promise<number | null> }): Promise<void> {
   const deadline = Date.now() + options.drainMs;
   const settled = (): boolean =>
     options.backends.every((b) => b.owedAnswers === 0 && monotonicNs() - b.lastReceivedNs >= QUIET_NS) &&
-    options.taps.every((t) => Date.now() - t.lastForwardMs >= Math.max(QUIET_MS, 3 * t.slowestReplyMs));
+    options.taps.every((t) => tapSettled(t, Date.now()));
   const { relayQueued } = options;
   let relayAskedMs = 0;
   let relayHolds = relayQueued !== undefined;

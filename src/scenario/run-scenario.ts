@@ -142,7 +142,7 @@ async function replayCaptureThrough(run: ScenarioRun, timeline: Timeline, signal
 /** Late is not missing: the run waits for every backend's answers before its observers stop. */
 async function drain(run: ScenarioRun, backends: ScenarioBackends, poller: RelayPoller | undefined): Promise<void> {
   const simulated = [...backends.simulated.values()];
-  const taps = backends.taps.map((t) => t.tap);
+  const taps = backends.taps;
   await drainBackends({
     backends: simulated,
     taps,

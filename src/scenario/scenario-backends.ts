@@ -1,5 +1,6 @@
 import { SimulatedBackend } from '../backends/simulated-backend.ts';
-import { ReplyPairing, reverseLeg, tappedOnLeg, writeObservation } from '../capture/record/record-targets.ts';
+import { reverseLeg, tappedOnLeg, writeObservation } from '../capture/record/record-targets.ts';
+import { ReplyPairing } from '../capture/record/reply-pairing.ts';
 import { UdpTap } from '../observe/udp-tap.ts';
 import { getProtocol } from '../protocols/index.ts';
 import type { RunSession } from '../run/run-session.ts';
@@ -7,10 +8,11 @@ import type { ObservationWriter } from '../store/observation-writer.ts';
 import type { Addresses } from './scenario-addresses.ts';
 import type { ScenarioSpec } from './scenario-spec.ts';
 
-/** An external backend's recording tap, with the role whose legs it records. */
+/** An external backend's recording tap, with the role whose legs it records and what its backend still owes. */
 export interface TapOfBackend {
   tap: UdpTap;
   role: string;
+  pairing: ReplyPairing;
 }
 
 export interface ScenarioBackends {
@@ -43,7 +45,7 @@ export async function startBackends(session: RunSession, spec: ScenarioSpec, add
           writeObservation(sink, protocol, observer, tappedOnLeg(packet, uplinkLeg, replyLeg, port), pairing),
         );
         await session.observe(tap).start();
-        started.taps.push({ tap, role: backend.role });
+        started.taps.push({ tap, role: backend.role, pairing });
       }
     } else {
       addresses.backends.set(backend.role, backend.external.ip);

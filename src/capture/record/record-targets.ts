@@ -10,6 +10,7 @@ import { createRun, finishRun, listRuns, recordHarnessLag } from '../../store/ru
 import { HarnessLagGauge } from '../../run/harness-lag.ts';
 import type { Store } from '../../store/store.ts';
 import type { Endpoint, TappedPacket } from '../../observe/udp-tap.ts';
+import type { ReplyPairing } from './reply-pairing.ts';
 
 /**
  * A packet as a recorder hands it over: both clocks, both ends, the leg. `monoNs` times a run's observations: a tap
@@ -125,48 +126,14 @@ export async function runTarget(
   };
 }
 
-/** Requests a tap may still see answered, per relay socket and match key: at most this many each, this many keys in all. */
-const PAIRING_PER_KEY = 16;
-const PAIRING_KEYS = 100_000;
-
-/**
- * Ties each reply a tap relays to the request it answers, as a simulated backend does for itself: the oldest request
- * from the same relay socket with the same match key not yet answered. Without it replies are tied by match key
- * alone, and two requests sharing a key (a sequence number reused within a slow backend's answer time) pair the slow
- * side's answers with the wrong requests: a healthy backend blamed for the harness's blind spot.
- */
-export class ReplyPairing {
-  private readonly waiting = new Map<string, number[]>();
-
-  request(socket: Endpoint, matchKey: string, requestHash: number): void {
-    const key = `${socket.ip}:${socket.port}|${matchKey}`;
-    const queue = this.waiting.get(key) ?? [];
-    if (queue.length >= PAIRING_PER_KEY) queue.shift();
-    queue.push(requestHash);
-    this.waiting.delete(key);
-    this.waiting.set(key, queue);
-    // The oldest keys go first: requests never answered (a backend that ignores some) must not pile up.
-    if (this.waiting.size > PAIRING_KEYS) this.waiting.delete(this.waiting.keys().next().value as string);
-  }
-
-  /** The hash of the request this reply answers, if the tap saw it. */
-  reply(socket: Endpoint, matchKey: string): number | undefined {
-    const key = `${socket.ip}:${socket.port}|${matchKey}`;
-    const queue = this.waiting.get(key);
-    const hash = queue?.shift();
-    if (queue !== undefined && queue.length === 0) this.waiting.delete(key);
-    return hash;
-  }
-}
-
 /** Records a packet seen on a leg as an observation: decoded for its kind and match key, payload kept for replies. */
 export function writeObservation(writer: ObservationWriter, protocol: DeviceProtocol, observer: string, packet: RecordedPacket, pairing?: ReplyPairing): void {
   const isReply = isReplyLeg(packet.leg);
   const decoded = isReply ? protocol.decodeAck(packet.payload) : protocol.decode(packet.payload);
   let replyToHash: number | undefined;
   if (pairing !== undefined && decoded.matchKey !== null && decoded.matchKey !== undefined) {
-    if (isReply) replyToHash = pairing.reply(packet.dst, decoded.matchKey);
-    else pairing.request(packet.src, decoded.matchKey, payloadHash(packet.payload));
+    if (isReply) replyToHash = pairing.reply(packet.dst, decoded.matchKey, packet.monoNs);
+    else pairing.request(packet.src, decoded.matchKey, payloadHash(packet.payload), packet.monoNs, decoded.wantsAck);
   }
   writer.add({
     ...(replyToHash !== undefined && { replyToHash }),
