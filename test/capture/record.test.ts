@@ -74,6 +74,35 @@ describe('parity record with inline taps (real UDP)', () => {
     });
   });
 
+  it('ties a slow backend\'s answers to the requests they answer, not to later ones that reuse a sequence number', async () => {
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 'paired.duckdb'), async (store) => {
+        // The mirror answers 300 ms late; the relay's one socket sends two devices' messages with one sequence number.
+        const mirror = new SimulatedBackend({ protocol: calampLmd, ip: '127.0.12.22', ports: [24802], role: 'mirror', faults: { latencyMs: 300 } });
+        await mirror.start();
+        cleanups.push(() => mirror.stop());
+        const target = await runTarget(store, 'mirror-tapped', calampLmd, 'tap:relay>mirror', undefined, true);
+        const control = manualStop();
+        let ready: () => void = () => undefined;
+        const isReady = new Promise<void>((resolve) => (ready = resolve));
+        const recording = recordTraffic({ source: { kind: 'taps', leg: 'relay>mirror', taps: [{ listen: { ip: '127.0.12.21', port: 24802 }, target: { ip: '127.0.12.22', port: 24802 } }] }, target, stopped: control.stopped, onReady: ready });
+        await isReady;
+        const relay = await UdpClient.open('127.0.12.20');
+        const requests = [message(1, 7), message(2, 7), message(3, 8)];
+        for (const request of requests) {
+          await relay.send(request, 24802, '127.0.12.21');
+          await new Promise((resolve) => setTimeout(resolve, 30));
+        }
+        expect(await relay.waitForReplies(3)).toBe(3);
+        control.stop();
+        await recording;
+        await relay.close();
+        const replies = await store.query("SELECT match_key, reply_to_hash FROM observations WHERE leg = 'mirror>relay' ORDER BY ts_ns");
+        expect(replies.map((r) => [r.match_key, r.reply_to_hash === null ? null : Number(r.reply_to_hash)])).toEqual(requests.map((request) => [calampLmd.decode(request).matchKey, payloadHash(request)]));
+      });
+    });
+  });
+
   it('records into a capture that replays to the same packets', async () => {
     await withTempDir(async (dir) => {
       await withStore(join(dir, 'cap.duckdb'), async (store) => {

@@ -10,7 +10,7 @@ import { createRun, finishRun, listRuns, recordHarnessLag } from '../../store/ru
 import { HarnessLagGauge } from '../../run/harness-lag.ts';
 import type { Store } from '../../store/store.ts';
 import type { Endpoint, TappedPacket } from '../../observe/udp-tap.ts';
-import type { ReplyPairing } from './reply-pairing.ts';
+import { BackendLegPairings, type ReplyPairing } from './reply-pairing.ts';
 
 /**
  * A packet as a recorder hands it over: both clocks, both ends, the leg. `monoNs` times a run's observations: a tap
@@ -113,8 +113,11 @@ export async function runTarget(
   const writer = await ObservationWriter.create(store, runId);
   // A tap stamps what it sees on this process's event loop: the run's latencies are judged within its lateness.
   const lag = stampedHere ? new HarnessLagGauge() : undefined;
+  // A backend's answers tied to the requests they answer, as in a scenario's taps: not to a later request that reuses
+  // a slow backend's sequence number.
+  const pairings = new BackendLegPairings();
   return {
-    write: (packet) => writeObservation(writer, protocol, observer, packet),
+    write: (packet) => writeObservation(writer, protocol, observer, packet, pairings.of(packet.leg, packet.routePort)),
     ready: () => writer.ready(),
     committed: () => writer.committed,
     async finish({ unrecorded, partial }) {

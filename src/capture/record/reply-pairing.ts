@@ -65,3 +65,25 @@ export class ReplyPairing {
     if (request?.wantsAck === true) this.owedAnswers--;
   }
 }
+
+/**
+ * One pairing per backend leg and route, for a recording of the relay's own traffic: replies on `X>relay` are tied to
+ * the requests on `relay>X` of the same route. A relay may send to its primary and its mirror from one socket, so the
+ * backends cannot share one. The devices' legs are not paired: the analysis ties their answers by match key alone.
+ */
+export class BackendLegPairings {
+  private readonly pairings = new Map<string, ReplyPairing>();
+
+  /** The pairing a packet on this leg belongs to, or undefined on a leg that is not a backend's. */
+  of(leg: string, routePort: number): ReplyPairing | undefined {
+    const [from = '', to = ''] = leg.split('>');
+    let backend: string;
+    if (from === 'relay' && to !== 'device') backend = to;
+    else if (to === 'relay' && from !== 'device') backend = from;
+    else return undefined;
+    const key = `${backend}|${routePort}`;
+    let pairing = this.pairings.get(key);
+    if (pairing === undefined) this.pairings.set(key, (pairing = new ReplyPairing()));
+    return pairing;
+  }
+}
