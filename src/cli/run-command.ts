@@ -38,7 +38,7 @@ function addRunOptions(command: Command): Command {
     .option('--screenshot', 'save a Chromium screenshot of report.html')
     .option('--strict', 'exit 1 on GO WITH WARNINGS too')
     .option('--baseline <run|report.json>', 'compare with an earlier run or report (overrides the scenario\'s baseline:); regressions become findings')
-    .option('--drain <duration>', 'after the last send, how long to wait at most for every backend\'s late answers, up to 10m (overrides replay.drain; default: from the observed ACK latency)');
+    .option('--drain <duration>', 'after the last send, how long to wait for every backend\'s late answers, counted again while owed answers still come (to a minute, or this if longer), up to 10m (overrides replay.drain; default: from the observed ACK latency)');
 }
 
 /** Runs a scenario file end to end and prints the table and the verdict; the exit code is the verdict's. */

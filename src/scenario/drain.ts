@@ -49,9 +49,9 @@ const QUIET_NS = BigInt(QUIET_MS) * 1_000_000n;
 /**
  * Late is not missing: waits until the relay holds nothing more for its backends (where it says, `relayQueued`), every
  * simulated backend has sent the answers it owes and received nothing for a while, and every tapped backend has
- * answered every request that wants an answer (tapSettled), or until `drainMs` has passed (counted again
- * whenever the relay's queue has shrunk, up to a minute in all). Only then may the observers stop; an answer after
- * that is late in the latency metrics, never a one-sided one.
+ * answered every request that wants an answer (tapSettled), or until `drainMs` has passed, counted again whenever the
+ * relay's queue has shrunk or an owed answer came, up to a minute in all. Only then may the observers stop: an answer
+ * they do not see is judged missing, so the wait must outlast every answer that is merely late.
  */
 export async function drainBackends(options: { backends: readonly SimulatedBackend[]; taps: readonly TappedBackend[]; drainMs: number; relayQueued?: () => Promise<number | null> }): Promise<void> {
   const deadline = Date.now() + options.drainMs;
@@ -66,7 +66,13 @@ export async function drainBackends(options: { backends: readonly SimulatedBacke
   // run waits for answers at all.
   const latest = Date.now() + Math.max(options.drainMs, MAX_DEFAULT_DRAIN_MS);
   let until = deadline;
+  // So is a backend whose answers still come: each answer to a request it owed counts the wait again, to the same end.
+  const owed = (): number => options.backends.reduce((sum, b) => sum + b.owedAnswers, 0) + options.taps.reduce((sum, t) => sum + Math.max(0, t.pairing.owedAnswers), 0);
+  let owedBefore = owed();
   while (Date.now() < until) {
+    const owedNow = owed();
+    if (owedNow < owedBefore) until = Math.min(latest, Math.max(until, Date.now() + options.drainMs));
+    owedBefore = owedNow;
     if (relayHolds && relayQueued !== undefined && Date.now() - relayAskedMs >= RELAY_QUEUE_POLL_MS) {
       relayAskedMs = Date.now();
       const held = (await relayQueued()) ?? 0;

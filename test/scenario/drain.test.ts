@@ -56,6 +56,36 @@ describe('the drain of a run with a tapped external backend (real sockets)', () 
     expect(Date.now() - startedMs).toBeLessThan(4000);
   });
 
+  it('goes on waiting while owed answers still come, each later than the drain time after the one before', async () => {
+    // Request i is answered 300 ms after request i - 1's answer: the last one 3 s after the first request, far past a
+    // drain time of 500 ms, but never 500 ms without an answer.
+    const socket = dgram.createSocket('udp4');
+    let received = 0;
+    socket.on('message', (payload, remote) => {
+      received++;
+      setTimeout(() => socket.send(payload, remote.port, remote.address), 300 * received);
+    });
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.31.66', resolve));
+    opened.push(socket);
+    const pairing = new ReplyPairing();
+    const tap = new UdpTap({ ip: '127.0.31.65', port: 0 }, { ip: '127.0.31.66', port: socket.address().port }, (packet) => {
+      const key = packet.payload.toString();
+      if (packet.direction === 'uplink') pairing.request(packet.src, key, 0, packet.monoNs, true);
+      else pairing.reply(packet.dst, key, packet.monoNs);
+    });
+    await tap.start();
+    opened.push({ close: () => tap.stop() });
+    const relay = await UdpClient.open('127.0.31.60');
+    opened.push(relay);
+    const requests = 10;
+    for (let i = 0; i < requests; i++) await relay.send(Buffer.from(`req-${i}`), tap.listen.port, '127.0.31.65');
+    while (tap.counters.forwarded < requests) await new Promise((resolve) => setTimeout(resolve, 5));
+
+    await drainBackends({ backends: [], taps: [{ tap, pairing }], drainMs: 500 });
+    expect(tap.counters.replies).toBe(requests);
+    expect(pairing.owedAnswers).toBe(0);
+  });
+
   it('waits no longer than its deadline for answers a backend never sends', async () => {
     const silent = dgram.createSocket('udp4');
     await new Promise<void>((resolve) => silent.bind(0, '127.0.31.64', resolve));
