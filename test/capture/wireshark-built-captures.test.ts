@@ -58,6 +58,31 @@ function pcapFrames(path: string): Promise<Buffer[]> {
   });
 }
 
+/**
+ * An IPv4 packet cut into fragments of `size` bytes of its payload (a multiple of 8), as RFC 791 lays them out: each
+ * with the packet's header, its own total length, offset and more-fragments flag, and its checksum again.
+ */
+function fragmentIpv4(packet: Buffer, id: number, size: number): Buffer[] {
+  const headerBytes = ((packet[0] ?? 0) & 0x0f) * 4;
+  const header = packet.subarray(0, headerBytes);
+  const payload = packet.subarray(headerBytes);
+  const fragments: Buffer[] = [];
+  for (let offset = 0; offset < payload.length; offset += size) {
+    const chunk = payload.subarray(offset, offset + size);
+    const fragment = Buffer.concat([header, chunk]);
+    fragment.writeUInt16BE(fragment.length, 2);
+    fragment.writeUInt16BE(id, 4);
+    fragment.writeUInt16BE((offset + size < payload.length ? 0x2000 : 0) | (offset / 8), 6);
+    fragment.writeUInt16BE(0, 10);
+    let sum = 0;
+    for (let i = 0; i < headerBytes; i += 2) sum += fragment.readUInt16BE(i);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    fragment.writeUInt16BE(~sum & 0xffff, 10);
+    fragments.push(fragment);
+  }
+  return fragments;
+}
+
 /** Link-layer headers in front of an IP packet, as https://www.tcpdump.org/linktypes.html lays them out. */
 const LINK_HEADERS: Record<string, { linkType: number; header: (ipVersion: 4 | 6, ipBytes: number) => Buffer }> = {
   // BSD loopback: the address family in the host's byte order (AF_INET 2; AF_INET6 24, 28 or 30 by system).
@@ -89,10 +114,10 @@ interface TsharkFrame {
 }
 
 /** What tshark makes of every frame: its time, and its UDP header where it found one (not one quoted in ICMP). */
-function tsharkFrames(path: string): { frames: TsharkFrame[]; stderr: string } {
+function tsharkFrames(path: string, defragment = false): { frames: TsharkFrame[]; stderr: string } {
   const result = spawnSync(
     'tshark',
-    ['-r', path, '-o', 'ip.defragment:FALSE', '-T', 'fields', '-E', 'separator=|', '-e', 'frame.number', '-e', 'frame.time_epoch', '-e', 'frame.protocols', '-e', 'udp.srcport', '-e', 'udp.dstport', '-e', 'udp.length', '-e', 'ip.src', '-e', 'ipv6.src'],
+    ['-r', path, '-o', `ip.defragment:${defragment ? 'TRUE' : 'FALSE'}`, '-T', 'fields', '-E', 'separator=|', '-e', 'frame.number', '-e', 'frame.time_epoch', '-e', 'frame.protocols', '-e', 'udp.srcport', '-e', 'udp.dstport', '-e', 'udp.length', '-e', 'ip.src', '-e', 'ipv6.src'],
     { encoding: 'utf8' },
   );
   const frames = result.stdout
@@ -112,8 +137,8 @@ function tsharkFrames(path: string): { frames: TsharkFrame[]; stderr: string } {
 }
 
 /** Ours and tshark's, frame by frame: the same frames at the same times, the same UDP datagrams with the same lengths. */
-function expectSameAsTshark(path: string, ours: ReadOutcome, expectedDatagrams: number): void {
-  const theirs = tsharkFrames(path).frames;
+function expectSameAsTshark(path: string, ours: ReadOutcome, expectedDatagrams: number, defragment = false): void {
+  const theirs = tsharkFrames(path, defragment).frames;
   expect(ours.frames.length, path).toBe(theirs.length);
   expect(ours.frames.map((f) => `${f.tsSec}.${String(f.tsFracNs).padStart(9, '0')}`)).toEqual(theirs.map((f) => f.time));
   const theirUdp = theirs.filter((f) => f.udp !== undefined);
@@ -162,6 +187,10 @@ describe.runIf(available)('captures written by Wireshark\'s tools, read by us an
       const ours = await readAll(path);
       expect(ours.error, name).toBeUndefined();
       expectSameAsTshark(path, ours, udp);
+      // Every payload whole, byte for byte (their lengths are all different: a length names its packet).
+      for (const datagram of ours.datagrams) {
+        expect(Buffer.from(datagram.payload), name).toEqual(PACKETS.find((p) => p.payload.length === datagram.payload.length)?.payload);
+      }
     }
   });
 
@@ -175,6 +204,20 @@ describe.runIf(available)('captures written by Wireshark\'s tools, read by us an
     expect(ours.error).toBeUndefined();
     if (format === 'pcapng') expect([...new Set(ours.frames.map((f) => f.linkType))].sort((a, b) => a - b)).toEqual([0, 1, 101, 108, 113, 228, 229, 276]);
     expectSameAsTshark(converted, ours, parts.reduce((sum, f) => sum + f.udp, 0));
+  });
+
+  it('reassembles IPv4 fragments, in order and out of order, into the datagrams tshark reassembles, on the same frames', async () => {
+    const big = Array.from({ length: 6 }, (_, i) => ({ time: PACKETS[i]?.time ?? '', bytes: Buffer.from(Array.from({ length: 2400 + i * 111 }, (_, b) => (b + i) & 0xff)) }));
+    const whole = await pcapFrames(text2pcap(dir, 'big4', big, ['-l', '101', '-4', '10.1.0.7,10.1.0.2', '-u', '40007,20500']));
+    // Three datagrams' fragments in order, three's last fragment first; the second datagram's interleaved with the third's.
+    const fragmented = whole.map((packet, i) => fragmentIpv4(packet, 0x100 + i, 1000)).map((fragments, i) => (i >= 3 ? fragments.reverse() : fragments));
+    const order = [...(fragmented[0] ?? []), ...(fragmented[1] ?? []).flatMap((f, k) => [f, fragmented[2]?.[k]].filter((x): x is Buffer => x !== undefined)), ...fragmented.slice(3).flat()];
+    const path = text2pcap(dir, 'fragments', order.map((bytes, i) => ({ time: PACKETS[i % PACKETS.length]?.time ?? '', bytes })), ['-l', '101']);
+    const ours = await readAll(path);
+    expect(ours.error).toBeUndefined();
+    expectSameAsTshark(path, ours, big.length, true);
+    expect(ours.datagrams.map((d) => Buffer.from(d.payload))).toEqual(expect.arrayContaining(big.map((b) => b.bytes)));
+    expect(ours.datagrams.every((d) => !d.truncated)).toBe(true);
   });
 
   it('flags datagrams that a snap length cut short, with the length their header declares, as tshark reads them', async () => {
