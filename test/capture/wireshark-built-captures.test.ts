@@ -83,6 +83,26 @@ function fragmentIpv4(packet: Buffer, id: number, size: number): Buffer[] {
   return fragments;
 }
 
+/** An IPv6 packet cut into fragments (RFC 8200): the header, a fragment header, and `size` bytes of what follows. */
+function fragmentIpv6(packet: Buffer, id: number, size: number): Buffer[] {
+  const header = Buffer.from(packet.subarray(0, 40));
+  const nextHeader = header[6] as number;
+  header[6] = 44;
+  const fragmentable = packet.subarray(40);
+  const fragments: Buffer[] = [];
+  for (let offset = 0; offset < fragmentable.length; offset += size) {
+    const chunk = fragmentable.subarray(offset, offset + size);
+    const fragmentHeader = Buffer.alloc(8);
+    fragmentHeader[0] = nextHeader;
+    fragmentHeader.writeUInt16BE(offset | (offset + size < fragmentable.length ? 1 : 0), 2);
+    fragmentHeader.writeUInt32BE(id, 4);
+    const fragment = Buffer.concat([header, fragmentHeader, chunk]);
+    fragment.writeUInt16BE(8 + chunk.length, 4);
+    fragments.push(fragment);
+  }
+  return fragments;
+}
+
 /** Link-layer headers in front of an IP packet, as https://www.tcpdump.org/linktypes.html lays them out. */
 const LINK_HEADERS: Record<string, { linkType: number; header: (ipVersion: 4 | 6, ipBytes: number) => Buffer }> = {
   // BSD loopback: the address family in the host's byte order (AF_INET 2; AF_INET6 24, 28 or 30 by system).
@@ -206,17 +226,23 @@ describe.runIf(available)('captures written by Wireshark\'s tools, read by us an
     expectSameAsTshark(converted, ours, parts.reduce((sum, f) => sum + f.udp, 0));
   });
 
-  it('reassembles IPv4 fragments, in order and out of order, into the datagrams tshark reassembles, on the same frames', async () => {
+  it('reassembles IPv4 and IPv6 fragments, in order and out of order, into the datagrams tshark reassembles, on the same frames', async () => {
     const big = Array.from({ length: 6 }, (_, i) => ({ time: PACKETS[i]?.time ?? '', bytes: Buffer.from(Array.from({ length: 2400 + i * 111 }, (_, b) => (b + i) & 0xff)) }));
     const whole = await pcapFrames(text2pcap(dir, 'big4', big, ['-l', '101', '-4', '10.1.0.7,10.1.0.2', '-u', '40007,20500']));
     // Three datagrams' fragments in order, three's last fragment first; the second datagram's interleaved with the third's.
     const fragmented = whole.map((packet, i) => fragmentIpv4(packet, 0x100 + i, 1000)).map((fragments, i) => (i >= 3 ? fragments.reverse() : fragments));
     const order = [...(fragmented[0] ?? []), ...(fragmented[1] ?? []).flatMap((f, k) => [f, fragmented[2]?.[k]].filter((x): x is Buffer => x !== undefined)), ...fragmented.slice(3).flat()];
+    // And IPv6's, in order and last first.
+    const whole6 = await pcapFrames(text2pcap(dir, 'big6', big.slice(0, 2), ['-l', '101', '-6', '2001:db8::7,2001:db8::2', '-u', '40008,20500']));
+    order.push(...whole6.flatMap((packet, i) => (i === 0 ? fragmentIpv6(packet, 0x200 + i, 1000) : fragmentIpv6(packet, 0x200 + i, 1000).reverse())));
     const path = text2pcap(dir, 'fragments', order.map((bytes, i) => ({ time: PACKETS[i % PACKETS.length]?.time ?? '', bytes })), ['-l', '101']);
     const ours = await readAll(path);
     expect(ours.error).toBeUndefined();
-    expectSameAsTshark(path, ours, big.length, true);
-    expect(ours.datagrams.map((d) => Buffer.from(d.payload))).toEqual(expect.arrayContaining(big.map((b) => b.bytes)));
+    expectSameAsTshark(path, ours, big.length + 2, true);
+    const payloads = (version: 4 | 6): Buffer[] => ours.datagrams.filter((d) => d.ipVersion === version).map((d) => Buffer.from(d.payload));
+    expect(payloads(4)).toHaveLength(big.length);
+    expect(payloads(4)).toEqual(expect.arrayContaining(big.map((b) => b.bytes)));
+    expect(payloads(6)).toEqual(big.slice(0, 2).map((b) => b.bytes));
     expect(ours.datagrams.every((d) => !d.truncated)).toBe(true);
   });
 
