@@ -28,8 +28,8 @@ function slowestOfTap(t: TappedBackend): number {
 
 /**
  * A tapped backend has answered all it owes once every request that wanted an answer has one and nothing more has gone
- * to it for a while. Where the tap could not tie answers to requests (no match keys), it is guessed as before: three
- * times its slowest answer since the last forward.
+ * to it for a while. Where the tap could not tie answers to requests (no match keys), what is owed is unknown and is
+ * estimated: three times its slowest answer since the last forward (short of the answer time with several in flight).
  */
 function tapSettled(t: TappedBackend, nowMs: number): boolean {
   const quietMs = nowMs - t.tap.lastForwardMs;
