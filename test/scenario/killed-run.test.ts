@@ -39,7 +39,7 @@ describe('a parity run killed outright', () => {
         readFileSync(join(SCENARIOS, 'go.yaml'), 'utf8')
           .replace('name: go', 'name: killed')
           .replace('../fleet-calamp.pcap', join(SCENARIOS, '../fleet-calamp.pcap'))
-          .replace('speed: 40x', 'speed: 1x'),
+          .replace('speed: 120x', 'speed: 1x'),
       );
       const run = spawnParity(['run', file, '--db', join(dir, 'run.duckdb'), '--out', join(dir, 'reports')]);
       const pid = run.child.pid as number;
