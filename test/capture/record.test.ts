@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedBackend } from '../../src/backends/simulated-backend.ts';
 import { getCapture } from '../../src/capture/capture-catalog.ts';
 import { captureTarget, runTarget } from '../../src/capture/record/record-targets.ts';
-import { recordTraffic } from '../../src/capture/record/record-session.ts';
+import { recordTraffic, type RecordResult } from '../../src/capture/record/record-session.ts';
 import { parseTopology } from '../../src/capture/record/topology.ts';
 import { payloadHash } from '../../src/core/payload-hash.ts';
 import { buildCalampMessage, calampLmd } from '../../src/protocols/calamp-lmd.ts';
@@ -28,10 +28,18 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-function manualStop(): { stopped: Promise<string>; stop: () => void } {
+/**
+ * Starts a recording that runs until `stop()`, and waits until it is ready (its taps or capture listening); a recording
+ * that fails to start fails here instead of leaving the test waiting.
+ */
+async function startRecording(options: Omit<Parameters<typeof recordTraffic>[0], 'stopped' | 'onReady'>): Promise<{ recording: Promise<RecordResult>; stop: () => void }> {
   let stop: () => void = () => undefined;
   const stopped = new Promise<string>((resolve) => (stop = () => resolve('test')));
-  return { stopped, stop };
+  let ready: () => void = () => undefined;
+  const isReady = new Promise<void>((resolve) => (ready = resolve));
+  const recording = recordTraffic({ ...options, stopped, onReady: ready });
+  await Promise.race([isReady, recording]);
+  return { recording, stop };
 }
 
 const message = (device: number, sequence: number): Uint8Array =>
@@ -46,17 +54,13 @@ describe('parity record with inline taps (real UDP)', () => {
       await backend.start();
       cleanups.push(() => backend.stop());
       const target = await runTarget(store, 'tapped', calampLmd, 'tap:device>relay', undefined, true);
-      const control = manualStop();
-      let ready: () => void = () => undefined;
-      const isReady = new Promise<void>((resolve) => (ready = resolve));
-      const recording = recordTraffic({ source: { kind: 'taps', leg: 'device>relay', taps: [{ listen: { ip: '127.0.12.1', port: 24800 }, target: { ip: '127.0.12.2', port: 24800 } }] }, target, stopped: control.stopped, onReady: ready });
-      await isReady;
+      const { recording, stop: stopRecording } = await startRecording({ source: { kind: 'taps', leg: 'device>relay', taps: [{ listen: { ip: '127.0.12.1', port: 24800 }, target: { ip: '127.0.12.2', port: 24800 } }] }, target });
       const devices = await Promise.all([0, 1, 2, 3, 4].map(() => UdpClient.open('127.0.0.1')));
       for (let round = 0; round < 20; round++) {
         for (const [d, device] of devices.entries()) await device.send(message(d, round), 24800, '127.0.12.1');
         await Promise.all(devices.map((device) => device.waitForReplies(round + 1)));
       }
-      control.stop();
+      stopRecording();
       const result = await recording;
       for (const device of devices) await device.close();
       expect(result).toMatchObject({ recorded: 200, unrecorded: 0, byLeg: { 'device>relay': 100, 'relay>device': 100 } });
@@ -82,11 +86,7 @@ describe('parity record with inline taps (real UDP)', () => {
         await mirror.start();
         cleanups.push(() => mirror.stop());
         const target = await runTarget(store, 'mirror-tapped', calampLmd, 'tap:relay>mirror', undefined, true);
-        const control = manualStop();
-        let ready: () => void = () => undefined;
-        const isReady = new Promise<void>((resolve) => (ready = resolve));
-        const recording = recordTraffic({ source: { kind: 'taps', leg: 'relay>mirror', taps: [{ listen: { ip: '127.0.12.21', port: 24802 }, target: { ip: '127.0.12.22', port: 24802 } }] }, target, stopped: control.stopped, onReady: ready });
-        await isReady;
+        const { recording, stop: stopRecording } = await startRecording({ source: { kind: 'taps', leg: 'relay>mirror', taps: [{ listen: { ip: '127.0.12.21', port: 24802 }, target: { ip: '127.0.12.22', port: 24802 } }] }, target });
         const relay = await UdpClient.open('127.0.12.20');
         const requests = [message(1, 7), message(2, 7), message(3, 8)];
         for (const request of requests) {
@@ -94,7 +94,7 @@ describe('parity record with inline taps (real UDP)', () => {
           await new Promise((resolve) => setTimeout(resolve, 30));
         }
         expect(await relay.waitForReplies(3)).toBe(3);
-        control.stop();
+        stopRecording();
         await recording;
         await relay.close();
         const replies = await store.query("SELECT match_key, reply_to_hash FROM observations WHERE leg = 'mirror>relay' ORDER BY ts_ns");
@@ -110,17 +110,13 @@ describe('parity record with inline taps (real UDP)', () => {
         await backend.start();
         cleanups.push(() => backend.stop());
         const target = await captureTarget(store, 'taped', 'tap:24801', [24801]);
-        const control = manualStop();
-        let ready: () => void = () => undefined;
-        const isReady = new Promise<void>((resolve) => (ready = resolve));
-        const recording = recordTraffic({ source: { kind: 'taps', leg: 'device>relay', taps: [{ listen: { ip: '127.0.12.11', port: 24801 }, target: { ip: '127.0.12.12', port: 24801 } }] }, target, stopped: control.stopped, onReady: ready });
-        await isReady;
+        const { recording, stop: stopRecording } = await startRecording({ source: { kind: 'taps', leg: 'device>relay', taps: [{ listen: { ip: '127.0.12.11', port: 24801 }, target: { ip: '127.0.12.12', port: 24801 } }] }, target });
         const client = await UdpClient.open('127.0.0.1');
         const sent = Array.from({ length: 50 }, (_, i) => Buffer.from(`packet ${i}`));
         for (const payload of sent) await client.send(payload, 24801, '127.0.12.11');
         await client.waitForReplies(50);
         await client.close();
-        control.stop();
+        stopRecording();
         expect((await recording).recorded).toBe(100);
         const capture = await getCapture(store, 'taped');
         expect(capture).toMatchObject({ keptDatagrams: 100, uplinkDatagrams: 50, routePorts: [24801], devices: 1 });
@@ -159,24 +155,18 @@ describe.runIf(canCaptureNow)('parity record with a live capture (tcpdump on lo)
       cleanups.push(() => relay.stop());
       const topology = parseTopology({ relay: { ip: '127.0.13.1', ports: [24900] }, backends: { primary: '127.0.13.2', mirror: '127.0.13.3' } }, 'inline');
       const target = await runTarget(store, 'captured', generic, 'live:lo', undefined, false);
-      const control = manualStop();
-      let ready: () => void = () => undefined;
-      const isReady = new Promise<void>((resolve) => (ready = resolve));
       let recorded = 0;
-      const recording = recordTraffic({
+      const { recording, stop: stopRecording } = await startRecording({
         source: { kind: 'live', iface: 'lo', filter: 'udp and net 127.0.13.0/24', topology },
         target,
-        stopped: control.stopped,
-        onReady: ready,
         onProgress: (progress) => (recorded = progress.recorded),
       });
-      await isReady;
       const replay = await replayCapture({ store, capture: 'fleet', relayHost: '127.0.13.1', portMap: new Map(), plan: { pace: { kind: 'rate', ratePps: 500 }, loops: 1, durationMs: undefined, sample: 1, seed: 1 }, protocol: generic, devices: '127.24.0.0/16', ackTimeoutMs: 1000, existingRun: { runId: replayRunId, name: 'replayed' } });
       await Promise.all(backends.map((b) => b.idle()));
       // Every packet on the wire: the devices' sends, what each backend received and answered, the ACKs relayed back.
       const onTheWire = replay.stats.sent + replay.stats.acks + backends.reduce((sum, b) => sum + b.counters.received + b.counters.acked + b.counters.naked + b.counters.duplicateAcks, 0);
       await waitFor(() => recorded >= onTheWire, 'the live capture to have read every packet', 30_000);
-      control.stop();
+      stopRecording();
       const result = await recording;
       await observations.finish();
       const counts = async (run: string): Promise<Record<string, number>> =>
