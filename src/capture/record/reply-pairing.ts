@@ -70,20 +70,31 @@ export class ReplyPairing {
  * One pairing per backend leg and route, for a recording of the relay's own traffic: replies on `X>relay` are tied to
  * the requests on `relay>X` of the same route. A relay may send to its primary and its mirror from one socket, so the
  * backends cannot share one. The devices' legs are not paired: the analysis ties their answers by match key alone.
+ * Asked for every packet recorded: a leg is read once, then found by its name.
  */
 export class BackendLegPairings {
-  private readonly pairings = new Map<string, ReplyPairing>();
+  /** Each leg seen: its backend's pairings by route (shared by `relay>X` and `X>relay`), or null off a backend's legs. */
+  private readonly byLeg = new Map<string, Map<number, ReplyPairing> | null>();
+  private readonly byBackend = new Map<string, Map<number, ReplyPairing>>();
 
   /** The pairing a packet on this leg belongs to, or undefined on a leg that is not a backend's. */
   of(leg: string, routePort: number): ReplyPairing | undefined {
+    let routes = this.byLeg.get(leg);
+    if (routes === undefined) this.byLeg.set(leg, (routes = this.routesOf(leg)));
+    if (routes === null) return undefined;
+    let pairing = routes.get(routePort);
+    if (pairing === undefined) routes.set(routePort, (pairing = new ReplyPairing()));
+    return pairing;
+  }
+
+  private routesOf(leg: string): Map<number, ReplyPairing> | null {
     const [from = '', to = ''] = leg.split('>');
     let backend: string;
     if (from === 'relay' && to !== 'device') backend = to;
     else if (to === 'relay' && from !== 'device') backend = from;
-    else return undefined;
-    const key = `${backend}|${routePort}`;
-    let pairing = this.pairings.get(key);
-    if (pairing === undefined) this.pairings.set(key, (pairing = new ReplyPairing()));
-    return pairing;
+    else return null;
+    let routes = this.byBackend.get(backend);
+    if (routes === undefined) this.byBackend.set(backend, (routes = new Map()));
+    return routes;
   }
 }
