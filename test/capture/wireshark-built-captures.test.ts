@@ -17,9 +17,6 @@ const TOOLS = ['text2pcap', 'editcap', 'mergecap', 'tshark'];
 const toolsPresent = TOOLS.every((tool) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status === 0);
 const available = requirePrerequisite(toolsPresent, `Wireshark's tools (${TOOLS.join(', ')}: apt-get install tshark)`);
 
-/** The IPv4 datagrams in Ethernet frames text2pcap wrote first (the beforeAll's `eth4`). */
-const text2pcapEth4 = (dir: string): string => join(dir, 'eth4.pcap');
-
 /** A payload per packet, of lengths 1 to 200 (a zero-length one cannot be written as a hex dump), and its time. */
 const PACKETS = Array.from({ length: 24 }, (_, i) => ({
   time: `10:15:${String(10 + i).padStart(2, '0')}.${String(123456 + i * 37_111).padStart(6, '0')}`,
@@ -172,6 +169,8 @@ describe.runIf(available)('captures written by Wireshark\'s tools, read by us an
   let dir = '';
   /** One classic pcap per link type, with the UDP datagrams it holds. */
   const files: Record<string, { path: string; udp: number }> = {};
+  /** IPv4 datagrams alone, in Ethernet frames: the snap length's file. */
+  let eth4 = '';
   const mergecap = (name: string, parts: readonly string[], format = 'pcap'): string => {
     const path = join(dir, name);
     execFileSync('mergecap', ['-F', format, '-w', path, ...parts], { stdio: 'ignore' });
@@ -182,7 +181,7 @@ describe.runIf(available)('captures written by Wireshark\'s tools, read by us an
     dir = mkdtempSync(join(tmpdir(), 'wireshark-built-'));
     const packets = PACKETS.map(({ time, payload }) => ({ time, bytes: payload }));
     const udp = PACKETS.length;
-    const eth4 = text2pcap(dir, 'eth4', packets, ['-4', '10.1.0.1,10.1.0.2', '-u', '40001,20500']);
+    eth4 = text2pcap(dir, 'eth4', packets, ['-4', '10.1.0.1,10.1.0.2', '-u', '40001,20500']);
     const eth6 = text2pcap(dir, 'eth6', packets, ['-6', '2001:db8::1,2001:db8::2', '-u', '40002,20500']);
     // Not UDP: TCP segments, and ARP's bytes, in Ethernet frames among the datagrams.
     const tcp = text2pcap(dir, 'tcp', packets.slice(0, 6), ['-4', '10.1.0.1,10.1.0.2', '-T', '40001,443']);
@@ -248,7 +247,7 @@ describe.runIf(available)('captures written by Wireshark\'s tools, read by us an
 
   it('flags datagrams that a snap length cut short, with the length their header declares, as tshark reads them', async () => {
     const cut = join(dir, 'snap.pcapng');
-    execFileSync('editcap', ['-s', '60', text2pcapEth4(dir), cut], { stdio: 'ignore' });
+    execFileSync('editcap', ['-s', '60', eth4, cut], { stdio: 'ignore' });
     const ours = await readAll(cut);
     expect(ours.error).toBeUndefined();
     expectSameAsTshark(cut, ours, PACKETS.length);
