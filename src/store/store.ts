@@ -55,13 +55,14 @@ export class Store {
       instance = await DuckDBInstance.create(path, settings);
       if (mappings !== undefined) debug('huge pages advised for %d new mappings', hugePagesSince(mappings));
     } catch (cause) {
-      if (isStoreLocked(cause)) throw storeLockedError(path, errorLine(cause), cause);
+      const line = errorLine(cause);
+      if (isStoreLocked(cause)) throw storeLockedError(path, line, cause);
       // --db naming a file that is not a store (a capture, a directory, an empty file) is the user's input, not a
       // fault of the harness or its machine: exit 2, as for any bad input.
-      if (/not a valid DuckDB database file|Is a directory/.test(errorLine(cause))) {
-        throw new UsageError(`${path}: not a DuckDB store (${errorLine(cause)})`, { file: path, field: 'db' }, { cause });
+      if (/not a valid DuckDB database file|Is a directory/.test(line)) {
+        throw new UsageError(`${path}: not a DuckDB store (${line})`, { file: path, field: 'db' }, { cause });
       }
-      throw new StoreError(`${path}: cannot open the store: ${errorLine(cause)}`, { file: path }, { cause });
+      throw new StoreError(`${path}: cannot open the store: ${line}`, { file: path }, { cause });
     }
     const connection = await instance.connect();
     const store = new Store(path, instance, connection, settings.memory_limit as string);
