@@ -1,6 +1,7 @@
 import { analyseRun } from '../analyse/analyse-run.ts';
 import type { Analysis } from '../analyse/analysis.ts';
 import type { CaptureSummary } from '../capture/capture-catalog.ts';
+import { debug } from '../core/debug.ts';
 import { RelayPoller } from '../observe/relay-poller.ts';
 import { getProtocol } from '../protocols/index.ts';
 import { COMMIT_BOUND_MS, prepareReplay, sendReplay, type ReplayProgress, type ReplayResult } from '../replay/replayer.ts';
@@ -49,6 +50,14 @@ interface ScenarioRun {
   capture: CaptureSummary;
   addresses: Addresses;
   say: (line: string) => void;
+  /** When the run's last phase ended (performance.now()), for NODE_DEBUG=parity's account of where a run's time went. */
+  phaseEnded: number;
+}
+
+function phase(run: ScenarioRun, what: string): void {
+  const now = performance.now();
+  debug('run %s: %s in %d ms', run.session.name, what, Math.round(now - run.phaseEnded));
+  run.phaseEnded = now;
 }
 
 /**
@@ -66,11 +75,13 @@ export async function runScenario(spec: ScenarioSpec, options: RunScenarioOption
   const topology = topologyOf(spec, addresses, capture);
   const session = await RunSession.create(store, { name, kind: 'scenario', protocol: spec.protocol, relay: addresses.relay, topology, thresholds: spec.thresholds });
   say(`run ${name}: ${capture.uplinkDatagrams} uplink packets of ${capture.name} from ${capture.devices} devices through ${spec.relay.kind === 'builtin' ? 'the reference relay' : 'the relay'} at ${addresses.relay}`);
-  const run: ScenarioRun = { spec, options, session, capture, addresses, say };
+  const run: ScenarioRun = { spec, options, session, capture, addresses, say, phaseEnded: performance.now() };
   let replayed: Replayed;
   try {
     replayed = await replayThroughTopology(run);
+    phase(run, 'drained');
     await session.stopAll();
+    phase(run, 'stopped');
     replayed.relayCheck();
   } catch (error) {
     return session.fail(error);
@@ -79,7 +90,9 @@ export async function runScenario(spec: ScenarioSpec, options: RunScenarioOption
   await session.finish(replay.stats.interrupted ? 'interrupted' : 'completed', replay.stats, replayed.startNs);
   say(`replay ${replay.status}: ${replay.stats.sent} sent, ${replay.stats.acks} ACKs; analysing`);
   const analysis = await analyseRun(store, name, { thresholds: spec.thresholds, ...(spec.baseline !== undefined && { baseline: spec.baseline }) });
+  phase(run, 'analysed');
   const reports = await writeReports(store, analysis, { outDir: options.reportsDir, formats: options.formats, screenshot: options.screenshot });
+  phase(run, 'reported');
   return { runName: name, replay, analysis, reports, timeline: replayed.timeline, unmet: unmetExpectations(spec, analysis) };
 }
 
@@ -109,7 +122,9 @@ async function replayThroughTopology(run: ScenarioRun): Promise<Replayed> {
   if (poller !== undefined) await session.observe(poller).start();
   const timeline = new Timeline(spec.timeline, { backends: backends.simulated, ...(relay.reload !== undefined && { reload: relay.reload }) });
   session.defer('fault timeline', () => timeline.stop());
+  phase(run, 'topology started');
   const { replay, startNs } = await replayCaptureThrough(run, timeline, replayAbort.signal);
+  phase(run, 'replayed');
   await timeline.stop();
   relay.throwIfExited();
   await drain(run, backends, poller);
