@@ -10,6 +10,7 @@ import { benchRelay } from './relay.ts';
 import { benchRelayFaults } from './relay-faults.ts';
 import { benchReplay, benchReplayWaits } from './replay.ts';
 import { benchReplaySoak } from './replay-soak.ts';
+import { benchStart } from './start.ts';
 import { benchTap } from './tap.ts';
 import { benchWsFanout } from './ws-fanout.ts';
 
@@ -28,6 +29,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   'ws-fanout': benchWsFanout,
   'pg-import': benchPgImport,
   'pg-replay': benchPgReplay,
+  start: benchStart,
 };
 
 // Ctrl-C or a kill: the relays and backends a bench started run in process groups of their own, and outlived it,
