@@ -100,7 +100,6 @@ export async function nodeSink(sink: { ip: string; port: number }): Promise<() =
 
 const us = (value: number | undefined): string => (value === undefined ? '-' : value.toFixed(1));
 
-/** The replayer beside the floor, by each one's own account and at the same sink: the ratios are what the replayer costs over C. */
 /** A sender measured against the floor: its name in the table, and what it achieved by its own account and at the sink. */
 export interface FloorRow {
   asked: string;
@@ -108,6 +107,7 @@ export interface FloorRow {
   floor: SenderResult & { atSink: SinkResult };
 }
 
+/** The replayer beside the floor, by each one's own account and at the same sink: the ratios are what the replayer costs over C. */
 export function printFloor(rows: readonly FloorRow[]): void {
   printRows(
     'native floor (C, one thread, same devices) against the replayer; "at sink": kernel receive timestamps in a C sink',

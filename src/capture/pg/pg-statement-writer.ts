@@ -24,7 +24,6 @@ const COLUMNS = {
 } as const satisfies Record<string, ColumnKind>;
 const C = columnIndexes(COLUMNS);
 
-/** Appends a capture's PostgreSQL statements to `pg_statements`, numbered in the order their answers ended. */
 /** The columns a statement and its answer fill alike in `pg_statements` and `pg_receipts`. */
 export interface AnswerColumns {
   end_ns: number;
@@ -50,6 +49,7 @@ export function setAnswer(r: ChunkAppender, columns: AnswerColumns, s: PgStateme
   text(columns.sqlstate, s.sqlstate);
 }
 
+/** Appends a capture's PostgreSQL statements to `pg_statements`, numbered in the order their answers ended. */
 export class PgStatementWriter {
   count = 0;
 
