@@ -8,7 +8,7 @@ import { benchImport } from './import.ts';
 import { benchPgImport, benchPgReplay } from './pg.ts';
 import { benchRelay } from './relay.ts';
 import { benchRelayFaults } from './relay-faults.ts';
-import { benchReplay, benchReplayWaits } from './replay.ts';
+import { benchReplay, benchReplayPlacement, benchReplayWaits } from './replay.ts';
 import { benchReplaySoak } from './replay-soak.ts';
 import { benchStart } from './start.ts';
 import { benchTap } from './tap.ts';
@@ -19,6 +19,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   replay: benchReplay,
   'replay-soak': benchReplaySoak,
   'replay-waits': benchReplayWaits,
+  'replay-placement': benchReplayPlacement,
   relay: benchRelay,
   'relay-faults': benchRelayFaults,
   analyse: benchAnalyse,

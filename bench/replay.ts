@@ -222,3 +222,39 @@ async function compareWaits(store: Store, native: NativeTools): Promise<void> {
     rows,
   );
 }
+
+/**
+ * `npm run bench -- replay-placement`: the sending thread sharing every CPU (`--sender-cpu none`) against alone on the
+ * last one (as `auto` places it from AUTO_SENDER_CPU_FROM_PPS), alternating, 10 s at each of three low rates into the C
+ * sink: what `auto`'s threshold rests on. The p99 is the same either way at these rates; the max is what differs.
+ */
+export async function benchReplayPlacement(): Promise<void> {
+  await withBenchCapture('placement', { packets: 100_000, port: SINK_PORT }, async (store, dir) => {
+    const native = buildNative(dir);
+    const pinning = corePlan();
+    if (native === undefined || pinning === undefined) {
+      process.stdout.write('no C compiler, one CPU or no taskset: nothing to compare\n');
+      return;
+    }
+    const rows: (string | number)[][] = [];
+    const maxima = new Map<string, number[]>();
+    for (let round = 1; round <= 2; round++) {
+      for (const rate of [2000, 5000, 10_000]) {
+        for (const placement of ['sharing every CPU', `alone on CPU ${pinning.own}`]) {
+          const packets = rate * 10;
+          const sink = (): Promise<() => Promise<SinkResult>> => startNativeSink(native, { ip: SINK_IP, port: SINK_PORT }, rate, packets);
+          const measured = await measure(store, { kind: 'rate', ratePps: rate }, packets, sink, placement.startsWith('alone') ? pinning.own : 'none');
+          rows.push([`${fmtRate(rate)} pps`, placement, round, measured.p99Us, measured.maxUs, measured.atSink.maxUs ?? '-', measured.offCpu]);
+          const key = `${fmtRate(rate)} pps ${placement}`;
+          maxima.set(key, [...(maxima.get(key) ?? []), measured.maxUs]);
+        }
+      }
+    }
+    printRows(
+      `where the sending thread runs at low rates (auto: alone from ${AUTO_SENDER_CPU_FROM_PPS / 1000}k pps planned); into the C sink, 10 s a run, alternating`,
+      ['asked', 'sending thread', 'round', 'p99 µs', 'max µs', 'max at the sink µs', 'off its CPU'],
+      rows,
+    );
+    for (const [key, values] of maxima) process.stdout.write(`${key}: max ${values.map((v) => `${(v / 1000).toFixed(2)} ms`).join(', ')}\n`);
+  });
+}

@@ -6,11 +6,15 @@ import type { SenderCpuChoice } from './replay-types.ts';
 
 /**
  * From this planned rate on, `auto` gives the sending thread a CPU of its own. Measured on this project's 2-core
- * machine (`npm run bench -- replay`): at 10k pps its p99 lateness was the same either way (34 and 36 µs), at 50k
- * pps 1.4-2.1 ms sharing the CPUs against 24-63 µs alone on one; below this rate it keeps every CPU, and the process's
- * other threads (its recording among them) keep all but none.
+ * machine (`npm run bench -- replay`): at 50k pps its p99 lateness was 1.4-2.1 ms sharing the CPUs against 24-63 µs
+ * alone on one. At 10k pps the p99 was the same either way (34 and 36 µs) and the threshold was first set above it,
+ * but the max was not: the process's other threads (its recording, DuckDB's) stop the thread for a few milliseconds
+ * now and then when it shares their CPUs, 2.2-4.6 ms at 10k pps and 1.5-4.2 ms at 5k against 0.6-1.2 ms alone
+ * (2026-12-04, alternating runs of 100,000 packets); at 1k-2k pps too (0.9-7.2 ms against 0.8-1.4 ms), but there a
+ * stall delays a handful of packets, and the suite's replays (mostly below 5k pps) keep sharing, so two replays run
+ * side by side are not both confined to the same CPU. Below this rate it keeps every CPU.
  */
-export const AUTO_SENDER_CPU_FROM_PPS = 20_000;
+export const AUTO_SENDER_CPU_FROM_PPS = 5_000;
 
 /** Where the sending thread will run: alone on `cpu`, or sharing every CPU (`cpu` undefined); `why` says which and why. */
 export interface SenderPlacement {
