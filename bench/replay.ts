@@ -240,10 +240,11 @@ export async function benchReplayPlacement(): Promise<void> {
     const maxima = new Map<string, number[]>();
     for (let round = 1; round <= 2; round++) {
       for (const rate of [2000, 5000, 10_000]) {
-        for (const placement of ['sharing every CPU', `alone on CPU ${pinning.own}`]) {
+        for (const cpu of ['none', pinning.own] as const) {
+          const placement = cpu === 'none' ? 'sharing every CPU' : `alone on CPU ${cpu}`;
           const packets = rate * 10;
           const sink = (): Promise<() => Promise<SinkResult>> => startNativeSink(native, { ip: SINK_IP, port: SINK_PORT }, rate, packets);
-          const measured = await measure(store, { kind: 'rate', ratePps: rate }, packets, sink, placement.startsWith('alone') ? pinning.own : 'none');
+          const measured = await measure(store, { kind: 'rate', ratePps: rate }, packets, sink, cpu);
           rows.push([`${fmtRate(rate)} pps`, placement, round, measured.p99Us, measured.maxUs, measured.atSink.maxUs ?? '-', measured.offCpu]);
           const key = `${fmtRate(rate)} pps ${placement}`;
           maxima.set(key, [...(maxima.get(key) ?? []), measured.maxUs]);

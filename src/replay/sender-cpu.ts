@@ -10,7 +10,7 @@ import type { SenderCpuChoice } from './replay-types.ts';
  * alone on one. At 10k pps the p99 was the same either way (34 and 36 µs) and the threshold was first set above it,
  * but the max was not: the process's other threads (its recording, DuckDB's) stop the thread for a few milliseconds
  * now and then when it shares their CPUs, 2.2-4.6 ms at 10k pps and 1.5-4.2 ms at 5k against 0.6-1.2 ms alone
- * (2026-12-04, alternating runs of 100,000 packets); at 1k-2k pps too (0.9-7.2 ms against 0.8-1.4 ms), but there a
+ * (2026-12-04, `npm run bench -- replay-placement` and alternating runs of 100,000 packets); at 1k-2k pps too (0.9-7.2 ms against 0.8-1.4 ms), but there a
  * stall delays a handful of packets, and the suite's replays (mostly below 5k pps) keep sharing, so two replays run
  * side by side are not both confined to the same CPU. Below this rate it keeps every CPU.
  */

@@ -1,12 +1,12 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CaptureFileWriter } from '../../src/capture/capture-file-writer.ts';
 import { buildUdpFrame } from '../../src/capture/frame-builder.ts';
-import { requirePrerequisite } from '../helpers/prerequisite.ts';
 import { runParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { tsharkReady } from '../helpers/tshark.ts';
 
 const RELAY = '10.255.0.1';
 const PRIMARY = '10.9.0.2';
@@ -19,7 +19,7 @@ const UNSEEN = 3;
 /** A dozen subprocesses, each a Node start: on a loaded 2-core machine (CI beside other work) 27 s were seen. */
 const SUBPROCESSES_TIMEOUT_MS = 180_000;
 /** tshark reads the statistics blocks as an independent check of how they are written; the rest runs without it. */
-const tsharkPresent = requirePrerequisite(spawnSync('tshark', ['--version'], { stdio: 'ignore' }).status === 0, 'tshark (apt-get install tshark)');
+const tsharkPresent = tsharkReady();
 
 /**
  * A pcapng capture on a mirroring relay's host that misses three of the relay's copies to the mirror (its buffer full),

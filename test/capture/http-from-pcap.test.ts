@@ -15,9 +15,10 @@ import { readAll, type FrameRecord } from '../helpers/read-frames.ts';
 import { captureWholeTcp, clientDataFrames, rewritePcap } from '../helpers/tcp-capture.ts';
 import { tcpdumpUsable } from '../helpers/tcpdump.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { tsharkReady } from '../helpers/tshark.ts';
 
 const canCapture = requirePrerequisite(tcpdumpUsable(), 'tcpdump run as root, to capture real HTTP on loopback');
-const tsharkReady = spawnSync('sh', ['-c', 'command -v tshark'], { stdio: 'ignore' }).status === 0;
+const tsharkPresent = tsharkReady();
 const SERVER = '127.0.89.1';
 const PORT = 18089;
 /** UDP payload bytes of the datagrams that spread a capture over the reader's buffers. */
@@ -132,7 +133,7 @@ describe.runIf(canCapture)('HTTP/1.1 read out of a real tcpdump capture', () => 
       expect(reports.map((r) => r.responseBody?.equals(GZIPPED))).toEqual([true, true]);
       expect(rows.filter((r) => r.method === 'PUT').map((r) => r.responseBody?.toString())).toEqual(['first part;echo of 5021 bytes', 'first part;echo of 5021 bytes']);
       expect(rows.filter((r) => r.method === 'POST').map((r) => r.status)).toEqual([201, 201, 201, 201, 201, 201]);
-      if (tsharkReady) {
+      if (tsharkPresent) {
         // An independent reader of the same bytes: Wireshark's dissector finds the same requests in the same order.
         const tshark = spawnSync('tshark', ['-r', file, '-Y', 'http.request', '-T', 'fields', '-e', 'http.request.method', '-e', 'http.request.uri', '-o', 'tcp.desegment_tcp_streams:TRUE'], { encoding: 'utf8' });
         const seen = tshark.stdout.trim().split('\n').map((line) => line.split('\t'));

@@ -10,9 +10,10 @@ import { readAll } from '../helpers/read-frames.ts';
 import { captureWholeTcp, clientDataFrames, rewritePcap } from '../helpers/tcp-capture.ts';
 import { tcpdumpUsable } from '../helpers/tcpdump.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
+import { tsharkReady } from '../helpers/tshark.ts';
 
 const ready = requirePrerequisite(tcpdumpUsable(), 'tcpdump run as root, to capture real PostgreSQL sessions on loopback') && requirePrerequisite(findPgBin() !== undefined, "Debian's postgresql package (initdb, pg_ctl)");
-const tsharkReady = spawnSync('sh', ['-c', 'command -v tshark'], { stdio: 'ignore' }).status === 0;
+const tsharkPresent = tsharkReady();
 const HOST = '127.0.92.1';
 const PORT = 15_433;
 
@@ -126,7 +127,7 @@ describe.runIf(ready)('PostgreSQL sessions read out of a real tcpdump capture', 
       expect(selects[1]?.hash).toBe(selects[0]?.hash);
       expect(imported.rows.find((r) => r.text.startsWith('SELECT id FROM'))?.hash).not.toBe(selects[0]?.hash);
       expect(imported.rows.filter((r) => r.tag?.startsWith('INSERT') === true).every((r) => r.hash === null)).toBe(true);
-      if (tsharkReady) {
+      if (tsharkPresent) {
         // An independent reader of the same bytes: Wireshark's dissector sees the same query texts sent.
         const tshark = spawnSync('tshark', ['-r', file, '-d', `tcp.port==${PORT},pgsql`, '-Y', 'pgsql.query', '-T', 'fields', '-E', 'aggregator=§', '-e', 'pgsql.query'], { encoding: 'utf8' });
         const seen = new Set(tshark.stdout.trim().split('\n').flatMap((line) => line.split('§')).filter(Boolean));

@@ -14,9 +14,10 @@ import { captureWholeTcp, clientDataFrames, rewritePcap, tcpOf } from '../helper
 import { tcpdumpUsable } from '../helpers/tcpdump.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 import { readReport } from '../helpers/report-file.ts';
+import { tsharkReady } from '../helpers/tshark.ts';
 
 const canCapture = requirePrerequisite(tcpdumpUsable(), 'tcpdump run as root, to capture real WebSocket sessions on loopback');
-const tsharkReady = spawnSync('sh', ['-c', 'command -v tshark'], { stdio: 'ignore' }).status === 0;
+const tsharkPresent = tsharkReady();
 const SERVER = '127.0.91.1';
 const PORT = 18091;
 
@@ -152,7 +153,7 @@ describe.runIf(canCapture)('WebSocket sessions read out of a real tcpdump captur
       // Frames with no session fields: the client's address, the request's path, numbered in order.
       const plain = imported.frames.slice(sent.compressed.length);
       expect(plain.map((f) => [f.sessionId, f.stream, f.seq])).toEqual(sent.plain.map((_, i) => [`127.0.0.1:${sent.plainPort}`, '/ingest/east', i]));
-      if (tsharkReady) {
+      if (tsharkPresent) {
         // An independent reader of the same bytes: Wireshark's dissector counts the same messages from clients (a
         // masked frame with FIN set ends one; text and binary).
         // Counted per WebSocket frame, not per packet: a TCP segment may carry several frames, and how the kernel
