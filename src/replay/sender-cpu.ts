@@ -8,13 +8,13 @@ import type { SenderCpuChoice } from './replay-types.ts';
  * From this planned rate on, `auto` gives the sending thread a CPU of its own. Measured on this project's 2-core
  * machine (`npm run bench -- replay`): at 50k pps its p99 lateness was 1.4-2.1 ms sharing the CPUs against 24-63 µs
  * alone on one. At 10k pps the p99 was the same either way (34 and 36 µs) and the threshold was first set above it,
- * but the max was not: the process's other threads (its recording, DuckDB's) stop the thread for a few milliseconds
- * now and then when it shares their CPUs, 2.2-4.6 ms at 10k pps and 1.5-4.2 ms at 5k against 0.6-1.2 ms alone
- * (2026-12-04, `npm run bench -- replay-placement` and alternating runs of 100,000 packets); at 1k-2k pps too (0.9-7.2 ms against 0.8-1.4 ms), but there a
- * stall delays a handful of packets, and the suite's replays (mostly below 5k pps) keep sharing, so two replays run
- * side by side are not both confined to the same CPU. Below this rate it keeps every CPU.
+ * but the max was not: the process's other threads (its recording, DuckDB's) stop the thread for milliseconds now and
+ * then when it shares their CPUs. In three runs of `npm run bench -- replay-placement` (2026-12-04, alternating) the
+ * max at 10k pps was 1.70-4.93 ms sharing (median 2.7) against 0.53-2.87 ms alone (median 1.0); at 5k and 2k pps the
+ * two were alike (5k: 0.88-4.03 ms sharing, 0.65-4.87 ms alone), so below 10k it keeps every CPU, and the suite's
+ * replays (mostly slower) are not all confined to the same CPU when they run side by side.
  */
-export const AUTO_SENDER_CPU_FROM_PPS = 5_000;
+export const AUTO_SENDER_CPU_FROM_PPS = 10_000;
 
 /** Where the sending thread will run: alone on `cpu`, or sharing every CPU (`cpu` undefined); `why` says which and why. */
 export interface SenderPlacement {

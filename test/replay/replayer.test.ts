@@ -144,7 +144,7 @@ describe('replayer over real UDP', () => {
     });
   });
 
-  // --sender-cpu auto (the command's default): a CPU of its own from 5k pps planned, where there are two to share.
+  // --sender-cpu auto (the command's default): a CPU of its own from 10k pps planned, where there are two to share.
   it.runIf(cpuCount >= 2 && tasksetPresent)('auto gives the sending thread the last CPU at 25k pps, and none at 1k pps', async () => {
     await withTempDir(async (dir) => {
       rig = await startReplayRig(dir, '127.0.6.9', { devices: 10, perDevice: 500 });
