@@ -35,20 +35,30 @@ export function describePace(pace: Pace): string {
 }
 
 /**
- * The highest rate a plan asks for (pps): a fixed rate, a ramp's faster end, or the capture's mean rate scaled by its
- * speed (its bursts go faster); undefined as fast as possible, or when the capture has no span to scale.
+ * The highest rate a plan asks for (pps): a fixed rate, a ramp's faster end, or at original timing the capture's rate
+ * scaled by its speed: its mean, or where the caller counted it (`busiestSecondPackets`, the most packets any second
+ * of the replay holds, busiestWindowPackets) the rate of its busiest second if that is higher. Undefined as fast as
+ * possible, or when the capture has no span to scale.
  */
-export function plannedPeakPps(pace: Pace, packetsPerLoop: number, captureSpanNs: number): number | undefined {
+export function plannedPeakPps(pace: Pace, packetsPerLoop: number, captureSpanNs: number, busiestSecondPackets?: number): number | undefined {
   switch (pace.kind) {
     case 'rate':
       return pace.ratePps;
     case 'ramp':
       return Math.max(pace.fromPps, pace.toPps);
-    case 'original':
-      return captureSpanNs > 0 && packetsPerLoop > 1 ? ((packetsPerLoop - 1) * NS_PER_SECOND * pace.speed) / captureSpanNs : undefined;
+    case 'original': {
+      if (captureSpanNs <= 0 || packetsPerLoop <= 1) return undefined;
+      const mean = ((packetsPerLoop - 1) * NS_PER_SECOND * pace.speed) / captureSpanNs;
+      return Math.max(mean, busiestSecondPackets ?? 0);
+    }
     case 'max':
       return undefined;
   }
+}
+
+/** The span of the capture a second of the replay covers at original timing `speed`. */
+export function captureNsPerReplaySecond(speed: number): number {
+  return NS_PER_SECOND * speed;
 }
 
 /**

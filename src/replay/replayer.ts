@@ -8,12 +8,12 @@ import { ObservationWriter } from '../store/observation-writer.ts';
 import type { RunStatus } from '../store/runs.ts';
 import { SendWriter } from '../store/send-writer.ts';
 import { DeviceFleet } from './device-fleet.ts';
-import { describePace, plannedPeakPps } from './replay-plan.ts';
-import { placeSender } from './sender-cpu.ts';
+import { captureNsPerReplaySecond, describePace, plannedPeakPps } from './replay-plan.ts';
+import { AUTO_SENDER_CPU_FROM_PPS, placeSender } from './sender-cpu.ts';
 import type { ReplayOptions, ReplayStats } from './replay-types.ts';
 import { summarize, waitForAcks } from './replay-summary.ts';
 import { durationNsOf, LEAD_NS, PRIME_BATCHES, sendLoop, type SendLoopOutcome } from './send-loop.ts';
-import { summarizeUplink, type UplinkSummary } from './uplink-source.ts';
+import { busiestWindowPackets, summarizeUplink, type UplinkSummary } from './uplink-source.ts';
 
 export type { ReplayOptions, ReplayProgress, ReplayResult, ReplayStats } from './replay-types.ts';
 
@@ -37,6 +37,19 @@ export interface PreparedReplay {
   plan: StoredPlan;
   /** Releases the devices' sockets (also when the replay never ran). */
   close(): Promise<void>;
+}
+
+/**
+ * The rate the sending thread's place is chosen for. At original timing a capture that comes in bursts asks for more
+ * in its busiest second than its mean says; that second is counted (one aggregate over the uplink) only where it can
+ * change the choice: `auto`, and a mean below the rate from which the thread gets a CPU of its own.
+ */
+async function plannedPps(options: ReplayOptions, capture: CaptureSummary, uplink: UplinkSummary): Promise<number | undefined> {
+  const { pace } = options.plan;
+  const mean = plannedPeakPps(pace, uplink.packets, uplink.spanNs);
+  if (options.senderCpu !== 'auto' || pace.kind !== 'original' || mean === undefined || mean >= AUTO_SENDER_CPU_FROM_PPS) return mean;
+  const busiest = await busiestWindowPackets(options.store, capture.captureId, capture.routePorts, uplink, captureNsPerReplaySecond(pace.speed));
+  return plannedPeakPps(pace, uplink.packets, uplink.spanNs, busiest);
 }
 
 /** How a replay ended: its status and counts, and when its clock started (the run's time origin). */
@@ -68,7 +81,7 @@ export async function prepareReplay(options: ReplayOptions): Promise<PreparedRep
     closed = true;
     await fleet.close();
   };
-  const placement = placeSender(options.senderCpu, plannedPeakPps(plan.pace, uplink.packets, uplink.spanNs));
+  const placement = placeSender(options.senderCpu, await plannedPps(options, capture, uplink));
   debug('sending thread %s', placement.why);
   try {
     const devices = [...uplink.devices.keys()];

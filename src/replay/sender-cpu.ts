@@ -12,7 +12,7 @@ import type { SenderCpuChoice } from './replay-types.ts';
  * then when it shares their CPUs. In three runs of `npm run bench -- replay-placement` (2026-12-04, alternating) the
  * max at 10k pps was 1.70-4.93 ms sharing (median 2.7) against 0.53-2.87 ms alone (median 1.0); at 5k and 2k pps the
  * two were alike (5k: 0.88-4.03 ms sharing, 0.65-4.87 ms alone), so below 10k it keeps every CPU, and the suite's
- * replays (mostly slower) are not all confined to the same CPU when they run side by side.
+ * replays (429 pps at most in their busiest second) are not all confined to the same CPU when they run side by side.
  */
 export const AUTO_SENDER_CPU_FROM_PPS = 10_000;
 

@@ -3,13 +3,14 @@ import type { DuckDBBlobVector, DuckDBConnection, DuckDBDataChunk } from '@duckd
 import { seedFromText } from '../core/random.ts';
 import { duckdbStrings, type DuckdbStrings } from '../store/duckdb-strings.ts';
 import { loadSql } from '../store/sql-file.ts';
-import { num, str, type Store } from '../store/store.ts';
+import { num, paramTypes, str, type Store } from '../store/store.ts';
 
 const COPY_SLICE_ROWS = 64;
 /** The payload's column in uplink-packets.sql. */
 const PAYLOAD_COLUMN = 6;
 const UPLINK_SQL = loadSql(import.meta.url, './sql/uplink-packets.sql');
 const SUMMARY_SQL = loadSql(import.meta.url, './sql/uplink-summary.sql');
+const BUSIEST_WINDOW_SQL = loadSql(import.meta.url, './sql/uplink-busiest-window.sql');
 
 export interface UplinkSummary {
   /** Devices chosen by the sample, with their packet counts. */
@@ -57,6 +58,24 @@ export async function summarizeUplink(store: Store, captureId: number, routePort
   return { devices, onlyRoutePort, allDevices: rows.length, packets, payloadBytes, firstTsNs: first ?? 0n, spanNs: first === undefined || last === undefined ? 0 : Number(last - first) };
 }
 
+/**
+ * The most packets of the summarised uplink (its sampled devices) that any `windowNs` of the capture holds, to within
+ * two thirds (uplink-busiest-window.sql): what a replay at original timing asks for in its busiest second, where its
+ * mean says little of a capture that comes in bursts.
+ */
+export async function busiestWindowPackets(store: Store, captureId: number, routePorts: readonly number[], uplink: UplinkSummary, windowNs: number): Promise<number> {
+  const devices = uplink.devices.size < uplink.allDevices ? [...uplink.devices.keys()] : undefined;
+  const rows = await store.query(BUSIEST_WINDOW_SQL, {
+    capture_id: captureId,
+    first_ts_ns: uplink.firstTsNs,
+    // Two half windows of at least a nanosecond each.
+    window_ns: BigInt(Math.max(2, Math.round(windowNs))),
+    route_ports: `[${routePorts.join(',')}]`,
+    devices: devices === undefined ? null : `[${devices.map((d) => `'${d}'`).join(',')}]`,
+  });
+  return num(rows[0]?.packets);
+}
+
 /** A chunk of uplink packets, column by column: no object per packet, so sending allocates (and collects) less. */
 export interface UplinkChunk {
   size: number;
@@ -84,12 +103,13 @@ export async function* streamUplink(
   connection: DuckDBConnection,
   options: { captureId: number; routePorts: readonly number[]; firstTsNs: bigint; devices: readonly string[] | undefined; addresses: ReadonlyMap<number, string> },
 ): AsyncGenerator<UplinkChunk> {
-  const result = await connection.stream(UPLINK_SQL, {
+  const params = {
     capture_id: options.captureId,
     first_ts_ns: options.firstTsNs,
     route_ports: `[${options.routePorts.join(',')}]`,
     devices: options.devices === undefined ? null : `[${options.devices.map((d) => `'${d}'`).join(',')}]`,
-  });
+  };
+  const result = await connection.stream(UPLINK_SQL, params, paramTypes(params));
   const deviceNames = new Map<number, string>();
   const deviceName = (address: number, port: number): string => {
     const key = address * 65536 + port;

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDBValue, type JS } from '@duckdb/node-api';
+import { BIGINT, DuckDBInstance, UBIGINT, type DuckDBAppender, type DuckDBConnection, type DuckDBType, type DuckDBValue, type JS } from '@duckdb/node-api';
 import { isStoreLocked, storeLockedError } from './store-lock.ts';
 import { ChunkFeed } from './chunk-feed.ts';
 import { SharedSetting } from './shared-setting.ts';
@@ -83,7 +83,8 @@ export class Store {
 
   async exec(sql: string, params?: SqlParams): Promise<void> {
     try {
-      await this.connection.run(sql, usedParams(sql, params));
+      const used = usedParams(sql, params);
+      await this.connection.run(sql, used, paramTypes(used));
     } catch (cause) {
       throw new StoreError(`${this.path}: ${errorLine(cause)}`, { file: this.path }, { cause });
     }
@@ -92,7 +93,8 @@ export class Store {
   /** Runs a query and returns its rows as plain JS values (BIGINT as bigint, BLOB as Uint8Array). */
   async query(sql: string, params?: SqlParams): Promise<Row[]> {
     try {
-      const reader = await this.connection.runAndReadAll(sql, usedParams(sql, params));
+      const used = usedParams(sql, params);
+      const reader = await this.connection.runAndReadAll(sql, used, paramTypes(used));
       return reader.getRowObjectsJS();
     } catch (cause) {
       throw new StoreError(`${this.path}: ${errorLine(cause)}`, { file: this.path }, { cause });
@@ -312,6 +314,28 @@ export function requireStore(path: string): void {
 function usedParams(sql: string, params: SqlParams | undefined): SqlParams | undefined {
   if (params === undefined || Array.isArray(params)) return params;
   return Object.fromEntries(Object.entries(params).filter(([name]) => new RegExp(`\\$${name}\\b`).test(sql)));
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/**
+ * The types to bind a statement's parameters as, where the bindings' own choice costs: they bind every JavaScript
+ * bigint as a HUGEINT, and a HUGEINT in a row's arithmetic made the whole column HUGEINT (grouping 3.8M packets by
+ * `(ts_ns - $first) // $half` took 0.77 s instead of 0.04 s). A bigint that fits is bound as a BIGINT, or an UBIGINT
+ * (a 64-bit hash); any other parameter as the bindings choose.
+ */
+export function paramTypes(params: SqlParams | undefined): Record<string, DuckDBType | undefined> | undefined {
+  // The project's statements name their parameters; positional ones are bound as the bindings choose.
+  if (params === undefined || Array.isArray(params)) return undefined;
+  const types: Record<string, DuckDBType | undefined> = {};
+  for (const [name, value] of Object.entries(params)) {
+    if (typeof value !== 'bigint') continue;
+    if (value >= INT64_MIN && value <= INT64_MAX) types[name] = BIGINT;
+    else if (value > INT64_MAX && value <= UINT64_MAX) types[name] = UBIGINT;
+  }
+  return types;
 }
 
 /** A BIGINT, INTEGER or DOUBLE column value as a number (0 for NULL). */
