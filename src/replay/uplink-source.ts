@@ -8,6 +8,7 @@ import { num, paramTypes, str, type Store } from '../store/store.ts';
 const COPY_SLICE_ROWS = 64;
 /** The payload's column in uplink-packets.sql. */
 const PAYLOAD_COLUMN = 6;
+const UPLINK_MACRO_SQL = loadSql(import.meta.url, './sql/replay-uplink.sql');
 const UPLINK_SQL = loadSql(import.meta.url, './sql/uplink-packets.sql');
 const SUMMARY_SQL = loadSql(import.meta.url, './sql/uplink-summary.sql');
 const BUSIEST_WINDOW_SQL = loadSql(import.meta.url, './sql/uplink-busiest-window.sql');
@@ -36,6 +37,7 @@ export function sampleDevices(devices: readonly string[], share: number, seed: n
 }
 
 export async function summarizeUplink(store: Store, captureId: number, routePorts: readonly number[], sample: number, seed: number): Promise<UplinkSummary> {
+  await store.exec(UPLINK_MACRO_SQL);
   const rows = await store.query(SUMMARY_SQL, { capture_id: captureId, route_ports: `[${routePorts.join(',')}]` });
   const chosen = new Set(sampleDevices(rows.map((row) => str(row.device)), sample, seed));
   const devices = new Map<string, number>();
@@ -65,6 +67,7 @@ export async function summarizeUplink(store: Store, captureId: number, routePort
  */
 export async function busiestWindowPackets(store: Store, captureId: number, routePorts: readonly number[], uplink: UplinkSummary, windowNs: number): Promise<number> {
   const devices = uplink.devices.size < uplink.allDevices ? [...uplink.devices.keys()] : undefined;
+  await store.exec(UPLINK_MACRO_SQL);
   const rows = await store.query(BUSIEST_WINDOW_SQL, {
     capture_id: captureId,
     first_ts_ns: uplink.firstTsNs,
@@ -109,6 +112,7 @@ export async function* streamUplink(
     route_ports: `[${options.routePorts.join(',')}]`,
     devices: options.devices === undefined ? null : `[${options.devices.map((d) => `'${d}'`).join(',')}]`,
   };
+  await connection.run(UPLINK_MACRO_SQL);
   const result = await connection.stream(UPLINK_SQL, params, paramTypes(params));
   const deviceNames = new Map<number, string>();
   const deviceName = (address: number, port: number): string => {
