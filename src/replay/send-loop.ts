@@ -13,7 +13,7 @@ import { Schedule } from './replay-plan.ts';
 import { reportProgress } from './replay-summary.ts';
 import { ReadAhead } from './read-ahead.ts';
 import type { ReplayOptions } from './replay-types.ts';
-import { captureAddresses, loopUplink, type UplinkChunk, type UplinkSummary } from './uplink-source.ts';
+import { captureAddresses, loopUplink, sampledDevices, type UplinkChunk, type UplinkSummary } from './uplink-source.ts';
 
 /** Time between starting the clock and the first send, so the sending thread and the sockets are settled when timing starts. */
 export const LEAD_NS = 20_000_000;
@@ -209,7 +209,7 @@ export function durationNsOf(plan: { durationMs: number | undefined }): number {
 /** The capture's uplink in send order, loop after loop, read ahead of the scheduling. */
 async function openUplink(context: SendLoopContext): Promise<ReadAhead<{ loop: number; chunk: UplinkChunk }>> {
   const { options, capture, uplink } = context;
-  const devices = uplink.devices.size < uplink.allDevices ? [...uplink.devices.keys()] : undefined;
+  const devices = sampledDevices(uplink);
   const addresses = await captureAddresses(options.store, capture.captureId);
   const chunks = loopUplink(context.connection, options.plan.loops, { captureId: capture.captureId, routePorts: capture.routePorts, firstTsNs: uplink.firstTsNs, devices, addresses });
   return new ReadAhead(chunks, READ_AHEAD_CHUNKS);

@@ -3,7 +3,7 @@ import type { DuckDBBlobVector, DuckDBConnection, DuckDBDataChunk } from '@duckd
 import { seedFromText } from '../core/random.ts';
 import { duckdbStrings, type DuckdbStrings } from '../store/duckdb-strings.ts';
 import { loadSql } from '../store/sql-file.ts';
-import { num, paramTypes, str, type Store } from '../store/store.ts';
+import { num, paramTypes, str, type Row, type Store } from '../store/store.ts';
 
 const COPY_SLICE_ROWS = 64;
 /** The payload's column in uplink-packets.sql. */
@@ -36,9 +36,28 @@ export function sampleDevices(devices: readonly string[], share: number, seed: n
   return devices.filter((device) => seedFromText(`${seed}|${device}`) / 4294967296 < share);
 }
 
-export async function summarizeUplink(store: Store, captureId: number, routePorts: readonly number[], sample: number, seed: number): Promise<UplinkSummary> {
+/** The parameters of the replay_uplink macro (replay-uplink.sql): a capture's route ports, and its devices or all. */
+function uplinkParams(captureId: number, routePorts: readonly number[], devices: readonly string[] | undefined): { capture_id: number; route_ports: string; devices: string | null } {
+  return {
+    capture_id: captureId,
+    route_ports: `[${routePorts.join(',')}]`,
+    devices: devices === undefined ? null : `[${devices.map((d) => `'${d}'`).join(',')}]`,
+  };
+}
+
+/** Runs a query over the replay_uplink macro on the store's connection, which makes the macro first. */
+async function queryUplink(store: Store, sql: string, params: Record<string, string | number | bigint | null>): Promise<Row[]> {
   await store.exec(UPLINK_MACRO_SQL);
-  const rows = await store.query(SUMMARY_SQL, { capture_id: captureId, route_ports: `[${routePorts.join(',')}]` });
+  return store.query(sql, params);
+}
+
+/** The devices a summary's sample kept, or undefined where it kept every one (no filter to apply). */
+export function sampledDevices(uplink: UplinkSummary): string[] | undefined {
+  return uplink.devices.size < uplink.allDevices ? [...uplink.devices.keys()] : undefined;
+}
+
+export async function summarizeUplink(store: Store, captureId: number, routePorts: readonly number[], sample: number, seed: number): Promise<UplinkSummary> {
+  const rows = await queryUplink(store, SUMMARY_SQL, uplinkParams(captureId, routePorts, undefined));
   const chosen = new Set(sampleDevices(rows.map((row) => str(row.device)), sample, seed));
   const devices = new Map<string, number>();
   const onlyRoutePort = new Map<string, number>();
@@ -66,15 +85,11 @@ export async function summarizeUplink(store: Store, captureId: number, routePort
  * mean says little of a capture that comes in bursts.
  */
 export async function busiestWindowPackets(store: Store, captureId: number, routePorts: readonly number[], uplink: UplinkSummary, windowNs: number): Promise<number> {
-  const devices = uplink.devices.size < uplink.allDevices ? [...uplink.devices.keys()] : undefined;
-  await store.exec(UPLINK_MACRO_SQL);
-  const rows = await store.query(BUSIEST_WINDOW_SQL, {
-    capture_id: captureId,
+  const rows = await queryUplink(store, BUSIEST_WINDOW_SQL, {
+    ...uplinkParams(captureId, routePorts, sampledDevices(uplink)),
     first_ts_ns: uplink.firstTsNs,
     // Two half windows of at least a nanosecond each.
     window_ns: BigInt(Math.max(2, Math.round(windowNs))),
-    route_ports: `[${routePorts.join(',')}]`,
-    devices: devices === undefined ? null : `[${devices.map((d) => `'${d}'`).join(',')}]`,
   });
   return num(rows[0]?.packets);
 }
@@ -106,12 +121,7 @@ export async function* streamUplink(
   connection: DuckDBConnection,
   options: { captureId: number; routePorts: readonly number[]; firstTsNs: bigint; devices: readonly string[] | undefined; addresses: ReadonlyMap<number, string> },
 ): AsyncGenerator<UplinkChunk> {
-  const params = {
-    capture_id: options.captureId,
-    first_ts_ns: options.firstTsNs,
-    route_ports: `[${options.routePorts.join(',')}]`,
-    devices: options.devices === undefined ? null : `[${options.devices.map((d) => `'${d}'`).join(',')}]`,
-  };
+  const params = { ...uplinkParams(options.captureId, options.routePorts, options.devices), first_ts_ns: options.firstTsNs };
   await connection.run(UPLINK_MACRO_SQL);
   const result = await connection.stream(UPLINK_SQL, params, paramTypes(params));
   const deviceNames = new Map<number, string>();
