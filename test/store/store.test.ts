@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { createCapture, listCaptures } from '../../src/capture/capture-catalog.ts';
 import { createRun, finishRun, getRun, recordObserverCounters, updateRun } from '../../src/store/runs.ts';
@@ -67,6 +68,28 @@ describe('the store (real DuckDB files)', () => {
       } finally {
         store.close();
       }
+    });
+  });
+
+  it('a new store is written in the v1.5.0 format; one made in the oldest format opens, keeps it and takes new runs', async () => {
+    await withTempDir(async (dir) => {
+      const format = async (store: Store): Promise<unknown> =>
+        (await store.query("SELECT tags['storage_version'] AS v FROM duckdb_databases() WHERE database_name = current_database()"))[0]?.v;
+      await withStore(join(dir, 'new.duckdb'), async (store) => {
+        expect(await format(store)).toBe('v1.5.0+');
+        // The reason for the format: text columns stored with one compression that does both dictionary and FSST.
+        await store.exec("CREATE TABLE words AS SELECT 'device-' || (range % 1000) AS w FROM range(200000); CHECKPOINT");
+        const kinds = await store.query("SELECT DISTINCT compression FROM pragma_storage_info('words') WHERE segment_type = 'VARCHAR'");
+        expect(kinds.map((k) => k.compression)).toEqual(['DICT_FSST']);
+      });
+      const old = join(dir, 'old.duckdb');
+      const instance = await DuckDBInstance.create(old, { storage_compatibility_version: 'v1.0.0' });
+      instance.closeSync();
+      await withStore(old, (store) => createRun(store, { name: 'on-old', kind: 'replay', protocol: 'generic' }));
+      await withStore(old, async (store) => {
+        expect(await format(store)).toBe('v1.0.0+');
+        expect((await getRun(store, 'on-old')).status).toBe('running');
+      });
     });
   });
 
