@@ -90,37 +90,50 @@ async function analyseSize(uplinks: number): Promise<AnalysedSize> {
   }
 }
 
-/** Writes a run's sends and observations: `uplinks` packets from 1,000 devices, mirrored to two backends. */
+/**
+ * Writes a run's sends and observations: `uplinks` packets from 1,000 devices, mirrored to two backends. Every time
+ * varies from packet to packet and backend to backend, as on a wire (a seeded hash, so each run is the same): the
+ * send 0-50 µs late, the relay's copy 0.3-0.7 ms after it, the backend's answer 1.5-2.5 ms after that, the ACK at
+ * the device 0.1-0.3 ms after the primary's. Constant times would flatter the analysis: DuckDB stores a column of
+ * one value for nothing and sorts it in no time.
+ */
 export async function generateRun(store: Store, runId: number, uplinks: number): Promise<void> {
   await store.exec(
     `INSERT INTO sends SELECT $run_id, i, i, 0, '10.20.' || (i % 1000 // 250) || '.' || (i % 250) || ':40000',
        '127.20.' || (i % 1000 // 250) || '.' || (i % 250 + 1), 40000, 20500, 20500,
-       1000000000 + i * 100000, 1000000000 + i * 100000 + 20000, hash(i) // 2048, 60, 'opaque', true, NULL, NULL, NULL
+       1000000000 + i * 100000, 1000000000 + i * 100000 + hash(i, 'late') % 50000, hash(i) // 2048, 60, 'opaque', true, NULL, NULL, NULL
      FROM range($n) t(i)`,
     { run_id: runId, n: uplinks },
   );
   await store.exec(
     `INSERT INTO observations BY NAME
+     WITH legs AS MATERIALIZED (
+       SELECT s.send_no, s.actual_ns, s.payload_hash, s.local_ip, s.local_port, b,
+              s.actual_ns + 300000 + hash(s.send_no, b, 'forward') % 400000 AS forwarded_ns,
+              s.actual_ns + 300000 + hash(s.send_no, b, 'forward') % 400000 + 1500000 + hash(s.send_no, b, 'answer') % 1000000 AS answered_ns
+       FROM sends s, (VALUES ('primary'), ('mirror')) v(b)
+       WHERE s.run_id = $run_id
+     )
      SELECT $run_id AS run_id, leg, ts_ns, src_ip, src_port, dst_ip, dst_port, 20500 AS route_port, payload_bytes, payload_hash,
             'opaque' AS kind, NULL AS match_key, observer, payload, reply_to_hash
      FROM (
-       SELECT 'relay>' || b AS leg, s.actual_ns + 300000 AS ts_ns, '127.0.0.1' AS src_ip, 50000 + s.send_no % 500 AS src_port,
+       SELECT 'relay>' || b AS leg, forwarded_ns AS ts_ns, '127.0.0.1' AS src_ip, 50000 + send_no % 500 AS src_port,
               CASE b WHEN 'primary' THEN '127.0.0.2' ELSE '127.0.0.3' END AS dst_ip, 20500 AS dst_port, 60 AS payload_bytes,
-              s.payload_hash, 'backend:' || b AS observer, NULL::BLOB AS payload, NULL::BIGINT AS reply_to_hash
-       FROM sends s, (VALUES ('primary'), ('mirror')) v(b)
-       WHERE s.run_id = $run_id AND NOT (b = 'mirror' AND s.send_no % 100 = 7)
+              payload_hash, 'backend:' || b AS observer, NULL::BLOB AS payload, NULL::BIGINT AS reply_to_hash
+       FROM legs
+       WHERE NOT (b = 'mirror' AND send_no % 100 = 7)
        UNION ALL
-       SELECT b || '>relay', s.actual_ns + 2000000, CASE b WHEN 'primary' THEN '127.0.0.2' ELSE '127.0.0.3' END, 20500,
-              '127.0.0.1', 50000 + s.send_no % 500, 19,
-              hash(s.send_no * 7 + (b = 'mirror' AND s.send_no % 5000 = 11)::INT) // 2048, 'backend:' || b,
-              ('ACK' || (s.send_no % 1000) || CASE WHEN b = 'mirror' AND s.send_no % 5000 = 11 THEN 'x' ELSE '' END)::BLOB,
-              s.payload_hash
-       FROM sends s, (VALUES ('primary'), ('mirror')) v(b)
-       WHERE s.run_id = $run_id AND NOT (b = 'mirror' AND s.send_no % 100 = 7)
+       SELECT b || '>relay', answered_ns, CASE b WHEN 'primary' THEN '127.0.0.2' ELSE '127.0.0.3' END, 20500,
+              '127.0.0.1', 50000 + send_no % 500, 19,
+              hash(send_no * 7 + (b = 'mirror' AND send_no % 5000 = 11)::INT) // 2048, 'backend:' || b,
+              ('ACK' || (send_no % 1000) || CASE WHEN b = 'mirror' AND send_no % 5000 = 11 THEN 'x' ELSE '' END)::BLOB,
+              payload_hash
+       FROM legs
+       WHERE NOT (b = 'mirror' AND send_no % 100 = 7)
        UNION ALL
-       SELECT 'relay>device', s.actual_ns + 2500000, '127.0.0.1', 20500, s.local_ip, s.local_port, 19,
-              hash(s.send_no * 7) // 2048, 'replayer', ('ACK' || (s.send_no % 1000))::BLOB, NULL
-       FROM sends s WHERE s.run_id = $run_id
+       SELECT 'relay>device', answered_ns + 100000 + hash(send_no, 'device') % 200000, '127.0.0.1', 20500, local_ip, local_port, 19,
+              hash(send_no * 7) // 2048, 'replayer', ('ACK' || (send_no % 1000))::BLOB, NULL
+       FROM legs WHERE b = 'primary'
      )`,
     { run_id: runId },
   );
