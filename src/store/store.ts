@@ -10,6 +10,7 @@ import { errorLine, StoreError, StoreLookupError, UsageError } from '../core/err
 import { debug } from '../core/debug.ts';
 import { makeOutputDir } from '../core/output-dir.ts';
 import { hugePagesSince, keepFreedMemory, largeAnonymousMappings } from './freed-memory.ts';
+import { migratePacketParity } from './packet-parity-migration.ts';
 
 /** Default store file, relative to the working directory (docs/architecture.md). */
 export const DEFAULT_STORE_PATH = 'parity.duckdb';
@@ -70,6 +71,7 @@ export class Store {
       // One transaction: statement by statement, each committed on its own, a new store's schema took 43-51 ms of every
       // import's first 0.1 s; together 17-23 ms.
       await connection.run(`BEGIN TRANSACTION;\n${SCHEMA_SQL}\nCOMMIT;`);
+      if (await migratePacketParity(connection, SCHEMA_SQL)) debug('packet_parity of %s migrated to generated latencies', path);
       // DuckDB (1.5) cannot replay an ALTER TABLE of a table with a nextval() default from its WAL: a process killed
       // before its first checkpoint would leave a store no one can open. Checkpointing the schema keeps DDL out of it.
       if (path !== ':memory:') await connection.run('CHECKPOINT');

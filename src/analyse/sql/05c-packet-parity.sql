@@ -1,7 +1,7 @@
 -- reads: backend_legs, device_acks
 -- writes: packet_parity
--- Each packet on each backend, judged: delivered, latencies, its ACK and the device's, each only within
--- $ack_window_ns of what it answers (sequence numbers wrap; devices retry). ACK parity, first pass: identical ACK
+-- Each packet on each backend, judged: its receipt, its ACK and the device's, each only within $ack_window_ns of what
+-- it answers (sequence numbers wrap; devices retry). ACK parity, first pass: identical ACK
 -- bytes match the reference backend's, and the ACK a device got is compared with the reference backend's on the
 -- reference's row; differing bytes are compared field by field afterwards (07, 07c: the ignore-mask, in TypeScript).
 INSERT INTO packet_parity BY NAME
@@ -19,24 +19,19 @@ WITH judged AS (
 )
 SELECT
   $run_id AS run_id, j.uplink_id, device, route_port, j.backend, sent_ns, wants_ack, nullif(match_key, '') AS match_key,
-  received_ns IS NOT NULL AS delivered,
   received_ns,
-  (received_ns - sent_ns) / 1e6 AS forward_latency_ms,
   CASE WHEN received_ns IS NOT NULL THEN reordered END AS reordered,
-  CASE WHEN NOT wants_ack OR received_ns IS NULL THEN NULL ELSE coalesce(ack_in_window, false) END AS acked,
+  -- Only ACKs within the window are kept: the latencies, `acked` and `device_acked` are generated from these times
+  -- (src/store/schema.sql), so each is NULL exactly where its ACK did not count.
+  CASE WHEN ack_in_window THEN ack_ns END AS ack_ns,
   CASE WHEN ack_in_window THEN ack_kind END AS ack_kind,
-  CASE WHEN ack_in_window THEN (ack_ns - sent_ns) / 1e6 END AS ack_latency_ms,
-  CASE WHEN ack_in_window THEN (ack_ns - received_ns) / 1e6 END AS backend_ack_latency_ms,
   CASE WHEN ack_in_window THEN ack_hash END AS ack_hash,
   CASE WHEN j.backend <> $reference AND ack_in_window AND reference_ack_hash IS NOT NULL THEN ack_hash = reference_ack_hash END AS ack_match,
-  CASE WHEN wants_ack THEN coalesce(device_ack_in_window, false) END AS device_acked,
-  CASE WHEN device_ack_in_window THEN (device_ack_ns - sent_ns) / 1e6 END AS round_trip_ms,
+  CASE WHEN device_ack_in_window THEN device_ack_ns END AS device_ack_ns,
   CASE WHEN device_ack_in_window THEN device_ack_hash END AS device_ack_hash,
   CASE WHEN j.backend = $reference AND device_ack_in_window AND ack_in_window THEN device_ack_hash = ack_hash END AS device_ack_match,
-  -- What the relay itself added to the devices' wait: both of its hops, without the backend's own answer time.
-  CASE WHEN device_ack_in_window AND ack_in_window THEN ((device_ack_ns - sent_ns) - (ack_ns - received_ns)) / 1e6 END AS relay_added_ms,
-  -- Both received it and it wanted an answer, and one acked (as `acked` above) where the reference did not, or the
-  -- other way: judged here, on the row that carries the reference's, where 08 joined packet_parity to itself.
+  -- Both received it and it wanted an answer, and one acked (as `acked`) where the reference did not, or the other
+  -- way: judged here, on the row that carries the reference's, where 08 joined packet_parity to itself.
   CASE WHEN j.backend <> $reference AND wants_ack AND received_ns IS NOT NULL AND reference_delivered
        THEN coalesce(ack_in_window, false) <> coalesce(reference_ack_in_window, false) END AS one_sided_ack
 FROM judged j;
