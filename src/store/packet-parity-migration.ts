@@ -7,12 +7,14 @@ import type { DuckDBConnection } from '@duckdb/node-api';
  * time plus the latency stored for it, in whole nanoseconds as it was taken. One transaction: a store is migrated
  * whole or not at all. Done once; a store that has `ack_ns` is left as it is.
  */
-export async function migratePacketParity(connection: DuckDBConnection, schemaSql: string): Promise<boolean> {
+export async function migratePacketParity(connection: DuckDBConnection, schemaSql: string, starting: (rows: number) => void = () => {}): Promise<boolean> {
   const reader = await connection.runAndReadAll(
     `SELECT count(*)::INTEGER AS n FROM duckdb_columns()
      WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'packet_parity' AND column_name = 'ack_ns'`,
   );
   if (reader.getRowObjectsJS()[0]?.n !== 0) return false;
+  const rows = await connection.runAndReadAll('SELECT count(*)::BIGINT AS n FROM packet_parity');
+  starting(Number(rows.getRowObjectsJS()[0]?.n ?? 0));
   await connection.run(`BEGIN TRANSACTION;
 ALTER TABLE packet_parity RENAME TO packet_parity_stored_latencies;
 ${schemaSql}
