@@ -34,6 +34,7 @@ export const ANALYSIS_STEPS = {
   backends: step('00-backends.sql'),
   keys: step('00a-keys.sql'),
   uplink: step('01-uplink.sql'),
+  deviceGaps: step('01b-device-gaps.sql'),
   receipts: step('02-receipts.sql'),
   receiptCounts: step('02b-receipt-counts.sql'),
   ackKeying: step('03-ack-keying.sql'),
@@ -65,6 +66,7 @@ export const ANALYSIS_STEPS = {
 export const CORRELATION_STEPS = [
   ANALYSIS_STEPS.keys,
   ANALYSIS_STEPS.uplink,
+  ANALYSIS_STEPS.deviceGaps,
   ANALYSIS_STEPS.receipts,
   ANALYSIS_STEPS.receiptCounts,
   ANALYSIS_STEPS.ackKeying,
@@ -88,7 +90,7 @@ export const PER_BACKEND_STEPS: ReadonlySet<AnalysisStep> = new Set([ANALYSIS_ST
  * pages (docs/performance.md).
  */
 export const RELEASED_AFTER: ReadonlyMap<AnalysisStep, readonly string[]> = new Map([
-  [ANALYSIS_STEPS.extraAnswers, ['receipts', 'ack_keying', 'repeated_answers']],
+  [ANALYSIS_STEPS.extraAnswers, ['receipts', 'ack_keying', 'repeated_answers', 'device_gaps']],
   [ANALYSIS_STEPS.unaskedAcks, ['uplink']],
   [ANALYSIS_STEPS.packetParity, ['backend_legs', 'device_acks']],
 ]);

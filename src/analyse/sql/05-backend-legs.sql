@@ -1,4 +1,4 @@
--- reads: uplink, receipts, observations, ack_keying, repeated_answers
+-- reads: uplink, receipts, observations, ack_keying, repeated_answers, device_gaps
 -- writes: backend_legs
 -- One row per uplink packet and backend (and one with no uplink_id per answer tied to no request, below): its
 -- receipt, the backend's k-th copy of that payload on that route; whether it reached the backend after a packet its
@@ -39,6 +39,10 @@ answers AS MATERIALIZED (
     WHERE run_id = $run_id AND leg = $backend || '>relay'
   )
 ),
+-- How far apart this backend's forward latencies lie: a packet is overtaken only by one its device sent less than
+-- this after it (01b), so only devices that sent faster than that go through the window.
+spread AS (SELECT max(received_ns - sent_ns) - min(received_ns - sent_ns) AS ns FROM received),
+overtakable AS (SELECT device_socket FROM device_gaps, spread WHERE min_gap < spread.ns),
 -- Only the key and the times go through the window and the ASOF join: each sorts what it carries. Read twice below.
 keyed AS MATERIALIZED (
   SELECT uplink_id, received_ns, key_a, key_b,
@@ -48,7 +52,10 @@ keyed AS MATERIALIZED (
          -- arrived later, as before.
          received_ns < max(received_ns) OVER (PARTITION BY device_socket ORDER BY sent_ns, uplink_id
                                               ROWS UNBOUNDED PRECEDING) AS reordered
-  FROM received
+  FROM received SEMI JOIN overtakable USING (device_socket)
+  UNION ALL
+  SELECT uplink_id, received_ns, key_a, key_b, false AS reordered
+  FROM received ANTI JOIN overtakable USING (device_socket)
 ),
 -- Most keys are answered once: for those, the first answer at or after the receipt is that answer if it is not
 -- earlier, found by a hash join; only keys answered more than once (05a) go through the ASOF join, which sorts both
