@@ -5,12 +5,11 @@
 -- with latency l arrives after one sent at s' > s with l' only if s' - s < l - l'), so 05 runs its window, a sort of
 -- every packet, only over the devices that sent faster than that spread. A fleet of devices that each send now and
 -- then skips it: one sort here for all backends instead of one per backend (05 0.35-0.45 s faster for two on the
--- bench's run, this step 0.3 s).
+-- bench's run, this step 0.19-0.22 s: the device's hash taken once a row, not for the partition and the column apart).
 CREATE OR REPLACE TEMP TABLE device_gaps AS
 SELECT device_socket, min(gap) AS min_gap
 FROM (
-  SELECT hash(local_ip, local_port) AS device_socket,
-         sent_ns - lag(sent_ns) OVER (PARTITION BY hash(local_ip, local_port) ORDER BY sent_ns, uplink_id) AS gap
-  FROM uplink
+  SELECT device_socket, sent_ns - lag(sent_ns) OVER (PARTITION BY device_socket ORDER BY sent_ns, uplink_id) AS gap
+  FROM (SELECT hash(local_ip, local_port) AS device_socket, sent_ns, uplink_id FROM uplink)
 )
 GROUP BY device_socket;
