@@ -107,12 +107,14 @@ export async function generateRun(store: Store, runId: number, uplinks: number):
   );
   await store.exec(
     `INSERT INTO observations BY NAME
-     WITH legs AS MATERIALIZED (
-       SELECT s.send_no, s.actual_ns, s.payload_hash, s.local_ip, s.local_port, b,
-              s.actual_ns + 300000 + hash(s.send_no, b, 'forward') % 400000 AS forwarded_ns,
-              s.actual_ns + 300000 + hash(s.send_no, b, 'forward') % 400000 + 1500000 + hash(s.send_no, b, 'answer') % 1000000 AS answered_ns
+     WITH forwarded AS (
+       SELECT s.send_no, s.payload_hash, s.local_ip, s.local_port, b,
+              s.actual_ns + 300000 + hash(s.send_no, b, 'forward') % 400000 AS forwarded_ns
        FROM sends s, (VALUES ('primary'), ('mirror')) v(b)
        WHERE s.run_id = $run_id
+     ),
+     legs AS MATERIALIZED (
+       SELECT *, forwarded_ns + 1500000 + hash(send_no, b, 'answer') % 1000000 AS answered_ns FROM forwarded
      )
      SELECT $run_id AS run_id, leg, ts_ns, src_ip, src_port, dst_ip, dst_port, 20500 AS route_port, payload_bytes, payload_hash,
             'opaque' AS kind, NULL AS match_key, observer, payload, reply_to_hash
