@@ -268,11 +268,12 @@ export interface StoreOptions {
   /** DuckDB's threads (default: one per core); a process that only records sets RECORDING_THREADS. */
   threads?: number;
   /**
-   * DuckDB's block pool in transparent huge pages, where the system leaves them to the process (default: yes, unless
-   * PARITY_HUGE_PAGES=0). On a virtual machine a page costs most the first time it is touched, and 2 MB pages cost
-   * about half as much for the same memory: the 10M-observation analysis took 8-15% less time in six alternating pairs
-   * (docs/performance.md, 2026-12-01). Not for a process that records traffic as it passes: a 2 MB page is zeroed at
-   * once on the thread that first touches it, which may be the one forwarding or answering.
+   * DuckDB's block pool in transparent huge pages, where the system leaves them to the process (default: no, unless
+   * PARITY_HUGE_PAGES=1). On the machine of 2026-12-01 they took 8-15% off the 10M-observation analysis; on this
+   * project's machine of 2026-12-05 the same analysis took 0.3-1.2 s longer with them in five alternating bench pairs
+   * (7.17-7.81 s against 6.60-7.07 s; docs/performance.md), so they are asked for only where measured to help. Never
+   * for a process that records traffic as it passes: a 2 MB page is zeroed at once on the thread that first touches
+   * it, which may be the one forwarding or answering.
    */
   hugePages?: boolean;
 }
@@ -287,13 +288,13 @@ export interface StoreOptions {
  */
 export const RECORDING_THREADS = 1;
 
-/** Whether DuckDB's pool is to ask for huge pages (StoreOptions.hugePages; PARITY_HUGE_PAGES 0 or 1, 1 if unset). */
+/** Whether DuckDB's pool is to ask for huge pages (StoreOptions.hugePages false never does; PARITY_HUGE_PAGES 0 or 1, 0 if unset). */
 function wantsHugePages(path: string, options: StoreOptions): boolean {
   const asked = process.env.PARITY_HUGE_PAGES;
   if (asked !== undefined && asked !== '' && asked !== '0' && asked !== '1') {
     throw new StoreError(`PARITY_HUGE_PAGES: "${asked}" is not 0 or 1`, { file: path });
   }
-  return options.hugePages !== false && asked !== '0';
+  return options.hugePages !== false && asked === '1';
 }
 
 /** How a process that only records traffic as it passes opens its store (RECORDING_THREADS, no huge pages). */
