@@ -54,7 +54,7 @@ function largeMappingFlags(): Map<string, string[]> {
 const thpAdvisable = existsSync('/proc/self/smaps') && existsSync('/sys/kernel/mm/transparent_hugepage/enabled');
 
 describe("DuckDB's block pool in huge pages", () => {
-  it.skipIf(!addonsBuildable || !thpAdvisable)('a store asks for them on its pool only with PARITY_HUGE_PAGES=1, and a recording store never does', async () => {
+  it.skipIf(!addonsBuildable || !thpAdvisable)('a store asks for them on its pool only with PARITY_HUGE_PAGES=1 (not unset, not 0), and a recording store never does', async () => {
     const opened: Store[] = [];
     const asked = process.env.PARITY_HUGE_PAGES;
     // The mappings a store's opening added, with their flags ('hg': advised for transparent huge pages).
@@ -76,6 +76,10 @@ describe("DuckDB's block pool in huge pages", () => {
       const recording = await openedWith(() => Store.open(':memory:', RECORDING_STORE));
       expect(recording).toHaveLength(1);
       expect(recording[0]).not.toContain('hg');
+      process.env.PARITY_HUGE_PAGES = '0';
+      const turnedOff = await openedWith(() => Store.open(':memory:'));
+      expect(turnedOff).toHaveLength(1);
+      expect(turnedOff[0]).not.toContain('hg');
     } finally {
       if (asked === undefined) delete process.env.PARITY_HUGE_PAGES;
       else process.env.PARITY_HUGE_PAGES = asked;
