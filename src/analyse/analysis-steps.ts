@@ -96,4 +96,4 @@ export const RELEASED_AFTER: ReadonlyMap<AnalysisStep, readonly string[]> = new 
 ]);
 
 /** Tables the analysis keeps in the store; a re-analysis replaces a run's rows in them (and nothing else). */
-export const DERIVED_TABLES = ['packet_parity', 'drift_windows', 'route_metrics'] as const;
+export const DERIVED_TABLES = ['packet_parity_stored', 'drift_windows', 'route_metrics'] as const;

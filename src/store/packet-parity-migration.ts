@@ -1,30 +1,44 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 
+/** What packet_parity_stored holds (schema.sql); the rest of packet_parity is computed from these as it is read. */
+const STORED_COLUMNS = [
+  'run_id', 'uplink_id', 'device', 'route_port', 'backend', 'sent_ns', 'wants_ack', 'match_key', 'received_ns', 'reordered',
+  'ack_kind', 'ack_hash', 'ack_match', 'mismatch_fields', 'device_ack_hash', 'device_ack_match', 'device_mismatch_fields',
+  'one_sided_ack', 'ack_ns', 'device_ack_ns',
+] as const;
+
 /**
- * Stores made before packet_parity's latencies were generated from its times (schema.sql) hold them as stored
- * columns, and DuckDB cannot add a generated column to a table that exists. Such a table is renamed, the schema made
- * again (which creates packet_parity as it is now), and its rows carried over by name: each ACK's time is its send
- * time plus the latency stored for it, in whole nanoseconds as it was taken. One transaction: a store is migrated
- * whole or not at all. Done once; a store that has `ack_ns` is left as it is.
+ * Stores made before packet_parity became a view over packet_parity_stored (schema.sql) hold it as a table: with
+ * generated latencies, or, older still, with every latency and flag stored and no ACK times. Such a table is renamed,
+ * the schema made (which creates the stored table and the view), and its rows carried over by name, column by column
+ * as far as it has them: an ACK time it lacks is its send time plus the latency stored for it, in whole nanoseconds
+ * as it was taken; a column older stores never had stays NULL. One transaction: a store is migrated whole or not at
+ * all. Runs before the schema is made, whose view could not replace the table; a store whose packet_parity is not a
+ * table is left as it is.
  */
 export async function migratePacketParity(connection: DuckDBConnection, schemaSql: string, starting: (rows: number) => void = () => {}): Promise<boolean> {
-  const reader = await connection.runAndReadAll(
-    `SELECT count(*)::INTEGER AS n FROM duckdb_columns()
-     WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'packet_parity' AND column_name = 'ack_ns'`,
+  const table = await connection.runAndReadAll(
+    `SELECT count(*)::INTEGER AS n FROM duckdb_tables()
+     WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'packet_parity'`,
   );
-  if (reader.getRowObjectsJS()[0]?.n !== 0) return false;
+  if (table.getRowObjectsJS()[0]?.n === 0) return false;
+  const columns = await connection.runAndReadAll(
+    `SELECT column_name FROM duckdb_columns()
+     WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'packet_parity'`,
+  );
+  const had = new Set(columns.getRowObjectsJS().map((row) => String(row.column_name)));
+  const carried = STORED_COLUMNS.flatMap((column) => {
+    if (had.has(column)) return [column];
+    const latency = column === 'ack_ns' ? 'ack_latency_ms' : column === 'device_ack_ns' ? 'round_trip_ms' : undefined;
+    return latency !== undefined && had.has(latency) ? [`sent_ns + round(${latency} * 1e6)::BIGINT AS ${column}`] : [];
+  });
   const rows = await connection.runAndReadAll('SELECT count(*)::BIGINT AS n FROM packet_parity');
   starting(Number(rows.getRowObjectsJS()[0]?.n ?? 0));
   await connection.run(`BEGIN TRANSACTION;
-ALTER TABLE packet_parity RENAME TO packet_parity_stored_latencies;
+ALTER TABLE packet_parity RENAME TO packet_parity_before;
 ${schemaSql}
-INSERT INTO packet_parity BY NAME
-SELECT run_id, uplink_id, device, route_port, backend, sent_ns, wants_ack, match_key, received_ns, reordered,
-       ack_kind, ack_hash, ack_match, mismatch_fields, device_ack_hash, device_ack_match, device_mismatch_fields, one_sided_ack,
-       sent_ns + round(ack_latency_ms * 1e6)::BIGINT AS ack_ns,
-       sent_ns + round(round_trip_ms * 1e6)::BIGINT AS device_ack_ns
-FROM packet_parity_stored_latencies;
-DROP TABLE packet_parity_stored_latencies;
+INSERT INTO packet_parity_stored BY NAME SELECT ${carried.join(', ')} FROM packet_parity_before;
+DROP TABLE packet_parity_before;
 COMMIT;`);
   return true;
 }

@@ -350,11 +350,12 @@ CREATE TABLE IF NOT EXISTS relay_samples (
 
 -- Analysis (src/analyse): derived from sends and observations; `parity analyse` replaces a run's rows each time.
 
--- One row per uplink packet and backend: what became of it on that backend's legs. What follows from its times is
--- computed as it is read (generated columns, not stored): storing 4M rows' five latencies as DOUBLEs and three flags
--- took a fifth of writing the table (docs/performance.md). The ACK times are kept only within the ACK window, so a
--- latency is NULL exactly where its ACK did not count.
-CREATE TABLE IF NOT EXISTS packet_parity (
+-- One row per uplink packet and backend: what became of it on that backend's legs (packet_parity, below, is what is
+-- read). Only what cannot be computed is stored: storing 4M rows' five latencies as DOUBLEs and three flags took a
+-- fifth of writing the table, and the same computed as generated columns another 0.15-0.24 s of its 1.9 s, since
+-- DuckDB evaluates every generated column of every row it inserts to check it (docs/performance.md). The ACK times
+-- are kept only within the ACK window, so a latency is NULL exactly where its ACK did not count.
+CREATE TABLE IF NOT EXISTS packet_parity_stored (
   run_id            INTEGER NOT NULL,
   uplink_id         BIGINT NOT NULL,        -- sends.send_no (or the device>relay observation's number)
   device            VARCHAR NOT NULL,
@@ -363,41 +364,43 @@ CREATE TABLE IF NOT EXISTS packet_parity (
   sent_ns           BIGINT NOT NULL,
   wants_ack         BOOLEAN NOT NULL,
   match_key         VARCHAR,
-  delivered         BOOLEAN GENERATED ALWAYS AS (received_ns IS NOT NULL),                 -- the backend received it
-  received_ns       BIGINT,
-  forward_latency_ms DOUBLE GENERATED ALWAYS AS ((received_ns - sent_ns) / 1e6),          -- relay>backend minus device send
+  received_ns       BIGINT,                 -- relay>backend: the backend received it
   reordered         BOOLEAN,                -- arrived before a packet its device sent earlier
-  -- the backend answered (NULL when no answer was asked, or it never got the request)
-  acked             BOOLEAN GENERATED ALWAYS AS (CASE WHEN wants_ack AND received_ns IS NOT NULL THEN ack_ns IS NOT NULL END),
   ack_kind          VARCHAR,                -- ack, nak, ...
-  ack_latency_ms    DOUBLE GENERATED ALWAYS AS ((ack_ns - sent_ns) / 1e6),               -- backend's ACK minus device send
-  backend_ack_latency_ms DOUBLE GENERATED ALWAYS AS ((ack_ns - received_ns) / 1e6),      -- the backend's own time
   ack_hash          BIGINT,
   ack_match         BOOLEAN,                -- same ACK as the reference backend's, after the ignore-mask
   mismatch_fields   VARCHAR,                -- e.g. 'appVersion'
-  device_acked      BOOLEAN GENERATED ALWAYS AS (CASE WHEN wants_ack THEN device_ack_ns IS NOT NULL END), -- an ACK reached the device
-  round_trip_ms     DOUBLE GENERATED ALWAYS AS ((device_ack_ns - sent_ns) / 1e6),        -- device send to the ACK reaching it
   -- The devices' view, on the reference backend's row of each request.
   device_ack_hash   BIGINT,                 -- the ACK the device got
   device_ack_match  BOOLEAN,                -- it equals the reference backend's ACK, after the ignore-mask
   device_mismatch_fields VARCHAR,
-  -- round trip minus the backend's own ACK time: what the relay added
-  relay_added_ms    DOUBLE GENERATED ALWAYS AS (((device_ack_ns - sent_ns) - (ack_ns - received_ns)) / 1e6),
   one_sided_ack     BOOLEAN,                -- delivered to both, wanted an ACK, answered by this backend or the reference only
   ack_ns            BIGINT,                 -- the backend's ACK, within the ACK window of its receipt
   device_ack_ns     BIGINT                  -- the ACK at the device, within the ACK window of the send
 );
 
--- Stores made before the devices' view (and before the latencies were generated: packet-parity-migration.ts) gain
--- its columns, so that their rows can be carried over by name.
-ALTER TABLE packet_parity ADD COLUMN IF NOT EXISTS device_ack_hash BIGINT;
-ALTER TABLE packet_parity ADD COLUMN IF NOT EXISTS device_ack_match BOOLEAN;
-ALTER TABLE packet_parity ADD COLUMN IF NOT EXISTS device_mismatch_fields VARCHAR;
-ALTER TABLE packet_parity ADD COLUMN IF NOT EXISTS relay_added_ms DOUBLE;
-ALTER TABLE packet_parity ADD COLUMN IF NOT EXISTS one_sided_ack BOOLEAN;
--- ACK bytes stay in observations (looked up by hash for the pairs that differ): copying them here doubled the store.
-ALTER TABLE packet_parity DROP COLUMN IF EXISTS ack_payload;
-ALTER TABLE packet_parity DROP COLUMN IF EXISTS device_ack_payload;
+-- What is read, exported and reported: the stored row with what follows from its times, in the order the table had
+-- when these were generated columns (stores made before are carried over on open: packet-parity-migration.ts).
+CREATE OR REPLACE VIEW packet_parity AS
+SELECT
+  run_id, uplink_id, device, route_port, backend, sent_ns, wants_ack, match_key,
+  received_ns IS NOT NULL AS delivered,                                                   -- the backend received it
+  received_ns,
+  (received_ns - sent_ns) / 1e6 AS forward_latency_ms,                                    -- relay>backend minus device send
+  reordered,
+  -- the backend answered (NULL when no answer was asked, or it never got the request)
+  CASE WHEN wants_ack AND received_ns IS NOT NULL THEN ack_ns IS NOT NULL END AS acked,
+  ack_kind,
+  (ack_ns - sent_ns) / 1e6 AS ack_latency_ms,                                             -- backend's ACK minus device send
+  (ack_ns - received_ns) / 1e6 AS backend_ack_latency_ms,                                 -- the backend's own time
+  ack_hash, ack_match, mismatch_fields,
+  CASE WHEN wants_ack THEN device_ack_ns IS NOT NULL END AS device_acked,                 -- an ACK reached the device
+  (device_ack_ns - sent_ns) / 1e6 AS round_trip_ms,                                       -- device send to the ACK reaching it
+  device_ack_hash, device_ack_match, device_mismatch_fields,
+  -- round trip minus the backend's own ACK time: what the relay added
+  ((device_ack_ns - sent_ns) - (ack_ns - received_ns)) / 1e6 AS relay_added_ms,
+  one_sided_ack, ack_ns, device_ack_ns
+FROM packet_parity_stored;
 
 -- Metrics per route and backend (route_port NULL: all routes; backend NULL: device or run level), long format.
 CREATE TABLE IF NOT EXISTS route_metrics (

@@ -25,6 +25,32 @@ INSERT INTO packet_parity VALUES
   (1, 1, 'd2', 20500, 'mirror', 1000000100000, false, NULL, false, NULL, NULL, NULL, NULL, NULL,
    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);`;
 
+// packet_parity as stores made from then until 2026-12-05 evening hold it: a table whose latencies are generated columns.
+const GENERATED_LATENCIES = `
+CREATE TABLE packet_parity (
+  run_id            INTEGER NOT NULL, uplink_id         BIGINT NOT NULL, device            VARCHAR NOT NULL,
+  route_port        INTEGER NOT NULL, backend           VARCHAR NOT NULL, sent_ns           BIGINT NOT NULL,
+  wants_ack         BOOLEAN NOT NULL, match_key         VARCHAR,
+  delivered         BOOLEAN GENERATED ALWAYS AS (received_ns IS NOT NULL), received_ns       BIGINT,
+  forward_latency_ms DOUBLE GENERATED ALWAYS AS ((received_ns - sent_ns) / 1e6), reordered         BOOLEAN,
+  acked             BOOLEAN GENERATED ALWAYS AS (CASE WHEN wants_ack AND received_ns IS NOT NULL THEN ack_ns IS NOT NULL END),
+  ack_kind          VARCHAR, ack_latency_ms    DOUBLE GENERATED ALWAYS AS ((ack_ns - sent_ns) / 1e6),
+  backend_ack_latency_ms DOUBLE GENERATED ALWAYS AS ((ack_ns - received_ns) / 1e6), ack_hash          BIGINT,
+  ack_match         BOOLEAN, mismatch_fields   VARCHAR,
+  device_acked      BOOLEAN GENERATED ALWAYS AS (CASE WHEN wants_ack THEN device_ack_ns IS NOT NULL END),
+  round_trip_ms     DOUBLE GENERATED ALWAYS AS ((device_ack_ns - sent_ns) / 1e6), device_ack_hash   BIGINT,
+  device_ack_match  BOOLEAN, device_mismatch_fields VARCHAR,
+  relay_added_ms    DOUBLE GENERATED ALWAYS AS (((device_ack_ns - sent_ns) - (ack_ns - received_ns)) / 1e6),
+  one_sided_ack     BOOLEAN, ack_ns            BIGINT, device_ack_ns     BIGINT
+);
+INSERT INTO packet_parity BY NAME SELECT * FROM (VALUES
+  (1, 0, 'd1', 20500, 'primary', 1000000000123, true, 'k0', 1000000300456, false, 'ack', 42, NULL, NULL, 42, true, NULL, NULL, 1000002000234, 1000002501122),
+  (1, 0, 'd1', 20500, 'mirror', 1000000000123, true, 'k0', 1000000400000, true, NULL, NULL, NULL, NULL, NULL, NULL, NULL, true, NULL, 1000002501122),
+  (1, 1, 'd2', 20500, 'mirror', 1000000100000, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  (2, 7, 'd3', 20501, 'mirror', 1000000200000, true, 'k7', 1000000200900, false, 'nak', 9, false, 'code', NULL, NULL, NULL, false, 1000000201900, NULL)
+) AS v(run_id, uplink_id, device, route_port, backend, sent_ns, wants_ack, match_key, received_ns, reordered, ack_kind,
+       ack_hash, ack_match, mismatch_fields, device_ack_hash, device_ack_match, device_mismatch_fields, one_sided_ack, ack_ns, device_ack_ns);`;
+
 const COLUMNS = 'uplink_id, backend, delivered, forward_latency_ms, reordered, acked, ack_kind, ack_latency_ms, backend_ack_latency_ms, ack_hash, device_acked, round_trip_ms, device_ack_hash, device_ack_match, relay_added_ms, one_sided_ack';
 
 describe('packet_parity of a store made before its latencies were generated', () => {
@@ -45,6 +71,29 @@ describe('packet_parity of a store made before its latencies were generated', ()
             { ack_ns: null, device_ack_ns: 1000002501122n },
             { ack_ns: 1000002000234n, device_ack_ns: 1000002501122n },
             { ack_ns: null, device_ack_ns: null },
+          ]);
+        });
+      }
+    });
+  });
+
+  it('a table with generated latencies is carried over to packet_parity_stored, read through the view as it was', async () => {
+    await withTempDir(async (dir) => {
+      const db = join(dir, 'generated.duckdb');
+      const instance = await DuckDBInstance.create(db);
+      const connection = await instance.connect();
+      await connection.run(GENERATED_LATENCIES);
+      const before = (await connection.runAndReadAll('SELECT * FROM packet_parity ORDER BY run_id, uplink_id, backend')).getRowObjectsJS();
+      connection.closeSync();
+      instance.closeSync();
+      expect(before).toHaveLength(4);
+      for (let open = 0; open < 2; open++) {
+        await withStore(db, async (store) => {
+          // Every column, in the order it had, with the same values: what reports, exports and Parquet readers see.
+          expect(await store.query('SELECT * FROM packet_parity ORDER BY run_id, uplink_id, backend')).toEqual(before);
+          expect(await store.query(`SELECT table_name, table_type FROM information_schema.tables WHERE table_name LIKE 'packet_parity%' ORDER BY 1`)).toEqual([
+            { table_name: 'packet_parity', table_type: 'VIEW' },
+            { table_name: 'packet_parity_stored', table_type: 'BASE TABLE' },
           ]);
         });
       }

@@ -1,10 +1,10 @@
 -- reads: backend_legs, device_acks
--- writes: packet_parity
+-- writes: packet_parity_stored
 -- Each packet on each backend, judged: its receipt, its ACK and the device's, each only within $ack_window_ns of what
 -- it answers (sequence numbers wrap; devices retry). ACK parity, first pass: identical ACK
 -- bytes match the reference backend's, and the ACK a device got is compared with the reference backend's on the
 -- reference's row; differing bytes are compared field by field afterwards (07, 07c: the ignore-mask, in TypeScript).
-INSERT INTO packet_parity BY NAME
+INSERT INTO packet_parity_stored BY NAME
 WITH judged AS (
   SELECT l.*, u.device, u.route_port, u.sent_ns, u.wants_ack, u.match_key, u.device_ack_ns, u.device_ack_hash,
          u.wants_ack AND l.ack_ns - l.received_ns <= $ack_window_ns AS ack_in_window,
@@ -21,8 +21,8 @@ SELECT
   $run_id AS run_id, j.uplink_id, device, route_port, j.backend, sent_ns, wants_ack, nullif(match_key, '') AS match_key,
   received_ns,
   CASE WHEN received_ns IS NOT NULL THEN reordered END AS reordered,
-  -- Only ACKs within the window are kept: the latencies, `acked` and `device_acked` are generated from these times
-  -- (src/store/schema.sql), so each is NULL exactly where its ACK did not count.
+  -- Only ACKs within the window are kept: the latencies, `acked` and `device_acked` are computed from these times by
+  -- the view packet_parity (src/store/schema.sql), so each is NULL exactly where its ACK did not count.
   CASE WHEN ack_in_window THEN ack_ns END AS ack_ns,
   CASE WHEN ack_in_window THEN ack_kind END AS ack_kind,
   CASE WHEN ack_in_window THEN ack_hash END AS ack_hash,

@@ -1,5 +1,5 @@
--- reads: packet_parity, ack_results
--- writes: packet_parity
+-- reads: packet_parity_stored, ack_results
+-- writes: packet_parity_stored
 -- What each device got against the reference backend's ACK, after the ignore-mask.
-UPDATE packet_parity AS p SET device_ack_match = a.matched, device_mismatch_fields = a.fields
+UPDATE packet_parity_stored AS p SET device_ack_match = a.matched, device_mismatch_fields = a.fields
 FROM ack_results a WHERE p.run_id = $run_id AND p.uplink_id = a.uplink_id AND p.backend = a.backend;
