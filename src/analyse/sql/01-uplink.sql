@@ -13,9 +13,19 @@ WITH raw AS MATERIALIZED (
          payload_hash, kind NOT IN ('unparsed', 'ack', 'nak') AND coalesce(match_key, '') <> '' OR kind = 'opaque', match_key
   FROM observations WHERE run_id = $run_id AND leg = 'device>relay'
 ),
--- Only payloads sent more than once on a route are numbered by a window (a sort); the rest are the first, found by
--- one hash aggregate.
-repeated AS (SELECT route_port, payload_hash FROM raw GROUP BY ALL HAVING count(*) > 1)
+-- Only payloads sent more than once on a route are numbered by a window (a sort); the rest are the first. Which
+-- repeat is found as neighbours once sorted, as in 02: a hash aggregate of one group per payload took 3.8 s of CPU
+-- for 20M sends, this sort 1.3 s (0.30 and 0.14 s for 2M).
+repeated AS (
+  SELECT DISTINCT route_port, payload_hash
+  FROM (
+    SELECT route_port, payload_hash,
+           lead(route_port) OVER next AS next_route, lead(payload_hash) OVER next AS next_hash
+    FROM (SELECT route_port, payload_hash FROM raw)
+    WINDOW next AS (ORDER BY route_port, payload_hash)
+  )
+  WHERE route_port = next_route AND payload_hash = next_hash
+)
 SELECT raw.*, 1 AS occurrence FROM raw ANTI JOIN repeated USING (route_port, payload_hash)
 UNION ALL
 SELECT raw.*, row_number() OVER (PARTITION BY route_port, payload_hash ORDER BY sent_ns, uplink_id) AS occurrence
