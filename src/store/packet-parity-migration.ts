@@ -1,12 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 
-/** What packet_parity_stored holds (schema.sql); the rest of packet_parity is computed from these as it is read. */
-const STORED_COLUMNS = [
-  'run_id', 'uplink_id', 'device', 'route_port', 'backend', 'sent_ns', 'wants_ack', 'match_key', 'received_ns', 'reordered',
-  'ack_kind', 'ack_hash', 'ack_match', 'mismatch_fields', 'device_ack_hash', 'device_ack_match', 'device_mismatch_fields',
-  'one_sided_ack', 'ack_ns', 'device_ack_ns',
-] as const;
-
 /**
  * Stores made before packet_parity became a view over packet_parity_stored (schema.sql) hold it as a table: with
  * generated latencies, or, older still, with every latency and flag stored and no ACK times. Such a table is renamed,
@@ -22,23 +15,27 @@ export async function migratePacketParity(connection: DuckDBConnection, schemaSq
      WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'packet_parity'`,
   );
   if (table.getRowObjectsJS()[0]?.n === 0) return false;
-  const columns = await connection.runAndReadAll(
-    `SELECT column_name FROM duckdb_columns()
-     WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'packet_parity'`,
-  );
-  const had = new Set(columns.getRowObjectsJS().map((row) => String(row.column_name)));
-  const carried = STORED_COLUMNS.flatMap((column) => {
+  const had = await columnsOf(connection, 'packet_parity');
+  const rows = await connection.runAndReadAll('SELECT count(*)::BIGINT AS n FROM packet_parity');
+  starting(Number(rows.getRowObjectsJS()[0]?.n ?? 0));
+  // The stored table's columns are read from the schema just made, inside the transaction: one list, schema.sql's.
+  await connection.run(`BEGIN TRANSACTION;\nALTER TABLE packet_parity RENAME TO packet_parity_before;\n${schemaSql}`);
+  const carried = [...(await columnsOf(connection, 'packet_parity_stored'))].flatMap((column) => {
     if (had.has(column)) return [column];
     const latency = column === 'ack_ns' ? 'ack_latency_ms' : column === 'device_ack_ns' ? 'round_trip_ms' : undefined;
     return latency !== undefined && had.has(latency) ? [`sent_ns + round(${latency} * 1e6)::BIGINT AS ${column}`] : [];
   });
-  const rows = await connection.runAndReadAll('SELECT count(*)::BIGINT AS n FROM packet_parity');
-  starting(Number(rows.getRowObjectsJS()[0]?.n ?? 0));
-  await connection.run(`BEGIN TRANSACTION;
-ALTER TABLE packet_parity RENAME TO packet_parity_before;
-${schemaSql}
-INSERT INTO packet_parity_stored BY NAME SELECT ${carried.join(', ')} FROM packet_parity_before;
+  await connection.run(`INSERT INTO packet_parity_stored BY NAME SELECT ${carried.join(', ')} FROM packet_parity_before;
 DROP TABLE packet_parity_before;
 COMMIT;`);
   return true;
+}
+
+async function columnsOf(connection: DuckDBConnection, table: string): Promise<Set<string>> {
+  const reader = await connection.runAndReadAll(
+    `SELECT column_name FROM duckdb_columns()
+     WHERE database_name = current_database() AND schema_name = 'main' AND table_name = $table`,
+    { table },
+  );
+  return new Set(reader.getRowObjectsJS().map((row) => String(row.column_name)));
 }
