@@ -53,16 +53,24 @@ INSERT INTO packet_parity BY NAME SELECT * FROM (VALUES
 
 const COLUMNS = 'uplink_id, backend, delivered, forward_latency_ms, reordered, acked, ack_kind, ack_latency_ms, backend_ack_latency_ms, ack_hash, device_acked, round_trip_ms, device_ack_hash, device_ack_match, relay_added_ms, one_sided_ack';
 
+/** A store as an earlier version left it, made with DuckDB alone (`sql`), and what `query` read from it then. */
+async function madeBefore(db: string, sql: string, query: string): Promise<Record<string, unknown>[]> {
+  const instance = await DuckDBInstance.create(db);
+  const connection = await instance.connect();
+  try {
+    await connection.run(sql);
+    return (await connection.runAndReadAll(query)).getRowObjectsJS();
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
 describe('packet_parity of a store made before its latencies were generated', () => {
   it('is migrated on open: every column reads as it was stored, and the ACK times are whole nanoseconds', async () => {
     await withTempDir(async (dir) => {
       const db = join(dir, 'before.duckdb');
-      const instance = await DuckDBInstance.create(db);
-      const connection = await instance.connect();
-      await connection.run(STORED_LATENCIES);
-      const before = (await connection.runAndReadAll(`SELECT ${COLUMNS} FROM packet_parity ORDER BY uplink_id, backend`)).getRowObjectsJS();
-      connection.closeSync();
-      instance.closeSync();
+      const before = await madeBefore(db, STORED_LATENCIES, `SELECT ${COLUMNS} FROM packet_parity ORDER BY uplink_id, backend`);
       for (let open = 0; open < 2; open++) {
         await withStore(db, async (store) => {
           expect(await store.query(`SELECT ${COLUMNS} FROM packet_parity ORDER BY uplink_id, backend`)).toEqual(before);
@@ -80,12 +88,7 @@ describe('packet_parity of a store made before its latencies were generated', ()
   it('a table with generated latencies is carried over to packet_parity_stored, read through the view as it was', async () => {
     await withTempDir(async (dir) => {
       const db = join(dir, 'generated.duckdb');
-      const instance = await DuckDBInstance.create(db);
-      const connection = await instance.connect();
-      await connection.run(GENERATED_LATENCIES);
-      const before = (await connection.runAndReadAll('SELECT * FROM packet_parity ORDER BY run_id, uplink_id, backend')).getRowObjectsJS();
-      connection.closeSync();
-      instance.closeSync();
+      const before = await madeBefore(db, GENERATED_LATENCIES, 'SELECT * FROM packet_parity ORDER BY run_id, uplink_id, backend');
       expect(before).toHaveLength(4);
       for (let open = 0; open < 2; open++) {
         await withStore(db, async (store) => {
