@@ -270,11 +270,12 @@ export interface StoreOptions {
   threads?: number;
   /**
    * false: DuckDB's block pool never in transparent huge pages, whatever PARITY_HUGE_PAGES says. Otherwise the pool
-   * asks for them (where the system leaves them to the process) only with PARITY_HUGE_PAGES=1. On the machine of 2026-12-01 they took 8-15% off the 10M-observation analysis; on this
-   * project's machine of 2026-12-05 the same analysis took 0.3-1.2 s longer with them in five alternating bench pairs
-   * (7.17-7.81 s against 6.60-7.07 s; docs/performance.md), so they are asked for only where measured to help. Never
-   * for a process that records traffic as it passes: a 2 MB page is zeroed at once on the thread that first touches
-   * it, which may be the one forwarding or answering.
+   * asks for them (where the system leaves them to the process) only with PARITY_HUGE_PAGES=1. On the machine of
+   * 2026-12-01 they took 8-15% off the 10M-observation analysis; on this project's machine of 2026-12-05 the same
+   * analysis took 0.3-1.2 s longer with them in five alternating bench pairs (7.17-7.81 s against 6.60-7.07 s;
+   * docs/performance.md), so they are asked for only where measured to help. Never for a process that records
+   * traffic as it passes: a 2 MB page is zeroed at once on the thread that first touches it, which may be the one
+   * forwarding or answering.
    */
   hugePages?: boolean;
 }
