@@ -131,7 +131,7 @@ function routesOf(metrics: readonly Metric[], topology: RunTopology): RouteInfo[
 }
 
 async function firstSendNs(store: Store, runId: number): Promise<bigint> {
-  const [row] = await store.query('SELECT min(sent_ns) AS first FROM packet_parity WHERE run_id = $run_id', { run_id: runId });
+  const [row] = await store.query('SELECT min(sent_ns) AS first FROM packet_parity_rows WHERE run_id = $run_id', { run_id: runId });
   return typeof row?.first === 'bigint' ? row.first : 0n;
 }
 

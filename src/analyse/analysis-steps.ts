@@ -39,6 +39,8 @@ export const ANALYSIS_STEPS = {
   receiptCounts: step('02b-receipt-counts.sql'),
   ackKeying: step('03-ack-keying.sql'),
   legTables: step('04-leg-tables.sql'),
+  backendNames: step('04b-backend-names.sql'),
+  deviceNames: step('04c-device-names.sql'),
   repeatedAnswers: step('05a-repeated-answers.sql'),
   backendLegs: step('05-backend-legs.sql'),
   extraAnswers: step('05e-extra-answers.sql'),
@@ -62,7 +64,7 @@ export const ANALYSIS_STEPS = {
   latencyBands: step('15-latency-bands.sql'),
 } as const;
 
-/** The steps that follow each packet across its legs, in order (correlateRun); 05a and 05 run once per backend. */
+/** The steps that follow each packet across its legs, in order (correlateRun); 04b, 05a and 05 run once per backend. */
 export const CORRELATION_STEPS = [
   ANALYSIS_STEPS.keys,
   ANALYSIS_STEPS.uplink,
@@ -71,6 +73,8 @@ export const CORRELATION_STEPS = [
   ANALYSIS_STEPS.receiptCounts,
   ANALYSIS_STEPS.ackKeying,
   ANALYSIS_STEPS.legTables,
+  ANALYSIS_STEPS.backendNames,
+  ANALYSIS_STEPS.deviceNames,
   ANALYSIS_STEPS.repeatedAnswers,
   ANALYSIS_STEPS.backendLegs,
   ANALYSIS_STEPS.extraAnswers,
@@ -79,7 +83,7 @@ export const CORRELATION_STEPS = [
   ANALYSIS_STEPS.junkToDevices,
   ANALYSIS_STEPS.packetParity,
 ] as const;
-export const PER_BACKEND_STEPS: ReadonlySet<AnalysisStep> = new Set([ANALYSIS_STEPS.repeatedAnswers, ANALYSIS_STEPS.backendLegs]);
+export const PER_BACKEND_STEPS: ReadonlySet<AnalysisStep> = new Set([ANALYSIS_STEPS.backendNames, ANALYSIS_STEPS.repeatedAnswers, ANALYSIS_STEPS.backendLegs]);
 
 /**
  * The analysis's intermediate tables, dropped once the step named has run (for every backend): no later step reads
@@ -96,4 +100,4 @@ export const RELEASED_AFTER: ReadonlyMap<AnalysisStep, readonly string[]> = new 
 ]);
 
 /** Tables the analysis keeps in the store; a re-analysis replaces a run's rows in them (and nothing else). */
-export const DERIVED_TABLES = ['packet_parity_stored', 'drift_windows', 'route_metrics'] as const;
+export const DERIVED_TABLES = ['packet_parity_rows', 'packet_parity_names', 'drift_windows', 'route_metrics'] as const;

@@ -40,12 +40,14 @@ export interface CorrelateOptions {
  * Returns the first mismatching pairs of each kind, for reports.
  */
 export async function correlateRun(store: Store, runId: number, options: CorrelateOptions, clock = new StepClock()): Promise<MismatchSample[]> {
-  const params = { run_id: runId, reference: options.reference, ack_window_ns: ACK_MATCH_WINDOW_NS };
   // With no backend observed or expected, one pseudo-backend carries the devices' view (sends and the ACKs they got).
   const backends = options.backends.length > 0 ? options.backends : [NO_BACKEND];
+  // Each backend's number in packet_parity_rows (04b): its place in the list, from 1.
+  const numberOf = (backend: string): number => backends.indexOf(backend) + 1;
+  const params = { run_id: runId, reference: options.reference, reference_no: numberOf(options.reference), ack_window_ns: ACK_MATCH_WINDOW_NS };
   for (const step of CORRELATION_STEPS) {
     if (!PER_BACKEND_STEPS.has(step)) await clock.time(stepName(step.file), () => store.exec(step.sql, params));
-    else for (const backend of backends) await clock.time(`${stepName(step.file)} ${backend}`, () => store.exec(step.sql, { ...params, backend }));
+    else for (const backend of backends) await clock.time(`${stepName(step.file)} ${backend}`, () => store.exec(step.sql, { ...params, backend, backend_no: numberOf(backend) }));
     await release(store, RELEASED_AFTER.get(step) ?? []);
   }
   const ignored = [...options.protocol.defaultIgnoredAckFields, ...options.ignoreAckFields];

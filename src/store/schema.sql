@@ -354,19 +354,21 @@ CREATE TABLE IF NOT EXISTS relay_samples (
 -- read). Only what cannot be computed is stored: storing 4M rows' five latencies as DOUBLEs and three flags took a
 -- fifth of writing the table, and the same computed as generated columns another 0.15-0.24 s of its 1.9 s, since
 -- DuckDB evaluates every generated column of every row it inserts to check it (docs/performance.md). The ACK times
--- are kept only within the ACK window, so a latency is NULL exactly where its ACK did not count.
-CREATE TABLE IF NOT EXISTS packet_parity_stored (
+-- are kept only within the ACK window, so a latency is NULL exactly where its ACK did not count. The device, the
+-- backend and the ACK's kind are stored as numbers (packet_parity_names): DuckDB stores a string column at 0.13-0.17 s
+-- a 4M rows whatever its values, and carries strings through the joins that make the rows (05c 1.15 s against 1.7 s).
+CREATE TABLE IF NOT EXISTS packet_parity_rows (
   run_id            INTEGER NOT NULL,
   uplink_id         BIGINT NOT NULL,        -- sends.send_no (or the device>relay observation's number)
-  device            VARCHAR NOT NULL,
+  device_no         INTEGER NOT NULL,       -- packet_parity_names, field 'device'
   route_port        INTEGER NOT NULL,
-  backend           VARCHAR NOT NULL,       -- primary, mirror, target-N
+  backend_no        INTEGER NOT NULL,       -- field 'backend': primary, mirror, target-N
   sent_ns           BIGINT NOT NULL,
   wants_ack         BOOLEAN NOT NULL,
   match_key         VARCHAR,
   received_ns       BIGINT,                 -- relay>backend: the backend received it
   reordered         BOOLEAN,                -- arrived before a packet its device sent earlier
-  ack_kind          VARCHAR,                -- ack, nak, ...
+  ack_kind_no       INTEGER,                -- field 'ack_kind': ack, nak, ...
   ack_hash          BIGINT,
   ack_match         BOOLEAN,                -- same ACK as the reference backend's, after the ignore-mask
   mismatch_fields   VARCHAR,                -- e.g. 'appVersion'
@@ -379,18 +381,26 @@ CREATE TABLE IF NOT EXISTS packet_parity_stored (
   device_ack_ns     BIGINT                  -- the ACK at the device, within the ACK window of the send
 );
 
--- What is read, exported and reported: the stored row with what follows from its times, in the order the table had
--- when these were generated columns (stores made before are carried over on open: packet-parity-migration.ts).
-CREATE OR REPLACE VIEW packet_parity AS
+-- The names packet_parity_rows's numbers stand for, per run: each device, backend and ACK kind, numbered from 1.
+CREATE TABLE IF NOT EXISTS packet_parity_names (
+  run_id INTEGER NOT NULL,
+  field  VARCHAR NOT NULL,                  -- device, backend, ack_kind
+  no     INTEGER NOT NULL,
+  name   VARCHAR NOT NULL
+);
+
+-- The stored row with what follows from its times, names still as numbers: what the analysis's own steps read
+-- (08, 10, 11), which name only the few rows they write.
+CREATE OR REPLACE VIEW packet_parity_numbered AS
 SELECT
-  run_id, uplink_id, device, route_port, backend, sent_ns, wants_ack, match_key,
+  run_id, uplink_id, device_no, route_port, backend_no, sent_ns, wants_ack, match_key,
   received_ns IS NOT NULL AS delivered,                                                   -- the backend received it
   received_ns,
   (received_ns - sent_ns) / 1e6 AS forward_latency_ms,                                    -- relay>backend minus device send
   reordered,
   -- the backend answered (NULL when no answer was asked, or it never got the request)
   CASE WHEN wants_ack AND received_ns IS NOT NULL THEN ack_ns IS NOT NULL END AS acked,
-  ack_kind,
+  ack_kind_no,
   (ack_ns - sent_ns) / 1e6 AS ack_latency_ms,                                             -- backend's ACK minus device send
   (ack_ns - received_ns) / 1e6 AS backend_ack_latency_ms,                                 -- the backend's own time
   ack_hash, ack_match, mismatch_fields,
@@ -400,7 +410,20 @@ SELECT
   -- round trip minus the backend's own ACK time: what the relay added
   ((device_ack_ns - sent_ns) - (ack_ns - received_ns)) / 1e6 AS relay_added_ms,
   one_sided_ack, ack_ns, device_ack_ns
-FROM packet_parity_stored;
+FROM packet_parity_rows;
+
+-- What is read, exported and reported: each row named, in the order the table had when its latencies were generated
+-- columns (stores made before are carried over on open: packet-parity-migration.ts).
+CREATE OR REPLACE VIEW packet_parity AS
+SELECT
+  p.run_id, uplink_id, d.name AS device, route_port, b.name AS backend, sent_ns, wants_ack, match_key, delivered,
+  received_ns, forward_latency_ms, reordered, acked, k.name AS ack_kind, ack_latency_ms, backend_ack_latency_ms,
+  ack_hash, ack_match, mismatch_fields, device_acked, round_trip_ms, device_ack_hash, device_ack_match,
+  device_mismatch_fields, relay_added_ms, one_sided_ack, ack_ns, device_ack_ns
+FROM packet_parity_numbered p
+LEFT JOIN packet_parity_names d ON d.run_id = p.run_id AND d.field = 'device' AND d.no = p.device_no
+LEFT JOIN packet_parity_names b ON b.run_id = p.run_id AND b.field = 'backend' AND b.no = p.backend_no
+LEFT JOIN packet_parity_names k ON k.run_id = p.run_id AND k.field = 'ack_kind' AND k.no = p.ack_kind_no;
 
 -- Metrics per route and backend (route_port NULL: all routes; backend NULL: device or run level), long format.
 CREATE TABLE IF NOT EXISTS route_metrics (

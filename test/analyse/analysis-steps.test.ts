@@ -9,7 +9,7 @@ import { WS_ANALYSIS_STEPS } from '../../src/analyse/ws/analyse-ws-run.ts';
 
 const SQL_DIR = join(import.meta.dirname, '../../src/analyse/sql');
 const SCHEMA = readFileSync(join(import.meta.dirname, '../../src/store/schema.sql'), 'utf8');
-// The store's tables and the views over them (packet_parity reads packet_parity_stored).
+// The store's tables and the views over them (packet_parity reads packet_parity_rows and packet_parity_names).
 const STORED = new Set([...SCHEMA.matchAll(/CREATE (?:TABLE IF NOT EXISTS|OR REPLACE VIEW) (\w+)/g)].map((m) => m[1] as string));
 
 /** What a statement really touches, read from its text (comments removed, CTE names set aside): independent of the headers. */

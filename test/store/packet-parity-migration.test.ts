@@ -51,6 +51,35 @@ INSERT INTO packet_parity BY NAME SELECT * FROM (VALUES
 ) AS v(run_id, uplink_id, device, route_port, backend, sent_ns, wants_ack, match_key, received_ns, reordered, ack_kind,
        ack_hash, ack_match, mismatch_fields, device_ack_hash, device_ack_match, device_mismatch_fields, one_sided_ack, ack_ns, device_ack_ns);`;
 
+// packet_parity as stores made on 2026-12-05 evening hold it: a view over packet_parity_stored, names stored as text.
+const NAMES_STORED = `
+CREATE TABLE packet_parity_stored (
+  run_id INTEGER NOT NULL, uplink_id BIGINT NOT NULL, device VARCHAR NOT NULL, route_port INTEGER NOT NULL,
+  backend VARCHAR NOT NULL, sent_ns BIGINT NOT NULL, wants_ack BOOLEAN NOT NULL, match_key VARCHAR, received_ns BIGINT,
+  reordered BOOLEAN, ack_kind VARCHAR, ack_hash BIGINT, ack_match BOOLEAN, mismatch_fields VARCHAR,
+  device_ack_hash BIGINT, device_ack_match BOOLEAN, device_mismatch_fields VARCHAR, one_sided_ack BOOLEAN,
+  ack_ns BIGINT, device_ack_ns BIGINT
+);
+CREATE VIEW packet_parity AS
+SELECT
+  run_id, uplink_id, device, route_port, backend, sent_ns, wants_ack, match_key, received_ns IS NOT NULL AS delivered,
+  received_ns, (received_ns - sent_ns) / 1e6 AS forward_latency_ms, reordered,
+  CASE WHEN wants_ack AND received_ns IS NOT NULL THEN ack_ns IS NOT NULL END AS acked, ack_kind,
+  (ack_ns - sent_ns) / 1e6 AS ack_latency_ms, (ack_ns - received_ns) / 1e6 AS backend_ack_latency_ms,
+  ack_hash, ack_match, mismatch_fields, CASE WHEN wants_ack THEN device_ack_ns IS NOT NULL END AS device_acked,
+  (device_ack_ns - sent_ns) / 1e6 AS round_trip_ms, device_ack_hash, device_ack_match, device_mismatch_fields,
+  ((device_ack_ns - sent_ns) - (ack_ns - received_ns)) / 1e6 AS relay_added_ms, one_sided_ack, ack_ns, device_ack_ns
+FROM packet_parity_stored;
+${GENERATED_LATENCIES.replace(/CREATE TABLE packet_parity \([\s\S]*?\n\);/, '').replace('INSERT INTO packet_parity BY NAME', 'INSERT INTO packet_parity_stored BY NAME')}`;
+
+const TABLES_NOW = [
+  { table_name: 'packet_parity', table_type: 'VIEW' },
+  { table_name: 'packet_parity_names', table_type: 'BASE TABLE' },
+  { table_name: 'packet_parity_numbered', table_type: 'VIEW' },
+  { table_name: 'packet_parity_rows', table_type: 'BASE TABLE' },
+];
+const TABLES = `SELECT table_name, table_type FROM information_schema.tables WHERE table_name LIKE 'packet_parity%' ORDER BY 1`;
+
 const COLUMNS = 'uplink_id, backend, delivered, forward_latency_ms, reordered, acked, ack_kind, ack_latency_ms, backend_ack_latency_ms, ack_hash, device_acked, round_trip_ms, device_ack_hash, device_ack_match, relay_added_ms, one_sided_ack';
 
 /** A store as an earlier version left it, made with DuckDB alone (`sql`), and what `query` read from it then. */
@@ -85,18 +114,29 @@ describe('packet_parity of a store made before its latencies were generated', ()
     });
   });
 
-  it('a table with generated latencies is carried over to packet_parity_stored, read through the view as it was', async () => {
+  it.each([
+    ['a table with generated latencies', GENERATED_LATENCIES],
+    ['a view over a table that stores names as text', NAMES_STORED],
+  ])('%s is carried over to numbered rows, read through the view as it was', async (_what, sql) => {
     await withTempDir(async (dir) => {
-      const db = join(dir, 'generated.duckdb');
-      const before = await madeBefore(db, GENERATED_LATENCIES, 'SELECT * FROM packet_parity ORDER BY run_id, uplink_id, backend');
+      const db = join(dir, 'before.duckdb');
+      const before = await madeBefore(db, sql, 'SELECT * FROM packet_parity ORDER BY run_id, uplink_id, backend');
       expect(before).toHaveLength(4);
       for (let open = 0; open < 2; open++) {
         await withStore(db, async (store) => {
           // Every column, in the order it had, with the same values: what reports, exports and Parquet readers see.
           expect(await store.query('SELECT * FROM packet_parity ORDER BY run_id, uplink_id, backend')).toEqual(before);
-          expect(await store.query(`SELECT table_name, table_type FROM information_schema.tables WHERE table_name LIKE 'packet_parity%' ORDER BY 1`)).toEqual([
-            { table_name: 'packet_parity', table_type: 'VIEW' },
-            { table_name: 'packet_parity_stored', table_type: 'BASE TABLE' },
+          expect(await store.query(TABLES)).toEqual(TABLES_NOW);
+          // Each run numbers its own names.
+          expect(await store.query(`SELECT run_id, field, no, name FROM packet_parity_names ORDER BY ALL`)).toEqual([
+            { run_id: 1, field: 'ack_kind', no: 1, name: 'ack' },
+            { run_id: 1, field: 'backend', no: 1, name: 'mirror' },
+            { run_id: 1, field: 'backend', no: 2, name: 'primary' },
+            { run_id: 1, field: 'device', no: 1, name: 'd1' },
+            { run_id: 1, field: 'device', no: 2, name: 'd2' },
+            { run_id: 2, field: 'ack_kind', no: 1, name: 'nak' },
+            { run_id: 2, field: 'backend', no: 1, name: 'mirror' },
+            { run_id: 2, field: 'device', no: 1, name: 'd3' },
           ]);
         });
       }

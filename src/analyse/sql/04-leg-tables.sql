@@ -2,7 +2,7 @@
 -- writes: backend_legs, repeated_answers, extra_answers
 -- The tables 05a and 05 fill one backend at a time: a run's sorts are split by backend, so a day of traffic sorts
 -- half (or a third) as much at once and spills less.
-CREATE OR REPLACE TEMP TABLE backend_legs (uplink_id BIGINT, backend VARCHAR, received_ns BIGINT, reordered BOOLEAN, ack_ns BIGINT, ack_kind VARCHAR, ack_hash BIGINT);
+CREATE OR REPLACE TEMP TABLE backend_legs (uplink_id BIGINT, backend_no INTEGER, received_ns BIGINT, reordered BOOLEAN, ack_ns BIGINT, ack_kind_no INTEGER, ack_hash BIGINT);
 -- The keys each backend answered more than once (05a); what it answered beyond what it was asked (05e), and the
 -- device each extra answer was owed to.
 CREATE OR REPLACE TEMP TABLE repeated_answers (backend VARCHAR, route_port INTEGER, relay_socket UBIGINT, by_hash BOOLEAN, corr UBIGINT, key_a UBIGINT, key_b UBIGINT, answers BIGINT, match_key VARCHAR);

@@ -1,4 +1,4 @@
--- reads: uplink, receipts, observations, ack_keying, repeated_answers, device_gaps
+-- reads: uplink, receipts, observations, ack_keying, repeated_answers, device_gaps, packet_parity_names
 -- writes: backend_legs
 -- One row per uplink packet and backend (and one with no uplink_id per answer tied to no request, below): its
 -- receipt, the backend's k-th copy of that payload on that route; whether it reached the backend after a packet its
@@ -35,10 +35,12 @@ answers AS MATERIALIZED (
          key_b($backend, route_port, relay_socket, 0, by_hash, corr) AS key_b,
          ts_ns, kind, payload_hash
   FROM (
-    SELECT route_port, hash(dst_ip, dst_port) AS relay_socket, reply_to_hash IS NOT NULL AS by_hash,
-           answer_corr(reply_to_hash, match_key) AS corr, ts_ns, kind, payload_hash
-    FROM observations
-    WHERE run_id = $run_id AND leg = $backend || '>relay'
+    SELECT o.route_port, hash(o.dst_ip, o.dst_port) AS relay_socket, o.reply_to_hash IS NOT NULL AS by_hash,
+           answer_corr(o.reply_to_hash, o.match_key) AS corr, o.ts_ns, k.no AS kind, o.payload_hash
+    FROM observations o
+    -- The answer's kind as its number (04c).
+    LEFT JOIN packet_parity_names k ON k.run_id = $run_id AND k.field = 'ack_kind' AND k.name = o.kind
+    WHERE o.run_id = $run_id AND o.leg = $backend || '>relay'
   )
 ),
 -- How far apart this backend's forward latencies lie: a packet is overtaken only by one its device sent less than
@@ -73,6 +75,6 @@ answered AS (
   FROM (FROM keyed SEMI JOIN repeated USING (key_a, key_b)) l
   ASOF LEFT JOIN (FROM answers SEMI JOIN repeated USING (key_a, key_b)) a ON a.key_a = l.key_a AND a.key_b = l.key_b AND a.ts_ns >= l.received_ns
 )
-SELECT uplink_id, $backend AS backend, received_ns, coalesce(reordered, false) AS reordered,
-       ts_ns AS ack_ns, kind AS ack_kind, payload_hash AS ack_hash
+SELECT uplink_id, $backend_no AS backend_no, received_ns, coalesce(reordered, false) AS reordered,
+       ts_ns AS ack_ns, kind AS ack_kind_no, payload_hash AS ack_hash
 FROM answered;

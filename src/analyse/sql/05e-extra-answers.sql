@@ -1,4 +1,4 @@
--- reads: repeated_answers, uplink, receipts, ack_keying, backend_legs, observations
+-- reads: repeated_answers, uplink, receipts, ack_keying, backend_legs, packet_parity_names, observations
 -- writes: extra_answers
 -- What each backend answered beyond what it was asked, with the device the relay socket stands for and the answers'
 -- match key: a relay that passes the reference backend's extra ACK on to that device does as it should (05d). Few
@@ -14,9 +14,14 @@
 --   counts.
 INSERT INTO extra_answers
 WITH
+-- The legs with their backends named (04b).
+legs AS (
+  SELECT n.name AS backend, l.*
+  FROM backend_legs l JOIN packet_parity_names n ON n.run_id = $run_id AND n.field = 'backend' AND n.no = l.backend_no
+),
 unmatched AS MATERIALIZED (
   SELECT backend, ack_ns AS ts_ns, ack_hash AS payload_hash, count(*) AS answers
-  FROM backend_legs
+  FROM legs
   WHERE uplink_id IS NULL
   GROUP BY ALL
 ),
@@ -59,7 +64,7 @@ devices AS (
 first_request AS (SELECT backend, min(ts_ns) AS first_ns FROM receipts WHERE backend IN (SELECT backend FROM unasked) GROUP BY ALL),
 slowest AS (
   SELECT backend, max(ack_ns - received_ns) AS slowest_ns
-  FROM backend_legs
+  FROM legs
   WHERE uplink_id IS NOT NULL AND backend IN (SELECT backend FROM unasked) AND ack_ns - received_ns <= $ack_window_ns
   GROUP BY ALL
 )

@@ -1,11 +1,14 @@
--- reads: packet_parity, observations
+-- reads: packet_parity_numbered, packet_parity_names, observations
 -- writes: -
 -- The requests whose device ACK differs in bytes from the reference backend's ACK: both payloads, looked up in the
 -- observations (the reference's among the backends' answers, the device's among what reached devices).
-WITH pairs AS (
-  SELECT uplink_id, backend, route_port, device, ack_hash AS reference_hash, device_ack_hash
-  FROM packet_parity
-  WHERE run_id = $run_id AND backend = $reference AND device_ack_match = false
+WITH names AS (SELECT field, no, name FROM packet_parity_names WHERE run_id = $run_id),
+pairs AS (
+  SELECT p.uplink_id, b.name AS backend, p.route_port, d.name AS device, p.ack_hash AS reference_hash, p.device_ack_hash
+  FROM packet_parity_numbered p
+  JOIN names b ON b.field = 'backend' AND b.no = p.backend_no
+  JOIN names d ON d.field = 'device' AND d.no = p.device_no
+  WHERE p.run_id = $run_id AND b.name = $reference AND p.device_ack_match = false
 ),
 payloads AS (
   SELECT leg = 'relay>device' AS at_device, payload_hash, any_value(payload) AS payload

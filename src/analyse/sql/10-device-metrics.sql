@@ -1,4 +1,4 @@
--- reads: packet_parity
+-- reads: packet_parity_numbered, packet_parity_names
 -- writes: -
 -- What the devices saw, per route ($per_route) or over all routes (route_port NULL), on the reference backend's rows:
 -- ACKs relayed to them, whether each was the reference backend's answer, the round trip, and what the relay added to
@@ -19,8 +19,8 @@ WITH seen AS (
     quantile_cont(round_trip_ms, [0.5, 0.95, 0.99]) AS rtt,
     max(round_trip_ms) AS rtt_max,
     quantile_cont(relay_added_ms, [0.5, 0.95, 0.99]) AS relay_added
-  FROM packet_parity
-  WHERE run_id = $run_id AND backend = $reference
+  FROM packet_parity_numbered
+  WHERE run_id = $run_id AND backend_no = (SELECT no FROM packet_parity_names WHERE run_id = $run_id AND field = 'backend' AND name = $reference)
   GROUP BY ALL
 )
 SELECT * EXCLUDE (rtt, relay_added),
