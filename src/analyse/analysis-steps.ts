@@ -33,14 +33,14 @@ const step = (file: string): AnalysisStep => sqlStep(import.meta.url, file);
 export const ANALYSIS_STEPS = {
   backends: step('00-backends.sql'),
   keys: step('00a-keys.sql'),
+  backendNames: step('00b-backend-names.sql'),
+  names: step('00c-names.sql'),
   uplink: step('01-uplink.sql'),
   deviceGaps: step('01b-device-gaps.sql'),
   receipts: step('02-receipts.sql'),
   receiptCounts: step('02b-receipt-counts.sql'),
   ackKeying: step('03-ack-keying.sql'),
   legTables: step('04-leg-tables.sql'),
-  backendNames: step('04b-backend-names.sql'),
-  deviceNames: step('04c-device-names.sql'),
   repeatedAnswers: step('05a-repeated-answers.sql'),
   backendLegs: step('05-backend-legs.sql'),
   extraAnswers: step('05e-extra-answers.sql'),
@@ -64,17 +64,17 @@ export const ANALYSIS_STEPS = {
   latencyBands: step('15-latency-bands.sql'),
 } as const;
 
-/** The steps that follow each packet across its legs, in order (correlateRun); 04b, 05a and 05 run once per backend. */
+/** The steps that follow each packet across its legs, in order (correlateRun); 00b, 05a and 05 run once per backend. */
 export const CORRELATION_STEPS = [
   ANALYSIS_STEPS.keys,
+  ANALYSIS_STEPS.backendNames,
+  ANALYSIS_STEPS.names,
   ANALYSIS_STEPS.uplink,
   ANALYSIS_STEPS.deviceGaps,
   ANALYSIS_STEPS.receipts,
   ANALYSIS_STEPS.receiptCounts,
   ANALYSIS_STEPS.ackKeying,
   ANALYSIS_STEPS.legTables,
-  ANALYSIS_STEPS.backendNames,
-  ANALYSIS_STEPS.deviceNames,
   ANALYSIS_STEPS.repeatedAnswers,
   ANALYSIS_STEPS.backendLegs,
   ANALYSIS_STEPS.extraAnswers,

@@ -42,7 +42,7 @@ export interface CorrelateOptions {
 export async function correlateRun(store: Store, runId: number, options: CorrelateOptions, clock = new StepClock()): Promise<MismatchSample[]> {
   // With no backend observed or expected, one pseudo-backend carries the devices' view (sends and the ACKs they got).
   const backends = options.backends.length > 0 ? options.backends : [NO_BACKEND];
-  // Each backend's number in packet_parity_rows (04b): its place in the list, from 1.
+  // Each backend's number in packet_parity_rows (00b): its place in the list, from 1.
   const numberOf = (backend: string): number => backends.indexOf(backend) + 1;
   const params = { run_id: runId, reference: options.reference, reference_no: numberOf(options.reference), ack_window_ns: ACK_MATCH_WINDOW_NS };
   for (const step of CORRELATION_STEPS) {

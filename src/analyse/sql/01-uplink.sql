@@ -1,17 +1,23 @@
--- reads: observations, sends
+-- reads: observations, sends, packet_parity_names
 -- writes: uplink
 -- The run's uplink: the replayer's sends, or for a recorded run the device>relay observations.
 -- occurrence numbers identical payloads on a route, so a packet is followed across legs by
 -- (route port, payload hash, occurrence): robust to reordering and duplicates (docs/architecture.md, Data model).
+-- The device travels as its number (00c) and the socket it sent from as one hash of its address and port, which 05
+-- partitions by and the devices' ACKs are keyed by (05b, 05d): no string is carried or hashed again after this step.
 CREATE OR REPLACE TEMP TABLE uplink AS
 WITH raw AS MATERIALIZED (
-  SELECT send_no::BIGINT AS uplink_id, device, local_ip, local_port, route_port, actual_ns AS sent_ns,
-         payload_hash, wants_ack, match_key
-  FROM sends WHERE run_id = $run_id AND error IS NULL
-  UNION ALL
-  SELECT row_number() OVER (ORDER BY ts_ns) - 1, src_ip || ':' || src_port, src_ip, src_port, route_port, ts_ns,
-         payload_hash, kind NOT IN ('unparsed', 'ack', 'nak') AND coalesce(match_key, '') <> '' OR kind = 'opaque', match_key
-  FROM observations WHERE run_id = $run_id AND leg = 'device>relay'
+  SELECT u.uplink_id, n.no AS device_no, u.device_socket, u.route_port, u.sent_ns, u.payload_hash, u.wants_ack, u.match_key
+  FROM (
+    SELECT send_no::BIGINT AS uplink_id, device, hash(local_ip, local_port) AS device_socket, route_port,
+           actual_ns AS sent_ns, payload_hash, wants_ack, match_key
+    FROM sends WHERE run_id = $run_id AND error IS NULL
+    UNION ALL
+    SELECT row_number() OVER (ORDER BY ts_ns) - 1, src_ip || ':' || src_port, hash(src_ip, src_port), route_port, ts_ns,
+           payload_hash, kind NOT IN ('unparsed', 'ack', 'nak') AND coalesce(match_key, '') <> '' OR kind = 'opaque', match_key
+    FROM observations WHERE run_id = $run_id AND leg = 'device>relay'
+  ) u
+  JOIN packet_parity_names n ON n.run_id = $run_id AND n.field = 'device' AND n.name = u.device
 ),
 -- Only payloads sent more than once on a route are numbered by a window (a sort); the rest are the first. Which
 -- repeat is found as neighbours once sorted, as in 02: a hash aggregate of one group per payload took 3.8 s of CPU

@@ -10,6 +10,6 @@ CREATE OR REPLACE TEMP TABLE device_gaps AS
 SELECT device_socket, min(gap) AS min_gap
 FROM (
   SELECT device_socket, sent_ns - lag(sent_ns) OVER (PARTITION BY device_socket ORDER BY sent_ns, uplink_id) AS gap
-  FROM (SELECT hash(local_ip, local_port) AS device_socket, sent_ns, uplink_id FROM uplink)
+  FROM (SELECT device_socket, sent_ns, uplink_id FROM uplink)
 )
 GROUP BY device_socket;

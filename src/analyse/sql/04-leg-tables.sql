@@ -6,4 +6,4 @@ CREATE OR REPLACE TEMP TABLE backend_legs (uplink_id BIGINT, backend_no INTEGER,
 -- The keys each backend answered more than once (05a); what it answered beyond what it was asked (05e), and the
 -- device each extra answer was owed to.
 CREATE OR REPLACE TEMP TABLE repeated_answers (backend VARCHAR, route_port INTEGER, relay_socket UBIGINT, by_hash BOOLEAN, corr UBIGINT, key_a UBIGINT, key_b UBIGINT, answers BIGINT, match_key VARCHAR);
-CREATE OR REPLACE TEMP TABLE extra_answers (backend VARCHAR, route_port INTEGER, extra BIGINT, local_ip VARCHAR, local_port INTEGER, match_key VARCHAR);
+CREATE OR REPLACE TEMP TABLE extra_answers (backend VARCHAR, route_port INTEGER, extra BIGINT, device_socket UBIGINT, match_key VARCHAR);

@@ -18,7 +18,7 @@ WITH received AS MATERIALIZED (
          key_a($backend, route_port, relay_socket, 0, by_hash, corr) AS key_a,
          key_b($backend, route_port, relay_socket, 0, by_hash, corr) AS key_b
   FROM (
-    SELECT u.uplink_id, r.ts_ns AS received_ns, hash(u.local_ip, u.local_port) AS device_socket, u.sent_ns, u.route_port,
+    SELECT u.uplink_id, r.ts_ns AS received_ns, u.device_socket, u.sent_ns, u.route_port,
            r.relay_socket, coalesce(k.by_hash, false) AS by_hash,
            request_corr(k.by_hash, u.payload_hash, u.match_key) AS corr
     FROM uplink u
@@ -38,7 +38,7 @@ answers AS MATERIALIZED (
     SELECT o.route_port, hash(o.dst_ip, o.dst_port) AS relay_socket, o.reply_to_hash IS NOT NULL AS by_hash,
            answer_corr(o.reply_to_hash, o.match_key) AS corr, o.ts_ns, k.no AS kind, o.payload_hash
     FROM observations o
-    -- The answer's kind as its number (04c).
+    -- The answer's kind as its number (00c).
     LEFT JOIN packet_parity_names k ON k.run_id = $run_id AND k.field = 'ack_kind' AND k.name = o.kind
     WHERE o.run_id = $run_id AND o.leg = $backend || '>relay'
   )

@@ -10,16 +10,16 @@
 -- passes it on to the device that asked does as it should, and is not counted here.
 CREATE OR REPLACE TEMP TABLE unasked_acks AS
 WITH tally AS (
-  SELECT key_a(dst_ip, dst_port, coalesce(match_key, ''), 0, 0, 0) AS key, 1 AS acks, route_port
+  SELECT key_a(hash(dst_ip, dst_port), coalesce(match_key, ''), 0, 0, 0, 0) AS key, 1 AS acks, route_port
   FROM observations
   WHERE run_id = $run_id AND leg = 'relay>device' AND kind <> 'unparsed'
   UNION ALL
-  SELECT key_a(local_ip, local_port, coalesce(match_key, ''), 0, 0, 0), -1, NULL
+  SELECT key_a(device_socket, coalesce(match_key, ''), 0, 0, 0, 0), -1, NULL
   FROM uplink
   UNION ALL
-  SELECT key_a(local_ip, local_port, coalesce(match_key, ''), 0, 0, 0), -extra, NULL
+  SELECT key_a(device_socket, coalesce(match_key, ''), 0, 0, 0, 0), -extra, NULL
   FROM extra_answers
-  WHERE backend = $reference AND local_ip IS NOT NULL
+  WHERE backend = $reference AND device_socket IS NOT NULL
 ),
 beyond AS (
   SELECT sum(acks) AS unasked, min(route_port) AS route_port

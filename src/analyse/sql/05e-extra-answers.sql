@@ -14,7 +14,7 @@
 --   counts.
 INSERT INTO extra_answers
 WITH
--- The legs with their backends named (04b).
+-- The legs with their backends named (00b).
 legs AS (
   SELECT n.name AS backend, l.*
   FROM backend_legs l JOIN packet_parity_names n ON n.run_id = $run_id AND n.field = 'backend' AND n.no = l.backend_no
@@ -47,7 +47,7 @@ sent AS MATERIALIZED (FROM uplink SEMI JOIN received USING (route_port, payload_
 requests AS MATERIALIZED (
   SELECT r.backend, r.route_port, r.relay_socket, r.ts_ns, coalesce(k.by_hash, false) AS by_hash,
          request_corr(k.by_hash, r.payload_hash, coalesce(m.match_key, f.match_key)) AS corr,
-         m.local_ip, m.local_port
+         m.device_socket
   FROM received r
   LEFT JOIN sent m ON m.route_port = r.route_port AND m.payload_hash = r.payload_hash AND m.occurrence = r.occurrence
   LEFT JOIN sent f ON f.route_port = r.route_port AND f.payload_hash = r.payload_hash AND f.occurrence = 1
@@ -56,9 +56,9 @@ requests AS MATERIALIZED (
 asked AS (SELECT backend, route_port, relay_socket, by_hash, corr, count(*) AS requests FROM requests GROUP BY ALL),
 -- The relay keeps a socket per device: the device is the sender of the copies that came through it.
 devices AS (
-  SELECT backend, relay_socket, any_value(local_ip) AS local_ip, any_value(local_port) AS local_port
+  SELECT backend, relay_socket, any_value(device_socket) AS device_socket
   FROM requests
-  WHERE local_ip IS NOT NULL
+  WHERE device_socket IS NOT NULL
   GROUP BY ALL
 ),
 first_request AS (SELECT backend, min(ts_ns) AS first_ns FROM receipts WHERE backend IN (SELECT backend FROM unasked) GROUP BY ALL),
@@ -68,13 +68,13 @@ slowest AS (
   WHERE uplink_id IS NOT NULL AND backend IN (SELECT backend FROM unasked) AND ack_ns - received_ns <= $ack_window_ns
   GROUP BY ALL
 )
-SELECT a.backend, a.route_port, a.answers - coalesce(q.requests, 0) AS extra, d.local_ip, d.local_port, a.match_key
+SELECT a.backend, a.route_port, a.answers - coalesce(q.requests, 0) AS extra, d.device_socket, a.match_key
 FROM repeated_answers a
 LEFT JOIN asked q USING (backend, route_port, relay_socket, by_hash, corr)
 LEFT JOIN devices d USING (backend, relay_socket)
 WHERE a.answers > coalesce(q.requests, 0)
 UNION ALL
-SELECT u.backend, u.route_port, sum(u.answers) AS extra, d.local_ip, d.local_port, u.match_key
+SELECT u.backend, u.route_port, sum(u.answers) AS extra, d.device_socket, u.match_key
 FROM unasked u
 JOIN first_request f USING (backend)
 LEFT JOIN slowest s USING (backend)

@@ -7,7 +7,7 @@
 WITH
 -- What each backend answered beyond what it was asked (05a), per route.
 extra AS (SELECT backend, route_port, sum(extra) AS extra_acks FROM extra_answers GROUP BY ALL),
--- The run's backends by number (04b), the devices' pseudo-backend left out. Rows are grouped by number and named
+-- The run's backends by number (00b), the devices' pseudo-backend left out. Rows are grouped by number and named
 -- after: a name is a string through every row's grouping.
 backends AS (SELECT no AS backend_no, name AS backend FROM packet_parity_names WHERE run_id = $run_id AND field = 'backend' AND name <> $no_backend),
 nak AS (SELECT no FROM packet_parity_names WHERE run_id = $run_id AND field = 'ack_kind' AND name = 'nak'),
