@@ -7,13 +7,13 @@
 -- only what the relay or the network copied on the way is. Only receipts numbered past 1 are looked up: few in most runs.
 CREATE OR REPLACE TEMP TABLE receipt_counts AS
 WITH extra AS (
-  SELECT r.backend, r.route_port, count(*) AS extra_copies
+  SELECT r.backend_no, r.route_port, count(*) AS extra_copies
   FROM receipts r
   WHERE r.occurrence > 1
     AND NOT EXISTS (FROM uplink u WHERE u.route_port = r.route_port AND u.payload_hash = r.payload_hash AND u.occurrence = r.occurrence)
     AND EXISTS (FROM uplink u WHERE u.route_port = r.route_port AND u.payload_hash = r.payload_hash AND u.occurrence = 1)
   GROUP BY ALL
 )
-SELECT c.backend, c.route_port, c.received, coalesce(e.extra_copies, 0) AS extra_copies
-FROM (SELECT backend, route_port, count(*) AS received FROM receipts GROUP BY ALL) c
-LEFT JOIN extra e USING (backend, route_port);
+SELECT c.backend_no, c.route_port, c.received, coalesce(e.extra_copies, 0) AS extra_copies
+FROM (SELECT backend_no, route_port, count(*) AS received FROM receipts GROUP BY ALL) c
+LEFT JOIN extra e USING (backend_no, route_port);

@@ -24,7 +24,7 @@ WITH received AS MATERIALIZED (
     FROM uplink u
     LEFT JOIN ack_keying k ON k.backend = $backend
     LEFT JOIN receipts r
-      ON r.backend = $backend AND r.route_port = u.route_port AND r.payload_hash = u.payload_hash AND r.occurrence = u.occurrence
+      ON r.backend_no = $backend_no AND r.route_port = u.route_port AND r.payload_hash = u.payload_hash AND r.occurrence = u.occurrence
   )
 ),
 -- What the backend answered (leg X>relay), to the relay socket it received the request on, under the same key: the

@@ -14,15 +14,11 @@
 --   counts.
 INSERT INTO extra_answers
 WITH
--- The legs with their backends named (00b).
-legs AS (
-  SELECT n.name AS backend, l.*
-  FROM backend_legs l JOIN packet_parity_names n ON n.run_id = $run_id AND n.field = 'backend' AND n.no = l.backend_no
-),
+-- The legs and the receipts number their backends (00b); only the few rows read from them here are named.
+backends AS (SELECT no AS backend_no, name AS backend FROM packet_parity_names WHERE run_id = $run_id AND field = 'backend'),
 unmatched AS MATERIALIZED (
   SELECT backend, ack_ns AS ts_ns, ack_hash AS payload_hash, count(*) AS answers
-  FROM legs
-  WHERE uplink_id IS NULL
+  FROM (FROM backend_legs WHERE uplink_id IS NULL) JOIN backends USING (backend_no)
   GROUP BY ALL
 ),
 -- Their sockets, routes and match keys, from the observations of those answers (none to read in most runs).
@@ -38,8 +34,12 @@ unasked AS MATERIALIZED (
     GROUP BY ALL
   ) o USING (backend, ts_ns, payload_hash)
 ),
-sockets AS (SELECT backend, relay_socket FROM repeated_answers UNION SELECT backend, relay_socket FROM unasked),
-received AS MATERIALIZED (FROM receipts SEMI JOIN sockets USING (backend, relay_socket)),
+sockets AS (
+  FROM (SELECT backend, relay_socket FROM repeated_answers UNION SELECT backend, relay_socket FROM unasked) JOIN backends USING (backend)
+),
+received AS MATERIALIZED (FROM (FROM receipts SEMI JOIN sockets USING (backend_no, relay_socket)) JOIN backends USING (backend_no)),
+-- The backends with answers no request was received for.
+unasked_backends AS (FROM backends WHERE backend IN (SELECT backend FROM unasked)),
 -- Only the sends of those copies' bytes are hashed for the joins below: none in most runs.
 sent AS MATERIALIZED (FROM uplink SEMI JOIN received USING (route_port, payload_hash)),
 -- Every copy received on those sockets, with its send where it was matched to one (05), else the first send of its
@@ -61,11 +61,11 @@ devices AS (
   WHERE device_socket IS NOT NULL
   GROUP BY ALL
 ),
-first_request AS (SELECT backend, min(ts_ns) AS first_ns FROM receipts WHERE backend IN (SELECT backend FROM unasked) GROUP BY ALL),
+first_request AS (SELECT backend, min(ts_ns) AS first_ns FROM receipts JOIN unasked_backends USING (backend_no) GROUP BY ALL),
 slowest AS (
   SELECT backend, max(ack_ns - received_ns) AS slowest_ns
-  FROM legs
-  WHERE uplink_id IS NOT NULL AND backend IN (SELECT backend FROM unasked) AND ack_ns - received_ns <= $ack_window_ns
+  FROM backend_legs JOIN unasked_backends USING (backend_no)
+  WHERE uplink_id IS NOT NULL AND ack_ns - received_ns <= $ack_window_ns
   GROUP BY ALL
 )
 SELECT a.backend, a.route_port, a.answers - coalesce(q.requests, 0) AS extra, d.device_socket, a.match_key

@@ -58,7 +58,7 @@ per_route AS MATERIALIZED (
     c.one_sided_route
   FROM counted c
   JOIN backends b USING (backend_no)
-  LEFT JOIN receipt_counts d ON d.backend = b.backend AND d.route_port = c.route_port
+  LEFT JOIN receipt_counts d ON d.backend_no = c.backend_no AND d.route_port = c.route_port
   LEFT JOIN extra x ON x.backend = b.backend AND x.route_port = c.route_port
 ),
 carriers AS (SELECT route_port, count(*) AS backends FROM per_route GROUP BY route_port),
