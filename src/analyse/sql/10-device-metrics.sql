@@ -15,16 +15,17 @@ WITH seen AS (
     -- Requests the reference answered (at the backend) whose answer never reached the device: the relay's doing,
     -- with how long the reference took over them, since a relay gives up on an answer after its response timeout.
     count(*) FILTER (WHERE wants_ack AND NOT device_acked AND acked) AS unrelayed,
-    quantile_cont(backend_ack_latency_ms, 0.5) FILTER (WHERE wants_ack AND NOT device_acked AND acked) AS unrelayed_answer_p50,
-    quantile_cont(round_trip_ms, [0.5, 0.95, 0.99]) AS rtt,
-    max(round_trip_ms) AS rtt_max,
-    quantile_cont(relay_added_ms, [0.5, 0.95, 0.99]) AS relay_added
+    -- Percentiles of nanoseconds (packet_parity_numbered), given in milliseconds.
+    quantile_cont(backend_ack_latency_ns, 0.5) FILTER (WHERE wants_ack AND NOT device_acked AND acked) / 1e6 AS unrelayed_answer_p50,
+    quantile_cont(round_trip_ns, [0.5, 0.95, 0.99]) AS rtt,
+    max(round_trip_ns) / 1e6 AS rtt_max,
+    quantile_cont(relay_added_ns, [0.5, 0.95, 0.99]) AS relay_added
   FROM packet_parity_numbered
   WHERE run_id = $run_id AND backend_no = (SELECT no FROM packet_parity_names WHERE run_id = $run_id AND field = 'backend' AND name = $reference)
   GROUP BY ALL
 )
 SELECT * EXCLUDE (rtt, relay_added),
-       rtt[1] AS rtt_p50, rtt[2] AS rtt_p95, rtt[3] AS rtt_p99,
-       relay_added[1] AS relay_added_p50, relay_added[2] AS relay_added_p95, relay_added[3] AS relay_added_p99
+       rtt[1] / 1e6 AS rtt_p50, rtt[2] / 1e6 AS rtt_p95, rtt[3] / 1e6 AS rtt_p99,
+       relay_added[1] / 1e6 AS relay_added_p50, relay_added[2] / 1e6 AS relay_added_p95, relay_added[3] / 1e6 AS relay_added_p99
 FROM seen
 ORDER BY route_port NULLS LAST;
