@@ -18,7 +18,9 @@ WITH raw AS MATERIALIZED (
            payload_hash, kind NOT IN ('unparsed', 'ack', 'nak') AND coalesce(match_key, '') <> '' OR kind = 'opaque', match_key
     FROM observations WHERE run_id = $run_id AND leg = 'device>relay'
   ) u
-  JOIN packet_parity_names n ON n.run_id = $run_id AND n.field = 'device' AND n.name = u.device
+  -- Every device has its number (00c reads the same rows); one without would fail packet_parity_rows's NOT NULL, not
+  -- lose its packets.
+  LEFT JOIN packet_parity_names n ON n.run_id = $run_id AND n.field = 'device' AND n.name = u.device
 ),
 -- Only payloads sent more than once on a route are numbered by a window (a sort); the rest are the first. Which
 -- repeat is found as neighbours once sorted, as in 02: a hash aggregate of one group per payload took 3.8 s of CPU
