@@ -34,6 +34,8 @@ export interface AnalyseOptions {
   progress?: AnalysisProgress;
   /** HTTP runs: an analysed A/A run (the shadow a second copy of live) whose field differences are noise. */
   noise?: string;
+  /** Uplink packets judged in one statement (05c); the default suits a day of traffic. */
+  uplinksPerSlice?: bigint;
 }
 
 
@@ -59,7 +61,7 @@ export async function analyseRun(store: Store, runName: string, options: Analyse
   const clock = new StepClock(options.progress);
   const { backends, reference } = await clock.time('00-backends', () => backendsOf(store, run.runId, expected));
   await clock.time('clear earlier results', () => clearDerivedRows(store, run.runId));
-  const mismatchSamples = await correlateRun(store, run.runId, { protocol, reference, backends, ignoreAckFields: thresholds.ignoreAckFields }, clock);
+  const mismatchSamples = await correlateRun(store, run.runId, { protocol, reference, backends, ignoreAckFields: thresholds.ignoreAckFields, ...(options.uplinksPerSlice !== undefined && { uplinksPerSlice: options.uplinksPerSlice }) }, clock);
   const startNs = run.startedNs ?? (await firstSendNs(store, run.runId));
   const metrics = await computeMetrics(store, run.runId, reference, startNs, clock);
   metrics.push(...replayMetrics(stats));

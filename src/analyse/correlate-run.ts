@@ -31,6 +31,8 @@ export interface CorrelateOptions {
   /** Every backend to follow packets to: those observed and those the topology says carry traffic (backendsOf). */
   backends: readonly string[];
   ignoreAckFields: readonly string[];
+  /** Uplink packets 05c judges in one statement (UPLINKS_PER_SLICE unless told). */
+  uplinksPerSlice?: bigint;
 }
 
 /**
@@ -46,7 +48,8 @@ export async function correlateRun(store: Store, runId: number, options: Correla
   const numberOf = (backend: string): number => backends.indexOf(backend) + 1;
   const params = { run_id: runId, reference: options.reference, reference_no: numberOf(options.reference), ack_window_ns: ACK_MATCH_WINDOW_NS };
   for (const step of CORRELATION_STEPS) {
-    if (!PER_BACKEND_STEPS.has(step)) await clock.time(stepName(step.file), () => store.exec(step.sql, params));
+    if (step === S.packetParity) await clock.time(stepName(step.file), () => judgeInSlices(store, step.sql, params, options.uplinksPerSlice ?? UPLINKS_PER_SLICE));
+    else if (!PER_BACKEND_STEPS.has(step)) await clock.time(stepName(step.file), () => store.exec(step.sql, params));
     else for (const backend of backends) await clock.time(`${stepName(step.file)} ${backend}`, () => store.exec(step.sql, { ...params, backend, backend_no: numberOf(backend) }));
     await release(store, RELEASED_AFTER.get(step) ?? []);
   }
@@ -58,6 +61,32 @@ export async function correlateRun(store: Store, runId: number, options: Correla
     return pairs.samples;
   };
   return [...(await compare('backend', S.ackDifferences, S.markAckResults)), ...(await compare('device', S.deviceAckDifferences, S.markDeviceAckResults))];
+}
+
+/** Uplink packets 05c judges in one statement: at 100M observations four slices of 5M took 11.7 s, one of 20M 14.4 s. */
+export const UPLINKS_PER_SLICE = 5_000_000n;
+
+/**
+ * 05c over the uplink's ids a slice at a time. DuckDB estimates the slices' range filters as more selective on the
+ * reference's rows than on the rest, and would hash the joined rows instead of the reference's (1.5-1.7 s against
+ * 1.1 s at 10M): the optimizer that swaps a join's sides is off for this step alone, which leaves the order its join
+ * planner chose, as without the filters.
+ */
+async function judgeInSlices(store: Store, sql: string, params: Record<string, string | number>, perSlice: bigint): Promise<void> {
+  const [span] = await store.query('SELECT min(uplink_id) AS first, max(uplink_id) AS last FROM device_acks');
+  if (span?.first === null || span?.first === undefined) return;
+  const first = BigInt(num(span.first));
+  const last = BigInt(num(span.last));
+  // At least one packet a slice: the loop ends after at most last - first + 1 statements.
+  const size = perSlice > 0n ? perSlice : 1n;
+  await store.exec(`SET disabled_optimizers = 'build_side_probe_side'`);
+  try {
+    for (let start = first; start <= last; start += size) {
+      await store.exec(sql, { ...params, first_uplink: start, end_uplink: start + size });
+    }
+  } finally {
+    await store.exec('RESET disabled_optimizers');
+  }
 }
 
 /** Drops intermediate tables no later step reads, so that the steps after reuse their memory. */

@@ -522,7 +522,8 @@ describe('the correlation agrees with an independent model of its rules', () => 
       await withTempDir(async (dir) => {
         await withStore(join(dir, 'oracle.duckdb'), async (store) => {
           await write(store, 'oracle', run, uplink);
-          const analysis = await analyseRun(store, 'oracle');
+          // Odd seeds judge the packets a few at a time (05c's slices), even ones all at once: the same rows either way.
+          const analysis = await analyseRun(store, 'oracle', seed % 2 === 1 ? { uplinksPerSlice: 7n } : {});
           const rows = await store.query(
             `SELECT uplink_id, backend, delivered, received_ns, reordered, acked, ack_kind, ack_hash, ack_match,
                     device_acked, device_ack_hash, device_ack_match, one_sided_ack
