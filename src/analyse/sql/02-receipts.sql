@@ -1,7 +1,7 @@
 -- reads: observations, packet_parity_names
 -- writes: receipts
--- What each backend received (leg relay>X), numbered like the uplink, the backend by its number (00b). Narrow on purpose: a window sorts every
--- column it carries, so the relay's socket travels as one hash of its address and port (all 05 needs of it), and
+-- What each backend received (leg relay>X), numbered like the uplink, the backend by its number (00b). Narrow on
+-- purpose: a window sorts every column it carries, so the relay's socket travels as one hash of its address and port (all 05 needs of it), and
 -- the partition is one 64-bit hash of (leg, route, payload hash): sorting by a string column cost a third of the step.
 -- Most payloads reach a backend once: only those that came more than once are numbered by a window (a sort), the
 -- rest are the first copy (numbering every receipt was 40% slower).

@@ -8,7 +8,7 @@ pairs AS (
   FROM packet_parity_numbered p
   JOIN names b ON b.field = 'backend' AND b.no = p.backend_no
   JOIN names d ON d.field = 'device' AND d.no = p.device_no
-  WHERE p.run_id = $run_id AND b.name = $reference AND p.device_ack_match = false
+  WHERE p.run_id = $run_id AND p.backend_no = $reference_no AND p.device_ack_match = false
 ),
 payloads AS (
   SELECT leg = 'relay>device' AS at_device, payload_hash, any_value(payload) AS payload
