@@ -6,6 +6,7 @@ import { withStore, type Store } from '../src/store/store.ts';
 import type { StepTiming } from '../src/analyse/step-clock.ts';
 import type { AnalysisProcessReport } from './analyse-process.ts';
 import { fmtRate, printRows, runPhase } from './bench-util.ts';
+import { envForAnalysis } from '../src/cli/analysis-allocator.js';
 
 const UPLINKS = Number(process.env.BENCH_ANALYSE_UPLINKS ?? 2_000_000);
 
@@ -71,9 +72,11 @@ async function analyseSize(uplinks: number): Promise<AnalysedSize> {
       await finishRun(writer, runId, 'completed', 2_000_000_000n + BigInt(uplinks) * 100_000n);
     });
     const generatedSeconds = Number(process.hrtime.bigint() - generated) / 1e9;
-    // Each in a process of its own (bench/analyse-process.ts), as `parity analyse` runs.
-    const anchor = await runPhase<AnalysisProcessReport>('analyse-process.ts', [path, 'anchor']);
-    const analysis = await runPhase<AnalysisProcessReport>('analyse-process.ts', [path, 'analyse']);
+    // Each in a process of its own (bench/analyse-process.ts), as `parity analyse` runs: with glibc set as it sets it
+    // (src/cli/analysis-allocator.js), the one pass too.
+    const env = envForAnalysis(process.env);
+    const anchor = await runPhase<AnalysisProcessReport>('analyse-process.ts', [path, 'anchor'], env);
+    const analysis = await runPhase<AnalysisProcessReport>('analyse-process.ts', [path, 'analyse'], env);
     return {
       uplinks,
       observations: analysis.observations,

@@ -14,9 +14,9 @@ export interface PhaseResult {
  * Runs one benchmark phase in its own process, so its peak RSS is its own; the phase prints one JSON line
  * (reportPhase), of the shape `T` its script reports.
  */
-export function runPhase<T extends object = PhaseResult>(script: string, args: readonly string[]): Promise<T & { maxRssMb: number }> {
+export function runPhase<T extends object = PhaseResult>(script: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<T & { maxRssMb: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RUN_TS, join(import.meta.dirname, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [RUN_TS, join(import.meta.dirname, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('error', reject);
