@@ -1,13 +1,13 @@
-// How `parity analyse` has glibc's allocator keep the memory of its largest allocations. DuckDB's operators take
-// some of their working memory from glibc's malloc (an exact percentile holds every value of its group in one vector
-// that doubles as it grows), and glibc gives each request above 32 MB its own fresh mapping, and in a thread's own
-// arena any request above 64 MB whatever it is told: every one is handed back when freed and faulted in again, a
-// page at a time, at the next. On this project's virtual machine a page faulted in costs 10-15 µs: at 100M
+// How `parity analyse` and `parity report` have glibc's allocator keep the memory of its largest allocations. DuckDB's
+// operators take some of their working memory from glibc's malloc (an exact percentile holds every value of its group
+// in one vector that doubles as it grows), and glibc gives each request above 32 MB its own fresh mapping, and in a
+// thread's own arena any request above 64 MB whatever it is told: every one is handed back when freed and faulted in
+// again, a page at a time, at the next. On this project's virtual machine a page faulted in costs 10-15 µs: at 100M
 // observations the metrics steps took 0.9M such faults. With one arena (the main one, which grows its heap instead of
 // mapping) and no mappings, freed memory stays in the heap for the next request (docs/performance.md, 2026-12-05).
-// glibc reads these settings only as a process starts (GLIBC_TUNABLES), so `parity analyse` starts itself again with
-// them; other commands keep glibc's defaults (a replay's sending thread is not to share one arena's lock with
-// DuckDB's). Another C library ignores the variable.
+// glibc reads these settings only as a process starts (GLIBC_TUNABLES), so `parity analyse` and `parity report` start
+// themselves again with them; other commands keep glibc's defaults (a replay's sending thread is not to share one
+// arena's lock with DuckDB's). Another C library ignores the variable.
 //
 // Plain JavaScript with no dependency: it runs before anything else of the project can.
 import { spawn } from 'node:child_process';
@@ -18,14 +18,17 @@ export const ANALYSIS_TUNABLES = 'glibc.malloc.arena_max=1:glibc.malloc.mmap_max
 /** Set in the restarted process, and by a user who wants glibc's defaults kept (any value): no restart then. */
 export const ALLOCATOR_MARKER = 'PARITY_ANALYSIS_ALLOCATOR';
 
+/** The commands that analyse a run. */
+const ANALYSING = new Set(['analyse', 'report']);
+
 /**
- * Whether this `parity` process is to start itself again with the analysis's settings: `parity analyse` where they
- * apply (allocatorApplies).
+ * Whether this `parity` process is to start itself again with the analysis's settings: `parity analyse` or `parity
+ * report` where they apply (allocatorApplies).
  * @param {readonly string[]} argv
  * @param {NodeJS.ProcessEnv} env
  */
 export function wantsAnalysisAllocator(argv, env) {
-  return argv[2] === 'analyse' && allocatorApplies(env);
+  return ANALYSING.has(argv[2] ?? '') && allocatorApplies(env);
 }
 
 /**

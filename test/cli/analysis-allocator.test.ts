@@ -20,7 +20,7 @@ async function storeRun(db: string, uplinks: number): Promise<void> {
 }
 
 
-// glibc reads its settings only as a process starts, so `parity analyse` starts itself again with them
+// glibc reads its settings only as a process starts, so `parity analyse` and `parity report` start themselves again with them
 // (src/cli/analysis-allocator.js): one arena, no request given a mapping of its own, so that what DuckDB's operators
 // free stays for their next request.
 describe('parity analyse and glibc’s allocator', () => {
@@ -29,11 +29,12 @@ describe('parity analyse and glibc’s allocator', () => {
     expect(analysisEnv({ GLIBC_TUNABLES: 'glibc.malloc.check=3' }).GLIBC_TUNABLES).toBe(`glibc.malloc.check=3:${ANALYSIS_TUNABLES}`);
     const linux = process.platform === 'linux';
     expect(wantsAnalysisAllocator(['node', 'parity.js', 'analyse', 'run-1'], {})).toBe(linux);
+    expect(wantsAnalysisAllocator(['node', 'parity.js', 'report', 'run-1', '--format', 'json'], {})).toBe(linux);
     expect(wantsAnalysisAllocator(['node', 'parity.js', 'analyse', 'run-1'], analysisEnv({}))).toBe(false);
     // A user who wants glibc's defaults kept says so with the marker, whatever its value.
     expect(wantsAnalysisAllocator(['node', 'parity.js', 'analyse', 'run-1'], { [ALLOCATOR_MARKER]: 'default' })).toBe(false);
     // Other commands keep glibc's defaults: a replay's sending thread is not to share one arena's lock with DuckDB's.
-    for (const command of ['replay', 'relay', 'record', 'report', 'run']) expect(wantsAnalysisAllocator(['node', 'parity.js', command], {})).toBe(false);
+    for (const command of ['replay', 'relay', 'record', 'run', 'demo', 'runs']) expect(wantsAnalysisAllocator(['node', 'parity.js', command], {})).toBe(false);
     expect(envForAnalysis({ [ALLOCATOR_MARKER]: 'default' })).toEqual({ [ALLOCATOR_MARKER]: 'default' });
   });
 
