@@ -19,10 +19,9 @@ async function storeRun(db: string, uplinks: number): Promise<void> {
   });
 }
 
-
-// glibc reads its settings only as a process starts, so `parity analyse` and `parity report` start themselves again with them
-// (src/cli/analysis-allocator.js): one arena, no request given a mapping of its own, so that what DuckDB's operators
-// free stays for their next request.
+// glibc reads its settings only as a process starts, so `parity analyse` and `parity report` start themselves again
+// with them (src/cli/analysis-allocator.js): one arena, no request given a mapping of its own, so that what DuckDB's
+// operators free stays for their next request.
 describe('parity analyse and glibc’s allocator', () => {
   it('sets the analysis’s settings after any the user gave, and marks the process so that it starts once', () => {
     expect(analysisEnv({ PATH: '/bin' })).toEqual({ PATH: '/bin', GLIBC_TUNABLES: ANALYSIS_TUNABLES, [ALLOCATOR_MARKER]: 'analysis' });
