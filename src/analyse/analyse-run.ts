@@ -34,7 +34,7 @@ export interface AnalyseOptions {
   progress?: AnalysisProgress;
   /** HTTP runs: an analysed A/A run (the shadow a second copy of live) whose field differences are noise. */
   noise?: string;
-  /** Uplink packets judged in one statement (05c); the default suits a day of traffic. */
+  /** Uplink packets judged in one statement (05b, 05c); the default suits a day of traffic. */
   uplinksPerSlice?: bigint;
 }
 

@@ -67,15 +67,31 @@ export async function correlateRun(store: Store, runId: number, options: Correla
 /** Uplink packets 05b and 05c take in one statement: at 100M observations four slices of 5M took 11.7 s, one of 20M 14.4 s (05c). */
 export const UPLINKS_PER_SLICE = 5_000_000n;
 
-/** The uplink's ids from the first in `table` to its last, in [start, end) ranges of `perSlice` (at least 1). */
-async function uplinkSlices(store: Store, table: 'uplink' | 'device_acks', perSlice: bigint): Promise<[bigint, bigint][]> {
-  const [span] = await store.query(`SELECT min(uplink_id) AS first, max(uplink_id) AS last FROM ${table}`);
-  if (typeof span?.first !== 'bigint' || typeof span.last !== 'bigint') return [];
+/** A slice of the uplink: its ids from `start` to before `end`, sent from `firstSentNs` to `lastSentNs`. */
+interface UplinkSlice {
+  start: bigint;
+  end: bigint;
+  firstSentNs: bigint;
+  lastSentNs: bigint;
+}
+
+/**
+ * The slices of `perSlice` ids (at least 1) from the first in `table` (the uplink, or the devices' ACKs, which carry
+ * its ids and send times) that hold a packet, each with its first and last send, in one statement.
+ */
+async function uplinkSlices(store: Store, table: 'uplink' | 'device_acks', perSlice: bigint): Promise<UplinkSlice[]> {
   const size = perSlice > 0n ? perSlice : 1n;
-  const slices: [bigint, bigint][] = [];
-  // At most last - first + 1 slices.
-  for (let start = span.first; start <= span.last; start += size) slices.push([start, start + size]);
-  return slices;
+  const rows = await store.query(
+    `WITH first AS (SELECT min(uplink_id) AS id FROM ${table})
+     SELECT first.id + (uplink_id - first.id) // $size * $size AS start, min(sent_ns) AS first_sent, max(sent_ns) AS last_sent
+     FROM ${table}, first
+     GROUP BY start ORDER BY start`,
+    { size },
+  );
+  return rows.map((row) => {
+    const start = row.start as bigint;
+    return { start, end: start + size, firstSentNs: row.first_sent as bigint, lastSentNs: row.last_sent as bigint };
+  });
 }
 
 /**
@@ -83,12 +99,8 @@ async function uplinkSlices(store: Store, table: 'uplink' | 'device_acks', perSl
  * ACK window after its last (05b's header says why that is the same as one lookup over the run).
  */
 async function lookUpInSlices(store: Store, sql: string, params: Record<string, string | number>, perSlice: bigint): Promise<void> {
-  for (const [start, end] of await uplinkSlices(store, 'uplink', perSlice)) {
-    const range = { first_uplink: start, end_uplink: end };
-    const [sent] = await store.query('SELECT min(sent_ns) AS first, max(sent_ns) AS last FROM uplink WHERE uplink_id >= $first_uplink AND uplink_id < $end_uplink', range);
-    // A range of ids with no packet (ids need not be dense) has nothing to look up.
-    if (typeof sent?.first !== 'bigint' || typeof sent.last !== 'bigint') continue;
-    await store.exec(sql, { ...params, ...range, first_sent_ns: sent.first, last_sent_ns: sent.last });
+  for (const slice of await uplinkSlices(store, 'uplink', perSlice)) {
+    await store.exec(sql, { ...params, first_uplink: slice.start, end_uplink: slice.end, first_sent_ns: slice.firstSentNs, last_sent_ns: slice.lastSentNs });
   }
 }
 
@@ -103,7 +115,7 @@ async function judgeInSlices(store: Store, sql: string, params: Record<string, s
   if (slices.length === 0) return;
   await store.exec(`SET disabled_optimizers = 'build_side_probe_side'`);
   try {
-    for (const [start, end] of slices) await store.exec(sql, { ...params, first_uplink: start, end_uplink: end });
+    for (const { start, end } of slices) await store.exec(sql, { ...params, first_uplink: start, end_uplink: end });
   } finally {
     await store.exec('RESET disabled_optimizers');
   }
