@@ -15,14 +15,15 @@ export const ACK_MATCH_WINDOW_NS = 30_000_000_000;
 const MISMATCH_SAMPLES = 20;
 
 /**
- * Backends of a run: those its topology says carry traffic (`expected`), and any seen in its observations; and the
- * one the others are compared against.
+ * Backends of a run: those its topology says carry traffic (`expected`), and any seen in its observations; the one
+ * the others are compared against; and how many observations the run holds.
  */
-export async function backendsOf(store: Store, runId: number, expected: readonly string[] = []): Promise<{ backends: string[]; reference: string }> {
-  const rows = await store.query(S.backends.sql, { run_id: runId });
-  const backends = [...new Set([...rows.map((row) => str(row.backend)), ...expected])].sort();
+export async function backendsOf(store: Store, runId: number, expected: readonly string[] = []): Promise<{ backends: string[]; reference: string; observations: number }> {
+  const legs = await store.query(S.backends.sql, { run_id: runId });
+  const observed = legs.flatMap((leg) => (leg.backend === null ? [] : [str(leg.backend)]));
+  const backends = [...new Set([...observed, ...expected])].sort();
   const reference = backends.includes('primary') ? 'primary' : (backends.find((b) => b.startsWith('target-')) ?? backends[0] ?? NO_BACKEND);
-  return { backends, reference };
+  return { backends, reference, observations: legs.reduce((sum, leg) => sum + num(leg.observations), 0) };
 }
 
 export interface CorrelateOptions {

@@ -65,18 +65,21 @@ export function largeAnonymousMappings(): Set<string> {
   return found;
 }
 
+/** The large anonymous mappings (largeAnonymousMappings) made since `before`: as a store opens, DuckDB's block pool. */
+export function largeMappingsSince(before: ReadonlySet<string>): string[] {
+  return [...largeAnonymousMappings()].filter((range) => !before.has(range));
+}
+
 /**
- * Asks for transparent huge pages on the large mappings made since `before` (largeAnonymousMappings): DuckDB's block
- * pool, reserved when a database opens. On this project's machine, a virtual machine, memory costs 13-19 µs a 4 KB page
- * the first time it is touched, and about half that in 2 MB pages; an analysis touches most of its 2 GB only once
- * (docs/performance.md, 2026-12-01). Returns how many mappings were advised.
+ * Asks for transparent huge pages on `ranges` ("start-end" in hex, largeMappingsSince): DuckDB's block pool. On this
+ * project's machine, a virtual machine, memory costs 13-19 µs a 4 KB page the first time it is touched, and about half
+ * that in 2 MB pages (docs/performance.md, 2026-12-01). Returns how many ranges were advised.
  */
-export function hugePagesSince(before: ReadonlySet<string>): number {
+export function adviseHugePages(ranges: readonly string[]): number {
   keepFreedMemory();
   if (addon === undefined) return 0;
   let advised = 0;
-  for (const range of largeAnonymousMappings()) {
-    if (before.has(range)) continue;
+  for (const range of ranges) {
     const [start = '', end = ''] = range.split('-');
     if (addon.hugePages(parseInt(start, 16), parseInt(end, 16) - parseInt(start, 16)) === 0) advised++;
   }

@@ -9,7 +9,7 @@ import { SharedSetting } from './shared-setting.ts';
 import { errorLine, StoreError, StoreLookupError, UsageError } from '../core/errors.ts';
 import { debug } from '../core/debug.ts';
 import { makeOutputDir } from '../core/output-dir.ts';
-import { hugePagesSince, keepFreedMemory, largeAnonymousMappings } from './freed-memory.ts';
+import { adviseHugePages, keepFreedMemory, largeAnonymousMappings, largeMappingsSince } from './freed-memory.ts';
 import { migratePacketParity } from './packet-parity-migration.ts';
 
 /** Default store file, relative to the working directory (docs/architecture.md). */
@@ -42,19 +42,21 @@ export class Store {
     readonly connection: DuckDBConnection,
     /** DuckDB's memory limit as the store was opened with it (engineSettings): what a capped piece of work sets back. */
     private readonly memoryLimit: string,
+    /** DuckDB's block pool: the mappings it reserved as the store opened, and when they ask for huge pages. */
+    private readonly pool: { ranges: readonly string[]; hugePages: HugePages },
   ) {}
 
   static async open(path: string = DEFAULT_STORE_PATH, options: StoreOptions = {}): Promise<Store> {
     const settings = engineSettings(path, options);
     // Before DuckDB's threads start: what they free stays theirs to use again (freed-memory.ts).
     keepFreedMemory();
-    const mappings = wantsHugePages(path, options) ? largeAnonymousMappings() : undefined;
+    const hugePages = hugePagesOf(path, options);
+    const before = largeAnonymousMappings();
     // A directory that cannot be made (a file in the way) is the user's --db, named as such, not DuckDB's fault.
     if (path !== ':memory:') makeOutputDir(dirname(path), '--db');
     let instance: DuckDBInstance;
     try {
       instance = await DuckDBInstance.create(path, settings);
-      if (mappings !== undefined) debug('huge pages advised for %d new mappings', hugePagesSince(mappings));
     } catch (cause) {
       const line = errorLine(cause);
       if (isStoreLocked(cause)) throw storeLockedError(path, line, cause);
@@ -65,8 +67,10 @@ export class Store {
       }
       throw new StoreError(`${path}: cannot open the store: ${line}`, { file: path }, { cause });
     }
+    const pool = largeMappingsSince(before);
+    if (hugePages === 'always') debug('huge pages advised for %d new mappings', adviseHugePages(pool));
     const connection = await instance.connect();
-    const store = new Store(path, instance, connection, settings.memory_limit as string);
+    const store = new Store(path, instance, connection, settings.memory_limit as string, { ranges: pool, hugePages });
     try {
       // Once per store made before, at about 2 s a 4M rows: a long pause on a large one is said where someone watches.
       // Before the schema, whose view of packet_parity could not replace the table such a store holds.
@@ -124,6 +128,21 @@ export class Store {
       // to a tenth of a GiB each time. RESET restores the setting's value but (DuckDB 1.5) not the buffer pool's limit.
       await this.exec(`SET memory_limit = '${this.memoryLimit}'`);
     }
+  }
+
+  /**
+   * Readies the store for work whose tables fill most of DuckDB's memory (the analysis of a large run,
+   * analyse-run.ts): the whole memory limit kept as blocks for reuse, and the pool in transparent huge pages, unless
+   * PARITY_HUGE_PAGES=0 or the store records traffic as it passes. At 100M observations the blocks past half the limit
+   * came from DuckDB's jemalloc in 4 KB pages: with both, the analysis took 1.08-1.13M page faults and 70-78 s against
+   * 3.95-4.11M and 90-119 s in three alternating pairs (docs/performance.md, 2026-12-06). Smaller work keeps the pool as opened: there huge pages
+   * have helped on one day and cost on another (StoreOptions.hugePages). Until the store closes: DuckDB cannot lower
+   * the blocks it keeps again.
+   */
+  async readyForLargeWork(): Promise<void> {
+    if (this.pool.hugePages === 'never') return;
+    if (this.pool.hugePages === 'large work') debug('huge pages advised for %d mappings for large work', adviseHugePages(this.pool.ranges));
+    await this.exec(`SET block_allocator_memory = '${this.memoryLimit}'`);
   }
 
   registerWriter(writer: FlushableWriter): void {
@@ -273,13 +292,12 @@ export interface StoreOptions {
   /** DuckDB's threads (default: one per core); a process that only records sets RECORDING_THREADS. */
   threads?: number;
   /**
-   * false: DuckDB's block pool never in transparent huge pages, whatever PARITY_HUGE_PAGES says. Otherwise the pool
-   * asks for them (where the system leaves them to the process) only with PARITY_HUGE_PAGES=1. On the machine of
-   * 2026-12-01 they took 8-15% off the 10M-observation analysis; on this project's machine of 2026-12-05 the same
-   * analysis took 0.3-1.2 s longer with them in five alternating bench pairs (7.17-7.81 s against 6.60-7.07 s;
-   * docs/performance.md), so they are asked for only where measured to help. Never for a process that records
-   * traffic as it passes: a 2 MB page is zeroed at once on the thread that first touches it, which may be the one
-   * forwarding or answering.
+   * false: DuckDB's block pool never in transparent huge pages, whatever PARITY_HUGE_PAGES says: for a process that
+   * records traffic as it passes, where a 2 MB page is zeroed at once on the thread that first touches it, which may
+   * be the one forwarding or answering. Otherwise the pool asks for them for large work (Store.readyForLargeWork), or from
+   * the opening with PARITY_HUGE_PAGES=1. For smaller work they have helped on one day and cost on another: on the
+   * machine of 2026-12-01 they took 8-15% off the 10M-observation analysis, on that of 2026-12-05 0.3-1.2 s longer in
+   * five alternating bench pairs (docs/performance.md).
    */
   hugePages?: boolean;
 }
@@ -294,13 +312,19 @@ export interface StoreOptions {
  */
 export const RECORDING_THREADS = 1;
 
-/** Whether DuckDB's pool is to ask for huge pages (StoreOptions.hugePages false never does; PARITY_HUGE_PAGES 0 or 1, 0 if unset). */
-function wantsHugePages(path: string, options: StoreOptions): boolean {
+/**
+ * When DuckDB's pool asks for transparent huge pages: never (StoreOptions.hugePages false, or PARITY_HUGE_PAGES=0),
+ * always (PARITY_HUGE_PAGES=1, from the store's opening), or else for large work only (Store.readyForLargeWork).
+ */
+type HugePages = 'never' | 'always' | 'large work';
+
+function hugePagesOf(path: string, options: StoreOptions): HugePages {
   const asked = process.env.PARITY_HUGE_PAGES;
   if (asked !== undefined && asked !== '' && asked !== '0' && asked !== '1') {
     throw new StoreError(`PARITY_HUGE_PAGES: "${asked}" is not 0 or 1`, { file: path });
   }
-  return options.hugePages !== false && asked === '1';
+  if (options.hugePages === false || asked === '0') return 'never';
+  return asked === '1' ? 'always' : 'large work';
 }
 
 /** How a process that only records traffic as it passes opens its store (RECORDING_THREADS, no huge pages). */

@@ -54,32 +54,47 @@ function largeMappingFlags(): Map<string, string[]> {
 const thpAdvisable = existsSync('/proc/self/smaps') && existsSync('/sys/kernel/mm/transparent_hugepage/enabled');
 
 describe("DuckDB's block pool in huge pages", () => {
-  it.skipIf(!addonsBuildable || !thpAdvisable)('a store asks for them on its pool only with PARITY_HUGE_PAGES=1 (not unset, not 0), and a recording store never does', async () => {
+  it.skipIf(!addonsBuildable || !thpAdvisable)('a store asks for them on its pool for large work, from its opening with PARITY_HUGE_PAGES=1, never with 0 nor when it records', async () => {
     const opened: Store[] = [];
     const asked = process.env.PARITY_HUGE_PAGES;
-    // The mappings a store's opening added, with their flags ('hg': advised for transparent huge pages).
-    const openedWith = async (open: () => Promise<Store>): Promise<string[][]> => {
+    // What a store does with DuckDB's pool: the mapping its opening added, with its flags ('hg': advised for
+    // transparent huge pages) as opened and once readied for large work, and the blocks DuckDB keeps before and after.
+    const poolOf = async (open: () => Promise<Store>): Promise<{ opened: string[]; working: string[]; keptWorking: string; keptBefore: string }> => {
       const before = largeMappingFlags();
-      opened.push(await open());
-      return [...largeMappingFlags()].filter(([range]) => !before.has(range)).map(([, flags]) => flags);
+      const store = await open();
+      opened.push(store);
+      const added = [...largeMappingFlags()].filter(([range]) => !before.has(range));
+      // DuckDB reserves its pool as one mapping of most of the machine's memory.
+      expect(added).toHaveLength(1);
+      const [range = '', flags = []] = added[0] ?? [];
+      const kept = async (): Promise<string> => String((await store.query(`SELECT current_setting('block_allocator_memory') AS kept`))[0]?.kept);
+      const keptBefore = await kept();
+      await store.readyForLargeWork();
+      return { opened: flags, working: largeMappingFlags().get(range) ?? [], keptWorking: await kept(), keptBefore };
     };
+    const limit = async (store: Store | undefined): Promise<string> => String((await store?.query(`SELECT current_setting('memory_limit') AS limit`))?.[0]?.limit);
     try {
       delete process.env.PARITY_HUGE_PAGES;
-      const byDefault = await openedWith(() => Store.open(':memory:'));
-      // DuckDB reserves its pool as one mapping of most of the machine's memory.
-      expect(byDefault).toHaveLength(1);
-      expect(byDefault[0]).not.toContain('hg');
+      const byDefault = await poolOf(() => Store.open(':memory:'));
+      expect(byDefault.opened).not.toContain('hg');
+      expect(byDefault.working).toContain('hg');
+      // The whole memory limit kept as blocks for the large work, half of it before.
+      expect(byDefault.keptWorking).toBe(await limit(opened[0]));
+      expect(byDefault.keptBefore).not.toBe(byDefault.keptWorking);
       process.env.PARITY_HUGE_PAGES = '1';
-      const analysing = await openedWith(() => Store.open(':memory:'));
-      expect(analysing).toHaveLength(1);
-      expect(analysing[0]).toContain('hg');
-      const recording = await openedWith(() => Store.open(':memory:', RECORDING_STORE));
-      expect(recording).toHaveLength(1);
-      expect(recording[0]).not.toContain('hg');
+      const always = await poolOf(() => Store.open(':memory:'));
+      expect(always.opened).toContain('hg');
+      expect(always.working).toContain('hg');
+      expect(always.keptWorking).toBe(await limit(opened[1]));
+      const recording = await poolOf(() => Store.open(':memory:', RECORDING_STORE));
+      expect(recording.opened).not.toContain('hg');
+      expect(recording.working).not.toContain('hg');
+      expect(recording.keptWorking).toBe(recording.keptBefore);
       process.env.PARITY_HUGE_PAGES = '0';
-      const turnedOff = await openedWith(() => Store.open(':memory:'));
-      expect(turnedOff).toHaveLength(1);
-      expect(turnedOff[0]).not.toContain('hg');
+      const turnedOff = await poolOf(() => Store.open(':memory:'));
+      expect(turnedOff.opened).not.toContain('hg');
+      expect(turnedOff.working).not.toContain('hg');
+      expect(turnedOff.keptWorking).toBe(turnedOff.keptBefore);
     } finally {
       if (asked === undefined) delete process.env.PARITY_HUGE_PAGES;
       else process.env.PARITY_HUGE_PAGES = asked;
