@@ -135,9 +135,9 @@ export class Store {
    * analyse-run.ts): the whole memory limit kept as blocks for reuse, and the pool in transparent huge pages, unless
    * PARITY_HUGE_PAGES=0 or the store records traffic as it passes. At 100M observations the blocks past half the limit
    * came from DuckDB's jemalloc in 4 KB pages: with both, the analysis took 1.08-1.13M page faults and 70-78 s against
-   * 3.95-4.11M and 90-119 s in three alternating pairs (docs/performance.md, 2026-12-06). Smaller work keeps the pool as opened: there huge pages
-   * have helped on one day and cost on another (StoreOptions.hugePages). Until the store closes: DuckDB cannot lower
-   * the blocks it keeps again.
+   * 3.95-4.11M and 90-119 s in three alternating pairs (docs/performance.md, 2026-12-06). Smaller work keeps the pool
+   * as opened: there huge pages have helped on one day and cost on another (StoreOptions.hugePages). Until the store
+   * closes: DuckDB cannot lower the blocks it keeps again.
    */
   async readyForLargeWork(): Promise<void> {
     if (this.pool.hugePages === 'never') return;
@@ -294,8 +294,8 @@ export interface StoreOptions {
   /**
    * false: DuckDB's block pool never in transparent huge pages, whatever PARITY_HUGE_PAGES says: for a process that
    * records traffic as it passes, where a 2 MB page is zeroed at once on the thread that first touches it, which may
-   * be the one forwarding or answering. Otherwise the pool asks for them for large work (Store.readyForLargeWork), or from
-   * the opening with PARITY_HUGE_PAGES=1. For smaller work they have helped on one day and cost on another: on the
+   * be the one forwarding or answering. Otherwise the pool asks for them for large work (Store.readyForLargeWork), or
+   * from the opening with PARITY_HUGE_PAGES=1. For smaller work they have helped on one day and cost on another: on the
    * machine of 2026-12-01 they took 8-15% off the 10M-observation analysis, on that of 2026-12-05 0.3-1.2 s longer in
    * five alternating bench pairs (docs/performance.md).
    */
