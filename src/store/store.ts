@@ -51,7 +51,9 @@ export class Store {
     // Before DuckDB's threads start: what they free stays theirs to use again (freed-memory.ts).
     keepFreedMemory();
     const hugePages = hugePagesOf(path, options);
-    const before = largeAnonymousMappings();
+    // Only a store whose pool may ask for huge pages looks for it: a recording process opens its store with no
+    // /proc reads.
+    const before = hugePages === 'never' ? undefined : largeAnonymousMappings();
     // A directory that cannot be made (a file in the way) is the user's --db, named as such, not DuckDB's fault.
     if (path !== ':memory:') makeOutputDir(dirname(path), '--db');
     let instance: DuckDBInstance;
@@ -67,7 +69,7 @@ export class Store {
       }
       throw new StoreError(`${path}: cannot open the store: ${line}`, { file: path }, { cause });
     }
-    const pool = largeMappingsSince(before);
+    const pool = before === undefined ? [] : largeMappingsSince(before);
     if (hugePages === 'always') debug('huge pages advised for %d new mappings', adviseHugePages(pool));
     const connection = await instance.connect();
     const store = new Store(path, instance, connection, settings.memory_limit as string, { ranges: pool, hugePages });
