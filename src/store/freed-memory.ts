@@ -72,8 +72,10 @@ export function largeMappingsSince(before: ReadonlySet<string>): string[] {
 
 /**
  * Asks for transparent huge pages on `ranges` ("start-end" in hex, largeMappingsSince): DuckDB's block pool. On this
- * project's machine, a virtual machine, memory costs 13-19 µs a 4 KB page the first time it is touched, and about half
- * that in 2 MB pages (docs/performance.md, 2026-12-01). Returns how many ranges were advised.
+ * project's machine, a virtual machine, memory touched the first time cost 13-19 µs a 4 KB page on some days and
+ * about half that in 2 MB pages; on others 4 KB pages its host still backed cost 1.7 µs, where 2 MB pages took blocks
+ * the host had been handed back (docs/performance.md, 2026-12-01 and thirty-fourth session). Returns how many ranges
+ * were advised.
  */
 export function adviseHugePages(ranges: readonly string[]): number {
   keepFreedMemory();
