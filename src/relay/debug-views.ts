@@ -112,6 +112,7 @@ export function healthView(relay: Relay, version: string): unknown {
     version,
     configVersion: relay.current.version,
     upstreamSockets: relay.openUpstreamSockets,
+    reservedUpstreamSockets: relay.reservedUpstreamSockets,
     io: relay.io.kind,
     upstreamSocketBudget: relay.upstreamSocketBudget,
     waitingAcks: relay.waitingForAcks,

@@ -93,6 +93,11 @@ export class Relay {
     return this.upstream.openSockets;
   }
 
+  /** Sockets opened ahead for new devices' bindings (none on Node's dgram). */
+  get reservedUpstreamSockets(): number {
+    return this.upstream.reservedSockets;
+  }
+
   get upstreamSocketBudget(): number {
     return this.upstream.socketBudget;
   }

@@ -63,7 +63,10 @@ export class UpstreamPool {
     });
     this.idleMs = options.idleMs;
     this.sourceIp = options.sourceIp;
-    this.sweepTimer = setInterval(() => this.expireWaiting(), SWEEP_INTERVAL_MS);
+    this.sweepTimer = setInterval(() => {
+      this.expireWaiting();
+      this.sockets.refillReserve(this.sourceIp, this.socketBufferBytes, this.shares.maxSockets);
+    }, SWEEP_INTERVAL_MS);
     this.idleTimer = setInterval(() => this.closeIdle(), IDLE_SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
     this.idleTimer.unref();
@@ -71,6 +74,11 @@ export class UpstreamPool {
 
   get openSockets(): number {
     return this.sockets.open;
+  }
+
+  /** Sockets opened ahead for new devices' bindings. */
+  get reservedSockets(): number {
+    return this.sockets.reserved;
   }
 
   get socketBudget(): number {
@@ -146,6 +154,7 @@ export class UpstreamPool {
     clearInterval(this.sweepTimer);
     clearInterval(this.idleTimer);
     for (const binding of this.bindings.values()) this.sockets.close(binding);
+    this.sockets.closeReserve();
     this.fireAndForget.close();
     this.bindings.clear();
   }

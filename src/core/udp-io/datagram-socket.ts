@@ -86,4 +86,22 @@ export interface DatagramPath {
   listen(ip: string, port: number, bufferBytes: number, options?: SocketOptions): Promise<DatagramSocket>;
   /** A socket connected to ip:port, bound to `sourceIp` first when given; throws when no socket can be made. */
   upstream(ip: string, port: number, sourceIp: string | undefined, bufferBytes: number, options?: SocketOptions): DatagramSocket;
+  /**
+   * A socket opened, bound and watched ahead of its use, connected later by `connect` (what `upstream` does in one
+   * go): the part of making an upstream socket that can be done off the packet path. Undefined where the path cannot
+   * (Node's dgram, or an IPv6 source); throws when no socket can be made.
+   */
+  openAhead?(sourceIp: string | undefined, bufferBytes: number, options?: SocketOptions): SocketOpenedAhead | undefined;
+}
+
+/** A socket opened ahead (`DatagramPath.openAhead`): not connected yet, and what it reads goes nowhere until it is. */
+export interface SocketOpenedAhead {
+  /**
+   * Connects it to ip:port and returns it as an upstream socket, with nothing in it that arrived before (dropped
+   * unread); throws when it cannot connect (the socket is closed then).
+   */
+  connect(ip: string, port: number): DatagramSocket;
+  /** The port the system bound it to. */
+  localPort(): number;
+  close(): Promise<void>;
 }

@@ -2,7 +2,7 @@ import { isIPv4 } from 'node:net';
 import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { dgramIo } from './dgram-io.ts';
-import { fitsWaiting, type DatagramPath, type DatagramSocket, type Sender } from './datagram-socket.ts';
+import { fitsWaiting, type DatagramPath, type DatagramSocket, type Sender, type SocketOpenedAhead } from './datagram-socket.ts';
 import { Ipv4Addresses, ipv4Number, wouldBlock } from './ipv4.js';
 import { READABLE, WRITABLE, type UdpIo, type UdpWatch } from './udp-io.ts';
 import { SendSpace, type OutgoingDatagram } from './send-batch.ts';
@@ -46,7 +46,50 @@ export function nativeIo(io: UdpIo): DatagramPath {
       }
       return new NativeSocket(shared, fd, bufferBytes, arrivalTimes, options.batchedSends === true, options.grouped === true);
     },
+    openAhead(sourceIp, bufferBytes, options = {}) {
+      if (sourceIp !== undefined && !isIPv4(sourceIp)) return undefined;
+      const arrivalTimes = options.arrivalTimes === true;
+      const fd = io.open(sourceIp === undefined ? 0 : ipv4Number(sourceIp), 0, bufferBytes, arrivalTimes);
+      if (fd < 0) throw systemError(fd, 'socket', sourceIp ?? 'any address');
+      return new OpenedAhead(io, fd, new NativeSocket(shared, fd, bufferBytes, arrivalTimes, options.batchedSends === true, options.grouped === true));
+    },
   };
+}
+
+/** Datagrams a socket opened ahead held before it was connected, read to be dropped: their bytes are cut short. */
+const DRAIN_SLOT = 16;
+const drained = { slab: Buffer.allocUnsafe(DRAIN_SLOT * BATCH), lengths: new Int32Array(BATCH), from: new Uint32Array(2 * BATCH) };
+
+class OpenedAhead implements SocketOpenedAhead {
+  constructor(
+    private readonly io: UdpIo,
+    private readonly fd: number,
+    private readonly socket: NativeSocket,
+  ) {}
+
+  connect(ip: string, port: number): DatagramSocket {
+    if (!isIPv4(ip)) {
+      void this.socket.close();
+      throw systemError(-constants.errno.EAFNOSUPPORT, 'connect', `${ip}:${port}`);
+    }
+    const connected = this.io.connect(this.fd, ipv4Number(ip), port);
+    if (connected < 0) {
+      void this.socket.close();
+      throw systemError(connected, 'connect', `${ip}:${port}`);
+    }
+    // Connected, the socket takes only the backend's datagrams from now on; anyone's sent to its port before are
+    // still queued, and must not pass for the backend's answers. Nothing was sent yet, so nothing queued is an answer.
+    while (this.io.recv(this.fd, drained.slab, DRAIN_SLOT, drained.lengths, drained.from, undefined) === BATCH);
+    return this.socket;
+  }
+
+  localPort(): number {
+    return this.socket.localPort();
+  }
+
+  close(): Promise<void> {
+    return this.socket.close();
+  }
 }
 
 /**
