@@ -13,6 +13,12 @@ export type { AckReturn, DeviceEndpoint, UpstreamOptions } from './upstream-sock
 
 const SWEEP_INTERVAL_MS = 10;
 const IDLE_SWEEP_INTERVAL_MS = 1000;
+/**
+ * Idle bindings closed at one sweep at most, the rest at the next 10 ms sweeps: closing one is a socket closed and
+ * taken out of the bindings' watch, about 10 µs, and a thousand devices gone quiet together held the packet path for
+ * 10-20 ms when they were all closed at once.
+ */
+const IDLE_CLOSES_PER_SWEEP = 32;
 /** How many of the least recently used bindings are looked at for one to give up when the budget is reached. */
 const EVICTION_SCAN = 64;
 /**
@@ -38,6 +44,8 @@ export class UpstreamPool {
   private readonly idleTimer: NodeJS.Timeout;
   private readonly shares: BindingShares;
   private readonly idleMs: number | undefined;
+  /** The last idle sweep stopped at its limit: the next sweeps go on with it. */
+  private idleLeft = false;
   /** Budget-reached notices, at most one per interval in the log. */
   onBudgetReached: ((open: number, max: number) => void) | undefined;
   /** The ACK timeout; a reload may change it for requests sent from then on. */
@@ -65,6 +73,7 @@ export class UpstreamPool {
     this.sourceIp = options.sourceIp;
     this.sweepTimer = setInterval(() => {
       this.expireWaiting();
+      if (this.idleLeft) this.closeIdle();
       this.sockets.refillReserve(this.sourceIp, this.socketBufferBytes, this.shares.maxSockets);
     }, SWEEP_INTERVAL_MS);
     this.idleTimer = setInterval(() => this.closeIdle(), IDLE_SWEEP_INTERVAL_MS);
@@ -279,11 +288,19 @@ export class UpstreamPool {
   private closeIdle(): void {
     const idleMs = this.idleMs ?? Math.max(30_000, 2 * this.timeoutMs);
     const before = Date.now() - idleMs;
+    let closed = 0;
+    this.idleLeft = false;
     for (const binding of this.bindings.values()) {
       // Least recently used first (to the second, REORDER_AFTER_MS): the first one still in use ends the scan. Those
       // behind it are idle at most a second past the limit, and closed at a later sweep.
       if (binding.lastUsedMs >= before) break;
-      if (binding.pending.length === 0) this.dropBinding(binding);
+      if (binding.pending.length > 0) continue;
+      if (closed === IDLE_CLOSES_PER_SWEEP) {
+        this.idleLeft = true;
+        break;
+      }
+      this.dropBinding(binding);
+      closed++;
     }
   }
 

@@ -71,3 +71,33 @@ describe.each(relayIoPaths())('upstream bindings at the socket budget (real sock
     expect(pool.openSockets).toBe(2);
   });
 });
+
+describe.each(relayIoPaths())('idle bindings (real sockets, $kind)', (io) => {
+  it('closes every binding idle past the limit, a few at a time, never all of a crowd in one turn of the event loop', { timeout: 20_000 }, async () => {
+    const started = await startBackend();
+    backend = started.socket;
+    const metrics = new RelayMetrics();
+    const series = metrics.seriesFor(ROUTE, 'primary', BACKEND_IP, 'test', 'generic');
+    pool = new UpstreamPool(metrics, io, { timeoutMs: 100, idleMs: 300, socketBufferBytes: DEFAULT_SOCKET_BUFFER_BYTES, maxSockets: 1000 });
+    let acked = 0;
+    const devices = 150;
+    for (let i = 0; i < devices; i++) {
+      pool.sendAwaitingAck(BACKEND_IP, ROUTE, Buffer.from(`d${i}#1`), series, { ip: `127.0.13.${1 + (i % 200)}`, port: 41000 + i, route: ROUTE }, { deliver: () => acked++ });
+    }
+    await waitFor(() => acked === devices, 'every device\'s ACK');
+    expect(pool.openSockets).toBe(devices);
+    // Sampled at every turn of the event loop: a turn runs each of the pool's timers at most once (the 1 s idle
+    // sweep and the 10 ms one may both be due), so at most two sweeps' worth closes between two samples.
+    let previous = pool.openSockets;
+    let mostAtOnce = 0;
+    const deadline = Date.now() + 10_000;
+    while (pool.openSockets > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setImmediate(resolve));
+      mostAtOnce = Math.max(mostAtOnce, previous - pool.openSockets);
+      previous = pool.openSockets;
+    }
+    expect(pool.openSockets).toBe(0);
+    expect(mostAtOnce).toBeGreaterThan(0);
+    expect(mostAtOnce).toBeLessThanOrEqual(64);
+  });
+});
