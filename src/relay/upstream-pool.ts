@@ -15,8 +15,8 @@ const SWEEP_INTERVAL_MS = 10;
 const IDLE_SWEEP_INTERVAL_MS = 1000;
 /**
  * Idle bindings closed at one sweep at most, the rest at the next 10 ms sweeps: closing one is a socket closed and
- * taken out of the bindings' watch, about 10 µs, and a thousand devices gone quiet together held the packet path for
- * 10-20 ms when they were all closed at once.
+ * taken out of the bindings' watch, about 10 µs (close 6 µs and the watch's removal 4 µs, measured alone), so a
+ * thousand devices gone quiet together held the packet path for 10 ms or more when they were all closed at once.
  */
 const IDLE_CLOSES_PER_SWEEP = 32;
 /** How many of the least recently used bindings are looked at for one to give up when the budget is reached. */
