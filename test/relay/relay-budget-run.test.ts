@@ -28,10 +28,13 @@ describe('a relay with too few sockets for the devices waiting on the primary (i
     expect(runLevel('lost', 'primary') - droppedOnArrival, messages).toBe(refused);
     const finding = analysis.findings.find((f) => f.kind === 'relay_self_report' && f.metric === 'relay_failed_sends' && f.backend === 'primary');
     expect(finding?.message, messages).toMatch(/^relay: [\d,]+ of its sends to primary \(udp:\/\/127\.0\.79\.2\) failed at its own side \(its own counts: [\d,]+ route_budget, the route at its share of the budget/);
-    // The mirror received more than the primary because of the relay: its drift finding and the devices' say so.
+    // The mirror received more than the primary because of the relay: its drift finding and the devices' say so. On a
+    // machine busy enough to hold the primary past the relay's timeout (CI with two busy loops: its answers took 1.4 s
+    // at p50 for 100 ms asked), the devices' finding goes on to say which of its late answers the relay dropped.
     for (const metric of ['drift', 'device_ack_rate']) {
       const finding = analysis.findings.find((f) => f.metric === metric);
-      expect(finding?.message, messages).toMatch(new RegExp(`; the relay itself reports (.* and )?${refused.toLocaleString('en-US')} of its sends to primary failed at its side$`));
+      const lateAnswers = metric === 'device_ack_rate' ? '(; primary answered [\\d,]+ of those that got none .*)?' : '';
+      expect(finding?.message, messages).toMatch(new RegExp(`; the relay itself reports (.* and )?${refused.toLocaleString('en-US')} of its sends to primary failed at its side${lateAnswers}$`));
     }
     expect(analysis.verdict).toBe('NO_GO');
   });
