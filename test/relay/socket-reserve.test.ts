@@ -4,7 +4,7 @@ import { nativeIo } from '../../src/core/udp-io/native-io.ts';
 import { loadUdpIo } from '../../src/core/udp-io/udp-io.ts';
 import type { DatagramSocket } from '../../src/core/udp-io/datagram-socket.ts';
 import { kernelUdpSockets } from '../../src/core/udp-socket-table.ts';
-import { RESERVE_MOST } from '../../src/relay/socket-reserve.ts';
+import { RESERVE_MOST, SocketReserve } from '../../src/relay/socket-reserve.ts';
 import { startRelayRig, type RelayRig } from '../helpers/relay-rig.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -86,5 +86,30 @@ describe.skipIf(io === undefined)('upstream sockets opened ahead (the C datagram
       const health = await rig.debug<{ upstreamSockets: number }>('/debug/health');
       expect(health.upstreamSockets).toBe(20);
     });
+  });
+
+  it('a reserve filled for one source address or buffer size hands none out for another, and refills with the new one', async () => {
+    const reserve = new SocketReserve(nativeIo(io!));
+    try {
+      while (reserve.size < 8) expect(reserve.refill(RELAY_IP, 1 << 20, 8)).toBeGreaterThan(0);
+      // A reload changed the buffer size: nothing opened with the old one is handed out, and all of it is closed.
+      expect(reserve.take(RELAY_IP, 2 << 20)).toBeUndefined();
+      expect(reserve.size).toBe(0);
+      expect(reserve.refill(RELAY_IP, 2 << 20, 8)).toBe(8);
+      // The same for the source address; the sockets opened ahead are bound to the address in force.
+      expect(reserve.take('127.0.9.33', 2 << 20)).toBeUndefined();
+      expect(reserve.size).toBe(0);
+      reserve.refill('127.0.9.33', 2 << 20, 8);
+      const taken = reserve.take('127.0.9.33', 2 << 20);
+      expect(taken).toBeDefined();
+      const port = taken!.localPort();
+      expect((kernelUdpSockets() ?? []).some((s) => s.local === `127.0.9.33:${port}`)).toBe(true);
+      await taken!.close();
+      // Asked for fewer than it holds (bindings grew towards the budget), it closes the rest.
+      reserve.refill('127.0.9.33', 2 << 20, 3);
+      expect(reserve.size).toBe(3);
+    } finally {
+      reserve.clear();
+    }
   });
 });
