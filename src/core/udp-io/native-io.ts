@@ -2,7 +2,7 @@ import { isIPv4 } from 'node:net';
 import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { dgramIo } from './dgram-io.ts';
-import { fitsWaiting, type DatagramPath, type DatagramSocket, type Sender, type SocketOpenedAhead } from './datagram-socket.ts';
+import { fitsWaiting, type DatagramPath, type DatagramSocket, type Sender, type SocketOpenedAhead, type SocketOptions } from './datagram-socket.ts';
 import { Ipv4Addresses, ipv4Number, wouldBlock } from './ipv4.js';
 import { READABLE, WRITABLE, type UdpIo, type UdpWatch } from './udp-io.ts';
 import { SendSpace, type OutgoingDatagram } from './send-batch.ts';
@@ -36,24 +36,21 @@ export function nativeIo(io: UdpIo): DatagramPath {
     },
     upstream(ip, port, sourceIp, bufferBytes, options = {}) {
       if (!isIPv4(ip) || (sourceIp !== undefined && !isIPv4(sourceIp))) return dgramIo.upstream(ip, port, sourceIp, bufferBytes);
-      const arrivalTimes = options.arrivalTimes === true;
-      const fd = io.open(sourceIp === undefined ? 0 : ipv4Number(sourceIp), 0, bufferBytes, arrivalTimes);
-      if (fd < 0) throw systemError(fd, 'socket', `${ip}:${port}`);
-      const connected = io.connect(fd, ipv4Number(ip), port);
-      if (connected < 0) {
-        io.closeFd(fd);
-        throw systemError(connected, 'connect', `${ip}:${port}`);
-      }
-      return new NativeSocket(shared, fd, bufferBytes, arrivalTimes, options.batchedSends === true, options.grouped === true);
+      return opened(sourceIp, bufferBytes, options, `${ip}:${port}`).connect(ip, port);
     },
     openAhead(sourceIp, bufferBytes, options = {}) {
       if (sourceIp !== undefined && !isIPv4(sourceIp)) return undefined;
-      const arrivalTimes = options.arrivalTimes === true;
-      const fd = io.open(sourceIp === undefined ? 0 : ipv4Number(sourceIp), 0, bufferBytes, arrivalTimes);
-      if (fd < 0) throw systemError(fd, 'socket', sourceIp ?? 'any address');
-      return new OpenedAhead(io, fd, new NativeSocket(shared, fd, bufferBytes, arrivalTimes, options.batchedSends === true, options.grouped === true));
+      return opened(sourceIp, bufferBytes, options, sourceIp ?? 'any address');
     },
   };
+
+  /** An upstream socket bound to `sourceIp` (IPv4, or any address) and not yet connected; `where` names it in an error. */
+  function opened(sourceIp: string | undefined, bufferBytes: number, options: SocketOptions, where: string): OpenedAhead {
+    const arrivalTimes = options.arrivalTimes === true;
+    const fd = io.open(sourceIp === undefined ? 0 : ipv4Number(sourceIp), 0, bufferBytes, arrivalTimes);
+    if (fd < 0) throw systemError(fd, 'socket', where);
+    return new OpenedAhead(io, fd, new NativeSocket(shared, fd, bufferBytes, arrivalTimes, options.batchedSends === true, options.grouped === true));
+  }
 }
 
 /** Datagrams a socket opened ahead held before it was connected, read to be dropped: their bytes are cut short. */
