@@ -31,23 +31,14 @@ export class SocketReserve {
 
   /** A socket opened ahead with these settings, or undefined (none left, or none can be opened ahead on this path). */
   take(sourceIp: string | undefined, bufferBytes: number): SocketOpenedAhead | undefined {
-    if (sourceIp !== this.sourceIp || bufferBytes !== this.bufferBytes) {
-      this.clear();
-      this.sourceIp = sourceIp;
-      this.bufferBytes = bufferBytes;
-      return undefined;
-    }
+    if (!this.keptFor(sourceIp, bufferBytes)) return undefined;
     this.stalled = false;
     return this.ready.pop();
   }
 
   /** Opens sockets with the settings in force until the reserve holds `target` (a few at a time); how many it opened. */
   refill(sourceIp: string | undefined, bufferBytes: number, target: number): number {
-    if (sourceIp !== this.sourceIp || bufferBytes !== this.bufferBytes) {
-      this.clear();
-      this.sourceIp = sourceIp;
-      this.bufferBytes = bufferBytes;
-    }
+    this.keptFor(sourceIp, bufferBytes);
     while (this.ready.length > target) void this.ready.pop()?.close();
     if (this.stalled || this.io.openAhead === undefined) return 0;
     let opened = 0;
@@ -65,6 +56,15 @@ export class SocketReserve {
       opened++;
     }
     return opened;
+  }
+
+  /** Whether the reserve holds sockets of these settings; if not, it empties and holds them from now on. */
+  private keptFor(sourceIp: string | undefined, bufferBytes: number): boolean {
+    if (sourceIp === this.sourceIp && bufferBytes === this.bufferBytes) return true;
+    this.clear();
+    this.sourceIp = sourceIp;
+    this.bufferBytes = bufferBytes;
+    return false;
   }
 
   clear(): void {

@@ -1,5 +1,6 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ipv4Number } from '../../src/core/udp-io/ipv4.js';
 import { nativeIo } from '../../src/core/udp-io/native-io.ts';
 import { loadUdpIo } from '../../src/core/udp-io/udp-io.ts';
 import type { DatagramSocket } from '../../src/core/udp-io/datagram-socket.ts';
@@ -12,7 +13,6 @@ import { waitFor } from '../helpers/wait-for.ts';
 const PORT = 23_950;
 const RELAY_IP = '127.0.9.30';
 const BACKEND_IP = '127.0.9.31';
-const ipNumber = (ip: string): number => ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
 const io = loadUdpIo();
 
 let rig: RelayRig | undefined;
@@ -39,9 +39,9 @@ describe.skipIf(io === undefined)('upstream sockets opened ahead (the C datagram
     backend.on('message', (message, from) => backend.send(Buffer.from(`answer to ${message.toString()}`), from.port, from.address));
     // Sent and delivered within the system call, with no turn of the event loop between it and the connect: without
     // dropping what was queued, the group's next read would hand this datagram to the binding as the backend's.
-    const intruder = io!.open(ipNumber('127.0.9.32'), 0, 0, false);
+    const intruder = io!.open(ipv4Number('127.0.9.32'), 0, 0, false);
     const forged = Buffer.from('forged answer');
-    expect(io!.send(intruder, forged, 0, forged.length, ipNumber(RELAY_IP), ahead.localPort())).toBe(forged.length);
+    expect(io!.send(intruder, forged, 0, forged.length, ipv4Number(RELAY_IP), ahead.localPort())).toBe(forged.length);
     io!.closeFd(intruder);
     const socket: DatagramSocket = ahead.connect(BACKEND_IP, backendPort);
     const received: string[] = [];
