@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, setPriority } from 'node:os';
 import { commandExists } from './bench-util.ts';
 
 /** The last CPU for what is measured alone, and the list of the others in taskset's form. */
@@ -56,4 +56,22 @@ export function cpuSeconds(pid: number): number {
 export function answerAtOnce(pids: readonly number[]): boolean {
   if (!commandExists('chrt')) return false;
   return pids.every((pid) => spawnSync('chrt', ['-f', '-a', '-p', '1', String(pid)], { stdio: 'ignore' }).status === 0);
+}
+
+/**
+ * Every thread of each process back under the ordinary scheduler (after answerAtOnce), its main thread at nice -10 as
+ * the replayer's threads run: woken by a datagram it waits its turn, and answers what arrived meanwhile together.
+ * False where it could not be done.
+ */
+export function answerInTurn(pids: readonly number[]): boolean {
+  if (!commandExists('chrt')) return false;
+  return pids.every((pid) => {
+    if (spawnSync('chrt', ['-o', '-a', '-p', '0', String(pid)], { stdio: 'ignore' }).status !== 0) return false;
+    try {
+      setPriority(pid, -10);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }

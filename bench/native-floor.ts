@@ -25,6 +25,8 @@ export interface NativeTools {
   forwarder: string;
   /** A backend in C that ACKs every datagram (native/udp-ack-backend.c). */
   'ack-backend': string;
+  /** A crowd of devices in C that sends at a fixed rate and reads the answers (native/udp-devices.c): a light load. */
+  devices: string;
 }
 
 /** A native process that prints "ready" once it listens; `stop` ends it with SIGTERM and returns what it printed last. */
@@ -61,7 +63,7 @@ export function buildNative(dir: string): NativeTools | undefined {
     return undefined;
   }
   const built: Partial<NativeTools> = {};
-  for (const name of ['floor', 'sink', 'forwarder', 'ack-backend'] as const) {
+  for (const name of ['floor', 'sink', 'forwarder', 'ack-backend', 'devices'] as const) {
     const binary = join(dir, `udp-${name}`);
     const run = spawnSync(compiler, ['-O2', '-o', binary, join(import.meta.dirname, `native/udp-${name}.c`)], { encoding: 'utf8' });
     if (run.status !== 0) {

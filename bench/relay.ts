@@ -3,13 +3,14 @@ import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { generic } from '../src/protocols/generic.ts';
 import { replayCapture } from '../src/run/replay-run.ts';
+import { spawn } from 'node:child_process';
 import { spawnTracked, stopTracked } from '../src/scenario/child-processes.ts';
 import { createSocket } from 'node:dgram';
 import { RelayProcess } from '../src/scenario/relay-process.ts';
 import type { Store } from '../src/store/store.ts';
 import { num } from '../src/store/store.ts';
 import { fmtRate, printRows } from './bench-util.ts';
-import { answerAtOnce, cpuSeconds, pinApart } from './cpu-pinning.ts';
+import { answerAtOnce, answerInTurn, cpuSeconds, pinApart } from './cpu-pinning.ts';
 import { withBenchCapture } from './generate-capture.ts';
 import { fileURLToPath } from 'node:url';
 import { buildNative, startNative, type NativeTools } from './native-floor.ts';
@@ -27,6 +28,9 @@ const FLOOR_IP = '127.0.8.4';
 const BARE_NODE_IP = '127.0.8.5';
 const BARE_NODE_RELAY = fileURLToPath(new URL('./peers/node-mirror.mjs', import.meta.url));
 const STEP_SECONDS = 3;
+/** The C crowd's devices (native/udp-devices.c): as many as the bench capture's, at 127.41.1.1 and on. */
+const CROWD_DEVICES = 1000;
+const CROWD_NET = '127.41';
 const RATES = [1000, 10_000, 50_000] as const;
 
 interface StepResult {
@@ -58,29 +62,52 @@ interface RateFigures extends StepResult {
   added: { p50: number; p99: number };
 }
 
+/** The rate a relay's added latency is judged at; the bench's backends answer at once up to it (measureWithBackends). */
+const LATENCY_RATE = 10_000;
+
 /**
  * Rounds at the rate a relay's added latency is judged at (10k pps): each a step straight to the primary, then one
  * through the relay, back to back, and the median of three stands. Measured once each against a direct step taken
  * minutes before, the same relay's added p50 was 0.088 ms in one table and 0.152 ms in the next, the C forwarder's
  * 0.116 and 0.080 (2026-12-03): the machine had moved between them.
  */
-const ROUNDS_AT = new Map<number, number>([[10_000, 3]]);
+const ROUNDS_AT = new Map<number, number>([[LATENCY_RATE, 3]]);
 
 const median = (values: readonly number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? 0;
 };
 
+/**
+ * How the backends are scheduled for a step at `rate` (measureWithBackends); a bench whose backends stay as they are
+ * passes one that does nothing.
+ */
+type BackendScheduling = (rate: number) => void;
+
+/** A step of a few seconds at `rate` to `target` (a relay, or the primary directly), offered by the bench's load. */
+type Stepper = (target: string, rate: number) => Promise<StepResult>;
+
+/**
+ * The bench's load: up to LATENCY_RATE the replayer, as `parity replay` runs, recording every send and answer and
+ * timing the round trip by the kernel's stamps. Above it, where a C compiler built it, the C crowd of devices: the
+ * replayer and both backends sharing one core offered only about 30k pps of round trips through a relay on the other
+ * (29-31k at 40-50k asked, 2026-12-06), so from there the table measured the load, not the relay.
+ */
+function loadFor(store: Store, native: NativeTools | undefined): Stepper {
+  return (target, rate) => (rate > LATENCY_RATE && native !== undefined ? crowdStep(native.devices, target, rate) : step(store, target, rate));
+}
+
 /** Each offered rate through the relay at `target`, whose process is `pid`. */
-async function measureRates(store: Store, target: string, pid: number): Promise<RateFigures[]> {
+async function measureRates(stepAt: Stepper, target: string, pid: number, scheduleFor: BackendScheduling): Promise<RateFigures[]> {
   const figures: RateFigures[] = [];
   for (const rate of RATES) {
+    scheduleFor(rate);
     const rounds: { direct: StepResult; through: StepResult }[] = [];
     let cpu = 0;
     for (let round = 0; round < (ROUNDS_AT.get(rate) ?? 1); round++) {
-      const direct = await step(store, PRIMARY_IP, rate);
+      const direct = await stepAt(PRIMARY_IP, rate);
       const cpuBefore = cpuSeconds(pid);
-      const through = await step(store, target, rate);
+      const through = await stepAt(target, rate);
       cpu += cpuSeconds(pid) - cpuBefore;
       rounds.push({ direct, through });
     }
@@ -252,8 +279,22 @@ async function measureWithBackends({ store, relays: references, native }: RelayB
   // and the table counted that as the relay's.
   // As real-time threads they answer at once; a backend that is a Node process (garbage collection, a recording
   // thread) is raised to the replayer's nice -10 instead, so that at 50k pps it is not starved (its socket overflowed).
+  // Above 10k pps the question is how much a relay holds, not how soon it answers, and real-time backends woken for
+  // every packet left the replayer too little of its core to offer it: 22-41k pps achieved at 50k asked, where the
+  // same replayer offered 80k with the backends at nice -10 (2026-12-03 and 2026-12-06). From 20k pps they run at nice
+  // -10, answering what arrived while they waited their turn together, as a busy backend's receive path batches.
+  let scheduleFor: BackendScheduling = () => undefined;
   if (realTime && answerAtOnce(backendPids)) {
-    process.stdout.write('the backends run as real-time threads (SCHED_FIFO 1): they answer when woken, as backends on machines of their own would, not behind the replayer\'s spinning thread\n');
+    process.stdout.write(
+      `the backends run as real-time threads (SCHED_FIFO 1) up to ${fmtRate(LATENCY_RATE)} pps: they answer when woken, as backends on machines of their own would, not behind the replayer's spinning thread; above it at nice -10, so that the replayer has the core to offer the rate\n`,
+    );
+    let atOnce = true;
+    scheduleFor = (rate) => {
+      const wanted = rate <= LATENCY_RATE;
+      if (wanted === atOnce) return;
+      atOnce = wanted;
+      if (!(wanted ? answerAtOnce(backendPids) : answerInTurn(backendPids))) throw new Error(`the backends' scheduling could not be changed (chrt) for the ${fmtRate(rate)} pps step`);
+    };
   } else {
     const raised = backendPids.filter((pid) => {
       try {
@@ -265,20 +306,26 @@ async function measureWithBackends({ store, relays: references, native }: RelayB
     });
     if (raised.length > 0) process.stdout.write('the backends run at nice -10, as the replayer\'s threads do\n');
   }
-  process.stdout.write(pinned ? 'the relay under test runs on a core of its own; the replayer and both backends share the others\n' : 'no taskset (or one core): the relay shares the cores with the load\n');
+  process.stdout.write(pinned ? 'the relay under test runs on a core of its own; the load and both backends share the others\n' : 'no taskset (or one core): the relay shares the cores with the load\n');
+  const stepAt = loadFor(store, native);
+  process.stdout.write(
+    native === undefined
+      ? 'the load at every rate: the replayer\n'
+      : `the load: the replayer up to ${fmtRate(LATENCY_RATE)} pps; above it a crowd of ${CROWD_DEVICES.toLocaleString('en-US')} devices in C (native/udp-devices.c), which sends to deadlines without recording and leaves its core to the backends\n`,
+  );
   const peers = peerRelays(native);
   const relays: RelayFigures[] = [];
   for (const { relay, ip, who } of references) {
     pinApart(relay.pid as number, load);
-    relays.push({ who, name: who, figures: await measureRates(store, ip, relay.pid as number) });
+    relays.push({ who, name: who, figures: await measureRates(stepAt, ip, relay.pid as number, scheduleFor) });
   }
-  for (const peer of peers) relays.push({ who: peer.who, name: peer.name, figures: await withPeer(peer, load, (pid) => measureRates(store, peer.ip, pid)) });
+  for (const peer of peers) relays.push({ who: peer.who, name: peer.name, figures: await withPeer(peer, load, (pid) => measureRates(stepAt, peer.ip, pid, scheduleFor)) });
   printRelayTable(relays);
   for (const { relay, ip, who } of references) {
     pinApart(relay.pid as number, load);
-    process.stdout.write(`rate at which the ${who} starts losing (> 0.1%): ${await lossOnset(store, ip)}\n`);
+    process.stdout.write(`rate at which the ${who} starts losing (> 0.1%): ${await lossOnset(stepAt, ip, scheduleFor)}\n`);
   }
-  for (const peer of peers) process.stdout.write(`rate at which the ${peer.name} starts losing (> 0.1%): ${await withPeer(peer, load, () => lossOnset(store, peer.ip))}\n`);
+  for (const peer of peers) process.stdout.write(`rate at which the ${peer.name} starts losing (> 0.1%): ${await withPeer(peer, load, () => lossOnset(stepAt, peer.ip, scheduleFor))}\n`);
   for (const { relay, who } of references) {
     const health = (await (await request(`${relay.debugUrl}/debug/health`)).body.json()) as { upstreamSockets: number; rssBytes: number };
     process.stdout.write(`${who} resources (one upstream binding per device, idle ones close after 30 s): ${health.upstreamSockets} sockets, RSS ${(health.rssBytes / 1e6).toFixed(0)} MB\n`);
@@ -315,14 +362,15 @@ async function withPeer<T>(peer: PeerRelay, load: readonly number[], work: (pid:
 }
 
 /** Rising rates through a relay until it loses more than 0.1%, or the replayer cannot offer more. */
-async function lossOnset(store: Store, target: string): Promise<string> {
-  for (const rate of [20_000, 30_000, 40_000, 60_000, 80_000, 100_000]) {
-    const through = await step(store, target, rate);
+async function lossOnset(stepAt: Stepper, target: string, scheduleFor: BackendScheduling): Promise<string> {
+  for (const rate of [20_000, 30_000, 40_000, 50_000, 60_000, 80_000, 100_000]) {
+    scheduleFor(rate);
+    const through = await stepAt(target, rate);
     process.stdout.write(`offered ${fmtRate(rate)} pps: achieved ${fmtRate(through.achieved)}, loss ${(through.loss * 100).toFixed(2)}% (dropped at the sockets of: ${formatDrops(through.dropped)})\n`);
     if (through.loss > 0.001) return `${fmtRate(rate)} pps offered (${fmtRate(through.achieved)} achieved)`;
-    if (through.achieved < rate * 0.9) return `none up to ${fmtRate(through.achieved)} pps, the most the replayer offered`;
+    if (through.achieved < rate * 0.9) return `none up to ${fmtRate(through.achieved)} pps, the most the load offered`;
   }
-  return "none up to the replayer's limit";
+  return "none up to the load's limit";
 }
 
 let runs = 0;
@@ -356,6 +404,47 @@ function dropsBetween(before: ReturnType<typeof dropCounts>, after: ReturnType<t
 export function formatDrops(d: DropsBySide): string {
   const n = (v: number): string => v.toLocaleString('en-US');
   return `relay ${n(d.relay)} (its upstream ${n(d.relayUpstream)}), backends ${n(d.backends)}, devices ${d.devices === null ? '-' : n(d.devices)}`;
+}
+
+/** What the C crowd of devices prints when it is done (native/udp-devices.c). */
+interface CrowdResult {
+  sent: number;
+  errors: number;
+  answered: number;
+  devicesDropped: number;
+  achievedPps: number;
+  p50Us: number;
+  p99Us: number;
+}
+
+/**
+ * The C crowd of devices sends at `rate` for a few seconds to `target` and reads the answers: loss is what was not
+ * answered within a second of the last send, the round trip is timed from each send to the answer's read (not by the
+ * kernel's stamps, so a late read counts), and the devices' own drops come from the kernel (SO_RXQ_OVFL).
+ */
+async function crowdStep(binary: string, target: string, rate: number): Promise<StepResult> {
+  const dropsBefore = dropCounts(target);
+  const child = spawn(binary, [target, String(PORT), String(rate), String(STEP_SECONDS), String(CROWD_DEVICES), CROWD_NET], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // As the replayer's threads run, so that the backends do not starve it.
+  if (child.pid !== undefined) setPriority(child.pid, -10);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const killer = setTimeout(() => child.kill('SIGKILL'), (STEP_SECONDS + 15) * 1000);
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearTimeout(killer);
+  if (code !== 0) throw new Error(`udp-devices to ${target}:${PORT} at ${rate} pps failed (exit ${code}): ${err.trim() || 'no output'}`);
+  const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as CrowdResult;
+  if (r.errors > 0) process.stdout.write(`udp-devices: ${r.errors} of ${r.sent} sends to ${target} failed\n`);
+  return {
+    achieved: r.achievedPps,
+    sent: r.sent,
+    loss: r.sent > 0 ? 1 - Math.min(r.sent, r.answered) / r.sent : 0,
+    p50: r.p50Us / 1e3,
+    p99: r.p99Us / 1e3,
+    dropped: dropsBetween(dropsBefore, dropCounts(target), r.devicesDropped),
+  };
 }
 
 /** Replays at `rate` for a few seconds to `target` and measures the devices' round trip and loss. */
