@@ -367,7 +367,8 @@ async function lossOnset(stepAt: Stepper, target: string, scheduleFor: BackendSc
     scheduleFor(rate);
     const through = await stepAt(target, rate);
     process.stdout.write(`offered ${fmtRate(rate)} pps: achieved ${fmtRate(through.achieved)}, loss ${(through.loss * 100).toFixed(2)}% (dropped at the sockets of: ${formatDrops(through.dropped)})\n`);
-    if (through.loss > 0.001) return `${fmtRate(rate)} pps offered (${fmtRate(through.achieved)} achieved)`;
+    // Whose sockets dropped them goes with it: with `parity backend` processes, the backends are the first to give.
+    if (through.loss > 0.001) return `${fmtRate(rate)} pps offered (${fmtRate(through.achieved)} achieved; dropped at the sockets of: ${formatDrops(through.dropped)})`;
     if (through.achieved < rate * 0.9) return `none up to ${fmtRate(through.achieved)} pps, the most the load offered`;
   }
   return "none up to the load's limit";
