@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench-time.h"
 
 #define PAYLOAD 64
 #define EVENTS 256
@@ -25,17 +26,6 @@
 #define TICK_NS 100000LL
 /** How long answers are waited for after the last send: an answer later than that counts as lost. */
 #define DRAIN_NS 1000000000LL
-
-static long long now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
-static int by_value(const void *a, const void *b) {
-  long long x = *(const long long *)a, y = *(const long long *)b;
-  return (x > y) - (x < y);
-}
 
 static long long answered;
 static long long *round_trips;

@@ -13,17 +13,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-static long long now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
-static int by_value(const void *a, const void *b) {
-  long long x = *(const long long *)a, y = *(const long long *)b;
-  return (x > y) - (x < y);
-}
+#include "bench-time.h"
 
 int main(int argc, char **argv) {
   if (argc != 7) {

@@ -13,14 +13,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include "bench-time.h"
 
 static volatile sig_atomic_t stopping = 0;
 static void on_term(int signal_number) { (void)signal_number; stopping = 1; }
-
-static int by_value(const void *a, const void *b) {
-  long long x = *(const long long *)a, y = *(const long long *)b;
-  return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv) {
   if (argc != 5) {
