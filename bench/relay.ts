@@ -438,8 +438,10 @@ async function crowdStep(binary: string, target: string, rate: number): Promise<
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
   const killer = setTimeout(() => child.kill('SIGKILL'), (STEP_SECONDS + 15) * 1000);
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  clearTimeout(killer);
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('close', resolve);
+    child.on('error', reject);
+  }).finally(() => clearTimeout(killer));
   if (code !== 0) throw new Error(`udp-devices to ${target}:${PORT} at ${rate} pps failed (exit ${code}): ${err.trim() || 'no output'}`);
   const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as CrowdResult;
   if (r.errors > 0) process.stdout.write(`udp-devices: ${r.errors} of ${r.sent} sends to ${target} failed\n`);
