@@ -65,13 +65,15 @@ export function answerAtOnce(pids: readonly number[]): boolean {
  */
 export function answerInTurn(pids: readonly number[]): boolean {
   if (!commandExists('chrt')) return false;
-  return pids.every((pid) => {
-    if (spawnSync('chrt', ['-o', '-a', '-p', '0', String(pid)], { stdio: 'ignore' }).status !== 0) return false;
-    try {
-      setPriority(pid, -10);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  return pids.every((pid) => spawnSync('chrt', ['-o', '-a', '-p', '0', String(pid)], { stdio: 'ignore' }).status === 0 && niceAsReplayer(pid));
+}
+
+/** The process's main thread at nice -10, as the replayer's threads run; false where raising it is not allowed. */
+export function niceAsReplayer(pid: number): boolean {
+  try {
+    setPriority(pid, -10);
+    return true;
+  } catch {
+    return false;
+  }
 }

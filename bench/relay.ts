@@ -1,16 +1,15 @@
 import { mkdirSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { generic } from '../src/protocols/generic.ts';
 import { replayCapture } from '../src/run/replay-run.ts';
-import { spawn } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { spawnTracked, stopTracked } from '../src/scenario/child-processes.ts';
 import { createSocket } from 'node:dgram';
 import { RelayProcess } from '../src/scenario/relay-process.ts';
 import type { Store } from '../src/store/store.ts';
 import { num } from '../src/store/store.ts';
 import { fmtRate, printRows } from './bench-util.ts';
-import { answerAtOnce, answerInTurn, cpuSeconds, pinApart } from './cpu-pinning.ts';
+import { answerAtOnce, answerInTurn, cpuSeconds, niceAsReplayer, pinApart } from './cpu-pinning.ts';
 import { withBenchCapture } from './generate-capture.ts';
 import { fileURLToPath } from 'node:url';
 import { buildNative, startNative, type NativeTools } from './native-floor.ts';
@@ -94,7 +93,7 @@ type Stepper = (target: string, rate: number) => Promise<StepResult>;
  * (29-31k at 40-50k asked, 2026-12-06), so from there the table measured the load, not the relay.
  */
 function loadFor(store: Store, native: NativeTools | undefined): Stepper {
-  return (target, rate) => (rate > LATENCY_RATE && native !== undefined ? crowdStep(native.devices, target, rate) : step(store, target, rate));
+  return (target, rate) => (rate > LATENCY_RATE && native !== undefined ? Promise.resolve(crowdStep(native.devices, target, rate)) : step(store, target, rate));
 }
 
 /** Each offered rate through the relay at `target`, whose process is `pid`. */
@@ -297,14 +296,7 @@ async function measureWithBackends({ store, relays: references, native }: RelayB
       if (!(wanted ? answerAtOnce(backendPids) : answerInTurn(backendPids))) throw new Error(`the backends' scheduling could not be changed (chrt) for the ${fmtRate(rate)} pps step`);
     };
   } else {
-    const raised = backendPids.filter((pid) => {
-      try {
-        setPriority(pid, -10);
-        return true;
-      } catch {
-        return false;
-      }
-    });
+    const raised = backendPids.filter(niceAsReplayer);
     if (raised.length > 0) process.stdout.write('the backends run at nice -10, as the replayer\'s threads do\n');
   }
   process.stdout.write(pinned ? 'the relay under test runs on a core of its own; the load and both backends share the others\n' : 'no taskset (or one core): the relay shares the cores with the load\n');
@@ -424,26 +416,14 @@ interface CrowdResult {
  * answered within a second of the last send, the round trip is timed from each send to the answer's read (not by the
  * kernel's stamps, so a late read counts), and the devices' own drops come from the kernel (SO_RXQ_OVFL).
  */
-async function crowdStep(binary: string, target: string, rate: number): Promise<StepResult> {
+function crowdStep(binary: string, target: string, rate: number): StepResult {
   const dropsBefore = dropCounts(target);
-  const child = spawn(binary, [target, String(PORT), String(rate), String(STEP_SECONDS), String(CROWD_DEVICES), CROWD_NET], { stdio: ['ignore', 'pipe', 'pipe'] });
-  // As the replayer's threads run, so that the backends do not starve it; where that is refused it keeps its nice value.
-  try {
-    if (child.pid !== undefined) setPriority(child.pid, -10);
-  } catch {
-    // not allowed to raise it: the crowd runs as started
-  }
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const killer = setTimeout(() => child.kill('SIGKILL'), (STEP_SECONDS + 15) * 1000);
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.on('close', resolve);
-    child.on('error', reject);
-  }).finally(() => clearTimeout(killer));
-  if (code !== 0) throw new Error(`udp-devices to ${target}:${PORT} at ${rate} pps failed (exit ${code}): ${err.trim() || 'no output'}`);
-  const r = JSON.parse(out.trim().split('\n').pop() ?? '{}') as CrowdResult;
+  // At nice -10 as the replayer's threads run, so that the backends do not starve it (`nice` runs it as started where
+  // raising it is refused); waited for as the floor is (measureFloor): this process has nothing else to do meanwhile.
+  const args = ['-n', '-10', binary, target, String(PORT), String(rate), String(STEP_SECONDS), String(CROWD_DEVICES), CROWD_NET];
+  const run = spawnSync('nice', args, { encoding: 'utf8', timeout: (STEP_SECONDS + 15) * 1000, killSignal: 'SIGKILL' });
+  if (run.status !== 0) throw new Error(`udp-devices to ${target}:${PORT} at ${rate} pps failed (${run.error?.message ?? `exit ${run.status ?? run.signal}`}): ${run.stderr.trim() || 'no output'}`);
+  const r = JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}') as CrowdResult;
   if (r.errors > 0) process.stdout.write(`udp-devices: ${r.errors} of ${r.sent} sends to ${target} failed\n`);
   return {
     achieved: r.achievedPps,
