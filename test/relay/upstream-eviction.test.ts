@@ -3,7 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { relayIoPaths } from '../helpers/relay-io-paths.ts';
 import { RelayMetrics } from '../../src/relay/relay-metrics.ts';
 import { DEFAULT_SOCKET_BUFFER_BYTES } from '../../src/relay/relay-config.ts';
-import { UpstreamPool, type DeviceEndpoint } from '../../src/relay/upstream-pool.ts';
+import { UpstreamPool, type DeviceEndpoint, type UpstreamOptions } from '../../src/relay/upstream-pool.ts';
+import type { BackendSeries } from '../../src/relay/relay-metrics.ts';
+import type { DatagramPath } from '../../src/core/udp-io/datagram-socket.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 const BACKEND_IP = '127.0.8.41';
@@ -22,28 +24,36 @@ async function startBackend(): Promise<{ socket: dgram.Socket; portsOf: Map<stri
   return { socket, portsOf };
 }
 
-let pool: UpstreamPool | undefined;
+/** What the test in progress opened, closed after it. */
+let poolInUse: UpstreamPool | undefined;
 let backend: dgram.Socket | undefined;
 
 afterEach(async () => {
-  pool?.close();
-  pool = undefined;
+  poolInUse?.close();
+  poolInUse = undefined;
   await new Promise<void>((resolve) => (backend === undefined ? resolve() : backend.close(() => resolve())));
   backend = undefined;
 });
 
+/** The answering backend and a pool on `io` towards it with `options`, both closed after the test. */
+async function startPool(io: DatagramPath, options: Omit<UpstreamOptions, 'socketBufferBytes'>): Promise<{ pool: UpstreamPool; metrics: RelayMetrics; series: BackendSeries; portsOf: Map<string, number[]> }> {
+  const started = await startBackend();
+  backend = started.socket;
+  const metrics = new RelayMetrics();
+  const series = metrics.seriesFor(ROUTE, 'primary', BACKEND_IP, 'test', 'generic');
+  const pool = new UpstreamPool(metrics, io, { socketBufferBytes: DEFAULT_SOCKET_BUFFER_BYTES, ...options });
+  poolInUse = pool;
+  return { pool, metrics, series, portsOf: started.portsOf };
+}
+
 describe.each(relayIoPaths())('upstream bindings at the socket budget (real sockets, $kind)', (io) => {
   it('gives up the least recently used idle binding for a new device, to the second', { timeout: 15_000 }, async () => {
-    const started = await startBackend();
-    backend = started.socket;
-    const metrics = new RelayMetrics();
-    const series = metrics.seriesFor(ROUTE, 'primary', BACKEND_IP, 'test', 'generic');
-    pool = new UpstreamPool(metrics, io, { timeoutMs: 2000, socketBufferBytes: DEFAULT_SOCKET_BUFFER_BYTES, maxSockets: 2, maxSocketsPerSource: 2, maxSocketsPerRoute: 2 });
+    const { pool, metrics, series, portsOf } = await startPool(io, { timeoutMs: 2000, maxSockets: 2, maxSocketsPerSource: 2, maxSocketsPerRoute: 2 });
     const acks = new Map<string, number>();
     let sent = 0;
     const send = async (name: string, device: DeviceEndpoint): Promise<void> => {
       sent++;
-      pool?.sendAwaitingAck(BACKEND_IP, ROUTE, Buffer.from(`${name}#${sent}`), series, device, { deliver: () => acks.set(name, (acks.get(name) ?? 0) + 1) });
+      pool.sendAwaitingAck(BACKEND_IP, ROUTE, Buffer.from(`${name}#${sent}`), series, device, { deliver: () => acks.set(name, (acks.get(name) ?? 0) + 1) });
       const want = [...acks.values()].reduce((a, b) => a + b, 0) + 1;
       await waitFor(() => [...acks.values()].reduce((a, b) => a + b, 0) === want, `the ACK to ${name}'s datagram ${sent}`);
     };
@@ -59,12 +69,12 @@ describe.each(relayIoPaths())('upstream bindings at the socket budget (real sock
     await send('c', c);
     expect(metrics.evictedBindings).toBe(1);
     await send('a', a);
-    const portsOfA = started.portsOf.get('a') ?? [];
+    const portsOfA = portsOf.get('a') ?? [];
     expect(portsOfA).toHaveLength(3);
     expect(new Set(portsOfA).size).toBe(1);
     // b comes back on a binding of its own, made anew (another relay port), in place of the least recently used one.
     await send('b', b);
-    const portsOfB = started.portsOf.get('b') ?? [];
+    const portsOfB = portsOf.get('b') ?? [];
     expect(portsOfB).toHaveLength(2);
     expect(portsOfB[1]).not.toBe(portsOfB[0]);
     expect(metrics.evictedBindings).toBe(2);
@@ -74,11 +84,7 @@ describe.each(relayIoPaths())('upstream bindings at the socket budget (real sock
 
 describe.each(relayIoPaths())('idle bindings (real sockets, $kind)', (io) => {
   it('closes every binding idle past the limit, a few at a time, never all of a crowd in one turn of the event loop', { timeout: 20_000 }, async () => {
-    const started = await startBackend();
-    backend = started.socket;
-    const metrics = new RelayMetrics();
-    const series = metrics.seriesFor(ROUTE, 'primary', BACKEND_IP, 'test', 'generic');
-    pool = new UpstreamPool(metrics, io, { timeoutMs: 100, idleMs: 300, socketBufferBytes: DEFAULT_SOCKET_BUFFER_BYTES, maxSockets: 1000 });
+    const { pool, series } = await startPool(io, { timeoutMs: 100, idleMs: 300, maxSockets: 1000 });
     let acked = 0;
     const devices = 150;
     for (let i = 0; i < devices; i++) {
