@@ -100,7 +100,7 @@ export class UdpTap implements Observer {
     this.listener = listener;
     this.listen.port = listener.localPort();
     this.listenEndpoint = Object.freeze({ ip: this.listen.ip, port: this.listen.port });
-    this.listenerDropsAtStart = this.socketDrops(kernelUdpSockets() ?? [], [listener]);
+    this.listenerDropsAtStart = this.socketDrops([listener]) ?? 0;
     this.idleTimer = setInterval(() => this.closeIdle(), IDLE_CLOSE_MS / 4);
     this.idleTimer.unref();
   }
@@ -110,15 +110,33 @@ export class UdpTap implements Observer {
    * while the sockets are open (their counts go with them).
    */
   countDrops(): void {
-    const table = kernelUdpSockets();
-    if (table === undefined || this.listener === undefined) return;
-    const replies = this.closedDrops + this.socketDrops(table, [...this.upstreams.values()].map((u) => u.socket));
+    if (this.listener === undefined) return;
+    const upstream = this.socketDrops([...this.upstreams.values()].map((u) => u.socket));
+    const listener = this.socketDrops([this.listener]);
+    if (upstream === undefined || listener === undefined) return;
+    const replies = this.closedDrops + upstream;
     this.counters.replyDrops = replies;
-    this.counters.receiveDrops = replies + this.socketDrops(table, [this.listener]) - this.listenerDropsAtStart;
+    this.counters.receiveDrops = replies + listener - this.listenerDropsAtStart;
   }
 
-  /** The drops of `sockets` (the listener, and upstream sockets connected to the target) in the kernel's `table`. */
-  private socketDrops(table: readonly KernelUdpSocket[], sockets: readonly DatagramSocket[]): number {
+  /**
+   * The drops of `sockets` (the listener, and upstream sockets connected to the target): each socket asked alone
+   * where it can be (the C path), else read from the kernel's table of every UDP socket, which takes a millisecond
+   * per few hundred sockets of the machine's and holds the tap's forwarding up meanwhile; undefined where neither can
+   * be read (not Linux).
+   */
+  private socketDrops(sockets: readonly DatagramSocket[]): number | undefined {
+    let asked = 0;
+    for (const socket of sockets) {
+      const own = socket.receiveDrops();
+      if (own === undefined) return this.socketDropsIn(kernelUdpSockets(), sockets);
+      asked += own;
+    }
+    return asked;
+  }
+
+  private socketDropsIn(table: readonly KernelUdpSocket[] | undefined, sockets: readonly DatagramSocket[]): number | undefined {
+    if (table === undefined) return undefined;
     const listenerLocal = `${this.listen.ip}:${this.listen.port}`;
     const targetRemote = `${this.target.ip}:${this.target.port}`;
     const ports = new Set(sockets.filter((socket) => socket !== this.listener).map((socket) => socket.localPort()));
@@ -203,8 +221,7 @@ export class UdpTap implements Observer {
     const idle = [...this.upstreams].filter(([, upstream]) => upstream.lastUsedMs < before);
     if (idle.length === 0) return;
     // Their drop counts go with them: kept first.
-    const table = kernelUdpSockets();
-    if (table !== undefined) this.closedDrops += this.socketDrops(table, idle.map(([, upstream]) => upstream.socket));
+    this.closedDrops += this.socketDrops(idle.map(([, upstream]) => upstream.socket)) ?? 0;
     for (const [key, upstream] of idle) {
       this.upstreams.delete(key);
       void upstream.socket.close();

@@ -1,5 +1,5 @@
 import { NetworkError } from '../core/errors.ts';
-import { dropsAt, kernelUdpSockets, type KernelUdpSocket } from '../core/udp-socket-table.ts';
+import { dropsAt, kernelUdpSockets } from '../core/udp-socket-table.ts';
 import type { DatagramPath, DatagramSocket, Sender } from '../core/udp-io/datagram-socket.ts';
 import type { RelayConfig, ResolvedRoute } from './relay-config.ts';
 import { logConfigApplied } from './config-log.ts';
@@ -117,13 +117,30 @@ export class Relay {
    * (not Linux). What no backend got because the relay could not take it in: the relay's loss, not theirs.
    */
   listenerDrops(): number | null {
-    const table = kernelUdpSockets();
-    if (table === undefined) return null;
-    return this.closedListenerDrops + this.listenerDropsAt(table, [...this.listeners.keys(), ...this.draining.keys()]);
+    const open = [...this.listeners, ...[...this.draining].map(([port, { socket }]) => [port, socket] as const)];
+    const drops = this.dropsOf(open);
+    return drops === null ? null : this.closedListenerDrops + drops;
   }
 
-  /** The kernel's drop counts of the listeners on `ports` (unconnected sockets bound to the relay's address). */
-  private listenerDropsAt(table: readonly KernelUdpSocket[], ports: readonly number[]): number {
+  /**
+   * The kernel's drop counts of these listeners: each socket asked alone where it can be (the C path). Node's dgram
+   * cannot be, and there the kernel's table of every UDP socket is read, which takes a millisecond per few hundred
+   * sockets of the machine's (the relay's own bindings included) and holds the packet path up meanwhile.
+   */
+  private dropsOf(listeners: readonly (readonly [number, DatagramSocket])[]): number | null {
+    let drops = 0;
+    for (const [, socket] of listeners) {
+      const own = socket.receiveDrops();
+      if (own === undefined) return this.listenerDropsAt(listeners.map(([port]) => port));
+      drops += own;
+    }
+    return drops;
+  }
+
+  /** The drop counts in the kernel's table of the listeners on `ports` (unconnected sockets bound to the relay's address). */
+  private listenerDropsAt(ports: readonly number[]): number | null {
+    const table = kernelUdpSockets();
+    if (table === undefined) return null;
     return dropsAt(table.filter((socket) => socket.remote === null), new Set(ports.map((port) => `${this.plane.config.bindIp}:${port}`)));
   }
 
@@ -250,8 +267,7 @@ export class Relay {
     if (socket === undefined) return;
     const timer = setTimeout(() => {
       // Its drop count goes with it: kept first.
-      const table = kernelUdpSockets();
-      if (table !== undefined) this.closedListenerDrops += this.listenerDropsAt(table, [port]);
+      this.closedListenerDrops += this.dropsOf([[port, socket]]) ?? 0;
       this.draining.delete(port);
       void socket.close();
     }, timeoutMs + 100);

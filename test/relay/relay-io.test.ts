@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
 import { writeFileSync } from 'node:fs';
@@ -5,6 +6,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DatagramSocket, Sender } from '../../src/core/udp-io/datagram-socket.ts';
+import { kernelUdpSockets } from '../../src/core/udp-socket-table.ts';
 import { loadUdpIo, udpIoMissing } from '../../src/core/udp-io/udp-io.ts';
 import { addonsBuildable } from '../helpers/addon-buildable.ts';
 import { STAMP_CONVERSION_SLACK_NS, withKernelStamping } from '../helpers/kernel-stamping.ts';
@@ -300,6 +302,19 @@ describe.each(relayIoPaths())('the relay socket on $kind (real UDP on loopback)'
     again.send(Buffer.from('again'), () => undefined);
     await waitFor(() => last.length === 1, 'the answer on a socket of a group emptied before');
     expect(last).toEqual(['ack again']);
+  });
+
+  it.skipIf(process.platform !== 'linux')("counts the datagrams its kernel dropped on arrival as the kernel's table of sockets does (the C path asks the socket alone)", async () => {
+    const listener = await io.listen(LISTEN_IP, PORT + 7, 64 * 1024);
+    opened.push(listener);
+    listener.onMessage(() => undefined);
+    // Another process sends while this one is blocked waiting for it (spawnSync): nothing reads the listener, whose
+    // buffer of 128 KiB (the kernel doubles what is asked) takes some of 300 datagrams of a kilobyte and drops the rest.
+    const sender = `const s = require('node:dgram').createSocket('udp4'); let n = 0; const next = () => n++ < 300 ? s.send(Buffer.alloc(1000, n), ${PORT + 7}, '${LISTEN_IP}', next) : s.close(); next();`;
+    expect(spawnSync(process.execPath, ['-e', sender], { timeout: 20_000 }).status).toBe(0);
+    const inTable = kernelUdpSockets()?.find((socket) => socket.local === `${LISTEN_IP}:${PORT + 7}` && socket.remote === null)?.drops;
+    expect(inTable).toBeGreaterThan(0);
+    expect(listener.receiveDrops()).toBe(io.kind === 'native' ? inTable : undefined);
   });
 
   it('refuses a port that is taken, with the system error', async () => {

@@ -65,6 +65,11 @@ export interface DatagramSocket {
   sendQueueCount(): number;
   /** The port it is bound to (a listener asked for port 0 gets one). */
   localPort(): number;
+  /**
+   * Datagrams the kernel dropped on arrival since the socket was made, its receive buffer full; undefined where the
+   * socket cannot be asked alone (Node's dgram), and the kernel's whole table must be read instead (udp-socket-table).
+   */
+  receiveDrops(): number | undefined;
   close(): Promise<void>;
 }
 

@@ -99,6 +99,11 @@ class DgramSocket implements DatagramSocket {
     return this.socket.address().port;
   }
 
+  /** Node's dgram hands no descriptor over to ask. */
+  receiveDrops(): undefined {
+    return undefined;
+  }
+
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;

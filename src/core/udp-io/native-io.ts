@@ -208,6 +208,11 @@ class NativeSocket implements DatagramSocket, GroupMember {
     return this.batch.io.localPort(this.fd);
   }
 
+  receiveDrops(): number | undefined {
+    const drops = this.batch.io.receiveDrops(this.fd);
+    return drops < 0 ? undefined : drops;
+  }
+
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;

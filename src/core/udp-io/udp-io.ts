@@ -10,6 +10,8 @@ export interface UdpIo {
   open(ip: number, port: number, bufferBytes: number, timestamps?: boolean): number;
   connect(fd: number, ip: number, port: number): number;
   localPort(fd: number): number;
+  /** Datagrams the kernel dropped on arrival at the socket since it was made (SO_MEMINFO); or -errno. */
+  receiveDrops(fd: number): number;
   /** One datagram; ip and port 0: to the connected peer. Bytes sent. */
   send(fd: number, payload: Uint8Array, offset: number, length: number, ip: number, port: number): number;
   /**
