@@ -30,11 +30,21 @@ const STEP_SECONDS = 3;
 /** The C crowd's devices (native/udp-devices.c): as many as the bench capture's, at 127.41.1.1 and on. */
 const CROWD_DEVICES = 1000;
 const CROWD_NET = '127.41';
+/**
+ * Up to LATENCY_RATE the crowd's devices talk to the relay this long before each measured step, uncounted: the relay
+ * has bound each device by then, as it has the devices that have long been talking to it. Every step brought 1,000
+ * devices new to the relay (new ports), and binding them held the first 100-200 ms of each step at 2-25 ms (the
+ * added p99 of a 3 s step 4-34 ms, the C forwarder's 1.7-5.2 ms; 2026-12-06): what a relay's restart costs, measured
+ * on its own (newDevices), not what it adds to a packet.
+ */
+const WARMUP_SECONDS = 1;
 const RATES = [1000, 10_000, 50_000] as const;
 
 interface StepResult {
   achieved: number;
   sent: number;
+  /** Packets the step sent in all, its warm-up included: what the relay's CPU over the step was spent on. */
+  offered: number;
   loss: number;
   p50: number;
   p99: number;
@@ -87,13 +97,34 @@ type BackendScheduling = (rate: number) => void;
 type Stepper = (target: string, rate: number) => Promise<StepResult>;
 
 /**
- * The bench's load: up to LATENCY_RATE the replayer, as `parity replay` runs, recording every send and answer and
- * timing the round trip by the kernel's stamps. Above it, where a C compiler built it, the C crowd of devices: the
- * replayer and both backends sharing one core offered only about 30k pps of round trips through a relay on the other
- * (29-31k at 40-50k asked, 2026-12-06), so from there the table measured the load, not the relay.
+ * The bench's load: where a C compiler built it, the C crowd of devices at every rate. The replayer and both backends
+ * sharing one core offered only about 30k pps of round trips through a relay on the other (29-31k at 40-50k asked,
+ * 2026-12-06), so above 10k the table measured the load, not the relay; and at 10k the replayer's devices were new
+ * to the relay at every step (WARMUP_SECONDS). Up to LATENCY_RATE the crowd's devices are known to the relay before
+ * the measured time, and it reads each answer as it comes. Without a compiler the replayer, as `parity replay` runs,
+ * recording every send and answer and timing the round trip by the kernel's stamps.
  */
 function loadFor(store: Store, native: NativeTools | undefined): Stepper {
-  return (target, rate) => (rate > LATENCY_RATE && native !== undefined ? Promise.resolve(crowdStep(native.devices, target, rate)) : step(store, target, rate));
+  if (native === undefined) return (target, rate) => step(store, target, rate);
+  return (target, rate) => Promise.resolve(crowdStep(native.devices, target, rate, STEP_SECONDS, rate <= LATENCY_RATE ? WARMUP_SECONDS : 0));
+}
+
+/** A relay's figures for 1,000 devices new to it at once (newDevices), with the CPU it spent per packet. */
+interface BurstFigures extends StepResult {
+  usPerPacket: number;
+}
+
+const BURST_SECONDS = 1;
+
+/**
+ * 1,000 devices new to the relay at once, at LATENCY_RATE for a second (each device's first packet in the first
+ * 100 ms): what a relay's restart, or a NAT that gives every device a new port, costs the devices. Each run of the
+ * crowd binds new ports, so every device is new to the relay.
+ */
+function newDevices(native: NativeTools, target: string, pid: number): BurstFigures {
+  const cpuBefore = cpuSeconds(pid);
+  const burst = crowdStep(native.devices, target, LATENCY_RATE, BURST_SECONDS, 0);
+  return { ...burst, usPerPacket: ((cpuSeconds(pid) - cpuBefore) * 1e6) / Math.max(1, burst.offered) };
 }
 
 /** Each offered rate through the relay at `target`, whose process is `pid`. */
@@ -111,6 +142,7 @@ async function measureRates(stepAt: Stepper, target: string, pid: number, schedu
       rounds.push({ direct, through });
     }
     const sent = rounds.reduce((sum, r) => sum + r.through.sent, 0);
+    const offered = rounds.reduce((sum, r) => sum + r.through.offered, 0);
     const lost = rounds.reduce((sum, r) => sum + r.through.loss * r.through.sent, 0);
     const dropped = rounds.reduce<DropsBySide>(
       (sum, { through: { dropped: d } }) => ({ relay: sum.relay + d.relay, relayUpstream: sum.relayUpstream + d.relayUpstream, backends: sum.backends + d.backends, devices: sum.devices === null || d.devices === null ? null : sum.devices + d.devices }),
@@ -119,12 +151,13 @@ async function measureRates(stepAt: Stepper, target: string, pid: number, schedu
     figures.push({
       rate,
       sent,
+      offered,
       achieved: median(rounds.map((r) => r.through.achieved)),
       loss: sent > 0 ? lost / sent : 0,
       dropped,
       p50: median(rounds.map((r) => r.through.p50)),
       p99: median(rounds.map((r) => r.through.p99)),
-      usPerPacket: (cpu * 1e6) / Math.max(1, sent),
+      usPerPacket: (cpu * 1e6) / Math.max(1, offered),
       direct: { p50: median(rounds.map((r) => r.direct.p50)), p99: median(rounds.map((r) => r.direct.p99)) },
       added: { p50: median(rounds.map((r) => r.through.p50 - r.direct.p50)), p99: median(rounds.map((r) => r.through.p99 - r.direct.p99)) },
     });
@@ -137,6 +170,8 @@ interface RelayFigures {
   who: string;
   name: string;
   figures: readonly RateFigures[];
+  /** 1,000 devices new to it at once; undefined where the crowd is not built. */
+  newDevices: BurstFigures | undefined;
 }
 
 /**
@@ -173,6 +208,18 @@ function printRelayTable(relays: readonly RelayFigures[]): void {
       });
       if (against.length > 0) process.stdout.write(`${fmtRate(f.rate)} pps: the ${relay.name}'s CPU per packet is ${against.join(', ')}\n`);
     }
+  }
+}
+
+/** Each relay's figures for 1,000 devices new to it at once, beside its steady p99 at the same rate. */
+function printNewDevices(relays: readonly RelayFigures[]): void {
+  for (const { name, figures, newDevices: burst } of relays) {
+    if (burst === undefined) continue;
+    const steady = figures.find((f) => f.rate === LATENCY_RATE);
+    process.stdout.write(
+      `${CROWD_DEVICES.toLocaleString('en-US')} devices new to the ${name} at once (${fmtRate(LATENCY_RATE)} pps for ${BURST_SECONDS} s): round trip p50 ${burst.p50.toFixed(3)} ms, p99 ${burst.p99.toFixed(3)} ms` +
+        `${steady === undefined ? '' : ` (${steady.p99.toFixed(3)} ms with devices it knew)`}, loss ${(burst.loss * 100).toFixed(2)}%, ${burst.usPerPacket.toFixed(1)} µs CPU a packet\n`,
+    );
   }
 }
 
@@ -272,10 +319,10 @@ async function measureWithBackends({ store, relays: references, native }: RelayB
   process.stdout.write(`\n${label}\n`);
   const load = [process.pid, ...backendPids];
   const pinned = pinApart(references[0]?.relay.pid as number, load);
-  // The backends stand for machines of their own, but share a core with the replayer, whose sending thread spins
-  // between sends from 10k pps: an ordinary backend woken by the relay's packet waited behind it (the primary read
-  // the reference relay's copy 0.24-0.39 ms after it was sent at p50, the C forwarder's 0.07-0.08 ms; 2026-12-06),
-  // and the table counted that as the relay's.
+  // The backends stand for machines of their own, but share a core with the load, which runs at nice -10: an ordinary
+  // backend woken by the relay's packet waited behind it (behind the replayer, whose sending thread spins between
+  // sends from 10k pps, the primary read the reference relay's copy 0.24-0.39 ms after it was sent at p50, the C
+  // forwarder's 0.07-0.08 ms; 2026-12-06), and the table counted that as the relay's.
   // As real-time threads they answer at once; a backend that is a Node process (garbage collection, a recording
   // thread) is raised to the replayer's nice -10 instead, so that at 50k pps it is not starved (its socket overflowed).
   // Above 10k pps the question is how much a relay holds, not how soon it answers, and real-time backends woken for
@@ -286,7 +333,7 @@ async function measureWithBackends({ store, relays: references, native }: RelayB
   let scheduleFor: BackendScheduling = () => undefined;
   if (realTime && answerAtOnce(backendPids)) {
     process.stdout.write(
-      `the backends run as real-time threads (SCHED_FIFO 1) up to ${fmtRate(LATENCY_RATE)} pps: they answer when woken, as backends on machines of their own would, not behind the replayer's spinning thread; above it at nice -10, so that the replayer has the core to offer the rate\n`,
+      `the backends run as real-time threads (SCHED_FIFO 1) up to ${fmtRate(LATENCY_RATE)} pps: they answer when woken, as backends on machines of their own would, not behind the load; above it at nice -10, so that the load has the core to offer the rate\n`,
     );
     let atOnce = true;
     scheduleFor = (rate) => {
@@ -303,17 +350,23 @@ async function measureWithBackends({ store, relays: references, native }: RelayB
   const stepAt = loadFor(store, native);
   process.stdout.write(
     native === undefined
-      ? 'the load at every rate: the replayer\n'
-      : `the load: the replayer up to ${fmtRate(LATENCY_RATE)} pps; above it a crowd of ${CROWD_DEVICES.toLocaleString('en-US')} devices in C (native/udp-devices.c), which sends to deadlines without recording and leaves its core to the backends\n`,
+      ? 'the load at every rate: the replayer (its devices new to the relay at every step)\n'
+      : `the load: a crowd of ${CROWD_DEVICES.toLocaleString('en-US')} devices in C (native/udp-devices.c), which sends to deadlines without recording and leaves its core to the backends; up to ${fmtRate(LATENCY_RATE)} pps its devices talk to the relay for ${WARMUP_SECONDS} s before each measured ${STEP_SECONDS} s (devices the relay knows) and it reads each answer as it comes\n`,
   );
   const peers = peerRelays(native);
   const relays: RelayFigures[] = [];
+  const measure = async (ip: string, pid: number): Promise<Pick<RelayFigures, 'figures' | 'newDevices'>> => {
+    const figures = await measureRates(stepAt, ip, pid, scheduleFor);
+    scheduleFor(LATENCY_RATE);
+    return { figures, newDevices: native === undefined ? undefined : newDevices(native, ip, pid) };
+  };
   for (const { relay, ip, who } of references) {
     pinApart(relay.pid as number, load);
-    relays.push({ who, name: who, figures: await measureRates(stepAt, ip, relay.pid as number, scheduleFor) });
+    relays.push({ who, name: who, ...(await measure(ip, relay.pid as number)) });
   }
-  for (const peer of peers) relays.push({ who: peer.who, name: peer.name, figures: await withPeer(peer, load, (pid) => measureRates(stepAt, peer.ip, pid, scheduleFor)) });
+  for (const peer of peers) relays.push({ who: peer.who, name: peer.name, ...(await withPeer(peer, load, (pid) => measure(peer.ip, pid))) });
   printRelayTable(relays);
+  printNewDevices(relays);
   for (const { relay, ip, who } of references) {
     pinApart(relay.pid as number, load);
     process.stdout.write(`rate at which the ${who} starts losing (> 0.1%): ${await lossOnset(stepAt, ip, scheduleFor)}\n`);
@@ -326,7 +379,7 @@ async function measureWithBackends({ store, relays: references, native }: RelayB
 }
 
 /** A relay the bench compares the reference relay with, started for each measurement and stopped after it. */
-interface PeerRelay extends Omit<RelayFigures, 'figures'> {
+interface PeerRelay extends Pick<RelayFigures, 'who' | 'name'> {
   ip: string;
   command: string;
   args: string[];
@@ -402,7 +455,9 @@ export function formatDrops(d: DropsBySide): string {
 
 /** What the C crowd of devices prints when it is done (native/udp-devices.c). */
 interface CrowdResult {
+  /** In the measured time; warmupSent before it. */
   sent: number;
+  warmupSent: number;
   errors: number;
   answered: number;
   devicesDropped: number;
@@ -412,22 +467,25 @@ interface CrowdResult {
 }
 
 /**
- * The C crowd of devices sends at `rate` for a few seconds to `target` and reads the answers: loss is what was not
- * answered within a second of the last send, the round trip is timed from each send to the answer's read (not by the
- * kernel's stamps, so a late read counts), and the devices' own drops come from the kernel (SO_RXQ_OVFL).
+ * The C crowd of devices sends at `rate` for `seconds` to `target`, after `warmupSeconds` of the same uncounted, and
+ * reads the answers: loss is what was not answered within a second of the last send, the round trip is timed from
+ * each send to the answer's read (not by the kernel's stamps, so a late read counts; up to 20k pps each answer is read
+ * as it comes, above it once per run of sends), and the devices' own drops come from the kernel (SO_RXQ_OVFL). The
+ * sockets' drop counts are taken over the whole run, its warm-up included.
  */
-function crowdStep(binary: string, target: string, rate: number): StepResult {
+function crowdStep(binary: string, target: string, rate: number, seconds: number, warmupSeconds: number): StepResult {
   const dropsBefore = dropCounts(target);
   // At nice -10 as the replayer's threads run, so that the backends do not starve it (`nice` runs it as started where
   // raising it is refused); waited for as the floor is (measureFloor): this process has nothing else to do meanwhile.
-  const args = ['-n', '-10', binary, target, String(PORT), String(rate), String(STEP_SECONDS), String(CROWD_DEVICES), CROWD_NET];
-  const run = spawnSync('nice', args, { encoding: 'utf8', timeout: (STEP_SECONDS + 15) * 1000, killSignal: 'SIGKILL' });
+  const args = ['-n', '-10', binary, target, String(PORT), String(rate), String(seconds), String(CROWD_DEVICES), CROWD_NET, String(warmupSeconds)];
+  const run = spawnSync('nice', args, { encoding: 'utf8', timeout: (warmupSeconds + seconds + 15) * 1000, killSignal: 'SIGKILL' });
   if (run.status !== 0) throw new Error(`udp-devices to ${target}:${PORT} at ${rate} pps failed (${run.error?.message ?? `exit ${run.status ?? run.signal}`}): ${run.stderr.trim() || 'no output'}`);
   const r = JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}') as CrowdResult;
   if (r.errors > 0) process.stdout.write(`udp-devices: ${r.errors} of ${r.sent} sends to ${target} failed\n`);
   return {
     achieved: r.achievedPps,
     sent: r.sent,
+    offered: r.sent + r.warmupSent,
     loss: r.sent > 0 ? 1 - Math.min(r.sent, r.answered) / r.sent : 0,
     p50: r.p50Us / 1e3,
     p99: r.p99Us / 1e3,
@@ -462,5 +520,5 @@ export async function step(store: Store, target: string, rate: number): Promise<
     { run_id: result.runId },
   );
   const sent = num(row?.sent);
-  return { achieved: result.stats.achievedRatePps, sent, loss: sent > 0 ? 1 - Math.min(sent, num(row?.replies)) / sent : 0, p50: num(row?.p50), p99: num(row?.p99), dropped };
+  return { achieved: result.stats.achievedRatePps, sent, offered: sent, loss: sent > 0 ? 1 - Math.min(sent, num(row?.replies)) / sent : 0, p50: num(row?.p50), p99: num(row?.p99), dropped };
 }
