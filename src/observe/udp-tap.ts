@@ -1,6 +1,6 @@
 import { NetworkError } from '../core/errors.ts';
 import { datagramPath, ioChoiceFromEnv } from '../core/udp-io/datagram-path.ts';
-import { arrivalNs, type DatagramPath, type DatagramSocket, type Sender } from '../core/udp-io/datagram-socket.ts';
+import { arrivalNs, askedDrops, type DatagramPath, type DatagramSocket, type Sender } from '../core/udp-io/datagram-socket.ts';
 import { socketErrorKind } from '../core/socket-errors.ts';
 import type { Observer } from './observer.ts';
 import { kernelUdpSockets, type KernelUdpSocket } from '../core/udp-socket-table.ts';
@@ -126,13 +126,7 @@ export class UdpTap implements Observer {
    * be read (not Linux).
    */
   private socketDrops(sockets: readonly DatagramSocket[]): number | undefined {
-    let asked = 0;
-    for (const socket of sockets) {
-      const own = socket.receiveDrops();
-      if (own === undefined) return this.socketDropsIn(kernelUdpSockets(), sockets);
-      asked += own;
-    }
-    return asked;
+    return askedDrops(sockets) ?? this.socketDropsIn(kernelUdpSockets(), sockets);
   }
 
   private socketDropsIn(table: readonly KernelUdpSocket[] | undefined, sockets: readonly DatagramSocket[]): number | undefined {

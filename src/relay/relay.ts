@@ -1,6 +1,6 @@
 import { NetworkError } from '../core/errors.ts';
 import { dropsAt, kernelUdpSockets } from '../core/udp-socket-table.ts';
-import type { DatagramPath, DatagramSocket, Sender } from '../core/udp-io/datagram-socket.ts';
+import { askedDrops, type DatagramPath, type DatagramSocket, type Sender } from '../core/udp-io/datagram-socket.ts';
 import type { RelayConfig, ResolvedRoute } from './relay-config.ts';
 import { logConfigApplied } from './config-log.ts';
 import type { RelayLog } from './relay-log.ts';
@@ -128,13 +128,7 @@ export class Relay {
    * sockets of the machine's (the relay's own bindings included) and holds the packet path up meanwhile.
    */
   private dropsOf(listeners: readonly (readonly [number, DatagramSocket])[]): number | null {
-    let drops = 0;
-    for (const [, socket] of listeners) {
-      const own = socket.receiveDrops();
-      if (own === undefined) return this.listenerDropsAt(listeners.map(([port]) => port));
-      drops += own;
-    }
-    return drops;
+    return askedDrops(listeners.map(([, socket]) => socket)) ?? this.listenerDropsAt(listeners.map(([port]) => port));
   }
 
   /** The drop counts in the kernel's table of the listeners on `ports` (unconnected sockets bound to the relay's address). */

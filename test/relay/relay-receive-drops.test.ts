@@ -5,6 +5,7 @@ import type { Analysis } from '../../src/analyse/analysis.ts';
 import { runScenario } from '../../src/scenario/run-scenario.ts';
 import { withStore } from '../../src/store/store.ts';
 import { referenceRelayScenario } from '../helpers/reference-relay-scenario.ts';
+import { relayIoPaths } from '../helpers/relay-io-paths.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
 
 const STOPPED_MS = 500;
@@ -14,9 +15,10 @@ const STOPPED_MS = 500;
  * is stopped for half a second while the devices send 2,600 packets a second: its listening socket's receive buffer
  * (socket_buffer_bytes, small) fills and the kernel drops the rest, before any backend could get them.
  */
-async function runWithStoppedRelay(dir: string): Promise<Analysis> {
+async function runWithStoppedRelay(dir: string, io: string): Promise<Analysis> {
   const pidFile = join(dir, 'relay.pid');
-  const spec = referenceRelayScenario(dir, { name: 'stopped-relay', block: 78, debugPort: 18_792, socketBufferBytes: 65_536, pidFile });
+  // On the C path the relay asks its listeners for their drops; on Node's dgram it reads the kernel's table.
+  const spec = referenceRelayScenario(dir, { name: 'stopped-relay', block: 78, debugPort: 18_792, socketBufferBytes: 65_536, pidFile, shell: `export PARITY_UDP_IO=${io}` });
   let stopped = false;
   const stop = (): void => {
     if (stopped) return;
@@ -42,8 +44,8 @@ async function runWithStoppedRelay(dir: string): Promise<Analysis> {
 }
 
 describe('a relay that cannot take in what the devices send (its receive buffer full)', () => {
-  it("the relay's own count of what its kernel dropped is a finding, and it is every backend's loss: no backend is blamed", { timeout: 120_000 }, async () => {
-    const analysis = await withTempDir(runWithStoppedRelay);
+  it.each(relayIoPaths().map((path) => path.kind))("the relay's own count of what its kernel dropped is a finding, and it is every backend's loss: no backend is blamed (%s)", { timeout: 120_000 }, async (io) => {
+    const analysis = await withTempDir((dir) => runWithStoppedRelay(dir, io));
     const messages = analysis.findings.map((f) => `${f.severity} ${f.message}`).join('\n');
     const runLevel = (metric: string, backend: string | null): number => Number(analysis.metrics.find((m) => m.metric === metric && m.route === null && m.backend === backend)?.value);
     const dropped = runLevel('relay_receive_drops', null);

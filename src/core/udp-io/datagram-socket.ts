@@ -40,6 +40,20 @@ export interface SocketOptions {
 }
 
 /**
+ * What the kernel dropped on arrival at these sockets, each asked alone (receiveDrops); undefined when one cannot be,
+ * and the kernel's table of every UDP socket is the only place to read them.
+ */
+export function askedDrops(sockets: Iterable<DatagramSocket>): number | undefined {
+  let drops = 0;
+  for (const socket of sockets) {
+    const own = socket.receiveDrops();
+    if (own === undefined) return undefined;
+    drops += own;
+  }
+  return drops;
+}
+
+/**
  * A UDP socket as a proxy uses one (the reference relay, the inline tap): a listener that answers the sources it hears
  * from (`sendTo`), or an upstream socket connected to one backend (`send`). Two implementations: Node's dgram, and
  * the project's batched datagram path in C (udp-io.c).
