@@ -70,7 +70,8 @@ static void read_answers(int epoll, int timeout_ms) {
       long long sent_ns = 0;
       // "ACK" and the request's first 8 bytes (native/udp-ack-backend.c).
       if (got >= 11) memcpy(&sent_ns, answer + 3, sizeof sent_ns);
-      if (sent_ns < measured_from) continue;
+      // A warm-up packet's answer is not counted; one too short to carry its send time is, as before there was one.
+      if (got >= 11 && sent_ns < measured_from) continue;
       if (answered < capacity && sent_ns > 0) round_trips[answered] = now_ns() - sent_ns;
       answered++;
     }
