@@ -111,8 +111,11 @@ export class UdpTap implements Observer {
    */
   countDrops(): void {
     if (this.listener === undefined) return;
-    const upstream = this.socketDrops([...this.upstreams.values()].map((u) => u.socket));
-    const listener = this.socketDrops([this.listener]);
+    // Where the sockets cannot be asked alone, the kernel's table is read once for both counts.
+    let table: readonly KernelUdpSocket[] | undefined;
+    const readTable = (): readonly KernelUdpSocket[] | undefined => (table ??= kernelUdpSockets());
+    const upstream = this.socketDrops([...this.upstreams.values()].map((u) => u.socket), readTable);
+    const listener = this.socketDrops([this.listener], readTable);
     if (upstream === undefined || listener === undefined) return;
     const replies = this.closedDrops + upstream;
     this.counters.replyDrops = replies;
@@ -125,8 +128,8 @@ export class UdpTap implements Observer {
    * per few hundred sockets of the machine's and holds the tap's forwarding up meanwhile; undefined where neither can
    * be read (not Linux).
    */
-  private socketDrops(sockets: readonly DatagramSocket[]): number | undefined {
-    return askedDrops(sockets) ?? this.socketDropsIn(kernelUdpSockets(), sockets);
+  private socketDrops(sockets: readonly DatagramSocket[], readTable: () => readonly KernelUdpSocket[] | undefined = kernelUdpSockets): number | undefined {
+    return askedDrops(sockets) ?? this.socketDropsIn(readTable(), sockets);
   }
 
   private socketDropsIn(table: readonly KernelUdpSocket[] | undefined, sockets: readonly DatagramSocket[]): number | undefined {
