@@ -152,12 +152,12 @@ int main(int argc, char **argv) {
     long long next = start + (long long)(sent * 1e9 / rate);
     long long wake = now_ns() + TICK_NS;
     if (next > wake) wake = next;
+    struct timespec at = {.tv_sec = wake / 1000000000LL, .tv_nsec = wake % 1000000000LL};
     if (prompt) {
-      struct itimerspec at = {.it_value = {.tv_sec = wake / 1000000000LL, .tv_nsec = wake % 1000000000LL}};
-      timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &at, NULL);
+      struct itimerspec timer = {.it_value = at};
+      timerfd_settime(timer_fd, TFD_TIMER_ABSTIME, &timer, NULL);
       while (now_ns() < wake) read_answers(epoll, -1);
     } else {
-      struct timespec at = {.tv_sec = wake / 1000000000LL, .tv_nsec = wake % 1000000000LL};
       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL);
     }
   }
