@@ -277,8 +277,9 @@ class NativeSocket implements DatagramSocket, GroupMember {
       return;
     }
     if (this.batchesSends && this.batch.handingOut) {
-      if (this.held === undefined || this.held.length === 0) this.batch.hold(this);
-      (this.held ??= []).push(send);
+      const held = (this.held ??= []);
+      if (held.length === 0) this.batch.hold(this);
+      held.push(send);
       return;
     }
     this.settle(send, this.batch.io.send(this.fd, send.payload, 0, send.payload.length, send.ip, send.port));
