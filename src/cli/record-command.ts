@@ -1,6 +1,6 @@
 import type { RunTopology } from '../store/run-metadata.ts';
 import type { Command } from 'commander';
-import { captureTarget, runTarget } from '../capture/record/record-targets.ts';
+import { captureTarget, RECORDING_COMMIT_MS, runTarget } from '../capture/record/record-targets.ts';
 import { recordTraffic, type RecordSource, type TapSpec } from '../capture/record/record-session.ts';
 import { loadTopology } from '../capture/record/topology.ts';
 import { UsageError } from '../core/errors.ts';
@@ -25,6 +25,7 @@ interface RecordFlags {
   db: string;
   duration?: number;
   maxPackets?: number;
+  commitEvery: number;
   json?: boolean;
 }
 
@@ -81,6 +82,7 @@ export function registerRecordCommand(program: Command): void {
     .option('--db <path>', 'DuckDB store file', DEFAULT_STORE_PATH)
     .option('--duration <duration>', 'stop after this long (default: Ctrl-C)', parseDurationMs)
     .option('--max-packets <n>', 'stop after this many packets', parseInteger)
+    .option('--commit-every <duration>', 'commit at least this often, and at each 122,880 rows: the most a crash loses (default: 10s)', parseDurationMs, RECORDING_COMMIT_MS)
     .option('--json', 'print the summary as JSON')
     .addHelpText(
       'after',
@@ -91,6 +93,8 @@ export function registerRecordCommand(program: Command): void {
     .action(async (flags: RecordFlags, command: Command) => {
       if ((flags.capture === undefined) === (flags.run === undefined)) throw new UsageError('record needs one of --capture NAME and --run NAME', { field: 'capture' });
       refuseUnreadFlags(flags, (option) => typedOption(command, [option]) !== undefined);
+      // A commit takes DuckDB milliseconds: a shorter bound would only queue them.
+      if (flags.commitEvery < 10) throw new UsageError(`--commit-every ${flags.commitEvery}ms is too short: 10ms at least (e.g. 250ms, 10s)`, { field: 'commit-every' });
       if (!LEG_PATTERN.test(flags.leg)) throw new UsageError(`--leg "${flags.leg}" is not device>relay or relay>BACKEND (primary, mirror, target-N)`, { field: 'leg' });
       let source: RecordSource;
       if (flags.iface !== undefined) {
@@ -106,8 +110,8 @@ export function registerRecordCommand(program: Command): void {
         const routePorts = source.kind === 'taps' ? source.taps.map((t) => t.listen.port) : [...source.topology.relayPorts];
         const target =
           flags.capture !== undefined
-            ? await captureTarget(store, flags.capture, source.kind === 'taps' ? `tap:${source.taps.map((t) => `${t.listen.port}`).join(',')}` : `live:${source.iface}`, routePorts)
-            : await runTarget(store, flags.run as string, protocol, source.kind === 'taps' ? `tap:${source.leg}` : `live:${source.iface}`, source.kind === 'live' ? liveTopology(source.topology.backends, source.iface) : undefined, source.kind === 'taps');
+            ? await captureTarget(store, flags.capture, source.kind === 'taps' ? `tap:${source.taps.map((t) => `${t.listen.port}`).join(',')}` : `live:${source.iface}`, routePorts, flags.commitEvery)
+            : await runTarget(store, flags.run as string, protocol, source.kind === 'taps' ? `tap:${source.leg}` : `live:${source.iface}`, source.kind === 'live' ? liveTopology(source.topology.backends, source.iface) : undefined, source.kind === 'taps', flags.commitEvery);
         return recordTraffic({
           source,
           target,

@@ -2,9 +2,22 @@ import { openChunkAppender, type ChunkAppender, type ColumnKind } from './chunk-
 import { CommitClock } from './commit-clock.ts';
 import type { FlushableWriter, Store } from './store.ts';
 
+/** When a batching writer commits, besides when it is closed. */
+export interface CommitPolicy {
+  /** At least this often: the bound, in time, on what a crash loses. */
+  flushIntervalMs?: number;
+  /**
+   * Also at each whole row group of rows (ROW_GROUP_ROWS, through a feed): DuckDB then writes them compressed, once,
+   * instead of logging them first. For a writer whose rows may be committed in any slices (not one that must commit a
+   * batch whole).
+   */
+  rowGroupCommits?: boolean;
+}
+
 /**
  * A table writer that appends through a ChunkAppender and commits at least every `flushIntervalMs` (the bound on what
- * a crash loses), or sooner when the store asks it to (Store.flushStale, from code that knows when it has time).
+ * a crash loses), at each row group where asked, or sooner when the store asks it to (Store.flushStale, from code
+ * that knows when it has time).
  */
 export abstract class BatchedTableWriter implements FlushableWriter {
   private readonly clock: CommitClock;
@@ -13,8 +26,10 @@ export abstract class BatchedTableWriter implements FlushableWriter {
     private readonly store: Store,
     protected readonly appender: ChunkAppender,
     flushIntervalMs: number,
+    rowGroupCommits = false,
   ) {
     this.clock = new CommitClock(flushIntervalMs, Math.min(flushIntervalMs, 1000), (maxAgeMs) => this.flushIfStale(maxAgeMs));
+    if (rowGroupCommits) appender.onRowGroup = () => this.flush();
     store.registerWriter(this);
   }
 
@@ -53,8 +68,8 @@ export abstract class BatchedTableWriter implements FlushableWriter {
  * committed nothing before it was closed.
  */
 export class FeedTableWriter extends BatchedTableWriter {
-  static async open(store: Store, table: string, kinds: readonly ColumnKind[], flushIntervalMs = 250): Promise<FeedTableWriter> {
-    return new FeedTableWriter(store, await openChunkAppender(store, table, kinds), flushIntervalMs);
+  static async open(store: Store, table: string, kinds: readonly ColumnKind[], commits: CommitPolicy = {}): Promise<FeedTableWriter> {
+    return new FeedTableWriter(store, await openChunkAppender(store, table, kinds), commits.flushIntervalMs ?? 250, commits.rowGroupCommits ?? false);
   }
 
   /** The columns to fill, a row at a time (`endRow()` after each). */

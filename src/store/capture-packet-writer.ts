@@ -3,6 +3,7 @@ import { debug } from '../core/debug.ts';
 import { payloadHash } from '../core/payload-hash.ts';
 import { CommitClock } from './commit-clock.ts';
 import { ChunkAppender, columnIndexes, openChunkAppender, type ColumnKind } from './chunk-appender.ts';
+import type { CommitPolicy } from './batched-table-writer.ts';
 import type { FlushableWriter, Store } from './store.ts';
 
 const NS_PER_SECOND = 1_000_000_000n;
@@ -51,8 +52,10 @@ export class CapturePacketWriter implements FlushableWriter {
     private readonly addresses: ChunkAppender,
     private readonly captureId: number,
     flushIntervalMs: number,
+    rowGroupCommits: boolean,
   ) {
     packets.beforeChunk = () => this.commitAddresses();
+    if (rowGroupCommits) packets.onRowGroup = () => this.flush();
     packets.onCommitted = (rows) => debug('capture %d committed %d packets', captureId, rows);
     this.clock = new CommitClock(flushIntervalMs, flushIntervalMs, (maxAgeMs) => this.flushIfStale(maxAgeMs));
     store.registerWriter(this);
@@ -62,7 +65,7 @@ export class CapturePacketWriter implements FlushableWriter {
    * The packets go through a feed DuckDB stores on its own threads (an import: call `ready()` before reading more; a
    * recording tap: its commits must not hold the traffic it forwards). Close with `close()`, which waits for DuckDB.
    */
-  static async create(store: Store, captureId: number, options: { flushIntervalMs?: number } = {}): Promise<CapturePacketWriter> {
+  static async create(store: Store, captureId: number, options: CommitPolicy = {}): Promise<CapturePacketWriter> {
     const packets = await openChunkAppender(store, 'capture_packets', Object.values(PACKET_COLUMNS));
     const addresses = await store.createWriterAppender('capture_addresses');
     return new CapturePacketWriter(
@@ -71,6 +74,7 @@ export class CapturePacketWriter implements FlushableWriter {
       new ChunkAppender(addresses.appender, 'capture_addresses', Object.values(ADDRESS_COLUMNS), addresses.release),
       captureId,
       options.flushIntervalMs ?? CAPTURE_FLUSH_INTERVAL_MS,
+      options.rowGroupCommits ?? false,
     );
   }
 

@@ -1,10 +1,10 @@
 import { DuckDBDataChunk, type DuckDBAppender, type DuckDBType } from '@duckdb/node-api';
 import { ChunkFeed } from './chunk-feed.ts';
 import { duckdbStrings } from './duckdb-strings.ts';
-import { addLongBytes, addLongText, addLongTextAsIs, CHUNK_ROWS, createColumn, resetColumn, TYPE_OF_KIND, writeChunk, type Column, type ColumnKind } from './chunk-columns.ts';
+import { addLongBytes, addLongText, addLongTextAsIs, CHUNK_ROWS, createColumn, resetColumn, ROW_GROUP_ROWS, TYPE_OF_KIND, writeChunk, type Column, type ColumnKind } from './chunk-columns.ts';
 import type { Store } from './store.ts';
 
-export { CHUNK_ROWS } from './chunk-columns.ts';
+export { CHUNK_ROWS, ROW_GROUP_ROWS } from './chunk-columns.ts';
 export type { ColumnKind } from './chunk-columns.ts';
 
 /** Bytes a string or blob may have to be stored inline in DuckDB's 16-byte `duckdb_string_t`. */
@@ -34,6 +34,13 @@ export class ChunkAppender {
   appendedRows = 0;
   /** Runs before each chunk goes to DuckDB: for rows another table must commit first (rows this chunk refers to). */
   beforeChunk: (() => void) | undefined;
+  /**
+   * Runs once a feed has been handed a whole row group of rows since the last commit (ROW_GROUP_ROWS): for a writer
+   * that commits by row group (BatchedTableWriter's `rowGroupCommits`).
+   */
+  onRowGroup: (() => void) | undefined;
+  /** Rows handed to a feed since its last commit was asked for. */
+  private rowsSinceCommit = 0;
   private reportCommit: ((rows: number) => void) | undefined;
   private committedRows = 0;
 
@@ -192,6 +199,7 @@ export class ChunkAppender {
       const columns = this.columns;
       this.columns = this.feed.spareColumns() ?? columns.map((c) => createColumn(c.kind));
       this.feed.push({ rows, columns });
+      this.rowsSinceCommit += rows;
     } else {
       const raw = (this.chunk as DuckDBDataChunk).chunk;
       writeChunk(raw, this.columns, rows);
@@ -201,6 +209,7 @@ export class ChunkAppender {
     }
     this.appendedRows += rows;
     this.row = 0;
+    if (this.rowsSinceCommit >= ROW_GROUP_ROWS) this.onRowGroup?.();
   }
 
   /** Told after each commit how many rows are in the table (a feed's commits happen later than `flush`). */
@@ -222,6 +231,7 @@ export class ChunkAppender {
   flush(): void {
     this.flushChunk();
     if (this.feed !== undefined) {
+      this.rowsSinceCommit = 0;
       this.feed.commit();
     } else {
       (this.appender as DuckDBAppender).flushSync();

@@ -86,6 +86,15 @@ export function writeChunk(raw: duckdb.DataChunk, columns: readonly Column[], ro
 /** DuckDB's vector size: a data chunk holds at most this many rows. */
 export const CHUNK_ROWS = 2048;
 
+/**
+ * DuckDB's row group (60 chunks). A transaction that appends at least this many rows has DuckDB compress and write
+ * them to the file as whole row groups; fewer go to its write-ahead log first, and are compressed again at the next
+ * checkpoint. A recording committed at each row group cost DuckDB's threads 1.5 µs a row, against 2.8 µs in commits
+ * of 20,000 rows and 3.4 µs in commits of 5,000 (a tap's 250 ms at 10k pps), in one process writing tap-shaped
+ * observations (docs/performance.md, 2026-12-06).
+ */
+export const ROW_GROUP_ROWS = 60 * CHUNK_ROWS;
+
 export function createColumn(kind: ColumnKind): Column {
   const buffer = new ArrayBuffer(CHUNK_ROWS * WIDTH_OF_KIND[kind]);
   const eightByte = WIDTH_OF_KIND[kind] === 8;

@@ -1,6 +1,6 @@
 import { payloadHash } from '../core/payload-hash.ts';
 import { columnIndexes, openChunkAppender, type ChunkAppender, type ColumnKind } from './chunk-appender.ts';
-import { BatchedTableWriter } from './batched-table-writer.ts';
+import { BatchedTableWriter, type CommitPolicy } from './batched-table-writer.ts';
 import type { Store } from './store.ts';
 
 const COLUMNS = {
@@ -53,8 +53,8 @@ export interface Observation {
 export class ObservationWriter extends BatchedTableWriter {
   rows = 0;
 
-  private constructor(store: Store, appender: ChunkAppender, private readonly runId: number, flushIntervalMs: number) {
-    super(store, appender, flushIntervalMs);
+  private constructor(store: Store, appender: ChunkAppender, private readonly runId: number, flushIntervalMs: number, rowGroupCommits: boolean) {
+    super(store, appender, flushIntervalMs, rowGroupCommits);
   }
 
   /**
@@ -62,9 +62,9 @@ export class ObservationWriter extends BatchedTableWriter {
    * ACKs, taps, backends) answers or forwards traffic on this thread, and a commit through an appender held it for as
    * long as DuckDB took. Close with `finish()`; await `ready()` now and then where the writer could outrun DuckDB.
    */
-  static async create(store: Store, runId: number, options: { flushIntervalMs?: number } = {}): Promise<ObservationWriter> {
+  static async create(store: Store, runId: number, options: CommitPolicy = {}): Promise<ObservationWriter> {
     const appender = await openChunkAppender(store, 'observations', Object.values(COLUMNS));
-    return new ObservationWriter(store, appender, runId, options.flushIntervalMs ?? OBSERVATION_FLUSH_INTERVAL_MS);
+    return new ObservationWriter(store, appender, runId, options.flushIntervalMs ?? OBSERVATION_FLUSH_INTERVAL_MS, options.rowGroupCommits ?? false);
   }
 
   add(observation: Observation): void {

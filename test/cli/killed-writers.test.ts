@@ -48,7 +48,8 @@ describe('a writer killed with -9 leaves a partial capture, never a clean one (s
       const client = await UdpClient.open('127.0.15.3');
       try {
         const db = join(dir, 'rec.duckdb');
-        const record = spawnParity(['record', '--tap', '127.0.15.1:24960=127.0.15.2:24960', '--capture', 'tapped', '--db', db]);
+        // Commits at least every 250 ms (the default is 10 s): the test waits for them.
+        const record = spawnParity(['record', '--tap', '127.0.15.1:24960=127.0.15.2:24960', '--capture', 'tapped', '--commit-every', '250ms', '--db', db]);
         expect(await record.waitForOutput((_out, err) => err.includes('recording through'))).toBe(true);
         const settled = 1000;
         for (let i = 0; i < settled; i++) {
@@ -84,7 +85,7 @@ describe('a writer killed with -9 leaves a partial capture, never a clean one (s
       const client = await UdpClient.open('127.0.15.6');
       try {
         const db = join(dir, 'rec.duckdb');
-        const record = spawnParity(['record', '--tap', '127.0.15.4:24961=127.0.15.5:24961', '--run', 'shadow', '--protocol', 'generic', '--db', db]);
+        const record = spawnParity(['record', '--tap', '127.0.15.4:24961=127.0.15.5:24961', '--run', 'shadow', '--protocol', 'generic', '--commit-every', '250ms', '--db', db]);
         expect(await record.waitForOutput((_out, err) => err.includes('recording through'))).toBe(true);
         for (let i = 0; i < 200; i++) {
           await client.send(Buffer.from(`settled ${i}`), 24961, '127.0.15.4');

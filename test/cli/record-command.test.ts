@@ -83,6 +83,8 @@ describe('parity record (subprocess)', () => {
     { args: ['record', '--tap', '127.0.14.1:24955=127.0.14.2:24955', '--run', 'x', '--topology', 't.yaml'], message: /^parity: --topology applies to a live capture/ },
     { args: ['record', '--tap', '127.0.14.1:24956=127.0.14.2:24956', '--capture', 'x', '--leg', 'relay>primary'], message: /^parity: --leg applies to a run \(--run\)/ },
     { args: ['record', '--tap', '127.0.14.1:24957=127.0.14.2:24957', '--capture', 'x', '--protocol', 'generic'], message: /^parity: --protocol applies to a run \(--run\)/ },
+    { args: ['record', '--tap', '127.0.14.1:24958=127.0.14.2:24958', '--capture', 'x', '--commit-every', '0'], message: /^parity: --commit-every 0ms is too short: 10ms at least/ },
+    { args: ['record', '--tap', '127.0.14.1:24959=127.0.14.2:24959', '--capture', 'x', '--commit-every', '10'], message: /"10" has no unit: write 10ms or 10s/ },
   ])('refuses bad usage with one line and exit 2: $args', async ({ args, message }) => {
     const run = await runParity(args);
     expect(run.code).toBe(2);

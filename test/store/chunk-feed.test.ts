@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ChunkAppender } from '../../src/store/chunk-appender.ts';
+import { ChunkAppender, ROW_GROUP_ROWS } from '../../src/store/chunk-appender.ts';
 import { FeedTableWriter } from '../../src/store/batched-table-writer.ts';
 import { RECORDING_THREADS, withStore } from '../../src/store/store.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
@@ -120,7 +120,7 @@ describe('a table written through a feed on a commit clock (FeedTableWriter: the
     await withTempDir(async (dir) => {
       await withStore(join(dir, 'clock.duckdb'), async (store) => {
         await store.exec('CREATE TABLE fed (n BIGINT, ts_ns BIGINT, bytes BLOB, text VARCHAR)');
-        const writer = await FeedTableWriter.open(store, 'fed', KINDS, 100);
+        const writer = await FeedTableWriter.open(store, 'fed', KINDS, { flushIntervalMs: 100 });
         // Fewer rows than a chunk: nothing would reach DuckDB before a commit hands them over.
         for (let i = 0; i < 1000; i++) writeRow(writer.rows, i);
         const committed = async (): Promise<number> => Number((await store.query('SELECT count(*)::INT AS n FROM fed'))[0]?.n ?? -1);
@@ -133,6 +133,35 @@ describe('a table written through a feed on a commit clock (FeedTableWriter: the
         for (let i = 1000; i < 1500; i++) writeRow(writer.rows, i);
         await writer.finish();
         expect(await committed()).toBe(1500);
+      });
+    });
+  });
+
+  it('commits at each whole row group where asked, long before its interval, and DuckDB stores them as row groups', async () => {
+    await withTempDir(async (dir) => {
+      await withStore(join(dir, 'row-groups.duckdb'), async (store) => {
+        await store.exec('CREATE TABLE fed (n BIGINT, ts_ns BIGINT, bytes BLOB, text VARCHAR)');
+        // An hour's bound: any commit before the finish is one of the row groups'.
+        const writer = await FeedTableWriter.open(store, 'fed', KINDS, { flushIntervalMs: 3_600_000, rowGroupCommits: true });
+        const rows = 2 * ROW_GROUP_ROWS + 5000;
+        for (let i = 0; i < rows; i++) {
+          writeRow(writer.rows, i);
+          if (i % 4096 === 0) await writer.ready();
+        }
+        const committed = async (): Promise<number> => Number((await store.query('SELECT count(*)::INT AS n FROM fed'))[0]?.n ?? -1);
+        let seen = 0;
+        for (let tries = 0; tries < 400 && seen < 2 * ROW_GROUP_ROWS; tries++) {
+          await new Promise((resolve) => setTimeout(resolve, 25));
+          seen = await committed();
+        }
+        // Two commits, each of one row group: not the 5,000 rows after them, which wait for the finish.
+        expect(seen).toBe(2 * ROW_GROUP_ROWS);
+        expect(writer.committed).toBe(2 * ROW_GROUP_ROWS);
+        // ROW_GROUP_ROWS is DuckDB's own row group: what it stored is two of them, written whole.
+        const [groups] = await store.query("SELECT count(DISTINCT row_group_id)::INT AS n, bool_and(persistent) AS written FROM pragma_storage_info('fed')");
+        expect(groups).toEqual({ n: 2, written: true });
+        await writer.finish();
+        expect(await committed()).toBe(rows);
       });
     });
   });

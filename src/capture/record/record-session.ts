@@ -35,7 +35,8 @@ export interface RecordResult {
 
 /**
  * Records live relay traffic until `stopped` resolves (Ctrl-C, duration) or `maxPackets` have passed, then commits
- * everything queued. A crash loses at most what was queued and the last 250 ms of writes.
+ * everything queued. A crash loses at most what was queued and what was written since the target's last commit
+ * (at each row group, and at least every `parity record --commit-every`).
  */
 export async function recordTraffic(options: {
   source: RecordSource;
