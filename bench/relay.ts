@@ -493,8 +493,8 @@ function crowdStep(binary: string, target: string, rate: number, seconds: number
   };
 }
 
-/** Replays at `rate` for a few seconds to `target` and measures the devices' round trip and loss. */
-export async function step(store: Store, target: string, rate: number): Promise<StepResult> {
+/** Replays at `rate` for a few seconds (`seconds`) to `target` and measures the devices' round trip and loss. */
+export async function step(store: Store, target: string, rate: number, seconds = STEP_SECONDS): Promise<StepResult> {
   const runName = `relay-bench-${++runs}`;
   const dropsBefore = dropCounts(target);
   const result = await replayCapture({
@@ -502,7 +502,7 @@ export async function step(store: Store, target: string, rate: number): Promise<
     capture: 'bench',
     relayHost: target,
     portMap: new Map(),
-    plan: { pace: { kind: 'rate', ratePps: rate }, loops: 1, durationMs: STEP_SECONDS * 1000, sample: 1, seed: 1 },
+    plan: { pace: { kind: 'rate', ratePps: rate }, loops: 1, durationMs: seconds * 1000, sample: 1, seed: 1 },
     protocol: generic,
     devices: '127.31.0.0/16',
     ackTimeoutMs: 1000,
