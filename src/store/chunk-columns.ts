@@ -89,9 +89,9 @@ export const CHUNK_ROWS = 2048;
 /**
  * DuckDB's row group (60 chunks). A transaction that appends at least this many rows has DuckDB compress and write
  * them to the file as whole row groups; fewer go to its write-ahead log first, and are compressed again at the next
- * checkpoint. A recording committed at each row group cost DuckDB's threads 1.5 µs a row, against 2.8 µs in commits
- * of 20,000 rows and 3.4 µs in commits of 5,000 (a tap's 250 ms at 10k pps), in one process writing tap-shaped
- * observations (docs/performance.md, 2026-12-06).
+ * checkpoint. A recording committed at each row group cost 1.5-1.9 µs of CPU a row (the writing thread's and
+ * DuckDB's), against 2.8-3.1 µs in commits of 20,000 rows and 3.3-3.4 µs in commits of 5,000 (a tap's 250 ms at 10k
+ * pps), in one process writing tap-shaped observations (docs/performance.md, 2026-12-06).
  */
 export const ROW_GROUP_ROWS = 60 * CHUNK_ROWS;
 

@@ -49,8 +49,8 @@ const NS_PER_SECOND = 1_000_000_000n;
 /**
  * How a recording commits: at each row group of rows, and at least every 10 s (as a replay's record), so a crash
  * loses at most that and what was queued. Commits every 250 ms, as before, were a tap's largest cost beyond
- * forwarding: at 10k pps DuckDB logged each commit's 5,000 rows and compressed them again at its checkpoints, 3.4 µs a
- * row of its threads' CPU against 1.5 µs by row group (docs/performance.md, 2026-12-06).
+ * forwarding: at 10k pps DuckDB logged each commit's 5,000 rows and compressed them again at its checkpoints, 3.3-3.4
+ * µs of CPU a row against 1.5-1.9 µs by row group (docs/performance.md, 2026-12-06).
  */
 export const RECORDING_COMMIT_MS = 10_000;
 
