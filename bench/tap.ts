@@ -137,13 +137,13 @@ const COMMIT_WAIT_MS = 30_000;
  */
 async function everythingCommitted(db: string, pid: number): Promise<boolean> {
   const deadline = Date.now() + COMMIT_WAIT_MS;
-  let settled: string | undefined;
+  let settled: number | undefined;
   while (Date.now() < deadline) {
     const progress = readProgressFiles(db).find((report) => report.pid === pid)?.progress;
     const recorded = Number(progress?.recorded);
     if (progress !== undefined && recorded > 0 && Number(progress.committed) >= recorded) {
-      if (settled === `${recorded}`) return true;
-      settled = `${recorded}`;
+      if (settled === recorded) return true;
+      settled = recorded;
     }
     await new Promise((resolve) => setTimeout(resolve, 1100));
   }

@@ -186,7 +186,11 @@ export class ChunkAppender {
 
   endRow(): void {
     this.row++;
-    if (this.row === CHUNK_ROWS) this.flushChunk();
+    if (this.row !== CHUNK_ROWS) return;
+    this.flushChunk();
+    // Only here, where rows accumulate: a commit asked for (flush) hands over its last chunk through flushChunk too,
+    // and must not set off a second commit inside itself.
+    if (this.rowsSinceCommit >= ROW_GROUP_ROWS) this.onRowGroup?.();
   }
 
   /** Hands the rows written so far to DuckDB: to the appender (buffered until `flush` or `close`), or to the feed. */
@@ -209,7 +213,6 @@ export class ChunkAppender {
     }
     this.appendedRows += rows;
     this.row = 0;
-    if (this.rowsSinceCommit >= ROW_GROUP_ROWS) this.onRowGroup?.();
   }
 
   /** Told after each commit how many rows are in the table (a feed's commits happen later than `flush`). */
