@@ -9,6 +9,8 @@ export interface AnalysisProcessReport {
   steps: { step: string; seconds: number }[];
   verdict: string;
   findings: string[];
+  /** The pages the analysis ran in (Store.readyForLargeWork), and why; undefined for a run too small to ask. */
+  pages?: string;
 }
 
 /**
@@ -32,6 +34,7 @@ async function measure(path: string, mode: string): Promise<AnalysisProcessRepor
       steps: analysis?.steps ?? [],
       verdict: analysis?.verdict ?? '',
       findings: analysis?.findings.map((f) => f.message) ?? [],
+      ...(store.largeWork !== undefined && { pages: `${store.largeWork.hugePages ? 'huge pages' : '4 KB pages'} (${store.largeWork.why})` }),
     };
   } finally {
     store.close();

@@ -21,6 +21,7 @@ interface AnalysedSize {
   verdict: string;
   findings: string[];
   peakRssMb: number;
+  pages: string | undefined;
 }
 
 /**
@@ -50,6 +51,7 @@ export async function benchAnalyse(): Promise<void> {
   );
   const [small, large] = sizes as [AnalysedSize, AnalysedSize];
   process.stdout.write(`${(large.observations / small.observations).toFixed(1)}x the observations took ${(large.seconds / small.seconds).toFixed(1)}x the time; peak RSS of the larger analysis ${large.peakRssMb.toFixed(0)} MB\n`);
+  for (const size of sizes) process.stdout.write(`${size.observations.toLocaleString('en-US')} observations analysed in ${size.pages ?? 'DuckDB\'s pool as opened (a run too small to weigh page sizes)'}\n`);
   printRows(
     `where the time of the ${large.observations.toLocaleString('en-US')}-observation analysis went`,
     ['step', 'seconds', 'share'],
@@ -87,6 +89,7 @@ async function analyseSize(uplinks: number): Promise<AnalysedSize> {
       verdict: analysis.verdict,
       findings: analysis.findings,
       peakRssMb: analysis.maxRssMb,
+      pages: analysis.pages,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -39,11 +39,12 @@ export interface AnalyseOptions {
 }
 
 /**
- * From how many observations a run's analysis is large work (Store.readyForLargeWork): its tables then fill most of
- * DuckDB's memory (10M observations peaked at 1.7 GB, 100M at 11.7 GB), and the pages it touches for the first time
- * cost more than the SQL (docs/performance.md, 2026-12-06).
+ * From how many observations a run's analysis is large work (Store.readyForLargeWork, which weighs huge pages
+ * against 4 KB ones in 5-40 ms): its tables then fill much of DuckDB's memory (1M observations peaked at 0.5 GB, 10M
+ * at 1.6 GB, 100M at 11.7 GB), and the pages it touches for the first time can cost a third of its time on this
+ * project's machine (docs/performance.md, 2026-12-06).
  */
-export const LARGE_RUN_OBSERVATIONS = 25_000_000;
+export const LARGE_RUN_OBSERVATIONS = 1_000_000;
 
 /**
  * Analyses a run: correlates every packet across its legs, computes the metrics, judges them against the thresholds
@@ -66,7 +67,7 @@ export async function analyseRun(store: Store, runName: string, options: Analyse
   const expected = observedBackends(topology);
   const clock = new StepClock(options.progress);
   const { backends, reference, observations } = await clock.time('00-backends', () => backendsOf(store, run.runId, expected));
-  if (observations >= LARGE_RUN_OBSERVATIONS) await store.readyForLargeWork();
+  if (observations >= LARGE_RUN_OBSERVATIONS) await clock.time('choose the page size', () => store.readyForLargeWork());
   await clock.time('clear earlier results', () => clearDerivedRows(store, run.runId));
   const mismatchSamples = await correlateRun(store, run.runId, { protocol, reference, backends, ignoreAckFields: thresholds.ignoreAckFields, ...(options.uplinksPerSlice !== undefined && { uplinksPerSlice: options.uplinksPerSlice }) }, clock);
   const startNs = run.startedNs ?? (await firstSendNs(store, run.runId));

@@ -6,6 +6,7 @@ interface Addon {
   keep(): number;
   hugePages(start: number, length: number): number;
   keepJemalloc(): number;
+  firstTouchNs(bytes: number, costs: Float64Array): number;
 }
 
 const ADDON_PATH = fileURLToPath(new URL('../../build/freed-memory.node', import.meta.url));
@@ -86,4 +87,42 @@ export function adviseHugePages(ranges: readonly string[]): number {
     if (addon.hugePages(parseInt(start, 16), parseInt(end, 16) - parseInt(start, 16)) === 0) advised++;
   }
   return advised;
+}
+
+/** What touching fresh memory for the first time costs now, in ns a MiB, in each page size. */
+export interface FirstTouchCost {
+  smallPagesNsPerMib: number;
+  hugePagesNsPerMib: number;
+}
+
+/** Fresh memory the probe touches in each page size: four 2 MB pages, 5-40 ms in all on this project's machine. */
+const PROBE_BYTES = 8 * 2 ** 20;
+
+/**
+ * What a first touch of fresh memory costs now in 4 KB pages and in transparent huge pages (freed-memory.c,
+ * firstTouchNs); undefined where it cannot be asked (the addon not built, a kernel without them). Once per process,
+ * before it has freed much: memory just handed back is still backed, and would answer for fresh memory.
+ */
+export function firstTouchCost(): FirstTouchCost | undefined {
+  keepFreedMemory();
+  if (addon === undefined || typeof addon.firstTouchNs !== 'function') return undefined;
+  const costs = new Float64Array(2);
+  if (addon.firstTouchNs(PROBE_BYTES, costs) !== 0) return undefined;
+  const mib = PROBE_BYTES / 2 ** 20;
+  return { smallPagesNsPerMib: (costs[0] ?? 0) / mib, hugePagesNsPerMib: (costs[1] ?? 0) / mib };
+}
+
+/**
+ * From what a first touch of a MiB in 4 KB pages costs (about 4 µs a page) large work asks for huge pages, if they
+ * cost less. Below it the small pages are what the host still backs: 0.4 ms a MiB on the day (2026-12-06, thirty-fourth
+ * session) when huge pages cost seven times as much; 1.8-4 ms on the days they saved a fifth of the time (the
+ * thirty-third and fortieth sessions). The probe
+ * of huge pages alone can be fooled: 2 MB blocks freed by a process that just ended are still backed for a while,
+ * and cost 0.06 ms a MiB, where the rest of the work's would cost more.
+ */
+const DEAR_NS_PER_MIB = 1_000_000;
+
+/** Whether work that touches much fresh memory is better off in huge pages, by what a first touch costs now. */
+export function hugePagesPay(cost: FirstTouchCost): boolean {
+  return cost.smallPagesNsPerMib >= DEAR_NS_PER_MIB && cost.hugePagesNsPerMib <= cost.smallPagesNsPerMib;
 }

@@ -9,7 +9,7 @@ import { SharedSetting } from './shared-setting.ts';
 import { errorLine, StoreError, StoreLookupError, UsageError } from '../core/errors.ts';
 import { debug } from '../core/debug.ts';
 import { makeOutputDir } from '../core/output-dir.ts';
-import { adviseHugePages, keepFreedMemory, largeAnonymousMappings, largeMappingsSince } from './freed-memory.ts';
+import { adviseHugePages, firstTouchCost, hugePagesPay, keepFreedMemory, largeAnonymousMappings, largeMappingsSince } from './freed-memory.ts';
 import { migratePacketParity } from './packet-parity-migration.ts';
 
 /** Default store file, relative to the working directory (docs/architecture.md). */
@@ -132,19 +132,40 @@ export class Store {
     }
   }
 
+  /** How the store was readied for large work (readyForLargeWork), once it was. */
+  largeWork: LargeWorkSetup | undefined;
+
   /**
-   * Readies the store for work whose tables fill most of DuckDB's memory (the analysis of a large run,
-   * analyse-run.ts): the whole memory limit kept as blocks for reuse, and the pool in transparent huge pages, unless
-   * PARITY_HUGE_PAGES=0 or the store records traffic as it passes. At 100M observations the blocks past half the limit
-   * came from DuckDB's jemalloc in 4 KB pages: with both, the analysis took 1.08-1.13M page faults and 70-78 s against
-   * 3.95-4.11M and 90-119 s in three alternating pairs (docs/performance.md, 2026-12-06). Smaller work keeps the pool
-   * as opened: there huge pages have helped on one day and cost on another (StoreOptions.hugePages). Until the store
-   * closes: DuckDB cannot lower the blocks it keeps again.
+   * Readies the store for work whose tables fill much of DuckDB's memory (the analysis of a run of a million
+   * observations or more, analyse-run.ts), whose first touches of fresh memory may cost more than its SQL: when DuckDB's pool
+   * may ask for transparent huge pages, 4 KB pages are dear to touch now (firstTouchCost) and huge pages less so, the pool
+   * asks for them and the whole memory limit is kept as blocks for reuse (past half, DuckDB took its blocks from its
+   * jemalloc in 4 KB pages). On this project's machine, a virtual machine, which is cheaper changes with the host's
+   * state: on a day when every fresh page cost a fault in the host as well, this took 10M observations' analysis from
+   * 7.8-8.8 s to 6.4-7.1 s and 100M's from 90-119 s to 70-78 s; on a day when the host still backed the small pieces
+   * of memory freed before, huge pages cost seven times as much as 4 KB pages and the same setup made 100M 5-10%
+   * slower (docs/performance.md). PARITY_HUGE_PAGES=1 readies it without asking, 0 never; nor for a store that
+   * records traffic as it passes. Until the store closes: DuckDB cannot lower the blocks it keeps again.
    */
-  async readyForLargeWork(): Promise<void> {
-    if (this.pool.hugePages === 'never') return;
-    if (this.pool.hugePages === 'large work') debug('huge pages advised for %d mappings for large work', adviseHugePages(this.pool.ranges));
+  async readyForLargeWork(): Promise<LargeWorkSetup> {
+    this.largeWork = await this.setUpLargeWork();
+    debug('large work: %o', this.largeWork);
+    return this.largeWork;
+  }
+
+  private async setUpLargeWork(): Promise<LargeWorkSetup> {
+    if (this.pool.hugePages === 'never') return { hugePages: false, why: 'not for this store' };
+    let why = 'PARITY_HUGE_PAGES=1';
+    if (this.pool.hugePages === 'large work') {
+      const cost = firstTouchCost();
+      if (cost === undefined) return { hugePages: false, why: 'their cost cannot be asked here' };
+      const costs = `first touch of a MiB: 2 MB pages ${(cost.hugePagesNsPerMib / 1e6).toFixed(2)} ms, 4 KB pages ${(cost.smallPagesNsPerMib / 1e6).toFixed(2)} ms`;
+      if (!hugePagesPay(cost)) return { hugePages: false, why: costs };
+      adviseHugePages(this.pool.ranges);
+      why = costs;
+    }
     await this.exec(`SET block_allocator_memory = '${this.memoryLimit}'`);
+    return { hugePages: true, why };
   }
 
   registerWriter(writer: FlushableWriter): void {
@@ -287,6 +308,12 @@ export function sizeInBytes(text: string): number | undefined {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/i.exec(text);
   const unit = match === null ? undefined : SIZE_UNITS[(match[2] as string).toLowerCase()];
   return match === null || unit === undefined ? undefined : Number(match[1]) * unit;
+}
+
+/** Whether large work (Store.readyForLargeWork) runs in huge pages, with the whole memory limit kept as blocks, and why. */
+export interface LargeWorkSetup {
+  hugePages: boolean;
+  why: string;
 }
 
 /** How a store is opened for the work a process does with it. */

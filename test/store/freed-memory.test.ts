@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { jemallocArenasKept, keepFreedMemory } from '../../src/store/freed-memory.ts';
-import { RECORDING_STORE, Store } from '../../src/store/store.ts';
+import { firstTouchCost, hugePagesPay, jemallocArenasKept, keepFreedMemory } from '../../src/store/freed-memory.ts';
+import { RECORDING_STORE, Store, type LargeWorkSetup } from '../../src/store/store.ts';
 import { addonsBuildable } from '../helpers/addon-buildable.ts';
 import { runParity } from '../helpers/run-parity.ts';
 import { withTempDir } from '../helpers/temp-dir.ts';
@@ -54,12 +54,12 @@ function largeMappingFlags(): Map<string, string[]> {
 const thpAdvisable = existsSync('/proc/self/smaps') && existsSync('/sys/kernel/mm/transparent_hugepage/enabled');
 
 describe("DuckDB's block pool in huge pages", () => {
-  it.skipIf(!addonsBuildable || !thpAdvisable)('a store asks for them on its pool for large work, from its opening with PARITY_HUGE_PAGES=1, never with 0 nor when it records', async () => {
+  it.skipIf(!addonsBuildable || !thpAdvisable)('a store asks for them on its pool for large work where they cost less now, from its opening with PARITY_HUGE_PAGES=1, never with 0 nor when it records', async () => {
     const opened: Store[] = [];
     const asked = process.env.PARITY_HUGE_PAGES;
     // What a store does with DuckDB's pool: the mapping its opening added, with its flags ('hg': advised for
     // transparent huge pages) as opened and once readied for large work, and the blocks DuckDB keeps before and after.
-    const poolOf = async (open: () => Promise<Store>): Promise<{ opened: string[]; working: string[]; keptWorking: string; keptBefore: string }> => {
+    const poolOf = async (open: () => Promise<Store>): Promise<{ opened: string[]; working: string[]; keptWorking: string; keptBefore: string; setup: LargeWorkSetup }> => {
       const before = largeMappingFlags();
       const store = await open();
       opened.push(store);
@@ -69,29 +69,39 @@ describe("DuckDB's block pool in huge pages", () => {
       const [range = '', flags = []] = added[0] ?? [];
       const kept = async (): Promise<string> => String((await store.query(`SELECT current_setting('block_allocator_memory') AS kept`))[0]?.kept);
       const keptBefore = await kept();
-      await store.readyForLargeWork();
-      return { opened: flags, working: largeMappingFlags().get(range) ?? [], keptWorking: await kept(), keptBefore };
+      const setup = await store.readyForLargeWork();
+      expect(store.largeWork).toEqual(setup);
+      return { opened: flags, working: largeMappingFlags().get(range) ?? [], keptWorking: await kept(), keptBefore, setup };
     };
     const limit = async (store: Store | undefined): Promise<string> => String((await store?.query(`SELECT current_setting('memory_limit') AS limit`))?.[0]?.limit);
     try {
       delete process.env.PARITY_HUGE_PAGES;
       const byDefault = await poolOf(() => Store.open(':memory:'));
       expect(byDefault.opened).not.toContain('hg');
-      expect(byDefault.working).toContain('hg');
-      // The whole memory limit kept as blocks for the large work, half of it before.
-      expect(byDefault.keptWorking).toBe(await limit(opened[0]));
-      expect(byDefault.keptBefore).not.toBe(byDefault.keptWorking);
+      // Huge pages where they cost less to touch than 4 KB pages now, and those are dear: the store says which, and why.
+      expect(byDefault.setup.why).toMatch(/^first touch of a MiB: 2 MB pages \d+\.\d\d ms, 4 KB pages \d+\.\d\d ms$/);
+      expect(byDefault.working.includes('hg')).toBe(byDefault.setup.hugePages);
+      // With them the whole memory limit kept as blocks for the large work, half of it before; without, as before.
+      if (byDefault.setup.hugePages) {
+        expect(byDefault.keptWorking).toBe(await limit(opened[0]));
+        expect(byDefault.keptBefore).not.toBe(byDefault.keptWorking);
+      } else {
+        expect(byDefault.keptWorking).toBe(byDefault.keptBefore);
+      }
       process.env.PARITY_HUGE_PAGES = '1';
       const always = await poolOf(() => Store.open(':memory:'));
+      expect(always.setup).toEqual({ hugePages: true, why: 'PARITY_HUGE_PAGES=1' });
       expect(always.opened).toContain('hg');
       expect(always.working).toContain('hg');
       expect(always.keptWorking).toBe(await limit(opened[1]));
       const recording = await poolOf(() => Store.open(':memory:', RECORDING_STORE));
+      expect(recording.setup.hugePages).toBe(false);
       expect(recording.opened).not.toContain('hg');
       expect(recording.working).not.toContain('hg');
       expect(recording.keptWorking).toBe(recording.keptBefore);
       process.env.PARITY_HUGE_PAGES = '0';
       const turnedOff = await poolOf(() => Store.open(':memory:'));
+      expect(turnedOff.setup.hugePages).toBe(false);
       expect(turnedOff.opened).not.toContain('hg');
       expect(turnedOff.working).not.toContain('hg');
       expect(turnedOff.keptWorking).toBe(turnedOff.keptBefore);
@@ -100,6 +110,29 @@ describe("DuckDB's block pool in huge pages", () => {
       else process.env.PARITY_HUGE_PAGES = asked;
       for (const store of opened) store.close();
     }
+  });
+
+  it.skipIf(!addonsBuildable || !thpAdvisable)('weighs what a first touch of fresh memory costs now, in 4 KB pages and in huge pages, by touching it', () => {
+    const cost = firstTouchCost();
+    expect(cost).toBeDefined();
+    // A first touch is a page fault and a page zeroed: never free, and far under a second a MiB on any machine.
+    for (const ns of [cost?.smallPagesNsPerMib, cost?.hugePagesNsPerMib]) {
+      expect(ns).toBeGreaterThan(0);
+      expect(ns).toBeLessThan(1e9);
+    }
+  });
+
+  it('asks for huge pages only where 4 KB pages are dear to touch and huge pages less so', () => {
+    const msPerMib = (small: number, huge: number): boolean => hugePagesPay({ smallPagesNsPerMib: small * 1e6, hugePagesNsPerMib: huge * 1e6 });
+    // The days measured (docs/performance.md): every fresh page a fault in the host as well, huge pages about half.
+    expect(msPerMib(2.77, 1.81)).toBe(true);
+    expect(msPerMib(3.8, 2.1)).toBe(true);
+    // The host still backing the small pieces freed before, huge pages seven times as dear.
+    expect(msPerMib(0.43, 2.9)).toBe(false);
+    // Huge pages that look cheap because a process just freed 2 MB blocks the host still backs: small pages cheap too.
+    expect(msPerMib(0.43, 0.06)).toBe(false);
+    // Both dear, huge pages the dearer.
+    expect(msPerMib(2.5, 3.5)).toBe(false);
   });
 
   it('refuses a PARITY_HUGE_PAGES that is not 0 or 1, in one line, as it does a PARITY_MEMORY_LIMIT that is not a size', async () => {
