@@ -149,7 +149,7 @@ export class Store {
    */
   async readyForLargeWork(): Promise<LargeWorkSetup> {
     this.largeWork = await this.setUpLargeWork();
-    debug('large work: %o', this.largeWork);
+    debug('large work in %s (%s)', this.largeWork.hugePages ? 'huge pages' : '4 KB pages', this.largeWork.why);
     return this.largeWork;
   }
 
@@ -323,10 +323,9 @@ export interface StoreOptions {
   /**
    * false: DuckDB's block pool never in transparent huge pages, whatever PARITY_HUGE_PAGES says: for a process that
    * records traffic as it passes, where a 2 MB page is zeroed at once on the thread that first touches it, which may
-   * be the one forwarding or answering. Otherwise the pool asks for them for large work (Store.readyForLargeWork), or
-   * from the opening with PARITY_HUGE_PAGES=1. For smaller work they have helped on one day and cost on another: on the
-   * machine of 2026-12-01 they took 8-15% off the 10M-observation analysis, on that of 2026-12-05 0.3-1.2 s longer in
-   * five alternating bench pairs (docs/performance.md).
+   * be the one forwarding or answering. Otherwise the pool asks for them for large work where they cost less than 4 KB
+   * pages now (Store.readyForLargeWork), or from the opening with PARITY_HUGE_PAGES=1. Smaller work keeps the pool as
+   * opened: what its first touches cost is little beside its SQL.
    */
   hugePages?: boolean;
 }
@@ -343,7 +342,8 @@ export const RECORDING_THREADS = 1;
 
 /**
  * When DuckDB's pool asks for transparent huge pages: never (StoreOptions.hugePages false, or PARITY_HUGE_PAGES=0),
- * always (PARITY_HUGE_PAGES=1, from the store's opening), or else for large work only (Store.readyForLargeWork).
+ * always (PARITY_HUGE_PAGES=1, from the store's opening), or else for large work where they cost less
+ * (Store.readyForLargeWork).
  */
 type HugePages = 'never' | 'always' | 'large work';
 
