@@ -158,7 +158,7 @@ export class Store {
     let why = 'PARITY_HUGE_PAGES=1';
     if (this.pool.hugePages === 'large work') {
       const cost = firstTouchCost();
-      if (cost === undefined) return { hugePages: false, why: 'their cost cannot be asked here' };
+      if (cost === undefined) return { hugePages: false, why: 'what a first touch costs cannot be measured here' };
       const costs = `first touch of a MiB: 2 MB pages ${(cost.hugePagesNsPerMib / 1e6).toFixed(2)} ms, 4 KB pages ${(cost.smallPagesNsPerMib / 1e6).toFixed(2)} ms`;
       if (!hugePagesPay(cost)) return { hugePages: false, why: costs };
       adviseHugePages(this.pool.ranges);
