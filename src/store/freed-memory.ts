@@ -114,11 +114,11 @@ export function firstTouchCost(): FirstTouchCost | undefined {
 
 /**
  * From what a first touch of a MiB in 4 KB pages costs (about 4 µs a page) large work asks for huge pages, if they
- * cost less. Below it the small pages are what the host still backs: 0.4 ms a MiB on the day (2026-12-06, thirty-fourth
- * session) when huge pages cost seven times as much; 1.8-4 ms on the days they saved a fifth of the time (the
- * thirty-third and fortieth sessions). The probe
- * of huge pages alone can be fooled: 2 MB blocks freed by a process that just ended are still backed for a while,
- * and cost 0.06 ms a MiB, where the rest of the work's would cost more.
+ * cost less. Below it the small pages are what the host still backs: 0.4 ms a MiB on the day (2026-12-06,
+ * thirty-fourth session) when huge pages cost seven times as much; 1.8-4 ms on the days they saved a fifth of the
+ * time (the thirty-third and fortieth sessions). The probe of huge pages alone can be fooled: 2 MB blocks freed by a
+ * process that just ended are still backed for a while, and cost 0.06 ms a MiB, where the rest of the work's would
+ * cost more.
  */
 const DEAR_NS_PER_MIB = 1_000_000;
 

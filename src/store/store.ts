@@ -137,15 +137,16 @@ export class Store {
 
   /**
    * Readies the store for work whose tables fill much of DuckDB's memory (the analysis of a run of a million
-   * observations or more, analyse-run.ts), whose first touches of fresh memory may cost more than its SQL: when DuckDB's pool
-   * may ask for transparent huge pages, 4 KB pages are dear to touch now (firstTouchCost) and huge pages less so, the pool
-   * asks for them and the whole memory limit is kept as blocks for reuse (past half, DuckDB took its blocks from its
-   * jemalloc in 4 KB pages). On this project's machine, a virtual machine, which is cheaper changes with the host's
-   * state: on a day when every fresh page cost a fault in the host as well, this took 10M observations' analysis from
-   * 7.8-8.8 s to 6.4-7.1 s and 100M's from 90-119 s to 70-78 s; on a day when the host still backed the small pieces
-   * of memory freed before, huge pages cost seven times as much as 4 KB pages and the same setup made 100M 5-10%
-   * slower (docs/performance.md). PARITY_HUGE_PAGES=1 readies it without asking, 0 never; nor for a store that
-   * records traffic as it passes. Until the store closes: DuckDB cannot lower the blocks it keeps again.
+   * observations or more, analyse-run.ts), whose first touches of fresh memory may cost more than its SQL: when
+   * DuckDB's pool may ask for transparent huge pages, 4 KB pages are dear to touch now (firstTouchCost) and huge pages
+   * less so, the pool asks for them and the whole memory limit is kept as blocks for reuse (past half, DuckDB took its
+   * blocks from its jemalloc in 4 KB pages). On this project's machine, a virtual machine, which is cheaper changes
+   * with the host's state: on a day when every fresh page cost a fault in the host as well, this took 10M
+   * observations' analysis from 7.9 s to 6.2-6.5 s and 100M's from 90-119 s to 70-78 s; on a day when the host still
+   * backed the small pieces of memory freed before, huge pages cost seven times as much as 4 KB pages and the same
+   * setup made 100M 5-10% slower (docs/performance.md). PARITY_HUGE_PAGES=1 readies it without asking, 0 never; nor
+   * for a store that records traffic as it passes. Until the store closes: DuckDB cannot lower the blocks it keeps
+   * again.
    */
   async readyForLargeWork(): Promise<LargeWorkSetup> {
     this.largeWork = await this.setUpLargeWork();
