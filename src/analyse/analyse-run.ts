@@ -40,11 +40,13 @@ export interface AnalyseOptions {
 
 /**
  * From how many observations a run's analysis is large work (Store.readyForLargeWork, which weighs huge pages
- * against 4 KB ones in 5-40 ms): its tables then fill much of DuckDB's memory (1M observations peaked at 0.5 GB, 10M
- * at 1.6 GB, 100M at 11.7 GB), and the pages it touches for the first time can cost a third of its time on this
- * project's machine (docs/performance.md, 2026-12-06).
+ * against 4 KB ones in 5-40 ms): its tables then fill much of DuckDB's memory (200k observations peaked at 0.28 GB,
+ * 1M at 0.5 GB, 10M at 1.6 GB, 100M at 11.7 GB), and the pages it touches for the first time can cost a fifth to a
+ * third of its time on this project's machine. Weighed and in huge pages, 200k took 0.71-0.81 s against 0.77-0.88 s,
+ * 1M 1.10-1.36 s against 1.51-1.64 s, 10M 6.2-6.5 s against 7.9 s (docs/performance.md, 2026-12-06). Smaller runs'
+ * analyses are mostly fixed costs.
  */
-export const LARGE_RUN_OBSERVATIONS = 1_000_000;
+export const LARGE_RUN_OBSERVATIONS = 100_000;
 
 /**
  * Analyses a run: correlates every packet across its legs, computes the metrics, judges them against the thresholds

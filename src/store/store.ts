@@ -136,7 +136,7 @@ export class Store {
   largeWork: LargeWorkSetup | undefined;
 
   /**
-   * Readies the store for work whose tables fill much of DuckDB's memory (the analysis of a run of a million
+   * Readies the store for work whose tables fill much of DuckDB's memory (the analysis of a run of 100,000
    * observations or more, analyse-run.ts), whose first touches of fresh memory may cost more than its SQL: when
    * DuckDB's pool may ask for transparent huge pages, 4 KB pages are dear to touch now (firstTouchCost) and huge pages
    * less so, the pool asks for them and the whole memory limit is kept as blocks for reuse (past half, DuckDB took its
