@@ -105,7 +105,7 @@ const PROBE_BYTES = 8 * 2 ** 20;
  */
 export function firstTouchCost(): FirstTouchCost | undefined {
   keepFreedMemory();
-  if (addon === undefined || typeof addon.firstTouchNs !== 'function') return undefined;
+  if (addon === undefined) return undefined;
   const costs = new Float64Array(2);
   if (addon.firstTouchNs(PROBE_BYTES, costs) !== 0) return undefined;
   const mib = PROBE_BYTES / 2 ** 20;
