@@ -1,5 +1,5 @@
 import { analyseRun } from '../src/analyse/analyse-run.ts';
-import { Store } from '../src/store/store.ts';
+import { describeLargeWork, Store } from '../src/store/store.ts';
 import { reportPhase } from './bench-util.ts';
 
 /** What one measuring process reports to the analysis bench (bench/analyse.ts), with its peak RSS (reportPhase). */
@@ -34,7 +34,7 @@ async function measure(path: string, mode: string): Promise<AnalysisProcessRepor
       steps: analysis?.steps ?? [],
       verdict: analysis?.verdict ?? '',
       findings: analysis?.findings.map((f) => f.message) ?? [],
-      ...(store.largeWork !== undefined && { pages: `${store.largeWork.hugePages ? 'huge pages' : '4 KB pages'} (${store.largeWork.why})` }),
+      ...(store.largeWork !== undefined && { pages: describeLargeWork(store.largeWork) }),
     };
   } finally {
     store.close();

@@ -150,7 +150,7 @@ export class Store {
    */
   async readyForLargeWork(): Promise<LargeWorkSetup> {
     this.largeWork = await this.setUpLargeWork();
-    debug('large work in %s (%s)', this.largeWork.hugePages ? 'huge pages' : '4 KB pages', this.largeWork.why);
+    debug('large work in %s', describeLargeWork(this.largeWork));
     return this.largeWork;
   }
 
@@ -315,6 +315,11 @@ export function sizeInBytes(text: string): number | undefined {
 export interface LargeWorkSetup {
   hugePages: boolean;
   why: string;
+}
+
+/** A large-work setup in words: `huge pages (first touch of a MiB: ...)`. */
+export function describeLargeWork(setup: LargeWorkSetup): string {
+  return `${setup.hugePages ? 'huge pages' : '4 KB pages'} (${setup.why})`;
 }
 
 /** How a store is opened for the work a process does with it. */
